@@ -1,0 +1,74 @@
+# smdownscale: every command the README names. Each target installs what it needs on Debian/Ubuntu.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+SYSPY   := /usr/bin/python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+QGIS_PROCESS ?= /usr/bin/qgis_process.bin
+APT_PACKAGES := qgis python3-qgis qgis-providers gdal-bin python3-gdal python3-venv pyqt5-dev-tools qttools5-dev-tools
+SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
+export QT_QPA_PLATFORM := offscreen
+export XDG_RUNTIME_DIR := $(or $(XDG_RUNTIME_DIR),/tmp/smdownscale-runtime-$(shell id -u))
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup sysdeps venv test test-unit test-qgis demo bench lint install zip i18n clean
+
+help:
+	@echo "make demo    run the whole chain on the bundled sample scene through qgis_process (out/demo/)"
+	@echo "make test    install what is needed and run the unit and QGIS test suites"
+	@echo "make bench   performance benchmarks (not part of make test)"
+	@echo "make install link the plugin into the default QGIS profile"
+	@echo "make zip     build the plugin zip for the QGIS plugin repository (dist/)"
+
+sysdeps:
+	@if ! $(SYSPY) -c "import qgis.core, osgeo.gdal" 2>/dev/null || [ ! -x $(QGIS_PROCESS) ] || ! command -v lrelease >/dev/null; then \
+	  echo "Installing QGIS and GDAL from the distribution (apt)..."; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+	fi
+
+$(STAMP): requirements.txt requirements-dev.txt | sysdeps
+	@mkdir -p $(XDG_RUNTIME_DIR) && chmod 700 $(XDG_RUNTIME_DIR)
+	[ -x $(PY) ] || $(SYSPY) -m venv --system-site-packages $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check "numpy==$$($(SYSPY) -c 'import numpy; print(numpy.__version__)')" -r requirements-dev.txt
+	@touch $(STAMP)
+
+venv setup: sysdeps $(STAMP)
+
+test: setup
+	@mkdir -p $(XDG_RUNTIME_DIR) && chmod 700 $(XDG_RUNTIME_DIR)
+	$(PY) -m ruff check .
+	$(PY) -m pytest -p no:cacheprovider tests/unit tests/qgis -q
+
+test-unit: setup
+	$(PY) -m pytest -p no:cacheprovider tests/unit -q
+
+test-qgis: setup
+	@mkdir -p $(XDG_RUNTIME_DIR) && chmod 700 $(XDG_RUNTIME_DIR)
+	$(PY) -m pytest -p no:cacheprovider tests/qgis -q
+
+demo: setup
+	@mkdir -p $(XDG_RUNTIME_DIR) && chmod 700 $(XDG_RUNTIME_DIR)
+	$(PY) scripts/demo.py --out out/demo
+
+bench: setup
+	$(PY) bench/run.py --out out/bench
+
+lint: setup
+	$(PY) -m ruff check .
+
+install:
+	@dest="$${QGIS_PROFILE_DIR:-$$HOME/.local/share/QGIS/QGIS3/profiles/default}/python/plugins"; \
+	mkdir -p "$$dest"; rm -rf "$$dest/smdownscale"; ln -s "$(CURDIR)" "$$dest/smdownscale"; \
+	echo "Linked $(CURDIR) as $$dest/smdownscale; enable 'Soil Moisture Downscaling' in Plugins > Manage and Install Plugins."
+
+zip:
+	$(SYSPY) scripts/build_zip.py --out dist
+
+i18n:
+	pylupdate5 -noobsolete $$(git ls-files '*.py' | grep -v '^tests/' | grep -v '^bench/' | grep -v '^scripts/') -ts i18n/smdownscale_zh_CN.ts
+	lrelease i18n/smdownscale_zh_CN.ts
+
+clean:
+	rm -rf out build dist .pytest_cache

@@ -1,0 +1,8 @@
+"""smdownscale: downscale SMAP soil moisture to 1 km with machine learning (QGIS plugin)."""
+
+
+def classFactory(iface):  # noqa: N802 (QGIS API name)
+    """Entry point QGIS calls to create the plugin; imports lazily so the engine stays QGIS-free."""
+    from .plugin import SmDownscalePlugin
+
+    return SmDownscalePlugin(iface)

@@ -1,0 +1,72 @@
+"""Dates in file names, and pairing of files by date."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from typing import Sequence
+
+from .errors import InputError
+
+_DATE_RE = re.compile(r"(?<!\d)(\d{4})[-_]?(\d{2})[-_]?(\d{2})(?!\d)")
+
+
+def date_from_name(path: str) -> dt.date | None:
+    """The first valid YYYYMMDD / YYYY-MM-DD / YYYY_MM_DD date in a file name, or None."""
+    name = os.path.basename(path)
+    for m in _DATE_RE.finditer(name):
+        try:
+            return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            continue
+    return None
+
+
+def strip_date(stem: str) -> str:
+    """A file stem without its date and the separators around it ('ndvi_20230601' -> 'ndvi')."""
+    return _DATE_RE.sub("", stem).strip("_- .")
+
+
+def pair_by_date(left: Sequence[str], right: Sequence[str], left_label: str,
+                 right_label: str) -> list[tuple[str, str, str]]:
+    """Pair two file lists by the date in their names, or by order when no name carries a date.
+
+    Returns (date label, left path, right path) sorted by date. A date present on one side only,
+    a date repeated on one side, or lists of different length without dates are errors that name
+    the problem.
+    """
+    if not left or not right:
+        raise InputError(f"Give at least one {left_label if not left else right_label} raster.")
+    ldates = [date_from_name(p) for p in left]
+    rdates = [date_from_name(p) for p in right]
+    if all(d is None for d in ldates + rdates):
+        if len(left) != len(right):
+            raise InputError(f"{len(left)} {left_label} and {len(right)} {right_label} rasters were given and their "
+                             "file names carry no date (YYYYMMDD or YYYY-MM-DD), so they cannot be paired; "
+                             "give the same number of each in the same order, or put the date in the file names.")
+        return [(f"#{i + 1}", a, b) for i, (a, b) in enumerate(zip(left, right))]
+    for paths, dates, label in ((left, ldates, left_label), (right, rdates, right_label)):
+        missing = [os.path.basename(p) for p, d in zip(paths, dates) if d is None]
+        if missing:
+            raise InputError(f"These {label} files have no date (YYYYMMDD or YYYY-MM-DD) in their name while others "
+                             f"do: {', '.join(missing)}. Rename them so every file carries its date.")
+        seen: dict[dt.date, str] = {}
+        for p, d in zip(paths, dates):
+            if d in seen:
+                raise InputError(f"Two {label} files carry the date {d.isoformat()}: "
+                                 f"{os.path.basename(seen[d])} and {os.path.basename(p)}. Keep one per date.")
+            seen[d] = p
+    lmap = dict(zip(ldates, left))
+    rmap = dict(zip(rdates, right))
+    only_left = sorted(set(lmap) - set(rmap))
+    only_right = sorted(set(rmap) - set(lmap))
+    if only_left or only_right:
+        parts = []
+        if only_left:
+            parts.append(f"{', '.join(d.isoformat() for d in only_left)} only among the {left_label} rasters")
+        if only_right:
+            parts.append(f"{', '.join(d.isoformat() for d in only_right)} only among the {right_label} rasters")
+        raise InputError("Dates do not match between the inputs: " + "; ".join(parts)
+                         + ". Give a raster for every date on both sides, or remove the unmatched ones.")
+    return [(d.isoformat(), lmap[d], rmap[d]) for d in sorted(lmap)]

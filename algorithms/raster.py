@@ -1,0 +1,327 @@
+"""Raster input/output shared by every engine module.
+
+One place opens rasters (with clear errors), describes grids, iterates blocks with progress and
+cancel, and writes GeoTIFFs atomically (temporary name, renamed when complete, removed on failure
+or cancel). Pixel values inside the engine are float arrays with ``NaN`` for nodata.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+from osgeo import gdal, osr
+
+from .errors import Canceled, InputError
+
+gdal.UseExceptions()
+osr.UseExceptions()
+
+Progress = Callable[[float], None]
+IsCanceled = Callable[[], bool]
+
+NODATA_F32 = -9999.0
+GTIFF_OPTIONS = ["TILED=YES", "COMPRESS=DEFLATE", "PREDICTOR=3", "BIGTIFF=IF_SAFER", "NUM_THREADS=2"]
+#: Metadata key marking a categorical band (land cover classes): aggregated as class fractions.
+KIND_KEY = "SMD_KIND"
+
+
+def no_progress(_fraction: float) -> None:
+    """Default progress callback."""
+
+
+def never_canceled() -> bool:
+    """Default cancel callback."""
+    return False
+
+
+def srs_from_wkt(wkt: str) -> osr.SpatialReference:
+    srs = osr.SpatialReference()
+    srs.ImportFromWkt(wkt)
+    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    return srs
+
+
+def srs_from_user(text: str) -> osr.SpatialReference:
+    """A CRS from 'EPSG:6933', a PROJ string or WKT."""
+    srs = osr.SpatialReference()
+    try:
+        srs.SetFromUserInput(text)
+    except RuntimeError as exc:
+        raise InputError(f"'{text}' is not a coordinate reference system GDAL understands; "
+                         "give it as EPSG:code, a PROJ string or WKT.") from exc
+    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    return srs
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A north-up raster grid: CRS (WKT), geotransform and size."""
+
+    crs_wkt: str
+    transform: tuple[float, float, float, float, float, float]
+    width: int
+    height: int
+
+    @classmethod
+    def from_dataset(cls, ds: gdal.Dataset, path: str = "") -> "Grid":
+        wkt = ds.GetProjection()
+        if not wkt:
+            raise InputError(f"{path or 'The raster'} has no coordinate reference system; "
+                             "assign one (e.g. with 'Assign projection' in QGIS or gdal_edit.py -a_srs) and run again.")
+        gt = tuple(ds.GetGeoTransform())
+        if gt[2] != 0 or gt[4] != 0:
+            raise InputError(f"{path or 'The raster'} is rotated; warp it to a north-up grid first (gdalwarp).")
+        return cls(wkt, gt, ds.RasterXSize, ds.RasterYSize)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_path(cls, path: str) -> "Grid":
+        return cls.from_dataset(open_raster(path), path)
+
+    @classmethod
+    def from_extent(cls, crs_wkt: str, xmin: float, ymin: float, xmax: float, ymax: float,
+                    res: float) -> "Grid":
+        if res <= 0:
+            raise InputError(f"The resolution must be positive (got {res}).")
+        if xmax <= xmin or ymax <= ymin:
+            raise InputError("The extent is empty: its maximum must be greater than its minimum.")
+        width = max(1, int(round((xmax - xmin) / res)))
+        height = max(1, int(round((ymax - ymin) / res)))
+        return cls(crs_wkt, (xmin, res, 0.0, ymax, 0.0, -res), width, height)
+
+    @property
+    def res(self) -> tuple[float, float]:
+        return self.transform[1], -self.transform[5]
+
+    @property
+    def extent(self) -> tuple[float, float, float, float]:
+        """(xmin, ymin, xmax, ymax)."""
+        x0, dx, _, y0, _, dy = self.transform
+        return x0, y0 + dy * self.height, x0 + dx * self.width, y0
+
+    @property
+    def srs(self) -> osr.SpatialReference:
+        return srs_from_wkt(self.crs_wkt)
+
+    @property
+    def size(self) -> int:
+        return self.width * self.height
+
+    def same_as(self, other: "Grid", tol: float = 1e-6) -> bool:
+        return (self.width == other.width and self.height == other.height
+                and np.allclose(self.transform, other.transform, atol=tol * max(abs(self.res[0]), 1e-12))
+                and bool(self.srs.IsSame(other.srs)))
+
+    def centers(self, row0: int, nrows: int) -> tuple[np.ndarray, np.ndarray]:
+        """x and y of pixel centers for rows ``row0 .. row0+nrows-1`` (arrays of shape (nrows, width))."""
+        x0, dx, _, y0, _, dy = self.transform
+        xs = x0 + (np.arange(self.width) + 0.5) * dx
+        ys = y0 + (np.arange(row0, row0 + nrows) + 0.5) * dy
+        return np.meshgrid(xs, ys)
+
+    def extent_in(self, other_wkt: str) -> tuple[float, float, float, float]:
+        """This grid's extent transformed into another CRS (densified edges)."""
+        ct = osr.CoordinateTransformation(self.srs, srs_from_wkt(other_wkt))
+        xmin, ymin, xmax, ymax = self.extent
+        t = np.linspace(0.0, 1.0, 21)
+        xs = np.concatenate([xmin + (xmax - xmin) * t, np.full(21, xmax), xmin + (xmax - xmin) * t, np.full(21, xmin)])
+        ys = np.concatenate([np.full(21, ymin), ymin + (ymax - ymin) * t, np.full(21, ymax), ymin + (ymax - ymin) * t])
+        pts = np.array(ct.TransformPoints(np.column_stack([xs, ys]).tolist()))
+        ok = np.isfinite(pts[:, 0]) & np.isfinite(pts[:, 1])
+        if not ok.any():
+            raise InputError("The raster extents cannot be transformed between their coordinate systems.")
+        return (float(pts[ok, 0].min()), float(pts[ok, 1].min()), float(pts[ok, 0].max()), float(pts[ok, 1].max()))
+
+    def overlaps(self, other: "Grid") -> bool:
+        a = self.extent
+        b = other.extent_in(self.crs_wkt)
+        return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def open_raster(path: str) -> gdal.Dataset:
+    """Open a raster read-only, with an actionable error for missing, unreadable or non-raster files."""
+    if not path:
+        raise InputError("No raster was given; choose a raster file.")
+    if not path.startswith("/vsi") and not os.path.exists(path):
+        raise InputError(f"Raster file not found: {path}. Check the path.")
+    if not path.startswith("/vsi") and os.path.isfile(path) and not os.access(path, os.R_OK):
+        raise InputError(f"Raster file is not readable: {path}. Check its permissions.")
+    try:
+        ds = gdal.OpenEx(path, gdal.OF_RASTER | gdal.OF_READONLY)
+    except RuntimeError as exc:
+        raise InputError(f"{path} is not a raster GDAL can read ({exc}). Give a GeoTIFF or another GDAL raster.") from exc
+    if ds is None or ds.RasterCount == 0:
+        raise InputError(f"{path} is not a raster GDAL can read. Give a GeoTIFF or another GDAL raster.")
+    return ds
+
+
+def band_names(ds: gdal.Dataset, path: str = "") -> list[str]:
+    """Band descriptions; a band without one is named after the file (and band number)."""
+    stem = _clean_stem(path or ds.GetDescription())
+    names = []
+    for i in range(1, ds.RasterCount + 1):
+        desc = (ds.GetRasterBand(i).GetDescription() or "").strip()
+        if not desc:
+            desc = stem if ds.RasterCount == 1 else f"{stem}_b{i}"
+        names.append(desc)
+    return names
+
+
+def _clean_stem(path: str) -> str:
+    from .dates import strip_date
+
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return strip_date(stem) or stem
+
+
+def band_kinds(ds: gdal.Dataset) -> list[str]:
+    """'categorical' or 'continuous' per band (from the SMD_KIND metadata item, or a colour table/RAT)."""
+    kinds = []
+    for i in range(1, ds.RasterCount + 1):
+        b = ds.GetRasterBand(i)
+        kind = (b.GetMetadataItem(KIND_KEY) or "").lower()
+        if not kind:
+            kind = "categorical" if (b.GetColorTable() is not None or b.GetDefaultRAT() is not None) else "continuous"
+        kinds.append(kind)
+    return kinds
+
+
+def read_block(ds: gdal.Dataset, row0: int, nrows: int, bands: Sequence[int] | None = None,
+               dtype: type = np.float32) -> np.ndarray:
+    """Read rows of the given 1-based bands as a (bands, nrows, width) float array with NaN for nodata."""
+    bands = list(bands) if bands is not None else list(range(1, ds.RasterCount + 1))
+    out = np.empty((len(bands), nrows, ds.RasterXSize), dtype=dtype)
+    for k, b in enumerate(bands):
+        band = ds.GetRasterBand(b)
+        arr = band.ReadAsArray(0, row0, ds.RasterXSize, nrows).astype(dtype, copy=False)
+        nd = band.GetNoDataValue()
+        if nd is not None and not np.isnan(nd):
+            arr[arr == nd] = np.nan
+        arr[~np.isfinite(arr)] = np.nan
+        out[k] = arr
+    return out
+
+
+def read_all(path: str, bands: Sequence[int] | None = None, dtype: type = np.float32) -> np.ndarray:
+    ds = open_raster(path)
+    return read_block(ds, 0, ds.RasterYSize, bands, dtype)
+
+
+def block_rows_for(width: int, nbands: int, target_bytes: int = 64 * 2**20, itemsize: int = 4) -> int:
+    """Rows per block so that one block of all bands stays near ``target_bytes``."""
+    return int(max(1, min(4096, target_bytes // max(1, width * max(1, nbands) * itemsize))))
+
+
+def iter_blocks(height: int, block_rows: int, progress: Progress = no_progress,
+                is_canceled: IsCanceled = never_canceled, start: float = 0.0,
+                end: float = 1.0) -> Iterator[tuple[int, int]]:
+    """Yield (row0, nrows) row blocks; reports progress between ``start`` and ``end``; raises Canceled."""
+    block_rows = max(1, int(block_rows))
+    for row0 in range(0, height, block_rows):
+        if is_canceled():
+            raise Canceled()
+        nrows = min(block_rows, height - row0)
+        yield row0, nrows
+        progress(start + (end - start) * (row0 + nrows) / max(height, 1))
+
+
+def check_output_path(path: str) -> None:
+    """Fail early, with a fix, when an output cannot be written."""
+    if not path:
+        raise InputError("No output path was given; choose where to save the result.")
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    if not os.path.isdir(folder):
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"Cannot create the output folder {folder} ({exc.strerror}); choose another location.") from exc
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"The output folder {folder} is not writable; choose another location.")
+
+
+def _partial_name(path: str) -> str:
+    folder, name = os.path.split(os.path.abspath(path))
+    stem, ext = os.path.splitext(name)
+    return os.path.join(folder, f".{stem}.partial-{uuid.uuid4().hex[:8]}{ext}")
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.remove(path)
+    for side in (".aux.xml", ".ovr"):
+        with contextlib.suppress(OSError):
+            os.remove(path + side)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str) -> Iterator[str]:
+    """Yield a temporary path next to ``path``; rename it to ``path`` on success, delete it on error.
+
+    Used for every file the engine writes, so an interrupted, failed or canceled run never leaves a
+    partial file under the final name (and never clobbers a previous good result before success).
+    """
+    check_output_path(path)
+    tmp = _partial_name(path)
+    try:
+        yield tmp
+        if os.path.exists(path + ".aux.xml"):
+            _remove(path + ".aux.xml")
+        os.replace(tmp, path)
+        if os.path.exists(tmp + ".aux.xml"):
+            os.replace(tmp + ".aux.xml", path + ".aux.xml")
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def create_geotiff(path: str, grid: Grid, nbands: int, dtype: int = gdal.GDT_Float32,
+                   nodata: float | None = NODATA_F32, names: Sequence[str] | None = None,
+                   kinds: Sequence[str] | None = None, metadata: dict[str, str] | None = None) -> gdal.Dataset:
+    """Create a tiled, compressed GeoTIFF on ``grid`` (call inside :func:`atomic_path`)."""
+    options = list(GTIFF_OPTIONS)
+    if dtype not in (gdal.GDT_Float32, gdal.GDT_Float64):
+        options = [o for o in options if not o.startswith("PREDICTOR")] + ["PREDICTOR=2"]
+    try:
+        ds = gdal.GetDriverByName("GTiff").Create(path, grid.width, grid.height, nbands, dtype, options)
+    except RuntimeError as exc:
+        raise InputError(f"Cannot write {path} ({exc}); check free disk space and permissions.") from exc
+    ds.SetGeoTransform(grid.transform)
+    ds.SetProjection(grid.crs_wkt)
+    for i in range(nbands):
+        band = ds.GetRasterBand(i + 1)
+        if nodata is not None:
+            band.SetNoDataValue(nodata)
+        if names is not None:
+            band.SetDescription(str(names[i]))
+        if kinds is not None and kinds[i] == "categorical":
+            band.SetMetadataItem(KIND_KEY, "categorical")
+    if metadata:
+        for key, value in metadata.items():
+            ds.SetMetadataItem(str(key), str(value))
+    return ds
+
+
+def write_block(ds: gdal.Dataset, row0: int, block: np.ndarray, nodata: float = NODATA_F32) -> None:
+    """Write a (bands, rows, width) float block, NaN becoming ``nodata``."""
+    if block.ndim == 2:
+        block = block[None]
+    for k in range(block.shape[0]):
+        arr = np.where(np.isfinite(block[k]), block[k], nodata)
+        ds.GetRasterBand(k + 1).WriteArray(arr, 0, row0)
+
+
+def write_raster(path: str, grid: Grid, data: np.ndarray, names: Sequence[str] | None = None,
+                 kinds: Sequence[str] | None = None, metadata: dict[str, str] | None = None,
+                 dtype: int = gdal.GDT_Float32, nodata: float = NODATA_F32) -> str:
+    """Write a whole (bands, rows, cols) or (rows, cols) array atomically; NaN becomes nodata."""
+    data = data[None] if data.ndim == 2 else data
+    with atomic_path(path) as tmp:
+        ds = create_geotiff(tmp, grid, data.shape[0], dtype, nodata, names, kinds, metadata)
+        write_block(ds, 0, data, nodata)
+        ds.FlushCache()
+        ds = None
+    return path

@@ -1,0 +1,139 @@
+"""Shared base for the smdownscale Processing algorithms.
+
+Gives ``tr()`` (class name as translation context), ``createInstance()``, icon, help URL, group ids,
+the engine callbacks built from the feedback, the single mapping from engine errors to
+``QgsProcessingException``, and the styles applied when outputs are loaded as layers.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+from qgis.core import (
+    QgsColorRampShader,
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingLayerPostProcessorInterface,
+    QgsRasterBandStats,
+    QgsRasterShader,
+    QgsSingleBandPseudoColorRenderer,
+)
+from qgis.PyQt.QtCore import QCoreApplication
+from qgis.PyQt.QtGui import QColor, QIcon
+
+PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HELP_URL = "https://github.com/smdownscale/smdownscale#{anchor}"
+
+#: Fixed display range of soil moisture layers (m3/m3), documented in the README.
+SM_STYLE_RANGE = (0.0, 0.45)
+SM_RAMP = ["#8c510a", "#d8b365", "#f6e8c3", "#c7eae5", "#5ab4ac", "#01665e", "#08306b"]
+
+GROUPS = {
+    "data": "Data preparation",
+    "model": "Factors and models",
+    "validation": "Validation",
+}
+
+
+def tr(context: str, text: str) -> str:
+    return QCoreApplication.translate(context, text)
+
+
+class SmdAlgorithm(QgsProcessingAlgorithm):
+    """Base class: subclasses set ``ALG_ID``, ``GROUP`` and ``HELP_ANCHOR`` and implement the rest."""
+
+    ALG_ID = ""
+    GROUP = "data"
+    HELP_ANCHOR = ""
+
+    def tr(self, text: str) -> str:
+        return QCoreApplication.translate(type(self).__name__, text)
+
+    def createInstance(self):  # noqa: N802
+        return type(self)()
+
+    def name(self) -> str:
+        return self.ALG_ID
+
+    def groupId(self) -> str:  # noqa: N802
+        return self.GROUP
+
+    def group(self) -> str:
+        return QCoreApplication.translate("SmdAlgorithm", GROUPS[self.GROUP])
+
+    def icon(self) -> QIcon:
+        return QIcon(os.path.join(PLUGIN_DIR, "icons", "smdownscale.svg"))
+
+    def helpUrl(self) -> str:  # noqa: N802
+        return HELP_URL.format(anchor=self.HELP_ANCHOR or self.ALG_ID)
+
+    # -- engine glue -------------------------------------------------------------------------
+    @staticmethod
+    def callbacks(feedback) -> tuple[Callable[[float], None], Callable[[], bool]]:
+        """``progress(fraction)`` and ``is_canceled()`` for the engine, bound to the feedback."""
+        if feedback is None:
+            return (lambda f: None), (lambda: False)
+        return (lambda f: feedback.setProgress(100.0 * max(0.0, min(1.0, f)))), feedback.isCanceled
+
+    def run_engine(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call an engine function, turning engine errors into QgsProcessingException."""
+        from ..algorithms.errors import Canceled, SmdError
+
+        try:
+            return func(*args, **kwargs)
+        except Canceled as exc:
+            raise QgsProcessingException(self.tr("Canceled: no output was written.")) from exc
+        except SmdError as exc:
+            raise QgsProcessingException(str(exc)) from exc
+        except MemoryError as exc:
+            raise QgsProcessingException(self.tr(
+                "Out of memory; process a smaller extent or close other programs.")) from exc
+
+
+class SoilMoistureStyle(QgsProcessingLayerPostProcessorInterface):
+    """Applies the soil moisture colour ramp (fixed range, m3/m3) to a loaded output layer."""
+
+    _keep: list = []  # post-processors must outlive processAlgorithm
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802
+        if layer is None or not layer.isValid():
+            return
+        apply_soil_moisture_style(layer)
+
+    @classmethod
+    def create(cls) -> "SoilMoistureStyle":
+        inst = cls()
+        cls._keep.append(inst)
+        return inst
+
+
+def apply_soil_moisture_style(layer) -> None:
+    lo, hi = SM_STYLE_RANGE
+    ramp = QgsColorRampShader(lo, hi)
+    ramp.setColorRampType(QgsColorRampShader.Type.Interpolated)
+    n = len(SM_RAMP)
+    items = [QgsColorRampShader.ColorRampItem(lo + (hi - lo) * i / (n - 1), QColor(c),
+                                              f"{lo + (hi - lo) * i / (n - 1):.3f}") for i, c in enumerate(SM_RAMP)]
+    ramp.setColorRampItemList(items)
+    shader = QgsRasterShader()
+    shader.setRasterShaderFunction(ramp)
+    renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), 1, shader)
+    renderer.setClassificationMin(lo)
+    renderer.setClassificationMax(hi)
+    layer.setRenderer(renderer)
+    layer.triggerRepaint()
+
+
+def style_output(context, path: str, style: str = "soil_moisture", name: str | None = None) -> None:
+    """Style (and optionally rename) an output layer when Processing loads it."""
+    if not context.willLoadLayerOnCompletion(path):
+        return
+    details = context.layerToLoadOnCompletionDetails(path)
+    if name:
+        details.name = name
+    if style == "soil_moisture":
+        details.setPostProcessor(SoilMoistureStyle.create())
+
+
+__all__ = ["SmdAlgorithm", "tr", "style_output", "apply_soil_moisture_style", "QgsRasterBandStats"]

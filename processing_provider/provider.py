@@ -1,0 +1,48 @@
+"""The smdownscale Processing provider."""
+
+from __future__ import annotations
+
+import os
+
+from qgis.core import QgsProcessingProvider
+from qgis.PyQt.QtCore import QCoreApplication
+from qgis.PyQt.QtGui import QIcon
+
+from .base import PLUGIN_DIR
+
+# Module name -> class name of each algorithm, in toolbox order. Ids (name()) are public API.
+ALGORITHMS = [
+    ("sampledata", "SampleDataAlgorithm"),
+    ("align", "AlignAlgorithm"),
+    ("screen", "ScreenAlgorithm"),
+    ("train", "TrainAlgorithm"),
+    ("downscale", "DownscaleAlgorithm"),
+    ("validate", "ValidateAlgorithm"),
+    ("fetchgee", "FetchGeeAlgorithm"),
+]
+
+
+class SmDownscaleProvider(QgsProcessingProvider):
+    def id(self) -> str:
+        return "smdownscale"
+
+    def name(self) -> str:
+        return QCoreApplication.translate("SmDownscaleProvider", "Soil moisture downscaling")
+
+    def longName(self) -> str:  # noqa: N802
+        return self.name()
+
+    def icon(self) -> QIcon:
+        return QIcon(os.path.join(PLUGIN_DIR, "icons", "smdownscale.svg"))
+
+    def loadAlgorithms(self) -> None:  # noqa: N802
+        import importlib
+
+        for module, cls in ALGORITHMS:
+            try:
+                mod = importlib.import_module(f"{__package__}.{module}")
+            except ModuleNotFoundError as exc:
+                if exc.name and exc.name.endswith(f".{module}"):
+                    continue  # algorithm not present in this build
+                raise
+            self.addAlgorithm(getattr(mod, cls)())

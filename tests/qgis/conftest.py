@@ -1,0 +1,37 @@
+"""QGIS tier: loads the plugin through classFactory + initProcessing, as QGIS does."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+sys.path.insert(0, "/usr/share/qgis/python/plugins")
+
+
+def pytest_report_header(config):
+    from osgeo import gdal
+    from qgis.core import Qgis
+
+    return [f"QGIS {Qgis.QGIS_VERSION}, GDAL {gdal.__version__}, Python {sys.version.split()[0]}"]
+
+
+@pytest.fixture(scope="session")
+def plugin(qgis_app, qgis_processing, qgis_iface):
+    import smdownscale
+
+    plug = smdownscale.classFactory(qgis_iface)
+    plug.initProcessing()
+    yield plug
+    plug.unload()
+
+
+@pytest.fixture(scope="session")
+def run(plugin):
+    """processing.run with the plugin loaded; returns the result dict."""
+    import processing
+
+    def _run(alg_id: str, params: dict, **kwargs):
+        return processing.run(alg_id, params, **kwargs)
+
+    return _run
