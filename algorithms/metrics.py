@@ -32,3 +32,57 @@ def metrics(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     den = math.sqrt(float(np.dot(xa, xa)) * float(np.dot(ya, ya)))
     r = float(np.dot(xa, ya) / den) if n >= 2 and den > 0 else math.nan
     return {"n": n, "r": r, "mae": float(np.abs(d).mean()), "rmse": rmse, "bias": bias, "ubrmsd": ub}
+
+
+class MetricsAccumulator:
+    """The same metrics as :func:`metrics`, accumulated block by block with bounded memory.
+
+    Each block contributes its count, means and centred sums of squares/products; blocks are merged
+    with Chan's pairwise update, which stays accurate for millions of pixels (no large raw sums).
+    """
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.mx = 0.0
+        self.my = 0.0
+        self.sxx = 0.0  # sum (x - mx)^2
+        self.syy = 0.0  # sum (y - my)^2
+        self.sxy = 0.0  # sum (x - mx)(y - my)
+        self.sabs = 0.0  # sum |x - y|
+
+    def add(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Add pairs (any shape; pairs where either side is not finite are ignored)."""
+        x = np.asarray(x, dtype=np.float64).ravel()
+        y = np.asarray(y, dtype=np.float64).ravel()
+        if x.shape != y.shape:
+            raise ValueError("x and y must have the same number of values")
+        ok = np.isfinite(x) & np.isfinite(y)
+        x, y = x[ok], y[ok]
+        nb = int(x.size)
+        if nb == 0:
+            return
+        mxb, myb = float(x.mean()), float(y.mean())
+        xa, ya = x - mxb, y - myb
+        sxx, syy, sxy = float(np.dot(xa, xa)), float(np.dot(ya, ya)), float(np.dot(xa, ya))
+        n = self.n + nb
+        dx, dy = mxb - self.mx, myb - self.my
+        w = self.n * nb / n
+        self.sxx += sxx + dx * dx * w
+        self.syy += syy + dy * dy * w
+        self.sxy += sxy + dx * dy * w
+        self.mx += dx * nb / n
+        self.my += dy * nb / n
+        self.sabs += float(np.abs(x - y).sum())
+        self.n = n
+
+    def result(self) -> dict[str, float]:
+        """The dict :func:`metrics` returns for all pairs added so far."""
+        n = self.n
+        if n == 0:
+            return {"n": 0, "r": math.nan, "mae": math.nan, "rmse": math.nan, "bias": math.nan, "ubrmsd": math.nan}
+        bias = self.mx - self.my
+        ub2 = max(0.0, (self.sxx + self.syy - 2.0 * self.sxy) / n)
+        den = math.sqrt(self.sxx * self.syy)
+        r = self.sxy / den if n >= 2 and den > 0 else math.nan
+        return {"n": n, "r": r, "mae": self.sabs / n, "rmse": math.sqrt(ub2 + bias * bias), "bias": bias,
+                "ubrmsd": math.sqrt(ub2)}

@@ -68,7 +68,7 @@ class Grid:
     height: int
 
     @classmethod
-    def from_dataset(cls, ds: gdal.Dataset, path: str = "") -> "Grid":
+    def from_dataset(cls, ds: gdal.Dataset, path: str = "") -> Grid:
         wkt = ds.GetProjection()
         if not wkt:
             raise InputError(f"{path or 'The raster'} has no coordinate reference system; "
@@ -79,12 +79,12 @@ class Grid:
         return cls(wkt, gt, ds.RasterXSize, ds.RasterYSize)  # type: ignore[arg-type]
 
     @classmethod
-    def from_path(cls, path: str) -> "Grid":
+    def from_path(cls, path: str) -> Grid:
         return cls.from_dataset(open_raster(path), path)
 
     @classmethod
     def from_extent(cls, crs_wkt: str, xmin: float, ymin: float, xmax: float, ymax: float,
-                    res: float) -> "Grid":
+                    res: float) -> Grid:
         if res <= 0:
             raise InputError(f"The resolution must be positive (got {res}).")
         if xmax <= xmin or ymax <= ymin:
@@ -111,7 +111,7 @@ class Grid:
     def size(self) -> int:
         return self.width * self.height
 
-    def same_as(self, other: "Grid", tol: float = 1e-6) -> bool:
+    def same_as(self, other: Grid, tol: float = 1e-6) -> bool:
         return (self.width == other.width and self.height == other.height
                 and np.allclose(self.transform, other.transform, atol=tol * max(abs(self.res[0]), 1e-12))
                 and bool(self.srs.IsSame(other.srs)))
@@ -136,7 +136,7 @@ class Grid:
             raise InputError("The raster extents cannot be transformed between their coordinate systems.")
         return (float(pts[ok, 0].min()), float(pts[ok, 1].min()), float(pts[ok, 0].max()), float(pts[ok, 1].max()))
 
-    def overlaps(self, other: "Grid") -> bool:
+    def overlaps(self, other: Grid) -> bool:
         a = self.extent
         b = other.extent_in(self.crs_wkt)
         return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
@@ -153,7 +153,8 @@ def open_raster(path: str) -> gdal.Dataset:
     try:
         ds = gdal.OpenEx(path, gdal.OF_RASTER | gdal.OF_READONLY)
     except RuntimeError as exc:
-        raise InputError(f"{path} is not a raster GDAL can read ({exc}). Give a GeoTIFF or another GDAL raster.") from exc
+        raise InputError(f"{path} is not a raster GDAL can read ({exc}). "
+                         "Give a GeoTIFF or another GDAL raster.") from exc
     if ds is None or ds.RasterCount == 0:
         raise InputError(f"{path} is not a raster GDAL can read. Give a GeoTIFF or another GDAL raster.")
     return ds
@@ -238,7 +239,8 @@ def check_output_path(path: str) -> None:
         try:
             os.makedirs(folder, exist_ok=True)
         except OSError as exc:
-            raise InputError(f"Cannot create the output folder {folder} ({exc.strerror}); choose another location.") from exc
+            raise InputError(f"Cannot create the output folder {folder} ({exc.strerror}); "
+                             "choose another location.") from exc
     if not os.access(folder, os.W_OK):
         raise InputError(f"The output folder {folder} is not writable; choose another location.")
 

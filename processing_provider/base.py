@@ -102,7 +102,7 @@ class SoilMoistureStyle(QgsProcessingLayerPostProcessorInterface):
         apply_soil_moisture_style(layer)
 
     @classmethod
-    def create(cls) -> "SoilMoistureStyle":
+    def create(cls) -> SoilMoistureStyle:
         inst = cls()
         cls._keep.append(inst)
         return inst

@@ -1,0 +1,336 @@
+"""Factors and design matrices: factor specs, fine-scale designs and coarse training pairs.
+
+A factor is a band of a factor stack, named by its band description. Continuous factors are used
+as they are; a categorical factor (land cover, ``SMD_KIND=categorical``) becomes one feature per
+class, ``name=cls``: the class fraction at the coarse scale and 0/1 at the fine scale, so a model
+trained on coarse cells applies unchanged to fine pixels.
+
+Coarse pairs: for every date, the fine factor stack is aggregated onto that date's SMAP grid with
+:class:`aggregate.CellIndex` / :class:`aggregate.CoarseMean` (the same definition downscale uses for
+residual correction) and paired with the SMAP value of each cell.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+from osgeo import gdal
+
+from . import raster
+from .aggregate import CellIndex, CoarseMean
+from .dates import pair_by_date
+from .errors import Canceled, InputError
+from .raster import Grid, IsCanceled, Progress, never_canceled, no_progress
+
+CONTINUOUS = "continuous"
+CATEGORICAL = "categorical"
+#: Fewest coarse samples a model is trained or screened on (and at least 5 per feature).
+MIN_SAMPLES = 30
+SAMPLES_PER_FEATURE = 5
+#: Cell indices of fine blocks are cached up to this many bytes per call (grids repeat across dates).
+_INDEX_CACHE_BYTES = 256 * 2**20
+
+
+@dataclass
+class FactorSpec:
+    """One factor: its name (band description), kind, and classes (categorical only)."""
+
+    name: str
+    kind: str = CONTINUOUS
+    classes: list[int] = field(default_factory=list)
+
+    def feature_names(self) -> list[str]:
+        if self.kind == CATEGORICAL:
+            return [f"{self.name}={c}" for c in self.classes]
+        return [self.name]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "classes": [int(c) for c in self.classes]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FactorSpec:
+        return cls(str(d["name"]), str(d.get("kind", CONTINUOUS)), [int(c) for c in d.get("classes", [])])
+
+
+@dataclass
+class Pairs:
+    """Coarse training samples pooled over dates.
+
+    ``X`` (n, features) float64 and ``y`` (n,) soil moisture; ``dates`` is the date label and ``cells``
+    the flat cell index (in that date's SMAP grid) of each sample; ``grid`` is the first SMAP grid.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    feature_names: list[str]
+    specs: list[FactorSpec]
+    dates: np.ndarray
+    cells: np.ndarray
+    date_labels: list[str]
+    grid: Grid
+    sm_paths: list[str] = field(default_factory=list)
+    stack_paths: list[str] = field(default_factory=list)
+
+
+def feature_names(specs: Sequence[FactorSpec]) -> list[str]:
+    """Model input columns in order: ``name`` for continuous factors, ``name=cls`` per class otherwise."""
+    out: list[str] = []
+    for s in specs:
+        out.extend(s.feature_names())
+    return out
+
+
+def min_samples(n_features: int) -> int:
+    return max(MIN_SAMPLES, SAMPLES_PER_FEATURE * n_features)
+
+
+def select_bands(stack_path_or_ds: str | gdal.Dataset, names: Sequence[str]) -> list[int]:
+    """1-based band indices of the named factors, matched by band description (never by position)."""
+    if isinstance(stack_path_or_ds, str):
+        path = stack_path_or_ds
+        ds = raster.open_raster(path)
+    else:
+        ds = stack_path_or_ds
+        path = ds.GetDescription()
+    bands = raster.band_names(ds, path)
+    label = os.path.basename(path) or "The factor stack"
+    dup = sorted({n for n in names if bands.count(n) > 1})
+    if dup:
+        raise InputError(f"The factor stack {label} has several bands named {', '.join(dup)}, so the factor cannot "
+                         "be identified; give every band a distinct description (rebuild the stack with "
+                         "smdownscale:align).")
+    missing = [n for n in names if n not in bands]
+    if missing:
+        raise InputError(f"The factor stack {label} lacks the factor(s) {', '.join(missing)} that the model needs; "
+                         f"its bands are {', '.join(bands)}; align the missing factors into the stack "
+                         "(smdownscale:align).")
+    return [bands.index(n) + 1 for n in names]
+
+
+def _classes_of(values: np.ndarray) -> np.ndarray:
+    """Integer class codes of categorical values (finite values only)."""
+    return np.rint(values).astype(np.int64)
+
+
+def fine_design(block: np.ndarray, specs: Sequence[FactorSpec]) -> tuple[np.ndarray, np.ndarray]:
+    """Design matrix of fine pixels.
+
+    ``block`` is (factors, rows, cols) float with NaN nodata, bands in ``specs`` order. Returns
+    ``X`` float32 (n_valid, n_features) and the valid mask (rows, cols): a pixel is valid when all its
+    factors are finite. Categorical factors become 0/1 per class of ``spec.classes`` (an unseen class
+    gives all zeros).
+    """
+    block = np.asarray(block)
+    if block.ndim == 2:
+        block = block[None]
+    if block.shape[0] != len(specs):
+        raise ValueError(f"block has {block.shape[0]} factors, specs {len(specs)}")
+    valid = np.all(np.isfinite(block), axis=0)
+    n = int(valid.sum())
+    xs = np.empty((n, len(feature_names(specs))), dtype=np.float32)
+    j = 0
+    for k, spec in enumerate(specs):
+        v = block[k][valid]
+        if spec.kind == CATEGORICAL:
+            codes = _classes_of(v)
+            for c in spec.classes:
+                xs[:, j] = codes == c
+                j += 1
+        else:
+            xs[:, j] = v
+            j += 1
+    return xs, valid
+
+
+class _CachedCellIndex(CellIndex):
+    """CellIndex remembering the cell index of each fine block (same blocks are read for every date)."""
+
+    def __init__(self, fine: Grid, coarse: Grid) -> None:
+        super().__init__(fine, coarse)
+        self._cache: dict[tuple[int, int], np.ndarray] = {}
+        self._bytes = 0
+
+    def rows(self, row0: int, nrows: int) -> np.ndarray:
+        key = (row0, nrows)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        idx = super().rows(row0, nrows)
+        if self._bytes + idx.nbytes <= _INDEX_CACHE_BYTES:
+            idx.setflags(write=False)
+            self._cache[key] = idx
+            self._bytes += idx.nbytes
+        return idx
+
+
+@dataclass
+class _DateSample:
+    label: str
+    cells: np.ndarray  # flat coarse cells kept
+    y: np.ndarray
+    cont: dict[str, np.ndarray]  # continuous factor -> values at kept cells
+    frac: dict[str, dict[int, np.ndarray]]  # categorical factor -> class -> fraction at kept cells
+
+
+def _grid_key(g: Grid) -> tuple:
+    return (g.crs_wkt, tuple(round(v, 9) for v in g.transform), g.width, g.height)
+
+
+def _aggregate_date(ds: gdal.Dataset, fine: Grid, bands: list[int], kinds: list[str], index: CellIndex,
+                    min_valid_fraction: float, progress: Progress, is_canceled: IsCanceled, start: float,
+                    end: float) -> tuple[np.ndarray, list[dict[int, np.ndarray] | None], np.ndarray]:
+    """Coarse means (bands, cells), class fractions per categorical band, and the kept-cell mask."""
+    n = index.coarse.size
+    acc = CoarseMean(index, len(bands))
+    counts: list[dict[int, np.ndarray] | None] = [{} if k == CATEGORICAL else None for k in kinds]
+    rows = raster.block_rows_for(fine.width, len(bands))
+    for row0, nrows in raster.iter_blocks(fine.height, rows, progress, is_canceled, start, end):
+        block = raster.read_block(ds, row0, nrows, bands)
+        bad = ~np.all(np.isfinite(block), axis=0)
+        block[:, bad] = np.nan  # a fine pixel counts only when all its factors are valid
+        acc.add(row0, block)
+        if any(c is not None for c in counts):
+            idx = index.rows(row0, nrows).ravel()
+            ok = (idx >= 0) & ~bad.ravel()
+            for k, cnt in enumerate(counts):
+                if cnt is None:
+                    continue
+                codes = _classes_of(block[k].ravel()[ok])
+                cells = idx[ok]
+                for c in np.unique(codes):
+                    add = np.bincount(cells[codes == c], minlength=n)
+                    cnt[int(c)] = cnt[int(c)] + add if int(c) in cnt else add
+    means = acc.mean(min_valid_fraction).reshape(len(bands), -1)
+    keep = np.all(np.isfinite(means), axis=0)
+    valid = acc.valid[0].astype(np.float64)
+    fracs: list[dict[int, np.ndarray] | None] = []
+    for cnt in counts:
+        if cnt is None:
+            fracs.append(None)
+            continue
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fracs.append({c: np.where(valid > 0, a / np.maximum(valid, 1), np.nan) for c, a in cnt.items()})
+    return means, fracs, keep
+
+
+def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: Sequence[str] | None = None,
+                 min_valid_fraction: float = 0.5, progress: Progress = no_progress,
+                 is_canceled: IsCanceled = never_canceled) -> Pairs:
+    """Coarse samples pairing SMAP soil moisture with the factors aggregated onto its grid, pooled over dates.
+
+    Files are paired by the date in their names. ``factors`` picks bands by name (None: all bands of
+    the first stack). A cell is kept when SMAP is valid and the fraction of its fine pixels with all
+    factors valid is at least ``min_valid_fraction``; continuous factors are averaged, categorical
+    factors become class fractions over the union of classes seen on all dates.
+    """
+    if not 0.0 <= min_valid_fraction <= 1.0:
+        raise InputError(f"The minimum valid fraction must be between 0 and 1 (got {min_valid_fraction}).")
+    pairs = pair_by_date(list(sm_paths), list(stack_paths), "soil moisture", "factor stack")
+    names: list[str] | None = None
+    if factors is not None:
+        names = list(dict.fromkeys(f.strip() for f in factors if f and f.strip()))
+        if not names:
+            names = None
+    kinds: list[str] | None = None
+    index_cache: dict[tuple, CellIndex] = {}
+    samples: list[_DateSample] = []
+    first_grid: Grid | None = None
+    ndates = len(pairs)
+    for i, (label, sm_path, stack_path) in enumerate(pairs):
+        if is_canceled():
+            raise Canceled()
+        start, end = i / ndates, (i + 1) / ndates
+        sm_ds = raster.open_raster(sm_path)
+        coarse = Grid.from_dataset(sm_ds, sm_path)
+        first_grid = first_grid or coarse
+        st_ds = raster.open_raster(stack_path)
+        fine = Grid.from_dataset(st_ds, stack_path)
+        if names is None:
+            names = raster.band_names(st_ds, stack_path)
+        bands = select_bands(st_ds, names)
+        all_kinds = raster.band_kinds(st_ds)
+        these = [all_kinds[b - 1] if all_kinds[b - 1] == CATEGORICAL else CONTINUOUS for b in bands]
+        if kinds is None:
+            kinds = these
+        elif these != kinds:
+            diff = [n for n, a, b in zip(names, kinds, these) if a != b]
+            raise InputError(f"The factor(s) {', '.join(diff)} are categorical in some factor stacks and continuous "
+                             f"in others ({os.path.basename(stack_path)}); mark land cover bands SMD_KIND=categorical "
+                             "in every stack (rebuild them with smdownscale:align).")
+        if not coarse.overlaps(fine):
+            raise InputError(f"The soil moisture raster {os.path.basename(sm_path)} and the factor stack "
+                             f"{os.path.basename(stack_path)} do not overlap; give rasters of the same area.")
+        sm = raster.read_block(sm_ds, 0, coarse.height, [1], np.float64)[0].ravel()
+        if not np.isfinite(sm).any():
+            raise InputError(f"The soil moisture raster {os.path.basename(sm_path)} holds only nodata; "
+                             "check the file or remove this date.")
+        if coarse.same_as(fine):
+            data = raster.read_block(st_ds, 0, fine.height, bands, np.float64).reshape(len(bands), -1)
+            progress(end)
+            ok = np.all(np.isfinite(data), axis=0)
+            means = np.where(ok, data, np.nan)
+            fracs: list[dict[int, np.ndarray] | None] = []
+            for k, kind in enumerate(kinds):
+                if kind != CATEGORICAL:
+                    fracs.append(None)
+                    continue
+                codes = np.where(ok, np.rint(data[k]), np.nan)
+                fracs.append({int(c): (codes == c).astype(np.float64) for c in np.unique(codes[ok])})
+            keep = ok
+        else:
+            key = (_grid_key(fine), _grid_key(coarse))
+            index = index_cache.get(key)
+            if index is None:
+                index = index_cache[key] = _CachedCellIndex(fine, coarse)
+            means, fracs, keep = _aggregate_date(st_ds, fine, bands, kinds, index, min_valid_fraction,
+                                                 progress, is_canceled, start, end)
+        if not keep.any():
+            raise InputError(f"The factor stack {os.path.basename(stack_path)} has no valid pixels with all factors "
+                             f"({', '.join(names)}) inside the soil moisture cells of {os.path.basename(sm_path)}; "
+                             "check its nodata or lower the minimum valid fraction.")
+        keep &= np.isfinite(sm)
+        cells = np.flatnonzero(keep)
+        cont = {n: means[k][cells] for k, n in enumerate(names) if kinds[k] != CATEGORICAL}
+        frac = {n: {c: a[cells] for c, a in fracs[k].items()} for k, n in enumerate(names)
+                if kinds[k] == CATEGORICAL and fracs[k] is not None}
+        samples.append(_DateSample(label, cells, sm[cells], cont, frac))
+    assert names is not None and kinds is not None and first_grid is not None
+    specs = []
+    for n, kind in zip(names, kinds):
+        if kind == CATEGORICAL:
+            classes = sorted({c for s in samples for c in s.frac[n]})
+            specs.append(FactorSpec(n, CATEGORICAL, classes))
+        else:
+            specs.append(FactorSpec(n, CONTINUOUS, []))
+    fnames = feature_names(specs)
+    nsamp = sum(s.cells.size for s in samples)
+    need = min_samples(len(fnames))
+    if nsamp < need:
+        raise InputError(f"Only {nsamp} valid coarse cells pair soil moisture with all factors; at least {need} are "
+                         "needed: add dates, enlarge the area, or lower the minimum valid fraction.")
+    xs = np.empty((nsamp, len(fnames)), dtype=np.float64)
+    y = np.empty(nsamp, dtype=np.float64)
+    dates = np.empty(nsamp, dtype=object)
+    cells_all = np.empty(nsamp, dtype=np.int64)
+    r0 = 0
+    for s in samples:
+        r1 = r0 + s.cells.size
+        j = 0
+        for spec in specs:
+            if spec.kind == CATEGORICAL:
+                for c in spec.classes:
+                    xs[r0:r1, j] = s.frac[spec.name].get(c, 0.0)
+                    j += 1
+            else:
+                xs[r0:r1, j] = s.cont[spec.name]
+                j += 1
+        y[r0:r1] = s.y
+        dates[r0:r1] = s.label
+        cells_all[r0:r1] = s.cells
+        r0 = r1
+    progress(1.0)
+    return Pairs(xs, y, fnames, specs, dates.astype(str), cells_all, [s.label for s in samples], first_grid,
+                 [p[1] for p in pairs], [p[2] for p in pairs])

@@ -1,0 +1,103 @@
+import os
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+from smdownscale.algorithms import raster
+from smdownscale.algorithms.errors import Canceled, InputError
+from smdownscale.algorithms.raster import Grid, srs_from_user
+
+
+def _grid(w=20, h=10, res=1000.0, epsg="EPSG:6933"):
+    return Grid(srs_from_user(epsg).ExportToWkt(), (1000.0, res, 0.0, 50000.0, 0.0, -res), w, h)
+
+
+def test_write_and_read_roundtrip_keeps_nodata(tmp_path):
+    g = _grid()
+    data = np.arange(200, dtype=np.float32).reshape(10, 20)
+    data[2, 3] = np.nan
+    out = str(tmp_path / "a.tif")
+    raster.write_raster(out, g, data, names=["ndvi"])
+    back = raster.read_all(out)[0]
+    assert np.isnan(back[2, 3])
+    assert np.nansum(back) == pytest.approx(np.nansum(data))
+    ds = raster.open_raster(out)
+    assert raster.band_names(ds, out) == ["ndvi"]
+    assert ds.GetRasterBand(1).GetNoDataValue() == raster.NODATA_F32
+    assert Grid.from_path(out).same_as(g)
+    assert [f for f in os.listdir(tmp_path) if "partial" in f] == []
+
+
+def test_band_names_fall_back_to_file_stem_without_date(tmp_path):
+    g = _grid()
+    out = str(tmp_path / "lst_day_20230601.tif")
+    raster.write_raster(out, g, np.zeros((2, 10, 20), np.float32))
+    ds = raster.open_raster(out)
+    for i in (1, 2):
+        ds.GetRasterBand(i).SetDescription("")
+    assert raster.band_names(ds, out) == ["lst_day_b1", "lst_day_b2"]
+
+
+def test_atomic_path_removes_partial_file_on_error(tmp_path):
+    out = tmp_path / "b.tif"
+    with pytest.raises(RuntimeError):
+        with raster.atomic_path(str(out)) as tmp:
+            open(tmp, "w").write("half")
+            raise RuntimeError("boom")
+    assert os.listdir(tmp_path) == []
+
+
+def test_atomic_path_keeps_previous_result_until_success(tmp_path):
+    out = tmp_path / "c.tif"
+    out.write_text("old")
+    with pytest.raises(Canceled):
+        with raster.atomic_path(str(out)) as tmp:
+            open(tmp, "w").write("new")
+            raise Canceled()
+    assert out.read_text() == "old"
+
+
+def test_iter_blocks_covers_rows_reports_progress_and_cancels():
+    seen, progress = [], []
+    for row0, n in raster.iter_blocks(10, 3, progress.append):
+        seen.append((row0, n))
+    assert seen == [(0, 3), (3, 3), (6, 3), (9, 1)]
+    assert progress[-1] == 1.0
+    calls = iter([False, False, True])
+    with pytest.raises(Canceled):
+        for _ in raster.iter_blocks(10, 3, is_canceled=lambda: next(calls)):
+            pass
+
+
+def test_open_raster_errors(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        raster.open_raster(str(tmp_path / "missing.tif"))
+    txt = tmp_path / "notes.tif"
+    txt.write_text("not a raster")
+    with pytest.raises(InputError, match="not a raster GDAL can read"):
+        raster.open_raster(str(txt))
+
+
+def test_raster_without_crs_is_refused(tmp_path):
+    path = str(tmp_path / "nocrs.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(path, 5, 5, 1, gdal.GDT_Float32)
+    ds.SetGeoTransform((0, 1, 0, 0, 0, -1))
+    ds = None
+    with pytest.raises(InputError, match="has no coordinate reference system; assign one"):
+        Grid.from_path(path)
+
+
+def test_output_folder_that_cannot_be_created(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(InputError, match="Cannot create the output folder"):
+        raster.check_output_path(str(blocker / "sub" / "x.tif"))
+
+
+def test_grid_overlap_across_crs():
+    fine = _grid(res=1000.0)
+    other = Grid(srs_from_user("EPSG:4326").ExportToWkt(), (100.0, 0.1, 0, 50.0, 0, -0.1), 10, 10)
+    assert not fine.overlaps(other)
+    near = Grid(fine.crs_wkt, (5000.0, 1000.0, 0, 45000.0, 0, -1000.0), 5, 5)
+    assert fine.overlaps(near)
