@@ -1,0 +1,86 @@
+"""The chain through the real command-line runner (qgis_process), as schedulers call it."""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "scripts"))
+from qgisproc import QgisProcess  # noqa: E402
+
+from smdownscale.algorithms import raster  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def qp(tmp_path_factory):
+    return QgisProcess(str(tmp_path_factory.mktemp("qgis_process")))
+
+
+@pytest.fixture(scope="module")
+def chain(qp, tmp_path_factory):
+    """sampledata -> align -> screen -> train -> downscale -> validate on a small scene."""
+    out = tmp_path_factory.mktemp("chain")
+    sample = str(out / "sample")
+    qp.check("sampledata", {"SEED": 7, "SIZE_KM": 80, "N_DATES": 2, "OUTPUT": sample})
+    static = sorted(glob.glob(os.path.join(sample, "static", "*.tif")))
+    reference = os.path.join(sample, "static", "elevation.tif")
+    smap = sorted(glob.glob(os.path.join(sample, "smap", "smap_*.tif")))
+    dates = [os.path.basename(p)[5:13] for p in smap]
+    stacks = []
+    for d in dates:
+        dynamic = sorted(glob.glob(os.path.join(sample, "dynamic", f"*_{d}.tif")))
+        stack = str(out / f"factors_{d}.tif")
+        res = qp.check("align", {"INPUTS": static + dynamic, "REFERENCE": reference, "OUTPUT": stack})
+        assert res["OUTPUT"] == stack
+        stacks.append(stack)
+    screened = qp.check("screen", {"SOIL_MOISTURE": smap, "FACTORS": stacks, "OUTPUT": str(out / "screen.csv")})
+    model = str(out / "model.smdmodel")
+    trained = qp.check("train", {"SOIL_MOISTURE": smap, "FACTORS": stacks, "SELECTED_FACTORS": screened["SELECTED"],
+                                 "MODEL_TYPE": 0, "N_ESTIMATORS": 40, "OUTPUT": model})
+    sm1km = str(out / f"sm_1km_{dates[0]}.tif")
+    qp.check("downscale", {"MODEL": model, "FACTORS": stacks[0], "SOIL_MOISTURE": smap[0], "OUTPUT": sm1km})
+    truth = os.path.join(sample, "truth", f"truth_{dates[0]}.tif")
+    validated = qp.check("validate", {"INPUT": sm1km, "REFERENCE": truth, "OUTPUT": str(out / "validation.csv")})
+    return {"out": out, "sample": sample, "smap": smap, "stacks": stacks, "screened": screened, "model": model,
+            "trained": trained, "sm1km": sm1km, "truth": truth, "validated": validated, "dates": dates}
+
+
+def test_chain_outputs_by_value(chain):
+    names = raster.band_names(raster.open_raster(chain["stacks"][0]))
+    assert {"elevation", "slope", "landcover", "ndvi", "lst_day", "precipitation"} <= set(names)
+    selected = chain["screened"]["SELECTED"].split(",")
+    assert selected and set(selected) <= set(names)
+    assert 0.5 < chain["trained"]["CV_R"] <= 1.0
+    sm = raster.read_all(chain["sm1km"])[0]
+    truth = raster.read_all(chain["truth"])[0]
+    valid = np.isfinite(sm)
+    assert valid.mean() > 0.7
+    assert 0.0 <= np.nanmin(sm) and np.nanmax(sm) <= 0.6
+    assert abs(np.nanmean(sm) - np.nanmean(truth)) < 0.02
+    v = chain["validated"]
+    assert v["N"] == np.count_nonzero(valid & np.isfinite(truth))
+    assert v["R"] > 0.6
+    assert v["UBRMSD"] < 0.05
+
+
+def test_bad_input_exits_non_zero_with_message_and_no_output(qp, chain, tmp_path):
+    not_a_model = tmp_path / "notes.smdmodel"
+    not_a_model.write_text("this is not a model")
+    out = tmp_path / "sm.tif"
+    res = qp.run("downscale", {"MODEL": str(not_a_model), "FACTORS": chain["stacks"][0],
+                               "SOIL_MOISTURE": chain["smap"][0], "OUTPUT": str(out)})
+    assert res.returncode != 0
+    assert "is not a smdownscale model file" in res.stdout + res.stderr
+    assert not out.exists()
+
+    out2 = tmp_path / "model.smdmodel"
+    res = qp.run("train", {"SOIL_MOISTURE": chain["smap"][:1], "FACTORS": chain["stacks"][1:], "OUTPUT": str(out2)})
+    assert res.returncode != 0
+    assert "Dates do not match" in res.stdout + res.stderr
+    assert not out2.exists()
+    assert [f for f in os.listdir(tmp_path) if "partial" in f] == []
