@@ -1,0 +1,465 @@
+"""align: target grids, alignment of factor rasters (values, nodata, names, errors) and coarse stacks."""
+
+import os
+
+import numpy as np
+import pytest
+from osgeo import gdal, osr
+
+from smdownscale.algorithms import align, raster
+from smdownscale.algorithms.errors import Canceled, InputError
+from smdownscale.algorithms.raster import Grid, srs_from_user
+
+UTM33 = srs_from_user("EPSG:32633").ExportToWkt()
+LAEA = srs_from_user("EPSG:3035").ExportToWkt()
+
+
+def _grid(wkt, x0, y0, res, width, height):
+    return Grid(wkt, (float(x0), float(res), 0.0, float(y0), 0.0, -float(res)), width, height)
+
+
+def _centers(grid):
+    x, y = grid.centers(0, grid.height)
+    return x, y
+
+
+def _to(grid, wkt, x, y):
+    """Points (x, y) of ``grid``'s CRS transformed into ``wkt`` with osr, one by one."""
+    ct = osr.CoordinateTransformation(grid.srs, raster.srs_from_wkt(wkt))
+    out = np.array([ct.TransformPoint(float(a), float(b))[:2] for a, b in zip(x.ravel(), y.ravel())])
+    return out[:, 0].reshape(x.shape), out[:, 1].reshape(x.shape)
+
+
+def _raw(path, band=1):
+    ds = gdal.Open(path)
+    return ds.GetRasterBand(band).ReadAsArray(), ds.GetRasterBand(band).GetNoDataValue()
+
+
+def _leftovers(folder):
+    return sorted(f for f in os.listdir(folder) if ".partial-" in f)
+
+
+# UTM 33N source, 60 x 60 px at 100 m; a LAEA Europe target inside it.
+SRC = _grid(UTM33, 500000, 5000000, 100, 60, 60)
+
+
+def _inner_laea_grid(res, margin=800.0):
+    """A LAEA grid (resolution ``res``) covering SRC shrunk by ``margin`` metres on every side."""
+    inner = _grid(UTM33, 500000 + margin, 5000000 - margin, 6000 - 2 * margin, 1, 1)
+    xmin, ymin, xmax, ymax = inner.extent_in(LAEA)
+    # the inscribed box of the transformed inner square, shrunk to be safely inside it
+    shrink = 0.2 * (xmax - xmin)
+    xmin, ymin, xmax, ymax = xmin + shrink, ymin + shrink, xmax - shrink, ymax - shrink
+    width = int((xmax - xmin) // res)
+    height = int((ymax - ymin) // res)
+    return _grid(LAEA, xmin, ymax, res, width, height)
+
+
+# -- reference_grid -------------------------------------------------------------------------------
+
+def test_reference_grid_from_raster(tmp_path):
+    path = raster.write_raster(str(tmp_path / "ref.tif"), SRC, np.zeros((60, 60)))
+    g = align.reference_grid(path)
+    assert g.same_as(SRC)
+    assert g.width == 60 and g.height == 60
+
+
+def test_reference_grid_snaps_extent_outward():
+    g = align.reference_grid(crs="EPSG:32633", extent=(1050.0, 2020.0, 3990.0, 5001.0), resolution=100.0)
+    assert g.extent == pytest.approx((1000.0, 2000.0, 4000.0, 5100.0))
+    assert (g.width, g.height) == (30, 31)
+    assert g.res == (100.0, 100.0)
+    assert g.srs.IsSame(srs_from_user("EPSG:32633"))
+    # an extent already on multiples of the resolution is kept exactly
+    g = align.reference_grid(crs="EPSG:32633", extent=(1000.0, 2000.0, 3000.0, 5000.0), resolution=100.0)
+    assert g.extent == pytest.approx((1000.0, 2000.0, 3000.0, 5000.0)) and (g.width, g.height) == (20, 30)
+
+
+def test_reference_grid_transforms_extent_from_its_crs():
+    extent = (15.0, 45.0, 15.5, 45.4)  # lon/lat
+    g = align.reference_grid(crs="EPSG:32633", extent=extent, extent_crs="EPSG:4326", resolution=1000.0)
+    ct = osr.CoordinateTransformation(srs_from_user("EPSG:4326"), srs_from_user("EPSG:32633"))
+    corners = np.array([ct.TransformPoint(x, y)[:2] for x in (15.0, 15.5) for y in (45.0, 45.4)])
+    xmin, ymin, xmax, ymax = g.extent
+    assert xmin <= corners[:, 0].min() and xmax >= corners[:, 0].max()
+    assert ymin <= corners[:, 1].min() and ymax >= corners[:, 1].max()
+    assert xmax - corners[:, 0].max() < 1000 and corners[:, 0].min() - xmin < 1000
+    for v in g.extent:
+        assert v % 1000.0 == pytest.approx(0.0, abs=1e-6)
+
+
+def test_reference_grid_reference_with_new_resolution(tmp_path):
+    path = raster.write_raster(str(tmp_path / "smap.tif"), SRC, np.zeros((60, 60)))
+    g = align.reference_grid(path, resolution=250.0)
+    assert g.extent == pytest.approx((500000.0, 4994000.0, 506000.0, 5000000.0))
+    assert (g.width, g.height) == (24, 24)
+
+
+def test_reference_grid_missing_pieces():
+    with pytest.raises(InputError, match=r"missing an extent, a resolution\): give a reference raster"):
+        align.reference_grid(crs="EPSG:32633")
+    with pytest.raises(InputError, match="missing a coordinate reference system, an extent, a resolution"):
+        align.reference_grid()
+    with pytest.raises(InputError, match="resolution must be a positive number"):
+        align.reference_grid(crs="EPSG:32633", extent=(0, 0, 10, 10), resolution=-5)
+    with pytest.raises(InputError, match="not a coordinate reference system GDAL understands"):
+        align.reference_grid(crs="EPSG:999999", extent=(0, 0, 10, 10), resolution=1)
+    with pytest.raises(InputError, match="units of the target CRS \\(degrees\\)"):
+        align.reference_grid(crs="EPSG:4326", extent=(0, 0, 100, 60), resolution=0.0001)
+
+
+# -- align_rasters: values --------------------------------------------------------------------------
+
+def test_linear_ramp_and_constant_survive_reprojection(tmp_path):
+    x, y = _centers(SRC)
+    ramp = 0.01 * (x - 500000) + 0.002 * (5000000 - y)  # 1 per pixel along x, 0.2 along y
+    raster.write_raster(str(tmp_path / "ramp.tif"), SRC, ramp)
+    raster.write_raster(str(tmp_path / "const.tif"), SRC, np.full((60, 60), 0.25))
+    target = _inner_laea_grid(50.0)
+    out = str(tmp_path / "stack.tif")
+    res = align.align_rasters([str(tmp_path / "ramp.tif"), str(tmp_path / "const.tif")], target, out)
+    assert res.names == ["ramp", "const"]
+    assert res.resampling == ["bilinear", "bilinear"]
+    assert res.valid_fraction == [1.0, 1.0]
+    got = raster.read_all(out)
+    assert Grid.from_path(out).same_as(target)
+    tx, ty = _to(target, UTM33, *_centers(target))
+    expected = 0.01 * (tx - 500000) + 0.002 * (5000000 - ty)
+    np.testing.assert_allclose(got[0], expected, atol=1e-3)  # bilinear is exact on a linear field
+    np.testing.assert_allclose(got[1], 0.25, atol=1e-6)
+
+
+def test_coarsening_gives_the_mean_of_valid_pixels(tmp_path, monkeypatch):
+    rng = np.random.default_rng(3)
+    checker = ((np.indices((40, 40)).sum(axis=0)) % 2).astype(float)  # 0/1 checkerboard
+    values = rng.uniform(0.1, 0.4, (40, 40))
+    values[:8, :6] = np.nan  # a hole: cells fully or partly inside it
+    fine = _grid(UTM33, 500000, 5000000, 100, 40, 40)
+    raster.write_raster(str(tmp_path / "checker.tif"), fine, checker)
+    gdal.Open(str(tmp_path / "checker.tif")).BuildOverviews("NEAREST", [4])  # .ovr: never used for averages
+    raster.write_raster(str(tmp_path / "values.tif"), fine, values)
+    ds = gdal.GetDriverByName("GTiff").Create(str(tmp_path / "nan_holes.tif"), 40, 40, 1, gdal.GDT_Float32)
+    ds.SetGeoTransform(fine.transform)
+    ds.SetProjection(fine.crs_wkt)
+    ds.GetRasterBand(1).WriteArray(values)  # NaN holes, no nodata value
+    ds = None
+    coarse = _grid(UTM33, 500000, 5000000, 400, 10, 10)
+    inputs = [str(tmp_path / "checker.tif"), str(tmp_path / "values.tif"), str(tmp_path / "nan_holes.tif")]
+    res = align.align_rasters(inputs, coarse, str(tmp_path / "a.tif"))
+    assert res.resampling == ["average", "average", "average"]
+    got = raster.read_all(str(tmp_path / "a.tif"))
+    np.testing.assert_allclose(got[0], 0.5, atol=1e-6)
+    blocks = values.reshape(10, 4, 10, 4).transpose(0, 2, 1, 3).reshape(10, 10, 16)
+    with np.errstate(invalid="ignore"), pytest.warns(RuntimeWarning):
+        expected = np.nanmean(blocks, axis=2)
+    assert np.isnan(got[1, :2, 0]).all() and np.isnan(expected[:2, 0]).all()
+    assert np.isfinite(got[1, :2, 1]).all()  # partly valid cells average their valid pixels
+    np.testing.assert_allclose(got[1], expected, atol=1e-6)
+    np.testing.assert_array_equal(got[2], got[1])  # NaN without a nodata value is nodata too
+    # the same result when copied block by block in small blocks
+    monkeypatch.setattr(raster, "block_rows_for", lambda *a, **k: 3)
+    align.align_rasters(inputs, coarse, str(tmp_path / "b.tif"))
+    np.testing.assert_array_equal(raster.read_all(str(tmp_path / "b.tif")), got)
+
+
+def _dominant_classes(rng, n_cells, cell, classes):
+    """A (n*cell, n*cell) class map where every cell x cell block has a strict majority class."""
+    dom = rng.choice(classes, (n_cells, n_cells))
+    out = np.empty((n_cells * cell, n_cells * cell))
+    for r in range(n_cells):
+        for c in range(n_cells):
+            block = rng.choice(classes, cell * cell)
+            block[: cell * cell // 2 + 2] = dom[r, c]
+            out[r * cell:(r + 1) * cell, c * cell:(c + 1) * cell] = rng.permutation(block).reshape(cell, cell)
+    return out, dom
+
+
+def test_categorical_mode_when_coarsening_and_kind_kept(tmp_path):
+    rng = np.random.default_rng(5)
+    lc, dom = _dominant_classes(rng, 10, 4, [10, 20, 30, 40])
+    fine = _grid(UTM33, 500000, 5000000, 100, 40, 40)
+    raster.write_raster(str(tmp_path / "lc.tif"), fine, lc, kinds=["categorical"], names=["landcover"])
+    res = align.align_rasters([str(tmp_path / "lc.tif")], _grid(UTM33, 500000, 5000000, 400, 10, 10),
+                              str(tmp_path / "out.tif"))
+    assert res.kinds == ["categorical"] and res.resampling == ["mode"]
+    np.testing.assert_array_equal(raster.read_all(str(tmp_path / "out.tif"))[0], dom)
+    assert raster.band_kinds(gdal.Open(str(tmp_path / "out.tif"))) == ["categorical"]
+
+
+def test_categorical_by_name_uses_nearest_when_refining(tmp_path):
+    rng = np.random.default_rng(6)
+    lc = rng.choice([1.0, 2.0, 5.0], (60, 60))
+    raster.write_raster(str(tmp_path / "landcover_2023-06-01.tif"), SRC, lc)  # no SMD_KIND: named categorical
+    target = _inner_laea_grid(40.0)
+    out = str(tmp_path / "out.tif")
+    res = align.align_rasters([str(tmp_path / "landcover_2023-06-01.tif")], target, out, categorical={"LandCover"})
+    assert res.names == ["landcover"] and res.kinds == ["categorical"] and res.resampling == ["near"]
+    got = raster.read_all(out)[0]
+    assert set(np.unique(got).tolist()) == {1.0, 2.0, 5.0}
+    tx, ty = _to(target, UTM33, *_centers(target))
+    col = np.floor((tx - 500000) / 100).astype(int)
+    row = np.floor((5000000 - ty) / 100).astype(int)
+    assert np.mean(got == lc[row, col]) > 0.97  # the approximate transformer may shift a pixel at class edges
+    assert raster.band_kinds(gdal.Open(out)) == ["categorical"]
+    # the same raster without the name hint is continuous (bilinear): values between classes appear
+    res = align.align_rasters([str(tmp_path / "landcover_2023-06-01.tif")], target, str(tmp_path / "c.tif"))
+    assert res.resampling == ["bilinear"]
+    assert len(np.unique(raster.read_all(str(tmp_path / "c.tif"))[0])) > 3
+
+
+def test_nodata_stays_nodata_not_zero(tmp_path):
+    data = np.full((60, 60), 0.3)
+    data[20:40, 20:40] = np.nan  # written as -9999 with the band's nodata set
+    raster.write_raster(str(tmp_path / "sm.tif"), SRC, data)
+    ints = np.full((60, 60), 7.0)
+    ints[20:40, 20:40] = 0.0
+    raster.write_raster(str(tmp_path / "soil.tif"), SRC, ints, dtype=gdal.GDT_Byte, nodata=0)
+    # a float raster without a nodata value whose holes are NaN
+    ds = gdal.GetDriverByName("GTiff").Create(str(tmp_path / "nanhole.tif"), 60, 60, 1, gdal.GDT_Float32)
+    ds.SetGeoTransform(SRC.transform)
+    ds.SetProjection(SRC.crs_wkt)
+    ds.GetRasterBand(1).WriteArray(np.where(np.isnan(data), np.nan, 2.0))
+    ds = None
+    target = _inner_laea_grid(50.0, margin=200.0)
+    out = str(tmp_path / "out.tif")
+    paths = [str(tmp_path / n) for n in ("sm.tif", "soil.tif", "nanhole.tif")]
+    res = align.align_rasters(paths, target, out)
+    tx, ty = _to(target, UTM33, *_centers(target))
+    col, row = (tx - 500000) / 100, (5000000 - ty) / 100
+    hole = (col > 21) & (col < 39) & (row > 21) & (row < 39)
+    clear = (col < 19) | (col > 41) | (row < 19) | (row > 41)
+    assert hole.sum() > 100 and clear.sum() > 100
+    for band, value in ((1, 0.3), (2, 7.0), (3, 2.0)):
+        arr, nd = _raw(out, band)
+        assert nd == raster.NODATA_F32
+        assert (arr[hole] == raster.NODATA_F32).all()
+        np.testing.assert_allclose(arr[clear], value, rtol=1e-6)
+        assert not (arr == 0).any()
+        valid = (arr != raster.NODATA_F32).mean()
+        assert res.valid_fraction[band - 1] == pytest.approx(valid)
+    assert 0.5 < res.valid_fraction[0] < 0.95
+
+
+def test_nodata_is_per_band_in_multiband_inputs(tmp_path):
+    fine = _grid(UTM33, 500000, 5000000, 100, 40, 40)
+    a = np.full((40, 40), 0.2)
+    a[:, :2] = np.nan  # band 1 has a hole where band 2 is valid
+    b = np.full((40, 40), 0.4)
+    b[:2, :] = np.nan
+    raster.write_raster(str(tmp_path / "two.tif"), fine, np.stack([a, b]), names=["a", "b"])
+    align.align_rasters([str(tmp_path / "two.tif")], _grid(UTM33, 500000, 5000000, 400, 10, 10),
+                        str(tmp_path / "out.tif"))
+    got = raster.read_all(str(tmp_path / "out.tif"))
+    np.testing.assert_allclose(got[0], 0.2, rtol=1e-6)  # the -9999 of band 1 never enters an average
+    np.testing.assert_allclose(got[1], 0.4, rtol=1e-6)
+
+
+def test_band_descriptions_and_multiband_inputs(tmp_path):
+    two = np.stack([np.full((60, 60), 300.0), np.full((60, 60), 280.0)])
+    raster.write_raster(str(tmp_path / "lst_20230601.tif"), SRC, two, names=["lst_day", "lst_night"])
+    raster.write_raster(str(tmp_path / "ndvi_20230601.tif"), SRC, np.full((60, 60), 0.6))
+    raster.write_raster(str(tmp_path / "pair.tif"), SRC, two)
+    out = str(tmp_path / "stack.tif")
+    paths = [str(tmp_path / n) for n in ("lst_20230601.tif", "ndvi_20230601.tif", "pair.tif")]
+    res = align.align_rasters(paths, SRC, out)
+    names = ["lst_day", "lst_night", "ndvi", "pair_b1", "pair_b2"]
+    assert res.names == names
+    assert res.sources == [paths[0], paths[0], paths[1], paths[2], paths[2]]
+    assert res.resampling_by_input() == {p: "average" for p in paths}  # same grid: an exact copy
+    ds = gdal.Open(out)
+    assert [ds.GetRasterBand(i).GetDescription() for i in range(1, 6)] == names
+    assert ds.GetRasterBand(1).DataType == gdal.GDT_Float32
+    got = raster.read_all(out)
+    for band, value in zip(got, [300.0, 280.0, 0.6, 300.0, 280.0]):
+        np.testing.assert_array_equal(band, np.float32(value))
+
+
+def test_mixed_kind_bands_of_one_input(tmp_path):
+    rng = np.random.default_rng(8)
+    lc, dom = _dominant_classes(rng, 10, 4, [1, 2, 3])
+    cont = rng.uniform(0, 1, (40, 40))
+    fine = _grid(UTM33, 500000, 5000000, 100, 40, 40)
+    raster.write_raster(str(tmp_path / "mix.tif"), fine, np.stack([cont, lc]), names=["sand", "landcover"],
+                        kinds=["continuous", "categorical"])
+    res = align.align_rasters([str(tmp_path / "mix.tif")], _grid(UTM33, 500000, 5000000, 400, 10, 10),
+                              str(tmp_path / "out.tif"))
+    assert res.resampling == ["average", "mode"]
+    assert res.resampling_by_input() == {str(tmp_path / "mix.tif"): "average+mode"}
+    got = raster.read_all(str(tmp_path / "out.tif"))
+    np.testing.assert_allclose(got[0], cont.reshape(10, 4, 10, 4).mean(axis=(1, 3)), atol=1e-6)
+    np.testing.assert_array_equal(got[1], dom)
+
+
+# -- align_rasters: errors --------------------------------------------------------------------------
+
+def test_duplicate_names_are_an_error(tmp_path):
+    for d in ("20230601", "20230701"):
+        raster.write_raster(str(tmp_path / f"ndvi_{d}.tif"), SRC, np.ones((60, 60)))
+    out = str(tmp_path / "out.tif")
+    with pytest.raises(InputError) as err:
+        align.align_rasters([str(tmp_path / "ndvi_20230601.tif"), str(tmp_path / "ndvi_20230701.tif")], SRC, out)
+    msg = str(err.value)
+    assert "'ndvi' in ndvi_20230601.tif, ndvi_20230701.tif" in msg
+    assert "give each raster a distinct name" in msg
+    assert not os.path.exists(out) and _leftovers(tmp_path) == []
+
+
+def test_non_overlapping_input_is_named_and_nothing_written(tmp_path):
+    far = _grid(UTM33, 700000, 4000000, 100, 30, 30)
+    raster.write_raster(str(tmp_path / "far.tif"), far, np.ones((30, 30)))
+    raster.write_raster(str(tmp_path / "near.tif"), SRC, np.ones((60, 60)))
+    out = str(tmp_path / "out.tif")
+    with pytest.raises(InputError) as err:
+        align.align_rasters([str(tmp_path / "near.tif"), str(tmp_path / "far.tif")], SRC, out)
+    msg = str(err.value)
+    assert f"{tmp_path / 'far.tif'} does not overlap the target grid" in msg
+    assert "(700000, 3.997e+06, 703000, 4e+06)" in msg and "(500000, 4.994e+06, 506000, 5e+06)" in msg
+    assert not os.path.exists(out) and _leftovers(tmp_path) == []
+
+
+def test_raster_without_crs_and_missing_file(tmp_path):
+    ds = gdal.GetDriverByName("GTiff").Create(str(tmp_path / "nocrs.tif"), 10, 10, 1, gdal.GDT_Float32)
+    ds.SetGeoTransform(SRC.transform)
+    ds = None
+    out = str(tmp_path / "out.tif")
+    with pytest.raises(InputError, match="nocrs.tif has no coordinate reference system; assign one"):
+        align.align_rasters([str(tmp_path / "nocrs.tif")], SRC, out)
+    with pytest.raises(InputError, match="Raster file not found: .*missing.tif"):
+        align.align_rasters([str(tmp_path / "missing.tif")], SRC, out)
+    (tmp_path / "notes.txt").write_text("not a raster")
+    with pytest.raises(InputError, match="is not a raster GDAL can read"):
+        align.align_rasters([str(tmp_path / "notes.txt")], SRC, out)
+    with pytest.raises(InputError, match="No input rasters were given"):
+        align.align_rasters([], SRC, out)
+    assert not os.path.exists(out)
+
+
+def test_output_must_not_be_an_input(tmp_path):
+    path = raster.write_raster(str(tmp_path / "ndvi.tif"), SRC, np.ones((60, 60)))
+    with pytest.raises(InputError, match="is also an input; choose another output"):
+        align.align_rasters([path], SRC, path)
+    np.testing.assert_array_equal(raster.read_all(path), 1.0)
+
+
+def test_band_all_nodata_after_alignment_is_an_error(tmp_path):
+    data = np.ones((60, 60))
+    data[:, 30:] = np.nan
+    raster.write_raster(str(tmp_path / "half.tif"), SRC, data)
+    raster.write_raster(str(tmp_path / "full.tif"), SRC, np.ones((60, 60)))
+    target = _grid(UTM33, 503500, 5000000, 100, 20, 20)  # only over the nodata half
+    out = str(tmp_path / "out.tif")
+    with pytest.raises(InputError, match=r"hold no valid pixel on the target grid: 'half' \(half.tif\)\. "):
+        align.align_rasters([str(tmp_path / "full.tif"), str(tmp_path / "half.tif")], target, out)
+    assert not os.path.exists(out) and _leftovers(tmp_path) == []
+
+
+def test_cancel_after_first_block_leaves_nothing(tmp_path, monkeypatch):
+    raster.write_raster(str(tmp_path / "a.tif"), SRC, np.ones((60, 60)))
+    monkeypatch.setattr(raster, "block_rows_for", lambda *a, **k: 10)
+    seen = []
+
+    def progress(f):
+        seen.append(f)
+
+    def canceled():
+        return len(seen) >= 1  # true once the first block has been written
+
+    out = str(tmp_path / "out.tif")
+    with pytest.raises(Canceled):
+        align.align_rasters([str(tmp_path / "a.tif")], SRC, out, progress=progress, is_canceled=canceled)
+    assert seen == [pytest.approx(10 / 60)]
+    assert not os.path.exists(out) and _leftovers(tmp_path) == []
+
+
+# -- aggregate_stack --------------------------------------------------------------------------------
+
+def _expected_coarse(fine, coarse, values):
+    """Mean of valid fine values per coarse cell by pixel center, computed point by point with osr."""
+    ct = osr.CoordinateTransformation(fine.srs, coarse.srs)
+    sums = np.zeros(coarse.size)
+    valid = np.zeros(coarse.size)
+    x0, dx, _, y0, _, dy = fine.transform
+    cx0, cdx, _, cy0, _, cdy = coarse.transform
+    for r in range(fine.height):
+        for c in range(fine.width):
+            x, y = ct.TransformPoint(x0 + (c + 0.5) * dx, y0 + (r + 0.5) * dy)[:2]
+            col, row = int(np.floor((x - cx0) / cdx)), int(np.floor((y - cy0) / cdy))
+            if 0 <= col < coarse.width and 0 <= row < coarse.height:
+                k = row * coarse.width + col
+                if np.isfinite(values[r, c]):
+                    sums[k] += values[r, c]
+                    valid[k] += 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = sums / valid
+    return mean.reshape(coarse.height, coarse.width)
+
+
+def test_aggregate_stack_is_mean_of_pixels_whose_centers_fall_in_the_cell(tmp_path):
+    rng = np.random.default_rng(11)
+    fine = _grid(UTM33, 500000, 5000000, 100, 60, 60)
+    values = rng.uniform(0.05, 0.45, (60, 60))
+    values[rng.random((60, 60)) < 0.1] = np.nan
+    path = raster.write_raster(str(tmp_path / "fine.tif"), fine, np.stack([values, 2 * values]), names=["a", "b"])
+    # a coarse grid in another CRS (LAEA) at 1.3 km, not aligned with the fine pixels
+    ext = fine.extent_in(LAEA)
+    coarse = _grid(LAEA, ext[0] - 500, ext[3] + 500, 1300, int((ext[2] - ext[0] + 1000) // 1300) + 1,
+                   int((ext[3] - ext[1] + 1000) // 1300) + 1)
+    out = align.aggregate_stack(path, coarse, str(tmp_path / "coarse.tif"), min_valid_fraction=0.0)
+    got = raster.read_all(out)
+    expected = _expected_coarse(fine, coarse, values)
+    assert np.isfinite(expected).sum() > 10
+    np.testing.assert_allclose(got[0], expected, rtol=1e-6)
+    np.testing.assert_allclose(got[1], 2 * expected, rtol=1e-6)
+    assert Grid.from_path(out).same_as(coarse)
+    ds = gdal.Open(out)
+    assert [ds.GetRasterBand(i).GetDescription() for i in (1, 2)] == ["a", "b"]
+
+
+def test_aggregate_stack_min_valid_fraction_and_mode(tmp_path):
+    rng = np.random.default_rng(12)
+    fine = _grid(UTM33, 500000, 5000000, 100, 40, 40)
+    coarse = _grid(UTM33, 500000, 5000000, 400, 10, 10)  # 16 fine pixels per cell
+    values = rng.uniform(0.1, 0.4, (40, 40))
+    values[0:2, 0:4] = np.nan  # cell (0, 0): 8 of 16 valid -> kept at 0.5
+    values[0:2, 4:8] = np.nan
+    values[2, 4] = np.nan  # cell (0, 1): 7 of 16 valid -> nodata at 0.5
+    lc, dom = _dominant_classes(rng, 10, 4, [10, 20, 30])
+    lc[0:2, 4:8] = np.nan
+    lc[2, 4] = np.nan
+    path = raster.write_raster(str(tmp_path / "fine.tif"), fine, np.stack([values, lc]), names=["sm", "landcover"],
+                               kinds=["continuous", "categorical"])
+    out = align.aggregate_stack(path, coarse, str(tmp_path / "coarse.tif"), min_valid_fraction=0.5)
+    got = raster.read_all(out)
+    blocks = values.reshape(10, 4, 10, 4).transpose(0, 2, 1, 3).reshape(10, 10, 16)
+    assert got[0, 0, 0] == pytest.approx(np.nanmean(blocks[0, 0]), rel=1e-6)
+    assert np.isnan(got[0, 0, 1]) and np.isnan(got[1, 0, 1])
+    keep = np.ones((10, 10), bool)
+    keep[0, 1] = False
+    np.testing.assert_allclose(got[0][keep], np.nanmean(blocks, axis=2)[keep], rtol=1e-6)
+    np.testing.assert_array_equal(got[1][keep], dom[keep])  # the majority class of each cell
+    assert raster.band_kinds(gdal.Open(out)) == ["continuous", "categorical"]
+    out2 = align.aggregate_stack(path, coarse, str(tmp_path / "coarse2.tif"), min_valid_fraction=0.4)
+    assert np.isfinite(raster.read_all(out2)[:, 0, 1]).all()
+
+
+def test_aggregate_stack_errors_and_cancel(tmp_path, monkeypatch):
+    fine = _grid(UTM33, 500000, 5000000, 100, 40, 40)
+    path = raster.write_raster(str(tmp_path / "fine.tif"), fine, np.ones((40, 40)))
+    out = str(tmp_path / "coarse.tif")
+    with pytest.raises(InputError, match="does not overlap the coarse grid"):
+        align.aggregate_stack(path, _grid(UTM33, 900000, 5000000, 400, 5, 5), out)
+    with pytest.raises(InputError, match="coarse reference has smaller pixels than the fine stack"):
+        align.aggregate_stack(path, _grid(UTM33, 500000, 5000000, 50, 10, 10), out)
+    with pytest.raises(InputError, match="between 0 and 1"):
+        align.aggregate_stack(path, _grid(UTM33, 500000, 5000000, 400, 10, 10), out, min_valid_fraction=50)
+    monkeypatch.setattr(raster, "block_rows_for", lambda *a, **k: 8)
+    calls = []
+
+    def canceled():
+        calls.append(1)
+        return len(calls) > 1
+
+    with pytest.raises(Canceled):
+        align.aggregate_stack(path, _grid(UTM33, 500000, 5000000, 400, 10, 10), out, is_canceled=canceled)
+    assert len(calls) == 2
+    assert not os.path.exists(out) and _leftovers(tmp_path) == []
