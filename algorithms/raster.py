@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
@@ -142,13 +143,17 @@ class Grid:
         return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
+_GDAL_PREFIX = re.compile(r"^[A-Z][A-Z0-9_]+:")  # subdatasets such as NETCDF:"f.nc":sm, HDF5:...
+
+
 def open_raster(path: str) -> gdal.Dataset:
     """Open a raster read-only, with an actionable error for missing, unreadable or non-raster files."""
     if not path:
         raise InputError("No raster was given; choose a raster file.")
-    if not path.startswith("/vsi") and not os.path.exists(path):
+    plain_file = not (path.startswith("/vsi") or _GDAL_PREFIX.match(path))
+    if plain_file and not os.path.exists(path):
         raise InputError(f"Raster file not found: {path}. Check the path.")
-    if not path.startswith("/vsi") and os.path.isfile(path) and not os.access(path, os.R_OK):
+    if plain_file and os.path.isfile(path) and not os.access(path, os.R_OK):
         raise InputError(f"Raster file is not readable: {path}. Check its permissions.")
     try:
         ds = gdal.OpenEx(path, gdal.OF_RASTER | gdal.OF_READONLY)
@@ -307,13 +312,14 @@ def create_geotiff(path: str, grid: Grid, nbands: int, dtype: int = gdal.GDT_Flo
     return ds
 
 
-def write_block(ds: gdal.Dataset, row0: int, block: np.ndarray, nodata: float = NODATA_F32) -> None:
-    """Write a (bands, rows, width) float block, NaN becoming ``nodata``."""
+def write_block(ds: gdal.Dataset, row0: int, block: np.ndarray, nodata: float = NODATA_F32,
+                col0: int = 0) -> None:
+    """Write a (bands, rows, width) float block at row ``row0`` (and column ``col0``), NaN becoming ``nodata``."""
     if block.ndim == 2:
         block = block[None]
     for k in range(block.shape[0]):
         arr = np.where(np.isfinite(block[k]), block[k], nodata)
-        ds.GetRasterBand(k + 1).WriteArray(arr, 0, row0)
+        ds.GetRasterBand(k + 1).WriteArray(arr, col0, row0)
 
 
 def write_raster(path: str, grid: Grid, data: np.ndarray, names: Sequence[str] | None = None,

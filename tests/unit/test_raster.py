@@ -101,3 +101,13 @@ def test_grid_overlap_across_crs():
     assert not fine.overlaps(other)
     near = Grid(fine.crs_wkt, (5000.0, 1000.0, 0, 45000.0, 0, -1000.0), 5, 5)
     assert fine.overlaps(near)
+
+
+def test_gdal_subdataset_names_are_passed_to_gdal(tmp_path):
+    g = _grid()
+    path = str(tmp_path / "a.tif")
+    raster.write_raster(path, g, np.ones((10, 20), np.float32))
+    ds = raster.open_raster(f"GTIFF_DIR:1:{path}")
+    assert ds.RasterXSize == 20
+    with pytest.raises(InputError, match="not a raster GDAL can read"):
+        raster.open_raster(f"NETCDF:{tmp_path}/missing.nc:sm")
