@@ -30,7 +30,8 @@ def metrics(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     ub = float(np.sqrt(np.mean((d - bias) ** 2)))
     xa, ya = x - x.mean(), y - y.mean()
     den = math.sqrt(float(np.dot(xa, xa)) * float(np.dot(ya, ya)))
-    r = float(np.dot(xa, ya) / den) if n >= 2 and den > 0 else math.nan
+    varies = bool(np.ptp(x) > 0 and np.ptp(y) > 0)  # exact test: a constant side has no R (not 1e-16)
+    r = float(np.dot(xa, ya) / den) if n >= 2 and den > 0 and varies else math.nan
     return {"n": n, "r": r, "mae": float(np.abs(d).mean()), "rmse": rmse, "bias": bias, "ubrmsd": ub}
 
 
@@ -49,6 +50,8 @@ class MetricsAccumulator:
         self.syy = 0.0  # sum (y - my)^2
         self.sxy = 0.0  # sum (x - mx)(y - my)
         self.sabs = 0.0  # sum |x - y|
+        self.lo = np.array([np.inf, np.inf])  # min x, min y (a constant side has no R)
+        self.hi = np.array([-np.inf, -np.inf])
 
     def add(self, x: np.ndarray, y: np.ndarray) -> None:
         """Add pairs (any shape; pairs where either side is not finite are ignored)."""
@@ -73,6 +76,8 @@ class MetricsAccumulator:
         self.mx += dx * nb / n
         self.my += dy * nb / n
         self.sabs += float(np.abs(x - y).sum())
+        self.lo = np.minimum(self.lo, [x.min(), y.min()])
+        self.hi = np.maximum(self.hi, [x.max(), y.max()])
         self.n = n
 
     def result(self) -> dict[str, float]:
@@ -83,6 +88,7 @@ class MetricsAccumulator:
         bias = self.mx - self.my
         ub2 = max(0.0, (self.sxx + self.syy - 2.0 * self.sxy) / n)
         den = math.sqrt(self.sxx * self.syy)
-        r = self.sxy / den if n >= 2 and den > 0 else math.nan
+        varies = bool(np.all(self.hi > self.lo))
+        r = self.sxy / den if n >= 2 and den > 0 and varies else math.nan
         return {"n": n, "r": r, "mae": self.sabs / n, "rmse": math.sqrt(ub2 + bias * bias), "bias": bias,
                 "ubrmsd": math.sqrt(ub2)}

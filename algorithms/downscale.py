@@ -1,0 +1,325 @@
+"""Apply a trained model to a 1 km factor stack, with residual correction against coarse SMAP.
+
+Factors are matched to the model's inputs by band name, never by position. The stack is read in
+row blocks (memory stays bounded for any extent) and only pixels where every factor is valid are
+predicted; the others stay nodata.
+
+Residual correction ('constant', the default) makes the 1 km field conserve the coarse soil moisture:
+pass 1 predicts every block, writes the raw prediction to a temporary GeoTIFF and accumulates, per
+SMAP cell, the mean of the predictions of its valid pixels (:mod:`aggregate`: a pixel belongs to
+the cell containing its center). The residual of a cell is SMAP minus that mean; pass 2 adds each
+cell's residual to its pixels, so the mean of the 1 km values of every cell equals the SMAP value
+exactly (before clipping to the physical range). Pixels whose cell has no SMAP value (nodata or
+outside the SMAP raster) keep the uncorrected prediction; their count is reported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from . import raster
+from .aggregate import CellIndex, CoarseMean, broadcast
+from .dates import date_from_name
+from .errors import InputError, ModelFileError
+from .features import FactorSpec, feature_names, fine_design, select_bands
+from .model_io import load_model
+from .raster import Grid, IsCanceled, Progress, never_canceled, no_progress
+
+RESIDUAL_MODES = ("constant", "none")
+BAND_NAME = "soil_moisture"
+UNITS = "m3/m3"
+
+
+@dataclass
+class DownscaleResult:
+    """Statistics of a downscaled raster (values after clipping; m3/m3)."""
+
+    output: str
+    n_valid: int
+    mean: float
+    std: float
+    min: float
+    max: float
+    residual: str
+    model_type: str
+    date: str | None = None
+    #: Mean |SMAP - mean of the cell's raw predictions| over corrected cells (NaN without correction).
+    mean_abs_residual: float = math.nan
+    #: Largest |mean of the corrected 1 km values of a cell - SMAP| (before clipping): rounding only.
+    max_cell_deviation: float = math.nan
+    n_cells_corrected: int = 0
+    #: Valid pixels whose cell has no SMAP value, left uncorrected.
+    n_uncorrected: int = 0
+    #: Pixels moved to the clip range.
+    n_clipped: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Stats:
+    """Streaming n, mean, std, min, max of the written values."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.s = 0.0
+        self.ss = 0.0
+        self.lo = math.inf
+        self.hi = -math.inf
+        self.shift: float | None = None
+
+    def add(self, v: np.ndarray) -> None:
+        v = v[np.isfinite(v)].astype(np.float64)
+        if not v.size:
+            return
+        if self.shift is None:
+            self.shift = float(v[0])
+        d = v - self.shift
+        self.n += v.size
+        self.s += float(d.sum())
+        self.ss += float(np.dot(d, d))
+        self.lo = min(self.lo, float(v.min()))
+        self.hi = max(self.hi, float(v.max()))
+
+    def result(self) -> tuple[float, float, float, float]:
+        if self.n == 0:
+            return math.nan, math.nan, math.nan, math.nan
+        m = self.s / self.n
+        var = max(0.0, self.ss / self.n - m * m)
+        return (self.shift or 0.0) + m, math.sqrt(var), self.lo, self.hi
+
+
+class _Writer:
+    """A one-band float32 GeoTIFF being written; the only holder of its GDAL dataset, so close() really closes."""
+
+    def __init__(self, path: str, grid: Grid, name: str, metadata: dict[str, str] | None = None) -> None:
+        self.ds = raster.create_geotiff(path, grid, 1, names=[name], metadata=metadata)
+        self.ds.GetRasterBand(1).SetUnitType(UNITS)
+
+    def write(self, row0: int, values: np.ndarray) -> None:
+        raster.write_block(self.ds, row0, values)
+
+    def close(self) -> None:
+        if self.ds is not None:
+            self.ds.FlushCache()
+            self.ds = None
+
+
+class _BlockCellIndex(CellIndex):
+    """CellIndex remembering the cells of each row block (up to ``max_bytes``, plus always the last block),
+    so the two passes transform every block's pixel centers once."""
+
+    def __init__(self, fine: Grid, coarse: Grid, max_bytes: int = 256 * 2**20) -> None:
+        super().__init__(fine, coarse)
+        self._cache: dict[tuple[int, int], np.ndarray] = {}
+        self._bytes = 0
+        self._max = max_bytes
+        self._last: tuple[tuple[int, int], np.ndarray] | None = None
+
+    def rows(self, row0: int, nrows: int) -> np.ndarray:
+        key = (row0, nrows)
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = super().rows(row0, nrows)
+            if self.coarse.size < 2**31:
+                hit = hit.astype(np.int32)
+            hit.setflags(write=False)
+            if self._bytes + hit.nbytes <= self._max:
+                self._cache[key] = hit
+                self._bytes += hit.nbytes
+        self._last = (key, hit)
+        return hit
+
+
+def _set_n_jobs(estimator: Any, n_jobs: int | None) -> None:
+    """Use ``n_jobs`` for prediction where the estimator (or a pipeline step) supports it."""
+    if n_jobs is None or not hasattr(estimator, "get_params"):
+        return
+    with contextlib.suppress(Exception):
+        keys = [k for k in estimator.get_params(deep=True) if k == "n_jobs" or k.endswith("__n_jobs")]
+        if keys:
+            estimator.set_params(**{k: n_jobs for k in keys})
+
+
+def _specs_of(meta: dict[str, Any], model_path: str) -> list[FactorSpec]:
+    try:
+        specs = [FactorSpec.from_dict(d) for d in meta["factors"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"The model file {model_path} does not list its factors; retrain the model with "
+                             "smdownscale:train.") from exc
+    if not specs:
+        raise ModelFileError(f"The model file {model_path} lists no factor; retrain the model with smdownscale:train.")
+    features = meta.get("features")
+    if features is not None and list(features) != feature_names(specs):
+        raise ModelFileError(f"The model file {model_path} is inconsistent (its feature list does not match its "
+                             "factors); retrain the model with smdownscale:train.")
+    return specs
+
+
+def _raw_path(output: str) -> str:
+    folder, name = os.path.split(os.path.abspath(output))
+    stem = os.path.splitext(name)[0]
+    return os.path.join(folder, f".{stem}.raw-{uuid.uuid4().hex[:8]}.tif")
+
+
+def _remove(path: str) -> None:
+    for p in (path, path + ".aux.xml"):
+        with contextlib.suppress(OSError):
+            os.remove(p)
+
+
+def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | None = None,
+              residual: str = "constant", clip: tuple[float, float] = (0.0, 0.6), block_rows: int | None = None,
+              n_jobs: int | None = -1, progress: Progress = no_progress,
+              is_canceled: IsCanceled = never_canceled) -> DownscaleResult:
+    """Predict 1 km soil moisture from a factor stack; write a float32 GeoTIFF (nodata -9999).
+
+    ``residual`` 'constant' (needs ``coarse_sm``, the SMAP raster of the same date) adds each SMAP
+    cell's residual to its pixels; 'none' writes the plain prediction. Values are clipped to ``clip``.
+    """
+    residual = (residual or "none").lower()
+    if residual not in RESIDUAL_MODES:
+        raise InputError(f"Unknown residual correction '{residual}'; use one of {', '.join(RESIDUAL_MODES)}.")
+    if residual != "none" and not coarse_sm:
+        raise InputError("Residual correction needs the coarse soil moisture: give the coarse SMAP raster of the "
+                         "same date, or set residual correction off.")
+    lo, hi = (float(clip[0]), float(clip[1]))
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
+        raise InputError(f"The clip range must have its minimum below its maximum (got {lo:g}, {hi:g}).")
+    raster.check_output_path(output)
+    if os.path.abspath(output) in {os.path.abspath(p) for p in (stack_path, coarse_sm or "", model_path)}:
+        raise InputError("The output would overwrite an input; choose another output file.")
+
+    estimator, meta = load_model(model_path)
+    specs = _specs_of(meta, model_path)
+    _set_n_jobs(estimator, n_jobs)
+    model_type = str(meta.get("model_type") or type(estimator).__name__)
+
+    ds = raster.open_raster(stack_path)
+    grid = Grid.from_dataset(ds, stack_path)
+    bands = select_bands(ds, [s.name for s in specs])
+    day = date_from_name(stack_path)
+
+    sm = None
+    index = None
+    if residual != "none":
+        assert coarse_sm is not None
+        sm_ds = raster.open_raster(coarse_sm)
+        cgrid = Grid.from_dataset(sm_ds, coarse_sm)
+        if not cgrid.overlaps(grid):
+            raise InputError(f"The soil moisture raster {os.path.basename(coarse_sm)} and the factor stack "
+                             f"{os.path.basename(stack_path)} do not overlap; give the SMAP raster of the same area.")
+        sm_day = date_from_name(coarse_sm)
+        if day is not None and sm_day is not None and sm_day != day:
+            raise InputError(f"The factor stack is dated {day.isoformat()} but the soil moisture raster "
+                             f"{os.path.basename(coarse_sm)} is dated {sm_day.isoformat()}; give the SMAP raster "
+                             "of the same date for residual correction.")
+        sm = raster.read_block(sm_ds, 0, cgrid.height, [1], np.float64)[0]
+        if not np.isfinite(sm).any():
+            raise InputError(f"The soil moisture raster {os.path.basename(coarse_sm)} holds only nodata; "
+                             "check the file, or set residual correction off.")
+        sm_ds = None
+        index = _BlockCellIndex(grid, cgrid)
+
+    nfeat = len(feature_names(specs))
+    # ~16 MB of factors + design matrix per block (the estimator and the coordinate transforms take a few
+    # times that): memory depends on the width and the factors, never on the extent.
+    rows = block_rows or raster.block_rows_for(grid.width, len(bands) + nfeat + 4, target_bytes=16 * 2**20)
+    metadata = {"units": UNITS, "model": os.path.basename(model_path), "model_type": model_type,
+                "residual_correction": residual, "clip": f"{lo:g},{hi:g}",
+                "factor_stack": os.path.basename(stack_path)}
+    if coarse_sm and residual != "none":
+        metadata["coarse_soil_moisture"] = os.path.basename(coarse_sm)
+    if day is not None:
+        metadata["date"] = day.isoformat()
+
+    def predict(row0: int, nrows: int) -> np.ndarray:
+        block = raster.read_block(ds, row0, nrows, bands)
+        x, valid = fine_design(block, specs)
+        pred = np.full(valid.shape, np.nan, dtype=np.float32)
+        if x.shape[0]:
+            y = np.asarray(estimator.predict(x), dtype=np.float32).reshape(-1)
+            pred[valid] = y
+        return pred
+
+    no_valid = InputError(f"No pixel of {os.path.basename(stack_path)} has all factors valid "
+                          f"({', '.join(s.name for s in specs)}); check the stack's nodata and extent.")
+    stats = _Stats()
+    result = DownscaleResult(output, 0, math.nan, math.nan, math.nan, math.nan, residual, model_type,
+                             day.isoformat() if day else None)
+
+    def finish(out: _Writer, row0: int, values: np.ndarray) -> None:
+        with np.errstate(invalid="ignore"):
+            clipped = np.clip(values, lo, hi)
+        result.n_clipped += int(np.count_nonzero(np.isfinite(values) & (clipped != values)))
+        out32 = clipped.astype(np.float32)
+        stats.add(out32)
+        out.write(row0, out32)
+
+    if residual == "none":
+        with raster.atomic_path(output) as tmp:
+            out = _Writer(tmp, grid, BAND_NAME, metadata)
+            try:
+                n_valid = 0
+                for row0, nrows in raster.iter_blocks(grid.height, rows, progress, is_canceled):
+                    pred = predict(row0, nrows)
+                    n_valid += int(np.isfinite(pred).sum())
+                    finish(out, row0, pred)
+                if n_valid == 0:
+                    raise no_valid
+            finally:
+                out.close()
+    else:
+        assert index is not None and sm is not None
+        raw_path = _raw_path(output)
+        raw: _Writer | None = None
+        try:
+            raw = _Writer(raw_path, grid, "raw_prediction")
+            acc = CoarseMean(index, 1)
+            n_valid = 0
+            for row0, nrows in raster.iter_blocks(grid.height, rows, progress, is_canceled, 0.0, 0.6):
+                pred = predict(row0, nrows)
+                n_valid += int(np.isfinite(pred).sum())
+                raw.write(row0, pred)
+                acc.add(row0, pred)
+            if n_valid == 0:
+                raise no_valid
+            raw.ds.FlushCache()
+            cell_mean = acc.mean()[0]
+            resid = sm - cell_mean  # NaN where the cell has no SMAP value or no valid pixel
+            has = np.isfinite(resid)
+            result.n_cells_corrected = int(has.sum())
+            result.mean_abs_residual = float(np.abs(resid[has]).mean()) if has.any() else math.nan
+            check = CoarseMean(index, 1)
+            with raster.atomic_path(output) as tmp:
+                out = _Writer(tmp, grid, BAND_NAME, metadata)
+                try:
+                    for row0, nrows in raster.iter_blocks(grid.height, rows, progress, is_canceled, 0.6, 1.0):
+                        values = raster.read_block(raw.ds, row0, nrows, [1], np.float64)[0]
+                        r = broadcast(index, row0, nrows, resid)
+                        fix = np.isfinite(r) & np.isfinite(values)
+                        corrected = np.where(fix, values + np.where(fix, r, 0.0), values)
+                        result.n_uncorrected += int(np.count_nonzero(np.isfinite(values) & ~fix))
+                        check.add(row0, np.where(fix, corrected.astype(np.float32), np.nan))
+                        finish(out, row0, corrected)
+                finally:
+                    out.close()
+            dev = np.abs(check.mean()[0] - sm)[has]
+            result.max_cell_deviation = float(dev.max()) if dev.size else math.nan
+        finally:
+            if raw is not None:
+                raw.close()
+            _remove(raw_path)
+    result.n_valid = stats.n
+    result.mean, result.std, result.min, result.max = stats.result()
+    progress(1.0)
+    return result

@@ -1,0 +1,256 @@
+"""Validation of a soil moisture estimate against a reference raster and/or in-situ stations.
+
+Reference: the reference raster is warped onto the estimate's grid (a virtual raster, never a copy)
+and compared pixel by pixel, block by block, with streaming sums (bounded memory). Stations: the
+daily mean of each station on the estimate's date is paired with the estimate pixel containing the
+station. Metrics (n, R, MAE, RMSE, bias, ubRMSD) per source, pooled over stations and per station.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+import os
+import uuid
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from osgeo import gdal, osr
+
+from .dates import date_from_name
+from .errors import Canceled, InputError
+from .metrics import METRIC_NAMES, MetricsAccumulator, metrics
+from .raster import (
+    Grid,
+    IsCanceled,
+    Progress,
+    atomic_path,
+    block_rows_for,
+    check_output_path,
+    iter_blocks,
+    never_canceled,
+    no_progress,
+    open_raster,
+    read_block,
+    srs_from_wkt,
+)
+from .stations import Observation, daily_means
+
+RESAMPLING = ("auto", "bilinear", "average", "nearest", "cubic")
+CSV_COLUMNS = ("source", "estimate", "date") + METRIC_NAMES
+PAIR_COLUMNS = ("station", "date", "x", "y", "col", "row", "observed", "estimated", "difference", "status")
+
+
+@dataclass
+class StationPair:
+    """A station's daily mean and the estimate pixel containing the station (NaN when none)."""
+
+    station: str
+    date: dt.date
+    x: float
+    y: float
+    col: int
+    row: int
+    observed: float
+    estimated: float
+    status: str  # 'ok', 'outside' (not on the estimate's grid) or 'nodata'
+
+
+def _resolution_in(grid: Grid, crs_wkt: str) -> float:
+    """Approximate pixel size of ``grid`` expressed in the units of another CRS."""
+    xmin, ymin, xmax, ymax = grid.extent_in(crs_wkt)
+    return math.sqrt(((xmax - xmin) / grid.width) * ((ymax - ymin) / grid.height))
+
+
+def compare_reference(estimate: str, reference: str, resampling: str = "auto", progress: Progress = no_progress,
+                      is_canceled: IsCanceled = never_canceled, block_rows: int | None = None) -> dict[str, float]:
+    """Metrics of the estimate (band 1) against the reference (band 1) warped onto the estimate's grid.
+
+    ``resampling`` 'auto' averages a reference finer than the estimate and interpolates (bilinear)
+    a coarser one.
+    """
+    if resampling not in RESAMPLING:
+        raise InputError(f"Unknown resampling '{resampling}'; use one of {', '.join(RESAMPLING)}.")
+    est_ds = open_raster(estimate)
+    grid = Grid.from_dataset(est_ds, estimate)
+    ref_ds = open_raster(reference)
+    rgrid = Grid.from_dataset(ref_ds, reference)
+    if not grid.overlaps(rgrid):
+        raise InputError(f"The reference {os.path.basename(reference)} does not overlap the estimate "
+                         f"{os.path.basename(estimate)}; give a reference covering the same area.")
+    if resampling == "auto":
+        finer = _resolution_in(rgrid, grid.crs_wkt) < 0.999 * math.sqrt(grid.res[0] * grid.res[1])
+        resampling = "average" if finer else "bilinear"
+    tag = uuid.uuid4().hex[:12]
+    src_path = f"/vsimem/smd_validate_src_{tag}.vrt"
+    vrt_path = f"/vsimem/smd_validate_{tag}.vrt"
+    try:
+        src = ref_ds
+        if ref_ds.RasterCount > 1:
+            src = gdal.Translate(src_path, ref_ds, format="VRT", bandList=[1])
+        nd = src.GetRasterBand(1).GetNoDataValue()
+        warp = gdal.Warp(vrt_path, src, format="VRT", outputBounds=grid.extent, width=grid.width,
+                         height=grid.height, dstSRS=grid.crs_wkt, resampleAlg=resampling,
+                         outputType=gdal.GDT_Float32, srcNodata=nd, dstNodata=-9999.0)
+        if warp is None:
+            raise InputError(f"Cannot resample {os.path.basename(reference)} onto the estimate's grid.")
+        acc = MetricsAccumulator()
+        rows = block_rows or block_rows_for(grid.width, 2, target_bytes=16 * 2**20)
+        for row0, nrows in iter_blocks(grid.height, rows, progress, is_canceled):
+            e = read_block(est_ds, row0, nrows, [1])[0]
+            r = read_block(warp, row0, nrows, [1])[0]
+            acc.add(e, r)
+        warp = None
+        src = None
+    finally:
+        for p in (vrt_path, src_path):
+            if gdal.VSIStatL(p) is not None:
+                gdal.Unlink(p)
+    res = acc.result()
+    if res["n"] == 0:
+        raise InputError(f"The estimate {os.path.basename(estimate)} and the reference {os.path.basename(reference)} "
+                         "have no pixel where both hold a value; check that they cover the same area and that "
+                         "their nodata values are set correctly.")
+    res["resampling"] = resampling  # type: ignore[assignment]
+    return res
+
+
+def _dates_summary(dates: Sequence[dt.date]) -> str:
+    ds = sorted(set(dates))
+    if not ds:
+        return "none"
+    if len(ds) <= 8:
+        return ", ".join(d.isoformat() for d in ds)
+    return (f"{len(ds)} days from {ds[0].isoformat()} to {ds[-1].isoformat()} "
+            f"({', '.join(d.isoformat() for d in ds[:3])}, ..., {', '.join(d.isoformat() for d in ds[-3:])})")
+
+
+def sample_stations(estimate: str, observations: Sequence[Observation], date: dt.date) -> list[StationPair]:
+    """Daily means of the stations on ``date`` paired with the estimate pixel containing each station."""
+    daily = daily_means(observations)
+    today = [o for o in daily if o.date == date]
+    if not today:
+        raise InputError(f"No station has an observation on {date.isoformat()}, the estimate's date. The stations "
+                         f"have observations on: {_dates_summary([o.date for o in daily])}. Give observations "
+                         "for that day, or validate the estimate of a day they cover.")
+    ds = open_raster(estimate)
+    grid = Grid.from_dataset(ds, estimate)
+    band = ds.GetRasterBand(1)
+    nd = band.GetNoDataValue()
+    x0, dx, _, y0, _, dy = grid.transform
+    transforms: dict[str, osr.CoordinateTransformation | None] = {}
+    pairs = []
+    for ob in today:
+        if ob.crs_wkt not in transforms:
+            src = srs_from_wkt(ob.crs_wkt)
+            transforms[ob.crs_wkt] = None if src.IsSame(grid.srs) else osr.CoordinateTransformation(src, grid.srs)
+        ct = transforms[ob.crs_wkt]
+        try:
+            px, py = (ct.TransformPoint(ob.x, ob.y)[:2] if ct is not None else (ob.x, ob.y))
+        except RuntimeError:
+            px, py = math.nan, math.nan
+        col = math.floor((px - x0) / dx) if math.isfinite(px) else -1
+        row = math.floor((py - y0) / dy) if math.isfinite(py) else -1
+        value, status = math.nan, "outside"
+        if 0 <= col < grid.width and 0 <= row < grid.height:
+            v = float(band.ReadAsArray(col, row, 1, 1)[0, 0])
+            if math.isfinite(v) and (nd is None or v != nd):
+                value, status = v, "ok"
+            else:
+                status = "nodata"
+        pairs.append(StationPair(ob.station, ob.date, ob.x, ob.y, col, row, ob.value, value, status))
+    if not any(p.status == "ok" for p in pairs):
+        outside = sum(p.status == "outside" for p in pairs)
+        nodata = sum(p.status == "nodata" for p in pairs)
+        raise InputError(f"No station falls on a valid pixel of the estimate on {date.isoformat()}: of the "
+                         f"{len(pairs)} stations observed that day, {outside} lie outside the estimate and "
+                         f"{nodata} on nodata pixels. The stations have observations on: "
+                         f"{_dates_summary([o.date for o in daily])}. Check the station coordinates and their "
+                         "CRS, or give an estimate covering the stations.")
+    return pairs
+
+
+def station_metrics(pairs: Sequence[StationPair]) -> dict[str, dict[str, float]]:
+    """Metrics pooled over all stations ('stations') and per station ('station:<id>')."""
+    ok = [p for p in pairs if p.status == "ok"]
+    out = {"stations": metrics(np.array([p.estimated for p in ok]), np.array([p.observed for p in ok]))}
+    for station in sorted({p.station for p in ok}):
+        sel = [p for p in ok if p.station == station]
+        out[f"station:{station}"] = metrics(np.array([p.estimated for p in sel]), np.array([p.observed for p in sel]))
+    return out
+
+
+def _fmt(value) -> str:
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, float) and not math.isfinite(value):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6f}"
+    return str(value)
+
+
+def write_metrics_csv(path: str, results: dict[str, dict], estimate: str, date: dt.date | None) -> str:
+    """One row per source: 'reference', 'stations', 'station:<id>'."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(CSV_COLUMNS)
+            for source, res in results.items():
+                w.writerow([source, os.path.basename(estimate), date.isoformat() if date else ""]
+                           + [_fmt(res[k]) for k in METRIC_NAMES])
+    return path
+
+
+def write_pairs_csv(path: str, pairs: Sequence[StationPair]) -> str:
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(PAIR_COLUMNS)
+            for p in pairs:
+                w.writerow([p.station, p.date.isoformat(), repr(p.x), repr(p.y), p.col, p.row, _fmt(p.observed),
+                            _fmt(p.estimated), _fmt(p.estimated - p.observed), p.status])
+    return path
+
+
+def validate(estimate: str, reference: str | None = None, stations: Sequence[Observation] | None = None,
+             date: dt.date | None = None, output_csv: str | None = None, reference_resampling: str = "auto",
+             pairs_csv: str | None = None, progress: Progress = no_progress,
+             is_canceled: IsCanceled = never_canceled) -> dict[str, dict]:
+    """Compare an estimate with a reference raster and/or station observations.
+
+    Returns ``{source: metrics}`` with sources 'reference', 'stations' (pooled) and 'station:<id>';
+    each metrics dict has n, r, mae, rmse, bias, ubrmsd. ``date`` (for stations) defaults to the date
+    in the estimate's file name. ``output_csv`` gets one row per source, ``pairs_csv`` the station pairs.
+    """
+    if not reference and not stations:
+        raise InputError("Nothing to validate against: give a reference raster, station observations, or both.")
+    for p in (output_csv, pairs_csv):
+        if p:
+            check_output_path(p)
+    open_raster(estimate)
+    results: dict[str, dict] = {}
+    if stations:
+        date = date or date_from_name(estimate)
+        if date is None:
+            raise InputError(f"The date of {os.path.basename(estimate)} is unknown (its file name carries no "
+                             "YYYYMMDD or YYYY-MM-DD date); give the date to compare with the stations.")
+    split = 0.9 if stations else 1.0
+    if reference:
+        results["reference"] = compare_reference(estimate, reference, reference_resampling,
+                                                 lambda f: progress(split * f), is_canceled)
+    if is_canceled():
+        raise Canceled()
+    pairs: list[StationPair] = []
+    if stations:
+        assert date is not None
+        pairs = sample_stations(estimate, stations, date)
+        results.update(station_metrics(pairs))
+    if output_csv:
+        write_metrics_csv(output_csv, results, estimate, date)
+    if pairs_csv and pairs:
+        write_pairs_csv(pairs_csv, pairs)
+    progress(1.0)
+    return results

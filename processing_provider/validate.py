@@ -1,0 +1,284 @@
+"""Processing algorithm smdownscale:validate — metrics against a reference raster and/or in-situ stations."""
+
+from __future__ import annotations
+
+import math
+import os
+
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsFeatureRequest,
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+    QgsRasterLayer,
+)
+
+from .base import SmdAlgorithm
+
+RESAMPLING = ("auto", "bilinear", "average", "nearest")
+OUTPUT_METRICS = (("N", "n"), ("R", "r"), ("MAE", "mae"), ("RMSE", "rmse"), ("BIAS", "bias"), ("UBRMSD", "ubrmsd"))
+
+
+def _python_value(value):
+    """QVariant-ish attribute values (QDate, QDateTime, NULL) as Python values."""
+    if value is None:
+        return None
+    if hasattr(value, "isNull") and value.isNull():
+        return None
+    if hasattr(value, "toPyDateTime"):
+        return value.toPyDateTime()
+    if hasattr(value, "toPyDate"):
+        return value.toPyDate()
+    return value
+
+
+class ValidateAlgorithm(SmdAlgorithm):
+    ALG_ID = "validate"
+    GROUP = "validation"
+    HELP_ANCHOR = "validate"
+
+    INPUT = "INPUT"
+    REFERENCE = "REFERENCE"
+    RESAMPLING = "RESAMPLING"
+    STATIONS = "STATIONS"
+    STATION_ID_FIELD = "STATION_ID_FIELD"
+    DATE_FIELD = "DATE_FIELD"
+    VALUE_FIELD = "VALUE_FIELD"
+    STATIONS_FILE = "STATIONS_FILE"
+    STATIONS_FOLDER = "STATIONS_FOLDER"
+    MAX_DEPTH = "MAX_DEPTH"
+    DATE = "DATE"
+    OUTPUT = "OUTPUT"
+    PAIRS = "PAIRS"
+    N = "N"
+    R = "R"
+    MAE = "MAE"
+    RMSE = "RMSE"
+    BIAS = "BIAS"
+    UBRMSD = "UBRMSD"
+
+    def displayName(self) -> str:  # noqa: N802
+        return self.tr("Validate soil moisture")
+
+    def shortHelpString(self) -> str:  # noqa: N802
+        return self.tr(
+            "Compares a soil moisture raster (e.g. the 1 km result of 'Downscale soil moisture') with a reference "
+            "raster and/or in-situ stations and reports n, R, MAE, RMSE, bias (estimate minus reference) and "
+            "ubRMSD (unbiased RMSD, sqrt(RMSE^2 - bias^2)), all in m3/m3.\n\n"
+            "Reference raster (e.g. SMAP of the same date): it is resampled onto the estimate's grid, averaged "
+            "when it is finer and bilinearly interpolated when it is coarser (advanced: choose the method), and "
+            "compared pixel by pixel where both are valid.\n\n"
+            "Stations: a point layer (fields for station id, date and soil moisture are found by name when not "
+            "chosen: station/id/name, date/time, value/sm/soil_moisture), a CSV table (columns station, lon, lat, "
+            "date, value in EPSG:4326), an ISMN 'Header+values' .stm file, or a folder of them (only 'G' flagged "
+            "values of sensors within the maximum depth are used). Each station's daily mean on the estimate's "
+            "date is compared with the estimate pixel containing the station. The date comes from the estimate's "
+            "file name (YYYYMMDD or YYYY-MM-DD) unless given.\n\n"
+            "The CSV output has one row per source: 'reference', 'stations' (pooled) and 'station:<id>'; the "
+            "numeric outputs are those of the reference comparison when a reference is given, else of the "
+            "stations.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        params = []
+        p = QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Soil moisture estimate"))
+        params.append((p, self.tr("The raster to validate (band 1, m3/m3).")))
+        p = QgsProcessingParameterRasterLayer(self.REFERENCE, self.tr("Reference raster"), optional=True)
+        params.append((p, self.tr("A soil moisture raster of the same date, e.g. SMAP.")))
+        p = QgsProcessingParameterEnum(self.RESAMPLING, self.tr("Reference resampling"),
+                                       options=[self.tr("Automatic (average if finer, bilinear if coarser)"),
+                                                self.tr("Bilinear"), self.tr("Average"), self.tr("Nearest")],
+                                       defaultValue=0)
+        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+        params.append((p, self.tr("How the reference is brought onto the estimate's grid.")))
+        p = QgsProcessingParameterFeatureSource(self.STATIONS, self.tr("Station points"),
+                                                [QgsProcessing.SourceType.TypeVectorPoint], optional=True)
+        params.append((p, self.tr("Point layer of in-situ observations, one feature per station and time.")))
+        p = QgsProcessingParameterField(self.STATION_ID_FIELD, self.tr("Station id field"),
+                                        parentLayerParameterName=self.STATIONS, optional=True)
+        params.append((p, self.tr("Field identifying the station; empty: found by name (station, id, name), "
+                                  "else stations are told apart by their coordinates.")))
+        p = QgsProcessingParameterField(self.DATE_FIELD, self.tr("Date field"),
+                                        parentLayerParameterName=self.STATIONS, optional=True)
+        params.append((p, self.tr("Date or date-time field (or text YYYY-MM-DD); empty: found by name.")))
+        p = QgsProcessingParameterField(self.VALUE_FIELD, self.tr("Soil moisture field (m3/m3)"),
+                                        parentLayerParameterName=self.STATIONS, optional=True)
+        params.append((p, self.tr("Observed volumetric soil moisture in m3/m3; empty: found by name "
+                                  "(value, sm, soil_moisture).")))
+        p = QgsProcessingParameterFile(self.STATIONS_FILE, self.tr("Station file (CSV or ISMN .stm)"),
+                                       behavior=QgsProcessingParameterFile.Behavior.File, optional=True,
+                                       fileFilter=self.tr("Station observations (*.csv *.txt *.stm)"))
+        params.append((p, self.tr("A CSV table with columns station, lon, lat, date, value (EPSG:4326, or a crs "
+                                  "column), or one ISMN 'Header+values' .stm file.")))
+        p = QgsProcessingParameterFile(self.STATIONS_FOLDER, self.tr("Folder of ISMN .stm files"),
+                                       behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True)
+        params.append((p, self.tr("An unzipped ISMN download ('Header+values'); its soil moisture files are read.")))
+        p = QgsProcessingParameterNumber(self.MAX_DEPTH, self.tr("Maximum sensor depth for ISMN files (m)"),
+                                         QgsProcessingParameterNumber.Type.Double, defaultValue=0.05, minValue=0.0)
+        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+        params.append((p, self.tr("ISMN sensors whose top is deeper are ignored (SMAP surface soil moisture is "
+                                  "0-5 cm).")))
+        p = QgsProcessingParameterString(self.DATE, self.tr("Date of the estimate (YYYY-MM-DD)"), optional=True)
+        params.append((p, self.tr("Day compared with the stations; empty: the date in the estimate's file name.")))
+        p = QgsProcessingParameterFileDestination(self.OUTPUT, self.tr("Metrics"), self.tr("CSV files (*.csv)"))
+        params.append((p, self.tr("CSV with one row per source and the metrics n, r, mae, rmse, bias, ubrmsd.")))
+        p = QgsProcessingParameterFileDestination(self.PAIRS, self.tr("Station pairs"), self.tr("CSV files (*.csv)"),
+                                                  optional=True, createByDefault=False)
+        params.append((p, self.tr("CSV with each station's observed daily mean and the estimate at its pixel.")))
+        for param, help_text in params:
+            if hasattr(param, "setHelp"):
+                param.setHelp(help_text)
+            self.addParameter(param)
+        names = {"N": self.tr("Number of pairs"), "R": self.tr("Correlation R"), "MAE": self.tr("MAE (m3/m3)"),
+                 "RMSE": self.tr("RMSE (m3/m3)"), "BIAS": self.tr("Bias (m3/m3)"),
+                 "UBRMSD": self.tr("ubRMSD (m3/m3)")}
+        for key, _ in OUTPUT_METRICS:
+            self.addOutput(QgsProcessingOutputNumber(key, names[key]))
+
+    # -- parameters ------------------------------------------------------------------------------
+    def _raster_path(self, parameters, name, context) -> str | None:
+        layer = self.parameterAsRasterLayer(parameters, name, context)
+        if layer is None:
+            return None
+        if isinstance(layer, QgsRasterLayer) and layer.providerType() != "gdal":
+            raise QgsProcessingException(self.tr(
+                "{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export > Save As...) and use "
+                "that file.").format(layer.name(), layer.providerType()))
+        return layer.source()
+
+    def _has_stations(self, parameters, context) -> bool:
+        return (parameters.get(self.STATIONS) not in (None, "")
+                or bool(self.parameterAsFile(parameters, self.STATIONS_FILE, context))
+                or bool(self.parameterAsFile(parameters, self.STATIONS_FOLDER, context)))
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        ok, msg = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, msg
+        if self.parameterAsRasterLayer(parameters, self.REFERENCE, context) is None and \
+                not self._has_stations(parameters, context):
+            return False, self.tr("Nothing to validate against: give a reference raster, station points, a station "
+                                  "file or a folder of ISMN files.")
+        text = (self.parameterAsString(parameters, self.DATE, context) or "").strip()
+        if text:
+            from ..algorithms.stations import parse_date
+
+            try:
+                parse_date(text)
+            except ValueError:
+                return False, self.tr("The date '{}' is not a date; write it as YYYY-MM-DD.").format(text)
+        return True, ""
+
+    def _layer_observations(self, parameters, context, feedback):
+        from ..algorithms import stations
+
+        source = self.parameterAsSource(parameters, self.STATIONS, context)
+        if source is None:
+            return []
+        names = source.fields().names()
+        label = source.sourceName() or self.tr("The station layer")
+
+        def field(param: str, key: str, required: bool) -> str | None:
+            chosen = self.parameterAsString(parameters, param, context)
+            name = chosen or stations.find_column(names, key)
+            if name is None and required:
+                what = {"date": self.tr("date"), "value": self.tr("soil moisture")}[key]
+                raise QgsProcessingException(self.tr(
+                    "The station layer {} has no {} field that could be recognised; its fields are: {}. Choose "
+                    "the field in the algorithm's parameters.").format(label, what, ", ".join(names)))
+            return name
+
+        id_field = field(self.STATION_ID_FIELD, "station", False)
+        date_field = field(self.DATE_FIELD, "date", True)
+        value_field = field(self.VALUE_FIELD, "value", True)
+        feedback.pushInfo(self.tr("Station fields: id {}, date {}, soil moisture {}")
+                          .format(id_field or self.tr("(coordinates)"), date_field, value_field))
+        crs = source.sourceCrs()
+        if not crs.isValid():
+            raise QgsProcessingException(self.tr("The station layer {} has no coordinate reference system; set "
+                                                 "one (Layer Properties > Source) and run again.").format(label))
+        wkt = crs.toWkt(QgsCoordinateReferenceSystem.WktVariant.WKT_PREFERRED_GDAL)
+        records = []
+        for feat in source.getFeatures(QgsFeatureRequest()):
+            geom = feat.geometry()
+            if geom is None or geom.isNull() or geom.isEmpty():
+                x = y = math.nan
+            else:
+                pt = geom.vertexAt(0)
+                x, y = pt.x(), pt.y()
+            sid = _python_value(feat[id_field]) if id_field else None
+            records.append((sid, x, y, _python_value(feat[date_field]), _python_value(feat[value_field])))
+        return self.run_engine(stations.from_records, records, wkt, label)
+
+    def _file_observations(self, parameters, context):
+        from ..algorithms import stations
+
+        out = []
+        depth = self.parameterAsDouble(parameters, self.MAX_DEPTH, context)
+        path = self.parameterAsFile(parameters, self.STATIONS_FILE, context)
+        if path:
+            out += self.run_engine(stations.read_stations, path, max_depth=depth)
+        folder = self.parameterAsFile(parameters, self.STATIONS_FOLDER, context)
+        if folder:
+            out += self.run_engine(stations.read_stations, folder, max_depth=depth)
+        return out
+
+    # -- run -------------------------------------------------------------------------------------
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        from ..algorithms import validate as engine
+        from ..algorithms.stations import parse_date
+
+        estimate = self._raster_path(parameters, self.INPUT, context)
+        if estimate is None:
+            raise QgsProcessingException(self.invalidRasterError(parameters, self.INPUT))
+        reference = self._raster_path(parameters, self.REFERENCE, context)
+        resampling = RESAMPLING[self.parameterAsEnum(parameters, self.RESAMPLING, context)]
+        text = (self.parameterAsString(parameters, self.DATE, context) or "").strip()
+        try:
+            day = parse_date(text) if text else None
+        except ValueError as exc:
+            raise QgsProcessingException(self.tr("The date '{}' is not a date; write it as YYYY-MM-DD.")
+                                         .format(text)) from exc
+        observations = self._layer_observations(parameters, context, feedback)
+        observations += self._file_observations(parameters, context)
+        if observations:
+            feedback.pushInfo(self.tr("{} station observations from {} stations")
+                              .format(len(observations), len({o.station for o in observations})))
+        output = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
+        pairs = self.parameterAsFileOutput(parameters, self.PAIRS, context) or None
+        progress, is_canceled = self.callbacks(feedback)
+
+        results = self.run_engine(engine.validate, estimate, reference=reference, stations=observations or None,
+                                  date=day, output_csv=output, reference_resampling=resampling, pairs_csv=pairs,
+                                  progress=progress, is_canceled=is_canceled)
+
+        if "reference" in results:
+            feedback.pushInfo(self.tr("Reference resampled onto the estimate's grid with '{}'.")
+                              .format(results["reference"].get("resampling", resampling)))
+        feedback.pushInfo(self._table(results))
+        main = results.get("reference") or results.get("stations")
+        out = {self.OUTPUT: output}
+        if pairs and os.path.exists(pairs):
+            out[self.PAIRS] = pairs
+        for key, metric in OUTPUT_METRICS:
+            out[key] = main[metric]
+        return out
+
+    @staticmethod
+    def _table(results: dict) -> str:
+        width = max([len("source")] + [len(s) for s in results])
+        lines = [f"{'source':<{width}}  {'n':>7}  {'R':>7}  {'MAE':>7}  {'RMSE':>7}  {'bias':>8}  {'ubRMSD':>7}"]
+        for source, m in results.items():
+            r = "-" if math.isnan(m["r"]) else f"{m['r']:.3f}"
+            lines.append(f"{source:<{width}}  {m['n']:>7d}  {r:>7}  {m['mae']:>7.4f}  {m['rmse']:>7.4f}  "
+                         f"{m['bias']:>+8.4f}  {m['ubrmsd']:>7.4f}")
+        return "\n".join(lines)

@@ -1,0 +1,333 @@
+"""Downscaling: exact predictions of a known relation, band matching by name, nodata, residual correction."""
+
+import math
+import os
+
+import numpy as np
+import pytest
+from osgeo import gdal, osr
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.tree import DecisionTreeRegressor
+
+from smdownscale.algorithms import model_io
+from smdownscale.algorithms.downscale import downscale
+from smdownscale.algorithms.errors import Canceled, InputError, ModelFileError
+from smdownscale.algorithms.raster import Grid, read_all, srs_from_user, write_raster
+
+UTM = srs_from_user("EPSG:32650").ExportToWkt()
+WGS84 = srs_from_user("EPSG:4326").ExportToWkt()
+W, H = 60, 45
+FINE = Grid(UTM, (400000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), W, H)
+NDVI = np.round(np.arange(0.1, 0.85, 0.1), 2)  # 8 levels
+LST = np.array([280.0, 290.0, 300.0, 310.0])
+LC = np.array([10, 20])
+FEATURES = ["ndvi", "lst", "landcover=10", "landcover=20"]
+FACTORS = [{"name": "ndvi", "kind": "continuous", "classes": []},
+           {"name": "lst", "kind": "continuous", "classes": []},
+           {"name": "landcover", "kind": "categorical", "classes": [10, 20]}]
+
+
+def relation(ndvi, lst, lc):
+    """The synthetic truth the model learns exactly (m3/m3, 0.08 .. 0.40)."""
+    return 0.05 + 0.3 * ndvi + 0.002 * (lst - 280.0) + 0.05 * (lc == 20)
+
+
+def _save_model(path, estimator="rf"):
+    combos = np.array([(a, b, c) for a in NDVI for b in LST for c in LC], dtype=np.float64)
+    x = np.column_stack([combos[:, 0], combos[:, 1], combos[:, 2] == 10, combos[:, 2] == 20]).astype(np.float64)
+    y = relation(combos[:, 0], combos[:, 1], combos[:, 2])
+    if estimator == "rf":
+        est = RandomForestRegressor(n_estimators=3, bootstrap=False, max_features=None, random_state=0, n_jobs=1)
+    else:
+        est = DecisionTreeRegressor(random_state=0)
+    est.fit(x, y)
+    meta = {"features": FEATURES, "factors": FACTORS, "model_type": "rf" if estimator == "rf" else "cart",
+            "units": "m3/m3", "training_grid": {"crs": "EPSG:6933", "res": 9008.05}}
+    model_io.save_model(path, est, meta)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return _save_model(str(tmp_path_factory.mktemp("model") / "sm.smdmodel"))
+
+
+def _fields(seed=1):
+    rng = np.random.default_rng(seed)
+    ndvi = rng.choice(NDVI, (H, W))
+    lst = rng.choice(LST, (H, W))
+    lc = rng.choice(LC, (H, W)).astype(np.float64)
+    dem = rng.normal(1200, 100, (H, W))
+    ndvi[3:6, 10:14] = np.nan  # nodata in one factor only
+    lc[20, 5] = np.nan
+    dem[0, :] = np.nan  # nodata in a band the model does not use
+    return {"ndvi": ndvi, "lst": lst, "landcover": lc, "dem": dem}
+
+
+def _stack(path, fields, order=("dem", "lst", "landcover", "ndvi")):
+    data = np.stack([fields[n] for n in order])
+    kinds = ["categorical" if n == "landcover" else "continuous" for n in order]
+    write_raster(str(path), FINE, data, names=list(order), kinds=kinds)
+    return str(path)
+
+
+def _expected(fields):
+    """The relation where every model factor is valid, NaN elsewhere."""
+    ok = np.isfinite(fields["ndvi"]) & np.isfinite(fields["lst"]) & np.isfinite(fields["landcover"])
+    return np.where(ok, relation(fields["ndvi"], fields["lst"], fields["landcover"]), np.nan)
+
+
+def _coarse_grid(crs=UTM):
+    # 9 km cells, origin offset so fine pixels are not aligned with the cells; one column beyond the stack
+    return Grid(crs, (396500.0, 9000.0, 0.0, 4602500.0, 0.0, -9000.0), 8, 6)
+
+
+def _cell_of_pixels(coarse):
+    """Cell (flat index, -1 outside) of every fine pixel center, point by point (independent of the engine)."""
+    ct = None if coarse.srs.IsSame(FINE.srs) else osr.CoordinateTransformation(FINE.srs, coarse.srs)
+    out = np.full((H, W), -1)
+    for r in range(H):
+        for c in range(W):
+            x = FINE.transform[0] + (c + 0.5) * FINE.transform[1]
+            y = FINE.transform[3] + (r + 0.5) * FINE.transform[5]
+            if ct is not None:
+                x, y, _ = ct.TransformPoint(x, y)
+            col = math.floor((x - coarse.transform[0]) / coarse.transform[1])
+            row = math.floor((y - coarse.transform[3]) / coarse.transform[5])
+            if 0 <= col < coarse.width and 0 <= row < coarse.height:
+                out[r, c] = row * coarse.width + col
+    return out
+
+
+def _files(folder):
+    return sorted(os.listdir(folder))
+
+
+def test_prediction_equals_relation_and_keeps_nodata(tmp_path, model):
+    f = _fields()
+    stack = _stack(tmp_path / "factors_20230601.tif", f)
+    out = str(tmp_path / "sm_1km_20230601.tif")
+    res = downscale(model, stack, out, residual="none")
+    got = read_all(out)[0]
+    exp = _expected(f)
+    invalid = ~np.isfinite(f["ndvi"]) | ~np.isfinite(f["landcover"])
+    assert np.isnan(got[invalid]).all() and invalid.sum() == 13
+    np.testing.assert_allclose(got[~invalid], exp[~invalid], atol=1e-6)
+    assert np.isfinite(got[0]).sum() == W - invalid[0].sum()  # dem nodata does not matter
+    assert res.n_valid == W * H - 13
+    assert res.mean == pytest.approx(float(np.mean(exp[~invalid])), abs=1e-6)
+    assert res.std == pytest.approx(float(np.std(exp[~invalid])), abs=1e-6)
+    assert res.min == pytest.approx(float(exp[~invalid].min()), abs=1e-6)
+    assert res.max == pytest.approx(float(exp[~invalid].max()), abs=1e-6)
+    assert res.date == "2023-06-01" and res.model_type == "rf" and res.n_clipped == 0
+    ds = gdal.Open(out)
+    band = ds.GetRasterBand(1)
+    assert band.DataType == gdal.GDT_Float32 and band.GetNoDataValue() == -9999.0
+    assert band.GetDescription() == "soil_moisture"
+    md = ds.GetMetadata()
+    assert md["units"] == "m3/m3" and md["model"] == "sm.smdmodel" and md["model_type"] == "rf"
+    assert md["date"] == "2023-06-01" and md["residual_correction"] == "none"
+    assert _files(tmp_path) == ["factors_20230601.tif", "sm_1km_20230601.tif"]
+
+
+def test_band_order_does_not_matter(tmp_path, model):
+    f = _fields(2)
+    a = _stack(tmp_path / "a.tif", f, ("dem", "lst", "landcover", "ndvi"))
+    b = _stack(tmp_path / "b.tif", f, ("ndvi", "landcover", "dem", "lst"))
+    downscale(model, a, str(tmp_path / "oa.tif"), residual="none")
+    downscale(model, b, str(tmp_path / "ob.tif"), residual="none")
+    ga, gb = read_all(str(tmp_path / "oa.tif"))[0], read_all(str(tmp_path / "ob.tif"))[0]
+    np.testing.assert_array_equal(ga, gb)
+    np.testing.assert_allclose(ga[np.isfinite(ga)], _expected(f)[np.isfinite(ga)], atol=1e-6)
+
+
+def test_decision_tree_model(tmp_path):
+    model = _save_model(str(tmp_path / "cart.smdmodel"), "cart")
+    f = _fields(3)
+    out = str(tmp_path / "o.tif")
+    res = downscale(model, _stack(tmp_path / "s.tif", f), out, residual="none", n_jobs=2)
+    got = read_all(out)[0]
+    ok = np.isfinite(got)
+    np.testing.assert_allclose(got[ok], _expected(f)[ok], atol=1e-6)
+    assert res.model_type == "cart"
+
+
+def test_missing_factor_names_it_and_writes_nothing(tmp_path, model):
+    f = _fields()
+    stack = _stack(tmp_path / "s.tif", f, ("dem", "ndvi", "landcover"))
+    out = str(tmp_path / "o.tif")
+    with pytest.raises(InputError, match=r"lacks the factor\(s\) lst"):
+        downscale(model, stack, out, residual="none")
+    assert _files(tmp_path) == ["s.tif"]
+
+
+def test_residual_correction_conserves_cell_means(tmp_path, model):
+    f = _fields(4)
+    stack = _stack(tmp_path / "factors_20230601.tif", f)
+    coarse = _coarse_grid()
+    rng = np.random.default_rng(9)
+    sm = rng.uniform(0.1, 0.4, (coarse.height, coarse.width))
+    sm[2, 3] = np.nan  # a cell without SMAP: its pixels keep the raw prediction
+    smap = str(tmp_path / "smap_20230601.tif")
+    write_raster(smap, coarse, sm)
+    out = str(tmp_path / "sm_1km_20230601.tif")
+    res = downscale(model, stack, out, coarse_sm=smap, clip=(-5.0, 5.0))
+    got = read_all(out)[0].astype(np.float64)
+    raw = _expected(f)
+    cells = _cell_of_pixels(coarse)
+    valid = np.isfinite(raw)
+    np.testing.assert_array_equal(np.isfinite(got), valid)
+    checked = 0
+    for cell in np.unique(cells[cells >= 0]):
+        member = (cells == cell) & valid
+        if not member.any():
+            continue
+        target = sm.ravel()[cell]
+        if np.isnan(target):
+            np.testing.assert_allclose(got[member], raw[member], atol=1e-6)
+            continue
+        assert abs(got[member].mean() - target) < 1e-6
+        # a constant shift per cell: the pattern inside the cell is the model's
+        resid = target - raw[member].mean()
+        np.testing.assert_allclose(got[member], raw[member] + resid, atol=1e-6)
+        checked += 1
+    assert checked == res.n_cells_corrected and checked > 20
+    nodata_cell = 2 * coarse.width + 3
+    assert res.n_uncorrected == int(((cells == nodata_cell) & valid).sum()) > 0
+    assert res.max_cell_deviation < 1e-6
+    resid_all = [sm.ravel()[c] - raw[(cells == c) & valid].mean() for c in np.unique(cells[cells >= 0])
+                 if ((cells == c) & valid).any() and np.isfinite(sm.ravel()[c])]
+    assert res.mean_abs_residual == pytest.approx(float(np.mean(np.abs(resid_all))), abs=1e-6)
+    assert gdal.Open(out).GetMetadata()["residual_correction"] == "constant"
+    assert _files(tmp_path) == ["factors_20230601.tif", "sm_1km_20230601.tif", "smap_20230601.tif"]
+
+
+def test_residual_correction_with_smap_in_another_crs(tmp_path, model):
+    f = _fields(5)
+    stack = _stack(tmp_path / "s.tif", f)
+    x0, y0, x1, y1 = FINE.extent_in(WGS84)
+    coarse = Grid(WGS84, (x0 - 0.03, 0.1, 0.0, y1 + 0.02, 0.0, -0.1), int((x1 - x0) / 0.1) + 2,
+                  int((y1 - y0) / 0.1) + 2)
+    sm = np.random.default_rng(1).uniform(0.15, 0.35, (coarse.height, coarse.width))
+    smap = str(tmp_path / "smap.tif")
+    write_raster(smap, coarse, sm)
+    out = str(tmp_path / "o.tif")
+    res = downscale(model, stack, out, coarse_sm=smap, clip=(-5.0, 5.0))
+    got = read_all(out)[0].astype(np.float64)
+    cells = _cell_of_pixels(coarse)
+    n = 0
+    for cell in np.unique(cells[cells >= 0]):
+        member = (cells == cell) & np.isfinite(got)
+        if member.any():
+            assert abs(got[member].mean() - sm.ravel()[cell]) < 1e-6
+            n += 1
+    assert n == res.n_cells_corrected > 4 and res.n_uncorrected == 0
+
+
+def test_block_size_does_not_change_the_result(tmp_path, model):
+    f = _fields(6)
+    stack = _stack(tmp_path / "s.tif", f)
+    coarse = _coarse_grid()
+    smap = str(tmp_path / "smap.tif")
+    write_raster(smap, coarse, np.random.default_rng(2).uniform(0.1, 0.4, (coarse.height, coarse.width)))
+    downscale(model, stack, str(tmp_path / "whole.tif"), coarse_sm=smap)
+    downscale(model, stack, str(tmp_path / "b7.tif"), coarse_sm=smap, block_rows=7)
+    a, b = read_all(str(tmp_path / "whole.tif"))[0], read_all(str(tmp_path / "b7.tif"))[0]
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+    np.testing.assert_allclose(a[np.isfinite(a)], b[np.isfinite(b)], atol=1e-7)
+
+
+def test_clip_range_bounds_values(tmp_path, model):
+    f = _fields(7)
+    out = str(tmp_path / "o.tif")
+    res = downscale(model, _stack(tmp_path / "s.tif", f), out, residual="none", clip=(0.15, 0.3))
+    got = read_all(out)[0]
+    exp = _expected(f)
+    ok = np.isfinite(exp)
+    assert np.nanmin(got) == pytest.approx(0.15) and np.nanmax(got) == pytest.approx(0.3)
+    np.testing.assert_allclose(got[ok], np.clip(exp[ok], 0.15, 0.3), atol=1e-6)
+    assert res.n_clipped == int(((exp[ok] < 0.15) | (exp[ok] > 0.3)).sum()) > 0
+
+
+@pytest.mark.parametrize("after", [0, 3, 9])
+def test_cancel_removes_temporary_and_output(tmp_path, model, after):
+    f = _fields()
+    stack = _stack(tmp_path / "s.tif", f)
+    coarse = _coarse_grid()
+    smap = str(tmp_path / "smap.tif")
+    write_raster(smap, coarse, np.full((coarse.height, coarse.width), 0.25))
+    calls = []
+
+    def is_canceled():
+        calls.append(1)
+        return len(calls) > after
+
+    with pytest.raises(Canceled):
+        downscale(model, stack, str(tmp_path / "o.tif"), coarse_sm=smap, block_rows=5, is_canceled=is_canceled)
+    assert _files(tmp_path) == ["s.tif", "smap.tif"]
+
+
+def test_residual_needs_coarse_soil_moisture(tmp_path, model):
+    stack = _stack(tmp_path / "s.tif", _fields())
+    with pytest.raises(InputError, match="give the coarse SMAP raster of the same date, or set residual "
+                                         "correction off"):
+        downscale(model, stack, str(tmp_path / "o.tif"))
+    assert _files(tmp_path) == ["s.tif"]
+
+
+def test_smap_not_overlapping(tmp_path, model):
+    stack = _stack(tmp_path / "s.tif", _fields())
+    far = Grid(UTM, (900000.0, 9000.0, 0.0, 3000000.0, 0.0, -9000.0), 4, 4)
+    smap = str(tmp_path / "smap.tif")
+    write_raster(smap, far, np.full((4, 4), 0.2))
+    with pytest.raises(InputError, match="do not overlap"):
+        downscale(model, stack, str(tmp_path / "o.tif"), coarse_sm=smap)
+    assert _files(tmp_path) == ["s.tif", "smap.tif"]
+
+
+def test_smap_of_another_date(tmp_path, model):
+    stack = _stack(tmp_path / "factors_20230601.tif", _fields())
+    smap = str(tmp_path / "smap_20230602.tif")
+    write_raster(smap, _coarse_grid(), np.full((6, 8), 0.2))
+    with pytest.raises(InputError, match="dated 2023-06-01 but the soil moisture raster smap_20230602.tif"):
+        downscale(model, stack, str(tmp_path / "o.tif"), coarse_sm=smap)
+
+
+def test_all_nodata_stack(tmp_path, model):
+    f = _fields()
+    f["lst"][:] = np.nan
+    stack = _stack(tmp_path / "s.tif", f)
+    smap = str(tmp_path / "smap.tif")
+    write_raster(smap, _coarse_grid(), np.full((6, 8), 0.2))
+    for kwargs in ({"residual": "none"}, {"coarse_sm": smap}):
+        with pytest.raises(InputError, match="No pixel of s.tif has all factors valid"):
+            downscale(model, stack, str(tmp_path / "o.tif"), **kwargs)
+    assert _files(tmp_path) == ["s.tif", "smap.tif"]
+
+
+def test_model_file_problems(tmp_path):
+    stack = _stack(tmp_path / "s.tif", _fields())
+    bad = tmp_path / "bad.smdmodel"
+    bad.write_text("not a model")
+    with pytest.raises(ModelFileError, match="is not a smdownscale model file"):
+        downscale(str(bad), stack, str(tmp_path / "o.tif"), residual="none")
+    with pytest.raises(ModelFileError, match="Model file not found"):
+        downscale(str(tmp_path / "missing.smdmodel"), stack, str(tmp_path / "o.tif"), residual="none")
+    inconsistent = str(tmp_path / "inc.smdmodel")
+    est = DecisionTreeRegressor().fit(np.zeros((4, 4)), np.zeros(4))
+    model_io.save_model(inconsistent, est, {"features": ["a", "b", "c", "d"], "factors": FACTORS,
+                                            "model_type": "cart"})
+    with pytest.raises(ModelFileError, match="feature list does not match its factors"):
+        downscale(inconsistent, stack, str(tmp_path / "o.tif"), residual="none")
+    assert _files(tmp_path) == ["bad.smdmodel", "inc.smdmodel", "s.tif"]
+
+
+def test_bad_options(tmp_path, model):
+    stack = _stack(tmp_path / "s.tif", _fields())
+    with pytest.raises(InputError, match="Unknown residual correction 'smooth'"):
+        downscale(model, stack, str(tmp_path / "o.tif"), residual="smooth")
+    with pytest.raises(InputError, match="minimum below its maximum"):
+        downscale(model, stack, str(tmp_path / "o.tif"), residual="none", clip=(0.6, 0.0))
+    with pytest.raises(InputError, match="overwrite an input"):
+        downscale(model, stack, stack, residual="none")
+
