@@ -24,6 +24,11 @@ def plugin(qgis_app, qgis_processing, qgis_iface):
     plug.initProcessing()
     yield plug
     plug.unload()
+    # Free GDAL objects kept in reference cycles (e.g. frames held by pytest.raises(...) as err) while
+    # GDAL is still alive: collected after QGIS exits, they crash the interpreter at shutdown.
+    import gc
+
+    gc.collect()
 
 
 @pytest.fixture(scope="session")

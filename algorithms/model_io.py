@@ -1,0 +1,237 @@
+"""Model files: a skops archive holding ``{"meta": {...}, "estimator": <scikit-learn estimator>}``.
+
+Loading never runs code from the file before it has been checked: the archive's schema is read as
+plain JSON, every type it names (and every skops node kind) is compared against an explicit
+allowlist, the metadata (format, versions) is checked, and only then is the file loaded with skops,
+trusting exactly the allowlisted types it contains. Pickle files and anything else are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import zipfile
+import zlib
+from typing import Any
+
+import numpy as np
+
+from .errors import ModelFileError
+from .raster import atomic_path
+
+FORMAT = "smdownscale-model"
+FORMAT_VERSION = 1
+EXTENSION = ".smdmodel"
+FILE_FILTER = "smdownscale model (*.smdmodel)"
+
+_HINT = "Choose a .smdmodel file written by smdownscale:train."
+_MAX_SCHEMA_BYTES = 256 * 2**20
+
+#: Every (module, class) a model file may name. Found by saving each supported model with skops
+#: 0.11 / scikit-learn 1.9 and listing the types in its schema (see tests/unit/test_model_io.py).
+ALLOWED_TYPES: frozenset[tuple[str, str]] = frozenset({
+    # containers and JSON values (the metadata, estimator parameters)
+    ("builtins", "dict"), ("builtins", "list"), ("builtins", "tuple"), ("builtins", "str"),
+    ("builtins", "int"), ("builtins", "float"), ("builtins", "bool"), ("builtins", "NoneType"),
+    # numpy arrays and scalars (arrays are stored as .npy and read with allow_pickle=False)
+    ("numpy", "ndarray"), ("numpy", "float64"), ("numpy", "float32"), ("numpy", "int64"),
+    ("numpy", "int32"), ("numpy", "intp"), ("numpy", "bool_"), ("numpy", "uint8"),
+    ("numpy.random.mtrand", "RandomState"),
+    # estimators
+    ("sklearn.ensemble._forest", "RandomForestRegressor"),
+    ("sklearn.ensemble._forest", "ExtraTreesRegressor"),
+    ("sklearn.ensemble._gb", "GradientBoostingRegressor"),
+    ("sklearn.tree._classes", "DecisionTreeRegressor"),
+    ("sklearn.tree._classes", "ExtraTreeRegressor"),
+    ("sklearn.svm._classes", "SVR"),
+    ("sklearn.pipeline", "Pipeline"),
+    ("sklearn.preprocessing._data", "StandardScaler"),
+    ("sklearn.dummy", "DummyRegressor"),
+    # their internals
+    ("sklearn.tree._tree", "Tree"),
+    ("sklearn._loss._loss", "CyHalfSquaredError"),
+    ("sklearn._loss.loss", "HalfSquaredError"),
+    ("sklearn._loss.link", "IdentityLink"),
+    ("sklearn._loss.link", "Interval"),
+})
+
+#: skops node kinds that rebuild the allowed types; FunctionNode, MethodNode, ReduceNode, ... are refused.
+ALLOWED_LOADERS: frozenset[str] = frozenset({
+    "DictNode", "ListNode", "TupleNode", "JsonNode", "TypeNode", "NdArrayNode", "ObjectNode", "TreeNode",
+    "CachedNode", "RandomStateNode", "LossNode",
+})
+
+
+def jsonable(value: Any) -> Any:
+    """A copy of ``value`` made of JSON types only (numpy scalars/arrays and tuples converted)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [jsonable(v) for v in value.tolist()]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"model metadata must hold JSON types only, got {type(value).__name__}")
+
+
+def save_model(path: str, estimator: Any, meta: dict[str, Any]) -> None:
+    """Write ``estimator`` and ``meta`` atomically as a skops model file.
+
+    ``format``, ``format_version``, ``sklearn_version`` and ``numpy_version`` are filled in unless
+    ``meta`` sets them.
+    """
+    import sklearn
+    import skops.io as sio
+
+    full = {"format": FORMAT, "format_version": FORMAT_VERSION, "sklearn_version": sklearn.__version__,
+            "numpy_version": np.__version__}
+    full.update(jsonable(meta))
+    json.dumps(full)  # fails early on anything JSON cannot hold
+    with atomic_path(path) as tmp:
+        sio.dump({"meta": full, "estimator": estimator}, tmp, compression=zipfile.ZIP_DEFLATED)
+
+
+def _not_model(path: str, why: str) -> ModelFileError:
+    return ModelFileError(f"{path} is not a smdownscale model file ({why}). {_HINT}")
+
+
+def _damaged(path: str, why: str) -> ModelFileError:
+    return ModelFileError(f"The model file {path} is damaged or incomplete ({why}). Copy it again or retrain the "
+                          "model with smdownscale:train.")
+
+
+def _read_schema(path: str) -> dict[str, Any]:
+    if not os.path.isfile(path):
+        raise ModelFileError(f"Model file not found: {path}. {_HINT}")
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head[:2] != b"PK":
+        raise _not_model(path, "not a zip archive")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            try:
+                info = zf.getinfo("schema.json")
+            except KeyError:
+                raise _not_model(path, "no skops schema inside") from None
+            if info.file_size > _MAX_SCHEMA_BYTES:
+                raise _not_model(path, "its schema is implausibly large")
+            bad = zf.testzip()
+            if bad is not None:
+                raise _damaged(path, f"checksum error in {bad}")
+            schema = json.loads(zf.read(info).decode("utf-8"))
+    except ModelFileError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
+        raise _damaged(path, str(exc) or type(exc).__name__) from exc
+    if not isinstance(schema, dict):
+        raise _not_model(path, "unexpected schema")
+    return schema
+
+
+def _walk_types(node: Any, types: set[tuple[str, str]], loaders: set[str]) -> None:
+    if isinstance(node, dict):
+        if "__class__" in node or "__module__" in node or "__loader__" in node:
+            types.add((str(node.get("__module__")), str(node.get("__class__"))))
+            loaders.add(str(node.get("__loader__")))
+        for value in node.values():
+            _walk_types(value, types, loaders)
+    elif isinstance(node, list):
+        for value in node:
+            _walk_types(value, types, loaders)
+
+
+def _decode_json(node: Any, path: str) -> Any:
+    """Decode a skops subtree made only of JSON values (dict/list/tuple/JsonNode) without skops."""
+    if not isinstance(node, dict):
+        raise _not_model(path, "malformed metadata")
+    loader = node.get("__loader__")
+    content = node.get("content")
+    if loader == "JsonNode":
+        return json.loads(content)
+    if loader == "DictNode" and isinstance(content, dict):
+        return {k: _decode_json(v, path) for k, v in content.items()}
+    if loader in ("ListNode", "TupleNode") and isinstance(content, list):
+        return [_decode_json(v, path) for v in content]
+    raise _not_model(path, f"its metadata holds a {loader} where only JSON values are allowed")
+
+
+def _major_minor(version: str) -> str:
+    return ".".join(str(version).split(".")[:2])
+
+
+def read_meta(path: str) -> dict[str, Any]:
+    """The metadata of a model file, read as JSON without loading the estimator, after the format checks."""
+    return _meta_of(path, _read_schema(path))
+
+
+def _meta_of(path: str, schema: dict[str, Any]) -> dict[str, Any]:
+    content = schema.get("content")
+    if schema.get("__loader__") != "DictNode" or not isinstance(content, dict) or "meta" not in content \
+            or "estimator" not in content:
+        raise _not_model(path, "a skops file without smdownscale metadata")
+    meta = _decode_json(content["meta"], path)
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise _not_model(path, "a skops file without smdownscale metadata")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise _not_model(path, f"unknown format version {version!r}")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(f"The model file {path} uses format version {version}, newer than this plugin reads "
+                             f"({FORMAT_VERSION}); update the smdownscale plugin or retrain the model with "
+                             "smdownscale:train.")
+    return meta
+
+
+def load_model(path: str) -> tuple[Any, dict[str, Any]]:
+    """Load a model file written by :func:`save_model`: (estimator, meta).
+
+    Raises ModelFileError for anything that is not such a file, is damaged, names a type outside
+    :data:`ALLOWED_TYPES`, or was written with another scikit-learn major.minor version.
+    Nothing from the file is executed before these checks pass.
+    """
+    import sklearn
+    import skops.io as sio
+
+    schema = _read_schema(path)
+    meta = _meta_of(path, schema)
+    trained = str(meta.get("sklearn_version", "unknown"))
+    if _major_minor(trained) != _major_minor(sklearn.__version__):
+        raise ModelFileError(f"The model {path} was trained with scikit-learn {trained}; this system has "
+                             f"{sklearn.__version__}; retrain the model with smdownscale:train or install "
+                             f"scikit-learn {trained}.")
+    types: set[tuple[str, str]] = set()
+    loaders: set[str] = set()
+    _walk_types(schema, types, loaders)
+    refused = sorted(f"{m}.{c}" for m, c in types if (m, c) not in ALLOWED_TYPES)
+    refused += sorted(f"skops {lo}" for lo in loaders if lo not in ALLOWED_LOADERS)
+    if refused:
+        raise ModelFileError(f"The model file {path} contains types a smdownscale model never holds "
+                             f"({', '.join(refused)}); it was not loaded, so nothing in it was run. {_HINT}")
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as exc:  # noqa: BLE001 - any failure to parse means a damaged file
+        raise _damaged(path, str(exc) or type(exc).__name__) from exc
+    outside = [t for t in untrusted if tuple(t.rsplit(".", 1)) not in ALLOWED_TYPES]
+    if outside:
+        raise ModelFileError(f"The model file {path} contains types a smdownscale model never holds "
+                             f"({', '.join(outside)}); it was not loaded, so nothing in it was run. {_HINT}")
+    try:
+        obj = sio.load(path, trusted=list(untrusted))
+    except Exception as exc:  # noqa: BLE001 - skops/numpy raise many types on corrupt content
+        raise _damaged(path, str(exc) or type(exc).__name__) from exc
+    if not isinstance(obj, dict) or "estimator" not in obj or not hasattr(obj["estimator"], "predict"):
+        raise _not_model(path, "no estimator inside")
+    return obj["estimator"], obj.get("meta", meta)
+
+
+def finite_or_none(value: float) -> float | None:
+    """NaN/inf become None so metadata stays strict JSON."""
+    return float(value) if value is not None and math.isfinite(value) else None

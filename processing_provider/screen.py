@@ -1,0 +1,154 @@
+"""Processing algorithm smdownscale:screen — rank factors by their correlation with SMAP soil moisture."""
+
+from __future__ import annotations
+
+import math
+
+from qgis.core import (
+    QgsMapLayer,
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingOutputString,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+    QgsProcessingUtils,
+    QgsRasterLayer,
+)
+
+from .base import SmdAlgorithm
+
+
+def raster_paths(alg: SmdAlgorithm, parameters, name: str, context) -> list[str]:
+    """Paths of a multiple-raster parameter; a string QGIS cannot load is passed on so the engine names it."""
+    raw = parameters.get(name)
+    if raw is None:
+        return []
+    if not isinstance(raw, (list, tuple)):
+        raw = [raw]
+    paths = []
+    for item in raw:
+        layer = item if isinstance(item, QgsMapLayer) else QgsProcessingUtils.mapLayerFromString(str(item), context)
+        if layer is None:
+            paths.append(str(item))
+            continue
+        if isinstance(layer, QgsRasterLayer) and layer.providerType() != "gdal":
+            raise QgsProcessingException(alg.tr(
+                "{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export > Save As...) and use "
+                "that file.").format(layer.name(), layer.providerType()))
+        paths.append(layer.source())
+    return paths
+
+
+def add_pair_inputs(alg: SmdAlgorithm, params: list) -> None:
+    """The SOIL_MOISTURE and FACTORS parameters shared by screen and train."""
+    p = QgsProcessingParameterMultipleLayers(alg.SOIL_MOISTURE, alg.tr("SMAP soil moisture rasters (one per date)"),
+                                             QgsProcessing.SourceType.TypeRaster)
+    p.setMinimumNumberInputs(1)
+    params.append((p, alg.tr("Coarse (~9 km) soil moisture rasters in m3/m3, one per date, with the date in the "
+                             "file name (YYYYMMDD or YYYY-MM-DD). Band 1 is used.")))
+    p = QgsProcessingParameterMultipleLayers(alg.FACTORS, alg.tr("Factor stacks (one per date)"),
+                                             QgsProcessing.SourceType.TypeRaster)
+    p.setMinimumNumberInputs(1)
+    params.append((p, alg.tr("Fine (1 km) multiband factor stacks from smdownscale:align, one per date with the "
+                             "same date in the file name as its soil moisture raster. Bands are identified by "
+                             "their names (band descriptions).")))
+
+
+def min_valid_param(alg: SmdAlgorithm) -> tuple:
+    p = QgsProcessingParameterNumber(alg.MIN_VALID_FRACTION, alg.tr("Minimum valid fraction per coarse cell"),
+                                     QgsProcessingParameterNumber.Type.Double, defaultValue=0.5, minValue=0.0,
+                                     maxValue=1.0)
+    p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+    return p, alg.tr("A coarse cell is used only when at least this share of its 1 km pixels has every factor valid.")
+
+
+class ScreenAlgorithm(SmdAlgorithm):
+    ALG_ID = "screen"
+    GROUP = "model"
+    HELP_ANCHOR = "screen"
+
+    SOIL_MOISTURE = "SOIL_MOISTURE"
+    FACTORS = "FACTORS"
+    MAX_COLLINEARITY = "MAX_COLLINEARITY"
+    MIN_ABS_R = "MIN_ABS_R"
+    MAX_FACTORS = "MAX_FACTORS"
+    MIN_VALID_FRACTION = "MIN_VALID_FRACTION"
+    OUTPUT = "OUTPUT"
+    SELECTED = "SELECTED"
+
+    def displayName(self) -> str:  # noqa: N802
+        return self.tr("Screen factors (correlation analysis)")
+
+    def shortHelpString(self) -> str:  # noqa: N802
+        return self.tr(
+            "Ranks the downscaling factors by how strongly they relate to SMAP soil moisture and selects a "
+            "non-redundant subset for smdownscale:train.\n\n"
+            "For every date, the 1 km factor stack is averaged onto the SMAP grid (each coarse cell gets the mean "
+            "of the 1 km pixels whose centers fall in it; land cover becomes class fractions) and paired with the "
+            "SMAP value; all dates are pooled. For each continuous factor the table gives Pearson and Spearman "
+            "correlation with their p-values; a categorical factor (land cover) is judged as a whole by the "
+            "correlation ratio eta of soil moisture over the dominant class of each cell (p-value from one-way "
+            "ANOVA), in the Pearson column.\n\n"
+            "Factors are ranked by |r| (eta) and taken in that order: a factor whose correlation with an already "
+            "selected one exceeds the maximum collinearity is dropped, and the table names the factor it "
+            "duplicates. Factors below the minimum |r| and those beyond the maximum number are dropped too.\n\n"
+            "Outputs: a CSV table (factor, kind, n, pearson_r, pearson_p, spearman_r, spearman_p, rank, selected, "
+            "reason) and the selected factor names, comma-separated, ready for the 'Factors to use' input of "
+            "smdownscale:train in a model. Neighbouring cells are autocorrelated, so p-values are optimistic: "
+            "use them to rank, not as proof.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        params: list = []
+        add_pair_inputs(self, params)
+        p = QgsProcessingParameterNumber(self.MAX_COLLINEARITY, self.tr("Maximum collinearity |r| between factors"),
+                                         QgsProcessingParameterNumber.Type.Double, defaultValue=0.8, minValue=0.01,
+                                         maxValue=1.0)
+        params.append((p, self.tr("A factor correlated more strongly than this with a better-ranked selected factor "
+                                  "is dropped. 1 keeps every factor.")))
+        p = QgsProcessingParameterNumber(self.MIN_ABS_R, self.tr("Minimum |r| with soil moisture"),
+                                         QgsProcessingParameterNumber.Type.Double, defaultValue=0.0, minValue=0.0,
+                                         maxValue=0.99)
+        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+        params.append((p, self.tr("Factors correlating more weakly than this with soil moisture are dropped.")))
+        p = QgsProcessingParameterNumber(self.MAX_FACTORS, self.tr("Maximum number of factors (0 = no limit)"),
+                                         QgsProcessingParameterNumber.Type.Integer, defaultValue=0, minValue=0)
+        params.append((p, self.tr("Keep at most this many factors, best ranked first. 0 keeps all that pass.")))
+        params.append(min_valid_param(self))
+        p = QgsProcessingParameterFileDestination(self.OUTPUT, self.tr("Screening table"),
+                                                  self.tr("CSV files (*.csv)"))
+        params.append((p, self.tr("CSV table with one row per factor, in rank order.")))
+        for param, help_text in params:
+            if hasattr(param, "setHelp"):
+                param.setHelp(help_text)
+            self.addParameter(param)
+        self.addOutput(QgsProcessingOutputString(self.SELECTED, self.tr("Selected factors (comma-separated)")))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        from ..algorithms import screen
+
+        sm = raster_paths(self, parameters, self.SOIL_MOISTURE, context)
+        stacks = raster_paths(self, parameters, self.FACTORS, context)
+        output = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
+        progress, is_canceled = self.callbacks(feedback)
+        result = self.run_engine(
+            screen.screen_factors, sm, stacks,
+            max_collinearity=self.parameterAsDouble(parameters, self.MAX_COLLINEARITY, context),
+            min_abs_r=self.parameterAsDouble(parameters, self.MIN_ABS_R, context),
+            max_factors=self.parameterAsInt(parameters, self.MAX_FACTORS, context),
+            min_valid_fraction=self.parameterAsDouble(parameters, self.MIN_VALID_FRACTION, context),
+            output_csv=output, progress=progress, is_canceled=is_canceled)
+
+        def num(v: float) -> str:
+            return "   n/a" if not math.isfinite(v) else f"{v:6.3f}"
+
+        feedback.pushInfo(self.tr("{} coarse samples over {} date(s).").format(result.n_samples, len(result.dates)))
+        feedback.pushInfo(f"{self.tr('rank'):>4s} {self.tr('factor'):24s} {self.tr('r/eta'):>6s} "
+                          f"{self.tr('rho'):>6s}  {self.tr('kept'):4s} {self.tr('reason')}")
+        for row in result.rows:
+            kept = self.tr("yes") if row["selected"] else self.tr("no")
+            feedback.pushInfo(f"{row['rank']:4d} {row['factor'][:24]:24s} {num(row['pearson_r'])} "
+                              f"{num(row['spearman_r'])}  {kept:4s} {row['reason']}")
+        feedback.pushInfo(self.tr("Selected factors: {}").format(result.selected_text))
+        return {self.OUTPUT: output, self.SELECTED: result.selected_text}

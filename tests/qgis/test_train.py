@@ -1,0 +1,80 @@
+"""smdownscale:train through processing.run: model file, CV outputs, factor selection, chaining, errors."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from qgis.core import QgsProcessingException
+
+from smdownscale.algorithms import model_io
+from smdownscale.algorithms.features import coarse_pairs
+from smdownscale.processing_provider.screen import ScreenAlgorithm as S
+from smdownscale.processing_provider.train import TrainAlgorithm as T
+
+from ..unit.test_features import DATES, make_scene
+from ..unit.test_train import MORE_DATES, nonlinear_sm
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    return make_scene(str(tmp_path_factory.mktemp("qtrain")), sm_func=nonlinear_sm, dates=MORE_DATES, seed=11)
+
+
+def test_train_rf_outputs_and_model_file(run, scene, tmp_path):
+    out = str(tmp_path / "rf.smdmodel")
+    res = run("smdownscale:train", {T.SOIL_MOISTURE: scene["sm"], T.FACTORS: scene["stacks"], T.MODEL_TYPE: 0,
+                                    T.N_ESTIMATORS: 40, T.CV_FOLDS: 4, T.CV_BLOCK_CELLS: 4, T.OUTPUT: out})
+    assert res[T.OUTPUT] == out and os.path.isfile(out)
+    assert res[T.N_SAMPLES] == 600
+    assert res[T.CV_R] > 0.9 and res[T.CV_RMSE] < 0.03
+    assert 0 < res[T.CV_MAE] <= res[T.CV_RMSE] and res[T.CV_UBRMSD] <= res[T.CV_RMSE] + 1e-12
+    est, meta = model_io.load_model(out)
+    pooled = meta["cv"]["spatial"]["pooled"]
+    assert (pooled["r"], pooled["mae"], pooled["rmse"], pooled["ubrmsd"]) == pytest.approx(
+        (res[T.CV_R], res[T.CV_MAE], res[T.CV_RMSE], res[T.CV_UBRMSD]))
+    assert meta["cv"]["spatial"]["folds"] == 4 and meta["params"]["n_estimators"] == 40
+    assert meta["features"] == ["ndvi", "lst_day", "landcover=10", "landcover=20", "landcover=30"]
+    pairs = coarse_pairs(scene["sm"], scene["stacks"])
+    assert np.corrcoef(est.predict(pairs.X), pairs.y)[0, 1] > 0.97
+
+
+def test_train_selected_factors_and_model_types(run, scene, tmp_path):
+    out = str(tmp_path / "svr.smdmodel")
+    res = run("smdownscale:train", {T.SOIL_MOISTURE: scene["sm"], T.FACTORS: scene["stacks"],
+                                    T.SELECTED_FACTORS: " lst_day, ndvi ", T.MODEL_TYPE: 1, T.CV_FOLDS: 3,
+                                    T.OUTPUT: out})
+    _, meta = model_io.load_model(out)
+    assert meta["model_type"] == "svr" and meta["features"] == ["lst_day", "ndvi"]
+    assert res[T.CV_R] > 0.8
+    res = run("smdownscale:train", {T.SOIL_MOISTURE: scene["sm"], T.FACTORS: scene["stacks"], T.MODEL_TYPE: 2,
+                                    T.CV_FOLDS: 0, T.OUTPUT: "TEMPORARY_OUTPUT"})
+    assert res[T.OUTPUT].endswith(".smdmodel")
+    _, meta = model_io.load_model(res[T.OUTPUT])
+    assert meta["model_type"] == "cart" and meta["cv"] is None and np.isnan(res[T.CV_R])
+
+
+def test_screen_selection_feeds_train(run, scene, tmp_path):
+    sel = run("smdownscale:screen", {S.SOIL_MOISTURE: scene["sm"], S.FACTORS: scene["stacks"], S.MAX_FACTORS: 2,
+                                     S.OUTPUT: str(tmp_path / "screen.csv")})[S.SELECTED]
+    assert len(sel.split(",")) == 2
+    out = str(tmp_path / "chained.smdmodel")
+    run("smdownscale:train", {T.SOIL_MOISTURE: scene["sm"], T.FACTORS: scene["stacks"], T.SELECTED_FACTORS: sel,
+                              T.N_ESTIMATORS: 10, T.CV_FOLDS: 2, T.OUTPUT: out})
+    assert [f["name"] for f in model_io.read_meta(out)["factors"]] == sel.split(",")
+
+
+def test_train_bad_inputs_leave_no_file(run, scene, tmp_path):
+    out = str(tmp_path / "m.smdmodel")
+    with pytest.raises(QgsProcessingException, match="2023-07-03 only among the soil moisture rasters"):
+        run("smdownscale:train", {T.SOIL_MOISTURE: scene["sm"], T.FACTORS: scene["stacks"][:4], T.OUTPUT: out})
+    with pytest.raises(QgsProcessingException, match=r"lacks the factor\(s\) albedo that the model needs"):
+        run("smdownscale:train", {T.SOIL_MOISTURE: scene["sm"], T.FACTORS: scene["stacks"],
+                                  T.SELECTED_FACTORS: "ndvi,albedo", T.OUTPUT: out})
+    os.makedirs(tmp_path / "few")
+    few = make_scene(str(tmp_path / "few"), dates=DATES[:1], ncols=5, nrows=4)
+    with pytest.raises(QgsProcessingException, match="Only 20 valid coarse cells .* at least 30 are needed: add dates"):
+        run("smdownscale:train", {T.SOIL_MOISTURE: few["sm"], T.FACTORS: few["stacks"], T.OUTPUT: out})
+    assert not os.path.exists(out)
+    assert sorted(os.listdir(tmp_path)) == ["few"]

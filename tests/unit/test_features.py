@@ -1,0 +1,283 @@
+"""Factor specs, fine design matrices, band selection by name and coarse training pairs.
+
+``make_scene`` (synthetic SMAP 9 km rasters in EPSG:6933 + 1 km factor stacks in UTM) is reused by the
+screen, train and Processing tests.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import numpy as np
+import pytest
+
+from smdownscale.algorithms import raster
+from smdownscale.algorithms.aggregate import CellIndex, CoarseMean
+from smdownscale.algorithms.errors import InputError
+from smdownscale.algorithms.features import (
+    FactorSpec,
+    coarse_pairs,
+    feature_names,
+    fine_design,
+    select_bands,
+)
+
+EASE_X0 = -17367530.445161372
+EASE_Y0 = 7314540.830603
+EASE_RES = 9008.055210146
+DATES = ("2023-06-01", "2023-06-09", "2023-06-17")
+LC_CLASSES = (10, 20, 30)
+
+
+def ease_grid(ncols: int = 12, nrows: int = 10, col0: int = 3170, row0: int = 267) -> raster.Grid:
+    """A window of the EASE-Grid 2.0 9 km global grid (Inner Mongolia)."""
+    wkt = raster.srs_from_user("EPSG:6933").ExportToWkt()
+    return raster.Grid(wkt, (EASE_X0 + col0 * EASE_RES, EASE_RES, 0.0, EASE_Y0 - row0 * EASE_RES, 0.0, -EASE_RES),
+                       ncols, nrows)
+
+
+def fine_grid_over(coarse: raster.Grid, epsg: int = 32650, res: float = 1000.0, pad: float = 2000.0) -> raster.Grid:
+    """A 1 km grid in another CRS covering the whole coarse grid."""
+    wkt = raster.srs_from_user(f"EPSG:{epsg}").ExportToWkt()
+    xmin, ymin, xmax, ymax = coarse.extent_in(wkt)
+    xmin, ymin = np.floor((xmin - pad) / res) * res, np.floor((ymin - pad) / res) * res
+    xmax, ymax = np.ceil((xmax + pad) / res) * res, np.ceil((ymax + pad) / res) * res
+    return raster.Grid.from_extent(wkt, xmin, ymin, xmax, ymax, res)
+
+
+def smooth_field(grid: raster.Grid, rng: np.random.Generator, scale_km: float = 40.0) -> np.ndarray:
+    """A smooth random field in [0, 1] (sum of random plane waves) on ``grid``."""
+    x, y = grid.centers(0, grid.height)
+    x = (x - x.mean()) / 1000.0
+    y = (y - y.mean()) / 1000.0
+    f = np.zeros_like(x)
+    for _ in range(4):
+        ang = rng.uniform(0, np.pi)
+        k = 2 * np.pi / (scale_km * rng.uniform(0.7, 1.5))
+        f += np.sin(k * (x * np.cos(ang) + y * np.sin(ang)) + rng.uniform(0, 2 * np.pi))
+    f -= f.min()
+    return f / max(f.max(), 1e-12)
+
+
+def coarse_means(fine: raster.Grid, coarse: raster.Grid, data: np.ndarray) -> np.ndarray:
+    """(bands, H, W) coarse means of a fine (bands, rows, cols) array (pixels with all bands valid)."""
+    data = data.copy()
+    data[:, ~np.all(np.isfinite(data), axis=0)] = np.nan
+    acc = CoarseMean(CellIndex(fine, coarse), data.shape[0])
+    acc.add(0, data)
+    return acc.mean(0.5)
+
+
+SmFunc = Callable[[dict[str, np.ndarray]], np.ndarray]
+
+
+def make_scene(folder: str, sm_func: SmFunc | None = None, dates: tuple[str, ...] = DATES, ncols: int = 12,
+               nrows: int = 10, seed: int = 0, band_order: list[str] | None = None, landcover: bool = True,
+               extra: Callable[..., dict[str, np.ndarray]] | None = None) -> dict:
+    """SMAP rasters (EPSG:6933, 9 km) and 1 km factor stacks (EPSG:32650) for each date.
+
+    Factors: ndvi, lst_day (continuous) and landcover (categorical 10/20/30). ``sm_func`` maps the coarse
+    means {factor: (H, W)} (landcover as fractions 'landcover=10', ...) to soil moisture (default:
+    0.1 + 0.5 * ndvi). ``extra(fine_fields, sm, fine_grid, coarse_grid, rng)`` adds fine bands (e.g. built
+    from the coarse SM); bands named landcover* are categorical.
+    """
+    rng = np.random.default_rng(seed)
+    coarse = ease_grid(ncols, nrows)
+    fine = fine_grid_over(coarse)
+    sm_func = sm_func or (lambda m: 0.1 + 0.5 * m["ndvi"])
+    sm_paths, stack_paths, sms = [], [], []
+    for d in dates:
+        fields = {"ndvi": 0.1 + 0.7 * smooth_field(fine, rng), "lst_day": 280.0 + 40.0 * smooth_field(fine, rng)}
+        if landcover:
+            lc = smooth_field(fine, rng, 60.0)
+            fields["landcover"] = np.select([lc < 0.35, lc < 0.7], [10.0, 20.0], 30.0)
+        # a few nodata pixels
+        hole = rng.random(fields["ndvi"].shape) < 0.02
+        fields["ndvi"][hole] = np.nan
+        cont = [n for n in fields if n != "landcover"]
+        layers, labels = [fields[n] for n in cont], list(cont)
+        if landcover:
+            layers += [(fields["landcover"] == c).astype(float) for c in LC_CLASSES]
+            labels += [f"landcover={c}" for c in LC_CLASSES]
+        means = dict(zip(labels, coarse_means(fine, coarse, np.stack(layers))))
+        sm = np.asarray(sm_func(means), dtype=np.float64)
+        if extra is not None:
+            fields.update(extra(fields, sm, fine, coarse, rng))
+        order = band_order or list(fields)
+        kinds = ["categorical" if n.startswith("landcover") else "continuous" for n in order]
+        sm_path = os.path.join(folder, f"smap_{d.replace('-', '')}.tif")
+        stack_path = os.path.join(folder, f"factors_{d.replace('-', '')}.tif")
+        raster.write_raster(sm_path, coarse, sm, names=["sm_surface"])
+        raster.write_raster(stack_path, fine, np.stack([fields[n] for n in order]), names=order, kinds=kinds)
+        sm_paths.append(sm_path)
+        stack_paths.append(stack_path)
+        sms.append(sm)
+    return {"sm": sm_paths, "stacks": stack_paths, "coarse": coarse, "fine": fine, "sm_values": sms}
+
+
+# -- fine_design / feature names ------------------------------------------------------------------
+
+def test_feature_names_and_fine_design_one_hot():
+    specs = [FactorSpec("ndvi"), FactorSpec("landcover", "categorical", [10, 20, 30])]
+    assert feature_names(specs) == ["ndvi", "landcover=10", "landcover=20", "landcover=30"]
+    block = np.array([
+        [[0.2, 0.3, np.nan], [0.5, 0.6, 0.7]],
+        [[10.0, 30.0, 20.0], [np.nan, 20.0, 40.0]],
+    ])
+    xs, valid = fine_design(block, specs)
+    assert valid.tolist() == [[True, True, False], [False, True, True]]
+    assert xs.dtype == np.float32
+    np.testing.assert_array_equal(xs, np.array([
+        [0.2, 1, 0, 0],
+        [0.3, 0, 0, 1],
+        [0.6, 0, 1, 0],
+        [0.7, 0, 0, 0],  # class 40 never seen in training: all zeros
+    ], dtype=np.float32))
+
+
+def test_factor_spec_dict_round_trip():
+    spec = FactorSpec("landcover", "categorical", [10, 20])
+    assert FactorSpec.from_dict(spec.to_dict()) == spec
+    assert spec.to_dict() == {"name": "landcover", "kind": "categorical", "classes": [10, 20]}
+
+
+# -- select_bands -----------------------------------------------------------------------------------
+
+def _stack(tmp_path, names, kinds=None, name="stack.tif"):
+    grid = raster.Grid.from_extent(raster.srs_from_user("EPSG:32650").ExportToWkt(), 0, 0, 4000, 3000, 1000)
+    data = np.stack([np.full((3, 4), float(i)) for i in range(len(names))])
+    path = str(tmp_path / name)
+    raster.write_raster(path, grid, data, names=names, kinds=kinds)
+    return path
+
+
+def test_select_bands_by_name_not_position(tmp_path):
+    path = _stack(tmp_path, ["lst_day", "landcover", "ndvi"])
+    assert select_bands(path, ["ndvi", "lst_day", "landcover"]) == [3, 1, 2]
+    ds = raster.open_raster(path)
+    assert select_bands(ds, ["landcover"]) == [2]
+
+
+def test_select_bands_missing_factor_message(tmp_path):
+    path = _stack(tmp_path, ["elevation", "landcover"], name="f_20230601.tif")
+    with pytest.raises(InputError) as err:
+        select_bands(path, ["ndvi", "elevation", "lst_day"])
+    msg = str(err.value)
+    assert "The factor stack f_20230601.tif lacks the factor(s) ndvi, lst_day that the model needs" in msg
+    assert "its bands are elevation, landcover" in msg
+    assert "smdownscale:align" in msg
+
+
+def test_select_bands_duplicate_names(tmp_path):
+    path = _stack(tmp_path, ["ndvi", "ndvi", "elevation"])
+    with pytest.raises(InputError, match="several bands named ndvi"):
+        select_bands(path, ["ndvi"])
+
+
+# -- coarse_pairs -----------------------------------------------------------------------------------
+
+def test_coarse_pairs_recovers_linear_relation_exactly(tmp_path):
+    sc = make_scene(str(tmp_path), band_order=["landcover", "lst_day", "ndvi"])
+    pairs = coarse_pairs(sc["sm"], sc["stacks"], factors=["ndvi", "landcover"])
+    assert pairs.feature_names == ["ndvi", "landcover=10", "landcover=20", "landcover=30"]
+    assert [s.to_dict() for s in pairs.specs] == [
+        {"name": "ndvi", "kind": "continuous", "classes": []},
+        {"name": "landcover", "kind": "categorical", "classes": [10, 20, 30]}]
+    assert pairs.date_labels == list(DATES)
+    assert pairs.grid.same_as(sc["coarse"])
+    # every coarse cell of every date is fully covered by the fine stack
+    assert pairs.X.shape == (3 * 120, 4)
+    np.testing.assert_allclose(pairs.y, 0.1 + 0.5 * pairs.X[:, 0], atol=1e-6)
+    # class fractions sum to one, and samples carry their date and cell
+    np.testing.assert_allclose(pairs.X[:, 1:].sum(axis=1), 1.0, atol=1e-9)
+    assert sorted(set(pairs.dates)) == list(DATES)
+    for d, sm in zip(DATES, sc["sm_values"]):
+        sel = pairs.dates == d
+        np.testing.assert_allclose(pairs.y[sel], sm.ravel()[pairs.cells[sel]], atol=1e-6)
+    assert pairs.cells.min() >= 0 and pairs.cells.max() < 120
+
+
+def test_coarse_pairs_all_factors_and_min_valid_fraction(tmp_path):
+    sc = make_scene(str(tmp_path), dates=DATES[:1])
+    pairs = coarse_pairs(sc["sm"], sc["stacks"])
+    assert [s.name for s in pairs.specs] == ["ndvi", "lst_day", "landcover"]
+    assert pairs.X.shape[0] == 120
+    # a stack whose left half is nodata: those cells are dropped at the default 0.5 fraction
+    ds = raster.open_raster(sc["stacks"][0])
+    data = raster.read_block(ds, 0, ds.RasterYSize)
+    data[:, :, : data.shape[2] // 2] = np.nan
+    half = str(tmp_path / "half_20230601.tif")
+    raster.write_raster(half, sc["fine"], data, names=raster.band_names(ds), kinds=raster.band_kinds(ds))
+    fewer = coarse_pairs(sc["sm"], [half], min_valid_fraction=0.5)
+    assert 40 <= fewer.X.shape[0] <= 70
+    assert coarse_pairs(sc["sm"], [half], min_valid_fraction=0.01).X.shape[0] > fewer.X.shape[0]
+
+
+def test_coarse_pairs_same_grid_uses_values_directly(tmp_path):
+    coarse = ease_grid(8, 6)
+    rng = np.random.default_rng(3)
+    ndvi = rng.random((6, 8))
+    lc = rng.choice([1.0, 2.0], size=(6, 8))
+    raster.write_raster(str(tmp_path / "sm_20230601.tif"), coarse, 0.2 + 0.1 * ndvi)
+    raster.write_raster(str(tmp_path / "st_20230601.tif"), coarse, np.stack([ndvi, lc]), names=["ndvi", "lc"],
+                        kinds=["continuous", "categorical"])
+    pairs = coarse_pairs([str(tmp_path / "sm_20230601.tif")], [str(tmp_path / "st_20230601.tif")])
+    assert pairs.feature_names == ["ndvi", "lc=1", "lc=2"]
+    np.testing.assert_allclose(pairs.X[:, 0], ndvi.ravel(), atol=1e-6)
+    np.testing.assert_array_equal(pairs.X[:, 1], (lc.ravel() == 1.0).astype(float))
+    np.testing.assert_allclose(pairs.y, 0.2 + 0.1 * pairs.X[:, 0], atol=1e-6)
+
+
+def test_coarse_pairs_date_mismatch_names_the_date(tmp_path):
+    sc = make_scene(str(tmp_path), dates=DATES[:2])
+    other = str(tmp_path / "factors_20230705.tif")
+    os.rename(sc["stacks"][1], other)
+    with pytest.raises(InputError) as err:
+        coarse_pairs(sc["sm"], [sc["stacks"][0], other])
+    msg = str(err.value)
+    assert "2023-06-09 only among the soil moisture rasters" in msg
+    assert "2023-07-05 only among the factor stack rasters" in msg
+
+
+def test_coarse_pairs_too_few_samples(tmp_path):
+    sc = make_scene(str(tmp_path), dates=DATES[:1], ncols=5, nrows=4)
+    with pytest.raises(InputError) as err:
+        coarse_pairs(sc["sm"], sc["stacks"])
+    assert str(err.value) == ("Only 20 valid coarse cells pair soil moisture with all factors; at least 30 are "
+                              "needed: add dates, enlarge the area, or lower the minimum valid fraction.")
+
+
+def test_coarse_pairs_missing_factor_and_disjoint_rasters(tmp_path):
+    sc = make_scene(str(tmp_path), dates=DATES[:1])
+    with pytest.raises(InputError, match=r"lacks the factor\(s\) albedo"):
+        coarse_pairs(sc["sm"], sc["stacks"], factors=["ndvi", "albedo"])
+    far = ease_grid(12, 10, col0=100, row0=100)
+    raster.write_raster(str(tmp_path / "far_20230601.tif"), far, np.full((10, 12), 0.2))
+    with pytest.raises(InputError) as err:
+        coarse_pairs([str(tmp_path / "far_20230601.tif")], sc["stacks"])
+    assert "far_20230601.tif and the factor stack factors_20230601.tif do not overlap" in str(err.value)
+
+
+def test_coarse_pairs_all_nodata_soil_moisture(tmp_path):
+    sc = make_scene(str(tmp_path), dates=DATES[:1])
+    raster.write_raster(sc["sm"][0], sc["coarse"], np.full((10, 12), np.nan))
+    with pytest.raises(InputError, match="smap_20230601.tif holds only nodata"):
+        coarse_pairs(sc["sm"], sc["stacks"])
+    raster.write_raster(sc["sm"][0], sc["coarse"], np.full((10, 12), 0.2))
+    empty = str(tmp_path / "empty_20230601.tif")
+    raster.write_raster(empty, sc["fine"], np.full((3, sc["fine"].height, sc["fine"].width), np.nan),
+                        names=["ndvi", "lst_day", "landcover"])
+    with pytest.raises(InputError) as err:
+        coarse_pairs(sc["sm"], [empty])
+    assert str(err.value) == ("The factor stack empty_20230601.tif has no valid pixels with all factors (ndvi, "
+                              "lst_day, landcover) inside the soil moisture cells of smap_20230601.tif; check its "
+                              "nodata or lower the minimum valid fraction.")
+
+
+def test_coarse_pairs_cancel(tmp_path):
+    from smdownscale.algorithms.errors import Canceled
+
+    sc = make_scene(str(tmp_path), dates=DATES[:2])
+    with pytest.raises(Canceled):
+        coarse_pairs(sc["sm"], sc["stacks"], is_canceled=lambda: True)
