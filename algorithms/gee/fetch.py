@@ -1,0 +1,384 @@
+"""Fetch SMAP and the downscaling factors from Earth Engine for an area, a date range and a time step.
+
+Per time step it writes (under ``out_dir``)
+
+* ``smap/smap_<YYYYMMDD>.tif``: SMAP soil moisture on SMAP's own grid, EASE-Grid 2.0 global 9 km
+  (EPSG:6933), the window of whole cells covering the area;
+* ``factors/factors_<YYYYMMDD>.tif``: the factors as one float32 band each (band description =
+  factor name, land cover marked ``SMD_KIND=categorical``) on the fine grid: ``target_crs`` at
+  ``fine_resolution``, covering the same SMAP cells, its edges on whole multiples of the resolution;
+
+and ``manifest.json`` (:mod:`..manifest`), which the chain's algorithms take instead of file lists.
+Pixels go through :func:`.transport.fetch_image` (tiles, retries, resumable tile cache). Tiles of
+every step are kept in ``cache_dir`` until the whole request has succeeded, so a run that is
+interrupted, fails or is canceled resumes without downloading them again; files written by a run
+that does not finish are removed. Areas beyond interactive limits go through export tasks instead
+(``export='drive'`` or ``'gcs'``), recorded in the manifest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+import shutil
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from osgeo import ogr, osr
+
+from .. import raster
+from ..errors import Canceled, InputError
+from ..manifest import StepFiles, utc_now, write_manifest
+from ..raster import Grid, IsCanceled, Progress, never_canceled, no_progress
+from .catalog import collections_for, load_catalog
+
+ogr.UseExceptions()
+
+#: EASE-Grid 2.0 global 9 km (SMAP L3/L4): cell size and upper-left corner in EPSG:6933 metres.
+EASE_CELL = 9008.055210146
+EASE_X0 = -17367530.445161372
+EASE_Y0 = 7314540.830638504
+EASE_COLS = 3856
+EASE_ROWS = 1624
+EASE_CRS = "EPSG:6933"
+#: Bytes one time step may take (all bands, float32) before the interactive download is refused.
+MAX_INTERACTIVE_BYTES = 2 * 2**30
+EXPORTS = (None, "drive", "gcs")
+
+
+@dataclass
+class FetchResult:
+    """What :func:`fetch` wrote: the manifest, the files per kind, export tasks and transfer statistics."""
+
+    manifest_path: str
+    files: list[str]
+    smap_files: list[str] = field(default_factory=list)
+    factor_files: list[str] = field(default_factory=list)
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    tiles_fetched: int = 0
+    tiles_from_cache: int = 0
+    retries: int = 0
+
+
+# -- area and grids -------------------------------------------------------------------------------
+
+def _srs(text: str) -> osr.SpatialReference:
+    return raster.srs_from_user(text)
+
+
+def area_geometry(area: Any, area_crs: str | None = None) -> tuple[ogr.Geometry, osr.SpatialReference]:
+    """The area as an OGR polygon and its CRS.
+
+    ``area``: ``(xmin, ymin, xmax, ymax, crs)``; a GeoJSON polygon/multipolygon (dict or text) with
+    ``area_crs``; or ``(geojson, crs)``.
+    """
+    if isinstance(area, (tuple, list)) and len(area) == 5:
+        try:
+            xmin, ymin, xmax, ymax = (float(v) for v in area[:4])
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"The extent {area[:4]} is not four numbers (xmin, ymin, xmax, ymax).") from exc
+        if not all(math.isfinite(v) for v in (xmin, ymin, xmax, ymax)):
+            raise InputError("The extent has non-finite coordinates; draw or type the extent again.")
+        if xmax <= xmin or ymax <= ymin:
+            raise InputError(f"The extent ({xmin}, {ymin}, {xmax}, {ymax}) is empty: its maximum must be greater than "
+                             "its minimum. Draw the extent again.")
+        srs = _srs(str(area[4]))
+        ring = ogr.Geometry(ogr.wkbLinearRing)
+        for x, y in ((xmin, ymin), (xmax, ymin), (xmax, ymax), (xmin, ymax), (xmin, ymin)):
+            ring.AddPoint_2D(x, y)
+        geom = ogr.Geometry(ogr.wkbPolygon)
+        geom.AddGeometry(ring)
+        return geom, srs
+    if isinstance(area, (tuple, list)) and len(area) == 2:
+        area, area_crs = area
+    if not area_crs:
+        raise InputError("The area polygon has no coordinate reference system; give its CRS.")
+    text = area if isinstance(area, str) else json.dumps(area)
+    try:
+        geom = ogr.CreateGeometryFromJson(text)
+    except RuntimeError as exc:
+        raise InputError(f"The area is not a GeoJSON geometry ({exc}); choose a polygon layer.") from exc
+    if geom is None:
+        raise InputError("The area is not a GeoJSON geometry; choose a polygon layer.")
+    if ogr.GT_Flatten(geom.GetGeometryType()) not in (ogr.wkbPolygon, ogr.wkbMultiPolygon):
+        raise InputError(f"The area must be a polygon, not a {geom.GetGeometryName().lower()}; choose a polygon "
+                         "layer or an extent.")
+    if geom.IsEmpty():
+        raise InputError("The area polygon is empty; choose a layer with at least one non-empty polygon.")
+    if not geom.IsValid():
+        raise InputError("The area polygon is invalid (self-intersecting or badly nested rings); repair it with "
+                         "Processing > Vector geometry > Fix geometries and run again.")
+    if geom.GetArea() <= 0:
+        raise InputError("The area polygon has no area (its vertices are on a line); choose a real polygon.")
+    return geom, _srs(str(area_crs))
+
+
+def _envelope_in(geom: ogr.Geometry, srs: osr.SpatialReference, target: osr.SpatialReference) -> tuple[float, ...]:
+    g = geom.Clone()
+    if not srs.IsSame(target):
+        xmin, xmax, ymin, ymax = g.GetEnvelope()
+        g.Segmentize(max(xmax - xmin, ymax - ymin) / 50.0)
+        try:
+            g.Transform(osr.CoordinateTransformation(srs, target))
+        except RuntimeError as exc:
+            raise InputError(f"The area cannot be transformed into {target.GetName()} ({exc}); check its CRS.") from exc
+    xmin, xmax, ymin, ymax = g.GetEnvelope()
+    if not all(math.isfinite(v) for v in (xmin, xmax, ymin, ymax)):
+        raise InputError(f"The area lies outside what {target.GetName()} can represent; check its CRS and extent.")
+    return xmin, ymin, xmax, ymax
+
+
+def smap_grid(geom: ogr.Geometry, srs: osr.SpatialReference) -> Grid:
+    """The window of whole EASE-Grid 2.0 9 km cells covering the area."""
+    ease = _srs(EASE_CRS)
+    xmin, ymin, xmax, ymax = _envelope_in(geom, srs, ease)
+    eps = 1e-9
+    col0 = max(0, math.floor((xmin - EASE_X0) / EASE_CELL + eps))
+    col1 = min(EASE_COLS, math.ceil((xmax - EASE_X0) / EASE_CELL - eps))
+    row0 = max(0, math.floor((EASE_Y0 - ymax) / EASE_CELL + eps))
+    row1 = min(EASE_ROWS, math.ceil((EASE_Y0 - ymin) / EASE_CELL - eps))
+    if col1 <= col0 or row1 <= row0:
+        raise InputError("The area lies outside SMAP's global grid (about 85 S to 85 N); choose another area.")
+    return Grid(ease.ExportToWkt(), (EASE_X0 + col0 * EASE_CELL, EASE_CELL, 0.0, EASE_Y0 - row0 * EASE_CELL, 0.0,
+                                     -EASE_CELL), col1 - col0, row1 - row0)
+
+
+def fine_grid(coarse: Grid, target_crs: str, resolution: float) -> Grid:
+    """The fine grid in ``target_crs`` covering the SMAP window, edges on whole multiples of ``resolution``."""
+    if not resolution or resolution <= 0 or not math.isfinite(resolution):
+        raise InputError(f"The fine resolution must be a positive number (got {resolution}).")
+    target = _srs(target_crs)
+    metres = resolution * (target.GetLinearUnits() if target.IsProjected() else 111320.0)
+    if metres >= EASE_CELL:
+        raise InputError(f"The fine resolution ({resolution:g} {'m' if target.IsProjected() else 'degrees'}) is not "
+                         f"finer than SMAP's 9 km cells; choose a smaller pixel size (e.g. 1000 m).")
+    xmin, ymin, xmax, ymax = coarse.extent_in(target.ExportToWkt())
+    eps = 1e-9
+    xmin = math.floor(xmin / resolution + eps) * resolution
+    ymin = math.floor(ymin / resolution + eps) * resolution
+    xmax = math.ceil(xmax / resolution - eps) * resolution
+    ymax = math.ceil(ymax / resolution - eps) * resolution
+    return Grid.from_extent(target.ExportToWkt(), xmin, ymin, xmax, ymax, resolution)
+
+
+def _ee_crs(grid: Grid) -> str:
+    from .transport import crs_for_request
+
+    crs = crs_for_request(grid)
+    return crs.get("crsCode") or crs["crsWkt"]
+
+
+def _lonlat_box(grid: Grid) -> list[float]:
+    wgs = osr.SpatialReference()
+    wgs.ImportFromEPSG(4326)
+    xmin, ymin, xmax, ymax = grid.extent_in(wgs.ExportToWkt())
+    return [xmin, max(-90.0, ymin), xmax, min(90.0, ymax)]
+
+
+# -- the request ----------------------------------------------------------------------------------
+
+def _request_key(parts: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _mb(nbytes: float) -> str:
+    mb = nbytes / 2**20
+    return f"{mb:,.0f} MB" if mb >= 10 else f"{mb:.2f} MB"
+
+
+def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factors: Sequence[str],
+          smap_product: str = "L4", smap_layer: str = "sm_surface", fine_resolution: float = 1000.0,
+          target_crs: str = "EPSG:6933", out_dir: str = "", window_days: int = 8, workers: int = 4,
+          cache_dir: str | None = None, export: str | None = None, export_target: str | None = None,
+          area_crs: str | None = None, orbit_pass: str = "both", antecedent_days: int | None = None,
+          sources: dict[str, str] | None = None, project: str | None = None, credentials: Any = None,
+          url: str | None = None, max_interactive_bytes: int = MAX_INTERACTIVE_BYTES, timeout: float = 120.0,
+          retry: Any = None, progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled,
+          log: Callable[[str], None] | None = None) -> FetchResult:
+    """Fetch SMAP and the factors for every time step of ``start``..``end`` (inclusive); see the module doc.
+
+    ``area``: an extent ``(xmin, ymin, xmax, ymax, crs)`` or a GeoJSON polygon with ``area_crs``.
+    ``step``: daily, 8day, 16day or monthly (:func:`.expressions.time_steps`). ``export``: None (download),
+    'drive' (``export_target`` = Drive folder) or 'gcs' (``export_target`` = bucket). ``project``,
+    ``credentials``, ``url``: see :func:`.auth.initialize`. Raises InputError for bad inputs, GeeError for
+    Earth Engine failures, Canceled when canceled.
+    """
+    from . import expressions
+    from .expressions import BuildOptions, time_steps
+
+    say = log or (lambda _m: None)
+    if not out_dir:
+        raise InputError("No output folder was given; choose where to save the data.")
+    out_dir = os.path.abspath(out_dir)
+    if export not in EXPORTS:
+        raise InputError(f"Unknown export option '{export}'; choose none, drive or gcs.")
+    if export == "gcs" and not export_target:
+        raise InputError("Export to Cloud Storage needs a bucket name; give it, or export to Google Drive.")
+    steps = time_steps(start, end, step)
+    cat = load_catalog()
+    sources = dict(sources or {})
+    entries = cat.factors(list(factors), sources)
+    smap_entry = cat.smap(smap_product, smap_layer)
+    options = BuildOptions(window_days=window_days, orbit_pass=orbit_pass, antecedent_days=antecedent_days,
+                           sources=sources)
+    geom, srs = area_geometry(area, area_crs)
+    coarse = smap_grid(geom, srs)
+    fine = fine_grid(coarse, target_crs, float(fine_resolution))
+    names = [e["id"] for e in entries]
+    kinds = [e["kind"] for e in entries]
+    step_bytes = (fine.size * len(names) + coarse.size) * 4
+    if export is None and step_bytes > max_interactive_bytes:
+        raise InputError(
+            f"The area is too large for interactive download: one time step is {_mb(step_bytes)} "
+            f"({fine.width} x {fine.height} pixels x {len(names)} factors at {fine_resolution:g}), beyond the "
+            f"{_mb(max_interactive_bytes)} limit. Choose a smaller area, a coarser fine resolution or fewer factors, "
+            "or set the export option (Google Drive or Cloud Storage) to have Earth Engine write the files as "
+            "export tasks.")
+    options.fine_crs = _ee_crs(fine)
+    options.fine_scale = float(fine_resolution)
+
+    from . import auth
+
+    project_id = auth.initialize(project, credentials, url)
+    import ee
+
+    from .transport import RetryPolicy, fetch_image, start_export
+
+    lon0, lat0, lon1, lat1 = _lonlat_box(coarse)
+    region = ee.Geometry.Rectangle([lon0, lat0, lon1, lat1], None, False)
+    request = {
+        "area": _area_record(area, area_crs, geom, srs),
+        "start": steps[0][0].isoformat(), "end": (steps[-1][1] - dt.timedelta(days=1)).isoformat(),
+        "step": expressions.STEPS[str(step).strip().lower().replace(" ", "")],
+        "factors": names, "sources": {e["id"]: e.get("source", "default") for e in entries},
+        "smap_product": smap_entry["product"], "smap_layer": smap_layer,
+        "crs": target_crs, "resolution": float(fine_resolution), "window_days": options.window_days,
+        "orbit_pass": options.orbit_pass, "antecedent_days": antecedent_days,
+        "smap_grid": {"crs": EASE_CRS, "transform": list(coarse.transform), "width": coarse.width,
+                      "height": coarse.height},
+        "fine_grid": {"crs": target_crs,
+                      "transform": list(fine.transform), "width": fine.width, "height": fine.height},
+        "export": export,
+    }
+    key = _request_key({k: v for k, v in request.items() if k != "export"})
+    cache_root = os.path.join(os.path.abspath(cache_dir) if cache_dir else os.path.join(out_dir, ".cache"), key)
+    retry = retry or RetryPolicy()
+    requested = utc_now()
+    say(f"{len(steps)} time step(s); SMAP grid {coarse.width} x {coarse.height} cells, fine grid {fine.width} x "
+        f"{fine.height} pixels, {len(names)} factor(s) ({_mb(step_bytes)} per step).")
+
+    written: list[str] = []
+    result = FetchResult("", [], tasks=[])
+    step_files: list[StepFiles | dict] = []
+    weights = [coarse.size, fine.size * len(names)]
+    total = float(sum(weights) * len(steps))
+    done = 0.0
+    try:
+        for s0, s1, label in steps:
+            if is_canceled():
+                raise Canceled()
+            smap_img = expressions.build_smap(smap_product, smap_layer, s0, s1, region)
+            stack_img = expressions.build_stack(entries, s0, s1, region, options)
+            smap_path = os.path.join(out_dir, "smap", f"smap_{label}.tif")
+            stack_path = os.path.join(out_dir, "factors", f"factors_{label}.tif")
+            meta = {"SMD_DATE": s0.isoformat(), "SMD_DATE_END": (s1 - dt.timedelta(days=1)).isoformat()}
+            if export is not None:
+                tasks = []
+                for kind, img, grid, bands, path in (("smap", smap_img, coarse, [smap_layer], smap_path),
+                                                      ("factors", stack_img, fine, names, stack_path)):
+                    prefix = os.path.splitext(os.path.basename(path))[0]
+                    task = start_export(img, grid, bands, f"smdownscale {prefix}", destination=export,
+                                        folder=export_target if export == "drive" else None,
+                                        bucket=export_target if export == "gcs" else None, prefix=prefix)
+                    tasks.append({"date": s0.isoformat(), "kind": kind, "task": task, "destination": export,
+                                  "target": export_target or "smdownscale", "file_prefix": prefix, "bands": bands})
+                    say(f"Started Earth Engine export task {task} ({prefix}).")
+                result.tasks += tasks
+                step_files.append({"date": s0.isoformat(), "end": s1.isoformat(), "smap": None, "factors": None})
+                done += weights[0] + weights[1]
+                progress(done / total)
+                continue
+            for img, grid, bands, path, kinds_, weight in ((smap_img, coarse, [smap_layer], smap_path, None,
+                                                             weights[0]),
+                                                            (stack_img, fine, names, stack_path, kinds, weights[1])):
+                existed = os.path.exists(path)
+                base = done
+
+                def sub(f: float, base: float = base, weight: float = weight) -> None:
+                    progress(min(1.0, (base + f * weight) / total))
+
+                stats = fetch_image(img, grid, bands, path, cache_root, workers=workers, retry=retry,
+                                    timeout=timeout, progress=sub, is_canceled=is_canceled, keep_cache=True,
+                                    metadata=meta, kinds=kinds_, log=say)
+                if not existed:
+                    written.append(path)
+                result.tiles_fetched += stats.fetched
+                result.tiles_from_cache += stats.from_cache
+                result.retries += stats.retries
+                done += weight
+            result.smap_files.append(smap_path)
+            result.factor_files.append(stack_path)
+            step_files.append({"date": s0.isoformat(), "end": s1.isoformat(), "smap": smap_path,
+                               "factors": stack_path})
+            say(f"{s0.isoformat()}: wrote {os.path.relpath(smap_path, out_dir)} and "
+                f"{os.path.relpath(stack_path, out_dir)}.")
+        bands = {"smap": {"name": smap_layer, "unit": smap_entry["unit"], "product": smap_entry["product"]},
+                 "factors": [{"name": e["id"], "unit": e["unit"], "kind": e["kind"]} for e in entries]}
+        provenance = _provenance(entries, smap_entry, steps, project_id, requested)
+        manifest_path = write_manifest(os.path.join(out_dir, "manifest.json"), step_files, bands, request,
+                                       provenance, exports=result.tasks)
+    except BaseException:
+        for path in written:
+            with contextlib.suppress(OSError):
+                os.remove(path)
+        for sub_dir in ("smap", "factors"):
+            with contextlib.suppress(OSError):
+                os.rmdir(os.path.join(out_dir, sub_dir))  # only when empty
+        raise
+    shutil.rmtree(cache_root, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        os.rmdir(os.path.dirname(cache_root))  # the default .cache folder, when empty
+    result.manifest_path = manifest_path
+    result.files = result.smap_files + result.factor_files + [manifest_path]
+    progress(1.0)
+    return result
+
+
+def _area_record(area: Any, area_crs: str | None, geom: ogr.Geometry, srs: osr.SpatialReference) -> dict[str, Any]:
+    xmin, xmax, ymin, ymax = geom.GetEnvelope()
+    crs = srs.GetAuthorityName(None) and f"{srs.GetAuthorityName(None)}:{srs.GetAuthorityCode(None)}"
+    record: dict[str, Any] = {"bbox": [xmin, ymin, xmax, ymax], "crs": crs or srs.ExportToWkt()}
+    if not (isinstance(area, (tuple, list)) and len(area) == 5):
+        record["geometry"] = json.loads(geom.ExportToJson())
+    return record
+
+
+def _provenance(entries: Sequence[dict[str, Any]], smap_entry: dict[str, Any], steps: Sequence[tuple],
+                project: str, requested: str) -> dict[str, Any]:
+    import ee
+
+    first, last = steps[0][0], steps[-1][1]
+
+    def used(entry: dict[str, Any]) -> list[str]:
+        out = []
+        for col in collections_for(entry):
+            lo = dt.date.fromisoformat(col["from"]) if col.get("from") else dt.date.min
+            hi = dt.date.fromisoformat(col["until"]) if col.get("until") else dt.date.max
+            if entry["reducer"] == "static" or (lo < last and hi > first) or len(collections_for(entry)) == 1:
+                out.append(col["id"])
+        return out
+
+    all_entries = [smap_entry, *entries]
+    return {
+        "source": "Google Earth Engine",
+        "project": project,
+        "requested": requested,
+        "earthengine_api": getattr(ee, "__version__", "unknown"),
+        "collections": {e["id"]: used(e) for e in all_entries},
+        "versions": {e["id"]: e["version"] for e in all_entries},
+        "catalog_version": load_catalog().version,
+    }

@@ -1,0 +1,707 @@
+"""Server-side downscaling on Earth Engine: the same chain as the local one, built as Earth Engine expressions.
+
+Training (:func:`build_training`), per time step:
+
+* the fine factors (:func:`.expressions.build_stack`) are put on the fine grid (target CRS at the fine
+  resolution), land cover becomes one 0/1 band per class (``landcover_10``, ...);
+* they are averaged onto SMAP's own grid, EASE-Grid 2.0 global 9 km (EPSG:6933), with
+  ``reduceResolution(Reducer.mean)`` + ``reproject`` (class bands become class fractions), as the local
+  chain averages the 1 km stack into each SMAP cell;
+* SMAP of the step is put on the same grid and added as the ``target`` band;
+* samples are drawn on that coarse grid (``Image.sample`` in the SMAP projection at 9 km), so every sample
+  is a different SMAP cell (spatial separation of at least one cell, 9 km); ``samples_per_step`` cells per
+  step at random (seeded, a different seed per step), or all cells when it is 0/None; cells where SMAP or a
+  factor is missing are dropped;
+* the samples of all training steps are merged and a regressor is trained on them in regression mode:
+  ``smileRandomForest``, ``smileCart``, ``libsvm`` (``NU_SVR``, RBF kernel, on factors standardized with the
+  training mean and standard deviation, as the local SVR pipeline does) or ``smileGradientTreeBoost``.
+
+Prediction (:func:`build_prediction`): the classifier applied to the fine factors; residual correction
+'constant' adds, to every fine pixel, its SMAP cell's residual (SMAP minus the mean of the fine prediction
+in the cell, computed with ``reduceResolution(mean)`` onto the SMAP grid and spread back unchanged, nearest
+neighbour), so each cell's fine mean equals SMAP before clamping; cells without SMAP keep the plain
+prediction, as locally. Then ``clamp(lo, hi)``.
+
+Exports (:func:`build_exports`): one task per time step to Google Drive, Cloud Storage or an Earth Engine
+asset, on exactly the fine grid (crs, crsTransform, region) with ``maxPixels`` raised explicitly. The
+trained classifier can be saved as an asset (:func:`classifier_export`, random forest and CART only, as
+Earth Engine allows) and reused (:func:`load_model`, ``ee.Classifier.load``).
+
+Hyperparameters use the local (scikit-learn) names, mapped by :func:`classifier_args` (table in
+``PARAM_MAP``); Earth Engine's own names are accepted too. Nothing here contacts the server: every
+function builds expressions, the export tasks are started by :mod:`.tasks`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import ee
+
+from .. import raster
+from ..errors import InputError
+from ..raster import Grid
+from .catalog import load_catalog
+from .expressions import MAX_REDUCE_PIXELS, BuildOptions, build_smap, build_stack
+from .fetch import EASE_CELL, EASE_CRS, EASE_X0, EASE_Y0
+from .tasks import TaskConfig, task_description
+
+MODEL_TYPES = ("rf", "cart", "svr", "gbt")
+MODEL_LABELS = {"rf": "random forest", "cart": "regression tree (CART)", "svr": "support vector regression (NU_SVR)",
+                "gbt": "gradient tree boosting"}
+EE_FUNCTIONS = {"rf": "smileRandomForest", "cart": "smileCart", "svr": "libsvm", "gbt": "smileGradientTreeBoost"}
+#: Defaults in local names; rf, cart and svr (C, gamma) are those of the local chain (algorithms/train.py).
+DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
+    "rf": {"n_estimators": 100, "min_samples_leaf": 2, "max_features": 1.0},
+    "cart": {"min_samples_leaf": 5, "max_depth": 12},
+    "svr": {"C": 1.0, "gamma": "scale", "nu": 0.5},
+    "gbt": {"n_estimators": 100, "learning_rate": 0.1, "subsample": 0.7, "max_depth": 3, "loss": "squared_error"},
+}
+#: Local (scikit-learn) parameter -> Earth Engine argument, per model type. ``max_depth`` has no Earth Engine
+#: counterpart: it becomes ``maxNodes = 2 ** max_depth`` (the most leaves a tree of that depth can have).
+PARAM_MAP: dict[str, dict[str, str]] = {
+    "rf": {"n_estimators": "numberOfTrees", "max_features": "variablesPerSplit",
+           "min_samples_leaf": "minLeafPopulation", "max_samples": "bagFraction", "max_leaf_nodes": "maxNodes",
+           "max_depth": "maxNodes"},
+    "cart": {"min_samples_leaf": "minLeafPopulation", "max_leaf_nodes": "maxNodes", "max_depth": "maxNodes"},
+    "svr": {"C": "cost", "nu": "nu", "gamma": "gamma"},
+    "gbt": {"n_estimators": "numberOfTrees", "learning_rate": "shrinkage", "subsample": "samplingRate",
+            "max_leaf_nodes": "maxNodes", "max_depth": "maxNodes", "loss": "loss"},
+}
+#: Local parameters that are accepted and have no effect on the server.
+IGNORED_PARAMS = ("n_jobs", "random_state", "kernel", "bootstrap", "criterion")
+GBT_LOSSES = {"squared_error": "LeastSquares", "ls": "LeastSquares", "absolute_error": "LeastAbsoluteDeviation",
+              "lad": "LeastAbsoluteDeviation", "huber": "Huber", "LeastSquares": "LeastSquares",
+              "LeastAbsoluteDeviation": "LeastAbsoluteDeviation", "Huber": "Huber"}
+#: Classifiers Earth Engine can save as an asset (Export.classifier.toAsset).
+SAVABLE = ("rf", "cart")
+#: Classes of the categorical factors, per source (they become one 0/1 band each, class fractions when
+#: averaged onto SMAP cells). MCD12Q1 LC_Type1: IGBP classes 1-17; ESA WorldCover v200: 10 ... 100.
+CLASSES: dict[tuple[str, str], list[int]] = {
+    ("landcover", "default"): list(range(1, 18)),
+    ("landcover", "worldcover"): [10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 100],
+}
+TARGET = "target"
+BAND_NAME = "soil_moisture"
+RESIDUAL_MODES = ("constant", "none")
+DESTINATIONS = ("drive", "gcs", "asset")
+#: maxPixels of every export (Earth Engine's default, 1e8, stops province-scale exports).
+DEFAULT_MAX_PIXELS = 1e13
+DEFAULT_CLIP = (0.0, 0.6)
+
+
+# -- grids and projections -------------------------------------------------------------------------
+
+def smap_projection() -> ee.Projection:
+    """SMAP's grid: EASE-Grid 2.0 global 9 km (EPSG:6933), the grid the local chain's SMAP files use."""
+    return ee.Projection(EASE_CRS, [EASE_CELL, 0, EASE_X0, 0, -EASE_CELL, EASE_Y0])
+
+
+def ee_crs(grid: Grid) -> str:
+    """The grid's CRS as Earth Engine takes it ('EPSG:n', else WKT)."""
+    from .transport import crs_for_request
+
+    crs = crs_for_request(grid)
+    return crs.get("crsCode") or crs["crsWkt"]
+
+
+def crs_transform(grid: Grid) -> list[float]:
+    """Earth Engine's affine transform [xScale, xShear, xTranslation, yShear, yScale, yTranslation]."""
+    x0, dx, rx, y0, ry, dy = grid.transform
+    return [dx, rx, x0, ry, dy, y0]
+
+
+def fine_projection(grid: Grid) -> ee.Projection:
+    return ee.Projection(ee_crs(grid), crs_transform(grid))
+
+
+def grid_region(grid: Grid) -> ee.Geometry:
+    """The grid's extent as a planar rectangle in the grid's CRS."""
+    xmin, ymin, xmax, ymax = grid.extent
+    return ee.Geometry.Rectangle([xmin, ymin, xmax, ymax], ee_crs(grid), False)
+
+
+def resolution_metres(grid: Grid) -> float:
+    srs = grid.srs
+    res = abs(grid.res[0])
+    return res * (srs.GetLinearUnits() if srs.IsProjected() else 111320.0)
+
+
+def reduce_max_pixels(fine_metres: float) -> int:
+    """``maxPixels`` of ``reduceResolution`` from the fine grid onto SMAP's 9 km cells (whole cells plus edges)."""
+    if not fine_metres or fine_metres <= 0:
+        raise InputError(f"The fine resolution must be positive (got {fine_metres}).")
+    n = (math.ceil(EASE_CELL / fine_metres) + 2) ** 2
+    if n > MAX_REDUCE_PIXELS:
+        raise InputError(f"The fine resolution ({fine_metres:g} m) is too fine for Earth Engine to average into SMAP's "
+                         f"9 km cells (more than {MAX_REDUCE_PIXELS} pixels per cell); choose 40 m or coarser "
+                         "(1000 m is usual).")
+    return int(n)
+
+
+# -- hyperparameters -------------------------------------------------------------------------------
+
+def _number(name: str, value: Any, lo: float | None = None, hi: float | None = None, integer: bool = False,
+            lo_open: bool = False) -> float | int:
+    """``value`` as a number within [lo, hi] (``lo`` excluded when ``lo_open``); InputError naming the range."""
+    try:
+        num = float(value)
+        ok = math.isfinite(num) and not isinstance(value, bool)
+    except (TypeError, ValueError):
+        ok, num = False, math.nan
+    ok = ok and (not integer or num == int(num))
+    ok = ok and (lo is None or (num > lo if lo_open else num >= lo)) and (hi is None or num <= hi)
+    if not ok:
+        rng = "an integer" if integer else "a number"
+        if lo is not None:
+            rng += f" {'>' if lo_open else '>='} {lo:g}"
+        if hi is not None:
+            rng += f" and <= {hi:g}"
+        raise InputError(f"The parameter {name} must be {rng} (got {value!r}).")
+    return int(num) if integer else num
+
+
+def _variables_per_split(value: Any, n_features: int) -> int:
+    """scikit-learn's ``max_features`` as a number of variables (int: as is; float: fraction; sqrt/log2/None)."""
+    if value is None:
+        return n_features
+    if isinstance(value, str):
+        key = value.strip().lower()
+        if key == "sqrt":
+            return max(1, int(math.sqrt(n_features)))
+        if key == "log2":
+            return max(1, int(math.log2(n_features)))
+        if key in ("none", "all", ""):
+            return n_features
+        raise InputError(f"max_features must be a number, 'sqrt', 'log2' or None (got {value!r}).")
+    if isinstance(value, bool):
+        raise InputError(f"max_features must be a number, 'sqrt', 'log2' or None (got {value!r}).")
+    if isinstance(value, int):
+        return int(_number("max_features", value, 1, n_features, integer=True))
+    frac = float(_number("max_features", value, 0.0, 1.0, lo_open=True))
+    return max(1, int(frac * n_features))
+
+
+def _gamma(value: Any, n_features: int) -> float:
+    """RBF gamma: 'scale'/'auto' -> 1 / n_features (the factors are standardized, variance 1), else the number."""
+    if isinstance(value, str) and value.strip().lower() in ("scale", "auto"):
+        return 1.0 / n_features
+    return float(_number("gamma", value, 0.0, lo_open=True))
+
+
+def classifier_args(model_type: str, params: dict[str, Any] | None, n_features: int,
+                    seed: int | None = 0) -> dict[str, Any]:
+    """Earth Engine arguments of the regressor for ``model_type`` from local (scikit-learn) parameter names
+    (:data:`PARAM_MAP`) or Earth Engine names, defaults from :data:`DEFAULT_PARAMS`. Raises InputError for
+    unknown parameters or bad values, naming the valid ones."""
+    model_type = str(model_type or "").strip().lower()
+    if model_type not in MODEL_TYPES:
+        raise InputError(f"Unknown model type '{model_type}'; choose one of {', '.join(MODEL_TYPES)}.")
+    if n_features < 1:
+        raise InputError("Choose at least one factor.")
+    mapping = PARAM_MAP[model_type]
+    ee_names = sorted(set(mapping.values()))
+    given = {k: v for k, v in (params or {}).items() if v is not None and k not in IGNORED_PARAMS}
+    if model_type == "svr" and "epsilon" in given:
+        raise InputError("Earth Engine's support vector regression is NU_SVR: it has no epsilon (the width of the "
+                         "insensitive tube follows from nu, the fraction of support vectors, 0 < nu <= 1); remove "
+                         "epsilon and set nu instead.")
+    if model_type == "svr" and str((params or {}).get("kernel", "rbf")).lower() != "rbf":
+        raise InputError("Only the RBF kernel is supported for support vector regression on Earth Engine.")
+    unknown = sorted(k for k in given if k not in mapping and k not in ee_names)
+    if unknown:
+        raise InputError(f"The {MODEL_LABELS[model_type]} has no parameter(s) {', '.join(unknown)}; valid ones are "
+                         f"{', '.join(sorted(mapping))} (or Earth Engine's {', '.join(ee_names)}).")
+    local = {k: v for k, v in DEFAULT_PARAMS[model_type].items()
+             if k not in given and mapping.get(k) not in {mapping.get(g, g) for g in given}}
+    local.update(given)
+    out: dict[str, Any] = {}
+    for name, value in local.items():
+        target = mapping.get(name, name)
+        if target == "numberOfTrees":
+            value = _number(name, value, 1, 10000, integer=True)
+        elif target == "variablesPerSplit":
+            value = _variables_per_split(value, n_features) if name != target else \
+                _number(name, value, 1, n_features, integer=True)
+        elif target == "minLeafPopulation":
+            value = _number(name, value, 1, integer=True)
+        elif target in ("bagFraction", "samplingRate", "shrinkage"):
+            value = _number(name, value, 0.0, 1.0, lo_open=True)
+        elif target == "maxNodes":
+            if name == "max_depth":
+                depth = _number(name, value, 1, 30, integer=True)
+                value = 2 ** int(depth)
+            else:
+                value = _number(name, value, 2, integer=True)
+            if "maxNodes" in out:
+                value = min(int(out["maxNodes"]), int(value))
+        elif target == "cost":
+            value = _number(name, value, 0.0, lo_open=True)
+        elif target == "nu":
+            value = _number(name, value, 0.0, 1.0, lo_open=True)
+        elif target == "gamma":
+            value = _gamma(value, n_features)
+        elif target == "loss":
+            if str(value) not in GBT_LOSSES:
+                raise InputError(f"Unknown boosting loss '{value}'; choose squared_error, absolute_error or huber.")
+            value = GBT_LOSSES[str(value)]
+        out[target] = value
+    if model_type == "rf" and "bagFraction" not in out:
+        out["bagFraction"] = 1.0  # scikit-learn's bootstrap draws as many samples as there are (max_samples=None)
+    if model_type == "svr":
+        out.update({"svmType": "NU_SVR", "kernelType": "RBF"})
+    if model_type in ("rf", "gbt") and seed is not None:
+        out["seed"] = int(seed)
+    return out
+
+
+def make_classifier(model_type: str, params: dict[str, Any] | None, n_features: int, seed: int | None = 0
+                    ) -> ee.Classifier:
+    """The untrained Earth Engine regressor (output mode REGRESSION)."""
+    args = classifier_args(model_type, params, n_features, seed)
+    factory = getattr(ee.Classifier, EE_FUNCTIONS[model_type.strip().lower()])
+    return factory(**args).setOutputMode("REGRESSION")
+
+
+# -- factors ---------------------------------------------------------------------------------------
+
+def factor_entries(factors: Sequence[str | dict[str, Any]], sources: dict[str, str] | None = None
+                   ) -> list[dict[str, Any]]:
+    if factors and all(isinstance(f, dict) for f in factors):
+        return [dict(f) for f in factors]  # type: ignore[arg-type]
+    return load_catalog().factors([str(f) for f in factors], sources)
+
+
+def classes_of(entry: dict[str, Any]) -> list[int]:
+    """The class codes of a categorical factor (see :data:`CLASSES`)."""
+    key = (entry["id"], entry.get("source", "default") or "default")
+    if key not in CLASSES:
+        raise InputError(f"The classes of the categorical factor '{entry['id']}' (source {key[1]}) are not known to "
+                         "the Earth Engine chain; choose another source or leave the factor out.")
+    return list(CLASSES[key])
+
+
+def feature_names(entries: Sequence[dict[str, Any]]) -> list[str]:
+    """Training property / band names: continuous factors by id, categorical ones ``<id>_<class>``."""
+    names: list[str] = []
+    for e in entries:
+        if e["kind"] == "categorical":
+            names += [f"{e['id']}_{c}" for c in classes_of(e)]
+        else:
+            names.append(e["id"])
+    return names
+
+
+def feature_image(stack: ee.Image, entries: Sequence[dict[str, Any]]) -> ee.Image:
+    """The factor stack as model features: continuous bands as they are, categorical ones as 0/1 per class."""
+    bands = []
+    for e in entries:
+        band = stack.select([e["id"]])
+        if e["kind"] == "categorical":
+            for c in classes_of(e):
+                bands.append(band.eq(c).toFloat().rename([f"{e['id']}_{c}"]))
+        else:
+            bands.append(band.toFloat())
+    return ee.Image.cat(bands)
+
+
+# -- training --------------------------------------------------------------------------------------
+
+@dataclass
+class TrainedModel:
+    """A trained (or loaded) Earth Engine regressor and what prediction needs to apply it."""
+
+    classifier: ee.Classifier
+    model_type: str
+    entries: list[dict[str, Any]]
+    features: list[str]
+    ee_args: dict[str, Any] = field(default_factory=dict)
+    #: SVR: (means, standard deviations) of the training features, ee.List each, applied before classify.
+    scaling: tuple[Any, Any] | None = None
+    samples: Any = None
+    asset_id: str | None = None
+
+
+def _as_steps(steps: Sequence[Any]) -> list[tuple[dt.date, dt.date, str]]:
+    out = []
+    for s in steps:
+        if len(s) == 3:
+            start, end, label = s
+        else:
+            start, end = s
+            label = start.strftime("%Y%m%d")
+        out.append((start, end, str(label)))
+    if not out:
+        raise InputError("There is no time step to train on; check the date range.")
+    return out
+
+
+def training_steps(steps: Sequence[Any], max_steps: int | None) -> list[tuple[dt.date, dt.date, str]]:
+    """At most ``max_steps`` time steps, evenly spread over the range (first and last included)."""
+    steps = _as_steps(steps)
+    if not max_steps or max_steps >= len(steps):
+        return steps
+    if max_steps == 1:
+        return [steps[len(steps) // 2]]
+    picks = sorted({round(i * (len(steps) - 1) / (max_steps - 1)) for i in range(max_steps)})
+    return [steps[i] for i in picks]
+
+
+def _region(area: Any) -> ee.Geometry:
+    if isinstance(area, ee.Geometry):
+        return area
+    if isinstance(area, Grid):
+        return grid_region(area)
+    if isinstance(area, (list, tuple)) and len(area) == 4:
+        return ee.Geometry.Rectangle([float(v) for v in area], None, False)
+    raise InputError("The area must be an Earth Engine geometry, a grid or a (lon_min, lat_min, lon_max, lat_max) "
+                     "box.")
+
+
+def coarse_features(features: ee.Image, fine_proj: ee.Projection, max_pixels: int) -> ee.Image:
+    """Fine features averaged onto SMAP's grid (reduceResolution mean, then reproject to the SMAP projection)."""
+    return (features.reproject(fine_proj)
+            .reduceResolution(reducer=ee.Reducer.mean(), maxPixels=max_pixels)
+            .reproject(smap_projection()))
+
+
+def training_samples(area: Any, steps: Sequence[Any], factors: Sequence[str | dict[str, Any]],
+                     smap_product: str, smap_layer: str, fine_grid: Grid, samples_per_step: int | None = 1000,
+                     seed: int = 0, options: BuildOptions | None = None) -> ee.FeatureCollection:
+    """Coarse training samples (features + ``target`` = SMAP, ``date``) of every step, merged."""
+    entries = factor_entries(factors)
+    names = feature_names(entries)
+    region = _region(area)
+    fine_proj = fine_projection(fine_grid)
+    max_pixels = reduce_max_pixels(resolution_metres(fine_grid))
+    options = options or BuildOptions(fine_crs=ee_crs(fine_grid), fine_scale=abs(fine_grid.res[0]))
+    if samples_per_step is not None and int(samples_per_step) < 0:
+        raise InputError(f"The number of samples per time step must be 0 (all cells) or more (got {samples_per_step}).")
+    per_step = []
+    for k, (start, end, label) in enumerate(_as_steps(steps)):
+        stack = build_stack(entries, start, end, region, options)
+        coarse = coarse_features(feature_image(stack, entries), fine_proj, max_pixels)
+        smap = build_smap(smap_product, smap_layer, start, end, region).reproject(smap_projection())
+        paired = coarse.addBands(smap.rename([TARGET]))
+        kwargs: dict[str, Any] = {"region": region, "scale": EASE_CELL, "projection": smap_projection(),
+                                  "seed": int(seed) + k, "geometries": True, "dropNulls": True, "tileScale": 4}
+        if samples_per_step:
+            kwargs["numPixels"] = int(samples_per_step)
+        samples = paired.select([*names, TARGET]).sample(**kwargs)
+        per_step.append(samples.map(lambda f, label=label: ee.Feature(f).set("date", label)))
+    return ee.FeatureCollection(per_step).flatten()
+
+
+def _standardize(samples: ee.FeatureCollection, names: list[str]) -> tuple[ee.FeatureCollection, Any, Any]:
+    n = len(names)
+    stats = ee.Dictionary(samples.reduceColumns(
+        ee.Reducer.mean().repeat(n).combine(ee.Reducer.stdDev().repeat(n), sharedInputs=True), names))
+    means = ee.List(stats.get("mean"))
+    sds = ee.Array(stats.get("stdDev")).max(1e-12).toList()
+    mean_arr, sd_arr = ee.Array(means), ee.Array(sds)
+
+    def scale(feature: Any) -> ee.Feature:
+        f = ee.Feature(feature)
+        values = ee.Array(f.toDictionary(names).values(names))
+        return f.set(ee.Dictionary.fromLists(names, values.subtract(mean_arr).divide(sd_arr).toList()))
+
+    return samples.map(scale), means, sds
+
+
+def build_training(area: Any, steps: Sequence[Any], factors: Sequence[str | dict[str, Any]], smap_product: str,
+                   smap_layer: str, fine_scale: float | Grid, model_type: str = "rf",
+                   params: dict[str, Any] | None = None, samples_per_step: int | None = 1000, seed: int = 0,
+                   fine_crs: str = "EPSG:6933", options: BuildOptions | None = None,
+                   max_steps: int | None = None) -> TrainedModel:
+    """Train a regressor on Earth Engine (see the module doc); returns the :class:`TrainedModel` whose
+    ``classifier`` is the trained ``ee.Classifier``.
+
+    ``area``: an ee.Geometry, a Grid or a lon/lat box; ``steps``: ``(start, end_exclusive, label)`` tuples
+    (:func:`.expressions.time_steps`), at most ``max_steps`` of them used (evenly spread); ``fine_scale``:
+    the fine resolution in ``fine_crs`` units (a grid with origin 0) or the fine Grid itself.
+    """
+    entries = factor_entries(factors)
+    names = feature_names(entries)
+    grid = fine_scale if isinstance(fine_scale, Grid) else _origin_grid(fine_crs, float(fine_scale))
+    model_type = str(model_type or "").strip().lower()
+    args = classifier_args(model_type, params, len(names), seed)  # validates before building anything
+    samples = training_samples(area, training_steps(steps, max_steps), entries, smap_product, smap_layer, grid,
+                               samples_per_step, seed, options)
+    scaling = None
+    train_on = samples
+    if model_type == "svr":
+        train_on, means, sds = _standardize(samples, names)
+        scaling = (means, sds)
+    factory = getattr(ee.Classifier, EE_FUNCTIONS[model_type])
+    classifier = factory(**args).setOutputMode("REGRESSION").train(
+        features=train_on, classProperty=TARGET, inputProperties=names)
+    return TrainedModel(classifier, model_type, entries, names, args, scaling, samples)
+
+
+def _origin_grid(crs: str, res: float) -> Grid:
+    if not res or res <= 0:
+        raise InputError(f"The fine resolution must be positive (got {res}).")
+    return Grid(raster.srs_from_user(crs).ExportToWkt(), (0.0, res, 0.0, 0.0, 0.0, -res), 1, 1)
+
+
+def load_model(asset_id: str, factors: Sequence[str | dict[str, Any]], model_type: str = "rf") -> TrainedModel:
+    """A classifier saved with :func:`classifier_export` (``ee.Classifier.load``), for the given factors
+    (the same factors, in the same order, as when it was trained)."""
+    asset_id = str(asset_id or "").strip()
+    if not asset_id:
+        raise InputError("No classifier asset id was given; give the asset id the classifier was saved to.")
+    entries = factor_entries(factors)
+    classifier = ee.Classifier.load(asset_id).setOutputMode("REGRESSION")
+    return TrainedModel(classifier, model_type, entries, feature_names(entries), asset_id=asset_id)
+
+
+# -- prediction ------------------------------------------------------------------------------------
+
+def build_prediction(model: TrainedModel | ee.Classifier, stack: ee.Image, smap: ee.Image | None,
+                     residual: str = "constant", clip: tuple[float, float] | None = DEFAULT_CLIP,
+                     fine_grid: Grid | None = None) -> ee.Image:
+    """Soil moisture on the fine grid for one time step: one float band ``soil_moisture``.
+
+    ``model``: a :class:`TrainedModel` (its factors are expanded and, for SVR, standardized) or an
+    ``ee.Classifier`` applied to ``stack`` as it is. ``smap``: SMAP of the same step (needed by residual
+    'constant'). ``fine_grid``: the grid the fine factors are computed on (default: the stack's own
+    projection). ``clip``: (lo, hi) for ``clamp``, None for no clamping.
+    """
+    residual = (residual or "none").strip().lower()
+    if residual not in RESIDUAL_MODES:
+        raise InputError(f"Unknown residual correction '{residual}'; use one of {', '.join(RESIDUAL_MODES)}.")
+    if residual != "none" and smap is None:
+        raise InputError("Residual correction needs SMAP of the same time step; give it, or set residual correction "
+                         "off.")
+    if clip is not None and not clip[0] < clip[1]:
+        raise InputError(f"The clip range {clip[0]:g}..{clip[1]:g} is empty; the minimum must be below the maximum.")
+    if isinstance(model, TrainedModel):
+        features = feature_image(stack, model.entries)
+        if model.scaling is not None:
+            means, sds = model.scaling
+            features = (features.subtract(ee.Image.constant(means).rename(model.features))
+                        .divide(ee.Image.constant(sds).rename(model.features)))
+        classifier = model.classifier
+    else:
+        features, classifier = stack, model
+    fine_proj = fine_projection(fine_grid) if fine_grid is not None else stack.projection()
+    pred = features.reproject(fine_proj).classify(classifier, BAND_NAME).toFloat()
+    if residual == "constant":
+        max_pixels = reduce_max_pixels(resolution_metres(fine_grid)) if fine_grid is not None else MAX_REDUCE_PIXELS
+        cell_mean = (pred.reproject(fine_proj)
+                     .reduceResolution(reducer=ee.Reducer.mean(), maxPixels=max_pixels)
+                     .reproject(smap_projection()))
+        smap_cells = ee.Image(smap).reproject(smap_projection()).rename([BAND_NAME])
+        resid = smap_cells.subtract(cell_mean)
+        pred = pred.add(resid.reproject(fine_proj).unmask(0, False))  # nearest: constant per SMAP cell
+    if clip is not None:
+        pred = pred.clamp(float(clip[0]), float(clip[1]))
+    return pred.rename([BAND_NAME]).toFloat()
+
+
+# -- exports ---------------------------------------------------------------------------------------
+
+def fingerprint(request: dict[str, Any]) -> str:
+    """A short hash of the request parameters (tasks of a changed request are not taken for finished)."""
+    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _split_target(destination: str, target: str | None) -> tuple[str, str]:
+    """(target, path prefix inside it): Drive folder, Cloud Storage bucket[/folder], or asset folder."""
+    target = (target or "").strip().strip("/")
+    if destination == "drive":
+        return target or "smdownscale", ""
+    if destination == "gcs":
+        if not target:
+            raise InputError("Export to Cloud Storage needs a bucket name (optionally bucket/folder); give it, or "
+                             "export to Google Drive.")
+        bucket, _, folder = target.partition("/")
+        return bucket, (folder.strip("/") + "/") if folder.strip("/") else ""
+    if not target:
+        raise InputError("Export to an Earth Engine asset needs an asset folder, e.g. "
+                         "projects/<your-project>/assets/smdownscale; give it, or export to Google Drive.")
+    return target, ""
+
+
+def build_exports(images: Sequence[tuple[str, ee.Image]], destination: str, target: str | None, fine_grid: Grid,
+                  prefix: str = "soil_moisture_", max_pixels: float = DEFAULT_MAX_PIXELS,
+                  request_fingerprint: str = "", nodata: float = raster.NODATA_F32) -> list[TaskConfig]:
+    """One export task configuration per ``(label YYYYMMDD, image)``: ``fileNamePrefix``/asset name
+    ``<prefix><label>``, on exactly ``fine_grid`` (crs, crsTransform, region), ``maxPixels`` raised.
+
+    ``destination``: 'drive' (``target`` = folder), 'gcs' (bucket or bucket/folder) or 'asset' (asset folder).
+    File exports write masked pixels as ``nodata`` (float32); assets keep the mask.
+    """
+    destination = str(destination or "").strip().lower()
+    if destination not in DESTINATIONS:
+        raise InputError(f"Unknown export destination '{destination}'; choose drive, gcs or asset.")
+    if not max_pixels or max_pixels < 1:
+        raise InputError(f"maxPixels must be at least 1 (got {max_pixels}).")
+    where, folder = _split_target(destination, target)
+    crs = ee_crs(fine_grid)
+    grid_kwargs = {"crs": crs, "crsTransform": crs_transform(fine_grid), "region": grid_region(fine_grid),
+                   "maxPixels": float(max_pixels)}
+    configs = []
+    seen: set[str] = set()
+    for label, image in images:
+        name = f"{prefix}{label}"
+        description = task_description(f"smdownscale {name}")
+        if description in seen:
+            raise InputError(f"Two exports are both named {name}; give each time step its own label.")
+        seen.add(description)
+        kwargs: dict[str, Any] = {"description": description, **grid_kwargs}
+        if destination == "asset":
+            asset_id = f"{where}/{name}"
+            kwargs.update({"image": ee.Image(image).toFloat(), "assetId": asset_id,
+                           "pyramidingPolicy": {".default": "mean"}})
+            file_prefix = asset_id
+        else:
+            file_prefix = f"{folder}{name}"
+            kwargs.update({"image": ee.Image(image).toFloat().unmask(nodata, False), "fileNamePrefix": file_prefix,
+                           "fileFormat": "GeoTIFF"})
+            kwargs["folder" if destination == "drive" else "bucket"] = where
+        date = _label_date(label)
+        configs.append(TaskConfig(description=description, kind="image", destination=destination, target=where,
+                                  file_prefix=file_prefix, date=date, export_kwargs=kwargs,
+                                  fingerprint=fingerprint({"request": request_fingerprint, "task": description,
+                                                           "destination": destination, "target": where,
+                                                           "prefix": file_prefix})))
+    return configs
+
+
+def classifier_export(model: TrainedModel, asset_id: str, request_fingerprint: str = "") -> TaskConfig:
+    """The task saving the trained classifier as an Earth Engine asset (random forest and CART only)."""
+    asset_id = str(asset_id or "").strip().strip("/")
+    if not asset_id:
+        raise InputError("No asset id was given for the classifier; give one, e.g. "
+                         "projects/<your-project>/assets/smdownscale_rf.")
+    if model.model_type not in SAVABLE:
+        raise InputError(f"Earth Engine can save only random forest and CART classifiers as assets, not a "
+                         f"{MODEL_LABELS.get(model.model_type, model.model_type)}; choose RF or CART, or leave the "
+                         "classifier asset empty.")
+    description = task_description(f"smdownscale classifier {asset_id.rsplit('/', 1)[-1]}")
+    return TaskConfig(description=description, kind="classifier", destination="asset", target=asset_id,
+                      file_prefix=asset_id, date=None,
+                      export_kwargs={"classifier": model.classifier, "description": description, "assetId": asset_id},
+                      fingerprint=fingerprint({"request": request_fingerprint, "task": description,
+                                               "asset": asset_id}))
+
+
+@dataclass
+class Plan:
+    """Everything :func:`plan_downscale` built: the export tasks and the request they come from."""
+
+    configs: list[TaskConfig]
+    request: dict[str, Any]
+    model: TrainedModel
+    fine_grid: Grid
+    coarse_grid: Grid
+    n_steps: int
+    project: str
+
+
+def plan_downscale(area: Any, start: Any, end: Any, step: str, factors: Sequence[str], smap_product: str = "L4",
+                   smap_layer: str = "sm_surface", model_type: str = "rf", params: dict[str, Any] | None = None,
+                   residual: str = "constant", clip: tuple[float, float] | None = DEFAULT_CLIP,
+                   fine_resolution: float = 1000.0, target_crs: str = "EPSG:6933", destination: str = "drive",
+                   destination_path: str | None = None, samples_per_step: int | None = 1000,
+                   max_training_steps: int | None = 24, seed: int = 0, save_classifier_asset: str | None = None,
+                   classifier_asset: str | None = None, area_crs: str | None = None, window_days: int = 8,
+                   orbit_pass: str = "both", sources: dict[str, str] | None = None,
+                   max_pixels: float = DEFAULT_MAX_PIXELS, project: str | None = None, credentials: Any = None,
+                   url: str | None = None) -> Plan:
+    """Check the inputs, initialize Earth Engine and build the export tasks of the whole chain: the classifier
+    (trained on up to ``max_training_steps`` steps, or loaded from ``classifier_asset``), one soil moisture
+    export per time step, and the classifier export when ``save_classifier_asset`` is given.
+
+    Grids are those of :mod:`.fetch`: SMAP's EASE-Grid 2.0 cells covering the area and the fine grid in
+    ``target_crs`` at ``fine_resolution`` over the same cells, so files match what fetchgee + downscale write.
+    """
+    from . import auth
+    from .expressions import STEPS, time_steps
+    from .fetch import area_geometry, fine_grid, smap_grid
+
+    steps = time_steps(start, end, step)
+    model_type = str(model_type or "").strip().lower()
+    if model_type not in MODEL_TYPES:
+        raise InputError(f"Unknown model type '{model_type}'; choose one of {', '.join(MODEL_TYPES)}.")
+    residual = (residual or "none").strip().lower()
+    if residual not in RESIDUAL_MODES:
+        raise InputError(f"Unknown residual correction '{residual}'; use one of {', '.join(RESIDUAL_MODES)}.")
+    destination = str(destination or "").strip().lower()
+    if destination not in DESTINATIONS:
+        raise InputError(f"Unknown export destination '{destination}'; choose drive, gcs or asset.")
+    _split_target(destination, destination_path)
+    sources = dict(sources or {})
+    entries = load_catalog().factors(list(factors), sources)
+    load_catalog().smap(smap_product, smap_layer)
+    names = feature_names(entries)
+    if classifier_asset and save_classifier_asset:
+        raise InputError("A reused classifier is already saved; leave 'save classifier as asset' empty when a "
+                         "classifier asset is reused.")
+    if save_classifier_asset and model_type not in SAVABLE:
+        raise InputError(f"Earth Engine can save only random forest and CART classifiers as assets, not a "
+                         f"{MODEL_LABELS[model_type]}; choose RF or CART, or leave the classifier asset empty.")
+    ee_args = {} if classifier_asset else classifier_args(model_type, params, len(names), seed)
+    geom, srs = area_geometry(area, area_crs)
+    coarse = smap_grid(geom, srs)
+    fine = fine_grid(coarse, target_crs, float(fine_resolution))
+    reduce_max_pixels(resolution_metres(fine))
+    train_steps = training_steps(steps, max_training_steps)
+    xmin, xmax, ymin, ymax = geom.GetEnvelope()
+    request = {
+        "area": {"bbox": [xmin, ymin, xmax, ymax], "crs": srs.GetAuthorityName(None) and
+                 f"{srs.GetAuthorityName(None)}:{srs.GetAuthorityCode(None)}" or srs.ExportToWkt()},
+        "start": steps[0][0].isoformat(), "end": (steps[-1][1] - dt.timedelta(days=1)).isoformat(),
+        "step": STEPS[str(step).strip().lower().replace(" ", "")], "factors": [e["id"] for e in entries],
+        "sources": {e["id"]: e.get("source", "default") for e in entries}, "features": names,
+        "smap_product": smap_product, "smap_layer": smap_layer, "model_type": model_type,
+        "params": {k: v for k, v in (params or {}).items() if v is not None}, "ee_classifier_args": ee_args,
+        "classifier_asset": classifier_asset or None, "save_classifier_asset": save_classifier_asset or None,
+        "samples_per_step": samples_per_step or 0, "training_steps": [s[2] for s in train_steps], "seed": seed,
+        "residual": residual, "clip": list(clip) if clip is not None else None, "crs": target_crs,
+        "resolution": float(fine_resolution),
+        "fine_grid": {"transform": list(fine.transform), "width": fine.width, "height": fine.height},
+        "smap_grid": {"crs": EASE_CRS, "transform": list(coarse.transform), "width": coarse.width,
+                      "height": coarse.height},
+        "window_days": window_days, "orbit_pass": orbit_pass, "destination": destination,
+        "destination_path": destination_path or None, "max_pixels": float(max_pixels),
+    }
+    request_fp = fingerprint(request)
+    project_id = auth.initialize(project, credentials, url)
+    options = BuildOptions(window_days=window_days, orbit_pass=orbit_pass, sources=sources, fine_crs=ee_crs(fine),
+                           fine_scale=abs(fine.res[0]))
+    sample_region = grid_region(coarse)
+    if classifier_asset:
+        model = load_model(classifier_asset, entries, model_type)
+    else:
+        model = build_training(sample_region, train_steps, entries, smap_product, smap_layer, fine, model_type,
+                               params, samples_per_step, seed, options=options)
+    images = []
+    for s0, s1, label in steps:
+        stack = build_stack(entries, s0, s1, sample_region, options)
+        smap = build_smap(smap_product, smap_layer, s0, s1, sample_region) if residual != "none" else None
+        images.append((label, build_prediction(model, stack, smap, residual, clip, fine)))
+    configs = []
+    if save_classifier_asset:
+        configs.append(classifier_export(model, save_classifier_asset, request_fp))
+    configs += build_exports(images, destination, destination_path, fine, max_pixels=max_pixels,
+                             request_fingerprint=request_fp)
+    return Plan(configs, request, model, fine, coarse, len(steps), project_id)
+
+
+def _label_date(label: str) -> str | None:
+    try:
+        return dt.datetime.strptime(str(label), "%Y%m%d").date().isoformat()
+    except ValueError:
+        return None
+
+
+__all__ = ["MODEL_TYPES", "PARAM_MAP", "DEFAULT_PARAMS", "TrainedModel", "build_training", "build_prediction",
+           "build_exports", "classifier_export", "classifier_args", "make_classifier", "load_model",
+           "training_samples", "training_steps", "feature_names", "feature_image", "smap_projection"]

@@ -1,0 +1,694 @@
+"""Earth Engine batch tasks: bounded submission, tracking, a resumable task manifest, cancel, downloads.
+
+:func:`submit_batches` keeps at most ``batch_size`` tasks queued or running on Earth Engine at once
+(READY, RUNNING or CANCEL_REQUESTED), polls their states and starts the next ones as others finish. Every
+state change is written at once (atomically) to a JSON task manifest: per task its description, kind,
+destination, file prefix or asset id, operation name and task id, state, Earth Engine's error message,
+number of submissions. Never a token or key. A later run with the same manifest
+
+* skips tasks that COMPLETED (when the request is unchanged: each task carries a fingerprint of the
+  request parameters),
+* submits FAILED and CANCELLED ones again,
+* re-attaches to tasks still READY or RUNNING instead of starting them twice.
+
+Cancel (``is_canceled``) cancels, on Earth Engine, every task the run is following. The REST calls are
+those of earthengine-api: ``Task.start`` (``projects/*/image:export`` or ``classifier:export``),
+``ee.data.getOperation`` and ``ee.data.cancelOperation`` (``operations/*`` and ``operations/*:cancel``).
+
+:func:`downscale_gee` is the whole server-side chain (plan with :mod:`.server`, submit, optionally download
+Cloud Storage results with :func:`download_results`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence
+
+from .. import raster
+from ..errors import Canceled, InputError, SmdError
+from ..raster import IsCanceled, Progress, never_canceled, no_progress
+from . import GeeError
+
+MANIFEST_FORMAT = "smdownscale-gee-tasks"
+MANIFEST_VERSION = 1
+
+UNSUBMITTED = "UNSUBMITTED"
+READY = "READY"
+RUNNING = "RUNNING"
+CANCEL_REQUESTED = "CANCEL_REQUESTED"
+COMPLETED = "COMPLETED"
+FAILED = "FAILED"
+CANCELLED = "CANCELLED"
+STATES = (UNSUBMITTED, READY, RUNNING, CANCEL_REQUESTED, COMPLETED, FAILED, CANCELLED)
+ACTIVE = (READY, RUNNING, CANCEL_REQUESTED)
+FINAL = (COMPLETED, FAILED, CANCELLED)
+#: Earth Engine operation states -> task states (as earthengine-api's Task.status() names them).
+OPERATION_STATES = {"PENDING": READY, "RUNNING": RUNNING, "CANCELLING": CANCEL_REQUESTED, "SUCCEEDED": COMPLETED,
+                    "FAILED": FAILED, "CANCELLED": CANCELLED}
+RETRYABLE_KINDS = ("quota", "server", "network", "payload")
+#: Rounds a start may fail with a retryable error (quota, server, network) before the task is marked FAILED.
+MAX_START_RETRIES = 5
+#: Longest single sleep while waiting, so cancel is noticed quickly.
+SLEEP_SLICE = 0.5
+
+Log = Callable[[str], None]
+
+
+def task_description(text: str) -> str:
+    """Earth Engine task descriptions: at most 100 of [A-Za-z0-9 .,:;_-]."""
+    allowed = "".join(ch if ch.isascii() and (ch.isalnum() or ch in " .,:;_-") else "_" for ch in str(text))
+    return allowed[:100] or "smdownscale_export"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _redact(text: Any) -> str:
+    from .auth import redact
+
+    return redact(text)
+
+
+def _explain(exc: BaseException) -> GeeError:
+    from .auth import explain
+
+    return explain(exc)
+
+
+# -- task configurations ---------------------------------------------------------------------------
+
+@dataclass
+class TaskConfig:
+    """One export task to start: what the manifest records plus the earthengine-api export arguments."""
+
+    description: str
+    kind: str  # "image" or "classifier"
+    destination: str  # "drive", "gcs" or "asset"
+    target: str  # Drive folder, Cloud Storage bucket, asset folder (images) or asset id (classifier)
+    file_prefix: str  # file name prefix (Drive, Cloud Storage) or asset id
+    date: Optional[str]
+    export_kwargs: dict[str, Any] = field(repr=False, default_factory=dict)
+    fingerprint: str = ""
+
+    def make_task(self) -> Any:
+        """A new, unstarted ``ee.batch.Task`` (a new one for every submission)."""
+        import ee
+
+        kwargs = dict(self.export_kwargs)
+        if self.kind == "classifier":
+            return ee.batch.Export.classifier.toAsset(**kwargs)
+        if self.destination == "drive":
+            return ee.batch.Export.image.toDrive(**kwargs)
+        if self.destination == "gcs":
+            return ee.batch.Export.image.toCloudStorage(**kwargs)
+        if self.destination == "asset":
+            return ee.batch.Export.image.toAsset(**kwargs)
+        raise InputError(f"Unknown export destination '{self.destination}'; choose drive, gcs or asset.")
+
+    def record(self) -> dict[str, Any]:
+        """The task's manifest record before any submission."""
+        return {"description": self.description, "kind": self.kind, "date": self.date,
+                "destination": self.destination, "target": self.target, "file_prefix": self.file_prefix,
+                "fingerprint": self.fingerprint, "state": UNSUBMITTED, "operation": None, "task_id": None,
+                "error": None, "progress": 0.0, "submissions": 0, "destination_uris": [], "submitted_at": None,
+                "updated_at": None, "eecu_seconds": None, "files": []}
+
+
+def start_task(config: TaskConfig) -> str:
+    """Start ``config`` on Earth Engine (``Task.start``); returns the operation name."""
+    task = config.make_task()
+    task.start()
+    if not task.name:
+        raise GeeError(f"Earth Engine did not return a task for {config.description}; run again.", kind="server")
+    return str(task.name)
+
+
+def operation_status(operation: dict[str, Any]) -> dict[str, Any]:
+    """``{"state", "error", "progress", "destination_uris", "eecu_seconds"}`` of an Earth Engine operation
+    (``eecu_seconds``: the batch compute the task used so far, None when Earth Engine does not say)."""
+    meta = operation.get("metadata", {}) or {}
+    state = OPERATION_STATES.get(str(meta.get("state", "PENDING")), READY)
+    error = None
+    if operation.get("done"):
+        if "error" in operation:
+            error = str((operation.get("error") or {}).get("message") or "unknown error")
+            if state not in (FAILED, CANCELLED):
+                state = FAILED
+        elif state not in FINAL:
+            state = COMPLETED
+    eecu = meta.get("batchEecuUsageSeconds")
+    return {"state": state, "error": error, "progress": float(meta.get("progress", 0.0) or 0.0),
+            "destination_uris": list(meta.get("destinationUris", []) or []),
+            "eecu_seconds": float(eecu) if eecu is not None else None}
+
+
+def task_status(operation_name: str) -> dict[str, Any]:
+    """The status of a started task (``ee.data.getOperation``), see :func:`operation_status`."""
+    import ee
+
+    return operation_status(ee.data.getOperation(operation_name))
+
+
+def cancel_task(operation_name: str) -> None:
+    """Cancel a task on Earth Engine (``ee.data.cancelOperation``)."""
+    import ee
+
+    ee.data.cancelOperation(operation_name)
+
+
+# -- the task manifest -----------------------------------------------------------------------------
+
+def new_manifest(request: Optional[dict[str, Any]] = None, project: Optional[str] = None) -> dict[str, Any]:
+    now = _now()
+    return {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "created": now, "updated": now,
+            "project": project, "request": request or {}, "counts": {}, "tasks": []}
+
+
+def read_task_manifest(path: str) -> dict[str, Any]:
+    """A task manifest written by :func:`submit_batches`; InputError with the fix when it is not one."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except FileNotFoundError:
+        raise InputError(f"The task manifest {path} does not exist; choose the file a previous run wrote, or a new "
+                         "file name to start afresh.") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"The task manifest {path} cannot be read ({exc}); choose another file or delete it to "
+                         "start afresh (tasks already finished on Earth Engine will then be started again).") from exc
+    if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT or not isinstance(doc.get("tasks"), list):
+        raise InputError(f"{path} is not a smdownscale Earth Engine task manifest; choose another file name so it is "
+                         "not overwritten.")
+    if int(doc.get("version", 0)) > MANIFEST_VERSION:
+        raise InputError(f"The task manifest {path} was written by a newer version of the plugin; update the plugin.")
+    return doc
+
+
+def write_task_manifest(path: str, doc: dict[str, Any]) -> str:
+    """Write the manifest atomically (temporary file in the same folder, then rename)."""
+    raster.check_output_path(path)
+    doc["updated"] = _now()
+    counts: dict[str, int] = {}
+    for rec in doc.get("tasks", []):
+        counts[rec.get("state", UNSUBMITTED)] = counts.get(rec.get("state", UNSUBMITTED), 0) + 1
+    doc["counts"] = counts
+    doc["eecu_hours"] = round(sum(float(r.get("eecu_seconds") or 0.0) for r in doc.get("tasks", [])) / 3600.0, 6)
+    text = json.dumps(doc, indent=1, default=str)
+    folder, name = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{name}.partial-{uuid.uuid4().hex[:8]}")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+    return path
+
+
+# -- submission ------------------------------------------------------------------------------------
+
+@dataclass
+class BatchResult:
+    """What :func:`submit_batches` did and where the tasks stand."""
+
+    manifest_path: str
+    tasks: list[dict[str, Any]]
+    started: int = 0
+    skipped: int = 0
+    reattached: int = 0
+    max_active: int = 0
+
+    @property
+    def counts(self) -> dict[str, int]:
+        out = {s: 0 for s in STATES}
+        for rec in self.tasks:
+            out[rec["state"]] = out.get(rec["state"], 0) + 1
+        return out
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [r for r in self.tasks if r["state"] in (FAILED, CANCELLED)]
+
+    @property
+    def pending(self) -> list[dict[str, Any]]:
+        return [r for r in self.tasks if r["state"] not in FINAL]
+
+    @property
+    def completed(self) -> list[dict[str, Any]]:
+        return [r for r in self.tasks if r["state"] == COMPLETED]
+
+    @property
+    def eecu_hours(self) -> float:
+        """Earth Engine batch compute used by these tasks (EECU-hours, as far as Earth Engine reported it)."""
+        return sum(float(r.get("eecu_seconds") or 0.0) for r in self.tasks) / 3600.0
+
+
+def _merge(config: TaskConfig, prev: Optional[dict[str, Any]], say: Log) -> tuple[dict[str, Any], str]:
+    """The record of ``config`` from the previous manifest record, and what happens to it:
+    'skip' (completed), 'attach' (still running), 'submit'."""
+    rec = config.record()
+    if prev is None:
+        return rec, "submit"
+    if prev.get("fingerprint") != config.fingerprint:
+        say(f"{config.description}: the request changed since the manifest was written; the task is submitted again.")
+        rec["submissions"] = int(prev.get("submissions", 0) or 0)
+        return rec, "submit"
+    for key in ("state", "operation", "task_id", "error", "progress", "submissions", "destination_uris",
+                "submitted_at", "updated_at", "eecu_seconds", "files"):
+        if key in prev:
+            rec[key] = prev[key]
+    state = rec.get("state")
+    if state == COMPLETED:
+        return rec, "skip"
+    if state in ACTIVE and rec.get("operation"):
+        return rec, "attach"
+    if state in (FAILED, CANCELLED):
+        say(f"{config.description}: {state.lower()} in the previous run"
+            + (f" ({rec['error']})" if rec.get("error") else "") + "; submitting it again.")
+        rec["previous_error"] = rec.get("error")
+    rec.update({"state": UNSUBMITTED, "operation": None, "task_id": None, "error": None, "progress": 0.0,
+                "destination_uris": []})
+    return rec, "submit"
+
+
+def submit_batches(task_configs: Sequence[TaskConfig], batch_size: int, manifest_path: str,
+                   start_fn: Callable[[TaskConfig], str] = start_task,
+                   status_fn: Callable[[str], dict[str, Any]] = task_status,
+                   cancel_fn: Callable[[str], None] = cancel_task, poll_interval: float = 30.0,
+                   progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled,
+                   sleep: Callable[[float], None] = time.sleep, wait: bool = True, log: Optional[Log] = None,
+                   request: Optional[dict[str, Any]] = None, project: Optional[str] = None,
+                   timeout: Optional[float] = None) -> BatchResult:
+    """Start the tasks, at most ``batch_size`` queued or running at once, and follow them (see the module doc).
+
+    ``wait``: poll until every task has finished (else: start what the batch allows and return; a later run
+    with the same manifest picks up from there). ``timeout`` (seconds of waiting): stop following, tasks go
+    on. Progress is finished tasks / all tasks. Cancel cancels the followed tasks on Earth Engine and raises
+    Canceled. Failed tasks do not raise: they are in the result (``failed``) and the manifest.
+    """
+    say = log or (lambda _m: None)
+    if int(batch_size) < 1:
+        raise InputError(f"The batch size must be at least 1 task (got {batch_size}).")
+    if not task_configs:
+        raise InputError("There is no export task to submit; check the date range.")
+    names = [c.description for c in task_configs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise InputError(f"Several tasks are named {', '.join(dupes)}; every task needs its own description.")
+    manifest_path = os.path.abspath(manifest_path) if manifest_path else ""
+    raster.check_output_path(manifest_path)
+    if os.path.exists(manifest_path):
+        doc = read_task_manifest(manifest_path)
+        if request is not None:
+            doc["request"] = request
+        if project:
+            doc["project"] = project
+    else:
+        doc = new_manifest(request, project)
+    previous = {r.get("description"): r for r in doc["tasks"] if isinstance(r, dict)}
+    records: list[dict[str, Any]] = []
+    result = BatchResult(manifest_path, records)
+    for cfg in task_configs:
+        rec, action = _merge(cfg, previous.pop(cfg.description, None), say)
+        records.append(rec)
+        if action == "skip":
+            result.skipped += 1
+        elif action == "attach":
+            result.reattached += 1
+    doc["tasks"] = records + list(previous.values())  # records of other requests are kept as they are
+    by_desc = {c.description: c for c in task_configs}
+    if result.skipped:
+        say(f"{result.skipped} task(s) completed in a previous run; not started again.")
+    if result.reattached:
+        say(f"Following {result.reattached} task(s) started in a previous run.")
+
+    def save() -> None:
+        write_task_manifest(manifest_path, doc)
+
+    def n_active() -> int:
+        return sum(r["state"] in ACTIVE for r in records)
+
+    def report() -> None:
+        progress(sum(r["state"] in FINAL for r in records) / len(records))
+
+    def set_state(rec: dict[str, Any], state: str, error: Optional[str] = None) -> None:
+        rec["state"] = state
+        rec["error"] = _redact(error) if error else None
+        rec["updated_at"] = _now()
+
+    save()
+    report()
+    start_retries = 0
+    waited = 0.0
+    try:
+        while True:
+            if is_canceled():
+                raise Canceled()
+            # 1. follow the tasks on Earth Engine
+            for rec in records:
+                if is_canceled():
+                    raise Canceled()
+                if rec["state"] not in ACTIVE or not rec.get("operation"):
+                    continue
+                try:
+                    status = status_fn(rec["operation"])
+                except Exception as exc:  # noqa: BLE001 - any client or transport error
+                    err = _explain(exc)
+                    if err.kind in RETRYABLE_KINDS:
+                        say(f"{rec['description']}: status not available this time ({err}); asking again later.")
+                        continue
+                    set_state(rec, FAILED, f"Earth Engine cannot report on task {rec['operation']}: {err}")
+                    save()
+                    say(f"{rec['description']}: FAILED: {rec['error']}")
+                    continue
+                rec["progress"] = status.get("progress", rec.get("progress", 0.0))
+                if status.get("destination_uris"):
+                    rec["destination_uris"] = status["destination_uris"]
+                if status.get("eecu_seconds") is not None:
+                    rec["eecu_seconds"] = status["eecu_seconds"]
+                if status["state"] != rec["state"] or (status.get("error") and status["error"] != rec.get("error")):
+                    set_state(rec, status["state"], status.get("error"))
+                    save()
+                    say(f"{rec['description']}: {rec['state']}" + (f": {rec['error']}" if rec.get("error") else ""))
+            report()
+            # 2. start the next tasks while the batch has room
+            for rec in records:
+                if rec["state"] != UNSUBMITTED:
+                    continue
+                if n_active() >= batch_size or is_canceled():
+                    break
+                cfg = by_desc[rec["description"]]
+                try:
+                    operation = start_fn(cfg)
+                except SmdError as exc:
+                    if isinstance(exc, GeeError) and exc.kind in RETRYABLE_KINDS and start_retries < MAX_START_RETRIES:
+                        start_retries += 1
+                        say(f"{cfg.description}: Earth Engine did not accept the task yet ({exc}); trying again later.")
+                        break
+                    rec["submissions"] = int(rec.get("submissions", 0)) + 1
+                    set_state(rec, FAILED, str(exc))
+                    save()
+                    say(f"{cfg.description}: FAILED to start: {rec['error']}")
+                    continue
+                except Exception as exc:  # noqa: BLE001 - any client or transport error
+                    err = _explain(exc)
+                    if err.kind in RETRYABLE_KINDS and start_retries < MAX_START_RETRIES:
+                        start_retries += 1
+                        say(f"{cfg.description}: Earth Engine did not accept the task yet ({err}); trying again later.")
+                        break
+                    rec["submissions"] = int(rec.get("submissions", 0)) + 1
+                    set_state(rec, FAILED, str(err))
+                    save()
+                    say(f"{cfg.description}: FAILED to start: {rec['error']}")
+                    continue
+                start_retries = 0
+                rec.update({"operation": operation, "task_id": str(operation).rsplit("/", 1)[-1],
+                            "submissions": int(rec.get("submissions", 0)) + 1, "submitted_at": _now(),
+                            "progress": 0.0, "destination_uris": []})
+                set_state(rec, READY)
+                save()
+                result.started += 1
+                say(f"{cfg.description}: started (task {rec['task_id']}).")
+            result.max_active = max(result.max_active, n_active())
+            report()
+            if not any(r["state"] not in FINAL for r in records) or not wait:
+                break
+            if timeout is not None and waited >= timeout:
+                say(f"Stopped following after {waited:.0f} s; {len(result.pending)} task(s) go on. Run again with the "
+                    "same manifest to follow them.")
+                break
+            slept = 0.0
+            while slept < poll_interval:
+                if is_canceled():
+                    raise Canceled()
+                step = min(SLEEP_SLICE, poll_interval - slept)
+                sleep(step)
+                slept += step
+            waited += poll_interval
+    except Canceled:
+        n = _cancel_active(records, cancel_fn, say)
+        set_done = [r for r in records if r["state"] == CANCELLED]
+        save()
+        raise Canceled(f"Canceled by the user; {n} Earth Engine task(s) were canceled on Earth Engine. The manifest "
+                       f"{manifest_path} records them ({len(set_done)} canceled): run again with it to submit them "
+                       "again; completed tasks are kept.") from None
+    return result
+
+
+def _cancel_active(records: list[dict[str, Any]], cancel_fn: Callable[[str], None], say: Log) -> int:
+    n = 0
+    for rec in records:
+        if rec["state"] in ACTIVE and rec.get("operation"):
+            try:
+                cancel_fn(rec["operation"])
+            except Exception as exc:  # noqa: BLE001
+                say(f"{rec['description']}: could not be canceled ({_explain(exc)}); cancel it in the Code Editor "
+                    "(Tasks tab).")
+                continue
+            rec["state"] = CANCELLED
+            rec["error"] = "Canceled by the user."
+            rec["updated_at"] = _now()
+            n += 1
+    return n
+
+
+def failure_message(records: Sequence[dict[str, Any]], manifest_path: str, limit: int = 3) -> str:
+    """A message naming the failed or canceled tasks with Earth Engine's messages."""
+    bad = [r for r in records if r["state"] in (FAILED, CANCELLED)]
+    lines = [f"{r['description']}: {r['state']}: {r.get('error') or 'no message'}" for r in bad[:limit]]
+    more = f" (and {len(bad) - limit} more)" if len(bad) > limit else ""
+    return (f"{len(bad)} of {len(records)} Earth Engine task(s) did not complete{more}: " + "; ".join(lines)
+            + f". Fix the cause and run again with the manifest {manifest_path}: completed tasks are kept, these are "
+              "submitted again.")
+
+
+# -- Cloud Storage downloads -----------------------------------------------------------------------
+
+class GcsStorage:
+    """Lists and downloads Cloud Storage objects with google-cloud-storage (optional dependency).
+
+    ``credentials``: None/'persistent' (the Earth Engine credentials stored by ``earthengine authenticate``;
+    anonymous when ``STORAGE_EMULATOR_HOST`` points at a local emulator), a service-account key (dict) or a
+    google-auth credentials object.
+    """
+
+    def __init__(self, project: Optional[str] = None, credentials: Any = None) -> None:
+        self.project = project
+        self.credentials = credentials
+        self._client: Any = None
+
+    def client(self) -> Any:
+        if self._client is None:
+            try:
+                from google.cloud import storage
+            except ImportError as exc:
+                raise InputError("Downloading from Cloud Storage needs google-cloud-storage; install it into the "
+                                 "Python that QGIS uses (python -m pip install google-cloud-storage), or download the "
+                                 "files from the Cloud console.") from exc
+            creds = self.credentials
+            if os.environ.get("STORAGE_EMULATOR_HOST"):
+                creds = None if creds in (None, "persistent") else creds
+            elif isinstance(creds, dict):
+                import ee
+                from google.oauth2 import service_account
+
+                creds = service_account.Credentials.from_service_account_info(creds, scopes=ee.oauth.SCOPES)
+            elif creds in (None, "persistent"):
+                import ee
+
+                creds = ee.data.get_persistent_credentials()
+            self._client = storage.Client(project=self.project, credentials=creds)
+        return self._client
+
+    def list(self, bucket: str, prefix: str) -> list[str]:
+        return [b.name for b in self.client().list_blobs(bucket, prefix=prefix)]
+
+    def download(self, bucket: str, name: str, path: str) -> None:
+        self.client().bucket(bucket).blob(name).download_to_filename(path)
+
+
+def _export_files(names: Sequence[str], prefix: str) -> list[str]:
+    """The GeoTIFFs Earth Engine wrote for ``prefix``: ``<prefix>.tif`` or tiles ``<prefix>-<row>-<col>.tif``."""
+    rx = re.compile(re.escape(prefix) + r"(?:-\d+-\d+)?\.tif{1,2}$")
+    return sorted(n for n in names if rx.fullmatch(n))
+
+
+def download_results(records: Sequence[dict[str, Any]] | str, folder: str, storage: Any = None,
+                     manifest_path: Optional[str] = None, band_name: str = "soil_moisture",
+                     nodata: float = raster.NODATA_F32, progress: Progress = no_progress,
+                     is_canceled: IsCanceled = never_canceled, log: Optional[Log] = None) -> list[str]:
+    """Download the GeoTIFFs of the COMPLETED Cloud Storage image tasks into ``folder`` (one file per task,
+    ``<name>.tif``, tiles merged), nodata and band name set; returns their paths.
+
+    ``records``: task records or the task manifest's path (then updated with the files). ``storage``: an
+    object with ``list(bucket, prefix) -> names`` and ``download(bucket, name, path)`` (default
+    :class:`GcsStorage`). Files already there are kept. Each file is written atomically.
+    """
+    from osgeo import gdal
+
+    gdal.UseExceptions()
+    say = log or (lambda _m: None)
+    doc = None
+    if isinstance(records, str):
+        manifest_path = records
+        doc = read_task_manifest(records)
+        records = doc["tasks"]
+    elif manifest_path and os.path.exists(manifest_path):
+        doc = read_task_manifest(manifest_path)
+    todo = [r for r in records if r.get("destination") == "gcs" and r.get("kind", "image") == "image"
+            and r.get("state") == COMPLETED]
+    if not folder:
+        raise InputError("No download folder was given; choose where to save the downloaded files.")
+    os.makedirs(folder, exist_ok=True)
+    storage = storage or GcsStorage()
+    out_paths: list[str] = []
+    for k, rec in enumerate(todo):
+        if is_canceled():
+            raise Canceled()
+        prefix = rec["file_prefix"]
+        out = os.path.join(folder, os.path.basename(prefix) + ".tif")
+        if not os.path.exists(out):
+            try:
+                names = _export_files(storage.list(rec["target"], prefix), prefix)
+            except SmdError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                raise GeeError(f"Cannot list gs://{rec['target']}/{prefix}* ({_redact(exc)}); check the bucket name "
+                               "and your access to it.", kind="other") from None
+            if not names:
+                raise GeeError(f"No exported file gs://{rec['target']}/{prefix}.tif was found although the task "
+                               f"{rec['description']} completed; check the bucket (files moved or deleted?).",
+                               kind="other")
+            _download_one(storage, rec, names, out, band_name, nodata, is_canceled)
+            say(f"Downloaded {out} ({len(names)} file(s) from gs://{rec['target']}).")
+        rec["files"] = [out]
+        out_paths.append(out)
+        if doc is not None and manifest_path:
+            for stored in doc["tasks"]:
+                if stored.get("description") == rec["description"]:
+                    stored["files"] = [out]
+            write_task_manifest(manifest_path, doc)
+        progress((k + 1) / len(todo))
+    return out_paths
+
+
+def _download_one(storage: Any, rec: dict[str, Any], names: Sequence[str], out: str, band_name: str,
+                  nodata: float, is_canceled: IsCanceled) -> None:
+    from osgeo import gdal
+
+    folder = os.path.dirname(os.path.abspath(out))
+    parts: list[str] = []
+    try:
+        for name in names:
+            if is_canceled():
+                raise Canceled()
+            part = os.path.join(folder, f".{os.path.basename(name)}.download-{uuid.uuid4().hex[:8]}.tif")
+            parts.append(part)
+            try:
+                storage.download(rec["target"], name, part)
+            except Exception as exc:  # noqa: BLE001
+                raise GeeError(f"Cannot download gs://{rec['target']}/{name} ({_redact(exc)}); run again (downloaded "
+                               "files are kept).", kind="network") from None
+        with raster.atomic_path(out) as tmp:
+            src = parts[0] if len(parts) == 1 else gdal.BuildVRT("", parts)
+            ds = gdal.Translate(tmp, src, format="GTiff", outputType=gdal.GDT_Float32, noData=nodata,
+                                creationOptions=["COMPRESS=DEFLATE", "TILED=YES"])
+            band = ds.GetRasterBand(1)
+            band.SetDescription(band_name)
+            meta = {"SMD_SOURCE": "Google Earth Engine", "SMD_TASK": rec["description"]}
+            if rec.get("date"):
+                meta["SMD_DATE"] = rec["date"]
+            ds.SetMetadata(meta)
+            ds = None
+            src = None
+    finally:
+        for part in parts:
+            with contextlib.suppress(OSError):
+                os.remove(part)
+
+
+# -- the whole chain -------------------------------------------------------------------------------
+
+@dataclass
+class GeeDownscaleResult:
+    """What :func:`downscale_gee` did."""
+
+    manifest_path: str
+    batch: BatchResult
+    n_steps: int
+    configs: list[TaskConfig]
+    request: dict[str, Any]
+    downloaded: list[str] = field(default_factory=list)
+
+
+def downscale_gee(area: Any, start: Any, end: Any, step: str, factors: Sequence[str], manifest_path: str,
+                  smap_product: str = "L4", smap_layer: str = "sm_surface", model_type: str = "rf",
+                  params: Optional[dict[str, Any]] = None, residual: str = "constant",
+                  clip: Optional[tuple[float, float]] = (0.0, 0.6), fine_resolution: float = 1000.0,
+                  target_crs: str = "EPSG:6933", destination: str = "drive", destination_path: Optional[str] = None,
+                  batch_size: int = 10, samples_per_step: Optional[int] = 1000, max_training_steps: Optional[int] = 24,
+                  seed: int = 0, save_classifier_asset: Optional[str] = None, classifier_asset: Optional[str] = None,
+                  wait: bool = True, download_folder: Optional[str] = None, area_crs: Optional[str] = None,
+                  window_days: int = 8, orbit_pass: str = "both", sources: Optional[dict[str, str]] = None,
+                  max_pixels: float = 1e13, project: Optional[str] = None, credentials: Any = None,
+                  url: Optional[str] = None, poll_interval: float = 30.0, storage: Any = None,
+                  sleep: Callable[[float], None] = time.sleep, progress: Progress = no_progress,
+                  is_canceled: IsCanceled = never_canceled, log: Optional[Log] = None,
+                  timeout: Optional[float] = None) -> GeeDownscaleResult:
+    """Train and downscale on Earth Engine and export one soil moisture map per time step (see :mod:`.server`),
+    tasks submitted in batches of ``batch_size`` and recorded in ``manifest_path``.
+
+    ``wait``: follow the tasks until they end (else start the first batch and return). ``download_folder``
+    (Cloud Storage only): download the completed maps there. Raises GeeError naming the tasks that failed
+    (with Earth Engine's message) once all have ended; the manifest is written in every case.
+    """
+    say = log or (lambda _m: None)
+    if not manifest_path:
+        raise InputError("No task manifest file was given; choose where to save it (a .json file).")
+    destination = str(destination or "").strip().lower()
+    if download_folder and destination != "gcs":
+        raise InputError("Downloading results works only with the Cloud Storage destination; choose Cloud Storage, "
+                         "or leave the download folder empty.")
+    from . import server
+
+    plan = server.plan_downscale(area, start, end, step, factors, smap_product=smap_product, smap_layer=smap_layer,
+                                 model_type=model_type, params=params, residual=residual, clip=clip,
+                                 fine_resolution=fine_resolution, target_crs=target_crs, destination=destination,
+                                 destination_path=destination_path, samples_per_step=samples_per_step,
+                                 max_training_steps=max_training_steps, seed=seed,
+                                 save_classifier_asset=save_classifier_asset, classifier_asset=classifier_asset,
+                                 area_crs=area_crs, window_days=window_days, orbit_pass=orbit_pass, sources=sources,
+                                 max_pixels=max_pixels, project=project, credentials=credentials, url=url)
+    say(f"{plan.n_steps} time step(s), {len(plan.configs)} export task(s) to {destination}; fine grid "
+        f"{plan.fine_grid.width} x {plan.fine_grid.height} pixels, {len(plan.model.features)} feature(s); "
+        f"{server.MODEL_LABELS[plan.model.model_type]} "
+        + (f"loaded from {classifier_asset}." if classifier_asset else f"with {plan.model.ee_args}."))
+    share = 0.9 if download_folder else 1.0
+    batch = submit_batches(plan.configs, batch_size, manifest_path, poll_interval=poll_interval,
+                           progress=lambda f: progress(share * f), is_canceled=is_canceled, sleep=sleep, wait=wait,
+                           log=say, request=plan.request, project=plan.project, timeout=timeout)
+    result = GeeDownscaleResult(batch.manifest_path, batch, plan.n_steps, plan.configs, plan.request)
+    if download_folder and batch.completed:
+        result.downloaded = download_results(batch.tasks, download_folder,
+                                             storage or GcsStorage(plan.project, credentials),
+                                             manifest_path=batch.manifest_path,
+                                             progress=lambda f: progress(share + (1 - share) * f),
+                                             is_canceled=is_canceled, log=say)
+    if batch.failed and not batch.pending:
+        raise GeeError(failure_message(batch.tasks, batch.manifest_path), kind="other")
+    progress(1.0)
+    return result
+
+
+__all__ = ["TaskConfig", "BatchResult", "GeeDownscaleResult", "submit_batches", "download_results", "downscale_gee",
+           "start_task", "task_status", "cancel_task", "operation_status", "read_task_manifest",
+           "write_task_manifest", "failure_message", "GcsStorage", "task_description", "STATES", "ACTIVE", "FINAL"]

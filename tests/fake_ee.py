@@ -1,0 +1,626 @@
+"""A fake Earth Engine REST server on 127.0.0.1 for tests (no test reaches the internet).
+
+The real earthengine-api client talks to it: it answers the discovery document and the algorithm
+list shipped with the ``ee`` package (so ``ee.Initialize(url=fake.url, ...)`` works), ``value:compute``
+(``getInfo``), ``image:computePixels`` with NPY or GeoTIFF bytes for the requested grid, export tasks
+(``image:export``, ``operations/<id>`` and ``operations/<id>:cancel``) and an OAuth token endpoint (for
+service-account credentials whose ``token_uri`` points here).
+
+Pixel values are a deterministic function of the pixel-center coordinates (:func:`field`), so any
+tiling of a grid yields the same mosaic and tests can check values exactly. Masked pixels
+(:func:`default_mask` or ``fake.mask``) are delivered the way Earth Engine delivers them: filled with
+the value of an ``Image.unmask`` call found in the expression, else 0.
+
+Faults are injected per endpoint (``fake.inject(Fault.http(503), times=2)``): HTTP errors in
+Earth Engine's JSON shape (optionally with ``Retry-After``), slow answers, connections dropped
+mid-body and corrupt payloads. Every request is logged (time, endpoint, path, JSON body, headers).
+
+    with FakeEarthEngine() as fake:
+        auth.initialize(project=fake.project, url=fake.url)
+        fake.inject(Fault.http(429), times=2)
+        ...
+        assert len(fake.requests_to("computePixels")) == ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Iterator, Optional
+
+import numpy as np
+
+EE_TESTS_DIR = os.path.join(os.path.dirname(__import__("ee").__file__), "tests")
+DISCOVERY_PATH = os.path.join(EE_TESTS_DIR, "cloud_api_discovery_document.json")
+ALGORITHMS_PATH = os.path.join(EE_TESTS_DIR, "algorithms.json")
+
+#: Earth Engine's per-request limits for computePixels.
+MAX_REQUEST_BYTES = 50331648
+MAX_SIDE = 32768
+
+
+def field(x: np.ndarray, y: np.ndarray, band: int) -> np.ndarray:
+    """The deterministic test field: a float32 value per pixel center (x, y) and band index."""
+    x = np.round(np.asarray(x, dtype=np.float64), 6)
+    y = np.round(np.asarray(y, dtype=np.float64), 6)
+    value = (band + 1) * 1000.0 + np.mod(x * 0.001, 97.0) + np.mod(y * 0.001, 89.0) * 0.01
+    return value.astype(np.float32)
+
+
+def default_mask(x: np.ndarray, y: np.ndarray, band: int) -> np.ndarray:
+    """No pixel is masked."""
+    return np.zeros(np.shape(x), dtype=bool)
+
+
+def grid_centers(grid: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel-center coordinates (rows, cols) of a computePixels ``grid`` (PixelGrid JSON)."""
+    dims = grid.get("dimensions", {})
+    width, height = int(dims["width"]), int(dims["height"])
+    a = grid.get("affineTransform", {})
+    sx, shx, tx = float(a.get("scaleX", 1)), float(a.get("shearX", 0)), float(a.get("translateX", 0))
+    shy, sy, ty = float(a.get("shearY", 0)), float(a.get("scaleY", 1)), float(a.get("translateY", 0))
+    c, r = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
+    return tx + c * sx + r * shx, ty + c * shy + r * sy
+
+
+def find_unmask_value(node: Any, values: Optional[dict] = None) -> Optional[float]:
+    """The constant ``value`` of the outermost ``Image.unmask`` call in a serialized expression."""
+    if isinstance(node, dict):
+        if values is None and "values" in node and "result" in node:
+            values = node["values"]
+            return find_unmask_value(values.get(node["result"]), values)
+        if "valueReference" in node and values is not None:
+            return find_unmask_value(values.get(node["valueReference"]), values)
+        call = node.get("functionInvocationValue")
+        if call:
+            if call.get("functionName") == "Image.unmask":
+                arg = call.get("arguments", {}).get("value")
+                const = _constant(arg, values)
+                if const is not None:
+                    return float(const)
+            for arg in call.get("arguments", {}).values():
+                found = find_unmask_value(arg, values)
+                if found is not None:
+                    return found
+    return None
+
+
+def _constant(node: Any, values: Optional[dict]) -> Any:
+    if isinstance(node, dict):
+        if "constantValue" in node:
+            return node["constantValue"]
+        if "valueReference" in node and values is not None:
+            return _constant(values.get(node["valueReference"]), values)
+        call = node.get("functionInvocationValue") or {}
+        if call.get("functionName") == "Image.constant":
+            return _constant(call.get("arguments", {}).get("value"), values)
+    return None
+
+
+@dataclass
+class Fault:
+    """One injected misbehaviour (see the class methods)."""
+
+    kind: str  # "ok", "status", "slow", "drop", "corrupt"
+    status: int = 0
+    message: str = ""
+    error_status: str = ""
+    retry_after: Optional[float] = None
+    seconds: float = 0.0
+    corrupt: str = "garbage"  # "garbage", "short", "shape", "bands"
+
+    @classmethod
+    def http(cls, status: int, message: str = "", error_status: str = "",
+                     retry_after: Optional[float] = None) -> Fault:
+        """An HTTP error with an Earth Engine style JSON body ``{"error": {code, message, status}}``."""
+        default = {429: "Too many concurrent aggregations.", 500: "An internal error has occurred.",
+                   502: "Bad Gateway", 503: "The service is currently unavailable.",
+                   504: "Deadline exceeded."}.get(status, "Error")
+        return cls("status", status=status, message=message or default,
+                   error_status=error_status or _STATUS_NAMES.get(status, "UNKNOWN"), retry_after=retry_after)
+
+    @classmethod
+    def ok(cls) -> Fault:
+        """Answer normally (to let the first requests through before another fault)."""
+        return cls("ok")
+
+    @classmethod
+    def slow(cls, seconds: float) -> Fault:
+        """Wait ``seconds`` before answering (normally) — beyond the client timeout if it is short."""
+        return cls("slow", seconds=seconds)
+
+    @classmethod
+    def drop(cls) -> Fault:
+        """Send headers with the full Content-Length and half of the body, then close the connection."""
+        return cls("drop")
+
+    @classmethod
+    def corrupt_payload(cls, how: str = "garbage") -> Fault:
+        """HTTP 200 with a bad body: 'garbage' bytes, a 'short' (truncated) NPY, an NPY of the wrong
+        'shape', or one missing 'bands'."""
+        return cls("corrupt", corrupt=how)
+
+
+_STATUS_NAMES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+                 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 502: "UNAVAILABLE", 503: "UNAVAILABLE",
+                 504: "DEADLINE_EXCEEDED"}
+
+
+def unregistered_project(project: str = "test-project") -> Fault:
+    return Fault.http(
+        403, f"Project 'projects/{project}' not registered to use Earth Engine. Visit "
+             f"https://console.cloud.google.com/earth-engine/configuration?project={project} to register.")
+
+
+def permission_denied(project: str = "test-project") -> Fault:
+    return Fault.http(
+        403, f"Caller does not have required permission to use project {project}. Grant the caller the "
+             "roles/serviceusage.serviceUsageConsumer role.")
+
+
+def unauthenticated() -> Fault:
+    return Fault.http(
+        401, "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or "
+             "other valid authentication credential.")
+
+
+def too_many_aggregations() -> Fault:
+    return Fault.http(429, "Too many concurrent aggregations.")
+
+
+def quota_exceeded() -> Fault:
+    return Fault.http(429, "Quota exceeded for quota metric 'Compute requests' of service "
+                                   "'earthengine.googleapis.com'.")
+
+
+def request_too_large(nbytes: int = 62914560) -> Fault:
+    return Fault.http(
+        400, f"Total request size ({nbytes} bytes) must be less than or equal to {MAX_REQUEST_BYTES} bytes.")
+
+
+@dataclass
+class Request:
+    """One request the fake server received."""
+
+    time: float
+    method: str
+    path: str
+    endpoint: str
+    body: Any
+    headers: dict  # lower-case names
+
+
+@dataclass
+class _Rule:
+    fault: Fault
+    remaining: Optional[int]  # None: forever
+
+
+@dataclass
+class _Operation:
+    name: str
+    description: str
+    states: list
+    error: str
+    step: int = 0
+    canceled: bool = False
+    body: dict = dc_field(default_factory=dict)
+
+
+_ENDPOINTS = [
+    ("discovery", re.compile(r"^/\$discovery/rest")),
+    ("token", re.compile(r"^/token$")),
+    ("algorithms", re.compile(r"^/v1(?:alpha|beta)?/projects/[^/]+/algorithms$")),
+    ("compute", re.compile(r"^/v1(?:alpha|beta)?/projects/[^/]+/value:compute$")),
+    ("computePixels", re.compile(r"^/v1(?:alpha|beta)?/projects/[^/]+/image:computePixels$")),
+    ("export", re.compile(r"^/v1(?:alpha|beta)?/projects/[^/]+/image:export$")),
+    ("cancel", re.compile(r"^/v1(?:alpha|beta)?/projects/[^/]+/operations/[^/:]+:cancel$")),
+    ("operation", re.compile(r"^/v1(?:alpha|beta)?/projects/[^/]+/operations/[^/:]+$")),
+    ("operations", re.compile(r"^/v1(?:alpha|beta)?/projects/[^/]+/operations$")),
+]
+
+
+class FakeEarthEngine:
+    """Context manager running the fake server on 127.0.0.1 (port chosen by the OS)."""
+
+    def __init__(self, project: str = "test-project", bands: tuple[str, ...] = ("b1",),
+                 value_fn: Callable[[np.ndarray, np.ndarray, int], np.ndarray] = field,
+                 mask: Callable[[np.ndarray, np.ndarray, int], np.ndarray] = default_mask,
+                 access_token: str = "ya29.fake-access-token") -> None:
+        self.project = project
+        self.bands = list(bands)
+        self.value_fn = value_fn
+        self.mask = mask
+        self.access_token = access_token
+        #: Result of ``value:compute``: a value, or a callable taking the request body. Default: the
+        #: constant the expression evaluates to when it is one, else the expression itself.
+        self.compute_result: Any = _echo
+        #: States an export operation walks through, one per status request.
+        self.task_states = ["PENDING", "RUNNING", "SUCCEEDED"]
+        self.task_error = "Export failed: the destination is not writable."
+        self.requests: list[Request] = []
+        self.operations: dict[str, _Operation] = {}
+        self._rules: dict[str, list[_Rule]] = {}
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        #: Host names something tried to resolve outside 127.0.0.1 while the server ran (refused).
+        self.internet_attempts: list[str] = []
+        self._offline: Any = None
+        self._server: Optional[ThreadingHTTPServer] = None
+        self._thread: Optional[threading.Thread] = None
+        with open(DISCOVERY_PATH, encoding="utf-8") as f:
+            self._discovery = json.load(f)
+        with open(ALGORITHMS_PATH, "rb") as f:
+            self._algorithms = f.read()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def __enter__(self) -> FakeEarthEngine:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def start(self) -> None:
+        self._offline = offline(self.internet_attempts)
+        self._offline.__enter__()
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._closing.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._offline is not None:
+            self._offline.__exit__(None, None, None)
+            self._offline = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "the fake server is not running"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    # -- configuration --------------------------------------------------------------------------
+    def inject(self, fault: Fault, times: Optional[int] = 1, endpoint: str = "computePixels") -> None:
+        """Apply ``fault`` to the next ``times`` requests of ``endpoint`` (None: to all of them).
+
+        Rules apply in the order they were injected; ``endpoint="*"`` matches every endpoint.
+        """
+        with self._lock:
+            self._rules.setdefault(endpoint, []).append(_Rule(fault, times))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def requests_to(self, endpoint: str) -> list[Request]:
+        with self._lock:
+            return [r for r in self.requests if r.endpoint == endpoint]
+
+    def service_account_info(self, private_key_pem: str, email: str = "runner@test-project.iam.gserviceaccount.com",
+                             project: Optional[str] = None) -> dict:
+        """A service-account key (as loaded from its JSON file) whose token endpoint is this server."""
+        return {"type": "service_account", "project_id": project or self.project,
+                "private_key_id": "0123456789abcdef0123456789abcdef01234567", "private_key": private_key_pem,
+                "client_email": email, "client_id": "100000000000000000000", "token_uri": self.url + "/token"}
+
+    # -- internals ------------------------------------------------------------------------------
+    def _take_fault(self, endpoint: str) -> Optional[Fault]:
+        with self._lock:
+            for key in (endpoint, "*"):
+                rules = self._rules.get(key, [])
+                while rules:
+                    rule = rules[0]
+                    if rule.remaining is None:
+                        return rule.fault
+                    if rule.remaining > 0:
+                        rule.remaining -= 1
+                        if rule.remaining == 0:
+                            rules.pop(0)
+                        return rule.fault
+                    rules.pop(0)
+        return None
+
+    def _log(self, req: Request) -> None:
+        with self._lock:
+            self.requests.append(req)
+
+    def _sleep(self, seconds: float) -> None:
+        self._closing.wait(seconds)
+
+
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", None, ""}
+
+
+@contextlib.contextmanager
+def offline(attempts: list) -> Iterator[None]:
+    """No internet: name lookups of other hosts than the loopback fail (and are recorded in
+    ``attempts``); google-auth's background regional-access-boundary lookup and earthengine-api's
+    deprecated-asset download, which would go to googleapis.com, are switched off."""
+    import ee.deprecation
+    import google.auth.credentials as gac
+
+    real = socket.getaddrinfo
+
+    def guarded(host, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else host
+        if name not in _LOCAL_HOSTS and not str(name).startswith("127."):
+            attempts.append(str(name))
+            raise socket.gaierror(socket.EAI_NONAME, f"tests are offline: {name}")
+        return real(host, *args, **kwargs)
+
+    patches = [(socket, "getaddrinfo", guarded),
+               (ee.deprecation, "_FetchDataCatalogStac", lambda: {})]
+    rab = getattr(gac, "CredentialsWithRegionalAccessBoundary", None)
+    if rab is not None and hasattr(rab, "_is_regional_access_boundary_lookup_required"):
+        patches.append((rab, "_is_regional_access_boundary_lookup_required", lambda self: False))
+    saved = [(obj, name, obj.__dict__[name]) for obj, name, _ in patches]
+    for obj, name, value in patches:
+        setattr(obj, name, value)
+    try:
+        yield
+    finally:
+        for obj, name, value in saved:
+            setattr(obj, name, value)
+
+
+def _echo(body: dict) -> Any:
+    expr = body.get("expression", {})
+    values = expr.get("values", {})
+    node = values.get(expr.get("result"), {})
+    if "constantValue" in node:
+        return node["constantValue"]
+    return expr
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    fake: FakeEarthEngine
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        """Silent."""
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._dispatch("POST")
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._dispatch("DELETE")
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def _dispatch(self, method: str) -> None:
+        fake = self.fake
+        path = self.path.split("?", 1)[0]
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        body: Any = None
+        if raw:
+            try:
+                body = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                body = raw.decode("latin-1")
+        endpoint = next((name for name, rx in _ENDPOINTS if rx.match(path)), "unknown")
+        fake._log(Request(time.monotonic(), method, path, endpoint, body,
+                          {k.lower(): v for k, v in self.headers.items()}))
+        try:
+            fault = fake._take_fault(endpoint)
+            if fault is not None and fault.kind == "status":
+                self._send_error(fault.status, fault.message, fault.error_status, fault.retry_after)
+                return
+            if fault is not None and fault.kind == "slow":
+                fake._sleep(fault.seconds)
+            status, content_type, payload = self._answer(method, path, endpoint, body)
+            if status == 200 and fault is not None and fault.kind == "corrupt":
+                payload = self._corrupt(fault.corrupt, payload, body)
+            if fault is not None and fault.kind == "drop":
+                self._send_truncated(status, content_type, payload)
+                return
+            self._send(status, content_type, payload)
+        except (BrokenPipeError, ConnectionResetError, socket.timeout):
+            self.close_connection = True
+
+    def _answer(self, method: str, path: str, endpoint: str, body: Any) -> tuple[int, str, bytes]:
+        fake = self.fake
+        if endpoint == "discovery":
+            doc = dict(fake._discovery)
+            doc["rootUrl"] = fake.url + "/"
+            doc["baseUrl"] = fake.url + "/"
+            return 200, "application/json", json.dumps(doc).encode()
+        if endpoint == "algorithms":
+            return 200, "application/json", fake._algorithms
+        if endpoint == "token":
+            return 200, "application/json", json.dumps(
+                {"access_token": fake.access_token, "expires_in": 3600, "token_type": "Bearer"}).encode()
+        if endpoint == "compute":
+            result = fake.compute_result(body) if callable(fake.compute_result) else fake.compute_result
+            return 200, "application/json", json.dumps({"result": result}).encode()
+        if endpoint == "computePixels":
+            return self._compute_pixels(body)
+        if endpoint == "export":
+            return self._export(path, body)
+        if endpoint in ("operation", "cancel"):
+            return self._operation(path, endpoint)
+        if endpoint == "operations":
+            ops = [self._operation_json(op) for op in fake.operations.values()]
+            return 200, "application/json", json.dumps({"operations": ops}).encode()
+        return 404, "application/json", _error_json(404, f"Unknown path {path}", "NOT_FOUND")
+
+    def _compute_pixels(self, body: dict) -> tuple[int, str, bytes]:
+        fake = self.fake
+        grid = body.get("grid") or {}
+        dims = grid.get("dimensions") or {}
+        width, height = int(dims.get("width", 0)), int(dims.get("height", 0))
+        bands = list(body.get("bandIds") or fake.bands)
+        fmt = body.get("fileFormat", "")
+        if width <= 0 or height <= 0:
+            return 400, "application/json", _error_json(400, "Grid dimensions must be positive.", "INVALID_ARGUMENT")
+        if width > MAX_SIDE or height > MAX_SIDE:
+            return 400, "application/json", _error_json(
+                400, f"Grid dimensions ({width}x{height}) must be less than or equal to {MAX_SIDE} pixels per side.",
+                "INVALID_ARGUMENT")
+        nbytes = width * height * len(bands) * 4
+        if nbytes > MAX_REQUEST_BYTES:
+            fault = request_too_large(nbytes)
+            return 400, "application/json", _error_json(400, fault.message, fault.error_status)
+        if not (grid.get("crsCode") or grid.get("crsWkt")):
+            return 400, "application/json", _error_json(400, "The grid needs a crsCode or crsWkt.", "INVALID_ARGUMENT")
+        x, y = grid_centers(grid)
+        fill = find_unmask_value(body.get("expression"))
+        arrays = []
+        for k in range(len(bands)):
+            values = np.asarray(fake.value_fn(x, y, k), dtype=np.float32).copy()
+            values[np.asarray(fake.mask(x, y, k), dtype=bool)] = 0.0 if fill is None else fill
+            arrays.append(values)
+        if fmt in ("NPY", "NUMPY_NDARRAY"):
+            out = np.zeros((height, width), dtype=[(name, "<f4") for name in bands])
+            for name, values in zip(bands, arrays):
+                out[name] = values
+            buf = io.BytesIO()
+            np.save(buf, out, allow_pickle=False)
+            return 200, "application/octet-stream", buf.getvalue()
+        if fmt == "GEO_TIFF":
+            return 200, "image/tiff", _geotiff_bytes(grid, arrays, bands)
+        return 400, "application/json", _error_json(400, f"Unsupported file format {fmt!r}.", "INVALID_ARGUMENT")
+
+    def _export(self, path: str, body: dict) -> tuple[int, str, bytes]:
+        fake = self.fake
+        project = path.split("/")[3]
+        task_id = (body or {}).get("requestId") or uuid.uuid4().hex.upper()[:24]
+        task_id = re.sub(r"[^A-Za-z0-9_-]", "", task_id)
+        name = f"projects/{project}/operations/{task_id}"
+        description = (body or {}).get("description", "")
+        with fake._lock:
+            op = fake.operations.get(name)
+            if op is None:
+                op = _Operation(name, description, list(fake.task_states), fake.task_error, body=body or {})
+                fake.operations[name] = op
+        return 200, "application/json", json.dumps(self._operation_json(op)).encode()
+
+    def _operation(self, path: str, endpoint: str) -> tuple[int, str, bytes]:
+        fake = self.fake
+        name = path.split("/", 2)[2]
+        if endpoint == "cancel":
+            name = name[: -len(":cancel")]
+        with fake._lock:
+            op = fake.operations.get(name)
+            if op is None:
+                return 404, "application/json", _error_json(404, f"Operation {name} not found.", "NOT_FOUND")
+            if endpoint == "cancel":
+                op.canceled = True
+                return 200, "application/json", b"{}"
+            if op.step < len(op.states) - 1:
+                op.step += 1
+        return 200, "application/json", json.dumps(self._operation_json(op)).encode()
+
+    @staticmethod
+    def _operation_json(op: _Operation) -> dict:
+        state = "CANCELLED" if op.canceled else op.states[op.step]
+        out: dict[str, Any] = {
+            "name": op.name,
+            "metadata": {"@type": "type.googleapis.com/google.earthengine.v1alpha.OperationMetadata",
+                         "state": state, "description": op.description, "type": "EXPORT_IMAGE",
+                         "createTime": "2024-06-01T00:00:00Z", "updateTime": "2024-06-01T00:00:01Z",
+                         "progress": {"PENDING": 0.0, "RUNNING": 0.5}.get(state, 1.0)},
+        }
+        if state in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            out["done"] = True
+        if state == "SUCCEEDED":
+            out["response"] = {"@type": "type.googleapis.com/google.protobuf.Empty"}
+            out["metadata"]["destinationUris"] = [f"https://drive.google.com/#folders/{op.description or 'export'}"]
+        elif state == "FAILED":
+            out["error"] = {"code": 2, "message": op.error}
+        elif state == "CANCELLED":
+            out["error"] = {"code": 1, "message": "Cancelled."}
+        return out
+
+    def _corrupt(self, how: str, payload: bytes, body: dict) -> bytes:
+        if how == "short":
+            return payload[: max(1, len(payload) // 2)]
+        if how in ("shape", "bands"):
+            arr = np.load(io.BytesIO(payload), allow_pickle=False)
+            if how == "shape":
+                arr = arr[:-1] if arr.shape[0] > 1 else np.concatenate([arr, arr])
+            else:
+                names = arr.dtype.names or ()
+                arr = arr[list(names[:-1])] if len(names) > 1 else arr.astype([("other", "<f4")])
+                arr = np.ascontiguousarray(arr)
+            buf = io.BytesIO()
+            np.save(buf, arr, allow_pickle=False)
+            return buf.getvalue()
+        return b"<html>not an array</html>" + os.urandom(64)
+
+    # -- sending --------------------------------------------------------------------------------
+    def _send(self, status: int, content_type: str, payload: bytes, extra: Optional[dict] = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(payload)
+        self.wfile.flush()
+
+    def _send_error(self, status: int, message: str, error_status: str, retry_after: Optional[float]) -> None:
+        extra = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else None
+        self._send(status, "application/json; charset=UTF-8", _error_json(status, message, error_status), extra)
+
+    def _send_truncated(self, status: int, content_type: str, payload: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload[: len(payload) // 2])
+        self.wfile.flush()
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+
+def _error_json(code: int, message: str, status: str) -> bytes:
+    return json.dumps({"error": {"code": code, "message": message, "status": status}}).encode()
+
+
+def _geotiff_bytes(grid: dict, arrays: list, bands: list) -> bytes:
+    from osgeo import gdal, osr
+
+    gdal.UseExceptions()
+    a = grid.get("affineTransform", {})
+    gt = (a.get("translateX", 0), a.get("scaleX", 1), a.get("shearX", 0),
+          a.get("translateY", 0), a.get("shearY", 0), a.get("scaleY", 1))
+    height, width = arrays[0].shape
+    srs = osr.SpatialReference()
+    srs.SetFromUserInput(grid.get("crsCode") or grid.get("crsWkt"))
+    name = f"/vsimem/fake_ee_{uuid.uuid4().hex}.tif"
+    ds = gdal.GetDriverByName("GTiff").Create(name, width, height, len(arrays), gdal.GDT_Float32)
+    ds.SetGeoTransform(gt)
+    ds.SetProjection(srs.ExportToWkt())
+    for k, (values, band) in enumerate(zip(arrays, bands)):
+        ds.GetRasterBand(k + 1).WriteArray(values)
+        ds.GetRasterBand(k + 1).SetDescription(band)
+    ds = None
+    f = gdal.VSIFOpenL(name, "rb")
+    gdal.VSIFSeekL(f, 0, 2)
+    size = gdal.VSIFTellL(f)
+    gdal.VSIFSeekL(f, 0, 0)
+    data = gdal.VSIFReadL(1, size, f)
+    gdal.VSIFCloseL(f)
+    gdal.Unlink(name)
+    return bytes(data)
