@@ -19,6 +19,7 @@ ALGORITHMS = [
     ("downscale", "DownscaleAlgorithm"),
     ("validate", "ValidateAlgorithm"),
     ("fetchgee", "FetchGeeAlgorithm"),
+    ("downscalegee", "DownscaleGeeAlgorithm"),
 ]
 
 

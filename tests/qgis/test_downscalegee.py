@@ -1,0 +1,191 @@
+"""smdownscale:downscalegee through processing.run against the fake Earth Engine server on 127.0.0.1, and the
+task manager monitor."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import numpy as np
+import pytest
+from osgeo import gdal
+from qgis.core import QgsApplication, QgsProcessingException, QgsProcessingFeedback, QgsSettings, QgsTask
+
+from smdownscale.processing_provider import gee_tasks
+from smdownscale.processing_provider.downscalegee import DownscaleGeeAlgorithm as G
+from smdownscale.tests.fake_ee import FakeEarthEngine
+from smdownscale.tests.unit.test_gee_server import calls, graph
+from smdownscale.tests.unit.test_gee_tasks import FakeGcs, _tif_bytes
+
+EXTENT = "115.6,116.3,41.7,42.2 [EPSG:4326]"
+
+
+@pytest.fixture
+def fake(monkeypatch, plugin):
+    with FakeEarthEngine(project="test-project") as server:
+        monkeypatch.setenv("SMDOWNSCALE_EE_URL", server.url)
+        monkeypatch.delenv("SMDOWNSCALE_EE_PROJECT", raising=False)
+        monkeypatch.delenv("EARTHENGINE_PROJECT", raising=False)
+        QgsSettings().remove("smdownscale")
+        yield server
+        QgsSettings().remove("smdownscale")
+
+
+def _params(tmp_path, **kw):
+    params = {G.EXTENT: EXTENT, G.START_DATE: "2023-06-01", G.END_DATE: "2023-06-03", G.TIME_STEP: 0,
+              G.FACTORS: ["ndvi", "lst_day"], G.PROJECT: "test-project", G.BATCH_SIZE: 2, G.POLL_INTERVAL: 0.1,
+              G.DESTINATION_PATH: "smd_maps", G.OUTPUT_MANIFEST: str(tmp_path / "tasks.json")}
+    params.update(kw)
+    return params
+
+
+def _manifest(path) -> dict:
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def _expression(request) -> dict:
+    return graph(request.body["expression"])
+
+
+def test_wait_writes_the_manifest_with_task_ids_and_states(run, fake, tmp_path):
+    res = run("smdownscale:downscalegee", _params(tmp_path, **{G.N_TREES: 40, G.MIN_LEAF: 3}))
+    assert (res[G.N_TASKS], res[G.N_COMPLETED], res[G.N_FAILED], res[G.N_PENDING]) == (3, 3, 0, 0)
+    assert res[G.OUTPUT_MANIFEST] == str(tmp_path / "tasks.json")
+    doc = _manifest(res[G.OUTPUT_MANIFEST])
+    assert [t["state"] for t in doc["tasks"]] == ["COMPLETED"] * 3
+    assert [t["date"] for t in doc["tasks"]] == ["2023-06-01", "2023-06-02", "2023-06-03"]
+    ids = res[G.TASK_IDS].split(";")
+    assert ids == [t["task_id"] for t in doc["tasks"]]
+    assert {f"projects/test-project/operations/{i}" for i in ids} == set(fake.operations)
+    assert doc["project"] == "test-project" and doc["request"]["ee_classifier_args"]["numberOfTrees"] == 40
+    exports = fake.requests_to("export")
+    assert [r.body["fileExportOptions"]["driveDestination"] for r in exports] == [
+        {"folder": "smd_maps", "filenamePrefix": f"soil_moisture_2023060{d}"} for d in (1, 2, 3)]
+    tree = _expression(exports[0])
+    (rf,) = {json.dumps(a, sort_keys=True) for a in calls(tree, "Classifier.smileRandomForest")}
+    assert json.loads(rf) == {"numberOfTrees": 40, "minLeafPopulation": 3, "variablesPerSplit": 2, "bagFraction": 1.0,
+                              "seed": 0}
+    assert {a["mode"] for a in calls(tree, "Classifier.setOutputMode")} == {"REGRESSION"}
+    assert {(a["low"], a["high"]) for a in calls(tree, "Image.clamp")} == {(0.0, 0.6)}
+    text = open(res[G.OUTPUT_MANIFEST], encoding="utf-8").read()
+    assert "ya29." not in text and "access_token" not in text
+
+
+def test_no_wait_returns_after_the_first_batch_and_the_task_manager_finishes(run, fake, tmp_path):
+    params = _params(tmp_path, **{G.WAIT: False, G.MODEL_TYPE: 2, G.SVR_COST: 5.0, G.SVR_NU: 0.3,
+                                  G.RESIDUAL_CORRECTION: 1})
+    res = run("smdownscale:downscalegee", params)
+    assert (res[G.N_TASKS], res[G.N_COMPLETED], res[G.N_PENDING]) == (3, 0, 3)
+    assert [t["state"] for t in _manifest(res[G.OUTPUT_MANIFEST])["tasks"]] == ["READY", "READY", "UNSUBMITTED"]
+    tree = _expression(fake.requests_to("export")[0])
+    assert {json.dumps(a, sort_keys=True) for a in calls(tree, "Classifier.libsvm")} == {json.dumps(
+        {"svmType": "NU_SVR", "kernelType": "RBF", "cost": 5.0, "nu": 0.3, "gamma": 0.5}, sort_keys=True)}
+    assert not calls(tree, "Image.add")  # residual correction off
+    monitors = [t for t in gee_tasks._running if t.manifest_path == res[G.OUTPUT_MANIFEST]]
+    assert len(monitors) == 1
+    task = monitors[0]
+    deadline = time.monotonic() + 60
+    while task.status() not in (QgsTask.TaskStatus.Complete, QgsTask.TaskStatus.Terminated):
+        assert time.monotonic() < deadline, "the monitor task did not finish"
+        QgsApplication.processEvents()
+        time.sleep(0.02)
+    assert task.status() == QgsTask.TaskStatus.Complete, task.error
+    assert [t["state"] for t in _manifest(res[G.OUTPUT_MANIFEST])["tasks"]] == ["COMPLETED"] * 3
+    assert len(fake.requests_to("export")) == 3  # the two running ones followed, the third started once
+
+
+def test_failed_tasks_fail_the_run_with_earth_engines_message(run, fake, tmp_path):
+    fake.task_states = ["PENDING", "RUNNING", "FAILED"]
+    fake.task_error = "Asset projects/test-project/assets/x already exists."
+    with pytest.raises(QgsProcessingException) as err:
+        run("smdownscale:downscalegee", _params(tmp_path, **{G.END_DATE: "2023-06-01"}))
+    assert "1 of 1 Earth Engine task(s) did not complete: smdownscale soil_moisture_20230601: FAILED: Asset " \
+           "projects/test-project/assets/x already exists." in str(err.value)
+    assert [t["state"] for t in _manifest(tmp_path / "tasks.json")["tasks"]] == ["FAILED"]
+    # run again with the same manifest once the cause is fixed: the failed task is submitted again
+    fake.task_states = ["PENDING", "RUNNING", "SUCCEEDED"]
+    res = run("smdownscale:downscalegee", _params(tmp_path, **{G.END_DATE: "2023-06-01"}))
+    assert res[G.N_COMPLETED] == 1 and len(fake.requests_to("export")) == 2
+    assert _manifest(tmp_path / "tasks.json")["tasks"][0]["submissions"] == 2
+
+
+class CancelAfterTwoStarts(QgsProcessingFeedback):
+    def __init__(self, fake):
+        super().__init__()
+        self.fake = fake
+
+    def isCanceled(self):  # noqa: N802
+        return len(self.fake.requests_to("export")) >= 2
+
+
+def test_cancel_in_qgis_cancels_the_earth_engine_tasks(run, fake, tmp_path):
+    fake.task_states = ["PENDING"] + ["RUNNING"] * 20 + ["SUCCEEDED"]
+    with pytest.raises(QgsProcessingException, match="Canceled"):
+        run("smdownscale:downscalegee", _params(tmp_path), feedback=CancelAfterTwoStarts(fake))
+    assert sorted(r.path.split("/", 2)[2][: -len(":cancel")] for r in fake.requests_to("cancel")) == \
+        sorted(fake.operations)
+    assert len(fake.operations) == 2 and all(op.canceled for op in fake.operations.values())
+    assert [t["state"] for t in _manifest(tmp_path / "tasks.json")["tasks"]] == ["CANCELLED", "CANCELLED",
+                                                                                  "UNSUBMITTED"]
+
+
+def test_monitor_task_cancel_cancels_the_earth_engine_tasks(fake, tmp_path, plugin):
+    from smdownscale.algorithms.gee import auth
+    from smdownscale.tests.unit.test_gee_tasks import configs
+
+    auth.initialize(project=fake.project, url=fake.url, force=True)
+    fake.task_states = ["PENDING"] + ["RUNNING"] * 500 + ["SUCCEEDED"]
+    path = str(tmp_path / "monitor.json")
+    task = gee_tasks.start_monitor(configs(3), path, 2, poll_interval=0.05)
+    deadline = time.monotonic() + 30
+    while len(fake.operations) < 2:
+        assert time.monotonic() < deadline
+        QgsApplication.processEvents()
+        time.sleep(0.02)
+    task.cancel()
+    while task.status() not in (QgsTask.TaskStatus.Complete, QgsTask.TaskStatus.Terminated):
+        assert time.monotonic() < deadline
+        QgsApplication.processEvents()
+        time.sleep(0.02)
+    assert task.status() == QgsTask.TaskStatus.Terminated
+    assert "were canceled on Earth Engine" in task.error
+    assert len(fake.requests_to("cancel")) == 2 and all(op.canceled for op in fake.operations.values())
+    assert [t["state"] for t in _manifest(path)["tasks"]] == ["CANCELLED", "CANCELLED", "UNSUBMITTED"]
+
+
+def test_cloud_storage_results_are_downloaded(run, fake, tmp_path, monkeypatch):
+    values = np.full((64, 74), 0.27, dtype=np.float32)
+    gcs = FakeGcs({("bkt", f"run/soil_moisture_2023060{d}.tif"): _tif_bytes(values, 11151000.0, 4928000.0)
+                   for d in (1, 2)})
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs.url)
+    try:
+        res = run("smdownscale:downscalegee", _params(tmp_path, **{
+            G.END_DATE: "2023-06-02", G.DESTINATION: 1, G.DESTINATION_PATH: "bkt/run",
+            G.DOWNLOAD_FOLDER: str(tmp_path / "maps")}))
+    finally:
+        gcs.close()
+    paths = res[G.DOWNLOADED].split(";")
+    assert [os.path.basename(p) for p in paths] == ["soil_moisture_20230601.tif", "soil_moisture_20230602.tif"]
+    ds = gdal.Open(paths[1])
+    assert ds.GetRasterBand(1).GetDescription() == "soil_moisture" and ds.GetMetadataItem("SMD_DATE") == "2023-06-02"
+    np.testing.assert_allclose(ds.ReadAsArray(), values)
+    assert [t["files"] for t in _manifest(tmp_path / "tasks.json")["tasks"]] == [[p] for p in paths]
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    ({G.MODEL_TYPE: 2, G.SAVE_CLASSIFIER_ASSET: "projects/test-project/assets/svr"},
+     "Earth Engine can save only random forest and CART classifiers as assets"),
+    ({G.DOWNLOAD_FOLDER: "/tmp/smd-never-created"}, "Downloading works only with the Cloud Storage destination"),
+    ({G.START_DATE: "2023-06-05"}, "The date range is reversed"),
+    ({G.DESTINATION: 1, G.DESTINATION_PATH: ""}, "Export to Cloud Storage needs a bucket name"),
+    ({G.CLIP_MIN: 0.5, G.CLIP_MAX: 0.1}, "The clip minimum must be below the clip maximum"),
+])
+def test_bad_input_is_explained_and_nothing_is_written(run, fake, tmp_path, extra, fragment):
+    with pytest.raises(QgsProcessingException) as err:
+        run("smdownscale:downscalegee", _params(tmp_path, **extra))
+    assert fragment in str(err.value)
+    assert not os.path.exists(tmp_path / "tasks.json")
+    assert not os.path.exists("/tmp/smd-never-created")
+    assert not fake.requests_to("export")
