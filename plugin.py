@@ -1,4 +1,4 @@
-"""Plugin class: registers the Processing provider (also for qgis_process) and the menu."""
+"""Plugin class: registers the Processing provider (also for qgis_process), the menu and the options page."""
 
 from __future__ import annotations
 
@@ -10,39 +10,80 @@ class SmDownscalePlugin:
         self.iface = iface
         self.provider = None
         self.actions: list = []
+        self.options_factory = None
 
     def initProcessing(self) -> None:  # noqa: N802 (QGIS API name)
         from .processing_provider.provider import SmDownscaleProvider
 
         if self.provider is None:
-            self.provider = SmDownscaleProvider()
-            QgsApplication.processingRegistry().addProvider(self.provider)
+            provider = SmDownscaleProvider()
+            # Keep it only if registered, so unload() never removes a provider another instance added.
+            if QgsApplication.processingRegistry().addProvider(provider):
+                self.provider = provider
 
     def initGui(self) -> None:  # noqa: N802 (QGIS API name)
         self.initProcessing()
         if self.iface is None:
             return
+        from qgis.PyQt.QtCore import QCoreApplication
         from qgis.PyQt.QtWidgets import QAction
 
-        from .processing_provider.base import tr
+        from .ui.settings_dialog import SettingsOptionsFactory
 
-        action = QAction(tr("SmDownscalePlugin", "Soil moisture downscaling toolbox"), self.iface.mainWindow())
-        action.triggered.connect(self._show_toolbox)
-        self.iface.addPluginToRasterMenu(tr("SmDownscalePlugin", "&Soil moisture downscaling"), action)
-        self.actions.append(action)
+        _translate = QCoreApplication.translate
+
+        menu = self._menu_name()
+        entries = [
+            (_translate("SmDownscalePlugin", "Soil moisture downscaling toolbox"), "", self._show_toolbox),
+            (_translate("SmDownscalePlugin", "Settings…"), "/mActionOptions.svg", self._show_settings),
+            (_translate("SmDownscalePlugin", "Check dependencies…"), "/mIconPythonFile.svg", self._show_dependencies),
+            (_translate("SmDownscalePlugin", "Help"), "/mActionHelpContents.svg", self._show_help),
+        ]
+        for text, icon, slot in entries:
+            action = QAction(text, self.iface.mainWindow())
+            if icon:
+                action.setIcon(QgsApplication.getThemeIcon(icon))
+            action.triggered.connect(slot)
+            self.iface.addPluginToRasterMenu(menu, action)
+            self.actions.append(action)
+        self.options_factory = SettingsOptionsFactory()
+        self.iface.registerOptionsWidgetFactory(self.options_factory)
+
+    @staticmethod
+    def _menu_name() -> str:
+        from qgis.PyQt.QtCore import QCoreApplication
+
+        return QCoreApplication.translate("SmDownscalePlugin", "&Soil moisture downscaling")
 
     def _show_toolbox(self) -> None:
         from qgis import processing
 
         processing.execAlgorithmDialog("smdownscale:sampledata")
 
+    def _show_settings(self) -> None:
+        from .ui.settings_dialog import open_settings
+
+        open_settings(self.iface.mainWindow())
+
+    def _show_dependencies(self) -> None:
+        from .ui.dependencies_dialog import open_dependencies
+
+        open_dependencies(self.iface.mainWindow())
+
+    def _show_help(self) -> None:
+        from .ui.settings_dialog import show_help
+
+        show_help("")
+
     def unload(self) -> None:
         if self.iface is not None:
-            from .processing_provider.base import tr
-
             for action in self.actions:
-                self.iface.removePluginRasterMenu(tr("SmDownscalePlugin", "&Soil moisture downscaling"), action)
+                self.iface.removePluginRasterMenu(self._menu_name(), action)
+                action.deleteLater()
+            if self.options_factory is not None:
+                self.iface.unregisterOptionsWidgetFactory(self.options_factory)
         self.actions = []
+        self.options_factory = None
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None

@@ -1,0 +1,139 @@
+"""Check dependencies…: which optional Python packages import, and a one-time install into the user's site-packages.
+
+Nothing is installed unless the user presses the install button here.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Optional
+
+from qgis.PyQt.QtCore import Qt, pyqtSignal
+from qgis.PyQt.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..processing_provider import dependencies
+from .settings_dialog import plugin_icon
+
+
+class DependenciesDialog(QDialog):
+    """Table of the packages, their versions, and an "Install missing packages" button."""
+
+    installFinished = pyqtSignal(bool, str)  # noqa: N815 (Qt signal name)
+    _installDone = pyqtSignal(bool, str)  # noqa: N815 - from the worker thread
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("Soil moisture downscaling — dependencies"))
+        self.setWindowIcon(plugin_icon())
+        self._installing = False
+
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels([self.tr("Package"), self.tr("Module"), self.tr("Needed for"),
+                                              self.tr("Installed")])
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.output = QPlainTextEdit()
+        self.output.setReadOnly(True)
+        self.output.setVisible(False)
+
+        self.install_button = QPushButton(self.tr("Install missing packages"))
+        self.install_button.setToolTip(self.tr(
+            "Runs pip install --user once for the missing packages, keeping the numpy and GDAL that QGIS uses."))
+        self.install_button.clicked.connect(self.install_missing)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.addButton(self.install_button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.output)
+        layout.addWidget(buttons)
+        self._installDone.connect(self._on_install_done)
+        self.resize(680, 420)
+        self.refresh()
+
+    def refresh(self) -> list[str]:
+        """Re-check every package; returns the missing module names."""
+        deps = list(dependencies.DEPENDENCIES.values())
+        self.table.setRowCount(len(deps))
+        absent = []
+        for row, dep in enumerate(deps):
+            version, reason = dependencies.module_status(dep.module)
+            if version is None:
+                absent.append(dep.module)
+            cells = [dep.dist, dep.module, dep.purpose,
+                     version if version is not None else self.tr("missing ({reason})").format(reason=reason)]
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.table.setItem(row, col, item)
+        if absent:
+            self.summary.setText(self.tr(
+                "Missing: {names}. Press \"Install missing packages\" to install them for your user account only "
+                "(QGIS's numpy and GDAL stay as they are), or run this command yourself and restart QGIS:\n"
+                "{command}").format(names=", ".join(dependencies.DEPENDENCIES[m].dist for m in absent),
+                                    command=dependencies.install_command(absent)))
+        else:
+            self.summary.setText(self.tr("Every package the algorithms need is installed (Python: {python}).")
+                                 .format(python=dependencies.python_executable()))
+        self.install_button.setEnabled(bool(absent) and not self._installing)
+        return absent
+
+    def install_missing(self) -> None:
+        absent = dependencies.missing()
+        if not absent or self._installing:
+            return
+        self._installing = True
+        self.install_button.setEnabled(False)
+        self.output.setVisible(True)
+        self.output.setPlainText(self.tr("Installing {packages} … this can take a few minutes.").format(
+            packages=", ".join(dependencies.requirements_for(absent))))
+        packages = dependencies.requirements_for(absent)
+        threading.Thread(target=self._run_install, args=(packages,), name="smdownscale-pip", daemon=True).start()
+
+    def _run_install(self, packages: list[str]) -> None:
+        ok, output = dependencies.install_user(packages)
+        try:
+            self._installDone.emit(ok, output)
+        except RuntimeError:  # dialog closed meanwhile
+            pass
+
+    def _on_install_done(self, ok: bool, output: str) -> None:
+        self._installing = False
+        still = self.refresh()
+        if ok and not still:
+            head = self.tr("Installed. The algorithms can use the new packages now.")
+        elif ok:
+            head = self.tr("Installed; restart QGIS so that the new packages are found.")
+        else:
+            head = self.tr("The installation failed; pip said:")
+        self.output.setPlainText(head + "\n\n" + output)
+        self.installFinished.emit(ok, output)
+
+    def reject(self) -> None:
+        if not self._installing:
+            super().reject()
+
+
+def open_dependencies(parent: Optional[QWidget] = None) -> None:
+    """Show the dependency check (modal). GUI only."""
+    DependenciesDialog(parent).exec()
