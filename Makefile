@@ -39,6 +39,7 @@ venv setup: sysdeps $(STAMP)
 test: setup
 	@mkdir -p $(XDG_RUNTIME_DIR) && chmod 700 $(XDG_RUNTIME_DIR)
 	$(PY) -m ruff check .
+	$(PY) scripts/lint_qt.py
 	$(PY) -m pytest -p no:cacheprovider tests/unit tests/qgis -q
 
 test-unit: setup
@@ -57,6 +58,7 @@ bench: setup
 
 lint: setup
 	$(PY) -m ruff check .
+	$(PY) scripts/lint_qt.py
 
 install:
 	@dest="$${QGIS_PROFILE_DIR:-$$HOME/.local/share/QGIS/QGIS3/profiles/default}/python/plugins"; \
