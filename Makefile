@@ -13,14 +13,16 @@ export QT_QPA_PLATFORM := offscreen
 export XDG_RUNTIME_DIR := $(or $(XDG_RUNTIME_DIR),/tmp/smdownscale-runtime-$(shell id -u))
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup sysdeps venv test test-unit test-qgis demo bench lint install zip i18n clean
+.PHONY: help setup sysdeps venv test test-unit test-qgis demo bench bench-accuracy lint install zip i18n clean
 
 help:
 	@echo "make demo    run the whole chain on the bundled sample scene through qgis_process (out/demo/)"
 	@echo "make test    install what is needed and run the unit and QGIS test suites"
 	@echo "make bench   performance benchmarks (not part of make test)"
+	@echo "make bench-accuracy  accuracy of every model against the 1 km truth of 5 sample scenes, next to baselines"
 	@echo "make install link the plugin into the default QGIS profile"
 	@echo "make zip     build the plugin zip for the QGIS plugin repository (dist/)"
+	@echo "make i18n    regenerate i18n/smdownscale_zh_CN.ts, re-apply the known translations, compile the .qm"
 
 sysdeps:
 	@if ! $(SYSPY) -c "import qgis.core, osgeo.gdal" 2>/dev/null || [ ! -x $(QGIS_PROCESS) ] || ! command -v lrelease >/dev/null; then \
@@ -56,6 +58,9 @@ demo: setup
 bench: setup
 	$(PY) bench/run.py --out out/bench
 
+bench-accuracy: setup
+	$(PY) bench/accuracy.py --out out/bench-accuracy
+
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) scripts/lint_qt.py
@@ -68,9 +73,12 @@ install:
 zip:
 	$(SYSPY) scripts/build_zip.py --out dist
 
-i18n:
-	pylupdate5 -noobsolete $$(git ls-files '*.py' | grep -v '^tests/' | grep -v '^bench/' | grep -v '^scripts/') -ts i18n/smdownscale_zh_CN.ts
-	lrelease i18n/smdownscale_zh_CN.ts
+# .ts from the plugin's Python files (tracked or new), known translations re-applied (scripts/zh_CN.json), .qm
+i18n: sysdeps
+	@mkdir -p i18n
+	pylupdate5 -noobsolete $$(git ls-files --cached --others --exclude-standard '*.py' | grep -Ev '^(tests|bench|scripts)/') -ts i18n/smdownscale_zh_CN.ts
+	$(SYSPY) scripts/translate_zh.py i18n/smdownscale_zh_CN.ts --shared build/i18n/smdownscale_zh_CN_shared.ts
+	lrelease i18n/smdownscale_zh_CN.ts build/i18n/smdownscale_zh_CN_shared.ts -qm i18n/smdownscale_zh_CN.qm
 
 clean:
 	rm -rf out build dist .pytest_cache

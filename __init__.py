@@ -4,5 +4,7 @@
 def classFactory(iface):  # noqa: N802 (QGIS API name)
     """Entry point QGIS calls to create the plugin; imports lazily so the engine stays QGIS-free."""
     from .plugin import SmDownscalePlugin
+    from .processing_provider.i18n import install_translator
 
+    install_translator()  # before the provider exists, so qgis_process also gets translated names
     return SmDownscalePlugin(iface)

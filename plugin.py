@@ -87,3 +87,6 @@ class SmDownscalePlugin:
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None
+        from .processing_provider.i18n import remove_translator
+
+        remove_translator()  # installed by classFactory

@@ -1,0 +1,2956 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="zh_CN">
+    <context>
+        <name>AlignAlgorithm</name>
+        <message>
+            <location filename="../processing_provider/align.py" line="58" />
+            <source>Align rasters to a grid</source>
+            <translation>将栅格对齐到格网</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="61" />
+            <source>Puts factor rasters (any number, single- or multi-band, in any coordinate system) on one grid and writes them as one multiband float32 GeoTIFF: every input band becomes one band, named after its band description or, failing that, the file name without its date (ndvi_20230601.tif gives 'ndvi'). Factor names must be unique.
+
+The grid comes from a reference raster (e.g. a 1 km DEM), or from a CRS, an extent and a resolution (the extent is snapped outward to whole multiples of the resolution). Given together with a reference raster, CRS, extent or resolution override the reference's own.
+
+Resampling is chosen per input from the change of scale: continuous factors use bilinear interpolation when the grid is finer than the input and the average when it is coarser; categorical factors (land cover: bands marked SMD_KIND=categorical, with a colour table, or listed under 'Categorical factors') use the nearest pixel and the majority class. Nodata stays nodata and is ignored by averages.
+
+With a coarse reference raster (the SMAP soil moisture raster), the aligned factors are also aggregated onto its grid: each coarse cell gets the mean of the fine pixels whose centers fall in it (the majority class for categorical factors), or nodata when fewer than the minimum valid fraction of its pixels are valid. Models are trained on this coarse stack and applied to the fine one.</source>
+            <translation>将任意数量的因子栅格（单波段或多波段，任意坐标系）放到同一格网上，并写出为一个多波段 float32 GeoTIFF：每个输入波段成为一个波段，以其波段描述命名；若无波段描述，则以去掉日期的文件名命名（ndvi_20230601.tif 命名为“ndvi”）。因子名称必须唯一。
+
+格网取自参考栅格（例如 1 km DEM），或由坐标参考系、范围和分辨率给定（范围向外对齐到分辨率的整数倍）。若与参考栅格同时给定，坐标参考系、范围或分辨率将覆盖参考栅格自身的设置。
+
+每个输入的重采样方法按尺度变化选择：连续型因子在格网比输入更精细时使用双线性插值，更粗时使用均值；类别型因子（土地覆盖：标记为 SMD_KIND=categorical 的波段、带颜色表的波段，或列于“类别型因子”中的因子）使用最邻近像元和众数类别。无数据值保持为无数据值，计算均值时忽略。
+
+若给定粗分辨率参考栅格（SMAP 土壤水分栅格），对齐后的因子还会聚合到其格网上：每个粗像元取中心落在其中的精细像元的均值（类别型因子取众数类别）；若有效像元比例低于最小有效比例，则设为无数据值。模型在该粗分辨率堆栈上训练，并应用于精细分辨率堆栈。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="81" />
+            <source>Factor rasters</source>
+            <translation>因子栅格</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="84" />
+            <source>Rasters to align. Each band becomes one factor of the output stack.</source>
+            <translation>待对齐的栅格。每个波段成为输出堆栈中的一个因子。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="85" />
+            <source>Reference raster (target grid)</source>
+            <translation>参考栅格（目标格网）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="87" />
+            <source>The output takes this raster's CRS, extent and pixel size. Leave empty to give a CRS, an extent and a resolution instead.</source>
+            <translation>输出采用该栅格的坐标参考系、范围和像元大小。留空则改为给定坐标参考系、范围和分辨率。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="89" />
+            <source>Target CRS</source>
+            <translation>目标坐标参考系</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="90" />
+            <source>CRS of the output grid (e.g. EPSG:6933, the SMAP EASE-Grid 2.0).</source>
+            <translation>输出格网的坐标参考系（例如 EPSG:6933，即 SMAP 所用的 EASE-Grid 2.0）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="91" />
+            <source>Target extent</source>
+            <translation>目标范围</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="92" />
+            <source>Area of the output grid, transformed into the target CRS if needed and snapped outward to whole multiples of the resolution.</source>
+            <translation>输出格网的区域，必要时转换到目标坐标参考系，并向外对齐到分辨率的整数倍。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="94" />
+            <source>Target resolution (target CRS units)</source>
+            <translation>目标分辨率（目标坐标参考系单位）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="96" />
+            <source>Pixel size of the output grid in units of the target CRS (metres for a projected CRS, degrees for EPSG:4326).</source>
+            <translation>输出格网的像元大小，以目标坐标参考系的单位表示（投影坐标系为米，EPSG:4326 为度）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="98" />
+            <source>Categorical factors (comma-separated names)</source>
+            <translation>类别型因子（名称，以逗号分隔）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="100" />
+            <source>Factor names to treat as classes (nearest / majority resampling), besides bands already marked categorical.</source>
+            <translation>除已标记为类别型的波段外，另需按类别处理的因子名称（最邻近 / 众数重采样）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="102" />
+            <source>Aligned factors (fine grid)</source>
+            <translation>对齐后的因子（精细格网）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="103" />
+            <source>Multiband GeoTIFF on the target grid, one named band per factor.</source>
+            <translation>目标格网上的多波段 GeoTIFF，每个因子一个命名波段。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="104" />
+            <source>Coarse reference raster (e.g. SMAP soil moisture)</source>
+            <translation>粗分辨率参考栅格（例如 SMAP 土壤水分）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="107" />
+            <source>When given, the aligned factors are also aggregated onto this raster's grid (training data for the models).</source>
+            <translation>给定时，对齐后的因子还会聚合到该栅格的格网上（作为模型的训练数据）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="109" />
+            <source>Minimum valid fraction per coarse cell</source>
+            <translation>每个粗像元的最小有效比例</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="113" />
+            <source>A coarse cell with a smaller share of valid fine pixels becomes nodata.</source>
+            <translation>有效精细像元比例低于该值的粗像元设为无数据值。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="114" />
+            <source>Aggregated factors (coarse grid)</source>
+            <translation>聚合后的因子（粗格网）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="116" />
+            <source>The factors aggregated onto the coarse reference grid; written only when a coarse reference raster is given.</source>
+            <translation>聚合到粗分辨率参考格网上的因子；仅在给定粗分辨率参考栅格时写出。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="122" />
+            <source>Factor names (comma-separated)</source>
+            <translation>因子名称（以逗号分隔）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="144" />
+            <source>target CRS</source>
+            <translation>目标坐标参考系</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="146" />
+            <source>target extent</source>
+            <translation>目标范围</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="148" />
+            <source>target resolution</source>
+            <translation>目标分辨率</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="163" />
+            <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
+            <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="192" />
+            <source>Give a reference raster, or a target CRS, extent and resolution (missing: {}).</source>
+            <translation>请给定参考栅格，或给定目标坐标参考系、范围和分辨率（缺少：{}）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="196" />
+            <source>The target resolution must be greater than 0.</source>
+            <translation>目标分辨率必须大于 0。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="220" />
+            <source>Target grid: {} x {} pixels of {:g} x {:g}, extent {:.6g}, {:.6g}, {:.6g}, {:.6g}</source>
+            <translation>目标格网：{} x {} 个像元，像元大小 {:g} x {:g}，范围 {:.6g}, {:.6g}, {:.6g}, {:.6g}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="227" />
+            <source>{}: {}, {} resampling, {:.1%} valid</source>
+            <translation>{}：{}，{} 重采样，有效 {:.1%}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="232" />
+            <source>Aggregating onto the coarse grid ({} x {} cells)...</source>
+            <translation>正在聚合到粗格网（{} x {} 个像元）...</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="242" />
+            <source>Aggregated factors (coarse grid) {}</source>
+            <translation>聚合后的因子（粗格网） {}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="248" />
+            <source>Aligned factors (fine grid) {}</source>
+            <translation>对齐后的因子（精细格网） {}</translation>
+        </message>
+    </context>
+    <context>
+        <name>DependenciesDialog</name>
+        <message>
+            <location filename="../ui/dependencies_dialog.py" line="37" />
+            <source>Soil moisture downscaling — dependencies</source>
+            <translation>土壤水分降尺度 — 依赖项</translation>
+        </message>
+        <message>
+            <location filename="../ui/dependencies_dialog.py" line="42" />
+            <source>Package</source>
+            <translation>软件包</translation>
+        </message>
+        <message>
+            <location filename="../ui/dependencies_dialog.py" line="42" />
+            <source>Module</source>
+            <translation>模块</translation>
+        </message>
+        <message>
+            <location filename="../ui/dependencies_dialog.py" line="42" />
+            <source>Needed for</source>
+            <translation>用途</translation>
+        </message>
+        <message>
+            <location filename="../ui/dependencies_dialog.py" line="42" />
+            <source>Installed</source>
+            <translation>已安装版本</translation>
+        </message>
+        <message>
+            <location filename="../ui/dependencies_dialog.py" line="57" />
+            <source>Install missing packages</source>
+            <translation>安装缺失的软件包</translation>
+        </message>
+        <message>
+            <location filename="../ui/dependencies_dialog.py" line="58" />
+            <source>Runs pip install --user once for the missing packages, keeping the numpy and GDAL that QGIS uses.</source>
+            <translation>为缺失的软件包运行一次 pip install --user，保留 QGIS 使用的 numpy 和 GDAL。</translation>
+        </message>
+        <message>
+            <location filename="../ui/dependencies_dialog.py" line="84" />
+            <source>missing ({reason})</source>
+            <translation>缺失（{reason}）</translation>
+        </message>
+        <message>
+            <location filename="../ui/dependencies_dialog.py" line="90" />
+            <source>Missing: {names}. Press "Install missing packages" to install them for your user account only (QGIS's numpy and GDAL stay as they are), or run this command yourself and restart QGIS:
+{command}</source>
+            <translation>缺失：{names}。点击“安装缺失的软件包”仅为您的用户账号安装（QGIS 的 numpy 和 GDAL 保持不变），或自行运行以下命令后重启 QGIS：
+{command}</translation>
+        </message>
+        <message>
+            <location filename="../ui/dependencies_dialog.py" line="96" />
+            <source>Every package the algorithms need is installed (Python: {python}).</source>
+            <translation>各算法所需的软件包均已安装（Python：{python}）。</translation>
+        </message>
+        <message>
+            <location filename="../ui/dependencies_dialog.py" line="108" />
+            <source>Installing {packages} … this can take a few minutes.</source>
+            <translation>正在安装 {packages} … 可能需要几分钟。</translation>
+        </message>
+        <message>
+            <location filename="../ui/dependencies_dialog.py" line="124" />
+            <source>Installed. The algorithms can use the new packages now.</source>
+            <translation>安装完成。各算法现在即可使用新安装的软件包。</translation>
+        </message>
+        <message>
+            <location filename="../ui/dependencies_dialog.py" line="126" />
+            <source>Installed; restart QGIS so that the new packages are found.</source>
+            <translation>安装完成；请重启 QGIS 以便找到新安装的软件包。</translation>
+        </message>
+        <message>
+            <location filename="../ui/dependencies_dialog.py" line="128" />
+            <source>The installation failed; pip said:</source>
+            <translation>安装失败；pip 输出如下：</translation>
+        </message>
+    </context>
+    <context>
+        <name>DownscaleAlgorithm</name>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="52" />
+            <source>Downscale soil moisture</source>
+            <translation>土壤水分降尺度</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="55" />
+            <source>Applies a model trained with 'Train downscaling model' to a 1 km factor stack (from 'Align rasters to a grid') and writes 1 km soil moisture (m3/m3, float32 GeoTIFF, nodata -9999).
+
+Factors are matched to the model by band name, so the stack may hold its bands in any order and extra bands; a factor the model needs but the stack lacks is an error. Pixels where any factor is nodata stay nodata. The raster is processed in blocks, so any extent fits in memory.
+
+Residual correction (default: constant per coarse cell) needs the coarse SMAP raster of the same date: for every SMAP cell the residual SMAP minus the mean of the 1 km predictions inside the cell is added to those pixels, so the 1 km field averages exactly to SMAP in every cell. Pixels whose cell has no SMAP value keep the uncorrected prediction. The smooth variant adds a bilinear surface through one value per SMAP cell instead, solved so that every cell still averages to SMAP (no blocky seams at cell edges); the log reports the largest cell-mean deviation from SMAP (mass-conservation check). Finally values are clipped to the physical range (advanced parameters).
+
+Derived factors the model was trained with (LST day-night difference, TVDI, antecedent precipitation index) are recomputed from the stack's bands; a stack without them works with models that do not use them.
+
+Time series: instead of one factor stack, give factor stacks of several dates (with the SMAP rasters of the same dates), the manifest.json of 'Fetch data from Earth Engine', or a folder holding factors_&lt;date&gt;.tif and smap_&lt;date&gt;.tif (dates as YYYYMMDD or YYYY-MM-DD in the names). Every date is downscaled exactly as a single date would be and written to the output folder as sm_1km_&lt;YYYYMMDD&gt;.tif, with sm_1km_series.csv listing date, start, end and file. In QGIS the files load into one group, each layer shown from its date until the next one, so the temporal controller animates the series.</source>
+            <translation>将用“训练降尺度模型”训练的模型应用于 1 km 因子堆栈（来自“将栅格对齐到格网”），写出 1 km 土壤水分（m3/m3，float32 GeoTIFF，无数据值 -9999）。
+
+因子按波段名称与模型匹配，因此堆栈中的波段可以任意顺序排列，也可以包含多余的波段；模型需要而堆栈缺少的因子会导致报错。任一因子为无数据值的像元保持为无数据值。栅格分块处理，因此任意范围都不会超出内存。
+
+残差校正（默认：每个粗像元取常数）需要同一日期的粗分辨率 SMAP 栅格：对每个 SMAP 像元，将残差（SMAP 减去该像元内 1 km 预测值的均值）加到这些像元上，使 1 km 结果在每个像元内的均值恰好等于 SMAP。所在粗像元没有 SMAP 值的像元保留未经校正的预测值。平滑方式则改为加上一个双线性曲面，该曲面由每个 SMAP 像元一个值确定，并经求解使每个像元的均值仍等于 SMAP（像元边界处没有块状接缝）；日志报告像元均值与 SMAP 的最大偏差（质量守恒检查）。最后将结果截断到物理范围（高级参数）。
+
+模型训练时使用的派生因子（LST 昼夜温差、TVDI、前期降水指数）由堆栈的波段重新计算；不含这些波段的堆栈可用于不使用它们的模型。
+
+时间序列：不给定单个因子堆栈，而是给定多个日期的因子堆栈（以及相同日期的 SMAP 栅格）、“从 Earth Engine 获取数据”写出的 manifest.json，或包含 factors_&lt;date&gt;.tif 和 smap_&lt;date&gt;.tif 的文件夹（文件名中的日期为 YYYYMMDD 或 YYYY-MM-DD）。每个日期的降尺度方式与单一日期完全相同，以 sm_1km_&lt;YYYYMMDD&gt;.tif 写入输出文件夹，并由 sm_1km_series.csv 列出日期、起始、结束和文件。在 QGIS 中，这些文件加载到同一个图层组，每个图层从其日期显示到下一个日期，因此时间控制器可以播放该序列。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="81" />
+            <source>Model file</source>
+            <translation>模型文件</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="81" />
+            <source>smdownscale model (*.smdmodel)</source>
+            <translation>smdownscale 模型 (*.smdmodel)</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="84" />
+            <source>A .smdmodel file written by 'Train downscaling model'.</source>
+            <translation>由“训练降尺度模型”写出的 .smdmodel 文件。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="85" />
+            <source>Factor stack (1 km)</source>
+            <translation>因子堆栈（1 km）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="86" />
+            <source>Multiband raster with one named band per factor, on the 1 km grid (one date; leave empty for a time series).</source>
+            <translation>1 km 格网上的多波段栅格，每个因子一个命名波段（单一日期；时间序列请留空）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="88" />
+            <source>Coarse soil moisture (SMAP, same date)</source>
+            <translation>粗分辨率土壤水分（SMAP，同一日期）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="90" />
+            <source>SMAP soil moisture of the factor stack's date; needed for residual correction.</source>
+            <translation>与因子堆栈同一日期的 SMAP 土壤水分；残差校正需要此项。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="92" />
+            <source>Residual correction</source>
+            <translation>残差校正</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="92" />
+            <source>Constant per coarse cell</source>
+            <translation>每个粗像元取常数</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="92" />
+            <source>None</source>
+            <translation>无</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="92" />
+            <source>Smooth (interpolated, mass-conserving)</source>
+            <translation>平滑（插值，质量守恒）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="96" />
+            <source>Constant per coarse cell: each SMAP cell's 1 km mean equals SMAP. Smooth: the residual is spread as an interpolated surface, without steps at cell edges, and each cell's 1 km mean still equals SMAP. None: the plain model prediction.</source>
+            <translation>每个粗像元取常数：每个 SMAP 像元内 1 km 结果的均值等于 SMAP。平滑：残差以插值曲面的形式分配，像元边界处没有阶跃，且每个像元内 1 km 结果的均值仍等于 SMAP。无：直接使用模型预测值。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="99" />
+            <source>Minimum soil moisture (m3/m3)</source>
+            <translation>土壤水分最小值（m3/m3）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="102" />
+            <source>Lower end of the physical range; smaller values are raised to it.</source>
+            <translation>物理范围的下限；低于该值的结果被提高到该值。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="103" />
+            <source>Maximum soil moisture (m3/m3)</source>
+            <translation>土壤水分最大值（m3/m3）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="106" />
+            <source>Upper end of the physical range (about the porosity); larger values are lowered to it.</source>
+            <translation>物理范围的上限（约为土壤孔隙度）；高于该值的结果被降低到该值。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="108" />
+            <source>Time series: factor stacks (1 km)</source>
+            <translation>时间序列：因子堆栈（1 km）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="110" />
+            <source>Factor stacks of several dates, each with its date in the file name (YYYYMMDD or YYYY-MM-DD); one output file per date.</source>
+            <translation>多个日期的因子堆栈，文件名中带有各自的日期（YYYYMMDD 或 YYYY-MM-DD）；每个日期输出一个文件。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="112" />
+            <source>Time series: SMAP soil moisture rasters</source>
+            <translation>时间序列：SMAP 土壤水分栅格</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="115" />
+            <source>The SMAP rasters of the same dates (paired by the date in the file names), for residual correction.</source>
+            <translation>相同日期的 SMAP 栅格（按文件名中的日期配对），用于残差校正。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="117" />
+            <source>Time series: manifest of a fetch</source>
+            <translation>时间序列：数据获取清单</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="117" />
+            <source>smdownscale manifest (*.json)</source>
+            <translation>smdownscale 清单 (*.json)</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="120" />
+            <source>The manifest.json written by 'Fetch data from Earth Engine': every date it lists is downscaled.</source>
+            <translation>由“从 Earth Engine 获取数据”写出的 manifest.json：对其中列出的每个日期进行降尺度。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="122" />
+            <source>Time series: input folder</source>
+            <translation>时间序列：输入文件夹</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="124" />
+            <source>A folder holding factors_&lt;date&gt;.tif and smap_&lt;date&gt;.tif (also in factors/ and smap/ subfolders, or listed by a manifest.json in the folder).</source>
+            <translation>包含 factors_&lt;date&gt;.tif 和 smap_&lt;date&gt;.tif 的文件夹（也可位于 factors/ 和 smap/ 子文件夹中，或由文件夹中的 manifest.json 列出）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="126" />
+            <source>Soil moisture 1 km</source>
+            <translation>1 km 土壤水分</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="128" />
+            <source>Float32 GeoTIFF of soil moisture in m3/m3 (one date).</source>
+            <translation>土壤水分的 Float32 GeoTIFF，单位 m3/m3（单一日期）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="129" />
+            <source>Time series: output folder</source>
+            <translation>时间序列：输出文件夹</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="131" />
+            <source>Folder for sm_1km_&lt;YYYYMMDD&gt;.tif per date and the list sm_1km_series.csv; empty: a temporary folder.</source>
+            <translation>存放每个日期的 sm_1km_&lt;YYYYMMDD&gt;.tif 及列表 sm_1km_series.csv 的文件夹；留空则使用临时文件夹。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="137" />
+            <source>Mean soil moisture (m3/m3)</source>
+            <translation>土壤水分均值（m3/m3）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="138" />
+            <source>Time series: output files (';'-separated)</source>
+            <translation>时间序列：输出文件（以“;”分隔）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="146" />
+            <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
+            <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="158" />
+            <source>The minimum soil moisture must be below the maximum.</source>
+            <translation>土壤水分最小值必须小于最大值。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="165" />
+            <source>Residual correction needs the coarse soil moisture: give the coarse SMAP raster of the same date, or set residual correction to None.</source>
+            <translation>残差校正需要粗分辨率土壤水分：请给定同一日期的粗分辨率 SMAP 栅格，或将残差校正设为“无”。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="190" />
+            <source>Residual correction is off: the coarse soil moisture raster is not used.</source>
+            <translation>残差校正已关闭：不使用粗分辨率土壤水分栅格。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="195" />
+            <source>Model: {} ({}); date: {}</source>
+            <translation>模型：{}（{}）；日期：{}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="196" />
+            <source>{} valid pixels: mean {:.4f}, std {:.4f}, min {:.4f}, max {:.4f} m3/m3</source>
+            <translation>{} 个有效像元：均值 {:.4f}，标准差 {:.4f}，最小值 {:.4f}，最大值 {:.4f} m3/m3</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="199" />
+            <source>Residual correction: {} coarse cells, mean |residual| {:.4f} m3/m3, largest cell mean deviation {:.2g} m3/m3 (before clipping)</source>
+            <translation>残差校正：{} 个粗像元，平均 |残差| {:.4f} m3/m3，像元均值最大偏差 {:.2g} m3/m3（截断前）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="203" />
+            <source>{} pixels lie in cells without a SMAP value and keep the uncorrected prediction.</source>
+            <translation>{} 个像元位于没有 SMAP 值的粗像元内，保留未经校正的预测值。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="206" />
+            <source>{} pixels were clipped to {:g}-{:g} m3/m3.</source>
+            <translation>{} 个像元被截断到 {:g}-{:g} m3/m3。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="284" />
+            <source>Soil moisture 1 km {}</source>
+            <translation>1 km 土壤水分 {}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="230" />
+            <source>Give either one factor stack (one date) or a time series (factor stacks, a manifest or an input folder), not both.</source>
+            <translation>请给定一个因子堆栈（单一日期）或一个时间序列（因子堆栈、清单或输入文件夹），不能同时给定两者。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="233" />
+            <source>Give a factor stack, or a time series: factor stacks of several dates, a manifest or an input folder.</source>
+            <translation>请给定一个因子堆栈，或一个时间序列：多个日期的因子堆栈、清单或输入文件夹。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="237" />
+            <source>Give the time series one way: factor stacks, a manifest or an input folder.</source>
+            <translation>时间序列只能以一种方式给定：因子堆栈、清单或输入文件夹。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="239" />
+            <source>Residual correction needs the SMAP rasters of the same dates: add them under 'Time series: SMAP soil moisture rasters', or set residual correction to None.</source>
+            <translation>残差校正需要相同日期的 SMAP 栅格：请在“时间序列：SMAP 土壤水分栅格”中添加，或将残差校正设为“无”。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="268" />
+            <source>Residual correction is off: the SMAP rasters are not used.</source>
+            <translation>残差校正已关闭：不使用 SMAP 栅格。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="275" />
+            <source>{}: {} valid pixels, mean {:.4f} m3/m3 -&gt; {}</source>
+            <translation>{}：{} 个有效像元，均值 {:.4f} m3/m3 -&gt; {}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="278" />
+            <source>{}: {} pixels lie in cells without a SMAP value and keep the uncorrected prediction.</source>
+            <translation>{}：{} 个像元位于没有 SMAP 值的粗像元内，保留未经校正的预测值。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="283" />
+            <source>Soil moisture 1 km {} to {}</source>
+            <translation>1 km 土壤水分 {} 至 {}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="287" />
+            <source>{} dates written to {}; mean soil moisture {:.4f} m3/m3.</source>
+            <translation>已将 {} 个日期写入 {}；土壤水分均值 {:.4f} m3/m3。</translation>
+        </message>
+    </context>
+    <context>
+        <name>DownscaleGeeAlgorithm</name>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="110" />
+            <source>Downscale on Earth Engine</source>
+            <translation>在 Earth Engine 上降尺度</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="113" />
+            <source>Runs the downscaling chain on Google Earth Engine, for areas and periods too large for one computer (a province, several years of daily maps), and exports one 1 km soil moisture map per time step to Google Drive, Cloud Storage or an Earth Engine asset.
+
+Same concepts as the local chain (fetchgee, train, downscale): the factors are computed on the fine grid (target CRS and resolution), averaged onto SMAP's own 9 km grid (EASE-Grid 2.0) with a mean (land cover becomes class fractions), and paired with SMAP; training samples are drawn on that coarse grid, a different SMAP cell each (samples per time step; 0 = all cells), from up to 'training time steps' dates spread over the range. The model (random forest, CART, support vector regression NU_SVR with RBF kernel on standardized factors, or gradient tree boosting) is trained in regression mode and applied to the fine factors. Residual correction adds to every pixel its SMAP cell's residual (SMAP minus the cell mean of the prediction), so each cell averages to SMAP; values are then clamped to the clip range. Hyperparameters map to the local ones (README table).
+
+Tasks: exports are submitted in batches (at most 'batch size' queued or running at once) and followed until they end ('wait'), with progress = finished tasks; cancel cancels them on Earth Engine. Without 'wait' the first batch is started and the algorithm returns; in QGIS the rest is followed in the task manager. The task manifest (JSON) records every task (id, destination, state, Earth Engine's error message; never a credential): run again with the same manifest to resume: completed tasks are skipped, failed or canceled ones submitted again, running ones followed.
+
+The trained classifier (RF or CART) can be saved as an asset and reused later instead of training. With Cloud Storage, completed maps can be downloaded to a folder and loaded as layers.
+
+Earth Engine access: a Cloud project registered for Earth Engine (parameter, plugin settings or SMDOWNSCALE_EE_PROJECT) and your credentials ('earthengine authenticate') or a service account (plugin settings).</source>
+            <translation>在 Google Earth Engine 上运行降尺度流程，适用于单台计算机难以处理的区域和时段（一个省、多年的逐日结果），并将每个时间步长的一幅 1 km 土壤水分图导出到 Google Drive、Cloud Storage 或 Earth Engine 资产。
+
+概念与本地流程（fetchgee、train、downscale）相同：因子在精细格网（目标坐标参考系和分辨率）上计算，以均值聚合到 SMAP 自身的 9 km 格网（EASE-Grid 2.0）上（土地覆盖转为各类别所占比例），并与 SMAP 配对；训练样本在该粗格网上抽取，每个样本为不同的 SMAP 像元（每个时间步长的样本数；0 = 全部像元），取自均匀分布在日期范围内、至多“训练时间步数”个日期。模型（随机森林、CART、在标准化因子上使用 RBF 核的支持向量回归 NU_SVR，或梯度提升树）以回归模式训练，并应用于精细分辨率因子。残差校正将每个像元所在 SMAP 像元的残差（SMAP 减去该像元内预测值的均值）加到该像元上，使每个 SMAP 像元的均值等于 SMAP；随后将结果限制在截断范围内。超参数与本地流程一一对应（见 README 中的表格）。
+
+任务：导出任务分批提交（同时排队或运行的任务至多为“批大小”），并跟踪至结束（“等待”），进度 = 已结束的任务；取消操作会在 Earth Engine 上取消这些任务。不勾选“等待”时，启动第一批任务后算法即返回；在 QGIS 中，其余任务由任务管理器继续跟踪。任务清单（JSON）记录每个任务（ID、目标位置、状态、Earth Engine 的错误信息；从不记录凭据）：使用同一清单再次运行即可继续：已完成的任务被跳过，失败或已取消的任务重新提交，正在运行的任务继续跟踪。
+
+训练好的分类器（RF 或 CART）可以保存为资产，以后直接重用而无需重新训练。使用 Cloud Storage 时，已完成的结果图可以下载到文件夹并作为图层加载。
+
+Earth Engine 访问：需要一个已注册 Earth Engine 的云项目（参数、插件设置或 SMDOWNSCALE_EE_PROJECT），以及您的凭据（“earthengine authenticate”）或服务账号（插件设置）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="148" />
+            <source>Extent</source>
+            <translation>范围</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="148" />
+            <source>Area to downscale, with its CRS. Ignored when a polygon layer is given.</source>
+            <translation>要降尺度的区域及其坐标参考系。给定面图层时忽略此项。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="150" />
+            <source>Area (polygon layer)</source>
+            <translation>区域（面图层）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="150" />
+            <source>Polygons delimiting the area; the maps cover the SMAP cells of their bounding box.</source>
+            <translation>界定区域的多边形；结果图覆盖其外包矩形内的 SMAP 像元。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="153" />
+            <source>Start date (YYYY-MM-DD)</source>
+            <translation>开始日期（YYYY-MM-DD）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="153" />
+            <source>First day of the date range.</source>
+            <translation>日期范围的第一天。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="155" />
+            <source>End date (YYYY-MM-DD, inclusive)</source>
+            <translation>结束日期（YYYY-MM-DD，包含当日）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="155" />
+            <source>Last day of the date range (included).</source>
+            <translation>日期范围的最后一天（包含）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="157" />
+            <source>Time step</source>
+            <translation>时间步长</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="157" />
+            <source>Daily</source>
+            <translation>逐日</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="157" />
+            <source>8-day</source>
+            <translation>8 天</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="157" />
+            <source>16-day</source>
+            <translation>16 天</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="157" />
+            <source>Monthly</source>
+            <translation>逐月</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="157" />
+            <source>One map per time step; 8- and 16-day steps follow the MODIS calendar.</source>
+            <translation>每个时间步长输出一幅图；8 天和 16 天步长遵循 MODIS 日历。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="161" />
+            <source>Factors</source>
+            <translation>因子</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="165" />
+            <source>Downscaling factors (as in 'Fetch data from Earth Engine'). A reused classifier needs the factors it was trained with, in the same order.</source>
+            <translation>降尺度因子（与“从 Earth Engine 获取数据”中相同）。重用的分类器需要与其训练时相同的因子，且顺序相同。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="167" />
+            <source>SMAP product</source>
+            <translation>SMAP 产品</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="167" />
+            <source>L4 (model assimilation, 3-hourly)</source>
+            <translation>L4（模式同化，3 小时）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="167" />
+            <source>L3 enhanced (radiometer, AM/PM passes)</source>
+            <translation>L3 增强型（辐射计，上午/下午过境）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="167" />
+            <source>The SMAP product downscaled.</source>
+            <translation>要降尺度的 SMAP 产品。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="171" />
+            <source>SMAP layer</source>
+            <translation>SMAP 图层</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="171" />
+            <source>Surface soil moisture (0-5 cm)</source>
+            <translation>表层土壤水分（0-5 cm）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="171" />
+            <source>Root-zone soil moisture (0-100 cm, L4 only)</source>
+            <translation>根区土壤水分（0-100 cm，仅 L4）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="171" />
+            <source>The soil moisture layer to downscale.</source>
+            <translation>要降尺度的土壤水分图层。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="176" />
+            <source>Model</source>
+            <translation>模型</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="176" />
+            <source>Random forest (RF)</source>
+            <translation>随机森林（RF）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="176" />
+            <source>Regression tree (CART)</source>
+            <translation>分类回归树（CART）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="176" />
+            <source>Support vector regression (SVR, NU_SVR)</source>
+            <translation>支持向量回归（SVR，NU_SVR）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="176" />
+            <source>Gradient tree boosting (GBT)</source>
+            <translation>梯度提升树（GBT）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="176" />
+            <source>Earth Engine regressor: smileRandomForest, smileCart, libsvm NU_SVR or smileGradientTreeBoost.</source>
+            <translation>Earth Engine 回归器：smileRandomForest、smileCart、libsvm NU_SVR 或 smileGradientTreeBoost。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="181" />
+            <source>Number of trees (RF, GBT)</source>
+            <translation>树的数量（RF、GBT）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="181" />
+            <source>numberOfTrees; the local chain's n_estimators.</source>
+            <translation>numberOfTrees；对应本地流程的 n_estimators。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="184" />
+            <source>Minimum samples per leaf (RF, CART)</source>
+            <translation>叶节点最小样本数（RF、CART）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="184" />
+            <source>minLeafPopulation (local min_samples_leaf). Empty: 2 for RF, 5 for CART, as locally.</source>
+            <translation>minLeafPopulation（对应本地的 min_samples_leaf）。留空：RF 为 2，CART 为 5，与本地一致。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="187" />
+            <source>Variables per split (RF)</source>
+            <translation>每次分裂的变量数（RF）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="187" />
+            <source>variablesPerSplit (local max_features). Empty: all features, as the local random forest.</source>
+            <translation>variablesPerSplit（对应本地的 max_features）。留空：使用全部特征，与本地随机森林一致。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="191" />
+            <source>Maximum leaf nodes per tree</source>
+            <translation>每棵树的最大叶节点数</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="191" />
+            <source>maxNodes (local max_leaf_nodes). Empty: no limit for RF, 4096 (= depth 12) for CART, 8 (= depth 3) for GBT.</source>
+            <translation>maxNodes（对应本地的 max_leaf_nodes）。留空：RF 不限，CART 为 4096（= 深度 12），GBT 为 8（= 深度 3）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="194" />
+            <source>SVR cost (C)</source>
+            <translation>SVR 代价参数（C）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="194" />
+            <source>libsvm cost, the local SVR's C.</source>
+            <translation>libsvm 代价参数，即本地 SVR 的 C。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="196" />
+            <source>SVR nu</source>
+            <translation>SVR nu</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="196" />
+            <source>NU_SVR's nu (0 &lt; nu &lt;= 1): the share of support vectors; it replaces the local SVR's epsilon.</source>
+            <translation>NU_SVR 的 nu（0 &lt; nu &lt;= 1）：支持向量所占比例；它取代本地 SVR 的 epsilon。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="199" />
+            <source>SVR gamma</source>
+            <translation>SVR gamma</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="199" />
+            <source>RBF kernel gamma. Empty: 1 / number of features ('scale' on standardized factors, as locally).</source>
+            <translation>RBF 核的 gamma。留空：1 / 特征数（在标准化因子上即“scale”，与本地一致）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="202" />
+            <source>Learning rate (GBT)</source>
+            <translation>学习率（GBT）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="202" />
+            <source>smileGradientTreeBoost shrinkage.</source>
+            <translation>smileGradientTreeBoost 的收缩系数（shrinkage）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="205" />
+            <source>Training samples per time step (0 = all SMAP cells)</source>
+            <translation>每个时间步长的训练样本数（0 = 全部 SMAP 像元）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="205" />
+            <source>SMAP cells drawn at random (seeded) per training date; each sample is a different cell.</source>
+            <translation>每个训练日期随机抽取（固定种子）的 SMAP 像元；每个样本为不同的像元。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="208" />
+            <source>Training time steps (0 = all)</source>
+            <translation>训练时间步数（0 = 全部）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="208" />
+            <source>Dates the model is trained on, spread evenly over the range; fewer keep every export request small (each export carries the training computation).</source>
+            <translation>用于训练模型的日期，均匀分布在日期范围内；日期越少，每个导出请求越小（每个导出都包含训练计算）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="212" />
+            <source>Random seed</source>
+            <translation>随机种子</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="212" />
+            <source>Seed of the sampling and of the random forest / boosting.</source>
+            <translation>抽样以及随机森林 / 提升算法的随机种子。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="214" />
+            <source>Residual correction</source>
+            <translation>残差校正</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="214" />
+            <source>Constant per coarse cell</source>
+            <translation>每个粗像元取常数</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="214" />
+            <source>None</source>
+            <translation>无</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="214" />
+            <source>Constant: each SMAP cell's residual (SMAP minus the cell mean of the prediction) is added to its pixels, so the map averages to SMAP in every cell.</source>
+            <translation>常数：将每个 SMAP 像元的残差（SMAP 减去该像元内预测值的均值）加到其内的像元上，使结果图在每个 SMAP 像元内的均值等于 SMAP。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="218" />
+            <source>Clip minimum (m3/m3)</source>
+            <translation>截断下限（m3/m3）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="218" />
+            <source>Lower end of the physical range values are clamped to.</source>
+            <translation>物理范围的下限，结果值被限制在该值以上。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="220" />
+            <source>Clip maximum (m3/m3)</source>
+            <translation>截断上限（m3/m3）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="220" />
+            <source>Upper end of the physical range values are clamped to.</source>
+            <translation>物理范围的上限，结果值被限制在该值以下。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="222" />
+            <source>Fine resolution (target CRS units)</source>
+            <translation>精细分辨率（目标坐标参考系单位）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="222" />
+            <source>Pixel size of the maps (metres for EPSG:6933); must be finer than SMAP's 9 km.</source>
+            <translation>结果图的像元大小（EPSG:6933 下单位为米）；必须比 SMAP 的 9 km 更精细。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="225" />
+            <source>Target CRS</source>
+            <translation>目标坐标参考系</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="225" />
+            <source>CRS of the maps; EPSG:6933 (SMAP's own EASE-Grid 2.0) when empty.</source>
+            <translation>结果图的坐标参考系；留空时为 EPSG:6933（SMAP 自身的 EASE-Grid 2.0）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="227" />
+            <source>Compositing window for gap filling (days)</source>
+            <translation>填补空缺的合成窗口（天）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="227" />
+            <source>As in 'Fetch data from Earth Engine': sparse sensors are gap-filled from this many days around each step; 0 turns it off.</source>
+            <translation>与“从 Earth Engine 获取数据”中相同：稀疏观测的传感器用每个时间步长前后这么多天的数据填补空缺；0 表示关闭。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="231" />
+            <source>Export to</source>
+            <translation>导出到</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="231" />
+            <source>Google Drive</source>
+            <translation>Google Drive</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="231" />
+            <source>Cloud Storage</source>
+            <translation>Cloud Storage</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="231" />
+            <source>Earth Engine asset</source>
+            <translation>Earth Engine 资产</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="231" />
+            <source>Where Earth Engine writes the maps (float32 GeoTIFF, nodata -9999, or image assets).</source>
+            <translation>Earth Engine 写出结果图的位置（float32 GeoTIFF，无数据值 -9999，或影像资产）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="235" />
+            <source>Drive folder, bucket[/folder] or asset folder</source>
+            <translation>Drive 文件夹、存储桶[/文件夹] 或资产文件夹</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="235" />
+            <source>Google Drive folder (default 'smdownscale'), Cloud Storage bucket (optionally bucket/folder) or asset folder (projects/&lt;project&gt;/assets/&lt;folder&gt;).</source>
+            <translation>Google Drive 文件夹（默认“smdownscale”）、Cloud Storage 存储桶（可写成 bucket/folder）或资产文件夹（projects/&lt;project&gt;/assets/&lt;folder&gt;）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="239" />
+            <source>Tasks running at once (batch size)</source>
+            <translation>同时运行的任务数（批大小）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="239" />
+            <source>At most this many export tasks queued or running on Earth Engine at once; the next start as others finish. Keep it within your project's concurrent task limit.</source>
+            <translation>在 Earth Engine 上同时排队或运行的导出任务至多为此数；其他任务结束后再启动后续任务。请保持在项目的并发任务上限之内。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="243" />
+            <source>Status check interval (seconds)</source>
+            <translation>状态检查间隔（秒）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="243" />
+            <source>Seconds between task status checks; 10 or more for Earth Engine.</source>
+            <translation>两次任务状态检查之间的秒数；对 Earth Engine 建议 10 秒或以上。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="246" />
+            <source>Save classifier as asset (optional)</source>
+            <translation>将分类器保存为资产（可选）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="246" />
+            <source>Asset id to save the trained classifier to (RF and CART only), e.g. projects/&lt;project&gt;/assets/smd_rf; reuse it later with 'Reuse classifier asset'.</source>
+            <translation>保存训练好的分类器的资产 ID（仅限 RF 和 CART），例如 projects/&lt;project&gt;/assets/smd_rf；以后可通过“重用分类器资产”使用。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="250" />
+            <source>Reuse classifier asset (optional)</source>
+            <translation>重用分类器资产（可选）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="250" />
+            <source>Asset id of a classifier saved by an earlier run: no training, the same factors are needed.</source>
+            <translation>先前运行保存的分类器的资产 ID：不再训练，需要相同的因子。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="254" />
+            <source>Wait until the tasks finish</source>
+            <translation>等待任务完成</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="254" />
+            <source>Follow the tasks until they end. Off: start the first batch and return; QGIS keeps following them in the task manager, or run again with the same manifest.</source>
+            <translation>跟踪任务直至结束。关闭时：启动第一批任务后返回；QGIS 会在任务管理器中继续跟踪，也可以使用同一清单再次运行。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="257" />
+            <source>Earth Engine Cloud project</source>
+            <translation>Earth Engine 云项目</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="257" />
+            <source>Google Cloud project registered for Earth Engine. Empty: the plugin settings, then the SMDOWNSCALE_EE_PROJECT environment variable.</source>
+            <translation>已注册 Earth Engine 的 Google Cloud 项目。留空：依次使用插件设置、SMDOWNSCALE_EE_PROJECT 环境变量。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="260" />
+            <source>Task manifest</source>
+            <translation>任务清单</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="260" />
+            <source>JSON files (*.json)</source>
+            <translation>JSON 文件 (*.json)</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="260" />
+            <source>JSON file recording the tasks; choose a file (not a temporary one) to resume a run later.</source>
+            <translation>记录任务的 JSON 文件；如需稍后继续运行，请选择一个文件（而非临时文件）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="263" />
+            <source>Download folder (Cloud Storage only)</source>
+            <translation>下载文件夹（仅限 Cloud Storage）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="263" />
+            <source>Download the completed maps from Cloud Storage into this folder and load them as layers.</source>
+            <translation>将已完成的结果图从 Cloud Storage 下载到此文件夹，并作为图层加载。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="271" />
+            <source>Number of tasks</source>
+            <translation>任务数</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="272" />
+            <source>Completed tasks</source>
+            <translation>已完成的任务</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="273" />
+            <source>Failed or canceled tasks</source>
+            <translation>失败或已取消的任务</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="274" />
+            <source>Tasks not finished yet</source>
+            <translation>尚未完成的任务</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="275" />
+            <source>Earth Engine task ids (';'-separated)</source>
+            <translation>Earth Engine 任务 ID（以“;”分隔）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="276" />
+            <source>Downloaded maps (';'-separated)</source>
+            <translation>已下载的结果图（以“;”分隔）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="299" />
+            <source>The area layer has no polygon; choose a layer with at least one polygon, or give an extent.</source>
+            <translation>区域图层中没有多边形；请选择至少含一个多边形的图层，或给定范围。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="303" />
+            <source>The area layer must hold polygons.</source>
+            <translation>区域图层必须包含多边形。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="311" />
+            <source>The extent has no CRS; give it as 'xmin,xmax,ymin,ymax [EPSG:code]'.</source>
+            <translation>范围没有坐标参考系；请按“xmin,xmax,ymin,ymax [EPSG:code]”的格式给定。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="353" />
+            <source>Unknown factor {}. Known factors: {}.</source>
+            <translation>未知因子 {}。已知因子：{}。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="360" />
+            <source>start date</source>
+            <translation>开始日期</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="360" />
+            <source>end date</source>
+            <translation>结束日期</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="362" />
+            <source>The {} '{}' is not a date; write it as YYYY-MM-DD.</source>
+            <translation>{}“{}”不是日期；请写成 YYYY-MM-DD。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="364" />
+            <source>The date range is reversed: the end date {} is before the start date {}. Swap them.</source>
+            <translation>日期范围颠倒：结束日期 {} 早于开始日期 {}。请交换两者。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="367" />
+            <source>Choose at least one factor.</source>
+            <translation>请至少选择一个因子。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="373" />
+            <source>Give an extent or a polygon layer for the area to downscale.</source>
+            <translation>请给定要降尺度区域的范围或面图层。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="376" />
+            <source>The clip minimum must be below the clip maximum.</source>
+            <translation>截断下限必须小于截断上限。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="379" />
+            <source>Downloading works only with the Cloud Storage destination; choose Cloud Storage or leave the download folder empty.</source>
+            <translation>下载仅适用于 Cloud Storage 目标；请选择 Cloud Storage，或将下载文件夹留空。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="396" />
+            <source>The plugin settings ask for a service account but no key is stored; import the key in Soil moisture downscaling &gt; Settings…, or switch to your own Earth Engine credentials.</source>
+            <translation>插件设置要求使用服务账号，但未保存任何密钥；请在“土壤水分降尺度 &gt; 设置…”中导入密钥，或改用您自己的 Earth Engine 凭据。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="453" />
+            <source>{} task(s): {} completed ({} in earlier runs), {} failed or canceled, {} not finished; Earth Engine compute reported: {:.2f} EECU-hours. Manifest: {}</source>
+            <translation>{} 个任务：{} 个已完成（其中 {} 个在先前运行中完成），{} 个失败或已取消，{} 个未完成；Earth Engine 报告的计算量：{:.2f} EECU 小时。清单：{}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="458" />
+            <source>{}: {}: {}</source>
+            <translation>{}：{}：{}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="462" />
+            <source>The remaining tasks are followed in the QGIS task manager (when QGIS runs), or run again with the same manifest to follow them.</source>
+            <translation>其余任务由 QGIS 任务管理器跟踪（QGIS 运行时），或使用同一清单再次运行以跟踪它们。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="486" />
+            <source>Following the Earth Engine tasks in the task manager.</source>
+            <translation>正在任务管理器中跟踪 Earth Engine 任务。</translation>
+        </message>
+    </context>
+    <context>
+        <name>FetchGeeAlgorithm</name>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="84" />
+            <source>Fetch data from Earth Engine</source>
+            <translation>从 Earth Engine 获取数据</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="87" />
+            <source>Downloads from Google Earth Engine, for an area and a date range, SMAP soil moisture and the downscaling factors, on grids and time steps that already agree, ready for screen, train and downscale.
+
+For every time step it writes smap/smap_YYYYMMDD.tif (SMAP on its own EASE-Grid 2.0 9 km grid, EPSG:6933, the whole cells covering the area) and factors/factors_YYYYMMDD.tif (one band per factor, named after it, on the fine grid: target CRS and resolution, covering the same SMAP cells), plus manifest.json listing files, dates, bands, units and provenance (collections, dataset versions, request time). No credential is ever written.
+
+Factors: Sentinel-1 VV, VH, VV-VH and incidence angle (IW mode); Landsat 8/9 NDVI, NDWI, albedo and surface temperature (cloud-masked); MODIS LST day, night and day-night difference (QC-masked), NDVI, EVI and albedo; elevation, slope and aspect (SRTM); ERA5-Land precipitation (mean mm/day over the step) and antecedent precipitation (total of the 7 days ending with the step); OpenLandMap sand and clay; MODIS land cover (categorical). Data finer than the fine grid are averaged into it (majority class for land cover).
+
+Time steps: daily, 8-day or 16-day (MODIS calendar, restarting each 1 January) or monthly. Sparse sensors (Sentinel-1, Landsat, cloudy MODIS days) are gap-filled from the compositing window: pixels without a valid observation in the step take the composite of the days before and after.
+
+Earth Engine access: an Earth Engine Cloud project (parameter, plugin settings, or the SMDOWNSCALE_EE_PROJECT environment variable) and either your persistent credentials (run 'earthengine authenticate' once) or a service-account key stored in the QGIS authentication database (plugin settings). Nothing pops up. Tiles are downloaded in parallel with retries and kept until the whole request has finished, so a run that fails or is canceled resumes where it stopped. Areas too large for interactive download can be exported to Google Drive or Cloud Storage instead (the tasks are listed in the manifest).</source>
+            <translation>针对一个区域和日期范围，从 Google Earth Engine 下载 SMAP 土壤水分和降尺度因子，格网和时间步长已相互匹配，可直接用于因子筛选、训练和降尺度。
+
+每个时间步长写出 smap/smap_YYYYMMDD.tif（SMAP 位于其自身的 EASE-Grid 2.0 9 km 格网，EPSG:6933，包含覆盖该区域的完整像元）和 factors/factors_YYYYMMDD.tif（每个因子一个波段，以因子命名，位于精细格网：目标坐标参考系和分辨率，覆盖相同的 SMAP 像元），另写出 manifest.json，列出文件、日期、波段、单位和数据来源（数据集合、数据集版本、请求时间）。从不写出任何凭据。
+
+因子：Sentinel-1 VV、VH、VV-VH 和入射角（IW 模式）；Landsat 8/9 NDVI、NDWI、反照率和地表温度（云掩膜）；MODIS 白天、夜间地表温度及昼夜温差（QC 掩膜）、NDVI、EVI 和反照率；高程、坡度和坡向（SRTM）；ERA5-Land 降水（时间步长内的平均 mm/天）和前期降水（截至该时间步长的 7 天总量）；OpenLandMap 砂粒和黏粒含量；MODIS 土地覆盖（类别型）。比精细格网更精细的数据以均值聚合到格网上（土地覆盖取众数类别）。
+
+时间步长：逐日、8 天或 16 天（MODIS 日历，每年 1 月 1 日重新开始）或逐月。稀疏观测的传感器（Sentinel-1、Landsat、多云的 MODIS 日期）用合成窗口填补空缺：在时间步长内没有有效观测的像元取前后若干天的合成值。
+
+Earth Engine 访问：需要一个 Earth Engine 云项目（参数、插件设置或 SMDOWNSCALE_EE_PROJECT 环境变量），以及您的持久凭据（运行一次“earthengine authenticate”）或保存在 QGIS 认证数据库中的服务账号密钥（插件设置）。不会弹出任何窗口。瓦片以并行方式下载并自动重试，在整个请求完成前一直保留，因此失败或被取消的运行可以从中断处继续。对于交互式下载而言过大的区域，可以改为导出到 Google Drive 或 Cloud Storage（任务列在清单中）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="115" />
+            <source>Extent</source>
+            <translation>范围</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="116" />
+            <source>Area to fetch, with its CRS. Ignored when a polygon layer is given.</source>
+            <translation>要获取数据的区域及其坐标参考系。给定面图层时忽略此项。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="117" />
+            <source>Area (polygon layer)</source>
+            <translation>区域（面图层）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="119" />
+            <source>Polygons delimiting the area (all features together). The data cover the SMAP cells that intersect the polygons' bounding box.</source>
+            <translation>界定区域的多边形（所有要素合在一起）。数据覆盖与多边形外包矩形相交的 SMAP 像元。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="121" />
+            <source>Start date (YYYY-MM-DD)</source>
+            <translation>开始日期（YYYY-MM-DD）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="122" />
+            <source>First day of the date range.</source>
+            <translation>日期范围的第一天。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="123" />
+            <source>End date (YYYY-MM-DD, inclusive)</source>
+            <translation>结束日期（YYYY-MM-DD，包含当日）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="124" />
+            <source>Last day of the date range (included).</source>
+            <translation>日期范围的最后一天（包含）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="125" />
+            <source>Time step</source>
+            <translation>时间步长</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="125" />
+            <source>Daily</source>
+            <translation>逐日</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="125" />
+            <source>8-day</source>
+            <translation>8 天</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="125" />
+            <source>16-day</source>
+            <translation>16 天</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="125" />
+            <source>Monthly</source>
+            <translation>逐月</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="128" />
+            <source>Length of each time step. 8- and 16-day steps follow the MODIS composite calendar; the first and last steps are clipped to the date range.</source>
+            <translation>每个时间步长的长度。8 天和 16 天步长遵循 MODIS 合成日历；第一个和最后一个时间步长截取到日期范围内。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="130" />
+            <source>Compositing window for gap filling (days)</source>
+            <translation>填补空缺的合成窗口（天）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="133" />
+            <source>Sentinel-1, Landsat and MODIS LST/albedo pixels left without a valid observation in a step are filled from this many days before and after it; 0 turns gap filling off.</source>
+            <translation>Sentinel-1、Landsat 以及 MODIS 地表温度 / 反照率在某时间步长内没有有效观测的像元，用该步长前后这么多天的数据填补；0 表示关闭填补。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="136" />
+            <source>SMAP product</source>
+            <translation>SMAP 产品</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="136" />
+            <source>L4 (model assimilation, 3-hourly)</source>
+            <translation>L4（模式同化，3 小时）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="136" />
+            <source>L3 enhanced (radiometer, AM/PM passes)</source>
+            <translation>L3 增强型（辐射计，上午/下午过境）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="139" />
+            <source>SMAP L4 (SPL4SMGP v8) is gap-free; SMAP L3 enhanced (SPL3SMP_E) has gaps between overpasses and keeps only recommended-quality retrievals.</source>
+            <translation>SMAP L4（SPL4SMGP v8）没有空缺；SMAP L3 增强型（SPL3SMP_E）在两次过境之间存在空缺，且只保留推荐质量的反演结果。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="141" />
+            <source>SMAP layer</source>
+            <translation>SMAP 图层</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="141" />
+            <source>Surface soil moisture (0-5 cm)</source>
+            <translation>表层土壤水分（0-5 cm）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="141" />
+            <source>Root-zone soil moisture (0-100 cm, L4 only)</source>
+            <translation>根区土壤水分（0-100 cm，仅 L4）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="145" />
+            <source>The soil moisture layer to downscale.</source>
+            <translation>要降尺度的土壤水分图层。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="146" />
+            <source>Factors</source>
+            <translation>因子</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="150" />
+            <source>Downscaling factors to fetch, each one band of the factor stacks (see the algorithm help for their sources).</source>
+            <translation>要获取的降尺度因子，每个因子为因子堆栈中的一个波段（来源见算法帮助）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="152" />
+            <source>Fine resolution (target CRS units)</source>
+            <translation>精细分辨率（目标坐标参考系单位）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="155" />
+            <source>Pixel size of the factor stacks, in units of the target CRS (metres for EPSG:6933). Must be finer than SMAP's 9 km.</source>
+            <translation>因子堆栈的像元大小，以目标坐标参考系单位表示（EPSG:6933 下为米）。必须比 SMAP 的 9 km 更精细。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="158" />
+            <source>Target CRS of the factor stacks</source>
+            <translation>因子堆栈的目标坐标参考系</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="160" />
+            <source>CRS of the fine grid; EPSG:6933 (SMAP's own EASE-Grid 2.0) when empty.</source>
+            <translation>精细格网的坐标参考系；留空时为 EPSG:6933（SMAP 自身的 EASE-Grid 2.0）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="161" />
+            <source>Earth Engine Cloud project</source>
+            <translation>Earth Engine 云项目</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="162" />
+            <source>Google Cloud project registered for Earth Engine. Empty: the plugin settings, then the SMDOWNSCALE_EE_PROJECT environment variable.</source>
+            <translation>已注册 Earth Engine 的 Google Cloud 项目。留空：依次使用插件设置、SMDOWNSCALE_EE_PROJECT 环境变量。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="164" />
+            <source>Sentinel-1 orbit pass</source>
+            <translation>Sentinel-1 轨道方向</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="164" />
+            <source>Both</source>
+            <translation>升轨和降轨</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="164" />
+            <source>Ascending</source>
+            <translation>升轨</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="164" />
+            <source>Descending</source>
+            <translation>降轨</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="168" />
+            <source>Restrict Sentinel-1 scenes to one orbit direction (consistent geometry).</source>
+            <translation>将 Sentinel-1 景限制为单一轨道方向（观测几何一致）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="169" />
+            <source>Parallel requests</source>
+            <translation>并行请求数</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="173" />
+            <source>Tiles requested at once. Empty: the plugin settings (default 8).</source>
+            <translation>同时请求的瓦片数。留空：使用插件设置（默认 8）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="174" />
+            <source>Large areas: export instead of downloading</source>
+            <translation>大区域：导出而非下载</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="174" />
+            <source>No (download)</source>
+            <translation>否（下载）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="174" />
+            <source>Export to Google Drive</source>
+            <translation>导出到 Google Drive</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="174" />
+            <source>Export to Cloud Storage</source>
+            <translation>导出到 Cloud Storage</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="178" />
+            <source>For areas beyond interactive limits: start Earth Engine export tasks (one per file) instead of downloading; they are listed in the manifest and the log.</source>
+            <translation>用于超出交互式下载限制的区域：启动 Earth Engine 导出任务（每个文件一个）而不是直接下载；任务列在清单和日志中。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="180" />
+            <source>Export Drive folder or Cloud Storage bucket</source>
+            <translation>导出用的 Drive 文件夹或 Cloud Storage 存储桶</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="183" />
+            <source>Google Drive folder (default 'smdownscale') or Cloud Storage bucket (required) for exports.</source>
+            <translation>导出用的 Google Drive 文件夹（默认“smdownscale”）或 Cloud Storage 存储桶（必填）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="185" />
+            <source>Output folder</source>
+            <translation>输出文件夹</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="186" />
+            <source>Folder receiving smap/, factors/ and manifest.json.</source>
+            <translation>存放 smap/、factors/ 和 manifest.json 的文件夹。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="191" />
+            <source>Manifest (JSON)</source>
+            <translation>清单（JSON）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="192" />
+            <source>SMAP rasters (';'-separated)</source>
+            <translation>SMAP 栅格（以“;”分隔）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="193" />
+            <source>Factor stacks (';'-separated)</source>
+            <translation>因子堆栈（以“;”分隔）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="194" />
+            <source>Number of time steps</source>
+            <translation>时间步数</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="216" />
+            <source>The area layer has no polygon; choose a layer with at least one polygon, or give an extent.</source>
+            <translation>区域图层中没有多边形；请选择至少含一个多边形的图层，或给定范围。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="220" />
+            <source>The area layer must hold polygons.</source>
+            <translation>区域图层必须包含多边形。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="228" />
+            <source>The extent has no CRS; give it as 'xmin,xmax,ymin,ymax [EPSG:code]'.</source>
+            <translation>范围没有坐标参考系；请按“xmin,xmax,ymin,ymax [EPSG:code]”的格式给定。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="236" />
+            <source>Unknown factor {}. Known factors: {}.</source>
+            <translation>未知因子 {}。已知因子：{}。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="243" />
+            <source>start date</source>
+            <translation>开始日期</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="243" />
+            <source>end date</source>
+            <translation>结束日期</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="245" />
+            <source>The {} '{}' is not a date; write it as YYYY-MM-DD.</source>
+            <translation>{}“{}”不是日期；请写成 YYYY-MM-DD。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="247" />
+            <source>The date range is reversed: the end date {} is before the start date {}. Swap them.</source>
+            <translation>日期范围颠倒：结束日期 {} 早于开始日期 {}。请交换两者。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="250" />
+            <source>Choose at least one factor.</source>
+            <translation>请至少选择一个因子。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="256" />
+            <source>Give an extent or a polygon layer for the area to fetch.</source>
+            <translation>请给定要获取数据区域的范围或面图层。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="278" />
+            <source>The plugin settings ask for a service account but no key is stored; import the key in Soil moisture downscaling &gt; Settings…, or switch to your own Earth Engine credentials.</source>
+            <translation>插件设置要求使用服务账号，但未保存任何密钥；请在“土壤水分降尺度 &gt; 设置…”中导入密钥，或改用您自己的 Earth Engine 凭据。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="319" />
+            <source>{} export task(s) started; follow them in the Earth Engine Code Editor (Tasks tab). The manifest lists them.</source>
+            <translation>已启动 {} 个导出任务；请在 Earth Engine 代码编辑器（Tasks 选项卡）中跟踪。清单中列出了这些任务。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="321" />
+            <source>Fetched {} time step(s): {} tile(s) downloaded, {} from the cache, {} retried request(s).</source>
+            <translation>已获取 {} 个时间步长：下载 {} 个瓦片，{} 个来自缓存，{} 次请求重试。</translation>
+        </message>
+    </context>
+    <context>
+        <name>GeeTaskMonitor</name>
+        <message>
+            <location filename="../processing_provider/i18n.py" line="28" />
+            <source>Earth Engine exports ({} tasks)</source>
+            <translation>Earth Engine 导出（{} 个任务）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/i18n.py" line="28" />
+            <source>All {} Earth Engine task(s) completed; manifest {}</source>
+            <translation>全部 {} 个 Earth Engine 任务已完成；清单 {}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/i18n.py" line="28" />
+            <source>The Earth Engine tasks were not followed to the end.</source>
+            <translation>Earth Engine 任务未跟踪至结束。</translation>
+        </message>
+    </context>
+    <context>
+        <name>SampleDataAlgorithm</name>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="40" />
+            <source>Create sample dataset</source>
+            <translation>创建示例数据集</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="43" />
+            <source>Writes a synthetic demonstration scene with a known answer, so the whole chain (align, screen, train, downscale, validate) can be tried without Earth Engine. The scene covers size x size km of semi-arid grassland in Xilingol, Inner Mongolia (centre 116.0 E, 43.5 N) and is the same for the same seed.
+
+Grids: factors and truth on a 1 km equal-area Albers grid for China; SMAP on its own EASE-Grid 2.0 9 km cells (EPSG:6933), not aligned with the 1 km grid; precipitation on a CHIRPS-like 0.05 degree grid (EPSG:4326).
+
+Files: static/elevation.tif, slope.tif, landcover.tif (classes 10 cropland, 20 grassland, 30 forest, 40 barren/sparse, 50 shrub, 80 water); dynamic/ndvi, lst_day, lst_night (K), vv, vh (dB), precipitation (antecedent 7 days, mm) per date (name_YYYYMMDD.tif); smap/smap_YYYYMMDD.tif and truth/truth_YYYYMMDD.tif (m3/m3); scene.json (parameters, grids, coefficients, statistics).
+
+Physics: terrain from smoothed noise at several scales (ridges, valleys, hills; 900-1800 m) and its slope; land cover from a moisture index (arid west, wetter east, valleys wetter); NDVI from land cover, moisture and season; day and night LST warmer in the dry west, cooler with NDVI and height; precipitation a smooth field with a west-east gradient that changes by date. The truth is
+SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday - 303)/10 - 0.02 (LSTday - LSTnight - 17)/10 + terrain x [-0.04 slope/5 + 0.008 (elevation - 1250)/500] + land cover offset (cropland +0.03, forest +0.02, shrub -0.015, barren -0.04)
+plus spatially correlated noise (3-8 km), clipped to 0.02-0.50. Nonlinearity blends in a saturating response to rain (tanh), an NDVI x LST interaction and a threshold drying of hot, sparsely vegetated ground. VV = -19 + 25 SM + 2 NDVI + noise (dB); VH = VV - 8 + 4 NDVI + noise. SMAP = mean of the valid truth pixels of each 9 km cell (nodata when less than half valid) plus a retrieval error. Lakes are nodata in the truth, SMAP (where they fill a cell), NDVI, LST, VV and VH; cloud gaps are nodata in that date's NDVI and LST only.</source>
+            <translation>写出一个答案已知的合成演示场景，无需 Earth Engine 即可试用整个流程（对齐、筛选、训练、降尺度、验证）。场景覆盖内蒙古锡林郭勒半干旱草原上 size x size km 的区域（中心 116.0 E，43.5 N），相同的种子生成相同的场景。
+
+格网：因子和真值位于中国 1 km 等积 Albers 格网；SMAP 位于其自身的 EASE-Grid 2.0 9 km 像元（EPSG:6933），与 1 km 格网不对齐；降水位于类似 CHIRPS 的 0.05 度格网（EPSG:4326）。
+
+文件：static/elevation.tif、slope.tif、landcover.tif（类别 10 耕地、20 草地、30 森林、40 裸地/稀疏植被、50 灌丛、80 水体）；每个日期的 dynamic/ndvi、lst_day、lst_night（K）、vv、vh（dB）、precipitation（前 7 天降水，mm）（name_YYYYMMDD.tif）；smap/smap_YYYYMMDD.tif 和 truth/truth_YYYYMMDD.tif（m3/m3）；scene.json（参数、格网、系数、统计量）。
+
+物理过程：地形由多个尺度的平滑噪声生成（山脊、山谷、丘陵；900-1800 m）及其坡度；土地覆盖由湿润指数决定（西部干旱，东部较湿润，山谷较湿润）；NDVI 由土地覆盖、湿润程度和季节决定；白天和夜间地表温度在干燥的西部较高，随 NDVI 和高度升高而降低；降水为具有随日期变化的西东梯度的平滑场。真值为
+SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday - 303)/10 - 0.02 (LSTday - LSTnight - 17)/10 + terrain x [-0.04 slope/5 + 0.008 (elevation - 1250)/500] + land cover offset（耕地 +0.03，森林 +0.02，灌丛 -0.015，裸地 -0.04）
+再加上空间相关噪声（3-8 km），并截断到 0.02-0.50。其中 date offset 为日期偏移，terrain 为地形效应，land cover offset 为土地覆盖偏移。非线性程度控制混入的三种效应：对降雨的饱和响应（tanh）、NDVI x LST 交互作用，以及高温稀疏植被地表的阈值式变干。VV = -19 + 25 SM + 2 NDVI + 噪声（dB）；VH = VV - 8 + 4 NDVI + 噪声。SMAP = 每个 9 km 像元内有效真值像元的均值（有效像元不足一半时为无数据值）加上反演误差。湖泊在真值、SMAP（湖泊占满整个像元时）、NDVI、LST、VV 和 VH 中为无数据值；云造成的空缺仅在该日期的 NDVI 和 LST 中为无数据值。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="71" />
+            <source>Random seed</source>
+            <translation>随机种子</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="73" />
+            <source>The same seed (and parameters) gives exactly the same scene.</source>
+            <translation>相同的种子（和参数）会生成完全相同的场景。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="74" />
+            <source>Scene size (km)</source>
+            <translation>场景大小（km）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="77" />
+            <source>Width and height of the square scene in km (1 km pixels).</source>
+            <translation>正方形场景的宽度和高度，单位 km（像元大小 1 km）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="78" />
+            <source>Number of dates</source>
+            <translation>日期数</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="81" />
+            <source>How many dates of dynamic factors, SMAP and truth to write.</source>
+            <translation>要写出多少个日期的动态因子、SMAP 和真值。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="82" />
+            <source>First date (YYYY-MM-DD)</source>
+            <translation>第一个日期（YYYY-MM-DD）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="84" />
+            <source>Date of the first scene; the season shapes NDVI and LST.</source>
+            <translation>第一个场景的日期；季节会影响 NDVI 和 LST。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="85" />
+            <source>Days between dates</source>
+            <translation>日期间隔（天）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="88" />
+            <source>Interval between consecutive dates, in days.</source>
+            <translation>相邻两个日期之间的间隔，单位为天。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="89" />
+            <source>Truth noise (m3/m3)</source>
+            <translation>真值噪声（m3/m3）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="93" />
+            <source>Standard deviation of the spatially correlated (3-8 km) part of the truth that no factor explains.</source>
+            <translation>真值中无法由任何因子解释的空间相关（3-8 km）部分的标准差。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="95" />
+            <source>Terrain effect</source>
+            <translation>地形效应</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="99" />
+            <source>Scales the effect of slope and elevation on soil moisture (0 switches it off).</source>
+            <translation>缩放坡度和高程对土壤水分的影响（0 表示关闭）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="100" />
+            <source>Nonlinearity</source>
+            <translation>非线性程度</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="104" />
+            <source>0 = soil moisture linear in the factors; 1 = saturating response to rain, an NDVI x LST interaction and threshold drying of hot bare ground.</source>
+            <translation>0 = 土壤水分与各因子呈线性关系；1 = 对降雨的饱和响应、NDVI x LST 交互作用以及高温裸露地表的阈值式变干。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="106" />
+            <source>SMAP retrieval error (m3/m3)</source>
+            <translation>SMAP 反演误差（m3/m3）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="110" />
+            <source>Standard deviation of the independent error added to each SMAP cell (0 = SMAP is exactly the cell mean of the truth).</source>
+            <translation>加到每个 SMAP 像元上的独立误差的标准差（0 = SMAP 恰好等于真值在该像元内的均值）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="112" />
+            <source>Output folder</source>
+            <translation>输出文件夹</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="113" />
+            <source>Folder for the scene (an empty folder, or one holding an earlier sample scene, which is replaced).</source>
+            <translation>场景的存放文件夹（空文件夹，或包含先前示例场景的文件夹，其内容将被替换）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="119" />
+            <source>Factor files (';'-separated)</source>
+            <translation>因子文件（以“;”分隔）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="120" />
+            <source>SMAP files (';'-separated)</source>
+            <translation>SMAP 文件（以“;”分隔）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="121" />
+            <source>Truth files (';'-separated)</source>
+            <translation>真值文件（以“;”分隔）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="122" />
+            <source>Dates (';'-separated, YYYY-MM-DD)</source>
+            <translation>日期（以“;”分隔，YYYY-MM-DD）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="123" />
+            <source>1 km reference grid (elevation)</source>
+            <translation>1 km 参考格网（高程）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="143" />
+            <source>Sample scene: {} dates ({}), {} x {} km at 1 km, {} x {} SMAP cells, in {}</source>
+            <translation>示例场景：{} 个日期（{}），{} x {} km，分辨率 1 km，{} x {} 个 SMAP 像元，位于 {}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="149" />
+            <source>Sample land cover</source>
+            <translation>示例土地覆盖</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="149" />
+            <source>Sample SMAP {}</source>
+            <translation>示例 SMAP {}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/sampledata.py" line="149" />
+            <source>Sample truth {}</source>
+            <translation>示例真值 {}</translation>
+        </message>
+    </context>
+    <context>
+        <name>ScreenAlgorithm</name>
+        <message>
+            <location filename="../processing_provider/screen.py" line="105" />
+            <source>Screen factors (correlation analysis)</source>
+            <translation>因子筛选（相关分析）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="108" />
+            <source>Ranks the downscaling factors by how strongly they relate to SMAP soil moisture and selects a non-redundant subset for smdownscale:train.
+
+For every date, the 1 km factor stack is averaged onto the SMAP grid (each coarse cell gets the mean of the 1 km pixels whose centers fall in it; land cover becomes class fractions) and paired with the SMAP value; all dates are pooled. For each continuous factor the table gives Pearson and Spearman correlation with their p-values; a categorical factor (land cover) is judged as a whole by the correlation ratio eta of soil moisture over the dominant class of each cell (p-value from one-way ANOVA), in the Pearson column.
+
+Factors are ranked by |r| (eta) and taken in that order: a factor whose correlation with an already selected one exceeds the maximum collinearity is dropped, and the table names the factor it duplicates. Factors below the minimum |r| and those beyond the maximum number are dropped too.
+
+Beyond pairwise r (diagnostics, on by default): the variance inflation factor (VIF) of each continuous factor against the other kept factors, which catches a factor explained by several others together; the mutual information with soil moisture, which also sees nonlinear relations; and the permutation importance from a quick random forest (how much the held-out RMSE grows, in m3/m3, when the factor is shuffled in spatial blocks the forest did not see). With a maximum VIF above 1, the kept factor with the largest VIF above it is dropped, one at a time. The reason column says why each factor was kept or dropped.
+
+Derived factors (optional) are computed from the stack bands when their inputs are present: lst_diff (lst_day - lst_night), tvdi (NDVI-LST space with a fitted dry edge) and api (from daily precipitation_lag&lt;d&gt; bands).
+
+Outputs: a CSV table (factor, kind, n, pearson_r, pearson_p, spearman_r, spearman_p, rank, selected, reason, and with the diagnostics vif, mutual_info, perm_importance) and the selected factor names, comma-separated, ready for the 'Factors to use' input of smdownscale:train in a model. Neighbouring cells are autocorrelated, so p-values are optimistic: use them to rank, not as proof.</source>
+            <translation>按各降尺度因子与 SMAP 土壤水分关系的强弱进行排序，并为 smdownscale:train 选出一组互不冗余的因子。
+
+对每个日期，将 1 km 因子堆栈以均值聚合到 SMAP 格网上（每个粗像元取中心落在其中的 1 km 像元的均值；土地覆盖转为各类别所占比例），并与 SMAP 值配对；所有日期的样本合并在一起。对每个连续型因子，结果表给出 Pearson 和 Spearman 相关系数及其 p 值；类别型因子（土地覆盖）作为整体，以土壤水分关于各像元主导类别的相关比 eta 衡量（p 值来自单因素方差分析），列在 Pearson 列中。
+
+因子按 |r|（eta）排序并依次选取：若某因子与已选因子的相关性超过最大共线性，则将其剔除，结果表会注明它与哪个因子重复。|r| 低于最小值的因子以及超出最大数量的因子也会被剔除。
+
+成对 r 之外的诊断（默认开启）：每个连续型因子相对于其他保留因子的方差膨胀因子（VIF），可发现能被其他几个因子共同解释的因子；与土壤水分的互信息，也能反映非线性关系；以及由一个快速随机森林得到的置换重要性（在随机森林未见过的空间块中打乱该因子时，留出样本 RMSE 增加多少，单位 m3/m3）。最大 VIF 大于 1 时，每次剔除一个 VIF 最大且超过该值的保留因子。reason 列说明每个因子被保留或剔除的原因。
+
+派生因子（可选）在所需输入波段存在时由堆栈波段计算：lst_diff（lst_day - lst_night）、tvdi（基于 NDVI-LST 特征空间并拟合干边）和 api（由逐日的 precipitation_lag&lt;d&gt; 波段计算）。
+
+输出：CSV 表（factor、kind、n、pearson_r、pearson_p、spearman_r、spearman_p、rank、selected、reason，启用诊断时还有 vif、mutual_info、perm_importance），以及以逗号分隔的已选因子名称，可直接用作模型中 smdownscale:train 的“要使用的因子”输入。相邻像元存在自相关，因此 p 值偏乐观：请用于排序，而不要作为证明。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="139" />
+            <source>Maximum collinearity |r| between factors</source>
+            <translation>因子间的最大共线性 |r|</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="142" />
+            <source>A factor correlated more strongly than this with a better-ranked selected factor is dropped. 1 keeps every factor.</source>
+            <translation>若某因子与排名更靠前的已选因子的相关性超过此值，则将其剔除。取 1 时保留所有因子。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="144" />
+            <source>Minimum |r| with soil moisture</source>
+            <translation>与土壤水分的最小 |r|</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="148" />
+            <source>Factors correlating more weakly than this with soil moisture are dropped.</source>
+            <translation>与土壤水分的相关性弱于此值的因子将被剔除。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="149" />
+            <source>Maximum number of factors (0 = no limit)</source>
+            <translation>最大因子数（0 = 不限）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="151" />
+            <source>Keep at most this many factors, best ranked first. 0 keeps all that pass.</source>
+            <translation>最多保留这么多个因子，按排名优先。0 表示保留所有通过筛选的因子。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="152" />
+            <source>Maximum variance inflation factor (0 = off)</source>
+            <translation>最大方差膨胀因子（0 = 关闭）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="154" />
+            <source>Drop, one at a time, the kept continuous factor whose VIF against the other kept factors exceeds this (5 or 10 are usual). 0 switches the filter off.</source>
+            <translation>每次剔除一个相对于其他保留因子的 VIF 超过此值的保留连续型因子（通常取 5 或 10）。0 表示关闭该筛选。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="156" />
+            <source>Compute VIF, mutual information and permutation importance</source>
+            <translation>计算 VIF、互信息和置换重要性</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="159" />
+            <source>Adds the columns vif, mutual_info and perm_importance (a quick random forest; needs scikit-learn) and their values in the reasons.</source>
+            <translation>增加 vif、mutual_info 和 perm_importance 列（使用快速随机森林；需要 scikit-learn），并在原因中给出其数值。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="161" />
+            <source>Derived factors</source>
+            <translation>派生因子</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="161" />
+            <source>LST day-night difference (lst_diff)</source>
+            <translation>LST 昼夜温差（lst_diff）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="161" />
+            <source>TVDI from the NDVI-LST space (tvdi)</source>
+            <translation>基于 NDVI-LST 特征空间的 TVDI（tvdi）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="161" />
+            <source>Antecedent precipitation index (api)</source>
+            <translation>前期降水指数（api）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="166" />
+            <source>Computed from the stack bands when their inputs are present and screened with the other factors.</source>
+            <translation>当所需输入波段存在时由堆栈波段计算，并与其他因子一起参与筛选。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="169" />
+            <source>Screening table</source>
+            <translation>筛选结果表</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="169" />
+            <source>CSV files (*.csv)</source>
+            <translation>CSV 文件 (*.csv)</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="171" />
+            <source>CSV table with one row per factor, in rank order.</source>
+            <translation>CSV 表，每个因子一行，按排名排序。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="172" />
+            <source>Screening report</source>
+            <translation>筛选报告</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="172" />
+            <source>HTML files (*.html)</source>
+            <translation>HTML 文件 (*.html)</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="174" />
+            <source>HTML report: factors ranked by their correlation with soil moisture (selected and dropped), the correlation heatmap and the table; shown in the Processing results viewer.</source>
+            <translation>HTML 报告：按与土壤水分的相关性排序的因子（已选和已剔除）、相关系数热图和结果表；显示在处理结果查看器中。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="181" />
+            <source>Selected factors (comma-separated)</source>
+            <translation>已选因子（以逗号分隔）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="211" />
+            <source>{} coarse samples over {} date(s).</source>
+            <translation>{} 个粗分辨率样本，共 {} 个日期。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="215" />
+            <source>yes</source>
+            <translation>是</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="215" />
+            <source>no</source>
+            <translation>否</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="218" />
+            <source>Selected factors: {}</source>
+            <translation>已选因子：{}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="222" />
+            <source>Maximum collinearity</source>
+            <translation>最大共线性</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="224" />
+            <source>Minimum |r|</source>
+            <translation>最小 |r|</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="225" />
+            <source>Maximum number of factors</source>
+            <translation>最大因子数</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="226" />
+            <source>no limit</source>
+            <translation>不限</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="227" />
+            <source>Maximum VIF</source>
+            <translation>最大 VIF</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="227" />
+            <source>off</source>
+            <translation>关闭</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/i18n.py" line="28" />
+            <source>rank</source>
+            <translation>排名</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/i18n.py" line="28" />
+            <source>factor</source>
+            <translation>因子</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/i18n.py" line="28" />
+            <source>r/eta</source>
+            <translation>r/eta</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/i18n.py" line="28" />
+            <source>rho</source>
+            <translation>rho</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/i18n.py" line="28" />
+            <source>kept</source>
+            <translation>保留</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/i18n.py" line="28" />
+            <source>reason</source>
+            <translation>原因</translation>
+        </message>
+    </context>
+    <context>
+        <name>SettingsDialog</name>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="281" />
+            <source>Soil moisture downscaling — settings</source>
+            <translation>土壤水分降尺度 — 设置</translation>
+        </message>
+    </context>
+    <context>
+        <name>SettingsOptionsFactory</name>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="319" />
+            <source>Soil moisture downscaling</source>
+            <translation>土壤水分降尺度</translation>
+        </message>
+    </context>
+    <context>
+        <name>SettingsWidget</name>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="64" />
+            <source>e.g. my-cloud-project</source>
+            <translation>例如 my-cloud-project</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="65" />
+            <source>Google Cloud project registered for Earth Engine; requests are billed to and limited by it.</source>
+            <translation>已注册 Earth Engine 的 Google Cloud 项目；请求计入该项目的费用并受其配额限制。</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="68" />
+            <source>My Google account (credentials saved by 'earthengine authenticate')</source>
+            <translation>我的 Google 账号（由“earthengine authenticate”保存的凭据）</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="70" />
+            <source>Service account key, kept in the QGIS authentication database</source>
+            <translation>服务账号密钥，保存在 QGIS 认证数据库中</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="74" />
+            <source>Sign in once by running  earthengine authenticate  in a terminal (on Windows: the OSGeo4W Shell); QGIS and qgis_process then use the saved credentials.</source>
+            <translation>在终端中运行一次  earthengine authenticate  完成登录（Windows 上使用 OSGeo4W Shell）；之后 QGIS 和 qgis_process 将使用保存的凭据。</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="81" />
+            <source>Import key file…</source>
+            <translation>导入密钥文件…</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="82" />
+            <source>Store a service-account JSON key (Google Cloud console &gt; IAM &gt; Service accounts &gt; Keys) in the QGIS authentication database, encrypted with the master password.</source>
+            <translation>将服务账号 JSON 密钥（Google Cloud 控制台 &gt; IAM &gt; 服务账号 &gt; 密钥）保存到 QGIS 认证数据库中，并用主密码加密。</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="94" />
+            <source>default (https://earthengine.googleapis.com)</source>
+            <translation>默认（https://earthengine.googleapis.com）</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="95" />
+            <source>Leave empty for the standard endpoint. https://earthengine-highvolume.googleapis.com suits many parallel requests.</source>
+            <translation>留空则使用标准端点。https://earthengine-highvolume.googleapis.com 适合大量并行请求。</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="99" />
+            <source>Test connection</source>
+            <translation>测试连接</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="106" />
+            <source>Google Earth Engine</source>
+            <translation>Google Earth Engine</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="108" />
+            <source>Cloud project id</source>
+            <translation>云项目 ID</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="114" />
+            <source>Sign in with</source>
+            <translation>登录方式</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="115" />
+            <source>Endpoint</source>
+            <translation>端点</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="125" />
+            <source>Cache folder for Earth Engine downloads</source>
+            <translation>Earth Engine 下载数据的缓存文件夹</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="126" />
+            <source>Downloaded tiles are kept here and not downloaded again.</source>
+            <translation>已下载的瓦片保存在此处，不会重复下载。</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="129" />
+            <source>Earth Engine requests sent at the same time. Lower it if Earth Engine reports too many requests.</source>
+            <translation>同时发送的 Earth Engine 请求数。如果 Earth Engine 报告请求过多，请调低此值。</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="131" />
+            <source>Downloads</source>
+            <translation>下载</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="133" />
+            <source>Cache folder</source>
+            <translation>缓存文件夹</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="134" />
+            <source>Parallel requests</source>
+            <translation>并行请求数</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="174" />
+            <source>Choose the authentication configuration holding the service-account key, or import the key file.</source>
+            <translation>请选择保存服务账号密钥的认证配置，或导入密钥文件。</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="178" />
+            <source>The endpoint must be a URL starting with https://.</source>
+            <translation>端点必须是以 https:// 开头的 URL。</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="181" />
+            <source>The cache folder '{path}' is a file; choose a folder.</source>
+            <translation>缓存文件夹“{path}”是一个文件；请选择一个文件夹。</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="205" />
+            <source>Service-account key</source>
+            <translation>服务账号密钥</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="205" />
+            <source>JSON key (*.json);;All files (*)</source>
+            <translation>JSON 密钥 (*.json);;所有文件 (*)</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="217" />
+            <source>Cannot read {path}: {error}</source>
+            <translation>无法读取 {path}：{error}</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="224" />
+            <source>Key stored in the QGIS authentication database (configuration {id}); the key file itself is no longer needed by QGIS.</source>
+            <translation>密钥已保存在 QGIS 认证数据库中（配置 {id}）；QGIS 不再需要密钥文件本身。</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="237" />
+            <source>Choose or import a service-account key first.</source>
+            <translation>请先选择或导入服务账号密钥。</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="250" />
+            <source>Connecting to Earth Engine…</source>
+            <translation>正在连接 Earth Engine…</translation>
+        </message>
+    </context>
+    <context>
+        <name>ShippedModel</name>
+        <message>
+            <location filename="../processing_provider/i18n.py" line="28" />
+            <source>Workflows</source>
+            <translation>工作流</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/i18n.py" line="28" />
+            <source>Workflow: local files to validated 1 km soil moisture</source>
+            <translation>工作流：从本地文件到经过验证的 1 km 土壤水分</translation>
+        </message>
+    </context>
+    <context>
+        <name>SmDownscalePlugin</name>
+        <message>
+            <location filename="../plugin.py" line="37" />
+            <source>Soil moisture downscaling toolbox</source>
+            <translation>土壤水分降尺度工具箱</translation>
+        </message>
+        <message>
+            <location filename="../plugin.py" line="38" />
+            <source>Settings…</source>
+            <translation>设置…</translation>
+        </message>
+        <message>
+            <location filename="../plugin.py" line="39" />
+            <source>Check dependencies…</source>
+            <translation>检查依赖项…</translation>
+        </message>
+        <message>
+            <location filename="../plugin.py" line="40" />
+            <source>Help</source>
+            <translation>帮助</translation>
+        </message>
+        <message>
+            <location filename="../plugin.py" line="56" />
+            <source>&amp;Soil moisture downscaling</source>
+            <translation>土壤水分降尺度(&amp;S)</translation>
+        </message>
+    </context>
+    <context>
+        <name>SmDownscaleProvider</name>
+        <message>
+            <location filename="../processing_provider/provider.py" line="31" />
+            <source>Soil moisture downscaling</source>
+            <translation>土壤水分降尺度</translation>
+        </message>
+    </context>
+    <context>
+        <name>SmdAlgorithm</name>
+        <message>
+            <location filename="../processing_provider/i18n.py" line="28" />
+            <source>Data preparation</source>
+            <translation>数据准备</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/i18n.py" line="28" />
+            <source>Factors and models</source>
+            <translation>因子与模型</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/i18n.py" line="28" />
+            <source>Validation</source>
+            <translation>验证</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/base.py" line="127" />
+            <source>Canceled: no output was written.</source>
+            <translation>已取消：未写出任何输出。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/base.py" line="131" />
+            <source>Out of memory; process a smaller extent or close other programs.</source>
+            <translation>内存不足；请处理更小的范围或关闭其他程序。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/base.py" line="87" />
+            <source>No value for '{}' ({}); give one.</source>
+            <translation>“{}”（{}）没有值；请给定一个值。</translation>
+        </message>
+    </context>
+    <context>
+        <name>SmdConnection</name>
+        <message>
+            <location filename="../ui/connection.py" line="40" />
+            <source>Connected to Earth Engine with project '{project}' at {url}: the test computation answered {answer} in {seconds:.1f} s.</source>
+            <translation>已使用项目“{project}”连接到 Earth Engine（{url}）：测试计算在 {seconds:.1f} 秒内返回 {answer}。</translation>
+        </message>
+    </context>
+    <context>
+        <name>SmdDependencies</name>
+        <message>
+            <location filename="../processing_provider/dependencies.py" line="156" />
+            <source>This algorithm needs {names}, which QGIS's Python cannot import. Install it once from the menu Raster &gt; Soil moisture downscaling &gt; Check dependencies…, or run this command and restart QGIS:
+{command}</source>
+            <translation>此算法需要 {names}，但 QGIS 的 Python 无法导入。请通过菜单“栅格 &gt; 土壤水分降尺度 &gt; 检查依赖项…”安装一次，或运行以下命令后重启 QGIS：
+{command}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/dependencies.py" line="195" />
+            <source>Could not run {python}: {error}</source>
+            <translation>无法运行 {python}：{error}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/dependencies.py" line="200" />
+            <source>pip is not available for QGIS's Python ({python}); install pip first (Debian/Ubuntu: sudo apt install python3-pip), then try again.</source>
+            <translation>QGIS 的 Python（{python}）没有可用的 pip；请先安装 pip（Debian/Ubuntu：sudo apt install python3-pip），然后重试。</translation>
+        </message>
+    </context>
+    <context>
+        <name>SmdSettings</name>
+        <message>
+            <location filename="../processing_provider/settings.py" line="149" />
+            <source>The service-account key is not valid JSON; download the key again from the Google Cloud console (IAM &gt; Service accounts &gt; Keys &gt; Add key &gt; JSON).</source>
+            <translation>服务账号密钥不是有效的 JSON；请从 Google Cloud 控制台重新下载密钥（IAM &gt; 服务账号 &gt; 密钥 &gt; 添加密钥 &gt; JSON）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/settings.py" line="153" />
+            <source>The JSON file is not a service-account key (its "type" is not "service_account"); create a JSON key for the service account in the Google Cloud console.</source>
+            <translation>该 JSON 文件不是服务账号密钥（其 "type" 不是 "service_account"）；请在 Google Cloud 控制台中为该服务账号创建 JSON 密钥。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/settings.py" line="158" />
+            <source>The service-account key lacks {fields}; download a complete JSON key from the Google Cloud console.</source>
+            <translation>服务账号密钥缺少 {fields}；请从 Google Cloud 控制台下载完整的 JSON 密钥。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/settings.py" line="178" />
+            <source>The QGIS authentication database is locked, so the Earth Engine service-account key cannot be read. In QGIS, open Soil moisture downscaling &gt; Settings… and press Test connection to unlock it; for qgis_process set QGIS_AUTH_PASSWORD_FILE to a file holding the master password.</source>
+            <translation>QGIS 认证数据库已锁定，因此无法读取 Earth Engine 服务账号密钥。在 QGIS 中，打开“土壤水分降尺度 &gt; 设置…”并点击“测试连接”以解锁；对于 qgis_process，请将 QGIS_AUTH_PASSWORD_FILE 设置为保存主密码的文件。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/settings.py" line="208" />
+            <source>The authentication configuration '{id}' chosen for Earth Engine does not exist; import the service-account key again in Soil moisture downscaling &gt; Settings….</source>
+            <translation>为 Earth Engine 选择的认证配置“{id}”不存在；请在“土壤水分降尺度 &gt; 设置…”中重新导入服务账号密钥。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/settings.py" line="215" />
+            <source>The authentication configuration '{id}' could not be decrypted; check the QGIS master password, or import the service-account key again.</source>
+            <translation>无法解密认证配置“{id}”；请检查 QGIS 主密码，或重新导入服务账号密钥。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/settings.py" line="232" />
+            <source>Earth Engine service account ({email})</source>
+            <translation>Earth Engine 服务账号（{email}）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/settings.py" line="248" />
+            <source>The key could not be saved in the QGIS authentication database; check it under Settings &gt; Options &gt; Authentication.</source>
+            <translation>无法将密钥保存到 QGIS 认证数据库；请在“设置 &gt; 选项 &gt; 认证”中检查。</translation>
+        </message>
+    </context>
+    <context>
+        <name>TrainAlgorithm</name>
+        <message>
+            <location filename="../processing_provider/train.py" line="55" />
+            <source>Train downscaling model</source>
+            <translation>训练降尺度模型</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="58" />
+            <source>Trains a machine-learning model that predicts soil moisture from the factors, and saves it as a .smdmodel file for smdownscale:downscale.
+
+Training modes. Scale-aware (default): for every date the 1 km factor stack is averaged onto the SMAP grid (land cover becomes class fractions) and the model learns SMAP soil moisture from these coarse factors, pooled over all dates; the same model is then applied to the 1 km factors. Study's mode (as in Bian et al. 2025): SMAP is resampled bilinearly to the 1 km grid and the model is trained on a random sample of 1 km pixels; it mostly learns to reproduce the interpolation, and is offered so the published setup can be reproduced and compared.
+
+Models: random forest (RF, default), support vector regression (SVR, RBF kernel on standardized factors), a regression tree (CART), gradient boosting (histogram-based), extra trees, and a linear trend + gradient boosting hybrid (ridge regression, then boosted trees on its residuals), which extrapolates beyond the range of the 9 km factor means that 1 km pixels reach. 'Auto' trains RF, extra trees, both boosting models and SVR and keeps the one with the lowest spatial cross-validation RMSE.
+
+Hyperparameter search (time budget in seconds, 0 = off): the default settings and then random settings from a grid per model are scored by spatial cross-validation until the budget is spent; the settings tried and the winner are logged and stored in the model file.
+
+Cross-validation: spatial blocks (default) hold out whole blocks of SMAP cells (block size in cells), so a block is never used for training and testing at once; 'dates held out' holds out whole dates; random K-fold is always reported too and labelled optimistic, because neighbouring cells resemble each other. The log shows R, MAE, RMSE, bias and ubRMSD (m3/m3) pooled and per fold; the pooled values of the chosen scheme are also outputs for the modeler.
+
+Derived factors (optional) are computed from the stack bands when their inputs are present: the LST day-night difference (lst_day - lst_night), TVDI from the NDVI-LST space with a dry edge fitted per date, and an antecedent precipitation index from daily bands precipitation_lag&lt;d&gt;. The model records them and smdownscale:downscale recomputes them from its stack.
+
+'Factors to use' takes comma-separated band names (e.g. the output of smdownscale:screen); empty uses every band of the stacks.</source>
+            <translation>训练一个由因子预测土壤水分的机器学习模型，并将其保存为 .smdmodel 文件，供 smdownscale:downscale 使用。
+
+训练模式。尺度感知（默认）：对每个日期，将 1 km 因子堆栈以均值聚合到 SMAP 格网上（土地覆盖转为各类别所占比例），模型从这些粗分辨率因子学习 SMAP 土壤水分，所有日期的样本合并使用；随后将同一模型应用于 1 km 因子。文献模式（同 Bian et al. 2025）：将 SMAP 双线性重采样到 1 km 格网，在随机抽取的 1 km 像元样本上训练模型；模型主要学会的是复现插值结果，提供此模式是为了复现并比较已发表的方案。
+
+模型：随机森林（RF，默认）、支持向量回归（SVR，在标准化因子上使用 RBF 核）、回归树（CART）、梯度提升（基于直方图）、极端随机树，以及线性趋势 + 梯度提升的混合模型（先做岭回归，再对其残差拟合提升树），后者可外推到 1 km 像元所达到的、超出 9 km 因子均值范围的取值。“自动”会训练 RF、极端随机树、两种提升模型和 SVR，并保留空间交叉验证 RMSE 最低的模型。
+
+超参数搜索（时间预算，单位秒，0 = 关闭）：先评估默认设置，再从每个模型的参数格网中随机选取设置，用空间交叉验证打分，直到预算用完；尝试过的设置和最优设置会记录在日志中并保存到模型文件。
+
+交叉验证：空间分块（默认）每次留出整块的 SMAP 像元（分块大小以像元数计），因此同一分块不会同时用于训练和测试；“留出日期”每次留出整个日期；随机 K 折也总会报告，并标注为偏乐观，因为相邻像元彼此相似。日志显示合并的和逐折的 R、MAE、RMSE、偏差和 ubRMSD（m3/m3）；所选方案的合并值也作为输出供图形建模器使用。
+
+派生因子（可选）在所需输入波段存在时由堆栈波段计算：LST 昼夜温差（lst_day - lst_night）、基于 NDVI-LST 特征空间并逐日期拟合干边的 TVDI，以及由逐日波段 precipitation_lag&lt;d&gt; 计算的前期降水指数。模型会记录这些派生因子，smdownscale:downscale 会由其堆栈重新计算。
+
+“要使用的因子”接受以逗号分隔的波段名称（例如 smdownscale:screen 的输出）；留空则使用堆栈的所有波段。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="90" />
+            <source>Factors to use (comma-separated names)</source>
+            <translation>要使用的因子（名称，以逗号分隔）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="92" />
+            <source>Band names of the factor stacks to train on, e.g. 'ndvi,lst_day,landcover' (the 'Selected factors' output of smdownscale:screen). Empty: all bands.</source>
+            <translation>用于训练的因子堆栈波段名称，例如“ndvi,lst_day,landcover”（smdownscale:screen 的“已选因子”输出）。留空：使用所有波段。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="94" />
+            <source>Model</source>
+            <translation>模型</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="94" />
+            <source>Random forest (RF)</source>
+            <translation>随机森林（RF）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="94" />
+            <source>Support vector regression (SVR)</source>
+            <translation>支持向量回归（SVR）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="94" />
+            <source>Regression tree (CART)</source>
+            <translation>分类回归树（CART）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="94" />
+            <source>Gradient boosting (histogram-based)</source>
+            <translation>梯度提升（基于直方图）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="94" />
+            <source>Extra trees</source>
+            <translation>极端随机树</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="94" />
+            <source>Linear trend + gradient boosting</source>
+            <translation>线性趋势 + 梯度提升</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="94" />
+            <source>Auto: best by spatial cross-validation</source>
+            <translation>自动：按空间交叉验证选出最优</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="103" />
+            <source>The regression algorithm. Auto compares RF, extra trees, both boosting models and SVR by spatial cross-validation and keeps the best.</source>
+            <translation>回归算法。“自动”通过空间交叉验证比较 RF、极端随机树、两种提升模型和 SVR，并保留最优者。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="105" />
+            <source>Training mode</source>
+            <translation>训练模式</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="105" />
+            <source>Scale-aware: train on SMAP cells (factors aggregated)</source>
+            <translation>尺度感知：在 SMAP 像元上训练（因子聚合）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="105" />
+            <source>Study's mode: SMAP resampled to 1 km, train on 1 km pixels</source>
+            <translation>文献模式：SMAP 重采样到 1 km，在 1 km 像元上训练</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="109" />
+            <source>Scale-aware training learns the relation at the scale SMAP measures; the study's mode reproduces the published setup (trained on bilinearly resampled SMAP).</source>
+            <translation>尺度感知训练在 SMAP 的观测尺度上学习关系；文献模式复现已发表的方案（在双线性重采样后的 SMAP 上训练）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="111" />
+            <source>Cross-validation</source>
+            <translation>交叉验证</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="111" />
+            <source>Spatial blocks</source>
+            <translation>空间分块</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="111" />
+            <source>Dates held out</source>
+            <translation>留出日期</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="111" />
+            <source>Random K-fold (optimistic)</source>
+            <translation>随机 K 折（偏乐观）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="115" />
+            <source>How the reported skill is estimated. Random K-fold mixes neighbouring cells between training and testing and overstates skill.</source>
+            <translation>所报告精度的估计方式。随机 K 折会把相邻像元同时分到训练集和测试集中，从而高估精度。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="117" />
+            <source>Hyperparameter search budget (s, 0 = off)</source>
+            <translation>超参数搜索时间预算（秒，0 = 关闭）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="120" />
+            <source>Seconds to spend trying settings of the model (of each model with Auto), scored by spatial cross-validation. 0 uses the default settings.</source>
+            <translation>尝试模型设置所用的秒数（“自动”模式下为每个模型），以空间交叉验证打分。0 表示使用默认设置。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="122" />
+            <source>Derived factors</source>
+            <translation>派生因子</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="122" />
+            <source>LST day-night difference (lst_diff)</source>
+            <translation>LST 昼夜温差（lst_diff）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="122" />
+            <source>TVDI from the NDVI-LST space (tvdi)</source>
+            <translation>基于 NDVI-LST 特征空间的 TVDI（tvdi）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="122" />
+            <source>Antecedent precipitation index (api)</source>
+            <translation>前期降水指数（api）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="127" />
+            <source>Computed from the stack bands (lst_day and lst_night; ndvi and lst_day; daily precipitation_lag&lt;d&gt; bands) when present, and added to the factors; skipped with a note when their inputs are missing.</source>
+            <translation>在所需波段存在时由堆栈波段计算（lst_day 和 lst_night；ndvi 和 lst_day；逐日的 precipitation_lag&lt;d&gt; 波段），并加入因子；若缺少所需输入，则跳过并给出提示。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="130" />
+            <source>Number of trees (random forest)</source>
+            <translation>树的数量（随机森林）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="134" />
+            <source>Trees in the random forest; more trees are steadier but slower. Ignored by SVR and CART.</source>
+            <translation>随机森林中树的数量；树越多结果越稳定，但速度越慢。SVR 和 CART 忽略此项。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="136" />
+            <source>Cross-validation folds (0 = none)</source>
+            <translation>交叉验证折数（0 = 不进行）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="140" />
+            <source>Number of folds for both spatial and random cross-validation; 0 skips cross-validation, otherwise at least 2.</source>
+            <translation>空间交叉验证和随机交叉验证的折数；0 表示跳过交叉验证，否则至少为 2。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="142" />
+            <source>Spatial CV block size (coarse cells)</source>
+            <translation>空间交叉验证的分块大小（粗像元数）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="145" />
+            <source>Spatial folds hold out square blocks of this many SMAP cells per side (4 cells of 9 km = 36 km); use at least the range of spatial autocorrelation.</source>
+            <translation>空间分折每次留出边长为这么多个 SMAP 像元的正方形分块（4 个 9 km 像元 = 36 km）；应至少取空间自相关的变程。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="147" />
+            <source>Random seed</source>
+            <translation>随机种子</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="150" />
+            <source>Seed for the model and the random folds; the same seed gives the same model.</source>
+            <translation>模型和随机分折的种子；相同的种子得到相同的模型。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="152" />
+            <source>Model file</source>
+            <translation>模型文件</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="152" />
+            <source>smdownscale model (*.smdmodel)</source>
+            <translation>smdownscale 模型 (*.smdmodel)</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="154" />
+            <source>Where to save the trained model (.smdmodel).</source>
+            <translation>训练好的模型的保存位置（.smdmodel）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="155" />
+            <source>Training report</source>
+            <translation>训练报告</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="155" />
+            <source>HTML files (*.html)</source>
+            <translation>HTML 文件 (*.html)</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="157" />
+            <source>HTML report: cross-validation metrics (spatial and random folds, pooled and per fold) and feature importance; shown in the Processing results viewer.</source>
+            <translation>HTML 报告：交叉验证指标（空间分折和随机分折，合并及逐折）和特征重要性；显示在处理结果查看器中。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="163" />
+            <source>CV R (chosen scheme)</source>
+            <translation>交叉验证 R（所选方案）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="164" />
+            <source>CV MAE (m3/m3)</source>
+            <translation>交叉验证 MAE（m3/m3）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="165" />
+            <source>CV RMSE (m3/m3)</source>
+            <translation>交叉验证 RMSE（m3/m3）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="166" />
+            <source>CV ubRMSD (m3/m3)</source>
+            <translation>交叉验证 ubRMSD（m3/m3）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="167" />
+            <source>Training samples</source>
+            <translation>训练样本数</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="168" />
+            <source>Model type trained (the winner with Auto)</source>
+            <translation>训练的模型类型（自动模式下为胜出者）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="201" />
+            <source>1 km pixels</source>
+            <translation>1 km 像元</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="201" />
+            <source>coarse samples</source>
+            <translation>粗分辨率样本</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="202" />
+            <source>{} model trained on {} {} over {} date(s); features: {}</source>
+            <translation>{} 模型已基于 {} 个{}训练完成，共 {} 个日期；特征：{}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="205" />
+            <source>Training mode: {}</source>
+            <translation>训练模式：{}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="209" />
+            <source>Derived factor {} was not computed: it {}.</source>
+            <translation>派生因子 {} 未计算：{}。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="211" />
+            <source>Factor {} was left out of the model: {}.</source>
+            <translation>因子 {} 未纳入模型：{}。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="212" />
+            <source>Cross-validation (soil moisture in m3/m3):</source>
+            <translation>交叉验证（土壤水分单位 m3/m3）：</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="217" />
+            <source>Feature importances: {}</source>
+            <translation>特征重要性：{}</translation>
+        </message>
+    </context>
+    <context>
+        <name>ValidateAlgorithm</name>
+        <message>
+            <location filename="../processing_provider/validate.py" line="75" />
+            <source>Validate soil moisture</source>
+            <translation>验证土壤水分</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="78" />
+            <source>Compares a soil moisture raster (e.g. the 1 km result of 'Downscale soil moisture') with a reference raster and/or in-situ stations and reports n, R, MAE, RMSE, bias (estimate minus reference) and ubRMSD (unbiased RMSD, sqrt(RMSE^2 - bias^2)), all in m3/m3.
+
+Reference raster (e.g. SMAP of the same date): it is resampled onto the estimate's grid, averaged when it is finer and bilinearly interpolated when it is coarser (advanced: choose the method), and compared pixel by pixel where both are valid.
+
+Stations: a point layer (fields for station id, date and soil moisture are found by name when not chosen: station/id/name, date/time, value/sm/soil_moisture), a CSV table (columns station, lon, lat, date, value in EPSG:4326), an ISMN 'Header+values' .stm file, or a folder of them (only 'G' flagged values of sensors within the maximum depth are used). Each station's daily mean on the estimate's date is compared with the estimate pixel containing the station. The date comes from the estimate's file name (YYYYMMDD or YYYY-MM-DD) unless given.
+
+The CSV output has one row per source: 'reference', 'stations' (pooled) and 'station:&lt;id&gt;'; the numeric outputs are those of the reference comparison when a reference is given, else of the stations.
+
+Time series: give several estimates (dates in the file names, e.g. the sm_1km_&lt;YYYYMMDD&gt;.tif of a downscaling series) with reference rasters of the same dates and/or stations. Each date is compared as above; the CSV has one row per date and source, then the metrics of all dates pooled (date 'all'), which are also the numeric outputs.
+
+The HTML report holds the metrics table, a density plot of the estimate against the reference with the 1:1 line, the station comparison and, when stations cover several dates, their time series.</source>
+            <translation>将土壤水分栅格（例如“土壤水分降尺度”的 1 km 结果）与参考栅格和/或地面站点进行比较，报告 n、R、MAE、RMSE、偏差（估算值减参考值）和 ubRMSD（无偏均方根差，sqrt(RMSE^2 - bias^2)），单位均为 m3/m3。
+
+参考栅格（例如同一日期的 SMAP）：重采样到估算结果的格网上，更精细时取均值，更粗时双线性插值（高级参数中可选择方法），并在两者均有效处逐像元比较。
+
+站点：点图层（未指定时按名称查找站点 ID、日期和土壤水分字段：station/id/name、date/time、value/sm/soil_moisture）、CSV 表（列 station、lon、lat、date、value，坐标为 EPSG:4326）、ISMN“Header+values”格式的 .stm 文件，或包含这些文件的文件夹（只使用最大深度以内传感器的、标记为“G”的值）。将每个站点在估算日期的日均值与站点所在的估算像元进行比较。除非另行给定，日期取自估算结果的文件名（YYYYMMDD 或 YYYY-MM-DD）。
+
+CSV 输出每个数据源一行：“reference”、“stations”（合并）和“station:&lt;id&gt;”；给定参考栅格时，数值输出为与参考栅格比较的结果，否则为与站点比较的结果。
+
+时间序列：给定多个估算结果（文件名中带日期，例如降尺度序列的 sm_1km_&lt;YYYYMMDD&gt;.tif），以及相同日期的参考栅格和/或站点。每个日期按上述方式比较；CSV 中每个日期和数据源一行，最后是所有日期合并的指标（日期为“all”），这些也是数值输出。
+
+HTML 报告包含精度指标表、估算值对参考值的密度散点图（带 1:1 线）、站点比较，以及站点覆盖多个日期时的时间序列图。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="103" />
+            <source>Soil moisture estimate</source>
+            <translation>土壤水分估算结果</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="104" />
+            <source>The raster to validate (band 1, m3/m3); leave empty for a time series.</source>
+            <translation>待验证的栅格（波段 1，m3/m3）；时间序列请留空。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="105" />
+            <source>Reference raster</source>
+            <translation>参考栅格</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="106" />
+            <source>A soil moisture raster of the same date, e.g. SMAP.</source>
+            <translation>同一日期的土壤水分栅格，例如 SMAP。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="107" />
+            <source>Reference resampling</source>
+            <translation>参考数据重采样</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="107" />
+            <source>Automatic (average if finer, bilinear if coarser)</source>
+            <translation>自动（更精细时取均值，更粗时双线性插值）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="107" />
+            <source>Bilinear</source>
+            <translation>双线性插值</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="107" />
+            <source>Average</source>
+            <translation>均值</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="107" />
+            <source>Nearest</source>
+            <translation>最邻近</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="112" />
+            <source>How the reference is brought onto the estimate's grid.</source>
+            <translation>如何将参考数据转换到估算结果的格网上。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="113" />
+            <source>Station points</source>
+            <translation>站点（点图层）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="115" />
+            <source>Point layer of in-situ observations, one feature per station and time.</source>
+            <translation>地面实测观测的点图层，每个站点每个时间一个要素。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="116" />
+            <source>Station id field</source>
+            <translation>站点 ID 字段</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="118" />
+            <source>Field identifying the station; empty: found by name (station, id, name), else stations are told apart by their coordinates.</source>
+            <translation>标识站点的字段；留空：按名称查找（station、id、name），否则按坐标区分站点。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="120" />
+            <source>Date field</source>
+            <translation>日期字段</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="122" />
+            <source>Date or date-time field (or text YYYY-MM-DD); empty: found by name.</source>
+            <translation>日期或日期时间字段（或 YYYY-MM-DD 格式的文本）；留空：按名称查找。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="123" />
+            <source>Soil moisture field (m3/m3)</source>
+            <translation>土壤水分字段（m3/m3）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="125" />
+            <source>Observed volumetric soil moisture in m3/m3; empty: found by name (value, sm, soil_moisture).</source>
+            <translation>观测的体积土壤水分，单位 m3/m3；留空：按名称查找（value、sm、soil_moisture）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="127" />
+            <source>Station file (CSV or ISMN .stm)</source>
+            <translation>站点文件（CSV 或 ISMN .stm）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="127" />
+            <source>Station observations (*.csv *.txt *.stm)</source>
+            <translation>站点观测 (*.csv *.txt *.stm)</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="130" />
+            <source>A CSV table with columns station, lon, lat, date, value (EPSG:4326, or a crs column), or one ISMN 'Header+values' .stm file.</source>
+            <translation>包含 station、lon、lat、date、value 列的 CSV 表（EPSG:4326，或带 crs 列），或一个 ISMN“Header+values”格式的 .stm 文件。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="132" />
+            <source>Folder of ISMN .stm files</source>
+            <translation>ISMN .stm 文件所在文件夹</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="134" />
+            <source>An unzipped ISMN download ('Header+values'); its soil moisture files are read.</source>
+            <translation>解压后的 ISMN 下载数据（“Header+values”格式）；读取其中的土壤水分文件。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="135" />
+            <source>Maximum sensor depth for ISMN files (m)</source>
+            <translation>ISMN 文件的最大传感器深度（m）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="138" />
+            <source>ISMN sensors whose top is deeper are ignored (SMAP surface soil moisture is 0-5 cm).</source>
+            <translation>顶部深于此值的 ISMN 传感器将被忽略（SMAP 表层土壤水分为 0-5 cm）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="140" />
+            <source>Date of the estimate (YYYY-MM-DD)</source>
+            <translation>估算结果的日期（YYYY-MM-DD）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="141" />
+            <source>Day compared with the stations; empty: the date in the estimate's file name.</source>
+            <translation>与站点比较的日期；留空：使用估算结果文件名中的日期。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="142" />
+            <source>Metrics</source>
+            <translation>精度指标</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="144" />
+            <source>CSV files (*.csv)</source>
+            <translation>CSV 文件 (*.csv)</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="143" />
+            <source>CSV with one row per source and the metrics n, r, mae, rmse, bias, ubrmsd.</source>
+            <translation>CSV，每个数据源一行，包含指标 n、r、mae、rmse、bias、ubrmsd。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="144" />
+            <source>Station pairs</source>
+            <translation>站点配对</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="146" />
+            <source>CSV with each station's observed daily mean and the estimate at its pixel.</source>
+            <translation>CSV，包含每个站点观测的日均值及其所在像元的估算值。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="147" />
+            <source>Time series: soil moisture estimates</source>
+            <translation>时间序列：土壤水分估算结果</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="149" />
+            <source>Estimates of several dates, each with its date in the file name (YYYYMMDD or YYYY-MM-DD), instead of one estimate.</source>
+            <translation>多个日期的估算结果，文件名中带有各自的日期（YYYYMMDD 或 YYYY-MM-DD），用于代替单个估算结果。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="151" />
+            <source>Time series: reference rasters</source>
+            <translation>时间序列：参考栅格</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="153" />
+            <source>Reference rasters of the same dates, paired with the estimates by the date in the file names.</source>
+            <translation>相同日期的参考栅格，按文件名中的日期与估算结果配对。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="155" />
+            <source>Report</source>
+            <translation>报告</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="155" />
+            <source>HTML files (*.html)</source>
+            <translation>HTML 文件 (*.html)</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="157" />
+            <source>HTML report with the metrics and plots (estimate against reference with the 1:1 line, stations over time); shown in the Processing results viewer.</source>
+            <translation>包含精度指标和图表（带 1:1 线的估算值对参考值图、站点随时间变化图）的 HTML 报告；显示在处理结果查看器中。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="163" />
+            <source>Number of pairs</source>
+            <translation>配对数</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="163" />
+            <source>Correlation R</source>
+            <translation>相关系数 R</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="163" />
+            <source>MAE (m3/m3)</source>
+            <translation>MAE（m3/m3）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="164" />
+            <source>RMSE (m3/m3)</source>
+            <translation>RMSE（m3/m3）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="164" />
+            <source>Bias (m3/m3)</source>
+            <translation>偏差（m3/m3）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="165" />
+            <source>ubRMSD (m3/m3)</source>
+            <translation>ubRMSD（m3/m3）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="175" />
+            <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
+            <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="192" />
+            <source>Give either one soil moisture estimate or a time series of estimates (not both).</source>
+            <translation>请给定一个土壤水分估算结果或一个估算结果时间序列（不能同时给定两者）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="194" />
+            <source>A time series of estimates is compared with a time series of reference rasters: give them under 'Time series: reference rasters'.</source>
+            <translation>估算结果时间序列需要与参考栅格时间序列比较：请在“时间序列：参考栅格”中给定参考栅格。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="197" />
+            <source>Reference rasters of a time series need a time series of estimates: give the estimates under 'Time series: soil moisture estimates'.</source>
+            <translation>时间序列的参考栅格需要估算结果时间序列：请在“时间序列：土壤水分估算结果”中给定估算结果。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="202" />
+            <source>Nothing to validate against: give a reference raster, station points, a station file or a folder of ISMN files.</source>
+            <translation>没有可用于验证的参照：请给定参考栅格、站点点图层、站点文件或 ISMN 文件所在文件夹。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="286" />
+            <source>The date '{}' is not a date; write it as YYYY-MM-DD.</source>
+            <translation>日期“{}”不是日期；请写成 YYYY-MM-DD。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="221" />
+            <source>The station layer</source>
+            <translation>站点图层</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="227" />
+            <source>date</source>
+            <translation>日期</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="227" />
+            <source>soil moisture</source>
+            <translation>土壤水分</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="228" />
+            <source>The station layer {} has no {} field that could be recognised; its fields are: {}. Choose the field in the algorithm's parameters.</source>
+            <translation>站点图层 {} 中没有可识别的{}字段；其字段为：{}。请在算法参数中选择该字段。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="236" />
+            <source>Station fields: id {}, date {}, soil moisture {}</source>
+            <translation>站点字段：ID {}，日期 {}，土壤水分 {}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="236" />
+            <source>(coordinates)</source>
+            <translation>（坐标）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="240" />
+            <source>The station layer {} has no coordinate reference system; set one (Layer Properties &gt; Source) and run again.</source>
+            <translation>站点图层 {} 没有坐标参考系；请设置一个（图层属性 &gt; 源）后重新运行。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="358" />
+            <source>{} station observations from {} stations</source>
+            <translation>{} 条站点观测，来自 {} 个站点</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="306" />
+            <source>Reference resampled onto the estimate's grid with '{}'.</source>
+            <translation>已使用“{}”将参考数据重采样到估算结果的格网上。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="322" />
+            <source>Estimate</source>
+            <translation>估算结果</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="324" />
+            <source>Reference</source>
+            <translation>参考数据</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="353" />
+            <source>The date parameter is ignored for a time series: each estimate's date comes from its file name.</source>
+            <translation>时间序列忽略日期参数：每个估算结果的日期取自其文件名。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="372" />
+            <source>Stations skipped on {}</source>
+            <translation>以下日期的站点被跳过：{}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="373" />
+            <source>Per date:</source>
+            <translation>逐日期：</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="376" />
+            <source>All dates pooled:</source>
+            <translation>所有日期合并：</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="385" />
+            <source>Estimates</source>
+            <translation>估算结果</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="387" />
+            <source>References</source>
+            <translation>参考数据</translation>
+        </message>
+    </context>
+    <context>
+        <name>alg</name>
+        <message>
+            <location filename="../processing_provider/screen.py" line="40" />
+            <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
+            <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="49" />
+            <source>SMAP soil moisture rasters (one per date)</source>
+            <translation>SMAP 土壤水分栅格（每个日期一个）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="52" />
+            <source>Coarse (~9 km) soil moisture rasters in m3/m3, one per date, with the date in the file name (YYYYMMDD or YYYY-MM-DD). Band 1 is used.</source>
+            <translation>粗分辨率（约 9 km）土壤水分栅格，单位 m3/m3，每个日期一个，文件名中带日期（YYYYMMDD 或 YYYY-MM-DD）。使用波段 1。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="54" />
+            <source>Factor stacks (one per date)</source>
+            <translation>因子堆栈（每个日期一个）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="57" />
+            <source>Fine (1 km) multiband factor stacks from smdownscale:align, one per date with the same date in the file name as its soil moisture raster. Bands are identified by their names (band descriptions).</source>
+            <translation>来自 smdownscale:align 的精细分辨率（1 km）多波段因子堆栈，每个日期一个，文件名中的日期与对应的土壤水分栅格相同。波段按名称（波段描述）识别。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="74" />
+            <source>SMAP soil moisture</source>
+            <translation>SMAP 土壤水分</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="75" />
+            <source>Factor stacks</source>
+            <translation>因子堆栈</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="79" />
+            <source>Minimum valid fraction per coarse cell</source>
+            <translation>每个粗像元的最小有效比例</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="83" />
+            <source>A coarse cell is used only when at least this share of its 1 km pixels has every factor valid.</source>
+            <translation>仅当某粗像元中至少有此比例的 1 km 像元所有因子均有效时，才使用该粗像元。</translation>
+        </message>
+    </context>
+</TS>
