@@ -1,0 +1,732 @@
+"""Self-contained HTML reports for screening, training and validation, with embedded plots.
+
+Each report is one HTML file: inline CSS, figures as base64 PNG drawn with matplotlib's Agg canvas
+on :class:`matplotlib.figure.Figure` objects (never pyplot, so no global figure state), and no
+external resource. Every text that comes from the user (factor, file, layer, field and station
+names) is escaped with :func:`html.escape`. Without matplotlib the report keeps its tables and says
+that plots need matplotlib. Reports are written atomically.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import functools
+import html
+import io
+import math
+import warnings
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .raster import atomic_path
+
+#: Above this many points a scatter plot becomes a hexagonal density plot.
+HEXBIN_ABOVE = 2000
+#: Most stations drawn as time series (the table lists all of them).
+MAX_STATION_PANELS = 12
+#: Most station pairs listed in the validation report's pair table.
+MAX_PAIR_ROWS = 500
+
+KEPT_COLOUR = "#1b7837"
+DROPPED_COLOUR = "#bababa"
+SCHEME_COLOURS = ["#2166ac", "#b2182b", "#4d9221", "#8073ac"]
+
+CSS = """
+body{font-family:-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans CJK SC",Arial,sans-serif;margin:24px auto;
+max-width:1100px;color:#222;line-height:1.45;padding:0 16px}
+h1{font-size:1.6em;border-bottom:2px solid #01665e;padding-bottom:4px}
+h2{font-size:1.25em;margin-top:1.6em;color:#01665e}
+table{border-collapse:collapse;margin:8px 0 16px;font-size:0.92em}th,td{border:1px solid #ccc;padding:3px 8px}
+th{background:#f0f4f3;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
+tr.kept td{background:#eef7ee}tr.dropped td{color:#666}tr.pooled td{font-weight:600;background:#f7f7f7}
+figure{margin:12px 0}figure img{max-width:100%;height:auto;border:1px solid #ddd}
+figcaption{font-size:0.9em;color:#555}.note{color:#555;font-size:0.92em}.meta td:first-child{font-weight:600}
+code{background:#f4f4f4;padding:0 3px}
+"""
+
+
+# -- formatting --------------------------------------------------------------------------------------
+
+def esc(value: Any) -> str:
+    """HTML-escaped text of any value (quotes too, so it is safe inside attributes)."""
+    return html.escape(str(value), quote=True)
+
+
+def _finite(value: Any) -> bool:
+    return value is not None and isinstance(value, (int, float, np.integer, np.floating)) and \
+        math.isfinite(float(value))
+
+
+def fmt(value: Any, digits: int = 4, signed: bool = False) -> str:
+    """A number with ``digits`` decimals ('n/a' when missing or not finite)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if not _finite(value):
+        return "n/a"
+    return f"{float(value):+.{digits}f}" if signed else f"{float(value):.{digits}f}"
+
+
+def fmt_p(value: Any) -> str:
+    """A p-value: '< 1e-300' for underflow, else two significant digits."""
+    if not _finite(value):
+        return "n/a"
+    v = float(value)
+    return "&lt; 1e-300" if v <= 0 else f"{v:.2g}"
+
+
+#: Metric columns of the tables: (key, heading, digits, signed).
+METRIC_COLUMNS = (("n", "n", 0, False), ("r", "R", 3, False), ("mae", "MAE", 4, False), ("rmse", "RMSE", 4, False),
+                  ("bias", "bias", 4, True), ("ubrmsd", "ubRMSD", 4, False))
+
+
+def metric_cells(m: Mapping[str, Any]) -> list[str]:
+    """Formatted n, R, MAE, RMSE, bias, ubRMSD of a metrics dict (the report's number format)."""
+    return [fmt(m.get(k), d, s) if k != "n" else str(int(m.get("n") or 0)) for k, _, d, s in METRIC_COLUMNS]
+
+
+def metrics_label(m: Mapping[str, Any]) -> str:
+    """One line of metrics for a plot legend."""
+    return (f"n = {int(m.get('n') or 0)}, R = {fmt(m.get('r'), 3)}, RMSE = {fmt(m.get('rmse'), 4)}, "
+            f"bias = {fmt(m.get('bias'), 4, True)}, ubRMSD = {fmt(m.get('ubrmsd'), 4)}")
+
+
+def _mpl_text(value: Any, limit: int = 40) -> str:
+    """User text for matplotlib: '$' would start mathtext; long names are shortened."""
+    s = str(value)
+    if len(s) > limit:
+        s = s[:limit - 1] + "…"
+    return s.replace("$", r"\$")
+
+
+# -- document ----------------------------------------------------------------------------------------
+
+class Html:
+    """A report being assembled; every method escapes the text it is given unless told it is markup."""
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.parts: list[str] = [f"<h1>{esc(title)}</h1>"]
+
+    def h2(self, text: str) -> None:
+        self.parts.append(f"<h2>{esc(text)}</h2>")
+
+    def p(self, text: str, note: bool = False) -> None:
+        cls = ' class="note"' if note else ""
+        self.parts.append(f"<p{cls}>{esc(text)}</p>")
+
+    def raw(self, markup: str) -> None:
+        self.parts.append(markup)
+
+    def keyvalues(self, items: Iterable[tuple[str, Any]]) -> None:
+        rows = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in items)
+        self.parts.append(f'<table class="meta">{rows}</table>')
+
+    def table(self, headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: Sequence[bool] | None = None,
+              row_classes: Sequence[str] | None = None, cells_are_markup: bool = False) -> None:
+        """A table; cells are escaped unless ``cells_are_markup`` (then the caller escaped them, or they come
+        from :func:`fmt`)."""
+        numeric = list(numeric or [False] * len(headers))
+        td = ['<td class="num">' if n else "<td>" for n in numeric]
+        head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+        body = []
+        for i, row in enumerate(rows):
+            cls = f' class="{esc(row_classes[i])}"' if row_classes and row_classes[i] else ""
+            cells = "".join(f"{td[j]}{cell if cells_are_markup else esc(cell)}</td>" for j, cell in enumerate(row))
+            body.append(f"<tr{cls}>{cells}</tr>")
+        self.parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+    def figure(self, png: bytes | None, caption: str) -> None:
+        if png is None:
+            return
+        data = base64.b64encode(png).decode("ascii")
+        self.parts.append(f'<figure><img src="data:image/png;base64,{data}" alt="{esc(caption)}">'
+                          f"<figcaption>{esc(caption)}</figcaption></figure>")
+
+    def document(self) -> str:
+        created = dt.datetime.now().replace(microsecond=0).isoformat(sep=" ")
+        return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                f"<title>{esc(self.title)}</title><style>{CSS}</style></head><body>\n"
+                + "\n".join(self.parts)
+                + f"\n<p class=\"note\">Written by smdownscale on {esc(created)}.</p>\n</body></html>\n")
+
+    def write(self, path: str) -> str:
+        text = self.document()
+        with atomic_path(path) as tmp:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        return path
+
+
+def _inputs(doc: Html, inputs: Mapping[str, Sequence[str] | str] | None) -> None:
+    if not inputs:
+        return
+    items = []
+    for label, value in inputs.items():
+        values = [value] if isinstance(value, str) else list(value)
+        if values:
+            items.append((label, ", ".join(str(v) for v in values)))
+    if items:
+        doc.h2("Inputs")
+        doc.keyvalues(items)
+
+
+# -- figures -----------------------------------------------------------------------------------------
+
+def plots_available() -> bool:
+    try:
+        _import_matplotlib()
+    except ImportError:
+        return False
+    return True
+
+
+def _import_matplotlib() -> tuple[type, type]:
+    """(Figure, FigureCanvasAgg); never pyplot."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    return Figure, FigureCanvasAgg
+
+
+def _quiet(func: Callable[..., bytes | None]) -> Callable[..., bytes | None]:
+    """Mute the warnings matplotlib raises while drawing (e.g. deprecations from a newer pyparsing)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> bytes | None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def _figure(width: float, height: float):
+    Figure, FigureCanvasAgg = _import_matplotlib()  # noqa: N806
+
+    try:
+        fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    except TypeError:  # matplotlib < 3.5
+        fig = Figure(figsize=(width, height), dpi=100, constrained_layout=True)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    return buf.getvalue()
+
+
+def _no_plots_note(doc: Html) -> None:
+    if not plots_available():
+        doc.p("Plots need the Python package matplotlib, which is not installed; the tables hold every number.",
+              note=True)
+
+
+@_quiet
+def ranked_bars_png(rows: Sequence[Mapping[str, Any]]) -> bytes | None:
+    """Horizontal bars of |r| (eta for categorical factors) in rank order, coloured kept / dropped."""
+    if not plots_available() or not rows:
+        return None
+    from matplotlib.patches import Patch
+
+    n = len(rows)
+    fig = _figure(8.0, 1.2 + 0.32 * n)
+    ax = fig.subplots()
+    values = [abs(float(r["pearson_r"])) if _finite(r["pearson_r"]) else 0.0 for r in rows]
+    colours = [KEPT_COLOUR if r["selected"] else DROPPED_COLOUR for r in rows]
+    pos = np.arange(n)
+    ax.barh(pos, values, color=colours, edgecolor="#555", linewidth=0.5)
+    ax.set_yticks(pos)
+    ax.set_yticklabels([_mpl_text(f"{r['rank']}. {r['factor']}" + (" (eta)" if r["kind"] == "categorical" else ""))
+                        for r in rows])
+    ax.invert_yaxis()
+    for p, v in zip(pos, values):
+        ax.text(v + 0.01, p, f"{v:.3f}", va="center", fontsize=8)
+    ax.set_xlim(0, max(1.0, max(values) + 0.12))
+    ax.set_xlabel("|r| with SMAP soil moisture (eta for categorical factors)")
+    ax.legend(handles=[Patch(color=KEPT_COLOUR, label="selected"), Patch(color=DROPPED_COLOUR, label="dropped")],
+              loc="lower right")
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+@_quiet
+def heatmap_png(names: Sequence[str], matrix: np.ndarray) -> bytes | None:
+    """Association matrix as a heatmap (-1..1, diverging colours), values written in the cells."""
+    if not plots_available() or not len(names):
+        return None
+    n = len(names)
+    size = max(4.5, min(16.0, 1.6 + 0.55 * n))
+    fig = _figure(size + 1.2, size)
+    ax = fig.subplots()
+    im = ax.imshow(np.ma.masked_invalid(matrix), cmap="RdBu_r", vmin=-1, vmax=1)
+    labels = [_mpl_text(s, 24) for s in names]
+    ax.set_xticks(range(n))
+    ax.set_xticklabels(labels, rotation=45, ha="right")
+    ax.set_yticks(range(n))
+    ax.set_yticklabels(labels)
+    if n <= 20:
+        for i in range(n):
+            for j in range(n):
+                v = matrix[i, j]
+                if math.isfinite(v):
+                    ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7 if n > 12 else 8,
+                            color="white" if abs(v) > 0.6 else "black")
+    fig.colorbar(im, ax=ax, shrink=0.8, label="r (signed); eta or Cramér's V with categorical factors")
+    return _png(fig)
+
+
+@_quiet
+def importance_png(importances: Mapping[str, float]) -> bytes | None:
+    if not plots_available() or not importances:
+        return None
+    ranked = sorted(importances.items(), key=lambda kv: -kv[1])
+    n = len(ranked)
+    fig = _figure(8.0, 1.2 + 0.3 * n)
+    ax = fig.subplots()
+    pos = np.arange(n)
+    values = [v for _, v in ranked]
+    ax.barh(pos, values, color="#2166ac")
+    ax.set_yticks(pos)
+    ax.set_yticklabels([_mpl_text(k) for k, _ in ranked])
+    ax.invert_yaxis()
+    for p, v in zip(pos, values):
+        ax.text(v, p, f" {v:.3f}", va="center", fontsize=8)
+    ax.set_xlim(0, max(values) * 1.18 if max(values) > 0 else 1)
+    ax.set_xlabel("impurity-based importance (sums to 1)")
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+@_quiet
+def cv_png(schemes: Sequence[tuple[str, Mapping[str, Any]]]) -> bytes | None:
+    """Pooled metrics per cross-validation scheme (bars) with each fold's value (dots)."""
+    if not plots_available() or not schemes:
+        return None
+    keys = (("r", "R"), ("mae", "MAE"), ("rmse", "RMSE"), ("ubrmsd", "ubRMSD"), ("bias", "bias"))
+    fig = _figure(10.0, 3.4)
+    axes = fig.subplots(1, len(keys))
+    pos = np.arange(len(schemes))
+    for ax, (key, label) in zip(axes, keys):
+        for s, (_name, part) in enumerate(schemes):
+            pooled = part["pooled"].get(key)
+            colour = SCHEME_COLOURS[s % len(SCHEME_COLOURS)]
+            if _finite(pooled):
+                ax.bar(s, pooled, 0.75, color=colour, alpha=0.75)
+            folds = [f.get(key) for f in part.get("per_fold", []) if _finite(f.get(key))]
+            if folds:
+                ax.plot(np.full(len(folds), s), folds, "o", color="black", ms=3)
+        ax.set_xticks(pos)
+        ax.set_xticklabels([_mpl_text(short_scheme_name(name), 14) for name, _ in schemes], fontsize=8)
+        ax.set_xlim(-0.6, len(schemes) - 0.4)
+        ax.set_title(label + (" (m3/m3)" if key != "r" else ""), fontsize=10)
+        ax.axhline(0, color="#888", lw=0.6)
+        ax.grid(axis="y", alpha=0.3)
+    return _png(fig)
+
+
+def short_scheme_name(label: str) -> str:
+    """'spatial blocks (GroupKFold)' -> 'spatial', 'random K-fold (optimistic)' -> 'random'."""
+    return label.split()[0] if label else label
+
+
+@_quiet
+def scatter_png(reference: np.ndarray, estimate: np.ndarray, m: Mapping[str, Any], xlabel: str,
+                ylabel: str = "estimate (m3/m3)") -> bytes | None:
+    """Estimate against reference with the 1:1 line and the metrics in the legend (hexbin for many points)."""
+    if not plots_available():
+        return None
+    x = np.asarray(reference, dtype=np.float64)
+    y = np.asarray(estimate, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    if not x.size:
+        return None
+    fig = _figure(6.4, 5.6)
+    ax = fig.subplots()
+    lo = float(min(x.min(), y.min()))
+    hi = float(max(x.max(), y.max()))
+    pad = max(0.01, 0.04 * (hi - lo))
+    lo, hi = lo - pad, hi + pad
+    if x.size > HEXBIN_ABOVE:
+        hb = ax.hexbin(x, y, gridsize=60, extent=(lo, hi, lo, hi), mincnt=1, cmap="viridis", bins="log")
+        fig.colorbar(hb, ax=ax, label="pairs per hexagon (log)")
+    else:
+        ax.scatter(x, y, s=14 if x.size < 300 else 6, alpha=0.75, color="#2166ac", edgecolors="none")
+    ax.plot([lo, hi], [lo, hi], color="#b2182b", lw=1.2, label="1:1")
+    ax.plot([], [], " ", label=_mpl_text(metrics_label(m), 200))
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal")
+    ax.set_xlabel(_mpl_text(xlabel, 80))
+    ax.set_ylabel(_mpl_text(ylabel, 80))
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+@_quiet
+def station_series_png(pairs: Sequence[Any]) -> bytes | None:
+    """Observed daily means and estimates over time, one panel per station (stations with 2+ dates)."""
+    if not plots_available():
+        return None
+    by_station: dict[str, list[Any]] = {}
+    for p in pairs:
+        if p.status == "ok":
+            by_station.setdefault(p.station, []).append(p)
+    multi = sorted((s for s, ps in by_station.items() if len({p.date for p in ps}) > 1),
+                   key=lambda s: (-len(by_station[s]), s))[:MAX_STATION_PANELS]
+    if not multi:
+        return None
+    ncol = min(3, len(multi))
+    nrow = math.ceil(len(multi) / ncol)
+    fig = _figure(4.0 * ncol, 2.6 * nrow)
+    axes = np.atleast_1d(fig.subplots(nrow, ncol, sharey=True, squeeze=False)).ravel()
+    for ax, station in zip(axes, multi):
+        ps = sorted(by_station[station], key=lambda p: p.date)
+        days = [p.date for p in ps]
+        ax.plot(days, [p.observed for p in ps], "o-", color="#333", ms=4, lw=1, label="observed")
+        ax.plot(days, [p.estimated for p in ps], "s--", color="#2166ac", ms=4, lw=1, label="estimate")
+        ax.set_title(_mpl_text(station), fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+    for ax in axes[len(multi):]:
+        ax.set_visible(False)
+    axes[0].set_ylabel("soil moisture (m3/m3)")
+    axes[0].legend(fontsize=8)
+    return _png(fig)
+
+
+@_quiet
+def dates_png(rows: Sequence[Mapping[str, Any]]) -> bytes | None:
+    """R and ubRMSD per date and source."""
+    if not plots_available():
+        return None
+    sources: dict[str, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        if r.get("date") and not str(r["source"]).startswith("station:"):
+            sources.setdefault(str(r["source"]), []).append(r)
+    if not sources or max(len(v) for v in sources.values()) < 2:
+        return None
+    fig = _figure(9.0, 3.4)
+    ax_r, ax_u = fig.subplots(1, 2)
+    for k, (source, rs) in enumerate(sorted(sources.items())):
+        rs = sorted(rs, key=lambda r: str(r["date"]))
+        days = [dt.date.fromisoformat(str(r["date"])) for r in rs]
+        colour = SCHEME_COLOURS[k % len(SCHEME_COLOURS)]
+        ax_r.plot(days, [r["r"] if _finite(r["r"]) else np.nan for r in rs], "o-", color=colour,
+                  label=_mpl_text(source))
+        ax_u.plot(days, [r["ubrmsd"] if _finite(r["ubrmsd"]) else np.nan for r in rs], "o-", color=colour,
+                  label=_mpl_text(source))
+    ax_r.set_title("R per date", fontsize=10)
+    ax_u.set_title("ubRMSD per date (m3/m3)", fontsize=10)
+    for ax in (ax_r, ax_u):
+        ax.grid(alpha=0.3)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+    ax_r.legend(fontsize=8)
+    return _png(fig)
+
+
+# -- screening ---------------------------------------------------------------------------------------
+
+#: Optional screening columns (variance inflation, mutual information, permutation importance): heading, digits.
+DIAGNOSTIC_HEADINGS = {"vif": ("VIF", 2), "mutual_info": ("mutual information", 3),
+                       "perm_importance": ("permutation importance (m3/m3)", 4)}
+
+
+def factor_matrix(pairs: Any, order: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
+    """Association between every two factors of coarse pairs and with soil moisture (last row and column).
+
+    Two continuous factors (or a continuous factor and soil moisture): Pearson r, signed. With a
+    categorical factor (its dominant class per cell): the correlation ratio eta, or Cramér's V between
+    two categorical factors; both in [0, 1]. NaN where a side is constant.
+    """
+    from .features import CATEGORICAL
+    from .screen import correlation_ratio, cramers_v
+
+    cols: dict[str, tuple[bool, np.ndarray]] = {}
+    j = 0
+    for spec in pairs.specs:
+        if spec.kind == CATEGORICAL:
+            width = len(spec.classes)
+            block = pairs.X[:, j:j + width]
+            cols[spec.name] = (True, np.asarray(spec.classes)[np.argmax(block, axis=1)])
+        else:
+            width = 1
+            cols[spec.name] = (False, pairs.X[:, j].astype(np.float64))
+        j += width
+    names = [n for n in (order or []) if n in cols] + [n for n in cols if n not in (order or [])]
+    sm_label = "soil moisture"
+    items = [cols[n] for n in names] + [(False, np.asarray(pairs.y, dtype=np.float64))]
+    n = len(items)
+    mat = np.full((n, n), np.nan)
+
+    def assoc(a: tuple[bool, np.ndarray], b: tuple[bool, np.ndarray]) -> float:
+        (ca, va), (cb, vb) = a, b
+        if not ca and not cb:
+            if np.ptp(va) <= 0 or np.ptp(vb) <= 0:
+                return math.nan
+            return float(np.corrcoef(va, vb)[0, 1])
+        if ca and cb:
+            return cramers_v(va, vb)
+        cat, cont = (va, vb) if ca else (vb, va)
+        return correlation_ratio(cat, cont)
+
+    for i in range(n):
+        for k in range(i, n):
+            mat[i, k] = mat[k, i] = assoc(items[i], items[k])
+    return names + [sm_label], mat
+
+
+def screen_report(result: Any, path: str, inputs: Mapping[str, Sequence[str] | str] | None = None,
+                  settings: Mapping[str, Any] | None = None) -> str:
+    """Screening report: ranked |r| bars (kept / dropped), correlation heatmap, the full table.
+
+    ``result`` is a :class:`screen.ScreenResult`; its ``pairs`` (when present) give the heatmap.
+    """
+    doc = Html("Factor screening")
+    doc.p(f"{result.n_samples} coarse samples (SMAP cells with every factor valid) over {len(result.dates)} "
+          f"date(s): {', '.join(result.dates)}.")
+    doc.raw("<p><b>Selected factors:</b> " + esc(", ".join(result.selected)) + "</p>")
+    _inputs(doc, inputs)
+    if settings:
+        doc.h2("Settings")
+        doc.keyvalues((k, v) for k, v in settings.items())
+    _no_plots_note(doc)
+    doc.h2("Ranking")
+    doc.figure(ranked_bars_png(result.rows), "Factors in rank order by |r| with SMAP soil moisture (eta for "
+                                             "categorical factors); green: selected, grey: dropped.")
+    pairs = getattr(result, "pairs", None)
+    if pairs is not None:
+        order = [r["factor"] for r in result.rows]
+        names, mat = factor_matrix(pairs, order)
+        doc.h2("Correlation between factors and soil moisture")
+        doc.figure(heatmap_png(names, mat), "Pearson r between continuous factors and with soil moisture (last "
+                                            "row); eta (continuous x categorical) or Cramér's V (categorical x "
+                                            "categorical), from 0 to 1, with land cover and other class factors.")
+    doc.h2("Screening table")
+    extra = [c for c in getattr(result, "columns", ()) if c in DIAGNOSTIC_HEADINGS]
+    headers = ["rank", "factor", "kind", "r / eta", "p", "Spearman rho", "p (rho)"] + \
+        [DIAGNOSTIC_HEADINGS[c][0] for c in extra] + ["selected", "reason"]
+    rows = []
+    classes = []
+    for r in result.rows:
+        rows.append([str(r["rank"]), esc(r["factor"]), esc(r["kind"]), fmt(r["pearson_r"], 3), fmt_p(r["pearson_p"]),
+                     fmt(r["spearman_r"], 3), fmt_p(r["spearman_p"])]
+                    + [fmt(r.get(c), DIAGNOSTIC_HEADINGS[c][1]) for c in extra]
+                    + ["yes" if r["selected"] else "no", esc(r["reason"])])
+        classes.append("kept" if r["selected"] else "dropped")
+    doc.table(headers, rows, [True, False, False, True, True, True, True] + [True] * len(extra) + [False, False],
+              classes, cells_are_markup=True)
+    doc.p("p-values treat SMAP cells as independent; neighbouring cells are spatially autocorrelated, so read "
+          "them as a ranking aid rather than a significance test.", note=True)
+    return doc.write(path)
+
+
+# -- training ----------------------------------------------------------------------------------------
+
+MODEL_LABELS = {"rf": "random forest", "svr": "support vector regression", "cart": "regression tree (CART)"}
+
+
+def cv_schemes(cv: Mapping[str, Any] | None) -> list[tuple[str, Mapping[str, Any]]]:
+    """(label, part) of every cross-validation scheme in model metadata, spatial first."""
+    if not cv:
+        return []
+    out = []
+    for key, part in cv.items():
+        if not isinstance(part, Mapping) or "pooled" not in part:
+            continue
+        label = str(part.get("method") or key)
+        if part.get("label"):
+            label += f" ({part['label']})"
+        out.append((label, part))
+    out.sort(key=lambda kv: 0 if "spatial" in kv[0] else 1)
+    return out
+
+
+def train_report(meta: Mapping[str, Any], path: str, inputs: Mapping[str, Sequence[str] | str] | None = None) -> str:
+    """Training report: model summary, cross-validation table (pooled and per fold) and plot, importances."""
+    model_type = str(meta.get("model_type", ""))
+    doc = Html("Model training")
+    dates = [str(d) for d in meta.get("dates", [])]
+    doc.keyvalues([
+        ("Model", MODEL_LABELS.get(model_type, model_type)),
+        ("Training samples", f"{meta.get('n_samples', 'n/a')} coarse cells x dates"
+         + (f" ({meta['fit_samples']} used for the fit)" if meta.get("fit_samples") not in (None,
+                                                                                           meta.get("n_samples"))
+            else "")),
+        ("Dates", f"{len(dates)}: {', '.join(dates)}"),
+        ("Factors", ", ".join(f["name"] + (" (categorical)" if f.get("kind") == "categorical" else "")
+                              for f in meta.get("factors", []))),
+        ("Features", ", ".join(meta.get("features", []))),
+        ("Parameters", ", ".join(f"{k}={v}" for k, v in sorted((meta.get("params") or {}).items()))),
+        ("Soil moisture range in training", " - ".join(fmt(v, 4) for v in meta.get("target_range", [])) + " m3/m3"),
+    ])
+    dropped = meta.get("dropped_factors") or {}
+    if dropped:
+        doc.p("Left out of the model: " + "; ".join(f"{k} ({v})" for k, v in dropped.items()) + ".", note=True)
+    _inputs(doc, inputs)
+    _no_plots_note(doc)
+    cv = meta.get("cv")
+    schemes = cv_schemes(cv)
+    doc.h2("Cross-validation")
+    if not schemes:
+        doc.p("No cross-validation was run (0 folds).")
+    else:
+        doc.p("Spatial folds hold out whole blocks of SMAP cells and estimate how the model does on unseen "
+              "ground. Random K-fold mixes neighbouring cells between training and testing and is optimistic. "
+              "Soil moisture metrics in m3/m3.", note=True)
+        if cv.get("n_estimators") is not None and cv["n_estimators"] < (meta.get("params") or {}).get(
+                "n_estimators", 0):
+            doc.p(f"Cross-validation forests use {cv['n_estimators']} trees; the saved model "
+                  f"{meta['params']['n_estimators']}.", note=True)
+        headers = ["scheme", "fold"] + [h for _, h, _, _ in METRIC_COLUMNS]
+        rows, classes = [], []
+        for label, part in schemes:
+            extra = []
+            if part.get("blocks"):
+                extra.append(f"{part['blocks']} blocks of {part.get('block_cells')} x {part.get('block_cells')} "
+                             "cells")
+            rows.append([esc(label + (f"; {', '.join(extra)}" if extra else "")), "pooled"]
+                        + metric_cells(part["pooled"]))
+            classes.append("pooled")
+            for f in part.get("per_fold", []):
+                rows.append(["", str(f.get("fold", ""))] + metric_cells(f))
+                classes.append("")
+        doc.table(headers, rows, [False, False] + [True] * len(METRIC_COLUMNS), classes, cells_are_markup=True)
+        doc.figure(cv_png(schemes), "Pooled cross-validation metrics per scheme (bars) and the value of each fold "
+                                    "(dots).")
+    doc.h2("Feature importance")
+    imp = meta.get("feature_importances")
+    if imp:
+        doc.figure(importance_png(imp), "Impurity-based importance of each model input (sums to 1).")
+        ranked = sorted(imp.items(), key=lambda kv: -kv[1])
+        doc.table(["feature", "importance"], [[esc(k), fmt(v, 4)] for k, v in ranked], [False, True],
+                  cells_are_markup=True)
+    else:
+        doc.p(f"The {MODEL_LABELS.get(model_type, model_type)} has no built-in feature importance.", note=True)
+    return doc.write(path)
+
+
+# -- validation --------------------------------------------------------------------------------------
+
+class PairSampler:
+    """Keeps an evenly spaced subsample (at most ``max_points``) of the (estimate, reference) pairs it is fed.
+
+    Call it with blocks of values (any shape); pairs where either side is not finite are skipped.
+    Every ``stride``-th valid pair is kept; the stride doubles whenever the sample would grow too large,
+    so memory stays bounded and the result does not depend on the block size.
+    """
+
+    def __init__(self, max_points: int = 20000) -> None:
+        self.max_points = max(2, int(max_points))
+        self.stride = 1
+        self.seen = 0
+        self._idx: list[np.ndarray] = []
+        self._x: list[np.ndarray] = []
+        self._y: list[np.ndarray] = []
+        self._count = 0
+
+    def __call__(self, estimate: np.ndarray, reference: np.ndarray) -> None:
+        e = np.asarray(estimate, dtype=np.float64).ravel()
+        r = np.asarray(reference, dtype=np.float64).ravel()
+        ok = np.isfinite(e) & np.isfinite(r)
+        e, r = e[ok], r[ok]
+        idx = np.arange(self.seen, self.seen + e.size)
+        self.seen += e.size
+        keep = idx % self.stride == 0
+        self._idx.append(idx[keep])
+        self._x.append(e[keep])
+        self._y.append(r[keep])
+        self._count += int(keep.sum())
+        while self._count > self.max_points:
+            self.stride *= 2
+            idx_all, x_all, y_all = self._arrays()
+            keep = idx_all % self.stride == 0
+            self._idx, self._x, self._y = [idx_all[keep]], [x_all[keep]], [y_all[keep]]
+            self._count = int(keep.sum())
+
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if not self._idx:
+            return np.empty(0, np.int64), np.empty(0), np.empty(0)
+        return np.concatenate(self._idx), np.concatenate(self._x), np.concatenate(self._y)
+
+    @property
+    def estimate(self) -> np.ndarray:
+        return self._arrays()[1]
+
+    @property
+    def reference(self) -> np.ndarray:
+        return self._arrays()[2]
+
+
+def _source_label(source: str) -> str:
+    if source.startswith("station:"):
+        return "station " + source.split(":", 1)[1]
+    return {"reference": "reference raster", "stations": "stations (pooled)"}.get(source, source)
+
+
+def validate_report(results: Mapping[str, Mapping[str, Any]], pairs: Sequence[Any], path: str,
+                    samples: tuple[np.ndarray, np.ndarray] | None = None,
+                    per_date: Sequence[Mapping[str, Any]] | None = None,
+                    inputs: Mapping[str, Sequence[str] | str] | None = None, title: str | None = None) -> str:
+    """Validation report: metrics table, estimate-vs-reference density plot (1:1 line, metrics in the legend),
+    station scatter and per-station time series, and per-date metrics for a series.
+
+    ``results`` maps a source ('reference', 'stations', 'station:<id>') to its metrics (pooled over the
+    dates of a series); ``pairs`` are station pairs (:class:`validate.StationPair`); ``samples`` is
+    (estimate, reference) values, e.g. from :class:`PairSampler`; ``per_date`` holds rows with 'source',
+    'date', 'estimate' and the metrics.
+    """
+    doc = Html(title or "Soil moisture validation")
+    dates = sorted({str(r["date"]) for r in per_date or [] if r.get("date")})
+    if dates:
+        doc.p(f"{len(dates)} date(s): {', '.join(dates)}. Pooled metrics use every pair of every date.")
+    _inputs(doc, inputs)
+    _no_plots_note(doc)
+    doc.h2("Metrics" + (" (all dates pooled)" if len(dates) > 1 else ""))
+    doc.p("Estimate minus reference, soil moisture in m3/m3; ubRMSD = sqrt(RMSE^2 - bias^2).", note=True)
+    headers = ["source"] + [h for _, h, _, _ in METRIC_COLUMNS]
+    doc.table(headers, [[esc(_source_label(s))] + metric_cells(m) for s, m in results.items()],
+              [False] + [True] * len(METRIC_COLUMNS), cells_are_markup=True)
+    if samples is not None and "reference" in results:
+        est, ref = samples
+        doc.h2("Estimate against the reference raster")
+        shown = int(np.count_nonzero(np.isfinite(np.asarray(est, float)) & np.isfinite(np.asarray(ref, float))))
+        doc.figure(scatter_png(ref, est, results["reference"], "reference (m3/m3)"),
+                   f"Estimate against the reference resampled onto the estimate's grid ({shown} of "
+                   f"{int(results['reference'].get('n') or 0)} pixel pairs drawn); red: 1:1 line.")
+    ok = [p for p in pairs if p.status == "ok"]
+    if ok:
+        doc.h2("Estimate against the stations")
+        doc.figure(scatter_png(np.array([p.observed for p in ok]), np.array([p.estimated for p in ok]),
+                               results.get("stations", {}), "station daily mean (m3/m3)"),
+                   "Estimate at each station's pixel against the station's daily mean; red: 1:1 line.")
+        doc.figure(station_series_png(ok), "Observed daily means (black) and estimates (blue) per station over "
+                                           f"time (stations with at least two dates, up to {MAX_STATION_PANELS}).")
+    if len(dates) > 1:
+        doc.h2("Metrics per date")
+        doc.figure(dates_png(per_date or []), "R and ubRMSD of each date.")
+        rows = [[esc(r["date"]), esc(_source_label(str(r["source"]))), esc(r.get("estimate", ""))] + metric_cells(r)
+                for r in sorted(per_date or [], key=lambda r: (str(r["date"]), str(r["source"])))]
+        doc.table(["date", "source", "estimate"] + [h for _, h, _, _ in METRIC_COLUMNS], rows,
+                  [False, False, False] + [True] * len(METRIC_COLUMNS), cells_are_markup=True)
+    if pairs:
+        doc.h2("Station pairs")
+        shown_pairs = list(pairs)[:MAX_PAIR_ROWS]
+        if len(pairs) > MAX_PAIR_ROWS:
+            doc.p(f"The first {MAX_PAIR_ROWS} of {len(pairs)} pairs; the pairs CSV output lists all.", note=True)
+        doc.table(["station", "date", "observed", "estimate", "difference", "status"],
+                  [[esc(p.station), esc(p.date.isoformat()), fmt(p.observed, 4), fmt(p.estimated, 4),
+                    fmt(p.estimated - p.observed, 4, True), esc(p.status)] for p in shown_pairs],
+                  [False, False, True, True, True, False], cells_are_markup=True)
+    return doc.write(path)
