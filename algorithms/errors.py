@@ -17,7 +17,7 @@ class ModelFileError(SmdError):
     """A model file is not a smdownscale model, is damaged, or comes from an incompatible version."""
 
 
-class Canceled(SmdError):
+class Canceled(SmdError):  # noqa: N818 (a state, not an error type name)
     """The user canceled the run; partial outputs have been removed."""
 
     def __init__(self, message: str = "Canceled by the user; no output was written.") -> None:

@@ -57,7 +57,7 @@ class QgisProcess:
         if not self._enabled:
             proc = subprocess.run([QGIS_PROCESS, "plugins", "enable", "smdownscale"], env=self.env,
                                   capture_output=True, text=True)
-            if proc.returncode != 0:
+            if proc.returncode != 0 and "already enabled" not in (proc.stdout + proc.stderr).lower():
                 raise RuntimeError(f"Could not enable the plugin in qgis_process: {proc.stderr or proc.stdout}")
             self._enabled = True
 

@@ -27,3 +27,5 @@ PLUGIN_PARENT = _plugin_parent()
 if PLUGIN_PARENT not in sys.path:
     sys.path.insert(0, PLUGIN_PARENT)
 os.environ.setdefault("QGIS_PLUGINPATH", PLUGIN_PARENT)
+
+pytest_plugins = ["smdownscale.tests.reliability"]  # closing summary: bad inputs, faults, data loss

@@ -1,0 +1,689 @@
+"""The bad-input matrix: every case runs through processing.run and through qgis_process.
+
+A case either must fail with a message naming the problem (QgsProcessingException, non-zero exit of
+qgis_process) and leave nothing behind (no output, no temporary file), or, for awkward but valid input
+(mixed CRSs, NaN/inf pixels, a constant factor, a single date), must work, checked by value. Inputs are
+built once per module; each runner writes into its own folder. The qgis_process runs of all cases are
+made up front, two at a time.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import csv
+import html
+import json
+import os
+import pathlib
+import queue
+import re
+import shutil
+import sys
+import zipfile
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import numpy as np
+import pytest
+import skops.io as sio
+from osgeo import gdal, ogr, osr
+from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsSettings
+
+from smdownscale.algorithms import model_io
+from smdownscale.algorithms.aggregate import CellIndex
+from smdownscale.algorithms.errors import InputError
+from smdownscale.algorithms.manifest import manifest_inputs, write_manifest
+from smdownscale.algorithms.raster import Grid, band_names, read_all, srs_from_user, write_raster
+from smdownscale.algorithms.train import train_model
+from smdownscale.tests.fake_ee import FakeEarthEngine
+
+from ..unit.test_features import make_scene
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "scripts"))
+from qgisproc import QgisProcess  # noqa: E402
+
+DATES = ("2023-06-01", "2023-06-09")
+ROOT = os.geteuid() == 0
+EXTENT = "115.55,116.35,41.65,42.25 [EPSG:4326]"
+TEMP_MARKS = (".partial-", ".raw-", ".sampledata-partial")
+WORKERS = 2  # qgis_process runs at once
+#: User-provided text that must never become markup in a report.
+SCRIPT = "<script>alert(1)</script>"
+IMG = "<img src=x onerror=alert(1)>"
+
+
+# -- inputs ---------------------------------------------------------------------------------------
+
+def _write_plain(path: str, grid: Grid | None, data: np.ndarray, crs: bool = True, names=None) -> str:
+    """A float32 GeoTIFF written with GDAL directly: optionally without CRS, without nodata value."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    data = data[None] if data.ndim == 2 else data
+    ds = gdal.GetDriverByName("GTiff").Create(path, data.shape[2], data.shape[1], data.shape[0], gdal.GDT_Float32)
+    ds.SetGeoTransform(grid.transform if grid else (0.0, 1.0, 0.0, float(data.shape[1]), 0.0, -1.0))
+    if crs and grid is not None:
+        ds.SetProjection(grid.crs_wkt)
+    for k in range(data.shape[0]):
+        ds.GetRasterBand(k + 1).WriteArray(data[k].astype(np.float32))
+        if names:
+            ds.GetRasterBand(k + 1).SetDescription(names[k])
+    ds = None
+    return path
+
+
+def _polygon_layer(path: str, wkts: list[str]) -> str:
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(4326)
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(path)
+    layer = ds.CreateLayer("area", srs, ogr.wkbPolygon)
+    for wkt in wkts:
+        feat = ogr.Feature(layer.GetLayerDefn())
+        feat.SetGeometry(ogr.CreateGeometryFromWkt(wkt))
+        layer.CreateFeature(feat)
+    ds = None
+    return path
+
+
+def _lonlat(grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    x, y = grid.centers(0, grid.height)
+    ct = osr.CoordinateTransformation(grid.srs, srs_from_user("EPSG:4326"))
+    pts = np.array(ct.TransformPoints(np.column_stack([x.ravel(), y.ravel()]).tolist()))
+    return pts[:, 0].reshape(x.shape), pts[:, 1].reshape(x.shape)
+
+
+class Payload:
+    """Stands for arbitrary code in a crafted model file: rebuilding it touches a marker file."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __setstate__(self, state):
+        pathlib.Path(state["marker"]).touch()
+        self.__dict__.update(state)
+
+
+def _build_inputs(base: pathlib.Path) -> dict[str, Any]:
+    d: dict[str, Any] = {"base": base}
+    scene = make_scene(str(base / "scene"), dates=DATES)
+    const = make_scene(str(base / "const"), dates=DATES[:1], seed=5,
+                       extra=lambda fields, *_: {"const": np.full(fields["ndvi"].shape, 7.0)})
+    few = make_scene(str(base / "few"), dates=DATES[:1], ncols=5, nrows=4)
+    hostile = make_scene(str(base / "hostile"), dates=DATES[:1], seed=9,
+                         extra=lambda fields, *_: {SCRIPT: fields["lst_day"] * 0.5 + 3.0})
+    fine, coarse = scene["fine"], scene["coarse"]
+    d.update(scene=scene, const=const, few=few, hostile=hostile, fine=fine, coarse=coarse)
+    rng = np.random.default_rng(42)
+
+    # rasters with one problem each
+    d["nocrs"] = _write_plain(str(base / "nocrs" / "ndvi.tif"), fine, rng.random((fine.height, fine.width)), crs=False)
+    d["nocrs_estimate"] = _write_plain(str(base / "nocrs" / "sm_1km_20230601.tif"), fine,
+                                       np.full((fine.height, fine.width), 0.2), crs=False)
+    far = Grid(fine.crs_wkt, (fine.transform[0], 1000.0, 0.0, 1_000_000.0, 0.0, -1000.0), 40, 30)
+    d["far"] = write_raster(str(base / "far" / "elevation.tif"), far, rng.random((30, 40)), names=["elevation"])
+
+    # a coarser lon/lat raster over the scene (mixed CRSs): value = 10 lon + lat, linear, so the bilinear
+    # interpolation onto the 1 km UTM grid gives back exactly the value at each pixel center
+    x0, y0, x1, y1 = fine.extent_in(srs_from_user("EPSG:4326").ExportToWkt())
+    ll = Grid.from_extent(srs_from_user("EPSG:4326").ExportToWkt(), x0 - 0.1, y0 - 0.1, x1 + 0.1, y1 + 0.1, 0.05)
+    lon, lat = ll.centers(0, ll.height)
+    d["lonlat"] = write_raster(str(base / "mixed" / "lonlat.tif"), ll, 10.0 * lon + lat, names=["lonlat"])
+
+    # nodata-only band; NaN and inf pixels (no nodata value set, as some tools write them)
+    d["allnan"] = write_raster(str(base / "bands" / "empty_band.tif"), fine, np.full((fine.height, fine.width), np.nan))
+    vals = rng.uniform(0.1, 0.9, (fine.height, fine.width)).astype(np.float32)
+    vals[::7, ::5] = np.nan
+    vals[3::11, 2::9] = np.inf
+    vals[5::13, 4::7] = -np.inf
+    d["naninf_values"] = vals
+    d["naninf"] = _write_plain(str(base / "bands" / "ndvi_gaps.tif"), fine, vals, names=["ndvi_gaps"])
+
+    # files that are not rasters, missing or unreadable
+    (base / "files").mkdir()
+    d["notraster"] = str(base / "files" / "notes.tif")
+    pathlib.Path(d["notraster"]).write_text("these are my field notes, not a raster\n")
+    d["missing"] = str(base / "files" / "missing.tif")
+    d["folder_tif"] = str(base / "files" / "folder.tif")
+    os.makedirs(d["folder_tif"])
+    d["unreadable"] = str(base / "files" / "unreadable.tif")
+    if ROOT:  # permissions do not stop root: a file whose reading fails with an I/O error does
+        os.symlink("/proc/self/mem", d["unreadable"])
+    else:
+        shutil.copy(scene["stacks"][0], d["unreadable"])
+        os.chmod(d["unreadable"], 0)
+
+    # factor stacks with duplicate / missing band names, all-nodata factors, all-nodata SMAP
+    stack0 = read_all(scene["stacks"][0])
+    d["dup_stack"] = write_raster(str(base / "dup" / "factors_20230601.tif"), fine, stack0,
+                                  names=["ndvi", "ndvi", "lst_day"])
+    shutil.copy(scene["sm"][0], base / "dup" / "smap_20230601.tif")
+    d["dup_smap"] = str(base / "dup" / "smap_20230601.tif")
+    d["unnamed_stack"] = _write_plain(str(base / "unnamed" / "factors_20230601.tif"), fine, stack0)
+    d["nodata_stack"] = write_raster(str(base / "nodata" / "factors_20230601.tif"), fine, np.full_like(stack0, np.nan),
+                                     names=["ndvi", "lst_day", "landcover"],
+                                     kinds=["continuous", "continuous", "categorical"])
+    d["nodata_smap"] = write_raster(str(base / "nodata_smap" / "smap_20230601.tif"), coarse,
+                                    np.full((coarse.height, coarse.width), np.nan))
+    shutil.copy(scene["stacks"][0], base / "nodata_smap" / "factors_20230601.tif")
+
+    # models: a good one and broken ones
+    d["model"] = str(base / "models" / "cart.smdmodel")
+    train_model(scene["sm"], scene["stacks"], d["model"], "cart", cv_folds=0)
+    est, meta = model_io.load_model(d["model"])
+    d["old_model"] = str(base / "models" / "old_sklearn.smdmodel")
+    model_io.save_model(d["old_model"], est, {**meta, "sklearn_version": "0.24.2"})
+    data = pathlib.Path(d["model"]).read_bytes()
+    d["truncated_model"] = str(base / "models" / "truncated.smdmodel")
+    pathlib.Path(d["truncated_model"]).write_bytes(data[: len(data) // 2])
+    d["text_model"] = str(base / "models" / "readme.smdmodel")
+    pathlib.Path(d["text_model"]).write_text("model: random forest, 100 trees\n")
+    d["marker"] = str(base / "models" / "payload_ran")
+    d["payload_model"] = str(base / "models" / "crafted.smdmodel")
+    sio.dump({"meta": meta, "estimator": Payload(d["marker"])}, d["payload_model"])
+
+    # an estimate and station tables
+    lon, lat = _lonlat(fine)
+    d["estimate"] = write_raster(str(base / "validate" / "sm_1km_20230601.tif"), fine,
+                                 0.2 + 0.1 * np.sin((lon - lon.min()) * 20.0))
+    slon, slat = float(lon[20, 30]), float(lat[20, 30])
+
+    def table(name: str, text: str) -> str:
+        path = base / "validate" / name
+        path.write_text(text)
+        return str(path)
+
+    d["csv_columns"] = table("columns.csv", f"name,when,reading\nA,2023-06-01,0.21\nB,{slon},{slat}\n")
+    d["csv_dates"] = table("dates.csv", f"station,lon,lat,date,value\nA,{slon},{slat},2023-31-12,0.21\n")
+    d["csv_hostile"] = table("hostile.csv", f"station,lon,lat,date,value\n{IMG},{slon},{slat},2023-06-01,0.21\n"
+                                            f"B,{float(lon[30, 10])},{float(lat[30, 10])},2023-06-01,0.25\n")
+    d["csv_range"] = table("range.csv", f"station,lon,lat,date,value\nA,{slon},{slat},2023-06-01,0.21\n"
+                                        f"B,{slon},{slat},2023-06-01,1.7\n")
+    os.makedirs(base / "ismn_empty")
+    (base / "ismn_empty" / "readme.txt").write_text("ISMN download\n")
+    d["ismn_empty"] = str(base / "ismn_empty")
+    # the same field on a lon/lat grid: a reference in another CRS
+    ref_ll = Grid.from_extent(srs_from_user("EPSG:4326").ExportToWkt(), x0, y0, x1, y1, 0.004)
+    rlon, _ = ref_ll.centers(0, ref_ll.height)
+    d["reference_ll"] = write_raster(str(base / "validate" / "reference_lonlat.tif"), ref_ll,
+                                     0.2 + 0.1 * np.sin((rlon - lon.min()) * 20.0))
+
+    # areas for fetchgee
+    d["area_empty"] = _polygon_layer(str(base / "area_empty.gpkg"), [])
+    d["area_bowtie"] = _polygon_layer(str(base / "area_bowtie.gpkg"), [
+        "POLYGON((115.8 41.8, 116.0 42.0, 116.0 41.8, 115.8 42.0, 115.8 41.8))"])
+    return d
+
+
+# -- output locations -----------------------------------------------------------------------------
+
+def under_file(out: pathlib.Path, name: str) -> str:
+    """A path whose parent folder would have to be created inside a regular file."""
+    blocker = out / "not_a_folder"
+    blocker.write_text("a file where a folder should be\n")
+    return str(blocker / "results" / name)
+
+
+def read_only_folder(out: pathlib.Path) -> str:
+    """A folder nobody can write to (/proc/self for root, whom permissions do not stop)."""
+    if ROOT:
+        return "/proc/self"
+    folder = out / "read_only"
+    folder.mkdir()
+    os.chmod(folder, 0o555)
+    return str(folder)
+
+
+def read_only(out: pathlib.Path, name: str) -> str:
+    """A path in a folder nobody can write to (/proc/self for root, whom permissions do not stop)."""
+    if ROOT:
+        return f"/proc/self/{name}"
+    folder = out / "read_only"
+    folder.mkdir()
+    os.chmod(folder, 0o555)
+    return str(folder / name)
+
+
+# -- the matrix -----------------------------------------------------------------------------------
+
+@dataclass
+class Case:
+    id: str
+    alg: str
+    params: Callable[[dict, pathlib.Path], dict]
+    expect: Optional[str] = None  # regex the message must contain; None: the run must succeed
+    check: Optional[Callable[[dict, dict, dict, str], None]] = None  # (inputs, params, results, log)
+    outputs: tuple = ("OUTPUT",)
+    after: Optional[Callable[[dict], None]] = None  # extra check after a refused run
+
+
+def _sm(d, key="scene", n=2):
+    return {"SOIL_MOISTURE": d[key]["sm"][:n], "FACTORS": d[key]["stacks"][:n]}
+
+
+def _csv_rows(path: str) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def check_align_mixed_crs(d, params, results, log):
+    out = params["OUTPUT"]
+    assert band_names(gdal.Open(out)) == ["lonlat", "ndvi", "lst_day", "landcover"]
+    got = read_all(out, dtype=np.float64)
+    lon, lat = _lonlat(d["fine"])
+    ok = np.isfinite(got[0])
+    assert ok.mean() > 0.99
+    assert np.abs(got[0][ok] - (10.0 * lon + lat)[ok]).max() < 2e-3  # reprojected, not shifted
+    stack = read_all(d["scene"]["stacks"][0], dtype=np.float64)
+    np.testing.assert_array_equal(got[1:], stack)  # same grid: copied unchanged, nodata kept
+
+
+def check_align_naninf(d, params, results, log):
+    got = read_all(params["OUTPUT"])[0]
+    vals = d["naninf_values"]
+    np.testing.assert_array_equal(np.isnan(got), ~np.isfinite(vals))  # NaN and +-inf became nodata
+    np.testing.assert_array_equal(got[np.isfinite(vals)], vals[np.isfinite(vals)])
+    assert not np.isinf(got).any()
+
+
+def check_screen_constant(d, params, results, log):
+    rows = {r["factor"]: r for r in _csv_rows(params["OUTPUT"])}
+    assert set(rows) == {"ndvi", "lst_day", "landcover", "const"}
+    assert rows["const"]["selected"] == "no" and "constant" in rows["const"]["reason"]
+    assert rows["const"]["pearson_r"] == "" and rows["ndvi"]["selected"] == "yes"
+    assert "const" not in results["SELECTED"].split(",") and "ndvi" in results["SELECTED"].split(",")
+
+
+def check_screen_single_date(d, params, results, log):
+    rows = _csv_rows(params["OUTPUT"])
+    n = {int(r["n"]) for r in rows}
+    assert len(n) == 1 and 60 <= n.pop() <= 120  # the cells of one date (12 x 10 SMAP cells, some edge cells out)
+    assert results["SELECTED"] and "over 1 date(s)" in log
+
+
+def check_train_constant(d, params, results, log):
+    est, meta = model_io.load_model(params["OUTPUT"])
+    assert meta["dropped_factors"] == {"const": "constant over the training samples"}
+    assert [f["name"] for f in meta["factors"]] == ["ndvi", "lst_day", "landcover"]
+    assert est.n_features_in_ == len(meta["features"]) == 5
+    assert "Factor const was left out of the model: constant over the training samples." in log
+
+
+def check_train_single_date(d, params, results, log):
+    _, meta = model_io.load_model(params["OUTPUT"])
+    assert meta["dates"] == ["2023-06-01"]
+    assert meta["n_samples"] == int(results["N_SAMPLES"]) >= 60
+    assert float(results["CV_R"]) > 0.8  # the default relation (0.1 + 0.5 ndvi) is learnt from one date
+
+
+def check_downscale_mixed_crs(d, params, results, log):
+    fine, coarse = d["fine"], d["coarse"]
+    got = read_all(params["OUTPUT"], dtype=np.float64)[0]
+    idx = CellIndex(fine, coarse).rows(0, fine.height).ravel()  # SMAP in EPSG:6933, factors in UTM
+    ok = (idx >= 0) & np.isfinite(got.ravel())
+    sums = np.bincount(idx[ok], weights=got.ravel()[ok], minlength=coarse.size)
+    counts = np.bincount(idx[ok], minlength=coarse.size)
+    sm = d["scene"]["sm_values"][0].ravel()
+    has = (counts > 0) & np.isfinite(sm)
+    assert has.sum() >= 100
+    np.testing.assert_allclose(sums[has] / counts[has], sm[has], atol=1e-5)
+    assert float(results["MEAN"]) == pytest.approx(float(np.nanmean(got)), abs=1e-6)
+
+
+def check_validate_mixed_crs(d, params, results, log):
+    assert int(results["N"]) > 0.9 * d["fine"].size
+    assert float(results["R"]) > 0.999
+    assert abs(float(results["BIAS"])) < 1e-3 and float(results["UBRMSD"]) < 3e-3
+
+
+def _escaped_in_report(path: str, hostile: str) -> str:
+    with open(path, encoding="utf-8") as fh:
+        page = fh.read()
+    assert hostile not in page  # never as markup ...
+    assert html.escape(hostile, quote=True) in page  # ... but shown, escaped
+    return page
+
+
+def check_screen_report_escapes(d, params, results, log):
+    _escaped_in_report(params["REPORT"], SCRIPT)
+    rows = {r["factor"] for r in _csv_rows(params["OUTPUT"])}
+    assert SCRIPT in rows  # the CSV keeps the name as it is
+
+
+def check_validate_report_escapes(d, params, results, log):
+    _escaped_in_report(params["REPORT"], IMG)
+    assert int(results["N"]) == 2
+
+
+def payload_did_not_run(d):
+    assert not os.path.exists(d["marker"]), "the crafted model file ran code"
+
+
+FETCH = {"EXTENT": EXTENT, "START_DATE": "2023-06-01", "END_DATE": "2023-06-02", "TIME_STEP": 0,
+         "PROJECT": "test-project"}
+
+CASES = [
+    # sampledata
+    Case("sampledata: output folder inside a file", "sampledata",
+         lambda d, o: {"SIZE_KM": 20, "N_DATES": 1, "OUTPUT": under_file(o, "sample")},
+         r"Cannot create the output folder .*not_a_folder/results/sample \(Not a directory\); choose another"),
+    Case("sampledata: read-only output folder", "sampledata",
+         lambda d, o: {"SIZE_KM": 20, "N_DATES": 1, "OUTPUT": read_only_folder(o)},
+         r"The output folder .* is not writable; choose another location", outputs=()),
+    # align
+    Case("align: raster without CRS", "align",
+         lambda d, o: {"INPUTS": [d["nocrs"]], "REFERENCE": d["scene"]["stacks"][0], "OUTPUT": str(o / "f.tif")},
+         r"nocrs/ndvi\.tif has no coordinate reference system; assign one"),
+    Case("align: rasters that do not overlap", "align",
+         lambda d, o: {"INPUTS": [d["far"]], "REFERENCE": d["scene"]["stacks"][0], "OUTPUT": str(o / "f.tif")},
+         r"elevation\.tif does not overlap the target grid: its extent in the target CRS is"),
+    Case("align: mixed CRSs (lon/lat and UTM) are reprojected", "align",
+         lambda d, o: {"INPUTS": [d["lonlat"], d["scene"]["stacks"][0]], "REFERENCE": d["scene"]["stacks"][0],
+                       "OUTPUT": str(o / "f.tif")}, check=check_align_mixed_crs),
+    Case("align: nodata-only band", "align",
+         lambda d, o: {"INPUTS": [d["scene"]["stacks"][0], d["allnan"]], "REFERENCE": d["scene"]["stacks"][0],
+                       "OUTPUT": str(o / "f.tif")},
+         r"hold no valid pixel on the target grid: 'empty_band' \(empty_band\.tif\)"),
+    Case("align: NaN and +-inf pixels become nodata", "align",
+         lambda d, o: {"INPUTS": [d["naninf"]], "REFERENCE": d["naninf"], "OUTPUT": str(o / "f.tif")},
+         check=check_align_naninf),
+    Case("align: missing file", "align",
+         lambda d, o: {"INPUTS": [d["missing"]], "REFERENCE": d["scene"]["stacks"][0], "OUTPUT": str(o / "f.tif")},
+         r"Raster file not found: .*files/missing\.tif\. Check the path\."),
+    Case("align: unreadable file", "align",
+         lambda d, o: {"INPUTS": [d["unreadable"]], "REFERENCE": d["scene"]["stacks"][0],
+                       "OUTPUT": str(o / "f.tif")},
+         r"Raster file is not readable: .*files/unreadable\.tif"),
+    Case("align: text file with a .tif name", "align",
+         lambda d, o: {"INPUTS": [d["notraster"]], "REFERENCE": d["scene"]["stacks"][0], "OUTPUT": str(o / "f.tif")},
+         r"files/notes\.tif is not a raster GDAL can read"),
+    Case("align: folder with a .tif name", "align",
+         lambda d, o: {"INPUTS": [d["folder_tif"]], "REFERENCE": d["scene"]["stacks"][0],
+                       "OUTPUT": str(o / "f.tif")},
+         r"files/folder\.tif is a folder, not a raster file"),
+    Case("align: duplicate factor names", "align",
+         lambda d, o: {"INPUTS": [d["scene"]["stacks"][0], d["scene"]["stacks"][1]],
+                       "REFERENCE": d["scene"]["stacks"][0], "OUTPUT": str(o / "f.tif")},
+         r"Factor names must be unique, but these occur more than once: 'ndvi' in factors_20230601\.tif, "
+         r"factors_20230609\.tif"),
+    Case("align: output folder inside a file", "align",
+         lambda d, o: {"INPUTS": [d["scene"]["stacks"][0]], "REFERENCE": d["scene"]["stacks"][0],
+                       "OUTPUT": under_file(o, "f.tif")},
+         r"Cannot create the output folder .*not_a_folder/results \(Not a directory\)"),
+    # screen
+    Case("screen: zero-variance factor is reported as constant and dropped", "screen",
+         lambda d, o: {**_sm(d, "const", 1), "OUTPUT": str(o / "screen.csv")}, check=check_screen_constant),
+    Case("screen: a single date", "screen",
+         lambda d, o: {**_sm(d, "scene", 1), "OUTPUT": str(o / "screen.csv")}, check=check_screen_single_date),
+    Case("screen: dates that do not match", "screen",
+         lambda d, o: {"SOIL_MOISTURE": d["scene"]["sm"][:1], "FACTORS": d["scene"]["stacks"][1:],
+                       "OUTPUT": str(o / "screen.csv")},
+         r"Dates do not match between the inputs: 2023-06-01 only among the soil moisture rasters"),
+    Case("screen: a factor named like a script is escaped in the HTML report", "screen",
+         lambda d, o: {**_sm(d, "hostile", 1), "OUTPUT": str(o / "screen.csv"), "REPORT": str(o / "screen.html")},
+         check=check_screen_report_escapes),
+    # train
+    Case("train: zero-variance factor is left out with a message", "train",
+         lambda d, o: {**_sm(d, "const", 1), "MODEL_TYPE": 2, "CV_FOLDS": 2, "OUTPUT": str(o / "m.smdmodel")},
+         check=check_train_constant),
+    Case("train: a single date", "train",
+         lambda d, o: {**_sm(d, "scene", 1), "MODEL_TYPE": 2, "CV_FOLDS": 2, "OUTPUT": str(o / "m.smdmodel")},
+         check=check_train_single_date),
+    Case("train: factor stack with duplicate band names", "train",
+         lambda d, o: {"SOIL_MOISTURE": [d["dup_smap"]], "FACTORS": [d["dup_stack"]], "OUTPUT": str(o / "m.smdmodel")},
+         r"has several bands named ndvi, so the factor cannot be identified"),
+    Case("train: a factor missing from the stacks", "train",
+         lambda d, o: {**_sm(d), "SELECTED_FACTORS": "ndvi,albedo", "OUTPUT": str(o / "m.smdmodel")},
+         r"lacks the factor\(s\) albedo that the model needs; its bands are ndvi, lst_day, landcover"),
+    Case("train: nodata-only SMAP raster", "train",
+         lambda d, o: {"SOIL_MOISTURE": [d["nodata_smap"]],
+                       "FACTORS": [str(d["base"] / "nodata_smap/factors_20230601.tif")],
+                       "OUTPUT": str(o / "m.smdmodel")},
+         r"The soil moisture raster smap_20230601\.tif holds only nodata"),
+    Case("train: too few valid training samples", "train",
+         lambda d, o: {**_sm(d, "few", 1), "OUTPUT": str(o / "m.smdmodel")},
+         r"Only 20 valid coarse cells pair soil moisture with all factors; at least 30 are needed"),
+    # downscale
+    Case("downscale: model from another scikit-learn version", "downscale",
+         lambda d, o: {"MODEL": d["old_model"], "FACTORS": d["scene"]["stacks"][0],
+                       "SOIL_MOISTURE": d["scene"]["sm"][0], "OUTPUT": str(o / "sm.tif")},
+         r"old_sklearn\.smdmodel was trained with scikit-learn 0\.24\.2; this system has .*retrain the model"),
+    Case("downscale: truncated model file", "downscale",
+         lambda d, o: {"MODEL": d["truncated_model"], "FACTORS": d["scene"]["stacks"][0],
+                       "SOIL_MOISTURE": d["scene"]["sm"][0], "OUTPUT": str(o / "sm.tif")},
+         r"The model file .*truncated\.smdmodel is damaged or incomplete"),
+    Case("downscale: a text file instead of a model", "downscale",
+         lambda d, o: {"MODEL": d["text_model"], "FACTORS": d["scene"]["stacks"][0],
+                       "SOIL_MOISTURE": d["scene"]["sm"][0], "OUTPUT": str(o / "sm.tif")},
+         r"readme\.smdmodel is not a smdownscale model file \(not a zip archive\)"),
+    Case("downscale: crafted model file carrying code", "downscale",
+         lambda d, o: {"MODEL": d["payload_model"], "FACTORS": d["scene"]["stacks"][0],
+                       "SOIL_MOISTURE": d["scene"]["sm"][0], "OUTPUT": str(o / "sm.tif")},
+         r"crafted\.smdmodel contains types a smdownscale model never holds \(.*Payload\); it was not loaded, "
+         r"so nothing in it was run", after=payload_did_not_run),
+    Case("downscale: factor stack without band names", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["unnamed_stack"], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "OUTPUT": str(o / "sm.tif")},
+         r"lacks the factor\(s\) ndvi, lst_day, landcover that the model needs; its bands are factors_b1, "
+         r"factors_b2, factors_b3"),
+    Case("downscale: all-nodata factor stack", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["nodata_stack"], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "OUTPUT": str(o / "sm.tif")},
+         r"No pixel of factors_20230601\.tif has all factors valid \(ndvi, lst_day, landcover\)"),
+    Case("downscale: SMAP in EPSG:6933, factors in UTM", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "OUTPUT": str(o / "sm.tif")}, check=check_downscale_mixed_crs),
+    Case("downscale: read-only output folder", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "OUTPUT": read_only(o, "sm.tif")},
+         r"The output folder .* is not writable; choose another location"),
+    # validate
+    Case("validate: station table with the wrong columns", "validate",
+         lambda d, o: {"INPUT": d["estimate"], "STATIONS_FILE": d["csv_columns"], "OUTPUT": str(o / "v.csv")},
+         r"The station table columns\.csv has no longitude/x, latitude/y, date, soil moisture value column; "
+         r"found columns: name, when, reading"),
+    Case("validate: station table with a bad date", "validate",
+         lambda d, o: {"INPUT": d["estimate"], "STATIONS_FILE": d["csv_dates"], "OUTPUT": str(o / "v.csv")},
+         r"dates\.csv, row 2: cannot read the date '2023-31-12'; write dates as YYYY-MM-DD"),
+    Case("validate: station value out of range", "validate",
+         lambda d, o: {"INPUT": d["estimate"], "STATIONS_FILE": d["csv_range"], "OUTPUT": str(o / "v.csv")},
+         r"range\.csv, row 3: soil moisture 1\.7 is outside 0-1 m3/m3\. The values look like percent"),
+    Case("validate: a station id made of markup is escaped in the HTML report", "validate",
+         lambda d, o: {"INPUT": d["estimate"], "STATIONS_FILE": d["csv_hostile"], "OUTPUT": str(o / "v.csv"),
+                       "REPORT": str(o / "v.html")}, check=check_validate_report_escapes),
+    Case("validate: folder without ISMN files", "validate",
+         lambda d, o: {"INPUT": d["estimate"], "STATIONS_FOLDER": d["ismn_empty"], "OUTPUT": str(o / "v.csv")},
+         r"No \.stm file in .*ismn_empty"),
+    Case("validate: reference that does not overlap", "validate",
+         lambda d, o: {"INPUT": d["estimate"], "REFERENCE": d["far"], "OUTPUT": str(o / "v.csv")},
+         r"The reference elevation\.tif does not overlap the estimate sm_1km_20230601\.tif"),
+    Case("validate: estimate without CRS", "validate",
+         lambda d, o: {"INPUT": d["nocrs_estimate"], "REFERENCE": d["estimate"], "OUTPUT": str(o / "v.csv")},
+         r"nocrs/sm_1km_20230601\.tif has no coordinate reference system"),
+    Case("validate: reference in lon/lat, estimate in UTM", "validate",
+         lambda d, o: {"INPUT": d["estimate"], "REFERENCE": d["reference_ll"], "OUTPUT": str(o / "v.csv")},
+         check=check_validate_mixed_crs),
+    # fetchgee (the fake Earth Engine server stands by; none of these may reach it for pixels)
+    Case("fetchgee: area layer without polygons", "fetchgee",
+         lambda d, o: {**FETCH, "EXTENT": None, "AREA": d["area_empty"], "OUTPUT": str(o / "gee")},
+         r"The area layer has no polygon; choose a layer with at least one polygon, or give an extent"),
+    Case("fetchgee: self-intersecting area polygon", "fetchgee",
+         lambda d, o: {**FETCH, "EXTENT": None, "AREA": d["area_bowtie"], "OUTPUT": str(o / "gee")},
+         r"The area polygon is invalid \(self-intersecting or badly nested rings\); repair it with "
+         r"Processing > Vector geometry > Fix geometries"),
+    Case("fetchgee: reversed date range", "fetchgee",
+         lambda d, o: {**FETCH, "START_DATE": "2023-06-10", "END_DATE": "2023-06-01", "OUTPUT": str(o / "gee")},
+         r"The date range is reversed: the end date 2023-06-01 is before the start date 2023-06-10\. Swap them"),
+    Case("fetchgee: empty date range", "fetchgee",
+         lambda d, o: {**FETCH, "START_DATE": "", "END_DATE": "", "OUTPUT": str(o / "gee")},
+         r"No value for 'Start date \(YYYY-MM-DD\)' \(START_DATE\); give one\."),
+    Case("fetchgee: area too large for interactive download", "fetchgee",
+         lambda d, o: {**FETCH, "EXTENT": "100,125,38,53 [EPSG:4326]", "FINE_RESOLUTION": 100.0,
+                       "OUTPUT": str(o / "gee")},
+         r"The area is too large for interactive download: one time step is .* or set the export option "
+         r"\(Google Drive or Cloud Storage\) to have Earth Engine write the files as export tasks"),
+    Case("fetchgee: output folder inside a file", "fetchgee",
+         lambda d, o: {**FETCH, "OUTPUT": under_file(o, "gee")},
+         r"Cannot create the tile cache folder .*not_a_folder/results/gee/\.cache/[0-9a-f]+ \(Not a directory\)"),
+]
+
+
+# -- running --------------------------------------------------------------------------------------
+
+def _strings(params: dict) -> dict:
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def _temporary_files(params: dict, case: Case) -> list[str]:
+    out = []
+    for key in case.outputs:
+        folder = os.path.dirname(params[key])
+        if os.path.isdir(folder) and os.access(folder, os.R_OK):
+            out += [f for f in os.listdir(folder) if any(m in f for m in TEMP_MARKS)]
+    return out
+
+
+def _nothing_written(params: dict, case: Case) -> None:
+    for key in case.outputs:
+        assert not os.path.exists(params[key]), f"{params[key]} was written"
+    assert _temporary_files(params, case) == []
+
+
+class _Feedback(QgsProcessingFeedback):
+    def __init__(self):
+        super().__init__()
+        self.lines: list[str] = []
+
+    def pushInfo(self, info):  # noqa: N802
+        self.lines.append(info)
+
+    def pushWarning(self, warning):  # noqa: N802
+        self.lines.append(warning)
+
+    def reportError(self, error, fatalError=False):  # noqa: N802, N803
+        self.lines.append(error)
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("bad_inputs")
+    d = _build_inputs(base)
+    yield d
+    if not ROOT and os.path.exists(d["unreadable"]):
+        os.chmod(d["unreadable"], 0o644)
+
+
+@pytest.fixture(scope="module")
+def fake_ee(plugin):
+    with FakeEarthEngine() as server, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SMDOWNSCALE_EE_URL", server.url)
+        mp.delenv("SMDOWNSCALE_EE_PROJECT", raising=False)
+        QgsSettings().remove("smdownscale")
+        yield server
+        QgsSettings().remove("smdownscale")
+
+
+@pytest.fixture(scope="module")
+def qgis_process_results(request, inputs, fake_ee, tmp_path_factory):
+    """Every selected case run once through qgis_process (two at a time): id -> (params, Result)."""
+    selected = {item.callspec.params["case"].id for item in request.session.items
+                if getattr(item, "callspec", None) is not None and isinstance(item.callspec.params.get("case"), Case)}
+    runners = queue.Queue()
+    for k in range(WORKERS):  # one QGIS profile per worker: concurrent runs in one profile wait on its locks
+        qp = QgisProcess(str(tmp_path_factory.mktemp(f"qp_profile{k}")))
+        qp.env["SMDOWNSCALE_EE_URL"] = fake_ee.url
+        qp.env.pop("SMDOWNSCALE_EE_PROJECT", None)
+        runners.put(qp)
+    base = tmp_path_factory.mktemp("qp_outputs")
+
+    def one(i_case):
+        i, case = i_case
+        out = base / f"case{i:02d}"
+        out.mkdir()
+        params = _strings(case.params(inputs, out))
+        qp = runners.get()
+        try:
+            return case.id, (params, qp.run(case.alg, params, timeout=300))
+        finally:
+            runners.put(qp)
+
+    with cf.ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        results = dict(pool.map(one, [(i, c) for i, c in enumerate(CASES) if c.id in selected]))
+    yield results
+    if not ROOT:
+        for folder in base.glob("*/read_only"):
+            os.chmod(folder, 0o755)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input(case, inputs, fake_ee, qgis_process_results, run, tmp_path, reliability):
+    pixel_requests = len(fake_ee.requests_to("computePixels"))
+    # processing.run
+    params = _strings(case.params(inputs, tmp_path))
+    feedback = _Feedback()
+    if case.expect:
+        with pytest.raises(QgsProcessingException) as err:
+            run(f"smdownscale:{case.alg}", params, feedback=feedback)
+        assert re.search(case.expect, str(err.value)), str(err.value)
+        _nothing_written(params, case)
+        if case.after:
+            case.after(inputs)
+    else:
+        results = run(f"smdownscale:{case.alg}", params, feedback=feedback)
+        case.check(inputs, params, results, "\n".join(feedback.lines))
+        assert _temporary_files(params, case) == []
+
+    # qgis_process, the command-line runner schedulers use
+    qparams, res = qgis_process_results[case.id]
+    text = res.stdout + res.stderr
+    if case.expect:
+        assert res.returncode != 0, text[-3000:]
+        assert re.search(case.expect, text), text[-3000:]
+        assert "Traceback" not in text, text[-3000:]
+        _nothing_written(qparams, case)
+        if case.after:
+            case.after(inputs)
+    else:
+        assert res.returncode == 0, text[-3000:]
+        case.check(inputs, qparams, res.results, text)
+        assert _temporary_files(qparams, case) == []
+    if case.alg == "fetchgee":
+        assert len(fake_ee.requests_to("computePixels")) == pixel_requests
+    reliability.bad_input(case.id, passed=True)
+    if not ROOT and (tmp_path / "read_only").exists():
+        os.chmod(tmp_path / "read_only", 0o755)
+
+
+def test_matrix_covers_every_algorithm():
+    assert len(CASES) >= 30
+    assert {c.alg for c in CASES} == {"sampledata", "align", "screen", "train", "downscale", "validate", "fetchgee"}
+
+
+def test_manifest_entry_pointing_outside_its_folder(tmp_path, reliability):
+    """No Processing algorithm takes a manifest yet; the reader the chain will use refuses escapes."""
+    folder = tmp_path / "gee"
+    (folder / "smap").mkdir(parents=True)
+    outside = tmp_path / "elsewhere" / "factors_20230601.tif"
+    outside.parent.mkdir()
+    for p in (folder / "smap" / "smap_20230601.tif", outside):
+        p.write_bytes(b"x")
+    path = write_manifest(str(folder / "manifest.json"), [{"date": "2023-06-01", "smap": "smap/smap_20230601.tif",
+                                                           "factors": "smap/smap_20230601.tif"}], {}, {}, {})
+    doc = json.loads(pathlib.Path(path).read_text())
+    for bad in ("../elsewhere/factors_20230601.tif", str(outside), "smap/../../elsewhere/factors_20230601.tif"):
+        doc["files"][0]["factors"] = bad
+        pathlib.Path(path).write_text(json.dumps(doc))
+        with pytest.raises(InputError, match=r"a manifest may only name files inside its own folder"):
+            manifest_inputs(path)
+    os.symlink(outside, folder / "smap" / "link.tif")
+    doc["files"][0]["factors"] = "smap/link.tif"
+    pathlib.Path(path).write_text(json.dumps(doc))
+    with pytest.raises(InputError, match=r"points outside the manifest's folder"):
+        manifest_inputs(path)
+    reliability.bad_input("manifest: entry pointing outside its folder (engine)", passed=True)
+
+
+def test_the_crafted_model_file_names_its_payload_class(inputs):
+    """The crafted file really is a skops archive naming the payload class (so the refusal above is meaningful)."""
+    with zipfile.ZipFile(inputs["payload_model"]) as zf:
+        schema = json.loads(zf.read("schema.json"))
+    assert "Payload" in json.dumps(schema)
+    assert any(t.endswith(".Payload") for t in sio.get_untrusted_types(file=inputs["payload_model"]))

@@ -1,0 +1,122 @@
+"""Cancel through the Processing feedback: every algorithm stops within a couple of seconds, leaving nothing.
+
+The feedback cancels as soon as the algorithm reports its first progress (the moment a user could press
+Cancel in the dialog), so the cancel arrives while the work is under way.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsSettings
+
+from smdownscale.algorithms.raster import read_all, write_raster
+from smdownscale.algorithms.train import train_model
+from smdownscale.tests.fake_ee import FakeEarthEngine
+
+from ..unit.test_features import make_scene
+
+#: Longest time from the cancel request to the end of the run.
+MAX_STOP_SECONDS = 2.0
+TEMP_MARKS = (".partial-", ".raw-", ".sampledata-partial", ".tmp")
+
+
+class CancelAtFirstProgress(QgsProcessingFeedback):
+    """Cancels when the algorithm first reports progress above 0 %."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.canceled_at: float | None = None
+        self.first_progress: float | None = None
+        self.progressChanged.connect(self._progress)
+
+    def _progress(self, value: float) -> None:
+        if self.canceled_at is None and value > 0:
+            self.first_progress = value
+            self.canceled_at = time.monotonic()
+            self.cancel()
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cancel")
+    sc = make_scene(str(folder / "scene"), dates=("2023-06-01", "2023-06-09"))
+    sc["model"] = str(folder / "cart.smdmodel")
+    train_model(sc["sm"], sc["stacks"], sc["model"], "cart", cv_folds=0)
+    sc["estimate"] = str(folder / "sm_1km_20230601.tif")
+    write_raster(sc["estimate"], sc["fine"], read_all(sc["stacks"][0])[0] * 0.5)
+    return sc
+
+
+@pytest.fixture
+def fake_ee(plugin, monkeypatch):
+    with FakeEarthEngine() as server:
+        monkeypatch.setenv("SMDOWNSCALE_EE_URL", server.url)
+        QgsSettings().remove("smdownscale")
+        yield server
+        QgsSettings().remove("smdownscale")
+
+
+def _temporary(folder: str) -> list[str]:
+    found = []
+    for _root, dirs, files in os.walk(folder):
+        found += [f for f in files + dirs if any(m in f for m in TEMP_MARKS)]
+    return found
+
+
+CASES = {
+    "sampledata": lambda s, o: ({"SIZE_KM": 60, "N_DATES": 2, "OUTPUT": str(o / "sample")}, ["OUTPUT"]),
+    "align": lambda s, o: ({"INPUTS": s["stacks"][:1], "REFERENCE": s["stacks"][0], "COARSE_REFERENCE": s["sm"][0],
+                            "OUTPUT": str(o / "f.tif"), "COARSE_OUTPUT": str(o / "c.tif")},
+                           ["OUTPUT", "COARSE_OUTPUT"]),
+    "screen": lambda s, o: ({"SOIL_MOISTURE": s["sm"], "FACTORS": s["stacks"], "OUTPUT": str(o / "s.csv")},
+                            ["OUTPUT"]),
+    "train": lambda s, o: ({"SOIL_MOISTURE": s["sm"], "FACTORS": s["stacks"], "N_ESTIMATORS": 20,
+                            "OUTPUT": str(o / "m.smdmodel")}, ["OUTPUT"]),
+    "downscale": lambda s, o: ({"MODEL": s["model"], "FACTORS": s["stacks"][0], "SOIL_MOISTURE": s["sm"][0],
+                                "OUTPUT": str(o / "sm.tif")}, ["OUTPUT"]),
+    "validate": lambda s, o: ({"INPUT": s["estimate"], "REFERENCE": s["sm"][0], "OUTPUT": str(o / "v.csv")},
+                              ["OUTPUT"]),
+}
+
+
+@pytest.mark.parametrize("alg", list(CASES))
+def test_cancel_stops_quickly_and_leaves_nothing(run, scene, tmp_path, alg, reliability):
+    params, outputs = CASES[alg](scene, tmp_path)
+    feedback = CancelAtFirstProgress()
+    with pytest.raises(QgsProcessingException, match="Canceled: no output was written."):
+        run(f"smdownscale:{alg}", params, feedback=feedback)
+    stopped = time.monotonic()
+    assert feedback.canceled_at is not None and 0 < feedback.first_progress <= 100
+    assert stopped - feedback.canceled_at < MAX_STOP_SECONDS
+    for key in outputs:
+        assert not os.path.exists(params[key]), f"{params[key]} was left behind"
+    assert os.listdir(tmp_path) == []
+    reliability.fault(f"{alg}: canceled through the feedback at {feedback.first_progress:.0f} %", survived=True)
+
+
+def test_cancel_fetchgee(run, fake_ee, tmp_path, reliability):
+    out = tmp_path / "gee"
+    params = {"EXTENT": "115.55,116.35,41.65,42.25 [EPSG:4326]", "START_DATE": "2023-06-01",
+              "END_DATE": "2023-06-03", "TIME_STEP": 0, "FACTORS": ["ndvi", "lst_day"], "PROJECT": "test-project",
+              "OUTPUT": str(out)}
+    feedback = CancelAtFirstProgress()
+    with pytest.raises(QgsProcessingException, match="Canceled: no output was written."):
+        run("smdownscale:fetchgee", params, feedback=feedback)
+    assert feedback.canceled_at is not None and time.monotonic() - feedback.canceled_at < MAX_STOP_SECONDS
+    # nothing under a final name; only the tile cache stays, hidden, so the next run resumes
+    finals = [os.path.relpath(os.path.join(r, f), out) for r, d, fs in os.walk(out)
+              for f in fs if not os.path.relpath(os.path.join(r, f), out).startswith(".cache")]
+    assert finals == [] and _temporary(str(out)) == []
+    assert not (out / "manifest.json").exists() and not (out / "smap").exists() and not (out / "factors").exists()
+    served = len(fake_ee.requests_to("computePixels"))
+    cached = len(list((out / ".cache").rglob("*.npy")))
+    assert 1 <= cached <= served < 6  # stopped after the first of 6 images
+    res = run("smdownscale:fetchgee", params)  # the rerun downloads only what is missing
+    assert res["N_STEPS"] == 3
+    assert len(fake_ee.requests_to("computePixels")) - served == 6 - cached
+    assert np.isfinite(read_all(res["SMAP_FILES"].split(";")[0])).all()
+    reliability.fault("fetchgee: canceled through the feedback, rerun", survived=True)
