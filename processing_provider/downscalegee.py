@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import os
 
 from qgis.core import (
-    QgsCoordinateReferenceSystem,
-    QgsGeometry,
     QgsProcessing,
     QgsProcessingContext,
     QgsProcessingException,
@@ -24,12 +20,11 @@ from qgis.core import (
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
-    QgsSettings,
-    QgsWkbTypes,
 )
 
 from ..algorithms.gee.catalog import DEFAULT_FACTORS, load_catalog
 from .base import SmdAlgorithm, SoilMoistureStyle
+from .gee_common import GeeParameters, crs_text, parse_date
 
 FACTOR_IDS = load_catalog().factor_ids()
 STEPS = ["daily", "8day", "16day", "monthly"]
@@ -40,21 +35,11 @@ RESIDUAL_MODES = ["constant", "none"]
 DESTINATIONS = ["drive", "gcs", "asset"]
 
 
-def _crs_text(crs: QgsCoordinateReferenceSystem) -> str:
-    authid = crs.authid()
-    if authid.upper().startswith("EPSG:"):
-        return authid
-    return crs.toWkt(QgsCoordinateReferenceSystem.WktVariant.WKT_PREFERRED_GDAL)
 
 
-def _date(text: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat((text or "").strip())
-    except ValueError:
-        return None
 
 
-class DownscaleGeeAlgorithm(SmdAlgorithm):
+class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
     ALG_ID = "downscalegee"
     GROUP = "model"
     HELP_ANCHOR = "downscalegee"
@@ -290,28 +275,6 @@ class DownscaleGeeAlgorithm(SmdAlgorithm):
                 out.append(v)
         return out
 
-    def _area(self, parameters, context):
-        """(area, area_crs) for the engine: a GeoJSON polygon and its CRS, or an extent tuple and None."""
-        source = self.parameterAsSource(parameters, self.AREA, context)
-        if source is not None:
-            geoms = [f.geometry() for f in source.getFeatures() if f.hasGeometry() and not f.geometry().isEmpty()]
-            if not geoms:
-                raise QgsProcessingException(self.tr("The area layer has no polygon; choose a layer with at least "
-                                                     "one polygon, or give an extent."))
-            geom = QgsGeometry.unaryUnion(geoms) if len(geoms) > 1 else geoms[0]
-            if geom.isNull() or QgsWkbTypes.geometryType(geom.wkbType()) != QgsWkbTypes.GeometryType.PolygonGeometry:
-                raise QgsProcessingException(self.tr("The area layer must hold polygons."))
-            return json.loads(geom.asJson(17)), _crs_text(source.sourceCrs())
-        raw = parameters.get(self.EXTENT)
-        rect = self.parameterAsExtent(parameters, self.EXTENT, context)
-        if raw in (None, "") or rect.isNull():
-            return None, None
-        crs = self.parameterAsExtentCrs(parameters, self.EXTENT, context)
-        if not crs.isValid():
-            raise QgsProcessingException(self.tr("The extent has no CRS; give it as "
-                                                 "'xmin,xmax,ymin,ymax [EPSG:code]'."))
-        return (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum(), _crs_text(crs)), None
-
     def _optional_number(self, parameters, name, context, integer: bool):
         value = parameters.get(name)
         if value in (None, ""):
@@ -358,9 +321,9 @@ class DownscaleGeeAlgorithm(SmdAlgorithm):
         start = self._text(parameters, self.START_DATE, context)
         end = self._text(parameters, self.END_DATE, context)
         for label, text in ((self.tr("start date"), start), (self.tr("end date"), end)):
-            if _date(text) is None:
+            if parse_date(text) is None:
                 return False, self.tr("The {} '{}' is not a date; write it as YYYY-MM-DD.").format(label, text)
-        if _date(end) < _date(start):
+        if parse_date(end) < parse_date(start):
             return False, self.tr("The date range is reversed: the end date {} is before the start date {}. "
                                   "Swap them.").format(end, start)
         if not factors:
@@ -379,25 +342,6 @@ class DownscaleGeeAlgorithm(SmdAlgorithm):
             return False, self.tr("Downloading works only with the Cloud Storage destination; choose Cloud Storage "
                                   "or leave the download folder empty.")
         return True, ""
-
-    def _project(self, parameters, context) -> str | None:
-        from . import settings
-
-        return self._text(parameters, self.PROJECT, context) or settings.ee_project() or None
-
-    def _credentials(self):
-        """None (persistent credentials) or the service-account key (a dict, never logged)."""
-        from . import settings
-
-        mode_set = QgsSettings().contains(settings.KEY_CREDENTIALS)
-        if settings.ee_credentials_mode() == settings.SERVICE_ACCOUNT or (not mode_set and settings.ee_authcfg()):
-            key = settings.service_account_key(prompt=False)
-            if key is None:
-                raise QgsProcessingException(self.tr(
-                    "The plugin settings ask for a service account but no key is stored; import the key in Soil "
-                    "moisture downscaling > Settings…, or switch to your own Earth Engine credentials."))
-            return key
-        return None
 
     # -- run -------------------------------------------------------------------------------------
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
@@ -437,7 +381,7 @@ class DownscaleGeeAlgorithm(SmdAlgorithm):
             clip=(self.parameterAsDouble(parameters, self.CLIP_MIN, context),
                   self.parameterAsDouble(parameters, self.CLIP_MAX, context)),
             fine_resolution=self.parameterAsDouble(parameters, self.FINE_RESOLUTION, context),
-            target_crs=_crs_text(crs) if crs.isValid() else "EPSG:6933", destination=destination,
+            target_crs=crs_text(crs) if crs.isValid() else "EPSG:6933", destination=destination,
             destination_path=self._text(parameters, self.DESTINATION_PATH, context) or None,
             batch_size=batch_size, samples_per_step=samples or None, max_training_steps=training_steps or None,
             seed=self.parameterAsInt(parameters, self.SEED, context),

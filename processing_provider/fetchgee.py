@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-
 from qgis.core import (
-    QgsCoordinateReferenceSystem,
-    QgsGeometry,
     QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputFile,
@@ -22,11 +17,11 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
     QgsSettings,
-    QgsWkbTypes,
 )
 
 from ..algorithms.gee.catalog import DEFAULT_FACTORS, load_catalog
 from .base import SmdAlgorithm
+from .gee_common import GeeParameters, crs_text, parse_date
 
 #: Factors offered, in catalog order (the catalog is plain JSON: reading it needs no earthengine-api).
 FACTOR_IDS = load_catalog().factor_ids()
@@ -37,21 +32,11 @@ ORBITS = ["both", "ASCENDING", "DESCENDING"]
 EXPORTS = [None, "drive", "gcs"]
 
 
-def _crs_text(crs: QgsCoordinateReferenceSystem) -> str:
-    authid = crs.authid()
-    if authid.upper().startswith("EPSG:"):
-        return authid
-    return crs.toWkt(QgsCoordinateReferenceSystem.WktVariant.WKT_PREFERRED_GDAL)
 
 
-def _date(text: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat((text or "").strip())
-    except ValueError:
-        return None
 
 
-class FetchGeeAlgorithm(SmdAlgorithm):
+class FetchGeeAlgorithm(GeeParameters, SmdAlgorithm):
     ALG_ID = "fetchgee"
     GROUP = "data"
     HELP_ANCHOR = "fetchgee"
@@ -201,28 +186,6 @@ class FetchGeeAlgorithm(SmdAlgorithm):
         values = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
         return [str(v).strip() for v in values if str(v).strip()]  # names (static strings), not indices
 
-    def _area(self, parameters, context):
-        """(area, area_crs) for the engine: a GeoJSON polygon and its CRS, or an extent tuple and None."""
-        source = self.parameterAsSource(parameters, self.AREA, context)
-        if source is not None:
-            geoms = [f.geometry() for f in source.getFeatures() if f.hasGeometry() and not f.geometry().isEmpty()]
-            if not geoms:
-                raise QgsProcessingException(self.tr("The area layer has no polygon; choose a layer with at least "
-                                                     "one polygon, or give an extent."))
-            geom = QgsGeometry.unaryUnion(geoms) if len(geoms) > 1 else geoms[0]
-            if geom.isNull() or QgsWkbTypes.geometryType(geom.wkbType()) != QgsWkbTypes.GeometryType.PolygonGeometry:
-                raise QgsProcessingException(self.tr("The area layer must hold polygons."))
-            return json.loads(geom.asJson(17)), _crs_text(source.sourceCrs())
-        raw = parameters.get(self.EXTENT)
-        rect = self.parameterAsExtent(parameters, self.EXTENT, context)
-        if raw in (None, "") or rect.isNull():
-            return None, None
-        crs = self.parameterAsExtentCrs(parameters, self.EXTENT, context)
-        if not crs.isValid():
-            raise QgsProcessingException(self.tr("The extent has no CRS; give it as "
-                                                 "'xmin,xmax,ymin,ymax [EPSG:code]'."))
-        return (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum(), _crs_text(crs)), None
-
     def checkParameterValues(self, parameters, context):  # noqa: N802
         factors = self._factors(parameters, context)
         unknown = [f for f in factors if f not in FACTOR_IDS]
@@ -235,9 +198,9 @@ class FetchGeeAlgorithm(SmdAlgorithm):
         start = self.parameterAsString(parameters, self.START_DATE, context)
         end = self.parameterAsString(parameters, self.END_DATE, context)
         for label, text in ((self.tr("start date"), start), (self.tr("end date"), end)):
-            if _date(text) is None:
+            if parse_date(text) is None:
                 return False, self.tr("The {} '{}' is not a date; write it as YYYY-MM-DD.").format(label, text)
-        if _date(end) < _date(start):
+        if parse_date(end) < parse_date(start):
             return False, self.tr("The date range is reversed: the end date {} is before the start date {}. "
                                   "Swap them.").format(end, start)
         if not factors:
@@ -252,29 +215,9 @@ class FetchGeeAlgorithm(SmdAlgorithm):
 
     def _target_crs(self, parameters, context) -> str:
         crs = self.parameterAsCrs(parameters, self.TARGET_CRS, context)
-        return _crs_text(crs) if crs.isValid() else "EPSG:6933"
+        return crs_text(crs) if crs.isValid() else "EPSG:6933"
 
     # -- credentials -----------------------------------------------------------------------------
-    def _project(self, parameters, context) -> str | None:
-        from . import settings
-
-        return (self.parameterAsString(parameters, self.PROJECT, context) or "").strip() or settings.ee_project() \
-            or None
-
-    def _credentials(self):
-        """None (persistent credentials) or the service-account key (a dict, never logged)."""
-        from . import settings
-
-        mode_set = QgsSettings().contains(settings.KEY_CREDENTIALS)
-        if settings.ee_credentials_mode() == settings.SERVICE_ACCOUNT or (not mode_set and settings.ee_authcfg()):
-            key = settings.service_account_key(prompt=False)
-            if key is None:
-                raise QgsProcessingException(self.tr(
-                    "The plugin settings ask for a service account but no key is stored; import the key in Soil "
-                    "moisture downscaling > Settings…, or switch to your own Earth Engine credentials."))
-            return key
-        return None
-
     # -- run -------------------------------------------------------------------------------------
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         from . import dependencies, settings
