@@ -13,15 +13,17 @@ residual correction) and paired with the SMAP value of each cell.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
 from osgeo import gdal
 
+from . import derived as derived_mod
 from . import raster
 from .aggregate import CellIndex, CoarseMean
 from .dates import pair_by_date
+from .derived import StackReader
 from .errors import Canceled, InputError
 from .raster import Grid, IsCanceled, Progress, never_canceled, no_progress
 
@@ -73,6 +75,12 @@ class Pairs:
     grid: Grid
     sm_paths: list[str] = field(default_factory=list)
     stack_paths: list[str] = field(default_factory=list)
+    #: Derived factors computed from the stacks: name -> {inputs, per-date details}; and those requested
+    #: but skipped (name -> why).
+    derived: dict[str, Any] = field(default_factory=dict)
+    derived_skipped: dict[str, str] = field(default_factory=dict)
+    #: 'coarse' (factors aggregated to the SMAP grid) or 'paper' (1 km pixels, SMAP resampled bilinearly).
+    mode: str = "coarse"
 
 
 def feature_names(specs: Sequence[FactorSpec]) -> list[str]:
@@ -179,16 +187,17 @@ def _grid_key(g: Grid) -> tuple:
     return (g.crs_wkt, tuple(round(v, 9) for v in g.transform), g.width, g.height)
 
 
-def _aggregate_date(ds: gdal.Dataset, fine: Grid, bands: list[int], kinds: list[str], index: CellIndex,
+def _aggregate_date(reader: StackReader, fine: Grid, kinds: list[str], index: CellIndex,
                     min_valid_fraction: float, progress: Progress, is_canceled: IsCanceled, start: float,
                     end: float) -> tuple[np.ndarray, list[dict[int, np.ndarray] | None], np.ndarray]:
-    """Coarse means (bands, cells), class fractions per categorical band, and the kept-cell mask."""
+    """Coarse means (factors, cells), class fractions per categorical factor, and the kept-cell mask."""
     n = index.coarse.size
-    acc = CoarseMean(index, len(bands))
+    nf = len(reader.names)
+    acc = CoarseMean(index, nf)
     counts: list[dict[int, np.ndarray] | None] = [{} if k == CATEGORICAL else None for k in kinds]
-    rows = raster.block_rows_for(fine.width, len(bands))
+    rows = raster.block_rows_for(fine.width, nf + len(reader.derived))
     for row0, nrows in raster.iter_blocks(fine.height, rows, progress, is_canceled, start, end):
-        block = raster.read_block(ds, row0, nrows, bands)
+        block = reader.read(row0, nrows)
         bad = ~np.all(np.isfinite(block), axis=0)
         block[:, bad] = np.nan  # a fine pixel counts only when all its factors are valid
         acc.add(row0, block)
@@ -203,7 +212,7 @@ def _aggregate_date(ds: gdal.Dataset, fine: Grid, bands: list[int], kinds: list[
                 for c in np.unique(codes):
                     add = np.bincount(cells[codes == c], minlength=n)
                     cnt[int(c)] = cnt[int(c)] + add if int(c) in cnt else add
-    means = acc.mean(min_valid_fraction).reshape(len(bands), -1)
+    means = acc.mean(min_valid_fraction).reshape(nf, -1)
     keep = np.all(np.isfinite(means), axis=0)
     valid = acc.valid[0].astype(np.float64)
     fracs: list[dict[int, np.ndarray] | None] = []
@@ -216,24 +225,64 @@ def _aggregate_date(ds: gdal.Dataset, fine: Grid, bands: list[int], kinds: list[
     return means, fracs, keep
 
 
+def _factor_names(factors: Sequence[str] | None) -> list[str] | None:
+    if factors is None:
+        return None
+    names = list(dict.fromkeys(f.strip() for f in factors if f and f.strip()))
+    return names or None
+
+
+def _names_for(st_ds: gdal.Dataset, stack_path: str, factors: list[str] | None,
+               derived: Sequence[str] | None) -> tuple[list[str], dict[str, str]]:
+    """Factor names for a stack: the given ones (None: all bands) plus requested derived factors."""
+    bands = raster.band_names(st_ds, stack_path)
+    names = list(factors) if factors is not None else list(bands)
+    add, skipped = derived_mod.resolve(derived, bands, names)
+    return names + add, skipped
+
+
+def _reader(st_ds: gdal.Dataset, stack_path: str, names: list[str], is_canceled: IsCanceled) -> StackReader:
+    return StackReader(st_ds, names, stack_path, is_canceled)
+
+
+def _check_kinds(names: list[str], kinds: list[str] | None, these: list[str], stack_path: str) -> list[str]:
+    if kinds is None or these == kinds:
+        return these
+    diff = [n for n, a, b in zip(names, kinds, these) if a != b]
+    raise InputError(f"The factor(s) {', '.join(diff)} are categorical in some factor stacks and continuous "
+                     f"in others ({os.path.basename(stack_path)}); mark land cover bands SMD_KIND=categorical "
+                     "in every stack (rebuild them with smdownscale:align).")
+
+
+def _merge_derived(info: dict[str, Any], label: str, reader: StackReader) -> None:
+    for n, item in reader.info().items():
+        entry = info.setdefault(n, {"inputs": item["inputs"], "label": derived_mod.DERIVED_LABELS[n]})
+        extra = {k: v for k, v in item.items() if k != "inputs"}
+        if extra:
+            entry.setdefault("per_date", {})[label] = extra
+
+
 def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: Sequence[str] | None = None,
                  min_valid_fraction: float = 0.5, progress: Progress = no_progress,
-                 is_canceled: IsCanceled = never_canceled) -> Pairs:
+                 is_canceled: IsCanceled = never_canceled, derived: Sequence[str] | None = None) -> Pairs:
     """Coarse samples pairing SMAP soil moisture with the factors aggregated onto its grid, pooled over dates.
 
     Files are paired by the date in their names. ``factors`` picks bands by name (None: all bands of
-    the first stack). A cell is kept when SMAP is valid and the fraction of its fine pixels with all
-    factors valid is at least ``min_valid_fraction``; continuous factors are averaged, categorical
-    factors become class fractions over the union of classes seen on all dates.
+    the first stack); a name that is not a band but a derived factor (:mod:`derived`) is computed from
+    the stack. ``derived`` adds derived factors whose inputs the stacks hold (others are listed in
+    ``Pairs.derived_skipped``). A cell is kept when SMAP is valid and the fraction of its fine pixels
+    with all factors valid is at least ``min_valid_fraction``; continuous factors are averaged (derived
+    ones computed at 1 km first), categorical factors become class fractions over the union of classes
+    seen on all dates.
     """
     if not 0.0 <= min_valid_fraction <= 1.0:
         raise InputError(f"The minimum valid fraction must be between 0 and 1 (got {min_valid_fraction}).")
+    derived = derived_mod.check_names(derived)
     pairs = pair_by_date(list(sm_paths), list(stack_paths), "soil moisture", "factor stack")
+    given = _factor_names(factors)
     names: list[str] | None = None
-    if factors is not None:
-        names = list(dict.fromkeys(f.strip() for f in factors if f and f.strip()))
-        if not names:
-            names = None
+    skipped: dict[str, str] = {}
+    derived_info: dict[str, Any] = {}
     kinds: list[str] | None = None
     index_cache: dict[tuple, CellIndex] = {}
     samples: list[_DateSample] = []
@@ -249,17 +298,11 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
         st_ds = raster.open_raster(stack_path)
         fine = Grid.from_dataset(st_ds, stack_path)
         if names is None:
-            names = raster.band_names(st_ds, stack_path)
-        bands = select_bands(st_ds, names)
-        all_kinds = raster.band_kinds(st_ds)
-        these = [all_kinds[b - 1] if all_kinds[b - 1] == CATEGORICAL else CONTINUOUS for b in bands]
-        if kinds is None:
-            kinds = these
-        elif these != kinds:
-            diff = [n for n, a, b in zip(names, kinds, these) if a != b]
-            raise InputError(f"The factor(s) {', '.join(diff)} are categorical in some factor stacks and continuous "
-                             f"in others ({os.path.basename(stack_path)}); mark land cover bands SMD_KIND=categorical "
-                             "in every stack (rebuild them with smdownscale:align).")
+            names, skipped = _names_for(st_ds, stack_path, given, derived)
+        reader = _reader(st_ds, stack_path, names, is_canceled)
+        _merge_derived(derived_info, label, reader)
+        these = [CATEGORICAL if k == CATEGORICAL else CONTINUOUS for k in reader.kinds]
+        kinds = _check_kinds(names, kinds, these, stack_path)
         if not coarse.overlaps(fine):
             raise InputError(f"The soil moisture raster {os.path.basename(sm_path)} and the factor stack "
                              f"{os.path.basename(stack_path)} do not overlap; give rasters of the same area.")
@@ -268,7 +311,7 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
             raise InputError(f"The soil moisture raster {os.path.basename(sm_path)} holds only nodata; "
                              "check the file or remove this date.")
         if coarse.same_as(fine):
-            data = raster.read_block(st_ds, 0, fine.height, bands, np.float64).reshape(len(bands), -1)
+            data = reader.read(0, fine.height, np.float64).reshape(len(names), -1)
             progress(end)
             ok = np.all(np.isfinite(data), axis=0)
             means = np.where(ok, data, np.nan)
@@ -285,7 +328,7 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
             index = index_cache.get(key)
             if index is None:
                 index = index_cache[key] = _CachedCellIndex(fine, coarse)
-            means, fracs, keep = _aggregate_date(st_ds, fine, bands, kinds, index, min_valid_fraction,
+            means, fracs, keep = _aggregate_date(reader, fine, kinds, index, min_valid_fraction,
                                                  progress, is_canceled, start, end)
         if not keep.any():
             raise InputError(f"The factor stack {os.path.basename(stack_path)} has no valid pixels with all factors "
@@ -333,4 +376,134 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
         r0 = r1
     progress(1.0)
     return Pairs(xs, y, fnames, specs, dates.astype(str), cells_all, [s.label for s in samples], first_grid,
-                 [p[1] for p in pairs], [p[2] for p in pairs])
+                 [p[1] for p in pairs], [p[2] for p in pairs], derived_info, skipped, "coarse")
+
+
+def drop_constant_factors(pairs: Pairs) -> tuple[Pairs, list[str]]:
+    """The pairs without the factors that are constant over every sample, and the names of those factors.
+
+    A factor with a single value at the coarse scale carries no information for the model, and where it
+    varies at the fine scale it would only move predictions arbitrarily (e.g. through the SVR kernel).
+    Raises InputError when every factor is constant.
+    """
+    keep_specs: list[FactorSpec] = []
+    keep_cols: list[int] = []
+    dropped: list[str] = []
+    j = 0
+    for spec in pairs.specs:
+        cols = list(range(j, j + len(spec.feature_names())))
+        j += len(cols)
+        if pairs.X.shape[0] and all(np.ptp(pairs.X[:, c]) == 0 for c in cols):
+            dropped.append(spec.name)
+        else:
+            keep_specs.append(spec)
+            keep_cols += cols
+    if not dropped:
+        return pairs, []
+    if not keep_specs:
+        raise InputError(f"Every factor ({', '.join(dropped)}) has a single value over all {pairs.y.size} training "
+                         "samples, so nothing can be learnt; give factors that vary over the area.")
+    return replace(pairs, X=pairs.X[:, keep_cols], feature_names=feature_names(keep_specs), specs=keep_specs), dropped
+
+
+#: Study ("paper") mode: fine pixels sampled for training, at most this many over all dates.
+PAPER_MAX_SAMPLES = 20000
+
+
+def _block_grid(fine: Grid, row0: int, nrows: int) -> Grid:
+    x0, dx, _, y0, _, dy = fine.transform
+    return Grid(fine.crs_wkt, (x0, dx, 0.0, y0 + row0 * dy, 0.0, dy), fine.width, nrows)
+
+
+def fine_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: Sequence[str] | None = None,
+               max_samples: int = PAPER_MAX_SAMPLES, seed: int = 0, progress: Progress = no_progress,
+               is_canceled: IsCanceled = never_canceled, derived: Sequence[str] | None = None) -> Pairs:
+    """Training samples of the study's mode: 1 km pixels paired with SMAP resampled bilinearly to them.
+
+    For every date, SMAP is interpolated bilinearly at the 1 km pixel centers (as gdalwarp -r bilinear)
+    and pixels where all factors and the interpolated SMAP are valid are sampled at random (seeded) so
+    that about ``max_samples`` pixels are kept over all dates. ``cells`` holds the SMAP cell of each
+    pixel, so spatial cross-validation still holds out whole blocks of SMAP cells. Categorical factors
+    are 0/1 per class at this scale.
+    """
+    from .sample import resample_bilinear
+
+    if max_samples < MIN_SAMPLES:
+        raise InputError(f"The number of training pixels must be at least {MIN_SAMPLES} (got {max_samples}).")
+    derived = derived_mod.check_names(derived)
+    pairs = pair_by_date(list(sm_paths), list(stack_paths), "soil moisture", "factor stack")
+    given = _factor_names(factors)
+    rng = np.random.default_rng([int(seed), 7])
+    names: list[str] | None = None
+    skipped: dict[str, str] = {}
+    derived_info: dict[str, Any] = {}
+    kinds: list[str] | None = None
+    first_grid: Grid | None = None
+    # fine pixels over all dates, to set the sampling rate before reading
+    total = 0
+    for _, _, stack_path in pairs:
+        ds = raster.open_raster(stack_path)
+        total += ds.RasterXSize * ds.RasterYSize
+    rate = min(1.0, 1.5 * max_samples / max(total, 1))  # 1.5: pixels lost to nodata; trimmed below
+    xs_parts: list[np.ndarray] = []
+    y_parts: list[np.ndarray] = []
+    date_parts: list[np.ndarray] = []
+    cell_parts: list[np.ndarray] = []
+    ndates = len(pairs)
+    for i, (label, sm_path, stack_path) in enumerate(pairs):
+        if is_canceled():
+            raise Canceled()
+        sm_ds = raster.open_raster(sm_path)
+        coarse = Grid.from_dataset(sm_ds, sm_path)
+        first_grid = first_grid or coarse
+        st_ds = raster.open_raster(stack_path)
+        fine = Grid.from_dataset(st_ds, stack_path)
+        if names is None:
+            names, skipped = _names_for(st_ds, stack_path, given, derived)
+        reader = _reader(st_ds, stack_path, names, is_canceled)
+        _merge_derived(derived_info, label, reader)
+        kinds = _check_kinds(names, kinds, [CATEGORICAL if k == CATEGORICAL else CONTINUOUS for k in reader.kinds],
+                             stack_path)
+        if not coarse.overlaps(fine):
+            raise InputError(f"The soil moisture raster {os.path.basename(sm_path)} and the factor stack "
+                             f"{os.path.basename(stack_path)} do not overlap; give rasters of the same area.")
+        sm = raster.read_block(sm_ds, 0, coarse.height, [1], np.float64)[0]
+        if not np.isfinite(sm).any():
+            raise InputError(f"The soil moisture raster {os.path.basename(sm_path)} holds only nodata; "
+                             "check the file or remove this date.")
+        index = CellIndex(fine, coarse)
+        rows = raster.block_rows_for(fine.width, len(names) + len(reader.derived) + 4)
+        for row0, nrows in raster.iter_blocks(fine.height, rows, progress, is_canceled, i / ndates, (i + 1) / ndates):
+            block = reader.read(row0, nrows, np.float64)
+            target = resample_bilinear(sm, coarse, _block_grid(fine, row0, nrows))
+            ok = np.all(np.isfinite(block), axis=0) & np.isfinite(target)
+            ok &= rng.random(ok.shape) < rate
+            if not ok.any():
+                continue
+            xs_parts.append(block[:, ok].T)
+            y_parts.append(target[ok])
+            cell_parts.append(index.rows(row0, nrows)[ok])
+            date_parts.append(np.full(int(ok.sum()), label, dtype=object))
+    assert names is not None and kinds is not None and first_grid is not None
+    raw = np.concatenate(xs_parts) if xs_parts else np.empty((0, len(names)))
+    y = np.concatenate(y_parts) if y_parts else np.empty(0)
+    cells = np.concatenate(cell_parts) if cell_parts else np.empty(0, dtype=np.int64)
+    dates = np.concatenate(date_parts) if date_parts else np.empty(0, dtype=object)
+    if y.size > max_samples:
+        keep = np.sort(rng.choice(y.size, max_samples, replace=False))
+        raw, y, cells, dates = raw[keep], y[keep], cells[keep], dates[keep]
+    specs = []
+    for k, (n, kind) in enumerate(zip(names, kinds)):
+        if kind == CATEGORICAL:
+            specs.append(FactorSpec(n, CATEGORICAL, sorted(int(c) for c in np.unique(_classes_of(raw[:, k])))))
+        else:
+            specs.append(FactorSpec(n, CONTINUOUS, []))
+    need = min_samples(len(feature_names(specs)))
+    if y.size < need:
+        raise InputError(f"Only {y.size} valid 1 km pixels pair soil moisture with all factors; at least {need} are "
+                         "needed: add dates, enlarge the area, or check the factors' nodata.")
+    xs, _ = fine_design(raw.T[:, :, None], specs)
+    progress(1.0)
+    return Pairs(xs.astype(np.float64), y, feature_names(specs), specs, dates.astype(str), cells.astype(np.int64),
+                 [p[0] for p in pairs], first_grid, [p[1] for p in pairs], [p[2] for p in pairs], derived_info,
+                 skipped, "paper")

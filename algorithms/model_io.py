@@ -48,8 +48,13 @@ ALLOWED_TYPES: frozenset[tuple[str, str]] = frozenset({
     ("sklearn.pipeline", "Pipeline"),
     ("sklearn.preprocessing._data", "StandardScaler"),
     ("sklearn.dummy", "DummyRegressor"),
+    ("sklearn.ensemble._hist_gradient_boosting.gradient_boosting", "HistGradientBoostingRegressor"),
+    ("sklearn.linear_model._ridge", "Ridge"),  # the linear trend of the 'linear_gbr' hybrid
     # their internals
     ("sklearn.tree._tree", "Tree"),
+    ("sklearn.ensemble._hist_gradient_boosting.binning", "_BinMapper"),
+    ("sklearn.ensemble._hist_gradient_boosting.predictor", "TreePredictor"),
+    ("numpy", "uint64"),
     ("sklearn._loss._loss", "CyHalfSquaredError"),
     ("sklearn._loss.loss", "HalfSquaredError"),
     ("sklearn._loss.link", "IdentityLink"),

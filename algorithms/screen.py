@@ -6,6 +6,15 @@ correlation ratio eta of soil moisture over its dominant class per cell (p-value
 Factors are ranked by |r| (eta for categorical ones) and walked in rank order: a factor whose
 association with an already kept factor exceeds ``max_collinearity`` is dropped, naming its twin.
 
+Beyond pairwise r (``diagnostics``): the variance inflation factor of each continuous factor against
+the other kept factors (VIF = 1 / (1 - R^2) of a linear regression on them; land cover enters as class
+fractions), the mutual information with soil moisture (k-nearest-neighbour estimate, also catches
+nonlinear relations; nats), and the permutation importance from a quick random forest (increase of
+the RMSE, m3/m3, when the factor is shuffled in held-out spatial blocks; correlated factors share
+their importance). ``max_vif`` > 0 drops, one at a time, the kept factor with the largest VIF above
+it (a factor explained by several others together, which pairwise r misses). Every row's ``reason``
+says why the factor was kept or dropped.
+
 p-values treat cells as independent; neighbouring cells are spatially autocorrelated, so read them
 as a ranking aid rather than a significance test.
 """
@@ -24,6 +33,11 @@ from .features import CATEGORICAL, FactorSpec, Pairs, coarse_pairs
 from .raster import IsCanceled, Progress, atomic_path, check_output_path, never_canceled, no_progress
 
 COLUMNS = ("factor", "kind", "n", "pearson_r", "pearson_p", "spearman_r", "spearman_p", "rank", "selected", "reason")
+#: Written after COLUMNS when the diagnostics are computed.
+DIAGNOSTIC_COLUMNS = ("vif", "mutual_info", "perm_importance")
+#: Quick forest of the permutation importance.
+PERM_TREES = 60
+PERM_REPEATS = 3
 
 
 @dataclass
@@ -34,6 +48,10 @@ class ScreenResult:
     selected: list[str]
     n_samples: int = 0
     dates: list[str] = field(default_factory=list)
+    #: The coarse samples screened (for the report's correlation heatmap).
+    pairs: Pairs | None = field(default=None, repr=False)
+    #: CSV columns: COLUMNS, plus DIAGNOSTIC_COLUMNS when the diagnostics were computed.
+    columns: tuple[str, ...] = COLUMNS
 
     @property
     def selected_text(self) -> str:
@@ -130,8 +148,93 @@ def association(a: _Factor, b: _Factor) -> tuple[float, str]:
     return correlation_ratio(cat.values, cont.values), "eta"
 
 
+def _columns_of(pairs: Pairs) -> list[list[int]]:
+    """Feature columns of each factor (one per class for categorical factors)."""
+    out, j = [], 0
+    for spec in pairs.specs:
+        width = len(spec.feature_names())
+        out.append(list(range(j, j + width)))
+        j += width
+    return out
+
+
+def _regressors(pairs: Pairs, factors: Sequence[_Factor], cols: list[list[int]]) -> np.ndarray:
+    """Design of the given factors for the VIF: continuous values; class fractions minus the commonest class."""
+    parts = []
+    index = {id(s): k for k, s in enumerate(pairs.specs)}
+    for f in factors:
+        c = cols[index[id(f.spec)]]
+        block = pairs.X[:, c]
+        if f.categorical and block.shape[1] > 1:
+            block = np.delete(block, int(np.argmax(block.sum(axis=0))), axis=1)
+        parts.append(block)
+    return np.column_stack(parts) if parts else np.empty((pairs.y.size, 0))
+
+
+def variance_inflation(pairs: Pairs, factor: _Factor, others: Sequence[_Factor],
+                       cols: list[list[int]] | None = None) -> float:
+    """VIF of a continuous factor against other factors: 1 / (1 - R^2) of an OLS fit with intercept."""
+    if factor.categorical or not others:
+        return math.nan if factor.categorical else 1.0
+    cols = cols or _columns_of(pairs)
+    x = factor.values.astype(np.float64)
+    z = _regressors(pairs, others, cols)
+    design = np.column_stack([np.ones(x.size), z])
+    coef, *_ = np.linalg.lstsq(design, x, rcond=None)
+    resid = x - design @ coef
+    tss = float(np.sum((x - x.mean()) ** 2))
+    if tss <= 0:
+        return math.nan
+    r2 = 1.0 - float(np.sum(resid ** 2)) / tss
+    return math.inf if r2 >= 1.0 - 1e-12 else 1.0 / (1.0 - r2)
+
+
+def mutual_information(pairs: Pairs, factors: Sequence[_Factor], seed: int = 0) -> dict[str, float]:
+    """Mutual information (nats) of each factor with soil moisture (k-NN estimate; classes as discrete)."""
+    from sklearn.feature_selection import mutual_info_regression
+
+    cols = np.column_stack([f.values.astype(np.float64) for f in factors])
+    discrete = np.array([f.categorical for f in factors])
+    mi = mutual_info_regression(cols, pairs.y, discrete_features=discrete, random_state=seed)
+    return {f.spec.name: float(v) for f, v in zip(factors, mi)}
+
+
+def permutation_importance(pairs: Pairs, seed: int = 0, n_jobs: int = -1, block_cells: int = 4) -> dict[str, float]:
+    """Increase of the held-out RMSE (m3/m3) when a factor's columns are shuffled, from a quick random forest.
+
+    Two folds of spatial blocks (random halves when the area holds a single block); each factor is
+    shuffled ``PERM_REPEATS`` times per fold (all class columns of a categorical factor together).
+    """
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.model_selection import GroupKFold, KFold
+
+    from .train import spatial_groups
+
+    groups = spatial_groups(pairs.cells, pairs.grid.width, block_cells)
+    if np.unique(groups).size >= 2:
+        splits = list(GroupKFold(n_splits=2).split(pairs.X, pairs.y, groups))
+    else:
+        splits = list(KFold(n_splits=2, shuffle=True, random_state=seed).split(pairs.X))
+    cols = _columns_of(pairs)
+    rng = np.random.default_rng([int(seed), 5])
+    gain = np.zeros(len(pairs.specs))
+    for train, test in splits:
+        rf = RandomForestRegressor(n_estimators=PERM_TREES, min_samples_leaf=2, max_features=0.33, random_state=seed,
+                                   n_jobs=n_jobs).fit(pairs.X[train], pairs.y[train])
+        xt, yt = pairs.X[test], pairs.y[test]
+        base = float(np.sqrt(np.mean((rf.predict(xt) - yt) ** 2)))
+        for k, c in enumerate(cols):
+            for _ in range(PERM_REPEATS):
+                xp = xt.copy()
+                xp[:, c] = xt[rng.permutation(yt.size)][:, c]
+                gain[k] += float(np.sqrt(np.mean((rf.predict(xp) - yt) ** 2))) - base
+    gain /= len(splits) * PERM_REPEATS
+    return {s.name: float(g) for s, g in zip(pairs.specs, gain)}
+
+
 def screen_pairs(pairs: Pairs, max_collinearity: float = 0.8, min_abs_r: float = 0.0,
-                 max_factors: int = 0) -> ScreenResult:
+                 max_factors: int = 0, max_vif: float = 0.0, diagnostics: bool = False, seed: int = 0,
+                 n_jobs: int = -1) -> ScreenResult:
     """Rank and select the factors of already built coarse pairs (see :func:`screen_factors`)."""
     if not 0.0 < max_collinearity <= 1.0:
         raise InputError(f"The maximum collinearity must be in (0, 1] (got {max_collinearity}); 1 keeps every factor.")
@@ -139,10 +242,14 @@ def screen_pairs(pairs: Pairs, max_collinearity: float = 0.8, min_abs_r: float =
         raise InputError(f"The minimum |r| must be in [0, 1) (got {min_abs_r}).")
     if max_factors < 0:
         raise InputError(f"The maximum number of factors cannot be negative (got {max_factors}); 0 means no limit.")
+    if not math.isfinite(max_vif) or (max_vif != 0 and max_vif <= 1.0):
+        raise InputError(f"The maximum VIF must be above 1 (got {max_vif:g}), or 0 to switch the VIF filter off; "
+                         "5 or 10 are usual.")
     factors = sorted(_factor_stats(pairs), key=lambda f: -f.strength)
     kept: list[_Factor] = []
-    rows = []
-    for rank, f in enumerate(factors, start=1):
+    reasons: dict[int, str] = {}
+    closest: dict[int, tuple[str, str, float]] = {}
+    for f in factors:
         measure = "eta" if f.categorical else "|r|"
         reason = ""
         if not math.isfinite(f.r):
@@ -160,55 +267,119 @@ def screen_pairs(pairs: Pairs, max_collinearity: float = 0.8, min_abs_r: float =
                           f"which correlates better with soil moisture")
             elif max_factors and len(kept) >= max_factors:
                 reason = f"beyond the maximum of {max_factors} factors"
-        selected = not reason
-        if selected:
+            if worst is not None:
+                closest[id(f)] = (worst.spec.name, label, worst_a)
+        if reason:
+            reasons[id(f)] = reason
+        else:
             kept.append(f)
-            reason = "selected" + (" (correlation ratio eta, one-way ANOVA p)" if f.categorical else "")
+    cols = _columns_of(pairs)
+    vif_at_drop: dict[int, float] = {}
+    if max_vif > 0:
+        # drop the kept continuous factor with the largest VIF above max_vif, one at a time
+        while True:
+            vifs = [(variance_inflation(pairs, f, [k for k in kept if k is not f], cols), f) for f in kept
+                    if not f.categorical]
+            vifs = [(v, f) for v, f in vifs if math.isfinite(v) or v == math.inf]
+            if not vifs:
+                break
+            worst_v, worst_f = max(vifs, key=lambda vf: (vf[0], -vf[1].strength))
+            if not worst_v > max_vif:
+                break
+            kept.remove(worst_f)
+            vif_at_drop[id(worst_f)] = worst_v
+            shown = "inf" if worst_v == math.inf else f"{worst_v:.1f}"
+            reasons[id(worst_f)] = (f"VIF {shown} > {max_vif:g}: largely explained by the other kept factors "
+                                    "together")
+    vif: dict[int, float] = {}
+    mi: dict[str, float] = {}
+    perm: dict[str, float] = {}
+    if diagnostics or max_vif > 0:
+        for f in factors:  # against the other kept factors (dropped by the VIF filter: when it was dropped)
+            vif[id(f)] = vif_at_drop.get(id(f), variance_inflation(pairs, f, [k for k in kept if k is not f], cols))
+    if diagnostics:
+        mi = mutual_information(pairs, factors, seed)
+        perm = permutation_importance(pairs, seed, n_jobs)
+    rows = []
+    for rank, f in enumerate(factors, start=1):
+        selected = f in kept
+        measure = "eta" if f.categorical else "|r|"
+        name = f.spec.name
+        if selected:
+            parts = [f"kept: {measure} {abs(f.r):.3f} with soil moisture, rank {rank}"]
+            if id(f) in closest:
+                other, how, a = closest[id(f)]
+                parts.append(f"strongest association with a better factor: {how} {a:.3f} ({other}), within "
+                             f"{max_collinearity:g}")
+            if f.categorical:
+                parts.append("correlation ratio eta, one-way ANOVA p")
+        else:
+            parts = [reasons[id(f)]]
+        if (diagnostics or max_vif > 0) and id(f) not in vif_at_drop:
+            v = vif.get(id(f), math.nan)
+            if v == math.inf or math.isfinite(v):
+                parts.append("VIF " + ("inf" if v == math.inf else f"{v:.1f}"))
+        if diagnostics:
+            parts.append(f"mutual information {mi[name]:.3f}")
+            parts.append(f"permutation importance {perm[name]:.4f} m3/m3")
+            if selected and perm[name] <= 0 and mi[name] < 0.01:
+                parts.append("weak: the forest does not use it")
         rows.append({
-            "factor": f.spec.name, "kind": f.spec.kind, "n": int(pairs.y.size),
+            "factor": name, "kind": f.spec.kind, "n": int(pairs.y.size),
             "pearson_r": f.r, "pearson_p": f.p, "spearman_r": f.rho, "spearman_p": f.rho_p,
-            "rank": rank, "selected": selected, "reason": reason,
+            "rank": rank, "selected": selected, "reason": "; ".join(parts),
+            "vif": vif.get(id(f), math.nan), "mutual_info": mi.get(name, math.nan),
+            "perm_importance": perm.get(name, math.nan),
         })
     if not kept:
         raise InputError("No factor passed the screening (all constant or below the minimum |r|); lower the minimum "
                          "|r| or add other factors.")
-    return ScreenResult(rows, [k.spec.name for k in kept], int(pairs.y.size), list(pairs.date_labels))
+    return ScreenResult(rows, [k.spec.name for k in kept], int(pairs.y.size), list(pairs.date_labels), pairs=pairs,
+                        columns=COLUMNS + (DIAGNOSTIC_COLUMNS if diagnostics or max_vif > 0 else ()))
 
 
 def _fmt(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        return "" if not math.isfinite(value) else f"{value:.6g}"
+        if math.isinf(value):  # a VIF of an exact linear combination
+            return "inf" if value > 0 else "-inf"
+        return "" if math.isnan(value) else f"{value:.6g}"
     return str(value)
 
 
-def write_csv(path: str, rows: Sequence[dict[str, Any]]) -> None:
+def write_csv(path: str, rows: Sequence[dict[str, Any]], columns: Sequence[str] = COLUMNS) -> None:
     """The screening table as CSV (atomic)."""
     with atomic_path(path) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
-            w.writerow(COLUMNS)
+            w.writerow(columns)
             for row in rows:
-                w.writerow([_fmt(row[c]) for c in COLUMNS])
+                w.writerow([_fmt(row.get(c, math.nan)) for c in columns])
 
 
 def screen_factors(sm_paths: Sequence[str], stack_paths: Sequence[str], max_collinearity: float = 0.8,
                    min_abs_r: float = 0.0, max_factors: int = 0, min_valid_fraction: float = 0.5,
                    output_csv: str | None = None, progress: Progress = no_progress,
-                   is_canceled: IsCanceled = never_canceled) -> ScreenResult:
+                   is_canceled: IsCanceled = never_canceled, max_vif: float = 0.0, diagnostics: bool = False,
+                   derived: Sequence[str] | None = None, seed: int = 0, n_jobs: int = -1) -> ScreenResult:
     """Screen every band of the factor stacks against SMAP soil moisture; optionally write the table as CSV.
 
-    Returns the rows in rank order and the selected factor names (categorical factors by base name).
+    ``derived`` adds derived factors (:mod:`derived`) computed from the stacks; ``diagnostics`` adds VIF,
+    mutual information and permutation importance (columns after the standard ones); ``max_vif`` > 0
+    filters on the VIF. Returns the rows in rank order and the selected factor names (categorical
+    factors by base name).
     """
     if output_csv:
         check_output_path(output_csv)
     pairs = coarse_pairs(sm_paths, stack_paths, None, min_valid_fraction,
-                         lambda f: progress(0.9 * f), is_canceled)
+                         lambda f: progress(0.8 * f), is_canceled, derived=derived)
     if is_canceled():
         raise Canceled()
-    result = screen_pairs(pairs, max_collinearity, min_abs_r, max_factors)
+    result = screen_pairs(pairs, max_collinearity, min_abs_r, max_factors, max_vif, diagnostics, seed, n_jobs)
+    if is_canceled():
+        raise Canceled()
     if output_csv:
-        write_csv(output_csv, result.rows)
+        write_csv(output_csv, result.rows, result.columns)
     progress(1.0)
     return result

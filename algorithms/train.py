@@ -1,36 +1,89 @@
-"""Model training at the coarse (SMAP) scale with spatial-block and random cross-validation.
+"""Model training, cross-validation that does not flatter, model selection and hyperparameter search.
 
-Scale-aware training: the 1 km factors are aggregated onto each date's SMAP grid
-(:func:`features.coarse_pairs`), a regressor is fitted to SMAP there, and the fitted model is later
-applied to the 1 km factors (categorical factors are class fractions at both scales).
+Training modes
+    ``coarse`` (scale-aware, the default): the 1 km factors are aggregated onto each date's SMAP grid
+    (:func:`features.coarse_pairs`), a regressor is fitted to SMAP there, and the fitted model is later
+    applied to the 1 km factors (categorical factors are class fractions at both scales).
+    ``paper`` (the reference study's setup): SMAP is resampled bilinearly to the 1 km grid and the
+    model is fitted on a random sample of 1 km pixels (:func:`features.fine_pairs`). It mostly learns
+    to reproduce the interpolation; kept so the published setup can be reproduced and compared.
 
-Cross-validation: spatial folds group coarse cells into square blocks of ``cv_block_cells`` cells
-(GroupKFold, so a block is never in training and test at once, on any date); random K-fold over
-samples is reported too, labelled optimistic, since neighbouring cells are autocorrelated.
+Cross-validation (``cv_mode``)
+    ``spatial`` (default): folds hold out square blocks of ``cv_block_cells`` SMAP cells (GroupKFold:
+    a block is never in training and test at once, on any date). ``dates``: folds hold out whole dates.
+    ``random``: K-fold over samples, labelled optimistic (neighbouring cells are autocorrelated). The
+    random K-fold is always reported next to the chosen scheme, as the optimistic contrast. Pooled and
+    per-fold n, R, MAE, RMSE, bias and ubRMSD go into the model metadata.
+
+Models: random forest, SVR (standardized factors), CART, histogram gradient boosting, extra trees, and
+a linear trend + gradient boosting hybrid (ridge regression on standardized factors, then boosted
+trees on its residuals), which extrapolates linearly beyond the range of the coarse factors (1 km
+factors span a wider range than their 9 km means). ``auto`` trains several and keeps the one with
+the lowest pooled spatial-CV RMSE.
+
+Hyperparameter search (``search_seconds`` > 0): for each model, the default configuration and then
+configurations drawn at random without replacement from a grid of sensible values are scored by the
+pooled spatial-CV RMSE until the time budget is spent; every configuration tried and the winner are
+recorded in the metadata. Selecting on the same folds that report skill flatters the winner a little.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import itertools
+import json
 import math
+import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from . import model_io
 from .errors import Canceled, InputError
-from .features import Pairs, coarse_pairs
+from .features import PAPER_MAX_SAMPLES, Pairs, coarse_pairs, drop_constant_factors, fine_pairs
 from .metrics import METRIC_NAMES, metrics
 from .raster import IsCanceled, Progress, check_output_path, never_canceled, no_progress
 
-MODEL_TYPES = ("rf", "svr", "cart")
-MODEL_LABELS = {"rf": "random forest", "svr": "support vector regression", "cart": "regression tree (CART)"}
+MODEL_TYPES = ("rf", "svr", "cart", "gbr", "extratrees", "linear_gbr")
+AUTO = "auto"
+#: Models ``auto`` compares (CART is never better than the forests; SVR is kept as a smooth learner).
+AUTO_CANDIDATES = ("rf", "extratrees", "gbr", "linear_gbr", "svr")
+MODEL_LABELS = {"rf": "random forest", "svr": "support vector regression", "cart": "regression tree (CART)",
+                "gbr": "gradient boosting (histogram-based)", "extratrees": "extra trees",
+                "linear_gbr": "linear trend + gradient boosting", "auto": "best model by spatial cross-validation"}
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
-    "rf": {"n_estimators": 100, "min_samples_leaf": 2, "max_features": 1.0},
+    # max_features 1/3 (Breiman's choice for regression): decorrelated trees average into a smoother
+    # response, which transfers better from 9 km means to 1 km pixels (see bench/ACCURACY.md)
+    "rf": {"n_estimators": 100, "min_samples_leaf": 2, "max_features": 0.33},
     "svr": {"C": 1.0, "epsilon": 0.005, "gamma": "scale", "kernel": "rbf"},
     "cart": {"min_samples_leaf": 5, "max_depth": 12},
+    "gbr": {"max_iter": 300, "learning_rate": 0.05, "max_leaf_nodes": 15, "min_samples_leaf": 10,
+            "l2_regularization": 1.0, "early_stopping": False},
+    "extratrees": {"n_estimators": 200, "min_samples_leaf": 2, "max_features": 1.0},
+    "linear_gbr": {"n_estimators": 100, "learning_rate": 0.05, "max_depth": 3, "subsample": 0.8,
+                   "min_samples_leaf": 5, "ridge_alpha": 1.0},
 }
+#: Grids the hyperparameter search draws from (the defaults are always tried first).
+SEARCH_SPACES: dict[str, dict[str, list[Any]]] = {
+    "rf": {"n_estimators": [100, 200], "min_samples_leaf": [1, 2, 3, 5, 8], "max_features": [0.2, 0.33, 0.5, 0.7, 1.0]},
+    "extratrees": {"n_estimators": [100, 200], "min_samples_leaf": [1, 2, 3, 5, 8],
+                   "max_features": [0.33, 0.5, 0.7, 1.0]},
+    "gbr": {"max_iter": [100, 200, 400], "learning_rate": [0.03, 0.05, 0.1], "max_leaf_nodes": [7, 15, 31],
+            "min_samples_leaf": [5, 10, 20], "l2_regularization": [0.0, 1.0]},
+    "linear_gbr": {"n_estimators": [30, 60, 100, 200], "learning_rate": [0.03, 0.05, 0.1], "max_depth": [2, 3],
+                   "min_samples_leaf": [5, 10, 20], "ridge_alpha": [0.1, 1.0, 10.0]},
+    "svr": {"C": [0.1, 0.3, 1.0, 3.0, 10.0], "epsilon": [0.001, 0.005, 0.01], "gamma": ["scale", 0.03, 0.1, 0.3]},
+    "cart": {"max_depth": [4, 6, 8, 12, 16], "min_samples_leaf": [2, 5, 10, 20]},
+}
+CV_MODES = ("spatial", "dates", "random")
+CV_LABELS = {"spatial": "spatial blocks", "dates": "dates held out", "random": "random K-fold (optimistic)"}
+TRAINING_MODES = ("coarse", "paper")
+TRAINING_MODE_LABELS = {"coarse": "scale-aware: factors aggregated to the SMAP grid, trained on SMAP cells",
+                        "paper": "study's mode: SMAP resampled bilinearly to 1 km, trained on 1 km pixels"}
+#: Folds used to select models and settings when cross-validation reporting is off.
+SELECTION_FOLDS = 5
 #: SVR fits grow with the square of the samples: larger training sets are subsampled (seeded).
 SVR_MAX_SAMPLES = 20000
 #: Each random forest tree draws at most this many bootstrap samples (100 trees on 50,000 samples of
@@ -39,43 +92,90 @@ RF_MAX_TREE_SAMPLES = 50000
 #: Cross-validation forests are capped at this many trees (scikit-learn fits cannot be interrupted, so
 #: CV fits are kept short); the CV metrics then slightly understate the final, larger forest.
 CV_MAX_TREES = 50
+#: Histogram gradient boosting on fewer samples runs single-threaded (several times faster there).
+HGB_SINGLE_THREAD_BELOW = 20000
+#: The clock the search budget is measured with.
+_clock: Callable[[], float] = time.monotonic
 
 
 @dataclass
 class TrainResult:
-    """Model metadata (as saved) and the pooled spatial cross-validation metrics."""
+    """Model metadata (as saved) and the pooled metrics of the chosen cross-validation scheme."""
 
     meta: dict[str, Any]
     metrics: dict[str, float]
 
 
+def _check_type(model_type: str, allow_auto: bool = False) -> str:
+    key = (model_type or "").strip().lower()
+    valid = MODEL_TYPES + ((AUTO,) if allow_auto else ())
+    if key not in valid:
+        raise InputError(f"Unknown model type '{model_type}'; choose one of {', '.join(valid)}.")
+    return key
+
+
 def make_estimator(model_type: str, params: dict[str, Any] | None = None, seed: int = 0, n_jobs: int = -1) -> Any:
-    """An unfitted scikit-learn regressor for 'rf', 'svr' or 'cart' with the defaults overridden by ``params``."""
-    from sklearn.ensemble import RandomForestRegressor
+    """An unfitted scikit-learn regressor for one of :data:`MODEL_TYPES`, defaults overridden by ``params``."""
+    from sklearn.ensemble import (
+        ExtraTreesRegressor,
+        GradientBoostingRegressor,
+        HistGradientBoostingRegressor,
+        RandomForestRegressor,
+    )
+    from sklearn.linear_model import Ridge
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVR
     from sklearn.tree import DecisionTreeRegressor
 
-    model_type = (model_type or "").lower()
-    if model_type not in MODEL_TYPES:
-        raise InputError(f"Unknown model type '{model_type}'; choose one of {', '.join(MODEL_TYPES)}.")
+    model_type = _check_type(model_type)
     full = dict(DEFAULT_PARAMS[model_type])
     full.update(params or {})
-    cls = {"rf": RandomForestRegressor, "svr": SVR, "cart": DecisionTreeRegressor}[model_type]
-    valid = set(cls().get_params())
+    cls = {"rf": RandomForestRegressor, "svr": SVR, "cart": DecisionTreeRegressor, "gbr": HistGradientBoostingRegressor,
+           "extratrees": ExtraTreesRegressor, "linear_gbr": GradientBoostingRegressor}[model_type]
+    valid = set(cls().get_params()) | ({"ridge_alpha"} if model_type == "linear_gbr" else set())
     unknown = sorted(set(full) - valid)
     if unknown:
         raise InputError(f"The {MODEL_LABELS[model_type]} has no parameter(s) {', '.join(unknown)}; valid ones are "
                          f"{', '.join(sorted(valid))}.")
     try:
-        if model_type == "rf":
-            return RandomForestRegressor(random_state=seed, n_jobs=n_jobs, **full)
-        if model_type == "cart":
-            return DecisionTreeRegressor(random_state=seed, **full)
+        if model_type in ("rf", "extratrees"):
+            return cls(random_state=seed, n_jobs=n_jobs, **full)
+        if model_type in ("cart", "gbr"):
+            return cls(random_state=seed, **full)
+        if model_type == "linear_gbr":
+            alpha = float(full.pop("ridge_alpha"))
+            trend = Pipeline([("scale", StandardScaler()), ("ridge", Ridge(alpha=alpha))])
+            return GradientBoostingRegressor(init=trend, random_state=seed, **full)
         return Pipeline([("scale", StandardScaler()), ("svr", SVR(**full))])
     except (TypeError, ValueError) as exc:
         raise InputError(f"Invalid {MODEL_LABELS[model_type]} parameters {full}: {exc}.") from exc
+
+
+def model_params(estimator: Any, model_type: str) -> dict[str, Any]:
+    """The estimator's own settings as JSON values (the SVR step of the pipeline; the ridge alpha of the hybrid)."""
+    if model_type == "svr":
+        raw = estimator.named_steps["svr"].get_params(deep=False)
+    else:
+        raw = estimator.get_params(deep=False)
+    out = {k: v for k, v in raw.items() if isinstance(v, (int, float, str, bool)) or v is None}
+    if model_type == "linear_gbr":
+        out["ridge_alpha"] = float(estimator.init.named_steps["ridge"].alpha)
+    return out
+
+
+def prepare_for_saving(estimator: Any) -> Any:
+    """Drop fit-time state that model files cannot hold and prediction never uses.
+
+    HistGradientBoostingRegressor keeps a numpy ``Generator`` for feature subsampling after fitting;
+    skops 0.11 cannot store it with numpy 1.24. It is only used while fitting (and by warm starts,
+    which trained models never do), so it is removed; predictions are unchanged.
+    """
+    steps = [estimator] + list(getattr(estimator, "named_steps", {}).values())
+    for step in steps:
+        if hasattr(step, "_feature_subsample_rng"):
+            del step._feature_subsample_rng
+    return estimator
 
 
 def spatial_groups(cells: np.ndarray, grid_width: int, block_cells: int) -> np.ndarray:
@@ -88,6 +188,22 @@ def spatial_groups(cells: np.ndarray, grid_width: int, block_cells: int) -> np.n
     return (rows // block_cells) * nbx + cols // block_cells
 
 
+def date_groups(dates: np.ndarray) -> np.ndarray:
+    """Group id of each sample: its date."""
+    _, codes = np.unique(np.asarray(dates).astype(str), return_inverse=True)
+    return codes
+
+
+def _threads(model_type: str, n: int) -> Any:
+    """Histogram gradient boosting on small sets runs single-threaded: OpenMP start-up and, on a busy
+    machine, spinning threads dominate fits of a few thousand samples."""
+    if model_type == "gbr" and n < HGB_SINGLE_THREAD_BELOW:
+        from threadpoolctl import threadpool_limits
+
+        return threadpool_limits(1, user_api="openmp")
+    return contextlib.nullcontext()
+
+
 def _fit(estimator: Any, x: np.ndarray, y: np.ndarray, model_type: str, seed: int) -> Any:
     from sklearn.base import clone
 
@@ -96,7 +212,8 @@ def _fit(estimator: Any, x: np.ndarray, y: np.ndarray, model_type: str, seed: in
         pick = np.random.default_rng(seed).choice(y.size, SVR_MAX_SAMPLES, replace=False)
         x, y = x[pick], y[pick]
     try:
-        est.fit(x, y)
+        with _threads(model_type, y.size):
+            est.fit(x, y)
     except ValueError as exc:
         raise InputError(f"The model could not be fitted ({exc}); check the factors for constant or invalid "
                          "values.") from exc
@@ -107,16 +224,24 @@ def _clean(m: dict[str, float]) -> dict[str, Any]:
     return {k: (int(v) if k == "n" else model_io.finite_or_none(v)) for k, v in m.items()}
 
 
+class _OverBudgetError(Exception):
+    """A configuration's cross-validation was abandoned because the search time budget was spent."""
+
+
 def cross_validate(estimator: Any, pairs: Pairs, splits: list[tuple[np.ndarray, np.ndarray]], model_type: str,
-                   seed: int, progress: Progress, is_canceled: IsCanceled) -> dict[str, Any]:
+                   seed: int, progress: Progress, is_canceled: IsCanceled,
+                   deadline: float | None = None) -> dict[str, Any]:
     """Out-of-fold predictions over ``splits``: pooled and per-fold metrics."""
     pred = np.full(pairs.y.size, np.nan)
     per_fold = []
     for k, (train, test) in enumerate(splits):
         if is_canceled():
             raise Canceled()
+        if deadline is not None and _clock() > deadline:
+            raise _OverBudgetError()
         est = _fit(estimator, pairs.X[train], pairs.y[train], model_type, seed)
-        pred[test] = est.predict(pairs.X[test])
+        with _threads(model_type, pairs.y.size):
+            pred[test] = est.predict(pairs.X[test])
         fold = _clean(metrics(pred[test], pairs.y[test]))
         fold["fold"] = k + 1
         per_fold.append(fold)
@@ -124,80 +249,278 @@ def cross_validate(estimator: Any, pairs: Pairs, splits: list[tuple[np.ndarray, 
     return {"pooled": _clean(metrics(pred, pairs.y)), "per_fold": per_fold}
 
 
-def _splits(pairs: Pairs, cv_folds: int, cv_block_cells: int, seed: int) -> tuple[list, list, int]:
-    from sklearn.model_selection import GroupKFold, KFold
+def spatial_splits(pairs: Pairs, folds: int, block_cells: int) -> tuple[list, int]:
+    """GroupKFold splits over square blocks of SMAP cells, and the number of blocks."""
+    from sklearn.model_selection import GroupKFold
 
-    groups = spatial_groups(pairs.cells, pairs.grid.width, cv_block_cells)
+    groups = spatial_groups(pairs.cells, pairs.grid.width, block_cells)
     nblocks = int(np.unique(groups).size)
     if nblocks < 2:
-        raise InputError(f"The area holds a single {cv_block_cells} x {cv_block_cells}-cell block, so spatial "
+        raise InputError(f"The area holds a single {block_cells} x {block_cells}-cell block, so spatial "
                          "cross-validation is impossible: lower the CV block size, enlarge the area, or set the "
                          "number of folds to 0.")
-    k = min(cv_folds, nblocks)
-    spatial = list(GroupKFold(n_splits=k).split(pairs.X, pairs.y, groups))
-    rand = list(KFold(n_splits=min(cv_folds, pairs.y.size), shuffle=True, random_state=seed).split(pairs.X))
-    return spatial, rand, nblocks
+    return list(GroupKFold(n_splits=min(folds, nblocks)).split(pairs.X, pairs.y, groups)), nblocks
+
+
+def date_splits(pairs: Pairs, folds: int) -> list:
+    """GroupKFold splits holding out whole dates."""
+    from sklearn.model_selection import GroupKFold
+
+    groups = date_groups(pairs.dates)
+    ndates = int(np.unique(groups).size)
+    if ndates < 2:
+        raise InputError("Cross-validation with dates held out needs at least 2 dates (got 1); add dates or choose "
+                         "spatial blocks.")
+    return list(GroupKFold(n_splits=min(folds, ndates)).split(pairs.X, pairs.y, groups))
+
+
+def random_splits(pairs: Pairs, folds: int, seed: int) -> list:
+    from sklearn.model_selection import KFold
+
+    return list(KFold(n_splits=min(folds, pairs.y.size), shuffle=True, random_state=seed).split(pairs.X))
+
+
+def _cv_estimator(estimator: Any, model_type: str) -> Any:
+    """The estimator as cross-validated: random forests and extra trees capped at CV_MAX_TREES trees."""
+    from sklearn.base import clone
+
+    if model_type in ("rf", "extratrees"):
+        return clone(estimator).set_params(n_estimators=min(estimator.n_estimators, CV_MAX_TREES))
+    return estimator
+
+
+def _with_caps(estimator: Any, model_type: str, n: int, params: dict[str, Any] | None) -> Any:
+    if model_type in ("rf", "extratrees") and n > RF_MAX_TREE_SAMPLES and "max_samples" not in (params or {}):
+        if model_type == "extratrees":
+            estimator.set_params(bootstrap=True)
+        estimator.set_params(max_samples=RF_MAX_TREE_SAMPLES)
+    return estimator
+
+
+def _key(model_type: str, params: dict[str, Any]) -> str:
+    return model_type + json.dumps(params, sort_keys=True, default=str)
+
+
+def search_configs(model_type: str, seed: int) -> list[dict[str, Any]]:
+    """The search grid of a model in the order it is tried: defaults first, then a seeded random order."""
+    space = SEARCH_SPACES[model_type]
+    keys = sorted(space)
+    combos = [dict(zip(keys, vals)) for vals in itertools.product(*(space[k] for k in keys))]
+    order = np.random.default_rng([int(seed), 11]).permutation(len(combos))
+    default = {k: DEFAULT_PARAMS[model_type].get(k) for k in keys}
+    out = [{}]  # the defaults
+    out += [combos[i] for i in order if combos[i] != default]
+    return out
+
+
+class _Selector:
+    """Scores (model, params) on fixed selection folds, caching results, within an optional time budget."""
+
+    def __init__(self, pairs: Pairs, splits: list, seed: int, n_jobs: int, is_canceled: IsCanceled) -> None:
+        self.pairs = pairs
+        self.splits = splits
+        self.seed = seed
+        self.n_jobs = n_jobs
+        self.is_canceled = is_canceled
+        self.cache: dict[str, dict[str, Any]] = {}
+        self.tried: list[dict[str, Any]] = []
+
+    def score(self, model_type: str, params: dict[str, Any], base: dict[str, Any] | None,
+              deadline: float | None = None) -> dict[str, Any]:
+        merged = dict(base or {})
+        merged.update(params)
+        est = _with_caps(make_estimator(model_type, merged, self.seed, self.n_jobs), model_type, self.pairs.y.size,
+                         merged)
+        full = model_params(est, model_type)
+        key = _key(model_type, full)
+        if key not in self.cache:
+            t0 = _clock()
+            res = cross_validate(_cv_estimator(est, model_type), self.pairs, self.splits, model_type, self.seed,
+                                 no_progress, self.is_canceled, deadline)
+            entry = {"model_type": model_type, "params": merged, "rmse": res["pooled"]["rmse"],
+                     "r": res["pooled"]["r"], "ubrmsd": res["pooled"]["ubrmsd"],
+                     "seconds": round(_clock() - t0, 3), "cv": res}
+            self.cache[key] = entry
+            self.tried.append(entry)
+        return self.cache[key]
+
+    def search(self, model_type: str, base: dict[str, Any] | None, budget_s: float,
+               max_configs: int | None, progress: Progress = no_progress) -> dict[str, Any]:
+        """Best entry among the defaults and random grid configurations tried within ``budget_s`` seconds."""
+        start = _clock()
+        deadline = start + budget_s
+        best = self.score(model_type, {}, base)  # the defaults always complete
+        n = 1
+        for cfg in search_configs(model_type, self.seed)[1:]:
+            progress(min(1.0, (_clock() - start) / max(budget_s, 1e-9)))
+            if max_configs is not None and n >= max_configs:
+                break
+            if _clock() >= deadline:
+                break
+            if base:
+                cfg = {k: v for k, v in cfg.items() if k not in base}  # the user's settings are kept
+            try:
+                entry = self.score(model_type, cfg, base, deadline)
+            except _OverBudgetError:
+                break
+            n += 1
+            if _rank(entry) < _rank(best):
+                best = entry
+        return best
+
+
+def _rank(entry: dict[str, Any]) -> float:
+    v = entry.get("rmse")
+    return math.inf if v is None else float(v)
+
+
+def _public(entry: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in entry.items() if k != "cv"}
 
 
 def train_model(sm_paths: Sequence[str], stack_paths: Sequence[str], output: str, model_type: str = "rf",
                 factors: Sequence[str] | None = None, params: dict[str, Any] | None = None, cv_folds: int = 5,
                 cv_block_cells: int = 4, min_valid_fraction: float = 0.5, seed: int = 0, n_jobs: int = -1,
-                progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled) -> TrainResult:
-    """Train a soil moisture model on coarse pairs, cross-validate it and save it as a .smdmodel file.
+                progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled, cv_mode: str = "spatial",
+                search_seconds: float = 0.0, training_mode: str = "coarse", derived: Sequence[str] | None = None,
+                search_max_configs: int | None = None, paper_max_samples: int = PAPER_MAX_SAMPLES) -> TrainResult:
+    """Train a soil moisture model, cross-validate it and save it as a .smdmodel file.
 
-    ``factors`` names the stack bands to use (None: all). ``cv_folds`` 0 skips cross-validation;
-    otherwise at least 2. Returns the saved metadata and the pooled spatial-CV metrics.
+    ``model_type`` is one of :data:`MODEL_TYPES` or 'auto'. ``factors`` names the stack bands (or derived
+    factors) to use (None: all bands); ``derived`` adds derived factors (:mod:`derived`) whose inputs the
+    stacks hold. ``cv_folds`` 0 skips the reported cross-validation; otherwise at least 2.
+    ``cv_mode`` is 'spatial', 'dates' or 'random'; ``search_seconds`` > 0 runs the hyperparameter search
+    (``search_max_configs`` caps the configurations per model); ``training_mode`` is 'coarse' or 'paper'.
+    Returns the saved metadata and the pooled metrics of the ``cv_mode`` scheme.
     """
     import sklearn
-    from sklearn.base import clone
 
     check_output_path(output)
     if cv_folds == 1 or cv_folds < 0:
         raise InputError(f"The number of cross-validation folds must be 0 (none) or at least 2 (got {cv_folds}).")
-    estimator = make_estimator(model_type, params, seed, n_jobs)
-    model_type = model_type.lower()
-    pairs = coarse_pairs(sm_paths, stack_paths, factors, min_valid_fraction, lambda f: progress(0.3 * f), is_canceled)
-    cv_estimator = estimator
-    if model_type == "rf":
-        if pairs.y.size > RF_MAX_TREE_SAMPLES and "max_samples" not in (params or {}):
-            estimator.set_params(max_samples=RF_MAX_TREE_SAMPLES)
-        cv_estimator = clone(estimator).set_params(n_estimators=min(estimator.n_estimators, CV_MAX_TREES))
+    requested = _check_type(model_type, allow_auto=True)
+    cv_mode = (cv_mode or "spatial").strip().lower()
+    if cv_mode not in CV_MODES:
+        raise InputError(f"Unknown cross-validation mode '{cv_mode}'; choose one of {', '.join(CV_MODES)}.")
+    training_mode = (training_mode or "coarse").strip().lower()
+    if training_mode not in TRAINING_MODES:
+        raise InputError(f"Unknown training mode '{training_mode}'; choose one of {', '.join(TRAINING_MODES)}.")
+    search_seconds = float(search_seconds or 0.0)
+    if not math.isfinite(search_seconds) or search_seconds < 0:
+        raise InputError(f"The search time budget must be 0 (off) or a number of seconds (got {search_seconds}).")
+    if search_max_configs is not None and search_max_configs < 1:
+        raise InputError(f"The search needs at least 1 configuration per model (got {search_max_configs}).")
+    if requested != AUTO:
+        make_estimator(requested, params, seed, n_jobs)  # parameter errors before the (slow) pairing
+    elif params:
+        raise InputError("Model parameters cannot be given with 'auto' (they differ between models); choose a model "
+                         "type or leave the parameters empty.")
+
+    pair_progress = lambda f: progress(0.3 * f)  # noqa: E731
+    if training_mode == "paper":
+        pairs = fine_pairs(sm_paths, stack_paths, factors, paper_max_samples, seed, pair_progress, is_canceled,
+                           derived=derived)
+    else:
+        pairs = coarse_pairs(sm_paths, stack_paths, factors, min_valid_fraction, pair_progress, is_canceled,
+                             derived=derived)
+    pairs, constant = drop_constant_factors(pairs)  # recorded in meta["dropped_factors"]
+
+    selecting = requested == AUTO or search_seconds > 0
+    sel_folds = cv_folds or SELECTION_FOLDS
+    spatial = nblocks = None
+    if cv_folds and cv_mode == "spatial" or selecting:
+        spatial, nblocks = spatial_splits(pairs, sel_folds, cv_block_cells)
+    selector = _Selector(pairs, spatial or [], seed, n_jobs, is_canceled)
+    search_meta: dict[str, Any] | None = None
+    auto_meta: dict[str, Any] | None = None
+    cv_start = 0.3
+    chosen, chosen_params = requested, dict(params or {})
+    if selecting:
+        t0 = _clock()
+        candidates = AUTO_CANDIDATES if requested == AUTO else (requested,)
+        best: dict[str, Any] | None = None
+        for i, cand in enumerate(candidates):
+            if is_canceled():
+                raise Canceled()
+            base = None if requested == AUTO else params
+            if search_seconds > 0:
+                entry = selector.search(cand, base, search_seconds / len(candidates), search_max_configs,
+                                        lambda f, i=i: progress(0.3 + 0.3 * (i + f) / len(candidates)))
+            else:
+                entry = selector.score(cand, {}, base)
+            if best is None or _rank(entry) < _rank(best):
+                best = entry
+            progress(0.3 + 0.3 * (i + 1) / len(candidates))
+        assert best is not None
+        chosen, chosen_params = best["model_type"], dict(best["params"])
+        scored_by = f"pooled RMSE of {len(spatial or [])}-fold spatial-block cross-validation"
+        if requested == AUTO:
+            per_model = {}
+            for e in selector.tried:
+                if e["model_type"] not in per_model or _rank(e) < _rank(per_model[e["model_type"]]):
+                    per_model[e["model_type"]] = e
+            auto_meta = {"candidates": [_public(per_model[c]) for c in candidates if c in per_model],
+                         "winner": chosen, "scored_by": scored_by}
+        if search_seconds > 0:
+            search_meta = {"budget_s": search_seconds, "elapsed_s": round(_clock() - t0, 3), "scored_by": scored_by,
+                           "max_configs_per_model": search_max_configs, "tried": [_public(e) for e in selector.tried],
+                           "winner": _public(best)}
+        cv_start = 0.6
+
+    estimator = _with_caps(make_estimator(chosen, chosen_params, seed, n_jobs), chosen, pairs.y.size, chosen_params)
+    cv_estimator = _cv_estimator(estimator, chosen)
     cv: dict[str, Any] | None = None
     if cv_folds:
-        spatial, rand, nblocks = _splits(pairs, cv_folds, cv_block_cells, seed)
-        nfits = len(spatial) + len(rand)
-        s_res = cross_validate(cv_estimator, pairs, spatial, model_type, seed,
-                               lambda f: progress(0.3 + 0.6 * f * len(spatial) / nfits), is_canceled)
-        r_res = cross_validate(cv_estimator, pairs, rand, model_type, seed,
-                               lambda f: progress(0.3 + 0.6 * (len(spatial) + f * len(rand)) / nfits), is_canceled)
-        cv = {
-            "spatial": {"method": "spatial blocks (GroupKFold)", "folds": len(spatial), "block_cells": cv_block_cells,
-                        "blocks": nblocks, **s_res},
-            "random": {"method": "random K-fold", "label": "optimistic", "folds": len(rand), **r_res},
-        }
-        if model_type == "rf":
+        schemes: list[tuple[str, list, dict[str, Any]]] = []
+        if cv_mode == "spatial":
+            assert spatial is not None
+            schemes.append(("spatial", spatial, {"method": "spatial blocks (GroupKFold)", "block_cells": cv_block_cells,
+                                                 "blocks": nblocks}))
+        elif cv_mode == "dates":
+            schemes.append(("dates", date_splits(pairs, cv_folds), {"method": "dates held out (GroupKFold)",
+                                                                     "dates": len(pairs.date_labels)}))
+        schemes.append(("random", random_splits(pairs, cv_folds, seed), {"method": "random K-fold",
+                                                                           "label": "optimistic"}))
+        nfits = sum(len(s) for _, s, _ in schemes)
+        done = 0
+        cv = {"mode": cv_mode, "primary": cv_mode}
+        for key, splits, info in schemes:
+            cached = selector.cache.get(_key(chosen, model_params(estimator, chosen))) if key == "spatial" else None
+            span = len(splits) / nfits
+            if cached is not None:
+                res = cached["cv"]
+            else:
+                res = cross_validate(cv_estimator, pairs, splits, chosen, seed,
+                                     lambda f, d=done, s=span: progress(cv_start + (0.9 - cv_start) * (d + f * s)),
+                                     is_canceled)
+            done += span
+            cv[key] = {**info, "folds": len(splits), **res}
+        if chosen in ("rf", "extratrees"):
             cv["n_estimators"] = int(cv_estimator.n_estimators)
     if is_canceled():
         raise Canceled()
-    final = _fit(estimator, pairs.X, pairs.y, model_type, seed)
+    final = prepare_for_saving(_fit(estimator, pairs.X, pairs.y, chosen, seed))
     progress(0.95)
-    params_used = {k: v for k, v in (final.get_params(deep=False) if model_type != "svr"
-                                    else final.named_steps["svr"].get_params(deep=False)).items()
-                   if isinstance(v, (int, float, str, bool)) or v is None}
     g = pairs.grid
+    derived_used = [s.name for s in pairs.specs if s.name in pairs.derived]
     meta: dict[str, Any] = {
-        "model_type": model_type,
-        "params": params_used,
+        "model_type": chosen,
+        "requested_model_type": requested,
+        "params": model_params(final, chosen),
         "factors": [s.to_dict() for s in pairs.specs],
         "features": list(pairs.feature_names),
+        "dropped_factors": {name: "constant over the training samples" for name in constant},
+        "derived_factors": {"used": derived_used, "definitions": {n: pairs.derived[n] for n in derived_used},
+                            "skipped": dict(pairs.derived_skipped)},
         "target": "soil_moisture",
         "units": {"soil_moisture": "m3/m3"},
-        "training_mode": "coarse",
+        "training_mode": training_mode,
+        "training_mode_label": TRAINING_MODE_LABELS[training_mode],
         "training_grid": {"crs_wkt": g.crs_wkt, "transform": list(g.transform), "width": g.width,
                           "height": g.height},
         "dates": list(pairs.date_labels),
         "n_samples": int(pairs.y.size),
-        "fit_samples": int(min(pairs.y.size, SVR_MAX_SAMPLES) if model_type == "svr" else pairs.y.size),
+        "fit_samples": int(min(pairs.y.size, SVR_MAX_SAMPLES) if chosen == "svr" else pairs.y.size),
         "target_range": [float(pairs.y.min()), float(pairs.y.max())],
         "feature_ranges": {n: [float(pairs.X[:, j].min()), float(pairs.X[:, j].max())]
                            for j, n in enumerate(pairs.feature_names)},
@@ -207,14 +530,18 @@ def train_model(sm_paths: Sequence[str], stack_paths: Sequence[str], output: str
         "numpy_version": np.__version__,
         "created": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
         "cv": cv,
+        "search": search_meta,
+        "auto": auto_meta,
     }
+    if training_mode == "paper":
+        meta["paper_max_samples"] = int(paper_max_samples)
     if hasattr(final, "feature_importances_"):
         meta["feature_importances"] = {n: float(v) for n, v in zip(pairs.feature_names, final.feature_importances_)}
     if is_canceled():
         raise Canceled()
     model_io.save_model(output, final, meta)
     progress(1.0)
-    pooled = cv["spatial"]["pooled"] if cv else {k: (0 if k == "n" else None) for k in METRIC_NAMES}
+    pooled = cv[cv_mode]["pooled"] if cv else {k: (0 if k == "n" else None) for k in METRIC_NAMES}
     return TrainResult(model_io.jsonable({"format": model_io.FORMAT, "format_version": model_io.FORMAT_VERSION,
                                           **meta}),
                        {k: (math.nan if v is None else v) for k, v in pooled.items()})
@@ -234,10 +561,36 @@ def cv_table(meta: dict[str, Any]) -> str:
         lines.append(f"(cross-validation forests use {cv['n_estimators']} trees; the saved model "
                      f"{meta['params']['n_estimators']})")
     lines += [f"{'':28s} {'n':>6s} {'R':>6s} {'MAE':>6s} {'RMSE':>6s} {'bias':>6s} {'ubRMSD':>6s}"]
-    for key, title in (("spatial", "spatial blocks"), ("random", "random (optimistic)")):
-        part = cv[key]
+    titles = (("spatial", "spatial blocks"), ("dates", "dates held out"), ("random", "random (optimistic)"))
+    for key, title in titles:
+        part = cv.get(key)
+        if not isinstance(part, dict):
+            continue
         rows = [(f"{title} pooled", part["pooled"])] + [(f"  fold {f['fold']}", f) for f in part["per_fold"]]
         for label, m in rows:
             lines.append(f"{label:28s} {m['n']:6d} " + " ".join(fmt(m[k]) for k in ("r", "mae", "rmse", "bias",
                                                                                       "ubrmsd")))
+    return "\n".join(lines)
+
+
+def selection_table(meta: dict[str, Any]) -> str:
+    """The models compared by 'auto' and the configurations the search tried, for logs."""
+    lines = []
+
+    def row(e: dict[str, Any]) -> str:
+        def f(v: Any) -> str:
+            return "   n/a" if v is None else f"{v:6.4f}"
+
+        p = ", ".join(f"{k}={v}" for k, v in sorted(e["params"].items())) or "defaults"
+        return f"  {e['model_type']:<11s} RMSE {f(e['rmse'])} R {f(e['r'])} ubRMSD {f(e['ubrmsd'])}  {p}"
+
+    auto = meta.get("auto")
+    if auto:
+        lines.append(f"Models compared ({auto['scored_by']}); kept: {auto['winner']}")
+        lines += [row(e) for e in auto["candidates"]]
+    search = meta.get("search")
+    if search:
+        lines.append(f"Hyperparameter search: {len(search['tried'])} configuration(s) in {search['elapsed_s']:.1f} s "
+                     f"(budget {search['budget_s']:g} s); winner:")
+        lines.append(row(search["winner"]))
     return "\n".join(lines)

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import os
+
 from qgis.core import (
+    QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
+    QgsProcessingUtils,
     QgsRasterLayer,
 )
 
 from .base import SmdAlgorithm, style_output
 
-RESIDUAL_MODES = ("constant", "none")
+#: Engine residual modes in the order of the RESIDUAL_CORRECTION options (indices are public: scripts use them).
+RESIDUAL_MODES = ("constant", "none", "smooth")
 
 
 class DownscaleAlgorithm(SmdAlgorithm):
@@ -32,6 +40,13 @@ class DownscaleAlgorithm(SmdAlgorithm):
     CLIP_MAX = "CLIP_MAX"
     OUTPUT = "OUTPUT"
     MEAN = "MEAN"
+    # time series: several dates in one run, one file per date
+    FACTORS_SERIES = "FACTORS_SERIES"
+    SOIL_MOISTURE_SERIES = "SOIL_MOISTURE_SERIES"
+    MANIFEST = "MANIFEST"
+    INPUT_FOLDER = "INPUT_FOLDER"
+    OUTPUT_FOLDER = "OUTPUT_FOLDER"
+    OUTPUT_FILES = "OUTPUT_FILES"
 
     def displayName(self) -> str:  # noqa: N802
         return self.tr("Downscale soil moisture")
@@ -46,8 +61,20 @@ class DownscaleAlgorithm(SmdAlgorithm):
             "Residual correction (default: constant per coarse cell) needs the coarse SMAP raster of the same "
             "date: for every SMAP cell the residual SMAP minus the mean of the 1 km predictions inside the cell "
             "is added to those pixels, so the 1 km field averages exactly to SMAP in every cell. Pixels whose "
-            "cell has no SMAP value keep the uncorrected prediction. Finally values are clipped to the physical "
-            "range (advanced parameters).")
+            "cell has no SMAP value keep the uncorrected prediction. The smooth variant adds a bilinear surface "
+            "through one value per SMAP cell instead, solved so that every cell still averages to SMAP (no blocky "
+            "seams at cell edges); the log reports the largest cell-mean deviation from SMAP (mass-conservation "
+            "check). Finally values are clipped to the physical range (advanced parameters).\n\n"
+            "Derived factors the model was trained with (LST day-night difference, TVDI, antecedent precipitation "
+            "index) are recomputed from the stack's bands; a stack without them works with models that do not "
+            "use them.\n\n"
+            "Time series: instead of one factor stack, give factor stacks of several dates (with the SMAP "
+            "rasters of the same dates), the manifest.json of 'Fetch data from Earth Engine', or a folder holding "
+            "factors_<date>.tif and smap_<date>.tif (dates as YYYYMMDD or YYYY-MM-DD in the names). Every date is "
+            "downscaled exactly as a single date would be and written to the output folder as "
+            "sm_1km_<YYYYMMDD>.tif, with sm_1km_series.csv listing date, start, end and file. In QGIS the files "
+            "load into one group, each layer shown from its date until the next one, so the temporal controller "
+            "animates the series.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         params = []
@@ -55,17 +82,20 @@ class DownscaleAlgorithm(SmdAlgorithm):
                                        behavior=QgsProcessingParameterFile.Behavior.File,
                                        fileFilter=self.tr("smdownscale model (*.smdmodel)"))
         params.append((p, self.tr("A .smdmodel file written by 'Train downscaling model'.")))
-        p = QgsProcessingParameterRasterLayer(self.FACTORS, self.tr("Factor stack (1 km)"))
-        params.append((p, self.tr("Multiband raster with one named band per factor, on the 1 km grid.")))
+        p = QgsProcessingParameterRasterLayer(self.FACTORS, self.tr("Factor stack (1 km)"), optional=True)
+        params.append((p, self.tr("Multiband raster with one named band per factor, on the 1 km grid (one date; "
+                                  "leave empty for a time series).")))
         p = QgsProcessingParameterRasterLayer(self.SOIL_MOISTURE, self.tr("Coarse soil moisture (SMAP, same date)"),
                                               optional=True)
         params.append((p, self.tr("SMAP soil moisture of the factor stack's date; needed for residual "
                                   "correction.")))
         p = QgsProcessingParameterEnum(self.RESIDUAL_CORRECTION, self.tr("Residual correction"),
-                                       options=[self.tr("Constant per coarse cell"), self.tr("None")],
+                                       options=[self.tr("Constant per coarse cell"), self.tr("None"),
+                                                self.tr("Smooth (interpolated, mass-conserving)")],
                                        defaultValue=0)
-        params.append((p, self.tr("Constant per coarse cell: each SMAP cell's 1 km mean equals SMAP. None: the "
-                                  "plain model prediction.")))
+        params.append((p, self.tr("Constant per coarse cell: each SMAP cell's 1 km mean equals SMAP. Smooth: the "
+                                  "residual is spread as an interpolated surface, without steps at cell edges, and "
+                                  "each cell's 1 km mean still equals SMAP. None: the plain model prediction.")))
         p = QgsProcessingParameterNumber(self.CLIP_MIN, self.tr("Minimum soil moisture (m3/m3)"),
                                          QgsProcessingParameterNumber.Type.Double, defaultValue=0.0)
         p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
@@ -75,13 +105,38 @@ class DownscaleAlgorithm(SmdAlgorithm):
         p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         params.append((p, self.tr("Upper end of the physical range (about the porosity); larger values are "
                                   "lowered to it.")))
-        p = QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Soil moisture 1 km"))
-        params.append((p, self.tr("Float32 GeoTIFF of soil moisture in m3/m3.")))
+        p = QgsProcessingParameterMultipleLayers(self.FACTORS_SERIES, self.tr("Time series: factor stacks (1 km)"),
+                                                 QgsProcessing.SourceType.TypeRaster, optional=True)
+        params.append((p, self.tr("Factor stacks of several dates, each with its date in the file name "
+                                  "(YYYYMMDD or YYYY-MM-DD); one output file per date.")))
+        p = QgsProcessingParameterMultipleLayers(self.SOIL_MOISTURE_SERIES,
+                                                 self.tr("Time series: SMAP soil moisture rasters"),
+                                                 QgsProcessing.SourceType.TypeRaster, optional=True)
+        params.append((p, self.tr("The SMAP rasters of the same dates (paired by the date in the file names), for "
+                                  "residual correction.")))
+        p = QgsProcessingParameterFile(self.MANIFEST, self.tr("Time series: manifest of a fetch"),
+                                       behavior=QgsProcessingParameterFile.Behavior.File, optional=True,
+                                       fileFilter=self.tr("smdownscale manifest (*.json)"))
+        params.append((p, self.tr("The manifest.json written by 'Fetch data from Earth Engine': every date it lists "
+                                  "is downscaled.")))
+        p = QgsProcessingParameterFile(self.INPUT_FOLDER, self.tr("Time series: input folder"),
+                                       behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True)
+        params.append((p, self.tr("A folder holding factors_<date>.tif and smap_<date>.tif (also in factors/ and "
+                                  "smap/ subfolders, or listed by a manifest.json in the folder).")))
+        p = QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Soil moisture 1 km"), optional=True,
+                                                    createByDefault=True)
+        params.append((p, self.tr("Float32 GeoTIFF of soil moisture in m3/m3 (one date).")))
+        p = QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, self.tr("Time series: output folder"),
+                                                    optional=True, createByDefault=False)
+        params.append((p, self.tr("Folder for sm_1km_<YYYYMMDD>.tif per date and the list sm_1km_series.csv; "
+                                  "empty: a temporary folder.")))
         for param, help_text in params:
             if hasattr(param, "setHelp"):
                 param.setHelp(help_text)
             self.addParameter(param)
         self.addOutput(QgsProcessingOutputNumber(self.MEAN, self.tr("Mean soil moisture (m3/m3)")))
+        self.addOutput(QgsProcessingOutputString(self.OUTPUT_FILES, self.tr("Time series: output files "
+                                                                            "(';'-separated)")))
 
     def _raster_path(self, parameters, name, context) -> str | None:
         layer = self.parameterAsRasterLayer(parameters, name, context)
@@ -102,7 +157,11 @@ class DownscaleAlgorithm(SmdAlgorithm):
         if not lo < hi:
             return False, self.tr("The minimum soil moisture must be below the maximum.")
         mode = RESIDUAL_MODES[self.parameterAsEnum(parameters, self.RESIDUAL_CORRECTION, context)]
-        if mode != "none" and self.parameterAsRasterLayer(parameters, self.SOIL_MOISTURE, context) is None:
+        message = self._check_series(parameters, context, mode)
+        if message:
+            return False, message
+        if mode != "none" and not self._series_sources(parameters, context) and \
+                self.parameterAsRasterLayer(parameters, self.SOIL_MOISTURE, context) is None:
             return False, self.tr("Residual correction needs the coarse soil moisture: give the coarse SMAP raster "
                                   "of the same date, or set residual correction to None.")
         return True, ""
@@ -113,6 +172,8 @@ class DownscaleAlgorithm(SmdAlgorithm):
         dependencies.require(["sklearn", "skops"])
         from ..algorithms import downscale as engine
 
+        if self._series_sources(parameters, context):
+            return self._process_series(parameters, context, feedback)
         model = self.parameterAsFile(parameters, self.MODEL, context)
         stack = self._raster_path(parameters, self.FACTORS, context)
         if stack is None:
@@ -122,6 +183,8 @@ class DownscaleAlgorithm(SmdAlgorithm):
         clip = (self.parameterAsDouble(parameters, self.CLIP_MIN, context),
                 self.parameterAsDouble(parameters, self.CLIP_MAX, context))
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        if not output:
+            output = QgsProcessingUtils.generateTempFilename("sm_1km.tif")
         progress, is_canceled = self.callbacks(feedback)
         if coarse and mode == "none":
             feedback.pushInfo(self.tr("Residual correction is off: the coarse soil moisture raster is not used."))
@@ -145,3 +208,83 @@ class DownscaleAlgorithm(SmdAlgorithm):
         style_output(context, output, "soil_moisture",
                      name=self.tr("Soil moisture 1 km {}").format(res.date or "").strip())
         return {self.OUTPUT: output, self.MEAN: res.mean}
+
+    # -- time series -----------------------------------------------------------------------------
+    def _series_sources(self, parameters, context) -> list[str]:
+        """The time series inputs given (parameter names)."""
+        given = []
+        for name in (self.FACTORS_SERIES, self.SOIL_MOISTURE_SERIES):
+            value = parameters.get(name)
+            if value not in (None, "", []):
+                given.append(name)
+        for name in (self.MANIFEST, self.INPUT_FOLDER):
+            if self.parameterAsFile(parameters, name, context):
+                given.append(name)
+        return given
+
+    def _check_series(self, parameters, context, mode: str) -> str:
+        """'' when the single-date / time series inputs are consistent, else the message."""
+        series = self._series_sources(parameters, context)
+        single = parameters.get(self.FACTORS) not in (None, "")
+        if single and series:
+            return self.tr("Give either one factor stack (one date) or a time series (factor stacks, a manifest or "
+                           "an input folder), not both.")
+        if not single and not series:
+            return self.tr("Give a factor stack, or a time series: factor stacks of several dates, a manifest or an "
+                           "input folder.")
+        ways = [n for n in series if n != self.SOIL_MOISTURE_SERIES]
+        if series and len(ways) != 1:
+            return self.tr("Give the time series one way: factor stacks, a manifest or an input folder.")
+        if ways == [self.FACTORS_SERIES] and mode != "none" and self.SOIL_MOISTURE_SERIES not in series:
+            return self.tr("Residual correction needs the SMAP rasters of the same dates: add them under 'Time "
+                           "series: SMAP soil moisture rasters', or set residual correction to None.")
+        return ""
+
+    def _process_series(self, parameters, context, feedback):
+        from ..algorithms import series as engine
+        from .layers import load_series
+        from .screen import raster_paths
+
+        message = self._check_series(parameters, context, "none")
+        if message:
+            raise QgsProcessingException(message)
+        model = self.parameterAsFile(parameters, self.MODEL, context)
+        mode = RESIDUAL_MODES[self.parameterAsEnum(parameters, self.RESIDUAL_CORRECTION, context)]
+        clip = (self.parameterAsDouble(parameters, self.CLIP_MIN, context),
+                self.parameterAsDouble(parameters, self.CLIP_MAX, context))
+        stacks, smap = self.run_engine(
+            engine.resolve_inputs, raster_paths(self, parameters, self.FACTORS_SERIES, context) or None,
+            raster_paths(self, parameters, self.SOIL_MOISTURE_SERIES, context) or None,
+            self.parameterAsFile(parameters, self.MANIFEST, context) or None,
+            self.parameterAsFile(parameters, self.INPUT_FOLDER, context) or None)
+        out_dir = self.parameterAsFileOutput(parameters, self.OUTPUT_FOLDER, context) or \
+            QgsProcessingUtils.generateTempFilename("sm_1km_series")
+        single = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        if single and context.willLoadLayerOnCompletion(single):  # a series writes one file per date instead
+            layers = context.layersToLoadOnCompletion()
+            layers.pop(single, None)
+            context.setLayersToLoadOnCompletion(layers)
+        if smap and mode == "none":
+            feedback.pushInfo(self.tr("Residual correction is off: the SMAP rasters are not used."))
+        progress, is_canceled = self.callbacks(feedback)
+
+        results = self.run_engine(engine.downscale_series, model, stacks, smap if mode != "none" else None, out_dir,
+                                  residual=mode, clip=clip, progress=progress, is_canceled=is_canceled)
+
+        for res in results:
+            feedback.pushInfo(self.tr("{}: {} valid pixels, mean {:.4f} m3/m3 -> {}")
+                              .format(res.date, res.n_valid, res.mean, res.output))
+            if res.n_uncorrected:
+                feedback.pushWarning(self.tr("{}: {} pixels lie in cells without a SMAP value and keep the "
+                                             "uncorrected prediction.").format(res.date, res.n_uncorrected))
+        entries = self.run_engine(engine.read_series_list, os.path.join(out_dir, engine.LIST_NAME))
+        first, last = entries[0].date.isoformat(), entries[-1].date.isoformat()
+        group = self.tr("Soil moisture 1 km {}").format(first) if first == last else \
+            self.tr("Soil moisture 1 km {} to {}").format(first, last)
+        load_series(context, entries, self.tr("Soil moisture 1 km {}"), group, self.OUTPUT_FOLDER)
+        n = sum(r.n_valid for r in results)
+        mean = sum(r.mean * r.n_valid for r in results if r.n_valid) / n if n else float("nan")
+        feedback.pushInfo(self.tr("{} dates written to {}; mean soil moisture {:.4f} m3/m3.")
+                          .format(len(results), out_dir, mean))
+        return {self.OUTPUT: None, self.MEAN: mean, self.OUTPUT_FOLDER: out_dir,
+                self.OUTPUT_FILES: ";".join(r.output for r in results)}

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+import os
 
 from qgis.core import (
     QgsMapLayer,
     QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputString,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
+    QgsProcessingParameterEnum,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
@@ -56,6 +59,22 @@ def add_pair_inputs(alg: SmdAlgorithm, params: list) -> None:
                              "their names (band descriptions).")))
 
 
+def report_destination(alg: SmdAlgorithm, parameters, context) -> str | None:
+    """The REPORT path (None when skipped), checked before the run so a bad folder fails early."""
+    from ..algorithms.raster import check_output_path
+
+    path = alg.parameterAsFileOutput(parameters, alg.REPORT, context) or None
+    if path:
+        alg.run_engine(check_output_path, path)
+    return path
+
+
+def report_inputs(alg: SmdAlgorithm, sm: list[str], stacks: list[str]) -> dict[str, list[str]]:
+    """The input files a report lists (file names only)."""
+    return {alg.tr("SMAP soil moisture"): [os.path.basename(p) for p in sm],
+            alg.tr("Factor stacks"): [os.path.basename(p) for p in stacks]}
+
+
 def min_valid_param(alg: SmdAlgorithm) -> tuple:
     p = QgsProcessingParameterNumber(alg.MIN_VALID_FRACTION, alg.tr("Minimum valid fraction per coarse cell"),
                                      QgsProcessingParameterNumber.Type.Double, defaultValue=0.5, minValue=0.0,
@@ -77,6 +96,10 @@ class ScreenAlgorithm(SmdAlgorithm):
     MIN_VALID_FRACTION = "MIN_VALID_FRACTION"
     OUTPUT = "OUTPUT"
     SELECTED = "SELECTED"
+    REPORT = "REPORT"
+    MAX_VIF = "MAX_VIF"
+    DIAGNOSTICS = "DIAGNOSTICS"
+    DERIVED_FACTORS = "DERIVED_FACTORS"
 
     def displayName(self) -> str:  # noqa: N802
         return self.tr("Screen factors (correlation analysis)")
@@ -94,8 +117,19 @@ class ScreenAlgorithm(SmdAlgorithm):
             "Factors are ranked by |r| (eta) and taken in that order: a factor whose correlation with an already "
             "selected one exceeds the maximum collinearity is dropped, and the table names the factor it "
             "duplicates. Factors below the minimum |r| and those beyond the maximum number are dropped too.\n\n"
+            "Beyond pairwise r (diagnostics, on by default): the variance inflation factor (VIF) of each continuous "
+            "factor against the other kept factors, which catches a factor explained by several others together; "
+            "the mutual information with soil moisture, which also sees nonlinear relations; and the permutation "
+            "importance from a quick random forest (how much the held-out RMSE grows, in m3/m3, when the factor is "
+            "shuffled in spatial blocks the forest did not see). With a maximum VIF above 1, the kept factor with "
+            "the largest VIF above it is dropped, one at a time. The reason column says why each factor was kept or "
+            "dropped.\n\n"
+            "Derived factors (optional) are computed from the stack bands when their inputs are present: lst_diff "
+            "(lst_day - lst_night), tvdi (NDVI-LST space with a fitted dry edge) and api (from daily "
+            "precipitation_lag<d> bands).\n\n"
             "Outputs: a CSV table (factor, kind, n, pearson_r, pearson_p, spearman_r, spearman_p, rank, selected, "
-            "reason) and the selected factor names, comma-separated, ready for the 'Factors to use' input of "
+            "reason, and with the diagnostics vif, mutual_info, perm_importance) and the selected factor names, "
+            "comma-separated, ready for the 'Factors to use' input of "
             "smdownscale:train in a model. Neighbouring cells are autocorrelated, so p-values are optimistic: "
             "use them to rank, not as proof.")
 
@@ -115,10 +149,31 @@ class ScreenAlgorithm(SmdAlgorithm):
         p = QgsProcessingParameterNumber(self.MAX_FACTORS, self.tr("Maximum number of factors (0 = no limit)"),
                                          QgsProcessingParameterNumber.Type.Integer, defaultValue=0, minValue=0)
         params.append((p, self.tr("Keep at most this many factors, best ranked first. 0 keeps all that pass.")))
+        p = QgsProcessingParameterNumber(self.MAX_VIF, self.tr("Maximum variance inflation factor (0 = off)"),
+                                         QgsProcessingParameterNumber.Type.Double, defaultValue=0.0, minValue=0.0)
+        params.append((p, self.tr("Drop, one at a time, the kept continuous factor whose VIF against the other kept "
+                                  "factors exceeds this (5 or 10 are usual). 0 switches the filter off.")))
+        p = QgsProcessingParameterBoolean(self.DIAGNOSTICS, self.tr("Compute VIF, mutual information and permutation "
+                                                                    "importance"), defaultValue=True)
+        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+        params.append((p, self.tr("Adds the columns vif, mutual_info and perm_importance (a quick random forest; "
+                                  "needs scikit-learn) and their values in the reasons.")))
+        p = QgsProcessingParameterEnum(self.DERIVED_FACTORS, self.tr("Derived factors"),
+                                       options=[self.tr("LST day-night difference (lst_diff)"),
+                                                self.tr("TVDI from the NDVI-LST space (tvdi)"),
+                                                self.tr("Antecedent precipitation index (api)")],
+                                       allowMultiple=True, optional=True, defaultValue=[])
+        params.append((p, self.tr("Computed from the stack bands when their inputs are present and screened with "
+                                  "the other factors.")))
         params.append(min_valid_param(self))
         p = QgsProcessingParameterFileDestination(self.OUTPUT, self.tr("Screening table"),
                                                   self.tr("CSV files (*.csv)"))
         params.append((p, self.tr("CSV table with one row per factor, in rank order.")))
+        p = QgsProcessingParameterFileDestination(self.REPORT, self.tr("Screening report"),
+                                                  self.tr("HTML files (*.html)"), optional=True, createByDefault=True)
+        params.append((p, self.tr("HTML report: factors ranked by their correlation with soil moisture (selected "
+                                  "and dropped), the correlation heatmap and the table; shown in the Processing "
+                                  "results viewer.")))
         for param, help_text in params:
             if hasattr(param, "setHelp"):
                 param.setHelp(help_text)
@@ -128,9 +183,18 @@ class ScreenAlgorithm(SmdAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         from ..algorithms import screen
 
+        diagnostics = self.parameterAsBool(parameters, self.DIAGNOSTICS, context)
+        max_vif = self.parameterAsDouble(parameters, self.MAX_VIF, context)
+        if diagnostics:
+            from . import dependencies
+
+            dependencies.require(["sklearn"])
+        derived = [("lst_diff", "tvdi", "api")[i]
+                   for i in self.parameterAsEnums(parameters, self.DERIVED_FACTORS, context)]
         sm = raster_paths(self, parameters, self.SOIL_MOISTURE, context)
         stacks = raster_paths(self, parameters, self.FACTORS, context)
         output = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
+        report_path = report_destination(self, parameters, context)
         progress, is_canceled = self.callbacks(feedback)
         result = self.run_engine(
             screen.screen_factors, sm, stacks,
@@ -138,7 +202,8 @@ class ScreenAlgorithm(SmdAlgorithm):
             min_abs_r=self.parameterAsDouble(parameters, self.MIN_ABS_R, context),
             max_factors=self.parameterAsInt(parameters, self.MAX_FACTORS, context),
             min_valid_fraction=self.parameterAsDouble(parameters, self.MIN_VALID_FRACTION, context),
-            output_csv=output, progress=progress, is_canceled=is_canceled)
+            output_csv=output, progress=progress, is_canceled=is_canceled, max_vif=max_vif, diagnostics=diagnostics,
+            derived=derived)
 
         def num(v: float) -> str:
             return "   n/a" if not math.isfinite(v) else f"{v:6.3f}"
@@ -151,4 +216,15 @@ class ScreenAlgorithm(SmdAlgorithm):
             feedback.pushInfo(f"{row['rank']:4d} {row['factor'][:24]:24s} {num(row['pearson_r'])} "
                               f"{num(row['spearman_r'])}  {kept:4s} {row['reason']}")
         feedback.pushInfo(self.tr("Selected factors: {}").format(result.selected_text))
-        return {self.OUTPUT: output, self.SELECTED: result.selected_text}
+        if report_path:
+            from ..algorithms import report
+
+            settings = {self.tr("Maximum collinearity"): self.parameterAsDouble(parameters, self.MAX_COLLINEARITY,
+                                                                                context),
+                        self.tr("Minimum |r|"): self.parameterAsDouble(parameters, self.MIN_ABS_R, context),
+                        self.tr("Maximum number of factors"): self.parameterAsInt(parameters, self.MAX_FACTORS,
+                                                                                  context) or self.tr("no limit"),
+                        self.tr("Maximum VIF"): max_vif or self.tr("off")}
+            self.run_engine(report.screen_report, result, report_path, inputs=report_inputs(self, sm, stacks),
+                            settings=settings)
+        return {self.OUTPUT: output, self.SELECTED: result.selected_text, self.REPORT: report_path}

@@ -1,4 +1,4 @@
-"""Processing algorithm smdownscale:train — fit RF / SVR / CART at the SMAP scale and cross-validate it."""
+"""Processing algorithm smdownscale:train — fit a model (RF, SVR, CART, boosting, extra trees, auto), cross-validate."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 
 from qgis.core import (
     QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFileDestination,
@@ -14,9 +15,13 @@ from qgis.core import (
 )
 
 from .base import SmdAlgorithm
-from .screen import add_pair_inputs, min_valid_param, raster_paths
+from .screen import add_pair_inputs, min_valid_param, raster_paths, report_destination, report_inputs
 
-MODEL_KEYS = ("rf", "svr", "cart")
+#: Engine keys in the order of the enum options (indices are public: scripts use them).
+MODEL_KEYS = ("rf", "svr", "cart", "gbr", "extratrees", "linear_gbr", "auto")
+TRAINING_MODE_KEYS = ("coarse", "paper")
+CV_MODE_KEYS = ("spatial", "dates", "random")
+DERIVED_KEYS = ("lst_diff", "tvdi", "api")
 
 
 class TrainAlgorithm(SmdAlgorithm):
@@ -33,7 +38,13 @@ class TrainAlgorithm(SmdAlgorithm):
     CV_BLOCK_CELLS = "CV_BLOCK_CELLS"
     SEED = "SEED"
     MIN_VALID_FRACTION = "MIN_VALID_FRACTION"
+    TRAINING_MODE = "TRAINING_MODE"
+    CV_MODE = "CV_MODE"
+    SEARCH_SECONDS = "SEARCH_SECONDS"
+    DERIVED_FACTORS = "DERIVED_FACTORS"
     OUTPUT = "OUTPUT"
+    REPORT = "REPORT"
+    MODEL_USED = "MODEL_USED"
     CV_R = "CV_R"
     CV_MAE = "CV_MAE"
     CV_RMSE = "CV_RMSE"
@@ -47,15 +58,29 @@ class TrainAlgorithm(SmdAlgorithm):
         return self.tr(
             "Trains a machine-learning model that predicts soil moisture from the factors, and saves it as a "
             ".smdmodel file for smdownscale:downscale.\n\n"
-            "Training is scale-aware: for every date the 1 km factor stack is averaged onto the SMAP grid (land "
-            "cover becomes class fractions) and the model learns SMAP soil moisture from these coarse factors, "
-            "pooled over all dates. The same model is then applied to the 1 km factors.\n\n"
+            "Training modes. Scale-aware (default): for every date the 1 km factor stack is averaged onto the SMAP "
+            "grid (land cover becomes class fractions) and the model learns SMAP soil moisture from these coarse "
+            "factors, pooled over all dates; the same model is then applied to the 1 km factors. Study's mode "
+            "(as in Bian et al. 2025): SMAP is resampled bilinearly to the 1 km grid and the model is trained on a "
+            "random sample of 1 km pixels; it mostly learns to reproduce the interpolation, and is offered so the "
+            "published setup can be reproduced and compared.\n\n"
             "Models: random forest (RF, default), support vector regression (SVR, RBF kernel on standardized "
-            "factors) or a regression tree (CART).\n\n"
-            "Cross-validation: spatial folds hold out whole blocks of coarse cells (block size in cells), so a "
-            "block is never used for training and testing at once; random K-fold is reported too and labelled "
-            "optimistic, because neighbouring cells resemble each other. The log shows R, MAE, RMSE, bias and "
-            "ubRMSD (m3/m3) pooled and per fold; the spatial pooled values are also outputs for the modeler.\n\n"
+            "factors), a regression tree (CART), gradient boosting (histogram-based), extra trees, and a linear "
+            "trend + gradient boosting hybrid (ridge regression, then boosted trees on its residuals), which "
+            "extrapolates beyond the range of the 9 km factor means that 1 km pixels reach. 'Auto' trains RF, extra "
+            "trees, both boosting models and SVR and keeps the one with the lowest spatial cross-validation RMSE.\n\n"
+            "Hyperparameter search (time budget in seconds, 0 = off): the default settings and then random "
+            "settings from a grid per model are scored by spatial cross-validation until the budget is spent; the "
+            "settings tried and the winner are logged and stored in the model file.\n\n"
+            "Cross-validation: spatial blocks (default) hold out whole blocks of SMAP cells (block size in cells), "
+            "so a block is never used for training and testing at once; 'dates held out' holds out whole dates; "
+            "random K-fold is always reported too and labelled optimistic, because neighbouring cells resemble each "
+            "other. The log shows R, MAE, RMSE, bias and ubRMSD (m3/m3) pooled and per fold; the pooled values of "
+            "the chosen scheme are also outputs for the modeler.\n\n"
+            "Derived factors (optional) are computed from the stack bands when their inputs are present: the LST "
+            "day-night difference (lst_day - lst_night), TVDI from the NDVI-LST space with a dry edge fitted per "
+            "date, and an antecedent precipitation index from daily bands precipitation_lag<d>. The model records "
+            "them and smdownscale:downscale recomputes them from its stack.\n\n"
             "'Factors to use' takes comma-separated band names (e.g. the output of smdownscale:screen); empty uses "
             "every band of the stacks.")
 
@@ -69,14 +94,45 @@ class TrainAlgorithm(SmdAlgorithm):
         p = QgsProcessingParameterEnum(self.MODEL_TYPE, self.tr("Model"),
                                        options=[self.tr("Random forest (RF)"),
                                                 self.tr("Support vector regression (SVR)"),
-                                                self.tr("Regression tree (CART)")], defaultValue=0)
-        params.append((p, self.tr("The regression algorithm. Random forest is usually the most accurate.")))
+                                                self.tr("Regression tree (CART)"),
+                                                self.tr("Gradient boosting (histogram-based)"),
+                                                self.tr("Extra trees"),
+                                                self.tr("Linear trend + gradient boosting"),
+                                                self.tr("Auto: best by spatial cross-validation")],
+                                       defaultValue=0)
+        params.append((p, self.tr("The regression algorithm. Auto compares RF, extra trees, both boosting models "
+                                  "and SVR by spatial cross-validation and keeps the best.")))
+        p = QgsProcessingParameterEnum(self.TRAINING_MODE, self.tr("Training mode"),
+                                       options=[self.tr("Scale-aware: train on SMAP cells (factors aggregated)"),
+                                                self.tr("Study's mode: SMAP resampled to 1 km, train on 1 km pixels")],
+                                       defaultValue=0)
+        params.append((p, self.tr("Scale-aware training learns the relation at the scale SMAP measures; the study's "
+                                  "mode reproduces the published setup (trained on bilinearly resampled SMAP).")))
+        p = QgsProcessingParameterEnum(self.CV_MODE, self.tr("Cross-validation"),
+                                       options=[self.tr("Spatial blocks"), self.tr("Dates held out"),
+                                                self.tr("Random K-fold (optimistic)")], defaultValue=0)
+        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+        params.append((p, self.tr("How the reported skill is estimated. Random K-fold mixes neighbouring cells "
+                                  "between training and testing and overstates skill.")))
+        p = QgsProcessingParameterNumber(self.SEARCH_SECONDS, self.tr("Hyperparameter search budget (s, 0 = off)"),
+                                         QgsProcessingParameterNumber.Type.Double, defaultValue=0.0, minValue=0.0)
+        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+        params.append((p, self.tr("Seconds to spend trying settings of the model (of each model with Auto), scored "
+                                  "by spatial cross-validation. 0 uses the default settings.")))
+        p = QgsProcessingParameterEnum(self.DERIVED_FACTORS, self.tr("Derived factors"),
+                                       options=[self.tr("LST day-night difference (lst_diff)"),
+                                                self.tr("TVDI from the NDVI-LST space (tvdi)"),
+                                                self.tr("Antecedent precipitation index (api)")],
+                                       allowMultiple=True, optional=True, defaultValue=[])
+        params.append((p, self.tr("Computed from the stack bands (lst_day and lst_night; ndvi and lst_day; daily "
+                                  "precipitation_lag<d> bands) when present, and added to the factors; skipped "
+                                  "with a note when their inputs are missing.")))
         p = QgsProcessingParameterNumber(self.N_ESTIMATORS, self.tr("Number of trees (random forest)"),
                                          QgsProcessingParameterNumber.Type.Integer, defaultValue=100, minValue=1,
                                          maxValue=5000)
         p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-        params.append((p, self.tr("Trees in the random forest; more trees are steadier but slower. Ignored by SVR "
-                                  "and CART.")))
+        params.append((p, self.tr("Trees in the random forest; more trees are steadier but slower. Used by the "
+                                  "random forest only (the other models keep their defaults).")))
         p = QgsProcessingParameterNumber(self.CV_FOLDS, self.tr("Cross-validation folds (0 = none)"),
                                          QgsProcessingParameterNumber.Type.Integer, defaultValue=5, minValue=0,
                                          maxValue=50)
@@ -96,15 +152,21 @@ class TrainAlgorithm(SmdAlgorithm):
         p = QgsProcessingParameterFileDestination(self.OUTPUT, self.tr("Model file"),
                                                   self.tr("smdownscale model (*.smdmodel)"))
         params.append((p, self.tr("Where to save the trained model (.smdmodel).")))
+        p = QgsProcessingParameterFileDestination(self.REPORT, self.tr("Training report"),
+                                                  self.tr("HTML files (*.html)"), optional=True, createByDefault=True)
+        params.append((p, self.tr("HTML report: cross-validation metrics (spatial and random folds, pooled and per "
+                                  "fold) and feature importance; shown in the Processing results viewer.")))
         for param, help_text in params:
             if hasattr(param, "setHelp"):
                 param.setHelp(help_text)
             self.addParameter(param)
-        self.addOutput(QgsProcessingOutputNumber(self.CV_R, self.tr("Spatial CV R")))
-        self.addOutput(QgsProcessingOutputNumber(self.CV_MAE, self.tr("Spatial CV MAE (m3/m3)")))
-        self.addOutput(QgsProcessingOutputNumber(self.CV_RMSE, self.tr("Spatial CV RMSE (m3/m3)")))
-        self.addOutput(QgsProcessingOutputNumber(self.CV_UBRMSD, self.tr("Spatial CV ubRMSD (m3/m3)")))
-        self.addOutput(QgsProcessingOutputNumber(self.N_SAMPLES, self.tr("Training samples (coarse cells x dates)")))
+        self.addOutput(QgsProcessingOutputNumber(self.CV_R, self.tr("CV R (chosen scheme)")))
+        self.addOutput(QgsProcessingOutputNumber(self.CV_MAE, self.tr("CV MAE (m3/m3)")))
+        self.addOutput(QgsProcessingOutputNumber(self.CV_RMSE, self.tr("CV RMSE (m3/m3)")))
+        self.addOutput(QgsProcessingOutputNumber(self.CV_UBRMSD, self.tr("CV ubRMSD (m3/m3)")))
+        self.addOutput(QgsProcessingOutputNumber(self.N_SAMPLES, self.tr("Training samples")))
+        self.addOutput(QgsProcessingOutputString(self.MODEL_USED, self.tr("Model type trained (the winner with "
+                                                                          "Auto)")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         from . import dependencies
@@ -122,16 +184,31 @@ class TrainAlgorithm(SmdAlgorithm):
             output += ".smdmodel"
         params = {"n_estimators": self.parameterAsInt(parameters, self.N_ESTIMATORS, context)} \
             if model_type == "rf" else None
+        derived = [DERIVED_KEYS[i] for i in self.parameterAsEnums(parameters, self.DERIVED_FACTORS, context)]
+        report_path = report_destination(self, parameters, context)
         progress, is_canceled = self.callbacks(feedback)
         result = self.run_engine(
             train.train_model, sm, stacks, output, model_type, factors=factors, params=params,
             cv_folds=self.parameterAsInt(parameters, self.CV_FOLDS, context),
             cv_block_cells=self.parameterAsInt(parameters, self.CV_BLOCK_CELLS, context),
             min_valid_fraction=self.parameterAsDouble(parameters, self.MIN_VALID_FRACTION, context),
-            seed=self.parameterAsInt(parameters, self.SEED, context), progress=progress, is_canceled=is_canceled)
+            seed=self.parameterAsInt(parameters, self.SEED, context), progress=progress, is_canceled=is_canceled,
+            cv_mode=CV_MODE_KEYS[self.parameterAsEnum(parameters, self.CV_MODE, context)],
+            search_seconds=self.parameterAsDouble(parameters, self.SEARCH_SECONDS, context),
+            training_mode=TRAINING_MODE_KEYS[self.parameterAsEnum(parameters, self.TRAINING_MODE, context)],
+            derived=derived)
         meta = result.meta
-        feedback.pushInfo(self.tr("{} model trained on {} coarse samples over {} date(s); features: {}").format(
-            train.MODEL_LABELS[model_type], meta["n_samples"], len(meta["dates"]), ", ".join(meta["features"])))
+        samples = self.tr("1 km pixels") if meta["training_mode"] == "paper" else self.tr("coarse samples")
+        feedback.pushInfo(self.tr("{} model trained on {} {} over {} date(s); features: {}").format(
+            train.MODEL_LABELS[meta["model_type"]], meta["n_samples"], samples, len(meta["dates"]),
+            ", ".join(meta["features"])))
+        feedback.pushInfo(self.tr("Training mode: {}").format(meta["training_mode_label"]))
+        for line in train.selection_table(meta).splitlines():
+            feedback.pushInfo(line)
+        for name, why in (meta.get("derived_factors") or {}).get("skipped", {}).items():
+            feedback.pushWarning(self.tr("Derived factor {} was not computed: it {}.").format(name, why))
+        for name, reason in (meta.get("dropped_factors") or {}).items():
+            feedback.pushWarning(self.tr("Factor {} was left out of the model: {}.").format(name, reason))
         feedback.pushInfo(self.tr("Cross-validation (soil moisture in m3/m3):"))
         for line in train.cv_table(meta).splitlines():
             feedback.pushInfo(line)
@@ -139,6 +216,11 @@ class TrainAlgorithm(SmdAlgorithm):
             ranked = sorted(meta["feature_importances"].items(), key=lambda kv: -kv[1])
             feedback.pushInfo(self.tr("Feature importances: {}").format(
                 ", ".join(f"{k} {v:.3f}" for k, v in ranked)))
+        if report_path:
+            from ..algorithms import report
+
+            self.run_engine(report.train_report, meta, report_path, inputs=report_inputs(self, sm, stacks))
         m = result.metrics
         return {self.OUTPUT: output, self.CV_R: m["r"], self.CV_MAE: m["mae"], self.CV_RMSE: m["rmse"],
-                self.CV_UBRMSD: m["ubrmsd"], self.N_SAMPLES: meta["n_samples"]}
+                self.CV_UBRMSD: m["ubrmsd"], self.N_SAMPLES: meta["n_samples"], self.REPORT: report_path,
+                self.MODEL_USED: meta["model_type"]}

@@ -65,8 +65,8 @@ def test_wait_writes_the_manifest_with_task_ids_and_states(run, fake, tmp_path):
         {"folder": "smd_maps", "filenamePrefix": f"soil_moisture_2023060{d}"} for d in (1, 2, 3)]
     tree = _expression(exports[0])
     (rf,) = {json.dumps(a, sort_keys=True) for a in calls(tree, "Classifier.smileRandomForest")}
-    assert json.loads(rf) == {"numberOfTrees": 40, "minLeafPopulation": 3, "variablesPerSplit": 2, "bagFraction": 1.0,
-                              "seed": 0}
+    assert json.loads(rf) == {"numberOfTrees": 40, "minLeafPopulation": 3, "variablesPerSplit": 1, "bagFraction": 1.0,
+                              "seed": 0}  # max_features 0.33 (the local default) of 2 factors
     assert {a["mode"] for a in calls(tree, "Classifier.setOutputMode")} == {"REGRESSION"}
     assert {(a["low"], a["high"]) for a in calls(tree, "Image.clamp")} == {(0.0, 0.6)}
     text = open(res[G.OUTPUT_MANIFEST], encoding="utf-8").read()

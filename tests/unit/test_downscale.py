@@ -324,8 +324,8 @@ def test_model_file_problems(tmp_path):
 
 def test_bad_options(tmp_path, model):
     stack = _stack(tmp_path / "s.tif", _fields())
-    with pytest.raises(InputError, match="Unknown residual correction 'smooth'"):
-        downscale(model, stack, str(tmp_path / "o.tif"), residual="smooth")
+    with pytest.raises(InputError, match="Unknown residual correction 'bicubic'"):
+        downscale(model, stack, str(tmp_path / "o.tif"), residual="bicubic")
     with pytest.raises(InputError, match="minimum below its maximum"):
         downscale(model, stack, str(tmp_path / "o.tif"), residual="none", clip=(0.6, 0.0))
     with pytest.raises(InputError, match="overwrite an input"):

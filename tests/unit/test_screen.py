@@ -11,6 +11,7 @@ from scipy import stats
 
 from smdownscale.algorithms.aggregate import CellIndex, broadcast
 from smdownscale.algorithms.errors import InputError
+from smdownscale.algorithms.features import coarse_pairs
 from smdownscale.algorithms.screen import correlation_ratio, cramers_v, screen_factors
 
 from .test_features import make_scene
@@ -114,3 +115,66 @@ def test_association_measures():
     assert correlation_ratio(np.array([0, 0, 1, 1]), np.array([1.0, 2.0, 3.0, 4.0])) == pytest.approx(np.sqrt(4 / 5))
     assert cramers_v(groups, groups * 10) == pytest.approx(1.0)
     assert cramers_v(np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])) == pytest.approx(0.0)
+
+
+# -- beyond pairwise r: VIF, mutual information, permutation importance, reasons ---------------------
+
+
+def _combo(fields, sm, fine, coarse, rng):
+    """combo = scaled ndvi + scaled lst_day (an exact linear combination, pairwise |r| below 0.8) and white noise."""
+    return {"combo": (fields["ndvi"] - 0.45) / 0.2 + (fields["lst_day"] - 300.0) / 11.5,
+            "noise": rng.normal(0, 1, fields["ndvi"].shape)}
+
+
+@pytest.fixture(scope="module")
+def combo_scene(tmp_path_factory):
+    return make_scene(str(tmp_path_factory.mktemp("combo")), sm_func=_sm, extra=_combo, seed=4)
+
+
+def test_vif_drops_a_factor_explained_by_several_others(combo_scene, tmp_path):
+    from smdownscale.algorithms.screen import DIAGNOSTIC_COLUMNS
+
+    sc = combo_scene
+    plain = screen_factors(sc["sm"], sc["stacks"], max_collinearity=0.95)
+    assert {"ndvi", "lst_day", "combo"} <= set(plain.selected)  # pairwise r misses the combination
+    out = str(tmp_path / "vif.csv")
+    res = screen_factors(sc["sm"], sc["stacks"], max_collinearity=0.95, max_vif=10, diagnostics=True,
+                         output_csv=out, n_jobs=1)
+    rows = {r["factor"]: r for r in res.rows}
+    dropped = [n for n in ("ndvi", "lst_day", "combo") if not rows[n]["selected"]]
+    assert len(dropped) == 1
+    assert re.match(r"VIF (inf|\d+\.\d) > 10: largely explained by the other kept factors together",
+                    rows[dropped[0]]["reason"])
+    kept = [n for n in ("ndvi", "lst_day", "combo") if rows[n]["selected"]]
+    for n in kept:
+        assert rows[n]["reason"].startswith(f"kept: |r| {abs(rows[n]['pearson_r']):.3f} with soil moisture, rank "
+                                            f"{rows[n]['rank']}")
+        assert 1.0 <= rows[n]["vif"] < 10
+    assert rows[dropped[0]]["vif"] > 1e3 and rows["noise"]["vif"] < 1.5
+    assert np.isnan(rows["landcover"]["vif"])  # VIF is for continuous factors
+    # mutual information and permutation importance rank the drivers above the white noise
+    assert rows["ndvi"]["mutual_info"] > rows["noise"]["mutual_info"] + 0.1
+    assert rows["noise"]["mutual_info"] < 0.05
+    assert max(rows[n]["perm_importance"] for n in ("ndvi", "combo")) > 0.002
+    assert abs(rows["noise"]["perm_importance"]) < 0.001
+    assert "mutual information" in rows["noise"]["reason"] and "permutation importance" in rows["noise"]["reason"]
+    # the CSV gets the diagnostic columns after the standard ones
+    with open(out, newline="") as fh:
+        table = list(csv.DictReader(fh))
+    assert list(table[0]) == ["factor", "kind", "n", "pearson_r", "pearson_p", "spearman_r", "spearman_p", "rank",
+                              "selected", "reason", *DIAGNOSTIC_COLUMNS]
+    assert float(table[0]["mutual_info"]) == pytest.approx(res.rows[0]["mutual_info"], rel=1e-5)
+    with pytest.raises(InputError, match="maximum VIF must be above 1"):
+        screen_factors(sc["sm"], sc["stacks"], max_vif=0.5)
+
+
+def test_variance_inflation_by_hand(combo_scene):
+    from smdownscale.algorithms.screen import _factor_stats, variance_inflation
+
+    pairs = coarse_pairs(combo_scene["sm"], combo_scene["stacks"])
+    f = {x.spec.name: x for x in _factor_stats(pairs)}
+    # two continuous factors: VIF = 1 / (1 - r^2)
+    r = np.corrcoef(f["ndvi"].values, f["lst_day"].values)[0, 1]
+    assert variance_inflation(pairs, f["ndvi"], [f["lst_day"]]) == pytest.approx(1.0 / (1.0 - r * r), rel=1e-9)
+    assert variance_inflation(pairs, f["ndvi"], []) == 1.0
+    assert variance_inflation(pairs, f["combo"], [f["ndvi"], f["lst_day"]]) > 1e4

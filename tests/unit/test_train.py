@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from smdownscale.algorithms import model_io
+from smdownscale.algorithms import train as train_mod
 from smdownscale.algorithms.errors import Canceled, InputError
-from smdownscale.algorithms.features import coarse_pairs, fine_design
+from smdownscale.algorithms.features import FactorSpec, coarse_pairs, fine_design
 from smdownscale.algorithms.train import cv_table, spatial_groups, train_model
 
-from .test_features import DATES, make_scene
+from .test_features import DATES, make_scene, smooth_field
 
 MORE_DATES = DATES + ("2023-06-25", "2023-07-03")
 
@@ -161,3 +162,167 @@ def test_cancel_and_errors_leave_no_file(scene, tmp_path):
     with pytest.raises(InputError, match="single 20 x 20-cell block"):
         train_model(scene["sm"], scene["stacks"], out, "rf", cv_block_cells=20)
     assert not os.path.exists(out)
+
+
+# -- cross-validation schemes, models, selection, search, training modes ---------------------------
+
+
+def test_date_folds_never_share_a_date(scene):
+    from smdownscale.algorithms.train import date_groups, date_splits
+
+    pairs = coarse_pairs(scene["sm"], scene["stacks"])
+    codes = date_groups(pairs.dates)
+    assert np.unique(codes).size == len(MORE_DATES)
+    splits = date_splits(pairs, 3)
+    assert len(splits) == 3
+    held = []
+    for fit, test in splits:
+        assert not set(pairs.dates[fit]) & set(pairs.dates[test])
+        held += sorted(set(pairs.dates[test]))
+    assert sorted(held) == sorted(MORE_DATES)  # every date is held out exactly once
+    assert len(date_splits(pairs, 50)) == len(MORE_DATES)  # at most one fold per date
+
+
+def test_cv_modes_dates_and_random(scene, tmp_path):
+    out = str(tmp_path / "d.smdmodel")
+    res = train_model(scene["sm"], scene["stacks"], out, "cart", cv_folds=5, cv_mode="dates")
+    cv = res.meta["cv"]
+    assert cv["mode"] == "dates" and cv["primary"] == "dates" and "spatial" not in cv
+    assert cv["dates"]["folds"] == 5 and cv["dates"]["dates"] == 5 and len(cv["dates"]["per_fold"]) == 5
+    assert sum(f["n"] for f in cv["dates"]["per_fold"]) == 600
+    assert cv["random"]["label"] == "optimistic"
+    assert res.metrics["r"] == pytest.approx(cv["dates"]["pooled"]["r"])
+    for key in ("r", "mae", "rmse", "bias", "ubrmsd"):
+        assert res.metrics[key] is not None and np.isfinite(res.metrics[key])
+    m = cv["dates"]["pooled"]
+    assert m["ubrmsd"] ** 2 == pytest.approx(m["rmse"] ** 2 - m["bias"] ** 2, rel=1e-6)
+    assert "dates held out pooled" in cv_table(res.meta) and "spatial blocks" not in cv_table(res.meta)
+    res = train_model(scene["sm"], scene["stacks"], out, "cart", cv_folds=4, cv_mode="random")
+    assert set(k for k in res.meta["cv"] if isinstance(res.meta["cv"][k], dict)) == {"random"}
+    assert res.metrics["r"] == pytest.approx(res.meta["cv"]["random"]["pooled"]["r"])
+    with pytest.raises(InputError, match="Unknown cross-validation mode 'loo'"):
+        train_model(scene["sm"], scene["stacks"], out, "cart", cv_mode="loo")
+    with pytest.raises(InputError, match="dates held out needs at least 2 dates"):
+        train_model(scene["sm"][:1], scene["stacks"][:1], out, "cart", cv_mode="dates")
+
+
+@pytest.mark.parametrize("model_type,cls", [("gbr", "HistGradientBoostingRegressor"),
+                                            ("extratrees", "ExtraTreesRegressor"),
+                                            ("linear_gbr", "GradientBoostingRegressor")])
+def test_new_model_types_round_trip(scene, tmp_path, model_type, cls):
+    from smdownscale.algorithms.train import _fit, make_estimator, prepare_for_saving
+
+    out = str(tmp_path / f"{model_type}.smdmodel")
+    res = train_model(scene["sm"], scene["stacks"], out, model_type, cv_folds=2, n_jobs=2)
+    assert res.meta["model_type"] == model_type and res.metrics["r"] > 0.85
+    est, meta = model_io.load_model(out)
+    assert type(est).__name__ == cls and meta["params"] == res.meta["params"]
+    pairs = coarse_pairs(scene["sm"], scene["stacks"])
+    assert np.corrcoef(est.predict(pairs.X), pairs.y)[0, 1] > 0.95
+    # saving and loading changes nothing in the predictions
+    fitted = prepare_for_saving(_fit(make_estimator(model_type, None, 0, 1), pairs.X, pairs.y, model_type, 0))
+    model_io.save_model(str(tmp_path / "again.smdmodel"), fitted, {"model_type": model_type})
+    again, _ = model_io.load_model(str(tmp_path / "again.smdmodel"))
+    np.testing.assert_array_equal(again.predict(pairs.X), fitted.predict(pairs.X))
+    if model_type == "linear_gbr":
+        assert meta["params"]["ridge_alpha"] == 1.0 and type(est.init_).__name__ == "Pipeline"
+    if model_type == "gbr":
+        assert not hasattr(est, "_feature_subsample_rng")
+
+
+def test_hyperparameter_search_counts_configs_and_keeps_the_best(scene, tmp_path):
+    out = str(tmp_path / "s.smdmodel")
+    res = train_model(scene["sm"], scene["stacks"], out, "cart", cv_folds=3, search_seconds=600,
+                      search_max_configs=6)
+    search = res.meta["search"]
+    tried = search["tried"]
+    assert len(tried) == 6 and search["max_configs_per_model"] == 6 and search["budget_s"] == 600
+    assert tried[0]["params"] == {}  # the defaults first
+    assert len({str(sorted(t["params"].items())) for t in tried}) == 6  # no configuration twice
+    best = min(tried, key=lambda t: t["rmse"])
+    assert search["winner"]["rmse"] == best["rmse"] and search["winner"]["params"] == best["params"]
+    for k, v in best["params"].items():
+        assert res.meta["params"][k] == v
+    # the reported spatial CV is the winner's
+    assert res.metrics["rmse"] == pytest.approx(best["rmse"])
+    assert "Hyperparameter search: 6 configuration(s)" in train_mod.selection_table(res.meta)
+    # a small budget stops the search early (generous bound: the defaults always complete)
+    res = train_model(scene["sm"], scene["stacks"], out, "rf", params={"n_estimators": 10}, cv_folds=3,
+                      search_seconds=0.5, n_jobs=1)
+    search = res.meta["search"]
+    assert 1 <= len(search["tried"]) < 50 and search["elapsed_s"] < 0.5 + 20
+    assert all(t["params"]["n_estimators"] == 10 for t in search["tried"])  # the user's settings are kept
+    with pytest.raises(InputError, match="search time budget must be 0"):
+        train_model(scene["sm"], scene["stacks"], out, "rf", search_seconds=-1)
+
+
+def test_auto_keeps_the_best_model_by_spatial_cv(scene, tmp_path):
+    out = str(tmp_path / "auto.smdmodel")
+    res = train_model(scene["sm"], scene["stacks"], out, "auto", cv_folds=3, n_jobs=2)
+    auto = res.meta["auto"]
+    cands = {c["model_type"]: c for c in auto["candidates"]}
+    assert set(cands) == set(train_mod.AUTO_CANDIDATES)
+    winner = min(cands.values(), key=lambda c: c["rmse"])
+    assert auto["winner"] == winner["model_type"] == res.meta["model_type"]
+    assert res.meta["requested_model_type"] == "auto"
+    assert res.metrics["rmse"] == pytest.approx(winner["rmse"])
+    est, meta = model_io.load_model(out)
+    assert meta["auto"]["winner"] == auto["winner"]
+    with pytest.raises(InputError, match="cannot be given with 'auto'"):
+        train_model(scene["sm"], scene["stacks"], out, "auto", params={"n_estimators": 5})
+
+
+def test_paper_training_mode(scene, tmp_path):
+    out = str(tmp_path / "paper.smdmodel")
+    res = train_model(scene["sm"][:2], scene["stacks"][:2], out, "cart", cv_folds=3, training_mode="paper",
+                      paper_max_samples=3000)
+    meta = res.meta
+    assert meta["training_mode"] == "paper" and "bilinearly" in meta["training_mode_label"]
+    assert meta["n_samples"] == 3000 and meta["paper_max_samples"] == 3000
+    assert meta["features"] == ["ndvi", "lst_day", "landcover=10", "landcover=20", "landcover=30"]
+    assert meta["cv"]["spatial"]["blocks"] == 9  # pixels grouped by the blocks of their SMAP cells
+    # targets are SMAP interpolated at pixel centers: within the coarse range
+    lo = min(float(np.nanmin(v)) for v in scene["sm_values"][:2])
+    hi = max(float(np.nanmax(v)) for v in scene["sm_values"][:2])
+    assert lo - 1e-9 <= meta["target_range"][0] and meta["target_range"][1] <= hi + 1e-9
+    with pytest.raises(InputError, match="Unknown training mode 'fine'"):
+        train_model(scene["sm"], scene["stacks"], out, "rf", training_mode="fine")
+
+
+def test_derived_factors_recorded_and_recomputed_by_downscale(tmp_path):
+    from smdownscale.algorithms import raster
+    from smdownscale.algorithms.derived import StackReader
+    from smdownscale.algorithms.downscale import downscale
+
+    def with_night(fields, sm, fine, coarse, rng):
+        return {"lst_night": fields["lst_day"] - 10.0 - 5.0 * smooth_field(fine, rng)}
+
+    sc = make_scene(str(tmp_path), sm_func=nonlinear_sm, extra=with_night, seed=3)
+    out = str(tmp_path / "d.smdmodel")
+    res = train_model(sc["sm"], sc["stacks"], out, "rf", factors=["ndvi", "lst_day"], cv_folds=0,
+                      derived=["lst_diff", "tvdi", "api"], params={"n_estimators": 10}, n_jobs=1)
+    meta = res.meta
+    assert meta["features"] == ["ndvi", "lst_day", "lst_diff", "tvdi"]
+    assert meta["derived_factors"]["used"] == ["lst_diff", "tvdi"]
+    assert meta["derived_factors"]["skipped"] == {"api": "needs at least two daily precipitation bands named "
+                                                         "precipitation_lag<d>"}
+    assert set(meta["derived_factors"]["definitions"]["tvdi"]["per_date"]) == set(DATES)
+    # downscale recomputes lst_diff and tvdi from the stack: the prediction is the model on those values
+    sm1km = str(tmp_path / "sm_1km.tif")
+    downscale(out, sc["stacks"][0], sm1km, residual="none", clip=(-5.0, 5.0))
+    ds = raster.open_raster(sc["stacks"][0])
+    block = StackReader(ds, ["ndvi", "lst_day", "lst_diff", "tvdi"], sc["stacks"][0]).read(0, ds.RasterYSize)
+    x, valid = fine_design(block, [FactorSpec(n) for n in meta["features"]])
+    est, _ = model_io.load_model(out)
+    got = raster.read_all(sm1km)[0]
+    np.testing.assert_allclose(got[valid], est.predict(x), atol=1e-6)
+    # a stack without lst_night cannot give lst_diff: the error names the missing band
+    bare = str(tmp_path / "bare_20230601.tif")
+    raster.write_raster(bare, sc["fine"], raster.read_all(sc["stacks"][0], [1, 2]), names=["ndvi", "lst_day"])
+    with pytest.raises(InputError, match="derived factor lst_diff cannot be computed .* needs the bands lst_day and "
+                                         "lst_night"):
+        downscale(out, bare, str(tmp_path / "x.tif"), residual="none")
+    # a model without derived factors still works on that stack
+    plain = str(tmp_path / "plain.smdmodel")
+    train_model(sc["sm"], sc["stacks"], plain, "cart", factors=["ndvi", "lst_day"], cv_folds=0)
+    assert downscale(plain, bare, str(tmp_path / "y.tif"), residual="none").n_valid > 0

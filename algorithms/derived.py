@@ -1,0 +1,264 @@
+"""Derived factors: computed from the bands of a 1 km factor stack when their inputs are present.
+
+``lst_diff``
+    lst_day - lst_night (K): the diurnal temperature range, a proxy of thermal inertia (wetter soil
+    warms less by day). Needs bands ``lst_day`` and ``lst_night``.
+``tvdi``
+    Temperature-Vegetation Dryness Index (Sandholt et al. 2002) from the NDVI-LST space of the stack:
+    TVDI = (Ts - Ts_min) / (a + b NDVI - Ts_min), clipped to [0, 1]. The dry edge Ts_max = a + b NDVI is
+    a least-squares line through the 99th percentile of LST in NDVI bins; the wet edge Ts_min is the mean
+    of the 1st percentiles. The edges are fitted on the stack's own 1 km pixels (one fit per stack, i.e.
+    per date), so 0 is the wettest and 1 the driest surface of that scene. Needs ``ndvi`` and ``lst_day``.
+``api``
+    Antecedent precipitation index (Kohler and Linsley 1951): sum over d of k^d P_d with a daily decay
+    k = 0.85, over a series of daily precipitation bands named ``precipitation_lag<d>`` (d = days before
+    the date, 0 = the date itself). Needs at least two such bands (a series).
+
+Derived factors are always computed at 1 km and then treated like any other band: training
+aggregates them to the SMAP grid with the same cell means (so both scales use one definition), and
+downscaling recomputes them from the stack it is given. A stack band with the same name wins (a
+factor fetched ready-made, e.g. ``lst_diff`` from Earth Engine, is used as it is).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence
+
+import numpy as np
+from osgeo import gdal
+
+from . import raster
+from .errors import InputError
+from .raster import IsCanceled, never_canceled
+
+DERIVED_FACTORS = ("lst_diff", "tvdi", "api")
+DERIVED_LABELS = {
+    "lst_diff": "LST day-night difference (lst_day - lst_night, K)",
+    "tvdi": "TVDI from the NDVI-LST space (fitted dry edge; 0 wet .. 1 dry)",
+    "api": "antecedent precipitation index (sum of 0.85^d x precipitation_lag<d>, mm)",
+}
+INPUTS = {"lst_diff": ("lst_day", "lst_night"), "tvdi": ("ndvi", "lst_day")}
+API_DECAY = 0.85
+API_BAND = re.compile(r"^precipitation_lag(\d+)$")
+#: Dry-edge fit: NDVI bins between the 2nd and 98th percentile, percentiles of LST per bin.
+TVDI_BINS = 20
+TVDI_DRY_PERCENTILE = 99.0
+TVDI_WET_PERCENTILE = 1.0
+TVDI_MIN_PER_BIN = 20
+#: At most this many pixels are kept for the fit (a regular subsample of larger stacks).
+TVDI_MAX_FIT_PIXELS = 2_000_000
+
+
+def check_names(names: Sequence[str] | None) -> list[str]:
+    """Requested derived factors, validated and in canonical order (unknown names are an error)."""
+    out = []
+    for n in names or []:
+        key = str(n).strip().lower()
+        if not key:
+            continue
+        if key not in DERIVED_FACTORS:
+            raise InputError(f"Unknown derived factor '{n}'; choose among {', '.join(DERIVED_FACTORS)}.")
+        out.append(key)
+    return [d for d in DERIVED_FACTORS if d in out]
+
+
+def api_series(bands: Sequence[str]) -> list[tuple[int, str]]:
+    """(lag in days, band name) of the ``precipitation_lag<d>`` bands, by lag."""
+    found = []
+    for b in bands:
+        m = API_BAND.match(b)
+        if m:
+            found.append((int(m.group(1)), b))
+    return sorted(found)
+
+
+def inputs_of(name: str, bands: Sequence[str]) -> list[str] | None:
+    """The stack bands a derived factor is computed from, or None when they are not all present."""
+    if name == "api":
+        series = api_series(bands)
+        return [b for _, b in series] if len(series) >= 2 else None
+    need = INPUTS[name]
+    return list(need) if all(n in bands for n in need) else None
+
+
+def missing_inputs_text(name: str) -> str:
+    if name == "api":
+        return "needs at least two daily precipitation bands named precipitation_lag<d>"
+    return f"needs the bands {' and '.join(INPUTS[name])}"
+
+
+@dataclass
+class DryEdge:
+    """Dry edge Ts_max = a + b NDVI and wet edge Ts_min of an NDVI-LST scatter."""
+
+    a: float
+    b: float
+    t_min: float
+    ndvi_lo: float
+    ndvi_hi: float
+    bins_used: int
+    pixels: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+def fit_dry_edge(ndvi: np.ndarray, lst: np.ndarray, n_bins: int = TVDI_BINS) -> DryEdge:
+    """Fit the dry and wet edges of the NDVI-LST space (pixels where both are finite)."""
+    ndvi = np.asarray(ndvi, dtype=np.float64).ravel()
+    lst = np.asarray(lst, dtype=np.float64).ravel()
+    ok = np.isfinite(ndvi) & np.isfinite(lst)
+    ndvi, lst = ndvi[ok], lst[ok]
+    if ndvi.size < TVDI_MIN_PER_BIN * 3:
+        raise InputError(f"TVDI needs NDVI and LST on at least {TVDI_MIN_PER_BIN * 3} pixels to fit the dry edge "
+                         f"(found {ndvi.size}); give a larger stack or leave TVDI out.")
+    lo, hi = np.percentile(ndvi, [2.0, 98.0])
+    if not hi > lo:
+        raise InputError("TVDI cannot be computed: NDVI is constant over the stack, so the NDVI-LST space has no "
+                         "dry edge; leave TVDI out.")
+    edges = np.linspace(lo, hi, n_bins + 1)
+    which = np.clip(np.searchsorted(edges, ndvi, side="right") - 1, 0, n_bins - 1)
+    inside = (ndvi >= lo) & (ndvi <= hi)
+    xs, dry, wet = [], [], []
+    for k in range(n_bins):
+        sel = inside & (which == k)
+        if int(sel.sum()) < TVDI_MIN_PER_BIN:
+            continue
+        xs.append(0.5 * (edges[k] + edges[k + 1]))
+        dry.append(float(np.percentile(lst[sel], TVDI_DRY_PERCENTILE)))
+        wet.append(float(np.percentile(lst[sel], TVDI_WET_PERCENTILE)))
+    if len(xs) < 3:
+        raise InputError("TVDI cannot be computed: too few NDVI intervals hold enough pixels to fit the dry edge; "
+                         "give a larger stack or leave TVDI out.")
+    b, a = np.polyfit(np.asarray(xs), np.asarray(dry), 1)
+    return DryEdge(float(a), float(b), float(np.mean(wet)), float(lo), float(hi), len(xs), int(ndvi.size))
+
+
+def tvdi(ndvi: np.ndarray, lst: np.ndarray, edge: DryEdge) -> np.ndarray:
+    """TVDI in [0, 1] (NaN where NDVI or LST is NaN)."""
+    ndvi = np.asarray(ndvi, dtype=np.float64)
+    lst = np.asarray(lst, dtype=np.float64)
+    span = np.maximum(edge.a + edge.b * ndvi - edge.t_min, 0.1)  # dry edge at least 0.1 K above the wet edge
+    with np.errstate(invalid="ignore"):
+        return np.clip((lst - edge.t_min) / span, 0.0, 1.0)
+
+
+def api(series: Sequence[tuple[int, np.ndarray]], decay: float = API_DECAY) -> np.ndarray:
+    """Antecedent precipitation index sum(decay^d P_d) of (lag days, precipitation) pairs."""
+    out = None
+    for lag, values in series:
+        term = (decay ** lag) * np.asarray(values, dtype=np.float64)
+        out = term if out is None else out + term
+    if out is None:
+        raise InputError("The antecedent precipitation index needs a series of precipitation bands.")
+    return out
+
+
+class StackReader:
+    """Reads named factors of a factor stack block by block; derived factors are computed on the fly.
+
+    ``names`` are stack bands or derived factor names (computed when not a band and their inputs are
+    present; otherwise the missing band is reported as by :func:`features.select_bands`).
+    """
+
+    def __init__(self, ds: gdal.Dataset, names: Sequence[str], path: str = "",
+                 is_canceled: IsCanceled = never_canceled) -> None:
+        from .features import select_bands
+
+        self.ds = ds
+        self.path = path or ds.GetDescription()
+        self.names = list(names)
+        bands = raster.band_names(ds, self.path)
+        all_kinds = raster.band_kinds(ds)
+        self.derived: dict[str, list[str]] = {}
+        direct = []
+        for n in self.names:
+            if n in bands or n not in DERIVED_FACTORS:
+                direct.append(n)
+                continue
+            need = inputs_of(n, bands)
+            if need is None:
+                label = os.path.basename(self.path) or "The factor stack"
+                raise InputError(f"The derived factor {n} cannot be computed from {label}: it "
+                                 f"{missing_inputs_text(n)}; its bands are {', '.join(bands)}. Add those bands "
+                                 "(smdownscale:align) or leave the factor out.")
+            self.derived[n] = need
+        # every band read: the direct factors and the inputs of derived ones, each once
+        wanted = list(dict.fromkeys(direct + [b for need in self.derived.values() for b in need]))
+        self._bands = select_bands(ds, wanted) if wanted else []
+        self._pos = {n: k for k, n in enumerate(wanted)}
+        self.kinds = ["continuous" if n in self.derived else
+                      ("categorical" if all_kinds[bands.index(n)] == "categorical" else "continuous")
+                      for n in self.names]
+        self.dry_edge: DryEdge | None = None
+        if "tvdi" in self.derived:
+            self.dry_edge = self._fit_tvdi(is_canceled)
+
+    def _fit_tvdi(self, is_canceled: IsCanceled) -> DryEdge:
+        idx = [self._bands[self._pos["ndvi"]], self._bands[self._pos["lst_day"]]]
+        width, height = self.ds.RasterXSize, self.ds.RasterYSize
+        stride = max(1, int(math.ceil(width * height / TVDI_MAX_FIT_PIXELS)))
+        parts_n, parts_t = [], []
+        seen = 0
+        for row0, nrows in raster.iter_blocks(height, raster.block_rows_for(width, 2), is_canceled=is_canceled):
+            block = raster.read_block(self.ds, row0, nrows, idx).reshape(2, -1)
+            take = (np.arange(seen, seen + block.shape[1]) % stride) == 0
+            seen += block.shape[1]
+            parts_n.append(block[0, take])
+            parts_t.append(block[1, take])
+        return fit_dry_edge(np.concatenate(parts_n), np.concatenate(parts_t))
+
+    def read(self, row0: int, nrows: int, dtype: type = np.float32) -> np.ndarray:
+        """(factors, rows, cols) array of the named factors in order, NaN for nodata."""
+        raw = raster.read_block(self.ds, row0, nrows, self._bands, dtype) if self._bands else None
+        out = np.empty((len(self.names), nrows, self.ds.RasterXSize), dtype=dtype)
+        for k, n in enumerate(self.names):
+            if n not in self.derived:
+                assert raw is not None
+                out[k] = raw[self._pos[n]]
+                continue
+            need = [raw[self._pos[b]] for b in self.derived[n]]  # type: ignore[index]
+            if n == "lst_diff":
+                out[k] = need[0] - need[1]
+            elif n == "tvdi":
+                assert self.dry_edge is not None
+                out[k] = tvdi(need[0], need[1], self.dry_edge)
+            else:
+                out[k] = api([(int(API_BAND.match(b).group(1)), v)  # type: ignore[union-attr]
+                              for b, v in zip(self.derived[n], need)])
+        return out
+
+    def info(self) -> dict[str, Any]:
+        """What was derived, from which bands (and the TVDI edges): JSON types."""
+        out: dict[str, Any] = {}
+        for n, need in self.derived.items():
+            item: dict[str, Any] = {"inputs": list(need)}
+            if n == "tvdi" and self.dry_edge is not None:
+                item["dry_edge"] = self.dry_edge.to_dict()
+            if n == "api":
+                item["decay"] = API_DECAY
+            out[n] = item
+        return out
+
+
+def resolve(requested: Sequence[str] | None, bands: Sequence[str], names: Sequence[str]) -> tuple[list[str],
+                                                                                                  dict[str, str]]:
+    """Derived factors to add to ``names`` (requested, not already a band or listed, inputs present) and
+    the requested ones skipped, with why."""
+    add, skipped = [], {}
+    for d in check_names(requested):
+        if d in names:
+            continue
+        if d in bands:  # a ready-made band of that name is used as it is
+            add.append(d)
+            continue
+        if inputs_of(d, bands) is None:
+            skipped[d] = missing_inputs_text(d)
+            continue
+        add.append(d)
+    return add, skipped
+

@@ -1,0 +1,108 @@
+"""bench/accuracy.py: baselines, models and the transfer to another scene, scored against the 1 km truth.
+
+The quick run (2 small scenes, RF only) checks that every product is measured and that a model trained on
+one scene and applied to another (different seed and physics) stays above the bilinear baseline.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+
+import accuracy  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("acc")
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "accuracy.py"), "--quick", "--models", "rf",
+                           "--no-auto", "--out", str(out)], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    with open(out / "accuracy.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return {"out": out, "rows": rows, "stdout": proc.stdout,
+            "result": json.loads((out / "results.json").read_text())}
+
+
+def _row(rows, scene, product, residual=""):
+    hit = [r for r in rows if r["scene"] == scene and (r["product"] == product or f"{r['model']}/"
+                                                      f"{r['training_mode']}/{r['residual']}" == product)
+           and (not residual or r["residual"] == residual)]
+    assert len(hit) == 1, (scene, product, residual, len(hit))
+    return {k: (float(v) if k in ("r", "ubrmsd", "bias", "rmse", "gap_closed") and v != "" else v)
+            for k, v in hit[0].items()}
+
+
+def test_every_product_is_scored_next_to_the_baselines(quick):
+    rows = quick["rows"]
+    assert list(rows[0]) == list(accuracy.CSV_COLUMNS)
+    scenes = ["default", "nonlinear"]
+    assert sorted({r["scene"] for r in rows}) == sorted(scenes)
+    for s in scenes:
+        near, bil, orc = (_row(rows, s, p) for p in ("nearest", "bilinear", "oracle"))
+        for residual in ("constant", "smooth", "none"):
+            m = _row(rows, s, f"rf/coarse/{residual}")
+            assert all(math.isfinite(m[k]) for k in ("r", "ubrmsd", "bias", "rmse"))
+            assert int(m["n"]) == int(bil["n"]) == int(orc["n"]) > 1000  # one common mask per scene
+        # the oracle is the ceiling, the coarse field the floor
+        assert orc["ubrmsd"] < bil["ubrmsd"] < near["ubrmsd"] * 1.05 and orc["r"] > bil["r"]
+        # ubRMSD^2 = RMSE^2 - bias^2 per date; averaged over dates the inequality remains
+        assert bil["ubrmsd"] <= bil["rmse"] + 1e-12
+        # the default configuration beats bilinear in R and ubRMSD; gap closed is recomputed from the table
+        rf = _row(rows, s, "rf/coarse/constant")
+        assert rf["r"] > bil["r"] and rf["ubrmsd"] < bil["ubrmsd"]
+        expected = (bil["ubrmsd"] - rf["ubrmsd"]) / (bil["ubrmsd"] - orc["ubrmsd"])
+        assert rf["gap_closed"] == pytest.approx(expected, rel=1e-4, abs=1e-4)
+        # residual correction helps: the uncorrected model is worse than either corrected one
+        smooth = _row(rows, s, "rf/coarse/smooth")
+        assert _row(rows, s, "rf/coarse/none")["ubrmsd"] > max(rf["ubrmsd"], smooth["ubrmsd"])
+
+
+def test_model_trained_on_another_scene_beats_bilinear(quick):
+    """Transfer: the RF of one scene (other seed and physics) applied to the next scene's factors and SMAP."""
+    rows = quick["rows"]
+    for s, source in (("default", "nonlinear"), ("nonlinear", "default")):
+        t = _row(rows, s, "transfer")
+        assert t["model"] == f"rf trained on {source}"
+        bil = _row(rows, s, "bilinear")
+        assert t["r"] > bil["r"] + 0.02 and t["ubrmsd"] < bil["ubrmsd"] - 0.001
+
+
+def test_targets_markdown_and_json(quick):
+    res = quick["result"]
+    tg = res["targets"]["default (RF, scale-aware, constant residual correction)"]
+    assert tg["configuration"] == "rf/coarse/constant" and set(tg["per_scene"]) == {"default", "nonlinear"}
+    assert tg["beats_bilinear_every_scene"] is True
+    gaps = [v["gap_closed"] for v in tg["per_scene"].values()]
+    assert tg["mean_gap_closed"] == pytest.approx(sum(gaps) / len(gaps))
+    md = (quick["out"] / "ACCURACY.md").read_text()
+    assert "Produced by `bench/accuracy.py --quick`" in md
+    assert "| bilinear |" in md and "| rf/coarse/constant |" in md and "mean gap closed" in md
+    assert "rf/coarse/constant" in quick["stdout"] and "target" in quick["stdout"]
+
+
+def test_targets_from_hand_made_rows():
+    def row(scene, key, r, ub, gap=None):
+        return {"scene": scene, "key": key, "r": r, "ubrmsd": ub, "gap_closed": gap}
+
+    rows = [row("a", "bilinear", 0.7, 0.040), row("a", "oracle", 0.95, 0.020),
+            row("a", "rf/coarse/constant", 0.8, 0.028, accuracy.gap_closed(0.028, 0.040, 0.020)),
+            row("b", "bilinear", 0.6, 0.050), row("b", "oracle", 0.9, 0.010),
+            row("b", "rf/coarse/constant", 0.65, 0.045, accuracy.gap_closed(0.045, 0.050, 0.010))]
+    t = accuracy.targets(rows)
+    assert t["per_scene"]["a"]["gap_closed"] == pytest.approx(0.6)
+    assert t["per_scene"]["b"]["gap_closed"] == pytest.approx(0.125)
+    assert t["mean_gap_closed"] == pytest.approx(0.3625)
+    assert t["beats_bilinear_every_scene"] is True and t["met"] is False
+    rows[2]["r"] = 0.69  # below bilinear on one scene
+    assert accuracy.targets(rows)["beats_bilinear_every_scene"] is False
+    assert math.isnan(accuracy.gap_closed(0.03, 0.02, 0.02))

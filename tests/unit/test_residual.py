@@ -1,0 +1,200 @@
+"""Residual correction: mass conservation per coarse cell (constant and smooth), no seams in smooth mode."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+from smdownscale.algorithms.downscale import downscale
+from smdownscale.algorithms.errors import InputError
+from smdownscale.algorithms.raster import Grid, read_all, srs_from_user, write_raster
+from smdownscale.algorithms.residual import RESIDUAL_MODES, check_mode, correct_array
+
+from .test_downscale import _fields, _save_model, _stack
+
+UTM = srs_from_user("EPSG:32650").ExportToWkt()
+W, H = 72, 54
+FINE = Grid(UTM, (400000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), W, H)
+# 9 km cells offset from the fine grid (pixels are not aligned with cells); one cell column beyond the fine grid
+COARSE = Grid(UTM, (396500.0, 9000.0, 0.0, 4602500.0, 0.0, -9000.0), 9, 7)
+
+
+def cells_of_pixels(fine: Grid = FINE, coarse: Grid = COARSE) -> np.ndarray:
+    """Flat coarse cell of every fine pixel center, from the grid arithmetic (-1 outside)."""
+    x = fine.transform[0] + (np.arange(fine.width) + 0.5) * fine.transform[1]
+    y = fine.transform[3] + (np.arange(fine.height) + 0.5) * fine.transform[5]
+    col = np.floor((x - coarse.transform[0]) / coarse.transform[1]).astype(int)
+    row = np.floor((y - coarse.transform[3]) / coarse.transform[5]).astype(int)
+    rr, cc = np.meshgrid(row, col, indexing="ij")
+    ok = (rr >= 0) & (rr < coarse.height) & (cc >= 0) & (cc < coarse.width)
+    return np.where(ok, rr * coarse.width + cc, -1)
+
+
+def smooth_prediction(seed: int = 0) -> np.ndarray:
+    """A smooth raw prediction field (gentle plane + long wave) with a few nodata holes."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
+    pred = 0.2 + 0.001 * xx - 0.0007 * yy + 0.01 * np.sin(xx / 9.0) * np.cos(yy / 13.0)
+    pred[rng.random((H, W)) < 0.002] = np.nan
+    pred[20:24, 30:35] = np.nan
+    return pred
+
+
+def coarse_sm(seed: int = 1) -> np.ndarray:
+    sm = np.random.default_rng(seed).uniform(0.1, 0.35, (COARSE.height, COARSE.width))
+    sm[3, 4] = np.nan  # a cell without SMAP
+    return sm
+
+
+def full_cells(pred: np.ndarray, cells: np.ndarray) -> list[int]:
+    """Cells whose every pixel is valid and that hold a complete 9 x 9 block of pixel centers."""
+    out = []
+    for c in np.unique(cells[cells >= 0]):
+        member = cells == c
+        if member.sum() == 81 and np.isfinite(pred[member]).all():
+            out.append(int(c))
+    return out
+
+
+def edge_jumps(values: np.ndarray, cells: np.ndarray) -> tuple[float, float]:
+    """Mean |difference| of horizontally and vertically adjacent pixels across cell edges and inside cells."""
+    across, inside = [], []
+    for axis in (0, 1):
+        d = np.abs(np.diff(values, axis=axis))
+        a = cells.take(range(1, cells.shape[axis]), axis=axis)
+        b = cells.take(range(0, cells.shape[axis] - 1), axis=axis)
+        ok = np.isfinite(d) & (a >= 0) & (b >= 0)
+        across.append(d[ok & (a != b)])
+        inside.append(d[ok & (a == b)])
+    return float(np.concatenate(across).mean()), float(np.concatenate(inside).mean())
+
+
+@pytest.mark.parametrize("mode", ["constant", "smooth"])
+def test_every_fully_valid_cell_conserves_smap(mode):
+    pred = smooth_prediction()
+    sm = coarse_sm()
+    out, summary = correct_array(pred, FINE, COARSE, sm, mode)
+    cells = cells_of_pixels()
+    full = [c for c in full_cells(pred, cells) if np.isfinite(sm.ravel()[c])]
+    assert len(full) >= 20
+    for c in full:
+        # the stated tolerance is the same for both modes: smooth ends with the (tiny) leftover as a constant
+        assert abs(out[cells == c].mean() - sm.ravel()[c]) < 1e-6, (mode, c)
+    # partly valid cells conserve the mean of their valid pixels too
+    for c in np.unique(cells[cells >= 0]):
+        member = (cells == c) & np.isfinite(pred)
+        if member.any() and np.isfinite(sm.ravel()[c]):
+            assert abs(out[member].mean() - sm.ravel()[c]) < 1e-6
+    assert summary.max_cell_deviation < 1e-6
+    # pixels whose cell has no SMAP (nodata, or outside the coarse grid) keep the raw prediction
+    no_sm = (cells == 3 * COARSE.width + 4) | (cells < 0)
+    keep = no_sm & np.isfinite(pred)
+    np.testing.assert_array_equal(out[keep], pred[keep])
+    assert summary.n_uncorrected == int(keep.sum()) > 0
+    np.testing.assert_array_equal(np.isfinite(out), np.isfinite(pred))
+    has = [c for c in np.unique(cells[cells >= 0]) if ((cells == c) & np.isfinite(pred)).any()
+           and np.isfinite(sm.ravel()[c])]
+    assert summary.n_cells_corrected == len(has)
+    expected_resid = [sm.ravel()[c] - pred[(cells == c) & np.isfinite(pred)].mean() for c in has]
+    assert summary.mean_abs_residual == pytest.approx(np.mean(np.abs(expected_resid)), abs=1e-12)
+
+
+def test_constant_mode_shifts_each_cell_by_its_residual():
+    pred = smooth_prediction(3)
+    sm = coarse_sm(4)
+    out, _ = correct_array(pred, FINE, COARSE, sm, "constant")
+    cells = cells_of_pixels()
+    for c in full_cells(pred, cells):
+        if np.isfinite(sm.ravel()[c]):
+            member = cells == c
+            shift = out[member] - pred[member]
+            np.testing.assert_allclose(shift, sm.ravel()[c] - pred[member].mean(), atol=1e-12)
+
+
+def test_smooth_mode_converges_and_has_no_seams():
+    pred = smooth_prediction()
+    sm = coarse_sm()
+    cells = cells_of_pixels()
+    const, _ = correct_array(pred, FINE, COARSE, sm, "constant")
+    smooth, summary = correct_array(pred, FINE, COARSE, sm, "smooth")
+    # the knot iterations themselves reach the cell means; the constant leftover step is negligible
+    assert summary.max_leftover < 1e-7 and 1 <= summary.iterations < 200
+    c_across, c_inside = edge_jumps(const, cells)
+    s_across, s_inside = edge_jumps(smooth, cells)
+    raw_across, raw_inside = edge_jumps(pred, cells)
+    assert raw_across == pytest.approx(raw_inside, rel=0.3)  # the raw field has no cell structure
+    assert c_across > 5 * c_inside  # constant steps at every cell edge
+    assert s_across < 1.5 * s_inside  # smooth: edges look like the inside of cells
+    assert s_across < 0.3 * c_across
+    # a constant field corrected against a constant SMAP stays constant in both modes
+    flat = np.full((H, W), 0.2)
+    for mode in ("constant", "smooth"):
+        out, _ = correct_array(flat, FINE, COARSE, np.full((COARSE.height, COARSE.width), 0.25), mode)
+        inside = cells_of_pixels() >= 0
+        np.testing.assert_allclose(out[inside], 0.25, atol=1e-9)
+
+
+def test_smooth_mode_with_smap_in_another_crs():
+    wgs84 = srs_from_user("EPSG:4326").ExportToWkt()
+    x0, y0, x1, y1 = FINE.extent_in(wgs84)
+    coarse = Grid(wgs84, (x0 - 0.03, 0.1, 0.0, y1 + 0.02, 0.0, -0.1), int((x1 - x0) / 0.1) + 2,
+                  int((y1 - y0) / 0.1) + 2)
+    sm = np.random.default_rng(7).uniform(0.15, 0.35, (coarse.height, coarse.width))
+    pred = smooth_prediction(5)
+    out, summary = correct_array(pred, FINE, coarse, sm, "smooth")
+    from smdownscale.algorithms.aggregate import CellIndex
+
+    cells = CellIndex(FINE, coarse).rows(0, H)
+    checked = 0
+    for c in np.unique(cells[cells >= 0]):
+        member = (cells == c) & np.isfinite(pred)
+        if member.any():
+            assert abs(out[member].mean() - sm.ravel()[c]) < 1e-6
+            checked += 1
+    assert checked == summary.n_cells_corrected > 4
+
+
+def test_downscale_smooth_mode_end_to_end(tmp_path):
+    model = _save_model(str(tmp_path / "m.smdmodel"))
+    stack = _stack(tmp_path / "factors_20230601.tif", _fields(4))
+    sm = np.random.default_rng(9).uniform(0.1, 0.4, (6, 8))
+    coarse = Grid(UTM, (396500.0, 9000.0, 0.0, 4602500.0, 0.0, -9000.0), 8, 6)
+    smap = str(tmp_path / "smap_20230601.tif")
+    write_raster(smap, coarse, sm)
+    outs = {}
+    for mode in ("constant", "smooth"):
+        out = str(tmp_path / f"sm_{mode}_20230601.tif")
+        res = downscale(model, stack, out, coarse_sm=smap, residual=mode, clip=(-5.0, 5.0), block_rows=7)
+        assert res.residual == mode and res.max_cell_deviation < 1e-6
+        md = gdal.Open(out).GetMetadata()
+        assert md["residual_correction"] == mode and float(md["max_cell_deviation"]) < 1e-6
+        outs[mode] = read_all(out)[0].astype(np.float64)
+        if mode == "smooth":
+            assert res.smooth_iterations >= 1 and res.smooth_max_leftover < 1e-6
+        else:
+            assert res.smooth_iterations == 0 and math.isnan(res.smooth_max_leftover)
+    a, b = outs["constant"], outs["smooth"]
+    np.testing.assert_array_equal(np.isfinite(a), np.isfinite(b))
+    assert np.nanmax(np.abs(a - b)) > 1e-3  # the two modes spread the residual differently
+    # the whole-array helper and the block-wise engine agree
+    raw = str(tmp_path / "raw.tif")
+    downscale(model, stack, raw, residual="none", clip=(-5.0, 5.0))
+    fine = Grid.from_path(stack)
+    ref, _ = correct_array(read_all(raw)[0].astype(np.float64), fine, coarse, sm, "smooth")
+    ok = np.isfinite(b)
+    np.testing.assert_allclose(b[ok], ref[ok], atol=2e-6)
+
+
+def test_modes_and_errors():
+    assert RESIDUAL_MODES == ("constant", "smooth", "none")
+    assert check_mode(" Smooth ") == "smooth" and check_mode(None) == "none"
+    with pytest.raises(InputError, match="Unknown residual correction 'cubic'; use one of constant, smooth, none"):
+        check_mode("cubic")
+    with pytest.raises(InputError, match="shape"):
+        correct_array(smooth_prediction(), FINE, COARSE, np.zeros((3, 3)), "smooth")
+    out, summary = correct_array(smooth_prediction(), FINE, COARSE, coarse_sm(), "none")
+    np.testing.assert_array_equal(out, smooth_prediction())
+    assert summary.n_cells_corrected == 0
