@@ -34,12 +34,17 @@ def pair_by_date(left: Sequence[str], right: Sequence[str], left_label: str,
 
     Returns (date label, left path, right path) sorted by date. A date present on one side only,
     a date repeated on one side, or lists of different length without dates are errors that name
-    the problem.
+    the problem. A single file on each side needs no matching: when only one of the two carries a
+    date (e.g. a temporary output of a model), that date labels the pair.
     """
     if not left or not right:
         raise InputError(f"Give at least one {left_label if not left else right_label} raster.")
     ldates = [date_from_name(p) for p in left]
     rdates = [date_from_name(p) for p in right]
+    if len(left) == 1 and len(right) == 1 and (ldates[0] is None) != (rdates[0] is None):
+        only = ldates[0] or rdates[0]
+        assert only is not None
+        return [(only.isoformat(), left[0], right[0])]
     if all(d is None for d in ldates + rdates):
         if len(left) != len(right):
             raise InputError(f"{len(left)} {left_label} and {len(right)} {right_label} rasters were given and their "

@@ -29,7 +29,7 @@ def metrics(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     rmse = float(np.sqrt(np.mean(d * d)))
     ub = float(np.sqrt(np.mean((d - bias) ** 2)))
     xa, ya = x - x.mean(), y - y.mean()
-    den = math.sqrt(float(np.dot(xa, xa)) * float(np.dot(ya, ya)))
+    den = math.sqrt(float(np.dot(xa, xa))) * math.sqrt(float(np.dot(ya, ya)))  # no underflow of the product
     varies = bool(np.ptp(x) > 0 and np.ptp(y) > 0)  # exact test: a constant side has no R (not 1e-16)
     r = float(np.dot(xa, ya) / den) if n >= 2 and den > 0 and varies else math.nan
     return {"n": n, "r": r, "mae": float(np.abs(d).mean()), "rmse": rmse, "bias": bias, "ubrmsd": ub}
@@ -87,7 +87,7 @@ class MetricsAccumulator:
             return {"n": 0, "r": math.nan, "mae": math.nan, "rmse": math.nan, "bias": math.nan, "ubrmsd": math.nan}
         bias = self.mx - self.my
         ub2 = max(0.0, (self.sxx + self.syy - 2.0 * self.sxy) / n)
-        den = math.sqrt(self.sxx * self.syy)
+        den = math.sqrt(self.sxx) * math.sqrt(self.syy)
         varies = bool(np.all(self.hi > self.lo))
         r = self.sxy / den if n >= 2 and den > 0 and varies else math.nan
         return {"n": n, "r": r, "mae": self.sabs / n, "rmse": math.sqrt(ub2 + bias * bias), "bias": bias,

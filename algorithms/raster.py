@@ -8,6 +8,7 @@ or cancel). Pixel values inside the engine are float arrays with ``NaN`` for nod
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import uuid
@@ -158,11 +159,27 @@ def open_raster(path: str) -> gdal.Dataset:
     try:
         ds = gdal.OpenEx(path, gdal.OF_RASTER | gdal.OF_READONLY)
     except RuntimeError as exc:
+        if plain_file:
+            _check_readable(path)
         raise InputError(f"{path} is not a raster GDAL can read ({exc}). "
                          "Give a GeoTIFF or another GDAL raster.") from exc
     if ds is None or ds.RasterCount == 0:
+        if plain_file:
+            _check_readable(path)
         raise InputError(f"{path} is not a raster GDAL can read. Give a GeoTIFF or another GDAL raster.")
     return ds
+
+
+def _check_readable(path: str) -> None:
+    """Raise a clear error when a plain file that GDAL could not open cannot even be read."""
+    if os.path.isdir(path):
+        raise InputError(f"{path} is a folder, not a raster file GDAL can read. Choose the raster file itself.")
+    try:
+        with open(path, "rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise InputError(f"Raster file is not readable: {path} ({exc.strerror or exc}). Check its permissions and "
+                         "the disk it is on, or copy it elsewhere.") from exc
 
 
 def band_names(ds: gdal.Dataset, path: str = "") -> list[str]:
@@ -233,6 +250,8 @@ def iter_blocks(height: int, block_rows: int, progress: Progress = no_progress,
         nrows = min(block_rows, height - row0)
         yield row0, nrows
         progress(start + (end - start) * (row0 + nrows) / max(height, 1))
+    if is_canceled():  # canceled during the last block
+        raise Canceled()
 
 
 def check_output_path(path: str) -> None:
@@ -250,10 +269,122 @@ def check_output_path(path: str) -> None:
         raise InputError(f"The output folder {folder} is not writable; choose another location.")
 
 
-def _partial_name(path: str) -> str:
+def _partial_name(path: str, tag: str = "partial") -> str:
     folder, name = os.path.split(os.path.abspath(path))
     stem, ext = os.path.splitext(name)
-    return os.path.join(folder, f".{stem}.partial-{uuid.uuid4().hex[:8]}{ext}")
+    return os.path.join(folder, f".{stem}.{tag}-{os.getpid()}-{uuid.uuid4().hex[:8]}{ext}")
+
+
+def partial_name(path: str, tag: str = "partial") -> str:
+    """A hidden temporary name next to ``path`` (``.<stem>.<tag>-<pid>-<random><ext>``).
+
+    The writer's process id in the name lets :func:`remove_stale_partials` recognize files left by a
+    process that was killed.
+    """
+    return _partial_name(path, tag)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid() or os.name == "nt":  # on Windows os.kill would end the process: assume it runs
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. EPERM: the process exists (another user's)
+        return True
+    return True
+
+
+def remove_stale_partials(path: str) -> list[str]:
+    """Remove temporary siblings of ``path`` (see :func:`partial_name`) whose writing process no longer exists.
+
+    A process killed while writing (SIGKILL, power loss) leaves its hidden temporary file behind;
+    the next run writing the same output removes it. Files of live processes are never touched.
+    Returns the removed paths.
+    """
+    folder, name = os.path.split(os.path.abspath(path))
+    stem, ext = os.path.splitext(name)
+    pattern = re.compile(rf"^\.{re.escape(stem)}\.(?:partial|raw)-(\d+)-[0-9a-f]{{8}}{re.escape(ext)}(?:\.aux\.xml)?$")
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for entry in names:
+        m = pattern.match(entry)
+        if m and not _pid_alive(int(m.group(1))):
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(folder, entry))
+                removed.append(os.path.join(folder, entry))
+    return removed
+
+
+_DISK_FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_DISK_FULL_TEXT = ("no space left on device", "disk quota exceeded", "free disk space available")
+_WRITE_FAILURE_TEXT = ("write error", "_tiffwriteproc", "file too large", "cannot write", "failed to write")
+_TEMP_NAME = re.compile(r"^\.(.+)\.(?:partial|raw)-(?:\d+-)?[0-9a-f]{8}(\.[^.]*)?$")
+#: Below this much free space, a failed write is reported as a full disk.
+LOW_DISK_BYTES = 64 * 2**20
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True for an OSError (ENOSPC/EDQUOT) or a GDAL error reporting a full disk."""
+    if isinstance(exc, OSError) and exc.errno in _DISK_FULL_ERRNOS:
+        return True
+    return isinstance(exc, (OSError, RuntimeError)) and any(t in str(exc).lower() for t in _DISK_FULL_TEXT)
+
+
+def _shown_name(path: str) -> str:
+    """The file name a user knows: a temporary name (.<stem>.partial-...<ext>) shown as <stem><ext>."""
+    name = os.path.basename(path)
+    m = _TEMP_NAME.match(name)
+    return m.group(1) + (m.group(2) or "") if m else name
+
+
+def _free_bytes(folder: str) -> int | None:
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):
+        return None
+    return st.f_bavail * st.f_frsize
+
+
+def disk_full_error(path: str) -> InputError:
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    return InputError(f"No space left on device: free disk space in {folder} (or choose an output folder on "
+                      f"another disk) and run again; {_shown_name(path)} was not written.")
+
+
+def write_failure(exc: BaseException, path: str) -> InputError | None:
+    """The user-facing error for ``exc`` raised while writing ``path`` (or its temporary file), or None
+    when ``exc`` is not a write failure (it is then re-raised as it is)."""
+    if not isinstance(exc, (OSError, RuntimeError)):
+        return None
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    name = _shown_name(path)
+    text = str(exc).lower()
+    if is_disk_full(exc):
+        return disk_full_error(path)
+    too_large = InputError(f"The file system of {folder} cannot hold a file this large ({exc}); choose an output "
+                           f"folder on another disk (FAT32 drives stop at 4 GB); {name} was not written.")
+    if isinstance(exc, OSError):
+        if exc.errno == errno.EFBIG:
+            return too_large
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and \
+                os.path.dirname(os.path.abspath(exc.filename or path)) == folder:
+            return InputError(f"Cannot write {name} in {folder} ({exc.strerror}); choose another output folder or "
+                              "check its permissions.")
+        return None
+    if not any(t in text for t in _WRITE_FAILURE_TEXT):
+        return None
+    free = _free_bytes(folder)
+    if free is not None and free < LOW_DISK_BYTES:
+        return disk_full_error(path)
+    if "file too large" in text:
+        return too_large
+    return InputError(f"Writing {name} in {folder} failed ({exc}); check that the disk has free space and works, "
+                      "or choose another output folder.")
 
 
 def _remove(path: str) -> None:
@@ -272,6 +403,7 @@ def atomic_path(path: str) -> Iterator[str]:
     partial file under the final name (and never clobbers a previous good result before success).
     """
     check_output_path(path)
+    remove_stale_partials(path)
     tmp = _partial_name(path)
     try:
         yield tmp
@@ -280,8 +412,11 @@ def atomic_path(path: str) -> Iterator[str]:
         os.replace(tmp, path)
         if os.path.exists(tmp + ".aux.xml"):
             os.replace(tmp + ".aux.xml", path + ".aux.xml")
-    except BaseException:
+    except BaseException as exc:
         _remove(tmp)
+        mapped = write_failure(exc, path)
+        if mapped is not None:
+            raise mapped from exc
         raise
 
 
@@ -317,9 +452,15 @@ def write_block(ds: gdal.Dataset, row0: int, block: np.ndarray, nodata: float = 
     """Write a (bands, rows, width) float block at row ``row0`` (and column ``col0``), NaN becoming ``nodata``."""
     if block.ndim == 2:
         block = block[None]
-    for k in range(block.shape[0]):
-        arr = np.where(np.isfinite(block[k]), block[k], nodata)
-        ds.GetRasterBand(k + 1).WriteArray(arr, col0, row0)
+    try:
+        for k in range(block.shape[0]):
+            arr = np.where(np.isfinite(block[k]), block[k], nodata)
+            ds.GetRasterBand(k + 1).WriteArray(arr, col0, row0)
+    except (OSError, RuntimeError) as exc:
+        mapped = write_failure(exc, ds.GetDescription())
+        if mapped is not None:
+            raise mapped from exc
+        raise
 
 
 def write_raster(path: str, grid: Grid, data: np.ndarray, names: Sequence[str] | None = None,

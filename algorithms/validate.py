@@ -14,7 +14,7 @@ import math
 import os
 import uuid
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from osgeo import gdal, osr
@@ -65,11 +65,13 @@ def _resolution_in(grid: Grid, crs_wkt: str) -> float:
 
 
 def compare_reference(estimate: str, reference: str, resampling: str = "auto", progress: Progress = no_progress,
-                      is_canceled: IsCanceled = never_canceled, block_rows: int | None = None) -> dict[str, float]:
+                      is_canceled: IsCanceled = never_canceled, block_rows: int | None = None,
+                      sink: Callable[[np.ndarray, np.ndarray], None] | None = None) -> dict[str, float]:
     """Metrics of the estimate (band 1) against the reference (band 1) warped onto the estimate's grid.
 
     ``resampling`` 'auto' averages a reference finer than the estimate and interpolates (bilinear)
-    a coarser one.
+    a coarser one. ``sink(estimate_block, reference_block)``, when given, also receives every block
+    (pooling over dates, samples for plots).
     """
     if resampling not in RESAMPLING:
         raise InputError(f"Unknown resampling '{resampling}'; use one of {', '.join(RESAMPLING)}.")
@@ -102,6 +104,8 @@ def compare_reference(estimate: str, reference: str, resampling: str = "auto", p
             e = read_block(est_ds, row0, nrows, [1])[0]
             r = read_block(warp, row0, nrows, [1])[0]
             acc.add(e, r)
+            if sink is not None:
+                sink(e, r)
         warp = None
         src = None
     finally:
@@ -218,12 +222,14 @@ def write_pairs_csv(path: str, pairs: Sequence[StationPair]) -> str:
 def validate(estimate: str, reference: str | None = None, stations: Sequence[Observation] | None = None,
              date: dt.date | None = None, output_csv: str | None = None, reference_resampling: str = "auto",
              pairs_csv: str | None = None, progress: Progress = no_progress,
-             is_canceled: IsCanceled = never_canceled) -> dict[str, dict]:
+             is_canceled: IsCanceled = never_canceled,
+             sink: Callable[[np.ndarray, np.ndarray], None] | None = None) -> dict[str, dict]:
     """Compare an estimate with a reference raster and/or station observations.
 
     Returns ``{source: metrics}`` with sources 'reference', 'stations' (pooled) and 'station:<id>';
     each metrics dict has n, r, mae, rmse, bias, ubrmsd. ``date`` (for stations) defaults to the date
     in the estimate's file name. ``output_csv`` gets one row per source, ``pairs_csv`` the station pairs.
+    ``sink`` receives the blocks of the reference comparison (see :func:`compare_reference`).
     """
     if not reference and not stations:
         raise InputError("Nothing to validate against: give a reference raster, station observations, or both.")
@@ -240,7 +246,7 @@ def validate(estimate: str, reference: str | None = None, stations: Sequence[Obs
     split = 0.9 if stations else 1.0
     if reference:
         results["reference"] = compare_reference(estimate, reference, reference_resampling,
-                                                 lambda f: progress(split * f), is_canceled)
+                                                 lambda f: progress(split * f), is_canceled, sink=sink)
     if is_canceled():
         raise Canceled()
     pairs: list[StationPair] = []

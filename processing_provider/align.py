@@ -26,6 +26,7 @@ from qgis.core import (
 )
 
 from .base import SmdAlgorithm, style_output
+from .layers import single_date
 
 
 def _crs_text(crs: QgsCoordinateReferenceSystem) -> str:
@@ -226,6 +227,7 @@ class AlignAlgorithm(SmdAlgorithm):
             feedback.pushInfo(self.tr("{}: {}, {} resampling, {:.1%} valid").format(name, kind, method, frac))
 
         results = {self.OUTPUT: output, self.FACTOR_NAMES: ",".join(result.names), self.COARSE_OUTPUT: None}
+        day = single_date(paths)  # the date the inputs share, for the layer names
         if coarse_grid is not None:
             feedback.pushInfo(self.tr("Aggregating onto the coarse grid ({} x {} cells)...")
                               .format(coarse_grid.width, coarse_grid.height))
@@ -237,10 +239,12 @@ class AlignAlgorithm(SmdAlgorithm):
                     os.remove(output)
                 raise
             results[self.COARSE_OUTPUT] = coarse_out
-            style_output(context, coarse_out, style="none", name=self.tr("Aggregated factors (coarse grid)"))
+            style_output(context, coarse_out, style="factors",
+                         name=self.tr("Aggregated factors (coarse grid) {}").format(day or "").strip())
         elif coarse_out and context.willLoadLayerOnCompletion(coarse_out):
             layers = context.layersToLoadOnCompletion()
             layers.pop(coarse_out, None)
             context.setLayersToLoadOnCompletion(layers)
-        style_output(context, output, style="none", name=self.tr("Aligned factors (fine grid)"))
+        style_output(context, output, style="factors",
+                     name=self.tr("Aligned factors (fine grid) {}").format(day or "").strip())
         return results

@@ -68,6 +68,48 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
     def helpUrl(self) -> str:  # noqa: N802
         return HELP_URL.format(anchor=self.HELP_ANCHOR or self.ALG_ID)
 
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        """QGIS's checks; when a raster given by path fails them, the engine's message naming the problem."""
+        ok, msg = super().checkParameterValues(parameters, context)
+        if not ok:
+            return False, self._unopenable_raster(parameters) or self._missing_value(parameters) or msg
+        return ok, msg
+
+    def _missing_value(self, parameters) -> str | None:
+        """A message naming the first mandatory input parameter left empty, or None."""
+        from qgis.core import QgsProcessingParameterDefinition
+
+        for definition in self.parameterDefinitions():
+            if definition.flags() & QgsProcessingParameterDefinition.Flag.FlagOptional or definition.isDestination():
+                continue
+            value = parameters.get(definition.name(), definition.defaultValue())
+            empty = value is None or (hasattr(value, "isNull") and value.isNull())  # NULL QVariant from qgis_process
+            if empty or (isinstance(value, (str, list, tuple)) and not value):
+                return self.tr("No value for '{}' ({}); give one.").format(definition.description(),
+                                                                           definition.name())
+        return None
+
+    def _unopenable_raster(self, parameters) -> str | None:
+        """Why the first raster file given by path cannot be opened (missing, unreadable, not a raster), or None."""
+        from qgis.core import QgsProcessing, QgsProcessingParameterMultipleLayers, QgsProcessingParameterRasterLayer
+
+        from ..algorithms.errors import InputError
+        from ..algorithms.raster import open_raster
+
+        for definition in self.parameterDefinitions():
+            if not isinstance(definition, QgsProcessingParameterRasterLayer) and not (
+                    isinstance(definition, QgsProcessingParameterMultipleLayers)
+                    and definition.layerType() == QgsProcessing.SourceType.TypeRaster):
+                continue
+            raw = parameters.get(definition.name())
+            for value in raw if isinstance(raw, (list, tuple)) else [raw]:
+                if isinstance(value, str) and ("/" in value or os.sep in value or "." in value):
+                    try:
+                        open_raster(value)
+                    except InputError as exc:
+                        return str(exc)
+        return None
+
     # -- engine glue -------------------------------------------------------------------------
     @staticmethod
     def callbacks(feedback) -> tuple[Callable[[float], None], Callable[[], bool]]:
@@ -126,7 +168,10 @@ def apply_soil_moisture_style(layer) -> None:
 
 
 def style_output(context, path: str, style: str = "soil_moisture", name: str | None = None) -> None:
-    """Style (and optionally rename) an output layer when Processing loads it."""
+    """Style (and optionally rename) an output layer when Processing loads it.
+
+    ``style``: 'soil_moisture' (fixed 0-0.45 m3/m3 ramp), 'factors' (first band gray, 2-98 % stretch) or 'none'.
+    """
     if not context.willLoadLayerOnCompletion(path):
         return
     details = context.layerToLoadOnCompletionDetails(path)
@@ -134,6 +179,10 @@ def style_output(context, path: str, style: str = "soil_moisture", name: str | N
         details.name = name
     if style == "soil_moisture":
         details.setPostProcessor(SoilMoistureStyle.create())
+    elif style == "factors":
+        from .layers import FactorsStyle
+
+        details.setPostProcessor(FactorsStyle.create())
 
 
 __all__ = ["SmdAlgorithm", "tr", "style_output", "apply_soil_moisture_style", "QgsRasterBandStats"]

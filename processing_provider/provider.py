@@ -47,3 +47,8 @@ class SmDownscaleProvider(QgsProcessingProvider):
                     continue  # algorithm not present in this build
                 raise
             self.addAlgorithm(getattr(mod, cls)())
+        from .models import load_models, reload_when_registered
+
+        for model in load_models():  # the workflow models of the plugin's models/ folder
+            self.addAlgorithm(model)
+        reload_when_registered(self)

@@ -17,6 +17,7 @@ from qgis.core import (
     QgsProcessingParameterField,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
+    QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
@@ -60,6 +61,9 @@ class ValidateAlgorithm(SmdAlgorithm):
     DATE = "DATE"
     OUTPUT = "OUTPUT"
     PAIRS = "PAIRS"
+    INPUT_SERIES = "INPUT_SERIES"
+    REFERENCE_SERIES = "REFERENCE_SERIES"
+    REPORT = "REPORT"
     N = "N"
     R = "R"
     MAE = "MAE"
@@ -86,12 +90,18 @@ class ValidateAlgorithm(SmdAlgorithm):
             "file name (YYYYMMDD or YYYY-MM-DD) unless given.\n\n"
             "The CSV output has one row per source: 'reference', 'stations' (pooled) and 'station:<id>'; the "
             "numeric outputs are those of the reference comparison when a reference is given, else of the "
-            "stations.")
+            "stations.\n\n"
+            "Time series: give several estimates (dates in the file names, e.g. the sm_1km_<YYYYMMDD>.tif of a "
+            "downscaling series) with reference rasters of the same dates and/or stations. Each date is compared "
+            "as above; the CSV has one row per date and source, then the metrics of all dates pooled (date "
+            "'all'), which are also the numeric outputs.\n\n"
+            "The HTML report holds the metrics table, a density plot of the estimate against the reference with "
+            "the 1:1 line, the station comparison and, when stations cover several dates, their time series.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         params = []
-        p = QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Soil moisture estimate"))
-        params.append((p, self.tr("The raster to validate (band 1, m3/m3).")))
+        p = QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Soil moisture estimate"), optional=True)
+        params.append((p, self.tr("The raster to validate (band 1, m3/m3); leave empty for a time series.")))
         p = QgsProcessingParameterRasterLayer(self.REFERENCE, self.tr("Reference raster"), optional=True)
         params.append((p, self.tr("A soil moisture raster of the same date, e.g. SMAP.")))
         p = QgsProcessingParameterEnum(self.RESAMPLING, self.tr("Reference resampling"),
@@ -134,6 +144,18 @@ class ValidateAlgorithm(SmdAlgorithm):
         p = QgsProcessingParameterFileDestination(self.PAIRS, self.tr("Station pairs"), self.tr("CSV files (*.csv)"),
                                                   optional=True, createByDefault=False)
         params.append((p, self.tr("CSV with each station's observed daily mean and the estimate at its pixel.")))
+        p = QgsProcessingParameterMultipleLayers(self.INPUT_SERIES, self.tr("Time series: soil moisture estimates"),
+                                                 QgsProcessing.SourceType.TypeRaster, optional=True)
+        params.append((p, self.tr("Estimates of several dates, each with its date in the file name (YYYYMMDD or "
+                                  "YYYY-MM-DD), instead of one estimate.")))
+        p = QgsProcessingParameterMultipleLayers(self.REFERENCE_SERIES, self.tr("Time series: reference rasters"),
+                                                 QgsProcessing.SourceType.TypeRaster, optional=True)
+        params.append((p, self.tr("Reference rasters of the same dates, paired with the estimates by the date in "
+                                  "the file names.")))
+        p = QgsProcessingParameterFileDestination(self.REPORT, self.tr("Report"), self.tr("HTML files (*.html)"),
+                                                  optional=True, createByDefault=True)
+        params.append((p, self.tr("HTML report with the metrics and plots (estimate against reference with the 1:1 "
+                                  "line, stations over time); shown in the Processing results viewer.")))
         for param, help_text in params:
             if hasattr(param, "setHelp"):
                 param.setHelp(help_text)
@@ -164,7 +186,18 @@ class ValidateAlgorithm(SmdAlgorithm):
         ok, msg = super().checkParameterValues(parameters, context)
         if not ok:
             return ok, msg
+        series = parameters.get(self.INPUT_SERIES) not in (None, "", [])
+        single = parameters.get(self.INPUT) not in (None, "")
+        if series == single:
+            return False, self.tr("Give either one soil moisture estimate or a time series of estimates (not both).")
+        if series and parameters.get(self.REFERENCE) not in (None, ""):
+            return False, self.tr("A time series of estimates is compared with a time series of reference rasters: "
+                                  "give them under 'Time series: reference rasters'.")
+        if not series and parameters.get(self.REFERENCE_SERIES) not in (None, "", []):
+            return False, self.tr("Reference rasters of a time series need a time series of estimates: give the "
+                                  "estimates under 'Time series: soil moisture estimates'.")
         if self.parameterAsRasterLayer(parameters, self.REFERENCE, context) is None and \
+                parameters.get(self.REFERENCE_SERIES) in (None, "", []) and \
                 not self._has_stations(parameters, context):
             return False, self.tr("Nothing to validate against: give a reference raster, station points, a station "
                                   "file or a folder of ISMN files.")
@@ -235,8 +268,12 @@ class ValidateAlgorithm(SmdAlgorithm):
     # -- run -------------------------------------------------------------------------------------
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         from ..algorithms import validate as engine
+        from ..algorithms.raster import check_output_path
+        from ..algorithms.report import PairSampler
         from ..algorithms.stations import parse_date
 
+        if parameters.get(self.INPUT_SERIES) not in (None, "", []):
+            return self._process_series(parameters, context, feedback)
         estimate = self._raster_path(parameters, self.INPUT, context)
         if estimate is None:
             raise QgsProcessingException(self.invalidRasterError(parameters, self.INPUT))
@@ -255,11 +292,15 @@ class ValidateAlgorithm(SmdAlgorithm):
                               .format(len(observations), len({o.station for o in observations})))
         output = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         pairs = self.parameterAsFileOutput(parameters, self.PAIRS, context) or None
+        report_path = self.parameterAsFileOutput(parameters, self.REPORT, context) or None
+        if report_path:
+            self.run_engine(check_output_path, report_path)
         progress, is_canceled = self.callbacks(feedback)
+        sampler = PairSampler() if report_path else None
 
         results = self.run_engine(engine.validate, estimate, reference=reference, stations=observations or None,
                                   date=day, output_csv=output, reference_resampling=resampling, pairs_csv=pairs,
-                                  progress=progress, is_canceled=is_canceled)
+                                  progress=progress, is_canceled=is_canceled, sink=sampler)
 
         if "reference" in results:
             feedback.pushInfo(self.tr("Reference resampled onto the estimate's grid with '{}'.")
@@ -271,6 +312,81 @@ class ValidateAlgorithm(SmdAlgorithm):
             out[self.PAIRS] = pairs
         for key, metric in OUTPUT_METRICS:
             out[key] = main[metric]
+        if report_path:
+            station_pairs = []
+            if observations:
+                from ..algorithms.dates import date_from_name
+
+                station_pairs = self.run_engine(engine.sample_stations, estimate, observations,
+                                                day or date_from_name(estimate))
+            inputs = {self.tr("Estimate"): self._layer_label(parameters, self.INPUT, context)}
+            if reference:
+                inputs[self.tr("Reference")] = self._layer_label(parameters, self.REFERENCE, context)
+            out[self.REPORT] = self._write_report(results, station_pairs, report_path, sampler, None, inputs)
+        return out
+
+    # -- report and time series ------------------------------------------------------------------
+    def _layer_label(self, parameters, name, context) -> str:
+        """'layer name (file name)' of a raster parameter, for the report."""
+        layer = self.parameterAsRasterLayer(parameters, name, context)
+        if layer is None:
+            return ""
+        base = os.path.basename(layer.source())
+        return base if layer.name() in (base, os.path.splitext(base)[0]) else f"{layer.name()} ({base})"
+
+    def _write_report(self, results, station_pairs, path, sampler, per_date, inputs) -> str:
+        from ..algorithms import report
+
+        samples = (sampler.estimate, sampler.reference) if sampler is not None and "reference" in results else None
+        return self.run_engine(report.validate_report, results, station_pairs, path, samples=samples,
+                               per_date=per_date, inputs=inputs)
+
+    def _process_series(self, parameters, context, feedback):
+        from ..algorithms import report, series
+        from ..algorithms.raster import check_output_path
+        from .screen import raster_paths
+
+        estimates = raster_paths(self, parameters, self.INPUT_SERIES, context)
+        references = raster_paths(self, parameters, self.REFERENCE_SERIES, context)
+        resampling = RESAMPLING[self.parameterAsEnum(parameters, self.RESAMPLING, context)]
+        if (self.parameterAsString(parameters, self.DATE, context) or "").strip():
+            feedback.pushWarning(self.tr("The date parameter is ignored for a time series: each estimate's date "
+                                         "comes from its file name."))
+        observations = self._layer_observations(parameters, context, feedback)
+        observations += self._file_observations(parameters, context)
+        if observations:
+            feedback.pushInfo(self.tr("{} station observations from {} stations")
+                              .format(len(observations), len({o.station for o in observations})))
+        output = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
+        pairs = self.parameterAsFileOutput(parameters, self.PAIRS, context) or None
+        report_path = self.parameterAsFileOutput(parameters, self.REPORT, context) or None
+        if report_path:
+            self.run_engine(check_output_path, report_path)
+        progress, is_canceled = self.callbacks(feedback)
+
+        res = self.run_engine(series.validate_series, estimates, references or None, observations or None,
+                              output_csv=output, pairs_csv=pairs, resampling=resampling, progress=progress,
+                              is_canceled=is_canceled)
+
+        for note in res.skipped:
+            feedback.pushWarning(self.tr("Stations skipped on {}").format(note))
+        feedback.pushInfo(self.tr("Per date:"))
+        for row in res.rows:
+            feedback.pushInfo(self._table({f"{row['date']} {row['source']}": row}).splitlines()[1])
+        feedback.pushInfo(self.tr("All dates pooled:"))
+        feedback.pushInfo(self._table(res.pooled))
+        main = res.pooled.get("reference") or res.pooled.get("stations")
+        out = {self.OUTPUT: output}
+        if pairs and os.path.exists(pairs):
+            out[self.PAIRS] = pairs
+        for key, metric in OUTPUT_METRICS:
+            out[key] = main[metric]
+        if report_path:
+            inputs = {self.tr("Estimates"): [os.path.basename(p) for p in estimates]}
+            if references:
+                inputs[self.tr("References")] = [os.path.basename(p) for p in references]
+            out[self.REPORT] = self.run_engine(report.validate_report, res.pooled, res.pairs, report_path,
+                                               samples=res.samples, per_date=res.rows, inputs=inputs)
         return out
 
     @staticmethod

@@ -10,4 +10,5 @@ def test_provider_registered(plugin):
     assert provider is not None
     assert provider.name() == "Soil moisture downscaling"
     ids = sorted(a.id() for a in provider.algorithms())
-    assert ids == sorted(f"smdownscale:{m}" for m, _ in ALGORITHMS)
+    # the Python algorithms and the shipped workflow model (models/*.model3)
+    assert ids == sorted([f"smdownscale:{m}" for m, _ in ALGORITHMS] + ["smdownscale:workflow"])
