@@ -1666,12 +1666,12 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
     <context>
         <name>ScreenAlgorithm</name>
         <message>
-            <location filename="../processing_provider/screen.py" line="105" />
+            <location filename="../processing_provider/screen.py" line="128" />
             <source>Screen factors (correlation analysis)</source>
             <translation>因子筛选（相关分析）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="108" />
+            <location filename="../processing_provider/screen.py" line="131" />
             <source>Ranks the downscaling factors by how strongly they relate to SMAP soil moisture and selects a non-redundant subset for smdownscale:train.
 
 For every date, the 1 km factor stack is averaged onto the SMAP grid (each coarse cell gets the mean of the 1 km pixels whose centers fall in it; land cover becomes class fractions) and paired with the SMAP value; all dates are pooled. For each continuous factor the table gives Pearson and Spearman correlation with their p-values; a categorical factor (land cover) is judged as a whole by the correlation ratio eta of soil moisture over the dominant class of each cell (p-value from one-way ANOVA), in the Pearson column.
@@ -1696,162 +1696,162 @@ Outputs: a CSV table (factor, kind, n, pearson_r, pearson_p, spearman_r, spearma
 输出：CSV 表（factor、kind、n、pearson_r、pearson_p、spearman_r、spearman_p、rank、selected、reason，启用诊断时还有 vif、mutual_info、perm_importance），以及以逗号分隔的已选因子名称，可直接用作模型中 smdownscale:train 的“要使用的因子”输入。相邻像元存在自相关，因此 p 值偏乐观：请用于排序，而不要作为证明。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="139" />
+            <location filename="../processing_provider/screen.py" line="162" />
             <source>Maximum collinearity |r| between factors</source>
             <translation>因子间的最大共线性 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="142" />
+            <location filename="../processing_provider/screen.py" line="165" />
             <source>A factor correlated more strongly than this with a better-ranked selected factor is dropped. 1 keeps every factor.</source>
             <translation>若某因子与排名更靠前的已选因子的相关性超过此值，则将其剔除。取 1 时保留所有因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="144" />
+            <location filename="../processing_provider/screen.py" line="167" />
             <source>Minimum |r| with soil moisture</source>
             <translation>与土壤水分的最小 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="148" />
+            <location filename="../processing_provider/screen.py" line="171" />
             <source>Factors correlating more weakly than this with soil moisture are dropped.</source>
             <translation>与土壤水分的相关性弱于此值的因子将被剔除。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="149" />
+            <location filename="../processing_provider/screen.py" line="172" />
             <source>Maximum number of factors (0 = no limit)</source>
             <translation>最大因子数（0 = 不限）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="151" />
+            <location filename="../processing_provider/screen.py" line="174" />
             <source>Keep at most this many factors, best ranked first. 0 keeps all that pass.</source>
             <translation>最多保留这么多个因子，按排名优先。0 表示保留所有通过筛选的因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="152" />
+            <location filename="../processing_provider/screen.py" line="175" />
             <source>Maximum variance inflation factor (0 = off)</source>
             <translation>最大方差膨胀因子（0 = 关闭）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="154" />
+            <location filename="../processing_provider/screen.py" line="177" />
             <source>Drop, one at a time, the kept continuous factor whose VIF against the other kept factors exceeds this (5 or 10 are usual). 0 switches the filter off.</source>
             <translation>每次剔除一个相对于其他保留因子的 VIF 超过此值的保留连续型因子（通常取 5 或 10）。0 表示关闭该筛选。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="156" />
+            <location filename="../processing_provider/screen.py" line="179" />
             <source>Compute VIF, mutual information and permutation importance</source>
             <translation>计算 VIF、互信息和置换重要性</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="159" />
+            <location filename="../processing_provider/screen.py" line="182" />
             <source>Adds the columns vif, mutual_info and perm_importance (a quick random forest; needs scikit-learn) and their values in the reasons.</source>
             <translation>增加 vif、mutual_info 和 perm_importance 列（使用快速随机森林；需要 scikit-learn），并在原因中给出其数值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="161" />
+            <location filename="../processing_provider/screen.py" line="184" />
             <source>Derived factors</source>
             <translation>派生因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="161" />
+            <location filename="../processing_provider/screen.py" line="184" />
             <source>LST day-night difference (lst_diff)</source>
             <translation>LST 昼夜温差（lst_diff）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="161" />
+            <location filename="../processing_provider/screen.py" line="184" />
             <source>TVDI from the NDVI-LST space (tvdi)</source>
             <translation>基于 NDVI-LST 特征空间的 TVDI（tvdi）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="161" />
+            <location filename="../processing_provider/screen.py" line="184" />
             <source>Antecedent precipitation index (api)</source>
             <translation>前期降水指数（api）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="166" />
+            <location filename="../processing_provider/screen.py" line="189" />
             <source>Computed from the stack bands when their inputs are present and screened with the other factors.</source>
             <translation>当所需输入波段存在时由堆栈波段计算，并与其他因子一起参与筛选。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="169" />
+            <location filename="../processing_provider/screen.py" line="192" />
             <source>Screening table</source>
             <translation>筛选结果表</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="169" />
+            <location filename="../processing_provider/screen.py" line="192" />
             <source>CSV files (*.csv)</source>
             <translation>CSV 文件 (*.csv)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="171" />
+            <location filename="../processing_provider/screen.py" line="194" />
             <source>CSV table with one row per factor, in rank order.</source>
             <translation>CSV 表，每个因子一行，按排名排序。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="172" />
+            <location filename="../processing_provider/screen.py" line="195" />
             <source>Screening report</source>
             <translation>筛选报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="172" />
+            <location filename="../processing_provider/screen.py" line="195" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="174" />
+            <location filename="../processing_provider/screen.py" line="197" />
             <source>HTML report: factors ranked by their correlation with soil moisture (selected and dropped), the correlation heatmap and the table; shown in the Processing results viewer.</source>
             <translation>HTML 报告：按与土壤水分的相关性排序的因子（已选和已剔除）、相关系数热图和结果表；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="181" />
+            <location filename="../processing_provider/screen.py" line="204" />
             <source>Selected factors (comma-separated)</source>
             <translation>已选因子（以逗号分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="211" />
+            <location filename="../processing_provider/screen.py" line="233" />
             <source>{} coarse samples over {} date(s).</source>
             <translation>{} 个粗分辨率样本，共 {} 个日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="215" />
+            <location filename="../processing_provider/screen.py" line="237" />
             <source>yes</source>
             <translation>是</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="215" />
+            <location filename="../processing_provider/screen.py" line="237" />
             <source>no</source>
             <translation>否</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="218" />
+            <location filename="../processing_provider/screen.py" line="240" />
             <source>Selected factors: {}</source>
             <translation>已选因子：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="222" />
+            <location filename="../processing_provider/screen.py" line="244" />
             <source>Maximum collinearity</source>
             <translation>最大共线性</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="224" />
+            <location filename="../processing_provider/screen.py" line="246" />
             <source>Minimum |r|</source>
             <translation>最小 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="225" />
+            <location filename="../processing_provider/screen.py" line="247" />
             <source>Maximum number of factors</source>
             <translation>最大因子数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="226" />
+            <location filename="../processing_provider/screen.py" line="248" />
             <source>no limit</source>
             <translation>不限</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="227" />
+            <location filename="../processing_provider/screen.py" line="249" />
             <source>Maximum VIF</source>
             <translation>最大 VIF</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="227" />
+            <location filename="../processing_provider/screen.py" line="249" />
             <source>off</source>
             <translation>关闭</translation>
         </message>
@@ -2206,12 +2206,12 @@ Outputs: a CSV table (factor, kind, n, pearson_r, pearson_p, spearman_r, spearma
     <context>
         <name>TrainAlgorithm</name>
         <message>
-            <location filename="../processing_provider/train.py" line="55" />
+            <location filename="../processing_provider/train.py" line="56" />
             <source>Train downscaling model</source>
             <translation>训练降尺度模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="58" />
+            <location filename="../processing_provider/train.py" line="59" />
             <source>Trains a machine-learning model that predicts soil moisture from the factors, and saves it as a .smdmodel file for smdownscale:downscale.
 
 Training modes. Scale-aware (default): for every date the 1 km factor stack is averaged onto the SMAP grid (land cover becomes class fractions) and the model learns SMAP soil moisture from these coarse factors, pooled over all dates; the same model is then applied to the 1 km factors. Study's mode (as in Bian et al. 2025): SMAP is resampled bilinearly to the 1 km grid and the model is trained on a random sample of 1 km pixels; it mostly learns to reproduce the interpolation, and is offered so the published setup can be reproduced and compared.
@@ -2240,232 +2240,232 @@ Derived factors (optional) are computed from the stack bands when their inputs a
 “要使用的因子”接受以逗号分隔的波段名称（例如 smdownscale:screen 的输出）；留空则使用堆栈的所有波段。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="90" />
+            <location filename="../processing_provider/train.py" line="91" />
             <source>Factors to use (comma-separated names)</source>
             <translation>要使用的因子（名称，以逗号分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="92" />
+            <location filename="../processing_provider/train.py" line="93" />
             <source>Band names of the factor stacks to train on, e.g. 'ndvi,lst_day,landcover' (the 'Selected factors' output of smdownscale:screen). Empty: all bands.</source>
             <translation>用于训练的因子堆栈波段名称，例如“ndvi,lst_day,landcover”（smdownscale:screen 的“已选因子”输出）。留空：使用所有波段。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="94" />
+            <location filename="../processing_provider/train.py" line="95" />
             <source>Model</source>
             <translation>模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="94" />
+            <location filename="../processing_provider/train.py" line="95" />
             <source>Random forest (RF)</source>
             <translation>随机森林（RF）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="94" />
+            <location filename="../processing_provider/train.py" line="95" />
             <source>Support vector regression (SVR)</source>
             <translation>支持向量回归（SVR）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="94" />
+            <location filename="../processing_provider/train.py" line="95" />
             <source>Regression tree (CART)</source>
             <translation>分类回归树（CART）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="94" />
+            <location filename="../processing_provider/train.py" line="95" />
             <source>Gradient boosting (histogram-based)</source>
             <translation>梯度提升（基于直方图）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="94" />
+            <location filename="../processing_provider/train.py" line="95" />
             <source>Extra trees</source>
             <translation>极端随机树</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="94" />
+            <location filename="../processing_provider/train.py" line="95" />
             <source>Linear trend + gradient boosting</source>
             <translation>线性趋势 + 梯度提升</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="94" />
+            <location filename="../processing_provider/train.py" line="95" />
             <source>Auto: best by spatial cross-validation</source>
             <translation>自动：按空间交叉验证选出最优</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="103" />
+            <location filename="../processing_provider/train.py" line="104" />
             <source>The regression algorithm. Auto compares RF, extra trees, both boosting models and SVR by spatial cross-validation and keeps the best.</source>
             <translation>回归算法。“自动”通过空间交叉验证比较 RF、极端随机树、两种提升模型和 SVR，并保留最优者。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="105" />
+            <location filename="../processing_provider/train.py" line="106" />
             <source>Training mode</source>
             <translation>训练模式</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="105" />
+            <location filename="../processing_provider/train.py" line="106" />
             <source>Scale-aware: train on SMAP cells (factors aggregated)</source>
             <translation>尺度感知：在 SMAP 像元上训练（因子聚合）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="105" />
+            <location filename="../processing_provider/train.py" line="106" />
             <source>Study's mode: SMAP resampled to 1 km, train on 1 km pixels</source>
             <translation>文献模式：SMAP 重采样到 1 km，在 1 km 像元上训练</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="109" />
+            <location filename="../processing_provider/train.py" line="110" />
             <source>Scale-aware training learns the relation at the scale SMAP measures; the study's mode reproduces the published setup (trained on bilinearly resampled SMAP).</source>
             <translation>尺度感知训练在 SMAP 的观测尺度上学习关系；文献模式复现已发表的方案（在双线性重采样后的 SMAP 上训练）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="111" />
+            <location filename="../processing_provider/train.py" line="112" />
             <source>Cross-validation</source>
             <translation>交叉验证</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="111" />
+            <location filename="../processing_provider/train.py" line="112" />
             <source>Spatial blocks</source>
             <translation>空间分块</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="111" />
+            <location filename="../processing_provider/train.py" line="112" />
             <source>Dates held out</source>
             <translation>留出日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="111" />
+            <location filename="../processing_provider/train.py" line="112" />
             <source>Random K-fold (optimistic)</source>
             <translation>随机 K 折（偏乐观）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="115" />
+            <location filename="../processing_provider/train.py" line="116" />
             <source>How the reported skill is estimated. Random K-fold mixes neighbouring cells between training and testing and overstates skill.</source>
             <translation>所报告精度的估计方式。随机 K 折会把相邻像元同时分到训练集和测试集中，从而高估精度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="117" />
+            <location filename="../processing_provider/train.py" line="118" />
             <source>Hyperparameter search budget (s, 0 = off)</source>
             <translation>超参数搜索时间预算（秒，0 = 关闭）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="120" />
+            <location filename="../processing_provider/train.py" line="121" />
             <source>Seconds to spend trying settings of the model (of each model with Auto), scored by spatial cross-validation. 0 uses the default settings.</source>
             <translation>尝试模型设置所用的秒数（“自动”模式下为每个模型），以空间交叉验证打分。0 表示使用默认设置。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="122" />
+            <location filename="../processing_provider/train.py" line="123" />
             <source>Derived factors</source>
             <translation>派生因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="122" />
+            <location filename="../processing_provider/train.py" line="123" />
             <source>LST day-night difference (lst_diff)</source>
             <translation>LST 昼夜温差（lst_diff）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="122" />
+            <location filename="../processing_provider/train.py" line="123" />
             <source>TVDI from the NDVI-LST space (tvdi)</source>
             <translation>基于 NDVI-LST 特征空间的 TVDI（tvdi）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="122" />
+            <location filename="../processing_provider/train.py" line="123" />
             <source>Antecedent precipitation index (api)</source>
             <translation>前期降水指数（api）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="127" />
+            <location filename="../processing_provider/train.py" line="128" />
             <source>Computed from the stack bands (lst_day and lst_night; ndvi and lst_day; daily precipitation_lag&lt;d&gt; bands) when present, and added to the factors; skipped with a note when their inputs are missing.</source>
             <translation>在所需波段存在时由堆栈波段计算（lst_day 和 lst_night；ndvi 和 lst_day；逐日的 precipitation_lag&lt;d&gt; 波段），并加入因子；若缺少所需输入，则跳过并给出提示。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="130" />
+            <location filename="../processing_provider/train.py" line="131" />
             <source>Number of trees (random forest)</source>
             <translation>树的数量（随机森林）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="136" />
+            <location filename="../processing_provider/train.py" line="137" />
             <source>Cross-validation folds (0 = none)</source>
             <translation>交叉验证折数（0 = 不进行）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="140" />
+            <location filename="../processing_provider/train.py" line="141" />
             <source>Number of folds for both spatial and random cross-validation; 0 skips cross-validation, otherwise at least 2.</source>
             <translation>空间交叉验证和随机交叉验证的折数；0 表示跳过交叉验证，否则至少为 2。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="142" />
+            <location filename="../processing_provider/train.py" line="143" />
             <source>Spatial CV block size (coarse cells)</source>
             <translation>空间交叉验证的分块大小（粗像元数）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="145" />
+            <location filename="../processing_provider/train.py" line="146" />
             <source>Spatial folds hold out square blocks of this many SMAP cells per side (4 cells of 9 km = 36 km); use at least the range of spatial autocorrelation.</source>
             <translation>空间分折每次留出边长为这么多个 SMAP 像元的正方形分块（4 个 9 km 像元 = 36 km）；应至少取空间自相关的变程。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="147" />
+            <location filename="../processing_provider/train.py" line="148" />
             <source>Random seed</source>
             <translation>随机种子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="150" />
+            <location filename="../processing_provider/train.py" line="151" />
             <source>Seed for the model and the random folds; the same seed gives the same model.</source>
             <translation>模型和随机分折的种子；相同的种子得到相同的模型。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="152" />
+            <location filename="../processing_provider/train.py" line="153" />
             <source>Model file</source>
             <translation>模型文件</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="152" />
+            <location filename="../processing_provider/train.py" line="153" />
             <source>smdownscale model (*.smdmodel)</source>
             <translation>smdownscale 模型 (*.smdmodel)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="154" />
+            <location filename="../processing_provider/train.py" line="155" />
             <source>Where to save the trained model (.smdmodel).</source>
             <translation>训练好的模型的保存位置（.smdmodel）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="155" />
+            <location filename="../processing_provider/train.py" line="156" />
             <source>Training report</source>
             <translation>训练报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="155" />
+            <location filename="../processing_provider/train.py" line="156" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="157" />
+            <location filename="../processing_provider/train.py" line="158" />
             <source>HTML report: cross-validation metrics (spatial and random folds, pooled and per fold) and feature importance; shown in the Processing results viewer.</source>
             <translation>HTML 报告：交叉验证指标（空间分折和随机分折，合并及逐折）和特征重要性；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="163" />
+            <location filename="../processing_provider/train.py" line="164" />
             <source>CV R (chosen scheme)</source>
             <translation>交叉验证 R（所选方案）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="164" />
+            <location filename="../processing_provider/train.py" line="165" />
             <source>CV MAE (m3/m3)</source>
             <translation>交叉验证 MAE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="165" />
+            <location filename="../processing_provider/train.py" line="166" />
             <source>CV RMSE (m3/m3)</source>
             <translation>交叉验证 RMSE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="166" />
+            <location filename="../processing_provider/train.py" line="167" />
             <source>CV ubRMSD (m3/m3)</source>
             <translation>交叉验证 ubRMSD（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="167" />
+            <location filename="../processing_provider/train.py" line="168" />
             <source>Training samples</source>
             <translation>训练样本数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="168" />
+            <location filename="../processing_provider/train.py" line="169" />
             <source>Model type trained (the winner with Auto)</source>
             <translation>训练的模型类型（自动模式下为胜出者）</translation>
         </message>
@@ -2510,7 +2510,7 @@ Derived factors (optional) are computed from the stack bands when their inputs a
             <translation>特征重要性：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="134" />
+            <location filename="../processing_provider/train.py" line="135" />
             <source>Trees in the random forest; more trees are steadier but slower. Used by the random forest only (the other models keep their defaults).</source>
             <translation>随机森林中树的数量；树越多结果越稳定，但速度越慢。仅用于随机森林（其他模型保持其默认值）。</translation>
         </message>
@@ -2891,12 +2891,12 @@ HTML 报告包含精度指标表、估算值对参考值的密度散点图（带
     <context>
         <name>alg</name>
         <message>
-            <location filename="../processing_provider/screen.py" line="40" />
+            <location filename="../processing_provider/screen.py" line="41" />
             <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
             <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="49" />
+            <location filename="../processing_provider/screen.py" line="50" />
             <source>SMAP soil moisture rasters (one per date)</source>
             <translation>SMAP 土壤水分栅格（每个日期一个）</translation>
         </message>
@@ -2911,29 +2911,49 @@ HTML 报告包含精度指标表、估算值对参考值的密度散点图（带
             <translation>因子堆栈（每个日期一个）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="57" />
+            <location filename="../processing_provider/screen.py" line="56" />
             <source>Fine (1 km) multiband factor stacks from smdownscale:align, one per date with the same date in the file name as its soil moisture raster. Bands are identified by their names (band descriptions).</source>
             <translation>来自 smdownscale:align 的精细分辨率（1 km）多波段因子堆栈，每个日期一个，文件名中的日期与对应的土壤水分栅格相同。波段按名称（波段描述）识别。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="74" />
+            <location filename="../processing_provider/screen.py" line="96" />
             <source>SMAP soil moisture</source>
             <translation>SMAP 土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="75" />
+            <location filename="../processing_provider/screen.py" line="97" />
             <source>Factor stacks</source>
             <translation>因子堆栈</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="79" />
+            <location filename="../processing_provider/screen.py" line="101" />
             <source>Minimum valid fraction per coarse cell</source>
             <translation>每个粗像元的最小有效比例</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="83" />
+            <location filename="../processing_provider/screen.py" line="105" />
             <source>A coarse cell is used only when at least this share of its 1 km pixels has every factor valid.</source>
             <translation>仅当某粗像元中至少有此比例的 1 km 像元所有因子均有效时，才使用该粗像元。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="59" />
+            <source>Or: manifest from Fetch data from Earth Engine</source>
+            <translation>或：“从 Earth Engine 获取数据”生成的清单文件</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="61" />
+            <source>manifest.json written by smdownscale:fetchgee: its SMAP rasters and factor stacks are used instead of the two lists above.</source>
+            <translation>由 smdownscale:fetchgee 写出的 manifest.json：使用其中的 SMAP 栅格和因子栈，代替上面的两个列表。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="74" />
+            <source>Give either a manifest or the lists of SMAP rasters and factor stacks, not both.</source>
+            <translation>请给出清单文件，或给出 SMAP 栅格和因子栈列表，二者不能同时给出。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="78" />
+            <source>Give the SMAP soil moisture rasters and the factor stacks (one per date), or a manifest from smdownscale:fetchgee.</source>
+            <translation>请给出 SMAP 土壤水分栅格和因子栈（每个日期一个），或 smdownscale:fetchgee 生成的清单文件。</translation>
         </message>
     </context>
 </TS>

@@ -13,6 +13,7 @@ from qgis.core import (
     QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
+    QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
@@ -45,18 +46,39 @@ def raster_paths(alg: SmdAlgorithm, parameters, name: str, context) -> list[str]
 
 
 def add_pair_inputs(alg: SmdAlgorithm, params: list) -> None:
-    """The SOIL_MOISTURE and FACTORS parameters shared by screen and train."""
+    """The SOIL_MOISTURE and FACTORS parameters (or a MANIFEST instead) shared by screen and train."""
     p = QgsProcessingParameterMultipleLayers(alg.SOIL_MOISTURE, alg.tr("SMAP soil moisture rasters (one per date)"),
-                                             QgsProcessing.SourceType.TypeRaster)
-    p.setMinimumNumberInputs(1)
+                                             QgsProcessing.SourceType.TypeRaster, optional=True)
     params.append((p, alg.tr("Coarse (~9 km) soil moisture rasters in m3/m3, one per date, with the date in the "
                              "file name (YYYYMMDD or YYYY-MM-DD). Band 1 is used.")))
     p = QgsProcessingParameterMultipleLayers(alg.FACTORS, alg.tr("Factor stacks (one per date)"),
-                                             QgsProcessing.SourceType.TypeRaster)
-    p.setMinimumNumberInputs(1)
+                                             QgsProcessing.SourceType.TypeRaster, optional=True)
     params.append((p, alg.tr("Fine (1 km) multiband factor stacks from smdownscale:align, one per date with the "
                              "same date in the file name as its soil moisture raster. Bands are identified by "
                              "their names (band descriptions).")))
+    p = QgsProcessingParameterFile(alg.MANIFEST, alg.tr("Or: manifest from Fetch data from Earth Engine"),
+                                   extension="json", optional=True)
+    params.append((p, alg.tr("manifest.json written by smdownscale:fetchgee: its SMAP rasters and factor stacks "
+                             "are used instead of the two lists above.")))
+
+
+def pair_input_paths(alg: SmdAlgorithm, parameters, context) -> tuple[list[str], list[str]]:
+    """(SMAP rasters, factor stacks) from the two lists or from a fetchgee manifest (exactly one way)."""
+    from ..algorithms.manifest import manifest_inputs
+
+    manifest = alg.parameterAsFile(parameters, alg.MANIFEST, context)
+    sm = raster_paths(alg, parameters, alg.SOIL_MOISTURE, context)
+    stacks = raster_paths(alg, parameters, alg.FACTORS, context)
+    if manifest:
+        if sm or stacks:
+            raise QgsProcessingException(alg.tr(
+                "Give either a manifest or the lists of SMAP rasters and factor stacks, not both."))
+        return alg.run_engine(manifest_inputs, manifest)
+    if not sm or not stacks:
+        raise QgsProcessingException(alg.tr(
+            "Give the SMAP soil moisture rasters and the factor stacks (one per date), or a manifest from "
+            "smdownscale:fetchgee."))
+    return sm, stacks
 
 
 def report_destination(alg: SmdAlgorithm, parameters, context) -> str | None:
@@ -90,6 +112,7 @@ class ScreenAlgorithm(SmdAlgorithm):
 
     SOIL_MOISTURE = "SOIL_MOISTURE"
     FACTORS = "FACTORS"
+    MANIFEST = "MANIFEST"
     MAX_COLLINEARITY = "MAX_COLLINEARITY"
     MIN_ABS_R = "MIN_ABS_R"
     MAX_FACTORS = "MAX_FACTORS"
@@ -191,8 +214,7 @@ class ScreenAlgorithm(SmdAlgorithm):
             dependencies.require(["sklearn"])
         derived = [("lst_diff", "tvdi", "api")[i]
                    for i in self.parameterAsEnums(parameters, self.DERIVED_FACTORS, context)]
-        sm = raster_paths(self, parameters, self.SOIL_MOISTURE, context)
-        stacks = raster_paths(self, parameters, self.FACTORS, context)
+        sm, stacks = pair_input_paths(self, parameters, context)
         output = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         report_path = report_destination(self, parameters, context)
         progress, is_canceled = self.callbacks(feedback)

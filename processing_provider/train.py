@@ -15,7 +15,7 @@ from qgis.core import (
 )
 
 from .base import SmdAlgorithm
-from .screen import add_pair_inputs, min_valid_param, raster_paths, report_destination, report_inputs
+from .screen import add_pair_inputs, min_valid_param, pair_input_paths, report_destination, report_inputs
 
 #: Engine keys in the order of the enum options (indices are public: scripts use them).
 MODEL_KEYS = ("rf", "svr", "cart", "gbr", "extratrees", "linear_gbr", "auto")
@@ -31,6 +31,7 @@ class TrainAlgorithm(SmdAlgorithm):
 
     SOIL_MOISTURE = "SOIL_MOISTURE"
     FACTORS = "FACTORS"
+    MANIFEST = "MANIFEST"
     SELECTED_FACTORS = "SELECTED_FACTORS"
     MODEL_TYPE = "MODEL_TYPE"
     N_ESTIMATORS = "N_ESTIMATORS"
@@ -174,8 +175,7 @@ class TrainAlgorithm(SmdAlgorithm):
         dependencies.require(["sklearn", "skops"])
         from ..algorithms import train
 
-        sm = raster_paths(self, parameters, self.SOIL_MOISTURE, context)
-        stacks = raster_paths(self, parameters, self.FACTORS, context)
+        sm, stacks = pair_input_paths(self, parameters, context)
         text = self.parameterAsString(parameters, self.SELECTED_FACTORS, context) or ""
         factors = [f.strip() for f in text.replace(";", ",").split(",") if f.strip()] or None
         model_type = MODEL_KEYS[self.parameterAsEnum(parameters, self.MODEL_TYPE, context)]

@@ -25,6 +25,7 @@ from smdownscale.algorithms.manifest import manifest_inputs, read_manifest
 from smdownscale.processing_provider import settings
 from smdownscale.processing_provider.downscale import DownscaleAlgorithm as D
 from smdownscale.processing_provider.fetchgee import FetchGeeAlgorithm as F
+from smdownscale.processing_provider.screen import ScreenAlgorithm as S
 from smdownscale.processing_provider.train import TrainAlgorithm as T
 from smdownscale.tests.fake_ee import FakeEarthEngine
 
@@ -95,6 +96,17 @@ def test_fetchgee_outputs_feed_train_and_downscale(run, fake, tmp_path):
                                    T.CV_BLOCK_CELLS: 2, T.N_ESTIMATORS: 20})
     assert tr[T.N_SAMPLES] == 2 * cg.width * cg.height
     assert tr[T.CV_R] > 0.9
+    # the manifest can stand in for the two lists, in screen and train
+    by_manifest = run("smdownscale:train", {T.MANIFEST: res[F.MANIFEST], T.OUTPUT: str(tmp_path / "m2.smdmodel"),
+                                            T.CV_FOLDS: 2, T.CV_BLOCK_CELLS: 2, T.N_ESTIMATORS: 20})
+    assert by_manifest[T.N_SAMPLES] == tr[T.N_SAMPLES]
+    assert by_manifest[T.CV_R] == pytest.approx(tr[T.CV_R])
+    screened = run("smdownscale:screen", {S.MANIFEST: res[F.MANIFEST], S.OUTPUT: str(tmp_path / "screen.csv")})
+    assert set(screened[S.SELECTED].split(",")) <= {"ndvi", "lst_day", "landcover"}
+    with pytest.raises(QgsProcessingException, match="either a manifest or the lists"):
+        run("smdownscale:train", {T.MANIFEST: res[F.MANIFEST], T.SOIL_MOISTURE: smap, T.FACTORS: stacks,
+                                  T.OUTPUT: str(tmp_path / "m3.smdmodel")})
+    assert not (tmp_path / "m3.smdmodel").exists()
     # ... and downscale, whose residual correction gives back SMAP's mean in every cell
     sm1km = str(tmp_path / "sm_1km.tif")
     run("smdownscale:downscale", {D.MODEL: model, D.FACTORS: stacks[0], D.SOIL_MOISTURE: smap[0], D.OUTPUT: sm1km})
