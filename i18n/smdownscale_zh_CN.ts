@@ -1117,12 +1117,12 @@ Earth Engine 访问：需要一个已注册 Earth Engine 的云项目（参数�
     <context>
         <name>FetchGeeAlgorithm</name>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="67" />
+            <location filename="../processing_provider/fetchgee.py" line="69" />
             <source>Fetch data from Earth Engine</source>
             <translation>从 Earth Engine 获取数据</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="70" />
+            <location filename="../processing_provider/fetchgee.py" line="72" />
             <source>Downloads from Google Earth Engine, for an area and a date range, SMAP soil moisture and the downscaling factors, on grids and time steps that already agree, ready for screen, train and downscale.
 
 For every time step it writes smap/smap_YYYYMMDD.tif (SMAP on its own EASE-Grid 2.0 9 km grid, EPSG:6933, the whole cells covering the area) and factors/factors_YYYYMMDD.tif (one band per factor, named after it, on the fine grid: target CRS and resolution, covering the same SMAP cells), plus manifest.json listing files, dates, bands, units and provenance (collections, dataset versions, request time). No credential is ever written.
@@ -1143,309 +1143,319 @@ Earth Engine access: an Earth Engine Cloud project (parameter, plugin settings, 
 Earth Engine 访问：需要一个 Earth Engine 云项目（参数、插件设置或 SMDOWNSCALE_EE_PROJECT 环境变量），以及您的持久凭据（运行一次“earthengine authenticate”）或保存在 QGIS 认证数据库中的服务账号密钥（插件设置）。不会弹出任何窗口。瓦片以并行方式下载并自动重试，在整个请求完成前一直保留，因此失败或被取消的运行可以从中断处继续。对于交互式下载而言过大的区域，可以改为导出到 Google Drive 或 Cloud Storage（任务列在清单中）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="98" />
+            <location filename="../processing_provider/fetchgee.py" line="100" />
             <source>Extent</source>
             <translation>范围</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="99" />
+            <location filename="../processing_provider/fetchgee.py" line="101" />
             <source>Area to fetch, with its CRS. Ignored when a polygon layer is given.</source>
             <translation>要获取数据的区域及其坐标参考系。给定面图层时忽略此项。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="100" />
+            <location filename="../processing_provider/fetchgee.py" line="102" />
             <source>Area (polygon layer)</source>
             <translation>区域（面图层）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="102" />
+            <location filename="../processing_provider/fetchgee.py" line="104" />
             <source>Polygons delimiting the area (all features together). The data cover the SMAP cells that intersect the polygons' bounding box.</source>
             <translation>界定区域的多边形（所有要素合在一起）。数据覆盖与多边形外包矩形相交的 SMAP 像元。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="104" />
+            <location filename="../processing_provider/fetchgee.py" line="106" />
             <source>Start date (YYYY-MM-DD)</source>
             <translation>开始日期（YYYY-MM-DD）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="105" />
+            <location filename="../processing_provider/fetchgee.py" line="107" />
             <source>First day of the date range.</source>
             <translation>日期范围的第一天。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="106" />
+            <location filename="../processing_provider/fetchgee.py" line="108" />
             <source>End date (YYYY-MM-DD, inclusive)</source>
             <translation>结束日期（YYYY-MM-DD，包含当日）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="107" />
+            <location filename="../processing_provider/fetchgee.py" line="109" />
             <source>Last day of the date range (included).</source>
             <translation>日期范围的最后一天（包含）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="108" />
+            <location filename="../processing_provider/fetchgee.py" line="110" />
             <source>Time step</source>
             <translation>时间步长</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="108" />
+            <location filename="../processing_provider/fetchgee.py" line="110" />
             <source>Daily</source>
             <translation>逐日</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="108" />
+            <location filename="../processing_provider/fetchgee.py" line="110" />
             <source>8-day</source>
             <translation>8 天</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="108" />
+            <location filename="../processing_provider/fetchgee.py" line="110" />
             <source>16-day</source>
             <translation>16 天</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="108" />
+            <location filename="../processing_provider/fetchgee.py" line="110" />
             <source>Monthly</source>
             <translation>逐月</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="111" />
+            <location filename="../processing_provider/fetchgee.py" line="113" />
             <source>Length of each time step. 8- and 16-day steps follow the MODIS composite calendar; the first and last steps are clipped to the date range.</source>
             <translation>每个时间步长的长度。8 天和 16 天步长遵循 MODIS 合成日历；第一个和最后一个时间步长截取到日期范围内。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="113" />
+            <location filename="../processing_provider/fetchgee.py" line="115" />
             <source>Compositing window for gap filling (days)</source>
             <translation>填补空缺的合成窗口（天）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="116" />
+            <location filename="../processing_provider/fetchgee.py" line="118" />
             <source>Sentinel-1, Landsat and MODIS LST/albedo pixels left without a valid observation in a step are filled from this many days before and after it; 0 turns gap filling off.</source>
             <translation>Sentinel-1、Landsat 以及 MODIS 地表温度 / 反照率在某时间步长内没有有效观测的像元，用该步长前后这么多天的数据填补；0 表示关闭填补。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="119" />
+            <location filename="../processing_provider/fetchgee.py" line="121" />
             <source>SMAP product</source>
             <translation>SMAP 产品</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="119" />
+            <location filename="../processing_provider/fetchgee.py" line="121" />
             <source>L4 (model assimilation, 3-hourly)</source>
             <translation>L4（模式同化，3 小时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="119" />
+            <location filename="../processing_provider/fetchgee.py" line="121" />
             <source>L3 enhanced (radiometer, AM/PM passes)</source>
             <translation>L3 增强型（辐射计，上午/下午过境）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="122" />
+            <location filename="../processing_provider/fetchgee.py" line="124" />
             <source>SMAP L4 (SPL4SMGP v8) is gap-free; SMAP L3 enhanced (SPL3SMP_E) has gaps between overpasses and keeps only recommended-quality retrievals.</source>
             <translation>SMAP L4（SPL4SMGP v8）没有空缺；SMAP L3 增强型（SPL3SMP_E）在两次过境之间存在空缺，且只保留推荐质量的反演结果。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="124" />
+            <location filename="../processing_provider/fetchgee.py" line="126" />
             <source>SMAP layer</source>
             <translation>SMAP 图层</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="124" />
+            <location filename="../processing_provider/fetchgee.py" line="126" />
             <source>Surface soil moisture (0-5 cm)</source>
             <translation>表层土壤水分（0-5 cm）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="124" />
+            <location filename="../processing_provider/fetchgee.py" line="126" />
             <source>Root-zone soil moisture (0-100 cm, L4 only)</source>
             <translation>根区土壤水分（0-100 cm，仅 L4）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="128" />
+            <location filename="../processing_provider/fetchgee.py" line="130" />
             <source>The soil moisture layer to downscale.</source>
             <translation>要降尺度的土壤水分图层。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="129" />
+            <location filename="../processing_provider/fetchgee.py" line="131" />
             <source>Factors</source>
             <translation>因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="133" />
+            <location filename="../processing_provider/fetchgee.py" line="135" />
             <source>Downscaling factors to fetch, each one band of the factor stacks (see the algorithm help for their sources).</source>
             <translation>要获取的降尺度因子，每个因子为因子堆栈中的一个波段（来源见算法帮助）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="135" />
+            <location filename="../processing_provider/fetchgee.py" line="137" />
             <source>Fine resolution (target CRS units)</source>
             <translation>精细分辨率（目标坐标参考系单位）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="138" />
+            <location filename="../processing_provider/fetchgee.py" line="140" />
             <source>Pixel size of the factor stacks, in units of the target CRS (metres for EPSG:6933). Must be finer than SMAP's 9 km.</source>
             <translation>因子堆栈的像元大小，以目标坐标参考系单位表示（EPSG:6933 下为米）。必须比 SMAP 的 9 km 更精细。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="141" />
+            <location filename="../processing_provider/fetchgee.py" line="143" />
             <source>Target CRS of the factor stacks</source>
             <translation>因子堆栈的目标坐标参考系</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="143" />
+            <location filename="../processing_provider/fetchgee.py" line="145" />
             <source>CRS of the fine grid; EPSG:6933 (SMAP's own EASE-Grid 2.0) when empty.</source>
             <translation>精细格网的坐标参考系；留空时为 EPSG:6933（SMAP 自身的 EASE-Grid 2.0）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="144" />
+            <location filename="../processing_provider/fetchgee.py" line="146" />
             <source>Earth Engine Cloud project</source>
             <translation>Earth Engine 云项目</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="145" />
+            <location filename="../processing_provider/fetchgee.py" line="147" />
             <source>Google Cloud project registered for Earth Engine. Empty: the plugin settings, then the SMDOWNSCALE_EE_PROJECT environment variable.</source>
             <translation>已注册 Earth Engine 的 Google Cloud 项目。留空：依次使用插件设置、SMDOWNSCALE_EE_PROJECT 环境变量。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="147" />
+            <location filename="../processing_provider/fetchgee.py" line="149" />
             <source>Sentinel-1 orbit pass</source>
             <translation>Sentinel-1 轨道方向</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="147" />
+            <location filename="../processing_provider/fetchgee.py" line="149" />
             <source>Both</source>
             <translation>升轨和降轨</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="147" />
+            <location filename="../processing_provider/fetchgee.py" line="149" />
             <source>Ascending</source>
             <translation>升轨</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="147" />
+            <location filename="../processing_provider/fetchgee.py" line="149" />
             <source>Descending</source>
             <translation>降轨</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="151" />
+            <location filename="../processing_provider/fetchgee.py" line="153" />
             <source>Restrict Sentinel-1 scenes to one orbit direction (consistent geometry).</source>
             <translation>将 Sentinel-1 景限制为单一轨道方向（观测几何一致）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="152" />
+            <location filename="../processing_provider/fetchgee.py" line="154" />
             <source>Parallel requests</source>
             <translation>并行请求数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="156" />
+            <location filename="../processing_provider/fetchgee.py" line="158" />
             <source>Tiles requested at once. Empty: the plugin settings (default 8).</source>
             <translation>同时请求的瓦片数。留空：使用插件设置（默认 8）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="157" />
+            <location filename="../processing_provider/fetchgee.py" line="159" />
             <source>Large areas: export instead of downloading</source>
             <translation>大区域：导出而非下载</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="157" />
+            <location filename="../processing_provider/fetchgee.py" line="159" />
             <source>No (download)</source>
             <translation>否（下载）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="157" />
+            <location filename="../processing_provider/fetchgee.py" line="159" />
             <source>Export to Google Drive</source>
             <translation>导出到 Google Drive</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="157" />
+            <location filename="../processing_provider/fetchgee.py" line="159" />
             <source>Export to Cloud Storage</source>
             <translation>导出到 Cloud Storage</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="161" />
+            <location filename="../processing_provider/fetchgee.py" line="163" />
             <source>For areas beyond interactive limits: start Earth Engine export tasks (one per file) instead of downloading; they are listed in the manifest and the log.</source>
             <translation>用于超出交互式下载限制的区域：启动 Earth Engine 导出任务（每个文件一个）而不是直接下载；任务列在清单和日志中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="163" />
+            <location filename="../processing_provider/fetchgee.py" line="165" />
             <source>Export Drive folder or Cloud Storage bucket</source>
             <translation>导出用的 Drive 文件夹或 Cloud Storage 存储桶</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="166" />
+            <location filename="../processing_provider/fetchgee.py" line="168" />
             <source>Google Drive folder (default 'smdownscale') or Cloud Storage bucket (required) for exports.</source>
             <translation>导出用的 Google Drive 文件夹（默认“smdownscale”）或 Cloud Storage 存储桶（必填）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="168" />
+            <location filename="../processing_provider/fetchgee.py" line="176" />
             <source>Output folder</source>
             <translation>输出文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="169" />
+            <location filename="../processing_provider/fetchgee.py" line="177" />
             <source>Folder receiving smap/, factors/ and manifest.json.</source>
             <translation>存放 smap/、factors/ 和 manifest.json 的文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="174" />
+            <location filename="../processing_provider/fetchgee.py" line="182" />
             <source>Manifest (JSON)</source>
             <translation>清单（JSON）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="175" />
+            <location filename="../processing_provider/fetchgee.py" line="183" />
             <source>SMAP rasters (';'-separated)</source>
             <translation>SMAP 栅格（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="176" />
+            <location filename="../processing_provider/fetchgee.py" line="184" />
             <source>Factor stacks (';'-separated)</source>
             <translation>因子堆栈（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="177" />
+            <location filename="../processing_provider/fetchgee.py" line="185" />
             <source>Number of time steps</source>
             <translation>时间步数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="193" />
+            <location filename="../processing_provider/fetchgee.py" line="201" />
             <source>Unknown factor {}. Known factors: {}.</source>
             <translation>未知因子 {}。已知因子：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="200" />
+            <location filename="../processing_provider/fetchgee.py" line="208" />
             <source>start date</source>
             <translation>开始日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="200" />
+            <location filename="../processing_provider/fetchgee.py" line="208" />
             <source>end date</source>
             <translation>结束日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="202" />
+            <location filename="../processing_provider/fetchgee.py" line="210" />
             <source>The {} '{}' is not a date; write it as YYYY-MM-DD.</source>
             <translation>{}“{}”不是日期；请写成 YYYY-MM-DD。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="204" />
+            <location filename="../processing_provider/fetchgee.py" line="212" />
             <source>The date range is reversed: the end date {} is before the start date {}. Swap them.</source>
             <translation>日期范围颠倒：结束日期 {} 早于开始日期 {}。请交换两者。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="207" />
+            <location filename="../processing_provider/fetchgee.py" line="215" />
             <source>Choose at least one factor.</source>
             <translation>请至少选择一个因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="213" />
+            <location filename="../processing_provider/fetchgee.py" line="221" />
             <source>Give an extent or a polygon layer for the area to fetch.</source>
             <translation>请给定要获取数据区域的范围或面图层。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="256" />
+            <location filename="../processing_provider/fetchgee.py" line="265" />
             <source>{} export task(s) started; follow them in the Earth Engine Code Editor (Tasks tab). The manifest lists them.</source>
             <translation>已启动 {} 个导出任务；请在 Earth Engine 代码编辑器（Tasks 选项卡）中跟踪。清单中列出了这些任务。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="258" />
+            <location filename="../processing_provider/fetchgee.py" line="267" />
             <source>Fetched {} time step(s): {} tile(s) downloaded, {} from the cache, {} retried request(s).</source>
             <translation>已获取 {} 个时间步长：下载 {} 个瓦片，{} 个来自缓存，{} 次请求重试。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="170" />
+            <source>Follow export tasks until they finish</source>
+            <translation>跟踪导出任务直至完成</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="173" />
+            <source>With export: keep polling the tasks, showing progress per finished task and reporting Earth Engine's message if one fails; canceling cancels the tasks on Earth Engine. Off: start the tasks and return.</source>
+            <translation>使用导出时：持续查询任务状态，按已完成任务显示进度，任务失败时报告 Earth Engine 的消息；取消运行会同时取消 Earth Engine 上的任务。关闭：启动任务后立即返回。</translation>
         </message>
     </context>
     <context>

@@ -8,6 +8,7 @@ from qgis.core import (
     QgsProcessingOutputFile,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterCrs,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
@@ -57,6 +58,7 @@ class FetchGeeAlgorithm(GeeParameters, SmdAlgorithm):
     WORKERS = "WORKERS"
     EXPORT = "EXPORT"
     EXPORT_TARGET = "EXPORT_TARGET"
+    WAIT_EXPORTS = "WAIT_EXPORTS"
     OUTPUT = "OUTPUT"
     MANIFEST = "MANIFEST"
     SMAP_FILES = "SMAP_FILES"
@@ -165,6 +167,12 @@ class FetchGeeAlgorithm(GeeParameters, SmdAlgorithm):
         p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         params.append((p, self.tr("Google Drive folder (default 'smdownscale') or Cloud Storage bucket (required) "
                                   "for exports.")))
+        p = QgsProcessingParameterBoolean(self.WAIT_EXPORTS, self.tr("Follow export tasks until they finish"),
+                                          defaultValue=True)
+        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+        params.append((p, self.tr("With export: keep polling the tasks, showing progress per finished task and "
+                                  "reporting Earth Engine's message if one fails; canceling cancels the tasks on "
+                                  "Earth Engine. Off: start the tasks and return.")))
         p = QgsProcessingParameterFolderDestination(self.OUTPUT, self.tr("Output folder"))
         params.append((p, self.tr("Folder receiving smap/, factors/ and manifest.json.")))
         for param, help_text in params:
@@ -249,6 +257,7 @@ class FetchGeeAlgorithm(GeeParameters, SmdAlgorithm):
             out_dir=out_dir, window_days=self.parameterAsInt(parameters, self.WINDOW_DAYS, context),
             workers=workers, cache_dir=settings.cache_dir() if stored_cache else None, export=export,
             export_target=(self.parameterAsString(parameters, self.EXPORT_TARGET, context) or "").strip() or None,
+            wait_exports=self.parameterAsBool(parameters, self.WAIT_EXPORTS, context),
             area_crs=area_crs, orbit_pass=ORBITS[self.parameterAsEnum(parameters, self.ORBIT_PASS, context)],
             project=self._project(parameters, context), credentials=credentials, url=settings.ee_url() or None,
             progress=progress, is_canceled=is_canceled, log=log)

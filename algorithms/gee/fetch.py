@@ -190,6 +190,15 @@ def _mb(nbytes: float) -> str:
     return f"{mb:,.0f} MB" if mb >= 10 else f"{mb:.2f} MB"
 
 
+def _cancel_exports(operation_names: list[str]) -> None:
+    """Cancel export tasks on Earth Engine (best effort: a task that already ended cannot be canceled)."""
+    import ee
+
+    for name in operation_names:
+        with contextlib.suppress(Exception):
+            ee.data.cancelOperation(name)
+
+
 def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factors: Sequence[str],
           smap_product: str = "L4", smap_layer: str = "sm_surface", fine_resolution: float = 1000.0,
           target_crs: str = "EPSG:6933", out_dir: str = "", window_days: int = 8, workers: int = 4,
@@ -198,7 +207,8 @@ def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factor
           sources: dict[str, str] | None = None, project: str | None = None, credentials: Any = None,
           url: str | None = None, max_interactive_bytes: int = MAX_INTERACTIVE_BYTES, timeout: float = 120.0,
           retry: Any = None, progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled,
-          log: Callable[[str], None] | None = None) -> FetchResult:
+          log: Callable[[str], None] | None = None, wait_exports: bool = False,
+          export_poll: float = 10.0) -> FetchResult:
     """Fetch SMAP and the factors for every time step of ``start``..``end`` (inclusive); see the module doc.
 
     ``area``: an extent ``(xmin, ymin, xmax, ymax, crs)`` or a GeoJSON polygon with ``area_crs``.
@@ -246,7 +256,7 @@ def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factor
     project_id = auth.initialize(project, credentials, url)
     import ee
 
-    from .transport import RetryPolicy, fetch_image, start_export
+    from .transport import RetryPolicy, fetch_image, start_export, wait_for_export
 
     lon0, lat0, lon1, lat1 = _lonlat_box(coarse)
     region = ee.Geometry.Rectangle([lon0, lat0, lon1, lat1], None, False)
@@ -300,7 +310,7 @@ def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factor
                 result.tasks += tasks
                 step_files.append({"date": s0.isoformat(), "end": s1.isoformat(), "smap": None, "factors": None})
                 done += weights[0] + weights[1]
-                progress(done / total)
+                progress(done / total * (0.1 if wait_exports else 1.0))  # waiting takes the rest
                 continue
             for img, grid, bands, path, kinds_, weight in ((smap_img, coarse, [smap_layer], smap_path, None,
                                                              weights[0]),
@@ -326,6 +336,19 @@ def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factor
                                "factors": stack_path})
             say(f"{s0.isoformat()}: wrote {os.path.relpath(smap_path, out_dir)} and "
                 f"{os.path.relpath(stack_path, out_dir)}.")
+        if result.tasks and wait_exports:
+            # follow the export tasks to the end: progress per finished task, cancel cancels them on the server
+            for i, task in enumerate(result.tasks):
+                try:
+                    status = wait_for_export(task["task"], is_canceled=is_canceled, poll=export_poll)
+                except Canceled:
+                    _cancel_exports([t["task"] for t in result.tasks[i + 1:]])
+                    raise
+                task["state"] = status.get("state", "SUCCEEDED")
+                if status.get("destination_uris"):
+                    task["destination_uris"] = list(status["destination_uris"])
+                say(f"Export task {task['task']} ({task['file_prefix']}) finished: {task['state']}.")
+                progress(0.1 + 0.9 * (i + 1) / len(result.tasks))
         bands = {"smap": {"name": smap_layer, "unit": smap_entry["unit"], "product": smap_entry["product"]},
                  "factors": [{"name": e["id"], "unit": e["unit"], "kind": e["kind"]} for e in entries]}
         provenance = _provenance(entries, smap_entry, steps, project_id, requested)

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from osgeo import gdal
 
 from smdownscale.algorithms import raster
-from smdownscale.algorithms.errors import Canceled, InputError
+from smdownscale.algorithms.errors import Canceled, InputError, SmdError
 from smdownscale.algorithms.gee import GeeError, auth
 from smdownscale.algorithms.gee.fetch import EASE_CELL, EASE_X0, EASE_Y0, area_geometry, fetch, fine_grid, smap_grid
 from smdownscale.algorithms.gee.transport import RetryPolicy
@@ -273,3 +273,36 @@ def test_missing_project_is_explained(tmp_path, monkeypatch):
             fetch(AREA, "2023-06-01", "2023-06-01", "daily", ["ndvi"], out_dir=str(tmp_path / "o"), url=fake.url)
         assert not fake.requests_to("computePixels")
     assert not os.path.exists(tmp_path / "o" / "manifest.json")
+
+
+def test_export_tasks_are_followed_to_the_end(fake, tmp_path):
+    fake.task_states = ["PENDING", "RUNNING", "SUCCEEDED"]
+    seen = []
+    res = _run(fake, tmp_path, export="gcs", export_target="smd-bucket", step="monthly", end="2023-06-30",
+               wait_exports=True, export_poll=0.01, progress=seen.append)
+    assert [t["state"] for t in res.tasks] == ["SUCCEEDED", "SUCCEEDED"]
+    polls = fake.requests_to("operation")
+    assert len(polls) >= 2 * 2  # each task polled until it left RUNNING
+    assert seen[-1] == pytest.approx(1.0) and seen == sorted(seen)
+    assert [e["state"] for e in read_manifest(res.manifest_path).exports] == ["SUCCEEDED", "SUCCEEDED"]
+
+
+def test_failed_export_task_reports_earth_engines_message(fake, tmp_path):
+    fake.task_states = ["PENDING", "FAILED"]
+    with pytest.raises(SmdError, match="the destination is not writable"):
+        _run(fake, tmp_path, export="drive", step="monthly", end="2023-06-30", wait_exports=True, export_poll=0.01)
+    assert not os.path.exists(tmp_path / "out" / "manifest.json")
+
+
+def test_cancel_while_waiting_cancels_every_export_task(fake, tmp_path):
+    fake.task_states = ["PENDING", "RUNNING", "RUNNING", "RUNNING", "SUCCEEDED"]
+    calls = {"n": 0}
+
+    def cancel_after_start() -> bool:  # canceled once the tasks are started and being followed
+        calls["n"] += 1
+        return bool(fake.requests_to("operation"))
+
+    with pytest.raises(Canceled):
+        _run(fake, tmp_path, export="drive", step="monthly", end="2023-06-30", wait_exports=True,
+             export_poll=0.01, is_canceled=cancel_after_start)
+    assert len(fake.requests_to("cancel")) == len(fake.operations) == 2
