@@ -43,6 +43,7 @@ CONTINUOUS = "continuous"
 #: Resampling per kind and direction: (target finer than source, target coarser or equal).
 RESAMPLING = {CONTINUOUS: ("bilinear", "average"), CATEGORICAL: ("near", "mode")}
 _VRT_BLOCK_ROWS = 128  # block height of GDAL's warped VRT: read whole multiples of it
+_TILE_ROWS = 256  # tile height of the output GeoTIFF
 
 
 @dataclass(frozen=True)
@@ -296,6 +297,11 @@ def align_rasters(inputs: Sequence[str], grid: Grid, output: str, categorical: s
                                          "coordinate systems can be transformed into the target CRS.") from exc
                 valid += np.isfinite(view).reshape(nbands, -1).sum(axis=1)
                 raster.write_block(out, row0, view)
+                if (row0 + nrows) % _TILE_ROWS == 0:
+                    # whole output tile rows are done: release GDAL's block cache (output tiles, warped
+                    # and source blocks), so memory does not grow with the extent
+                    for cached in [out] + [w for w, _ in warps] + keep + [s.ds for s in sources]:
+                        cached.FlushCache()
             out.FlushCache()
         finally:
             out = None  # closed before the temporary file is renamed or removed

@@ -10,7 +10,10 @@ SMAP cell, the mean of the predictions of its valid pixels (:mod:`aggregate`: a 
 the cell containing its center). The residual of a cell is SMAP minus that mean; pass 2 adds each
 cell's residual to its pixels, so the mean of the 1 km values of every cell equals the SMAP value
 exactly (before clipping to the physical range). Pixels whose cell has no SMAP value (nodata or
-outside the SMAP raster) keep the uncorrected prediction; their count is reported.
+outside the SMAP raster) keep the uncorrected prediction; their count is reported. 'smooth' adds an
+interpolated residual surface instead of a constant per cell (no seams at cell edges), solved so that
+every cell's mean still equals SMAP (:mod:`residual`). Derived factors the model uses (:mod:`derived`)
+are recomputed from the stack.
 """
 
 from __future__ import annotations
@@ -18,21 +21,23 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import uuid
+import threading
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
-from . import raster
-from .aggregate import CellIndex, CoarseMean, broadcast
+from . import inference, raster
+from .aggregate import CellIndex
 from .dates import date_from_name
+from .derived import StackReader
 from .errors import InputError, ModelFileError
-from .features import FactorSpec, feature_names, fine_design, select_bands
+from .features import FactorSpec, feature_names, fine_design
 from .model_io import load_model
 from .raster import Grid, IsCanceled, Progress, never_canceled, no_progress
+from .residual import RESIDUAL_MODES, ResidualCorrector, check_mode
 
-RESIDUAL_MODES = ("constant", "none")
+__all__ = ["RESIDUAL_MODES", "DownscaleResult", "downscale", "reuse_models"]
 BAND_NAME = "soil_moisture"
 UNITS = "m3/m3"
 
@@ -59,6 +64,9 @@ class DownscaleResult:
     n_uncorrected: int = 0
     #: Pixels moved to the clip range.
     n_clipped: int = 0
+    #: Smooth residual correction: iterations, and the largest per-cell residual left to a constant step.
+    smooth_iterations: int = 0
+    smooth_max_leftover: float = math.nan
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,7 +124,7 @@ class _BlockCellIndex(CellIndex):
     """CellIndex remembering the cells of each row block (up to ``max_bytes``, plus always the last block),
     so the two passes transform every block's pixel centers once."""
 
-    def __init__(self, fine: Grid, coarse: Grid, max_bytes: int = 256 * 2**20) -> None:
+    def __init__(self, fine: Grid, coarse: Grid, max_bytes: int = 64 * 2**20) -> None:
         super().__init__(fine, coarse)
         self._cache: dict[tuple[int, int], np.ndarray] = {}
         self._bytes = 0
@@ -150,6 +158,58 @@ def _set_n_jobs(estimator: Any, n_jobs: int | None) -> None:
             estimator.set_params(**{k: n_jobs for k in keys})
 
 
+#: Target size of the factors and design matrix of one block (bytes).
+BLOCK_BYTES = 64 * 2**20
+#: Tile height of the GeoTIFFs the engine writes (GDAL's default for TILED=YES).
+TILE_ROWS = 256
+
+
+def _tile_unit(ds: Any) -> int:
+    """Rows after which both the stack's blocks and the written tiles are complete."""
+    height = int(ds.GetRasterBand(1).GetBlockSize()[1]) or 1
+    unit = TILE_ROWS * height // math.gcd(TILE_ROWS, height)
+    return unit if unit <= 4 * TILE_ROWS else TILE_ROWS
+
+
+def _tile_rows(rows: int, unit: int) -> int:
+    """``rows`` brought to a multiple of ``unit``, or to a divisor of it when smaller."""
+    if rows >= unit:
+        return rows - rows % unit
+    for d in range(max(1, rows), 0, -1):
+        if unit % d == 0:
+            return d
+    return 1
+
+
+_reuse = threading.local()
+
+
+@contextlib.contextmanager
+def reuse_models() -> Iterator[None]:
+    """Within this block (in this thread), each model file is loaded once and reused by every
+    :func:`downscale` call while the file is unchanged: a series of dates pays the load once."""
+    outer = getattr(_reuse, "models", None)
+    if outer is None:
+        _reuse.models = {}
+    try:
+        yield
+    finally:
+        if outer is None:
+            _reuse.models = None
+
+
+def _load(model_path: str) -> tuple[Any, dict[str, Any]]:
+    cache = getattr(_reuse, "models", None)
+    if cache is None or not os.path.isfile(model_path):
+        return load_model(model_path)
+    st = os.stat(model_path)
+    key = (os.path.realpath(model_path), st.st_size, st.st_mtime_ns)
+    if key not in cache:
+        cache.clear()  # one model at a time
+        cache[key] = load_model(model_path)
+    return cache[key]
+
+
 def _specs_of(meta: dict[str, Any], model_path: str) -> list[FactorSpec]:
     try:
         specs = [FactorSpec.from_dict(d) for d in meta["factors"]]
@@ -166,9 +226,8 @@ def _specs_of(meta: dict[str, Any], model_path: str) -> list[FactorSpec]:
 
 
 def _raw_path(output: str) -> str:
-    folder, name = os.path.split(os.path.abspath(output))
-    stem = os.path.splitext(name)[0]
-    return os.path.join(folder, f".{stem}.raw-{uuid.uuid4().hex[:8]}.tif")
+    # named like raster.atomic_path's temporary files, so a rerun removes one left by a killed process
+    return raster.partial_name(output, "raw")
 
 
 def _remove(path: str) -> None:
@@ -184,11 +243,10 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     """Predict 1 km soil moisture from a factor stack; write a float32 GeoTIFF (nodata -9999).
 
     ``residual`` 'constant' (needs ``coarse_sm``, the SMAP raster of the same date) adds each SMAP
-    cell's residual to its pixels; 'none' writes the plain prediction. Values are clipped to ``clip``.
+    cell's residual to its pixels; 'smooth' an interpolated, mass-conserving residual surface; 'none'
+    writes the plain prediction. Values are clipped to ``clip``.
     """
-    residual = (residual or "none").lower()
-    if residual not in RESIDUAL_MODES:
-        raise InputError(f"Unknown residual correction '{residual}'; use one of {', '.join(RESIDUAL_MODES)}.")
+    residual = check_mode(residual)
     if residual != "none" and not coarse_sm:
         raise InputError("Residual correction needs the coarse soil moisture: give the coarse SMAP raster of the "
                          "same date, or set residual correction off.")
@@ -199,14 +257,15 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     if os.path.abspath(output) in {os.path.abspath(p) for p in (stack_path, coarse_sm or "", model_path)}:
         raise InputError("The output would overwrite an input; choose another output file.")
 
-    estimator, meta = load_model(model_path)
+    estimator, meta = _load(model_path)
     specs = _specs_of(meta, model_path)
     _set_n_jobs(estimator, n_jobs)
     model_type = str(meta.get("model_type") or type(estimator).__name__)
 
     ds = raster.open_raster(stack_path)
     grid = Grid.from_dataset(ds, stack_path)
-    bands = select_bands(ds, [s.name for s in specs])
+    # factors by band name; derived factors the model uses (lst_diff, tvdi, ...) are computed from the stack
+    reader = StackReader(ds, [s.name for s in specs], stack_path, is_canceled)
     day = date_from_name(stack_path)
 
     sm = None
@@ -231,9 +290,18 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
         index = _BlockCellIndex(grid, cgrid)
 
     nfeat = len(feature_names(specs))
-    # ~16 MB of factors + design matrix per block (the estimator and the coordinate transforms take a few
-    # times that): memory depends on the width and the factors, never on the extent.
-    rows = block_rows or raster.block_rows_for(grid.width, len(bands) + nfeat + 4, target_bytes=16 * 2**20)
+    # ~64 MB of factors + design matrix per block (sorting for prediction and the residual pass take about
+    # as much again): memory depends on the width and the factors, never on the extent. Blocks end on tile
+    # rows, where the GDAL block cache of every file is flushed, so that cache does not grow either.
+    unit = _tile_unit(ds)
+    rows = block_rows or _tile_rows(raster.block_rows_for(grid.width, len(specs) + len(reader.derived) + nfeat + 4,
+                                                          target_bytes=BLOCK_BYTES), unit)
+
+    def flush(row0: int, nrows: int, *datasets: Any) -> None:
+        if (row0 + nrows) % unit == 0:
+            for d in datasets:
+                if d is not None:
+                    d.FlushCache()
     metadata = {"units": UNITS, "model": os.path.basename(model_path), "model_type": model_type,
                 "residual_correction": residual, "clip": f"{lo:g},{hi:g}",
                 "factor_stack": os.path.basename(stack_path)}
@@ -243,11 +311,11 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
         metadata["date"] = day.isoformat()
 
     def predict(row0: int, nrows: int) -> np.ndarray:
-        block = raster.read_block(ds, row0, nrows, bands)
+        block = reader.read(row0, nrows)
         x, valid = fine_design(block, specs)
         pred = np.full(valid.shape, np.nan, dtype=np.float32)
         if x.shape[0]:
-            y = np.asarray(estimator.predict(x), dtype=np.float32).reshape(-1)
+            y = inference.predict(estimator, x).astype(np.float32)  # tree ensembles in leaf order: same values
             pred[valid] = y
         return pred
 
@@ -274,6 +342,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                     pred = predict(row0, nrows)
                     n_valid += int(np.isfinite(pred).sum())
                     finish(out, row0, pred)
+                    flush(row0, nrows, ds, out.ds)
                 if n_valid == 0:
                     raise no_valid
             finally:
@@ -284,37 +353,35 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
         raw: _Writer | None = None
         try:
             raw = _Writer(raw_path, grid, "raw_prediction")
-            acc = CoarseMean(index, 1)
+            corrector = ResidualCorrector(index, sm, residual)  # constant or smooth (see residual.py)
             n_valid = 0
             for row0, nrows in raster.iter_blocks(grid.height, rows, progress, is_canceled, 0.0, 0.6):
                 pred = predict(row0, nrows)
                 n_valid += int(np.isfinite(pred).sum())
                 raw.write(row0, pred)
-                acc.add(row0, pred)
+                corrector.add(row0, pred)
+                flush(row0, nrows, ds, raw.ds)
             if n_valid == 0:
                 raise no_valid
             raw.ds.FlushCache()
-            cell_mean = acc.mean()[0]
-            resid = sm - cell_mean  # NaN where the cell has no SMAP value or no valid pixel
-            has = np.isfinite(resid)
-            result.n_cells_corrected = int(has.sum())
-            result.mean_abs_residual = float(np.abs(resid[has]).mean()) if has.any() else math.nan
-            check = CoarseMean(index, 1)
+            corrector.solve()
             with raster.atomic_path(output) as tmp:
                 out = _Writer(tmp, grid, BAND_NAME, metadata)
                 try:
                     for row0, nrows in raster.iter_blocks(grid.height, rows, progress, is_canceled, 0.6, 1.0):
                         values = raster.read_block(raw.ds, row0, nrows, [1], np.float64)[0]
-                        r = broadcast(index, row0, nrows, resid)
-                        fix = np.isfinite(r) & np.isfinite(values)
-                        corrected = np.where(fix, values + np.where(fix, r, 0.0), values)
-                        result.n_uncorrected += int(np.count_nonzero(np.isfinite(values) & ~fix))
-                        check.add(row0, np.where(fix, corrected.astype(np.float32), np.nan))
-                        finish(out, row0, corrected)
+                        finish(out, row0, corrector.apply(row0, values))
+                        flush(row0, nrows, raw.ds, out.ds)
+                    summary = corrector.finish()
+                    out.ds.SetMetadataItem("max_cell_deviation", f"{summary.max_cell_deviation:.3g}")
                 finally:
                     out.close()
-            dev = np.abs(check.mean()[0] - sm)[has]
-            result.max_cell_deviation = float(dev.max()) if dev.size else math.nan
+            result.n_cells_corrected = summary.n_cells_corrected
+            result.mean_abs_residual = summary.mean_abs_residual
+            result.max_cell_deviation = summary.max_cell_deviation
+            result.n_uncorrected = summary.n_uncorrected
+            result.smooth_iterations = summary.iterations
+            result.smooth_max_leftover = summary.max_leftover
         finally:
             if raw is not None:
                 raw.close()

@@ -1,0 +1,53 @@
+"""bench/run.py --quick: every row is measured and reported (times positive, ratios present); never timings."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROWS = {
+    "align/ours", "align/gdalwarp", "aggregate/ours", "aggregate/gdalwarp", "train/rf", "train/svr", "train/cart",
+    "downscale/sklearn-predict", "downscale/ours-no-residual", "downscale/ours", "downscale/ours-model-loaded",
+    "downscale/ours-cart",
+    "downscale/svr-predict-sample", "downscale/load-rf-model", "validate/ours", "year/downscale-2-dates",
+}
+
+
+def test_quick_benchmark_reports_every_row(tmp_path):
+    out = tmp_path / "bench"
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "run.py"), "--quick", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    res = json.loads((out / "results.json").read_text())
+    rows = {r["row"]: r for r in res["rows"]}
+    assert ROWS <= set(rows), sorted(ROWS - set(rows))
+    scaling_rows = [r for r in rows if r.startswith("scaling/downscale-")]
+    assert len(scaling_rows) == 2
+    for name, r in rows.items():
+        assert r["wall_s"] > 0 and r["process_s"] >= r["wall_s"] and r["cpu_s"] > 0, name
+        assert 10 < r["peak_rss_mb"] < 4096, name
+    for name in ("align/ours", "aggregate/ours", "downscale/ours", "downscale/ours-no-residual", "validate/ours"):
+        assert rows[name]["pixels"] == 48 * 48 and rows[name]["mpx_per_s"] > 0, name
+    for name in ("align/ours", "aggregate/ours", "downscale/ours", "downscale/ours-no-residual"):
+        ratio = rows[name]["ratio_to_baseline"]
+        assert ratio is not None and math.isfinite(ratio) and ratio > 0, name
+    # ours and the plain alternatives compute the same thing
+    assert rows["align/ours"]["agreement_with_baseline"] == {"max_abs_diff": 0.0, "valid_mismatch_px": 0}
+    agree = rows["downscale/ours-no-residual"]["agreement_with_baseline"]
+    assert agree["valid_mismatch_px"] == 0 and agree["max_abs_diff"] < 1e-6
+    assert rows["downscale/ours"]["max_cell_deviation"] < 1e-6
+    assert rows["validate/ours"]["metrics"]["n"] == rows["downscale/ours"]["valid"]
+    assert rows["train/rf"]["samples"] > 30 and rows["train/rf"]["dates"] == 4
+    assert rows["downscale/svr-predict-sample"]["extrapolated_s"] > 0
+    assert rows["downscale/ours-model-loaded"]["model_load_s"] > 0 and rows["downscale/load-rf-model"]["file_mb"] > 0
+    assert [round(c["mpx"] * 1e6) for c in res["scaling"]] == [12 * 12, 24 * 24, 48 * 48]
+    year = res["year"]
+    assert year["dates_measured"] == 2 and year["downscale_365_s"] > year["first_date_s"] > 0
+    assert res["machine"]["cores"] >= 1 and res["machine"]["versions"]["sklearn"]
+    for key in ("downscale_speedup_vs_sklearn", "align_ratio_to_gdalwarp", "downscale_peak_rss_mb", "year_h"):
+        assert res["targets"][key] > 0, key
+    assert "| downscale/ours |" in (out / "results.md").read_text()
