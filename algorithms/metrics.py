@@ -9,18 +9,23 @@ import numpy as np
 METRIC_NAMES = ("n", "r", "mae", "rmse", "bias", "ubrmsd")
 
 
+def _finite_pairs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x and y flattened to float64, keeping the pairs where both are finite."""
+    x = np.asarray(x, dtype=np.float64).ravel()
+    y = np.asarray(y, dtype=np.float64).ravel()
+    if x.shape != y.shape:
+        raise ValueError("x and y must have the same number of values")
+    ok = np.isfinite(x) & np.isfinite(y)
+    return x[ok], y[ok]
+
+
 def metrics(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """n, Pearson R, MAE, RMSE, bias (mean x-y) and ubRMSD over pairs where both are finite.
 
     ubRMSD = sqrt(mean(((x - mean x) - (y - mean y))^2)) = sqrt(RMSE^2 - bias^2).
     R is NaN when fewer than 2 pairs or either side has no variance.
     """
-    x = np.asarray(x, dtype=np.float64).ravel()
-    y = np.asarray(y, dtype=np.float64).ravel()
-    if x.shape != y.shape:
-        raise ValueError("x and y must have the same number of values")
-    ok = np.isfinite(x) & np.isfinite(y)
-    x, y = x[ok], y[ok]
+    x, y = _finite_pairs(x, y)
     n = int(x.size)
     if n == 0:
         return {"n": 0, "r": math.nan, "mae": math.nan, "rmse": math.nan, "bias": math.nan, "ubrmsd": math.nan}
@@ -55,12 +60,7 @@ class MetricsAccumulator:
 
     def add(self, x: np.ndarray, y: np.ndarray) -> None:
         """Add pairs (any shape; pairs where either side is not finite are ignored)."""
-        x = np.asarray(x, dtype=np.float64).ravel()
-        y = np.asarray(y, dtype=np.float64).ravel()
-        if x.shape != y.shape:
-            raise ValueError("x and y must have the same number of values")
-        ok = np.isfinite(x) & np.isfinite(y)
-        x, y = x[ok], y[ok]
+        x, y = _finite_pairs(x, y)
         nb = int(x.size)
         if nb == 0:
             return
@@ -92,3 +92,14 @@ class MetricsAccumulator:
         r = self.sxy / den if n >= 2 and den > 0 and varies else math.nan
         return {"n": n, "r": r, "mae": self.sabs / n, "rmse": math.sqrt(ub2 + bias * bias), "bias": bias,
                 "ubrmsd": math.sqrt(ub2)}
+
+
+def csv_value(value: object) -> str:
+    """A metric as CSV text: integers as such, floats with 6 decimals, NaN/inf as an empty cell."""
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, float) and not math.isfinite(value):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6f}"
+    return str(value)

@@ -20,7 +20,6 @@ import csv
 import dataclasses
 import datetime as dt
 import glob
-import math
 import os
 import re
 import shutil
@@ -33,7 +32,7 @@ import numpy as np
 from .dates import date_from_name, pair_by_date, strip_date
 from .downscale import DownscaleResult, downscale, reuse_models
 from .errors import Canceled, InputError
-from .metrics import METRIC_NAMES, MetricsAccumulator
+from .metrics import METRIC_NAMES, MetricsAccumulator, csv_value
 from .raster import IsCanceled, Progress, atomic_path, check_output_path, never_canceled, no_progress
 from .report import PairSampler
 from .stations import Observation
@@ -289,16 +288,6 @@ class SeriesValidation:
     skipped: list[str] = field(default_factory=list)
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, float) and not math.isfinite(value):
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6f}"
-    return str(value)
-
-
 def write_series_metrics_csv(path: str, rows: Sequence[dict[str, Any]], pooled: dict[str, dict[str, Any]]) -> str:
     """The metrics CSV of a series (the columns of a single-date run): per-date rows, then pooled rows dated 'all'."""
     with atomic_path(path) as tmp:
@@ -306,9 +295,9 @@ def write_series_metrics_csv(path: str, rows: Sequence[dict[str, Any]], pooled: 
             w = csv.writer(fh)
             w.writerow(CSV_COLUMNS)
             for r in rows:
-                w.writerow([r["source"], r["estimate"], r["date"]] + [_fmt(r[k]) for k in METRIC_NAMES])
+                w.writerow([r["source"], r["estimate"], r["date"]] + [csv_value(r[k]) for k in METRIC_NAMES])
             for source, m in pooled.items():
-                w.writerow([source, "", "all"] + [_fmt(m[k]) for k in METRIC_NAMES])
+                w.writerow([source, "", "all"] + [csv_value(m[k]) for k in METRIC_NAMES])
     return path
 
 

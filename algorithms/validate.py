@@ -21,7 +21,7 @@ from osgeo import gdal, osr
 
 from .dates import date_from_name
 from .errors import Canceled, InputError
-from .metrics import METRIC_NAMES, MetricsAccumulator, metrics
+from .metrics import METRIC_NAMES, MetricsAccumulator, csv_value, metrics
 from .raster import (
     Grid,
     IsCanceled,
@@ -186,16 +186,6 @@ def station_metrics(pairs: Sequence[StationPair]) -> dict[str, dict[str, float]]
     return out
 
 
-def _fmt(value) -> str:
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, float) and not math.isfinite(value):
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6f}"
-    return str(value)
-
-
 def write_metrics_csv(path: str, results: dict[str, dict], estimate: str, date: dt.date | None) -> str:
     """One row per source: 'reference', 'stations', 'station:<id>'."""
     with atomic_path(path) as tmp:
@@ -204,7 +194,7 @@ def write_metrics_csv(path: str, results: dict[str, dict], estimate: str, date: 
             w.writerow(CSV_COLUMNS)
             for source, res in results.items():
                 w.writerow([source, os.path.basename(estimate), date.isoformat() if date else ""]
-                           + [_fmt(res[k]) for k in METRIC_NAMES])
+                           + [csv_value(res[k]) for k in METRIC_NAMES])
     return path
 
 
@@ -214,8 +204,8 @@ def write_pairs_csv(path: str, pairs: Sequence[StationPair]) -> str:
             w = csv.writer(f)
             w.writerow(PAIR_COLUMNS)
             for p in pairs:
-                w.writerow([p.station, p.date.isoformat(), repr(p.x), repr(p.y), p.col, p.row, _fmt(p.observed),
-                            _fmt(p.estimated), _fmt(p.estimated - p.observed), p.status])
+                w.writerow([p.station, p.date.isoformat(), repr(p.x), repr(p.y), p.col, p.row, csv_value(p.observed),
+                            csv_value(p.estimated), csv_value(p.estimated - p.observed), p.status])
     return path
 
 
