@@ -17,6 +17,7 @@ from ee import apitestcase
 from smdownscale.algorithms.errors import InputError
 from smdownscale.algorithms.gee import expressions as ex
 from smdownscale.algorithms.gee.catalog import collections_for, load_catalog
+from smdownscale.tests.ee_graph import calls, graph
 
 D = dt.date
 
@@ -34,48 +35,6 @@ def offline_ee():
 
 
 # -- serialized graph helpers -------------------------------------------------------------------
-
-def graph(obj: Any) -> Any:
-    """The cloud-API serialization of ``obj`` as a nested tree ``{"fn", "args"}`` with constants inlined."""
-    doc = json.loads(obj.serialize(for_cloud_api=True))
-    values = doc["values"]
-
-    def res(node: Any) -> Any:
-        if not isinstance(node, dict):
-            return node
-        if "valueReference" in node:
-            return res(values[node["valueReference"]])
-        if "constantValue" in node:
-            return node["constantValue"]
-        if "functionInvocationValue" in node:
-            call = node["functionInvocationValue"]
-            return {"fn": call["functionName"], "args": {k: res(v) for k, v in call.get("arguments", {}).items()}}
-        if "functionDefinitionValue" in node:
-            return {"fn": "<lambda>", "args": {"body": res(values[node["functionDefinitionValue"]["body"]])}}
-        if "arrayValue" in node:
-            return [res(v) for v in node["arrayValue"]["values"]]
-        if "dictionaryValue" in node:
-            return {k: res(v) for k, v in node["dictionaryValue"]["values"].items()}
-        if "argumentReference" in node:
-            return {"fn": "<arg>", "args": {}}
-        raise AssertionError(f"unexpected node {node}")
-
-    return res(values[doc["result"]])
-
-
-def calls(tree: Any, name: str) -> list[dict]:
-    """Arguments of every call of ``name`` in the tree (depth first)."""
-    found = []
-    if isinstance(tree, dict):
-        if tree.get("fn") == name:
-            found.append(tree["args"])
-        for v in (tree.get("args", {}) if "fn" in tree else tree).values():
-            found += calls(v, name)
-    elif isinstance(tree, list):
-        for v in tree:
-            found += calls(v, name)
-    return found
-
 
 def constants(tree: Any, op: str) -> set:
     """Constant right-hand operands of ``Image.<op>`` calls (Image.constant(value))."""

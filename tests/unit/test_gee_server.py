@@ -18,6 +18,7 @@ from smdownscale.algorithms.gee import auth, server
 from smdownscale.algorithms.gee.expressions import time_steps
 from smdownscale.algorithms.gee.fetch import EASE_CELL, EASE_X0, EASE_Y0
 from smdownscale.algorithms.raster import Grid, srs_from_user
+from smdownscale.tests.ee_graph import calls, graph
 from smdownscale.tests.fake_ee import FakeEarthEngine
 
 EASE_TRANSFORM = [EASE_CELL, 0, EASE_X0, 0, -EASE_CELL, EASE_Y0]
@@ -33,48 +34,6 @@ def fake():
 
 
 # -- serialized graph helpers -------------------------------------------------------------------
-
-def graph(obj: Any) -> Any:
-    """The cloud-API serialization of ``obj`` as a nested tree ``{"fn", "args"}`` with constants inlined."""
-    doc = json.loads(obj.serialize(for_cloud_api=True)) if not isinstance(obj, dict) else obj
-    values = doc["values"]
-
-    def res(node: Any) -> Any:
-        if not isinstance(node, dict):
-            return node
-        if "valueReference" in node:
-            return res(values[node["valueReference"]])
-        if "constantValue" in node:
-            return node["constantValue"]
-        if "functionInvocationValue" in node:
-            call = node["functionInvocationValue"]
-            return {"fn": call["functionName"], "args": {k: res(v) for k, v in call.get("arguments", {}).items()}}
-        if "functionDefinitionValue" in node:
-            return {"fn": "<lambda>", "args": {"body": res(values[node["functionDefinitionValue"]["body"]])}}
-        if "arrayValue" in node:
-            return [res(v) for v in node["arrayValue"]["values"]]
-        if "dictionaryValue" in node:
-            return {k: res(v) for k, v in node["dictionaryValue"]["values"].items()}
-        if "argumentReference" in node:
-            return {"fn": "<arg>", "args": {}}
-        raise AssertionError(f"unexpected node {node}")
-
-    return res(values[doc["result"]])
-
-
-def calls(tree: Any, name: str) -> list[dict]:
-    """Arguments of every call of ``name`` in the tree (depth first)."""
-    found = []
-    if isinstance(tree, dict):
-        if tree.get("fn") == name:
-            found.append(tree["args"])
-        for v in (tree.get("args", {}) if "fn" in tree else tree).values():
-            found += calls(v, name)
-    elif isinstance(tree, list):
-        for v in tree:
-            found += calls(v, name)
-    return found
-
 
 def fn(node: Any) -> str | None:
     return node.get("fn") if isinstance(node, dict) else None
