@@ -353,6 +353,22 @@ def check_validate_report_escapes(d, params, results, log):
     assert int(results["N"]) == 2
 
 
+def escaping_manifest(d) -> str:
+    """A fetchgee-style manifest whose factor stack points outside its folder (written once, as an input)."""
+    folder = pathlib.Path(d["base"]) / "manifest_escape"
+    path = folder / "manifest.json"
+    if not path.exists():
+        (folder / "smap").mkdir(parents=True, exist_ok=True)
+        (folder / "smap" / "smap_20230601.tif").write_bytes(b"x")
+        (pathlib.Path(d["base"]) / "factors_20230601.tif").write_bytes(b"x")
+        write_manifest(str(path), [{"date": "2023-06-01", "smap": "smap/smap_20230601.tif",
+                                    "factors": "smap/smap_20230601.tif"}], {}, {}, {})
+        doc = json.loads(path.read_text())
+        doc["files"][0]["factors"] = "../factors_20230601.tif"
+        path.write_text(json.dumps(doc))
+    return str(path)
+
+
 def payload_did_not_run(d):
     assert not os.path.exists(d["marker"]), "the crafted model file ran code"
 
@@ -438,6 +454,9 @@ CASES = [
                        "FACTORS": [str(d["base"] / "nodata_smap/factors_20230601.tif")],
                        "OUTPUT": str(o / "m.smdmodel")},
          r"The soil moisture raster smap_20230601\.tif holds only nodata"),
+    Case("train: manifest naming a file outside its folder", "train",
+         lambda d, o: {"MANIFEST": escaping_manifest(d), "OUTPUT": str(o / "m.smdmodel")},
+         r"a manifest may only name files inside its own folder"),
     Case("train: too few valid training samples", "train",
          lambda d, o: {**_sm(d, "few", 1), "OUTPUT": str(o / "m.smdmodel")},
          r"Only 20 valid coarse cells pair soil moisture with all factors; at least 30 are needed"),
@@ -658,7 +677,7 @@ def test_matrix_covers_every_algorithm():
 
 
 def test_manifest_entry_pointing_outside_its_folder(tmp_path, reliability):
-    """No Processing algorithm takes a manifest yet; the reader the chain will use refuses escapes."""
+    """The manifest reader refuses every kind of escape (train and screen take manifests: see the matrix)."""
     folder = tmp_path / "gee"
     (folder / "smap").mkdir(parents=True)
     outside = tmp_path / "elsewhere" / "factors_20230601.tif"
