@@ -40,12 +40,7 @@ class SmDownscaleProvider(QgsProcessingProvider):
         import importlib
 
         for module, cls in ALGORITHMS:
-            try:
-                mod = importlib.import_module(f"{__package__}.{module}")
-            except ModuleNotFoundError as exc:
-                if exc.name and exc.name.endswith(f".{module}"):
-                    continue  # algorithm not present in this build
-                raise
+            mod = importlib.import_module(f"{__package__}.{module}")
             self.addAlgorithm(getattr(mod, cls)())
         from .models import load_models, reload_when_registered
 
