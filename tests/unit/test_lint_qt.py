@@ -11,9 +11,10 @@ SCRIPT = os.path.join(ROOT, "scripts", "lint_qt.py")
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import lint_qt  # noqa: E402
 
-BAD = '''\
-from PyQt5.QtCore import Qt
-import PyQt6.QtWidgets
+BAD = (  # the first two lines are built so that no line of this file is itself a direct PyQt import
+    "from PyQt5.QtCore import Qt\n"
+    "import PyQt6.QtWidgets\n"
+) + '''\
 import sip
 from qgis.PyQt.QtWidgets import QMessageBox
 from qgis.core import QgsProcessing, QgsProcessingParameterNumber, Qgis
