@@ -38,7 +38,6 @@ and ``<out>/ACCURACY.md`` (the summary tables, copied to bench/ACCURACY.md for t
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import glob
 import json
@@ -47,7 +46,6 @@ import os
 import platform
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +54,10 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+from plugin_path import import_engine  # noqa: E402
+
 SCENE_VERSION = 1
 MODELS = ("rf", "svr", "cart", "gbr", "extratrees", "linear_gbr")
 MODES = ("coarse", "paper")
@@ -93,26 +95,6 @@ QUICK_SCENES = (Scene("default", 42), Scene("nonlinear", 7, nonlinearity=1.0))
 
 # ---------------------------------------------------------------------------------------------
 # making the checkout importable as ``smdownscale`` (as tests/conftest.py does)
-
-def _plugin_parent() -> str:
-    if os.path.basename(ROOT) == "smdownscale":
-        return os.path.dirname(ROOT)
-    parent = os.path.join(tempfile.gettempdir(), f"smdownscale-bench-{os.getuid()}-{abs(hash(ROOT)) % 10**8}")
-    os.makedirs(parent, exist_ok=True)
-    link = os.path.join(parent, "smdownscale")
-    if os.path.islink(link) and os.readlink(link) != ROOT:
-        os.remove(link)
-    if not os.path.exists(link):
-        with contextlib.suppress(FileExistsError):
-            os.symlink(ROOT, link)
-    return parent
-
-
-def import_engine() -> None:
-    parent = _plugin_parent()
-    if parent not in sys.path:
-        sys.path.insert(0, parent)
-
 
 # ---------------------------------------------------------------------------------------------
 # scenes

@@ -23,7 +23,6 @@ at 1/16, 1/4 and all of the scene) and the estimate for 365 dates. Results: a ta
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import math
@@ -34,38 +33,21 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from typing import Any, Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+from plugin_path import import_engine as _import_engine  # noqa: E402
+
 SCENE_VERSION = 1
 GTIFF_CO = ["TILED=YES", "COMPRESS=DEFLATE", "PREDICTOR=3", "BIGTIFF=IF_SAFER", "NUM_THREADS=2"]
 
 
 # ---------------------------------------------------------------------------------------------
 # making the checkout importable as ``smdownscale`` (as tests/conftest.py does)
-
-def _plugin_parent() -> str:
-    if os.path.basename(ROOT) == "smdownscale":
-        return os.path.dirname(ROOT)
-    parent = os.path.join(tempfile.gettempdir(), f"smdownscale-bench-{os.getuid()}-{abs(hash(ROOT)) % 10**8}")
-    os.makedirs(parent, exist_ok=True)
-    link = os.path.join(parent, "smdownscale")
-    if os.path.islink(link) and os.readlink(link) != ROOT:
-        os.remove(link)
-    if not os.path.exists(link):
-        with contextlib.suppress(FileExistsError):
-            os.symlink(ROOT, link)
-    return parent
-
-
-def _import_engine() -> None:
-    parent = _plugin_parent()
-    if parent not in sys.path:
-        sys.path.insert(0, parent)
-
 
 # ---------------------------------------------------------------------------------------------
 # child steps: each runs in its own process and returns a dict (``work_s`` = time of the work)

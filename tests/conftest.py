@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -13,7 +14,7 @@ def _plugin_parent() -> str:
     """A folder holding a link named 'smdownscale' to this checkout (the plugin folder)."""
     if os.path.basename(ROOT) == "smdownscale":
         return os.path.dirname(ROOT)
-    parent = os.path.join(tempfile.gettempdir(), f"smdownscale-plugins-{os.getuid()}-{abs(hash(ROOT)) % 10**8}")
+    parent = os.path.join(tempfile.gettempdir(), f"smdownscale-plugins-{os.getuid()}-{zlib.crc32(ROOT.encode()):08x}")
     os.makedirs(parent, exist_ok=True)
     link = os.path.join(parent, "smdownscale")
     if os.path.islink(link) and os.readlink(link) != ROOT:
