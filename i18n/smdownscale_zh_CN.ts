@@ -2808,7 +2808,7 @@ HTML 报告包含精度指标表、估算值对参考值的密度散点图（带
             <translation>没有可用于验证的参照：请给定参考栅格、站点点图层、站点文件或 ISMN 文件所在文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="286" />
+            <location filename="../processing_provider/validate.py" line="298" />
             <source>The date '{}' is not a date; write it as YYYY-MM-DD.</source>
             <translation>日期“{}”不是日期；请写成 YYYY-MM-DD。</translation>
         </message>
@@ -2848,52 +2848,52 @@ HTML 报告包含精度指标表、估算值对参考值的密度散点图（带
             <translation>站点图层 {} 没有坐标参考系；请设置一个（图层属性 &gt; 源）后重新运行。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="358" />
+            <location filename="../processing_provider/validate.py" line="274" />
             <source>{} station observations from {} stations</source>
             <translation>{} 条站点观测，来自 {} 个站点</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="306" />
+            <location filename="../processing_provider/validate.py" line="309" />
             <source>Reference resampled onto the estimate's grid with '{}'.</source>
             <translation>已使用“{}”将参考数据重采样到估算结果的格网上。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="322" />
+            <location filename="../processing_provider/validate.py" line="325" />
             <source>Estimate</source>
             <translation>估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="324" />
+            <location filename="../processing_provider/validate.py" line="327" />
             <source>Reference</source>
             <translation>参考数据</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="353" />
+            <location filename="../processing_provider/validate.py" line="355" />
             <source>The date parameter is ignored for a time series: each estimate's date comes from its file name.</source>
             <translation>时间序列忽略日期参数：每个估算结果的日期取自其文件名。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="372" />
+            <location filename="../processing_provider/validate.py" line="365" />
             <source>Stations skipped on {}</source>
             <translation>以下日期的站点被跳过：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="373" />
+            <location filename="../processing_provider/validate.py" line="366" />
             <source>Per date:</source>
             <translation>逐日期：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="376" />
+            <location filename="../processing_provider/validate.py" line="369" />
             <source>All dates pooled:</source>
             <translation>所有日期合并：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="385" />
+            <location filename="../processing_provider/validate.py" line="378" />
             <source>Estimates</source>
             <translation>估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="387" />
+            <location filename="../processing_provider/validate.py" line="380" />
             <source>References</source>
             <translation>参考数据</translation>
         </message>

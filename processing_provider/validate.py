@@ -266,9 +266,21 @@ class ValidateAlgorithm(SmdAlgorithm):
         return out
 
     # -- run -------------------------------------------------------------------------------------
+    def _stations_and_outputs(self, parameters, context, feedback):
+        """(station observations, metrics CSV, pairs CSV or None, report or None), shared by both modes."""
+        observations = self._layer_observations(parameters, context, feedback)
+        observations += self._file_observations(parameters, context)
+        if observations:
+            feedback.pushInfo(self.tr("{} station observations from {} stations")
+                              .format(len(observations), len({o.station for o in observations})))
+        output = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
+        pairs = self.parameterAsFileOutput(parameters, self.PAIRS, context) or None
+        from .screen import report_destination
+
+        return observations, output, pairs, report_destination(self, parameters, context)
+
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         from ..algorithms import validate as engine
-        from ..algorithms.raster import check_output_path
         from ..algorithms.report import PairSampler
         from ..algorithms.stations import parse_date
 
@@ -285,16 +297,7 @@ class ValidateAlgorithm(SmdAlgorithm):
         except ValueError as exc:
             raise QgsProcessingException(self.tr("The date '{}' is not a date; write it as YYYY-MM-DD.")
                                          .format(text)) from exc
-        observations = self._layer_observations(parameters, context, feedback)
-        observations += self._file_observations(parameters, context)
-        if observations:
-            feedback.pushInfo(self.tr("{} station observations from {} stations")
-                              .format(len(observations), len({o.station for o in observations})))
-        output = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
-        pairs = self.parameterAsFileOutput(parameters, self.PAIRS, context) or None
-        report_path = self.parameterAsFileOutput(parameters, self.REPORT, context) or None
-        if report_path:
-            self.run_engine(check_output_path, report_path)
+        observations, output, pairs, report_path = self._stations_and_outputs(parameters, context, feedback)
         progress, is_canceled = self.callbacks(feedback)
         sampler = PairSampler() if report_path else None
 
@@ -343,7 +346,6 @@ class ValidateAlgorithm(SmdAlgorithm):
 
     def _process_series(self, parameters, context, feedback):
         from ..algorithms import report, series
-        from ..algorithms.raster import check_output_path
         from .screen import raster_paths
 
         estimates = raster_paths(self, parameters, self.INPUT_SERIES, context)
@@ -352,16 +354,7 @@ class ValidateAlgorithm(SmdAlgorithm):
         if (self.parameterAsString(parameters, self.DATE, context) or "").strip():
             feedback.pushWarning(self.tr("The date parameter is ignored for a time series: each estimate's date "
                                          "comes from its file name."))
-        observations = self._layer_observations(parameters, context, feedback)
-        observations += self._file_observations(parameters, context)
-        if observations:
-            feedback.pushInfo(self.tr("{} station observations from {} stations")
-                              .format(len(observations), len({o.station for o in observations})))
-        output = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
-        pairs = self.parameterAsFileOutput(parameters, self.PAIRS, context) or None
-        report_path = self.parameterAsFileOutput(parameters, self.REPORT, context) or None
-        if report_path:
-            self.run_engine(check_output_path, report_path)
+        observations, output, pairs, report_path = self._stations_and_outputs(parameters, context, feedback)
         progress, is_canceled = self.callbacks(feedback)
 
         res = self.run_engine(series.validate_series, estimates, references or None, observations or None,
