@@ -13,7 +13,7 @@ export QT_QPA_PLATFORM := offscreen
 export XDG_RUNTIME_DIR := $(or $(XDG_RUNTIME_DIR),/tmp/smdownscale-runtime-$(shell id -u))
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup sysdeps venv test test-unit test-qgis demo bench bench-accuracy lint install zip i18n clean
+.PHONY: help setup sysdeps venv native test test-unit test-qgis demo bench bench-accuracy lint install zip i18n clean
 
 help:
 	@echo "make demo    run the whole chain on the bundled sample scene through qgis_process (out/demo/)"
@@ -36,7 +36,17 @@ $(STAMP): requirements.txt requirements-dev.txt | sysdeps
 	$(PY) -m pip install -q --disable-pip-version-check "numpy==$$($(SYSPY) -c 'import numpy; print(numpy.__version__)')" -r requirements-dev.txt
 	@touch $(STAMP)
 
-venv setup: sysdeps $(STAMP)
+venv setup: sysdeps $(STAMP) native
+
+# the optional compiled tree walker (algorithms/native.py); without it tree models predict with scikit-learn
+NATIVE_SRC := algorithms/_native/treewalk.c
+NATIVE_LIB := algorithms/_native/libsmdtreewalk.so
+CC ?= cc
+native: $(NATIVE_LIB)
+
+$(NATIVE_LIB): $(NATIVE_SRC)
+	@command -v $(CC) >/dev/null || { echo "Installing a C compiler (apt)..."; $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null; }
+	$(CC) -O3 -std=c99 -Wall -Wextra -Werror -fPIC -shared -o $@.tmp $< && mv -f $@.tmp $@
 
 test: setup
 	@mkdir -p $(XDG_RUNTIME_DIR) && chmod 700 $(XDG_RUNTIME_DIR)
@@ -65,7 +75,7 @@ lint: setup
 	$(PY) -m ruff check .
 	$(PY) scripts/lint_qt.py
 
-install:
+install: native
 	@dest="$${QGIS_PROFILE_DIR:-$$HOME/.local/share/QGIS/QGIS3/profiles/default}/python/plugins"; \
 	mkdir -p "$$dest"; rm -rf "$$dest/smdownscale"; ln -s "$(CURDIR)" "$$dest/smdownscale"; \
 	echo "Linked $(CURDIR) as $$dest/smdownscale; enable 'Soil Moisture Downscaling' in Plugins > Manage and Install Plugins."

@@ -27,13 +27,13 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from . import inference, raster
+from . import inference, native, raster
 from .aggregate import CellIndex
 from .dates import date_from_name
 from .derived import StackReader
 from .errors import InputError, ModelFileError
 from .features import FactorSpec, feature_names, fine_design
-from .model_io import load_model
+from .model_io import load_compiled, load_model
 from .raster import Grid, IsCanceled, Progress, never_canceled, no_progress
 from .residual import RESIDUAL_MODES, ResidualCorrector, check_mode
 
@@ -64,6 +64,10 @@ class DownscaleResult:
     n_uncorrected: int = 0
     #: Pixels moved to the clip range.
     n_clipped: int = 0
+    #: How the model predicted: 'compiled tree walker' or 'scikit-learn'.
+    prediction_backend: str = ""
+    #: For a tree model predicted by scikit-learn: why the compiled walker was not used.
+    prediction_note: str = ""
     #: Smooth residual correction: iterations, and the largest per-cell residual left to a constant step.
     smooth_iterations: int = 0
     smooth_max_leftover: float = math.nan
@@ -148,16 +152,6 @@ class _BlockCellIndex(CellIndex):
         return hit
 
 
-def _set_n_jobs(estimator: Any, n_jobs: int | None) -> None:
-    """Use ``n_jobs`` for prediction where the estimator (or a pipeline step) supports it."""
-    if n_jobs is None or not hasattr(estimator, "get_params"):
-        return
-    with contextlib.suppress(Exception):
-        keys = [k for k in estimator.get_params(deep=True) if k == "n_jobs" or k.endswith("__n_jobs")]
-        if keys:
-            estimator.set_params(**{k: n_jobs for k in keys})
-
-
 #: Target size of the factors and design matrix of one block (bytes).
 BLOCK_BYTES = 64 * 2**20
 #: Tile height of the GeoTIFFs the engine writes (GDAL's default for TILED=YES).
@@ -198,15 +192,27 @@ def reuse_models() -> Iterator[None]:
             _reuse.models = None
 
 
-def _load(model_path: str) -> tuple[Any, dict[str, Any]]:
+def _load_predictor(model_path: str) -> tuple[inference.Predictor, dict[str, Any]]:
+    # tree models go straight from the file into the compiled walker's arrays (a fraction of the time and
+    # memory of building the scikit-learn objects); everything else is loaded with skops
+    if native.available():
+        found = load_compiled(model_path)
+        if found is not None:
+            return inference.Predictor.from_compiled(found[0]), found[1]
+    estimator, meta = load_model(model_path)
+    return inference.Predictor(estimator), meta
+
+
+def _load(model_path: str) -> tuple[inference.Predictor, dict[str, Any]]:
+    """The model ready to predict, and its metadata (loaded once per file within :func:`reuse_models`)."""
     cache = getattr(_reuse, "models", None)
     if cache is None or not os.path.isfile(model_path):
-        return load_model(model_path)
+        return _load_predictor(model_path)
     st = os.stat(model_path)
     key = (os.path.realpath(model_path), st.st_size, st.st_mtime_ns)
     if key not in cache:
         cache.clear()  # one model at a time
-        cache[key] = load_model(model_path)
+        cache[key] = _load_predictor(model_path)
     return cache[key]
 
 
@@ -257,10 +263,10 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     if os.path.abspath(output) in {os.path.abspath(p) for p in (stack_path, coarse_sm or "", model_path)}:
         raise InputError("The output would overwrite an input; choose another output file.")
 
-    estimator, meta = _load(model_path)
+    predictor, meta = _load(model_path)
     specs = _specs_of(meta, model_path)
-    _set_n_jobs(estimator, n_jobs)
-    model_type = str(meta.get("model_type") or type(estimator).__name__)
+    predictor.set_n_jobs(n_jobs)
+    model_type = str(meta.get("model_type") or predictor.kind)
 
     ds = raster.open_raster(stack_path)
     grid = Grid.from_dataset(ds, stack_path)
@@ -315,7 +321,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
         x, valid = fine_design(block, specs)
         pred = np.full(valid.shape, np.nan, dtype=np.float32)
         if x.shape[0]:
-            y = inference.predict(estimator, x).astype(np.float32)  # tree ensembles in leaf order: same values
+            y = predictor.predict(x).astype(np.float32)  # compiled or scikit-learn: the same values
             pred[valid] = y
         return pred
 
@@ -323,7 +329,9 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                           f"({', '.join(s.name for s in specs)}); check the stack's nodata and extent.")
     stats = _Stats()
     result = DownscaleResult(output, 0, math.nan, math.nan, math.nan, math.nan, residual, model_type,
-                             day.isoformat() if day else None)
+                             day.isoformat() if day else None, prediction_backend=predictor.backend)
+    if predictor.compiled is None and native.supports(predictor.estimator):
+        result.prediction_note = native.status()
 
     def finish(out: _Writer, row0: int, values: np.ndarray) -> None:
         with np.errstate(invalid="ignore"):

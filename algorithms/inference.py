@@ -10,9 +10,12 @@ trees on the same values, summed in the same order), so the numbers do not chang
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
+
+from . import native
 
 #: Fewer rows than this are predicted as they come (sorting would not pay off).
 MIN_SORTED_ROWS = 4096
@@ -59,3 +62,59 @@ def predict(estimator: Any, x: np.ndarray) -> np.ndarray:
     out = np.empty(x.shape[0], dtype=np.float64)
     out[order] = np.asarray(estimator.predict(x[order]), dtype=np.float64).reshape(-1)
     return out
+
+
+class Predictor:
+    """A fitted model ready to predict many pixels, the fastest exact way available.
+
+    Random forests, extra trees and single regression trees go to the compiled tree walker
+    (:mod:`.native`) when it is built: the same values as scikit-learn's ``predict``, bit for bit,
+    several times faster. Then the scikit-learn estimator is not kept (``estimator`` is None), which
+    frees most of the model's memory. Every other model, or every model when the walker is absent,
+    predicts through :func:`predict` (scikit-learn, tree ensembles in leaf order).
+    """
+
+    def __init__(self, estimator: Any, n_jobs: int | None = -1) -> None:
+        self.kind = type(estimator).__name__
+        self.compiled = native.compile_forest(estimator) if native.available() else None
+        self.estimator = None if self.compiled is not None else estimator
+        self.n_jobs = n_jobs
+        self.set_n_jobs(n_jobs)
+
+    @classmethod
+    def from_compiled(cls, compiled: native.CompiledForest, n_jobs: int | None = -1) -> Predictor:
+        """A predictor for a tree model read straight into the walker's arrays (model_io.load_compiled)."""
+        self = cls.__new__(cls)
+        self.kind = compiled.kind or "tree model"
+        self.compiled = compiled
+        self.estimator = None
+        self.n_jobs = n_jobs
+        return self
+
+    @property
+    def backend(self) -> str:
+        return "compiled tree walker" if self.compiled is not None else "scikit-learn"
+
+    def set_n_jobs(self, n_jobs: int | None) -> None:
+        """Threads for prediction: None or -1 means every core."""
+        self.n_jobs = n_jobs
+        if self.estimator is not None and n_jobs is not None and hasattr(self.estimator, "get_params"):
+            try:
+                keys = [k for k in self.estimator.get_params(deep=True) if k == "n_jobs" or k.endswith("__n_jobs")]
+                if keys:
+                    self.estimator.set_params(**{k: n_jobs for k in keys})
+            except (TypeError, ValueError, AttributeError):
+                pass
+
+    def _threads(self) -> int:
+        cores = os.cpu_count() or 1
+        if self.n_jobs is None or self.n_jobs == -1:
+            return cores
+        return max(1, cores + 1 + self.n_jobs) if self.n_jobs < 0 else max(1, self.n_jobs)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Prediction for every row of the design matrix ``x`` (finite float32 rows), float64."""
+        if self.compiled is not None:
+            return self.compiled.predict(x, self._threads())
+        assert self.estimator is not None
+        return predict(self.estimator, x)

@@ -193,17 +193,10 @@ def _meta_of(path: str, schema: dict[str, Any]) -> dict[str, Any]:
     return meta
 
 
-def load_model(path: str) -> tuple[Any, dict[str, Any]]:
-    """Load a model file written by :func:`save_model`: (estimator, meta).
-
-    Raises ModelFileError for anything that is not such a file, is damaged, names a type outside
-    :data:`ALLOWED_TYPES`, or was written with another scikit-learn major.minor version.
-    Nothing from the file is executed before these checks pass.
-    """
+def _checked(path: str, schema: dict[str, Any]) -> tuple[dict[str, Any], set[tuple[str, str]]]:
+    """The metadata and the types named by a model file's schema, after every check that needs no loading."""
     import sklearn
-    import skops.io as sio
 
-    schema = _read_schema(path)
     meta = _meta_of(path, schema)
     trained = str(meta.get("sklearn_version", "unknown"))
     if _major_minor(trained) != _major_minor(sklearn.__version__):
@@ -218,6 +211,20 @@ def load_model(path: str) -> tuple[Any, dict[str, Any]]:
     if refused:
         raise ModelFileError(f"The model file {path} contains types a smdownscale model never holds "
                              f"({', '.join(refused)}); it was not loaded, so nothing in it was run. {_HINT}")
+    return meta, types
+
+
+def load_model(path: str) -> tuple[Any, dict[str, Any]]:
+    """Load a model file written by :func:`save_model`: (estimator, meta).
+
+    Raises ModelFileError for anything that is not such a file, is damaged, names a type outside
+    :data:`ALLOWED_TYPES`, or was written with another scikit-learn major.minor version.
+    Nothing from the file is executed before these checks pass.
+    """
+    import skops.io as sio
+
+    schema = _read_schema(path)
+    meta, types = _checked(path, schema)
     # skops trusts exactly the allowlisted types found above: a type its own reading meets beyond them (were
     # the schema walk to miss one) makes it refuse the file before creating any object of that type
     trusted = sorted(f"{m}.{c}" for m, c in types)
@@ -233,3 +240,103 @@ def load_model(path: str) -> tuple[Any, dict[str, Any]]:
 def finite_or_none(value: float) -> float | None:
     """NaN/inf become None so metadata stays strict JSON."""
     return float(value) if value is not None and math.isfinite(value) else None
+
+
+_FORESTS = {("sklearn.ensemble._forest", "RandomForestRegressor"), ("sklearn.ensemble._forest", "ExtraTreesRegressor")}
+_TREES = {("sklearn.tree._classes", "DecisionTreeRegressor"), ("sklearn.tree._classes", "ExtraTreeRegressor")}
+
+
+class _UnsupportedError(Exception):
+    """The file holds something :func:`load_compiled` does not read directly (it is loaded with skops)."""
+
+
+def _kind(node: Any) -> tuple[str, str]:
+    if not isinstance(node, dict):
+        raise _UnsupportedError
+    return str(node.get("__module__")), str(node.get("__class__"))
+
+
+def _attrs(node: Any) -> dict[str, Any]:
+    """The attribute dict of a skops ObjectNode (or the state dict of a TreeNode)."""
+    try:
+        content = node["content"]
+        if content.get("__loader__") != "DictNode" or not isinstance(content.get("content"), dict):
+            raise _UnsupportedError
+        return content["content"]
+    except (KeyError, TypeError, AttributeError):
+        raise _UnsupportedError from None
+
+
+def _json_int(node: Any) -> int:
+    if not isinstance(node, dict) or node.get("__loader__") != "JsonNode":
+        raise _UnsupportedError
+    value = json.loads(node.get("content"))
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _UnsupportedError
+    return value
+
+
+def _array(zf: zipfile.ZipFile, node: Any) -> np.ndarray:
+    if not isinstance(node, dict) or node.get("__loader__") != "NdArrayNode" or node.get("type") != "numpy" \
+            or not isinstance(node.get("file"), str):
+        raise _UnsupportedError
+    with zf.open(node["file"]) as fh:
+        return np.lib.format.read_array(fh, allow_pickle=False)
+
+
+def _tree_arrays(zf: zipfile.ZipFile, tree: Any) -> tuple[np.ndarray, ...]:
+    if _kind(tree) not in _TREES:
+        raise _UnsupportedError
+    state = _attrs(_attrs(tree).get("tree_"))
+    nodes = _array(zf, state.get("nodes"))
+    values = _array(zf, state.get("values"))
+    names = nodes.dtype.names or ()
+    if not {"left_child", "right_child", "feature", "threshold"} <= set(names) or nodes.ndim != 1:
+        raise _UnsupportedError
+    if values.ndim != 3 or values.shape[0] != nodes.shape[0] or values.shape[1] * values.shape[2] != 1:
+        raise _UnsupportedError
+    return nodes["left_child"], nodes["right_child"], nodes["feature"], nodes["threshold"], values
+
+
+def load_compiled(path: str) -> tuple[Any, dict[str, Any]] | None:
+    """A tree model's flat arrays for the compiled walker, read straight from the file: (CompiledForest, meta).
+
+    For a random forest, extra trees or a single regression tree, the trees' node arrays are read one at
+    a time from the archive (``.npy`` members, no pickle) and flattened by :func:`.native.compile_trees`:
+    no scikit-learn object is created, so loading takes a fraction of the time and memory of
+    :func:`load_model` and predicts exactly the same values. The file passes the same checks as in
+    :func:`load_model` first. Returns None for any other model (load it with :func:`load_model`).
+    """
+    from . import native
+
+    schema = _read_schema(path)
+    meta, _ = _checked(path, schema)
+    try:
+        est = schema["content"]["estimator"]
+        kind = _kind(est)
+        attrs = _attrs(est)
+        if _json_int(attrs.get("n_outputs_")) != 1:
+            return None
+        n_features = _json_int(attrs.get("n_features_in_"))
+        if kind in _FORESTS:
+            listing = attrs.get("estimators_")
+            if not isinstance(listing, dict) or listing.get("__loader__") != "ListNode" \
+                    or not isinstance(listing.get("content"), list):
+                return None
+            trees = listing["content"]
+        elif kind in _TREES:
+            trees = [est]
+        else:
+            return None
+        with zipfile.ZipFile(path) as zf:
+            compiled = native.compile_trees((_tree_arrays(zf, t) for t in trees), n_features)
+    except _UnsupportedError:
+        return None
+    except (KeyError, TypeError, AttributeError):
+        return None
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
+        raise _damaged(path, str(exc) or type(exc).__name__) from exc
+    if compiled is None:
+        return None
+    compiled.kind = kind[1]
+    return compiled, meta

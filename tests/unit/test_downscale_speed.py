@@ -85,13 +85,13 @@ def test_reuse_models_loads_each_file_once(tmp_path, forest, monkeypatch):
     model, est = forest
     stack = _stack(tmp_path / "factors.tif", 40, 30)
     loads = []
-    real = ds_mod.load_model
+    real = ds_mod._load_predictor  # reads the file (straight into the compiled walker, or with skops)
 
     def counting(path):
         loads.append(path)
         return real(path)
 
-    monkeypatch.setattr(ds_mod, "load_model", counting)
+    monkeypatch.setattr(ds_mod, "_load_predictor", counting)
     kw = {"residual": "none", "n_jobs": 1}
     downscale(model, stack, str(tmp_path / "a.tif"), **kw)
     downscale(model, stack, str(tmp_path / "b.tif"), **kw)
@@ -163,8 +163,8 @@ def test_series_loads_the_model_once(tmp_path, forest, monkeypatch):
     model, est = forest
     stacks = [_stack(tmp_path / f"factors_2023060{d}.tif", 30, 20, seed=d) for d in (1, 2, 3)]
     loads = []
-    real = ds_mod.load_model
-    monkeypatch.setattr(ds_mod, "load_model", lambda p: loads.append(p) or real(p))
+    real = ds_mod._load_predictor
+    monkeypatch.setattr(ds_mod, "_load_predictor", lambda p: loads.append(p) or real(p))
     results = downscale_series(model, stacks, None, str(tmp_path / "out"), residual="none", n_jobs=1)
     assert len(loads) == 1 and len(results) == 3
     for res, stack in zip(results, stacks):

@@ -1,0 +1,296 @@
+"""Optional compiled prediction of tree models (``_native/treewalk.c``), exact and with a fallback.
+
+``make native`` (run by ``make setup``) compiles ``_native/treewalk.c`` into a small shared library
+loaded here with ctypes. :func:`compile_forest` turns a fitted random forest, extra trees or single
+regression tree into flat arrays the library walks; its predictions are bit-identical to
+scikit-learn's sequential ``predict`` (tested against it). Where the library is absent (a plugin
+installed from a zip on a machine without a C compiler), could not be loaded, or is switched off
+with ``SMDOWNSCALE_NATIVE=0``, :func:`available` is False and callers use scikit-learn.
+
+The arrays are checked before the library sees them (every child id points to a later node or to a
+leaf, every feature id is a column), so a damaged model can never make the walk read outside them
+or loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Iterable
+
+import numpy as np
+
+ABI = 1
+ENV_SWITCH = "SMDOWNSCALE_NATIVE"
+_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_native")
+#: Rows walked together through every tree (their sums stay in the CPU cache).
+CHUNK_ROWS = 131072
+#: Below this many rows a single thread does the work.
+MIN_THREAD_ROWS = 16384
+
+_NODE = np.dtype([("threshold", "<f4"), ("feature", "<i4"), ("left", "<i4"), ("right", "<i4")])
+
+_lock = threading.Lock()
+_state: dict[str, Any] = {}
+
+
+def library_path() -> str:
+    """Where ``make native`` puts the compiled library on this platform."""
+    ext = ".dll" if sys.platform == "win32" else ".dylib" if sys.platform == "darwin" else ".so"
+    return os.path.join(_DIR, "libsmdtreewalk" + ext)
+
+
+def _load() -> tuple[Any, str]:
+    if os.environ.get(ENV_SWITCH, "").strip().lower() in ("0", "no", "off", "false"):
+        return None, f"switched off ({ENV_SWITCH}=0)"
+    path = library_path()
+    if not os.path.isfile(path):
+        return None, f"not built ({path} is missing; run 'make native')"
+    try:
+        lib = ctypes.CDLL(path)
+        abi = int(lib.smd_treewalk_abi())
+        node_size = int(lib.smd_treewalk_node_size())
+    except (OSError, AttributeError) as exc:
+        return None, f"could not be loaded ({exc})"
+    if abi != ABI or node_size != _NODE.itemsize:
+        return None, f"built for another version (ABI {abi}, node {node_size} bytes); run 'make native'"
+    fn = lib.smd_forest_predict
+    fn.restype = ctypes.c_int
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,
+                   ctypes.c_void_p, ctypes.c_int32, ctypes.c_double, ctypes.c_int64, ctypes.c_void_p]
+    return fn, "compiled tree walker"
+
+
+def _function() -> Any:
+    with _lock:
+        key = os.environ.get(ENV_SWITCH, "")
+        if _state.get("key") != key or "fn" not in _state:
+            _state["fn"], _state["why"] = _load()
+            _state["key"] = key
+        return _state["fn"]
+
+
+def available() -> bool:
+    """True when the compiled library is built, loadable and not switched off."""
+    return _function() is not None
+
+
+def status() -> str:
+    """One line saying which prediction backend is used for tree models, and why."""
+    _function()
+    return str(_state.get("why"))
+
+
+def find_compiler() -> str | None:
+    """The C compiler :func:`build` would use ($CC, else cc, gcc or clang on the PATH), or None."""
+    for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def build(compiler: str | None = None, output: str | None = None, timeout: float = 120.0) -> tuple[bool, str]:
+    """Compile ``_native/treewalk.c`` into ``output`` (default :func:`library_path`): (ok, message).
+
+    What ``make native`` does, for a plugin installed from a zip on a machine with a C compiler. The
+    library is written under a temporary name and renamed when complete; nothing is left on failure.
+    """
+    cc = compiler or find_compiler()
+    if not cc:
+        return False, ("no C compiler was found (looked for $CC, cc, gcc and clang); install one (e.g. "
+                       "'sudo apt install gcc' or Xcode's command line tools) and build again. Without it, "
+                       "tree models predict with scikit-learn: the same values, more slowly.")
+    target = output or library_path()
+    tmp = target + ".tmp"
+    src = os.path.join(_DIR, "treewalk.c")
+    cmd = [cc, "-O3", "-std=c99", "-shared", "-o", tmp, src]
+    if sys.platform != "win32":
+        cmd.insert(3, "-fPIC")
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.SubprocessError) as exc:
+        proc = None
+        why = str(exc)
+    else:
+        why = (proc.stderr or proc.stdout or "").strip()[-2000:]
+    if proc is None or proc.returncode != 0 or not os.path.isfile(tmp):
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        return False, f"compiling {src} with {cc} failed: {why or 'no output'}"
+    os.replace(tmp, target)
+    with _lock:
+        _state.clear()
+    if output is None and not available():
+        return False, f"built {target}, but it cannot be used: {status()}"
+    return True, f"built {target}"
+
+
+#: scikit-learn estimators whose ``predict`` is the mean of their trees' leaf values (or one tree's).
+def _trees_of(estimator: Any) -> list[Any] | None:
+    from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
+    from sklearn.tree import DecisionTreeRegressor, ExtraTreeRegressor
+
+    kind = type(estimator)
+    if kind in (RandomForestRegressor, ExtraTreesRegressor):
+        trees = list(getattr(estimator, "estimators_", []) or [])
+    elif kind in (DecisionTreeRegressor, ExtraTreeRegressor):
+        trees = [estimator]
+    else:
+        return None
+    if not trees or int(getattr(estimator, "n_outputs_", 1)) != 1:
+        return None
+    if any(type(t) not in (DecisionTreeRegressor, ExtraTreeRegressor) or not hasattr(t, "tree_") for t in trees):
+        return None
+    return trees
+
+
+def supports(estimator: Any) -> bool:
+    """True for the models the compiled walker predicts (single-output forests, extra trees, regression trees)."""
+    return _trees_of(estimator) is not None
+
+
+def _down_to_float32(t: np.ndarray) -> np.ndarray:
+    """The largest float32 not above each float64 threshold: x <= t equals x <= result for float32 x."""
+    t32 = t.astype(np.float32)
+    over = t32.astype(np.float64) > t
+    t32[over] = np.nextafter(t32[over], np.float32(-np.inf))
+    return t32
+
+
+class CompiledForest:
+    """Flat arrays of a tree ensemble for the compiled walker (see ``_native/treewalk.c``)."""
+
+    def __init__(self, nodes: np.ndarray, leaf_value: np.ndarray, roots: np.ndarray, divisor: float,
+                 n_features: int) -> None:
+        self.nodes = np.ascontiguousarray(nodes, dtype=_NODE)
+        self.leaf_value = np.ascontiguousarray(leaf_value, dtype=np.float64)
+        self.roots = np.ascontiguousarray(roots, dtype=np.int32)
+        self.divisor = float(divisor)
+        self.n_features = int(n_features)
+        self.kind = ""  # the scikit-learn class it was made from, when known
+        self._check()
+
+    @property
+    def nbytes(self) -> int:
+        return self.nodes.nbytes + self.leaf_value.nbytes + self.roots.nbytes
+
+    def _check(self) -> None:
+        """Refuse arrays whose walk could leave them or loop (children must point forward)."""
+        n, nleaf = self.nodes.shape[0], self.leaf_value.shape[0]
+        if self.nodes.ndim != 1 or self.leaf_value.ndim != 1 or self.roots.ndim != 1 or self.roots.size == 0:
+            raise ValueError("compiled forest: malformed arrays")
+        if not (self.divisor > 0 and np.isfinite(self.divisor)) or self.n_features < 1:
+            raise ValueError("compiled forest: bad divisor or feature count")
+        feat = self.nodes["feature"]
+        if n and (int(feat.min()) < 0 or int(feat.max()) >= self.n_features):
+            raise ValueError("compiled forest: a node splits on a feature the model does not have")
+        ids = np.arange(n, dtype=np.int64)
+        for side in ("left", "right"):
+            child = self.nodes[side].astype(np.int64)
+            inner = child >= 0
+            if np.any(inner & ((child <= ids) | (child >= n))):
+                raise ValueError("compiled forest: a child id does not point to a later node")
+            leaf = ~child[~inner]
+            if leaf.size and int(leaf.max()) >= nleaf:
+                raise ValueError("compiled forest: a leaf id is out of range")
+        roots = self.roots.astype(np.int64)
+        if np.any(roots >= n) or (np.any(roots < 0) and int((~roots[roots < 0]).max()) >= nleaf):
+            raise ValueError("compiled forest: a root id is out of range")
+
+    def predict(self, x: np.ndarray, n_threads: int | None = None) -> np.ndarray:
+        """The ensemble's prediction for every row of ``x`` (float64), computed by the compiled library.
+
+        ``x`` must be finite (rows with missing factors are never predicted); the caller checks that
+        :func:`available` is True.
+        """
+        fn = _function()
+        if fn is None:
+            raise RuntimeError(f"the compiled tree walker is not available: {status()}")
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            raise ValueError(f"expected {self.n_features} features, got shape {x.shape}")
+        out = np.empty(x.shape[0], dtype=np.float64)
+        if x.shape[0] == 0:
+            return out
+        threads = max(1, min(int(n_threads or os.cpu_count() or 1), x.shape[0] // MIN_THREAD_ROWS or 1))
+        nodes, leaves, roots = (a.ctypes.data for a in (self.nodes, self.leaf_value, self.roots))
+
+        def run(a: int, b: int) -> None:
+            # ctypes releases the GIL for the call, so the threads run in parallel
+            fn(x[a:].ctypes.data, b - a, self.n_features, nodes, leaves, roots, self.roots.size, self.divisor,
+               CHUNK_ROWS, out[a:].ctypes.data)
+
+        if threads == 1:
+            run(0, x.shape[0])
+        else:
+            cuts = np.linspace(0, x.shape[0], threads + 1).astype(np.int64)
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(run, cuts[:-1].tolist(), cuts[1:].tolist()))
+        return out
+
+
+def compile_forest(estimator: Any) -> CompiledForest | None:
+    """Flat arrays of a fitted RandomForestRegressor / ExtraTreesRegressor / DecisionTreeRegressor, else None."""
+    trees = _trees_of(estimator)
+    if trees is None:
+        return None
+    n_features = int(getattr(estimator, "n_features_in_", 0) or trees[0].tree_.n_features)
+    compiled = compile_trees(((t.tree_.children_left, t.tree_.children_right, t.tree_.feature, t.tree_.threshold,
+                               t.tree_.value) for t in trees), n_features)
+    if compiled is not None:
+        compiled.kind = type(estimator).__name__
+    return compiled
+
+
+def compile_trees(trees: Iterable[tuple[np.ndarray, ...]], n_features: int) -> CompiledForest | None:
+    """Flat arrays of regression trees given as scikit-learn's (children_left, children_right, feature,
+    threshold, value) arrays; their prediction is the mean of the trees' leaf values (one tree: its own).
+
+    Trees are consumed one at a time (an iterator of trees read from a file never holds them all).
+    """
+    node_parts: list[np.ndarray] = []
+    leaf_values: list[np.ndarray] = []
+    roots: list[int] = []
+    base = 0       # first internal-node id of the tree in the flat array
+    leaf_base = 0  # first leaf id of the tree
+    for left, right, feature, threshold, value in trees:
+        left = np.asarray(left, dtype=np.int64)
+        right = np.asarray(right, dtype=np.int64)
+        value = np.asarray(value, dtype=np.float64)
+        m = left.size
+        if m == 0 or right.size != m or np.asarray(feature).size != m or np.asarray(threshold).size != m \
+                or value.size == 0 or value.shape[0] != m or value.size != m * (value.size // m):
+            raise ValueError("compiled forest: inconsistent tree arrays")
+        if value.size != m:
+            return None  # several outputs or classes: not a single-output regression tree
+        # internal nodes only, numbered in scikit-learn's depth-first order (children after parents)
+        inner = left >= 0
+        n_inner, n_leaf = int(inner.sum()), m - int(inner.sum())
+        new_id = np.empty(m, dtype=np.int64)
+        new_id[inner] = base + np.arange(n_inner)
+        new_id[~inner] = ~(leaf_base + np.arange(n_leaf))
+        if np.any(right[inner] < 0) or np.any(left[inner] >= m) or np.any(right[inner] >= m):
+            raise ValueError("compiled forest: a child id is out of range")
+        part = np.empty(n_inner, dtype=_NODE)
+        part["threshold"] = _down_to_float32(np.asarray(threshold, dtype=np.float64)[inner])
+        part["feature"] = np.asarray(feature)[inner]
+        part["left"] = new_id[left[inner]]
+        part["right"] = new_id[right[inner]]
+        node_parts.append(part)
+        leaf_values.append(value.reshape(m)[~inner])
+        roots.append(int(new_id[0]))
+        base += n_inner
+        leaf_base += n_leaf
+        if base >= 2**31 - 1 or leaf_base >= 2**31 - 1:
+            return None
+    if not roots:
+        return None
+    # scikit-learn sums the trees' predictions in order and divides by their number (1 for one tree)
+    return CompiledForest(np.concatenate(node_parts), np.concatenate(leaf_values), np.asarray(roots, np.int32),
+                          float(len(roots)), n_features)

@@ -1,0 +1,275 @@
+"""algorithms/native.py and model_io.load_compiled: the compiled tree walker predicts scikit-learn's
+values bit for bit, refuses arrays it could walk out of, and everything falls back to scikit-learn
+when it is switched off."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+
+import numpy as np
+import pytest
+from sklearn.ensemble import ExtraTreesRegressor, HistGradientBoostingRegressor, RandomForestRegressor
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVR
+from sklearn.tree import DecisionTreeRegressor, ExtraTreeRegressor
+
+from smdownscale.algorithms import inference, model_io, native
+from smdownscale.algorithms.errors import ModelFileError
+
+
+def _data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 5)).astype(np.float32)
+    x[:, 3] = np.round(x[:, 3], 1)  # many ties: rows fall exactly on thresholds' neighbours
+    x[:, 4] = rng.integers(0, 2, n)  # a 0/1 class column, as land cover gives
+    y = np.sin(x[:, 0]) + 0.5 * x[:, 1] * x[:, 2] + 0.3 * x[:, 4] + 0.1 * rng.normal(size=n)
+    return x, y
+
+
+def _sequential(est):
+    if "n_jobs" in est.get_params():
+        est.set_params(n_jobs=1)  # scikit-learn's own sum, tree by tree in order
+    return est
+
+
+MODELS = {
+    "rf": lambda: RandomForestRegressor(n_estimators=25, min_samples_leaf=2, max_features=0.5, random_state=0),
+    "et": lambda: ExtraTreesRegressor(n_estimators=12, random_state=0),
+    "cart": lambda: DecisionTreeRegressor(min_samples_leaf=3, random_state=0),
+    "extratree": lambda: ExtraTreeRegressor(random_state=0),
+    "stumps": lambda: RandomForestRegressor(n_estimators=7, max_depth=1, random_state=0),
+}
+
+
+def test_library_is_built_for_the_test_run():
+    # make test builds it (make native); a missing library must not silently test the fallback only
+    assert native.available(), native.status()
+    assert native.status() == "compiled tree walker"
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_bit_identical_to_scikit_learn(name):
+    x, y = _data(4000)
+    est = _sequential(MODELS[name]().fit(x, y))
+    compiled = native.compile_forest(est)
+    assert compiled is not None and compiled.kind == type(est).__name__
+    xt, _ = _data(30000, seed=1)
+    xt[:4000] = x  # the training rows, which sit on both sides of every threshold
+    expected = est.predict(xt)
+    for threads in (1, 2, 3):
+        got = compiled.predict(xt, threads)
+        assert got.dtype == np.float64
+        np.testing.assert_array_equal(got, expected)
+    # internal nodes only: as many leaves as internal nodes plus one per tree
+    trees = getattr(est, "estimators_", [est])
+    assert compiled.nodes.size == sum((t.tree_.node_count - 1) // 2 for t in trees)
+    assert compiled.leaf_value.size == compiled.nodes.size + len(trees)
+
+
+@pytest.mark.parametrize("low", [np.float32(8.0), np.nextafter(np.float32(8.0), np.float32(9.0))])
+def test_thresholds_between_float32_values_pick_the_same_side(low):
+    # two neighbouring float32 values: scikit-learn splits at their float64 midpoint, which float32 cannot
+    # hold; rounding it to nearest would go up for one of the two cases (ties to even)
+    high = np.nextafter(low, np.float32(9.0))  # 9.5e-7 apart: more than scikit-learn's 1e-7 "constant" tolerance
+    x = np.array([[low], [high]], dtype=np.float32)
+    est = DecisionTreeRegressor().fit(x, np.array([0.0, 1.0]))
+    t = est.tree_.threshold[0]
+    assert float(low) < t < float(high)
+    compiled = native.compile_forest(est)
+    assert compiled.nodes["threshold"][0] == low
+    xt = np.array([[low], [high], [np.nextafter(low, np.float32(0))], [np.nextafter(high, np.float32(9))]],
+                  dtype=np.float32)
+    np.testing.assert_array_equal(compiled.predict(xt, 1), est.predict(xt))
+    np.testing.assert_array_equal(compiled.predict(xt, 1), [0.0, 1.0, 0.0, 1.0])
+
+
+def test_single_leaf_tree_and_unsupported_models():
+    x, y = _data(200)
+    stump = DecisionTreeRegressor().fit(x, np.full(200, 0.25))  # one node: the root is a leaf
+    compiled = native.compile_forest(stump)
+    assert compiled.nodes.size == 0 and compiled.roots.tolist() == [-1]
+    np.testing.assert_array_equal(compiled.predict(x, 1), np.full(200, 0.25))
+    for est in (HistGradientBoostingRegressor(max_iter=5, random_state=0).fit(x, y),
+                Pipeline([("s", StandardScaler()), ("m", SVR())]).fit(x, y),
+                RandomForestRegressor(n_estimators=3, random_state=0).fit(x, np.c_[y, y])):  # two outputs
+        assert native.compile_forest(est) is None
+        predictor = inference.Predictor(est)
+        assert predictor.compiled is None and predictor.estimator is est
+        assert predictor.backend == "scikit-learn"
+
+
+def _compiled_stump() -> native.CompiledForest:
+    x, y = _data(500)
+    return native.compile_forest(RandomForestRegressor(n_estimators=2, max_depth=3, random_state=0).fit(x, y))
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda c: c.nodes["left"].__setitem__(1, 0), "does not point to a later node"),      # a loop back to the root
+    (lambda c: c.nodes["right"].__setitem__(0, c.nodes.size + 5), "does not point to a later node"),
+    (lambda c: c.nodes["left"].__setitem__(2, -10**6), "leaf id is out of range"),
+    (lambda c: c.nodes["feature"].__setitem__(0, 5), "feature the model does not have"),
+    (lambda c: c.nodes["feature"].__setitem__(0, -1), "feature the model does not have"),
+    (lambda c: c.roots.__setitem__(1, 10**6), "root id is out of range"),
+])
+def test_arrays_that_could_escape_or_loop_are_refused(damage, message):
+    c = _compiled_stump()
+    damage(c)
+    with pytest.raises(ValueError, match=message):
+        native.CompiledForest(c.nodes, c.leaf_value, c.roots, c.divisor, c.n_features)
+
+
+def test_wrong_feature_count_is_an_error():
+    c = _compiled_stump()
+    with pytest.raises(ValueError, match="expected 5 features"):
+        c.predict(np.zeros((3, 4), np.float32), 1)
+    assert c.predict(np.zeros((0, 5), np.float32), 1).shape == (0,)
+
+
+def test_switched_off_falls_back_to_scikit_learn(monkeypatch):
+    x, y = _data(3000)
+    est = _sequential(MODELS["rf"]().fit(x, y))
+    monkeypatch.setenv(native.ENV_SWITCH, "0")
+    assert not native.available() and "switched off" in native.status()
+    assert native.compile_forest(est) is not None  # the arrays need no library ...
+    predictor = inference.Predictor(est, n_jobs=1)
+    assert predictor.compiled is None and predictor.backend == "scikit-learn"  # ... but prediction does
+    np.testing.assert_array_equal(predictor.predict(x), est.predict(x))
+    with pytest.raises(RuntimeError, match="not available: switched off"):
+        native.compile_forest(est).predict(x, 1)
+    monkeypatch.delenv(native.ENV_SWITCH)
+    assert native.available()
+    predictor = inference.Predictor(est)
+    assert predictor.estimator is None and predictor.backend == "compiled tree walker"  # the forest is freed
+    np.testing.assert_array_equal(predictor.predict(x), est.predict(x))
+
+
+def test_missing_library_is_reported_not_fatal(monkeypatch, tmp_path):
+    monkeypatch.setattr(native, "library_path", lambda: str(tmp_path / "libsmdtreewalk.so"))
+    native._state.clear()
+    try:
+        assert not native.available()
+        assert "not built" in native.status() and "make native" in native.status()
+    finally:
+        monkeypatch.undo()
+        native._state.clear()
+    assert native.available()
+
+
+# --- model files read straight into the walker -----------------------------------------------------
+
+def _save(tmp_path, est, name="m.smdmodel"):
+    from smdownscale.algorithms.train import prepare_for_saving
+
+    path = str(tmp_path / name)
+    model_io.save_model(path, prepare_for_saving(est), {"model_type": "test", "factors": []})
+    return path
+
+
+@pytest.mark.parametrize("name", ["rf", "et", "cart", "stumps"])
+def test_load_compiled_predicts_what_load_model_predicts(tmp_path, name):
+    x, y = _data(3000)
+    path = _save(tmp_path, MODELS[name]().fit(x, y))
+    found = model_io.load_compiled(path)
+    assert found is not None
+    compiled, meta = found
+    assert meta["model_type"] == "test" and meta["format"] == model_io.FORMAT
+    est, _ = model_io.load_model(path)
+    xt, _ = _data(20000, seed=3)
+    np.testing.assert_array_equal(compiled.predict(xt, 2), _sequential(est).predict(xt))
+    assert compiled.kind == type(est).__name__
+
+
+def test_load_compiled_leaves_other_models_to_skops(tmp_path):
+    x, y = _data(500)
+    for est in (HistGradientBoostingRegressor(max_iter=5, random_state=0).fit(x, y),
+                Pipeline([("s", StandardScaler()), ("m", SVR())]).fit(x, y)):
+        path = _save(tmp_path, est, f"{type(est).__name__}.smdmodel")
+        assert model_io.load_compiled(path) is None
+        assert hasattr(model_io.load_model(path)[0], "predict")
+
+
+def _rewrite_member(src: str, dst: str, edit) -> None:
+    """Copy a model file, passing the first tree's node array through ``edit``."""
+    with zipfile.ZipFile(src) as zin:
+        schema = json.loads(zin.read("schema.json"))
+        est = schema["content"]["estimator"]["content"]["content"]
+        tree = est["estimators_"]["content"][0]["content"]["content"]["tree_"]["content"]["content"]
+        target = tree["nodes"]["file"]
+        with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+            for item in zin.infolist():
+                data = zin.read(item)
+                if item.filename == target:
+                    nodes = np.load(io.BytesIO(data), allow_pickle=False)
+                    edit(nodes)
+                    buf = io.BytesIO()
+                    np.save(buf, nodes, allow_pickle=False)
+                    data = buf.getvalue()
+                zout.writestr(item.filename, data)
+
+
+def test_a_tampered_tree_is_refused_not_walked(tmp_path):
+    x, y = _data(2000)
+    path = _save(tmp_path, RandomForestRegressor(n_estimators=3, max_depth=4, random_state=0).fit(x, y))
+    looped = str(tmp_path / "looped.smdmodel")
+    _rewrite_member(path, looped, lambda n: n["left_child"].__setitem__(1, 0))  # node 1 -> root: a cycle
+    with pytest.raises(ModelFileError, match="damaged or incomplete.*does not point to a later node"):
+        model_io.load_compiled(looped)
+    wild = str(tmp_path / "wild.smdmodel")
+    _rewrite_member(path, wild, lambda n: n["feature"].__setitem__(0, 99))
+    with pytest.raises(ModelFileError, match="damaged or incomplete.*feature the model does not have"):
+        model_io.load_compiled(wild)
+    assert not os.path.exists(str(tmp_path / "looped.smdmodel.partial"))
+
+
+def test_load_compiled_applies_the_model_file_checks(tmp_path):
+    with pytest.raises(ModelFileError, match="Model file not found"):
+        model_io.load_compiled(str(tmp_path / "absent.smdmodel"))
+    text = tmp_path / "text.smdmodel"
+    text.write_text("not a model")
+    with pytest.raises(ModelFileError, match="not a zip archive"):
+        model_io.load_compiled(str(text))
+    # a type outside the allowlist anywhere in the file refuses it, as load_model does
+    x, y = _data(500)
+    path = _save(tmp_path, RandomForestRegressor(n_estimators=2, random_state=0).fit(x, y))
+    bad = str(tmp_path / "bad.smdmodel")
+    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(bad, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item)
+            if item.filename == "schema.json":
+                schema = json.loads(data)
+                schema["content"]["estimator"]["content"]["content"]["extra"] = {
+                    "__class__": "system", "__module__": "os", "__loader__": "FunctionNode", "content": {}}
+                data = json.dumps(schema).encode()
+            zout.writestr(item, data)
+    with pytest.raises(ModelFileError, match=r"contains types a smdownscale model never holds \(os.system"):
+        model_io.load_compiled(bad)
+
+
+# --- building the library (what `make native` does, for a plugin installed from a zip) -------------
+
+def test_build_compiles_a_working_library(tmp_path):
+    import ctypes
+
+    out = str(tmp_path / "libsmdtreewalk.so")
+    ok, message = native.build(output=out)
+    assert ok, message
+    assert message == f"built {out}" and not os.path.exists(out + ".tmp")
+    lib = ctypes.CDLL(out)
+    assert lib.smd_treewalk_abi() == native.ABI and lib.smd_treewalk_node_size() == 16
+
+
+def test_build_failures_say_what_to_do_and_leave_nothing(tmp_path, monkeypatch):
+    out = str(tmp_path / "lib.so")
+    ok, message = native.build(compiler="false", output=out)  # a "compiler" that fails
+    assert not ok and message.startswith("compiling ") and "failed" in message
+    assert os.listdir(tmp_path) == []
+    monkeypatch.setenv("CC", "")
+    monkeypatch.setattr(native.shutil, "which", lambda name: None)
+    assert native.find_compiler() is None
+    ok, message = native.build(output=out)
+    assert not ok and "no C compiler was found" in message and "apt install gcc" in message
+    assert os.listdir(tmp_path) == []
