@@ -189,76 +189,111 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
     <context>
         <name>DependenciesDialog</name>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="37" />
+            <location filename="../ui/dependencies_dialog.py" line="39" />
             <source>Soil moisture downscaling — dependencies</source>
             <translation>土壤水分降尺度 — 依赖项</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="42" />
+            <location filename="../ui/dependencies_dialog.py" line="44" />
             <source>Package</source>
             <translation>软件包</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="42" />
+            <location filename="../ui/dependencies_dialog.py" line="44" />
             <source>Module</source>
             <translation>模块</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="42" />
+            <location filename="../ui/dependencies_dialog.py" line="44" />
             <source>Needed for</source>
             <translation>用途</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="42" />
+            <location filename="../ui/dependencies_dialog.py" line="44" />
             <source>Installed</source>
             <translation>已安装版本</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="57" />
+            <location filename="../ui/dependencies_dialog.py" line="63" />
             <source>Install missing packages</source>
             <translation>安装缺失的软件包</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="58" />
+            <location filename="../ui/dependencies_dialog.py" line="64" />
             <source>Runs pip install --user once for the missing packages, keeping the numpy and GDAL that QGIS uses.</source>
             <translation>为缺失的软件包运行一次 pip install --user，保留 QGIS 使用的 numpy 和 GDAL。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="84" />
+            <location filename="../ui/dependencies_dialog.py" line="97" />
             <source>missing ({reason})</source>
             <translation>缺失（{reason}）</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="90" />
+            <location filename="../ui/dependencies_dialog.py" line="103" />
             <source>Missing: {names}. Press "Install missing packages" to install them for your user account only (QGIS's numpy and GDAL stay as they are), or run this command yourself and restart QGIS:
 {command}</source>
             <translation>缺失：{names}。点击“安装缺失的软件包”仅为您的用户账号安装（QGIS 的 numpy 和 GDAL 保持不变），或自行运行以下命令后重启 QGIS：
 {command}</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="96" />
+            <location filename="../ui/dependencies_dialog.py" line="109" />
             <source>Every package the algorithms need is installed (Python: {python}).</source>
             <translation>各算法所需的软件包均已安装（Python：{python}）。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="108" />
+            <location filename="../ui/dependencies_dialog.py" line="144" />
             <source>Installing {packages} … this can take a few minutes.</source>
             <translation>正在安装 {packages} … 可能需要几分钟。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="124" />
+            <location filename="../ui/dependencies_dialog.py" line="160" />
             <source>Installed. The algorithms can use the new packages now.</source>
             <translation>安装完成。各算法现在即可使用新安装的软件包。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="126" />
+            <location filename="../ui/dependencies_dialog.py" line="162" />
             <source>Installed; restart QGIS so that the new packages are found.</source>
             <translation>安装完成；请重启 QGIS 以便找到新安装的软件包。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="128" />
+            <location filename="../ui/dependencies_dialog.py" line="164" />
             <source>The installation failed; pip said:</source>
             <translation>安装失败；pip 输出如下：</translation>
+        </message>
+        <message>
+            <location filename="../ui/dependencies_dialog.py" line="67" />
+            <source>Build compiled tree walker</source>
+            <translation>编译决策树遍历器</translation>
+        </message>
+        <message>
+            <location filename="../ui/dependencies_dialog.py" line="68" />
+            <source>Compiles the plugin's small C tree walker with this computer's C compiler: random forests, extra trees and CART then predict several times faster, with the same values.</source>
+            <translation>使用本机的 C 编译器编译插件自带的小型 C 决策树遍历器：随机森林、极端随机树和 CART 的预测将快数倍，结果完全相同。</translation>
+        </message>
+        <message>
+            <location filename="../ui/dependencies_dialog.py" line="118" />
+            <source>Tree models (random forest, extra trees, CART) predict with the compiled tree walker: the same values as scikit-learn, faster.</source>
+            <translation>树模型（随机森林、极端随机树、CART）使用编译版决策树遍历器预测：结果与 scikit-learn 相同，速度更快。</translation>
+        </message>
+        <message>
+            <location filename="../ui/dependencies_dialog.py" line="121" />
+            <source>Tree models predict with scikit-learn: the compiled tree walker is {why}. C compiler: {compiler}.</source>
+            <translation>树模型使用 scikit-learn 预测：编译版决策树遍历器{why}。C 编译器：{compiler}。</translation>
+        </message>
+        <message>
+            <location filename="../ui/dependencies_dialog.py" line="121" />
+            <source>none found</source>
+            <translation>未找到</translation>
+        </message>
+        <message>
+            <location filename="../ui/dependencies_dialog.py" line="132" />
+            <source>Built: tree models now predict with the compiled tree walker.</source>
+            <translation>编译完成：树模型现在使用编译版决策树遍历器预测。</translation>
+        </message>
+        <message>
+            <location filename="../ui/dependencies_dialog.py" line="133" />
+            <source>The build failed:</source>
+            <translation>编译失败：</translation>
         </message>
     </context>
     <context>
@@ -470,74 +505,89 @@ Time series: instead of one factor stack, give factor stacks of several dates (w
             <translation>模型：{}（{}）；日期：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="196" />
+            <location filename="../processing_provider/downscale.py" line="197" />
             <source>{} valid pixels: mean {:.4f}, std {:.4f}, min {:.4f}, max {:.4f} m3/m3</source>
             <translation>{} 个有效像元：均值 {:.4f}，标准差 {:.4f}，最小值 {:.4f}，最大值 {:.4f} m3/m3</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="199" />
+            <location filename="../processing_provider/downscale.py" line="200" />
             <source>Residual correction: {} coarse cells, mean |residual| {:.4f} m3/m3, largest cell mean deviation {:.2g} m3/m3 (before clipping)</source>
             <translation>残差校正：{} 个粗像元，平均 |残差| {:.4f} m3/m3，像元均值最大偏差 {:.2g} m3/m3（截断前）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="203" />
+            <location filename="../processing_provider/downscale.py" line="204" />
             <source>{} pixels lie in cells without a SMAP value and keep the uncorrected prediction.</source>
             <translation>{} 个像元位于没有 SMAP 值的粗像元内，保留未经校正的预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="206" />
+            <location filename="../processing_provider/downscale.py" line="207" />
             <source>{} pixels were clipped to {:g}-{:g} m3/m3.</source>
             <translation>{} 个像元被截断到 {:g}-{:g} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="284" />
+            <location filename="../processing_provider/downscale.py" line="297" />
             <source>Soil moisture 1 km {}</source>
             <translation>1 km 土壤水分 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="230" />
+            <location filename="../processing_provider/downscale.py" line="241" />
             <source>Give either one factor stack (one date) or a time series (factor stacks, a manifest or an input folder), not both.</source>
             <translation>请给定一个因子堆栈（单一日期）或一个时间序列（因子堆栈、清单或输入文件夹），不能同时给定两者。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="233" />
+            <location filename="../processing_provider/downscale.py" line="244" />
             <source>Give a factor stack, or a time series: factor stacks of several dates, a manifest or an input folder.</source>
             <translation>请给定一个因子堆栈，或一个时间序列：多个日期的因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="237" />
+            <location filename="../processing_provider/downscale.py" line="248" />
             <source>Give the time series one way: factor stacks, a manifest or an input folder.</source>
             <translation>时间序列只能以一种方式给定：因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="239" />
+            <location filename="../processing_provider/downscale.py" line="250" />
             <source>Residual correction needs the SMAP rasters of the same dates: add them under 'Time series: SMAP soil moisture rasters', or set residual correction to None.</source>
             <translation>残差校正需要相同日期的 SMAP 栅格：请在“时间序列：SMAP 土壤水分栅格”中添加，或将残差校正设为“无”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="268" />
+            <location filename="../processing_provider/downscale.py" line="279" />
             <source>Residual correction is off: the SMAP rasters are not used.</source>
             <translation>残差校正已关闭：不使用 SMAP 栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="275" />
+            <location filename="../processing_provider/downscale.py" line="288" />
             <source>{}: {} valid pixels, mean {:.4f} m3/m3 -&gt; {}</source>
             <translation>{}：{} 个有效像元，均值 {:.4f} m3/m3 -&gt; {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="278" />
+            <location filename="../processing_provider/downscale.py" line="291" />
             <source>{}: {} pixels lie in cells without a SMAP value and keep the uncorrected prediction.</source>
             <translation>{}：{} 个像元位于没有 SMAP 值的粗像元内，保留未经校正的预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="283" />
+            <location filename="../processing_provider/downscale.py" line="296" />
             <source>Soil moisture 1 km {} to {}</source>
             <translation>1 km 土壤水分 {} 至 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="287" />
+            <location filename="../processing_provider/downscale.py" line="300" />
             <source>{} dates written to {}; mean soil moisture {:.4f} m3/m3.</source>
             <translation>已将 {} 个日期写入 {}；土壤水分均值 {:.4f} m3/m3。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="217" />
+            <source>Prediction: compiled tree walker (same values as scikit-learn, faster).</source>
+            <translation>预测：编译版决策树遍历器（与 scikit-learn 结果相同，速度更快）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="219" />
+            <source>Prediction: scikit-learn; the compiled tree walker is {}.</source>
+            <translation>预测：scikit-learn；编译版决策树遍历器{}。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="222" />
+            <source>Prediction: scikit-learn.</source>
+            <translation>预测：scikit-learn。</translation>
         </message>
     </context>
     <context>

@@ -193,6 +193,7 @@ class DownscaleAlgorithm(SmdAlgorithm):
                               residual=mode, clip=clip, progress=progress, is_canceled=is_canceled)
 
         feedback.pushInfo(self.tr("Model: {} ({}); date: {}").format(res.model_type, model, res.date or "-"))
+        self.report_backend(res, feedback)
         feedback.pushInfo(self.tr("{} valid pixels: mean {:.4f}, std {:.4f}, min {:.4f}, max {:.4f} m3/m3")
                           .format(res.n_valid, res.mean, res.std, res.min, res.max))
         if mode != "none":
@@ -210,6 +211,16 @@ class DownscaleAlgorithm(SmdAlgorithm):
         return {self.OUTPUT: output, self.MEAN: res.mean}
 
     # -- time series -----------------------------------------------------------------------------
+    def report_backend(self, res, feedback) -> None:
+        """Say how the model predicted: the compiled tree walker, or scikit-learn (and why, for a tree model)."""
+        if res.prediction_backend == "compiled tree walker":
+            feedback.pushInfo(self.tr("Prediction: compiled tree walker (same values as scikit-learn, faster)."))
+        elif res.prediction_note:
+            feedback.pushInfo(self.tr("Prediction: scikit-learn; the compiled tree walker is {}.")
+                              .format(res.prediction_note))
+        else:
+            feedback.pushInfo(self.tr("Prediction: scikit-learn."))
+
     def _series_sources(self, parameters, context) -> list[str]:
         """The time series inputs given (parameter names)."""
         given = []
@@ -271,6 +282,8 @@ class DownscaleAlgorithm(SmdAlgorithm):
         results = self.run_engine(engine.downscale_series, model, stacks, smap if mode != "none" else None, out_dir,
                                   residual=mode, clip=clip, progress=progress, is_canceled=is_canceled)
 
+        if results:
+            self.report_backend(results[0], feedback)
         for res in results:
             feedback.pushInfo(self.tr("{}: {} valid pixels, mean {:.4f} m3/m3 -> {}")
                               .format(res.date, res.n_valid, res.mean, res.output))

@@ -117,6 +117,41 @@ def test_dependencies_dialog_offers_install_only_when_missing(qgis_app, monkeypa
     assert not dialog.isVisible()
 
 
+def test_dependencies_dialog_builds_the_tree_walker_when_absent(qgis_app, monkeypatch, tmp_path):
+    from smdownscale.algorithms import native
+
+    dialog = DependenciesDialog()
+    assert "predict with the compiled tree walker" in dialog.native_label.text()
+    assert not dialog.build_button.isEnabled()  # built already (make test builds it)
+
+    # as after installing from a zip: no library in the plugin folder
+    lib = str(tmp_path / os.path.basename(native.library_path()))
+    monkeypatch.setattr(native, "library_path", lambda: lib)
+    native._state.clear()
+    try:
+        dialog.refresh()
+        assert "Tree models predict with scikit-learn: the compiled tree walker is not built" in \
+            dialog.native_label.text()
+        assert dialog.build_button.isEnabled()
+        dialog.build_button.click()
+        assert os.path.isfile(lib) and native.available()
+        assert dialog.output.toPlainText().startswith("Built: tree models now predict with the compiled tree walker.")
+        assert "predict with the compiled tree walker" in dialog.native_label.text()
+        assert not dialog.build_button.isEnabled()
+
+        # no compiler: the reason and no button
+        os.remove(lib)
+        native._state.clear()
+        monkeypatch.setattr(native, "find_compiler", lambda: None)
+        dialog.refresh()
+        assert "C compiler: none found." in dialog.native_label.text()
+        assert not dialog.build_button.isEnabled()
+    finally:
+        monkeypatch.undo()
+        native._state.clear()
+    assert native.available()
+
+
 def test_plugin_loads_without_optional_packages(tmp_path):
     """A fresh Python where sklearn, skops and ee cannot be imported still registers every algorithm."""
     script = tmp_path / "load.py"

@@ -101,3 +101,32 @@ def test_residual_correction_without_smap(run, scene, tmp_path):
     with pytest.raises(QgsProcessingException, match="Residual correction needs the coarse soil moisture"):
         run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS: scene["stack"], A.OUTPUT: str(out)})
     assert not out.exists()
+
+
+class _Lines:
+    """Processing feedback keeping the info lines."""
+
+    def __init__(self):
+        from qgis.core import QgsProcessingFeedback
+
+        self.feedback = QgsProcessingFeedback()
+        self.lines = []
+        self.feedback.pushInfo = self.lines.append
+
+
+@pytest.mark.parametrize("switch, line", [
+    ("", "Prediction: compiled tree walker (same values as scikit-learn, faster)."),
+    ("0", "Prediction: scikit-learn; the compiled tree walker is switched off (SMDOWNSCALE_NATIVE=0)."),
+])
+def test_the_log_says_how_the_model_predicted(run, scene, tmp_path, monkeypatch, switch, line):
+    from smdownscale.algorithms import native
+
+    if switch:
+        monkeypatch.setenv(native.ENV_SWITCH, switch)
+    out = str(tmp_path / f"sm_{switch or 'native'}.tif")
+    log = _Lines()
+    run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS: scene["stack"], A.RESIDUAL_CORRECTION: 1,
+                                  A.CLIP_MIN: -1.0, A.CLIP_MAX: 2.0, A.OUTPUT: out}, feedback=log.feedback)
+    assert line in log.lines
+    ok = np.isfinite(scene["raw"])
+    np.testing.assert_allclose(read_all(out)[0][ok], scene["raw"][ok], atol=1e-6)  # the same values either way
