@@ -139,8 +139,10 @@ def step_train(spec: dict) -> dict:
 def step_downscale_ours(spec: dict) -> dict:
     import sklearn.ensemble  # noqa: F401 - imported before timing, as in a running QGIS
 
-    from smdownscale.algorithms import downscale
+    from smdownscale.algorithms import downscale, native
 
+    if spec.get("native") is False:  # the scikit-learn backend, as without the compiled tree walker
+        os.environ[native.ENV_SWITCH] = "0"
     before = _rss_mb()
 
     def call() -> Any:
@@ -156,7 +158,8 @@ def step_downscale_ours(spec: dict) -> dict:
     else:
         res, secs = _timed(call)
     return {"work_s": secs, "pixels": spec["pixels"], "valid": int(res.n_valid), "rss_before_mb": before,
-            "mean": res.mean, "max_cell_deviation": res.max_cell_deviation, "model_load_s": load_s}
+            "mean": res.mean, "max_cell_deviation": res.max_cell_deviation, "model_load_s": load_s,
+            "tree_backend": native.status()}
 
 
 def step_downscale_sklearn(spec: dict) -> dict:
@@ -196,6 +199,20 @@ def step_load_model(spec: dict) -> dict:
     nodes = sum(int(t.tree_.node_count) for t in getattr(est, "estimators_", []))
     return {"work_s": secs, "rss_before_mb": before, "file_mb": os.path.getsize(spec["model"]) / 2**20,
             "tree_nodes": nodes}
+
+
+def step_load_compiled(spec: dict) -> dict:
+    """Reading the model file straight into the compiled walker's arrays (what downscale does for tree models)."""
+    import sklearn.ensemble  # noqa: F401
+
+    from smdownscale.algorithms.model_io import load_compiled
+
+    before = _rss_mb()
+    found, secs = _timed(lambda: load_compiled(spec["model"]))
+    if found is None:
+        raise RuntimeError(f"{spec['model']} is not a tree model the compiled walker reads")
+    return {"work_s": secs, "rss_before_mb": before, "file_mb": os.path.getsize(spec["model"]) / 2**20,
+            "inner_nodes": int(found[0].nodes.size), "array_mb": found[0].nbytes / 2**20}
 
 
 def step_predict_sample(spec: dict) -> dict:
@@ -289,6 +306,7 @@ CHILD_STEPS: dict[str, Callable[[dict], dict]] = {
     "downscale_sklearn": step_downscale_sklearn,
     "predict_sample": step_predict_sample,
     "load_model": step_load_model,
+    "load_compiled": step_load_compiled,
     "validate": step_validate,
     "year": step_year,
 }
@@ -638,6 +656,7 @@ def run(args: argparse.Namespace) -> dict:
 
     # downscale
     bench.measure("downscale/load-rf-model", "load_model", {"model": models["rf"]})
+    bench.measure("downscale/load-rf-compiled", "load_compiled", {"model": models["rf"]})
     d_base = bench.measure("downscale/sklearn-predict", "downscale_sklearn", {
         "model": models["rf"], "stack": stack, "output": os.path.join(work, "sm_sklearn.tif")}, baseline=True)
     d_none = bench.measure("downscale/ours-no-residual", "downscale_ours", {
@@ -651,6 +670,11 @@ def run(args: argparse.Namespace) -> dict:
     d_ours["ratio_to_baseline"] = _ratio(d_ours, d_base)
     d_none["agreement_with_baseline"] = _agreement(os.path.join(work, "sm_ours_none.tif"),
                                                    os.path.join(work, "sm_sklearn.tif"))
+    d_sk = bench.measure("downscale/ours-sklearn-backend", "downscale_ours", {
+        "model": models["rf"], "stack": stack, "output": os.path.join(work, "sm_ours_sklearn_backend.tif"),
+        "smap": scene["smap"], "residual": "constant", "pixels": npx, "native": False})
+    d_sk["ratio_to_baseline"] = _ratio(d_sk, d_base)
+    d_sk["agreement_with_ours"] = _agreement(os.path.join(work, "sm_ours_sklearn_backend.tif"), sm_out)
     d_warm = bench.measure("downscale/ours-model-loaded", "downscale_ours", {
         "model": models["rf"], "stack": stack, "output": os.path.join(work, "sm_warm.tif"), "smap": scene["smap"],
         "residual": "constant", "pixels": npx, "warm": True})
