@@ -131,8 +131,8 @@ def build(compiler: str | None = None, output: str | None = None, timeout: float
     return True, f"built {target}"
 
 
-#: scikit-learn estimators whose ``predict`` is the mean of their trees' leaf values (or one tree's).
 def _trees_of(estimator: Any) -> list[Any] | None:
+    """The trees of an estimator whose ``predict`` is the mean of its trees' leaf values (or one tree's), else None."""
     from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
     from sklearn.tree import DecisionTreeRegressor, ExtraTreeRegressor
 
