@@ -29,7 +29,8 @@ PACKAGE = "smdownscale"
 EXCLUDED_DIRS = {"tests", "bench", "scripts", ".ci", "dist", "build", "out", "__pycache__"}
 EXCLUDED_FILES = {"Makefile", "pyproject.toml", "CONTRIBUTING.md"}
 EXCLUDED_PREFIXES = ("requirements",)
-EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".ts", ".pro")
+#: plugins.qgis.org accepts no binaries: the compiled tree walker ships as C source (built on the user's machine).
+EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".ts", ".pro", ".so", ".dll", ".dylib", ".tmp")
 
 #: Fields plugins.qgis.org rejects a zip without, plus those this project always fills in.
 REQUIRED_FIELDS = ("name", "qgisMinimumVersion", "description", "about", "version", "author", "email",

@@ -50,6 +50,9 @@ def test_zip_holds_the_plugin_folder_only(built):
                  "requirements-dev.txt"):
         assert name not in rel
     assert not [r for r in rel if "__pycache__" in r or r.endswith(".pyc") or "/." in "/" + r]
+    # the tree walker as source only (plugins.qgis.org accepts no binaries), even where it is built
+    assert "algorithms/_native/treewalk.c" in rel and "algorithms/native.py" in rel
+    assert not [r for r in rel if r.endswith((".so", ".dll", ".dylib"))]
     qm = sorted(f"i18n/{n}" for n in os.listdir(os.path.join(ROOT, "i18n")) if n.endswith(".qm"))
     assert [r for r in rel if r.startswith("i18n/")] == qm
     # Every entry is the file from the checkout, byte for byte.
@@ -102,6 +105,8 @@ def test_metadata_problems_are_listed():
     ("pyproject.toml", True), ("CONTRIBUTING.md", True), ("algorithms/__pycache__/x.pyc", True),
     ("i18n/smdownscale_zh_CN.ts", True), ("algorithms/raster.py", False), ("i18n/smdownscale_zh_CN.qm", False),
     ("README.md", False), ("LICENSE", False), ("models/workflow.model3", False), ("docs/Makefile", False),
+    ("algorithms/_native/libsmdtreewalk.so", True), ("algorithms/_native/libsmdtreewalk.dll", True),
+    ("algorithms/_native/libsmdtreewalk.dylib", True), ("algorithms/_native/treewalk.c", False),
 ])
 def test_excluded(rel, out):
     assert build_zip.excluded(rel) is out
