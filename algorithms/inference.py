@@ -40,10 +40,13 @@ def locality_order(estimator: Any, x: np.ndarray) -> np.ndarray | None:
     tree = _first_tree(estimator)
     if tree is None or x.shape[0] < MIN_SORTED_ROWS:
         return None
-    leaves = tree.apply(x)
+    return _leaf_order(tree.apply(x), int(tree.tree_.node_count))
+
+
+def _leaf_order(leaves: np.ndarray, node_count: int) -> np.ndarray:
     # Node ids number the tree depth-first, so nearby ids are nearby leaves: dropping low bits to fit
     # 16 bits keeps the grouping and lets numpy use its linear-time radix sort.
-    shift = max(0, int(tree.tree_.node_count).bit_length() - 16)
+    shift = max(0, int(node_count).bit_length() - 16)
     return np.argsort((leaves >> shift).astype(np.uint16), kind="stable")
 
 
@@ -64,6 +67,87 @@ def predict(estimator: Any, x: np.ndarray) -> np.ndarray:
     return out
 
 
+def check_tree_arrays(left: np.ndarray, right: np.ndarray, feature: np.ndarray, n_features: int) -> None:
+    """Refuse scikit-learn tree arrays a walk could leave or loop in: every internal node's children must
+    be later nodes, its feature a column; a leaf has -1 for both children. Raises ValueError."""
+    m = left.size
+    ids = np.arange(m)
+    inner = left != -1
+    if right.size != m or feature.size != m or np.any((right == -1) != ~inner):
+        raise ValueError("tree arrays: malformed children")
+    for child in (left, right):
+        if np.any(inner & ((child <= ids) | (child >= m))):
+            raise ValueError("tree arrays: a child id does not point to a later node")
+    if inner.any() and (int(feature[inner].min()) < 0 or int(feature[inner].max()) >= n_features):
+        raise ValueError("tree arrays: a node splits on a feature the model does not have")
+
+
+class TreeMean:
+    """Regression trees predicting the mean of their leaf values, as a random forest (or one tree) does.
+
+    Built from the arrays of a model file one tree at a time (:func:`.model_io.load_trees`), so only the
+    trees are in memory, never a second copy of the file. Predictions equal the forest's sequential
+    ``predict`` bit for bit: each tree's leaf values are added in tree order, then divided by the number
+    of trees. Rows are taken in first-tree leaf order (see :func:`predict`) and split between threads
+    (scikit-learn's tree walk releases the GIL).
+    """
+
+    def __init__(self, trees: list[Any]) -> None:
+        self.trees = trees
+        self.values = [np.asarray(t.value, dtype=np.float64).reshape(-1) for t in trees]
+        self.kind = ""
+
+    @classmethod
+    def from_arrays(cls, arrays: Any, n_features: int) -> TreeMean:
+        """From (nodes, values, max_depth) per tree, as scikit-learn stores a Tree's state."""
+        from sklearn.tree._tree import Tree
+
+        trees = []
+        for nodes, values, depth in arrays:
+            check_tree_arrays(np.asarray(nodes["left_child"]), np.asarray(nodes["right_child"]),
+                              np.asarray(nodes["feature"]), n_features)
+            tree = Tree(n_features, np.ones(1, dtype=np.intp), 1)
+            tree.__setstate__({"max_depth": int(depth), "node_count": int(nodes.shape[0]), "nodes": nodes,
+                               "values": np.ascontiguousarray(values, dtype=np.float64)})
+            trees.append(tree)
+        if not trees:
+            raise ValueError("tree arrays: no tree")
+        return cls(trees)
+
+    def predict(self, x: np.ndarray, n_threads: int = 1) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        n = x.shape[0]
+        out = np.empty(n, dtype=np.float64)
+        if n == 0:
+            return out
+        order = _leaf_order(self.trees[0].apply(x), int(self.trees[0].node_count)) if n >= MIN_SORTED_ROWS \
+            else None
+        xs = x[order] if order is not None else x
+        res = np.empty(n, dtype=np.float64)
+
+        def run(a: int, b: int) -> None:
+            part = xs[a:b]
+            acc = np.zeros(b - a, dtype=np.float64)
+            for tree, values in zip(self.trees, self.values):
+                acc += values[tree.apply(part)]
+            acc /= len(self.trees)
+            res[a:b] = acc
+
+        threads = max(1, min(int(n_threads), n // MIN_SORTED_ROWS or 1))
+        if threads == 1:
+            run(0, n)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            cuts = np.linspace(0, n, threads + 1).astype(np.int64).tolist()
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(run, cuts[:-1], cuts[1:]))
+        if order is None:
+            return res
+        out[order] = res
+        return out
+
+
 class Predictor:
     """A fitted model ready to predict many pixels, the fastest exact way available.
 
@@ -78,6 +162,7 @@ class Predictor:
         self.kind = type(estimator).__name__
         self.compiled = native.compile_forest(estimator) if native.available() else None
         self.estimator = None if self.compiled is not None else estimator
+        self.trees: TreeMean | None = None
         self.n_jobs = n_jobs
         self.set_n_jobs(n_jobs)
 
@@ -87,6 +172,18 @@ class Predictor:
         self = cls.__new__(cls)
         self.kind = compiled.kind or "tree model"
         self.compiled = compiled
+        self.trees = None
+        self.estimator = None
+        self.n_jobs = n_jobs
+        return self
+
+    @classmethod
+    def from_trees(cls, trees: TreeMean, n_jobs: int | None = -1) -> Predictor:
+        """A predictor for a tree model read as scikit-learn trees (model_io.load_trees, no compiled walker)."""
+        self = cls.__new__(cls)
+        self.kind = trees.kind or "tree model"
+        self.compiled = None
+        self.trees = trees
         self.estimator = None
         self.n_jobs = n_jobs
         return self
@@ -116,5 +213,7 @@ class Predictor:
         """Prediction for every row of the design matrix ``x`` (finite float32 rows), float64."""
         if self.compiled is not None:
             return self.compiled.predict(x, self._threads())
+        if self.trees is not None:
+            return self.trees.predict(x, self._threads())
         assert self.estimator is not None
         return predict(self.estimator, x)

@@ -13,7 +13,7 @@ import math
 import os
 import zipfile
 import zlib
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -284,7 +284,8 @@ def _array(zf: zipfile.ZipFile, node: Any) -> np.ndarray:
         return np.lib.format.read_array(fh, allow_pickle=False)
 
 
-def _tree_arrays(zf: zipfile.ZipFile, tree: Any) -> tuple[np.ndarray, ...]:
+def _tree_state(zf: zipfile.ZipFile, tree: Any) -> tuple[np.ndarray, np.ndarray, int]:
+    """One tree's node and value arrays and its depth, read from the archive (no pickle)."""
     if _kind(tree) not in _TREES:
         raise _UnsupportedError
     state = _attrs(_attrs(tree).get("tree_"))
@@ -295,7 +296,40 @@ def _tree_arrays(zf: zipfile.ZipFile, tree: Any) -> tuple[np.ndarray, ...]:
         raise _UnsupportedError
     if values.ndim != 3 or values.shape[0] != nodes.shape[0] or values.shape[1] * values.shape[2] != 1:
         raise _UnsupportedError
-    return nodes["left_child"], nodes["right_child"], nodes["feature"], nodes["threshold"], values
+    return nodes, values, _json_int(state.get("max_depth"))
+
+
+def _read_trees(path: str, build: Callable[[Iterator[tuple[np.ndarray, np.ndarray, int]], int], Any]
+                ) -> tuple[Any, dict[str, Any], str] | None:
+    """``build(trees, n_features)`` over the trees of a forest / extra trees / regression tree model file,
+    read one at a time after the checks of :func:`load_model`: (what build returned, meta, class name).
+    None when the file holds another kind of model, or build returned None."""
+    schema = _read_schema(path)
+    meta, _ = _checked(path, schema)
+    try:
+        est = schema["content"]["estimator"]
+        kind = _kind(est)
+        attrs = _attrs(est)
+        if _json_int(attrs.get("n_outputs_")) != 1:
+            return None
+        n_features = _json_int(attrs.get("n_features_in_"))
+        if kind in _FORESTS:
+            listing = attrs.get("estimators_")
+            if not isinstance(listing, dict) or listing.get("__loader__") != "ListNode" \
+                    or not isinstance(listing.get("content"), list) or not listing["content"]:
+                return None
+            trees = listing["content"]
+        elif kind in _TREES:
+            trees = [est]
+        else:
+            return None
+        with zipfile.ZipFile(path) as zf:
+            built = build((_tree_state(zf, t) for t in trees), n_features)
+    except (_UnsupportedError, KeyError, TypeError, AttributeError):
+        return None
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
+        raise _damaged(path, str(exc) or type(exc).__name__) from exc
+    return None if built is None else (built, meta, kind[1])
 
 
 def load_compiled(path: str) -> tuple[Any, dict[str, Any]] | None:
@@ -309,34 +343,28 @@ def load_compiled(path: str) -> tuple[Any, dict[str, Any]] | None:
     """
     from . import native
 
-    schema = _read_schema(path)
-    meta, _ = _checked(path, schema)
-    try:
-        est = schema["content"]["estimator"]
-        kind = _kind(est)
-        attrs = _attrs(est)
-        if _json_int(attrs.get("n_outputs_")) != 1:
-            return None
-        n_features = _json_int(attrs.get("n_features_in_"))
-        if kind in _FORESTS:
-            listing = attrs.get("estimators_")
-            if not isinstance(listing, dict) or listing.get("__loader__") != "ListNode" \
-                    or not isinstance(listing.get("content"), list):
-                return None
-            trees = listing["content"]
-        elif kind in _TREES:
-            trees = [est]
-        else:
-            return None
-        with zipfile.ZipFile(path) as zf:
-            compiled = native.compile_trees((_tree_arrays(zf, t) for t in trees), n_features)
-    except _UnsupportedError:
+    found = _read_trees(path, lambda trees, n_features: native.compile_trees(
+        ((n["left_child"], n["right_child"], n["feature"], n["threshold"], v) for n, v, _ in trees), n_features))
+    if found is None:
         return None
-    except (KeyError, TypeError, AttributeError):
-        return None
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
-        raise _damaged(path, str(exc) or type(exc).__name__) from exc
-    if compiled is None:
-        return None
-    compiled.kind = kind[1]
+    compiled, meta, kind = found
+    compiled.kind = kind
     return compiled, meta
+
+
+def load_trees(path: str) -> tuple[Any, dict[str, Any]] | None:
+    """A tree model as scikit-learn trees built one at a time from the file: (inference.TreeMean, meta).
+
+    What prediction uses when the compiled walker is absent: the same values as the estimator of
+    :func:`load_model` (bit for bit), with the memory of the trees alone (skops holds every array of the
+    file three times while it builds a forest). The arrays are checked before any tree is built from them.
+    Returns None for any other model (load it with :func:`load_model`).
+    """
+    from .inference import TreeMean
+
+    found = _read_trees(path, TreeMean.from_arrays)
+    if found is None:
+        return None
+    trees, meta, kind = found
+    trees.kind = kind
+    return trees, meta

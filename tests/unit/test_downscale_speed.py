@@ -169,3 +169,23 @@ def test_series_loads_the_model_once(tmp_path, forest, monkeypatch):
     assert len(loads) == 1 and len(results) == 3
     for res, stack in zip(results, stacks):
         np.testing.assert_array_equal(read_all(res.output)[0], np.clip(_plain(est, stack), 0.0, 0.6))
+
+
+@pytest.mark.parametrize("switch, loader, backend", [("", "load_compiled", "compiled tree walker"),
+                                                     ("0", "load_trees", "scikit-learn")])
+def test_tree_models_never_go_through_a_full_skops_load(tmp_path, forest, monkeypatch, switch, loader, backend):
+    """Forests are read straight into the compiled walker, or as scikit-learn trees without it: never as a
+    whole skops estimator (whose load needs ~3x the model's memory). Both give plain predict's pixels."""
+    from smdownscale.algorithms import native
+
+    model, est = forest
+    monkeypatch.setenv(native.ENV_SWITCH, switch)
+    calls = []
+    real = getattr(ds_mod, loader)
+    monkeypatch.setattr(ds_mod, loader, lambda p: calls.append(p) or real(p))
+    monkeypatch.setattr(ds_mod, "load_model", lambda p: pytest.fail("the forest was loaded as an estimator"))
+    stack = _stack(tmp_path / "factors.tif", 90, 80)
+    res = downscale(model, stack, str(tmp_path / "sm.tif"), residual="none", clip=(-1.0, 2.0), n_jobs=2)
+    assert calls == [model] and res.prediction_backend == backend
+    assert res.prediction_note == ("" if not switch else "switched off (SMDOWNSCALE_NATIVE=0)")
+    np.testing.assert_array_equal(read_all(str(tmp_path / "sm.tif"))[0], _plain(est, stack))

@@ -189,7 +189,45 @@ def test_load_compiled_leaves_other_models_to_skops(tmp_path):
                 Pipeline([("s", StandardScaler()), ("m", SVR())]).fit(x, y)):
         path = _save(tmp_path, est, f"{type(est).__name__}.smdmodel")
         assert model_io.load_compiled(path) is None
+        assert model_io.load_trees(path) is None
         assert hasattr(model_io.load_model(path)[0], "predict")
+
+
+@pytest.mark.parametrize("name", ["rf", "et", "cart", "stumps"])
+def test_load_trees_predicts_what_load_model_predicts_without_skops(tmp_path, name, monkeypatch):
+    import skops.io
+
+    x, y = _data(3000)
+    path = _save(tmp_path, MODELS[name]().fit(x, y))
+    est = _sequential(model_io.load_model(path)[0])
+    monkeypatch.setattr(skops.io, "load", lambda *a, **k: pytest.fail("load_trees must not build the estimator"))
+    trees, meta = model_io.load_trees(path)
+    assert trees.kind == type(est).__name__ and meta["model_type"] == "test"
+    assert len(trees.trees) == len(getattr(est, "estimators_", [est]))
+    for n in (1000, 20000):  # below and above the leaf-ordering threshold
+        xt, _ = _data(n, seed=4)
+        expected = est.predict(xt)
+        for threads in (1, 2):
+            np.testing.assert_array_equal(trees.predict(xt, threads), expected)
+    predictor = inference.Predictor.from_trees(trees)
+    assert predictor.backend == "scikit-learn" and predictor.estimator is None
+    np.testing.assert_array_equal(predictor.predict(xt), expected)
+
+
+@pytest.mark.parametrize("left, right, feature, message", [
+    ([1, -1, -1], [2, -1, -1], [0, 0, 0], None),
+    ([1, 0, -1], [2, -1, -1], [0, 0, 0], "malformed children"),         # node 1: one child only
+    ([1, 0, -1], [2, 2, -1], [0, 0, 0], "does not point to a later node"),  # node 1 -> root
+    ([1, -1, -1], [3, -1, -1], [0, 0, 0], "does not point to a later node"),
+    ([1, -1, -1], [2, -1, -1], [5, 0, 0], "feature the model does not have"),
+])
+def test_check_tree_arrays(left, right, feature, message):
+    args = [np.array(v) for v in (left, right, feature)] + [5]
+    if message is None:
+        inference.check_tree_arrays(*args)
+    else:
+        with pytest.raises(ValueError, match=message):
+            inference.check_tree_arrays(*args)
 
 
 def _rewrite_member(src: str, dst: str, edit) -> None:
@@ -211,17 +249,19 @@ def _rewrite_member(src: str, dst: str, edit) -> None:
                 zout.writestr(item.filename, data)
 
 
-def test_a_tampered_tree_is_refused_not_walked(tmp_path):
+@pytest.mark.parametrize("loader", ["load_compiled", "load_trees"])
+def test_a_tampered_tree_is_refused_not_walked(tmp_path, loader):
+    load = getattr(model_io, loader)
     x, y = _data(2000)
     path = _save(tmp_path, RandomForestRegressor(n_estimators=3, max_depth=4, random_state=0).fit(x, y))
     looped = str(tmp_path / "looped.smdmodel")
     _rewrite_member(path, looped, lambda n: n["left_child"].__setitem__(1, 0))  # node 1 -> root: a cycle
     with pytest.raises(ModelFileError, match="damaged or incomplete.*does not point to a later node"):
-        model_io.load_compiled(looped)
+        load(looped)
     wild = str(tmp_path / "wild.smdmodel")
     _rewrite_member(path, wild, lambda n: n["feature"].__setitem__(0, 99))
     with pytest.raises(ModelFileError, match="damaged or incomplete.*feature the model does not have"):
-        model_io.load_compiled(wild)
+        load(wild)
     assert not os.path.exists(str(tmp_path / "looped.smdmodel.partial"))
 
 
