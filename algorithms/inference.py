@@ -153,39 +153,35 @@ class Predictor:
 
     Random forests, extra trees and single regression trees go to the compiled tree walker
     (:mod:`.native`) when it is built: the same values as scikit-learn's ``predict``, bit for bit,
-    several times faster. Then the scikit-learn estimator is not kept (``estimator`` is None), which
-    frees most of the model's memory. Every other model, or every model when the walker is absent,
-    predicts through :func:`predict` (scikit-learn, tree ensembles in leaf order).
+    several times faster; without it they are scikit-learn trees (:class:`TreeMean`, same values). In
+    both cases no scikit-learn estimator is kept (``estimator`` is None). Every other model predicts
+    through :func:`predict` (scikit-learn, tree ensembles in leaf order).
     """
 
     def __init__(self, estimator: Any, n_jobs: int | None = -1) -> None:
-        self.kind = type(estimator).__name__
-        self.compiled = native.compile_forest(estimator) if native.available() else None
-        self.estimator = None if self.compiled is not None else estimator
-        self.trees: TreeMean | None = None
-        self.n_jobs = n_jobs
+        compiled = native.compile_forest(estimator) if native.available() else None
+        self._setup(type(estimator).__name__, compiled, None, None if compiled is not None else estimator, n_jobs)
+
+    def _setup(self, kind: str, compiled: native.CompiledForest | None, trees: TreeMean | None, estimator: Any,
+               n_jobs: int | None) -> None:
+        self.kind = kind
+        self.compiled = compiled
+        self.trees = trees
+        self.estimator = estimator
         self.set_n_jobs(n_jobs)
 
     @classmethod
     def from_compiled(cls, compiled: native.CompiledForest, n_jobs: int | None = -1) -> Predictor:
         """A predictor for a tree model read straight into the walker's arrays (model_io.load_compiled)."""
         self = cls.__new__(cls)
-        self.kind = compiled.kind or "tree model"
-        self.compiled = compiled
-        self.trees = None
-        self.estimator = None
-        self.n_jobs = n_jobs
+        self._setup(compiled.kind or "tree model", compiled, None, None, n_jobs)
         return self
 
     @classmethod
     def from_trees(cls, trees: TreeMean, n_jobs: int | None = -1) -> Predictor:
         """A predictor for a tree model read as scikit-learn trees (model_io.load_trees, no compiled walker)."""
         self = cls.__new__(cls)
-        self.kind = trees.kind or "tree model"
-        self.compiled = None
-        self.trees = trees
-        self.estimator = None
-        self.n_jobs = n_jobs
+        self._setup(trees.kind or "tree model", None, trees, None, n_jobs)
         return self
 
     @property
