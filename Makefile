@@ -44,9 +44,9 @@ NATIVE_LIB := algorithms/_native/libsmdtreewalk.so
 CC ?= cc
 native: $(NATIVE_LIB)
 
-$(NATIVE_LIB): $(NATIVE_SRC)
+$(NATIVE_LIB): $(NATIVE_SRC) algorithms/native.py
 	@command -v $(CC) >/dev/null || { echo "Installing a C compiler (apt)..."; $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null; }
-	$(CC) -O3 -std=c99 -Wall -Wextra -Werror -fPIC -shared -o $@.tmp $< && mv -f $@.tmp $@
+	$(SYSPY) algorithms/native.py --compiler $(CC) --strict
 
 test: setup
 	@mkdir -p $(XDG_RUNTIME_DIR) && chmod 700 $(XDG_RUNTIME_DIR)

@@ -67,21 +67,6 @@ def predict(estimator: Any, x: np.ndarray) -> np.ndarray:
     return out
 
 
-def check_tree_arrays(left: np.ndarray, right: np.ndarray, feature: np.ndarray, n_features: int) -> None:
-    """Refuse scikit-learn tree arrays a walk could leave or loop in: every internal node's children must
-    be later nodes, its feature a column; a leaf has -1 for both children. Raises ValueError."""
-    m = left.size
-    ids = np.arange(m)
-    inner = left != -1
-    if right.size != m or feature.size != m or np.any((right == -1) != ~inner):
-        raise ValueError("tree arrays: malformed children")
-    for child in (left, right):
-        if np.any(inner & ((child <= ids) | (child >= m))):
-            raise ValueError("tree arrays: a child id does not point to a later node")
-    if inner.any() and (int(feature[inner].min()) < 0 or int(feature[inner].max()) >= n_features):
-        raise ValueError("tree arrays: a node splits on a feature the model does not have")
-
-
 class TreeMean:
     """Regression trees predicting the mean of their leaf values, as a random forest (or one tree) does.
 
@@ -104,7 +89,7 @@ class TreeMean:
 
         trees = []
         for nodes, values, depth in arrays:
-            check_tree_arrays(np.asarray(nodes["left_child"]), np.asarray(nodes["right_child"]),
+            native.check_tree_arrays(np.asarray(nodes["left_child"]), np.asarray(nodes["right_child"]),
                               np.asarray(nodes["feature"]), n_features)
             tree = Tree(n_features, np.ones(1, dtype=np.intp), 1)
             tree.__setstate__({"max_depth": int(depth), "node_count": int(nodes.shape[0]), "nodes": nodes,
@@ -133,15 +118,7 @@ class TreeMean:
             acc /= len(self.trees)
             res[a:b] = acc
 
-        threads = max(1, min(int(n_threads), n // MIN_SORTED_ROWS or 1))
-        if threads == 1:
-            run(0, n)
-        else:
-            from concurrent.futures import ThreadPoolExecutor
-
-            cuts = np.linspace(0, n, threads + 1).astype(np.int64).tolist()
-            with ThreadPoolExecutor(threads) as pool:
-                list(pool.map(run, cuts[:-1], cuts[1:]))
+        native.in_row_parts(n, max(1, min(int(n_threads), n // MIN_SORTED_ROWS or 1)), run)
         if order is None:
             return res
         out[order] = res

@@ -46,8 +46,13 @@ def library_path() -> str:
     return os.path.join(_DIR, "libsmdtreewalk" + ext)
 
 
+def switched_off() -> bool:
+    """True when ``SMDOWNSCALE_NATIVE`` asks for scikit-learn (0, no, off or false)."""
+    return os.environ.get(ENV_SWITCH, "").strip().lower() in ("0", "no", "off", "false")
+
+
 def _load() -> tuple[Any, str]:
-    if os.environ.get(ENV_SWITCH, "").strip().lower() in ("0", "no", "off", "false"):
+    if switched_off():
         return None, f"switched off ({ENV_SWITCH}=0)"
     path = library_path()
     if not os.path.isfile(path):
@@ -95,11 +100,13 @@ def find_compiler() -> str | None:
     return None
 
 
-def build(compiler: str | None = None, output: str | None = None, timeout: float = 120.0) -> tuple[bool, str]:
+def build(compiler: str | None = None, output: str | None = None, timeout: float = 120.0,
+          strict: bool = False) -> tuple[bool, str]:
     """Compile ``_native/treewalk.c`` into ``output`` (default :func:`library_path`): (ok, message).
 
-    What ``make native`` does, for a plugin installed from a zip on a machine with a C compiler. The
-    library is written under a temporary name and renamed when complete; nothing is left on failure.
+    The one way the library is built: by ``make native`` (``python3 algorithms/native.py --strict``, warnings
+    as errors) and by *Check dependencies…* for a plugin installed from a zip. The library is written under
+    a temporary name and renamed when complete; nothing is left on failure.
     """
     cc = compiler or find_compiler()
     if not cc:
@@ -112,6 +119,8 @@ def build(compiler: str | None = None, output: str | None = None, timeout: float
     cmd = [cc, "-O3", "-std=c99", "-shared", "-o", tmp, src]
     if sys.platform != "win32":
         cmd.insert(3, "-fPIC")
+    if strict:
+        cmd[1:1] = ["-Wall", "-Wextra", "-Werror"]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.SubprocessError) as exc:
@@ -153,6 +162,32 @@ def _trees_of(estimator: Any) -> list[Any] | None:
 def supports(estimator: Any) -> bool:
     """True for the models the compiled walker predicts (single-output forests, extra trees, regression trees)."""
     return _trees_of(estimator) is not None
+
+
+def check_tree_arrays(left: np.ndarray, right: np.ndarray, feature: np.ndarray, n_features: int) -> None:
+    """Refuse scikit-learn tree arrays a walk could leave or loop in: every internal node's children must
+    be later nodes, its feature a column; a leaf has -1 for both children. Raises ValueError."""
+    m = left.size
+    ids = np.arange(m)
+    inner = left != -1
+    if right.size != m or feature.size != m or np.any((right == -1) != ~inner):
+        raise ValueError("tree arrays: malformed children")
+    for child in (left, right):
+        if np.any(inner & ((child <= ids) | (child >= m))):
+            raise ValueError("tree arrays: a child id does not point to a later node")
+    if inner.any() and (int(feature[inner].min()) < 0 or int(feature[inner].max()) >= n_features):
+        raise ValueError("tree arrays: a node splits on a feature the model does not have")
+
+
+def in_row_parts(n: int, threads: int, run: Any) -> None:
+    """``run(a, b)`` over ``threads`` contiguous parts of rows [0, n), in parallel when threads > 1 (the
+    work must release the GIL: the compiled walk does, as does scikit-learn's tree walk)."""
+    if threads <= 1:
+        run(0, n)
+        return
+    cuts = np.linspace(0, n, threads + 1).astype(np.int64).tolist()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(run, cuts[:-1], cuts[1:]))
 
 
 def _down_to_float32(t: np.ndarray) -> np.ndarray:
@@ -226,12 +261,7 @@ class CompiledForest:
             fn(x[a:].ctypes.data, b - a, self.n_features, nodes, leaves, roots, self.roots.size, self.divisor,
                CHUNK_ROWS, out[a:].ctypes.data)
 
-        if threads == 1:
-            run(0, x.shape[0])
-        else:
-            cuts = np.linspace(0, x.shape[0], threads + 1).astype(np.int64)
-            with ThreadPoolExecutor(threads) as pool:
-                list(pool.map(run, cuts[:-1].tolist(), cuts[1:].tolist()))
+        in_row_parts(x.shape[0], threads, run)
         return out
 
 
@@ -269,14 +299,13 @@ def compile_trees(trees: Iterable[tuple[np.ndarray, ...]], n_features: int) -> C
             raise ValueError("compiled forest: inconsistent tree arrays")
         if value.size != m:
             return None  # several outputs or classes: not a single-output regression tree
+        check_tree_arrays(left, right, np.asarray(feature), n_features)
         # internal nodes only, numbered in scikit-learn's depth-first order (children after parents)
         inner = left >= 0
         n_inner, n_leaf = int(inner.sum()), m - int(inner.sum())
         new_id = np.empty(m, dtype=np.int64)
         new_id[inner] = base + np.arange(n_inner)
         new_id[~inner] = ~(leaf_base + np.arange(n_leaf))
-        if np.any(right[inner] < 0) or np.any(left[inner] >= m) or np.any(right[inner] >= m):
-            raise ValueError("compiled forest: a child id is out of range")
         part = np.empty(n_inner, dtype=_NODE)
         part["threshold"] = _down_to_float32(np.asarray(threshold, dtype=np.float64)[inner])
         part["feature"] = np.asarray(feature)[inner]
@@ -294,3 +323,20 @@ def compile_trees(trees: Iterable[tuple[np.ndarray, ...]], n_features: int) -> C
     # scikit-learn sums the trees' predictions in order and divides by their number (1 for one tree)
     return CompiledForest(np.concatenate(node_parts), np.concatenate(leaf_values), np.asarray(roots, np.int32),
                           float(len(roots)), n_features)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python3 algorithms/native.py [--compiler CC] [--strict]``: build the library (``make native``)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Build the compiled tree walker next to this file.")
+    ap.add_argument("--compiler", help="C compiler (default: $CC, else cc, gcc or clang)")
+    ap.add_argument("--strict", action="store_true", help="warnings are errors")
+    args = ap.parse_args(argv)
+    ok, message = build(args.compiler, strict=args.strict)
+    print(message, file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,7 +5,6 @@ Nothing is installed unless the user presses the install button here.
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Optional
 
@@ -121,8 +120,7 @@ class DependenciesDialog(QDialog):
             self.native_label.setText(self.tr(
                 "Tree models predict with scikit-learn: the compiled tree walker is {why}. C compiler: {compiler}.")
                 .format(why=native.status(), compiler=compiler or self.tr("none found")))
-        switched_off = os.environ.get(native.ENV_SWITCH, "").strip().lower() in ("0", "no", "off", "false")
-        self.build_button.setEnabled(not native.available() and compiler is not None and not switched_off)
+        self.build_button.setEnabled(not native.available() and compiler is not None and not native.switched_off())
 
     def build_native(self) -> None:
         """Compile the tree walker into the plugin folder (about a second)."""

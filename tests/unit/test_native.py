@@ -224,10 +224,10 @@ def test_load_trees_predicts_what_load_model_predicts_without_skops(tmp_path, na
 def test_check_tree_arrays(left, right, feature, message):
     args = [np.array(v) for v in (left, right, feature)] + [5]
     if message is None:
-        inference.check_tree_arrays(*args)
+        native.check_tree_arrays(*args)
     else:
         with pytest.raises(ValueError, match=message):
-            inference.check_tree_arrays(*args)
+            native.check_tree_arrays(*args)
 
 
 def _rewrite_member(src: str, dst: str, edit) -> None:
