@@ -210,6 +210,19 @@ def _build_inputs(base: pathlib.Path) -> dict[str, Any]:
     d["area_empty"] = _polygon_layer(str(base / "area_empty.gpkg"), [])
     d["area_bowtie"] = _polygon_layer(str(base / "area_bowtie.gpkg"), [
         "POLYGON((115.8 41.8, 116.0 42.0, 116.0 41.8, 115.8 42.0, 115.8 41.8))"])
+
+    # -- inputs: outputs that name inputs
+
+    # -- inputs: damaged or incomplete rasters
+
+    # -- inputs: soil moisture units and fill values, factor ranges
+
+    # -- inputs: grid sizes
+
+    # -- inputs: station files (ISMN layouts, coordinates)
+
+    # -- inputs: end
+    escaping_manifest(d)  # written now, so every later run finds its inputs complete and unchanged
     return d
 
 
@@ -542,6 +555,17 @@ CASES = [
     Case("fetchgee: output folder inside a file", "fetchgee",
          lambda d, o: {**FETCH, "OUTPUT": under_file(o, "gee")},
          r"Cannot create the tile cache folder .*not_a_folder/results/gee/\.cache/[0-9a-f]+ \(Not a directory\)"),
+    # -- cases: outputs that name inputs
+
+    # -- cases: damaged or incomplete rasters
+
+    # -- cases: soil moisture units and fill values, factor ranges
+
+    # -- cases: grid sizes
+
+    # -- cases: station files (ISMN layouts, coordinates) and numeric parameters
+
+    # -- cases: end
 ]
 
 
