@@ -25,7 +25,7 @@ import math
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from osgeo import gdal, osr
@@ -33,6 +33,7 @@ from osgeo import gdal, osr
 from . import raster
 from .aggregate import CellIndex, CoarseMean
 from .errors import Canceled, InputError
+from .paths import check_apart
 from .raster import Grid, IsCanceled, Progress, never_canceled, no_progress
 
 #: Largest grid ``reference_grid`` builds (guards against a resolution given in the wrong units).
@@ -234,7 +235,8 @@ def _warp(src: _Source, bands: list[int], method: str, nodata: str | None,
 
 
 def align_rasters(inputs: Sequence[str], grid: Grid, output: str, categorical: set[str] | None = None,
-                  progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled) -> AlignResult:
+                  progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled,
+                  protected: Mapping[str, Any] | None = None) -> AlignResult:
     """Write every band of ``inputs`` as one band of a float32 GeoTIFF on ``grid``.
 
     ``categorical`` names factors to treat as classes (besides bands marked SMD_KIND=categorical or
@@ -243,10 +245,7 @@ def align_rasters(inputs: Sequence[str], grid: Grid, output: str, categorical: s
     """
     if not inputs:
         raise InputError("No input rasters were given; choose at least one factor raster.")
-    out_abs = os.path.abspath(output)
-    for path in inputs:
-        if not path.startswith("/vsi") and os.path.abspath(path) == out_abs:
-            raise InputError(f"The output {output} is also an input; choose another output file name.")
+    check_apart({"output": output}, {"input rasters": list(inputs), **(protected or {})})
     cats = {c.strip().lower() for c in (categorical or set()) if c.strip()}
     sources = _open_sources(inputs, grid, cats)
     _check_duplicates(sources)
@@ -354,7 +353,8 @@ class _CoarseMode:
 
 
 def aggregate_stack(fine_stack: str, coarse_grid: Grid, output: str, min_valid_fraction: float = 0.5,
-                    progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled) -> str:
+                    progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled,
+                    protected: Mapping[str, Any] | None = None) -> str:
     """Write the coarse version of a fine stack on ``coarse_grid``.
 
     Per coarse cell: the mean of the valid fine pixels whose centers fall in the cell (the majority
@@ -363,6 +363,7 @@ def aggregate_stack(fine_stack: str, coarse_grid: Grid, output: str, min_valid_f
     """
     if not 0.0 <= min_valid_fraction <= 1.0:
         raise InputError(f"The minimum valid fraction must lie between 0 and 1 (got {min_valid_fraction}).")
+    check_apart({"coarse output": output}, {"fine stack": fine_stack, **(protected or {})})
     ds = raster.open_raster(fine_stack)
     fine = Grid.from_dataset(ds, fine_stack)
     if not coarse_grid.overlaps(fine):

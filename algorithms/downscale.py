@@ -34,6 +34,7 @@ from .derived import StackReader
 from .errors import InputError, ModelFileError
 from .features import FactorSpec, feature_names, fine_design
 from .model_io import load_compiled, load_model, load_trees
+from .paths import check_apart
 from .raster import Grid, IsCanceled, Progress, never_canceled, no_progress
 from .residual import RESIDUAL_MODES, ResidualCorrector, check_mode
 
@@ -265,8 +266,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
         raise InputError(f"The clip range must have its minimum below its maximum (got {lo:g}, {hi:g}).")
     raster.check_output_path(output)
-    if os.path.abspath(output) in {os.path.abspath(p) for p in (stack_path, coarse_sm or "", model_path)}:
-        raise InputError("The output would overwrite an input; choose another output file.")
+    check_apart({"output": output}, {"factor stack": stack_path, "coarse soil moisture": coarse_sm,
+                                     "model file": model_path})
 
     predictor, meta = _load(model_path)
     specs = _specs_of(meta, model_path)

@@ -30,6 +30,7 @@ import numpy as np
 
 from .errors import Canceled, InputError
 from .features import CATEGORICAL, FactorSpec, Pairs, coarse_pairs
+from .paths import check_apart
 from .raster import IsCanceled, Progress, atomic_path, check_output_path, never_canceled, no_progress
 
 COLUMNS = ("factor", "kind", "n", "pearson_r", "pearson_p", "spearman_r", "spearman_p", "rank", "selected", "reason")
@@ -372,6 +373,8 @@ def screen_factors(sm_paths: Sequence[str], stack_paths: Sequence[str], max_coll
     """
     if output_csv:
         check_output_path(output_csv)
+        check_apart({"screening table": output_csv},
+                    {"soil moisture rasters": list(sm_paths), "factor stacks": list(stack_paths)})
     pairs = coarse_pairs(sm_paths, stack_paths, None, min_valid_fraction,
                          lambda f: progress(0.8 * f), is_canceled, derived=derived)
     if is_canceled():

@@ -33,6 +33,7 @@ from .dates import date_from_name, pair_by_date, strip_date
 from .downscale import DownscaleResult, downscale, reuse_models
 from .errors import Canceled, InputError
 from .metrics import METRIC_NAMES, MetricsAccumulator, csv_value
+from .paths import FolderOutput, check_apart
 from .raster import IsCanceled, Progress, atomic_path, check_output_path, never_canceled, no_progress
 from .report import PairSampler
 from .stations import Observation
@@ -233,11 +234,9 @@ def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str]
     list_path = os.path.join(out_dir, LIST_NAME)
     check_output_path(list_path)
     finals = [os.path.join(out_dir, output_name(d, prefix)) for d, _, _ in steps]
-    inputs = {os.path.realpath(p) for _, st, sm in steps for p in (st, sm) if p} | {os.path.realpath(model_path)}
-    clash = [p for p in finals + [list_path] if os.path.realpath(p) in inputs]
-    if clash:
-        raise InputError(f"The output {os.path.basename(clash[0])} would overwrite an input; choose another output "
-                         "folder.")
+    check_apart({"output folder": FolderOutput(out_dir, [os.path.basename(p) for p in finals] + [LIST_NAME])},
+                {"factor stacks": [st for _, st, _ in steps], "coarse soil moisture": [sm for _, _, sm in steps if sm],
+                 "model file": model_path})
     os.makedirs(out_dir, exist_ok=True)
     _remove_stale_stages(out_dir, prefix)
     stage = os.path.join(out_dir, f".{prefix}-partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
@@ -319,6 +318,8 @@ def validate_series(estimates: Sequence[str], references: Sequence[str] | None =
     for p in (output_csv, pairs_csv):
         if p:
             check_output_path(p)
+    check_apart({"metrics table": output_csv, "pairs table": pairs_csv},
+                {"soil moisture estimates": list(estimates), "reference rasters": list(references or [])})
     if references:
         steps = [(label, est, ref) for label, est, ref in
                  pair_by_date(list(estimates), list(references), "estimate", "reference")]

@@ -44,6 +44,7 @@ from . import model_io
 from .errors import Canceled, InputError
 from .features import PAPER_MAX_SAMPLES, Pairs, coarse_pairs, drop_constant_factors, fine_pairs
 from .metrics import METRIC_NAMES, metrics
+from .paths import check_apart
 from .raster import IsCanceled, Progress, check_output_path, never_canceled, no_progress
 
 MODEL_TYPES = ("rf", "svr", "cart", "gbr", "extratrees", "linear_gbr")
@@ -396,6 +397,7 @@ def train_model(sm_paths: Sequence[str], stack_paths: Sequence[str], output: str
     import sklearn
 
     check_output_path(output)
+    check_apart({"model file": output}, {"soil moisture rasters": list(sm_paths), "factor stacks": list(stack_paths)})
     if cv_folds == 1 or cv_folds < 0:
         raise InputError(f"The number of cross-validation folds must be 0 (none) or at least 2 (got {cv_folds}).")
     requested = _check_type(model_type, allow_auto=True)

@@ -22,6 +22,7 @@ from osgeo import gdal, osr
 from .dates import date_from_name
 from .errors import Canceled, InputError
 from .metrics import METRIC_NAMES, MetricsAccumulator, csv_value, metrics
+from .paths import check_apart
 from .raster import (
     Grid,
     IsCanceled,
@@ -226,6 +227,8 @@ def validate(estimate: str, reference: str | None = None, stations: Sequence[Obs
     for p in (output_csv, pairs_csv):
         if p:
             check_output_path(p)
+    check_apart({"metrics table": output_csv, "pairs table": pairs_csv},
+                {"soil moisture estimate": estimate, "reference raster": reference})
     open_raster(estimate)
     results: dict[str, dict] = {}
     if stations:

@@ -221,8 +221,11 @@ class AlignAlgorithm(SmdAlgorithm):
                           .format(grid.width, grid.height, grid.res[0], grid.res[1], x0, y0, x1, y1))
 
         share = 0.8 if coarse_grid is not None else 1.0
+        protected = {self._label(self.REFERENCE): spec.get("reference_path"),
+                     self._label(self.COARSE_REFERENCE): self._layer_path(coarse_layer) if coarse_layer else None}
         result = self.run_engine(align.align_rasters, paths, grid, output, categorical,
-                                 progress=lambda f: progress(share * f), is_canceled=is_canceled)
+                                 progress=lambda f: progress(share * f), is_canceled=is_canceled,
+                                 protected={self._label(self.INPUTS): paths, **protected})
         for name, kind, method, frac in zip(result.names, result.kinds, result.resampling, result.valid_fraction):
             feedback.pushInfo(self.tr("{}: {}, {} resampling, {:.1%} valid").format(name, kind, method, frac))
 
@@ -233,7 +236,8 @@ class AlignAlgorithm(SmdAlgorithm):
                               .format(coarse_grid.width, coarse_grid.height))
             try:
                 self.run_engine(align.aggregate_stack, output, coarse_grid, coarse_out, min_valid,
-                                progress=lambda f: progress(share + (1 - share) * f), is_canceled=is_canceled)
+                                progress=lambda f: progress(share + (1 - share) * f), is_canceled=is_canceled,
+                                protected={self._label(self.INPUTS): paths, **protected})
             except QgsProcessingException:
                 with contextlib.suppress(OSError):  # a failed or canceled run leaves nothing behind
                     os.remove(output)

@@ -73,7 +73,110 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
         ok, msg = super().checkParameterValues(parameters, context)
         if not ok:
             return False, self._unopenable_raster(parameters) or self._missing_value(parameters) or msg
+        clash = self._destination_clash(parameters, context)
+        if clash:
+            return False, clash
         return ok, msg
+
+    # -- outputs never replace inputs ---------------------------------------------------------
+    def folder_output(self, name: str, folder: str, parameters, context):
+        """What the folder destination ``name`` receives (a ``paths.FolderOutput``); override per algorithm."""
+        from ..algorithms.paths import FolderOutput
+
+        return FolderOutput(folder)
+
+    def extra_inputs(self, parameters, context) -> dict[str, list[str]]:
+        """Input files not given directly as parameters (e.g. the files a manifest names), by label."""
+        manifest = parameters.get("MANIFEST")
+        if not manifest or not any(d.name() == "MANIFEST" for d in self.parameterDefinitions()):
+            return {}
+        from ..algorithms.errors import SmdError
+        from ..algorithms.manifest import manifest_inputs
+
+        path = self.parameterAsFile(parameters, "MANIFEST", context)
+        try:
+            sm, stacks = manifest_inputs(path)
+        except (SmdError, OSError, ValueError):
+            return {}  # the run itself reports what is wrong with the manifest
+        label = self._label("MANIFEST")
+        return {label: [p for p in list(sm) + list(stacks) if p]}
+
+    def _label(self, name: str) -> str:
+        definition = self.parameterDefinition(name)
+        return f"'{definition.description()}' ({name})" if definition is not None else name
+
+    def _layer_sources(self, raw, context) -> list[str]:
+        """File paths behind a layer parameter's value (paths kept as given; layers by their source)."""
+        from qgis.core import QgsMapLayer, QgsProcessingUtils
+
+        items = raw if isinstance(raw, (list, tuple)) else [raw]
+        out = []
+        for item in items:
+            if item is None or item == "":
+                continue
+            if isinstance(item, QgsMapLayer):
+                out.append(item.source())
+                continue
+            text = str(item)
+            if os.path.exists(text.split("|", 1)[0]):
+                out.append(text)
+                continue
+            layer = QgsProcessingUtils.mapLayerFromString(text, context)
+            out.append(layer.source() if layer is not None else text)
+        return out
+
+    def destinations_and_inputs(self, parameters, context) -> tuple[dict, dict]:
+        """Every file destination (and folder destination) and every input file of a run, by label."""
+        from qgis.core import (
+            QgsProcessingParameterFile,
+            QgsProcessingParameterFolderDestination,
+            QgsProcessingParameterRasterDestination,
+        )
+
+        from ..algorithms.paths import folder_files
+
+        outputs: dict = {}
+        inputs: dict = {}
+        for definition in self.parameterDefinitions():
+            name = definition.name()
+            raw = parameters.get(name)
+            if raw is None or raw == "" or raw == []:
+                continue
+            label = self._label(name)
+            if definition.isDestination():
+                if isinstance(definition, QgsProcessingParameterRasterDestination):
+                    path = self.parameterAsOutputLayer(parameters, name, context)
+                else:
+                    path = self.parameterAsFileOutput(parameters, name, context)
+                if not path:
+                    continue
+                if isinstance(definition, QgsProcessingParameterFolderDestination):
+                    outputs[label] = self.folder_output(name, path, parameters, context)
+                else:
+                    outputs[label] = path
+            elif isinstance(definition, QgsProcessingParameterFile):
+                path = self.parameterAsFile(parameters, name, context)
+                if path and definition.behavior() == QgsProcessingParameterFile.Behavior.Folder:
+                    inputs[label] = folder_files(path)
+                elif path:
+                    inputs[label] = [path]
+            elif definition.type() in ("raster", "multilayer", "source", "vector", "layer"):
+                inputs[label] = self._layer_sources(raw, context)
+        for label, paths in self.extra_inputs(parameters, context).items():
+            inputs.setdefault(label, []).extend(paths)
+        return outputs, inputs
+
+    def _destination_clash(self, parameters, context) -> str | None:
+        """The message when an output would replace an input (or another output), else None."""
+        from ..algorithms.errors import InputError
+        from ..algorithms.paths import check_apart
+
+        outputs, inputs = self.destinations_and_inputs(parameters, context)
+        try:
+            check_apart(outputs, inputs)
+        except InputError as exc:
+            return str(exc)
+        return None
 
     def _missing_value(self, parameters) -> str | None:
         """A message naming the first mandatory input parameter left empty, or None."""

@@ -185,6 +185,12 @@ class FetchGeeAlgorithm(GeeParameters, SmdAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.N_STEPS, self.tr("Number of time steps")))
 
     # -- parameters ------------------------------------------------------------------------------
+    def folder_output(self, name, folder, parameters, context):
+        """The output folder receives manifest.json and replaces smap/, factors/ and the tile cache .cache/."""
+        from ..algorithms.paths import FolderOutput
+
+        return FolderOutput(folder, files=["manifest.json"], subfolders=["smap", "factors", ".cache"])
+
     def _factors(self, parameters, context) -> list[str]:
         raw = parameters.get(self.FACTORS)
         if raw is None:  # not given: the parameter's default
