@@ -212,6 +212,28 @@ def _build_inputs(base: pathlib.Path) -> dict[str, Any]:
         "POLYGON((115.8 41.8, 116.0 42.0, 116.0 41.8, 115.8 42.0, 115.8 41.8))"])
 
     # -- inputs: outputs that name inputs
+    # copies (the originals serve other cases), links and hard links; every one must survive byte-identical
+    clash = base / "clash"
+    clash.mkdir()
+    d["clash_sm"] = [str(shutil.copy(p, clash / os.path.basename(p))) for p in scene["sm"][:2]]
+    d["clash_stacks"] = [str(shutil.copy(p, clash / os.path.basename(p))) for p in scene["stacks"][:2]]
+    d["clash_reference"] = str(shutil.copy(scene["sm"][0], clash / "reference_grid.tif"))
+    d["clash_model"] = str(shutil.copy(d["model"], clash / "cart.smdmodel"))
+    os.link(d["clash_model"], clash / "sm_1km_hardlink.tif")
+    d["clash_model_hardlink"] = str(clash / "sm_1km_hardlink.tif")
+    os.symlink(d["clash_stacks"][0], clash / "aligned_link.tif")
+    d["clash_stack_symlink"] = str(clash / "aligned_link.tif")
+    d["clash_estimate"] = str(shutil.copy(d["estimate"], clash / "sm_1km_20230601.tif"))
+    d["clash_csv"] = str(shutil.copy(d["csv_hostile"], clash / "stations.csv"))
+    (clash / "ismn" / "NET" / "ST1").mkdir(parents=True)
+    d["clash_stm"] = str(clash / "ismn" / "NET" / "ST1" / "NET_NET_ST1_sm_0.050000_0.050000_X_20230101_20231231.stm")
+    pathlib.Path(d["clash_stm"]).write_text("CSE NET ST1 42.0 116.0 1300.0 0.05 0.05 Sensor\n"
+                                            "2023/06/01 00:00 0.210 G M\n")
+    (clash / "gee" / "smap").mkdir(parents=True)
+    d["clash_area"] = str(shutil.copy(d["area_bowtie"], clash / "gee" / "smap" / "area.gpkg"))
+    d["clash_manifest"] = write_manifest(str(clash / "manifest.json"), [
+        {"date": day, "smap": os.path.basename(sm), "factors": os.path.basename(st)}
+        for day, sm, st in zip(DATES, d["clash_sm"], d["clash_stacks"])], {}, {}, {})
 
     # -- inputs: damaged or incomplete rasters
 
@@ -556,6 +578,68 @@ CASES = [
          lambda d, o: {**FETCH, "OUTPUT": under_file(o, "gee")},
          r"Cannot create the tile cache folder .*not_a_folder/results/gee/\.cache/[0-9a-f]+ \(Not a directory\)"),
     # -- cases: outputs that name inputs
+    Case("train: model file written over one of its SMAP inputs", "train",
+         lambda d, o: {"SOIL_MOISTURE": d["clash_sm"], "FACTORS": d["clash_stacks"], "OUTPUT": d["clash_sm"][1]},
+         r"The output 'Model file' \(OUTPUT\) \(.*clash/smap_20230609\.tif\) is the same file as the input 'SMAP soil "
+         r"moisture rasters \(one per date\)' \(SOIL_MOISTURE\) \(.*smap_20230609\.tif\): writing it would destroy "
+         r"that input\. Choose another file name or folder for 'Model file' \(OUTPUT\)", outputs=()),
+    Case("train: report written over a factor stack, through '..'", "train",
+         lambda d, o: {"SOIL_MOISTURE": d["clash_sm"], "FACTORS": d["clash_stacks"], "OUTPUT": str(o / "m.smdmodel"),
+                       "REPORT": str(pathlib.Path(d["clash_stacks"][0]).parent / ".." / "clash" /
+                                     os.path.basename(d["clash_stacks"][0]))},
+         r"The output 'Training report' \(REPORT\) .* is the same file as the input 'Factor stacks \(one per "
+         r"date\)' \(FACTORS\)"),
+    Case("train: model file and report on one file", "train",
+         lambda d, o: {"SOIL_MOISTURE": d["clash_sm"], "FACTORS": d["clash_stacks"], "OUTPUT": str(o / "m.html"),
+                       "REPORT": str(o / "m.html")},
+         r"The outputs 'Model file' \(OUTPUT\) and 'Training report' \(REPORT\) are the same file \(.*m\.html\)"),
+    Case("align: output written over the reference raster", "align",
+         lambda d, o: {"INPUTS": [d["scene"]["stacks"][0]], "REFERENCE": d["clash_reference"],
+                       "OUTPUT": d["clash_reference"]},
+         r"The output 'Aligned factors \(fine grid\)' \(OUTPUT\) \(.*reference_grid\.tif\) is the same file as the "
+         r"input 'Reference raster \(target grid\)' \(REFERENCE\)", outputs=()),
+    Case("align: coarse output written over the coarse reference", "align",
+         lambda d, o: {"INPUTS": [d["scene"]["stacks"][0]], "REFERENCE": d["scene"]["stacks"][0],
+                       "OUTPUT": str(o / "f.tif"), "COARSE_REFERENCE": d["clash_sm"][0],
+                       "COARSE_OUTPUT": d["clash_sm"][0]},
+         r"The output 'Aggregated factors \(coarse grid\)' \(COARSE_OUTPUT\) .* is the same file as the input "
+         r"'Coarse reference raster.*' \(COARSE_REFERENCE\)"),
+    Case("align: output is a symbolic link to an input", "align",
+         lambda d, o: {"INPUTS": [d["clash_stacks"][0]], "REFERENCE": d["scene"]["stacks"][0],
+                       "OUTPUT": d["clash_stack_symlink"]},
+         r"The output 'Aligned factors \(fine grid\)' \(OUTPUT\) \(.*aligned_link\.tif, which is "
+         r"factors_20230601\.tif\) is the same file as the input 'Factor rasters.*' \(INPUTS\)", outputs=()),
+    Case("downscale: output is a hard link to the model file", "downscale",
+         lambda d, o: {"MODEL": d["clash_model"], "FACTORS": d["clash_stacks"][0], "SOIL_MOISTURE": d["clash_sm"][0],
+                       "OUTPUT": d["clash_model_hardlink"]},
+         r"The output 'Soil moisture 1 km' \(OUTPUT\) \(.*sm_1km_hardlink\.tif, which is cart\.smdmodel\) is the "
+         r"same file as the input 'Model file' \(MODEL\)", outputs=()),
+    Case("downscale: output written over the SMAP raster", "downscale",
+         lambda d, o: {"MODEL": d["clash_model"], "FACTORS": d["clash_stacks"][0], "SOIL_MOISTURE": d["clash_sm"][0],
+                       "OUTPUT": d["clash_sm"][0]},
+         r"is the same file as the input 'Coarse soil moisture \(SMAP, same date\)' \(SOIL_MOISTURE\)", outputs=()),
+    Case("screen: table written over the manifest's SMAP raster", "screen",
+         lambda d, o: {"MANIFEST": d["clash_manifest"], "OUTPUT": d["clash_sm"][0]},
+         r"The output 'Screening table' \(OUTPUT\) .* is the same file as the input 'Or: manifest from Fetch data "
+         r"from Earth Engine' \(MANIFEST\)", outputs=()),
+    Case("validate: metrics written over the station file", "validate",
+         lambda d, o: {"INPUT": d["clash_estimate"], "STATIONS_FILE": d["clash_csv"], "OUTPUT": d["clash_csv"]},
+         r"The output 'Metrics' \(OUTPUT\) .* is the same file as the input 'Station file \(CSV or ISMN \.stm\)' "
+         r"\(STATIONS_FILE\)", outputs=()),
+    Case("validate: report written over the estimate", "validate",
+         lambda d, o: {"INPUT": d["clash_estimate"], "STATIONS_FILE": d["clash_csv"], "OUTPUT": str(o / "v.csv"),
+                       "REPORT": d["clash_estimate"]},
+         r"The output 'Report' \(REPORT\) .* is the same file as the input 'Soil moisture estimate' \(INPUT\)"),
+    Case("validate: pairs written over a file of the ISMN folder", "validate",
+         lambda d, o: {"INPUT": d["clash_estimate"], "STATIONS_FOLDER": str(pathlib.Path(d["clash_stm"]).parents[2]),
+                       "OUTPUT": str(o / "v.csv"), "PAIRS": d["clash_stm"]},
+         r"The output 'Station pairs' \(PAIRS\) .* is the same file as the input 'Folder of ISMN \.stm files' "
+         r"\(STATIONS_FOLDER\)"),
+    Case("fetchgee: area layer inside the folder the output replaces", "fetchgee",
+         lambda d, o: {**FETCH, "EXTENT": None, "AREA": d["clash_area"],
+                       "OUTPUT": str(pathlib.Path(d["clash_area"]).parents[1])},
+         r"The input 'Area \(polygon layer\)' \(AREA\) \(.*gee/smap/area\.gpkg\) lies in .*gee/smap, which the output "
+         r"'Output folder' \(OUTPUT\) fills and replaces", outputs=()),
 
     # -- cases: damaged or incomplete rasters
 
