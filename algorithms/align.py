@@ -36,9 +36,6 @@ from .errors import Canceled, InputError
 from .paths import check_apart
 from .raster import Grid, IsCanceled, Progress, never_canceled, no_progress
 
-#: Largest grid ``reference_grid`` builds (guards against a resolution given in the wrong units).
-MAX_GRID_PIXELS = 2_000_000_000
-
 CATEGORICAL = "categorical"
 CONTINUOUS = "continuous"
 #: Resampling per kind and direction: (target finer than source, target coarser or equal).
@@ -93,7 +90,9 @@ def reference_grid(reference_path: str | None = None, crs: str | None = None,
     """
     ref: Grid | None = Grid.from_path(reference_path) if reference_path else None
     if ref is not None and crs is None and extent is None and resolution is None:
-        return ref
+        return ref.check_size(f"The reference raster {os.path.basename(str(reference_path))}",
+                              "Give a reference raster at the resolution you want (e.g. a 1 km factor raster of the "
+                              "area), or give the target CRS, extent and resolution instead.")
     if ref is not None:
         if crs is None:
             crs = ref.crs_wkt
@@ -126,11 +125,8 @@ def reference_grid(reference_path: str | None = None, crs: str | None = None,
     xmin, ymin = _snap_down(xmin, res), _snap_down(ymin, res)
     xmax, ymax = _snap_up(xmax, res), _snap_up(ymax, res)
     width, height = int(round((xmax - xmin) / res)), int(round((ymax - ymin) / res))
-    if width * height > MAX_GRID_PIXELS:
-        units = "degrees" if srs.IsGeographic() else (srs.GetLinearUnitsName() or "CRS units")
-        raise InputError(f"A resolution of {res} {units} over this extent gives a {width} x {height} pixel grid; "
-                         f"the resolution is in the units of the target CRS ({units}): check it.")
-    return Grid(wkt, (xmin, res, 0.0, ymax, 0.0, -res), width, height)
+    return Grid(wkt, (xmin, res, 0.0, ymax, 0.0, -res), width, height).check_size(
+        f"The target grid (resolution {res:g} over the extent {_describe_extent((xmin, ymin, xmax, ymax))})")
 
 
 # -- alignment --------------------------------------------------------------------------------------
@@ -245,7 +241,8 @@ def align_rasters(inputs: Sequence[str], grid: Grid, output: str, categorical: s
     """
     if not inputs:
         raise InputError("No input rasters were given; choose at least one factor raster.")
-    check_apart({"output": output}, {"input rasters": list(inputs), **(protected or {})})
+    check_apart({"raster": output}, {"raster": list(inputs), **(protected or {})})
+    grid.check_size("The target grid")
     cats = {c.strip().lower() for c in (categorical or set()) if c.strip()}
     sources = _open_sources(inputs, grid, cats)
     _check_duplicates(sources)
@@ -363,7 +360,9 @@ def aggregate_stack(fine_stack: str, coarse_grid: Grid, output: str, min_valid_f
     """
     if not 0.0 <= min_valid_fraction <= 1.0:
         raise InputError(f"The minimum valid fraction must lie between 0 and 1 (got {min_valid_fraction}).")
-    check_apart({"coarse output": output}, {"fine stack": fine_stack, **(protected or {})})
+    check_apart({"coarse raster": output}, {"fine stack": fine_stack, **(protected or {})})
+    coarse_grid.check_size("The coarse grid", "Give the coarse raster (e.g. SMAP at 9 km) as the coarse reference.",
+                           raster.MAX_COARSE_PIXELS)
     ds = raster.open_raster(fine_stack)
     fine = Grid.from_dataset(ds, fine_stack)
     if not coarse_grid.overlaps(fine):

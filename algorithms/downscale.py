@@ -266,7 +266,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
         raise InputError(f"The clip range must have its minimum below its maximum (got {lo:g}, {hi:g}).")
     raster.check_output_path(output)
-    check_apart({"output": output}, {"factor stack": stack_path, "coarse soil moisture": coarse_sm,
+    check_apart({"raster": output}, {"factor stack": stack_path, "soil moisture raster": coarse_sm,
                                      "model file": model_path})
 
     predictor, meta = _load(model_path)
@@ -275,7 +275,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     model_type = str(meta.get("model_type") or predictor.kind)
 
     ds = raster.open_raster(stack_path)
-    grid = Grid.from_dataset(ds, stack_path)
+    grid = raster.stack_grid(ds, stack_path)
     # factors by band name; derived factors the model uses (lst_diff, tvdi, ...) are computed from the stack
     reader = StackReader(ds, [s.name for s in specs], stack_path, is_canceled)
     day = date_from_name(stack_path)
@@ -285,7 +285,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     if residual != "none":
         assert coarse_sm is not None
         sm_ds = raster.open_raster(coarse_sm)
-        cgrid = Grid.from_dataset(sm_ds, coarse_sm)
+        cgrid = raster.coarse_grid(sm_ds, coarse_sm)
         if not cgrid.overlaps(grid):
             raise InputError(f"The soil moisture raster {os.path.basename(coarse_sm)} and the factor stack "
                              f"{os.path.basename(stack_path)} do not overlap; give the SMAP raster of the same area.")

@@ -293,10 +293,10 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
             raise Canceled()
         start, end = i / ndates, (i + 1) / ndates
         sm_ds = raster.open_raster(sm_path)
-        coarse = Grid.from_dataset(sm_ds, sm_path)
+        coarse = raster.coarse_grid(sm_ds, sm_path)
         first_grid = first_grid or coarse
         st_ds = raster.open_raster(stack_path)
-        fine = Grid.from_dataset(st_ds, stack_path)
+        fine = raster.stack_grid(st_ds, stack_path)
         if names is None:
             names, skipped = _names_for(st_ds, stack_path, given, derived)
         reader = _reader(st_ds, stack_path, names, is_canceled)
@@ -454,10 +454,10 @@ def fine_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: Seq
         if is_canceled():
             raise Canceled()
         sm_ds = raster.open_raster(sm_path)
-        coarse = Grid.from_dataset(sm_ds, sm_path)
+        coarse = raster.coarse_grid(sm_ds, sm_path)
         first_grid = first_grid or coarse
         st_ds = raster.open_raster(stack_path)
-        fine = Grid.from_dataset(st_ds, stack_path)
+        fine = raster.stack_grid(st_ds, stack_path)
         if names is None:
             names, skipped = _names_for(st_ds, stack_path, given, derived)
         reader = _reader(st_ds, stack_path, names, is_canceled)

@@ -30,6 +30,10 @@ NODATA_F32 = -9999.0
 GTIFF_OPTIONS = ["TILED=YES", "COMPRESS=DEFLATE", "PREDICTOR=3", "BIGTIFF=IF_SAFER", "NUM_THREADS=2"]
 #: Metadata key marking a categorical band (land cover classes): aggregated as class fractions.
 KIND_KEY = "SMD_KIND"
+#: Largest grid the engine writes or warps onto (2 billion pixels: the world at 1 km is 0.8 billion).
+MAX_GRID_PIXELS = 2_000_000_000
+#: Largest coarse grid, which the engine holds in memory whole (the world at 9 km is 6 million cells).
+MAX_COARSE_PIXELS = 50_000_000
 
 
 def no_progress(_fraction: float) -> None:
@@ -113,6 +117,26 @@ class Grid:
     def size(self) -> int:
         return self.width * self.height
 
+    def check_size(self, what: str, fix: str = "", max_pixels: int = MAX_GRID_PIXELS) -> Grid:
+        """Refuse a grid larger than ``max_pixels`` before anything is allocated or written; returns the grid.
+
+        ``what`` names the grid as the user gave it (e.g. "The reference raster ref.tif"); ``fix`` says what
+        to change (a default names the resolution and extent).
+        """
+        n = int(self.width) * int(self.height)
+        if self.width < 1 or self.height < 1:
+            raise InputError(f"{what} defines an empty grid ({self.width} x {self.height} pixels).")
+        if n <= max_pixels:
+            return self
+        srs = self.srs
+        units = "degrees" if srs.IsGeographic() else (srs.GetLinearUnitsName() or "CRS units")
+        gb = n * 4 / 2**30
+        fix = fix or ("Check the resolution: it is in the units of the target CRS "
+                      f"({units}); choose a coarser resolution or a smaller extent.")
+        raise InputError(f"{what} is a {self.width} x {self.height} pixel grid of {self.res[0]:.6g} {units} "
+                         f"({n:,} pixels, {gb:,.1f} GB per band); smdownscale works on grids of at most "
+                         f"{max_pixels:,} pixels. {fix}")
+
     def same_as(self, other: Grid, tol: float = 1e-6) -> bool:
         return (self.width == other.width and self.height == other.height
                 and np.allclose(self.transform, other.transform, atol=tol * max(abs(self.res[0]), 1e-12))
@@ -142,6 +166,20 @@ class Grid:
         a = self.extent
         b = other.extent_in(self.crs_wkt)
         return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def stack_grid(ds: gdal.Dataset, path: str) -> Grid:
+    """The grid of a fine factor stack, size-checked (the grid the 1 km outputs are written on)."""
+    return Grid.from_dataset(ds, path).check_size(
+        f"The factor stack {os.path.basename(path)}",
+        "Align the factors onto the 1 km grid of the area (smdownscale:align) and use that stack.")
+
+
+def coarse_grid(ds: gdal.Dataset, path: str) -> Grid:
+    """The grid of a coarse soil moisture raster, size-checked against the coarse limit (held in memory whole)."""
+    return Grid.from_dataset(ds, path).check_size(
+        f"The soil moisture raster {os.path.basename(path)}", "Give the coarse (~9 km) SMAP raster of the area.",
+        MAX_COARSE_PIXELS)
 
 
 _GDAL_PREFIX = re.compile(r"^[A-Z][A-Z0-9_]+:")  # subdatasets such as NETCDF:"f.nc":sm, HDF5:...
@@ -424,6 +462,7 @@ def create_geotiff(path: str, grid: Grid, nbands: int, dtype: int = gdal.GDT_Flo
                    nodata: float | None = NODATA_F32, names: Sequence[str] | None = None,
                    kinds: Sequence[str] | None = None, metadata: dict[str, str] | None = None) -> gdal.Dataset:
     """Create a tiled, compressed GeoTIFF on ``grid`` (call inside :func:`atomic_path`)."""
+    grid.check_size(f"The output {_shown_name(path)}")
     options = list(GTIFF_OPTIONS)
     if dtype not in (gdal.GDT_Float32, gdal.GDT_Float64):
         options = [o for o in options if not o.startswith("PREDICTOR")] + ["PREDICTOR=2"]

@@ -374,7 +374,7 @@ def screen_factors(sm_paths: Sequence[str], stack_paths: Sequence[str], max_coll
     if output_csv:
         check_output_path(output_csv)
         check_apart({"screening table": output_csv},
-                    {"soil moisture rasters": list(sm_paths), "factor stacks": list(stack_paths)})
+                    {"soil moisture raster": list(sm_paths), "factor stack": list(stack_paths)})
     pairs = coarse_pairs(sm_paths, stack_paths, None, min_valid_fraction,
                          lambda f: progress(0.8 * f), is_canceled, derived=derived)
     if is_canceled():

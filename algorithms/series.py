@@ -234,8 +234,8 @@ def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str]
     list_path = os.path.join(out_dir, LIST_NAME)
     check_output_path(list_path)
     finals = [os.path.join(out_dir, output_name(d, prefix)) for d, _, _ in steps]
-    check_apart({"output folder": FolderOutput(out_dir, [os.path.basename(p) for p in finals] + [LIST_NAME])},
-                {"factor stacks": [st for _, st, _ in steps], "coarse soil moisture": [sm for _, _, sm in steps if sm],
+    check_apart({"file": FolderOutput(out_dir, [os.path.basename(p) for p in finals] + [LIST_NAME])},
+                {"factor stack": [st for _, st, _ in steps], "soil moisture raster": [sm for _, _, sm in steps if sm],
                  "model file": model_path})
     os.makedirs(out_dir, exist_ok=True)
     _remove_stale_stages(out_dir, prefix)
@@ -319,7 +319,7 @@ def validate_series(estimates: Sequence[str], references: Sequence[str] | None =
         if p:
             check_output_path(p)
     check_apart({"metrics table": output_csv, "pairs table": pairs_csv},
-                {"soil moisture estimates": list(estimates), "reference rasters": list(references or [])})
+                {"estimate": list(estimates), "reference raster": list(references or [])})
     if references:
         steps = [(label, est, ref) for label, est, ref in
                  pair_by_date(list(estimates), list(references), "estimate", "reference")]

@@ -397,7 +397,7 @@ def train_model(sm_paths: Sequence[str], stack_paths: Sequence[str], output: str
     import sklearn
 
     check_output_path(output)
-    check_apart({"model file": output}, {"soil moisture rasters": list(sm_paths), "factor stacks": list(stack_paths)})
+    check_apart({"model file": output}, {"soil moisture raster": list(sm_paths), "factor stack": list(stack_paths)})
     if cv_folds == 1 or cv_folds < 0:
         raise InputError(f"The number of cross-validation folds must be 0 (none) or at least 2 (got {cv_folds}).")
     requested = _check_type(model_type, allow_auto=True)

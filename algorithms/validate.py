@@ -77,7 +77,9 @@ def compare_reference(estimate: str, reference: str, resampling: str = "auto", p
     if resampling not in RESAMPLING:
         raise InputError(f"Unknown resampling '{resampling}'; use one of {', '.join(RESAMPLING)}.")
     est_ds = open_raster(estimate)
-    grid = Grid.from_dataset(est_ds, estimate)
+    grid = Grid.from_dataset(est_ds, estimate).check_size(
+        f"The estimate {os.path.basename(estimate)}, onto whose grid the reference is resampled,",
+        "Validate an estimate of the size smdownscale:downscale writes (clip it to the area of interest first).")
     ref_ds = open_raster(reference)
     rgrid = Grid.from_dataset(ref_ds, reference)
     if not grid.overlaps(rgrid):
@@ -228,7 +230,7 @@ def validate(estimate: str, reference: str | None = None, stations: Sequence[Obs
         if p:
             check_output_path(p)
     check_apart({"metrics table": output_csv, "pairs table": pairs_csv},
-                {"soil moisture estimate": estimate, "reference raster": reference})
+                {"estimate": estimate, "reference raster": reference})
     open_raster(estimate)
     results: dict[str, dict] = {}
     if stations:

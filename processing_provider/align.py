@@ -214,6 +214,9 @@ class AlignAlgorithm(SmdAlgorithm):
         coarse_grid = None
         if coarse_layer is not None:
             coarse_grid = self.run_engine(align.reference_grid, self._layer_path(coarse_layer))
+            self.run_engine(coarse_grid.check_size, self.tr("The coarse reference raster {}").format(
+                coarse_layer.name()), self.tr("Give the coarse (~9 km) SMAP raster of the area."),
+                align.raster.MAX_COARSE_PIXELS)
             if not coarse_out:
                 coarse_out = QgsProcessingUtils.generateTempFilename("factors_coarse.tif")
         x0, y0, x1, y1 = grid.extent

@@ -240,6 +240,26 @@ def _build_inputs(base: pathlib.Path) -> dict[str, Any]:
     # -- inputs: soil moisture units and fill values, factor ranges
 
     # -- inputs: grid sizes
+    # headers describing huge grids in small sparse files, as a wrong export or a typo in a resolution makes them
+    def sparse(path: pathlib.Path, size: tuple[int, int], res: float, names: list[str]) -> str:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ds = gdal.GetDriverByName("GTiff").Create(str(path), size[0], size[1], len(names), gdal.GDT_Float32,
+                                                  ["TILED=YES", "BLOCKXSIZE=4096", "BLOCKYSIZE=4096", "SPARSE_OK=TRUE",
+                                                   "COMPRESS=DEFLATE", "BIGTIFF=YES"])
+        x0, _, _, y0, _, _ = fine.transform
+        ds.SetGeoTransform((x0, res, 0.0, y0, 0.0, -res))
+        ds.SetProjection(fine.crs_wkt)
+        for k, name in enumerate(names):
+            ds.GetRasterBand(k + 1).SetDescription(name)
+            ds.GetRasterBand(k + 1).SetNoDataValue(-9999.0)
+        ds = None
+        return str(path)
+
+    d["huge_reference"] = sparse(base / "huge" / "huge_reference.tif", (200_000, 200_000), 1000.0, ["b1"])
+    d["huge_stack"] = sparse(base / "huge" / "factors_20230601.tif", (200_000, 200_000), 1000.0,
+                             ["ndvi", "lst_day", "landcover"])
+    d["huge_smap"] = sparse(base / "huge" / "smap_20230601.tif", (10_000, 10_000), 9000.0, ["smap"])
+    d["huge_estimate"] = sparse(base / "huge" / "sm_1km_20230601.tif", (200_000, 200_000), 1000.0, ["sm"])
 
     # -- inputs: station files (ISMN layouts, coordinates)
 
@@ -646,6 +666,37 @@ CASES = [
     # -- cases: soil moisture units and fill values, factor ranges
 
     # -- cases: grid sizes
+    Case("align: reference raster of 200000 x 200000 pixels", "align",
+         lambda d, o: {"INPUTS": [d["scene"]["stacks"][0]], "REFERENCE": d["huge_reference"],
+                       "OUTPUT": str(o / "f.tif")},
+         r"The reference raster huge_reference\.tif is a 200000 x 200000 pixel grid of 1000 metre \(40,000,000,000 "
+         r"pixels, 149\.0 GB per band\); smdownscale works on grids of at most 2,000,000,000 pixels\. Give a reference "
+         r"raster at the resolution you want"),
+    Case("align: the same size asked through a resolution in the wrong units", "align",
+         lambda d, o: {"INPUTS": [d["scene"]["stacks"][0]], "TARGET_CRS": "EPSG:4326",
+                       "TARGET_EXTENT": "100,125,38,53 [EPSG:4326]", "RESOLUTION": 0.0001, "OUTPUT": str(o / "f.tif")},
+         r"The target grid \(resolution 0\.0001 over the extent \(100, 38, 125, 53\)\) is a 250000 x 150000 pixel "
+         r"grid of 0\.0001 degrees .*Check the resolution: it is in the units of the target CRS \(degrees\)"),
+    Case("align: coarse reference far too large for a coarse grid", "align",
+         lambda d, o: {"INPUTS": [d["scene"]["stacks"][0]], "REFERENCE": d["scene"]["stacks"][0],
+                       "OUTPUT": str(o / "f.tif"), "COARSE_REFERENCE": d["huge_smap"],
+                       "COARSE_OUTPUT": str(o / "c.tif")},
+         r"The coarse reference raster .* is a 10000 x 10000 pixel grid .*at most 50,000,000 pixels\. Give the coarse "
+         r"\(~9 km\) SMAP raster of the area", outputs=("OUTPUT", "COARSE_OUTPUT")),
+    Case("downscale: factor stack of 200000 x 200000 pixels", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["huge_stack"], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "OUTPUT": str(o / "sm.tif")},
+         r"The factor stack factors_20230601\.tif is a 200000 x 200000 pixel grid .* Align the factors onto the 1 km "
+         r"grid of the area"),
+    Case("train: SMAP raster of 10000 x 10000 cells", "train",
+         lambda d, o: {"SOIL_MOISTURE": [d["huge_smap"]], "FACTORS": [d["scene"]["stacks"][0]],
+                       "OUTPUT": str(o / "m.smdmodel")},
+         r"The soil moisture raster smap_20230601\.tif is a 10000 x 10000 pixel grid of 9000 metre .*at most "
+         r"50,000,000 pixels\. Give the coarse \(~9 km\) SMAP raster of the area"),
+    Case("validate: estimate of 200000 x 200000 pixels", "validate",
+         lambda d, o: {"INPUT": d["huge_estimate"], "REFERENCE": d["scene"]["sm"][0], "OUTPUT": str(o / "v.csv")},
+         r"The estimate sm_1km_20230601\.tif, onto whose grid the reference is resampled, is a 200000 x 200000 pixel "
+         r"grid"),
 
     # -- cases: station files (ISMN layouts, coordinates) and numeric parameters
 

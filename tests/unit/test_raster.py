@@ -111,3 +111,38 @@ def test_gdal_subdataset_names_are_passed_to_gdal(tmp_path):
     assert ds.RasterXSize == 20
     with pytest.raises(InputError, match="not a raster GDAL can read"):
         raster.open_raster(f"NETCDF:{tmp_path}/missing.nc:sm")
+
+
+def _sparse(path, width, height, res=1000.0, epsg="EPSG:32650", names=None):
+    """A huge grid in a tiny file (sparse tiles): a header can describe any size."""
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), width, height, len(names or [1]), gdal.GDT_Float32,
+                                              ["TILED=YES", "BLOCKXSIZE=4096", "BLOCKYSIZE=4096", "SPARSE_OK=TRUE",
+                                               "COMPRESS=DEFLATE", "BIGTIFF=YES"])
+    ds.SetGeoTransform((500000.0, res, 0.0, 4600000.0, 0.0, -res))
+    ds.SetProjection(srs_from_user(epsg).ExportToWkt())
+    for i, name in enumerate(names or []):
+        ds.GetRasterBand(i + 1).SetDescription(name)
+    ds = None
+    return str(path)
+
+
+def test_grid_size_is_checked_before_anything_is_written(tmp_path):
+    huge = Grid.from_path(_sparse(tmp_path / "huge.tif", 200_000, 200_000))
+    assert os.path.getsize(tmp_path / "huge.tif") < 1_000_000
+    with pytest.raises(InputError) as err:
+        huge.check_size("The reference raster huge.tif", "Give another reference.")
+    assert str(err.value) == ("The reference raster huge.tif is a 200000 x 200000 pixel grid of 1000 metre "
+                              "(40,000,000,000 pixels, 149.0 GB per band); smdownscale works on grids of at most "
+                              "2,000,000,000 pixels. Give another reference.")
+    # the writer refuses it too, before creating a file
+    with pytest.raises(InputError, match=r"The output out\.tif is a 200000 x 200000 pixel grid"):
+        raster.write_raster(str(tmp_path / "out.tif"), huge, np.zeros((1, 1), np.float32))
+    assert sorted(os.listdir(tmp_path)) == ["huge.tif"]
+    # coarse grids have their own, smaller limit (they are held in memory whole)
+    coarse = Grid(huge.crs_wkt, huge.transform, 10_000, 10_000)
+    assert coarse.check_size("x") is coarse
+    with pytest.raises(InputError, match=r"10000 x 10000 pixel grid .* at most 50,000,000 pixels\. Check the "
+                                         r"resolution: it is in the units of the target CRS \(metre\)"):
+        coarse.check_size("The soil moisture raster smap.tif", max_pixels=raster.MAX_COARSE_PIXELS)
+    with pytest.raises(InputError, match="defines an empty grid"):
+        Grid(huge.crs_wkt, huge.transform, 0, 5).check_size("The reference")
