@@ -120,8 +120,11 @@ def _check_range(value: float, where: str) -> None:
 
 
 def is_geographic(wkt: str) -> bool:
-    """True when the CRS ``wkt`` has longitude/latitude coordinates (degrees)."""
-    return bool(srs_from_wkt(wkt).IsGeographic())
+    """True when the CRS ``wkt`` has longitude/latitude coordinates (degrees); False when it cannot be read."""
+    try:
+        return bool(srs_from_wkt(wkt).IsGeographic())
+    except RuntimeError:
+        return False
 
 
 def check_coordinates(x: float, y: float, where: str, geographic: bool = True) -> None:

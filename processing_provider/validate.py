@@ -252,24 +252,24 @@ class ValidateAlgorithm(SmdAlgorithm):
             records.append((sid, x, y, _python_value(feat[date_field]), _python_value(feat[value_field])))
         return self.run_engine(stations.from_records, records, wkt, label)
 
-    def _file_observations(self, parameters, context):
+    def _file_observations(self, parameters, context, feedback):
         from ..algorithms import stations
 
         out = []
         depth = self.parameterAsDouble(parameters, self.MAX_DEPTH, context)
         path = self.parameterAsFile(parameters, self.STATIONS_FILE, context)
         if path:
-            out += self.run_engine(stations.read_stations, path, max_depth=depth)
+            out += self.run_engine(stations.read_stations, path, max_depth=depth, warn=feedback.pushWarning)
         folder = self.parameterAsFile(parameters, self.STATIONS_FOLDER, context)
         if folder:
-            out += self.run_engine(stations.read_stations, folder, max_depth=depth)
+            out += self.run_engine(stations.read_stations, folder, max_depth=depth, warn=feedback.pushWarning)
         return out
 
     # -- run -------------------------------------------------------------------------------------
     def _stations_and_outputs(self, parameters, context, feedback):
         """(station observations, metrics CSV, pairs CSV or None, report or None), shared by both modes."""
         observations = self._layer_observations(parameters, context, feedback)
-        observations += self._file_observations(parameters, context)
+        observations += self._file_observations(parameters, context, feedback)
         if observations:
             feedback.pushInfo(self.tr("{} station observations from {} stations")
                               .format(len(observations), len({o.station for o in observations})))
