@@ -84,10 +84,10 @@ class ValidateAlgorithm(SmdAlgorithm):
             "compared pixel by pixel where both are valid.\n\n"
             "Stations: a point layer (fields for station id, date and soil moisture are found by name when not "
             "chosen: station/id/name, date/time, value/sm/soil_moisture), a CSV table (columns station, lon, lat, "
-            "date, value in EPSG:4326), an ISMN 'Header+values' .stm file, or a folder of them (only 'G' flagged "
-            "values of sensors within the maximum depth are used). Each station's daily mean on the estimate's "
-            "date is compared with the estimate pixel containing the station. The date comes from the estimate's "
-            "file name (YYYYMMDD or YYYY-MM-DD) unless given.\n\n"
+            "date, value in EPSG:4326), an ISMN .stm file ('Header+values' or 'CEOP formatted'), or a folder of "
+            "them (only 'G' flagged values of sensors within the maximum depth are used). Each station's daily "
+            "mean on the estimate's date is compared with the estimate pixel containing the station. The date "
+            "comes from the estimate's file name (YYYYMMDD or YYYY-MM-DD) unless given.\n\n"
             "The CSV output has one row per source: 'reference', 'stations' (pooled) and 'station:<id>'; the "
             "numeric outputs are those of the reference comparison when a reference is given, else of the "
             "stations.\n\n"
@@ -128,10 +128,11 @@ class ValidateAlgorithm(SmdAlgorithm):
                                        behavior=QgsProcessingParameterFile.Behavior.File, optional=True,
                                        fileFilter=self.tr("Station observations (*.csv *.txt *.stm)"))
         params.append((p, self.tr("A CSV table with columns station, lon, lat, date, value (EPSG:4326, or a crs "
-                                  "column), or one ISMN 'Header+values' .stm file.")))
+                                  "column), or one ISMN .stm file ('Header+values' or 'CEOP formatted').")))
         p = QgsProcessingParameterFile(self.STATIONS_FOLDER, self.tr("Folder of ISMN .stm files"),
                                        behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True)
-        params.append((p, self.tr("An unzipped ISMN download ('Header+values'); its soil moisture files are read.")))
+        params.append((p, self.tr("An unzipped ISMN download ('Header+values' or 'CEOP formatted'); its soil "
+                                  "moisture files are read, other files are listed in the log.")))
         p = QgsProcessingParameterNumber(self.MAX_DEPTH, self.tr("Maximum sensor depth for ISMN files (m)"),
                                          QgsProcessingParameterNumber.Type.Double, defaultValue=0.05, minValue=0.0)
         p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
