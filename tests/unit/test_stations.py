@@ -254,7 +254,7 @@ def _ceop_folder(folder, station="CEF North", lat=42.03611, lon=116.38889):
 
 
 def test_ceop_formatted_folder_daily_means_by_actual_date(tmp_path):
-    _surface, deep = _ceop_folder(tmp_path / "ismn")
+    surface, deep = _ceop_folder(tmp_path / "ismn")
     warnings = []
     obs = read_stations(str(tmp_path / "ismn"), max_depth=0.05, warn=warnings.append)
     assert warnings == []
@@ -271,6 +271,8 @@ def test_ceop_formatted_folder_daily_means_by_actual_date(tmp_path):
         assert deeper[day] == pytest.approx(value, abs=1e-12)
     with pytest.raises(InputError, match="Every ISMN file given measures deeper than 0.05 m"):
         read_stations(deep, max_depth=0.05)
+    one = {o.date: o.value for o in daily_means(read_stations(surface))}  # one file, chosen by its path
+    assert one == {day: pytest.approx(value, abs=1e-12) for day, value in expected.items()}
 
 
 def test_a_ceop_record_is_never_taken_for_a_header(tmp_path):
