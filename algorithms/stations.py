@@ -12,11 +12,12 @@ import datetime as dt
 import math
 import os
 import re
-from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
 
 from .errors import InputError
-from .raster import srs_from_user
+from .raster import srs_from_user, srs_from_wkt
 
 #: Plausible volumetric soil moisture (m3/m3).
 SM_RANGE = (0.0, 1.0)
@@ -36,6 +37,17 @@ _MISSING = {"", "na", "nan", "null", "none", "-"}
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%d.%m.%Y", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M",
                  "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
 _FLOAT_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+_NONFINITE_RE = re.compile(r"^[-+]?(nan|inf|infinity)$", re.IGNORECASE)
+_DATE_TOKEN = re.compile(r"^\d{4}[/-]\d{1,2}[/-]\d{1,2}$")
+_TIME_TOKEN = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?$")
+_ISMN_FLAG = re.compile(r"^(G|M|U|C0[1-3]|D(0[1-9]|10))(,(G|M|U|C0[1-3]|D(0[1-9]|10)))*$")
+# ISMN file names: CSE_Network_Station_<variable>_<depth from>_<depth to>_..., e.g. '_sm_0.000000_0.050000_'
+_VARIABLE_IN_NAME = re.compile(r"_([A-Za-z][A-Za-z0-9-]*)_-?\d+\.\d+_-?\d+\.\d+(_|\.stm$)", re.IGNORECASE)
+_SM_NAMES = ("sm", "soil-moisture", "soil_moisture")
+
+#: The ISMN download layouts this module reads, by the names ISMN's download page gives them.
+HEADER_VALUES = "Header+values"
+CEOP_SEP = "CEOP formatted"
 
 
 @dataclass(frozen=True)
@@ -107,6 +119,37 @@ def _check_range(value: float, where: str) -> None:
         raise InputError(f"{where}: soil moisture {value:g} is outside {lo:g}-{hi:g} m3/m3.{hint}")
 
 
+def is_geographic(wkt: str) -> bool:
+    """True when the CRS ``wkt`` has longitude/latitude coordinates (degrees); False when it cannot be read."""
+    try:
+        return bool(srs_from_wkt(wkt).IsGeographic())
+    except RuntimeError:
+        return False
+
+
+def check_coordinates(x: float, y: float, where: str, geographic: bool = True) -> None:
+    """Refuse a station position that cannot be one: NaN/inf in any CRS; |lat| > 90 or |lon| > 180 in degrees.
+
+    ``x`` is the longitude and ``y`` the latitude when ``geographic``. Raises :class:`InputError` naming
+    ``where`` (file and row), so such a station is never reported as lying outside the estimate.
+    """
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise InputError(f"{where}: invalid station coordinates ({x:g}, {y:g}): both must be finite numbers. "
+                         "Give the station's position or remove the row.")
+    if not geographic:
+        return
+    problems = []
+    if abs(y) > 90.0:
+        problems.append(f"latitude {y:g} is outside -90 to 90")
+    if abs(x) > 180.0:
+        problems.append(f"longitude {x:g} is outside -180 to 180")
+    if problems:
+        hint = (" Longitude and latitude look swapped." if abs(x) <= 90.0 < abs(y) <= 180.0
+                else " Give the station's position in degrees or remove the row.")
+        raise InputError(f"{where}: invalid station coordinates: {' and '.join(problems)} "
+                         f"(longitude {x:g}, latitude {y:g}).{hint}")
+
+
 def read_csv(path: str, value_col: str | None = None, station_col: str | None = None, x_col: str | None = None,
              y_col: str | None = None, date_col: str | None = None, crs: str | None = None,
              nodata: float | None = None) -> list[Observation]:
@@ -115,7 +158,8 @@ def read_csv(path: str, value_col: str | None = None, station_col: str | None = 
     Columns are found case-insensitively (station/id/name, lon/longitude/x, lat/latitude/y,
     date/datetime/time, value/sm/soil_moisture, optional crs) unless named explicitly. Coordinates are
     in ``crs`` (or the table's CRS column; default EPSG:4326, x = longitude). Without a station
-    column, a station is identified by its coordinates. Empty, 'NA' and ``nodata`` values are skipped.
+    column, a station is identified by its coordinates. Empty, 'NA' and ``nodata`` values are skipped;
+    coordinates that are NaN/inf, or beyond +-90/180 in a geographic CRS, are errors naming the row.
     """
     if not os.path.isfile(path):
         raise InputError(f"Station file not found: {path}. Check the path.")
@@ -148,6 +192,7 @@ def read_csv(path: str, value_col: str | None = None, station_col: str | None = 
                          "(or choose the columns explicitly).")
     default_wkt = crs_wkt(crs or "EPSG:4326")
     wkts: dict[str, str] = {}
+    geographic: dict[str, bool] = {}
     out: list[Observation] = []
     for lineno, row in enumerate(rows[1:], start=2):
         if len(row) < len(header):
@@ -186,6 +231,9 @@ def read_csv(path: str, value_col: str | None = None, station_col: str | None = 
             if code not in wkts:
                 wkts[code] = crs_wkt(code)
             wkt = wkts[code]
+        if wkt not in geographic:
+            geographic[wkt] = is_geographic(wkt)
+        check_coordinates(x, y, where, geographic[wkt])
         station = cell("station") if cols["station"] is not None else ""
         if not station:
             station = f"{x:.5f},{y:.5f}"
@@ -207,10 +255,12 @@ def from_records(records: Iterable[tuple[Any, float, float, Any, Any]], crs_wkt_
     """Observations from (station, x, y, date, value) records, e.g. the features of a point layer.
 
     ``date`` may be a date, a datetime or text; ``value`` a number or text. Records without a value are
-    skipped; unreadable dates or values and values outside 0-1 m3/m3 are errors naming the record
-    (1-based). A record without a station id is identified by its coordinates.
+    skipped; unreadable dates or values, values outside 0-1 m3/m3 and impossible coordinates (NaN/inf,
+    or beyond +-90/180 degrees in a geographic CRS) are errors naming the record (1-based). A record
+    without a station id is identified by its coordinates.
     """
     out: list[Observation] = []
+    geographic: bool | None = None
     for k, (station, x, y, day, value) in enumerate(records, start=1):
         where = f"{label}, feature {k}"
         if value is None or (isinstance(value, str) and value.strip().lower() in _MISSING):
@@ -232,8 +282,11 @@ def from_records(records: Iterable[tuple[Any, float, float, Any, Any]], crs_wkt_
             except ValueError:
                 raise InputError(f"{where}: cannot read the date '{day}'; use a date field or text "
                                  "as YYYY-MM-DD.") from None
-        if x is None or y is None or not (math.isfinite(x) and math.isfinite(y)):
+        if x is None or y is None or (math.isnan(x) and math.isnan(y)):
             raise InputError(f"{where} has no point geometry; give a point layer with valid geometries.")
+        if geographic is None:
+            geographic = is_geographic(crs_wkt_text)
+        check_coordinates(float(x), float(y), where, geographic)
         sid = str(station).strip() if station not in (None, "") else f"{x:.5f},{y:.5f}"
         out.append(Observation(sid, float(x), float(y), crs_wkt_text, d, v))
     if not out:
@@ -243,6 +296,19 @@ def from_records(records: Iterable[tuple[Any, float, float, Any, Any]], crs_wkt_
 
 def _is_float(token: str) -> bool:
     return bool(_FLOAT_RE.match(token))
+
+
+def _is_number(token: str) -> bool:
+    """A decimal number, or 'nan'/'inf' (read so that impossible coordinates are named, not misread)."""
+    return bool(_FLOAT_RE.match(token) or _NONFINITE_RE.match(token))
+
+
+def _is_date_or_time(token: str) -> bool:
+    return bool(_DATE_TOKEN.match(token) or _TIME_TOKEN.match(token))
+
+
+class _LayoutError(InputError):
+    """A file that is not in a layout this module reads (a folder skips it, a single file is refused)."""
 
 
 @dataclass(frozen=True)
@@ -259,25 +325,196 @@ class StmHeader:
 
 
 def parse_stm_header(line: str, name: str = "") -> StmHeader:
-    """The header line of an ISMN 'Header+values' file: CSE network station lat lon elev depth_from depth_to sensor."""
+    """The header line of an ISMN 'Header+values' file: CSE network station lat lon elev depth_from depth_to sensor.
+
+    A header has at least 8 tokens and no date or time token (so a record is never taken for one);
+    the station name may hold spaces or digits, the sensor (newer downloads) is optional. A header
+    whose coordinates are impossible (NaN, |lat| > 90, |lon| > 180) is an error naming the file.
+    """
     tokens = line.split()
-    for i in range(3, len(tokens) - 4):
-        if all(_is_float(t) for t in tokens[i:i + 5]):
+    if len(tokens) >= 8 and not any(_is_date_or_time(t) for t in tokens):
+        starts = [i for i in range(3, len(tokens) - 4) if all(_is_number(t) for t in tokens[i:i + 5])]
+        plausible = [i for i in starts if all(_is_float(t) for t in tokens[i:i + 5])
+                     and abs(float(tokens[i])) <= 90.0 and abs(float(tokens[i + 1])) <= 180.0]
+        for i in plausible or starts[:1]:
             lat, lon, elev, d0, d1 = (float(t) for t in tokens[i:i + 5])
+            check_coordinates(lon, lat, f"{name or 'The file'}, line 1 (header)")
             return StmHeader(tokens[0], tokens[1], " ".join(tokens[2:i]), lat, lon, elev, d0, d1,
                              " ".join(tokens[i + 5:]).strip("'\""))
-    raise InputError(f"{name or 'The file'} is not an ISMN 'Header+values' .stm file: its first line should read "
-                     "'CSE network station latitude longitude elevation depth_from depth_to sensor'. "
-                     "Download the ISMN data in the 'Header+values' format.")
+    raise _LayoutError(f"{name or 'The file'} is not an ISMN 'Header+values' .stm file: its first line should read "
+                       "'CSE network station latitude longitude elevation depth_from depth_to sensor'. "
+                       "Download the ISMN data in the 'Header+values' or 'CEOP formatted' layout.")
+
+
+def _ceop_split(tokens: list[str]) -> int | None:
+    """Index of the latitude in a CEOP record (after 2 dates and times, CSE, network, station), or None.
+
+    The station name may hold spaces: the latitude starts the run of six numbers (latitude, longitude,
+    elevation, depth from, depth to, value) that the ISMN quality flag follows.
+    """
+    if len(tokens) < 14 or not (_DATE_TOKEN.match(tokens[0]) and _TIME_TOKEN.match(tokens[1])
+                                and _DATE_TOKEN.match(tokens[2]) and _TIME_TOKEN.match(tokens[3])):
+        return None
+    for i in range(7, len(tokens) - 6):
+        if all(_is_number(t) for t in tokens[i:i + 6]) and not _is_number(tokens[i + 6]):
+            return i
+    return None
+
+
+def _is_ceop_combined(tokens: list[str], i: int) -> bool:
+    """The older 'CEOP' layout: soil temperature, flag, soil moisture, flag of every depth in one file."""
+    return (len(tokens) == i + 9 and _is_number(tokens[i + 7]) and bool(_ISMN_FLAG.match(tokens[i + 6]))
+            and bool(_ISMN_FLAG.match(tokens[i + 8])))
+
+
+_CEOP_COMBINED = ("it is in ISMN's older 'CEOP' layout (soil temperature and soil moisture of every depth of a "
+                  "station in one file), which is not read. Download the ISMN data as variables stored in "
+                  "separate files, in the 'Header+values' or 'CEOP formatted' layout.")
+
+
+def stm_layout(path: str) -> str:
+    """The ISMN layout of a file, from its first line: :data:`HEADER_VALUES` or :data:`CEOP_SEP`.
+
+    Raises an :class:`InputError` naming the file and what it holds instead (the older combined
+    'CEOP' layout, a record where the header should be, or something else).
+    """
+    name = os.path.basename(path)
+    with open(path, encoding="utf-8", errors="replace") as f:
+        first = ""
+        for first in f:
+            if first.strip():
+                break
+    tokens = first.split()
+    if not tokens:
+        raise _LayoutError(f"{name} is empty; it is not an ISMN .stm file.")
+    if len(tokens) >= 4 and _DATE_TOKEN.match(tokens[0]) and _TIME_TOKEN.match(tokens[1]):
+        if _DATE_TOKEN.match(tokens[2]) and _TIME_TOKEN.match(tokens[3]):
+            i = _ceop_split(tokens)
+            if i is not None and _is_ceop_combined(tokens, i):
+                raise _LayoutError(f"{name}: {_CEOP_COMBINED}")
+            return CEOP_SEP
+        raise _LayoutError(f"{name} starts with a record ('{first.strip()}'), not with the header line of an ISMN "
+                           "'Header+values' file (CSE network station latitude longitude elevation depth_from "
+                           "depth_to sensor); the file is incomplete. Download it again.")
+    parse_stm_header(first, name)
+    return HEADER_VALUES
+
+
+@dataclass
+class _FileStats:
+    """What one file held: values within the depth range, and the ISMN flags seen on them."""
+
+    in_depth: bool = False
+    values: int = 0
+    flags: Counter = field(default_factory=Counter)
+
+
+def _read_header_values(path: str, f, keep: set, max_depth: float | None, wkt: str, out: list[Observation],
+                        stats: _FileStats) -> None:
+    name = os.path.basename(path)
+    head = parse_stm_header(f.readline(), name)
+    if max_depth is not None and head.depth_from > max_depth + 1e-9:
+        return
+    stats.in_depth = True
+    station = f"{head.network}/{head.station}"
+    for lineno, line in enumerate(f, start=2):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) < 4:
+            raise InputError(f"{name}, line {lineno}: expected 'YYYY/MM/DD HH:MM value flag', "
+                             f"got '{line.strip()}'.")
+        stats.values += 1
+        stats.flags.update(parts[3].split(","))
+        if parts[3] not in keep:
+            continue
+        try:
+            day = dt.datetime.strptime(parts[0], "%Y/%m/%d").date()
+            value = float(parts[2])
+        except ValueError:
+            raise InputError(f"{name}, line {lineno}: cannot read '{line.strip()}' as "
+                             "'YYYY/MM/DD HH:MM value flag'.") from None
+        if math.isnan(value):
+            continue
+        _check_range(value, f"{name}, line {lineno}")
+        out.append(Observation(station, head.lon, head.lat, wkt, day, value))
+
+
+def _read_ceop_sep(path: str, f, keep: set, max_depth: float | None, wkt: str, out: list[Observation],
+                   stats: _FileStats) -> None:
+    """ISMN 'CEOP formatted' records: UTC nominal date time, UTC actual date time, CSE, network, station,
+    latitude, longitude, elevation, depth from, depth to, value, ISMN flag, provider flag (optional).
+
+    The day is the actual date (the nominal time is rounded to the half hour and may fall on the next day).
+    """
+    name = os.path.basename(path)
+    for lineno, line in enumerate(f, start=1):
+        tokens = line.split()
+        if not tokens:
+            continue
+        where = f"{name}, line {lineno}"
+        i = _ceop_split(tokens)
+        if i is None:
+            raise InputError(f"{where}: expected a 'CEOP formatted' record (UTC nominal date and time, UTC actual "
+                             "date and time, CSE, network, station, latitude, longitude, elevation, depth from, "
+                             f"depth to, value, ISMN flag, provider flag), got '{line.strip()}'.")
+        if _is_ceop_combined(tokens, i):
+            raise InputError(f"{where}: {_CEOP_COMBINED}")
+        lat, lon, _elev, d0, _d1, value = (float(t) for t in tokens[i:i + 6])
+        if max_depth is not None and d0 > max_depth + 1e-9:
+            continue
+        stats.in_depth = True
+        check_coordinates(lon, lat, where)
+        flag = tokens[i + 6]
+        stats.values += 1
+        stats.flags.update(flag.split(","))
+        if flag not in keep:
+            continue
+        try:
+            day = dt.datetime.strptime(tokens[2], "%Y/%m/%d").date()
+        except ValueError:
+            raise InputError(f"{where}: cannot read the actual date '{tokens[2]}' (YYYY/MM/DD).") from None
+        if math.isnan(value):
+            continue
+        _check_range(value, where)
+        out.append(Observation(f"{tokens[5]}/{' '.join(tokens[6:i])}", lon, lat, wkt, day, value))
+
+
+def _listing(names: Sequence[str], limit: int = 5) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _no_kept_values(names: list[str], values: int, flags: Counter, keep: set) -> InputError:
+    what = names[0] if len(names) == 1 else f"the {len(names)} ISMN files ({_listing(names)})"
+    if values == 0:
+        held = f"The ISMN file {names[0]} holds" if len(names) == 1 else f"The {what[4:]} hold"
+        return InputError(f"{held} no value, only the header; download the data again for a period the station "
+                          "measured.")
+    wanted = " or ".join(f"'{k}'" for k in sorted(keep))
+    good = " (good)" if keep == {"G"} else ""
+    found = ", ".join(sorted(flags))
+    old = (" 'U' marks values of old downloads that ISMN had not checked yet: download the data again, current "
+           "downloads flag every value." if "U" in flags else "")
+    return InputError(f"None of the {values} values in {what} is flagged {wanted}{good}; flags found: {found}. "
+                      "ISMN flags C01-C03 mark values outside the plausible range, D01-D10 dubious ones (frozen "
+                      f"soil, spikes, jumps, plateaus) and M missing ones; only {wanted} values are compared.{old} "
+                      "Choose stations and dates with good values.")
 
 
 def read_ismn_stm(paths: Sequence[str] | str, max_depth: float | None = None,
-                  flags: Iterable[str] = ("G",)) -> list[Observation]:
-    """Observations from ISMN 'Header+values' ``.stm`` files (UTC records), keeping only ``flags`` (good: 'G').
+                  flags: Iterable[str] = ("G",), warn: Callable[[str], None] | None = None) -> list[Observation]:
+    """Observations from ISMN ``.stm`` files (UTC records), keeping only ``flags`` (good: 'G').
 
-    Files whose sensor starts deeper than ``max_depth`` metres are skipped (SMAP surface soil
-    moisture is 0-5 cm). Stations are named 'network/station'. Sub-daily values keep their day;
-    use :func:`daily_means`.
+    Reads the 'Header+values' layout (header line, then date time value flag provider-flag; old and new
+    downloads) and the 'CEOP formatted' layout (one record per line with station, coordinates and depth),
+    told apart by their content. Values whose sensor starts deeper than ``max_depth`` metres are skipped
+    (SMAP surface soil moisture is 0-5 cm). Stations are named 'network/station'. Sub-daily values keep
+    their (actual) day; use :func:`daily_means`.
+
+    With several files, a file in another layout is skipped and ``warn`` gets the file and why; a
+    single file in another layout is an error. No value flagged ``flags`` at all is an error naming the
+    flags found.
     """
     if isinstance(paths, str):
         paths = [paths]
@@ -286,69 +523,103 @@ def read_ismn_stm(paths: Sequence[str] | str, max_depth: float | None = None,
     keep = set(flags)
     wkt = crs_wkt("EPSG:4326")
     out: list[Observation] = []
+    read: list[str] = []
+    skipped: list[str] = []
     used = 0
+    values = 0
+    found: Counter = Counter()
     for path in paths:
         name = os.path.basename(path)
         if not os.path.isfile(path):
             raise InputError(f"ISMN file not found: {path}. Check the path.")
+        try:
+            layout = stm_layout(path)
+        except _LayoutError as exc:
+            if len(paths) == 1:
+                raise
+            skipped.append(str(exc))
+            continue
+        stats = _FileStats()
         with open(path, encoding="utf-8", errors="replace") as f:
-            header_line = f.readline()
-            head = parse_stm_header(header_line, name)
-            if max_depth is not None and head.depth_from > max_depth + 1e-9:
-                continue
-            used += 1
-            station = f"{head.network}/{head.station}"
-            for lineno, line in enumerate(f, start=2):
-                parts = line.split()
-                if not parts:
-                    continue
-                if len(parts) < 4:
-                    raise InputError(f"{name}, line {lineno}: expected 'YYYY/MM/DD HH:MM value flag', "
-                                     f"got '{line.strip()}'.")
-                if parts[3] not in keep:
-                    continue
-                try:
-                    day = dt.datetime.strptime(parts[0], "%Y/%m/%d").date()
-                    value = float(parts[2])
-                except ValueError:
-                    raise InputError(f"{name}, line {lineno}: cannot read '{line.strip()}' as "
-                                     "'YYYY/MM/DD HH:MM value flag'.") from None
-                if math.isnan(value):
-                    continue
-                _check_range(value, f"{name}, line {lineno}")
-                out.append(Observation(station, head.lon, head.lat, wkt, day, value))
+            reader = _read_header_values if layout == HEADER_VALUES else _read_ceop_sep
+            reader(path, f, keep, max_depth, wkt, out, stats)
+        read.append(name)
+        used += stats.in_depth
+        values += stats.values
+        found.update(stats.flags)
+    for note in skipped:
+        if warn is not None:
+            warn(f"ISMN file skipped: {note}")
+    if not read:
+        raise InputError(f"None of the {len(paths)} ISMN files could be read: " + " ".join(skipped))
     if used == 0:
         raise InputError(f"Every ISMN file given measures deeper than {max_depth:g} m; "
                          "give surface sensors (0-5 cm) or raise the maximum sensor depth.")
+    if not out:
+        raise _no_kept_values(read, values, found, keep)
     return out
 
 
-def find_stm_files(folder: str) -> list[str]:
-    """Soil moisture ``.stm`` files under a folder (ISMN names carry '_sm_' or 'Soil-Moisture')."""
+def _scan_stm_folder(folder: str) -> tuple[list[str], list[str], int]:
+    """(soil moisture files, notes on .stm files left out and why, number of other-variable files)."""
     if not os.path.isdir(folder):
         raise InputError(f"Folder not found: {folder}. Check the path.")
-    found, other = [], []
+    found, notes, other = [], [], 0
     for root, _dirs, files in os.walk(folder):
         for fn in sorted(files):
             if not fn.lower().endswith(".stm"):
                 continue
+            path = os.path.join(root, fn)
             low = fn.lower()
-            (found if ("_sm_" in low or "soil-moisture" in low or "soil_moisture" in low) else other).append(
-                os.path.join(root, fn))
-    if not found and len(other) == 0:
-        raise InputError(f"No .stm file in {folder}; give a folder of ISMN 'Header+values' files or a CSV table.")
-    if not found:
-        raise InputError(f"None of the {len(other)} .stm files in {folder} holds soil moisture (their names "
-                         "carry no '_sm_'); download the soil moisture variable from ISMN.")
-    return sorted(found)
+            if "_sm_" in low or "soil-moisture" in low or "soil_moisture" in low:
+                found.append(path)
+                continue
+            m = _VARIABLE_IN_NAME.search(fn)
+            if m is not None and m.group(1).lower() not in _SM_NAMES:
+                other += 1  # another variable (soil temperature, precipitation, ...): not for us
+                continue
+            try:
+                stm_layout(path)
+                notes.append(f"{fn}: its name carries no variable ('_sm_'), so it is not known to hold soil "
+                             "moisture.")
+            except _LayoutError as exc:
+                notes.append(str(exc))
+    return sorted(found), notes, other
 
 
-def read_stations(path: str, max_depth: float | None = None, **csv_options) -> list[Observation]:
-    """A CSV table, one ISMN .stm file, or a folder of ISMN .stm files."""
+def _folder_stm_files(folder: str) -> tuple[list[str], list[str]]:
+    """(soil moisture files, notes on .stm files left out and why); an error when there is none."""
+    found, notes, other = _scan_stm_folder(folder)
+    if found:
+        return found, notes
+    if notes:
+        raise InputError(f"No ISMN soil moisture file in {folder} can be read: " + " ".join(notes))
+    if other == 0:
+        raise InputError(f"No .stm file in {folder}; give a folder of ISMN 'Header+values' or 'CEOP formatted' "
+                         "files or a CSV table.")
+    raise InputError(f"None of the {other} .stm files in {folder} holds soil moisture (their names "
+                     "carry no '_sm_'); download the soil moisture variable from ISMN.")
+
+
+def find_stm_files(folder: str) -> list[str]:
+    """Soil moisture ``.stm`` files under a folder (ISMN names carry '_sm_' or 'Soil-Moisture')."""
+    return _folder_stm_files(folder)[0]
+
+
+def read_stations(path: str, max_depth: float | None = None, warn: Callable[[str], None] | None = None,
+                  **csv_options) -> list[Observation]:
+    """A CSV table, one ISMN .stm file, or a folder of ISMN .stm files.
+
+    For a folder, ``warn`` gets every .stm file left out and why (another layout, no variable in its name).
+    """
     if os.path.isdir(path):
-        return read_ismn_stm(find_stm_files(path), max_depth=max_depth)
+        files, notes = _folder_stm_files(path)
+        if warn is not None:
+            for note in notes:
+                warn(f"ISMN file skipped: {note}")
+        return read_ismn_stm(files, max_depth=max_depth, warn=warn)
     if path.lower().endswith(".stm"):
-        return read_ismn_stm([path], max_depth=max_depth)
+        return read_ismn_stm([path], max_depth=max_depth, warn=warn)
     return read_csv(path, **csv_options)
 
 

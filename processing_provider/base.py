@@ -7,6 +7,7 @@ the engine callbacks built from the feedback, the single mapping from engine err
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, Callable
 
@@ -15,6 +16,7 @@ from qgis.core import (
     QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingLayerPostProcessorInterface,
+    QgsProcessingParameterNumber,
     QgsRasterBandStats,
     QgsRasterShader,
     QgsSingleBandPseudoColorRenderer,
@@ -69,7 +71,13 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
         return HELP_URL.format(anchor=self.HELP_ANCHOR or self.ALG_ID)
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
-        """QGIS's checks; when a raster given by path fails them, the engine's message naming the problem."""
+        """QGIS's checks; when a raster given by path fails them, the engine's message naming the problem.
+
+        A number parameter given as NaN or infinity is refused first, by name, whatever QGIS makes of it.
+        """
+        not_finite = self._not_finite_number(parameters)
+        if not_finite:
+            return False, not_finite
         ok, msg = super().checkParameterValues(parameters, context)
         if not ok:
             return False, self._unopenable_raster(parameters) or self._missing_value(parameters) or msg
@@ -176,6 +184,26 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
             check_apart(outputs, inputs)
         except InputError as exc:
             return str(exc)
+        return None
+
+    def _not_finite_number(self, parameters) -> str | None:
+        """A message naming the first number parameter whose value is NaN or infinite, or None."""
+        for definition in self.parameterDefinitions():
+            if not isinstance(definition, QgsProcessingParameterNumber):
+                continue
+            value = parameters.get(definition.name())
+            if isinstance(value, str):  # qgis_process and scripts may pass text: 'nan', 'inf', '-Infinity'
+                try:
+                    value = float(value.strip())
+                except ValueError:
+                    continue
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isfinite(value):
+                continue
+            if math.isnan(value):
+                return self.tr("'{}' ({}) is not a number (nan); give a finite value.").format(
+                    definition.description(), definition.name())
+            return self.tr("'{}' ({}) is infinite ({}); give a finite value.").format(
+                definition.description(), definition.name(), "inf" if value > 0 else "-inf")
         return None
 
     def _missing_value(self, parameters) -> str | None:

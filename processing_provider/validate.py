@@ -84,10 +84,10 @@ class ValidateAlgorithm(SmdAlgorithm):
             "compared pixel by pixel where both are valid.\n\n"
             "Stations: a point layer (fields for station id, date and soil moisture are found by name when not "
             "chosen: station/id/name, date/time, value/sm/soil_moisture), a CSV table (columns station, lon, lat, "
-            "date, value in EPSG:4326), an ISMN 'Header+values' .stm file, or a folder of them (only 'G' flagged "
-            "values of sensors within the maximum depth are used). Each station's daily mean on the estimate's "
-            "date is compared with the estimate pixel containing the station. The date comes from the estimate's "
-            "file name (YYYYMMDD or YYYY-MM-DD) unless given.\n\n"
+            "date, value in EPSG:4326), an ISMN .stm file ('Header+values' or 'CEOP formatted'), or a folder of "
+            "them (only 'G' flagged values of sensors within the maximum depth are used). Each station's daily "
+            "mean on the estimate's date is compared with the estimate pixel containing the station. The date "
+            "comes from the estimate's file name (YYYYMMDD or YYYY-MM-DD) unless given.\n\n"
             "The CSV output has one row per source: 'reference', 'stations' (pooled) and 'station:<id>'; the "
             "numeric outputs are those of the reference comparison when a reference is given, else of the "
             "stations.\n\n"
@@ -128,10 +128,11 @@ class ValidateAlgorithm(SmdAlgorithm):
                                        behavior=QgsProcessingParameterFile.Behavior.File, optional=True,
                                        fileFilter=self.tr("Station observations (*.csv *.txt *.stm)"))
         params.append((p, self.tr("A CSV table with columns station, lon, lat, date, value (EPSG:4326, or a crs "
-                                  "column), or one ISMN 'Header+values' .stm file.")))
+                                  "column), or one ISMN .stm file ('Header+values' or 'CEOP formatted').")))
         p = QgsProcessingParameterFile(self.STATIONS_FOLDER, self.tr("Folder of ISMN .stm files"),
                                        behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True)
-        params.append((p, self.tr("An unzipped ISMN download ('Header+values'); its soil moisture files are read.")))
+        params.append((p, self.tr("An unzipped ISMN download ('Header+values' or 'CEOP formatted'); its soil "
+                                  "moisture files are read, other files are listed in the log.")))
         p = QgsProcessingParameterNumber(self.MAX_DEPTH, self.tr("Maximum sensor depth for ISMN files (m)"),
                                          QgsProcessingParameterNumber.Type.Double, defaultValue=0.05, minValue=0.0)
         p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
@@ -252,24 +253,24 @@ class ValidateAlgorithm(SmdAlgorithm):
             records.append((sid, x, y, _python_value(feat[date_field]), _python_value(feat[value_field])))
         return self.run_engine(stations.from_records, records, wkt, label)
 
-    def _file_observations(self, parameters, context):
+    def _file_observations(self, parameters, context, feedback):
         from ..algorithms import stations
 
         out = []
         depth = self.parameterAsDouble(parameters, self.MAX_DEPTH, context)
         path = self.parameterAsFile(parameters, self.STATIONS_FILE, context)
         if path:
-            out += self.run_engine(stations.read_stations, path, max_depth=depth)
+            out += self.run_engine(stations.read_stations, path, max_depth=depth, warn=feedback.pushWarning)
         folder = self.parameterAsFile(parameters, self.STATIONS_FOLDER, context)
         if folder:
-            out += self.run_engine(stations.read_stations, folder, max_depth=depth)
+            out += self.run_engine(stations.read_stations, folder, max_depth=depth, warn=feedback.pushWarning)
         return out
 
     # -- run -------------------------------------------------------------------------------------
     def _stations_and_outputs(self, parameters, context, feedback):
         """(station observations, metrics CSV, pairs CSV or None, report or None), shared by both modes."""
         observations = self._layer_observations(parameters, context, feedback)
-        observations += self._file_observations(parameters, context)
+        observations += self._file_observations(parameters, context, feedback)
         if observations:
             feedback.pushInfo(self.tr("{} station observations from {} stations")
                               .format(len(observations), len({o.station for o in observations})))

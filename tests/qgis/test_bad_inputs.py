@@ -262,6 +262,91 @@ def _build_inputs(base: pathlib.Path) -> dict[str, Any]:
     d["huge_estimate"] = sparse(base / "huge" / "sm_1km_20230601.tif", (200_000, 200_000), 1000.0, ["sm"])
 
     # -- inputs: station files (ISMN layouts, coordinates)
+    # ISMN 'CEOP formatted' records (nominal UTC, actual UTC, network, station, lat, lon, elevation, depths, value,
+    # ISMN flag, provider flag) of three stations on estimate pixels; expected metrics computed here, by hand
+    est_sm = read_all(d["estimate"], dtype=np.float64)[0]
+    ismn_stations = {"CEF North": (20, 30, 0.20), "S2": (30, 10, 0.30), "S3": (10, 45, 0.25)}
+
+    def ceop_line(nominal, actual, station, row, col, depth, value, flag, provider="M"):
+        text = "NaN" if value is None else f"{value:.4f}"
+        return (f"{nominal} {actual} {'SMN':<10} {'SMN':<15} {station:<17} {float(lat[row, col]):10.5f} "
+                f"{float(lon[row, col]):11.5f} {1350.0:7.2f} {depth[0]:7.2f} {depth[1]:7.2f} {text:>8} {flag} "
+                f"{provider}".rstrip() + "\n")
+
+    def ceop_records(base_value):
+        # the 'G' surface values of 2023-06-01 (actual date) are base, base + 0.04, base + 0.02 (mean base + 0.02)
+        return [("2023/05/31 12:00", "2023/05/31 12:00", (0.0, 0.05), base_value - 0.1, "G", "M"),
+                ("2023/06/01 00:00", "2023/06/01 00:05", (0.0, 0.05), base_value, "G", "M"),
+                ("2023/06/01 06:00", "2023/06/01 06:10", (0.0, 0.05), base_value + 0.04, "G", "OK"),
+                ("2023/06/01 12:00", "2023/06/01 12:00", (0.0, 0.05), base_value + 0.3, "D03,D04", "M"),
+                ("2023/06/01 18:00", "2023/06/01 18:00", (0.0, 0.05), None, "M", "M"),
+                ("2023/06/02 00:00", "2023/06/01 23:50", (0.0, 0.05), base_value + 0.02, "G", ""),
+                ("2023/06/01 12:00", "2023/06/01 12:00", (0.0, 0.05), 0.65, "C03", "M"),
+                ("2023/06/02 12:00", "2023/06/02 12:00", (0.0, 0.05), base_value + 0.2, "G", "M"),
+                ("2023/06/01 00:00", "2023/06/01 00:00", (0.10, 0.10), base_value + 0.15, "G", "M")]
+
+    def ceop_files(folder: pathlib.Path, stations: list[str]) -> None:
+        for station in stations:
+            row, col, base_value = ismn_stations[station]
+            sub = folder / "SMN" / station
+            sub.mkdir(parents=True, exist_ok=True)
+            for depth in ((0.0, 0.05), (0.10, 0.10)):
+                lines = [ceop_line(n, a, station, row, col, dd, v, f, p)
+                         for n, a, dd, v, f, p in ceop_records(base_value) if dd == depth]
+                (sub / f"SMN_SMN_{station.replace(' ', '-')}_sm_{depth[0]:.6f}_{depth[1]:.6f}_5TE_20230531_"
+                       "20230602.stm").write_text("".join(lines))
+
+    def expected_metrics(stations: list[str]) -> dict[str, float]:
+        obs, est_at = [], []
+        for station in stations:
+            row, col, base_value = ismn_stations[station]
+            good = [v for _n, a, dd, v, f, _p in ceop_records(base_value)
+                    if f == "G" and dd[0] <= 0.05 and a.startswith("2023/06/01")]
+            obs.append(sum(good) / len(good))
+            est_at.append(float(est_sm[row, col]))
+        diff = np.array(est_at) - np.array(obs)
+        return {"N": len(stations), "BIAS": float(diff.mean()), "RMSE": float(np.sqrt(np.mean(diff ** 2))),
+                "MAE": float(np.abs(diff).mean()), "R": float(np.corrcoef(est_at, obs)[0, 1])}
+
+    def metrics_check(expected: dict[str, float], log_has: tuple[str, ...] = ()):
+        def check(results, log):
+            assert int(float(results["N"])) == expected["N"]
+            for key in ("BIAS", "RMSE", "MAE", "R"):
+                assert float(results[key]) == pytest.approx(expected[key], abs=1e-6), key
+            for text in log_has:
+                assert text in log, log[-3000:]
+        return check
+
+    ceop_files(base / "ismn_ceop", list(ismn_stations))
+    d["ismn_ceop"] = str(base / "ismn_ceop")
+    d["check_ismn_ceop"] = metrics_check(expected_metrics(list(ismn_stations)))
+    # a folder mixing layouts: CEOP formatted (two stations), Header+values (S3), the older combined 'CEOP' layout
+    # (skipped and named in the log) and a soil temperature file (ignored)
+    mixed = base / "ismn_mixed"
+    ceop_files(mixed, ["CEF North", "S2"])
+    row, col, base_value = ismn_stations["S3"]
+    (mixed / "SMN" / "S3").mkdir(parents=True)
+    (mixed / "SMN" / "S3" / "SMN_SMN_S3_sm_0.000000_0.050000_5TE_20230601_20230601.stm").write_text(
+        f"SMN SMN S3 {float(lat[row, col]):.5f} {float(lon[row, col]):.5f} 1350.00 0.00 0.05 5TE\r\n"
+        f"2023/06/01 00:00 {base_value:.4f} G M\r\n2023/06/01 06:00 {base_value + 0.04:.4f} G M\r\n"
+        f"2023/06/01 12:00 {base_value + 0.3:.4f} D03,D04 M\r\n2023/06/01 18:00 {base_value + 0.02:.4f} G M\r\n")
+    (mixed / "SMN" / "S3" / "SMN_SMN_S3_ts_0.050000_0.050000_5TE_20230601_20230601.stm").write_text(
+        "SMN SMN S3 42.0 116.0 1350.00 0.05 0.05 5TE\n2023/06/01 00:00 18.5 G M\n")
+    (mixed / "OLD_OLD_S7_20230601_20230601.stm").write_text(
+        f"2023/06/01 00:00 2023/06/01 00:00 OLD        OLD             S7          {float(lat[5, 5]):10.5f} "
+        f"{float(lon[5, 5]):11.5f}  900.00    0.05    0.05    18.20 G   0.2200 G\n")
+    d["ismn_mixed"] = str(mixed)
+    d["check_ismn_mixed"] = metrics_check(expected_metrics(list(ismn_stations)), (
+        "ISMN file skipped: OLD_OLD_S7_20230601_20230601.stm: it is in ISMN's older 'CEOP' layout",))
+    # an old Header+values download: values flagged 'U' (unchecked) and 'M', none 'G'
+    os.makedirs(base / "ismn_old")
+    d["ismn_no_good"] = str(base / "ismn_old" / "SMN_SMN_S3_sm_0.050000_0.050000_19500101_20230601.stm")
+    pathlib.Path(d["ismn_no_good"]).write_text(
+        f"SMN SMN S3 {float(lat[row, col]):.5f} {float(lon[row, col]):.5f} 1350.00 0.05 0.05\n"
+        "2023/06/01 00:00 0.2100 U M\n2023/06/01 01:00 0.2200 U M\n2023/06/01 02:00 NaN M M\n")
+    d["csv_lat200"] = table("lat200.csv", f"station,lon,lat,date,value\nA,{slon},{slat},2023-06-01,0.21\n"
+                                          f"B,{slon},200,2023-06-01,0.25\n")
+    d["csv_nanlon"] = table("nanlon.csv", f"station,lon,lat,date,value\nA,nan,{slat},2023-06-01,0.21\n")
 
     # -- inputs: end
     escaping_manifest(d)  # written now, so every later run finds its inputs complete and unchanged
@@ -699,6 +784,30 @@ CASES = [
          r"grid"),
 
     # -- cases: station files (ISMN layouts, coordinates) and numeric parameters
+    Case("validate: ISMN CEOP-formatted folder", "validate",
+         lambda d, o: {"INPUT": d["estimate"], "STATIONS_FOLDER": d["ismn_ceop"], "OUTPUT": str(o / "v.csv")},
+         check=lambda d, p, r, log: d["check_ismn_ceop"](r, log)),
+    Case("validate: ISMN folder mixing layouts reads what it can and names what it skipped", "validate",
+         lambda d, o: {"INPUT": d["estimate"], "STATIONS_FOLDER": d["ismn_mixed"], "OUTPUT": str(o / "v.csv")},
+         check=lambda d, p, r, log: d["check_ismn_mixed"](r, log)),
+    Case("validate: ISMN Header+values file without any 'G' flag", "validate",
+         lambda d, o: {"INPUT": d["estimate"], "STATIONS_FILE": d["ismn_no_good"], "OUTPUT": str(o / "v.csv")},
+         r"None of the 3 values in SMN_SMN_S3_sm_0\.050000_0\.050000_19500101_20230601\.stm is flagged 'G' "
+         r"\(good\); flags found: M, U\. .*'U' marks values of old downloads"),
+    Case("validate: CSV station with latitude 200", "validate",
+         lambda d, o: {"INPUT": d["estimate"], "STATIONS_FILE": d["csv_lat200"], "OUTPUT": str(o / "v.csv")},
+         r"lat200\.csv, row 3: invalid station coordinates: latitude 200 is outside -90 to 90"),
+    Case("validate: CSV station with NaN longitude", "validate",
+         lambda d, o: {"INPUT": d["estimate"], "STATIONS_FILE": d["csv_nanlon"], "OUTPUT": str(o / "v.csv")},
+         r"nanlon\.csv, row 2: invalid station coordinates \(nan, [0-9.]+\): both must be finite numbers"),
+    Case("downscale: CLIP_MIN nan", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "CLIP_MIN": float("nan"), "OUTPUT": str(o / "sm.tif")},
+         r"'Minimum soil moisture \(m3/m3\)' \(CLIP_MIN\) is not a number \(nan\); give a finite value\."),
+    Case("align: RESOLUTION nan", "align",
+         lambda d, o: {"INPUTS": [d["scene"]["stacks"][0]], "TARGET_CRS": "EPSG:32650", "RESOLUTION": float("nan"),
+                       "OUTPUT": str(o / "f.tif")},
+         r"'Target resolution \(target CRS units\)' \(RESOLUTION\) is not a number \(nan\); give a finite value\."),
 
     # -- cases: end
 ]

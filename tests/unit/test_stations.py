@@ -205,3 +205,194 @@ def test_records_from_a_point_layer():
     assert find_column(["FID", "Station_Name", "Obs_Date", "SM"], "station") == "Station_Name"
     assert find_column(["FID", "Obs_Date"], "date") == "Obs_Date"
     assert find_column(["FID", "updated", "sm"], "date") is None
+
+
+# -- ISMN 'CEOP formatted' files, layout detection, flags, impossible coordinates -------------------------
+
+def _ceop(nominal, actual, station, lat, lon, depth, value, flag, provider="M", network="SMN-SDR"):
+    """One record of an ISMN 'CEOP formatted' (ceop_sep) file, spaced as ISMN writes them."""
+    d0, d1 = depth
+    text = "NaN" if value is None else f"{value:.4f}"
+    return (f"{nominal} {actual} {network:<10} {network:<15} {station:<17} {lat:10.5f} {lon:11.5f} {1350.0:7.2f} "
+            f"{d0:7.2f} {d1:7.2f} {text:>8} {flag} {provider}".rstrip() + "\n")
+
+
+# (nominal UTC, actual UTC, depth, value, ISMN flag, provider flag): hourly records of two sensors of one station
+CEOP_RECORDS = [
+    ("2023/06/01 00:00", "2023/06/01 00:05", (0.0, 0.05), 0.2100, "G", "M"),
+    ("2023/06/01 06:00", "2023/06/01 06:10", (0.0, 0.05), 0.2500, "G", "OK"),
+    ("2023/06/01 12:00", "2023/06/01 12:00", (0.0, 0.05), 0.1900, "D03,D04", "M"),
+    ("2023/06/01 18:00", "2023/06/01 18:00", (0.0, 0.05), None, "M", "M"),
+    ("2023/06/02 00:00", "2023/06/01 23:50", (0.0, 0.05), 0.2300, "G", ""),  # nominal next day, actually June 1
+    ("2023/06/02 06:00", "2023/06/02 06:00", (0.0, 0.05), 0.6500, "C03", "M"),
+    ("2023/06/02 12:00", "2023/06/02 12:00", (0.0, 0.05), 0.3100, "G", "M"),
+    ("2023/06/02 18:00", "2023/06/02 18:00", (0.0, 0.05), 0.2900, "G", "M"),
+    ("2023/06/01 00:00", "2023/06/01 00:00", (0.10, 0.10), 0.3300, "G", "M"),
+    ("2023/06/02 00:00", "2023/06/02 00:00", (0.10, 0.10), 0.3500, "G", "M"),
+]
+
+
+def _expected_daily(records, max_depth):
+    """Daily means of the 'G' values at depths from at most ``max_depth``, by the actual date: computed here."""
+    sums = {}
+    for _nominal, actual, (d0, _d1), value, flag, _provider in records:
+        if flag == "G" and d0 <= max_depth:
+            day = dt.date(*map(int, actual.split()[0].split("/")))
+            sums.setdefault(day, []).append(value)
+    return {day: sum(v) / len(v) for day, v in sums.items()}
+
+
+def _ceop_folder(folder, station="CEF North", lat=42.03611, lon=116.38889):
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for depth in ((0.0, 0.05), (0.10, 0.10)):
+        lines = [_ceop(n, a, station, lat, lon, d, v, f, p) for n, a, d, v, f, p in CEOP_RECORDS if d == depth]
+        name = (f"SMN-SDR_SMN-SDR_{station.replace(' ', '-')}_sm_{depth[0]:.6f}_{depth[1]:.6f}_5TE_"
+                "20230601_20230602.stm")
+        paths.append(_write(folder / name, "".join(lines)))
+    return paths
+
+
+def test_ceop_formatted_folder_daily_means_by_actual_date(tmp_path):
+    surface, deep = _ceop_folder(tmp_path / "ismn")
+    warnings = []
+    obs = read_stations(str(tmp_path / "ismn"), max_depth=0.05, warn=warnings.append)
+    assert warnings == []
+    assert {o.station for o in obs} == {"SMN-SDR/CEF North"}
+    assert {(o.x, o.y) for o in obs} == {(116.38889, 42.03611)}  # x = longitude
+    daily = {o.date: o.value for o in daily_means(obs)}
+    expected = _expected_daily(CEOP_RECORDS, 0.05)
+    assert expected == {D1: pytest.approx((0.21 + 0.25 + 0.23) / 3), D2: pytest.approx(0.30)}
+    assert daily.keys() == expected.keys()
+    for day, value in expected.items():
+        assert daily[day] == pytest.approx(value, abs=1e-12)
+    deeper = {o.date: o.value for o in daily_means(read_stations(str(tmp_path / "ismn"), max_depth=0.10))}
+    for day, value in _expected_daily(CEOP_RECORDS, 0.10).items():
+        assert deeper[day] == pytest.approx(value, abs=1e-12)
+    with pytest.raises(InputError, match="Every ISMN file given measures deeper than 0.05 m"):
+        read_stations(deep, max_depth=0.05)
+    one = {o.date: o.value for o in daily_means(read_stations(surface))}  # one file, chosen by its path
+    assert one == {day: pytest.approx(value, abs=1e-12) for day, value in expected.items()}
+
+
+def test_a_ceop_record_is_never_taken_for_a_header(tmp_path):
+    line = _ceop("2023/06/01 00:00", "2023/06/01 00:00", "S4", 42.0, 116.0, (0.0, 0.05), 0.2, "G")
+    with pytest.raises(InputError, match="is not an ISMN 'Header\\+values' .stm file"):
+        parse_stm_header(line, "x.stm")
+    with pytest.raises(InputError, match="is not an ISMN 'Header\\+values' .stm file"):
+        parse_stm_header("2023/06/01 00:00   0.2000 G M", "x.stm")
+    # a Header+values file whose header line went missing is named as such, not read as values
+    p = _write(tmp_path / "NET_NET_S1_sm_0.000000_0.050000_X_20230601_20230601.stm",
+               "2023/06/01 00:00   0.2000 G M\n2023/06/01 01:00   0.2100 G M\n")
+    with pytest.raises(InputError, match=r"starts with a record \('2023/06/01 00:00   0.2000 G M'\), not with the "
+                                         r"header line"):
+        read_ismn_stm(p)
+
+
+def test_header_values_line_endings_are_all_read(tmp_path):
+    body = STM_HEADER.rstrip("\n") + "\n2023/06/01 00:00   0.2000 G M\n2023/06/01 06:00   0.3000 G M\n"
+    results = []
+    for ending in ("\n", "\r\n", "\r"):
+        p = tmp_path / f"e{len(ending)}{ending == chr(13)}.stm"
+        p.write_bytes(body.replace("\n", ending).encode())
+        results.append([(o.station, o.date, o.value) for o in read_ismn_stm(str(p))])
+    assert results[0] == results[1] == results[2] == [("SMN-SDR/S4", D1, 0.2), ("SMN-SDR/S4", D1, 0.3)]
+
+
+def test_mixed_layout_folder_reads_what_it_can_and_names_what_it_skipped(tmp_path):
+    folder = tmp_path / "mixed"
+    _ceop_folder(folder / "SMN-SDR" / "CEF North")
+    (folder / "OTHER" / "S9").mkdir(parents=True)
+    _write(folder / "OTHER" / "S9" / "OTHER_OTHER_S9_sm_0.000000_0.050000_5TE_20230601_20230601.stm",
+           "OTHER OTHER S9 41.5 116.1 800.0 0.00 0.05 5TE\n2023/06/01 00:00 0.1500 G M\n"
+           "2023/06/01 12:00 0.1700 G M\n")
+    combined = ("2023/06/01 00:00 2023/06/01 00:00 OLD        OLD             S7                 41.70000   "
+                "116.20000  900.00    0.05    0.05    18.20 G   0.2200 G\n")
+    _write(folder / "OLD_OLD_S7_20230601_20230601.stm", combined)  # older combined 'CEOP' layout
+    _write(folder / "OLD_OLD_S8_sm_0.050000_0.050000_X_20230601_20230601.stm", combined.replace("S7", "S8"))
+    _write(folder / "OTHER_OTHER_S9_ts_0.050000_0.050000_5TE_20230601_20230601.stm",
+           "OTHER OTHER S9 41.5 116.1 800.0 0.05 0.05 5TE\n2023/06/01 00:00 18.5 G M\n")  # temperature: ignored
+    warnings = []
+    obs = read_stations(str(folder), max_depth=0.05, warn=warnings.append)
+    daily = {(o.station, o.date): o.value for o in daily_means(obs)}
+    expected = _expected_daily(CEOP_RECORDS, 0.05)
+    assert daily == {("SMN-SDR/CEF North", D1): pytest.approx(expected[D1], abs=1e-12),
+                     ("SMN-SDR/CEF North", D2): pytest.approx(expected[D2], abs=1e-12),
+                     ("OTHER/S9", D1): pytest.approx(0.16, abs=1e-12)}
+    assert len(warnings) == 2
+    assert warnings[0].startswith("ISMN file skipped: OLD_OLD_S7_20230601_20230601.stm: it is in ISMN's older "
+                                  "'CEOP' layout")
+    assert warnings[1].startswith("ISMN file skipped: OLD_OLD_S8_sm_0.050000_0.050000_X_20230601_20230601.stm: "
+                                  "it is in ISMN's older 'CEOP' layout")
+    with pytest.raises(InputError, match="older 'CEOP' layout .* which is not read"):
+        read_stations(str(folder / "OLD_OLD_S7_20230601_20230601.stm"))
+    only_old = tmp_path / "old"
+    only_old.mkdir()
+    _write(only_old / "OLD_OLD_S7_20230601_20230601.stm", combined)
+    with pytest.raises(InputError, match=r"No ISMN soil moisture file in .*old can be read: "
+                                         r"OLD_OLD_S7_20230601_20230601.stm: it is in ISMN's older 'CEOP' layout"):
+        read_stations(str(only_old))
+
+
+def test_no_good_value_names_the_flags_found(tmp_path):
+    old = _write(tmp_path / "REMEDHUS_REMEDHUS_Zamarron_sm_0.050000_0.050000_20050316_20050316.stm",
+                 "REMEDHUS REMEDHUS Zamarron 41.24100 -5.54300 855.00 0.05 0.05\n"
+                 "2005/03/16 00:00 0.1030 U M\n2005/03/16 01:00 0.0980 U M\n2005/03/16 02:00 NaN M M\n")
+    with pytest.raises(InputError) as err:
+        read_ismn_stm(old)
+    msg = str(err.value)
+    assert msg.startswith("None of the 3 values in REMEDHUS_REMEDHUS_Zamarron_sm_0.050000_0.050000_20050316_"
+                          "20050316.stm is flagged 'G' (good); flags found: M, U.")
+    assert "'U' marks values of old downloads that ISMN had not checked yet: download the data again" in msg
+    frozen = _write(tmp_path / "NET_NET_S1_sm_0.000000_0.050000_X_20230101_20230101.stm", STM_HEADER
+                    + "2023/01/01 00:00 0.1000 D01 M\n2023/01/01 01:00 0.1000 D03,D04 M\n2023/01/01 02:00 NaN M M\n")
+    with pytest.raises(InputError, match=r"None of the 3 values in NET_NET_S1_.*\.stm is flagged 'G' \(good\); "
+                                         r"flags found: D01, D03, D04, M\. ISMN flags C01-C03"):
+        read_ismn_stm(frozen)
+    ceop = _write(tmp_path / "c_sm_0.000000_0.050000_X_20230101_20230101.stm", "".join(
+        _ceop("2023/01/01 00:00", "2023/01/01 00:00", "S4", 42.0, 116.0, (0.0, 0.05), 0.7, "C02")
+        for _ in range(2)))
+    with pytest.raises(InputError, match=r"None of the 5 values in the 2 ISMN files \(NET_NET_S1_.*, c_sm_.*\) is "
+                                         r"flagged 'G' \(good\); flags found: C02, D01, D03, D04, M\."):
+        read_ismn_stm([frozen, ceop])
+    empty = _write(tmp_path / "e_sm_0.000000_0.050000_X_20230101_20230101.stm", STM_HEADER)
+    with pytest.raises(InputError, match=r"e_sm_.*\.stm holds no value, only the header"):
+        read_ismn_stm(empty)
+
+
+def test_impossible_station_coordinates_name_the_file_and_row(tmp_path):
+    head = "station,lon,lat,date,value\n"
+    p = _write(tmp_path / "lat.csv", head + "S1,116,42,2023-06-01,0.2\nS2,116,200,2023-06-01,0.2\n")
+    with pytest.raises(InputError, match=r"lat.csv, row 3: invalid station coordinates: latitude 200 is outside "
+                                         r"-90 to 90 \(longitude 116, latitude 200\)"):
+        read_csv(p)
+    p = _write(tmp_path / "swap.csv", head + "S1,42,116,2023-06-01,0.2\n")
+    with pytest.raises(InputError, match=r"latitude 116 is outside -90 to 90 .* Longitude and latitude look swapped"):
+        read_csv(p)
+    p = _write(tmp_path / "nan.csv", head + "S1,nan,42,2023-06-01,0.2\n")
+    with pytest.raises(InputError, match=r"nan.csv, row 2: invalid station coordinates \(nan, 42\): both must be "
+                                         r"finite numbers"):
+        read_csv(p)
+    p = _write(tmp_path / "utm.csv", head + "S1,500000,4650000,2023-06-01,0.2\nS2,inf,4650000,2023-06-01,0.2\n")
+    with pytest.raises(InputError, match=r"utm.csv, row 3: invalid station coordinates \(inf, 4.65e\+06\)"):
+        read_csv(p, crs="EPSG:32650")  # a projected CRS takes any finite number
+    assert read_csv(_write(tmp_path / "utm1.csv", head + "S1,500000,4650000,2023-06-01,0.2\n"),
+                    crs="EPSG:32650")[0].x == 500000.0
+    wkt = srs_from_user("EPSG:4326").ExportToWkt()
+    with pytest.raises(InputError, match=r"L, feature 2: invalid station coordinates: longitude -181 is outside"):
+        from_records([("S1", 116.0, 42.0, D1, 0.2), ("S2", -181.0, 42.0, D1, 0.2)], wkt, "L")
+    with pytest.raises(InputError, match=r"L, feature 1 has no point geometry"):
+        from_records([("S1", float("nan"), float("nan"), D1, 0.2)], wkt, "L")
+    assert from_records([("S1", 500000.0, 4650000.0, D1, 0.2)], srs_from_user("EPSG:32650").ExportToWkt(), "L")
+    p = _write(tmp_path / "h.stm", STM_HEADER.replace("42.03611", "200.00000") + "2023/06/01 00:00 0.2 G M\n")
+    with pytest.raises(InputError, match=r"h.stm, line 1 \(header\): invalid station coordinates: latitude 200"):
+        read_ismn_stm(p)
+    p = _write(tmp_path / "n.stm", STM_HEADER.replace("116.38889", "NaN") + "2023/06/01 00:00 0.2 G M\n")
+    with pytest.raises(InputError, match=r"n.stm, line 1 \(header\): invalid station coordinates \(nan, 42.0361\)"):
+        read_ismn_stm(p)
+    p = _write(tmp_path / "c_sm_0.000000_0.050000_X_20230601_20230601.stm",
+               _ceop("2023/06/01 00:00", "2023/06/01 00:00", "S4", 42.0, 116.0, (0.0, 0.05), 0.2, "G")
+               + _ceop("2023/06/01 01:00", "2023/06/01 01:00", "S4", 42.0, 196.0, (0.0, 0.05), 0.2, "G"))
+    with pytest.raises(InputError, match=r"c_sm_.*\.stm, line 2: invalid station coordinates: longitude 196 is "
+                                         r"outside -180 to 180"):
+        read_ismn_stm(p)
