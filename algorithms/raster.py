@@ -305,7 +305,10 @@ def open_raster(path: str) -> gdal.Dataset:
     if plain_file and os.path.isfile(path) and not os.access(path, os.R_OK):
         raise InputError(f"Raster file is not readable: {path}. Check its permissions.")
     if plain_file and os.path.isfile(path) and os.path.getsize(path) == 0:
-        raise damaged_error(path, "the file is empty, 0 bytes")
+        _check_readable(path)  # /proc files report 0 bytes too: empty only when nothing can be read
+        with open(path, "rb") as fh:
+            if not fh.read(1):
+                raise damaged_error(path, "the file is empty, 0 bytes")
     warnings: list[str] = []
     gdal.PushErrorHandler(lambda cls, _num, msg: warnings.append(msg) if cls == gdal.CE_Warning else None)
     try:
