@@ -109,6 +109,41 @@ def test_scope_holds_for_every_thread_inside_it(modes):
     assert _modes() == OFF
 
 
+class _ThreadLocalModule:
+    """A module of GDAL >= 3.7 as the scope sees it: a per-thread override (-1: none) over a process-wide mode."""
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+
+    def _GetExceptionsLocal(self) -> int:  # noqa: N802 (GDAL's names)
+        return getattr(self.local, "value", -1)
+
+    def _SetExceptionsLocal(self, value: int) -> None:  # noqa: N802
+        self.local.value = value
+
+    def GetUseExceptions(self) -> int:  # noqa: N802
+        return max(self._GetExceptionsLocal(), 0)
+
+
+def test_newer_gdal_scope_is_per_thread_and_restores_overrides(monkeypatch):
+    fakes = [_ThreadLocalModule() for _ in range(4)]  # gdal, ogr, osr, gdal_array
+    monkeypatch.setattr(raster, "_THREAD_LOCAL", True)
+    monkeypatch.setattr(raster, "_EXCEPTION_MODULES", tuple(fakes))
+    fakes[1]._SetExceptionsLocal(0)  # an override set by other code: kept as it was
+    other = []
+    with pytest.raises(ValueError):
+        with raster.gdal_exceptions():
+            with raster.gdal_exceptions():
+                assert [f.GetUseExceptions() for f in fakes] == [1, 1, 1, 1]
+            assert [f._GetExceptionsLocal() for f in fakes] == [1, 1, 1, 1]
+            t = threading.Thread(target=lambda: other.append([f._GetExceptionsLocal() for f in fakes]))
+            t.start()
+            t.join(10)
+            raise ValueError("engine error")
+    assert other == [[-1, -1, -1, -1]]  # other threads are not switched
+    assert [f._GetExceptionsLocal() for f in fakes] == [-1, 0, -1, -1]
+
+
 SCRIPT = """
 import importlib, json, pkgutil, sys
 from osgeo import gdal, ogr, osr
