@@ -291,6 +291,7 @@ def _damage(ds: gdal.Dataset) -> str | None:
                 except RuntimeError as exc:
                     if _READ_FAILURE.search(str(exc)):
                         return str(exc)
+        ds.FlushCache()  # the probed blocks do not stay in GDAL's block cache
     return None
 
 
@@ -328,6 +329,7 @@ def open_raster(path: str) -> gdal.Dataset:
         raise InputError(f"{path} is not a raster GDAL can read. Give a GeoTIFF or another GDAL raster.")
     damage = next((w for w in warnings if _OPEN_DAMAGE.search(w)), None) or _damage(ds)
     if damage:
+        ds = None  # closed now, not when the error's traceback is collected
         raise damaged_error(path, _detail(damage, path))
     return ds
 

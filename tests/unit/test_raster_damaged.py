@@ -7,6 +7,7 @@ end of the last tile. A file that is merely without CRS still says so.
 
 from __future__ import annotations
 
+import gc
 import os
 import pathlib
 import re
@@ -67,6 +68,14 @@ def files(tmp_path_factory):
         "empty": _cut(tiled, str(d / "empty.tif"), 0),
         "nocrs": _stripped(str(d / "nocrs.tif"), crs=False),
     }
+
+
+@pytest.fixture(autouse=True)
+def _free_datasets():
+    """Datasets held by the frames of caught errors are closed after each test, while GDAL is alive (collected
+    at interpreter exit, after QGIS has shut GDAL down, they crash it)."""
+    yield
+    gc.collect()
 
 
 def _msg(path: str, detail: str) -> str:
@@ -130,10 +139,12 @@ def test_read_block_reports_damaged_file(files, key, detail):
 
 def test_read_failure_of_a_warped_raster_names_its_source(files):
     src = files["tiled_half"]
-    warped = gdal.Warp("", gdal.Open(src), format="VRT", dstSRS="EPSG:32650", outputType=gdal.GDT_Float32)
+    src_ds = gdal.Open(src)  # must outlive the warped dataset reading it
+    warped = gdal.Warp("", src_ds, format="VRT", dstSRS="EPSG:32650", outputType=gdal.GDT_Float32)
     with pytest.raises(InputError) as err:
         raster.read_block(warped, 0, 10, [1], sources=[files["tiled"], src])
     assert re.match(_msg(src, TILE_READ), str(err.value)), str(err.value)
+    del err, warped, src_ds  # the warped dataset first: it reads the other
     # GDAL's message names neither: all sources are named
     exc = RuntimeError("IReadBlock failed at X offset 0, Y offset 0: TIFFReadEncodedTile() failed.")
     mapped = raster.read_failure(exc, ["/data/a.tif", "/data/b.tif"])
