@@ -571,40 +571,40 @@ CASES = [
     # -- cases: outputs that name inputs
 
     # -- cases: damaged or incomplete rasters
-    Case("downscale: factor stack truncated mid-file", "downscale",
+    Case("downscale: damaged factor stack, truncated mid-file", "downscale",
          lambda d, o: {"MODEL": d["model"], "FACTORS": d["cut_stack"], "SOIL_MOISTURE": d["scene"]["sm"][0],
                        "OUTPUT": str(o / "sm.tif")},
          r"damaged/stack/factors_20230601\.tif is damaged or incomplete \(band 1: IReadBlock failed at X offset 0, "
          r"Y offset 0: TIFFReadEncodedTile\(\) failed\): download or export it again\."),
-    Case("downscale: factor stack missing the end of its last tile", "downscale",
+    Case("downscale: damaged factor stack, the end of its last tile missing", "downscale",
          lambda d, o: {"MODEL": d["model"], "FACTORS": d["cut_stack_end"], "SOIL_MOISTURE": d["scene"]["sm"][0],
                        "OUTPUT": str(o / "sm.tif")},
          r"damaged/end/factors_20230601\.tif is damaged or incomplete \(band 1: IReadBlock failed .*\): download or "
          r"export it again\."),
-    Case("downscale: SMAP raster cut inside its header (not a missing CRS)", "downscale",
+    Case("downscale: damaged SMAP raster, cut inside its header (not a missing CRS)", "downscale",
          lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0], "SOIL_MOISTURE": d["cut_smap"],
                        "OUTPUT": str(o / "sm.tif")},
          r"damaged/smap/smap_20230601\.tif is damaged or incomplete \(TIFFFetchNormalTag:IO error during reading of "
          r"\"\w+\"; tag ignored\): download or export it again\."),
-    Case("train: factor stack truncated mid-file", "train",
+    Case("train: damaged factor stack, truncated mid-file", "train",
          lambda d, o: {"SOIL_MOISTURE": [d["scene"]["sm"][0]], "FACTORS": [d["cut_stack"]],
                        "OUTPUT": str(o / "m.smdmodel")},
          r"damaged/stack/factors_20230601\.tif is damaged or incomplete \(band 1: IReadBlock failed at X offset 0, "
          r"Y offset 0: TIFFReadEncodedTile\(\) failed\): download or export it again\."),
-    Case("train: SMAP raster cut inside its header (not a missing CRS)", "train",
+    Case("train: damaged SMAP raster, cut inside its header (not a missing CRS)", "train",
          lambda d, o: {"SOIL_MOISTURE": [d["cut_smap"]], "FACTORS": [d["scene"]["stacks"][0]],
                        "OUTPUT": str(o / "m.smdmodel")},
          r"damaged/smap/smap_20230601\.tif is damaged or incomplete \(TIFFFetchNormalTag:IO error during reading of "
          r"\"\w+\"; tag ignored\): download or export it again\."),
-    Case("align: factor raster truncated mid-file", "align",
+    Case("align: damaged factor raster, truncated mid-file", "align",
          lambda d, o: {"INPUTS": [d["cut_stack"]], "REFERENCE": d["scene"]["stacks"][0], "OUTPUT": str(o / "f.tif")},
          r"damaged/stack/factors_20230601\.tif is damaged or incomplete \(band 1: IReadBlock failed at X offset 0, "
          r"Y offset 0: TIFFReadEncodedTile\(\) failed\): download or export it again\."),
-    Case("align: empty (0-byte) raster file", "align",
+    Case("align: damaged raster, an empty (0-byte) file", "align",
          lambda d, o: {"INPUTS": [d["empty_raster"]], "REFERENCE": d["scene"]["stacks"][0], "OUTPUT": str(o / "f.tif")},
          r"damaged/empty/factors_20230601\.tif is damaged or incomplete \(the file is empty, 0 bytes\): download or "
          r"export it again\."),
-    Case("validate: reference truncated mid-file", "validate",
+    Case("validate: damaged reference, truncated mid-file", "validate",
          lambda d, o: {"INPUT": d["estimate"], "REFERENCE": d["cut_reference"], "OUTPUT": str(o / "v.csv")},
          r"damaged/reference/reference_lonlat\.tif is damaged or incomplete \(band 1: IReadBlock failed .*\): "
          r"download or export it again\."),
