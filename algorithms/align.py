@@ -78,6 +78,7 @@ def _snap_up(value: float, res: float) -> float:
     return (round(k) if abs(k - round(k)) < 1e-6 else math.ceil(k)) * res
 
 
+@raster.gdal_exceptions()
 def reference_grid(reference_path: str | None = None, crs: str | None = None,
                    extent: tuple[float, float, float, float] | None = None, extent_crs: str | None = None,
                    resolution: float | None = None) -> Grid:
@@ -230,6 +231,7 @@ def _warp(src: _Source, bands: list[int], method: str, nodata: str | None,
     return ds, warped
 
 
+@raster.gdal_exceptions()
 def align_rasters(inputs: Sequence[str], grid: Grid, output: str, categorical: set[str] | None = None,
                   progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled,
                   protected: Mapping[str, Any] | None = None) -> AlignResult:
@@ -287,7 +289,7 @@ def align_rasters(inputs: Sequence[str], grid: Grid, output: str, categorical: s
                 view = block[:, :nrows]
                 for ds, slots in warps:
                     try:
-                        view[slots] = raster.read_block(ds, row0, nrows)
+                        view[slots] = raster.read_block(ds, row0, nrows, sources=[paths[slots[0]]])
                     except RuntimeError as exc:
                         raise InputError(f"Warping failed ({exc}); check that the inputs are readable and their "
                                          "coordinate systems can be transformed into the target CRS.") from exc
@@ -349,6 +351,7 @@ class _CoarseMode:
         return out.reshape((-1, h, w))
 
 
+@raster.gdal_exceptions()
 def aggregate_stack(fine_stack: str, coarse_grid: Grid, output: str, min_valid_fraction: float = 0.5,
                     progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled,
                     protected: Mapping[str, Any] | None = None) -> str:

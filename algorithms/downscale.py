@@ -35,7 +35,7 @@ from .errors import InputError, ModelFileError
 from .features import FactorSpec, feature_names, fine_design
 from .model_io import load_compiled, load_model, load_trees
 from .paths import check_apart
-from .raster import Grid, IsCanceled, Progress, never_canceled, no_progress
+from .raster import Grid, IsCanceled, Progress, gdal_exceptions, never_canceled, no_progress
 from .residual import RESIDUAL_MODES, ResidualCorrector, check_mode
 
 __all__ = ["RESIDUAL_MODES", "DownscaleResult", "downscale", "reuse_models"]
@@ -248,6 +248,7 @@ def _remove(path: str) -> None:
             os.remove(p)
 
 
+@gdal_exceptions()
 def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | None = None,
               residual: str = "constant", clip: tuple[float, float] = (0.0, 0.6), block_rows: int | None = None,
               n_jobs: int | None = -1, progress: Progress = no_progress,

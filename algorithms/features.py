@@ -95,6 +95,7 @@ def min_samples(n_features: int) -> int:
     return max(MIN_SAMPLES, SAMPLES_PER_FEATURE * n_features)
 
 
+@raster.gdal_exceptions()
 def select_bands(stack_path_or_ds: str | gdal.Dataset, names: Sequence[str]) -> list[int]:
     """1-based band indices of the named factors, matched by band description (never by position)."""
     if isinstance(stack_path_or_ds, str):
@@ -262,6 +263,7 @@ def _merge_derived(info: dict[str, Any], label: str, reader: StackReader) -> Non
             entry.setdefault("per_date", {})[label] = extra
 
 
+@raster.gdal_exceptions()
 def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: Sequence[str] | None = None,
                  min_valid_fraction: float = 0.5, progress: Progress = no_progress,
                  is_canceled: IsCanceled = never_canceled, derived: Sequence[str] | None = None) -> Pairs:
@@ -415,6 +417,7 @@ def _block_grid(fine: Grid, row0: int, nrows: int) -> Grid:
     return Grid(fine.crs_wkt, (x0, dx, 0.0, y0 + row0 * dy, 0.0, dy), fine.width, nrows)
 
 
+@raster.gdal_exceptions()
 def fine_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: Sequence[str] | None = None,
                max_samples: int = PAPER_MAX_SAMPLES, seed: int = 0, progress: Progress = no_progress,
                is_canceled: IsCanceled = never_canceled, derived: Sequence[str] | None = None) -> Pairs:

@@ -11,17 +11,20 @@ import contextlib
 import errno
 import os
 import re
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
-from osgeo import gdal, osr
+from osgeo import gdal, ogr, osr
 
 from .errors import Canceled, InputError
 
-gdal.UseExceptions()
-osr.UseExceptions()
+try:
+    from osgeo import gdal_array
+except ImportError:  # pragma: no cover - GDAL built without numpy support
+    gdal_array = None
 
 Progress = Callable[[float], None]
 IsCanceled = Callable[[], bool]
@@ -36,6 +39,61 @@ MAX_GRID_PIXELS = 2_000_000_000
 MAX_COARSE_PIXELS = 50_000_000
 
 
+# -- GDAL's exception mode, scoped to the engine's own calls --------------------------------------
+# The engine relies on GDAL raising RuntimeError. Switching that on for the whole process (at import)
+# would change every other plugin sharing QGIS's Python, so it is switched on only while engine code
+# runs and restored exactly afterwards. GDAL >= 3.7 keeps a per-thread override (what its own
+# ExceptionMgr uses): each thread sets and restores its own. Older GDAL has one process-wide switch
+# per module: the first engine call to enter (of any thread) switches the modules that were off on,
+# the last one to leave switches them off again, in reverse order (GDAL < 3.7 requires it).
+_EXCEPTION_MODULES = tuple(m for m in (gdal, ogr, osr, gdal_array) if m is not None)
+_THREAD_LOCAL = all(hasattr(m, "_GetExceptionsLocal") and hasattr(m, "_SetExceptionsLocal")
+                    for m in (gdal, ogr, osr))
+_mode_lock = threading.RLock()
+_mode_depth = 0
+_mode_switched: list = []  # modules switched on by the outermost engine call (process-wide mode)
+
+
+@contextlib.contextmanager
+def gdal_exceptions() -> Iterator[None]:
+    """Run the body with GDAL, OGR and OSR raising RuntimeError on errors; restore each module's mode after.
+
+    Usable as ``with gdal_exceptions():`` and as the decorator ``@gdal_exceptions()``; nests; restores
+    the modes also when the body raises. Every engine entry point runs inside it.
+    """
+    if _THREAD_LOCAL:
+        modules = [m for m in _EXCEPTION_MODULES if hasattr(m, "_SetExceptionsLocal")]
+        saved = [m._GetExceptionsLocal() for m in modules]
+        for m in modules:
+            m._SetExceptionsLocal(1)
+        try:
+            yield
+        finally:
+            for m, value in zip(modules, saved):
+                m._SetExceptionsLocal(value)
+        return
+    global _mode_depth, _mode_switched
+    with _mode_lock:
+        if _mode_depth == 0:
+            _mode_switched = []
+            for m in (gdal, ogr, osr):  # gdal_array follows gdal's mode before GDAL 3.7
+                if not m.GetUseExceptions():
+                    m.UseExceptions()
+                    _mode_switched.append(m)
+        _mode_depth += 1
+    try:
+        yield
+    finally:
+        with _mode_lock:
+            _mode_depth -= 1
+            if _mode_depth == 0:
+                for m in reversed(_mode_switched):
+                    # refused (and left on) only if other code switched modes on meanwhile and is still inside
+                    with contextlib.suppress(RuntimeError):
+                        m.DontUseExceptions()
+                _mode_switched = []
+
+
 def no_progress(_fraction: float) -> None:
     """Default progress callback."""
 
@@ -45,6 +103,7 @@ def never_canceled() -> bool:
     return False
 
 
+@gdal_exceptions()
 def srs_from_wkt(wkt: str) -> osr.SpatialReference:
     srs = osr.SpatialReference()
     srs.ImportFromWkt(wkt)
@@ -52,6 +111,7 @@ def srs_from_wkt(wkt: str) -> osr.SpatialReference:
     return srs
 
 
+@gdal_exceptions()
 def srs_from_user(text: str) -> osr.SpatialReference:
     """A CRS from 'EPSG:6933', a PROJ string or WKT."""
     srs = osr.SpatialReference()
@@ -74,9 +134,13 @@ class Grid:
     height: int
 
     @classmethod
+    @gdal_exceptions()
     def from_dataset(cls, ds: gdal.Dataset, path: str = "") -> Grid:
         wkt = ds.GetProjection()
         if not wkt:
+            damage = _damage(ds)  # a header cut short loses the CRS tags: not a file without CRS
+            if damage:
+                raise damaged_error(path or ds.GetDescription() or "The raster", _detail(damage, path))
             raise InputError(f"{path or 'The raster'} has no coordinate reference system; "
                              "assign one (e.g. with 'Assign projection' in QGIS or gdal_edit.py -a_srs) and run again.")
         gt = tuple(ds.GetGeoTransform())
@@ -149,6 +213,7 @@ class Grid:
         ys = y0 + (np.arange(row0, row0 + nrows) + 0.5) * dy
         return np.meshgrid(xs, ys)
 
+    @gdal_exceptions()
     def extent_in(self, other_wkt: str) -> tuple[float, float, float, float]:
         """This grid's extent transformed into another CRS (densified edges)."""
         ct = osr.CoordinateTransformation(self.srs, srs_from_wkt(other_wkt))
@@ -183,10 +248,94 @@ def coarse_grid(ds: gdal.Dataset, path: str) -> Grid:
 
 
 _GDAL_PREFIX = re.compile(r"^[A-Z][A-Z0-9_]+:")  # subdatasets such as NETCDF:"f.nc":sm, HDF5:...
+#: GDAL messages of a read that failed because the file's bytes are missing or corrupt.
+_READ_FAILURE = re.compile(r"IReadBlock|TIFFRead|TIFFFill|Failed to read directory|Cannot read TIFF header|"
+                           r"read error|I/?O error|short read|truncat|failed to read|premature end|"
+                           r"unexpected end|not enough data|decod", re.IGNORECASE)
+#: GDAL warnings while opening that mean the file's header could not be read completely.
+_OPEN_DAMAGE = re.compile(r"I/?O error|read error|short read|truncat|failed to read|premature end|unexpected end",
+                          re.IGNORECASE)
 
 
+def damaged_error(path: str, detail: str) -> InputError:
+    """The error for a raster file whose bytes are missing or corrupt (truncated download or export)."""
+    return InputError(f"{path} is damaged or incomplete ({detail}): download or export it again.")
+
+
+def _detail(message: str, path: str = "") -> str:
+    """GDAL's message, on one line, without the file name it starts with (the error names the file)."""
+    text = " ".join(str(message).split())
+    for name in (path, os.path.basename(path)):
+        i = text.rfind(name) if name else -1
+        if i >= 0 and text[i + len(name):].strip(" ,:."):
+            text = text[i + len(name):].lstrip(" ,:")
+            break
+    text = text.rstrip(" .")
+    return (text[:297] + "...") if len(text) > 300 else text or "it cannot be read"
+
+
+def read_failure(exc: BaseException, sources: Sequence[str],
+                 shown: dict[str, str] | None = None) -> InputError | None:
+    """The damaged-file error for a GDAL read failure ``exc``, or None when ``exc`` is not one.
+
+    ``sources``: the files the read came from (for a warped or virtual raster, its source files). The
+    error names the source GDAL's message names, else all of them; ``shown`` maps a source to the name
+    the user knows it by (e.g. a temporary download to its address).
+    """
+    text = str(exc)
+    if not isinstance(exc, RuntimeError) or not _READ_FAILURE.search(text) or is_disk_full(exc) \
+            or any(t in text.lower() for t in _WRITE_FAILURE_TEXT):
+        return None
+    sources = [s for s in sources if s]
+    named = ([s for s in sources if s in text] or [s for s in sources if os.path.basename(s) in text]
+             or sources)
+    detail = _detail(text, named[0] if len(named) == 1 else "")
+    names = [(shown or {}).get(s, s) for s in named]
+    if len(names) == 1:
+        return damaged_error(names[0], detail)
+    if not names:
+        return damaged_error("A raster", detail)
+    return InputError(f"One of {', '.join(names)} is damaged or incomplete ({detail}): download or export it again.")
+
+
+@contextlib.contextmanager
+def reading(*sources: str, shown: dict[str, str] | None = None) -> Iterator[None]:
+    """GDAL reads from ``sources`` in the body: a read failure becomes :func:`damaged_error` naming its source."""
+    with gdal_exceptions():
+        try:
+            yield
+        except RuntimeError as exc:
+            mapped = read_failure(exc, sources, shown)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+
+def _damage(ds: gdal.Dataset) -> str | None:
+    """GDAL's message when reading the first or last block of the first or last band fails, else None.
+
+    A truncated file (a download or export cut short) usually opens, as its header comes first, but
+    lacks its last blocks; a header cut short loses tags (the CRS) and blocks alike.
+    """
+    w, h = ds.RasterXSize, ds.RasterYSize
+    if ds.RasterCount == 0 or w == 0 or h == 0:
+        return None
+    with gdal_exceptions():
+        for b in sorted({1, ds.RasterCount}):
+            band = ds.GetRasterBand(b)
+            for x, y in ((0, 0), (w - 1, h - 1)):
+                try:
+                    band.ReadRaster(x, y, 1, 1)
+                except RuntimeError as exc:
+                    if _READ_FAILURE.search(str(exc)):
+                        return str(exc)
+        ds.FlushCache()  # the probed blocks do not stay in GDAL's block cache
+    return None
+
+
+@gdal_exceptions()
 def open_raster(path: str) -> gdal.Dataset:
-    """Open a raster read-only, with an actionable error for missing, unreadable or non-raster files."""
+    """Open a raster read-only, with an actionable error for missing, unreadable, damaged or non-raster files."""
     if not path:
         raise InputError("No raster was given; choose a raster file.")
     plain_file = not (path.startswith("/vsi") or _GDAL_PREFIX.match(path))
@@ -194,17 +343,32 @@ def open_raster(path: str) -> gdal.Dataset:
         raise InputError(f"Raster file not found: {path}. Check the path.")
     if plain_file and os.path.isfile(path) and not os.access(path, os.R_OK):
         raise InputError(f"Raster file is not readable: {path}. Check its permissions.")
+    if plain_file and os.path.isfile(path) and os.path.getsize(path) == 0:
+        _check_readable(path)  # /proc files report 0 bytes too: empty only when nothing can be read
+        with open(path, "rb") as fh:
+            if not fh.read(1):
+                raise damaged_error(path, "the file is empty, 0 bytes")
+    warnings: list[str] = []
+    gdal.PushErrorHandler(lambda cls, _num, msg: warnings.append(msg) if cls == gdal.CE_Warning else None)
     try:
         ds = gdal.OpenEx(path, gdal.OF_RASTER | gdal.OF_READONLY)
     except RuntimeError as exc:
         if plain_file:
             _check_readable(path)
+        if _READ_FAILURE.search(str(exc)):
+            raise damaged_error(path, _detail(str(exc), path)) from exc
         raise InputError(f"{path} is not a raster GDAL can read ({exc}). "
                          "Give a GeoTIFF or another GDAL raster.") from exc
+    finally:
+        gdal.PopErrorHandler()
     if ds is None or ds.RasterCount == 0:
         if plain_file:
             _check_readable(path)
         raise InputError(f"{path} is not a raster GDAL can read. Give a GeoTIFF or another GDAL raster.")
+    damage = next((w for w in warnings if _OPEN_DAMAGE.search(w)), None) or _damage(ds)
+    if damage:
+        ds = None  # closed now, not when the error's traceback is collected
+        raise damaged_error(path, _detail(damage, path))
     return ds
 
 
@@ -252,21 +416,27 @@ def band_kinds(ds: gdal.Dataset) -> list[str]:
 
 
 def read_block(ds: gdal.Dataset, row0: int, nrows: int, bands: Sequence[int] | None = None,
-               dtype: type = np.float32) -> np.ndarray:
-    """Read rows of the given 1-based bands as a (bands, nrows, width) float array with NaN for nodata."""
+               dtype: type = np.float32, sources: Sequence[str] | None = None) -> np.ndarray:
+    """Read rows of the given 1-based bands as a (bands, nrows, width) float array with NaN for nodata.
+
+    A read failure (a damaged or truncated file) raises :func:`damaged_error` naming the file, or, for a
+    virtual (e.g. warped) dataset, the one of ``sources`` it came from.
+    """
     bands = list(bands) if bands is not None else list(range(1, ds.RasterCount + 1))
     out = np.empty((len(bands), nrows, ds.RasterXSize), dtype=dtype)
-    for k, b in enumerate(bands):
-        band = ds.GetRasterBand(b)
-        arr = band.ReadAsArray(0, row0, ds.RasterXSize, nrows).astype(dtype, copy=False)
-        nd = band.GetNoDataValue()
-        if nd is not None and not np.isnan(nd):
-            arr[arr == nd] = np.nan
-        arr[~np.isfinite(arr)] = np.nan
-        out[k] = arr
+    with reading(*(sources if sources is not None else [ds.GetDescription()])):
+        for k, b in enumerate(bands):
+            band = ds.GetRasterBand(b)
+            arr = band.ReadAsArray(0, row0, ds.RasterXSize, nrows).astype(dtype, copy=False)
+            nd = band.GetNoDataValue()
+            if nd is not None and not np.isnan(nd):
+                arr[arr == nd] = np.nan
+            arr[~np.isfinite(arr)] = np.nan
+            out[k] = arr
     return out
 
 
+@gdal_exceptions()
 def read_all(path: str, bands: Sequence[int] | None = None, dtype: type = np.float32) -> np.ndarray:
     ds = open_raster(path)
     return read_block(ds, 0, ds.RasterYSize, bands, dtype)
@@ -458,6 +628,7 @@ def atomic_path(path: str) -> Iterator[str]:
         raise
 
 
+@gdal_exceptions()
 def create_geotiff(path: str, grid: Grid, nbands: int, dtype: int = gdal.GDT_Float32,
                    nodata: float | None = NODATA_F32, names: Sequence[str] | None = None,
                    kinds: Sequence[str] | None = None, metadata: dict[str, str] | None = None) -> gdal.Dataset:
@@ -486,6 +657,7 @@ def create_geotiff(path: str, grid: Grid, nbands: int, dtype: int = gdal.GDT_Flo
     return ds
 
 
+@gdal_exceptions()
 def write_block(ds: gdal.Dataset, row0: int, block: np.ndarray, nodata: float = NODATA_F32,
                 col0: int = 0) -> None:
     """Write a (bands, rows, width) float block at row ``row0`` (and column ``col0``), NaN becoming ``nodata``."""
@@ -502,6 +674,7 @@ def write_block(ds: gdal.Dataset, row0: int, block: np.ndarray, nodata: float = 
         raise
 
 
+@gdal_exceptions()
 def write_raster(path: str, grid: Grid, data: np.ndarray, names: Sequence[str] | None = None,
                  kinds: Sequence[str] | None = None, metadata: dict[str, str] | None = None,
                  dtype: int = gdal.GDT_Float32, nodata: float = NODATA_F32) -> str:

@@ -479,6 +479,7 @@ def _previous_scene(out_dir: str) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 # the scene
 
+@raster.gdal_exceptions()
 def make_sample(out_dir: str, seed: int = 42, size_km: int = 200, n_dates: int = 4, start_date: str = "2023-06-01",
                 step_days: int = 8, noise: float = 0.015, terrain: float = 1.0, nonlinearity: float = 0.0,
                 progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled,

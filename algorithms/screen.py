@@ -31,7 +31,7 @@ import numpy as np
 from .errors import Canceled, InputError
 from .features import CATEGORICAL, FactorSpec, Pairs, coarse_pairs
 from .paths import check_apart
-from .raster import IsCanceled, Progress, atomic_path, check_output_path, never_canceled, no_progress
+from .raster import IsCanceled, Progress, atomic_path, check_output_path, gdal_exceptions, never_canceled, no_progress
 
 COLUMNS = ("factor", "kind", "n", "pearson_r", "pearson_p", "spearman_r", "spearman_p", "rank", "selected", "reason")
 #: Written after COLUMNS when the diagnostics are computed.
@@ -359,6 +359,7 @@ def write_csv(path: str, rows: Sequence[dict[str, Any]], columns: Sequence[str] 
                 w.writerow([_fmt(row.get(c, math.nan)) for c in columns])
 
 
+@gdal_exceptions()
 def screen_factors(sm_paths: Sequence[str], stack_paths: Sequence[str], max_collinearity: float = 0.8,
                    min_abs_r: float = 0.0, max_factors: int = 0, min_valid_fraction: float = 0.5,
                    output_csv: str | None = None, progress: Progress = no_progress,

@@ -34,7 +34,7 @@ from .downscale import DownscaleResult, downscale, reuse_models
 from .errors import Canceled, InputError
 from .metrics import METRIC_NAMES, MetricsAccumulator, csv_value
 from .paths import FolderOutput, check_apart
-from .raster import IsCanceled, Progress, atomic_path, check_output_path, never_canceled, no_progress
+from .raster import IsCanceled, Progress, atomic_path, check_output_path, gdal_exceptions, never_canceled, no_progress
 from .report import PairSampler
 from .stations import Observation
 from .validate import CSV_COLUMNS, StationPair, compare_reference, sample_stations, station_metrics, write_pairs_csv
@@ -210,6 +210,7 @@ def _remove_stale_stages(out_dir: str, prefix: str) -> None:
             shutil.rmtree(os.path.join(out_dir, entry), ignore_errors=True)
 
 
+@gdal_exceptions()
 def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str] | None, out_dir: str,
                      residual: str = "constant", clip: tuple[float, float] = (0.0, 0.6),
                      block_rows: int | None = None, n_jobs: int | None = -1, prefix: str = OUTPUT_PREFIX,
@@ -300,6 +301,7 @@ def write_series_metrics_csv(path: str, rows: Sequence[dict[str, Any]], pooled: 
     return path
 
 
+@gdal_exceptions()
 def validate_series(estimates: Sequence[str], references: Sequence[str] | None = None,
                     observations: Sequence[Observation] | None = None, output_csv: str | None = None,
                     pairs_csv: str | None = None, resampling: str = "auto", max_samples: int = 20000,

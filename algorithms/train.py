@@ -45,7 +45,7 @@ from .errors import Canceled, InputError
 from .features import PAPER_MAX_SAMPLES, Pairs, coarse_pairs, drop_constant_factors, fine_pairs
 from .metrics import METRIC_NAMES, metrics
 from .paths import check_apart
-from .raster import IsCanceled, Progress, check_output_path, never_canceled, no_progress
+from .raster import IsCanceled, Progress, check_output_path, gdal_exceptions, never_canceled, no_progress
 
 MODEL_TYPES = ("rf", "svr", "cart", "gbr", "extratrees", "linear_gbr")
 AUTO = "auto"
@@ -379,6 +379,7 @@ def _public(entry: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in entry.items() if k != "cv"}
 
 
+@gdal_exceptions()
 def train_model(sm_paths: Sequence[str], stack_paths: Sequence[str], output: str, model_type: str = "rf",
                 factors: Sequence[str] | None = None, params: dict[str, Any] | None = None, cv_folds: int = 5,
                 cv_block_cells: int = 4, min_valid_fraction: float = 0.5, seed: int = 0, n_jobs: int = -1,

@@ -30,11 +30,13 @@ from .raster import (
     atomic_path,
     block_rows_for,
     check_output_path,
+    gdal_exceptions,
     iter_blocks,
     never_canceled,
     no_progress,
     open_raster,
     read_block,
+    reading,
     srs_from_wkt,
 )
 from .stations import Observation, daily_means
@@ -65,6 +67,7 @@ def _resolution_in(grid: Grid, crs_wkt: str) -> float:
     return math.sqrt(((xmax - xmin) / grid.width) * ((ymax - ymin) / grid.height))
 
 
+@gdal_exceptions()
 def compare_reference(estimate: str, reference: str, resampling: str = "auto", progress: Progress = no_progress,
                       is_canceled: IsCanceled = never_canceled, block_rows: int | None = None,
                       sink: Callable[[np.ndarray, np.ndarray], None] | None = None) -> dict[str, float]:
@@ -105,7 +108,7 @@ def compare_reference(estimate: str, reference: str, resampling: str = "auto", p
         rows = block_rows or block_rows_for(grid.width, 2, target_bytes=16 * 2**20)
         for row0, nrows in iter_blocks(grid.height, rows, progress, is_canceled):
             e = read_block(est_ds, row0, nrows, [1])[0]
-            r = read_block(warp, row0, nrows, [1])[0]
+            r = read_block(warp, row0, nrows, [1], sources=[reference])[0]
             acc.add(e, r)
             if sink is not None:
                 sink(e, r)
@@ -134,6 +137,7 @@ def _dates_summary(dates: Sequence[dt.date]) -> str:
             f"({', '.join(d.isoformat() for d in ds[:3])}, ..., {', '.join(d.isoformat() for d in ds[-3:])})")
 
 
+@gdal_exceptions()
 def sample_stations(estimate: str, observations: Sequence[Observation], date: dt.date) -> list[StationPair]:
     """Daily means of the stations on ``date`` paired with the estimate pixel containing each station."""
     daily = daily_means(observations)
@@ -162,7 +166,8 @@ def sample_stations(estimate: str, observations: Sequence[Observation], date: dt
         row = math.floor((py - y0) / dy) if math.isfinite(py) else -1
         value, status = math.nan, "outside"
         if 0 <= col < grid.width and 0 <= row < grid.height:
-            v = float(band.ReadAsArray(col, row, 1, 1)[0, 0])
+            with reading(estimate):
+                v = float(band.ReadAsArray(col, row, 1, 1)[0, 0])
             if math.isfinite(v) and (nd is None or v != nd):
                 value, status = v, "ok"
             else:
@@ -212,6 +217,7 @@ def write_pairs_csv(path: str, pairs: Sequence[StationPair]) -> str:
     return path
 
 
+@gdal_exceptions()
 def validate(estimate: str, reference: str | None = None, stations: Sequence[Observation] | None = None,
              date: dt.date | None = None, output_csv: str | None = None, reference_resampling: str = "auto",
              pairs_csv: str | None = None, progress: Progress = no_progress,

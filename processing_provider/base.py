@@ -250,11 +250,16 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
         return (lambda f: feedback.setProgress(100.0 * max(0.0, min(1.0, f)))), feedback.isCanceled
 
     def run_engine(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Call an engine function, turning engine errors into QgsProcessingException."""
+        """Call an engine function, turning engine errors into QgsProcessingException.
+
+        GDAL raises exceptions only during the call (the modes other plugins see are restored after).
+        """
         from ..algorithms.errors import Canceled, SmdError
+        from ..algorithms.raster import gdal_exceptions
 
         try:
-            return func(*args, **kwargs)
+            with gdal_exceptions():
+                return func(*args, **kwargs)
         except Canceled as exc:
             raise QgsProcessingException(self.tr("Canceled: no output was written.")) from exc
         except SmdError as exc:

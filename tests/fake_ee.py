@@ -601,7 +601,6 @@ def _error_json(code: int, message: str, status: str) -> bytes:
 def _geotiff_bytes(grid: dict, arrays: list, bands: list) -> bytes:
     from osgeo import gdal, osr
 
-    gdal.UseExceptions()
     a = grid.get("affineTransform", {})
     gt = (a.get("translateX", 0), a.get("scaleX", 1), a.get("shearX", 0),
           a.get("translateY", 0), a.get("shearY", 0), a.get("scaleY", 1))

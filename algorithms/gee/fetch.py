@@ -36,8 +36,6 @@ from ..manifest import StepFiles, utc_now, write_manifest
 from ..raster import Grid, IsCanceled, Progress, never_canceled, no_progress
 from .catalog import collections_for, load_catalog
 
-ogr.UseExceptions()
-
 #: EASE-Grid 2.0 global 9 km (SMAP L3/L4): cell size and upper-left corner in EPSG:6933 metres.
 EASE_CELL = 9008.055210146
 EASE_X0 = -17367530.445161372
@@ -70,6 +68,7 @@ def _srs(text: str) -> osr.SpatialReference:
     return raster.srs_from_user(text)
 
 
+@raster.gdal_exceptions()
 def area_geometry(area: Any, area_crs: str | None = None) -> tuple[ogr.Geometry, osr.SpatialReference]:
     """The area as an OGR polygon and its CRS.
 
@@ -132,6 +131,7 @@ def _envelope_in(geom: ogr.Geometry, srs: osr.SpatialReference, target: osr.Spat
     return xmin, ymin, xmax, ymax
 
 
+@raster.gdal_exceptions()
 def smap_grid(geom: ogr.Geometry, srs: osr.SpatialReference) -> Grid:
     """The window of whole EASE-Grid 2.0 9 km cells covering the area."""
     ease = _srs(EASE_CRS)
@@ -147,6 +147,7 @@ def smap_grid(geom: ogr.Geometry, srs: osr.SpatialReference) -> Grid:
                                      -EASE_CELL), col1 - col0, row1 - row0)
 
 
+@raster.gdal_exceptions()
 def fine_grid(coarse: Grid, target_crs: str, resolution: float) -> Grid:
     """The fine grid in ``target_crs`` covering the SMAP window, edges on whole multiples of ``resolution``."""
     if not resolution or resolution <= 0 or not math.isfinite(resolution):
@@ -199,6 +200,7 @@ def _cancel_exports(operation_names: list[str]) -> None:
             ee.data.cancelOperation(name)
 
 
+@raster.gdal_exceptions()
 def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factors: Sequence[str],
           smap_product: str = "L4", smap_layer: str = "sm_surface", fine_resolution: float = 1000.0,
           target_crs: str = "EPSG:6933", out_dir: str = "", window_days: int = 8, workers: int = 4,

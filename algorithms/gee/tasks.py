@@ -280,6 +280,7 @@ def _merge(config: TaskConfig, prev: Optional[dict[str, Any]], say: Log) -> tupl
     return rec, "submit"
 
 
+@raster.gdal_exceptions()
 def submit_batches(task_configs: Sequence[TaskConfig], batch_size: int, manifest_path: str,
                    start_fn: Callable[[TaskConfig], str] = start_task,
                    status_fn: Callable[[str], dict[str, Any]] = task_status,
@@ -522,6 +523,7 @@ def _export_files(names: Sequence[str], prefix: str) -> list[str]:
     return sorted(n for n in names if rx.fullmatch(n))
 
 
+@raster.gdal_exceptions()
 def download_results(records: Sequence[dict[str, Any]] | str, folder: str, storage: Any = None,
                      manifest_path: Optional[str] = None, band_name: str = "soil_moisture",
                      nodata: float = raster.NODATA_F32, progress: Progress = no_progress,
@@ -533,9 +535,6 @@ def download_results(records: Sequence[dict[str, Any]] | str, folder: str, stora
     object with ``list(bucket, prefix) -> names`` and ``download(bucket, name, path)`` (default
     :class:`GcsStorage`). Files already there are kept. Each file is written atomically.
     """
-    from osgeo import gdal
-
-    gdal.UseExceptions()
     say = log or (lambda _m: None)
     doc = None
     if isinstance(records, str):
@@ -598,7 +597,8 @@ def _download_one(storage: Any, rec: dict[str, Any], names: Sequence[str], out: 
             except Exception as exc:  # noqa: BLE001
                 raise GeeError(f"Cannot download gs://{rec['target']}/{name} ({_redact(exc)}); run again (downloaded "
                                "files are kept).", kind="network") from None
-        with raster.atomic_path(out) as tmp:
+        shown = {part: f"gs://{rec['target']}/{name}" for part, name in zip(parts, names)}
+        with raster.atomic_path(out) as tmp, raster.reading(*parts, shown=shown):
             src = parts[0] if len(parts) == 1 else gdal.BuildVRT("", parts)
             ds = gdal.Translate(tmp, src, format="GTiff", outputType=gdal.GDT_Float32, noData=nodata,
                                 creationOptions=["COMPRESS=DEFLATE", "TILED=YES"])
@@ -630,6 +630,7 @@ class GeeDownscaleResult:
     downloaded: list[str] = field(default_factory=list)
 
 
+@raster.gdal_exceptions()
 def downscale_gee(area: Any, start: Any, end: Any, step: str, factors: Sequence[str], manifest_path: str,
                   smap_product: str = "L4", smap_layer: str = "sm_surface", model_type: str = "rf",
                   params: Optional[dict[str, Any]] = None, residual: str = "constant",

@@ -328,6 +328,7 @@ class _Fetcher:
     def _interruptible_sleep(self, seconds: float) -> None:
         self.stop.wait(seconds)
 
+    @raster.gdal_exceptions()
     def __call__(self, index: int, tile: Tile, key: str) -> tuple[np.ndarray, int]:
         try:
             return self._fetch(index, tile, key)
@@ -379,6 +380,7 @@ def _default_log(message: str) -> None:
 
 
 # -- the whole image ------------------------------------------------------------------------------
+@raster.gdal_exceptions()
 def fetch_image(expression: Any, grid: Grid, band_names: Sequence[str], output: str, cache_dir: str,
                 workers: int = 4, retry: RetryPolicy = RetryPolicy(), timeout: float = 120.0,
                 nodata: float = raster.NODATA_F32, progress: Progress = no_progress,

@@ -236,6 +236,19 @@ def _build_inputs(base: pathlib.Path) -> dict[str, Any]:
         for day, sm, st in zip(DATES, d["clash_sm"], d["clash_stacks"])], {}, {}, {})
 
     # -- inputs: damaged or incomplete rasters
+    def cut_copy(src: str, folder: str, keep: int) -> str:
+        """A copy of ``src`` in damaged/<folder> with its first ``keep`` bytes only (keep < 0: all but the last)."""
+        dst = base / "damaged" / folder / os.path.basename(src)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(pathlib.Path(src).read_bytes()[:keep])
+        return str(dst)
+
+    stack_file, sm_file = scene["stacks"][0], scene["sm"][0]  # factors_20230601.tif, smap_20230601.tif
+    d["cut_stack"] = cut_copy(stack_file, "stack", os.path.getsize(stack_file) // 2)
+    d["cut_stack_end"] = cut_copy(stack_file, "end", -200)
+    d["cut_smap"] = cut_copy(sm_file, "smap", os.path.getsize(sm_file) // 4)  # inside the header: CRS tags lost
+    d["empty_raster"] = cut_copy(stack_file, "empty", 0)
+    d["cut_reference"] = cut_copy(d["reference_ll"], "reference", os.path.getsize(d["reference_ll"]) // 2)
 
     # -- inputs: soil moisture units and fill values, factor ranges
 
@@ -747,6 +760,43 @@ CASES = [
          r"'Output folder' \(OUTPUT\) fills and replaces", outputs=()),
 
     # -- cases: damaged or incomplete rasters
+    Case("downscale: damaged factor stack, truncated mid-file", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["cut_stack"], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "OUTPUT": str(o / "sm.tif")},
+         r"damaged/stack/factors_20230601\.tif is damaged or incomplete \(band 1: IReadBlock failed at X offset 0, "
+         r"Y offset 0: TIFFReadEncodedTile\(\) failed\): download or export it again\."),
+    Case("downscale: damaged factor stack, the end of its last tile missing", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["cut_stack_end"], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "OUTPUT": str(o / "sm.tif")},
+         r"damaged/end/factors_20230601\.tif is damaged or incomplete \(band 1: IReadBlock failed .*\): download or "
+         r"export it again\."),
+    Case("downscale: damaged SMAP raster, cut inside its header (not a missing CRS)", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0], "SOIL_MOISTURE": d["cut_smap"],
+                       "OUTPUT": str(o / "sm.tif")},
+         r"damaged/smap/smap_20230601\.tif is damaged or incomplete \(TIFFFetchNormalTag:IO error during reading of "
+         r"\"\w+\"; tag ignored\): download or export it again\."),
+    Case("train: damaged factor stack, truncated mid-file", "train",
+         lambda d, o: {"SOIL_MOISTURE": [d["scene"]["sm"][0]], "FACTORS": [d["cut_stack"]],
+                       "OUTPUT": str(o / "m.smdmodel")},
+         r"damaged/stack/factors_20230601\.tif is damaged or incomplete \(band 1: IReadBlock failed at X offset 0, "
+         r"Y offset 0: TIFFReadEncodedTile\(\) failed\): download or export it again\."),
+    Case("train: damaged SMAP raster, cut inside its header (not a missing CRS)", "train",
+         lambda d, o: {"SOIL_MOISTURE": [d["cut_smap"]], "FACTORS": [d["scene"]["stacks"][0]],
+                       "OUTPUT": str(o / "m.smdmodel")},
+         r"damaged/smap/smap_20230601\.tif is damaged or incomplete \(TIFFFetchNormalTag:IO error during reading of "
+         r"\"\w+\"; tag ignored\): download or export it again\."),
+    Case("align: damaged factor raster, truncated mid-file", "align",
+         lambda d, o: {"INPUTS": [d["cut_stack"]], "REFERENCE": d["scene"]["stacks"][0], "OUTPUT": str(o / "f.tif")},
+         r"damaged/stack/factors_20230601\.tif is damaged or incomplete \(band 1: IReadBlock failed at X offset 0, "
+         r"Y offset 0: TIFFReadEncodedTile\(\) failed\): download or export it again\."),
+    Case("align: damaged raster, an empty (0-byte) file", "align",
+         lambda d, o: {"INPUTS": [d["empty_raster"]], "REFERENCE": d["scene"]["stacks"][0], "OUTPUT": str(o / "f.tif")},
+         r"damaged/empty/factors_20230601\.tif is damaged or incomplete \(the file is empty, 0 bytes\): download or "
+         r"export it again\."),
+    Case("validate: damaged reference, truncated mid-file", "validate",
+         lambda d, o: {"INPUT": d["estimate"], "REFERENCE": d["cut_reference"], "OUTPUT": str(o / "v.csv")},
+         r"damaged/reference/reference_lonlat\.tif is damaged or incomplete \(band 1: IReadBlock failed .*\): "
+         r"download or export it again\."),
 
     # -- cases: soil moisture units and fill values, factor ranges
 

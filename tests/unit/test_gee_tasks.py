@@ -25,7 +25,6 @@ from smdownscale.algorithms.raster import Grid, srs_from_user
 from smdownscale.tests import fake_ee
 from smdownscale.tests.fake_ee import FakeEarthEngine, Fault
 
-gdal.UseExceptions()
 OK = ["PENDING", "RUNNING", "SUCCEEDED"]
 FAIL = ["PENDING", "RUNNING", "FAILED"]
 NO_SLEEP = {"sleep": lambda s: None, "poll_interval": 1.0}
