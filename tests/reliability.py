@@ -60,10 +60,17 @@ def _digest(path: str) -> str:
 
 
 class Snapshot:
-    """Checksums of files and folders (every file below a folder, links not followed), taken now."""
+    """Checksums of files and folders (every file below a folder, links not followed), taken now.
 
-    def __init__(self, *paths: str | os.PathLike[str]) -> None:
+    With ``walk=False`` exactly the paths given are checked (a folder only for being there). Reports name
+    files below the watched folder's name, or below ``base`` when given.
+    """
+
+    def __init__(self, *paths: str | os.PathLike[str], base: str | os.PathLike[str] | None = None,
+                 walk: bool = True) -> None:
         self.roots = [os.path.abspath(os.fspath(p)) for p in paths]
+        self.base = os.path.abspath(os.fspath(base)) if base is not None else None
+        self.walk = walk
         self.digests = self._take()
 
     def _take(self) -> dict[str, str]:
@@ -72,7 +79,7 @@ class Snapshot:
             if not os.path.lexists(root):
                 continue
             out[root] = _digest(root)
-            if out[root] != "folder":
+            if out[root] != "folder" or not self.walk:
                 continue
             for folder, dirs, files in os.walk(root):
                 dirs.sort()
@@ -81,17 +88,22 @@ class Snapshot:
         return out
 
     def name(self, path: str) -> str:
-        """``path`` as shown in a report: below the watched folder's name, or the file's name."""
+        """``path`` as shown in a report: below ``base``, the watched folder's name, or the file's name."""
+        if self.base is not None and path.startswith(self.base + os.sep):
+            return os.path.relpath(path, self.base)
         for root in self.roots:
             if path == root or path.startswith(root + os.sep):
                 return os.path.relpath(path, os.path.dirname(root))
         return path
 
+    def changes(self) -> dict[str, str]:
+        """Path -> ``"changed"`` or ``"vanished"`` for every file or folder that did since the snapshot."""
+        now = self._take()
+        return {p: "vanished" if p not in now else "changed" for p, d in self.digests.items() if now.get(p) != d}
+
     def lost(self) -> list[str]:
         """Files and folders that changed or vanished since the snapshot, as ``"name changed"``."""
-        now = self._take()
-        return [f"{self.name(p)} {'vanished' if p not in now else 'changed'}"
-                for p, d in self.digests.items() if now.get(p) != d]
+        return [f"{self.name(p)} {how}" for p, how in self.changes().items()]
 
     def new(self) -> list[str]:
         """Files and folders that appeared since the snapshot (not data loss)."""
@@ -193,15 +205,20 @@ def registry_of(config: pytest.Config) -> Registry:
     return config.stash[_REGISTRY_KEY]
 
 
+def record_loss(config: pytest.Config, what: str, where: str) -> None:
+    """Record data lost outside any one test (e.g. by a module fixture; ``where`` names it): the run fails."""
+    registry_of(config).losses.append(Loss(what, where))
+
+
 # -- what a test gets --------------------------------------------------------------------------------
 
 class Watch:
     """Files under watch since :meth:`Recorder.watch`; compared once, by :meth:`check` or at the test's end."""
 
-    def __init__(self, recorder: Recorder, paths: tuple, label: str) -> None:
+    def __init__(self, recorder: Recorder, paths: tuple, label: str, base=None, walk: bool = True) -> None:
         self._recorder = recorder
         self.label = label
-        self.snapshot = Snapshot(*paths)
+        self.snapshot = Snapshot(*paths, base=base, walk=walk)
         self.checked = False
 
     def check(self, fail: bool = True) -> list[str]:
@@ -232,9 +249,11 @@ class Recorder:
         self._watches: list[Watch] = []
         self.losses: list[Loss] = []
 
-    def watch(self, *paths: str | os.PathLike[str], label: str = "watched inputs") -> Watch:
-        """Checksum every file under ``paths`` now; compared at the end of the test or of a ``with`` block."""
-        w = Watch(self, paths, label)
+    def watch(self, *paths: str | os.PathLike[str], label: str = "watched inputs",
+              base: str | os.PathLike[str] | None = None, walk: bool = True) -> Watch:
+        """Checksum every file under ``paths`` now; compared at the end of the test or of a ``with`` block.
+        Reports name the files below ``base`` when given; ``walk=False`` watches exactly ``paths``."""
+        w = Watch(self, paths, label, base, walk)
         self._watches.append(w)
         return w
 
