@@ -148,22 +148,25 @@ class Registry:
     def log(self, report: pytest.TestReport) -> None:
         outcome = report.outcome
         if report.skipped and hasattr(report, "wasxfail"):
-            outcome = "failed"  # an expected failure is still a failure of the case
+            outcome = "xfailed"  # an expected failure is still a failure of the case
         self.phases.setdefault(report.nodeid, {})[report.when] = outcome
         if report.skipped and isinstance(report.longrepr, tuple):
             self.skip_reasons[report.nodeid] = str(report.longrepr[2]).removeprefix("Skipped: ")
 
     def failed_so_far(self, nodeid: str) -> bool:
-        return "failed" in self.phases.get(nodeid, {}).values()
+        return bool({"failed", "xfailed"} & set(self.phases.get(nodeid, {}).values()))
 
     def status(self, nodeid: str) -> tuple[str, str]:
         """(``passed`` | ``failed`` | ``skipped`` | ``deselected`` | ``not run``, detail)."""
         if nodeid in self.deselected:
             return "deselected", ""
         phases = self.phases.get(nodeid, {})
-        failed = [w for w in PHASES if phases.get(w) == "failed"]
+        failed = [("xfail" if phases[w] == "xfailed" else "failed" if w == "call" else f"error in {w}")
+                  for w in PHASES if phases.get(w) in ("failed", "xfailed")]
         if failed:
-            return "failed", ", ".join("failed" if w == "call" else f"error in {w}" for w in failed)
+            return "failed", ", ".join(failed)
+        if any(loss.nodeid == nodeid for loss in self.losses):
+            return "failed", "lost data"
         if "skipped" in phases.values():
             return "skipped", self.skip_reasons.get(nodeid, "")
         if all(phases.get(w) == "passed" for w in PHASES):

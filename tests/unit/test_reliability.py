@@ -129,12 +129,54 @@ def test_skips_several_markers_keyword_deselection_and_loss_in_a_passing_test(py
         "faults: expected 4, ran 3, survived 1, failed 2, skipped 0, deselected 1",
         "tests that lost data: 2",
         "  bad input skipped: needs a tool (test_more.py::test_skipped: tool missing)",
-        "  fault NOT survived: known bug (test_more.py::test_xfail: failed)",
+        "  fault NOT survived: known bug (test_more.py::test_xfail: xfail)",
         "  fault NOT survived: deletes quietly (test_more.py::test_deletes: error in teardown)",
         "  fault deselected: test_more.py::test_param[two]",
         "  DATA LOST: inputs: in/a.tif vanished (test_more.py::test_deletes)",
         "  DATA LOST: previous result: b.tif changed (test_more.py::test_truncates_the_previous_result)",
     ]
+
+
+def test_cases_left_by_an_early_stop_and_loss_outside_any_test(pytester):
+    pytester.makepyfile(test_stop="""
+        import pytest
+        from smdownscale.tests.reliability import record_loss
+
+        @pytest.fixture(scope="module")
+        def shared(request):
+            record_loss(request.config, "runs made up front changed inputs: x.tif changed", "test_stop.py::shared")
+
+        @pytest.mark.bad_input("first")
+        def test_first(shared):
+            assert False
+
+        @pytest.mark.bad_input("second")
+        def test_second(shared):
+            pass
+    """)
+    result = pytester.runpytest(*PLUGIN_ARGS, "-x")
+    result.assert_outcomes(failed=1)
+    assert _summary(result) == [
+        "bad inputs: expected 2, ran 1, handled 0, failed 1, skipped 0, deselected 0, not run 1",
+        "tests that lost data: 1",
+        "  bad input NOT handled: first (test_stop.py::test_first: failed)",
+        "  bad input not run: second (test_stop.py::test_second)",
+        "  DATA LOST: runs made up front changed inputs: x.tif changed (test_stop.py::shared)",
+    ]
+    pytester.makepyfile(test_stop="""
+        import pytest
+        from smdownscale.tests.reliability import record_loss
+
+        @pytest.fixture(scope="module")
+        def shared(request):
+            record_loss(request.config, "x.tif changed", "test_stop.py::shared")
+
+        def test_passes(shared):
+            pass
+    """)
+    result = pytester.runpytest(*PLUGIN_ARGS)
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # lost data fails the run whatever passed
 
 
 def test_no_summary_without_cases(pytester):
