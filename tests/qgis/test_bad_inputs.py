@@ -607,17 +607,14 @@ class Destinations:
                 out += [f for f in os.listdir(folder) if any(m in f for m in TEMP_MARKS)]
         return out
 
-    def nothing_written(self) -> None:
-        for key, path in self.paths.items():
-            if key in self.before:  # stood there before: left exactly as it was
-                assert self.before[key].lost() == [] and self.before[key].new() == [], f"{key}: {path} was written"
-            else:
-                assert not os.path.lexists(path), f"{key}: {path} was written"
-        assert self.temporary_files() == []
-
 
 def _nothing_written(dests: Destinations) -> None:
-    dests.nothing_written()
+    for key, path in dests.paths.items():
+        if key in dests.before:  # stood there before: left exactly as it was
+            assert dests.before[key].lost() == [] and dests.before[key].new() == [], f"{key}: {path} was written"
+        else:
+            assert not os.path.lexists(path), f"{key}: {path} was written"
+    assert dests.temporary_files() == []
 
 
 def _named_inputs(params: dict, input_files: list[str]) -> list[str]:
