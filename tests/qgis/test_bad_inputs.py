@@ -1,9 +1,10 @@
 """The bad-input matrix: every case runs through processing.run and through qgis_process.
 
 A case either must fail with a message naming the problem (QgsProcessingException, non-zero exit of
-qgis_process) and leave nothing behind (no output, no temporary file), or, for awkward but valid input
-(mixed CRSs, NaN/inf pixels, a constant factor, a single date), must work, checked by value. Inputs are
-built once per module; each runner writes into its own folder. The qgis_process runs of all cases are
+qgis_process) and leave nothing behind (nothing at any destination it was given, no temporary file), or,
+for awkward but valid input (mixed CRSs, NaN/inf pixels, a constant factor, a single date), must work,
+checked by value. Either way every input file stays byte-identical (sha256, through both runners). Inputs
+are built once per module; each runner writes into its own folder. The qgis_process runs of all cases are
 made up front, two at a time.
 """
 
@@ -27,7 +28,7 @@ import numpy as np
 import pytest
 import skops.io as sio
 from osgeo import gdal, ogr, osr
-from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsSettings
+from qgis.core import QgsApplication, QgsProcessingException, QgsProcessingFeedback, QgsSettings
 
 from smdownscale.algorithms import model_io
 from smdownscale.algorithms.aggregate import CellIndex
@@ -36,6 +37,7 @@ from smdownscale.algorithms.manifest import manifest_inputs, write_manifest
 from smdownscale.algorithms.raster import Grid, band_names, read_all, srs_from_user, write_raster
 from smdownscale.algorithms.train import train_model
 from smdownscale.tests.fake_ee import FakeEarthEngine
+from smdownscale.tests.reliability import Snapshot, record_loss
 
 from ..unit.test_features import make_scene
 
@@ -869,19 +871,51 @@ def _strings(params: dict) -> dict:
     return {k: v for k, v in params.items() if v is not None}
 
 
-def _temporary_files(params: dict, case: Case) -> list[str]:
-    out = []
-    for key in case.outputs:
-        folder = os.path.dirname(params[key])
-        if os.path.isdir(folder) and os.access(folder, os.R_OK):
-            out += [f for f in os.listdir(folder) if any(m in f for m in TEMP_MARKS)]
-    return out
+def _destination_keys(alg: str) -> list[str]:
+    """The destination parameters (outputs, reports, coarse outputs, folders) of ``smdownscale:<alg>``."""
+    found = QgsApplication.processingRegistry().algorithmById(f"smdownscale:{alg}")
+    assert found is not None, alg
+    return [d.name() for d in found.destinationParameterDefinitions()]
 
 
-def _nothing_written(params: dict, case: Case) -> None:
-    for key in case.outputs:
-        assert not os.path.exists(params[key]), f"{params[key]} was written"
-    assert _temporary_files(params, case) == []
+@dataclass
+class Destinations:
+    """Every destination a run was given (``case.outputs`` and each destination parameter present), and what
+    stood at its path before the run (an input named as an output, a folder that exists)."""
+
+    paths: dict[str, str]
+    before: dict[str, Snapshot]
+
+    @classmethod
+    def of(cls, case: Case, params: dict, keys: list[str]) -> Destinations:
+        paths = {k: params[k] for k in dict.fromkeys([*case.outputs, *keys]) if isinstance(params.get(k), str)}
+        # a path in /proc (root's unwritable place) is neither walked nor read; nothing can be written there
+        before = {k: Snapshot(p) for k, p in paths.items() if os.path.lexists(p) and not p.startswith("/proc/")}
+        paths = {k: p for k, p in paths.items() if k in before or not os.path.lexists(p)}
+        return cls(paths, before)
+
+    def temporary_files(self) -> list[str]:
+        out = []
+        for folder in dict.fromkeys(os.path.dirname(p) for p in self.paths.values()):
+            if os.path.isdir(folder) and os.access(folder, os.R_OK):
+                out += [f for f in os.listdir(folder) if any(m in f for m in TEMP_MARKS)]
+        return out
+
+
+def _nothing_written(dests: Destinations) -> None:
+    for key, path in dests.paths.items():
+        if key in dests.before:  # stood there before: left exactly as it was
+            assert dests.before[key].lost() == [] and dests.before[key].new() == [], f"{key}: {path} was written"
+        else:
+            assert not os.path.lexists(path), f"{key}: {path} was written"
+    assert dests.temporary_files() == []
+
+
+def _named_inputs(params: dict, input_files: list[str]) -> list[str]:
+    """The inputs a case's parameters name: the files named, and every input below a folder named."""
+    values = [v for value in params.values() for v in (value if isinstance(value, (list, tuple)) else [value])]
+    named = {os.path.abspath(v) for v in values if isinstance(v, str) and v}
+    return [f for f in input_files if f in named or any(f.startswith(n + os.sep) for n in named)]
 
 
 class _Feedback(QgsProcessingFeedback):
@@ -909,6 +943,13 @@ def inputs(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def input_files(inputs) -> list[str]:
+    """Every file and folder of the inputs as built, before any run: the inputs that must stay byte-identical
+    (what runs add beside them, such as GDAL's .aux.xml statistics, is not an input)."""
+    return list(Snapshot(inputs["base"]).digests)
+
+
+@pytest.fixture(scope="module")
 def fake_ee(plugin):
     with FakeEarthEngine() as server, pytest.MonkeyPatch.context() as mp:
         mp.setenv("SMDOWNSCALE_EE_URL", server.url)
@@ -918,9 +959,21 @@ def fake_ee(plugin):
         QgsSettings().remove("smdownscale")
 
 
+@dataclass
+class QgisProcessRun:
+    params: dict
+    result: Any  # qgisproc.Result
+    destinations: Destinations
+    lost: dict[str, str]  # inputs its parameters name that changed or vanished during the run: path -> shown as
+
+
 @pytest.fixture(scope="module")
-def qgis_process_results(request, inputs, fake_ee, tmp_path_factory):
-    """Every selected case run once through qgis_process (two at a time): id -> (params, Result)."""
+def qgis_process_results(request, inputs, input_files, fake_ee, tmp_path_factory):
+    """Every selected case run once through qgis_process (two at a time): id -> QgisProcessRun.
+
+    The inputs folder is checksummed before the first run and after the last; each run also checksums the
+    inputs its parameters name, so a changed input is laid at the door of the case whose run changed it.
+    """
     selected = {item.callspec.params["case"].id for item in request.session.items
                 if getattr(item, "callspec", None) is not None and isinstance(item.callspec.params.get("case"), Case)}
     runners = queue.Queue()
@@ -930,61 +983,78 @@ def qgis_process_results(request, inputs, fake_ee, tmp_path_factory):
         qp.env.pop("SMDOWNSCALE_EE_PROJECT", None)
         runners.put(qp)
     base = tmp_path_factory.mktemp("qp_outputs")
+    keys = {c.alg: _destination_keys(c.alg) for c in CASES}  # the registry is read here, not in the workers
+    all_inputs = Snapshot(*input_files, base=inputs["base"], walk=False)
 
     def one(i_case):
         i, case = i_case
         out = base / f"case{i:02d}"
         out.mkdir()
         params = _strings(case.params(inputs, out))
+        dests = Destinations.of(case, params, keys[case.alg])
+        named = Snapshot(*_named_inputs(params, input_files), base=inputs["base"], walk=False)
         qp = runners.get()
         try:
-            return case.id, (params, qp.run(case.alg, params, timeout=300))
+            result = qp.run(case.alg, params, timeout=300)
         finally:
             runners.put(qp)
+        return case.id, QgisProcessRun(params, result, dests,
+                                       {p: f"{named.name(p)} {how}" for p, how in named.changes().items()})
 
     with cf.ThreadPoolExecutor(max_workers=WORKERS) as pool:
         results = dict(pool.map(one, [(i, c) for i, c in enumerate(CASES) if c.id in selected]))
+    attributed = {p for run in results.values() for p in run.lost}
+    unattributed = [f"{all_inputs.name(p)} {how}" for p, how in all_inputs.changes().items() if p not in attributed]
+    if unattributed:  # changed by a run that did not name it: counted, and the session fails
+        record_loss(request.config, f"qgis_process runs changed inputs: {', '.join(unattributed)}",
+                    f"{request.node.nodeid}::qgis_process_results")
     yield results
     if not ROOT:
         for folder in base.glob("*/read_only"):
             os.chmod(folder, 0o755)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_bad_input(case, inputs, fake_ee, qgis_process_results, run, tmp_path, reliability):
+@pytest.mark.parametrize("case", [pytest.param(case, marks=pytest.mark.bad_input(case.id), id=case.id)
+                                  for case in CASES])
+def test_bad_input(case, inputs, input_files, fake_ee, qgis_process_results, run, tmp_path, reliability):
+    """Refused with the expected message, nothing written, every input byte-identical; or worked, by value."""
+    qp = qgis_process_results[case.id]
+    if qp.lost:  # recorded first, so a failure below cannot hide it
+        reliability.lost("the qgis_process run changed its inputs", qp.lost.values())
+    reliability.watch(*input_files, label="inputs (processing.run)", base=inputs["base"], walk=False)  # at the end
     pixel_requests = len(fake_ee.requests_to("computePixels"))
     # processing.run
     params = _strings(case.params(inputs, tmp_path))
+    dests = Destinations.of(case, params, _destination_keys(case.alg))
     feedback = _Feedback()
     if case.expect:
         with pytest.raises(QgsProcessingException) as err:
             run(f"smdownscale:{case.alg}", params, feedback=feedback)
         assert re.search(case.expect, str(err.value)), str(err.value)
-        _nothing_written(params, case)
+        _nothing_written(dests)
         if case.after:
             case.after(inputs)
     else:
         results = run(f"smdownscale:{case.alg}", params, feedback=feedback)
         case.check(inputs, params, results, "\n".join(feedback.lines))
-        assert _temporary_files(params, case) == []
+        assert dests.temporary_files() == []
 
     # qgis_process, the command-line runner schedulers use
-    qparams, res = qgis_process_results[case.id]
+    res = qp.result
     text = res.stdout + res.stderr
     if case.expect:
         assert res.returncode != 0, text[-3000:]
         assert re.search(case.expect, text), text[-3000:]
         assert "Traceback" not in text, text[-3000:]
-        _nothing_written(qparams, case)
+        _nothing_written(qp.destinations)
         if case.after:
             case.after(inputs)
     else:
         assert res.returncode == 0, text[-3000:]
-        case.check(inputs, qparams, res.results, text)
-        assert _temporary_files(qparams, case) == []
+        case.check(inputs, qp.params, res.results, text)
+        assert qp.destinations.temporary_files() == []
     if case.alg == "fetchgee":
         assert len(fake_ee.requests_to("computePixels")) == pixel_requests
-    reliability.bad_input(case.id, passed=True)
     if not ROOT and (tmp_path / "read_only").exists():
         os.chmod(tmp_path / "read_only", 0o755)
 
@@ -994,7 +1064,8 @@ def test_matrix_covers_every_algorithm():
     assert {c.alg for c in CASES} == {"sampledata", "align", "screen", "train", "downscale", "validate", "fetchgee"}
 
 
-def test_manifest_entry_pointing_outside_its_folder(tmp_path, reliability):
+@pytest.mark.bad_input("manifest: entry pointing outside its folder (engine)")
+def test_manifest_entry_pointing_outside_its_folder(tmp_path):
     """The manifest reader refuses every kind of escape (train and screen take manifests: see the matrix)."""
     folder = tmp_path / "gee"
     (folder / "smap").mkdir(parents=True)
@@ -1015,7 +1086,6 @@ def test_manifest_entry_pointing_outside_its_folder(tmp_path, reliability):
     pathlib.Path(path).write_text(json.dumps(doc))
     with pytest.raises(InputError, match=r"points outside the manifest's folder"):
         manifest_inputs(path)
-    reliability.bad_input("manifest: entry pointing outside its folder (engine)", passed=True)
 
 
 def test_the_crafted_model_file_names_its_payload_class(inputs):

@@ -1,7 +1,10 @@
-"""Cancel through the Processing feedback: every algorithm stops within a couple of seconds, leaving nothing.
+"""Cancel through the Processing feedback: every algorithm stops because of the cancel, leaving nothing.
 
 The feedback cancels as soon as the algorithm reports its first progress (the moment a user could press
-Cancel in the dialog), so the cancel arrives while the work is under way.
+Cancel in the dialog), so the cancel arrives while the work is under way. That the engine stopped because
+of the cancel is seen in what it reports (it raises Canceled, and its progress never reaches the end after
+the cancel), not in seconds: a loaded machine may be slow, never wrong. A generous bound only guards
+against a run that ignores the cancel and hangs.
 """
 
 from __future__ import annotations
@@ -19,25 +22,35 @@ from smdownscale.tests.fake_ee import FakeEarthEngine
 
 from ..unit.test_features import make_scene
 
-#: Longest time from the cancel request to the end of the run.
-MAX_STOP_SECONDS = 2.0
+#: Hang guard: a run still going this long after the cancel ignored it (timings belong in bench/).
+HANG_SECONDS = 60.0
 TEMP_MARKS = (".partial-", ".raw-", ".sampledata-partial", ".tmp")
 
 
 class CancelAtFirstProgress(QgsProcessingFeedback):
-    """Cancels when the algorithm first reports progress above 0 %."""
+    """Cancels when the algorithm first reports progress above 0 %; records the progress reported after."""
 
     def __init__(self) -> None:
         super().__init__()
         self.canceled_at: float | None = None
         self.first_progress: float | None = None
+        self.after_cancel: list[float] = []
         self.progressChanged.connect(self._progress)
 
     def _progress(self, value: float) -> None:
-        if self.canceled_at is None and value > 0:
+        if self.canceled_at is not None:
+            self.after_cancel.append(value)
+        elif value > 0:
             self.first_progress = value
             self.canceled_at = time.monotonic()
             self.cancel()
+
+    def assert_stopped_by_the_cancel(self) -> None:
+        """The cancel came while the run was under way, and the run stopped without completing its work
+        afterwards (the caller checks that it raised Canceled), within the hang guard."""
+        assert self.canceled_at is not None and 0 < self.first_progress <= 100
+        assert all(v < 100 for v in self.after_cancel), self.after_cancel
+        assert time.monotonic() - self.canceled_at < HANG_SECONDS
 
 
 @pytest.fixture(scope="module")
@@ -83,22 +96,22 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("alg", list(CASES))
-def test_cancel_stops_quickly_and_leaves_nothing(run, scene, tmp_path, alg, reliability):
+@pytest.mark.parametrize("alg", [pytest.param(alg, marks=pytest.mark.fault(f"{alg}: canceled through the feedback"),
+                                              id=alg) for alg in CASES])
+def test_cancel_stops_the_run_and_leaves_nothing(run, scene, tmp_path, alg, reliability):
     params, outputs = CASES[alg](scene, tmp_path)
+    reliability.watch(os.path.dirname(scene["model"]), label="inputs")
     feedback = CancelAtFirstProgress()
     with pytest.raises(QgsProcessingException, match="Canceled: no output was written."):
         run(f"smdownscale:{alg}", params, feedback=feedback)
-    stopped = time.monotonic()
-    assert feedback.canceled_at is not None and 0 < feedback.first_progress <= 100
-    assert stopped - feedback.canceled_at < MAX_STOP_SECONDS
+    feedback.assert_stopped_by_the_cancel()
     for key in outputs:
         assert not os.path.exists(params[key]), f"{params[key]} was left behind"
     assert os.listdir(tmp_path) == []
-    reliability.fault(f"{alg}: canceled through the feedback at {feedback.first_progress:.0f} %", survived=True)
 
 
-def test_cancel_fetchgee(run, fake_ee, tmp_path, reliability):
+@pytest.mark.fault("fetchgee: canceled through the feedback, rerun")
+def test_cancel_fetchgee(run, fake_ee, tmp_path):
     out = tmp_path / "gee"
     params = {"EXTENT": "115.55,116.35,41.65,42.25 [EPSG:4326]", "START_DATE": "2023-06-01",
               "END_DATE": "2023-06-03", "TIME_STEP": 0, "FACTORS": ["ndvi", "lst_day"], "PROJECT": "test-project",
@@ -106,7 +119,7 @@ def test_cancel_fetchgee(run, fake_ee, tmp_path, reliability):
     feedback = CancelAtFirstProgress()
     with pytest.raises(QgsProcessingException, match="Canceled: no output was written."):
         run("smdownscale:fetchgee", params, feedback=feedback)
-    assert feedback.canceled_at is not None and time.monotonic() - feedback.canceled_at < MAX_STOP_SECONDS
+    feedback.assert_stopped_by_the_cancel()
     # nothing under a final name; only the tile cache stays, hidden, so the next run resumes
     finals = [os.path.relpath(os.path.join(r, f), out) for r, d, fs in os.walk(out)
               for f in fs if not os.path.relpath(os.path.join(r, f), out).startswith(".cache")]
@@ -119,4 +132,3 @@ def test_cancel_fetchgee(run, fake_ee, tmp_path, reliability):
     assert res["N_STEPS"] == 3
     assert len(fake_ee.requests_to("computePixels")) - served == 6 - cached
     assert np.isfinite(read_all(res["SMAP_FILES"].split(";")[0])).all()
-    reliability.fault("fetchgee: canceled through the feedback, rerun", survived=True)

@@ -78,6 +78,14 @@ def _same_raster(a: str, b: str) -> bool:
     return np.array_equal(x.pop("pixels"), y.pop("pixels"), equal_nan=True) and x == y
 
 
+def _complete(path: str, reference: str) -> bool:
+    """``path`` holds what ``reference`` holds; a file GDAL cannot open (truncated, half written) does not."""
+    try:
+        return _same_raster(path, reference)
+    except Exception:  # noqa: BLE001 - any failure to read it means the file is not a complete raster
+        return False
+
+
 def _manifest_content(path: str) -> dict:
     with open(path, encoding="utf-8") as fh:
         doc = json.load(fh)
@@ -159,8 +167,9 @@ FAULTS = {
 }
 
 
-@pytest.mark.parametrize("name", list(FAULTS))
-def test_fetch_survives_earth_engine_faults(fake, reference, tmp_path, name, reliability):
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.fault(f"fetch: {name}"), id=name)
+                                  for name in FAULTS])
+def test_fetch_survives_earth_engine_faults(fake, reference, tmp_path, name):
     faults, times = FAULTS[name]
     faults = faults if isinstance(faults, list) else [faults]
     fake.clear_faults()
@@ -168,26 +177,23 @@ def test_fetch_survives_earth_engine_faults(fake, reference, tmp_path, name, rel
     for f in faults:
         fake.inject(f, times=times)
     out = str(tmp_path / "gee")
-    t0 = time.monotonic()
     res = _fetch(fake, out, timeout=2.0 if name.startswith("hanging") else 60.0)
-    elapsed = time.monotonic() - t0
     injected = times * len(faults)
-    assert res.retries == injected
+    assert res.retries == injected  # a hanging answer is a retry only if the client gave up on it
     assert len(fake.requests_to("computePixels")) - before == 4 + injected
     assert res.tiles_fetched == 4 and res.tiles_from_cache == 0
     _same_fetch(out, reference)  # detected, refetched: the files are those of an undisturbed run
     assert _leftovers(out) == [] and not os.path.exists(os.path.join(out, ".cache"))
-    assert elapsed < 20
-    reliability.fault(f"fetch: {name}", survived=True)
 
 
 @pytest.mark.parametrize("name, fault, kind, fragment", [
-    ("Earth Engine down (503 on every request)", Fault.http(503), "server",
-     "The service is currently unavailable."),
-    ("Earth Engine hanging on every request", Fault.slow(8.0), "network", "could not be reached"),
-])
-def test_fetch_that_cannot_succeed_fails_cleanly_then_resumes(fake, reference, tmp_path, name, fault, kind, fragment,
-                                                              reliability):
+    pytest.param(name, fault, kind, fragment, marks=pytest.mark.fault(f"fetch: {name}"), id=name)
+    for name, fault, kind, fragment in [
+        ("Earth Engine down (503 on every request)", Fault.http(503), "server",
+         "The service is currently unavailable."),
+        ("Earth Engine hanging on every request", Fault.slow(8.0), "network", "could not be reached"),
+    ]])
+def test_fetch_that_cannot_succeed_fails_cleanly_then_resumes(fake, reference, tmp_path, name, fault, kind, fragment):
     """A persistent fault ends the run with the reason; a rerun keeps the tiles already fetched."""
     fake.clear_faults()
     fake.inject(Fault.ok(), times=1)  # the first tile gets through ...
@@ -203,7 +209,6 @@ def test_fetch_that_cannot_succeed_fails_cleanly_then_resumes(fake, reference, t
     assert res.tiles_from_cache == 1 and res.tiles_fetched == 3
     _same_fetch(out, reference)
     assert _leftovers(out) == []
-    reliability.fault(f"fetch: {name}", survived=True)
 
 
 FETCH_CHILD = """
@@ -217,6 +222,7 @@ print("finished")
 """
 
 
+@pytest.mark.fault("fetch: process killed (SIGKILL) mid-run, rerun")
 def test_fetch_killed_mid_run_resumes_and_matches_an_undisturbed_run(fake, reference, tmp_path, reliability):
     fake.clear_faults()
     fake.inject(Fault.slow(0.6), times=None)  # slow tiles, so the kill lands mid-run
@@ -230,16 +236,15 @@ def test_fetch_killed_mid_run_resumes_and_matches_an_undisturbed_run(fake, refer
         _kill(proc)
     fake.clear_faults()
     # what the killed run left under final names is complete (an image, never a piece of one)
-    for rel in _finals(out):
-        if not _same_raster(os.path.join(out, rel), os.path.join(reference, rel)):
-            reliability.data_loss(f"fetch killed: {rel} incomplete under its final name")
+    incomplete = [rel for rel in _finals(out) if not _complete(os.path.join(out, rel), os.path.join(reference, rel))]
+    if incomplete:
+        reliability.data_loss(f"fetch killed: incomplete under a final name: {', '.join(incomplete)}")
     assert "manifest.json" not in _finals(out)
     stale = _leftovers(out)
     res = _fetch(fake, out)
     assert res.tiles_from_cache >= 1 and res.tiles_from_cache + res.tiles_fetched == 4  # resumed
     _same_fetch(out, reference)
     assert _leftovers(out) == [], f"stale temporary files survived the rerun (before: {stale})"
-    reliability.fault("fetch: process killed (SIGKILL) mid-run, rerun", survived=True)
 
 
 # -- a process killed during downscale -------------------------------------------------------------
@@ -280,28 +285,25 @@ print("finished")
 """
 
 
-@pytest.mark.parametrize("phase, temp", [("prediction pass", "raw"), ("residual correction pass", "partial")])
+@pytest.mark.parametrize("phase, temp", [
+    pytest.param(phase, temp, marks=pytest.mark.fault(f"downscale: process killed (SIGKILL) in the {phase}, rerun"),
+                 id=phase) for phase, temp in [("prediction pass", "raw"), ("residual correction pass", "partial")]])
 def test_downscale_killed_mid_run_keeps_the_old_result_and_reruns_cleanly(ds_inputs, tmp_path, phase, temp,
                                                                           reliability):
     out = str(tmp_path / "sm_1km.tif")
     shutil.copy(ds_inputs["smap"], out)  # an earlier good result under the output name
-    with open(out, "rb") as fh:
-        before = fh.read()
-    proc = _child(DOWNSCALE_CHILD, json.dumps({**ds_inputs, "out": out}))
-    try:
-        _wait_for(str(tmp_path / f".sm_1km.{temp}-*"), proc)
-        time.sleep(0.1)
-    finally:
-        _kill(proc)
-    with open(out, "rb") as fh:
-        if fh.read() != before:
-            reliability.data_loss(f"downscale killed in the {phase}: the earlier result was overwritten")
+    with reliability.watch(out, label=f"downscale killed in the {phase}: the earlier result"):
+        proc = _child(DOWNSCALE_CHILD, json.dumps({**ds_inputs, "out": out}))
+        try:
+            _wait_for(str(tmp_path / f".sm_1km.{temp}-*"), proc)
+            time.sleep(0.1)
+        finally:
+            _kill(proc)
     assert glob.glob(str(tmp_path / f".sm_1km.{temp}-*"))  # a SIGKILL leaves its temporary file ...
     res = downscale(ds_inputs["model"], ds_inputs["stack"], out, ds_inputs["smap"], block_rows=4, n_jobs=1)
     assert _leftovers(tmp_path) == []  # ... which the rerun removes (its process is gone)
     assert res.n_valid > 0 and _same_raster(out, ds_inputs["reference"])  # identical to an undisturbed run
     assert sorted(os.listdir(tmp_path)) == ["sm_1km.tif"]
-    reliability.fault(f"downscale: process killed (SIGKILL) in the {phase}, rerun", survived=True)
 
 
 def test_partials_of_live_processes_are_never_removed(tmp_path):
@@ -352,7 +354,8 @@ def pair_scene(tmp_path_factory):
     return make_scene(str(tmp_path_factory.mktemp("pairs")), dates=("2023-06-01",))
 
 
-def test_disk_full_while_aligning(tmp_path, monkeypatch, reliability):
+@pytest.mark.fault("align: disk full while writing")
+def test_disk_full_while_aligning(tmp_path, monkeypatch):
     src = str(tmp_path / "in" / "ndvi.tif")
     write_raster(src, FINE, np.random.default_rng(0).random((FINE.height, FINE.width)))
     _FullDisk(after=0).install(monkeypatch)
@@ -362,11 +365,12 @@ def test_disk_full_while_aligning(tmp_path, monkeypatch, reliability):
     assert str(err.value) == (f"No space left on device: free disk space in {tmp_path / 'out'} (or choose an output "
                               "folder on another disk) and run again; factors.tif was not written.")
     assert os.listdir(tmp_path / "out") == []
-    reliability.fault("align: disk full while writing", survived=True)
 
 
-@pytest.mark.parametrize("after, phase", [(0, "prediction pass"), (FINE.height // 4 + 1, "correction pass")])
-def test_disk_full_while_downscaling(ds_inputs, tmp_path, monkeypatch, after, phase, reliability):
+@pytest.mark.parametrize("after, phase", [
+    pytest.param(after, phase, marks=pytest.mark.fault(f"downscale: disk full in the {phase}"), id=phase)
+    for after, phase in [(0, "prediction pass"), (FINE.height // 4 + 1, "correction pass")]])
+def test_disk_full_while_downscaling(ds_inputs, tmp_path, monkeypatch, after, phase):
     out = str(tmp_path / "sm_1km.tif")
     full = _FullDisk(after=after).install(monkeypatch)
     with pytest.raises(InputError, match=DISK_FULL) as err:
@@ -374,10 +378,10 @@ def test_disk_full_while_downscaling(ds_inputs, tmp_path, monkeypatch, after, ph
     assert "sm_1km.tif was not written" in str(err.value)
     assert full.calls == after + 1
     assert os.listdir(tmp_path) == []  # neither the output nor the raw prediction stays
-    reliability.fault(f"downscale: disk full in the {phase}", survived=True)
 
 
-def test_disk_full_while_saving_a_model(pair_scene, tmp_path, monkeypatch, reliability):
+@pytest.mark.fault("train: disk full while saving the model")
+def test_disk_full_while_saving_a_model(pair_scene, tmp_path, monkeypatch):
     import skops.io as sio
 
     real_dump = sio.dump
@@ -393,10 +397,10 @@ def test_disk_full_while_saving_a_model(pair_scene, tmp_path, monkeypatch, relia
     with pytest.raises(InputError, match=DISK_FULL):
         train.train_model(pair_scene["sm"], pair_scene["stacks"], out, "cart", cv_folds=0)
     assert os.listdir(tmp_path) == []
-    reliability.fault("train: disk full while saving the model", survived=True)
 
 
-def test_disk_full_while_writing_tables(pair_scene, tmp_path, monkeypatch, reliability):
+@pytest.mark.fault("screen/validate: disk full while writing the CSV")
+def test_disk_full_while_writing_tables(pair_scene, tmp_path, monkeypatch):
     class FullWriter:
         def __init__(self, fh, *a, **k):
             self.rows = 0
@@ -414,10 +418,10 @@ def test_disk_full_while_writing_tables(pair_scene, tmp_path, monkeypatch, relia
     with pytest.raises(InputError, match=DISK_FULL):
         validate.validate(est, reference=est, output_csv=str(tmp_path / "metrics.csv"))
     assert os.listdir(tmp_path) == []
-    reliability.fault("screen/validate: disk full while writing the CSV", survived=True)
 
 
-def test_disk_full_during_fetch_then_resume(fake, reference, tmp_path, monkeypatch, reliability):
+@pytest.mark.fault("fetch: disk full while writing, rerun after freeing space")
+def test_disk_full_during_fetch_then_resume(fake, reference, tmp_path, monkeypatch):
     fake.clear_faults()
     _FullDisk(after=1).install(monkeypatch)  # the first image is written, the second fails
     out = str(tmp_path / "gee")
@@ -428,7 +432,6 @@ def test_disk_full_during_fetch_then_resume(fake, reference, tmp_path, monkeypat
     res = _fetch(fake, out)
     assert res.tiles_from_cache == 2  # the tiles downloaded before the disk filled up are reused
     _same_fetch(out, reference)
-    reliability.fault("fetch: disk full while writing, rerun after freeing space", survived=True)
 
 
 LIMITED_CHILD = """
@@ -445,7 +448,8 @@ except Exception as exc:
 """
 
 
-def test_real_write_failure_in_gdal_leaves_no_file(tmp_path, reliability):
+@pytest.mark.fault("align: the system refuses a write (file size limit)")
+def test_real_write_failure_in_gdal_leaves_no_file(tmp_path):
     """The operating system refuses a write (file size limit): GDAL's error becomes a clear message."""
     big = Grid(UTM, (400000.0, 100.0, 0.0, 4600000.0, 0.0, -100.0), 600, 600)
     src = str(tmp_path / "in" / "noise.tif")
@@ -457,19 +461,3 @@ def test_real_write_failure_in_gdal_leaves_no_file(tmp_path, reliability):
     assert text.startswith(f"InputError: Writing factors.tif in {tmp_path / 'out'} failed ("), text
     assert "check that the disk has free space and works, or choose another output folder." in text
     assert os.listdir(tmp_path / "out") == []
-    reliability.fault("align: the system refuses a write (file size limit)", survived=True)
-
-
-def test_the_closing_summary_counts_failures_and_data_loss():
-    from smdownscale.tests.reliability import DATA_LOSS, Record, Registry
-
-    reg = Registry()
-    reg.records += [Record("fault", "503", True, "t::a"), Record("fault", "kill", True, "t::b"),
-                    Record("bad input", "no CRS", True, "t::b"), Record(DATA_LOSS, "truncated output", False, "t::c")]
-    reg.fail_test("t::b")  # a test that failed after recording: its cases were not handled
-    lines = reg.summary_lines()
-    assert lines[0].startswith("bad inputs tried: 1, handled: 0 ")
-    assert lines[1].startswith("faults injected: 2, survived: 1 ")
-    assert lines[2] == "cases that lost data: 1"
-    assert "  bad input NOT handled: no CRS (t::b)" in lines and "  fault NOT survived: kill (t::b)" in lines
-    assert "  DATA LOST: truncated output (t::c)" in lines
