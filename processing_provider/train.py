@@ -15,7 +15,16 @@ from qgis.core import (
 )
 
 from .base import SmdAlgorithm
-from .screen import add_pair_inputs, min_valid_param, pair_input_paths, report_destination, report_inputs
+from .screen import (
+    add_pair_inputs,
+    min_valid_param,
+    optional_number,
+    pair_input_paths,
+    report_destination,
+    report_inputs,
+    sm_reading_text,
+    sm_value_params,
+)
 
 #: Engine keys in the order of the enum options (indices are public: scripts use them).
 MODEL_KEYS = ("rf", "svr", "cart", "gbr", "extratrees", "linear_gbr", "auto")
@@ -43,6 +52,8 @@ class TrainAlgorithm(SmdAlgorithm):
     CV_MODE = "CV_MODE"
     SEARCH_SECONDS = "SEARCH_SECONDS"
     DERIVED_FACTORS = "DERIVED_FACTORS"
+    SM_SCALE = "SM_SCALE"
+    SM_NODATA = "SM_NODATA"
     OUTPUT = "OUTPUT"
     REPORT = "REPORT"
     MODEL_USED = "MODEL_USED"
@@ -150,6 +161,7 @@ class TrainAlgorithm(SmdAlgorithm):
         p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         params.append((p, self.tr("Seed for the model and the random folds; the same seed gives the same model.")))
         params.append(min_valid_param(self))
+        params += sm_value_params(self)
         p = QgsProcessingParameterFileDestination(self.OUTPUT, self.tr("Model file"),
                                                   self.tr("smdownscale model (*.smdmodel)"))
         params.append((p, self.tr("Where to save the trained model (.smdmodel).")))
@@ -186,6 +198,12 @@ class TrainAlgorithm(SmdAlgorithm):
             if model_type == "rf" else None
         derived = [DERIVED_KEYS[i] for i in self.parameterAsEnums(parameters, self.DERIVED_FACTORS, context)]
         report_path = report_destination(self, parameters, context)
+        sm_scale = self.parameterAsDouble(parameters, self.SM_SCALE, context)
+        sm_nodata = optional_number(self, parameters, self.SM_NODATA, context)
+        reading = sm_reading_text(self, sm_scale, sm_nodata)
+        if reading:
+            feedback.pushInfo(self.tr("SMAP values read with {}; the model keeps this for downscaling.")
+                              .format(reading))
         progress, is_canceled = self.callbacks(feedback)
         result = self.run_engine(
             train.train_model, sm, stacks, output, model_type, factors=factors, params=params,
@@ -196,7 +214,7 @@ class TrainAlgorithm(SmdAlgorithm):
             cv_mode=CV_MODE_KEYS[self.parameterAsEnum(parameters, self.CV_MODE, context)],
             search_seconds=self.parameterAsDouble(parameters, self.SEARCH_SECONDS, context),
             training_mode=TRAINING_MODE_KEYS[self.parameterAsEnum(parameters, self.TRAINING_MODE, context)],
-            derived=derived)
+            derived=derived, sm_scale=sm_scale, sm_nodata=sm_nodata)
         meta = result.meta
         samples = self.tr("1 km pixels") if meta["training_mode"] == "paper" else self.tr("coarse samples")
         feedback.pushInfo(self.tr("{} model trained on {} {} over {} date(s); features: {}").format(
