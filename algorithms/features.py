@@ -26,7 +26,7 @@ from .dates import pair_by_date
 from .derived import StackReader
 from .errors import Canceled, InputError
 from .raster import Grid, IsCanceled, Progress, never_canceled, no_progress
-from .units import AS_IS, SmReading, check_index_factor, is_index, read_soil_moisture
+from .units import AS_IS, LstUnits, SmReading, check_index_factor, is_index, read_soil_moisture
 
 CONTINUOUS = "continuous"
 CATEGORICAL = "categorical"
@@ -290,6 +290,7 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
     index_cache: dict[tuple, CellIndex] = {}
     samples: list[_DateSample] = []
     first_grid: Grid | None = None
+    lst_units = LstUnits()
     ndates = len(pairs)
     for i, (label, sm_path, stack_path) in enumerate(pairs):
         if is_canceled():
@@ -336,6 +337,8 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
         for k, n in enumerate(names):
             if kinds[k] != CATEGORICAL and is_index(n):
                 check_index_factor(n, means[k], stack_path)
+            if kinds[k] != CATEGORICAL:
+                lst_units.check(n, means[k], stack_path)
         if not keep.any():
             raise InputError(f"The factor stack {os.path.basename(stack_path)} has no valid pixels with all factors "
                              f"({', '.join(names)}) inside the soil moisture cells of {os.path.basename(sm_path)}; "
@@ -497,10 +500,13 @@ def fine_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: Seq
     cells = np.concatenate(cell_parts) if cell_parts else np.empty(0, dtype=np.int64)
     dates = np.concatenate(date_parts) if date_parts else np.empty(0, dtype=object)
     stack_of = {label: stack_path for label, _, stack_path in pairs}
+    lst_units = LstUnits()
     for k, n in enumerate(names):
-        if kinds[k] != CATEGORICAL and is_index(n):
+        if kinds[k] != CATEGORICAL:
             for label in dict.fromkeys(dates.tolist()):
-                check_index_factor(n, raw[dates == label, k], stack_of[label])
+                if is_index(n):
+                    check_index_factor(n, raw[dates == label, k], stack_of[label])
+                lst_units.check(n, raw[dates == label, k], stack_of[label])
     if y.size > max_samples:
         keep = np.sort(rng.choice(y.size, max_samples, replace=False))
         raw, y, cells, dates = raw[keep], y[keep], cells[keep], dates[keep]

@@ -24,7 +24,8 @@ Factors: an NDVI-like index (a name token ndvi, evi, evi2, savi, msavi, osavi, n
 within -1..1; more than 1 % of its values outside -1.5..1.5 is refused (MODIS stores NDVI as integers
 x 10000). Land surface temperature (a name starting with ``lst``, except differences such as
 ``lst_diff``) is compared at downscale with the range the model was trained on: a Kelvin-trained model
-refuses a stack whose LST median lies within -60..60 (degrees Celsius), and the reverse. Converting
+refuses a stack whose LST median lies within -60..60 (degrees Celsius), and the reverse; in training,
+every date must give an LST factor in the same unit (:class:`LstUnits`). Converting
 silently would hide the mistake in the inputs, so both are refused with the exact conversion.
 """
 
@@ -314,5 +315,27 @@ def check_lst_factor(name: str, values: np.ndarray, path: str, trained: Any) -> 
         f"{units[given]}.")
 
 
-def clipped_share(n_clipped: int, n_valid: int) -> float:
-    return n_clipped / n_valid if n_valid else 0.0
+class LstUnits:
+    """Remembers the unit (Kelvin or degrees Celsius) of each LST factor over the dates of a training set and
+    refuses a date whose LST is in the other unit."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, tuple[str, float, str]] = {}
+
+    def check(self, name: str, values: np.ndarray, path: str) -> None:
+        v = np.asarray(values, dtype=np.float64)
+        v = v[np.isfinite(v)]
+        if not v.size or not is_lst(name):
+            return
+        median = float(np.median(v))
+        unit = lst_unit(median)
+        if unit is None:
+            return
+        first = self.seen.setdefault(name, (unit, median, path))
+        if first[0] != unit:
+            units = {"K": "Kelvin", "C": "degrees Celsius"}
+            raise InputError(
+                f"The factor {name} is in {units[first[0]]} in {os.path.basename(first[2])} (median {_num(first[1])}) "
+                f"but in {units[unit]} in {os.path.basename(path)} (median {_num(median)}); give every date in the "
+                f"same unit (Kelvin = degrees Celsius + 273.15, Raster calculator), then rebuild the stacks with "
+                "smdownscale:align.")

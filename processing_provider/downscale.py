@@ -77,7 +77,13 @@ class DownscaleAlgorithm(SmdAlgorithm):
             "downscaled exactly as a single date would be and written to the output folder as "
             "sm_1km_<YYYYMMDD>.tif, with sm_1km_series.csv listing date, start, end and file. In QGIS the files "
             "load into one group, each layer shown from its date until the next one, so the temporal controller "
-            "animates the series.")
+            "animates the series.") + "\n\n" + self.tr(
+            "Units: the SMAP of residual correction is read as the model was trained (its SM_SCALE and SM_NODATA) "
+            "unless the advanced parameters give others; values that cannot be m3/m3 (percent, an undeclared fill "
+            "value such as -9999) stop the run with the fix. An LST factor in degrees Celsius for a model trained "
+            "on Kelvin (or the reverse) and NDVI-like factors outside -1 to 1 are refused with the conversion to "
+            "apply. More than 5 % of the pixels clipped to the physical range is a warning in the log and in the "
+            "output's metadata; more than half stops the run, as the inputs are then in other units.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         params = []

@@ -94,7 +94,13 @@ class TrainAlgorithm(SmdAlgorithm):
             "date, and an antecedent precipitation index from daily bands precipitation_lag<d>. The model records "
             "them and smdownscale:downscale recomputes them from its stack.\n\n"
             "'Factors to use' takes comma-separated band names (e.g. the output of smdownscale:screen); empty uses "
-            "every band of the stacks.")
+            "every band of the stacks.") + "\n\n" + self.tr(
+            "Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scaled integers, a fill value "
+            "such as -9999 that the file does not declare as nodata) stop the run with a message naming the file and "
+            "the fix. The advanced parameters SM_SCALE (factor to m3/m3, 0.01 for percent) and SM_NODATA (a fill "
+            "value the file does not declare; the file is not changed) say how to read SMAP; the model keeps them, "
+            "so smdownscale:downscale reads SMAP the same way. NDVI-like factors (ndvi, evi, savi, ndwi) must lie "
+            "within -1 to 1 (MODIS stores them as integers x 10000: multiply by 0.0001 first).")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         params: list = []

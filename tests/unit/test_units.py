@@ -218,6 +218,20 @@ def test_train_refuses_ndvi_times_10000(tmp_path):
         train_model(scene["sm"], scene["stacks"], str(tmp_path / "m.smdmodel"), "cart", cv_folds=0)
 
 
+def test_train_refuses_lst_in_kelvin_on_one_date_and_celsius_on_another(tmp_path):
+    scene = make_scene(str(tmp_path / "s"), dates=DATES2)
+    stack = read_all(scene["stacks"][1], dtype=np.float64)
+    stack[1] -= 273.15
+    write_raster(scene["stacks"][1], scene["fine"], stack, names=["ndvi", "lst_day", "landcover"],
+                 kinds=["continuous", "continuous", "categorical"])
+    expect = (r"The factor lst_day is in Kelvin in factors_20230601\.tif \(median 3\d\d\) but in degrees Celsius in "
+              r"factors_20230609\.tif \(median \d\d\.\d\); give every date in the same unit")
+    for mode in ("coarse", "paper"):
+        with pytest.raises(InputError, match=expect):
+            train_model(scene["sm"], scene["stacks"], str(tmp_path / "m.smdmodel"), "cart", cv_folds=0,
+                        training_mode=mode)
+
+
 @pytest.fixture(scope="module")
 def kelvin(tmp_path_factory):
     base = tmp_path_factory.mktemp("kelvin")
