@@ -222,12 +222,15 @@ def read_soil_moisture(ds: gdal.Dataset, path: str, reading: SmReading = AS_IS,
 
 
 def sample_band(ds: gdal.Dataset, band: int = 1, max_pixels: int = SAMPLE_PIXELS) -> np.ndarray:
-    """About ``max_pixels`` values of a band spread over the raster (a decimated read), declared nodata NaN."""
+    """About ``max_pixels`` values of a band spread over the raster (a decimated read), declared nodata NaN.
+
+    The blocks the read cached are released, so memory stays that of the block-by-block passes."""
     b = ds.GetRasterBand(band)
     w, h = ds.RasterXSize, ds.RasterYSize
     step = max(1, int(math.ceil(math.sqrt(w * h / max(1, max_pixels)))))
     bw, bh = max(1, w // step), max(1, h // step)
     arr = b.ReadAsArray(0, 0, w, h, buf_xsize=bw, buf_ysize=bh).astype(np.float64)
+    ds.FlushCache()  # the read pulled every tile (of every band, when pixel-interleaved) into the block cache
     nd = b.GetNoDataValue()
     if nd is not None and not np.isnan(nd):
         arr[arr == nd] = np.nan
