@@ -86,7 +86,7 @@ class DownscaleResult:
     smooth_max_leftover: float = math.nan
     #: Share of the valid pixels moved to the clip range.
     clipped_fraction: float = 0.0
-    #: How the SMAP of residual correction was read (scale, nodata); '' without correction.
+    #: How the SMAP of residual correction was read (scale, nodata); '' as stored or without correction.
     sm_reading: str = ""
     #: Warnings for the log (e.g. many pixels clipped).
     warnings: list[str] = field(default_factory=list)
@@ -387,7 +387,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                 "factor_stack": os.path.basename(stack_path)}
     if coarse_sm and residual != "none":
         metadata["coarse_soil_moisture"] = os.path.basename(coarse_sm)
-        metadata["coarse_soil_moisture_reading"] = reading.describe()
+        if not reading.default:
+            metadata["coarse_soil_moisture_reading"] = reading.describe()
     if day is not None:
         metadata["date"] = day.isoformat()
 
@@ -405,7 +406,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     stats = _Stats()
     result = DownscaleResult(output, 0, math.nan, math.nan, math.nan, math.nan, residual, model_type,
                              day.isoformat() if day else None, prediction_backend=predictor.backend,
-                             sm_reading=reading.describe() if residual != "none" else "")
+                             sm_reading=reading.describe() if residual != "none" and not reading.default else "")
     if predictor.compiled is None and (predictor.trees is not None or native.supports(predictor.estimator)):
         result.prediction_note = native.status()
 

@@ -177,6 +177,9 @@ def sample_stations(estimate: str, observations: Sequence[Observation], date: dt
             else:
                 status = "nodata"
         pairs.append(StationPair(ob.station, ob.date, ob.x, ob.y, col, row, ob.value, value, status))
+    # released before an error can keep this frame alive: a garbage collection could free the dataset before its
+    # band (an exception's traceback is a reference cycle), which crashes GDAL
+    band = ds = None
     if not any(p.status == "ok" for p in pairs):
         outside = sum(p.status == "outside" for p in pairs)
         nodata = sum(p.status == "nodata" for p in pairs)

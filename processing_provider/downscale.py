@@ -212,7 +212,8 @@ class DownscaleAlgorithm(SmdAlgorithm):
             feedback.pushInfo(self.tr("Residual correction: {} coarse cells, mean |residual| {:.4f} m3/m3, largest "
                                       "cell mean deviation {:.2g} m3/m3 (before clipping)")
                               .format(res.n_cells_corrected, res.mean_abs_residual, res.max_cell_deviation))
-            feedback.pushInfo(self.tr("SMAP values read with {}.").format(res.sm_reading))
+            if res.sm_reading:
+                feedback.pushInfo(self.tr("SMAP values read with {}.").format(res.sm_reading))
             if res.n_uncorrected:
                 feedback.pushWarning(self.tr("{} pixels lie in cells without a SMAP value and keep the uncorrected "
                                              "prediction.").format(res.n_uncorrected))
