@@ -22,7 +22,7 @@ import contextlib
 import math
 import os
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
 
 import numpy as np
@@ -37,6 +37,19 @@ from .model_io import load_compiled, load_model, load_trees
 from .paths import check_apart
 from .raster import Grid, IsCanceled, Progress, gdal_exceptions, never_canceled, no_progress
 from .residual import RESIDUAL_MODES, ResidualCorrector, check_mode
+from .units import (
+    REFUSE_CLIPPED,
+    SM_HARD_MAX,
+    SM_HARD_MIN,
+    WARN_CLIPPED,
+    SmReading,
+    check_index_factor,
+    check_lst_factor,
+    is_index,
+    is_lst,
+    read_soil_moisture,
+    sample_band,
+)
 
 __all__ = ["RESIDUAL_MODES", "DownscaleResult", "downscale", "reuse_models"]
 BAND_NAME = "soil_moisture"
@@ -72,6 +85,12 @@ class DownscaleResult:
     #: Smooth residual correction: iterations, and the largest per-cell residual left to a constant step.
     smooth_iterations: int = 0
     smooth_max_leftover: float = math.nan
+    #: Share of the valid pixels moved to the clip range.
+    clipped_fraction: float = 0.0
+    #: How the SMAP of residual correction was read (scale, nodata); '' as stored or without correction.
+    sm_reading: str = ""
+    #: Warnings for the log (e.g. many pixels clipped).
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -248,16 +267,63 @@ def _remove(path: str) -> None:
             os.remove(p)
 
 
+def model_reading(meta: dict[str, Any], scale: float | None, nodata: float | None) -> SmReading:
+    """How to read the SMAP of residual correction: the given scale and nodata, else those the model was trained
+    with (``meta['soil_moisture_input']``; scale 1 and the file's nodata for older models)."""
+    trained = meta.get("soil_moisture_input") or {}
+    if scale is None:
+        scale = trained.get("scale", 1.0)
+    if nodata is None:
+        nodata = trained.get("nodata")
+    return SmReading(float(scale), None if nodata is None else float(nodata))
+
+
+def check_model_target(meta: dict[str, Any], model_path: str) -> None:
+    """Refuse a model trained on soil moisture that was not in m3/m3 (made before the units were checked)."""
+    rng = meta.get("target_range")
+    try:
+        lo, hi = float(rng[0]), float(rng[1])  # type: ignore[index]
+    except (TypeError, ValueError, IndexError):
+        return
+    if lo < SM_HARD_MIN or hi > SM_HARD_MAX:
+        raise InputError(f"The model {os.path.basename(model_path)} was trained on soil moisture from {lo:.4g} to "
+                         f"{hi:.4g}, which is not m3/m3, so its predictions would not be either. Retrain it with "
+                         "the SMAP values in m3/m3 (SM_SCALE=0.01 for SMAP in percent, SM_NODATA for an undeclared "
+                         "fill value).")
+
+
+def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: dict[str, Any],
+                       derived: dict[str, Any]) -> None:
+    """Refuse NDVI-like factors outside -1..1 and LST in other units than the model was trained on."""
+    bands = raster.band_names(ds, stack_path)
+    ranges = meta.get("feature_ranges") or {}
+    for spec in specs:
+        if spec.kind == "categorical" or spec.name in derived or spec.name not in bands:
+            continue
+        if not (is_index(spec.name) or (is_lst(spec.name) and spec.name in ranges)):
+            continue
+        values = sample_band(ds, bands.index(spec.name) + 1)
+        if is_index(spec.name):
+            check_index_factor(spec.name, values, stack_path)
+        if is_lst(spec.name) and spec.name in ranges:
+            check_lst_factor(spec.name, values, stack_path, ranges[spec.name])
+
+
 @gdal_exceptions()
 def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | None = None,
               residual: str = "constant", clip: tuple[float, float] = (0.0, 0.6), block_rows: int | None = None,
               n_jobs: int | None = -1, progress: Progress = no_progress,
-              is_canceled: IsCanceled = never_canceled) -> DownscaleResult:
+              is_canceled: IsCanceled = never_canceled, sm_scale: float | None = None,
+              sm_nodata: float | None = None) -> DownscaleResult:
     """Predict 1 km soil moisture from a factor stack; write a float32 GeoTIFF (nodata -9999).
 
     ``residual`` 'constant' (needs ``coarse_sm``, the SMAP raster of the same date) adds each SMAP
     cell's residual to its pixels; 'smooth' an interpolated, mass-conserving residual surface; 'none'
-    writes the plain prediction. Values are clipped to ``clip``.
+    writes the plain prediction. Values are clipped to ``clip``; more than :data:`units.WARN_CLIPPED` of
+    the pixels clipped is a warning, more than :data:`units.REFUSE_CLIPPED` an error (wrong units).
+    SMAP values equal to ``sm_nodata`` are nodata and the others are multiplied by ``sm_scale`` (None:
+    as the model was trained). NDVI-like factors outside -1..1 and LST in other units than the model's
+    are refused (:mod:`units`).
     """
     residual = check_mode(residual)
     if residual != "none" and not coarse_sm:
@@ -272,6 +338,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
 
     predictor, meta = _load(model_path)
     specs = _specs_of(meta, model_path)
+    check_model_target(meta, model_path)
+    reading = model_reading(meta, sm_scale, sm_nodata)
     predictor.set_n_jobs(n_jobs)
     model_type = str(meta.get("model_type") or predictor.kind)
 
@@ -279,6 +347,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     grid = raster.stack_grid(ds, stack_path)
     # factors by band name; derived factors the model uses (lst_diff, tvdi, ...) are computed from the stack
     reader = StackReader(ds, [s.name for s in specs], stack_path, is_canceled)
+    check_factor_units(ds, stack_path, specs, meta, reader.derived)
     day = date_from_name(stack_path)
 
     sm = None
@@ -295,7 +364,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
             raise InputError(f"The factor stack is dated {day.isoformat()} but the soil moisture raster "
                              f"{os.path.basename(coarse_sm)} is dated {sm_day.isoformat()}; give the SMAP raster "
                              "of the same date for residual correction.")
-        sm = raster.read_block(sm_ds, 0, cgrid.height, [1], np.float64)[0]
+        sm = read_soil_moisture(sm_ds, coarse_sm, reading)
         if not np.isfinite(sm).any():
             raise InputError(f"The soil moisture raster {os.path.basename(coarse_sm)} holds only nodata; "
                              "check the file, or set residual correction off.")
@@ -320,6 +389,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                 "factor_stack": os.path.basename(stack_path)}
     if coarse_sm and residual != "none":
         metadata["coarse_soil_moisture"] = os.path.basename(coarse_sm)
+        if not reading.default:
+            metadata["coarse_soil_moisture_reading"] = reading.describe()
     if day is not None:
         metadata["date"] = day.isoformat()
 
@@ -336,17 +407,43 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                           f"({', '.join(s.name for s in specs)}); check the stack's nodata and extent.")
     stats = _Stats()
     result = DownscaleResult(output, 0, math.nan, math.nan, math.nan, math.nan, residual, model_type,
-                             day.isoformat() if day else None, prediction_backend=predictor.backend)
+                             day.isoformat() if day else None, prediction_backend=predictor.backend,
+                             sm_reading=reading.describe() if residual != "none" and not reading.default else "")
     if predictor.compiled is None and (predictor.trees is not None or native.supports(predictor.estimator)):
         result.prediction_note = native.status()
+
+    before = _Stats()
 
     def finish(out: _Writer, row0: int, values: np.ndarray) -> None:
         with np.errstate(invalid="ignore"):
             clipped = np.clip(values, lo, hi)
         result.n_clipped += int(np.count_nonzero(np.isfinite(values) & (clipped != values)))
+        before.add(values)
         out32 = clipped.astype(np.float32)
         stats.add(out32)
         out.write(row0, out32)
+
+    def check_clipping(out: _Writer) -> None:
+        """Warn when many pixels were clipped; refuse (the output is then removed) when most were."""
+        share = result.n_clipped / stats.n if stats.n else 0.0
+        result.clipped_fraction = share
+        out.ds.SetMetadataItem("clipped_pixels", str(result.n_clipped))
+        out.ds.SetMetadataItem("clipped_fraction", f"{share:.4f}")
+        if share <= WARN_CLIPPED:
+            return
+        mean, _, vmin, vmax = before.result()
+        found = (f"{100.0 * share:.1f} % of the 1 km values ({result.n_clipped} of {stats.n}) fall outside "
+                 f"{lo:g}-{hi:g} m3/m3 (before clipping: {vmin:.4g} to {vmax:.4g}, mean {mean:.4g})")
+        if share > REFUSE_CLIPPED:
+            raise InputError(f"{found}, so the result would not be soil moisture in m3/m3. Check the units: the SMAP "
+                             "rasters the model was trained on and the SMAP of residual correction must be in m3/m3 "
+                             "(SM_SCALE=0.01 for percent, SM_NODATA for an undeclared fill value), and the factors "
+                             "in the units the model was trained on; or widen the clip range (CLIP_MIN, CLIP_MAX) "
+                             "if it is too narrow.")
+        warning = (f"{found} and were clipped. Check the units of the inputs (SMAP in m3/m3, factors as in "
+                   "training) or the clip range.")
+        result.warnings.append(warning)
+        out.ds.SetMetadataItem("warning", warning)
 
     if residual == "none":
         with raster.atomic_path(output) as tmp:
@@ -360,6 +457,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                     flush(row0, nrows, ds, out.ds)
                 if n_valid == 0:
                     raise no_valid
+                check_clipping(out)
             finally:
                 out.close()
     else:
@@ -389,6 +487,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                         flush(row0, nrows, raw.ds, out.ds)
                     summary = corrector.finish()
                     out.ds.SetMetadataItem("max_cell_deviation", f"{summary.max_cell_deviation:.3g}")
+                    check_clipping(out)
                 finally:
                     out.close()
             result.n_cells_corrected = summary.n_cells_corrected

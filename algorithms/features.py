@@ -26,6 +26,7 @@ from .dates import pair_by_date
 from .derived import StackReader
 from .errors import Canceled, InputError
 from .raster import Grid, IsCanceled, Progress, never_canceled, no_progress
+from .units import AS_IS, LstUnits, SmReading, check_index_factor, is_index, read_soil_moisture
 
 CONTINUOUS = "continuous"
 CATEGORICAL = "categorical"
@@ -266,7 +267,8 @@ def _merge_derived(info: dict[str, Any], label: str, reader: StackReader) -> Non
 @raster.gdal_exceptions()
 def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: Sequence[str] | None = None,
                  min_valid_fraction: float = 0.5, progress: Progress = no_progress,
-                 is_canceled: IsCanceled = never_canceled, derived: Sequence[str] | None = None) -> Pairs:
+                 is_canceled: IsCanceled = never_canceled, derived: Sequence[str] | None = None,
+                 sm_reading: SmReading = AS_IS) -> Pairs:
     """Coarse samples pairing SMAP soil moisture with the factors aggregated onto its grid, pooled over dates.
 
     Files are paired by the date in their names. ``factors`` picks bands by name (None: all bands of
@@ -275,7 +277,8 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
     ``Pairs.derived_skipped``). A cell is kept when SMAP is valid and the fraction of its fine pixels
     with all factors valid is at least ``min_valid_fraction``; continuous factors are averaged (derived
     ones computed at 1 km first), categorical factors become class fractions over the union of classes
-    seen on all dates.
+    seen on all dates. SMAP is read with ``sm_reading`` (nodata value, scale to m3/m3) and checked
+    (:mod:`units`), as are NDVI-like factors (within -1..1).
     """
     if not 0.0 <= min_valid_fraction <= 1.0:
         raise InputError(f"The minimum valid fraction must be between 0 and 1 (got {min_valid_fraction}).")
@@ -289,6 +292,7 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
     index_cache: dict[tuple, CellIndex] = {}
     samples: list[_DateSample] = []
     first_grid: Grid | None = None
+    lst_units = LstUnits()
     ndates = len(pairs)
     for i, (label, sm_path, stack_path) in enumerate(pairs):
         if is_canceled():
@@ -308,7 +312,7 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
         if not coarse.overlaps(fine):
             raise InputError(f"The soil moisture raster {os.path.basename(sm_path)} and the factor stack "
                              f"{os.path.basename(stack_path)} do not overlap; give rasters of the same area.")
-        sm = raster.read_block(sm_ds, 0, coarse.height, [1], np.float64)[0].ravel()
+        sm = read_soil_moisture(sm_ds, sm_path, sm_reading).ravel()
         if not np.isfinite(sm).any():
             raise InputError(f"The soil moisture raster {os.path.basename(sm_path)} holds only nodata; "
                              "check the file or remove this date.")
@@ -332,6 +336,11 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
                 index = index_cache[key] = _CachedCellIndex(fine, coarse)
             means, fracs, keep = _aggregate_date(reader, fine, kinds, index, min_valid_fraction,
                                                  progress, is_canceled, start, end)
+        for k, n in enumerate(names):
+            if kinds[k] != CATEGORICAL and is_index(n):
+                check_index_factor(n, means[k], stack_path)
+            if kinds[k] != CATEGORICAL:
+                lst_units.check(n, means[k], stack_path)
         if not keep.any():
             raise InputError(f"The factor stack {os.path.basename(stack_path)} has no valid pixels with all factors "
                              f"({', '.join(names)}) inside the soil moisture cells of {os.path.basename(sm_path)}; "
@@ -420,7 +429,8 @@ def _block_grid(fine: Grid, row0: int, nrows: int) -> Grid:
 @raster.gdal_exceptions()
 def fine_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: Sequence[str] | None = None,
                max_samples: int = PAPER_MAX_SAMPLES, seed: int = 0, progress: Progress = no_progress,
-               is_canceled: IsCanceled = never_canceled, derived: Sequence[str] | None = None) -> Pairs:
+               is_canceled: IsCanceled = never_canceled, derived: Sequence[str] | None = None,
+               sm_reading: SmReading = AS_IS) -> Pairs:
     """Training samples of the study's mode: 1 km pixels paired with SMAP resampled bilinearly to them.
 
     For every date, SMAP is interpolated bilinearly at the 1 km pixel centers (as gdalwarp -r bilinear)
@@ -470,7 +480,7 @@ def fine_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: Seq
         if not coarse.overlaps(fine):
             raise InputError(f"The soil moisture raster {os.path.basename(sm_path)} and the factor stack "
                              f"{os.path.basename(stack_path)} do not overlap; give rasters of the same area.")
-        sm = raster.read_block(sm_ds, 0, coarse.height, [1], np.float64)[0]
+        sm = read_soil_moisture(sm_ds, sm_path, sm_reading)
         if not np.isfinite(sm).any():
             raise InputError(f"The soil moisture raster {os.path.basename(sm_path)} holds only nodata; "
                              "check the file or remove this date.")
@@ -492,6 +502,14 @@ def fine_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: Seq
     y = np.concatenate(y_parts) if y_parts else np.empty(0)
     cells = np.concatenate(cell_parts) if cell_parts else np.empty(0, dtype=np.int64)
     dates = np.concatenate(date_parts) if date_parts else np.empty(0, dtype=object)
+    stack_of = {label: stack_path for label, _, stack_path in pairs}
+    lst_units = LstUnits()
+    for k, n in enumerate(names):
+        if kinds[k] != CATEGORICAL:
+            for label in dict.fromkeys(dates.tolist()):
+                if is_index(n):
+                    check_index_factor(n, raw[dates == label, k], stack_of[label])
+                lst_units.check(n, raw[dates == label, k], stack_of[label])
     if y.size > max_samples:
         keep = np.sort(rng.choice(y.size, max_samples, replace=False))
         raw, y, cells, dates = raw[keep], y[keep], cells[keep], dates[keep]

@@ -571,6 +571,12 @@ def train_report(meta: Mapping[str, Any], path: str, inputs: Mapping[str, Sequen
         ("Parameters", ", ".join(f"{k}={v}" for k, v in sorted((meta.get("params") or {}).items()))),
         ("Soil moisture range in training", " - ".join(fmt(v, 4) for v in meta.get("target_range", [])) + " m3/m3"),
     ])
+    sm_in = meta.get("soil_moisture_input") or {}
+    if sm_in.get("scale", 1.0) != 1.0 or sm_in.get("nodata") is not None:
+        parts = [f"scale {sm_in.get('scale', 1.0):g} to m3/m3"]
+        if sm_in.get("nodata") is not None:
+            parts.append(f"nodata {sm_in['nodata']:g}")
+        doc.keyvalues([("SMAP values read with", ", ".join(parts))])
     dropped = meta.get("dropped_factors") or {}
     if dropped:
         doc.p("Left out of the model: " + "; ".join(f"{k} ({v})" for k, v in dropped.items()) + ".", note=True)

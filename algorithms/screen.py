@@ -32,6 +32,7 @@ from .errors import Canceled, InputError
 from .features import CATEGORICAL, FactorSpec, Pairs, coarse_pairs
 from .paths import check_apart
 from .raster import IsCanceled, Progress, atomic_path, check_output_path, gdal_exceptions, never_canceled, no_progress
+from .units import SmReading
 
 COLUMNS = ("factor", "kind", "n", "pearson_r", "pearson_p", "spearman_r", "spearman_p", "rank", "selected", "reason")
 #: Written after COLUMNS when the diagnostics are computed.
@@ -364,20 +365,23 @@ def screen_factors(sm_paths: Sequence[str], stack_paths: Sequence[str], max_coll
                    min_abs_r: float = 0.0, max_factors: int = 0, min_valid_fraction: float = 0.5,
                    output_csv: str | None = None, progress: Progress = no_progress,
                    is_canceled: IsCanceled = never_canceled, max_vif: float = 0.0, diagnostics: bool = False,
-                   derived: Sequence[str] | None = None, seed: int = 0, n_jobs: int = -1) -> ScreenResult:
+                   derived: Sequence[str] | None = None, seed: int = 0, n_jobs: int = -1, sm_scale: float = 1.0,
+                   sm_nodata: float | None = None) -> ScreenResult:
     """Screen every band of the factor stacks against SMAP soil moisture; optionally write the table as CSV.
 
     ``derived`` adds derived factors (:mod:`derived`) computed from the stacks; ``diagnostics`` adds VIF,
     mutual information and permutation importance (columns after the standard ones); ``max_vif`` > 0
-    filters on the VIF. Returns the rows in rank order and the selected factor names (categorical
-    factors by base name).
+    filters on the VIF. SMAP values equal to ``sm_nodata`` are nodata, the others are multiplied by
+    ``sm_scale`` (0.01 for percent) and checked (:mod:`units`). Returns the rows in rank order and the
+    selected factor names (categorical factors by base name).
     """
     if output_csv:
         check_output_path(output_csv)
         check_apart({"screening table": output_csv},
                     {"soil moisture raster": list(sm_paths), "factor stack": list(stack_paths)})
+    reading = SmReading(float(sm_scale), None if sm_nodata is None else float(sm_nodata))
     pairs = coarse_pairs(sm_paths, stack_paths, None, min_valid_fraction,
-                         lambda f: progress(0.8 * f), is_canceled, derived=derived)
+                         lambda f: progress(0.8 * f), is_canceled, derived=derived, sm_reading=reading)
     if is_canceled():
         raise Canceled()
     result = screen_pairs(pairs, max_collinearity, min_abs_r, max_factors, max_vif, diagnostics, seed, n_jobs)

@@ -214,8 +214,8 @@ def _remove_stale_stages(out_dir: str, prefix: str) -> None:
 def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str] | None, out_dir: str,
                      residual: str = "constant", clip: tuple[float, float] = (0.0, 0.6),
                      block_rows: int | None = None, n_jobs: int | None = -1, prefix: str = OUTPUT_PREFIX,
-                     progress: Progress = no_progress,
-                     is_canceled: IsCanceled = never_canceled) -> list[DownscaleResult]:
+                     progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled,
+                     sm_scale: float | None = None, sm_nodata: float | None = None) -> list[DownscaleResult]:
     """Downscale every date: ``<out_dir>/<prefix>_<YYYYMMDD>.tif`` per date, plus the list ``sm_1km_series.csv``.
 
     Factor stacks and SMAP rasters are paired by the date in their names (SMAP is needed for residual
@@ -252,7 +252,8 @@ def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str]
                 res = downscale(model_path, stack, os.path.join(stage, output_name(day, prefix)),
                                 coarse_sm=sm if residual != "none" else None, residual=residual, clip=clip,
                                 block_rows=block_rows, n_jobs=n_jobs,
-                                progress=lambda f, i=i: progress(min(1.0, (i + f) / n)), is_canceled=is_canceled)
+                                progress=lambda f, i=i: progress(min(1.0, (i + f) / n)), is_canceled=is_canceled,
+                                sm_scale=sm_scale, sm_nodata=sm_nodata)
                 results.append(res)
         write_series_list(os.path.join(stage, LIST_NAME), [(d, f) for (d, _, _), f in zip(steps, finals)], out_dir)
         if is_canceled():
@@ -305,7 +306,8 @@ def write_series_metrics_csv(path: str, rows: Sequence[dict[str, Any]], pooled: 
 def validate_series(estimates: Sequence[str], references: Sequence[str] | None = None,
                     observations: Sequence[Observation] | None = None, output_csv: str | None = None,
                     pairs_csv: str | None = None, resampling: str = "auto", max_samples: int = 20000,
-                    progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled) -> SeriesValidation:
+                    progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled,
+                    ref_scale: float = 1.0, ref_nodata: float | None = None) -> SeriesValidation:
     """Validate every date of a series against its reference raster and/or the stations of that day.
 
     Estimates and references are paired by the date in their names (by order when no name has a
@@ -351,7 +353,7 @@ def validate_series(estimates: Sequence[str], references: Sequence[str] | None =
         date_text = day.isoformat() if day else ""
         if ref:
             m = compare_reference(est, ref, resampling, lambda f, i=i: progress(min(1.0, (i + 0.95 * f) / n)),
-                                  is_canceled, sink=sink)
+                                  is_canceled, sink=sink, ref_scale=ref_scale, ref_nodata=ref_nodata)
             resampling_used = str(m.pop("resampling", resampling))
             rows.append({"source": "reference", "estimate": os.path.basename(est), "date": date_text, **m})
         if observations:

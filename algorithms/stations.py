@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from .errors import InputError
 from .raster import srs_from_user, srs_from_wkt
+from .units import is_fill
 
 #: Plausible volumetric soil moisture (m3/m3).
 SM_RANGE = (0.0, 1.0)
@@ -114,8 +115,13 @@ def _find_column(header: list[str], key: str, given: str | None) -> int | None:
 def _check_range(value: float, where: str) -> None:
     lo, hi = SM_RANGE
     if value < lo or value > hi:
-        hint = (" The values look like percent: divide them by 100." if 1.0 < value <= 100.0
-                else " Remove the row or mark it as missing (leave the value empty).")
+        if is_fill(value):
+            hint = (" It is a fill value for missing data: leave the value empty (or NA) to skip the record, as for "
+                    "a raster's nodata.")
+        elif 1.0 < value <= 100.0:
+            hint = " The values look like percent: divide them by 100."
+        else:
+            hint = " Remove the row or mark it as missing (leave the value empty)."
         raise InputError(f"{where}: soil moisture {value:g} is outside {lo:g}-{hi:g} m3/m3.{hint}")
 
 

@@ -46,6 +46,7 @@ from .features import PAPER_MAX_SAMPLES, Pairs, coarse_pairs, drop_constant_fact
 from .metrics import METRIC_NAMES, metrics
 from .paths import check_apart
 from .raster import IsCanceled, Progress, check_output_path, gdal_exceptions, never_canceled, no_progress
+from .units import SmReading
 
 MODEL_TYPES = ("rf", "svr", "cart", "gbr", "extratrees", "linear_gbr")
 AUTO = "auto"
@@ -385,7 +386,8 @@ def train_model(sm_paths: Sequence[str], stack_paths: Sequence[str], output: str
                 cv_block_cells: int = 4, min_valid_fraction: float = 0.5, seed: int = 0, n_jobs: int = -1,
                 progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled, cv_mode: str = "spatial",
                 search_seconds: float = 0.0, training_mode: str = "coarse", derived: Sequence[str] | None = None,
-                search_max_configs: int | None = None, paper_max_samples: int = PAPER_MAX_SAMPLES) -> TrainResult:
+                search_max_configs: int | None = None, paper_max_samples: int = PAPER_MAX_SAMPLES,
+                sm_scale: float = 1.0, sm_nodata: float | None = None) -> TrainResult:
     """Train a soil moisture model, cross-validate it and save it as a .smdmodel file.
 
     ``model_type`` is one of :data:`MODEL_TYPES` or 'auto'. ``factors`` names the stack bands (or derived
@@ -393,6 +395,8 @@ def train_model(sm_paths: Sequence[str], stack_paths: Sequence[str], output: str
     stacks hold. ``cv_folds`` 0 skips the reported cross-validation; otherwise at least 2.
     ``cv_mode`` is 'spatial', 'dates' or 'random'; ``search_seconds`` > 0 runs the hyperparameter search
     (``search_max_configs`` caps the configurations per model); ``training_mode`` is 'coarse' or 'paper'.
+    SMAP values equal to ``sm_nodata`` are nodata and the others are multiplied by ``sm_scale`` (0.01 for
+    percent); both are stored in the model, so downscale reads the SMAP of residual correction the same way.
     Returns the saved metadata and the pooled metrics of the ``cv_mode`` scheme.
     """
     import sklearn
@@ -413,6 +417,7 @@ def train_model(sm_paths: Sequence[str], stack_paths: Sequence[str], output: str
         raise InputError(f"The search time budget must be 0 (off) or a number of seconds (got {search_seconds}).")
     if search_max_configs is not None and search_max_configs < 1:
         raise InputError(f"The search needs at least 1 configuration per model (got {search_max_configs}).")
+    reading = SmReading(float(sm_scale), None if sm_nodata is None else float(sm_nodata))
     if requested != AUTO:
         make_estimator(requested, params, seed, n_jobs)  # parameter errors before the (slow) pairing
     elif params:
@@ -422,10 +427,10 @@ def train_model(sm_paths: Sequence[str], stack_paths: Sequence[str], output: str
     pair_progress = lambda f: progress(0.3 * f)  # noqa: E731
     if training_mode == "paper":
         pairs = fine_pairs(sm_paths, stack_paths, factors, paper_max_samples, seed, pair_progress, is_canceled,
-                           derived=derived)
+                           derived=derived, sm_reading=reading)
     else:
         pairs = coarse_pairs(sm_paths, stack_paths, factors, min_valid_fraction, pair_progress, is_canceled,
-                             derived=derived)
+                             derived=derived, sm_reading=reading)
     pairs, constant = drop_constant_factors(pairs)  # recorded in meta["dropped_factors"]
 
     selecting = requested == AUTO or search_seconds > 0
@@ -517,6 +522,7 @@ def train_model(sm_paths: Sequence[str], stack_paths: Sequence[str], output: str
                             "skipped": dict(pairs.derived_skipped)},
         "target": "soil_moisture",
         "units": {"soil_moisture": "m3/m3"},
+        "soil_moisture_input": {"scale": reading.scale, "nodata": reading.nodata},
         "training_mode": training_mode,
         "training_mode_label": TRAINING_MODE_LABELS[training_mode],
         "training_grid": {"crs_wkt": g.crs_wkt, "transform": list(g.transform), "width": g.width,

@@ -40,6 +40,7 @@ from .raster import (
     srs_from_wkt,
 )
 from .stations import Observation, daily_means
+from .units import SmReading, check_soil_moisture_sample
 
 RESAMPLING = ("auto", "bilinear", "average", "nearest", "cubic")
 CSV_COLUMNS = ("source", "estimate", "date") + METRIC_NAMES
@@ -70,12 +71,15 @@ def _resolution_in(grid: Grid, crs_wkt: str) -> float:
 @gdal_exceptions()
 def compare_reference(estimate: str, reference: str, resampling: str = "auto", progress: Progress = no_progress,
                       is_canceled: IsCanceled = never_canceled, block_rows: int | None = None,
-                      sink: Callable[[np.ndarray, np.ndarray], None] | None = None) -> dict[str, float]:
+                      sink: Callable[[np.ndarray, np.ndarray], None] | None = None, ref_scale: float = 1.0,
+                      ref_nodata: float | None = None) -> dict[str, float]:
     """Metrics of the estimate (band 1) against the reference (band 1) warped onto the estimate's grid.
 
     ``resampling`` 'auto' averages a reference finer than the estimate and interpolates (bilinear)
     a coarser one. ``sink(estimate_block, reference_block)``, when given, also receives every block
-    (pooling over dates, samples for plots).
+    (pooling over dates, samples for plots). Reference values equal to ``ref_nodata`` are nodata and the
+    others are multiplied by ``ref_scale`` (0.01 for percent); both rasters are checked to hold soil
+    moisture in m3/m3 (:mod:`units`).
     """
     if resampling not in RESAMPLING:
         raise InputError(f"Unknown resampling '{resampling}'; use one of {', '.join(RESAMPLING)}.")
@@ -88,6 +92,10 @@ def compare_reference(estimate: str, reference: str, resampling: str = "auto", p
     if not grid.overlaps(rgrid):
         raise InputError(f"The reference {os.path.basename(reference)} does not overlap the estimate "
                          f"{os.path.basename(estimate)}; give a reference covering the same area.")
+    reading = SmReading(float(ref_scale), None if ref_nodata is None else float(ref_nodata), "REF_SCALE",
+                        "REF_NODATA")
+    check_soil_moisture_sample(ref_ds, reference, reading, "reference")
+    check_soil_moisture_sample(est_ds, estimate, SmReading(1.0, None, "", ""), "estimate")
     if resampling == "auto":
         finer = _resolution_in(rgrid, grid.crs_wkt) < 0.999 * math.sqrt(grid.res[0] * grid.res[1])
         resampling = "average" if finer else "bilinear"
@@ -99,6 +107,8 @@ def compare_reference(estimate: str, reference: str, resampling: str = "auto", p
         if ref_ds.RasterCount > 1:
             src = gdal.Translate(src_path, ref_ds, format="VRT", bandList=[1])
         nd = src.GetRasterBand(1).GetNoDataValue()
+        if reading.nodata is not None:
+            nd = reading.nodata
         warp = gdal.Warp(vrt_path, src, format="VRT", outputBounds=grid.extent, width=grid.width,
                          height=grid.height, dstSRS=grid.crs_wkt, resampleAlg=resampling,
                          outputType=gdal.GDT_Float32, srcNodata=nd, dstNodata=-9999.0)
@@ -109,6 +119,8 @@ def compare_reference(estimate: str, reference: str, resampling: str = "auto", p
         for row0, nrows in iter_blocks(grid.height, rows, progress, is_canceled):
             e = read_block(est_ds, row0, nrows, [1])[0]
             r = read_block(warp, row0, nrows, [1], sources=[reference])[0]
+            if reading.scale != 1.0:
+                r *= reading.scale
             acc.add(e, r)
             if sink is not None:
                 sink(e, r)
@@ -173,6 +185,9 @@ def sample_stations(estimate: str, observations: Sequence[Observation], date: dt
             else:
                 status = "nodata"
         pairs.append(StationPair(ob.station, ob.date, ob.x, ob.y, col, row, ob.value, value, status))
+    # released before an error can keep this frame alive: a garbage collection could free the dataset before its
+    # band (an exception's traceback is a reference cycle), which crashes GDAL
+    band = ds = None
     if not any(p.status == "ok" for p in pairs):
         outside = sum(p.status == "outside" for p in pairs)
         nodata = sum(p.status == "nodata" for p in pairs)
@@ -222,13 +237,15 @@ def validate(estimate: str, reference: str | None = None, stations: Sequence[Obs
              date: dt.date | None = None, output_csv: str | None = None, reference_resampling: str = "auto",
              pairs_csv: str | None = None, progress: Progress = no_progress,
              is_canceled: IsCanceled = never_canceled,
-             sink: Callable[[np.ndarray, np.ndarray], None] | None = None) -> dict[str, dict]:
+             sink: Callable[[np.ndarray, np.ndarray], None] | None = None, ref_scale: float = 1.0,
+             ref_nodata: float | None = None) -> dict[str, dict]:
     """Compare an estimate with a reference raster and/or station observations.
 
     Returns ``{source: metrics}`` with sources 'reference', 'stations' (pooled) and 'station:<id>';
     each metrics dict has n, r, mae, rmse, bias, ubrmsd. ``date`` (for stations) defaults to the date
     in the estimate's file name. ``output_csv`` gets one row per source, ``pairs_csv`` the station pairs.
-    ``sink`` receives the blocks of the reference comparison (see :func:`compare_reference`).
+    ``sink`` receives the blocks of the reference comparison (see :func:`compare_reference`);
+    ``ref_scale`` / ``ref_nodata`` say how to read the reference (scale to m3/m3, an undeclared nodata value).
     """
     if not reference and not stations:
         raise InputError("Nothing to validate against: give a reference raster, station observations, or both.")
@@ -247,7 +264,8 @@ def validate(estimate: str, reference: str | None = None, stations: Sequence[Obs
     split = 0.9 if stations else 1.0
     if reference:
         results["reference"] = compare_reference(estimate, reference, reference_resampling,
-                                                 lambda f: progress(split * f), is_canceled, sink=sink)
+                                                 lambda f: progress(split * f), is_canceled, sink=sink,
+                                                 ref_scale=ref_scale, ref_nodata=ref_nodata)
     if is_canceled():
         raise Canceled()
     pairs: list[StationPair] = []

@@ -22,6 +22,7 @@ from qgis.core import (
 )
 
 from .base import SmdAlgorithm, style_output
+from .screen import optional_number, sm_value_params
 
 #: Engine residual modes in the order of the RESIDUAL_CORRECTION options (indices are public: scripts use them).
 RESIDUAL_MODES = ("constant", "none", "smooth")
@@ -38,6 +39,8 @@ class DownscaleAlgorithm(SmdAlgorithm):
     RESIDUAL_CORRECTION = "RESIDUAL_CORRECTION"
     CLIP_MIN = "CLIP_MIN"
     CLIP_MAX = "CLIP_MAX"
+    SM_SCALE = "SM_SCALE"
+    SM_NODATA = "SM_NODATA"
     OUTPUT = "OUTPUT"
     MEAN = "MEAN"
     # time series: several dates in one run, one file per date
@@ -74,7 +77,13 @@ class DownscaleAlgorithm(SmdAlgorithm):
             "downscaled exactly as a single date would be and written to the output folder as "
             "sm_1km_<YYYYMMDD>.tif, with sm_1km_series.csv listing date, start, end and file. In QGIS the files "
             "load into one group, each layer shown from its date until the next one, so the temporal controller "
-            "animates the series.")
+            "animates the series.") + "\n\n" + self.tr(
+            "Units: the SMAP of residual correction is read as the model was trained (its SM_SCALE and SM_NODATA) "
+            "unless the advanced parameters give others; values that cannot be m3/m3 (percent, an undeclared fill "
+            "value such as -9999) stop the run with the fix. An LST factor in degrees Celsius for a model trained "
+            "on Kelvin (or the reverse) and NDVI-like factors outside -1 to 1 are refused with the conversion to "
+            "apply. More than 5 % of the pixels clipped to the physical range is a warning in the log and in the "
+            "output's metadata; more than half stops the run, as the inputs are then in other units.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         params = []
@@ -105,6 +114,7 @@ class DownscaleAlgorithm(SmdAlgorithm):
         p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         params.append((p, self.tr("Upper end of the physical range (about the porosity); larger values are "
                                   "lowered to it.")))
+        params += sm_value_params(self, scale_default=None)
         p = QgsProcessingParameterMultipleLayers(self.FACTORS_SERIES, self.tr("Time series: factor stacks (1 km)"),
                                                  QgsProcessing.SourceType.TypeRaster, optional=True)
         params.append((p, self.tr("Factor stacks of several dates, each with its date in the file name "
@@ -189,8 +199,10 @@ class DownscaleAlgorithm(SmdAlgorithm):
         if coarse and mode == "none":
             feedback.pushInfo(self.tr("Residual correction is off: the coarse soil moisture raster is not used."))
 
+        sm_scale, sm_nodata = self._sm_reading(parameters, context)
         res = self.run_engine(engine.downscale, model, stack, output, coarse_sm=coarse if mode != "none" else None,
-                              residual=mode, clip=clip, progress=progress, is_canceled=is_canceled)
+                              residual=mode, clip=clip, progress=progress, is_canceled=is_canceled,
+                              sm_scale=sm_scale, sm_nodata=sm_nodata)
 
         feedback.pushInfo(self.tr("Model: {} ({}); date: {}").format(res.model_type, model, res.date or "-"))
         self.report_backend(res, feedback)
@@ -200,15 +212,24 @@ class DownscaleAlgorithm(SmdAlgorithm):
             feedback.pushInfo(self.tr("Residual correction: {} coarse cells, mean |residual| {:.4f} m3/m3, largest "
                                       "cell mean deviation {:.2g} m3/m3 (before clipping)")
                               .format(res.n_cells_corrected, res.mean_abs_residual, res.max_cell_deviation))
+            if res.sm_reading:
+                feedback.pushInfo(self.tr("SMAP values read with {}.").format(res.sm_reading))
             if res.n_uncorrected:
                 feedback.pushWarning(self.tr("{} pixels lie in cells without a SMAP value and keep the uncorrected "
                                              "prediction.").format(res.n_uncorrected))
-        if res.n_clipped:
+        for warning in res.warnings:
+            feedback.pushWarning(warning)
+        if res.n_clipped and not res.warnings:
             feedback.pushInfo(self.tr("{} pixels were clipped to {:g}-{:g} m3/m3.")
                               .format(res.n_clipped, clip[0], clip[1]))
         style_output(context, output, "soil_moisture",
                      name=self.tr("Soil moisture 1 km {}").format(res.date or "").strip())
         return {self.OUTPUT: output, self.MEAN: res.mean}
+
+    def _sm_reading(self, parameters, context) -> tuple[float | None, float | None]:
+        """(scale, nodata) of the SMAP of residual correction; None: as the model was trained."""
+        return (optional_number(self, parameters, self.SM_SCALE, context),
+                optional_number(self, parameters, self.SM_NODATA, context))
 
     # -- time series -----------------------------------------------------------------------------
     def report_backend(self, res, feedback) -> None:
@@ -279,17 +300,23 @@ class DownscaleAlgorithm(SmdAlgorithm):
             feedback.pushInfo(self.tr("Residual correction is off: the SMAP rasters are not used."))
         progress, is_canceled = self.callbacks(feedback)
 
+        sm_scale, sm_nodata = self._sm_reading(parameters, context)
         results = self.run_engine(engine.downscale_series, model, stacks, smap if mode != "none" else None, out_dir,
-                                  residual=mode, clip=clip, progress=progress, is_canceled=is_canceled)
+                                  residual=mode, clip=clip, progress=progress, is_canceled=is_canceled,
+                                  sm_scale=sm_scale, sm_nodata=sm_nodata)
 
         if results:
             self.report_backend(results[0], feedback)
+            if results[0].sm_reading:
+                feedback.pushInfo(self.tr("SMAP values read with {}.").format(results[0].sm_reading))
         for res in results:
             feedback.pushInfo(self.tr("{}: {} valid pixels, mean {:.4f} m3/m3 -> {}")
                               .format(res.date, res.n_valid, res.mean, res.output))
             if res.n_uncorrected:
                 feedback.pushWarning(self.tr("{}: {} pixels lie in cells without a SMAP value and keep the "
                                              "uncorrected prediction.").format(res.date, res.n_uncorrected))
+            for warning in res.warnings:
+                feedback.pushWarning(f"{res.date}: {warning}")
         entries = self.run_engine(engine.read_series_list, os.path.join(out_dir, engine.LIST_NAME))
         first, last = entries[0].date.isoformat(), entries[-1].date.isoformat()
         group = self.tr("Soil moisture 1 km {}").format(first) if first == last else \

@@ -105,6 +105,50 @@ def min_valid_param(alg: SmdAlgorithm) -> tuple:
     return p, alg.tr("A coarse cell is used only when at least this share of its 1 km pixels has every factor valid.")
 
 
+def sm_value_params(alg: SmdAlgorithm, scale_name: str = "SM_SCALE", nodata_name: str = "SM_NODATA",
+                    what: str = "SMAP", scale_default: float | None = 1.0) -> list[tuple]:
+    """The advanced scale factor (to m3/m3) and nodata parameters of a soil moisture input.
+
+    ``scale_default`` None makes the scale optional (downscale: empty reads SMAP as the model was trained).
+    """
+    p = QgsProcessingParameterNumber(scale_name, alg.tr("{} scale factor to m3/m3").format(what),
+                                     QgsProcessingParameterNumber.Type.Double, defaultValue=scale_default,
+                                     optional=scale_default is None, minValue=0.0)
+    p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+    if scale_default is None:
+        help_scale = alg.tr("The values are multiplied by this to give m3/m3: 0.01 for percent, 0.0001 for "
+                            "integers x 10000. Empty: as the model was trained (1 unless its SMAP had a scale).")
+    else:
+        help_scale = alg.tr("The values are multiplied by this to give m3/m3: 1 for m3/m3, 0.01 for percent, 0.0001 "
+                            "for integers x 10000. Values that cannot be m3/m3 stop the run with a message.")
+    n = QgsProcessingParameterNumber(nodata_name, alg.tr("{} nodata value (if not declared in the file)").format(what),
+                                     QgsProcessingParameterNumber.Type.Double, optional=True)
+    n.setFlags(n.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+    help_nodata = alg.tr("A fill value the file does not declare as nodata (e.g. -9999); such pixels are ignored. "
+                         "Empty: the file's own nodata value only.")
+    if scale_default is None:
+        help_nodata += " " + alg.tr("Without it, the value the model was trained with.")
+    return [(p, help_scale), (n, help_nodata)]
+
+
+def optional_number(alg: SmdAlgorithm, parameters, name: str, context) -> float | None:
+    """The value of an optional number parameter, or None when it is left empty."""
+    value = parameters.get(name)
+    if value is None or value == "" or (hasattr(value, "isNull") and value.isNull()):
+        return None
+    return alg.parameterAsDouble(parameters, name, context)
+
+
+def sm_reading_text(alg: SmdAlgorithm, scale: float | None, nodata: float | None) -> str:
+    """'scale 0.01, nodata -9999' for logs and reports ('' when the values are read as they are)."""
+    parts = []
+    if scale is not None and scale != 1.0:
+        parts.append(alg.tr("scale {:g}").format(scale))
+    if nodata is not None:
+        parts.append(alg.tr("nodata {:g}").format(nodata))
+    return ", ".join(parts)
+
+
 class ScreenAlgorithm(SmdAlgorithm):
     ALG_ID = "screen"
     GROUP = "model"
@@ -123,6 +167,8 @@ class ScreenAlgorithm(SmdAlgorithm):
     MAX_VIF = "MAX_VIF"
     DIAGNOSTICS = "DIAGNOSTICS"
     DERIVED_FACTORS = "DERIVED_FACTORS"
+    SM_SCALE = "SM_SCALE"
+    SM_NODATA = "SM_NODATA"
 
     def displayName(self) -> str:  # noqa: N802
         return self.tr("Screen factors (correlation analysis)")
@@ -154,7 +200,11 @@ class ScreenAlgorithm(SmdAlgorithm):
             "reason, and with the diagnostics vif, mutual_info, perm_importance) and the selected factor names, "
             "comma-separated, ready for the 'Factors to use' input of "
             "smdownscale:train in a model. Neighbouring cells are autocorrelated, so p-values are optimistic: "
-            "use them to rank, not as proof.")
+            "use them to rank, not as proof.") + "\n\n" + self.tr(
+            "Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undeclared fill value (e.g. "
+            "-9999) stop the run with the fix. The advanced parameters SM_SCALE (factor to m3/m3, 0.01 for percent) "
+            "and SM_NODATA (a fill value the file does not declare) say how to read SMAP. NDVI-like factors must lie "
+            "within -1 to 1.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         params: list = []
@@ -189,6 +239,7 @@ class ScreenAlgorithm(SmdAlgorithm):
         params.append((p, self.tr("Computed from the stack bands when their inputs are present and screened with "
                                   "the other factors.")))
         params.append(min_valid_param(self))
+        params += sm_value_params(self)
         p = QgsProcessingParameterFileDestination(self.OUTPUT, self.tr("Screening table"),
                                                   self.tr("CSV files (*.csv)"))
         params.append((p, self.tr("CSV table with one row per factor, in rank order.")))
@@ -217,6 +268,11 @@ class ScreenAlgorithm(SmdAlgorithm):
         sm, stacks = pair_input_paths(self, parameters, context)
         output = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         report_path = report_destination(self, parameters, context)
+        sm_scale = self.parameterAsDouble(parameters, self.SM_SCALE, context)
+        sm_nodata = optional_number(self, parameters, self.SM_NODATA, context)
+        reading = sm_reading_text(self, sm_scale, sm_nodata)
+        if reading:
+            feedback.pushInfo(self.tr("SMAP values read with {}.").format(reading))
         progress, is_canceled = self.callbacks(feedback)
         result = self.run_engine(
             screen.screen_factors, sm, stacks,
@@ -225,7 +281,7 @@ class ScreenAlgorithm(SmdAlgorithm):
             max_factors=self.parameterAsInt(parameters, self.MAX_FACTORS, context),
             min_valid_fraction=self.parameterAsDouble(parameters, self.MIN_VALID_FRACTION, context),
             output_csv=output, progress=progress, is_canceled=is_canceled, max_vif=max_vif, diagnostics=diagnostics,
-            derived=derived)
+            derived=derived, sm_scale=sm_scale, sm_nodata=sm_nodata)
 
         def num(v: float) -> str:
             return "   n/a" if not math.isfinite(v) else f"{v:6.3f}"
@@ -247,6 +303,8 @@ class ScreenAlgorithm(SmdAlgorithm):
                         self.tr("Maximum number of factors"): self.parameterAsInt(parameters, self.MAX_FACTORS,
                                                                                   context) or self.tr("no limit"),
                         self.tr("Maximum VIF"): max_vif or self.tr("off")}
+            if reading:
+                settings[self.tr("SMAP values")] = reading
             self.run_engine(report.screen_report, result, report_path, inputs=report_inputs(self, sm, stacks),
                             settings=settings)
         return {self.OUTPUT: output, self.SELECTED: result.selected_text, self.REPORT: report_path}

@@ -15,7 +15,16 @@ from qgis.core import (
 )
 
 from .base import SmdAlgorithm
-from .screen import add_pair_inputs, min_valid_param, pair_input_paths, report_destination, report_inputs
+from .screen import (
+    add_pair_inputs,
+    min_valid_param,
+    optional_number,
+    pair_input_paths,
+    report_destination,
+    report_inputs,
+    sm_reading_text,
+    sm_value_params,
+)
 
 #: Engine keys in the order of the enum options (indices are public: scripts use them).
 MODEL_KEYS = ("rf", "svr", "cart", "gbr", "extratrees", "linear_gbr", "auto")
@@ -43,6 +52,8 @@ class TrainAlgorithm(SmdAlgorithm):
     CV_MODE = "CV_MODE"
     SEARCH_SECONDS = "SEARCH_SECONDS"
     DERIVED_FACTORS = "DERIVED_FACTORS"
+    SM_SCALE = "SM_SCALE"
+    SM_NODATA = "SM_NODATA"
     OUTPUT = "OUTPUT"
     REPORT = "REPORT"
     MODEL_USED = "MODEL_USED"
@@ -83,7 +94,13 @@ class TrainAlgorithm(SmdAlgorithm):
             "date, and an antecedent precipitation index from daily bands precipitation_lag<d>. The model records "
             "them and smdownscale:downscale recomputes them from its stack.\n\n"
             "'Factors to use' takes comma-separated band names (e.g. the output of smdownscale:screen); empty uses "
-            "every band of the stacks.")
+            "every band of the stacks.") + "\n\n" + self.tr(
+            "Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scaled integers, a fill value "
+            "such as -9999 that the file does not declare as nodata) stop the run with a message naming the file and "
+            "the fix. The advanced parameters SM_SCALE (factor to m3/m3, 0.01 for percent) and SM_NODATA (a fill "
+            "value the file does not declare; the file is not changed) say how to read SMAP; the model keeps them, "
+            "so smdownscale:downscale reads SMAP the same way. NDVI-like factors (ndvi, evi, savi, ndwi) must lie "
+            "within -1 to 1 (MODIS stores them as integers x 10000: multiply by 0.0001 first).")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         params: list = []
@@ -150,6 +167,7 @@ class TrainAlgorithm(SmdAlgorithm):
         p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         params.append((p, self.tr("Seed for the model and the random folds; the same seed gives the same model.")))
         params.append(min_valid_param(self))
+        params += sm_value_params(self)
         p = QgsProcessingParameterFileDestination(self.OUTPUT, self.tr("Model file"),
                                                   self.tr("smdownscale model (*.smdmodel)"))
         params.append((p, self.tr("Where to save the trained model (.smdmodel).")))
@@ -186,6 +204,12 @@ class TrainAlgorithm(SmdAlgorithm):
             if model_type == "rf" else None
         derived = [DERIVED_KEYS[i] for i in self.parameterAsEnums(parameters, self.DERIVED_FACTORS, context)]
         report_path = report_destination(self, parameters, context)
+        sm_scale = self.parameterAsDouble(parameters, self.SM_SCALE, context)
+        sm_nodata = optional_number(self, parameters, self.SM_NODATA, context)
+        reading = sm_reading_text(self, sm_scale, sm_nodata)
+        if reading:
+            feedback.pushInfo(self.tr("SMAP values read with {}; the model keeps this for downscaling.")
+                              .format(reading))
         progress, is_canceled = self.callbacks(feedback)
         result = self.run_engine(
             train.train_model, sm, stacks, output, model_type, factors=factors, params=params,
@@ -196,7 +220,7 @@ class TrainAlgorithm(SmdAlgorithm):
             cv_mode=CV_MODE_KEYS[self.parameterAsEnum(parameters, self.CV_MODE, context)],
             search_seconds=self.parameterAsDouble(parameters, self.SEARCH_SECONDS, context),
             training_mode=TRAINING_MODE_KEYS[self.parameterAsEnum(parameters, self.TRAINING_MODE, context)],
-            derived=derived)
+            derived=derived, sm_scale=sm_scale, sm_nodata=sm_nodata)
         meta = result.meta
         samples = self.tr("1 km pixels") if meta["training_mode"] == "paper" else self.tr("coarse samples")
         feedback.pushInfo(self.tr("{} model trained on {} {} over {} date(s); features: {}").format(

@@ -25,6 +25,7 @@ from qgis.core import (
 )
 
 from .base import SmdAlgorithm
+from .screen import optional_number, sm_reading_text, sm_value_params
 
 RESAMPLING = ("auto", "bilinear", "average", "nearest")
 OUTPUT_METRICS = (("N", "n"), ("R", "r"), ("MAE", "mae"), ("RMSE", "rmse"), ("BIAS", "bias"), ("UBRMSD", "ubrmsd"))
@@ -51,6 +52,8 @@ class ValidateAlgorithm(SmdAlgorithm):
     INPUT = "INPUT"
     REFERENCE = "REFERENCE"
     RESAMPLING = "RESAMPLING"
+    REF_SCALE = "REF_SCALE"
+    REF_NODATA = "REF_NODATA"
     STATIONS = "STATIONS"
     STATION_ID_FIELD = "STATION_ID_FIELD"
     DATE_FIELD = "DATE_FIELD"
@@ -96,7 +99,12 @@ class ValidateAlgorithm(SmdAlgorithm):
             "as above; the CSV has one row per date and source, then the metrics of all dates pooled (date "
             "'all'), which are also the numeric outputs.\n\n"
             "The HTML report holds the metrics table, a density plot of the estimate against the reference with "
-            "the 1:1 line, the station comparison and, when stations cover several dates, their time series.")
+            "the 1:1 line, the station comparison and, when stations cover several dates, their time series.") + \
+            "\n\n" + self.tr(
+            "Units: the estimate and the reference must be in m3/m3; percent, scaled integers or an undeclared fill "
+            "value (e.g. -9999) stop the run with the fix. The advanced parameters REF_SCALE (factor to m3/m3, 0.01 "
+            "for percent) and REF_NODATA (a fill value the file does not declare) say how to read the reference. "
+            "Station values must lie within 0-1 m3/m3.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         params = []
@@ -110,6 +118,7 @@ class ValidateAlgorithm(SmdAlgorithm):
                                        defaultValue=0)
         p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         params.append((p, self.tr("How the reference is brought onto the estimate's grid.")))
+        params += sm_value_params(self, self.REF_SCALE, self.REF_NODATA, self.tr("Reference"))
         p = QgsProcessingParameterFeatureSource(self.STATIONS, self.tr("Station points"),
                                                 [QgsProcessing.SourceType.TypeVectorPoint], optional=True)
         params.append((p, self.tr("Point layer of in-situ observations, one feature per station and time.")))
@@ -301,10 +310,12 @@ class ValidateAlgorithm(SmdAlgorithm):
         observations, output, pairs, report_path = self._stations_and_outputs(parameters, context, feedback)
         progress, is_canceled = self.callbacks(feedback)
         sampler = PairSampler() if report_path else None
+        ref_scale, ref_nodata = self._ref_reading(parameters, context, feedback, bool(reference))
 
         results = self.run_engine(engine.validate, estimate, reference=reference, stations=observations or None,
                                   date=day, output_csv=output, reference_resampling=resampling, pairs_csv=pairs,
-                                  progress=progress, is_canceled=is_canceled, sink=sampler)
+                                  progress=progress, is_canceled=is_canceled, sink=sampler, ref_scale=ref_scale,
+                                  ref_nodata=ref_nodata)
 
         if "reference" in results:
             feedback.pushInfo(self.tr("Reference resampled onto the estimate's grid with '{}'.")
@@ -328,6 +339,15 @@ class ValidateAlgorithm(SmdAlgorithm):
                 inputs[self.tr("Reference")] = self._layer_label(parameters, self.REFERENCE, context)
             out[self.REPORT] = self._write_report(results, station_pairs, report_path, sampler, None, inputs)
         return out
+
+    def _ref_reading(self, parameters, context, feedback, used: bool) -> tuple[float, float | None]:
+        """(scale, nodata) of the reference rasters, logged when they change the values."""
+        scale = self.parameterAsDouble(parameters, self.REF_SCALE, context)
+        nodata = optional_number(self, parameters, self.REF_NODATA, context)
+        text = sm_reading_text(self, scale, nodata)
+        if used and text:
+            feedback.pushInfo(self.tr("Reference values read with {}.").format(text))
+        return scale, nodata
 
     # -- report and time series ------------------------------------------------------------------
     def _layer_label(self, parameters, name, context) -> str:
@@ -357,10 +377,11 @@ class ValidateAlgorithm(SmdAlgorithm):
                                          "comes from its file name."))
         observations, output, pairs, report_path = self._stations_and_outputs(parameters, context, feedback)
         progress, is_canceled = self.callbacks(feedback)
+        ref_scale, ref_nodata = self._ref_reading(parameters, context, feedback, bool(references))
 
         res = self.run_engine(series.validate_series, estimates, references or None, observations or None,
                               output_csv=output, pairs_csv=pairs, resampling=resampling, progress=progress,
-                              is_canceled=is_canceled)
+                              is_canceled=is_canceled, ref_scale=ref_scale, ref_nodata=ref_nodata)
 
         for note in res.skipped:
             feedback.pushWarning(self.tr("Stations skipped on {}").format(note))

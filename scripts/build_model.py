@@ -42,6 +42,8 @@ PARAM_HELP = {
     "validation_reference": "Soil moisture raster to validate the 1 km result against (e.g. a 1 km product or "
                             "in-situ based map).",
     "model_type": "The regression algorithm: random forest, support vector regression or a regression tree.",
+    "smap_scale": "Factor that turns the SMAP values into m3/m3: 1 for m3/m3, 0.01 for SMAP in percent. The model "
+                  "keeps it, so downscaling reads SMAP the same way.",
 }
 
 # model outputs: (child id, child output, model output name, description, mandatory)
@@ -65,8 +67,10 @@ def build(path: str = OUTPUT) -> str:
         QgsProcessingModelChildParameterSource,
         QgsProcessingModelOutput,
         QgsProcessingModelParameter,
+        QgsProcessingParameterDefinition,
         QgsProcessingParameterEnum,
         QgsProcessingParameterMultipleLayers,
+        QgsProcessingParameterNumber,
         QgsProcessingParameterRasterLayer,
     )
     from qgis.PyQt.QtCore import QPointF
@@ -81,7 +85,10 @@ def build(path: str = OUTPUT) -> str:
         QgsProcessingParameterEnum("model_type", "Model", options=["Random forest (RF)",
                                                                    "Support vector regression (SVR)",
                                                                    "Regression tree (CART)"], defaultValue=0),
+        QgsProcessingParameterNumber("smap_scale", "SMAP scale factor to m3/m3",
+                                     QgsProcessingParameterNumber.Type.Double, defaultValue=1.0, minValue=0.0),
     ]
+    params[-1].setFlags(params[-1].flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
     for i, p in enumerate(params):
         mp = QgsProcessingModelParameter(p.name())
         mp.setDescription(p.description())
@@ -101,10 +108,12 @@ def build(path: str = OUTPUT) -> str:
         ("align", "smdownscale:align", "Align rasters to a grid",
          {"INPUTS": [param("factor_rasters")], "REFERENCE": [param("grid")], "CATEGORICAL": [static("landcover")]}),
         ("screen", "smdownscale:screen", "Screen factors",
-         {"SOIL_MOISTURE": [param("smap")], "FACTORS": [output("align", "OUTPUT")]}),
+         {"SOIL_MOISTURE": [param("smap")], "FACTORS": [output("align", "OUTPUT")],
+          "SM_SCALE": [param("smap_scale")]}),
         ("train", "smdownscale:train", "Train downscaling model",
          {"SOIL_MOISTURE": [param("smap")], "FACTORS": [output("align", "OUTPUT")],
-          "SELECTED_FACTORS": [output("screen", "SELECTED")], "MODEL_TYPE": [param("model_type")]}),
+          "SELECTED_FACTORS": [output("screen", "SELECTED")], "MODEL_TYPE": [param("model_type")],
+          "SM_SCALE": [param("smap_scale")]}),
         ("downscale", "smdownscale:downscale", "Downscale soil moisture",
          {"MODEL": [output("train", "OUTPUT")], "FACTORS": [output("align", "OUTPUT")],
           "SOIL_MOISTURE": [param("smap")]}),

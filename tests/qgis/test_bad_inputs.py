@@ -253,6 +253,62 @@ def _build_inputs(base: pathlib.Path) -> dict[str, Any]:
     d["cut_reference"] = cut_copy(d["reference_ll"], "reference", os.path.getsize(d["reference_ll"]) // 2)
 
     # -- inputs: soil moisture units and fill values, factor ranges
+    # SMAP in percent (the same factor stacks as the scene); SMAP in m3/m3 with -9999 fill not declared as nodata
+    d["pct"] = make_scene(str(base / "pct"), sm_func=lambda m: 100.0 * (0.1 + 0.5 * m["ndvi"]), dates=DATES)
+    fill_sm = []
+    for path, values in zip(scene["sm"], scene["sm_values"]):
+        v = np.array(values, dtype=np.float64)
+        v[np.arange(v.size).reshape(v.shape) % 9 == 0] = -9999.0
+        fill_sm.append(write_raster(str(base / "fill" / os.path.basename(path)), coarse, v, names=["sm_surface"],
+                                    nodata=-1.0))
+    d["fill"] = {"sm": fill_sm, "stacks": scene["stacks"]}
+    d["ndvi10k"] = make_scene(str(base / "ndvi10k"), dates=DATES[:1],
+                              extra=lambda fields, *_: {"ndvi": np.round(fields["ndvi"] * 10000.0)})
+    celsius = read_all(scene["stacks"][0], dtype=np.float64)
+    celsius[1] -= 273.15
+    d["celsius_stack"] = write_raster(str(base / "celsius" / "factors_20230601.tif"), fine, celsius,
+                                      names=["ndvi", "lst_day", "landcover"],
+                                      kinds=["continuous", "continuous", "categorical"])
+    lon_f, _ = _lonlat(fine)
+    d["reference_pct"] = write_raster(str(base / "validate" / "reference_pct.tif"), fine,
+                                      100.0 * (0.2 + 0.1 * np.sin((lon_f - lon_f.min()) * 20.0)))
+
+    def check_train_percent_scaled(d, params, results, log):
+        _, meta = model_io.load_model(params["OUTPUT"])
+        assert meta["soil_moisture_input"] == {"scale": 0.01, "nodata": None}
+        lo, hi = meta["target_range"]
+        pct = np.concatenate([v.ravel() for v in d["pct"]["sm_values"]])
+        assert lo >= np.nanmin(pct) / 100.0 - 1e-9 and hi <= np.nanmax(pct) / 100.0 + 1e-9 and 0.1 < lo < hi < 0.6
+        assert float(results["CV_R"]) > 0.8
+        assert "SMAP values read with scale 0.01; the model keeps this for downscaling." in log
+
+    def check_screen_fill_declared(d, params, results, log):
+        rows = _csv_rows(params["OUTPUT"])
+        n = {int(r["n"]) for r in rows}.pop()
+        assert "ndvi" in results["SELECTED"].split(",") and "SMAP values read with nodata -9999." in log
+        assert n >= 100  # both dates, every 9th cell left out
+        ok = sum(int(np.isfinite(v).sum() - (np.isfinite(v) & (np.arange(v.size).reshape(v.shape) % 9 == 0)).sum())
+                 for v in d["scene"]["sm_values"])
+        assert n <= ok
+
+    def check_downscale_percent_scaled(d, params, results, log):
+        fine, coarse = d["fine"], d["coarse"]
+        got = read_all(params["OUTPUT"], dtype=np.float64)[0]
+        idx = CellIndex(fine, coarse).rows(0, fine.height).ravel()
+        ok = (idx >= 0) & np.isfinite(got.ravel())
+        sums = np.bincount(idx[ok], weights=got.ravel()[ok], minlength=coarse.size)
+        counts = np.bincount(idx[ok], minlength=coarse.size)
+        sm = d["pct"]["sm_values"][0].ravel() / 100.0  # percent SMAP read with SM_SCALE 0.01
+        has = (counts > 0) & np.isfinite(sm)
+        assert has.sum() >= 100
+        np.testing.assert_allclose(sums[has] / counts[has], sm[has], atol=1e-5)
+        assert gdal.Open(params["OUTPUT"]).GetMetadataItem("coarse_soil_moisture_reading") == \
+            "scale 0.01 (percent to m3/m3)"
+        assert "SMAP values read with scale 0.01 (percent to m3/m3)." in log
+
+    d["units_checks"] = {"train_percent_scaled": check_train_percent_scaled,
+                         "screen_fill_declared": check_screen_fill_declared,
+                         "downscale_percent_scaled": check_downscale_percent_scaled}
 
     # -- inputs: grid sizes
     # headers describing huge grids in small sparse files, as a wrong export or a typo in a resolution makes them
@@ -801,6 +857,50 @@ CASES = [
          r"download or export it again\."),
 
     # -- cases: soil moisture units and fill values, factor ranges
+    Case("train: SMAP in percent", "train",
+         lambda d, o: {**_sm(d, "pct"), "MODEL_TYPE": 2, "CV_FOLDS": 0, "OUTPUT": str(o / "m.smdmodel")},
+         r"The soil moisture raster smap_20230601\.tif is not in m3/m3: values [\d.]+ to [\d.]+, median [\d.]+\. "
+         r"These look like percent \(0-100\)\. Give SM_SCALE=0\.01 \(advanced parameter"),
+    Case("train: SMAP in percent with SM_SCALE 0.01", "train",
+         lambda d, o: {**_sm(d, "pct"), "MODEL_TYPE": 2, "CV_FOLDS": 2, "SM_SCALE": 0.01,
+                       "OUTPUT": str(o / "m.smdmodel")},
+         check=lambda d, params, results, log: d["units_checks"]["train_percent_scaled"](d, params, results, log)),
+    Case("train: undeclared -9999 fill in SMAP", "train",
+         lambda d, o: {**_sm(d, "fill"), "MODEL_TYPE": 2, "CV_FOLDS": 0, "OUTPUT": str(o / "m.smdmodel")},
+         r"The soil moisture raster smap_20230601\.tif holds \d+ pixel\(s\) \(\d+\.\d %\) equal to -9999, a fill "
+         r"value that is not declared as nodata.* set SM_NODATA=-9999 \(advanced parameter\), or mark it in the file "
+         r"\(gdal_edit\.py -a_nodata -9999 smap_20230601\.tif"),
+    Case("screen: undeclared -9999 fill in SMAP", "screen",
+         lambda d, o: {**_sm(d, "fill"), "OUTPUT": str(o / "screen.csv")},
+         r"smap_20230601\.tif holds \d+ pixel\(s\) \(\d+\.\d %\) equal to -9999, a fill value that is not declared "
+         r"as nodata.* set SM_NODATA=-9999"),
+    Case("screen: -9999 fill declared with SM_NODATA", "screen",
+         lambda d, o: {**_sm(d, "fill"), "SM_NODATA": -9999, "DIAGNOSTICS": False, "OUTPUT": str(o / "screen.csv")},
+         check=lambda d, params, results, log: d["units_checks"]["screen_fill_declared"](d, params, results, log)),
+    Case("train: NDVI stored as integers x 10000", "train",
+         lambda d, o: {**_sm(d, "ndvi10k", 1), "MODEL_TYPE": 2, "CV_FOLDS": 0, "OUTPUT": str(o / "m.smdmodel")},
+         r"The factor ndvi in factors_20230601\.tif looks like a vegetation index but holds values \d+ to \d+, median "
+         r"\d+, 100\.0 % of them outside -1 to 1\. It is probably stored as integers x 10000 \(as MODIS MOD13 "
+         r"NDVI/EVI\): multiply the band by 0\.0001"),
+    Case("validate: reference in percent", "validate",
+         lambda d, o: {"INPUT": d["estimate"], "REFERENCE": d["reference_pct"], "OUTPUT": str(o / "v.csv")},
+         r"The reference reference_pct\.tif is not in m3/m3: values [\d.]+ to [\d.]+, median [\d.]+\. These look like "
+         r"percent \(0-100\)\. Give REF_SCALE=0\.01"),
+    Case("downscale: LST in degrees Celsius, model trained on Kelvin", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["celsius_stack"], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "OUTPUT": str(o / "sm.tif")},
+         r"The factor lst_day in factors_20230601\.tif holds values [\d.]+ to [\d.]+, median [\d.]+, which is in "
+         r"degrees Celsius, but the model was trained on lst_day in Kelvin \(training range 2\d\d to 3\d\d\)\. "
+         r"Convert it: add 273\.15 to the band"),
+    Case("downscale: SMAP in percent for residual correction", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["pct"]["stacks"][0], "SOIL_MOISTURE": d["pct"]["sm"][0],
+                       "OUTPUT": str(o / "sm.tif")},
+         r"The soil moisture raster smap_20230601\.tif is not in m3/m3: .*These look like percent \(0-100\)\. Give "
+         r"SM_SCALE=0\.01"),
+    Case("downscale: SMAP in percent with SM_SCALE 0.01", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["pct"]["stacks"][0], "SOIL_MOISTURE": d["pct"]["sm"][0],
+                       "SM_SCALE": 0.01, "OUTPUT": str(o / "sm.tif")},
+         check=lambda d, params, results, log: d["units_checks"]["downscale_percent_scaled"](d, params, results, log)),
 
     # -- cases: grid sizes
     Case("align: reference raster of 200000 x 200000 pixels", "align",

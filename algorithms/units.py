@@ -1,0 +1,344 @@
+"""Value and unit sanity of soil moisture rasters and of factors whose range is known.
+
+Soil moisture inside the engine is volumetric, in m3/m3. A raster in percent (0-100), stored as scaled
+integers, or holding a fill value (-9999, 65535, ...) that is not declared as nodata would otherwise
+train a model on the wrong numbers without any error. Every soil moisture raster the engine reads
+(SMAP for screen, train and residual correction; the reference and the estimate in validate) goes
+through :func:`read_soil_moisture` or :func:`check_soil_moisture`, which apply the user's nodata value
+and scale factor and refuse values that cannot be m3/m3 with a message naming the file, what was found,
+the likely cause and the fix.
+
+Rules (after the declared nodata, and the user's nodata value, are set aside):
+
+* fill: any pixel equal to a fill-like value (:data:`FILL_VALUES`, 255 in byte rasters) or at most
+  -999 is an undeclared nodata value; real soil moisture never takes these values.
+* not m3/m3 (after scaling): a median above 1, more than 1 % of the pixels outside -0.05..1 m3/m3
+  (products carry small negative noise; volumetric soil moisture cannot exceed 1, saturated organic
+  soils reach ~0.9), or any pixel outside -0.5..1.5. When the file's own values lie within 0-100 with
+  a median above 1 they are percent and the message says ``SM_SCALE=0.01``; otherwise it names the
+  scale factor of scaled integers or an undeclared nodata value.
+* scaled twice: with a scale factor other than 1, a 99th percentile below 0.01 m3/m3 (no soil is
+  that dry everywhere).
+
+Factors: an NDVI-like index (a name token ndvi, evi, evi2, savi, msavi, osavi, ndwi, ndmi) must lie
+within -1..1; more than 1 % of its values outside -1.5..1.5 is refused (MODIS stores NDVI as integers
+x 10000). Land surface temperature (a name starting with ``lst``, except differences such as
+``lst_diff``) is compared at downscale with the range the model was trained on: a Kelvin-trained model
+refuses a stack whose LST median lies within -60..60 (degrees Celsius), and the reverse; in training,
+every date must give an LST factor in the same unit (:class:`LstUnits`). Converting
+silently would hide the mistake in the inputs, so both are refused with the exact conversion.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from osgeo import gdal
+
+from .errors import InputError
+
+#: Values that products and tools write for "no data" (255 only counts in byte rasters).
+FILL_VALUES = (-9999.0, -999.0, -9998.0, 65535.0, 32767.0, -32768.0, 9.96921e36, -3.4028235e38)
+BYTE_FILL = 255.0
+#: At most this value is a fill, whatever its exact number.
+FILL_BELOW = -999.0
+#: Plausible volumetric soil moisture (m3/m3), with the small negative noise some products carry.
+SM_MIN = -0.05
+SM_MAX = 1.0
+#: Share of pixels allowed outside SM_MIN..SM_MAX; beyond SM_HARD_MIN..SM_HARD_MAX no pixel is allowed.
+SM_OUTSIDE_SHARE = 0.01
+SM_HARD_MIN = -0.5
+SM_HARD_MAX = 1.5
+#: With a scale factor other than 1, a 99th percentile below this means the values were scaled twice.
+SM_TOO_SMALL = 0.01
+#: Pixels read to check a large raster (a decimated read; SMAP rasters are read whole).
+SAMPLE_PIXELS = 250_000
+#: NDVI-like indices: names holding one of these tokens; their values lie within -1..1.
+INDEX_TOKENS = ("ndvi", "evi", "evi2", "savi", "msavi", "msavi2", "osavi", "ndwi", "ndmi")
+INDEX_LIMIT = 1.5
+INDEX_OUTSIDE_SHARE = 0.01
+#: Land surface temperature: Kelvin medians lie within 150..350, degrees Celsius within -60..60.
+KELVIN_RANGE = (150.0, 350.0)
+CELSIUS_RANGE = (-60.0, 60.0)
+KELVIN_OFFSET = 273.15
+#: Downscale: above this share of clipped pixels a warning; above REFUSE_CLIPPED the run is refused.
+WARN_CLIPPED = 0.05
+REFUSE_CLIPPED = 0.5
+
+_INDEX_RE = re.compile(r"(?<![a-z])(" + "|".join(sorted(INDEX_TOKENS, key=len, reverse=True)) + r")(?![a-z])")
+
+
+@dataclass(frozen=True)
+class SmReading:
+    """How a soil moisture raster is read: an extra nodata value and a factor to m3/m3.
+
+    ``scale_param`` / ``nodata_param`` are the parameter names the messages tell the user to set.
+    """
+
+    scale: float = 1.0
+    nodata: float | None = None
+    scale_param: str = "SM_SCALE"
+    nodata_param: str = "SM_NODATA"
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.scale, (int, float)) and math.isfinite(self.scale) and self.scale > 0):
+            raise InputError(f"The scale factor {self.scale_param} must be a positive number (got {self.scale}); "
+                             "use 1 for m3/m3 and 0.01 for percent.")
+        if self.nodata is not None and not math.isfinite(self.nodata):
+            raise InputError(f"The nodata value {self.nodata_param} must be a number (got {self.nodata}); "
+                             "leave it empty to use the value declared in the file.")
+
+    @property
+    def default(self) -> bool:
+        return self.scale == 1.0 and self.nodata is None
+
+    def describe(self) -> str:
+        """A short text for logs and reports, e.g. 'scale 0.01, nodata -9999'."""
+        parts = [f"scale {self.scale:g}" + (" (percent to m3/m3)" if self.scale == 0.01 else "")]
+        if self.nodata is not None:
+            parts.append(f"nodata {self.nodata:g}")
+        return ", ".join(parts)
+
+    def apply(self, raw: np.ndarray) -> np.ndarray:
+        """The values in m3/m3 (float64): the user's nodata value becomes NaN, then the scale is applied."""
+        out = np.array(raw, dtype=np.float64)
+        if self.nodata is not None:
+            out[np.isclose(out, self.nodata, rtol=1e-7, atol=0.0)] = np.nan
+        if self.scale != 1.0:
+            out *= self.scale
+        return out
+
+
+#: Values read as they are (m3/m3, the file's own nodata).
+AS_IS = SmReading()
+
+
+def _num(v: float) -> str:
+    """A value as read by a person: 3 significant digits, whole numbers from 100 on."""
+    a = abs(v)
+    if a >= 1e6:
+        return f"{v:.4g}"
+    if a >= 100:
+        return f"{v:.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    return f"{v:.3g}"
+
+
+def _exact(v: float) -> str:
+    """A value to type into a parameter or a command (float32 fill values keep their precision)."""
+    return f"{v:.9g}"
+
+
+def _summary(values: np.ndarray) -> str:
+    return f"values {_num(float(values.min()))} to {_num(float(values.max()))}, median {_num(float(np.median(values)))}"
+
+
+def _fill_mask(raw: np.ndarray, byte: bool) -> np.ndarray:
+    mask = raw <= FILL_BELOW
+    for f in FILL_VALUES + ((BYTE_FILL,) if byte else ()):
+        mask |= np.isclose(raw, f, rtol=1e-6, atol=0.0)
+    return mask
+
+
+def is_fill(value: float, byte: bool = False) -> bool:
+    """True for a fill-like value (-9999, 65535, ...; 255 in byte data; anything at most -999)."""
+    return bool(_fill_mask(np.array([float(value)]), byte)[0])
+
+
+def check_soil_moisture(raw: np.ndarray, path: str, reading: SmReading = AS_IS, role: str = "soil moisture raster",
+                        byte: bool = False) -> np.ndarray:
+    """Check soil moisture values and return them in m3/m3 (float64, NaN for nodata).
+
+    ``raw`` holds the file's values with the declared nodata already NaN (:func:`raster.read_block`);
+    ``reading`` adds a nodata value and a scale factor. Raises InputError (naming ``path``, what was
+    found, the likely cause and the fix) for undeclared fill values, percent and other non-m3/m3 values.
+    """
+    name = os.path.basename(path) or path
+    values = reading.apply(raw)
+    ok = np.isfinite(values)
+    if not ok.any():
+        return values
+    raw_ok = np.asarray(raw, dtype=np.float64)[ok]
+    fill = _fill_mask(raw_ok, byte)
+    sp, npar = reading.scale_param, reading.nodata_param
+    if fill.any():
+        found, counts = np.unique(raw_ok[fill], return_counts=True)
+        top = float(found[np.argmax(counts)])
+        n = int(fill.sum())
+        real = raw_ok[~fill]
+        rest = f"; the other pixels hold {_summary(real)}" if real.size else ""
+        param = f"set {npar}={_exact(top)} (advanced parameter), or " if npar else ""
+        raise InputError(
+            f"The {role} {name} holds {n} pixel(s) ({100.0 * n / raw_ok.size:.1f} %) equal to {_exact(top)}, a fill "
+            f"value that is not declared as nodata{rest}. They would be used as soil moisture. Declare the "
+            f"nodata value: {param}mark it in the file (gdal_edit.py -a_nodata {_exact(top)} {name}, or QGIS "
+            "Raster > Conversion > Translate with 'Assign a specified nodata value to output bands').")
+    v = values[ok]
+    median = float(np.median(v))
+    found = _summary(v) + (f" after {sp}={reading.scale:g}" if reading.scale != 1.0 else "")
+    outside = (v < SM_MIN) | (v > SM_MAX)
+    hard = bool(((v < SM_HARD_MIN) | (v > SM_HARD_MAX)).any())
+    if median > 1.0 or hard or outside.mean() > SM_OUTSIDE_SHARE:
+        if float(np.median(raw_ok)) > 1.0 and float(raw_ok.min()) >= SM_MIN and float(raw_ok.max()) <= 100.5:
+            param = f"Give {sp}=0.01 (advanced parameter: scale factor to m3/m3) to convert them, or c" if sp else "C"
+            raise InputError(
+                f"The {role} {name} is not in m3/m3: {found}. These look like percent (0-100). {param}onvert the "
+                "raster to m3/m3 (divide by 100 with the Raster calculator).")
+        if median > 1.0:
+            hint = ("If the raster stores scaled integers, " + (
+                f"give the factor to m3/m3 as {sp} (e.g. {sp}=0.0001 for values x 10000, 0.001 for x 1000, 0.01 "
+                "for percent)" if sp else "convert it to m3/m3 (Raster calculator)"))
+        else:
+            hint = (f"If some of these values mean 'no data', declare that value as nodata "
+                    f"({npar + ' or ' if npar else ''}gdal_edit.py -a_nodata); if the values are in other units, "
+                    + (f"give the factor to m3/m3 as {sp}" if sp else "convert them to m3/m3"))
+        raise InputError(
+            f"The {role} {name} is not in m3/m3: {found}, {100.0 * float(outside.mean()):.1f} % of the pixels "
+            f"outside {SM_MIN:g} to {SM_MAX:g} m3/m3. {hint}.")
+    if reading.scale != 1.0 and float(np.percentile(v, 99)) < SM_TOO_SMALL:
+        raise InputError(
+            f"The {role} {name} holds {found}: too small for soil moisture in m3/m3, so the values were probably "
+            f"already in m3/m3. Set {sp} to 1.")
+    return values
+
+
+def is_byte(ds: gdal.Dataset, band: int = 1) -> bool:
+    return ds.GetRasterBand(band).DataType == gdal.GDT_Byte
+
+
+def read_soil_moisture(ds: gdal.Dataset, path: str, reading: SmReading = AS_IS,
+                       role: str = "soil moisture raster") -> np.ndarray:
+    """Band 1 of a (coarse) soil moisture raster, whole, checked and in m3/m3 (float64, NaN nodata)."""
+    from .raster import read_block
+
+    raw = read_block(ds, 0, ds.RasterYSize, [1], np.float64)[0]
+    return check_soil_moisture(raw, path, reading, role, is_byte(ds))
+
+
+def sample_band(ds: gdal.Dataset, band: int = 1, max_pixels: int = SAMPLE_PIXELS) -> np.ndarray:
+    """About ``max_pixels`` values of a band spread over the raster (a decimated read), declared nodata NaN.
+
+    The blocks the read cached are released, so memory stays that of the block-by-block passes."""
+    b = ds.GetRasterBand(band)
+    w, h = ds.RasterXSize, ds.RasterYSize
+    step = max(1, int(math.ceil(math.sqrt(w * h / max(1, max_pixels)))))
+    bw, bh = max(1, w // step), max(1, h // step)
+    arr = b.ReadAsArray(0, 0, w, h, buf_xsize=bw, buf_ysize=bh).astype(np.float64)
+    ds.FlushCache()  # the read pulled every tile (of every band, when pixel-interleaved) into the block cache
+    nd = b.GetNoDataValue()
+    if nd is not None and not np.isnan(nd):
+        arr[arr == nd] = np.nan
+    arr[~np.isfinite(arr)] = np.nan
+    return arr
+
+
+def check_soil_moisture_sample(ds: gdal.Dataset, path: str, reading: SmReading = AS_IS,
+                               role: str = "soil moisture raster") -> None:
+    """:func:`check_soil_moisture` on a decimated read of band 1 (for large rasters)."""
+    check_soil_moisture(sample_band(ds), path, reading, role, is_byte(ds))
+
+
+# -- factors ----------------------------------------------------------------------------------------
+
+def is_index(name: str) -> bool:
+    """True for an NDVI-like index name (ndvi, evi, savi, ndwi, ... as a token: 'ndvi_landsat', 'mod13_evi')."""
+    return bool(_INDEX_RE.search(name.lower()))
+
+
+def is_lst(name: str) -> bool:
+    """True for a land surface temperature factor ('lst_day', 'lst_landsat'), not for differences ('lst_diff')."""
+    low = name.lower()
+    return low.startswith("lst") and "diff" not in low and "delta" not in low and "range" not in low
+
+
+def check_index_factor(name: str, values: np.ndarray, path: str) -> None:
+    """Refuse an NDVI-like factor whose values are not within -1..1 (e.g. MODIS integers x 10000)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if not v.size:
+        return
+    outside = np.abs(v) > INDEX_LIMIT
+    if outside.mean() <= INDEX_OUTSIDE_SHARE:
+        return
+    hi = float(np.percentile(np.abs(v), 99))
+    if hi > 1000:
+        hint = "stored as integers x 10000 (as MODIS MOD13 NDVI/EVI): multiply the band by 0.0001"
+    elif hi > 100:
+        hint = "stored as integers x 1000 or x 255: bring it to -1..1"
+    else:
+        hint = "in percent: multiply the band by 0.01"
+    if (v <= FILL_BELOW).any():
+        hint += (f", and declare its fill value ({_num(float(v.min()))}) as nodata (gdal_edit.py -a_nodata)")
+    raise InputError(
+        f"The factor {name} in {os.path.basename(path)} looks like a vegetation index but holds {_summary(v)}, "
+        f"{100.0 * float(outside.mean()):.1f} % of them outside -1 to 1. It is probably {hint} (Raster calculator), "
+        "then rebuild the factor stack with smdownscale:align.")
+
+
+def lst_unit(values_median: float) -> str | None:
+    """'K' or 'C' when a temperature median is clearly in Kelvin or degrees Celsius, else None."""
+    if KELVIN_RANGE[0] <= values_median <= KELVIN_RANGE[1]:
+        return "K"
+    if CELSIUS_RANGE[0] <= values_median <= CELSIUS_RANGE[1]:
+        return "C"
+    return None
+
+
+def check_lst_factor(name: str, values: np.ndarray, path: str, trained: Any) -> None:
+    """Refuse an LST factor in degrees Celsius for a model trained on Kelvin, and the reverse.
+
+    ``trained`` is the model's training range [min, max] of the factor (``meta['feature_ranges']``).
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    try:
+        lo, hi = float(trained[0]), float(trained[1])
+    except (TypeError, ValueError, IndexError):
+        return
+    if not v.size or not (math.isfinite(lo) and math.isfinite(hi)):
+        return
+    model_unit = lst_unit(0.5 * (lo + hi))
+    median = float(np.median(v))
+    given = lst_unit(median)
+    if model_unit is None or given is None or given == model_unit:
+        return
+    units = {"K": "Kelvin", "C": "degrees Celsius"}
+    fix = ("add 273.15 to the band (Raster calculator: band + 273.15)" if model_unit == "K"
+           else "subtract 273.15 from the band (Raster calculator: band - 273.15)")
+    raise InputError(
+        f"The factor {name} in {os.path.basename(path)} holds {_summary(v)}, which is in {units[given]}, but the "
+        f"model was trained on {name} in {units[model_unit]} (training range {_num(lo)} to {_num(hi)}). Convert "
+        f"it: {fix}, then rebuild the factor stack with smdownscale:align; or retrain the model on factors in "
+        f"{units[given]}.")
+
+
+class LstUnits:
+    """Remembers the unit (Kelvin or degrees Celsius) of each LST factor over the dates of a training set and
+    refuses a date whose LST is in the other unit."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, tuple[str, float, str]] = {}
+
+    def check(self, name: str, values: np.ndarray, path: str) -> None:
+        v = np.asarray(values, dtype=np.float64)
+        v = v[np.isfinite(v)]
+        if not v.size or not is_lst(name):
+            return
+        median = float(np.median(v))
+        unit = lst_unit(median)
+        if unit is None:
+            return
+        first = self.seen.setdefault(name, (unit, median, path))
+        if first[0] != unit:
+            units = {"K": "Kelvin", "C": "degrees Celsius"}
+            raise InputError(
+                f"The factor {name} is in {units[first[0]]} in {os.path.basename(first[2])} (median {_num(first[1])}) "
+                f"but in {units[unit]} in {os.path.basename(path)} (median {_num(median)}); give every date in the "
+                f"same unit (Kelvin = degrees Celsius + 273.15, Raster calculator), then rebuild the stacks with "
+                "smdownscale:align.")

@@ -1,0 +1,335 @@
+"""Value and unit sanity: soil moisture in percent or with undeclared fill values, NDVI x 10000, LST in degrees C."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+from smdownscale.algorithms import model_io, units
+from smdownscale.algorithms.downscale import downscale
+from smdownscale.algorithms.errors import InputError
+from smdownscale.algorithms.raster import read_all, write_raster
+from smdownscale.algorithms.screen import screen_factors
+from smdownscale.algorithms.stations import read_csv
+from smdownscale.algorithms.train import train_model
+from smdownscale.algorithms.units import SmReading, check_soil_moisture
+from smdownscale.algorithms.validate import validate
+
+from .test_features import make_scene
+
+DATES2 = ("2023-06-01", "2023-06-09")
+
+
+def _field(lo: float, hi: float, shape=(20, 30), seed=0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(lo, hi, shape)
+
+
+# -- the soil moisture check ------------------------------------------------------------------------
+
+def test_m3m3_with_small_negative_noise_passes_unchanged():
+    v = _field(0.02, 0.55)
+    v[0, :5] = -0.03  # retrieval noise
+    out = check_soil_moisture(v, "/data/smap_20230601.tif")
+    np.testing.assert_array_equal(out, v)
+
+
+def test_percent_is_refused_with_the_scale_fix():
+    v = np.linspace(4.1, 48.7, 600).reshape(20, 30)
+    with pytest.raises(InputError) as err:
+        check_soil_moisture(v, "/data/smap_20230601.tif")
+    assert str(err.value) == (
+        "The soil moisture raster smap_20230601.tif is not in m3/m3: values 4.1 to 48.7, median 26.4. These look "
+        "like percent (0-100). Give SM_SCALE=0.01 (advanced parameter: scale factor to m3/m3) to convert them, or "
+        "convert the raster to m3/m3 (divide by 100 with the Raster calculator).")
+
+
+def test_percent_with_the_scale_becomes_m3m3():
+    v = np.linspace(4.1, 48.7, 600).reshape(20, 30)
+    out = check_soil_moisture(v, "smap.tif", SmReading(0.01))
+    np.testing.assert_allclose(out, v * 0.01)
+
+
+def test_a_wrong_scale_on_percent_still_names_0_01():
+    v = np.linspace(4.1, 48.7, 600).reshape(20, 30)
+    with pytest.raises(InputError, match=r"values 0\.41 to 4\.87, median 2\.64 after SM_SCALE=0\.1\. These look like "
+                                         r"percent \(0-100\)\. Give SM_SCALE=0\.01"):
+        check_soil_moisture(v, "smap.tif", SmReading(0.1))
+
+
+def test_undeclared_fill_is_refused_naming_the_value():
+    v = _field(0.05, 0.45)
+    v[:4] = -9999.0
+    with pytest.raises(InputError) as err:
+        check_soil_moisture(v, "/data/smap_20230601.tif")
+    assert str(err.value) == (
+        "The soil moisture raster smap_20230601.tif holds 120 pixel(s) (20.0 %) equal to -9999, a fill value that is "
+        "not declared as nodata; the other pixels hold values 0.0501 to 0.45, median 0.265. They would be used as "
+        "soil moisture. Declare the nodata value: set SM_NODATA=-9999 (advanced parameter), or mark it in the file "
+        "(gdal_edit.py -a_nodata -9999 smap_20230601.tif, or QGIS Raster > Conversion > Translate with 'Assign a "
+        "specified nodata value to output bands').")
+    out = check_soil_moisture(v, "smap.tif", SmReading(nodata=-9999.0))
+    assert np.isnan(out[:4]).all() and np.isfinite(out[4:]).all()
+
+
+@pytest.mark.parametrize("fill", [65535.0, 32767.0, -32768.0, -999.0, -9998.0, 9.96921e36, -3.4028235e38, -1234.0])
+def test_every_fill_like_value_is_refused(fill):
+    v = _field(0.05, 0.45)
+    v[0, 0] = np.float32(fill)  # as read from a float32 file
+    with pytest.raises(InputError, match=r"holds 1 pixel\(s\) \(0\.2 %\) equal to .*a fill value that is not declared"):
+        check_soil_moisture(v, "smap.tif")
+
+
+def test_255_is_a_fill_in_byte_rasters_only():
+    v = np.round(_field(5, 45))
+    v[0, :3] = 255.0
+    with pytest.raises(InputError, match=r"holds 3 pixel\(s\) \(0\.5 %\) equal to 255, a fill value"):
+        check_soil_moisture(v, "smap.tif", SmReading(0.01), byte=True)
+    with pytest.raises(InputError, match=r"not in m3/m3: values 0\.05 to 2\.55"):
+        check_soil_moisture(v, "smap.tif", SmReading(0.01), byte=False)
+
+
+def test_scaled_integers_and_stray_values_get_their_own_hints():
+    with pytest.raises(InputError, match=r"not in m3/m3: values 500 to 4500, median 2500, 100\.0 % of the pixels "
+                                         r"outside -0\.05 to 1 m3/m3\. If the raster stores scaled integers, give the "
+                                         r"factor to m3/m3 as SM_SCALE \(e\.g\. SM_SCALE=0\.0001"):
+        check_soil_moisture(np.linspace(500, 4500, 601), "smap.tif")
+    v = _field(0.05, 0.45)
+    v[0, 0] = 7.0  # one value no noise explains
+    with pytest.raises(InputError, match=r"0\.2 % of the pixels outside -0\.05 to 1 m3/m3\. If some of these values "
+                                         r"mean 'no data', declare that value as nodata \(SM_NODATA or gdal_edit"):
+        check_soil_moisture(v, "smap.tif")
+
+
+def test_scaling_m3m3_again_is_refused():
+    with pytest.raises(InputError, match=r"values 0\.0005 to 0\.0045, median 0\.0025 after SM_SCALE=0\.01: too small "
+                                         r"for soil moisture in m3/m3, so the values were probably already in m3/m3\. "
+                                         r"Set SM_SCALE to 1\."):
+        check_soil_moisture(np.linspace(0.05, 0.45, 601), "smap.tif", SmReading(0.01))
+
+
+def test_bad_scale_and_nodata_values():
+    with pytest.raises(InputError, match=r"The scale factor SM_SCALE must be a positive number \(got 0\.0\)"):
+        SmReading(0.0)
+    with pytest.raises(InputError, match=r"The nodata value REF_NODATA must be a number \(got nan\)"):
+        SmReading(1.0, float("nan"), "REF_SCALE", "REF_NODATA")
+
+
+def test_decimated_sample_reads_declared_nodata_as_nan(tmp_path):
+    from .test_features import ease_grid
+
+    g = ease_grid(300, 200)
+    data = _field(0.1, 0.3, (200, 300))
+    data[:10] = np.nan
+    path = write_raster(str(tmp_path / "big.tif"), g, data)
+    sample = units.sample_band(gdal.Open(path), max_pixels=600)
+    assert sample.shape == (20, 30)  # every 10th pixel
+    assert np.isnan(sample[0]).all() and np.isfinite(sample[1:]).all()
+
+
+# -- factor names and ranges ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,index", [("ndvi", True), ("NDVI", True), ("ndvi_landsat", True), ("mod13_evi", True),
+                                        ("evi2", True), ("savi", True), ("ndwi_landsat", True), ("elevation", False),
+                                        ("precip_previous", False), ("deviation", False), ("lst_day", False)])
+def test_index_names(name, index):
+    assert units.is_index(name) is index
+
+
+@pytest.mark.parametrize("name,lst", [("lst_day", True), ("lst_night", True), ("lst_landsat", True),
+                                      ("LST_Day_1km", True), ("lst_diff", False), ("elevation", False)])
+def test_lst_names(name, lst):
+    assert units.is_lst(name) is lst
+
+
+def test_ndvi_times_10000_is_refused():
+    v = np.linspace(-200, 9000, 500)
+    with pytest.raises(InputError) as err:
+        units.check_index_factor("ndvi", v, "/d/factors_20230601.tif")
+    assert str(err.value) == (
+        "The factor ndvi in factors_20230601.tif looks like a vegetation index but holds values -200 to 9000, median "
+        "4400, 100.0 % of them outside -1 to 1. It is probably stored as integers x 10000 (as MODIS MOD13 NDVI/EVI): "
+        "multiply the band by 0.0001 (Raster calculator), then rebuild the factor stack with smdownscale:align.")
+    units.check_index_factor("ndvi", v * 1e-4, "f.tif")  # scaled: accepted
+
+
+def test_lst_celsius_for_a_kelvin_model_and_the_reverse():
+    with pytest.raises(InputError) as err:
+        units.check_lst_factor("lst_day", np.linspace(5.0, 38.0, 100), "/d/factors_20230601.tif", [285.2, 318.4])
+    assert str(err.value) == (
+        "The factor lst_day in factors_20230601.tif holds values 5 to 38.0, median 21.5, which is in degrees "
+        "Celsius, but the model was trained on lst_day in Kelvin (training range 285 to 318). Convert it: add 273.15 "
+        "to the band (Raster calculator: band + 273.15), then rebuild the factor stack with smdownscale:align; or "
+        "retrain the model on factors in degrees Celsius.")
+    with pytest.raises(InputError, match=r"which is in Kelvin, but the model was trained on lst_night in degrees "
+                                         r"Celsius .* subtract 273\.15 from the band"):
+        units.check_lst_factor("lst_night", np.linspace(280.0, 300.0, 100), "f.tif", [5.0, 30.0])
+    units.check_lst_factor("lst_day", np.linspace(280.0, 320.0, 100), "f.tif", [285.2, 318.4])
+    units.check_lst_factor("lst_day", np.linspace(5.0, 38.0, 100), "f.tif", [2.0, 40.0])
+
+
+# -- through the algorithms -------------------------------------------------------------------------
+
+def _percent_scene(folder, fill=False):
+    """The default scene with SMAP in percent, or in m3/m3 with every 9th cell -9999 not declared as nodata."""
+    scene = make_scene(str(folder), sm_func=lambda m: 100.0 * (0.1 + 0.5 * m["ndvi"]), dates=DATES2)
+    if fill:
+        for path in scene["sm"]:
+            v = read_all(path, dtype=np.float64)[0] / 100.0
+            v[np.arange(v.size).reshape(v.shape) % 9 == 0] = -9999.0
+            write_raster(path, scene["coarse"], v, names=["sm_surface"], nodata=-1.0)
+    return scene
+
+
+def test_train_refuses_percent_smap_and_trains_with_the_scale(tmp_path):
+    scene = _percent_scene(tmp_path / "s")
+    out = str(tmp_path / "m.smdmodel")
+    with pytest.raises(InputError, match=r"The soil moisture raster smap_20230601\.tif is not in m3/m3: values .*"
+                                         r"These look like percent \(0-100\)\. Give SM_SCALE=0\.01"):
+        train_model(scene["sm"], scene["stacks"], out, "cart", cv_folds=0)
+    res = train_model(scene["sm"], scene["stacks"], out, "cart", cv_folds=0, sm_scale=0.01)
+    assert res.meta["soil_moisture_input"] == {"scale": 0.01, "nodata": None}
+    lo, hi = res.meta["target_range"]
+    assert 0.1 < lo < hi < 0.6
+    _, meta = model_io.load_model(out)
+    assert meta["soil_moisture_input"]["scale"] == 0.01
+
+
+def test_screen_and_paper_training_refuse_undeclared_fill(tmp_path):
+    scene = _percent_scene(tmp_path / "s", fill=True)
+    with pytest.raises(InputError, match=r"smap_20230601\.tif holds \d+ pixel\(s\) \(1\d\.\d %\) equal to -9999, "
+                                         r"a fill value that is not declared as nodata"):
+        screen_factors(scene["sm"], scene["stacks"])
+    with pytest.raises(InputError, match=r"equal to -9999, a fill value .* set SM_NODATA=-9999"):
+        train_model(scene["sm"], scene["stacks"], str(tmp_path / "m.smdmodel"), "cart", cv_folds=0,
+                    training_mode="paper")
+    res = screen_factors(scene["sm"], scene["stacks"], sm_nodata=-9999)
+    assert "ndvi" in res.selected
+
+
+def test_train_refuses_ndvi_times_10000(tmp_path):
+    scene = make_scene(str(tmp_path / "s"), dates=DATES2[:1],
+                       extra=lambda fields, *_: {"ndvi": np.round(fields["ndvi"] * 10000.0)})
+    with pytest.raises(InputError, match=r"The factor ndvi in factors_20230601\.tif looks like a vegetation index but "
+                                         r"holds values \d+ to \d+, median \d+, 100\.0 % of them outside -1 "
+                                         r"to 1\. It is probably stored as integers x 10000"):
+        train_model(scene["sm"], scene["stacks"], str(tmp_path / "m.smdmodel"), "cart", cv_folds=0)
+
+
+def test_train_refuses_lst_in_kelvin_on_one_date_and_celsius_on_another(tmp_path):
+    scene = make_scene(str(tmp_path / "s"), dates=DATES2)
+    stack = read_all(scene["stacks"][1], dtype=np.float64)
+    stack[1] -= 273.15
+    write_raster(scene["stacks"][1], scene["fine"], stack, names=["ndvi", "lst_day", "landcover"],
+                 kinds=["continuous", "continuous", "categorical"])
+    expect = (r"The factor lst_day is in Kelvin in factors_20230601\.tif \(median 3\d\d\) but in degrees Celsius in "
+              r"factors_20230609\.tif \(median \d\d\.\d\); give every date in the same unit")
+    for mode in ("coarse", "paper"):
+        with pytest.raises(InputError, match=expect):
+            train_model(scene["sm"], scene["stacks"], str(tmp_path / "m.smdmodel"), "cart", cv_folds=0,
+                        training_mode=mode)
+
+
+@pytest.fixture(scope="module")
+def kelvin(tmp_path_factory):
+    base = tmp_path_factory.mktemp("kelvin")
+    scene = make_scene(str(base / "s"), dates=DATES2)
+    model = str(base / "m.smdmodel")
+    train_model(scene["sm"], scene["stacks"], model, "cart", cv_folds=0)
+    return scene, model, base
+
+
+def test_downscale_refuses_lst_in_celsius(kelvin, tmp_path):
+    scene, model, _ = kelvin
+    stack = read_all(scene["stacks"][0], dtype=np.float64)
+    stack[1] -= 273.15
+    celsius = write_raster(str(tmp_path / "factors_20230601.tif"), scene["fine"], stack,
+                           names=["ndvi", "lst_day", "landcover"], kinds=["continuous", "continuous", "categorical"])
+    out = str(tmp_path / "sm.tif")
+    with pytest.raises(InputError, match=r"The factor lst_day in factors_20230601\.tif holds values .*, which is in "
+                                         r"degrees Celsius, but the model was trained on lst_day in Kelvin \(training "
+                                         r"range 2\d\d to 3\d\d\)\. Convert it: add 273\.15"):
+        downscale(model, celsius, out, scene["sm"][0])
+    assert not (tmp_path / "sm.tif").exists()
+
+
+def test_downscale_reads_percent_smap_with_the_models_scale(kelvin, tmp_path):
+    scene, model, base = kelvin
+    pct = _percent_scene(base / "pct")
+    pmodel = str(base / "pct.smdmodel")
+    train_model(pct["sm"], pct["stacks"], pmodel, "cart", cv_folds=0, sm_scale=0.01)
+    out = str(tmp_path / "sm.tif")
+    res = downscale(pmodel, pct["stacks"][0], out, pct["sm"][0])  # scale 0.01 from the model
+    assert res.sm_reading == "scale 0.01 (percent to m3/m3)"
+    assert 0.1 < res.mean < 0.6 and res.n_clipped == 0
+    assert gdal.Open(out).GetMetadataItem("coarse_soil_moisture_reading") == "scale 0.01 (percent to m3/m3)"
+    # the m3/m3 model with the percent SMAP: refused, naming the parameter
+    with pytest.raises(InputError, match=r"smap_20230601\.tif is not in m3/m3: .* Give SM_SCALE=0\.01"):
+        downscale(model, pct["stacks"][0], str(tmp_path / "sm2.tif"), pct["sm"][0])
+    res = downscale(model, pct["stacks"][0], str(tmp_path / "sm3.tif"), pct["sm"][0], sm_scale=0.01)
+    assert 0.1 < res.mean < 0.6
+    # the percent-trained model with SMAP in m3/m3 and no scale given: scaled twice, refused
+    with pytest.raises(InputError, match=r"too small for soil moisture in m3/m3, so the values were probably already "
+                                         r"in m3/m3\. Set SM_SCALE to 1\."):
+        downscale(pmodel, scene["stacks"][0], str(tmp_path / "sm4.tif"), scene["sm"][0])
+
+
+def test_downscale_warns_on_many_clipped_pixels_and_refuses_most(kelvin, tmp_path):
+    scene, model, _ = kelvin
+    out = str(tmp_path / "sm.tif")
+    pred = downscale(model, scene["stacks"][0], out, residual="none")
+    values = read_all(out, dtype=np.float64)[0]
+    v = values[np.isfinite(values)]
+    hi = float(np.percentile(v, 90))  # about 10 % above: a warning
+    res = downscale(model, scene["stacks"][0], str(tmp_path / "w.tif"), residual="none", clip=(0.0, hi))
+    assert 0.05 < res.clipped_fraction < 0.5 and len(res.warnings) == 1
+    assert re.match(r"\d+\.\d % of the 1 km values \(\d+ of \d+\) fall outside 0-\d\.\d+ m3/m3 \(before clipping: "
+                    r".*\) and were clipped\. Check the units", res.warnings[0])
+    ds = gdal.Open(str(tmp_path / "w.tif"))
+    assert ds.GetMetadataItem("warning") == res.warnings[0]
+    assert int(ds.GetMetadataItem("clipped_pixels")) == res.n_clipped
+    lo = float(np.percentile(v, 70))  # 70 % below: refused, nothing written
+    with pytest.raises(InputError, match=r"\d\d\.\d % of the 1 km values .* so the result would not be soil moisture "
+                                         r"in m3/m3\. Check the units: .*SM_SCALE=0\.01 for percent"):
+        downscale(model, scene["stacks"][0], str(tmp_path / "r.tif"), residual="none", clip=(lo, 1.0))
+    assert not (tmp_path / "r.tif").exists()
+    assert pred.warnings == [] and pred.clipped_fraction == 0.0
+
+
+def test_downscale_refuses_a_model_trained_on_percent(kelvin, tmp_path):
+    scene, model, _ = kelvin
+    est, meta = model_io.load_model(model)
+    old = str(tmp_path / "old.smdmodel")
+    model_io.save_model(old, est, {**meta, "target_range": [8.2, 25.1]})
+    with pytest.raises(InputError, match=r"The model old\.smdmodel was trained on soil moisture from 8\.2 to 25\.1, "
+                                         r"which is not m3/m3, so its predictions would not be either\. Retrain it "
+                                         r"with the SMAP values in m3/m3 \(SM_SCALE=0\.01"):
+        downscale(old, scene["stacks"][0], str(tmp_path / "sm.tif"), scene["sm"][0])
+
+
+def test_validate_reference_in_percent(kelvin, tmp_path):
+    scene, _, _ = kelvin
+    g = scene["coarse"]
+    truth = scene["sm_values"][0]
+    est = write_raster(str(tmp_path / "sm_1km_20230601.tif"), g, truth)
+    ref = write_raster(str(tmp_path / "ref_20230601.tif"), g, truth * 100.0)
+    with pytest.raises(InputError, match=r"The reference ref_20230601\.tif is not in m3/m3: .* Give REF_SCALE=0\.01"):
+        validate(est, reference=ref)
+    res = validate(est, reference=ref, ref_scale=0.01)
+    assert res["reference"]["r"] > 0.999 and abs(res["reference"]["bias"]) < 1e-6
+    fill = np.where(np.arange(truth.size).reshape(truth.shape) % 5 == 0, -9999.0, truth)
+    ref2 = write_raster(str(tmp_path / "fill_20230601.tif"), g, fill, nodata=-1.0)
+    with pytest.raises(InputError, match=r"equal to -9999, a fill value .* set REF_NODATA=-9999"):
+        validate(est, reference=ref2)
+    res = validate(est, reference=ref2, ref_nodata=-9999)
+    assert res["reference"]["n"] < np.isfinite(truth).sum() and abs(res["reference"]["bias"]) < 1e-6
+
+
+def test_station_fill_value_hint(tmp_path):
+    p = tmp_path / "obs.csv"
+    p.write_text("station,lon,lat,date,value\nS1,116,42,2023-06-01,0.2\nS1,116,42,2023-06-02,-9999\n")
+    with pytest.raises(InputError, match=r"obs\.csv, row 3: soil moisture -9999 is outside 0-1 m3/m3\. It is a fill "
+                                         r"value for missing data: leave the value empty \(or NA\)"):
+        read_csv(str(p))
