@@ -161,137 +161,147 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>目标分辨率必须大于 0。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="220" />
+            <location filename="../processing_provider/align.py" line="223" />
             <source>Target grid: {} x {} pixels of {:g} x {:g}, extent {:.6g}, {:.6g}, {:.6g}, {:.6g}</source>
             <translation>目标格网：{} x {} 个像元，像元大小 {:g} x {:g}，范围 {:.6g}, {:.6g}, {:.6g}, {:.6g}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="227" />
+            <location filename="../processing_provider/align.py" line="233" />
             <source>{}: {}, {} resampling, {:.1%} valid</source>
             <translation>{}：{}，{} 重采样，有效 {:.1%}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="232" />
+            <location filename="../processing_provider/align.py" line="238" />
             <source>Aggregating onto the coarse grid ({} x {} cells)...</source>
             <translation>正在聚合到粗格网（{} x {} 个像元）...</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="242" />
+            <location filename="../processing_provider/align.py" line="249" />
             <source>Aggregated factors (coarse grid) {}</source>
             <translation>聚合后的因子（粗格网） {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="248" />
+            <location filename="../processing_provider/align.py" line="255" />
             <source>Aligned factors (fine grid) {}</source>
             <translation>对齐后的因子（精细格网） {}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="217" />
+            <source>The coarse reference raster {}</source>
+            <translation>粗分辨率参考栅格 {}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="217" />
+            <source>Give the coarse (~9 km) SMAP raster of the area.</source>
+            <translation>请给定该区域的粗分辨率（约 9 km）SMAP 栅格。</translation>
         </message>
     </context>
     <context>
         <name>DependenciesDialog</name>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="39" />
+            <location filename="../ui/dependencies_dialog.py" line="38" />
             <source>Soil moisture downscaling — dependencies</source>
             <translation>土壤水分降尺度 — 依赖项</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="44" />
+            <location filename="../ui/dependencies_dialog.py" line="43" />
             <source>Package</source>
             <translation>软件包</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="44" />
+            <location filename="../ui/dependencies_dialog.py" line="43" />
             <source>Module</source>
             <translation>模块</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="44" />
+            <location filename="../ui/dependencies_dialog.py" line="43" />
             <source>Needed for</source>
             <translation>用途</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="44" />
+            <location filename="../ui/dependencies_dialog.py" line="43" />
             <source>Installed</source>
             <translation>已安装版本</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="63" />
+            <location filename="../ui/dependencies_dialog.py" line="62" />
             <source>Install missing packages</source>
             <translation>安装缺失的软件包</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="64" />
+            <location filename="../ui/dependencies_dialog.py" line="63" />
             <source>Runs pip install --user once for the missing packages, keeping the numpy and GDAL that QGIS uses.</source>
             <translation>为缺失的软件包运行一次 pip install --user，保留 QGIS 使用的 numpy 和 GDAL。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="97" />
+            <location filename="../ui/dependencies_dialog.py" line="96" />
             <source>missing ({reason})</source>
             <translation>缺失（{reason}）</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="103" />
+            <location filename="../ui/dependencies_dialog.py" line="102" />
             <source>Missing: {names}. Press "Install missing packages" to install them for your user account only (QGIS's numpy and GDAL stay as they are), or run this command yourself and restart QGIS:
 {command}</source>
             <translation>缺失：{names}。点击“安装缺失的软件包”仅为您的用户账号安装（QGIS 的 numpy 和 GDAL 保持不变），或自行运行以下命令后重启 QGIS：
 {command}</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="109" />
+            <location filename="../ui/dependencies_dialog.py" line="108" />
             <source>Every package the algorithms need is installed (Python: {python}).</source>
             <translation>各算法所需的软件包均已安装（Python：{python}）。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="144" />
+            <location filename="../ui/dependencies_dialog.py" line="142" />
             <source>Installing {packages} … this can take a few minutes.</source>
             <translation>正在安装 {packages} … 可能需要几分钟。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="160" />
+            <location filename="../ui/dependencies_dialog.py" line="158" />
             <source>Installed. The algorithms can use the new packages now.</source>
             <translation>安装完成。各算法现在即可使用新安装的软件包。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="162" />
+            <location filename="../ui/dependencies_dialog.py" line="160" />
             <source>Installed; restart QGIS so that the new packages are found.</source>
             <translation>安装完成；请重启 QGIS 以便找到新安装的软件包。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="164" />
+            <location filename="../ui/dependencies_dialog.py" line="162" />
             <source>The installation failed; pip said:</source>
             <translation>安装失败；pip 输出如下：</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="67" />
+            <location filename="../ui/dependencies_dialog.py" line="66" />
             <source>Build compiled tree walker</source>
             <translation>编译决策树遍历器</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="68" />
+            <location filename="../ui/dependencies_dialog.py" line="67" />
             <source>Compiles the plugin's small C tree walker with this computer's C compiler: random forests, extra trees and CART then predict several times faster, with the same values.</source>
             <translation>使用本机的 C 编译器编译插件自带的小型 C 决策树遍历器：随机森林、极端随机树和 CART 的预测将快数倍，结果完全相同。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="118" />
+            <location filename="../ui/dependencies_dialog.py" line="117" />
             <source>Tree models (random forest, extra trees, CART) predict with the compiled tree walker: the same values as scikit-learn, faster.</source>
             <translation>树模型（随机森林、极端随机树、CART）使用编译版决策树遍历器预测：结果与 scikit-learn 相同，速度更快。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="121" />
+            <location filename="../ui/dependencies_dialog.py" line="120" />
             <source>Tree models predict with scikit-learn: the compiled tree walker is {why}. C compiler: {compiler}.</source>
             <translation>树模型使用 scikit-learn 预测：编译版决策树遍历器{why}。C 编译器：{compiler}。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="121" />
+            <location filename="../ui/dependencies_dialog.py" line="120" />
             <source>none found</source>
             <translation>未找到</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="132" />
+            <location filename="../ui/dependencies_dialog.py" line="130" />
             <source>Built: tree models now predict with the compiled tree walker.</source>
             <translation>编译完成：树模型现在使用编译版决策树遍历器预测。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="133" />
+            <location filename="../ui/dependencies_dialog.py" line="131" />
             <source>The build failed:</source>
             <translation>编译失败：</translation>
         </message>
@@ -299,12 +309,12 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
     <context>
         <name>DownscaleAlgorithm</name>
         <message>
-            <location filename="../processing_provider/downscale.py" line="52" />
+            <location filename="../processing_provider/downscale.py" line="55" />
             <source>Downscale soil moisture</source>
             <translation>土壤水分降尺度</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="55" />
+            <location filename="../processing_provider/downscale.py" line="58" />
             <source>Applies a model trained with 'Train downscaling model' to a 1 km factor stack (from 'Align rasters to a grid') and writes 1 km soil moisture (m3/m3, float32 GeoTIFF, nodata -9999).
 
 Factors are matched to the model by band name, so the stack may hold its bands in any order and extra bands; a factor the model needs but the stack lacks is an error. Pixels where any factor is nodata stay nodata. The raster is processed in blocks, so any extent fits in memory.
@@ -325,269 +335,279 @@ Time series: instead of one factor stack, give factor stacks of several dates (w
 时间序列：不给定单个因子堆栈，而是给定多个日期的因子堆栈（以及相同日期的 SMAP 栅格）、“从 Earth Engine 获取数据”写出的 manifest.json，或包含 factors_&lt;date&gt;.tif 和 smap_&lt;date&gt;.tif 的文件夹（文件名中的日期为 YYYYMMDD 或 YYYY-MM-DD）。每个日期的降尺度方式与单一日期完全相同，以 sm_1km_&lt;YYYYMMDD&gt;.tif 写入输出文件夹，并由 sm_1km_series.csv 列出日期、起始、结束和文件。在 QGIS 中，这些文件加载到同一个图层组，每个图层从其日期显示到下一个日期，因此时间控制器可以播放该序列。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="81" />
+            <location filename="../processing_provider/downscale.py" line="90" />
             <source>Model file</source>
             <translation>模型文件</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="81" />
+            <location filename="../processing_provider/downscale.py" line="90" />
             <source>smdownscale model (*.smdmodel)</source>
             <translation>smdownscale 模型 (*.smdmodel)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="84" />
+            <location filename="../processing_provider/downscale.py" line="93" />
             <source>A .smdmodel file written by 'Train downscaling model'.</source>
             <translation>由“训练降尺度模型”写出的 .smdmodel 文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="85" />
+            <location filename="../processing_provider/downscale.py" line="94" />
             <source>Factor stack (1 km)</source>
             <translation>因子堆栈（1 km）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="86" />
+            <location filename="../processing_provider/downscale.py" line="95" />
             <source>Multiband raster with one named band per factor, on the 1 km grid (one date; leave empty for a time series).</source>
             <translation>1 km 格网上的多波段栅格，每个因子一个命名波段（单一日期；时间序列请留空）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="88" />
+            <location filename="../processing_provider/downscale.py" line="97" />
             <source>Coarse soil moisture (SMAP, same date)</source>
             <translation>粗分辨率土壤水分（SMAP，同一日期）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="90" />
+            <location filename="../processing_provider/downscale.py" line="99" />
             <source>SMAP soil moisture of the factor stack's date; needed for residual correction.</source>
             <translation>与因子堆栈同一日期的 SMAP 土壤水分；残差校正需要此项。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="92" />
+            <location filename="../processing_provider/downscale.py" line="101" />
             <source>Residual correction</source>
             <translation>残差校正</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="92" />
+            <location filename="../processing_provider/downscale.py" line="101" />
             <source>Constant per coarse cell</source>
             <translation>每个粗像元取常数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="92" />
+            <location filename="../processing_provider/downscale.py" line="101" />
             <source>None</source>
             <translation>无</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="92" />
+            <location filename="../processing_provider/downscale.py" line="101" />
             <source>Smooth (interpolated, mass-conserving)</source>
             <translation>平滑（插值，质量守恒）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="96" />
+            <location filename="../processing_provider/downscale.py" line="105" />
             <source>Constant per coarse cell: each SMAP cell's 1 km mean equals SMAP. Smooth: the residual is spread as an interpolated surface, without steps at cell edges, and each cell's 1 km mean still equals SMAP. None: the plain model prediction.</source>
             <translation>每个粗像元取常数：每个 SMAP 像元内 1 km 结果的均值等于 SMAP。平滑：残差以插值曲面的形式分配，像元边界处没有阶跃，且每个像元内 1 km 结果的均值仍等于 SMAP。无：直接使用模型预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="99" />
+            <location filename="../processing_provider/downscale.py" line="108" />
             <source>Minimum soil moisture (m3/m3)</source>
             <translation>土壤水分最小值（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="102" />
+            <location filename="../processing_provider/downscale.py" line="111" />
             <source>Lower end of the physical range; smaller values are raised to it.</source>
             <translation>物理范围的下限；低于该值的结果被提高到该值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="103" />
+            <location filename="../processing_provider/downscale.py" line="112" />
             <source>Maximum soil moisture (m3/m3)</source>
             <translation>土壤水分最大值（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="106" />
+            <location filename="../processing_provider/downscale.py" line="115" />
             <source>Upper end of the physical range (about the porosity); larger values are lowered to it.</source>
             <translation>物理范围的上限（约为土壤孔隙度）；高于该值的结果被降低到该值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="108" />
+            <location filename="../processing_provider/downscale.py" line="118" />
             <source>Time series: factor stacks (1 km)</source>
             <translation>时间序列：因子堆栈（1 km）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="110" />
+            <location filename="../processing_provider/downscale.py" line="120" />
             <source>Factor stacks of several dates, each with its date in the file name (YYYYMMDD or YYYY-MM-DD); one output file per date.</source>
             <translation>多个日期的因子堆栈，文件名中带有各自的日期（YYYYMMDD 或 YYYY-MM-DD）；每个日期输出一个文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="112" />
+            <location filename="../processing_provider/downscale.py" line="122" />
             <source>Time series: SMAP soil moisture rasters</source>
             <translation>时间序列：SMAP 土壤水分栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="115" />
+            <location filename="../processing_provider/downscale.py" line="125" />
             <source>The SMAP rasters of the same dates (paired by the date in the file names), for residual correction.</source>
             <translation>相同日期的 SMAP 栅格（按文件名中的日期配对），用于残差校正。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="117" />
+            <location filename="../processing_provider/downscale.py" line="127" />
             <source>Time series: manifest of a fetch</source>
             <translation>时间序列：数据获取清单</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="117" />
+            <location filename="../processing_provider/downscale.py" line="127" />
             <source>smdownscale manifest (*.json)</source>
             <translation>smdownscale 清单 (*.json)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="120" />
+            <location filename="../processing_provider/downscale.py" line="130" />
             <source>The manifest.json written by 'Fetch data from Earth Engine': every date it lists is downscaled.</source>
             <translation>由“从 Earth Engine 获取数据”写出的 manifest.json：对其中列出的每个日期进行降尺度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="122" />
+            <location filename="../processing_provider/downscale.py" line="132" />
             <source>Time series: input folder</source>
             <translation>时间序列：输入文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="124" />
+            <location filename="../processing_provider/downscale.py" line="134" />
             <source>A folder holding factors_&lt;date&gt;.tif and smap_&lt;date&gt;.tif (also in factors/ and smap/ subfolders, or listed by a manifest.json in the folder).</source>
             <translation>包含 factors_&lt;date&gt;.tif 和 smap_&lt;date&gt;.tif 的文件夹（也可位于 factors/ 和 smap/ 子文件夹中，或由文件夹中的 manifest.json 列出）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="126" />
+            <location filename="../processing_provider/downscale.py" line="136" />
             <source>Soil moisture 1 km</source>
             <translation>1 km 土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="128" />
+            <location filename="../processing_provider/downscale.py" line="138" />
             <source>Float32 GeoTIFF of soil moisture in m3/m3 (one date).</source>
             <translation>土壤水分的 Float32 GeoTIFF，单位 m3/m3（单一日期）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="129" />
+            <location filename="../processing_provider/downscale.py" line="139" />
             <source>Time series: output folder</source>
             <translation>时间序列：输出文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="131" />
+            <location filename="../processing_provider/downscale.py" line="141" />
             <source>Folder for sm_1km_&lt;YYYYMMDD&gt;.tif per date and the list sm_1km_series.csv; empty: a temporary folder.</source>
             <translation>存放每个日期的 sm_1km_&lt;YYYYMMDD&gt;.tif 及列表 sm_1km_series.csv 的文件夹；留空则使用临时文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="137" />
+            <location filename="../processing_provider/downscale.py" line="147" />
             <source>Mean soil moisture (m3/m3)</source>
             <translation>土壤水分均值（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="138" />
+            <location filename="../processing_provider/downscale.py" line="148" />
             <source>Time series: output files (';'-separated)</source>
             <translation>时间序列：输出文件（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="146" />
+            <location filename="../processing_provider/downscale.py" line="156" />
             <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
             <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="158" />
+            <location filename="../processing_provider/downscale.py" line="168" />
             <source>The minimum soil moisture must be below the maximum.</source>
             <translation>土壤水分最小值必须小于最大值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="165" />
+            <location filename="../processing_provider/downscale.py" line="175" />
             <source>Residual correction needs the coarse soil moisture: give the coarse SMAP raster of the same date, or set residual correction to None.</source>
             <translation>残差校正需要粗分辨率土壤水分：请给定同一日期的粗分辨率 SMAP 栅格，或将残差校正设为“无”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="190" />
+            <location filename="../processing_provider/downscale.py" line="200" />
             <source>Residual correction is off: the coarse soil moisture raster is not used.</source>
             <translation>残差校正已关闭：不使用粗分辨率土壤水分栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="195" />
+            <location filename="../processing_provider/downscale.py" line="207" />
             <source>Model: {} ({}); date: {}</source>
             <translation>模型：{}（{}）；日期：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="197" />
+            <location filename="../processing_provider/downscale.py" line="209" />
             <source>{} valid pixels: mean {:.4f}, std {:.4f}, min {:.4f}, max {:.4f} m3/m3</source>
             <translation>{} 个有效像元：均值 {:.4f}，标准差 {:.4f}，最小值 {:.4f}，最大值 {:.4f} m3/m3</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="200" />
+            <location filename="../processing_provider/downscale.py" line="212" />
             <source>Residual correction: {} coarse cells, mean |residual| {:.4f} m3/m3, largest cell mean deviation {:.2g} m3/m3 (before clipping)</source>
             <translation>残差校正：{} 个粗像元，平均 |残差| {:.4f} m3/m3，像元均值最大偏差 {:.2g} m3/m3（截断前）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="204" />
+            <location filename="../processing_provider/downscale.py" line="218" />
             <source>{} pixels lie in cells without a SMAP value and keep the uncorrected prediction.</source>
             <translation>{} 个像元位于没有 SMAP 值的粗像元内，保留未经校正的预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="207" />
+            <location filename="../processing_provider/downscale.py" line="223" />
             <source>{} pixels were clipped to {:g}-{:g} m3/m3.</source>
             <translation>{} 个像元被截断到 {:g}-{:g} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="297" />
+            <location filename="../processing_provider/downscale.py" line="324" />
             <source>Soil moisture 1 km {}</source>
             <translation>1 km 土壤水分 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="241" />
+            <location filename="../processing_provider/downscale.py" line="262" />
             <source>Give either one factor stack (one date) or a time series (factor stacks, a manifest or an input folder), not both.</source>
             <translation>请给定一个因子堆栈（单一日期）或一个时间序列（因子堆栈、清单或输入文件夹），不能同时给定两者。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="244" />
+            <location filename="../processing_provider/downscale.py" line="265" />
             <source>Give a factor stack, or a time series: factor stacks of several dates, a manifest or an input folder.</source>
             <translation>请给定一个因子堆栈，或一个时间序列：多个日期的因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="248" />
+            <location filename="../processing_provider/downscale.py" line="269" />
             <source>Give the time series one way: factor stacks, a manifest or an input folder.</source>
             <translation>时间序列只能以一种方式给定：因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="250" />
+            <location filename="../processing_provider/downscale.py" line="271" />
             <source>Residual correction needs the SMAP rasters of the same dates: add them under 'Time series: SMAP soil moisture rasters', or set residual correction to None.</source>
             <translation>残差校正需要相同日期的 SMAP 栅格：请在“时间序列：SMAP 土壤水分栅格”中添加，或将残差校正设为“无”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="279" />
+            <location filename="../processing_provider/downscale.py" line="300" />
             <source>Residual correction is off: the SMAP rasters are not used.</source>
             <translation>残差校正已关闭：不使用 SMAP 栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="288" />
+            <location filename="../processing_provider/downscale.py" line="313" />
             <source>{}: {} valid pixels, mean {:.4f} m3/m3 -&gt; {}</source>
             <translation>{}：{} 个有效像元，均值 {:.4f} m3/m3 -&gt; {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="291" />
+            <location filename="../processing_provider/downscale.py" line="316" />
             <source>{}: {} pixels lie in cells without a SMAP value and keep the uncorrected prediction.</source>
             <translation>{}：{} 个像元位于没有 SMAP 值的粗像元内，保留未经校正的预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="296" />
+            <location filename="../processing_provider/downscale.py" line="323" />
             <source>Soil moisture 1 km {} to {}</source>
             <translation>1 km 土壤水分 {} 至 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="300" />
+            <location filename="../processing_provider/downscale.py" line="327" />
             <source>{} dates written to {}; mean soil moisture {:.4f} m3/m3.</source>
             <translation>已将 {} 个日期写入 {}；土壤水分均值 {:.4f} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="217" />
+            <location filename="../processing_provider/downscale.py" line="238" />
             <source>Prediction: compiled tree walker (same values as scikit-learn, faster).</source>
             <translation>预测：编译版决策树遍历器（与 scikit-learn 结果相同，速度更快）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="219" />
+            <location filename="../processing_provider/downscale.py" line="240" />
             <source>Prediction: scikit-learn; the compiled tree walker is {}.</source>
             <translation>预测：scikit-learn；编译版决策树遍历器{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="222" />
+            <location filename="../processing_provider/downscale.py" line="243" />
             <source>Prediction: scikit-learn.</source>
             <translation>预测：scikit-learn。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="80" />
+            <source>Units: the SMAP of residual correction is read as the model was trained (its SM_SCALE and SM_NODATA) unless the advanced parameters give others; values that cannot be m3/m3 (percent, an undeclared fill value such as -9999) stop the run with the fix. An LST factor in degrees Celsius for a model trained on Kelvin (or the reverse) and NDVI-like factors outside -1 to 1 are refused with the conversion to apply. More than 5 % of the pixels clipped to the physical range is a warning in the log and in the output's metadata; more than half stops the run, as the inputs are then in other units.</source>
+            <translation>单位：除非在高级参数中另行给定，残差校正所用的 SMAP 按模型训练时的方式读取（其 SM_SCALE 和 SM_NODATA）；不可能是 m3/m3 的值（百分比、未声明的填充值如 -9999）会使运行停止，并给出修正方法。若模型以开尔文训练而 LST 因子为摄氏度（或相反），或类 NDVI 因子超出 -1 到 1，将被拒绝并给出应做的换算。超过 5% 的像元被截断到物理范围时，会在日志和输出的元数据中给出警告；超过一半时运行停止，因为此时输入采用了其他单位。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="311" />
+            <source>SMAP values read with {}.</source>
+            <translation>SMAP 值按 {} 读取。</translation>
         </message>
     </context>
     <context>
@@ -1453,47 +1473,47 @@ Earth Engine 访问：需要一个 Earth Engine 云项目（参数、插件设�
             <translation>时间步数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="201" />
+            <location filename="../processing_provider/fetchgee.py" line="207" />
             <source>Unknown factor {}. Known factors: {}.</source>
             <translation>未知因子 {}。已知因子：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="208" />
+            <location filename="../processing_provider/fetchgee.py" line="214" />
             <source>start date</source>
             <translation>开始日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="208" />
+            <location filename="../processing_provider/fetchgee.py" line="214" />
             <source>end date</source>
             <translation>结束日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="210" />
+            <location filename="../processing_provider/fetchgee.py" line="216" />
             <source>The {} '{}' is not a date; write it as YYYY-MM-DD.</source>
             <translation>{}“{}”不是日期；请写成 YYYY-MM-DD。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="212" />
+            <location filename="../processing_provider/fetchgee.py" line="218" />
             <source>The date range is reversed: the end date {} is before the start date {}. Swap them.</source>
             <translation>日期范围颠倒：结束日期 {} 早于开始日期 {}。请交换两者。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="215" />
+            <location filename="../processing_provider/fetchgee.py" line="221" />
             <source>Choose at least one factor.</source>
             <translation>请至少选择一个因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="221" />
+            <location filename="../processing_provider/fetchgee.py" line="227" />
             <source>Give an extent or a polygon layer for the area to fetch.</source>
             <translation>请给定要获取数据区域的范围或面图层。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="265" />
+            <location filename="../processing_provider/fetchgee.py" line="271" />
             <source>{} export task(s) started; follow them in the Earth Engine Code Editor (Tasks tab). The manifest lists them.</source>
             <translation>已启动 {} 个导出任务；请在 Earth Engine 代码编辑器（Tasks 选项卡）中跟踪。清单中列出了这些任务。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="267" />
+            <location filename="../processing_provider/fetchgee.py" line="273" />
             <source>Fetched {} time step(s): {} tile(s) downloaded, {} from the cache, {} retried request(s).</source>
             <translation>已获取 {} 个时间步长：下载 {} 个瓦片，{} 个来自缓存，{} 次请求重试。</translation>
         </message>
@@ -1726,12 +1746,12 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
     <context>
         <name>ScreenAlgorithm</name>
         <message>
-            <location filename="../processing_provider/screen.py" line="128" />
+            <location filename="../processing_provider/screen.py" line="174" />
             <source>Screen factors (correlation analysis)</source>
             <translation>因子筛选（相关分析）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="131" />
+            <location filename="../processing_provider/screen.py" line="177" />
             <source>Ranks the downscaling factors by how strongly they relate to SMAP soil moisture and selects a non-redundant subset for smdownscale:train.
 
 For every date, the 1 km factor stack is averaged onto the SMAP grid (each coarse cell gets the mean of the 1 km pixels whose centers fall in it; land cover becomes class fractions) and paired with the SMAP value; all dates are pooled. For each continuous factor the table gives Pearson and Spearman correlation with their p-values; a categorical factor (land cover) is judged as a whole by the correlation ratio eta of soil moisture over the dominant class of each cell (p-value from one-way ANOVA), in the Pearson column.
@@ -1756,162 +1776,162 @@ Outputs: a CSV table (factor, kind, n, pearson_r, pearson_p, spearman_r, spearma
 输出：CSV 表（factor、kind、n、pearson_r、pearson_p、spearman_r、spearman_p、rank、selected、reason，启用诊断时还有 vif、mutual_info、perm_importance），以及以逗号分隔的已选因子名称，可直接用作模型中 smdownscale:train 的“要使用的因子”输入。相邻像元存在自相关，因此 p 值偏乐观：请用于排序，而不要作为证明。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="162" />
+            <location filename="../processing_provider/screen.py" line="212" />
             <source>Maximum collinearity |r| between factors</source>
             <translation>因子间的最大共线性 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="165" />
+            <location filename="../processing_provider/screen.py" line="215" />
             <source>A factor correlated more strongly than this with a better-ranked selected factor is dropped. 1 keeps every factor.</source>
             <translation>若某因子与排名更靠前的已选因子的相关性超过此值，则将其剔除。取 1 时保留所有因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="167" />
+            <location filename="../processing_provider/screen.py" line="217" />
             <source>Minimum |r| with soil moisture</source>
             <translation>与土壤水分的最小 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="171" />
+            <location filename="../processing_provider/screen.py" line="221" />
             <source>Factors correlating more weakly than this with soil moisture are dropped.</source>
             <translation>与土壤水分的相关性弱于此值的因子将被剔除。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="172" />
+            <location filename="../processing_provider/screen.py" line="222" />
             <source>Maximum number of factors (0 = no limit)</source>
             <translation>最大因子数（0 = 不限）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="174" />
+            <location filename="../processing_provider/screen.py" line="224" />
             <source>Keep at most this many factors, best ranked first. 0 keeps all that pass.</source>
             <translation>最多保留这么多个因子，按排名优先。0 表示保留所有通过筛选的因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="175" />
+            <location filename="../processing_provider/screen.py" line="225" />
             <source>Maximum variance inflation factor (0 = off)</source>
             <translation>最大方差膨胀因子（0 = 关闭）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="177" />
+            <location filename="../processing_provider/screen.py" line="227" />
             <source>Drop, one at a time, the kept continuous factor whose VIF against the other kept factors exceeds this (5 or 10 are usual). 0 switches the filter off.</source>
             <translation>每次剔除一个相对于其他保留因子的 VIF 超过此值的保留连续型因子（通常取 5 或 10）。0 表示关闭该筛选。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="179" />
+            <location filename="../processing_provider/screen.py" line="229" />
             <source>Compute VIF, mutual information and permutation importance</source>
             <translation>计算 VIF、互信息和置换重要性</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="182" />
+            <location filename="../processing_provider/screen.py" line="232" />
             <source>Adds the columns vif, mutual_info and perm_importance (a quick random forest; needs scikit-learn) and their values in the reasons.</source>
             <translation>增加 vif、mutual_info 和 perm_importance 列（使用快速随机森林；需要 scikit-learn），并在原因中给出其数值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="184" />
+            <location filename="../processing_provider/screen.py" line="234" />
             <source>Derived factors</source>
             <translation>派生因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="184" />
+            <location filename="../processing_provider/screen.py" line="234" />
             <source>LST day-night difference (lst_diff)</source>
             <translation>LST 昼夜温差（lst_diff）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="184" />
+            <location filename="../processing_provider/screen.py" line="234" />
             <source>TVDI from the NDVI-LST space (tvdi)</source>
             <translation>基于 NDVI-LST 特征空间的 TVDI（tvdi）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="184" />
+            <location filename="../processing_provider/screen.py" line="234" />
             <source>Antecedent precipitation index (api)</source>
             <translation>前期降水指数（api）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="189" />
+            <location filename="../processing_provider/screen.py" line="239" />
             <source>Computed from the stack bands when their inputs are present and screened with the other factors.</source>
             <translation>当所需输入波段存在时由堆栈波段计算，并与其他因子一起参与筛选。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="192" />
+            <location filename="../processing_provider/screen.py" line="243" />
             <source>Screening table</source>
             <translation>筛选结果表</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="192" />
+            <location filename="../processing_provider/screen.py" line="243" />
             <source>CSV files (*.csv)</source>
             <translation>CSV 文件 (*.csv)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="194" />
+            <location filename="../processing_provider/screen.py" line="245" />
             <source>CSV table with one row per factor, in rank order.</source>
             <translation>CSV 表，每个因子一行，按排名排序。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="195" />
+            <location filename="../processing_provider/screen.py" line="246" />
             <source>Screening report</source>
             <translation>筛选报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="195" />
+            <location filename="../processing_provider/screen.py" line="246" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="197" />
+            <location filename="../processing_provider/screen.py" line="248" />
             <source>HTML report: factors ranked by their correlation with soil moisture (selected and dropped), the correlation heatmap and the table; shown in the Processing results viewer.</source>
             <translation>HTML 报告：按与土壤水分的相关性排序的因子（已选和已剔除）、相关系数热图和结果表；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="204" />
+            <location filename="../processing_provider/screen.py" line="255" />
             <source>Selected factors (comma-separated)</source>
             <translation>已选因子（以逗号分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="233" />
+            <location filename="../processing_provider/screen.py" line="289" />
             <source>{} coarse samples over {} date(s).</source>
             <translation>{} 个粗分辨率样本，共 {} 个日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="237" />
+            <location filename="../processing_provider/screen.py" line="293" />
             <source>yes</source>
             <translation>是</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="237" />
+            <location filename="../processing_provider/screen.py" line="293" />
             <source>no</source>
             <translation>否</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="240" />
+            <location filename="../processing_provider/screen.py" line="296" />
             <source>Selected factors: {}</source>
             <translation>已选因子：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="244" />
+            <location filename="../processing_provider/screen.py" line="300" />
             <source>Maximum collinearity</source>
             <translation>最大共线性</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="246" />
+            <location filename="../processing_provider/screen.py" line="302" />
             <source>Minimum |r|</source>
             <translation>最小 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="247" />
+            <location filename="../processing_provider/screen.py" line="303" />
             <source>Maximum number of factors</source>
             <translation>最大因子数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="248" />
+            <location filename="../processing_provider/screen.py" line="304" />
             <source>no limit</source>
             <translation>不限</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="249" />
+            <location filename="../processing_provider/screen.py" line="305" />
             <source>Maximum VIF</source>
             <translation>最大 VIF</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="249" />
+            <location filename="../processing_provider/screen.py" line="305" />
             <source>off</source>
             <translation>关闭</translation>
         </message>
@@ -1944,6 +1964,21 @@ Outputs: a CSV table (factor, kind, n, pearson_r, pearson_p, spearman_r, spearma
             <location filename="../processing_provider/i18n.py" line="28" />
             <source>reason</source>
             <translation>原因</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="203" />
+            <source>Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undeclared fill value (e.g. -9999) stop the run with the fix. The advanced parameters SM_SCALE (factor to m3/m3, 0.01 for percent) and SM_NODATA (a fill value the file does not declare) say how to read SMAP. NDVI-like factors must lie within -1 to 1.</source>
+            <translation>单位：SMAP 土壤水分必须为 m3/m3；百分比、缩放后的整数或未声明的填充值（如 -9999）会使运行停止，并给出修正方法。高级参数 SM_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 SM_NODATA（文件未声明的填充值）说明如何读取 SMAP。类 NDVI 因子必须位于 -1 到 1 之间。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="275" />
+            <source>SMAP values read with {}.</source>
+            <translation>SMAP 值按 {} 读取。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="307" />
+            <source>SMAP values</source>
+            <translation>SMAP 值</translation>
         </message>
     </context>
     <context>
@@ -2177,19 +2212,29 @@ Outputs: a CSV table (factor, kind, n, pearson_r, pearson_p, spearman_r, spearma
             <translation>验证</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="128" />
+            <location filename="../processing_provider/base.py" line="264" />
             <source>Canceled: no output was written.</source>
             <translation>已取消：未写出任何输出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="132" />
+            <location filename="../processing_provider/base.py" line="268" />
             <source>Out of memory; process a smaller extent or close other programs.</source>
             <translation>内存不足；请处理更小的范围或关闭其他程序。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="88" />
+            <location filename="../processing_provider/base.py" line="219" />
             <source>No value for '{}' ({}); give one.</source>
             <translation>“{}”（{}）没有值；请给定一个值。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/base.py" line="203" />
+            <source>'{}' ({}) is not a number (nan); give a finite value.</source>
+            <translation>“{}”（{}）不是数值（nan）；请给定一个有限值。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/base.py" line="205" />
+            <source>'{}' ({}) is infinite ({}); give a finite value.</source>
+            <translation>“{}”（{}）为无穷大（{}）；请给定一个有限值。</translation>
         </message>
     </context>
     <context>
@@ -2266,12 +2311,12 @@ Outputs: a CSV table (factor, kind, n, pearson_r, pearson_p, spearman_r, spearma
     <context>
         <name>TrainAlgorithm</name>
         <message>
-            <location filename="../processing_provider/train.py" line="56" />
+            <location filename="../processing_provider/train.py" line="67" />
             <source>Train downscaling model</source>
             <translation>训练降尺度模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="59" />
+            <location filename="../processing_provider/train.py" line="70" />
             <source>Trains a machine-learning model that predicts soil moisture from the factors, and saves it as a .smdmodel file for smdownscale:downscale.
 
 Training modes. Scale-aware (default): for every date the 1 km factor stack is averaged onto the SMAP grid (land cover becomes class fractions) and the model learns SMAP soil moisture from these coarse factors, pooled over all dates; the same model is then applied to the 1 km factors. Study's mode (as in Bian et al. 2025): SMAP is resampled bilinearly to the 1 km grid and the model is trained on a random sample of 1 km pixels; it mostly learns to reproduce the interpolation, and is offered so the published setup can be reproduced and compared.
@@ -2300,295 +2345,635 @@ Derived factors (optional) are computed from the stack bands when their inputs a
 “要使用的因子”接受以逗号分隔的波段名称（例如 smdownscale:screen 的输出）；留空则使用堆栈的所有波段。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="91" />
+            <location filename="../processing_provider/train.py" line="108" />
             <source>Factors to use (comma-separated names)</source>
             <translation>要使用的因子（名称，以逗号分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="93" />
+            <location filename="../processing_provider/train.py" line="110" />
             <source>Band names of the factor stacks to train on, e.g. 'ndvi,lst_day,landcover' (the 'Selected factors' output of smdownscale:screen). Empty: all bands.</source>
             <translation>用于训练的因子堆栈波段名称，例如“ndvi,lst_day,landcover”（smdownscale:screen 的“已选因子”输出）。留空：使用所有波段。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="95" />
+            <location filename="../processing_provider/train.py" line="112" />
             <source>Model</source>
             <translation>模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="95" />
+            <location filename="../processing_provider/train.py" line="112" />
             <source>Random forest (RF)</source>
             <translation>随机森林（RF）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="95" />
+            <location filename="../processing_provider/train.py" line="112" />
             <source>Support vector regression (SVR)</source>
             <translation>支持向量回归（SVR）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="95" />
+            <location filename="../processing_provider/train.py" line="112" />
             <source>Regression tree (CART)</source>
             <translation>分类回归树（CART）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="95" />
+            <location filename="../processing_provider/train.py" line="112" />
             <source>Gradient boosting (histogram-based)</source>
             <translation>梯度提升（基于直方图）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="95" />
+            <location filename="../processing_provider/train.py" line="112" />
             <source>Extra trees</source>
             <translation>极端随机树</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="95" />
+            <location filename="../processing_provider/train.py" line="112" />
             <source>Linear trend + gradient boosting</source>
             <translation>线性趋势 + 梯度提升</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="95" />
+            <location filename="../processing_provider/train.py" line="112" />
             <source>Auto: best by spatial cross-validation</source>
             <translation>自动：按空间交叉验证选出最优</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="104" />
+            <location filename="../processing_provider/train.py" line="121" />
             <source>The regression algorithm. Auto compares RF, extra trees, both boosting models and SVR by spatial cross-validation and keeps the best.</source>
             <translation>回归算法。“自动”通过空间交叉验证比较 RF、极端随机树、两种提升模型和 SVR，并保留最优者。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="106" />
+            <location filename="../processing_provider/train.py" line="123" />
             <source>Training mode</source>
             <translation>训练模式</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="106" />
+            <location filename="../processing_provider/train.py" line="123" />
             <source>Scale-aware: train on SMAP cells (factors aggregated)</source>
             <translation>尺度感知：在 SMAP 像元上训练（因子聚合）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="106" />
+            <location filename="../processing_provider/train.py" line="123" />
             <source>Study's mode: SMAP resampled to 1 km, train on 1 km pixels</source>
             <translation>文献模式：SMAP 重采样到 1 km，在 1 km 像元上训练</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="110" />
+            <location filename="../processing_provider/train.py" line="127" />
             <source>Scale-aware training learns the relation at the scale SMAP measures; the study's mode reproduces the published setup (trained on bilinearly resampled SMAP).</source>
             <translation>尺度感知训练在 SMAP 的观测尺度上学习关系；文献模式复现已发表的方案（在双线性重采样后的 SMAP 上训练）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="112" />
+            <location filename="../processing_provider/train.py" line="129" />
             <source>Cross-validation</source>
             <translation>交叉验证</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="112" />
+            <location filename="../processing_provider/train.py" line="129" />
             <source>Spatial blocks</source>
             <translation>空间分块</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="112" />
+            <location filename="../processing_provider/train.py" line="129" />
             <source>Dates held out</source>
             <translation>留出日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="112" />
+            <location filename="../processing_provider/train.py" line="129" />
             <source>Random K-fold (optimistic)</source>
             <translation>随机 K 折（偏乐观）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="116" />
+            <location filename="../processing_provider/train.py" line="133" />
             <source>How the reported skill is estimated. Random K-fold mixes neighbouring cells between training and testing and overstates skill.</source>
             <translation>所报告精度的估计方式。随机 K 折会把相邻像元同时分到训练集和测试集中，从而高估精度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="118" />
+            <location filename="../processing_provider/train.py" line="135" />
             <source>Hyperparameter search budget (s, 0 = off)</source>
             <translation>超参数搜索时间预算（秒，0 = 关闭）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="121" />
+            <location filename="../processing_provider/train.py" line="138" />
             <source>Seconds to spend trying settings of the model (of each model with Auto), scored by spatial cross-validation. 0 uses the default settings.</source>
             <translation>尝试模型设置所用的秒数（“自动”模式下为每个模型），以空间交叉验证打分。0 表示使用默认设置。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="123" />
+            <location filename="../processing_provider/train.py" line="140" />
             <source>Derived factors</source>
             <translation>派生因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="123" />
+            <location filename="../processing_provider/train.py" line="140" />
             <source>LST day-night difference (lst_diff)</source>
             <translation>LST 昼夜温差（lst_diff）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="123" />
+            <location filename="../processing_provider/train.py" line="140" />
             <source>TVDI from the NDVI-LST space (tvdi)</source>
             <translation>基于 NDVI-LST 特征空间的 TVDI（tvdi）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="123" />
+            <location filename="../processing_provider/train.py" line="140" />
             <source>Antecedent precipitation index (api)</source>
             <translation>前期降水指数（api）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="128" />
+            <location filename="../processing_provider/train.py" line="145" />
             <source>Computed from the stack bands (lst_day and lst_night; ndvi and lst_day; daily precipitation_lag&lt;d&gt; bands) when present, and added to the factors; skipped with a note when their inputs are missing.</source>
             <translation>在所需波段存在时由堆栈波段计算（lst_day 和 lst_night；ndvi 和 lst_day；逐日的 precipitation_lag&lt;d&gt; 波段），并加入因子；若缺少所需输入，则跳过并给出提示。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="131" />
+            <location filename="../processing_provider/train.py" line="148" />
             <source>Number of trees (random forest)</source>
             <translation>树的数量（随机森林）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="137" />
+            <location filename="../processing_provider/train.py" line="154" />
             <source>Cross-validation folds (0 = none)</source>
             <translation>交叉验证折数（0 = 不进行）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="141" />
+            <location filename="../processing_provider/train.py" line="158" />
             <source>Number of folds for both spatial and random cross-validation; 0 skips cross-validation, otherwise at least 2.</source>
             <translation>空间交叉验证和随机交叉验证的折数；0 表示跳过交叉验证，否则至少为 2。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="143" />
+            <location filename="../processing_provider/train.py" line="160" />
             <source>Spatial CV block size (coarse cells)</source>
             <translation>空间交叉验证的分块大小（粗像元数）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="146" />
+            <location filename="../processing_provider/train.py" line="163" />
             <source>Spatial folds hold out square blocks of this many SMAP cells per side (4 cells of 9 km = 36 km); use at least the range of spatial autocorrelation.</source>
             <translation>空间分折每次留出边长为这么多个 SMAP 像元的正方形分块（4 个 9 km 像元 = 36 km）；应至少取空间自相关的变程。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="148" />
+            <location filename="../processing_provider/train.py" line="165" />
             <source>Random seed</source>
             <translation>随机种子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="151" />
+            <location filename="../processing_provider/train.py" line="168" />
             <source>Seed for the model and the random folds; the same seed gives the same model.</source>
             <translation>模型和随机分折的种子；相同的种子得到相同的模型。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="153" />
+            <location filename="../processing_provider/train.py" line="171" />
             <source>Model file</source>
             <translation>模型文件</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="153" />
+            <location filename="../processing_provider/train.py" line="171" />
             <source>smdownscale model (*.smdmodel)</source>
             <translation>smdownscale 模型 (*.smdmodel)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="155" />
+            <location filename="../processing_provider/train.py" line="173" />
             <source>Where to save the trained model (.smdmodel).</source>
             <translation>训练好的模型的保存位置（.smdmodel）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="156" />
+            <location filename="../processing_provider/train.py" line="174" />
             <source>Training report</source>
             <translation>训练报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="156" />
+            <location filename="../processing_provider/train.py" line="174" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="158" />
+            <location filename="../processing_provider/train.py" line="176" />
             <source>HTML report: cross-validation metrics (spatial and random folds, pooled and per fold) and feature importance; shown in the Processing results viewer.</source>
             <translation>HTML 报告：交叉验证指标（空间分折和随机分折，合并及逐折）和特征重要性；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="164" />
+            <location filename="../processing_provider/train.py" line="182" />
             <source>CV R (chosen scheme)</source>
             <translation>交叉验证 R（所选方案）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="165" />
+            <location filename="../processing_provider/train.py" line="183" />
             <source>CV MAE (m3/m3)</source>
             <translation>交叉验证 MAE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="166" />
+            <location filename="../processing_provider/train.py" line="184" />
             <source>CV RMSE (m3/m3)</source>
             <translation>交叉验证 RMSE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="167" />
+            <location filename="../processing_provider/train.py" line="185" />
             <source>CV ubRMSD (m3/m3)</source>
             <translation>交叉验证 ubRMSD（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="168" />
+            <location filename="../processing_provider/train.py" line="186" />
             <source>Training samples</source>
             <translation>训练样本数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="169" />
+            <location filename="../processing_provider/train.py" line="187" />
             <source>Model type trained (the winner with Auto)</source>
             <translation>训练的模型类型（自动模式下为胜出者）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="201" />
+            <location filename="../processing_provider/train.py" line="225" />
             <source>1 km pixels</source>
             <translation>1 km 像元</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="201" />
+            <location filename="../processing_provider/train.py" line="225" />
             <source>coarse samples</source>
             <translation>粗分辨率样本</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="202" />
+            <location filename="../processing_provider/train.py" line="226" />
             <source>{} model trained on {} {} over {} date(s); features: {}</source>
             <translation>{} 模型已基于 {} 个{}训练完成，共 {} 个日期；特征：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="205" />
+            <location filename="../processing_provider/train.py" line="229" />
             <source>Training mode: {}</source>
             <translation>训练模式：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="209" />
+            <location filename="../processing_provider/train.py" line="233" />
             <source>Derived factor {} was not computed: it {}.</source>
             <translation>派生因子 {} 未计算：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="211" />
+            <location filename="../processing_provider/train.py" line="235" />
             <source>Factor {} was left out of the model: {}.</source>
             <translation>因子 {} 未纳入模型：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="212" />
+            <location filename="../processing_provider/train.py" line="236" />
             <source>Cross-validation (soil moisture in m3/m3):</source>
             <translation>交叉验证（土壤水分单位 m3/m3）：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="217" />
+            <location filename="../processing_provider/train.py" line="241" />
             <source>Feature importances: {}</source>
             <translation>特征重要性：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="135" />
+            <location filename="../processing_provider/train.py" line="152" />
             <source>Trees in the random forest; more trees are steadier but slower. Used by the random forest only (the other models keep their defaults).</source>
             <translation>随机森林中树的数量；树越多结果越稳定，但速度越慢。仅用于随机森林（其他模型保持其默认值）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="97" />
+            <source>Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scaled integers, a fill value such as -9999 that the file does not declare as nodata) stop the run with a message naming the file and the fix. The advanced parameters SM_SCALE (factor to m3/m3, 0.01 for percent) and SM_NODATA (a fill value the file does not declare; the file is not changed) say how to read SMAP; the model keeps them, so smdownscale:downscale reads SMAP the same way. NDVI-like factors (ndvi, evi, savi, ndwi) must lie within -1 to 1 (MODIS stores them as integers x 10000: multiply by 0.0001 first).</source>
+            <translation>单位：SMAP 土壤水分必须为 m3/m3。不可能是 m3/m3 的值（百分比、缩放后的整数、文件未声明为无数据值的填充值如 -9999）会使运行停止，并给出指明文件和修正方法的消息。高级参数 SM_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 SM_NODATA（文件未声明的填充值；文件不会被修改）说明如何读取 SMAP；模型会保存它们，因此 smdownscale:downscale 以相同方式读取 SMAP。类 NDVI 因子（ndvi、evi、savi、ndwi）必须位于 -1 到 1 之间（MODIS 以整数 x 10000 存储：请先乘以 0.0001）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="211" />
+            <source>SMAP values read with {}; the model keeps this for downscaling.</source>
+            <translation>SMAP 值按 {} 读取；模型会保存此设置用于降尺度。</translation>
         </message>
     </context>
     <context>
         <name>ValidateAlgorithm</name>
         <message>
-            <location filename="../processing_provider/validate.py" line="75" />
+            <location filename="../processing_provider/validate.py" line="78" />
             <source>Validate soil moisture</source>
             <translation>验证土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="78" />
+            <location filename="../processing_provider/validate.py" line="111" />
+            <source>Soil moisture estimate</source>
+            <translation>土壤水分估算结果</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="112" />
+            <source>The raster to validate (band 1, m3/m3); leave empty for a time series.</source>
+            <translation>待验证的栅格（波段 1，m3/m3）；时间序列请留空。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="113" />
+            <source>Reference raster</source>
+            <translation>参考栅格</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="114" />
+            <source>A soil moisture raster of the same date, e.g. SMAP.</source>
+            <translation>同一日期的土壤水分栅格，例如 SMAP。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="115" />
+            <source>Reference resampling</source>
+            <translation>参考数据重采样</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="115" />
+            <source>Automatic (average if finer, bilinear if coarser)</source>
+            <translation>自动（更精细时取均值，更粗时双线性插值）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="115" />
+            <source>Bilinear</source>
+            <translation>双线性插值</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="115" />
+            <source>Average</source>
+            <translation>均值</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="115" />
+            <source>Nearest</source>
+            <translation>最邻近</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="120" />
+            <source>How the reference is brought onto the estimate's grid.</source>
+            <translation>如何将参考数据转换到估算结果的格网上。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="122" />
+            <source>Station points</source>
+            <translation>站点（点图层）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="124" />
+            <source>Point layer of in-situ observations, one feature per station and time.</source>
+            <translation>地面实测观测的点图层，每个站点每个时间一个要素。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="125" />
+            <source>Station id field</source>
+            <translation>站点 ID 字段</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="127" />
+            <source>Field identifying the station; empty: found by name (station, id, name), else stations are told apart by their coordinates.</source>
+            <translation>标识站点的字段；留空：按名称查找（station、id、name），否则按坐标区分站点。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="129" />
+            <source>Date field</source>
+            <translation>日期字段</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="131" />
+            <source>Date or date-time field (or text YYYY-MM-DD); empty: found by name.</source>
+            <translation>日期或日期时间字段（或 YYYY-MM-DD 格式的文本）；留空：按名称查找。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="132" />
+            <source>Soil moisture field (m3/m3)</source>
+            <translation>土壤水分字段（m3/m3）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="134" />
+            <source>Observed volumetric soil moisture in m3/m3; empty: found by name (value, sm, soil_moisture).</source>
+            <translation>观测的体积土壤水分，单位 m3/m3；留空：按名称查找（value、sm、soil_moisture）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="136" />
+            <source>Station file (CSV or ISMN .stm)</source>
+            <translation>站点文件（CSV 或 ISMN .stm）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="136" />
+            <source>Station observations (*.csv *.txt *.stm)</source>
+            <translation>站点观测 (*.csv *.txt *.stm)</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="141" />
+            <source>Folder of ISMN .stm files</source>
+            <translation>ISMN .stm 文件所在文件夹</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="145" />
+            <source>Maximum sensor depth for ISMN files (m)</source>
+            <translation>ISMN 文件的最大传感器深度（m）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="148" />
+            <source>ISMN sensors whose top is deeper are ignored (SMAP surface soil moisture is 0-5 cm).</source>
+            <translation>顶部深于此值的 ISMN 传感器将被忽略（SMAP 表层土壤水分为 0-5 cm）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="150" />
+            <source>Date of the estimate (YYYY-MM-DD)</source>
+            <translation>估算结果的日期（YYYY-MM-DD）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="151" />
+            <source>Day compared with the stations; empty: the date in the estimate's file name.</source>
+            <translation>与站点比较的日期；留空：使用估算结果文件名中的日期。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="152" />
+            <source>Metrics</source>
+            <translation>精度指标</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="154" />
+            <source>CSV files (*.csv)</source>
+            <translation>CSV 文件 (*.csv)</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="153" />
+            <source>CSV with one row per source and the metrics n, r, mae, rmse, bias, ubrmsd.</source>
+            <translation>CSV，每个数据源一行，包含指标 n、r、mae、rmse、bias、ubrmsd。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="154" />
+            <source>Station pairs</source>
+            <translation>站点配对</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="156" />
+            <source>CSV with each station's observed daily mean and the estimate at its pixel.</source>
+            <translation>CSV，包含每个站点观测的日均值及其所在像元的估算值。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="157" />
+            <source>Time series: soil moisture estimates</source>
+            <translation>时间序列：土壤水分估算结果</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="159" />
+            <source>Estimates of several dates, each with its date in the file name (YYYYMMDD or YYYY-MM-DD), instead of one estimate.</source>
+            <translation>多个日期的估算结果，文件名中带有各自的日期（YYYYMMDD 或 YYYY-MM-DD），用于代替单个估算结果。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="161" />
+            <source>Time series: reference rasters</source>
+            <translation>时间序列：参考栅格</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="163" />
+            <source>Reference rasters of the same dates, paired with the estimates by the date in the file names.</source>
+            <translation>相同日期的参考栅格，按文件名中的日期与估算结果配对。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="165" />
+            <source>Report</source>
+            <translation>报告</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="165" />
+            <source>HTML files (*.html)</source>
+            <translation>HTML 文件 (*.html)</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="167" />
+            <source>HTML report with the metrics and plots (estimate against reference with the 1:1 line, stations over time); shown in the Processing results viewer.</source>
+            <translation>包含精度指标和图表（带 1:1 线的估算值对参考值图、站点随时间变化图）的 HTML 报告；显示在处理结果查看器中。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="173" />
+            <source>Number of pairs</source>
+            <translation>配对数</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="173" />
+            <source>Correlation R</source>
+            <translation>相关系数 R</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="173" />
+            <source>MAE (m3/m3)</source>
+            <translation>MAE（m3/m3）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="174" />
+            <source>RMSE (m3/m3)</source>
+            <translation>RMSE（m3/m3）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="174" />
+            <source>Bias (m3/m3)</source>
+            <translation>偏差（m3/m3）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="175" />
+            <source>ubRMSD (m3/m3)</source>
+            <translation>ubRMSD（m3/m3）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="185" />
+            <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
+            <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="202" />
+            <source>Give either one soil moisture estimate or a time series of estimates (not both).</source>
+            <translation>请给定一个土壤水分估算结果或一个估算结果时间序列（不能同时给定两者）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="204" />
+            <source>A time series of estimates is compared with a time series of reference rasters: give them under 'Time series: reference rasters'.</source>
+            <translation>估算结果时间序列需要与参考栅格时间序列比较：请在“时间序列：参考栅格”中给定参考栅格。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="207" />
+            <source>Reference rasters of a time series need a time series of estimates: give the estimates under 'Time series: soil moisture estimates'.</source>
+            <translation>时间序列的参考栅格需要估算结果时间序列：请在“时间序列：土壤水分估算结果”中给定估算结果。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="212" />
+            <source>Nothing to validate against: give a reference raster, station points, a station file or a folder of ISMN files.</source>
+            <translation>没有可用于验证的参照：请给定参考栅格、站点点图层、站点文件或 ISMN 文件所在文件夹。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="308" />
+            <source>The date '{}' is not a date; write it as YYYY-MM-DD.</source>
+            <translation>日期“{}”不是日期；请写成 YYYY-MM-DD。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="231" />
+            <source>The station layer</source>
+            <translation>站点图层</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="237" />
+            <source>date</source>
+            <translation>日期</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="237" />
+            <source>soil moisture</source>
+            <translation>土壤水分</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="238" />
+            <source>The station layer {} has no {} field that could be recognised; its fields are: {}. Choose the field in the algorithm's parameters.</source>
+            <translation>站点图层 {} 中没有可识别的{}字段；其字段为：{}。请在算法参数中选择该字段。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="246" />
+            <source>Station fields: id {}, date {}, soil moisture {}</source>
+            <translation>站点字段：ID {}，日期 {}，土壤水分 {}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="246" />
+            <source>(coordinates)</source>
+            <translation>（坐标）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="250" />
+            <source>The station layer {} has no coordinate reference system; set one (Layer Properties &gt; Source) and run again.</source>
+            <translation>站点图层 {} 没有坐标参考系；请设置一个（图层属性 &gt; 源）后重新运行。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="284" />
+            <source>{} station observations from {} stations</source>
+            <translation>{} 条站点观测，来自 {} 个站点</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="321" />
+            <source>Reference resampled onto the estimate's grid with '{}'.</source>
+            <translation>已使用“{}”将参考数据重采样到估算结果的格网上。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="337" />
+            <source>Estimate</source>
+            <translation>估算结果</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="339" />
+            <source>Reference</source>
+            <translation>参考数据</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="376" />
+            <source>The date parameter is ignored for a time series: each estimate's date comes from its file name.</source>
+            <translation>时间序列忽略日期参数：每个估算结果的日期取自其文件名。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="387" />
+            <source>Stations skipped on {}</source>
+            <translation>以下日期的站点被跳过：{}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="388" />
+            <source>Per date:</source>
+            <translation>逐日期：</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="391" />
+            <source>All dates pooled:</source>
+            <translation>所有日期合并：</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="400" />
+            <source>Estimates</source>
+            <translation>估算结果</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="402" />
+            <source>References</source>
+            <translation>参考数据</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="81" />
             <source>Compares a soil moisture raster (e.g. the 1 km result of 'Downscale soil moisture') with a reference raster and/or in-situ stations and reports n, R, MAE, RMSE, bias (estimate minus reference) and ubRMSD (unbiased RMSD, sqrt(RMSE^2 - bias^2)), all in m3/m3.
 
 Reference raster (e.g. SMAP of the same date): it is resampled onto the estimate's grid, averaged when it is finer and bilinearly interpolated when it is coarser (advanced: choose the method), and compared pixel by pixel where both are valid.
 
-Stations: a point layer (fields for station id, date and soil moisture are found by name when not chosen: station/id/name, date/time, value/sm/soil_moisture), a CSV table (columns station, lon, lat, date, value in EPSG:4326), an ISMN 'Header+values' .stm file, or a folder of them (only 'G' flagged values of sensors within the maximum depth are used). Each station's daily mean on the estimate's date is compared with the estimate pixel containing the station. The date comes from the estimate's file name (YYYYMMDD or YYYY-MM-DD) unless given.
+Stations: a point layer (fields for station id, date and soil moisture are found by name when not chosen: station/id/name, date/time, value/sm/soil_moisture), a CSV table (columns station, lon, lat, date, value in EPSG:4326), an ISMN .stm file ('Header+values' or 'CEOP formatted'), or a folder of them (only 'G' flagged values of sensors within the maximum depth are used). Each station's daily mean on the estimate's date is compared with the estimate pixel containing the station. The date comes from the estimate's file name (YYYYMMDD or YYYY-MM-DD) unless given.
 
 The CSV output has one row per source: 'reference', 'stations' (pooled) and 'station:&lt;id&gt;'; the numeric outputs are those of the reference comparison when a reference is given, else of the stations.
 
@@ -2599,7 +2984,7 @@ The HTML report holds the metrics table, a density plot of the estimate against 
 
 参考栅格（例如同一日期的 SMAP）：重采样到估算结果的格网上，更精细时取均值，更粗时双线性插值（高级参数中可选择方法），并在两者均有效处逐像元比较。
 
-站点：点图层（未指定时按名称查找站点 ID、日期和土壤水分字段：station/id/name、date/time、value/sm/soil_moisture）、CSV 表（列 station、lon、lat、date、value，坐标为 EPSG:4326）、ISMN“Header+values”格式的 .stm 文件，或包含这些文件的文件夹（只使用最大深度以内传感器的、标记为“G”的值）。将每个站点在估算日期的日均值与站点所在的估算像元进行比较。除非另行给定，日期取自估算结果的文件名（YYYYMMDD 或 YYYY-MM-DD）。
+站点：点图层（未指定时按名称查找站点 ID、日期和土壤水分字段：station/id/name、date/time、value/sm/soil_moisture）、CSV 表（列 station、lon、lat、date、value，坐标为 EPSG:4326）、ISMN .stm 文件（“Header+values”或“CEOP formatted”格式），或包含这些文件的文件夹（只使用最大深度以内传感器的、标记为“G”的值）。将每个站点在估算日期的日均值与站点所在的估算像元进行比较。除非另行给定，日期取自估算结果的文件名（YYYYMMDD 或 YYYY-MM-DD）。
 
 CSV 输出每个数据源一行：“reference”、“stations”（合并）和“station:&lt;id&gt;”；给定参考栅格时，数值输出为与参考栅格比较的结果，否则为与站点比较的结果。
 
@@ -2609,343 +2994,23 @@ HTML 报告包含精度指标表、估算值对参考值的密度散点图（带
         </message>
         <message>
             <location filename="../processing_provider/validate.py" line="103" />
-            <source>Soil moisture estimate</source>
-            <translation>土壤水分估算结果</translation>
+            <source>Units: the estimate and the reference must be in m3/m3; percent, scaled integers or an undeclared fill value (e.g. -9999) stop the run with the fix. The advanced parameters REF_SCALE (factor to m3/m3, 0.01 for percent) and REF_NODATA (a fill value the file does not declare) say how to read the reference. Station values must lie within 0-1 m3/m3.</source>
+            <translation>单位：估算结果和参考栅格必须为 m3/m3；百分比、缩放后的整数或未声明的填充值（如 -9999）会使运行停止，并给出修正方法。高级参数 REF_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 REF_NODATA（文件未声明的填充值）说明如何读取参考栅格。站点值必须位于 0-1 m3/m3 之间。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="104" />
-            <source>The raster to validate (band 1, m3/m3); leave empty for a time series.</source>
-            <translation>待验证的栅格（波段 1，m3/m3）；时间序列请留空。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="105" />
-            <source>Reference raster</source>
-            <translation>参考栅格</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="106" />
-            <source>A soil moisture raster of the same date, e.g. SMAP.</source>
-            <translation>同一日期的土壤水分栅格，例如 SMAP。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="107" />
-            <source>Reference resampling</source>
-            <translation>参考数据重采样</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="107" />
-            <source>Automatic (average if finer, bilinear if coarser)</source>
-            <translation>自动（更精细时取均值，更粗时双线性插值）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="107" />
-            <source>Bilinear</source>
-            <translation>双线性插值</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="107" />
-            <source>Average</source>
-            <translation>均值</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="107" />
-            <source>Nearest</source>
-            <translation>最邻近</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="112" />
-            <source>How the reference is brought onto the estimate's grid.</source>
-            <translation>如何将参考数据转换到估算结果的格网上。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="113" />
-            <source>Station points</source>
-            <translation>站点（点图层）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="115" />
-            <source>Point layer of in-situ observations, one feature per station and time.</source>
-            <translation>地面实测观测的点图层，每个站点每个时间一个要素。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="116" />
-            <source>Station id field</source>
-            <translation>站点 ID 字段</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="118" />
-            <source>Field identifying the station; empty: found by name (station, id, name), else stations are told apart by their coordinates.</source>
-            <translation>标识站点的字段；留空：按名称查找（station、id、name），否则按坐标区分站点。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="120" />
-            <source>Date field</source>
-            <translation>日期字段</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="122" />
-            <source>Date or date-time field (or text YYYY-MM-DD); empty: found by name.</source>
-            <translation>日期或日期时间字段（或 YYYY-MM-DD 格式的文本）；留空：按名称查找。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="123" />
-            <source>Soil moisture field (m3/m3)</source>
-            <translation>土壤水分字段（m3/m3）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="125" />
-            <source>Observed volumetric soil moisture in m3/m3; empty: found by name (value, sm, soil_moisture).</source>
-            <translation>观测的体积土壤水分，单位 m3/m3；留空：按名称查找（value、sm、soil_moisture）。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="127" />
-            <source>Station file (CSV or ISMN .stm)</source>
-            <translation>站点文件（CSV 或 ISMN .stm）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="127" />
-            <source>Station observations (*.csv *.txt *.stm)</source>
-            <translation>站点观测 (*.csv *.txt *.stm)</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="130" />
-            <source>A CSV table with columns station, lon, lat, date, value (EPSG:4326, or a crs column), or one ISMN 'Header+values' .stm file.</source>
-            <translation>包含 station、lon、lat、date、value 列的 CSV 表（EPSG:4326，或带 crs 列），或一个 ISMN“Header+values”格式的 .stm 文件。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="132" />
-            <source>Folder of ISMN .stm files</source>
-            <translation>ISMN .stm 文件所在文件夹</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="134" />
-            <source>An unzipped ISMN download ('Header+values'); its soil moisture files are read.</source>
-            <translation>解压后的 ISMN 下载数据（“Header+values”格式）；读取其中的土壤水分文件。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="135" />
-            <source>Maximum sensor depth for ISMN files (m)</source>
-            <translation>ISMN 文件的最大传感器深度（m）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="138" />
-            <source>ISMN sensors whose top is deeper are ignored (SMAP surface soil moisture is 0-5 cm).</source>
-            <translation>顶部深于此值的 ISMN 传感器将被忽略（SMAP 表层土壤水分为 0-5 cm）。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="140" />
-            <source>Date of the estimate (YYYY-MM-DD)</source>
-            <translation>估算结果的日期（YYYY-MM-DD）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="141" />
-            <source>Day compared with the stations; empty: the date in the estimate's file name.</source>
-            <translation>与站点比较的日期；留空：使用估算结果文件名中的日期。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="142" />
-            <source>Metrics</source>
-            <translation>精度指标</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="144" />
-            <source>CSV files (*.csv)</source>
-            <translation>CSV 文件 (*.csv)</translation>
+            <location filename="../processing_provider/validate.py" line="139" />
+            <source>A CSV table with columns station, lon, lat, date, value (EPSG:4326, or a crs column), or one ISMN .stm file ('Header+values' or 'CEOP formatted').</source>
+            <translation>包含 station、lon、lat、date、value 列的 CSV 表（EPSG:4326，或带 crs 列），或一个 ISMN .stm 文件（“Header+values”或“CEOP formatted”格式）。</translation>
         </message>
         <message>
             <location filename="../processing_provider/validate.py" line="143" />
-            <source>CSV with one row per source and the metrics n, r, mae, rmse, bias, ubrmsd.</source>
-            <translation>CSV，每个数据源一行，包含指标 n、r、mae、rmse、bias、ubrmsd。</translation>
+            <source>An unzipped ISMN download ('Header+values' or 'CEOP formatted'); its soil moisture files are read, other files are listed in the log.</source>
+            <translation>解压后的 ISMN 下载数据（“Header+values”或“CEOP formatted”格式）；读取其中的土壤水分文件，其他文件在日志中列出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="144" />
-            <source>Station pairs</source>
-            <translation>站点配对</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="146" />
-            <source>CSV with each station's observed daily mean and the estimate at its pixel.</source>
-            <translation>CSV，包含每个站点观测的日均值及其所在像元的估算值。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="147" />
-            <source>Time series: soil moisture estimates</source>
-            <translation>时间序列：土壤水分估算结果</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="149" />
-            <source>Estimates of several dates, each with its date in the file name (YYYYMMDD or YYYY-MM-DD), instead of one estimate.</source>
-            <translation>多个日期的估算结果，文件名中带有各自的日期（YYYYMMDD 或 YYYY-MM-DD），用于代替单个估算结果。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="151" />
-            <source>Time series: reference rasters</source>
-            <translation>时间序列：参考栅格</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="153" />
-            <source>Reference rasters of the same dates, paired with the estimates by the date in the file names.</source>
-            <translation>相同日期的参考栅格，按文件名中的日期与估算结果配对。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="155" />
-            <source>Report</source>
-            <translation>报告</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="155" />
-            <source>HTML files (*.html)</source>
-            <translation>HTML 文件 (*.html)</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="157" />
-            <source>HTML report with the metrics and plots (estimate against reference with the 1:1 line, stations over time); shown in the Processing results viewer.</source>
-            <translation>包含精度指标和图表（带 1:1 线的估算值对参考值图、站点随时间变化图）的 HTML 报告；显示在处理结果查看器中。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="163" />
-            <source>Number of pairs</source>
-            <translation>配对数</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="163" />
-            <source>Correlation R</source>
-            <translation>相关系数 R</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="163" />
-            <source>MAE (m3/m3)</source>
-            <translation>MAE（m3/m3）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="164" />
-            <source>RMSE (m3/m3)</source>
-            <translation>RMSE（m3/m3）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="164" />
-            <source>Bias (m3/m3)</source>
-            <translation>偏差（m3/m3）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="165" />
-            <source>ubRMSD (m3/m3)</source>
-            <translation>ubRMSD（m3/m3）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="175" />
-            <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
-            <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="192" />
-            <source>Give either one soil moisture estimate or a time series of estimates (not both).</source>
-            <translation>请给定一个土壤水分估算结果或一个估算结果时间序列（不能同时给定两者）。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="194" />
-            <source>A time series of estimates is compared with a time series of reference rasters: give them under 'Time series: reference rasters'.</source>
-            <translation>估算结果时间序列需要与参考栅格时间序列比较：请在“时间序列：参考栅格”中给定参考栅格。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="197" />
-            <source>Reference rasters of a time series need a time series of estimates: give the estimates under 'Time series: soil moisture estimates'.</source>
-            <translation>时间序列的参考栅格需要估算结果时间序列：请在“时间序列：土壤水分估算结果”中给定估算结果。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="202" />
-            <source>Nothing to validate against: give a reference raster, station points, a station file or a folder of ISMN files.</source>
-            <translation>没有可用于验证的参照：请给定参考栅格、站点点图层、站点文件或 ISMN 文件所在文件夹。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="298" />
-            <source>The date '{}' is not a date; write it as YYYY-MM-DD.</source>
-            <translation>日期“{}”不是日期；请写成 YYYY-MM-DD。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="221" />
-            <source>The station layer</source>
-            <translation>站点图层</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="227" />
-            <source>date</source>
-            <translation>日期</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="227" />
-            <source>soil moisture</source>
-            <translation>土壤水分</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="228" />
-            <source>The station layer {} has no {} field that could be recognised; its fields are: {}. Choose the field in the algorithm's parameters.</source>
-            <translation>站点图层 {} 中没有可识别的{}字段；其字段为：{}。请在算法参数中选择该字段。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="236" />
-            <source>Station fields: id {}, date {}, soil moisture {}</source>
-            <translation>站点字段：ID {}，日期 {}，土壤水分 {}</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="236" />
-            <source>(coordinates)</source>
-            <translation>（坐标）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="240" />
-            <source>The station layer {} has no coordinate reference system; set one (Layer Properties &gt; Source) and run again.</source>
-            <translation>站点图层 {} 没有坐标参考系；请设置一个（图层属性 &gt; 源）后重新运行。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="274" />
-            <source>{} station observations from {} stations</source>
-            <translation>{} 条站点观测，来自 {} 个站点</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="309" />
-            <source>Reference resampled onto the estimate's grid with '{}'.</source>
-            <translation>已使用“{}”将参考数据重采样到估算结果的格网上。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="325" />
-            <source>Estimate</source>
-            <translation>估算结果</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="327" />
-            <source>Reference</source>
-            <translation>参考数据</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="355" />
-            <source>The date parameter is ignored for a time series: each estimate's date comes from its file name.</source>
-            <translation>时间序列忽略日期参数：每个估算结果的日期取自其文件名。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="365" />
-            <source>Stations skipped on {}</source>
-            <translation>以下日期的站点被跳过：{}</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="366" />
-            <source>Per date:</source>
-            <translation>逐日期：</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="369" />
-            <source>All dates pooled:</source>
-            <translation>所有日期合并：</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="378" />
-            <source>Estimates</source>
-            <translation>估算结果</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="380" />
-            <source>References</source>
-            <translation>参考数据</translation>
+            <location filename="../processing_provider/validate.py" line="349" />
+            <source>Reference values read with {}.</source>
+            <translation>参考值按 {} 读取。</translation>
         </message>
     </context>
     <context>
@@ -3014,6 +3079,46 @@ HTML 报告包含精度指标表、估算值对参考值的密度散点图（带
             <location filename="../processing_provider/screen.py" line="78" />
             <source>Give the SMAP soil moisture rasters and the factor stacks (one per date), or a manifest from smdownscale:fetchgee.</source>
             <translation>请给出 SMAP 土壤水分栅格和因子栈（每个日期一个），或 smdownscale:fetchgee 生成的清单文件。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="114" />
+            <source>{} scale factor to m3/m3</source>
+            <translation>{} 换算为 m3/m3 的系数</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="119" />
+            <source>The values are multiplied by this to give m3/m3: 0.01 for percent, 0.0001 for integers x 10000. Empty: as the model was trained (1 unless its SMAP had a scale).</source>
+            <translation>数值乘以此系数得到 m3/m3：百分比为 0.01，整数 x 10000 为 0.0001。留空：按模型训练时的方式（除非其 SMAP 带有系数，否则为 1）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="122" />
+            <source>The values are multiplied by this to give m3/m3: 1 for m3/m3, 0.01 for percent, 0.0001 for integers x 10000. Values that cannot be m3/m3 stop the run with a message.</source>
+            <translation>数值乘以此系数得到 m3/m3：m3/m3 为 1，百分比为 0.01，整数 x 10000 为 0.0001。不可能是 m3/m3 的值会使运行停止并给出消息。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="124" />
+            <source>{} nodata value (if not declared in the file)</source>
+            <translation>{} 无数据值（文件中未声明时）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="127" />
+            <source>A fill value the file does not declare as nodata (e.g. -9999); such pixels are ignored. Empty: the file's own nodata value only.</source>
+            <translation>文件未声明为无数据值的填充值（如 -9999）；这些像元将被忽略。留空：仅使用文件自身的无数据值。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="130" />
+            <source>Without it, the value the model was trained with.</source>
+            <translation>不给定时，使用模型训练时的值。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="146" />
+            <source>scale {:g}</source>
+            <translation>系数 {:g}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="148" />
+            <source>nodata {:g}</source>
+            <translation>无数据值 {:g}</translation>
         </message>
     </context>
 </TS>
