@@ -314,27 +314,6 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>土壤水分降尺度</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="58" />
-            <source>Applies a model trained with 'Train downscaling model' to a 1 km factor stack (from 'Align rasters to a grid') and writes 1 km soil moisture (m3/m3, float32 GeoTIFF, nodata -9999).
-
-Factors are matched to the model by band name, so the stack may hold its bands in any order and extra bands; a factor the model needs but the stack lacks is an error. Pixels where any factor is nodata stay nodata. The raster is processed in blocks, so any extent fits in memory.
-
-Residual correction (default: constant per coarse cell) needs the coarse SMAP raster of the same date: for every SMAP cell the residual SMAP minus the mean of the 1 km predictions inside the cell is added to those pixels, so the 1 km field averages exactly to SMAP in every cell. Pixels whose cell has no SMAP value keep the uncorrected prediction. The smooth variant adds a bilinear surface through one value per SMAP cell instead, solved so that every cell still averages to SMAP (no blocky seams at cell edges); the log reports the largest cell-mean deviation from SMAP (mass-conservation check). Finally values are clipped to the physical range (advanced parameters).
-
-Derived factors the model was trained with (LST day-night difference, TVDI, antecedent precipitation index) are recomputed from the stack's bands; a stack without them works with models that do not use them.
-
-Time series: instead of one factor stack, give factor stacks of several dates (with the SMAP rasters of the same dates), the manifest.json of 'Fetch data from Earth Engine', or a folder holding factors_&lt;date&gt;.tif and smap_&lt;date&gt;.tif (dates as YYYYMMDD or YYYY-MM-DD in the names). Every date is downscaled exactly as a single date would be and written to the output folder as sm_1km_&lt;YYYYMMDD&gt;.tif, with sm_1km_series.csv listing date, start, end and file. In QGIS the files load into one group, each layer shown from its date until the next one, so the temporal controller animates the series.</source>
-            <translation>将用“训练降尺度模型”训练的模型应用于 1 km 因子堆栈（来自“将栅格对齐到格网”），写出 1 km 土壤水分（m3/m3，float32 GeoTIFF，无数据值 -9999）。
-
-因子按波段名称与模型匹配，因此堆栈中的波段可以任意顺序排列，也可以包含多余的波段；模型需要而堆栈缺少的因子会导致报错。任一因子为无数据值的像元保持为无数据值。栅格分块处理，因此任意范围都不会超出内存。
-
-残差校正（默认：每个粗像元取常数）需要同一日期的粗分辨率 SMAP 栅格：对每个 SMAP 像元，将残差（SMAP 减去该像元内 1 km 预测值的均值）加到这些像元上，使 1 km 结果在每个像元内的均值恰好等于 SMAP。所在粗像元没有 SMAP 值的像元保留未经校正的预测值。平滑方式则改为加上一个双线性曲面，该曲面由每个 SMAP 像元一个值确定，并经求解使每个像元的均值仍等于 SMAP（像元边界处没有块状接缝）；日志报告像元均值与 SMAP 的最大偏差（质量守恒检查）。最后将结果截断到物理范围（高级参数）。
-
-模型训练时使用的派生因子（LST 昼夜温差、TVDI、前期降水指数）由堆栈的波段重新计算；不含这些波段的堆栈可用于不使用它们的模型。
-
-时间序列：不给定单个因子堆栈，而是给定多个日期的因子堆栈（以及相同日期的 SMAP 栅格）、“从 Earth Engine 获取数据”写出的 manifest.json，或包含 factors_&lt;date&gt;.tif 和 smap_&lt;date&gt;.tif 的文件夹（文件名中的日期为 YYYYMMDD 或 YYYY-MM-DD）。每个日期的降尺度方式与单一日期完全相同，以 sm_1km_&lt;YYYYMMDD&gt;.tif 写入输出文件夹，并由 sm_1km_series.csv 列出日期、起始、结束和文件。在 QGIS 中，这些文件加载到同一个图层组，每个图层从其日期显示到下一个日期，因此时间控制器可以播放该序列。</translation>
-        </message>
-        <message>
             <location filename="../processing_provider/downscale.py" line="90" />
             <source>Model file</source>
             <translation>模型文件</translation>
@@ -600,14 +579,34 @@ Time series: instead of one factor stack, give factor stacks of several dates (w
             <translation>预测：scikit-learn。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="80" />
-            <source>Units: the SMAP of residual correction is read as the model was trained (its SM_SCALE and SM_NODATA) unless the advanced parameters give others; values that cannot be m3/m3 (percent, an undeclared fill value such as -9999) stop the run with the fix. An LST factor in degrees Celsius for a model trained on Kelvin (or the reverse) and NDVI-like factors outside -1 to 1 are refused with the conversion to apply. More than 5 % of the pixels clipped to the physical range is a warning in the log and in the output's metadata; more than half stops the run, as the inputs are then in other units.</source>
-            <translation>单位：除非在高级参数中另行给定，残差校正所用的 SMAP 按模型训练时的方式读取（其 SM_SCALE 和 SM_NODATA）；不可能是 m3/m3 的值（百分比、未声明的填充值如 -9999）会使运行停止，并给出修正方法。若模型以开尔文训练而 LST 因子为摄氏度（或相反），或类 NDVI 因子超出 -1 到 1，将被拒绝并给出应做的换算。超过 5% 的像元被截断到物理范围时，会在日志和输出的元数据中给出警告；超过一半时运行停止，因为此时输入采用了其他单位。</translation>
-        </message>
-        <message>
             <location filename="../processing_provider/downscale.py" line="311" />
             <source>SMAP values read with {}.</source>
             <translation>SMAP 值按 {} 读取。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="58" />
+            <source>Applies a model trained with 'Train downscaling model' to a 1 km factor stack (from 'Align rasters to a grid') and writes 1 km soil moisture (m3/m3, float32 GeoTIFF, nodata -9999).
+
+Factors are matched to the model by band name, so the stack may hold its bands in any order and extra bands; a factor the model needs but the stack lacks is an error. Pixels where any factor is nodata stay nodata. The raster is processed in blocks, so any extent fits in memory.
+
+Residual correction (default: constant per coarse cell) needs the coarse SMAP raster of the same date: for every SMAP cell the residual SMAP minus the mean of the 1 km predictions inside the cell is added to those pixels, so the 1 km field averages exactly to SMAP in every cell. Pixels whose cell has no SMAP value keep the uncorrected prediction. The smooth variant adds a bilinear surface through one value per SMAP cell instead, solved so that every cell still averages to SMAP (no blocky seams at cell edges); the log reports the largest cell-mean deviation from SMAP (mass-conservation check). Finally values are clipped to the physical range (advanced parameters).
+
+Derived factors the model was trained with (LST day-night difference, TVDI, antecedent precipitation index) are recomputed from the stack's bands; a stack without them works with models that do not use them.
+
+Time series: instead of one factor stack, give factor stacks of several dates (with the SMAP rasters of the same dates), the manifest.json of 'Fetch data from Earth Engine', or a folder holding factors_&lt;date&gt;.tif and smap_&lt;date&gt;.tif (dates as YYYYMMDD or YYYY-MM-DD in the names). Every date is downscaled exactly as a single date would be and written to the output folder as sm_1km_&lt;YYYYMMDD&gt;.tif, with sm_1km_series.csv listing date, start, end and file. In QGIS the files load into one group, each layer shown from its date until the next one, so the temporal controller animates the series.
+
+Units: the SMAP of residual correction is read as the model was trained (its SM_SCALE and SM_NODATA) unless the advanced parameters give others; values that cannot be m3/m3 (percent, an undeclared fill value such as -9999) stop the run with the fix. An LST factor in degrees Celsius for a model trained on Kelvin (or the reverse) and NDVI-like factors outside -1 to 1 are refused with the conversion to apply. More than 5 % of the pixels clipped to the physical range is a warning in the log and in the output's metadata; more than half stops the run, as the inputs are then in other units.</source>
+            <translation>将用“训练降尺度模型”训练的模型应用于 1 km 因子堆栈（来自“将栅格对齐到格网”），写出 1 km 土壤水分（m3/m3，float32 GeoTIFF，无数据值 -9999）。
+
+因子按波段名称与模型匹配，因此堆栈中的波段可以任意顺序排列，也可以包含多余的波段；模型需要而堆栈缺少的因子会导致报错。任一因子为无数据值的像元保持为无数据值。栅格分块处理，因此任意范围都不会超出内存。
+
+残差校正（默认：每个粗像元取常数）需要同一日期的粗分辨率 SMAP 栅格：对每个 SMAP 像元，将残差（SMAP 减去该像元内 1 km 预测值的均值）加到这些像元上，使 1 km 结果在每个像元内的均值恰好等于 SMAP。所在粗像元没有 SMAP 值的像元保留未经校正的预测值。平滑方式则改为加上一个双线性曲面，该曲面由每个 SMAP 像元一个值确定，并经求解使每个像元的均值仍等于 SMAP（像元边界处没有块状接缝）；日志报告像元均值与 SMAP 的最大偏差（质量守恒检查）。最后将结果截断到物理范围（高级参数）。
+
+模型训练时使用的派生因子（LST 昼夜温差、TVDI、前期降水指数）由堆栈的波段重新计算；不含这些波段的堆栈可用于不使用它们的模型。
+
+时间序列：不给定单个因子堆栈，而是给定多个日期的因子堆栈（以及相同日期的 SMAP 栅格）、“从 Earth Engine 获取数据”写出的 manifest.json，或包含 factors_&lt;date&gt;.tif 和 smap_&lt;date&gt;.tif 的文件夹（文件名中的日期为 YYYYMMDD 或 YYYY-MM-DD）。每个日期的降尺度方式与单一日期完全相同，以 sm_1km_&lt;YYYYMMDD&gt;.tif 写入输出文件夹，并由 sm_1km_series.csv 列出日期、起始、结束和文件。在 QGIS 中，这些文件加载到同一个图层组，每个图层从其日期显示到下一个日期，因此时间控制器可以播放该序列。
+
+单位：除非在高级参数中另行给定，残差校正所用的 SMAP 按模型训练时的方式读取（其 SM_SCALE 和 SM_NODATA）；不可能是 m3/m3 的值（百分比、未声明的填充值如 -9999）会使运行停止，并给出修正方法。若模型以开尔文训练而 LST 因子为摄氏度（或相反），或类 NDVI 因子超出 -1 到 1，将被拒绝并给出应做的换算。超过 5% 的像元被截断到物理范围时，会在日志和输出的元数据中给出警告；超过一半时运行停止，因为此时输入采用了其他单位。</translation>
         </message>
     </context>
     <context>
@@ -1751,31 +1750,6 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
             <translation>因子筛选（相关分析）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="177" />
-            <source>Ranks the downscaling factors by how strongly they relate to SMAP soil moisture and selects a non-redundant subset for smdownscale:train.
-
-For every date, the 1 km factor stack is averaged onto the SMAP grid (each coarse cell gets the mean of the 1 km pixels whose centers fall in it; land cover becomes class fractions) and paired with the SMAP value; all dates are pooled. For each continuous factor the table gives Pearson and Spearman correlation with their p-values; a categorical factor (land cover) is judged as a whole by the correlation ratio eta of soil moisture over the dominant class of each cell (p-value from one-way ANOVA), in the Pearson column.
-
-Factors are ranked by |r| (eta) and taken in that order: a factor whose correlation with an already selected one exceeds the maximum collinearity is dropped, and the table names the factor it duplicates. Factors below the minimum |r| and those beyond the maximum number are dropped too.
-
-Beyond pairwise r (diagnostics, on by default): the variance inflation factor (VIF) of each continuous factor against the other kept factors, which catches a factor explained by several others together; the mutual information with soil moisture, which also sees nonlinear relations; and the permutation importance from a quick random forest (how much the held-out RMSE grows, in m3/m3, when the factor is shuffled in spatial blocks the forest did not see). With a maximum VIF above 1, the kept factor with the largest VIF above it is dropped, one at a time. The reason column says why each factor was kept or dropped.
-
-Derived factors (optional) are computed from the stack bands when their inputs are present: lst_diff (lst_day - lst_night), tvdi (NDVI-LST space with a fitted dry edge) and api (from daily precipitation_lag&lt;d&gt; bands).
-
-Outputs: a CSV table (factor, kind, n, pearson_r, pearson_p, spearman_r, spearman_p, rank, selected, reason, and with the diagnostics vif, mutual_info, perm_importance) and the selected factor names, comma-separated, ready for the 'Factors to use' input of smdownscale:train in a model. Neighbouring cells are autocorrelated, so p-values are optimistic: use them to rank, not as proof.</source>
-            <translation>按各降尺度因子与 SMAP 土壤水分关系的强弱进行排序，并为 smdownscale:train 选出一组互不冗余的因子。
-
-对每个日期，将 1 km 因子堆栈以均值聚合到 SMAP 格网上（每个粗像元取中心落在其中的 1 km 像元的均值；土地覆盖转为各类别所占比例），并与 SMAP 值配对；所有日期的样本合并在一起。对每个连续型因子，结果表给出 Pearson 和 Spearman 相关系数及其 p 值；类别型因子（土地覆盖）作为整体，以土壤水分关于各像元主导类别的相关比 eta 衡量（p 值来自单因素方差分析），列在 Pearson 列中。
-
-因子按 |r|（eta）排序并依次选取：若某因子与已选因子的相关性超过最大共线性，则将其剔除，结果表会注明它与哪个因子重复。|r| 低于最小值的因子以及超出最大数量的因子也会被剔除。
-
-成对 r 之外的诊断（默认开启）：每个连续型因子相对于其他保留因子的方差膨胀因子（VIF），可发现能被其他几个因子共同解释的因子；与土壤水分的互信息，也能反映非线性关系；以及由一个快速随机森林得到的置换重要性（在随机森林未见过的空间块中打乱该因子时，留出样本 RMSE 增加多少，单位 m3/m3）。最大 VIF 大于 1 时，每次剔除一个 VIF 最大且超过该值的保留因子。reason 列说明每个因子被保留或剔除的原因。
-
-派生因子（可选）在所需输入波段存在时由堆栈波段计算：lst_diff（lst_day - lst_night）、tvdi（基于 NDVI-LST 特征空间并拟合干边）和 api（由逐日的 precipitation_lag&lt;d&gt; 波段计算）。
-
-输出：CSV 表（factor、kind、n、pearson_r、pearson_p、spearman_r、spearman_p、rank、selected、reason，启用诊断时还有 vif、mutual_info、perm_importance），以及以逗号分隔的已选因子名称，可直接用作模型中 smdownscale:train 的“要使用的因子”输入。相邻像元存在自相关，因此 p 值偏乐观：请用于排序，而不要作为证明。</translation>
-        </message>
-        <message>
             <location filename="../processing_provider/screen.py" line="212" />
             <source>Maximum collinearity |r| between factors</source>
             <translation>因子间的最大共线性 |r|</translation>
@@ -1966,11 +1940,6 @@ Outputs: a CSV table (factor, kind, n, pearson_r, pearson_p, spearman_r, spearma
             <translation>原因</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="203" />
-            <source>Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undeclared fill value (e.g. -9999) stop the run with the fix. The advanced parameters SM_SCALE (factor to m3/m3, 0.01 for percent) and SM_NODATA (a fill value the file does not declare) say how to read SMAP. NDVI-like factors must lie within -1 to 1.</source>
-            <translation>单位：SMAP 土壤水分必须为 m3/m3；百分比、缩放后的整数或未声明的填充值（如 -9999）会使运行停止，并给出修正方法。高级参数 SM_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 SM_NODATA（文件未声明的填充值）说明如何读取 SMAP。类 NDVI 因子必须位于 -1 到 1 之间。</translation>
-        </message>
-        <message>
             <location filename="../processing_provider/screen.py" line="275" />
             <source>SMAP values read with {}.</source>
             <translation>SMAP 值按 {} 读取。</translation>
@@ -1979,6 +1948,35 @@ Outputs: a CSV table (factor, kind, n, pearson_r, pearson_p, spearman_r, spearma
             <location filename="../processing_provider/screen.py" line="307" />
             <source>SMAP values</source>
             <translation>SMAP 值</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="177" />
+            <source>Ranks the downscaling factors by how strongly they relate to SMAP soil moisture and selects a non-redundant subset for smdownscale:train.
+
+For every date, the 1 km factor stack is averaged onto the SMAP grid (each coarse cell gets the mean of the 1 km pixels whose centers fall in it; land cover becomes class fractions) and paired with the SMAP value; all dates are pooled. For each continuous factor the table gives Pearson and Spearman correlation with their p-values; a categorical factor (land cover) is judged as a whole by the correlation ratio eta of soil moisture over the dominant class of each cell (p-value from one-way ANOVA), in the Pearson column.
+
+Factors are ranked by |r| (eta) and taken in that order: a factor whose correlation with an already selected one exceeds the maximum collinearity is dropped, and the table names the factor it duplicates. Factors below the minimum |r| and those beyond the maximum number are dropped too.
+
+Beyond pairwise r (diagnostics, on by default): the variance inflation factor (VIF) of each continuous factor against the other kept factors, which catches a factor explained by several others together; the mutual information with soil moisture, which also sees nonlinear relations; and the permutation importance from a quick random forest (how much the held-out RMSE grows, in m3/m3, when the factor is shuffled in spatial blocks the forest did not see). With a maximum VIF above 1, the kept factor with the largest VIF above it is dropped, one at a time. The reason column says why each factor was kept or dropped.
+
+Derived factors (optional) are computed from the stack bands when their inputs are present: lst_diff (lst_day - lst_night), tvdi (NDVI-LST space with a fitted dry edge) and api (from daily precipitation_lag&lt;d&gt; bands).
+
+Outputs: a CSV table (factor, kind, n, pearson_r, pearson_p, spearman_r, spearman_p, rank, selected, reason, and with the diagnostics vif, mutual_info, perm_importance) and the selected factor names, comma-separated, ready for the 'Factors to use' input of smdownscale:train in a model. Neighbouring cells are autocorrelated, so p-values are optimistic: use them to rank, not as proof.
+
+Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undeclared fill value (e.g. -9999) stop the run with the fix. The advanced parameters SM_SCALE (factor to m3/m3, 0.01 for percent) and SM_NODATA (a fill value the file does not declare) say how to read SMAP. NDVI-like factors must lie within -1 to 1.</source>
+            <translation>按各降尺度因子与 SMAP 土壤水分关系的强弱进行排序，并为 smdownscale:train 选出一组互不冗余的因子。
+
+对每个日期，将 1 km 因子堆栈以均值聚合到 SMAP 格网上（每个粗像元取中心落在其中的 1 km 像元的均值；土地覆盖转为各类别所占比例），并与 SMAP 值配对；所有日期的样本合并在一起。对每个连续型因子，结果表给出 Pearson 和 Spearman 相关系数及其 p 值；类别型因子（土地覆盖）作为整体，以土壤水分关于各像元主导类别的相关比 eta 衡量（p 值来自单因素方差分析），列在 Pearson 列中。
+
+因子按 |r|（eta）排序并依次选取：若某因子与已选因子的相关性超过最大共线性，则将其剔除，结果表会注明它与哪个因子重复。|r| 低于最小值的因子以及超出最大数量的因子也会被剔除。
+
+成对 r 之外的诊断（默认开启）：每个连续型因子相对于其他保留因子的方差膨胀因子（VIF），可发现能被其他几个因子共同解释的因子；与土壤水分的互信息，也能反映非线性关系；以及由一个快速随机森林得到的置换重要性（在随机森林未见过的空间块中打乱该因子时，留出样本 RMSE 增加多少，单位 m3/m3）。最大 VIF 大于 1 时，每次剔除一个 VIF 最大且超过该值的保留因子。reason 列说明每个因子被保留或剔除的原因。
+
+派生因子（可选）在所需输入波段存在时由堆栈波段计算：lst_diff（lst_day - lst_night）、tvdi（基于 NDVI-LST 特征空间并拟合干边）和 api（由逐日的 precipitation_lag&lt;d&gt; 波段计算）。
+
+输出：CSV 表（factor、kind、n、pearson_r、pearson_p、spearman_r、spearman_p、rank、selected、reason，启用诊断时还有 vif、mutual_info、perm_importance），以及以逗号分隔的已选因子名称，可直接用作模型中 smdownscale:train 的“要使用的因子”输入。相邻像元存在自相关，因此 p 值偏乐观：请用于排序，而不要作为证明。
+
+单位：SMAP 土壤水分必须为 m3/m3；百分比、缩放后的整数或未声明的填充值（如 -9999）会使运行停止，并给出修正方法。高级参数 SM_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 SM_NODATA（文件未声明的填充值）说明如何读取 SMAP。类 NDVI 因子必须位于 -1 到 1 之间。</translation>
         </message>
     </context>
     <context>
@@ -2316,35 +2314,6 @@ Outputs: a CSV table (factor, kind, n, pearson_r, pearson_p, spearman_r, spearma
             <translation>训练降尺度模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="70" />
-            <source>Trains a machine-learning model that predicts soil moisture from the factors, and saves it as a .smdmodel file for smdownscale:downscale.
-
-Training modes. Scale-aware (default): for every date the 1 km factor stack is averaged onto the SMAP grid (land cover becomes class fractions) and the model learns SMAP soil moisture from these coarse factors, pooled over all dates; the same model is then applied to the 1 km factors. Study's mode (as in Bian et al. 2025): SMAP is resampled bilinearly to the 1 km grid and the model is trained on a random sample of 1 km pixels; it mostly learns to reproduce the interpolation, and is offered so the published setup can be reproduced and compared.
-
-Models: random forest (RF, default), support vector regression (SVR, RBF kernel on standardized factors), a regression tree (CART), gradient boosting (histogram-based), extra trees, and a linear trend + gradient boosting hybrid (ridge regression, then boosted trees on its residuals), which extrapolates beyond the range of the 9 km factor means that 1 km pixels reach. 'Auto' trains RF, extra trees, both boosting models and SVR and keeps the one with the lowest spatial cross-validation RMSE.
-
-Hyperparameter search (time budget in seconds, 0 = off): the default settings and then random settings from a grid per model are scored by spatial cross-validation until the budget is spent; the settings tried and the winner are logged and stored in the model file.
-
-Cross-validation: spatial blocks (default) hold out whole blocks of SMAP cells (block size in cells), so a block is never used for training and testing at once; 'dates held out' holds out whole dates; random K-fold is always reported too and labelled optimistic, because neighbouring cells resemble each other. The log shows R, MAE, RMSE, bias and ubRMSD (m3/m3) pooled and per fold; the pooled values of the chosen scheme are also outputs for the modeler.
-
-Derived factors (optional) are computed from the stack bands when their inputs are present: the LST day-night difference (lst_day - lst_night), TVDI from the NDVI-LST space with a dry edge fitted per date, and an antecedent precipitation index from daily bands precipitation_lag&lt;d&gt;. The model records them and smdownscale:downscale recomputes them from its stack.
-
-'Factors to use' takes comma-separated band names (e.g. the output of smdownscale:screen); empty uses every band of the stacks.</source>
-            <translation>训练一个由因子预测土壤水分的机器学习模型，并将其保存为 .smdmodel 文件，供 smdownscale:downscale 使用。
-
-训练模式。尺度感知（默认）：对每个日期，将 1 km 因子堆栈以均值聚合到 SMAP 格网上（土地覆盖转为各类别所占比例），模型从这些粗分辨率因子学习 SMAP 土壤水分，所有日期的样本合并使用；随后将同一模型应用于 1 km 因子。文献模式（同 Bian et al. 2025）：将 SMAP 双线性重采样到 1 km 格网，在随机抽取的 1 km 像元样本上训练模型；模型主要学会的是复现插值结果，提供此模式是为了复现并比较已发表的方案。
-
-模型：随机森林（RF，默认）、支持向量回归（SVR，在标准化因子上使用 RBF 核）、回归树（CART）、梯度提升（基于直方图）、极端随机树，以及线性趋势 + 梯度提升的混合模型（先做岭回归，再对其残差拟合提升树），后者可外推到 1 km 像元所达到的、超出 9 km 因子均值范围的取值。“自动”会训练 RF、极端随机树、两种提升模型和 SVR，并保留空间交叉验证 RMSE 最低的模型。
-
-超参数搜索（时间预算，单位秒，0 = 关闭）：先评估默认设置，再从每个模型的参数格网中随机选取设置，用空间交叉验证打分，直到预算用完；尝试过的设置和最优设置会记录在日志中并保存到模型文件。
-
-交叉验证：空间分块（默认）每次留出整块的 SMAP 像元（分块大小以像元数计），因此同一分块不会同时用于训练和测试；“留出日期”每次留出整个日期；随机 K 折也总会报告，并标注为偏乐观，因为相邻像元彼此相似。日志显示合并的和逐折的 R、MAE、RMSE、偏差和 ubRMSD（m3/m3）；所选方案的合并值也作为输出供图形建模器使用。
-
-派生因子（可选）在所需输入波段存在时由堆栈波段计算：LST 昼夜温差（lst_day - lst_night）、基于 NDVI-LST 特征空间并逐日期拟合干边的 TVDI，以及由逐日波段 precipitation_lag&lt;d&gt; 计算的前期降水指数。模型会记录这些派生因子，smdownscale:downscale 会由其堆栈重新计算。
-
-“要使用的因子”接受以逗号分隔的波段名称（例如 smdownscale:screen 的输出）；留空则使用堆栈的所有波段。</translation>
-        </message>
-        <message>
             <location filename="../processing_provider/train.py" line="108" />
             <source>Factors to use (comma-separated names)</source>
             <translation>要使用的因子（名称，以逗号分隔）</translation>
@@ -2620,14 +2589,42 @@ Derived factors (optional) are computed from the stack bands when their inputs a
             <translation>随机森林中树的数量；树越多结果越稳定，但速度越慢。仅用于随机森林（其他模型保持其默认值）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="97" />
-            <source>Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scaled integers, a fill value such as -9999 that the file does not declare as nodata) stop the run with a message naming the file and the fix. The advanced parameters SM_SCALE (factor to m3/m3, 0.01 for percent) and SM_NODATA (a fill value the file does not declare; the file is not changed) say how to read SMAP; the model keeps them, so smdownscale:downscale reads SMAP the same way. NDVI-like factors (ndvi, evi, savi, ndwi) must lie within -1 to 1 (MODIS stores them as integers x 10000: multiply by 0.0001 first).</source>
-            <translation>单位：SMAP 土壤水分必须为 m3/m3。不可能是 m3/m3 的值（百分比、缩放后的整数、文件未声明为无数据值的填充值如 -9999）会使运行停止，并给出指明文件和修正方法的消息。高级参数 SM_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 SM_NODATA（文件未声明的填充值；文件不会被修改）说明如何读取 SMAP；模型会保存它们，因此 smdownscale:downscale 以相同方式读取 SMAP。类 NDVI 因子（ndvi、evi、savi、ndwi）必须位于 -1 到 1 之间（MODIS 以整数 x 10000 存储：请先乘以 0.0001）。</translation>
-        </message>
-        <message>
             <location filename="../processing_provider/train.py" line="211" />
             <source>SMAP values read with {}; the model keeps this for downscaling.</source>
             <translation>SMAP 值按 {} 读取；模型会保存此设置用于降尺度。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="70" />
+            <source>Trains a machine-learning model that predicts soil moisture from the factors, and saves it as a .smdmodel file for smdownscale:downscale.
+
+Training modes. Scale-aware (default): for every date the 1 km factor stack is averaged onto the SMAP grid (land cover becomes class fractions) and the model learns SMAP soil moisture from these coarse factors, pooled over all dates; the same model is then applied to the 1 km factors. Study's mode (as in Bian et al. 2025): SMAP is resampled bilinearly to the 1 km grid and the model is trained on a random sample of 1 km pixels; it mostly learns to reproduce the interpolation, and is offered so the published setup can be reproduced and compared.
+
+Models: random forest (RF, default), support vector regression (SVR, RBF kernel on standardized factors), a regression tree (CART), gradient boosting (histogram-based), extra trees, and a linear trend + gradient boosting hybrid (ridge regression, then boosted trees on its residuals), which extrapolates beyond the range of the 9 km factor means that 1 km pixels reach. 'Auto' trains RF, extra trees, both boosting models and SVR and keeps the one with the lowest spatial cross-validation RMSE.
+
+Hyperparameter search (time budget in seconds, 0 = off): the default settings and then random settings from a grid per model are scored by spatial cross-validation until the budget is spent; the settings tried and the winner are logged and stored in the model file.
+
+Cross-validation: spatial blocks (default) hold out whole blocks of SMAP cells (block size in cells), so a block is never used for training and testing at once; 'dates held out' holds out whole dates; random K-fold is always reported too and labelled optimistic, because neighbouring cells resemble each other. The log shows R, MAE, RMSE, bias and ubRMSD (m3/m3) pooled and per fold; the pooled values of the chosen scheme are also outputs for the modeler.
+
+Derived factors (optional) are computed from the stack bands when their inputs are present: the LST day-night difference (lst_day - lst_night), TVDI from the NDVI-LST space with a dry edge fitted per date, and an antecedent precipitation index from daily bands precipitation_lag&lt;d&gt;. The model records them and smdownscale:downscale recomputes them from its stack.
+
+'Factors to use' takes comma-separated band names (e.g. the output of smdownscale:screen); empty uses every band of the stacks.
+
+Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scaled integers, a fill value such as -9999 that the file does not declare as nodata) stop the run with a message naming the file and the fix. The advanced parameters SM_SCALE (factor to m3/m3, 0.01 for percent) and SM_NODATA (a fill value the file does not declare; the file is not changed) say how to read SMAP; the model keeps them, so smdownscale:downscale reads SMAP the same way. NDVI-like factors (ndvi, evi, savi, ndwi) must lie within -1 to 1 (MODIS stores them as integers x 10000: multiply by 0.0001 first).</source>
+            <translation>训练一个由因子预测土壤水分的机器学习模型，并将其保存为 .smdmodel 文件，供 smdownscale:downscale 使用。
+
+训练模式。尺度感知（默认）：对每个日期，将 1 km 因子堆栈以均值聚合到 SMAP 格网上（土地覆盖转为各类别所占比例），模型从这些粗分辨率因子学习 SMAP 土壤水分，所有日期的样本合并使用；随后将同一模型应用于 1 km 因子。文献模式（同 Bian et al. 2025）：将 SMAP 双线性重采样到 1 km 格网，在随机抽取的 1 km 像元样本上训练模型；模型主要学会的是复现插值结果，提供此模式是为了复现并比较已发表的方案。
+
+模型：随机森林（RF，默认）、支持向量回归（SVR，在标准化因子上使用 RBF 核）、回归树（CART）、梯度提升（基于直方图）、极端随机树，以及线性趋势 + 梯度提升的混合模型（先做岭回归，再对其残差拟合提升树），后者可外推到 1 km 像元所达到的、超出 9 km 因子均值范围的取值。“自动”会训练 RF、极端随机树、两种提升模型和 SVR，并保留空间交叉验证 RMSE 最低的模型。
+
+超参数搜索（时间预算，单位秒，0 = 关闭）：先评估默认设置，再从每个模型的参数格网中随机选取设置，用空间交叉验证打分，直到预算用完；尝试过的设置和最优设置会记录在日志中并保存到模型文件。
+
+交叉验证：空间分块（默认）每次留出整块的 SMAP 像元（分块大小以像元数计），因此同一分块不会同时用于训练和测试；“留出日期”每次留出整个日期；随机 K 折也总会报告，并标注为偏乐观，因为相邻像元彼此相似。日志显示合并的和逐折的 R、MAE、RMSE、偏差和 ubRMSD（m3/m3）；所选方案的合并值也作为输出供图形建模器使用。
+
+派生因子（可选）在所需输入波段存在时由堆栈波段计算：LST 昼夜温差（lst_day - lst_night）、基于 NDVI-LST 特征空间并逐日期拟合干边的 TVDI，以及由逐日波段 precipitation_lag&lt;d&gt; 计算的前期降水指数。模型会记录这些派生因子，smdownscale:downscale 会由其堆栈重新计算。
+
+“要使用的因子”接受以逗号分隔的波段名称（例如 smdownscale:screen 的输出）；留空则使用堆栈的所有波段。
+
+单位：SMAP 土壤水分必须为 m3/m3。不可能是 m3/m3 的值（百分比、缩放后的整数、文件未声明为无数据值的填充值如 -9999）会使运行停止，并给出指明文件和修正方法的消息。高级参数 SM_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 SM_NODATA（文件未声明的填充值；文件不会被修改）说明如何读取 SMAP；模型会保存它们，因此 smdownscale:downscale 以相同方式读取 SMAP。类 NDVI 因子（ndvi、evi、savi、ndwi）必须位于 -1 到 1 之间（MODIS 以整数 x 10000 存储：请先乘以 0.0001）。</translation>
         </message>
     </context>
     <context>
@@ -2638,334 +2635,349 @@ Derived factors (optional) are computed from the stack bands when their inputs a
             <translation>验证土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="111" />
+            <location filename="../processing_provider/validate.py" line="110" />
             <source>Soil moisture estimate</source>
             <translation>土壤水分估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="112" />
+            <location filename="../processing_provider/validate.py" line="111" />
             <source>The raster to validate (band 1, m3/m3); leave empty for a time series.</source>
             <translation>待验证的栅格（波段 1，m3/m3）；时间序列请留空。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="113" />
+            <location filename="../processing_provider/validate.py" line="112" />
             <source>Reference raster</source>
             <translation>参考栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="114" />
+            <location filename="../processing_provider/validate.py" line="113" />
             <source>A soil moisture raster of the same date, e.g. SMAP.</source>
             <translation>同一日期的土壤水分栅格，例如 SMAP。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="115" />
+            <location filename="../processing_provider/validate.py" line="114" />
             <source>Reference resampling</source>
             <translation>参考数据重采样</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="115" />
+            <location filename="../processing_provider/validate.py" line="114" />
             <source>Automatic (average if finer, bilinear if coarser)</source>
             <translation>自动（更精细时取均值，更粗时双线性插值）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="115" />
+            <location filename="../processing_provider/validate.py" line="114" />
             <source>Bilinear</source>
             <translation>双线性插值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="115" />
+            <location filename="../processing_provider/validate.py" line="114" />
             <source>Average</source>
             <translation>均值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="115" />
+            <location filename="../processing_provider/validate.py" line="114" />
             <source>Nearest</source>
             <translation>最邻近</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="120" />
+            <location filename="../processing_provider/validate.py" line="119" />
             <source>How the reference is brought onto the estimate's grid.</source>
             <translation>如何将参考数据转换到估算结果的格网上。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="122" />
+            <location filename="../processing_provider/validate.py" line="121" />
             <source>Station points</source>
             <translation>站点（点图层）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="124" />
+            <location filename="../processing_provider/validate.py" line="123" />
             <source>Point layer of in-situ observations, one feature per station and time.</source>
             <translation>地面实测观测的点图层，每个站点每个时间一个要素。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="125" />
+            <location filename="../processing_provider/validate.py" line="124" />
             <source>Station id field</source>
             <translation>站点 ID 字段</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="127" />
+            <location filename="../processing_provider/validate.py" line="126" />
             <source>Field identifying the station; empty: found by name (station, id, name), else stations are told apart by their coordinates.</source>
             <translation>标识站点的字段；留空：按名称查找（station、id、name），否则按坐标区分站点。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="129" />
+            <location filename="../processing_provider/validate.py" line="128" />
             <source>Date field</source>
             <translation>日期字段</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="131" />
+            <location filename="../processing_provider/validate.py" line="130" />
             <source>Date or date-time field (or text YYYY-MM-DD); empty: found by name.</source>
             <translation>日期或日期时间字段（或 YYYY-MM-DD 格式的文本）；留空：按名称查找。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="132" />
+            <location filename="../processing_provider/validate.py" line="131" />
             <source>Soil moisture field (m3/m3)</source>
             <translation>土壤水分字段（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="134" />
+            <location filename="../processing_provider/validate.py" line="133" />
             <source>Observed volumetric soil moisture in m3/m3; empty: found by name (value, sm, soil_moisture).</source>
             <translation>观测的体积土壤水分，单位 m3/m3；留空：按名称查找（value、sm、soil_moisture）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="136" />
+            <location filename="../processing_provider/validate.py" line="135" />
             <source>Station file (CSV or ISMN .stm)</source>
             <translation>站点文件（CSV 或 ISMN .stm）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="136" />
+            <location filename="../processing_provider/validate.py" line="135" />
             <source>Station observations (*.csv *.txt *.stm)</source>
             <translation>站点观测 (*.csv *.txt *.stm)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="141" />
+            <location filename="../processing_provider/validate.py" line="140" />
             <source>Folder of ISMN .stm files</source>
             <translation>ISMN .stm 文件所在文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="145" />
+            <location filename="../processing_provider/validate.py" line="144" />
             <source>Maximum sensor depth for ISMN files (m)</source>
             <translation>ISMN 文件的最大传感器深度（m）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="148" />
+            <location filename="../processing_provider/validate.py" line="147" />
             <source>ISMN sensors whose top is deeper are ignored (SMAP surface soil moisture is 0-5 cm).</source>
             <translation>顶部深于此值的 ISMN 传感器将被忽略（SMAP 表层土壤水分为 0-5 cm）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="150" />
+            <location filename="../processing_provider/validate.py" line="149" />
             <source>Date of the estimate (YYYY-MM-DD)</source>
             <translation>估算结果的日期（YYYY-MM-DD）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="151" />
+            <location filename="../processing_provider/validate.py" line="150" />
             <source>Day compared with the stations; empty: the date in the estimate's file name.</source>
             <translation>与站点比较的日期；留空：使用估算结果文件名中的日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="152" />
+            <location filename="../processing_provider/validate.py" line="151" />
             <source>Metrics</source>
             <translation>精度指标</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="154" />
+            <location filename="../processing_provider/validate.py" line="153" />
             <source>CSV files (*.csv)</source>
             <translation>CSV 文件 (*.csv)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="153" />
+            <location filename="../processing_provider/validate.py" line="152" />
             <source>CSV with one row per source and the metrics n, r, mae, rmse, bias, ubrmsd.</source>
             <translation>CSV，每个数据源一行，包含指标 n、r、mae、rmse、bias、ubrmsd。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="154" />
+            <location filename="../processing_provider/validate.py" line="153" />
             <source>Station pairs</source>
             <translation>站点配对</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="156" />
+            <location filename="../processing_provider/validate.py" line="155" />
             <source>CSV with each station's observed daily mean and the estimate at its pixel.</source>
             <translation>CSV，包含每个站点观测的日均值及其所在像元的估算值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="157" />
+            <location filename="../processing_provider/validate.py" line="156" />
             <source>Time series: soil moisture estimates</source>
             <translation>时间序列：土壤水分估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="159" />
+            <location filename="../processing_provider/validate.py" line="158" />
             <source>Estimates of several dates, each with its date in the file name (YYYYMMDD or YYYY-MM-DD), instead of one estimate.</source>
             <translation>多个日期的估算结果，文件名中带有各自的日期（YYYYMMDD 或 YYYY-MM-DD），用于代替单个估算结果。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="161" />
+            <location filename="../processing_provider/validate.py" line="160" />
             <source>Time series: reference rasters</source>
             <translation>时间序列：参考栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="163" />
+            <location filename="../processing_provider/validate.py" line="162" />
             <source>Reference rasters of the same dates, paired with the estimates by the date in the file names.</source>
             <translation>相同日期的参考栅格，按文件名中的日期与估算结果配对。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="165" />
+            <location filename="../processing_provider/validate.py" line="164" />
             <source>Report</source>
             <translation>报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="165" />
+            <location filename="../processing_provider/validate.py" line="164" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="167" />
+            <location filename="../processing_provider/validate.py" line="166" />
             <source>HTML report with the metrics and plots (estimate against reference with the 1:1 line, stations over time); shown in the Processing results viewer.</source>
             <translation>包含精度指标和图表（带 1:1 线的估算值对参考值图、站点随时间变化图）的 HTML 报告；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="173" />
+            <location filename="../processing_provider/validate.py" line="172" />
             <source>Number of pairs</source>
             <translation>配对数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="173" />
+            <location filename="../processing_provider/validate.py" line="172" />
             <source>Correlation R</source>
             <translation>相关系数 R</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="173" />
+            <location filename="../processing_provider/validate.py" line="172" />
             <source>MAE (m3/m3)</source>
             <translation>MAE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="174" />
+            <location filename="../processing_provider/validate.py" line="173" />
             <source>RMSE (m3/m3)</source>
             <translation>RMSE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="174" />
+            <location filename="../processing_provider/validate.py" line="173" />
             <source>Bias (m3/m3)</source>
             <translation>偏差（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="175" />
+            <location filename="../processing_provider/validate.py" line="174" />
             <source>ubRMSD (m3/m3)</source>
             <translation>ubRMSD（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="185" />
+            <location filename="../processing_provider/validate.py" line="184" />
             <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
             <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="202" />
+            <location filename="../processing_provider/validate.py" line="201" />
             <source>Give either one soil moisture estimate or a time series of estimates (not both).</source>
             <translation>请给定一个土壤水分估算结果或一个估算结果时间序列（不能同时给定两者）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="204" />
+            <location filename="../processing_provider/validate.py" line="203" />
             <source>A time series of estimates is compared with a time series of reference rasters: give them under 'Time series: reference rasters'.</source>
             <translation>估算结果时间序列需要与参考栅格时间序列比较：请在“时间序列：参考栅格”中给定参考栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="207" />
+            <location filename="../processing_provider/validate.py" line="206" />
             <source>Reference rasters of a time series need a time series of estimates: give the estimates under 'Time series: soil moisture estimates'.</source>
             <translation>时间序列的参考栅格需要估算结果时间序列：请在“时间序列：土壤水分估算结果”中给定估算结果。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="212" />
+            <location filename="../processing_provider/validate.py" line="211" />
             <source>Nothing to validate against: give a reference raster, station points, a station file or a folder of ISMN files.</source>
             <translation>没有可用于验证的参照：请给定参考栅格、站点点图层、站点文件或 ISMN 文件所在文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="308" />
+            <location filename="../processing_provider/validate.py" line="307" />
             <source>The date '{}' is not a date; write it as YYYY-MM-DD.</source>
             <translation>日期“{}”不是日期；请写成 YYYY-MM-DD。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="231" />
+            <location filename="../processing_provider/validate.py" line="230" />
             <source>The station layer</source>
             <translation>站点图层</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="237" />
+            <location filename="../processing_provider/validate.py" line="236" />
             <source>date</source>
             <translation>日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="237" />
+            <location filename="../processing_provider/validate.py" line="236" />
             <source>soil moisture</source>
             <translation>土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="238" />
+            <location filename="../processing_provider/validate.py" line="237" />
             <source>The station layer {} has no {} field that could be recognised; its fields are: {}. Choose the field in the algorithm's parameters.</source>
             <translation>站点图层 {} 中没有可识别的{}字段；其字段为：{}。请在算法参数中选择该字段。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="246" />
+            <location filename="../processing_provider/validate.py" line="245" />
             <source>Station fields: id {}, date {}, soil moisture {}</source>
             <translation>站点字段：ID {}，日期 {}，土壤水分 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="246" />
+            <location filename="../processing_provider/validate.py" line="245" />
             <source>(coordinates)</source>
             <translation>（坐标）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="250" />
+            <location filename="../processing_provider/validate.py" line="249" />
             <source>The station layer {} has no coordinate reference system; set one (Layer Properties &gt; Source) and run again.</source>
             <translation>站点图层 {} 没有坐标参考系；请设置一个（图层属性 &gt; 源）后重新运行。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="284" />
+            <location filename="../processing_provider/validate.py" line="283" />
             <source>{} station observations from {} stations</source>
             <translation>{} 条站点观测，来自 {} 个站点</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="321" />
+            <location filename="../processing_provider/validate.py" line="320" />
             <source>Reference resampled onto the estimate's grid with '{}'.</source>
             <translation>已使用“{}”将参考数据重采样到估算结果的格网上。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="337" />
+            <location filename="../processing_provider/validate.py" line="336" />
             <source>Estimate</source>
             <translation>估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="339" />
+            <location filename="../processing_provider/validate.py" line="338" />
             <source>Reference</source>
             <translation>参考数据</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="376" />
+            <location filename="../processing_provider/validate.py" line="375" />
             <source>The date parameter is ignored for a time series: each estimate's date comes from its file name.</source>
             <translation>时间序列忽略日期参数：每个估算结果的日期取自其文件名。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="387" />
+            <location filename="../processing_provider/validate.py" line="386" />
             <source>Stations skipped on {}</source>
             <translation>以下日期的站点被跳过：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="388" />
+            <location filename="../processing_provider/validate.py" line="387" />
             <source>Per date:</source>
             <translation>逐日期：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="391" />
+            <location filename="../processing_provider/validate.py" line="390" />
             <source>All dates pooled:</source>
             <translation>所有日期合并：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="400" />
+            <location filename="../processing_provider/validate.py" line="399" />
             <source>Estimates</source>
             <translation>估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="402" />
+            <location filename="../processing_provider/validate.py" line="401" />
             <source>References</source>
             <translation>参考数据</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="138" />
+            <source>A CSV table with columns station, lon, lat, date, value (EPSG:4326, or a crs column), or one ISMN .stm file ('Header+values' or 'CEOP formatted').</source>
+            <translation>包含 station、lon、lat、date、value 列的 CSV 表（EPSG:4326，或带 crs 列），或一个 ISMN .stm 文件（“Header+values”或“CEOP formatted”格式）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="142" />
+            <source>An unzipped ISMN download ('Header+values' or 'CEOP formatted'); its soil moisture files are read, other files are listed in the log.</source>
+            <translation>解压后的 ISMN 下载数据（“Header+values”或“CEOP formatted”格式）；读取其中的土壤水分文件，其他文件在日志中列出。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="348" />
+            <source>Reference values read with {}.</source>
+            <translation>参考值按 {} 读取。</translation>
         </message>
         <message>
             <location filename="../processing_provider/validate.py" line="81" />
@@ -2979,7 +2991,9 @@ The CSV output has one row per source: 'reference', 'stations' (pooled) and 'sta
 
 Time series: give several estimates (dates in the file names, e.g. the sm_1km_&lt;YYYYMMDD&gt;.tif of a downscaling series) with reference rasters of the same dates and/or stations. Each date is compared as above; the CSV has one row per date and source, then the metrics of all dates pooled (date 'all'), which are also the numeric outputs.
 
-The HTML report holds the metrics table, a density plot of the estimate against the reference with the 1:1 line, the station comparison and, when stations cover several dates, their time series.</source>
+The HTML report holds the metrics table, a density plot of the estimate against the reference with the 1:1 line, the station comparison and, when stations cover several dates, their time series.
+
+Units: the estimate and the reference must be in m3/m3; percent, scaled integers or an undeclared fill value (e.g. -9999) stop the run with the fix. The advanced parameters REF_SCALE (factor to m3/m3, 0.01 for percent) and REF_NODATA (a fill value the file does not declare) say how to read the reference. Station values must lie within 0-1 m3/m3.</source>
             <translation>将土壤水分栅格（例如“土壤水分降尺度”的 1 km 结果）与参考栅格和/或地面站点进行比较，报告 n、R、MAE、RMSE、偏差（估算值减参考值）和 ubRMSD（无偏均方根差，sqrt(RMSE^2 - bias^2)），单位均为 m3/m3。
 
 参考栅格（例如同一日期的 SMAP）：重采样到估算结果的格网上，更精细时取均值，更粗时双线性插值（高级参数中可选择方法），并在两者均有效处逐像元比较。
@@ -2990,27 +3004,9 @@ CSV 输出每个数据源一行：“reference”、“stations”（合并）�
 
 时间序列：给定多个估算结果（文件名中带日期，例如降尺度序列的 sm_1km_&lt;YYYYMMDD&gt;.tif），以及相同日期的参考栅格和/或站点。每个日期按上述方式比较；CSV 中每个日期和数据源一行，最后是所有日期合并的指标（日期为“all”），这些也是数值输出。
 
-HTML 报告包含精度指标表、估算值对参考值的密度散点图（带 1:1 线）、站点比较，以及站点覆盖多个日期时的时间序列图。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="103" />
-            <source>Units: the estimate and the reference must be in m3/m3; percent, scaled integers or an undeclared fill value (e.g. -9999) stop the run with the fix. The advanced parameters REF_SCALE (factor to m3/m3, 0.01 for percent) and REF_NODATA (a fill value the file does not declare) say how to read the reference. Station values must lie within 0-1 m3/m3.</source>
-            <translation>单位：估算结果和参考栅格必须为 m3/m3；百分比、缩放后的整数或未声明的填充值（如 -9999）会使运行停止，并给出修正方法。高级参数 REF_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 REF_NODATA（文件未声明的填充值）说明如何读取参考栅格。站点值必须位于 0-1 m3/m3 之间。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="139" />
-            <source>A CSV table with columns station, lon, lat, date, value (EPSG:4326, or a crs column), or one ISMN .stm file ('Header+values' or 'CEOP formatted').</source>
-            <translation>包含 station、lon、lat、date、value 列的 CSV 表（EPSG:4326，或带 crs 列），或一个 ISMN .stm 文件（“Header+values”或“CEOP formatted”格式）。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="143" />
-            <source>An unzipped ISMN download ('Header+values' or 'CEOP formatted'); its soil moisture files are read, other files are listed in the log.</source>
-            <translation>解压后的 ISMN 下载数据（“Header+values”或“CEOP formatted”格式）；读取其中的土壤水分文件，其他文件在日志中列出。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="349" />
-            <source>Reference values read with {}.</source>
-            <translation>参考值按 {} 读取。</translation>
+HTML 报告包含精度指标表、估算值对参考值的密度散点图（带 1:1 线）、站点比较，以及站点覆盖多个日期时的时间序列图。
+
+单位：估算结果和参考栅格必须为 m3/m3；百分比、缩放后的整数或未声明的填充值（如 -9999）会使运行停止，并给出修正方法。高级参数 REF_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 REF_NODATA（文件未声明的填充值）说明如何读取参考栅格。站点值必须位于 0-1 m3/m3 之间。</translation>
         </message>
     </context>
     <context>

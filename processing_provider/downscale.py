@@ -77,7 +77,7 @@ class DownscaleAlgorithm(SmdAlgorithm):
             "downscaled exactly as a single date would be and written to the output folder as "
             "sm_1km_<YYYYMMDD>.tif, with sm_1km_series.csv listing date, start, end and file. In QGIS the files "
             "load into one group, each layer shown from its date until the next one, so the temporal controller "
-            "animates the series.") + "\n\n" + self.tr(
+            "animates the series.\n\n"
             "Units: the SMAP of residual correction is read as the model was trained (its SM_SCALE and SM_NODATA) "
             "unless the advanced parameters give others; values that cannot be m3/m3 (percent, an undeclared fill "
             "value such as -9999) stop the run with the fix. An LST factor in degrees Celsius for a model trained "

@@ -200,7 +200,7 @@ class ScreenAlgorithm(SmdAlgorithm):
             "reason, and with the diagnostics vif, mutual_info, perm_importance) and the selected factor names, "
             "comma-separated, ready for the 'Factors to use' input of "
             "smdownscale:train in a model. Neighbouring cells are autocorrelated, so p-values are optimistic: "
-            "use them to rank, not as proof.") + "\n\n" + self.tr(
+            "use them to rank, not as proof.\n\n"
             "Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undeclared fill value (e.g. "
             "-9999) stop the run with the fix. The advanced parameters SM_SCALE (factor to m3/m3, 0.01 for percent) "
             "and SM_NODATA (a fill value the file does not declare) say how to read SMAP. NDVI-like factors must lie "

@@ -94,7 +94,7 @@ class TrainAlgorithm(SmdAlgorithm):
             "date, and an antecedent precipitation index from daily bands precipitation_lag<d>. The model records "
             "them and smdownscale:downscale recomputes them from its stack.\n\n"
             "'Factors to use' takes comma-separated band names (e.g. the output of smdownscale:screen); empty uses "
-            "every band of the stacks.") + "\n\n" + self.tr(
+            "every band of the stacks.\n\n"
             "Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scaled integers, a fill value "
             "such as -9999 that the file does not declare as nodata) stop the run with a message naming the file and "
             "the fix. The advanced parameters SM_SCALE (factor to m3/m3, 0.01 for percent) and SM_NODATA (a fill "

@@ -99,8 +99,7 @@ class ValidateAlgorithm(SmdAlgorithm):
             "as above; the CSV has one row per date and source, then the metrics of all dates pooled (date "
             "'all'), which are also the numeric outputs.\n\n"
             "The HTML report holds the metrics table, a density plot of the estimate against the reference with "
-            "the 1:1 line, the station comparison and, when stations cover several dates, their time series.") + \
-            "\n\n" + self.tr(
+            "the 1:1 line, the station comparison and, when stations cover several dates, their time series.\n\n"
             "Units: the estimate and the reference must be in m3/m3; percent, scaled integers or an undeclared fill "
             "value (e.g. -9999) stop the run with the fix. The advanced parameters REF_SCALE (factor to m3/m3, 0.01 "
             "for percent) and REF_NODATA (a fill value the file does not declare) say how to read the reference. "
