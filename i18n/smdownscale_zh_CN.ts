@@ -1745,167 +1745,167 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
     <context>
         <name>ScreenAlgorithm</name>
         <message>
-            <location filename="../processing_provider/screen.py" line="174" />
+            <location filename="../processing_provider/screen.py" line="179" />
             <source>Screen factors (correlation analysis)</source>
             <translation>因子筛选（相关分析）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="212" />
+            <location filename="../processing_provider/screen.py" line="217" />
             <source>Maximum collinearity |r| between factors</source>
             <translation>因子间的最大共线性 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="215" />
+            <location filename="../processing_provider/screen.py" line="220" />
             <source>A factor correlated more strongly than this with a better-ranked selected factor is dropped. 1 keeps every factor.</source>
             <translation>若某因子与排名更靠前的已选因子的相关性超过此值，则将其剔除。取 1 时保留所有因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="217" />
+            <location filename="../processing_provider/screen.py" line="222" />
             <source>Minimum |r| with soil moisture</source>
             <translation>与土壤水分的最小 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="221" />
+            <location filename="../processing_provider/screen.py" line="226" />
             <source>Factors correlating more weakly than this with soil moisture are dropped.</source>
             <translation>与土壤水分的相关性弱于此值的因子将被剔除。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="222" />
+            <location filename="../processing_provider/screen.py" line="227" />
             <source>Maximum number of factors (0 = no limit)</source>
             <translation>最大因子数（0 = 不限）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="224" />
+            <location filename="../processing_provider/screen.py" line="229" />
             <source>Keep at most this many factors, best ranked first. 0 keeps all that pass.</source>
             <translation>最多保留这么多个因子，按排名优先。0 表示保留所有通过筛选的因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="225" />
+            <location filename="../processing_provider/screen.py" line="230" />
             <source>Maximum variance inflation factor (0 = off)</source>
             <translation>最大方差膨胀因子（0 = 关闭）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="227" />
+            <location filename="../processing_provider/screen.py" line="232" />
             <source>Drop, one at a time, the kept continuous factor whose VIF against the other kept factors exceeds this (5 or 10 are usual). 0 switches the filter off.</source>
             <translation>每次剔除一个相对于其他保留因子的 VIF 超过此值的保留连续型因子（通常取 5 或 10）。0 表示关闭该筛选。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="229" />
+            <location filename="../processing_provider/screen.py" line="234" />
             <source>Compute VIF, mutual information and permutation importance</source>
             <translation>计算 VIF、互信息和置换重要性</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="232" />
+            <location filename="../processing_provider/screen.py" line="237" />
             <source>Adds the columns vif, mutual_info and perm_importance (a quick random forest; needs scikit-learn) and their values in the reasons.</source>
             <translation>增加 vif、mutual_info 和 perm_importance 列（使用快速随机森林；需要 scikit-learn），并在原因中给出其数值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="234" />
+            <location filename="../processing_provider/screen.py" line="239" />
             <source>Derived factors</source>
             <translation>派生因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="234" />
+            <location filename="../processing_provider/screen.py" line="239" />
             <source>LST day-night difference (lst_diff)</source>
             <translation>LST 昼夜温差（lst_diff）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="234" />
+            <location filename="../processing_provider/screen.py" line="239" />
             <source>TVDI from the NDVI-LST space (tvdi)</source>
             <translation>基于 NDVI-LST 特征空间的 TVDI（tvdi）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="234" />
+            <location filename="../processing_provider/screen.py" line="239" />
             <source>Antecedent precipitation index (api)</source>
             <translation>前期降水指数（api）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="239" />
+            <location filename="../processing_provider/screen.py" line="244" />
             <source>Computed from the stack bands when their inputs are present and screened with the other factors.</source>
             <translation>当所需输入波段存在时由堆栈波段计算，并与其他因子一起参与筛选。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="243" />
+            <location filename="../processing_provider/screen.py" line="248" />
             <source>Screening table</source>
             <translation>筛选结果表</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="243" />
+            <location filename="../processing_provider/screen.py" line="248" />
             <source>CSV files (*.csv)</source>
             <translation>CSV 文件 (*.csv)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="245" />
+            <location filename="../processing_provider/screen.py" line="250" />
             <source>CSV table with one row per factor, in rank order.</source>
             <translation>CSV 表，每个因子一行，按排名排序。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="246" />
+            <location filename="../processing_provider/screen.py" line="251" />
             <source>Screening report</source>
             <translation>筛选报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="246" />
+            <location filename="../processing_provider/screen.py" line="251" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="248" />
+            <location filename="../processing_provider/screen.py" line="253" />
             <source>HTML report: factors ranked by their correlation with soil moisture (selected and dropped), the correlation heatmap and the table; shown in the Processing results viewer.</source>
             <translation>HTML 报告：按与土壤水分的相关性排序的因子（已选和已剔除）、相关系数热图和结果表；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="255" />
+            <location filename="../processing_provider/screen.py" line="260" />
             <source>Selected factors (comma-separated)</source>
             <translation>已选因子（以逗号分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="289" />
+            <location filename="../processing_provider/screen.py" line="294" />
             <source>{} coarse samples over {} date(s).</source>
             <translation>{} 个粗分辨率样本，共 {} 个日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="293" />
+            <location filename="../processing_provider/screen.py" line="298" />
             <source>yes</source>
             <translation>是</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="293" />
+            <location filename="../processing_provider/screen.py" line="298" />
             <source>no</source>
             <translation>否</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="296" />
+            <location filename="../processing_provider/screen.py" line="301" />
             <source>Selected factors: {}</source>
             <translation>已选因子：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="300" />
+            <location filename="../processing_provider/screen.py" line="305" />
             <source>Maximum collinearity</source>
             <translation>最大共线性</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="302" />
+            <location filename="../processing_provider/screen.py" line="307" />
             <source>Minimum |r|</source>
             <translation>最小 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="303" />
+            <location filename="../processing_provider/screen.py" line="308" />
             <source>Maximum number of factors</source>
             <translation>最大因子数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="304" />
+            <location filename="../processing_provider/screen.py" line="309" />
             <source>no limit</source>
             <translation>不限</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="305" />
+            <location filename="../processing_provider/screen.py" line="310" />
             <source>Maximum VIF</source>
             <translation>最大 VIF</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="305" />
+            <location filename="../processing_provider/screen.py" line="310" />
             <source>off</source>
             <translation>关闭</translation>
         </message>
@@ -1940,17 +1940,17 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
             <translation>原因</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="275" />
+            <location filename="../processing_provider/screen.py" line="280" />
             <source>SMAP values read with {}.</source>
             <translation>SMAP 值按 {} 读取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="307" />
+            <location filename="../processing_provider/screen.py" line="312" />
             <source>SMAP values</source>
             <translation>SMAP 值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="177" />
+            <location filename="../processing_provider/screen.py" line="182" />
             <source>Ranks the downscaling factors by how strongly they relate to SMAP soil moisture and selects a non-redundant subset for smdownscale:train.
 
 For every date, the 1 km factor stack is averaged onto the SMAP grid (each coarse cell gets the mean of the 1 km pixels whose centers fall in it; land cover becomes class fractions) and paired with the SMAP value; all dates are pooled. For each continuous factor the table gives Pearson and Spearman correlation with their p-values; a categorical factor (land cover) is judged as a whole by the correlation ratio eta of soil moisture over the dominant class of each cell (p-value from one-way ANOVA), in the Pearson column.
@@ -3077,44 +3077,54 @@ HTML 报告包含精度指标表、估算值对参考值的密度散点图（带
             <translation>请给出 SMAP 土壤水分栅格和因子栈（每个日期一个），或 smdownscale:fetchgee 生成的清单文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="114" />
-            <source>{} scale factor to m3/m3</source>
-            <translation>{} 换算为 m3/m3 的系数</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/screen.py" line="119" />
+            <location filename="../processing_provider/screen.py" line="122" />
             <source>The values are multiplied by this to give m3/m3: 0.01 for percent, 0.0001 for integers x 10000. Empty: as the model was trained (1 unless its SMAP had a scale).</source>
             <translation>数值乘以此系数得到 m3/m3：百分比为 0.01，整数 x 10000 为 0.0001。留空：按模型训练时的方式（除非其 SMAP 带有系数，否则为 1）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="122" />
+            <location filename="../processing_provider/screen.py" line="125" />
             <source>The values are multiplied by this to give m3/m3: 1 for m3/m3, 0.01 for percent, 0.0001 for integers x 10000. Values that cannot be m3/m3 stop the run with a message.</source>
             <translation>数值乘以此系数得到 m3/m3：m3/m3 为 1，百分比为 0.01，整数 x 10000 为 0.0001。不可能是 m3/m3 的值会使运行停止并给出消息。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="124" />
-            <source>{} nodata value (if not declared in the file)</source>
-            <translation>{} 无数据值（文件中未声明时）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/screen.py" line="127" />
+            <location filename="../processing_provider/screen.py" line="134" />
             <source>A fill value the file does not declare as nodata (e.g. -9999); such pixels are ignored. Empty: the file's own nodata value only.</source>
             <translation>文件未声明为无数据值的填充值（如 -9999）；这些像元将被忽略。留空：仅使用文件自身的无数据值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="130" />
-            <source>Without it, the value the model was trained with.</source>
-            <translation>不给定时，使用模型训练时的值。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/screen.py" line="146" />
+            <location filename="../processing_provider/screen.py" line="151" />
             <source>scale {:g}</source>
             <translation>系数 {:g}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="148" />
+            <location filename="../processing_provider/screen.py" line="153" />
             <source>nodata {:g}</source>
             <translation>无数据值 {:g}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="114" />
+            <source>Reference scale factor to m3/m3</source>
+            <translation>参考栅格换算为 m3/m3 的系数</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="114" />
+            <source>SMAP scale factor to m3/m3</source>
+            <translation>SMAP 换算为 m3/m3 的系数</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="115" />
+            <source>Reference nodata value (if not declared in the file)</source>
+            <translation>参考栅格无数据值（文件中未声明时）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="116" />
+            <source>SMAP nodata value (if not declared in the file)</source>
+            <translation>SMAP 无数据值（文件中未声明时）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="131" />
+            <source>A fill value the file does not declare as nodata (e.g. -9999); such pixels are ignored. Empty: the value the model was trained with, else the file's own nodata value only.</source>
+            <translation>文件未声明为无数据值的填充值（如 -9999）；这些像元将被忽略。留空：使用模型训练时的值，否则仅使用文件自身的无数据值。</translation>
         </message>
     </context>
 </TS>

@@ -106,12 +106,15 @@ def min_valid_param(alg: SmdAlgorithm) -> tuple:
 
 
 def sm_value_params(alg: SmdAlgorithm, scale_name: str = "SM_SCALE", nodata_name: str = "SM_NODATA",
-                    what: str = "SMAP", scale_default: float | None = 1.0) -> list[tuple]:
+                    reference: bool = False, scale_default: float | None = 1.0) -> list[tuple]:
     """The advanced scale factor (to m3/m3) and nodata parameters of a soil moisture input.
 
     ``scale_default`` None makes the scale optional (downscale: empty reads SMAP as the model was trained).
     """
-    p = QgsProcessingParameterNumber(scale_name, alg.tr("{} scale factor to m3/m3").format(what),
+    scale_label = alg.tr("Reference scale factor to m3/m3") if reference else alg.tr("SMAP scale factor to m3/m3")
+    nodata_label = alg.tr("Reference nodata value (if not declared in the file)") if reference else \
+        alg.tr("SMAP nodata value (if not declared in the file)")
+    p = QgsProcessingParameterNumber(scale_name, scale_label,
                                      QgsProcessingParameterNumber.Type.Double, defaultValue=scale_default,
                                      optional=scale_default is None, minValue=0.0)
     p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
@@ -121,13 +124,15 @@ def sm_value_params(alg: SmdAlgorithm, scale_name: str = "SM_SCALE", nodata_name
     else:
         help_scale = alg.tr("The values are multiplied by this to give m3/m3: 1 for m3/m3, 0.01 for percent, 0.0001 "
                             "for integers x 10000. Values that cannot be m3/m3 stop the run with a message.")
-    n = QgsProcessingParameterNumber(nodata_name, alg.tr("{} nodata value (if not declared in the file)").format(what),
+    n = QgsProcessingParameterNumber(nodata_name, nodata_label,
                                      QgsProcessingParameterNumber.Type.Double, optional=True)
     n.setFlags(n.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-    help_nodata = alg.tr("A fill value the file does not declare as nodata (e.g. -9999); such pixels are ignored. "
-                         "Empty: the file's own nodata value only.")
     if scale_default is None:
-        help_nodata += " " + alg.tr("Without it, the value the model was trained with.")
+        help_nodata = alg.tr("A fill value the file does not declare as nodata (e.g. -9999); such pixels are ignored. "
+                             "Empty: the value the model was trained with, else the file's own nodata value only.")
+    else:
+        help_nodata = alg.tr("A fill value the file does not declare as nodata (e.g. -9999); such pixels are ignored. "
+                             "Empty: the file's own nodata value only.")
     return [(p, help_scale), (n, help_nodata)]
 
 

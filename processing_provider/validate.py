@@ -117,7 +117,7 @@ class ValidateAlgorithm(SmdAlgorithm):
                                        defaultValue=0)
         p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         params.append((p, self.tr("How the reference is brought onto the estimate's grid.")))
-        params += sm_value_params(self, self.REF_SCALE, self.REF_NODATA, self.tr("Reference"))
+        params += sm_value_params(self, self.REF_SCALE, self.REF_NODATA, reference=True)
         p = QgsProcessingParameterFeatureSource(self.STATIONS, self.tr("Station points"),
                                                 [QgsProcessing.SourceType.TypeVectorPoint], optional=True)
         params.append((p, self.tr("Point layer of in-situ observations, one feature per station and time.")))
