@@ -14,6 +14,7 @@ the subfolders the algorithm fills (tile caches, per-date folders).
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from .errors import InputError
 
 #: Files of an input folder examined at most (a folder of ISMN files holds a few thousand).
 MAX_FOLDER_FILES = 200_000
+#: Files GDAL reads beside a raster as part of it (statistics and metadata, overviews, masks).
+SIDECARS = (".aux.xml", ".ovr", ".msk")
 
 _PREFIXED = re.compile(r'^[A-Za-z][A-Za-z0-9_]*:"([^"]+)"')  # NETCDF:"f.nc":sm, HDF5:"f.h5"://sm
 _PREFIXED_BARE = re.compile(r"^(?:NETCDF|HDF5|HDF4_SDS|HDF4_EOS:EOS_GRID|GPKG|GTIFF_DIR:\d+):([^:]+(?:\.[A-Za-z0-9]+))")
@@ -34,12 +37,15 @@ class FolderOutput:
     """A destination folder and what the algorithm writes into it.
 
     ``files``: file names (relative to ``folder``) it will create or replace; ``subfolders``: folders
-    (relative) whose content it creates or replaces (caches, per-date outputs).
+    (relative) whose content it creates or replaces (caches, per-date outputs); ``patterns``: shell patterns
+    of the file names it writes directly in ``folder`` when the names are known only while running
+    (e.g. ``sm_1km_*.tif``, one per date).
     """
 
     folder: str
     files: Sequence[str] = field(default_factory=tuple)
     subfolders: Sequence[str] = field(default_factory=tuple)
+    patterns: Sequence[str] = field(default_factory=tuple)
 
     def paths(self) -> list[str]:
         return [os.path.join(self.folder, f) for f in self.files]
@@ -140,11 +146,22 @@ def check_apart(outputs: Mapping[str, Paths], inputs: Mapping[str, Paths]) -> No
         for in_label, in_path in in_items:
             if same_file(out_path, in_path):
                 raise InputError(_clash_message(out_label, out_path, in_label, in_path))
+            sidecar = next((s for s in SIDECARS if resolve(out_path) == resolve(file_of(in_path)) + s), None)
+            if sidecar:
+                raise InputError(f"The output {out_label} ({out_path}) is the {sidecar} file GDAL reads as part of the "
+                                 f"input {in_label} ({in_path}): writing it would change that input. Choose another "
+                                 "file name; nothing was written.")
     for out_label, folder in out_folders:
         for in_label, in_path in in_items:
             if same_file(folder.folder, in_path) and not os.path.isdir(resolve(in_path)):
                 raise InputError(f"The output folder {out_label} ({folder.folder}) is the input file {in_label}; "
                                  f"choose a folder for {out_label}; nothing was written.")
+            in_real = resolve(in_path)
+            if folder.patterns and os.path.dirname(in_real) == resolve(folder.folder) and \
+                    any(fnmatch.fnmatch(os.path.basename(in_real), pat) for pat in folder.patterns):
+                raise InputError(f"The input {in_label} ({in_path}) lies in the output folder {out_label} "
+                                 f"({folder.folder}) under a name the output writes ({', '.join(folder.patterns)}): "
+                                 f"choose another folder for {out_label}, or move the input; nothing was written.")
             for sub in folder.subfolders:
                 sub_path = os.path.join(folder.folder, sub)
                 if _inside(in_path, sub_path) or same_file(sub_path, in_path):

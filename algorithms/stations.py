@@ -133,6 +133,10 @@ def is_geographic(wkt: str) -> bool:
         return False
 
 
+class CoordinateError(InputError):
+    """A station position that cannot be one (NaN/inf, latitude beyond 90, longitude beyond 180 in degrees)."""
+
+
 def check_coordinates(x: float, y: float, where: str, geographic: bool = True) -> None:
     """Refuse a station position that cannot be one: NaN/inf in any CRS; |lat| > 90 or |lon| > 180 in degrees.
 
@@ -140,7 +144,7 @@ def check_coordinates(x: float, y: float, where: str, geographic: bool = True) -
     ``where`` (file and row), so such a station is never reported as lying outside the estimate.
     """
     if not (math.isfinite(x) and math.isfinite(y)):
-        raise InputError(f"{where}: invalid station coordinates ({x:g}, {y:g}): both must be finite numbers. "
+        raise CoordinateError(f"{where}: invalid station coordinates ({x:g}, {y:g}): both must be finite numbers. "
                          "Give the station's position or remove the row.")
     if not geographic:
         return
@@ -152,7 +156,7 @@ def check_coordinates(x: float, y: float, where: str, geographic: bool = True) -
     if problems:
         hint = (" Longitude and latitude look swapped." if abs(x) <= 90.0 < abs(y) <= 180.0
                 else " Give the station's position in degrees or remove the row.")
-        raise InputError(f"{where}: invalid station coordinates: {' and '.join(problems)} "
+        raise CoordinateError(f"{where}: invalid station coordinates: {' and '.join(problems)} "
                          f"(longitude {x:g}, latitude {y:g}).{hint}")
 
 
@@ -545,10 +549,27 @@ def read_ismn_stm(paths: Sequence[str] | str, max_depth: float | None = None,
                 raise
             skipped.append(str(exc))
             continue
+        except CoordinateError as exc:
+            if len(paths) == 1:
+                raise
+            skipped.append(f"{name}: {exc}")
+            continue
         stats = _FileStats()
-        with open(path, encoding="utf-8", errors="replace") as f:
-            reader = _read_header_values if layout == HEADER_VALUES else _read_ceop_sep
-            reader(path, f, keep, max_depth, wkt, out, stats)
+        kept_before = len(out)
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                reader = _read_header_values if layout == HEADER_VALUES else _read_ceop_sep
+                reader(path, f, keep, max_depth, wkt, out, stats)
+        except CoordinateError as exc:
+            if len(paths) == 1:
+                raise
+            del out[kept_before:]  # none of a file with an impossible position is used
+            skipped.append(f"{name}: {exc}")
+            continue
+        if len(paths) > 1 and stats.values and len(out) == kept_before:
+            flags = ", ".join(sorted(stats.flags)) or "none"
+            skipped.append(f"{name}: none of its {stats.values} values is flagged {' or '.join(sorted(keep))} "
+                           f"(flags found: {flags}).")
         read.append(name)
         used += stats.in_depth
         values += stats.values

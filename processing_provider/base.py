@@ -86,6 +86,14 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
             return False, clash
         return ok, msg
 
+    def prepareAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        """Runs before every execution, also as a step of a model, where QGIS does not call
+        checkParameterValues: the same-file rule must hold there too."""
+        clash = self._destination_clash(parameters, context)
+        if clash:
+            raise QgsProcessingException(clash)
+        return True
+
     # -- outputs never replace inputs ---------------------------------------------------------
     def folder_output(self, name: str, folder: str, parameters, context):
         """What the folder destination ``name`` receives (a ``paths.FolderOutput``); override per algorithm."""

@@ -158,6 +158,13 @@ class DownscaleAlgorithm(SmdAlgorithm):
                 "that file.").format(layer.name(), layer.providerType()))
         return layer.source()
 
+    def folder_output(self, name, folder, parameters, context):
+        """A time series writes sm_1km_<YYYYMMDD>.tif per date and the list sm_1km_series.csv into the folder."""
+        from ..algorithms.paths import FolderOutput
+        from ..algorithms.series import LIST_NAME, OUTPUT_PREFIX
+
+        return FolderOutput(folder, files=[LIST_NAME], patterns=[f"{OUTPUT_PREFIX}_*.tif"])
+
     def checkParameterValues(self, parameters, context):  # noqa: N802
         ok, msg = super().checkParameterValues(parameters, context)
         if not ok:

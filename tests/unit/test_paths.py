@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -114,3 +115,27 @@ def test_folder_files_lists_nested_files(files):
     (base / "data" / "deeper" / "x.stm").write_text("x")
     assert sorted(folder_files(str(base / "data"))) == sorted([smap, other, str(base / "data" / "deeper" / "x.stm")])
     assert folder_files(str(base / "missing")) == []
+
+
+def test_sidecars_gdal_reads_with_an_input_are_protected(files, tmp_path):
+    _, smap, _ = files
+    for side in (".aux.xml", ".ovr", ".msk"):  # whether the sidecar exists yet or not
+        with pytest.raises(InputError, match=rf"The output OUTPUT \(.*smap_20230601\.tif{re.escape(side)}\) is the "
+                                             rf"{re.escape(side)} file GDAL reads as part of the input SOIL_MOISTURE"):
+            check_apart({"OUTPUT": smap + side}, {"SOIL_MOISTURE": [smap]})
+    check_apart({"OUTPUT": smap + ".csv"}, {"SOIL_MOISTURE": [smap]})
+
+
+def test_folder_output_patterns(files):
+    base, smap, other = files
+    (base / "data" / "sm_1km_20230601.tif").write_bytes(b"an input named like an output")
+    named = str(base / "data" / "sm_1km_20230601.tif")
+    with pytest.raises(InputError, match=r"The input SOIL_MOISTURE_SERIES \(.*sm_1km_20230601\.tif\) lies in the "
+                                         r"output folder OUTPUT_FOLDER \(.*data\) under a name the output writes "
+                                         r"\(sm_1km_\*\.tif\)"):
+        check_apart({"OUTPUT_FOLDER": FolderOutput(str(base / "data"), ["sm_1km_series.csv"],
+                                                   patterns=["sm_1km_*.tif"])},
+                    {"FACTORS_SERIES": [other], "SOIL_MOISTURE_SERIES": [smap, named]})
+    # the same name in another folder is no clash
+    check_apart({"OUTPUT_FOLDER": FolderOutput(str(base / "out"), ["sm_1km_series.csv"], patterns=["sm_1km_*.tif"])},
+                {"SOIL_MOISTURE_SERIES": [named]})

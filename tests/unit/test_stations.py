@@ -396,3 +396,25 @@ def test_impossible_station_coordinates_name_the_file_and_row(tmp_path):
     with pytest.raises(InputError, match=r"c_sm_.*\.stm, line 2: invalid station coordinates: longitude 196 is "
                                          r"outside -180 to 180"):
         read_ismn_stm(p)
+
+
+def test_folder_lists_files_without_good_values_or_with_impossible_positions(tmp_path):
+    folder = tmp_path / "ismn"
+    for station in "ABC":
+        (folder / "NET" / station).mkdir(parents=True)
+    _write(folder / "NET" / "A" / "NET_NET_A_sm_0.050000_0.050000_X_20230601_20230601.stm",
+           "NET NET A 41.5 116.1 800.0 0.05 0.05 X\n2023/06/01 00:00 0.1500 G M\n2023/06/01 12:00 0.1700 G M\n")
+    _write(folder / "NET" / "B" / "NET_NET_B_sm_0.050000_0.050000_X_20230601_20230601.stm",
+           "NET NET B 41.6 116.2 800.0 0.05 0.05 X\n2023/06/01 00:00 0.2500 D03 M\n2023/06/01 12:00 0.2700 M M\n")
+    _write(folder / "NET" / "C" / "NET_NET_C_sm_0.050000_0.050000_X_20230601_20230601.stm",
+           "NET NET C 200.0 116.3 800.0 0.05 0.05 X\n2023/06/01 00:00 0.3500 G M\n")
+    warnings = []
+    obs = read_stations(str(folder), max_depth=0.05, warn=warnings.append)
+    assert {(o.station, o.value) for o in obs} == {("NET/A", 0.15), ("NET/A", 0.17)}
+    assert warnings == [
+        "ISMN file skipped: NET_NET_B_sm_0.050000_0.050000_X_20230601_20230601.stm: none of its 2 values is flagged "
+        "G (flags found: D03, M).",
+        "ISMN file skipped: NET_NET_C_sm_0.050000_0.050000_X_20230601_20230601.stm: "
+        "NET_NET_C_sm_0.050000_0.050000_X_20230601_20230601.stm, line 1 (header): invalid station coordinates: "
+        "latitude 200 is outside -90 to 90 (longitude 116.3, latitude 200). Give the station's position in degrees "
+        "or remove the row."]
