@@ -12,7 +12,7 @@ Rules (after the declared nodata, and the user's nodata value, are set aside):
 
 * fill: any pixel equal to a fill-like value (:data:`FILL_VALUES`, 255 in byte rasters) or at most
   -999 is an undeclared nodata value; real soil moisture never takes these values.
-* not m3/m3 (after scaling): a median above 1, more than 1 % of the pixels outside -0.05..1 m3/m3
+* not m3/m3 (after scaling): a median above 1, more than 1 % (and at least 3) of the pixels outside -0.05..1 m3/m3
   (products carry small negative noise; volumetric soil moisture cannot exceed 1, saturated organic
   soils reach ~0.9), or any pixel outside -0.5..1.5. When the file's own values lie within 0-100 with
   a median above 1 they are percent and the message says ``SM_SCALE=0.01``; otherwise it names the
@@ -52,6 +52,8 @@ SM_MIN = -0.05
 SM_MAX = 1.0
 #: Share of pixels allowed outside SM_MIN..SM_MAX; beyond SM_HARD_MIN..SM_HARD_MAX no pixel is allowed.
 SM_OUTSIDE_SHARE = 0.01
+#: ... and never fewer than this many pixels (a small SMAP window of 20 cells may hold one wet cell at 1.02).
+SM_OUTSIDE_MIN_COUNT = 3
 SM_HARD_MIN = -0.5
 SM_HARD_MAX = 1.5
 #: With a scale factor other than 1, a 99th percentile below this means the values were scaled twice.
@@ -184,7 +186,8 @@ def check_soil_moisture(raw: np.ndarray, path: str, reading: SmReading = AS_IS, 
     found = _summary(v) + (f" after {sp}={reading.scale:g}" if reading.scale != 1.0 else "")
     outside = (v < SM_MIN) | (v > SM_MAX)
     hard = bool(((v < SM_HARD_MIN) | (v > SM_HARD_MAX)).any())
-    if median > 1.0 or hard or outside.mean() > SM_OUTSIDE_SHARE:
+    too_many_outside = outside.mean() > SM_OUTSIDE_SHARE and int(outside.sum()) >= SM_OUTSIDE_MIN_COUNT
+    if median > 1.0 or hard or too_many_outside:
         if float(np.median(raw_ok)) > 1.0 and float(raw_ok.min()) >= SM_MIN and float(raw_ok.max()) <= 100.5:
             param = f"Give {sp}=0.01 (advanced parameter: scale factor to m3/m3) to convert them, or c" if sp else "C"
             raise InputError(

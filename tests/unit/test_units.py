@@ -333,3 +333,14 @@ def test_station_fill_value_hint(tmp_path):
     with pytest.raises(InputError, match=r"obs\.csv, row 3: soil moisture -9999 is outside 0-1 m3/m3\. It is a fill "
                                          r"value for missing data: leave the value empty \(or NA\)"):
         read_csv(str(p))
+
+
+def test_one_wet_cell_in_a_small_window_is_no_unit_error():
+    """20 SMAP cells with one at 1.02 (5 % of the cells, a single pixel) are m3/m3; three such cells are not."""
+
+    values = np.linspace(0.05, 0.35, 20)
+    values[7] = 1.02
+    check_soil_moisture(values, "smap_small.tif")
+    values[[3, 11]] = 1.02
+    with pytest.raises(InputError, match=r"The soil moisture raster smap_small\.tif is not in m3/m3"):
+        check_soil_moisture(values, "smap_small.tif")
