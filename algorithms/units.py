@@ -309,9 +309,16 @@ def check_lst_factor(name: str, values: np.ndarray, path: str, trained: Any) -> 
     model_unit = lst_unit(0.5 * (lo + hi))
     median = float(np.median(v))
     given = lst_unit(median)
+    units = {"K": "Kelvin", "C": "degrees Celsius"}
+    if model_unit is not None and given is None:
+        scaled = (" MODIS stores LST as integers x 50: multiply the band by 0.02 to get Kelvin."
+                  if 5000.0 <= median <= 20000.0 else "")
+        raise InputError(
+            f"The factor {name} in {os.path.basename(path)} holds {_summary(v)}, which is neither Kelvin nor "
+            f"degrees Celsius, but the model was trained on {name} in {units[model_unit]} (training range "
+            f"{_num(lo)} to {_num(hi)}).{scaled} Convert it, then rebuild the factor stack with smdownscale:align.")
     if model_unit is None or given is None or given == model_unit:
         return
-    units = {"K": "Kelvin", "C": "degrees Celsius"}
     fix = ("add 273.15 to the band (Raster calculator: band + 273.15)" if model_unit == "K"
            else "subtract 273.15 from the band (Raster calculator: band - 273.15)")
     raise InputError(

@@ -170,6 +170,15 @@ def test_lst_celsius_for_a_kelvin_model_and_the_reverse():
     units.check_lst_factor("lst_day", np.linspace(5.0, 38.0, 100), "f.tif", [2.0, 40.0])
 
 
+def test_lst_as_raw_modis_integers_for_a_kelvin_model():
+    with pytest.raises(InputError, match=r"The factor lst_day in factors_20230601\.tif holds .*, which is neither "
+                                         r"Kelvin nor degrees Celsius, but the model was trained on lst_day in "
+                                         r"Kelvin .*"
+                                         r"MODIS stores LST as integers x 50: multiply the band by 0\.02"):
+        units.check_lst_factor("lst_day", np.linspace(14000.0, 16000.0, 100), "/d/factors_20230601.tif",
+                               [285.2, 318.4])
+
+
 # -- through the algorithms -------------------------------------------------------------------------
 
 def _percent_scene(folder, fill=False):
