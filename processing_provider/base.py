@@ -146,7 +146,6 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
         from qgis.core import (
             QgsProcessingParameterFile,
             QgsProcessingParameterFolderDestination,
-            QgsProcessingParameterRasterDestination,
         )
 
         from ..algorithms.paths import folder_files
@@ -160,10 +159,7 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
                 continue
             label = self._label(name)
             if definition.isDestination():
-                if isinstance(definition, QgsProcessingParameterRasterDestination):
-                    path = self.parameterAsOutputLayer(parameters, name, context)
-                else:
-                    path = self.parameterAsFileOutput(parameters, name, context)
+                path = _destination_path(raw)
                 if not path:
                     continue
                 if isinstance(definition, QgsProcessingParameterFolderDestination):
@@ -275,6 +271,26 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
         except MemoryError as exc:
             raise QgsProcessingException(self.tr(
                 "Out of memory; process a smaller extent or close other programs.")) from exc
+
+
+def _destination_path(raw) -> str | None:
+    """The file a destination value names, read without side effects (``parameterAsOutputLayer`` would
+    register a layer to load); None for a temporary output, which can never be an input."""
+    from qgis.core import QgsProcessing, QgsProcessingOutputLayerDefinition, QgsProperty
+
+    value = raw
+    if isinstance(value, QgsProcessingOutputLayerDefinition):
+        value = value.sink
+    if isinstance(value, QgsProperty):
+        value = value.staticValue() if value.propertyType() == QgsProperty.Type.StaticProperty else None
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text or text == QgsProcessing.TEMPORARY_OUTPUT:
+        return None
+    if text.startswith(("memory:", "ogr:", "postgres:", "postgis:")):
+        return None
+    return text
 
 
 class SoilMoistureStyle(QgsProcessingLayerPostProcessorInterface):
