@@ -147,17 +147,76 @@ def smap_grid(geom: ogr.Geometry, srs: osr.SpatialReference) -> Grid:
                                      -EASE_CELL), col1 - col0, row1 - row0)
 
 
+#: Earth Engine's nominal metres per degree of a geographic CRS (2 pi 6378137 / 360).
+NOMINAL_METRES_PER_DEGREE = 111319.49079327357
+_EARTH_RADIUS = 6371008.8  # mean radius (m), for ground distances
+
+
+def _ground_distance(lon0: float, lat0: float, lon1: float, lat1: float) -> float:
+    """Great-circle distance in metres (haversine on the mean Earth sphere, ample for pixel sizes)."""
+    p0, p1 = math.radians(lat0), math.radians(lat1)
+    a = (math.sin((p1 - p0) / 2) ** 2
+         + math.cos(p0) * math.cos(p1) * math.sin(math.radians(lon1 - lon0) / 2) ** 2)
+    return 2 * _EARTH_RADIUS * math.asin(min(1.0, math.sqrt(a)))
+
+
+@dataclass(frozen=True)
+class PixelSize:
+    """A grid's pixel in metres at the grid's centre: ground size along x and y, and Earth Engine's nominal
+    size (CRS unit x pixel size: metres, feet, or 111 319.49 m per degree)."""
+
+    x: float
+    y: float
+    nominal: float
+
+    @property
+    def ground(self) -> float:
+        """The pixel's ground size: the side of a square of the same area."""
+        return math.sqrt(self.x * self.y)
+
+    @property
+    def largest(self) -> float:
+        """The largest of the ground sides and the nominal size (bounds the source pixels per pixel)."""
+        return max(self.x, self.y, self.nominal)
+
+
+@raster.gdal_exceptions()
+def pixel_size(grid: Grid) -> PixelSize:
+    """The ground size of one pixel of ``grid`` at the grid's centre, for any CRS (metres, feet, degrees)."""
+    srs = grid.srs
+    x0, dx, _rx, y0, _ry, dy = grid.transform
+    unit = srs.GetLinearUnits() if srs.IsProjected() else NOMINAL_METRES_PER_DEGREE
+    nominal = abs(dx) * unit
+    wgs = osr.SpatialReference()
+    wgs.ImportFromEPSG(4326)
+    wgs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    cx, cy = x0 + dx * grid.width / 2.0, y0 + dy * grid.height / 2.0
+    try:
+        ct = osr.CoordinateTransformation(srs, wgs)
+        (lon0, lat0, _), (lon1, lat1, _), (lon2, lat2, _) = (ct.TransformPoint(x, y) for x, y in
+                                                             ((cx, cy), (cx + dx, cy), (cx, cy + dy)))
+        gx, gy = _ground_distance(lon0, lat0, lon1, lat1), _ground_distance(lon0, lat0, lon2, lat2)
+    except RuntimeError:
+        gx = gy = nominal
+    if not (math.isfinite(gx) and math.isfinite(gy) and gx > 0 and gy > 0):
+        gx = gy = nominal
+    return PixelSize(gx, gy, nominal)
+
+
 @raster.gdal_exceptions()
 def fine_grid(coarse: Grid, target_crs: str, resolution: float) -> Grid:
     """The fine grid in ``target_crs`` covering the SMAP window, edges on whole multiples of ``resolution``."""
     if not resolution or resolution <= 0 or not math.isfinite(resolution):
         raise InputError(f"The fine resolution must be a positive number (got {resolution}).")
     target = _srs(target_crs)
-    metres = resolution * (target.GetLinearUnits() if target.IsProjected() else 111320.0)
-    if metres >= EASE_CELL:
-        raise InputError(f"The fine resolution ({resolution:g} {'m' if target.IsProjected() else 'degrees'}) is not "
-                         f"finer than SMAP's 9 km cells; choose a smaller pixel size (e.g. 1000 m).")
     xmin, ymin, xmax, ymax = coarse.extent_in(target.ExportToWkt())
+    cx, cy = (xmin + xmax) / 2.0, (ymin + ymax) / 2.0
+    probe = Grid(target.ExportToWkt(), (cx, resolution, 0.0, cy, 0.0, -resolution), 1, 1)
+    if pixel_size(probe).ground >= pixel_size(coarse).ground:
+        unit = "m" if target.IsProjected() and target.GetLinearUnits() == 1.0 else target.GetLinearUnitsName() \
+            if target.IsProjected() else "degrees"
+        raise InputError(f"The fine resolution ({resolution:g} {unit}) is not finer than SMAP's cells (about "
+                         f"{pixel_size(coarse).ground / 1000:.0f} km); choose a smaller pixel size (e.g. 1000 m).")
     eps = 1e-9
     xmin = math.floor(xmin / resolution + eps) * resolution
     ymin = math.floor(ymin / resolution + eps) * resolution
@@ -252,6 +311,8 @@ def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factor
             "export tasks.")
     options.fine_crs = _ee_crs(fine)
     options.fine_scale = float(fine_resolution)
+    size = pixel_size(fine)
+    options.fine_metres, options.fine_side_metres = size.ground, size.largest
 
     from . import auth
 

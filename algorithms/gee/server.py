@@ -48,7 +48,7 @@ from ..errors import InputError
 from ..raster import Grid
 from .catalog import load_catalog
 from .expressions import MAX_REDUCE_PIXELS, BuildOptions, build_smap, build_stack
-from .fetch import EASE_CELL, EASE_CRS, EASE_X0, EASE_Y0
+from .fetch import EASE_CELL, EASE_CRS, EASE_X0, EASE_Y0, pixel_size
 from .tasks import TaskConfig, task_description
 
 MODEL_TYPES = ("rf", "cart", "svr", "gbt")
@@ -127,9 +127,16 @@ def grid_region(grid: Grid) -> ee.Geometry:
 
 
 def resolution_metres(grid: Grid) -> float:
-    srs = grid.srs
-    res = abs(grid.res[0])
-    return res * (srs.GetLinearUnits() if srs.IsProjected() else 111320.0)
+    """The smallest side of a pixel of ``grid`` in metres on the ground at the area (any CRS unit)."""
+    size = pixel_size(grid)
+    return min(size.x, size.y, size.nominal)
+
+
+def grid_options(grid: Grid, **kwargs: Any) -> BuildOptions:
+    """Expression options for factors computed on the fine ``grid`` (sizes in metres at the area)."""
+    size = pixel_size(grid)
+    return BuildOptions(fine_crs=ee_crs(grid), fine_scale=abs(grid.res[0]), fine_metres=size.ground,
+                        fine_side_metres=size.largest, **kwargs)
 
 
 def reduce_max_pixels(fine_metres: float) -> int:
@@ -379,7 +386,7 @@ def training_samples(area: Any, steps: Sequence[Any], factors: Sequence[str | di
     region = _region(area)
     fine_proj = fine_projection(fine_grid)
     max_pixels = reduce_max_pixels(resolution_metres(fine_grid))
-    options = options or BuildOptions(fine_crs=ee_crs(fine_grid), fine_scale=abs(fine_grid.res[0]))
+    options = options or grid_options(fine_grid)
     if samples_per_step is not None and int(samples_per_step) < 0:
         raise InputError(f"The number of samples per time step must be 0 (all cells) or more (got {samples_per_step}).")
     per_step = []
@@ -674,8 +681,7 @@ def plan_downscale(area: Any, start: Any, end: Any, step: str, factors: Sequence
     }
     request_fp = fingerprint(request)
     project_id = auth.initialize(project, credentials, url)
-    options = BuildOptions(window_days=window_days, orbit_pass=orbit_pass, sources=sources, fine_crs=ee_crs(fine),
-                           fine_scale=abs(fine.res[0]))
+    options = grid_options(fine, window_days=window_days, orbit_pass=orbit_pass, sources=sources)
     sample_region = grid_region(coarse)
     if classifier_asset:
         model = load_model(classifier_asset, entries, model_type)

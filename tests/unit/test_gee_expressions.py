@@ -247,6 +247,61 @@ def test_fine_grid_aggregates_fine_data_and_interpolates_coarse_data():
     assert not calls(lst, "Image.reduceResolution") and not calls(lst, "Image.resample")
 
 
+@pytest.mark.parametrize("crs, res", [("EPSG:4326", 0.01), ("EPSG:2263", 3280.8), ("EPSG:3857", 1000.0)])
+def test_aggregation_is_decided_in_metres_for_geographic_feet_and_distorted_crss(crs, res):
+    from smdownscale.algorithms.gee.fetch import pixel_size
+    from smdownscale.algorithms.raster import Grid, srs_from_user
+
+    # a fine grid over the Shandian River area in that CRS: its pixel is roughly 1 km on the ground
+    srs = srs_from_user(crs)
+    wgs = srs_from_user("EPSG:4326")
+    from osgeo import osr
+    x, y, _ = osr.CoordinateTransformation(wgs, srs).TransformPoint(116.0, 42.0)
+    grid = Grid(srs.ExportToWkt(), (x, res, 0.0, y, 0.0, -res), 20, 20)
+    size = pixel_size(grid)
+    assert 600 < size.ground < 1300
+    opts = ex.BuildOptions(fine_crs=crs, fine_scale=res, fine_metres=size.ground, fine_side_metres=size.largest,
+                           window_days=0)
+    vv = graph(ex.build_factor("vv", D(2023, 6, 1), D(2023, 6, 2), area(), opts))
+    rr = calls(vv, "Image.reduceResolution")
+    assert len(rr) == 1 and rr[0]["reducer"]["fn"] == "Reducer.mean"
+    assert rr[0]["maxPixels"] >= (size.largest / 10) ** 2  # every 10 m pixel of the fine pixel counted
+    assert not calls(vv, "Image.resample")
+    assert calls(vv, "Image.setDefaultProjection")[0]["scale"] == 10  # metres, whatever the CRS unit
+    assert calls(vv, "Image.reproject")[0]["crsTransform"] == [res, 0, 0, 0, -res, 0]
+    lc = graph(ex.build_factor("landcover", D(2023, 6, 1), D(2023, 6, 2), area(),
+                               ex.BuildOptions(fine_crs=crs, fine_scale=res, fine_metres=size.ground,
+                                               sources={"landcover": "worldcover"})))
+    assert calls(lc, "Image.reduceResolution")[0]["reducer"]["fn"] == "Reducer.mode"
+    dem = graph(ex.build_factor("elevation", D(2023, 6, 1), D(2023, 6, 2), area(), opts))
+    assert calls(dem, "Image.reduceResolution") and not calls(dem, "Image.resample")
+    precip = graph(ex.build_factor("precipitation", D(2023, 6, 1), D(2023, 6, 2), area(), opts))
+    assert [a["mode"] for a in calls(precip, "Image.resample")] == ["bilinear"]
+
+
+def test_pixel_ground_size_in_degrees_feet_and_web_mercator():
+    from smdownscale.algorithms.gee.fetch import pixel_size
+    from smdownscale.algorithms.raster import Grid, srs_from_user
+
+    geo = pixel_size(Grid(srs_from_user("EPSG:4326").ExportToWkt(), (115.99, 0.01, 0, 42.01, 0, -0.01), 2, 2))
+    assert geo.x == pytest.approx(1112.0 * math_cos_deg(42.0), rel=0.01)  # east-west shrinks with latitude
+    assert geo.y == pytest.approx(1112.0, rel=0.01)
+    assert geo.nominal == pytest.approx(1113.19, rel=1e-4)
+    feet = pixel_size(Grid(srs_from_user("EPSG:2263").ExportToWkt(), (980000.0, 1000.0, 0, 200000.0, 0, -1000.0),
+                           2, 2))
+    assert feet.ground == pytest.approx(304.8, rel=0.01)
+    assert feet.nominal == pytest.approx(304.8, rel=1e-5)  # US survey feet
+    merc = pixel_size(Grid(srs_from_user("EPSG:3857").ExportToWkt(), (12912000.0, 1000.0, 0, 5160000.0, 0,
+                                                                    -1000.0), 2, 2))
+    assert merc.ground == pytest.approx(1000.0 * math_cos_deg(42.0), rel=0.02)  # Mercator's 1000 m are ~740 m here
+
+
+def math_cos_deg(deg: float) -> float:
+    import math
+
+    return math.cos(math.radians(deg))
+
+
 def test_smap_l4_is_averaged_over_the_step_and_l3_switches_version_and_masks_each_pass():
     l4 = graph(ex.build_smap("L4", "sm_surface", D(2023, 6, 1), D(2023, 6, 2)))
     assert loaded(l4) == {"NASA/SMAP/SPL4SMGP/008"}
