@@ -160,6 +160,12 @@ def _mask_condition(img: ee.Image, rule: dict[str, Any]) -> ee.Image:
         return band.bitwiseAnd(bits).eq(0)
     if kind == "equals":
         return band.eq(rule["value"])
+    if kind == "fill":
+        cond = None
+        for value in rule["values"]:
+            keep = band.neq(float(value))
+            cond = keep if cond is None else cond.And(keep)
+        return cond
     cond = None
     if "min" in rule:
         cond = band.gte(rule["min"])

@@ -322,6 +322,37 @@ def test_smap_l4_is_averaged_over_the_step_and_l3_switches_version_and_masks_eac
     assert loaded(late) == {"NASA/SMAP/SPL3SMP_E/006"}
 
 
+def _masked_before_the_mean(tree: Any, band: str) -> list[dict]:
+    """updateMask calls inside the per-image function whose mask compares ``band`` with -9999."""
+    out = []
+    for args in calls(tree, "Image.updateMask"):
+        for neq in calls(args["mask"], "Image.neq"):
+            rhs = neq["image2"]
+            sel = calls(neq["image1"], "Image.select")
+            if (fn_name(rhs) == "Image.constant" and rhs["args"]["value"] == -9999.0 and sel
+                    and sel[0]["bandSelectors"] == [band]):
+                out.append(args)
+    return out
+
+
+def fn_name(node: Any) -> Any:
+    return node.get("fn") if isinstance(node, dict) else None
+
+
+@pytest.mark.parametrize("product, layer, bands", [
+    ("L4", "sm_surface", ["sm_surface"]), ("L4", "sm_rootzone", ["sm_rootzone"]),
+    ("L3E", "sm_surface", ["soil_moisture_am", "soil_moisture_pm"])])
+def test_smap_fill_values_are_masked_in_every_image_before_the_step_mean(product, layer, bands):
+    tree = graph(ex.build_smap(product, layer, D(2023, 6, 1), D(2023, 6, 9)))
+    for band in bands:
+        assert _masked_before_the_mean(tree, band), f"{band}: -9999 is not masked"
+    # the masks sit inside the function mapped over the collection, i.e. before reduce.mean
+    (mean,) = calls(tree, "reduce.mean")
+    assert all(_masked_before_the_mean(mean, b) for b in bands)
+    # and the physical range: L4 0-0.9, L3E 0-1 m3/m3 (catches the products' other negative fills)
+    assert {0.0} <= constants(tree, "gte") and (constants(tree, "lte") & {0.9, 1.0})
+
+
 def test_stack_keeps_the_requested_band_order():
     tree = graph(ex.build_stack(["slope", "ndvi", "vv"], D(2023, 6, 1), D(2023, 6, 2), area()))
     cat = calls(tree, "Image.addBands") or calls(tree, "Image.cat")
