@@ -2,11 +2,14 @@
 
 Per time step it writes (under ``out_dir``)
 
-* ``smap/smap_<YYYYMMDD>.tif``: SMAP soil moisture on SMAP's own grid, EASE-Grid 2.0 global 9 km
-  (EPSG:6933), the window of whole cells covering the area;
+* ``smap/smap_<YYYYMMDD>.tif``: SMAP soil moisture on the grid of Earth Engine's SMAP asset, as it is
+  (projection and transform read from the asset: EPSG:4326 for L4, about 11 km; 0.08 degrees for L3
+  enhanced), the window of whole cells covering the area: no cell is duplicated or dropped by re-gridding;
 * ``factors/factors_<YYYYMMDD>.tif``: the factors as one float32 band each (band description =
   factor name, land cover marked ``SMD_KIND=categorical``) on the fine grid: ``target_crs`` at
   ``fine_resolution``, covering the same SMAP cells, its edges on whole multiples of the resolution;
+  averaging finer data into it is decided from the fine pixel's ground size in metres
+  (:func:`pixel_size`), for any CRS;
 
 and ``manifest.json`` (:mod:`..manifest`), which the chain's algorithms take instead of file lists.
 Pixels go through :func:`.transport.fetch_image` (tiles, retries, resumable tile cache). Tiles of
@@ -34,6 +37,7 @@ from .. import raster
 from ..errors import Canceled, InputError
 from ..manifest import StepFiles, utc_now, write_manifest
 from ..raster import Grid, IsCanceled, Progress, never_canceled, no_progress
+from . import GeeError
 from .catalog import collections_for, load_catalog
 
 #: EASE-Grid 2.0 global 9 km (SMAP L3/L4): cell size and upper-left corner in EPSG:6933 metres.
@@ -131,9 +135,84 @@ def _envelope_in(geom: ogr.Geometry, srs: osr.SpatialReference, target: osr.Spat
     return xmin, ymin, xmax, ymax
 
 
+def smap_collection_for(entry: dict[str, Any], day: dt.date) -> str:
+    """The collection (dataset version) of a SMAP entry that covers ``day`` (else the newest)."""
+    cols = collections_for(entry)
+    for col in cols:
+        lo = dt.date.fromisoformat(col["from"]) if col.get("from") else dt.date.min
+        hi = dt.date.fromisoformat(col["until"]) if col.get("until") else dt.date.max
+        if lo <= day < hi:
+            return col["id"]
+    return cols[-1]["id"]
+
+
+def smap_asset_projection(entry: dict[str, Any], day: dt.date) -> dict[str, Any]:
+    """SMAP's own grid as Earth Engine stores it: ``{"collection", "band", "crs", "transform"}`` read from the
+    asset (one ``getInfo`` of ``ImageCollection(id).first().select(band).projection()``; the transform in Earth
+    Engine's order [xScale, xShear, xTranslation, yShear, yScale, yTranslation]). Earth Engine must be initialized.
+
+    Earth Engine's SMAP copies are not on the EASE-Grid 2.0 lattice (L4 was warped to EPSG:4326, L3 enhanced
+    is stored at 0.08 degrees): fetching them on their own grid keeps every cell's own value.
+    """
+    import ee
+
+    from .auth import explain
+
+    collection = smap_collection_for(entry, day)
+    band = entry["bands"][0]
+    try:
+        info = ee.ImageCollection(collection).first().select([band]).projection().getInfo()
+    except Exception as exc:  # noqa: BLE001
+        raise explain(exc) from None
+    crs = (info or {}).get("crs") or (info or {}).get("wkt")
+    transform = (info or {}).get("transform")
+    ok = (isinstance(crs, str) and isinstance(transform, list) and len(transform) == 6
+          and all(isinstance(v, (int, float)) and math.isfinite(v) for v in transform)
+          and transform[1] == 0 and transform[3] == 0 and transform[0] > 0 and transform[4] < 0)
+    if not ok:
+        raise GeeError(f"Earth Engine described the grid of {collection} as {info!r}, not a north-up grid; run "
+                       "again, and report it if it persists.", kind="payload")
+    return {"collection": collection, "band": band, "crs": crs, "transform": [float(v) for v in transform]}
+
+
+@raster.gdal_exceptions()
+def lattice_window(geom: ogr.Geometry, srs: osr.SpatialReference, crs: str, transform: Sequence[float]) -> Grid:
+    """The window of whole cells of the lattice ``crs`` + ``transform`` (Earth Engine's order) covering the area."""
+    target = _srs(crs)
+    sx, _shx, tx, _shy, sy, ty = (float(v) for v in transform)
+    xmin, ymin, xmax, ymax = _envelope_in(geom, srs, target)
+    if target.IsGeographic():
+        ymin, ymax = max(ymin, -90.0), min(ymax, 90.0)
+    eps = 1e-9
+    col0 = math.floor((xmin - tx) / sx + eps)
+    col1 = math.ceil((xmax - tx) / sx - eps)
+    row0 = math.floor((ymax - ty) / sy + eps)
+    row1 = math.ceil((ymin - ty) / sy - eps)
+    if target.IsGeographic():
+        row0 = max(row0, math.ceil((90.0 - ty) / sy - eps))
+        row1 = min(row1, math.floor((-90.0 - ty) / sy + eps))
+    if col1 <= col0 or row1 <= row0:
+        raise InputError("The area lies outside SMAP's grid; choose another area.")
+    # origins rounded to 1e-9 units: 2963 x 0.1 - 180 is 116.30000000000001 in floating point
+    return Grid(target.ExportToWkt(), (round(tx + col0 * sx, 9), sx, 0.0, round(ty + row0 * sy, 9), 0.0, sy),
+                col1 - col0, row1 - row0)
+
+
+def smap_native_grid(entry: dict[str, Any], geom: ogr.Geometry, srs: osr.SpatialReference,
+                     day: dt.date) -> tuple[Grid, dict[str, Any]]:
+    """SMAP's own cells covering the area (:func:`smap_asset_projection` + :func:`lattice_window`) and the
+    projection record for the manifest."""
+    proj = smap_asset_projection(entry, day)
+    grid = lattice_window(geom, srs, proj["crs"], proj["transform"])
+    if grid.size > 4_000_000:
+        raise InputError(f"The area covers {grid.width} x {grid.height} SMAP cells; choose a smaller area.")
+    return grid, proj
+
+
 @raster.gdal_exceptions()
 def smap_grid(geom: ogr.Geometry, srs: osr.SpatialReference) -> Grid:
-    """The window of whole EASE-Grid 2.0 9 km cells covering the area."""
+    """The window of whole EASE-Grid 2.0 9 km cells covering the area (the SMAP products' own lattice at NSIDC;
+    used for input checks before Earth Engine is asked for its copy's grid, see :func:`smap_native_grid`)."""
     ease = _srs(EASE_CRS)
     xmin, ymin, xmax, ymax = _envelope_in(geom, srs, ease)
     eps = 1e-9
@@ -297,27 +376,36 @@ def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factor
     options = BuildOptions(window_days=window_days, orbit_pass=orbit_pass, antecedent_days=antecedent_days,
                            sources=sources)
     geom, srs = area_geometry(area, area_crs)
-    coarse = smap_grid(geom, srs)
-    fine = fine_grid(coarse, target_crs, float(fine_resolution))
     names = [e["id"] for e in entries]
     kinds = [e["kind"] for e in entries]
-    step_bytes = (fine.size * len(names) + coarse.size) * 4
-    if export is None and step_bytes > max_interactive_bytes:
-        raise InputError(
-            f"The area is too large for interactive download: one time step is {_mb(step_bytes)} "
-            f"({fine.width} x {fine.height} pixels x {len(names)} factors at {fine_resolution:g}), beyond the "
-            f"{_mb(max_interactive_bytes)} limit. Choose a smaller area, a coarser fine resolution or fewer factors, "
-            "or set the export option (Google Drive or Cloud Storage) to have Earth Engine write the files as "
-            "export tasks.")
-    options.fine_crs = _ee_crs(fine)
-    options.fine_scale = float(fine_resolution)
-    size = pixel_size(fine)
-    options.fine_metres, options.fine_side_metres = size.ground, size.largest
+
+    def check_size(coarse: Grid, fine: Grid) -> int:
+        step_bytes = (fine.size * len(names) + coarse.size) * 4
+        if export is None and step_bytes > max_interactive_bytes:
+            raise InputError(
+                f"The area is too large for interactive download: one time step is {_mb(step_bytes)} "
+                f"({fine.width} x {fine.height} pixels x {len(names)} factors at {fine_resolution:g}), beyond the "
+                f"{_mb(max_interactive_bytes)} limit. Choose a smaller area, a coarser fine resolution or fewer "
+                "factors, or set the export option (Google Drive or Cloud Storage) to have Earth Engine write the "
+                "files as export tasks.")
+        return step_bytes
+
+    # checks on SMAP's EASE-Grid 2.0 lattice before anything is sent, then SMAP's own grid on Earth Engine
+    ease = smap_grid(geom, srs)
+    check_size(ease, fine_grid(ease, target_crs, float(fine_resolution)))
 
     from . import auth
 
     project_id = auth.initialize(project, credentials, url)
     import ee
+
+    coarse, smap_proj = smap_native_grid(smap_entry, geom, srs, steps[0][0])
+    fine = fine_grid(coarse, target_crs, float(fine_resolution))
+    step_bytes = check_size(coarse, fine)
+    options.fine_crs = _ee_crs(fine)
+    options.fine_scale = float(fine_resolution)
+    size = pixel_size(fine)
+    options.fine_metres, options.fine_side_metres = size.ground, size.largest
 
     from .transport import RetryPolicy, fetch_image, start_export, wait_for_export
 
@@ -331,8 +419,9 @@ def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factor
         "smap_product": smap_entry["product"], "smap_layer": smap_layer,
         "crs": target_crs, "resolution": float(fine_resolution), "window_days": options.window_days,
         "orbit_pass": options.orbit_pass, "antecedent_days": antecedent_days,
-        "smap_grid": {"crs": EASE_CRS, "transform": list(coarse.transform), "width": coarse.width,
-                      "height": coarse.height},
+        "smap_grid": {"crs": smap_proj["crs"], "transform": list(coarse.transform), "width": coarse.width,
+                      "height": coarse.height, "source": f"{smap_proj['collection']} (the asset's own grid)",
+                      "asset_transform": smap_proj["transform"]},
         "fine_grid": {"crs": target_crs,
                       "transform": list(fine.transform), "width": fine.width, "height": fine.height},
         "export": export,

@@ -4,12 +4,13 @@ Training (:func:`build_training`), per time step:
 
 * the fine factors (:func:`.expressions.build_stack`) are put on the fine grid (target CRS at the fine
   resolution), land cover becomes one 0/1 band per class (``landcover_10``, ...);
-* they are averaged onto SMAP's own grid, EASE-Grid 2.0 global 9 km (EPSG:6933), with
-  ``reduceResolution(Reducer.mean)`` + ``reproject`` (class bands become class fractions), as the local
-  chain averages the 1 km stack into each SMAP cell;
+* they are averaged onto SMAP's own grid, the grid of Earth Engine's SMAP asset read from the asset
+  (:func:`.fetch.smap_native_grid`, the grid fetchgee writes SMAP on; EASE-Grid 2.0 9 km when no grid is
+  given), with ``reduceResolution(Reducer.mean)`` + ``reproject`` (class bands become class fractions), as
+  the local chain averages the 1 km stack into each SMAP cell;
 * SMAP of the step is put on the same grid and added as the ``target`` band;
-* samples are drawn on that coarse grid (``Image.sample`` in the SMAP projection at 9 km), so every sample
-  is a different SMAP cell (spatial separation of at least one cell, 9 km); ``samples_per_step`` cells per
+* samples are drawn on that coarse grid (``Image.sample`` in the SMAP projection), so every sample
+  is a different SMAP cell (spatial separation of at least one cell); ``samples_per_step`` cells per
   step at random (seeded, a different seed per step), or all cells when it is 0/None; cells where SMAP or a
   factor is missing are dropped;
 * the samples of all training steps are merged and a regressor is trained on them in regression mode:
@@ -97,9 +98,40 @@ DEFAULT_CLIP = (0.0, 0.6)
 
 # -- grids and projections -------------------------------------------------------------------------
 
-def smap_projection() -> ee.Projection:
-    """SMAP's grid: EASE-Grid 2.0 global 9 km (EPSG:6933), the grid the local chain's SMAP files use."""
+def smap_projection(coarse_grid: Grid | None = None) -> ee.Projection:
+    """SMAP's grid: ``coarse_grid`` (the asset's own grid, :func:`.fetch.smap_native_grid`, as fetchgee writes
+    it), else EASE-Grid 2.0 global 9 km (EPSG:6933)."""
+    if coarse_grid is not None:
+        return ee.Projection(ee_crs(coarse_grid), crs_transform(coarse_grid))
     return ee.Projection(EASE_CRS, [EASE_CELL, 0, EASE_X0, 0, -EASE_CELL, EASE_Y0])
+
+
+def _one_cell(fine: Grid, coarse: Grid | None) -> Grid:
+    """One cell of the coarse grid near the middle of the area (an EASE-Grid 2.0 cell when ``coarse`` is None)."""
+    if coarse is not None:
+        x0, dx, _, y0, _, dy = coarse.transform
+        c, r = coarse.width // 2, coarse.height // 2
+        return Grid(coarse.crs_wkt, (x0 + c * dx, dx, 0.0, y0 + r * dy, 0.0, dy), 1, 1)
+    ease = raster.srs_from_user(EASE_CRS)
+    x0, dx, _, y0, _, dy = fine.transform
+    probe = Grid(fine.crs_wkt, (x0 + dx * (fine.width // 2), dx, 0.0, y0 + dy * (fine.height // 2), 0.0, dy), 1, 1)
+    ex0, _, ex1, ey1 = probe.extent_in(ease.ExportToWkt())
+    col = math.floor(((ex0 + ex1) / 2 - EASE_X0) / EASE_CELL)
+    row = math.floor((EASE_Y0 - ey1) / EASE_CELL)
+    return Grid(ease.ExportToWkt(), (EASE_X0 + col * EASE_CELL, EASE_CELL, 0.0, EASE_Y0 - row * EASE_CELL, 0.0,
+                                     -EASE_CELL), 1, 1)
+
+
+def cell_max_pixels(fine: Grid, coarse: Grid | None = None) -> int:
+    """``maxPixels`` of ``reduceResolution`` from ``fine`` onto SMAP's cells (``coarse``, else EASE 9 km): the fine
+    pixels along a cell's longest side in the fine CRS, plus one on each edge, squared."""
+    xmin, ymin, xmax, ymax = _one_cell(fine, coarse).extent_in(fine.crs_wkt)
+    side = max(xmax - xmin, ymax - ymin) / abs(fine.res[0])
+    n = (math.ceil(side - 1e-9) + 2) ** 2
+    if n > MAX_REDUCE_PIXELS:
+        raise InputError(f"The fine resolution is too fine for Earth Engine to average into SMAP's cells (more than "
+                         f"{MAX_REDUCE_PIXELS} pixels per cell); choose 40 m or coarser (1000 m is usual).")
+    return int(n)
 
 
 def ee_crs(grid: Grid) -> str:
@@ -370,33 +402,39 @@ def _region(area: Any) -> ee.Geometry:
                      "box.")
 
 
-def coarse_features(features: ee.Image, fine_proj: ee.Projection, max_pixels: int) -> ee.Image:
+def coarse_features(features: ee.Image, fine_proj: ee.Projection, max_pixels: int,
+                    coarse_grid: Grid | None = None) -> ee.Image:
     """Fine features averaged onto SMAP's grid (reduceResolution mean, then reproject to the SMAP projection)."""
     return (features.reproject(fine_proj)
             .reduceResolution(reducer=ee.Reducer.mean(), maxPixels=max_pixels)
-            .reproject(smap_projection()))
+            .reproject(smap_projection(coarse_grid)))
 
 
 def training_samples(area: Any, steps: Sequence[Any], factors: Sequence[str | dict[str, Any]],
                      smap_product: str, smap_layer: str, fine_grid: Grid, samples_per_step: int | None = 1000,
-                     seed: int = 0, options: BuildOptions | None = None) -> ee.FeatureCollection:
-    """Coarse training samples (features + ``target`` = SMAP, ``date``) of every step, merged."""
+                     seed: int = 0, options: BuildOptions | None = None,
+                     coarse_grid: Grid | None = None) -> ee.FeatureCollection:
+    """Coarse training samples (features + ``target`` = SMAP, ``date``) of every step, merged; on SMAP's own grid
+    ``coarse_grid`` (the asset's, as fetchgee writes it), else on EASE-Grid 2.0 9 km."""
     entries = factor_entries(factors)
     names = feature_names(entries)
     region = _region(area)
     fine_proj = fine_projection(fine_grid)
-    max_pixels = reduce_max_pixels(resolution_metres(fine_grid))
+    max_pixels = cell_max_pixels(fine_grid, coarse_grid)
     options = options or grid_options(fine_grid)
+    smap_proj = smap_projection(coarse_grid)
     if samples_per_step is not None and int(samples_per_step) < 0:
         raise InputError(f"The number of samples per time step must be 0 (all cells) or more (got {samples_per_step}).")
     per_step = []
     for k, (start, end, label) in enumerate(_as_steps(steps)):
         stack = build_stack(entries, start, end, region, options)
-        coarse = coarse_features(feature_image(stack, entries), fine_proj, max_pixels)
-        smap = build_smap(smap_product, smap_layer, start, end, region).reproject(smap_projection())
+        coarse = coarse_features(feature_image(stack, entries), fine_proj, max_pixels, coarse_grid)
+        smap = build_smap(smap_product, smap_layer, start, end, region).reproject(smap_proj)
         paired = coarse.addBands(smap.rename([TARGET]))
-        kwargs: dict[str, Any] = {"region": region, "scale": EASE_CELL, "projection": smap_projection(),
-                                  "seed": int(seed) + k, "geometries": True, "dropNulls": True, "tileScale": 4}
+        kwargs: dict[str, Any] = {"region": region, "projection": smap_proj, "seed": int(seed) + k,
+                                  "geometries": True, "dropNulls": True, "tileScale": 4}
+        if coarse_grid is None:
+            kwargs["scale"] = EASE_CELL
         if samples_per_step:
             kwargs["numPixels"] = int(samples_per_step)
         samples = paired.select([*names, TARGET]).sample(**kwargs)
@@ -424,7 +462,7 @@ def build_training(area: Any, steps: Sequence[Any], factors: Sequence[str | dict
                    smap_layer: str, fine_scale: float | Grid, model_type: str = "rf",
                    params: dict[str, Any] | None = None, samples_per_step: int | None = 1000, seed: int = 0,
                    fine_crs: str = "EPSG:6933", options: BuildOptions | None = None,
-                   max_steps: int | None = None) -> TrainedModel:
+                   max_steps: int | None = None, coarse_grid: Grid | None = None) -> TrainedModel:
     """Train a regressor on Earth Engine (see the module doc); returns the :class:`TrainedModel` whose
     ``classifier`` is the trained ``ee.Classifier``.
 
@@ -438,7 +476,7 @@ def build_training(area: Any, steps: Sequence[Any], factors: Sequence[str | dict
     model_type = str(model_type or "").strip().lower()
     args = classifier_args(model_type, params, len(names), seed)  # validates before building anything
     samples = training_samples(area, training_steps(steps, max_steps), entries, smap_product, smap_layer, grid,
-                               samples_per_step, seed, options)
+                               samples_per_step, seed, options, coarse_grid)
     scaling = None
     train_on = samples
     if model_type == "svr":
@@ -471,7 +509,7 @@ def load_model(asset_id: str, factors: Sequence[str | dict[str, Any]], model_typ
 
 def build_prediction(model: TrainedModel | ee.Classifier, stack: ee.Image, smap: ee.Image | None,
                      residual: str = "constant", clip: tuple[float, float] | None = DEFAULT_CLIP,
-                     fine_grid: Grid | None = None) -> ee.Image:
+                     fine_grid: Grid | None = None, coarse_grid: Grid | None = None) -> ee.Image:
     """Soil moisture on the fine grid for one time step: one float band ``soil_moisture``.
 
     ``model``: a :class:`TrainedModel` (its factors are expanded and, for SVR, standardized) or an
@@ -499,11 +537,11 @@ def build_prediction(model: TrainedModel | ee.Classifier, stack: ee.Image, smap:
     fine_proj = fine_projection(fine_grid) if fine_grid is not None else stack.projection()
     pred = features.reproject(fine_proj).classify(classifier, BAND_NAME).toFloat()
     if residual == "constant":
-        max_pixels = reduce_max_pixels(resolution_metres(fine_grid)) if fine_grid is not None else MAX_REDUCE_PIXELS
+        max_pixels = cell_max_pixels(fine_grid, coarse_grid) if fine_grid is not None else MAX_REDUCE_PIXELS
         cell_mean = (pred.reproject(fine_proj)
                      .reduceResolution(reducer=ee.Reducer.mean(), maxPixels=max_pixels)
-                     .reproject(smap_projection()))
-        smap_cells = ee.Image(smap).reproject(smap_projection()).rename([BAND_NAME])
+                     .reproject(smap_projection(coarse_grid)))
+        smap_cells = ee.Image(smap).reproject(smap_projection(coarse_grid)).rename([BAND_NAME])
         resid = smap_cells.subtract(cell_mean)
         pred = pred.add(resid.reproject(fine_proj).unmask(0, False))  # nearest: constant per SMAP cell
     if clip is not None:
@@ -631,7 +669,7 @@ def plan_downscale(area: Any, start: Any, end: Any, step: str, factors: Sequence
     """
     from . import auth
     from .expressions import STEPS, time_steps
-    from .fetch import area_geometry, fine_grid, smap_grid
+    from .fetch import area_geometry, fine_grid, smap_grid, smap_native_grid
 
     steps = time_steps(start, end, step)
     model_type = str(model_type or "").strip().lower()
@@ -646,7 +684,7 @@ def plan_downscale(area: Any, start: Any, end: Any, step: str, factors: Sequence
     _split_target(destination, destination_path)
     sources = dict(sources or {})
     entries = load_catalog().factors(list(factors), sources)
-    load_catalog().smap(smap_product, smap_layer)
+    smap_entry = load_catalog().smap(smap_product, smap_layer)
     names = feature_names(entries)
     if classifier_asset and save_classifier_asset:
         raise InputError("A reused classifier is already saved; leave 'save classifier as asset' empty when a "
@@ -656,9 +694,12 @@ def plan_downscale(area: Any, start: Any, end: Any, step: str, factors: Sequence
                          f"{MODEL_LABELS[model_type]}; choose RF or CART, or leave the classifier asset empty.")
     ee_args = {} if classifier_asset else classifier_args(model_type, params, len(names), seed)
     geom, srs = area_geometry(area, area_crs)
-    coarse = smap_grid(geom, srs)
+    ease = smap_grid(geom, srs)  # input checks on the EASE-Grid 2.0 lattice before anything is sent
+    cell_max_pixels(fine_grid(ease, target_crs, float(fine_resolution)), ease)
+    project_id = auth.initialize(project, credentials, url)
+    coarse, smap_proj = smap_native_grid(smap_entry, geom, srs, steps[0][0])  # SMAP's own grid on Earth Engine
     fine = fine_grid(coarse, target_crs, float(fine_resolution))
-    reduce_max_pixels(resolution_metres(fine))
+    cell_max_pixels(fine, coarse)
     train_steps = training_steps(steps, max_training_steps)
     xmin, xmax, ymin, ymax = geom.GetEnvelope()
     request = {
@@ -674,25 +715,24 @@ def plan_downscale(area: Any, start: Any, end: Any, step: str, factors: Sequence
         "residual": residual, "clip": list(clip) if clip is not None else None, "crs": target_crs,
         "resolution": float(fine_resolution),
         "fine_grid": {"transform": list(fine.transform), "width": fine.width, "height": fine.height},
-        "smap_grid": {"crs": EASE_CRS, "transform": list(coarse.transform), "width": coarse.width,
-                      "height": coarse.height},
+        "smap_grid": {"crs": smap_proj["crs"], "transform": list(coarse.transform), "width": coarse.width,
+                      "height": coarse.height, "source": f"{smap_proj['collection']} (the asset's own grid)"},
         "window_days": window_days, "orbit_pass": orbit_pass, "destination": destination,
         "destination_path": destination_path or None, "max_pixels": float(max_pixels),
     }
     request_fp = fingerprint(request)
-    project_id = auth.initialize(project, credentials, url)
     options = grid_options(fine, window_days=window_days, orbit_pass=orbit_pass, sources=sources)
     sample_region = grid_region(coarse)
     if classifier_asset:
         model = load_model(classifier_asset, entries, model_type)
     else:
         model = build_training(sample_region, train_steps, entries, smap_product, smap_layer, fine, model_type,
-                               params, samples_per_step, seed, options=options)
+                               params, samples_per_step, seed, options=options, coarse_grid=coarse)
     images = []
     for s0, s1, label in steps:
         stack = build_stack(entries, s0, s1, sample_region, options)
         smap = build_smap(smap_product, smap_layer, s0, s1, sample_region) if residual != "none" else None
-        images.append((label, build_prediction(model, stack, smap, residual, clip, fine)))
+        images.append((label, build_prediction(model, stack, smap, residual, clip, fine, coarse)))
     configs = []
     if save_classifier_asset:
         configs.append(classifier_export(model, save_classifier_asset, request_fp))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import os
@@ -18,7 +19,7 @@ from smdownscale.algorithms.gee import GeeError, auth
 from smdownscale.algorithms.gee.fetch import EASE_CELL, EASE_X0, EASE_Y0, area_geometry, fetch, fine_grid, smap_grid
 from smdownscale.algorithms.gee.transport import RetryPolicy
 from smdownscale.algorithms.manifest import manifest_inputs, read_manifest
-from smdownscale.tests.fake_ee import FakeEarthEngine, Fault, field
+from smdownscale.tests.fake_ee import FakeEarthEngine, Fault, field, smap_cells, smap_is_fill, smap_value
 
 TOKEN = "ya29.smd-fetch-test-token-0451"
 AREA = (115.80, 41.80, 116.10, 42.05, "EPSG:4326")  # Shandian River, Inner Mongolia
@@ -75,21 +76,24 @@ def test_fetch_writes_smap_and_factors_on_their_grids_with_the_server_values(fak
     assert all({k.lower(): v for k, v in r.headers.items()}.get("authorization") == f"Bearer {TOKEN}"
                for r in pixel_requests)
 
-    # SMAP: whole EASE-Grid 2.0 9 km cells covering the area
+    # SMAP: the asset's own cells as Earth Engine reports them (the fake: EPSG:4326, 0.1 degree), not re-gridded
     sm = raster.Grid.from_path(res.smap_files[0])
+    assert sm.srs.GetAuthorityCode(None) == "4326"
     x0, dx, _, y0, _, dy = sm.transform
-    assert dx == pytest.approx(EASE_CELL, abs=1e-9) and dy == pytest.approx(-EASE_CELL, abs=1e-9)
-    col0, row0 = (x0 - EASE_X0) / EASE_CELL, (EASE_Y0 - y0) / EASE_CELL
+    assert dx == pytest.approx(0.1, abs=1e-12) and dy == pytest.approx(-0.1, abs=1e-12)
+    col0, row0 = (x0 + 180.0) / 0.1, (90.0 - y0) / 0.1
     assert abs(col0 - round(col0)) < 1e-6 and abs(row0 - round(row0)) < 1e-6
-    assert (round(col0), round(row0)) == (3168, 267)
-    assert (sm.width, sm.height) == (4, 4)
-    geom, srs = area_geometry(AREA)
-    axmin, aymin, axmax, aymax = raster.Grid(srs.ExportToWkt(), (AREA[0], 0.3, 0, AREA[3], 0, -0.25), 1, 1) \
-        .extent_in(sm.crs_wkt)
-    sxmin, symin, sxmax, symax = sm.extent
-    assert sxmin <= axmin < sxmin + EASE_CELL and sxmax - EASE_CELL < axmax <= sxmax
-    assert symin <= aymin < symin + EASE_CELL and symax - EASE_CELL < aymax <= symax
-    assert sm.srs.GetAuthorityCode(None) == "6933"
+    assert (round(col0), round(row0)) == (2958, 479)
+    assert (sm.width, sm.height) == (3, 3)  # 115.8-116.1 E, 41.8-42.05 N in whole 0.1 degree cells
+    assert fake.requests_to("compute")  # the grid was read from the asset
+    # every cell keeps its own value (date-dependent in the fake), fills are nodata
+    cols, rows = np.meshgrid(2958 + np.arange(3), 479 + np.arange(3))
+    for path, day in zip(res.smap_files, ("2023-06-01", "2023-06-02")):
+        want = smap_value(cols, rows, dt.date.fromisoformat(day).toordinal())
+        want[smap_is_fill(cols, rows)] = np.nan
+        np.testing.assert_allclose(raster.read_all(path)[0], want, rtol=0, atol=1e-6)
+    assert not np.allclose(raster.read_all(res.smap_files[0]), raster.read_all(res.smap_files[1]), equal_nan=True)
+    sxmin, symin, sxmax, symax = sm.extent_in(raster.srs_from_user("EPSG:6933").ExportToWkt())
 
     # fine grid: EPSG:6933 at 1 km, on whole kilometres, covering the SMAP cells
     fg = raster.Grid.from_path(res.factor_files[0])
@@ -98,11 +102,9 @@ def test_fetch_writes_smap_and_factors_on_their_grids_with_the_server_values(fak
     fxmin, fymin, fxmax, fymax = fg.extent
     assert fxmin <= sxmin < fxmin + 1000 and fxmax - 1000 < sxmax <= fxmax
     assert fymin <= symin < fymin + 1000 and fymax - 1000 < symax <= fymax
-    assert (fg.width, fg.height) == (38, 37)
 
     # values: the fake server's field at each pixel center, band by band
-    for path, grid, n in ((res.smap_files[1], sm, 1), (res.factor_files[1], fg, 3)):
-        np.testing.assert_allclose(raster.read_all(path), _expected(grid, n), rtol=0, atol=2e-3)
+    np.testing.assert_allclose(raster.read_all(res.factor_files[1]), _expected(fg, 3), rtol=0, atol=2e-3)
 
     # band descriptions, kinds, nodata and dates
     ds = gdal.Open(res.factor_files[0])
@@ -120,7 +122,7 @@ def test_fetch_writes_smap_and_factors_on_their_grids_with_the_server_values(fak
     assert len(smap_bodies) == 2 and len(stack_bodies) == 2
     assert all("MODIS/061/MOD11A1" in b and "MODIS/061/MCD12Q1" in b for b in stack_bodies)
     assert all('"scaleX": 1000.0' in b and '"crsCode": "EPSG:6933"' in b for b in stack_bodies)
-    assert all(f'"scaleX": {EASE_CELL}' in b for b in smap_bodies)
+    assert all('"scaleX": 0.1' in b and '"crsCode": "EPSG:4326"' in b for b in smap_bodies)
     for body, (d0, d1) in zip(smap_bodies, (("01", "02"), ("02", "03"))):
         assert f'"end": {{"constantValue": "2023-06-{d1}"}}, "start": {{"constantValue": "2023-06-{d0}"}}' in body
 
@@ -133,6 +135,9 @@ def test_fetch_writes_smap_and_factors_on_their_grids_with_the_server_values(fak
     assert m.provenance["versions"]["sm_surface"] == "SPL4SMGP version 8"
     assert m.provenance["earthengine_api"] == __import__("ee").__version__
     assert m.request["resolution"] == 1000.0 and m.request["crs"] == "EPSG:6933"
+    assert m.request["smap_grid"]["crs"] == "EPSG:4326" and m.request["smap_grid"]["width"] == 3
+    assert m.request["smap_grid"]["asset_transform"] == [0.1, 0.0, -180.0, 0.0, -0.1, 90.0]
+    assert m.request["smap_grid"]["source"].startswith("NASA/SMAP/SPL4SMGP/008")
     assert manifest_inputs(res.manifest_path) == (res.smap_files, res.factor_files)
     raw = open(res.manifest_path, encoding="utf-8").read()
     assert all(not os.path.isabs(f["smap"]) for f in json.loads(raw)["files"])
@@ -140,6 +145,43 @@ def test_fetch_writes_smap_and_factors_on_their_grids_with_the_server_values(fak
     assert TOKEN.encode() not in everything
     assert b"PRIVATE KEY" not in everything and creds["private_key_id"].encode() not in everything
     assert not os.path.exists(out / ".cache")  # tile cache removed after success
+
+
+def test_smap_fills_never_reach_the_files_and_l3e_keeps_its_008_degree_grid(fake, tmp_path):
+    area = (115.0, 41.0, 116.0, 42.0, "EPSG:4326")
+    res = _run(fake, tmp_path, area=area, end="2023-06-01", factors=["elevation"])
+    sm = raster.Grid.from_path(res.smap_files[0])
+    x, y = sm.centers(0, sm.height)
+    cols, rows = smap_cells("NASA/SMAP/SPL4SMGP/008", x, y, "EPSG:4326")
+    fills = smap_is_fill(cols, rows)
+    assert (sm.width, sm.height) == (10, 10) and 5 <= fills.sum() <= 15
+    got = raster.read_all(res.smap_files[0])[0]
+    assert np.isnan(got[fills]).all()
+    assert np.isfinite(got[~fills]).all() and got[~fills].min() >= 0.05 and got[~fills].max() <= 0.45
+    res3 = _run(fake, tmp_path, area=area, end="2023-06-01", factors=["elevation"], smap_product="L3E",
+                out_dir=str(tmp_path / "l3e"))
+    g3 = raster.Grid.from_path(res3.smap_files[0])
+    assert g3.res == pytest.approx((0.08, 0.08)) and (g3.width, g3.height) == (13, 13)
+    x, y = g3.centers(0, g3.height)
+    cols, rows = smap_cells("NASA/SMAP/SPL3SMP_E/005", x, y, "EPSG:4326")
+    assert len(set(zip(cols.ravel(), rows.ravel()))) == g3.size  # one file pixel per asset cell
+
+
+@pytest.mark.parametrize("lat0, what", [(0.0, "duplicated"), (45.0, "lost")])
+def test_the_fake_shows_what_re_gridding_smap_onto_ease_would_do(lat0, what):
+    # SMAP L4 as stored (0.1 degree) sampled onto the EASE-Grid 2.0 9 km lattice by nearest neighbour: near the
+    # equator EASE cells repeat a neighbour's value, further north whole columns of asset cells are never taken
+    geom, srs = area_geometry((100.0, lat0, 110.0, lat0 + 10.0, "EPSG:4326"))
+    ease = smap_grid(geom, srs)
+    x, y = ease.centers(0, ease.height)
+    cols, rows = smap_cells("NASA/SMAP/SPL4SMGP/008", x, y, ease.crs_wkt)
+    taken = set(zip(cols.ravel(), rows.ravel()))
+    row0 = round((90.0 - lat0 - 10.0) / 0.1)
+    inside = {(c, r) for c in range(2800, 2900) for r in range(row0, row0 + 100)}  # the area's asset cells
+    if what == "duplicated":
+        assert ease.size - len(taken) > 0.05 * ease.size
+    else:
+        assert len(inside - taken) > 0.05 * len(inside)
 
 
 def test_manifest_path_escape_is_refused(fake, tmp_path):
@@ -180,7 +222,9 @@ def test_masked_pixels_become_nodata(tmp_path):
     assert np.isfinite(arr[0]).all()
     nan_share = np.isnan(arr[1]).mean()
     assert 0.4 < nan_share < 0.6
-    assert np.isfinite(raster.read_all(res.smap_files[0])).all()
+    sm = raster.read_all(res.smap_files[0])[0]  # SMAP: only its fill cells are missing
+    x, y = raster.Grid.from_path(res.smap_files[0]).centers(0, sm.shape[0])
+    np.testing.assert_array_equal(np.isnan(sm), smap_is_fill(*smap_cells("NASA/SMAP/SPL4SMGP/008", x, y, "EPSG:4326")))
 
 
 def test_retries_and_resume_after_cancel(fake, tmp_path):
@@ -235,7 +279,7 @@ def test_grids_snap_numerically():
     fg = fine_grid(sm, "EPSG:6933", 1000.0)
     assert fg.transform[0] == math.floor(sm.extent[0] / 1000) * 1000
     assert fg.extent[2] == math.ceil(sm.extent[2] / 1000) * 1000
-    with pytest.raises(InputError, match="not finer than SMAP's 9 km cells"):
+    with pytest.raises(InputError, match="not finer than SMAP's cells"):
         fine_grid(sm, "EPSG:6933", 10000.0)
 
 
