@@ -279,6 +279,17 @@ def test_aggregation_is_decided_in_metres_for_geographic_feet_and_distorted_crss
     assert [a["mode"] for a in calls(precip, "Image.resample")] == ["bilinear"]
 
 
+def test_sentinel1_angle_is_used_at_its_own_20_km_scale_not_averaged_from_10_m():
+    opts = ex.BuildOptions(fine_crs="EPSG:6933", fine_scale=1000.0, window_days=0)
+    angle = graph(ex.build_factor("s1_angle", D(2023, 6, 1), D(2023, 6, 2), area(), opts))
+    assert load_catalog().get("s1_angle")["native_resolution"] == 20000
+    assert not calls(angle, "Image.reduceResolution") and not calls(angle, "Image.setDefaultProjection")
+    assert [a["mode"] for a in calls(angle, "Image.resample")] == ["bilinear"]
+    assert "angle" in selected(angle)
+    vv = graph(ex.build_factor("vv", D(2023, 6, 1), D(2023, 6, 2), area(), opts))  # 10 m backscatter: averaged
+    assert calls(vv, "Image.reduceResolution")[0]["maxPixels"] == (100 + 2) ** 2
+
+
 def test_pixel_ground_size_in_degrees_feet_and_web_mercator():
     from smdownscale.algorithms.gee.fetch import pixel_size
     from smdownscale.algorithms.raster import Grid, srs_from_user
