@@ -297,8 +297,12 @@ class FakeEarthEngine:
         self.compute_result: Any = _evaluate
         #: SMAP's own grids, by collection id (the projection Earth Engine reports for its images).
         self.smap_projections = {k: dict(v) for k, v in SMAP_PROJECTIONS.items()}
-        #: Per computePixels answer: {"pixels", "bytes", "bands", "crs"} (what the server computed and sent).
+        #: Per computePixels answer: {"pixels", "bytes", "bands", "crs", "assets", "input_pixels"}.
         self.pixel_log: list[dict] = []
+        #: Source pixels one computePixels request may read: output pixels x (the ``maxPixels`` of every
+        #: ``reduceResolution`` in the expression + one per band); beyond it the request fails as Earth Engine's
+        #: do ("User memory limit exceeded.", HTTP 400).
+        self.max_input_pixels: float = 2 ** 30
         #: States an export operation walks through, one per status request.
         self.task_states = ["PENDING", "RUNNING", "SUCCEEDED"]
         self.task_error = "Export failed: the destination is not writable."
@@ -645,6 +649,11 @@ class _Handler(BaseHTTPRequestHandler):
             return 400, "application/json", _error_json(
                 400, f"ImageCollection.load: ImageCollection asset '{unknown[0]}' not found (does not exist or caller "
                      "does not have access).", "INVALID_ARGUMENT")
+        windows = [(c.get("arguments", {}).get("maxPixels") or {}).get("constantValue") or 0
+                   for c in _calls(expression) if c.get("functionName") == "Image.reduceResolution"]
+        input_pixels = width * height * (sum(float(w) for w in windows) + len(bands))
+        if input_pixels > fake.max_input_pixels:
+            return 400, "application/json", _error_json(400, "User memory limit exceeded.", "INVALID_ARGUMENT")
         x, y = grid_centers(grid)
         fill = find_unmask_value(expression)
         smap = [i for i in ids if i in fake.smap_projections]
@@ -671,7 +680,7 @@ class _Handler(BaseHTTPRequestHandler):
             arrays.append(values)
         with fake._lock:
             fake.pixel_log.append({"pixels": width * height, "bytes": nbytes, "bands": len(bands), "crs": crs,
-                                   "assets": ids})
+                                   "assets": ids, "input_pixels": input_pixels})
         if fmt in ("NPY", "NUMPY_NDARRAY"):
             out = np.zeros((height, width), dtype=[(name, "<f4") for name in bands])
             for name, values in zip(bands, arrays):

@@ -215,6 +215,17 @@ def reduce_pixels(entry: dict[str, Any], options: BuildOptions) -> int:
     return int(min(MAX_REDUCE_PIXELS, (math.ceil(side) + 2) ** 2))
 
 
+def input_pixels_per_pixel(entries: Sequence[dict[str, Any]], options: BuildOptions) -> float:
+    """Source pixels Earth Engine reads for one fine pixel of the stack of ``entries``: per entry the
+    ``reduceResolution`` window (:func:`reduce_pixels`, 1 when not averaged) times its bands, twice with gap filling
+    (the step and the wider window are both composited). Sizes download requests (:func:`.transport.plan_tiles`)."""
+    total = 0.0
+    for entry in entries:
+        layers = 2 if entry.get("gap_fill") and options.window_days > 0 else 1
+        total += reduce_pixels(entry, options) * len(entry["bands"]) * layers
+    return max(1.0, total)
+
+
 def _image_fn(entry: dict[str, Any], bands: Sequence[str], masks: Sequence[dict[str, Any]],
               options: BuildOptions):
     """A function ee.Image -> one float band named ``entry['id']`` (select, scale, mask, math)."""

@@ -64,6 +64,7 @@ class FetchResult:
     tiles_fetched: int = 0
     tiles_from_cache: int = 0
     retries: int = 0
+    splits: int = 0
 
 
 # -- area and grids -------------------------------------------------------------------------------
@@ -348,7 +349,7 @@ def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factor
           url: str | None = None, max_interactive_bytes: int = MAX_INTERACTIVE_BYTES, timeout: float = 120.0,
           retry: Any = None, progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled,
           log: Callable[[str], None] | None = None, wait_exports: bool = False,
-          export_poll: float = 10.0) -> FetchResult:
+          export_poll: float = 10.0, max_input_pixels: float | None = None) -> FetchResult:
     """Fetch SMAP and the factors for every time step of ``start``..``end`` (inclusive); see the module doc.
 
     ``area``: an extent ``(xmin, ymin, xmax, ymax, crs)`` or a GeoJSON polygon with ``area_crs``.
@@ -361,6 +362,10 @@ def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factor
     from .expressions import BuildOptions, time_steps
 
     say = log or (lambda _m: None)
+    if max_input_pixels is None:
+        from .transport import DEFAULT_MAX_INPUT_PIXELS
+
+        max_input_pixels = DEFAULT_MAX_INPUT_PIXELS
     if not out_dir:
         raise InputError("No output folder was given; choose where to save the data.")
     out_dir = os.path.abspath(out_dir)
@@ -406,6 +411,7 @@ def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factor
     options.fine_scale = float(fine_resolution)
     size = pixel_size(fine)
     options.fine_metres, options.fine_side_metres = size.ground, size.largest
+    stack_cost = expressions.input_pixels_per_pixel(entries, options)
 
     from .transport import RetryPolicy, fetch_image, start_export, wait_for_export
 
@@ -431,7 +437,8 @@ def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factor
     retry = retry or RetryPolicy()
     requested = utc_now()
     say(f"{len(steps)} time step(s); SMAP grid {coarse.width} x {coarse.height} cells, fine grid {fine.width} x "
-        f"{fine.height} pixels, {len(names)} factor(s) ({_mb(step_bytes)} per step).")
+        f"{fine.height} pixels, {len(names)} factor(s) ({_mb(step_bytes)} per step; Earth Engine reads about "
+        f"{stack_cost * fine.size:.3g} source pixels per step, at most {max_input_pixels:.3g} per request).")
 
     written: list[str] = []
     result = FetchResult("", [], tasks=[])
@@ -464,9 +471,9 @@ def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factor
                 done += weights[0] + weights[1]
                 progress(done / total * (0.1 if wait_exports else 1.0))  # waiting takes the rest
                 continue
-            for img, grid, bands, path, kinds_, weight in ((smap_img, coarse, [smap_layer], smap_path, None,
-                                                             weights[0]),
-                                                            (stack_img, fine, names, stack_path, kinds, weights[1])):
+            for img, grid, bands, path, kinds_, weight, cost in (
+                    (smap_img, coarse, [smap_layer], smap_path, None, weights[0], 1.0),
+                    (stack_img, fine, names, stack_path, kinds, weights[1], stack_cost)):
                 existed = os.path.exists(path)
                 base = done
 
@@ -475,12 +482,14 @@ def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factor
 
                 stats = fetch_image(img, grid, bands, path, cache_root, workers=workers, retry=retry,
                                     timeout=timeout, progress=sub, is_canceled=is_canceled, keep_cache=True,
-                                    metadata=meta, kinds=kinds_, log=say)
+                                    metadata=meta, kinds=kinds_, log=say, input_per_pixel=cost,
+                                    max_input_pixels=max_input_pixels)
                 if not existed:
                     written.append(path)
                 result.tiles_fetched += stats.fetched
                 result.tiles_from_cache += stats.from_cache
                 result.retries += stats.retries
+                result.splits += stats.splits
                 done += weight
             result.smap_files.append(smap_path)
             result.factor_files.append(stack_path)

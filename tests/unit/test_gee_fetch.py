@@ -184,6 +184,33 @@ def test_the_fake_shows_what_re_gridding_smap_onto_ease_would_do(lat0, what):
         assert len(inside - taken) > 0.05 * len(inside)
 
 
+def test_requests_are_sized_by_the_source_pixels_they_make_earth_engine_read(fake, tmp_path):
+    # Sentinel-1 VV at 1 km: each fine pixel averages ~10^4 10 m pixels (maxPixels 102^2), twice with gap filling
+    fake.max_input_pixels = 3e6
+    res = _run(fake, tmp_path, end="2023-06-01", factors=["vv", "ndvi"], max_input_pixels=3e6)
+    stack = [e for e in fake.pixel_log if "COPERNICUS/S1_GRD" in e["assets"]]
+    assert len(stack) == res.tiles_fetched - 1 > 4  # the factor stack took several requests (SMAP one)
+    assert all(e["input_pixels"] <= 3e6 for e in fake.pixel_log)
+    assert sum(e["pixels"] for e in stack) == raster.Grid.from_path(res.factor_files[0]).size
+    assert res.splits == 0
+    fg = raster.Grid.from_path(res.factor_files[0])
+    np.testing.assert_allclose(raster.read_all(res.factor_files[0]), _expected(fg, 2), rtol=0, atol=2e-3)
+
+
+@pytest.mark.fault("fetchgee: Earth Engine refuses a request for memory")
+def test_a_tile_refused_for_memory_is_fetched_as_smaller_requests(fake, tmp_path):
+    fake.max_input_pixels = 2e6  # the server allows less than the plan: the big tiles are refused
+    logs = []
+    res = _run(fake, tmp_path, end="2023-06-01", factors=["vv"], max_input_pixels=4e7, log=logs.append)
+    assert res.splits >= 1
+    assert any("refused for memory or time" in line for line in logs)
+    refused = [r for r in fake.requests_to("computePixels") if "COPERNICUS/S1_GRD" in json.dumps(r.body)]
+    assert len(refused) > len([e for e in fake.pixel_log if "COPERNICUS/S1_GRD" in e["assets"]])
+    assert all(e["input_pixels"] <= 2e6 for e in fake.pixel_log)
+    fg = raster.Grid.from_path(res.factor_files[0])
+    np.testing.assert_allclose(raster.read_all(res.factor_files[0]), _expected(fg, 1), rtol=0, atol=2e-3)
+
+
 def test_manifest_path_escape_is_refused(fake, tmp_path):
     res = _run(fake, tmp_path, end="2023-06-01", factors=["elevation"])
     doc = json.loads(open(res.manifest_path).read())
