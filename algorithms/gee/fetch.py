@@ -39,6 +39,7 @@ from ..manifest import StepFiles, utc_now, write_manifest
 from ..raster import Grid, IsCanceled, Progress, never_canceled, no_progress
 from . import GeeError
 from .catalog import collections_for, load_catalog
+from .plan import RunPlan
 
 #: EASE-Grid 2.0 global 9 km (SMAP L3/L4): cell size and upper-left corner in EPSG:6933 metres.
 EASE_CELL = 9008.055210146
@@ -50,6 +51,8 @@ EASE_CRS = "EPSG:6933"
 #: Bytes one time step may take (all bands, float32) before the interactive download is refused.
 MAX_INTERACTIVE_BYTES = 2 * 2**30
 EXPORTS = (None, "drive", "gcs")
+#: The dry run's table, written into the output folder.
+PLAN_FILE = "plan.csv"
 
 
 @dataclass
@@ -65,6 +68,8 @@ class FetchResult:
     tiles_from_cache: int = 0
     retries: int = 0
     splits: int = 0
+    #: The dry run's plan (``plan_only``), else None.
+    plan: RunPlan | None = None
 
 
 # -- area and grids -------------------------------------------------------------------------------
@@ -349,14 +354,16 @@ def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factor
           url: str | None = None, max_interactive_bytes: int = MAX_INTERACTIVE_BYTES, timeout: float = 120.0,
           retry: Any = None, progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled,
           log: Callable[[str], None] | None = None, wait_exports: bool = False,
-          export_poll: float = 10.0, max_input_pixels: float | None = None) -> FetchResult:
+          export_poll: float = 10.0, max_input_pixels: float | None = None, plan_only: bool = False) -> FetchResult:
     """Fetch SMAP and the factors for every time step of ``start``..``end`` (inclusive); see the module doc.
 
     ``area``: an extent ``(xmin, ymin, xmax, ymax, crs)`` or a GeoJSON polygon with ``area_crs``.
     ``step``: daily, 8day, 16day or monthly (:func:`.expressions.time_steps`). ``export``: None (download),
     'drive' (``export_target`` = Drive folder) or 'gcs' (``export_target`` = bucket). ``project``,
     ``credentials``, ``url``: see :func:`.auth.initialize`. Raises InputError for bad inputs, GeeError for
-    Earth Engine failures, Canceled when canceled.
+    Earth Engine failures, Canceled when canceled. ``plan_only``: compute nothing, write ``plan.csv`` (requests or
+    tasks, pixels, bytes, source pixels per step, :func:`plan_fetch`) into ``out_dir`` and return it as
+    ``FetchResult.plan``; the only request sent reads SMAP's grid from the asset.
     """
     from . import expressions
     from .expressions import BuildOptions, time_steps
@@ -439,6 +446,12 @@ def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factor
     say(f"{len(steps)} time step(s); SMAP grid {coarse.width} x {coarse.height} cells, fine grid {fine.width} x "
         f"{fine.height} pixels, {len(names)} factor(s) ({_mb(step_bytes)} per step; Earth Engine reads about "
         f"{stack_cost * fine.size:.3g} source pixels per step, at most {max_input_pixels:.3g} per request).")
+    if plan_only:
+        run_plan = plan_fetch(steps, coarse, fine, len(names), stack_cost, max_input_pixels, export)
+        run_plan.write_csv(os.path.join(out_dir, PLAN_FILE))
+        say("Plan only (nothing was computed or downloaded):\n" + run_plan.table())
+        progress(1.0)
+        return FetchResult("", [run_plan.path], tasks=[], plan=run_plan)
 
     written: list[str] = []
     result = FetchResult("", [], tasks=[])
@@ -530,6 +543,28 @@ def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factor
     result.files = result.smap_files + result.factor_files + [manifest_path]
     progress(1.0)
     return result
+
+
+def plan_fetch(steps: Sequence[tuple], coarse: Grid, fine: Grid, n_factors: int, stack_cost: float,
+               max_input_pixels: float, export: str | None) -> RunPlan:
+    """What :func:`fetch` would ask of Earth Engine, per time step: SMAP and the factor stack as interactive
+    requests (tiles of :func:`.transport.plan_tiles`) or, with ``export``, one task each."""
+    from .transport import plan_tiles
+
+    run_plan = RunPlan("fetchgee")
+    for s0, _s1, _label in steps:
+        date = s0.isoformat()
+        for kind, grid, nbands, cost in (("smap", coarse, 1, 1.0), ("factors", fine, n_factors, stack_cost)):
+            if export is None:
+                count, unit = len(plan_tiles(grid, nbands, 4, input_per_pixel=cost,
+                                             max_input_pixels=max_input_pixels)), "requests"
+            else:
+                count, unit = 1, "tasks"
+            run_plan.add(date, kind, unit, count, grid.size * nbands, grid.size * nbands * 4, grid.size * cost)
+    where = "downloaded" if export is None else f"written by the export tasks ({export})"
+    run_plan.notes += [f"bytes: float32 values {where}; source_pixels: pixels Earth Engine reads to compute them",
+                       "no training on Earth Engine (train locally on the files)"]
+    return run_plan
 
 
 def _area_record(area: Any, area_crs: str | None, geom: ogr.Geometry, srs: osr.SpatialReference) -> dict[str, Any]:

@@ -48,8 +48,9 @@ from .. import raster
 from ..errors import InputError
 from ..raster import Grid
 from .catalog import load_catalog
-from .expressions import MAX_REDUCE_PIXELS, BuildOptions, build_smap, build_stack
+from .expressions import MAX_REDUCE_PIXELS, BuildOptions, build_smap, build_stack, input_pixels_per_pixel
 from .fetch import EASE_CELL, EASE_CRS, EASE_X0, EASE_Y0, pixel_size
+from .plan import RunPlan
 from .tasks import TaskConfig, task_description
 
 MODEL_TYPES = ("rf", "cart", "svr", "gbt")
@@ -648,6 +649,11 @@ class Plan:
     coarse_grid: Grid
     n_steps: int
     project: str
+    #: Source pixels Earth Engine reads per fine pixel of the factor stack.
+    stack_cost: float = 1.0
+    #: Coarse cells the training samples are drawn from (all training steps; 0 when a classifier is reused).
+    training_cells: int = 0
+    training_steps: int = 0
 
 
 def plan_downscale(area: Any, start: Any, end: Any, step: str, factors: Sequence[str], smap_product: str = "L4",
@@ -738,7 +744,32 @@ def plan_downscale(area: Any, start: Any, end: Any, step: str, factors: Sequence
         configs.append(classifier_export(model, save_classifier_asset, request_fp))
     configs += build_exports(images, destination, destination_path, fine, max_pixels=max_pixels,
                              request_fingerprint=request_fp)
-    return Plan(configs, request, model, fine, coarse, len(steps), project_id)
+    per_step = coarse.size if not samples_per_step else min(int(samples_per_step), coarse.size)
+    n_train = 0 if classifier_asset else len(train_steps)
+    return Plan(configs, request, model, fine, coarse, len(steps), project_id,
+                stack_cost=input_pixels_per_pixel(entries, options), training_cells=per_step * n_train,
+                training_steps=n_train)
+
+
+def plan_table(plan: Plan) -> RunPlan:
+    """The dry run of :func:`plan_downscale`: one row per export task, with the training it carries."""
+    run_plan = RunPlan("downscalegee")
+    fine, coarse = plan.fine_grid, plan.coarse_grid
+    train_source = plan.training_steps * (fine.size * plan.stack_cost + coarse.size)
+    embedded = plan.model.asset_id is None  # the exports carry the training graph (else a saved classifier)
+    for cfg in plan.configs:
+        if cfg.kind == "classifier":
+            run_plan.add("", "classifier", "tasks", 1, plan.training_cells, 0, train_source, 1)
+            continue
+        nbytes = fine.size * 4
+        runs = 1 if embedded and plan.training_steps else 0
+        run_plan.add(cfg.date or "", "soil_moisture", "tasks", 1, fine.size, nbytes,
+                     fine.size * plan.stack_cost * 2 + runs * train_source, runs)
+    run_plan.notes.append(f"training: {plan.training_steps} step(s), {plan.training_cells:,} coarse cell(s) sampled; "
+                          + ("the classifier is reused, no training" if plan.model.asset_id else
+                             f"{run_plan.training_runs} training run(s) on Earth Engine"))
+    run_plan.notes.append("bytes: float32 GeoTIFF written by each export; source_pixels: pixels Earth Engine reads")
+    return run_plan
 
 
 def _label_date(label: str) -> str | None:

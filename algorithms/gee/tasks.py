@@ -623,11 +623,18 @@ class GeeDownscaleResult:
     """What :func:`downscale_gee` did."""
 
     manifest_path: str
-    batch: BatchResult
+    batch: Optional[BatchResult]
     n_steps: int
     configs: list[TaskConfig]
     request: dict[str, Any]
     downloaded: list[str] = field(default_factory=list)
+    #: The dry run's plan (``plan_only``; then nothing was submitted and ``batch`` is None).
+    plan: Any = None
+
+
+def plan_path(manifest_path: str) -> str:
+    """Where the dry run writes its plan: next to the task manifest, ``<name>.plan.csv``."""
+    return os.path.splitext(os.path.abspath(manifest_path))[0] + ".plan.csv"
 
 
 @raster.gdal_exceptions()
@@ -644,13 +651,15 @@ def downscale_gee(area: Any, start: Any, end: Any, step: str, factors: Sequence[
                   url: Optional[str] = None, poll_interval: float = 30.0, storage: Any = None,
                   sleep: Callable[[float], None] = time.sleep, progress: Progress = no_progress,
                   is_canceled: IsCanceled = never_canceled, log: Optional[Log] = None,
-                  timeout: Optional[float] = None) -> GeeDownscaleResult:
+                  timeout: Optional[float] = None, plan_only: bool = False) -> GeeDownscaleResult:
     """Train and downscale on Earth Engine and export one soil moisture map per time step (see :mod:`.server`),
     tasks submitted in batches of ``batch_size`` and recorded in ``manifest_path``.
 
     ``wait``: follow the tasks until they end (else start the first batch and return). ``download_folder``
     (Cloud Storage only): download the completed maps there. Raises GeeError naming the tasks that failed
     (with Earth Engine's message) once all have ended; the manifest is written in every case.
+    ``plan_only``: submit nothing; write the plan (tasks, pixels, bytes, source pixels, training runs:
+    :func:`.server.plan_table`) as ``<manifest name>.plan.csv`` and return it as ``plan`` (no task manifest).
     """
     say = log or (lambda _m: None)
     if not manifest_path:
@@ -673,6 +682,12 @@ def downscale_gee(area: Any, start: Any, end: Any, step: str, factors: Sequence[
         f"{plan.fine_grid.width} x {plan.fine_grid.height} pixels, {len(plan.model.features)} feature(s); "
         f"{server.MODEL_LABELS[plan.model.model_type]} "
         + (f"loaded from {classifier_asset}." if classifier_asset else f"with {plan.model.ee_args}."))
+    if plan_only:
+        run_plan = server.plan_table(plan)
+        run_plan.write_csv(plan_path(manifest_path))
+        say("Plan only (no task was submitted):\n" + run_plan.table())
+        progress(1.0)
+        return GeeDownscaleResult("", None, plan.n_steps, plan.configs, plan.request, plan=run_plan)
     share = 0.9 if download_folder else 1.0
     batch = submit_batches(plan.configs, batch_size, manifest_path, poll_interval=poll_interval,
                            progress=lambda f: progress(share * f), is_canceled=is_canceled, sleep=sleep, wait=wait,

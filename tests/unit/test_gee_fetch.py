@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import math
@@ -209,6 +210,31 @@ def test_a_tile_refused_for_memory_is_fetched_as_smaller_requests(fake, tmp_path
     assert all(e["input_pixels"] <= 2e6 for e in fake.pixel_log)
     fg = raster.Grid.from_path(res.factor_files[0])
     np.testing.assert_allclose(raster.read_all(res.factor_files[0]), _expected(fg, 1), rtol=0, atol=2e-3)
+
+
+def test_plan_only_sends_no_computation_and_predicts_the_real_run(fake, tmp_path):
+    logs = []
+    res = _run(fake, tmp_path, factors=["vv", "ndvi"], max_input_pixels=3e6, plan_only=True, log=logs.append)
+    out = tmp_path / "out"
+    assert not fake.requests_to("computePixels") and not fake.requests_to("export")
+    assert [r.body["expression"]["values"][r.body["expression"]["result"]]["functionInvocationValue"]["functionName"]
+            for r in fake.requests_to("compute")] == ["Image.projection"]  # SMAP's grid, a metadata look-up
+    assert sorted(os.listdir(out)) == ["plan.csv"] and res.files == [str(out / "plan.csv")]
+    rows = list(csv.DictReader(open(out / "plan.csv", encoding="utf-8")))
+    assert [(r["date"], r["kind"], r["unit"]) for r in rows] == [
+        ("2023-06-01", "smap", "requests"), ("2023-06-01", "factors", "requests"),
+        ("2023-06-02", "smap", "requests"), ("2023-06-02", "factors", "requests"), ("total", "", "requests")]
+    assert int(rows[-1]["count"]) == res.plan.requests and int(rows[-1]["training_runs"]) == 0
+    assert any("Plan only" in line and "source_pixels" in line for line in logs)
+    # the real run makes exactly the planned requests, pixels and bytes
+    real = _run(fake, tmp_path, factors=["vv", "ndvi"], max_input_pixels=3e6)
+    assert len(fake.requests_to("computePixels")) == res.plan.requests == real.tiles_fetched
+    assert sum(e["pixels"] * e["bands"] for e in fake.pixel_log) == res.plan.pixels
+    assert sum(e["bytes"] for e in fake.pixel_log) == res.plan.bytes
+    assert all(e["input_pixels"] <= 3e6 for e in fake.pixel_log)
+    exported = _run(fake, tmp_path, factors=["vv"], export="drive", plan_only=True, out_dir=str(tmp_path / "x"))
+    assert exported.plan.requests == 4 and {r["unit"] for r in exported.plan.rows} == {"tasks"}
+    assert not fake.requests_to("export")
 
 
 def test_manifest_path_escape_is_refused(fake, tmp_path):

@@ -5,6 +5,7 @@ downloads (injected storage and a fake Cloud Storage server for google-cloud-sto
 from __future__ import annotations
 
 import copy
+import csv
 import json
 import os
 import re
@@ -509,6 +510,31 @@ def test_downscale_gee_reports_failed_tasks_with_earth_engines_message(fake, tmp
     assert "2 of 2 Earth Engine task(s) did not complete: smdownscale soil_moisture_20230601: FAILED: User memory " \
            "limit exceeded." in str(err.value)
     assert [r["state"] for r in manifest(path)["tasks"]] == ["FAILED", "FAILED"]
+
+
+def test_downscale_gee_plan_only_submits_nothing_and_counts_training_runs(fake, tmp_path):
+    path = str(tmp_path / "run.json")
+    logs = []
+    result = tasks.downscale_gee(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "lst_day"], path,
+                                 destination="gcs", destination_path="bkt/run", samples_per_step=100,
+                                 max_training_steps=2, project=fake.project, url=fake.url, plan_only=True,
+                                 log=logs.append, **NO_SLEEP)
+    assert result.batch is None and not os.path.exists(path)
+    assert not fake.requests_to("export") and not fake.operations
+    plan_csv = tmp_path / "run.plan.csv"
+    assert result.plan.path == str(plan_csv)
+    rows = list(csv.DictReader(open(plan_csv, encoding="utf-8")))
+    assert [(r["date"], r["kind"]) for r in rows] == [("2023-06-01", "soil_moisture"), ("2023-06-02", "soil_moisture"),
+                                                      ("2023-06-03", "soil_moisture"), ("total", "")]
+    fine = 69 * 48  # the 1 km grid over SMAP's 7 x 5 asset cells
+    assert [int(r["pixels"]) for r in rows[:3]] == [fine] * 3 and int(rows[-1]["bytes"]) == 3 * fine * 4
+    # each export carries the training (2 steps x 100 cells): three training runs on Earth Engine
+    assert int(rows[-1]["training_runs"]) == 3 and result.plan.training_runs == 3
+    assert any("3 training run(s) on Earth Engine" in line for line in logs)
+    reused = tasks.downscale_gee(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "lst_day"], path,
+                                 classifier_asset="projects/p/assets/rf", project=fake.project, url=fake.url,
+                                 plan_only=True, **NO_SLEEP)
+    assert reused.plan.training_runs == 0 and not fake.requests_to("export")
 
 
 def test_downscale_gee_checks_before_anything_is_sent(fake, tmp_path):
