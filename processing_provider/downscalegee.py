@@ -8,6 +8,7 @@ from qgis.core import (
     QgsProcessing,
     QgsProcessingContext,
     QgsProcessingException,
+    QgsProcessingOutputFile,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
     QgsProcessingParameterBoolean,
@@ -86,6 +87,11 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
     N_PENDING = "N_PENDING"
     TASK_IDS = "TASK_IDS"
     DOWNLOADED = "DOWNLOADED"
+    PLAN_ONLY = "PLAN_ONLY"
+    PLAN = "PLAN"
+    PLAN_TASKS = "PLAN_TASKS"
+    PLAN_BYTES = "PLAN_BYTES"
+    PLAN_TRAINING_RUNS = "PLAN_TRAINING_RUNS"
 
     def __init__(self) -> None:
         super().__init__()
@@ -239,6 +245,10 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
         add(QgsProcessingParameterBoolean(self.WAIT, self.tr("Wait until the tasks finish"), defaultValue=True),
             self.tr("Follow the tasks until they end. Off: start the first batch and return; QGIS keeps following "
                     "them in the task manager, or run again with the same manifest."))
+        add(QgsProcessingParameterBoolean(self.PLAN_ONLY, self.tr("Plan only (dry run)"), defaultValue=False),
+            self.tr("Submit nothing: write the plan next to the task manifest (NAME.plan.csv) with, per export task, "
+                    "the pixels, bytes, source pixels Earth Engine reads and training runs, and show it in the log. "
+                    "Only SMAP's grid is read from Earth Engine."))
         add(QgsProcessingParameterString(self.PROJECT, self.tr("Earth Engine Cloud project"), optional=True),
             self.tr("Google Cloud project registered for Earth Engine. Empty: the plugin settings, then the "
                     "SMDOWNSCALE_EE_PROJECT environment variable."))
@@ -259,6 +269,10 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.N_PENDING, self.tr("Tasks not finished yet")))
         self.addOutput(QgsProcessingOutputString(self.TASK_IDS, self.tr("Earth Engine task ids (';'-separated)")))
         self.addOutput(QgsProcessingOutputString(self.DOWNLOADED, self.tr("Downloaded maps (';'-separated)")))
+        self.addOutput(QgsProcessingOutputFile(self.PLAN, self.tr("Plan (CSV)")))
+        self.addOutput(QgsProcessingOutputNumber(self.PLAN_TASKS, self.tr("Planned tasks")))
+        self.addOutput(QgsProcessingOutputNumber(self.PLAN_BYTES, self.tr("Planned bytes")))
+        self.addOutput(QgsProcessingOutputNumber(self.PLAN_TRAINING_RUNS, self.tr("Planned training runs")))
 
     # -- parameters ------------------------------------------------------------------------------
     def _factors(self, parameters) -> list[str]:
@@ -390,7 +404,16 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
             download_folder=download or None, area_crs=area_crs,
             window_days=self.parameterAsInt(parameters, self.WINDOW_DAYS, context),
             project=self._project(parameters, context), credentials=credentials, url=settings.ee_url() or None,
-            poll_interval=poll, progress=progress, is_canceled=is_canceled, log=log)
+            poll_interval=poll, progress=progress, is_canceled=is_canceled, log=log,
+            plan_only=self.parameterAsBoolean(parameters, self.PLAN_ONLY, context))
+        if result.plan is not None:
+            plan = result.plan
+            feedback.pushInfo(self.tr("Plan written to {}: {} task(s), {} bytes, {} training run(s); nothing was "
+                                      "submitted.").format(plan.path, plan.requests, plan.bytes, plan.training_runs))
+            return {self.OUTPUT_MANIFEST: None, self.N_TASKS: plan.requests, self.N_COMPLETED: 0, self.N_FAILED: 0,
+                    self.N_PENDING: 0, self.TASK_IDS: "", self.DOWNLOADED: "", self.DOWNLOAD_FOLDER: None,
+                    self.PLAN: plan.path, self.PLAN_TASKS: plan.requests, self.PLAN_BYTES: plan.bytes,
+                    self.PLAN_TRAINING_RUNS: plan.training_runs}
         batch = result.batch
         counts = batch.counts
         pending = len(batch.pending)
@@ -414,7 +437,8 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
         return {self.OUTPUT_MANIFEST: result.manifest_path, self.N_TASKS: len(batch.tasks),
                 self.N_COMPLETED: counts["COMPLETED"], self.N_FAILED: len(batch.failed), self.N_PENDING: pending,
                 self.TASK_IDS: ";".join(r["task_id"] or "" for r in batch.tasks),
-                self.DOWNLOADED: ";".join(result.downloaded), self.DOWNLOAD_FOLDER: download or None}
+                self.DOWNLOADED: ";".join(result.downloaded), self.DOWNLOAD_FOLDER: download or None,
+                self.PLAN: None, self.PLAN_TASKS: None, self.PLAN_BYTES: None, self.PLAN_TRAINING_RUNS: None}
 
     def postProcessAlgorithm(self, context, feedback):  # noqa: N802
         """Hand the tasks not finished (WAIT off) to a task manager task, when QGIS runs with its interface."""

@@ -189,3 +189,16 @@ def test_bad_input_is_explained_and_nothing_is_written(run, fake, tmp_path, extr
     assert not os.path.exists(tmp_path / "tasks.json")
     assert not os.path.exists("/tmp/smd-never-created")
     assert not fake.requests_to("export")
+
+
+def test_plan_only_submits_nothing_and_gives_the_plan_as_outputs(run, fake, tmp_path):
+    res = run("smdownscale:downscalegee", _params(tmp_path, **{G.PLAN_ONLY: True, G.SAMPLES_PER_STEP: 50}))
+    assert not fake.requests_to("export") and not fake.operations
+    assert not os.path.exists(tmp_path / "tasks.json")  # no task manifest: nothing to resume
+    assert res[G.PLAN] == str(tmp_path / "tasks.plan.csv") and os.path.exists(res[G.PLAN])
+    assert res[G.PLAN_TASKS] == res[G.N_TASKS] == 3 and res[G.N_COMPLETED] == 0
+    rows = open(res[G.PLAN], encoding="utf-8").read().splitlines()
+    assert rows[0] == "date,kind,unit,count,pixels,bytes,source_pixels,training_runs"
+    assert [r.split(",")[0] for r in rows[1:]] == ["2023-06-01", "2023-06-02", "2023-06-03", "total"]
+    assert res[G.PLAN_BYTES] == int(rows[-1].split(",")[5]) > 0
+    assert res[G.PLAN_TRAINING_RUNS] == 3  # every export carries its training

@@ -221,3 +221,15 @@ def test_bad_inputs_raise_and_write_nothing(run, fake, tmp_path, change, fragmen
         run("smdownscale:fetchgee", _params(tmp_path, **change))
     assert not _tifs(tmp_path)
     assert not fake.requests_to("computePixels")
+
+
+def test_plan_only_computes_nothing_and_gives_the_plan_as_outputs(run, fake, tmp_path):
+    res = run("smdownscale:fetchgee", _params(tmp_path, **{F.PLAN_ONLY: True}))
+    assert not fake.requests_to("computePixels") and not fake.requests_to("export")
+    out = tmp_path / "gee"
+    assert sorted(os.listdir(out)) == ["plan.csv"] and res[F.PLAN] == str(out / "plan.csv")
+    assert res[F.MANIFEST] is None and res[F.SMAP_FILES] == "" and res[F.N_STEPS] == 2
+    rows = open(res[F.PLAN], encoding="utf-8").read().splitlines()
+    assert [r.split(",")[1] for r in rows[1:]] == ["smap", "factors", "smap", "factors", ""]
+    assert res[F.PLAN_REQUESTS] == int(rows[-1].split(",")[3]) == 4
+    assert res[F.PLAN_BYTES] == int(rows[-1].split(",")[5]) > 0
