@@ -106,7 +106,7 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
             "(a province, several years of daily maps), and exports one 1 km soil moisture map per time step to "
             "Google Drive, Cloud Storage or an Earth Engine asset.\n\n"
             "Same concepts as the local chain (fetchgee, train, downscale): the factors are computed on the fine "
-            "grid (target CRS and resolution), averaged onto SMAP's own 9 km grid (EASE-Grid 2.0) with a mean "
+            "grid (target CRS and resolution), averaged onto SMAP's own grid (read from the asset) with a mean "
             "(land cover becomes class fractions), and paired with SMAP; training samples are drawn on that "
             "coarse grid, a different SMAP cell each (samples per time step; 0 = all cells), from up to 'training "
             "time steps' dates spread over the range. The model (random forest, CART, support vector regression "
@@ -120,7 +120,10 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
             "manager. The task manifest (JSON) records every task (id, destination, state, Earth Engine's error "
             "message; never a credential): run again with the same manifest to resume: completed tasks are "
             "skipped, failed or canceled ones submitted again, running ones followed.\n\n"
-            "The trained classifier (RF or CART) can be saved as an asset and reused later instead of training. "
+            "Random forest and CART are trained once, by a classifier task saved as an asset (the given one, else "
+            "one named after the run), and every export loads it; SVR and gradient boosting cannot be saved, so every "
+            "export retrains them (at most 25,000 samples). A saved classifier can be reused later instead of "
+            "training. "
             "With Cloud Storage, completed maps can be downloaded to a folder and loaded as layers.\n\n"
             "Earth Engine access: a Cloud project registered for Earth Engine (parameter, plugin settings or "
             "SMDOWNSCALE_EE_PROJECT) and your credentials ('earthengine authenticate') or a service account "
@@ -237,7 +240,8 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
         add(QgsProcessingParameterString(self.SAVE_CLASSIFIER_ASSET, self.tr("Save classifier as asset (optional)"),
                                          optional=True),
             self.tr("Asset id to save the trained classifier to (RF and CART only), e.g. "
-                    "projects/<project>/assets/smd_rf; reuse it later with 'Reuse classifier asset'."), True)
+                    "projects/<project>/assets/smd_rf; reuse it later with 'Reuse classifier asset'. Empty: "
+                    "smdownscale_classifier_<run id> in the asset folder or projects/<project>/assets."), True)
         add(QgsProcessingParameterString(self.CLASSIFIER_ASSET, self.tr("Reuse classifier asset (optional)"),
                                          optional=True),
             self.tr("Asset id of a classifier saved by an earlier run: no training, the same factors are needed."),

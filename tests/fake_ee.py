@@ -270,6 +270,7 @@ _ENDPOINTS = [
     ("compute", re.compile(r"^/v1(?:alpha|beta)?/projects/[^/]+/value:compute$")),
     ("computePixels", re.compile(r"^/v1(?:alpha|beta)?/projects/[^/]+/image:computePixels$")),
     ("export", re.compile(r"^/v1(?:alpha|beta)?/projects/[^/]+/image:export$")),
+    ("classifierExport", re.compile(r"^/v1(?:alpha|beta)?/projects/[^/]+/classifier:export$")),
     ("cancel", re.compile(r"^/v1(?:alpha|beta)?/projects/[^/]+/operations/[^/:]+:cancel$")),
     ("operation", re.compile(r"^/v1(?:alpha|beta)?/projects/[^/]+/operations/[^/:]+$")),
     ("operations", re.compile(r"^/v1(?:alpha|beta)?/projects/[^/]+/operations$")),
@@ -318,6 +319,14 @@ class FakeEarthEngine:
         self._thread: Optional[threading.Thread] = None
         with open(DISCOVERY_PATH, encoding="utf-8") as f:
             self._discovery = json.load(f)
+        # Earth Engine's classifier:export (Export.classifier.toAsset), missing from the shipped document
+        resources = self._discovery["resources"]["projects"]["resources"]
+        if "classifier" not in resources:
+            method = json.loads(json.dumps(resources["image"]["methods"]["export"]))
+            method.update({"id": "earthengine.projects.classifier.export",
+                           "flatPath": "v1alpha/projects/{projectsId}/classifier:export",
+                           "path": "v1alpha/{+project}/classifier:export"})
+            resources["classifier"] = {"methods": {"export": method}}
         with open(ALGORITHMS_PATH, "rb") as f:
             self._algorithms = f.read()
 
@@ -611,7 +620,7 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, "application/json", json.dumps({"result": result}).encode()
         if endpoint == "computePixels":
             return self._compute_pixels(body)
-        if endpoint == "export":
+        if endpoint in ("export", "classifierExport"):
             return self._export(path, body)
         if endpoint in ("operation", "cancel"):
             return self._operation(path, endpoint)
@@ -699,10 +708,20 @@ class _Handler(BaseHTTPRequestHandler):
         task_id = re.sub(r"[^A-Za-z0-9_-]", "", task_id)
         name = f"projects/{project}/operations/{task_id}"
         description = (body or {}).get("description", "")
+        states, error = list(fake.task_states), fake.task_error
+        dims = ((body or {}).get("grid") or {}).get("dimensions") or {}
+        pixels = int(dims.get("width", 0) or 0) * int(dims.get("height", 0) or 0)
+        raw_max = (body or {}).get("maxPixels")
+        raw_max = raw_max.get("value") if isinstance(raw_max, dict) else raw_max  # an Int64Value: {"value": "n"}
+        max_pixels = float(raw_max or 1e8)  # Earth Engine's default
+        if pixels > max_pixels:  # the task fails on the server, as Earth Engine's do
+            states = ["PENDING", "FAILED"]
+            error = (f"Too many pixels in the region. Specified: {pixels}, maximum allowed: {max_pixels:.0f}. If you "
+                     "are sure you want to compute or export a larger region, specify a higher maxPixels value.")
         with fake._lock:
             op = fake.operations.get(name)
             if op is None:
-                op = _Operation(name, description, list(fake.task_states), fake.task_error, body=body or {})
+                op = _Operation(name, description, states, error, body=body or {})
                 fake.operations[name] = op
         return 200, "application/json", json.dumps(self._operation_json(op)).encode()
 

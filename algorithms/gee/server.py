@@ -92,6 +92,8 @@ TARGET = "target"
 BAND_NAME = "soil_moisture"
 RESIDUAL_MODES = ("constant", "none")
 DESTINATIONS = ("drive", "gcs", "asset")
+#: Training samples a model that Earth Engine cannot save (SVR, gradient boosting) may take: every export retrains it.
+MAX_EMBEDDED_SAMPLES = 25000
 #: maxPixels of every export (Earth Engine's default, 1e8, stops province-scale exports).
 DEFAULT_MAX_PIXELS = 1e13
 DEFAULT_CLIP = (0.0, 0.6)
@@ -654,6 +656,8 @@ class Plan:
     #: Coarse cells the training samples are drawn from (all training steps; 0 when a classifier is reused).
     training_cells: int = 0
     training_steps: int = 0
+    #: The model as trained (its graph), also when the exports load it from the saved asset.
+    trained: Any = None
 
 
 def plan_downscale(area: Any, start: Any, end: Any, step: str, factors: Sequence[str], smap_product: str = "L4",
@@ -669,6 +673,12 @@ def plan_downscale(area: Any, start: Any, end: Any, step: str, factors: Sequence
     """Check the inputs, initialize Earth Engine and build the export tasks of the whole chain: the classifier
     (trained on up to ``max_training_steps`` steps, or loaded from ``classifier_asset``), one soil moisture
     export per time step, and the classifier export when ``save_classifier_asset`` is given.
+
+    Train once: a random forest or CART is trained by one classifier export task (to ``save_classifier_asset``,
+    else ``<asset folder or projects/<project>/assets>/smdownscale_classifier_<request fingerprint>``) and every
+    soil moisture export loads it (``ee.Classifier.load``) and starts after it (``TaskConfig.after``). Models
+    Earth Engine cannot save (SVR, gradient boosting) are retrained inside every export: their training table is
+    limited to :data:`MAX_EMBEDDED_SAMPLES` samples and the cost is stated in the plan (``request["training"]``).
 
     Grids are those of :mod:`.fetch`: SMAP's EASE-Grid 2.0 cells covering the area and the fine grid in
     ``target_crs`` at ``fine_resolution`` over the same cells, so files match what fetchgee + downscale write.
@@ -699,6 +709,7 @@ def plan_downscale(area: Any, start: Any, end: Any, step: str, factors: Sequence
         raise InputError(f"Earth Engine can save only random forest and CART classifiers as assets, not a "
                          f"{MODEL_LABELS[model_type]}; choose RF or CART, or leave the classifier asset empty.")
     ee_args = {} if classifier_asset else classifier_args(model_type, params, len(names), seed)
+    train_steps = training_steps(steps, max_training_steps)
     geom, srs = area_geometry(area, area_crs)
     ease = smap_grid(geom, srs)  # input checks on the EASE-Grid 2.0 lattice before anything is sent
     cell_max_pixels(fine_grid(ease, target_crs, float(fine_resolution)), ease)
@@ -706,7 +717,18 @@ def plan_downscale(area: Any, start: Any, end: Any, step: str, factors: Sequence
     coarse, smap_proj = smap_native_grid(smap_entry, geom, srs, steps[0][0])  # SMAP's own grid on Earth Engine
     fine = fine_grid(coarse, target_crs, float(fine_resolution))
     cell_max_pixels(fine, coarse)
-    train_steps = training_steps(steps, max_training_steps)
+    per_step = coarse.size if not samples_per_step else min(int(samples_per_step), coarse.size)
+    n_train = 0 if classifier_asset else len(train_steps)
+    train_once = not classifier_asset and model_type in SAVABLE
+    if not classifier_asset and not train_once and per_step * n_train > MAX_EMBEDDED_SAMPLES:
+        raise InputError(f"Earth Engine cannot save a {MODEL_LABELS[model_type]}, so each of the {len(steps)} exports "
+                         f"retrains it, here on up to {per_step * n_train:,} samples ({n_train} training steps x "
+                         f"{per_step:,} cells): more than the {MAX_EMBEDDED_SAMPLES:,} allowed. Lower the samples per "
+                         "step or the training steps, or choose random forest or CART (trained once and saved).")
+    classifier_root = None  # train once without a given asset id: one named after the request, decided below
+    if train_once and not save_classifier_asset:
+        classifier_root = (destination_path or "").strip().strip("/") if destination == "asset" else \
+            f"projects/{project_id}/assets"
     xmin, xmax, ymin, ymax = geom.GetEnvelope()
     request = {
         "area": {"bbox": [xmin, ymin, xmax, ymax], "crs": srs.GetAuthorityName(None) and
@@ -717,6 +739,8 @@ def plan_downscale(area: Any, start: Any, end: Any, step: str, factors: Sequence
         "smap_product": smap_product, "smap_layer": smap_layer, "model_type": model_type,
         "params": {k: v for k, v in (params or {}).items() if v is not None}, "ee_classifier_args": ee_args,
         "classifier_asset": classifier_asset or None, "save_classifier_asset": save_classifier_asset or None,
+        "training": {"once": train_once, "steps": n_train, "samples": per_step * n_train,
+                     "runs": 0 if classifier_asset else (1 if train_once else len(steps))},
         "samples_per_step": samples_per_step or 0, "training_steps": [s[2] for s in train_steps], "seed": seed,
         "residual": residual, "clip": list(clip) if clip is not None else None, "crs": target_crs,
         "resolution": float(fine_resolution),
@@ -727,6 +751,9 @@ def plan_downscale(area: Any, start: Any, end: Any, step: str, factors: Sequence
         "destination_path": destination_path or None, "max_pixels": float(max_pixels),
     }
     request_fp = fingerprint(request)
+    if classifier_root is not None:
+        save_classifier_asset = f"{classifier_root}/smdownscale_classifier_{request_fp}"
+        request["training"]["classifier_asset"] = save_classifier_asset
     options = grid_options(fine, window_days=window_days, orbit_pass=orbit_pass, sources=sources)
     sample_region = grid_region(coarse)
     if classifier_asset:
@@ -734,21 +761,26 @@ def plan_downscale(area: Any, start: Any, end: Any, step: str, factors: Sequence
     else:
         model = build_training(sample_region, train_steps, entries, smap_product, smap_layer, fine, model_type,
                                params, samples_per_step, seed, options=options, coarse_grid=coarse)
+    configs = []
+    trained = model
+    if save_classifier_asset:
+        configs.append(classifier_export(model, save_classifier_asset, request_fp))
+        if train_once:  # every export loads the saved classifier: Earth Engine trains once
+            model = load_model(save_classifier_asset, entries, model_type)
     images = []
     for s0, s1, label in steps:
         stack = build_stack(entries, s0, s1, sample_region, options)
         smap = build_smap(smap_product, smap_layer, s0, s1, sample_region) if residual != "none" else None
         images.append((label, build_prediction(model, stack, smap, residual, clip, fine, coarse)))
-    configs = []
-    if save_classifier_asset:
-        configs.append(classifier_export(model, save_classifier_asset, request_fp))
-    configs += build_exports(images, destination, destination_path, fine, max_pixels=max_pixels,
-                             request_fingerprint=request_fp)
-    per_step = coarse.size if not samples_per_step else min(int(samples_per_step), coarse.size)
-    n_train = 0 if classifier_asset else len(train_steps)
+    exports = build_exports(images, destination, destination_path, fine, max_pixels=max_pixels,
+                            request_fingerprint=request_fp)
+    if train_once:
+        for cfg in exports:
+            cfg.after = configs[0].description
+    configs += exports
     return Plan(configs, request, model, fine, coarse, len(steps), project_id,
                 stack_cost=input_pixels_per_pixel(entries, options), training_cells=per_step * n_train,
-                training_steps=n_train)
+                training_steps=n_train, trained=trained)
 
 
 def plan_table(plan: Plan) -> RunPlan:

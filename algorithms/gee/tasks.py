@@ -97,6 +97,8 @@ class TaskConfig:
     date: Optional[str]
     export_kwargs: dict[str, Any] = field(repr=False, default_factory=dict)
     fingerprint: str = ""
+    #: Description of a task that must have COMPLETED before this one starts (the classifier it loads).
+    after: Optional[str] = None
 
     def make_task(self) -> Any:
         """A new, unstarted ``ee.batch.Task`` (a new one for every submission)."""
@@ -116,6 +118,7 @@ class TaskConfig:
     def record(self) -> dict[str, Any]:
         """The task's manifest record before any submission."""
         return {"description": self.description, "kind": self.kind, "date": self.date,
+                "step": "training" if self.kind == "classifier" else "prediction", "after": self.after,
                 "destination": self.destination, "target": self.target, "file_prefix": self.file_prefix,
                 "fingerprint": self.fingerprint, "state": UNSUBMITTED, "operation": None, "task_id": None,
                 "error": None, "progress": 0.0, "submissions": 0, "destination_uris": [], "submitted_at": None,
@@ -388,6 +391,14 @@ def submit_batches(task_configs: Sequence[TaskConfig], batch_size: int, manifest
                 if n_active() >= batch_size or is_canceled():
                     break
                 cfg = by_desc[rec["description"]]
+                needed = next((r for r in records if cfg.after and r["description"] == cfg.after), None)
+                if needed is not None and needed["state"] != COMPLETED:
+                    if needed["state"] in (FAILED, CANCELLED):
+                        rec["submissions"] = int(rec.get("submissions", 0))
+                        set_state(rec, FAILED, f"Not started: {cfg.after} did not complete ({needed['state']}).")
+                        save()
+                        say(f"{cfg.description}: FAILED: {rec['error']}")
+                    continue  # waits for the task it depends on (the classifier it loads)
                 try:
                     operation = start_fn(cfg)
                 except SmdError as exc:

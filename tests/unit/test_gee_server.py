@@ -383,7 +383,7 @@ def test_plan_builds_one_export_per_date_plus_the_classifier(fake):
     # SMAP's own cells (the fake's asset grid: 0.1 degree), 115.6-116.3 E x 41.7-42.2 N
     assert (plan.coarse_grid.width, plan.coarse_grid.height) == (7, 5)
     own = [0.1, 0.0, 115.6, 0.0, -0.1, 42.2]
-    tree = graph(plan.model.classifier)
+    tree = graph(plan.trained.classifier)
     on_own = [a for a in calls(tree, "Image.reproject") if a["crs"]["args"].get("transform") == own]
     assert any(fn(a["image"]) == "Image.reduceResolution" for a in on_own)  # factors averaged onto SMAP's cells
     (sample,) = calls(tree, "Image.sample")[:1]
@@ -393,6 +393,13 @@ def test_plan_builds_one_export_per_date_plus_the_classifier(fake):
     assert plan.request["training_steps"] == ["20230601", "20230603"]
     assert plan.request["ee_classifier_args"]["numberOfTrees"] == 50
     assert plan.model.features == ["ndvi"] + [f"landcover_{c}" for c in range(1, 18)]
+    # train once: the exports load the saved classifier and start after its task
+    assert plan.model.asset_id == "projects/my-project/assets/rf1"
+    assert all(c.after == plan.configs[0].description for c in plan.configs[1:])
+    export_tree = graph(plan.configs[1].export_kwargs["image"])
+    assert {a["id"] for a in calls(export_tree, "Classifier.load")} == {"projects/my-project/assets/rf1"}
+    assert not calls(export_tree, "Classifier.train") and not calls(export_tree, "Image.sample")
+    assert plan.request["training"] == {"once": True, "steps": 2, "samples": 2 * 35, "runs": 1}
     # a changed request gives new fingerprints; the same request the same ones
     again = server.plan_downscale(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "landcover"],
                                   model_type="rf", params={"n_estimators": 50}, destination="gcs",
@@ -436,7 +443,9 @@ def test_plan_takes_a_polygon_area_in_another_crs(fake):
                                  destination="asset", destination_path="projects/my-project/assets/smd",
                                  project=fake.project, url=fake.url)
     assert plan.request["area"] == {"bbox": [450000.0, 4620000.0, 470000.0, 4650000.0], "crs": "EPSG:32650"}
-    (config,) = plan.configs
+    trained, config = plan.configs  # random forest: the classifier saved next to the maps, then the map
+    assert trained.kind == "classifier"
+    assert trained.file_prefix.startswith("projects/my-project/assets/smd/smdownscale_classifier_")
     assert config.file_prefix == "projects/my-project/assets/smd/soil_moisture_20230601"
     # the fine grid covers whole SMAP cells around the polygon, edges on whole kilometres
     x0, res, _, y0, _, _ = plan.fine_grid.transform
