@@ -534,6 +534,30 @@ def masks_fill(node: Any, fill: float = SMAP_FILL) -> bool:
     return False
 
 
+def export_pixels(expression: Any) -> int:
+    """Pixels an export writes, from its expression: earthengine-api folds ``dimensions`` into a rectangle in
+    pixel coordinates, and ``region`` + ``crsTransform`` into a rectangle in the CRS and a reprojection."""
+    rects, scales = [], []
+    for call in _calls(expression):
+        args = call.get("arguments", {})
+        if call.get("functionName") == "GeometryConstructors.Rectangle":
+            coords = (args.get("coordinates") or {}).get("constantValue")
+            in_pixels = ((args.get("crs") or {}).get("functionInvocationValue") or {}).get("functionName") == \
+                "Image.projection"
+            if isinstance(coords, list) and len(coords) == 4 and all(isinstance(v, (int, float)) for v in coords):
+                rects.append((abs(coords[2] - coords[0]) * abs(coords[3] - coords[1]), in_pixels))
+        if call.get("functionName") == "Image.reproject":
+            transform = (args.get("crsTransform") or {}).get("constantValue")
+            if isinstance(transform, list) and len(transform) == 6 and transform[0] and transform[4]:
+                scales.append(abs(transform[0] * transform[4]))
+    for area, in_pixels in rects:
+        if in_pixels:
+            return int(round(area))
+    if rects and scales:
+        return int(round(max(a for a, _ in rects) / min(scales)))
+    return 0
+
+
 def _evaluate(body: dict) -> Any:
     expr = body.get("expression", {})
     values = expr.get("values", {})
@@ -710,7 +734,8 @@ class _Handler(BaseHTTPRequestHandler):
         description = (body or {}).get("description", "")
         states, error = list(fake.task_states), fake.task_error
         dims = ((body or {}).get("grid") or {}).get("dimensions") or {}
-        pixels = int(dims.get("width", 0) or 0) * int(dims.get("height", 0) or 0)
+        pixels = int(dims.get("width", 0) or 0) * int(dims.get("height", 0) or 0) or \
+            export_pixels((body or {}).get("expression"))
         raw_max = (body or {}).get("maxPixels")
         raw_max = raw_max.get("value") if isinstance(raw_max, dict) else raw_max  # an Int64Value: {"value": "n"}
         max_pixels = float(raw_max or 1e8)  # Earth Engine's default

@@ -312,11 +312,26 @@ def test_export_starts_tasks_and_records_them(fake, tmp_path):
     assert {op.description for op in fake.operations.values()} == {f"smdownscale {t['file_prefix']}" for t in res.tasks}
     body = fake.requests_to("export")[1].body
     assert body["fileExportOptions"]["driveDestination"]["folder"] == "smd_exports"
+    assert float(body["maxPixels"]["value"]) == 1e13  # raised explicitly: the server's default 1e8 is enforced
     m = read_manifest(res.manifest_path)
     assert [e["task"] for e in m.exports] == [t["task"] for t in res.tasks]
     assert not res.smap_files and not os.path.exists(tmp_path / "out" / "smap")
     with pytest.raises(InputError, match="describes Earth Engine export tasks"):
         manifest_inputs(res.manifest_path)
+
+
+def test_the_fake_fails_exports_beyond_max_pixels(fake, tmp_path):
+    import ee
+
+    from smdownscale.algorithms.gee.transport import wait_for_export
+
+    auth.initialize(project=fake.project, url=fake.url, force=True)
+    task = ee.batch.Export.image.toDrive(ee.Image.constant(1).toFloat(), description="too big", crs="EPSG:4326",
+                                         crsTransform=[0.01, 0, 100, 0, -0.01, 50], dimensions="200x100",
+                                         maxPixels=1000)
+    task.start()
+    with pytest.raises(SmdError, match="Too many pixels in the region. Specified: 20000, maximum allowed: 1000"):
+        wait_for_export(task.name, poll=0.0, sleep=lambda s: None)
 
 
 def test_grids_snap_numerically():

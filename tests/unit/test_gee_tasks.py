@@ -569,3 +569,14 @@ def test_downscale_gee_checks_before_anything_is_sent(fake, tmp_path):
         tasks.downscale_gee(EXTENT, "2023-06-01", "2023-06-02", "daily", ["ndvi"], "", project=fake.project,
                             url=fake.url)
     assert not fake.requests_to("export") and os.listdir(tmp_path) == []
+
+
+def test_the_fake_enforces_max_pixels_on_region_exports(fake, tmp_path):
+    images = [("20230601", ee.Image.constant(0.2).rename(["soil_moisture"]))]
+    small = server.build_exports(images, "drive", "smd", grid(), max_pixels=5)  # the grid has 4 x 3 pixels
+    result = tasks.submit_batches(small, 1, str(tmp_path / "m.json"), **NO_SLEEP)
+    assert [r["state"] for r in result.tasks] == ["FAILED"]
+    assert "Specified: 12, maximum allowed: 5" in result.tasks[0]["error"]
+    enough = server.build_exports(images, "drive", "smd2", grid(), max_pixels=12)
+    assert [r["state"] for r in tasks.submit_batches(enough, 1, str(tmp_path / "m2.json"), **NO_SLEEP).tasks] == \
+        ["COMPLETED"]
