@@ -304,6 +304,8 @@ class FakeEarthEngine:
         #: ``reduceResolution`` in the expression + one per band); beyond it the request fails as Earth Engine's
         #: do ("User memory limit exceeded.", HTTP 400).
         self.max_input_pixels: float = 2 ** 30
+        #: Refuse (HTTP 400) expressions calling a function or argument ``algorithms.json`` does not list.
+        self.check_signatures = True
         #: States an export operation walks through, one per status request.
         self.task_states = ["PENDING", "RUNNING", "SUCCEEDED"]
         self.task_error = "Export failed: the destination is not writable."
@@ -534,6 +536,40 @@ def masks_fill(node: Any, fill: float = SMAP_FILL) -> bool:
     return False
 
 
+_SIGNATURES: dict = {}
+
+
+def signatures() -> dict:
+    """Earth Engine's published algorithm signatures (``ee/tests/algorithms.json``): name -> (all argument
+    names, required argument names)."""
+    if not _SIGNATURES:
+        with open(ALGORITHMS_PATH, encoding="utf-8") as fh:
+            for alg in json.load(fh)["algorithms"]:
+                args = alg.get("arguments", [])
+                _SIGNATURES[alg["name"].split("/", 1)[-1]] = (
+                    {a["argumentName"] for a in args}, {a["argumentName"] for a in args if not a.get("optional")})
+    return _SIGNATURES
+
+
+def signature_errors(expression: Any) -> list[str]:
+    """Calls of an expression that Earth Engine would reject: unknown functions, unknown arguments, missing
+    required arguments (checked against :func:`signatures`)."""
+    known = signatures()
+    problems = []
+    for call in _calls(expression):
+        name = call.get("functionName")
+        if name is None:
+            continue
+        if name not in known:
+            problems.append(f"Unknown algorithm: {name}.")
+            continue
+        allowed, required = known[name]
+        given = set(call.get("arguments", {}))
+        problems += [f"{name}: unknown argument '{a}'." for a in sorted(given - allowed)]
+        problems += [f"{name}: missing required argument '{a}'." for a in sorted(required - given)]
+    return problems
+
+
 def export_pixels(expression: Any) -> int:
     """Pixels an export writes, from its expression: earthengine-api folds ``dimensions`` into a rectangle in
     pixel coordinates, and ``region`` + ``crsTransform`` into a rectangle in the CRS and a reprojection."""
@@ -635,6 +671,11 @@ class _Handler(BaseHTTPRequestHandler):
         if endpoint == "token":
             return 200, "application/json", json.dumps(
                 {"access_token": fake.access_token, "expires_in": 3600, "token_type": "Bearer"}).encode()
+        if endpoint in ("compute", "computePixels", "export", "classifierExport") and isinstance(body, dict) \
+                and fake.check_signatures:
+            problems = signature_errors(body.get("expression"))
+            if problems:
+                return 400, "application/json", _error_json(400, " ".join(problems[:3]), "INVALID_ARGUMENT")
         if endpoint == "compute":
             try:
                 result = fake.compute_result(body) if callable(fake.compute_result) else fake.compute_result

@@ -279,6 +279,35 @@ def test_aggregation_is_decided_in_metres_for_geographic_feet_and_distorted_crss
     assert [a["mode"] for a in calls(precip, "Image.resample")] == ["bilinear"]
 
 
+@pytest.mark.parametrize("crs, scale", [("EPSG:6933", 1000.0), ("EPSG:4326", 0.01)])
+def test_every_graph_calls_only_published_functions_and_arguments(crs, scale):
+    from smdownscale.algorithms.gee.catalog import with_source
+    from smdownscale.tests.fake_ee import signature_errors
+
+    cat = load_catalog()
+    opts = ex.BuildOptions(fine_crs=crs, fine_scale=scale)
+    for entry in cat.entries:
+        for source in [None, *entry.get("alternatives", {})]:
+            e = with_source(entry, source)
+            if e["role"] == "smap":
+                img = ex.build_smap(e["product"], e["layer"], D(2023, 12, 1), D(2023, 12, 9), area())
+            else:
+                img = ex.build_factor(e, D(2023, 6, 1), D(2023, 6, 9), area(), opts)
+            assert signature_errors(json.loads(img.serialize(for_cloud_api=True))) == [], (e["id"], source)
+
+
+def test_signature_check_catches_unknown_functions_and_arguments():
+    from smdownscale.tests.fake_ee import signature_errors
+
+    def expr(name, args):
+        return {"result": "0", "values": {"0": {"functionInvocationValue": {
+            "functionName": name, "arguments": {k: {"constantValue": v} for k, v in args.items()}}}}}
+
+    assert signature_errors(expr("Image.sharpen", {"image": 1})) == ["Unknown algorithm: Image.sharpen."]
+    assert signature_errors(expr("Image.select", {"input": 1, "bands": ["a"]})) == [
+        "Image.select: unknown argument 'bands'.", "Image.select: missing required argument 'bandSelectors'."]
+
+
 def test_sentinel1_angle_is_used_at_its_own_20_km_scale_not_averaged_from_10_m():
     opts = ex.BuildOptions(fine_crs="EPSG:6933", fine_scale=1000.0, window_days=0)
     angle = graph(ex.build_factor("s1_angle", D(2023, 6, 1), D(2023, 6, 2), area(), opts))
