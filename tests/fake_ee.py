@@ -570,6 +570,74 @@ def signature_errors(expression: Any) -> list[str]:
     return problems
 
 
+_PASS_THROUGH = {"Image.toFloat": "value", "Image.toDouble": "value", "Image.unmask": "input",
+                 "Image.updateMask": "image", "Image.resample": "image", "Image.reproject": "image",
+                 "Image.reduceResolution": "image", "Image.setDefaultProjection": "image", "Image.clamp": "input",
+                 "Image.clip": "input", "Image.add": "image1", "Image.subtract": "image1", "Image.multiply": "image1",
+                 "Image.divide": "image1", "reduce.mean": "collection", "reduce.median": "collection",
+                 "reduce.sum": "collection", "ImageCollection.mosaic": "collection", "Collection.sort": "collection",
+                 "Collection.filter": "collection", "Collection.limit": "collection",
+                 "ImageCollection.merge": "collection1"}
+#: Numpy types of Earth Engine's casts (computePixels answers in the expression's type: double when not cast).
+_CASTS = {"Image.toFloat": "<f4", "Image.toDouble": "<f8", "Image.toInt16": "<i2", "Image.toInt32": "<i4",
+          "Image.toUint8": "u1", "Image.toInt8": "i1", "Image.toUint16": "<u2"}
+
+
+def _const(node: Any) -> Any:
+    return node.get("constantValue") if isinstance(node, dict) else None
+
+
+def _invocation(node: Any) -> dict:
+    return (node or {}).get("functionInvocationValue") or {} if isinstance(node, dict) else {}
+
+
+def output_bands(expression: Any) -> Optional[list]:
+    """The band names an image expression produces, as far as the fake can tell (None: unknown)."""
+    def bands(node: Any, depth: int = 0) -> Optional[list]:
+        if depth > 200 or not isinstance(node, dict):
+            return None
+        if "functionDefinitionValue" in node:
+            return bands(node["functionDefinitionValue"].get("body"), depth + 1)
+        call = _invocation(node)
+        name, args = call.get("functionName"), call.get("arguments", {})
+        if name == "Image.rename":
+            return list(_const(args.get("names")) or []) or None
+        if name == "Image.select":
+            names = _const(args.get("newNames")) or _const(args.get("bandSelectors"))
+            return list(names) if isinstance(names, list) and all(isinstance(n, str) for n in names) else None
+        if name == "Image.addBands":
+            dst, src = bands(args.get("dstImg"), depth + 1), bands(args.get("srcImg"), depth + 1)
+            return None if dst is None or src is None else dst + [b for b in src if b not in dst]
+        if name == "Image.constant":
+            return ["constant"]
+        if name == "Image.classify":
+            return [_const(args.get("outputName")) or "classification"]
+        if name == "Collection.map":
+            return bands(args.get("baseAlgorithm"), depth + 1)
+        if name == "ImageCollection.fromImages":
+            images = (args.get("images") or {}).get("arrayValue", {}).get("values") or []
+            return bands(images[0], depth + 1) if images else None
+        if name in _PASS_THROUGH:
+            return bands(args.get(_PASS_THROUGH[name]), depth + 1)
+        return None
+
+    return bands(_resolve(expression))
+
+
+def answer_dtype(expression: Any) -> str:
+    """The type computePixels answers in: the outermost cast of the expression, else double."""
+    node = _resolve(expression)
+    for _ in range(100):
+        call = _invocation(node)
+        name = call.get("functionName")
+        if name in _CASTS:
+            return _CASTS[name]
+        if name not in _PASS_THROUGH:
+            return "<f8"
+        node = call.get("arguments", {}).get(_PASS_THROUGH[name])
+    return "<f8"
+
+
 def export_pixels(expression: Any) -> int:
     """Pixels an export writes, from its expression: earthengine-api folds ``dimensions`` into a rectangle in
     pixel coordinates, and ``region`` + ``crsTransform`` into a rectangle in the CRS and a reprojection."""
@@ -707,7 +775,8 @@ class _Handler(BaseHTTPRequestHandler):
             return 400, "application/json", _error_json(
                 400, f"Grid dimensions ({width}x{height}) must be less than or equal to {MAX_SIDE} pixels per side.",
                 "INVALID_ARGUMENT")
-        nbytes = width * height * len(bands) * 4
+        dtype = np.dtype(answer_dtype(body.get("expression")))
+        nbytes = width * height * len(bands) * dtype.itemsize
         if nbytes > MAX_REQUEST_BYTES:
             fault = request_too_large(nbytes)
             return 400, "application/json", _error_json(400, fault.message, fault.error_status)
@@ -717,6 +786,12 @@ class _Handler(BaseHTTPRequestHandler):
         if not _valid_crs(crs):
             return 400, "application/json", _error_json(400, f"Invalid CRS: {crs[:80]}", "INVALID_ARGUMENT")
         expression = body.get("expression")
+        available = output_bands(expression)
+        missing = [b for b in bands if available is not None and b not in available]
+        if missing:
+            return 400, "application/json", _error_json(
+                400, f"Image.select: Band pattern '{missing[0]}' did not match any bands. Available bands: "
+                     f"[{', '.join(available)}]", "INVALID_ARGUMENT")
         ids = loaded_ids(expression)
         unknown = [i for i in ids if not _known_asset(i)]
         if unknown:
@@ -756,7 +831,7 @@ class _Handler(BaseHTTPRequestHandler):
             fake.pixel_log.append({"pixels": width * height, "bytes": nbytes, "bands": len(bands), "crs": crs,
                                    "assets": ids, "input_pixels": input_pixels})
         if fmt in ("NPY", "NUMPY_NDARRAY"):
-            out = np.zeros((height, width), dtype=[(name, "<f4") for name in bands])
+            out = np.zeros((height, width), dtype=[(name, dtype.str) for name in bands])
             for name, values in zip(bands, arrays):
                 out[name] = values
             buf = io.BytesIO()

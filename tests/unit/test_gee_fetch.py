@@ -20,7 +20,16 @@ from smdownscale.algorithms.gee import GeeError, auth
 from smdownscale.algorithms.gee.fetch import EASE_CELL, EASE_X0, EASE_Y0, area_geometry, fetch, fine_grid, smap_grid
 from smdownscale.algorithms.gee.transport import RetryPolicy
 from smdownscale.algorithms.manifest import manifest_inputs, read_manifest
-from smdownscale.tests.fake_ee import FakeEarthEngine, Fault, field, smap_cells, smap_is_fill, smap_value
+from smdownscale.tests.fake_ee import (
+    FakeEarthEngine,
+    Fault,
+    answer_dtype,
+    field,
+    output_bands,
+    smap_cells,
+    smap_is_fill,
+    smap_value,
+)
 
 TOKEN = "ya29.smd-fetch-test-token-0451"
 AREA = (115.80, 41.80, 116.10, 42.05, "EPSG:4326")  # Shandian River, Inner Mongolia
@@ -332,6 +341,24 @@ def test_the_fake_fails_exports_beyond_max_pixels(fake, tmp_path):
     task.start()
     with pytest.raises(SmdError, match="Too many pixels in the region. Specified: 20000, maximum allowed: 1000"):
         wait_for_export(task.name, poll=0.0, sleep=lambda s: None)
+
+
+def test_the_fake_checks_band_ids_and_answers_in_the_expressions_type(fake, tmp_path):
+    import ee
+
+    from smdownscale.algorithms.gee import transport
+
+    res = _run(fake, tmp_path, end="2023-06-01", factors=["ndvi", "landcover"])
+    for r in fake.requests_to("computePixels"):  # every request asked for exactly the bands its expression makes
+        assert output_bands(r.body["expression"]) == r.body["bandIds"]
+        assert answer_dtype(r.body["expression"]) == "<f4"  # the transport casts to float32
+    assert sum(e["bytes"] for e in fake.pixel_log) == 4 * sum(e["pixels"] * e["bands"] for e in fake.pixel_log)
+    grid = raster.Grid.from_path(res.smap_files[0])
+    image = ee.Image.constant(0.25).rename(["sm_surface"])
+    with pytest.raises(GeeError, match="Band pattern 'sm_rootzone' did not match any bands"):
+        transport.fetch_image(image, grid, ["sm_rootzone"], str(tmp_path / "x.tif"), str(tmp_path / "c"), retry=FAST)
+    assert answer_dtype(json.loads(image.toDouble().serialize(for_cloud_api=True))) == "<f8"
+    assert answer_dtype(json.loads(image.multiply(2).serialize(for_cloud_api=True))) == "<f8"  # not cast: double
 
 
 def test_grids_snap_numerically():
