@@ -284,8 +284,12 @@ class FakeEarthEngine:
                  value_fn: Callable[[np.ndarray, np.ndarray, int], np.ndarray] = field,
                  mask: Callable[[np.ndarray, np.ndarray, int], np.ndarray] = default_mask,
                  access_token: str = "ya29.fake-access-token",
-                 smap_fn: Optional[Callable[[np.ndarray, np.ndarray, int], np.ndarray]] = None) -> None:
+                 smap_fn: Optional[Callable[[np.ndarray, np.ndarray, int], np.ndarray]] = None,
+                 require_token: bool = False) -> None:
         self.project = project
+        #: Refuse (HTTP 401) Earth Engine calls without ``Authorization: Bearer <access_token>``, as the server
+        #: does (off by default: most tests initialize with anonymous credentials against the loopback).
+        self.require_token = require_token
         #: SMAP values from the cell centers (lon, lat) and the day (ordinal); default :func:`smap_value`.
         self.smap_fn = smap_fn
         self.bands = list(bands)
@@ -739,6 +743,9 @@ class _Handler(BaseHTTPRequestHandler):
         if endpoint == "token":
             return 200, "application/json", json.dumps(
                 {"access_token": fake.access_token, "expires_in": 3600, "token_type": "Bearer"}).encode()
+        if fake.require_token and endpoint not in ("discovery", "token", "unknown") and \
+                self.headers.get("Authorization") != f"Bearer {fake.access_token}":
+            return 401, "application/json", _error_json(401, unauthenticated().message, "UNAUTHENTICATED")
         if endpoint in ("compute", "computePixels", "export", "classifierExport") and isinstance(body, dict) \
                 and fake.check_signatures:
             problems = signature_errors(body.get("expression"))

@@ -45,12 +45,15 @@ def key_pem() -> str:
 
 
 @pytest.fixture
-def fake():
-    with FakeEarthEngine(access_token=TOKEN) as server:
+def fake(key_pem):
+    with FakeEarthEngine(access_token=TOKEN, require_token=True) as server:
+        server.key = server.service_account_info(key_pem)
         yield server
 
 
 def _run(fake, tmp_path, **kw):
+    if getattr(fake, "key", None) is not None:  # the fake wants a bearer token: a service account gets one
+        kw.setdefault("credentials", fake.key)
     kw.setdefault("factors", FACTORS)
     kw.setdefault("out_dir", str(tmp_path / "out"))
     kw.setdefault("retry", FAST)
@@ -246,6 +249,13 @@ def test_plan_only_sends_no_computation_and_predicts_the_real_run(fake, tmp_path
     assert not fake.requests_to("export")
 
 
+def test_requests_without_a_bearer_token_are_refused(fake, tmp_path):
+    with pytest.raises(GeeError, match="(?i)authenticat"):
+        _run(fake, tmp_path, credentials=None, end="2023-06-01", factors=["elevation"])
+    assert not fake.pixel_log and not os.path.exists(tmp_path / "out" / "manifest.json")
+    assert all(r.headers.get("authorization") is None for r in fake.requests_to("compute"))
+
+
 def test_manifest_path_escape_is_refused(fake, tmp_path):
     res = _run(fake, tmp_path, end="2023-06-01", factors=["elevation"])
     doc = json.loads(open(res.manifest_path).read())
@@ -334,7 +344,7 @@ def test_the_fake_fails_exports_beyond_max_pixels(fake, tmp_path):
 
     from smdownscale.algorithms.gee.transport import wait_for_export
 
-    auth.initialize(project=fake.project, url=fake.url, force=True)
+    auth.initialize(project=fake.project, url=fake.url, credentials=fake.key, force=True)
     task = ee.batch.Export.image.toDrive(ee.Image.constant(1).toFloat(), description="too big", crs="EPSG:4326",
                                          crsTransform=[0.01, 0, 100, 0, -0.01, 50], dimensions="200x100",
                                          maxPixels=1000)
