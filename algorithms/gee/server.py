@@ -796,7 +796,7 @@ def plan_table(plan: Plan) -> RunPlan:
         nbytes = fine.size * 4
         runs = 1 if embedded and plan.training_steps else 0
         run_plan.add(cfg.date or "", "soil_moisture", "tasks", 1, fine.size, nbytes,
-                     fine.size * plan.stack_cost * 2 + runs * train_source, runs)
+                     fine.size * plan.stack_cost + runs * train_source, runs)
     run_plan.notes.append(f"training: {plan.training_steps} step(s), {plan.training_cells:,} coarse cell(s) sampled; "
                           + ("the classifier is reused, no training" if plan.model.asset_id else
                              f"{run_plan.training_runs} training run(s) on Earth Engine"))
