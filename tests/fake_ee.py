@@ -285,8 +285,12 @@ class FakeEarthEngine:
                  mask: Callable[[np.ndarray, np.ndarray, int], np.ndarray] = default_mask,
                  access_token: str = "ya29.fake-access-token",
                  smap_fn: Optional[Callable[[np.ndarray, np.ndarray, int], np.ndarray]] = None,
-                 require_token: bool = False) -> None:
+                 require_token: bool = False,
+                 day_offset: Optional[Callable[[int, int], float]] = None) -> None:
         self.project = project
+        #: Factor values that depend on the date: ``day_offset(day_ordinal, band)`` is added to ``value_fn``
+        #: (the day is the earliest date-range start of the expression). SMAP always depends on the date.
+        self.day_offset = day_offset
         #: Refuse (HTTP 401) Earth Engine calls without ``Authorization: Bearer <access_token>``, as the server
         #: does (off by default: most tests initialize with anonymous credentials against the loopback).
         self.require_token = require_token
@@ -832,6 +836,8 @@ class _Handler(BaseHTTPRequestHandler):
                     values[filled] = (values[filled] * (n - 1) + SMAP_FILL) / n
             else:
                 values = np.asarray(fake.value_fn(x, y, k), dtype=np.float32).copy()
+                if fake.day_offset is not None:
+                    values += np.float32(fake.day_offset(step_day(expression) or 0, k))
                 values[np.asarray(fake.mask(x, y, k), dtype=bool)] = 0.0 if fill is None else fill
             arrays.append(values)
         with fake._lock:

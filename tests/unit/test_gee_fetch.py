@@ -256,6 +256,19 @@ def test_requests_without_a_bearer_token_are_refused(fake, tmp_path):
     assert all(r.headers.get("authorization") is None for r in fake.requests_to("compute"))
 
 
+def test_each_step_gets_its_own_dates_values(tmp_path):
+    def offset(day, band):
+        return (day % 7) * 10.0
+
+    with FakeEarthEngine(day_offset=offset) as fake:
+        res = _run(fake, tmp_path, factors=["lst_day"], window_days=0)
+    grid = raster.Grid.from_path(res.factor_files[0])
+    days = [dt.date.fromisoformat(d).toordinal() % 7 for d in ("2023-06-01", "2023-06-02")]
+    assert days[0] != days[1]
+    for path, day in zip(res.factor_files, days):  # each step has the values of its own day
+        np.testing.assert_allclose(raster.read_all(path), _expected(grid, 1) + day * 10.0, rtol=0, atol=2e-3)
+
+
 def test_manifest_path_escape_is_refused(fake, tmp_path):
     res = _run(fake, tmp_path, end="2023-06-01", factors=["elevation"])
     doc = json.loads(open(res.manifest_path).read())
