@@ -297,6 +297,23 @@ def test_polygon_area_in_utm_and_fine_grid_in_another_crs(fake, tmp_path):
     assert read_manifest(res.manifest_path).request["area"]["geometry"]["type"] == "Polygon"
 
 
+def test_geographic_fine_grid_still_averages_fine_sources(fake, tmp_path):
+    # EPSG:4326 at 0.01 degree (about 0.83 x 1.1 km here): 10 m Sentinel-1 and 30 m SRTM are averaged, land cover
+    # takes the majority class, exactly as in a metric CRS
+    res = _run(fake, tmp_path, end="2023-06-01", factors=["vv", "elevation", "landcover"], target_crs="EPSG:4326",
+               fine_resolution=0.01)
+    fg = raster.Grid.from_path(res.factor_files[0])
+    assert fg.res == pytest.approx((0.01, 0.01)) and fg.srs.GetAuthorityCode(None) == "4326"
+    (body,) = [r.body for r in fake.requests_to("computePixels") if "COPERNICUS/S1_GRD" in json.dumps(r.body)]
+    from smdownscale.tests.ee_graph import calls, graph
+
+    tree = graph(body["expression"])
+    reducers = sorted(a["reducer"]["fn"] for a in calls(tree, "Image.reduceResolution"))
+    assert reducers == ["Reducer.mean", "Reducer.mean", "Reducer.mode"]
+    assert {a["scale"] for a in calls(tree, "Image.setDefaultProjection")} == {10, 500}  # metres (composites)
+    assert not calls(tree, "Image.resample")
+
+
 def test_masked_pixels_become_nodata(tmp_path):
     def mask(x, y, band):
         return (x < np.median(x)) if band == 1 else np.zeros(np.shape(x), bool)
