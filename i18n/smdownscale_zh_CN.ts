@@ -612,589 +612,969 @@ Units: the SMAP of residual correction is read as the model was trained (its SM_
     <context>
         <name>DownscaleGeeAlgorithm</name>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="95" />
+            <location filename="../processing_provider/downscalegee.py" line="101" />
             <source>Downscale on Earth Engine</source>
             <translation>在 Earth Engine 上降尺度</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="98" />
-            <source>Runs the downscaling chain on Google Earth Engine, for areas and periods too large for one computer (a province, several years of daily maps), and exports one 1 km soil moisture map per time step to Google Drive, Cloud Storage or an Earth Engine asset.
-
-Same concepts as the local chain (fetchgee, train, downscale): the factors are computed on the fine grid (target CRS and resolution), averaged onto SMAP's own 9 km grid (EASE-Grid 2.0) with a mean (land cover becomes class fractions), and paired with SMAP; training samples are drawn on that coarse grid, a different SMAP cell each (samples per time step; 0 = all cells), from up to 'training time steps' dates spread over the range. The model (random forest, CART, support vector regression NU_SVR with RBF kernel on standardized factors, or gradient tree boosting) is trained in regression mode and applied to the fine factors. Residual correction adds to every pixel its SMAP cell's residual (SMAP minus the cell mean of the prediction), so each cell averages to SMAP; values are then clamped to the clip range. Hyperparameters map to the local ones (README table).
-
-Tasks: exports are submitted in batches (at most 'batch size' queued or running at once) and followed until they end ('wait'), with progress = finished tasks; cancel cancels them on Earth Engine. Without 'wait' the first batch is started and the algorithm returns; in QGIS the rest is followed in the task manager. The task manifest (JSON) records every task (id, destination, state, Earth Engine's error message; never a credential): run again with the same manifest to resume: completed tasks are skipped, failed or canceled ones submitted again, running ones followed.
-
-The trained classifier (RF or CART) can be saved as an asset and reused later instead of training. With Cloud Storage, completed maps can be downloaded to a folder and loaded as layers.
-
-Earth Engine access: a Cloud project registered for Earth Engine (parameter, plugin settings or SMDOWNSCALE_EE_PROJECT) and your credentials ('earthengine authenticate') or a service account (plugin settings).</source>
-            <translation>在 Google Earth Engine 上运行降尺度流程，适用于单台计算机难以处理的区域和时段（一个省、多年的逐日结果），并将每个时间步长的一幅 1 km 土壤水分图导出到 Google Drive、Cloud Storage 或 Earth Engine 资产。
-
-概念与本地流程（fetchgee、train、downscale）相同：因子在精细格网（目标坐标参考系和分辨率）上计算，以均值聚合到 SMAP 自身的 9 km 格网（EASE-Grid 2.0）上（土地覆盖转为各类别所占比例），并与 SMAP 配对；训练样本在该粗格网上抽取，每个样本为不同的 SMAP 像元（每个时间步长的样本数；0 = 全部像元），取自均匀分布在日期范围内、至多“训练时间步数”个日期。模型（随机森林、CART、在标准化因子上使用 RBF 核的支持向量回归 NU_SVR，或梯度提升树）以回归模式训练，并应用于精细分辨率因子。残差校正将每个像元所在 SMAP 像元的残差（SMAP 减去该像元内预测值的均值）加到该像元上，使每个 SMAP 像元的均值等于 SMAP；随后将结果限制在截断范围内。超参数与本地流程一一对应（见 README 中的表格）。
-
-任务：导出任务分批提交（同时排队或运行的任务至多为“批大小”），并跟踪至结束（“等待”），进度 = 已结束的任务；取消操作会在 Earth Engine 上取消这些任务。不勾选“等待”时，启动第一批任务后算法即返回；在 QGIS 中，其余任务由任务管理器继续跟踪。任务清单（JSON）记录每个任务（ID、目标位置、状态、Earth Engine 的错误信息；从不记录凭据）：使用同一清单再次运行即可继续：已完成的任务被跳过，失败或已取消的任务重新提交，正在运行的任务继续跟踪。
-
-训练好的分类器（RF 或 CART）可以保存为资产，以后直接重用而无需重新训练。使用 Cloud Storage 时，已完成的结果图可以下载到文件夹并作为图层加载。
-
-Earth Engine 访问：需要一个已注册 Earth Engine 的云项目（参数、插件设置或 SMDOWNSCALE_EE_PROJECT），以及您的凭据（“earthengine authenticate”）或服务账号（插件设置）。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/downscalegee.py" line="133" />
+            <location filename="../processing_provider/downscalegee.py" line="142" />
             <source>Extent</source>
             <translation>范围</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="133" />
+            <location filename="../processing_provider/downscalegee.py" line="142" />
             <source>Area to downscale, with its CRS. Ignored when a polygon layer is given.</source>
             <translation>要降尺度的区域及其坐标参考系。给定面图层时忽略此项。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="135" />
+            <location filename="../processing_provider/downscalegee.py" line="144" />
             <source>Area (polygon layer)</source>
             <translation>区域（面图层）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="135" />
+            <location filename="../processing_provider/downscalegee.py" line="144" />
             <source>Polygons delimiting the area; the maps cover the SMAP cells of their bounding box.</source>
             <translation>界定区域的多边形；结果图覆盖其外包矩形内的 SMAP 像元。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="138" />
+            <location filename="../processing_provider/downscalegee.py" line="147" />
             <source>Start date (YYYY-MM-DD)</source>
             <translation>开始日期（YYYY-MM-DD）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="138" />
+            <location filename="../processing_provider/downscalegee.py" line="147" />
             <source>First day of the date range.</source>
             <translation>日期范围的第一天。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="140" />
+            <location filename="../processing_provider/downscalegee.py" line="149" />
             <source>End date (YYYY-MM-DD, inclusive)</source>
             <translation>结束日期（YYYY-MM-DD，包含当日）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="140" />
+            <location filename="../processing_provider/downscalegee.py" line="149" />
             <source>Last day of the date range (included).</source>
             <translation>日期范围的最后一天（包含）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="142" />
+            <location filename="../processing_provider/downscalegee.py" line="151" />
             <source>Time step</source>
             <translation>时间步长</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="142" />
+            <location filename="../processing_provider/downscalegee.py" line="151" />
             <source>Daily</source>
             <translation>逐日</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="142" />
+            <location filename="../processing_provider/downscalegee.py" line="151" />
             <source>8-day</source>
             <translation>8 天</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="142" />
+            <location filename="../processing_provider/downscalegee.py" line="151" />
             <source>16-day</source>
             <translation>16 天</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="142" />
+            <location filename="../processing_provider/downscalegee.py" line="151" />
             <source>Monthly</source>
             <translation>逐月</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="142" />
+            <location filename="../processing_provider/downscalegee.py" line="151" />
             <source>One map per time step; 8- and 16-day steps follow the MODIS calendar.</source>
             <translation>每个时间步长输出一幅图；8 天和 16 天步长遵循 MODIS 日历。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="146" />
+            <location filename="../processing_provider/downscalegee.py" line="155" />
             <source>Factors</source>
             <translation>因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="150" />
+            <location filename="../processing_provider/downscalegee.py" line="159" />
             <source>Downscaling factors (as in 'Fetch data from Earth Engine'). A reused classifier needs the factors it was trained with, in the same order.</source>
             <translation>降尺度因子（与“从 Earth Engine 获取数据”中相同）。重用的分类器需要与其训练时相同的因子，且顺序相同。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="152" />
+            <location filename="../processing_provider/downscalegee.py" line="161" />
             <source>SMAP product</source>
             <translation>SMAP 产品</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="152" />
+            <location filename="../processing_provider/downscalegee.py" line="161" />
             <source>L4 (model assimilation, 3-hourly)</source>
             <translation>L4（模式同化，3 小时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="152" />
+            <location filename="../processing_provider/downscalegee.py" line="161" />
             <source>L3 enhanced (radiometer, AM/PM passes)</source>
             <translation>L3 增强型（辐射计，上午/下午过境）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="152" />
+            <location filename="../processing_provider/downscalegee.py" line="161" />
             <source>The SMAP product downscaled.</source>
             <translation>要降尺度的 SMAP 产品。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="156" />
+            <location filename="../processing_provider/downscalegee.py" line="165" />
             <source>SMAP layer</source>
             <translation>SMAP 图层</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="156" />
+            <location filename="../processing_provider/downscalegee.py" line="165" />
             <source>Surface soil moisture (0-5 cm)</source>
             <translation>表层土壤水分（0-5 cm）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="156" />
+            <location filename="../processing_provider/downscalegee.py" line="165" />
             <source>Root-zone soil moisture (0-100 cm, L4 only)</source>
             <translation>根区土壤水分（0-100 cm，仅 L4）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="156" />
+            <location filename="../processing_provider/downscalegee.py" line="165" />
             <source>The soil moisture layer to downscale.</source>
             <translation>要降尺度的土壤水分图层。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="161" />
+            <location filename="../processing_provider/downscalegee.py" line="170" />
             <source>Model</source>
             <translation>模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="161" />
+            <location filename="../processing_provider/downscalegee.py" line="170" />
             <source>Random forest (RF)</source>
             <translation>随机森林（RF）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="161" />
+            <location filename="../processing_provider/downscalegee.py" line="170" />
             <source>Regression tree (CART)</source>
             <translation>分类回归树（CART）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="161" />
+            <location filename="../processing_provider/downscalegee.py" line="170" />
             <source>Support vector regression (SVR, NU_SVR)</source>
             <translation>支持向量回归（SVR，NU_SVR）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="161" />
+            <location filename="../processing_provider/downscalegee.py" line="170" />
             <source>Gradient tree boosting (GBT)</source>
             <translation>梯度提升树（GBT）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="161" />
+            <location filename="../processing_provider/downscalegee.py" line="170" />
             <source>Earth Engine regressor: smileRandomForest, smileCart, libsvm NU_SVR or smileGradientTreeBoost.</source>
             <translation>Earth Engine 回归器：smileRandomForest、smileCart、libsvm NU_SVR 或 smileGradientTreeBoost。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="166" />
+            <location filename="../processing_provider/downscalegee.py" line="175" />
             <source>Number of trees (RF, GBT)</source>
             <translation>树的数量（RF、GBT）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="166" />
+            <location filename="../processing_provider/downscalegee.py" line="175" />
             <source>numberOfTrees; the local chain's n_estimators.</source>
             <translation>numberOfTrees；对应本地流程的 n_estimators。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="169" />
+            <location filename="../processing_provider/downscalegee.py" line="178" />
             <source>Minimum samples per leaf (RF, CART)</source>
             <translation>叶节点最小样本数（RF、CART）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="169" />
+            <location filename="../processing_provider/downscalegee.py" line="178" />
             <source>minLeafPopulation (local min_samples_leaf). Empty: 2 for RF, 5 for CART, as locally.</source>
             <translation>minLeafPopulation（对应本地的 min_samples_leaf）。留空：RF 为 2，CART 为 5，与本地一致。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="172" />
+            <location filename="../processing_provider/downscalegee.py" line="181" />
             <source>Variables per split (RF)</source>
             <translation>每次分裂的变量数（RF）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="172" />
+            <location filename="../processing_provider/downscalegee.py" line="181" />
             <source>variablesPerSplit (local max_features). Empty: all features, as the local random forest.</source>
             <translation>variablesPerSplit（对应本地的 max_features）。留空：使用全部特征，与本地随机森林一致。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="176" />
+            <location filename="../processing_provider/downscalegee.py" line="185" />
             <source>Maximum leaf nodes per tree</source>
             <translation>每棵树的最大叶节点数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="176" />
+            <location filename="../processing_provider/downscalegee.py" line="185" />
             <source>maxNodes (local max_leaf_nodes). Empty: no limit for RF, 4096 (= depth 12) for CART, 8 (= depth 3) for GBT.</source>
             <translation>maxNodes（对应本地的 max_leaf_nodes）。留空：RF 不限，CART 为 4096（= 深度 12），GBT 为 8（= 深度 3）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="179" />
+            <location filename="../processing_provider/downscalegee.py" line="188" />
             <source>SVR cost (C)</source>
             <translation>SVR 代价参数（C）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="179" />
+            <location filename="../processing_provider/downscalegee.py" line="188" />
             <source>libsvm cost, the local SVR's C.</source>
             <translation>libsvm 代价参数，即本地 SVR 的 C。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="181" />
+            <location filename="../processing_provider/downscalegee.py" line="190" />
             <source>SVR nu</source>
             <translation>SVR nu</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="181" />
+            <location filename="../processing_provider/downscalegee.py" line="190" />
             <source>NU_SVR's nu (0 &lt; nu &lt;= 1): the share of support vectors; it replaces the local SVR's epsilon.</source>
             <translation>NU_SVR 的 nu（0 &lt; nu &lt;= 1）：支持向量所占比例；它取代本地 SVR 的 epsilon。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="184" />
+            <location filename="../processing_provider/downscalegee.py" line="193" />
             <source>SVR gamma</source>
             <translation>SVR gamma</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="184" />
+            <location filename="../processing_provider/downscalegee.py" line="193" />
             <source>RBF kernel gamma. Empty: 1 / number of features ('scale' on standardized factors, as locally).</source>
             <translation>RBF 核的 gamma。留空：1 / 特征数（在标准化因子上即“scale”，与本地一致）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="187" />
+            <location filename="../processing_provider/downscalegee.py" line="196" />
             <source>Learning rate (GBT)</source>
             <translation>学习率（GBT）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="187" />
+            <location filename="../processing_provider/downscalegee.py" line="196" />
             <source>smileGradientTreeBoost shrinkage.</source>
             <translation>smileGradientTreeBoost 的收缩系数（shrinkage）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="190" />
+            <location filename="../processing_provider/downscalegee.py" line="199" />
             <source>Training samples per time step (0 = all SMAP cells)</source>
             <translation>每个时间步长的训练样本数（0 = 全部 SMAP 像元）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="190" />
+            <location filename="../processing_provider/downscalegee.py" line="199" />
             <source>SMAP cells drawn at random (seeded) per training date; each sample is a different cell.</source>
             <translation>每个训练日期随机抽取（固定种子）的 SMAP 像元；每个样本为不同的像元。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="193" />
+            <location filename="../processing_provider/downscalegee.py" line="202" />
             <source>Training time steps (0 = all)</source>
             <translation>训练时间步数（0 = 全部）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="193" />
+            <location filename="../processing_provider/downscalegee.py" line="202" />
             <source>Dates the model is trained on, spread evenly over the range; fewer keep every export request small (each export carries the training computation).</source>
             <translation>用于训练模型的日期，均匀分布在日期范围内；日期越少，每个导出请求越小（每个导出都包含训练计算）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="197" />
+            <location filename="../processing_provider/downscalegee.py" line="206" />
             <source>Random seed</source>
             <translation>随机种子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="197" />
+            <location filename="../processing_provider/downscalegee.py" line="206" />
             <source>Seed of the sampling and of the random forest / boosting.</source>
             <translation>抽样以及随机森林 / 提升算法的随机种子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="199" />
+            <location filename="../processing_provider/downscalegee.py" line="208" />
             <source>Residual correction</source>
             <translation>残差校正</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="199" />
+            <location filename="../processing_provider/downscalegee.py" line="208" />
             <source>Constant per coarse cell</source>
             <translation>每个粗像元取常数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="199" />
+            <location filename="../processing_provider/downscalegee.py" line="208" />
             <source>None</source>
             <translation>无</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="199" />
+            <location filename="../processing_provider/downscalegee.py" line="208" />
             <source>Constant: each SMAP cell's residual (SMAP minus the cell mean of the prediction) is added to its pixels, so the map averages to SMAP in every cell.</source>
             <translation>常数：将每个 SMAP 像元的残差（SMAP 减去该像元内预测值的均值）加到其内的像元上，使结果图在每个 SMAP 像元内的均值等于 SMAP。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="203" />
+            <location filename="../processing_provider/downscalegee.py" line="212" />
             <source>Clip minimum (m3/m3)</source>
             <translation>截断下限（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="203" />
+            <location filename="../processing_provider/downscalegee.py" line="212" />
             <source>Lower end of the physical range values are clamped to.</source>
             <translation>物理范围的下限，结果值被限制在该值以上。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="205" />
+            <location filename="../processing_provider/downscalegee.py" line="214" />
             <source>Clip maximum (m3/m3)</source>
             <translation>截断上限（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="205" />
+            <location filename="../processing_provider/downscalegee.py" line="214" />
             <source>Upper end of the physical range values are clamped to.</source>
             <translation>物理范围的上限，结果值被限制在该值以下。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="207" />
+            <location filename="../processing_provider/downscalegee.py" line="216" />
             <source>Fine resolution (target CRS units)</source>
             <translation>精细分辨率（目标坐标参考系单位）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="207" />
+            <location filename="../processing_provider/downscalegee.py" line="216" />
             <source>Pixel size of the maps (metres for EPSG:6933); must be finer than SMAP's 9 km.</source>
             <translation>结果图的像元大小（EPSG:6933 下单位为米）；必须比 SMAP 的 9 km 更精细。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="210" />
+            <location filename="../processing_provider/downscalegee.py" line="219" />
             <source>Target CRS</source>
             <translation>目标坐标参考系</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="210" />
+            <location filename="../processing_provider/downscalegee.py" line="219" />
             <source>CRS of the maps; EPSG:6933 (SMAP's own EASE-Grid 2.0) when empty.</source>
             <translation>结果图的坐标参考系；留空时为 EPSG:6933（SMAP 自身的 EASE-Grid 2.0）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="212" />
+            <location filename="../processing_provider/downscalegee.py" line="221" />
             <source>Compositing window for gap filling (days)</source>
             <translation>填补空缺的合成窗口（天）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="212" />
+            <location filename="../processing_provider/downscalegee.py" line="221" />
             <source>As in 'Fetch data from Earth Engine': sparse sensors are gap-filled from this many days around each step; 0 turns it off.</source>
             <translation>与“从 Earth Engine 获取数据”中相同：稀疏观测的传感器用每个时间步长前后这么多天的数据填补空缺；0 表示关闭。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="216" />
+            <location filename="../processing_provider/downscalegee.py" line="225" />
             <source>Export to</source>
             <translation>导出到</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="216" />
+            <location filename="../processing_provider/downscalegee.py" line="225" />
             <source>Google Drive</source>
             <translation>Google Drive</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="216" />
+            <location filename="../processing_provider/downscalegee.py" line="225" />
             <source>Cloud Storage</source>
             <translation>Cloud Storage</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="216" />
+            <location filename="../processing_provider/downscalegee.py" line="225" />
             <source>Earth Engine asset</source>
             <translation>Earth Engine 资产</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="216" />
+            <location filename="../processing_provider/downscalegee.py" line="225" />
             <source>Where Earth Engine writes the maps (float32 GeoTIFF, nodata -9999, or image assets).</source>
             <translation>Earth Engine 写出结果图的位置（float32 GeoTIFF，无数据值 -9999，或影像资产）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="220" />
+            <location filename="../processing_provider/downscalegee.py" line="229" />
             <source>Drive folder, bucket[/folder] or asset folder</source>
             <translation>Drive 文件夹、存储桶[/文件夹] 或资产文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="220" />
+            <location filename="../processing_provider/downscalegee.py" line="229" />
             <source>Google Drive folder (default 'smdownscale'), Cloud Storage bucket (optionally bucket/folder) or asset folder (projects/&lt;project&gt;/assets/&lt;folder&gt;).</source>
             <translation>Google Drive 文件夹（默认“smdownscale”）、Cloud Storage 存储桶（可写成 bucket/folder）或资产文件夹（projects/&lt;project&gt;/assets/&lt;folder&gt;）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="224" />
+            <location filename="../processing_provider/downscalegee.py" line="233" />
             <source>Tasks running at once (batch size)</source>
             <translation>同时运行的任务数（批大小）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="224" />
+            <location filename="../processing_provider/downscalegee.py" line="233" />
             <source>At most this many export tasks queued or running on Earth Engine at once; the next start as others finish. Keep it within your project's concurrent task limit.</source>
             <translation>在 Earth Engine 上同时排队或运行的导出任务至多为此数；其他任务结束后再启动后续任务。请保持在项目的并发任务上限之内。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="228" />
+            <location filename="../processing_provider/downscalegee.py" line="237" />
             <source>Status check interval (seconds)</source>
             <translation>状态检查间隔（秒）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="228" />
+            <location filename="../processing_provider/downscalegee.py" line="237" />
             <source>Seconds between task status checks; 10 or more for Earth Engine.</source>
             <translation>两次任务状态检查之间的秒数；对 Earth Engine 建议 10 秒或以上。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="231" />
+            <location filename="../processing_provider/downscalegee.py" line="240" />
             <source>Save classifier as asset (optional)</source>
             <translation>将分类器保存为资产（可选）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="231" />
-            <source>Asset id to save the trained classifier to (RF and CART only), e.g. projects/&lt;project&gt;/assets/smd_rf; reuse it later with 'Reuse classifier asset'.</source>
-            <translation>保存训练好的分类器的资产 ID（仅限 RF 和 CART），例如 projects/&lt;project&gt;/assets/smd_rf；以后可通过“重用分类器资产”使用。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/downscalegee.py" line="235" />
+            <location filename="../processing_provider/downscalegee.py" line="245" />
             <source>Reuse classifier asset (optional)</source>
             <translation>重用分类器资产（可选）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="235" />
+            <location filename="../processing_provider/downscalegee.py" line="245" />
             <source>Asset id of a classifier saved by an earlier run: no training, the same factors are needed.</source>
             <translation>先前运行保存的分类器的资产 ID：不再训练，需要相同的因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="239" />
+            <location filename="../processing_provider/downscalegee.py" line="249" />
             <source>Wait until the tasks finish</source>
             <translation>等待任务完成</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="239" />
+            <location filename="../processing_provider/downscalegee.py" line="249" />
             <source>Follow the tasks until they end. Off: start the first batch and return; QGIS keeps following them in the task manager, or run again with the same manifest.</source>
             <translation>跟踪任务直至结束。关闭时：启动第一批任务后返回；QGIS 会在任务管理器中继续跟踪，也可以使用同一清单再次运行。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="242" />
+            <location filename="../processing_provider/downscalegee.py" line="256" />
             <source>Earth Engine Cloud project</source>
             <translation>Earth Engine 云项目</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="242" />
+            <location filename="../processing_provider/downscalegee.py" line="256" />
             <source>Google Cloud project registered for Earth Engine. Empty: the plugin settings, then the SMDOWNSCALE_EE_PROJECT environment variable.</source>
             <translation>已注册 Earth Engine 的 Google Cloud 项目。留空：依次使用插件设置、SMDOWNSCALE_EE_PROJECT 环境变量。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="245" />
+            <location filename="../processing_provider/downscalegee.py" line="259" />
             <source>Task manifest</source>
             <translation>任务清单</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="245" />
+            <location filename="../processing_provider/downscalegee.py" line="259" />
             <source>JSON files (*.json)</source>
             <translation>JSON 文件 (*.json)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="245" />
+            <location filename="../processing_provider/downscalegee.py" line="259" />
             <source>JSON file recording the tasks; choose a file (not a temporary one) to resume a run later.</source>
             <translation>记录任务的 JSON 文件；如需稍后继续运行，请选择一个文件（而非临时文件）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="248" />
+            <location filename="../processing_provider/downscalegee.py" line="262" />
             <source>Download folder (Cloud Storage only)</source>
             <translation>下载文件夹（仅限 Cloud Storage）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="248" />
+            <location filename="../processing_provider/downscalegee.py" line="262" />
             <source>Download the completed maps from Cloud Storage into this folder and load them as layers.</source>
             <translation>将已完成的结果图从 Cloud Storage 下载到此文件夹，并作为图层加载。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="256" />
+            <location filename="../processing_provider/downscalegee.py" line="270" />
             <source>Number of tasks</source>
             <translation>任务数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="257" />
+            <location filename="../processing_provider/downscalegee.py" line="271" />
             <source>Completed tasks</source>
             <translation>已完成的任务</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="258" />
+            <location filename="../processing_provider/downscalegee.py" line="272" />
             <source>Failed or canceled tasks</source>
             <translation>失败或已取消的任务</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="259" />
+            <location filename="../processing_provider/downscalegee.py" line="273" />
             <source>Tasks not finished yet</source>
             <translation>尚未完成的任务</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="260" />
+            <location filename="../processing_provider/downscalegee.py" line="274" />
             <source>Earth Engine task ids (';'-separated)</source>
             <translation>Earth Engine 任务 ID（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="261" />
+            <location filename="../processing_provider/downscalegee.py" line="275" />
             <source>Downloaded maps (';'-separated)</source>
             <translation>已下载的结果图（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="316" />
+            <location filename="../processing_provider/downscalegee.py" line="334" />
             <source>Unknown factor {}. Known factors: {}.</source>
             <translation>未知因子 {}。已知因子：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="323" />
+            <location filename="../processing_provider/downscalegee.py" line="341" />
             <source>start date</source>
             <translation>开始日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="323" />
+            <location filename="../processing_provider/downscalegee.py" line="341" />
             <source>end date</source>
             <translation>结束日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="325" />
+            <location filename="../processing_provider/downscalegee.py" line="343" />
             <source>The {} '{}' is not a date; write it as YYYY-MM-DD.</source>
             <translation>{}“{}”不是日期；请写成 YYYY-MM-DD。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="327" />
+            <location filename="../processing_provider/downscalegee.py" line="345" />
             <source>The date range is reversed: the end date {} is before the start date {}. Swap them.</source>
             <translation>日期范围颠倒：结束日期 {} 早于开始日期 {}。请交换两者。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="330" />
+            <location filename="../processing_provider/downscalegee.py" line="348" />
             <source>Choose at least one factor.</source>
             <translation>请至少选择一个因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="336" />
+            <location filename="../processing_provider/downscalegee.py" line="354" />
             <source>Give an extent or a polygon layer for the area to downscale.</source>
             <translation>请给定要降尺度区域的范围或面图层。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="339" />
+            <location filename="../processing_provider/downscalegee.py" line="357" />
             <source>The clip minimum must be below the clip maximum.</source>
             <translation>截断下限必须小于截断上限。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="342" />
+            <location filename="../processing_provider/downscalegee.py" line="360" />
             <source>Downloading works only with the Cloud Storage destination; choose Cloud Storage or leave the download folder empty.</source>
             <translation>下载仅适用于 Cloud Storage 目标；请选择 Cloud Storage，或将下载文件夹留空。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="397" />
+            <location filename="../processing_provider/downscalegee.py" line="424" />
             <source>{} task(s): {} completed ({} in earlier runs), {} failed or canceled, {} not finished; Earth Engine compute reported: {:.2f} EECU-hours. Manifest: {}</source>
             <translation>{} 个任务：{} 个已完成（其中 {} 个在先前运行中完成），{} 个失败或已取消，{} 个未完成；Earth Engine 报告的计算量：{:.2f} EECU 小时。清单：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="402" />
+            <location filename="../processing_provider/downscalegee.py" line="429" />
             <source>{}: {}: {}</source>
             <translation>{}：{}：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="406" />
+            <location filename="../processing_provider/downscalegee.py" line="433" />
             <source>The remaining tasks are followed in the QGIS task manager (when QGIS runs), or run again with the same manifest to follow them.</source>
             <translation>其余任务由 QGIS 任务管理器跟踪（QGIS 运行时），或使用同一清单再次运行以跟踪它们。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="430" />
+            <location filename="../processing_provider/downscalegee.py" line="458" />
             <source>Following the Earth Engine tasks in the task manager.</source>
             <translation>正在任务管理器中跟踪 Earth Engine 任务。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="252" />
+            <source>Plan only (dry run)</source>
+            <translation>仅规划（试运行）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="252" />
+            <source>Submit nothing: write the plan next to the task manifest (NAME.plan.csv) with, per export task, the pixels, bytes, source pixels Earth Engine reads and training runs, and show it in the log. Only SMAP's grid is read from Earth Engine.</source>
+            <translation>不提交任何任务：在任务清单旁写出规划文件（名称.plan.csv），列出每个导出任务的像元数、字节数、Earth Engine 读取的源像元数和训练次数，并显示在日志中。只从 Earth Engine 读取 SMAP 的格网。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="276" />
+            <source>Plan (CSV)</source>
+            <translation>规划（CSV）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="277" />
+            <source>Planned tasks</source>
+            <translation>计划任务数</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="278" />
+            <source>Planned bytes</source>
+            <translation>计划字节数</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="279" />
+            <source>Planned training runs</source>
+            <translation>计划训练次数</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="415" />
+            <source>Plan written to {}: {} task(s), {} bytes, {} training run(s); nothing was submitted.</source>
+            <translation>规划已写入 {}：{} 个任务，{} 字节，{} 次训练；未提交任何任务。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="104" />
+            <source>Runs the downscaling chain on Google Earth Engine, for areas and periods too large for one computer (a province, several years of daily maps), and exports one 1 km soil moisture map per time step to Google Drive, Cloud Storage or an Earth Engine asset.
+
+Same concepts as the local chain (fetchgee, train, downscale): the factors are computed on the fine grid (target CRS and resolution), averaged onto SMAP's own grid (read from the asset) with a mean (land cover becomes class fractions), and paired with SMAP; training samples are drawn on that coarse grid, a different SMAP cell each (samples per time step; 0 = all cells), from up to 'training time steps' dates spread over the range. The model (random forest, CART, support vector regression NU_SVR with RBF kernel on standardized factors, or gradient tree boosting) is trained in regression mode and applied to the fine factors. Residual correction adds to every pixel its SMAP cell's residual (SMAP minus the cell mean of the prediction), so each cell averages to SMAP; values are then clamped to the clip range. Hyperparameters map to the local ones (README table).
+
+Tasks: exports are submitted in batches (at most 'batch size' queued or running at once) and followed until they end ('wait'), with progress = finished tasks; cancel cancels them on Earth Engine. Without 'wait' the first batch is started and the algorithm returns; in QGIS the rest is followed in the task manager. The task manifest (JSON) records every task (id, destination, state, Earth Engine's error message; never a credential): run again with the same manifest to resume: completed tasks are skipped, failed or canceled ones submitted again, running ones followed.
+
+Random forest and CART are trained once, by a classifier task saved as an asset (the given one, else one named after the run), and every export loads it; SVR and gradient boosting cannot be saved, so every export retrains them (at most 25,000 samples). A saved classifier can be reused later instead of training. With Cloud Storage, completed maps can be downloaded to a folder and loaded as layers.
+
+Earth Engine access: a Cloud project registered for Earth Engine (parameter, plugin settings or SMDOWNSCALE_EE_PROJECT) and your credentials ('earthengine authenticate') or a service account (plugin settings).</source>
+            <translation>在 Google Earth Engine 上运行降尺度流程，适用于单台计算机难以处理的区域和时段（一个省、多年的逐日结果），并将每个时间步长的一幅 1 km 土壤水分图导出到 Google Drive、Cloud Storage 或 Earth Engine 资产。
+
+概念与本地流程（fetchgee、train、downscale）相同：因子在精细格网（目标坐标参考系和分辨率）上计算，以均值聚合到 SMAP 自身的格网（从资产读取）上（土地覆盖转为各类别所占比例），并与 SMAP 配对；训练样本在该粗格网上抽取，每个样本为不同的 SMAP 像元（每个时间步长的样本数；0 = 全部像元），取自均匀分布在日期范围内、至多“训练时间步数”个日期。模型（随机森林、CART、在标准化因子上使用 RBF 核的支持向量回归 NU_SVR，或梯度提升树）以回归模式训练，并应用于精细分辨率因子。残差校正将每个像元所在 SMAP 像元的残差（SMAP 减去该像元内预测值的均值）加到该像元上，使每个 SMAP 像元的均值等于 SMAP；随后将结果限制在截断范围内。超参数与本地流程一一对应（见 README 中的表格）。
+
+任务：导出任务分批提交（同时排队或运行的任务至多为“批大小”），并跟踪至结束（“等待”），进度 = 已结束的任务；取消操作会在 Earth Engine 上取消这些任务。不勾选“等待”时，启动第一批任务后算法即返回；在 QGIS 中，其余任务由任务管理器继续跟踪。任务清单（JSON）记录每个任务（ID、目标位置、状态、Earth Engine 的错误信息；从不记录凭据）：使用同一清单再次运行即可继续：已完成的任务被跳过，失败或已取消的任务重新提交，正在运行的任务继续跟踪。
+
+随机森林和 CART 只训练一次：由一个分类器任务训练并保存为资产（给定的资产，否则以本次运行命名），每个导出任务都加载它；支持向量回归和梯度提升树无法保存，因此每个导出任务都会重新训练（至多 25,000 个样本）。已保存的分类器以后可以直接重用而无需重新训练。使用 Cloud Storage 时，已完成的结果图可以下载到文件夹并作为图层加载。
+
+Earth Engine 访问：需要一个已注册 Earth Engine 的云项目（参数、插件设置或 SMDOWNSCALE_EE_PROJECT），以及您的凭据（“earthengine authenticate”）或服务账号（插件设置）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscalegee.py" line="240" />
+            <source>Asset id to save the trained classifier to (RF and CART only), e.g. projects/&lt;project&gt;/assets/smd_rf; reuse it later with 'Reuse classifier asset'. Empty: smdownscale_classifier_&lt;run id&gt; in the asset folder or projects/&lt;project&gt;/assets.</source>
+            <translation>保存训练好的分类器的资产 ID（仅限 RF 和 CART），例如 projects/&lt;project&gt;/assets/smd_rf；以后可通过“重用分类器资产”使用。为空时：资产文件夹或 projects/&lt;project&gt;/assets 中的 smdownscale_classifier_&lt;运行 ID&gt;。</translation>
         </message>
     </context>
     <context>
         <name>FetchGeeAlgorithm</name>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="69" />
+            <location filename="../processing_provider/fetchgee.py" line="73" />
             <source>Fetch data from Earth Engine</source>
             <translation>从 Earth Engine 获取数据</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="72" />
+            <location filename="../processing_provider/fetchgee.py" line="105" />
+            <source>Extent</source>
+            <translation>范围</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="106" />
+            <source>Area to fetch, with its CRS. Ignored when a polygon layer is given.</source>
+            <translation>要获取数据的区域及其坐标参考系。给定面图层时忽略此项。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="107" />
+            <source>Area (polygon layer)</source>
+            <translation>区域（面图层）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="109" />
+            <source>Polygons delimiting the area (all features together). The data cover the SMAP cells that intersect the polygons' bounding box.</source>
+            <translation>界定区域的多边形（所有要素合在一起）。数据覆盖与多边形外包矩形相交的 SMAP 像元。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="111" />
+            <source>Start date (YYYY-MM-DD)</source>
+            <translation>开始日期（YYYY-MM-DD）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="112" />
+            <source>First day of the date range.</source>
+            <translation>日期范围的第一天。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="113" />
+            <source>End date (YYYY-MM-DD, inclusive)</source>
+            <translation>结束日期（YYYY-MM-DD，包含当日）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="114" />
+            <source>Last day of the date range (included).</source>
+            <translation>日期范围的最后一天（包含）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="115" />
+            <source>Time step</source>
+            <translation>时间步长</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="115" />
+            <source>Daily</source>
+            <translation>逐日</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="115" />
+            <source>8-day</source>
+            <translation>8 天</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="115" />
+            <source>16-day</source>
+            <translation>16 天</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="115" />
+            <source>Monthly</source>
+            <translation>逐月</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="118" />
+            <source>Length of each time step. 8- and 16-day steps follow the MODIS composite calendar; the first and last steps are clipped to the date range.</source>
+            <translation>每个时间步长的长度。8 天和 16 天步长遵循 MODIS 合成日历；第一个和最后一个时间步长截取到日期范围内。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="120" />
+            <source>Compositing window for gap filling (days)</source>
+            <translation>填补空缺的合成窗口（天）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="123" />
+            <source>Sentinel-1, Landsat and MODIS LST/albedo pixels left without a valid observation in a step are filled from this many days before and after it; 0 turns gap filling off.</source>
+            <translation>Sentinel-1、Landsat 以及 MODIS 地表温度 / 反照率在某时间步长内没有有效观测的像元，用该步长前后这么多天的数据填补；0 表示关闭填补。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="126" />
+            <source>SMAP product</source>
+            <translation>SMAP 产品</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="126" />
+            <source>L4 (model assimilation, 3-hourly)</source>
+            <translation>L4（模式同化，3 小时）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="126" />
+            <source>L3 enhanced (radiometer, AM/PM passes)</source>
+            <translation>L3 增强型（辐射计，上午/下午过境）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="129" />
+            <source>SMAP L4 (SPL4SMGP v8) is gap-free; SMAP L3 enhanced (SPL3SMP_E) has gaps between overpasses and keeps only recommended-quality retrievals.</source>
+            <translation>SMAP L4（SPL4SMGP v8）没有空缺；SMAP L3 增强型（SPL3SMP_E）在两次过境之间存在空缺，且只保留推荐质量的反演结果。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="131" />
+            <source>SMAP layer</source>
+            <translation>SMAP 图层</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="131" />
+            <source>Surface soil moisture (0-5 cm)</source>
+            <translation>表层土壤水分（0-5 cm）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="131" />
+            <source>Root-zone soil moisture (0-100 cm, L4 only)</source>
+            <translation>根区土壤水分（0-100 cm，仅 L4）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="135" />
+            <source>The soil moisture layer to downscale.</source>
+            <translation>要降尺度的土壤水分图层。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="136" />
+            <source>Factors</source>
+            <translation>因子</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="140" />
+            <source>Downscaling factors to fetch, each one band of the factor stacks (see the algorithm help for their sources).</source>
+            <translation>要获取的降尺度因子，每个因子为因子堆栈中的一个波段（来源见算法帮助）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="142" />
+            <source>Fine resolution (target CRS units)</source>
+            <translation>精细分辨率（目标坐标参考系单位）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="145" />
+            <source>Pixel size of the factor stacks, in units of the target CRS (metres for EPSG:6933). Must be finer than SMAP's 9 km.</source>
+            <translation>因子堆栈的像元大小，以目标坐标参考系单位表示（EPSG:6933 下为米）。必须比 SMAP 的 9 km 更精细。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="148" />
+            <source>Target CRS of the factor stacks</source>
+            <translation>因子堆栈的目标坐标参考系</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="150" />
+            <source>CRS of the fine grid; EPSG:6933 (SMAP's own EASE-Grid 2.0) when empty.</source>
+            <translation>精细格网的坐标参考系；留空时为 EPSG:6933（SMAP 自身的 EASE-Grid 2.0）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="151" />
+            <source>Earth Engine Cloud project</source>
+            <translation>Earth Engine 云项目</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="152" />
+            <source>Google Cloud project registered for Earth Engine. Empty: the plugin settings, then the SMDOWNSCALE_EE_PROJECT environment variable.</source>
+            <translation>已注册 Earth Engine 的 Google Cloud 项目。留空：依次使用插件设置、SMDOWNSCALE_EE_PROJECT 环境变量。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="154" />
+            <source>Sentinel-1 orbit pass</source>
+            <translation>Sentinel-1 轨道方向</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="154" />
+            <source>Both</source>
+            <translation>升轨和降轨</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="154" />
+            <source>Ascending</source>
+            <translation>升轨</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="154" />
+            <source>Descending</source>
+            <translation>降轨</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="158" />
+            <source>Restrict Sentinel-1 scenes to one orbit direction (consistent geometry).</source>
+            <translation>将 Sentinel-1 景限制为单一轨道方向（观测几何一致）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="159" />
+            <source>Parallel requests</source>
+            <translation>并行请求数</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="163" />
+            <source>Tiles requested at once. Empty: the plugin settings (default 8).</source>
+            <translation>同时请求的瓦片数。留空：使用插件设置（默认 8）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="164" />
+            <source>Large areas: export instead of downloading</source>
+            <translation>大区域：导出而非下载</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="164" />
+            <source>No (download)</source>
+            <translation>否（下载）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="164" />
+            <source>Export to Google Drive</source>
+            <translation>导出到 Google Drive</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="164" />
+            <source>Export to Cloud Storage</source>
+            <translation>导出到 Cloud Storage</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="168" />
+            <source>For areas beyond interactive limits: start Earth Engine export tasks (one per file) instead of downloading; they are listed in the manifest and the log.</source>
+            <translation>用于超出交互式下载限制的区域：启动 Earth Engine 导出任务（每个文件一个）而不是直接下载；任务列在清单和日志中。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="170" />
+            <source>Export Drive folder or Cloud Storage bucket</source>
+            <translation>导出用的 Drive 文件夹或 Cloud Storage 存储桶</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="173" />
+            <source>Google Drive folder (default 'smdownscale') or Cloud Storage bucket (required) for exports.</source>
+            <translation>导出用的 Google Drive 文件夹（默认“smdownscale”）或 Cloud Storage 存储桶（必填）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="185" />
+            <source>Output folder</source>
+            <translation>输出文件夹</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="186" />
+            <source>Folder receiving smap/, factors/ and manifest.json.</source>
+            <translation>存放 smap/、factors/ 和 manifest.json 的文件夹。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="191" />
+            <source>Manifest (JSON)</source>
+            <translation>清单（JSON）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="192" />
+            <source>SMAP rasters (';'-separated)</source>
+            <translation>SMAP 栅格（以“;”分隔）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="193" />
+            <source>Factor stacks (';'-separated)</source>
+            <translation>因子堆栈（以“;”分隔）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="194" />
+            <source>Number of time steps</source>
+            <translation>时间步数</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="219" />
+            <source>Unknown factor {}. Known factors: {}.</source>
+            <translation>未知因子 {}。已知因子：{}。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="226" />
+            <source>start date</source>
+            <translation>开始日期</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="226" />
+            <source>end date</source>
+            <translation>结束日期</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="228" />
+            <source>The {} '{}' is not a date; write it as YYYY-MM-DD.</source>
+            <translation>{}“{}”不是日期；请写成 YYYY-MM-DD。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="230" />
+            <source>The date range is reversed: the end date {} is before the start date {}. Swap them.</source>
+            <translation>日期范围颠倒：结束日期 {} 早于开始日期 {}。请交换两者。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="233" />
+            <source>Choose at least one factor.</source>
+            <translation>请至少选择一个因子。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="239" />
+            <source>Give an extent or a polygon layer for the area to fetch.</source>
+            <translation>请给定要获取数据区域的范围或面图层。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="291" />
+            <source>{} export task(s) started; follow them in the Earth Engine Code Editor (Tasks tab). The manifest lists them.</source>
+            <translation>已启动 {} 个导出任务；请在 Earth Engine 代码编辑器（Tasks 选项卡）中跟踪。清单中列出了这些任务。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="293" />
+            <source>Fetched {} time step(s): {} tile(s) downloaded, {} from the cache, {} retried request(s).</source>
+            <translation>已获取 {} 个时间步长：下载 {} 个瓦片，{} 个来自缓存，{} 次请求重试。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="175" />
+            <source>Follow export tasks until they finish</source>
+            <translation>跟踪导出任务直至完成</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="178" />
+            <source>With export: keep polling the tasks, showing progress per finished task and reporting Earth Engine's message if one fails; canceling cancels the tasks on Earth Engine. Off: start the tasks and return.</source>
+            <translation>使用导出时：持续查询任务状态，按已完成任务显示进度，任务失败时报告 Earth Engine 的消息；取消运行会同时取消 Earth Engine 上的任务。关闭：启动任务后立即返回。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="181" />
+            <source>Plan only (dry run)</source>
+            <translation>仅规划（试运行）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="182" />
+            <source>Compute nothing: write plan.csv in the output folder with, per time step, the requests (or export tasks), pixels, bytes and source pixels Earth Engine would read, and show it in the log. Only SMAP's grid is read from Earth Engine.</source>
+            <translation>不进行任何计算：在输出文件夹中写出 plan.csv，列出每个时间步的请求（或导出任务）、像元数、字节数以及 Earth Engine 将读取的源像元数，并显示在日志中。只从 Earth Engine 读取 SMAP 的格网。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="195" />
+            <source>Plan (CSV)</source>
+            <translation>规划（CSV）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="196" />
+            <source>Planned requests or tasks</source>
+            <translation>计划请求或任务数</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="197" />
+            <source>Planned bytes</source>
+            <translation>计划字节数</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="285" />
+            <source>Plan written to {}: {} request(s) or task(s), {} bytes; nothing was computed or downloaded.</source>
+            <translation>规划已写入 {}：{} 个请求或任务，{} 字节；未计算或下载任何数据。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/fetchgee.py" line="76" />
             <source>Downloads from Google Earth Engine, for an area and a date range, SMAP soil moisture and the downscaling factors, on grids and time steps that already agree, ready for screen, train and downscale.
 
-For every time step it writes smap/smap_YYYYMMDD.tif (SMAP on its own EASE-Grid 2.0 9 km grid, EPSG:6933, the whole cells covering the area) and factors/factors_YYYYMMDD.tif (one band per factor, named after it, on the fine grid: target CRS and resolution, covering the same SMAP cells), plus manifest.json listing files, dates, bands, units and provenance (collections, dataset versions, request time). No credential is ever written.
+For every time step it writes smap/smap_YYYYMMDD.tif (SMAP as Earth Engine stores it, on the grid read from the asset, the whole cells covering the area) and factors/factors_YYYYMMDD.tif (one band per factor, named after it, on the fine grid: target CRS and resolution, covering the same SMAP cells), plus manifest.json listing files, dates, bands, units and provenance (collections, dataset versions, request time). No credential is ever written.
 
 Factors: Sentinel-1 VV, VH, VV-VH and incidence angle (IW mode); Landsat 8/9 NDVI, NDWI, albedo and surface temperature (cloud-masked); MODIS LST day, night and day-night difference (QC-masked), NDVI, EVI and albedo; elevation, slope and aspect (SRTM); ERA5-Land precipitation (mean mm/day over the step) and antecedent precipitation (total of the 7 days ending with the step); OpenLandMap sand and clay; MODIS land cover (categorical). Data finer than the fine grid are averaged into it (majority class for land cover).
 
@@ -1203,328 +1583,13 @@ Time steps: daily, 8-day or 16-day (MODIS calendar, restarting each 1 January) o
 Earth Engine access: an Earth Engine Cloud project (parameter, plugin settings, or the SMDOWNSCALE_EE_PROJECT environment variable) and either your persistent credentials (run 'earthengine authenticate' once) or a service-account key stored in the QGIS authentication database (plugin settings). Nothing pops up. Tiles are downloaded in parallel with retries and kept until the whole request has finished, so a run that fails or is canceled resumes where it stopped. Areas too large for interactive download can be exported to Google Drive or Cloud Storage instead (the tasks are listed in the manifest).</source>
             <translation>针对一个区域和日期范围，从 Google Earth Engine 下载 SMAP 土壤水分和降尺度因子，格网和时间步长已相互匹配，可直接用于因子筛选、训练和降尺度。
 
-每个时间步长写出 smap/smap_YYYYMMDD.tif（SMAP 位于其自身的 EASE-Grid 2.0 9 km 格网，EPSG:6933，包含覆盖该区域的完整像元）和 factors/factors_YYYYMMDD.tif（每个因子一个波段，以因子命名，位于精细格网：目标坐标参考系和分辨率，覆盖相同的 SMAP 像元），另写出 manifest.json，列出文件、日期、波段、单位和数据来源（数据集合、数据集版本、请求时间）。从不写出任何凭据。
+每个时间步长写出 smap/smap_YYYYMMDD.tif（SMAP 保持 Earth Engine 存储时的原样，位于从资产读取的格网上，包含覆盖该区域的完整像元）和 factors/factors_YYYYMMDD.tif（每个因子一个波段，以因子命名，位于精细格网：目标坐标参考系和分辨率，覆盖相同的 SMAP 像元），另写出 manifest.json，列出文件、日期、波段、单位和数据来源（数据集合、数据集版本、请求时间）。从不写出任何凭据。
 
 因子：Sentinel-1 VV、VH、VV-VH 和入射角（IW 模式）；Landsat 8/9 NDVI、NDWI、反照率和地表温度（云掩膜）；MODIS 白天、夜间地表温度及昼夜温差（QC 掩膜）、NDVI、EVI 和反照率；高程、坡度和坡向（SRTM）；ERA5-Land 降水（时间步长内的平均 mm/天）和前期降水（截至该时间步长的 7 天总量）；OpenLandMap 砂粒和黏粒含量；MODIS 土地覆盖（类别型）。比精细格网更精细的数据以均值聚合到格网上（土地覆盖取众数类别）。
 
 时间步长：逐日、8 天或 16 天（MODIS 日历，每年 1 月 1 日重新开始）或逐月。稀疏观测的传感器（Sentinel-1、Landsat、多云的 MODIS 日期）用合成窗口填补空缺：在时间步长内没有有效观测的像元取前后若干天的合成值。
 
 Earth Engine 访问：需要一个 Earth Engine 云项目（参数、插件设置或 SMDOWNSCALE_EE_PROJECT 环境变量），以及您的持久凭据（运行一次“earthengine authenticate”）或保存在 QGIS 认证数据库中的服务账号密钥（插件设置）。不会弹出任何窗口。瓦片以并行方式下载并自动重试，在整个请求完成前一直保留，因此失败或被取消的运行可以从中断处继续。对于交互式下载而言过大的区域，可以改为导出到 Google Drive 或 Cloud Storage（任务列在清单中）。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="100" />
-            <source>Extent</source>
-            <translation>范围</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="101" />
-            <source>Area to fetch, with its CRS. Ignored when a polygon layer is given.</source>
-            <translation>要获取数据的区域及其坐标参考系。给定面图层时忽略此项。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="102" />
-            <source>Area (polygon layer)</source>
-            <translation>区域（面图层）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="104" />
-            <source>Polygons delimiting the area (all features together). The data cover the SMAP cells that intersect the polygons' bounding box.</source>
-            <translation>界定区域的多边形（所有要素合在一起）。数据覆盖与多边形外包矩形相交的 SMAP 像元。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="106" />
-            <source>Start date (YYYY-MM-DD)</source>
-            <translation>开始日期（YYYY-MM-DD）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="107" />
-            <source>First day of the date range.</source>
-            <translation>日期范围的第一天。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="108" />
-            <source>End date (YYYY-MM-DD, inclusive)</source>
-            <translation>结束日期（YYYY-MM-DD，包含当日）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="109" />
-            <source>Last day of the date range (included).</source>
-            <translation>日期范围的最后一天（包含）。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="110" />
-            <source>Time step</source>
-            <translation>时间步长</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="110" />
-            <source>Daily</source>
-            <translation>逐日</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="110" />
-            <source>8-day</source>
-            <translation>8 天</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="110" />
-            <source>16-day</source>
-            <translation>16 天</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="110" />
-            <source>Monthly</source>
-            <translation>逐月</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="113" />
-            <source>Length of each time step. 8- and 16-day steps follow the MODIS composite calendar; the first and last steps are clipped to the date range.</source>
-            <translation>每个时间步长的长度。8 天和 16 天步长遵循 MODIS 合成日历；第一个和最后一个时间步长截取到日期范围内。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="115" />
-            <source>Compositing window for gap filling (days)</source>
-            <translation>填补空缺的合成窗口（天）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="118" />
-            <source>Sentinel-1, Landsat and MODIS LST/albedo pixels left without a valid observation in a step are filled from this many days before and after it; 0 turns gap filling off.</source>
-            <translation>Sentinel-1、Landsat 以及 MODIS 地表温度 / 反照率在某时间步长内没有有效观测的像元，用该步长前后这么多天的数据填补；0 表示关闭填补。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="121" />
-            <source>SMAP product</source>
-            <translation>SMAP 产品</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="121" />
-            <source>L4 (model assimilation, 3-hourly)</source>
-            <translation>L4（模式同化，3 小时）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="121" />
-            <source>L3 enhanced (radiometer, AM/PM passes)</source>
-            <translation>L3 增强型（辐射计，上午/下午过境）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="124" />
-            <source>SMAP L4 (SPL4SMGP v8) is gap-free; SMAP L3 enhanced (SPL3SMP_E) has gaps between overpasses and keeps only recommended-quality retrievals.</source>
-            <translation>SMAP L4（SPL4SMGP v8）没有空缺；SMAP L3 增强型（SPL3SMP_E）在两次过境之间存在空缺，且只保留推荐质量的反演结果。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="126" />
-            <source>SMAP layer</source>
-            <translation>SMAP 图层</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="126" />
-            <source>Surface soil moisture (0-5 cm)</source>
-            <translation>表层土壤水分（0-5 cm）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="126" />
-            <source>Root-zone soil moisture (0-100 cm, L4 only)</source>
-            <translation>根区土壤水分（0-100 cm，仅 L4）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="130" />
-            <source>The soil moisture layer to downscale.</source>
-            <translation>要降尺度的土壤水分图层。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="131" />
-            <source>Factors</source>
-            <translation>因子</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="135" />
-            <source>Downscaling factors to fetch, each one band of the factor stacks (see the algorithm help for their sources).</source>
-            <translation>要获取的降尺度因子，每个因子为因子堆栈中的一个波段（来源见算法帮助）。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="137" />
-            <source>Fine resolution (target CRS units)</source>
-            <translation>精细分辨率（目标坐标参考系单位）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="140" />
-            <source>Pixel size of the factor stacks, in units of the target CRS (metres for EPSG:6933). Must be finer than SMAP's 9 km.</source>
-            <translation>因子堆栈的像元大小，以目标坐标参考系单位表示（EPSG:6933 下为米）。必须比 SMAP 的 9 km 更精细。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="143" />
-            <source>Target CRS of the factor stacks</source>
-            <translation>因子堆栈的目标坐标参考系</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="145" />
-            <source>CRS of the fine grid; EPSG:6933 (SMAP's own EASE-Grid 2.0) when empty.</source>
-            <translation>精细格网的坐标参考系；留空时为 EPSG:6933（SMAP 自身的 EASE-Grid 2.0）。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="146" />
-            <source>Earth Engine Cloud project</source>
-            <translation>Earth Engine 云项目</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="147" />
-            <source>Google Cloud project registered for Earth Engine. Empty: the plugin settings, then the SMDOWNSCALE_EE_PROJECT environment variable.</source>
-            <translation>已注册 Earth Engine 的 Google Cloud 项目。留空：依次使用插件设置、SMDOWNSCALE_EE_PROJECT 环境变量。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="149" />
-            <source>Sentinel-1 orbit pass</source>
-            <translation>Sentinel-1 轨道方向</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="149" />
-            <source>Both</source>
-            <translation>升轨和降轨</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="149" />
-            <source>Ascending</source>
-            <translation>升轨</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="149" />
-            <source>Descending</source>
-            <translation>降轨</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="153" />
-            <source>Restrict Sentinel-1 scenes to one orbit direction (consistent geometry).</source>
-            <translation>将 Sentinel-1 景限制为单一轨道方向（观测几何一致）。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="154" />
-            <source>Parallel requests</source>
-            <translation>并行请求数</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="158" />
-            <source>Tiles requested at once. Empty: the plugin settings (default 8).</source>
-            <translation>同时请求的瓦片数。留空：使用插件设置（默认 8）。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="159" />
-            <source>Large areas: export instead of downloading</source>
-            <translation>大区域：导出而非下载</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="159" />
-            <source>No (download)</source>
-            <translation>否（下载）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="159" />
-            <source>Export to Google Drive</source>
-            <translation>导出到 Google Drive</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="159" />
-            <source>Export to Cloud Storage</source>
-            <translation>导出到 Cloud Storage</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="163" />
-            <source>For areas beyond interactive limits: start Earth Engine export tasks (one per file) instead of downloading; they are listed in the manifest and the log.</source>
-            <translation>用于超出交互式下载限制的区域：启动 Earth Engine 导出任务（每个文件一个）而不是直接下载；任务列在清单和日志中。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="165" />
-            <source>Export Drive folder or Cloud Storage bucket</source>
-            <translation>导出用的 Drive 文件夹或 Cloud Storage 存储桶</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="168" />
-            <source>Google Drive folder (default 'smdownscale') or Cloud Storage bucket (required) for exports.</source>
-            <translation>导出用的 Google Drive 文件夹（默认“smdownscale”）或 Cloud Storage 存储桶（必填）。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="176" />
-            <source>Output folder</source>
-            <translation>输出文件夹</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="177" />
-            <source>Folder receiving smap/, factors/ and manifest.json.</source>
-            <translation>存放 smap/、factors/ 和 manifest.json 的文件夹。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="182" />
-            <source>Manifest (JSON)</source>
-            <translation>清单（JSON）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="183" />
-            <source>SMAP rasters (';'-separated)</source>
-            <translation>SMAP 栅格（以“;”分隔）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="184" />
-            <source>Factor stacks (';'-separated)</source>
-            <translation>因子堆栈（以“;”分隔）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="185" />
-            <source>Number of time steps</source>
-            <translation>时间步数</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="207" />
-            <source>Unknown factor {}. Known factors: {}.</source>
-            <translation>未知因子 {}。已知因子：{}。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="214" />
-            <source>start date</source>
-            <translation>开始日期</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="214" />
-            <source>end date</source>
-            <translation>结束日期</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="216" />
-            <source>The {} '{}' is not a date; write it as YYYY-MM-DD.</source>
-            <translation>{}“{}”不是日期；请写成 YYYY-MM-DD。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="218" />
-            <source>The date range is reversed: the end date {} is before the start date {}. Swap them.</source>
-            <translation>日期范围颠倒：结束日期 {} 早于开始日期 {}。请交换两者。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="221" />
-            <source>Choose at least one factor.</source>
-            <translation>请至少选择一个因子。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="227" />
-            <source>Give an extent or a polygon layer for the area to fetch.</source>
-            <translation>请给定要获取数据区域的范围或面图层。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="271" />
-            <source>{} export task(s) started; follow them in the Earth Engine Code Editor (Tasks tab). The manifest lists them.</source>
-            <translation>已启动 {} 个导出任务；请在 Earth Engine 代码编辑器（Tasks 选项卡）中跟踪。清单中列出了这些任务。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="273" />
-            <source>Fetched {} time step(s): {} tile(s) downloaded, {} from the cache, {} retried request(s).</source>
-            <translation>已获取 {} 个时间步长：下载 {} 个瓦片，{} 个来自缓存，{} 次请求重试。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="170" />
-            <source>Follow export tasks until they finish</source>
-            <translation>跟踪导出任务直至完成</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="173" />
-            <source>With export: keep polling the tasks, showing progress per finished task and reporting Earth Engine's message if one fails; canceling cancels the tasks on Earth Engine. Off: start the tasks and return.</source>
-            <translation>使用导出时：持续查询任务状态，按已完成任务显示进度，任务失败时报告 Earth Engine 的消息；取消运行会同时取消 Earth Engine 上的任务。关闭：启动任务后立即返回。</translation>
         </message>
     </context>
     <context>

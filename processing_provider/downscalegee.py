@@ -8,6 +8,7 @@ from qgis.core import (
     QgsProcessing,
     QgsProcessingContext,
     QgsProcessingException,
+    QgsProcessingOutputFile,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
     QgsProcessingParameterBoolean,
@@ -86,6 +87,11 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
     N_PENDING = "N_PENDING"
     TASK_IDS = "TASK_IDS"
     DOWNLOADED = "DOWNLOADED"
+    PLAN_ONLY = "PLAN_ONLY"
+    PLAN = "PLAN"
+    PLAN_TASKS = "PLAN_TASKS"
+    PLAN_BYTES = "PLAN_BYTES"
+    PLAN_TRAINING_RUNS = "PLAN_TRAINING_RUNS"
 
     def __init__(self) -> None:
         super().__init__()
@@ -100,7 +106,7 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
             "(a province, several years of daily maps), and exports one 1 km soil moisture map per time step to "
             "Google Drive, Cloud Storage or an Earth Engine asset.\n\n"
             "Same concepts as the local chain (fetchgee, train, downscale): the factors are computed on the fine "
-            "grid (target CRS and resolution), averaged onto SMAP's own 9 km grid (EASE-Grid 2.0) with a mean "
+            "grid (target CRS and resolution), averaged onto SMAP's own grid (read from the asset) with a mean "
             "(land cover becomes class fractions), and paired with SMAP; training samples are drawn on that "
             "coarse grid, a different SMAP cell each (samples per time step; 0 = all cells), from up to 'training "
             "time steps' dates spread over the range. The model (random forest, CART, support vector regression "
@@ -114,7 +120,10 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
             "manager. The task manifest (JSON) records every task (id, destination, state, Earth Engine's error "
             "message; never a credential): run again with the same manifest to resume: completed tasks are "
             "skipped, failed or canceled ones submitted again, running ones followed.\n\n"
-            "The trained classifier (RF or CART) can be saved as an asset and reused later instead of training. "
+            "Random forest and CART are trained once, by a classifier task saved as an asset (the given one, else "
+            "one named after the run), and every export loads it; SVR and gradient boosting cannot be saved, so every "
+            "export retrains them (at most 25,000 samples). A saved classifier can be reused later instead of "
+            "training. "
             "With Cloud Storage, completed maps can be downloaded to a folder and loaded as layers.\n\n"
             "Earth Engine access: a Cloud project registered for Earth Engine (parameter, plugin settings or "
             "SMDOWNSCALE_EE_PROJECT) and your credentials ('earthengine authenticate') or a service account "
@@ -231,7 +240,8 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
         add(QgsProcessingParameterString(self.SAVE_CLASSIFIER_ASSET, self.tr("Save classifier as asset (optional)"),
                                          optional=True),
             self.tr("Asset id to save the trained classifier to (RF and CART only), e.g. "
-                    "projects/<project>/assets/smd_rf; reuse it later with 'Reuse classifier asset'."), True)
+                    "projects/<project>/assets/smd_rf; reuse it later with 'Reuse classifier asset'. Empty: "
+                    "smdownscale_classifier_<run id> in the asset folder or projects/<project>/assets."), True)
         add(QgsProcessingParameterString(self.CLASSIFIER_ASSET, self.tr("Reuse classifier asset (optional)"),
                                          optional=True),
             self.tr("Asset id of a classifier saved by an earlier run: no training, the same factors are needed."),
@@ -239,6 +249,10 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
         add(QgsProcessingParameterBoolean(self.WAIT, self.tr("Wait until the tasks finish"), defaultValue=True),
             self.tr("Follow the tasks until they end. Off: start the first batch and return; QGIS keeps following "
                     "them in the task manager, or run again with the same manifest."))
+        add(QgsProcessingParameterBoolean(self.PLAN_ONLY, self.tr("Plan only (dry run)"), defaultValue=False),
+            self.tr("Submit nothing: write the plan next to the task manifest (NAME.plan.csv) with, per export task, "
+                    "the pixels, bytes, source pixels Earth Engine reads and training runs, and show it in the log. "
+                    "Only SMAP's grid is read from Earth Engine."))
         add(QgsProcessingParameterString(self.PROJECT, self.tr("Earth Engine Cloud project"), optional=True),
             self.tr("Google Cloud project registered for Earth Engine. Empty: the plugin settings, then the "
                     "SMDOWNSCALE_EE_PROJECT environment variable."))
@@ -259,6 +273,10 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.N_PENDING, self.tr("Tasks not finished yet")))
         self.addOutput(QgsProcessingOutputString(self.TASK_IDS, self.tr("Earth Engine task ids (';'-separated)")))
         self.addOutput(QgsProcessingOutputString(self.DOWNLOADED, self.tr("Downloaded maps (';'-separated)")))
+        self.addOutput(QgsProcessingOutputFile(self.PLAN, self.tr("Plan (CSV)")))
+        self.addOutput(QgsProcessingOutputNumber(self.PLAN_TASKS, self.tr("Planned tasks")))
+        self.addOutput(QgsProcessingOutputNumber(self.PLAN_BYTES, self.tr("Planned bytes")))
+        self.addOutput(QgsProcessingOutputNumber(self.PLAN_TRAINING_RUNS, self.tr("Planned training runs")))
 
     # -- parameters ------------------------------------------------------------------------------
     def _factors(self, parameters) -> list[str]:
@@ -390,7 +408,16 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
             download_folder=download or None, area_crs=area_crs,
             window_days=self.parameterAsInt(parameters, self.WINDOW_DAYS, context),
             project=self._project(parameters, context), credentials=credentials, url=settings.ee_url() or None,
-            poll_interval=poll, progress=progress, is_canceled=is_canceled, log=log)
+            poll_interval=poll, progress=progress, is_canceled=is_canceled, log=log,
+            plan_only=self.parameterAsBoolean(parameters, self.PLAN_ONLY, context))
+        if result.plan is not None:
+            plan = result.plan
+            feedback.pushInfo(self.tr("Plan written to {}: {} task(s), {} bytes, {} training run(s); nothing was "
+                                      "submitted.").format(plan.path, plan.requests, plan.bytes, plan.training_runs))
+            return {self.OUTPUT_MANIFEST: None, self.N_TASKS: plan.requests, self.N_COMPLETED: 0, self.N_FAILED: 0,
+                    self.N_PENDING: 0, self.TASK_IDS: "", self.DOWNLOADED: "", self.DOWNLOAD_FOLDER: None,
+                    self.PLAN: plan.path, self.PLAN_TASKS: plan.requests, self.PLAN_BYTES: plan.bytes,
+                    self.PLAN_TRAINING_RUNS: plan.training_runs}
         batch = result.batch
         counts = batch.counts
         pending = len(batch.pending)
@@ -414,7 +441,8 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
         return {self.OUTPUT_MANIFEST: result.manifest_path, self.N_TASKS: len(batch.tasks),
                 self.N_COMPLETED: counts["COMPLETED"], self.N_FAILED: len(batch.failed), self.N_PENDING: pending,
                 self.TASK_IDS: ";".join(r["task_id"] or "" for r in batch.tasks),
-                self.DOWNLOADED: ";".join(result.downloaded), self.DOWNLOAD_FOLDER: download or None}
+                self.DOWNLOADED: ";".join(result.downloaded), self.DOWNLOAD_FOLDER: download or None,
+                self.PLAN: None, self.PLAN_TASKS: None, self.PLAN_BYTES: None, self.PLAN_TRAINING_RUNS: None}
 
     def postProcessAlgorithm(self, context, feedback):  # noqa: N802
         """Hand the tasks not finished (WAIT off) to a task manager task, when QGIS runs with its interface."""

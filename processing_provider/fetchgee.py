@@ -64,6 +64,10 @@ class FetchGeeAlgorithm(GeeParameters, SmdAlgorithm):
     SMAP_FILES = "SMAP_FILES"
     FACTOR_FILES = "FACTOR_FILES"
     N_STEPS = "N_STEPS"
+    PLAN_ONLY = "PLAN_ONLY"
+    PLAN = "PLAN"
+    PLAN_REQUESTS = "PLAN_REQUESTS"
+    PLAN_BYTES = "PLAN_BYTES"
 
     def displayName(self) -> str:  # noqa: N802
         return self.tr("Fetch data from Earth Engine")
@@ -73,9 +77,10 @@ class FetchGeeAlgorithm(GeeParameters, SmdAlgorithm):
             "Downloads from Google Earth Engine, for an area and a date range, SMAP soil moisture and the "
             "downscaling factors, on grids and time steps that already agree, ready for screen, train and "
             "downscale.\n\n"
-            "For every time step it writes smap/smap_YYYYMMDD.tif (SMAP on its own EASE-Grid 2.0 9 km grid, "
-            "EPSG:6933, the whole cells covering the area) and factors/factors_YYYYMMDD.tif (one band per factor, "
-            "named after it, on the fine grid: target CRS and resolution, covering the same SMAP cells), plus "
+            "For every time step it writes smap/smap_YYYYMMDD.tif (SMAP as Earth Engine stores it, on the grid "
+            "read from the asset, the whole cells covering the area) and factors/factors_YYYYMMDD.tif (one band "
+            "per factor, named after it, on the fine grid: target CRS and resolution, covering the same SMAP "
+            "cells), plus "
             "manifest.json listing files, dates, bands, units and provenance (collections, dataset versions, "
             "request time). No credential is ever written.\n\n"
             "Factors: Sentinel-1 VV, VH, VV-VH and incidence angle (IW mode); Landsat 8/9 NDVI, NDWI, albedo and "
@@ -173,6 +178,10 @@ class FetchGeeAlgorithm(GeeParameters, SmdAlgorithm):
         params.append((p, self.tr("With export: keep polling the tasks, showing progress per finished task and "
                                   "reporting Earth Engine's message if one fails; canceling cancels the tasks on "
                                   "Earth Engine. Off: start the tasks and return.")))
+        p = QgsProcessingParameterBoolean(self.PLAN_ONLY, self.tr("Plan only (dry run)"), defaultValue=False)
+        params.append((p, self.tr("Compute nothing: write plan.csv in the output folder with, per time step, the "
+                                  "requests (or export tasks), pixels, bytes and source pixels Earth Engine would "
+                                  "read, and show it in the log. Only SMAP's grid is read from Earth Engine.")))
         p = QgsProcessingParameterFolderDestination(self.OUTPUT, self.tr("Output folder"))
         params.append((p, self.tr("Folder receiving smap/, factors/ and manifest.json.")))
         for param, help_text in params:
@@ -183,13 +192,16 @@ class FetchGeeAlgorithm(GeeParameters, SmdAlgorithm):
         self.addOutput(QgsProcessingOutputString(self.SMAP_FILES, self.tr("SMAP rasters (';'-separated)")))
         self.addOutput(QgsProcessingOutputString(self.FACTOR_FILES, self.tr("Factor stacks (';'-separated)")))
         self.addOutput(QgsProcessingOutputNumber(self.N_STEPS, self.tr("Number of time steps")))
+        self.addOutput(QgsProcessingOutputFile(self.PLAN, self.tr("Plan (CSV)")))
+        self.addOutput(QgsProcessingOutputNumber(self.PLAN_REQUESTS, self.tr("Planned requests or tasks")))
+        self.addOutput(QgsProcessingOutputNumber(self.PLAN_BYTES, self.tr("Planned bytes")))
 
     # -- parameters ------------------------------------------------------------------------------
     def folder_output(self, name, folder, parameters, context):
         """The output folder receives manifest.json and replaces smap/, factors/ and the tile cache .cache/."""
         from ..algorithms.paths import FolderOutput
 
-        return FolderOutput(folder, files=["manifest.json"], subfolders=["smap", "factors", ".cache"])
+        return FolderOutput(folder, files=["manifest.json", "plan.csv"], subfolders=["smap", "factors", ".cache"])
 
     def _factors(self, parameters, context) -> list[str]:
         raw = parameters.get(self.FACTORS)
@@ -266,7 +278,15 @@ class FetchGeeAlgorithm(GeeParameters, SmdAlgorithm):
             wait_exports=self.parameterAsBool(parameters, self.WAIT_EXPORTS, context),
             area_crs=area_crs, orbit_pass=ORBITS[self.parameterAsEnum(parameters, self.ORBIT_PASS, context)],
             project=self._project(parameters, context), credentials=credentials, url=settings.ee_url() or None,
-            progress=progress, is_canceled=is_canceled, log=log)
+            progress=progress, is_canceled=is_canceled, log=log,
+            plan_only=self.parameterAsBool(parameters, self.PLAN_ONLY, context))
+        if result.plan is not None:
+            plan = result.plan
+            feedback.pushInfo(self.tr("Plan written to {}: {} request(s) or task(s), {} bytes; nothing was computed "
+                                      "or downloaded.").format(plan.path, plan.requests, plan.bytes))
+            return {self.OUTPUT: out_dir, self.MANIFEST: None, self.SMAP_FILES: "", self.FACTOR_FILES: "",
+                    self.N_STEPS: len({r["date"] for r in plan.rows}), self.PLAN: plan.path,
+                    self.PLAN_REQUESTS: plan.requests, self.PLAN_BYTES: plan.bytes}
         if result.tasks:
             feedback.pushInfo(self.tr("{} export task(s) started; follow them in the Earth Engine Code Editor "
                                       "(Tasks tab). The manifest lists them.").format(len(result.tasks)))
@@ -276,5 +296,6 @@ class FetchGeeAlgorithm(GeeParameters, SmdAlgorithm):
                                                                result.retries))
         return {self.OUTPUT: out_dir, self.MANIFEST: result.manifest_path,
                 self.SMAP_FILES: ";".join(result.smap_files), self.FACTOR_FILES: ";".join(result.factor_files),
-                self.N_STEPS: len(result.smap_files) or len(result.tasks) // 2}
+                self.N_STEPS: len(result.smap_files) or len(result.tasks) // 2, self.PLAN: None,
+                self.PLAN_REQUESTS: None, self.PLAN_BYTES: None}
 

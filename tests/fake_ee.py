@@ -57,6 +57,52 @@ def field(x: np.ndarray, y: np.ndarray, band: int) -> np.ndarray:
     return value.astype(np.float32)
 
 
+#: SMAP as Earth Engine stores it (not on the EASE-Grid 2.0 lattice): L4 warped to EPSG:4326 (here 0.1 degree
+#: cells), L3 enhanced at 0.08 degrees; Earth Engine's transform order [xScale, xShear, xTranslation, yShear,
+#: yScale, yTranslation].
+SMAP_PROJECTIONS = {
+    "NASA/SMAP/SPL4SMGP/007": {"crs": "EPSG:4326", "transform": [0.1, 0.0, -180.0, 0.0, -0.1, 90.0]},
+    "NASA/SMAP/SPL4SMGP/008": {"crs": "EPSG:4326", "transform": [0.1, 0.0, -180.0, 0.0, -0.1, 90.0]},
+    "NASA/SMAP/SPL3SMP_E/005": {"crs": "EPSG:4326", "transform": [0.08, 0.0, -180.0, 0.0, -0.08, 90.0]},
+    "NASA/SMAP/SPL3SMP_E/006": {"crs": "EPSG:4326", "transform": [0.08, 0.0, -180.0, 0.0, -0.08, 90.0]},
+}
+SMAP_FILL = -9999.0
+#: Images per SMAP step the fake pretends to average (L4: 8 three-hourly images a day).
+SMAP_IMAGES_PER_STEP = 8
+
+
+def smap_value(col: np.ndarray, row: np.ndarray, day: int) -> np.ndarray:
+    """The fake's SMAP soil moisture (m3/m3, 0.05-0.45) of lattice cell (col, row) on day ``day`` (ordinal):
+    a different value in every cell and on every day, so a duplicated or dropped cell is visible."""
+    phase = np.sin(np.asarray(col, dtype=np.float64) * 12.9898 + np.asarray(row, dtype=np.float64) * 78.233
+                   + day * 0.731) * 43758.5453
+    return (0.05 + 0.4 * (phase - np.floor(phase))).astype(np.float32)
+
+
+def smap_is_fill(col: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """Cells where one of the step's SMAP images holds the fill value -9999 (about one cell in ten)."""
+    return (np.asarray(col) * 7 + np.asarray(row) * 13) % 10 == 0
+
+
+def smap_cells(collection: str, x: np.ndarray, y: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """The SMAP lattice cell (col, row) holding each point (x, y) given in ``crs`` (nearest: the cell it is in)."""
+    from osgeo import osr
+
+    proj = SMAP_PROJECTIONS[collection]
+    src, dst = osr.SpatialReference(), osr.SpatialReference()
+    src.SetFromUserInput(crs)
+    dst.SetFromUserInput(proj["crs"])
+    for srs in (src, dst):
+        srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    pts = np.column_stack([np.ravel(x), np.ravel(y)])
+    if not src.IsSame(dst):
+        pts = np.asarray(osr.CoordinateTransformation(src, dst).TransformPoints(pts))[:, :2]
+    sx, _, tx, _, sy, ty = proj["transform"]
+    col = np.floor((pts[:, 0] - tx) / sx + 1e-9).astype(np.int64).reshape(np.shape(x))
+    row = np.floor((pts[:, 1] - ty) / sy + 1e-9).astype(np.int64).reshape(np.shape(x))
+    return col, row
+
+
 def default_mask(x: np.ndarray, y: np.ndarray, band: int) -> np.ndarray:
     """No pixel is masked."""
     return np.zeros(np.shape(x), dtype=bool)
@@ -224,6 +270,7 @@ _ENDPOINTS = [
     ("compute", re.compile(r"^/v1(?:alpha|beta)?/projects/[^/]+/value:compute$")),
     ("computePixels", re.compile(r"^/v1(?:alpha|beta)?/projects/[^/]+/image:computePixels$")),
     ("export", re.compile(r"^/v1(?:alpha|beta)?/projects/[^/]+/image:export$")),
+    ("classifierExport", re.compile(r"^/v1(?:alpha|beta)?/projects/[^/]+/classifier:export$")),
     ("cancel", re.compile(r"^/v1(?:alpha|beta)?/projects/[^/]+/operations/[^/:]+:cancel$")),
     ("operation", re.compile(r"^/v1(?:alpha|beta)?/projects/[^/]+/operations/[^/:]+$")),
     ("operations", re.compile(r"^/v1(?:alpha|beta)?/projects/[^/]+/operations$")),
@@ -236,15 +283,37 @@ class FakeEarthEngine:
     def __init__(self, project: str = "test-project", bands: tuple[str, ...] = ("b1",),
                  value_fn: Callable[[np.ndarray, np.ndarray, int], np.ndarray] = field,
                  mask: Callable[[np.ndarray, np.ndarray, int], np.ndarray] = default_mask,
-                 access_token: str = "ya29.fake-access-token") -> None:
+                 access_token: str = "ya29.fake-access-token",
+                 smap_fn: Optional[Callable[[np.ndarray, np.ndarray, int], np.ndarray]] = None,
+                 require_token: bool = False,
+                 day_offset: Optional[Callable[[int, int], float]] = None) -> None:
         self.project = project
+        #: Factor values that depend on the date: ``day_offset(day_ordinal, band)`` is added to ``value_fn``
+        #: (the day is the earliest date-range start of the expression). SMAP always depends on the date.
+        self.day_offset = day_offset
+        #: Refuse (HTTP 401) Earth Engine calls without ``Authorization: Bearer <access_token>``, as the server
+        #: does (off by default: most tests initialize with anonymous credentials against the loopback).
+        self.require_token = require_token
+        #: SMAP values from the cell centers (lon, lat) and the day (ordinal); default :func:`smap_value`.
+        self.smap_fn = smap_fn
         self.bands = list(bands)
         self.value_fn = value_fn
         self.mask = mask
         self.access_token = access_token
-        #: Result of ``value:compute``: a value, or a callable taking the request body. Default: the
-        #: constant the expression evaluates to when it is one, else the expression itself.
-        self.compute_result: Any = _echo
+        #: Result of ``value:compute``: a value, or a callable taking the request body. Default
+        #: (:func:`_evaluate`): constants, and the projection of a SMAP image (:data:`SMAP_PROJECTIONS`);
+        #: anything else is refused (HTTP 400), as the fake cannot compute it.
+        self.compute_result: Any = _evaluate
+        #: SMAP's own grids, by collection id (the projection Earth Engine reports for its images).
+        self.smap_projections = {k: dict(v) for k, v in SMAP_PROJECTIONS.items()}
+        #: Per computePixels answer: {"pixels", "bytes", "bands", "crs", "assets", "input_pixels"}.
+        self.pixel_log: list[dict] = []
+        #: Source pixels one computePixels request may read: output pixels x (the ``maxPixels`` of every
+        #: ``reduceResolution`` in the expression + one per band); beyond it the request fails as Earth Engine's
+        #: do ("User memory limit exceeded.", HTTP 400).
+        self.max_input_pixels: float = 2 ** 30
+        #: Refuse (HTTP 400) expressions calling a function or argument ``algorithms.json`` does not list.
+        self.check_signatures = True
         #: States an export operation walks through, one per status request.
         self.task_states = ["PENDING", "RUNNING", "SUCCEEDED"]
         self.task_error = "Export failed: the destination is not writable."
@@ -260,6 +329,14 @@ class FakeEarthEngine:
         self._thread: Optional[threading.Thread] = None
         with open(DISCOVERY_PATH, encoding="utf-8") as f:
             self._discovery = json.load(f)
+        # Earth Engine's classifier:export (Export.classifier.toAsset), missing from the shipped document
+        resources = self._discovery["resources"]["projects"]["resources"]
+        if "classifier" not in resources:
+            method = json.loads(json.dumps(resources["image"]["methods"]["export"]))
+            method.update({"id": "earthengine.projects.classifier.export",
+                           "flatPath": "v1alpha/projects/{projectsId}/classifier:export",
+                           "path": "v1alpha/{+project}/classifier:export"})
+            resources["classifier"] = {"methods": {"export": method}}
         with open(ALGORITHMS_PATH, "rb") as f:
             self._algorithms = f.read()
 
@@ -380,13 +457,234 @@ def offline(attempts: list) -> Iterator[None]:
             setattr(obj, name, value)
 
 
-def _echo(body: dict) -> Any:
+class _RefusedError(Exception):
+    """An expression the fake refuses, with Earth Engine's HTTP status and message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _resolve(expr: Any) -> Any:
+    """A serialized expression with its value references inlined (shared nodes stay shared objects)."""
+    if not (isinstance(expr, dict) and "values" in expr and "result" in expr):
+        return expr
+    values, done = expr["values"], {}
+
+    def res(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "valueReference" in node:
+                ref = node["valueReference"]
+                if ref not in done:
+                    done[ref] = res(values.get(ref))
+                return done[ref]
+            if "functionDefinitionValue" in node:  # a mapped function: its body is a value id
+                fdef = node["functionDefinitionValue"]
+                return {"functionDefinitionValue": {**fdef, "body": res({"valueReference": fdef.get("body")})}}
+            return {k: res(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [res(v) for v in node]
+        return node
+
+    return res(values.get(expr["result"]))
+
+
+def _calls(node: Any) -> Iterator[dict]:
+    """Every function invocation (``{"functionName", "arguments"}``) of a serialized expression, each shared
+    node visited once."""
+    seen: set = set()
+    stack = [_resolve(node)]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, (dict, list)):
+            if id(cur) in seen:
+                continue
+            seen.add(id(cur))
+        if isinstance(cur, dict):
+            call = cur.get("functionInvocationValue")
+            if call:
+                yield call
+            stack.extend(cur.values())
+        elif isinstance(cur, list):
+            stack.extend(cur)
+
+
+def loaded_ids(node: Any) -> list[str]:
+    """Asset ids loaded anywhere in a serialized expression (ImageCollection.load / Image.load)."""
+    out = []
+    for call in _calls(node):
+        if call.get("functionName") in ("ImageCollection.load", "Image.load"):
+            value = (call.get("arguments", {}).get("id") or {}).get("constantValue")
+            if isinstance(value, str) and value not in out:
+                out.append(value)
+    return out
+
+
+def step_day(node: Any) -> Optional[int]:
+    """The ordinal of the earliest date-range start in a serialized expression (the step's first day)."""
+    import datetime as _dt
+
+    days = []
+    for call in _calls(node):
+        if call.get("functionName") == "DateRange":
+            start = (call.get("arguments", {}).get("start") or {}).get("constantValue")
+            if isinstance(start, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", start):
+                days.append(_dt.date.fromisoformat(start).toordinal())
+    return min(days) if days else None
+
+
+def masks_fill(node: Any, fill: float = SMAP_FILL) -> bool:
+    """Whether the expression masks the fill value: an ``Image.neq`` against the constant ``fill``."""
+    for call in _calls(node):
+        if call.get("functionName") == "Image.neq":
+            for inner in _calls(call.get("arguments", {}).get("image2")):
+                if inner.get("functionName") == "Image.constant" and \
+                        (inner.get("arguments", {}).get("value") or {}).get("constantValue") == fill:
+                    return True
+    return False
+
+
+_SIGNATURES: dict = {}
+
+
+def signatures() -> dict:
+    """Earth Engine's published algorithm signatures (``ee/tests/algorithms.json``): name -> (all argument
+    names, required argument names)."""
+    if not _SIGNATURES:
+        with open(ALGORITHMS_PATH, encoding="utf-8") as fh:
+            for alg in json.load(fh)["algorithms"]:
+                args = alg.get("arguments", [])
+                _SIGNATURES[alg["name"].split("/", 1)[-1]] = (
+                    {a["argumentName"] for a in args}, {a["argumentName"] for a in args if not a.get("optional")})
+    return _SIGNATURES
+
+
+def signature_errors(expression: Any) -> list[str]:
+    """Calls of an expression that Earth Engine would reject: unknown functions, unknown arguments, missing
+    required arguments (checked against :func:`signatures`)."""
+    known = signatures()
+    problems = []
+    for call in _calls(expression):
+        name = call.get("functionName")
+        if name is None:
+            continue
+        if name not in known:
+            problems.append(f"Unknown algorithm: {name}.")
+            continue
+        allowed, required = known[name]
+        given = set(call.get("arguments", {}))
+        problems += [f"{name}: unknown argument '{a}'." for a in sorted(given - allowed)]
+        problems += [f"{name}: missing required argument '{a}'." for a in sorted(required - given)]
+    return problems
+
+
+_PASS_THROUGH = {"Image.toFloat": "value", "Image.toDouble": "value", "Image.unmask": "input",
+                 "Image.updateMask": "image", "Image.resample": "image", "Image.reproject": "image",
+                 "Image.reduceResolution": "image", "Image.setDefaultProjection": "image", "Image.clamp": "input",
+                 "Image.clip": "input", "Image.add": "image1", "Image.subtract": "image1", "Image.multiply": "image1",
+                 "Image.divide": "image1", "reduce.mean": "collection", "reduce.median": "collection",
+                 "reduce.sum": "collection", "ImageCollection.mosaic": "collection", "Collection.sort": "collection",
+                 "Collection.filter": "collection", "Collection.limit": "collection",
+                 "ImageCollection.merge": "collection1"}
+#: Numpy types of Earth Engine's casts (computePixels answers in the expression's type: double when not cast).
+_CASTS = {"Image.toFloat": "<f4", "Image.toDouble": "<f8", "Image.toInt16": "<i2", "Image.toInt32": "<i4",
+          "Image.toUint8": "u1", "Image.toInt8": "i1", "Image.toUint16": "<u2"}
+
+
+def _const(node: Any) -> Any:
+    return node.get("constantValue") if isinstance(node, dict) else None
+
+
+def _invocation(node: Any) -> dict:
+    return (node or {}).get("functionInvocationValue") or {} if isinstance(node, dict) else {}
+
+
+def output_bands(expression: Any) -> Optional[list]:
+    """The band names an image expression produces, as far as the fake can tell (None: unknown)."""
+    def bands(node: Any, depth: int = 0) -> Optional[list]:
+        if depth > 200 or not isinstance(node, dict):
+            return None
+        if "functionDefinitionValue" in node:
+            return bands(node["functionDefinitionValue"].get("body"), depth + 1)
+        call = _invocation(node)
+        name, args = call.get("functionName"), call.get("arguments", {})
+        if name == "Image.rename":
+            return list(_const(args.get("names")) or []) or None
+        if name == "Image.select":
+            names = _const(args.get("newNames")) or _const(args.get("bandSelectors"))
+            return list(names) if isinstance(names, list) and all(isinstance(n, str) for n in names) else None
+        if name == "Image.addBands":
+            dst, src = bands(args.get("dstImg"), depth + 1), bands(args.get("srcImg"), depth + 1)
+            return None if dst is None or src is None else dst + [b for b in src if b not in dst]
+        if name == "Image.constant":
+            return ["constant"]
+        if name == "Image.classify":
+            return [_const(args.get("outputName")) or "classification"]
+        if name == "Collection.map":
+            return bands(args.get("baseAlgorithm"), depth + 1)
+        if name == "ImageCollection.fromImages":
+            images = (args.get("images") or {}).get("arrayValue", {}).get("values") or []
+            return bands(images[0], depth + 1) if images else None
+        if name in _PASS_THROUGH:
+            return bands(args.get(_PASS_THROUGH[name]), depth + 1)
+        return None
+
+    return bands(_resolve(expression))
+
+
+def answer_dtype(expression: Any) -> str:
+    """The type computePixels answers in: the outermost cast of the expression, else double."""
+    node = _resolve(expression)
+    for _ in range(100):
+        call = _invocation(node)
+        name = call.get("functionName")
+        if name in _CASTS:
+            return _CASTS[name]
+        if name not in _PASS_THROUGH:
+            return "<f8"
+        node = call.get("arguments", {}).get(_PASS_THROUGH[name])
+    return "<f8"
+
+
+def export_pixels(expression: Any) -> int:
+    """Pixels an export writes, from its expression: earthengine-api folds ``dimensions`` into a rectangle in
+    pixel coordinates, and ``region`` + ``crsTransform`` into a rectangle in the CRS and a reprojection."""
+    rects, scales = [], []
+    for call in _calls(expression):
+        args = call.get("arguments", {})
+        if call.get("functionName") == "GeometryConstructors.Rectangle":
+            coords = (args.get("coordinates") or {}).get("constantValue")
+            in_pixels = ((args.get("crs") or {}).get("functionInvocationValue") or {}).get("functionName") == \
+                "Image.projection"
+            if isinstance(coords, list) and len(coords) == 4 and all(isinstance(v, (int, float)) for v in coords):
+                rects.append((abs(coords[2] - coords[0]) * abs(coords[3] - coords[1]), in_pixels))
+        if call.get("functionName") == "Image.reproject":
+            transform = (args.get("crsTransform") or {}).get("constantValue")
+            if isinstance(transform, list) and len(transform) == 6 and transform[0] and transform[4]:
+                scales.append(abs(transform[0] * transform[4]))
+    for area, in_pixels in rects:
+        if in_pixels:
+            return int(round(area))
+    if rects and scales:
+        return int(round(max(a for a, _ in rects) / min(scales)))
+    return 0
+
+
+def _evaluate(body: dict) -> Any:
     expr = body.get("expression", {})
     values = expr.get("values", {})
     node = values.get(expr.get("result"), {})
     if "constantValue" in node:
         return node["constantValue"]
-    return expr
+    call = node.get("functionInvocationValue", {})
+    if call.get("functionName") == "Image.projection":
+        ids = loaded_ids(expr)
+        known = [i for i in ids if i in SMAP_PROJECTIONS]
+        if known:
+            return {"type": "Projection", **SMAP_PROJECTIONS[known[0]]}
+        raise _RefusedError(400, f"ImageCollection.load: ImageCollection asset '{ids[0] if ids else '?'}' not found "
+                            "(does not exist or caller does not have access).")
+    raise _RefusedError(400, f"The fake Earth Engine cannot compute {call.get('functionName', 'this value')}.")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -449,12 +747,24 @@ class _Handler(BaseHTTPRequestHandler):
         if endpoint == "token":
             return 200, "application/json", json.dumps(
                 {"access_token": fake.access_token, "expires_in": 3600, "token_type": "Bearer"}).encode()
+        if fake.require_token and endpoint not in ("discovery", "token", "unknown") and \
+                self.headers.get("Authorization") != f"Bearer {fake.access_token}":
+            return 401, "application/json", _error_json(401, unauthenticated().message, "UNAUTHENTICATED")
+        if endpoint in ("compute", "computePixels", "export", "classifierExport") and isinstance(body, dict) \
+                and fake.check_signatures:
+            problems = signature_errors(body.get("expression"))
+            if problems:
+                return 400, "application/json", _error_json(400, " ".join(problems[:3]), "INVALID_ARGUMENT")
         if endpoint == "compute":
-            result = fake.compute_result(body) if callable(fake.compute_result) else fake.compute_result
+            try:
+                result = fake.compute_result(body) if callable(fake.compute_result) else fake.compute_result
+            except _RefusedError as exc:
+                return exc.status, "application/json", _error_json(exc.status, str(exc),
+                                                                   _STATUS_NAMES.get(exc.status, "UNKNOWN"))
             return 200, "application/json", json.dumps({"result": result}).encode()
         if endpoint == "computePixels":
             return self._compute_pixels(body)
-        if endpoint == "export":
+        if endpoint in ("export", "classifierExport"):
             return self._export(path, body)
         if endpoint in ("operation", "cancel"):
             return self._operation(path, endpoint)
@@ -476,21 +786,65 @@ class _Handler(BaseHTTPRequestHandler):
             return 400, "application/json", _error_json(
                 400, f"Grid dimensions ({width}x{height}) must be less than or equal to {MAX_SIDE} pixels per side.",
                 "INVALID_ARGUMENT")
-        nbytes = width * height * len(bands) * 4
+        dtype = np.dtype(answer_dtype(body.get("expression")))
+        nbytes = width * height * len(bands) * dtype.itemsize
         if nbytes > MAX_REQUEST_BYTES:
             fault = request_too_large(nbytes)
             return 400, "application/json", _error_json(400, fault.message, fault.error_status)
-        if not (grid.get("crsCode") or grid.get("crsWkt")):
+        crs = grid.get("crsCode") or grid.get("crsWkt")
+        if not crs:
             return 400, "application/json", _error_json(400, "The grid needs a crsCode or crsWkt.", "INVALID_ARGUMENT")
+        if not _valid_crs(crs):
+            return 400, "application/json", _error_json(400, f"Invalid CRS: {crs[:80]}", "INVALID_ARGUMENT")
+        expression = body.get("expression")
+        available = output_bands(expression)
+        missing = [b for b in bands if available is not None and b not in available]
+        if missing:
+            return 400, "application/json", _error_json(
+                400, f"Image.select: Band pattern '{missing[0]}' did not match any bands. Available bands: "
+                     f"[{', '.join(available)}]", "INVALID_ARGUMENT")
+        ids = loaded_ids(expression)
+        unknown = [i for i in ids if not _known_asset(i)]
+        if unknown:
+            return 400, "application/json", _error_json(
+                400, f"ImageCollection.load: ImageCollection asset '{unknown[0]}' not found (does not exist or caller "
+                     "does not have access).", "INVALID_ARGUMENT")
+        windows = [(c.get("arguments", {}).get("maxPixels") or {}).get("constantValue") or 0
+                   for c in _calls(expression) if c.get("functionName") == "Image.reduceResolution"]
+        input_pixels = width * height * (sum(float(w) for w in windows) + len(bands))
+        if input_pixels > fake.max_input_pixels:
+            return 400, "application/json", _error_json(400, "User memory limit exceeded.", "INVALID_ARGUMENT")
         x, y = grid_centers(grid)
-        fill = find_unmask_value(body.get("expression"))
+        fill = find_unmask_value(expression)
+        smap = [i for i in ids if i in fake.smap_projections]
         arrays = []
         for k in range(len(bands)):
-            values = np.asarray(fake.value_fn(x, y, k), dtype=np.float32).copy()
-            values[np.asarray(fake.mask(x, y, k), dtype=bool)] = 0.0 if fill is None else fill
+            if smap:  # SMAP: the value of the lattice cell each pixel center falls in (nearest neighbour)
+                col, row = smap_cells(smap[0], x, y, crs)
+                day = step_day(expression) or 0
+                if fake.smap_fn is None:
+                    values = smap_value(col, row, day).copy()
+                else:
+                    sx, _, tx, _, sy, ty = fake.smap_projections[smap[0]]["transform"]
+                    values = np.asarray(fake.smap_fn(tx + (col + 0.5) * sx, ty + (row + 0.5) * sy, day),
+                                        dtype=np.float32).copy()
+                filled = smap_is_fill(col, row)
+                if masks_fill(expression):
+                    values[filled] = 0.0 if fill is None else fill
+                else:  # a -9999 averaged into the step mean with the other images
+                    n = SMAP_IMAGES_PER_STEP
+                    values[filled] = (values[filled] * (n - 1) + SMAP_FILL) / n
+            else:
+                values = np.asarray(fake.value_fn(x, y, k), dtype=np.float32).copy()
+                if fake.day_offset is not None:
+                    values += np.float32(fake.day_offset(step_day(expression) or 0, k))
+                values[np.asarray(fake.mask(x, y, k), dtype=bool)] = 0.0 if fill is None else fill
             arrays.append(values)
+        with fake._lock:
+            fake.pixel_log.append({"pixels": width * height, "bytes": nbytes, "bands": len(bands), "crs": crs,
+                                   "assets": ids, "input_pixels": input_pixels})
         if fmt in ("NPY", "NUMPY_NDARRAY"):
-            out = np.zeros((height, width), dtype=[(name, "<f4") for name in bands])
+            out = np.zeros((height, width), dtype=[(name, dtype.str) for name in bands])
             for name, values in zip(bands, arrays):
                 out[name] = values
             buf = io.BytesIO()
@@ -507,10 +861,21 @@ class _Handler(BaseHTTPRequestHandler):
         task_id = re.sub(r"[^A-Za-z0-9_-]", "", task_id)
         name = f"projects/{project}/operations/{task_id}"
         description = (body or {}).get("description", "")
+        states, error = list(fake.task_states), fake.task_error
+        dims = ((body or {}).get("grid") or {}).get("dimensions") or {}
+        pixels = int(dims.get("width", 0) or 0) * int(dims.get("height", 0) or 0) or \
+            export_pixels((body or {}).get("expression"))
+        raw_max = (body or {}).get("maxPixels")
+        raw_max = raw_max.get("value") if isinstance(raw_max, dict) else raw_max  # an Int64Value: {"value": "n"}
+        max_pixels = float(raw_max or 1e8)  # Earth Engine's default
+        if pixels > max_pixels:  # the task fails on the server, as Earth Engine's do
+            states = ["PENDING", "FAILED"]
+            error = (f"Too many pixels in the region. Specified: {pixels}, maximum allowed: {max_pixels:.0f}. If you "
+                     "are sure you want to compute or export a larger region, specify a higher maxPixels value.")
         with fake._lock:
             op = fake.operations.get(name)
             if op is None:
-                op = _Operation(name, description, list(fake.task_states), fake.task_error, body=body or {})
+                op = _Operation(name, description, states, error, body=body or {})
                 fake.operations[name] = op
         return 200, "application/json", json.dumps(self._operation_json(op)).encode()
 
@@ -592,6 +957,35 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
+
+
+def _valid_crs(crs: str) -> bool:
+    from osgeo import osr
+
+    srs = osr.SpatialReference()
+    try:
+        return srs.SetFromUserInput(crs) == 0
+    except RuntimeError:
+        return False
+
+
+#: Asset ids the fake serves: every collection of the plugin's catalog (any version listed there).
+def _known_asset(asset_id: str) -> bool:
+    return asset_id in _catalog_ids() or asset_id in SMAP_PROJECTIONS
+
+
+_CATALOG_IDS: set = set()
+
+
+def _catalog_ids() -> set:
+    if not _CATALOG_IDS:
+        from smdownscale.algorithms.gee.catalog import collections_for, load_catalog, with_source
+
+        for entry in load_catalog().entries:
+            for source in [None, *entry.get("alternatives", {})]:
+                e = with_source(entry, source)
+                _CATALOG_IDS.update(c["id"] for c in collections_for(e))
+    return _CATALOG_IDS
 
 
 def _error_json(code: int, message: str, status: str) -> bytes:

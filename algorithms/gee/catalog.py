@@ -31,7 +31,8 @@ ASSET_TYPES = ("image", "image_collection")
 #: before the step end (yearly products); static = one image, dates ignored.
 REDUCERS = ("mean", "median", "sum", "first", "latest", "static")
 MATH_OPS = {"band": 1, "normalized_difference": 2, "difference": 2, "linear": None, "terrain": 1}
-MASK_TYPES = ("bits_zero", "equals", "range")
+#: fill: the band's fill values (e.g. SMAP's -9999) are masked, each compared exactly.
+MASK_TYPES = ("bits_zero", "equals", "range", "fill")
 FILTER_TYPES = ("eq", "list_contains")
 SMAP_PRODUCTS = {"L4": "L4", "L3E": "L3E", "L3": "L3E", "L3 ENHANCED": "L3E", "L3_E": "L3E"}
 
@@ -178,6 +179,9 @@ def validate_entry(entry: Any) -> list[str]:
             bad(f"bits_zero rule on {rule['band']} needs a list of bit numbers 0-31")
         if rule["type"] == "equals" and not isinstance(rule.get("value"), (int, float)):
             bad(f"equals rule on {rule['band']} needs a numeric value")
+        if rule["type"] == "fill" and not (isinstance(rule.get("values"), list) and rule["values"]
+                                           and all(isinstance(v, (int, float)) for v in rule["values"])):
+            bad(f"fill rule on {rule['band']} needs a list of numeric fill values")
         if rule["type"] == "range" and "min" not in rule and "max" not in rule:
             bad(f"range rule on {rule['band']} needs min and/or max")
     for flt in entry.get("filters", []):

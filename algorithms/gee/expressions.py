@@ -16,7 +16,9 @@ entry's quality rules and reduced over the time step with the entry's reducer:
 * antecedent precipitation is the total over ``antecedent_days`` ending at the step end;
 * on the fine grid (``BuildOptions.fine_crs``/``fine_scale``), data finer than the grid are averaged
   into it (``reduceResolution``; majority class for categorical data) instead of sampled, and
-  coarser continuous data are interpolated bilinearly.
+  coarser continuous data are interpolated bilinearly. The decision is made in metres: a fine pixel's
+  ground size at the area (``BuildOptions.fine_metres``, :func:`.fetch.pixel_size`) against the
+  source's native resolution, whatever the CRS's unit (metres, feet, degrees).
 
 A fully masked placeholder is merged into every collection so a step without any image gives an
 empty (masked) band instead of a band-less image that would break the stack.
@@ -52,7 +54,14 @@ class BuildOptions:
     antecedent_days: int | None = None
     sources: dict[str, str] = field(default_factory=dict)
     fine_crs: str | None = None
+    #: Fine pixel size in ``fine_crs`` units (metres, feet, degrees).
     fine_scale: float | None = None
+    #: Ground size of a fine pixel at the area, in metres (decides averaging / interpolation); default:
+    #: ``fine_scale`` times the CRS unit's nominal size (exact only for metric projected CRSs).
+    fine_metres: float | None = None
+    #: Largest side of a fine pixel in metres (ground or Earth Engine's nominal size): bounds the number of
+    #: source pixels ``reduceResolution`` combines into one fine pixel. Default: ``fine_metres``.
+    fine_side_metres: float | None = None
 
     def __post_init__(self) -> None:
         if int(self.window_days) < 0:
@@ -68,6 +77,19 @@ class BuildOptions:
                              f"(got {self.antecedent_days}).")
         if self.fine_scale is not None and self.fine_scale <= 0:
             raise InputError(f"The fine resolution must be positive (got {self.fine_scale}).")
+        if self.fine_metres is None and self.fine_crs and self.fine_scale:
+            self.fine_metres = float(self.fine_scale) * _nominal_unit_metres(self.fine_crs)
+        if self.fine_side_metres is None and self.fine_metres:
+            self.fine_side_metres = float(self.fine_metres)
+
+
+def _nominal_unit_metres(crs: str) -> float:
+    """Earth Engine's nominal size of one unit of ``crs`` in metres (111 319.49 m per degree)."""
+    from .. import raster
+    from .fetch import NOMINAL_METRES_PER_DEGREE
+
+    srs = raster.srs_from_user(crs)
+    return float(srs.GetLinearUnits()) if srs.IsProjected() else NOMINAL_METRES_PER_DEGREE
 
 
 # -- time steps ---------------------------------------------------------------------------------
@@ -138,6 +160,12 @@ def _mask_condition(img: ee.Image, rule: dict[str, Any]) -> ee.Image:
         return band.bitwiseAnd(bits).eq(0)
     if kind == "equals":
         return band.eq(rule["value"])
+    if kind == "fill":
+        cond = None
+        for value in rule["values"]:
+            keep = band.neq(float(value))
+            cond = keep if cond is None else cond.And(keep)
+        return cond
     cond = None
     if "min" in rule:
         cond = band.gte(rule["min"])
@@ -168,14 +196,34 @@ def _band_math(value: ee.Image, bands: Sequence[str], spec: dict[str, Any]) -> e
 
 
 def _needs_aggregation(entry: dict[str, Any], options: BuildOptions) -> bool:
-    return bool(options.fine_crs and options.fine_scale
-                and float(entry["native_resolution"]) < AGGREGATE_BELOW * float(options.fine_scale))
+    return bool(options.fine_crs and options.fine_metres
+                and float(entry["native_resolution"]) < AGGREGATE_BELOW * float(options.fine_metres))
 
 
 def _interpolates(entry: dict[str, Any], options: BuildOptions) -> bool:
-    return bool(options.fine_crs and options.fine_scale and entry["kind"] == "continuous"
+    return bool(options.fine_crs and options.fine_metres and entry["kind"] == "continuous"
                 and entry["math"]["op"] != "terrain"
-                and float(entry["native_resolution"]) > float(options.fine_scale) / AGGREGATE_BELOW)
+                and float(entry["native_resolution"]) > float(options.fine_metres) / AGGREGATE_BELOW)
+
+
+def reduce_pixels(entry: dict[str, Any], options: BuildOptions) -> int:
+    """Source pixels ``reduceResolution`` may combine into one fine pixel for ``entry`` (1 when the entry is
+    not averaged): the source pixels along the fine pixel's largest side, plus one on each edge, squared."""
+    if not _needs_aggregation(entry, options):
+        return 1
+    side = float(options.fine_side_metres or options.fine_metres) / float(entry["native_resolution"])
+    return int(min(MAX_REDUCE_PIXELS, (math.ceil(side) + 2) ** 2))
+
+
+def input_pixels_per_pixel(entries: Sequence[dict[str, Any]], options: BuildOptions) -> float:
+    """Source pixels Earth Engine reads for one fine pixel of the stack of ``entries``: per entry the
+    ``reduceResolution`` window (:func:`reduce_pixels`, 1 when not averaged) times its bands, twice with gap filling
+    (the step and the wider window are both composited). Sizes download requests (:func:`.transport.plan_tiles`)."""
+    total = 0.0
+    for entry in entries:
+        layers = 2 if entry.get("gap_fill") and options.window_days > 0 else 1
+        total += reduce_pixels(entry, options) * len(entry["bands"]) * layers
+    return max(1.0, total)
 
 
 def _image_fn(entry: dict[str, Any], bands: Sequence[str], masks: Sequence[dict[str, Any]],
@@ -264,8 +312,7 @@ def _to_fine_grid(image: ee.Image, entry: dict[str, Any], options: BuildOptions,
     if not _needs_aggregation(entry, options):
         return image
     native = float(entry["native_resolution"])
-    ratio = float(options.fine_scale) / native
-    max_pixels = int(min(MAX_REDUCE_PIXELS, (math.ceil(ratio) + 2) ** 2))
+    max_pixels = reduce_pixels(entry, options)
     if composite:
         # A composite has no projection of its own: have it computed at native resolution in the target CRS.
         image = image.setDefaultProjection(crs=options.fine_crs, scale=native)

@@ -2,11 +2,14 @@
 
 Per time step it writes (under ``out_dir``)
 
-* ``smap/smap_<YYYYMMDD>.tif``: SMAP soil moisture on SMAP's own grid, EASE-Grid 2.0 global 9 km
-  (EPSG:6933), the window of whole cells covering the area;
+* ``smap/smap_<YYYYMMDD>.tif``: SMAP soil moisture on the grid of Earth Engine's SMAP asset, as it is
+  (projection and transform read from the asset: EPSG:4326 for L4, about 11 km; 0.08 degrees for L3
+  enhanced), the window of whole cells covering the area: no cell is duplicated or dropped by re-gridding;
 * ``factors/factors_<YYYYMMDD>.tif``: the factors as one float32 band each (band description =
   factor name, land cover marked ``SMD_KIND=categorical``) on the fine grid: ``target_crs`` at
   ``fine_resolution``, covering the same SMAP cells, its edges on whole multiples of the resolution;
+  averaging finer data into it is decided from the fine pixel's ground size in metres
+  (:func:`pixel_size`), for any CRS;
 
 and ``manifest.json`` (:mod:`..manifest`), which the chain's algorithms take instead of file lists.
 Pixels go through :func:`.transport.fetch_image` (tiles, retries, resumable tile cache). Tiles of
@@ -34,7 +37,9 @@ from .. import raster
 from ..errors import Canceled, InputError
 from ..manifest import StepFiles, utc_now, write_manifest
 from ..raster import Grid, IsCanceled, Progress, never_canceled, no_progress
+from . import GeeError
 from .catalog import collections_for, load_catalog
+from .plan import RunPlan
 
 #: EASE-Grid 2.0 global 9 km (SMAP L3/L4): cell size and upper-left corner in EPSG:6933 metres.
 EASE_CELL = 9008.055210146
@@ -46,6 +51,8 @@ EASE_CRS = "EPSG:6933"
 #: Bytes one time step may take (all bands, float32) before the interactive download is refused.
 MAX_INTERACTIVE_BYTES = 2 * 2**30
 EXPORTS = (None, "drive", "gcs")
+#: The dry run's table, written into the output folder.
+PLAN_FILE = "plan.csv"
 
 
 @dataclass
@@ -60,6 +67,9 @@ class FetchResult:
     tiles_fetched: int = 0
     tiles_from_cache: int = 0
     retries: int = 0
+    splits: int = 0
+    #: The dry run's plan (``plan_only``), else None.
+    plan: RunPlan | None = None
 
 
 # -- area and grids -------------------------------------------------------------------------------
@@ -131,9 +141,84 @@ def _envelope_in(geom: ogr.Geometry, srs: osr.SpatialReference, target: osr.Spat
     return xmin, ymin, xmax, ymax
 
 
+def smap_collection_for(entry: dict[str, Any], day: dt.date) -> str:
+    """The collection (dataset version) of a SMAP entry that covers ``day`` (else the newest)."""
+    cols = collections_for(entry)
+    for col in cols:
+        lo = dt.date.fromisoformat(col["from"]) if col.get("from") else dt.date.min
+        hi = dt.date.fromisoformat(col["until"]) if col.get("until") else dt.date.max
+        if lo <= day < hi:
+            return col["id"]
+    return cols[-1]["id"]
+
+
+def smap_asset_projection(entry: dict[str, Any], day: dt.date) -> dict[str, Any]:
+    """SMAP's own grid as Earth Engine stores it: ``{"collection", "band", "crs", "transform"}`` read from the
+    asset (one ``getInfo`` of ``ImageCollection(id).first().select(band).projection()``; the transform in Earth
+    Engine's order [xScale, xShear, xTranslation, yShear, yScale, yTranslation]). Earth Engine must be initialized.
+
+    Earth Engine's SMAP copies are not on the EASE-Grid 2.0 lattice (L4 was warped to EPSG:4326, L3 enhanced
+    is stored at 0.08 degrees): fetching them on their own grid keeps every cell's own value.
+    """
+    import ee
+
+    from .auth import explain
+
+    collection = smap_collection_for(entry, day)
+    band = entry["bands"][0]
+    try:
+        info = ee.ImageCollection(collection).first().select([band]).projection().getInfo()
+    except Exception as exc:  # noqa: BLE001
+        raise explain(exc) from None
+    crs = (info or {}).get("crs") or (info or {}).get("wkt")
+    transform = (info or {}).get("transform")
+    ok = (isinstance(crs, str) and isinstance(transform, list) and len(transform) == 6
+          and all(isinstance(v, (int, float)) and math.isfinite(v) for v in transform)
+          and transform[1] == 0 and transform[3] == 0 and transform[0] > 0 and transform[4] < 0)
+    if not ok:
+        raise GeeError(f"Earth Engine described the grid of {collection} as {info!r}, not a north-up grid; run "
+                       "again, and report it if it persists.", kind="payload")
+    return {"collection": collection, "band": band, "crs": crs, "transform": [float(v) for v in transform]}
+
+
+@raster.gdal_exceptions()
+def lattice_window(geom: ogr.Geometry, srs: osr.SpatialReference, crs: str, transform: Sequence[float]) -> Grid:
+    """The window of whole cells of the lattice ``crs`` + ``transform`` (Earth Engine's order) covering the area."""
+    target = _srs(crs)
+    sx, _shx, tx, _shy, sy, ty = (float(v) for v in transform)
+    xmin, ymin, xmax, ymax = _envelope_in(geom, srs, target)
+    if target.IsGeographic():
+        ymin, ymax = max(ymin, -90.0), min(ymax, 90.0)
+    eps = 1e-9
+    col0 = math.floor((xmin - tx) / sx + eps)
+    col1 = math.ceil((xmax - tx) / sx - eps)
+    row0 = math.floor((ymax - ty) / sy + eps)
+    row1 = math.ceil((ymin - ty) / sy - eps)
+    if target.IsGeographic():
+        row0 = max(row0, math.ceil((90.0 - ty) / sy - eps))
+        row1 = min(row1, math.floor((-90.0 - ty) / sy + eps))
+    if col1 <= col0 or row1 <= row0:
+        raise InputError("The area lies outside SMAP's grid; choose another area.")
+    # origins rounded to 1e-9 units: 2963 x 0.1 - 180 is 116.30000000000001 in floating point
+    return Grid(target.ExportToWkt(), (round(tx + col0 * sx, 9), sx, 0.0, round(ty + row0 * sy, 9), 0.0, sy),
+                col1 - col0, row1 - row0)
+
+
+def smap_native_grid(entry: dict[str, Any], geom: ogr.Geometry, srs: osr.SpatialReference,
+                     day: dt.date) -> tuple[Grid, dict[str, Any]]:
+    """SMAP's own cells covering the area (:func:`smap_asset_projection` + :func:`lattice_window`) and the
+    projection record for the manifest."""
+    proj = smap_asset_projection(entry, day)
+    grid = lattice_window(geom, srs, proj["crs"], proj["transform"])
+    if grid.size > 4_000_000:
+        raise InputError(f"The area covers {grid.width} x {grid.height} SMAP cells; choose a smaller area.")
+    return grid, proj
+
+
 @raster.gdal_exceptions()
 def smap_grid(geom: ogr.Geometry, srs: osr.SpatialReference) -> Grid:
-    """The window of whole EASE-Grid 2.0 9 km cells covering the area."""
+    """The window of whole EASE-Grid 2.0 9 km cells covering the area (the SMAP products' own lattice at NSIDC;
+    used for input checks before Earth Engine is asked for its copy's grid, see :func:`smap_native_grid`)."""
     ease = _srs(EASE_CRS)
     xmin, ymin, xmax, ymax = _envelope_in(geom, srs, ease)
     eps = 1e-9
@@ -147,17 +232,76 @@ def smap_grid(geom: ogr.Geometry, srs: osr.SpatialReference) -> Grid:
                                      -EASE_CELL), col1 - col0, row1 - row0)
 
 
+#: Earth Engine's nominal metres per degree of a geographic CRS (2 pi 6378137 / 360).
+NOMINAL_METRES_PER_DEGREE = 111319.49079327357
+_EARTH_RADIUS = 6371008.8  # mean radius (m), for ground distances
+
+
+def _ground_distance(lon0: float, lat0: float, lon1: float, lat1: float) -> float:
+    """Great-circle distance in metres (haversine on the mean Earth sphere, ample for pixel sizes)."""
+    p0, p1 = math.radians(lat0), math.radians(lat1)
+    a = (math.sin((p1 - p0) / 2) ** 2
+         + math.cos(p0) * math.cos(p1) * math.sin(math.radians(lon1 - lon0) / 2) ** 2)
+    return 2 * _EARTH_RADIUS * math.asin(min(1.0, math.sqrt(a)))
+
+
+@dataclass(frozen=True)
+class PixelSize:
+    """A grid's pixel in metres at the grid's centre: ground size along x and y, and Earth Engine's nominal
+    size (CRS unit x pixel size: metres, feet, or 111 319.49 m per degree)."""
+
+    x: float
+    y: float
+    nominal: float
+
+    @property
+    def ground(self) -> float:
+        """The pixel's ground size: the side of a square of the same area."""
+        return math.sqrt(self.x * self.y)
+
+    @property
+    def largest(self) -> float:
+        """The largest of the ground sides and the nominal size (bounds the source pixels per pixel)."""
+        return max(self.x, self.y, self.nominal)
+
+
+@raster.gdal_exceptions()
+def pixel_size(grid: Grid) -> PixelSize:
+    """The ground size of one pixel of ``grid`` at the grid's centre, for any CRS (metres, feet, degrees)."""
+    srs = grid.srs
+    x0, dx, _rx, y0, _ry, dy = grid.transform
+    unit = srs.GetLinearUnits() if srs.IsProjected() else NOMINAL_METRES_PER_DEGREE
+    nominal = abs(dx) * unit
+    wgs = osr.SpatialReference()
+    wgs.ImportFromEPSG(4326)
+    wgs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    cx, cy = x0 + dx * grid.width / 2.0, y0 + dy * grid.height / 2.0
+    try:
+        ct = osr.CoordinateTransformation(srs, wgs)
+        (lon0, lat0, _), (lon1, lat1, _), (lon2, lat2, _) = (ct.TransformPoint(x, y) for x, y in
+                                                             ((cx, cy), (cx + dx, cy), (cx, cy + dy)))
+        gx, gy = _ground_distance(lon0, lat0, lon1, lat1), _ground_distance(lon0, lat0, lon2, lat2)
+    except RuntimeError:
+        gx = gy = nominal
+    if not (math.isfinite(gx) and math.isfinite(gy) and gx > 0 and gy > 0):
+        gx = gy = nominal
+    return PixelSize(gx, gy, nominal)
+
+
 @raster.gdal_exceptions()
 def fine_grid(coarse: Grid, target_crs: str, resolution: float) -> Grid:
     """The fine grid in ``target_crs`` covering the SMAP window, edges on whole multiples of ``resolution``."""
     if not resolution or resolution <= 0 or not math.isfinite(resolution):
         raise InputError(f"The fine resolution must be a positive number (got {resolution}).")
     target = _srs(target_crs)
-    metres = resolution * (target.GetLinearUnits() if target.IsProjected() else 111320.0)
-    if metres >= EASE_CELL:
-        raise InputError(f"The fine resolution ({resolution:g} {'m' if target.IsProjected() else 'degrees'}) is not "
-                         f"finer than SMAP's 9 km cells; choose a smaller pixel size (e.g. 1000 m).")
     xmin, ymin, xmax, ymax = coarse.extent_in(target.ExportToWkt())
+    cx, cy = (xmin + xmax) / 2.0, (ymin + ymax) / 2.0
+    probe = Grid(target.ExportToWkt(), (cx, resolution, 0.0, cy, 0.0, -resolution), 1, 1)
+    if pixel_size(probe).ground >= pixel_size(coarse).ground:
+        unit = "m" if target.IsProjected() and target.GetLinearUnits() == 1.0 else target.GetLinearUnitsName() \
+            if target.IsProjected() else "degrees"
+        raise InputError(f"The fine resolution ({resolution:g} {unit}) is not finer than SMAP's cells (about "
+                         f"{pixel_size(coarse).ground / 1000:.0f} km); choose a smaller pixel size (e.g. 1000 m).")
     eps = 1e-9
     xmin = math.floor(xmin / resolution + eps) * resolution
     ymin = math.floor(ymin / resolution + eps) * resolution
@@ -210,19 +354,25 @@ def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factor
           url: str | None = None, max_interactive_bytes: int = MAX_INTERACTIVE_BYTES, timeout: float = 120.0,
           retry: Any = None, progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled,
           log: Callable[[str], None] | None = None, wait_exports: bool = False,
-          export_poll: float = 10.0) -> FetchResult:
+          export_poll: float = 10.0, max_input_pixels: float | None = None, plan_only: bool = False) -> FetchResult:
     """Fetch SMAP and the factors for every time step of ``start``..``end`` (inclusive); see the module doc.
 
     ``area``: an extent ``(xmin, ymin, xmax, ymax, crs)`` or a GeoJSON polygon with ``area_crs``.
     ``step``: daily, 8day, 16day or monthly (:func:`.expressions.time_steps`). ``export``: None (download),
     'drive' (``export_target`` = Drive folder) or 'gcs' (``export_target`` = bucket). ``project``,
     ``credentials``, ``url``: see :func:`.auth.initialize`. Raises InputError for bad inputs, GeeError for
-    Earth Engine failures, Canceled when canceled.
+    Earth Engine failures, Canceled when canceled. ``plan_only``: compute nothing, write ``plan.csv`` (requests or
+    tasks, pixels, bytes, source pixels per step, :func:`plan_fetch`) into ``out_dir`` and return it as
+    ``FetchResult.plan``; the only request sent reads SMAP's grid from the asset.
     """
     from . import expressions
     from .expressions import BuildOptions, time_steps
 
     say = log or (lambda _m: None)
+    if max_input_pixels is None:
+        from .transport import DEFAULT_MAX_INPUT_PIXELS
+
+        max_input_pixels = DEFAULT_MAX_INPUT_PIXELS
     if not out_dir:
         raise InputError("No output folder was given; choose where to save the data.")
     out_dir = os.path.abspath(out_dir)
@@ -238,25 +388,37 @@ def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factor
     options = BuildOptions(window_days=window_days, orbit_pass=orbit_pass, antecedent_days=antecedent_days,
                            sources=sources)
     geom, srs = area_geometry(area, area_crs)
-    coarse = smap_grid(geom, srs)
-    fine = fine_grid(coarse, target_crs, float(fine_resolution))
     names = [e["id"] for e in entries]
     kinds = [e["kind"] for e in entries]
-    step_bytes = (fine.size * len(names) + coarse.size) * 4
-    if export is None and step_bytes > max_interactive_bytes:
-        raise InputError(
-            f"The area is too large for interactive download: one time step is {_mb(step_bytes)} "
-            f"({fine.width} x {fine.height} pixels x {len(names)} factors at {fine_resolution:g}), beyond the "
-            f"{_mb(max_interactive_bytes)} limit. Choose a smaller area, a coarser fine resolution or fewer factors, "
-            "or set the export option (Google Drive or Cloud Storage) to have Earth Engine write the files as "
-            "export tasks.")
-    options.fine_crs = _ee_crs(fine)
-    options.fine_scale = float(fine_resolution)
+
+    def check_size(coarse: Grid, fine: Grid) -> int:
+        step_bytes = (fine.size * len(names) + coarse.size) * 4
+        if export is None and step_bytes > max_interactive_bytes:
+            raise InputError(
+                f"The area is too large for interactive download: one time step is {_mb(step_bytes)} "
+                f"({fine.width} x {fine.height} pixels x {len(names)} factors at {fine_resolution:g}), beyond the "
+                f"{_mb(max_interactive_bytes)} limit. Choose a smaller area, a coarser fine resolution or fewer "
+                "factors, or set the export option (Google Drive or Cloud Storage) to have Earth Engine write the "
+                "files as export tasks.")
+        return step_bytes
+
+    # checks on SMAP's EASE-Grid 2.0 lattice before anything is sent, then SMAP's own grid on Earth Engine
+    ease = smap_grid(geom, srs)
+    check_size(ease, fine_grid(ease, target_crs, float(fine_resolution)))
 
     from . import auth
 
     project_id = auth.initialize(project, credentials, url)
     import ee
+
+    coarse, smap_proj = smap_native_grid(smap_entry, geom, srs, steps[0][0])
+    fine = fine_grid(coarse, target_crs, float(fine_resolution))
+    step_bytes = check_size(coarse, fine)
+    options.fine_crs = _ee_crs(fine)
+    options.fine_scale = float(fine_resolution)
+    size = pixel_size(fine)
+    options.fine_metres, options.fine_side_metres = size.ground, size.largest
+    stack_cost = expressions.input_pixels_per_pixel(entries, options)
 
     from .transport import RetryPolicy, fetch_image, start_export, wait_for_export
 
@@ -270,8 +432,9 @@ def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factor
         "smap_product": smap_entry["product"], "smap_layer": smap_layer,
         "crs": target_crs, "resolution": float(fine_resolution), "window_days": options.window_days,
         "orbit_pass": options.orbit_pass, "antecedent_days": antecedent_days,
-        "smap_grid": {"crs": EASE_CRS, "transform": list(coarse.transform), "width": coarse.width,
-                      "height": coarse.height},
+        "smap_grid": {"crs": smap_proj["crs"], "transform": list(coarse.transform), "width": coarse.width,
+                      "height": coarse.height, "source": f"{smap_proj['collection']} (the asset's own grid)",
+                      "asset_transform": smap_proj["transform"]},
         "fine_grid": {"crs": target_crs,
                       "transform": list(fine.transform), "width": fine.width, "height": fine.height},
         "export": export,
@@ -281,7 +444,14 @@ def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factor
     retry = retry or RetryPolicy()
     requested = utc_now()
     say(f"{len(steps)} time step(s); SMAP grid {coarse.width} x {coarse.height} cells, fine grid {fine.width} x "
-        f"{fine.height} pixels, {len(names)} factor(s) ({_mb(step_bytes)} per step).")
+        f"{fine.height} pixels, {len(names)} factor(s) ({_mb(step_bytes)} per step; Earth Engine reads about "
+        f"{stack_cost * fine.size:.3g} source pixels per step, at most {max_input_pixels:.3g} per request).")
+    if plan_only:
+        run_plan = plan_fetch(steps, coarse, fine, len(names), stack_cost, max_input_pixels, export)
+        run_plan.write_csv(os.path.join(out_dir, PLAN_FILE))
+        say("Plan only (nothing was computed or downloaded):\n" + run_plan.table())
+        progress(1.0)
+        return FetchResult("", [run_plan.path], tasks=[], plan=run_plan)
 
     written: list[str] = []
     result = FetchResult("", [], tasks=[])
@@ -314,9 +484,9 @@ def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factor
                 done += weights[0] + weights[1]
                 progress(done / total * (0.1 if wait_exports else 1.0))  # waiting takes the rest
                 continue
-            for img, grid, bands, path, kinds_, weight in ((smap_img, coarse, [smap_layer], smap_path, None,
-                                                             weights[0]),
-                                                            (stack_img, fine, names, stack_path, kinds, weights[1])):
+            for img, grid, bands, path, kinds_, weight, cost in (
+                    (smap_img, coarse, [smap_layer], smap_path, None, weights[0], 1.0),
+                    (stack_img, fine, names, stack_path, kinds, weights[1], stack_cost)):
                 existed = os.path.exists(path)
                 base = done
 
@@ -325,12 +495,14 @@ def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factor
 
                 stats = fetch_image(img, grid, bands, path, cache_root, workers=workers, retry=retry,
                                     timeout=timeout, progress=sub, is_canceled=is_canceled, keep_cache=True,
-                                    metadata=meta, kinds=kinds_, log=say)
+                                    metadata=meta, kinds=kinds_, log=say, input_per_pixel=cost,
+                                    max_input_pixels=max_input_pixels)
                 if not existed:
                     written.append(path)
                 result.tiles_fetched += stats.fetched
                 result.tiles_from_cache += stats.from_cache
                 result.retries += stats.retries
+                result.splits += stats.splits
                 done += weight
             result.smap_files.append(smap_path)
             result.factor_files.append(stack_path)
@@ -371,6 +543,28 @@ def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factor
     result.files = result.smap_files + result.factor_files + [manifest_path]
     progress(1.0)
     return result
+
+
+def plan_fetch(steps: Sequence[tuple], coarse: Grid, fine: Grid, n_factors: int, stack_cost: float,
+               max_input_pixels: float, export: str | None) -> RunPlan:
+    """What :func:`fetch` would ask of Earth Engine, per time step: SMAP and the factor stack as interactive
+    requests (tiles of :func:`.transport.plan_tiles`) or, with ``export``, one task each."""
+    from .transport import plan_tiles
+
+    run_plan = RunPlan("fetchgee")
+    for s0, _s1, _label in steps:
+        date = s0.isoformat()
+        for kind, grid, nbands, cost in (("smap", coarse, 1, 1.0), ("factors", fine, n_factors, stack_cost)):
+            if export is None:
+                count, unit = len(plan_tiles(grid, nbands, 4, input_per_pixel=cost,
+                                             max_input_pixels=max_input_pixels)), "requests"
+            else:
+                count, unit = 1, "tasks"
+            run_plan.add(date, kind, unit, count, grid.size * nbands, grid.size * nbands * 4, grid.size * cost)
+    where = "downloaded" if export is None else f"written by the export tasks ({export})"
+    run_plan.notes += [f"bytes: float32 values {where}; source_pixels: pixels Earth Engine reads to compute them",
+                       "no training on Earth Engine (train locally on the files)"]
+    return run_plan
 
 
 def _area_record(area: Any, area_crs: str | None, geom: ogr.Geometry, srs: osr.SpatialReference) -> dict[str, Any]:

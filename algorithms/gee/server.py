@@ -4,12 +4,13 @@ Training (:func:`build_training`), per time step:
 
 * the fine factors (:func:`.expressions.build_stack`) are put on the fine grid (target CRS at the fine
   resolution), land cover becomes one 0/1 band per class (``landcover_10``, ...);
-* they are averaged onto SMAP's own grid, EASE-Grid 2.0 global 9 km (EPSG:6933), with
-  ``reduceResolution(Reducer.mean)`` + ``reproject`` (class bands become class fractions), as the local
-  chain averages the 1 km stack into each SMAP cell;
+* they are averaged onto SMAP's own grid, the grid of Earth Engine's SMAP asset read from the asset
+  (:func:`.fetch.smap_native_grid`, the grid fetchgee writes SMAP on; EASE-Grid 2.0 9 km when no grid is
+  given), with ``reduceResolution(Reducer.mean)`` + ``reproject`` (class bands become class fractions), as
+  the local chain averages the 1 km stack into each SMAP cell;
 * SMAP of the step is put on the same grid and added as the ``target`` band;
-* samples are drawn on that coarse grid (``Image.sample`` in the SMAP projection at 9 km), so every sample
-  is a different SMAP cell (spatial separation of at least one cell, 9 km); ``samples_per_step`` cells per
+* samples are drawn on that coarse grid (``Image.sample`` in the SMAP projection), so every sample
+  is a different SMAP cell (spatial separation of at least one cell); ``samples_per_step`` cells per
   step at random (seeded, a different seed per step), or all cells when it is 0/None; cells where SMAP or a
   factor is missing are dropped;
 * the samples of all training steps are merged and a regressor is trained on them in regression mode:
@@ -47,8 +48,9 @@ from .. import raster
 from ..errors import InputError
 from ..raster import Grid
 from .catalog import load_catalog
-from .expressions import MAX_REDUCE_PIXELS, BuildOptions, build_smap, build_stack
-from .fetch import EASE_CELL, EASE_CRS, EASE_X0, EASE_Y0
+from .expressions import MAX_REDUCE_PIXELS, BuildOptions, build_smap, build_stack, input_pixels_per_pixel
+from .fetch import EASE_CELL, EASE_CRS, EASE_X0, EASE_Y0, pixel_size
+from .plan import RunPlan
 from .tasks import TaskConfig, task_description
 
 MODEL_TYPES = ("rf", "cart", "svr", "gbt")
@@ -90,6 +92,8 @@ TARGET = "target"
 BAND_NAME = "soil_moisture"
 RESIDUAL_MODES = ("constant", "none")
 DESTINATIONS = ("drive", "gcs", "asset")
+#: Training samples a model that Earth Engine cannot save (SVR, gradient boosting) may take: every export retrains it.
+MAX_EMBEDDED_SAMPLES = 25000
 #: maxPixels of every export (Earth Engine's default, 1e8, stops province-scale exports).
 DEFAULT_MAX_PIXELS = 1e13
 DEFAULT_CLIP = (0.0, 0.6)
@@ -97,9 +101,40 @@ DEFAULT_CLIP = (0.0, 0.6)
 
 # -- grids and projections -------------------------------------------------------------------------
 
-def smap_projection() -> ee.Projection:
-    """SMAP's grid: EASE-Grid 2.0 global 9 km (EPSG:6933), the grid the local chain's SMAP files use."""
+def smap_projection(coarse_grid: Grid | None = None) -> ee.Projection:
+    """SMAP's grid: ``coarse_grid`` (the asset's own grid, :func:`.fetch.smap_native_grid`, as fetchgee writes
+    it), else EASE-Grid 2.0 global 9 km (EPSG:6933)."""
+    if coarse_grid is not None:
+        return ee.Projection(ee_crs(coarse_grid), crs_transform(coarse_grid))
     return ee.Projection(EASE_CRS, [EASE_CELL, 0, EASE_X0, 0, -EASE_CELL, EASE_Y0])
+
+
+def _one_cell(fine: Grid, coarse: Grid | None) -> Grid:
+    """One cell of the coarse grid near the middle of the area (an EASE-Grid 2.0 cell when ``coarse`` is None)."""
+    if coarse is not None:
+        x0, dx, _, y0, _, dy = coarse.transform
+        c, r = coarse.width // 2, coarse.height // 2
+        return Grid(coarse.crs_wkt, (x0 + c * dx, dx, 0.0, y0 + r * dy, 0.0, dy), 1, 1)
+    ease = raster.srs_from_user(EASE_CRS)
+    x0, dx, _, y0, _, dy = fine.transform
+    probe = Grid(fine.crs_wkt, (x0 + dx * (fine.width // 2), dx, 0.0, y0 + dy * (fine.height // 2), 0.0, dy), 1, 1)
+    ex0, _, ex1, ey1 = probe.extent_in(ease.ExportToWkt())
+    col = math.floor(((ex0 + ex1) / 2 - EASE_X0) / EASE_CELL)
+    row = math.floor((EASE_Y0 - ey1) / EASE_CELL)
+    return Grid(ease.ExportToWkt(), (EASE_X0 + col * EASE_CELL, EASE_CELL, 0.0, EASE_Y0 - row * EASE_CELL, 0.0,
+                                     -EASE_CELL), 1, 1)
+
+
+def cell_max_pixels(fine: Grid, coarse: Grid | None = None) -> int:
+    """``maxPixels`` of ``reduceResolution`` from ``fine`` onto SMAP's cells (``coarse``, else EASE 9 km): the fine
+    pixels along a cell's longest side in the fine CRS, plus one on each edge, squared."""
+    xmin, ymin, xmax, ymax = _one_cell(fine, coarse).extent_in(fine.crs_wkt)
+    side = max(xmax - xmin, ymax - ymin) / abs(fine.res[0])
+    n = (math.ceil(side - 1e-9) + 2) ** 2
+    if n > MAX_REDUCE_PIXELS:
+        raise InputError(f"The fine resolution is too fine for Earth Engine to average into SMAP's cells (more than "
+                         f"{MAX_REDUCE_PIXELS} pixels per cell); choose 40 m or coarser (1000 m is usual).")
+    return int(n)
 
 
 def ee_crs(grid: Grid) -> str:
@@ -127,9 +162,16 @@ def grid_region(grid: Grid) -> ee.Geometry:
 
 
 def resolution_metres(grid: Grid) -> float:
-    srs = grid.srs
-    res = abs(grid.res[0])
-    return res * (srs.GetLinearUnits() if srs.IsProjected() else 111320.0)
+    """The smallest side of a pixel of ``grid`` in metres on the ground at the area (any CRS unit)."""
+    size = pixel_size(grid)
+    return min(size.x, size.y, size.nominal)
+
+
+def grid_options(grid: Grid, **kwargs: Any) -> BuildOptions:
+    """Expression options for factors computed on the fine ``grid`` (sizes in metres at the area)."""
+    size = pixel_size(grid)
+    return BuildOptions(fine_crs=ee_crs(grid), fine_scale=abs(grid.res[0]), fine_metres=size.ground,
+                        fine_side_metres=size.largest, **kwargs)
 
 
 def reduce_max_pixels(fine_metres: float) -> int:
@@ -363,33 +405,39 @@ def _region(area: Any) -> ee.Geometry:
                      "box.")
 
 
-def coarse_features(features: ee.Image, fine_proj: ee.Projection, max_pixels: int) -> ee.Image:
+def coarse_features(features: ee.Image, fine_proj: ee.Projection, max_pixels: int,
+                    coarse_grid: Grid | None = None) -> ee.Image:
     """Fine features averaged onto SMAP's grid (reduceResolution mean, then reproject to the SMAP projection)."""
     return (features.reproject(fine_proj)
             .reduceResolution(reducer=ee.Reducer.mean(), maxPixels=max_pixels)
-            .reproject(smap_projection()))
+            .reproject(smap_projection(coarse_grid)))
 
 
 def training_samples(area: Any, steps: Sequence[Any], factors: Sequence[str | dict[str, Any]],
                      smap_product: str, smap_layer: str, fine_grid: Grid, samples_per_step: int | None = 1000,
-                     seed: int = 0, options: BuildOptions | None = None) -> ee.FeatureCollection:
-    """Coarse training samples (features + ``target`` = SMAP, ``date``) of every step, merged."""
+                     seed: int = 0, options: BuildOptions | None = None,
+                     coarse_grid: Grid | None = None) -> ee.FeatureCollection:
+    """Coarse training samples (features + ``target`` = SMAP, ``date``) of every step, merged; on SMAP's own grid
+    ``coarse_grid`` (the asset's, as fetchgee writes it), else on EASE-Grid 2.0 9 km."""
     entries = factor_entries(factors)
     names = feature_names(entries)
     region = _region(area)
     fine_proj = fine_projection(fine_grid)
-    max_pixels = reduce_max_pixels(resolution_metres(fine_grid))
-    options = options or BuildOptions(fine_crs=ee_crs(fine_grid), fine_scale=abs(fine_grid.res[0]))
+    max_pixels = cell_max_pixels(fine_grid, coarse_grid)
+    options = options or grid_options(fine_grid)
+    smap_proj = smap_projection(coarse_grid)
     if samples_per_step is not None and int(samples_per_step) < 0:
         raise InputError(f"The number of samples per time step must be 0 (all cells) or more (got {samples_per_step}).")
     per_step = []
     for k, (start, end, label) in enumerate(_as_steps(steps)):
         stack = build_stack(entries, start, end, region, options)
-        coarse = coarse_features(feature_image(stack, entries), fine_proj, max_pixels)
-        smap = build_smap(smap_product, smap_layer, start, end, region).reproject(smap_projection())
+        coarse = coarse_features(feature_image(stack, entries), fine_proj, max_pixels, coarse_grid)
+        smap = build_smap(smap_product, smap_layer, start, end, region).reproject(smap_proj)
         paired = coarse.addBands(smap.rename([TARGET]))
-        kwargs: dict[str, Any] = {"region": region, "scale": EASE_CELL, "projection": smap_projection(),
-                                  "seed": int(seed) + k, "geometries": True, "dropNulls": True, "tileScale": 4}
+        kwargs: dict[str, Any] = {"region": region, "projection": smap_proj, "seed": int(seed) + k,
+                                  "geometries": True, "dropNulls": True, "tileScale": 4}
+        if coarse_grid is None:
+            kwargs["scale"] = EASE_CELL
         if samples_per_step:
             kwargs["numPixels"] = int(samples_per_step)
         samples = paired.select([*names, TARGET]).sample(**kwargs)
@@ -417,7 +465,7 @@ def build_training(area: Any, steps: Sequence[Any], factors: Sequence[str | dict
                    smap_layer: str, fine_scale: float | Grid, model_type: str = "rf",
                    params: dict[str, Any] | None = None, samples_per_step: int | None = 1000, seed: int = 0,
                    fine_crs: str = "EPSG:6933", options: BuildOptions | None = None,
-                   max_steps: int | None = None) -> TrainedModel:
+                   max_steps: int | None = None, coarse_grid: Grid | None = None) -> TrainedModel:
     """Train a regressor on Earth Engine (see the module doc); returns the :class:`TrainedModel` whose
     ``classifier`` is the trained ``ee.Classifier``.
 
@@ -431,7 +479,7 @@ def build_training(area: Any, steps: Sequence[Any], factors: Sequence[str | dict
     model_type = str(model_type or "").strip().lower()
     args = classifier_args(model_type, params, len(names), seed)  # validates before building anything
     samples = training_samples(area, training_steps(steps, max_steps), entries, smap_product, smap_layer, grid,
-                               samples_per_step, seed, options)
+                               samples_per_step, seed, options, coarse_grid)
     scaling = None
     train_on = samples
     if model_type == "svr":
@@ -464,7 +512,7 @@ def load_model(asset_id: str, factors: Sequence[str | dict[str, Any]], model_typ
 
 def build_prediction(model: TrainedModel | ee.Classifier, stack: ee.Image, smap: ee.Image | None,
                      residual: str = "constant", clip: tuple[float, float] | None = DEFAULT_CLIP,
-                     fine_grid: Grid | None = None) -> ee.Image:
+                     fine_grid: Grid | None = None, coarse_grid: Grid | None = None) -> ee.Image:
     """Soil moisture on the fine grid for one time step: one float band ``soil_moisture``.
 
     ``model``: a :class:`TrainedModel` (its factors are expanded and, for SVR, standardized) or an
@@ -492,11 +540,11 @@ def build_prediction(model: TrainedModel | ee.Classifier, stack: ee.Image, smap:
     fine_proj = fine_projection(fine_grid) if fine_grid is not None else stack.projection()
     pred = features.reproject(fine_proj).classify(classifier, BAND_NAME).toFloat()
     if residual == "constant":
-        max_pixels = reduce_max_pixels(resolution_metres(fine_grid)) if fine_grid is not None else MAX_REDUCE_PIXELS
+        max_pixels = cell_max_pixels(fine_grid, coarse_grid) if fine_grid is not None else MAX_REDUCE_PIXELS
         cell_mean = (pred.reproject(fine_proj)
                      .reduceResolution(reducer=ee.Reducer.mean(), maxPixels=max_pixels)
-                     .reproject(smap_projection()))
-        smap_cells = ee.Image(smap).reproject(smap_projection()).rename([BAND_NAME])
+                     .reproject(smap_projection(coarse_grid)))
+        smap_cells = ee.Image(smap).reproject(smap_projection(coarse_grid)).rename([BAND_NAME])
         resid = smap_cells.subtract(cell_mean)
         pred = pred.add(resid.reproject(fine_proj).unmask(0, False))  # nearest: constant per SMAP cell
     if clip is not None:
@@ -603,6 +651,13 @@ class Plan:
     coarse_grid: Grid
     n_steps: int
     project: str
+    #: Source pixels Earth Engine reads per fine pixel of the factor stack.
+    stack_cost: float = 1.0
+    #: Coarse cells the training samples are drawn from (all training steps; 0 when a classifier is reused).
+    training_cells: int = 0
+    training_steps: int = 0
+    #: The model as trained (its graph), also when the exports load it from the saved asset.
+    trained: Any = None
 
 
 def plan_downscale(area: Any, start: Any, end: Any, step: str, factors: Sequence[str], smap_product: str = "L4",
@@ -619,12 +674,18 @@ def plan_downscale(area: Any, start: Any, end: Any, step: str, factors: Sequence
     (trained on up to ``max_training_steps`` steps, or loaded from ``classifier_asset``), one soil moisture
     export per time step, and the classifier export when ``save_classifier_asset`` is given.
 
+    Train once: a random forest or CART is trained by one classifier export task (to ``save_classifier_asset``,
+    else ``<asset folder or projects/<project>/assets>/smdownscale_classifier_<request fingerprint>``) and every
+    soil moisture export loads it (``ee.Classifier.load``) and starts after it (``TaskConfig.after``). Models
+    Earth Engine cannot save (SVR, gradient boosting) are retrained inside every export: their training table is
+    limited to :data:`MAX_EMBEDDED_SAMPLES` samples and the cost is stated in the plan (``request["training"]``).
+
     Grids are those of :mod:`.fetch`: SMAP's EASE-Grid 2.0 cells covering the area and the fine grid in
     ``target_crs`` at ``fine_resolution`` over the same cells, so files match what fetchgee + downscale write.
     """
     from . import auth
     from .expressions import STEPS, time_steps
-    from .fetch import area_geometry, fine_grid, smap_grid
+    from .fetch import area_geometry, fine_grid, smap_grid, smap_native_grid
 
     steps = time_steps(start, end, step)
     model_type = str(model_type or "").strip().lower()
@@ -639,7 +700,7 @@ def plan_downscale(area: Any, start: Any, end: Any, step: str, factors: Sequence
     _split_target(destination, destination_path)
     sources = dict(sources or {})
     entries = load_catalog().factors(list(factors), sources)
-    load_catalog().smap(smap_product, smap_layer)
+    smap_entry = load_catalog().smap(smap_product, smap_layer)
     names = feature_names(entries)
     if classifier_asset and save_classifier_asset:
         raise InputError("A reused classifier is already saved; leave 'save classifier as asset' empty when a "
@@ -648,11 +709,26 @@ def plan_downscale(area: Any, start: Any, end: Any, step: str, factors: Sequence
         raise InputError(f"Earth Engine can save only random forest and CART classifiers as assets, not a "
                          f"{MODEL_LABELS[model_type]}; choose RF or CART, or leave the classifier asset empty.")
     ee_args = {} if classifier_asset else classifier_args(model_type, params, len(names), seed)
-    geom, srs = area_geometry(area, area_crs)
-    coarse = smap_grid(geom, srs)
-    fine = fine_grid(coarse, target_crs, float(fine_resolution))
-    reduce_max_pixels(resolution_metres(fine))
     train_steps = training_steps(steps, max_training_steps)
+    geom, srs = area_geometry(area, area_crs)
+    ease = smap_grid(geom, srs)  # input checks on the EASE-Grid 2.0 lattice before anything is sent
+    cell_max_pixels(fine_grid(ease, target_crs, float(fine_resolution)), ease)
+    project_id = auth.initialize(project, credentials, url)
+    coarse, smap_proj = smap_native_grid(smap_entry, geom, srs, steps[0][0])  # SMAP's own grid on Earth Engine
+    fine = fine_grid(coarse, target_crs, float(fine_resolution))
+    cell_max_pixels(fine, coarse)
+    per_step = coarse.size if not samples_per_step else min(int(samples_per_step), coarse.size)
+    n_train = 0 if classifier_asset else len(train_steps)
+    train_once = not classifier_asset and model_type in SAVABLE
+    if not classifier_asset and not train_once and per_step * n_train > MAX_EMBEDDED_SAMPLES:
+        raise InputError(f"Earth Engine cannot save a {MODEL_LABELS[model_type]}, so each of the {len(steps)} exports "
+                         f"retrains it, here on up to {per_step * n_train:,} samples ({n_train} training steps x "
+                         f"{per_step:,} cells): more than the {MAX_EMBEDDED_SAMPLES:,} allowed. Lower the samples per "
+                         "step or the training steps, or choose random forest or CART (trained once and saved).")
+    classifier_root = None  # train once without a given asset id: one named after the request, decided below
+    if train_once and not save_classifier_asset:
+        classifier_root = (destination_path or "").strip().strip("/") if destination == "asset" else \
+            f"projects/{project_id}/assets"
     xmin, xmax, ymin, ymax = geom.GetEnvelope()
     request = {
         "area": {"bbox": [xmin, ymin, xmax, ymax], "crs": srs.GetAuthorityName(None) and
@@ -663,36 +739,69 @@ def plan_downscale(area: Any, start: Any, end: Any, step: str, factors: Sequence
         "smap_product": smap_product, "smap_layer": smap_layer, "model_type": model_type,
         "params": {k: v for k, v in (params or {}).items() if v is not None}, "ee_classifier_args": ee_args,
         "classifier_asset": classifier_asset or None, "save_classifier_asset": save_classifier_asset or None,
+        "training": {"once": train_once, "steps": n_train, "samples": per_step * n_train,
+                     "runs": 0 if classifier_asset else (1 if train_once else len(steps))},
         "samples_per_step": samples_per_step or 0, "training_steps": [s[2] for s in train_steps], "seed": seed,
         "residual": residual, "clip": list(clip) if clip is not None else None, "crs": target_crs,
         "resolution": float(fine_resolution),
         "fine_grid": {"transform": list(fine.transform), "width": fine.width, "height": fine.height},
-        "smap_grid": {"crs": EASE_CRS, "transform": list(coarse.transform), "width": coarse.width,
-                      "height": coarse.height},
+        "smap_grid": {"crs": smap_proj["crs"], "transform": list(coarse.transform), "width": coarse.width,
+                      "height": coarse.height, "source": f"{smap_proj['collection']} (the asset's own grid)"},
         "window_days": window_days, "orbit_pass": orbit_pass, "destination": destination,
         "destination_path": destination_path or None, "max_pixels": float(max_pixels),
     }
     request_fp = fingerprint(request)
-    project_id = auth.initialize(project, credentials, url)
-    options = BuildOptions(window_days=window_days, orbit_pass=orbit_pass, sources=sources, fine_crs=ee_crs(fine),
-                           fine_scale=abs(fine.res[0]))
+    if classifier_root is not None:
+        save_classifier_asset = f"{classifier_root}/smdownscale_classifier_{request_fp}"
+        request["training"]["classifier_asset"] = save_classifier_asset
+    options = grid_options(fine, window_days=window_days, orbit_pass=orbit_pass, sources=sources)
     sample_region = grid_region(coarse)
     if classifier_asset:
         model = load_model(classifier_asset, entries, model_type)
     else:
         model = build_training(sample_region, train_steps, entries, smap_product, smap_layer, fine, model_type,
-                               params, samples_per_step, seed, options=options)
+                               params, samples_per_step, seed, options=options, coarse_grid=coarse)
+    configs = []
+    trained = model
+    if save_classifier_asset:
+        configs.append(classifier_export(model, save_classifier_asset, request_fp))
+        if train_once:  # every export loads the saved classifier: Earth Engine trains once
+            model = load_model(save_classifier_asset, entries, model_type)
     images = []
     for s0, s1, label in steps:
         stack = build_stack(entries, s0, s1, sample_region, options)
         smap = build_smap(smap_product, smap_layer, s0, s1, sample_region) if residual != "none" else None
-        images.append((label, build_prediction(model, stack, smap, residual, clip, fine)))
-    configs = []
-    if save_classifier_asset:
-        configs.append(classifier_export(model, save_classifier_asset, request_fp))
-    configs += build_exports(images, destination, destination_path, fine, max_pixels=max_pixels,
-                             request_fingerprint=request_fp)
-    return Plan(configs, request, model, fine, coarse, len(steps), project_id)
+        images.append((label, build_prediction(model, stack, smap, residual, clip, fine, coarse)))
+    exports = build_exports(images, destination, destination_path, fine, max_pixels=max_pixels,
+                            request_fingerprint=request_fp)
+    if train_once:
+        for cfg in exports:
+            cfg.after = configs[0].description
+    configs += exports
+    return Plan(configs, request, model, fine, coarse, len(steps), project_id,
+                stack_cost=input_pixels_per_pixel(entries, options), training_cells=per_step * n_train,
+                training_steps=n_train, trained=trained)
+
+
+def plan_table(plan: Plan) -> RunPlan:
+    """The dry run of :func:`plan_downscale`: one row per export task, with the training it carries."""
+    run_plan = RunPlan("downscalegee")
+    fine, coarse = plan.fine_grid, plan.coarse_grid
+    train_source = plan.training_steps * (fine.size * plan.stack_cost + coarse.size)
+    embedded = plan.model.asset_id is None  # the exports carry the training graph (else a saved classifier)
+    for cfg in plan.configs:
+        if cfg.kind == "classifier":
+            run_plan.add("", "classifier", "tasks", 1, plan.training_cells, 0, train_source, 1)
+            continue
+        nbytes = fine.size * 4
+        runs = 1 if embedded and plan.training_steps else 0
+        run_plan.add(cfg.date or "", "soil_moisture", "tasks", 1, fine.size, nbytes,
+                     fine.size * plan.stack_cost + runs * train_source, runs)
+    run_plan.notes.append(f"training: {plan.training_steps} step(s), {plan.training_cells:,} coarse cell(s) sampled; "
+                          + ("the classifier is reused, no training" if plan.model.asset_id else
+                             f"{run_plan.training_runs} training run(s) on Earth Engine"))
+    run_plan.notes.append("bytes: float32 GeoTIFF written by each export; source_pixels: pixels Earth Engine reads")
+    return run_plan
 
 
 def _label_date(label: str) -> str | None:

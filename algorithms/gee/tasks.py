@@ -97,6 +97,8 @@ class TaskConfig:
     date: Optional[str]
     export_kwargs: dict[str, Any] = field(repr=False, default_factory=dict)
     fingerprint: str = ""
+    #: Description of a task that must have COMPLETED before this one starts (the classifier it loads).
+    after: Optional[str] = None
 
     def make_task(self) -> Any:
         """A new, unstarted ``ee.batch.Task`` (a new one for every submission)."""
@@ -116,6 +118,7 @@ class TaskConfig:
     def record(self) -> dict[str, Any]:
         """The task's manifest record before any submission."""
         return {"description": self.description, "kind": self.kind, "date": self.date,
+                "step": "training" if self.kind == "classifier" else "prediction", "after": self.after,
                 "destination": self.destination, "target": self.target, "file_prefix": self.file_prefix,
                 "fingerprint": self.fingerprint, "state": UNSUBMITTED, "operation": None, "task_id": None,
                 "error": None, "progress": 0.0, "submissions": 0, "destination_uris": [], "submitted_at": None,
@@ -388,6 +391,14 @@ def submit_batches(task_configs: Sequence[TaskConfig], batch_size: int, manifest
                 if n_active() >= batch_size or is_canceled():
                     break
                 cfg = by_desc[rec["description"]]
+                needed = next((r for r in records if cfg.after and r["description"] == cfg.after), None)
+                if needed is not None and needed["state"] != COMPLETED:
+                    if needed["state"] in (FAILED, CANCELLED):
+                        rec["submissions"] = int(rec.get("submissions", 0))
+                        set_state(rec, FAILED, f"Not started: {cfg.after} did not complete ({needed['state']}).")
+                        save()
+                        say(f"{cfg.description}: FAILED: {rec['error']}")
+                    continue  # waits for the task it depends on (the classifier it loads)
                 try:
                     operation = start_fn(cfg)
                 except SmdError as exc:
@@ -623,11 +634,18 @@ class GeeDownscaleResult:
     """What :func:`downscale_gee` did."""
 
     manifest_path: str
-    batch: BatchResult
+    batch: Optional[BatchResult]
     n_steps: int
     configs: list[TaskConfig]
     request: dict[str, Any]
     downloaded: list[str] = field(default_factory=list)
+    #: The dry run's plan (``plan_only``; then nothing was submitted and ``batch`` is None).
+    plan: Any = None
+
+
+def plan_path(manifest_path: str) -> str:
+    """Where the dry run writes its plan: next to the task manifest, ``<name>.plan.csv``."""
+    return os.path.splitext(os.path.abspath(manifest_path))[0] + ".plan.csv"
 
 
 @raster.gdal_exceptions()
@@ -644,13 +662,15 @@ def downscale_gee(area: Any, start: Any, end: Any, step: str, factors: Sequence[
                   url: Optional[str] = None, poll_interval: float = 30.0, storage: Any = None,
                   sleep: Callable[[float], None] = time.sleep, progress: Progress = no_progress,
                   is_canceled: IsCanceled = never_canceled, log: Optional[Log] = None,
-                  timeout: Optional[float] = None) -> GeeDownscaleResult:
+                  timeout: Optional[float] = None, plan_only: bool = False) -> GeeDownscaleResult:
     """Train and downscale on Earth Engine and export one soil moisture map per time step (see :mod:`.server`),
     tasks submitted in batches of ``batch_size`` and recorded in ``manifest_path``.
 
     ``wait``: follow the tasks until they end (else start the first batch and return). ``download_folder``
     (Cloud Storage only): download the completed maps there. Raises GeeError naming the tasks that failed
     (with Earth Engine's message) once all have ended; the manifest is written in every case.
+    ``plan_only``: submit nothing; write the plan (tasks, pixels, bytes, source pixels, training runs:
+    :func:`.server.plan_table`) as ``<manifest name>.plan.csv`` and return it as ``plan`` (no task manifest).
     """
     say = log or (lambda _m: None)
     if not manifest_path:
@@ -673,6 +693,12 @@ def downscale_gee(area: Any, start: Any, end: Any, step: str, factors: Sequence[
         f"{plan.fine_grid.width} x {plan.fine_grid.height} pixels, {len(plan.model.features)} feature(s); "
         f"{server.MODEL_LABELS[plan.model.model_type]} "
         + (f"loaded from {classifier_asset}." if classifier_asset else f"with {plan.model.ee_args}."))
+    if plan_only:
+        run_plan = server.plan_table(plan)
+        run_plan.write_csv(plan_path(manifest_path))
+        say("Plan only (no task was submitted):\n" + run_plan.table())
+        progress(1.0)
+        return GeeDownscaleResult("", None, plan.n_steps, plan.configs, plan.request, plan=run_plan)
     share = 0.9 if download_folder else 1.0
     batch = submit_batches(plan.configs, batch_size, manifest_path, poll_interval=poll_interval,
                            progress=lambda f: progress(share * f), is_canceled=is_canceled, sleep=sleep, wait=wait,

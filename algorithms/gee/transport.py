@@ -46,6 +46,12 @@ MAX_SIDE = 32768
 #: 1024 px per side so several requests run in parallel and each finishes well within EE's time limit.
 DEFAULT_MAX_BYTES = int(0.8 * MAX_REQUEST_BYTES)
 DEFAULT_MAX_SIDE = 1024
+#: Source pixels one request may make Earth Engine read (our budget, not a published limit): about 2.7e8, e.g.
+#: 1-km tiles of 80 x 80 px over 10 m Sentinel-1 VV and VH with gap filling, or 1024 x 1024 px of 1 km data.
+#: Interactive requests that need more fail on the server ("User memory limit exceeded", "Computation timed
+#: out"); a tile refused that way is split into four and fetched again (up to MAX_SPLITS times).
+DEFAULT_MAX_INPUT_PIXELS = 2 ** 28
+MAX_SPLITS = 3
 CACHE_VERSION = 1
 RETRYABLE_KINDS = ("quota", "server", "network", "payload")
 
@@ -96,7 +102,11 @@ class FetchStats:
     fetched: int = 0
     from_cache: int = 0
     retries: int = 0
+    #: Tiles Earth Engine refused for memory or time and that were fetched as smaller requests.
+    splits: int = 0
     bytes: int = 0
+    #: Source pixels the requests make Earth Engine read (planned: output pixels x source pixels per pixel).
+    input_pixels: float = 0.0
     seconds: float = 0.0
     delays: list = field(default_factory=list)
 
@@ -107,12 +117,20 @@ class _CorruptTileError(Exception):
 
 # -- tiling ---------------------------------------------------------------------------------------
 def plan_tiles(grid: Grid, n_bands: int, bytes_per_value: int = 4, max_bytes: int = DEFAULT_MAX_BYTES,
-               max_side: int = DEFAULT_MAX_SIDE) -> list[Tile]:
-    """Tiles covering ``grid`` row by row, each at most ``max_side`` px per side (never above 32768) and
-    ``max_bytes`` per request (``rows * cols * n_bands * bytes_per_value``, never above 48 MiB); tile
-    sizes are evened out so edge tiles are not slivers."""
+               max_side: int = DEFAULT_MAX_SIDE, input_per_pixel: float = 1.0,
+               max_input_pixels: float = DEFAULT_MAX_INPUT_PIXELS) -> list[Tile]:
+    """Tiles covering ``grid`` row by row, each at most ``max_side`` px per side (never above 32768),
+    ``max_bytes`` per request (``rows * cols * n_bands * bytes_per_value``, never above 48 MiB) and
+    ``max_input_pixels`` source pixels read per request (``rows * cols * input_per_pixel``, the source pixels
+    behind one output pixel, all bands: :func:`.expressions.input_pixels_per_pixel`); tile sizes are evened
+    out so edge tiles are not slivers."""
     if n_bands < 1:
         raise InputError("No band to download; choose at least one factor.")
+    input_per_pixel = max(1.0, float(input_per_pixel))
+    if input_per_pixel > max_input_pixels:
+        raise GeeError(f"One output pixel needs {input_per_pixel:,.0f} source pixels, beyond the "
+                       f"{max_input_pixels:,.0f} a request may read; choose a coarser fine resolution or the export "
+                       "option.", kind="too_large")
     max_side = int(max(1, min(max_side, MAX_SIDE)))
     max_bytes = int(min(max_bytes, MAX_REQUEST_BYTES))
     per_pixel = n_bands * bytes_per_value
@@ -120,7 +138,7 @@ def plan_tiles(grid: Grid, n_bands: int, bytes_per_value: int = 4, max_bytes: in
         raise GeeError(f"{n_bands} bands cannot be downloaded in one request (one pixel takes {per_pixel} bytes, "
                        f"the limit is {max_bytes}); download fewer bands at a time.", kind="too_large")
     rows, cols = min(grid.height, max_side), min(grid.width, max_side)
-    while rows * cols * per_pixel > max_bytes:
+    while rows * cols * per_pixel > max_bytes or rows * cols * input_per_pixel > max_input_pixels:
         if rows >= cols:
             rows = max(1, rows // 2)
         else:
@@ -323,6 +341,7 @@ class _Fetcher:
         self.rng = rng
         self.lock = threading.Lock()
         self.retries = 0
+        self.splits = 0
         self.delays: list[float] = []
 
     def _interruptible_sleep(self, seconds: float) -> None:
@@ -337,6 +356,29 @@ class _Fetcher:
             raise
 
     def _fetch(self, index: int, tile: Tile, key: str) -> tuple[np.ndarray, int]:
+        array, nbytes = self._request(index, tile, 0)
+        _save_cached(self.cache_dir, key, array)
+        return array, nbytes
+
+    def _split(self, index: int, tile: Tile, depth: int, err: GeeError) -> tuple[np.ndarray, int]:
+        """The tile as four smaller requests (Earth Engine refused it for memory or time)."""
+        halves_r = [(0, tile.rows)] if tile.rows < 2 else [(0, tile.rows // 2), (tile.rows // 2, tile.rows)]
+        halves_c = [(0, tile.cols)] if tile.cols < 2 else [(0, tile.cols // 2), (tile.cols // 2, tile.cols)]
+        parts = [Tile(tile.row0 + r0, tile.col0 + c0, r1 - r0, c1 - c0) for r0, r1 in halves_r for c0, c1 in halves_c]
+        with self.lock:
+            self.splits += 1
+        self.log(redact(f"Earth Engine tile {index + 1} of {self.total}: refused for memory or time ({err}); "
+                        f"fetching it as {len(parts)} smaller requests."))
+        out = np.empty((len(self.band_names), tile.rows, tile.cols), dtype=np.float32)
+        total = 0
+        for part in parts:
+            array, nbytes = self._request(index, part, depth + 1)
+            r, c = part.row0 - tile.row0, part.col0 - tile.col0
+            out[:, r:r + part.rows, c:c + part.cols] = array
+            total += nbytes
+        return out, total
+
+    def _request(self, index: int, tile: Tile, depth: int) -> tuple[np.ndarray, int]:
         request_grid = pixel_grid(self.grid, tile)
         attempts = max(1, self.retry.max_attempts)
         for attempt in range(1, attempts + 1):
@@ -353,6 +395,8 @@ class _Fetcher:
                 if isinstance(exc, GeeError) and exc.kind not in RETRYABLE_KINDS:
                     raise
                 kind = classify(exc)
+                if kind == "compute_limit" and depth < MAX_SPLITS and tile.rows * tile.cols > 1:
+                    return self._split(index, tile, depth, explain(exc))
                 if kind not in RETRYABLE_KINDS:
                     raise explain(exc) from None
                 err = explain(exc)
@@ -360,7 +404,6 @@ class _Fetcher:
                 status = http_status(exc)
                 reason = (f"HTTP {status}" if status else type(exc).__name__) + f" ({str(exc).strip()[:300]})"
             else:
-                _save_cached(self.cache_dir, key, array)
                 return array, len(data)
             if attempt == attempts:
                 raise GeeError(f"Tile {index + 1} of {self.total} failed {attempts} times; the last error: {err}",
@@ -386,6 +429,7 @@ def fetch_image(expression: Any, grid: Grid, band_names: Sequence[str], output: 
                 nodata: float = raster.NODATA_F32, progress: Progress = no_progress,
                 is_canceled: IsCanceled = never_canceled, sleep: Optional[Callable[[float], None]] = None,
                 max_side: int = DEFAULT_MAX_SIDE, max_bytes: int = DEFAULT_MAX_BYTES, keep_cache: bool = False,
+                input_per_pixel: float = 1.0, max_input_pixels: float = DEFAULT_MAX_INPUT_PIXELS,
                 metadata: Optional[dict[str, str]] = None, kinds: Optional[Sequence[str]] = None,
                 log: Optional[Callable[[str], None]] = None, rng: Optional[random.Random] = None) -> FetchStats:
     """Download ``expression`` on ``grid`` into the float32 GeoTIFF ``output`` (band descriptions =
@@ -395,7 +439,10 @@ def fetch_image(expression: Any, grid: Grid, band_names: Sequence[str], output: 
     are cached in ``cache_dir`` (reused by the next run with the same expression, grid and bands; removed
     after success unless ``keep_cache``). ``sleep`` waits between retries (default: an interruptible
     wait); ``log`` receives one line per retry (default: the module logger), never a token.
-    ``kinds``/``metadata`` go to :func:`raster.create_geotiff`. Earth Engine must be initialized
+    ``kinds``/``metadata`` go to :func:`raster.create_geotiff`. ``input_per_pixel``: the source pixels Earth
+    Engine reads for one output pixel (all bands); tiles are sized so one request reads at most
+    ``max_input_pixels`` (:func:`plan_tiles`), and a tile refused for memory or time is fetched as four smaller
+    requests (up to :data:`MAX_SPLITS` times). Earth Engine must be initialized
     (:func:`.auth.initialize`). Raises GeeError, InputError or Canceled; the output then does not exist.
     """
     start = time.monotonic()
@@ -412,9 +459,10 @@ def fetch_image(expression: Any, grid: Grid, band_names: Sequence[str], output: 
     raster.check_output_path(output)
     image = prepare_expression(expression, nodata)
     expression_json = serialize(image)
-    tiles = plan_tiles(grid, len(band_names), 4, max_bytes=max_bytes, max_side=max_side)
+    tiles = plan_tiles(grid, len(band_names), 4, max_bytes=max_bytes, max_side=max_side,
+                       input_per_pixel=input_per_pixel, max_input_pixels=max_input_pixels)
     keys = [tile_key(expression_json, pixel_grid(grid, t), band_names, nodata) for t in tiles]
-    stats = FetchStats(tiles=len(tiles))
+    stats = FetchStats(tiles=len(tiles), input_pixels=float(grid.size) * max(1.0, float(input_per_pixel)))
     total = len(tiles)
 
     with raster.atomic_path(output) as tmp:
@@ -439,6 +487,7 @@ def fetch_image(expression: Any, grid: Grid, band_names: Sequence[str], output: 
                     _fetch_all(fetcher, missing, workers, ds, stats, progress, is_canceled)
             finally:
                 stats.retries = fetcher.retries
+                stats.splits = fetcher.splits
                 stats.delays = list(fetcher.delays)
         ds.FlushCache()
         ds = None

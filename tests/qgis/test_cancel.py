@@ -131,4 +131,5 @@ def test_cancel_fetchgee(run, fake_ee, tmp_path):
     res = run("smdownscale:fetchgee", params)  # the rerun downloads only what is missing
     assert res["N_STEPS"] == 3
     assert len(fake_ee.requests_to("computePixels")) - served == 6 - cached
-    assert np.isfinite(read_all(res["SMAP_FILES"].split(";")[0])).all()
+    smap = read_all(res["SMAP_FILES"].split(";")[0])  # complete: only SMAP's own fill cells are missing
+    assert 0 < np.isnan(smap).mean() < 0.25 and np.nanmin(smap) >= 0.05

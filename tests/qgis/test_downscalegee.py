@@ -51,11 +51,17 @@ def _expression(request) -> dict:
 
 def test_wait_writes_the_manifest_with_task_ids_and_states(run, fake, tmp_path):
     res = run("smdownscale:downscalegee", _params(tmp_path, **{G.N_TREES: 40, G.MIN_LEAF: 3}))
-    assert (res[G.N_TASKS], res[G.N_COMPLETED], res[G.N_FAILED], res[G.N_PENDING]) == (3, 3, 0, 0)
+    # train once: one classifier task (saved as an asset), then three exports that load it
+    assert (res[G.N_TASKS], res[G.N_COMPLETED], res[G.N_FAILED], res[G.N_PENDING]) == (4, 4, 0, 0)
     assert res[G.OUTPUT_MANIFEST] == str(tmp_path / "tasks.json")
     doc = _manifest(res[G.OUTPUT_MANIFEST])
-    assert [t["state"] for t in doc["tasks"]] == ["COMPLETED"] * 3
-    assert [t["date"] for t in doc["tasks"]] == ["2023-06-01", "2023-06-02", "2023-06-03"]
+    assert [t["state"] for t in doc["tasks"]] == ["COMPLETED"] * 4
+    assert [t["date"] for t in doc["tasks"]] == [None, "2023-06-01", "2023-06-02", "2023-06-03"]
+    assert [t["step"] for t in doc["tasks"]] == ["training", "prediction", "prediction", "prediction"]
+    asset = doc["tasks"][0]["file_prefix"]
+    assert asset.startswith("projects/test-project/assets/smdownscale_classifier_")
+    assert all(t["after"] == doc["tasks"][0]["description"] for t in doc["tasks"][1:])
+    assert doc["request"]["training"]["runs"] == 1
     ids = res[G.TASK_IDS].split(";")
     assert ids == [t["task_id"] for t in doc["tasks"]]
     assert {f"projects/test-project/operations/{i}" for i in ids} == set(fake.operations)
@@ -64,7 +70,10 @@ def test_wait_writes_the_manifest_with_task_ids_and_states(run, fake, tmp_path):
     assert [r.body["fileExportOptions"]["driveDestination"] for r in exports] == [
         {"folder": "smd_maps", "filenamePrefix": f"soil_moisture_2023060{d}"} for d in (1, 2, 3)]
     tree = _expression(exports[0])
-    (rf,) = {json.dumps(a, sort_keys=True) for a in calls(tree, "Classifier.smileRandomForest")}
+    assert not calls(tree, "Classifier.smileRandomForest") and not calls(tree, "Image.sample")  # no training
+    assert {a["id"] for a in calls(tree, "Classifier.load")} == {asset}
+    (trained,) = fake.requests_to("classifierExport")
+    (rf,) = {json.dumps(a, sort_keys=True) for a in calls(_expression(trained), "Classifier.smileRandomForest")}
     assert json.loads(rf) == {"numberOfTrees": 40, "minLeafPopulation": 3, "variablesPerSplit": 1, "bagFraction": 1.0,
                               "seed": 0}  # max_features 0.33 (the local default) of 2 factors
     assert {a["mode"] for a in calls(tree, "Classifier.setOutputMode")} == {"REGRESSION"}
@@ -101,13 +110,18 @@ def test_failed_tasks_fail_the_run_with_earth_engines_message(run, fake, tmp_pat
     fake.task_error = "Asset projects/test-project/assets/x already exists."
     with pytest.raises(QgsProcessingException) as err:
         run("smdownscale:downscalegee", _params(tmp_path, **{G.END_DATE: "2023-06-01"}))
-    assert "1 of 1 Earth Engine task(s) did not complete: smdownscale soil_moisture_20230601: FAILED: Asset " \
-           "projects/test-project/assets/x already exists." in str(err.value)
-    assert [t["state"] for t in _manifest(tmp_path / "tasks.json")["tasks"]] == ["FAILED"]
-    # run again with the same manifest once the cause is fixed: the failed task is submitted again
+    assert "2 of 2 Earth Engine task(s) did not complete: smdownscale classifier smdownscale_classifier_" \
+           in str(err.value)
+    assert ": FAILED: Asset projects/test-project/assets/x already exists." in str(err.value)
+    tasks_ = _manifest(tmp_path / "tasks.json")["tasks"]
+    assert [t["state"] for t in tasks_] == ["FAILED", "FAILED"]
+    assert tasks_[1]["error"].startswith("Not started: smdownscale classifier") and tasks_[1]["submissions"] == 0
+    assert not fake.requests_to("export")  # the export waiting for the classifier was never started
+    # run again with the same manifest once the cause is fixed: the failed tasks are submitted again
     fake.task_states = ["PENDING", "RUNNING", "SUCCEEDED"]
     res = run("smdownscale:downscalegee", _params(tmp_path, **{G.END_DATE: "2023-06-01"}))
-    assert res[G.N_COMPLETED] == 1 and len(fake.requests_to("export")) == 2
+    assert res[G.N_COMPLETED] == 2 and len(fake.requests_to("export")) == 1
+    assert len(fake.requests_to("classifierExport")) == 2
     assert _manifest(tmp_path / "tasks.json")["tasks"][0]["submissions"] == 2
 
 
@@ -123,7 +137,8 @@ class CancelAfterTwoStarts(QgsProcessingFeedback):
 def test_cancel_in_qgis_cancels_the_earth_engine_tasks(run, fake, tmp_path):
     fake.task_states = ["PENDING"] + ["RUNNING"] * 20 + ["SUCCEEDED"]
     with pytest.raises(QgsProcessingException, match="Canceled"):
-        run("smdownscale:downscalegee", _params(tmp_path), feedback=CancelAfterTwoStarts(fake))
+        run("smdownscale:downscalegee", _params(tmp_path, **{G.CLASSIFIER_ASSET: "projects/test-project/assets/rf"}),
+            feedback=CancelAfterTwoStarts(fake))
     assert sorted(r.path.split("/", 2)[2][: -len(":cancel")] for r in fake.requests_to("cancel")) == \
         sorted(fake.operations)
     assert len(fake.operations) == 2 and all(op.canceled for op in fake.operations.values())
@@ -171,7 +186,8 @@ def test_cloud_storage_results_are_downloaded(run, fake, tmp_path, monkeypatch):
     ds = gdal.Open(paths[1])
     assert ds.GetRasterBand(1).GetDescription() == "soil_moisture" and ds.GetMetadataItem("SMD_DATE") == "2023-06-02"
     np.testing.assert_allclose(ds.ReadAsArray(), values)
-    assert [t["files"] for t in _manifest(tmp_path / "tasks.json")["tasks"]] == [[p] for p in paths]
+    assert [t["files"] for t in _manifest(tmp_path / "tasks.json")["tasks"] if t["kind"] == "image"] == \
+        [[p] for p in paths]
 
 
 @pytest.mark.parametrize("extra, fragment", [
@@ -189,3 +205,19 @@ def test_bad_input_is_explained_and_nothing_is_written(run, fake, tmp_path, extr
     assert not os.path.exists(tmp_path / "tasks.json")
     assert not os.path.exists("/tmp/smd-never-created")
     assert not fake.requests_to("export")
+
+
+def test_plan_only_submits_nothing_and_gives_the_plan_as_outputs(run, fake, tmp_path):
+    res = run("smdownscale:downscalegee", _params(tmp_path, **{G.PLAN_ONLY: True, G.SAMPLES_PER_STEP: 50}))
+    assert not fake.requests_to("export") and not fake.operations
+    assert not os.path.exists(tmp_path / "tasks.json")  # no task manifest: nothing to resume
+    assert res[G.PLAN] == str(tmp_path / "tasks.plan.csv") and os.path.exists(res[G.PLAN])
+    assert res[G.PLAN_TASKS] == res[G.N_TASKS] == 4 and res[G.N_COMPLETED] == 0
+    rows = open(res[G.PLAN], encoding="utf-8").read().splitlines()
+    assert rows[0] == "date,kind,unit,count,pixels,bytes,source_pixels,training_runs"
+    assert [r.split(",")[0] for r in rows[1:]] == ["", "2023-06-01", "2023-06-02", "2023-06-03", "total"]
+    assert rows[1].split(",")[1] == "classifier"
+    assert res[G.PLAN_BYTES] == int(rows[-1].split(",")[5]) > 0
+    assert res[G.PLAN_TRAINING_RUNS] == 1  # random forest: trained once, saved, loaded by every export
+    svr = run("smdownscale:downscalegee", _params(tmp_path, **{G.PLAN_ONLY: True, G.MODEL_TYPE: 2}))
+    assert svr[G.PLAN_TASKS] == 3 and svr[G.PLAN_TRAINING_RUNS] == 3  # SVR cannot be saved: every export retrains

@@ -45,9 +45,23 @@ def plausible(x, y, band):
     return (0.22 + 0.12 * wave + 0.05 * band).astype(np.float32)
 
 
+def plausible_smap(lon, lat, day):
+    """SMAP on its own cells (lon/lat centers): the soil moisture-like field at the cell center."""
+    from osgeo import osr
+
+    wgs, ease = osr.SpatialReference(), osr.SpatialReference()
+    wgs.ImportFromEPSG(4326)
+    ease.ImportFromEPSG(6933)
+    for srs in (wgs, ease):
+        srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    pts = np.asarray(osr.CoordinateTransformation(wgs, ease).TransformPoints(
+        np.column_stack([np.ravel(lon), np.ravel(lat)])))
+    return plausible(pts[:, 0], pts[:, 1], 0).reshape(np.shape(lon))
+
+
 @pytest.fixture
 def fake(monkeypatch, plugin):
-    with FakeEarthEngine(value_fn=plausible, access_token=TOKEN) as server:
+    with FakeEarthEngine(value_fn=plausible, access_token=TOKEN, smap_fn=plausible_smap) as server:
         monkeypatch.setenv("SMDOWNSCALE_EE_URL", server.url)
         monkeypatch.delenv("SMDOWNSCALE_EE_PROJECT", raising=False)
         monkeypatch.delenv("EARTHENGINE_PROJECT", raising=False)
@@ -85,8 +99,11 @@ def test_fetchgee_outputs_feed_train_and_downscale(run, fake, tmp_path):
     assert raster.band_kinds(ds) == ["continuous", "continuous", "categorical"]
     del ds
     cg, fg = raster.Grid.from_path(smap[0]), raster.Grid.from_path(stacks[0])
-    assert cg.res[0] == pytest.approx(9008.055210146) and fg.res == (1000.0, 1000.0)
-    assert (cg.width, cg.height) == (10, 7)
+    # SMAP on the asset's own cells (the fake's 0.1 degree grid), its fill cells nodata
+    assert cg.res == pytest.approx((0.1, 0.1)) and fg.res == (1000.0, 1000.0)
+    assert (cg.width, cg.height) == (9, 7)
+    valid = sum(int(np.isfinite(raster.read_all(p)).sum()) for p in smap)
+    assert 0.8 * 2 * cg.size <= valid < 2 * cg.size
     x, y = fg.centers(0, fg.height)
     np.testing.assert_allclose(raster.read_all(stacks[0])[2], plausible(x, y, 2))
 
@@ -94,7 +111,7 @@ def test_fetchgee_outputs_feed_train_and_downscale(run, fake, tmp_path):
     model = str(tmp_path / "model.smdmodel")
     tr = run("smdownscale:train", {T.SOIL_MOISTURE: smap, T.FACTORS: stacks, T.OUTPUT: model, T.CV_FOLDS: 2,
                                    T.CV_BLOCK_CELLS: 2, T.N_ESTIMATORS: 20})
-    assert tr[T.N_SAMPLES] == 2 * cg.width * cg.height
+    assert tr[T.N_SAMPLES] == valid  # no fill reaches a training sample
     assert tr[T.CV_R] > 0.9
     # the manifest can stand in for the two lists, in screen and train
     by_manifest = run("smdownscale:train", {T.MANIFEST: res[F.MANIFEST], T.OUTPUT: str(tmp_path / "m2.smdmodel"),
@@ -116,7 +133,8 @@ def test_fetchgee_outputs_feed_train_and_downscale(run, fake, tmp_path):
     sums = np.bincount(idx[ok], weights=fine.ravel()[ok].astype(np.float64), minlength=cg.size)
     counts = np.bincount(idx[ok], minlength=cg.size)
     coarse = raster.read_all(smap[0])[0].ravel()
-    np.testing.assert_allclose(sums / counts, coarse, atol=1e-4)
+    have = np.isfinite(coarse) & (counts > 0)
+    np.testing.assert_allclose((sums / np.maximum(counts, 1))[have], coarse[have], atol=1e-4)
     assert 0.05 < float(np.nanmean(fine)) < 0.4
 
 
@@ -133,7 +151,7 @@ def test_polygon_layer_area(run, fake, tmp_path):
                               "landcover"]
     assert m.request["area"]["geometry"]["type"] == "Polygon"
     assert m.request["area"]["bbox"] == pytest.approx([115.8, 41.8, 116.0, 42.0])
-    assert raster.Grid.from_path(res[F.SMAP_FILES]).width == 3
+    assert raster.Grid.from_path(res[F.SMAP_FILES]).width == 2  # 115.8-116.0 E in 0.1 degree cells
 
 
 def test_service_account_key_from_the_auth_database_is_used_and_never_written(run, fake, tmp_path, qgis_app):
@@ -203,3 +221,15 @@ def test_bad_inputs_raise_and_write_nothing(run, fake, tmp_path, change, fragmen
         run("smdownscale:fetchgee", _params(tmp_path, **change))
     assert not _tifs(tmp_path)
     assert not fake.requests_to("computePixels")
+
+
+def test_plan_only_computes_nothing_and_gives_the_plan_as_outputs(run, fake, tmp_path):
+    res = run("smdownscale:fetchgee", _params(tmp_path, **{F.PLAN_ONLY: True}))
+    assert not fake.requests_to("computePixels") and not fake.requests_to("export")
+    out = tmp_path / "gee"
+    assert sorted(os.listdir(out)) == ["plan.csv"] and res[F.PLAN] == str(out / "plan.csv")
+    assert res[F.MANIFEST] is None and res[F.SMAP_FILES] == "" and res[F.N_STEPS] == 2
+    rows = open(res[F.PLAN], encoding="utf-8").read().splitlines()
+    assert [r.split(",")[1] for r in rows[1:]] == ["smap", "factors", "smap", "factors", ""]
+    assert res[F.PLAN_REQUESTS] == int(rows[-1].split(",")[3]) == 4
+    assert res[F.PLAN_BYTES] == int(rows[-1].split(",")[5]) > 0

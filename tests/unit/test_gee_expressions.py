@@ -247,6 +247,101 @@ def test_fine_grid_aggregates_fine_data_and_interpolates_coarse_data():
     assert not calls(lst, "Image.reduceResolution") and not calls(lst, "Image.resample")
 
 
+@pytest.mark.parametrize("crs, res", [("EPSG:4326", 0.01), ("EPSG:2263", 3280.8), ("EPSG:3857", 1000.0)])
+def test_aggregation_is_decided_in_metres_for_geographic_feet_and_distorted_crss(crs, res):
+    from smdownscale.algorithms.gee.fetch import pixel_size
+    from smdownscale.algorithms.raster import Grid, srs_from_user
+
+    # a fine grid over the Shandian River area in that CRS: its pixel is roughly 1 km on the ground
+    srs = srs_from_user(crs)
+    wgs = srs_from_user("EPSG:4326")
+    from osgeo import osr
+    x, y, _ = osr.CoordinateTransformation(wgs, srs).TransformPoint(116.0, 42.0)
+    grid = Grid(srs.ExportToWkt(), (x, res, 0.0, y, 0.0, -res), 20, 20)
+    size = pixel_size(grid)
+    assert 600 < size.ground < 1300
+    opts = ex.BuildOptions(fine_crs=crs, fine_scale=res, fine_metres=size.ground, fine_side_metres=size.largest,
+                           window_days=0)
+    vv = graph(ex.build_factor("vv", D(2023, 6, 1), D(2023, 6, 2), area(), opts))
+    rr = calls(vv, "Image.reduceResolution")
+    assert len(rr) == 1 and rr[0]["reducer"]["fn"] == "Reducer.mean"
+    assert rr[0]["maxPixels"] >= (size.largest / 10) ** 2  # every 10 m pixel of the fine pixel counted
+    assert not calls(vv, "Image.resample")
+    assert calls(vv, "Image.setDefaultProjection")[0]["scale"] == 10  # metres, whatever the CRS unit
+    assert calls(vv, "Image.reproject")[0]["crsTransform"] == [res, 0, 0, 0, -res, 0]
+    lc = graph(ex.build_factor("landcover", D(2023, 6, 1), D(2023, 6, 2), area(),
+                               ex.BuildOptions(fine_crs=crs, fine_scale=res, fine_metres=size.ground,
+                                               sources={"landcover": "worldcover"})))
+    assert calls(lc, "Image.reduceResolution")[0]["reducer"]["fn"] == "Reducer.mode"
+    dem = graph(ex.build_factor("elevation", D(2023, 6, 1), D(2023, 6, 2), area(), opts))
+    assert calls(dem, "Image.reduceResolution") and not calls(dem, "Image.resample")
+    precip = graph(ex.build_factor("precipitation", D(2023, 6, 1), D(2023, 6, 2), area(), opts))
+    assert [a["mode"] for a in calls(precip, "Image.resample")] == ["bilinear"]
+
+
+@pytest.mark.parametrize("crs, scale", [("EPSG:6933", 1000.0), ("EPSG:4326", 0.01)])
+def test_every_graph_calls_only_published_functions_and_arguments(crs, scale):
+    from smdownscale.algorithms.gee.catalog import with_source
+    from smdownscale.tests.fake_ee import signature_errors
+
+    cat = load_catalog()
+    opts = ex.BuildOptions(fine_crs=crs, fine_scale=scale)
+    for entry in cat.entries:
+        for source in [None, *entry.get("alternatives", {})]:
+            e = with_source(entry, source)
+            if e["role"] == "smap":
+                img = ex.build_smap(e["product"], e["layer"], D(2023, 12, 1), D(2023, 12, 9), area())
+            else:
+                img = ex.build_factor(e, D(2023, 6, 1), D(2023, 6, 9), area(), opts)
+            assert signature_errors(json.loads(img.serialize(for_cloud_api=True))) == [], (e["id"], source)
+
+
+def test_signature_check_catches_unknown_functions_and_arguments():
+    from smdownscale.tests.fake_ee import signature_errors
+
+    def expr(name, args):
+        return {"result": "0", "values": {"0": {"functionInvocationValue": {
+            "functionName": name, "arguments": {k: {"constantValue": v} for k, v in args.items()}}}}}
+
+    assert signature_errors(expr("Image.sharpen", {"image": 1})) == ["Unknown algorithm: Image.sharpen."]
+    assert signature_errors(expr("Image.select", {"input": 1, "bands": ["a"]})) == [
+        "Image.select: unknown argument 'bands'.", "Image.select: missing required argument 'bandSelectors'."]
+
+
+def test_sentinel1_angle_is_used_at_its_own_20_km_scale_not_averaged_from_10_m():
+    opts = ex.BuildOptions(fine_crs="EPSG:6933", fine_scale=1000.0, window_days=0)
+    angle = graph(ex.build_factor("s1_angle", D(2023, 6, 1), D(2023, 6, 2), area(), opts))
+    assert load_catalog().get("s1_angle")["native_resolution"] == 20000
+    assert not calls(angle, "Image.reduceResolution") and not calls(angle, "Image.setDefaultProjection")
+    assert [a["mode"] for a in calls(angle, "Image.resample")] == ["bilinear"]
+    assert "angle" in selected(angle)
+    vv = graph(ex.build_factor("vv", D(2023, 6, 1), D(2023, 6, 2), area(), opts))  # 10 m backscatter: averaged
+    assert calls(vv, "Image.reduceResolution")[0]["maxPixels"] == (100 + 2) ** 2
+
+
+def test_pixel_ground_size_in_degrees_feet_and_web_mercator():
+    from smdownscale.algorithms.gee.fetch import pixel_size
+    from smdownscale.algorithms.raster import Grid, srs_from_user
+
+    geo = pixel_size(Grid(srs_from_user("EPSG:4326").ExportToWkt(), (115.99, 0.01, 0, 42.01, 0, -0.01), 2, 2))
+    assert geo.x == pytest.approx(1112.0 * math_cos_deg(42.0), rel=0.01)  # east-west shrinks with latitude
+    assert geo.y == pytest.approx(1112.0, rel=0.01)
+    assert geo.nominal == pytest.approx(1113.19, rel=1e-4)
+    feet = pixel_size(Grid(srs_from_user("EPSG:2263").ExportToWkt(), (980000.0, 1000.0, 0, 200000.0, 0, -1000.0),
+                           2, 2))
+    assert feet.ground == pytest.approx(304.8, rel=0.01)
+    assert feet.nominal == pytest.approx(304.8, rel=1e-5)  # US survey feet
+    merc = pixel_size(Grid(srs_from_user("EPSG:3857").ExportToWkt(), (12912000.0, 1000.0, 0, 5160000.0, 0,
+                                                                    -1000.0), 2, 2))
+    assert merc.ground == pytest.approx(1000.0 * math_cos_deg(42.0), rel=0.02)  # Mercator's 1000 m are ~740 m here
+
+
+def math_cos_deg(deg: float) -> float:
+    import math
+
+    return math.cos(math.radians(deg))
+
+
 def test_smap_l4_is_averaged_over_the_step_and_l3_switches_version_and_masks_each_pass():
     l4 = graph(ex.build_smap("L4", "sm_surface", D(2023, 6, 1), D(2023, 6, 2)))
     assert loaded(l4) == {"NASA/SMAP/SPL4SMGP/008"}
@@ -265,6 +360,37 @@ def test_smap_l4_is_averaged_over_the_step_and_l3_switches_version_and_masks_eac
     assert not calls(l3, "Image.reduceResolution")
     late = graph(ex.build_smap("L3E", "sm_surface", D(2024, 6, 1), D(2024, 6, 2)))
     assert loaded(late) == {"NASA/SMAP/SPL3SMP_E/006"}
+
+
+def _masked_before_the_mean(tree: Any, band: str) -> list[dict]:
+    """updateMask calls inside the per-image function whose mask compares ``band`` with -9999."""
+    out = []
+    for args in calls(tree, "Image.updateMask"):
+        for neq in calls(args["mask"], "Image.neq"):
+            rhs = neq["image2"]
+            sel = calls(neq["image1"], "Image.select")
+            if (fn_name(rhs) == "Image.constant" and rhs["args"]["value"] == -9999.0 and sel
+                    and sel[0]["bandSelectors"] == [band]):
+                out.append(args)
+    return out
+
+
+def fn_name(node: Any) -> Any:
+    return node.get("fn") if isinstance(node, dict) else None
+
+
+@pytest.mark.parametrize("product, layer, bands", [
+    ("L4", "sm_surface", ["sm_surface"]), ("L4", "sm_rootzone", ["sm_rootzone"]),
+    ("L3E", "sm_surface", ["soil_moisture_am", "soil_moisture_pm"])])
+def test_smap_fill_values_are_masked_in_every_image_before_the_step_mean(product, layer, bands):
+    tree = graph(ex.build_smap(product, layer, D(2023, 6, 1), D(2023, 6, 9)))
+    for band in bands:
+        assert _masked_before_the_mean(tree, band), f"{band}: -9999 is not masked"
+    # the masks sit inside the function mapped over the collection, i.e. before reduce.mean
+    (mean,) = calls(tree, "reduce.mean")
+    assert all(_masked_before_the_mean(mean, b) for b in bands)
+    # and the physical range: L4 0-0.9, L3E 0-1 m3/m3 (catches the products' other negative fills)
+    assert {0.0} <= constants(tree, "gte") and (constants(tree, "lte") & {0.9, 1.0})
 
 
 def test_stack_keeps_the_requested_band_order():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import json
 import math
 import os
@@ -18,7 +20,16 @@ from smdownscale.algorithms.gee import GeeError, auth
 from smdownscale.algorithms.gee.fetch import EASE_CELL, EASE_X0, EASE_Y0, area_geometry, fetch, fine_grid, smap_grid
 from smdownscale.algorithms.gee.transport import RetryPolicy
 from smdownscale.algorithms.manifest import manifest_inputs, read_manifest
-from smdownscale.tests.fake_ee import FakeEarthEngine, Fault, field
+from smdownscale.tests.fake_ee import (
+    FakeEarthEngine,
+    Fault,
+    answer_dtype,
+    field,
+    output_bands,
+    smap_cells,
+    smap_is_fill,
+    smap_value,
+)
 
 TOKEN = "ya29.smd-fetch-test-token-0451"
 AREA = (115.80, 41.80, 116.10, 42.05, "EPSG:4326")  # Shandian River, Inner Mongolia
@@ -34,12 +45,15 @@ def key_pem() -> str:
 
 
 @pytest.fixture
-def fake():
-    with FakeEarthEngine(access_token=TOKEN) as server:
+def fake(key_pem):
+    with FakeEarthEngine(access_token=TOKEN, require_token=True) as server:
+        server.key = server.service_account_info(key_pem)
         yield server
 
 
 def _run(fake, tmp_path, **kw):
+    if getattr(fake, "key", None) is not None:  # the fake wants a bearer token: a service account gets one
+        kw.setdefault("credentials", fake.key)
     kw.setdefault("factors", FACTORS)
     kw.setdefault("out_dir", str(tmp_path / "out"))
     kw.setdefault("retry", FAST)
@@ -75,21 +89,24 @@ def test_fetch_writes_smap_and_factors_on_their_grids_with_the_server_values(fak
     assert all({k.lower(): v for k, v in r.headers.items()}.get("authorization") == f"Bearer {TOKEN}"
                for r in pixel_requests)
 
-    # SMAP: whole EASE-Grid 2.0 9 km cells covering the area
+    # SMAP: the asset's own cells as Earth Engine reports them (the fake: EPSG:4326, 0.1 degree), not re-gridded
     sm = raster.Grid.from_path(res.smap_files[0])
+    assert sm.srs.GetAuthorityCode(None) == "4326"
     x0, dx, _, y0, _, dy = sm.transform
-    assert dx == pytest.approx(EASE_CELL, abs=1e-9) and dy == pytest.approx(-EASE_CELL, abs=1e-9)
-    col0, row0 = (x0 - EASE_X0) / EASE_CELL, (EASE_Y0 - y0) / EASE_CELL
+    assert dx == pytest.approx(0.1, abs=1e-12) and dy == pytest.approx(-0.1, abs=1e-12)
+    col0, row0 = (x0 + 180.0) / 0.1, (90.0 - y0) / 0.1
     assert abs(col0 - round(col0)) < 1e-6 and abs(row0 - round(row0)) < 1e-6
-    assert (round(col0), round(row0)) == (3168, 267)
-    assert (sm.width, sm.height) == (4, 4)
-    geom, srs = area_geometry(AREA)
-    axmin, aymin, axmax, aymax = raster.Grid(srs.ExportToWkt(), (AREA[0], 0.3, 0, AREA[3], 0, -0.25), 1, 1) \
-        .extent_in(sm.crs_wkt)
-    sxmin, symin, sxmax, symax = sm.extent
-    assert sxmin <= axmin < sxmin + EASE_CELL and sxmax - EASE_CELL < axmax <= sxmax
-    assert symin <= aymin < symin + EASE_CELL and symax - EASE_CELL < aymax <= symax
-    assert sm.srs.GetAuthorityCode(None) == "6933"
+    assert (round(col0), round(row0)) == (2958, 479)
+    assert (sm.width, sm.height) == (3, 3)  # 115.8-116.1 E, 41.8-42.05 N in whole 0.1 degree cells
+    assert fake.requests_to("compute")  # the grid was read from the asset
+    # every cell keeps its own value (date-dependent in the fake), fills are nodata
+    cols, rows = np.meshgrid(2958 + np.arange(3), 479 + np.arange(3))
+    for path, day in zip(res.smap_files, ("2023-06-01", "2023-06-02")):
+        want = smap_value(cols, rows, dt.date.fromisoformat(day).toordinal())
+        want[smap_is_fill(cols, rows)] = np.nan
+        np.testing.assert_allclose(raster.read_all(path)[0], want, rtol=0, atol=1e-6)
+    assert not np.allclose(raster.read_all(res.smap_files[0]), raster.read_all(res.smap_files[1]), equal_nan=True)
+    sxmin, symin, sxmax, symax = sm.extent_in(raster.srs_from_user("EPSG:6933").ExportToWkt())
 
     # fine grid: EPSG:6933 at 1 km, on whole kilometres, covering the SMAP cells
     fg = raster.Grid.from_path(res.factor_files[0])
@@ -98,11 +115,9 @@ def test_fetch_writes_smap_and_factors_on_their_grids_with_the_server_values(fak
     fxmin, fymin, fxmax, fymax = fg.extent
     assert fxmin <= sxmin < fxmin + 1000 and fxmax - 1000 < sxmax <= fxmax
     assert fymin <= symin < fymin + 1000 and fymax - 1000 < symax <= fymax
-    assert (fg.width, fg.height) == (38, 37)
 
     # values: the fake server's field at each pixel center, band by band
-    for path, grid, n in ((res.smap_files[1], sm, 1), (res.factor_files[1], fg, 3)):
-        np.testing.assert_allclose(raster.read_all(path), _expected(grid, n), rtol=0, atol=2e-3)
+    np.testing.assert_allclose(raster.read_all(res.factor_files[1]), _expected(fg, 3), rtol=0, atol=2e-3)
 
     # band descriptions, kinds, nodata and dates
     ds = gdal.Open(res.factor_files[0])
@@ -120,7 +135,7 @@ def test_fetch_writes_smap_and_factors_on_their_grids_with_the_server_values(fak
     assert len(smap_bodies) == 2 and len(stack_bodies) == 2
     assert all("MODIS/061/MOD11A1" in b and "MODIS/061/MCD12Q1" in b for b in stack_bodies)
     assert all('"scaleX": 1000.0' in b and '"crsCode": "EPSG:6933"' in b for b in stack_bodies)
-    assert all(f'"scaleX": {EASE_CELL}' in b for b in smap_bodies)
+    assert all('"scaleX": 0.1' in b and '"crsCode": "EPSG:4326"' in b for b in smap_bodies)
     for body, (d0, d1) in zip(smap_bodies, (("01", "02"), ("02", "03"))):
         assert f'"end": {{"constantValue": "2023-06-{d1}"}}, "start": {{"constantValue": "2023-06-{d0}"}}' in body
 
@@ -133,6 +148,9 @@ def test_fetch_writes_smap_and_factors_on_their_grids_with_the_server_values(fak
     assert m.provenance["versions"]["sm_surface"] == "SPL4SMGP version 8"
     assert m.provenance["earthengine_api"] == __import__("ee").__version__
     assert m.request["resolution"] == 1000.0 and m.request["crs"] == "EPSG:6933"
+    assert m.request["smap_grid"]["crs"] == "EPSG:4326" and m.request["smap_grid"]["width"] == 3
+    assert m.request["smap_grid"]["asset_transform"] == [0.1, 0.0, -180.0, 0.0, -0.1, 90.0]
+    assert m.request["smap_grid"]["source"].startswith("NASA/SMAP/SPL4SMGP/008")
     assert manifest_inputs(res.manifest_path) == (res.smap_files, res.factor_files)
     raw = open(res.manifest_path, encoding="utf-8").read()
     assert all(not os.path.isabs(f["smap"]) for f in json.loads(raw)["files"])
@@ -140,6 +158,115 @@ def test_fetch_writes_smap_and_factors_on_their_grids_with_the_server_values(fak
     assert TOKEN.encode() not in everything
     assert b"PRIVATE KEY" not in everything and creds["private_key_id"].encode() not in everything
     assert not os.path.exists(out / ".cache")  # tile cache removed after success
+
+
+def test_smap_fills_never_reach_the_files_and_l3e_keeps_its_008_degree_grid(fake, tmp_path):
+    area = (115.0, 41.0, 116.0, 42.0, "EPSG:4326")
+    res = _run(fake, tmp_path, area=area, end="2023-06-01", factors=["elevation"])
+    sm = raster.Grid.from_path(res.smap_files[0])
+    x, y = sm.centers(0, sm.height)
+    cols, rows = smap_cells("NASA/SMAP/SPL4SMGP/008", x, y, "EPSG:4326")
+    fills = smap_is_fill(cols, rows)
+    assert (sm.width, sm.height) == (10, 10) and 5 <= fills.sum() <= 15
+    got = raster.read_all(res.smap_files[0])[0]
+    assert np.isnan(got[fills]).all()
+    assert np.isfinite(got[~fills]).all() and got[~fills].min() >= 0.05 and got[~fills].max() <= 0.45
+    res3 = _run(fake, tmp_path, area=area, end="2023-06-01", factors=["elevation"], smap_product="L3E",
+                out_dir=str(tmp_path / "l3e"))
+    g3 = raster.Grid.from_path(res3.smap_files[0])
+    assert g3.res == pytest.approx((0.08, 0.08)) and (g3.width, g3.height) == (13, 13)
+    x, y = g3.centers(0, g3.height)
+    cols, rows = smap_cells("NASA/SMAP/SPL3SMP_E/005", x, y, "EPSG:4326")
+    assert len(set(zip(cols.ravel(), rows.ravel()))) == g3.size  # one file pixel per asset cell
+
+
+@pytest.mark.parametrize("lat0, what", [(0.0, "duplicated"), (45.0, "lost")])
+def test_the_fake_shows_what_re_gridding_smap_onto_ease_would_do(lat0, what):
+    # SMAP L4 as stored (0.1 degree) sampled onto the EASE-Grid 2.0 9 km lattice by nearest neighbour: near the
+    # equator EASE cells repeat a neighbour's value, further north whole columns of asset cells are never taken
+    geom, srs = area_geometry((100.0, lat0, 110.0, lat0 + 10.0, "EPSG:4326"))
+    ease = smap_grid(geom, srs)
+    x, y = ease.centers(0, ease.height)
+    cols, rows = smap_cells("NASA/SMAP/SPL4SMGP/008", x, y, ease.crs_wkt)
+    taken = set(zip(cols.ravel(), rows.ravel()))
+    row0 = round((90.0 - lat0 - 10.0) / 0.1)
+    inside = {(c, r) for c in range(2800, 2900) for r in range(row0, row0 + 100)}  # the area's asset cells
+    if what == "duplicated":
+        assert ease.size - len(taken) > 0.05 * ease.size
+    else:
+        assert len(inside - taken) > 0.05 * len(inside)
+
+
+def test_requests_are_sized_by_the_source_pixels_they_make_earth_engine_read(fake, tmp_path):
+    # Sentinel-1 VV at 1 km: each fine pixel averages ~10^4 10 m pixels (maxPixels 102^2), twice with gap filling
+    fake.max_input_pixels = 3e6
+    res = _run(fake, tmp_path, end="2023-06-01", factors=["vv", "ndvi"], max_input_pixels=3e6)
+    stack = [e for e in fake.pixel_log if "COPERNICUS/S1_GRD" in e["assets"]]
+    assert len(stack) == res.tiles_fetched - 1 > 4  # the factor stack took several requests (SMAP one)
+    assert all(e["input_pixels"] <= 3e6 for e in fake.pixel_log)
+    assert sum(e["pixels"] for e in stack) == raster.Grid.from_path(res.factor_files[0]).size
+    assert res.splits == 0
+    fg = raster.Grid.from_path(res.factor_files[0])
+    np.testing.assert_allclose(raster.read_all(res.factor_files[0]), _expected(fg, 2), rtol=0, atol=2e-3)
+
+
+@pytest.mark.fault("fetchgee: Earth Engine refuses a request for memory")
+def test_a_tile_refused_for_memory_is_fetched_as_smaller_requests(fake, tmp_path):
+    fake.max_input_pixels = 2e6  # the server allows less than the plan: the big tiles are refused
+    logs = []
+    res = _run(fake, tmp_path, end="2023-06-01", factors=["vv"], max_input_pixels=4e7, log=logs.append)
+    assert res.splits >= 1
+    assert any("refused for memory or time" in line for line in logs)
+    refused = [r for r in fake.requests_to("computePixels") if "COPERNICUS/S1_GRD" in json.dumps(r.body)]
+    assert len(refused) > len([e for e in fake.pixel_log if "COPERNICUS/S1_GRD" in e["assets"]])
+    assert all(e["input_pixels"] <= 2e6 for e in fake.pixel_log)
+    fg = raster.Grid.from_path(res.factor_files[0])
+    np.testing.assert_allclose(raster.read_all(res.factor_files[0]), _expected(fg, 1), rtol=0, atol=2e-3)
+
+
+def test_plan_only_sends_no_computation_and_predicts_the_real_run(fake, tmp_path):
+    logs = []
+    res = _run(fake, tmp_path, factors=["vv", "ndvi"], max_input_pixels=3e6, plan_only=True, log=logs.append)
+    out = tmp_path / "out"
+    assert not fake.requests_to("computePixels") and not fake.requests_to("export")
+    assert [r.body["expression"]["values"][r.body["expression"]["result"]]["functionInvocationValue"]["functionName"]
+            for r in fake.requests_to("compute")] == ["Image.projection"]  # SMAP's grid, a metadata look-up
+    assert sorted(os.listdir(out)) == ["plan.csv"] and res.files == [str(out / "plan.csv")]
+    rows = list(csv.DictReader(open(out / "plan.csv", encoding="utf-8")))
+    assert [(r["date"], r["kind"], r["unit"]) for r in rows] == [
+        ("2023-06-01", "smap", "requests"), ("2023-06-01", "factors", "requests"),
+        ("2023-06-02", "smap", "requests"), ("2023-06-02", "factors", "requests"), ("total", "", "requests")]
+    assert int(rows[-1]["count"]) == res.plan.requests and int(rows[-1]["training_runs"]) == 0
+    assert any("Plan only" in line and "source_pixels" in line for line in logs)
+    # the real run makes exactly the planned requests, pixels and bytes
+    real = _run(fake, tmp_path, factors=["vv", "ndvi"], max_input_pixels=3e6)
+    assert len(fake.requests_to("computePixels")) == res.plan.requests == real.tiles_fetched
+    assert sum(e["pixels"] * e["bands"] for e in fake.pixel_log) == res.plan.pixels
+    assert sum(e["bytes"] for e in fake.pixel_log) == res.plan.bytes
+    assert all(e["input_pixels"] <= 3e6 for e in fake.pixel_log)
+    exported = _run(fake, tmp_path, factors=["vv"], export="drive", plan_only=True, out_dir=str(tmp_path / "x"))
+    assert exported.plan.requests == 4 and {r["unit"] for r in exported.plan.rows} == {"tasks"}
+    assert not fake.requests_to("export")
+
+
+def test_requests_without_a_bearer_token_are_refused(fake, tmp_path):
+    with pytest.raises(GeeError, match="(?i)authenticat"):
+        _run(fake, tmp_path, credentials=None, end="2023-06-01", factors=["elevation"])
+    assert not fake.pixel_log and not os.path.exists(tmp_path / "out" / "manifest.json")
+    assert all(r.headers.get("authorization") is None for r in fake.requests_to("compute"))
+
+
+def test_each_step_gets_its_own_dates_values(tmp_path):
+    def offset(day, band):
+        return (day % 7) * 10.0
+
+    with FakeEarthEngine(day_offset=offset) as fake:
+        res = _run(fake, tmp_path, factors=["lst_day"], window_days=0)
+    grid = raster.Grid.from_path(res.factor_files[0])
+    days = [dt.date.fromisoformat(d).toordinal() % 7 for d in ("2023-06-01", "2023-06-02")]
+    assert days[0] != days[1]
+    for path, day in zip(res.factor_files, days):  # each step has the values of its own day
+        np.testing.assert_allclose(raster.read_all(path), _expected(grid, 1) + day * 10.0, rtol=0, atol=2e-3)
 
 
 def test_manifest_path_escape_is_refused(fake, tmp_path):
@@ -170,6 +297,23 @@ def test_polygon_area_in_utm_and_fine_grid_in_another_crs(fake, tmp_path):
     assert read_manifest(res.manifest_path).request["area"]["geometry"]["type"] == "Polygon"
 
 
+def test_geographic_fine_grid_still_averages_fine_sources(fake, tmp_path):
+    # EPSG:4326 at 0.01 degree (about 0.83 x 1.1 km here): 10 m Sentinel-1 and 30 m SRTM are averaged, land cover
+    # takes the majority class, exactly as in a metric CRS
+    res = _run(fake, tmp_path, end="2023-06-01", factors=["vv", "elevation", "landcover"], target_crs="EPSG:4326",
+               fine_resolution=0.01)
+    fg = raster.Grid.from_path(res.factor_files[0])
+    assert fg.res == pytest.approx((0.01, 0.01)) and fg.srs.GetAuthorityCode(None) == "4326"
+    (body,) = [r.body for r in fake.requests_to("computePixels") if "COPERNICUS/S1_GRD" in json.dumps(r.body)]
+    from smdownscale.tests.ee_graph import calls, graph
+
+    tree = graph(body["expression"])
+    reducers = sorted(a["reducer"]["fn"] for a in calls(tree, "Image.reduceResolution"))
+    assert reducers == ["Reducer.mean", "Reducer.mean", "Reducer.mode"]
+    assert {a["scale"] for a in calls(tree, "Image.setDefaultProjection")} == {10, 500}  # metres (composites)
+    assert not calls(tree, "Image.resample")
+
+
 def test_masked_pixels_become_nodata(tmp_path):
     def mask(x, y, band):
         return (x < np.median(x)) if band == 1 else np.zeros(np.shape(x), bool)
@@ -180,7 +324,9 @@ def test_masked_pixels_become_nodata(tmp_path):
     assert np.isfinite(arr[0]).all()
     nan_share = np.isnan(arr[1]).mean()
     assert 0.4 < nan_share < 0.6
-    assert np.isfinite(raster.read_all(res.smap_files[0])).all()
+    sm = raster.read_all(res.smap_files[0])[0]  # SMAP: only its fill cells are missing
+    x, y = raster.Grid.from_path(res.smap_files[0]).centers(0, sm.shape[0])
+    np.testing.assert_array_equal(np.isnan(sm), smap_is_fill(*smap_cells("NASA/SMAP/SPL4SMGP/008", x, y, "EPSG:4326")))
 
 
 def test_retries_and_resume_after_cancel(fake, tmp_path):
@@ -215,11 +361,44 @@ def test_export_starts_tasks_and_records_them(fake, tmp_path):
     assert {op.description for op in fake.operations.values()} == {f"smdownscale {t['file_prefix']}" for t in res.tasks}
     body = fake.requests_to("export")[1].body
     assert body["fileExportOptions"]["driveDestination"]["folder"] == "smd_exports"
+    assert float(body["maxPixels"]["value"]) == 1e13  # raised explicitly: the server's default 1e8 is enforced
     m = read_manifest(res.manifest_path)
     assert [e["task"] for e in m.exports] == [t["task"] for t in res.tasks]
     assert not res.smap_files and not os.path.exists(tmp_path / "out" / "smap")
     with pytest.raises(InputError, match="describes Earth Engine export tasks"):
         manifest_inputs(res.manifest_path)
+
+
+def test_the_fake_fails_exports_beyond_max_pixels(fake, tmp_path):
+    import ee
+
+    from smdownscale.algorithms.gee.transport import wait_for_export
+
+    auth.initialize(project=fake.project, url=fake.url, credentials=fake.key, force=True)
+    task = ee.batch.Export.image.toDrive(ee.Image.constant(1).toFloat(), description="too big", crs="EPSG:4326",
+                                         crsTransform=[0.01, 0, 100, 0, -0.01, 50], dimensions="200x100",
+                                         maxPixels=1000)
+    task.start()
+    with pytest.raises(SmdError, match="Too many pixels in the region. Specified: 20000, maximum allowed: 1000"):
+        wait_for_export(task.name, poll=0.0, sleep=lambda s: None)
+
+
+def test_the_fake_checks_band_ids_and_answers_in_the_expressions_type(fake, tmp_path):
+    import ee
+
+    from smdownscale.algorithms.gee import transport
+
+    res = _run(fake, tmp_path, end="2023-06-01", factors=["ndvi", "landcover"])
+    for r in fake.requests_to("computePixels"):  # every request asked for exactly the bands its expression makes
+        assert output_bands(r.body["expression"]) == r.body["bandIds"]
+        assert answer_dtype(r.body["expression"]) == "<f4"  # the transport casts to float32
+    assert sum(e["bytes"] for e in fake.pixel_log) == 4 * sum(e["pixels"] * e["bands"] for e in fake.pixel_log)
+    grid = raster.Grid.from_path(res.smap_files[0])
+    image = ee.Image.constant(0.25).rename(["sm_surface"])
+    with pytest.raises(GeeError, match="Band pattern 'sm_rootzone' did not match any bands"):
+        transport.fetch_image(image, grid, ["sm_rootzone"], str(tmp_path / "x.tif"), str(tmp_path / "c"), retry=FAST)
+    assert answer_dtype(json.loads(image.toDouble().serialize(for_cloud_api=True))) == "<f8"
+    assert answer_dtype(json.loads(image.multiply(2).serialize(for_cloud_api=True))) == "<f8"  # not cast: double
 
 
 def test_grids_snap_numerically():
@@ -235,7 +414,7 @@ def test_grids_snap_numerically():
     fg = fine_grid(sm, "EPSG:6933", 1000.0)
     assert fg.transform[0] == math.floor(sm.extent[0] / 1000) * 1000
     assert fg.extent[2] == math.ceil(sm.extent[2] / 1000) * 1000
-    with pytest.raises(InputError, match="not finer than SMAP's 9 km cells"):
+    with pytest.raises(InputError, match="not finer than SMAP's cells"):
         fine_grid(sm, "EPSG:6933", 10000.0)
 
 

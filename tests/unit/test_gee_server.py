@@ -379,11 +379,27 @@ def test_plan_builds_one_export_per_date_plus_the_classifier(fake):
                                  max_training_steps=2, project=fake.project, url=fake.url)
     assert [c.kind for c in plan.configs] == ["classifier", "image", "image", "image"]
     assert [c.date for c in plan.configs[1:]] == ["2023-06-01", "2023-06-02", "2023-06-03"]
-    assert (plan.fine_grid.width, plan.fine_grid.height, plan.fine_grid.res) == (74, 64, (1000.0, 1000.0))
-    assert (plan.coarse_grid.width, plan.coarse_grid.height) == (8, 7)
+    assert (plan.fine_grid.width, plan.fine_grid.height, plan.fine_grid.res) == (69, 48, (1000.0, 1000.0))
+    # SMAP's own cells (the fake's asset grid: 0.1 degree), 115.6-116.3 E x 41.7-42.2 N
+    assert (plan.coarse_grid.width, plan.coarse_grid.height) == (7, 5)
+    own = [0.1, 0.0, 115.6, 0.0, -0.1, 42.2]
+    tree = graph(plan.trained.classifier)
+    on_own = [a for a in calls(tree, "Image.reproject") if a["crs"]["args"].get("transform") == own]
+    assert any(fn(a["image"]) == "Image.reduceResolution" for a in on_own)  # factors averaged onto SMAP's cells
+    (sample,) = calls(tree, "Image.sample")[:1]
+    assert sample["projection"]["args"] == {"crs": "EPSG:4326", "transform": own} and "scale" not in sample
+    # a 0.1 degree cell is about 9.6 km x 9.5 km in EPSG:6933 here: 10 fine pixels per side, plus the edges
+    assert {a["image"]["args"]["maxPixels"] for a in on_own if fn(a["image"]) == "Image.reduceResolution"} == {144}
     assert plan.request["training_steps"] == ["20230601", "20230603"]
     assert plan.request["ee_classifier_args"]["numberOfTrees"] == 50
     assert plan.model.features == ["ndvi"] + [f"landcover_{c}" for c in range(1, 18)]
+    # train once: the exports load the saved classifier and start after its task
+    assert plan.model.asset_id == "projects/my-project/assets/rf1"
+    assert all(c.after == plan.configs[0].description for c in plan.configs[1:])
+    export_tree = graph(plan.configs[1].export_kwargs["image"])
+    assert {a["id"] for a in calls(export_tree, "Classifier.load")} == {"projects/my-project/assets/rf1"}
+    assert not calls(export_tree, "Classifier.train") and not calls(export_tree, "Image.sample")
+    assert plan.request["training"] == {"once": True, "steps": 2, "samples": 2 * 35, "runs": 1}
     # a changed request gives new fingerprints; the same request the same ones
     again = server.plan_downscale(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "landcover"],
                                   model_type="rf", params={"n_estimators": 50}, destination="gcs",
@@ -407,7 +423,7 @@ def test_plan_builds_one_export_per_date_plus_the_classifier(fake):
     ({"classifier_asset": "projects/my-project/assets/a", "save_classifier_asset": "projects/my-project/assets/b"},
      "leave 'save classifier as asset' empty"),
     ({"destination": "gcs"}, "needs a bucket name"),
-    ({"fine_resolution": 20000.0}, "is not finer than SMAP's 9 km cells"),
+    ({"fine_resolution": 20000.0}, "is not finer than SMAP's cells"),
     ({"fine_resolution": 20.0}, "too fine for Earth Engine to average"),
     ({"residual": "bilinear"}, "Unknown residual correction 'bilinear'"),
 ])
@@ -427,9 +443,17 @@ def test_plan_takes_a_polygon_area_in_another_crs(fake):
                                  destination="asset", destination_path="projects/my-project/assets/smd",
                                  project=fake.project, url=fake.url)
     assert plan.request["area"] == {"bbox": [450000.0, 4620000.0, 470000.0, 4650000.0], "crs": "EPSG:32650"}
-    (config,) = plan.configs
+    trained, config = plan.configs  # random forest: the classifier saved next to the maps, then the map
+    assert trained.kind == "classifier"
+    assert trained.file_prefix.startswith("projects/my-project/assets/smd/smdownscale_classifier_")
     assert config.file_prefix == "projects/my-project/assets/smd/soil_moisture_20230601"
     # the fine grid covers whole SMAP cells around the polygon, edges on whole kilometres
     x0, res, _, y0, _, _ = plan.fine_grid.transform
     assert res == 1000.0 and x0 % 1000 == 0 and y0 % 1000 == 0
-    assert plan.coarse_grid.width * 9 <= plan.fine_grid.width <= plan.coarse_grid.width * 9 + 2
+    # SMAP's own grid as the asset reports it (the fake: EPSG:4326, 0.1 degree); the fine grid covers its cells
+    assert plan.coarse_grid.transform == (116.3, 0.1, 0.0, 42.1, 0.0, -0.1)
+    assert plan.request["smap_grid"]["crs"] == "EPSG:4326"
+    xmin, ymin, xmax, ymax = plan.coarse_grid.extent_in(plan.fine_grid.crs_wkt)
+    fxmin, fymin, fxmax, fymax = plan.fine_grid.extent
+    assert fxmin <= xmin < fxmin + 1000 and fxmax - 1000 < xmax <= fxmax
+    assert fymin <= ymin < fymin + 1000 and fymax - 1000 < ymax <= fymax

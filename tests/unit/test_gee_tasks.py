@@ -5,6 +5,7 @@ downloads (injected storage and a fake Cloud Storage server for google-cloud-sto
 from __future__ import annotations
 
 import copy
+import csv
 import json
 import os
 import re
@@ -484,19 +485,35 @@ def test_downscale_gee_submits_follows_and_downloads(fake, tmp_path):
                                  destination="gcs", destination_path="bkt/run", batch_size=2,
                                  download_folder=str(tmp_path / "maps"), project=fake.project, url=fake.url,
                                  storage=storage, **NO_SLEEP)
-    assert result.n_steps == 3 and result.batch.counts["COMPLETED"] == 3
+    assert result.n_steps == 3 and result.batch.counts["COMPLETED"] == 4  # the classifier, then three maps
     assert [os.path.basename(p) for p in result.downloaded] == [f"soil_moisture_2023060{d}.tif" for d in (1, 2, 3)]
     doc = manifest(path)
     assert doc["project"] == fake.project
     assert doc["request"]["factors"] == ["ndvi", "lst_day"] and doc["request"]["destination"] == "gcs"
-    assert [r["files"] for r in doc["tasks"]] == [[p] for p in result.downloaded]
+    assert [r["files"] for r in doc["tasks"]] == [[]] + [[p] for p in result.downloaded]
+    assert [r["kind"] for r in doc["tasks"]] == ["classifier", "image", "image", "image"]
     bodies = [r.body for r in fake.requests_to("export")]
     assert [b["fileExportOptions"]["cloudStorageDestination"] for b in bodies] == [
         {"bucket": "bkt", "filenamePrefix": f"run/soil_moisture_2023060{d}"} for d in (1, 2, 3)]
     text = json.dumps(bodies[0]["expression"])
-    for name in ("Classifier.smileRandomForest", "Classifier.setOutputMode", "Image.classify", "Image.clamp",
+    for name in ("Classifier.load", "Classifier.setOutputMode", "Image.classify", "Image.clamp",
                  "Image.reduceResolution"):
         assert name in text
+    assert "Classifier.smileRandomForest" not in text  # trained once, in the classifier task
+    (trained,) = [r for r in fake.requests if r.path.endswith("/classifier:export")]
+    assert "Classifier.smileRandomForest" in json.dumps(trained.body["expression"])
+    # the maps were started only once the classifier task had succeeded (its status polled to the end)
+    first_map = min(fake.requests.index(r) for r in fake.requests_to("export"))
+    polls = [r for r in fake.requests[fake.requests.index(trained):first_map] if r.endpoint == "operation"]
+    assert len(polls) >= 2 and doc["tasks"][0]["step"] == "training"
+
+
+def test_models_earth_engine_cannot_save_have_their_training_limited(fake, tmp_path):
+    with pytest.raises(InputError, match="each of the 3 exports retrains it.*choose random forest or CART"):
+        tasks.downscale_gee((106.0, 35.0, 116.0, 45.0, "EPSG:4326"), "2023-06-01", "2023-06-03", "daily", ["ndvi"],
+                            str(tmp_path / "m.json"), model_type="svr", samples_per_step=0, max_training_steps=0,
+                            project=fake.project, url=fake.url, **NO_SLEEP)
+    assert not fake.requests_to("export") and not os.path.exists(tmp_path / "m.json")
 
 
 def test_downscale_gee_reports_failed_tasks_with_earth_engines_message(fake, tmp_path):
@@ -506,9 +523,41 @@ def test_downscale_gee_reports_failed_tasks_with_earth_engines_message(fake, tmp
     with pytest.raises(GeeError) as err:
         tasks.downscale_gee(EXTENT, "2023-06-01", "2023-06-02", "daily", ["ndvi"], path, project=fake.project,
                             url=fake.url, **NO_SLEEP)
-    assert "2 of 2 Earth Engine task(s) did not complete: smdownscale soil_moisture_20230601: FAILED: User memory " \
-           "limit exceeded." in str(err.value)
-    assert [r["state"] for r in manifest(path)["tasks"]] == ["FAILED", "FAILED"]
+    assert "3 of 3 Earth Engine task(s) did not complete: smdownscale classifier smdownscale_classifier_" \
+           in str(err.value) and ": FAILED: User memory limit exceeded." in str(err.value)
+    recs = manifest(path)["tasks"]
+    assert [r["state"] for r in recs] == ["FAILED", "FAILED", "FAILED"]
+    assert all(r["error"].startswith("Not started: smdownscale classifier") for r in recs[1:])
+    assert not fake.requests_to("export")
+
+
+def test_downscale_gee_plan_only_submits_nothing_and_counts_training_runs(fake, tmp_path):
+    path = str(tmp_path / "run.json")
+    logs = []
+    result = tasks.downscale_gee(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "lst_day"], path,
+                                 model_type="gbt", destination="gcs", destination_path="bkt/run",
+                                 samples_per_step=100, max_training_steps=2, project=fake.project, url=fake.url,
+                                 plan_only=True, log=logs.append, **NO_SLEEP)
+    assert result.batch is None and not os.path.exists(path)
+    assert not fake.requests_to("export") and not fake.operations
+    plan_csv = tmp_path / "run.plan.csv"
+    assert result.plan.path == str(plan_csv)
+    rows = list(csv.DictReader(open(plan_csv, encoding="utf-8")))
+    assert [(r["date"], r["kind"]) for r in rows] == [("2023-06-01", "soil_moisture"), ("2023-06-02", "soil_moisture"),
+                                                      ("2023-06-03", "soil_moisture"), ("total", "")]
+    fine = 69 * 48  # the 1 km grid over SMAP's 7 x 5 asset cells
+    assert [int(r["pixels"]) for r in rows[:3]] == [fine] * 3 and int(rows[-1]["bytes"]) == 3 * fine * 4
+    # gradient boosting cannot be saved: each export carries the training (2 steps x 35 cells), three runs
+    assert int(rows[-1]["training_runs"]) == 3 and result.plan.training_runs == 3
+    assert any("3 training run(s) on Earth Engine" in line for line in logs)
+    rf = tasks.downscale_gee(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "lst_day"], path,
+                             project=fake.project, url=fake.url, plan_only=True, **NO_SLEEP)
+    assert [r["kind"] for r in rf.plan.rows] == ["classifier"] + ["soil_moisture"] * 3
+    assert rf.plan.training_runs == 1 and [r["training_runs"] for r in rf.plan.rows] == [1, 0, 0, 0]
+    reused = tasks.downscale_gee(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "lst_day"], path,
+                                 classifier_asset="projects/p/assets/rf", project=fake.project, url=fake.url,
+                                 plan_only=True, **NO_SLEEP)
+    assert reused.plan.training_runs == 0 and not fake.requests_to("export")
 
 
 def test_downscale_gee_checks_before_anything_is_sent(fake, tmp_path):
@@ -520,3 +569,14 @@ def test_downscale_gee_checks_before_anything_is_sent(fake, tmp_path):
         tasks.downscale_gee(EXTENT, "2023-06-01", "2023-06-02", "daily", ["ndvi"], "", project=fake.project,
                             url=fake.url)
     assert not fake.requests_to("export") and os.listdir(tmp_path) == []
+
+
+def test_the_fake_enforces_max_pixels_on_region_exports(fake, tmp_path):
+    images = [("20230601", ee.Image.constant(0.2).rename(["soil_moisture"]))]
+    small = server.build_exports(images, "drive", "smd", grid(), max_pixels=5)  # the grid has 4 x 3 pixels
+    result = tasks.submit_batches(small, 1, str(tmp_path / "m.json"), **NO_SLEEP)
+    assert [r["state"] for r in result.tasks] == ["FAILED"]
+    assert "Specified: 12, maximum allowed: 5" in result.tasks[0]["error"]
+    enough = server.build_exports(images, "drive", "smd2", grid(), max_pixels=12)
+    assert [r["state"] for r in tasks.submit_batches(enough, 1, str(tmp_path / "m2.json"), **NO_SLEEP).tasks] == \
+        ["COMPLETED"]

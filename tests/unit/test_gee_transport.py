@@ -492,3 +492,14 @@ def test_export_failure_and_cancel(fake):
     assert ee.data.getOperation(name)["metadata"]["state"] == "CANCELLED"
     with pytest.raises(InputError, match="needs a bucket"):
         transport.start_export(_image(), _grid(), BANDS, "z", destination="gcs")
+
+
+def test_tiles_stay_within_the_source_pixel_budget():
+    # 1 km tiles over 10 m data: ~10^4 source pixels behind every output pixel
+    grid = _grid(2048, 2048)
+    tiles = plan_tiles(grid, 2, input_per_pixel=1.0e4)
+    assert all(t.rows * t.cols * 1.0e4 <= transport.DEFAULT_MAX_INPUT_PIXELS for t in tiles)
+    assert sum(t.rows * t.cols for t in tiles) == grid.size
+    assert len(tiles) > len(plan_tiles(grid, 2))  # more, smaller requests than sizing by bytes alone
+    with pytest.raises(GeeError, match="source pixels"):
+        plan_tiles(grid, 1, input_per_pixel=1e9)
