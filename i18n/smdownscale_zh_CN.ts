@@ -474,112 +474,112 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="168" />
+            <location filename="../processing_provider/downscale.py" line="175" />
             <source>The minimum soil moisture must be below the maximum.</source>
             <translation>土壤水分最小值必须小于最大值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="175" />
+            <location filename="../processing_provider/downscale.py" line="182" />
             <source>Residual correction needs the coarse soil moisture: give the coarse SMAP raster of the same date, or set residual correction to None.</source>
             <translation>残差校正需要粗分辨率土壤水分：请给定同一日期的粗分辨率 SMAP 栅格，或将残差校正设为“无”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="200" />
+            <location filename="../processing_provider/downscale.py" line="207" />
             <source>Residual correction is off: the coarse soil moisture raster is not used.</source>
             <translation>残差校正已关闭：不使用粗分辨率土壤水分栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="207" />
+            <location filename="../processing_provider/downscale.py" line="214" />
             <source>Model: {} ({}); date: {}</source>
             <translation>模型：{}（{}）；日期：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="209" />
+            <location filename="../processing_provider/downscale.py" line="216" />
             <source>{} valid pixels: mean {:.4f}, std {:.4f}, min {:.4f}, max {:.4f} m3/m3</source>
             <translation>{} 个有效像元：均值 {:.4f}，标准差 {:.4f}，最小值 {:.4f}，最大值 {:.4f} m3/m3</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="212" />
+            <location filename="../processing_provider/downscale.py" line="219" />
             <source>Residual correction: {} coarse cells, mean |residual| {:.4f} m3/m3, largest cell mean deviation {:.2g} m3/m3 (before clipping)</source>
             <translation>残差校正：{} 个粗像元，平均 |残差| {:.4f} m3/m3，像元均值最大偏差 {:.2g} m3/m3（截断前）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="218" />
+            <location filename="../processing_provider/downscale.py" line="225" />
             <source>{} pixels lie in cells without a SMAP value and keep the uncorrected prediction.</source>
             <translation>{} 个像元位于没有 SMAP 值的粗像元内，保留未经校正的预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="223" />
+            <location filename="../processing_provider/downscale.py" line="230" />
             <source>{} pixels were clipped to {:g}-{:g} m3/m3.</source>
             <translation>{} 个像元被截断到 {:g}-{:g} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="324" />
+            <location filename="../processing_provider/downscale.py" line="331" />
             <source>Soil moisture 1 km {}</source>
             <translation>1 km 土壤水分 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="262" />
+            <location filename="../processing_provider/downscale.py" line="269" />
             <source>Give either one factor stack (one date) or a time series (factor stacks, a manifest or an input folder), not both.</source>
             <translation>请给定一个因子堆栈（单一日期）或一个时间序列（因子堆栈、清单或输入文件夹），不能同时给定两者。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="265" />
+            <location filename="../processing_provider/downscale.py" line="272" />
             <source>Give a factor stack, or a time series: factor stacks of several dates, a manifest or an input folder.</source>
             <translation>请给定一个因子堆栈，或一个时间序列：多个日期的因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="269" />
+            <location filename="../processing_provider/downscale.py" line="276" />
             <source>Give the time series one way: factor stacks, a manifest or an input folder.</source>
             <translation>时间序列只能以一种方式给定：因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="271" />
+            <location filename="../processing_provider/downscale.py" line="278" />
             <source>Residual correction needs the SMAP rasters of the same dates: add them under 'Time series: SMAP soil moisture rasters', or set residual correction to None.</source>
             <translation>残差校正需要相同日期的 SMAP 栅格：请在“时间序列：SMAP 土壤水分栅格”中添加，或将残差校正设为“无”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="300" />
+            <location filename="../processing_provider/downscale.py" line="307" />
             <source>Residual correction is off: the SMAP rasters are not used.</source>
             <translation>残差校正已关闭：不使用 SMAP 栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="313" />
+            <location filename="../processing_provider/downscale.py" line="320" />
             <source>{}: {} valid pixels, mean {:.4f} m3/m3 -&gt; {}</source>
             <translation>{}：{} 个有效像元，均值 {:.4f} m3/m3 -&gt; {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="316" />
+            <location filename="../processing_provider/downscale.py" line="323" />
             <source>{}: {} pixels lie in cells without a SMAP value and keep the uncorrected prediction.</source>
             <translation>{}：{} 个像元位于没有 SMAP 值的粗像元内，保留未经校正的预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="323" />
+            <location filename="../processing_provider/downscale.py" line="330" />
             <source>Soil moisture 1 km {} to {}</source>
             <translation>1 km 土壤水分 {} 至 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="327" />
+            <location filename="../processing_provider/downscale.py" line="334" />
             <source>{} dates written to {}; mean soil moisture {:.4f} m3/m3.</source>
             <translation>已将 {} 个日期写入 {}；土壤水分均值 {:.4f} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="238" />
+            <location filename="../processing_provider/downscale.py" line="245" />
             <source>Prediction: compiled tree walker (same values as scikit-learn, faster).</source>
             <translation>预测：编译版决策树遍历器（与 scikit-learn 结果相同，速度更快）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="240" />
+            <location filename="../processing_provider/downscale.py" line="247" />
             <source>Prediction: scikit-learn; the compiled tree walker is {}.</source>
             <translation>预测：scikit-learn；编译版决策树遍历器{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="243" />
+            <location filename="../processing_provider/downscale.py" line="250" />
             <source>Prediction: scikit-learn.</source>
             <translation>预测：scikit-learn。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="311" />
+            <location filename="../processing_provider/downscale.py" line="318" />
             <source>SMAP values read with {}.</source>
             <translation>SMAP 值按 {} 读取。</translation>
         </message>
@@ -2275,27 +2275,27 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <translation>验证</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="264" />
+            <location filename="../processing_provider/base.py" line="268" />
             <source>Canceled: no output was written.</source>
             <translation>已取消：未写出任何输出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="268" />
+            <location filename="../processing_provider/base.py" line="272" />
             <source>Out of memory; process a smaller extent or close other programs.</source>
             <translation>内存不足；请处理更小的范围或关闭其他程序。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="219" />
+            <location filename="../processing_provider/base.py" line="223" />
             <source>No value for '{}' ({}); give one.</source>
             <translation>“{}”（{}）没有值；请给定一个值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="203" />
+            <location filename="../processing_provider/base.py" line="207" />
             <source>'{}' ({}) is not a number (nan); give a finite value.</source>
             <translation>“{}”（{}）不是数值（nan）；请给定一个有限值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="205" />
+            <location filename="../processing_provider/base.py" line="209" />
             <source>'{}' ({}) is infinite ({}); give a finite value.</source>
             <translation>“{}”（{}）为无穷大（{}）；请给定一个有限值。</translation>
         </message>
