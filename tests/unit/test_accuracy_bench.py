@@ -54,7 +54,7 @@ def test_every_product_is_scored_next_to_the_baselines(quick):
             m = _row(rows, s, f"rf/coarse/{residual}")
             assert all(math.isfinite(m[k]) for k in ("r", "ubrmsd", "bias", "rmse"))
             assert int(m["n"]) == int(bil["n"]) == int(ceil["n"]) > 1000  # one common mask per scene
-        chain = _row(rows, s, "chain/coarse/constant")
+        chain = _row(rows, s, "chain:rf/coarse/constant")
         assert chain["model"] == "chain:rf" and int(chain["n"]) == int(bil["n"])
         # the ceiling (a forest trained on the 1 km truth, held-out blocks) above, the coarse field below
         assert ceil["ubrmsd"] < bil["ubrmsd"] < near["ubrmsd"] * 1.05 and ceil["r"] > bil["r"]
