@@ -283,6 +283,14 @@ def test_auto_ranks_by_the_scale_transfer_check(scene, tmp_path):
     assert set(tr["factors"]) == {"2", "3"} and tr["pooled"]["n"] == 2 * 600
     assert tr["pooled"]["rmse"] == pytest.approx(winner["transfer"]["pooled"]["rmse"])
     assert "scale transfer pooled" in cv_table(res.meta) and "trained 3x coarser" in cv_table(res.meta)
+    # and in the training report's cross-validation table, pooled and per coarser grid
+    from smdownscale.algorithms import report
+
+    html_path = str(tmp_path / "train.html")
+    report.train_report(res.meta, html_path)
+    with open(html_path, encoding="utf-8") as fh:
+        html = fh.read()
+    assert "scale transfer: trained on grids 2x and 3x coarser" in html and "3x coarser" in html
     assert res.meta["requested_model_type"] == "auto"
     assert res.metrics["rmse"] == pytest.approx(winner["rmse"])
     est, meta = model_io.load_model(out)
