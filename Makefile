@@ -19,7 +19,7 @@ help:
 	@echo "make demo    run the whole chain on the bundled sample scene through qgis_process (out/demo/)"
 	@echo "make test    install what is needed and run the unit and QGIS test suites"
 	@echo "make bench   performance benchmarks (not part of make test)"
-	@echo "make bench-accuracy  accuracy of every model against the 1 km truth of 5 sample scenes, next to baselines"
+	@echo "make bench-accuracy  accuracy of every model against the 1 km truth of 9 scenes (5 sample, 4 farmland mosaics), next to bilinear and a ceiling"
 	@echo "make install link the plugin into the default QGIS profile"
 	@echo "make zip     build the plugin zip for the QGIS plugin repository (dist/)"
 	@echo "make i18n    regenerate i18n/smdownscale_zh_CN.ts, re-apply the known translations, compile the .qm"

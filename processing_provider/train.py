@@ -116,10 +116,12 @@ class TrainAlgorithm(SmdAlgorithm):
                                                 self.tr("Gradient boosting (histogram-based)"),
                                                 self.tr("Extra trees"),
                                                 self.tr("Linear trend + gradient boosting"),
-                                                self.tr("Auto: best by spatial cross-validation")],
+                                                self.tr("Auto: RF unless another model is clearly better")],
                                        defaultValue=0)
         params.append((p, self.tr("The regression algorithm. Auto compares RF, extra trees, both boosting models "
-                                  "and SVR by spatial cross-validation and keeps the best.")))
+                                  "and SVR by spatial cross-validation and by the scale-transfer check (trained on "
+                                  "grids 2x and 3x coarser than SMAP, scored on SMAP cells of held-out blocks), and "
+                                  "keeps RF unless another model is better in both, on every fold.")))
         p = QgsProcessingParameterEnum(self.TRAINING_MODE, self.tr("Training mode"),
                                        options=[self.tr("Scale-aware: train on SMAP cells (factors aggregated)"),
                                                 self.tr("Study's mode: SMAP resampled to 1 km, train on 1 km pixels")],

@@ -261,14 +261,36 @@ def test_hyperparameter_search_counts_configs_and_keeps_the_best(scene, tmp_path
         train_model(scene["sm"], scene["stacks"], out, "rf", search_seconds=-1)
 
 
-def test_auto_keeps_the_best_model_by_spatial_cv(scene, tmp_path):
+def test_auto_ranks_by_the_scale_transfer_check(scene, tmp_path):
     out = str(tmp_path / "auto.smdmodel")
     res = train_model(scene["sm"], scene["stacks"], out, "auto", cv_folds=3, n_jobs=2)
     auto = res.meta["auto"]
     cands = {c["model_type"]: c for c in auto["candidates"]}
     assert set(cands) == set(train_mod.AUTO_CANDIDATES)
-    winner = min(cands.values(), key=lambda c: c["rmse"])
+    assert auto["scored_by"] == train_mod.AUTO_SCORED_BY
+    # the rule, recomputed: rf unless beaten in spatial CV and on every transfer fold beyond the fold spread
+    base = np.asarray(cands["rf"]["transfer"]["fold_rmse"])
+    better = []
+    for c, e in cands.items():
+        diff = np.asarray(e["transfer"]["fold_rmse"]) - base
+        if c != "rf" and e["rmse"] < cands["rf"]["rmse"] and (diff < 0).all() and diff.mean() + diff.std(ddof=1) < 0:
+            better.append(c)
+    expected = min(better, key=lambda c: cands[c]["transfer"]["pooled"]["rmse"]) if better else "rf"
+    winner = cands[expected]
     assert auto["winner"] == winner["model_type"] == res.meta["model_type"]
+    # the check is reported next to the spatial CV: pooled and per coarser grid
+    tr = res.meta["cv"]["transfer"]
+    assert set(tr["factors"]) == {"2", "3"} and tr["pooled"]["n"] == 2 * 600
+    assert tr["pooled"]["rmse"] == pytest.approx(winner["transfer"]["pooled"]["rmse"])
+    assert "scale transfer pooled" in cv_table(res.meta) and "trained 3x coarser" in cv_table(res.meta)
+    # and in the training report's cross-validation table, pooled and per coarser grid
+    from smdownscale.algorithms import report
+
+    html_path = str(tmp_path / "train.html")
+    report.train_report(res.meta, html_path)
+    with open(html_path, encoding="utf-8") as fh:
+        html = fh.read()
+    assert "scale transfer: trained on grids 2x and 3x coarser" in html and "3x coarser" in html
     assert res.meta["requested_model_type"] == "auto"
     assert res.metrics["rmse"] == pytest.approx(winner["rmse"])
     est, meta = model_io.load_model(out)
@@ -331,3 +353,87 @@ def test_derived_factors_recorded_and_recomputed_by_downscale(tmp_path):
     plain = str(tmp_path / "plain.smdmodel")
     train_model(sc["sm"], sc["stacks"], plain, "cart", factors=["ndvi", "lst_day"], cv_folds=0)
     assert downscale(plain, bare, str(tmp_path / "y.tif"), residual="none").n_valid > 0
+
+
+# -- the scale-transfer check --------------------------------------------------------------------------------------
+
+def _grid_pairs(width: int, height: int, x: np.ndarray, y: np.ndarray, dates=("2023-06-01",)):
+    from smdownscale.algorithms.features import Pairs
+    from smdownscale.algorithms.raster import Grid, srs_from_user
+
+    grid = Grid(srs_from_user("EPSG:6933").ExportToWkt(), (0.0, 9000.0, 0.0, 0.0, 0.0, -9000.0), width, height)
+    n = width * height
+    cells = np.tile(np.arange(n), len(dates))
+    labels = np.repeat(np.asarray(dates), n)
+    specs = [FactorSpec(f"f{j}") for j in range(x.shape[1])]
+    return Pairs(x, y, [s.name for s in specs], specs, labels, cells, list(dates), grid)
+
+
+def test_coarsen_pairs_averages_cells_per_date():
+    w, h = 6, 4
+    rows, cols = np.divmod(np.arange(w * h), w)
+    x = np.column_stack([rows, cols]).astype(float)
+    x = np.vstack([x, x + 100.0])  # a second date
+    y = np.concatenate([rows + 10.0 * cols, rows + 10.0 * cols + 1.0])
+    pairs = _grid_pairs(w, h, x, y, ("2023-06-01", "2023-06-09"))
+    keep = np.ones(y.size, bool)
+    keep[0] = False  # one cell missing on the first date: its 2 x 2 cell still has 3 of 4
+    pairs.X, pairs.y, pairs.cells, pairs.dates = x[keep], y[keep], pairs.cells[keep], pairs.dates[keep]
+    cx, cy, anchor = train_mod.coarsen_pairs(pairs, 2)
+    assert cx.shape == (12, 2) and cy.size == 12  # 3 x 2 coarser cells on each of 2 dates
+    # first date, top-left 2 x 2 cell without cell 0: rows (0, 1, 1), cols (1, 0, 1)
+    assert cx[0] == pytest.approx([2 / 3, 2 / 3]) and cy[0] == pytest.approx(2 / 3 + 10.0 * 2 / 3)
+    assert anchor[0] == 0 and anchor[1] == 2 and anchor[3] == 2 * w
+    assert cx[6] == pytest.approx([100.5, 100.5]) and cy[6] == pytest.approx(0.5 + 5.0 + 1.0)
+    # 3 x 3: the bottom coarser cells hold 1 row of 3 cells (less than half): kept are the top 2 per date
+    _, cy3, anchor3 = train_mod.coarsen_pairs(pairs, 3)
+    assert cy3.size == 4 and list(anchor3) == [0, 3, 0, 3]
+
+
+def test_scale_transfer_is_exact_for_a_relation_that_holds_at_every_scale():
+    from sklearn.linear_model import LinearRegression
+
+    w, h = 24, 18
+    rng = np.random.default_rng(3)
+    from scipy import ndimage
+
+    x = np.column_stack([ndimage.gaussian_filter(rng.standard_normal((h, w)), 2.0).ravel(), rng.standard_normal(w * h)])
+    y = 0.2 + 0.05 * x[:, 0] - 0.02 * x[:, 1]
+    pairs = _grid_pairs(w, h, x, y)
+    res = train_mod.scale_transfer(LinearRegression(), pairs, "svr", folds=3, block_cells=4)
+    assert set(res["factors"]) == {"2", "3"}
+    assert res["pooled"]["n"] == 2 * w * h  # every SMAP cell predicted once per factor
+    assert res["pooled"]["rmse"] < 1e-10 and len(res["fold_rmse"]) == 6
+    # a constant model cannot transfer anything: its RMSE is the spread of y
+    from sklearn.dummy import DummyRegressor
+
+    flat = train_mod.scale_transfer(DummyRegressor(), pairs, "svr", folds=3, block_cells=4)
+    assert flat["pooled"]["rmse"] > 0.5 * float(np.std(y))
+    # too few cells for any coarser grid: no check
+    small = _grid_pairs(4, 4, x[:16], y[:16])
+    assert train_mod.scale_transfer(LinearRegression(), small, "svr", folds=3, block_cells=4) is None
+
+
+def test_auto_keeps_rf_unless_another_model_transfers_better_beyond_the_fold_spread(monkeypatch):
+    folds = {"rf": [0.030, 0.032, 0.028, 0.031], "gbr": [0.0295, 0.0325, 0.0270, 0.0312],
+             "svr": [0.020, 0.022, 0.019, 0.021], "extratrees": [0.029, 0.031, 0.027, 0.030]}
+
+    def fake(est, pairs, cand, *a, **k):
+        return {"pooled": {"rmse": float(np.mean(folds[cand]))}, "fold_rmse": folds[cand], "factors": {}}
+
+    monkeypatch.setattr(train_mod, "scale_transfer", fake)
+    per_model = {c: {"model_type": c, "params": {}, "rmse": 0.02} for c in ("rf", "gbr")}
+    pairs = _grid_pairs(4, 4, np.zeros((16, 1)), np.zeros(16))
+    # gbr is lower on average but not beyond one standard error of the fold differences
+    assert train_mod._rank_by_transfer(per_model, ("rf", "gbr"), pairs, 4, 4, 0, 1, lambda: False) == "rf"
+    assert per_model["gbr"]["transfer"]["fold_rmse"] == folds["gbr"]
+    # better on every transfer fold, but not in spatial CV: rf stays; better in both: the candidate wins
+    per_model["svr"] = {"model_type": "svr", "params": {}, "rmse": 0.021}
+    assert train_mod._rank_by_transfer(per_model, ("rf", "gbr", "svr"), pairs, 4, 4, 0, 1, lambda: False) == "rf"
+    per_model["svr"]["rmse"] = 0.019
+    assert train_mod._rank_by_transfer(per_model, ("rf", "gbr", "svr"), pairs, 4, 4, 0, 1, lambda: False) == "svr"
+    # better on every fold by the same 0.001: the spread is 0, so the margin holds
+    per_model["extratrees"] = {"model_type": "extratrees", "params": {}, "rmse": 0.018}
+    del per_model["svr"]
+    pick = train_mod._rank_by_transfer(per_model, ("rf", "extratrees"), pairs, 4, 4, 0, 1, lambda: False)
+    assert pick == "extratrees"
