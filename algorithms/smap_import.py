@@ -496,9 +496,8 @@ def _granule_values(granule: Granule, layer_name: str, window: tuple[int, int, i
     pm = _soil_moisture(granule, layers["pm"], window, quality)
     if passes == "am_then_pm":
         return np.where(np.isfinite(am), am, pm)
-    with np.errstate(invalid="ignore"):
-        return np.nanmean(np.stack([am, pm]), axis=0) if (np.isfinite(am) | np.isfinite(pm)).any() \
-            else np.full(am.shape, np.nan)
+    both = np.isfinite(am) & np.isfinite(pm)
+    return np.where(both, (am + pm) / 2, np.where(np.isfinite(am), am, pm))
 
 
 # -- factors -----------------------------------------------------------------------------------------
@@ -566,7 +565,7 @@ def _write_factor_stack(groups: Sequence[list[str]], names: Sequence[str], fine:
 
     bands = []
     kinds = []
-    for name, files in zip(names, groups):
+    for files in groups:
         acc = None
         count = None
         kind = "continuous"

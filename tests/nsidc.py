@@ -112,8 +112,11 @@ def l3_name(day: dt.date, short_name: str = "SPL3SMP_E", crid: str = "R19240") -
 
 def write_l4(folder: str, when: dt.datetime, surface: Mapping[tuple[int, int], float],
              rootzone: Mapping[tuple[int, int], float] | None = None, version: str = "Vv7032",
-             name: str | None = None) -> str:
-    """An SPL4SMGP granule (3-hour window centred on ``when``) with the given (row, col) -> value cells."""
+             name: str | None = None, lon_shift: int = 0) -> str:
+    """An SPL4SMGP granule (3-hour window centred on ``when``) with the given (row, col) -> value cells.
+
+    ``lon_shift``: shift ``cell_lon`` by that many columns (a file whose geolocation is not the lattice's).
+    """
     cell, cols, rows = GRIDS["M09"]
     path = os.path.join(folder, name or l4_name(when, version))
     ds = _dataset(path)
@@ -123,7 +126,7 @@ def write_l4(folder: str, when: dt.datetime, surface: Mapping[tuple[int, int], f
     lat, lon = cell_centres("M09")
     _write(root, "cell_lat", [dy, dx], np.repeat(lat[:, None], cols, 1).astype(np.float32),
            {"_FillValue": -9999.0, "units": "degrees_north", "valid_min": -90.0, "valid_max": 90.0})
-    _write(root, "cell_lon", [dy, dx], np.repeat(lon[None, :], rows, 0).astype(np.float32),
+    _write(root, "cell_lon", [dy, dx], np.repeat(np.roll(lon, lon_shift)[None, :], rows, 0).astype(np.float32),
            {"_FillValue": -9999.0, "units": "degrees_east", "valid_min": -180.0, "valid_max": 180.0})
     geo = root.CreateGroup("Geophysical_Data")
     for layer, cells, title in (("sm_surface", surface, "Top layer soil moisture (0-5 cm)"),
