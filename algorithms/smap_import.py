@@ -174,6 +174,30 @@ def _is_hdf5(path: str) -> bool:
     return any(head[o:o + 8] == HDF5_SIGNATURE for o in (0, 512, 1024, 2048))
 
 
+def _hdf5_truncation(path: str, size: int) -> str | None:
+    """A description when the HDF5 superblock's end-of-file address lies beyond the file's size, else None."""
+    with open(path, "rb") as fh:
+        head = fh.read(2048 + 96)
+    base = next((o for o in (0, 512, 1024, 2048) if head[o:o + 8] == HDF5_SIGNATURE), None)
+    if base is None or len(head) < base + 12:
+        return None
+    version = head[base + 8]
+    if version in (0, 1):
+        offsets = head[base + 13]
+        at = base + (24 if version == 0 else 28) + 2 * offsets
+    elif version in (2, 3):
+        offsets = head[base + 9]
+        at = base + 12 + 2 * offsets
+    else:
+        return None
+    if offsets not in (2, 4, 8) or len(head) < at + offsets:
+        return None
+    eof = int.from_bytes(head[at:at + offsets], "little") + base
+    if eof > size:
+        return f"it has {size:,} bytes but its HDF5 header says {eof:,}: the download was cut short"
+    return None
+
+
 def _open_multidim(path: str) -> Any:
     """The file opened read-only with GDAL's HDF5 driver (multidimensional API), with clear errors."""
     name = os.path.basename(path)
@@ -192,6 +216,9 @@ def _open_multidim(path: str) -> Any:
     if not is_hdf5:
         raise InputError(f"{name} is not an HDF5 file; give SMAP granules as NSIDC distributes them "
                          "(SMAP_L4_SM_gph_*.h5, SMAP_L3_SM_P_E_*.h5 or SMAP_L3_SM_P_*.h5).")
+    cut = _hdf5_truncation(path, size)
+    if cut:
+        raise raster.damaged_error(path, cut)
     messages: list[str] = []
     gdal.PushErrorHandler(lambda cls, _n, msg: messages.append(msg))
     try:
@@ -202,8 +229,7 @@ def _open_multidim(path: str) -> Any:
     finally:
         gdal.PopErrorHandler()
     if ds is None or ds.GetRootGroup() is None:
-        detail = next((m for m in messages if m.strip()), "the HDF5 library could not read its structure")
-        raise raster.damaged_error(path, raster._detail(detail, path))  # noqa: SLF001 - the shared wording
+        raise raster.damaged_error(path, "the HDF5 library cannot read its structure")
     return ds
 
 
