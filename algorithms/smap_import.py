@@ -755,6 +755,7 @@ def import_smap(granules: Sequence[str], out_dir: str, area: Any = None, area_cr
     done = 0.0
     tmp_dir = None
     protected = {"SMAP granules": paths}
+    created_out = not os.path.exists(out_dir)
     try:
         for s0, s1, label in steps:
             members = sorted(by_step.get(label, []), key=lambda g: g.time)
@@ -782,7 +783,7 @@ def import_smap(granules: Sequence[str], out_dir: str, area: Any = None, area_cr
             meta = {"SMD_DATE": s0.isoformat(), "SMD_DATE_END": (s1 - dt.timedelta(days=1)).isoformat(),
                     "SMD_SOURCE": f"{prod.short_name} {members[0].version}", "SMD_GRANULES": str(len(members))}
             smap_path = os.path.join(out_dir, "smap", f"smap_{label}.tif")
-            os.makedirs(os.path.dirname(smap_path), exist_ok=True)
+            raster.check_output_path(smap_path)  # creates the folders, or names why it cannot
             existed = os.path.exists(smap_path)
             raster.write_raster(smap_path, grid, mean, names=[layer], metadata=meta)
             if not existed:
@@ -792,7 +793,7 @@ def import_smap(granules: Sequence[str], out_dir: str, area: Any = None, area_cr
             stack_path = None
             if factors and fine is not None:
                 stack_path = os.path.join(out_dir, "factors", f"factors_{label}.tif")
-                os.makedirs(os.path.dirname(stack_path), exist_ok=True)
+                raster.check_output_path(stack_path)
                 tmp_dir = tmp_dir or tempfile.mkdtemp(prefix=".smd-factors-", dir=out_dir)
                 existed = os.path.exists(stack_path)
                 _write_factor_stack(factor_plan[label], factor_names, fine, stack_path, tmp_dir, meta,
@@ -835,13 +836,21 @@ def import_smap(granules: Sequence[str], out_dir: str, area: Any = None, area_cr
                       "granules": granule_names, "gdal": gdal.__version__,
                       "factor_files": sorted({os.path.basename(p) for p in factors})}
         manifest_path = write_manifest(os.path.join(out_dir, "manifest.json"), step_files, bands, request, provenance)
-    except BaseException:
+    except BaseException as exc:
+        if tmp_dir:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
         for p in written:
             with contextlib.suppress(OSError):
                 os.remove(p)
         for sub in ("smap", "factors"):
             with contextlib.suppress(OSError):
-                os.rmdir(os.path.join(out_dir, sub))
+                os.rmdir(os.path.join(out_dir, sub))  # only when empty
+        if created_out:
+            with contextlib.suppress(OSError):
+                os.rmdir(out_dir)
+        mapped = raster.write_failure(exc, out_dir) if isinstance(exc, OSError) else None
+        if mapped is not None:
+            raise mapped from exc
         raise
     finally:
         if tmp_dir:
