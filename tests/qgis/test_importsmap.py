@@ -14,8 +14,11 @@ from qgis.core import QgsProcessingException
 from smdownscale.algorithms import raster
 from smdownscale.algorithms.manifest import manifest_inputs, read_manifest
 from smdownscale.algorithms.smap_import import M09
+from smdownscale.processing_provider.downscale import DownscaleAlgorithm as D
 from smdownscale.processing_provider.importsmap import ImportSmapAlgorithm as A
+from smdownscale.processing_provider.screen import ScreenAlgorithm as S
 from smdownscale.processing_provider.train import TrainAlgorithm as T
+from smdownscale.processing_provider.validate import ValidateAlgorithm as V
 from smdownscale.tests import nsidc
 
 EXTENT = "115.55,116.35,41.65,42.25 [EPSG:4326]"
@@ -79,6 +82,14 @@ def test_import_l4_with_factors_then_train_on_the_manifest(granules, run, tmp_pa
                                         T.OUTPUT: str(model)})
     assert os.path.isfile(model) and trained[T.N_SAMPLES] > 50
     assert trained[T.CV_R] > 0.5
+    screened = run("smdownscale:screen", {S.MANIFEST: res[A.MANIFEST], S.OUTPUT: str(tmp_path / "screen.csv")})
+    assert "ndvi" in screened[S.SELECTED]
+    done = run("smdownscale:downscale", {D.MODEL: str(model), D.MANIFEST: res[A.MANIFEST],
+                                         D.OUTPUT_FOLDER: str(tmp_path / "sm_1km")})
+    outputs = done[D.OUTPUT_FILES].split(";") if isinstance(done[D.OUTPUT_FILES], str) else done[D.OUTPUT_FILES]
+    assert len(outputs) == 2
+    checked = run("smdownscale:validate", {V.INPUT: outputs[0], V.REFERENCE: sm[0], V.OUTPUT: str(tmp_path / "v.csv")})
+    assert checked[V.N] > 10 and checked[V.R] > 0.8  # the 1 km maps, aggregated, follow SMAP
 
 
 def test_import_l3e_from_a_folder_pm_only(granules, run, tmp_path):
