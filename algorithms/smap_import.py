@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import math
 import os
 import re
@@ -469,16 +470,28 @@ def _soil_moisture(granule: Granule, layer: Layer, window: tuple[int, int, int, 
     return values
 
 
+@functools.lru_cache(maxsize=8)
+def _lattice_axes(lattice: Lattice) -> tuple[np.ndarray, np.ndarray]:
+    """Longitude of every lattice column and latitude of every lattice row (PROJ, EPSG:6933 -> 4326).
+
+    The projection is cylindrical: longitude depends on x only and latitude on y only, so two lines of
+    points give the whole lattice.
+    """
+    xs = lattice.x0 + (np.arange(lattice.cols) + 0.5) * lattice.cell
+    ys = lattice.y0 - (np.arange(lattice.rows) + 0.5) * lattice.cell
+    ct = osr.CoordinateTransformation(raster.srs_from_user(EASE_CRS), raster.srs_from_user("EPSG:4326"))
+    lon = np.array(ct.TransformPoints(np.column_stack([xs, np.zeros_like(xs)]).tolist()))[:, 0]
+    lat = np.array(ct.TransformPoints(np.column_stack([np.zeros_like(ys), ys]).tolist()))[:, 1]
+    lon.setflags(write=False)
+    lat.setflags(write=False)
+    return lon, lat
+
+
 def lattice_lonlat(lattice: Lattice, window: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Longitude and latitude of the lattice's cell centres inside the window (PROJ, EPSG:6933 -> 4326)."""
+    """Longitude and latitude of the lattice's cell centres inside the window, as (rows, cols) arrays."""
     col0, row0, width, height = window
-    xs = lattice.x0 + (np.arange(col0, col0 + width) + 0.5) * lattice.cell
-    ys = lattice.y0 - (np.arange(row0, row0 + height) + 0.5) * lattice.cell
-    gx, gy = np.meshgrid(xs, ys)
-    wgs = raster.srs_from_user("EPSG:4326")
-    ct = osr.CoordinateTransformation(raster.srs_from_user(EASE_CRS), wgs)
-    pts = np.array(ct.TransformPoints(np.column_stack([gx.ravel(), gy.ravel()]).tolist()))
-    return pts[:, 0].reshape(gx.shape), pts[:, 1].reshape(gx.shape)
+    lon, lat = _lattice_axes(lattice)
+    return np.broadcast_arrays(lon[None, col0:col0 + width], lat[row0:row0 + height, None])
 
 
 def _check_geolocation(granule: Granule, layer: Layer, window: tuple[int, int, int, int],
