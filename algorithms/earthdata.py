@@ -287,3 +287,39 @@ def _fetch_one(g: RemoteGranule, final: str, token: str, timeout: float, retries
         os.replace(partial, final)
         say(f"{g.name}: downloaded ({os.path.getsize(final):,} bytes).")
         return
+
+
+def area_bbox(area: Any, area_crs: str | None = None) -> tuple[float, float, float, float]:
+    """The area's bounding box in degrees (W, S, E, N), for CMR's ``bounding_box``; None: the whole globe."""
+    if area is None:
+        return (-180.0, -90.0, 180.0, 90.0)
+    from . import raster
+    from .gee.fetch import _envelope_in, area_geometry
+
+    with raster.gdal_exceptions():
+        geom, srs = area_geometry(area, area_crs)
+        return _envelope_in(geom, srs, raster.srs_from_user("EPSG:4326"))
+
+
+def fetch_granules(short_name: str, start: dt.date | str, end: dt.date | str, area: Any, cache_dir: str,
+                   token: str | None, area_crs: str | None = None, version: str | None = None,
+                   cmr_url: str | None = None, progress: Progress = no_progress,
+                   is_canceled: IsCanceled = never_canceled, log: Callable[[str], None] | None = None) -> list[str]:
+    """Search and download a product's granules for an area and dates (inclusive) into ``cache_dir``."""
+    say = log or (lambda _m: None)
+    if not token:
+        download([], cache_dir, token)  # the message saying how to give a token
+    try:
+        first = start if isinstance(start, dt.date) else dt.date.fromisoformat(str(start).strip())
+        last = end if isinstance(end, dt.date) else dt.date.fromisoformat(str(end).strip())
+    except ValueError as exc:
+        raise InputError(f"Searching NASA Earthdata needs a start and an end date (YYYY-MM-DD) ({exc}).") from exc
+    if last < first:
+        raise InputError(f"The date range is reversed: the end date {last.isoformat()} is before the start date "
+                         f"{first.isoformat()}. Swap them.")
+    found = search(short_name, first, last, area_bbox(area, area_crs), version=version, cmr_url=cmr_url or CMR_URL,
+                   is_canceled=is_canceled)
+    size = sum(g.size or 0 for g in found)
+    say(f"NASA's CMR lists {len(found)} {short_name} granule(s) ({size / 2**20:,.0f} MB) for "
+        f"{first.isoformat()} .. {last.isoformat()}; downloading into {cache_dir} (files already there are kept).")
+    return download(found, cache_dir, token, progress=progress, is_canceled=is_canceled, log=say)

@@ -10,6 +10,8 @@ from qgis.core import (
     QgsProcessingOutputFile,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
+    QgsProcessingParameterAuthConfig,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterCrs,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
@@ -31,6 +33,9 @@ LAYERS = ["sm_surface", "sm_rootzone"]
 PASSES = ["am_then_pm", "am", "pm", "mean"]
 QUALITY = ["recommended", "retrieved"]
 GRANULE_SUFFIXES = (".h5", ".he5", ".hdf5")
+#: Environment variables for headless runs (qgis_process): the Earthdata Login token, and CMR's address.
+TOKEN_ENV = "EARTHDATA_TOKEN"
+CMR_ENV = "SMDOWNSCALE_CMR_URL"
 
 
 class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
@@ -50,6 +55,9 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
     SMAP_LAYER = "SMAP_LAYER"
     PASSES = "PASSES"
     QUALITY = "QUALITY"
+    DOWNLOAD = "DOWNLOAD"
+    EARTHDATA_AUTH = "EARTHDATA_AUTH"
+    CACHE_FOLDER = "CACHE_FOLDER"
     FACTORS = "FACTORS"
     FINE_RESOLUTION = "FINE_RESOLUTION"
     TARGET_CRS = "TARGET_CRS"
@@ -136,6 +144,20 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
         p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         params.append((p, self.tr("retrieval_qual_flag: recommended quality keeps cells with bits 0-2 clear; "
                                   "every successful retrieval keeps cells with bits 1-2 clear.")))
+        p = QgsProcessingParameterBoolean(self.DOWNLOAD, self.tr("Search and download the granules from NASA "
+                                                                 "Earthdata"), defaultValue=False)
+        params.append((p, self.tr("Search NASA's CMR for the chosen product over the area and dates and download "
+                                  "the granules (resumably, into the cache folder) before importing them. Needs the "
+                                  "product, the dates and an Earthdata Login token.")))
+        p = QgsProcessingParameterAuthConfig(self.EARTHDATA_AUTH, self.tr("Earthdata Login token (authentication "
+                                                                          "configuration)"), optional=True)
+        params.append((p, self.tr("A QGIS authentication configuration (Basic: the token as password) holding your "
+                                  "Earthdata Login token. Empty: the EARTHDATA_TOKEN environment variable.")))
+        p = QgsProcessingParameterFile(self.CACHE_FOLDER, self.tr("Download cache folder"),
+                                       behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True)
+        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+        params.append((p, self.tr("Where downloaded granules are kept (and found again by later runs). Empty: the "
+                                  "plugin's cache folder.")))
         p = QgsProcessingParameterMultipleLayers(self.FACTORS, self.tr("Factor rasters (optional)"),
                                                  QgsProcessing.SourceType.TypeRaster, optional=True)
         params.append((p, self.tr("One factor per raster, named by its band description or its file name without "
@@ -186,7 +208,15 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
         if folder and not os.path.isdir(folder):
             return False, self.tr("The granule folder {} does not exist; choose the folder holding the .h5 "
                                   "files.").format(folder)
-        if not self._granules(parameters, context):
+        downloading = self.parameterAsBool(parameters, self.DOWNLOAD, context)
+        if downloading:
+            if PRODUCTS[self.parameterAsEnum(parameters, self.PRODUCT, context)] is None:
+                return False, self.tr("Choose the SMAP product to search and download (it cannot be detected "
+                                      "before the files are there).")
+            for name in (self.START_DATE, self.END_DATE):
+                if not (self.parameterAsString(parameters, name, context) or "").strip():
+                    return False, self.tr("Give the start and end dates of the granules to download.")
+        elif not self._granules(parameters, context):
             if folder:
                 return False, self.tr("The folder {} holds no .h5 granule; choose the folder holding the SMAP files "
                                       "downloaded from NASA Earthdata.").format(folder)
@@ -196,6 +226,31 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
             if text and parse_date(text) is None:
                 return False, self.tr("'{}' ({}) is not a date; write it as YYYY-MM-DD.").format(text, name)
         return True, ""
+
+    def _token(self, parameters, context) -> str | None:
+        """The Earthdata Login token: the chosen authentication configuration, else EARTHDATA_TOKEN (never logged)."""
+        authcfg = (self.parameterAsString(parameters, self.EARTHDATA_AUTH, context) or "").strip()
+        if authcfg:
+            from qgis.core import QgsApplication, QgsAuthMethodConfig, QgsProcessingException
+
+            config = QgsAuthMethodConfig()
+            ok = QgsApplication.authManager().loadAuthenticationConfig(authcfg, config, True)
+            token = (config.config("token") or config.config("password") or "").strip() if ok else ""
+            if not token:
+                raise QgsProcessingException(self.tr(
+                    "The authentication configuration {} holds no Earthdata Login token (put the token in its "
+                    "password field), or the authentication database is locked.").format(authcfg))
+            return token
+        return os.environ.get(TOKEN_ENV, "").strip() or None
+
+    def _cache_folder(self, parameters, context) -> str:
+        folder = self.parameterAsFile(parameters, self.CACHE_FOLDER, context) if parameters.get(
+            self.CACHE_FOLDER) else ""
+        if folder:
+            return folder
+        from . import settings
+
+        return os.path.join(settings.cache_dir(), "earthdata")
 
     def _target_crs(self, parameters, context) -> str:
         crs = self.parameterAsCrs(parameters, self.TARGET_CRS, context)
@@ -209,18 +264,34 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
         out_dir = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         factors = self._layer_sources(parameters.get(self.FACTORS), context) if parameters.get(self.FACTORS) else []
         progress, is_canceled = self.callbacks(feedback)
+        start = (self.parameterAsString(parameters, self.START_DATE, context) or "").strip() or None
+        end = (self.parameterAsString(parameters, self.END_DATE, context) or "").strip() or None
+        product = PRODUCTS[self.parameterAsEnum(parameters, self.PRODUCT, context)]
+        granules = self._granules(parameters, context)
+        import_progress = progress
+        if self.parameterAsBool(parameters, self.DOWNLOAD, context):
+            from ..algorithms import earthdata
+
+            token = self._token(parameters, context)
+            downloaded = self.run_engine(
+                earthdata.fetch_granules, product, start, end, area, self._cache_folder(parameters, context), token,
+                area_crs=area_crs, cmr_url=os.environ.get(CMR_ENV, "").strip() or None,
+                progress=lambda f: progress(0.5 * f), is_canceled=is_canceled, log=feedback.pushInfo)
+            granules = list(dict.fromkeys(granules + downloaded))
+
+            def import_progress(f: float) -> None:
+                progress(0.5 + 0.5 * f)
+
         result = self.run_engine(
-            smap_import.import_smap, self._granules(parameters, context), out_dir, area=area, area_crs=area_crs,
-            start=(self.parameterAsString(parameters, self.START_DATE, context) or "").strip() or None,
-            end=(self.parameterAsString(parameters, self.END_DATE, context) or "").strip() or None,
+            smap_import.import_smap, granules, out_dir, area=area, area_crs=area_crs, start=start, end=end,
             step=STEPS[self.parameterAsEnum(parameters, self.TIME_STEP, context)],
             step_days=self.parameterAsInt(parameters, self.STEP_DAYS, context),
-            product=PRODUCTS[self.parameterAsEnum(parameters, self.PRODUCT, context)],
+            product=product,
             layer=LAYERS[self.parameterAsEnum(parameters, self.SMAP_LAYER, context)],
             passes=PASSES[self.parameterAsEnum(parameters, self.PASSES, context)],
             quality=QUALITY[self.parameterAsEnum(parameters, self.QUALITY, context)],
             factors=factors, fine_resolution=self.parameterAsDouble(parameters, self.FINE_RESOLUTION, context),
-            target_crs=self._target_crs(parameters, context), progress=progress, is_canceled=is_canceled,
+            target_crs=self._target_crs(parameters, context), progress=import_progress, is_canceled=is_canceled,
             log=feedback.pushInfo)
         feedback.pushInfo(self.tr("Imported {} granule(s) of {} ({}) into {} time step(s).").format(
             result.granules_used, result.product, result.version, len(result.smap_files)))

@@ -106,3 +106,47 @@ def test_without_granules_the_message_says_what_to_give(run, tmp_path):
     with pytest.raises(QgsProcessingException, match=r"Give the SMAP granules \(\.h5 files\) or the folder"):
         run("smdownscale:importsmap", {A.EXTENT: EXTENT, A.OUTPUT: str(tmp_path / "o")})
     assert not (tmp_path / "o").exists() or not os.listdir(tmp_path / "o")
+
+
+def test_search_and_download_then_import(granules, run, tmp_path, monkeypatch):
+    """DOWNLOAD: CMR search and authenticated download from the loopback fake, then the import; a second run
+    finds every granule in the cache and downloads nothing."""
+    from smdownscale.tests.fake_earthdata import FakeEarthdata, FakeGranule
+
+    served = [FakeGranule("SPL4SMGP", "008", dt.datetime(2023, 6, day, hour, 30), os.path.basename(p),
+                          open(p, "rb").read())
+              for p, (day, hour) in zip(granules["l4"], [(1, 1), (1, 4), (2, 1), (2, 4)])]
+    with FakeEarthdata(served, token="edl-token-42") as fake:
+        monkeypatch.setenv("SMDOWNSCALE_CMR_URL", fake.url)
+        monkeypatch.setenv("EARTHDATA_TOKEN", "edl-token-42")
+        params = {A.DOWNLOAD: True, A.PRODUCT: 1, A.START_DATE: "2023-06-01", A.END_DATE: "2023-06-02",
+                  A.EXTENT: EXTENT, A.CACHE_FOLDER: str(tmp_path / "cache"), A.OUTPUT: str(tmp_path / "o")}
+        res = run("smdownscale:importsmap", params)
+        assert res[A.N_STEPS] == 2
+        assert sorted(os.listdir(tmp_path / "cache")) == sorted(g.name for g in served)
+        assert len(fake.requests_to("/s3/")) == 4
+        first = raster.read_all(res[A.SMAP_FILES].split(";")[0])[0]
+        res2 = run("smdownscale:importsmap", {**params, A.OUTPUT: str(tmp_path / "o2")})
+        assert len(fake.requests_to("/s3/")) == 4  # all from the cache
+        assert np.array_equal(raster.read_all(res2[A.SMAP_FILES].split(";")[0])[0], first, equal_nan=True)
+        text = open(res[A.MANIFEST]).read()
+        assert "edl-token-42" not in text
+        monkeypatch.setenv("EARTHDATA_TOKEN", "expired-token")
+        with pytest.raises(QgsProcessingException, match=r"refused the credentials \(HTTP 401\)"):
+            run("smdownscale:importsmap", {**params, A.CACHE_FOLDER: str(tmp_path / "cache3"),
+                                           A.OUTPUT: str(tmp_path / "o3")})
+    assert not (tmp_path / "o3").exists() and os.listdir(tmp_path / "cache3") == []
+
+
+def test_download_needs_a_product_and_dates(run, tmp_path, monkeypatch):
+    monkeypatch.delenv("EARTHDATA_TOKEN", raising=False)
+    with pytest.raises(QgsProcessingException, match="Choose the SMAP product to search and download"):
+        run("smdownscale:importsmap", {A.DOWNLOAD: True, A.EXTENT: EXTENT, A.OUTPUT: str(tmp_path / "o")})
+    with pytest.raises(QgsProcessingException, match="Give the start and end dates of the granules to download"):
+        run("smdownscale:importsmap", {A.DOWNLOAD: True, A.PRODUCT: 2, A.EXTENT: EXTENT,
+                                       A.OUTPUT: str(tmp_path / "o")})
+    with pytest.raises(QgsProcessingException, match="needs an Earthdata Login token.*EARTHDATA_TOKEN"):
+        run("smdownscale:importsmap", {A.DOWNLOAD: True, A.PRODUCT: 2, A.EXTENT: EXTENT, A.START_DATE: "2023-06-01",
+                                       A.END_DATE: "2023-06-01", A.CACHE_FOLDER: str(tmp_path / "c"),
+                                       A.OUTPUT: str(tmp_path / "o")})
+    assert not (tmp_path / "o").exists() and not (tmp_path / "c").exists()
