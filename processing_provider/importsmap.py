@@ -87,7 +87,11 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
             "date in the file name makes it a time series, files without a date are static) to also write "
             "factors/factors_YYYYMMDD.tif on the fine grid: then screen, train and downscale take the manifest "
             "unchanged. Granules of mixed products or versions, damaged or subset files and granules without data "
-            "in the area are refused with a message; nothing is written then.")
+            "in the area are refused with a message; nothing is written then.\n\n"
+            "With 'Search and download', the granules of the chosen product for the area and dates are first "
+            "searched in NASA's CMR and downloaded with your Earthdata Login token (from a QGIS authentication "
+            "configuration, or the EARTHDATA_TOKEN environment variable for qgis_process) into a cache folder; an "
+            "interrupted download resumes, and granules already in the cache are not downloaded again.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         params = []

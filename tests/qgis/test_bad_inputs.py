@@ -1006,6 +1006,12 @@ CASES = [
          r"Cannot create the output folder .*not_a_folder/results/smap_import/smap \(Not a directory\); choose "
          r"another location"),
 
+    Case("importsmap: search and download without an Earthdata Login token", "importsmap",
+         lambda d, o: {"DOWNLOAD": True, "PRODUCT": 1, "START_DATE": "2023-06-01", "END_DATE": "2023-06-01",
+                       "EXTENT": EXTENT, "CACHE_FOLDER": str(o / "earthdata_cache"), "OUTPUT": str(o / "smap_import")},
+         r"Downloading SMAP from NASA Earthdata needs an Earthdata Login token: .*or set EARTHDATA_TOKEN for "
+         r"qgis_process"),
+
     # -- cases: end
 ]
 
