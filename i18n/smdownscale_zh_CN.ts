@@ -1634,6 +1634,371 @@ Earth Engine 访问：需要一个 Earth Engine 云项目（参数、插件设�
         </message>
     </context>
     <context>
+        <name>ImportSmapAlgorithm</name>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="71" />
+            <source>Import SMAP granules (NASA Earthdata)</source>
+            <translation>导入 SMAP 数据文件（NASA Earthdata）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="98" />
+            <source>SMAP granules (.h5)</source>
+            <translation>SMAP 数据文件（.h5）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="100" />
+            <source>SMAP HDF5 granules downloaded from NASA Earthdata (NSIDC), e.g. SMAP_L4_SM_gph_20230601T013000_Vv7032_001.h5. Keep NSIDC's file names.</source>
+            <translation>从 NASA Earthdata（NSIDC）下载的 SMAP HDF5 数据文件，例如 SMAP_L4_SM_gph_20230601T013000_Vv7032_001.h5。请保留 NSIDC 的文件名。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="102" />
+            <source>Folder of SMAP granules</source>
+            <translation>SMAP 数据文件所在文件夹</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="104" />
+            <source>Every .h5 file in this folder (not its subfolders) is read as a granule.</source>
+            <translation>读取该文件夹（不含子文件夹）中的每个 .h5 文件作为数据文件。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="105" />
+            <source>Extent</source>
+            <translation>范围</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="106" />
+            <source>Area to import, with its CRS. Ignored when a polygon layer is given; without either, the whole global grid.</source>
+            <translation>要导入的区域及其坐标参考系。给出面图层时忽略此项；两者都不给时导入整个全球格网。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="108" />
+            <source>Area (polygon layer)</source>
+            <translation>区域（面图层）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="110" />
+            <source>Polygons delimiting the area (all features together). The outputs cover the SMAP cells that intersect the polygons' bounding box.</source>
+            <translation>界定区域的多边形（所有要素合并）。输出覆盖与多边形外包矩形相交的 SMAP 像元。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="112" />
+            <source>Start date (YYYY-MM-DD, optional)</source>
+            <translation>开始日期（YYYY-MM-DD，可选）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="114" />
+            <source>First day to import; empty: the first granule's day.</source>
+            <translation>要导入的第一天；留空：第一个数据文件的日期。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="115" />
+            <source>End date (YYYY-MM-DD, inclusive, optional)</source>
+            <translation>结束日期（YYYY-MM-DD，含当日，可选）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="117" />
+            <source>Last day to import (included); empty: the last granule's day.</source>
+            <translation>要导入的最后一天（含当日）；留空：最后一个数据文件的日期。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="118" />
+            <source>Time step</source>
+            <translation>时间步长</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="118" />
+            <source>Daily</source>
+            <translation>逐日</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="118" />
+            <source>8-day</source>
+            <translation>8 天</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="118" />
+            <source>16-day</source>
+            <translation>16 天</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="118" />
+            <source>Monthly</source>
+            <translation>逐月</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="118" />
+            <source>Fixed number of days</source>
+            <translation>固定天数</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="121" />
+            <source>Length of each time step. 8- and 16-day steps follow the MODIS composite calendar; fixed steps start on the start date. The first and last steps are clipped to the date range.</source>
+            <translation>每个时间步长的长度。8 天和 16 天步长遵循 MODIS 合成日历；固定天数步长从开始日期起算。第一个和最后一个步长按日期范围截取。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="124" />
+            <source>Days per time step (fixed number of days)</source>
+            <translation>每个时间步长的天数（固定天数）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="127" />
+            <source>Used with the time step 'Fixed number of days'.</source>
+            <translation>用于时间步长“固定天数”。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="128" />
+            <source>SMAP product</source>
+            <translation>SMAP 产品</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="128" />
+            <source>Detect from the files</source>
+            <translation>根据文件自动识别</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="128" />
+            <source>L4 SPL4SMGP (3-hourly, 9 km)</source>
+            <translation>L4 SPL4SMGP（每 3 小时，9 km）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="128" />
+            <source>L3 enhanced SPL3SMP_E (daily AM/PM, 9 km)</source>
+            <translation>增强型 L3 SPL3SMP_E（每日上午/下午，9 km）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="128" />
+            <source>L3 SPL3SMP (daily AM/PM, 36 km)</source>
+            <translation>L3 SPL3SMP（每日上午/下午，36 km）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="133" />
+            <source>The product the granules must belong to; granules of another product are refused.</source>
+            <translation>数据文件必须属于的产品；其他产品的数据文件将被拒绝。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="135" />
+            <source>SMAP layer</source>
+            <translation>SMAP 图层</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="135" />
+            <source>Surface soil moisture (0-5 cm)</source>
+            <translation>表层土壤水分（0-5 cm）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="135" />
+            <source>Root-zone soil moisture (0-100 cm, L4 only)</source>
+            <translation>根区土壤水分（0-100 cm，仅 L4）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="139" />
+            <source>The soil moisture layer to downscale.</source>
+            <translation>要降尺度的土壤水分图层。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="140" />
+            <source>AM and PM retrievals (L3)</source>
+            <translation>上午和下午反演（L3）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="140" />
+            <source>AM, PM where AM has none</source>
+            <translation>上午，上午无值处用下午</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="140" />
+            <source>AM only (6 am)</source>
+            <translation>仅上午（6 时）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="140" />
+            <source>PM only (6 pm)</source>
+            <translation>仅下午（18 时）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="140" />
+            <source>Mean of AM and PM</source>
+            <translation>上午和下午的平均值</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="144" />
+            <source>How the morning and evening retrievals of L3 granules make one daily value.</source>
+            <translation>L3 数据文件的上午和下午反演如何合成为一个日值。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="145" />
+            <source>L3 retrievals kept</source>
+            <translation>保留的 L3 反演</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="145" />
+            <source>Recommended quality only</source>
+            <translation>仅推荐质量</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="145" />
+            <source>Every successful retrieval</source>
+            <translation>所有成功的反演</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="149" />
+            <source>retrieval_qual_flag: recommended quality keeps cells with bits 0-2 clear; every successful retrieval keeps cells with bits 1-2 clear.</source>
+            <translation>retrieval_qual_flag：“仅推荐质量”保留第 0-2 位均为 0 的像元；“所有成功的反演”保留第 1-2 位均为 0 的像元。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="165" />
+            <source>Factor rasters (optional)</source>
+            <translation>因子栅格（可选）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="167" />
+            <source>One factor per raster, named by its band description or its file name without the date (ndvi_20230601.tif is 'ndvi'). Dated files inside a time step are averaged; a step without one takes the latest earlier file; files without a date are static.</source>
+            <translation>每个栅格一个因子，以其波段描述或去掉日期的文件名命名（ndvi_20230601.tif 即“ndvi”）。时间步长内带日期的文件取平均；没有文件的步长使用此前最近的文件；不带日期的文件为静态因子。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="171" />
+            <source>Fine resolution (target CRS units)</source>
+            <translation>精细分辨率（目标坐标参考系单位）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="174" />
+            <source>Pixel size of the factor stacks, in units of the target CRS (metres for EPSG:6933). Must be finer than the SMAP cells.</source>
+            <translation>因子堆栈的像元大小，单位为目标坐标参考系的单位（EPSG:6933 为米）。必须比 SMAP 像元更精细。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="176" />
+            <source>Target CRS of the factor stacks</source>
+            <translation>因子堆栈的目标坐标参考系</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="178" />
+            <source>CRS of the fine grid; EPSG:6933 (SMAP's own EASE-Grid 2.0) when empty.</source>
+            <translation>精细格网的坐标参考系；留空时为 EPSG:6933（SMAP 自身的 EASE-Grid 2.0）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="179" />
+            <source>Output folder</source>
+            <translation>输出文件夹</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="180" />
+            <source>Folder receiving smap/, factors/ and manifest.json.</source>
+            <translation>存放 smap/、factors/ 和 manifest.json 的文件夹。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="185" />
+            <source>Manifest (JSON)</source>
+            <translation>清单（JSON）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="186" />
+            <source>SMAP rasters (';'-separated)</source>
+            <translation>SMAP 栅格（以“;”分隔）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="187" />
+            <source>Factor stacks (';'-separated)</source>
+            <translation>因子堆栈（以“;”分隔）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="188" />
+            <source>Number of time steps</source>
+            <translation>时间步数</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="213" />
+            <source>The granule folder {} does not exist; choose the folder holding the .h5 files.</source>
+            <translation>数据文件夹 {} 不存在；请选择存放 .h5 文件的文件夹。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="225" />
+            <source>The folder {} holds no .h5 granule; choose the folder holding the SMAP files downloaded from NASA Earthdata.</source>
+            <translation>文件夹 {} 中没有 .h5 数据文件；请选择存放从 NASA Earthdata 下载的 SMAP 文件的文件夹。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="227" />
+            <source>Give the SMAP granules (.h5 files) or the folder holding them.</source>
+            <translation>请给出 SMAP 数据文件（.h5 文件）或存放它们的文件夹。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="231" />
+            <source>'{}' ({}) is not a date; write it as YYYY-MM-DD.</source>
+            <translation>“{}”（{}）不是日期；请写成 YYYY-MM-DD。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="300" />
+            <source>Imported {} granule(s) of {} ({}) into {} time step(s).</source>
+            <translation>已将 {} 个 {}（{}）数据文件导入 {} 个时间步长。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="303" />
+            <source>No SMAP data for these time steps (nothing written for them): {}</source>
+            <translation>以下时间步长没有 SMAP 数据（未为其写出任何内容）：{}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="151" />
+            <source>Search and download the granules from NASA Earthdata</source>
+            <translation>从 NASA Earthdata 搜索并下载数据文件</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="153" />
+            <source>Search NASA's CMR for the chosen product over the area and dates and download the granules (resumably, into the cache folder) before importing them. Needs the product, the dates and an Earthdata Login token.</source>
+            <translation>导入前，在 NASA 的 CMR 中按区域和日期搜索所选产品，并将数据文件下载到缓存文件夹（可续传）。需要指定产品、日期和 Earthdata Login 令牌。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="156" />
+            <source>Earthdata Login token (authentication configuration)</source>
+            <translation>Earthdata Login 令牌（认证配置）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="158" />
+            <source>A QGIS authentication configuration (Basic: the token as password) holding your Earthdata Login token. Empty: the EARTHDATA_TOKEN environment variable.</source>
+            <translation>保存您的 Earthdata Login 令牌的 QGIS 认证配置（Basic 类型：令牌填在密码中）。留空：使用 EARTHDATA_TOKEN 环境变量。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="160" />
+            <source>Download cache folder</source>
+            <translation>下载缓存文件夹</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="163" />
+            <source>Where downloaded granules are kept (and found again by later runs). Empty: the plugin's cache folder.</source>
+            <translation>下载的数据文件保存位置（之后的运行会再次使用）。留空：插件的缓存文件夹。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="218" />
+            <source>Choose the SMAP product to search and download (it cannot be detected before the files are there).</source>
+            <translation>请选择要搜索和下载的 SMAP 产品（文件下载之前无法自动识别）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="222" />
+            <source>Give the start and end dates of the granules to download.</source>
+            <translation>请给出要下载的数据文件的开始和结束日期。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="244" />
+            <source>The authentication configuration {} holds no Earthdata Login token (put the token in its password field), or the authentication database is locked.</source>
+            <translation>认证配置 {} 中没有 Earthdata Login 令牌（请将令牌填入其密码字段），或认证数据库已锁定。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="74" />
+            <source>Reads SMAP soil moisture granules as NSIDC distributes them through NASA Earthdata (HDF5 files), without Google Earth Engine: SMAP L4 SPL4SMGP (3-hourly, sm_surface and sm_rootzone, 9 km), enhanced L3 SPL3SMP_E (daily AM and PM retrievals, 9 km) and L3 SPL3SMP (daily, 36 km).
+
+The granules carry no georeferencing that GDAL can use: the algorithm places them exactly on the documented EASE-Grid 2.0 global lattice (EPSG:6933, cells of 9008.055210146 m or 36032.220840584 m) and checks the granules' own latitude/longitude arrays against it. Fill values, values outside the valid range and, for L3, retrievals whose quality flag is not 'recommended' (or, if chosen, not successful) become nodata. Granules are subset to the whole SMAP cells covering the area and averaged over each time step (daily, 8- or 16-day on the MODIS calendar, monthly, or a fixed number of days); AM and PM retrievals are combined as chosen.
+
+It writes smap/smap_YYYYMMDD.tif per time step and manifest.json in the format 'Fetch data from Earth Engine' writes. Give factor rasters (one factor per GeoTIFF, named by band description or file name; a date in the file name makes it a time series, files without a date are static) to also write factors/factors_YYYYMMDD.tif on the fine grid: then screen, train and downscale take the manifest unchanged. Granules of mixed products or versions, damaged or subset files and granules without data in the area are refused with a message; nothing is written then.
+
+With 'Search and download', the granules of the chosen product for the area and dates are first searched in NASA's CMR and downloaded with your Earthdata Login token (from a QGIS authentication configuration, or the EARTHDATA_TOKEN environment variable for qgis_process) into a cache folder; an interrupted download resumes, and granules already in the cache are not downloaded again.</source>
+            <translation>读取 NSIDC 通过 NASA Earthdata 分发的 SMAP 土壤水分数据文件（HDF5 文件），无需 Google Earth Engine：SMAP L4 SPL4SMGP（每 3 小时，sm_surface 和 sm_rootzone，9 km）、增强型 L3 SPL3SMP_E（每日上午和下午反演，9 km）以及 L3 SPL3SMP（每日，36 km）。
+
+这些数据文件不带 GDAL 可用的地理参考：本算法按文档给出的 EASE-Grid 2.0 全球格网（EPSG:6933，像元 9008.055210146 m 或 36032.220840584 m）精确定位，并用文件自带的经纬度数组进行核对。填充值、超出有效范围的值，以及（L3）质量标志不是“推荐”（或按选择，不是“成功”）的反演值均设为无数据。数据按覆盖区域的完整 SMAP 像元裁剪，并在每个时间步长内平均（每日、按 MODIS 日历的 8 天或 16 天、每月或固定天数）；上午和下午反演按所选方式合并。
+
+每个时间步长写出 smap/smap_YYYYMMDD.tif，并以“从 Earth Engine 获取数据”的格式写出 manifest.json。如给出因子栅格（每个 GeoTIFF 一个因子，以波段描述或文件名命名；文件名中带日期的构成时间序列，不带日期的为静态因子），还会在精细格网上写出 factors/factors_YYYYMMDD.tif：这样因子筛选、训练和降尺度可直接使用该清单。混合不同产品或版本的数据文件、损坏或经过裁剪的文件以及区域内没有数据的文件会被拒绝并给出说明；此时不写出任何内容。
+
+选择“搜索并下载”时，先在 NASA 的 CMR 中按区域和日期搜索所选产品的数据文件，并使用您的 Earthdata Login 令牌（来自 QGIS 认证配置，或用于 qgis_process 的 EARTHDATA_TOKEN 环境变量）下载到缓存文件夹；中断的下载会续传，缓存中已有的数据文件不会重复下载。</translation>
+        </message>
+    </context>
+    <context>
         <name>SampleDataAlgorithm</name>
         <message>
             <location filename="../processing_provider/sampledata.py" line="40" />
@@ -2252,7 +2617,7 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
     <context>
         <name>SmDownscaleProvider</name>
         <message>
-            <location filename="../processing_provider/provider.py" line="31" />
+            <location filename="../processing_provider/provider.py" line="32" />
             <source>Soil moisture downscaling</source>
             <translation>土壤水分降尺度</translation>
         </message>

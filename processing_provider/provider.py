@@ -20,6 +20,7 @@ ALGORITHMS = [
     ("validate", "ValidateAlgorithm"),
     ("fetchgee", "FetchGeeAlgorithm"),
     ("downscalegee", "DownscaleGeeAlgorithm"),
+    ("importsmap", "ImportSmapAlgorithm"),
 ]
 
 

@@ -423,6 +423,30 @@ def _build_inputs(base: pathlib.Path) -> dict[str, Any]:
                                           f"B,{slon},200,2023-06-01,0.25\n")
     d["csv_nanlon"] = table("nanlon.csv", f"station,lon,lat,date,value\nA,nan,{slat},2023-06-01,0.21\n")
 
+    # -- inputs: importsmap
+    # SMAP granules with NSIDC's HDF5 layout (tests/nsidc.py): good L4 granules over the scene, and one problem each
+    import datetime as _dt
+
+    from smdownscale.tests import nsidc
+
+    h5 = base / "smap_h5"
+    h5.mkdir()
+    sm_cell = nsidc.cell_of(42.0, 116.0)
+    d["h5_l4"] = [nsidc.write_l4(str(h5), _dt.datetime(2023, 6, 1, h, 30), {sm_cell: 0.2}) for h in (1, 4)]
+    d["h5_l4_v8"] = nsidc.write_l4(str(h5), _dt.datetime(2023, 6, 1, 7, 30), {sm_cell: 0.2}, version="Vv8010")
+    d["h5_sahara"] = nsidc.write_l4(str(h5), _dt.datetime(2023, 6, 1, 10, 30), {nsidc.cell_of(20.5, 10.5): 0.05})
+    raw = pathlib.Path(d["h5_l4"][1]).read_bytes()
+    (h5 / "cut").mkdir()
+    d["h5_truncated"] = str(h5 / "cut" / os.path.basename(d["h5_l4"][1]))
+    pathlib.Path(d["h5_truncated"]).write_bytes(raw[: len(raw) // 3])
+    other = gdal.GetDriverByName("netCDF").CreateMultiDimensional(
+        str(h5 / "SMAP_L2_SM_P_E_45123_D_20230601T012345_R19240_001.h5"), [], ["FORMAT=NC4"])
+    dim = other.GetRootGroup().CreateDimension("phony_dim_0", None, None, 10)
+    other.GetRootGroup().CreateGroup("Soil_Moisture_Retrieval_Data").CreateMDArray(
+        "soil_moisture", [dim], gdal.ExtendedDataType.Create(gdal.GDT_Float32)).Write(np.zeros(10, "f4"))
+    other = None
+    d["h5_l2"] = str(h5 / "SMAP_L2_SM_P_E_45123_D_20230601T012345_R19240_001.h5")
+
     # -- inputs: end
     escaping_manifest(d)  # written now, so every later run finds its inputs complete and unchanged
     return d
@@ -988,6 +1012,33 @@ CASES = [
                        "OUTPUT": str(o / "f.tif")},
          r"'Target resolution \(target CRS units\)' \(RESOLUTION\) is not a number \(nan\); give a finite value\."),
 
+    # -- cases: importsmap
+    Case("importsmap: granule of another SMAP product (L2 half orbit)", "importsmap",
+         lambda d, o: {"GRANULES": [d["h5_l4"][0], d["h5_l2"]], "EXTENT": EXTENT, "OUTPUT": str(o / "smap_import")},
+         r"SMAP_L2_SM_P_E_45123_D_20230601T012345_R19240_001\.h5 is not a SMAP L4 \(SPL4SMGP\) or L3 \(SPL3SMP_E, "
+         r"SPL3SMP\) soil moisture granule"),
+    Case("importsmap: truncated HDF5 granule", "importsmap",
+         lambda d, o: {"GRANULES": [d["h5_l4"][0], d["h5_truncated"]], "EXTENT": EXTENT,
+                       "OUTPUT": str(o / "smap_import")},
+         r"cut/SMAP_L4_SM_gph_20230601T043000_Vv7032_001\.h5 is damaged or incomplete \(it has [0-9,]+ bytes but "
+         r"its HDF5 header says [0-9,]+: the download was cut short\)"),
+    Case("importsmap: granule without data in the area", "importsmap",
+         lambda d, o: {"GRANULES": [d["h5_sahara"]], "EXTENT": EXTENT, "OUTPUT": str(o / "smap_import")},
+         r"No valid SMAP value inside the area in any of the 1 granule\(s\) \(2023-06-01 \.\. 2023-06-01\)"),
+    Case("importsmap: granules of two product versions", "importsmap",
+         lambda d, o: {"GRANULES": [*d["h5_l4"], d["h5_l4_v8"]], "EXTENT": EXTENT, "OUTPUT": str(o / "smap_import")},
+         r"The SPL4SMGP granules come from different versions: Vv7032 \(2 files\), Vv8010 \(1 file\)"),
+    Case("importsmap: output folder inside a file", "importsmap",
+         lambda d, o: {"GRANULES": d["h5_l4"], "EXTENT": EXTENT, "OUTPUT": under_file(o, "smap_import")},
+         r"Cannot create the output folder .*not_a_folder/results/smap_import/smap \(Not a directory\); choose "
+         r"another location"),
+
+    Case("importsmap: search and download without an Earthdata Login token", "importsmap",
+         lambda d, o: {"DOWNLOAD": True, "PRODUCT": 1, "START_DATE": "2023-06-01", "END_DATE": "2023-06-01",
+                       "EXTENT": EXTENT, "CACHE_FOLDER": str(o / "earthdata_cache"), "OUTPUT": str(o / "smap_import")},
+         r"Downloading SMAP from NASA Earthdata needs an Earthdata Login token: .*or set EARTHDATA_TOKEN for "
+         r"qgis_process"),
+
     # -- cases: end
 ]
 
@@ -1194,7 +1245,7 @@ def test_bad_input(case, inputs, input_files, fake_ee, qgis_process_results, run
 def test_matrix_covers_every_algorithm():
     assert len(CASES) >= 30
     assert {c.alg for c in CASES} == {"sampledata", "align", "screen", "train", "downscale", "validate", "fetchgee",
-                                      *MODELS}
+                                      "importsmap", *MODELS}
 
 
 @pytest.mark.bad_input("manifest: entry pointing outside its folder (engine)")

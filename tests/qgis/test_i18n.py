@@ -35,6 +35,7 @@ NOT_PLUGIN = {"tests", "bench", "scripts", "build", "dist", "out"}
 DISPLAY = {"sampledata": "创建示例数据集", "align": "将栅格对齐到格网", "screen": "因子筛选（相关分析）",
            "train": "训练降尺度模型", "downscale": "土壤水分降尺度", "validate": "验证土壤水分",
            "fetchgee": "从 Earth Engine 获取数据", "downscalegee": "在 Earth Engine 上降尺度",
+           "importsmap": "导入 SMAP 数据文件（NASA Earthdata）",
            "workflow": "工作流：从本地文件到经过验证的 1 km 土壤水分"}
 GROUP_NAMES = {"data": "数据准备", "model": "因子与模型", "validation": "验证", "workflows": "工作流"}
 
