@@ -29,6 +29,8 @@ HELP_URL = "https://github.com/smdownscale/smdownscale#{anchor}"
 
 #: Fixed display range of soil moisture layers (m3/m3), documented in the README.
 SM_STYLE_RANGE = (0.0, 0.45)
+#: The unit shown in legends.
+SM_UNIT = "m³/m³"
 SM_RAMP = ["#8c510a", "#d8b365", "#f6e8c3", "#c7eae5", "#5ab4ac", "#01665e", "#08306b"]
 
 GROUPS = {
@@ -292,8 +294,12 @@ def apply_soil_moisture_style(layer) -> None:
     ramp.setColorRampType(QgsColorRampShader.Type.Interpolated)
     n = len(SM_RAMP)
     items = [QgsColorRampShader.ColorRampItem(lo + (hi - lo) * i / (n - 1), QColor(c),
-                                              f"{lo + (hi - lo) * i / (n - 1):.3f}") for i, c in enumerate(SM_RAMP)]
+                                              f"{lo + (hi - lo) * i / (n - 1):.3f} {SM_UNIT}")
+             for i, c in enumerate(SM_RAMP)]
     ramp.setColorRampItemList(items)
+    legend = ramp.legendSettings()  # the continuous legend: "0 m³/m³ ... 0.45 m³/m³"
+    legend.setSuffix(f" {SM_UNIT}")
+    ramp.setLegendSettings(legend)
     shader = QgsRasterShader()
     shader.setRasterShaderFunction(ramp)
     renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), 1, shader)
