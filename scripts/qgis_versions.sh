@@ -156,7 +156,11 @@ run_tests() {
   enter "$root" "$HERE" bash -c "set -e
     mkdir -p /tmp/runtime /tmp/smd && chmod 700 /tmp/runtime
     cd /src && tar --null -T /dev/stdin -cf - 2>/dev/null | tar -xf - -C /tmp/smd
-    cd /tmp/smd && ln -s $VENV .venv
+    cd /tmp/smd
+    # a repository of the copy, for what reads the file list from git (build_zip, i18n, lint_qt)
+    git init -q && echo .venv >>.git/info/exclude && git add -A
+    git -c user.name=smd -c user.email=smd@localhost commit -qm copy
+    ln -s $VENV .venv
     echo \"QGIS \$(/usr/bin/python3 -c 'from qgis.core import Qgis; print(Qgis.QGIS_VERSION)') in $suite\"
     /usr/bin/python3 algorithms/native.py --compiler cc --strict >/dev/null
     rc=0
@@ -170,22 +174,28 @@ run_tests() {
   return $rc
 }
 
-cmd=${1:-}
-suite=${2:-}
-case "$suite" in trixie | forky) ;; *)
-  echo "usage: $0 build|test|shell trixie|forky" >&2
-  exit 2
-  ;;
-esac
-case "$cmd" in
-build) build "$suite" && venv "$suite" ;;
-test) run_tests "$suite" ;;
-shell)
-  build "$suite" && venv "$suite"
-  enter "$(root_of "$suite")" "$HERE" bash
-  ;;
-*)
-  echo "usage: $0 build|test|shell trixie|forky" >&2
-  exit 2
-  ;;
-esac
+# the whole command in one function, read before it runs: editing this file during a run is safe
+main() {
+  cmd=${1:-}
+  suite=${2:-}
+  case "$suite" in trixie | forky) ;; *)
+    echo "usage: $0 build|test|shell trixie|forky" >&2
+    exit 2
+    ;;
+  esac
+  case "$cmd" in
+  build) build "$suite" && venv "$suite" ;;
+  test) run_tests "$suite" ;;
+  shell)
+    build "$suite" && venv "$suite"
+    enter "$(root_of "$suite")" "$HERE" bash
+    ;;
+  *)
+    echo "usage: $0 build|test|shell trixie|forky" >&2
+    exit 2
+    ;;
+  esac
+}
+
+main "$@"
+exit $?
