@@ -40,3 +40,21 @@ def run(plugin):
         return processing.run(alg_id, params, **kwargs)
 
     return _run
+
+
+@pytest.fixture(scope="session")
+def handle_results(plugin):
+    """Processing's handleAlgorithmResults (loads the outputs as the dialog does). QGIS 3.22 takes
+    (alg, context, feedback, showResults, parameters); later versions dropped showResults."""
+    import inspect
+
+    from processing.gui.Postprocessing import handleAlgorithmResults
+
+    takes_show_results = "showResults" in inspect.signature(handleAlgorithmResults).parameters
+
+    def _handle(alg, context, feedback, results) -> bool:
+        if takes_show_results:
+            return handleAlgorithmResults(alg, context, feedback, False, results)
+        return handleAlgorithmResults(alg, context, feedback, results)
+
+    return _handle

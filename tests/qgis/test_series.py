@@ -88,9 +88,7 @@ def test_downscale_series_from_folder_and_manifest(run, chain, tmp_path):
     assert _same(os.path.join(reference, "sm_1km_20230609.tif"), os.path.join(by_manifest, "sm_1km_20230609.tif"))
 
 
-def test_series_layers_are_temporal_styled_and_grouped(plugin, chain, tmp_path):
-    from processing.gui.Postprocessing import handleAlgorithmResults
-
+def test_series_layers_are_temporal_styled_and_grouped(plugin, chain, tmp_path, handle_results):
     project = QgsProject.instance()
     context = QgsProcessingContext()
     context.setProject(project)
@@ -107,7 +105,7 @@ def test_series_layers_are_temporal_styled_and_grouped(plugin, chain, tmp_path):
     assert sorted(to_load) == sorted(files)  # the unused single-date output is not loaded
     assert [to_load[f].name for f in files] == ["Soil moisture 1 km 2023-06-01", "Soil moisture 1 km 2023-06-09"]
     try:
-        assert handleAlgorithmResults(alg, context, feedback, False, results)
+        assert handle_results(alg, context, feedback, results)
         layers = [project.mapLayersByName(f"Soil moisture 1 km {d}")[0] for d in ("2023-06-01", "2023-06-09")]
         for layer, (start, end) in zip(layers, (("2023-06-01", "2023-06-09"), ("2023-06-09", "2023-06-17"))):
             props = layer.temporalProperties()
