@@ -44,6 +44,22 @@ def tr(context: str, text: str) -> str:
     return QCoreApplication.translate(context, text)
 
 
+def field_decimals(definition, least: int = 2, most: int = 6) -> int | None:
+    """Decimals that show a number parameter's default and limits exactly (at least ``least``), or None
+    (QGIS's own 6) when it has no default."""
+    default = definition.defaultValue()
+    if default is None or isinstance(default, bool):
+        return None
+    values = [default] + [v for v in (definition.minimum(), definition.maximum()) if abs(v) < 1e12]
+    for decimals in range(least, most + 1):
+        try:
+            if all(abs(round(float(v), decimals) - float(v)) < 1e-9 for v in values):
+                return decimals
+        except (TypeError, ValueError):
+            return None
+    return most
+
+
 class SmdAlgorithm(QgsProcessingAlgorithm):
     """Base class: subclasses set ``ALG_ID``, ``GROUP`` and ``HELP_ANCHOR`` and implement the rest."""
 
@@ -71,6 +87,23 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
 
     def helpUrl(self) -> str:  # noqa: N802
         return HELP_URL.format(anchor=self.HELP_ANCHOR or self.ALG_ID)
+
+    #: Decimals shown in a number field, by parameter name, where the default and limits do not tell
+    #: (e.g. a scale factor of 1 that users set to 0.0001).
+    DECIMALS = {"SM_SCALE": 4, "REF_SCALE": 4, "LEARNING_RATE": 3, "SVR_GAMMA": 4}
+
+    def addParameter(self, definition, createOutput=True):  # noqa: N802, N803 (QGIS API names)
+        """As QGIS's, and a decimal field shows as many decimals as its values need (0.80, not 0.800000)."""
+        if isinstance(definition, QgsProcessingParameterNumber) and \
+                definition.dataType() == QgsProcessingParameterNumber.Type.Double:
+            decimals = self.DECIMALS.get(definition.name(), field_decimals(definition))
+            if decimals is not None:
+                metadata = definition.metadata()
+                wrapper = dict(metadata.get("widget_wrapper") or {})
+                wrapper.setdefault("decimals", decimals)
+                metadata["widget_wrapper"] = wrapper
+                definition.setMetadata(metadata)
+        return super().addParameter(definition, createOutput)
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
         """QGIS's checks; when a raster given by path fails them, the engine's message naming the problem.

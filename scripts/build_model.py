@@ -89,6 +89,7 @@ def build(path: str = OUTPUT) -> str:
                                      QgsProcessingParameterNumber.Type.Double, defaultValue=1.0, minValue=0.0),
     ]
     params[-1].setFlags(params[-1].flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+    params[-1].setMetadata({"widget_wrapper": {"decimals": 4}})  # 1.0000, and 0.0001 can be typed
     for i, p in enumerate(params):
         mp = QgsProcessingModelParameter(p.name())
         mp.setDescription(p.description())
