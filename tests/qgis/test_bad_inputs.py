@@ -779,7 +779,7 @@ CASES = [
                        "OUTPUT": str(o / "f.tif"), "COARSE_REFERENCE": d["clash_sm"][0],
                        "COARSE_OUTPUT": d["clash_sm"][0]},
          r"The output 'Aggregated factors \(coarse grid\)' \(COARSE_OUTPUT\) .* is the same file as the input "
-         r"'Coarse reference raster.*' \(COARSE_REFERENCE\)"),
+         r"'Coarse grid raster.*' \(COARSE_REFERENCE\)"),
     Case("align: output is a symbolic link to an input", "align",
          lambda d, o: {"INPUTS": [d["clash_stacks"][0]], "REFERENCE": d["scene"]["stacks"][0],
                        "OUTPUT": d["clash_stack_symlink"]},
@@ -793,14 +793,14 @@ CASES = [
     Case("downscale: output written over the SMAP raster", "downscale",
          lambda d, o: {"MODEL": d["clash_model"], "FACTORS": d["clash_stacks"][0], "SOIL_MOISTURE": d["clash_sm"][0],
                        "OUTPUT": d["clash_sm"][0]},
-         r"is the same file as the input 'Coarse soil moisture \(SMAP, same date\)' \(SOIL_MOISTURE\)", outputs=()),
+         r"is the same file as the input 'SMAP of the same date' \(SOIL_MOISTURE\)", outputs=()),
     Case("screen: table written over the manifest's SMAP raster", "screen",
          lambda d, o: {"MANIFEST": d["clash_manifest"], "OUTPUT": d["clash_sm"][0]},
-         r"The output 'Screening table' \(OUTPUT\) .* is the same file as the input 'Or: manifest from Fetch data "
-         r"from Earth Engine' \(MANIFEST\)", outputs=()),
+         r"The output 'Screening table' \(OUTPUT\) .* is the same file as the input 'Or instead: fetch manifest' "
+         r"\(MANIFEST\)", outputs=()),
     Case("validate: metrics written over the station file", "validate",
          lambda d, o: {"INPUT": d["clash_estimate"], "STATIONS_FILE": d["clash_csv"], "OUTPUT": d["clash_csv"]},
-         r"The output 'Metrics' \(OUTPUT\) .* is the same file as the input 'Station file \(CSV or ISMN \.stm\)' "
+         r"The output 'Metrics' \(OUTPUT\) .* is the same file as the input 'Station file \(CSV, ISMN \.stm\)' "
          r"\(STATIONS_FILE\)", outputs=()),
     Case("validate: report written over the estimate", "validate",
          lambda d, o: {"INPUT": d["clash_estimate"], "STATIONS_FILE": d["clash_csv"], "OUTPUT": str(o / "v.csv"),
