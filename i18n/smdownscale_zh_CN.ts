@@ -224,86 +224,91 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>已安装版本</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="62" />
+            <location filename="../ui/dependencies_dialog.py" line="67" />
             <source>Install missing packages</source>
             <translation>安装缺失的软件包</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="63" />
+            <location filename="../ui/dependencies_dialog.py" line="68" />
             <source>Runs pip install --user once for the missing packages, keeping the numpy and GDAL that QGIS uses.</source>
             <translation>为缺失的软件包运行一次 pip install --user，保留 QGIS 使用的 numpy 和 GDAL。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="96" />
+            <location filename="../ui/dependencies_dialog.py" line="103" />
             <source>missing ({reason})</source>
             <translation>缺失（{reason}）</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="102" />
+            <location filename="../ui/dependencies_dialog.py" line="109" />
             <source>Missing: {names}. Press "Install missing packages" to install them for your user account only (QGIS's numpy and GDAL stay as they are), or run this command yourself and restart QGIS:
 {command}</source>
             <translation>缺失：{names}。点击“安装缺失的软件包”仅为您的用户账号安装（QGIS 的 numpy 和 GDAL 保持不变），或自行运行以下命令后重启 QGIS：
 {command}</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="108" />
+            <location filename="../ui/dependencies_dialog.py" line="115" />
             <source>Every package the algorithms need is installed (Python: {python}).</source>
             <translation>各算法所需的软件包均已安装（Python：{python}）。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="142" />
+            <location filename="../ui/dependencies_dialog.py" line="149" />
             <source>Installing {packages} … this can take a few minutes.</source>
             <translation>正在安装 {packages} … 可能需要几分钟。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="158" />
+            <location filename="../ui/dependencies_dialog.py" line="165" />
             <source>Installed. The algorithms can use the new packages now.</source>
             <translation>安装完成。各算法现在即可使用新安装的软件包。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="160" />
+            <location filename="../ui/dependencies_dialog.py" line="167" />
             <source>Installed; restart QGIS so that the new packages are found.</source>
             <translation>安装完成；请重启 QGIS 以便找到新安装的软件包。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="162" />
+            <location filename="../ui/dependencies_dialog.py" line="169" />
             <source>The installation failed; pip said:</source>
             <translation>安装失败；pip 输出如下：</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="66" />
+            <location filename="../ui/dependencies_dialog.py" line="71" />
             <source>Build compiled tree walker</source>
             <translation>编译决策树遍历器</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="67" />
+            <location filename="../ui/dependencies_dialog.py" line="72" />
             <source>Compiles the plugin's small C tree walker with this computer's C compiler: random forests, extra trees and CART then predict several times faster, with the same values.</source>
             <translation>使用本机的 C 编译器编译插件自带的小型 C 决策树遍历器：随机森林、极端随机树和 CART 的预测将快数倍，结果完全相同。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="117" />
+            <location filename="../ui/dependencies_dialog.py" line="124" />
             <source>Tree models (random forest, extra trees, CART) predict with the compiled tree walker: the same values as scikit-learn, faster.</source>
             <translation>树模型（随机森林、极端随机树、CART）使用编译版决策树遍历器预测：结果与 scikit-learn 相同，速度更快。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="120" />
+            <location filename="../ui/dependencies_dialog.py" line="127" />
             <source>Tree models predict with scikit-learn: the compiled tree walker is {why}. C compiler: {compiler}.</source>
             <translation>树模型使用 scikit-learn 预测：编译版决策树遍历器{why}。C 编译器：{compiler}。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="120" />
+            <location filename="../ui/dependencies_dialog.py" line="127" />
             <source>none found</source>
             <translation>未找到</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="130" />
+            <location filename="../ui/dependencies_dialog.py" line="137" />
             <source>Built: tree models now predict with the compiled tree walker.</source>
             <translation>编译完成：树模型现在使用编译版决策树遍历器预测。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="131" />
+            <location filename="../ui/dependencies_dialog.py" line="138" />
             <source>The build failed:</source>
             <translation>编译失败：</translation>
+        </message>
+        <message>
+            <location filename="../ui/dependencies_dialog.py" line="103" />
+            <source>missing</source>
+            <translation>缺失</translation>
         </message>
     </context>
     <context>
@@ -2256,19 +2261,19 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
     <context>
         <name>SmdDependencies</name>
         <message>
-            <location filename="../processing_provider/dependencies.py" line="156" />
+            <location filename="../processing_provider/dependencies.py" line="161" />
             <source>This algorithm needs {names}, which QGIS's Python cannot import. Install it once from the menu Raster &gt; Soil moisture downscaling &gt; Check dependencies…, or run this command and restart QGIS:
 {command}</source>
             <translation>此算法需要 {names}，但 QGIS 的 Python 无法导入。请通过菜单“栅格 &gt; 土壤水分降尺度 &gt; 检查依赖项…”安装一次，或运行以下命令后重启 QGIS：
 {command}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/dependencies.py" line="195" />
+            <location filename="../processing_provider/dependencies.py" line="200" />
             <source>Could not run {python}: {error}</source>
             <translation>无法运行 {python}：{error}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/dependencies.py" line="200" />
+            <location filename="../processing_provider/dependencies.py" line="205" />
             <source>pip is not available for QGIS's Python ({python}); install pip first (Debian/Ubuntu: sudo apt install python3-pip), then try again.</source>
             <translation>QGIS 的 Python（{python}）没有可用的 pip；请先安装 pip（Debian/Ubuntu：sudo apt install python3-pip），然后重试。</translation>
         </message>
