@@ -101,3 +101,25 @@ def _tiny(path: str) -> str:
 
     grid = raster.Grid(raster.srs_from_user("EPSG:6933").ExportToWkt(), (0.0, 9000.0, 0.0, 0.0, 0.0, -9000.0), 2, 2)
     return raster.write_raster(path, grid, np.full((1, 2, 2), 0.2, dtype=np.float32), names=["soil_moisture"])
+
+
+def test_workflow_form_does_not_fill_three_inputs_with_the_active_layer(plugin, dialog_iface, qgis_app, tmp_path,
+                                                                      monkeypatch):
+    from qgis.core import QgsProject, QgsRasterLayer
+
+    from smdownscale.algorithms import sample
+
+    scene = sample.make_sample(str(tmp_path / "scene"), size_km=20, n_dates=1, seed=1)
+    layers = [QgsRasterLayer(scene.smap_files[0], "smap"), QgsRasterLayer(scene.truth_files[0], "truth")]
+    QgsProject.instance().addMapLayers(layers)
+    monkeypatch.setattr(dialog_iface, "activeLayer", lambda: layers[1])
+    dialog = _dialog("workflow")
+    try:
+        dialog.show()
+        qgis_app.processEvents()
+        wrappers = dialog.mainWidget().wrappers
+        values = {name: wrappers[name].parameterValue() for name in ("smap", "grid", "validation_reference")}
+        assert values["grid"] in (None, "") and values["validation_reference"] in (None, ""), values
+    finally:
+        dialog.close()
+        QgsProject.instance().removeMapLayers([layer.id() for layer in layers])
