@@ -147,6 +147,8 @@ run_tests() {
   build "$suite"
   venv "$suite"
   root=$(root_of "$suite")
+  enter "$root" "" /usr/bin/python3 -c "import qgis.core" ||
+    infra "cannot enter the $suite root $root (unshare/chroot/mount refused, or its QGIS does not import)."
   t0=$SECONDS
   log "$suite: running the suite on a copy of $HERE"
   # the copy is the working tree as git sees it (tracked and untracked, not ignored), without build products
