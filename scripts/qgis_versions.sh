@@ -199,5 +199,4 @@ main() {
   esac
 }
 
-main "$@"
-exit $?
+main "$@"; exit $?
