@@ -10,6 +10,7 @@
 # missing) and the Debian archive. Roots live in $SMD_CHROOT_CACHE (default /var/cache/smdownscale/chroots),
 # one folder per suite, package list and mirror, so a machine pays the build (about 5-7 minutes, 2.3 GB)
 # once. The Python venv inside a root is keyed by requirements*.txt and rebuilt when they change.
+# PYTEST_ADDOPTS passes through (e.g. PYTEST_ADDOPTS="-k workflow_model" for a few tests).
 # Exit codes: 0 suite green, 1 tests failed, 3 the chroot could not be built or entered (infrastructure).
 set -uo pipefail
 

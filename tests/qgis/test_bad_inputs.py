@@ -756,15 +756,15 @@ CASES = [
     # -- cases: outputs that name inputs
     Case("train: model file written over one of its SMAP inputs", "train",
          lambda d, o: {"SOIL_MOISTURE": d["clash_sm"], "FACTORS": d["clash_stacks"], "OUTPUT": d["clash_sm"][1]},
-         r"The output 'Model file' \(OUTPUT\) \(.*clash/smap_20230609\.tif\) is the same file as the input 'SMAP soil "
-         r"moisture rasters \(one per date\)' \(SOIL_MOISTURE\) \(.*smap_20230609\.tif\): writing it would destroy "
+         r"The output 'Model file' \(OUTPUT\) \(.*clash/smap_20230609\.tif\) is the same file as the input 'SMAP "
+         r"rasters, one per date' \(SOIL_MOISTURE\) \(.*smap_20230609\.tif\): writing it would destroy "
          r"that input\. Choose another file name or folder for 'Model file' \(OUTPUT\)", outputs=()),
     Case("train: report written over a factor stack, through '..'", "train",
          lambda d, o: {"SOIL_MOISTURE": d["clash_sm"], "FACTORS": d["clash_stacks"], "OUTPUT": str(o / "m.smdmodel"),
                        "REPORT": str(pathlib.Path(d["clash_stacks"][0]).parent / ".." / "clash" /
                                      os.path.basename(d["clash_stacks"][0]))},
-         r"The output 'Training report' \(REPORT\) .* is the same file as the input 'Factor stacks \(one per "
-         r"date\)' \(FACTORS\)"),
+         r"The output 'Training report' \(REPORT\) .* is the same file as the input 'Factor stacks, one per "
+         r"date' \(FACTORS\)"),
     Case("train: model file and report on one file", "train",
          lambda d, o: {"SOIL_MOISTURE": d["clash_sm"], "FACTORS": d["clash_stacks"], "OUTPUT": str(o / "m.html"),
                        "REPORT": str(o / "m.html")},
@@ -959,7 +959,7 @@ CASES = [
     Case("align: RESOLUTION nan", "align",
          lambda d, o: {"INPUTS": [d["scene"]["stacks"][0]], "TARGET_CRS": "EPSG:32650", "RESOLUTION": float("nan"),
                        "OUTPUT": str(o / "f.tif")},
-         r"'Target resolution \(target CRS units\)' \(RESOLUTION\) is not a number \(nan\); give a finite value\."),
+         r"'Resolution \(target CRS units\)' \(RESOLUTION\) is not a number \(nan\); give a finite value\."),
 
     # -- cases: end
 ]
