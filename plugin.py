@@ -56,9 +56,29 @@ class SmDownscalePlugin:
         return QCoreApplication.translate("SmDownscalePlugin", "&Soil moisture downscaling")
 
     def _show_toolbox(self) -> None:
-        from qgis import processing
+        """Show the Processing toolbox (the Processing plugin's dock), filtered to this plugin's algorithms."""
+        from qgis.PyQt.QtWidgets import QAction, QDockWidget
 
-        processing.execAlgorithmDialog("smdownscale:sampledata")
+        window = self.iface.mainWindow()
+        toolbox = window.findChild(QDockWidget, "ProcessingToolbox")
+        if toolbox is None:  # not created yet: the Processing plugin's own toggle creates and shows it
+            action = window.findChild(QAction, "toolboxAction")
+            if action is not None:
+                action.setChecked(True)
+            toolbox = window.findChild(QDockWidget, "ProcessingToolbox")
+        if toolbox is None:
+            from qgis.PyQt.QtCore import QCoreApplication
+
+            self.iface.messageBar().pushWarning(
+                QCoreApplication.translate("SmDownscalePlugin", "Soil moisture downscaling"),
+                QCoreApplication.translate("SmDownscalePlugin", "The Processing toolbox is not available: enable "
+                                           "the Processing plugin in Plugins > Manage and Install Plugins."))
+            return
+        toolbox.setVisible(True)
+        toolbox.raise_()
+        search = getattr(toolbox, "searchBox", None)
+        if search is not None:
+            search.setText("smdownscale")
 
     def _show_settings(self) -> None:
         from .ui.settings_dialog import open_settings

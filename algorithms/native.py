@@ -46,6 +46,14 @@ def library_path() -> str:
     return os.path.join(_DIR, "libsmdtreewalk" + ext)
 
 
+def build_hint(plugin_dir: str = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) -> str:
+    """How to build the library here: 'make native' in a checkout (it has the Makefile); from the plugin's
+    dependency dialog in a plugin installed from the zip (no Makefile)."""
+    if os.path.isfile(os.path.join(plugin_dir, "Makefile")):
+        return "run 'make native'"
+    return "build it with 'Build compiled tree walker' in the plugin menu's 'Check dependencies…'"
+
+
 def switched_off() -> bool:
     """True when ``SMDOWNSCALE_NATIVE`` asks for scikit-learn (0, no, off or false)."""
     return os.environ.get(ENV_SWITCH, "").strip().lower() in ("0", "no", "off", "false")
@@ -56,7 +64,7 @@ def _load() -> tuple[Any, str]:
         return None, f"switched off ({ENV_SWITCH}=0)"
     path = library_path()
     if not os.path.isfile(path):
-        return None, f"not built ({path} is missing; run 'make native')"
+        return None, f"not built ({path} is missing; {build_hint()})"
     try:
         lib = ctypes.CDLL(path)
         abi = int(lib.smd_treewalk_abi())
@@ -64,7 +72,7 @@ def _load() -> tuple[Any, str]:
     except (OSError, AttributeError) as exc:
         return None, f"could not be loaded ({exc})"
     if abi != ABI or node_size != _NODE.itemsize:
-        return None, f"built for another version (ABI {abi}, node {node_size} bytes); run 'make native'"
+        return None, f"built for another version (ABI {abi}, node {node_size} bytes); {build_hint()}"
     fn = lib.smd_forest_predict
     fn.restype = ctypes.c_int
     fn.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,

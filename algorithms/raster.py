@@ -262,9 +262,20 @@ def damaged_error(path: str, detail: str) -> InputError:
     return InputError(f"{path} is damaged or incomplete ({detail}): download or export it again.")
 
 
+#: GDAL 3.10+ appends the errors that led to an error ("... failed. May be caused by: ..."); the first one is
+#: what earlier versions give alone.
+_CAUSED_BY = re.compile(r"\.?\s*May be caused by:.*", re.DOTALL)
+
+
+def first_error(message: object) -> str:
+    """GDAL's error message without the causes GDAL 3.10+ appends, so a message reads the same on every
+    GDAL version."""
+    return _CAUSED_BY.sub("", str(message))
+
+
 def _detail(message: str, path: str = "") -> str:
     """GDAL's message, on one line, without the file name it starts with (the error names the file)."""
-    text = " ".join(str(message).split())
+    text = " ".join(first_error(message).split())
     for name in (path, os.path.basename(path)):
         i = text.rfind(name) if name else -1
         if i >= 0 and text[i + len(name):].strip(" ,:."):
@@ -574,8 +585,9 @@ def write_failure(exc: BaseException, path: str) -> InputError | None:
     text = str(exc).lower()
     if is_disk_full(exc):
         return disk_full_error(path)
-    too_large = InputError(f"The file system of {folder} cannot hold a file this large ({exc}); choose an output "
-                           f"folder on another disk (FAT32 drives stop at 4 GB); {name} was not written.")
+    too_large = InputError(f"The file system of {folder} cannot hold a file this large ({first_error(exc)}); "
+                           f"choose an output folder on another disk (FAT32 drives stop at 4 GB); {name} was not "
+                           "written.")
     if isinstance(exc, OSError):
         if exc.errno == errno.EFBIG:
             return too_large
@@ -591,8 +603,8 @@ def write_failure(exc: BaseException, path: str) -> InputError | None:
         return disk_full_error(path)
     if "file too large" in text:
         return too_large
-    return InputError(f"Writing {name} in {folder} failed ({exc}); check that the disk has free space and works, "
-                      "or choose another output folder.")
+    return InputError(f"Writing {name} in {folder} failed ({first_error(exc)}); check that the disk has free space "
+                      "and works, or choose another output folder.")
 
 
 def _remove(path: str) -> None:

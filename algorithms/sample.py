@@ -77,6 +77,8 @@ from .errors import Canceled, InputError
 from .raster import Grid, IsCanceled, Progress, never_canceled, no_progress
 
 ALBERS_CHINA = "+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs"
+#: Its name in the files, shown by QGIS (a PROJ string alone reads as "Unknown CRS").
+ALBERS_CHINA_NAME = "WGS 84 / Albers Equal Area China (105E, 25N 47N)"
 #: SMAP EASE-Grid 2.0 global 9 km lattice (EPSG:6933).
 EASE_CELL = 9008.055210146
 EASE_X0 = -17367530.445161372
@@ -141,15 +143,17 @@ class SampleScene:
 # ---------------------------------------------------------------------------------------------
 # grids
 
-def _wkt(text: str) -> str:
+def _wkt(text: str, name: str = "") -> str:
     srs = osr.SpatialReference()
     srs.SetFromUserInput(text)
+    if name:
+        srs.SetProjCS(name)
     return srs.ExportToWkt()
 
 
 def scene_grids(size_km: int) -> tuple[Grid, Grid, Grid]:
     """(fine 1 km Albers grid, coarse EASE 9 km grid, 0.05 degree precipitation grid) of a scene."""
-    albers = _wkt(ALBERS_CHINA)
+    albers = _wkt(ALBERS_CHINA, ALBERS_CHINA_NAME)
     ct = osr.CoordinateTransformation(raster.srs_from_wkt(_wkt("EPSG:4326")), raster.srs_from_wkt(albers))
     cx, cy, _ = ct.TransformPoint(CENTER_LON, CENTER_LAT)
     xmin = round(cx / 1000.0 - size_km / 2.0) * 1000.0

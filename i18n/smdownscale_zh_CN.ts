@@ -66,19 +66,9 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>输出格网的区域，必要时转换到目标坐标参考系，并向外对齐到分辨率的整数倍。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="94" />
-            <source>Target resolution (target CRS units)</source>
-            <translation>目标分辨率（目标坐标参考系单位）</translation>
-        </message>
-        <message>
             <location filename="../processing_provider/align.py" line="96" />
             <source>Pixel size of the output grid in units of the target CRS (metres for a projected CRS, degrees for EPSG:4326).</source>
             <translation>输出格网的像元大小，以目标坐标参考系的单位表示（投影坐标系为米，EPSG:4326 为度）。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/align.py" line="98" />
-            <source>Categorical factors (comma-separated names)</source>
-            <translation>类别型因子（名称，以逗号分隔）</translation>
         </message>
         <message>
             <location filename="../processing_provider/align.py" line="100" />
@@ -94,11 +84,6 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <location filename="../processing_provider/align.py" line="103" />
             <source>Multiband GeoTIFF on the target grid, one named band per factor.</source>
             <translation>目标格网上的多波段 GeoTIFF，每个因子一个命名波段。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/align.py" line="104" />
-            <source>Coarse reference raster (e.g. SMAP soil moisture)</source>
-            <translation>粗分辨率参考栅格（例如 SMAP 土壤水分）</translation>
         </message>
         <message>
             <location filename="../processing_provider/align.py" line="107" />
@@ -195,6 +180,21 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <source>Give the coarse (~9 km) SMAP raster of the area.</source>
             <translation>请给定该区域的粗分辨率（约 9 km）SMAP 栅格。</translation>
         </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="94" />
+            <source>Resolution (target CRS units)</source>
+            <translation>分辨率（目标 CRS 单位）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="98" />
+            <source>Categorical factors (names)</source>
+            <translation>分类因子（名称）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/align.py" line="104" />
+            <source>Coarse grid raster (e.g. SMAP)</source>
+            <translation>粗网格栅格（例如 SMAP）</translation>
+        </message>
     </context>
     <context>
         <name>DependenciesDialog</name>
@@ -224,86 +224,91 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>已安装版本</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="62" />
+            <location filename="../ui/dependencies_dialog.py" line="67" />
             <source>Install missing packages</source>
             <translation>安装缺失的软件包</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="63" />
+            <location filename="../ui/dependencies_dialog.py" line="68" />
             <source>Runs pip install --user once for the missing packages, keeping the numpy and GDAL that QGIS uses.</source>
             <translation>为缺失的软件包运行一次 pip install --user，保留 QGIS 使用的 numpy 和 GDAL。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="96" />
+            <location filename="../ui/dependencies_dialog.py" line="103" />
             <source>missing ({reason})</source>
             <translation>缺失（{reason}）</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="102" />
+            <location filename="../ui/dependencies_dialog.py" line="109" />
             <source>Missing: {names}. Press "Install missing packages" to install them for your user account only (QGIS's numpy and GDAL stay as they are), or run this command yourself and restart QGIS:
 {command}</source>
             <translation>缺失：{names}。点击“安装缺失的软件包”仅为您的用户账号安装（QGIS 的 numpy 和 GDAL 保持不变），或自行运行以下命令后重启 QGIS：
 {command}</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="108" />
+            <location filename="../ui/dependencies_dialog.py" line="115" />
             <source>Every package the algorithms need is installed (Python: {python}).</source>
             <translation>各算法所需的软件包均已安装（Python：{python}）。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="142" />
+            <location filename="../ui/dependencies_dialog.py" line="149" />
             <source>Installing {packages} … this can take a few minutes.</source>
             <translation>正在安装 {packages} … 可能需要几分钟。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="158" />
+            <location filename="../ui/dependencies_dialog.py" line="165" />
             <source>Installed. The algorithms can use the new packages now.</source>
             <translation>安装完成。各算法现在即可使用新安装的软件包。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="160" />
+            <location filename="../ui/dependencies_dialog.py" line="167" />
             <source>Installed; restart QGIS so that the new packages are found.</source>
             <translation>安装完成；请重启 QGIS 以便找到新安装的软件包。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="162" />
+            <location filename="../ui/dependencies_dialog.py" line="169" />
             <source>The installation failed; pip said:</source>
             <translation>安装失败；pip 输出如下：</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="66" />
+            <location filename="../ui/dependencies_dialog.py" line="71" />
             <source>Build compiled tree walker</source>
             <translation>编译决策树遍历器</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="67" />
+            <location filename="../ui/dependencies_dialog.py" line="72" />
             <source>Compiles the plugin's small C tree walker with this computer's C compiler: random forests, extra trees and CART then predict several times faster, with the same values.</source>
             <translation>使用本机的 C 编译器编译插件自带的小型 C 决策树遍历器：随机森林、极端随机树和 CART 的预测将快数倍，结果完全相同。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="117" />
+            <location filename="../ui/dependencies_dialog.py" line="124" />
             <source>Tree models (random forest, extra trees, CART) predict with the compiled tree walker: the same values as scikit-learn, faster.</source>
             <translation>树模型（随机森林、极端随机树、CART）使用编译版决策树遍历器预测：结果与 scikit-learn 相同，速度更快。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="120" />
+            <location filename="../ui/dependencies_dialog.py" line="127" />
             <source>Tree models predict with scikit-learn: the compiled tree walker is {why}. C compiler: {compiler}.</source>
             <translation>树模型使用 scikit-learn 预测：编译版决策树遍历器{why}。C 编译器：{compiler}。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="120" />
+            <location filename="../ui/dependencies_dialog.py" line="127" />
             <source>none found</source>
             <translation>未找到</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="130" />
+            <location filename="../ui/dependencies_dialog.py" line="137" />
             <source>Built: tree models now predict with the compiled tree walker.</source>
             <translation>编译完成：树模型现在使用编译版决策树遍历器预测。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="131" />
+            <location filename="../ui/dependencies_dialog.py" line="138" />
             <source>The build failed:</source>
             <translation>编译失败：</translation>
+        </message>
+        <message>
+            <location filename="../ui/dependencies_dialog.py" line="103" />
+            <source>missing</source>
+            <translation>缺失</translation>
         </message>
     </context>
     <context>
@@ -339,11 +344,6 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>1 km 格网上的多波段栅格，每个因子一个命名波段（单一日期；时间序列请留空）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="97" />
-            <source>Coarse soil moisture (SMAP, same date)</source>
-            <translation>粗分辨率土壤水分（SMAP，同一日期）</translation>
-        </message>
-        <message>
             <location filename="../processing_provider/downscale.py" line="99" />
             <source>SMAP soil moisture of the factor stack's date; needed for residual correction.</source>
             <translation>与因子堆栈同一日期的 SMAP 土壤水分；残差校正需要此项。</translation>
@@ -362,11 +362,6 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <location filename="../processing_provider/downscale.py" line="101" />
             <source>None</source>
             <translation>无</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/downscale.py" line="101" />
-            <source>Smooth (interpolated, mass-conserving)</source>
-            <translation>平滑（插值，质量守恒）</translation>
         </message>
         <message>
             <location filename="../processing_provider/downscale.py" line="105" />
@@ -394,29 +389,14 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>物理范围的上限（约为土壤孔隙度）；高于该值的结果被降低到该值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="118" />
-            <source>Time series: factor stacks (1 km)</source>
-            <translation>时间序列：因子堆栈（1 km）</translation>
-        </message>
-        <message>
             <location filename="../processing_provider/downscale.py" line="120" />
             <source>Factor stacks of several dates, each with its date in the file name (YYYYMMDD or YYYY-MM-DD); one output file per date.</source>
             <translation>多个日期的因子堆栈，文件名中带有各自的日期（YYYYMMDD 或 YYYY-MM-DD）；每个日期输出一个文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="122" />
-            <source>Time series: SMAP soil moisture rasters</source>
-            <translation>时间序列：SMAP 土壤水分栅格</translation>
-        </message>
-        <message>
             <location filename="../processing_provider/downscale.py" line="125" />
             <source>The SMAP rasters of the same dates (paired by the date in the file names), for residual correction.</source>
             <translation>相同日期的 SMAP 栅格（按文件名中的日期配对），用于残差校正。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/downscale.py" line="127" />
-            <source>Time series: manifest of a fetch</source>
-            <translation>时间序列：数据获取清单</translation>
         </message>
         <message>
             <location filename="../processing_provider/downscale.py" line="127" />
@@ -607,6 +587,31 @@ Units: the SMAP of residual correction is read as the model was trained (its SM_
 时间序列：不给定单个因子堆栈，而是给定多个日期的因子堆栈（以及相同日期的 SMAP 栅格）、“从 Earth Engine 获取数据”写出的 manifest.json，或包含 factors_&lt;date&gt;.tif 和 smap_&lt;date&gt;.tif 的文件夹（文件名中的日期为 YYYYMMDD 或 YYYY-MM-DD）。每个日期的降尺度方式与单一日期完全相同，以 sm_1km_&lt;YYYYMMDD&gt;.tif 写入输出文件夹，并由 sm_1km_series.csv 列出日期、起始、结束和文件。在 QGIS 中，这些文件加载到同一个图层组，每个图层从其日期显示到下一个日期，因此时间控制器可以播放该序列。
 
 单位：除非在高级参数中另行给定，残差校正所用的 SMAP 按模型训练时的方式读取（其 SM_SCALE 和 SM_NODATA）；不可能是 m3/m3 的值（百分比、未声明的填充值如 -9999）会使运行停止，并给出修正方法。若模型以开尔文训练而 LST 因子为摄氏度（或相反），或类 NDVI 因子超出 -1 到 1，将被拒绝并给出应做的换算。超过 5% 的像元被截断到物理范围时，会在日志和输出的元数据中给出警告；超过一半时运行停止，因为此时输入采用了其他单位。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="97" />
+            <source>SMAP of the same date</source>
+            <translation>同一日期的 SMAP</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="101" />
+            <source>Smooth (mass-conserving)</source>
+            <translation>平滑（质量守恒）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="118" />
+            <source>Time series: factor stacks</source>
+            <translation>时间序列：因子堆栈</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="122" />
+            <source>Time series: SMAP rasters</source>
+            <translation>时间序列：SMAP 栅格</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="127" />
+            <source>Time series: fetch manifest</source>
+            <translation>时间序列：数据获取清单</translation>
         </message>
     </context>
     <context>
@@ -2175,167 +2180,152 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
     <context>
         <name>ScreenAlgorithm</name>
         <message>
-            <location filename="../processing_provider/screen.py" line="179" />
+            <location filename="../processing_provider/screen.py" line="198" />
             <source>Screen factors (correlation analysis)</source>
             <translation>因子筛选（相关分析）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="217" />
-            <source>Maximum collinearity |r| between factors</source>
-            <translation>因子间的最大共线性 |r|</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/screen.py" line="220" />
+            <location filename="../processing_provider/screen.py" line="246" />
             <source>A factor correlated more strongly than this with a better-ranked selected factor is dropped. 1 keeps every factor.</source>
             <translation>若某因子与排名更靠前的已选因子的相关性超过此值，则将其剔除。取 1 时保留所有因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="222" />
+            <location filename="../processing_provider/screen.py" line="248" />
             <source>Minimum |r| with soil moisture</source>
             <translation>与土壤水分的最小 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="226" />
+            <location filename="../processing_provider/screen.py" line="252" />
             <source>Factors correlating more weakly than this with soil moisture are dropped.</source>
             <translation>与土壤水分的相关性弱于此值的因子将被剔除。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="227" />
-            <source>Maximum number of factors (0 = no limit)</source>
-            <translation>最大因子数（0 = 不限）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/screen.py" line="229" />
+            <location filename="../processing_provider/screen.py" line="255" />
             <source>Keep at most this many factors, best ranked first. 0 keeps all that pass.</source>
             <translation>最多保留这么多个因子，按排名优先。0 表示保留所有通过筛选的因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="230" />
-            <source>Maximum variance inflation factor (0 = off)</source>
-            <translation>最大方差膨胀因子（0 = 关闭）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/screen.py" line="232" />
+            <location filename="../processing_provider/screen.py" line="258" />
             <source>Drop, one at a time, the kept continuous factor whose VIF against the other kept factors exceeds this (5 or 10 are usual). 0 switches the filter off.</source>
             <translation>每次剔除一个相对于其他保留因子的 VIF 超过此值的保留连续型因子（通常取 5 或 10）。0 表示关闭该筛选。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="234" />
+            <location filename="../processing_provider/screen.py" line="260" />
             <source>Compute VIF, mutual information and permutation importance</source>
             <translation>计算 VIF、互信息和置换重要性</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="237" />
+            <location filename="../processing_provider/screen.py" line="263" />
             <source>Adds the columns vif, mutual_info and perm_importance (a quick random forest; needs scikit-learn) and their values in the reasons.</source>
             <translation>增加 vif、mutual_info 和 perm_importance 列（使用快速随机森林；需要 scikit-learn），并在原因中给出其数值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="239" />
+            <location filename="../processing_provider/screen.py" line="265" />
             <source>Derived factors</source>
             <translation>派生因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="239" />
+            <location filename="../processing_provider/screen.py" line="265" />
             <source>LST day-night difference (lst_diff)</source>
             <translation>LST 昼夜温差（lst_diff）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="239" />
+            <location filename="../processing_provider/screen.py" line="265" />
             <source>TVDI from the NDVI-LST space (tvdi)</source>
             <translation>基于 NDVI-LST 特征空间的 TVDI（tvdi）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="239" />
+            <location filename="../processing_provider/screen.py" line="265" />
             <source>Antecedent precipitation index (api)</source>
             <translation>前期降水指数（api）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="244" />
+            <location filename="../processing_provider/screen.py" line="270" />
             <source>Computed from the stack bands when their inputs are present and screened with the other factors.</source>
             <translation>当所需输入波段存在时由堆栈波段计算，并与其他因子一起参与筛选。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="248" />
+            <location filename="../processing_provider/screen.py" line="274" />
             <source>Screening table</source>
             <translation>筛选结果表</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="248" />
+            <location filename="../processing_provider/screen.py" line="274" />
             <source>CSV files (*.csv)</source>
             <translation>CSV 文件 (*.csv)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="250" />
+            <location filename="../processing_provider/screen.py" line="276" />
             <source>CSV table with one row per factor, in rank order.</source>
             <translation>CSV 表，每个因子一行，按排名排序。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="251" />
+            <location filename="../processing_provider/screen.py" line="277" />
             <source>Screening report</source>
             <translation>筛选报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="251" />
+            <location filename="../processing_provider/screen.py" line="277" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="253" />
+            <location filename="../processing_provider/screen.py" line="279" />
             <source>HTML report: factors ranked by their correlation with soil moisture (selected and dropped), the correlation heatmap and the table; shown in the Processing results viewer.</source>
             <translation>HTML 报告：按与土壤水分的相关性排序的因子（已选和已剔除）、相关系数热图和结果表；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="260" />
+            <location filename="../processing_provider/screen.py" line="286" />
             <source>Selected factors (comma-separated)</source>
             <translation>已选因子（以逗号分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="294" />
+            <location filename="../processing_provider/screen.py" line="320" />
             <source>{} coarse samples over {} date(s).</source>
             <translation>{} 个粗分辨率样本，共 {} 个日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="298" />
+            <location filename="../processing_provider/screen.py" line="324" />
             <source>yes</source>
             <translation>是</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="298" />
+            <location filename="../processing_provider/screen.py" line="324" />
             <source>no</source>
             <translation>否</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="301" />
+            <location filename="../processing_provider/screen.py" line="327" />
             <source>Selected factors: {}</source>
             <translation>已选因子：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="305" />
+            <location filename="../processing_provider/screen.py" line="331" />
             <source>Maximum collinearity</source>
             <translation>最大共线性</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="307" />
+            <location filename="../processing_provider/screen.py" line="333" />
             <source>Minimum |r|</source>
             <translation>最小 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="308" />
+            <location filename="../processing_provider/screen.py" line="334" />
             <source>Maximum number of factors</source>
             <translation>最大因子数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="309" />
+            <location filename="../processing_provider/screen.py" line="335" />
             <source>no limit</source>
             <translation>不限</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="310" />
+            <location filename="../processing_provider/screen.py" line="336" />
             <source>Maximum VIF</source>
             <translation>最大 VIF</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="310" />
+            <location filename="../processing_provider/screen.py" line="336" />
             <source>off</source>
             <translation>关闭</translation>
         </message>
@@ -2370,17 +2360,17 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
             <translation>原因</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="280" />
+            <location filename="../processing_provider/screen.py" line="306" />
             <source>SMAP values read with {}.</source>
             <translation>SMAP 值按 {} 读取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="312" />
+            <location filename="../processing_provider/screen.py" line="338" />
             <source>SMAP values</source>
             <translation>SMAP 值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="182" />
+            <location filename="../processing_provider/screen.py" line="201" />
             <source>Ranks the downscaling factors by how strongly they relate to SMAP soil moisture and selects a non-redundant subset for smdownscale:train.
 
 For every date, the 1 km factor stack is averaged onto the SMAP grid (each coarse cell gets the mean of the 1 km pixels whose centers fall in it; land cover becomes class fractions) and paired with the SMAP value; all dates are pooled. For each continuous factor the table gives Pearson and Spearman correlation with their p-values; a categorical factor (land cover) is judged as a whole by the correlation ratio eta of soil moisture over the dominant class of each cell (p-value from one-way ANOVA), in the Pearson column.
@@ -2407,6 +2397,21 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
 输出：CSV 表（factor、kind、n、pearson_r、pearson_p、spearman_r、spearman_p、rank、selected、reason，启用诊断时还有 vif、mutual_info、perm_importance），以及以逗号分隔的已选因子名称，可直接用作模型中 smdownscale:train 的“要使用的因子”输入。相邻像元存在自相关，因此 p 值偏乐观：请用于排序，而不要作为证明。
 
 单位：SMAP 土壤水分必须为 m3/m3；百分比、缩放后的整数或未声明的填充值（如 -9999）会使运行停止，并给出修正方法。高级参数 SM_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 SM_NODATA（文件未声明的填充值）说明如何读取 SMAP。类 NDVI 因子必须位于 -1 到 1 之间。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="243" />
+            <source>Maximum collinearity |r|</source>
+            <translation>最大共线性 |r|</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="253" />
+            <source>Maximum factors (0 = no limit)</source>
+            <translation>最多因子数（0 = 不限）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="256" />
+            <source>Maximum VIF (0 = off)</source>
+            <translation>最大 VIF（0 = 关闭）</translation>
         </message>
     </context>
     <context>
@@ -2613,6 +2618,16 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <source>&amp;Soil moisture downscaling</source>
             <translation>土壤水分降尺度(&amp;S)</translation>
         </message>
+        <message>
+            <location filename="../plugin.py" line="72" />
+            <source>Soil moisture downscaling</source>
+            <translation>土壤水分降尺度</translation>
+        </message>
+        <message>
+            <location filename="../plugin.py" line="72" />
+            <source>The Processing toolbox is not available: enable the Processing plugin in Plugins &gt; Manage and Install Plugins.</source>
+            <translation>处理工具箱不可用：请在“插件 &gt; 管理并安装插件”中启用 Processing 插件。</translation>
+        </message>
     </context>
     <context>
         <name>SmDownscaleProvider</name>
@@ -2640,27 +2655,27 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <translation>验证</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="268" />
+            <location filename="../processing_provider/base.py" line="303" />
             <source>Canceled: no output was written.</source>
             <translation>已取消：未写出任何输出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="272" />
+            <location filename="../processing_provider/base.py" line="307" />
             <source>Out of memory; process a smaller extent or close other programs.</source>
             <translation>内存不足；请处理更小的范围或关闭其他程序。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="223" />
+            <location filename="../processing_provider/base.py" line="258" />
             <source>No value for '{}' ({}); give one.</source>
             <translation>“{}”（{}）没有值；请给定一个值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="207" />
+            <location filename="../processing_provider/base.py" line="242" />
             <source>'{}' ({}) is not a number (nan); give a finite value.</source>
             <translation>“{}”（{}）不是数值（nan）；请给定一个有限值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="209" />
+            <location filename="../processing_provider/base.py" line="244" />
             <source>'{}' ({}) is infinite ({}); give a finite value.</source>
             <translation>“{}”（{}）为无穷大（{}）；请给定一个有限值。</translation>
         </message>
@@ -2676,19 +2691,19 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
     <context>
         <name>SmdDependencies</name>
         <message>
-            <location filename="../processing_provider/dependencies.py" line="156" />
+            <location filename="../processing_provider/dependencies.py" line="161" />
             <source>This algorithm needs {names}, which QGIS's Python cannot import. Install it once from the menu Raster &gt; Soil moisture downscaling &gt; Check dependencies…, or run this command and restart QGIS:
 {command}</source>
             <translation>此算法需要 {names}，但 QGIS 的 Python 无法导入。请通过菜单“栅格 &gt; 土壤水分降尺度 &gt; 检查依赖项…”安装一次，或运行以下命令后重启 QGIS：
 {command}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/dependencies.py" line="195" />
+            <location filename="../processing_provider/dependencies.py" line="200" />
             <source>Could not run {python}: {error}</source>
             <translation>无法运行 {python}：{error}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/dependencies.py" line="200" />
+            <location filename="../processing_provider/dependencies.py" line="205" />
             <source>pip is not available for QGIS's Python ({python}); install pip first (Debian/Ubuntu: sudo apt install python3-pip), then try again.</source>
             <translation>QGIS 的 Python（{python}）没有可用的 pip；请先安装 pip（Debian/Ubuntu：sudo apt install python3-pip），然后重试。</translation>
         </message>
@@ -2739,282 +2754,267 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
     <context>
         <name>TrainAlgorithm</name>
         <message>
-            <location filename="../processing_provider/train.py" line="67" />
+            <location filename="../processing_provider/train.py" line="68" />
             <source>Train downscaling model</source>
             <translation>训练降尺度模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="108" />
-            <source>Factors to use (comma-separated names)</source>
-            <translation>要使用的因子（名称，以逗号分隔）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/train.py" line="110" />
+            <location filename="../processing_provider/train.py" line="118" />
             <source>Band names of the factor stacks to train on, e.g. 'ndvi,lst_day,landcover' (the 'Selected factors' output of smdownscale:screen). Empty: all bands.</source>
             <translation>用于训练的因子堆栈波段名称，例如“ndvi,lst_day,landcover”（smdownscale:screen 的“已选因子”输出）。留空：使用所有波段。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="112" />
+            <location filename="../processing_provider/train.py" line="120" />
             <source>Model</source>
             <translation>模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="112" />
+            <location filename="../processing_provider/train.py" line="120" />
             <source>Random forest (RF)</source>
             <translation>随机森林（RF）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="112" />
+            <location filename="../processing_provider/train.py" line="120" />
             <source>Support vector regression (SVR)</source>
             <translation>支持向量回归（SVR）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="112" />
+            <location filename="../processing_provider/train.py" line="120" />
             <source>Regression tree (CART)</source>
             <translation>分类回归树（CART）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="112" />
+            <location filename="../processing_provider/train.py" line="120" />
             <source>Gradient boosting (histogram-based)</source>
             <translation>梯度提升（基于直方图）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="112" />
+            <location filename="../processing_provider/train.py" line="120" />
             <source>Extra trees</source>
             <translation>极端随机树</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="112" />
+            <location filename="../processing_provider/train.py" line="120" />
             <source>Linear trend + gradient boosting</source>
             <translation>线性趋势 + 梯度提升</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="125" />
+            <location filename="../processing_provider/train.py" line="133" />
             <source>Training mode</source>
             <translation>训练模式</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="125" />
-            <source>Scale-aware: train on SMAP cells (factors aggregated)</source>
-            <translation>尺度感知：在 SMAP 像元上训练（因子聚合）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/train.py" line="125" />
-            <source>Study's mode: SMAP resampled to 1 km, train on 1 km pixels</source>
-            <translation>文献模式：SMAP 重采样到 1 km，在 1 km 像元上训练</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/train.py" line="129" />
+            <location filename="../processing_provider/train.py" line="137" />
             <source>Scale-aware training learns the relation at the scale SMAP measures; the study's mode reproduces the published setup (trained on bilinearly resampled SMAP).</source>
             <translation>尺度感知训练在 SMAP 的观测尺度上学习关系；文献模式复现已发表的方案（在双线性重采样后的 SMAP 上训练）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="131" />
+            <location filename="../processing_provider/train.py" line="139" />
             <source>Cross-validation</source>
             <translation>交叉验证</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="131" />
+            <location filename="../processing_provider/train.py" line="139" />
             <source>Spatial blocks</source>
             <translation>空间分块</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="131" />
+            <location filename="../processing_provider/train.py" line="139" />
             <source>Dates held out</source>
             <translation>留出日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="131" />
+            <location filename="../processing_provider/train.py" line="139" />
             <source>Random K-fold (optimistic)</source>
             <translation>随机 K 折（偏乐观）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="135" />
+            <location filename="../processing_provider/train.py" line="143" />
             <source>How the reported skill is estimated. Random K-fold mixes neighbouring cells between training and testing and overstates skill.</source>
             <translation>所报告精度的估计方式。随机 K 折会把相邻像元同时分到训练集和测试集中，从而高估精度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="137" />
+            <location filename="../processing_provider/train.py" line="145" />
             <source>Hyperparameter search budget (s, 0 = off)</source>
             <translation>超参数搜索时间预算（秒，0 = 关闭）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="140" />
+            <location filename="../processing_provider/train.py" line="148" />
             <source>Seconds to spend trying settings of the model (of each model with Auto), scored by spatial cross-validation. 0 uses the default settings.</source>
             <translation>尝试模型设置所用的秒数（“自动”模式下为每个模型），以空间交叉验证打分。0 表示使用默认设置。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="142" />
+            <location filename="../processing_provider/train.py" line="150" />
             <source>Derived factors</source>
             <translation>派生因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="142" />
+            <location filename="../processing_provider/train.py" line="150" />
             <source>LST day-night difference (lst_diff)</source>
             <translation>LST 昼夜温差（lst_diff）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="142" />
+            <location filename="../processing_provider/train.py" line="150" />
             <source>TVDI from the NDVI-LST space (tvdi)</source>
             <translation>基于 NDVI-LST 特征空间的 TVDI（tvdi）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="142" />
+            <location filename="../processing_provider/train.py" line="150" />
             <source>Antecedent precipitation index (api)</source>
             <translation>前期降水指数（api）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="147" />
+            <location filename="../processing_provider/train.py" line="155" />
             <source>Computed from the stack bands (lst_day and lst_night; ndvi and lst_day; daily precipitation_lag&lt;d&gt; bands) when present, and added to the factors; skipped with a note when their inputs are missing.</source>
             <translation>在所需波段存在时由堆栈波段计算（lst_day 和 lst_night；ndvi 和 lst_day；逐日的 precipitation_lag&lt;d&gt; 波段），并加入因子；若缺少所需输入，则跳过并给出提示。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="150" />
+            <location filename="../processing_provider/train.py" line="158" />
             <source>Number of trees (random forest)</source>
             <translation>树的数量（随机森林）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="156" />
+            <location filename="../processing_provider/train.py" line="164" />
             <source>Cross-validation folds (0 = none)</source>
             <translation>交叉验证折数（0 = 不进行）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="160" />
+            <location filename="../processing_provider/train.py" line="168" />
             <source>Number of folds for both spatial and random cross-validation; 0 skips cross-validation, otherwise at least 2.</source>
             <translation>空间交叉验证和随机交叉验证的折数；0 表示跳过交叉验证，否则至少为 2。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="162" />
+            <location filename="../processing_provider/train.py" line="170" />
             <source>Spatial CV block size (coarse cells)</source>
             <translation>空间交叉验证的分块大小（粗像元数）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="165" />
+            <location filename="../processing_provider/train.py" line="173" />
             <source>Spatial folds hold out square blocks of this many SMAP cells per side (4 cells of 9 km = 36 km); use at least the range of spatial autocorrelation.</source>
             <translation>空间分折每次留出边长为这么多个 SMAP 像元的正方形分块（4 个 9 km 像元 = 36 km）；应至少取空间自相关的变程。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="167" />
+            <location filename="../processing_provider/train.py" line="175" />
             <source>Random seed</source>
             <translation>随机种子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="170" />
+            <location filename="../processing_provider/train.py" line="178" />
             <source>Seed for the model and the random folds; the same seed gives the same model.</source>
             <translation>模型和随机分折的种子；相同的种子得到相同的模型。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="173" />
+            <location filename="../processing_provider/train.py" line="181" />
             <source>Model file</source>
             <translation>模型文件</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="173" />
+            <location filename="../processing_provider/train.py" line="181" />
             <source>smdownscale model (*.smdmodel)</source>
             <translation>smdownscale 模型 (*.smdmodel)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="175" />
+            <location filename="../processing_provider/train.py" line="183" />
             <source>Where to save the trained model (.smdmodel).</source>
             <translation>训练好的模型的保存位置（.smdmodel）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="176" />
+            <location filename="../processing_provider/train.py" line="184" />
             <source>Training report</source>
             <translation>训练报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="176" />
+            <location filename="../processing_provider/train.py" line="184" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="178" />
+            <location filename="../processing_provider/train.py" line="186" />
             <source>HTML report: cross-validation metrics (spatial and random folds, pooled and per fold) and feature importance; shown in the Processing results viewer.</source>
             <translation>HTML 报告：交叉验证指标（空间分折和随机分折，合并及逐折）和特征重要性；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="184" />
+            <location filename="../processing_provider/train.py" line="192" />
             <source>CV R (chosen scheme)</source>
             <translation>交叉验证 R（所选方案）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="185" />
+            <location filename="../processing_provider/train.py" line="193" />
             <source>CV MAE (m3/m3)</source>
             <translation>交叉验证 MAE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="186" />
+            <location filename="../processing_provider/train.py" line="194" />
             <source>CV RMSE (m3/m3)</source>
             <translation>交叉验证 RMSE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="187" />
+            <location filename="../processing_provider/train.py" line="195" />
             <source>CV ubRMSD (m3/m3)</source>
             <translation>交叉验证 ubRMSD（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="188" />
+            <location filename="../processing_provider/train.py" line="196" />
             <source>Training samples</source>
             <translation>训练样本数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="189" />
+            <location filename="../processing_provider/train.py" line="197" />
             <source>Model type trained (the winner with Auto)</source>
             <translation>训练的模型类型（自动模式下为胜出者）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="227" />
+            <location filename="../processing_provider/train.py" line="235" />
             <source>1 km pixels</source>
             <translation>1 km 像元</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="227" />
+            <location filename="../processing_provider/train.py" line="235" />
             <source>coarse samples</source>
             <translation>粗分辨率样本</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="228" />
+            <location filename="../processing_provider/train.py" line="236" />
             <source>{} model trained on {} {} over {} date(s); features: {}</source>
             <translation>{} 模型已基于 {} 个{}训练完成，共 {} 个日期；特征：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="231" />
+            <location filename="../processing_provider/train.py" line="239" />
             <source>Training mode: {}</source>
             <translation>训练模式：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="235" />
+            <location filename="../processing_provider/train.py" line="243" />
             <source>Derived factor {} was not computed: it {}.</source>
             <translation>派生因子 {} 未计算：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="237" />
+            <location filename="../processing_provider/train.py" line="245" />
             <source>Factor {} was left out of the model: {}.</source>
             <translation>因子 {} 未纳入模型：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="238" />
+            <location filename="../processing_provider/train.py" line="246" />
             <source>Cross-validation (soil moisture in m3/m3):</source>
             <translation>交叉验证（土壤水分单位 m3/m3）：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="243" />
+            <location filename="../processing_provider/train.py" line="251" />
             <source>Feature importances: {}</source>
             <translation>特征重要性：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="154" />
+            <location filename="../processing_provider/train.py" line="162" />
             <source>Trees in the random forest; more trees are steadier but slower. Used by the random forest only (the other models keep their defaults).</source>
             <translation>随机森林中树的数量；树越多结果越稳定，但速度越慢。仅用于随机森林（其他模型保持其默认值）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="213" />
+            <location filename="../processing_provider/train.py" line="221" />
             <source>SMAP values read with {}; the model keeps this for downscaling.</source>
             <translation>SMAP 值按 {} 读取；模型会保存此设置用于降尺度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="70" />
+            <location filename="../processing_provider/train.py" line="71" />
             <source>Trains a machine-learning model that predicts soil moisture from the factors, and saves it as a .smdmodel file for smdownscale:downscale.
 
 Training modes. Scale-aware (default): for every date the 1 km factor stack is averaged onto the SMAP grid (land cover becomes class fractions) and the model learns SMAP soil moisture from these coarse factors, pooled over all dates; the same model is then applied to the 1 km factors. Study's mode (as in Bian et al. 2025): SMAP is resampled bilinearly to the 1 km grid and the model is trained on a random sample of 1 km pixels; it mostly learns to reproduce the interpolation, and is offered so the published setup can be reproduced and compared.
@@ -3047,14 +3047,29 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
 单位：SMAP 土壤水分必须为 m3/m3。不可能是 m3/m3 的值（百分比、缩放后的整数、文件未声明为无数据值的填充值如 -9999）会使运行停止，并给出指明文件和修正方法的消息。高级参数 SM_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 SM_NODATA（文件未声明的填充值；文件不会被修改）说明如何读取 SMAP；模型会保存它们，因此 smdownscale:downscale 以相同方式读取 SMAP。类 NDVI 因子（ndvi、evi、savi、ndwi）必须位于 -1 到 1 之间（MODIS 以整数 x 10000 存储：请先乘以 0.0001）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="112" />
+            <location filename="../processing_provider/train.py" line="120" />
             <source>Auto: RF unless another model is clearly better</source>
             <translation>自动：默认随机森林，除非其他模型明显更优</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="121" />
+            <location filename="../processing_provider/train.py" line="129" />
             <source>The regression algorithm. Auto compares RF, extra trees, both boosting models and SVR by spatial cross-validation and by the scale-transfer check (trained on grids 2x and 3x coarser than SMAP, scored on SMAP cells of held-out blocks), and keeps RF unless another model is better in both, on every fold.</source>
             <translation>回归算法。“自动”通过空间交叉验证和尺度迁移检验（在比 SMAP 粗 2 倍和 3 倍的格网上训练，在留出空间块的 SMAP 像元上评分）比较 RF、极端随机树、两种提升模型和 SVR；除非其他模型在两项检验的每一折上都更优，否则保留 RF。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="116" />
+            <source>Factors to use (default: all)</source>
+            <translation>使用的因子（默认：全部）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="133" />
+            <source>Scale-aware: train on SMAP cells</source>
+            <translation>尺度感知：在 SMAP 像元上训练</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="133" />
+            <source>Study's mode: SMAP at 1 km</source>
+            <translation>文献模式：SMAP 重采样到 1 km</translation>
         </message>
     </context>
     <context>
@@ -3156,11 +3171,6 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
         </message>
         <message>
             <location filename="../processing_provider/validate.py" line="135" />
-            <source>Station file (CSV or ISMN .stm)</source>
-            <translation>站点文件（CSV 或 ISMN .stm）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="135" />
             <source>Station observations (*.csv *.txt *.stm)</source>
             <translation>站点观测 (*.csv *.txt *.stm)</translation>
         </message>
@@ -3178,11 +3188,6 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
             <location filename="../processing_provider/validate.py" line="147" />
             <source>ISMN sensors whose top is deeper are ignored (SMAP surface soil moisture is 0-5 cm).</source>
             <translation>顶部深于此值的 ISMN 传感器将被忽略（SMAP 表层土壤水分为 0-5 cm）。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="149" />
-            <source>Date of the estimate (YYYY-MM-DD)</source>
-            <translation>估算结果的日期（YYYY-MM-DD）</translation>
         </message>
         <message>
             <location filename="../processing_provider/validate.py" line="150" />
@@ -3213,11 +3218,6 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
             <location filename="../processing_provider/validate.py" line="155" />
             <source>CSV with each station's observed daily mean and the estimate at its pixel.</source>
             <translation>CSV，包含每个站点观测的日均值及其所在像元的估算值。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="156" />
-            <source>Time series: soil moisture estimates</source>
-            <translation>时间序列：土壤水分估算结果</translation>
         </message>
         <message>
             <location filename="../processing_provider/validate.py" line="158" />
@@ -3293,11 +3293,6 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
             <location filename="../processing_provider/validate.py" line="203" />
             <source>A time series of estimates is compared with a time series of reference rasters: give them under 'Time series: reference rasters'.</source>
             <translation>估算结果时间序列需要与参考栅格时间序列比较：请在“时间序列：参考栅格”中给定参考栅格。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="206" />
-            <source>Reference rasters of a time series need a time series of estimates: give the estimates under 'Time series: soil moisture estimates'.</source>
-            <translation>时间序列的参考栅格需要估算结果时间序列：请在“时间序列：土壤水分估算结果”中给定估算结果。</translation>
         </message>
         <message>
             <location filename="../processing_provider/validate.py" line="211" />
@@ -3438,6 +3433,26 @@ HTML 报告包含精度指标表、估算值对参考值的密度散点图（带
 
 单位：估算结果和参考栅格必须为 m3/m3；百分比、缩放后的整数或未声明的填充值（如 -9999）会使运行停止，并给出修正方法。高级参数 REF_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 REF_NODATA（文件未声明的填充值）说明如何读取参考栅格。站点值必须位于 0-1 m3/m3 之间。</translation>
         </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="135" />
+            <source>Station file (CSV, ISMN .stm)</source>
+            <translation>站点文件（CSV、ISMN .stm）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="149" />
+            <source>Date of the estimate</source>
+            <translation>估算结果的日期</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="156" />
+            <source>Time series: estimates</source>
+            <translation>时间序列：估算结果</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="206" />
+            <source>Reference rasters of a time series need a time series of estimates: give the estimates under 'Time series: estimates'.</source>
+            <translation>时间序列的参考栅格需要估算结果时间序列：请在“时间序列：估算结果”中给定估算结果。</translation>
+        </message>
     </context>
     <context>
         <name>alg</name>
@@ -3447,19 +3462,9 @@ HTML 报告包含精度指标表、估算值对参考值的密度散点图（带
             <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="50" />
-            <source>SMAP soil moisture rasters (one per date)</source>
-            <translation>SMAP 土壤水分栅格（每个日期一个）</translation>
-        </message>
-        <message>
             <location filename="../processing_provider/screen.py" line="52" />
             <source>Coarse (~9 km) soil moisture rasters in m3/m3, one per date, with the date in the file name (YYYYMMDD or YYYY-MM-DD). Band 1 is used.</source>
             <translation>粗分辨率（约 9 km）土壤水分栅格，单位 m3/m3，每个日期一个，文件名中带日期（YYYYMMDD 或 YYYY-MM-DD）。使用波段 1。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/screen.py" line="54" />
-            <source>Factor stacks (one per date)</source>
-            <translation>因子堆栈（每个日期一个）</translation>
         </message>
         <message>
             <location filename="../processing_provider/screen.py" line="56" />
@@ -3467,29 +3472,24 @@ HTML 报告包含精度指标表、估算值对参考值的密度散点图（带
             <translation>来自 smdownscale:align 的精细分辨率（1 km）多波段因子堆栈，每个日期一个，文件名中的日期与对应的土壤水分栅格相同。波段按名称（波段描述）识别。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="96" />
+            <location filename="../processing_provider/screen.py" line="115" />
             <source>SMAP soil moisture</source>
             <translation>SMAP 土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="97" />
+            <location filename="../processing_provider/screen.py" line="116" />
             <source>Factor stacks</source>
             <translation>因子堆栈</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="101" />
+            <location filename="../processing_provider/screen.py" line="120" />
             <source>Minimum valid fraction per coarse cell</source>
             <translation>每个粗像元的最小有效比例</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="105" />
+            <location filename="../processing_provider/screen.py" line="124" />
             <source>A coarse cell is used only when at least this share of its 1 km pixels has every factor valid.</source>
             <translation>仅当某粗像元中至少有此比例的 1 km 像元所有因子均有效时，才使用该粗像元。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/screen.py" line="59" />
-            <source>Or: manifest from Fetch data from Earth Engine</source>
-            <translation>或：“从 Earth Engine 获取数据”生成的清单文件</translation>
         </message>
         <message>
             <location filename="../processing_provider/screen.py" line="61" />
@@ -3497,64 +3497,79 @@ HTML 报告包含精度指标表、估算值对参考值的密度散点图（带
             <translation>由 smdownscale:fetchgee 写出的 manifest.json：使用其中的 SMAP 栅格和因子栈，代替上面的两个列表。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="74" />
+            <location filename="../processing_provider/screen.py" line="93" />
             <source>Give either a manifest or the lists of SMAP rasters and factor stacks, not both.</source>
             <translation>请给出清单文件，或给出 SMAP 栅格和因子栈列表，二者不能同时给出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="78" />
+            <location filename="../processing_provider/screen.py" line="97" />
             <source>Give the SMAP soil moisture rasters and the factor stacks (one per date), or a manifest from smdownscale:fetchgee.</source>
             <translation>请给出 SMAP 土壤水分栅格和因子栈（每个日期一个），或 smdownscale:fetchgee 生成的清单文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="122" />
+            <location filename="../processing_provider/screen.py" line="141" />
             <source>The values are multiplied by this to give m3/m3: 0.01 for percent, 0.0001 for integers x 10000. Empty: as the model was trained (1 unless its SMAP had a scale).</source>
             <translation>数值乘以此系数得到 m3/m3：百分比为 0.01，整数 x 10000 为 0.0001。留空：按模型训练时的方式（除非其 SMAP 带有系数，否则为 1）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="125" />
+            <location filename="../processing_provider/screen.py" line="144" />
             <source>The values are multiplied by this to give m3/m3: 1 for m3/m3, 0.01 for percent, 0.0001 for integers x 10000. Values that cannot be m3/m3 stop the run with a message.</source>
             <translation>数值乘以此系数得到 m3/m3：m3/m3 为 1，百分比为 0.01，整数 x 10000 为 0.0001。不可能是 m3/m3 的值会使运行停止并给出消息。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="134" />
+            <location filename="../processing_provider/screen.py" line="153" />
             <source>A fill value the file does not declare as nodata (e.g. -9999); such pixels are ignored. Empty: the file's own nodata value only.</source>
             <translation>文件未声明为无数据值的填充值（如 -9999）；这些像元将被忽略。留空：仅使用文件自身的无数据值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="151" />
+            <location filename="../processing_provider/screen.py" line="170" />
             <source>scale {:g}</source>
             <translation>系数 {:g}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="153" />
+            <location filename="../processing_provider/screen.py" line="172" />
             <source>nodata {:g}</source>
             <translation>无数据值 {:g}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="114" />
+            <location filename="../processing_provider/screen.py" line="133" />
             <source>Reference scale factor to m3/m3</source>
             <translation>参考栅格换算为 m3/m3 的系数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="114" />
+            <location filename="../processing_provider/screen.py" line="133" />
             <source>SMAP scale factor to m3/m3</source>
             <translation>SMAP 换算为 m3/m3 的系数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="115" />
+            <location filename="../processing_provider/screen.py" line="134" />
             <source>Reference nodata value (if not declared in the file)</source>
             <translation>参考栅格无数据值（文件中未声明时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="116" />
+            <location filename="../processing_provider/screen.py" line="135" />
             <source>SMAP nodata value (if not declared in the file)</source>
             <translation>SMAP 无数据值（文件中未声明时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="131" />
+            <location filename="../processing_provider/screen.py" line="150" />
             <source>A fill value the file does not declare as nodata (e.g. -9999); such pixels are ignored. Empty: the value the model was trained with, else the file's own nodata value only.</source>
             <translation>文件未声明为无数据值的填充值（如 -9999）；这些像元将被忽略。留空：使用模型训练时的值，否则仅使用文件自身的无数据值。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="50" />
+            <source>SMAP rasters, one per date</source>
+            <translation>SMAP 栅格，每个日期一个</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="54" />
+            <source>Factor stacks, one per date</source>
+            <translation>因子堆栈，每个日期一个</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="59" />
+            <source>Or instead: fetch manifest</source>
+            <translation>或改用：数据获取清单</translation>
         </message>
     </context>
 </TS>

@@ -91,18 +91,18 @@ class AlignAlgorithm(SmdAlgorithm):
         p = QgsProcessingParameterExtent(self.TARGET_EXTENT, self.tr("Target extent"), optional=True)
         params.append((p, self.tr("Area of the output grid, transformed into the target CRS if needed and snapped "
                                   "outward to whole multiples of the resolution.")))
-        p = QgsProcessingParameterNumber(self.RESOLUTION, self.tr("Target resolution (target CRS units)"),
+        p = QgsProcessingParameterNumber(self.RESOLUTION, self.tr("Resolution (target CRS units)"),
                                          QgsProcessingParameterNumber.Type.Double, optional=True, minValue=0.0)
         params.append((p, self.tr("Pixel size of the output grid in units of the target CRS (metres for a "
                                   "projected CRS, degrees for EPSG:4326).")))
-        p = QgsProcessingParameterString(self.CATEGORICAL, self.tr("Categorical factors (comma-separated names)"),
+        p = QgsProcessingParameterString(self.CATEGORICAL, self.tr("Categorical factors (names)"),
                                          defaultValue="landcover", optional=True)
         params.append((p, self.tr("Factor names to treat as classes (nearest / majority resampling), besides bands "
                                   "already marked categorical.")))
         p = QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Aligned factors (fine grid)"))
         params.append((p, self.tr("Multiband GeoTIFF on the target grid, one named band per factor.")))
         p = QgsProcessingParameterRasterLayer(self.COARSE_REFERENCE,
-                                              self.tr("Coarse reference raster (e.g. SMAP soil moisture)"),
+                                              self.tr("Coarse grid raster (e.g. SMAP)"),
                                               optional=True)
         params.append((p, self.tr("When given, the aligned factors are also aggregated onto this raster's grid "
                                   "(training data for the models).")))

@@ -29,6 +29,8 @@ HELP_URL = "https://github.com/smdownscale/smdownscale#{anchor}"
 
 #: Fixed display range of soil moisture layers (m3/m3), documented in the README.
 SM_STYLE_RANGE = (0.0, 0.45)
+#: The unit shown in legends.
+SM_UNIT = "m³/m³"
 SM_RAMP = ["#8c510a", "#d8b365", "#f6e8c3", "#c7eae5", "#5ab4ac", "#01665e", "#08306b"]
 
 GROUPS = {
@@ -40,6 +42,22 @@ GROUPS = {
 
 def tr(context: str, text: str) -> str:
     return QCoreApplication.translate(context, text)
+
+
+def field_decimals(definition, least: int = 2, most: int = 6) -> int | None:
+    """Decimals that show a number parameter's default and limits exactly (at least ``least``), or None
+    (QGIS's own 6) when it has no default."""
+    default = definition.defaultValue()
+    if default is None or isinstance(default, bool):
+        return None
+    values = [default] + [v for v in (definition.minimum(), definition.maximum()) if abs(v) < 1e12]
+    for decimals in range(least, most + 1):
+        try:
+            if all(abs(round(float(v), decimals) - float(v)) < 1e-9 for v in values):
+                return decimals
+        except (TypeError, ValueError):
+            return None
+    return most
 
 
 class SmdAlgorithm(QgsProcessingAlgorithm):
@@ -69,6 +87,23 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
 
     def helpUrl(self) -> str:  # noqa: N802
         return HELP_URL.format(anchor=self.HELP_ANCHOR or self.ALG_ID)
+
+    #: Decimals shown in a number field, by parameter name, where the default and limits do not tell
+    #: (e.g. a scale factor of 1 that users set to 0.0001).
+    DECIMALS = {"SM_SCALE": 4, "REF_SCALE": 4, "LEARNING_RATE": 3, "SVR_GAMMA": 4}
+
+    def addParameter(self, definition, createOutput=True):  # noqa: N802, N803 (QGIS API names)
+        """As QGIS's, and a decimal field shows as many decimals as its values need (0.80, not 0.800000)."""
+        if isinstance(definition, QgsProcessingParameterNumber) and \
+                definition.dataType() == QgsProcessingParameterNumber.Type.Double:
+            decimals = self.DECIMALS.get(definition.name(), field_decimals(definition))
+            if decimals is not None:
+                metadata = definition.metadata()
+                wrapper = dict(metadata.get("widget_wrapper") or {})
+                wrapper.setdefault("decimals", decimals)
+                metadata["widget_wrapper"] = wrapper
+                definition.setMetadata(metadata)
+        return super().addParameter(definition, createOutput)
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
         """QGIS's checks; when a raster given by path fails them, the engine's message naming the problem.
@@ -316,8 +351,12 @@ def apply_soil_moisture_style(layer) -> None:
     ramp.setColorRampType(QgsColorRampShader.Type.Interpolated)
     n = len(SM_RAMP)
     items = [QgsColorRampShader.ColorRampItem(lo + (hi - lo) * i / (n - 1), QColor(c),
-                                              f"{lo + (hi - lo) * i / (n - 1):.3f}") for i, c in enumerate(SM_RAMP)]
+                                              f"{lo + (hi - lo) * i / (n - 1):.3f} {SM_UNIT}")
+             for i, c in enumerate(SM_RAMP)]
     ramp.setColorRampItemList(items)
+    legend = ramp.legendSettings()  # the continuous legend: "0 m³/m³ ... 0.45 m³/m³"
+    legend.setSuffix(f" {SM_UNIT}")
+    ramp.setLegendSettings(legend)
     shader = QgsRasterShader()
     shader.setRasterShaderFunction(ramp)
     renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), 1, shader)

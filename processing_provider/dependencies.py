@@ -12,7 +12,6 @@ import importlib
 import importlib.metadata
 import os
 import shlex
-import shutil
 import site
 import subprocess
 import sys
@@ -88,10 +87,16 @@ def python_executable() -> str:
         os.path.join(sys.exec_prefix, "python3.exe"),
         os.path.join(os.path.dirname(exe), "bin", "python3"),
     ]
+    base = getattr(sys, "_base_executable", "") or ""
+    if os.path.basename(base).lower().startswith("python"):
+        candidates.append(base)
+    candidates += [os.path.join(sys.base_exec_prefix, "bin", f"python{ver}"),
+                   os.path.join(sys.base_exec_prefix, "python.exe")]
     for path in candidates:
         if os.path.isfile(path):
             return path
-    return shutil.which(f"python{ver}") or shutil.which("python3") or "python3"
+    # never an interpreter found on PATH: it may be another Python than the one QGIS runs
+    return exe or candidates[0]
 
 
 def externally_managed() -> bool:

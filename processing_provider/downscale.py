@@ -94,13 +94,13 @@ class DownscaleAlgorithm(SmdAlgorithm):
         p = QgsProcessingParameterRasterLayer(self.FACTORS, self.tr("Factor stack (1 km)"), optional=True)
         params.append((p, self.tr("Multiband raster with one named band per factor, on the 1 km grid (one date; "
                                   "leave empty for a time series).")))
-        p = QgsProcessingParameterRasterLayer(self.SOIL_MOISTURE, self.tr("Coarse soil moisture (SMAP, same date)"),
+        p = QgsProcessingParameterRasterLayer(self.SOIL_MOISTURE, self.tr("SMAP of the same date"),
                                               optional=True)
         params.append((p, self.tr("SMAP soil moisture of the factor stack's date; needed for residual "
                                   "correction.")))
         p = QgsProcessingParameterEnum(self.RESIDUAL_CORRECTION, self.tr("Residual correction"),
                                        options=[self.tr("Constant per coarse cell"), self.tr("None"),
-                                                self.tr("Smooth (interpolated, mass-conserving)")],
+                                                self.tr("Smooth (mass-conserving)")],
                                        defaultValue=0)
         params.append((p, self.tr("Constant per coarse cell: each SMAP cell's 1 km mean equals SMAP. Smooth: the "
                                   "residual is spread as an interpolated surface, without steps at cell edges, and "
@@ -115,16 +115,16 @@ class DownscaleAlgorithm(SmdAlgorithm):
         params.append((p, self.tr("Upper end of the physical range (about the porosity); larger values are "
                                   "lowered to it.")))
         params += sm_value_params(self, scale_default=None)
-        p = QgsProcessingParameterMultipleLayers(self.FACTORS_SERIES, self.tr("Time series: factor stacks (1 km)"),
+        p = QgsProcessingParameterMultipleLayers(self.FACTORS_SERIES, self.tr("Time series: factor stacks"),
                                                  QgsProcessing.SourceType.TypeRaster, optional=True)
         params.append((p, self.tr("Factor stacks of several dates, each with its date in the file name "
                                   "(YYYYMMDD or YYYY-MM-DD); one output file per date.")))
         p = QgsProcessingParameterMultipleLayers(self.SOIL_MOISTURE_SERIES,
-                                                 self.tr("Time series: SMAP soil moisture rasters"),
+                                                 self.tr("Time series: SMAP rasters"),
                                                  QgsProcessing.SourceType.TypeRaster, optional=True)
         params.append((p, self.tr("The SMAP rasters of the same dates (paired by the date in the file names), for "
                                   "residual correction.")))
-        p = QgsProcessingParameterFile(self.MANIFEST, self.tr("Time series: manifest of a fetch"),
+        p = QgsProcessingParameterFile(self.MANIFEST, self.tr("Time series: fetch manifest"),
                                        behavior=QgsProcessingParameterFile.Behavior.File, optional=True,
                                        fileFilter=self.tr("smdownscale manifest (*.json)"))
         params.append((p, self.tr("The manifest.json written by 'Fetch data from Earth Engine': every date it lists "

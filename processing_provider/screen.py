@@ -47,19 +47,38 @@ def raster_paths(alg: SmdAlgorithm, parameters, name: str, context) -> list[str]
 
 def add_pair_inputs(alg: SmdAlgorithm, params: list) -> None:
     """The SOIL_MOISTURE and FACTORS parameters (or a MANIFEST instead) shared by screen and train."""
-    p = QgsProcessingParameterMultipleLayers(alg.SOIL_MOISTURE, alg.tr("SMAP soil moisture rasters (one per date)"),
+    p = QgsProcessingParameterMultipleLayers(alg.SOIL_MOISTURE, alg.tr("SMAP rasters, one per date"),
                                              QgsProcessing.SourceType.TypeRaster, optional=True)
     params.append((p, alg.tr("Coarse (~9 km) soil moisture rasters in m3/m3, one per date, with the date in the "
                              "file name (YYYYMMDD or YYYY-MM-DD). Band 1 is used.")))
-    p = QgsProcessingParameterMultipleLayers(alg.FACTORS, alg.tr("Factor stacks (one per date)"),
+    p = QgsProcessingParameterMultipleLayers(alg.FACTORS, alg.tr("Factor stacks, one per date"),
                                              QgsProcessing.SourceType.TypeRaster, optional=True)
     params.append((p, alg.tr("Fine (1 km) multiband factor stacks from smdownscale:align, one per date with the "
                              "same date in the file name as its soil moisture raster. Bands are identified by "
                              "their names (band descriptions).")))
-    p = QgsProcessingParameterFile(alg.MANIFEST, alg.tr("Or: manifest from Fetch data from Earth Engine"),
+    p = QgsProcessingParameterFile(alg.MANIFEST, alg.tr("Or instead: fetch manifest"),
                                    extension="json", optional=True)
     params.append((p, alg.tr("manifest.json written by smdownscale:fetchgee: its SMAP rasters and factor stacks "
                              "are used instead of the two lists above.")))
+
+
+def pair_inputs_problem(alg: SmdAlgorithm, parameters, context) -> str | None:
+    """Why the inputs are incomplete (neither both lists nor a manifest, or both ways), else None.
+
+    The three parameters are optional for QGIS because either the lists or a manifest is given; this is the
+    check that one way is complete, shown in the dialog before anything runs.
+    """
+    def given(name: str) -> bool:
+        value = parameters.get(name)
+        return value not in (None, "", [], ()) and not (hasattr(value, "isNull") and value.isNull())
+
+    manifest, sm, stacks = given(alg.MANIFEST), given(alg.SOIL_MOISTURE), given(alg.FACTORS)
+    if manifest and (sm or stacks):
+        return alg.tr("Give either a manifest or the lists of SMAP rasters and factor stacks, not both.")
+    if not manifest and not (sm and stacks):
+        return alg.tr("Give the SMAP soil moisture rasters and the factor stacks (one per date), or a manifest from "
+                      "smdownscale:fetchgee.")
+    return None
 
 
 def pair_input_paths(alg: SmdAlgorithm, parameters, context) -> tuple[list[str], list[str]]:
@@ -211,10 +230,17 @@ class ScreenAlgorithm(SmdAlgorithm):
             "and SM_NODATA (a fill value the file does not declare) say how to read SMAP. NDVI-like factors must lie "
             "within -1 to 1.")
 
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        ok, msg = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, msg
+        problem = pair_inputs_problem(self, parameters, context)
+        return (False, problem) if problem else (True, msg)
+
     def initAlgorithm(self, config=None):  # noqa: N802
         params: list = []
         add_pair_inputs(self, params)
-        p = QgsProcessingParameterNumber(self.MAX_COLLINEARITY, self.tr("Maximum collinearity |r| between factors"),
+        p = QgsProcessingParameterNumber(self.MAX_COLLINEARITY, self.tr("Maximum collinearity |r|"),
                                          QgsProcessingParameterNumber.Type.Double, defaultValue=0.8, minValue=0.01,
                                          maxValue=1.0)
         params.append((p, self.tr("A factor correlated more strongly than this with a better-ranked selected factor "
@@ -224,10 +250,10 @@ class ScreenAlgorithm(SmdAlgorithm):
                                          maxValue=0.99)
         p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         params.append((p, self.tr("Factors correlating more weakly than this with soil moisture are dropped.")))
-        p = QgsProcessingParameterNumber(self.MAX_FACTORS, self.tr("Maximum number of factors (0 = no limit)"),
+        p = QgsProcessingParameterNumber(self.MAX_FACTORS, self.tr("Maximum factors (0 = no limit)"),
                                          QgsProcessingParameterNumber.Type.Integer, defaultValue=0, minValue=0)
         params.append((p, self.tr("Keep at most this many factors, best ranked first. 0 keeps all that pass.")))
-        p = QgsProcessingParameterNumber(self.MAX_VIF, self.tr("Maximum variance inflation factor (0 = off)"),
+        p = QgsProcessingParameterNumber(self.MAX_VIF, self.tr("Maximum VIF (0 = off)"),
                                          QgsProcessingParameterNumber.Type.Double, defaultValue=0.0, minValue=0.0)
         params.append((p, self.tr("Drop, one at a time, the kept continuous factor whose VIF against the other kept "
                                   "factors exceeds this (5 or 10 are usual). 0 switches the filter off.")))

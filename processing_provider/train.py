@@ -20,6 +20,7 @@ from .screen import (
     min_valid_param,
     optional_number,
     pair_input_paths,
+    pair_inputs_problem,
     report_destination,
     report_inputs,
     sm_reading_text,
@@ -102,10 +103,17 @@ class TrainAlgorithm(SmdAlgorithm):
             "so smdownscale:downscale reads SMAP the same way. NDVI-like factors (ndvi, evi, savi, ndwi) must lie "
             "within -1 to 1 (MODIS stores them as integers x 10000: multiply by 0.0001 first).")
 
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        ok, msg = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, msg
+        problem = pair_inputs_problem(self, parameters, context)
+        return (False, problem) if problem else (True, msg)
+
     def initAlgorithm(self, config=None):  # noqa: N802
         params: list = []
         add_pair_inputs(self, params)
-        p = QgsProcessingParameterString(self.SELECTED_FACTORS, self.tr("Factors to use (comma-separated names)"),
+        p = QgsProcessingParameterString(self.SELECTED_FACTORS, self.tr("Factors to use (default: all)"),
                                          optional=True)
         params.append((p, self.tr("Band names of the factor stacks to train on, e.g. 'ndvi,lst_day,landcover' "
                                   "(the 'Selected factors' output of smdownscale:screen). Empty: all bands.")))
@@ -123,8 +131,8 @@ class TrainAlgorithm(SmdAlgorithm):
                                   "grids 2x and 3x coarser than SMAP, scored on SMAP cells of held-out blocks), and "
                                   "keeps RF unless another model is better in both, on every fold.")))
         p = QgsProcessingParameterEnum(self.TRAINING_MODE, self.tr("Training mode"),
-                                       options=[self.tr("Scale-aware: train on SMAP cells (factors aggregated)"),
-                                                self.tr("Study's mode: SMAP resampled to 1 km, train on 1 km pixels")],
+                                       options=[self.tr("Scale-aware: train on SMAP cells"),
+                                                self.tr("Study's mode: SMAP at 1 km")],
                                        defaultValue=0)
         params.append((p, self.tr("Scale-aware training learns the relation at the scale SMAP measures; the study's "
                                   "mode reproduces the published setup (trained on bilinearly resampled SMAP).")))

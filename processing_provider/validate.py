@@ -132,7 +132,7 @@ class ValidateAlgorithm(SmdAlgorithm):
                                         parentLayerParameterName=self.STATIONS, optional=True)
         params.append((p, self.tr("Observed volumetric soil moisture in m3/m3; empty: found by name "
                                   "(value, sm, soil_moisture).")))
-        p = QgsProcessingParameterFile(self.STATIONS_FILE, self.tr("Station file (CSV or ISMN .stm)"),
+        p = QgsProcessingParameterFile(self.STATIONS_FILE, self.tr("Station file (CSV, ISMN .stm)"),
                                        behavior=QgsProcessingParameterFile.Behavior.File, optional=True,
                                        fileFilter=self.tr("Station observations (*.csv *.txt *.stm)"))
         params.append((p, self.tr("A CSV table with columns station, lon, lat, date, value (EPSG:4326, or a crs "
@@ -146,14 +146,14 @@ class ValidateAlgorithm(SmdAlgorithm):
         p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         params.append((p, self.tr("ISMN sensors whose top is deeper are ignored (SMAP surface soil moisture is "
                                   "0-5 cm).")))
-        p = QgsProcessingParameterString(self.DATE, self.tr("Date of the estimate (YYYY-MM-DD)"), optional=True)
+        p = QgsProcessingParameterString(self.DATE, self.tr("Date of the estimate"), optional=True)
         params.append((p, self.tr("Day compared with the stations; empty: the date in the estimate's file name.")))
         p = QgsProcessingParameterFileDestination(self.OUTPUT, self.tr("Metrics"), self.tr("CSV files (*.csv)"))
         params.append((p, self.tr("CSV with one row per source and the metrics n, r, mae, rmse, bias, ubrmsd.")))
         p = QgsProcessingParameterFileDestination(self.PAIRS, self.tr("Station pairs"), self.tr("CSV files (*.csv)"),
                                                   optional=True, createByDefault=False)
         params.append((p, self.tr("CSV with each station's observed daily mean and the estimate at its pixel.")))
-        p = QgsProcessingParameterMultipleLayers(self.INPUT_SERIES, self.tr("Time series: soil moisture estimates"),
+        p = QgsProcessingParameterMultipleLayers(self.INPUT_SERIES, self.tr("Time series: estimates"),
                                                  QgsProcessing.SourceType.TypeRaster, optional=True)
         params.append((p, self.tr("Estimates of several dates, each with its date in the file name (YYYYMMDD or "
                                   "YYYY-MM-DD), instead of one estimate.")))
@@ -204,7 +204,7 @@ class ValidateAlgorithm(SmdAlgorithm):
                                   "give them under 'Time series: reference rasters'.")
         if not series and parameters.get(self.REFERENCE_SERIES) not in (None, "", []):
             return False, self.tr("Reference rasters of a time series need a time series of estimates: give the "
-                                  "estimates under 'Time series: soil moisture estimates'.")
+                                  "estimates under 'Time series: estimates'.")
         if self.parameterAsRasterLayer(parameters, self.REFERENCE, context) is None and \
                 parameters.get(self.REFERENCE_SERIES) in (None, "", []) and \
                 not self._has_stations(parameters, context):

@@ -46,6 +46,9 @@ PARAM_HELP = {
                   "keeps it, so downscaling reads SMAP the same way.",
 }
 
+#: File filter of the raster inputs given as files.
+RASTER_FILES = "GeoTIFF (*.tif *.tiff *.TIF *.TIFF);;All files (*)"
+
 # model outputs: (child id, child output, model output name, description, mandatory)
 OUTPUTS = [
     ("screen", "OUTPUT", "screening_table", "Screening table", True),
@@ -69,6 +72,7 @@ def build(path: str = OUTPUT) -> str:
         QgsProcessingModelParameter,
         QgsProcessingParameterDefinition,
         QgsProcessingParameterEnum,
+        QgsProcessingParameterFile,
         QgsProcessingParameterMultipleLayers,
         QgsProcessingParameterNumber,
         QgsProcessingParameterRasterLayer,
@@ -80,8 +84,10 @@ def build(path: str = OUTPUT) -> str:
         QgsProcessingParameterRasterLayer("smap", "SMAP soil moisture (coarse, one date)"),
         QgsProcessingParameterMultipleLayers("factor_rasters", "Factor rasters of that date",
                                              QgsProcessing.SourceType.TypeRaster),
-        QgsProcessingParameterRasterLayer("grid", "1 km reference grid raster"),
-        QgsProcessingParameterRasterLayer("validation_reference", "Validation reference raster"),
+        # files, not layer pickers: a mandatory layer picker is pre-filled with the active layer, so the form
+        # would start with SMAP, grid and validation reference all the same layer
+        QgsProcessingParameterFile("grid", "1 km reference grid raster", fileFilter=RASTER_FILES),
+        QgsProcessingParameterFile("validation_reference", "Validation reference raster", fileFilter=RASTER_FILES),
         QgsProcessingParameterEnum("model_type", "Model", options=["Random forest (RF)",
                                                                    "Support vector regression (SVR)",
                                                                    "Regression tree (CART)"], defaultValue=0),
@@ -89,6 +95,7 @@ def build(path: str = OUTPUT) -> str:
                                      QgsProcessingParameterNumber.Type.Double, defaultValue=1.0, minValue=0.0),
     ]
     params[-1].setFlags(params[-1].flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+    params[-1].setMetadata({"widget_wrapper": {"decimals": 4}})  # 1.0000, and 0.0001 can be typed
     for i, p in enumerate(params):
         mp = QgsProcessingModelParameter(p.name())
         mp.setDescription(p.description())

@@ -146,6 +146,14 @@ def _qualified(cls: type, member: str) -> Optional[str]:
         return None
     if getattr(cls, enum_name, None) is enum_type:
         return f"{{prefix}}.{enum_name}.{member}"
+    # QGIS 3.36+ moved many enums to Qgis and keeps the class's old name as an alias
+    # (QgsProcessingParameterNumber.Type is Qgis.ProcessingNumberParameterType): suggest the alias, which
+    # QGIS 3.22 knows too
+    known = STATIC_ENUMS.get(cls.__name__, {}).get(member)
+    aliases = ([known] if known else []) + sorted(n for n in dir(cls) if n[:1].isupper() and n != member)
+    alias = next((n for n in aliases if getattr(cls, n, None) is enum_type), None)
+    if alias:
+        return f"{{prefix}}.{alias}.{member}"
     if isinstance(value, enum.Enum):  # an enum moved out of the class, e.g. QgsMapLayer.VectorLayer
         return f"{enum_type.__qualname__}.{value.name}"
     return None

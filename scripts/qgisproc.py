@@ -61,6 +61,18 @@ class QgisProcess:
                 raise RuntimeError(f"Could not enable the plugin in qgis_process: {proc.stderr or proc.stdout}")
             self._enabled = True
 
+    def shell_env(self, bindir: str) -> dict[str, str]:
+        """The environment for running qgis_process commands as a user types them: the plugin enabled, and
+        ``qgis_process.bin`` (the README's name) on PATH through a link in ``bindir`` to this QGIS's runner."""
+        self._enable()
+        os.makedirs(bindir, exist_ok=True)
+        link = os.path.join(bindir, "qgis_process.bin")
+        if not os.path.lexists(link):
+            os.symlink(QGIS_PROCESS, link)
+        env = dict(self.env)
+        env["PATH"] = os.pathsep.join([bindir, env.get("PATH", "/usr/bin:/bin")])
+        return env
+
     def run(self, alg: str, params: dict[str, Any], timeout: float = 900) -> Result:
         """Run ``smdownscale:<alg>``; list values become repeated parameters."""
         self._enable()

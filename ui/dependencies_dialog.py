@@ -42,8 +42,13 @@ class DependenciesDialog(QDialog):
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels([self.tr("Package"), self.tr("Module"), self.tr("Needed for"),
                                               self.tr("Installed")])
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # the long "Needed for" texts take the room that is left (elided, full text in the tooltip), so the
+        # status column is never cut off
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(False)
+        self.table.setWordWrap(False)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
 
@@ -92,11 +97,13 @@ class DependenciesDialog(QDialog):
             version, reason = dependencies.module_status(dep.module)
             if version is None:
                 absent.append(dep.module)
-            cells = [dep.dist, dep.module, dep.purpose,
-                     version if version is not None else self.tr("missing ({reason})").format(reason=reason)]
-            for col, text in enumerate(cells):
+            # the status cell stays short (the column is never cut); why a module is missing is in its tooltip
+            cells = [(dep.dist, dep.dist), (dep.module, dep.module), (dep.purpose, dep.purpose),
+                     (version, version) if version is not None else
+                     (self.tr("missing"), self.tr("missing ({reason})").format(reason=reason))]
+            for col, (text, tip) in enumerate(cells):
                 item = QTableWidgetItem(text)
-                item.setToolTip(text)
+                item.setToolTip(tip)
                 self.table.setItem(row, col, item)
         if absent:
             self.summary.setText(self.tr(

@@ -40,3 +40,28 @@ def run(plugin):
         return processing.run(alg_id, params, **kwargs)
 
     return _run
+
+
+@pytest.fixture
+def handle_results(plugin, qgis_iface, monkeypatch):
+    """Processing's handleAlgorithmResults (loads the outputs as the dialog does). QGIS 3.22 takes
+    (alg, context, feedback, showResults, parameters); later versions dropped showResults. QGIS 3.44 hands
+    iface.layerTreeView() to C++: a real view of the project's layer tree instead of the mock's."""
+    import inspect
+
+    from processing.gui.Postprocessing import handleAlgorithmResults
+    from qgis.core import QgsLayerTreeModel, QgsProject
+    from qgis.gui import QgsLayerTreeView
+
+    view = QgsLayerTreeView()
+    view.setModel(QgsLayerTreeModel(QgsProject.instance().layerTreeRoot(), view))
+    monkeypatch.setattr(qgis_iface, "layerTreeView", lambda: view)
+
+    takes_show_results = "showResults" in inspect.signature(handleAlgorithmResults).parameters
+
+    def _handle(alg, context, feedback, results) -> bool:
+        if takes_show_results:
+            return handleAlgorithmResults(alg, context, feedback, False, results)
+        return handleAlgorithmResults(alg, context, feedback, results)
+
+    return _handle

@@ -786,15 +786,15 @@ CASES = [
     # -- cases: outputs that name inputs
     Case("train: model file written over one of its SMAP inputs", "train",
          lambda d, o: {"SOIL_MOISTURE": d["clash_sm"], "FACTORS": d["clash_stacks"], "OUTPUT": d["clash_sm"][1]},
-         r"The output 'Model file' \(OUTPUT\) \(.*clash/smap_20230609\.tif\) is the same file as the input 'SMAP soil "
-         r"moisture rasters \(one per date\)' \(SOIL_MOISTURE\) \(.*smap_20230609\.tif\): writing it would destroy "
+         r"The output 'Model file' \(OUTPUT\) \(.*clash/smap_20230609\.tif\) is the same file as the input 'SMAP "
+         r"rasters, one per date' \(SOIL_MOISTURE\) \(.*smap_20230609\.tif\): writing it would destroy "
          r"that input\. Choose another file name or folder for 'Model file' \(OUTPUT\)", outputs=()),
     Case("train: report written over a factor stack, through '..'", "train",
          lambda d, o: {"SOIL_MOISTURE": d["clash_sm"], "FACTORS": d["clash_stacks"], "OUTPUT": str(o / "m.smdmodel"),
                        "REPORT": str(pathlib.Path(d["clash_stacks"][0]).parent / ".." / "clash" /
                                      os.path.basename(d["clash_stacks"][0]))},
-         r"The output 'Training report' \(REPORT\) .* is the same file as the input 'Factor stacks \(one per "
-         r"date\)' \(FACTORS\)"),
+         r"The output 'Training report' \(REPORT\) .* is the same file as the input 'Factor stacks, one per "
+         r"date' \(FACTORS\)"),
     Case("train: model file and report on one file", "train",
          lambda d, o: {"SOIL_MOISTURE": d["clash_sm"], "FACTORS": d["clash_stacks"], "OUTPUT": str(o / "m.html"),
                        "REPORT": str(o / "m.html")},
@@ -809,7 +809,7 @@ CASES = [
                        "OUTPUT": str(o / "f.tif"), "COARSE_REFERENCE": d["clash_sm"][0],
                        "COARSE_OUTPUT": d["clash_sm"][0]},
          r"The output 'Aggregated factors \(coarse grid\)' \(COARSE_OUTPUT\) .* is the same file as the input "
-         r"'Coarse reference raster.*' \(COARSE_REFERENCE\)"),
+         r"'Coarse grid raster.*' \(COARSE_REFERENCE\)"),
     Case("align: output is a symbolic link to an input", "align",
          lambda d, o: {"INPUTS": [d["clash_stacks"][0]], "REFERENCE": d["scene"]["stacks"][0],
                        "OUTPUT": d["clash_stack_symlink"]},
@@ -823,14 +823,14 @@ CASES = [
     Case("downscale: output written over the SMAP raster", "downscale",
          lambda d, o: {"MODEL": d["clash_model"], "FACTORS": d["clash_stacks"][0], "SOIL_MOISTURE": d["clash_sm"][0],
                        "OUTPUT": d["clash_sm"][0]},
-         r"is the same file as the input 'Coarse soil moisture \(SMAP, same date\)' \(SOIL_MOISTURE\)", outputs=()),
+         r"is the same file as the input 'SMAP of the same date' \(SOIL_MOISTURE\)", outputs=()),
     Case("screen: table written over the manifest's SMAP raster", "screen",
          lambda d, o: {"MANIFEST": d["clash_manifest"], "OUTPUT": d["clash_sm"][0]},
-         r"The output 'Screening table' \(OUTPUT\) .* is the same file as the input 'Or: manifest from Fetch data "
-         r"from Earth Engine' \(MANIFEST\)", outputs=()),
+         r"The output 'Screening table' \(OUTPUT\) .* is the same file as the input 'Or instead: fetch manifest' "
+         r"\(MANIFEST\)", outputs=()),
     Case("validate: metrics written over the station file", "validate",
          lambda d, o: {"INPUT": d["clash_estimate"], "STATIONS_FILE": d["clash_csv"], "OUTPUT": d["clash_csv"]},
-         r"The output 'Metrics' \(OUTPUT\) .* is the same file as the input 'Station file \(CSV or ISMN \.stm\)' "
+         r"The output 'Metrics' \(OUTPUT\) .* is the same file as the input 'Station file \(CSV, ISMN \.stm\)' "
          r"\(STATIONS_FILE\)", outputs=()),
     Case("validate: report written over the estimate", "validate",
          lambda d, o: {"INPUT": d["clash_estimate"], "STATIONS_FILE": d["clash_csv"], "OUTPUT": str(o / "v.csv"),
@@ -1010,7 +1010,7 @@ CASES = [
     Case("align: RESOLUTION nan", "align",
          lambda d, o: {"INPUTS": [d["scene"]["stacks"][0]], "TARGET_CRS": "EPSG:32650", "RESOLUTION": float("nan"),
                        "OUTPUT": str(o / "f.tif")},
-         r"'Target resolution \(target CRS units\)' \(RESOLUTION\) is not a number \(nan\); give a finite value\."),
+         r"'Resolution \(target CRS units\)' \(RESOLUTION\) is not a number \(nan\); give a finite value\."),
 
     # -- cases: importsmap
     Case("importsmap: granule of another SMAP product (L2 half orbit)", "importsmap",

@@ -110,7 +110,8 @@ def test_dependencies_dialog_offers_install_only_when_missing(qgis_app, monkeypa
 
     monkeypatch.setitem(sys.modules, "ee", None)
     assert dialog.refresh() == ["ee"]
-    assert dialog.table.item(2, 3).text().startswith("missing (ModuleNotFoundError")
+    assert dialog.table.item(2, 3).text() == "missing"
+    assert dialog.table.item(2, 3).toolTip().startswith("missing (ModuleNotFoundError")
     assert dialog.install_button.isEnabled()
     assert "Missing: earthengine-api" in dialog.summary.text()
     assert dependencies.install_command(["ee"]) in dialog.summary.text()
@@ -190,3 +191,39 @@ def _plugin_link() -> str:
     import smdownscale
 
     return os.path.dirname(smdownscale.__file__)
+
+
+def test_install_command_uses_the_python_qgis_runs_never_one_on_path(monkeypatch, tmp_path):
+    # QGIS on macOS: sys.executable is the QGIS binary, its Python is bin/python3 beside it
+    macos = tmp_path / "QGIS.app" / "Contents" / "MacOS"
+    (macos / "bin").mkdir(parents=True)
+    (macos / "QGIS").write_text("")
+    (macos / "bin" / "python3").write_text("")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "python3").write_text("#!/bin/sh\n")
+    (elsewhere / "python3").chmod(0o755)
+    monkeypatch.setenv("PATH", str(elsewhere))
+    monkeypatch.setattr(sys, "executable", str(macos / "QGIS"))
+    monkeypatch.setattr(sys, "exec_prefix", str(tmp_path / "none"))
+    monkeypatch.setattr(sys, "base_exec_prefix", str(tmp_path / "none"))
+    monkeypatch.setattr(sys, "_base_executable", str(macos / "QGIS"), raising=False)
+    assert dependencies.python_executable() == str(macos / "bin" / "python3")
+    assert dependencies.install_command(["ee"]).startswith(str(macos / "bin" / "python3"))
+    (macos / "bin" / "python3").unlink()
+    assert dependencies.python_executable() == str(macos / "QGIS")  # QGIS's own, not elsewhere/python3
+
+
+def test_dependencies_dialog_status_column_is_not_cut(qgis_app, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ee", None)
+    dialog = DependenciesDialog()
+    try:
+        dialog.show()
+        qgis_app.processEvents()
+        header = dialog.table.horizontalHeader()
+        assert dialog.table.item(2, 3).text() == "missing"
+        assert header.sectionSize(3) >= dialog.table.sizeHintForColumn(3)
+        assert header.sectionViewportPosition(3) + header.sectionSize(3) <= dialog.table.viewport().width()
+        assert dialog.table.horizontalScrollBar().maximum() == 0
+    finally:
+        dialog.close()

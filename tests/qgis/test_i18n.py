@@ -155,12 +155,12 @@ def test_provider_algorithms_and_parameters_in_chinese(plugin):
         downscale, train = algs["downscale"], algs["train"]
         assert downscale.parameterDefinition("MODEL").description() == "模型文件"
         assert downscale.parameterDefinition("RESIDUAL_CORRECTION").options() == [
-            "每个粗像元取常数", "无", "平滑（插值，质量守恒）"]
+            "每个粗像元取常数", "无", "平滑（质量守恒）"]
         assert downscale.shortHelpString().startswith("将用“训练降尺度模型”训练的模型应用于 1 km 因子堆栈")
         assert train.parameterDefinition("MODEL_TYPE").options()[:3] == [
             "随机森林（RF）", "支持向量回归（SVR）", "分类回归树（CART）"]
         # written once in a helper shared by screen and train (pylupdate5 context 'alg')
-        assert train.parameterDefinition("SOIL_MOISTURE").description() == "SMAP 土壤水分栅格（每个日期一个）"
+        assert train.parameterDefinition("SOIL_MOISTURE").description() == "SMAP 栅格，每个日期一个"
         assert algs["screen"].parameterDefinition("MIN_VALID_FRACTION").description() == "每个粗像元的最小有效比例"
         # every text each algorithm shows is the .ts translation of its English text
         for name, alg in algs.items():
@@ -296,5 +296,5 @@ def test_qgis_process_speaks_the_profile_locale(tmp_path):
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "训练降尺度模型 (smdownscale:train)" in proc.stdout
-    assert "SOIL_MOISTURE: SMAP 土壤水分栅格（每个日期一个）" in proc.stdout
+    assert "SOIL_MOISTURE: SMAP 栅格，每个日期一个" in proc.stdout
     assert "MODEL_TYPE: 模型" in proc.stdout

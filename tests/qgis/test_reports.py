@@ -122,9 +122,7 @@ def test_validate_report_with_reference_and_escaped_station_names(run, chain, tm
     assert "Estimate</td><td>sm_1km_20230601.tif" in text and "truth_20230601.tif" in text
 
 
-def test_aligned_factors_load_with_gray_stretch_and_dated_name(plugin, chain, tmp_path):
-    from processing.gui.Postprocessing import handleAlgorithmResults
-
+def test_aligned_factors_load_with_gray_stretch_and_dated_name(plugin, chain, tmp_path, handle_results):
     scene = chain["scene"]
     inputs = [scene.paths[k][0] for k in STATIC] + [scene.paths[k][1] for k in DYNAMIC]
     project = QgsProject.instance()
@@ -144,7 +142,7 @@ def test_aligned_factors_load_with_gray_stretch_and_dated_name(plugin, chain, tm
     assert names == {"stack.tif": "Aligned factors (fine grid) 2023-06-09",
                      "coarse.tif": "Aggregated factors (coarse grid) 2023-06-09"}
     try:
-        assert handleAlgorithmResults(alg, context, feedback, False, results)
+        assert handle_results(alg, context, feedback, results)
         layer = project.mapLayersByName("Aligned factors (fine grid) 2023-06-09")[0]
         renderer = layer.renderer()
         assert renderer.type() == "singlebandgray" and renderer.grayBand() == 1

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 import pytest
-from qgis.core import QgsApplication, QgsProcessingException, QgsProcessingFeedback
+from qgis.core import QgsApplication, QgsProcessingException, QgsProcessingFeedback, QgsRasterLayer
 
 from smdownscale.algorithms import raster, sample
 from smdownscale.algorithms.raster import Grid
@@ -42,6 +42,26 @@ def test_sampledata_outputs_and_values(run, tmp_path):
     with open(os.path.join(out, "scene.json"), encoding="utf-8") as fh:
         meta = json.load(fh)
     assert meta["physics"]["noise"] == 0.015 and meta["physics"]["terrain"] == 1.0
+    # QGIS shows every sample raster's CRS by name (not "Unknown CRS" or "[]" in layer pickers)
+    for path in (res[A.REFERENCE_GRID], truth[0], smap[0], factors[-1]):
+        crs = QgsRasterLayer(path, "x").crs()
+        assert crs.isValid() and crs.description() and "unknown" not in crs.description().lower(), path
+    assert QgsRasterLayer(truth[0], "x").crs().description() == sample.ALBERS_CHINA_NAME
+
+
+def test_soil_moisture_legend_shows_the_unit(run, tmp_path):
+    from qgis.core import QgsColorRampLegendNode, QgsLayerTreeLayer
+
+    from smdownscale.processing_provider.base import apply_soil_moisture_style
+
+    scene = sample.make_sample(str(tmp_path / "scene"), size_km=30, n_dates=1, seed=3)
+    layer = QgsRasterLayer(scene.smap_files[0], "Sample SMAP")
+    apply_soil_moisture_style(layer)
+    nodes = layer.legend().createLayerTreeModelLegendNodes(QgsLayerTreeLayer(layer))
+    ramps = [n for n in nodes if isinstance(n, QgsColorRampLegendNode)]
+    assert len(ramps) == 1 and ramps[0].settings().suffix() == " m³/m³"
+    labels = [item[0] for item in layer.renderer().legendSymbologyItems()]
+    assert labels[0] == "0.000 m³/m³" and labels[-1] == "0.450 m³/m³"
 
 
 def test_sampledata_advanced_parameters(run, tmp_path):

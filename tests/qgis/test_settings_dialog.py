@@ -296,3 +296,48 @@ def test_plugin_menu_and_options_page_added_and_removed(plugin, qgis_iface):
     assert [c.args[0] for c in unregister.call_args_list[counts[3]:]] == [factory]
     assert second.actions == [] and second.options_factory is None
     assert QgsApplication.processingRegistry().providerById("smdownscale") is plugin.provider is not None
+
+
+def test_menu_entry_shows_the_processing_toolbox_not_a_dialog(plugin, qgis_iface, monkeypatch):
+    """'Soil moisture downscaling toolbox' shows the Processing toolbox, filtered to this plugin's algorithms."""
+    from qgis import processing
+    from qgis.PyQt.QtCore import QModelIndex, Qt
+    from qgis.PyQt.QtWidgets import QDockWidget
+
+    from smdownscale.plugin import SmDownscalePlugin
+
+    opened = []
+    monkeypatch.setattr(processing, "execAlgorithmDialog", lambda *a, **k: opened.append(a))
+    window = qgis_iface.mainWindow()
+    toolbox = window.findChild(QDockWidget, "ProcessingToolbox")
+    if toolbox is None:
+        from processing.gui.ProcessingToolbox import ProcessingToolbox
+
+        toolbox = ProcessingToolbox()
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, toolbox)
+    toolbox.hide()
+    second = SmDownscalePlugin(qgis_iface)
+    second.initGui()
+    try:
+        second.actions[0].trigger()
+        assert toolbox.isVisibleTo(window)
+        assert toolbox.searchBox.text() == "smdownscale"
+        tree = toolbox.algorithmTree
+        shown = []
+
+        def walk(parent):
+            for row in range(tree.model().rowCount(parent)):
+                index = tree.model().index(row, 0, parent)
+                alg = tree.algorithmForIndex(index)
+                if alg is not None:
+                    shown.append(alg.id())
+                walk(index)
+
+        walk(QModelIndex())
+        assert shown and all(a.startswith("smdownscale:") for a in shown)
+        assert "smdownscale:train" in shown
+        assert opened == []  # no algorithm dialog
+    finally:
+        second.unload()
+        toolbox.hide()
+

@@ -124,7 +124,7 @@ def test_station_csv_file_and_ismn_folder(run, estimate, tmp_path):
     lines = ["station,lon,lat,date,value"]
     for name, (c, r) in PIXELS.items():
         lon, lat = _lonlat(c, r)
-        lines.append(f"{name},{lon!r},{lat!r},2023-06-01,{est[r, c] + OFFSETS[name]!r}")
+        lines.append(f"{name},{lon!r},{lat!r},2023-06-01,{float(est[r, c] + OFFSETS[name])!r}")
     table = tmp_path / "stations.csv"
     table.write_text("\n".join(lines) + "\n")
     res = run("smdownscale:validate", {A.INPUT: path, A.STATIONS_FILE: str(table),

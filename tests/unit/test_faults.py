@@ -458,6 +458,9 @@ def test_real_write_failure_in_gdal_leaves_no_file(tmp_path):
     proc = _child(LIMITED_CHILD, json.dumps({"src": src, "out": out, "limit": 300_000}))
     text, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, text
+    # libtiff of GDAL 3.10+ prints its own lines ("_tiffWriteProc: File too large.") before the child's
+    text = text[text.index("InputError: "):] if "InputError: " in text else text
     assert text.startswith(f"InputError: Writing factors.tif in {tmp_path / 'out'} failed ("), text
+    assert "May be caused by" not in text
     assert "check that the disk has free space and works, or choose another output folder." in text
     assert os.listdir(tmp_path / "out") == []

@@ -313,3 +313,9 @@ def test_build_failures_say_what_to_do_and_leave_nothing(tmp_path, monkeypatch):
     ok, message = native.build(output=out)
     assert not ok and "no C compiler was found" in message and "apt install gcc" in message
     assert os.listdir(tmp_path) == []
+
+
+def test_build_hint_fits_how_the_plugin_was_installed(tmp_path):
+    assert native.build_hint(str(tmp_path)).startswith("build it with 'Build compiled tree walker'")  # from the zip
+    (tmp_path / "Makefile").write_text("native:\n")
+    assert native.build_hint(str(tmp_path)) == "run 'make native'"  # a checkout

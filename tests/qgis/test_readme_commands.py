@@ -1,0 +1,149 @@
+"""Every qgis_process command of the README, taken from README.md and run as written through the real
+qgis_process of the QGIS under test (3.22 on the host, 3.40 and 3.44 in `make test-qgis-versions`).
+
+Only the data folder differs: ``/data/`` becomes a temporary folder. The commands run in README order, each
+code block as one shell script, so later commands use what earlier ones wrote.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from smdownscale.algorithms import metrics, raster
+from smdownscale.algorithms.model_io import read_meta
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from qgisproc import QgisProcess  # noqa: E402
+
+README = os.path.join(ROOT, "README.md")
+#: Commands that need Earth Engine (a Cloud project and a sign-in); not run here.
+EARTH_ENGINE = ("smdownscale:fetchgee", "smdownscale:downscalegee")
+
+
+def readme_blocks() -> list[str]:
+    """The README's code blocks that call qgis_process, in order."""
+    with open(README, encoding="utf-8") as fh:
+        text = fh.read()
+    blocks = re.findall(r"^```[a-z]*\n(.*?)^```", text, re.S | re.M)
+    return [b for b in blocks if "qgis_process" in b]
+
+
+def commands(block: str) -> list[str]:
+    """The qgis_process commands of a block, continuation lines joined."""
+    return [line.strip() for line in block.replace("\\\n", " ").splitlines() if "qgis_process" in line]
+
+
+def algorithm(command: str) -> str:
+    return re.search(r"\brun\s+(\S+)", command).group(1)
+
+
+def test_readme_commands_cover_every_algorithm():
+    algs = [algorithm(c) for b in readme_blocks() for c in commands(b)]
+    assert {"smdownscale:sampledata", "smdownscale:align", "smdownscale:screen", "smdownscale:train",
+            "smdownscale:downscale", "smdownscale:validate", "smdownscale:workflow"} <= set(algs)
+    assert set(EARTH_ENGINE) <= set(algs)
+
+
+def test_readme_commands_use_the_parameter_syntax_every_qgis_reads():
+    """QGIS 3.22 silently ignores repeated parameters written --NAME=value after '--'."""
+    for block in readme_blocks():
+        for command in commands(block):
+            assert command.startswith("qgis_process.bin run smdownscale:"), command
+            tail = command.split(" -- ", 1)[1]
+            assert not re.search(r"(^|\s|')--[A-Za-z_]+=", tail), command
+
+
+@pytest.mark.slow
+def test_local_readme_commands_run_as_written(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    qp = QgisProcess(str(tmp_path / "qgis"))
+    env = qp.shell_env(str(tmp_path / "bin"))
+    ran = []
+    for block in readme_blocks():
+        if any(algorithm(c) in EARTH_ENGINE for c in commands(block)):
+            continue
+        if block.startswith("cd /data/xilingol"):  # works on what fetchgee wrote: run with the Earth Engine ones
+            continue
+        scripts = [block]
+        if "smdownscale:align" in block:  # screen and train take two dates: align the second one the same way
+            scripts.append(block.replace("20230601", "20230609"))
+        for script in scripts:
+            proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script.replace("/data/", f"{data}/")],
+                                  cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=900)
+            assert proc.returncode == 0, \
+                f"{script}\nexit {proc.returncode}\n{proc.stderr[-3000:]}\n{proc.stdout[-2000:]}"
+            ran += [algorithm(c) for c in commands(script)]
+    assert ran == ["smdownscale:sampledata", "smdownscale:align", "smdownscale:align", "smdownscale:screen",
+                   "smdownscale:train", "smdownscale:downscale", "smdownscale:validate", "smdownscale:workflow"]
+
+    # what the commands wrote, by value
+    stack = data / "factors_20230601.tif"
+    assert raster.band_names(raster.open_raster(str(stack))) == ["elevation", "slope", "landcover", "ndvi",
+                                                                 "lst_day", "precipitation"]
+    with open(data / "screening.csv", newline="") as fh:
+        assert {r["factor"] for r in csv.DictReader(fh)} >= {"ndvi", "lst_day", "precipitation", "slope"}
+    meta = read_meta(str(data / "model_rf.smdmodel"))
+    assert [f["name"] for f in meta["factors"]] == ["ndvi", "lst_day", "precipitation", "slope"]
+    sm = raster.read_all(str(data / "sm_1km_20230601.tif"))[0].astype(np.float64)
+    truth = raster.read_all(str(data / "sample" / "truth" / "truth_20230601.tif"))[0].astype(np.float64)
+    expected = metrics.metrics(sm, truth)
+    with open(data / "validation_20230601.csv", newline="") as fh:
+        row = next(csv.DictReader(fh))
+    assert int(row["n"]) == expected["n"] > 30000
+    assert float(row["r"]) == pytest.approx(expected["r"], abs=1e-6) and expected["r"] > 0.8
+    for name in ("sm_1km.tif", "model.smdmodel", "screen.csv", "validation.csv"):  # the workflow model's outputs
+        assert (data / name).stat().st_size > 0
+
+
+
+def plausible(x, y, band):
+    """Smooth fields in physical ranges, the fake server's pixel values."""
+    wave = np.sin(np.asarray(x, dtype=np.float64) / 14000.0) * np.cos(np.asarray(y, dtype=np.float64) / 19000.0)
+    return (0.22 + 0.12 * wave + 0.05 * band).astype(np.float32)
+
+
+@pytest.mark.slow
+def test_earth_engine_readme_commands_run_against_the_fake_server(tmp_path):
+    """The fetchgee example and the training on what it wrote, with the fake Earth Engine on 127.0.0.1 standing
+    in for Earth Engine and a no-op `earthengine` for the sign-in. (The downscalegee example starts 92 export
+    tasks polled every 30 s: its parameters are checked by the test above, its runs by test_downscalegee.)"""
+    from smdownscale.tests.fake_ee import FakeEarthEngine
+
+    data = tmp_path / "data"
+    data.mkdir()
+    qp = QgisProcess(str(tmp_path / "qgis"))
+    env = qp.shell_env(str(tmp_path / "bin"))
+    stub = tmp_path / "bin" / "earthengine"
+    stub.write_text("#!/bin/sh\nexit 0\n")
+    stub.chmod(0o755)
+    blocks = [b for b in readme_blocks() if "smdownscale:fetchgee" in b or b.startswith("cd /data/xilingol")]
+    assert len(blocks) == 2
+    with FakeEarthEngine(project="my-ee-project", value_fn=plausible) as fake:
+        env["SMDOWNSCALE_EE_URL"] = fake.url
+        for script in blocks:
+            proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script.replace("/data/", f"{data}/")],
+                                  cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=900)
+            assert proc.returncode == 0, \
+                f"{script}\nexit {proc.returncode}\n{proc.stderr[-3000:]}\n{proc.stdout[-2000:]}"
+    # what the README says the example writes: five 8-day steps, 89 x 55 SMAP cells, 803 x 496 px at 1 km
+    folder = data / "xilingol_2023_07"
+    days = ["20230701", "20230704", "20230712", "20230720", "20230728"]
+    assert sorted(f for f in os.listdir(folder / "smap") if f.endswith(".tif")) == [f"smap_{d}.tif" for d in days]
+    assert sorted(f for f in os.listdir(folder / "factors") if f.endswith(".tif")) == \
+        [f"factors_{d}.tif" for d in days]
+    smap, stack = raster.Grid.from_path(str(folder / "smap" / "smap_20230701.tif")), \
+        raster.Grid.from_path(str(folder / "factors" / "factors_20230701.tif"))
+    assert (smap.width, smap.height) == (89, 55) and (stack.width, stack.height) == (803, 496)
+    assert raster.band_names(raster.open_raster(str(folder / "factors" / "factors_20230701.tif"))) == [
+        "ndvi", "lst_day", "lst_night", "elevation", "slope", "vv", "vh", "precipitation", "landcover"]
+    assert (folder / "manifest.json").is_file()
+    assert len(read_meta(str(folder / "model_rf.smdmodel"))["dates"]) == 5
