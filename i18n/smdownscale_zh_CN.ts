@@ -3047,11 +3047,6 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
 单位：SMAP 土壤水分必须为 m3/m3。不可能是 m3/m3 的值（百分比、缩放后的整数、文件未声明为无数据值的填充值如 -9999）会使运行停止，并给出指明文件和修正方法的消息。高级参数 SM_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 SM_NODATA（文件未声明的填充值；文件不会被修改）说明如何读取 SMAP；模型会保存它们，因此 smdownscale:downscale 以相同方式读取 SMAP。类 NDVI 因子（ndvi、evi、savi、ndwi）必须位于 -1 到 1 之间（MODIS 以整数 x 10000 存储：请先乘以 0.0001）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="120" />
-            <source>Auto: RF unless another model is clearly better</source>
-            <translation>自动：默认随机森林，除非其他模型明显更优</translation>
-        </message>
-        <message>
             <location filename="../processing_provider/train.py" line="129" />
             <source>The regression algorithm. Auto compares RF, extra trees, both boosting models and SVR by spatial cross-validation and by the scale-transfer check (trained on grids 2x and 3x coarser than SMAP, scored on SMAP cells of held-out blocks), and keeps RF unless another model is better in both, on every fold.</source>
             <translation>回归算法。“自动”通过空间交叉验证和尺度迁移检验（在比 SMAP 粗 2 倍和 3 倍的格网上训练，在留出空间块的 SMAP 像元上评分）比较 RF、极端随机树、两种提升模型和 SVR；除非其他模型在两项检验的每一折上都更优，否则保留 RF。</translation>
@@ -3070,6 +3065,11 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
             <location filename="../processing_provider/train.py" line="133" />
             <source>Study's mode: SMAP at 1 km</source>
             <translation>文献模式：SMAP 重采样到 1 km</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="120" />
+            <source>Auto (RF unless clearly beaten)</source>
+            <translation>自动（除非明显更优，否则用 RF）</translation>
         </message>
     </context>
     <context>

@@ -124,7 +124,7 @@ class TrainAlgorithm(SmdAlgorithm):
                                                 self.tr("Gradient boosting (histogram-based)"),
                                                 self.tr("Extra trees"),
                                                 self.tr("Linear trend + gradient boosting"),
-                                                self.tr("Auto: RF unless another model is clearly better")],
+                                                self.tr("Auto (RF unless clearly beaten)")],
                                        defaultValue=0)
         params.append((p, self.tr("The regression algorithm. Auto compares RF, extra trees, both boosting models "
                                   "and SVR by spatial cross-validation and by the scale-transfer check (trained on "

@@ -851,7 +851,7 @@ CASES = [
          lambda d, o: {"SOIL_MOISTURE": d["clash_sm"], "FACTORS": d["clash_stacks"],
                        "OUTPUT": d["clash_sm"][1] + ".ovr"},
          r"The output 'Model file' \(OUTPUT\) \(.*smap_20230609\.tif\.ovr\) is the \.ovr file GDAL reads as "
-         r"part of the input 'SMAP soil moisture rasters \(one per date\)' \(SOIL_MOISTURE\)"),
+         r"part of the input 'SMAP rasters, one per date' \(SOIL_MOISTURE\)"),
     Case("downscale: time series into the folder holding a SMAP raster named like an output", "downscale",
          lambda d, o: {"MODEL": d["clash_model"], "FACTORS_SERIES": [d["clash_series_stack"]],
                        "SOIL_MOISTURE_SERIES": [d["clash_series_sm"]],
@@ -867,7 +867,7 @@ CASES = [
                                                               "screen:screening_table", "train:model_file",
                                                               "validate:validation_metrics")}},
          r"The output 'Training report' \(REPORT\) \(.*workflow_smap_20230601\.tif\) is the same file as the input "
-         r"'SMAP soil moisture rasters \(one per date\)' \(SOIL_MOISTURE\)", outputs=()),
+         r"'SMAP rasters, one per date' \(SOIL_MOISTURE\)", outputs=()),
     # -- cases: damaged or incomplete rasters
     Case("downscale: damaged factor stack, truncated mid-file", "downscale",
          lambda d, o: {"MODEL": d["model"], "FACTORS": d["cut_stack"], "SOIL_MOISTURE": d["scene"]["sm"][0],

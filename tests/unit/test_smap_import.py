@@ -78,7 +78,8 @@ def test_lattice_constants_match_nsidc():
     lon, lat = si.lattice_lonlat(si.M09, (COL, ROW, 1, 1))
     assert abs(lat[0, 0] - 41.5) < 0.06 and abs(lon[0, 0] - 111.9) < 0.06
     rows_lat, cols_lon = nsidc.cell_centres("M09")
-    assert lat[0, 0] == pytest.approx(rows_lat[ROW], abs=1e-9) and lon[0, 0] == pytest.approx(cols_lon[COL], abs=1e-9)
+    # PROJ's inverse series differs between versions by ~1e-8 degrees (1 mm): far below a cell
+    assert lat[0, 0] == pytest.approx(rows_lat[ROW], abs=1e-7) and lon[0, 0] == pytest.approx(cols_lon[COL], abs=1e-7)
 
 
 def test_l4_daily_mean_placed_on_the_lattice(l4_day, tmp_path):
