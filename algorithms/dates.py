@@ -75,3 +75,32 @@ def pair_by_date(left: Sequence[str], right: Sequence[str], left_label: str,
         raise InputError("Dates do not match between the inputs: " + "; ".join(parts)
                          + ". Give a raster for every date on both sides, or remove the unmatched ones.")
     return [(d.isoformat(), lmap[d], rmap[d]) for d in sorted(lmap)]
+
+
+def calendar_steps(start: dt.date, end: dt.date, kind: str, days: int = 1) -> list[tuple[dt.date, dt.date, str]]:
+    """``(start, end_exclusive, 'YYYYMMDD')`` steps covering ``start``..``end`` (both inclusive).
+
+    ``kind``: 'daily'; '8day' / '16day', the MODIS composite calendar (periods from day of year 1, 9, 17, ...
+    or 1, 17, 33, ..., restarting every 1 January, so a year's last period is shorter); 'monthly', calendar
+    months; 'ndays', ``days`` days from ``start``. The first and last periods are clipped to the range; the
+    label is the (clipped) step start. Callers check ``kind``, the order of the dates and ``days`` first.
+    """
+    stop = end + dt.timedelta(days=1)
+    out: list[tuple[dt.date, dt.date, str]] = []
+    day = start
+    while day < stop:
+        if kind == "daily":
+            nxt = day + dt.timedelta(days=1)
+        elif kind == "monthly":
+            nxt = dt.date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+        elif kind == "ndays":
+            nxt = day + dt.timedelta(days=days)
+        else:
+            length = 8 if kind == "8day" else 16
+            doy = day.timetuple().tm_yday
+            nxt = dt.date(day.year, 1, 1) + dt.timedelta(days=((doy - 1) // length) * length + length)
+            nxt = min(nxt, dt.date(day.year + 1, 1, 1))
+        nxt = min(nxt, stop)
+        out.append((day, nxt, day.strftime("%Y%m%d")))
+        day = nxt
+    return out

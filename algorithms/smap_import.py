@@ -43,7 +43,7 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from . import raster
-from .dates import date_from_name, strip_date
+from .dates import calendar_steps, date_from_name, strip_date
 from .errors import Canceled, InputError
 from .manifest import utc_now, write_manifest
 from .raster import Grid, IsCanceled, Progress, never_canceled, no_progress
@@ -396,25 +396,7 @@ def time_steps(start: dt.date, end: dt.date, step: str, days: int = 1) -> list[t
                          f"{start.isoformat()}. Swap them.")
     if step == "ndays" and (not isinstance(days, int) or days < 1):
         raise InputError(f"The number of days per time step must be a whole number of at least 1 (got {days}).")
-    stop = end + dt.timedelta(days=1)
-    out = []
-    day = start
-    while day < stop:
-        if step == "daily":
-            nxt = day + dt.timedelta(days=1)
-        elif step == "monthly":
-            nxt = dt.date(day.year + (day.month == 12), day.month % 12 + 1, 1)
-        elif step == "ndays":
-            nxt = day + dt.timedelta(days=days)
-        else:
-            length = 8 if step == "8day" else 16
-            doy = day.timetuple().tm_yday
-            nxt = dt.date(day.year, 1, 1) + dt.timedelta(days=((doy - 1) // length) * length + length)
-            nxt = min(nxt, dt.date(day.year + 1, 1, 1))
-        nxt = min(nxt, stop)
-        out.append((day, nxt, day.strftime("%Y%m%d")))
-        day = nxt
-    return out
+    return calendar_steps(start, end, step, days)
 
 
 # -- reading one granule's window -------------------------------------------------------------------

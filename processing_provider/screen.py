@@ -62,6 +62,15 @@ def add_pair_inputs(alg: SmdAlgorithm, params: list) -> None:
                              "are used instead of the two lists above.")))
 
 
+def check_pair_parameters(alg: SmdAlgorithm, checked: tuple, parameters, context) -> tuple:
+    """QGIS's and the base class's checks (``checked``), then whether the lists or a manifest were given."""
+    ok, msg = checked
+    if not ok:
+        return ok, msg
+    problem = pair_inputs_problem(alg, parameters, context)
+    return (False, problem) if problem else (True, msg)
+
+
 def pair_inputs_problem(alg: SmdAlgorithm, parameters, context) -> str | None:
     """Why the inputs are incomplete (neither both lists nor a manifest, or both ways), else None.
 
@@ -231,11 +240,7 @@ class ScreenAlgorithm(SmdAlgorithm):
             "within -1 to 1.")
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
-        ok, msg = super().checkParameterValues(parameters, context)
-        if not ok:
-            return ok, msg
-        problem = pair_inputs_problem(self, parameters, context)
-        return (False, problem) if problem else (True, msg)
+        return check_pair_parameters(self, super().checkParameterValues(parameters, context), parameters, context)
 
     def initAlgorithm(self, config=None):  # noqa: N802
         params: list = []

@@ -17,10 +17,10 @@ from qgis.core import (
 from .base import SmdAlgorithm
 from .screen import (
     add_pair_inputs,
+    check_pair_parameters,
     min_valid_param,
     optional_number,
     pair_input_paths,
-    pair_inputs_problem,
     report_destination,
     report_inputs,
     sm_reading_text,
@@ -104,11 +104,7 @@ class TrainAlgorithm(SmdAlgorithm):
             "within -1 to 1 (MODIS stores them as integers x 10000: multiply by 0.0001 first).")
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
-        ok, msg = super().checkParameterValues(parameters, context)
-        if not ok:
-            return ok, msg
-        problem = pair_inputs_problem(self, parameters, context)
-        return (False, problem) if problem else (True, msg)
+        return check_pair_parameters(self, super().checkParameterValues(parameters, context), parameters, context)
 
     def initAlgorithm(self, config=None):  # noqa: N802
         params: list = []

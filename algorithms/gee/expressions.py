@@ -33,6 +33,7 @@ from typing import Any, Sequence
 
 import ee
 
+from ..dates import calendar_steps
 from ..errors import InputError
 from .catalog import collections_for, load_catalog
 
@@ -121,24 +122,7 @@ def time_steps(start: dt.date | str, end: dt.date | str, step: str = "daily") ->
     kind = STEPS.get(str(step).strip().lower().replace(" ", ""))
     if kind is None:
         raise InputError(f"Unknown time step '{step}'; choose daily, 8day, 16day or monthly.")
-    stop = end + dt.timedelta(days=1)
-    out: list[tuple[dt.date, dt.date, str]] = []
-    day = start
-    while day < stop:
-        if kind == "daily":
-            nxt = day + dt.timedelta(days=1)
-        elif kind == "monthly":
-            nxt = dt.date(day.year + (day.month == 12), day.month % 12 + 1, 1)
-        else:
-            length = 8 if kind == "8day" else 16
-            doy = day.timetuple().tm_yday
-            period_start = ((doy - 1) // length) * length + 1
-            nxt = dt.date(day.year, 1, 1) + dt.timedelta(days=period_start - 1 + length)
-            nxt = min(nxt, dt.date(day.year + 1, 1, 1))
-        nxt = min(nxt, stop)
-        out.append((day, nxt, day.strftime("%Y%m%d")))
-        day = nxt
-    return out
+    return calendar_steps(start, end, kind)
 
 
 def step_days(kind: str) -> int:
