@@ -104,3 +104,15 @@ def calendar_steps(start: dt.date, end: dt.date, kind: str, days: int = 1) -> li
         out.append((day, nxt, day.strftime("%Y%m%d")))
         day = nxt
     return out
+
+
+def as_date(value: object, what: str) -> dt.date:
+    """A date from a date, a datetime or 'YYYY-MM-DD' text; ``what`` names it in the error ("start date")."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError as exc:
+        raise InputError(f"The {what} '{value}' is not a date; write it as YYYY-MM-DD.") from exc

@@ -43,7 +43,7 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from . import raster
-from .dates import calendar_steps, date_from_name, strip_date
+from .dates import as_date, calendar_steps, date_from_name, strip_date
 from .errors import Canceled, InputError
 from .manifest import utc_now, write_manifest
 from .raster import Grid, IsCanceled, Progress, never_canceled, no_progress
@@ -615,14 +615,7 @@ def _write_factor_stack(groups: Sequence[list[str]], names: Sequence[str], fine:
 # -- the import ---------------------------------------------------------------------------------------
 
 def _as_date(value: dt.date | str | None, what: str) -> dt.date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError as exc:
-        raise InputError(f"The {what} '{value}' is not a date; write it as YYYY-MM-DD.") from exc
+    return None if value in (None, "") else as_date(value, what)
 
 
 def _check_same(granules: Sequence[Granule], product: str | None) -> Product:

@@ -33,7 +33,7 @@ from typing import Any, Sequence
 
 import ee
 
-from ..dates import calendar_steps
+from ..dates import as_date, calendar_steps
 from ..errors import InputError
 from .catalog import collections_for, load_catalog
 
@@ -95,17 +95,6 @@ def _nominal_unit_metres(crs: str) -> float:
 
 # -- time steps ---------------------------------------------------------------------------------
 
-def _as_date(value: Any, what: str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError as exc:
-        raise InputError(f"The {what} '{value}' is not a date; write it as YYYY-MM-DD.") from exc
-
-
 def time_steps(start: dt.date | str, end: dt.date | str, step: str = "daily") -> list[tuple[dt.date, dt.date, str]]:
     """Time steps covering ``start``..``end`` (both inclusive) as ``(start, end_exclusive, 'YYYYMMDD')``.
 
@@ -114,8 +103,8 @@ def time_steps(start: dt.date | str, end: dt.date | str, step: str = "daily") ->
     shorter). monthly: calendar months. The first and last periods are clipped to the date range;
     the label is the (clipped) step start.
     """
-    start = _as_date(start, "start date")
-    end = _as_date(end, "end date")
+    start = as_date(start, "start date")
+    end = as_date(end, "end date")
     if end < start:
         raise InputError(f"The date range is reversed: the end date {end.isoformat()} is before the start date "
                          f"{start.isoformat()}. Swap them.")
@@ -312,8 +301,8 @@ def build_factor(entry: dict[str, Any] | str, start: dt.date, end: dt.date, area
     options = options or BuildOptions()
     if isinstance(entry, str):
         entry = load_catalog().get(entry, options.sources.get(entry))
-    start = _as_date(start, "start date")
-    end = _as_date(end, "end date")
+    start = as_date(start, "start date")
+    end = as_date(end, "end date")
     if end <= start:
         raise InputError(f"The time step {start.isoformat()}..{end.isoformat()} is empty; the end (exclusive) "
                          "must come after the start.")
