@@ -19,6 +19,7 @@ name secrets are dropped and token-like values are refused when writing.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -109,6 +110,17 @@ def _relative(path: str | None, folder: str) -> str | None:
     if rel == os.pardir or rel.startswith(os.pardir + os.sep) or os.path.isabs(rel):
         raise InputError(f"{path} is outside the manifest's folder {folder}; write the data next to the manifest.")
     return rel.replace(os.sep, "/")
+
+
+def remove_written(out_dir: str, written: Sequence[str]) -> None:
+    """Undo a failed or canceled fetch/import: remove the files it wrote, then its smap/ and factors/ folders
+    when they are left empty (files that were there before are never touched)."""
+    for path in written:
+        with contextlib.suppress(OSError):
+            os.remove(path)
+    for sub in ("smap", "factors"):
+        with contextlib.suppress(OSError):
+            os.rmdir(os.path.join(out_dir, sub))  # only when empty
 
 
 def utc_now() -> str:

@@ -45,7 +45,7 @@ from osgeo import gdal, ogr, osr
 from . import raster
 from .dates import as_date, calendar_steps, date_from_name, strip_date
 from .errors import Canceled, InputError
-from .manifest import utc_now, write_manifest
+from .manifest import remove_written, utc_now, write_manifest
 from .raster import Grid, IsCanceled, Progress, never_canceled, no_progress
 
 EASE_CRS = "EPSG:6933"
@@ -827,12 +827,7 @@ def import_smap(granules: Sequence[str], out_dir: str, area: Any = None, area_cr
     except BaseException as exc:
         if tmp_dir:
             shutil.rmtree(tmp_dir, ignore_errors=True)
-        for p in written:
-            with contextlib.suppress(OSError):
-                os.remove(p)
-        for sub in ("smap", "factors"):
-            with contextlib.suppress(OSError):
-                os.rmdir(os.path.join(out_dir, sub))  # only when empty
+        remove_written(out_dir, written)
         if created_out:
             with contextlib.suppress(OSError):
                 os.rmdir(out_dir)

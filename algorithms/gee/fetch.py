@@ -35,7 +35,7 @@ from osgeo import ogr, osr
 
 from .. import raster
 from ..errors import Canceled, InputError
-from ..manifest import StepFiles, utc_now, write_manifest
+from ..manifest import StepFiles, remove_written, utc_now, write_manifest
 from ..raster import Grid, IsCanceled, Progress, never_canceled, no_progress
 from . import GeeError
 from .catalog import collections_for, load_catalog
@@ -529,12 +529,7 @@ def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factor
         manifest_path = write_manifest(os.path.join(out_dir, "manifest.json"), step_files, bands, request,
                                        provenance, exports=result.tasks)
     except BaseException:
-        for path in written:
-            with contextlib.suppress(OSError):
-                os.remove(path)
-        for sub_dir in ("smap", "factors"):
-            with contextlib.suppress(OSError):
-                os.rmdir(os.path.join(out_dir, sub_dir))  # only when empty
+        remove_written(out_dir, written)
         raise
     shutil.rmtree(cache_root, ignore_errors=True)
     with contextlib.suppress(OSError):
