@@ -1,17 +1,26 @@
-"""Search NASA's Common Metadata Repository (CMR) for SMAP granules and download them resumably.
+"""Search NASA Earthdata for SMAP granules (with NASA's ``earthaccess``) and download them resumably.
 
-* :func:`search` asks CMR's granule search (``/search/granules.umm_json``) for a product's granules by
-  short name, temporal range and bounding box, following CMR's ``CMR-Search-After`` paging, and returns
-  each granule's file name, data URL, size and checksum (from its UMM-G record).
-* :func:`download` fetches them into a cache folder with an Earthdata Login token (``Authorization:
-  Bearer``, never sent on to the storage a data URL redirects to). Each file is written as
-  ``<name>.partial`` and renamed when its size (and checksum, when CMR gives one) is right; partial
-  files are never used. A download that was interrupted or killed resumes from its ``.partial`` with an
-  HTTP range request; a file already complete in the cache is not downloaded again.
+Which part does what:
 
-Only the standard library is used (urllib), so this works in QGIS's own Python. The token is never logged,
-stored in settings or written into a manifest: the caller passes it in (the Processing algorithm reads it
-from the QGIS authentication database or the ``EARTHDATA_TOKEN`` environment variable).
+* **Login** — :func:`login` uses ``earthaccess`` (an optional dependency, imported only when called):
+  a token or a user name and password held by the caller (the QGIS authentication database), or, for
+  headless ``qgis_process`` runs, earthaccess's own ``environment`` strategy (``EARTHDATA_TOKEN``, or
+  ``EARTHDATA_USERNAME`` and ``EARTHDATA_PASSWORD``) or its ``netrc`` strategy (``~/.netrc`` or the file
+  ``NETRC`` names, machine ``urs.earthdata.nasa.gov``). A user name and password are exchanged by
+  earthaccess for an Earthdata Login token at EDL's ``/api/users/find_or_create_token``.
+* **Search** — :func:`search` asks NASA's CMR through earthaccess (``DataGranules``: ``granules.umm_json``,
+  ``CMR-Search-After`` paging) for a product's granules by short name, version, dates and bounding box,
+  and reads each granule's file name, data URL, size and checksum from its UMM-G record.
+* **Download** — :func:`download` is ours (standard library only), because earthaccess 0.17's download
+  restarts an interrupted file from zero and checks neither size nor checksum. Each file is written as
+  ``<name>.partial`` and renamed when its size (and checksum, when CMR gives one) is right; partial files
+  are never used. An interrupted or killed download resumes from its ``.partial`` with an HTTP range
+  request; a file already complete in the cache is not downloaded again. The token goes only to the data
+  URL (``Authorization: Bearer``), never on to the signed storage URL it redirects to.
+
+Secrets (token, password) are never logged, stored in settings or written into a manifest or any file:
+error messages are redacted.  :func:`system` points earthaccess at another CMR / Earthdata Login
+(``SMDOWNSCALE_CMR_URL`` / ``SMDOWNSCALE_EDL_HOST``: NASA's UAT, or the tests' loopback fake).
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -34,9 +44,9 @@ from .errors import Canceled, InputError, SmdError
 from .raster import IsCanceled, Progress, never_canceled, no_progress
 
 CMR_URL = "https://cmr.earthdata.nasa.gov"
+EDL_HOST = "urs.earthdata.nasa.gov"
 #: Versions searched by default: the current ones at NSIDC.
 DEFAULT_VERSIONS = {"SPL4SMGP": "008", "SPL3SMP_E": "006", "SPL3SMP": "009"}
-PAGE_SIZE = 200
 MAX_GRANULES = 20000
 CHUNK = 1 << 20
 USER_AGENT = "smdownscale (QGIS plugin)"
@@ -125,54 +135,144 @@ def _umm_granule(item: dict[str, Any]) -> RemoteGranule | None:
     return RemoteGranule(name, url, size, checksum, algorithm, start)
 
 
+# -- earthaccess: system, login, search ----------------------------------------------------------------
+
+LOGIN_HELP = ("Give your Earthdata Login in one of these ways: a QGIS authentication configuration (Basic: your "
+              "user name and password, or only a token as password); for qgis_process the environment variables "
+              "EARTHDATA_USERNAME and EARTHDATA_PASSWORD, or EARTHDATA_TOKEN; or a netrc file (~/.netrc, or the file "
+              "the NETRC variable names) with the line 'machine {host} login USER password PASSWORD'. Register at "
+              "urs.earthdata.nasa.gov.")
+
+
+def _earthaccess() -> Any:
+    try:
+        import earthaccess
+    except ImportError as exc:
+        raise InputError(f"Searching NASA Earthdata needs NASA's earthaccess library, which this Python cannot "
+                         f"import ({exc}). Install it from Raster > Soil moisture downscaling > Check "
+                         "dependencies…, or download the granules elsewhere and import the files.") from exc
+    return earthaccess
+
+
+def system(cmr_url: str | None = None, edl_host: str | None = None) -> Any:
+    """earthaccess's ``System`` for a CMR address and an Earthdata Login host; NASA's own (``PROD``) by default."""
+    from earthaccess.system import PROD, System
+
+    if not cmr_url and not edl_host:
+        return PROD
+    return System(f"{(cmr_url or CMR_URL).rstrip('/')}/search/", PROD.status_url, PROD.status_api_url,
+                  edl_host or EDL_HOST)
+
+
+def login(token: str | None = None, username: str | None = None, password: str | None = None,
+          cmr_url: str | None = None, edl_host: str | None = None, log: Callable[[str], None] | None = None) -> Any:
+    """An authenticated ``earthaccess.Auth`` (see the module doc for the order of the ways to log in)."""
+    ea = _earthaccess()
+    from earthaccess.auth import netrc_path
+    from earthaccess.exceptions import LoginAttemptFailure, LoginStrategyUnavailable
+
+    say = log or (lambda _m: None)
+    sysm = system(cmr_url, edl_host)
+    host = sysm.edl_hostname
+    secrets = [s for s in (token, password, os.environ.get("EARTHDATA_PASSWORD"), os.environ.get("EARTHDATA_TOKEN"))
+               if s]
+    auth = ea.Auth()
+    env_user, env_password = os.environ.get("EARTHDATA_USERNAME"), os.environ.get("EARTHDATA_PASSWORD")
+    try:
+        if token or (username and password):
+            how = "the QGIS authentication configuration"
+            # earthaccess 0.17 has no public strategy for credentials held in memory: its own exchange, as the
+            # "environment" strategy does after reading the variables
+            auth._set_earthdata_system(sysm)
+            auth._get_credentials(None if token else username, None if token else password, token or None)
+        elif os.environ.get("EARTHDATA_TOKEN") or (env_user and env_password):
+            how = "the environment variables " + ("EARTHDATA_TOKEN" if os.environ.get("EARTHDATA_TOKEN") else
+                                                  "EARTHDATA_USERNAME and EARTHDATA_PASSWORD")
+            auth.login(strategy="environment", system=sysm)
+        elif env_user or env_password:
+            raise InputError("Only one of EARTHDATA_USERNAME and EARTHDATA_PASSWORD is set; set both (or "
+                             "EARTHDATA_TOKEN).")
+        else:
+            how = f"the netrc file {netrc_path()}"
+            auth.login(strategy="netrc", system=sysm)
+    except LoginStrategyUnavailable as exc:
+        raise InputError(f"No Earthdata Login credentials ({_redact_all(str(exc), secrets)}). "
+                         + LOGIN_HELP.format(host=host)) from None
+    except LoginAttemptFailure:
+        raise EarthdataError(f"NASA Earthdata Login refused the user name and password from {how} (wrong "
+                             "password, or the account is not yet activated); check them by signing in at "
+                             f"https://{host}.") from None
+    except (OSError, ValueError) as exc:  # requests' connection errors are OSErrors
+        raise EarthdataError(f"Logging in to NASA Earthdata Login ({host}): {_redact_all(str(exc), secrets)}. "
+                             "Check the network connection (and proxy settings).") from None
+    if not auth.authenticated or not (auth.token or {}).get("access_token"):
+        raise InputError("No Earthdata Login credentials. " + LOGIN_HELP.format(host=host))
+    say(f"Logged in to NASA Earthdata with {how}.")
+    return auth
+
+
+def auth_token(auth: Any) -> str | None:
+    """The Earthdata Login token of an ``earthaccess.Auth`` (for the data URLs)."""
+    return ((getattr(auth, "token", None) or {}).get("access_token")) if auth is not None else None
+
+
+def _redact_all(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        text = _redact(text, secret)
+    return text
+
+
 def search(short_name: str, start: dt.date, end: dt.date, bbox: Sequence[float], version: str | None = None,
-           cmr_url: str = CMR_URL, page_size: int = PAGE_SIZE, timeout: float = 60.0,
-           opener: urllib.request.OpenerDirector | None = None,
+           cmr_url: str = CMR_URL, auth: Any = None, limit: int = MAX_GRANULES,
            is_canceled: IsCanceled = never_canceled) -> list[RemoteGranule]:
     """The granules of ``short_name`` (version ``version`` or the current default) over ``bbox`` (W, S, E, N in
-    degrees) between ``start`` and ``end`` (inclusive), in time order."""
-    opener = opener or _opener()
+    degrees) between ``start`` and ``end`` (inclusive), in time order, found by earthaccess in NASA's CMR
+    (``auth``'s system, else ``cmr_url``'s)."""
+    ea = _earthaccess()
+    import requests
+
+    if auth is None:
+        auth = ea.Auth()
+        auth._set_earthdata_system(system(cmr_url if cmr_url != CMR_URL else None))
     version = version or DEFAULT_VERSIONS.get(short_name)
     w, s, e, n = (float(v) for v in bbox)
-    params = [("short_name", short_name), ("page_size", str(page_size)), ("sort_key", "start_date"),
-              ("temporal", f"{start.isoformat()}T00:00:00Z,{end.isoformat()}T23:59:59Z"),
-              ("bounding_box", f"{max(w, -180):.6f},{max(s, -90):.6f},{min(e, 180):.6f},{min(n, 90):.6f}")]
+    params: dict[str, Any] = {"short_name": short_name,
+                              "temporal": (f"{start.isoformat()}T00:00:00Z", f"{end.isoformat()}T23:59:59Z"),
+                              "bounding_box": (max(w, -180), max(s, -90), min(e, 180), min(n, 90))}
     if version:
-        params.append(("version", version))
-    url = f"{cmr_url.rstrip('/')}/search/granules.umm_json?{urllib.parse.urlencode(params)}"
+        params["version"] = version
     what = f"Searching NASA's CMR for {short_name}"
+    token = auth_token(auth)
+    if is_canceled():
+        raise Canceled()
+    try:
+        with warnings.catch_warnings():  # earthaccess 0.17 warns about its own use of DataGranule.size()
+            warnings.simplefilter("ignore", FutureWarning)
+            items = ea.DataGranules(auth).parameters(**params).get(limit + 1)
+    except RuntimeError as exc:  # earthaccess: CMR answered with an HTTP error; its text is CMR's JSON
+        detail = str(exc)
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            detail = "; ".join(str(m) for m in json.loads(detail).get("errors") or []) or detail
+        raise EarthdataError(f"{what}: CMR refused the search: {_redact(' '.join(detail.split())[:300], token)}"
+                             ) from None
+    except requests.exceptions.JSONDecodeError as exc:
+        raise EarthdataError(f"{what}: the answer is not CMR's JSON ({exc}); try again later.") from None
+    except (requests.exceptions.RequestException, OSError) as exc:
+        raise _network_error(Exception(_redact(str(exc), token)), what) from None
+    if is_canceled():
+        raise Canceled()
+    if len(items) > limit:
+        raise InputError(f"More than {limit} {short_name} granules match; choose a shorter date range.")
     out: list[RemoteGranule] = []
-    after = None
-    while True:
-        if is_canceled():
-            raise Canceled()
-        headers = {"Accept": "application/vnd.nasa.cmr.umm_results+json"}
-        if after:
-            headers["CMR-Search-After"] = after
-        try:
-            with opener.open(_request(url, headers), timeout=timeout) as resp:
-                doc = json.loads(resp.read().decode("utf-8"))
-                after = resp.headers.get("CMR-Search-After")
-        except urllib.error.HTTPError as exc:
-            raise _http_error(exc, what, None) from exc
-        except (urllib.error.URLError, socket.timeout, OSError) as exc:
-            raise _network_error(exc, what) from exc
-        except ValueError as exc:
-            raise EarthdataError(f"{what}: the answer is not CMR's JSON ({exc}); try again later.") from exc
-        items = doc.get("items") or []
-        for item in items:
-            g = _umm_granule(item)
-            if g is not None and all(g.name != o.name for o in out):
-                out.append(g)
-        if len(out) > MAX_GRANULES:
-            raise InputError(f"More than {MAX_GRANULES} {short_name} granules match; choose a shorter date range.")
-        if not items or len(items) < page_size or not after:
-            break
+    for item in items:
+        g = _umm_granule(item)
+        if g is not None and all(g.name != o.name for o in out):
+            out.append(g)
     if not out:
         raise InputError(f"NASA's CMR has no {short_name}{' version ' + version if version else ''} granule over "
                          f"the area between {start.isoformat()} and {end.isoformat()}; check the dates (SMAP data "
                          "start on 2015-03-31) and the product version.")
-    return out
+    return sorted(out, key=lambda g: g.start)
 
 
 # -- download -------------------------------------------------------------------------------------------
@@ -201,9 +301,8 @@ def download(granules: Sequence[RemoteGranule], cache_dir: str, token: str | Non
     say = log or (lambda _m: None)
     opener = opener or _opener()
     if not token:
-        raise InputError("Downloading SMAP from NASA Earthdata needs an Earthdata Login token: store it in the QGIS "
-                         "authentication database and choose it, or set EARTHDATA_TOKEN for qgis_process. Generate "
-                         "a token at urs.earthdata.nasa.gov (Generate Token).")
+        raise InputError("Downloading SMAP from NASA Earthdata needs an Earthdata Login token. "
+                         + LOGIN_HELP.format(host=EDL_HOST))
     os.makedirs(cache_dir, exist_ok=True)
     total = float(sum(g.size or 1 for g in granules)) or 1.0
     done = 0.0
@@ -302,13 +401,13 @@ def area_bbox(area: Any, area_crs: str | None = None) -> tuple[float, float, flo
 
 
 def fetch_granules(short_name: str, start: dt.date | str, end: dt.date | str, area: Any, cache_dir: str,
-                   token: str | None, area_crs: str | None = None, version: str | None = None,
-                   cmr_url: str | None = None, progress: Progress = no_progress,
+                   token: str | None = None, username: str | None = None, password: str | None = None,
+                   area_crs: str | None = None, version: str | None = None, cmr_url: str | None = None,
+                   edl_host: str | None = None, progress: Progress = no_progress,
                    is_canceled: IsCanceled = never_canceled, log: Callable[[str], None] | None = None) -> list[str]:
-    """Search and download a product's granules for an area and dates (inclusive) into ``cache_dir``."""
+    """Log in (:func:`login`), search (:func:`search`) and download (:func:`download`) a product's granules for an
+    area and dates (inclusive) into ``cache_dir``."""
     say = log or (lambda _m: None)
-    if not token:
-        download([], cache_dir, token)  # the message saying how to give a token
     try:
         first = start if isinstance(start, dt.date) else dt.date.fromisoformat(str(start).strip())
         last = end if isinstance(end, dt.date) else dt.date.fromisoformat(str(end).strip())
@@ -317,9 +416,10 @@ def fetch_granules(short_name: str, start: dt.date | str, end: dt.date | str, ar
     if last < first:
         raise InputError(f"The date range is reversed: the end date {last.isoformat()} is before the start date "
                          f"{first.isoformat()}. Swap them.")
-    found = search(short_name, first, last, area_bbox(area, area_crs), version=version, cmr_url=cmr_url or CMR_URL,
+    auth = login(token, username, password, cmr_url=cmr_url, edl_host=edl_host, log=say)
+    found = search(short_name, first, last, area_bbox(area, area_crs), version=version, auth=auth,
                    is_canceled=is_canceled)
     size = sum(g.size or 0 for g in found)
     say(f"NASA's CMR lists {len(found)} {short_name} granule(s) ({size / 2**20:,.0f} MB) for "
         f"{first.isoformat()} .. {last.isoformat()}; downloading into {cache_dir} (files already there are kept).")
-    return download(found, cache_dir, token, progress=progress, is_canceled=is_canceled, log=say)
+    return download(found, cache_dir, auth_token(auth), progress=progress, is_canceled=is_canceled, log=say)

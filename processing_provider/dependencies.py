@@ -37,6 +37,7 @@ DEPENDENCIES: dict[str, Dependency] = {d.module: d for d in (
     Dependency("sklearn", "scikit-learn", "scikit-learn>=1.3", "screen, train, downscale"),
     Dependency("skops", "skops", "skops>=0.9", "model files (train, downscale)"),
     Dependency("ee", "earthengine-api", "earthengine-api>=1.0", "Earth Engine download (fetchgee)"),
+    Dependency("earthaccess", "earthaccess", "earthaccess>=0.17", "NASA Earthdata search and login (importsmap)"),
 )}
 
 #: Packages QGIS itself ships with compiled extensions: pinned to the installed version during installs.

@@ -33,9 +33,10 @@ LAYERS = ["sm_surface", "sm_rootzone"]
 PASSES = ["am_then_pm", "am", "pm", "mean"]
 QUALITY = ["recommended", "retrieved"]
 GRANULE_SUFFIXES = (".h5", ".he5", ".hdf5")
-#: Environment variables for headless runs (qgis_process): the Earthdata Login token, and CMR's address.
-TOKEN_ENV = "EARTHDATA_TOKEN"
+#: Environment variables: CMR's address and the Earthdata Login host (NASA's UAT, or a test fake). Headless
+#: credentials (EARTHDATA_TOKEN, EARTHDATA_USERNAME/EARTHDATA_PASSWORD, a netrc file) are read by earthaccess.
 CMR_ENV = "SMDOWNSCALE_CMR_URL"
+EDL_ENV = "SMDOWNSCALE_EDL_HOST"
 
 
 class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
@@ -89,9 +90,11 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
             "unchanged. Granules of mixed products or versions, damaged or subset files and granules without data "
             "in the area are refused with a message; nothing is written then.\n\n"
             "With 'Search and download', the granules of the chosen product for the area and dates are first "
-            "searched in NASA's CMR and downloaded with your Earthdata Login token (from a QGIS authentication "
-            "configuration, or the EARTHDATA_TOKEN environment variable for qgis_process) into a cache folder; an "
-            "interrupted download resumes, and granules already in the cache are not downloaded again.")
+            "searched in NASA's CMR with NASA's earthaccess library and downloaded into a cache folder; an "
+            "interrupted download resumes, and granules already in the cache are not downloaded again. Earthdata "
+            "Login: a QGIS authentication configuration (user name and password, or a token as password), or for "
+            "qgis_process the EARTHDATA_USERNAME and EARTHDATA_PASSWORD (or EARTHDATA_TOKEN) environment "
+            "variables or a netrc file. Credentials are never written to settings, logs or outputs.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         params = []
@@ -153,10 +156,12 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
         params.append((p, self.tr("Search NASA's CMR for the chosen product over the area and dates and download "
                                   "the granules (resumably, into the cache folder) before importing them. Needs the "
                                   "product, the dates and an Earthdata Login token.")))
-        p = QgsProcessingParameterAuthConfig(self.EARTHDATA_AUTH, self.tr("Earthdata Login token (authentication "
+        p = QgsProcessingParameterAuthConfig(self.EARTHDATA_AUTH, self.tr("Earthdata Login (authentication "
                                                                           "configuration)"), optional=True)
-        params.append((p, self.tr("A QGIS authentication configuration (Basic: the token as password) holding your "
-                                  "Earthdata Login token. Empty: the EARTHDATA_TOKEN environment variable.")))
+        params.append((p, self.tr("A QGIS authentication configuration (Basic) holding your Earthdata Login: user "
+                                  "name and password, or an empty user name and a token as password. Empty: the "
+                                  "EARTHDATA_USERNAME and EARTHDATA_PASSWORD (or EARTHDATA_TOKEN) environment "
+                                  "variables, else a netrc file (~/.netrc or NETRC).")))
         p = QgsProcessingParameterFile(self.CACHE_FOLDER, self.tr("Download cache folder"),
                                        behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True)
         p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
@@ -231,21 +236,25 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
                 return False, self.tr("'{}' ({}) is not a date; write it as YYYY-MM-DD.").format(text, name)
         return True, ""
 
-    def _token(self, parameters, context) -> str | None:
-        """The Earthdata Login token: the chosen authentication configuration, else EARTHDATA_TOKEN (never logged)."""
+    def _credentials(self, parameters, context) -> dict:
+        """Earthdata Login from the chosen authentication configuration (user name and password, or a token);
+        empty without one: earthaccess then reads the environment or a netrc file. Never logged."""
         authcfg = (self.parameterAsString(parameters, self.EARTHDATA_AUTH, context) or "").strip()
-        if authcfg:
-            from qgis.core import QgsApplication, QgsAuthMethodConfig, QgsProcessingException
+        if not authcfg:
+            return {}
+        from qgis.core import QgsApplication, QgsAuthMethodConfig, QgsProcessingException
 
-            config = QgsAuthMethodConfig()
-            ok = QgsApplication.authManager().loadAuthenticationConfig(authcfg, config, True)
-            token = (config.config("token") or config.config("password") or "").strip() if ok else ""
-            if not token:
-                raise QgsProcessingException(self.tr(
-                    "The authentication configuration {} holds no Earthdata Login token (put the token in its "
-                    "password field), or the authentication database is locked.").format(authcfg))
-            return token
-        return os.environ.get(TOKEN_ENV, "").strip() or None
+        config = QgsAuthMethodConfig()
+        ok = QgsApplication.authManager().loadAuthenticationConfig(authcfg, config, True)
+        user = (config.config("username") or "").strip() if ok else ""
+        secret = (config.config("token") or config.config("password") or "") if ok else ""
+        if not secret.strip():
+            raise QgsProcessingException(self.tr(
+                "The authentication configuration {} holds no Earthdata Login password or token, or the "
+                "authentication database is locked.").format(authcfg))
+        if user and not config.config("token"):
+            return {"username": user, "password": secret}
+        return {"token": secret.strip()}
 
     def _cache_folder(self, parameters, context) -> str:
         folder = self.parameterAsFile(parameters, self.CACHE_FOLDER, context) if parameters.get(
@@ -275,11 +284,14 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
         import_progress = progress
         if self.parameterAsBool(parameters, self.DOWNLOAD, context):
             from ..algorithms import earthdata
+            from . import dependencies
 
-            token = self._token(parameters, context)
+            dependencies.require(["earthaccess"])
             downloaded = self.run_engine(
-                earthdata.fetch_granules, product, start, end, area, self._cache_folder(parameters, context), token,
-                area_crs=area_crs, cmr_url=os.environ.get(CMR_ENV, "").strip() or None,
+                earthdata.fetch_granules, product, start, end, area, self._cache_folder(parameters, context),
+                **self._credentials(parameters, context), area_crs=area_crs,
+                cmr_url=os.environ.get(CMR_ENV, "").strip() or None,
+                edl_host=os.environ.get(EDL_ENV, "").strip() or None,
                 progress=lambda f: progress(0.5 * f), is_canceled=is_canceled, log=feedback.pushInfo)
             granules = list(dict.fromkeys(granules + downloaded))
 

@@ -10,14 +10,28 @@ As strict as the real services where the plugin depends on them:
   signed storage URL ``/s3/<name>?X-Amz-Signature=...`` which refuses any Authorization header (400, as S3
   does) and serves ``Range`` requests (206 with ``Content-Range``; 416 past the end).
 * ``drop_after``: the first ``drops`` data responses close the connection after that many bytes.
+* Earthdata Login (EDL), as earthaccess reaches it: ``POST https://<edl host>/api/users/find_or_create_token``
+  answers 401 without HTTP Basic credentials or with wrong ones (``{"error": "invalid_credentials", ...}``) and
+  the account's token (``{"access_token", "token_type", "expiration_date"}``) with the right ones; any other
+  method 405. earthaccess builds EDL's address as ``https://<hostname>`` (port 443), so the fake is also an
+  HTTPS proxy: ``CONNECT <edl host>:443`` is answered by a TLS server with a certificate for that host made by
+  ``openssl`` for the test (:meth:`FakeEarthdata.proxy_env` gives ``HTTPS_PROXY``, ``NO_PROXY`` and
+  ``REQUESTS_CA_BUNDLE``); CONNECT to any other host is refused (502), so nothing leaves the machine.
+* CMR also takes the EDL token (``Authorization: Bearer``) earthaccess sends once logged in: an unknown one is
+  refused (401), as CMR does. ``temporal`` and ``temporal[]`` are both read (python-cmr sends the latter).
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import http.server
 import json
+import os
+import ssl
+import subprocess
+import tempfile
 import threading
 import urllib.parse
 from dataclasses import dataclass
@@ -33,10 +47,16 @@ class FakeGranule:
 
 
 class FakeEarthdata:
+    EDL_HOST = "urs.earthdata.test"
+
     def __init__(self, granules: list[FakeGranule], token: str = "edl-token-1234", drop_after: int | None = None,
-                 drops: int = 0) -> None:
+                 drops: int = 0, users: dict[str, str] | None = None) -> None:
         self.granules = granules
         self.token = token
+        self.users = dict(users or {})
+        self._tls: ssl.SSLContext | None = None
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        self.ca_file = ""
         self.drop_after = drop_after
         self.drops = drops
         self.requests: list[tuple[str, dict[str, str]]] = []
@@ -49,10 +69,36 @@ class FakeEarthdata:
             def log_message(self, *args):  # quiet
                 pass
 
-            def do_GET(self):  # noqa: N802
+            def _record(self):
                 with fake._lock:
                     fake.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+
+            def do_CONNECT(self):  # noqa: N802
+                self._record()
+                if self.path != f"{fake.EDL_HOST}:443" or fake._tls is None:
+                    return fake._send(self, 502, b"")
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                try:
+                    tunnel = fake._tls.wrap_socket(self.connection, server_side=True)
+                except (ssl.SSLError, OSError):
+                    self.close_connection = True
+                    return
+                Handler(tunnel, self.client_address, fake.server)  # serves the requests inside the tunnel
+                self.close_connection = True
+
+            def do_POST(self):  # noqa: N802
+                self._record()
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if isinstance(self.connection, ssl.SSLSocket) and self.path == "/api/users/find_or_create_token":
+                    return fake._find_or_create_token(self, body)
+                return fake._send(self, 405 if self.path.startswith("/api/") else 404, b"")
+
+            def do_GET(self):  # noqa: N802
+                self._record()
                 url = urllib.parse.urlparse(self.path)
+                if isinstance(self.connection, ssl.SSLSocket):  # only EDL's POST endpoint is served over TLS
+                    return fake._send(self, 405 if url.path == "/api/users/find_or_create_token" else 404, b"")
                 if url.path == "/search/granules.umm_json":
                     return fake._search(self, urllib.parse.parse_qs(url.query))
                 if url.path.startswith("/data/"):
@@ -75,6 +121,25 @@ class FakeEarthdata:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def proxy_env(self) -> dict[str, str]:
+        """Environment making requests (earthaccess) reach EDL through this fake: a TLS certificate for
+        :attr:`EDL_HOST` is made with openssl on first use."""
+        if self._tls is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="fake-edl-")
+            cert, key = (os.path.join(self._tmp.name, n) for n in ("edl.pem", "edl.key"))
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                            f"/CN={self.EDL_HOST}", "-addext", f"subjectAltName=DNS:{self.EDL_HOST}", "-keyout", key,
+                            "-out", cert], check=True, capture_output=True)
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(cert, key)
+            self._tls, self.ca_file = ctx, cert
+        proxy = self.url
+        return {"HTTPS_PROXY": proxy, "https_proxy": proxy, "NO_PROXY": "127.0.0.1,localhost",
+                "no_proxy": "127.0.0.1,localhost", "REQUESTS_CA_BUNDLE": self.ca_file,
+                "SMDOWNSCALE_EDL_HOST": self.EDL_HOST}
 
     def requests_to(self, prefix: str) -> list[tuple[str, dict[str, str]]]:
         return [r for r in self.requests if r[0].startswith(prefix)]
@@ -92,7 +157,28 @@ class FakeEarthdata:
     def _errors(self, h, code: int, *messages: str) -> None:
         self._send(h, code, json.dumps({"errors": list(messages)}).encode(), {"Content-Type": "application/json"})
 
+    def _find_or_create_token(self, h, body: bytes) -> None:
+        auth = h.headers.get("Authorization", "")
+        user = password = None
+        if auth.startswith("Basic "):
+            try:
+                user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+            except ValueError:
+                pass
+        if user is None or self.users.get(user) != password:
+            return self._send(h, 401, json.dumps({"error": "invalid_credentials", "error_description":
+                                                  "Invalid user credentials"}).encode(),
+                              {"Content-Type": "application/json", "WWW-Authenticate": 'Basic realm="Please enter '
+                               'your Earthdata Login credentials"'})
+        self._send(h, 200, json.dumps({"access_token": self.token, "token_type": "Bearer",
+                                       "expiration_date": "2/4/2027"}).encode(), {"Content-Type": "application/json"})
+
     def _search(self, h, q: dict[str, list[str]]) -> None:
+        auth = h.headers.get("Authorization")
+        if auth is not None and auth != f"Bearer {self.token}":
+            return self._errors(h, 401, "Token does not exist")
+        if "temporal[]" in q:
+            q["temporal"] = q.pop("temporal[]")
         if "short_name" not in q:
             return self._errors(h, 400, "The CMR does not allow querying across granules in all collections. To help "
                                         "optimize your search, you should limit your query using conceptId, "

@@ -223,3 +223,75 @@ def test_settings_hold_only_the_reference_to_the_key(plugin, auth_db, key):
     finally:
         auth_db.removeAuthenticationConfig(cfg)
         QgsSettings().remove("smdownscale")
+
+
+EDL_USER, EDL_PASSWORD, EDL_TOKEN = "smd-hygiene-user", "edl-Password-hygiene-31337", "edl-token-hygiene-27182"
+
+
+def test_no_earthdata_credential_reaches_any_artefact(run, plugin, auth_db, tmp_path, monkeypatch, caplog, capfd):
+    """importsmap's search and download with an Earthdata Login user name and password held in the QGIS
+    authentication database (earthaccess exchanges them for a token at the fake EDL over TLS): neither the
+    password nor the token reaches the outputs, the cache, the profile, the settings or any log."""
+    import datetime as dt
+
+    from qgis.core import QgsAuthMethodConfig
+
+    from smdownscale.tests import nsidc
+    from smdownscale.tests.fake_earthdata import FakeEarthdata, FakeGranule
+
+    caplog.set_level(logging.DEBUG)
+    messages: list[str] = []
+    QgsApplication.messageLog().messageReceived.connect(lambda msg, tag, level: messages.append(f"{tag}: {msg}"))
+    for var in ("EARTHDATA_TOKEN", "EARTHDATA_USERNAME", "EARTHDATA_PASSWORD"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    r, c = nsidc.cell_of(42.0, 116.0)
+    cells = {(r + i, c + j): 0.2 + 0.01 * (i + j) for i in range(-2, 3) for j in range(-2, 3)}
+    made = tmp_path / "made"
+    made.mkdir()
+    served = []
+    for hour in (1, 4):
+        path = nsidc.write_l4(str(made), dt.datetime(2023, 6, 1, hour, 30), cells)
+        with open(path, "rb") as fh:
+            served.append(FakeGranule("SPL4SMGP", "008", dt.datetime(2023, 6, 1, hour, 30), os.path.basename(path),
+                                      fh.read()))
+        os.remove(path)
+    config = QgsAuthMethodConfig("Basic")
+    config.setName("Earthdata Login")
+    config.setConfig("username", EDL_USER)
+    config.setConfig("password", EDL_PASSWORD)
+    assert auth_db.storeAuthenticationConfig(config)[0]
+    feedback = _Feedback()
+    with FakeEarthdata(served, token=EDL_TOKEN, users={EDL_USER: EDL_PASSWORD}) as fake:
+        for name, value in fake.proxy_env().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("SMDOWNSCALE_CMR_URL", fake.url)
+        res = run("smdownscale:importsmap", {
+            "DOWNLOAD": True, "PRODUCT": 1, "START_DATE": "2023-06-01", "END_DATE": "2023-06-01",
+            "EXTENT": "115.9,116.1,41.9,42.1 [EPSG:4326]", "EARTHDATA_AUTH": config.id(),
+            "CACHE_FOLDER": str(tmp_path / "cache"), "OUTPUT": str(tmp_path / "out")},
+            context=QgsProcessingContext(), feedback=feedback)
+        # the secrets really were in play: Basic credentials at EDL, the token it gave at CMR and the data URLs
+        assert any(h.get("authorization", "").startswith("Basic ") for p, h in fake.requests
+                   if p == "/api/users/find_or_create_token")
+        assert {h["authorization"] for _, h in fake.requests_to("/data/")} == {f"Bearer {EDL_TOKEN}"}
+        assert {h["authorization"] for _, h in fake.requests_to("/search/")} == {f"Bearer {EDL_TOKEN}"}
+    assert res["N_STEPS"] == 1
+    assert "Logged in to NASA Earthdata with the QGIS authentication configuration." in feedback.lines
+
+    stored = {k: QgsSettings().value(k) for k in QgsSettings().allKeys() if k.startswith("smdownscale/")}
+    artefacts = _files(str(tmp_path))
+    assert {"manifest.json", "smap_20230601.tif"} | {g.name for g in served} <= {os.path.basename(p) for p in artefacts}
+    profile_files = [p for p in _files(QgsApplication.qgisSettingsDirPath()) if os.path.getsize(p) < 50 * 2**20]
+    captured = capfd.readouterr()
+    texts = {"Processing feedback": "\n".join(feedback.lines), "QGIS message log": "\n".join(messages),
+             "Python log records": "\n".join(f"{r.name}: {r.getMessage()}" for r in caplog.records),
+             "stdout/stderr": captured.out + captured.err, "settings values": repr(stored)}
+    secrets = {"password": EDL_PASSWORD, "token": EDL_TOKEN}
+    found = []
+    for path in artefacts + profile_files + [QgsSettings().fileName()]:
+        for blob in _blobs(path):
+            found += [f"{label} in {path}" for label, s in secrets.items() if s.encode() in blob]
+    for where, text in texts.items():
+        found += [f"{label} in {where}" for label, s in secrets.items() if s in text]
+    assert found == []

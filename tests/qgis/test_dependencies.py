@@ -1,5 +1,5 @@
 """Dependency check: missing packages are named with the exact install command; installs go to the user
-site with numpy and GDAL pinned; the plugin loads without scikit-learn, skops and earthengine-api."""
+site with numpy and GDAL pinned; the plugin loads without scikit-learn, skops, earthengine-api and earthaccess."""
 
 from __future__ import annotations
 
@@ -26,12 +26,14 @@ def no_sklearn(monkeypatch):
 
 
 def test_installed_versions_are_reported():
+    import earthaccess
     import ee
     import sklearn
     import skops
 
     assert dependencies.status() == {"sklearn": sklearn.__version__, "skops": skops.__version__,
-                                     "ee": ee.__version__}
+                                     "ee": ee.__version__, "earthaccess": earthaccess.__version__}
+    assert earthaccess.__version__ == "0.17.0"  # requirements.txt's pin
     assert dependencies.missing() == []
     assert dependencies.missing_message(["sklearn", "skops", "ee"]) == ""
     dependencies.require(["sklearn", "ee"])  # nothing missing: no exception
@@ -103,8 +105,9 @@ def test_install_user_failure_is_explained():
 
 def test_dependencies_dialog_offers_install_only_when_missing(qgis_app, monkeypatch):
     dialog = DependenciesDialog()
-    assert dialog.table.rowCount() == 3
-    assert [dialog.table.item(r, 0).text() for r in range(3)] == ["scikit-learn", "skops", "earthengine-api"]
+    assert dialog.table.rowCount() == 4
+    assert [dialog.table.item(r, 0).text() for r in range(4)] == ["scikit-learn", "skops", "earthengine-api",
+                                                                   "earthaccess"]
     assert not dialog.install_button.isEnabled()
     assert "Every package the algorithms need is installed" in dialog.summary.text()
 
@@ -115,6 +118,11 @@ def test_dependencies_dialog_offers_install_only_when_missing(qgis_app, monkeypa
     assert dialog.install_button.isEnabled()
     assert "Missing: earthengine-api" in dialog.summary.text()
     assert dependencies.install_command(["ee"]) in dialog.summary.text()
+    monkeypatch.setitem(sys.modules, "earthaccess", None)
+    assert dialog.refresh() == ["ee", "earthaccess"]
+    assert dialog.table.item(3, 3).text() == "missing"
+    assert "Missing: earthengine-api, earthaccess" in dialog.summary.text()
+    assert "'earthaccess>=0.17'" in dialog.summary.text()
     assert not dialog.isVisible()
 
 
@@ -158,7 +166,7 @@ def test_plugin_loads_without_optional_packages(tmp_path):
     script = tmp_path / "load.py"
     script.write_text(textwrap.dedent(f"""
         import sys
-        for name in ("sklearn", "skops", "ee"):
+        for name in ("sklearn", "skops", "ee", "earthaccess"):
             sys.modules[name] = None  # import fails as if not installed
         sys.path.insert(0, {os.path.dirname(_plugin_link())!r})
         from qgis.core import QgsApplication
@@ -183,7 +191,7 @@ def test_plugin_loads_without_optional_packages(tmp_path):
     present = sorted([m for m, _ in ALGORITHMS if os.path.exists(os.path.join(ROOT, "processing_provider", f"{m}.py"))]
                      + ["workflow"])  # and the shipped workflow model (models/*.model3)
     assert lines[-3] == repr(present)
-    assert lines[-2] == repr(["sklearn", "skops", "ee"])
+    assert lines[-2] == repr(["sklearn", "skops", "ee", "earthaccess"])
     assert lines[-1] == "None"
 
 

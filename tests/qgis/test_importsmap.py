@@ -116,9 +116,10 @@ def test_search_and_download_then_import(granules, run, tmp_path, monkeypatch):
     served = [FakeGranule("SPL4SMGP", "008", dt.datetime(2023, 6, day, hour, 30), os.path.basename(p),
                           open(p, "rb").read())
               for p, (day, hour) in zip(granules["l4"], [(1, 1), (1, 4), (2, 1), (2, 4)])]
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     with FakeEarthdata(served, token="edl-token-42") as fake:
         monkeypatch.setenv("SMDOWNSCALE_CMR_URL", fake.url)
-        monkeypatch.setenv("EARTHDATA_TOKEN", "edl-token-42")
+        monkeypatch.setenv("EARTHDATA_TOKEN", "edl-token-42")  # earthaccess's "environment" strategy
         params = {A.DOWNLOAD: True, A.PRODUCT: 1, A.START_DATE: "2023-06-01", A.END_DATE: "2023-06-02",
                   A.EXTENT: EXTENT, A.CACHE_FOLDER: str(tmp_path / "cache"), A.OUTPUT: str(tmp_path / "o")}
         res = run("smdownscale:importsmap", params)
@@ -131,22 +132,39 @@ def test_search_and_download_then_import(granules, run, tmp_path, monkeypatch):
         assert np.array_equal(raster.read_all(res2[A.SMAP_FILES].split(";")[0])[0], first, equal_nan=True)
         text = open(res[A.MANIFEST]).read()
         assert "edl-token-42" not in text
+        assert {h["authorization"] for _, h in fake.requests_to("/search/")} == {"Bearer edl-token-42"}
         monkeypatch.setenv("EARTHDATA_TOKEN", "expired-token")
-        with pytest.raises(QgsProcessingException, match=r"refused the credentials \(HTTP 401\)"):
+        with pytest.raises(QgsProcessingException, match="CMR refused the search: Token does not exist"):
             run("smdownscale:importsmap", {**params, A.CACHE_FOLDER: str(tmp_path / "cache3"),
                                            A.OUTPUT: str(tmp_path / "o3")})
-    assert not (tmp_path / "o3").exists() and os.listdir(tmp_path / "cache3") == []
+    assert not (tmp_path / "o3").exists() and not (tmp_path / "cache3").exists()  # refused before any download
 
 
 def test_download_needs_a_product_and_dates(run, tmp_path, monkeypatch):
-    monkeypatch.delenv("EARTHDATA_TOKEN", raising=False)
+    for var in ("EARTHDATA_TOKEN", "EARTHDATA_USERNAME", "EARTHDATA_PASSWORD"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     with pytest.raises(QgsProcessingException, match="Choose the SMAP product to search and download"):
         run("smdownscale:importsmap", {A.DOWNLOAD: True, A.EXTENT: EXTENT, A.OUTPUT: str(tmp_path / "o")})
     with pytest.raises(QgsProcessingException, match="Give the start and end dates of the granules to download"):
         run("smdownscale:importsmap", {A.DOWNLOAD: True, A.PRODUCT: 2, A.EXTENT: EXTENT,
                                        A.OUTPUT: str(tmp_path / "o")})
-    with pytest.raises(QgsProcessingException, match="needs an Earthdata Login token.*EARTHDATA_TOKEN"):
+    with pytest.raises(QgsProcessingException, match=r"No Earthdata Login credentials \(No .netrc found at .*"
+                                                     "EARTHDATA_USERNAME and EARTHDATA_PASSWORD, or EARTHDATA_TOKEN"):
         run("smdownscale:importsmap", {A.DOWNLOAD: True, A.PRODUCT: 2, A.EXTENT: EXTENT, A.START_DATE: "2023-06-01",
+                                       A.END_DATE: "2023-06-01", A.CACHE_FOLDER: str(tmp_path / "c"),
+                                       A.OUTPUT: str(tmp_path / "o")})
+    assert not (tmp_path / "o").exists() and not (tmp_path / "c").exists()
+
+
+def test_download_without_earthaccess_names_the_package(run, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "earthaccess", None)  # import fails as if not installed
+    monkeypatch.setenv("EARTHDATA_TOKEN", "edl-token-42")
+    with pytest.raises(QgsProcessingException,
+                       match=r"(?s)needs earthaccess \(module earthaccess\).*earthaccess>=0.17"):
+        run("smdownscale:importsmap", {A.DOWNLOAD: True, A.PRODUCT: 1, A.EXTENT: EXTENT, A.START_DATE: "2023-06-01",
                                        A.END_DATE: "2023-06-01", A.CACHE_FOLDER: str(tmp_path / "c"),
                                        A.OUTPUT: str(tmp_path / "o")})
     assert not (tmp_path / "o").exists() and not (tmp_path / "c").exists()

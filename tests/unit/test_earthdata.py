@@ -25,29 +25,51 @@ def _granules(n=5, size=300_000):
     return out
 
 
-def test_search_follows_cmr_paging_and_reads_umm(tmp_path):
+def test_search_through_earthaccess_reads_umm(tmp_path):
     with FakeEarthdata(_granules()) as fake:
         found = earthdata.search("SPL4SMGP", dt.date(2023, 6, 1), dt.date(2023, 6, 3), (115, 41, 117, 43),
-                                 cmr_url=fake.url, page_size=2)
+                                 cmr_url=fake.url)
         searches = fake.requests_to("/search/")
     assert [g.name for g in found] == [g.name for g in _granules()[:5]]
     assert found[0].size == 300_000 and found[0].algorithm == "MD5"
+    assert found[0].checksum == hashlib.md5(_granules()[0].data).hexdigest()
     assert found[0].url == f"{fake.url}/data/{found[0].name}"
-    assert len(searches) == 3
-    assert "cmr-search-after" not in searches[0][1] and all("cmr-search-after" in h for _, h in searches[1:])
-    assert "version=008" in searches[0][0] and "bounding_box=115.000000%2C41.000000" in searches[0][0]
+    assert len(searches) == 1  # earthaccess asks for pages of 2000
+    query = searches[0][0]
+    assert "short_name=SPL4SMGP" in query and "version=008" in query and "page_size=2000" in query
+    assert "bounding_box=115.0,41.0,117.0,43.0" in query
+    assert "temporal%5B%5D=2023-06-01T00:00:00Z,2023-06-03T23:59:59Z" in query
+    assert "authorization" not in searches[0][1]  # not logged in: an anonymous search
+
+
+def test_search_follows_cmr_search_after_paging():
+    many = [FakeGranule("SPL4SMGP", "008", dt.datetime(2023, 1, 1) + dt.timedelta(hours=3 * i),
+                        f"SMAP_L4_{i:05d}.h5", b"") for i in range(2105)]
+    with FakeEarthdata(many) as fake:
+        found = earthdata.search("SPL4SMGP", dt.date(2023, 1, 1), dt.date(2023, 12, 31), (0, 0, 1, 1),
+                                 cmr_url=fake.url)
+        searches = fake.requests_to("/search/")
+    assert [g.name for g in found] == [g.name for g in many]
+    assert len(searches) == 2
+    assert "cmr-search-after" not in searches[0][1]
+    assert searches[1][1]["cmr-search-after"] == '[2000, "G2000-NSIDC_CPRD"]'
+    with FakeEarthdata(many) as fake, pytest.raises(InputError, match="More than 2000 SPL4SMGP granules match"):
+        earthdata.search("SPL4SMGP", dt.date(2023, 1, 1), dt.date(2023, 12, 31), (0, 0, 1, 1), cmr_url=fake.url,
+                         limit=2000)
 
 
 def test_search_errors_are_named(tmp_path):
     with FakeEarthdata(_granules()) as fake:
         with pytest.raises(InputError, match=r"no SPL4SMGP version 008 granule over the area between 2019-01-01"):
             earthdata.search("SPL4SMGP", dt.date(2019, 1, 1), dt.date(2019, 1, 2), (0, 0, 1, 1), cmr_url=fake.url)
-        with pytest.raises(earthdata.EarthdataError, match=r"HTTP 400: page_size must be a number between 0 and 2000"):
-            earthdata.search("SPL4SMGP", dt.date(2023, 6, 1), dt.date(2023, 6, 2), (0, 0, 1, 1), cmr_url=fake.url,
-                             page_size=5000)
+        stale = earthdata.login(token="stale-token-987", cmr_url=fake.url)
+        with pytest.raises(earthdata.EarthdataError, match="CMR refused the search: Token does not exist") as err:
+            earthdata.search("SPL4SMGP", dt.date(2023, 6, 1), dt.date(2023, 6, 2), (0, 0, 1, 1), auth=stale)
+        assert "stale-token-987" not in str(err.value)
+        assert fake.requests_to("/search/")[-1][1]["authorization"] == "Bearer stale-token-987"
     with pytest.raises(earthdata.EarthdataError, match="cannot be reached"):
         earthdata.search("SPL4SMGP", dt.date(2023, 6, 1), dt.date(2023, 6, 2), (0, 0, 1, 1),
-                         cmr_url="http://127.0.0.1:9", timeout=5)
+                         cmr_url="http://127.0.0.1:9")
 
 
 def test_download_authenticates_only_at_the_data_endpoint_and_caches(tmp_path):
