@@ -648,13 +648,36 @@ def _check_same(granules: Sequence[Granule], product: str | None) -> Product:
 
 
 @raster.gdal_exceptions()
-def import_smap(granules: Sequence[str], out_dir: str, area: Any = None, area_crs: str | None = None,
-                start: dt.date | str | None = None, end: dt.date | str | None = None, step: str = "daily",
-                step_days: int = 1, product: str | None = None, layer: str = "sm_surface",
-                passes: str = "am_then_pm", quality: str = "recommended",
-                factors: Sequence[str] = (), fine_resolution: float = 1000.0, target_crs: str = EASE_CRS,
-                progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled,
-                log: Callable[[str], None] | None = None) -> ImportResult:
+def import_smap(granules: Sequence[str], out_dir: str, *args: Any, factors: Sequence[str] = (),
+                modis: Sequence[str] = (), log: Callable[[str], None] | None = None, **kwargs: Any) -> ImportResult:
+    """Import SMAP granules (see :func:`_import_smap`) into ``out_dir``; returns what was written.
+
+    ``modis``: MODIS LST / NDVI files as downloaded (see :mod:`.modis`), masked and scaled into dated factor
+    files in a temporary folder (removed afterwards), then aligned with the other ``factors``.
+    """
+    if not modis:
+        return _import_smap(granules, out_dir, *args, factors=factors, log=log, **kwargs)
+    from . import modis as modis_files
+
+    if not granules:  # the same first message as without MODIS files
+        return _import_smap(granules, out_dir, *args, factors=factors, log=log, **kwargs)
+    tmp = tempfile.mkdtemp(prefix="smd-modis-")
+    try:
+        converted = modis_files.convert([os.path.abspath(p) for p in modis], tmp, log)
+        return _import_smap(granules, out_dir, *args, factors=list(factors) + converted, log=log,
+                            factor_sources=list(factors) + list(modis), **kwargs)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _import_smap(granules: Sequence[str], out_dir: str, area: Any = None, area_crs: str | None = None,
+                 start: dt.date | str | None = None, end: dt.date | str | None = None, step: str = "daily",
+                 step_days: int = 1, product: str | None = None, layer: str = "sm_surface",
+                 passes: str = "am_then_pm", quality: str = "recommended",
+                 factors: Sequence[str] = (), fine_resolution: float = 1000.0, target_crs: str = EASE_CRS,
+                 progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled,
+                 log: Callable[[str], None] | None = None,
+                 factor_sources: Sequence[str] | None = None) -> ImportResult:
     """Import SMAP granules (see the module doc) into ``out_dir``; returns what was written.
 
     ``area``: an extent ``(xmin, ymin, xmax, ymax, crs)`` or a GeoJSON polygon with ``area_crs`` (see
@@ -742,7 +765,7 @@ def import_smap(granules: Sequence[str], out_dir: str, area: Any = None, area_cr
     total = float(len(used) + (len(steps) * 2 if factors else 0))
     done = 0.0
     tmp_dir = None
-    protected = {"SMAP granules": paths}
+    protected = {"SMAP granules": paths, "factor files": [os.path.abspath(p) for p in factor_sources or ()]}
     created_out = not os.path.exists(out_dir)
     try:
         for s0, s1, label in steps:
@@ -822,7 +845,7 @@ def import_smap(granules: Sequence[str], out_dir: str, area: Any = None, area_cr
                       "requested": utc_now(), "product": prod.short_name, "title": prod.title,
                       "versions": {layer: f"{prod.short_name} {used[0].version}"},
                       "granules": granule_names, "gdal": gdal.__version__,
-                      "factor_files": sorted({os.path.basename(p) for p in factors})}
+                      "factor_files": sorted({os.path.basename(p) for p in (factor_sources or factors)})}
         manifest_path = write_manifest(os.path.join(out_dir, "manifest.json"), step_files, bands, request, provenance)
     except BaseException as exc:
         if tmp_dir:

@@ -1641,366 +1641,376 @@ Earth Engine 访问：需要一个 Earth Engine 云项目（参数、插件设�
     <context>
         <name>ImportSmapAlgorithm</name>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="71" />
+            <location filename="../processing_provider/importsmap.py" line="73" />
             <source>Import SMAP granules (NASA Earthdata)</source>
             <translation>导入 SMAP 数据文件（NASA Earthdata）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="98" />
+            <location filename="../processing_provider/importsmap.py" line="103" />
             <source>SMAP granules (.h5)</source>
             <translation>SMAP 数据文件（.h5）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="100" />
+            <location filename="../processing_provider/importsmap.py" line="105" />
             <source>SMAP HDF5 granules downloaded from NASA Earthdata (NSIDC), e.g. SMAP_L4_SM_gph_20230601T013000_Vv7032_001.h5. Keep NSIDC's file names.</source>
             <translation>从 NASA Earthdata（NSIDC）下载的 SMAP HDF5 数据文件，例如 SMAP_L4_SM_gph_20230601T013000_Vv7032_001.h5。请保留 NSIDC 的文件名。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="102" />
+            <location filename="../processing_provider/importsmap.py" line="107" />
             <source>Folder of SMAP granules</source>
             <translation>SMAP 数据文件所在文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="104" />
+            <location filename="../processing_provider/importsmap.py" line="109" />
             <source>Every .h5 file in this folder (not its subfolders) is read as a granule.</source>
             <translation>读取该文件夹（不含子文件夹）中的每个 .h5 文件作为数据文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="105" />
+            <location filename="../processing_provider/importsmap.py" line="110" />
             <source>Extent</source>
             <translation>范围</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="106" />
+            <location filename="../processing_provider/importsmap.py" line="111" />
             <source>Area to import, with its CRS. Ignored when a polygon layer is given; without either, the whole global grid.</source>
             <translation>要导入的区域及其坐标参考系。给出面图层时忽略此项；两者都不给时导入整个全球格网。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="108" />
+            <location filename="../processing_provider/importsmap.py" line="113" />
             <source>Area (polygon layer)</source>
             <translation>区域（面图层）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="110" />
+            <location filename="../processing_provider/importsmap.py" line="115" />
             <source>Polygons delimiting the area (all features together). The outputs cover the SMAP cells that intersect the polygons' bounding box.</source>
             <translation>界定区域的多边形（所有要素合并）。输出覆盖与多边形外包矩形相交的 SMAP 像元。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="112" />
+            <location filename="../processing_provider/importsmap.py" line="117" />
             <source>Start date (YYYY-MM-DD, optional)</source>
             <translation>开始日期（YYYY-MM-DD，可选）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="114" />
+            <location filename="../processing_provider/importsmap.py" line="119" />
             <source>First day to import; empty: the first granule's day.</source>
             <translation>要导入的第一天；留空：第一个数据文件的日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="115" />
+            <location filename="../processing_provider/importsmap.py" line="120" />
             <source>End date (YYYY-MM-DD, inclusive, optional)</source>
             <translation>结束日期（YYYY-MM-DD，含当日，可选）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="117" />
+            <location filename="../processing_provider/importsmap.py" line="122" />
             <source>Last day to import (included); empty: the last granule's day.</source>
             <translation>要导入的最后一天（含当日）；留空：最后一个数据文件的日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="118" />
+            <location filename="../processing_provider/importsmap.py" line="123" />
             <source>Time step</source>
             <translation>时间步长</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="118" />
+            <location filename="../processing_provider/importsmap.py" line="123" />
             <source>Daily</source>
             <translation>逐日</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="118" />
+            <location filename="../processing_provider/importsmap.py" line="123" />
             <source>8-day</source>
             <translation>8 天</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="118" />
+            <location filename="../processing_provider/importsmap.py" line="123" />
             <source>16-day</source>
             <translation>16 天</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="118" />
+            <location filename="../processing_provider/importsmap.py" line="123" />
             <source>Monthly</source>
             <translation>逐月</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="118" />
+            <location filename="../processing_provider/importsmap.py" line="123" />
             <source>Fixed number of days</source>
             <translation>固定天数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="121" />
+            <location filename="../processing_provider/importsmap.py" line="126" />
             <source>Length of each time step. 8- and 16-day steps follow the MODIS composite calendar; fixed steps start on the start date. The first and last steps are clipped to the date range.</source>
             <translation>每个时间步长的长度。8 天和 16 天步长遵循 MODIS 合成日历；固定天数步长从开始日期起算。第一个和最后一个步长按日期范围截取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="124" />
+            <location filename="../processing_provider/importsmap.py" line="129" />
             <source>Days per time step (fixed number of days)</source>
             <translation>每个时间步长的天数（固定天数）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="127" />
+            <location filename="../processing_provider/importsmap.py" line="132" />
             <source>Used with the time step 'Fixed number of days'.</source>
             <translation>用于时间步长“固定天数”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="128" />
+            <location filename="../processing_provider/importsmap.py" line="133" />
             <source>SMAP product</source>
             <translation>SMAP 产品</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="128" />
+            <location filename="../processing_provider/importsmap.py" line="133" />
             <source>Detect from the files</source>
             <translation>根据文件自动识别</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="128" />
+            <location filename="../processing_provider/importsmap.py" line="133" />
             <source>L4 SPL4SMGP (3-hourly, 9 km)</source>
             <translation>L4 SPL4SMGP（每 3 小时，9 km）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="128" />
+            <location filename="../processing_provider/importsmap.py" line="133" />
             <source>L3 enhanced SPL3SMP_E (daily AM/PM, 9 km)</source>
             <translation>增强型 L3 SPL3SMP_E（每日上午/下午，9 km）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="128" />
+            <location filename="../processing_provider/importsmap.py" line="133" />
             <source>L3 SPL3SMP (daily AM/PM, 36 km)</source>
             <translation>L3 SPL3SMP（每日上午/下午，36 km）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="133" />
+            <location filename="../processing_provider/importsmap.py" line="138" />
             <source>The product the granules must belong to; granules of another product are refused.</source>
             <translation>数据文件必须属于的产品；其他产品的数据文件将被拒绝。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="135" />
+            <location filename="../processing_provider/importsmap.py" line="140" />
             <source>SMAP layer</source>
             <translation>SMAP 图层</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="135" />
+            <location filename="../processing_provider/importsmap.py" line="140" />
             <source>Surface soil moisture (0-5 cm)</source>
             <translation>表层土壤水分（0-5 cm）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="135" />
+            <location filename="../processing_provider/importsmap.py" line="140" />
             <source>Root-zone soil moisture (0-100 cm, L4 only)</source>
             <translation>根区土壤水分（0-100 cm，仅 L4）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="139" />
+            <location filename="../processing_provider/importsmap.py" line="144" />
             <source>The soil moisture layer to downscale.</source>
             <translation>要降尺度的土壤水分图层。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="140" />
+            <location filename="../processing_provider/importsmap.py" line="145" />
             <source>AM and PM retrievals (L3)</source>
             <translation>上午和下午反演（L3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="140" />
+            <location filename="../processing_provider/importsmap.py" line="145" />
             <source>AM, PM where AM has none</source>
             <translation>上午，上午无值处用下午</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="140" />
+            <location filename="../processing_provider/importsmap.py" line="145" />
             <source>AM only (6 am)</source>
             <translation>仅上午（6 时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="140" />
+            <location filename="../processing_provider/importsmap.py" line="145" />
             <source>PM only (6 pm)</source>
             <translation>仅下午（18 时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="140" />
+            <location filename="../processing_provider/importsmap.py" line="145" />
             <source>Mean of AM and PM</source>
             <translation>上午和下午的平均值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="144" />
+            <location filename="../processing_provider/importsmap.py" line="149" />
             <source>How the morning and evening retrievals of L3 granules make one daily value.</source>
             <translation>L3 数据文件的上午和下午反演如何合成为一个日值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="145" />
+            <location filename="../processing_provider/importsmap.py" line="150" />
             <source>L3 retrievals kept</source>
             <translation>保留的 L3 反演</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="145" />
+            <location filename="../processing_provider/importsmap.py" line="150" />
             <source>Recommended quality only</source>
             <translation>仅推荐质量</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="145" />
+            <location filename="../processing_provider/importsmap.py" line="150" />
             <source>Every successful retrieval</source>
             <translation>所有成功的反演</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="149" />
+            <location filename="../processing_provider/importsmap.py" line="154" />
             <source>retrieval_qual_flag: recommended quality keeps cells with bits 0-2 clear; every successful retrieval keeps cells with bits 1-2 clear.</source>
             <translation>retrieval_qual_flag：“仅推荐质量”保留第 0-2 位均为 0 的像元；“所有成功的反演”保留第 1-2 位均为 0 的像元。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="165" />
+            <location filename="../processing_provider/importsmap.py" line="172" />
             <source>Factor rasters (optional)</source>
             <translation>因子栅格（可选）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="167" />
+            <location filename="../processing_provider/importsmap.py" line="174" />
             <source>One factor per raster, named by its band description or its file name without the date (ndvi_20230601.tif is 'ndvi'). Dated files inside a time step are averaged; a step without one takes the latest earlier file; files without a date are static.</source>
             <translation>每个栅格一个因子，以其波段描述或去掉日期的文件名命名（ndvi_20230601.tif 即“ndvi”）。时间步长内带日期的文件取平均；没有文件的步长使用此前最近的文件；不带日期的文件为静态因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="171" />
+            <location filename="../processing_provider/importsmap.py" line="186" />
             <source>Fine resolution (target CRS units)</source>
             <translation>精细分辨率（目标坐标参考系单位）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="174" />
+            <location filename="../processing_provider/importsmap.py" line="189" />
             <source>Pixel size of the factor stacks, in units of the target CRS (metres for EPSG:6933). Must be finer than the SMAP cells.</source>
             <translation>因子堆栈的像元大小，单位为目标坐标参考系的单位（EPSG:6933 为米）。必须比 SMAP 像元更精细。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="176" />
+            <location filename="../processing_provider/importsmap.py" line="191" />
             <source>Target CRS of the factor stacks</source>
             <translation>因子堆栈的目标坐标参考系</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="178" />
+            <location filename="../processing_provider/importsmap.py" line="193" />
             <source>CRS of the fine grid; EPSG:6933 (SMAP's own EASE-Grid 2.0) when empty.</source>
             <translation>精细格网的坐标参考系；留空时为 EPSG:6933（SMAP 自身的 EASE-Grid 2.0）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="179" />
+            <location filename="../processing_provider/importsmap.py" line="194" />
             <source>Output folder</source>
             <translation>输出文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="180" />
+            <location filename="../processing_provider/importsmap.py" line="195" />
             <source>Folder receiving smap/, factors/ and manifest.json.</source>
             <translation>存放 smap/、factors/ 和 manifest.json 的文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="185" />
+            <location filename="../processing_provider/importsmap.py" line="200" />
             <source>Manifest (JSON)</source>
             <translation>清单（JSON）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="186" />
+            <location filename="../processing_provider/importsmap.py" line="201" />
             <source>SMAP rasters (';'-separated)</source>
             <translation>SMAP 栅格（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="187" />
+            <location filename="../processing_provider/importsmap.py" line="202" />
             <source>Factor stacks (';'-separated)</source>
             <translation>因子堆栈（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="188" />
+            <location filename="../processing_provider/importsmap.py" line="203" />
             <source>Number of time steps</source>
             <translation>时间步数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="213" />
+            <location filename="../processing_provider/importsmap.py" line="228" />
             <source>The granule folder {} does not exist; choose the folder holding the .h5 files.</source>
             <translation>数据文件夹 {} 不存在；请选择存放 .h5 文件的文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="225" />
+            <location filename="../processing_provider/importsmap.py" line="240" />
             <source>The folder {} holds no .h5 granule; choose the folder holding the SMAP files downloaded from NASA Earthdata.</source>
             <translation>文件夹 {} 中没有 .h5 数据文件；请选择存放从 NASA Earthdata 下载的 SMAP 文件的文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="227" />
+            <location filename="../processing_provider/importsmap.py" line="242" />
             <source>Give the SMAP granules (.h5 files) or the folder holding them.</source>
             <translation>请给出 SMAP 数据文件（.h5 文件）或存放它们的文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="231" />
+            <location filename="../processing_provider/importsmap.py" line="246" />
             <source>'{}' ({}) is not a date; write it as YYYY-MM-DD.</source>
             <translation>“{}”（{}）不是日期；请写成 YYYY-MM-DD。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="300" />
+            <location filename="../processing_provider/importsmap.py" line="325" />
             <source>Imported {} granule(s) of {} ({}) into {} time step(s).</source>
             <translation>已将 {} 个 {}（{}）数据文件导入 {} 个时间步长。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="303" />
+            <location filename="../processing_provider/importsmap.py" line="328" />
             <source>No SMAP data for these time steps (nothing written for them): {}</source>
             <translation>以下时间步长没有 SMAP 数据（未为其写出任何内容）：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="151" />
+            <location filename="../processing_provider/importsmap.py" line="156" />
             <source>Search and download the granules from NASA Earthdata</source>
             <translation>从 NASA Earthdata 搜索并下载数据文件</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="153" />
+            <location filename="../processing_provider/importsmap.py" line="158" />
             <source>Search NASA's CMR for the chosen product over the area and dates and download the granules (resumably, into the cache folder) before importing them. Needs the product, the dates and an Earthdata Login token.</source>
             <translation>导入前，在 NASA 的 CMR 中按区域和日期搜索所选产品，并将数据文件下载到缓存文件夹（可续传）。需要指定产品、日期和 Earthdata Login 令牌。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="156" />
-            <source>Earthdata Login token (authentication configuration)</source>
-            <translation>Earthdata Login 令牌（认证配置）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/importsmap.py" line="158" />
-            <source>A QGIS authentication configuration (Basic: the token as password) holding your Earthdata Login token. Empty: the EARTHDATA_TOKEN environment variable.</source>
-            <translation>保存您的 Earthdata Login 令牌的 QGIS 认证配置（Basic 类型：令牌填在密码中）。留空：使用 EARTHDATA_TOKEN 环境变量。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/importsmap.py" line="160" />
+            <location filename="../processing_provider/importsmap.py" line="167" />
             <source>Download cache folder</source>
             <translation>下载缓存文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="163" />
+            <location filename="../processing_provider/importsmap.py" line="170" />
             <source>Where downloaded granules are kept (and found again by later runs). Empty: the plugin's cache folder.</source>
             <translation>下载的数据文件保存位置（之后的运行会再次使用）。留空：插件的缓存文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="218" />
+            <location filename="../processing_provider/importsmap.py" line="233" />
             <source>Choose the SMAP product to search and download (it cannot be detected before the files are there).</source>
             <translation>请选择要搜索和下载的 SMAP 产品（文件下载之前无法自动识别）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="222" />
+            <location filename="../processing_provider/importsmap.py" line="237" />
             <source>Give the start and end dates of the granules to download.</source>
             <translation>请给出要下载的数据文件的开始和结束日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="244" />
-            <source>The authentication configuration {} holds no Earthdata Login token (put the token in its password field), or the authentication database is locked.</source>
-            <translation>认证配置 {} 中没有 Earthdata Login 令牌（请将令牌填入其密码字段），或认证数据库已锁定。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/importsmap.py" line="74" />
+            <location filename="../processing_provider/importsmap.py" line="76" />
             <source>Reads SMAP soil moisture granules as NSIDC distributes them through NASA Earthdata (HDF5 files), without Google Earth Engine: SMAP L4 SPL4SMGP (3-hourly, sm_surface and sm_rootzone, 9 km), enhanced L3 SPL3SMP_E (daily AM and PM retrievals, 9 km) and L3 SPL3SMP (daily, 36 km).
 
 The granules carry no georeferencing that GDAL can use: the algorithm places them exactly on the documented EASE-Grid 2.0 global lattice (EPSG:6933, cells of 9008.055210146 m or 36032.220840584 m) and checks the granules' own latitude/longitude arrays against it. Fill values, values outside the valid range and, for L3, retrievals whose quality flag is not 'recommended' (or, if chosen, not successful) become nodata. Granules are subset to the whole SMAP cells covering the area and averaged over each time step (daily, 8- or 16-day on the MODIS calendar, monthly, or a fixed number of days); AM and PM retrievals are combined as chosen.
 
-It writes smap/smap_YYYYMMDD.tif per time step and manifest.json in the format 'Fetch data from Earth Engine' writes. Give factor rasters (one factor per GeoTIFF, named by band description or file name; a date in the file name makes it a time series, files without a date are static) to also write factors/factors_YYYYMMDD.tif on the fine grid: then screen, train and downscale take the manifest unchanged. Granules of mixed products or versions, damaged or subset files and granules without data in the area are refused with a message; nothing is written then.
+It writes smap/smap_YYYYMMDD.tif per time step and manifest.json in the format 'Fetch data from Earth Engine' writes. Give factor rasters (one factor per GeoTIFF, named by band description or file name; a date in the file name makes it a time series, files without a date are static) and/or MODIS LST and NDVI files as downloaded (HDF4-EOS tiles or AppEEARS exports; quality-masked and scaled) to also write factors/factors_YYYYMMDD.tif on the fine grid: then screen, train and downscale take the manifest unchanged. Granules of mixed products or versions, damaged or subset files and granules without data in the area are refused with a message; nothing is written then.
 
-With 'Search and download', the granules of the chosen product for the area and dates are first searched in NASA's CMR and downloaded with your Earthdata Login token (from a QGIS authentication configuration, or the EARTHDATA_TOKEN environment variable for qgis_process) into a cache folder; an interrupted download resumes, and granules already in the cache are not downloaded again.</source>
+With 'Search and download', the granules of the chosen product for the area and dates are first searched in NASA's CMR with NASA's earthaccess library and downloaded into a cache folder; an interrupted download resumes, and granules already in the cache are not downloaded again. Earthdata Login: a QGIS authentication configuration (user name and password, or a token as password), or for qgis_process the EARTHDATA_USERNAME and EARTHDATA_PASSWORD (or EARTHDATA_TOKEN) environment variables or a netrc file. Credentials are never written to settings, logs or outputs.</source>
             <translation>读取 NSIDC 通过 NASA Earthdata 分发的 SMAP 土壤水分数据文件（HDF5 文件），无需 Google Earth Engine：SMAP L4 SPL4SMGP（每 3 小时，sm_surface 和 sm_rootzone，9 km）、增强型 L3 SPL3SMP_E（每日上午和下午反演，9 km）以及 L3 SPL3SMP（每日，36 km）。
 
 这些数据文件不带 GDAL 可用的地理参考：本算法按文档给出的 EASE-Grid 2.0 全球格网（EPSG:6933，像元 9008.055210146 m 或 36032.220840584 m）精确定位，并用文件自带的经纬度数组进行核对。填充值、超出有效范围的值，以及（L3）质量标志不是“推荐”（或按选择，不是“成功”）的反演值均设为无数据。数据按覆盖区域的完整 SMAP 像元裁剪，并在每个时间步长内平均（每日、按 MODIS 日历的 8 天或 16 天、每月或固定天数）；上午和下午反演按所选方式合并。
 
-每个时间步长写出 smap/smap_YYYYMMDD.tif，并以“从 Earth Engine 获取数据”的格式写出 manifest.json。如给出因子栅格（每个 GeoTIFF 一个因子，以波段描述或文件名命名；文件名中带日期的构成时间序列，不带日期的为静态因子），还会在精细格网上写出 factors/factors_YYYYMMDD.tif：这样因子筛选、训练和降尺度可直接使用该清单。混合不同产品或版本的数据文件、损坏或经过裁剪的文件以及区域内没有数据的文件会被拒绝并给出说明；此时不写出任何内容。
+每个时间步长写出 smap/smap_YYYYMMDD.tif，并以“从 Earth Engine 获取数据”的格式写出 manifest.json。如给出因子栅格（每个 GeoTIFF 一个因子，以波段描述或文件名命名；文件名中带日期的构成时间序列，不带日期的为静态因子）和/或按原样下载的 MODIS 地表温度与 NDVI 文件（HDF4-EOS 分块或 AppEEARS 导出文件；经质量掩膜并按比例换算），还会在精细格网上写出 factors/factors_YYYYMMDD.tif：这样因子筛选、训练和降尺度可直接使用该清单。混合不同产品或版本的数据文件、损坏或经过裁剪的文件以及区域内没有数据的文件会被拒绝并给出说明；此时不写出任何内容。
 
-选择“搜索并下载”时，先在 NASA 的 CMR 中按区域和日期搜索所选产品的数据文件，并使用您的 Earthdata Login 令牌（来自 QGIS 认证配置，或用于 qgis_process 的 EARTHDATA_TOKEN 环境变量）下载到缓存文件夹；中断的下载会续传，缓存中已有的数据文件不会重复下载。</translation>
+选择“搜索并下载”时，先用 NASA 的 earthaccess 库在 NASA 的 CMR 中按区域和日期搜索所选产品的数据文件，并下载到缓存文件夹；中断的下载会续传，缓存中已有的数据文件不会重复下载。Earthdata Login：QGIS 认证配置（用户名和密码，或将令牌作为密码），或用于 qgis_process 的 EARTHDATA_USERNAME 和 EARTHDATA_PASSWORD（或 EARTHDATA_TOKEN）环境变量，或 netrc 文件。凭据绝不会写入设置、日志或输出。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="161" />
+            <source>Earthdata Login (authentication configuration)</source>
+            <translation>Earthdata Login（认证配置）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="163" />
+            <source>A QGIS authentication configuration (Basic) holding your Earthdata Login: user name and password, or an empty user name and a token as password. Empty: the EARTHDATA_USERNAME and EARTHDATA_PASSWORD (or EARTHDATA_TOKEN) environment variables, else a netrc file (~/.netrc or NETRC).</source>
+            <translation>保存您的 Earthdata Login 的 QGIS 认证配置（Basic 类型）：用户名和密码，或用户名留空、令牌填在密码中。留空：使用 EARTHDATA_USERNAME 和 EARTHDATA_PASSWORD（或 EARTHDATA_TOKEN）环境变量，否则使用 netrc 文件（~/.netrc 或 NETRC 指定的文件）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="178" />
+            <source>MODIS LST / NDVI files (optional)</source>
+            <translation>MODIS 地表温度 / NDVI 文件（可选）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="180" />
+            <source>MODIS files as downloaded, with NASA's or AppEEARS' names: MOD11A1/MOD11A2 (LST day and night, QC_Day/QC_Night) and MOD13A2 (NDVI, pixel reliability), or the MYD twins; HDF4-EOS tiles, HDF5/NetCDF files holding those layers, or AppEEARS GeoTIFF layers (each value layer with its quality layer). Clouds and failed retrievals are masked, values scaled (LST x 0.02 K, NDVI x 0.0001) and used as the factors lst_day, lst_night and ndvi.</source>
+            <translation>按原样下载的 MODIS 文件，保留 NASA 或 AppEEARS 的文件名：MOD11A1/MOD11A2（白天和夜间地表温度，QC_Day/QC_Night）和 MOD13A2（NDVI，像元可靠性），或对应的 MYD 产品；HDF4-EOS 分块、包含这些图层的 HDF5/NetCDF 文件，或 AppEEARS GeoTIFF 图层（每个数值图层需附带其质量图层）。云和反演失败的像元被掩膜，数值按比例换算（地表温度 x 0.02 K，NDVI x 0.0001），并用作因子 lst_day、lst_night 和 ndvi。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/importsmap.py" line="262" />
+            <source>The authentication configuration {} holds no Earthdata Login password or token, or the authentication database is locked.</source>
+            <translation>认证配置 {} 中没有 Earthdata Login 密码或令牌，或认证数据库已锁定。</translation>
         </message>
     </context>
     <context>
@@ -2180,152 +2190,152 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
     <context>
         <name>ScreenAlgorithm</name>
         <message>
-            <location filename="../processing_provider/screen.py" line="198" />
+            <location filename="../processing_provider/screen.py" line="207" />
             <source>Screen factors (correlation analysis)</source>
             <translation>因子筛选（相关分析）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="246" />
+            <location filename="../processing_provider/screen.py" line="251" />
             <source>A factor correlated more strongly than this with a better-ranked selected factor is dropped. 1 keeps every factor.</source>
             <translation>若某因子与排名更靠前的已选因子的相关性超过此值，则将其剔除。取 1 时保留所有因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="248" />
+            <location filename="../processing_provider/screen.py" line="253" />
             <source>Minimum |r| with soil moisture</source>
             <translation>与土壤水分的最小 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="252" />
+            <location filename="../processing_provider/screen.py" line="257" />
             <source>Factors correlating more weakly than this with soil moisture are dropped.</source>
             <translation>与土壤水分的相关性弱于此值的因子将被剔除。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="255" />
+            <location filename="../processing_provider/screen.py" line="260" />
             <source>Keep at most this many factors, best ranked first. 0 keeps all that pass.</source>
             <translation>最多保留这么多个因子，按排名优先。0 表示保留所有通过筛选的因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="258" />
+            <location filename="../processing_provider/screen.py" line="263" />
             <source>Drop, one at a time, the kept continuous factor whose VIF against the other kept factors exceeds this (5 or 10 are usual). 0 switches the filter off.</source>
             <translation>每次剔除一个相对于其他保留因子的 VIF 超过此值的保留连续型因子（通常取 5 或 10）。0 表示关闭该筛选。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="260" />
+            <location filename="../processing_provider/screen.py" line="265" />
             <source>Compute VIF, mutual information and permutation importance</source>
             <translation>计算 VIF、互信息和置换重要性</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="263" />
+            <location filename="../processing_provider/screen.py" line="268" />
             <source>Adds the columns vif, mutual_info and perm_importance (a quick random forest; needs scikit-learn) and their values in the reasons.</source>
             <translation>增加 vif、mutual_info 和 perm_importance 列（使用快速随机森林；需要 scikit-learn），并在原因中给出其数值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="265" />
+            <location filename="../processing_provider/screen.py" line="270" />
             <source>Derived factors</source>
             <translation>派生因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="265" />
+            <location filename="../processing_provider/screen.py" line="270" />
             <source>LST day-night difference (lst_diff)</source>
             <translation>LST 昼夜温差（lst_diff）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="265" />
+            <location filename="../processing_provider/screen.py" line="270" />
             <source>TVDI from the NDVI-LST space (tvdi)</source>
             <translation>基于 NDVI-LST 特征空间的 TVDI（tvdi）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="265" />
+            <location filename="../processing_provider/screen.py" line="270" />
             <source>Antecedent precipitation index (api)</source>
             <translation>前期降水指数（api）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="270" />
+            <location filename="../processing_provider/screen.py" line="275" />
             <source>Computed from the stack bands when their inputs are present and screened with the other factors.</source>
             <translation>当所需输入波段存在时由堆栈波段计算，并与其他因子一起参与筛选。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="274" />
+            <location filename="../processing_provider/screen.py" line="279" />
             <source>Screening table</source>
             <translation>筛选结果表</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="274" />
+            <location filename="../processing_provider/screen.py" line="279" />
             <source>CSV files (*.csv)</source>
             <translation>CSV 文件 (*.csv)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="276" />
+            <location filename="../processing_provider/screen.py" line="281" />
             <source>CSV table with one row per factor, in rank order.</source>
             <translation>CSV 表，每个因子一行，按排名排序。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="277" />
+            <location filename="../processing_provider/screen.py" line="282" />
             <source>Screening report</source>
             <translation>筛选报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="277" />
+            <location filename="../processing_provider/screen.py" line="282" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="279" />
+            <location filename="../processing_provider/screen.py" line="284" />
             <source>HTML report: factors ranked by their correlation with soil moisture (selected and dropped), the correlation heatmap and the table; shown in the Processing results viewer.</source>
             <translation>HTML 报告：按与土壤水分的相关性排序的因子（已选和已剔除）、相关系数热图和结果表；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="286" />
+            <location filename="../processing_provider/screen.py" line="291" />
             <source>Selected factors (comma-separated)</source>
             <translation>已选因子（以逗号分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="320" />
+            <location filename="../processing_provider/screen.py" line="325" />
             <source>{} coarse samples over {} date(s).</source>
             <translation>{} 个粗分辨率样本，共 {} 个日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="324" />
+            <location filename="../processing_provider/screen.py" line="329" />
             <source>yes</source>
             <translation>是</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="324" />
+            <location filename="../processing_provider/screen.py" line="329" />
             <source>no</source>
             <translation>否</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="327" />
+            <location filename="../processing_provider/screen.py" line="332" />
             <source>Selected factors: {}</source>
             <translation>已选因子：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="331" />
+            <location filename="../processing_provider/screen.py" line="336" />
             <source>Maximum collinearity</source>
             <translation>最大共线性</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="333" />
+            <location filename="../processing_provider/screen.py" line="338" />
             <source>Minimum |r|</source>
             <translation>最小 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="334" />
+            <location filename="../processing_provider/screen.py" line="339" />
             <source>Maximum number of factors</source>
             <translation>最大因子数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="335" />
+            <location filename="../processing_provider/screen.py" line="340" />
             <source>no limit</source>
             <translation>不限</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="336" />
+            <location filename="../processing_provider/screen.py" line="341" />
             <source>Maximum VIF</source>
             <translation>最大 VIF</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="336" />
+            <location filename="../processing_provider/screen.py" line="341" />
             <source>off</source>
             <translation>关闭</translation>
         </message>
@@ -2360,17 +2370,17 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
             <translation>原因</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="306" />
+            <location filename="../processing_provider/screen.py" line="311" />
             <source>SMAP values read with {}.</source>
             <translation>SMAP 值按 {} 读取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="338" />
+            <location filename="../processing_provider/screen.py" line="343" />
             <source>SMAP values</source>
             <translation>SMAP 值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="201" />
+            <location filename="../processing_provider/screen.py" line="210" />
             <source>Ranks the downscaling factors by how strongly they relate to SMAP soil moisture and selects a non-redundant subset for smdownscale:train.
 
 For every date, the 1 km factor stack is averaged onto the SMAP grid (each coarse cell gets the mean of the 1 km pixels whose centers fall in it; land cover becomes class fractions) and paired with the SMAP value; all dates are pooled. For each continuous factor the table gives Pearson and Spearman correlation with their p-values; a categorical factor (land cover) is judged as a whole by the correlation ratio eta of soil moisture over the dominant class of each cell (p-value from one-way ANOVA), in the Pearson column.
@@ -2399,17 +2409,17 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
 单位：SMAP 土壤水分必须为 m3/m3；百分比、缩放后的整数或未声明的填充值（如 -9999）会使运行停止，并给出修正方法。高级参数 SM_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 SM_NODATA（文件未声明的填充值）说明如何读取 SMAP。类 NDVI 因子必须位于 -1 到 1 之间。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="243" />
+            <location filename="../processing_provider/screen.py" line="248" />
             <source>Maximum collinearity |r|</source>
             <translation>最大共线性 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="253" />
+            <location filename="../processing_provider/screen.py" line="258" />
             <source>Maximum factors (0 = no limit)</source>
             <translation>最多因子数（0 = 不限）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="256" />
+            <location filename="../processing_provider/screen.py" line="261" />
             <source>Maximum VIF (0 = off)</source>
             <translation>最大 VIF（0 = 关闭）</translation>
         </message>
@@ -2691,19 +2701,19 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
     <context>
         <name>SmdDependencies</name>
         <message>
-            <location filename="../processing_provider/dependencies.py" line="161" />
+            <location filename="../processing_provider/dependencies.py" line="162" />
             <source>This algorithm needs {names}, which QGIS's Python cannot import. Install it once from the menu Raster &gt; Soil moisture downscaling &gt; Check dependencies…, or run this command and restart QGIS:
 {command}</source>
             <translation>此算法需要 {names}，但 QGIS 的 Python 无法导入。请通过菜单“栅格 &gt; 土壤水分降尺度 &gt; 检查依赖项…”安装一次，或运行以下命令后重启 QGIS：
 {command}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/dependencies.py" line="200" />
+            <location filename="../processing_provider/dependencies.py" line="201" />
             <source>Could not run {python}: {error}</source>
             <translation>无法运行 {python}：{error}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/dependencies.py" line="205" />
+            <location filename="../processing_provider/dependencies.py" line="206" />
             <source>pip is not available for QGIS's Python ({python}); install pip first (Debian/Ubuntu: sudo apt install python3-pip), then try again.</source>
             <translation>QGIS 的 Python（{python}）没有可用的 pip；请先安装 pip（Debian/Ubuntu：sudo apt install python3-pip），然后重试。</translation>
         </message>
@@ -2759,257 +2769,257 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <translation>训练降尺度模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="118" />
+            <location filename="../processing_provider/train.py" line="114" />
             <source>Band names of the factor stacks to train on, e.g. 'ndvi,lst_day,landcover' (the 'Selected factors' output of smdownscale:screen). Empty: all bands.</source>
             <translation>用于训练的因子堆栈波段名称，例如“ndvi,lst_day,landcover”（smdownscale:screen 的“已选因子”输出）。留空：使用所有波段。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="120" />
+            <location filename="../processing_provider/train.py" line="116" />
             <source>Model</source>
             <translation>模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="120" />
+            <location filename="../processing_provider/train.py" line="116" />
             <source>Random forest (RF)</source>
             <translation>随机森林（RF）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="120" />
+            <location filename="../processing_provider/train.py" line="116" />
             <source>Support vector regression (SVR)</source>
             <translation>支持向量回归（SVR）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="120" />
+            <location filename="../processing_provider/train.py" line="116" />
             <source>Regression tree (CART)</source>
             <translation>分类回归树（CART）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="120" />
+            <location filename="../processing_provider/train.py" line="116" />
             <source>Gradient boosting (histogram-based)</source>
             <translation>梯度提升（基于直方图）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="120" />
+            <location filename="../processing_provider/train.py" line="116" />
             <source>Extra trees</source>
             <translation>极端随机树</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="120" />
+            <location filename="../processing_provider/train.py" line="116" />
             <source>Linear trend + gradient boosting</source>
             <translation>线性趋势 + 梯度提升</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="133" />
+            <location filename="../processing_provider/train.py" line="129" />
             <source>Training mode</source>
             <translation>训练模式</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="137" />
+            <location filename="../processing_provider/train.py" line="133" />
             <source>Scale-aware training learns the relation at the scale SMAP measures; the study's mode reproduces the published setup (trained on bilinearly resampled SMAP).</source>
             <translation>尺度感知训练在 SMAP 的观测尺度上学习关系；文献模式复现已发表的方案（在双线性重采样后的 SMAP 上训练）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="139" />
+            <location filename="../processing_provider/train.py" line="135" />
             <source>Cross-validation</source>
             <translation>交叉验证</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="139" />
+            <location filename="../processing_provider/train.py" line="135" />
             <source>Spatial blocks</source>
             <translation>空间分块</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="139" />
+            <location filename="../processing_provider/train.py" line="135" />
             <source>Dates held out</source>
             <translation>留出日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="139" />
+            <location filename="../processing_provider/train.py" line="135" />
             <source>Random K-fold (optimistic)</source>
             <translation>随机 K 折（偏乐观）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="143" />
+            <location filename="../processing_provider/train.py" line="139" />
             <source>How the reported skill is estimated. Random K-fold mixes neighbouring cells between training and testing and overstates skill.</source>
             <translation>所报告精度的估计方式。随机 K 折会把相邻像元同时分到训练集和测试集中，从而高估精度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="145" />
+            <location filename="../processing_provider/train.py" line="141" />
             <source>Hyperparameter search budget (s, 0 = off)</source>
             <translation>超参数搜索时间预算（秒，0 = 关闭）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="148" />
+            <location filename="../processing_provider/train.py" line="144" />
             <source>Seconds to spend trying settings of the model (of each model with Auto), scored by spatial cross-validation. 0 uses the default settings.</source>
             <translation>尝试模型设置所用的秒数（“自动”模式下为每个模型），以空间交叉验证打分。0 表示使用默认设置。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="150" />
+            <location filename="../processing_provider/train.py" line="146" />
             <source>Derived factors</source>
             <translation>派生因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="150" />
+            <location filename="../processing_provider/train.py" line="146" />
             <source>LST day-night difference (lst_diff)</source>
             <translation>LST 昼夜温差（lst_diff）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="150" />
+            <location filename="../processing_provider/train.py" line="146" />
             <source>TVDI from the NDVI-LST space (tvdi)</source>
             <translation>基于 NDVI-LST 特征空间的 TVDI（tvdi）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="150" />
+            <location filename="../processing_provider/train.py" line="146" />
             <source>Antecedent precipitation index (api)</source>
             <translation>前期降水指数（api）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="155" />
+            <location filename="../processing_provider/train.py" line="151" />
             <source>Computed from the stack bands (lst_day and lst_night; ndvi and lst_day; daily precipitation_lag&lt;d&gt; bands) when present, and added to the factors; skipped with a note when their inputs are missing.</source>
             <translation>在所需波段存在时由堆栈波段计算（lst_day 和 lst_night；ndvi 和 lst_day；逐日的 precipitation_lag&lt;d&gt; 波段），并加入因子；若缺少所需输入，则跳过并给出提示。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="158" />
+            <location filename="../processing_provider/train.py" line="154" />
             <source>Number of trees (random forest)</source>
             <translation>树的数量（随机森林）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="164" />
+            <location filename="../processing_provider/train.py" line="160" />
             <source>Cross-validation folds (0 = none)</source>
             <translation>交叉验证折数（0 = 不进行）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="168" />
+            <location filename="../processing_provider/train.py" line="164" />
             <source>Number of folds for both spatial and random cross-validation; 0 skips cross-validation, otherwise at least 2.</source>
             <translation>空间交叉验证和随机交叉验证的折数；0 表示跳过交叉验证，否则至少为 2。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="170" />
+            <location filename="../processing_provider/train.py" line="166" />
             <source>Spatial CV block size (coarse cells)</source>
             <translation>空间交叉验证的分块大小（粗像元数）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="173" />
+            <location filename="../processing_provider/train.py" line="169" />
             <source>Spatial folds hold out square blocks of this many SMAP cells per side (4 cells of 9 km = 36 km); use at least the range of spatial autocorrelation.</source>
             <translation>空间分折每次留出边长为这么多个 SMAP 像元的正方形分块（4 个 9 km 像元 = 36 km）；应至少取空间自相关的变程。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="175" />
+            <location filename="../processing_provider/train.py" line="171" />
             <source>Random seed</source>
             <translation>随机种子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="178" />
+            <location filename="../processing_provider/train.py" line="174" />
             <source>Seed for the model and the random folds; the same seed gives the same model.</source>
             <translation>模型和随机分折的种子；相同的种子得到相同的模型。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="181" />
+            <location filename="../processing_provider/train.py" line="177" />
             <source>Model file</source>
             <translation>模型文件</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="181" />
+            <location filename="../processing_provider/train.py" line="177" />
             <source>smdownscale model (*.smdmodel)</source>
             <translation>smdownscale 模型 (*.smdmodel)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="183" />
+            <location filename="../processing_provider/train.py" line="179" />
             <source>Where to save the trained model (.smdmodel).</source>
             <translation>训练好的模型的保存位置（.smdmodel）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="184" />
+            <location filename="../processing_provider/train.py" line="180" />
             <source>Training report</source>
             <translation>训练报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="184" />
+            <location filename="../processing_provider/train.py" line="180" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="186" />
+            <location filename="../processing_provider/train.py" line="182" />
             <source>HTML report: cross-validation metrics (spatial and random folds, pooled and per fold) and feature importance; shown in the Processing results viewer.</source>
             <translation>HTML 报告：交叉验证指标（空间分折和随机分折，合并及逐折）和特征重要性；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="192" />
+            <location filename="../processing_provider/train.py" line="188" />
             <source>CV R (chosen scheme)</source>
             <translation>交叉验证 R（所选方案）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="193" />
+            <location filename="../processing_provider/train.py" line="189" />
             <source>CV MAE (m3/m3)</source>
             <translation>交叉验证 MAE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="194" />
+            <location filename="../processing_provider/train.py" line="190" />
             <source>CV RMSE (m3/m3)</source>
             <translation>交叉验证 RMSE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="195" />
+            <location filename="../processing_provider/train.py" line="191" />
             <source>CV ubRMSD (m3/m3)</source>
             <translation>交叉验证 ubRMSD（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="196" />
+            <location filename="../processing_provider/train.py" line="192" />
             <source>Training samples</source>
             <translation>训练样本数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="197" />
+            <location filename="../processing_provider/train.py" line="193" />
             <source>Model type trained (the winner with Auto)</source>
             <translation>训练的模型类型（自动模式下为胜出者）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="235" />
+            <location filename="../processing_provider/train.py" line="231" />
             <source>1 km pixels</source>
             <translation>1 km 像元</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="235" />
+            <location filename="../processing_provider/train.py" line="231" />
             <source>coarse samples</source>
             <translation>粗分辨率样本</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="236" />
+            <location filename="../processing_provider/train.py" line="232" />
             <source>{} model trained on {} {} over {} date(s); features: {}</source>
             <translation>{} 模型已基于 {} 个{}训练完成，共 {} 个日期；特征：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="239" />
+            <location filename="../processing_provider/train.py" line="235" />
             <source>Training mode: {}</source>
             <translation>训练模式：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="243" />
+            <location filename="../processing_provider/train.py" line="239" />
             <source>Derived factor {} was not computed: it {}.</source>
             <translation>派生因子 {} 未计算：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="245" />
+            <location filename="../processing_provider/train.py" line="241" />
             <source>Factor {} was left out of the model: {}.</source>
             <translation>因子 {} 未纳入模型：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="246" />
+            <location filename="../processing_provider/train.py" line="242" />
             <source>Cross-validation (soil moisture in m3/m3):</source>
             <translation>交叉验证（土壤水分单位 m3/m3）：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="251" />
+            <location filename="../processing_provider/train.py" line="247" />
             <source>Feature importances: {}</source>
             <translation>特征重要性：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="162" />
+            <location filename="../processing_provider/train.py" line="158" />
             <source>Trees in the random forest; more trees are steadier but slower. Used by the random forest only (the other models keep their defaults).</source>
             <translation>随机森林中树的数量；树越多结果越稳定，但速度越慢。仅用于随机森林（其他模型保持其默认值）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="221" />
+            <location filename="../processing_provider/train.py" line="217" />
             <source>SMAP values read with {}; the model keeps this for downscaling.</source>
             <translation>SMAP 值按 {} 读取；模型会保存此设置用于降尺度。</translation>
         </message>
@@ -3047,27 +3057,27 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
 单位：SMAP 土壤水分必须为 m3/m3。不可能是 m3/m3 的值（百分比、缩放后的整数、文件未声明为无数据值的填充值如 -9999）会使运行停止，并给出指明文件和修正方法的消息。高级参数 SM_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 SM_NODATA（文件未声明的填充值；文件不会被修改）说明如何读取 SMAP；模型会保存它们，因此 smdownscale:downscale 以相同方式读取 SMAP。类 NDVI 因子（ndvi、evi、savi、ndwi）必须位于 -1 到 1 之间（MODIS 以整数 x 10000 存储：请先乘以 0.0001）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="129" />
+            <location filename="../processing_provider/train.py" line="125" />
             <source>The regression algorithm. Auto compares RF, extra trees, both boosting models and SVR by spatial cross-validation and by the scale-transfer check (trained on grids 2x and 3x coarser than SMAP, scored on SMAP cells of held-out blocks), and keeps RF unless another model is better in both, on every fold.</source>
             <translation>回归算法。“自动”通过空间交叉验证和尺度迁移检验（在比 SMAP 粗 2 倍和 3 倍的格网上训练，在留出空间块的 SMAP 像元上评分）比较 RF、极端随机树、两种提升模型和 SVR；除非其他模型在两项检验的每一折上都更优，否则保留 RF。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="116" />
+            <location filename="../processing_provider/train.py" line="112" />
             <source>Factors to use (default: all)</source>
             <translation>使用的因子（默认：全部）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="133" />
+            <location filename="../processing_provider/train.py" line="129" />
             <source>Scale-aware: train on SMAP cells</source>
             <translation>尺度感知：在 SMAP 像元上训练</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="133" />
+            <location filename="../processing_provider/train.py" line="129" />
             <source>Study's mode: SMAP at 1 km</source>
             <translation>文献模式：SMAP 重采样到 1 km</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="120" />
+            <location filename="../processing_provider/train.py" line="116" />
             <source>Auto (RF unless clearly beaten)</source>
             <translation>自动（除非明显更优，否则用 RF）</translation>
         </message>
@@ -3472,22 +3482,22 @@ HTML 报告包含精度指标表、估算值对参考值的密度散点图（带
             <translation>来自 smdownscale:align 的精细分辨率（1 km）多波段因子堆栈，每个日期一个，文件名中的日期与对应的土壤水分栅格相同。波段按名称（波段描述）识别。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="115" />
+            <location filename="../processing_provider/screen.py" line="124" />
             <source>SMAP soil moisture</source>
             <translation>SMAP 土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="116" />
+            <location filename="../processing_provider/screen.py" line="125" />
             <source>Factor stacks</source>
             <translation>因子堆栈</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="120" />
+            <location filename="../processing_provider/screen.py" line="129" />
             <source>Minimum valid fraction per coarse cell</source>
             <translation>每个粗像元的最小有效比例</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="124" />
+            <location filename="../processing_provider/screen.py" line="133" />
             <source>A coarse cell is used only when at least this share of its 1 km pixels has every factor valid.</source>
             <translation>仅当某粗像元中至少有此比例的 1 km 像元所有因子均有效时，才使用该粗像元。</translation>
         </message>
@@ -3497,62 +3507,62 @@ HTML 报告包含精度指标表、估算值对参考值的密度散点图（带
             <translation>由 smdownscale:fetchgee 写出的 manifest.json：使用其中的 SMAP 栅格和因子栈，代替上面的两个列表。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="93" />
+            <location filename="../processing_provider/screen.py" line="102" />
             <source>Give either a manifest or the lists of SMAP rasters and factor stacks, not both.</source>
             <translation>请给出清单文件，或给出 SMAP 栅格和因子栈列表，二者不能同时给出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="97" />
+            <location filename="../processing_provider/screen.py" line="106" />
             <source>Give the SMAP soil moisture rasters and the factor stacks (one per date), or a manifest from smdownscale:fetchgee.</source>
             <translation>请给出 SMAP 土壤水分栅格和因子栈（每个日期一个），或 smdownscale:fetchgee 生成的清单文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="141" />
+            <location filename="../processing_provider/screen.py" line="150" />
             <source>The values are multiplied by this to give m3/m3: 0.01 for percent, 0.0001 for integers x 10000. Empty: as the model was trained (1 unless its SMAP had a scale).</source>
             <translation>数值乘以此系数得到 m3/m3：百分比为 0.01，整数 x 10000 为 0.0001。留空：按模型训练时的方式（除非其 SMAP 带有系数，否则为 1）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="144" />
+            <location filename="../processing_provider/screen.py" line="153" />
             <source>The values are multiplied by this to give m3/m3: 1 for m3/m3, 0.01 for percent, 0.0001 for integers x 10000. Values that cannot be m3/m3 stop the run with a message.</source>
             <translation>数值乘以此系数得到 m3/m3：m3/m3 为 1，百分比为 0.01，整数 x 10000 为 0.0001。不可能是 m3/m3 的值会使运行停止并给出消息。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="153" />
+            <location filename="../processing_provider/screen.py" line="162" />
             <source>A fill value the file does not declare as nodata (e.g. -9999); such pixels are ignored. Empty: the file's own nodata value only.</source>
             <translation>文件未声明为无数据值的填充值（如 -9999）；这些像元将被忽略。留空：仅使用文件自身的无数据值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="170" />
+            <location filename="../processing_provider/screen.py" line="179" />
             <source>scale {:g}</source>
             <translation>系数 {:g}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="172" />
+            <location filename="../processing_provider/screen.py" line="181" />
             <source>nodata {:g}</source>
             <translation>无数据值 {:g}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="133" />
+            <location filename="../processing_provider/screen.py" line="142" />
             <source>Reference scale factor to m3/m3</source>
             <translation>参考栅格换算为 m3/m3 的系数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="133" />
+            <location filename="../processing_provider/screen.py" line="142" />
             <source>SMAP scale factor to m3/m3</source>
             <translation>SMAP 换算为 m3/m3 的系数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="134" />
+            <location filename="../processing_provider/screen.py" line="143" />
             <source>Reference nodata value (if not declared in the file)</source>
             <translation>参考栅格无数据值（文件中未声明时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="135" />
+            <location filename="../processing_provider/screen.py" line="144" />
             <source>SMAP nodata value (if not declared in the file)</source>
             <translation>SMAP 无数据值（文件中未声明时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="150" />
+            <location filename="../processing_provider/screen.py" line="159" />
             <source>A fill value the file does not declare as nodata (e.g. -9999); such pixels are ignored. Empty: the value the model was trained with, else the file's own nodata value only.</source>
             <translation>文件未声明为无数据值的填充值（如 -9999）；这些像元将被忽略。留空：使用模型训练时的值，否则仅使用文件自身的无数据值。</translation>
         </message>

@@ -60,6 +60,7 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
     EARTHDATA_AUTH = "EARTHDATA_AUTH"
     CACHE_FOLDER = "CACHE_FOLDER"
     FACTORS = "FACTORS"
+    MODIS_FILES = "MODIS_FILES"
     FINE_RESOLUTION = "FINE_RESOLUTION"
     TARGET_CRS = "TARGET_CRS"
     OUTPUT = "OUTPUT"
@@ -85,7 +86,8 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
             "retrievals are combined as chosen.\n\n"
             "It writes smap/smap_YYYYMMDD.tif per time step and manifest.json in the format 'Fetch data from Earth "
             "Engine' writes. Give factor rasters (one factor per GeoTIFF, named by band description or file name; a "
-            "date in the file name makes it a time series, files without a date are static) to also write "
+            "date in the file name makes it a time series, files without a date are static) and/or MODIS LST and "
+            "NDVI files as downloaded (HDF4-EOS tiles or AppEEARS exports; quality-masked and scaled) to also write "
             "factors/factors_YYYYMMDD.tif on the fine grid: then screen, train and downscale take the manifest "
             "unchanged. Granules of mixed products or versions, damaged or subset files and granules without data "
             "in the area are refused with a message; nothing is written then.\n\n"
@@ -173,6 +175,14 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
                                   "the date (ndvi_20230601.tif is 'ndvi'). Dated files inside a time step are "
                                   "averaged; a step without one takes the latest earlier file; files without a "
                                   "date are static.")))
+        p = QgsProcessingParameterMultipleLayers(self.MODIS_FILES, self.tr("MODIS LST / NDVI files (optional)"),
+                                                 QgsProcessing.SourceType.TypeFile, optional=True)
+        params.append((p, self.tr("MODIS files as downloaded, with NASA's or AppEEARS' names: MOD11A1/MOD11A2 "
+                                  "(LST day and night, QC_Day/QC_Night) and MOD13A2 (NDVI, pixel reliability), or "
+                                  "the MYD twins; HDF4-EOS tiles, HDF5/NetCDF files holding those layers, or "
+                                  "AppEEARS GeoTIFF layers (each value layer with its quality layer). Clouds and "
+                                  "failed retrievals are masked, values scaled (LST x 0.02 K, NDVI x 0.0001) and "
+                                  "used as the factors lst_day, lst_night and ndvi.")))
         p = QgsProcessingParameterNumber(self.FINE_RESOLUTION, self.tr("Fine resolution (target CRS units)"),
                                          QgsProcessingParameterNumber.Type.Double, defaultValue=1000.0,
                                          minValue=0.0)
@@ -276,6 +286,8 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
         area, area_crs = self._area(parameters, context)
         out_dir = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         factors = self._layer_sources(parameters.get(self.FACTORS), context) if parameters.get(self.FACTORS) else []
+        modis = (self._layer_sources(parameters.get(self.MODIS_FILES), context)
+                 if parameters.get(self.MODIS_FILES) else [])
         progress, is_canceled = self.callbacks(feedback)
         start = (self.parameterAsString(parameters, self.START_DATE, context) or "").strip() or None
         end = (self.parameterAsString(parameters, self.END_DATE, context) or "").strip() or None
@@ -306,7 +318,8 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
             layer=LAYERS[self.parameterAsEnum(parameters, self.SMAP_LAYER, context)],
             passes=PASSES[self.parameterAsEnum(parameters, self.PASSES, context)],
             quality=QUALITY[self.parameterAsEnum(parameters, self.QUALITY, context)],
-            factors=factors, fine_resolution=self.parameterAsDouble(parameters, self.FINE_RESOLUTION, context),
+            factors=factors, modis=modis,
+            fine_resolution=self.parameterAsDouble(parameters, self.FINE_RESOLUTION, context),
             target_crs=self._target_crs(parameters, context), progress=import_progress, is_canceled=is_canceled,
             log=feedback.pushInfo)
         feedback.pushInfo(self.tr("Imported {} granule(s) of {} ({}) into {} time step(s).").format(

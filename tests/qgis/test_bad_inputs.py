@@ -1036,8 +1036,8 @@ CASES = [
     Case("importsmap: search and download without an Earthdata Login token", "importsmap",
          lambda d, o: {"DOWNLOAD": True, "PRODUCT": 1, "START_DATE": "2023-06-01", "END_DATE": "2023-06-01",
                        "EXTENT": EXTENT, "CACHE_FOLDER": str(o / "earthdata_cache"), "OUTPUT": str(o / "smap_import")},
-         r"Downloading SMAP from NASA Earthdata needs an Earthdata Login token: .*or set EARTHDATA_TOKEN for "
-         r"qgis_process"),
+         r"No Earthdata Login credentials \(No .netrc found at /nonexistent/smd-no-netrc\)\. .*for qgis_process the "
+         r"environment variables EARTHDATA_USERNAME and EARTHDATA_PASSWORD, or EARTHDATA_TOKEN; or a netrc file"),
 
     # -- cases: end
 ]
@@ -1128,11 +1128,18 @@ def input_files(inputs) -> list[str]:
     return list(Snapshot(inputs["base"]).digests)
 
 
+#: No Earthdata Login credentials reach the runs (a user's ~/.netrc or variables would)
+NO_EARTHDATA_LOGIN = {"NETRC": "/nonexistent/smd-no-netrc", "EARTHDATA_TOKEN": "", "EARTHDATA_USERNAME": "",
+                      "EARTHDATA_PASSWORD": ""}
+
+
 @pytest.fixture(scope="module")
 def fake_ee(plugin):
     with FakeEarthEngine() as server, pytest.MonkeyPatch.context() as mp:
         mp.setenv("SMDOWNSCALE_EE_URL", server.url)
         mp.delenv("SMDOWNSCALE_EE_PROJECT", raising=False)
+        for name, value in NO_EARTHDATA_LOGIN.items():  # nor Earthdata Login credentials from the environment
+            mp.setenv(name, value) if value else mp.delenv(name, raising=False)
         QgsSettings().remove("smdownscale")
         yield server
         QgsSettings().remove("smdownscale")
@@ -1160,6 +1167,10 @@ def qgis_process_results(request, inputs, input_files, fake_ee, tmp_path_factory
         qp = QgisProcess(str(tmp_path_factory.mktemp(f"qp_profile{k}")))
         qp.env["SMDOWNSCALE_EE_URL"] = fake_ee.url
         qp.env.pop("SMDOWNSCALE_EE_PROJECT", None)
+        for name, value in NO_EARTHDATA_LOGIN.items():
+            qp.env[name] = value
+            if not value:
+                qp.env.pop(name)
         runners.put(qp)
     base = tmp_path_factory.mktemp("qp_outputs")
     keys = {c.alg: _destination_keys(c.alg) for c in CASES}  # the registry is read here, not in the workers
