@@ -26,8 +26,8 @@ from qgisproc import QgisProcess  # noqa: E402
 README = os.path.join(ROOT, "README.md")
 #: Commands that need Earth Engine (a Cloud project and a sign-in); not run here.
 EARTH_ENGINE = ("smdownscale:fetchgee", "smdownscale:downscalegee")
-#: Commands that need SMAP granules downloaded from NASA Earthdata: their syntax is checked here, their runs by
-#: tests/qgis/test_importsmap.py (granules built to NSIDC's layout, then screen, train, downscale, validate).
+#: The no-Earth-Engine chain (importsmap, then screen, train, downscale, validate): run by
+#: test_earthdata_readme_commands_run_against_the_fake_earthdata with granules, MODIS files and stations made here.
 EARTHDATA = ("smdownscale:importsmap",)
 
 
@@ -152,3 +152,133 @@ def test_earth_engine_readme_commands_run_against_the_fake_server(tmp_path):
         "ndvi", "lst_day", "lst_night", "elevation", "slope", "vv", "vh", "precipitation", "landcover"]
     assert (folder / "manifest.json").is_file()
     assert len(read_meta(str(folder / "model_rf.smdmodel"))["dates"]) == 5
+
+
+# -- the chain without Earth Engine: fields the inputs are sampled from (lon, lat in degrees; day of July 2023)
+def _ndvi(lon, lat):
+    return 0.45 + 0.2 * np.sin(lon * 40.0) * np.cos(lat * 35.0)
+
+
+def _lst(lon, lat, day):
+    return 305.0 + 6.0 * np.cos(lon * 25.0 + lat * 10.0) + 1.5 * day
+
+
+def _truth(lon, lat, day):
+    return 0.05 + 0.4 * _ndvi(lon, lat) - 0.006 * (_lst(lon, lat, day) - 305.0) + 0.005 * day
+
+
+STATION_DAYS = (1, 2, 3, 4)
+
+
+def _earthdata_inputs(data, served_dir):
+    """SMAP L4 granules (to be served by the fake), MODIS LST/NDVI as AppEEARS GeoTIFF layers, an elevation
+    GeoTIFF and ISMN stations, all sampled from the fields above."""
+    import datetime as dt
+
+    from smdownscale.tests import modis_files as mf
+    from smdownscale.tests import nsidc
+
+    lon0, lat0, lon1, lat1 = 115.2, 41.2, 116.8, 42.8
+    lat_c, lon_c = nsidc.cell_centres("M09")
+    r0, c0 = nsidc.cell_of(lat1, lon0)
+    r1, c1 = nsidc.cell_of(lat0, lon1)
+    dlon = float(lon_c[1] - lon_c[0])
+    granules = []
+    for day in STATION_DAYS:
+        cells = {}
+        for r in range(r0, r1 + 1):
+            dlat = float(lat_c[r - 1] - lat_c[r + 1]) / 2
+            sub = np.linspace(-0.4, 0.4, 5)
+            for c in range(c0, c1 + 1):
+                lo, la = np.meshgrid(lon_c[c] + sub * dlon, lat_c[r] + sub * dlat)
+                cells[(r, c)] = float(_truth(lo, la, day).mean())  # the cell's mean
+        for hour in (1, 4):
+            granules.append(nsidc.write_l4(str(served_dir), dt.datetime(2023, 7, day, hour, 30), cells))
+    gt, w, h = mf.grid_for(lon0, lat0, lon1, lat1)
+    lon, lat = mf.centres(gt, w, h)
+    modis = data / "modis"
+    modis.mkdir()
+    for day in STATION_DAYS:
+        qc = np.zeros((h, w), np.uint8)
+        if day == 3:
+            qc[(lon > 116.2) & (lat > 42.2)] = 0b10  # a cloud: LST not produced there
+        mf.write_geotiff(str(modis), "MOD11A1", "LST_Day_1km", dt.date(2023, 7, day), gt,
+                         np.round(_lst(lon, lat, day) / 0.02).astype(np.uint16))
+        mf.write_geotiff(str(modis), "MOD11A1", "QC_Day", dt.date(2023, 7, day), gt, qc)
+    mf.write_geotiff(str(modis), "MOD13A2", "1 km 16 days NDVI", dt.date(2023, 6, 26), gt,
+                     np.round(_ndvi(lon, lat) * 10000).astype(np.int16))
+    mf.write_geotiff(str(modis), "MOD13A2", "1 km 16 days pixel reliability", dt.date(2023, 6, 26), gt,
+                     np.zeros((h, w), np.int16))
+    (data / "static").mkdir()
+    wgs = raster.srs_from_user("EPSG:4326").ExportToWkt()
+    grid = raster.Grid.from_extent(wgs, lon0, lat0, lon1, lat1, 0.01)
+    gx, gy = grid.centers(0, grid.height)
+    raster.write_raster(str(data / "static" / "elevation.tif"), grid,
+                        (1200 + 150 * np.sin(gy * 30)).astype(np.float32), names=["elevation"])
+    rng = np.random.default_rng(7)
+    stations = []
+    for i in range(12):
+        slon, slat = rng.uniform(115.6, 116.4), rng.uniform(41.6, 42.4)
+        folder = data / "ismn" / "SMN-SDR" / f"S{i}"
+        folder.mkdir(parents=True)
+        lines = [f"SMN-SDR    SMN-SDR    S{i}    {slat:.5f}   {slon:.5f}  1300.00    0.00    0.05 ECH2O 5TE"]
+        for day in STATION_DAYS:
+            value = float(_truth(slon, slat, day))
+            lines += [f"2023/07/{day:02d} 00:00   {value - 0.002:.4f} G M",
+                      f"2023/07/{day:02d} 12:00   {value + 0.002:.4f} G M"]
+        (folder / f"SMN-SDR_SMN-SDR_S{i}_sm_0.000000_0.050000_5TE_20230701_20230704.stm").write_text(
+            "\n".join(lines) + "\n")
+        stations.append((slon, slat))
+    return granules, stations
+
+
+@pytest.mark.slow
+def test_earthdata_readme_commands_run_against_the_fake_earthdata(tmp_path):
+    """The two no-Earth-Engine blocks as written: importsmap searching and downloading the granules (login from a
+    netrc file, earthaccess against the fake CMR and Earthdata Login), then the chain from the downloaded granules,
+    MODIS layers and elevation to a 1 km map validated against ISMN stations."""
+    import datetime as dt
+
+    from smdownscale.algorithms.manifest import read_manifest
+    from smdownscale.tests.fake_earthdata import FakeEarthdata, FakeGranule
+
+    data = tmp_path / "data"
+    data.mkdir()
+    served_dir = tmp_path / "served"
+    served_dir.mkdir()
+    granules, stations = _earthdata_inputs(data, served_dir)
+    served = []
+    for path in granules:
+        with open(path, "rb") as fh:
+            stamp = re.search(r"_(\d{8}T\d{6})_", os.path.basename(path)).group(1)
+            served.append(FakeGranule("SPL4SMGP", "008", dt.datetime.strptime(stamp, "%Y%m%dT%H%M%S"),
+                                      os.path.basename(path), fh.read()))
+    qp = QgisProcess(str(tmp_path / "qgis"))
+    env = qp.shell_env(str(tmp_path / "bin"))
+    blocks = [b for b in readme_blocks() if "smdownscale:importsmap" in b]
+    assert len(blocks) == 2 and "DOWNLOAD=true" in blocks[0] and "smdownscale:validate" in blocks[1]
+    netrc = tmp_path / "netrc"
+    with FakeEarthdata(served, token="readme-edl-token", users={"readme-user": "readme-pass"}) as fake:
+        netrc.write_text(f"machine {fake.EDL_HOST} login readme-user password readme-pass\n")
+        netrc.chmod(0o600)
+        for name in ("EARTHDATA_TOKEN", "EARTHDATA_USERNAME", "EARTHDATA_PASSWORD"):
+            env.pop(name, None)
+        env.update(fake.proxy_env(), NETRC=str(netrc), SMDOWNSCALE_CMR_URL=fake.url)
+        for script in blocks:
+            proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script.replace("/data/", f"{data}/")],
+                                  cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=900)
+            assert proc.returncode == 0, \
+                f"{script}\nexit {proc.returncode}\n{proc.stderr[-3000:]}\n{proc.stdout[-2000:]}"
+        assert len(fake.requests_to("/s3/")) == len(served)  # the second block downloads nothing
+        assert any(p == "/api/users/find_or_create_token" for p, _ in fake.requests)  # logged in with the netrc
+    assert sorted(os.listdir(data / "smap_l4_2023_07")) == sorted(g.name for g in served)
+    manifest = read_manifest(str(data / "sdr_2023_07" / "manifest.json"))
+    assert [s.date for s in manifest.steps] == ["2023-07-01", "2023-07-02", "2023-07-03", "2023-07-04"]
+    stack = raster.open_raster(str(data / "sdr_2023_07" / "factors" / "factors_20230703.tif"))
+    assert raster.band_names(stack) == ["elevation", "lst_day", "ndvi"]
+    lst3 = raster.read_all(str(data / "sdr_2023_07" / "factors" / "factors_20230703.tif"))[1]
+    assert 0.005 < np.isnan(lst3).mean() < 0.2  # the cloud of day 3, and only there
+    with open(data / "validation.csv", newline="") as fh:
+        row = next(csv.DictReader(fh))
+    assert int(row["n"]) == len(stations)
+    assert float(row["r"]) > 0.8 and float(row["rmse"]) < 0.03, row
