@@ -117,11 +117,19 @@ def _subdatasets(path: str) -> list[tuple[str, str]]:
     if ds is None:
         raise InputError(f"{path} is not a file GDAL can read; download it again.")
     subs = [v for k, v in (ds.GetMetadata("SUBDATASETS") or {}).items() if k.endswith("_NAME")]
-    out = [(sub, re.split(r"[:/]", sub.rstrip('"'))[-1].strip('"')) for sub in subs]
+    out = [(sub, layer_name(sub)) for sub in subs]
     if not subs and ds.RasterCount:  # a file holding one variable opens as that variable
         band = ds.GetRasterBand(1)
         out = [(path, band.GetMetadataItem("NETCDF_VARNAME") or band.GetDescription() or "")]
     return out
+
+
+def layer_name(subdataset: str) -> str:
+    """The layer at the end of a GDAL subdataset name: an HDF4-EOS grid field
+    (``HDF4_EOS:EOS_GRID:"f.hdf":MODIS_Grid_16DAY_1km_VI:"1 km 16 days NDVI"``), an HDF5 path
+    (``HDF5:"f.h5"://MODIS_Grid_Daily_1km_LST/Data_Fields/LST_Day_1km``) or a NetCDF variable
+    (``NETCDF:"f.nc":LST_Day_1km``)."""
+    return re.split(r"[:/]", subdataset.rstrip('"'))[-1].strip('"')
 
 
 def _find_in_container(path: str, layer: str) -> str | None:

@@ -81,6 +81,23 @@ def test_netcdf_holding_day_and_night_layers(tmp_path):
     assert raster.open_raster(night).GetRasterBand(1).GetDescription() == "lst_night"
 
 
+@pytest.mark.parametrize("subdataset, layer", [
+    ('HDF4_EOS:EOS_GRID:"/d/MOD11A1.A2023182.h26v04.061.2023183094512.hdf":MODIS_Grid_Daily_1km_LST:LST_Day_1km',
+     "LST_Day_1km"),
+    ('HDF4_EOS:EOS_GRID:"/d/MOD13A2.A2023177.h26v04.061.2023194.hdf":MODIS_Grid_16DAY_1km_VI:"1 km 16 days NDVI"',
+     "1 km 16 days NDVI"),
+    ('HDF4_EOS:EOS_GRID:"C:/d/MOD13A2.A2023177.hdf":MODIS_Grid_16DAY_1km_VI:"1 km 16 days pixel reliability"',
+     "1 km 16 days pixel reliability"),
+    ('HDF5:"/d/MOD11A1.A2023182.h26v04.061.h5"://HDFEOS/GRIDS/MODIS_Grid_Daily_1km_LST/Data_Fields/QC_Day',
+     "QC_Day"),
+    ('NETCDF:"/d/MOD11A1.061_1km_aid0001.nc":_1_km_16_days_NDVI', "_1_km_16_days_NDVI"),
+])
+def test_layer_names_from_gdal_subdataset_names(subdataset, layer):
+    """The subdataset names GDAL gives MODIS HDF4-EOS tiles (quoted fields with spaces), HDF5 and NetCDF files."""
+    assert modis.layer_name(subdataset) == layer
+    assert modis._key(modis.layer_name(subdataset)) == modis._key(layer)
+
+
 def test_already_scaled_float_exports_are_taken_as_they_are(tmp_path):
     vals = np.array([[301.5, 0.0, 290.25]], np.float32)
     qc = np.array([[0, 0, 2]], np.uint8)
