@@ -446,6 +446,13 @@ def _build_inputs(base: pathlib.Path) -> dict[str, Any]:
         "soil_moisture", [dim], gdal.ExtendedDataType.Create(gdal.GDT_Float32)).Write(np.zeros(10, "f4"))
     other = None
     d["h5_l2"] = str(h5 / "SMAP_L2_SM_P_E_45123_D_20230601T012345_R19240_001.h5")
+    # a MODIS LST layer as AppEEARS delivers it, without its QC_Day layer
+    from smdownscale.tests import modis_files
+
+    (base / "modis").mkdir()
+    gt, w, h = modis_files.grid_for(115.5, 41.5, 116.5, 42.5)
+    d["modis_lst_alone"] = modis_files.write_geotiff(str(base / "modis"), "MOD11A1", "LST_Day_1km",
+                                                     _dt.date(2023, 6, 1), gt, np.full((h, w), 15000, np.uint16))
 
     # -- inputs: end
     escaping_manifest(d)  # written now, so every later run finds its inputs complete and unchanged
@@ -1032,6 +1039,11 @@ CASES = [
          lambda d, o: {"GRANULES": d["h5_l4"], "EXTENT": EXTENT, "OUTPUT": under_file(o, "smap_import")},
          r"Cannot create the output folder .*not_a_folder/results/smap_import/smap \(Not a directory\); choose "
          r"another location"),
+    Case("importsmap: MODIS LST layer without its quality layer", "importsmap",
+         lambda d, o: {"GRANULES": d["h5_l4"], "EXTENT": EXTENT, "MODIS_FILES": [d["modis_lst_alone"]],
+                       "OUTPUT": str(o / "smap_import")},
+         r"MOD11A1\.061_LST_Day_1km_doy2023152_aid0001\.tif needs its quality layer QC_Day of the same date "
+         r"\(2023-06-01\) to mask clouds and failed retrievals"),
 
     Case("importsmap: search and download without an Earthdata Login token", "importsmap",
          lambda d, o: {"DOWNLOAD": True, "PRODUCT": 1, "START_DATE": "2023-06-01", "END_DATE": "2023-06-01",
