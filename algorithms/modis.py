@@ -5,12 +5,14 @@ Files are recognised by their names, as NASA's LP DAAC and AppEEARS write them:
 
 * **HDF4-EOS tiles** (``MOD11A1.A2023182.h26v04.061.2023183094512.hdf``), read with GDAL's HDF4 driver
   (``HDF4_EOS:EOS_GRID:"file":MODIS_Grid_Daily_1km_LST:LST_Day_1km``); also HDF5 / NetCDF files holding the same
-  layers (GDAL subdatasets named by the layer).
+  layers (GDAL subdatasets named by the layer), among them AppEEARS' NetCDF output (``MOD11A1.061_1km_aid0001.nc``:
+  every date of a request in one file, along a CF time axis).
 * **AppEEARS GeoTIFF exports**, one layer per file (``MOD11A1.061_LST_Day_1km_doy2023182_aid0001.tif`` with
   ``MOD11A1.061_QC_Day_doy2023182_aid0001.tif``; ``MOD13A2.061__1_km_16_days_NDVI_doy2023177_aid0001.tif`` with
   ``..._1_km_16_days_pixel_reliability_...``). A value layer needs its quality layer among the files given.
 
-The date is the composite's first day (``A2023182`` / ``doy2023182``, year and day of year). Each layer is read
+The date is the composite's first day (``A2023182`` / ``doy2023182``, year and day of year), or, for NetCDF
+layers with a time axis, each band's time. Each layer is read
 as stored (integers), masked and scaled with the product's documented values (MOD11 user guide, MOD13 user
 guide; the files' own attributes differ in convention — MOD13's HDF4 ``scale_factor`` is 10000, to divide by):
 
@@ -78,7 +80,7 @@ def is_modis(path: str) -> bool:
 class ModisFile:
     path: str
     product: str
-    date: dt.date
+    date: dt.date | None  #: None: dated by the file's time axis
     tile: str
 
 
@@ -100,11 +102,33 @@ def describe(path: str) -> ModisFile:
         if date is not None and date.year != int(d.group(1)):
             date = None
     date = date or date_from_name(path)
-    if date is None:
+    if date is None and not path.lower().endswith(CONTAINERS):  # a container may date its layers by a time axis
         raise InputError(f"{name} carries no date in its name (A2023182 or doy2023182: year and day of year); keep "
                          "NASA's or AppEEARS' file names.")
     t = _TILE_RE.search(name)
     return ModisFile(path, product, date, t.group(1) if t else "")
+
+
+_TIME_UNITS = re.compile(r"\s*(days|hours|minutes|seconds)\s+since\s+(\d{4})-(\d{1,2})-(\d{1,2})", re.I)
+
+
+def _band_dates(ds: gdal.Dataset, f: ModisFile) -> list[dt.date]:
+    """The date of each band: a NetCDF time axis (CF units, as AppEEARS writes: one band per date), else the
+    file name's date for a single band."""
+    units = (ds.GetMetadata() or {}).get("time#units", "")
+    m = _TIME_UNITS.match(units)
+    values = [ds.GetRasterBand(b).GetMetadataItem("NETCDF_DIM_time") for b in range(1, ds.RasterCount + 1)]
+    if m and all(v is not None for v in values):
+        base = dt.datetime(int(m.group(2)), int(m.group(3)), int(m.group(4)))
+        return [(base + dt.timedelta(**{m.group(1).lower(): float(v)})).date() for v in values]
+    name = os.path.basename(f.path)
+    if ds.RasterCount != 1:
+        raise InputError(f"{name} has {ds.RasterCount} bands but no time axis saying their dates; give one date per "
+                         "file (AppEEARS: GeoTIFF output, or NetCDF with its time variable), or the HDF tiles.")
+    if f.date is None:
+        raise InputError(f"{name} carries no date, neither in its name (A2023182 or doy2023182) nor as a time "
+                         "axis; keep NASA's or AppEEARS' file names.")
+    return [f.date]
 
 
 def _subdatasets(path: str) -> list[tuple[str, str]]:
@@ -149,18 +173,17 @@ def _layer_in_name(path: str, layers: Sequence[Layer]) -> tuple[Layer, bool] | N
     return None
 
 
-def _read(source: str, what: str) -> tuple[np.ndarray, raster.Grid]:
+def _open(source: str, what: str) -> tuple[gdal.Dataset, raster.Grid]:
     ds = raster.open_raster(source)
-    if ds.RasterCount != 1:
-        raise InputError(f"{what} has {ds.RasterCount} bands; give one date per file (AppEEARS: GeoTIFF output, or "
-                         "the original HDF tiles).")
     if not ds.GetProjection():
         raise InputError(f"{what} has no coordinate reference system (the MODIS sinusoidal grid); GDAL reads it "
                          "from the original HDF-EOS tiles and AppEEARS exports, keep those files as downloaded.")
-    grid = raster.Grid.from_dataset(ds, source)
+    return ds, raster.Grid.from_dataset(ds, source)
+
+
+def _band(ds: gdal.Dataset, source: str, band: int) -> np.ndarray:
     with raster.reading(source):
-        arr = ds.GetRasterBand(1).ReadAsArray()
-    return arr, grid
+        return ds.GetRasterBand(band).ReadAsArray()
 
 
 def _values(layer: Layer, raw: np.ndarray, qc: np.ndarray) -> np.ndarray:
@@ -237,23 +260,27 @@ def convert(paths: Sequence[str], out_dir: str, log=None) -> list[str]:
         jobs.append((f, layer, slot[False], slot[True]))
     seen: set[tuple[str, dt.date, str, str]] = set()
     for f, layer, value_src, qc_src in jobs:
-        ident = (layer.factor, f.date, f.tile, f.product)
-        if ident in seen:
-            raise InputError(f"{f.product} {layer.name} of {f.date.isoformat()}{' tile ' + f.tile if f.tile else ''} "
-                             "is given twice; give each file once.")
-        seen.add(ident)
-        raw, grid = _read(value_src, os.path.basename(f.path))
-        qc, qc_grid = _read(qc_src, os.path.basename(qc_src))
-        if qc.shape != raw.shape or not np.allclose(qc_grid.transform, grid.transform):
-            raise InputError(f"The quality layer {os.path.basename(qc_src)} is not on the grid of "
-                             f"{os.path.basename(f.path)}; give the two layers of one export.")
-        values = _values(layer, raw, qc)
-        kept = int(np.isfinite(values).sum())
-        name = f"{layer.factor}_{f.date:%Y%m%d}_{f.product}{'_' + f.tile if f.tile else ''}_{len(out)}.tif"
-        target = os.path.join(out_dir, name)
-        raster.write_raster(target, grid, values, names=[layer.factor],
-                            metadata={"SMD_SOURCE": f"{f.product} {layer.name}", "SMD_DATE": f.date.isoformat()})
-        say(f"{os.path.basename(f.path)}: {layer.name} -> {layer.factor} {f.date.isoformat()}, {kept} of "
-            f"{values.size} pixels kept after {layer.qc}.")
-        out.append(target)
+        shown = os.path.basename(f.path)
+        vds, grid = _open(value_src, shown)
+        qds, qc_grid = _open(qc_src, os.path.basename(qc_src))
+        dates = _band_dates(vds, f)
+        if (qds.RasterXSize, qds.RasterYSize, qds.RasterCount) != (vds.RasterXSize, vds.RasterYSize, vds.RasterCount) \
+                or not np.allclose(qc_grid.transform, grid.transform):
+            raise InputError(f"The quality layer {layer.qc} ({os.path.basename(qc_src)}) is not on the grid and dates "
+                             f"of {layer.name} ({shown}); give the two layers of one export.")
+        for band, date in enumerate(dates, 1):
+            ident = (layer.factor, date, f.tile, f.product)
+            if ident in seen:
+                raise InputError(f"{f.product} {layer.name} of {date.isoformat()}"
+                                 f"{' tile ' + f.tile if f.tile else ''} is given twice; give each file once.")
+            seen.add(ident)
+            values = _values(layer, _band(vds, value_src, band), _band(qds, qc_src, band))
+            kept = int(np.isfinite(values).sum())
+            name = f"{layer.factor}_{date:%Y%m%d}_{f.product}{'_' + f.tile if f.tile else ''}_{len(out)}.tif"
+            target = os.path.join(out_dir, name)
+            raster.write_raster(target, grid, values, names=[layer.factor],
+                                metadata={"SMD_SOURCE": f"{f.product} {layer.name}", "SMD_DATE": date.isoformat()})
+            say(f"{shown}: {layer.name} -> {layer.factor} {date.isoformat()}, {kept} of {values.size} pixels kept "
+                f"after {layer.qc}.")
+            out.append(target)
     return out

@@ -76,15 +76,25 @@ def write_geotiff(folder: str, product: str, layer: str, date: dt.date, gt, data
     return path
 
 
-def write_netcdf(path: str, gt, layers: dict[str, np.ndarray], scale: dict[str, float] | None = None) -> str:
-    """A CF NetCDF with the layers as variables (y, x) and the sinusoidal grid mapping."""
-    height, width = next(iter(layers.values())).shape
+def write_netcdf(path: str, gt, layers: dict[str, np.ndarray], scale: dict[str, float] | None = None,
+                 times: list[dt.date] | None = None) -> str:
+    """A CF NetCDF with the layers as variables (y, x) and the sinusoidal grid mapping; with ``times``, variables
+    (time, y, x) along a time axis in days since 2000-01-01, as AppEEARS writes them."""
+    height, width = next(iter(layers.values())).shape[-2:]
     ds = gdal.GetDriverByName("netCDF").CreateMultiDimensional(path)
     rg = ds.GetRootGroup()
-    dy = rg.CreateDimension("y", None, None, height)
-    dx = rg.CreateDimension("x", None, None, width)
     f64 = gdal.ExtendedDataType.Create(gdal.GDT_Float64)
     text = gdal.ExtendedDataType.CreateString()
+    dims = []
+    if times is not None:
+        dt_ = rg.CreateDimension("time", "TEMPORAL", None, len(times))
+        tv = rg.CreateMDArray("time", [dt_], f64)
+        tv.Write(np.array([(t - dt.date(2000, 1, 1)).days for t in times], np.float64))
+        tv.CreateAttribute("units", [], text).Write("days since 2000-01-01 00:00:00")
+        tv.CreateAttribute("calendar", [], text).Write("julian")
+        dims.append(dt_)
+    dy = rg.CreateDimension("y", None, None, height)
+    dx = rg.CreateDimension("x", None, None, width)
 
     def attr(obj, name, value):
         if isinstance(value, str):
@@ -104,7 +114,7 @@ def write_netcdf(path: str, gt, layers: dict[str, np.ndarray], scale: dict[str, 
     attr(crs, "spatial_ref", srs_wkt())
     attr(crs, "crs_wkt", srs_wkt())
     for name, data in layers.items():
-        arr = rg.CreateMDArray(name, [dy, dx], gdal.ExtendedDataType.Create(DTYPES[data.dtype.type]))
+        arr = rg.CreateMDArray(name, [*dims, dy, dx], gdal.ExtendedDataType.Create(DTYPES[data.dtype.type]))
         arr.Write(data)
         attr(arr, "grid_mapping", "crs")
         if scale and name in scale:

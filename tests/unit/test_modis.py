@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 import pytest
-from osgeo import osr
+from osgeo import gdal, osr
 
 from smdownscale.algorithms import modis, raster
 from smdownscale.algorithms.errors import InputError
@@ -81,6 +81,27 @@ def test_netcdf_holding_day_and_night_layers(tmp_path):
     assert raster.open_raster(night).GetRasterBand(1).GetDescription() == "lst_night"
 
 
+def test_appeears_netcdf_with_every_date_along_a_time_axis(tmp_path):
+    raw, qc, want = _lst_pair()
+    days = [dt.date(2023, 7, 1), dt.date(2023, 7, 2), dt.date(2023, 7, 31)]
+    stack = np.stack([raw, raw[:, ::-1], raw])
+    qcs = np.stack([qc, qc[:, ::-1], np.full_like(qc, 2)])  # the third day clouded everywhere
+    path = mf.write_netcdf(str(tmp_path / "MOD11A1.061_1km_aid0001.nc"), GT, {"LST_Day_1km": stack, "QC_Day": qcs},
+                           times=days)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    logs = []
+    outs = modis.convert([path], str(out_dir), logs.append)
+    assert [os.path.basename(p)[:16] for p in outs] == ["lst_day_20230701", "lst_day_20230702", "lst_day_20230731"]
+    np.testing.assert_array_equal(raster.read_all(outs[0])[0], want)
+    np.testing.assert_array_equal(raster.read_all(outs[1])[0], want[:, ::-1])
+    assert np.isnan(raster.read_all(outs[2])[0]).all()
+    assert logs[2] == "MOD11A1.061_1km_aid0001.nc: LST_Day_1km -> lst_day 2023-07-31, 0 of 6 pixels kept after QC_Day."
+    flat = mf.write_netcdf(str(tmp_path / "MOD11A1.061_1km_aid0002.nc"), GT, {"LST_Day_1km": raw, "QC_Day": qc})
+    with pytest.raises(InputError, match="carries no date, neither in its name .* nor as a time axis"):
+        modis.convert([flat], str(out_dir))
+
+
 @pytest.mark.parametrize("subdataset, layer", [
     ('HDF4_EOS:EOS_GRID:"/d/MOD11A1.A2023182.h26v04.061.2023183094512.hdf":MODIS_Grid_Daily_1km_LST:LST_Day_1km',
      "LST_Day_1km"),
@@ -138,6 +159,17 @@ def test_bad_modis_inputs_are_named(tmp_path):
     os.link(lst, twin)
     with pytest.raises(InputError, match="are the same MOD11A1 layer of 2023-07-01; give each file once"):
         modis.convert([lst, qc_file, twin], str(out_dir))
+    multi = tmp_path / "multi"
+    multi.mkdir()
+    three = []
+    for layer, arr in (("LST_Night_1km", raw), ("QC_Night", qc)):
+        path = mf.write_geotiff(str(multi), "MOD11A1", layer, DAY, GT, arr)
+        src = gdal.Open(path)
+        three.append(str(multi / ("3_" + os.path.basename(path))))
+        gdal.Translate(three[-1], gdal.BuildVRT("", [src, src, src], separate=True))
+    with pytest.raises(InputError, match="3_MOD11A1.061_LST_Night_1km_doy2023182_aid0001.tif has 3 bands but no time "
+                                         "axis saying their dates"):
+        modis.convert(three, str(out_dir))
     assert os.listdir(out_dir) == []
 
 
