@@ -253,8 +253,11 @@ def search(short_name: str, start: dt.date, end: dt.date, bbox: Sequence[float],
         detail = str(exc)
         with contextlib.suppress(ValueError, TypeError, AttributeError):
             detail = "; ".join(str(m) for m in json.loads(detail).get("errors") or []) or detail
-        raise EarthdataError(f"{what}: CMR refused the search: {_redact(' '.join(detail.split())[:300], token)}"
-                             ) from None
+        detail = _redact(" ".join(detail.split())[:300], token)
+        hint = (" The Earthdata Login token is not valid (tokens expire after 60 days): generate a new one at "
+                "urs.earthdata.nasa.gov, or log in with your user name and password." if "token" in detail.lower()
+                else "")
+        raise EarthdataError(f"{what}: CMR refused the search: {detail}.{hint}") from None
     except requests.exceptions.JSONDecodeError as exc:
         raise EarthdataError(f"{what}: the answer is not CMR's JSON ({exc}); try again later.") from None
     except (requests.exceptions.RequestException, OSError) as exc:
