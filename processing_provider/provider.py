@@ -41,7 +41,7 @@ class SmDownscaleProvider(QgsProcessingProvider):
         import importlib
 
         for module, cls in ALGORITHMS:
-            mod = importlib.import_module(f"{__package__}.{module}")
+            mod = importlib.import_module(f"{__package__}.algs.{module}")
             self.addAlgorithm(getattr(mod, cls)())
         from .models import load_models, reload_when_registered
 

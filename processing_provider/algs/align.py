@@ -25,8 +25,8 @@ from qgis.core import (
     QgsReferencedRectangle,
 )
 
-from .base import SmdAlgorithm, style_output
-from .layers import single_date
+from ..base import SmdAlgorithm, style_output
+from ..layers import single_date
 
 
 def _crs_text(crs: QgsCoordinateReferenceSystem) -> str:
@@ -198,7 +198,7 @@ class AlignAlgorithm(SmdAlgorithm):
 
     # -- run -------------------------------------------------------------------------------------
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        from ..algorithms import align
+        from ...algorithms import align
 
         paths = self._input_paths(parameters, context)
         _, spec = self._grid_spec(parameters, context)

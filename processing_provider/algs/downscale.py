@@ -21,7 +21,7 @@ from qgis.core import (
     QgsRasterLayer,
 )
 
-from .base import SmdAlgorithm, style_output
+from ..base import SmdAlgorithm, style_output
 from .screen import optional_number, sm_value_params
 
 #: Engine residual modes in the order of the RESIDUAL_CORRECTION options (indices are public: scripts use them).
@@ -160,8 +160,8 @@ class DownscaleAlgorithm(SmdAlgorithm):
 
     def folder_output(self, name, folder, parameters, context):
         """A time series writes sm_1km_<YYYYMMDD>.tif per date and the list sm_1km_series.csv into the folder."""
-        from ..algorithms.paths import FolderOutput
-        from ..algorithms.series import LIST_NAME, OUTPUT_PREFIX
+        from ...algorithms.paths import FolderOutput
+        from ...algorithms.series import LIST_NAME, OUTPUT_PREFIX
 
         return FolderOutput(folder, files=[LIST_NAME], patterns=[f"{OUTPUT_PREFIX}_*.tif"])
 
@@ -184,10 +184,10 @@ class DownscaleAlgorithm(SmdAlgorithm):
         return True, ""
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        from . import dependencies
+        from .. import dependencies
 
         dependencies.require(["sklearn", "skops"])
-        from ..algorithms import downscale as engine
+        from ...algorithms import downscale as engine
 
         if self._series_sources(parameters, context):
             return self._process_series(parameters, context, feedback)
@@ -280,8 +280,8 @@ class DownscaleAlgorithm(SmdAlgorithm):
         return ""
 
     def _process_series(self, parameters, context, feedback):
-        from ..algorithms import series as engine
-        from .layers import load_series
+        from ...algorithms import series as engine
+        from ..layers import load_series
         from .screen import raster_paths
 
         message = self._check_series(parameters, context, "none")

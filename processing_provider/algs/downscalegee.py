@@ -23,9 +23,9 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from ..algorithms.gee.catalog import DEFAULT_FACTORS, load_catalog
-from .base import SmdAlgorithm, SoilMoistureStyle
-from .gee_common import GeeParameters, crs_text, parse_date
+from ...algorithms.gee.catalog import DEFAULT_FACTORS, load_catalog
+from ..base import SmdAlgorithm, SoilMoistureStyle
+from ..gee_common import GeeParameters, crs_text, parse_date
 
 FACTOR_IDS = load_catalog().factor_ids()
 STEPS = ["daily", "8day", "16day", "monthly"]
@@ -363,10 +363,10 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
 
     # -- run -------------------------------------------------------------------------------------
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        from . import dependencies, settings
+        from .. import dependencies, settings
 
         dependencies.require(["ee"])
-        from ..algorithms.gee import auth, tasks
+        from ...algorithms.gee import auth, tasks
 
         self._monitor = None
         area, area_crs = self._area(parameters, context)
@@ -451,7 +451,7 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
             from qgis import utils
 
             if getattr(utils, "iface", None) is not None:
-                from .gee_tasks import start_monitor
+                from ..gee_tasks import start_monitor
 
                 configs, manifest, batch_size, poll = monitor
                 start_monitor(configs, manifest, batch_size, poll_interval=poll)

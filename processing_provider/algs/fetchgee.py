@@ -20,9 +20,9 @@ from qgis.core import (
     QgsSettings,
 )
 
-from ..algorithms.gee.catalog import DEFAULT_FACTORS, load_catalog
-from .base import SmdAlgorithm
-from .gee_common import GeeParameters, crs_text, parse_date
+from ...algorithms.gee.catalog import DEFAULT_FACTORS, load_catalog
+from ..base import SmdAlgorithm
+from ..gee_common import GeeParameters, crs_text, parse_date
 
 #: Factors offered, in catalog order (the catalog is plain JSON: reading it needs no earthengine-api).
 FACTOR_IDS = load_catalog().factor_ids()
@@ -199,7 +199,7 @@ class FetchGeeAlgorithm(GeeParameters, SmdAlgorithm):
     # -- parameters ------------------------------------------------------------------------------
     def folder_output(self, name, folder, parameters, context):
         """The output folder receives manifest.json and replaces smap/, factors/ and the tile cache .cache/."""
-        from ..algorithms.paths import FolderOutput
+        from ...algorithms.paths import FolderOutput
 
         return FolderOutput(folder, files=["manifest.json", "plan.csv"], subfolders=["smap", "factors", ".cache"])
 
@@ -246,10 +246,10 @@ class FetchGeeAlgorithm(GeeParameters, SmdAlgorithm):
     # -- credentials -----------------------------------------------------------------------------
     # -- run -------------------------------------------------------------------------------------
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        from . import dependencies, settings
+        from .. import dependencies, settings
 
         dependencies.require(["ee"])
-        from ..algorithms.gee import auth, fetch
+        from ...algorithms.gee import auth, fetch
 
         area, area_crs = self._area(parameters, context)
         out_dir = self.parameterAsFileOutput(parameters, self.OUTPUT, context)

@@ -24,8 +24,8 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from .base import SmdAlgorithm
-from .gee_common import GeeParameters, crs_text, parse_date
+from ..base import SmdAlgorithm
+from ..gee_common import GeeParameters, crs_text, parse_date
 
 STEPS = ["daily", "8day", "16day", "monthly", "ndays"]
 PRODUCTS = [None, "SPL4SMGP", "SPL3SMP_E", "SPL3SMP"]
@@ -190,7 +190,7 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
     # -- parameters ------------------------------------------------------------------------------
     def folder_output(self, name, folder, parameters, context):
         """The output folder receives manifest.json and replaces smap/ and factors/."""
-        from ..algorithms.paths import FolderOutput
+        from ...algorithms.paths import FolderOutput
 
         return FolderOutput(folder, files=["manifest.json"], subfolders=["smap", "factors"])
 
@@ -252,7 +252,7 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
             self.CACHE_FOLDER) else ""
         if folder:
             return folder
-        from . import settings
+        from .. import settings
 
         return os.path.join(settings.cache_dir(), "earthdata")
 
@@ -262,7 +262,7 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
 
     # -- run -------------------------------------------------------------------------------------
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        from ..algorithms import smap_import
+        from ...algorithms import smap_import
 
         area, area_crs = self._area(parameters, context)
         out_dir = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
@@ -274,7 +274,7 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
         granules = self._granules(parameters, context)
         import_progress = progress
         if self.parameterAsBool(parameters, self.DOWNLOAD, context):
-            from ..algorithms import earthdata
+            from ...algorithms import earthdata
 
             token = self._token(parameters, context)
             downloaded = self.run_engine(

@@ -12,7 +12,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from .base import SmdAlgorithm, style_output
+from ..base import SmdAlgorithm, style_output
 
 
 class SampleDataAlgorithm(SmdAlgorithm):
@@ -123,7 +123,7 @@ class SampleDataAlgorithm(SmdAlgorithm):
         self.addOutput(QgsProcessingOutputRasterLayer(self.REFERENCE_GRID, self.tr("1 km reference grid (elevation)")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        from ..algorithms import sample
+        from ...algorithms import sample
 
         progress, is_canceled = self.callbacks(feedback)
         out_dir = self.parameterAsFileOutput(parameters, self.OUTPUT, context)

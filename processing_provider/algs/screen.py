@@ -21,7 +21,7 @@ from qgis.core import (
     QgsRasterLayer,
 )
 
-from .base import SmdAlgorithm
+from ..base import SmdAlgorithm
 
 
 def raster_paths(alg: SmdAlgorithm, parameters, name: str, context) -> list[str]:
@@ -92,7 +92,7 @@ def pair_inputs_problem(alg: SmdAlgorithm, parameters, context) -> str | None:
 
 def pair_input_paths(alg: SmdAlgorithm, parameters, context) -> tuple[list[str], list[str]]:
     """(SMAP rasters, factor stacks) from the two lists or from a fetchgee manifest (exactly one way)."""
-    from ..algorithms.manifest import manifest_inputs
+    from ...algorithms.manifest import manifest_inputs
 
     manifest = alg.parameterAsFile(parameters, alg.MANIFEST, context)
     sm = raster_paths(alg, parameters, alg.SOIL_MOISTURE, context)
@@ -111,7 +111,7 @@ def pair_input_paths(alg: SmdAlgorithm, parameters, context) -> tuple[list[str],
 
 def report_destination(alg: SmdAlgorithm, parameters, context) -> str | None:
     """The REPORT path (None when skipped), checked before the run so a bad folder fails early."""
-    from ..algorithms.raster import check_output_path
+    from ...algorithms.raster import check_output_path
 
     path = alg.parameterAsFileOutput(parameters, alg.REPORT, context) or None
     if path:
@@ -291,12 +291,12 @@ class ScreenAlgorithm(SmdAlgorithm):
         self.addOutput(QgsProcessingOutputString(self.SELECTED, self.tr("Selected factors (comma-separated)")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        from ..algorithms import screen
+        from ...algorithms import screen
 
         diagnostics = self.parameterAsBool(parameters, self.DIAGNOSTICS, context)
         max_vif = self.parameterAsDouble(parameters, self.MAX_VIF, context)
         if diagnostics:
-            from . import dependencies
+            from .. import dependencies
 
             dependencies.require(["sklearn"])
         derived = [("lst_diff", "tvdi", "api")[i]
@@ -331,7 +331,7 @@ class ScreenAlgorithm(SmdAlgorithm):
                               f"{num(row['spearman_r'])}  {kept:4s} {row['reason']}")
         feedback.pushInfo(self.tr("Selected factors: {}").format(result.selected_text))
         if report_path:
-            from ..algorithms import report
+            from ...algorithms import report
 
             settings = {self.tr("Maximum collinearity"): self.parameterAsDouble(parameters, self.MAX_COLLINEARITY,
                                                                                 context),

@@ -14,7 +14,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from .base import SmdAlgorithm
+from ..base import SmdAlgorithm
 from .screen import (
     add_pair_inputs,
     check_pair_parameters,
@@ -194,10 +194,10 @@ class TrainAlgorithm(SmdAlgorithm):
                                                                           "Auto)")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        from . import dependencies
+        from .. import dependencies
 
         dependencies.require(["sklearn", "skops"])
-        from ..algorithms import train
+        from ...algorithms import train
 
         sm, stacks = pair_input_paths(self, parameters, context)
         text = self.parameterAsString(parameters, self.SELECTED_FACTORS, context) or ""
@@ -247,7 +247,7 @@ class TrainAlgorithm(SmdAlgorithm):
             feedback.pushInfo(self.tr("Feature importances: {}").format(
                 ", ".join(f"{k} {v:.3f}" for k, v in ranked)))
         if report_path:
-            from ..algorithms import report
+            from ...algorithms import report
 
             self.run_engine(report.train_report, meta, report_path, inputs=report_inputs(self, sm, stacks))
         m = result.metrics

@@ -24,7 +24,7 @@ from qgis.core import (
     QgsRasterLayer,
 )
 
-from .base import SmdAlgorithm
+from ..base import SmdAlgorithm
 from .screen import optional_number, sm_reading_text, sm_value_params
 
 RESAMPLING = ("auto", "bilinear", "average", "nearest")
@@ -212,7 +212,7 @@ class ValidateAlgorithm(SmdAlgorithm):
                                   "file or a folder of ISMN files.")
         text = (self.parameterAsString(parameters, self.DATE, context) or "").strip()
         if text:
-            from ..algorithms.stations import parse_date
+            from ...algorithms.stations import parse_date
 
             try:
                 parse_date(text)
@@ -221,7 +221,7 @@ class ValidateAlgorithm(SmdAlgorithm):
         return True, ""
 
     def _layer_observations(self, parameters, context, feedback):
-        from ..algorithms import stations
+        from ...algorithms import stations
 
         source = self.parameterAsSource(parameters, self.STATIONS, context)
         if source is None:
@@ -262,7 +262,7 @@ class ValidateAlgorithm(SmdAlgorithm):
         return self.run_engine(stations.from_records, records, wkt, label)
 
     def _file_observations(self, parameters, context, feedback):
-        from ..algorithms import stations
+        from ...algorithms import stations
 
         out = []
         depth = self.parameterAsDouble(parameters, self.MAX_DEPTH, context)
@@ -289,9 +289,9 @@ class ValidateAlgorithm(SmdAlgorithm):
         return observations, output, pairs, report_destination(self, parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        from ..algorithms import validate as engine
-        from ..algorithms.report import PairSampler
-        from ..algorithms.stations import parse_date
+        from ...algorithms import validate as engine
+        from ...algorithms.report import PairSampler
+        from ...algorithms.stations import parse_date
 
         if parameters.get(self.INPUT_SERIES) not in (None, "", []):
             return self._process_series(parameters, context, feedback)
@@ -329,7 +329,7 @@ class ValidateAlgorithm(SmdAlgorithm):
         if report_path:
             station_pairs = []
             if observations:
-                from ..algorithms.dates import date_from_name
+                from ...algorithms.dates import date_from_name
 
                 station_pairs = self.run_engine(engine.sample_stations, estimate, observations,
                                                 day or date_from_name(estimate))
@@ -358,14 +358,14 @@ class ValidateAlgorithm(SmdAlgorithm):
         return base if layer.name() in (base, os.path.splitext(base)[0]) else f"{layer.name()} ({base})"
 
     def _write_report(self, results, station_pairs, path, sampler, per_date, inputs) -> str:
-        from ..algorithms import report
+        from ...algorithms import report
 
         samples = (sampler.estimate, sampler.reference) if sampler is not None and "reference" in results else None
         return self.run_engine(report.validate_report, results, station_pairs, path, samples=samples,
                                per_date=per_date, inputs=inputs)
 
     def _process_series(self, parameters, context, feedback):
-        from ..algorithms import report, series
+        from ...algorithms import report, series
         from .screen import raster_paths
 
         estimates = raster_paths(self, parameters, self.INPUT_SERIES, context)

@@ -23,10 +23,10 @@ from smdownscale.algorithms import raster
 from smdownscale.algorithms.aggregate import CellIndex
 from smdownscale.algorithms.manifest import manifest_inputs, read_manifest
 from smdownscale.processing_provider import settings
-from smdownscale.processing_provider.downscale import DownscaleAlgorithm as D
-from smdownscale.processing_provider.fetchgee import FetchGeeAlgorithm as F
-from smdownscale.processing_provider.screen import ScreenAlgorithm as S
-from smdownscale.processing_provider.train import TrainAlgorithm as T
+from smdownscale.processing_provider.algs.downscale import DownscaleAlgorithm as D
+from smdownscale.processing_provider.algs.fetchgee import FetchGeeAlgorithm as F
+from smdownscale.processing_provider.algs.screen import ScreenAlgorithm as S
+from smdownscale.processing_provider.algs.train import TrainAlgorithm as T
 from smdownscale.tests.fake_ee import FakeEarthEngine
 
 EXTENT = "115.55,116.35,41.65,42.25 [EPSG:4326]"

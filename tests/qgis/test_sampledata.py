@@ -9,7 +9,7 @@ from qgis.core import QgsApplication, QgsProcessingException, QgsProcessingFeedb
 
 from smdownscale.algorithms import raster, sample
 from smdownscale.algorithms.raster import Grid
-from smdownscale.processing_provider.sampledata import SampleDataAlgorithm as A
+from smdownscale.processing_provider.algs.sampledata import SampleDataAlgorithm as A
 
 
 def test_sampledata_outputs_and_values(run, tmp_path):
