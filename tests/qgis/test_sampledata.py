@@ -52,7 +52,7 @@ def test_sampledata_outputs_and_values(run, tmp_path):
 def test_soil_moisture_legend_shows_the_unit(run, tmp_path):
     from qgis.core import QgsColorRampLegendNode, QgsLayerTreeLayer
 
-    from smdownscale.processing_provider.base import apply_soil_moisture_style
+    from smdownscale.processing_provider.layers import apply_soil_moisture_style
 
     scene = sample.make_sample(str(tmp_path / "scene"), size_km=30, n_dates=1, seed=3)
     layer = QgsRasterLayer(scene.smap_files[0], "Sample SMAP")
