@@ -49,7 +49,7 @@ class FakeEarthdata:
             def log_message(self, *args):  # quiet
                 pass
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 with fake._lock:
                     fake.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
                 url = urllib.parse.urlparse(self.path)

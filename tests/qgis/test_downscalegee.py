@@ -130,7 +130,7 @@ class CancelAfterTwoStarts(QgsProcessingFeedback):
         super().__init__()
         self.fake = fake
 
-    def isCanceled(self):  # noqa: N802
+    def isCanceled(self):
         return len(self.fake.requests_to("export")) >= 2
 
 

@@ -193,11 +193,11 @@ class _LogFeedback(QgsProcessingFeedback):
         super().__init__()
         self.lines: list[str] = []
 
-    def pushInfo(self, info):  # noqa: N802
+    def pushInfo(self, info):
         self.lines.append(info)
         super().pushInfo(info)
 
-    def reportError(self, error, fatalError=False):  # noqa: N802, N803
+    def reportError(self, error, fatalError=False):  # noqa: N803
         self.lines.append(error)
         super().reportError(error, fatalError)
 
