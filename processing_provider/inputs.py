@@ -47,26 +47,18 @@ def raster_paths(alg: SmdAlgorithm, parameters, name: str, context) -> list[str]
 def add_pair_inputs(alg: SmdAlgorithm) -> None:
     """The SOIL_MOISTURE and FACTORS parameters (or a MANIFEST instead) shared by screen and train."""
     alg.add(QgsProcessingParameterMultipleLayers(alg.SOIL_MOISTURE, alg.tr("SMAP rasters, one per date"),
-                                                  QgsProcessing.SourceType.TypeRaster, optional=True),
-             alg.tr("Coarse (~9 km) soil moisture rasters in m3/m3, one per date, with the date in the "
-                    "file name (YYYYMMDD or YYYY-MM-DD). Band 1 is used."))
+                                                 QgsProcessing.SourceType.TypeRaster, optional=True),
+            alg.tr("Coarse (~9 km) soil moisture rasters in m3/m3, one per date, with the date in the "
+                   "file name (YYYYMMDD or YYYY-MM-DD). Band 1 is used."))
     alg.add(QgsProcessingParameterMultipleLayers(alg.FACTORS, alg.tr("Factor stacks, one per date"),
-                                                  QgsProcessing.SourceType.TypeRaster, optional=True),
-             alg.tr("Fine (1 km) multiband factor stacks from smdownscale:align, one per date with the "
-                    "same date in the file name as its soil moisture raster. Bands are identified by "
-                    "their names (band descriptions)."))
+                                                 QgsProcessing.SourceType.TypeRaster, optional=True),
+            alg.tr("Fine (1 km) multiband factor stacks from smdownscale:align, one per date with the "
+                   "same date in the file name as its soil moisture raster. Bands are identified by "
+                   "their names (band descriptions)."))
     alg.add(QgsProcessingParameterFile(alg.MANIFEST, alg.tr("Or instead: fetch manifest"),
-                                        extension="json", optional=True),
-             alg.tr("manifest.json written by smdownscale:fetchgee: its SMAP rasters and factor stacks "
-                    "are used instead of the two lists above."))
-
-
-def pair_inputs_help(alg: SmdAlgorithm) -> str:
-    """The first paragraph of screen's and train's help: which inputs are required (QGIS marks all three
-    [optional], because either way is complete)."""
-    return alg.tr("Required: both lists (SMAP rasters and factor stacks, one per date), or a fetch manifest instead "
-                  "of both. The form marks all three [optional] because either way is complete; it names what is "
-                  "missing before anything runs.")
+                                       extension="json", optional=True),
+            alg.tr("manifest.json written by smdownscale:fetchgee: its SMAP rasters and factor stacks "
+                   "are used instead of the two lists above."))
 
 
 def check_pair_parameters(alg: SmdAlgorithm, checked: tuple, parameters, context) -> tuple:

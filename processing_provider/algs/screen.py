@@ -20,7 +20,6 @@ from ..inputs import (
     check_pair_parameters,
     optional_number,
     pair_input_paths,
-    pair_inputs_help,
     report_destination,
     report_inputs,
     sm_reading_text,
@@ -52,7 +51,10 @@ class ScreenAlgorithm(SmdAlgorithm):
         return self.tr("Screen factors (correlation analysis)")
 
     def shortHelpString(self) -> str:
-        return pair_inputs_help(self) + "\n\n" + self.tr(
+        return self.tr(
+            "Required: both lists (SMAP rasters and factor stacks, one per date), or a fetch manifest instead of "
+            "both. The form marks all three [optional] because either way is complete; it names what is missing "
+            "before anything runs.\n\n"
             "Ranks the downscaling factors by how strongly they relate to SMAP soil moisture and selects a "
             "non-redundant subset for smdownscale:train.\n\n"
             "For every date, the 1 km factor stack is averaged onto the SMAP grid (each coarse cell gets the mean "

@@ -22,7 +22,6 @@ from ..inputs import (
     check_pair_parameters,
     optional_number,
     pair_input_paths,
-    pair_inputs_help,
     report_destination,
     report_inputs,
     sm_reading_text,
@@ -69,7 +68,10 @@ class TrainAlgorithm(SmdAlgorithm):
         return self.tr("Train downscaling model")
 
     def shortHelpString(self) -> str:
-        return pair_inputs_help(self) + "\n\n" + self.tr(
+        return self.tr(
+            "Required: both lists (SMAP rasters and factor stacks, one per date), or a fetch manifest instead of "
+            "both. The form marks all three [optional] because either way is complete; it names what is missing "
+            "before anything runs.\n\n"
             "Trains a machine-learning model that predicts soil moisture from the factors, and saves it as a "
             ".smdmodel file for smdownscale:downscale.\n\n"
             "Training modes. Scale-aware (default): for every date the 1 km factor stack is averaged onto the SMAP "
