@@ -16,14 +16,22 @@ export PYTHONDONTWRITEBYTECODE := 1
 .PHONY: help setup sysdeps venv native test test-unit test-qgis test-qgis-versions demo bench bench-accuracy lint install zip i18n clean
 
 help:
+	@echo "make setup   install QGIS/GDAL if missing (apt), the venv with the Python packages, and the compiled tree walker"
+	@echo "make sysdeps install QGIS, GDAL and the Qt translation tools from the distribution (apt) when missing"
+	@echo "make venv    the same as make setup"
+	@echo "make native  build the optional compiled tree walker (algorithms/_native/libsmdtreewalk.so)"
 	@echo "make demo    run the whole chain on the bundled sample scene through qgis_process (out/demo/)"
-	@echo "make test    install what is needed and run the unit and QGIS test suites"
+	@echo "make test    ruff, the Qt lint and the unit and QGIS test suites"
+	@echo "make test-unit  the engine tests only (tests/unit, no QGIS)"
+	@echo "make test-qgis  the QGIS tests only (tests/qgis)"
 	@echo "make test-qgis-versions  the same suite on QGIS 3.40 (Debian trixie) and 3.44 (forky) in cached chroots"
+	@echo "make lint    ruff and the Qt6/QGIS 4 lint (scripts/lint_qt.py)"
 	@echo "make bench   performance benchmarks (not part of make test)"
 	@echo "make bench-accuracy  accuracy of every model against the 1 km truth of 9 scenes (5 sample, 4 farmland mosaics), next to bilinear and a ceiling"
 	@echo "make install link the plugin into the default QGIS profile"
 	@echo "make zip     build the plugin zip for the QGIS plugin repository (dist/)"
 	@echo "make i18n    regenerate i18n/smdownscale_zh_CN.ts, re-apply the known translations, compile the .qm"
+	@echo "make clean   remove out/, build/, dist/ and .pytest_cache"
 
 sysdeps:
 	@if ! $(SYSPY) -c "import qgis.core, osgeo.gdal" 2>/dev/null || [ ! -x $(QGIS_PROCESS) ] || ! command -v lrelease >/dev/null; then \

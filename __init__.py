@@ -1,7 +1,7 @@
 """smdownscale: downscale SMAP soil moisture to 1 km with machine learning (QGIS plugin)."""
 
 
-def classFactory(iface):  # noqa: N802 (QGIS API name)
+def classFactory(iface):
     """Entry point QGIS calls to create the plugin; imports lazily so the engine stays QGIS-free."""
     from .plugin import SmDownscalePlugin
     from .processing_provider.i18n import install_translator

@@ -12,7 +12,7 @@ class SmDownscalePlugin:
         self.actions: list = []
         self.options_factory = None
 
-    def initProcessing(self) -> None:  # noqa: N802 (QGIS API name)
+    def initProcessing(self) -> None:
         from .processing_provider.provider import SmDownscaleProvider
 
         if self.provider is None:
@@ -21,7 +21,7 @@ class SmDownscalePlugin:
             if QgsApplication.processingRegistry().addProvider(provider):
                 self.provider = provider
 
-    def initGui(self) -> None:  # noqa: N802 (QGIS API name)
+    def initGui(self) -> None:
         self.initProcessing()
         if self.iface is None:
             return

@@ -281,7 +281,7 @@ def search(short_name: str, start: dt.date, end: dt.date, bbox: Sequence[float],
 # -- download -------------------------------------------------------------------------------------------
 
 def _digest(path: str, algorithm: str) -> str:
-    h = hashlib.md5() if algorithm == "MD5" else hashlib.sha256()  # noqa: S324 - CMR's own checksum
+    h = hashlib.md5() if algorithm == "MD5" else hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(CHUNK), b""):
             h.update(block)

@@ -22,8 +22,6 @@ from .raster import atomic_path
 
 FORMAT = "smdownscale-model"
 FORMAT_VERSION = 1
-EXTENSION = ".smdmodel"
-FILE_FILTER = "smdownscale model (*.smdmodel)"
 
 _HINT = "Choose a .smdmodel file written by smdownscale:train."
 _MAX_SCHEMA_BYTES = 256 * 2**20
@@ -230,7 +228,7 @@ def load_model(path: str) -> tuple[Any, dict[str, Any]]:
     trusted = sorted(f"{m}.{c}" for m, c in types)
     try:
         obj = sio.load(path, trusted=trusted)
-    except Exception as exc:  # noqa: BLE001 - skops/numpy raise many types on corrupt content
+    except Exception as exc:
         raise _damaged(path, str(exc) or type(exc).__name__) from exc
     if not isinstance(obj, dict) or "estimator" not in obj or not hasattr(obj["estimator"], "predict"):
         raise _not_model(path, "no estimator inside")

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from .options import MODEL_CHOICES
 from .raster import atomic_path
 
 #: Above this many points a scatter plot becomes a hexagonal density plot.
@@ -534,7 +535,6 @@ def screen_report(result: Any, path: str, inputs: Mapping[str, Sequence[str] | s
 
 # -- training ----------------------------------------------------------------------------------------
 
-MODEL_LABELS = {"rf": "random forest", "svr": "support vector regression", "cart": "regression tree (CART)"}
 
 
 def cv_schemes(cv: Mapping[str, Any] | None) -> list[tuple[str, Mapping[str, Any]]]:
@@ -559,7 +559,7 @@ def train_report(meta: Mapping[str, Any], path: str, inputs: Mapping[str, Sequen
     doc = Html("Model training")
     dates = [str(d) for d in meta.get("dates", [])]
     doc.keyvalues([
-        ("Model", MODEL_LABELS.get(model_type, model_type)),
+        ("Model", MODEL_CHOICES.label(model_type)),
         ("Training samples", f"{meta.get('n_samples', 'n/a')} coarse cells x dates"
          + (f" ({meta['fit_samples']} used for the fit)" if meta.get("fit_samples") not in (None,
                                                                                            meta.get("n_samples"))
@@ -619,7 +619,7 @@ def train_report(meta: Mapping[str, Any], path: str, inputs: Mapping[str, Sequen
         doc.table(["feature", "importance"], [[esc(k), fmt(v, 4)] for k, v in ranked], [False, True],
                   cells_are_markup=True)
     else:
-        doc.p(f"The {MODEL_LABELS.get(model_type, model_type)} has no built-in feature importance.", note=True)
+        doc.p(f"The {MODEL_CHOICES.label(model_type)} has no built-in feature importance.", note=True)
     return doc.write(path)
 
 

@@ -36,11 +36,12 @@ from typing import Any
 import numpy as np
 from osgeo import osr
 
+from . import options
 from .aggregate import CellIndex, CoarseMean, broadcast
 from .errors import InputError
 from .raster import Grid
 
-RESIDUAL_MODES = ("constant", "smooth", "none")
+RESIDUAL_MODES = options.RESIDUAL_MODES.keys
 #: Smooth mode: iterations stop when every cell's mean is within this of its residual (m3/m3).
 SMOOTH_TOLERANCE = 1e-9
 SMOOTH_MAX_ITERATIONS = 200

@@ -408,7 +408,7 @@ def _read_window(arr: Any, col0: int, row0: int, width: int, height: int, granul
             data = arr.ReadAsArray(array_start_idx=[row0, col0], count=[height, width])
     except RuntimeError as exc:
         raise raster.damaged_error(granule.path, f"reading {what} failed: {raster._detail(str(exc), granule.path)}") \
-            from exc  # noqa: SLF001
+            from exc
     if data is None or data.shape != (height, width):
         raise raster.damaged_error(granule.path, f"reading {what} failed")
     return data

@@ -40,22 +40,19 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import model_io
+from . import model_io, options
 from .errors import Canceled, InputError
 from .features import PAPER_MAX_SAMPLES, Pairs, coarse_pairs, drop_constant_factors, fine_pairs
 from .metrics import METRIC_NAMES, metrics
+from .options import AUTO
 from .paths import check_apart
 from .raster import IsCanceled, Progress, check_output_path, gdal_exceptions, never_canceled, no_progress
 from .units import SmReading
 
-MODEL_TYPES = ("rf", "svr", "cart", "gbr", "extratrees", "linear_gbr")
-AUTO = "auto"
+MODEL_TYPES = options.MODELS.keys
 #: Models ``auto`` compares (CART is never better than the forests; SVR is kept as a smooth learner).
 AUTO_CANDIDATES = ("rf", "extratrees", "gbr", "linear_gbr", "svr")
-MODEL_LABELS = {"rf": "random forest", "svr": "support vector regression", "cart": "regression tree (CART)",
-                "gbr": "gradient boosting (histogram-based)", "extratrees": "extra trees",
-                "linear_gbr": "linear trend + gradient boosting",
-                "auto": "random forest unless another model is clearly better in scale transfer and spatial CV"}
+MODEL_LABELS = options.MODEL_CHOICES.labels
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     # max_features 1/3 (Breiman's choice for regression): decorrelated trees average into a smoother
     # response, which transfers better from 9 km means to 1 km pixels (see bench/ACCURACY.md)
@@ -80,11 +77,9 @@ SEARCH_SPACES: dict[str, dict[str, list[Any]]] = {
     "svr": {"C": [0.1, 0.3, 1.0, 3.0, 10.0], "epsilon": [0.001, 0.005, 0.01], "gamma": ["scale", 0.03, 0.1, 0.3]},
     "cart": {"max_depth": [4, 6, 8, 12, 16], "min_samples_leaf": [2, 5, 10, 20]},
 }
-CV_MODES = ("spatial", "dates", "random")
-CV_LABELS = {"spatial": "spatial blocks", "dates": "dates held out", "random": "random K-fold (optimistic)"}
-TRAINING_MODES = ("coarse", "paper")
-TRAINING_MODE_LABELS = {"coarse": "scale-aware: factors aggregated to the SMAP grid, trained on SMAP cells",
-                        "paper": "study's mode: SMAP resampled bilinearly to 1 km, trained on 1 km pixels"}
+CV_MODES = options.CV_MODES.keys
+TRAINING_MODES = options.TRAINING_MODES.keys
+TRAINING_MODE_LABELS = options.TRAINING_MODES.labels
 #: Folds used to select models and settings when cross-validation reporting is off.
 SELECTION_FOLDS = 5
 #: SVR fits grow with the square of the samples: larger training sets are subsampled (seeded).

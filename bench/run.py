@@ -165,7 +165,7 @@ def step_downscale_ours(spec: dict) -> dict:
 def step_downscale_sklearn(spec: dict) -> dict:
     """The plain approach: read the whole stack, one ``predict`` (n_jobs=-1) on all valid pixels, write."""
     import numpy as np
-    import sklearn.ensemble  # noqa: F401
+    import sklearn.ensemble  # noqa: F401 - imported before timing, as in a running QGIS
 
     from smdownscale.algorithms import raster
     from smdownscale.algorithms.features import FactorSpec, fine_design, select_bands
@@ -190,7 +190,7 @@ def step_downscale_sklearn(spec: dict) -> dict:
 
 def step_load_model(spec: dict) -> dict:
     """Loading the model file alone (part of every downscale run)."""
-    import sklearn.ensemble  # noqa: F401
+    import sklearn.ensemble  # noqa: F401 - imported before timing, as in a running QGIS
 
     from smdownscale.algorithms.model_io import load_model
 
@@ -203,7 +203,7 @@ def step_load_model(spec: dict) -> dict:
 
 def step_load_compiled(spec: dict) -> dict:
     """Reading the model file straight into the compiled walker's arrays (what downscale does for tree models)."""
-    import sklearn.ensemble  # noqa: F401
+    import sklearn.ensemble  # noqa: F401 - imported before timing, as in a running QGIS
 
     from smdownscale.algorithms.model_io import load_compiled
 
@@ -218,7 +218,7 @@ def step_load_compiled(spec: dict) -> dict:
 def step_predict_sample(spec: dict) -> dict:
     """Prediction cost of a model on ``n`` valid pixels from the middle of the stack (SVR: extrapolated)."""
     import numpy as np
-    import sklearn.ensemble  # noqa: F401
+    import sklearn.ensemble  # noqa: F401 - imported before timing, as in a running QGIS
 
     from smdownscale.algorithms import raster
     from smdownscale.algorithms.features import FactorSpec, fine_design, select_bands
@@ -261,7 +261,7 @@ def step_validate(spec: dict) -> dict:
 def step_year(spec: dict) -> dict:
     """Downscale several dates in one process with one model, as a user's series run does (the series
     engine when present); per-date times come from the progress reports at date boundaries."""
-    import sklearn.ensemble  # noqa: F401
+    import sklearn.ensemble  # noqa: F401 - imported before timing, as in a running QGIS
 
     from smdownscale.algorithms import downscale
 

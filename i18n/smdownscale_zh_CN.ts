@@ -4,12 +4,12 @@
     <context>
         <name>AlignAlgorithm</name>
         <message>
-            <location filename="../processing_provider/align.py" line="58" />
+            <location filename="../processing_provider/algs/align.py" line="57" />
             <source>Align rasters to a grid</source>
             <translation>将栅格对齐到格网</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="61" />
+            <location filename="../processing_provider/algs/align.py" line="60" />
             <source>Puts factor rasters (any number, single- or multi-band, in any coordinate system) on one grid and writes them as one multiband float32 GeoTIFF: every input band becomes one band, named after its band description or, failing that, the file name without its date (ndvi_20230601.tif gives 'ndvi'). Factor names must be unique.
 
 The grid comes from a reference raster (e.g. a 1 km DEM), or from a CRS, an extent and a resolution (the extent is snapped outward to whole multiples of the resolution). Given together with a reference raster, CRS, extent or resolution override the reference's own.
@@ -26,172 +26,172 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
 若给定粗分辨率参考栅格（SMAP 土壤水分栅格），对齐后的因子还会聚合到其格网上：每个粗像元取中心落在其中的精细像元的均值（类别型因子取众数类别）；若有效像元比例低于最小有效比例，则设为无数据值。模型在该粗分辨率堆栈上训练，并应用于精细分辨率堆栈。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="81" />
+            <location filename="../processing_provider/algs/align.py" line="79" />
             <source>Factor rasters</source>
             <translation>因子栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="84" />
+            <location filename="../processing_provider/algs/align.py" line="82" />
             <source>Rasters to align. Each band becomes one factor of the output stack.</source>
             <translation>待对齐的栅格。每个波段成为输出堆栈中的一个因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="85" />
+            <location filename="../processing_provider/algs/align.py" line="83" />
             <source>Reference raster (target grid)</source>
             <translation>参考栅格（目标格网）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="87" />
+            <location filename="../processing_provider/algs/align.py" line="83" />
             <source>The output takes this raster's CRS, extent and pixel size. Leave empty to give a CRS, an extent and a resolution instead.</source>
             <translation>输出采用该栅格的坐标参考系、范围和像元大小。留空则改为给定坐标参考系、范围和分辨率。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="89" />
+            <location filename="../processing_provider/algs/align.py" line="87" />
             <source>Target CRS</source>
             <translation>目标坐标参考系</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="90" />
+            <location filename="../processing_provider/algs/align.py" line="87" />
             <source>CRS of the output grid (e.g. EPSG:6933, the SMAP EASE-Grid 2.0).</source>
             <translation>输出格网的坐标参考系（例如 EPSG:6933，即 SMAP 所用的 EASE-Grid 2.0）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="91" />
+            <location filename="../processing_provider/algs/align.py" line="89" />
             <source>Target extent</source>
             <translation>目标范围</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="92" />
+            <location filename="../processing_provider/algs/align.py" line="89" />
             <source>Area of the output grid, transformed into the target CRS if needed and snapped outward to whole multiples of the resolution.</source>
             <translation>输出格网的区域，必要时转换到目标坐标参考系，并向外对齐到分辨率的整数倍。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="96" />
+            <location filename="../processing_provider/algs/align.py" line="92" />
             <source>Pixel size of the output grid in units of the target CRS (metres for a projected CRS, degrees for EPSG:4326).</source>
             <translation>输出格网的像元大小，以目标坐标参考系的单位表示（投影坐标系为米，EPSG:4326 为度）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="100" />
+            <location filename="../processing_provider/algs/align.py" line="96" />
             <source>Factor names to treat as classes (nearest / majority resampling), besides bands already marked categorical.</source>
             <translation>除已标记为类别型的波段外，另需按类别处理的因子名称（最邻近 / 众数重采样）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="102" />
+            <location filename="../processing_provider/algs/align.py" line="100" />
             <source>Aligned factors (fine grid)</source>
             <translation>对齐后的因子（精细格网）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="103" />
+            <location filename="../processing_provider/algs/align.py" line="100" />
             <source>Multiband GeoTIFF on the target grid, one named band per factor.</source>
             <translation>目标格网上的多波段 GeoTIFF，每个因子一个命名波段。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="107" />
+            <location filename="../processing_provider/algs/align.py" line="102" />
             <source>When given, the aligned factors are also aggregated onto this raster's grid (training data for the models).</source>
             <translation>给定时，对齐后的因子还会聚合到该栅格的格网上（作为模型的训练数据）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="109" />
+            <location filename="../processing_provider/algs/align.py" line="107" />
             <source>Minimum valid fraction per coarse cell</source>
             <translation>每个粗像元的最小有效比例</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="113" />
+            <location filename="../processing_provider/algs/align.py" line="107" />
             <source>A coarse cell with a smaller share of valid fine pixels becomes nodata.</source>
             <translation>有效精细像元比例低于该值的粗像元设为无数据值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="114" />
+            <location filename="../processing_provider/algs/align.py" line="112" />
             <source>Aggregated factors (coarse grid)</source>
             <translation>聚合后的因子（粗格网）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="116" />
+            <location filename="../processing_provider/algs/align.py" line="112" />
             <source>The factors aggregated onto the coarse reference grid; written only when a coarse reference raster is given.</source>
             <translation>聚合到粗分辨率参考格网上的因子；仅在给定粗分辨率参考栅格时写出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="122" />
+            <location filename="../processing_provider/algs/align.py" line="117" />
             <source>Factor names (comma-separated)</source>
             <translation>因子名称（以逗号分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="144" />
+            <location filename="../processing_provider/algs/align.py" line="139" />
             <source>target CRS</source>
             <translation>目标坐标参考系</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="146" />
+            <location filename="../processing_provider/algs/align.py" line="141" />
             <source>target extent</source>
             <translation>目标范围</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="148" />
+            <location filename="../processing_provider/algs/align.py" line="143" />
             <source>target resolution</source>
             <translation>目标分辨率</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="163" />
+            <location filename="../processing_provider/algs/align.py" line="158" />
             <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
             <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="192" />
+            <location filename="../processing_provider/algs/align.py" line="187" />
             <source>Give a reference raster, or a target CRS, extent and resolution (missing: {}).</source>
             <translation>请给定参考栅格，或给定目标坐标参考系、范围和分辨率（缺少：{}）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="196" />
+            <location filename="../processing_provider/algs/align.py" line="191" />
             <source>The target resolution must be greater than 0.</source>
             <translation>目标分辨率必须大于 0。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="223" />
+            <location filename="../processing_provider/algs/align.py" line="218" />
             <source>Target grid: {} x {} pixels of {:g} x {:g}, extent {:.6g}, {:.6g}, {:.6g}, {:.6g}</source>
             <translation>目标格网：{} x {} 个像元，像元大小 {:g} x {:g}，范围 {:.6g}, {:.6g}, {:.6g}, {:.6g}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="233" />
+            <location filename="../processing_provider/algs/align.py" line="228" />
             <source>{}: {}, {} resampling, {:.1%} valid</source>
             <translation>{}：{}，{} 重采样，有效 {:.1%}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="238" />
+            <location filename="../processing_provider/algs/align.py" line="233" />
             <source>Aggregating onto the coarse grid ({} x {} cells)...</source>
             <translation>正在聚合到粗格网（{} x {} 个像元）...</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="249" />
+            <location filename="../processing_provider/algs/align.py" line="244" />
             <source>Aggregated factors (coarse grid) {}</source>
             <translation>聚合后的因子（粗格网） {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="255" />
+            <location filename="../processing_provider/algs/align.py" line="250" />
             <source>Aligned factors (fine grid) {}</source>
             <translation>对齐后的因子（精细格网） {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="217" />
+            <location filename="../processing_provider/algs/align.py" line="212" />
             <source>The coarse reference raster {}</source>
             <translation>粗分辨率参考栅格 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="217" />
+            <location filename="../processing_provider/algs/align.py" line="212" />
             <source>Give the coarse (~9 km) SMAP raster of the area.</source>
             <translation>请给定该区域的粗分辨率（约 9 km）SMAP 栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="94" />
+            <location filename="../processing_provider/algs/align.py" line="92" />
             <source>Resolution (target CRS units)</source>
             <translation>分辨率（目标 CRS 单位）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="98" />
+            <location filename="../processing_provider/algs/align.py" line="96" />
             <source>Categorical factors (names)</source>
             <translation>分类因子（名称）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/align.py" line="104" />
+            <location filename="../processing_provider/algs/align.py" line="102" />
             <source>Coarse grid raster (e.g. SMAP)</source>
             <translation>粗网格栅格（例如 SMAP）</translation>
         </message>
@@ -314,257 +314,257 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
     <context>
         <name>DownscaleAlgorithm</name>
         <message>
-            <location filename="../processing_provider/downscale.py" line="55" />
+            <location filename="../processing_provider/algs/downscale.py" line="57" />
             <source>Downscale soil moisture</source>
             <translation>土壤水分降尺度</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="90" />
+            <location filename="../processing_provider/algs/downscale.py" line="92" />
             <source>Model file</source>
             <translation>模型文件</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="90" />
+            <location filename="../processing_provider/algs/downscale.py" line="92" />
             <source>smdownscale model (*.smdmodel)</source>
             <translation>smdownscale 模型 (*.smdmodel)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="93" />
+            <location filename="../processing_provider/algs/downscale.py" line="92" />
             <source>A .smdmodel file written by 'Train downscaling model'.</source>
             <translation>由“训练降尺度模型”写出的 .smdmodel 文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="94" />
+            <location filename="../processing_provider/algs/downscale.py" line="96" />
             <source>Factor stack (1 km)</source>
             <translation>因子堆栈（1 km）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="95" />
+            <location filename="../processing_provider/algs/downscale.py" line="96" />
             <source>Multiband raster with one named band per factor, on the 1 km grid (one date; leave empty for a time series).</source>
             <translation>1 km 格网上的多波段栅格，每个因子一个命名波段（单一日期；时间序列请留空）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="99" />
+            <location filename="../processing_provider/algs/downscale.py" line="99" />
             <source>SMAP soil moisture of the factor stack's date; needed for residual correction.</source>
             <translation>与因子堆栈同一日期的 SMAP 土壤水分；残差校正需要此项。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="101" />
+            <location filename="../processing_provider/algs/downscale.py" line="103" />
             <source>Residual correction</source>
             <translation>残差校正</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="101" />
+            <location filename="../processing_provider/algs/downscale.py" line="90" />
             <source>Constant per coarse cell</source>
             <translation>每个粗像元取常数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="101" />
+            <location filename="../processing_provider/algs/downscale.py" line="90" />
             <source>None</source>
             <translation>无</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="105" />
+            <location filename="../processing_provider/algs/downscale.py" line="103" />
             <source>Constant per coarse cell: each SMAP cell's 1 km mean equals SMAP. Smooth: the residual is spread as an interpolated surface, without steps at cell edges, and each cell's 1 km mean still equals SMAP. None: the plain model prediction.</source>
             <translation>每个粗像元取常数：每个 SMAP 像元内 1 km 结果的均值等于 SMAP。平滑：残差以插值曲面的形式分配，像元边界处没有阶跃，且每个像元内 1 km 结果的均值仍等于 SMAP。无：直接使用模型预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="108" />
+            <location filename="../processing_provider/algs/downscale.py" line="109" />
             <source>Minimum soil moisture (m3/m3)</source>
             <translation>土壤水分最小值（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="111" />
+            <location filename="../processing_provider/algs/downscale.py" line="109" />
             <source>Lower end of the physical range; smaller values are raised to it.</source>
             <translation>物理范围的下限；低于该值的结果被提高到该值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="112" />
+            <location filename="../processing_provider/algs/downscale.py" line="112" />
             <source>Maximum soil moisture (m3/m3)</source>
             <translation>土壤水分最大值（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="115" />
+            <location filename="../processing_provider/algs/downscale.py" line="112" />
             <source>Upper end of the physical range (about the porosity); larger values are lowered to it.</source>
             <translation>物理范围的上限（约为土壤孔隙度）；高于该值的结果被降低到该值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="120" />
+            <location filename="../processing_provider/algs/downscale.py" line="117" />
             <source>Factor stacks of several dates, each with its date in the file name (YYYYMMDD or YYYY-MM-DD); one output file per date.</source>
             <translation>多个日期的因子堆栈，文件名中带有各自的日期（YYYYMMDD 或 YYYY-MM-DD）；每个日期输出一个文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="125" />
+            <location filename="../processing_provider/algs/downscale.py" line="121" />
             <source>The SMAP rasters of the same dates (paired by the date in the file names), for residual correction.</source>
             <translation>相同日期的 SMAP 栅格（按文件名中的日期配对），用于残差校正。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="127" />
+            <location filename="../processing_provider/algs/downscale.py" line="126" />
             <source>smdownscale manifest (*.json)</source>
             <translation>smdownscale 清单 (*.json)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="130" />
+            <location filename="../processing_provider/algs/downscale.py" line="126" />
             <source>The manifest.json written by 'Fetch data from Earth Engine': every date it lists is downscaled.</source>
             <translation>由“从 Earth Engine 获取数据”写出的 manifest.json：对其中列出的每个日期进行降尺度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="132" />
+            <location filename="../processing_provider/algs/downscale.py" line="131" />
             <source>Time series: input folder</source>
             <translation>时间序列：输入文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="134" />
+            <location filename="../processing_provider/algs/downscale.py" line="131" />
             <source>A folder holding factors_&lt;date&gt;.tif and smap_&lt;date&gt;.tif (also in factors/ and smap/ subfolders, or listed by a manifest.json in the folder).</source>
             <translation>包含 factors_&lt;date&gt;.tif 和 smap_&lt;date&gt;.tif 的文件夹（也可位于 factors/ 和 smap/ 子文件夹中，或由文件夹中的 manifest.json 列出）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="136" />
+            <location filename="../processing_provider/algs/downscale.py" line="135" />
             <source>Soil moisture 1 km</source>
             <translation>1 km 土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="138" />
+            <location filename="../processing_provider/algs/downscale.py" line="135" />
             <source>Float32 GeoTIFF of soil moisture in m3/m3 (one date).</source>
             <translation>土壤水分的 Float32 GeoTIFF，单位 m3/m3（单一日期）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="139" />
+            <location filename="../processing_provider/algs/downscale.py" line="138" />
             <source>Time series: output folder</source>
             <translation>时间序列：输出文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="141" />
+            <location filename="../processing_provider/algs/downscale.py" line="138" />
             <source>Folder for sm_1km_&lt;YYYYMMDD&gt;.tif per date and the list sm_1km_series.csv; empty: a temporary folder.</source>
             <translation>存放每个日期的 sm_1km_&lt;YYYYMMDD&gt;.tif 及列表 sm_1km_series.csv 的文件夹；留空则使用临时文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="147" />
+            <location filename="../processing_provider/algs/downscale.py" line="142" />
             <source>Mean soil moisture (m3/m3)</source>
             <translation>土壤水分均值（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="148" />
+            <location filename="../processing_provider/algs/downscale.py" line="143" />
             <source>Time series: output files (';'-separated)</source>
             <translation>时间序列：输出文件（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="156" />
+            <location filename="../processing_provider/algs/downscale.py" line="151" />
             <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
             <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="175" />
+            <location filename="../processing_provider/algs/downscale.py" line="170" />
             <source>The minimum soil moisture must be below the maximum.</source>
             <translation>土壤水分最小值必须小于最大值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="182" />
+            <location filename="../processing_provider/algs/downscale.py" line="177" />
             <source>Residual correction needs the coarse soil moisture: give the coarse SMAP raster of the same date, or set residual correction to None.</source>
             <translation>残差校正需要粗分辨率土壤水分：请给定同一日期的粗分辨率 SMAP 栅格，或将残差校正设为“无”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="207" />
+            <location filename="../processing_provider/algs/downscale.py" line="202" />
             <source>Residual correction is off: the coarse soil moisture raster is not used.</source>
             <translation>残差校正已关闭：不使用粗分辨率土壤水分栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="214" />
+            <location filename="../processing_provider/algs/downscale.py" line="209" />
             <source>Model: {} ({}); date: {}</source>
             <translation>模型：{}（{}）；日期：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="216" />
+            <location filename="../processing_provider/algs/downscale.py" line="211" />
             <source>{} valid pixels: mean {:.4f}, std {:.4f}, min {:.4f}, max {:.4f} m3/m3</source>
             <translation>{} 个有效像元：均值 {:.4f}，标准差 {:.4f}，最小值 {:.4f}，最大值 {:.4f} m3/m3</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="219" />
+            <location filename="../processing_provider/algs/downscale.py" line="214" />
             <source>Residual correction: {} coarse cells, mean |residual| {:.4f} m3/m3, largest cell mean deviation {:.2g} m3/m3 (before clipping)</source>
             <translation>残差校正：{} 个粗像元，平均 |残差| {:.4f} m3/m3，像元均值最大偏差 {:.2g} m3/m3（截断前）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="225" />
+            <location filename="../processing_provider/algs/downscale.py" line="220" />
             <source>{} pixels lie in cells without a SMAP value and keep the uncorrected prediction.</source>
             <translation>{} 个像元位于没有 SMAP 值的粗像元内，保留未经校正的预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="230" />
+            <location filename="../processing_provider/algs/downscale.py" line="225" />
             <source>{} pixels were clipped to {:g}-{:g} m3/m3.</source>
             <translation>{} 个像元被截断到 {:g}-{:g} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="331" />
+            <location filename="../processing_provider/algs/downscale.py" line="326" />
             <source>Soil moisture 1 km {}</source>
             <translation>1 km 土壤水分 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="269" />
+            <location filename="../processing_provider/algs/downscale.py" line="264" />
             <source>Give either one factor stack (one date) or a time series (factor stacks, a manifest or an input folder), not both.</source>
             <translation>请给定一个因子堆栈（单一日期）或一个时间序列（因子堆栈、清单或输入文件夹），不能同时给定两者。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="272" />
+            <location filename="../processing_provider/algs/downscale.py" line="267" />
             <source>Give a factor stack, or a time series: factor stacks of several dates, a manifest or an input folder.</source>
             <translation>请给定一个因子堆栈，或一个时间序列：多个日期的因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="276" />
+            <location filename="../processing_provider/algs/downscale.py" line="271" />
             <source>Give the time series one way: factor stacks, a manifest or an input folder.</source>
             <translation>时间序列只能以一种方式给定：因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="278" />
+            <location filename="../processing_provider/algs/downscale.py" line="273" />
             <source>Residual correction needs the SMAP rasters of the same dates: add them under 'Time series: SMAP soil moisture rasters', or set residual correction to None.</source>
             <translation>残差校正需要相同日期的 SMAP 栅格：请在“时间序列：SMAP 土壤水分栅格”中添加，或将残差校正设为“无”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="307" />
+            <location filename="../processing_provider/algs/downscale.py" line="302" />
             <source>Residual correction is off: the SMAP rasters are not used.</source>
             <translation>残差校正已关闭：不使用 SMAP 栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="320" />
+            <location filename="../processing_provider/algs/downscale.py" line="315" />
             <source>{}: {} valid pixels, mean {:.4f} m3/m3 -&gt; {}</source>
             <translation>{}：{} 个有效像元，均值 {:.4f} m3/m3 -&gt; {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="323" />
+            <location filename="../processing_provider/algs/downscale.py" line="318" />
             <source>{}: {} pixels lie in cells without a SMAP value and keep the uncorrected prediction.</source>
             <translation>{}：{} 个像元位于没有 SMAP 值的粗像元内，保留未经校正的预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="330" />
+            <location filename="../processing_provider/algs/downscale.py" line="325" />
             <source>Soil moisture 1 km {} to {}</source>
             <translation>1 km 土壤水分 {} 至 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="334" />
+            <location filename="../processing_provider/algs/downscale.py" line="329" />
             <source>{} dates written to {}; mean soil moisture {:.4f} m3/m3.</source>
             <translation>已将 {} 个日期写入 {}；土壤水分均值 {:.4f} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="245" />
+            <location filename="../processing_provider/algs/downscale.py" line="240" />
             <source>Prediction: compiled tree walker (same values as scikit-learn, faster).</source>
             <translation>预测：编译版决策树遍历器（与 scikit-learn 结果相同，速度更快）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="247" />
+            <location filename="../processing_provider/algs/downscale.py" line="242" />
             <source>Prediction: scikit-learn; the compiled tree walker is {}.</source>
             <translation>预测：scikit-learn；编译版决策树遍历器{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="250" />
+            <location filename="../processing_provider/algs/downscale.py" line="245" />
             <source>Prediction: scikit-learn.</source>
             <translation>预测：scikit-learn。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="318" />
+            <location filename="../processing_provider/algs/downscale.py" line="313" />
             <source>SMAP values read with {}.</source>
             <translation>SMAP 值按 {} 读取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="58" />
+            <location filename="../processing_provider/algs/downscale.py" line="60" />
             <source>Applies a model trained with 'Train downscaling model' to a 1 km factor stack (from 'Align rasters to a grid') and writes 1 km soil moisture (m3/m3, float32 GeoTIFF, nodata -9999).
 
 Factors are matched to the model by band name, so the stack may hold its bands in any order and extra bands; a factor the model needs but the stack lacks is an error. Pixels where any factor is nodata stay nodata. The raster is processed in blocks, so any extent fits in memory.
@@ -589,27 +589,27 @@ Units: the SMAP of residual correction is read as the model was trained (its SM_
 单位：除非在高级参数中另行给定，残差校正所用的 SMAP 按模型训练时的方式读取（其 SM_SCALE 和 SM_NODATA）；不可能是 m3/m3 的值（百分比、未声明的填充值如 -9999）会使运行停止，并给出修正方法。若模型以开尔文训练而 LST 因子为摄氏度（或相反），或类 NDVI 因子超出 -1 到 1，将被拒绝并给出应做的换算。超过 5% 的像元被截断到物理范围时，会在日志和输出的元数据中给出警告；超过一半时运行停止，因为此时输入采用了其他单位。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="97" />
+            <location filename="../processing_provider/algs/downscale.py" line="99" />
             <source>SMAP of the same date</source>
             <translation>同一日期的 SMAP</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="101" />
+            <location filename="../processing_provider/algs/downscale.py" line="91" />
             <source>Smooth (mass-conserving)</source>
             <translation>平滑（质量守恒）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="118" />
+            <location filename="../processing_provider/algs/downscale.py" line="117" />
             <source>Time series: factor stacks</source>
             <translation>时间序列：因子堆栈</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="122" />
+            <location filename="../processing_provider/algs/downscale.py" line="121" />
             <source>Time series: SMAP rasters</source>
             <translation>时间序列：SMAP 栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="127" />
+            <location filename="../processing_provider/algs/downscale.py" line="126" />
             <source>Time series: fetch manifest</source>
             <translation>时间序列：数据获取清单</translation>
         </message>
@@ -617,587 +617,552 @@ Units: the SMAP of residual correction is read as the model was trained (its SM_
     <context>
         <name>DownscaleGeeAlgorithm</name>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="101" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="102" />
             <source>Downscale on Earth Engine</source>
             <translation>在 Earth Engine 上降尺度</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="142" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="138" />
             <source>Extent</source>
             <translation>范围</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="142" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="138" />
             <source>Area to downscale, with its CRS. Ignored when a polygon layer is given.</source>
             <translation>要降尺度的区域及其坐标参考系。给定面图层时忽略此项。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="144" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="140" />
             <source>Area (polygon layer)</source>
             <translation>区域（面图层）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="144" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="140" />
             <source>Polygons delimiting the area; the maps cover the SMAP cells of their bounding box.</source>
             <translation>界定区域的多边形；结果图覆盖其外包矩形内的 SMAP 像元。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="147" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="143" />
             <source>Start date (YYYY-MM-DD)</source>
             <translation>开始日期（YYYY-MM-DD）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="147" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="143" />
             <source>First day of the date range.</source>
             <translation>日期范围的第一天。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="149" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="145" />
             <source>End date (YYYY-MM-DD, inclusive)</source>
             <translation>结束日期（YYYY-MM-DD，包含当日）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="149" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="145" />
             <source>Last day of the date range (included).</source>
             <translation>日期范围的最后一天（包含）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="151" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="148" />
             <source>Time step</source>
             <translation>时间步长</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="151" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="148" />
             <source>Daily</source>
             <translation>逐日</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="151" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="148" />
             <source>8-day</source>
             <translation>8 天</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="151" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="148" />
             <source>16-day</source>
             <translation>16 天</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="151" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="148" />
             <source>Monthly</source>
             <translation>逐月</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="151" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="148" />
             <source>One map per time step; 8- and 16-day steps follow the MODIS calendar.</source>
             <translation>每个时间步长输出一幅图；8 天和 16 天步长遵循 MODIS 日历。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="155" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="152" />
             <source>Factors</source>
             <translation>因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="159" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="152" />
             <source>Downscaling factors (as in 'Fetch data from Earth Engine'). A reused classifier needs the factors it was trained with, in the same order.</source>
             <translation>降尺度因子（与“从 Earth Engine 获取数据”中相同）。重用的分类器需要与其训练时相同的因子，且顺序相同。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="161" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="156" />
             <source>SMAP product</source>
             <translation>SMAP 产品</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="161" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="156" />
             <source>L4 (model assimilation, 3-hourly)</source>
             <translation>L4（模式同化，3 小时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="161" />
-            <source>L3 enhanced (radiometer, AM/PM passes)</source>
-            <translation>L3 增强型（辐射计，上午/下午过境）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/downscalegee.py" line="161" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="156" />
             <source>The SMAP product downscaled.</source>
             <translation>要降尺度的 SMAP 产品。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="165" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="161" />
             <source>SMAP layer</source>
             <translation>SMAP 图层</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="165" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="161" />
             <source>Surface soil moisture (0-5 cm)</source>
             <translation>表层土壤水分（0-5 cm）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="165" />
-            <source>Root-zone soil moisture (0-100 cm, L4 only)</source>
-            <translation>根区土壤水分（0-100 cm，仅 L4）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/downscalegee.py" line="165" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="161" />
             <source>The soil moisture layer to downscale.</source>
             <translation>要降尺度的土壤水分图层。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="170" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="166" />
             <source>Model</source>
             <translation>模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="170" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="134" />
             <source>Random forest (RF)</source>
             <translation>随机森林（RF）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="170" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="134" />
             <source>Regression tree (CART)</source>
             <translation>分类回归树（CART）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="170" />
-            <source>Support vector regression (SVR, NU_SVR)</source>
-            <translation>支持向量回归（SVR，NU_SVR）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/downscalegee.py" line="170" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="136" />
             <source>Gradient tree boosting (GBT)</source>
             <translation>梯度提升树（GBT）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="170" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="166" />
             <source>Earth Engine regressor: smileRandomForest, smileCart, libsvm NU_SVR or smileGradientTreeBoost.</source>
             <translation>Earth Engine 回归器：smileRandomForest、smileCart、libsvm NU_SVR 或 smileGradientTreeBoost。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="175" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="170" />
             <source>Number of trees (RF, GBT)</source>
             <translation>树的数量（RF、GBT）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="175" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="170" />
             <source>numberOfTrees; the local chain's n_estimators.</source>
             <translation>numberOfTrees；对应本地流程的 n_estimators。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="178" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="173" />
             <source>Minimum samples per leaf (RF, CART)</source>
             <translation>叶节点最小样本数（RF、CART）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="178" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="173" />
             <source>minLeafPopulation (local min_samples_leaf). Empty: 2 for RF, 5 for CART, as locally.</source>
             <translation>minLeafPopulation（对应本地的 min_samples_leaf）。留空：RF 为 2，CART 为 5，与本地一致。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="181" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="177" />
             <source>Variables per split (RF)</source>
             <translation>每次分裂的变量数（RF）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="181" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="177" />
             <source>variablesPerSplit (local max_features). Empty: all features, as the local random forest.</source>
             <translation>variablesPerSplit（对应本地的 max_features）。留空：使用全部特征，与本地随机森林一致。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="185" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="181" />
             <source>Maximum leaf nodes per tree</source>
             <translation>每棵树的最大叶节点数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="185" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="181" />
             <source>maxNodes (local max_leaf_nodes). Empty: no limit for RF, 4096 (= depth 12) for CART, 8 (= depth 3) for GBT.</source>
             <translation>maxNodes（对应本地的 max_leaf_nodes）。留空：RF 不限，CART 为 4096（= 深度 12），GBT 为 8（= 深度 3）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="188" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="185" />
             <source>SVR cost (C)</source>
             <translation>SVR 代价参数（C）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="188" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="185" />
             <source>libsvm cost, the local SVR's C.</source>
             <translation>libsvm 代价参数，即本地 SVR 的 C。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="190" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="187" />
             <source>SVR nu</source>
             <translation>SVR nu</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="190" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="187" />
             <source>NU_SVR's nu (0 &lt; nu &lt;= 1): the share of support vectors; it replaces the local SVR's epsilon.</source>
             <translation>NU_SVR 的 nu（0 &lt; nu &lt;= 1）：支持向量所占比例；它取代本地 SVR 的 epsilon。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="193" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="191" />
             <source>SVR gamma</source>
             <translation>SVR gamma</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="193" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="191" />
             <source>RBF kernel gamma. Empty: 1 / number of features ('scale' on standardized factors, as locally).</source>
             <translation>RBF 核的 gamma。留空：1 / 特征数（在标准化因子上即“scale”，与本地一致）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="196" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="194" />
             <source>Learning rate (GBT)</source>
             <translation>学习率（GBT）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="196" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="194" />
             <source>smileGradientTreeBoost shrinkage.</source>
             <translation>smileGradientTreeBoost 的收缩系数（shrinkage）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="199" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="198" />
             <source>Training samples per time step (0 = all SMAP cells)</source>
             <translation>每个时间步长的训练样本数（0 = 全部 SMAP 像元）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="199" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="198" />
             <source>SMAP cells drawn at random (seeded) per training date; each sample is a different cell.</source>
             <translation>每个训练日期随机抽取（固定种子）的 SMAP 像元；每个样本为不同的像元。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="202" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="202" />
             <source>Training time steps (0 = all)</source>
             <translation>训练时间步数（0 = 全部）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="202" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="202" />
             <source>Dates the model is trained on, spread evenly over the range; fewer keep every export request small (each export carries the training computation).</source>
             <translation>用于训练模型的日期，均匀分布在日期范围内；日期越少，每个导出请求越小（每个导出都包含训练计算）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="206" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="206" />
             <source>Random seed</source>
             <translation>随机种子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="206" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="206" />
             <source>Seed of the sampling and of the random forest / boosting.</source>
             <translation>抽样以及随机森林 / 提升算法的随机种子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="208" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="208" />
             <source>Residual correction</source>
             <translation>残差校正</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="208" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="137" />
             <source>Constant per coarse cell</source>
             <translation>每个粗像元取常数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="208" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="137" />
             <source>None</source>
             <translation>无</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="208" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="208" />
             <source>Constant: each SMAP cell's residual (SMAP minus the cell mean of the prediction) is added to its pixels, so the map averages to SMAP in every cell.</source>
             <translation>常数：将每个 SMAP 像元的残差（SMAP 减去该像元内预测值的均值）加到其内的像元上，使结果图在每个 SMAP 像元内的均值等于 SMAP。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="212" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="213" />
             <source>Clip minimum (m3/m3)</source>
             <translation>截断下限（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="212" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="213" />
             <source>Lower end of the physical range values are clamped to.</source>
             <translation>物理范围的下限，结果值被限制在该值以上。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="214" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="215" />
             <source>Clip maximum (m3/m3)</source>
             <translation>截断上限（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="214" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="215" />
             <source>Upper end of the physical range values are clamped to.</source>
             <translation>物理范围的上限，结果值被限制在该值以下。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="216" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="217" />
             <source>Fine resolution (target CRS units)</source>
             <translation>精细分辨率（目标坐标参考系单位）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="216" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="217" />
             <source>Pixel size of the maps (metres for EPSG:6933); must be finer than SMAP's 9 km.</source>
             <translation>结果图的像元大小（EPSG:6933 下单位为米）；必须比 SMAP 的 9 km 更精细。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="219" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="220" />
             <source>Target CRS</source>
             <translation>目标坐标参考系</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="219" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="220" />
             <source>CRS of the maps; EPSG:6933 (SMAP's own EASE-Grid 2.0) when empty.</source>
             <translation>结果图的坐标参考系；留空时为 EPSG:6933（SMAP 自身的 EASE-Grid 2.0）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="221" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="223" />
             <source>Compositing window for gap filling (days)</source>
             <translation>填补空缺的合成窗口（天）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="221" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="223" />
             <source>As in 'Fetch data from Earth Engine': sparse sensors are gap-filled from this many days around each step; 0 turns it off.</source>
             <translation>与“从 Earth Engine 获取数据”中相同：稀疏观测的传感器用每个时间步长前后这么多天的数据填补空缺；0 表示关闭。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="225" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="227" />
             <source>Export to</source>
             <translation>导出到</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="225" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="227" />
             <source>Google Drive</source>
             <translation>Google Drive</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="225" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="227" />
             <source>Cloud Storage</source>
             <translation>Cloud Storage</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="225" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="227" />
             <source>Earth Engine asset</source>
             <translation>Earth Engine 资产</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="225" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="227" />
             <source>Where Earth Engine writes the maps (float32 GeoTIFF, nodata -9999, or image assets).</source>
             <translation>Earth Engine 写出结果图的位置（float32 GeoTIFF，无数据值 -9999，或影像资产）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="229" />
-            <source>Drive folder, bucket[/folder] or asset folder</source>
-            <translation>Drive 文件夹、存储桶[/文件夹] 或资产文件夹</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/downscalegee.py" line="229" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="231" />
             <source>Google Drive folder (default 'smdownscale'), Cloud Storage bucket (optionally bucket/folder) or asset folder (projects/&lt;project&gt;/assets/&lt;folder&gt;).</source>
             <translation>Google Drive 文件夹（默认“smdownscale”）、Cloud Storage 存储桶（可写成 bucket/folder）或资产文件夹（projects/&lt;project&gt;/assets/&lt;folder&gt;）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="233" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="235" />
             <source>Tasks running at once (batch size)</source>
             <translation>同时运行的任务数（批大小）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="233" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="235" />
             <source>At most this many export tasks queued or running on Earth Engine at once; the next start as others finish. Keep it within your project's concurrent task limit.</source>
             <translation>在 Earth Engine 上同时排队或运行的导出任务至多为此数；其他任务结束后再启动后续任务。请保持在项目的并发任务上限之内。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="237" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="239" />
             <source>Status check interval (seconds)</source>
             <translation>状态检查间隔（秒）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="237" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="239" />
             <source>Seconds between task status checks; 10 or more for Earth Engine.</source>
             <translation>两次任务状态检查之间的秒数；对 Earth Engine 建议 10 秒或以上。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="240" />
-            <source>Save classifier as asset (optional)</source>
-            <translation>将分类器保存为资产（可选）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/downscalegee.py" line="245" />
-            <source>Reuse classifier asset (optional)</source>
-            <translation>重用分类器资产（可选）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/downscalegee.py" line="245" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="249" />
             <source>Asset id of a classifier saved by an earlier run: no training, the same factors are needed.</source>
             <translation>先前运行保存的分类器的资产 ID：不再训练，需要相同的因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="249" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="253" />
             <source>Wait until the tasks finish</source>
             <translation>等待任务完成</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="249" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="253" />
             <source>Follow the tasks until they end. Off: start the first batch and return; QGIS keeps following them in the task manager, or run again with the same manifest.</source>
             <translation>跟踪任务直至结束。关闭时：启动第一批任务后返回；QGIS 会在任务管理器中继续跟踪，也可以使用同一清单再次运行。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="256" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="261" />
             <source>Earth Engine Cloud project</source>
             <translation>Earth Engine 云项目</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="256" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="261" />
             <source>Google Cloud project registered for Earth Engine. Empty: the plugin settings, then the SMDOWNSCALE_EE_PROJECT environment variable.</source>
             <translation>已注册 Earth Engine 的 Google Cloud 项目。留空：依次使用插件设置、SMDOWNSCALE_EE_PROJECT 环境变量。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="259" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="264" />
             <source>Task manifest</source>
             <translation>任务清单</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="259" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="264" />
             <source>JSON files (*.json)</source>
             <translation>JSON 文件 (*.json)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="259" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="264" />
             <source>JSON file recording the tasks; choose a file (not a temporary one) to resume a run later.</source>
             <translation>记录任务的 JSON 文件；如需稍后继续运行，请选择一个文件（而非临时文件）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="262" />
-            <source>Download folder (Cloud Storage only)</source>
-            <translation>下载文件夹（仅限 Cloud Storage）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/downscalegee.py" line="262" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="267" />
             <source>Download the completed maps from Cloud Storage into this folder and load them as layers.</source>
             <translation>将已完成的结果图从 Cloud Storage 下载到此文件夹，并作为图层加载。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="270" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="271" />
             <source>Number of tasks</source>
             <translation>任务数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="271" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="272" />
             <source>Completed tasks</source>
             <translation>已完成的任务</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="272" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="273" />
             <source>Failed or canceled tasks</source>
             <translation>失败或已取消的任务</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="273" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="274" />
             <source>Tasks not finished yet</source>
             <translation>尚未完成的任务</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="274" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="275" />
             <source>Earth Engine task ids (';'-separated)</source>
             <translation>Earth Engine 任务 ID（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="275" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="276" />
             <source>Downloaded maps (';'-separated)</source>
             <translation>已下载的结果图（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="334" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="335" />
             <source>Unknown factor {}. Known factors: {}.</source>
             <translation>未知因子 {}。已知因子：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="341" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="342" />
             <source>start date</source>
             <translation>开始日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="341" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="342" />
             <source>end date</source>
             <translation>结束日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="343" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="344" />
             <source>The {} '{}' is not a date; write it as YYYY-MM-DD.</source>
             <translation>{}“{}”不是日期；请写成 YYYY-MM-DD。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="345" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="346" />
             <source>The date range is reversed: the end date {} is before the start date {}. Swap them.</source>
             <translation>日期范围颠倒：结束日期 {} 早于开始日期 {}。请交换两者。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="348" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="349" />
             <source>Choose at least one factor.</source>
             <translation>请至少选择一个因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="354" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="355" />
             <source>Give an extent or a polygon layer for the area to downscale.</source>
             <translation>请给定要降尺度区域的范围或面图层。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="357" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="358" />
             <source>The clip minimum must be below the clip maximum.</source>
             <translation>截断下限必须小于截断上限。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="360" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="361" />
             <source>Downloading works only with the Cloud Storage destination; choose Cloud Storage or leave the download folder empty.</source>
             <translation>下载仅适用于 Cloud Storage 目标；请选择 Cloud Storage，或将下载文件夹留空。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="424" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="425" />
             <source>{} task(s): {} completed ({} in earlier runs), {} failed or canceled, {} not finished; Earth Engine compute reported: {:.2f} EECU-hours. Manifest: {}</source>
             <translation>{} 个任务：{} 个已完成（其中 {} 个在先前运行中完成），{} 个失败或已取消，{} 个未完成；Earth Engine 报告的计算量：{:.2f} EECU 小时。清单：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="429" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="430" />
             <source>{}: {}: {}</source>
             <translation>{}：{}：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="433" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="434" />
             <source>The remaining tasks are followed in the QGIS task manager (when QGIS runs), or run again with the same manifest to follow them.</source>
             <translation>其余任务由 QGIS 任务管理器跟踪（QGIS 运行时），或使用同一清单再次运行以跟踪它们。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="458" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="459" />
             <source>Following the Earth Engine tasks in the task manager.</source>
             <translation>正在任务管理器中跟踪 Earth Engine 任务。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="252" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="256" />
             <source>Plan only (dry run)</source>
             <translation>仅规划（试运行）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="252" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="256" />
             <source>Submit nothing: write the plan next to the task manifest (NAME.plan.csv) with, per export task, the pixels, bytes, source pixels Earth Engine reads and training runs, and show it in the log. Only SMAP's grid is read from Earth Engine.</source>
             <translation>不提交任何任务：在任务清单旁写出规划文件（名称.plan.csv），列出每个导出任务的像元数、字节数、Earth Engine 读取的源像元数和训练次数，并显示在日志中。只从 Earth Engine 读取 SMAP 的格网。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="276" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="277" />
             <source>Plan (CSV)</source>
             <translation>规划（CSV）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="277" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="278" />
             <source>Planned tasks</source>
             <translation>计划任务数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="278" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="279" />
             <source>Planned bytes</source>
             <translation>计划字节数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="279" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="280" />
             <source>Planned training runs</source>
             <translation>计划训练次数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="415" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="416" />
             <source>Plan written to {}: {} task(s), {} bytes, {} training run(s); nothing was submitted.</source>
             <translation>规划已写入 {}：{} 个任务，{} 字节，{} 次训练；未提交任何任务。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="104" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="105" />
             <source>Runs the downscaling chain on Google Earth Engine, for areas and periods too large for one computer (a province, several years of daily maps), and exports one 1 km soil moisture map per time step to Google Drive, Cloud Storage or an Earth Engine asset.
 
 Same concepts as the local chain (fetchgee, train, downscale): the factors are computed on the fine grid (target CRS and resolution), averaged onto SMAP's own grid (read from the asset) with a mean (land cover becomes class fractions), and paired with SMAP; training samples are drawn on that coarse grid, a different SMAP cell each (samples per time step; 0 = all cells), from up to 'training time steps' dates spread over the range. The model (random forest, CART, support vector regression NU_SVR with RBF kernel on standardized factors, or gradient tree boosting) is trained in regression mode and applied to the fine factors. Residual correction adds to every pixel its SMAP cell's residual (SMAP minus the cell mean of the prediction), so each cell averages to SMAP; values are then clamped to the clip range. Hyperparameters map to the local ones (README table).
@@ -1218,365 +1183,385 @@ Earth Engine access: a Cloud project registered for Earth Engine (parameter, plu
 Earth Engine 访问：需要一个已注册 Earth Engine 的云项目（参数、插件设置或 SMDOWNSCALE_EE_PROJECT），以及您的凭据（“earthengine authenticate”）或服务账号（插件设置）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscalegee.py" line="240" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="242" />
             <source>Asset id to save the trained classifier to (RF and CART only), e.g. projects/&lt;project&gt;/assets/smd_rf; reuse it later with 'Reuse classifier asset'. Empty: smdownscale_classifier_&lt;run id&gt; in the asset folder or projects/&lt;project&gt;/assets.</source>
             <translation>保存训练好的分类器的资产 ID（仅限 RF 和 CART），例如 projects/&lt;project&gt;/assets/smd_rf；以后可通过“重用分类器资产”使用。为空时：资产文件夹或 projects/&lt;project&gt;/assets 中的 smdownscale_classifier_&lt;运行 ID&gt;。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscalegee.py" line="135" />
+            <source>Support vector regression (NU_SVR)</source>
+            <translation>支持向量回归（NU_SVR）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscalegee.py" line="156" />
+            <source>L3 enhanced (radiometer, AM/PM)</source>
+            <translation>L3 增强型（辐射计，上午/下午）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscalegee.py" line="161" />
+            <source>Root zone (0-100 cm, L4 only)</source>
+            <translation>根区（0-100 cm，仅 L4）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscalegee.py" line="231" />
+            <source>Export location</source>
+            <translation>导出位置</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscalegee.py" line="242" />
+            <source>Save classifier as asset</source>
+            <translation>将分类器保存为资产</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscalegee.py" line="249" />
+            <source>Reuse classifier asset</source>
+            <translation>重用分类器资产</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscalegee.py" line="267" />
+            <source>Download folder (Cloud Storage)</source>
+            <translation>下载文件夹（Cloud Storage）</translation>
         </message>
     </context>
     <context>
         <name>FetchGeeAlgorithm</name>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="73" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="72" />
             <source>Fetch data from Earth Engine</source>
             <translation>从 Earth Engine 获取数据</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="105" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="103" />
             <source>Extent</source>
             <translation>范围</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="106" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="103" />
             <source>Area to fetch, with its CRS. Ignored when a polygon layer is given.</source>
             <translation>要获取数据的区域及其坐标参考系。给定面图层时忽略此项。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="107" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="105" />
             <source>Area (polygon layer)</source>
             <translation>区域（面图层）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="109" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="105" />
             <source>Polygons delimiting the area (all features together). The data cover the SMAP cells that intersect the polygons' bounding box.</source>
             <translation>界定区域的多边形（所有要素合在一起）。数据覆盖与多边形外包矩形相交的 SMAP 像元。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="111" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="109" />
             <source>Start date (YYYY-MM-DD)</source>
             <translation>开始日期（YYYY-MM-DD）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="112" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="109" />
             <source>First day of the date range.</source>
             <translation>日期范围的第一天。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="113" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="111" />
             <source>End date (YYYY-MM-DD, inclusive)</source>
             <translation>结束日期（YYYY-MM-DD，包含当日）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="114" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="111" />
             <source>Last day of the date range (included).</source>
             <translation>日期范围的最后一天（包含）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="115" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="114" />
             <source>Time step</source>
             <translation>时间步长</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="115" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="114" />
             <source>Daily</source>
             <translation>逐日</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="115" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="114" />
             <source>8-day</source>
             <translation>8 天</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="115" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="114" />
             <source>16-day</source>
             <translation>16 天</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="115" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="114" />
             <source>Monthly</source>
             <translation>逐月</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="118" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="114" />
             <source>Length of each time step. 8- and 16-day steps follow the MODIS composite calendar; the first and last steps are clipped to the date range.</source>
             <translation>每个时间步长的长度。8 天和 16 天步长遵循 MODIS 合成日历；第一个和最后一个时间步长截取到日期范围内。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="120" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="119" />
             <source>Compositing window for gap filling (days)</source>
             <translation>填补空缺的合成窗口（天）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="123" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="119" />
             <source>Sentinel-1, Landsat and MODIS LST/albedo pixels left without a valid observation in a step are filled from this many days before and after it; 0 turns gap filling off.</source>
             <translation>Sentinel-1、Landsat 以及 MODIS 地表温度 / 反照率在某时间步长内没有有效观测的像元，用该步长前后这么多天的数据填补；0 表示关闭填补。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="126" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="125" />
             <source>SMAP product</source>
             <translation>SMAP 产品</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="126" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="125" />
             <source>L4 (model assimilation, 3-hourly)</source>
             <translation>L4（模式同化，3 小时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="126" />
-            <source>L3 enhanced (radiometer, AM/PM passes)</source>
-            <translation>L3 增强型（辐射计，上午/下午过境）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="129" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="125" />
             <source>SMAP L4 (SPL4SMGP v8) is gap-free; SMAP L3 enhanced (SPL3SMP_E) has gaps between overpasses and keeps only recommended-quality retrievals.</source>
             <translation>SMAP L4（SPL4SMGP v8）没有空缺；SMAP L3 增强型（SPL3SMP_E）在两次过境之间存在空缺，且只保留推荐质量的反演结果。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="131" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="131" />
             <source>SMAP layer</source>
             <translation>SMAP 图层</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="131" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="131" />
             <source>Surface soil moisture (0-5 cm)</source>
             <translation>表层土壤水分（0-5 cm）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="131" />
-            <source>Root-zone soil moisture (0-100 cm, L4 only)</source>
-            <translation>根区土壤水分（0-100 cm，仅 L4）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="135" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="131" />
             <source>The soil moisture layer to downscale.</source>
             <translation>要降尺度的土壤水分图层。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="136" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="136" />
             <source>Factors</source>
             <translation>因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="140" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="136" />
             <source>Downscaling factors to fetch, each one band of the factor stacks (see the algorithm help for their sources).</source>
             <translation>要获取的降尺度因子，每个因子为因子堆栈中的一个波段（来源见算法帮助）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="142" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="140" />
             <source>Fine resolution (target CRS units)</source>
             <translation>精细分辨率（目标坐标参考系单位）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="145" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="140" />
             <source>Pixel size of the factor stacks, in units of the target CRS (metres for EPSG:6933). Must be finer than SMAP's 9 km.</source>
             <translation>因子堆栈的像元大小，以目标坐标参考系单位表示（EPSG:6933 下为米）。必须比 SMAP 的 9 km 更精细。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="148" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="146" />
             <source>Target CRS of the factor stacks</source>
             <translation>因子堆栈的目标坐标参考系</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="150" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="146" />
             <source>CRS of the fine grid; EPSG:6933 (SMAP's own EASE-Grid 2.0) when empty.</source>
             <translation>精细格网的坐标参考系；留空时为 EPSG:6933（SMAP 自身的 EASE-Grid 2.0）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="151" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="149" />
             <source>Earth Engine Cloud project</source>
             <translation>Earth Engine 云项目</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="152" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="149" />
             <source>Google Cloud project registered for Earth Engine. Empty: the plugin settings, then the SMDOWNSCALE_EE_PROJECT environment variable.</source>
             <translation>已注册 Earth Engine 的 Google Cloud 项目。留空：依次使用插件设置、SMDOWNSCALE_EE_PROJECT 环境变量。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="154" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="152" />
             <source>Sentinel-1 orbit pass</source>
             <translation>Sentinel-1 轨道方向</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="154" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="152" />
             <source>Both</source>
             <translation>升轨和降轨</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="154" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="152" />
             <source>Ascending</source>
             <translation>升轨</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="154" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="152" />
             <source>Descending</source>
             <translation>降轨</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="158" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="152" />
             <source>Restrict Sentinel-1 scenes to one orbit direction (consistent geometry).</source>
             <translation>将 Sentinel-1 景限制为单一轨道方向（观测几何一致）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="159" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="156" />
             <source>Parallel requests</source>
             <translation>并行请求数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="163" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="156" />
             <source>Tiles requested at once. Empty: the plugin settings (default 8).</source>
             <translation>同时请求的瓦片数。留空：使用插件设置（默认 8）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="164" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="160" />
             <source>Large areas: export instead of downloading</source>
             <translation>大区域：导出而非下载</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="164" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="160" />
             <source>No (download)</source>
             <translation>否（下载）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="164" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="160" />
             <source>Export to Google Drive</source>
             <translation>导出到 Google Drive</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="164" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="160" />
             <source>Export to Cloud Storage</source>
             <translation>导出到 Cloud Storage</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="168" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="160" />
             <source>For areas beyond interactive limits: start Earth Engine export tasks (one per file) instead of downloading; they are listed in the manifest and the log.</source>
             <translation>用于超出交互式下载限制的区域：启动 Earth Engine 导出任务（每个文件一个）而不是直接下载；任务列在清单和日志中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="170" />
-            <source>Export Drive folder or Cloud Storage bucket</source>
-            <translation>导出用的 Drive 文件夹或 Cloud Storage 存储桶</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/fetchgee.py" line="173" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="165" />
             <source>Google Drive folder (default 'smdownscale') or Cloud Storage bucket (required) for exports.</source>
             <translation>导出用的 Google Drive 文件夹（默认“smdownscale”）或 Cloud Storage 存储桶（必填）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="185" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="179" />
             <source>Output folder</source>
             <translation>输出文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="186" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="179" />
             <source>Folder receiving smap/, factors/ and manifest.json.</source>
             <translation>存放 smap/、factors/ 和 manifest.json 的文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="191" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="181" />
             <source>Manifest (JSON)</source>
             <translation>清单（JSON）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="192" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="182" />
             <source>SMAP rasters (';'-separated)</source>
             <translation>SMAP 栅格（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="193" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="183" />
             <source>Factor stacks (';'-separated)</source>
             <translation>因子堆栈（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="194" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="184" />
             <source>Number of time steps</source>
             <translation>时间步数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="219" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="209" />
             <source>Unknown factor {}. Known factors: {}.</source>
             <translation>未知因子 {}。已知因子：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="226" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="216" />
             <source>start date</source>
             <translation>开始日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="226" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="216" />
             <source>end date</source>
             <translation>结束日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="228" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="218" />
             <source>The {} '{}' is not a date; write it as YYYY-MM-DD.</source>
             <translation>{}“{}”不是日期；请写成 YYYY-MM-DD。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="230" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="220" />
             <source>The date range is reversed: the end date {} is before the start date {}. Swap them.</source>
             <translation>日期范围颠倒：结束日期 {} 早于开始日期 {}。请交换两者。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="233" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="223" />
             <source>Choose at least one factor.</source>
             <translation>请至少选择一个因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="239" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="229" />
             <source>Give an extent or a polygon layer for the area to fetch.</source>
             <translation>请给定要获取数据区域的范围或面图层。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="291" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="281" />
             <source>{} export task(s) started; follow them in the Earth Engine Code Editor (Tasks tab). The manifest lists them.</source>
             <translation>已启动 {} 个导出任务；请在 Earth Engine 代码编辑器（Tasks 选项卡）中跟踪。清单中列出了这些任务。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="293" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="283" />
             <source>Fetched {} time step(s): {} tile(s) downloaded, {} from the cache, {} retried request(s).</source>
             <translation>已获取 {} 个时间步长：下载 {} 个瓦片，{} 个来自缓存，{} 次请求重试。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="175" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="170" />
             <source>Follow export tasks until they finish</source>
             <translation>跟踪导出任务直至完成</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="178" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="170" />
             <source>With export: keep polling the tasks, showing progress per finished task and reporting Earth Engine's message if one fails; canceling cancels the tasks on Earth Engine. Off: start the tasks and return.</source>
             <translation>使用导出时：持续查询任务状态，按已完成任务显示进度，任务失败时报告 Earth Engine 的消息；取消运行会同时取消 Earth Engine 上的任务。关闭：启动任务后立即返回。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="181" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="175" />
             <source>Plan only (dry run)</source>
             <translation>仅规划（试运行）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="182" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="175" />
             <source>Compute nothing: write plan.csv in the output folder with, per time step, the requests (or export tasks), pixels, bytes and source pixels Earth Engine would read, and show it in the log. Only SMAP's grid is read from Earth Engine.</source>
             <translation>不进行任何计算：在输出文件夹中写出 plan.csv，列出每个时间步的请求（或导出任务）、像元数、字节数以及 Earth Engine 将读取的源像元数，并显示在日志中。只从 Earth Engine 读取 SMAP 的格网。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="195" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="185" />
             <source>Plan (CSV)</source>
             <translation>规划（CSV）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="196" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="186" />
             <source>Planned requests or tasks</source>
             <translation>计划请求或任务数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="197" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="187" />
             <source>Planned bytes</source>
             <translation>计划字节数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="285" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="275" />
             <source>Plan written to {}: {} request(s) or task(s), {} bytes; nothing was computed or downloaded.</source>
             <translation>规划已写入 {}：{} 个请求或任务，{} 字节；未计算或下载任何数据。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/fetchgee.py" line="76" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="75" />
             <source>Downloads from Google Earth Engine, for an area and a date range, SMAP soil moisture and the downscaling factors, on grids and time steps that already agree, ready for screen, train and downscale.
 
 For every time step it writes smap/smap_YYYYMMDD.tif (SMAP as Earth Engine stores it, on the grid read from the asset, the whole cells covering the area) and factors/factors_YYYYMMDD.tif (one band per factor, named after it, on the fine grid: target CRS and resolution, covering the same SMAP cells), plus manifest.json listing files, dates, bands, units and provenance (collections, dataset versions, request time). No credential is ever written.
@@ -1595,6 +1580,21 @@ Earth Engine access: an Earth Engine Cloud project (parameter, plugin settings, 
 时间步长：逐日、8 天或 16 天（MODIS 日历，每年 1 月 1 日重新开始）或逐月。稀疏观测的传感器（Sentinel-1、Landsat、多云的 MODIS 日期）用合成窗口填补空缺：在时间步长内没有有效观测的像元取前后若干天的合成值。
 
 Earth Engine 访问：需要一个 Earth Engine 云项目（参数、插件设置或 SMDOWNSCALE_EE_PROJECT 环境变量），以及您的持久凭据（运行一次“earthengine authenticate”）或保存在 QGIS 认证数据库中的服务账号密钥（插件设置）。不会弹出任何窗口。瓦片以并行方式下载并自动重试，在整个请求完成前一直保留，因此失败或被取消的运行可以从中断处继续。对于交互式下载而言过大的区域，可以改为导出到 Google Drive 或 Cloud Storage（任务列在清单中）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/fetchgee.py" line="125" />
+            <source>L3 enhanced (radiometer, AM/PM)</source>
+            <translation>L3 增强型（辐射计，上午/下午）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/fetchgee.py" line="131" />
+            <source>Root zone (0-100 cm, L4 only)</source>
+            <translation>根区（0-100 cm，仅 L4）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/fetchgee.py" line="165" />
+            <source>Export folder or bucket</source>
+            <translation>导出文件夹或存储桶</translation>
         </message>
     </context>
     <context>
@@ -1641,337 +1641,332 @@ Earth Engine 访问：需要一个 Earth Engine 云项目（参数、插件设�
     <context>
         <name>ImportSmapAlgorithm</name>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="73" />
+            <location filename="../processing_provider/algs/importsmap.py" line="72" />
             <source>Import SMAP granules (NASA Earthdata)</source>
             <translation>导入 SMAP 数据文件（NASA Earthdata）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="103" />
+            <location filename="../processing_provider/algs/importsmap.py" line="101" />
             <source>SMAP granules (.h5)</source>
             <translation>SMAP 数据文件（.h5）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="105" />
+            <location filename="../processing_provider/algs/importsmap.py" line="101" />
             <source>SMAP HDF5 granules downloaded from NASA Earthdata (NSIDC), e.g. SMAP_L4_SM_gph_20230601T013000_Vv7032_001.h5. Keep NSIDC's file names.</source>
             <translation>从 NASA Earthdata（NSIDC）下载的 SMAP HDF5 数据文件，例如 SMAP_L4_SM_gph_20230601T013000_Vv7032_001.h5。请保留 NSIDC 的文件名。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="107" />
+            <location filename="../processing_provider/algs/importsmap.py" line="105" />
             <source>Folder of SMAP granules</source>
             <translation>SMAP 数据文件所在文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="109" />
+            <location filename="../processing_provider/algs/importsmap.py" line="105" />
             <source>Every .h5 file in this folder (not its subfolders) is read as a granule.</source>
             <translation>读取该文件夹（不含子文件夹）中的每个 .h5 文件作为数据文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="110" />
+            <location filename="../processing_provider/algs/importsmap.py" line="108" />
             <source>Extent</source>
             <translation>范围</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="111" />
+            <location filename="../processing_provider/algs/importsmap.py" line="108" />
             <source>Area to import, with its CRS. Ignored when a polygon layer is given; without either, the whole global grid.</source>
             <translation>要导入的区域及其坐标参考系。给出面图层时忽略此项；两者都不给时导入整个全球格网。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="113" />
+            <location filename="../processing_provider/algs/importsmap.py" line="111" />
             <source>Area (polygon layer)</source>
             <translation>区域（面图层）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="115" />
+            <location filename="../processing_provider/algs/importsmap.py" line="111" />
             <source>Polygons delimiting the area (all features together). The outputs cover the SMAP cells that intersect the polygons' bounding box.</source>
             <translation>界定区域的多边形（所有要素合并）。输出覆盖与多边形外包矩形相交的 SMAP 像元。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="117" />
+            <location filename="../processing_provider/algs/importsmap.py" line="115" />
             <source>Start date (YYYY-MM-DD, optional)</source>
             <translation>开始日期（YYYY-MM-DD，可选）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="119" />
+            <location filename="../processing_provider/algs/importsmap.py" line="115" />
             <source>First day to import; empty: the first granule's day.</source>
             <translation>要导入的第一天；留空：第一个数据文件的日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="120" />
+            <location filename="../processing_provider/algs/importsmap.py" line="118" />
             <source>End date (YYYY-MM-DD, inclusive, optional)</source>
             <translation>结束日期（YYYY-MM-DD，含当日，可选）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="122" />
+            <location filename="../processing_provider/algs/importsmap.py" line="118" />
             <source>Last day to import (included); empty: the last granule's day.</source>
             <translation>要导入的最后一天（含当日）；留空：最后一个数据文件的日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="123" />
+            <location filename="../processing_provider/algs/importsmap.py" line="121" />
             <source>Time step</source>
             <translation>时间步长</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="123" />
+            <location filename="../processing_provider/algs/importsmap.py" line="121" />
             <source>Daily</source>
             <translation>逐日</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="123" />
+            <location filename="../processing_provider/algs/importsmap.py" line="121" />
             <source>8-day</source>
             <translation>8 天</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="123" />
+            <location filename="../processing_provider/algs/importsmap.py" line="121" />
             <source>16-day</source>
             <translation>16 天</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="123" />
+            <location filename="../processing_provider/algs/importsmap.py" line="121" />
             <source>Monthly</source>
             <translation>逐月</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="123" />
+            <location filename="../processing_provider/algs/importsmap.py" line="121" />
             <source>Fixed number of days</source>
             <translation>固定天数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="126" />
+            <location filename="../processing_provider/algs/importsmap.py" line="121" />
             <source>Length of each time step. 8- and 16-day steps follow the MODIS composite calendar; fixed steps start on the start date. The first and last steps are clipped to the date range.</source>
             <translation>每个时间步长的长度。8 天和 16 天步长遵循 MODIS 合成日历；固定天数步长从开始日期起算。第一个和最后一个步长按日期范围截取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="129" />
+            <location filename="../processing_provider/algs/importsmap.py" line="128" />
             <source>Days per time step (fixed number of days)</source>
             <translation>每个时间步长的天数（固定天数）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="132" />
+            <location filename="../processing_provider/algs/importsmap.py" line="128" />
             <source>Used with the time step 'Fixed number of days'.</source>
             <translation>用于时间步长“固定天数”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="133" />
+            <location filename="../processing_provider/algs/importsmap.py" line="132" />
             <source>SMAP product</source>
             <translation>SMAP 产品</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="133" />
+            <location filename="../processing_provider/algs/importsmap.py" line="132" />
             <source>Detect from the files</source>
             <translation>根据文件自动识别</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="133" />
+            <location filename="../processing_provider/algs/importsmap.py" line="132" />
             <source>L4 SPL4SMGP (3-hourly, 9 km)</source>
             <translation>L4 SPL4SMGP（每 3 小时，9 km）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="133" />
+            <location filename="../processing_provider/algs/importsmap.py" line="132" />
             <source>L3 enhanced SPL3SMP_E (daily AM/PM, 9 km)</source>
             <translation>增强型 L3 SPL3SMP_E（每日上午/下午，9 km）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="133" />
+            <location filename="../processing_provider/algs/importsmap.py" line="132" />
             <source>L3 SPL3SMP (daily AM/PM, 36 km)</source>
             <translation>L3 SPL3SMP（每日上午/下午，36 km）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="138" />
+            <location filename="../processing_provider/algs/importsmap.py" line="132" />
             <source>The product the granules must belong to; granules of another product are refused.</source>
             <translation>数据文件必须属于的产品；其他产品的数据文件将被拒绝。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="140" />
+            <location filename="../processing_provider/algs/importsmap.py" line="139" />
             <source>SMAP layer</source>
             <translation>SMAP 图层</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="140" />
+            <location filename="../processing_provider/algs/importsmap.py" line="139" />
             <source>Surface soil moisture (0-5 cm)</source>
             <translation>表层土壤水分（0-5 cm）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="140" />
-            <source>Root-zone soil moisture (0-100 cm, L4 only)</source>
-            <translation>根区土壤水分（0-100 cm，仅 L4）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/importsmap.py" line="144" />
+            <location filename="../processing_provider/algs/importsmap.py" line="139" />
             <source>The soil moisture layer to downscale.</source>
             <translation>要降尺度的土壤水分图层。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="145" />
+            <location filename="../processing_provider/algs/importsmap.py" line="144" />
             <source>AM and PM retrievals (L3)</source>
             <translation>上午和下午反演（L3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="145" />
+            <location filename="../processing_provider/algs/importsmap.py" line="144" />
             <source>AM, PM where AM has none</source>
             <translation>上午，上午无值处用下午</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="145" />
+            <location filename="../processing_provider/algs/importsmap.py" line="144" />
             <source>AM only (6 am)</source>
             <translation>仅上午（6 时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="145" />
+            <location filename="../processing_provider/algs/importsmap.py" line="144" />
             <source>PM only (6 pm)</source>
             <translation>仅下午（18 时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="145" />
+            <location filename="../processing_provider/algs/importsmap.py" line="144" />
             <source>Mean of AM and PM</source>
             <translation>上午和下午的平均值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="149" />
+            <location filename="../processing_provider/algs/importsmap.py" line="144" />
             <source>How the morning and evening retrievals of L3 granules make one daily value.</source>
             <translation>L3 数据文件的上午和下午反演如何合成为一个日值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="150" />
+            <location filename="../processing_provider/algs/importsmap.py" line="149" />
             <source>L3 retrievals kept</source>
             <translation>保留的 L3 反演</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="150" />
+            <location filename="../processing_provider/algs/importsmap.py" line="149" />
             <source>Recommended quality only</source>
             <translation>仅推荐质量</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="150" />
+            <location filename="../processing_provider/algs/importsmap.py" line="149" />
             <source>Every successful retrieval</source>
             <translation>所有成功的反演</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="154" />
+            <location filename="../processing_provider/algs/importsmap.py" line="149" />
             <source>retrieval_qual_flag: recommended quality keeps cells with bits 0-2 clear; every successful retrieval keeps cells with bits 1-2 clear.</source>
             <translation>retrieval_qual_flag：“仅推荐质量”保留第 0-2 位均为 0 的像元；“所有成功的反演”保留第 1-2 位均为 0 的像元。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="172" />
+            <location filename="../processing_provider/algs/importsmap.py" line="169" />
             <source>Factor rasters (optional)</source>
             <translation>因子栅格（可选）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="174" />
+            <location filename="../processing_provider/algs/importsmap.py" line="169" />
             <source>One factor per raster, named by its band description or its file name without the date (ndvi_20230601.tif is 'ndvi'). Dated files inside a time step are averaged; a step without one takes the latest earlier file; files without a date are static.</source>
             <translation>每个栅格一个因子，以其波段描述或去掉日期的文件名命名（ndvi_20230601.tif 即“ndvi”）。时间步长内带日期的文件取平均；没有文件的步长使用此前最近的文件；不带日期的文件为静态因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="186" />
+            <location filename="../processing_provider/algs/importsmap.py" line="183" />
             <source>Fine resolution (target CRS units)</source>
             <translation>精细分辨率（目标坐标参考系单位）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="189" />
+            <location filename="../processing_provider/algs/importsmap.py" line="183" />
             <source>Pixel size of the factor stacks, in units of the target CRS (metres for EPSG:6933). Must be finer than the SMAP cells.</source>
             <translation>因子堆栈的像元大小，单位为目标坐标参考系的单位（EPSG:6933 为米）。必须比 SMAP 像元更精细。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="191" />
+            <location filename="../processing_provider/algs/importsmap.py" line="188" />
             <source>Target CRS of the factor stacks</source>
             <translation>因子堆栈的目标坐标参考系</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="193" />
+            <location filename="../processing_provider/algs/importsmap.py" line="188" />
             <source>CRS of the fine grid; EPSG:6933 (SMAP's own EASE-Grid 2.0) when empty.</source>
             <translation>精细格网的坐标参考系；留空时为 EPSG:6933（SMAP 自身的 EASE-Grid 2.0）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="194" />
+            <location filename="../processing_provider/algs/importsmap.py" line="191" />
             <source>Output folder</source>
             <translation>输出文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="195" />
+            <location filename="../processing_provider/algs/importsmap.py" line="191" />
             <source>Folder receiving smap/, factors/ and manifest.json.</source>
             <translation>存放 smap/、factors/ 和 manifest.json 的文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="200" />
+            <location filename="../processing_provider/algs/importsmap.py" line="193" />
             <source>Manifest (JSON)</source>
             <translation>清单（JSON）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="201" />
+            <location filename="../processing_provider/algs/importsmap.py" line="194" />
             <source>SMAP rasters (';'-separated)</source>
             <translation>SMAP 栅格（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="202" />
+            <location filename="../processing_provider/algs/importsmap.py" line="195" />
             <source>Factor stacks (';'-separated)</source>
             <translation>因子堆栈（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="203" />
+            <location filename="../processing_provider/algs/importsmap.py" line="196" />
             <source>Number of time steps</source>
             <translation>时间步数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="228" />
+            <location filename="../processing_provider/algs/importsmap.py" line="221" />
             <source>The granule folder {} does not exist; choose the folder holding the .h5 files.</source>
             <translation>数据文件夹 {} 不存在；请选择存放 .h5 文件的文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="240" />
+            <location filename="../processing_provider/algs/importsmap.py" line="233" />
             <source>The folder {} holds no .h5 granule; choose the folder holding the SMAP files downloaded from NASA Earthdata.</source>
             <translation>文件夹 {} 中没有 .h5 数据文件；请选择存放从 NASA Earthdata 下载的 SMAP 文件的文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="242" />
+            <location filename="../processing_provider/algs/importsmap.py" line="235" />
             <source>Give the SMAP granules (.h5 files) or the folder holding them.</source>
             <translation>请给出 SMAP 数据文件（.h5 文件）或存放它们的文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="246" />
+            <location filename="../processing_provider/algs/importsmap.py" line="239" />
             <source>'{}' ({}) is not a date; write it as YYYY-MM-DD.</source>
             <translation>“{}”（{}）不是日期；请写成 YYYY-MM-DD。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="325" />
+            <location filename="../processing_provider/algs/importsmap.py" line="318" />
             <source>Imported {} granule(s) of {} ({}) into {} time step(s).</source>
             <translation>已将 {} 个 {}（{}）数据文件导入 {} 个时间步长。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="328" />
+            <location filename="../processing_provider/algs/importsmap.py" line="321" />
             <source>No SMAP data for these time steps (nothing written for them): {}</source>
             <translation>以下时间步长没有 SMAP 数据（未为其写出任何内容）：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="156" />
+            <location filename="../processing_provider/algs/importsmap.py" line="154" />
             <source>Search and download the granules from NASA Earthdata</source>
             <translation>从 NASA Earthdata 搜索并下载数据文件</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="158" />
+            <location filename="../processing_provider/algs/importsmap.py" line="154" />
             <source>Search NASA's CMR for the chosen product over the area and dates and download the granules (resumably, into the cache folder) before importing them. Needs the product, the dates and an Earthdata Login token.</source>
             <translation>导入前，在 NASA 的 CMR 中按区域和日期搜索所选产品，并将数据文件下载到缓存文件夹（可续传）。需要指定产品、日期和 Earthdata Login 令牌。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="167" />
+            <location filename="../processing_provider/algs/importsmap.py" line="165" />
             <source>Download cache folder</source>
             <translation>下载缓存文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="170" />
+            <location filename="../processing_provider/algs/importsmap.py" line="165" />
             <source>Where downloaded granules are kept (and found again by later runs). Empty: the plugin's cache folder.</source>
             <translation>下载的数据文件保存位置（之后的运行会再次使用）。留空：插件的缓存文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="233" />
+            <location filename="../processing_provider/algs/importsmap.py" line="226" />
             <source>Choose the SMAP product to search and download (it cannot be detected before the files are there).</source>
             <translation>请选择要搜索和下载的 SMAP 产品（文件下载之前无法自动识别）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="237" />
+            <location filename="../processing_provider/algs/importsmap.py" line="230" />
             <source>Give the start and end dates of the granules to download.</source>
             <translation>请给出要下载的数据文件的开始和结束日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="76" />
+            <location filename="../processing_provider/algs/importsmap.py" line="75" />
             <source>Reads SMAP soil moisture granules as NSIDC distributes them through NASA Earthdata (HDF5 files), without Google Earth Engine: SMAP L4 SPL4SMGP (3-hourly, sm_surface and sm_rootzone, 9 km), enhanced L3 SPL3SMP_E (daily AM and PM retrievals, 9 km) and L3 SPL3SMP (daily, 36 km).
 
 The granules carry no georeferencing that GDAL can use: the algorithm places them exactly on the documented EASE-Grid 2.0 global lattice (EPSG:6933, cells of 9008.055210146 m or 36032.220840584 m) and checks the granules' own latitude/longitude arrays against it. Fill values, values outside the valid range and, for L3, retrievals whose quality flag is not 'recommended' (or, if chosen, not successful) become nodata. Granules are subset to the whole SMAP cells covering the area and averaged over each time step (daily, 8- or 16-day on the MODIS calendar, monthly, or a fixed number of days); AM and PM retrievals are combined as chosen.
@@ -1988,40 +1983,45 @@ With 'Search and download', the granules of the chosen product for the area and 
 选择“搜索并下载”时，先用 NASA 的 earthaccess 库在 NASA 的 CMR 中按区域和日期搜索所选产品的数据文件，并下载到缓存文件夹；中断的下载会续传，缓存中已有的数据文件不会重复下载。Earthdata Login：QGIS 认证配置（用户名和密码，或将令牌作为密码），或用于 qgis_process 的 EARTHDATA_USERNAME 和 EARTHDATA_PASSWORD（或 EARTHDATA_TOKEN）环境变量，或 netrc 文件。凭据绝不会写入设置、日志或输出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="161" />
+            <location filename="../processing_provider/algs/importsmap.py" line="159" />
             <source>Earthdata Login (authentication configuration)</source>
             <translation>Earthdata Login（认证配置）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="163" />
+            <location filename="../processing_provider/algs/importsmap.py" line="159" />
             <source>A QGIS authentication configuration (Basic) holding your Earthdata Login: user name and password, or an empty user name and a token as password. Empty: the EARTHDATA_USERNAME and EARTHDATA_PASSWORD (or EARTHDATA_TOKEN) environment variables, else a netrc file (~/.netrc or NETRC).</source>
             <translation>保存您的 Earthdata Login 的 QGIS 认证配置（Basic 类型）：用户名和密码，或用户名留空、令牌填在密码中。留空：使用 EARTHDATA_USERNAME 和 EARTHDATA_PASSWORD（或 EARTHDATA_TOKEN）环境变量，否则使用 netrc 文件（~/.netrc 或 NETRC 指定的文件）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="178" />
+            <location filename="../processing_provider/algs/importsmap.py" line="175" />
             <source>MODIS LST / NDVI files (optional)</source>
             <translation>MODIS 地表温度 / NDVI 文件（可选）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="180" />
+            <location filename="../processing_provider/algs/importsmap.py" line="175" />
             <source>MODIS files as downloaded, with NASA's or AppEEARS' names: MOD11A1/MOD11A2 (LST day and night, QC_Day/QC_Night) and MOD13A2 (NDVI, pixel reliability), or the MYD twins; HDF4-EOS tiles, HDF5/NetCDF files holding those layers, or AppEEARS GeoTIFF layers (each value layer with its quality layer). Clouds and failed retrievals are masked, values scaled (LST x 0.02 K, NDVI x 0.0001) and used as the factors lst_day, lst_night and ndvi.</source>
             <translation>按原样下载的 MODIS 文件，保留 NASA 或 AppEEARS 的文件名：MOD11A1/MOD11A2（白天和夜间地表温度，QC_Day/QC_Night）和 MOD13A2（NDVI，像元可靠性），或对应的 MYD 产品；HDF4-EOS 分块、包含这些图层的 HDF5/NetCDF 文件，或 AppEEARS GeoTIFF 图层（每个数值图层需附带其质量图层）。云和反演失败的像元被掩膜，数值按比例换算（地表温度 x 0.02 K，NDVI x 0.0001），并用作因子 lst_day、lst_night 和 ndvi。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/importsmap.py" line="262" />
+            <location filename="../processing_provider/algs/importsmap.py" line="255" />
             <source>The authentication configuration {} holds no Earthdata Login password or token, or the authentication database is locked.</source>
             <translation>认证配置 {} 中没有 Earthdata Login 密码或令牌，或认证数据库已锁定。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/importsmap.py" line="139" />
+            <source>Root zone (0-100 cm, L4 only)</source>
+            <translation>根区（0-100 cm，仅 L4）</translation>
         </message>
     </context>
     <context>
         <name>SampleDataAlgorithm</name>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="40" />
+            <location filename="../processing_provider/algs/sampledata.py" line="40" />
             <source>Create sample dataset</source>
             <translation>创建示例数据集</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="43" />
+            <location filename="../processing_provider/algs/sampledata.py" line="43" />
             <source>Writes a synthetic demonstration scene with a known answer, so the whole chain (align, screen, train, downscale, validate) can be tried without Earth Engine. The scene covers size x size km of semi-arid grassland in Xilingol, Inner Mongolia (centre 116.0 E, 43.5 N) and is the same for the same seed.
 
 Grids: factors and truth on a 1 km equal-area Albers grid for China; SMAP on its own EASE-Grid 2.0 9 km cells (EPSG:6933), not aligned with the 1 km grid; precipitation on a CHIRPS-like 0.05 degree grid (EPSG:4326).
@@ -2042,147 +2042,147 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
 再加上空间相关噪声（3-8 km），并截断到 0.02-0.50。其中 date offset 为日期偏移，terrain 为地形效应，land cover offset 为土地覆盖偏移。非线性程度控制混入的三种效应：对降雨的饱和响应（tanh）、NDVI x LST 交互作用，以及高温稀疏植被地表的阈值式变干。VV = -19 + 25 SM + 2 NDVI + 噪声（dB）；VH = VV - 8 + 4 NDVI + 噪声。SMAP = 每个 9 km 像元内有效真值像元的均值（有效像元不足一半时为无数据值）加上反演误差。湖泊在真值、SMAP（湖泊占满整个像元时）、NDVI、LST、VV 和 VH 中为无数据值；云造成的空缺仅在该日期的 NDVI 和 LST 中为无数据值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="71" />
+            <location filename="../processing_provider/algs/sampledata.py" line="70" />
             <source>Random seed</source>
             <translation>随机种子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="73" />
+            <location filename="../processing_provider/algs/sampledata.py" line="70" />
             <source>The same seed (and parameters) gives exactly the same scene.</source>
             <translation>相同的种子（和参数）会生成完全相同的场景。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="74" />
+            <location filename="../processing_provider/algs/sampledata.py" line="74" />
             <source>Scene size (km)</source>
             <translation>场景大小（km）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="77" />
+            <location filename="../processing_provider/algs/sampledata.py" line="74" />
             <source>Width and height of the square scene in km (1 km pixels).</source>
             <translation>正方形场景的宽度和高度，单位 km（像元大小 1 km）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="78" />
+            <location filename="../processing_provider/algs/sampledata.py" line="78" />
             <source>Number of dates</source>
             <translation>日期数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="81" />
+            <location filename="../processing_provider/algs/sampledata.py" line="78" />
             <source>How many dates of dynamic factors, SMAP and truth to write.</source>
             <translation>要写出多少个日期的动态因子、SMAP 和真值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="82" />
+            <location filename="../processing_provider/algs/sampledata.py" line="82" />
             <source>First date (YYYY-MM-DD)</source>
             <translation>第一个日期（YYYY-MM-DD）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="84" />
+            <location filename="../processing_provider/algs/sampledata.py" line="82" />
             <source>Date of the first scene; the season shapes NDVI and LST.</source>
             <translation>第一个场景的日期；季节会影响 NDVI 和 LST。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="85" />
+            <location filename="../processing_provider/algs/sampledata.py" line="85" />
             <source>Days between dates</source>
             <translation>日期间隔（天）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="88" />
+            <location filename="../processing_provider/algs/sampledata.py" line="85" />
             <source>Interval between consecutive dates, in days.</source>
             <translation>相邻两个日期之间的间隔，单位为天。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="89" />
+            <location filename="../processing_provider/algs/sampledata.py" line="89" />
             <source>Truth noise (m3/m3)</source>
             <translation>真值噪声（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="93" />
+            <location filename="../processing_provider/algs/sampledata.py" line="89" />
             <source>Standard deviation of the spatially correlated (3-8 km) part of the truth that no factor explains.</source>
             <translation>真值中无法由任何因子解释的空间相关（3-8 km）部分的标准差。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="95" />
+            <location filename="../processing_provider/algs/sampledata.py" line="94" />
             <source>Terrain effect</source>
             <translation>地形效应</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="99" />
+            <location filename="../processing_provider/algs/sampledata.py" line="94" />
             <source>Scales the effect of slope and elevation on soil moisture (0 switches it off).</source>
             <translation>缩放坡度和高程对土壤水分的影响（0 表示关闭）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="100" />
+            <location filename="../processing_provider/algs/sampledata.py" line="99" />
             <source>Nonlinearity</source>
             <translation>非线性程度</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="104" />
+            <location filename="../processing_provider/algs/sampledata.py" line="99" />
             <source>0 = soil moisture linear in the factors; 1 = saturating response to rain, an NDVI x LST interaction and threshold drying of hot bare ground.</source>
             <translation>0 = 土壤水分与各因子呈线性关系；1 = 对降雨的饱和响应、NDVI x LST 交互作用以及高温裸露地表的阈值式变干。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="106" />
+            <location filename="../processing_provider/algs/sampledata.py" line="104" />
             <source>SMAP retrieval error (m3/m3)</source>
             <translation>SMAP 反演误差（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="110" />
+            <location filename="../processing_provider/algs/sampledata.py" line="104" />
             <source>Standard deviation of the independent error added to each SMAP cell (0 = SMAP is exactly the cell mean of the truth).</source>
             <translation>加到每个 SMAP 像元上的独立误差的标准差（0 = SMAP 恰好等于真值在该像元内的均值）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="112" />
+            <location filename="../processing_provider/algs/sampledata.py" line="109" />
             <source>Output folder</source>
             <translation>输出文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="113" />
+            <location filename="../processing_provider/algs/sampledata.py" line="109" />
             <source>Folder for the scene (an empty folder, or one holding an earlier sample scene, which is replaced).</source>
             <translation>场景的存放文件夹（空文件夹，或包含先前示例场景的文件夹，其内容将被替换）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="119" />
+            <location filename="../processing_provider/algs/sampledata.py" line="112" />
             <source>Factor files (';'-separated)</source>
             <translation>因子文件（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="120" />
+            <location filename="../processing_provider/algs/sampledata.py" line="113" />
             <source>SMAP files (';'-separated)</source>
             <translation>SMAP 文件（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="121" />
+            <location filename="../processing_provider/algs/sampledata.py" line="114" />
             <source>Truth files (';'-separated)</source>
             <translation>真值文件（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="122" />
+            <location filename="../processing_provider/algs/sampledata.py" line="115" />
             <source>Dates (';'-separated, YYYY-MM-DD)</source>
             <translation>日期（以“;”分隔，YYYY-MM-DD）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="123" />
+            <location filename="../processing_provider/algs/sampledata.py" line="116" />
             <source>1 km reference grid (elevation)</source>
             <translation>1 km 参考格网（高程）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="143" />
+            <location filename="../processing_provider/algs/sampledata.py" line="136" />
             <source>Sample scene: {} dates ({}), {} x {} km at 1 km, {} x {} SMAP cells, in {}</source>
             <translation>示例场景：{} 个日期（{}），{} x {} km，分辨率 1 km，{} x {} 个 SMAP 像元，位于 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="149" />
+            <location filename="../processing_provider/algs/sampledata.py" line="142" />
             <source>Sample land cover</source>
             <translation>示例土地覆盖</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="149" />
+            <location filename="../processing_provider/algs/sampledata.py" line="142" />
             <source>Sample SMAP {}</source>
             <translation>示例 SMAP {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/sampledata.py" line="149" />
+            <location filename="../processing_provider/algs/sampledata.py" line="142" />
             <source>Sample truth {}</source>
             <translation>示例真值 {}</translation>
         </message>
@@ -2190,152 +2190,152 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
     <context>
         <name>ScreenAlgorithm</name>
         <message>
-            <location filename="../processing_provider/screen.py" line="207" />
+            <location filename="../processing_provider/algs/screen.py" line="51" />
             <source>Screen factors (correlation analysis)</source>
             <translation>因子筛选（相关分析）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="251" />
+            <location filename="../processing_provider/algs/screen.py" line="94" />
             <source>A factor correlated more strongly than this with a better-ranked selected factor is dropped. 1 keeps every factor.</source>
             <translation>若某因子与排名更靠前的已选因子的相关性超过此值，则将其剔除。取 1 时保留所有因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="253" />
+            <location filename="../processing_provider/algs/screen.py" line="99" />
             <source>Minimum |r| with soil moisture</source>
             <translation>与土壤水分的最小 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="257" />
+            <location filename="../processing_provider/algs/screen.py" line="99" />
             <source>Factors correlating more weakly than this with soil moisture are dropped.</source>
             <translation>与土壤水分的相关性弱于此值的因子将被剔除。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="260" />
+            <location filename="../processing_provider/algs/screen.py" line="103" />
             <source>Keep at most this many factors, best ranked first. 0 keeps all that pass.</source>
             <translation>最多保留这么多个因子，按排名优先。0 表示保留所有通过筛选的因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="263" />
+            <location filename="../processing_provider/algs/screen.py" line="106" />
             <source>Drop, one at a time, the kept continuous factor whose VIF against the other kept factors exceeds this (5 or 10 are usual). 0 switches the filter off.</source>
             <translation>每次剔除一个相对于其他保留因子的 VIF 超过此值的保留连续型因子（通常取 5 或 10）。0 表示关闭该筛选。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="265" />
+            <location filename="../processing_provider/algs/screen.py" line="110" />
             <source>Compute VIF, mutual information and permutation importance</source>
             <translation>计算 VIF、互信息和置换重要性</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="268" />
+            <location filename="../processing_provider/algs/screen.py" line="110" />
             <source>Adds the columns vif, mutual_info and perm_importance (a quick random forest; needs scikit-learn) and their values in the reasons.</source>
             <translation>增加 vif、mutual_info 和 perm_importance 列（使用快速随机森林；需要 scikit-learn），并在原因中给出其数值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="270" />
+            <location filename="../processing_provider/algs/screen.py" line="115" />
             <source>Derived factors</source>
             <translation>派生因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="270" />
+            <location filename="../processing_provider/algs/screen.py" line="115" />
             <source>LST day-night difference (lst_diff)</source>
             <translation>LST 昼夜温差（lst_diff）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="270" />
+            <location filename="../processing_provider/algs/screen.py" line="115" />
             <source>TVDI from the NDVI-LST space (tvdi)</source>
             <translation>基于 NDVI-LST 特征空间的 TVDI（tvdi）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="270" />
+            <location filename="../processing_provider/algs/screen.py" line="115" />
             <source>Antecedent precipitation index (api)</source>
             <translation>前期降水指数（api）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="275" />
+            <location filename="../processing_provider/algs/screen.py" line="115" />
             <source>Computed from the stack bands when their inputs are present and screened with the other factors.</source>
             <translation>当所需输入波段存在时由堆栈波段计算，并与其他因子一起参与筛选。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="279" />
+            <location filename="../processing_provider/algs/screen.py" line="124" />
             <source>Screening table</source>
             <translation>筛选结果表</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="279" />
+            <location filename="../processing_provider/algs/screen.py" line="124" />
             <source>CSV files (*.csv)</source>
             <translation>CSV 文件 (*.csv)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="281" />
+            <location filename="../processing_provider/algs/screen.py" line="124" />
             <source>CSV table with one row per factor, in rank order.</source>
             <translation>CSV 表，每个因子一行，按排名排序。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="282" />
+            <location filename="../processing_provider/algs/screen.py" line="127" />
             <source>Screening report</source>
             <translation>筛选报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="282" />
+            <location filename="../processing_provider/algs/screen.py" line="127" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="284" />
+            <location filename="../processing_provider/algs/screen.py" line="127" />
             <source>HTML report: factors ranked by their correlation with soil moisture (selected and dropped), the correlation heatmap and the table; shown in the Processing results viewer.</source>
             <translation>HTML 报告：按与土壤水分的相关性排序的因子（已选和已剔除）、相关系数热图和结果表；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="291" />
+            <location filename="../processing_provider/algs/screen.py" line="133" />
             <source>Selected factors (comma-separated)</source>
             <translation>已选因子（以逗号分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="325" />
+            <location filename="../processing_provider/algs/screen.py" line="167" />
             <source>{} coarse samples over {} date(s).</source>
             <translation>{} 个粗分辨率样本，共 {} 个日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="329" />
+            <location filename="../processing_provider/algs/screen.py" line="171" />
             <source>yes</source>
             <translation>是</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="329" />
+            <location filename="../processing_provider/algs/screen.py" line="171" />
             <source>no</source>
             <translation>否</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="332" />
+            <location filename="../processing_provider/algs/screen.py" line="174" />
             <source>Selected factors: {}</source>
             <translation>已选因子：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="336" />
+            <location filename="../processing_provider/algs/screen.py" line="178" />
             <source>Maximum collinearity</source>
             <translation>最大共线性</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="338" />
+            <location filename="../processing_provider/algs/screen.py" line="180" />
             <source>Minimum |r|</source>
             <translation>最小 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="339" />
+            <location filename="../processing_provider/algs/screen.py" line="181" />
             <source>Maximum number of factors</source>
             <translation>最大因子数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="340" />
+            <location filename="../processing_provider/algs/screen.py" line="182" />
             <source>no limit</source>
             <translation>不限</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="341" />
+            <location filename="../processing_provider/algs/screen.py" line="183" />
             <source>Maximum VIF</source>
             <translation>最大 VIF</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="341" />
+            <location filename="../processing_provider/algs/screen.py" line="183" />
             <source>off</source>
             <translation>关闭</translation>
         </message>
@@ -2370,18 +2370,35 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
             <translation>原因</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="311" />
+            <location filename="../processing_provider/algs/screen.py" line="153" />
             <source>SMAP values read with {}.</source>
             <translation>SMAP 值按 {} 读取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="343" />
+            <location filename="../processing_provider/algs/screen.py" line="185" />
             <source>SMAP values</source>
             <translation>SMAP 值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="210" />
-            <source>Ranks the downscaling factors by how strongly they relate to SMAP soil moisture and selects a non-redundant subset for smdownscale:train.
+            <location filename="../processing_provider/algs/screen.py" line="94" />
+            <source>Maximum collinearity |r|</source>
+            <translation>最大共线性 |r|</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/screen.py" line="103" />
+            <source>Maximum factors (0 = no limit)</source>
+            <translation>最多因子数（0 = 不限）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/screen.py" line="106" />
+            <source>Maximum VIF (0 = off)</source>
+            <translation>最大 VIF（0 = 关闭）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/screen.py" line="54" />
+            <source>Required: both lists (SMAP rasters and factor stacks, one per date), or a fetch manifest instead of both. The form marks all three [optional] because either way is complete; it names what is missing before anything runs.
+
+Ranks the downscaling factors by how strongly they relate to SMAP soil moisture and selects a non-redundant subset for smdownscale:train.
 
 For every date, the 1 km factor stack is averaged onto the SMAP grid (each coarse cell gets the mean of the 1 km pixels whose centers fall in it; land cover becomes class fractions) and paired with the SMAP value; all dates are pooled. For each continuous factor the table gives Pearson and Spearman correlation with their p-values; a categorical factor (land cover) is judged as a whole by the correlation ratio eta of soil moisture over the dominant class of each cell (p-value from one-way ANOVA), in the Pearson column.
 
@@ -2394,7 +2411,9 @@ Derived factors (optional) are computed from the stack bands when their inputs a
 Outputs: a CSV table (factor, kind, n, pearson_r, pearson_p, spearman_r, spearman_p, rank, selected, reason, and with the diagnostics vif, mutual_info, perm_importance) and the selected factor names, comma-separated, ready for the 'Factors to use' input of smdownscale:train in a model. Neighbouring cells are autocorrelated, so p-values are optimistic: use them to rank, not as proof.
 
 Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undeclared fill value (e.g. -9999) stop the run with the fix. The advanced parameters SM_SCALE (factor to m3/m3, 0.01 for percent) and SM_NODATA (a fill value the file does not declare) say how to read SMAP. NDVI-like factors must lie within -1 to 1.</source>
-            <translation>按各降尺度因子与 SMAP 土壤水分关系的强弱进行排序，并为 smdownscale:train 选出一组互不冗余的因子。
+            <translation>必填：两个列表（SMAP 栅格和因子堆栈，每个日期一个），或改用一个数据获取清单代替这两个列表。表单把三者都标为 [可选]，因为任一种方式都是完整的；运行前会指出缺少什么。
+
+按各降尺度因子与 SMAP 土壤水分关系的强弱进行排序，并为 smdownscale:train 选出一组互不冗余的因子。
 
 对每个日期，将 1 km 因子堆栈以均值聚合到 SMAP 格网上（每个粗像元取中心落在其中的 1 km 像元的均值；土地覆盖转为各类别所占比例），并与 SMAP 值配对；所有日期的样本合并在一起。对每个连续型因子，结果表给出 Pearson 和 Spearman 相关系数及其 p 值；类别型因子（土地覆盖）作为整体，以土壤水分关于各像元主导类别的相关比 eta 衡量（p 值来自单因素方差分析），列在 Pearson 列中。
 
@@ -2407,21 +2426,6 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
 输出：CSV 表（factor、kind、n、pearson_r、pearson_p、spearman_r、spearman_p、rank、selected、reason，启用诊断时还有 vif、mutual_info、perm_importance），以及以逗号分隔的已选因子名称，可直接用作模型中 smdownscale:train 的“要使用的因子”输入。相邻像元存在自相关，因此 p 值偏乐观：请用于排序，而不要作为证明。
 
 单位：SMAP 土壤水分必须为 m3/m3；百分比、缩放后的整数或未声明的填充值（如 -9999）会使运行停止，并给出修正方法。高级参数 SM_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 SM_NODATA（文件未声明的填充值）说明如何读取 SMAP。类 NDVI 因子必须位于 -1 到 1 之间。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/screen.py" line="248" />
-            <source>Maximum collinearity |r|</source>
-            <translation>最大共线性 |r|</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/screen.py" line="258" />
-            <source>Maximum factors (0 = no limit)</source>
-            <translation>最多因子数（0 = 不限）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/screen.py" line="261" />
-            <source>Maximum VIF (0 = off)</source>
-            <translation>最大 VIF（0 = 关闭）</translation>
         </message>
     </context>
     <context>
@@ -2665,27 +2669,27 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <translation>验证</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="303" />
+            <location filename="../processing_provider/base.py" line="305" />
             <source>Canceled: no output was written.</source>
             <translation>已取消：未写出任何输出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="307" />
+            <location filename="../processing_provider/base.py" line="309" />
             <source>Out of memory; process a smaller extent or close other programs.</source>
             <translation>内存不足；请处理更小的范围或关闭其他程序。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="258" />
+            <location filename="../processing_provider/base.py" line="260" />
             <source>No value for '{}' ({}); give one.</source>
             <translation>“{}”（{}）没有值；请给定一个值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="242" />
+            <location filename="../processing_provider/base.py" line="245" />
             <source>'{}' ({}) is not a number (nan); give a finite value.</source>
             <translation>“{}”（{}）不是数值（nan）；请给定一个有限值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="244" />
+            <location filename="../processing_provider/base.py" line="247" />
             <source>'{}' ({}) is infinite ({}); give a finite value.</source>
             <translation>“{}”（{}）为无穷大（{}）；请给定一个有限值。</translation>
         </message>
@@ -2764,268 +2768,295 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
     <context>
         <name>TrainAlgorithm</name>
         <message>
-            <location filename="../processing_provider/train.py" line="68" />
+            <location filename="../processing_provider/algs/train.py" line="68" />
             <source>Train downscaling model</source>
             <translation>训练降尺度模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="114" />
+            <location filename="../processing_provider/algs/train.py" line="121" />
             <source>Band names of the factor stacks to train on, e.g. 'ndvi,lst_day,landcover' (the 'Selected factors' output of smdownscale:screen). Empty: all bands.</source>
             <translation>用于训练的因子堆栈波段名称，例如“ndvi,lst_day,landcover”（smdownscale:screen 的“已选因子”输出）。留空：使用所有波段。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="116" />
+            <location filename="../processing_provider/algs/train.py" line="125" />
             <source>Model</source>
             <translation>模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="116" />
+            <location filename="../processing_provider/algs/train.py" line="113" />
             <source>Random forest (RF)</source>
             <translation>随机森林（RF）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="116" />
+            <location filename="../processing_provider/algs/train.py" line="113" />
             <source>Support vector regression (SVR)</source>
             <translation>支持向量回归（SVR）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="116" />
+            <location filename="../processing_provider/algs/train.py" line="114" />
             <source>Regression tree (CART)</source>
             <translation>分类回归树（CART）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="116" />
+            <location filename="../processing_provider/algs/train.py" line="114" />
             <source>Gradient boosting (histogram-based)</source>
             <translation>梯度提升（基于直方图）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="116" />
+            <location filename="../processing_provider/algs/train.py" line="115" />
             <source>Extra trees</source>
             <translation>极端随机树</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="116" />
+            <location filename="../processing_provider/algs/train.py" line="115" />
             <source>Linear trend + gradient boosting</source>
             <translation>线性趋势 + 梯度提升</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="129" />
+            <location filename="../processing_provider/algs/train.py" line="132" />
             <source>Training mode</source>
             <translation>训练模式</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="133" />
+            <location filename="../processing_provider/algs/train.py" line="132" />
             <source>Scale-aware training learns the relation at the scale SMAP measures; the study's mode reproduces the published setup (trained on bilinearly resampled SMAP).</source>
             <translation>尺度感知训练在 SMAP 的观测尺度上学习关系；文献模式复现已发表的方案（在双线性重采样后的 SMAP 上训练）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="135" />
+            <location filename="../processing_provider/algs/train.py" line="137" />
             <source>Cross-validation</source>
             <translation>交叉验证</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="135" />
+            <location filename="../processing_provider/algs/train.py" line="118" />
             <source>Spatial blocks</source>
             <translation>空间分块</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="135" />
+            <location filename="../processing_provider/algs/train.py" line="118" />
             <source>Dates held out</source>
             <translation>留出日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="135" />
+            <location filename="../processing_provider/algs/train.py" line="119" />
             <source>Random K-fold (optimistic)</source>
             <translation>随机 K 折（偏乐观）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="139" />
+            <location filename="../processing_provider/algs/train.py" line="137" />
             <source>How the reported skill is estimated. Random K-fold mixes neighbouring cells between training and testing and overstates skill.</source>
             <translation>所报告精度的估计方式。随机 K 折会把相邻像元同时分到训练集和测试集中，从而高估精度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="141" />
+            <location filename="../processing_provider/algs/train.py" line="141" />
             <source>Hyperparameter search budget (s, 0 = off)</source>
             <translation>超参数搜索时间预算（秒，0 = 关闭）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="144" />
+            <location filename="../processing_provider/algs/train.py" line="141" />
             <source>Seconds to spend trying settings of the model (of each model with Auto), scored by spatial cross-validation. 0 uses the default settings.</source>
             <translation>尝试模型设置所用的秒数（“自动”模式下为每个模型），以空间交叉验证打分。0 表示使用默认设置。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="146" />
+            <location filename="../processing_provider/algs/train.py" line="145" />
             <source>Derived factors</source>
             <translation>派生因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="146" />
+            <location filename="../processing_provider/algs/train.py" line="145" />
             <source>LST day-night difference (lst_diff)</source>
             <translation>LST 昼夜温差（lst_diff）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="146" />
+            <location filename="../processing_provider/algs/train.py" line="145" />
             <source>TVDI from the NDVI-LST space (tvdi)</source>
             <translation>基于 NDVI-LST 特征空间的 TVDI（tvdi）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="146" />
+            <location filename="../processing_provider/algs/train.py" line="145" />
             <source>Antecedent precipitation index (api)</source>
             <translation>前期降水指数（api）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="151" />
+            <location filename="../processing_provider/algs/train.py" line="145" />
             <source>Computed from the stack bands (lst_day and lst_night; ndvi and lst_day; daily precipitation_lag&lt;d&gt; bands) when present, and added to the factors; skipped with a note when their inputs are missing.</source>
             <translation>在所需波段存在时由堆栈波段计算（lst_day 和 lst_night；ndvi 和 lst_day；逐日的 precipitation_lag&lt;d&gt; 波段），并加入因子；若缺少所需输入，则跳过并给出提示。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="154" />
+            <location filename="../processing_provider/algs/train.py" line="153" />
             <source>Number of trees (random forest)</source>
             <translation>树的数量（随机森林）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="160" />
+            <location filename="../processing_provider/algs/train.py" line="158" />
             <source>Cross-validation folds (0 = none)</source>
             <translation>交叉验证折数（0 = 不进行）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="164" />
+            <location filename="../processing_provider/algs/train.py" line="158" />
             <source>Number of folds for both spatial and random cross-validation; 0 skips cross-validation, otherwise at least 2.</source>
             <translation>空间交叉验证和随机交叉验证的折数；0 表示跳过交叉验证，否则至少为 2。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="166" />
+            <location filename="../processing_provider/algs/train.py" line="163" />
             <source>Spatial CV block size (coarse cells)</source>
             <translation>空间交叉验证的分块大小（粗像元数）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="169" />
+            <location filename="../processing_provider/algs/train.py" line="163" />
             <source>Spatial folds hold out square blocks of this many SMAP cells per side (4 cells of 9 km = 36 km); use at least the range of spatial autocorrelation.</source>
             <translation>空间分折每次留出边长为这么多个 SMAP 像元的正方形分块（4 个 9 km 像元 = 36 km）；应至少取空间自相关的变程。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="171" />
+            <location filename="../processing_provider/algs/train.py" line="167" />
             <source>Random seed</source>
             <translation>随机种子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="174" />
+            <location filename="../processing_provider/algs/train.py" line="167" />
             <source>Seed for the model and the random folds; the same seed gives the same model.</source>
             <translation>模型和随机分折的种子；相同的种子得到相同的模型。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="177" />
+            <location filename="../processing_provider/algs/train.py" line="172" />
             <source>Model file</source>
             <translation>模型文件</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="177" />
+            <location filename="../processing_provider/algs/train.py" line="172" />
             <source>smdownscale model (*.smdmodel)</source>
             <translation>smdownscale 模型 (*.smdmodel)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="179" />
+            <location filename="../processing_provider/algs/train.py" line="172" />
             <source>Where to save the trained model (.smdmodel).</source>
             <translation>训练好的模型的保存位置（.smdmodel）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="180" />
+            <location filename="../processing_provider/algs/train.py" line="175" />
             <source>Training report</source>
             <translation>训练报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="180" />
+            <location filename="../processing_provider/algs/train.py" line="175" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="182" />
+            <location filename="../processing_provider/algs/train.py" line="175" />
             <source>HTML report: cross-validation metrics (spatial and random folds, pooled and per fold) and feature importance; shown in the Processing results viewer.</source>
             <translation>HTML 报告：交叉验证指标（空间分折和随机分折，合并及逐折）和特征重要性；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="188" />
+            <location filename="../processing_provider/algs/train.py" line="180" />
             <source>CV R (chosen scheme)</source>
             <translation>交叉验证 R（所选方案）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="189" />
+            <location filename="../processing_provider/algs/train.py" line="181" />
             <source>CV MAE (m3/m3)</source>
             <translation>交叉验证 MAE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="190" />
+            <location filename="../processing_provider/algs/train.py" line="182" />
             <source>CV RMSE (m3/m3)</source>
             <translation>交叉验证 RMSE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="191" />
+            <location filename="../processing_provider/algs/train.py" line="183" />
             <source>CV ubRMSD (m3/m3)</source>
             <translation>交叉验证 ubRMSD（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="192" />
+            <location filename="../processing_provider/algs/train.py" line="184" />
             <source>Training samples</source>
             <translation>训练样本数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="193" />
+            <location filename="../processing_provider/algs/train.py" line="185" />
             <source>Model type trained (the winner with Auto)</source>
             <translation>训练的模型类型（自动模式下为胜出者）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="231" />
+            <location filename="../processing_provider/algs/train.py" line="223" />
             <source>1 km pixels</source>
             <translation>1 km 像元</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="231" />
+            <location filename="../processing_provider/algs/train.py" line="223" />
             <source>coarse samples</source>
             <translation>粗分辨率样本</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="232" />
+            <location filename="../processing_provider/algs/train.py" line="224" />
             <source>{} model trained on {} {} over {} date(s); features: {}</source>
             <translation>{} 模型已基于 {} 个{}训练完成，共 {} 个日期；特征：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="235" />
+            <location filename="../processing_provider/algs/train.py" line="227" />
             <source>Training mode: {}</source>
             <translation>训练模式：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="239" />
+            <location filename="../processing_provider/algs/train.py" line="231" />
             <source>Derived factor {} was not computed: it {}.</source>
             <translation>派生因子 {} 未计算：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="241" />
+            <location filename="../processing_provider/algs/train.py" line="233" />
             <source>Factor {} was left out of the model: {}.</source>
             <translation>因子 {} 未纳入模型：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="242" />
+            <location filename="../processing_provider/algs/train.py" line="234" />
             <source>Cross-validation (soil moisture in m3/m3):</source>
             <translation>交叉验证（土壤水分单位 m3/m3）：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="247" />
+            <location filename="../processing_provider/algs/train.py" line="239" />
             <source>Feature importances: {}</source>
             <translation>特征重要性：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="158" />
+            <location filename="../processing_provider/algs/train.py" line="153" />
             <source>Trees in the random forest; more trees are steadier but slower. Used by the random forest only (the other models keep their defaults).</source>
             <translation>随机森林中树的数量；树越多结果越稳定，但速度越慢。仅用于随机森林（其他模型保持其默认值）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="217" />
+            <location filename="../processing_provider/algs/train.py" line="209" />
             <source>SMAP values read with {}; the model keeps this for downscaling.</source>
             <translation>SMAP 值按 {} 读取；模型会保存此设置用于降尺度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="71" />
-            <source>Trains a machine-learning model that predicts soil moisture from the factors, and saves it as a .smdmodel file for smdownscale:downscale.
+            <location filename="../processing_provider/algs/train.py" line="125" />
+            <source>The regression algorithm. Auto compares RF, extra trees, both boosting models and SVR by spatial cross-validation and by the scale-transfer check (trained on grids 2x and 3x coarser than SMAP, scored on SMAP cells of held-out blocks), and keeps RF unless another model is better in both, on every fold.</source>
+            <translation>回归算法。“自动”通过空间交叉验证和尺度迁移检验（在比 SMAP 粗 2 倍和 3 倍的格网上训练，在留出空间块的 SMAP 像元上评分）比较 RF、极端随机树、两种提升模型和 SVR；除非其他模型在两项检验的每一折上都更优，否则保留 RF。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/train.py" line="121" />
+            <source>Factors to use (default: all)</source>
+            <translation>使用的因子（默认：全部）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/train.py" line="117" />
+            <source>Scale-aware: train on SMAP cells</source>
+            <translation>尺度感知：在 SMAP 像元上训练</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/train.py" line="117" />
+            <source>Study's mode: SMAP at 1 km</source>
+            <translation>文献模式：SMAP 重采样到 1 km</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/train.py" line="116" />
+            <source>Auto (RF unless clearly beaten)</source>
+            <translation>自动（除非明显更优，否则用 RF）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/train.py" line="71" />
+            <source>Required: both lists (SMAP rasters and factor stacks, one per date), or a fetch manifest instead of both. The form marks all three [optional] because either way is complete; it names what is missing before anything runs.
+
+Trains a machine-learning model that predicts soil moisture from the factors, and saves it as a .smdmodel file for smdownscale:downscale.
 
 Training modes. Scale-aware (default): for every date the 1 km factor stack is averaged onto the SMAP grid (land cover becomes class fractions) and the model learns SMAP soil moisture from these coarse factors, pooled over all dates; the same model is then applied to the 1 km factors. Study's mode (as in Bian et al. 2025): SMAP is resampled bilinearly to the 1 km grid and the model is trained on a random sample of 1 km pixels; it mostly learns to reproduce the interpolation, and is offered so the published setup can be reproduced and compared.
 
@@ -3040,7 +3071,9 @@ Derived factors (optional) are computed from the stack bands when their inputs a
 'Factors to use' takes comma-separated band names (e.g. the output of smdownscale:screen); empty uses every band of the stacks.
 
 Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scaled integers, a fill value such as -9999 that the file does not declare as nodata) stop the run with a message naming the file and the fix. The advanced parameters SM_SCALE (factor to m3/m3, 0.01 for percent) and SM_NODATA (a fill value the file does not declare; the file is not changed) say how to read SMAP; the model keeps them, so smdownscale:downscale reads SMAP the same way. NDVI-like factors (ndvi, evi, savi, ndwi) must lie within -1 to 1 (MODIS stores them as integers x 10000: multiply by 0.0001 first).</source>
-            <translation>训练一个由因子预测土壤水分的机器学习模型，并将其保存为 .smdmodel 文件，供 smdownscale:downscale 使用。
+            <translation>必填：两个列表（SMAP 栅格和因子堆栈，每个日期一个），或改用一个数据获取清单代替这两个列表。表单把三者都标为 [可选]，因为任一种方式都是完整的；运行前会指出缺少什么。
+
+训练一个由因子预测土壤水分的机器学习模型，并将其保存为 .smdmodel 文件，供 smdownscale:downscale 使用。
 
 训练模式。尺度感知（默认）：对每个日期，将 1 km 因子堆栈以均值聚合到 SMAP 格网上（土地覆盖转为各类别所占比例），模型从这些粗分辨率因子学习 SMAP 土壤水分，所有日期的样本合并使用；随后将同一模型应用于 1 km 因子。文献模式（同 Bian et al. 2025）：将 SMAP 双线性重采样到 1 km 格网，在随机抽取的 1 km 像元样本上训练模型；模型主要学会的是复现插值结果，提供此模式是为了复现并比较已发表的方案。
 
@@ -3056,366 +3089,341 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
 
 单位：SMAP 土壤水分必须为 m3/m3。不可能是 m3/m3 的值（百分比、缩放后的整数、文件未声明为无数据值的填充值如 -9999）会使运行停止，并给出指明文件和修正方法的消息。高级参数 SM_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 SM_NODATA（文件未声明的填充值；文件不会被修改）说明如何读取 SMAP；模型会保存它们，因此 smdownscale:downscale 以相同方式读取 SMAP。类 NDVI 因子（ndvi、evi、savi、ndwi）必须位于 -1 到 1 之间（MODIS 以整数 x 10000 存储：请先乘以 0.0001）。</translation>
         </message>
-        <message>
-            <location filename="../processing_provider/train.py" line="125" />
-            <source>The regression algorithm. Auto compares RF, extra trees, both boosting models and SVR by spatial cross-validation and by the scale-transfer check (trained on grids 2x and 3x coarser than SMAP, scored on SMAP cells of held-out blocks), and keeps RF unless another model is better in both, on every fold.</source>
-            <translation>回归算法。“自动”通过空间交叉验证和尺度迁移检验（在比 SMAP 粗 2 倍和 3 倍的格网上训练，在留出空间块的 SMAP 像元上评分）比较 RF、极端随机树、两种提升模型和 SVR；除非其他模型在两项检验的每一折上都更优，否则保留 RF。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/train.py" line="112" />
-            <source>Factors to use (default: all)</source>
-            <translation>使用的因子（默认：全部）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/train.py" line="129" />
-            <source>Scale-aware: train on SMAP cells</source>
-            <translation>尺度感知：在 SMAP 像元上训练</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/train.py" line="129" />
-            <source>Study's mode: SMAP at 1 km</source>
-            <translation>文献模式：SMAP 重采样到 1 km</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/train.py" line="116" />
-            <source>Auto (RF unless clearly beaten)</source>
-            <translation>自动（除非明显更优，否则用 RF）</translation>
-        </message>
     </context>
     <context>
         <name>ValidateAlgorithm</name>
         <message>
-            <location filename="../processing_provider/validate.py" line="78" />
+            <location filename="../processing_provider/algs/validate.py" line="77" />
             <source>Validate soil moisture</source>
             <translation>验证土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="110" />
+            <location filename="../processing_provider/algs/validate.py" line="107" />
             <source>Soil moisture estimate</source>
             <translation>土壤水分估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="111" />
+            <location filename="../processing_provider/algs/validate.py" line="107" />
             <source>The raster to validate (band 1, m3/m3); leave empty for a time series.</source>
             <translation>待验证的栅格（波段 1，m3/m3）；时间序列请留空。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="112" />
+            <location filename="../processing_provider/algs/validate.py" line="109" />
             <source>Reference raster</source>
             <translation>参考栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="113" />
+            <location filename="../processing_provider/algs/validate.py" line="109" />
             <source>A soil moisture raster of the same date, e.g. SMAP.</source>
             <translation>同一日期的土壤水分栅格，例如 SMAP。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="114" />
+            <location filename="../processing_provider/algs/validate.py" line="111" />
             <source>Reference resampling</source>
             <translation>参考数据重采样</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="114" />
+            <location filename="../processing_provider/algs/validate.py" line="111" />
             <source>Automatic (average if finer, bilinear if coarser)</source>
             <translation>自动（更精细时取均值，更粗时双线性插值）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="114" />
+            <location filename="../processing_provider/algs/validate.py" line="111" />
             <source>Bilinear</source>
             <translation>双线性插值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="114" />
+            <location filename="../processing_provider/algs/validate.py" line="111" />
             <source>Average</source>
             <translation>均值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="114" />
+            <location filename="../processing_provider/algs/validate.py" line="111" />
             <source>Nearest</source>
             <translation>最邻近</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="119" />
+            <location filename="../processing_provider/algs/validate.py" line="111" />
             <source>How the reference is brought onto the estimate's grid.</source>
             <translation>如何将参考数据转换到估算结果的格网上。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="121" />
+            <location filename="../processing_provider/algs/validate.py" line="117" />
             <source>Station points</source>
             <translation>站点（点图层）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="123" />
+            <location filename="../processing_provider/algs/validate.py" line="117" />
             <source>Point layer of in-situ observations, one feature per station and time.</source>
             <translation>地面实测观测的点图层，每个站点每个时间一个要素。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="124" />
+            <location filename="../processing_provider/algs/validate.py" line="120" />
             <source>Station id field</source>
             <translation>站点 ID 字段</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="126" />
+            <location filename="../processing_provider/algs/validate.py" line="120" />
             <source>Field identifying the station; empty: found by name (station, id, name), else stations are told apart by their coordinates.</source>
             <translation>标识站点的字段；留空：按名称查找（station、id、name），否则按坐标区分站点。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="128" />
+            <location filename="../processing_provider/algs/validate.py" line="124" />
             <source>Date field</source>
             <translation>日期字段</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="130" />
+            <location filename="../processing_provider/algs/validate.py" line="124" />
             <source>Date or date-time field (or text YYYY-MM-DD); empty: found by name.</source>
             <translation>日期或日期时间字段（或 YYYY-MM-DD 格式的文本）；留空：按名称查找。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="131" />
+            <location filename="../processing_provider/algs/validate.py" line="127" />
             <source>Soil moisture field (m3/m3)</source>
             <translation>土壤水分字段（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="133" />
+            <location filename="../processing_provider/algs/validate.py" line="127" />
             <source>Observed volumetric soil moisture in m3/m3; empty: found by name (value, sm, soil_moisture).</source>
             <translation>观测的体积土壤水分，单位 m3/m3；留空：按名称查找（value、sm、soil_moisture）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="135" />
+            <location filename="../processing_provider/algs/validate.py" line="131" />
             <source>Station observations (*.csv *.txt *.stm)</source>
             <translation>站点观测 (*.csv *.txt *.stm)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="140" />
+            <location filename="../processing_provider/algs/validate.py" line="136" />
             <source>Folder of ISMN .stm files</source>
             <translation>ISMN .stm 文件所在文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="144" />
+            <location filename="../processing_provider/algs/validate.py" line="140" />
             <source>Maximum sensor depth for ISMN files (m)</source>
             <translation>ISMN 文件的最大传感器深度（m）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="147" />
+            <location filename="../processing_provider/algs/validate.py" line="140" />
             <source>ISMN sensors whose top is deeper are ignored (SMAP surface soil moisture is 0-5 cm).</source>
             <translation>顶部深于此值的 ISMN 传感器将被忽略（SMAP 表层土壤水分为 0-5 cm）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="150" />
+            <location filename="../processing_provider/algs/validate.py" line="145" />
             <source>Day compared with the stations; empty: the date in the estimate's file name.</source>
             <translation>与站点比较的日期；留空：使用估算结果文件名中的日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="151" />
+            <location filename="../processing_provider/algs/validate.py" line="147" />
             <source>Metrics</source>
             <translation>精度指标</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="153" />
+            <location filename="../processing_provider/algs/validate.py" line="149" />
             <source>CSV files (*.csv)</source>
             <translation>CSV 文件 (*.csv)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="152" />
+            <location filename="../processing_provider/algs/validate.py" line="147" />
             <source>CSV with one row per source and the metrics n, r, mae, rmse, bias, ubrmsd.</source>
             <translation>CSV，每个数据源一行，包含指标 n、r、mae、rmse、bias、ubrmsd。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="153" />
+            <location filename="../processing_provider/algs/validate.py" line="149" />
             <source>Station pairs</source>
             <translation>站点配对</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="155" />
+            <location filename="../processing_provider/algs/validate.py" line="149" />
             <source>CSV with each station's observed daily mean and the estimate at its pixel.</source>
             <translation>CSV，包含每个站点观测的日均值及其所在像元的估算值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="158" />
+            <location filename="../processing_provider/algs/validate.py" line="153" />
             <source>Estimates of several dates, each with its date in the file name (YYYYMMDD or YYYY-MM-DD), instead of one estimate.</source>
             <translation>多个日期的估算结果，文件名中带有各自的日期（YYYYMMDD 或 YYYY-MM-DD），用于代替单个估算结果。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="160" />
+            <location filename="../processing_provider/algs/validate.py" line="157" />
             <source>Time series: reference rasters</source>
             <translation>时间序列：参考栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="162" />
+            <location filename="../processing_provider/algs/validate.py" line="157" />
             <source>Reference rasters of the same dates, paired with the estimates by the date in the file names.</source>
             <translation>相同日期的参考栅格，按文件名中的日期与估算结果配对。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="164" />
+            <location filename="../processing_provider/algs/validate.py" line="161" />
             <source>Report</source>
             <translation>报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="164" />
+            <location filename="../processing_provider/algs/validate.py" line="161" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="166" />
+            <location filename="../processing_provider/algs/validate.py" line="161" />
             <source>HTML report with the metrics and plots (estimate against reference with the 1:1 line, stations over time); shown in the Processing results viewer.</source>
             <translation>包含精度指标和图表（带 1:1 线的估算值对参考值图、站点随时间变化图）的 HTML 报告；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="172" />
+            <location filename="../processing_provider/algs/validate.py" line="165" />
             <source>Number of pairs</source>
             <translation>配对数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="172" />
+            <location filename="../processing_provider/algs/validate.py" line="165" />
             <source>Correlation R</source>
             <translation>相关系数 R</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="172" />
+            <location filename="../processing_provider/algs/validate.py" line="165" />
             <source>MAE (m3/m3)</source>
             <translation>MAE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="173" />
+            <location filename="../processing_provider/algs/validate.py" line="166" />
             <source>RMSE (m3/m3)</source>
             <translation>RMSE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="173" />
+            <location filename="../processing_provider/algs/validate.py" line="166" />
             <source>Bias (m3/m3)</source>
             <translation>偏差（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="174" />
+            <location filename="../processing_provider/algs/validate.py" line="167" />
             <source>ubRMSD (m3/m3)</source>
             <translation>ubRMSD（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="184" />
+            <location filename="../processing_provider/algs/validate.py" line="177" />
             <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
             <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="201" />
+            <location filename="../processing_provider/algs/validate.py" line="194" />
             <source>Give either one soil moisture estimate or a time series of estimates (not both).</source>
             <translation>请给定一个土壤水分估算结果或一个估算结果时间序列（不能同时给定两者）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="203" />
+            <location filename="../processing_provider/algs/validate.py" line="196" />
             <source>A time series of estimates is compared with a time series of reference rasters: give them under 'Time series: reference rasters'.</source>
             <translation>估算结果时间序列需要与参考栅格时间序列比较：请在“时间序列：参考栅格”中给定参考栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="211" />
+            <location filename="../processing_provider/algs/validate.py" line="204" />
             <source>Nothing to validate against: give a reference raster, station points, a station file or a folder of ISMN files.</source>
             <translation>没有可用于验证的参照：请给定参考栅格、站点点图层、站点文件或 ISMN 文件所在文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="307" />
+            <location filename="../processing_provider/algs/validate.py" line="300" />
             <source>The date '{}' is not a date; write it as YYYY-MM-DD.</source>
             <translation>日期“{}”不是日期；请写成 YYYY-MM-DD。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="230" />
+            <location filename="../processing_provider/algs/validate.py" line="223" />
             <source>The station layer</source>
             <translation>站点图层</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="236" />
+            <location filename="../processing_provider/algs/validate.py" line="229" />
             <source>date</source>
             <translation>日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="236" />
+            <location filename="../processing_provider/algs/validate.py" line="229" />
             <source>soil moisture</source>
             <translation>土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="237" />
+            <location filename="../processing_provider/algs/validate.py" line="230" />
             <source>The station layer {} has no {} field that could be recognised; its fields are: {}. Choose the field in the algorithm's parameters.</source>
             <translation>站点图层 {} 中没有可识别的{}字段；其字段为：{}。请在算法参数中选择该字段。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="245" />
+            <location filename="../processing_provider/algs/validate.py" line="238" />
             <source>Station fields: id {}, date {}, soil moisture {}</source>
             <translation>站点字段：ID {}，日期 {}，土壤水分 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="245" />
+            <location filename="../processing_provider/algs/validate.py" line="238" />
             <source>(coordinates)</source>
             <translation>（坐标）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="249" />
+            <location filename="../processing_provider/algs/validate.py" line="242" />
             <source>The station layer {} has no coordinate reference system; set one (Layer Properties &gt; Source) and run again.</source>
             <translation>站点图层 {} 没有坐标参考系；请设置一个（图层属性 &gt; 源）后重新运行。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="283" />
+            <location filename="../processing_provider/algs/validate.py" line="276" />
             <source>{} station observations from {} stations</source>
             <translation>{} 条站点观测，来自 {} 个站点</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="320" />
+            <location filename="../processing_provider/algs/validate.py" line="313" />
             <source>Reference resampled onto the estimate's grid with '{}'.</source>
             <translation>已使用“{}”将参考数据重采样到估算结果的格网上。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="336" />
+            <location filename="../processing_provider/algs/validate.py" line="329" />
             <source>Estimate</source>
             <translation>估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="338" />
+            <location filename="../processing_provider/algs/validate.py" line="331" />
             <source>Reference</source>
             <translation>参考数据</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="375" />
+            <location filename="../processing_provider/algs/validate.py" line="368" />
             <source>The date parameter is ignored for a time series: each estimate's date comes from its file name.</source>
             <translation>时间序列忽略日期参数：每个估算结果的日期取自其文件名。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="386" />
+            <location filename="../processing_provider/algs/validate.py" line="379" />
             <source>Stations skipped on {}</source>
             <translation>以下日期的站点被跳过：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="387" />
+            <location filename="../processing_provider/algs/validate.py" line="380" />
             <source>Per date:</source>
             <translation>逐日期：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="390" />
+            <location filename="../processing_provider/algs/validate.py" line="383" />
             <source>All dates pooled:</source>
             <translation>所有日期合并：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="399" />
+            <location filename="../processing_provider/algs/validate.py" line="392" />
             <source>Estimates</source>
             <translation>估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="401" />
+            <location filename="../processing_provider/algs/validate.py" line="394" />
             <source>References</source>
             <translation>参考数据</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="138" />
+            <location filename="../processing_provider/algs/validate.py" line="131" />
             <source>A CSV table with columns station, lon, lat, date, value (EPSG:4326, or a crs column), or one ISMN .stm file ('Header+values' or 'CEOP formatted').</source>
             <translation>包含 station、lon、lat、date、value 列的 CSV 表（EPSG:4326，或带 crs 列），或一个 ISMN .stm 文件（“Header+values”或“CEOP formatted”格式）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="142" />
+            <location filename="../processing_provider/algs/validate.py" line="136" />
             <source>An unzipped ISMN download ('Header+values' or 'CEOP formatted'); its soil moisture files are read, other files are listed in the log.</source>
             <translation>解压后的 ISMN 下载数据（“Header+values”或“CEOP formatted”格式）；读取其中的土壤水分文件，其他文件在日志中列出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="348" />
+            <location filename="../processing_provider/algs/validate.py" line="341" />
             <source>Reference values read with {}.</source>
             <translation>参考值按 {} 读取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="81" />
+            <location filename="../processing_provider/algs/validate.py" line="80" />
             <source>Compares a soil moisture raster (e.g. the 1 km result of 'Downscale soil moisture') with a reference raster and/or in-situ stations and reports n, R, MAE, RMSE, bias (estimate minus reference) and ubRMSD (unbiased RMSD, sqrt(RMSE^2 - bias^2)), all in m3/m3.
 
 Reference raster (e.g. SMAP of the same date): it is resampled onto the estimate's grid, averaged when it is finer and bilinearly interpolated when it is coarser (advanced: choose the method), and compared pixel by pixel where both are valid.
@@ -3444,22 +3452,22 @@ HTML 报告包含精度指标表、估算值对参考值的密度散点图（带
 单位：估算结果和参考栅格必须为 m3/m3；百分比、缩放后的整数或未声明的填充值（如 -9999）会使运行停止，并给出修正方法。高级参数 REF_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 REF_NODATA（文件未声明的填充值）说明如何读取参考栅格。站点值必须位于 0-1 m3/m3 之间。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="135" />
+            <location filename="../processing_provider/algs/validate.py" line="131" />
             <source>Station file (CSV, ISMN .stm)</source>
             <translation>站点文件（CSV、ISMN .stm）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="149" />
+            <location filename="../processing_provider/algs/validate.py" line="145" />
             <source>Date of the estimate</source>
             <translation>估算结果的日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="156" />
+            <location filename="../processing_provider/algs/validate.py" line="153" />
             <source>Time series: estimates</source>
             <translation>时间序列：估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="206" />
+            <location filename="../processing_provider/algs/validate.py" line="199" />
             <source>Reference rasters of a time series need a time series of estimates: give the estimates under 'Time series: estimates'.</source>
             <translation>时间序列的参考栅格需要估算结果时间序列：请在“时间序列：估算结果”中给定估算结果。</translation>
         </message>
@@ -3467,117 +3475,117 @@ HTML 报告包含精度指标表、估算值对参考值的密度散点图（带
     <context>
         <name>alg</name>
         <message>
-            <location filename="../processing_provider/screen.py" line="41" />
+            <location filename="../processing_provider/inputs.py" line="40" />
             <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
             <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="52" />
+            <location filename="../processing_provider/inputs.py" line="49" />
             <source>Coarse (~9 km) soil moisture rasters in m3/m3, one per date, with the date in the file name (YYYYMMDD or YYYY-MM-DD). Band 1 is used.</source>
             <translation>粗分辨率（约 9 km）土壤水分栅格，单位 m3/m3，每个日期一个，文件名中带日期（YYYYMMDD 或 YYYY-MM-DD）。使用波段 1。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="56" />
+            <location filename="../processing_provider/inputs.py" line="53" />
             <source>Fine (1 km) multiband factor stacks from smdownscale:align, one per date with the same date in the file name as its soil moisture raster. Bands are identified by their names (band descriptions).</source>
             <translation>来自 smdownscale:align 的精细分辨率（1 km）多波段因子堆栈，每个日期一个，文件名中的日期与对应的土壤水分栅格相同。波段按名称（波段描述）识别。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="124" />
+            <location filename="../processing_provider/inputs.py" line="123" />
             <source>SMAP soil moisture</source>
             <translation>SMAP 土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="125" />
+            <location filename="../processing_provider/inputs.py" line="124" />
             <source>Factor stacks</source>
             <translation>因子堆栈</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="129" />
+            <location filename="../processing_provider/inputs.py" line="129" />
             <source>Minimum valid fraction per coarse cell</source>
             <translation>每个粗像元的最小有效比例</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="133" />
+            <location filename="../processing_provider/inputs.py" line="129" />
             <source>A coarse cell is used only when at least this share of its 1 km pixels has every factor valid.</source>
             <translation>仅当某粗像元中至少有此比例的 1 km 像元所有因子均有效时，才使用该粗像元。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="61" />
+            <location filename="../processing_provider/inputs.py" line="58" />
             <source>manifest.json written by smdownscale:fetchgee: its SMAP rasters and factor stacks are used instead of the two lists above.</source>
             <translation>由 smdownscale:fetchgee 写出的 manifest.json：使用其中的 SMAP 栅格和因子栈，代替上面的两个列表。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="102" />
+            <location filename="../processing_provider/inputs.py" line="101" />
             <source>Give either a manifest or the lists of SMAP rasters and factor stacks, not both.</source>
             <translation>请给出清单文件，或给出 SMAP 栅格和因子栈列表，二者不能同时给出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="106" />
+            <location filename="../processing_provider/inputs.py" line="105" />
             <source>Give the SMAP soil moisture rasters and the factor stacks (one per date), or a manifest from smdownscale:fetchgee.</source>
             <translation>请给出 SMAP 土壤水分栅格和因子栈（每个日期一个），或 smdownscale:fetchgee 生成的清单文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="150" />
+            <location filename="../processing_provider/inputs.py" line="149" />
             <source>The values are multiplied by this to give m3/m3: 0.01 for percent, 0.0001 for integers x 10000. Empty: as the model was trained (1 unless its SMAP had a scale).</source>
             <translation>数值乘以此系数得到 m3/m3：百分比为 0.01，整数 x 10000 为 0.0001。留空：按模型训练时的方式（除非其 SMAP 带有系数，否则为 1）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="153" />
+            <location filename="../processing_provider/inputs.py" line="152" />
             <source>The values are multiplied by this to give m3/m3: 1 for m3/m3, 0.01 for percent, 0.0001 for integers x 10000. Values that cannot be m3/m3 stop the run with a message.</source>
             <translation>数值乘以此系数得到 m3/m3：m3/m3 为 1，百分比为 0.01，整数 x 10000 为 0.0001。不可能是 m3/m3 的值会使运行停止并给出消息。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="162" />
+            <location filename="../processing_provider/inputs.py" line="160" />
             <source>A fill value the file does not declare as nodata (e.g. -9999); such pixels are ignored. Empty: the file's own nodata value only.</source>
             <translation>文件未声明为无数据值的填充值（如 -9999）；这些像元将被忽略。留空：仅使用文件自身的无数据值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="179" />
+            <location filename="../processing_provider/inputs.py" line="178" />
             <source>scale {:g}</source>
             <translation>系数 {:g}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="181" />
+            <location filename="../processing_provider/inputs.py" line="180" />
             <source>nodata {:g}</source>
             <translation>无数据值 {:g}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="142" />
+            <location filename="../processing_provider/inputs.py" line="142" />
             <source>Reference scale factor to m3/m3</source>
             <translation>参考栅格换算为 m3/m3 的系数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="142" />
+            <location filename="../processing_provider/inputs.py" line="142" />
             <source>SMAP scale factor to m3/m3</source>
             <translation>SMAP 换算为 m3/m3 的系数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="143" />
+            <location filename="../processing_provider/inputs.py" line="143" />
             <source>Reference nodata value (if not declared in the file)</source>
             <translation>参考栅格无数据值（文件中未声明时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="144" />
+            <location filename="../processing_provider/inputs.py" line="144" />
             <source>SMAP nodata value (if not declared in the file)</source>
             <translation>SMAP 无数据值（文件中未声明时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="159" />
+            <location filename="../processing_provider/inputs.py" line="157" />
             <source>A fill value the file does not declare as nodata (e.g. -9999); such pixels are ignored. Empty: the value the model was trained with, else the file's own nodata value only.</source>
             <translation>文件未声明为无数据值的填充值（如 -9999）；这些像元将被忽略。留空：使用模型训练时的值，否则仅使用文件自身的无数据值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="50" />
+            <location filename="../processing_provider/inputs.py" line="49" />
             <source>SMAP rasters, one per date</source>
             <translation>SMAP 栅格，每个日期一个</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="54" />
+            <location filename="../processing_provider/inputs.py" line="53" />
             <source>Factor stacks, one per date</source>
             <translation>因子堆栈，每个日期一个</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="59" />
+            <location filename="../processing_provider/inputs.py" line="58" />
             <source>Or instead: fetch manifest</source>
             <translation>或改用：数据获取清单</translation>
         </message>

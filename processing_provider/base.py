@@ -2,7 +2,8 @@
 
 Gives ``tr()`` (class name as translation context), ``createInstance()``, icon, help URL, group ids,
 the engine callbacks built from the feedback, the single mapping from engine errors to
-``QgsProcessingException``, and the styles applied when outputs are loaded as layers.
+``QgsProcessingException``, one-call parameter helpers (``add``) and the same-file rule for every destination.
+How outputs look once loaded is ``layers.py``'s.
 """
 
 from __future__ import annotations
@@ -12,26 +13,16 @@ import os
 from typing import Any, Callable
 
 from qgis.core import (
-    QgsColorRampShader,
     QgsProcessingAlgorithm,
     QgsProcessingException,
-    QgsProcessingLayerPostProcessorInterface,
+    QgsProcessingParameterDefinition,
     QgsProcessingParameterNumber,
-    QgsRasterBandStats,
-    QgsRasterShader,
-    QgsSingleBandPseudoColorRenderer,
 )
 from qgis.PyQt.QtCore import QCoreApplication
-from qgis.PyQt.QtGui import QColor, QIcon
+from qgis.PyQt.QtGui import QIcon
 
 PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HELP_URL = "https://github.com/smdownscale/smdownscale#{anchor}"
-
-#: Fixed display range of soil moisture layers (m3/m3), documented in the README.
-SM_STYLE_RANGE = (0.0, 0.45)
-#: The unit shown in legends.
-SM_UNIT = "m³/m³"
-SM_RAMP = ["#8c510a", "#d8b365", "#f6e8c3", "#c7eae5", "#5ab4ac", "#01665e", "#08306b"]
 
 GROUPS = {
     "data": "Data preparation",
@@ -70,13 +61,13 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
     def tr(self, text: str) -> str:
         return QCoreApplication.translate(type(self).__name__, text)
 
-    def createInstance(self):  # noqa: N802
+    def createInstance(self):
         return type(self)()
 
     def name(self) -> str:
         return self.ALG_ID
 
-    def groupId(self) -> str:  # noqa: N802
+    def groupId(self) -> str:
         return self.GROUP
 
     def group(self) -> str:
@@ -85,14 +76,26 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
     def icon(self) -> QIcon:
         return QIcon(os.path.join(PLUGIN_DIR, "icons", "smdownscale.svg"))
 
-    def helpUrl(self) -> str:  # noqa: N802
+    def helpUrl(self) -> str:
         return HELP_URL.format(anchor=self.HELP_ANCHOR or self.ALG_ID)
 
     #: Decimals shown in a number field, by parameter name, where the default and limits do not tell
     #: (e.g. a scale factor of 1 that users set to 0.0001).
     DECIMALS = {"SM_SCALE": 4, "REF_SCALE": 4, "LEARNING_RATE": 3, "SVR_GAMMA": 4}
 
-    def addParameter(self, definition, createOutput=True):  # noqa: N802, N803 (QGIS API names)
+    def add(self, definition, help_text: str, advanced: bool = False):
+        """Add one parameter with its help text beside it; ``advanced`` files it under Advanced parameters.
+
+        ``initAlgorithm`` bodies are flat lists of these calls, in form order (as QGIS's own algorithms).
+        Whether a parameter is optional is its constructor's ``optional=``. Returns the definition.
+        """
+        definition.setHelp(help_text)
+        if advanced:
+            definition.setFlags(definition.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+        self.addParameter(definition)
+        return definition
+
+    def addParameter(self, definition, createOutput=True):  # noqa: N803 (QGIS API names)
         """As QGIS's, and a decimal field shows as many decimals as its values need (0.80, not 0.800000)."""
         if isinstance(definition, QgsProcessingParameterNumber) and \
                 definition.dataType() == QgsProcessingParameterNumber.Type.Double:
@@ -105,7 +108,7 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
                 definition.setMetadata(metadata)
         return super().addParameter(definition, createOutput)
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802
+    def checkParameterValues(self, parameters, context):
         """QGIS's checks; when a raster given by path fails them, the engine's message naming the problem.
 
         A number parameter given as NaN or infinity is refused first, by name, whatever QGIS makes of it.
@@ -121,7 +124,7 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
             return False, clash
         return ok, msg
 
-    def prepareAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def prepareAlgorithm(self, parameters, context, feedback):
         """Runs before every execution, also as a step of a model, where QGIS does not call
         checkParameterValues: the same-file rule must hold there too."""
         clash = self._destination_clash(parameters, context)
@@ -247,7 +250,6 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
 
     def _missing_value(self, parameters) -> str | None:
         """A message naming the first mandatory input parameter left empty, or None."""
-        from qgis.core import QgsProcessingParameterDefinition
 
         for definition in self.parameterDefinitions():
             if definition.flags() & QgsProcessingParameterDefinition.Flag.FlagOptional or definition.isDestination():
@@ -328,60 +330,4 @@ def _destination_path(raw) -> str | None:
     return text
 
 
-class SoilMoistureStyle(QgsProcessingLayerPostProcessorInterface):
-    """Applies the soil moisture colour ramp (fixed range, m3/m3) to a loaded output layer."""
-
-    _keep: list = []  # post-processors must outlive processAlgorithm
-
-    def postProcessLayer(self, layer, context, feedback):  # noqa: N802
-        if layer is None or not layer.isValid():
-            return
-        apply_soil_moisture_style(layer)
-
-    @classmethod
-    def create(cls) -> SoilMoistureStyle:
-        inst = cls()
-        cls._keep.append(inst)
-        return inst
-
-
-def apply_soil_moisture_style(layer) -> None:
-    lo, hi = SM_STYLE_RANGE
-    ramp = QgsColorRampShader(lo, hi)
-    ramp.setColorRampType(QgsColorRampShader.Type.Interpolated)
-    n = len(SM_RAMP)
-    items = [QgsColorRampShader.ColorRampItem(lo + (hi - lo) * i / (n - 1), QColor(c),
-                                              f"{lo + (hi - lo) * i / (n - 1):.3f} {SM_UNIT}")
-             for i, c in enumerate(SM_RAMP)]
-    ramp.setColorRampItemList(items)
-    legend = ramp.legendSettings()  # the continuous legend: "0 m³/m³ ... 0.45 m³/m³"
-    legend.setSuffix(f" {SM_UNIT}")
-    ramp.setLegendSettings(legend)
-    shader = QgsRasterShader()
-    shader.setRasterShaderFunction(ramp)
-    renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), 1, shader)
-    renderer.setClassificationMin(lo)
-    renderer.setClassificationMax(hi)
-    layer.setRenderer(renderer)
-    layer.triggerRepaint()
-
-
-def style_output(context, path: str, style: str = "soil_moisture", name: str | None = None) -> None:
-    """Style (and optionally rename) an output layer when Processing loads it.
-
-    ``style``: 'soil_moisture' (fixed 0-0.45 m3/m3 ramp), 'factors' (first band gray, 2-98 % stretch) or 'none'.
-    """
-    if not context.willLoadLayerOnCompletion(path):
-        return
-    details = context.layerToLoadOnCompletionDetails(path)
-    if name:
-        details.name = name
-    if style == "soil_moisture":
-        details.setPostProcessor(SoilMoistureStyle.create())
-    elif style == "factors":
-        from .layers import FactorsStyle
-
-        details.setPostProcessor(FactorsStyle.create())
-
-
-__all__ = ["SmdAlgorithm", "tr", "style_output", "apply_soil_moisture_style", "QgsRasterBandStats"]
+__all__ = ["SmdAlgorithm", "tr"]

@@ -60,7 +60,7 @@ def module_status(module: str) -> tuple[str | None, str]:
     """``(version, "")`` when ``module`` imports, else ``(None, reason)``."""
     try:
         mod = importlib.import_module(module)
-    except Exception as exc:  # noqa: BLE001 - a broken install can raise anything; report it
+    except Exception as exc:
         return None, f"{type(exc).__name__}: {exc}"
     return _version_of(module, mod), ""
 

@@ -65,7 +65,7 @@ class GeeTaskMonitor(QgsTask):
             return False
         return True
 
-    def finished(self, result: bool) -> None:  # noqa: D401 - QgsTask API
+    def finished(self, result: bool) -> None:
         if result:
             QgsMessageLog.logMessage(_tr("All {} Earth Engine task(s) completed; manifest {}").format(
                 len(self.configs), self.manifest_path), LOG_TAG, Qgis.MessageLevel.Info)

@@ -1,10 +1,13 @@
-"""How outputs load as layers: factor stack style, layer names with dates, time series for the temporal controller.
+"""How outputs load as layers: styles, layer names with dates, time series for the temporal controller.
 
-Soil moisture layers get :func:`base.apply_soil_moisture_style` (fixed 0-0.45 m3/m3 ramp). Factor stacks
+Soil moisture layers get :func:`apply_soil_moisture_style` (fixed 0-0.45 m3/m3 ramp). Factor stacks
 show their first band in gray, stretched to the 2-98 % cumulative cut (the default multiband colour
 of three unrelated factors means nothing). The files of a downscaled time series load into one group,
 each with a fixed temporal range (its date until the next date), so the temporal controller animates
 them; the project's time range is widened to cover the series.
+
+Processing holds a layer post-processor by a plain pointer, so each one is kept here (``_PENDING``) from
+its creation until it has run, and released then: nothing accumulates from run to run.
 """
 
 from __future__ import annotations
@@ -14,29 +17,97 @@ from typing import Sequence
 
 from qgis.core import (
     Qgis,
+    QgsColorRampShader,
     QgsContrastEnhancement,
     QgsDateTimeRange,
     QgsProcessingContext,
     QgsProcessingLayerPostProcessorInterface,
     QgsProcessingUtils,
     QgsRasterLayer,
+    QgsRasterShader,
     QgsRectangle,
     QgsSingleBandGrayRenderer,
+    QgsSingleBandPseudoColorRenderer,
 )
 from qgis.PyQt.QtCore import QDate, QDateTime, QTime
+from qgis.PyQt.QtGui import QColor
 
-from .base import apply_soil_moisture_style
+from ..algorithms.dates import date_from_name
 
+#: Fixed display range of soil moisture layers (m3/m3), documented in the README.
+SM_STYLE_RANGE = (0.0, 0.45)
+#: The unit shown in legends.
+SM_UNIT = "m³/m³"
+SM_RAMP = ["#8c510a", "#d8b365", "#f6e8c3", "#c7eae5", "#5ab4ac", "#01665e", "#08306b"]
 #: Share of pixels cut at each end of the factor stretch.
 FACTOR_CUT = 0.02
+
+#: Post-processors created and not run yet (Processing keeps only a pointer to them).
+_PENDING: set = set()
+
+
+class OneShotPostProcessor(QgsProcessingLayerPostProcessorInterface):
+    """A layer post-processor kept alive from :meth:`create` until it has run once, then released."""
+
+    @classmethod
+    def create(cls, *args):
+        inst = cls(*args)
+        _PENDING.add(inst)
+        return inst
+
+    def postProcessLayer(self, layer, context, feedback):
+        try:
+            if layer is not None and layer.isValid():
+                self.apply(layer, context)
+        finally:
+            _PENDING.discard(self)
+
+    def apply(self, layer, context) -> None:
+        raise NotImplementedError
 
 
 def single_date(paths: Sequence[str]) -> str | None:
     """The one date (YYYY-MM-DD) the dated file names among ``paths`` share, else None."""
-    from ..algorithms.dates import date_from_name
-
     dates = {d for d in (date_from_name(p) for p in paths) if d is not None}
     return next(iter(dates)).isoformat() if len(dates) == 1 else None
+
+
+def apply_soil_moisture_style(layer) -> None:
+    """The fixed 0-0.45 m3/m3 colour ramp, its legend labelled in m³/m³."""
+    lo, hi = SM_STYLE_RANGE
+    ramp = QgsColorRampShader(lo, hi)
+    ramp.setColorRampType(QgsColorRampShader.Type.Interpolated)
+    n = len(SM_RAMP)
+    items = [QgsColorRampShader.ColorRampItem(lo + (hi - lo) * i / (n - 1), QColor(c),
+                                              f"{lo + (hi - lo) * i / (n - 1):.3f} {SM_UNIT}")
+             for i, c in enumerate(SM_RAMP)]
+    ramp.setColorRampItemList(items)
+    legend = ramp.legendSettings()  # the continuous legend: "0 m³/m³ ... 0.45 m³/m³"
+    legend.setSuffix(f" {SM_UNIT}")
+    ramp.setLegendSettings(legend)
+    shader = QgsRasterShader()
+    shader.setRasterShaderFunction(ramp)
+    renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), 1, shader)
+    renderer.setClassificationMin(lo)
+    renderer.setClassificationMax(hi)
+    layer.setRenderer(renderer)
+    layer.triggerRepaint()
+
+
+def style_output(context, path: str, style: str = "soil_moisture", name: str | None = None) -> None:
+    """Style (and optionally rename) an output layer when Processing loads it.
+
+    ``style``: 'soil_moisture' (fixed 0-0.45 m3/m3 ramp), 'factors' (first band gray, 2-98 % stretch) or 'none'.
+    """
+    if not context.willLoadLayerOnCompletion(path):
+        return
+    details = context.layerToLoadOnCompletionDetails(path)
+    if name:
+        details.name = name
+    if style == "soil_moisture":
+        details.setPostProcessor(SoilMoistureStyle.create())
+    elif style == "factors":
+        details.setPostProcessor(FactorsStyle.create())
 
 
 def apply_factors_style(layer) -> None:
@@ -54,21 +125,19 @@ def apply_factors_style(layer) -> None:
     layer.triggerRepaint()
 
 
-class FactorsStyle(QgsProcessingLayerPostProcessorInterface):
+class SoilMoistureStyle(OneShotPostProcessor):
+    """Applies the soil moisture colour ramp (fixed range, m3/m3) to a loaded output layer."""
+
+    def apply(self, layer, context) -> None:
+        apply_soil_moisture_style(layer)
+
+
+class FactorsStyle(OneShotPostProcessor):
     """Applies :func:`apply_factors_style` to a loaded factor stack."""
 
-    _keep: list = []  # post-processors must outlive processAlgorithm
-
-    def postProcessLayer(self, layer, context, feedback):  # noqa: N802
-        if not isinstance(layer, QgsRasterLayer) or not layer.isValid():
-            return
-        apply_factors_style(layer)
-
-    @classmethod
-    def create(cls) -> FactorsStyle:
-        inst = cls()
-        cls._keep.append(inst)
-        return inst
+    def apply(self, layer, context) -> None:
+        if isinstance(layer, QgsRasterLayer):
+            apply_factors_style(layer)
 
 
 def _qdatetime(day: dt.date) -> QDateTime:
@@ -114,10 +183,8 @@ def _widen_project_range(project, start: dt.date, end: dt.date) -> None:
     settings.setTemporalRange(QgsDateTimeRange(lo, hi))
 
 
-class TemporalSoilMoistureLayer(QgsProcessingLayerPostProcessorInterface):
+class TemporalSoilMoistureLayer(OneShotPostProcessor):
     """Soil moisture style, a fixed temporal range, and a place in the series' layer group."""
-
-    _keep: list = []
 
     def __init__(self, start: dt.date, end: dt.date, group: str | None = None) -> None:
         super().__init__()
@@ -125,9 +192,7 @@ class TemporalSoilMoistureLayer(QgsProcessingLayerPostProcessorInterface):
         self.end = end
         self.group = group
 
-    def postProcessLayer(self, layer, context, feedback):  # noqa: N802
-        if layer is None or not layer.isValid():
-            return
+    def apply(self, layer, context) -> None:
         apply_soil_moisture_style(layer)
         set_fixed_range(layer, self.start, self.end)
         project = context.project()
@@ -135,12 +200,6 @@ class TemporalSoilMoistureLayer(QgsProcessingLayerPostProcessorInterface):
             if self.group:
                 _move_to_group(project, layer, self.group)
             _widen_project_range(project, self.start, self.end)
-
-    @classmethod
-    def create(cls, start: dt.date, end: dt.date, group: str | None = None) -> TemporalSoilMoistureLayer:
-        inst = cls(start, end, group)
-        cls._keep.append(inst)
-        return inst
 
 
 def load_series(context, entries: Sequence, name_template: str, group: str | None, output_name: str) -> int:

@@ -37,14 +37,14 @@ class ShippedModel(QgsProcessingModelAlgorithm):
         if path and not self.fromFile(path):
             raise ValueError(f"{path} is not a readable Processing model")
 
-    def displayName(self) -> str:  # noqa: N802
+    def displayName(self) -> str:
         name = self.name()
         return _tr(DISPLAY_NAMES[name]) if name in DISPLAY_NAMES else name
 
     def group(self) -> str:
         return _tr("Workflows")
 
-    def groupId(self) -> str:  # noqa: N802
+    def groupId(self) -> str:
         return GROUP_ID
 
     def icon(self):
@@ -52,7 +52,7 @@ class ShippedModel(QgsProcessingModelAlgorithm):
 
         return QIcon(os.path.join(PLUGIN_DIR, "icons", "smdownscale.svg"))
 
-    def createInstance(self):  # noqa: N802
+    def createInstance(self):
         inst = type(self)()
         inst.loadVariant(self.toVariant())
         inst.setSourceFilePath(self.sourceFilePath())

@@ -31,17 +31,17 @@ class SmDownscaleProvider(QgsProcessingProvider):
     def name(self) -> str:
         return QCoreApplication.translate("SmDownscaleProvider", "Soil moisture downscaling")
 
-    def longName(self) -> str:  # noqa: N802
+    def longName(self) -> str:
         return self.name()
 
     def icon(self) -> QIcon:
         return QIcon(os.path.join(PLUGIN_DIR, "icons", "smdownscale.svg"))
 
-    def loadAlgorithms(self) -> None:  # noqa: N802
+    def loadAlgorithms(self) -> None:
         import importlib
 
         for module, cls in ALGORITHMS:
-            mod = importlib.import_module(f"{__package__}.{module}")
+            mod = importlib.import_module(f"{__package__}.algs.{module}")
             self.addAlgorithm(getattr(mod, cls)())
         from .models import load_models, reload_when_registered
 

@@ -16,7 +16,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qgisproc import QgisProcess  # noqa: E402
+from qgisproc import QgisProcess
 
 METRICS = ("n", "r", "ubrmsd", "bias", "rmse", "mae")
 

@@ -117,7 +117,7 @@ def introspection_lookup() -> Optional[EnumLookup]:
         import qgis.core as core
         import qgis.gui as gui
         from qgis.PyQt import QtCore, QtGui, QtNetwork, QtWidgets
-    except Exception:  # noqa: BLE001 - any import problem means: use the static table
+    except Exception:
         return None
     modules = (QtCore, QtGui, QtWidgets, QtNetwork, core, gui)
     cache: dict[tuple[str, str], Optional[str]] = {}

@@ -73,7 +73,7 @@ class FakeEarthdata:
                 with fake._lock:
                     fake.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
 
-            def do_CONNECT(self):  # noqa: N802
+            def do_CONNECT(self):
                 self._record()
                 if self.path != f"{fake.EDL_HOST}:443" or fake._tls is None:
                     return fake._send(self, 502, b"")
@@ -87,14 +87,14 @@ class FakeEarthdata:
                 Handler(tunnel, self.client_address, fake.server)  # serves the requests inside the tunnel
                 self.close_connection = True
 
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 self._record()
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if isinstance(self.connection, ssl.SSLSocket) and self.path == "/api/users/find_or_create_token":
                     return fake._find_or_create_token(self, body)
                 return fake._send(self, 405 if self.path.startswith("/api/") else 404, b"")
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 self._record()
                 url = urllib.parse.urlparse(self.path)
                 if isinstance(self.connection, ssl.SSLSocket):  # only EDL's POST endpoint is served over TLS

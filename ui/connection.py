@@ -34,7 +34,7 @@ def check_connection(project: str, url: Optional[str] = None, credentials: Any =
         answer = ee.Number(1).getInfo()
     except GeeError as exc:
         return False, str(exc)
-    except Exception as exc:  # noqa: BLE001 - anything the client raises is reported, not propagated
+    except Exception as exc:
         return False, str(auth.explain(exc, project or None))
     seconds = time.monotonic() - start
     return True, _translate(

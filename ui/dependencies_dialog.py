@@ -30,8 +30,8 @@ from .settings_dialog import plugin_icon
 class DependenciesDialog(QDialog):
     """Table of the packages, their versions, and an "Install missing packages" button."""
 
-    installFinished = pyqtSignal(bool, str)  # noqa: N815 (Qt signal name)
-    _installDone = pyqtSignal(bool, str)  # noqa: N815 - from the worker thread
+    installFinished = pyqtSignal(bool, str)
+    _installDone = pyqtSignal(bool, str)
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)

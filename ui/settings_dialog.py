@@ -51,8 +51,8 @@ class SettingsWidget(QWidget):
     """The settings form. ``load()`` fills it from QgsSettings, ``save()`` writes it back."""
 
     #: (ok, message) once a connection test has finished (emitted in the GUI thread).
-    connectionTested = pyqtSignal(bool, str)  # noqa: N815 (Qt signal name)
-    _checkDone = pyqtSignal(int, bool, str)  # noqa: N815 - from the worker thread
+    connectionTested = pyqtSignal(bool, str)
+    _checkDone = pyqtSignal(int, bool, str)
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -325,7 +325,7 @@ class SettingsOptionsFactory(QgsOptionsWidgetFactory):
         # The Processing page's own title, translated as the Processing plugin translates it.
         return [QCoreApplication.translate(PROCESSING_CONTEXT, "Processing")]
 
-    def createWidget(self, parent: Optional[QWidget] = None) -> SettingsOptionsPage:  # noqa: N802
+    def createWidget(self, parent: Optional[QWidget] = None) -> SettingsOptionsPage:
         return SettingsOptionsPage(parent)
 
 

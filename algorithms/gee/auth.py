@@ -128,7 +128,7 @@ def _persistent() -> Any:
         raise GeeError(NOT_AUTHENTICATED, kind="auth")
     try:
         return ee.data.get_persistent_credentials()
-    except Exception as exc:  # noqa: BLE001 - ee raises EEException or transport errors
+    except Exception as exc:
         raise explain(exc) from None
 
 
@@ -205,7 +205,7 @@ def initialize(project: Optional[str] = None, credentials: Any = None, url: Opti
                 ee.Initialize(credentials=creds, url=base, project=project_id)
         except GeeError:
             raise
-        except Exception as exc:  # noqa: BLE001 - ee raises EEException, HttpError, transport errors
+        except Exception as exc:
             _state["key"] = None
             raise explain(exc, project_id) from None
         _state["key"] = key

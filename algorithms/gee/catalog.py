@@ -239,6 +239,3 @@ def load_catalog(path: str = CATALOG_PATH) -> Catalog:
         raise InputError(f"The Earth Engine catalog {path} is missing; reinstall the plugin.") from exc
     return _load(path, mtime)
 
-
-def known_factors() -> list[str]:
-    return load_catalog().factor_ids()

@@ -46,16 +46,17 @@ import ee
 
 from .. import raster
 from ..errors import InputError
+from ..grids import EASE_CELL, EASE_CRS, EASE_X0, EASE_Y0
+from ..options import EE_MODELS, EE_RESIDUAL_MODES
 from ..raster import Grid
 from .catalog import load_catalog
 from .expressions import MAX_REDUCE_PIXELS, BuildOptions, build_smap, build_stack, input_pixels_per_pixel
-from .fetch import EASE_CELL, EASE_CRS, EASE_X0, EASE_Y0, pixel_size
+from .fetch import pixel_size
 from .plan import RunPlan
 from .tasks import TaskConfig, task_description
 
-MODEL_TYPES = ("rf", "cart", "svr", "gbt")
-MODEL_LABELS = {"rf": "random forest", "cart": "regression tree (CART)", "svr": "support vector regression (NU_SVR)",
-                "gbt": "gradient tree boosting"}
+MODEL_TYPES = EE_MODELS.keys
+MODEL_LABELS = EE_MODELS.labels
 EE_FUNCTIONS = {"rf": "smileRandomForest", "cart": "smileCart", "svr": "libsvm", "gbt": "smileGradientTreeBoost"}
 #: Defaults in local names; rf, cart and svr (C, gamma) are those of the local chain (algorithms/train.py).
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
@@ -90,7 +91,7 @@ CLASSES: dict[tuple[str, str], list[int]] = {
 }
 TARGET = "target"
 BAND_NAME = "soil_moisture"
-RESIDUAL_MODES = ("constant", "none")
+RESIDUAL_MODES = EE_RESIDUAL_MODES.keys
 DESTINATIONS = ("drive", "gcs", "asset")
 #: Training samples a model that Earth Engine cannot save (SVR, gradient boosting) may take: every export retrains it.
 MAX_EMBEDDED_SAMPLES = 25000

@@ -365,7 +365,7 @@ def submit_batches(task_configs: Sequence[TaskConfig], batch_size: int, manifest
                     continue
                 try:
                     status = status_fn(rec["operation"])
-                except Exception as exc:  # noqa: BLE001 - any client or transport error
+                except Exception as exc:
                     err = _explain(exc)
                     if err.kind in RETRYABLE_KINDS:
                         say(f"{rec['description']}: status not available this time ({err}); asking again later.")
@@ -411,7 +411,7 @@ def submit_batches(task_configs: Sequence[TaskConfig], batch_size: int, manifest
                     save()
                     say(f"{cfg.description}: FAILED to start: {rec['error']}")
                     continue
-                except Exception as exc:  # noqa: BLE001 - any client or transport error
+                except Exception as exc:
                     err = _explain(exc)
                     if err.kind in RETRYABLE_KINDS and start_retries < MAX_START_RETRIES:
                         start_retries += 1
@@ -462,7 +462,7 @@ def _cancel_active(records: list[dict[str, Any]], cancel_fn: Callable[[str], Non
         if rec["state"] in ACTIVE and rec.get("operation"):
             try:
                 cancel_fn(rec["operation"])
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 say(f"{rec['description']}: could not be canceled ({_explain(exc)}); cancel it in the Code Editor "
                     "(Tasks tab).")
                 continue
@@ -571,7 +571,7 @@ def download_results(records: Sequence[dict[str, Any]] | str, folder: str, stora
                 names = _export_files(storage.list(rec["target"], prefix), prefix)
             except SmdError:
                 raise
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 raise GeeError(f"Cannot list gs://{rec['target']}/{prefix}* ({_redact(exc)}); check the bucket name "
                                "and your access to it.", kind="other") from None
             if not names:
@@ -605,7 +605,7 @@ def _download_one(storage: Any, rec: dict[str, Any], names: Sequence[str], out: 
             parts.append(part)
             try:
                 storage.download(rec["target"], name, part)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 raise GeeError(f"Cannot download gs://{rec['target']}/{name} ({_redact(exc)}); run again (downloaded "
                                "files are kept).", kind="network") from None
         shown = {part: f"gs://{rec['target']}/{name}" for part, name in zip(parts, names)}

@@ -181,7 +181,7 @@ def prepare_expression(expression: Any, nodata: float) -> Any:
     if isinstance(expression, str):
         try:
             expression = ee.deserializer.fromJSON(expression)
-        except Exception as exc:  # noqa: BLE001 - any parse failure means the same thing
+        except Exception as exc:
             raise InputError(f"The Earth Engine expression cannot be read ({redact(exc)}).") from exc
     if not isinstance(expression, ee.ComputedObject):
         raise InputError(f"Expected an Earth Engine image, got {type(expression).__name__}.")
@@ -310,7 +310,7 @@ def _client_settings(timeout: float) -> Iterator[None]:
     if changed:
         try:
             ee.data.setDeadline(deadline_ms)  # rebuilds the client (fetches the discovery document)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise explain(exc) from None
     ee.data.setMaxRetries(0)
     try:
@@ -391,7 +391,7 @@ class _Fetcher:
             except _CorruptTileError as exc:
                 err = GeeError(f"Earth Engine sent a damaged tile ({exc}).", kind="payload")
                 reason = f"damaged answer ({exc})"
-            except Exception as exc:  # noqa: BLE001 - classified below; unknown errors are not retried
+            except Exception as exc:
                 if isinstance(exc, GeeError) and exc.kind not in RETRYABLE_KINDS:
                     raise
                 kind = classify(exc)
@@ -574,7 +574,7 @@ def start_export(expression: Any, grid: Grid, band_names: Sequence[str], descrip
         task.start()
     except (InputError, GeeError):
         raise
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise explain(exc) from None
     return str(task.name)
 
@@ -602,7 +602,7 @@ def wait_for_export(operation_name: str, progress: Progress = no_progress, is_ca
             raise Canceled("Canceled by the user; the export task was canceled on Earth Engine.")
         try:
             operation = ee.data.getOperation(operation_name)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             err = explain(exc)
             if err.kind not in RETRYABLE_KINDS:
                 raise err from None

@@ -13,10 +13,10 @@ from qgis.core import QgsProcessingException
 
 from smdownscale.algorithms import model_io
 from smdownscale.algorithms.raster import read_all
-from smdownscale.processing_provider.downscale import DownscaleAlgorithm as A
-from smdownscale.processing_provider.screen import ScreenAlgorithm as S
-from smdownscale.processing_provider.train import MODEL_KEYS
-from smdownscale.processing_provider.train import TrainAlgorithm as T
+from smdownscale.processing_provider.algs.downscale import DownscaleAlgorithm as A
+from smdownscale.processing_provider.algs.screen import ScreenAlgorithm as S
+from smdownscale.processing_provider.algs.train import MODEL_KEYS
+from smdownscale.processing_provider.algs.train import TrainAlgorithm as T
 
 from ..unit.test_features import make_scene, smooth_field
 from ..unit.test_train import MORE_DATES, nonlinear_sm

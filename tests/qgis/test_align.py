@@ -10,7 +10,7 @@ from qgis.core import QgsProcessingException
 
 from smdownscale.algorithms import raster
 from smdownscale.algorithms.raster import Grid, srs_from_user
-from smdownscale.processing_provider.align import AlignAlgorithm as A
+from smdownscale.processing_provider.algs.align import AlignAlgorithm as A
 
 UTM33 = srs_from_user("EPSG:32633").ExportToWkt()
 SRC = Grid(UTM33, (500000.0, 100.0, 0.0, 5000000.0, 0.0, -100.0), 40, 40)

@@ -43,7 +43,7 @@ from ..unit.test_features import make_scene
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                                 "scripts"))
-from qgisproc import QgisProcess  # noqa: E402
+from qgisproc import QgisProcess
 
 DATES = ("2023-06-01", "2023-06-09")
 ROOT = os.geteuid() == 0
@@ -1114,13 +1114,13 @@ class _Feedback(QgsProcessingFeedback):
         super().__init__()
         self.lines: list[str] = []
 
-    def pushInfo(self, info):  # noqa: N802
+    def pushInfo(self, info):
         self.lines.append(info)
 
-    def pushWarning(self, warning):  # noqa: N802
+    def pushWarning(self, warning):
         self.lines.append(warning)
 
-    def reportError(self, error, fatalError=False):  # noqa: N802, N803
+    def reportError(self, error, fatalError=False):  # noqa: N803
         self.lines.append(error)
 
 

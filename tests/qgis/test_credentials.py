@@ -51,25 +51,25 @@ class _Feedback(QgsProcessingFeedback):
         super().__init__()
         self.lines: list[str] = []
 
-    def pushInfo(self, info):  # noqa: N802
+    def pushInfo(self, info):
         self.lines.append(info)
 
-    def pushWarning(self, warning):  # noqa: N802
+    def pushWarning(self, warning):
         self.lines.append(warning)
 
-    def pushDebugInfo(self, info):  # noqa: N802
+    def pushDebugInfo(self, info):
         self.lines.append(info)
 
-    def pushCommandInfo(self, info):  # noqa: N802
+    def pushCommandInfo(self, info):
         self.lines.append(info)
 
-    def pushConsoleInfo(self, info):  # noqa: N802
+    def pushConsoleInfo(self, info):
         self.lines.append(info)
 
-    def reportError(self, error, fatalError=False):  # noqa: N802, N803
+    def reportError(self, error, fatalError=False):  # noqa: N803
         self.lines.append(error)
 
-    def setProgressText(self, text):  # noqa: N802
+    def setProgressText(self, text):
         self.lines.append(text)
 
 

@@ -188,7 +188,8 @@ def test_plugin_loads_without_optional_packages(tmp_path):
     lines = proc.stdout.strip().splitlines()
     from smdownscale.processing_provider.provider import ALGORITHMS
 
-    present = sorted([m for m, _ in ALGORITHMS if os.path.exists(os.path.join(ROOT, "processing_provider", f"{m}.py"))]
+    algs = os.path.join(ROOT, "processing_provider", "algs")
+    present = sorted([m for m, _ in ALGORITHMS if os.path.exists(os.path.join(algs, f"{m}.py"))]
                      + ["workflow"])  # and the shipped workflow model (models/*.model3)
     assert lines[-3] == repr(present)
     assert lines[-2] == repr(["sklearn", "skops", "ee", "earthaccess"])

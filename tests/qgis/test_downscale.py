@@ -10,7 +10,7 @@ from sklearn.ensemble import RandomForestRegressor
 
 from smdownscale.algorithms import model_io
 from smdownscale.algorithms.raster import Grid, read_all, srs_from_user, write_raster
-from smdownscale.processing_provider.downscale import DownscaleAlgorithm as A
+from smdownscale.processing_provider.algs.downscale import DownscaleAlgorithm as A
 
 UTM = srs_from_user("EPSG:32650").ExportToWkt()
 W, H = 45, 36

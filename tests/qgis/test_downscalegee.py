@@ -13,7 +13,7 @@ from osgeo import gdal
 from qgis.core import QgsApplication, QgsProcessingException, QgsProcessingFeedback, QgsSettings, QgsTask
 
 from smdownscale.processing_provider import gee_tasks
-from smdownscale.processing_provider.downscalegee import DownscaleGeeAlgorithm as G
+from smdownscale.processing_provider.algs.downscalegee import DownscaleGeeAlgorithm as G
 from smdownscale.tests.fake_ee import FakeEarthEngine
 from smdownscale.tests.unit.test_gee_server import calls, graph
 from smdownscale.tests.unit.test_gee_tasks import FakeGcs, _tif_bytes
@@ -130,7 +130,7 @@ class CancelAfterTwoStarts(QgsProcessingFeedback):
         super().__init__()
         self.fake = fake
 
-    def isCanceled(self):  # noqa: N802
+    def isCanceled(self):
         return len(self.fake.requests_to("export")) >= 2
 
 

@@ -23,10 +23,10 @@ from smdownscale.algorithms import raster
 from smdownscale.algorithms.aggregate import CellIndex
 from smdownscale.algorithms.manifest import manifest_inputs, read_manifest
 from smdownscale.processing_provider import settings
-from smdownscale.processing_provider.downscale import DownscaleAlgorithm as D
-from smdownscale.processing_provider.fetchgee import FetchGeeAlgorithm as F
-from smdownscale.processing_provider.screen import ScreenAlgorithm as S
-from smdownscale.processing_provider.train import TrainAlgorithm as T
+from smdownscale.processing_provider.algs.downscale import DownscaleAlgorithm as D
+from smdownscale.processing_provider.algs.fetchgee import FetchGeeAlgorithm as F
+from smdownscale.processing_provider.algs.screen import ScreenAlgorithm as S
+from smdownscale.processing_provider.algs.train import TrainAlgorithm as T
 from smdownscale.tests.fake_ee import FakeEarthEngine
 
 EXTENT = "115.55,116.35,41.65,42.25 [EPSG:4326]"
@@ -193,11 +193,11 @@ class _LogFeedback(QgsProcessingFeedback):
         super().__init__()
         self.lines: list[str] = []
 
-    def pushInfo(self, info):  # noqa: N802
+    def pushInfo(self, info):
         self.lines.append(info)
         super().pushInfo(info)
 
-    def reportError(self, error, fatalError=False):  # noqa: N802, N803
+    def reportError(self, error, fatalError=False):  # noqa: N803
         self.lines.append(error)
         super().reportError(error, fatalError)
 

@@ -6,8 +6,10 @@ import pytest
 from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingParameterNumber
 from qgis.PyQt.QtWidgets import QAbstractSpinBox, QScrollArea
 
-#: The local chain's forms (the Earth Engine forms are checked with their own work).
+#: The local chain's forms.
 LOCAL = ("sampledata", "align", "screen", "train", "downscale", "validate", "workflow")
+#: The Earth Engine forms.
+EARTH_ENGINE = ("fetchgee", "downscalegee")
 
 
 @pytest.fixture
@@ -34,7 +36,7 @@ def _parameters_area(dialog) -> QScrollArea:
     return max(areas, key=lambda a: len(a.widget().children()))
 
 
-@pytest.mark.parametrize("alg_id", LOCAL)
+@pytest.mark.parametrize("alg_id", LOCAL + EARTH_ENGINE)
 def test_form_fits_without_horizontal_scrolling(plugin, dialog_iface, qgis_app, alg_id):
     dialog = _dialog(alg_id)
     try:

@@ -14,11 +14,11 @@ from qgis.core import QgsProcessingException
 from smdownscale.algorithms import raster
 from smdownscale.algorithms.manifest import manifest_inputs, read_manifest
 from smdownscale.algorithms.smap_import import M09
-from smdownscale.processing_provider.downscale import DownscaleAlgorithm as D
-from smdownscale.processing_provider.importsmap import ImportSmapAlgorithm as A
-from smdownscale.processing_provider.screen import ScreenAlgorithm as S
-from smdownscale.processing_provider.train import TrainAlgorithm as T
-from smdownscale.processing_provider.validate import ValidateAlgorithm as V
+from smdownscale.processing_provider.algs.downscale import DownscaleAlgorithm as D
+from smdownscale.processing_provider.algs.importsmap import ImportSmapAlgorithm as A
+from smdownscale.processing_provider.algs.screen import ScreenAlgorithm as S
+from smdownscale.processing_provider.algs.train import TrainAlgorithm as T
+from smdownscale.processing_provider.algs.validate import ValidateAlgorithm as V
 from smdownscale.tests import nsidc
 
 EXTENT = "115.55,116.35,41.65,42.25 [EPSG:4326]"

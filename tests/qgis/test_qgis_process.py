@@ -11,9 +11,9 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                                 "scripts"))
-from qgisproc import QgisProcess  # noqa: E402
+from qgisproc import QgisProcess
 
-from smdownscale.algorithms import raster  # noqa: E402
+from smdownscale.algorithms import raster
 
 
 @pytest.fixture(scope="module")

@@ -18,10 +18,10 @@ from qgis.core import (
 )
 
 from smdownscale.algorithms import raster
-from smdownscale.processing_provider.align import AlignAlgorithm as A
-from smdownscale.processing_provider.screen import ScreenAlgorithm as S
-from smdownscale.processing_provider.train import TrainAlgorithm as T
-from smdownscale.processing_provider.validate import ValidateAlgorithm as V
+from smdownscale.processing_provider.algs.align import AlignAlgorithm as A
+from smdownscale.processing_provider.algs.screen import ScreenAlgorithm as S
+from smdownscale.processing_provider.algs.train import TrainAlgorithm as T
+from smdownscale.processing_provider.algs.validate import ValidateAlgorithm as V
 
 from ..unit.test_report import ESCAPED, EVIL, check_self_contained
 from ..unit.test_series import DYNAMIC, STATIC, build_scene

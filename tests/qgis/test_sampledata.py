@@ -9,7 +9,7 @@ from qgis.core import QgsApplication, QgsProcessingException, QgsProcessingFeedb
 
 from smdownscale.algorithms import raster, sample
 from smdownscale.algorithms.raster import Grid
-from smdownscale.processing_provider.sampledata import SampleDataAlgorithm as A
+from smdownscale.processing_provider.algs.sampledata import SampleDataAlgorithm as A
 
 
 def test_sampledata_outputs_and_values(run, tmp_path):
@@ -52,7 +52,7 @@ def test_sampledata_outputs_and_values(run, tmp_path):
 def test_soil_moisture_legend_shows_the_unit(run, tmp_path):
     from qgis.core import QgsColorRampLegendNode, QgsLayerTreeLayer
 
-    from smdownscale.processing_provider.base import apply_soil_moisture_style
+    from smdownscale.processing_provider.layers import apply_soil_moisture_style
 
     scene = sample.make_sample(str(tmp_path / "scene"), size_km=30, n_dates=1, seed=3)
     layer = QgsRasterLayer(scene.smap_files[0], "Sample SMAP")

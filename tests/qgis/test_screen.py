@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from qgis.core import QgsProcessingException
 
-from smdownscale.processing_provider.screen import ScreenAlgorithm as S
+from smdownscale.processing_provider.algs.screen import ScreenAlgorithm as S
 
 from ..unit.test_features import DATES, make_scene
 

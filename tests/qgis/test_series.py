@@ -21,8 +21,8 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QDate, QDateTime, QTime
 
 from smdownscale.algorithms import raster, series
-from smdownscale.processing_provider.downscale import DownscaleAlgorithm as D
-from smdownscale.processing_provider.validate import ValidateAlgorithm as V
+from smdownscale.processing_provider.algs.downscale import DownscaleAlgorithm as D
+from smdownscale.processing_provider.algs.validate import ValidateAlgorithm as V
 
 from ..unit.test_series import build_scene
 

@@ -10,8 +10,8 @@ from qgis.core import QgsProcessingException
 
 from smdownscale.algorithms import model_io
 from smdownscale.algorithms.features import coarse_pairs
-from smdownscale.processing_provider.screen import ScreenAlgorithm as S
-from smdownscale.processing_provider.train import TrainAlgorithm as T
+from smdownscale.processing_provider.algs.screen import ScreenAlgorithm as S
+from smdownscale.processing_provider.algs.train import TrainAlgorithm as T
 
 from ..unit.test_features import DATES, make_scene
 from ..unit.test_train import MORE_DATES, nonlinear_sm

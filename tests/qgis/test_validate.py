@@ -11,7 +11,7 @@ from qgis.core import QgsFeature, QgsGeometry, QgsPointXY, QgsProcessingExceptio
 from qgis.PyQt.QtCore import QDate, QDateTime, QTime
 
 from smdownscale.algorithms.raster import Grid, srs_from_user, write_raster
-from smdownscale.processing_provider.validate import ValidateAlgorithm as A
+from smdownscale.processing_provider.algs.validate import ValidateAlgorithm as A
 
 UTM = srs_from_user("EPSG:32650").ExportToWkt()
 W, H = 40, 30

@@ -115,13 +115,13 @@ class _ThreadLocalModule:
     def __init__(self) -> None:
         self.local = threading.local()
 
-    def _GetExceptionsLocal(self) -> int:  # noqa: N802 (GDAL's names)
+    def _GetExceptionsLocal(self) -> int:
         return getattr(self.local, "value", -1)
 
-    def _SetExceptionsLocal(self, value: int) -> None:  # noqa: N802
+    def _SetExceptionsLocal(self, value: int) -> None:
         self.local.value = value
 
-    def GetUseExceptions(self) -> int:  # noqa: N802
+    def GetUseExceptions(self) -> int:
         return max(self._GetExceptionsLocal(), 0)
 
 

@@ -17,8 +17,9 @@ from osgeo import gdal
 from smdownscale.algorithms import raster
 from smdownscale.algorithms.errors import Canceled, InputError, SmdError
 from smdownscale.algorithms.gee import GeeError, auth
-from smdownscale.algorithms.gee.fetch import EASE_CELL, EASE_X0, EASE_Y0, area_geometry, fetch, fine_grid, smap_grid
+from smdownscale.algorithms.gee.fetch import area_geometry, fetch, fine_grid, smap_grid
 from smdownscale.algorithms.gee.transport import RetryPolicy
+from smdownscale.algorithms.grids import EASE_CELL, EASE_X0, EASE_Y0
 from smdownscale.algorithms.manifest import manifest_inputs, read_manifest
 from smdownscale.tests.fake_ee import (
     FakeEarthEngine,

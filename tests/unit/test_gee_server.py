@@ -16,7 +16,7 @@ import pytest
 from smdownscale.algorithms.errors import InputError
 from smdownscale.algorithms.gee import auth, server
 from smdownscale.algorithms.gee.expressions import time_steps
-from smdownscale.algorithms.gee.fetch import EASE_CELL, EASE_X0, EASE_Y0
+from smdownscale.algorithms.grids import EASE_CELL, EASE_X0, EASE_Y0
 from smdownscale.algorithms.raster import Grid, srs_from_user
 from smdownscale.tests.ee_graph import calls, graph
 from smdownscale.tests.fake_ee import FakeEarthEngine

@@ -416,7 +416,7 @@ class FakeGcs:
             def log_message(self, *args: Any) -> None:
                 """Silent."""
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 url = urlparse(self.path)
                 fake.paths.append(url.path)
                 m = re.match(r"^/(download/)?storage/v1/b/([^/]+)/o(?:/(.+))?$", url.path)

@@ -13,7 +13,6 @@ from qgis.core import (
     QgsProcessingOutputString,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterCrs,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterExtent,
     QgsProcessingParameterFeatureSource,
@@ -23,16 +22,18 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from ..algorithms.gee.catalog import DEFAULT_FACTORS, load_catalog
-from .base import SmdAlgorithm, SoilMoistureStyle
-from .gee_common import GeeParameters, crs_text, parse_date
+from ...algorithms import options
+from ...algorithms.gee.catalog import DEFAULT_FACTORS, load_catalog
+from ..base import SmdAlgorithm
+from ..gee_common import GeeParameters, crs_text, parse_date
+from ..layers import SoilMoistureStyle
 
 FACTOR_IDS = load_catalog().factor_ids()
 STEPS = ["daily", "8day", "16day", "monthly"]
 SMAP_PRODUCTS = ["L4", "L3E"]
 SMAP_LAYERS = ["sm_surface", "sm_rootzone"]
-MODEL_KEYS = ["rf", "cart", "svr", "gbt"]
-RESIDUAL_MODES = ["constant", "none"]
+MODEL_KEYS = options.EE_MODELS.form_keys
+RESIDUAL_MODES = options.EE_RESIDUAL_MODES.form_keys
 DESTINATIONS = ["drive", "gcs", "asset"]
 
 
@@ -97,10 +98,10 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
         super().__init__()
         self._monitor = None
 
-    def displayName(self) -> str:  # noqa: N802
+    def displayName(self) -> str:
         return self.tr("Downscale on Earth Engine")
 
-    def shortHelpString(self) -> str:  # noqa: N802
+    def shortHelpString(self) -> str:
         return self.tr(
             "Runs the downscaling chain on Google Earth Engine, for areas and periods too large for one computer "
             "(a province, several years of daily maps), and exports one 1 km soil moisture map per time step to "
@@ -123,150 +124,150 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
             "Random forest and CART are trained once, by a classifier task saved as an asset (the given one, else "
             "one named after the run), and every export loads it; SVR and gradient boosting cannot be saved, so every "
             "export retrains them (at most 25,000 samples). A saved classifier can be reused later instead of "
-            "training. "
-            "With Cloud Storage, completed maps can be downloaded to a folder and loaded as layers.\n\n"
+            "training. With Cloud Storage, completed maps can be downloaded to a folder and loaded as layers.\n\n"
             "Earth Engine access: a Cloud project registered for Earth Engine (parameter, plugin settings or "
             "SMDOWNSCALE_EE_PROJECT) and your credentials ('earthengine authenticate') or a service account "
             "(plugin settings).")
 
-    def initAlgorithm(self, config=None):  # noqa: N802
-        adv = QgsProcessingParameterDefinition.Flag.FlagAdvanced
+    def initAlgorithm(self, config=None):
         num = QgsProcessingParameterNumber
-        params: list = []
-
-        def add(param, help_text: str, advanced: bool = False) -> None:
-            if advanced:
-                param.setFlags(param.flags() | adv)
-            params.append((param, help_text))
-
-        add(QgsProcessingParameterExtent(self.EXTENT, self.tr("Extent"), optional=True),
-            self.tr("Area to downscale, with its CRS. Ignored when a polygon layer is given."))
-        add(QgsProcessingParameterFeatureSource(self.AREA, self.tr("Area (polygon layer)"),
-                                                [QgsProcessing.SourceType.TypeVectorPolygon], optional=True),
-            self.tr("Polygons delimiting the area; the maps cover the SMAP cells of their bounding box."))
-        add(QgsProcessingParameterString(self.START_DATE, self.tr("Start date (YYYY-MM-DD)"), defaultValue=""),
-            self.tr("First day of the date range."))
-        add(QgsProcessingParameterString(self.END_DATE, self.tr("End date (YYYY-MM-DD, inclusive)"), defaultValue=""),
-            self.tr("Last day of the date range (included)."))
-        add(QgsProcessingParameterEnum(self.TIME_STEP, self.tr("Time step"),
-                                       options=[self.tr("Daily"), self.tr("8-day"), self.tr("16-day"),
-                                                self.tr("Monthly")], defaultValue=0),
-            self.tr("One map per time step; 8- and 16-day steps follow the MODIS calendar."))
-        p = QgsProcessingParameterEnum(self.FACTORS, self.tr("Factors"), options=FACTOR_IDS, allowMultiple=True,
-                                       defaultValue=list(DEFAULT_FACTORS))
-        if hasattr(p, "setUsesStaticStrings"):
-            p.setUsesStaticStrings(True)
-        add(p, self.tr("Downscaling factors (as in 'Fetch data from Earth Engine'). A reused classifier needs the "
-                       "factors it was trained with, in the same order."))
-        add(QgsProcessingParameterEnum(self.SMAP_PRODUCT, self.tr("SMAP product"),
-                                       options=[self.tr("L4 (model assimilation, 3-hourly)"),
-                                                self.tr("L3 enhanced (radiometer, AM/PM passes)")], defaultValue=0),
-            self.tr("The SMAP product downscaled."))
-        add(QgsProcessingParameterEnum(self.SMAP_LAYER, self.tr("SMAP layer"),
-                                       options=[self.tr("Surface soil moisture (0-5 cm)"),
-                                                self.tr("Root-zone soil moisture (0-100 cm, L4 only)")],
-                                       defaultValue=0),
-            self.tr("The soil moisture layer to downscale."))
-        add(QgsProcessingParameterEnum(self.MODEL_TYPE, self.tr("Model"),
-                                       options=[self.tr("Random forest (RF)"), self.tr("Regression tree (CART)"),
-                                                self.tr("Support vector regression (SVR, NU_SVR)"),
-                                                self.tr("Gradient tree boosting (GBT)")], defaultValue=0),
-            self.tr("Earth Engine regressor: smileRandomForest, smileCart, libsvm NU_SVR or smileGradientTreeBoost."))
-        add(num(self.N_TREES, self.tr("Number of trees (RF, GBT)"), num.Type.Integer, defaultValue=100, minValue=1,
-                maxValue=10000),
-            self.tr("numberOfTrees; the local chain's n_estimators."))
-        add(num(self.MIN_LEAF, self.tr("Minimum samples per leaf (RF, CART)"), num.Type.Integer, optional=True,
-                minValue=1),
-            self.tr("minLeafPopulation (local min_samples_leaf). Empty: 2 for RF, 5 for CART, as locally."), True)
-        add(num(self.VARIABLES_PER_SPLIT, self.tr("Variables per split (RF)"), num.Type.Integer, optional=True,
-                minValue=1),
-            self.tr("variablesPerSplit (local max_features). Empty: all features, as the local random forest."),
-            True)
-        add(num(self.MAX_NODES, self.tr("Maximum leaf nodes per tree"), num.Type.Integer, optional=True, minValue=2),
-            self.tr("maxNodes (local max_leaf_nodes). Empty: no limit for RF, 4096 (= depth 12) for CART, 8 (= depth "
-                    "3) for GBT."), True)
-        add(num(self.SVR_COST, self.tr("SVR cost (C)"), num.Type.Double, defaultValue=1.0, minValue=0.0),
-            self.tr("libsvm cost, the local SVR's C."), True)
-        add(num(self.SVR_NU, self.tr("SVR nu"), num.Type.Double, defaultValue=0.5, minValue=0.0, maxValue=1.0),
-            self.tr("NU_SVR's nu (0 < nu <= 1): the share of support vectors; it replaces the local SVR's epsilon."),
-            True)
-        add(num(self.SVR_GAMMA, self.tr("SVR gamma"), num.Type.Double, optional=True, minValue=0.0),
-            self.tr("RBF kernel gamma. Empty: 1 / number of features ('scale' on standardized factors, as "
-                    "locally)."), True)
-        add(num(self.LEARNING_RATE, self.tr("Learning rate (GBT)"), num.Type.Double, defaultValue=0.1, minValue=0.0,
-                maxValue=1.0),
-            self.tr("smileGradientTreeBoost shrinkage."), True)
-        add(num(self.SAMPLES_PER_STEP, self.tr("Training samples per time step (0 = all SMAP cells)"),
-                num.Type.Integer, defaultValue=1000, minValue=0),
-            self.tr("SMAP cells drawn at random (seeded) per training date; each sample is a different cell."), True)
-        add(num(self.TRAINING_STEPS, self.tr("Training time steps (0 = all)"), num.Type.Integer, defaultValue=24,
-                minValue=0),
-            self.tr("Dates the model is trained on, spread evenly over the range; fewer keep every export request "
-                    "small (each export carries the training computation)."), True)
-        add(num(self.SEED, self.tr("Random seed"), num.Type.Integer, defaultValue=0, minValue=0),
-            self.tr("Seed of the sampling and of the random forest / boosting."), True)
-        add(QgsProcessingParameterEnum(self.RESIDUAL_CORRECTION, self.tr("Residual correction"),
-                                       options=[self.tr("Constant per coarse cell"), self.tr("None")], defaultValue=0),
-            self.tr("Constant: each SMAP cell's residual (SMAP minus the cell mean of the prediction) is added to its "
-                    "pixels, so the map averages to SMAP in every cell."))
-        add(num(self.CLIP_MIN, self.tr("Clip minimum (m3/m3)"), num.Type.Double, defaultValue=0.0),
-            self.tr("Lower end of the physical range values are clamped to."), True)
-        add(num(self.CLIP_MAX, self.tr("Clip maximum (m3/m3)"), num.Type.Double, defaultValue=0.6),
-            self.tr("Upper end of the physical range values are clamped to."), True)
-        add(num(self.FINE_RESOLUTION, self.tr("Fine resolution (target CRS units)"), num.Type.Double,
-                defaultValue=1000.0, minValue=0.0),
-            self.tr("Pixel size of the maps (metres for EPSG:6933); must be finer than SMAP's 9 km."))
-        add(QgsProcessingParameterCrs(self.TARGET_CRS, self.tr("Target CRS"), defaultValue="EPSG:6933", optional=True),
-            self.tr("CRS of the maps; EPSG:6933 (SMAP's own EASE-Grid 2.0) when empty."))
-        add(num(self.WINDOW_DAYS, self.tr("Compositing window for gap filling (days)"), num.Type.Integer,
-                defaultValue=8, minValue=0, maxValue=90),
-            self.tr("As in 'Fetch data from Earth Engine': sparse sensors are gap-filled from this many days around "
-                    "each step; 0 turns it off."), True)
-        add(QgsProcessingParameterEnum(self.DESTINATION, self.tr("Export to"),
-                                       options=[self.tr("Google Drive"), self.tr("Cloud Storage"),
-                                                self.tr("Earth Engine asset")], defaultValue=0),
-            self.tr("Where Earth Engine writes the maps (float32 GeoTIFF, nodata -9999, or image assets)."))
-        add(QgsProcessingParameterString(self.DESTINATION_PATH, self.tr("Drive folder, bucket[/folder] or asset "
-                                                                        "folder"), optional=True),
-            self.tr("Google Drive folder (default 'smdownscale'), Cloud Storage bucket (optionally bucket/folder) or "
-                    "asset folder (projects/<project>/assets/<folder>)."))
-        add(num(self.BATCH_SIZE, self.tr("Tasks running at once (batch size)"), num.Type.Integer, defaultValue=10,
-                minValue=1, maxValue=3000),
-            self.tr("At most this many export tasks queued or running on Earth Engine at once; the next start as "
-                    "others finish. Keep it within your project's concurrent task limit."))
-        add(num(self.POLL_INTERVAL, self.tr("Status check interval (seconds)"), num.Type.Double, defaultValue=30.0,
-                minValue=0.1),
-            self.tr("Seconds between task status checks; 10 or more for Earth Engine."), True)
-        add(QgsProcessingParameterString(self.SAVE_CLASSIFIER_ASSET, self.tr("Save classifier as asset (optional)"),
-                                         optional=True),
-            self.tr("Asset id to save the trained classifier to (RF and CART only), e.g. "
-                    "projects/<project>/assets/smd_rf; reuse it later with 'Reuse classifier asset'. Empty: "
-                    "smdownscale_classifier_<run id> in the asset folder or projects/<project>/assets."), True)
-        add(QgsProcessingParameterString(self.CLASSIFIER_ASSET, self.tr("Reuse classifier asset (optional)"),
-                                         optional=True),
-            self.tr("Asset id of a classifier saved by an earlier run: no training, the same factors are needed."),
-            True)
-        add(QgsProcessingParameterBoolean(self.WAIT, self.tr("Wait until the tasks finish"), defaultValue=True),
-            self.tr("Follow the tasks until they end. Off: start the first batch and return; QGIS keeps following "
-                    "them in the task manager, or run again with the same manifest."))
-        add(QgsProcessingParameterBoolean(self.PLAN_ONLY, self.tr("Plan only (dry run)"), defaultValue=False),
-            self.tr("Submit nothing: write the plan next to the task manifest (NAME.plan.csv) with, per export task, "
-                    "the pixels, bytes, source pixels Earth Engine reads and training runs, and show it in the log. "
-                    "Only SMAP's grid is read from Earth Engine."))
-        add(QgsProcessingParameterString(self.PROJECT, self.tr("Earth Engine Cloud project"), optional=True),
-            self.tr("Google Cloud project registered for Earth Engine. Empty: the plugin settings, then the "
-                    "SMDOWNSCALE_EE_PROJECT environment variable."))
-        add(QgsProcessingParameterFileDestination(self.OUTPUT_MANIFEST, self.tr("Task manifest"),
-                                                  self.tr("JSON files (*.json)")),
-            self.tr("JSON file recording the tasks; choose a file (not a temporary one) to resume a run later."))
-        add(QgsProcessingParameterFolderDestination(self.DOWNLOAD_FOLDER, self.tr("Download folder (Cloud Storage "
-                                                                                  "only)"), optional=True,
-                                                    createByDefault=False),
-            self.tr("Download the completed maps from Cloud Storage into this folder and load them as layers."))
-        for param, help_text in params:
-            if hasattr(param, "setHelp"):
-                param.setHelp(help_text)
-            self.addParameter(param)
+        models = {"rf": self.tr("Random forest (RF)"), "cart": self.tr("Regression tree (CART)"),
+                  "svr": self.tr("Support vector regression (NU_SVR)"),
+                  "gbt": self.tr("Gradient tree boosting (GBT)")}
+        residual = {"constant": self.tr("Constant per coarse cell"), "none": self.tr("None")}
+        self.add(QgsProcessingParameterExtent(self.EXTENT, self.tr("Extent"), optional=True),
+                 self.tr("Area to downscale, with its CRS. Ignored when a polygon layer is given."))
+        self.add(QgsProcessingParameterFeatureSource(self.AREA, self.tr("Area (polygon layer)"),
+                                                     [QgsProcessing.SourceType.TypeVectorPolygon], optional=True),
+                 self.tr("Polygons delimiting the area; the maps cover the SMAP cells of their bounding box."))
+        self.add(QgsProcessingParameterString(self.START_DATE, self.tr("Start date (YYYY-MM-DD)"), defaultValue=""),
+                 self.tr("First day of the date range."))
+        self.add(QgsProcessingParameterString(self.END_DATE, self.tr("End date (YYYY-MM-DD, inclusive)"),
+                                              defaultValue=""),
+                 self.tr("Last day of the date range (included)."))
+        self.add(QgsProcessingParameterEnum(self.TIME_STEP, self.tr("Time step"),
+                                            options=[self.tr("Daily"), self.tr("8-day"), self.tr("16-day"),
+                                                     self.tr("Monthly")], defaultValue=0),
+                 self.tr("One map per time step; 8- and 16-day steps follow the MODIS calendar."))
+        self.add(QgsProcessingParameterEnum(self.FACTORS, self.tr("Factors"), options=FACTOR_IDS, allowMultiple=True,
+                                            defaultValue=list(DEFAULT_FACTORS), usesStaticStrings=True),
+                 self.tr("Downscaling factors (as in 'Fetch data from Earth Engine'). A reused classifier needs the "
+                         "factors it was trained with, in the same order."))
+        self.add(QgsProcessingParameterEnum(self.SMAP_PRODUCT, self.tr("SMAP product"),
+                                            options=[self.tr("L4 (model assimilation, 3-hourly)"),
+                                                     self.tr("L3 enhanced (radiometer, AM/PM)")],
+                                                     defaultValue=0),
+                 self.tr("The SMAP product downscaled."))
+        self.add(QgsProcessingParameterEnum(self.SMAP_LAYER, self.tr("SMAP layer"),
+                                            options=[self.tr("Surface soil moisture (0-5 cm)"),
+                                                     self.tr("Root zone (0-100 cm, L4 only)")],
+                                            defaultValue=0),
+                 self.tr("The soil moisture layer to downscale."))
+        self.add(QgsProcessingParameterEnum(self.MODEL_TYPE, self.tr("Model"),
+                                            options=[models[key] for key in MODEL_KEYS], defaultValue=0),
+                 self.tr("Earth Engine regressor: smileRandomForest, smileCart, libsvm NU_SVR or "
+                         "smileGradientTreeBoost."))
+        self.add(num(self.N_TREES, self.tr("Number of trees (RF, GBT)"), num.Type.Integer, defaultValue=100, minValue=1,
+                     maxValue=10000),
+                 self.tr("numberOfTrees; the local chain's n_estimators."))
+        self.add(num(self.MIN_LEAF, self.tr("Minimum samples per leaf (RF, CART)"), num.Type.Integer, optional=True,
+                     minValue=1),
+                 self.tr("minLeafPopulation (local min_samples_leaf). Empty: 2 for RF, 5 for CART, as locally."),
+                 advanced=True)
+        self.add(num(self.VARIABLES_PER_SPLIT, self.tr("Variables per split (RF)"), num.Type.Integer, optional=True,
+                     minValue=1),
+                 self.tr("variablesPerSplit (local max_features). Empty: all features, as the local random forest."),
+                 advanced=True)
+        self.add(num(self.MAX_NODES, self.tr("Maximum leaf nodes per tree"), num.Type.Integer, optional=True,
+                     minValue=2),
+                 self.tr("maxNodes (local max_leaf_nodes). Empty: no limit for RF, 4096 (= depth 12) for CART, 8 (= "
+                         "depth 3) for GBT."), advanced=True)
+        self.add(num(self.SVR_COST, self.tr("SVR cost (C)"), num.Type.Double, defaultValue=1.0, minValue=0.0),
+                 self.tr("libsvm cost, the local SVR's C."), advanced=True)
+        self.add(num(self.SVR_NU, self.tr("SVR nu"), num.Type.Double, defaultValue=0.5, minValue=0.0, maxValue=1.0),
+                 self.tr("NU_SVR's nu (0 < nu <= 1): the share of support vectors; it replaces the local SVR's "
+                         "epsilon."),
+                 advanced=True)
+        self.add(num(self.SVR_GAMMA, self.tr("SVR gamma"), num.Type.Double, optional=True, minValue=0.0),
+                 self.tr("RBF kernel gamma. Empty: 1 / number of features ('scale' on standardized factors, as "
+                         "locally)."), advanced=True)
+        self.add(num(self.LEARNING_RATE, self.tr("Learning rate (GBT)"), num.Type.Double, defaultValue=0.1,
+                     minValue=0.0,
+                     maxValue=1.0),
+                 self.tr("smileGradientTreeBoost shrinkage."), advanced=True)
+        self.add(num(self.SAMPLES_PER_STEP, self.tr("Training samples per time step (0 = all SMAP cells)"),
+                     num.Type.Integer, defaultValue=1000, minValue=0),
+                 self.tr("SMAP cells drawn at random (seeded) per training date; each sample is a different cell."),
+                 advanced=True)
+        self.add(num(self.TRAINING_STEPS, self.tr("Training time steps (0 = all)"), num.Type.Integer, defaultValue=24,
+                     minValue=0),
+                 self.tr("Dates the model is trained on, spread evenly over the range; fewer keep every export request "
+                         "small (each export carries the training computation)."), advanced=True)
+        self.add(num(self.SEED, self.tr("Random seed"), num.Type.Integer, defaultValue=0, minValue=0),
+                 self.tr("Seed of the sampling and of the random forest / boosting."), advanced=True)
+        self.add(QgsProcessingParameterEnum(self.RESIDUAL_CORRECTION, self.tr("Residual correction"),
+                                            options=[residual[key] for key in RESIDUAL_MODES],
+                                            defaultValue=0),
+                 self.tr("Constant: each SMAP cell's residual (SMAP minus the cell mean of the prediction) is added "
+                         "to its pixels, so the map averages to SMAP in every cell."))
+        self.add(num(self.CLIP_MIN, self.tr("Clip minimum (m3/m3)"), num.Type.Double, defaultValue=0.0),
+                 self.tr("Lower end of the physical range values are clamped to."), advanced=True)
+        self.add(num(self.CLIP_MAX, self.tr("Clip maximum (m3/m3)"), num.Type.Double, defaultValue=0.6),
+                 self.tr("Upper end of the physical range values are clamped to."), advanced=True)
+        self.add(num(self.FINE_RESOLUTION, self.tr("Fine resolution (target CRS units)"), num.Type.Double,
+                     defaultValue=1000.0, minValue=0.0),
+                 self.tr("Pixel size of the maps (metres for EPSG:6933); must be finer than SMAP's 9 km."))
+        self.add(QgsProcessingParameterCrs(self.TARGET_CRS, self.tr("Target CRS"), defaultValue="EPSG:6933",
+                                           optional=True),
+                 self.tr("CRS of the maps; EPSG:6933 (SMAP's own EASE-Grid 2.0) when empty."))
+        self.add(num(self.WINDOW_DAYS, self.tr("Compositing window for gap filling (days)"), num.Type.Integer,
+                     defaultValue=8, minValue=0, maxValue=90),
+                 self.tr("As in 'Fetch data from Earth Engine': sparse sensors are gap-filled from this many days "
+                         "around each step; 0 turns it off."), advanced=True)
+        self.add(QgsProcessingParameterEnum(self.DESTINATION, self.tr("Export to"),
+                                            options=[self.tr("Google Drive"), self.tr("Cloud Storage"),
+                                                     self.tr("Earth Engine asset")], defaultValue=0),
+                 self.tr("Where Earth Engine writes the maps (float32 GeoTIFF, nodata -9999, or image assets)."))
+        self.add(QgsProcessingParameterString(self.DESTINATION_PATH, self.tr("Export location"),
+                                              optional=True),
+                 self.tr("Google Drive folder (default 'smdownscale'), Cloud Storage bucket (optionally "
+                         "bucket/folder) or asset folder (projects/<project>/assets/<folder>)."))
+        self.add(num(self.BATCH_SIZE, self.tr("Tasks running at once (batch size)"), num.Type.Integer, defaultValue=10,
+                     minValue=1, maxValue=3000),
+                 self.tr("At most this many export tasks queued or running on Earth Engine at once; the next start as "
+                         "others finish. Keep it within your project's concurrent task limit."))
+        self.add(num(self.POLL_INTERVAL, self.tr("Status check interval (seconds)"), num.Type.Double, defaultValue=30.0,
+                     minValue=0.1),
+                 self.tr("Seconds between task status checks; 10 or more for Earth Engine."), advanced=True)
+        self.add(QgsProcessingParameterString(self.SAVE_CLASSIFIER_ASSET,
+                                              self.tr("Save classifier as asset"),
+                                              optional=True),
+                 self.tr("Asset id to save the trained classifier to (RF and CART only), e.g. "
+                         "projects/<project>/assets/smd_rf; reuse it later with 'Reuse classifier asset'. Empty: "
+                         "smdownscale_classifier_<run id> in the asset folder or projects/<project>/assets."),
+                         advanced=True)
+        self.add(QgsProcessingParameterString(self.CLASSIFIER_ASSET, self.tr("Reuse classifier asset"),
+                                              optional=True),
+                 self.tr("Asset id of a classifier saved by an earlier run: no training, the same factors are needed."),
+                 advanced=True)
+        self.add(QgsProcessingParameterBoolean(self.WAIT, self.tr("Wait until the tasks finish"), defaultValue=True),
+                 self.tr("Follow the tasks until they end. Off: start the first batch and return; QGIS keeps following "
+                         "them in the task manager, or run again with the same manifest."))
+        self.add(QgsProcessingParameterBoolean(self.PLAN_ONLY, self.tr("Plan only (dry run)"), defaultValue=False),
+                 self.tr("Submit nothing: write the plan next to the task manifest (NAME.plan.csv) with, per export "
+                         "task, "
+                         "the pixels, bytes, source pixels Earth Engine reads and training runs, and show it in the "
+                         "log. Only SMAP's grid is read from Earth Engine."))
+        self.add(QgsProcessingParameterString(self.PROJECT, self.tr("Earth Engine Cloud project"), optional=True),
+                 self.tr("Google Cloud project registered for Earth Engine. Empty: the plugin settings, then the "
+                         "SMDOWNSCALE_EE_PROJECT environment variable."))
+        self.add(QgsProcessingParameterFileDestination(self.OUTPUT_MANIFEST, self.tr("Task manifest"),
+                                                       self.tr("JSON files (*.json)")),
+                 self.tr("JSON file recording the tasks; choose a file (not a temporary one) to resume a run later."))
+        self.add(QgsProcessingParameterFolderDestination(self.DOWNLOAD_FOLDER,
+                                                         self.tr("Download folder (Cloud Storage)"),
+                                                         optional=True, createByDefault=False),
+                 self.tr("Download the completed maps from Cloud Storage into this folder and load them as layers."))
         self.addOutput(QgsProcessingOutputNumber(self.N_TASKS, self.tr("Number of tasks")))
         self.addOutput(QgsProcessingOutputNumber(self.N_COMPLETED, self.tr("Completed tasks")))
         self.addOutput(QgsProcessingOutputNumber(self.N_FAILED, self.tr("Failed or canceled tasks")))
@@ -327,7 +328,7 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
             return ""
         return self._text(parameters, self.DOWNLOAD_FOLDER, context)
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802
+    def checkParameterValues(self, parameters, context):
         factors = self._factors(parameters)
         unknown = [f for f in factors if f not in FACTOR_IDS]
         if unknown:
@@ -362,11 +363,11 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
         return True, ""
 
     # -- run -------------------------------------------------------------------------------------
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        from . import dependencies, settings
+    def processAlgorithm(self, parameters, context, feedback):
+        from .. import dependencies, settings
 
         dependencies.require(["ee"])
-        from ..algorithms.gee import auth, tasks
+        from ...algorithms.gee import auth, tasks
 
         self._monitor = None
         area, area_crs = self._area(parameters, context)
@@ -444,14 +445,14 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
                 self.DOWNLOADED: ";".join(result.downloaded), self.DOWNLOAD_FOLDER: download or None,
                 self.PLAN: None, self.PLAN_TASKS: None, self.PLAN_BYTES: None, self.PLAN_TRAINING_RUNS: None}
 
-    def postProcessAlgorithm(self, context, feedback):  # noqa: N802
+    def postProcessAlgorithm(self, context, feedback):
         """Hand the tasks not finished (WAIT off) to a task manager task, when QGIS runs with its interface."""
         monitor, self._monitor = self._monitor, None
         if monitor is not None:
             from qgis import utils
 
             if getattr(utils, "iface", None) is not None:
-                from .gee_tasks import start_monitor
+                from ..gee_tasks import start_monitor
 
                 configs, manifest, batch_size, poll = monitor
                 start_monitor(configs, manifest, batch_size, poll_interval=poll)

@@ -7,30 +7,30 @@ import os
 from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
 )
 
-from .base import SmdAlgorithm
-from .screen import (
+from ...algorithms import options
+from ..base import SmdAlgorithm
+from ..inputs import (
+    add_min_valid_fraction,
     add_pair_inputs,
+    add_sm_reading,
     check_pair_parameters,
-    min_valid_param,
     optional_number,
     pair_input_paths,
     report_destination,
     report_inputs,
     sm_reading_text,
-    sm_value_params,
 )
 
-#: Engine keys in the order of the enum options (indices are public: scripts use them).
-MODEL_KEYS = ("rf", "svr", "cart", "gbr", "extratrees", "linear_gbr", "auto")
-TRAINING_MODE_KEYS = ("coarse", "paper")
-CV_MODE_KEYS = ("spatial", "dates", "random")
+#: Engine keys in the order of the enum options (indices are public: scripts use them), from the registry.
+MODEL_KEYS = options.MODEL_CHOICES.form_keys
+TRAINING_MODE_KEYS = options.TRAINING_MODES.form_keys
+CV_MODE_KEYS = options.CV_MODES.form_keys
 DERIVED_KEYS = ("lst_diff", "tvdi", "api")
 
 
@@ -64,11 +64,14 @@ class TrainAlgorithm(SmdAlgorithm):
     CV_UBRMSD = "CV_UBRMSD"
     N_SAMPLES = "N_SAMPLES"
 
-    def displayName(self) -> str:  # noqa: N802
+    def displayName(self) -> str:
         return self.tr("Train downscaling model")
 
-    def shortHelpString(self) -> str:  # noqa: N802
+    def shortHelpString(self) -> str:
         return self.tr(
+            "Required: both lists (SMAP rasters and factor stacks, one per date), or a fetch manifest instead of "
+            "both. The form marks all three [optional] because either way is complete; it names what is missing "
+            "before anything runs.\n\n"
             "Trains a machine-learning model that predicts soil moisture from the factors, and saves it as a "
             ".smdmodel file for smdownscale:downscale.\n\n"
             "Training modes. Scale-aware (default): for every date the 1 km factor stack is averaged onto the SMAP "
@@ -103,88 +106,77 @@ class TrainAlgorithm(SmdAlgorithm):
             "so smdownscale:downscale reads SMAP the same way. NDVI-like factors (ndvi, evi, savi, ndwi) must lie "
             "within -1 to 1 (MODIS stores them as integers x 10000: multiply by 0.0001 first).")
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802
+    def checkParameterValues(self, parameters, context):
         return check_pair_parameters(self, super().checkParameterValues(parameters, context), parameters, context)
 
-    def initAlgorithm(self, config=None):  # noqa: N802
-        params: list = []
-        add_pair_inputs(self, params)
-        p = QgsProcessingParameterString(self.SELECTED_FACTORS, self.tr("Factors to use (default: all)"),
-                                         optional=True)
-        params.append((p, self.tr("Band names of the factor stacks to train on, e.g. 'ndvi,lst_day,landcover' "
-                                  "(the 'Selected factors' output of smdownscale:screen). Empty: all bands.")))
-        p = QgsProcessingParameterEnum(self.MODEL_TYPE, self.tr("Model"),
-                                       options=[self.tr("Random forest (RF)"),
-                                                self.tr("Support vector regression (SVR)"),
-                                                self.tr("Regression tree (CART)"),
-                                                self.tr("Gradient boosting (histogram-based)"),
-                                                self.tr("Extra trees"),
-                                                self.tr("Linear trend + gradient boosting"),
-                                                self.tr("Auto (RF unless clearly beaten)")],
-                                       defaultValue=0)
-        params.append((p, self.tr("The regression algorithm. Auto compares RF, extra trees, both boosting models "
-                                  "and SVR by spatial cross-validation and by the scale-transfer check (trained on "
-                                  "grids 2x and 3x coarser than SMAP, scored on SMAP cells of held-out blocks), and "
-                                  "keeps RF unless another model is better in both, on every fold.")))
-        p = QgsProcessingParameterEnum(self.TRAINING_MODE, self.tr("Training mode"),
-                                       options=[self.tr("Scale-aware: train on SMAP cells"),
-                                                self.tr("Study's mode: SMAP at 1 km")],
-                                       defaultValue=0)
-        params.append((p, self.tr("Scale-aware training learns the relation at the scale SMAP measures; the study's "
-                                  "mode reproduces the published setup (trained on bilinearly resampled SMAP).")))
-        p = QgsProcessingParameterEnum(self.CV_MODE, self.tr("Cross-validation"),
-                                       options=[self.tr("Spatial blocks"), self.tr("Dates held out"),
-                                                self.tr("Random K-fold (optimistic)")], defaultValue=0)
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-        params.append((p, self.tr("How the reported skill is estimated. Random K-fold mixes neighbouring cells "
-                                  "between training and testing and overstates skill.")))
-        p = QgsProcessingParameterNumber(self.SEARCH_SECONDS, self.tr("Hyperparameter search budget (s, 0 = off)"),
-                                         QgsProcessingParameterNumber.Type.Double, defaultValue=0.0, minValue=0.0)
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-        params.append((p, self.tr("Seconds to spend trying settings of the model (of each model with Auto), scored "
-                                  "by spatial cross-validation. 0 uses the default settings.")))
-        p = QgsProcessingParameterEnum(self.DERIVED_FACTORS, self.tr("Derived factors"),
-                                       options=[self.tr("LST day-night difference (lst_diff)"),
-                                                self.tr("TVDI from the NDVI-LST space (tvdi)"),
-                                                self.tr("Antecedent precipitation index (api)")],
-                                       allowMultiple=True, optional=True, defaultValue=[])
-        params.append((p, self.tr("Computed from the stack bands (lst_day and lst_night; ndvi and lst_day; daily "
-                                  "precipitation_lag<d> bands) when present, and added to the factors; skipped "
-                                  "with a note when their inputs are missing.")))
-        p = QgsProcessingParameterNumber(self.N_ESTIMATORS, self.tr("Number of trees (random forest)"),
-                                         QgsProcessingParameterNumber.Type.Integer, defaultValue=100, minValue=1,
-                                         maxValue=5000)
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-        params.append((p, self.tr("Trees in the random forest; more trees are steadier but slower. Used by the "
-                                  "random forest only (the other models keep their defaults).")))
-        p = QgsProcessingParameterNumber(self.CV_FOLDS, self.tr("Cross-validation folds (0 = none)"),
-                                         QgsProcessingParameterNumber.Type.Integer, defaultValue=5, minValue=0,
-                                         maxValue=50)
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-        params.append((p, self.tr("Number of folds for both spatial and random cross-validation; 0 skips "
-                                  "cross-validation, otherwise at least 2.")))
-        p = QgsProcessingParameterNumber(self.CV_BLOCK_CELLS, self.tr("Spatial CV block size (coarse cells)"),
-                                         QgsProcessingParameterNumber.Type.Integer, defaultValue=4, minValue=1)
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-        params.append((p, self.tr("Spatial folds hold out square blocks of this many SMAP cells per side (4 cells "
-                                  "of 9 km = 36 km); use at least the range of spatial autocorrelation.")))
-        p = QgsProcessingParameterNumber(self.SEED, self.tr("Random seed"),
-                                         QgsProcessingParameterNumber.Type.Integer, defaultValue=0, minValue=0)
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-        params.append((p, self.tr("Seed for the model and the random folds; the same seed gives the same model.")))
-        params.append(min_valid_param(self))
-        params += sm_value_params(self)
-        p = QgsProcessingParameterFileDestination(self.OUTPUT, self.tr("Model file"),
-                                                  self.tr("smdownscale model (*.smdmodel)"))
-        params.append((p, self.tr("Where to save the trained model (.smdmodel).")))
-        p = QgsProcessingParameterFileDestination(self.REPORT, self.tr("Training report"),
-                                                  self.tr("HTML files (*.html)"), optional=True, createByDefault=True)
-        params.append((p, self.tr("HTML report: cross-validation metrics (spatial and random folds, pooled and per "
-                                  "fold) and feature importance; shown in the Processing results viewer.")))
-        for param, help_text in params:
-            if hasattr(param, "setHelp"):
-                param.setHelp(help_text)
-            self.addParameter(param)
+    def initAlgorithm(self, config=None):
+        models = {"rf": self.tr("Random forest (RF)"), "svr": self.tr("Support vector regression (SVR)"),
+                  "cart": self.tr("Regression tree (CART)"), "gbr": self.tr("Gradient boosting (histogram-based)"),
+                  "extratrees": self.tr("Extra trees"), "linear_gbr": self.tr("Linear trend + gradient boosting"),
+                  "auto": self.tr("Auto (RF unless clearly beaten)")}
+        modes = {"coarse": self.tr("Scale-aware: train on SMAP cells"), "paper": self.tr("Study's mode: SMAP at 1 km")}
+        cv_modes = {"spatial": self.tr("Spatial blocks"), "dates": self.tr("Dates held out"),
+                    "random": self.tr("Random K-fold (optimistic)")}
+        add_pair_inputs(self)
+        self.add(QgsProcessingParameterString(self.SELECTED_FACTORS, self.tr("Factors to use (default: all)"),
+                                              optional=True),
+                 self.tr("Band names of the factor stacks to train on, e.g. 'ndvi,lst_day,landcover' "
+                         "(the 'Selected factors' output of smdownscale:screen). Empty: all bands."))
+        self.add(QgsProcessingParameterEnum(self.MODEL_TYPE, self.tr("Model"),
+                                            options=[models[key] for key in MODEL_KEYS],
+                                            defaultValue=0),
+                 self.tr("The regression algorithm. Auto compares RF, extra trees, both boosting models "
+                         "and SVR by spatial cross-validation and by the scale-transfer check (trained on "
+                         "grids 2x and 3x coarser than SMAP, scored on SMAP cells of held-out blocks), and "
+                         "keeps RF unless another model is better in both, on every fold."))
+        self.add(QgsProcessingParameterEnum(self.TRAINING_MODE, self.tr("Training mode"),
+                                            options=[modes[key] for key in TRAINING_MODE_KEYS],
+                                            defaultValue=0),
+                 self.tr("Scale-aware training learns the relation at the scale SMAP measures; the study's "
+                         "mode reproduces the published setup (trained on bilinearly resampled SMAP)."))
+        self.add(QgsProcessingParameterEnum(self.CV_MODE, self.tr("Cross-validation"),
+                                            options=[cv_modes[key] for key in CV_MODE_KEYS], defaultValue=0),
+                 self.tr("How the reported skill is estimated. Random K-fold mixes neighbouring cells "
+                         "between training and testing and overstates skill."), advanced=True)
+        self.add(QgsProcessingParameterNumber(self.SEARCH_SECONDS, self.tr("Hyperparameter search budget (s, 0 = off)"),
+                                              QgsProcessingParameterNumber.Type.Double, defaultValue=0.0, minValue=0.0),
+                 self.tr("Seconds to spend trying settings of the model (of each model with Auto), scored "
+                         "by spatial cross-validation. 0 uses the default settings."), advanced=True)
+        self.add(QgsProcessingParameterEnum(self.DERIVED_FACTORS, self.tr("Derived factors"),
+                                            options=[self.tr("LST day-night difference (lst_diff)"),
+                                                     self.tr("TVDI from the NDVI-LST space (tvdi)"),
+                                                     self.tr("Antecedent precipitation index (api)")],
+                                            allowMultiple=True, optional=True, defaultValue=[]),
+                 self.tr("Computed from the stack bands (lst_day and lst_night; ndvi and lst_day; daily "
+                         "precipitation_lag<d> bands) when present, and added to the factors; skipped "
+                         "with a note when their inputs are missing."))
+        self.add(QgsProcessingParameterNumber(self.N_ESTIMATORS, self.tr("Number of trees (random forest)"),
+                                              QgsProcessingParameterNumber.Type.Integer, defaultValue=100, minValue=1,
+                                              maxValue=5000),
+                 self.tr("Trees in the random forest; more trees are steadier but slower. Used by the "
+                         "random forest only (the other models keep their defaults)."), advanced=True)
+        self.add(QgsProcessingParameterNumber(self.CV_FOLDS, self.tr("Cross-validation folds (0 = none)"),
+                                              QgsProcessingParameterNumber.Type.Integer, defaultValue=5, minValue=0,
+                                              maxValue=50),
+                 self.tr("Number of folds for both spatial and random cross-validation; 0 skips "
+                         "cross-validation, otherwise at least 2."), advanced=True)
+        self.add(QgsProcessingParameterNumber(self.CV_BLOCK_CELLS, self.tr("Spatial CV block size (coarse cells)"),
+                                              QgsProcessingParameterNumber.Type.Integer, defaultValue=4, minValue=1),
+                 self.tr("Spatial folds hold out square blocks of this many SMAP cells per side (4 cells "
+                         "of 9 km = 36 km); use at least the range of spatial autocorrelation."), advanced=True)
+        self.add(QgsProcessingParameterNumber(self.SEED, self.tr("Random seed"),
+                                              QgsProcessingParameterNumber.Type.Integer, defaultValue=0, minValue=0),
+                 self.tr("Seed for the model and the random folds; the same seed gives the same model."), advanced=True)
+        add_min_valid_fraction(self)
+        add_sm_reading(self)
+        self.add(QgsProcessingParameterFileDestination(self.OUTPUT, self.tr("Model file"),
+                                                       self.tr("smdownscale model (*.smdmodel)")),
+                 self.tr("Where to save the trained model (.smdmodel)."))
+        self.add(QgsProcessingParameterFileDestination(self.REPORT, self.tr("Training report"),
+                                                       self.tr("HTML files (*.html)"), optional=True,
+                                                       createByDefault=True),
+                 self.tr("HTML report: cross-validation metrics (spatial and random folds, pooled and per "
+                         "fold) and feature importance; shown in the Processing results viewer."))
         self.addOutput(QgsProcessingOutputNumber(self.CV_R, self.tr("CV R (chosen scheme)")))
         self.addOutput(QgsProcessingOutputNumber(self.CV_MAE, self.tr("CV MAE (m3/m3)")))
         self.addOutput(QgsProcessingOutputNumber(self.CV_RMSE, self.tr("CV RMSE (m3/m3)")))
@@ -193,11 +185,11 @@ class TrainAlgorithm(SmdAlgorithm):
         self.addOutput(QgsProcessingOutputString(self.MODEL_USED, self.tr("Model type trained (the winner with "
                                                                           "Auto)")))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        from . import dependencies
+    def processAlgorithm(self, parameters, context, feedback):
+        from .. import dependencies
 
         dependencies.require(["sklearn", "skops"])
-        from ..algorithms import train
+        from ...algorithms import train
 
         sm, stacks = pair_input_paths(self, parameters, context)
         text = self.parameterAsString(parameters, self.SELECTED_FACTORS, context) or ""
@@ -247,7 +239,7 @@ class TrainAlgorithm(SmdAlgorithm):
             feedback.pushInfo(self.tr("Feature importances: {}").format(
                 ", ".join(f"{k} {v:.3f}" for k, v in ranked)))
         if report_path:
-            from ..algorithms import report
+            from ...algorithms import report
 
             self.run_engine(report.train_report, meta, report_path, inputs=report_inputs(self, sm, stacks))
         m = result.metrics

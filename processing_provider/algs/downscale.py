@@ -9,7 +9,6 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
@@ -21,11 +20,14 @@ from qgis.core import (
     QgsRasterLayer,
 )
 
-from .base import SmdAlgorithm, style_output
-from .screen import optional_number, sm_value_params
+from ...algorithms import options
+from ..base import SmdAlgorithm
+from ..inputs import add_sm_reading, optional_number
+from ..layers import style_output
 
 #: Engine residual modes in the order of the RESIDUAL_CORRECTION options (indices are public: scripts use them).
-RESIDUAL_MODES = ("constant", "none", "smooth")
+#: Engine keys in the order of the enum options (indices are public), from the registry.
+RESIDUAL_MODES = options.RESIDUAL_MODES.form_keys
 
 
 class DownscaleAlgorithm(SmdAlgorithm):
@@ -51,10 +53,10 @@ class DownscaleAlgorithm(SmdAlgorithm):
     OUTPUT_FOLDER = "OUTPUT_FOLDER"
     OUTPUT_FILES = "OUTPUT_FILES"
 
-    def displayName(self) -> str:  # noqa: N802
+    def displayName(self) -> str:
         return self.tr("Downscale soil moisture")
 
-    def shortHelpString(self) -> str:  # noqa: N802
+    def shortHelpString(self) -> str:
         return self.tr(
             "Applies a model trained with 'Train downscaling model' to a 1 km factor stack (from 'Align rasters "
             "to a grid') and writes 1 km soil moisture (m3/m3, float32 GeoTIFF, nodata -9999).\n\n"
@@ -70,8 +72,7 @@ class DownscaleAlgorithm(SmdAlgorithm):
             "check). Finally values are clipped to the physical range (advanced parameters).\n\n"
             "Derived factors the model was trained with (LST day-night difference, TVDI, antecedent precipitation "
             "index) are recomputed from the stack's bands; a stack without them works with models that do not "
-            "use them.\n\n"
-            "Time series: instead of one factor stack, give factor stacks of several dates (with the SMAP "
+            "use them.\n\nTime series: instead of one factor stack, give factor stacks of several dates (with the SMAP "
             "rasters of the same dates), the manifest.json of 'Fetch data from Earth Engine', or a folder holding "
             "factors_<date>.tif and smap_<date>.tif (dates as YYYYMMDD or YYYY-MM-DD in the names). Every date is "
             "downscaled exactly as a single date would be and written to the output folder as "
@@ -85,65 +86,59 @@ class DownscaleAlgorithm(SmdAlgorithm):
             "apply. More than 5 % of the pixels clipped to the physical range is a warning in the log and in the "
             "output's metadata; more than half stops the run, as the inputs are then in other units.")
 
-    def initAlgorithm(self, config=None):  # noqa: N802
-        params = []
-        p = QgsProcessingParameterFile(self.MODEL, self.tr("Model file"),
-                                       behavior=QgsProcessingParameterFile.Behavior.File,
-                                       fileFilter=self.tr("smdownscale model (*.smdmodel)"))
-        params.append((p, self.tr("A .smdmodel file written by 'Train downscaling model'.")))
-        p = QgsProcessingParameterRasterLayer(self.FACTORS, self.tr("Factor stack (1 km)"), optional=True)
-        params.append((p, self.tr("Multiband raster with one named band per factor, on the 1 km grid (one date; "
-                                  "leave empty for a time series).")))
-        p = QgsProcessingParameterRasterLayer(self.SOIL_MOISTURE, self.tr("SMAP of the same date"),
-                                              optional=True)
-        params.append((p, self.tr("SMAP soil moisture of the factor stack's date; needed for residual "
-                                  "correction.")))
-        p = QgsProcessingParameterEnum(self.RESIDUAL_CORRECTION, self.tr("Residual correction"),
-                                       options=[self.tr("Constant per coarse cell"), self.tr("None"),
-                                                self.tr("Smooth (mass-conserving)")],
-                                       defaultValue=0)
-        params.append((p, self.tr("Constant per coarse cell: each SMAP cell's 1 km mean equals SMAP. Smooth: the "
-                                  "residual is spread as an interpolated surface, without steps at cell edges, and "
-                                  "each cell's 1 km mean still equals SMAP. None: the plain model prediction.")))
-        p = QgsProcessingParameterNumber(self.CLIP_MIN, self.tr("Minimum soil moisture (m3/m3)"),
-                                         QgsProcessingParameterNumber.Type.Double, defaultValue=0.0)
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-        params.append((p, self.tr("Lower end of the physical range; smaller values are raised to it.")))
-        p = QgsProcessingParameterNumber(self.CLIP_MAX, self.tr("Maximum soil moisture (m3/m3)"),
-                                         QgsProcessingParameterNumber.Type.Double, defaultValue=0.6)
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-        params.append((p, self.tr("Upper end of the physical range (about the porosity); larger values are "
-                                  "lowered to it.")))
-        params += sm_value_params(self, scale_default=None)
-        p = QgsProcessingParameterMultipleLayers(self.FACTORS_SERIES, self.tr("Time series: factor stacks"),
-                                                 QgsProcessing.SourceType.TypeRaster, optional=True)
-        params.append((p, self.tr("Factor stacks of several dates, each with its date in the file name "
-                                  "(YYYYMMDD or YYYY-MM-DD); one output file per date.")))
-        p = QgsProcessingParameterMultipleLayers(self.SOIL_MOISTURE_SERIES,
-                                                 self.tr("Time series: SMAP rasters"),
-                                                 QgsProcessing.SourceType.TypeRaster, optional=True)
-        params.append((p, self.tr("The SMAP rasters of the same dates (paired by the date in the file names), for "
-                                  "residual correction.")))
-        p = QgsProcessingParameterFile(self.MANIFEST, self.tr("Time series: fetch manifest"),
-                                       behavior=QgsProcessingParameterFile.Behavior.File, optional=True,
-                                       fileFilter=self.tr("smdownscale manifest (*.json)"))
-        params.append((p, self.tr("The manifest.json written by 'Fetch data from Earth Engine': every date it lists "
-                                  "is downscaled.")))
-        p = QgsProcessingParameterFile(self.INPUT_FOLDER, self.tr("Time series: input folder"),
-                                       behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True)
-        params.append((p, self.tr("A folder holding factors_<date>.tif and smap_<date>.tif (also in factors/ and "
-                                  "smap/ subfolders, or listed by a manifest.json in the folder).")))
-        p = QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Soil moisture 1 km"), optional=True,
-                                                    createByDefault=True)
-        params.append((p, self.tr("Float32 GeoTIFF of soil moisture in m3/m3 (one date).")))
-        p = QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, self.tr("Time series: output folder"),
-                                                    optional=True, createByDefault=False)
-        params.append((p, self.tr("Folder for sm_1km_<YYYYMMDD>.tif per date and the list sm_1km_series.csv; "
-                                  "empty: a temporary folder.")))
-        for param, help_text in params:
-            if hasattr(param, "setHelp"):
-                param.setHelp(help_text)
-            self.addParameter(param)
+    def initAlgorithm(self, config=None):
+        residual = {"constant": self.tr("Constant per coarse cell"), "none": self.tr("None"),
+                    "smooth": self.tr("Smooth (mass-conserving)")}
+        self.add(QgsProcessingParameterFile(self.MODEL, self.tr("Model file"),
+                                            behavior=QgsProcessingParameterFile.Behavior.File,
+                                            fileFilter=self.tr("smdownscale model (*.smdmodel)")),
+                 self.tr("A .smdmodel file written by 'Train downscaling model'."))
+        self.add(QgsProcessingParameterRasterLayer(self.FACTORS, self.tr("Factor stack (1 km)"), optional=True),
+                 self.tr("Multiband raster with one named band per factor, on the 1 km grid (one date; "
+                         "leave empty for a time series)."))
+        self.add(QgsProcessingParameterRasterLayer(self.SOIL_MOISTURE, self.tr("SMAP of the same date"),
+                                                   optional=True),
+                 self.tr("SMAP soil moisture of the factor stack's date; needed for residual "
+                         "correction."))
+        self.add(QgsProcessingParameterEnum(self.RESIDUAL_CORRECTION, self.tr("Residual correction"),
+                                            options=[residual[key] for key in RESIDUAL_MODES],
+                                            defaultValue=0),
+                 self.tr("Constant per coarse cell: each SMAP cell's 1 km mean equals SMAP. Smooth: the "
+                         "residual is spread as an interpolated surface, without steps at cell edges, and "
+                         "each cell's 1 km mean still equals SMAP. None: the plain model prediction."))
+        self.add(QgsProcessingParameterNumber(self.CLIP_MIN, self.tr("Minimum soil moisture (m3/m3)"),
+                                              QgsProcessingParameterNumber.Type.Double, defaultValue=0.0),
+                 self.tr("Lower end of the physical range; smaller values are raised to it."), advanced=True)
+        self.add(QgsProcessingParameterNumber(self.CLIP_MAX, self.tr("Maximum soil moisture (m3/m3)"),
+                                              QgsProcessingParameterNumber.Type.Double, defaultValue=0.6),
+                 self.tr("Upper end of the physical range (about the porosity); larger values are "
+                         "lowered to it."), advanced=True)
+        add_sm_reading(self, scale_default=None)
+        self.add(QgsProcessingParameterMultipleLayers(self.FACTORS_SERIES, self.tr("Time series: factor stacks"),
+                                                      QgsProcessing.SourceType.TypeRaster, optional=True),
+                 self.tr("Factor stacks of several dates, each with its date in the file name "
+                         "(YYYYMMDD or YYYY-MM-DD); one output file per date."))
+        self.add(QgsProcessingParameterMultipleLayers(self.SOIL_MOISTURE_SERIES,
+                                                      self.tr("Time series: SMAP rasters"),
+                                                      QgsProcessing.SourceType.TypeRaster, optional=True),
+                 self.tr("The SMAP rasters of the same dates (paired by the date in the file names), for "
+                         "residual correction."))
+        self.add(QgsProcessingParameterFile(self.MANIFEST, self.tr("Time series: fetch manifest"),
+                                            behavior=QgsProcessingParameterFile.Behavior.File, optional=True,
+                                            fileFilter=self.tr("smdownscale manifest (*.json)")),
+                 self.tr("The manifest.json written by 'Fetch data from Earth Engine': every date it lists "
+                         "is downscaled."))
+        self.add(QgsProcessingParameterFile(self.INPUT_FOLDER, self.tr("Time series: input folder"),
+                                            behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True),
+                 self.tr("A folder holding factors_<date>.tif and smap_<date>.tif (also in factors/ and "
+                         "smap/ subfolders, or listed by a manifest.json in the folder)."))
+        self.add(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Soil moisture 1 km"), optional=True,
+                                                         createByDefault=True),
+                 self.tr("Float32 GeoTIFF of soil moisture in m3/m3 (one date)."))
+        self.add(QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, self.tr("Time series: output folder"),
+                                                         optional=True, createByDefault=False),
+                 self.tr("Folder for sm_1km_<YYYYMMDD>.tif per date and the list sm_1km_series.csv; "
+                         "empty: a temporary folder."))
         self.addOutput(QgsProcessingOutputNumber(self.MEAN, self.tr("Mean soil moisture (m3/m3)")))
         self.addOutput(QgsProcessingOutputString(self.OUTPUT_FILES, self.tr("Time series: output files "
                                                                             "(';'-separated)")))
@@ -160,12 +155,12 @@ class DownscaleAlgorithm(SmdAlgorithm):
 
     def folder_output(self, name, folder, parameters, context):
         """A time series writes sm_1km_<YYYYMMDD>.tif per date and the list sm_1km_series.csv into the folder."""
-        from ..algorithms.paths import FolderOutput
-        from ..algorithms.series import LIST_NAME, OUTPUT_PREFIX
+        from ...algorithms.paths import FolderOutput
+        from ...algorithms.series import LIST_NAME, OUTPUT_PREFIX
 
         return FolderOutput(folder, files=[LIST_NAME], patterns=[f"{OUTPUT_PREFIX}_*.tif"])
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802
+    def checkParameterValues(self, parameters, context):
         ok, msg = super().checkParameterValues(parameters, context)
         if not ok:
             return ok, msg
@@ -183,11 +178,11 @@ class DownscaleAlgorithm(SmdAlgorithm):
                                   "of the same date, or set residual correction to None.")
         return True, ""
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        from . import dependencies
+    def processAlgorithm(self, parameters, context, feedback):
+        from .. import dependencies
 
         dependencies.require(["sklearn", "skops"])
-        from ..algorithms import downscale as engine
+        from ...algorithms import downscale as engine
 
         if self._series_sources(parameters, context):
             return self._process_series(parameters, context, feedback)
@@ -280,9 +275,9 @@ class DownscaleAlgorithm(SmdAlgorithm):
         return ""
 
     def _process_series(self, parameters, context, feedback):
-        from ..algorithms import series as engine
-        from .layers import load_series
-        from .screen import raster_paths
+        from ...algorithms import series as engine
+        from ..inputs import raster_paths
+        from ..layers import load_series
 
         message = self._check_series(parameters, context, "none")
         if message:

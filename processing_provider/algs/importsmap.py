@@ -13,7 +13,6 @@ from qgis.core import (
     QgsProcessingParameterAuthConfig,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterCrs,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterExtent,
     QgsProcessingParameterFeatureSource,
@@ -24,8 +23,8 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from .base import SmdAlgorithm
-from .gee_common import GeeParameters, crs_text, parse_date
+from ..base import SmdAlgorithm
+from ..gee_common import GeeParameters, crs_text, parse_date
 
 STEPS = ["daily", "8day", "16day", "monthly", "ndays"]
 PRODUCTS = [None, "SPL4SMGP", "SPL3SMP_E", "SPL3SMP"]
@@ -69,10 +68,10 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
     FACTOR_FILES = "FACTOR_FILES"
     N_STEPS = "N_STEPS"
 
-    def displayName(self) -> str:  # noqa: N802
+    def displayName(self) -> str:
         return self.tr("Import SMAP granules (NASA Earthdata)")
 
-    def shortHelpString(self) -> str:  # noqa: N802
+    def shortHelpString(self) -> str:
         return self.tr(
             "Reads SMAP soil moisture granules as NSIDC distributes them through NASA Earthdata (HDF5 files), without "
             "Google Earth Engine: SMAP L4 SPL4SMGP (3-hourly, sm_surface and sm_rootzone, 9 km), enhanced L3 "
@@ -98,105 +97,99 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
             "qgis_process the EARTHDATA_USERNAME and EARTHDATA_PASSWORD (or EARTHDATA_TOKEN) environment "
             "variables or a netrc file. Credentials are never written to settings, logs or outputs.")
 
-    def initAlgorithm(self, config=None):  # noqa: N802
-        params = []
-        p = QgsProcessingParameterMultipleLayers(self.GRANULES, self.tr("SMAP granules (.h5)"),
-                                                 QgsProcessing.SourceType.TypeFile, optional=True)
-        params.append((p, self.tr("SMAP HDF5 granules downloaded from NASA Earthdata (NSIDC), e.g. "
-                                  "SMAP_L4_SM_gph_20230601T013000_Vv7032_001.h5. Keep NSIDC's file names.")))
-        p = QgsProcessingParameterFile(self.GRANULE_FOLDER, self.tr("Folder of SMAP granules"),
-                                       behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True)
-        params.append((p, self.tr("Every .h5 file in this folder (not its subfolders) is read as a granule.")))
-        p = QgsProcessingParameterExtent(self.EXTENT, self.tr("Extent"), optional=True)
-        params.append((p, self.tr("Area to import, with its CRS. Ignored when a polygon layer is given; without "
-                                  "either, the whole global grid.")))
-        p = QgsProcessingParameterFeatureSource(self.AREA, self.tr("Area (polygon layer)"),
-                                                [QgsProcessing.SourceType.TypeVectorPolygon], optional=True)
-        params.append((p, self.tr("Polygons delimiting the area (all features together). The outputs cover the "
-                                  "SMAP cells that intersect the polygons' bounding box.")))
-        p = QgsProcessingParameterString(self.START_DATE, self.tr("Start date (YYYY-MM-DD, optional)"),
-                                         optional=True)
-        params.append((p, self.tr("First day to import; empty: the first granule's day.")))
-        p = QgsProcessingParameterString(self.END_DATE, self.tr("End date (YYYY-MM-DD, inclusive, optional)"),
-                                         optional=True)
-        params.append((p, self.tr("Last day to import (included); empty: the last granule's day.")))
-        p = QgsProcessingParameterEnum(self.TIME_STEP, self.tr("Time step"),
-                                       options=[self.tr("Daily"), self.tr("8-day"), self.tr("16-day"),
-                                                self.tr("Monthly"), self.tr("Fixed number of days")], defaultValue=0)
-        params.append((p, self.tr("Length of each time step. 8- and 16-day steps follow the MODIS composite "
-                                  "calendar; fixed steps start on the start date. The first and last steps are "
-                                  "clipped to the date range.")))
-        p = QgsProcessingParameterNumber(self.STEP_DAYS, self.tr("Days per time step (fixed number of days)"),
-                                         QgsProcessingParameterNumber.Type.Integer, defaultValue=3, minValue=1,
-                                         maxValue=366)
-        params.append((p, self.tr("Used with the time step 'Fixed number of days'.")))
-        p = QgsProcessingParameterEnum(self.PRODUCT, self.tr("SMAP product"),
-                                       options=[self.tr("Detect from the files"),
-                                                self.tr("L4 SPL4SMGP (3-hourly, 9 km)"),
-                                                self.tr("L3 enhanced SPL3SMP_E (daily AM/PM, 9 km)"),
-                                                self.tr("L3 SPL3SMP (daily AM/PM, 36 km)")], defaultValue=0)
-        params.append((p, self.tr("The product the granules must belong to; granules of another product are "
-                                  "refused.")))
-        p = QgsProcessingParameterEnum(self.SMAP_LAYER, self.tr("SMAP layer"),
-                                       options=[self.tr("Surface soil moisture (0-5 cm)"),
-                                                self.tr("Root-zone soil moisture (0-100 cm, L4 only)")],
-                                       defaultValue=0)
-        params.append((p, self.tr("The soil moisture layer to downscale.")))
-        p = QgsProcessingParameterEnum(self.PASSES, self.tr("AM and PM retrievals (L3)"),
-                                       options=[self.tr("AM, PM where AM has none"), self.tr("AM only (6 am)"),
-                                                self.tr("PM only (6 pm)"), self.tr("Mean of AM and PM")],
-                                       defaultValue=0)
-        params.append((p, self.tr("How the morning and evening retrievals of L3 granules make one daily value.")))
-        p = QgsProcessingParameterEnum(self.QUALITY, self.tr("L3 retrievals kept"),
-                                       options=[self.tr("Recommended quality only"),
-                                                self.tr("Every successful retrieval")], defaultValue=0)
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-        params.append((p, self.tr("retrieval_qual_flag: recommended quality keeps cells with bits 0-2 clear; "
-                                  "every successful retrieval keeps cells with bits 1-2 clear.")))
-        p = QgsProcessingParameterBoolean(self.DOWNLOAD, self.tr("Search and download the granules from NASA "
-                                                                 "Earthdata"), defaultValue=False)
-        params.append((p, self.tr("Search NASA's CMR for the chosen product over the area and dates and download "
-                                  "the granules (resumably, into the cache folder) before importing them. Needs the "
-                                  "product, the dates and an Earthdata Login token.")))
-        p = QgsProcessingParameterAuthConfig(self.EARTHDATA_AUTH, self.tr("Earthdata Login (authentication "
-                                                                          "configuration)"), optional=True)
-        params.append((p, self.tr("A QGIS authentication configuration (Basic) holding your Earthdata Login: user "
-                                  "name and password, or an empty user name and a token as password. Empty: the "
-                                  "EARTHDATA_USERNAME and EARTHDATA_PASSWORD (or EARTHDATA_TOKEN) environment "
-                                  "variables, else a netrc file (~/.netrc or NETRC).")))
-        p = QgsProcessingParameterFile(self.CACHE_FOLDER, self.tr("Download cache folder"),
-                                       behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True)
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-        params.append((p, self.tr("Where downloaded granules are kept (and found again by later runs). Empty: the "
-                                  "plugin's cache folder.")))
-        p = QgsProcessingParameterMultipleLayers(self.FACTORS, self.tr("Factor rasters (optional)"),
-                                                 QgsProcessing.SourceType.TypeRaster, optional=True)
-        params.append((p, self.tr("One factor per raster, named by its band description or its file name without "
-                                  "the date (ndvi_20230601.tif is 'ndvi'). Dated files inside a time step are "
-                                  "averaged; a step without one takes the latest earlier file; files without a "
-                                  "date are static.")))
-        p = QgsProcessingParameterMultipleLayers(self.MODIS_FILES, self.tr("MODIS LST / NDVI files (optional)"),
-                                                 QgsProcessing.SourceType.TypeFile, optional=True)
-        params.append((p, self.tr("MODIS files as downloaded, with NASA's or AppEEARS' names: MOD11A1/MOD11A2 "
-                                  "(LST day and night, QC_Day/QC_Night) and MOD13A2 (NDVI, pixel reliability), or "
-                                  "the MYD twins; HDF4-EOS tiles, HDF5/NetCDF files holding those layers, or "
-                                  "AppEEARS GeoTIFF layers (each value layer with its quality layer). Clouds and "
-                                  "failed retrievals are masked, values scaled (LST x 0.02 K, NDVI x 0.0001) and "
-                                  "used as the factors lst_day, lst_night and ndvi.")))
-        p = QgsProcessingParameterNumber(self.FINE_RESOLUTION, self.tr("Fine resolution (target CRS units)"),
-                                         QgsProcessingParameterNumber.Type.Double, defaultValue=1000.0,
-                                         minValue=0.0)
-        params.append((p, self.tr("Pixel size of the factor stacks, in units of the target CRS (metres for "
-                                  "EPSG:6933). Must be finer than the SMAP cells.")))
-        p = QgsProcessingParameterCrs(self.TARGET_CRS, self.tr("Target CRS of the factor stacks"),
-                                      defaultValue="EPSG:6933", optional=True)
-        params.append((p, self.tr("CRS of the fine grid; EPSG:6933 (SMAP's own EASE-Grid 2.0) when empty.")))
-        p = QgsProcessingParameterFolderDestination(self.OUTPUT, self.tr("Output folder"))
-        params.append((p, self.tr("Folder receiving smap/, factors/ and manifest.json.")))
-        for param, help_text in params:
-            if hasattr(param, "setHelp"):
-                param.setHelp(help_text)
-            self.addParameter(param)
+    def initAlgorithm(self, config=None):
+        self.add(QgsProcessingParameterMultipleLayers(self.GRANULES, self.tr("SMAP granules (.h5)"),
+                                                      QgsProcessing.SourceType.TypeFile, optional=True),
+                 self.tr("SMAP HDF5 granules downloaded from NASA Earthdata (NSIDC), e.g. "
+                         "SMAP_L4_SM_gph_20230601T013000_Vv7032_001.h5. Keep NSIDC's file names."))
+        self.add(QgsProcessingParameterFile(self.GRANULE_FOLDER, self.tr("Folder of SMAP granules"),
+                                            behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True),
+                 self.tr("Every .h5 file in this folder (not its subfolders) is read as a granule."))
+        self.add(QgsProcessingParameterExtent(self.EXTENT, self.tr("Extent"), optional=True),
+                 self.tr("Area to import, with its CRS. Ignored when a polygon layer is given; without "
+                         "either, the whole global grid."))
+        self.add(QgsProcessingParameterFeatureSource(self.AREA, self.tr("Area (polygon layer)"),
+                                                     [QgsProcessing.SourceType.TypeVectorPolygon], optional=True),
+                 self.tr("Polygons delimiting the area (all features together). The outputs cover the "
+                         "SMAP cells that intersect the polygons' bounding box."))
+        self.add(QgsProcessingParameterString(self.START_DATE, self.tr("Start date (YYYY-MM-DD, optional)"),
+                                              optional=True),
+                 self.tr("First day to import; empty: the first granule's day."))
+        self.add(QgsProcessingParameterString(self.END_DATE, self.tr("End date (YYYY-MM-DD, inclusive, optional)"),
+                                              optional=True),
+                 self.tr("Last day to import (included); empty: the last granule's day."))
+        self.add(QgsProcessingParameterEnum(self.TIME_STEP, self.tr("Time step"),
+                                            options=[self.tr("Daily"), self.tr("8-day"), self.tr("16-day"),
+                                                     self.tr("Monthly"), self.tr("Fixed number of days")],
+                                                     defaultValue=0),
+                 self.tr("Length of each time step. 8- and 16-day steps follow the MODIS composite "
+                         "calendar; fixed steps start on the start date. The first and last steps are "
+                         "clipped to the date range."))
+        self.add(QgsProcessingParameterNumber(self.STEP_DAYS, self.tr("Days per time step (fixed number of days)"),
+                                              QgsProcessingParameterNumber.Type.Integer, defaultValue=3, minValue=1,
+                                              maxValue=366),
+                 self.tr("Used with the time step 'Fixed number of days'."))
+        self.add(QgsProcessingParameterEnum(self.PRODUCT, self.tr("SMAP product"),
+                                            options=[self.tr("Detect from the files"),
+                                                     self.tr("L4 SPL4SMGP (3-hourly, 9 km)"),
+                                                     self.tr("L3 enhanced SPL3SMP_E (daily AM/PM, 9 km)"),
+                                                     self.tr("L3 SPL3SMP (daily AM/PM, 36 km)")], defaultValue=0),
+                 self.tr("The product the granules must belong to; granules of another product are "
+                         "refused."))
+        self.add(QgsProcessingParameterEnum(self.SMAP_LAYER, self.tr("SMAP layer"),
+                                            options=[self.tr("Surface soil moisture (0-5 cm)"),
+                                                     self.tr("Root zone (0-100 cm, L4 only)")],
+                                            defaultValue=0),
+                 self.tr("The soil moisture layer to downscale."))
+        self.add(QgsProcessingParameterEnum(self.PASSES, self.tr("AM and PM retrievals (L3)"),
+                                            options=[self.tr("AM, PM where AM has none"), self.tr("AM only (6 am)"),
+                                                     self.tr("PM only (6 pm)"), self.tr("Mean of AM and PM")],
+                                            defaultValue=0),
+                 self.tr("How the morning and evening retrievals of L3 granules make one daily value."))
+        self.add(QgsProcessingParameterEnum(self.QUALITY, self.tr("L3 retrievals kept"),
+                                            options=[self.tr("Recommended quality only"),
+                                                     self.tr("Every successful retrieval")], defaultValue=0),
+                 self.tr("retrieval_qual_flag: recommended quality keeps cells with bits 0-2 clear; "
+                         "every successful retrieval keeps cells with bits 1-2 clear."), advanced=True)
+        self.add(QgsProcessingParameterBoolean(self.DOWNLOAD, self.tr("Search and download the granules from NASA "
+                                                                      "Earthdata"), defaultValue=False),
+                 self.tr("Search NASA's CMR for the chosen product over the area and dates and download "
+                         "the granules (resumably, into the cache folder) before importing them. Needs the "
+                         "product, the dates and an Earthdata Login token."))
+        self.add(QgsProcessingParameterAuthConfig(self.EARTHDATA_AUTH, self.tr("Earthdata Login (authentication "
+                                                                             "configuration)"), optional=True),
+                 self.tr("A QGIS authentication configuration (Basic) holding your Earthdata Login: user "
+                         "name and password, or an empty user name and a token as password. Empty: the "
+                         "EARTHDATA_USERNAME and EARTHDATA_PASSWORD (or EARTHDATA_TOKEN) environment "
+                         "variables, else a netrc file (~/.netrc or NETRC)."))
+        self.add(QgsProcessingParameterFile(self.CACHE_FOLDER, self.tr("Download cache folder"),
+                                            behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True),
+                 self.tr("Where downloaded granules are kept (and found again by later runs). Empty: the "
+                         "plugin's cache folder."), advanced=True)
+        self.add(QgsProcessingParameterMultipleLayers(self.FACTORS, self.tr("Factor rasters (optional)"),
+                                                      QgsProcessing.SourceType.TypeRaster, optional=True),
+                 self.tr("One factor per raster, named by its band description or its file name without "
+                         "the date (ndvi_20230601.tif is 'ndvi'). Dated files inside a time step are "
+                         "averaged; a step without one takes the latest earlier file; files without a "
+                         "date are static."))
+        self.add(QgsProcessingParameterMultipleLayers(self.MODIS_FILES, self.tr("MODIS LST / NDVI files (optional)"),
+                                                      QgsProcessing.SourceType.TypeFile, optional=True),
+                 self.tr("MODIS files as downloaded, with NASA's or AppEEARS' names: MOD11A1/MOD11A2 "
+                         "(LST day and night, QC_Day/QC_Night) and MOD13A2 (NDVI, pixel reliability), or "
+                         "the MYD twins; HDF4-EOS tiles, HDF5/NetCDF files holding those layers, or "
+                         "AppEEARS GeoTIFF layers (each value layer with its quality layer). Clouds and "
+                         "failed retrievals are masked, values scaled (LST x 0.02 K, NDVI x 0.0001) and "
+                         "used as the factors lst_day, lst_night and ndvi."))
+        self.add(QgsProcessingParameterNumber(self.FINE_RESOLUTION, self.tr("Fine resolution (target CRS units)"),
+                                              QgsProcessingParameterNumber.Type.Double, defaultValue=1000.0,
+                                              minValue=0.0),
+                 self.tr("Pixel size of the factor stacks, in units of the target CRS (metres for "
+                         "EPSG:6933). Must be finer than the SMAP cells."))
+        self.add(QgsProcessingParameterCrs(self.TARGET_CRS, self.tr("Target CRS of the factor stacks"),
+                                           defaultValue="EPSG:6933", optional=True),
+                 self.tr("CRS of the fine grid; EPSG:6933 (SMAP's own EASE-Grid 2.0) when empty."))
+        self.add(QgsProcessingParameterFolderDestination(self.OUTPUT, self.tr("Output folder")),
+                 self.tr("Folder receiving smap/, factors/ and manifest.json."))
         self.addOutput(QgsProcessingOutputFile(self.MANIFEST, self.tr("Manifest (JSON)")))
         self.addOutput(QgsProcessingOutputString(self.SMAP_FILES, self.tr("SMAP rasters (';'-separated)")))
         self.addOutput(QgsProcessingOutputString(self.FACTOR_FILES, self.tr("Factor stacks (';'-separated)")))
@@ -205,7 +198,7 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
     # -- parameters ------------------------------------------------------------------------------
     def folder_output(self, name, folder, parameters, context):
         """The output folder receives manifest.json and replaces smap/ and factors/."""
-        from ..algorithms.paths import FolderOutput
+        from ...algorithms.paths import FolderOutput
 
         return FolderOutput(folder, files=["manifest.json"], subfolders=["smap", "factors"])
 
@@ -218,7 +211,7 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
                             if f.lower().endswith(GRANULE_SUFFIXES) and os.path.isfile(os.path.join(folder, f)))
         return files
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802
+    def checkParameterValues(self, parameters, context):
         ok, msg = super().checkParameterValues(parameters, context)
         if not ok:
             return ok, msg
@@ -271,7 +264,7 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
             self.CACHE_FOLDER) else ""
         if folder:
             return folder
-        from . import settings
+        from .. import settings
 
         return os.path.join(settings.cache_dir(), "earthdata")
 
@@ -280,8 +273,8 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
         return crs_text(crs) if crs.isValid() else "EPSG:6933"
 
     # -- run -------------------------------------------------------------------------------------
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        from ..algorithms import smap_import
+    def processAlgorithm(self, parameters, context, feedback):
+        from ...algorithms import smap_import
 
         area, area_crs = self._area(parameters, context)
         out_dir = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
@@ -295,8 +288,8 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
         granules = self._granules(parameters, context)
         import_progress = progress
         if self.parameterAsBool(parameters, self.DOWNLOAD, context):
-            from ..algorithms import earthdata
-            from . import dependencies
+            from ...algorithms import earthdata
+            from .. import dependencies
 
             dependencies.require(["earthaccess"])
             downloaded = self.run_engine(

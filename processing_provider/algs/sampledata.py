@@ -6,13 +6,13 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingOutputRasterLayer,
     QgsProcessingOutputString,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
 )
 
-from .base import SmdAlgorithm, style_output
+from ..base import SmdAlgorithm
+from ..layers import style_output
 
 
 class SampleDataAlgorithm(SmdAlgorithm):
@@ -36,10 +36,10 @@ class SampleDataAlgorithm(SmdAlgorithm):
     DATES = "DATES"
     REFERENCE_GRID = "REFERENCE_GRID"
 
-    def displayName(self) -> str:  # noqa: N802
+    def displayName(self) -> str:
         return self.tr("Create sample dataset")
 
-    def shortHelpString(self) -> str:  # noqa: N802
+    def shortHelpString(self) -> str:
         return self.tr(
             "Writes a synthetic demonstration scene with a known answer, so the whole chain (align, screen, "
             "train, downscale, validate) can be tried without Earth Engine. The scene covers size x size km of "
@@ -66,64 +66,57 @@ class SampleDataAlgorithm(SmdAlgorithm):
             "less than half valid) plus a retrieval error. Lakes are nodata in the truth, SMAP (where they fill a "
             "cell), NDVI, LST, VV and VH; cloud gaps are nodata in that date's NDVI and LST only.")
 
-    def initAlgorithm(self, config=None):  # noqa: N802
-        params = []
-        p = QgsProcessingParameterNumber(self.SEED, self.tr("Random seed"), QgsProcessingParameterNumber.Type.Integer,
-                                         defaultValue=42, minValue=0)
-        params.append((p, self.tr("The same seed (and parameters) gives exactly the same scene.")))
-        p = QgsProcessingParameterNumber(self.SIZE_KM, self.tr("Scene size (km)"),
-                                         QgsProcessingParameterNumber.Type.Integer, defaultValue=200,
-                                         minValue=20, maxValue=2000)
-        params.append((p, self.tr("Width and height of the square scene in km (1 km pixels).")))
-        p = QgsProcessingParameterNumber(self.N_DATES, self.tr("Number of dates"),
-                                         QgsProcessingParameterNumber.Type.Integer, defaultValue=4,
-                                         minValue=1, maxValue=366)
-        params.append((p, self.tr("How many dates of dynamic factors, SMAP and truth to write.")))
-        p = QgsProcessingParameterString(self.START_DATE, self.tr("First date (YYYY-MM-DD)"),
-                                         defaultValue="2023-06-01")
-        params.append((p, self.tr("Date of the first scene; the season shapes NDVI and LST.")))
-        p = QgsProcessingParameterNumber(self.STEP_DAYS, self.tr("Days between dates"),
-                                         QgsProcessingParameterNumber.Type.Integer, defaultValue=8,
-                                         minValue=1, maxValue=366)
-        params.append((p, self.tr("Interval between consecutive dates, in days.")))
-        p = QgsProcessingParameterNumber(self.NOISE, self.tr("Truth noise (m3/m3)"),
-                                         QgsProcessingParameterNumber.Type.Double, defaultValue=0.015,
-                                         minValue=0.0, maxValue=0.2)
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-        params.append((p, self.tr("Standard deviation of the spatially correlated (3-8 km) part of the truth that "
-                                  "no factor explains.")))
-        p = QgsProcessingParameterNumber(self.TERRAIN, self.tr("Terrain effect"),
-                                         QgsProcessingParameterNumber.Type.Double, defaultValue=1.0,
-                                         minValue=0.0, maxValue=5.0)
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-        params.append((p, self.tr("Scales the effect of slope and elevation on soil moisture (0 switches it off).")))
-        p = QgsProcessingParameterNumber(self.NONLINEARITY, self.tr("Nonlinearity"),
-                                         QgsProcessingParameterNumber.Type.Double, defaultValue=0.0,
-                                         minValue=0.0, maxValue=1.0)
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-        params.append((p, self.tr("0 = soil moisture linear in the factors; 1 = saturating response to rain, an "
-                                  "NDVI x LST interaction and threshold drying of hot bare ground.")))
-        p = QgsProcessingParameterNumber(self.SMAP_ERROR, self.tr("SMAP retrieval error (m3/m3)"),
-                                         QgsProcessingParameterNumber.Type.Double, defaultValue=0.004,
-                                         minValue=0.0, maxValue=0.1)
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-        params.append((p, self.tr("Standard deviation of the independent error added to each SMAP cell "
-                                  "(0 = SMAP is exactly the cell mean of the truth).")))
-        p = QgsProcessingParameterFolderDestination(self.OUTPUT, self.tr("Output folder"))
-        params.append((p, self.tr("Folder for the scene (an empty folder, or one holding an earlier sample scene, "
-                                  "which is replaced).")))
-        for param, help_text in params:
-            if hasattr(param, "setHelp"):
-                param.setHelp(help_text)
-            self.addParameter(param)
+    def initAlgorithm(self, config=None):
+        self.add(QgsProcessingParameterNumber(self.SEED, self.tr("Random seed"),
+                                              QgsProcessingParameterNumber.Type.Integer,
+                                              defaultValue=42, minValue=0),
+                 self.tr("The same seed (and parameters) gives exactly the same scene."))
+        self.add(QgsProcessingParameterNumber(self.SIZE_KM, self.tr("Scene size (km)"),
+                                              QgsProcessingParameterNumber.Type.Integer, defaultValue=200,
+                                              minValue=20, maxValue=2000),
+                 self.tr("Width and height of the square scene in km (1 km pixels)."))
+        self.add(QgsProcessingParameterNumber(self.N_DATES, self.tr("Number of dates"),
+                                              QgsProcessingParameterNumber.Type.Integer, defaultValue=4,
+                                              minValue=1, maxValue=366),
+                 self.tr("How many dates of dynamic factors, SMAP and truth to write."))
+        self.add(QgsProcessingParameterString(self.START_DATE, self.tr("First date (YYYY-MM-DD)"),
+                                              defaultValue="2023-06-01"),
+                 self.tr("Date of the first scene; the season shapes NDVI and LST."))
+        self.add(QgsProcessingParameterNumber(self.STEP_DAYS, self.tr("Days between dates"),
+                                              QgsProcessingParameterNumber.Type.Integer, defaultValue=8,
+                                              minValue=1, maxValue=366),
+                 self.tr("Interval between consecutive dates, in days."))
+        self.add(QgsProcessingParameterNumber(self.NOISE, self.tr("Truth noise (m3/m3)"),
+                                              QgsProcessingParameterNumber.Type.Double, defaultValue=0.015,
+                                              minValue=0.0, maxValue=0.2),
+                 self.tr("Standard deviation of the spatially correlated (3-8 km) part of the truth that "
+                         "no factor explains."), advanced=True)
+        self.add(QgsProcessingParameterNumber(self.TERRAIN, self.tr("Terrain effect"),
+                                              QgsProcessingParameterNumber.Type.Double, defaultValue=1.0,
+                                              minValue=0.0, maxValue=5.0),
+                 self.tr("Scales the effect of slope and elevation on soil moisture (0 switches it off)."),
+                 advanced=True)
+        self.add(QgsProcessingParameterNumber(self.NONLINEARITY, self.tr("Nonlinearity"),
+                                              QgsProcessingParameterNumber.Type.Double, defaultValue=0.0,
+                                              minValue=0.0, maxValue=1.0),
+                 self.tr("0 = soil moisture linear in the factors; 1 = saturating response to rain, an "
+                         "NDVI x LST interaction and threshold drying of hot bare ground."), advanced=True)
+        self.add(QgsProcessingParameterNumber(self.SMAP_ERROR, self.tr("SMAP retrieval error (m3/m3)"),
+                                              QgsProcessingParameterNumber.Type.Double, defaultValue=0.004,
+                                              minValue=0.0, maxValue=0.1),
+                 self.tr("Standard deviation of the independent error added to each SMAP cell "
+                         "(0 = SMAP is exactly the cell mean of the truth)."), advanced=True)
+        self.add(QgsProcessingParameterFolderDestination(self.OUTPUT, self.tr("Output folder")),
+                 self.tr("Folder for the scene (an empty folder, or one holding an earlier sample scene, "
+                         "which is replaced)."))
         self.addOutput(QgsProcessingOutputString(self.FACTOR_FILES, self.tr("Factor files (';'-separated)")))
         self.addOutput(QgsProcessingOutputString(self.SMAP_FILES, self.tr("SMAP files (';'-separated)")))
         self.addOutput(QgsProcessingOutputString(self.TRUTH_FILES, self.tr("Truth files (';'-separated)")))
         self.addOutput(QgsProcessingOutputString(self.DATES, self.tr("Dates (';'-separated, YYYY-MM-DD)")))
         self.addOutput(QgsProcessingOutputRasterLayer(self.REFERENCE_GRID, self.tr("1 km reference grid (elevation)")))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        from ..algorithms import sample
+    def processAlgorithm(self, parameters, context, feedback):
+        from ...algorithms import sample
 
         progress, is_canceled = self.callbacks(feedback)
         out_dir = self.parameterAsFileOutput(parameters, self.OUTPUT, context)

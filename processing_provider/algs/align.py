@@ -12,7 +12,6 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingOutputString,
     QgsProcessingParameterCrs,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterExtent,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
@@ -25,8 +24,8 @@ from qgis.core import (
     QgsReferencedRectangle,
 )
 
-from .base import SmdAlgorithm, style_output
-from .layers import single_date
+from ..base import SmdAlgorithm
+from ..layers import single_date, style_output
 
 
 def _crs_text(crs: QgsCoordinateReferenceSystem) -> str:
@@ -54,10 +53,10 @@ class AlignAlgorithm(SmdAlgorithm):
     COARSE_OUTPUT = "COARSE_OUTPUT"
     FACTOR_NAMES = "FACTOR_NAMES"
 
-    def displayName(self) -> str:  # noqa: N802
+    def displayName(self) -> str:
         return self.tr("Align rasters to a grid")
 
-    def shortHelpString(self) -> str:  # noqa: N802
+    def shortHelpString(self) -> str:
         return self.tr(
             "Puts factor rasters (any number, single- or multi-band, in any coordinate system) on one grid and "
             "writes them as one multiband float32 GeoTIFF: every input band becomes one band, named after its band "
@@ -76,49 +75,45 @@ class AlignAlgorithm(SmdAlgorithm):
             "(the majority class for categorical factors), or nodata when fewer than the minimum valid fraction "
             "of its pixels are valid. Models are trained on this coarse stack and applied to the fine one.")
 
-    def initAlgorithm(self, config=None):  # noqa: N802
-        params = []
+    def initAlgorithm(self, config=None):
         p = QgsProcessingParameterMultipleLayers(self.INPUTS, self.tr("Factor rasters"),
                                                  QgsProcessing.SourceType.TypeRaster)
         p.setMinimumNumberInputs(1)
-        params.append((p, self.tr("Rasters to align. Each band becomes one factor of the output stack.")))
-        p = QgsProcessingParameterRasterLayer(self.REFERENCE, self.tr("Reference raster (target grid)"),
-                                              optional=True)
-        params.append((p, self.tr("The output takes this raster's CRS, extent and pixel size. Leave empty to "
-                                  "give a CRS, an extent and a resolution instead.")))
-        p = QgsProcessingParameterCrs(self.TARGET_CRS, self.tr("Target CRS"), optional=True)
-        params.append((p, self.tr("CRS of the output grid (e.g. EPSG:6933, the SMAP EASE-Grid 2.0).")))
-        p = QgsProcessingParameterExtent(self.TARGET_EXTENT, self.tr("Target extent"), optional=True)
-        params.append((p, self.tr("Area of the output grid, transformed into the target CRS if needed and snapped "
-                                  "outward to whole multiples of the resolution.")))
-        p = QgsProcessingParameterNumber(self.RESOLUTION, self.tr("Resolution (target CRS units)"),
-                                         QgsProcessingParameterNumber.Type.Double, optional=True, minValue=0.0)
-        params.append((p, self.tr("Pixel size of the output grid in units of the target CRS (metres for a "
-                                  "projected CRS, degrees for EPSG:4326).")))
-        p = QgsProcessingParameterString(self.CATEGORICAL, self.tr("Categorical factors (names)"),
-                                         defaultValue="landcover", optional=True)
-        params.append((p, self.tr("Factor names to treat as classes (nearest / majority resampling), besides bands "
-                                  "already marked categorical.")))
-        p = QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Aligned factors (fine grid)"))
-        params.append((p, self.tr("Multiband GeoTIFF on the target grid, one named band per factor.")))
-        p = QgsProcessingParameterRasterLayer(self.COARSE_REFERENCE,
-                                              self.tr("Coarse grid raster (e.g. SMAP)"),
-                                              optional=True)
-        params.append((p, self.tr("When given, the aligned factors are also aggregated onto this raster's grid "
-                                  "(training data for the models).")))
-        p = QgsProcessingParameterNumber(self.MIN_VALID_FRACTION, self.tr("Minimum valid fraction per coarse cell"),
-                                         QgsProcessingParameterNumber.Type.Double, defaultValue=0.5,
-                                         minValue=0.0, maxValue=1.0)
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-        params.append((p, self.tr("A coarse cell with a smaller share of valid fine pixels becomes nodata.")))
-        p = QgsProcessingParameterRasterDestination(self.COARSE_OUTPUT, self.tr("Aggregated factors (coarse grid)"),
-                                                    optional=True, createByDefault=True)
-        params.append((p, self.tr("The factors aggregated onto the coarse reference grid; written only when a "
-                                  "coarse reference raster is given.")))
-        for param, help_text in params:
-            if hasattr(param, "setHelp"):
-                param.setHelp(help_text)
-            self.addParameter(param)
+        self.add(p, self.tr("Rasters to align. Each band becomes one factor of the output stack."))
+        self.add(QgsProcessingParameterRasterLayer(self.REFERENCE, self.tr("Reference raster (target grid)"),
+                                                   optional=True),
+                 self.tr("The output takes this raster's CRS, extent and pixel size. Leave empty to "
+                         "give a CRS, an extent and a resolution instead."))
+        self.add(QgsProcessingParameterCrs(self.TARGET_CRS, self.tr("Target CRS"), optional=True),
+                 self.tr("CRS of the output grid (e.g. EPSG:6933, the SMAP EASE-Grid 2.0)."))
+        self.add(QgsProcessingParameterExtent(self.TARGET_EXTENT, self.tr("Target extent"), optional=True),
+                 self.tr("Area of the output grid, transformed into the target CRS if needed and snapped "
+                         "outward to whole multiples of the resolution."))
+        self.add(QgsProcessingParameterNumber(self.RESOLUTION, self.tr("Resolution (target CRS units)"),
+                                              QgsProcessingParameterNumber.Type.Double, optional=True, minValue=0.0),
+                 self.tr("Pixel size of the output grid in units of the target CRS (metres for a "
+                         "projected CRS, degrees for EPSG:4326)."))
+        self.add(QgsProcessingParameterString(self.CATEGORICAL, self.tr("Categorical factors (names)"),
+                                              defaultValue="landcover", optional=True),
+                 self.tr("Factor names to treat as classes (nearest / majority resampling), besides bands "
+                         "already marked categorical."))
+        self.add(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Aligned factors (fine grid)")),
+                 self.tr("Multiband GeoTIFF on the target grid, one named band per factor."))
+        self.add(QgsProcessingParameterRasterLayer(self.COARSE_REFERENCE,
+                                                   self.tr("Coarse grid raster (e.g. SMAP)"),
+                                                   optional=True),
+                 self.tr("When given, the aligned factors are also aggregated onto this raster's grid "
+                         "(training data for the models)."))
+        self.add(QgsProcessingParameterNumber(self.MIN_VALID_FRACTION,
+                                              self.tr("Minimum valid fraction per coarse cell"),
+                                              QgsProcessingParameterNumber.Type.Double, defaultValue=0.5,
+                                              minValue=0.0, maxValue=1.0),
+                 self.tr("A coarse cell with a smaller share of valid fine pixels becomes nodata."), advanced=True)
+        self.add(QgsProcessingParameterRasterDestination(self.COARSE_OUTPUT,
+                                                         self.tr("Aggregated factors (coarse grid)"),
+                                                         optional=True, createByDefault=True),
+                 self.tr("The factors aggregated onto the coarse reference grid; written only when a "
+                         "coarse reference raster is given."))
         self.addOutput(QgsProcessingOutputString(self.FACTOR_NAMES, self.tr("Factor names (comma-separated)")))
 
     # -- parameters ------------------------------------------------------------------------------
@@ -179,7 +174,7 @@ class AlignAlgorithm(SmdAlgorithm):
             paths.append(self._layer_path(layer) if layer is not None else str(item))
         return paths
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802
+    def checkParameterValues(self, parameters, context):
         ok, msg = super().checkParameterValues(parameters, context)
         if not ok:
             return ok, msg
@@ -197,8 +192,8 @@ class AlignAlgorithm(SmdAlgorithm):
         return True, ""
 
     # -- run -------------------------------------------------------------------------------------
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        from ..algorithms import align
+    def processAlgorithm(self, parameters, context, feedback):
+        from ...algorithms import align
 
         paths = self._input_paths(parameters, context)
         _, spec = self._grid_spec(parameters, context)

@@ -11,7 +11,6 @@ from qgis.core import (
     QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputNumber,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
@@ -24,8 +23,8 @@ from qgis.core import (
     QgsRasterLayer,
 )
 
-from .base import SmdAlgorithm
-from .screen import optional_number, sm_reading_text, sm_value_params
+from ..base import SmdAlgorithm
+from ..inputs import add_sm_reading, optional_number, sm_reading_text
 
 RESAMPLING = ("auto", "bilinear", "average", "nearest")
 OUTPUT_METRICS = (("N", "n"), ("R", "r"), ("MAE", "mae"), ("RMSE", "rmse"), ("BIAS", "bias"), ("UBRMSD", "ubrmsd"))
@@ -74,10 +73,10 @@ class ValidateAlgorithm(SmdAlgorithm):
     BIAS = "BIAS"
     UBRMSD = "UBRMSD"
 
-    def displayName(self) -> str:  # noqa: N802
+    def displayName(self) -> str:
         return self.tr("Validate soil moisture")
 
-    def shortHelpString(self) -> str:  # noqa: N802
+    def shortHelpString(self) -> str:
         return self.tr(
             "Compares a soil moisture raster (e.g. the 1 km result of 'Downscale soil moisture') with a reference "
             "raster and/or in-situ stations and reports n, R, MAE, RMSE, bias (estimate minus reference) and "
@@ -92,8 +91,7 @@ class ValidateAlgorithm(SmdAlgorithm):
             "mean on the estimate's date is compared with the estimate pixel containing the station. The date "
             "comes from the estimate's file name (YYYYMMDD or YYYY-MM-DD) unless given.\n\n"
             "The CSV output has one row per source: 'reference', 'stations' (pooled) and 'station:<id>'; the "
-            "numeric outputs are those of the reference comparison when a reference is given, else of the "
-            "stations.\n\n"
+            "numeric outputs are those of the reference comparison when a reference is given, else of the stations.\n\n"
             "Time series: give several estimates (dates in the file names, e.g. the sm_1km_<YYYYMMDD>.tif of a "
             "downscaling series) with reference rasters of the same dates and/or stations. Each date is compared "
             "as above; the CSV has one row per date and source, then the metrics of all dates pooled (date "
@@ -105,70 +103,65 @@ class ValidateAlgorithm(SmdAlgorithm):
             "for percent) and REF_NODATA (a fill value the file does not declare) say how to read the reference. "
             "Station values must lie within 0-1 m3/m3.")
 
-    def initAlgorithm(self, config=None):  # noqa: N802
-        params = []
-        p = QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Soil moisture estimate"), optional=True)
-        params.append((p, self.tr("The raster to validate (band 1, m3/m3); leave empty for a time series.")))
-        p = QgsProcessingParameterRasterLayer(self.REFERENCE, self.tr("Reference raster"), optional=True)
-        params.append((p, self.tr("A soil moisture raster of the same date, e.g. SMAP.")))
-        p = QgsProcessingParameterEnum(self.RESAMPLING, self.tr("Reference resampling"),
-                                       options=[self.tr("Automatic (average if finer, bilinear if coarser)"),
-                                                self.tr("Bilinear"), self.tr("Average"), self.tr("Nearest")],
-                                       defaultValue=0)
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-        params.append((p, self.tr("How the reference is brought onto the estimate's grid.")))
-        params += sm_value_params(self, self.REF_SCALE, self.REF_NODATA, reference=True)
-        p = QgsProcessingParameterFeatureSource(self.STATIONS, self.tr("Station points"),
-                                                [QgsProcessing.SourceType.TypeVectorPoint], optional=True)
-        params.append((p, self.tr("Point layer of in-situ observations, one feature per station and time.")))
-        p = QgsProcessingParameterField(self.STATION_ID_FIELD, self.tr("Station id field"),
-                                        parentLayerParameterName=self.STATIONS, optional=True)
-        params.append((p, self.tr("Field identifying the station; empty: found by name (station, id, name), "
-                                  "else stations are told apart by their coordinates.")))
-        p = QgsProcessingParameterField(self.DATE_FIELD, self.tr("Date field"),
-                                        parentLayerParameterName=self.STATIONS, optional=True)
-        params.append((p, self.tr("Date or date-time field (or text YYYY-MM-DD); empty: found by name.")))
-        p = QgsProcessingParameterField(self.VALUE_FIELD, self.tr("Soil moisture field (m3/m3)"),
-                                        parentLayerParameterName=self.STATIONS, optional=True)
-        params.append((p, self.tr("Observed volumetric soil moisture in m3/m3; empty: found by name "
-                                  "(value, sm, soil_moisture).")))
-        p = QgsProcessingParameterFile(self.STATIONS_FILE, self.tr("Station file (CSV, ISMN .stm)"),
-                                       behavior=QgsProcessingParameterFile.Behavior.File, optional=True,
-                                       fileFilter=self.tr("Station observations (*.csv *.txt *.stm)"))
-        params.append((p, self.tr("A CSV table with columns station, lon, lat, date, value (EPSG:4326, or a crs "
-                                  "column), or one ISMN .stm file ('Header+values' or 'CEOP formatted').")))
-        p = QgsProcessingParameterFile(self.STATIONS_FOLDER, self.tr("Folder of ISMN .stm files"),
-                                       behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True)
-        params.append((p, self.tr("An unzipped ISMN download ('Header+values' or 'CEOP formatted'); its soil "
-                                  "moisture files are read, other files are listed in the log.")))
-        p = QgsProcessingParameterNumber(self.MAX_DEPTH, self.tr("Maximum sensor depth for ISMN files (m)"),
-                                         QgsProcessingParameterNumber.Type.Double, defaultValue=0.05, minValue=0.0)
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-        params.append((p, self.tr("ISMN sensors whose top is deeper are ignored (SMAP surface soil moisture is "
-                                  "0-5 cm).")))
-        p = QgsProcessingParameterString(self.DATE, self.tr("Date of the estimate"), optional=True)
-        params.append((p, self.tr("Day compared with the stations; empty: the date in the estimate's file name.")))
-        p = QgsProcessingParameterFileDestination(self.OUTPUT, self.tr("Metrics"), self.tr("CSV files (*.csv)"))
-        params.append((p, self.tr("CSV with one row per source and the metrics n, r, mae, rmse, bias, ubrmsd.")))
-        p = QgsProcessingParameterFileDestination(self.PAIRS, self.tr("Station pairs"), self.tr("CSV files (*.csv)"),
-                                                  optional=True, createByDefault=False)
-        params.append((p, self.tr("CSV with each station's observed daily mean and the estimate at its pixel.")))
-        p = QgsProcessingParameterMultipleLayers(self.INPUT_SERIES, self.tr("Time series: estimates"),
-                                                 QgsProcessing.SourceType.TypeRaster, optional=True)
-        params.append((p, self.tr("Estimates of several dates, each with its date in the file name (YYYYMMDD or "
-                                  "YYYY-MM-DD), instead of one estimate.")))
-        p = QgsProcessingParameterMultipleLayers(self.REFERENCE_SERIES, self.tr("Time series: reference rasters"),
-                                                 QgsProcessing.SourceType.TypeRaster, optional=True)
-        params.append((p, self.tr("Reference rasters of the same dates, paired with the estimates by the date in "
-                                  "the file names.")))
-        p = QgsProcessingParameterFileDestination(self.REPORT, self.tr("Report"), self.tr("HTML files (*.html)"),
-                                                  optional=True, createByDefault=True)
-        params.append((p, self.tr("HTML report with the metrics and plots (estimate against reference with the 1:1 "
-                                  "line, stations over time); shown in the Processing results viewer.")))
-        for param, help_text in params:
-            if hasattr(param, "setHelp"):
-                param.setHelp(help_text)
-            self.addParameter(param)
+    def initAlgorithm(self, config=None):
+        self.add(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Soil moisture estimate"), optional=True),
+                 self.tr("The raster to validate (band 1, m3/m3); leave empty for a time series."))
+        self.add(QgsProcessingParameterRasterLayer(self.REFERENCE, self.tr("Reference raster"), optional=True),
+                 self.tr("A soil moisture raster of the same date, e.g. SMAP."))
+        self.add(QgsProcessingParameterEnum(self.RESAMPLING, self.tr("Reference resampling"),
+                                            options=[self.tr("Automatic (average if finer, bilinear if coarser)"),
+                                                     self.tr("Bilinear"), self.tr("Average"), self.tr("Nearest")],
+                                            defaultValue=0),
+                 self.tr("How the reference is brought onto the estimate's grid."), advanced=True)
+        add_sm_reading(self, self.REF_SCALE, self.REF_NODATA, reference=True)
+        self.add(QgsProcessingParameterFeatureSource(self.STATIONS, self.tr("Station points"),
+                                                     [QgsProcessing.SourceType.TypeVectorPoint], optional=True),
+                 self.tr("Point layer of in-situ observations, one feature per station and time."))
+        self.add(QgsProcessingParameterField(self.STATION_ID_FIELD, self.tr("Station id field"),
+                                             parentLayerParameterName=self.STATIONS, optional=True),
+                 self.tr("Field identifying the station; empty: found by name (station, id, name), "
+                         "else stations are told apart by their coordinates."))
+        self.add(QgsProcessingParameterField(self.DATE_FIELD, self.tr("Date field"),
+                                             parentLayerParameterName=self.STATIONS, optional=True),
+                 self.tr("Date or date-time field (or text YYYY-MM-DD); empty: found by name."))
+        self.add(QgsProcessingParameterField(self.VALUE_FIELD, self.tr("Soil moisture field (m3/m3)"),
+                                             parentLayerParameterName=self.STATIONS, optional=True),
+                 self.tr("Observed volumetric soil moisture in m3/m3; empty: found by name "
+                         "(value, sm, soil_moisture)."))
+        self.add(QgsProcessingParameterFile(self.STATIONS_FILE, self.tr("Station file (CSV, ISMN .stm)"),
+                                            behavior=QgsProcessingParameterFile.Behavior.File, optional=True,
+                                            fileFilter=self.tr("Station observations (*.csv *.txt *.stm)")),
+                 self.tr("A CSV table with columns station, lon, lat, date, value (EPSG:4326, or a crs "
+                         "column), or one ISMN .stm file ('Header+values' or 'CEOP formatted')."))
+        self.add(QgsProcessingParameterFile(self.STATIONS_FOLDER, self.tr("Folder of ISMN .stm files"),
+                                            behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True),
+                 self.tr("An unzipped ISMN download ('Header+values' or 'CEOP formatted'); its soil "
+                         "moisture files are read, other files are listed in the log."))
+        self.add(QgsProcessingParameterNumber(self.MAX_DEPTH, self.tr("Maximum sensor depth for ISMN files (m)"),
+                                              QgsProcessingParameterNumber.Type.Double, defaultValue=0.05,
+                                              minValue=0.0),
+                 self.tr("ISMN sensors whose top is deeper are ignored (SMAP surface soil moisture is "
+                         "0-5 cm)."), advanced=True)
+        self.add(QgsProcessingParameterString(self.DATE, self.tr("Date of the estimate"), optional=True),
+                 self.tr("Day compared with the stations; empty: the date in the estimate's file name."))
+        self.add(QgsProcessingParameterFileDestination(self.OUTPUT, self.tr("Metrics"), self.tr("CSV files (*.csv)")),
+                 self.tr("CSV with one row per source and the metrics n, r, mae, rmse, bias, ubrmsd."))
+        self.add(QgsProcessingParameterFileDestination(self.PAIRS, self.tr("Station pairs"),
+                                                       self.tr("CSV files (*.csv)"),
+                                                       optional=True, createByDefault=False),
+                 self.tr("CSV with each station's observed daily mean and the estimate at its pixel."))
+        self.add(QgsProcessingParameterMultipleLayers(self.INPUT_SERIES, self.tr("Time series: estimates"),
+                                                      QgsProcessing.SourceType.TypeRaster, optional=True),
+                 self.tr("Estimates of several dates, each with its date in the file name (YYYYMMDD or "
+                         "YYYY-MM-DD), instead of one estimate."))
+        self.add(QgsProcessingParameterMultipleLayers(self.REFERENCE_SERIES, self.tr("Time series: reference rasters"),
+                                                      QgsProcessing.SourceType.TypeRaster, optional=True),
+                 self.tr("Reference rasters of the same dates, paired with the estimates by the date in "
+                         "the file names."))
+        self.add(QgsProcessingParameterFileDestination(self.REPORT, self.tr("Report"), self.tr("HTML files (*.html)"),
+                                                       optional=True, createByDefault=True),
+                 self.tr("HTML report with the metrics and plots (estimate against reference with the 1:1 "
+                         "line, stations over time); shown in the Processing results viewer."))
         names = {"N": self.tr("Number of pairs"), "R": self.tr("Correlation R"), "MAE": self.tr("MAE (m3/m3)"),
                  "RMSE": self.tr("RMSE (m3/m3)"), "BIAS": self.tr("Bias (m3/m3)"),
                  "UBRMSD": self.tr("ubRMSD (m3/m3)")}
@@ -191,7 +184,7 @@ class ValidateAlgorithm(SmdAlgorithm):
                 or bool(self.parameterAsFile(parameters, self.STATIONS_FILE, context))
                 or bool(self.parameterAsFile(parameters, self.STATIONS_FOLDER, context)))
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802
+    def checkParameterValues(self, parameters, context):
         ok, msg = super().checkParameterValues(parameters, context)
         if not ok:
             return ok, msg
@@ -212,7 +205,7 @@ class ValidateAlgorithm(SmdAlgorithm):
                                   "file or a folder of ISMN files.")
         text = (self.parameterAsString(parameters, self.DATE, context) or "").strip()
         if text:
-            from ..algorithms.stations import parse_date
+            from ...algorithms.stations import parse_date
 
             try:
                 parse_date(text)
@@ -221,7 +214,7 @@ class ValidateAlgorithm(SmdAlgorithm):
         return True, ""
 
     def _layer_observations(self, parameters, context, feedback):
-        from ..algorithms import stations
+        from ...algorithms import stations
 
         source = self.parameterAsSource(parameters, self.STATIONS, context)
         if source is None:
@@ -262,7 +255,7 @@ class ValidateAlgorithm(SmdAlgorithm):
         return self.run_engine(stations.from_records, records, wkt, label)
 
     def _file_observations(self, parameters, context, feedback):
-        from ..algorithms import stations
+        from ...algorithms import stations
 
         out = []
         depth = self.parameterAsDouble(parameters, self.MAX_DEPTH, context)
@@ -284,14 +277,14 @@ class ValidateAlgorithm(SmdAlgorithm):
                               .format(len(observations), len({o.station for o in observations})))
         output = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         pairs = self.parameterAsFileOutput(parameters, self.PAIRS, context) or None
-        from .screen import report_destination
+        from ..inputs import report_destination
 
         return observations, output, pairs, report_destination(self, parameters, context)
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        from ..algorithms import validate as engine
-        from ..algorithms.report import PairSampler
-        from ..algorithms.stations import parse_date
+    def processAlgorithm(self, parameters, context, feedback):
+        from ...algorithms import validate as engine
+        from ...algorithms.report import PairSampler
+        from ...algorithms.stations import parse_date
 
         if parameters.get(self.INPUT_SERIES) not in (None, "", []):
             return self._process_series(parameters, context, feedback)
@@ -329,7 +322,7 @@ class ValidateAlgorithm(SmdAlgorithm):
         if report_path:
             station_pairs = []
             if observations:
-                from ..algorithms.dates import date_from_name
+                from ...algorithms.dates import date_from_name
 
                 station_pairs = self.run_engine(engine.sample_stations, estimate, observations,
                                                 day or date_from_name(estimate))
@@ -358,15 +351,15 @@ class ValidateAlgorithm(SmdAlgorithm):
         return base if layer.name() in (base, os.path.splitext(base)[0]) else f"{layer.name()} ({base})"
 
     def _write_report(self, results, station_pairs, path, sampler, per_date, inputs) -> str:
-        from ..algorithms import report
+        from ...algorithms import report
 
         samples = (sampler.estimate, sampler.reference) if sampler is not None and "reference" in results else None
         return self.run_engine(report.validate_report, results, station_pairs, path, samples=samples,
                                per_date=per_date, inputs=inputs)
 
     def _process_series(self, parameters, context, feedback):
-        from ..algorithms import report, series
-        from .screen import raster_paths
+        from ...algorithms import report, series
+        from ..inputs import raster_paths
 
         estimates = raster_paths(self, parameters, self.INPUT_SERIES, context)
         references = raster_paths(self, parameters, self.REFERENCE_SERIES, context)

@@ -10,7 +10,6 @@ from qgis.core import (
     QgsProcessingOutputString,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterCrs,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterExtent,
     QgsProcessingParameterFeatureSource,
@@ -20,9 +19,9 @@ from qgis.core import (
     QgsSettings,
 )
 
-from ..algorithms.gee.catalog import DEFAULT_FACTORS, load_catalog
-from .base import SmdAlgorithm
-from .gee_common import GeeParameters, crs_text, parse_date
+from ...algorithms.gee.catalog import DEFAULT_FACTORS, load_catalog
+from ..base import SmdAlgorithm
+from ..gee_common import GeeParameters, crs_text, parse_date
 
 #: Factors offered, in catalog order (the catalog is plain JSON: reading it needs no earthengine-api).
 FACTOR_IDS = load_catalog().factor_ids()
@@ -69,10 +68,10 @@ class FetchGeeAlgorithm(GeeParameters, SmdAlgorithm):
     PLAN_REQUESTS = "PLAN_REQUESTS"
     PLAN_BYTES = "PLAN_BYTES"
 
-    def displayName(self) -> str:  # noqa: N802
+    def displayName(self) -> str:
         return self.tr("Fetch data from Earth Engine")
 
-    def shortHelpString(self) -> str:  # noqa: N802
+    def shortHelpString(self) -> str:
         return self.tr(
             "Downloads from Google Earth Engine, for an area and a date range, SMAP soil moisture and the "
             "downscaling factors, on grids and time steps that already agree, ready for screen, train and "
@@ -100,94 +99,85 @@ class FetchGeeAlgorithm(GeeParameters, SmdAlgorithm):
             "Areas too large for interactive download can be exported to Google Drive or Cloud Storage instead "
             "(the tasks are listed in the manifest).")
 
-    def initAlgorithm(self, config=None):  # noqa: N802
-        params = []
-        p = QgsProcessingParameterExtent(self.EXTENT, self.tr("Extent"), optional=True)
-        params.append((p, self.tr("Area to fetch, with its CRS. Ignored when a polygon layer is given.")))
-        p = QgsProcessingParameterFeatureSource(self.AREA, self.tr("Area (polygon layer)"),
-                                                [QgsProcessing.SourceType.TypeVectorPolygon], optional=True)
-        params.append((p, self.tr("Polygons delimiting the area (all features together). The data cover the SMAP "
-                                  "cells that intersect the polygons' bounding box.")))
-        p = QgsProcessingParameterString(self.START_DATE, self.tr("Start date (YYYY-MM-DD)"), defaultValue="")
-        params.append((p, self.tr("First day of the date range.")))
-        p = QgsProcessingParameterString(self.END_DATE, self.tr("End date (YYYY-MM-DD, inclusive)"), defaultValue="")
-        params.append((p, self.tr("Last day of the date range (included).")))
-        p = QgsProcessingParameterEnum(self.TIME_STEP, self.tr("Time step"),
-                                       options=[self.tr("Daily"), self.tr("8-day"), self.tr("16-day"),
-                                                self.tr("Monthly")], defaultValue=0)
-        params.append((p, self.tr("Length of each time step. 8- and 16-day steps follow the MODIS composite "
-                                  "calendar; the first and last steps are clipped to the date range.")))
-        p = QgsProcessingParameterNumber(self.WINDOW_DAYS, self.tr("Compositing window for gap filling (days)"),
-                                         QgsProcessingParameterNumber.Type.Integer, defaultValue=8, minValue=0,
-                                         maxValue=90)
-        params.append((p, self.tr("Sentinel-1, Landsat and MODIS LST/albedo pixels left without a valid "
-                                  "observation in a step are filled from this many days before and after it; "
-                                  "0 turns gap filling off.")))
-        p = QgsProcessingParameterEnum(self.SMAP_PRODUCT, self.tr("SMAP product"),
-                                       options=[self.tr("L4 (model assimilation, 3-hourly)"),
-                                                self.tr("L3 enhanced (radiometer, AM/PM passes)")], defaultValue=0)
-        params.append((p, self.tr("SMAP L4 (SPL4SMGP v8) is gap-free; SMAP L3 enhanced (SPL3SMP_E) has gaps "
-                                  "between overpasses and keeps only recommended-quality retrievals.")))
-        p = QgsProcessingParameterEnum(self.SMAP_LAYER, self.tr("SMAP layer"),
-                                       options=[self.tr("Surface soil moisture (0-5 cm)"),
-                                                self.tr("Root-zone soil moisture (0-100 cm, L4 only)")],
-                                       defaultValue=0)
-        params.append((p, self.tr("The soil moisture layer to downscale.")))
-        p = QgsProcessingParameterEnum(self.FACTORS, self.tr("Factors"), options=FACTOR_IDS, allowMultiple=True,
-                                       defaultValue=list(DEFAULT_FACTORS))
-        if hasattr(p, "setUsesStaticStrings"):
-            p.setUsesStaticStrings(True)
-        params.append((p, self.tr("Downscaling factors to fetch, each one band of the factor stacks (see the "
-                                  "algorithm help for their sources).")))
-        p = QgsProcessingParameterNumber(self.FINE_RESOLUTION, self.tr("Fine resolution (target CRS units)"),
-                                         QgsProcessingParameterNumber.Type.Double, defaultValue=1000.0,
-                                         minValue=0.0)
-        params.append((p, self.tr("Pixel size of the factor stacks, in units of the target CRS (metres for "
-                                  "EPSG:6933). Must be finer than SMAP's 9 km.")))
+    def initAlgorithm(self, config=None):
+        self.add(QgsProcessingParameterExtent(self.EXTENT, self.tr("Extent"), optional=True),
+                 self.tr("Area to fetch, with its CRS. Ignored when a polygon layer is given."))
+        self.add(QgsProcessingParameterFeatureSource(self.AREA, self.tr("Area (polygon layer)"),
+                                                     [QgsProcessing.SourceType.TypeVectorPolygon], optional=True),
+                 self.tr("Polygons delimiting the area (all features together). The data cover the SMAP "
+                         "cells that intersect the polygons' bounding box."))
+        self.add(QgsProcessingParameterString(self.START_DATE, self.tr("Start date (YYYY-MM-DD)"), defaultValue=""),
+                 self.tr("First day of the date range."))
+        self.add(QgsProcessingParameterString(self.END_DATE, self.tr("End date (YYYY-MM-DD, inclusive)"),
+                                              defaultValue=""),
+                 self.tr("Last day of the date range (included)."))
+        self.add(QgsProcessingParameterEnum(self.TIME_STEP, self.tr("Time step"),
+                                            options=[self.tr("Daily"), self.tr("8-day"), self.tr("16-day"),
+                                                     self.tr("Monthly")], defaultValue=0),
+                 self.tr("Length of each time step. 8- and 16-day steps follow the MODIS composite "
+                         "calendar; the first and last steps are clipped to the date range."))
+        self.add(QgsProcessingParameterNumber(self.WINDOW_DAYS, self.tr("Compositing window for gap filling (days)"),
+                                              QgsProcessingParameterNumber.Type.Integer, defaultValue=8, minValue=0,
+                                              maxValue=90),
+                 self.tr("Sentinel-1, Landsat and MODIS LST/albedo pixels left without a valid "
+                         "observation in a step are filled from this many days before and after it; "
+                         "0 turns gap filling off."))
+        self.add(QgsProcessingParameterEnum(self.SMAP_PRODUCT, self.tr("SMAP product"),
+                                            options=[self.tr("L4 (model assimilation, 3-hourly)"),
+                                                     self.tr("L3 enhanced (radiometer, AM/PM)")],
+                                                     defaultValue=0),
+                 self.tr("SMAP L4 (SPL4SMGP v8) is gap-free; SMAP L3 enhanced (SPL3SMP_E) has gaps "
+                         "between overpasses and keeps only recommended-quality retrievals."))
+        self.add(QgsProcessingParameterEnum(self.SMAP_LAYER, self.tr("SMAP layer"),
+                                            options=[self.tr("Surface soil moisture (0-5 cm)"),
+                                                     self.tr("Root zone (0-100 cm, L4 only)")],
+                                            defaultValue=0),
+                 self.tr("The soil moisture layer to downscale."))
+        self.add(QgsProcessingParameterEnum(self.FACTORS, self.tr("Factors"), options=FACTOR_IDS, allowMultiple=True,
+                                            defaultValue=list(DEFAULT_FACTORS), usesStaticStrings=True),
+                 self.tr("Downscaling factors to fetch, each one band of the factor stacks (see the "
+                         "algorithm help for their sources)."))
+        self.add(QgsProcessingParameterNumber(self.FINE_RESOLUTION, self.tr("Fine resolution (target CRS units)"),
+                                              QgsProcessingParameterNumber.Type.Double, defaultValue=1000.0,
+                                              minValue=0.0),
+                 self.tr("Pixel size of the factor stacks, in units of the target CRS (metres for "
+                         "EPSG:6933). Must be finer than SMAP's 9 km."))
         # optional: QGIS 3.22 rejects a missing CRS value even when the parameter has a default
-        p = QgsProcessingParameterCrs(self.TARGET_CRS, self.tr("Target CRS of the factor stacks"),
-                                      defaultValue="EPSG:6933", optional=True)
-        params.append((p, self.tr("CRS of the fine grid; EPSG:6933 (SMAP's own EASE-Grid 2.0) when empty.")))
-        p = QgsProcessingParameterString(self.PROJECT, self.tr("Earth Engine Cloud project"), optional=True)
-        params.append((p, self.tr("Google Cloud project registered for Earth Engine. Empty: the plugin settings, "
-                                  "then the SMDOWNSCALE_EE_PROJECT environment variable.")))
-        p = QgsProcessingParameterEnum(self.ORBIT_PASS, self.tr("Sentinel-1 orbit pass"),
-                                       options=[self.tr("Both"), self.tr("Ascending"), self.tr("Descending")],
-                                       defaultValue=0)
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-        params.append((p, self.tr("Restrict Sentinel-1 scenes to one orbit direction (consistent geometry).")))
-        p = QgsProcessingParameterNumber(self.WORKERS, self.tr("Parallel requests"),
-                                         QgsProcessingParameterNumber.Type.Integer, optional=True, minValue=1,
-                                         maxValue=40)
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-        params.append((p, self.tr("Tiles requested at once. Empty: the plugin settings (default 8).")))
-        p = QgsProcessingParameterEnum(self.EXPORT, self.tr("Large areas: export instead of downloading"),
-                                       options=[self.tr("No (download)"), self.tr("Export to Google Drive"),
-                                                self.tr("Export to Cloud Storage")], defaultValue=0)
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-        params.append((p, self.tr("For areas beyond interactive limits: start Earth Engine export tasks (one per "
-                                  "file) instead of downloading; they are listed in the manifest and the log.")))
-        p = QgsProcessingParameterString(self.EXPORT_TARGET, self.tr("Export Drive folder or Cloud Storage bucket"),
-                                         optional=True)
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-        params.append((p, self.tr("Google Drive folder (default 'smdownscale') or Cloud Storage bucket (required) "
-                                  "for exports.")))
-        p = QgsProcessingParameterBoolean(self.WAIT_EXPORTS, self.tr("Follow export tasks until they finish"),
-                                          defaultValue=True)
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-        params.append((p, self.tr("With export: keep polling the tasks, showing progress per finished task and "
-                                  "reporting Earth Engine's message if one fails; canceling cancels the tasks on "
-                                  "Earth Engine. Off: start the tasks and return.")))
-        p = QgsProcessingParameterBoolean(self.PLAN_ONLY, self.tr("Plan only (dry run)"), defaultValue=False)
-        params.append((p, self.tr("Compute nothing: write plan.csv in the output folder with, per time step, the "
-                                  "requests (or export tasks), pixels, bytes and source pixels Earth Engine would "
-                                  "read, and show it in the log. Only SMAP's grid is read from Earth Engine.")))
-        p = QgsProcessingParameterFolderDestination(self.OUTPUT, self.tr("Output folder"))
-        params.append((p, self.tr("Folder receiving smap/, factors/ and manifest.json.")))
-        for param, help_text in params:
-            if hasattr(param, "setHelp"):
-                param.setHelp(help_text)
-            self.addParameter(param)
+        self.add(QgsProcessingParameterCrs(self.TARGET_CRS, self.tr("Target CRS of the factor stacks"),
+                                           defaultValue="EPSG:6933", optional=True),
+                 self.tr("CRS of the fine grid; EPSG:6933 (SMAP's own EASE-Grid 2.0) when empty."))
+        self.add(QgsProcessingParameterString(self.PROJECT, self.tr("Earth Engine Cloud project"), optional=True),
+                 self.tr("Google Cloud project registered for Earth Engine. Empty: the plugin settings, "
+                         "then the SMDOWNSCALE_EE_PROJECT environment variable."))
+        self.add(QgsProcessingParameterEnum(self.ORBIT_PASS, self.tr("Sentinel-1 orbit pass"),
+                                            options=[self.tr("Both"), self.tr("Ascending"), self.tr("Descending")],
+                                            defaultValue=0),
+                 self.tr("Restrict Sentinel-1 scenes to one orbit direction (consistent geometry)."), advanced=True)
+        self.add(QgsProcessingParameterNumber(self.WORKERS, self.tr("Parallel requests"),
+                                              QgsProcessingParameterNumber.Type.Integer, optional=True, minValue=1,
+                                              maxValue=40),
+                 self.tr("Tiles requested at once. Empty: the plugin settings (default 8)."), advanced=True)
+        self.add(QgsProcessingParameterEnum(self.EXPORT, self.tr("Large areas: export instead of downloading"),
+                                            options=[self.tr("No (download)"), self.tr("Export to Google Drive"),
+                                                     self.tr("Export to Cloud Storage")], defaultValue=0),
+                 self.tr("For areas beyond interactive limits: start Earth Engine export tasks (one per "
+                         "file) instead of downloading; they are listed in the manifest and the log."), advanced=True)
+        self.add(QgsProcessingParameterString(self.EXPORT_TARGET,
+                                              self.tr("Export folder or bucket"),
+                                              optional=True),
+                 self.tr("Google Drive folder (default 'smdownscale') or Cloud Storage bucket (required) "
+                         "for exports."), advanced=True)
+        self.add(QgsProcessingParameterBoolean(self.WAIT_EXPORTS, self.tr("Follow export tasks until they finish"),
+                                               defaultValue=True),
+                 self.tr("With export: keep polling the tasks, showing progress per finished task and "
+                         "reporting Earth Engine's message if one fails; canceling cancels the tasks on "
+                         "Earth Engine. Off: start the tasks and return."), advanced=True)
+        self.add(QgsProcessingParameterBoolean(self.PLAN_ONLY, self.tr("Plan only (dry run)"), defaultValue=False),
+                 self.tr("Compute nothing: write plan.csv in the output folder with, per time step, the "
+                         "requests (or export tasks), pixels, bytes and source pixels Earth Engine would "
+                         "read, and show it in the log. Only SMAP's grid is read from Earth Engine."))
+        self.add(QgsProcessingParameterFolderDestination(self.OUTPUT, self.tr("Output folder")),
+                 self.tr("Folder receiving smap/, factors/ and manifest.json."))
         self.addOutput(QgsProcessingOutputFile(self.MANIFEST, self.tr("Manifest (JSON)")))
         self.addOutput(QgsProcessingOutputString(self.SMAP_FILES, self.tr("SMAP rasters (';'-separated)")))
         self.addOutput(QgsProcessingOutputString(self.FACTOR_FILES, self.tr("Factor stacks (';'-separated)")))
@@ -199,7 +189,7 @@ class FetchGeeAlgorithm(GeeParameters, SmdAlgorithm):
     # -- parameters ------------------------------------------------------------------------------
     def folder_output(self, name, folder, parameters, context):
         """The output folder receives manifest.json and replaces smap/, factors/ and the tile cache .cache/."""
-        from ..algorithms.paths import FolderOutput
+        from ...algorithms.paths import FolderOutput
 
         return FolderOutput(folder, files=["manifest.json", "plan.csv"], subfolders=["smap", "factors", ".cache"])
 
@@ -212,7 +202,7 @@ class FetchGeeAlgorithm(GeeParameters, SmdAlgorithm):
         values = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
         return [str(v).strip() for v in values if str(v).strip()]  # names (static strings), not indices
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802
+    def checkParameterValues(self, parameters, context):
         factors = self._factors(parameters, context)
         unknown = [f for f in factors if f not in FACTOR_IDS]
         if unknown:  # before the generic enum check, to name the known factors
@@ -245,11 +235,11 @@ class FetchGeeAlgorithm(GeeParameters, SmdAlgorithm):
 
     # -- credentials -----------------------------------------------------------------------------
     # -- run -------------------------------------------------------------------------------------
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        from . import dependencies, settings
+    def processAlgorithm(self, parameters, context, feedback):
+        from .. import dependencies, settings
 
         dependencies.require(["ee"])
-        from ..algorithms.gee import auth, fetch
+        from ...algorithms.gee import auth, fetch
 
         area, area_crs = self._area(parameters, context)
         out_dir = self.parameterAsFileOutput(parameters, self.OUTPUT, context)

@@ -1,0 +1,99 @@
+"""Every list a user chooses from, in one place: keys, English labels and the order forms show them in.
+
+As rasterio keeps its option sets in ``rasterio/enums.py``, the engine (``train``, ``residual``,
+``gee.server``), the Processing wrappers (their enum parameters), the reports and the Earth Engine mapping
+all read these. A key is stable: it is stored in model files and manifests and passed by scripts. A label is
+the English text reports and messages show (the wrappers translate their own form labels). ``form`` is the
+order a Processing enum lists the keys in: its indices are public too (scripts pass ``MODEL_TYPE=0``), so a
+new option is appended there, never inserted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Choices:
+    """One kind of choice.
+
+    Parameters
+    ----------
+    labels:
+        key -> English label, in the order the engine lists the keys (messages such as "use one of ...").
+    form:
+        The keys in the order a Processing form lists them, when it differs from ``labels``.
+    """
+
+    labels: dict[str, str]
+    form: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.form and sorted(self.form) != sorted(self.labels):
+            raise ValueError(f"form order {self.form} does not list the keys {tuple(self.labels)}")
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The keys, in the engine's order."""
+        return tuple(self.labels)
+
+    @property
+    def form_keys(self) -> tuple[str, ...]:
+        """The keys in form (enum index) order."""
+        return self.form or self.keys
+
+    def label(self, key: str) -> str:
+        """The English label of ``key``; an unknown key is shown as it is."""
+        return self.labels.get(key, key)
+
+
+#: The local chain's regression models (scikit-learn), and "auto", which picks one of them.
+AUTO = "auto"
+MODELS = Choices({
+    "rf": "random forest",
+    "svr": "support vector regression",
+    "cart": "regression tree (CART)",
+    "gbr": "gradient boosting (histogram-based)",
+    "extratrees": "extra trees",
+    "linear_gbr": "linear trend + gradient boosting",
+})
+#: What smdownscale:train's Model list offers: every model, then Auto.
+MODEL_CHOICES = Choices({
+    **MODELS.labels,
+    AUTO: "random forest unless another model is clearly better in scale transfer and spatial CV",
+})
+
+#: Earth Engine's regressors (smdownscale:downscalegee); ``EE_FUNCTIONS`` in ``gee/server.py`` names them there.
+EE_MODELS = Choices({
+    "rf": "random forest",
+    "cart": "regression tree (CART)",
+    "svr": "support vector regression (NU_SVR)",
+    "gbt": "gradient tree boosting",
+})
+
+#: Residual correction after downscaling (``residual.py``); Earth Engine offers the first and the last only.
+RESIDUAL_MODES = Choices({
+    "constant": "constant per coarse cell",
+    "smooth": "smooth (mass-conserving)",
+    "none": "none",
+}, form=("constant", "none", "smooth"))
+EE_RESIDUAL_MODES = Choices({
+    "constant": RESIDUAL_MODES.label("constant"),
+    "none": RESIDUAL_MODES.label("none"),
+})
+
+#: How training's cross-validation holds samples out.
+CV_MODES = Choices({
+    "spatial": "spatial blocks",
+    "dates": "dates held out",
+    "random": "random K-fold (optimistic)",
+})
+
+#: At which scale the model learns.
+TRAINING_MODES = Choices({
+    "coarse": "scale-aware: factors aggregated to the SMAP grid, trained on SMAP cells",
+    "paper": "study's mode: SMAP resampled bilinearly to 1 km, trained on 1 km pixels",
+})
+
+__all__ = ["AUTO", "CV_MODES", "Choices", "EE_MODELS", "EE_RESIDUAL_MODES", "MODELS", "MODEL_CHOICES",
+           "RESIDUAL_MODES", "TRAINING_MODES"]

@@ -1,0 +1,38 @@
+"""Each Processing enum that offers a list of the option registry (algorithms/options.py) offers all of it, in the
+registry's form order (enum indices are public), and maps each index to the registry's key."""
+
+from __future__ import annotations
+
+import pytest
+from qgis.core import QgsApplication
+
+from smdownscale.algorithms import options
+from smdownscale.processing_provider.algs import downscale, downscalegee, train
+
+#: (algorithm, parameter, the wrapper's index -> key table, registry, the English form label of each key)
+ENUMS = [
+    ("train", "MODEL_TYPE", train.MODEL_KEYS, options.MODEL_CHOICES, {
+        "rf": "Random forest (RF)", "svr": "Support vector regression (SVR)", "cart": "Regression tree (CART)",
+        "gbr": "Gradient boosting (histogram-based)", "extratrees": "Extra trees",
+        "linear_gbr": "Linear trend + gradient boosting", "auto": "Auto (RF unless clearly beaten)"}),
+    ("train", "TRAINING_MODE", train.TRAINING_MODE_KEYS, options.TRAINING_MODES, {
+        "coarse": "Scale-aware: train on SMAP cells", "paper": "Study's mode: SMAP at 1 km"}),
+    ("train", "CV_MODE", train.CV_MODE_KEYS, options.CV_MODES, {
+        "spatial": "Spatial blocks", "dates": "Dates held out", "random": "Random K-fold (optimistic)"}),
+    ("downscale", "RESIDUAL_CORRECTION", downscale.RESIDUAL_MODES, options.RESIDUAL_MODES, {
+        "constant": "Constant per coarse cell", "none": "None", "smooth": "Smooth (mass-conserving)"}),
+    ("downscalegee", "MODEL_TYPE", downscalegee.MODEL_KEYS, options.EE_MODELS, {
+        "rf": "Random forest (RF)", "cart": "Regression tree (CART)", "svr": "Support vector regression (NU_SVR)",
+        "gbt": "Gradient tree boosting (GBT)"}),
+    ("downscalegee", "RESIDUAL_CORRECTION", downscalegee.RESIDUAL_MODES, options.EE_RESIDUAL_MODES, {
+        "constant": "Constant per coarse cell", "none": "None"}),
+]
+
+
+@pytest.mark.parametrize("alg_id, name, keys, choices, labels", ENUMS, ids=[f"{a}-{n}" for a, n, *_ in ENUMS])
+def test_enum_offers_the_registry_in_form_order(plugin, alg_id, name, keys, choices, labels):
+    alg = QgsApplication.processingRegistry().algorithmById(f"smdownscale:{alg_id}")
+    definition = alg.parameterDefinition(name)
+    assert tuple(keys) == choices.form_keys  # index -> engine key, as processAlgorithm reads it
+    assert definition.options() == [labels[key] for key in choices.form_keys]
+    assert definition.defaultValue() == 0 and choices.form_keys[0] == keys[0]
