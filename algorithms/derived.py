@@ -162,13 +162,11 @@ class StackReader:
     """Reads named factors of a factor stack block by block; derived factors are computed on the fly.
 
     ``names`` are stack bands or derived factor names (computed when not a band and their inputs are
-    present; otherwise the missing band is reported as by :func:`features.select_bands`).
+    present; otherwise the missing band is reported as by :func:`.raster.select_bands`).
     """
 
     def __init__(self, ds: gdal.Dataset, names: Sequence[str], path: str = "",
                  is_canceled: IsCanceled = never_canceled) -> None:
-        from .features import select_bands
-
         self.ds = ds
         self.path = path or ds.GetDescription()
         self.names = list(names)
@@ -189,7 +187,7 @@ class StackReader:
             self.derived[n] = need
         # every band read: the direct factors and the inputs of derived ones, each once
         wanted = list(dict.fromkeys(direct + [b for need in self.derived.values() for b in need]))
-        self._bands = select_bands(ds, wanted) if wanted else []
+        self._bands = raster.select_bands(ds, wanted) if wanted else []
         self._pos = {n: k for k, n in enumerate(wanted)}
         self.kinds = ["continuous" if n in self.derived else
                       ("categorical" if all_kinds[bands.index(n)] == "categorical" else "continuous")

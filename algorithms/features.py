@@ -96,30 +96,6 @@ def min_samples(n_features: int) -> int:
     return max(MIN_SAMPLES, SAMPLES_PER_FEATURE * n_features)
 
 
-@raster.gdal_exceptions()
-def select_bands(stack_path_or_ds: str | gdal.Dataset, names: Sequence[str]) -> list[int]:
-    """1-based band indices of the named factors, matched by band description (never by position)."""
-    if isinstance(stack_path_or_ds, str):
-        path = stack_path_or_ds
-        ds = raster.open_raster(path)
-    else:
-        ds = stack_path_or_ds
-        path = ds.GetDescription()
-    bands = raster.band_names(ds, path)
-    label = os.path.basename(path) or "The factor stack"
-    dup = sorted({n for n in names if bands.count(n) > 1})
-    if dup:
-        raise InputError(f"The factor stack {label} has several bands named {', '.join(dup)}, so the factor cannot "
-                         "be identified; give every band a distinct description (rebuild the stack with "
-                         "smdownscale:align).")
-    missing = [n for n in names if n not in bands]
-    if missing:
-        raise InputError(f"The factor stack {label} lacks the factor(s) {', '.join(missing)} that the model needs; "
-                         f"its bands are {', '.join(bands)}; align the missing factors into the stack "
-                         "(smdownscale:align).")
-    return [bands.index(n) + 1 for n in names]
-
-
 def _classes_of(values: np.ndarray) -> np.ndarray:
     """Integer class codes of categorical values (finite values only)."""
     return np.rint(values).astype(np.int64)

@@ -426,6 +426,48 @@ def band_kinds(ds: gdal.Dataset) -> list[str]:
     return kinds
 
 
+@gdal_exceptions()
+def select_bands(stack_path_or_ds: str | gdal.Dataset, names: Sequence[str]) -> list[int]:
+    """1-based band indices of the named factors, matched by band description (never by position).
+
+    Parameters
+    ----------
+    stack_path_or_ds
+        The factor stack: a path (opened read-only) or an open dataset.
+    names
+        Factor names, each a band description.
+
+    Returns
+    -------
+    list[int]
+        The band index of each name, in the order of ``names``.
+
+    Raises
+    ------
+    InputError
+        A name is not a band of the stack, or several bands share a name.
+    """
+    if isinstance(stack_path_or_ds, str):
+        path = stack_path_or_ds
+        ds = open_raster(path)
+    else:
+        ds = stack_path_or_ds
+        path = ds.GetDescription()
+    bands = band_names(ds, path)
+    label = os.path.basename(path) or "The factor stack"
+    dup = sorted({n for n in names if bands.count(n) > 1})
+    if dup:
+        raise InputError(f"The factor stack {label} has several bands named {', '.join(dup)}, so the factor cannot "
+                         "be identified; give every band a distinct description (rebuild the stack with "
+                         "smdownscale:align).")
+    missing = [n for n in names if n not in bands]
+    if missing:
+        raise InputError(f"The factor stack {label} lacks the factor(s) {', '.join(missing)} that the model needs; "
+                         f"its bands are {', '.join(bands)}; align the missing factors into the stack "
+                         "(smdownscale:align).")
+    return [bands.index(n) + 1 for n in names]
+
+
 def read_block(ds: gdal.Dataset, row0: int, nrows: int, bands: Sequence[int] | None = None,
                dtype: type = np.float32, sources: Sequence[str] | None = None) -> np.ndarray:
     """Read rows of the given 1-based bands as a (bands, nrows, width) float array with NaN for nodata.

@@ -74,16 +74,12 @@ from scipy import ndimage
 from . import raster
 from .aggregate import CellIndex, CoarseMean
 from .errors import Canceled, InputError
+from .grids import EASE_CELL, EASE_COLS, EASE_ROWS, EASE_X0, EASE_Y0
 from .raster import Grid, IsCanceled, Progress, never_canceled, no_progress
 
 ALBERS_CHINA = "+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs"
 #: Its name in the files, shown by QGIS (a PROJ string alone reads as "Unknown CRS").
 ALBERS_CHINA_NAME = "WGS 84 / Albers Equal Area China (105E, 25N 47N)"
-#: SMAP EASE-Grid 2.0 global 9 km lattice (EPSG:6933).
-EASE_CELL = 9008.055210146
-EASE_X0 = -17367530.445161372
-EASE_Y0 = 7314540.830638504
-EASE_COLS, EASE_ROWS = 3856, 1624
 CHIRPS_RES = 0.05
 CENTER_LON, CENTER_LAT = 116.0, 43.5
 SM_RANGE = (0.02, 0.50)

@@ -366,7 +366,7 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
         from . import dependencies, settings
 
         dependencies.require(["ee"])
-        from ..algorithms.gee import auth, tasks
+        from ..algorithms.gee import auth, pipeline
 
         self._monitor = None
         area, area_crs = self._area(parameters, context)
@@ -389,7 +389,7 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
         samples = self.parameterAsInt(parameters, self.SAMPLES_PER_STEP, context)
         training_steps = self.parameterAsInt(parameters, self.TRAINING_STEPS, context)
         result = self.run_engine(
-            tasks.downscale_gee, area, self._text(parameters, self.START_DATE, context),
+            pipeline.downscale_gee, area, self._text(parameters, self.START_DATE, context),
             self._text(parameters, self.END_DATE, context),
             STEPS[self.parameterAsEnum(parameters, self.TIME_STEP, context)], self._factors(parameters), manifest,
             smap_product=SMAP_PRODUCTS[self.parameterAsEnum(parameters, self.SMAP_PRODUCT, context)],

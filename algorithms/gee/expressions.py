@@ -33,8 +33,10 @@ from typing import Any, Sequence
 
 import ee
 
+from .. import raster
 from ..dates import as_date, calendar_steps
 from ..errors import InputError
+from ..grids import NOMINAL_METRES_PER_DEGREE
 from .catalog import collections_for, load_catalog
 
 STEPS = {"daily": "daily", "1day": "daily", "day": "daily", "8day": "8day", "8-day": "8day",
@@ -86,9 +88,6 @@ class BuildOptions:
 
 def _nominal_unit_metres(crs: str) -> float:
     """Earth Engine's nominal size of one unit of ``crs`` in metres (111 319.49 m per degree)."""
-    from .. import raster
-    from .fetch import NOMINAL_METRES_PER_DEGREE
-
     srs = raster.srs_from_user(crs)
     return float(srs.GetLinearUnits()) if srs.IsProjected() else NOMINAL_METRES_PER_DEGREE
 

@@ -35,19 +35,13 @@ from osgeo import ogr, osr
 
 from .. import raster
 from ..errors import Canceled, InputError
+from ..grids import EASE_CELL, EASE_COLS, EASE_CRS, EASE_ROWS, EASE_X0, EASE_Y0, NOMINAL_METRES_PER_DEGREE
 from ..manifest import StepFiles, remove_written, utc_now, write_manifest
 from ..raster import Grid, IsCanceled, Progress, never_canceled, no_progress
 from . import GeeError
 from .catalog import collections_for, load_catalog
 from .plan import RunPlan
 
-#: EASE-Grid 2.0 global 9 km (SMAP L3/L4): cell size and upper-left corner in EPSG:6933 metres.
-EASE_CELL = 9008.055210146
-EASE_X0 = -17367530.445161372
-EASE_Y0 = 7314540.830638504
-EASE_COLS = 3856
-EASE_ROWS = 1624
-EASE_CRS = "EPSG:6933"
 #: Bytes one time step may take (all bands, float32) before the interactive download is refused.
 MAX_INTERACTIVE_BYTES = 2 * 2**30
 EXPORTS = (None, "drive", "gcs")
@@ -232,8 +226,6 @@ def smap_grid(geom: ogr.Geometry, srs: osr.SpatialReference) -> Grid:
                                      -EASE_CELL), col1 - col0, row1 - row0)
 
 
-#: Earth Engine's nominal metres per degree of a geographic CRS (2 pi 6378137 / 360).
-NOMINAL_METRES_PER_DEGREE = 111319.49079327357
 _EARTH_RADIUS = 6371008.8  # mean radius (m), for ground distances
 
 

@@ -46,10 +46,20 @@ import ee
 
 from .. import raster
 from ..errors import InputError
+from ..grids import EASE_CELL, EASE_CRS, EASE_X0, EASE_Y0
 from ..raster import Grid
+from . import auth
 from .catalog import load_catalog
-from .expressions import MAX_REDUCE_PIXELS, BuildOptions, build_smap, build_stack, input_pixels_per_pixel
-from .fetch import EASE_CELL, EASE_CRS, EASE_X0, EASE_Y0, pixel_size
+from .expressions import (
+    MAX_REDUCE_PIXELS,
+    STEPS,
+    BuildOptions,
+    build_smap,
+    build_stack,
+    input_pixels_per_pixel,
+    time_steps,
+)
+from .fetch import area_geometry, fine_grid, pixel_size, smap_grid, smap_native_grid
 from .plan import RunPlan
 from .tasks import TaskConfig, task_description
 
@@ -683,10 +693,6 @@ def plan_downscale(area: Any, start: Any, end: Any, step: str, factors: Sequence
     Grids are those of :mod:`.fetch`: SMAP's EASE-Grid 2.0 cells covering the area and the fine grid in
     ``target_crs`` at ``fine_resolution`` over the same cells, so files match what fetchgee + downscale write.
     """
-    from . import auth
-    from .expressions import STEPS, time_steps
-    from .fetch import area_geometry, fine_grid, smap_grid, smap_native_grid
-
     steps = time_steps(start, end, step)
     model_type = str(model_type or "").strip().lower()
     if model_type not in MODEL_TYPES:

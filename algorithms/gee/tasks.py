@@ -35,6 +35,7 @@ from .. import raster
 from ..errors import Canceled, InputError, SmdError
 from ..raster import IsCanceled, Progress, never_canceled, no_progress
 from . import GeeError
+from .auth import explain, redact
 
 MANIFEST_FORMAT = "smdownscale-gee-tasks"
 MANIFEST_VERSION = 1
@@ -69,18 +70,6 @@ def task_description(text: str) -> str:
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _redact(text: Any) -> str:
-    from .auth import redact
-
-    return redact(text)
-
-
-def _explain(exc: BaseException) -> GeeError:
-    from .auth import explain
-
-    return explain(exc)
 
 
 # -- task configurations ---------------------------------------------------------------------------
@@ -346,7 +335,7 @@ def submit_batches(task_configs: Sequence[TaskConfig], batch_size: int, manifest
 
     def set_state(rec: dict[str, Any], state: str, error: Optional[str] = None) -> None:
         rec["state"] = state
-        rec["error"] = _redact(error) if error else None
+        rec["error"] = redact(error) if error else None
         rec["updated_at"] = _now()
 
     save()
@@ -366,7 +355,7 @@ def submit_batches(task_configs: Sequence[TaskConfig], batch_size: int, manifest
                 try:
                     status = status_fn(rec["operation"])
                 except Exception as exc:  # noqa: BLE001 - any client or transport error
-                    err = _explain(exc)
+                    err = explain(exc)
                     if err.kind in RETRYABLE_KINDS:
                         say(f"{rec['description']}: status not available this time ({err}); asking again later.")
                         continue
@@ -412,7 +401,7 @@ def submit_batches(task_configs: Sequence[TaskConfig], batch_size: int, manifest
                     say(f"{cfg.description}: FAILED to start: {rec['error']}")
                     continue
                 except Exception as exc:  # noqa: BLE001 - any client or transport error
-                    err = _explain(exc)
+                    err = explain(exc)
                     if err.kind in RETRYABLE_KINDS and start_retries < MAX_START_RETRIES:
                         start_retries += 1
                         say(f"{cfg.description}: Earth Engine did not accept the task yet ({err}); trying again later.")
@@ -463,7 +452,7 @@ def _cancel_active(records: list[dict[str, Any]], cancel_fn: Callable[[str], Non
             try:
                 cancel_fn(rec["operation"])
             except Exception as exc:  # noqa: BLE001
-                say(f"{rec['description']}: could not be canceled ({_explain(exc)}); cancel it in the Code Editor "
+                say(f"{rec['description']}: could not be canceled ({explain(exc)}); cancel it in the Code Editor "
                     "(Tasks tab).")
                 continue
             rec["state"] = CANCELLED
@@ -572,7 +561,7 @@ def download_results(records: Sequence[dict[str, Any]] | str, folder: str, stora
             except SmdError:
                 raise
             except Exception as exc:  # noqa: BLE001
-                raise GeeError(f"Cannot list gs://{rec['target']}/{prefix}* ({_redact(exc)}); check the bucket name "
+                raise GeeError(f"Cannot list gs://{rec['target']}/{prefix}* ({redact(exc)}); check the bucket name "
                                "and your access to it.", kind="other") from None
             if not names:
                 raise GeeError(f"No exported file gs://{rec['target']}/{prefix}.tif was found although the task "
@@ -606,7 +595,7 @@ def _download_one(storage: Any, rec: dict[str, Any], names: Sequence[str], out: 
             try:
                 storage.download(rec["target"], name, part)
             except Exception as exc:  # noqa: BLE001
-                raise GeeError(f"Cannot download gs://{rec['target']}/{name} ({_redact(exc)}); run again (downloaded "
+                raise GeeError(f"Cannot download gs://{rec['target']}/{name} ({redact(exc)}); run again (downloaded "
                                "files are kept).", kind="network") from None
         shown = {part: f"gs://{rec['target']}/{name}" for part, name in zip(parts, names)}
         with raster.atomic_path(out) as tmp, raster.reading(*parts, shown=shown):
@@ -627,95 +616,6 @@ def _download_one(storage: Any, rec: dict[str, Any], names: Sequence[str], out: 
                 os.remove(part)
 
 
-# -- the whole chain -------------------------------------------------------------------------------
-
-@dataclass
-class GeeDownscaleResult:
-    """What :func:`downscale_gee` did."""
-
-    manifest_path: str
-    batch: Optional[BatchResult]
-    n_steps: int
-    configs: list[TaskConfig]
-    request: dict[str, Any]
-    downloaded: list[str] = field(default_factory=list)
-    #: The dry run's plan (``plan_only``; then nothing was submitted and ``batch`` is None).
-    plan: Any = None
-
-
-def plan_path(manifest_path: str) -> str:
-    """Where the dry run writes its plan: next to the task manifest, ``<name>.plan.csv``."""
-    return os.path.splitext(os.path.abspath(manifest_path))[0] + ".plan.csv"
-
-
-@raster.gdal_exceptions()
-def downscale_gee(area: Any, start: Any, end: Any, step: str, factors: Sequence[str], manifest_path: str,
-                  smap_product: str = "L4", smap_layer: str = "sm_surface", model_type: str = "rf",
-                  params: Optional[dict[str, Any]] = None, residual: str = "constant",
-                  clip: Optional[tuple[float, float]] = (0.0, 0.6), fine_resolution: float = 1000.0,
-                  target_crs: str = "EPSG:6933", destination: str = "drive", destination_path: Optional[str] = None,
-                  batch_size: int = 10, samples_per_step: Optional[int] = 1000, max_training_steps: Optional[int] = 24,
-                  seed: int = 0, save_classifier_asset: Optional[str] = None, classifier_asset: Optional[str] = None,
-                  wait: bool = True, download_folder: Optional[str] = None, area_crs: Optional[str] = None,
-                  window_days: int = 8, orbit_pass: str = "both", sources: Optional[dict[str, str]] = None,
-                  max_pixels: float = 1e13, project: Optional[str] = None, credentials: Any = None,
-                  url: Optional[str] = None, poll_interval: float = 30.0, storage: Any = None,
-                  sleep: Callable[[float], None] = time.sleep, progress: Progress = no_progress,
-                  is_canceled: IsCanceled = never_canceled, log: Optional[Log] = None,
-                  timeout: Optional[float] = None, plan_only: bool = False) -> GeeDownscaleResult:
-    """Train and downscale on Earth Engine and export one soil moisture map per time step (see :mod:`.server`),
-    tasks submitted in batches of ``batch_size`` and recorded in ``manifest_path``.
-
-    ``wait``: follow the tasks until they end (else start the first batch and return). ``download_folder``
-    (Cloud Storage only): download the completed maps there. Raises GeeError naming the tasks that failed
-    (with Earth Engine's message) once all have ended; the manifest is written in every case.
-    ``plan_only``: submit nothing; write the plan (tasks, pixels, bytes, source pixels, training runs:
-    :func:`.server.plan_table`) as ``<manifest name>.plan.csv`` and return it as ``plan`` (no task manifest).
-    """
-    say = log or (lambda _m: None)
-    if not manifest_path:
-        raise InputError("No task manifest file was given; choose where to save it (a .json file).")
-    destination = str(destination or "").strip().lower()
-    if download_folder and destination != "gcs":
-        raise InputError("Downloading results works only with the Cloud Storage destination; choose Cloud Storage, "
-                         "or leave the download folder empty.")
-    from . import server
-
-    plan = server.plan_downscale(area, start, end, step, factors, smap_product=smap_product, smap_layer=smap_layer,
-                                 model_type=model_type, params=params, residual=residual, clip=clip,
-                                 fine_resolution=fine_resolution, target_crs=target_crs, destination=destination,
-                                 destination_path=destination_path, samples_per_step=samples_per_step,
-                                 max_training_steps=max_training_steps, seed=seed,
-                                 save_classifier_asset=save_classifier_asset, classifier_asset=classifier_asset,
-                                 area_crs=area_crs, window_days=window_days, orbit_pass=orbit_pass, sources=sources,
-                                 max_pixels=max_pixels, project=project, credentials=credentials, url=url)
-    say(f"{plan.n_steps} time step(s), {len(plan.configs)} export task(s) to {destination}; fine grid "
-        f"{plan.fine_grid.width} x {plan.fine_grid.height} pixels, {len(plan.model.features)} feature(s); "
-        f"{server.MODEL_LABELS[plan.model.model_type]} "
-        + (f"loaded from {classifier_asset}." if classifier_asset else f"with {plan.model.ee_args}."))
-    if plan_only:
-        run_plan = server.plan_table(plan)
-        run_plan.write_csv(plan_path(manifest_path))
-        say("Plan only (no task was submitted):\n" + run_plan.table())
-        progress(1.0)
-        return GeeDownscaleResult("", None, plan.n_steps, plan.configs, plan.request, plan=run_plan)
-    share = 0.9 if download_folder else 1.0
-    batch = submit_batches(plan.configs, batch_size, manifest_path, poll_interval=poll_interval,
-                           progress=lambda f: progress(share * f), is_canceled=is_canceled, sleep=sleep, wait=wait,
-                           log=say, request=plan.request, project=plan.project, timeout=timeout)
-    result = GeeDownscaleResult(batch.manifest_path, batch, plan.n_steps, plan.configs, plan.request)
-    if download_folder and batch.completed:
-        result.downloaded = download_results(batch.tasks, download_folder,
-                                             storage or GcsStorage(plan.project, credentials),
-                                             manifest_path=batch.manifest_path,
-                                             progress=lambda f: progress(share + (1 - share) * f),
-                                             is_canceled=is_canceled, log=say)
-    if batch.failed and not batch.pending:
-        raise GeeError(failure_message(batch.tasks, batch.manifest_path), kind="other")
-    progress(1.0)
-    return result
-
-
-__all__ = ["TaskConfig", "BatchResult", "GeeDownscaleResult", "submit_batches", "download_results", "downscale_gee",
+__all__ = ["TaskConfig", "BatchResult", "submit_batches", "download_results",
            "start_task", "task_status", "cancel_task", "operation_status", "read_task_manifest",
            "write_task_manifest", "failure_message", "GcsStorage", "task_description", "STATES", "ACTIVE", "FINAL"]

@@ -20,8 +20,8 @@ from smdownscale.algorithms.features import (
     coarse_pairs,
     feature_names,
     fine_design,
-    select_bands,
 )
+from smdownscale.algorithms.raster import select_bands
 
 EASE_X0 = -17367530.445161372
 EASE_Y0 = 7314540.830603
