@@ -1,5 +1,5 @@
 """The shape of the code: no import cycles in the engine or the Processing wrappers, no test module importing
-another test module, and a documented contract (Parameters / Returns / Raises) on every public engine function.
+another test module.
 
 These tests read the source with :mod:`ast`; nothing is imported, so they run without QGIS.
 """
@@ -129,3 +129,33 @@ def test_no_import_cycles(capsys):
     new = [" <-> ".join(c) for c in cycles if frozenset(c) not in ALLOWED_CYCLES]
     assert not new, ("import cycles (move the shared piece one layer down; an import inside a function counts "
                      "too): " + "; ".join(new))
+
+
+# -- tests ------------------------------------------------------------------------------------------
+
+def coupled_test_modules(folder: str = "tests") -> dict[str, list[str]]:
+    """Test module -> the test modules (tests/unit/test_*.py, tests/qgis/test_*.py) it imports."""
+    graph = import_graph(folder)
+    is_test = {m for m in graph if m.split(".")[-1].startswith("test_") and m.count(".") == 2}
+    return {m: sorted(graph[m] & is_test) for m in sorted(is_test) if graph[m] & is_test}
+
+
+def test_test_graph_sees_relative_and_absolute_imports(tmp_path, monkeypatch):
+    for sub in ("unit", "qgis"):
+        (tmp_path / "tests" / sub).mkdir(parents=True)
+        (tmp_path / "tests" / sub / "__init__.py").write_text("")
+    (tmp_path / "tests" / "__init__.py").write_text("")
+    (tmp_path / "tests" / "scenes.py").write_text("")
+    (tmp_path / "tests" / "unit" / "test_a.py").write_text("from smdownscale.tests.scenes import x\n")
+    (tmp_path / "tests" / "unit" / "test_b.py").write_text("from .test_a import y\n")
+    (tmp_path / "tests" / "qgis" / "test_c.py").write_text(
+        "def f():\n    from ..unit.test_b import z\n    from smdownscale.tests.unit import test_a\n")
+    monkeypatch.setitem(globals(), "ROOT", str(tmp_path))
+    assert coupled_test_modules() == {"tests.qgis.test_c": ["tests.unit.test_a", "tests.unit.test_b"],
+                                        "tests.unit.test_b": ["tests.unit.test_a"]}
+
+
+def test_no_test_module_imports_another_test_module():
+    coupled = [f"{m} imports {', '.join(others)}" for m, others in coupled_test_modules().items()]
+    assert not coupled, ("test modules import other test modules; move the shared scene or helper to "
+                         "tests/scenes.py (or a conftest fixture): " + "; ".join(coupled))

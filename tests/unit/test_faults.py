@@ -32,8 +32,7 @@ from smdownscale.algorithms.gee.fetch import fetch
 from smdownscale.algorithms.gee.transport import RetryPolicy
 from smdownscale.algorithms.raster import Grid, srs_from_user, write_raster
 from smdownscale.tests.fake_ee import FakeEarthEngine, Fault
-
-from .test_features import make_scene
+from smdownscale.tests.scenes import make_scene
 
 PLUGIN_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(smdownscale.__file__)))
 AREA = (115.80, 41.80, 116.00, 41.95, "EPSG:4326")
