@@ -10,14 +10,17 @@ tests assert against the truth the scene was built from.
 * the downscale scene (``DS_*``, :func:`save_ds_model`, :func:`ds_fields`, :func:`write_ds_stack`): a model
   that reproduces :func:`ds_relation` exactly (downscale, residual correction);
 * :func:`residual_scene`: a two-factor model, a stack and aligned SMAP cells (Processing downscale tests);
-* :func:`export_configs`: Earth Engine export tasks of constant images (task and monitor tests).
+* :func:`export_configs`: Earth Engine export tasks of constant images (task and monitor tests);
+* :func:`request_objects`, :func:`downscale_objects`: keyword arguments as the Earth Engine chain's request
+  objects.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pathlib
-from typing import Callable
+from typing import Any, Callable
 
 import ee
 import numpy as np
@@ -27,6 +30,7 @@ from sklearn.tree import DecisionTreeRegressor
 from smdownscale.algorithms import align, model_io, raster, sample, train
 from smdownscale.algorithms.aggregate import CellIndex, CoarseMean
 from smdownscale.algorithms.gee import server
+from smdownscale.algorithms.gee.request import Connection, DownscaleRequest, FetchOptions, FetchRequest, TaskRun
 from smdownscale.algorithms.gee.tasks import TaskConfig
 from smdownscale.algorithms.raster import Grid, srs_from_user, write_raster
 
@@ -266,3 +270,27 @@ def export_configs(n: int, destination: str = "drive", target: str = "smd", fp: 
     """``n`` daily soil moisture export tasks (2023-06-01 onwards) of constant images."""
     images = [(f"202306{d:02d}", ee.Image.constant(0.1 * d).rename(["soil_moisture"])) for d in range(1, n + 1)]
     return server.build_exports(images, destination, target, export_grid(), request_fingerprint=fp)
+
+
+def as_objects(kw: dict[str, Any], *classes: type) -> tuple[Any, ...]:
+    """Keyword arguments as request objects: each keyword goes to the first class with that field, so a test
+    varies any one option without spelling out the objects (unknown keywords raise TypeError)."""
+    parts: list[dict[str, Any]] = [{} for _ in classes]
+    for key, value in kw.items():
+        for part, cls in zip(parts, classes):
+            if key in {f.name for f in dataclasses.fields(cls)}:
+                part[key] = value
+                break
+        else:
+            raise TypeError(f"no request object has the option {key!r}")
+    return tuple(cls(**part) for cls, part in zip(classes, parts))
+
+
+def request_objects(**kw: Any) -> tuple[FetchRequest, FetchOptions, Connection]:
+    """Keyword arguments as :func:`.fetch.fetch`'s request, options and connection (see :func:`as_objects`)."""
+    return as_objects(kw, FetchRequest, FetchOptions, Connection)  # type: ignore[return-value]
+
+
+def downscale_objects(**kw: Any) -> tuple[DownscaleRequest, TaskRun, Connection]:
+    """Keyword arguments as :func:`.pipeline.downscale_gee`'s request, task run and connection."""
+    return as_objects(kw, DownscaleRequest, TaskRun, Connection)  # type: ignore[return-value]

@@ -272,6 +272,170 @@ def _merge(config: TaskConfig, prev: Optional[dict[str, Any]], say: Log) -> tupl
     return rec, "submit"
 
 
+def _check_configs(task_configs: Sequence[TaskConfig], batch_size: int) -> None:
+    if int(batch_size) < 1:
+        raise InputError(f"The batch size must be at least 1 task (got {batch_size}).")
+    if not task_configs:
+        raise InputError("There is no export task to submit; check the date range.")
+    names = [c.description for c in task_configs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise InputError(f"Several tasks are named {', '.join(dupes)}; every task needs its own description.")
+
+
+def _open_manifest(manifest_path: str, request: Optional[dict[str, Any]], project: Optional[str]) -> dict[str, Any]:
+    """The task manifest to continue (its request and project updated), or a new one."""
+    if not os.path.exists(manifest_path):
+        return new_manifest(request, project)
+    doc = read_task_manifest(manifest_path)
+    if request is not None:
+        doc["request"] = request
+    if project:
+        doc["project"] = project
+    return doc
+
+
+class _Batch:
+    """One run of :func:`submit_batches`: the records of its tasks, the manifest they are saved in, and the two
+    things a round does (follow the started tasks, start the next ones)."""
+
+    def __init__(self, task_configs: Sequence[TaskConfig], batch_size: int, manifest_path: str,
+                 doc: dict[str, Any], start_fn: Callable[[TaskConfig], str],
+                 status_fn: Callable[[str], dict[str, Any]], progress: Progress, is_canceled: IsCanceled,
+                 say: Log) -> None:
+        self.batch_size = int(batch_size)
+        self.manifest_path, self.doc = manifest_path, doc
+        self.start_fn, self.status_fn = start_fn, status_fn
+        self.progress, self.is_canceled, self.say = progress, is_canceled, say
+        self.by_desc = {c.description: c for c in task_configs}
+        self.records: list[dict[str, Any]] = []
+        self.result = BatchResult(manifest_path, self.records)
+        self.start_retries = 0
+        previous = {r.get("description"): r for r in doc["tasks"] if isinstance(r, dict)}
+        for cfg in task_configs:
+            rec, action = _merge(cfg, previous.pop(cfg.description, None), say)
+            self.records.append(rec)
+            if action == "skip":
+                self.result.skipped += 1
+            elif action == "attach":
+                self.result.reattached += 1
+        doc["tasks"] = self.records + list(previous.values())  # records of other requests are kept as they are
+        if self.result.skipped:
+            say(f"{self.result.skipped} task(s) completed in a previous run; not started again.")
+        if self.result.reattached:
+            say(f"Following {self.result.reattached} task(s) started in a previous run.")
+
+    def save(self) -> None:
+        write_task_manifest(self.manifest_path, self.doc)
+
+    def n_active(self) -> int:
+        return sum(r["state"] in ACTIVE for r in self.records)
+
+    def report(self) -> None:
+        self.progress(sum(r["state"] in FINAL for r in self.records) / len(self.records))
+
+    def unfinished(self) -> bool:
+        return any(r["state"] not in FINAL for r in self.records)
+
+    def check_canceled(self) -> None:
+        if self.is_canceled():
+            raise Canceled()
+
+    def set_state(self, rec: dict[str, Any], state: str, error: Optional[str] = None) -> None:
+        """A new state (and Earth Engine's message, redacted) for one task, saved with the manifest."""
+        rec["state"] = state
+        rec["error"] = redact(error) if error else None
+        rec["updated_at"] = _now()
+        self.save()
+
+    def follow(self) -> None:
+        """Ask Earth Engine for the state of every started task; record what changed."""
+        for rec in self.records:
+            self.check_canceled()
+            if rec["state"] in ACTIVE and rec.get("operation"):
+                self._follow_one(rec)
+        self.report()
+
+    def _follow_one(self, rec: dict[str, Any]) -> None:
+        try:
+            status = self.status_fn(rec["operation"])
+        except Exception as exc:  # noqa: BLE001 - any client or transport error
+            err = explain(exc)
+            if err.kind in RETRYABLE_KINDS:
+                self.say(f"{rec['description']}: status not available this time ({err}); asking again later.")
+                return
+            self.set_state(rec, FAILED, f"Earth Engine cannot report on task {rec['operation']}: {err}")
+            self.say(f"{rec['description']}: FAILED: {rec['error']}")
+            return
+        rec["progress"] = status.get("progress", rec.get("progress", 0.0))
+        if status.get("destination_uris"):
+            rec["destination_uris"] = status["destination_uris"]
+        if status.get("eecu_seconds") is not None:
+            rec["eecu_seconds"] = status["eecu_seconds"]
+        if status["state"] != rec["state"] or (status.get("error") and status["error"] != rec.get("error")):
+            self.set_state(rec, status["state"], status.get("error"))
+            self.say(f"{rec['description']}: {rec['state']}" + (f": {rec['error']}" if rec.get("error") else ""))
+
+    def start_next(self) -> None:
+        """Start unsubmitted tasks while the batch has room (a task waits for the classifier it loads)."""
+        for rec in self.records:
+            if rec["state"] != UNSUBMITTED:
+                continue
+            if self.n_active() >= self.batch_size or self.is_canceled():
+                break
+            cfg = self.by_desc[rec["description"]]
+            if not self._dependency_met(rec, cfg):
+                continue
+            if self._start_one(rec, cfg) == "later":
+                break
+        self.result.max_active = max(self.result.max_active, self.n_active())
+        self.report()
+
+    def _dependency_met(self, rec: dict[str, Any], cfg: TaskConfig) -> bool:
+        """Whether the task ``cfg`` waits for has completed; fails ``rec`` when that task did not complete."""
+        needed = next((r for r in self.records if cfg.after and r["description"] == cfg.after), None)
+        if needed is None or needed["state"] == COMPLETED:
+            return True
+        if needed["state"] in (FAILED, CANCELLED):
+            rec["submissions"] = int(rec.get("submissions", 0))
+            self.set_state(rec, FAILED, f"Not started: {cfg.after} did not complete ({needed['state']}).")
+            self.say(f"{cfg.description}: FAILED: {rec['error']}")
+        return False
+
+    def _start_one(self, rec: dict[str, Any], cfg: TaskConfig) -> str:
+        """Start one task: 'started', 'failed', or 'later' (a retryable refusal: the round stops starting)."""
+        try:
+            operation = self.start_fn(cfg)
+        except Exception as exc:  # noqa: BLE001 - any client or transport error
+            err = exc if isinstance(exc, SmdError) else explain(exc)
+            retryable = isinstance(err, GeeError) and err.kind in RETRYABLE_KINDS
+            if retryable and self.start_retries < MAX_START_RETRIES:
+                self.start_retries += 1
+                self.say(f"{cfg.description}: Earth Engine did not accept the task yet ({err}); trying again later.")
+                return "later"
+            rec["submissions"] = int(rec.get("submissions", 0)) + 1
+            self.set_state(rec, FAILED, str(err))
+            self.say(f"{cfg.description}: FAILED to start: {rec['error']}")
+            return "failed"
+        self.start_retries = 0
+        rec.update({"operation": operation, "task_id": str(operation).rsplit("/", 1)[-1],
+                    "submissions": int(rec.get("submissions", 0)) + 1, "submitted_at": _now(),
+                    "progress": 0.0, "destination_uris": []})
+        self.set_state(rec, READY)
+        self.result.started += 1
+        self.say(f"{cfg.description}: started (task {rec['task_id']}).")
+        return "started"
+
+    def pause(self, seconds: float, sleep: Callable[[float], None]) -> None:
+        """Wait ``seconds`` in slices, so cancel is noticed quickly."""
+        slept = 0.0
+        while slept < seconds:
+            self.check_canceled()
+            step = min(SLEEP_SLICE, seconds - slept)
+            sleep(step)
+            slept += step
+
+
 @raster.gdal_exceptions()
 def submit_batches(task_configs: Sequence[TaskConfig], batch_size: int, manifest_path: str,
                    start_fn: Callable[[TaskConfig], str] = start_task,
@@ -283,166 +447,74 @@ def submit_batches(task_configs: Sequence[TaskConfig], batch_size: int, manifest
                    timeout: Optional[float] = None) -> BatchResult:
     """Start the tasks, at most ``batch_size`` queued or running at once, and follow them (see the module doc).
 
-    ``wait``: poll until every task has finished (else: start what the batch allows and return; a later run
-    with the same manifest picks up from there). ``timeout`` (seconds of waiting): stop following, tasks go
-    on. Progress is finished tasks / all tasks. Cancel cancels the followed tasks on Earth Engine and raises
-    Canceled. Failed tasks do not raise: they are in the result (``failed``) and the manifest.
+    Each round follows the started tasks, then starts the next ones while the batch has room, then waits
+    ``poll_interval`` seconds. Failed tasks do not raise: they are in the result (``failed``) and the manifest.
+
+    Parameters
+    ----------
+    task_configs
+        The tasks, each with its own description (a task waits for the one named in its ``after``).
+    batch_size
+        Most tasks queued or running on Earth Engine at once.
+    manifest_path
+        The task manifest, written after every change; an existing one is continued (completed tasks are
+        skipped, running ones followed, failed ones submitted again).
+    start_fn, status_fn, cancel_fn
+        How a task is started, asked for its state and canceled (Earth Engine's by default).
+    poll_interval, sleep
+        Seconds between rounds, and how to wait them.
+    progress, is_canceled, log
+        Finished tasks / all tasks; cancel check; messages for the user.
+    wait
+        Poll until every task has finished (else start what the batch allows and return; a later run with the
+        same manifest picks up from there).
+    request, project
+        Recorded in the manifest.
+    timeout
+        Seconds of waiting after which the run stops following (the tasks go on), None for no limit.
+
+    Returns
+    -------
+    BatchResult
+        The task records and what this run did (started, skipped, reattached, most active at once).
+
+    Raises
+    ------
+    InputError
+        A batch size below 1, no task, two tasks with one description, or a manifest that cannot be used.
+    Canceled
+        ``is_canceled()`` became true: the followed tasks are canceled on Earth Engine and the manifest says so.
     """
     say = log or (lambda _m: None)
-    if int(batch_size) < 1:
-        raise InputError(f"The batch size must be at least 1 task (got {batch_size}).")
-    if not task_configs:
-        raise InputError("There is no export task to submit; check the date range.")
-    names = [c.description for c in task_configs]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise InputError(f"Several tasks are named {', '.join(dupes)}; every task needs its own description.")
+    _check_configs(task_configs, batch_size)
     manifest_path = os.path.abspath(manifest_path) if manifest_path else ""
     raster.check_output_path(manifest_path)
-    if os.path.exists(manifest_path):
-        doc = read_task_manifest(manifest_path)
-        if request is not None:
-            doc["request"] = request
-        if project:
-            doc["project"] = project
-    else:
-        doc = new_manifest(request, project)
-    previous = {r.get("description"): r for r in doc["tasks"] if isinstance(r, dict)}
-    records: list[dict[str, Any]] = []
-    result = BatchResult(manifest_path, records)
-    for cfg in task_configs:
-        rec, action = _merge(cfg, previous.pop(cfg.description, None), say)
-        records.append(rec)
-        if action == "skip":
-            result.skipped += 1
-        elif action == "attach":
-            result.reattached += 1
-    doc["tasks"] = records + list(previous.values())  # records of other requests are kept as they are
-    by_desc = {c.description: c for c in task_configs}
-    if result.skipped:
-        say(f"{result.skipped} task(s) completed in a previous run; not started again.")
-    if result.reattached:
-        say(f"Following {result.reattached} task(s) started in a previous run.")
-
-    def save() -> None:
-        write_task_manifest(manifest_path, doc)
-
-    def n_active() -> int:
-        return sum(r["state"] in ACTIVE for r in records)
-
-    def report() -> None:
-        progress(sum(r["state"] in FINAL for r in records) / len(records))
-
-    def set_state(rec: dict[str, Any], state: str, error: Optional[str] = None) -> None:
-        rec["state"] = state
-        rec["error"] = redact(error) if error else None
-        rec["updated_at"] = _now()
-
-    save()
-    report()
-    start_retries = 0
+    doc = _open_manifest(manifest_path, request, project)
+    batch = _Batch(task_configs, batch_size, manifest_path, doc, start_fn, status_fn, progress, is_canceled, say)
+    batch.save()
+    batch.report()
     waited = 0.0
     try:
         while True:
-            if is_canceled():
-                raise Canceled()
-            # 1. follow the tasks on Earth Engine
-            for rec in records:
-                if is_canceled():
-                    raise Canceled()
-                if rec["state"] not in ACTIVE or not rec.get("operation"):
-                    continue
-                try:
-                    status = status_fn(rec["operation"])
-                except Exception as exc:  # noqa: BLE001 - any client or transport error
-                    err = explain(exc)
-                    if err.kind in RETRYABLE_KINDS:
-                        say(f"{rec['description']}: status not available this time ({err}); asking again later.")
-                        continue
-                    set_state(rec, FAILED, f"Earth Engine cannot report on task {rec['operation']}: {err}")
-                    save()
-                    say(f"{rec['description']}: FAILED: {rec['error']}")
-                    continue
-                rec["progress"] = status.get("progress", rec.get("progress", 0.0))
-                if status.get("destination_uris"):
-                    rec["destination_uris"] = status["destination_uris"]
-                if status.get("eecu_seconds") is not None:
-                    rec["eecu_seconds"] = status["eecu_seconds"]
-                if status["state"] != rec["state"] or (status.get("error") and status["error"] != rec.get("error")):
-                    set_state(rec, status["state"], status.get("error"))
-                    save()
-                    say(f"{rec['description']}: {rec['state']}" + (f": {rec['error']}" if rec.get("error") else ""))
-            report()
-            # 2. start the next tasks while the batch has room
-            for rec in records:
-                if rec["state"] != UNSUBMITTED:
-                    continue
-                if n_active() >= batch_size or is_canceled():
-                    break
-                cfg = by_desc[rec["description"]]
-                needed = next((r for r in records if cfg.after and r["description"] == cfg.after), None)
-                if needed is not None and needed["state"] != COMPLETED:
-                    if needed["state"] in (FAILED, CANCELLED):
-                        rec["submissions"] = int(rec.get("submissions", 0))
-                        set_state(rec, FAILED, f"Not started: {cfg.after} did not complete ({needed['state']}).")
-                        save()
-                        say(f"{cfg.description}: FAILED: {rec['error']}")
-                    continue  # waits for the task it depends on (the classifier it loads)
-                try:
-                    operation = start_fn(cfg)
-                except SmdError as exc:
-                    if isinstance(exc, GeeError) and exc.kind in RETRYABLE_KINDS and start_retries < MAX_START_RETRIES:
-                        start_retries += 1
-                        say(f"{cfg.description}: Earth Engine did not accept the task yet ({exc}); trying again later.")
-                        break
-                    rec["submissions"] = int(rec.get("submissions", 0)) + 1
-                    set_state(rec, FAILED, str(exc))
-                    save()
-                    say(f"{cfg.description}: FAILED to start: {rec['error']}")
-                    continue
-                except Exception as exc:  # noqa: BLE001 - any client or transport error
-                    err = explain(exc)
-                    if err.kind in RETRYABLE_KINDS and start_retries < MAX_START_RETRIES:
-                        start_retries += 1
-                        say(f"{cfg.description}: Earth Engine did not accept the task yet ({err}); trying again later.")
-                        break
-                    rec["submissions"] = int(rec.get("submissions", 0)) + 1
-                    set_state(rec, FAILED, str(err))
-                    save()
-                    say(f"{cfg.description}: FAILED to start: {rec['error']}")
-                    continue
-                start_retries = 0
-                rec.update({"operation": operation, "task_id": str(operation).rsplit("/", 1)[-1],
-                            "submissions": int(rec.get("submissions", 0)) + 1, "submitted_at": _now(),
-                            "progress": 0.0, "destination_uris": []})
-                set_state(rec, READY)
-                save()
-                result.started += 1
-                say(f"{cfg.description}: started (task {rec['task_id']}).")
-            result.max_active = max(result.max_active, n_active())
-            report()
-            if not any(r["state"] not in FINAL for r in records) or not wait:
+            batch.check_canceled()
+            batch.follow()
+            batch.start_next()
+            if not batch.unfinished() or not wait:
                 break
             if timeout is not None and waited >= timeout:
-                say(f"Stopped following after {waited:.0f} s; {len(result.pending)} task(s) go on. Run again with the "
-                    "same manifest to follow them.")
+                say(f"Stopped following after {waited:.0f} s; {len(batch.result.pending)} task(s) go on. Run again "
+                    "with the same manifest to follow them.")
                 break
-            slept = 0.0
-            while slept < poll_interval:
-                if is_canceled():
-                    raise Canceled()
-                step = min(SLEEP_SLICE, poll_interval - slept)
-                sleep(step)
-                slept += step
+            batch.pause(poll_interval, sleep)
             waited += poll_interval
     except Canceled:
-        n = _cancel_active(records, cancel_fn, say)
-        set_done = [r for r in records if r["state"] == CANCELLED]
-        save()
+        n = _cancel_active(batch.records, cancel_fn, say)
+        n_canceled = sum(r["state"] == CANCELLED for r in batch.records)
+        batch.save()
         raise Canceled(f"Canceled by the user; {n} Earth Engine task(s) were canceled on Earth Engine. The manifest "
-                       f"{manifest_path} records them ({len(set_done)} canceled): run again with it to submit them "
+                       f"{manifest_path} records them ({n_canceled} canceled): run again with it to submit them "
                        "again; completed tasks are kept.") from None
-    return result
+    return batch.result
 
 
 def _cancel_active(records: list[dict[str, Any]], cancel_fn: Callable[[str], None], say: Log) -> int:

@@ -25,11 +25,18 @@ from smdownscale.algorithms.raster import Grid
 from smdownscale.tests import fake_ee
 from smdownscale.tests.fake_ee import FakeEarthEngine, Fault
 from smdownscale.tests.fake_gcs import FakeGcs, MemoryStorage, tif_bytes
-from smdownscale.tests.scenes import export_configs, export_grid
+from smdownscale.tests.scenes import downscale_objects, export_configs, export_grid
 
 OK = ["PENDING", "RUNNING", "SUCCEEDED"]
 FAIL = ["PENDING", "RUNNING", "FAILED"]
 NO_SLEEP = {"sleep": lambda s: None, "poll_interval": 1.0}
+
+
+def _downscale(area, start, end, step, factors, manifest_path, **kw):
+    """pipeline.downscale_gee with its request objects built from keywords (see scenes.downscale_objects)."""
+    callbacks = {k: kw.pop(k) for k in ("progress", "is_canceled", "log") if k in kw}
+    request, run, connection = downscale_objects(area=area, start=start, end=end, step=step, factors=factors, **kw)
+    return pipeline.downscale_gee(request, manifest_path, run, connection, **callbacks)
 
 
 # -- a fake server that also takes classifier exports ---------------------------------------------
@@ -400,7 +407,7 @@ EXTENT = (115.6, 41.7, 116.3, 42.2, "EPSG:4326")
 def test_downscale_gee_submits_follows_and_downloads(fake, tmp_path):
     path = str(tmp_path / "run.json")
     storage = ExportedStorage({})
-    result = pipeline.downscale_gee(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "lst_day"], path,
+    result = _downscale(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "lst_day"], path,
                                  destination="gcs", destination_path="bkt/run", batch_size=2,
                                  download_folder=str(tmp_path / "maps"), project=fake.project, url=fake.url,
                                  storage=storage, **NO_SLEEP)
@@ -429,7 +436,7 @@ def test_downscale_gee_submits_follows_and_downloads(fake, tmp_path):
 
 def test_models_earth_engine_cannot_save_have_their_training_limited(fake, tmp_path):
     with pytest.raises(InputError, match="each of the 3 exports retrains it.*choose random forest or CART"):
-        pipeline.downscale_gee((106.0, 35.0, 116.0, 45.0, "EPSG:4326"), "2023-06-01", "2023-06-03", "daily", ["ndvi"],
+        _downscale((106.0, 35.0, 116.0, 45.0, "EPSG:4326"), "2023-06-01", "2023-06-03", "daily", ["ndvi"],
                             str(tmp_path / "m.json"), model_type="svr", samples_per_step=0, max_training_steps=0,
                             project=fake.project, url=fake.url, **NO_SLEEP)
     assert not fake.requests_to("export") and not os.path.exists(tmp_path / "m.json")
@@ -440,7 +447,7 @@ def test_downscale_gee_reports_failed_tasks_with_earth_engines_message(fake, tmp
     fake.task_states = FAIL
     fake.task_error = "User memory limit exceeded."
     with pytest.raises(GeeError) as err:
-        pipeline.downscale_gee(EXTENT, "2023-06-01", "2023-06-02", "daily", ["ndvi"], path, project=fake.project,
+        _downscale(EXTENT, "2023-06-01", "2023-06-02", "daily", ["ndvi"], path, project=fake.project,
                             url=fake.url, **NO_SLEEP)
     assert "3 of 3 Earth Engine task(s) did not complete: smdownscale classifier smdownscale_classifier_" \
            in str(err.value) and ": FAILED: User memory limit exceeded." in str(err.value)
@@ -453,7 +460,7 @@ def test_downscale_gee_reports_failed_tasks_with_earth_engines_message(fake, tmp
 def test_downscale_gee_plan_only_submits_nothing_and_counts_training_runs(fake, tmp_path):
     path = str(tmp_path / "run.json")
     logs = []
-    result = pipeline.downscale_gee(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "lst_day"], path,
+    result = _downscale(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "lst_day"], path,
                                  model_type="gbt", destination="gcs", destination_path="bkt/run",
                                  samples_per_step=100, max_training_steps=2, project=fake.project, url=fake.url,
                                  plan_only=True, log=logs.append, **NO_SLEEP)
@@ -469,11 +476,11 @@ def test_downscale_gee_plan_only_submits_nothing_and_counts_training_runs(fake, 
     # gradient boosting cannot be saved: each export carries the training (2 steps x 35 cells), three runs
     assert int(rows[-1]["training_runs"]) == 3 and result.plan.training_runs == 3
     assert any("3 training run(s) on Earth Engine" in line for line in logs)
-    rf = pipeline.downscale_gee(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "lst_day"], path,
+    rf = _downscale(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "lst_day"], path,
                              project=fake.project, url=fake.url, plan_only=True, **NO_SLEEP)
     assert [r["kind"] for r in rf.plan.rows] == ["classifier"] + ["soil_moisture"] * 3
     assert rf.plan.training_runs == 1 and [r["training_runs"] for r in rf.plan.rows] == [1, 0, 0, 0]
-    reused = pipeline.downscale_gee(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "lst_day"], path,
+    reused = _downscale(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "lst_day"], path,
                                  classifier_asset="projects/p/assets/rf", project=fake.project, url=fake.url,
                                  plan_only=True, **NO_SLEEP)
     assert reused.plan.training_runs == 0 and not fake.requests_to("export")
@@ -481,11 +488,11 @@ def test_downscale_gee_plan_only_submits_nothing_and_counts_training_runs(fake, 
 
 def test_downscale_gee_checks_before_anything_is_sent(fake, tmp_path):
     with pytest.raises(InputError, match="Downloading results works only with the Cloud Storage destination"):
-        pipeline.downscale_gee(EXTENT, "2023-06-01", "2023-06-02", "daily", ["ndvi"], str(tmp_path / "m.json"),
+        _downscale(EXTENT, "2023-06-01", "2023-06-02", "daily", ["ndvi"], str(tmp_path / "m.json"),
                             destination="drive", download_folder=str(tmp_path / "d"), project=fake.project,
                             url=fake.url)
     with pytest.raises(InputError, match="No task manifest file was given"):
-        pipeline.downscale_gee(EXTENT, "2023-06-01", "2023-06-02", "daily", ["ndvi"], "", project=fake.project,
+        _downscale(EXTENT, "2023-06-01", "2023-06-02", "daily", ["ndvi"], "", project=fake.project,
                             url=fake.url)
     assert not fake.requests_to("export") and os.listdir(tmp_path) == []
 
