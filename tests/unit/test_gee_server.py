@@ -383,9 +383,9 @@ def test_classifier_saved_as_asset_and_reused(fake):
 
 def test_plan_builds_one_export_per_date_plus_the_classifier(fake):
     plan = _plan(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "landcover"],
-                                 model_type="rf", params={"n_estimators": 50}, destination="gcs",
-                                 destination_path="bucket", save_classifier_asset="projects/my-project/assets/rf1",
-                                 max_training_steps=2, project=fake.project, url=fake.url)
+                 model_type="rf", params={"n_estimators": 50}, destination="gcs",
+                 destination_path="bucket", save_classifier_asset="projects/my-project/assets/rf1",
+                 max_training_steps=2, project=fake.project, url=fake.url)
     assert [c.kind for c in plan.configs] == ["classifier", "image", "image", "image"]
     assert [c.date for c in plan.configs[1:]] == ["2023-06-01", "2023-06-02", "2023-06-03"]
     assert (plan.fine_grid.width, plan.fine_grid.height, plan.fine_grid.res) == (69, 48, (1000.0, 1000.0))
@@ -411,13 +411,13 @@ def test_plan_builds_one_export_per_date_plus_the_classifier(fake):
     assert plan.request["training"] == {"once": True, "steps": 2, "samples": 2 * 35, "runs": 1}
     # a changed request gives new fingerprints; the same request the same ones
     again = _plan(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "landcover"],
-                                  model_type="rf", params={"n_estimators": 50}, destination="gcs",
-                                  destination_path="bucket", save_classifier_asset="projects/my-project/assets/rf1",
-                                  max_training_steps=2, project=fake.project, url=fake.url)
+                  model_type="rf", params={"n_estimators": 50}, destination="gcs",
+                  destination_path="bucket", save_classifier_asset="projects/my-project/assets/rf1",
+                  max_training_steps=2, project=fake.project, url=fake.url)
     assert [c.fingerprint for c in again.configs] == [c.fingerprint for c in plan.configs]
     other = _plan(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "landcover"],
-                                  model_type="rf", params={"n_estimators": 60}, destination="gcs",
-                                  destination_path="bucket", max_training_steps=2, project=fake.project, url=fake.url)
+                  model_type="rf", params={"n_estimators": 60}, destination="gcs",
+                  destination_path="bucket", max_training_steps=2, project=fake.project, url=fake.url)
     assert not {c.fingerprint for c in other.configs} & {c.fingerprint for c in plan.configs}
     # each daily export carries the prediction of its own date
     body = _request(plan.configs[2])
@@ -449,8 +449,8 @@ def test_plan_takes_a_polygon_area_in_another_crs(fake):
     polygon = {"type": "Polygon", "coordinates": [[[450000, 4620000], [470000, 4620000], [460000, 4650000],
                                                    [450000, 4620000]]]}
     plan = _plan(polygon, "2023-06-01", "2023-06-01", "daily", ["ndvi"], area_crs="EPSG:32650",
-                                 destination="asset", destination_path="projects/my-project/assets/smd",
-                                 project=fake.project, url=fake.url)
+                 destination="asset", destination_path="projects/my-project/assets/smd",
+                 project=fake.project, url=fake.url)
     assert plan.request["area"] == {"bbox": [450000.0, 4620000.0, 470000.0, 4650000.0], "crs": "EPSG:32650"}
     trained, config = plan.configs  # random forest: the classifier saved next to the maps, then the map
     assert trained.kind == "classifier"

@@ -408,9 +408,9 @@ def test_downscale_gee_submits_follows_and_downloads(fake, tmp_path):
     path = str(tmp_path / "run.json")
     storage = ExportedStorage({})
     result = _downscale(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "lst_day"], path,
-                                 destination="gcs", destination_path="bkt/run", batch_size=2,
-                                 download_folder=str(tmp_path / "maps"), project=fake.project, url=fake.url,
-                                 storage=storage, **NO_SLEEP)
+                        destination="gcs", destination_path="bkt/run", batch_size=2,
+                        download_folder=str(tmp_path / "maps"), project=fake.project, url=fake.url,
+                        storage=storage, **NO_SLEEP)
     assert result.n_steps == 3 and result.batch.counts["COMPLETED"] == 4  # the classifier, then three maps
     assert [os.path.basename(p) for p in result.downloaded] == [f"soil_moisture_2023060{d}.tif" for d in (1, 2, 3)]
     doc = manifest(path)
@@ -437,8 +437,8 @@ def test_downscale_gee_submits_follows_and_downloads(fake, tmp_path):
 def test_models_earth_engine_cannot_save_have_their_training_limited(fake, tmp_path):
     with pytest.raises(InputError, match="each of the 3 exports retrains it.*choose random forest or CART"):
         _downscale((106.0, 35.0, 116.0, 45.0, "EPSG:4326"), "2023-06-01", "2023-06-03", "daily", ["ndvi"],
-                            str(tmp_path / "m.json"), model_type="svr", samples_per_step=0, max_training_steps=0,
-                            project=fake.project, url=fake.url, **NO_SLEEP)
+                   str(tmp_path / "m.json"), model_type="svr", samples_per_step=0, max_training_steps=0,
+                   project=fake.project, url=fake.url, **NO_SLEEP)
     assert not fake.requests_to("export") and not os.path.exists(tmp_path / "m.json")
 
 
@@ -448,7 +448,7 @@ def test_downscale_gee_reports_failed_tasks_with_earth_engines_message(fake, tmp
     fake.task_error = "User memory limit exceeded."
     with pytest.raises(GeeError) as err:
         _downscale(EXTENT, "2023-06-01", "2023-06-02", "daily", ["ndvi"], path, project=fake.project,
-                            url=fake.url, **NO_SLEEP)
+                   url=fake.url, **NO_SLEEP)
     assert "3 of 3 Earth Engine task(s) did not complete: smdownscale classifier smdownscale_classifier_" \
            in str(err.value) and ": FAILED: User memory limit exceeded." in str(err.value)
     recs = manifest(path)["tasks"]
@@ -461,9 +461,9 @@ def test_downscale_gee_plan_only_submits_nothing_and_counts_training_runs(fake, 
     path = str(tmp_path / "run.json")
     logs = []
     result = _downscale(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "lst_day"], path,
-                                 model_type="gbt", destination="gcs", destination_path="bkt/run",
-                                 samples_per_step=100, max_training_steps=2, project=fake.project, url=fake.url,
-                                 plan_only=True, log=logs.append, **NO_SLEEP)
+                        model_type="gbt", destination="gcs", destination_path="bkt/run",
+                        samples_per_step=100, max_training_steps=2, project=fake.project, url=fake.url,
+                        plan_only=True, log=logs.append, **NO_SLEEP)
     assert result.batch is None and not os.path.exists(path)
     assert not fake.requests_to("export") and not fake.operations
     plan_csv = tmp_path / "run.plan.csv"
@@ -477,23 +477,23 @@ def test_downscale_gee_plan_only_submits_nothing_and_counts_training_runs(fake, 
     assert int(rows[-1]["training_runs"]) == 3 and result.plan.training_runs == 3
     assert any("3 training run(s) on Earth Engine" in line for line in logs)
     rf = _downscale(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "lst_day"], path,
-                             project=fake.project, url=fake.url, plan_only=True, **NO_SLEEP)
+                    project=fake.project, url=fake.url, plan_only=True, **NO_SLEEP)
     assert [r["kind"] for r in rf.plan.rows] == ["classifier"] + ["soil_moisture"] * 3
     assert rf.plan.training_runs == 1 and [r["training_runs"] for r in rf.plan.rows] == [1, 0, 0, 0]
     reused = _downscale(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "lst_day"], path,
-                                 classifier_asset="projects/p/assets/rf", project=fake.project, url=fake.url,
-                                 plan_only=True, **NO_SLEEP)
+                        classifier_asset="projects/p/assets/rf", project=fake.project, url=fake.url,
+                        plan_only=True, **NO_SLEEP)
     assert reused.plan.training_runs == 0 and not fake.requests_to("export")
 
 
 def test_downscale_gee_checks_before_anything_is_sent(fake, tmp_path):
     with pytest.raises(InputError, match="Downloading results works only with the Cloud Storage destination"):
         _downscale(EXTENT, "2023-06-01", "2023-06-02", "daily", ["ndvi"], str(tmp_path / "m.json"),
-                            destination="drive", download_folder=str(tmp_path / "d"), project=fake.project,
-                            url=fake.url)
+                   destination="drive", download_folder=str(tmp_path / "d"), project=fake.project,
+                   url=fake.url)
     with pytest.raises(InputError, match="No task manifest file was given"):
         _downscale(EXTENT, "2023-06-01", "2023-06-02", "daily", ["ndvi"], "", project=fake.project,
-                            url=fake.url)
+                   url=fake.url)
     assert not fake.requests_to("export") and os.listdir(tmp_path) == []
 
 
