@@ -88,6 +88,13 @@ def reference_grid(reference_path: str | None = None, crs: str | None = None,
     it is then snapped outward to whole multiples of ``resolution`` (units of ``crs``). With a
     reference raster, any of ``crs``, ``extent`` and ``resolution`` that is given overrides the
     reference's own (e.g. the SMAP raster's extent at 1 km).
+
+    Raises
+    ------
+    InputError
+        The grid is incomplete (no reference and no CRS, extent or resolution), the resolution is not
+        positive, the extent is empty, or a reference's resolution is reused in another CRS; also from
+        :func:`.raster.open_raster`.
     """
     ref: Grid | None = Grid.from_path(reference_path) if reference_path else None
     if ref is not None and crs is None and extent is None and resolution is None:
@@ -240,6 +247,14 @@ def align_rasters(inputs: Sequence[str], grid: Grid, output: str, categorical: s
     ``categorical`` names factors to treat as classes (besides bands marked SMD_KIND=categorical or
     carrying a colour table / attribute table). Raises InputError for missing, CRS-less or
     non-overlapping inputs, duplicate factor names and bands left without any valid pixel.
+
+    Raises
+    ------
+    InputError
+        No input, an unreadable or CRS-less input, a warp that fails, or a band that holds no valid pixel on
+        the grid.
+    Canceled
+        ``is_canceled()`` became true; nothing is left under the output's name.
     """
     if not inputs:
         raise InputError("No input rasters were given; choose at least one factor raster.")
@@ -360,6 +375,14 @@ def aggregate_stack(fine_stack: str, coarse_grid: Grid, output: str, min_valid_f
     Per coarse cell: the mean of the valid fine pixels whose centers fall in the cell (the majority
     class for categorical bands), or nodata where the valid fraction is below ``min_valid_fraction``.
     Band names and SMD_KIND are kept.
+
+    Raises
+    ------
+    InputError
+        The valid fraction is outside 0..1, the stack does not overlap the coarse grid or has larger pixels
+        than it, or no fine pixel center falls in it.
+    Canceled
+        ``is_canceled()`` became true; nothing is left under the output's name.
     """
     if not 0.0 <= min_valid_fraction <= 1.0:
         raise InputError(f"The minimum valid fraction must lie between 0 and 1 (got {min_valid_fraction}).")

@@ -54,7 +54,13 @@ TVDI_MAX_FIT_PIXELS = 2_000_000
 
 
 def check_names(names: Sequence[str] | None) -> list[str]:
-    """Requested derived factors, validated and in canonical order (unknown names are an error)."""
+    """Requested derived factors, validated and in canonical order (unknown names are an error).
+
+    Raises
+    ------
+    InputError
+        A name is not one of :data:`DERIVED_FACTORS`.
+    """
     out = []
     for n in names or []:
         key = str(n).strip().lower()
@@ -86,6 +92,7 @@ def inputs_of(name: str, bands: Sequence[str]) -> list[str] | None:
 
 
 def missing_inputs_text(name: str) -> str:
+    """What the derived factor ``name`` needs, as the end of a sentence ('needs the bands ...')."""
     if name == "api":
         return "needs at least two daily precipitation bands named precipitation_lag<d>"
     return f"needs the bands {' and '.join(INPUTS[name])}"
@@ -104,11 +111,18 @@ class DryEdge:
     pixels: int
 
     def to_dict(self) -> dict[str, Any]:
+        """The edges as JSON types (floats rounded to 6 decimals), for the model's metadata."""
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
 def fit_dry_edge(ndvi: np.ndarray, lst: np.ndarray, n_bins: int = TVDI_BINS) -> DryEdge:
-    """Fit the dry and wet edges of the NDVI-LST space (pixels where both are finite)."""
+    """Fit the dry and wet edges of the NDVI-LST space (pixels where both are finite).
+
+    Raises
+    ------
+    InputError
+        Too few pixels, a constant NDVI, or too few NDVI intervals with enough pixels to fit the edges.
+    """
     ndvi = np.asarray(ndvi, dtype=np.float64).ravel()
     lst = np.asarray(lst, dtype=np.float64).ravel()
     ok = np.isfinite(ndvi) & np.isfinite(lst)
@@ -148,7 +162,13 @@ def tvdi(ndvi: np.ndarray, lst: np.ndarray, edge: DryEdge) -> np.ndarray:
 
 
 def api(series: Sequence[tuple[int, np.ndarray]], decay: float = API_DECAY) -> np.ndarray:
-    """Antecedent precipitation index sum(decay^d P_d) of (lag days, precipitation) pairs."""
+    """Antecedent precipitation index sum(decay^d P_d) of (lag days, precipitation) pairs.
+
+    Raises
+    ------
+    InputError
+        ``series`` is empty.
+    """
     out = None
     for lag, values in series:
         term = (decay ** lag) * np.asarray(values, dtype=np.float64)

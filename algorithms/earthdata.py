@@ -130,7 +130,17 @@ def search(short_name: str, start: dt.date, end: dt.date, bbox: Sequence[float],
            opener: urllib.request.OpenerDirector | None = None,
            is_canceled: IsCanceled = never_canceled) -> list[RemoteGranule]:
     """The granules of ``short_name`` (version ``version`` or the current default) over ``bbox`` (W, S, E, N in
-    degrees) between ``start`` and ``end`` (inclusive), in time order."""
+    degrees) between ``start`` and ``end`` (inclusive), in time order.
+
+    Raises
+    ------
+    EarthdataError
+        CMR cannot be reached, answers with an HTTP error, or answers something that is not its JSON.
+    InputError
+        Too many granules match, or none does over the area and dates.
+    Canceled
+        ``is_canceled()`` became true.
+    """
     opener = opener or _opener()
     version = version or DEFAULT_VERSIONS.get(short_name)
     w, s, e, n = (float(v) for v in bbox)
@@ -197,7 +207,17 @@ def download(granules: Sequence[RemoteGranule], cache_dir: str, token: str | Non
              retries: int = 3, opener: urllib.request.OpenerDirector | None = None,
              progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled,
              log: Callable[[str], None] | None = None, backoff: float = 1.0) -> list[str]:
-    """Download ``granules`` into ``cache_dir`` (see the module doc); returns their paths, in order."""
+    """Download ``granules`` into ``cache_dir`` (see the module doc); returns their paths, in order.
+
+    Raises
+    ------
+    InputError
+        No Earthdata Login token was given.
+    EarthdataError
+        A download fails after its retries, or CMR gave an unusable file name.
+    Canceled
+        ``is_canceled()`` became true; partial downloads are kept for resuming.
+    """
     say = log or (lambda _m: None)
     opener = opener or _opener()
     if not token:
@@ -305,7 +325,16 @@ def fetch_granules(short_name: str, start: dt.date | str, end: dt.date | str, ar
                    token: str | None, area_crs: str | None = None, version: str | None = None,
                    cmr_url: str | None = None, progress: Progress = no_progress,
                    is_canceled: IsCanceled = never_canceled, log: Callable[[str], None] | None = None) -> list[str]:
-    """Search and download a product's granules for an area and dates (inclusive) into ``cache_dir``."""
+    """Search and download a product's granules for an area and dates (inclusive) into ``cache_dir``.
+
+    Raises
+    ------
+    InputError
+        The dates are missing or reversed, or the area is not one; also from :func:`search` and
+        :func:`download`.
+    EarthdataError
+        From :func:`search` and :func:`download`.
+    """
     say = log or (lambda _m: None)
     if not token:
         download([], cache_dir, token)  # the message saying how to give a token

@@ -46,15 +46,18 @@ class FactorSpec:
     classes: list[int] = field(default_factory=list)
 
     def feature_names(self) -> list[str]:
+        """The model features of this factor: its name, or ``name=class`` per class of a categorical factor."""
         if self.kind == CATEGORICAL:
             return [f"{self.name}={c}" for c in self.classes]
         return [self.name]
 
     def to_dict(self) -> dict[str, Any]:
+        """The spec as JSON types, for the model's metadata."""
         return {"name": self.name, "kind": self.kind, "classes": [int(c) for c in self.classes]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FactorSpec:
+        """A spec from :meth:`to_dict`'s form (kind defaults to continuous)."""
         return cls(str(d["name"]), str(d.get("kind", CONTINUOUS)), [int(c) for c in d.get("classes", [])])
 
 
@@ -93,6 +96,9 @@ def feature_names(specs: Sequence[FactorSpec]) -> list[str]:
 
 
 def min_samples(n_features: int) -> int:
+    """The fewest training samples accepted for ``n_features`` features (at least :data:`MIN_SAMPLES`,
+    :data:`SAMPLES_PER_FEATURE` per feature).
+    """
     return max(MIN_SAMPLES, SAMPLES_PER_FEATURE * n_features)
 
 
@@ -108,6 +114,11 @@ def fine_design(block: np.ndarray, specs: Sequence[FactorSpec]) -> tuple[np.ndar
     ``X`` float32 (n_valid, n_features) and the valid mask (rows, cols): a pixel is valid when all its
     factors are finite. Categorical factors become 0/1 per class of ``spec.classes`` (an unseen class
     gives all zeros).
+
+    Raises
+    ------
+    ValueError
+        ``block`` does not hold one band per spec (a programming error).
     """
     block = np.asarray(block)
     if block.ndim == 2:
@@ -255,6 +266,14 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
     ones computed at 1 km first), categorical factors become class fractions over the union of classes
     seen on all dates. SMAP is read with ``sm_reading`` (nodata value, scale to m3/m3) and checked
     (:mod:`units`), as are NDVI-like factors (within -1..1).
+
+    Raises
+    ------
+    InputError
+        The valid fraction is outside 0..1, files do not pair by date, a SMAP raster does not overlap its
+        stack or holds only nodata, a stack has no valid pixel, or too few samples remain.
+    Canceled
+        ``is_canceled()`` became true.
     """
     if not 0.0 <= min_valid_fraction <= 1.0:
         raise InputError(f"The minimum valid fraction must be between 0 and 1 (got {min_valid_fraction}).")
@@ -372,6 +391,11 @@ def drop_constant_factors(pairs: Pairs) -> tuple[Pairs, list[str]]:
     A factor with a single value at the coarse scale carries no information for the model, and where it
     varies at the fine scale it would only move predictions arbitrarily (e.g. through the SVR kernel).
     Raises InputError when every factor is constant.
+
+    Raises
+    ------
+    InputError
+        Every factor is constant, so nothing is left to train on.
     """
     keep_specs: list[FactorSpec] = []
     keep_cols: list[int] = []
@@ -414,6 +438,14 @@ def fine_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: Seq
     that about ``max_samples`` pixels are kept over all dates. ``cells`` holds the SMAP cell of each
     pixel, so spatial cross-validation still holds out whole blocks of SMAP cells. Categorical factors
     are 0/1 per class at this scale.
+
+    Raises
+    ------
+    InputError
+        Fewer training pixels than :data:`MIN_SAMPLES` asked for, files that do not pair or overlap, SMAP with
+        only nodata, or too few valid pixels.
+    Canceled
+        ``is_canceled()`` became true.
     """
     from .sample import resample_bilinear
 

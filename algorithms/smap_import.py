@@ -79,6 +79,7 @@ class Lattice:
         return self.rows / 2 * self.cell
 
     def window_grid(self, col0: int, row0: int, width: int, height: int) -> Grid:
+        """The grid of the lattice window of ``width`` x ``height`` cells from column ``col0``, row ``row0``."""
         wkt = raster.srs_from_user(EASE_CRS).ExportToWkt()
         return Grid(wkt, (self.x0 + col0 * self.cell, self.cell, 0.0, self.y0 - row0 * self.cell, 0.0, -self.cell),
                     width, height)
@@ -367,7 +368,13 @@ def open_granule(path: str) -> Granule:
 # -- area, steps -----------------------------------------------------------------------------------
 
 def lattice_window(lattice: Lattice, geom: ogr.Geometry, srs: osr.SpatialReference) -> tuple[int, int, int, int]:
-    """(col0, row0, width, height) of the whole lattice cells covering the area's envelope."""
+    """(col0, row0, width, height) of the whole lattice cells covering the area's envelope.
+
+    Raises
+    ------
+    InputError
+        The area lies outside SMAP's global grid.
+    """
     from .gee.fetch import _envelope_in
 
     ease = raster.srs_from_user(EASE_CRS)
@@ -388,6 +395,11 @@ def time_steps(start: dt.date, end: dt.date, step: str, days: int = 1) -> list[t
     daily; 8day / 16day: the MODIS composite calendar (periods from day of year 1, 9, 17, ... or 1, 17, ...,
     restarting every 1 January); monthly: calendar months; ndays: ``days`` days from ``start``. The first and
     last periods are clipped to the range; the label is the (clipped) step start.
+
+    Raises
+    ------
+    InputError
+        An unknown step, a reversed date range, or fewer than 1 day per step.
     """
     if step not in STEPS:
         raise InputError(f"Unknown time step '{step}'; choose one of {', '.join(STEPS)}.")
@@ -524,7 +536,13 @@ def _granule_values(granule: Granule, layer_name: str, window: tuple[int, int, i
 # -- factors -----------------------------------------------------------------------------------------
 
 def factor_name(path: str) -> str:
-    """The factor a file holds: its band description, else its file name without the date."""
+    """The factor a file holds: its band description, else its file name without the date.
+
+    Raises
+    ------
+    InputError
+        The file has more than one band.
+    """
     ds = raster.open_raster(path)
     if ds.RasterCount != 1:
         raise InputError(f"{os.path.basename(path)} has {ds.RasterCount} bands; give one file per factor (or align "
@@ -543,6 +561,12 @@ def plan_factors(paths: Sequence[str], steps: Sequence[tuple[dt.date, dt.date, s
     A file without a date in its name is static (every step). Dated files of a factor: those dated inside
     the step are averaged; a step without any takes the latest file dated before it (a 16-day composite
     named by its first day covers the days after it).
+
+    Raises
+    ------
+    InputError
+        A factor given both dated and undated, several undated files of a factor, or no file dated on or
+        before a step.
     """
     by_name: dict[str, list[tuple[dt.date | None, str]]] = defaultdict(list)
     for p in paths:
@@ -662,6 +686,14 @@ def import_smap(granules: Sequence[str], out_dir: str, area: Any = None, area_cr
     the granules' dates). ``passes`` (L3): am, pm, mean (all valid retrievals) or am_then_pm (AM, PM where AM
     has none). ``quality`` (L3): recommended (bits 0-2 of retrieval_qual_flag clear) or retrieved (bits 1-2).
     Raises InputError before anything is written for bad inputs; removes what it wrote on error or cancel.
+
+    Raises
+    ------
+    InputError
+        No folder or granules, an unknown pass, quality or layer, a granule given twice, no granule in the
+        dates, no valid value in the area, or a write that fails.
+    Canceled
+        ``is_canceled()`` became true; the files of this run are removed.
     """
     from .gee.fetch import area_geometry, fine_grid
 

@@ -101,6 +101,11 @@ def time_steps(start: dt.date | str, end: dt.date | str, step: str = "daily") ->
     year 1, 9, 17, ... or 1, 17, 33, ..., restarting every 1 January, so the last period of a year is
     shorter). monthly: calendar months. The first and last periods are clipped to the date range;
     the label is the (clipped) step start.
+
+    Raises
+    ------
+    InputError
+        A date is not a date, the range is reversed, or the step is unknown.
     """
     start = as_date(start, "start date")
     end = as_date(end, "end date")
@@ -296,7 +301,13 @@ def _to_fine_grid(image: ee.Image, entry: dict[str, Any], options: BuildOptions,
 
 def build_factor(entry: dict[str, Any] | str, start: dt.date, end: dt.date, area: ee.Geometry | None = None,
                  options: BuildOptions | None = None) -> ee.Image:
-    """One float band named after the entry, for the step ``[start, end)`` (``end`` exclusive)."""
+    """One float band named after the entry, for the step ``[start, end)`` (``end`` exclusive).
+
+    Raises
+    ------
+    InputError
+        The step is empty, or the entry is unknown.
+    """
     options = options or BuildOptions()
     if isinstance(entry, str):
         entry = load_catalog().get(entry, options.sources.get(entry))
@@ -329,7 +340,13 @@ def build_smap(product: str, layer: str, start: dt.date, end: dt.date, area: ee.
 
 def build_stack(entries: Sequence[dict[str, Any] | str], start: dt.date, end: dt.date,
                 area: ee.Geometry | None = None, options: BuildOptions | None = None) -> ee.Image:
-    """The factors as one multiband float image, bands in the requested order."""
+    """The factors as one multiband float image, bands in the requested order.
+
+    Raises
+    ------
+    InputError
+        No factor is given.
+    """
     if not entries:
         raise InputError("Choose at least one factor.")
     return ee.Image.cat([build_factor(e, start, end, area, options) for e in entries])

@@ -87,6 +87,12 @@ def area_geometry(area: Any, area_crs: str | None = None) -> tuple[ogr.Geometry,
 
     ``area``: ``(xmin, ymin, xmax, ymax, crs)``; a GeoJSON polygon/multipolygon (dict or text) with
     ``area_crs``; or ``(geojson, crs)``.
+
+    Raises
+    ------
+    InputError
+        An extent that is not four finite numbers or is empty, a polygon without CRS, not GeoJSON, not a
+        polygon, empty, invalid or without area.
     """
     if isinstance(area, (tuple, list)) and len(area) == 5:
         try:
@@ -162,6 +168,11 @@ def smap_asset_projection(entry: dict[str, Any], day: dt.date) -> dict[str, Any]
 
     Earth Engine's SMAP copies are not on the EASE-Grid 2.0 lattice (L4 was warped to EPSG:4326, L3 enhanced
     is stored at 0.08 degrees): fetching them on their own grid keeps every cell's own value.
+
+    Raises
+    ------
+    GeeError
+        Earth Engine cannot be asked, or describes a grid that is not north-up.
     """
     import ee
 
@@ -184,7 +195,13 @@ def smap_asset_projection(entry: dict[str, Any], day: dt.date) -> dict[str, Any]
 
 @raster.gdal_exceptions()
 def lattice_window(geom: ogr.Geometry, srs: osr.SpatialReference, crs: str, transform: Sequence[float]) -> Grid:
-    """The window of whole cells of the lattice ``crs`` + ``transform`` (Earth Engine's order) covering the area."""
+    """The window of whole cells of the lattice ``crs`` + ``transform`` (Earth Engine's order) covering the area.
+
+    Raises
+    ------
+    InputError
+        The area lies outside the lattice.
+    """
     target = _srs(crs)
     sx, _shx, tx, _shy, sy, ty = (float(v) for v in transform)
     xmin, ymin, xmax, ymax = _envelope_in(geom, srs, target)
@@ -208,7 +225,15 @@ def lattice_window(geom: ogr.Geometry, srs: osr.SpatialReference, crs: str, tran
 def smap_native_grid(entry: dict[str, Any], geom: ogr.Geometry, srs: osr.SpatialReference,
                      day: dt.date) -> tuple[Grid, dict[str, Any]]:
     """SMAP's own cells covering the area (:func:`smap_asset_projection` + :func:`lattice_window`) and the
-    projection record for the manifest."""
+    projection record for the manifest.
+
+    Raises
+    ------
+    InputError
+        The area covers too many SMAP cells.
+    GeeError
+        From :func:`smap_asset_projection`.
+    """
     proj = smap_asset_projection(entry, day)
     grid = lattice_window(geom, srs, proj["crs"], proj["transform"])
     if grid.size > 4_000_000:
@@ -219,7 +244,13 @@ def smap_native_grid(entry: dict[str, Any], geom: ogr.Geometry, srs: osr.Spatial
 @raster.gdal_exceptions()
 def smap_grid(geom: ogr.Geometry, srs: osr.SpatialReference) -> Grid:
     """The window of whole EASE-Grid 2.0 9 km cells covering the area (the SMAP products' own lattice at NSIDC;
-    used for input checks before Earth Engine is asked for its copy's grid, see :func:`smap_native_grid`)."""
+    used for input checks before Earth Engine is asked for its copy's grid, see :func:`smap_native_grid`).
+
+    Raises
+    ------
+    InputError
+        The area lies outside SMAP's global grid.
+    """
     ease = _srs(EASE_CRS)
     xmin, ymin, xmax, ymax = _envelope_in(geom, srs, ease)
     eps = 1e-9
@@ -289,7 +320,13 @@ def pixel_size(grid: Grid) -> PixelSize:
 
 @raster.gdal_exceptions()
 def fine_grid(coarse: Grid, target_crs: str, resolution: float) -> Grid:
-    """The fine grid in ``target_crs`` covering the SMAP window, edges on whole multiples of ``resolution``."""
+    """The fine grid in ``target_crs`` covering the SMAP window, edges on whole multiples of ``resolution``.
+
+    Raises
+    ------
+    InputError
+        The resolution is not positive, or not finer than SMAP's cells.
+    """
     if not resolution or resolution <= 0 or not math.isfinite(resolution):
         raise InputError(f"The fine resolution must be a positive number (got {resolution}).")
     target = _srs(target_crs)

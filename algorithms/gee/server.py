@@ -135,7 +135,13 @@ def _one_cell(fine: Grid, coarse: Grid | None) -> Grid:
 
 def cell_max_pixels(fine: Grid, coarse: Grid | None = None) -> int:
     """``maxPixels`` of ``reduceResolution`` from ``fine`` onto SMAP's cells (``coarse``, else EASE 9 km): the fine
-    pixels along a cell's longest side in the fine CRS, plus one on each edge, squared."""
+    pixels along a cell's longest side in the fine CRS, plus one on each edge, squared.
+
+    Raises
+    ------
+    InputError
+        The fine resolution is too fine for Earth Engine to average into SMAP's cells.
+    """
     xmin, ymin, xmax, ymax = _one_cell(fine, coarse).extent_in(fine.crs_wkt)
     side = max(xmax - xmin, ymax - ymin) / abs(fine.res[0])
     n = (math.ceil(side - 1e-9) + 2) ** 2
@@ -160,6 +166,7 @@ def crs_transform(grid: Grid) -> list[float]:
 
 
 def fine_projection(grid: Grid) -> ee.Projection:
+    """The fine grid's projection as Earth Engine takes it (CRS and transform)."""
     return ee.Projection(ee_crs(grid), crs_transform(grid))
 
 
@@ -183,7 +190,13 @@ def grid_options(grid: Grid, **kwargs: Any) -> BuildOptions:
 
 
 def reduce_max_pixels(fine_metres: float) -> int:
-    """``maxPixels`` of ``reduceResolution`` from the fine grid onto SMAP's 9 km cells (whole cells plus edges)."""
+    """``maxPixels`` of ``reduceResolution`` from the fine grid onto SMAP's 9 km cells (whole cells plus edges).
+
+    Raises
+    ------
+    InputError
+        The resolution is not positive, or too fine to average into 9 km cells.
+    """
     if not fine_metres or fine_metres <= 0:
         raise InputError(f"The fine resolution must be positive (got {fine_metres}).")
     n = (math.ceil(EASE_CELL / fine_metres) + 2) ** 2
@@ -248,7 +261,14 @@ def classifier_args(model_type: str, params: dict[str, Any] | None, n_features: 
                     seed: int | None = 0) -> dict[str, Any]:
     """Earth Engine arguments of the regressor for ``model_type`` from local (scikit-learn) parameter names
     (:data:`PARAM_MAP`) or Earth Engine names, defaults from :data:`DEFAULT_PARAMS`. Raises InputError for
-    unknown parameters or bad values, naming the valid ones."""
+    unknown parameters or bad values, naming the valid ones.
+
+    Raises
+    ------
+    InputError
+        An unknown model type, no factor, an unknown parameter or loss, or an option Earth Engine's regressor
+        does not have (SVR epsilon, another kernel).
+    """
     model_type = str(model_type or "").strip().lower()
     if model_type not in MODEL_TYPES:
         raise InputError(f"Unknown model type '{model_type}'; choose one of {', '.join(MODEL_TYPES)}.")
@@ -322,13 +342,26 @@ def make_classifier(model_type: str, params: dict[str, Any] | None, n_features: 
 
 def factor_entries(factors: Sequence[str | dict[str, Any]], sources: dict[str, str] | None = None
                    ) -> list[dict[str, Any]]:
+    """Catalog entries of ``factors`` (entries given as dicts are used as they are).
+
+    Raises
+    ------
+    InputError
+        From :meth:`.catalog.Catalog.factors`.
+    """
     if factors and all(isinstance(f, dict) for f in factors):
         return [dict(f) for f in factors]  # type: ignore[arg-type]
     return load_catalog().factors([str(f) for f in factors], sources)
 
 
 def classes_of(entry: dict[str, Any]) -> list[int]:
-    """The class codes of a categorical factor (see :data:`CLASSES`)."""
+    """The class codes of a categorical factor (see :data:`CLASSES`).
+
+    Raises
+    ------
+    InputError
+        The classes of the factor's source are not known.
+    """
     key = (entry["id"], entry.get("source", "default") or "default")
     if key not in CLASSES:
         raise InputError(f"The classes of the categorical factor '{entry['id']}' (source {key[1]}) are not known to "
@@ -426,7 +459,13 @@ def training_samples(area: Any, steps: Sequence[Any], factors: Sequence[str | di
                      seed: int = 0, options: BuildOptions | None = None,
                      coarse_grid: Grid | None = None) -> ee.FeatureCollection:
     """Coarse training samples (features + ``target`` = SMAP, ``date``) of every step, merged; on SMAP's own grid
-    ``coarse_grid`` (the asset's, as fetchgee writes it), else on EASE-Grid 2.0 9 km."""
+    ``coarse_grid`` (the asset's, as fetchgee writes it), else on EASE-Grid 2.0 9 km.
+
+    Raises
+    ------
+    InputError
+        ``samples_per_step`` is negative.
+    """
     entries = factor_entries(factors)
     names = feature_names(entries)
     region = _region(area)
@@ -507,7 +546,13 @@ def _origin_grid(crs: str, res: float) -> Grid:
 
 def load_model(asset_id: str, factors: Sequence[str | dict[str, Any]], model_type: str = "rf") -> TrainedModel:
     """A classifier saved with :func:`classifier_export` (``ee.Classifier.load``), for the given factors
-    (the same factors, in the same order, as when it was trained)."""
+    (the same factors, in the same order, as when it was trained).
+
+    Raises
+    ------
+    InputError
+        No asset id is given.
+    """
     asset_id = str(asset_id or "").strip()
     if not asset_id:
         raise InputError("No classifier asset id was given; give the asset id the classifier was saved to.")
@@ -527,6 +572,11 @@ def build_prediction(model: TrainedModel | ee.Classifier, stack: ee.Image, smap:
     ``ee.Classifier`` applied to ``stack`` as it is. ``smap``: SMAP of the same step (needed by residual
     'constant'). ``fine_grid``: the grid the fine factors are computed on (default: the stack's own
     projection). ``clip``: (lo, hi) for ``clamp``, None for no clamping.
+
+    Raises
+    ------
+    InputError
+        An unknown residual mode, residual correction without SMAP, or an empty clip range.
     """
     residual = (residual or "none").strip().lower()
     if residual not in RESIDUAL_MODES:
@@ -592,6 +642,11 @@ def build_exports(images: Sequence[tuple[str, ee.Image]], destination: str, targ
 
     ``destination``: 'drive' (``target`` = folder), 'gcs' (bucket or bucket/folder) or 'asset' (asset folder).
     File exports write masked pixels as ``nodata`` (float32); assets keep the mask.
+
+    Raises
+    ------
+    InputError
+        An unknown destination, ``max_pixels`` below 1, or two exports with one name.
     """
     destination = str(destination or "").strip().lower()
     if destination not in DESTINATIONS:
@@ -631,7 +686,13 @@ def build_exports(images: Sequence[tuple[str, ee.Image]], destination: str, targ
 
 
 def classifier_export(model: TrainedModel, asset_id: str, request_fingerprint: str = "") -> TaskConfig:
-    """The task saving the trained classifier as an Earth Engine asset (random forest and CART only)."""
+    """The task saving the trained classifier as an Earth Engine asset (random forest and CART only).
+
+    Raises
+    ------
+    InputError
+        No asset id, or a model Earth Engine cannot save.
+    """
     asset_id = str(asset_id or "").strip().strip("/")
     if not asset_id:
         raise InputError("No asset id was given for the classifier; give one, e.g. "

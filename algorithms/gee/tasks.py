@@ -90,7 +90,13 @@ class TaskConfig:
     after: Optional[str] = None
 
     def make_task(self) -> Any:
-        """A new, unstarted ``ee.batch.Task`` (a new one for every submission)."""
+        """A new, unstarted ``ee.batch.Task`` (a new one for every submission).
+
+        Raises
+        ------
+        InputError
+            The destination is unknown.
+        """
         import ee
 
         kwargs = dict(self.export_kwargs)
@@ -115,7 +121,13 @@ class TaskConfig:
 
 
 def start_task(config: TaskConfig) -> str:
-    """Start ``config`` on Earth Engine (``Task.start``); returns the operation name."""
+    """Start ``config`` on Earth Engine (``Task.start``); returns the operation name.
+
+    Raises
+    ------
+    GeeError
+        Earth Engine returned no task.
+    """
     task = config.make_task()
     task.start()
     if not task.name:
@@ -159,13 +171,20 @@ def cancel_task(operation_name: str) -> None:
 # -- the task manifest -----------------------------------------------------------------------------
 
 def new_manifest(request: Optional[dict[str, Any]] = None, project: Optional[str] = None) -> dict[str, Any]:
+    """An empty task manifest for ``request`` and ``project``."""
     now = _now()
     return {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "created": now, "updated": now,
             "project": project, "request": request or {}, "counts": {}, "tasks": []}
 
 
 def read_task_manifest(path: str) -> dict[str, Any]:
-    """A task manifest written by :func:`submit_batches`; InputError with the fix when it is not one."""
+    """A task manifest written by :func:`submit_batches`; InputError with the fix when it is not one.
+
+    Raises
+    ------
+    InputError
+        The file is missing or unreadable, not a task manifest, or from a newer version.
+    """
     try:
         with open(path, encoding="utf-8") as fh:
             doc = json.load(fh)
@@ -560,6 +579,13 @@ class GcsStorage:
         self._client: Any = None
 
     def client(self) -> Any:
+        """The google-cloud-storage client (made once).
+
+        Raises
+        ------
+        InputError
+            google-cloud-storage is not installed.
+        """
         if self._client is None:
             try:
                 from google.cloud import storage
@@ -583,9 +609,11 @@ class GcsStorage:
         return self._client
 
     def list(self, bucket: str, prefix: str) -> list[str]:
+        """The object names in ``bucket`` starting with ``prefix``."""
         return [b.name for b in self.client().list_blobs(bucket, prefix=prefix)]
 
     def download(self, bucket: str, name: str, path: str) -> None:
+        """Download object ``name`` of ``bucket`` to ``path``."""
         self.client().bucket(bucket).blob(name).download_to_filename(path)
 
 
@@ -606,6 +634,15 @@ def download_results(records: Sequence[dict[str, Any]] | str, folder: str, stora
     ``records``: task records or the task manifest's path (then updated with the files). ``storage``: an
     object with ``list(bucket, prefix) -> names`` and ``download(bucket, name, path)`` (default
     :class:`GcsStorage`). Files already there are kept. Each file is written atomically.
+
+    Raises
+    ------
+    InputError
+        No download folder; also from :func:`read_task_manifest`.
+    GeeError
+        The bucket cannot be listed, an exported file is missing, or a download fails.
+    Canceled
+        ``is_canceled()`` became true.
     """
     say = log or (lambda _m: None)
     doc = None

@@ -1,5 +1,6 @@
 """The shape of the code: no import cycles in the engine or the Processing wrappers, no test module importing
-another test module.
+another test module, and a documented contract on every public engine function (a docstring, and a numpydoc
+'Raises' section wherever the function raises).
 
 These tests read the source with :mod:`ast`; nothing is imported, so they run without QGIS.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PACKAGES = ("algorithms", "processing_provider")
@@ -159,3 +161,116 @@ def test_no_test_module_imports_another_test_module():
     coupled = [f"{m} imports {', '.join(others)}" for m, others in coupled_test_modules().items()]
     assert not coupled, ("test modules import other test modules; move the shared scene or helper to "
                          "tests/scenes.py (or a conftest fixture): " + "; ".join(coupled))
+
+
+# -- engine contracts -------------------------------------------------------------------------------
+
+RAISES_SECTION = re.compile(r"^\s*Raises\s*\n\s*-{3,}\s*$", re.M)
+
+
+def _raised(fn: ast.FunctionDef) -> list[str]:
+    """The exceptions a function raises itself (``raise X`` statements, not those of nested functions)."""
+    found: list[str] = []
+
+    def walk(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                continue
+            if isinstance(child, ast.Raise) and child.exc is not None:
+                exc = child.exc.func if isinstance(child.exc, ast.Call) else child.exc
+                found.append(ast.unparse(exc))
+            walk(child)
+
+    walk(fn)
+    return found
+
+
+def public_functions(path: str) -> list[tuple[str, ast.FunctionDef]]:
+    """Module-level functions and methods of public classes whose names do not start with '_' (properties
+    excluded: they are attributes)."""
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), path)
+    found = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+            found.append((node.name, node))
+        elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+            for m in node.body:
+                is_property = any(isinstance(d, ast.Name) and d.id == "property"
+                                  or isinstance(d, ast.Attribute) and d.attr == "setter" for d in m.decorator_list) \
+                    if isinstance(m, ast.FunctionDef) else False
+                if isinstance(m, ast.FunctionDef) and not m.name.startswith("_") and not is_property:
+                    found.append((f"{node.name}.{m.name}", m))
+    return found
+
+
+def undocumented(folder: str = "algorithms") -> list[str]:
+    """Public engine functions without a docstring, or raising without a numpydoc 'Raises' section."""
+    problems = []
+    for path in _python_files(folder):
+        rel = os.path.relpath(path, ROOT)
+        for name, fn in public_functions(path):
+            doc = ast.get_docstring(fn)
+            raised = sorted(set(_raised(fn)))
+            if not doc:
+                problems.append(f"{rel}:{fn.lineno} {name}: no docstring")
+            elif raised and not RAISES_SECTION.search(doc):
+                problems.append(f"{rel}:{fn.lineno} {name}: raises {', '.join(raised)} but has no 'Raises' section")
+    return problems
+
+
+def test_contract_check_finds_missing_docstrings_and_raises_sections(tmp_path, monkeypatch):
+    (tmp_path / "algorithms").mkdir()
+    (tmp_path / "algorithms" / "mod.py").write_text('''
+def bare(x):
+    return x
+
+
+def raises_silently(x):
+    """Says nothing about errors."""
+    if x:
+        raise InputError("bad")
+
+
+def documented(x):
+    """Checks x.
+
+    Raises
+    ------
+    InputError
+        x is bad.
+    """
+    raise InputError("bad")
+
+
+def nested_only(x):
+    """The raise belongs to the inner function."""
+    def inner():
+        raise ValueError(x)
+    return inner
+
+
+def _private(x):
+    raise ValueError(x)
+
+
+class Thing:
+    @property
+    def size(self):
+        return 1
+
+    def method(self):
+        raise RuntimeError("no")
+''')
+    monkeypatch.setitem(globals(), "ROOT", str(tmp_path))
+    assert undocumented("algorithms") == [
+        "algorithms/mod.py:2 bare: no docstring",
+        "algorithms/mod.py:6 raises_silently: raises InputError but has no 'Raises' section",
+        "algorithms/mod.py:39 Thing.method: no docstring",
+    ]
+
+
+def test_every_public_engine_function_documents_what_it_raises():
+    problems = undocumented("algorithms")
+    assert not problems, (f"{len(problems)} public engine function(s) lack a docstring or a 'Raises' section "
+                          "(numpydoc: Parameters / Returns / Raises):\n" + "\n".join(problems))
