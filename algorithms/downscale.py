@@ -332,6 +332,33 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     as the model was trained). NDVI-like factors outside -1..1 and LST in other units than the model's
     are refused (:mod:`units`).
 
+    Parameters
+    ----------
+    model_path
+        The model file (.smdmodel).
+    stack_path
+        The factor stack of the date (bands matched by name).
+    output
+        The soil moisture map to write (float32 GeoTIFF, written atomically).
+    coarse_sm
+        SMAP of the same date, for residual correction.
+    residual
+        'constant', 'smooth' or 'none'.
+    clip
+        (low, high) m3/m3 range of the output.
+    block_rows, n_jobs
+        Rows per block and prediction threads (None: automatic).
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+    sm_scale, sm_nodata
+        How to read SMAP (None: as the model was trained).
+
+    Returns
+    -------
+    DownscaleResult
+        The output path, the map's statistics, the residual correction applied (cells corrected, mean and largest
+        deviation) and the pixels clipped.
+
     Raises
     ------
     InputError

@@ -327,6 +327,30 @@ def fetch_granules(short_name: str, start: dt.date | str, end: dt.date | str, ar
                    is_canceled: IsCanceled = never_canceled, log: Callable[[str], None] | None = None) -> list[str]:
     """Search and download a product's granules for an area and dates (inclusive) into ``cache_dir``.
 
+    Parameters
+    ----------
+    short_name, version
+        The product (e.g. SPL3SMP_E) and its version (None: CMR's default).
+    start, end
+        Dates (inclusive).
+    area, area_crs
+        The area (see :func:`.gee.fetch.area_geometry`).
+    cache_dir
+        Where granules are downloaded (and resumed).
+    token
+        The Earthdata Login token.
+    cmr_url
+        CMR's address (None: NASA's).
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+    log
+        Messages for the user, or None.
+
+    Returns
+    -------
+    list[str]
+        The granules' paths, in time order.
+
     Raises
     ------
     InputError

@@ -502,6 +502,22 @@ def make_sample(out_dir: str, seed: int = 42, size_km: int = 200, n_dates: int =
     complete; on cancel or error nothing is left behind. An earlier sample scene in ``out_dir`` is
     replaced (its files that the new one does not have are removed).
 
+    Parameters
+    ----------
+    out_dir
+        The folder receiving the scene.
+    seed, size_km, n_dates, start_date, step_days
+        The scene's randomness, size and dates.
+    noise, terrain, nonlinearity, smap_error
+        The generating relation's noise and shape.
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+
+    Returns
+    -------
+    SampleScene
+        The folder, the dates, the fine and coarse grids and the paths of every file by kind.
+
     Raises
     ------
     InputError

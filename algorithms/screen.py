@@ -381,6 +381,32 @@ def screen_factors(sm_paths: Sequence[str], stack_paths: Sequence[str], max_coll
     ``sm_scale`` (0.01 for percent) and checked (:mod:`units`). Returns the rows in rank order and the
     selected factor names (categorical factors by base name).
 
+    Parameters
+    ----------
+    sm_paths, stack_paths
+        SMAP rasters and factor stacks, paired by the date in their names.
+    max_collinearity
+        Largest |r| between two selected factors (1 keeps all).
+    min_abs_r
+        Least |r| with soil moisture for a factor to be selected.
+    max_factors
+        Most factors selected (0: no limit).
+    min_valid_fraction
+        Least share of valid fine pixels per SMAP cell.
+    output_csv
+        Where to write the table (None: not written).
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+    max_vif, diagnostics, derived, seed, n_jobs
+        See above.
+    sm_scale, sm_nodata
+        How to read SMAP (:class:`.units.SmReading`).
+
+    Returns
+    -------
+    ScreenResult
+        The rows in rank order, the selected factor names, the samples and dates used.
+
     Raises
     ------
     InputError

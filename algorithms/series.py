@@ -246,6 +246,26 @@ def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str]
     correction; with ``residual='none'`` it is not used). Each date is :func:`downscale.downscale` with
     the same arguments. Returns one result per date, in date order, with ``output`` the final path.
 
+    Parameters
+    ----------
+    model_path
+        The model file (.smdmodel).
+    stacks, smap
+        Factor stacks and SMAP rasters (None without residual correction).
+    out_dir
+        The folder receiving one map per date and the series list.
+    residual, clip, block_rows, n_jobs, sm_scale, sm_nodata
+        As for :func:`.downscale.downscale`.
+    prefix
+        File name prefix of the maps.
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+
+    Returns
+    -------
+    list[DownscaleResult]
+        One result per date, in date order.
+
     Raises
     ------
     InputError
@@ -346,6 +366,30 @@ def validate_series(estimates: Sequence[str], references: Sequence[str] | None =
     date, then without stations). Per-date metrics are those of :func:`validate.validate`; pooled
     metrics use every pair of every date: 'reference' (all pixels), 'stations' and 'station:<id>'.
     A date without station observations is skipped (noted in ``skipped``); none at all is an error.
+
+    Parameters
+    ----------
+    estimates
+        Soil moisture maps, one per date.
+    references
+        Reference rasters paired with the estimates, or None.
+    observations
+        Station observations, or None.
+    output_csv, pairs_csv
+        Where to write the metrics and the station pairs (None: not written).
+    resampling
+        How references are resampled onto the estimates ('auto', ...).
+    max_samples
+        Pixel pairs kept for the pooled scatter plot.
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+    ref_scale, ref_nodata
+        How to read the references.
+
+    Returns
+    -------
+    SeriesValidation
+        Per-date rows and pooled metrics, the station pairs, pixel samples, and the dates skipped.
 
     Raises
     ------

@@ -687,6 +687,30 @@ def import_smap(granules: Sequence[str], out_dir: str, area: Any = None, area_cr
     has none). ``quality`` (L3): recommended (bits 0-2 of retrieval_qual_flag clear) or retrieved (bits 1-2).
     Raises InputError before anything is written for bad inputs; removes what it wrote on error or cancel.
 
+    Parameters
+    ----------
+    granules
+        NSIDC SMAP HDF5 files (read-only).
+    out_dir
+        The folder receiving ``smap/``, ``factors/`` and ``manifest.json``.
+    area, area_crs
+        The area (None: the globe).
+    start, end, step, step_days
+        Dates (inclusive) and time step.
+    product, layer, passes, quality
+        What is read from the granules.
+    factors, fine_resolution, target_crs
+        Factor rasters to align per step, and their grid.
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+    log
+        Messages for the user, or None.
+
+    Returns
+    -------
+    ImportResult
+        The manifest, the files written, the product and grids, and which steps and granules were used.
+
     Raises
     ------
     InputError

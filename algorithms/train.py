@@ -564,6 +564,36 @@ def train_model(sm_paths: Sequence[str], stack_paths: Sequence[str], output: str
     percent); both are stored in the model, so downscale reads the SMAP of residual correction the same way.
     Returns the saved metadata and the pooled metrics of the ``cv_mode`` scheme.
 
+    Parameters
+    ----------
+    sm_paths, stack_paths
+        SMAP rasters and factor stacks, paired by the date in their names.
+    output
+        The model file to write (.smdmodel, written atomically).
+    model_type, params
+        The model (:data:`MODEL_TYPES` or 'auto') and its parameters.
+    factors, derived
+        The factors to use, and derived factors to add.
+    cv_folds, cv_block_cells, cv_mode
+        The reported cross-validation.
+    min_valid_fraction
+        Least share of valid fine pixels per SMAP cell.
+    seed, n_jobs
+        Random seed and parallel jobs.
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+    search_seconds, search_max_configs
+        The hyperparameter search (0: off).
+    training_mode, paper_max_samples
+        'coarse' pairs, or the study's 1 km pairs and their number.
+    sm_scale, sm_nodata
+        How to read SMAP (:class:`.units.SmReading`).
+
+    Returns
+    -------
+    TrainResult
+        The saved metadata and the pooled metrics of the ``cv_mode`` scheme.
+
     Raises
     ------
     InputError

@@ -268,6 +268,30 @@ def validate(estimate: str, reference: str | None = None, stations: Sequence[Obs
     ``sink`` receives the blocks of the reference comparison (see :func:`compare_reference`);
     ``ref_scale`` / ``ref_nodata`` say how to read the reference (scale to m3/m3, an undeclared nodata value).
 
+    Parameters
+    ----------
+    estimate
+        The soil moisture map (band 1).
+    reference
+        A reference raster, or None.
+    stations, date
+        Station observations and the day to compare (default: from the file name).
+    output_csv, pairs_csv
+        Where to write the metrics and the station pairs (None: not written).
+    reference_resampling
+        How the reference is resampled onto the estimate.
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+    sink
+        Receives the blocks of the reference comparison, or None.
+    ref_scale, ref_nodata
+        How to read the reference.
+
+    Returns
+    -------
+    dict[str, dict]
+        ``{source: metrics}`` (see above).
+
     Raises
     ------
     InputError
