@@ -94,7 +94,7 @@ def _wkt(text: str) -> str:
 
 def grids(size_km: int, coarse: str) -> tuple[Any, Any, Any, Any]:
     """(fine 1 km, coarse, 5 km precipitation grid, 250 m sub-pixel grid) of a mosaic scene."""
-    from smdownscale.algorithms import raster, sample
+    from smdownscale.algorithms import grids, raster, sample
     from smdownscale.algorithms.raster import Grid
 
     albers = _wkt(sample.ALBERS_CHINA)
@@ -108,12 +108,12 @@ def grids(size_km: int, coarse: str) -> tuple[Any, Any, Any, Any]:
     if coarse == "ease":
         ease = _wkt("EPSG:6933")
         ex0, ey0, ex1, ey1 = fine.extent_in(ease)
-        cell = sample.EASE_CELL
-        c0 = math.floor((ex0 - sample.EASE_X0) / cell)
-        c1 = math.ceil((ex1 - sample.EASE_X0) / cell)
-        r0 = math.floor((sample.EASE_Y0 - ey1) / cell)
-        r1 = math.ceil((sample.EASE_Y0 - ey0) / cell)
-        cgrid = Grid(ease, (sample.EASE_X0 + c0 * cell, cell, 0.0, sample.EASE_Y0 - r0 * cell, 0.0, -cell),
+        cell = grids.EASE_CELL
+        c0 = math.floor((ex0 - grids.EASE_X0) / cell)
+        c1 = math.ceil((ex1 - grids.EASE_X0) / cell)
+        r0 = math.floor((grids.EASE_Y0 - ey1) / cell)
+        r1 = math.ceil((grids.EASE_Y0 - ey0) / cell)
+        cgrid = Grid(ease, (grids.EASE_X0 + c0 * cell, cell, 0.0, grids.EASE_Y0 - r0 * cell, 0.0, -cell),
                      c1 - c0, r1 - r0)
     elif coarse == "geo":
         geo = _wkt("EPSG:4326")

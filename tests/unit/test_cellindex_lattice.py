@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from smdownscale.algorithms import sample
+from smdownscale.algorithms import grids, sample
 from smdownscale.algorithms.aggregate import CellIndex
 from smdownscale.algorithms.raster import Grid, srs_from_user
 
@@ -54,8 +54,8 @@ def test_utm_to_geographic_and_geographic_to_ease():
     geo = _grid("EPSG:4326", 115.5, 43.5, 0.1, 30, 20)
     _same(utm, geo)
     fine_geo = _grid("EPSG:4326", 110.0, 45.0, 0.01, 420, 150)
-    ease = Grid(_wkt("EPSG:6933"), (sample.EASE_X0 + 3000 * sample.EASE_CELL, sample.EASE_CELL, 0.0,
-                                    sample.EASE_Y0 - 300 * sample.EASE_CELL, 0.0, -sample.EASE_CELL), 400, 300)
+    ease = Grid(_wkt("EPSG:6933"), (grids.EASE_X0 + 3000 * grids.EASE_CELL, grids.EASE_CELL, 0.0,
+                                    grids.EASE_Y0 - 300 * grids.EASE_CELL, 0.0, -grids.EASE_CELL), 400, 300)
     _same(fine_geo, ease, block=16)
 
 

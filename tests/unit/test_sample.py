@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from osgeo import gdal, osr
 
-from smdownscale.algorithms import raster, sample
+from smdownscale.algorithms import grids, raster, sample
 from smdownscale.algorithms.errors import Canceled, InputError
 from smdownscale.algorithms.raster import Grid
 
@@ -115,14 +115,14 @@ def test_grids(default_scene):
     assert coarse.srs.IsSame(raster.srs_from_user("EPSG:6933"))
     assert Grid.from_path(default_scene.smap_files[0]).same_as(coarse)
     assert coarse.res == pytest.approx((9008.055210146, 9008.055210146), abs=1e-9)
-    col = (coarse.transform[0] - sample.EASE_X0) / sample.EASE_CELL
-    row = (sample.EASE_Y0 - coarse.transform[3]) / sample.EASE_CELL
+    col = (coarse.transform[0] - grids.EASE_X0) / grids.EASE_CELL
+    row = (grids.EASE_Y0 - coarse.transform[3]) / grids.EASE_CELL
     assert abs(col - round(col)) < 1e-6 and abs(row - round(row)) < 1e-6  # on the global EASE lattice
     assert 0 <= round(col) and round(col) + coarse.width <= 3856
     assert 0 <= round(row) and round(row) + coarse.height <= 1624
     ex = fine.extent_in(coarse.crs_wkt)
     cxmin, cymin, cxmax, cymax = coarse.extent
-    cell = sample.EASE_CELL
+    cell = grids.EASE_CELL
     assert cxmin <= ex[0] < cxmin + cell and cxmax - cell < ex[2] <= cxmax  # smallest covering window
     assert cymin <= ex[1] < cymin + cell and cymax - cell < ex[3] <= cymax
     assert (coarse.width, coarse.height) == (31, 21)  # cells are ~7.5 km east-west, ~10.8 km north-south here
