@@ -267,6 +267,27 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
     seen on all dates. SMAP is read with ``sm_reading`` (nodata value, scale to m3/m3) and checked
     (:mod:`units`), as are NDVI-like factors (within -1..1).
 
+    Parameters
+    ----------
+    sm_paths, stack_paths
+        SMAP rasters and factor stacks, paired by the date in their names.
+    factors
+        Bands or derived factors to use (None: all bands of the first stack).
+    min_valid_fraction
+        Least share of a cell's fine pixels with all factors valid.
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+    derived
+        Derived factors to add where the stacks hold their inputs.
+    sm_reading
+        How to read SMAP (:class:`.units.SmReading`).
+
+    Returns
+    -------
+    Pairs
+        One sample per kept cell and date: the design matrix, soil moisture, cells and dates, with the factor
+        specs, the grid and the files used.
+
     Raises
     ------
     InputError
@@ -438,6 +459,26 @@ def fine_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: Seq
     that about ``max_samples`` pixels are kept over all dates. ``cells`` holds the SMAP cell of each
     pixel, so spatial cross-validation still holds out whole blocks of SMAP cells. Categorical factors
     are 0/1 per class at this scale.
+
+    Parameters
+    ----------
+    sm_paths, stack_paths
+        SMAP rasters and factor stacks, paired by the date in their names.
+    factors
+        Bands or derived factors to use (None: all bands of the first stack).
+    max_samples, seed
+        About how many pixels are kept over all dates, and the sampling seed.
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+    derived
+        Derived factors to add where the stacks hold their inputs.
+    sm_reading
+        How to read SMAP (:class:`.units.SmReading`).
+
+    Returns
+    -------
+    Pairs
+        One sample per kept pixel, with the SMAP cell it lies in.
 
     Raises
     ------

@@ -105,7 +105,18 @@ def never_canceled() -> bool:
 
 @gdal_exceptions()
 def srs_from_wkt(wkt: str) -> osr.SpatialReference:
-    """A spatial reference from WKT, axes in GIS order (x = easting/longitude)."""
+    """A spatial reference from WKT, axes in GIS order (x = easting/longitude).
+
+    Parameters
+    ----------
+    wkt
+        A CRS as WKT.
+
+    Returns
+    -------
+    osr.SpatialReference
+        The CRS, traditional GIS axis order.
+    """
     srs = osr.SpatialReference()
     srs.ImportFromWkt(wkt)
     srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
@@ -115,6 +126,16 @@ def srs_from_wkt(wkt: str) -> osr.SpatialReference:
 @gdal_exceptions()
 def srs_from_user(text: str) -> osr.SpatialReference:
     """A CRS from 'EPSG:6933', a PROJ string or WKT.
+
+    Parameters
+    ----------
+    text
+        'EPSG:code', a PROJ string or WKT.
+
+    Returns
+    -------
+    osr.SpatialReference
+        The CRS, traditional GIS axis order.
 
     Raises
     ------
@@ -396,6 +417,16 @@ def _damage(ds: gdal.Dataset) -> str | None:
 def open_raster(path: str) -> gdal.Dataset:
     """Open a raster read-only, with an actionable error for missing, unreadable, damaged or non-raster files.
 
+    Parameters
+    ----------
+    path
+        The raster file.
+
+    Returns
+    -------
+    gdal.Dataset
+        The dataset, opened read-only.
+
     Raises
     ------
     InputError
@@ -547,6 +578,20 @@ def read_block(ds: gdal.Dataset, row0: int, nrows: int, bands: Sequence[int] | N
 def read_all(path: str, bands: Sequence[int] | None = None, dtype: type = np.float32) -> np.ndarray:
     """Every row of ``bands`` (default: all) of the raster at ``path`` as (bands, rows, cols) ``dtype`` with NaN for
     nodata.
+
+    Parameters
+    ----------
+    path
+        The raster file.
+    bands
+        1-based band indices (None: all).
+    dtype
+        The array type.
+
+    Returns
+    -------
+    np.ndarray
+        (bands, rows, cols), NaN for nodata.
 
     Raises
     ------
@@ -769,6 +814,24 @@ def create_geotiff(path: str, grid: Grid, nbands: int, dtype: int = gdal.GDT_Flo
                    kinds: Sequence[str] | None = None, metadata: dict[str, str] | None = None) -> gdal.Dataset:
     """Create a tiled, compressed GeoTIFF on ``grid`` (call inside :func:`atomic_path`).
 
+    Parameters
+    ----------
+    path
+        Where to create it (a temporary name from :func:`atomic_path`).
+    grid
+        Its grid.
+    nbands, dtype, nodata
+        Band count, GDAL data type and nodata value.
+    names, kinds
+        Band descriptions and ``SMD_KIND`` per band.
+    metadata
+        Dataset metadata.
+
+    Returns
+    -------
+    gdal.Dataset
+        The new dataset, open for writing.
+
     Raises
     ------
     InputError
@@ -803,6 +866,17 @@ def write_block(ds: gdal.Dataset, row0: int, block: np.ndarray, nodata: float = 
                 col0: int = 0) -> None:
     """Write a (bands, rows, width) float block at row ``row0`` (and column ``col0``), NaN becoming ``nodata``.
 
+    Parameters
+    ----------
+    ds
+        A dataset open for writing.
+    row0, col0
+        Where the block starts.
+    block
+        (bands, rows, cols) float values, NaN for nodata.
+    nodata
+        The value NaN becomes.
+
     Raises
     ------
     InputError
@@ -825,7 +899,26 @@ def write_block(ds: gdal.Dataset, row0: int, block: np.ndarray, nodata: float = 
 def write_raster(path: str, grid: Grid, data: np.ndarray, names: Sequence[str] | None = None,
                  kinds: Sequence[str] | None = None, metadata: dict[str, str] | None = None,
                  dtype: int = gdal.GDT_Float32, nodata: float = NODATA_F32) -> str:
-    """Write a whole (bands, rows, cols) or (rows, cols) array atomically; NaN becomes nodata."""
+    """Write a whole (bands, rows, cols) or (rows, cols) array atomically; NaN becomes nodata.
+
+    Parameters
+    ----------
+    path
+        The file to write (atomically).
+    grid
+        Its grid.
+    data
+        (bands, rows, cols) or (rows, cols), NaN for nodata.
+    names, kinds, metadata
+        Band descriptions, ``SMD_KIND`` per band and dataset metadata.
+    dtype, nodata
+        GDAL data type and nodata value.
+
+    Returns
+    -------
+    str
+        ``path``.
+    """
     data = data[None] if data.ndim == 2 else data
     with atomic_path(path) as tmp:
         ds = create_geotiff(tmp, grid, data.shape[0], dtype, nodata, names, kinds, metadata)

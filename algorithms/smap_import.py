@@ -358,7 +358,18 @@ def _granule_time(ds: Any, path: str, product: Product) -> tuple[dt.datetime, st
 
 @raster.gdal_exceptions()
 def open_granule(path: str) -> Granule:
-    """Open and identify one granule (product, time, version); raises InputError naming the problem."""
+    """Open and identify one granule (product, time, version); raises InputError naming the problem.
+
+    Parameters
+    ----------
+    path
+        An NSIDC SMAP HDF5 granule (read-only).
+
+    Returns
+    -------
+    Granule
+        The granule's product, version, time and path.
+    """
     ds = _open_multidim(path)
     product = _identify(ds, path)
     when, version = _granule_time(ds, path, product)

@@ -81,6 +81,28 @@ def compare_reference(estimate: str, reference: str, resampling: str = "auto", p
     others are multiplied by ``ref_scale`` (0.01 for percent); both rasters are checked to hold soil
     moisture in m3/m3 (:mod:`units`).
 
+    Parameters
+    ----------
+    estimate
+        The soil moisture map (band 1).
+    reference
+        The reference raster (band 1).
+    resampling
+        'auto' or a GDAL resampling name.
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+    block_rows
+        Rows per block (None: automatic).
+    sink
+        Receives every (estimate, reference) block pair, or None.
+    ref_scale, ref_nodata
+        How to read the reference.
+
+    Returns
+    -------
+    dict[str, float]
+        n, r, mae, rmse, bias and ubrmsd over the pixels valid in both.
+
     Raises
     ------
     InputError
@@ -160,6 +182,21 @@ def _dates_summary(dates: Sequence[dt.date]) -> str:
 @gdal_exceptions()
 def sample_stations(estimate: str, observations: Sequence[Observation], date: dt.date) -> list[StationPair]:
     """Daily means of the stations on ``date`` paired with the estimate pixel containing each station.
+
+    Parameters
+    ----------
+    estimate
+        The soil moisture map (band 1).
+    observations
+        Station observations (any dates).
+    date
+        The day to compare.
+
+    Returns
+    -------
+    list[StationPair]
+        One pair per station observed on ``date``, with its status (a station outside or on nodata is kept
+        with a reason).
 
     Raises
     ------

@@ -88,6 +88,18 @@ def area_geometry(area: Any, area_crs: str | None = None) -> tuple[ogr.Geometry,
     ``area``: ``(xmin, ymin, xmax, ymax, crs)``; a GeoJSON polygon/multipolygon (dict or text) with
     ``area_crs``; or ``(geojson, crs)``.
 
+    Parameters
+    ----------
+    area
+        An extent ``(xmin, ymin, xmax, ymax, crs)``, a GeoJSON polygon, or ``(geojson, crs)``.
+    area_crs
+        The CRS of a GeoJSON ``area``.
+
+    Returns
+    -------
+    tuple[ogr.Geometry, osr.SpatialReference]
+        The polygon and its CRS.
+
     Raises
     ------
     InputError
@@ -197,6 +209,20 @@ def smap_asset_projection(entry: dict[str, Any], day: dt.date) -> dict[str, Any]
 def lattice_window(geom: ogr.Geometry, srs: osr.SpatialReference, crs: str, transform: Sequence[float]) -> Grid:
     """The window of whole cells of the lattice ``crs`` + ``transform`` (Earth Engine's order) covering the area.
 
+    Parameters
+    ----------
+    geom, srs
+        The area and its CRS.
+    crs
+        The lattice's CRS.
+    transform
+        The lattice's transform in Earth Engine's order.
+
+    Returns
+    -------
+    Grid
+        The window of whole lattice cells.
+
     Raises
     ------
     InputError
@@ -245,6 +271,16 @@ def smap_native_grid(entry: dict[str, Any], geom: ogr.Geometry, srs: osr.Spatial
 def smap_grid(geom: ogr.Geometry, srs: osr.SpatialReference) -> Grid:
     """The window of whole EASE-Grid 2.0 9 km cells covering the area (the SMAP products' own lattice at NSIDC;
     used for input checks before Earth Engine is asked for its copy's grid, see :func:`smap_native_grid`).
+
+    Parameters
+    ----------
+    geom, srs
+        The area and its CRS.
+
+    Returns
+    -------
+    Grid
+        The window of whole EASE-Grid 2.0 9 km cells.
 
     Raises
     ------
@@ -297,7 +333,18 @@ class PixelSize:
 
 @raster.gdal_exceptions()
 def pixel_size(grid: Grid) -> PixelSize:
-    """The ground size of one pixel of ``grid`` at the grid's centre, for any CRS (metres, feet, degrees)."""
+    """The ground size of one pixel of ``grid`` at the grid's centre, for any CRS (metres, feet, degrees).
+
+    Parameters
+    ----------
+    grid
+        Any north-up grid.
+
+    Returns
+    -------
+    PixelSize
+        The ground sides along x and y and Earth Engine's nominal size, in metres.
+    """
     srs = grid.srs
     x0, dx, _rx, y0, _ry, dy = grid.transform
     unit = srs.GetLinearUnits() if srs.IsProjected() else NOMINAL_METRES_PER_DEGREE
@@ -321,6 +368,20 @@ def pixel_size(grid: Grid) -> PixelSize:
 @raster.gdal_exceptions()
 def fine_grid(coarse: Grid, target_crs: str, resolution: float) -> Grid:
     """The fine grid in ``target_crs`` covering the SMAP window, edges on whole multiples of ``resolution``.
+
+    Parameters
+    ----------
+    coarse
+        SMAP's window.
+    target_crs
+        The fine grid's CRS.
+    resolution
+        Pixel size in units of ``target_crs``.
+
+    Returns
+    -------
+    Grid
+        The fine grid.
 
     Raises
     ------

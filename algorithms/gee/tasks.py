@@ -635,6 +635,28 @@ def download_results(records: Sequence[dict[str, Any]] | str, folder: str, stora
     object with ``list(bucket, prefix) -> names`` and ``download(bucket, name, path)`` (default
     :class:`GcsStorage`). Files already there are kept. Each file is written atomically.
 
+    Parameters
+    ----------
+    records
+        Task records, or the task manifest's path.
+    folder
+        Where to save the maps.
+    storage
+        Lists and downloads objects (default: :class:`GcsStorage`).
+    manifest_path
+        A task manifest to update with the files, or None.
+    band_name, nodata
+        The maps' band description and nodata value.
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+    log
+        Messages for the user, or None.
+
+    Returns
+    -------
+    list[str]
+        The downloaded maps, one per completed task.
+
     Raises
     ------
     InputError

@@ -471,6 +471,40 @@ def fetch_image(expression: Any, grid: Grid, band_names: Sequence[str], output: 
     requests (up to :data:`MAX_SPLITS` times). Earth Engine must be initialized
     (:func:`.auth.initialize`). Raises GeeError, InputError or Canceled; the output then does not exist.
 
+    Parameters
+    ----------
+    expression
+        An ee.Image or its serialized JSON, bands named ``band_names``.
+    grid
+        The output grid.
+    band_names
+        The bands, in order.
+    output
+        The GeoTIFF to write (atomically).
+    cache_dir
+        The tile cache.
+    workers, retry, timeout
+        Parallel requests, the retry policy and seconds per request.
+    nodata
+        The output's nodata value.
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+    sleep, rng
+        How to wait between retries and the jitter's random source (tests).
+    max_side, max_bytes, input_per_pixel, max_input_pixels
+        Tile limits (:func:`plan_tiles`).
+    keep_cache
+        Keep the finished tiles after success.
+    metadata, kinds
+        Dataset metadata and ``SMD_KIND`` per band.
+    log
+        One line per retry (default: the module logger).
+
+    Returns
+    -------
+    FetchStats
+        Tiles fetched, taken from the cache, retried and split, bytes, source pixels and seconds.
+
     Raises
     ------
     InputError

@@ -274,3 +274,59 @@ def test_every_public_engine_function_documents_what_it_raises():
     problems = undocumented("algorithms")
     assert not problems, (f"{len(problems)} public engine function(s) lack a docstring or a 'Raises' section "
                           "(numpydoc: Parameters / Returns / Raises):\n" + "\n".join(problems))
+
+
+PARAMETERS_SECTION = re.compile(r"^\s*Parameters\s*\n\s*-{3,}\s*$", re.M)
+RETURNS_SECTION = re.compile(r"^\s*Returns\s*\n\s*-{3,}\s*$", re.M)
+
+
+def entry_points_without_contract(folder: str = "algorithms") -> list[str]:
+    """Engine entry points (public module functions that run inside ``raster.gdal_exceptions``: what the
+    wrappers, other modules and scripts call) without a 'Parameters' section, or a 'Returns' section when they
+    return something."""
+    problems = []
+    for path in _python_files(folder):
+        rel = os.path.relpath(path, ROOT)
+        for name, fn in public_functions(path):
+            if "." in name or not any("gdal_exceptions" in ast.unparse(d) for d in fn.decorator_list):
+                continue
+            doc = ast.get_docstring(fn) or ""
+            if fn.args.args and not PARAMETERS_SECTION.search(doc):
+                problems.append(f"{rel}:{fn.lineno} {name}: no 'Parameters' section")
+            returns = fn.returns is not None and ast.unparse(fn.returns) != "None"
+            if returns and not RETURNS_SECTION.search(doc):
+                problems.append(f"{rel}:{fn.lineno} {name}: no 'Returns' section")
+    return problems
+
+
+def test_every_engine_entry_point_documents_parameters_and_returns():
+    problems = entry_points_without_contract("algorithms")
+    assert not problems, "engine entry points without their contract:\n" + "\n".join(problems)
+
+
+def test_entry_point_check_needs_parameters_and_returns(tmp_path, monkeypatch):
+    (tmp_path / "algorithms").mkdir()
+    (tmp_path / "algorithms" / "mod.py").write_text('''
+@raster.gdal_exceptions()
+def run(path):
+    """Runs."""
+    return path
+
+
+@raster.gdal_exceptions()
+def write(path) -> None:
+    """Writes.
+
+    Parameters
+    ----------
+    path
+        Where.
+    """
+
+
+def helper(path) -> str:
+    """Not an entry point."""
+    return path
+''')
+    monkeypatch.setitem(globals(), "ROOT", str(tmp_path))
+    assert entry_points_without_contract("algorithms") == ["algorithms/mod.py:3 run: no 'Parameters' section"]
