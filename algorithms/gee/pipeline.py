@@ -97,9 +97,8 @@ def downscale_gee(request: DownscaleRequest, manifest_path: str, run: TaskRun | 
         progress(1.0)
         return GeeDownscaleResult("", None, plan.n_steps, plan.configs, plan.request, plan=run_plan)
     share = 0.9 if run.download_folder else 1.0
-    batch = submit_batches(plan.configs, run.batch_size, manifest_path, poll_interval=run.poll_interval,
-                           progress=lambda f: progress(share * f), is_canceled=is_canceled, sleep=run.sleep,
-                           wait=run.wait, log=say, request=plan.request, project=plan.project, timeout=run.timeout)
+    batch = submit_batches(plan.configs, manifest_path, run, progress=lambda f: progress(share * f),
+                           is_canceled=is_canceled, log=say, request=plan.request, project=plan.project)
     result = GeeDownscaleResult(batch.manifest_path, batch, plan.n_steps, plan.configs, plan.request)
     if run.download_folder and batch.completed:
         result.downloaded = download_results(batch.tasks, run.download_folder,

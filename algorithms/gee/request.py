@@ -9,7 +9,8 @@ can build a request outside its error mapping.
 * :class:`AreaRequest`: area, dates, time step, factors, SMAP product and the fine grid, shared by
   :class:`FetchRequest` (:func:`.fetch.fetch`) and :class:`DownscaleRequest` (:func:`.server.plan_downscale`);
 * :class:`FetchOptions`: how :func:`.fetch.fetch` transfers (workers, cache, exports, limits, dry run);
-* :class:`TaskRun`: how :func:`.pipeline.downscale_gee` submits and follows its export tasks.
+* :class:`TaskRun`: how export tasks are submitted and followed (:func:`.tasks.submit_batches`,
+  :func:`.pipeline.downscale_gee`).
 """
 
 from __future__ import annotations
@@ -127,13 +128,13 @@ class DownscaleRequest(AreaRequest):
 
 @dataclass
 class TaskRun:
-    """How :func:`.pipeline.downscale_gee` submits and follows its export tasks (:func:`.tasks.submit_batches`).
+    """How export tasks are submitted and followed (:func:`.tasks.submit_batches`, :func:`.pipeline.downscale_gee`).
 
     At most ``batch_size`` tasks queued or running at once; ``wait``: follow them to their end (else start the
     first batch and return), polling every ``poll_interval`` seconds, for at most ``timeout`` seconds (None: no
     limit). ``download_folder`` (Cloud Storage only): download the completed maps there, through ``storage``
     (default :class:`.tasks.GcsStorage`). ``plan_only``: submit nothing, write the plan. ``sleep``: how to wait
-    (tests pass a fast one).
+    (tests pass a fast one). :func:`.tasks.submit_batches` reads the first four and ``sleep``.
     """
 
     batch_size: int = 10

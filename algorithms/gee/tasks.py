@@ -1,10 +1,10 @@
 """Earth Engine batch tasks: bounded submission, tracking, a resumable task manifest, cancel, downloads.
 
-:func:`submit_batches` keeps at most ``batch_size`` tasks queued or running on Earth Engine at once
-(READY, RUNNING or CANCEL_REQUESTED), polls their states and starts the next ones as others finish. Every
-state change is written at once (atomically) to a JSON task manifest: per task its description, kind,
-destination, file prefix or asset id, operation name and task id, state, Earth Engine's error message,
-number of submissions. Never a token or key. A later run with the same manifest
+:func:`submit_batches` keeps at most ``run.batch_size`` (:class:`.request.TaskRun`) tasks queued or running on
+Earth Engine at once (READY, RUNNING or CANCEL_REQUESTED), polls their states and starts the next ones as
+others finish. Every state change is written at once (atomically) to a JSON task manifest: per task its
+description, kind, destination, file prefix or asset id, operation name and task id, state, Earth Engine's
+error message, number of submissions. Never a token or key. A later run with the same manifest
 
 * skips tasks that COMPLETED (when the request is unchanged: each task carries a fingerprint of the
   request parameters),
@@ -15,8 +15,8 @@ Cancel (``is_canceled``) cancels, on Earth Engine, every task the run is followi
 those of earthengine-api: ``Task.start`` (``projects/*/image:export`` or ``classifier:export``),
 ``ee.data.getOperation`` and ``ee.data.cancelOperation`` (``operations/*`` and ``operations/*:cancel``).
 
-:func:`downscale_gee` is the whole server-side chain (plan with :mod:`.server`, submit, optionally download
-Cloud Storage results with :func:`download_results`).
+:func:`.pipeline.downscale_gee` is the whole server-side chain (plan with :mod:`.server`, submit with
+:func:`submit_batches`, optionally download Cloud Storage results with :func:`download_results`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import datetime as dt
 import json
 import os
 import re
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
@@ -36,6 +35,7 @@ from ..errors import Canceled, InputError, SmdError
 from ..raster import IsCanceled, Progress, never_canceled, no_progress
 from . import GeeError
 from .auth import explain, redact
+from .request import TaskRun
 
 MANIFEST_FORMAT = "smdownscale-gee-tasks"
 MANIFEST_VERSION = 1
@@ -291,6 +291,16 @@ def _merge(config: TaskConfig, prev: Optional[dict[str, Any]], say: Log) -> tupl
     return rec, "submit"
 
 
+@dataclass
+class TaskClient:
+    """How :func:`submit_batches` talks to Earth Engine: start a task (returns its operation name), ask for a
+    started task's state (:func:`operation_status`'s form) and cancel one. Earth Engine's own calls by default."""
+
+    start: Callable[[TaskConfig], str] = start_task
+    status: Callable[[str], dict[str, Any]] = task_status
+    cancel: Callable[[str], None] = cancel_task
+
+
 def _check_configs(task_configs: Sequence[TaskConfig], batch_size: int) -> None:
     if int(batch_size) < 1:
         raise InputError(f"The batch size must be at least 1 task (got {batch_size}).")
@@ -319,12 +329,11 @@ class _Batch:
     things a round does (follow the started tasks, start the next ones)."""
 
     def __init__(self, task_configs: Sequence[TaskConfig], batch_size: int, manifest_path: str,
-                 doc: dict[str, Any], start_fn: Callable[[TaskConfig], str],
-                 status_fn: Callable[[str], dict[str, Any]], progress: Progress, is_canceled: IsCanceled,
+                 doc: dict[str, Any], client: TaskClient, progress: Progress, is_canceled: IsCanceled,
                  say: Log) -> None:
         self.batch_size = int(batch_size)
         self.manifest_path, self.doc = manifest_path, doc
-        self.start_fn, self.status_fn = start_fn, status_fn
+        self.client = client
         self.progress, self.is_canceled, self.say = progress, is_canceled, say
         self.by_desc = {c.description: c for c in task_configs}
         self.records: list[dict[str, Any]] = []
@@ -377,7 +386,7 @@ class _Batch:
 
     def _follow_one(self, rec: dict[str, Any]) -> None:
         try:
-            status = self.status_fn(rec["operation"])
+            status = self.client.status(rec["operation"])
         except Exception as exc:  # noqa: BLE001 - any client or transport error
             err = explain(exc)
             if err.kind in RETRYABLE_KINDS:
@@ -424,7 +433,7 @@ class _Batch:
     def _start_one(self, rec: dict[str, Any], cfg: TaskConfig) -> str:
         """Start one task: 'started', 'failed', or 'later' (a retryable refusal: the round stops starting)."""
         try:
-            operation = self.start_fn(cfg)
+            operation = self.client.start(cfg)
         except Exception as exc:  # noqa: BLE001 - any client or transport error
             err = exc if isinstance(exc, SmdError) else explain(exc)
             retryable = isinstance(err, GeeError) and err.kind in RETRYABLE_KINDS
@@ -456,41 +465,32 @@ class _Batch:
 
 
 @raster.gdal_exceptions()
-def submit_batches(task_configs: Sequence[TaskConfig], batch_size: int, manifest_path: str,
-                   start_fn: Callable[[TaskConfig], str] = start_task,
-                   status_fn: Callable[[str], dict[str, Any]] = task_status,
-                   cancel_fn: Callable[[str], None] = cancel_task, poll_interval: float = 30.0,
-                   progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled,
-                   sleep: Callable[[float], None] = time.sleep, wait: bool = True, log: Optional[Log] = None,
-                   request: Optional[dict[str, Any]] = None, project: Optional[str] = None,
-                   timeout: Optional[float] = None) -> BatchResult:
-    """Start the tasks, at most ``batch_size`` queued or running at once, and follow them (see the module doc).
+def submit_batches(task_configs: Sequence[TaskConfig], manifest_path: str, run: Optional[TaskRun] = None,
+                   client: Optional[TaskClient] = None, progress: Progress = no_progress,
+                   is_canceled: IsCanceled = never_canceled, log: Optional[Log] = None,
+                   request: Optional[dict[str, Any]] = None, project: Optional[str] = None) -> BatchResult:
+    """Start the tasks, at most ``run.batch_size`` queued or running at once, and follow them (see the module doc).
 
     Each round follows the started tasks, then starts the next ones while the batch has room, then waits
-    ``poll_interval`` seconds. Failed tasks do not raise: they are in the result (``failed``) and the manifest.
+    ``run.poll_interval`` seconds. Failed tasks do not raise: they are in the result (``failed``) and the manifest.
 
     Parameters
     ----------
     task_configs
         The tasks, each with its own description (a task waits for the one named in its ``after``).
-    batch_size
-        Most tasks queued or running on Earth Engine at once.
     manifest_path
         The task manifest, written after every change; an existing one is continued (completed tasks are
         skipped, running ones followed, failed ones submitted again).
-    start_fn, status_fn, cancel_fn
-        How a task is started, asked for its state and canceled (Earth Engine's by default).
-    poll_interval, sleep
-        Seconds between rounds, and how to wait them.
+    run
+        Batch size, whether to wait until every task has finished (else start what the batch allows and return;
+        a later run with the same manifest picks up from there), the poll interval, how to sleep, and the
+        seconds of waiting after which the run stops following (the tasks go on); see :class:`.request.TaskRun`.
+    client
+        How tasks are started, asked for their state and canceled (:class:`TaskClient`).
     progress, is_canceled, log
         Finished tasks / all tasks; cancel check; messages for the user.
-    wait
-        Poll until every task has finished (else start what the batch allows and return; a later run with the
-        same manifest picks up from there).
     request, project
-        Recorded in the manifest.
-    timeout
-        Seconds of waiting after which the run stops following (the tasks go on), None for no limit.
+        Recorded in the manifest (the request record and the Earth Engine project).
 
     Returns
     -------
@@ -504,12 +504,15 @@ def submit_batches(task_configs: Sequence[TaskConfig], batch_size: int, manifest
     Canceled
         ``is_canceled()`` became true: the followed tasks are canceled on Earth Engine and the manifest says so.
     """
+    run = run or TaskRun()
+    client = client or TaskClient()
+    batch_size = run.batch_size
     say = log or (lambda _m: None)
     _check_configs(task_configs, batch_size)
     manifest_path = os.path.abspath(manifest_path) if manifest_path else ""
     raster.check_output_path(manifest_path)
     doc = _open_manifest(manifest_path, request, project)
-    batch = _Batch(task_configs, batch_size, manifest_path, doc, start_fn, status_fn, progress, is_canceled, say)
+    batch = _Batch(task_configs, batch_size, manifest_path, doc, client, progress, is_canceled, say)
     batch.save()
     batch.report()
     waited = 0.0
@@ -518,16 +521,16 @@ def submit_batches(task_configs: Sequence[TaskConfig], batch_size: int, manifest
             batch.check_canceled()
             batch.follow()
             batch.start_next()
-            if not batch.unfinished() or not wait:
+            if not batch.unfinished() or not run.wait:
                 break
-            if timeout is not None and waited >= timeout:
+            if run.timeout is not None and waited >= run.timeout:
                 say(f"Stopped following after {waited:.0f} s; {len(batch.result.pending)} task(s) go on. Run again "
                     "with the same manifest to follow them.")
                 break
-            batch.pause(poll_interval, sleep)
-            waited += poll_interval
+            batch.pause(run.poll_interval, run.sleep)
+            waited += run.poll_interval
     except Canceled:
-        n = _cancel_active(batch.records, cancel_fn, say)
+        n = _cancel_active(batch.records, client.cancel, say)
         n_canceled = sum(r["state"] == CANCELLED for r in batch.records)
         batch.save()
         raise Canceled(f"Canceled by the user; {n} Earth Engine task(s) were canceled on Earth Engine. The manifest "
@@ -747,6 +750,6 @@ def _download_one(storage: Any, rec: dict[str, Any], names: Sequence[str], out: 
                 os.remove(part)
 
 
-__all__ = ["TaskConfig", "BatchResult", "submit_batches", "download_results",
+__all__ = ["TaskConfig", "TaskClient", "BatchResult", "submit_batches", "download_results",
            "start_task", "task_status", "cancel_task", "operation_status", "read_task_manifest",
            "write_task_manifest", "failure_message", "GcsStorage", "task_description", "STATES", "ACTIVE", "FINAL"]

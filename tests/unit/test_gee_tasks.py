@@ -21,6 +21,7 @@ from osgeo import gdal
 from smdownscale.algorithms import raster
 from smdownscale.algorithms.errors import Canceled, InputError
 from smdownscale.algorithms.gee import GeeError, auth, pipeline, server, tasks
+from smdownscale.algorithms.gee.request import TaskRun
 from smdownscale.algorithms.raster import Grid
 from smdownscale.tests import fake_ee
 from smdownscale.tests.fake_ee import FakeEarthEngine, Fault
@@ -30,6 +31,15 @@ from smdownscale.tests.scenes import downscale_objects, export_configs, export_g
 OK = ["PENDING", "RUNNING", "SUCCEEDED"]
 FAIL = ["PENDING", "RUNNING", "FAILED"]
 NO_SLEEP = {"sleep": lambda s: None, "poll_interval": 1.0}
+
+
+def _submit(configs, batch_size, manifest_path, **kw):
+    """tasks.submit_batches with its TaskRun and TaskClient built from keywords (start_fn/status_fn/cancel_fn name
+    the client's calls)."""
+    client = {name: kw.pop(f"{name}_fn") for name in ("start", "status", "cancel") if f"{name}_fn" in kw}
+    callbacks = {k: kw.pop(k) for k in ("progress", "is_canceled", "log", "request", "project") if k in kw}
+    return tasks.submit_batches(configs, manifest_path, TaskRun(batch_size=batch_size, **kw),
+                                tasks.TaskClient(**client), **callbacks)
 
 
 def _downscale(area, start, end, step, factors, manifest_path, **kw):
@@ -101,8 +111,8 @@ def test_tasks_run_in_bounded_batches_to_completion(fake, tmp_path):
     path = str(tmp_path / "tasks.json")
     seen: list[int] = []
     fractions: list[float] = []
-    result = tasks.submit_batches(export_configs(5), 2, path, start_fn=starter(fake, {}, seen),
-                                  progress=fractions.append, **NO_SLEEP)
+    result = _submit(export_configs(5), 2, path, start_fn=starter(fake, {}, seen),
+                     progress=fractions.append, **NO_SLEEP)
     assert result.counts["COMPLETED"] == 5 and result.started == 5 and not result.failed
     assert len(fake.requests_to("export")) == 5
     assert max(seen) <= 1 and len(seen) == 5  # a start only when fewer than 2 were queued or running
@@ -128,9 +138,9 @@ def test_tasks_run_in_bounded_batches_to_completion(fake, tmp_path):
 def test_running_and_ready_states_are_recorded(fake, tmp_path):
     path = str(tmp_path / "tasks.json")
     fake.task_states = ["PENDING", "RUNNING", "RUNNING", "RUNNING", "SUCCEEDED"]
-    result = tasks.submit_batches(export_configs(2), 5, path, wait=False, **NO_SLEEP)
+    result = _submit(export_configs(2), 5, path, wait=False, **NO_SLEEP)
     assert [r["state"] for r in result.tasks] == ["READY", "READY"]
-    first = tasks.submit_batches(export_configs(2), 5, path, wait=False, **NO_SLEEP)
+    first = _submit(export_configs(2), 5, path, wait=False, **NO_SLEEP)
     assert [r["state"] for r in first.tasks] == ["RUNNING", "RUNNING"] and first.reattached == 2
     assert [r["progress"] for r in first.tasks] == [0.5, 0.5]
     assert [r["state"] for r in manifest(path)["tasks"]] == ["RUNNING", "RUNNING"]
@@ -143,7 +153,7 @@ def test_failed_task_keeps_earth_engines_message(fake, tmp_path):
                        "maxPixels.")
     cfgs = export_configs(3)
     states = {cfgs[1].description: FAIL}
-    result = tasks.submit_batches(cfgs, 3, path, start_fn=starter(fake, states, []), **NO_SLEEP)
+    result = _submit(cfgs, 3, path, start_fn=starter(fake, states, []), **NO_SLEEP)
     assert [r["state"] for r in result.tasks] == ["COMPLETED", "FAILED", "COMPLETED"]
     assert result.tasks[1]["error"] == fake.task_error
     assert manifest(path)["tasks"][1]["error"] == fake.task_error
@@ -158,7 +168,7 @@ def test_cancel_cancels_the_started_tasks_on_earth_engine(fake, tmp_path):
     fake.task_states = ["PENDING", "RUNNING", "RUNNING", "RUNNING", "RUNNING", "SUCCEEDED"]
     cancel_after = lambda: len(fake.requests_to("export")) >= 2  # noqa: E731 - the user presses Cancel
     with pytest.raises(Canceled) as err:
-        tasks.submit_batches(export_configs(5), 2, path, is_canceled=cancel_after, **NO_SLEEP)
+        _submit(export_configs(5), 2, path, is_canceled=cancel_after, **NO_SLEEP)
     started = sorted(op.name for op in fake.operations.values())
     assert len(started) == 2
     canceled = sorted(r.path.split("/", 2)[2][: -len(":cancel")] for r in fake.requests_to("cancel"))
@@ -170,7 +180,7 @@ def test_cancel_cancels_the_started_tasks_on_earth_engine(fake, tmp_path):
     assert "2 Earth Engine task(s) were canceled on Earth Engine" in str(err.value)
     # a later run submits the canceled ones again and the rest
     fake.task_states = OK
-    result = tasks.submit_batches(export_configs(5), 2, path, **NO_SLEEP)
+    result = _submit(export_configs(5), 2, path, **NO_SLEEP)
     assert result.counts["COMPLETED"] == 5 and len(fake.requests_to("export")) == 7
     assert [r["submissions"] for r in result.tasks] == [2, 2, 1, 1, 1]
     assert result.tasks[0]["previous_error"] == "Canceled by the user."
@@ -180,12 +190,12 @@ def test_resume_skips_completed_and_resubmits_failed(fake, tmp_path):
     path = str(tmp_path / "tasks.json")
     cfgs = export_configs(4)
     states = {cfgs[1].description: FAIL, cfgs[3].description: FAIL}
-    first = tasks.submit_batches(cfgs, 4, path, start_fn=starter(fake, states, []), **NO_SLEEP)
+    first = _submit(cfgs, 4, path, start_fn=starter(fake, states, []), **NO_SLEEP)
     assert [r["state"] for r in first.tasks] == ["COMPLETED", "FAILED", "COMPLETED", "FAILED"]
     assert len(fake.requests_to("export")) == 4
     fake.task_states = OK
     log: list[str] = []
-    second = tasks.submit_batches(export_configs(4), 4, path, log=log.append, **NO_SLEEP)
+    second = _submit(export_configs(4), 4, path, log=log.append, **NO_SLEEP)
     assert len(fake.requests_to("export")) == 6  # only the two failed ones again
     assert second.skipped == 2 and second.started == 2
     assert [r["state"] for r in second.tasks] == ["COMPLETED"] * 4
@@ -194,16 +204,16 @@ def test_resume_skips_completed_and_resubmits_failed(fake, tmp_path):
     assert any("failed in the previous run (Export failed: the destination is not writable.); submitting it again"
                in m for m in log)
     # nothing left: a third run starts nothing
-    third = tasks.submit_batches(export_configs(4), 4, path, **NO_SLEEP)
+    third = _submit(export_configs(4), 4, path, **NO_SLEEP)
     assert third.skipped == 4 and third.started == 0 and len(fake.requests_to("export")) == 6
 
 
 def test_resume_reattaches_to_running_tasks_instead_of_starting_them_again(fake, tmp_path):
     path = str(tmp_path / "tasks.json")
-    first = tasks.submit_batches(export_configs(3), 2, path, wait=False, **NO_SLEEP)
+    first = _submit(export_configs(3), 2, path, wait=False, **NO_SLEEP)
     assert [r["state"] for r in first.tasks] == ["READY", "READY", "UNSUBMITTED"]
     assert first.pending and len(fake.requests_to("export")) == 2
-    second = tasks.submit_batches(export_configs(3), 2, path, **NO_SLEEP)
+    second = _submit(export_configs(3), 2, path, **NO_SLEEP)
     assert second.reattached == 2 and second.started == 1
     assert len(fake.requests_to("export")) == 3
     assert [r["state"] for r in second.tasks] == ["COMPLETED"] * 3
@@ -212,9 +222,9 @@ def test_resume_reattaches_to_running_tasks_instead_of_starting_them_again(fake,
 
 def test_a_changed_request_is_not_taken_for_finished(fake, tmp_path):
     path = str(tmp_path / "tasks.json")
-    tasks.submit_batches(export_configs(2, fp="first"), 2, path, **NO_SLEEP)
+    _submit(export_configs(2, fp="first"), 2, path, **NO_SLEEP)
     log: list[str] = []
-    again = tasks.submit_batches(export_configs(2, fp="second"), 2, path, log=log.append, **NO_SLEEP)
+    again = _submit(export_configs(2, fp="second"), 2, path, log=log.append, **NO_SLEEP)
     assert again.skipped == 0 and again.started == 2 and len(fake.requests_to("export")) == 4
     assert "the request changed since the manifest was written" in log[0]
 
@@ -223,7 +233,7 @@ def test_start_errors_fail_the_task_with_the_message_and_the_rest_go_on(fake, tm
     path = str(tmp_path / "tasks.json")
     fake.inject(Fault.http(400, "Request contains an invalid argument: folder name too long.", "INVALID_ARGUMENT"),
                 times=1, endpoint="export")
-    result = tasks.submit_batches(export_configs(3), 3, path, **NO_SLEEP)
+    result = _submit(export_configs(3), 3, path, **NO_SLEEP)
     assert [r["state"] for r in result.tasks] == ["FAILED", "COMPLETED", "COMPLETED"]
     assert "folder name too long" in result.tasks[0]["error"]
     assert result.tasks[0]["operation"] is None and result.tasks[0]["submissions"] == 1
@@ -250,8 +260,8 @@ def test_transient_errors_are_retried(tmp_path):
         return {"state": tasks.OPERATION_STATES[state[op.rsplit("/", 1)[1]].pop(0)], "error": None, "progress": 0.5,
                 "destination_uris": []}
 
-    result = tasks.submit_batches(cfgs, 1, str(tmp_path / "m.json"), start_fn=start, status_fn=status,
-                                  sleep=sleeps.append, poll_interval=2.0)
+    result = _submit(cfgs, 1, str(tmp_path / "m.json"), start_fn=start, status_fn=status,
+                     sleep=sleeps.append, poll_interval=2.0)
     assert [r["state"] for r in result.tasks] == ["COMPLETED", "COMPLETED"]
     assert attempts["start"] == 3 and result.started == 2
     assert sleeps and max(sleeps) <= tasks.SLEEP_SLICE  # waits in short slices so cancel is noticed
@@ -272,8 +282,8 @@ def test_operation_states_and_compute_used_are_read_like_earth_engine_reports_th
                                                                    "CANCELLED"]
     # the compute each task used is summed in the manifest (EECU-hours), to extrapolate costs and quota use
     cfgs = [tasks.TaskConfig(f"t{k}", "image", "drive", "f", f"p{k}", None, {}, "x") for k in range(2)]
-    result = tasks.submit_batches(cfgs, 2, str(tmp_path / "m.json"), start_fn=lambda c: f"ops/{c.description}",
-                                  status_fn=lambda op: tasks.operation_status(done), **NO_SLEEP)
+    result = _submit(cfgs, 2, str(tmp_path / "m.json"), start_fn=lambda c: f"ops/{c.description}",
+                     status_fn=lambda op: tasks.operation_status(done), **NO_SLEEP)
     assert result.eecu_hours == pytest.approx(2 * 5400.5 / 3600)
     assert manifest(tmp_path / "m.json")["eecu_hours"] == pytest.approx(3.000278, abs=1e-6)
 
@@ -284,7 +294,7 @@ def test_repeated_quota_errors_end_as_failed(tmp_path):
     def start(cfg):
         raise GeeError("Too many tasks already in the queue (3000).", kind="quota")
 
-    result = tasks.submit_batches(cfgs, 1, str(tmp_path / "m.json"), start_fn=start, **NO_SLEEP)
+    result = _submit(cfgs, 1, str(tmp_path / "m.json"), start_fn=start, **NO_SLEEP)
     assert result.tasks[0]["state"] == "FAILED" and "Too many tasks" in result.tasks[0]["error"]
 
 
@@ -292,7 +302,7 @@ def test_secrets_never_reach_the_manifest(fake, tmp_path):
     path = str(tmp_path / "tasks.json")
     fake.task_error = "Export failed (access_token=ya29.A0secretvalue123; Authorization: Bearer abc.def.ghi)."
     fake.task_states = FAIL
-    result = tasks.submit_batches(export_configs(1), 1, path, **NO_SLEEP)
+    result = _submit(export_configs(1), 1, path, **NO_SLEEP)
     text = open(path, encoding="utf-8").read()
     assert "ya29.A0secret" not in text and "abc.def.ghi" not in text
     assert "access_token=[redacted]" in result.tasks[0]["error"]
@@ -303,14 +313,14 @@ def test_manifest_problems_are_named(fake, tmp_path):
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"files": []}))
     with pytest.raises(InputError, match="is not a smdownscale Earth Engine task manifest; choose another file name"):
-        tasks.submit_batches(export_configs(1), 1, str(other), **NO_SLEEP)
+        _submit(export_configs(1), 1, str(other), **NO_SLEEP)
     assert json.loads(other.read_text()) == {"files": []}  # not overwritten
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     with pytest.raises(InputError, match="cannot be read"):
-        tasks.submit_batches(export_configs(1), 1, str(broken), **NO_SLEEP)
+        _submit(export_configs(1), 1, str(broken), **NO_SLEEP)
     with pytest.raises(InputError, match="batch size must be at least 1"):
-        tasks.submit_batches(export_configs(1), 0, str(tmp_path / "m.json"), **NO_SLEEP)
+        _submit(export_configs(1), 0, str(tmp_path / "m.json"), **NO_SLEEP)
     assert not fake.requests_to("export")
 
 
@@ -320,7 +330,7 @@ def test_classifier_export_is_a_task_like_the_others(fake, tmp_path):
                                   Grid(export_grid().crs_wkt, export_grid().transform, 74, 64), "rf",
                                   {"n_estimators": 10})
     cfgs = [server.classifier_export(model, "projects/my-project/assets/smd_rf"), *export_configs(1)]
-    result = tasks.submit_batches(cfgs, 1, str(tmp_path / "m.json"), **NO_SLEEP)
+    result = _submit(cfgs, 1, str(tmp_path / "m.json"), **NO_SLEEP)
     assert [r["state"] for r in result.tasks] == ["COMPLETED", "COMPLETED"]
     assert [r["kind"] for r in result.tasks] == ["classifier", "image"]
     (req,) = [r for r in fake.requests if r.path.endswith("/classifier:export")]
@@ -500,9 +510,9 @@ def test_downscale_gee_checks_before_anything_is_sent(fake, tmp_path):
 def test_the_fake_enforces_max_pixels_on_region_exports(fake, tmp_path):
     images = [("20230601", ee.Image.constant(0.2).rename(["soil_moisture"]))]
     small = server.build_exports(images, "drive", "smd", export_grid(), max_pixels=5)  # the grid has 4 x 3 pixels
-    result = tasks.submit_batches(small, 1, str(tmp_path / "m.json"), **NO_SLEEP)
+    result = _submit(small, 1, str(tmp_path / "m.json"), **NO_SLEEP)
     assert [r["state"] for r in result.tasks] == ["FAILED"]
     assert "Specified: 12, maximum allowed: 5" in result.tasks[0]["error"]
     enough = server.build_exports(images, "drive", "smd2", export_grid(), max_pixels=12)
-    assert [r["state"] for r in tasks.submit_batches(enough, 1, str(tmp_path / "m2.json"), **NO_SLEEP).tasks] == \
+    assert [r["state"] for r in _submit(enough, 1, str(tmp_path / "m2.json"), **NO_SLEEP).tasks] == \
         ["COMPLETED"]
