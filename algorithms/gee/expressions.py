@@ -102,6 +102,18 @@ def time_steps(start: dt.date | str, end: dt.date | str, step: str = "daily") ->
     shorter). monthly: calendar months. The first and last periods are clipped to the date range;
     the label is the (clipped) step start.
 
+    Parameters
+    ----------
+    start, end
+        Dates (inclusive), ``datetime.date`` or ISO text.
+    step
+        daily, 8day, 16day or monthly.
+
+    Returns
+    -------
+    list[tuple[dt.date, dt.date, str]]
+        ``(start, end_exclusive, label)`` per step.
+
     Raises
     ------
     InputError
@@ -303,6 +315,22 @@ def build_factor(entry: dict[str, Any] | str, start: dt.date, end: dt.date, area
                  options: BuildOptions | None = None) -> ee.Image:
     """One float band named after the entry, for the step ``[start, end)`` (``end`` exclusive).
 
+    Parameters
+    ----------
+    entry
+        A catalog entry or id.
+    start, end
+        The step (``end`` exclusive).
+    area
+        Limits the collections' search, or None.
+    options
+        Expression options (:class:`BuildOptions`).
+
+    Returns
+    -------
+    ee.Image
+        One float band.
+
     Raises
     ------
     InputError
@@ -332,7 +360,22 @@ def build_factor(entry: dict[str, Any] | str, start: dt.date, end: dt.date, area
 
 
 def build_smap(product: str, layer: str, start: dt.date, end: dt.date, area: ee.Geometry | None = None) -> ee.Image:
-    """SMAP soil moisture (m3/m3) for ``[start, end)``, one band named ``layer``, on SMAP's own pixels."""
+    """SMAP soil moisture (m3/m3) for ``[start, end)``, one band named ``layer``, on SMAP's own pixels.
+
+    Parameters
+    ----------
+    product, layer
+        The SMAP product and layer.
+    start, end
+        The step (``end`` exclusive).
+    area
+        Limits the collection's search, or None.
+
+    Returns
+    -------
+    ee.Image
+        One float band named ``layer``.
+    """
     entry = load_catalog().smap(product, layer)
     entry["id"] = layer
     return build_factor(entry, start, end, area, BuildOptions(window_days=0))
@@ -341,6 +384,22 @@ def build_smap(product: str, layer: str, start: dt.date, end: dt.date, area: ee.
 def build_stack(entries: Sequence[dict[str, Any] | str], start: dt.date, end: dt.date,
                 area: ee.Geometry | None = None, options: BuildOptions | None = None) -> ee.Image:
     """The factors as one multiband float image, bands in the requested order.
+
+    Parameters
+    ----------
+    entries
+        Catalog entries or ids, in band order.
+    start, end
+        The step (``end`` exclusive).
+    area
+        Limits the collections' search, or None.
+    options
+        Expression options (:class:`BuildOptions`).
+
+    Returns
+    -------
+    ee.Image
+        One float band per factor.
 
     Raises
     ------

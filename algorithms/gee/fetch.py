@@ -253,6 +253,20 @@ def smap_native_grid(entry: dict[str, Any], geom: ogr.Geometry, srs: osr.Spatial
     """SMAP's own cells covering the area (:func:`smap_asset_projection` + :func:`lattice_window`) and the
     projection record for the manifest.
 
+    Parameters
+    ----------
+    entry
+        The SMAP catalog entry.
+    geom, srs
+        The area and its CRS.
+    day
+        A day of the request (chooses the collection).
+
+    Returns
+    -------
+    tuple[Grid, dict[str, Any]]
+        The window of SMAP's cells and the projection record.
+
     Raises
     ------
     InputError
@@ -734,7 +748,28 @@ class _StepRun:
 def plan_fetch(steps: Sequence[tuple], coarse: Grid, fine: Grid, n_factors: int, stack_cost: float,
                max_input_pixels: float, export: str | None) -> RunPlan:
     """What :func:`fetch` would ask of Earth Engine, per time step: SMAP and the factor stack as interactive
-    requests (tiles of :func:`.transport.plan_tiles`) or, with ``export``, one task each."""
+    requests (tiles of :func:`.transport.plan_tiles`) or, with ``export``, one task each.
+
+    Parameters
+    ----------
+    steps
+        The time steps.
+    coarse, fine
+        SMAP's window and the fine grid.
+    n_factors
+        The number of factors.
+    stack_cost
+        Source pixels per fine pixel.
+    max_input_pixels
+        Source pixels one request may read.
+    export
+        None (download), 'drive' or 'gcs'.
+
+    Returns
+    -------
+    RunPlan
+        One row per step and kind.
+    """
     run_plan = RunPlan("fetchgee")
     for s0, _s1, _label in steps:
         date = s0.isoformat()

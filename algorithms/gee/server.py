@@ -263,6 +263,22 @@ def classifier_args(model_type: str, params: dict[str, Any] | None, n_features: 
     (:data:`PARAM_MAP`) or Earth Engine names, defaults from :data:`DEFAULT_PARAMS`. Raises InputError for
     unknown parameters or bad values, naming the valid ones.
 
+    Parameters
+    ----------
+    model_type
+        One of :data:`MODEL_TYPES`.
+    params
+        Parameters by scikit-learn or Earth Engine name (None: the defaults).
+    n_features
+        The number of model features (for variables per split).
+    seed
+        The random seed (random forest, gradient boosting).
+
+    Returns
+    -------
+    dict[str, Any]
+        Keyword arguments of the Earth Engine regressor.
+
     Raises
     ------
     InputError
@@ -332,7 +348,18 @@ def classifier_args(model_type: str, params: dict[str, Any] | None, n_features: 
 
 def make_classifier(model_type: str, params: dict[str, Any] | None, n_features: int, seed: int | None = 0
                     ) -> ee.Classifier:
-    """The untrained Earth Engine regressor (output mode REGRESSION)."""
+    """The untrained Earth Engine regressor (output mode REGRESSION).
+
+    Parameters
+    ----------
+    model_type, params, n_features, seed
+        As for :func:`classifier_args`.
+
+    Returns
+    -------
+    ee.Classifier
+        The regressor, not yet trained.
+    """
     args = classifier_args(model_type, params, n_features, seed)
     factory = getattr(ee.Classifier, EE_FUNCTIONS[model_type.strip().lower()])
     return factory(**args).setOutputMode("REGRESSION")
@@ -425,7 +452,20 @@ def _as_steps(steps: Sequence[Any]) -> list[tuple[dt.date, dt.date, str]]:
 
 
 def training_steps(steps: Sequence[Any], max_steps: int | None) -> list[tuple[dt.date, dt.date, str]]:
-    """At most ``max_steps`` time steps, evenly spread over the range (first and last included)."""
+    """At most ``max_steps`` time steps, evenly spread over the range (first and last included).
+
+    Parameters
+    ----------
+    steps
+        Time steps in order.
+    max_steps
+        The most to keep (None or 0: all).
+
+    Returns
+    -------
+    list[tuple[dt.date, dt.date, str]]
+        The steps kept, in order.
+    """
     steps = _as_steps(steps)
     if not max_steps or max_steps >= len(steps):
         return steps
@@ -448,7 +488,24 @@ def _region(area: Any) -> ee.Geometry:
 
 def coarse_features(features: ee.Image, fine_proj: ee.Projection, max_pixels: int,
                     coarse_grid: Grid | None = None) -> ee.Image:
-    """Fine features averaged onto SMAP's grid (reduceResolution mean, then reproject to the SMAP projection)."""
+    """Fine features averaged onto SMAP's grid (reduceResolution mean, then reproject to the SMAP projection).
+
+    Parameters
+    ----------
+    features
+        The fine feature image.
+    fine_proj
+        Its projection.
+    max_pixels
+        ``maxPixels`` of ``reduceResolution`` (:func:`cell_max_pixels`).
+    coarse_grid
+        SMAP's grid (None: EASE-Grid 2.0 9 km).
+
+    Returns
+    -------
+    ee.Image
+        The features on SMAP's cells.
+    """
     return (features.reproject(fine_proj)
             .reduceResolution(reducer=ee.Reducer.mean(), maxPixels=max_pixels)
             .reproject(smap_projection(coarse_grid)))
@@ -460,6 +517,32 @@ def training_samples(area: Any, steps: Sequence[Any], factors: Sequence[str | di
                      coarse_grid: Grid | None = None) -> ee.FeatureCollection:
     """Coarse training samples (features + ``target`` = SMAP, ``date``) of every step, merged; on SMAP's own grid
     ``coarse_grid`` (the asset's, as fetchgee writes it), else on EASE-Grid 2.0 9 km.
+
+    Parameters
+    ----------
+    area
+        Where samples are drawn: an ee.Geometry, a Grid or a lon/lat box.
+    steps
+        ``(start, end_exclusive, label)`` tuples (:func:`.expressions.time_steps`).
+    factors
+        Catalog ids or entries, in the model's order.
+    smap_product, smap_layer
+        The SMAP product ('L4', 'L3E') and layer.
+    fine_grid
+        The grid the fine factors are computed on.
+    samples_per_step
+        SMAP cells sampled per step (None or 0: all).
+    seed
+        The sampling seed.
+    options
+        Expression options (:class:`.expressions.BuildOptions`).
+    coarse_grid
+        SMAP's grid (None: EASE-Grid 2.0 9 km).
+
+    Returns
+    -------
+    ee.FeatureCollection
+        One feature per sampled cell and step: the features, ``target`` and ``date``.
 
     Raises
     ------
@@ -519,6 +602,32 @@ def build_training(area: Any, steps: Sequence[Any], factors: Sequence[str | dict
     ``area``: an ee.Geometry, a Grid or a lon/lat box; ``steps``: ``(start, end_exclusive, label)`` tuples
     (:func:`.expressions.time_steps`), at most ``max_steps`` of them used (evenly spread); ``fine_scale``:
     the fine resolution in ``fine_crs`` units (a grid with origin 0) or the fine Grid itself.
+
+    Parameters
+    ----------
+    area
+        Where samples are drawn: an ee.Geometry, a Grid or a lon/lat box.
+    steps
+        ``(start, end_exclusive, label)`` tuples (:func:`.expressions.time_steps`).
+    factors
+        Catalog ids or entries, in the model's order.
+    smap_product, smap_layer
+        The SMAP product ('L4', 'L3E') and layer.
+    fine_scale, fine_crs
+        The fine resolution in ``fine_crs`` units, or the fine Grid itself.
+    model_type, params, seed
+        The regressor (:func:`classifier_args`).
+    samples_per_step, max_steps
+        SMAP cells per step and steps used (None or 0: all).
+    options
+        Expression options (:class:`.expressions.BuildOptions`).
+    coarse_grid
+        SMAP's grid (None: EASE-Grid 2.0 9 km).
+
+    Returns
+    -------
+    TrainedModel
+        The trained classifier with its factor entries, features, Earth Engine arguments and (SVR) feature scaling.
     """
     entries = factor_entries(factors)
     names = feature_names(entries)
@@ -548,6 +657,20 @@ def load_model(asset_id: str, factors: Sequence[str | dict[str, Any]], model_typ
     """A classifier saved with :func:`classifier_export` (``ee.Classifier.load``), for the given factors
     (the same factors, in the same order, as when it was trained).
 
+    Parameters
+    ----------
+    asset_id
+        The classifier asset.
+    factors
+        Catalog ids or entries, in the model's order.
+    model_type
+        The type it was trained as.
+
+    Returns
+    -------
+    TrainedModel
+        The loaded classifier with its features.
+
     Raises
     ------
     InputError
@@ -572,6 +695,28 @@ def build_prediction(model: TrainedModel | ee.Classifier, stack: ee.Image, smap:
     ``ee.Classifier`` applied to ``stack`` as it is. ``smap``: SMAP of the same step (needed by residual
     'constant'). ``fine_grid``: the grid the fine factors are computed on (default: the stack's own
     projection). ``clip``: (lo, hi) for ``clamp``, None for no clamping.
+
+    Parameters
+    ----------
+    model
+        A :class:`TrainedModel` or an ``ee.Classifier``.
+    stack
+        The factor image of the step.
+    smap
+        SMAP of the step, or None without residual correction.
+    residual
+        'constant' or 'none'.
+    clip
+        (low, high) for ``clamp``, or None.
+    fine_grid
+        The fine grid (None: the stack's own projection).
+    coarse_grid
+        SMAP's grid (None: EASE-Grid 2.0 9 km).
+
+    Returns
+    -------
+    ee.Image
+        One float band ``soil_moisture``.
 
     Raises
     ------
@@ -643,6 +788,28 @@ def build_exports(images: Sequence[tuple[str, ee.Image]], destination: str, targ
     ``destination``: 'drive' (``target`` = folder), 'gcs' (bucket or bucket/folder) or 'asset' (asset folder).
     File exports write masked pixels as ``nodata`` (float32); assets keep the mask.
 
+    Parameters
+    ----------
+    images
+        ``(label YYYYMMDD, image)`` pairs.
+    destination, target
+        Where the exports go.
+    fine_grid
+        The exact output grid.
+    prefix
+        File or asset name prefix.
+    max_pixels
+        The exports' ``maxPixels``.
+    request_fingerprint
+        Names the request in every task's fingerprint.
+    nodata
+        The value of masked pixels in files.
+
+    Returns
+    -------
+    list[TaskConfig]
+        One task per image, in order.
+
     Raises
     ------
     InputError
@@ -687,6 +854,20 @@ def build_exports(images: Sequence[tuple[str, ee.Image]], destination: str, targ
 
 def classifier_export(model: TrainedModel, asset_id: str, request_fingerprint: str = "") -> TaskConfig:
     """The task saving the trained classifier as an Earth Engine asset (random forest and CART only).
+
+    Parameters
+    ----------
+    model
+        The trained model.
+    asset_id
+        Where to save it.
+    request_fingerprint
+        Names the request in the task's fingerprint.
+
+    Returns
+    -------
+    TaskConfig
+        The classifier export task.
 
     Raises
     ------

@@ -137,7 +137,18 @@ def start_task(config: TaskConfig) -> str:
 
 def operation_status(operation: dict[str, Any]) -> dict[str, Any]:
     """``{"state", "error", "progress", "destination_uris", "eecu_seconds"}`` of an Earth Engine operation
-    (``eecu_seconds``: the batch compute the task used so far, None when Earth Engine does not say)."""
+    (``eecu_seconds``: the batch compute the task used so far, None when Earth Engine does not say).
+
+    Parameters
+    ----------
+    operation
+        An operation as ``ee.data.getOperation`` returns it.
+
+    Returns
+    -------
+    dict[str, Any]
+        Its state (:data:`STATES`), error, progress, destination URIs and compute.
+    """
     meta = operation.get("metadata", {}) or {}
     state = OPERATION_STATES.get(str(meta.get("state", "PENDING")), READY)
     error = None
@@ -180,6 +191,16 @@ def new_manifest(request: Optional[dict[str, Any]] = None, project: Optional[str
 def read_task_manifest(path: str) -> dict[str, Any]:
     """A task manifest written by :func:`submit_batches`; InputError with the fix when it is not one.
 
+    Parameters
+    ----------
+    path
+        The task manifest.
+
+    Returns
+    -------
+    dict[str, Any]
+        The manifest document.
+
     Raises
     ------
     InputError
@@ -203,7 +224,20 @@ def read_task_manifest(path: str) -> dict[str, Any]:
 
 
 def write_task_manifest(path: str, doc: dict[str, Any]) -> str:
-    """Write the manifest atomically (temporary file in the same folder, then rename)."""
+    """Write the manifest atomically (temporary file in the same folder, then rename).
+
+    Parameters
+    ----------
+    path
+        Where to write.
+    doc
+        The manifest document (counts and compute updated).
+
+    Returns
+    -------
+    str
+        ``path``.
+    """
     raster.check_output_path(path)
     doc["updated"] = _now()
     counts: dict[str, int] = {}
@@ -557,7 +591,22 @@ def _cancel_active(records: list[dict[str, Any]], cancel_fn: Callable[[str], Non
 
 
 def failure_message(records: Sequence[dict[str, Any]], manifest_path: str, limit: int = 3) -> str:
-    """A message naming the failed or canceled tasks with Earth Engine's messages."""
+    """A message naming the failed or canceled tasks with Earth Engine's messages.
+
+    Parameters
+    ----------
+    records
+        Task records.
+    manifest_path
+        The task manifest, named in the message.
+    limit
+        How many tasks the message names.
+
+    Returns
+    -------
+    str
+        The message.
+    """
     bad = [r for r in records if r["state"] in (FAILED, CANCELLED)]
     lines = [f"{r['description']}: {r['state']}: {r.get('error') or 'no message'}" for r in bad[:limit]]
     more = f" (and {len(bad) - limit} more)" if len(bad) > limit else ""
