@@ -157,6 +157,9 @@ class CoarseMean:
             self.valid[k] += np.bincount(idx[ok], minlength=n)
 
     def full_count(self) -> float:
+        """The fine pixel count of a full cell: the 90th percentile of the cells' counts (0 when no cell has a
+        pixel), the reference for a cell's valid fraction.
+        """
         counts = self.total[self.total > 0]
         return float(np.percentile(counts, 90)) if counts.size else 0.0
 

@@ -88,6 +88,31 @@ def reference_grid(reference_path: str | None = None, crs: str | None = None,
     it is then snapped outward to whole multiples of ``resolution`` (units of ``crs``). With a
     reference raster, any of ``crs``, ``extent`` and ``resolution`` that is given overrides the
     reference's own (e.g. the SMAP raster's extent at 1 km).
+
+    Parameters
+    ----------
+    reference_path
+        A raster whose grid is the target (opened read-only), or None.
+    crs
+        The target CRS (any form :func:`.raster.srs_from_user` reads).
+    extent
+        (xmin, ymin, xmax, ymax) in ``extent_crs``.
+    extent_crs
+        The CRS of ``extent`` (default: ``crs``).
+    resolution
+        Pixel size in units of ``crs``.
+
+    Returns
+    -------
+    Grid
+        The target grid, checked for size (:meth:`.raster.Grid.check_size`).
+
+    Raises
+    ------
+    InputError
+        The grid is incomplete (no reference and no CRS, extent or resolution), the resolution is not
+        positive, the extent is empty, or a reference's resolution is reused in another CRS; also from
+        :func:`.raster.open_raster`.
     """
     ref: Grid | None = Grid.from_path(reference_path) if reference_path else None
     if ref is not None and crs is None and extent is None and resolution is None:
@@ -240,6 +265,34 @@ def align_rasters(inputs: Sequence[str], grid: Grid, output: str, categorical: s
     ``categorical`` names factors to treat as classes (besides bands marked SMD_KIND=categorical or
     carrying a colour table / attribute table). Raises InputError for missing, CRS-less or
     non-overlapping inputs, duplicate factor names and bands left without any valid pixel.
+
+    Parameters
+    ----------
+    inputs
+        Factor rasters (read-only); every band becomes one band of the stack.
+    grid
+        The target grid (:func:`reference_grid`).
+    output
+        The stack to write (GeoTIFF, written atomically).
+    categorical
+        Factor names to treat as classes (nearest neighbour, 0/1 fractions later).
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+    protected
+        Other files the output must not be (label -> path), for :func:`.paths.check_apart`.
+
+    Returns
+    -------
+    AlignResult
+        The output path, its grid, the band names, kinds, resampling and sources, and each band's valid fraction.
+
+    Raises
+    ------
+    InputError
+        No input, an unreadable or CRS-less input, a warp that fails, or a band that holds no valid pixel on
+        the grid.
+    Canceled
+        ``is_canceled()`` became true; nothing is left under the output's name.
     """
     if not inputs:
         raise InputError("No input rasters were given; choose at least one factor raster.")
@@ -360,6 +413,34 @@ def aggregate_stack(fine_stack: str, coarse_grid: Grid, output: str, min_valid_f
     Per coarse cell: the mean of the valid fine pixels whose centers fall in the cell (the majority
     class for categorical bands), or nodata where the valid fraction is below ``min_valid_fraction``.
     Band names and SMD_KIND are kept.
+
+    Parameters
+    ----------
+    fine_stack
+        The fine factor stack (read-only).
+    coarse_grid
+        SMAP's grid (or any coarser grid).
+    output
+        The coarse stack to write (GeoTIFF, written atomically).
+    min_valid_fraction
+        Least share of valid fine pixels for a cell to get a value.
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+    protected
+        Other files the output must not be (label -> path).
+
+    Returns
+    -------
+    str
+        ``output``.
+
+    Raises
+    ------
+    InputError
+        The valid fraction is outside 0..1, the stack does not overlap the coarse grid or has larger pixels
+        than it, or no fine pixel center falls in it.
+    Canceled
+        ``is_canceled()`` became true; nothing is left under the output's name.
     """
     if not 0.0 <= min_valid_fraction <= 1.0:
         raise InputError(f"The minimum valid fraction must lie between 0 and 1 (got {min_valid_fraction}).")

@@ -36,6 +36,12 @@ def pair_by_date(left: Sequence[str], right: Sequence[str], left_label: str,
     a date repeated on one side, or lists of different length without dates are errors that name
     the problem. A single file on each side needs no matching: when only one of the two carries a
     date (e.g. a temporary output of a model), that date labels the pair.
+
+    Raises
+    ------
+    InputError
+        A list is empty, a date is on one side only or twice on one side, some names carry a date and others
+        not, or undated lists differ in length.
     """
     if not left or not right:
         raise InputError(f"Give at least one {left_label if not left else right_label} raster.")
@@ -107,7 +113,13 @@ def calendar_steps(start: dt.date, end: dt.date, kind: str, days: int = 1) -> li
 
 
 def as_date(value: object, what: str) -> dt.date:
-    """A date from a date, a datetime or 'YYYY-MM-DD' text; ``what`` names it in the error ("start date")."""
+    """A date from a date, a datetime or 'YYYY-MM-DD' text; ``what`` names it in the error ("start date").
+
+    Raises
+    ------
+    InputError
+        ``value`` is not a date (the message names ``what``).
+    """
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):

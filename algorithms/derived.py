@@ -54,7 +54,13 @@ TVDI_MAX_FIT_PIXELS = 2_000_000
 
 
 def check_names(names: Sequence[str] | None) -> list[str]:
-    """Requested derived factors, validated and in canonical order (unknown names are an error)."""
+    """Requested derived factors, validated and in canonical order (unknown names are an error).
+
+    Raises
+    ------
+    InputError
+        A name is not one of :data:`DERIVED_FACTORS`.
+    """
     out = []
     for n in names or []:
         key = str(n).strip().lower()
@@ -86,6 +92,7 @@ def inputs_of(name: str, bands: Sequence[str]) -> list[str] | None:
 
 
 def missing_inputs_text(name: str) -> str:
+    """What the derived factor ``name`` needs, as the end of a sentence ('needs the bands ...')."""
     if name == "api":
         return "needs at least two daily precipitation bands named precipitation_lag<d>"
     return f"needs the bands {' and '.join(INPUTS[name])}"
@@ -104,11 +111,18 @@ class DryEdge:
     pixels: int
 
     def to_dict(self) -> dict[str, Any]:
+        """The edges as JSON types (floats rounded to 6 decimals), for the model's metadata."""
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
 def fit_dry_edge(ndvi: np.ndarray, lst: np.ndarray, n_bins: int = TVDI_BINS) -> DryEdge:
-    """Fit the dry and wet edges of the NDVI-LST space (pixels where both are finite)."""
+    """Fit the dry and wet edges of the NDVI-LST space (pixels where both are finite).
+
+    Raises
+    ------
+    InputError
+        Too few pixels, a constant NDVI, or too few NDVI intervals with enough pixels to fit the edges.
+    """
     ndvi = np.asarray(ndvi, dtype=np.float64).ravel()
     lst = np.asarray(lst, dtype=np.float64).ravel()
     ok = np.isfinite(ndvi) & np.isfinite(lst)
@@ -148,7 +162,13 @@ def tvdi(ndvi: np.ndarray, lst: np.ndarray, edge: DryEdge) -> np.ndarray:
 
 
 def api(series: Sequence[tuple[int, np.ndarray]], decay: float = API_DECAY) -> np.ndarray:
-    """Antecedent precipitation index sum(decay^d P_d) of (lag days, precipitation) pairs."""
+    """Antecedent precipitation index sum(decay^d P_d) of (lag days, precipitation) pairs.
+
+    Raises
+    ------
+    InputError
+        ``series`` is empty.
+    """
     out = None
     for lag, values in series:
         term = (decay ** lag) * np.asarray(values, dtype=np.float64)
@@ -162,13 +182,11 @@ class StackReader:
     """Reads named factors of a factor stack block by block; derived factors are computed on the fly.
 
     ``names`` are stack bands or derived factor names (computed when not a band and their inputs are
-    present; otherwise the missing band is reported as by :func:`features.select_bands`).
+    present; otherwise the missing band is reported as by :func:`.raster.select_bands`).
     """
 
     def __init__(self, ds: gdal.Dataset, names: Sequence[str], path: str = "",
                  is_canceled: IsCanceled = never_canceled) -> None:
-        from .features import select_bands
-
         self.ds = ds
         self.path = path or ds.GetDescription()
         self.names = list(names)
@@ -189,7 +207,7 @@ class StackReader:
             self.derived[n] = need
         # every band read: the direct factors and the inputs of derived ones, each once
         wanted = list(dict.fromkeys(direct + [b for need in self.derived.values() for b in need]))
-        self._bands = select_bands(ds, wanted) if wanted else []
+        self._bands = raster.select_bands(ds, wanted) if wanted else []
         self._pos = {n: k for k, n in enumerate(wanted)}
         self.kinds = ["continuous" if n in self.derived else
                       ("categorical" if all_kinds[bands.index(n)] == "categorical" else "continuous")

@@ -93,6 +93,7 @@ class DownscaleResult:
     warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
+        """The result as a plain dict (for reports and Processing outputs)."""
         return asdict(self)
 
 
@@ -279,7 +280,13 @@ def model_reading(meta: dict[str, Any], scale: float | None, nodata: float | Non
 
 
 def check_model_target(meta: dict[str, Any], model_path: str) -> None:
-    """Refuse a model trained on soil moisture that was not in m3/m3 (made before the units were checked)."""
+    """Refuse a model trained on soil moisture that was not in m3/m3 (made before the units were checked).
+
+    Raises
+    ------
+    InputError
+        The model's training target range is not soil moisture in m3/m3 (retrain it).
+    """
     rng = meta.get("target_range")
     try:
         lo, hi = float(rng[0]), float(rng[1])  # type: ignore[index]
@@ -324,6 +331,44 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     SMAP values equal to ``sm_nodata`` are nodata and the others are multiplied by ``sm_scale`` (None:
     as the model was trained). NDVI-like factors outside -1..1 and LST in other units than the model's
     are refused (:mod:`units`).
+
+    Parameters
+    ----------
+    model_path
+        The model file (.smdmodel).
+    stack_path
+        The factor stack of the date (bands matched by name).
+    output
+        The soil moisture map to write (float32 GeoTIFF, written atomically).
+    coarse_sm
+        SMAP of the same date, for residual correction.
+    residual
+        'constant', 'smooth' or 'none'.
+    clip
+        (low, high) m3/m3 range of the output.
+    block_rows, n_jobs
+        Rows per block and prediction threads (None: automatic).
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+    sm_scale, sm_nodata
+        How to read SMAP (None: as the model was trained).
+
+    Returns
+    -------
+    DownscaleResult
+        The output path, the map's statistics, the residual correction applied (cells corrected, mean and largest
+        deviation) and the pixels clipped.
+
+    Raises
+    ------
+    InputError
+        A bad input: residual correction without SMAP, an empty clip range, SMAP that does not overlap the
+        stack or is of another date or holds only nodata, a stack with no pixel where all factors are valid, a
+        factor the model needs missing.
+    ModelFileError
+        The model file is not a smdownscale model or is damaged.
+    Canceled
+        ``is_canceled()`` became true; nothing is left under the output's name.
     """
     residual = check_mode(residual)
     if residual != "none" and not coarse_sm:

@@ -166,7 +166,15 @@ def system(cmr_url: str | None = None, edl_host: str | None = None) -> Any:
 
 def login(token: str | None = None, username: str | None = None, password: str | None = None,
           cmr_url: str | None = None, edl_host: str | None = None, log: Callable[[str], None] | None = None) -> Any:
-    """An authenticated ``earthaccess.Auth`` (see the module doc for the order of the ways to log in)."""
+    """An authenticated ``earthaccess.Auth`` (see the module doc for the order of the ways to log in).
+
+    Raises
+    ------
+    InputError
+        No credentials are found, or only one of EARTHDATA_USERNAME and EARTHDATA_PASSWORD is set.
+    EarthdataError
+        Earthdata Login refuses the credentials or cannot be reached.
+    """
     ea = _earthaccess()
     from earthaccess.auth import netrc_path
     from earthaccess.exceptions import LoginAttemptFailure, LoginStrategyUnavailable
@@ -227,7 +235,17 @@ def search(short_name: str, start: dt.date, end: dt.date, bbox: Sequence[float],
            is_canceled: IsCanceled = never_canceled) -> list[RemoteGranule]:
     """The granules of ``short_name`` (version ``version`` or the current default) over ``bbox`` (W, S, E, N in
     degrees) between ``start`` and ``end`` (inclusive), in time order, found by earthaccess in NASA's CMR
-    (``auth``'s system, else ``cmr_url``'s)."""
+    (``auth``'s system, else ``cmr_url``'s).
+
+    Raises
+    ------
+    EarthdataError
+        CMR cannot be reached, answers with an HTTP error, or answers something that is not its JSON.
+    InputError
+        Too many granules match, or none does over the area and dates.
+    Canceled
+        ``is_canceled()`` became true.
+    """
     ea = _earthaccess()
     import requests
 
@@ -300,7 +318,17 @@ def download(granules: Sequence[RemoteGranule], cache_dir: str, token: str | Non
              retries: int = 3, opener: urllib.request.OpenerDirector | None = None,
              progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled,
              log: Callable[[str], None] | None = None, backoff: float = 1.0) -> list[str]:
-    """Download ``granules`` into ``cache_dir`` (see the module doc); returns their paths, in order."""
+    """Download ``granules`` into ``cache_dir`` (see the module doc); returns their paths, in order.
+
+    Raises
+    ------
+    InputError
+        No Earthdata Login token was given.
+    EarthdataError
+        A download fails after its retries, or CMR gave an unusable file name.
+    Canceled
+        ``is_canceled()`` became true; partial downloads are kept for resuming.
+    """
     say = log or (lambda _m: None)
     opener = opener or _opener()
     if not token:
@@ -409,7 +437,40 @@ def fetch_granules(short_name: str, start: dt.date | str, end: dt.date | str, ar
                    edl_host: str | None = None, progress: Progress = no_progress,
                    is_canceled: IsCanceled = never_canceled, log: Callable[[str], None] | None = None) -> list[str]:
     """Log in (:func:`login`), search (:func:`search`) and download (:func:`download`) a product's granules for an
-    area and dates (inclusive) into ``cache_dir``."""
+    area and dates (inclusive) into ``cache_dir``.
+
+    Parameters
+    ----------
+    short_name, version
+        The product (e.g. SPL3SMP_E) and its version (None: CMR's default).
+    start, end
+        Dates (inclusive).
+    area, area_crs
+        The area (see :func:`.gee.fetch.area_geometry`).
+    cache_dir
+        Where granules are downloaded (and resumed).
+    token, username, password
+        Earthdata Login credentials (None: earthaccess reads the environment or a netrc file).
+    cmr_url, edl_host
+        CMR's address and the Earthdata Login host (None: NASA's).
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+    log
+        Messages for the user, or None.
+
+    Returns
+    -------
+    list[str]
+        The granules' paths, in time order.
+
+    Raises
+    ------
+    InputError
+        The dates are missing or reversed, or the area is not one; also from :func:`search` and
+        :func:`download`.
+    EarthdataError
+        From :func:`search` and :func:`download`.
+    """
     say = log or (lambda _m: None)
     try:
         first = start if isinstance(start, dt.date) else dt.date.fromisoformat(str(start).strip())

@@ -46,15 +46,18 @@ class FactorSpec:
     classes: list[int] = field(default_factory=list)
 
     def feature_names(self) -> list[str]:
+        """The model features of this factor: its name, or ``name=class`` per class of a categorical factor."""
         if self.kind == CATEGORICAL:
             return [f"{self.name}={c}" for c in self.classes]
         return [self.name]
 
     def to_dict(self) -> dict[str, Any]:
+        """The spec as JSON types, for the model's metadata."""
         return {"name": self.name, "kind": self.kind, "classes": [int(c) for c in self.classes]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FactorSpec:
+        """A spec from :meth:`to_dict`'s form (kind defaults to continuous)."""
         return cls(str(d["name"]), str(d.get("kind", CONTINUOUS)), [int(c) for c in d.get("classes", [])])
 
 
@@ -93,31 +96,10 @@ def feature_names(specs: Sequence[FactorSpec]) -> list[str]:
 
 
 def min_samples(n_features: int) -> int:
+    """The fewest training samples accepted for ``n_features`` features (at least :data:`MIN_SAMPLES`,
+    :data:`SAMPLES_PER_FEATURE` per feature).
+    """
     return max(MIN_SAMPLES, SAMPLES_PER_FEATURE * n_features)
-
-
-@raster.gdal_exceptions()
-def select_bands(stack_path_or_ds: str | gdal.Dataset, names: Sequence[str]) -> list[int]:
-    """1-based band indices of the named factors, matched by band description (never by position)."""
-    if isinstance(stack_path_or_ds, str):
-        path = stack_path_or_ds
-        ds = raster.open_raster(path)
-    else:
-        ds = stack_path_or_ds
-        path = ds.GetDescription()
-    bands = raster.band_names(ds, path)
-    label = os.path.basename(path) or "The factor stack"
-    dup = sorted({n for n in names if bands.count(n) > 1})
-    if dup:
-        raise InputError(f"The factor stack {label} has several bands named {', '.join(dup)}, so the factor cannot "
-                         "be identified; give every band a distinct description (rebuild the stack with "
-                         "smdownscale:align).")
-    missing = [n for n in names if n not in bands]
-    if missing:
-        raise InputError(f"The factor stack {label} lacks the factor(s) {', '.join(missing)} that the model needs; "
-                         f"its bands are {', '.join(bands)}; align the missing factors into the stack "
-                         "(smdownscale:align).")
-    return [bands.index(n) + 1 for n in names]
 
 
 def _classes_of(values: np.ndarray) -> np.ndarray:
@@ -132,6 +114,11 @@ def fine_design(block: np.ndarray, specs: Sequence[FactorSpec]) -> tuple[np.ndar
     ``X`` float32 (n_valid, n_features) and the valid mask (rows, cols): a pixel is valid when all its
     factors are finite. Categorical factors become 0/1 per class of ``spec.classes`` (an unseen class
     gives all zeros).
+
+    Raises
+    ------
+    ValueError
+        ``block`` does not hold one band per spec (a programming error).
     """
     block = np.asarray(block)
     if block.ndim == 2:
@@ -279,6 +266,35 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
     ones computed at 1 km first), categorical factors become class fractions over the union of classes
     seen on all dates. SMAP is read with ``sm_reading`` (nodata value, scale to m3/m3) and checked
     (:mod:`units`), as are NDVI-like factors (within -1..1).
+
+    Parameters
+    ----------
+    sm_paths, stack_paths
+        SMAP rasters and factor stacks, paired by the date in their names.
+    factors
+        Bands or derived factors to use (None: all bands of the first stack).
+    min_valid_fraction
+        Least share of a cell's fine pixels with all factors valid.
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+    derived
+        Derived factors to add where the stacks hold their inputs.
+    sm_reading
+        How to read SMAP (:class:`.units.SmReading`).
+
+    Returns
+    -------
+    Pairs
+        One sample per kept cell and date: the design matrix, soil moisture, cells and dates, with the factor
+        specs, the grid and the files used.
+
+    Raises
+    ------
+    InputError
+        The valid fraction is outside 0..1, files do not pair by date, a SMAP raster does not overlap its
+        stack or holds only nodata, a stack has no valid pixel, or too few samples remain.
+    Canceled
+        ``is_canceled()`` became true.
     """
     if not 0.0 <= min_valid_fraction <= 1.0:
         raise InputError(f"The minimum valid fraction must be between 0 and 1 (got {min_valid_fraction}).")
@@ -396,6 +412,11 @@ def drop_constant_factors(pairs: Pairs) -> tuple[Pairs, list[str]]:
     A factor with a single value at the coarse scale carries no information for the model, and where it
     varies at the fine scale it would only move predictions arbitrarily (e.g. through the SVR kernel).
     Raises InputError when every factor is constant.
+
+    Raises
+    ------
+    InputError
+        Every factor is constant, so nothing is left to train on.
     """
     keep_specs: list[FactorSpec] = []
     keep_cols: list[int] = []
@@ -438,6 +459,34 @@ def fine_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: Seq
     that about ``max_samples`` pixels are kept over all dates. ``cells`` holds the SMAP cell of each
     pixel, so spatial cross-validation still holds out whole blocks of SMAP cells. Categorical factors
     are 0/1 per class at this scale.
+
+    Parameters
+    ----------
+    sm_paths, stack_paths
+        SMAP rasters and factor stacks, paired by the date in their names.
+    factors
+        Bands or derived factors to use (None: all bands of the first stack).
+    max_samples, seed
+        About how many pixels are kept over all dates, and the sampling seed.
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+    derived
+        Derived factors to add where the stacks hold their inputs.
+    sm_reading
+        How to read SMAP (:class:`.units.SmReading`).
+
+    Returns
+    -------
+    Pairs
+        One sample per kept pixel, with the SMAP cell it lies in.
+
+    Raises
+    ------
+    InputError
+        Fewer training pixels than :data:`MIN_SAMPLES` asked for, files that do not pair or overlap, SMAP with
+        only nodata, or too few valid pixels.
+    Canceled
+        ``is_canceled()`` became true.
     """
     from .sample import resample_bilinear
 

@@ -4,6 +4,8 @@ NSIDC distributes SMAP L3/L4 on the global EASE-Grid 2.0 (Brodzik et al. 2012), 
 EPSG:6933 metres: 3856 x 1624 cells of 9008.055210146 m (the 9 km grid) and 964 x 406 cells of
 36032.220840584 m (36 km). The sample scene (``sample.py``), the Earth Engine chain (``gee/fetch.py``,
 ``gee/server.py``) and the tests snap to these cells.
+It also holds Earth Engine's nominal metres per degree (the scale arithmetic of :mod:`.gee.expressions`).
+Plain numbers only: this module imports nothing, so any engine module can use it without an import cycle.
 """
 
 from __future__ import annotations
@@ -22,5 +24,8 @@ EASE_CELL_36KM = 36032.220840584
 EASE_COLS_36KM = 964
 EASE_ROWS_36KM = 406
 
+#: Earth Engine's nominal metres per degree of a geographic CRS (2 pi 6378137 / 360).
+NOMINAL_METRES_PER_DEGREE = 111319.49079327357
+
 __all__ = ["EASE_CELL", "EASE_CELL_36KM", "EASE_COLS", "EASE_COLS_36KM", "EASE_CRS", "EASE_ROWS", "EASE_ROWS_36KM",
-           "EASE_X0", "EASE_Y0"]
+           "EASE_X0", "EASE_Y0", "NOMINAL_METRES_PER_DEGREE"]

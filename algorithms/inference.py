@@ -84,7 +84,13 @@ class TreeMean:
 
     @classmethod
     def from_arrays(cls, arrays: Any, n_features: int) -> TreeMean:
-        """From (nodes, values, max_depth) per tree, as scikit-learn stores a Tree's state."""
+        """From (nodes, values, max_depth) per tree, as scikit-learn stores a Tree's state.
+
+        Raises
+        ------
+        ValueError
+            No tree is given, or a tree's arrays are malformed (:func:`.native.check_tree_arrays`).
+        """
         from sklearn.tree._tree import Tree
 
         trees = []
@@ -100,6 +106,9 @@ class TreeMean:
         return cls(trees)
 
     def predict(self, x: np.ndarray, n_threads: int = 1) -> np.ndarray:
+        """The mean of the trees' leaf values for every row of ``x`` (float64), rows visited in leaf order for
+        large inputs (same values as scikit-learn's sequential predict).
+        """
         x = np.ascontiguousarray(x, dtype=np.float32)
         n = x.shape[0]
         out = np.empty(n, dtype=np.float64)

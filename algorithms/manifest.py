@@ -124,6 +124,7 @@ def remove_written(out_dir: str, written: Sequence[str]) -> None:
 
 
 def utc_now() -> str:
+    """The current UTC time as ISO 8601 text to the second ('2023-06-01T12:00:00Z')."""
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
@@ -189,7 +190,14 @@ def _inside(rel: Any, folder: str, manifest: str) -> str:
 
 
 def read_manifest(path: str, check_files: bool = True) -> Manifest:
-    """Read and check a manifest; every listed file must exist (missing ones are named) and stay inside its folder."""
+    """Read and check a manifest; every listed file must exist (missing ones are named) and stay inside its folder.
+
+    Raises
+    ------
+    InputError
+        No path, a missing or unreadable file, not a smdownscale manifest, a newer version, an entry without a
+        date, or (``check_files``) listed files missing or outside the folder.
+    """
     if not path:
         raise InputError("No manifest was given; choose the manifest.json written by 'Fetch data from Earth Engine'.")
     path = os.path.abspath(path)
@@ -227,7 +235,14 @@ def read_manifest(path: str, check_files: bool = True) -> Manifest:
 
 
 def manifest_inputs(path: str) -> tuple[list[str], list[str]]:
-    """(SMAP paths, factor stack paths) of a manifest, in date order, for train/screen/downscale."""
+    """(SMAP paths, factor stack paths) of a manifest, in date order, for train/screen/downscale.
+
+    Raises
+    ------
+    InputError
+        The manifest describes export tasks, lists no files, or lacks SMAP or the stack of a date; also from
+        :func:`read_manifest`.
+    """
     m = read_manifest(path)
     steps = sorted(m.steps, key=lambda s: s.date)
     incomplete = [s.date for s in steps if not s.smap or not s.factors]

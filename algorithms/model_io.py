@@ -67,7 +67,13 @@ ALLOWED_LOADERS: frozenset[str] = frozenset({
 
 
 def jsonable(value: Any) -> Any:
-    """A copy of ``value`` made of JSON types only (numpy scalars/arrays and tuples converted)."""
+    """A copy of ``value`` made of JSON types only (numpy scalars/arrays and tuples converted).
+
+    Raises
+    ------
+    TypeError
+        ``value`` holds something that is not a JSON type, numpy scalar or array.
+    """
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -218,6 +224,12 @@ def load_model(path: str) -> tuple[Any, dict[str, Any]]:
     Raises ModelFileError for anything that is not such a file, is damaged, names a type outside
     :data:`ALLOWED_TYPES`, or was written with another scikit-learn major.minor version.
     Nothing from the file is executed before these checks pass.
+
+    Raises
+    ------
+    ModelFileError
+        The file is not a smdownscale model, is damaged, names a type outside :data:`ALLOWED_TYPES`, or comes
+        from another scikit-learn version.
     """
     import skops.io as sio
 

@@ -73,6 +73,7 @@ def _key(text: str) -> str:
 
 
 def is_modis(path: str) -> bool:
+    """True when ``path``'s file name names a MODIS LST or NDVI product (MOD11A1/A2, MOD13A2, MYD twins)."""
     return bool(_PRODUCT_RE.search(os.path.basename(path)))
 
 
@@ -85,6 +86,13 @@ class ModisFile:
 
 
 def describe(path: str) -> ModisFile:
+    """The product, date (from the name, else None: the file's time axis) and tile of a MODIS file.
+
+    Raises
+    ------
+    InputError
+        The name is not a MODIS LST/NDVI product's, or its date is not a real day.
+    """
     name = os.path.basename(path)
     m = _PRODUCT_RE.search(name)
     if not m:
@@ -213,7 +221,14 @@ def _values(layer: Layer, raw: np.ndarray, qc: np.ndarray) -> np.ndarray:
 
 
 def convert(paths: Sequence[str], out_dir: str, log=None) -> list[str]:
-    """Turn MODIS files into dated single-factor GeoTIFFs in ``out_dir``; returns their paths."""
+    """Turn MODIS files into dated single-factor GeoTIFFs in ``out_dir``; returns their paths.
+
+    Raises
+    ------
+    InputError
+        A file is not a MODIS LST/NDVI product GDAL can read, lacks a layer or its quality layer, has no date or
+        CRS, or value and quality layers do not match.
+    """
     say = log or (lambda _m: None)
     files = [describe(p) for p in paths]
     exports: dict[tuple[str, dt.date, str, str], dict[bool, str]] = {}

@@ -174,7 +174,14 @@ def supports(estimator: Any) -> bool:
 
 def check_tree_arrays(left: np.ndarray, right: np.ndarray, feature: np.ndarray, n_features: int) -> None:
     """Refuse scikit-learn tree arrays a walk could leave or loop in: every internal node's children must
-    be later nodes, its feature a column; a leaf has -1 for both children. Raises ValueError."""
+    be later nodes, its feature a column; a leaf has -1 for both children. Raises ValueError.
+
+    Raises
+    ------
+    ValueError
+        Children that do not point to later nodes, malformed leaves, or a split on a feature the model does
+        not have.
+    """
     m = left.size
     ids = np.arange(m)
     inner = left != -1
@@ -251,6 +258,13 @@ class CompiledForest:
 
         ``x`` must be finite (rows with missing factors are never predicted); the caller checks that
         :func:`available` is True.
+
+        Raises
+        ------
+        RuntimeError
+            The compiled library is not available.
+        ValueError
+            ``x`` does not have one column per feature.
         """
         fn = _function()
         if fn is None:
@@ -291,6 +305,11 @@ def compile_trees(trees: Iterable[tuple[np.ndarray, ...]], n_features: int) -> C
     threshold, value) arrays; their prediction is the mean of the trees' leaf values (one tree: its own).
 
     Trees are consumed one at a time (an iterator of trees read from a file never holds them all).
+
+    Raises
+    ------
+    ValueError
+        The trees' arrays are inconsistent or malformed.
     """
     node_parts: list[np.ndarray] = []
     leaf_values: list[np.ndarray] = []

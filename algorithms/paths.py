@@ -48,6 +48,7 @@ class FolderOutput:
     patterns: Sequence[str] = field(default_factory=tuple)
 
     def paths(self) -> list[str]:
+        """The full paths of the files the folder receives."""
         return [os.path.join(self.folder, f) for f in self.files]
 
 
@@ -131,6 +132,12 @@ def check_apart(outputs: Mapping[str, Paths], inputs: Mapping[str, Paths]) -> No
 
     Raises:
         InputError: naming both parameters and both paths.
+
+    Raises
+    ------
+    InputError
+        A destination is an input, a GDAL sidecar of an input, or another output; a folder output is an input
+        file or would replace an input it holds.
     """
     in_items = [(label, p) for label, value in inputs.items() for p in _as_list(value)]
     out_files: list[tuple[str, str]] = []

@@ -105,6 +105,18 @@ def never_canceled() -> bool:
 
 @gdal_exceptions()
 def srs_from_wkt(wkt: str) -> osr.SpatialReference:
+    """A spatial reference from WKT, axes in GIS order (x = easting/longitude).
+
+    Parameters
+    ----------
+    wkt
+        A CRS as WKT.
+
+    Returns
+    -------
+    osr.SpatialReference
+        The CRS, traditional GIS axis order.
+    """
     srs = osr.SpatialReference()
     srs.ImportFromWkt(wkt)
     srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
@@ -113,7 +125,23 @@ def srs_from_wkt(wkt: str) -> osr.SpatialReference:
 
 @gdal_exceptions()
 def srs_from_user(text: str) -> osr.SpatialReference:
-    """A CRS from 'EPSG:6933', a PROJ string or WKT."""
+    """A CRS from 'EPSG:6933', a PROJ string or WKT.
+
+    Parameters
+    ----------
+    text
+        'EPSG:code', a PROJ string or WKT.
+
+    Returns
+    -------
+    osr.SpatialReference
+        The CRS, traditional GIS axis order.
+
+    Raises
+    ------
+    InputError
+        ``text`` is not a CRS GDAL understands.
+    """
     srs = osr.SpatialReference()
     try:
         srs.SetFromUserInput(text)
@@ -136,6 +164,13 @@ class Grid:
     @classmethod
     @gdal_exceptions()
     def from_dataset(cls, ds: gdal.Dataset, path: str = "") -> Grid:
+        """The grid of an open raster (``path`` names it in errors).
+
+        Raises
+        ------
+        InputError
+            The raster has no CRS or is rotated, or its header is damaged.
+        """
         wkt = ds.GetProjection()
         if not wkt:
             damage = _damage(ds)  # a header cut short loses the CRS tags: not a file without CRS
@@ -150,11 +185,26 @@ class Grid:
 
     @classmethod
     def from_path(cls, path: str) -> Grid:
+        """The grid of the raster at ``path`` (opened read-only).
+
+        Raises
+        ------
+        InputError
+            From :func:`open_raster` and :meth:`from_dataset`.
+        """
         return cls.from_dataset(open_raster(path), path)
 
     @classmethod
     def from_extent(cls, crs_wkt: str, xmin: float, ymin: float, xmax: float, ymax: float,
                     res: float) -> Grid:
+        """A north-up grid of ``res`` pixels from ``xmin``/``ymax`` covering the extent (width and height
+        rounded).
+
+        Raises
+        ------
+        InputError
+            ``res`` is not positive or the extent is empty.
+        """
         if res <= 0:
             raise InputError(f"The resolution must be positive (got {res}).")
         if xmax <= xmin or ymax <= ymin:
@@ -186,6 +236,11 @@ class Grid:
 
         ``what`` names the grid as the user gave it (e.g. "The reference raster ref.tif"); ``fix`` says what
         to change (a default names the resolution and extent).
+
+        Raises
+        ------
+        InputError
+            The grid is empty or larger than ``max_pixels`` (the message names the size and the fix).
         """
         n = int(self.width) * int(self.height)
         if self.width < 1 or self.height < 1:
@@ -202,6 +257,7 @@ class Grid:
                          f"{max_pixels:,} pixels. {fix}")
 
     def same_as(self, other: Grid, tol: float = 1e-6) -> bool:
+        """Whether ``other`` has the same size, CRS and transform (within ``tol`` of a pixel)."""
         return (self.width == other.width and self.height == other.height
                 and np.allclose(self.transform, other.transform, atol=tol * max(abs(self.res[0]), 1e-12))
                 and bool(self.srs.IsSame(other.srs)))
@@ -215,7 +271,13 @@ class Grid:
 
     @gdal_exceptions()
     def extent_in(self, other_wkt: str) -> tuple[float, float, float, float]:
-        """This grid's extent transformed into another CRS (densified edges)."""
+        """This grid's extent transformed into another CRS (densified edges).
+
+        Raises
+        ------
+        InputError
+            The extent cannot be transformed into the other CRS.
+        """
         ct = osr.CoordinateTransformation(self.srs, srs_from_wkt(other_wkt))
         xmin, ymin, xmax, ymax = self.extent
         t = np.linspace(0.0, 1.0, 21)
@@ -228,6 +290,7 @@ class Grid:
         return (float(pts[ok, 0].min()), float(pts[ok, 1].min()), float(pts[ok, 0].max()), float(pts[ok, 1].max()))
 
     def overlaps(self, other: Grid) -> bool:
+        """Whether the extents of the two grids overlap (``other``'s transformed into this CRS)."""
         a = self.extent
         b = other.extent_in(self.crs_wkt)
         return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
@@ -311,7 +374,13 @@ def read_failure(exc: BaseException, sources: Sequence[str],
 
 @contextlib.contextmanager
 def reading(*sources: str, shown: dict[str, str] | None = None) -> Iterator[None]:
-    """GDAL reads from ``sources`` in the body: a read failure becomes :func:`damaged_error` naming its source."""
+    """GDAL reads from ``sources`` in the body: a read failure becomes :func:`damaged_error` naming its source.
+
+    Raises
+    ------
+    InputError
+        A read fails because a source is damaged or truncated (:func:`damaged_error`, naming it).
+    """
     with gdal_exceptions():
         try:
             yield
@@ -346,7 +415,23 @@ def _damage(ds: gdal.Dataset) -> str | None:
 
 @gdal_exceptions()
 def open_raster(path: str) -> gdal.Dataset:
-    """Open a raster read-only, with an actionable error for missing, unreadable, damaged or non-raster files."""
+    """Open a raster read-only, with an actionable error for missing, unreadable, damaged or non-raster files.
+
+    Parameters
+    ----------
+    path
+        The raster file.
+
+    Returns
+    -------
+    gdal.Dataset
+        The dataset, opened read-only.
+
+    Raises
+    ------
+    InputError
+        No path, a missing, unreadable, damaged or non-raster file.
+    """
     if not path:
         raise InputError("No raster was given; choose a raster file.")
     plain_file = not (path.startswith("/vsi") or _GDAL_PREFIX.match(path))
@@ -426,6 +511,48 @@ def band_kinds(ds: gdal.Dataset) -> list[str]:
     return kinds
 
 
+@gdal_exceptions()
+def select_bands(stack_path_or_ds: str | gdal.Dataset, names: Sequence[str]) -> list[int]:
+    """1-based band indices of the named factors, matched by band description (never by position).
+
+    Parameters
+    ----------
+    stack_path_or_ds
+        The factor stack: a path (opened read-only) or an open dataset.
+    names
+        Factor names, each a band description.
+
+    Returns
+    -------
+    list[int]
+        The band index of each name, in the order of ``names``.
+
+    Raises
+    ------
+    InputError
+        A name is not a band of the stack, or several bands share a name.
+    """
+    if isinstance(stack_path_or_ds, str):
+        path = stack_path_or_ds
+        ds = open_raster(path)
+    else:
+        ds = stack_path_or_ds
+        path = ds.GetDescription()
+    bands = band_names(ds, path)
+    label = os.path.basename(path) or "The factor stack"
+    dup = sorted({n for n in names if bands.count(n) > 1})
+    if dup:
+        raise InputError(f"The factor stack {label} has several bands named {', '.join(dup)}, so the factor cannot "
+                         "be identified; give every band a distinct description (rebuild the stack with "
+                         "smdownscale:align).")
+    missing = [n for n in names if n not in bands]
+    if missing:
+        raise InputError(f"The factor stack {label} lacks the factor(s) {', '.join(missing)} that the model needs; "
+                         f"its bands are {', '.join(bands)}; align the missing factors into the stack "
+                         "(smdownscale:align).")
+    return [bands.index(n) + 1 for n in names]
+
+
 def read_block(ds: gdal.Dataset, row0: int, nrows: int, bands: Sequence[int] | None = None,
                dtype: type = np.float32, sources: Sequence[str] | None = None) -> np.ndarray:
     """Read rows of the given 1-based bands as a (bands, nrows, width) float array with NaN for nodata.
@@ -449,6 +576,28 @@ def read_block(ds: gdal.Dataset, row0: int, nrows: int, bands: Sequence[int] | N
 
 @gdal_exceptions()
 def read_all(path: str, bands: Sequence[int] | None = None, dtype: type = np.float32) -> np.ndarray:
+    """Every row of ``bands`` (default: all) of the raster at ``path`` as (bands, rows, cols) ``dtype`` with NaN for
+    nodata.
+
+    Parameters
+    ----------
+    path
+        The raster file.
+    bands
+        1-based band indices (None: all).
+    dtype
+        The array type.
+
+    Returns
+    -------
+    np.ndarray
+        (bands, rows, cols), NaN for nodata.
+
+    Raises
+    ------
+    InputError
+        From :func:`open_raster` and :func:`read_block`.
+    """
     ds = open_raster(path)
     return read_block(ds, 0, ds.RasterYSize, bands, dtype)
 
@@ -461,7 +610,13 @@ def block_rows_for(width: int, nbands: int, target_bytes: int = 64 * 2**20, item
 def iter_blocks(height: int, block_rows: int, progress: Progress = no_progress,
                 is_canceled: IsCanceled = never_canceled, start: float = 0.0,
                 end: float = 1.0) -> Iterator[tuple[int, int]]:
-    """Yield (row0, nrows) row blocks; reports progress between ``start`` and ``end``; raises Canceled."""
+    """Yield (row0, nrows) row blocks; reports progress between ``start`` and ``end``; raises Canceled.
+
+    Raises
+    ------
+    Canceled
+        ``is_canceled()`` became true.
+    """
     block_rows = max(1, int(block_rows))
     for row0 in range(0, height, block_rows):
         if is_canceled():
@@ -474,7 +629,13 @@ def iter_blocks(height: int, block_rows: int, progress: Progress = no_progress,
 
 
 def check_output_path(path: str) -> None:
-    """Fail early, with a fix, when an output cannot be written."""
+    """Fail early, with a fix, when an output cannot be written.
+
+    Raises
+    ------
+    InputError
+        No path, or its folder cannot be created or is not writable.
+    """
     if not path:
         raise InputError("No output path was given; choose where to save the result.")
     folder = os.path.dirname(os.path.abspath(path)) or "."
@@ -570,6 +731,7 @@ def _free_bytes(folder: str) -> int | None:
 
 
 def disk_full_error(path: str) -> InputError:
+    """The error for a write that ran out of disk space, naming the folder and the file not written."""
     folder = os.path.dirname(os.path.abspath(path)) or "."
     return InputError(f"No space left on device: free disk space in {folder} (or choose an output folder on "
                       f"another disk) and run again; {_shown_name(path)} was not written.")
@@ -621,6 +783,12 @@ def atomic_path(path: str) -> Iterator[str]:
 
     Used for every file the engine writes, so an interrupted, failed or canceled run never leaves a
     partial file under the final name (and never clobbers a previous good result before success).
+
+    Raises
+    ------
+    InputError
+        The disk is full or the file cannot be written (mapped from the OS error); the temporary file is
+        removed.
     """
     check_output_path(path)
     remove_stale_partials(path)
@@ -644,7 +812,31 @@ def atomic_path(path: str) -> Iterator[str]:
 def create_geotiff(path: str, grid: Grid, nbands: int, dtype: int = gdal.GDT_Float32,
                    nodata: float | None = NODATA_F32, names: Sequence[str] | None = None,
                    kinds: Sequence[str] | None = None, metadata: dict[str, str] | None = None) -> gdal.Dataset:
-    """Create a tiled, compressed GeoTIFF on ``grid`` (call inside :func:`atomic_path`)."""
+    """Create a tiled, compressed GeoTIFF on ``grid`` (call inside :func:`atomic_path`).
+
+    Parameters
+    ----------
+    path
+        Where to create it (a temporary name from :func:`atomic_path`).
+    grid
+        Its grid.
+    nbands, dtype, nodata
+        Band count, GDAL data type and nodata value.
+    names, kinds
+        Band descriptions and ``SMD_KIND`` per band.
+    metadata
+        Dataset metadata.
+
+    Returns
+    -------
+    gdal.Dataset
+        The new dataset, open for writing.
+
+    Raises
+    ------
+    InputError
+        The file cannot be created (disk space, permissions).
+    """
     grid.check_size(f"The output {_shown_name(path)}")
     options = list(GTIFF_OPTIONS)
     if dtype not in (gdal.GDT_Float32, gdal.GDT_Float64):
@@ -672,7 +864,24 @@ def create_geotiff(path: str, grid: Grid, nbands: int, dtype: int = gdal.GDT_Flo
 @gdal_exceptions()
 def write_block(ds: gdal.Dataset, row0: int, block: np.ndarray, nodata: float = NODATA_F32,
                 col0: int = 0) -> None:
-    """Write a (bands, rows, width) float block at row ``row0`` (and column ``col0``), NaN becoming ``nodata``."""
+    """Write a (bands, rows, width) float block at row ``row0`` (and column ``col0``), NaN becoming ``nodata``.
+
+    Parameters
+    ----------
+    ds
+        A dataset open for writing.
+    row0, col0
+        Where the block starts.
+    block
+        (bands, rows, cols) float values, NaN for nodata.
+    nodata
+        The value NaN becomes.
+
+    Raises
+    ------
+    InputError
+        The disk is full or the write fails (mapped from GDAL's error).
+    """
     if block.ndim == 2:
         block = block[None]
     try:
@@ -690,7 +899,26 @@ def write_block(ds: gdal.Dataset, row0: int, block: np.ndarray, nodata: float = 
 def write_raster(path: str, grid: Grid, data: np.ndarray, names: Sequence[str] | None = None,
                  kinds: Sequence[str] | None = None, metadata: dict[str, str] | None = None,
                  dtype: int = gdal.GDT_Float32, nodata: float = NODATA_F32) -> str:
-    """Write a whole (bands, rows, cols) or (rows, cols) array atomically; NaN becomes nodata."""
+    """Write a whole (bands, rows, cols) or (rows, cols) array atomically; NaN becomes nodata.
+
+    Parameters
+    ----------
+    path
+        The file to write (atomically).
+    grid
+        Its grid.
+    data
+        (bands, rows, cols) or (rows, cols), NaN for nodata.
+    names, kinds, metadata
+        Band descriptions, ``SMD_KIND`` per band and dataset metadata.
+    dtype, nodata
+        GDAL data type and nodata value.
+
+    Returns
+    -------
+    str
+        ``path``.
+    """
     data = data[None] if data.ndim == 2 else data
     with atomic_path(path) as tmp:
         ds = create_geotiff(tmp, grid, data.shape[0], dtype, nodata, names, kinds, metadata)

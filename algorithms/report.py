@@ -115,16 +115,20 @@ class Html:
         self.parts: list[str] = [f"<h1>{esc(title)}</h1>"]
 
     def h2(self, text: str) -> None:
+        """Append a section heading (escaped)."""
         self.parts.append(f"<h2>{esc(text)}</h2>")
 
     def p(self, text: str, note: bool = False) -> None:
+        """Append a paragraph (escaped); ``note`` styles it as a side note."""
         cls = ' class="note"' if note else ""
         self.parts.append(f"<p{cls}>{esc(text)}</p>")
 
     def raw(self, markup: str) -> None:
+        """Append markup as it is (built by this module, never user text)."""
         self.parts.append(markup)
 
     def keyvalues(self, items: Iterable[tuple[str, Any]]) -> None:
+        """Append a two-column table of (key, value) pairs (escaped)."""
         rows = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in items)
         self.parts.append(f'<table class="meta">{rows}</table>')
 
@@ -143,6 +147,7 @@ class Html:
         self.parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
     def figure(self, png: bytes | None, caption: str) -> None:
+        """Append an embedded PNG figure with its caption; nothing when ``png`` is None."""
         if png is None:
             return
         data = base64.b64encode(png).decode("ascii")
@@ -150,6 +155,7 @@ class Html:
                           f"<figcaption>{esc(caption)}</figcaption></figure>")
 
     def document(self) -> str:
+        """The whole self-contained HTML document."""
         created = dt.datetime.now().replace(microsecond=0).isoformat(sep=" ")
         return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -158,6 +164,13 @@ class Html:
                 + f"\n<p class=\"note\">Written by smdownscale on {esc(created)}.</p>\n</body></html>\n")
 
     def write(self, path: str) -> str:
+        """Write the document to ``path`` atomically; returns ``path``.
+
+        Raises
+        ------
+        InputError
+            The file cannot be written (:func:`.raster.atomic_path`).
+        """
         text = self.document()
         with atomic_path(path) as tmp:
             with open(tmp, "w", encoding="utf-8") as fh:
@@ -181,6 +194,7 @@ def _inputs(doc: Html, inputs: Mapping[str, Sequence[str] | str] | None) -> None
 # -- figures -----------------------------------------------------------------------------------------
 
 def plots_available() -> bool:
+    """Whether matplotlib can be imported (reports then embed figures)."""
     try:
         _import_matplotlib()
     except ImportError:
@@ -288,6 +302,7 @@ def heatmap_png(names: Sequence[str], matrix: np.ndarray) -> bytes | None:
 
 @_quiet
 def importance_png(importances: Mapping[str, float]) -> bytes | None:
+    """A bar chart of the importances, largest first, as PNG bytes; None without matplotlib or importances."""
     if not plots_available() or not importances:
         return None
     ranked = sorted(importances.items(), key=lambda kv: -kv[1])

@@ -50,7 +50,13 @@ _COORD_CACHE_BYTES = 256 * 2**20
 
 
 def check_mode(mode: str | None) -> str:
-    """The residual mode in lower case; InputError naming the valid modes otherwise."""
+    """The residual mode in lower case; InputError naming the valid modes otherwise.
+
+    Raises
+    ------
+    InputError
+        ``mode`` is not one of :data:`RESIDUAL_MODES`.
+    """
     mode = (mode or "none").strip().lower()
     if mode not in RESIDUAL_MODES:
         raise InputError(f"Unknown residual correction '{mode}'; use one of {', '.join(RESIDUAL_MODES)}.")
@@ -75,6 +81,7 @@ class ResidualSummary:
     max_leftover: float = math.nan
 
     def as_dict(self) -> dict[str, Any]:
+        """The summary as a plain dict (for metadata and reports)."""
         return asdict(self)
 
 
@@ -246,7 +253,13 @@ class ResidualCorrector:
 
     # -- pass 2 ---------------------------------------------------------------------------------------
     def correction(self, row0: int, nrows: int) -> np.ndarray:
-        """The correction of rows row0.. (rows, cols), NaN where the pixel's cell has no residual."""
+        """The correction of rows row0.. (rows, cols), NaN where the pixel's cell has no residual.
+
+        Raises
+        ------
+        RuntimeError
+            :meth:`solve` has not run yet.
+        """
         if self.resid is None:
             raise RuntimeError("solve() must run before the correction is applied")
         if self.mode == "constant" or self.knots is None:

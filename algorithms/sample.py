@@ -285,6 +285,11 @@ def generating_relation(factors: Mapping[str, np.ndarray], date_index: int, para
     and precipitation (resampled to the fine grid); ``params`` is the 'relation' of scene.json. NaN
     where a factor is NaN or the land cover has no offset (water). The truth is
     clip(relation without clip + noise); with ``clip`` the relation is clipped to the same range.
+
+    Raises
+    ------
+    InputError
+        A factor of the relation is missing, or ``date_index`` is outside the scene's dates.
     """
     missing = [k for k in RELATION_FACTORS if k not in factors]
     if missing:
@@ -349,6 +354,13 @@ def _check_float(value: Any, name: str, lo: float, hi: float, fix: str) -> float
 
 
 def scene_dates(start_date: str, n_dates: int, step_days: int) -> list[str]:
+    """``n_dates`` ISO dates from ``start_date``, ``step_days`` apart.
+
+    Raises
+    ------
+    InputError
+        ``start_date`` is not a YYYY-MM-DD date.
+    """
     try:
         start = dt.date.fromisoformat(str(start_date).strip())
     except ValueError as exc:
@@ -489,6 +501,29 @@ def make_sample(out_dir: str, seed: int = 42, size_km: int = 200, n_dates: int =
     All files are written into a staging folder and moved into place only when the whole scene is
     complete; on cancel or error nothing is left behind. An earlier sample scene in ``out_dir`` is
     replaced (its files that the new one does not have are removed).
+
+    Parameters
+    ----------
+    out_dir
+        The folder receiving the scene.
+    seed, size_km, n_dates, start_date, step_days
+        The scene's randomness, size and dates.
+    noise, terrain, nonlinearity, smap_error
+        The generating relation's noise and shape.
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+
+    Returns
+    -------
+    SampleScene
+        The folder, the dates, the fine and coarse grids and the paths of every file by kind.
+
+    Raises
+    ------
+    InputError
+        No folder, a file where the folder should be, or a folder that cannot be created or written.
+    Canceled
+        ``is_canceled()`` became true; nothing is left behind.
     """
     seed = _check_int(seed, "The seed", 0, 2**63 - 1, "give a whole number such as 42")
     size_km = _check_int(size_km, "The scene size", 20, 2000, "give a size in km in that range")

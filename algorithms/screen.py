@@ -237,7 +237,13 @@ def permutation_importance(pairs: Pairs, seed: int = 0, n_jobs: int = -1, block_
 def screen_pairs(pairs: Pairs, max_collinearity: float = 0.8, min_abs_r: float = 0.0,
                  max_factors: int = 0, max_vif: float = 0.0, diagnostics: bool = False, seed: int = 0,
                  n_jobs: int = -1) -> ScreenResult:
-    """Rank and select the factors of already built coarse pairs (see :func:`screen_factors`)."""
+    """Rank and select the factors of already built coarse pairs (see :func:`screen_factors`).
+
+    Raises
+    ------
+    InputError
+        A threshold is out of range, or no factor passes the screening.
+    """
     if not 0.0 < max_collinearity <= 1.0:
         raise InputError(f"The maximum collinearity must be in (0, 1] (got {max_collinearity}); 1 keeps every factor.")
     if not 0.0 <= min_abs_r < 1.0:
@@ -374,6 +380,39 @@ def screen_factors(sm_paths: Sequence[str], stack_paths: Sequence[str], max_coll
     filters on the VIF. SMAP values equal to ``sm_nodata`` are nodata, the others are multiplied by
     ``sm_scale`` (0.01 for percent) and checked (:mod:`units`). Returns the rows in rank order and the
     selected factor names (categorical factors by base name).
+
+    Parameters
+    ----------
+    sm_paths, stack_paths
+        SMAP rasters and factor stacks, paired by the date in their names.
+    max_collinearity
+        Largest |r| between two selected factors (1 keeps all).
+    min_abs_r
+        Least |r| with soil moisture for a factor to be selected.
+    max_factors
+        Most factors selected (0: no limit).
+    min_valid_fraction
+        Least share of valid fine pixels per SMAP cell.
+    output_csv
+        Where to write the table (None: not written).
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+    max_vif, diagnostics, derived, seed, n_jobs
+        See above.
+    sm_scale, sm_nodata
+        How to read SMAP (:class:`.units.SmReading`).
+
+    Returns
+    -------
+    ScreenResult
+        The rows in rank order, the selected factor names, the samples and dates used.
+
+    Raises
+    ------
+    InputError
+        From the pairing (:func:`.features.coarse_pairs`) and :func:`screen_pairs`.
+    Canceled
+        ``is_canceled()`` became true.
     """
     if output_csv:
         check_output_path(output_csv)

@@ -54,6 +54,11 @@ def folder_inputs(folder: str) -> tuple[list[str], list[str]]:
 
     A ``manifest.json`` in the folder is used when present; otherwise files named ``smap_<date>.tif``
     and ``factors_<date>.tif`` in the folder or its ``smap/`` and ``factors/`` subfolders.
+
+    Raises
+    ------
+    InputError
+        The folder does not exist or holds no factor stack; also from the manifest.
     """
     if not folder or not os.path.isdir(folder):
         raise InputError(f"Input folder not found: {folder or '(none)'}. Choose the folder holding "
@@ -81,7 +86,13 @@ def folder_inputs(folder: str) -> tuple[list[str], list[str]]:
 
 def resolve_inputs(stacks: Sequence[str] | None = None, smap: Sequence[str] | None = None,
                    manifest: str | None = None, folder: str | None = None) -> tuple[list[str], list[str]]:
-    """(factor stacks, SMAP rasters) of a series given as lists, a manifest or a folder (exactly one of them)."""
+    """(factor stacks, SMAP rasters) of a series given as lists, a manifest or a folder (exactly one of them).
+
+    Raises
+    ------
+    InputError
+        Not exactly one of lists, manifest and folder is given; also from reading them.
+    """
     given = [name for name, v in (("factor stack list", stacks), ("manifest", manifest), ("input folder", folder))
              if v]
     if len(given) != 1:
@@ -99,7 +110,13 @@ def resolve_inputs(stacks: Sequence[str] | None = None, smap: Sequence[str] | No
 
 
 def pair_series(stacks: Sequence[str], smap: Sequence[str] | None = None) -> list[tuple[dt.date, str, str | None]]:
-    """(date, factor stack, SMAP raster or None) per date, sorted; every file name must carry its date."""
+    """(date, factor stack, SMAP raster or None) per date, sorted; every file name must carry its date.
+
+    Raises
+    ------
+    InputError
+        No stack, a name without a date, or two stacks of one date.
+    """
     if not stacks:
         raise InputError("Give at least one factor stack.")
     if smap:
@@ -170,7 +187,13 @@ def write_series_list(path: str, items: Sequence[tuple[dt.date, str]], folder: s
 
 
 def read_series_list(path: str) -> list[SeriesEntry]:
-    """The entries of a series list, with absolute paths."""
+    """The entries of a series list, with absolute paths.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read or is not a series list.
+    """
     folder = os.path.dirname(os.path.abspath(path))
     try:
         with open(path, newline="", encoding="utf-8") as fh:
@@ -186,6 +209,7 @@ def read_series_list(path: str) -> list[SeriesEntry]:
 
 
 def output_name(day: dt.date, prefix: str = OUTPUT_PREFIX) -> str:
+    """The file name of the map of ``day``: ``<prefix>_<YYYYMMDD>.tif``."""
     return f"{prefix}_{day:%Y%m%d}.tif"
 
 
@@ -221,6 +245,34 @@ def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str]
     Factor stacks and SMAP rasters are paired by the date in their names (SMAP is needed for residual
     correction; with ``residual='none'`` it is not used). Each date is :func:`downscale.downscale` with
     the same arguments. Returns one result per date, in date order, with ``output`` the final path.
+
+    Parameters
+    ----------
+    model_path
+        The model file (.smdmodel).
+    stacks, smap
+        Factor stacks and SMAP rasters (None without residual correction).
+    out_dir
+        The folder receiving one map per date and the series list.
+    residual, clip, block_rows, n_jobs, sm_scale, sm_nodata
+        As for :func:`.downscale.downscale`.
+    prefix
+        File name prefix of the maps.
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+
+    Returns
+    -------
+    list[DownscaleResult]
+        One result per date, in date order.
+
+    Raises
+    ------
+    InputError
+        Residual correction without SMAP for every date, no or a file as the output folder; also from
+        :func:`.downscale.downscale`.
+    Canceled
+        ``is_canceled()`` became true; the files of this run are removed.
     """
     residual = (residual or "none").lower()
     if residual != "none" and not smap:
@@ -314,6 +366,38 @@ def validate_series(estimates: Sequence[str], references: Sequence[str] | None =
     date, then without stations). Per-date metrics are those of :func:`validate.validate`; pooled
     metrics use every pair of every date: 'reference' (all pixels), 'stations' and 'station:<id>'.
     A date without station observations is skipped (noted in ``skipped``); none at all is an error.
+
+    Parameters
+    ----------
+    estimates
+        Soil moisture maps, one per date.
+    references
+        Reference rasters paired with the estimates, or None.
+    observations
+        Station observations, or None.
+    output_csv, pairs_csv
+        Where to write the metrics and the station pairs (None: not written).
+    resampling
+        How references are resampled onto the estimates ('auto', ...).
+    max_samples
+        Pixel pairs kept for the pooled scatter plot.
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+    ref_scale, ref_nodata
+        How to read the references.
+
+    Returns
+    -------
+    SeriesValidation
+        Per-date rows and pooled metrics, the station pairs, pixel samples, and the dates skipped.
+
+    Raises
+    ------
+    InputError
+        No estimate, nothing to validate against, estimates without dates for stations, or no station
+        comparable on any date.
+    Canceled
+        ``is_canceled()`` became true.
     """
     if not estimates:
         raise InputError("Give at least one soil moisture estimate to validate.")

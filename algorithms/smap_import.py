@@ -79,6 +79,7 @@ class Lattice:
         return self.rows / 2 * self.cell
 
     def window_grid(self, col0: int, row0: int, width: int, height: int) -> Grid:
+        """The grid of the lattice window of ``width`` x ``height`` cells from column ``col0``, row ``row0``."""
         wkt = raster.srs_from_user(EASE_CRS).ExportToWkt()
         return Grid(wkt, (self.x0 + col0 * self.cell, self.cell, 0.0, self.y0 - row0 * self.cell, 0.0, -self.cell),
                     width, height)
@@ -357,7 +358,18 @@ def _granule_time(ds: Any, path: str, product: Product) -> tuple[dt.datetime, st
 
 @raster.gdal_exceptions()
 def open_granule(path: str) -> Granule:
-    """Open and identify one granule (product, time, version); raises InputError naming the problem."""
+    """Open and identify one granule (product, time, version); raises InputError naming the problem.
+
+    Parameters
+    ----------
+    path
+        An NSIDC SMAP HDF5 granule (read-only).
+
+    Returns
+    -------
+    Granule
+        The granule's product, version, time and path.
+    """
     ds = _open_multidim(path)
     product = _identify(ds, path)
     when, version = _granule_time(ds, path, product)
@@ -367,7 +379,13 @@ def open_granule(path: str) -> Granule:
 # -- area, steps -----------------------------------------------------------------------------------
 
 def lattice_window(lattice: Lattice, geom: ogr.Geometry, srs: osr.SpatialReference) -> tuple[int, int, int, int]:
-    """(col0, row0, width, height) of the whole lattice cells covering the area's envelope."""
+    """(col0, row0, width, height) of the whole lattice cells covering the area's envelope.
+
+    Raises
+    ------
+    InputError
+        The area lies outside SMAP's global grid.
+    """
     from .gee.fetch import _envelope_in
 
     ease = raster.srs_from_user(EASE_CRS)
@@ -388,6 +406,11 @@ def time_steps(start: dt.date, end: dt.date, step: str, days: int = 1) -> list[t
     daily; 8day / 16day: the MODIS composite calendar (periods from day of year 1, 9, 17, ... or 1, 17, ...,
     restarting every 1 January); monthly: calendar months; ndays: ``days`` days from ``start``. The first and
     last periods are clipped to the range; the label is the (clipped) step start.
+
+    Raises
+    ------
+    InputError
+        An unknown step, a reversed date range, or fewer than 1 day per step.
     """
     if step not in STEPS:
         raise InputError(f"Unknown time step '{step}'; choose one of {', '.join(STEPS)}.")
@@ -524,7 +547,13 @@ def _granule_values(granule: Granule, layer_name: str, window: tuple[int, int, i
 # -- factors -----------------------------------------------------------------------------------------
 
 def factor_name(path: str) -> str:
-    """The factor a file holds: its band description, else its file name without the date."""
+    """The factor a file holds: its band description, else its file name without the date.
+
+    Raises
+    ------
+    InputError
+        The file has more than one band.
+    """
     ds = raster.open_raster(path)
     if ds.RasterCount != 1:
         raise InputError(f"{os.path.basename(path)} has {ds.RasterCount} bands; give one file per factor (or align "
@@ -543,6 +572,12 @@ def plan_factors(paths: Sequence[str], steps: Sequence[tuple[dt.date, dt.date, s
     A file without a date in its name is static (every step). Dated files of a factor: those dated inside
     the step are averaged; a step without any takes the latest file dated before it (a 16-day composite
     named by its first day covers the days after it).
+
+    Raises
+    ------
+    InputError
+        A factor given both dated and undated, several undated files of a factor, or no file dated on or
+        before a step.
     """
     by_name: dict[str, list[tuple[dt.date | None, str]]] = defaultdict(list)
     for p in paths:
@@ -652,8 +687,32 @@ def import_smap(granules: Sequence[str], out_dir: str, *args: Any, factors: Sequ
                 modis: Sequence[str] = (), log: Callable[[str], None] | None = None, **kwargs: Any) -> ImportResult:
     """Import SMAP granules (see :func:`_import_smap`) into ``out_dir``; returns what was written.
 
-    ``modis``: MODIS LST / NDVI files as downloaded (see :mod:`.modis`), masked and scaled into dated factor
-    files in a temporary folder (removed afterwards), then aligned with the other ``factors``.
+    Parameters
+    ----------
+    granules
+        Paths of the SMAP HDF5 granules.
+    out_dir
+        The folder receiving smap/, factors/ and manifest.json.
+    *args, **kwargs
+        Area, dates, time step, product, layer, passes, quality, fine grid, progress and cancel: see
+        :func:`_import_smap`.
+    factors
+        Factor GeoTIFFs (one factor each, named by band description or file name).
+    modis
+        MODIS LST / NDVI files as downloaded (see :mod:`.modis`), masked and scaled into dated factor files in a
+        temporary folder (removed afterwards), then aligned with the other ``factors``.
+    log
+        Messages for the user, or None.
+
+    Returns
+    -------
+    ImportResult
+        The files written and the manifest.
+
+    Raises
+    ------
+    InputError
+        See :func:`_import_smap` and :func:`.modis.convert`.
     """
     if not modis:
         return _import_smap(granules, out_dir, *args, factors=factors, log=log, **kwargs)
@@ -685,6 +744,38 @@ def _import_smap(granules: Sequence[str], out_dir: str, area: Any = None, area_c
     the granules' dates). ``passes`` (L3): am, pm, mean (all valid retrievals) or am_then_pm (AM, PM where AM
     has none). ``quality`` (L3): recommended (bits 0-2 of retrieval_qual_flag clear) or retrieved (bits 1-2).
     Raises InputError before anything is written for bad inputs; removes what it wrote on error or cancel.
+
+    Parameters
+    ----------
+    granules
+        NSIDC SMAP HDF5 files (read-only).
+    out_dir
+        The folder receiving ``smap/``, ``factors/`` and ``manifest.json``.
+    area, area_crs
+        The area (None: the globe).
+    start, end, step, step_days
+        Dates (inclusive) and time step.
+    product, layer, passes, quality
+        What is read from the granules.
+    factors, fine_resolution, target_crs
+        Factor rasters to align per step, and their grid.
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+    log
+        Messages for the user, or None.
+
+    Returns
+    -------
+    ImportResult
+        The manifest, the files written, the product and grids, and which steps and granules were used.
+
+    Raises
+    ------
+    InputError
+        No folder or granules, an unknown pass, quality or layer, a granule given twice, no granule in the
+        dates, no valid value in the area, or a write that fails.
+    Canceled
+        ``is_canceled()`` became true; the files of this run are removed.
     """
     from .gee.fetch import area_geometry, fine_grid
 

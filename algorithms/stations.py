@@ -69,7 +69,13 @@ def crs_wkt(text: str = "EPSG:4326") -> str:
 
 
 def parse_date(text: str) -> dt.date:
-    """The day of an ISO-like date or date-time ('2023-06-01', '2023/06/01 06:00', '20230601', ...)."""
+    """The day of an ISO-like date or date-time ('2023-06-01', '2023/06/01 06:00', '20230601', ...).
+
+    Raises
+    ------
+    ValueError
+        ``text`` is not a date.
+    """
     s = text.strip()
     if s.endswith("Z"):
         s = s[:-1]
@@ -142,6 +148,11 @@ def check_coordinates(x: float, y: float, where: str, geographic: bool = True) -
 
     ``x`` is the longitude and ``y`` the latitude when ``geographic``. Raises :class:`InputError` naming
     ``where`` (file and row), so such a station is never reported as lying outside the estimate.
+
+    Raises
+    ------
+    CoordinateError
+        A coordinate is not finite, or out of range in degrees (an :class:`InputError`).
     """
     if not (math.isfinite(x) and math.isfinite(y)):
         raise CoordinateError(f"{where}: invalid station coordinates ({x:g}, {y:g}): both must be finite numbers. "
@@ -170,6 +181,12 @@ def read_csv(path: str, value_col: str | None = None, station_col: str | None = 
     in ``crs`` (or the table's CRS column; default EPSG:4326, x = longitude). Without a station
     column, a station is identified by its coordinates. Empty, 'NA' and ``nodata`` values are skipped;
     coordinates that are NaN/inf, or beyond +-90/180 in a geographic CRS, are errors naming the row.
+
+    Raises
+    ------
+    InputError
+        The file is missing or empty, lacks a needed column, or a row has an unreadable value, date or
+        coordinates, or no row has a value.
     """
     if not os.path.isfile(path):
         raise InputError(f"Station file not found: {path}. Check the path.")
@@ -268,6 +285,11 @@ def from_records(records: Iterable[tuple[Any, float, float, Any, Any]], crs_wkt_
     skipped; unreadable dates or values, values outside 0-1 m3/m3 and impossible coordinates (NaN/inf,
     or beyond +-90/180 degrees in a geographic CRS) are errors naming the record (1-based). A record
     without a station id is identified by its coordinates.
+
+    Raises
+    ------
+    InputError
+        A record has an unreadable value or date or no point geometry, or no record has a value.
     """
     out: list[Observation] = []
     geographic: bool | None = None
@@ -340,6 +362,11 @@ def parse_stm_header(line: str, name: str = "") -> StmHeader:
     A header has at least 8 tokens and no date or time token (so a record is never taken for one);
     the station name may hold spaces or digits, the sensor (newer downloads) is optional. A header
     whose coordinates are impossible (NaN, |lat| > 90, |lon| > 180) is an error naming the file.
+
+    Raises
+    ------
+    InputError
+        The line is not the header of an ISMN 'Header+values' file.
     """
     tokens = line.split()
     if len(tokens) >= 8 and not any(_is_date_or_time(t) for t in tokens):
@@ -387,6 +414,11 @@ def stm_layout(path: str) -> str:
 
     Raises an :class:`InputError` naming the file and what it holds instead (the older combined
     'CEOP' layout, a record where the header should be, or something else).
+
+    Raises
+    ------
+    InputError
+        The file is empty, in the combined 'CEOP' layout, or starts with a record.
     """
     name = os.path.basename(path)
     with open(path, encoding="utf-8", errors="replace") as f:
@@ -525,6 +557,12 @@ def read_ismn_stm(paths: Sequence[str] | str, max_depth: float | None = None,
     With several files, a file in another layout is skipped and ``warn`` gets the file and why; a
     single file in another layout is an error. No value flagged ``flags`` at all is an error naming the
     flags found.
+
+    Raises
+    ------
+    InputError
+        No file, a missing file, no readable file, every sensor deeper than ``max_depth``, or no value kept by
+        ``flags``.
     """
     if isinstance(paths, str):
         paths = [paths]

@@ -113,7 +113,13 @@ def _check_type(model_type: str, allow_auto: bool = False) -> str:
 
 
 def make_estimator(model_type: str, params: dict[str, Any] | None = None, seed: int = 0, n_jobs: int = -1) -> Any:
-    """An unfitted scikit-learn regressor for one of :data:`MODEL_TYPES`, defaults overridden by ``params``."""
+    """An unfitted scikit-learn regressor for one of :data:`MODEL_TYPES`, defaults overridden by ``params``.
+
+    Raises
+    ------
+    InputError
+        A parameter the model does not have, or a bad value.
+    """
     from sklearn.ensemble import (
         ExtraTreesRegressor,
         GradientBoostingRegressor,
@@ -177,7 +183,13 @@ def prepare_for_saving(estimator: Any) -> Any:
 
 
 def spatial_groups(cells: np.ndarray, grid_width: int, block_cells: int) -> np.ndarray:
-    """Block id of each sample: coarse cells grouped into ``block_cells`` x ``block_cells`` squares."""
+    """Block id of each sample: coarse cells grouped into ``block_cells`` x ``block_cells`` squares.
+
+    Raises
+    ------
+    InputError
+        ``block_cells`` is below 1.
+    """
     if block_cells < 1:
         raise InputError(f"The cross-validation block size must be at least 1 cell (got {block_cells}).")
     rows = cells // grid_width
@@ -229,7 +241,15 @@ class _OverBudgetError(Exception):
 def cross_validate(estimator: Any, pairs: Pairs, splits: list[tuple[np.ndarray, np.ndarray]], model_type: str,
                    seed: int, progress: Progress, is_canceled: IsCanceled,
                    deadline: float | None = None) -> dict[str, Any]:
-    """Out-of-fold predictions over ``splits``: pooled and per-fold metrics."""
+    """Out-of-fold predictions over ``splits``: pooled and per-fold metrics.
+
+    Raises
+    ------
+    Canceled
+        ``is_canceled()`` became true.
+    _OverBudgetError
+        The search time budget ran out (private: the search catches it and skips the configuration).
+    """
     pred = np.full(pairs.y.size, np.nan)
     per_fold = []
     for k, (train, test) in enumerate(splits):
@@ -286,6 +306,11 @@ def scale_transfer(estimator: Any, pairs: Pairs, model_type: str, folds: int, bl
     into ``folds`` groups, and a model fitted on the coarser cells of the other blocks predicts the
     SMAP cells of each held-out block, scored against SMAP. Returns per factor and pooled metrics, and
     the per-fold RMSE (for comparing models fold by fold), or None when no factor leaves enough samples.
+
+    Raises
+    ------
+    Canceled
+        ``is_canceled()`` became true.
     """
     w = pairs.grid.width
     out: dict[str, Any] = {"factors": {}, "method": "trained on grids coarser than SMAP's, predicted on SMAP cells "
@@ -374,7 +399,13 @@ def _rank_by_transfer(per_model: dict[str, dict[str, Any]], candidates: Sequence
 
 
 def spatial_splits(pairs: Pairs, folds: int, block_cells: int) -> tuple[list, int]:
-    """GroupKFold splits over square blocks of SMAP cells, and the number of blocks."""
+    """GroupKFold splits over square blocks of SMAP cells, and the number of blocks.
+
+    Raises
+    ------
+    InputError
+        The area holds a single block, so no block can be held out.
+    """
     from sklearn.model_selection import GroupKFold
 
     groups = spatial_groups(pairs.cells, pairs.grid.width, block_cells)
@@ -387,7 +418,13 @@ def spatial_splits(pairs: Pairs, folds: int, block_cells: int) -> tuple[list, in
 
 
 def date_splits(pairs: Pairs, folds: int) -> list:
-    """GroupKFold splits holding out whole dates."""
+    """GroupKFold splits holding out whole dates.
+
+    Raises
+    ------
+    InputError
+        The pairs hold a single date.
+    """
     from sklearn.model_selection import GroupKFold
 
     groups = date_groups(pairs.dates)
@@ -399,6 +436,7 @@ def date_splits(pairs: Pairs, folds: int) -> list:
 
 
 def random_splits(pairs: Pairs, folds: int, seed: int) -> list:
+    """Shuffled KFold splits of the samples (at most one fold per sample)."""
     from sklearn.model_selection import KFold
 
     return list(KFold(n_splits=min(folds, pairs.y.size), shuffle=True, random_state=seed).split(pairs.X))
@@ -520,6 +558,44 @@ def train_model(sm_paths: Sequence[str], stack_paths: Sequence[str], output: str
     SMAP values equal to ``sm_nodata`` are nodata and the others are multiplied by ``sm_scale`` (0.01 for
     percent); both are stored in the model, so downscale reads the SMAP of residual correction the same way.
     Returns the saved metadata and the pooled metrics of the ``cv_mode`` scheme.
+
+    Parameters
+    ----------
+    sm_paths, stack_paths
+        SMAP rasters and factor stacks, paired by the date in their names.
+    output
+        The model file to write (.smdmodel, written atomically).
+    model_type, params
+        The model (:data:`MODEL_TYPES` or 'auto') and its parameters.
+    factors, derived
+        The factors to use, and derived factors to add.
+    cv_folds, cv_block_cells, cv_mode
+        The reported cross-validation.
+    min_valid_fraction
+        Least share of valid fine pixels per SMAP cell.
+    seed, n_jobs
+        Random seed and parallel jobs.
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+    search_seconds, search_max_configs
+        The hyperparameter search (0: off).
+    training_mode, paper_max_samples
+        'coarse' pairs, or the study's 1 km pairs and their number.
+    sm_scale, sm_nodata
+        How to read SMAP (:class:`.units.SmReading`).
+
+    Returns
+    -------
+    TrainResult
+        The saved metadata and the pooled metrics of the ``cv_mode`` scheme.
+
+    Raises
+    ------
+    InputError
+        A bad option (folds, CV mode, training mode, search budget or configurations, parameters with 'auto');
+        also from the pairing and the estimator.
+    Canceled
+        ``is_canceled()`` became true; no model file is written.
     """
     import sklearn
 

@@ -160,6 +160,12 @@ def check_soil_moisture(raw: np.ndarray, path: str, reading: SmReading = AS_IS, 
     ``raw`` holds the file's values with the declared nodata already NaN (:func:`raster.read_block`);
     ``reading`` adds a nodata value and a scale factor. Raises InputError (naming ``path``, what was
     found, the likely cause and the fix) for undeclared fill values, percent and other non-m3/m3 values.
+
+    Raises
+    ------
+    InputError
+        Undeclared fill values, percent instead of m3/m3, values outside the range, or values already scaled
+        too small.
     """
     name = os.path.basename(path) or path
     values = reading.apply(raw)
@@ -212,6 +218,7 @@ def check_soil_moisture(raw: np.ndarray, path: str, reading: SmReading = AS_IS, 
 
 
 def is_byte(ds: gdal.Dataset, band: int = 1) -> bool:
+    """Whether band ``band`` of ``ds`` is 8-bit."""
     return ds.GetRasterBand(band).DataType == gdal.GDT_Byte
 
 
@@ -261,7 +268,13 @@ def is_lst(name: str) -> bool:
 
 
 def check_index_factor(name: str, values: np.ndarray, path: str) -> None:
-    """Refuse an NDVI-like factor whose values are not within -1..1 (e.g. MODIS integers x 10000)."""
+    """Refuse an NDVI-like factor whose values are not within -1..1 (e.g. MODIS integers x 10000).
+
+    Raises
+    ------
+    InputError
+        The values are outside -1..1 (e.g. MODIS integers x 10000).
+    """
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
     if not v.size:
@@ -297,6 +310,11 @@ def check_lst_factor(name: str, values: np.ndarray, path: str, trained: Any) -> 
     """Refuse an LST factor in degrees Celsius for a model trained on Kelvin, and the reverse.
 
     ``trained`` is the model's training range [min, max] of the factor (``meta['feature_ranges']``).
+
+    Raises
+    ------
+    InputError
+        The values are neither Kelvin nor Celsius, or in the other unit than the model's training range.
     """
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
@@ -336,6 +354,14 @@ class LstUnits:
         self.seen: dict[str, tuple[str, float, str]] = {}
 
     def check(self, name: str, values: np.ndarray, path: str) -> None:
+        """Record the unit of an LST factor (from its median) and refuse it in another unit than the same factor
+        had in an earlier file.
+
+        Raises
+        ------
+        InputError
+            The factor is in Kelvin in one file and in degrees Celsius in another.
+        """
         v = np.asarray(values, dtype=np.float64)
         v = v[np.isfinite(v)]
         if not v.size or not is_lst(name):

@@ -80,6 +80,36 @@ def compare_reference(estimate: str, reference: str, resampling: str = "auto", p
     (pooling over dates, samples for plots). Reference values equal to ``ref_nodata`` are nodata and the
     others are multiplied by ``ref_scale`` (0.01 for percent); both rasters are checked to hold soil
     moisture in m3/m3 (:mod:`units`).
+
+    Parameters
+    ----------
+    estimate
+        The soil moisture map (band 1).
+    reference
+        The reference raster (band 1).
+    resampling
+        'auto' or a GDAL resampling name.
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+    block_rows
+        Rows per block (None: automatic).
+    sink
+        Receives every (estimate, reference) block pair, or None.
+    ref_scale, ref_nodata
+        How to read the reference.
+
+    Returns
+    -------
+    dict[str, float]
+        n, r, mae, rmse, bias and ubrmsd over the pixels valid in both.
+
+    Raises
+    ------
+    InputError
+        An unknown resampling, a reference that does not overlap or cannot be resampled, or no pixel valid in
+        both.
+    Canceled
+        ``is_canceled()`` became true.
     """
     if resampling not in RESAMPLING:
         raise InputError(f"Unknown resampling '{resampling}'; use one of {', '.join(RESAMPLING)}.")
@@ -151,7 +181,28 @@ def _dates_summary(dates: Sequence[dt.date]) -> str:
 
 @gdal_exceptions()
 def sample_stations(estimate: str, observations: Sequence[Observation], date: dt.date) -> list[StationPair]:
-    """Daily means of the stations on ``date`` paired with the estimate pixel containing each station."""
+    """Daily means of the stations on ``date`` paired with the estimate pixel containing each station.
+
+    Parameters
+    ----------
+    estimate
+        The soil moisture map (band 1).
+    observations
+        Station observations (any dates).
+    date
+        The day to compare.
+
+    Returns
+    -------
+    list[StationPair]
+        One pair per station observed on ``date``, with its status (a station outside or on nodata is kept
+        with a reason).
+
+    Raises
+    ------
+    InputError
+        No station observed on ``date``, or none falls on a valid pixel.
+    """
     daily = daily_means(observations)
     today = [o for o in daily if o.date == date]
     if not today:
@@ -222,6 +273,13 @@ def write_metrics_csv(path: str, results: dict[str, dict], estimate: str, date: 
 
 
 def write_pairs_csv(path: str, pairs: Sequence[StationPair]) -> str:
+    """Write the station pairs as CSV (one row per station and date) atomically; returns ``path``.
+
+    Raises
+    ------
+    InputError
+        The file cannot be written (:func:`.raster.atomic_path`).
+    """
     with atomic_path(path) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
@@ -246,6 +304,38 @@ def validate(estimate: str, reference: str | None = None, stations: Sequence[Obs
     in the estimate's file name. ``output_csv`` gets one row per source, ``pairs_csv`` the station pairs.
     ``sink`` receives the blocks of the reference comparison (see :func:`compare_reference`);
     ``ref_scale`` / ``ref_nodata`` say how to read the reference (scale to m3/m3, an undeclared nodata value).
+
+    Parameters
+    ----------
+    estimate
+        The soil moisture map (band 1).
+    reference
+        A reference raster, or None.
+    stations, date
+        Station observations and the day to compare (default: from the file name).
+    output_csv, pairs_csv
+        Where to write the metrics and the station pairs (None: not written).
+    reference_resampling
+        How the reference is resampled onto the estimate.
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+    sink
+        Receives the blocks of the reference comparison, or None.
+    ref_scale, ref_nodata
+        How to read the reference.
+
+    Returns
+    -------
+    dict[str, dict]
+        ``{source: metrics}`` (see above).
+
+    Raises
+    ------
+    InputError
+        Nothing to validate against, or stations without a known date; also from :func:`compare_reference` and
+        :func:`sample_stations`.
+    Canceled
+        ``is_canceled()`` became true.
     """
     if not reference and not stations:
         raise InputError("Nothing to validate against: give a reference raster, station observations, or both.")

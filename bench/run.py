@@ -168,8 +168,9 @@ def step_downscale_sklearn(spec: dict) -> dict:
     import sklearn.ensemble  # noqa: F401 - imported before timing, as in a running QGIS
 
     from smdownscale.algorithms import raster
-    from smdownscale.algorithms.features import FactorSpec, fine_design, select_bands
+    from smdownscale.algorithms.features import FactorSpec, fine_design
     from smdownscale.algorithms.model_io import load_model
+    from smdownscale.algorithms.raster import select_bands
 
     before = _rss_mb()
     t0 = time.perf_counter()
@@ -221,8 +222,9 @@ def step_predict_sample(spec: dict) -> dict:
     import sklearn.ensemble  # noqa: F401 - imported before timing, as in a running QGIS
 
     from smdownscale.algorithms import raster
-    from smdownscale.algorithms.features import FactorSpec, fine_design, select_bands
+    from smdownscale.algorithms.features import FactorSpec, fine_design
     from smdownscale.algorithms.model_io import load_model
+    from smdownscale.algorithms.raster import select_bands
 
     est, meta = load_model(spec["model"])
     specs = [FactorSpec.from_dict(d) for d in meta["factors"]]

@@ -1107,22 +1107,22 @@ Units: the SMAP of residual correction is read as the model was trained (its SM_
             <translation>下载仅适用于 Cloud Storage 目标；请选择 Cloud Storage，或将下载文件夹留空。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="425" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="426" />
             <source>{} task(s): {} completed ({} in earlier runs), {} failed or canceled, {} not finished; Earth Engine compute reported: {:.2f} EECU-hours. Manifest: {}</source>
             <translation>{} 个任务：{} 个已完成（其中 {} 个在先前运行中完成），{} 个失败或已取消，{} 个未完成；Earth Engine 报告的计算量：{:.2f} EECU 小时。清单：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="430" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="431" />
             <source>{}: {}: {}</source>
             <translation>{}：{}：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="434" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="435" />
             <source>The remaining tasks are followed in the QGIS task manager (when QGIS runs), or run again with the same manifest to follow them.</source>
             <translation>其余任务由 QGIS 任务管理器跟踪（QGIS 运行时），或使用同一清单再次运行以跟踪它们。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="459" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="460" />
             <source>Following the Earth Engine tasks in the task manager.</source>
             <translation>正在任务管理器中跟踪 Earth Engine 任务。</translation>
         </message>
@@ -1157,7 +1157,7 @@ Units: the SMAP of residual correction is read as the model was trained (its SM_
             <translation>计划训练次数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="416" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="417" />
             <source>Plan written to {}: {} task(s), {} bytes, {} training run(s); nothing was submitted.</source>
             <translation>规划已写入 {}：{} 个任务，{} 字节，{} 次训练；未提交任何任务。</translation>
         </message>
@@ -1511,12 +1511,12 @@ Earth Engine 访问：需要一个已注册 Earth Engine 的云项目（参数�
             <translation>请给定要获取数据区域的范围或面图层。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="281" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="284" />
             <source>{} export task(s) started; follow them in the Earth Engine Code Editor (Tasks tab). The manifest lists them.</source>
             <translation>已启动 {} 个导出任务；请在 Earth Engine 代码编辑器（Tasks 选项卡）中跟踪。清单中列出了这些任务。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="283" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="286" />
             <source>Fetched {} time step(s): {} tile(s) downloaded, {} from the cache, {} retried request(s).</source>
             <translation>已获取 {} 个时间步长：下载 {} 个瓦片，{} 个来自缓存，{} 次请求重试。</translation>
         </message>
@@ -1556,7 +1556,7 @@ Earth Engine 访问：需要一个已注册 Earth Engine 的云项目（参数�
             <translation>计划字节数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="275" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="278" />
             <source>Plan written to {}: {} request(s) or task(s), {} bytes; nothing was computed or downloaded.</source>
             <translation>规划已写入 {}：{} 个请求或任务，{} 字节；未计算或下载任何数据。</translation>
         </message>

@@ -48,12 +48,13 @@ class GeeTaskMonitor(QgsTask):
     def run(self) -> bool:
         from ..algorithms.errors import Canceled, SmdError
         from ..algorithms.gee import tasks
+        from ..algorithms.gee.request import TaskRun
 
         try:
             self.result = tasks.submit_batches(
-                self.configs, self.batch_size, self.manifest_path, poll_interval=self.poll_interval,
-                progress=lambda f: self.setProgress(100.0 * f), is_canceled=self.isCanceled, sleep=self.sleep,
-                wait=True, log=self._log)
+                self.configs, self.manifest_path,
+                TaskRun(batch_size=self.batch_size, wait=True, poll_interval=self.poll_interval, sleep=self.sleep),
+                progress=lambda f: self.setProgress(100.0 * f), is_canceled=self.isCanceled, log=self._log)
         except Canceled as exc:
             self.error = str(exc)
             return False

@@ -72,7 +72,13 @@ def redact(text: Any) -> str:
 # -- project and url ------------------------------------------------------------------------------
 def resolve_project(project: Optional[str] = None, key_info: Optional[dict] = None) -> str:
     """The project id: the argument, else $SMDOWNSCALE_EE_PROJECT, else $EARTHENGINE_PROJECT, else the
-    service-account key's own project; raises :class:`GeeError` when there is none."""
+    service-account key's own project; raises :class:`GeeError` when there is none.
+
+    Raises
+    ------
+    GeeError
+        No project id is given or set.
+    """
     for candidate in (project, os.environ.get(ENV_PROJECT), os.environ.get(ENV_PROJECT_FALLBACK),
                       (key_info or {}).get("project_id")):
         if candidate and str(candidate).strip():
@@ -86,6 +92,7 @@ def resolve_url(url: Optional[str] = None) -> str:
 
 
 def is_loopback(url: str) -> bool:
+    """Whether ``url`` points at this machine (a local test server)."""
     host = (urlparse(url).hostname or "").lower()
     return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
 
@@ -183,6 +190,12 @@ def initialize(project: Optional[str] = None, credentials: Any = None, url: Opti
     google-auth credentials object. ``url``: the argument, else $SMDOWNSCALE_EE_URL, else the public
     endpoint. A repeated call with the same arguments does nothing unless ``force``.
     Raises :class:`GeeError` with an actionable message (never a token or key).
+
+    Raises
+    ------
+    GeeError
+        earthengine-api is not installed, or the initialization fails (explained by :func:`explain`, never
+        with a token).
     """
     try:
         import ee

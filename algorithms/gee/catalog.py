@@ -51,20 +51,34 @@ class Catalog:
 
     # -- look-ups -------------------------------------------------------------------------------
     def ids(self, role: str | None = None) -> list[str]:
+        """The entry ids, of one ``role`` ('factor', 'smap') or all."""
         return [e["id"] for e in self.entries if role is None or e.get("role") == role]
 
     def factor_ids(self) -> list[str]:
+        """The ids of the factor entries."""
         return self.ids("factor")
 
     def get(self, entry_id: str, source: str | None = None) -> dict[str, Any]:
-        """The entry ``entry_id`` (with the overrides of ``source`` applied); unknown ids name the known ones."""
+        """The entry ``entry_id`` (with the overrides of ``source`` applied); unknown ids name the known ones.
+
+        Raises
+        ------
+        InputError
+            The id is unknown, or the source is not one of the entry's.
+        """
         entry = self._by_id.get(entry_id)
         if entry is None:
             raise InputError(f"Unknown factor '{entry_id}'. Known factors: {', '.join(self.factor_ids())}.")
         return with_source(entry, source)
 
     def factors(self, names: Iterable[str], sources: dict[str, str] | None = None) -> list[dict[str, Any]]:
-        """Factor entries in the requested order; unknown or repeated names are errors that list the known ones."""
+        """Factor entries in the requested order; unknown or repeated names are errors that list the known ones.
+
+        Raises
+        ------
+        InputError
+            No factor, an unknown one, or one chosen twice.
+        """
         names = [str(n).strip() for n in names]
         if not names:
             raise InputError("Choose at least one factor. Known factors: " + ", ".join(self.factor_ids()) + ".")
@@ -80,7 +94,13 @@ class Catalog:
         return [self.get(n, sources.get(n)) for n in names]
 
     def smap(self, product: str = "L4", layer: str = "sm_surface") -> dict[str, Any]:
-        """The SMAP entry for a product ('L4' or 'L3E' / 'L3 enhanced') and layer ('sm_surface', 'sm_rootzone')."""
+        """The SMAP entry for a product ('L4' or 'L3E' / 'L3 enhanced') and layer ('sm_surface', 'sm_rootzone').
+
+        Raises
+        ------
+        InputError
+            An unknown product, or a layer the product does not have.
+        """
         key = SMAP_PRODUCTS.get(str(product).strip().upper())
         if key is None:
             raise InputError(f"Unknown SMAP product '{product}'; choose L4 or L3E (L3 enhanced).")
@@ -94,7 +114,13 @@ class Catalog:
 
 
 def with_source(entry: dict[str, Any], source: str | None) -> dict[str, Any]:
-    """A copy of ``entry`` with the overrides of alternative ``source`` applied (None or 'default': as is)."""
+    """A copy of ``entry`` with the overrides of alternative ``source`` applied (None or 'default': as is).
+
+    Raises
+    ------
+    InputError
+        The entry has no such source.
+    """
     out = copy.deepcopy(entry)
     if source in (None, "", "default"):
         return out
@@ -232,7 +258,13 @@ def _load(path: str, mtime: float) -> Catalog:
 
 
 def load_catalog(path: str = CATALOG_PATH) -> Catalog:
-    """Load and validate the catalog (cached until the file changes)."""
+    """Load and validate the catalog (cached until the file changes).
+
+    Raises
+    ------
+    InputError
+        The catalog file is missing, or fails its validation.
+    """
     try:
         mtime = os.path.getmtime(path)
     except OSError as exc:

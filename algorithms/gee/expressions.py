@@ -33,8 +33,10 @@ from typing import Any, Sequence
 
 import ee
 
+from .. import raster
 from ..dates import as_date, calendar_steps
 from ..errors import InputError
+from ..grids import NOMINAL_METRES_PER_DEGREE
 from .catalog import collections_for, load_catalog
 
 STEPS = {"daily": "daily", "1day": "daily", "day": "daily", "8day": "8day", "8-day": "8day",
@@ -86,9 +88,6 @@ class BuildOptions:
 
 def _nominal_unit_metres(crs: str) -> float:
     """Earth Engine's nominal size of one unit of ``crs`` in metres (111 319.49 m per degree)."""
-    from .. import raster
-    from .fetch import NOMINAL_METRES_PER_DEGREE
-
     srs = raster.srs_from_user(crs)
     return float(srs.GetLinearUnits()) if srs.IsProjected() else NOMINAL_METRES_PER_DEGREE
 
@@ -102,6 +101,23 @@ def time_steps(start: dt.date | str, end: dt.date | str, step: str = "daily") ->
     year 1, 9, 17, ... or 1, 17, 33, ..., restarting every 1 January, so the last period of a year is
     shorter). monthly: calendar months. The first and last periods are clipped to the date range;
     the label is the (clipped) step start.
+
+    Parameters
+    ----------
+    start, end
+        Dates (inclusive), ``datetime.date`` or ISO text.
+    step
+        daily, 8day, 16day or monthly.
+
+    Returns
+    -------
+    list[tuple[dt.date, dt.date, str]]
+        ``(start, end_exclusive, label)`` per step.
+
+    Raises
+    ------
+    InputError
+        A date is not a date, the range is reversed, or the step is unknown.
     """
     start = as_date(start, "start date")
     end = as_date(end, "end date")
@@ -297,7 +313,29 @@ def _to_fine_grid(image: ee.Image, entry: dict[str, Any], options: BuildOptions,
 
 def build_factor(entry: dict[str, Any] | str, start: dt.date, end: dt.date, area: ee.Geometry | None = None,
                  options: BuildOptions | None = None) -> ee.Image:
-    """One float band named after the entry, for the step ``[start, end)`` (``end`` exclusive)."""
+    """One float band named after the entry, for the step ``[start, end)`` (``end`` exclusive).
+
+    Parameters
+    ----------
+    entry
+        A catalog entry or id.
+    start, end
+        The step (``end`` exclusive).
+    area
+        Limits the collections' search, or None.
+    options
+        Expression options (:class:`BuildOptions`).
+
+    Returns
+    -------
+    ee.Image
+        One float band.
+
+    Raises
+    ------
+    InputError
+        The step is empty, or the entry is unknown.
+    """
     options = options or BuildOptions()
     if isinstance(entry, str):
         entry = load_catalog().get(entry, options.sources.get(entry))
@@ -322,7 +360,22 @@ def build_factor(entry: dict[str, Any] | str, start: dt.date, end: dt.date, area
 
 
 def build_smap(product: str, layer: str, start: dt.date, end: dt.date, area: ee.Geometry | None = None) -> ee.Image:
-    """SMAP soil moisture (m3/m3) for ``[start, end)``, one band named ``layer``, on SMAP's own pixels."""
+    """SMAP soil moisture (m3/m3) for ``[start, end)``, one band named ``layer``, on SMAP's own pixels.
+
+    Parameters
+    ----------
+    product, layer
+        The SMAP product and layer.
+    start, end
+        The step (``end`` exclusive).
+    area
+        Limits the collection's search, or None.
+
+    Returns
+    -------
+    ee.Image
+        One float band named ``layer``.
+    """
     entry = load_catalog().smap(product, layer)
     entry["id"] = layer
     return build_factor(entry, start, end, area, BuildOptions(window_days=0))
@@ -330,7 +383,29 @@ def build_smap(product: str, layer: str, start: dt.date, end: dt.date, area: ee.
 
 def build_stack(entries: Sequence[dict[str, Any] | str], start: dt.date, end: dt.date,
                 area: ee.Geometry | None = None, options: BuildOptions | None = None) -> ee.Image:
-    """The factors as one multiband float image, bands in the requested order."""
+    """The factors as one multiband float image, bands in the requested order.
+
+    Parameters
+    ----------
+    entries
+        Catalog entries or ids, in band order.
+    start, end
+        The step (``end`` exclusive).
+    area
+        Limits the collections' search, or None.
+    options
+        Expression options (:class:`BuildOptions`).
+
+    Returns
+    -------
+    ee.Image
+        One float band per factor.
+
+    Raises
+    ------
+    InputError
+        No factor is given.
+    """
     if not entries:
         raise InputError("Choose at least one factor.")
     return ee.Image.cat([build_factor(e, start, end, area, options) for e in entries])

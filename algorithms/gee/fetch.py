@@ -35,15 +35,24 @@ from osgeo import ogr, osr
 
 from .. import raster
 from ..errors import Canceled, InputError
-from ..grids import EASE_CELL, EASE_COLS, EASE_CRS, EASE_ROWS, EASE_X0, EASE_Y0
+from ..grids import EASE_CELL, EASE_COLS, EASE_CRS, EASE_ROWS, EASE_X0, EASE_Y0, NOMINAL_METRES_PER_DEGREE
 from ..manifest import StepFiles, remove_written, utc_now, write_manifest
 from ..raster import Grid, IsCanceled, Progress, never_canceled, no_progress
-from . import GeeError
+from . import GeeError, auth, expressions
 from .catalog import collections_for, load_catalog
+from .expressions import BuildOptions
 from .plan import RunPlan
+from .request import Connection, FetchOptions, FetchRequest
+from .transport import (
+    DEFAULT_MAX_INPUT_PIXELS,
+    RetryPolicy,
+    crs_for_request,
+    fetch_image,
+    plan_tiles,
+    start_export,
+    wait_for_export,
+)
 
-#: Bytes one time step may take (all bands, float32) before the interactive download is refused.
-MAX_INTERACTIVE_BYTES = 2 * 2**30
 EXPORTS = (None, "drive", "gcs")
 #: The dry run's table, written into the output folder.
 PLAN_FILE = "plan.csv"
@@ -78,6 +87,24 @@ def area_geometry(area: Any, area_crs: str | None = None) -> tuple[ogr.Geometry,
 
     ``area``: ``(xmin, ymin, xmax, ymax, crs)``; a GeoJSON polygon/multipolygon (dict or text) with
     ``area_crs``; or ``(geojson, crs)``.
+
+    Parameters
+    ----------
+    area
+        An extent ``(xmin, ymin, xmax, ymax, crs)``, a GeoJSON polygon, or ``(geojson, crs)``.
+    area_crs
+        The CRS of a GeoJSON ``area``.
+
+    Returns
+    -------
+    tuple[ogr.Geometry, osr.SpatialReference]
+        The polygon and its CRS.
+
+    Raises
+    ------
+    InputError
+        An extent that is not four finite numbers or is empty, a polygon without CRS, not GeoJSON, not a
+        polygon, empty, invalid or without area.
     """
     if isinstance(area, (tuple, list)) and len(area) == 5:
         try:
@@ -153,17 +180,20 @@ def smap_asset_projection(entry: dict[str, Any], day: dt.date) -> dict[str, Any]
 
     Earth Engine's SMAP copies are not on the EASE-Grid 2.0 lattice (L4 was warped to EPSG:4326, L3 enhanced
     is stored at 0.08 degrees): fetching them on their own grid keeps every cell's own value.
+
+    Raises
+    ------
+    GeeError
+        Earth Engine cannot be asked, or describes a grid that is not north-up.
     """
     import ee
-
-    from .auth import explain
 
     collection = smap_collection_for(entry, day)
     band = entry["bands"][0]
     try:
         info = ee.ImageCollection(collection).first().select([band]).projection().getInfo()
     except Exception as exc:
-        raise explain(exc) from None
+        raise auth.explain(exc) from None
     crs = (info or {}).get("crs") or (info or {}).get("wkt")
     transform = (info or {}).get("transform")
     ok = (isinstance(crs, str) and isinstance(transform, list) and len(transform) == 6
@@ -177,7 +207,27 @@ def smap_asset_projection(entry: dict[str, Any], day: dt.date) -> dict[str, Any]
 
 @raster.gdal_exceptions()
 def lattice_window(geom: ogr.Geometry, srs: osr.SpatialReference, crs: str, transform: Sequence[float]) -> Grid:
-    """The window of whole cells of the lattice ``crs`` + ``transform`` (Earth Engine's order) covering the area."""
+    """The window of whole cells of the lattice ``crs`` + ``transform`` (Earth Engine's order) covering the area.
+
+    Parameters
+    ----------
+    geom, srs
+        The area and its CRS.
+    crs
+        The lattice's CRS.
+    transform
+        The lattice's transform in Earth Engine's order.
+
+    Returns
+    -------
+    Grid
+        The window of whole lattice cells.
+
+    Raises
+    ------
+    InputError
+        The area lies outside the lattice.
+    """
     target = _srs(crs)
     sx, _shx, tx, _shy, sy, ty = (float(v) for v in transform)
     xmin, ymin, xmax, ymax = _envelope_in(geom, srs, target)
@@ -201,7 +251,29 @@ def lattice_window(geom: ogr.Geometry, srs: osr.SpatialReference, crs: str, tran
 def smap_native_grid(entry: dict[str, Any], geom: ogr.Geometry, srs: osr.SpatialReference,
                      day: dt.date) -> tuple[Grid, dict[str, Any]]:
     """SMAP's own cells covering the area (:func:`smap_asset_projection` + :func:`lattice_window`) and the
-    projection record for the manifest."""
+    projection record for the manifest.
+
+    Parameters
+    ----------
+    entry
+        The SMAP catalog entry.
+    geom, srs
+        The area and its CRS.
+    day
+        A day of the request (chooses the collection).
+
+    Returns
+    -------
+    tuple[Grid, dict[str, Any]]
+        The window of SMAP's cells and the projection record.
+
+    Raises
+    ------
+    InputError
+        The area covers too many SMAP cells.
+    GeeError
+        From :func:`smap_asset_projection`.
+    """
     proj = smap_asset_projection(entry, day)
     grid = lattice_window(geom, srs, proj["crs"], proj["transform"])
     if grid.size > 4_000_000:
@@ -212,7 +284,23 @@ def smap_native_grid(entry: dict[str, Any], geom: ogr.Geometry, srs: osr.Spatial
 @raster.gdal_exceptions()
 def smap_grid(geom: ogr.Geometry, srs: osr.SpatialReference) -> Grid:
     """The window of whole EASE-Grid 2.0 9 km cells covering the area (the SMAP products' own lattice at NSIDC;
-    used for input checks before Earth Engine is asked for its copy's grid, see :func:`smap_native_grid`)."""
+    used for input checks before Earth Engine is asked for its copy's grid, see :func:`smap_native_grid`).
+
+    Parameters
+    ----------
+    geom, srs
+        The area and its CRS.
+
+    Returns
+    -------
+    Grid
+        The window of whole EASE-Grid 2.0 9 km cells.
+
+    Raises
+    ------
+    InputError
+        The area lies outside SMAP's global grid.
+    """
     ease = _srs(EASE_CRS)
     xmin, ymin, xmax, ymax = _envelope_in(geom, srs, ease)
     eps = 1e-9
@@ -226,8 +314,6 @@ def smap_grid(geom: ogr.Geometry, srs: osr.SpatialReference) -> Grid:
                                      -EASE_CELL), col1 - col0, row1 - row0)
 
 
-#: Earth Engine's nominal metres per degree of a geographic CRS (2 pi 6378137 / 360).
-NOMINAL_METRES_PER_DEGREE = 111319.49079327357
 _EARTH_RADIUS = 6371008.8  # mean radius (m), for ground distances
 
 
@@ -261,7 +347,18 @@ class PixelSize:
 
 @raster.gdal_exceptions()
 def pixel_size(grid: Grid) -> PixelSize:
-    """The ground size of one pixel of ``grid`` at the grid's centre, for any CRS (metres, feet, degrees)."""
+    """The ground size of one pixel of ``grid`` at the grid's centre, for any CRS (metres, feet, degrees).
+
+    Parameters
+    ----------
+    grid
+        Any north-up grid.
+
+    Returns
+    -------
+    PixelSize
+        The ground sides along x and y and Earth Engine's nominal size, in metres.
+    """
     srs = grid.srs
     x0, dx, _rx, y0, _ry, dy = grid.transform
     unit = srs.GetLinearUnits() if srs.IsProjected() else NOMINAL_METRES_PER_DEGREE
@@ -284,7 +381,27 @@ def pixel_size(grid: Grid) -> PixelSize:
 
 @raster.gdal_exceptions()
 def fine_grid(coarse: Grid, target_crs: str, resolution: float) -> Grid:
-    """The fine grid in ``target_crs`` covering the SMAP window, edges on whole multiples of ``resolution``."""
+    """The fine grid in ``target_crs`` covering the SMAP window, edges on whole multiples of ``resolution``.
+
+    Parameters
+    ----------
+    coarse
+        SMAP's window.
+    target_crs
+        The fine grid's CRS.
+    resolution
+        Pixel size in units of ``target_crs``.
+
+    Returns
+    -------
+    Grid
+        The fine grid.
+
+    Raises
+    ------
+    InputError
+        The resolution is not positive, or not finer than SMAP's cells.
+    """
     if not resolution or resolution <= 0 or not math.isfinite(resolution):
         raise InputError(f"The fine resolution must be a positive number (got {resolution}).")
     target = _srs(target_crs)
@@ -305,8 +422,6 @@ def fine_grid(coarse: Grid, target_crs: str, resolution: float) -> Grid:
 
 
 def _ee_crs(grid: Grid) -> str:
-    from .transport import crs_for_request
-
     crs = crs_for_request(grid)
     return crs.get("crsCode") or crs["crsWkt"]
 
@@ -338,208 +453,323 @@ def _cancel_exports(operation_names: list[str]) -> None:
             ee.data.cancelOperation(name)
 
 
-@raster.gdal_exceptions()
-def fetch(area: Any, start: dt.date | str, end: dt.date | str, step: str, factors: Sequence[str],
-          smap_product: str = "L4", smap_layer: str = "sm_surface", fine_resolution: float = 1000.0,
-          target_crs: str = "EPSG:6933", out_dir: str = "", window_days: int = 8, workers: int = 4,
-          cache_dir: str | None = None, export: str | None = None, export_target: str | None = None,
-          area_crs: str | None = None, orbit_pass: str = "both", antecedent_days: int | None = None,
-          sources: dict[str, str] | None = None, project: str | None = None, credentials: Any = None,
-          url: str | None = None, max_interactive_bytes: int = MAX_INTERACTIVE_BYTES, timeout: float = 120.0,
-          retry: Any = None, progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled,
-          log: Callable[[str], None] | None = None, wait_exports: bool = False,
-          export_poll: float = 10.0, max_input_pixels: float | None = None, plan_only: bool = False) -> FetchResult:
-    """Fetch SMAP and the factors for every time step of ``start``..``end`` (inclusive); see the module doc.
+@dataclass
+class _Setup:
+    """A checked fetch request on its grids: what every step of :func:`fetch` reads."""
 
-    ``area``: an extent ``(xmin, ymin, xmax, ymax, crs)`` or a GeoJSON polygon with ``area_crs``.
-    ``step``: daily, 8day, 16day or monthly (:func:`.expressions.time_steps`). ``export``: None (download),
-    'drive' (``export_target`` = Drive folder) or 'gcs' (``export_target`` = bucket). ``project``,
-    ``credentials``, ``url``: see :func:`.auth.initialize`. Raises InputError for bad inputs, GeeError for
-    Earth Engine failures, Canceled when canceled. ``plan_only``: compute nothing, write ``plan.csv`` (requests or
-    tasks, pixels, bytes, source pixels per step, :func:`plan_fetch`) into ``out_dir`` and return it as
-    ``FetchResult.plan``; the only request sent reads SMAP's grid from the asset.
-    """
-    from . import expressions
-    from .expressions import BuildOptions, time_steps
+    request: FetchRequest
+    options: FetchOptions
+    steps: list[tuple[dt.date, dt.date, str]]
+    entries: list[dict[str, Any]]
+    smap_entry: dict[str, Any]
+    build: BuildOptions
+    geom: ogr.Geometry
+    srs: osr.SpatialReference
+    coarse: Grid | None = None
+    fine: Grid | None = None
+    smap_proj: dict[str, Any] = field(default_factory=dict)
+    project_id: str = ""
+    step_bytes: int = 0
+    stack_cost: float = 1.0
 
-    say = log or (lambda _m: None)
-    if max_input_pixels is None:
-        from .transport import DEFAULT_MAX_INPUT_PIXELS
+    @property
+    def names(self) -> list[str]:
+        return [e["id"] for e in self.entries]
 
-        max_input_pixels = DEFAULT_MAX_INPUT_PIXELS
-    if not out_dir:
-        raise InputError("No output folder was given; choose where to save the data.")
-    out_dir = os.path.abspath(out_dir)
-    if export not in EXPORTS:
-        raise InputError(f"Unknown export option '{export}'; choose none, drive or gcs.")
-    if export == "gcs" and not export_target:
-        raise InputError("Export to Cloud Storage needs a bucket name; give it, or export to Google Drive.")
-    steps = time_steps(start, end, step)
-    cat = load_catalog()
-    sources = dict(sources or {})
-    entries = cat.factors(list(factors), sources)
-    smap_entry = cat.smap(smap_product, smap_layer)
-    options = BuildOptions(window_days=window_days, orbit_pass=orbit_pass, antecedent_days=antecedent_days,
-                           sources=sources)
-    geom, srs = area_geometry(area, area_crs)
-    names = [e["id"] for e in entries]
-    kinds = [e["kind"] for e in entries]
+    @property
+    def kinds(self) -> list[str]:
+        return [e["kind"] for e in self.entries]
 
-    def check_size(coarse: Grid, fine: Grid) -> int:
-        step_bytes = (fine.size * len(names) + coarse.size) * 4
-        if export is None and step_bytes > max_interactive_bytes:
+    def check_size(self, coarse: Grid, fine: Grid) -> int:
+        """Bytes of one time step; InputError when an interactive download would exceed the limit."""
+        step_bytes = (fine.size * len(self.entries) + coarse.size) * 4
+        limit = self.options.max_interactive_bytes
+        if self.options.export is None and step_bytes > limit:
             raise InputError(
                 f"The area is too large for interactive download: one time step is {_mb(step_bytes)} "
-                f"({fine.width} x {fine.height} pixels x {len(names)} factors at {fine_resolution:g}), beyond the "
-                f"{_mb(max_interactive_bytes)} limit. Choose a smaller area, a coarser fine resolution or fewer "
-                "factors, or set the export option (Google Drive or Cloud Storage) to have Earth Engine write the "
-                "files as export tasks.")
+                f"({fine.width} x {fine.height} pixels x {len(self.entries)} factors at "
+                f"{self.request.fine_resolution:g}), beyond the {_mb(limit)} limit. Choose a smaller area, a coarser "
+                "fine resolution or fewer factors, or set the export option (Google Drive or Cloud Storage) to have "
+                "Earth Engine write the files as export tasks.")
         return step_bytes
 
-    # checks on SMAP's EASE-Grid 2.0 lattice before anything is sent, then SMAP's own grid on Earth Engine
+
+def _check_request(request: FetchRequest, options: FetchOptions, out_dir: str) -> _Setup:
+    """Every check that needs no request to Earth Engine, including the size on SMAP's EASE-Grid 2.0 lattice."""
+    if not out_dir:
+        raise InputError("No output folder was given; choose where to save the data.")
+    if options.export not in EXPORTS:
+        raise InputError(f"Unknown export option '{options.export}'; choose none, drive or gcs.")
+    if options.export == "gcs" and not options.export_target:
+        raise InputError("Export to Cloud Storage needs a bucket name; give it, or export to Google Drive.")
+    steps = expressions.time_steps(request.start, request.end, request.step)
+    cat = load_catalog()
+    sources = dict(request.sources or {})
+    entries = cat.factors(list(request.factors), sources)
+    smap_entry = cat.smap(request.smap_product, request.smap_layer)
+    build = BuildOptions(window_days=request.window_days, orbit_pass=request.orbit_pass,
+                         antecedent_days=request.antecedent_days, sources=sources)
+    geom, srs = area_geometry(request.area, request.area_crs)
+    setup = _Setup(request, options, steps, entries, smap_entry, build, geom, srs)
     ease = smap_grid(geom, srs)
-    check_size(ease, fine_grid(ease, target_crs, float(fine_resolution)))
+    setup.check_size(ease, fine_grid(ease, request.target_crs, float(request.fine_resolution)))
+    return setup
 
-    from . import auth
 
-    project_id = auth.initialize(project, credentials, url)
-    import ee
+def _on_earth_engine(setup: _Setup, connection: Connection) -> None:
+    """Initialize Earth Engine, read SMAP's own grid from the asset and put the fine grid over its cells."""
+    request = setup.request
+    setup.project_id = auth.initialize(connection.project, connection.credentials, connection.url)
+    setup.coarse, setup.smap_proj = smap_native_grid(setup.smap_entry, setup.geom, setup.srs, setup.steps[0][0])
+    setup.fine = fine_grid(setup.coarse, request.target_crs, float(request.fine_resolution))
+    setup.step_bytes = setup.check_size(setup.coarse, setup.fine)
+    setup.build.fine_crs = _ee_crs(setup.fine)
+    setup.build.fine_scale = float(request.fine_resolution)
+    size = pixel_size(setup.fine)
+    setup.build.fine_metres, setup.build.fine_side_metres = size.ground, size.largest
+    setup.stack_cost = expressions.input_pixels_per_pixel(setup.entries, setup.build)
 
-    coarse, smap_proj = smap_native_grid(smap_entry, geom, srs, steps[0][0])
-    fine = fine_grid(coarse, target_crs, float(fine_resolution))
-    step_bytes = check_size(coarse, fine)
-    options.fine_crs = _ee_crs(fine)
-    options.fine_scale = float(fine_resolution)
-    size = pixel_size(fine)
-    options.fine_metres, options.fine_side_metres = size.ground, size.largest
-    stack_cost = expressions.input_pixels_per_pixel(entries, options)
 
-    from .transport import RetryPolicy, fetch_image, start_export, wait_for_export
-
-    lon0, lat0, lon1, lat1 = _lonlat_box(coarse)
-    region = ee.Geometry.Rectangle([lon0, lat0, lon1, lat1], None, False)
-    request = {
-        "area": _area_record(area, area_crs, geom, srs),
+def _request_record(setup: _Setup) -> dict[str, Any]:
+    """The request as the manifest records it (and, without ``export``, the key of its tile cache)."""
+    request, coarse, fine, steps = setup.request, setup.coarse, setup.fine, setup.steps
+    assert coarse is not None and fine is not None
+    return {
+        "area": _area_record(request.area, request.area_crs, setup.geom, setup.srs),
         "start": steps[0][0].isoformat(), "end": (steps[-1][1] - dt.timedelta(days=1)).isoformat(),
-        "step": expressions.STEPS[str(step).strip().lower().replace(" ", "")],
-        "factors": names, "sources": {e["id"]: e.get("source", "default") for e in entries},
-        "smap_product": smap_entry["product"], "smap_layer": smap_layer,
-        "crs": target_crs, "resolution": float(fine_resolution), "window_days": options.window_days,
-        "orbit_pass": options.orbit_pass, "antecedent_days": antecedent_days,
-        "smap_grid": {"crs": smap_proj["crs"], "transform": list(coarse.transform), "width": coarse.width,
-                      "height": coarse.height, "source": f"{smap_proj['collection']} (the asset's own grid)",
-                      "asset_transform": smap_proj["transform"]},
-        "fine_grid": {"crs": target_crs,
+        "step": expressions.STEPS[str(request.step).strip().lower().replace(" ", "")],
+        "factors": setup.names, "sources": {e["id"]: e.get("source", "default") for e in setup.entries},
+        "smap_product": setup.smap_entry["product"], "smap_layer": request.smap_layer,
+        "crs": request.target_crs, "resolution": float(request.fine_resolution),
+        "window_days": setup.build.window_days, "orbit_pass": setup.build.orbit_pass,
+        "antecedent_days": request.antecedent_days,
+        "smap_grid": {"crs": setup.smap_proj["crs"], "transform": list(coarse.transform), "width": coarse.width,
+                      "height": coarse.height, "source": f"{setup.smap_proj['collection']} (the asset's own grid)",
+                      "asset_transform": setup.smap_proj["transform"]},
+        "fine_grid": {"crs": request.target_crs,
                       "transform": list(fine.transform), "width": fine.width, "height": fine.height},
-        "export": export,
+        "export": setup.options.export,
     }
-    key = _request_key({k: v for k, v in request.items() if k != "export"})
-    cache_root = os.path.join(os.path.abspath(cache_dir) if cache_dir else os.path.join(out_dir, ".cache"), key)
-    retry = retry or RetryPolicy()
-    requested = utc_now()
-    say(f"{len(steps)} time step(s); SMAP grid {coarse.width} x {coarse.height} cells, fine grid {fine.width} x "
-        f"{fine.height} pixels, {len(names)} factor(s) ({_mb(step_bytes)} per step; Earth Engine reads about "
-        f"{stack_cost * fine.size:.3g} source pixels per step, at most {max_input_pixels:.3g} per request).")
-    if plan_only:
-        run_plan = plan_fetch(steps, coarse, fine, len(names), stack_cost, max_input_pixels, export)
+
+
+@raster.gdal_exceptions()
+def fetch(request: FetchRequest, out_dir: str, options: FetchOptions | None = None,
+          connection: Connection | None = None, progress: Progress = no_progress,
+          is_canceled: IsCanceled = never_canceled, log: Callable[[str], None] | None = None) -> FetchResult:
+    """Fetch SMAP and the factors for every time step of ``request.start``..``request.end`` (inclusive) into
+    ``out_dir``; see the module doc.
+
+    Parameters
+    ----------
+    request
+        Area, dates, time step, factors, SMAP product and fine grid (:class:`.request.FetchRequest`).
+    out_dir
+        The output folder (created when missing): ``smap/``, ``factors/``, ``manifest.json``.
+    options
+        How to transfer (:class:`.request.FetchOptions`): download or export tasks, workers, cache, limits,
+        ``plan_only`` (compute nothing, write ``plan.csv`` of :func:`plan_fetch` into ``out_dir``; the only
+        request sent reads SMAP's grid from the asset).
+    connection
+        Earth Engine project, credentials and endpoint (:func:`.auth.initialize`).
+    progress, is_canceled, log
+        Progress fraction, cancel check and messages for the user.
+
+    Returns
+    -------
+    FetchResult
+        The manifest, the files per kind, the export tasks and transfer statistics (``plan`` for a dry run).
+
+    Raises
+    ------
+    InputError
+        A bad input (area, dates, factors, export option, an area too large to download), named with its fix.
+    GeeError
+        Earth Engine refused or failed (authentication, quota, a failed export task), with its message.
+    Canceled
+        ``is_canceled()`` became true; files this run wrote are removed, the tile cache is kept.
+    """
+    options = options or FetchOptions()
+    say = log or (lambda _m: None)
+    out_dir = os.path.abspath(out_dir) if out_dir else ""
+    setup = _check_request(request, options, out_dir)
+    _on_earth_engine(setup, connection or Connection())
+    max_input = options.max_input_pixels if options.max_input_pixels is not None else DEFAULT_MAX_INPUT_PIXELS
+    coarse, fine = setup.coarse, setup.fine
+    assert coarse is not None and fine is not None
+    record = _request_record(setup)
+    say(f"{len(setup.steps)} time step(s); SMAP grid {coarse.width} x {coarse.height} cells, fine grid {fine.width} x "
+        f"{fine.height} pixels, {len(setup.entries)} factor(s) ({_mb(setup.step_bytes)} per step; Earth Engine reads "
+        f"about {setup.stack_cost * fine.size:.3g} source pixels per step, at most {max_input:.3g} per request).")
+    if options.plan_only:
+        run_plan = plan_fetch(setup.steps, coarse, fine, len(setup.entries), setup.stack_cost, max_input,
+                              options.export)
         run_plan.write_csv(os.path.join(out_dir, PLAN_FILE))
         say("Plan only (nothing was computed or downloaded):\n" + run_plan.table())
         progress(1.0)
         return FetchResult("", [run_plan.path], tasks=[], plan=run_plan)
-
-    written: list[str] = []
-    result = FetchResult("", [], tasks=[])
-    step_files: list[StepFiles | dict] = []
-    weights = [coarse.size, fine.size * len(names)]
-    total = float(sum(weights) * len(steps))
-    done = 0.0
+    key = _request_key({k: v for k, v in record.items() if k != "export"})
+    cache_root = os.path.join(os.path.abspath(options.cache_dir) if options.cache_dir else
+                              os.path.join(out_dir, ".cache"), key)
+    run = _StepRun(setup, out_dir, cache_root, max_input, progress, is_canceled, say)
+    requested = utc_now()
     try:
-        for s0, s1, label in steps:
+        for s0, s1, label in setup.steps:
             if is_canceled():
                 raise Canceled()
-            smap_img = expressions.build_smap(smap_product, smap_layer, s0, s1, region)
-            stack_img = expressions.build_stack(entries, s0, s1, region, options)
-            smap_path = os.path.join(out_dir, "smap", f"smap_{label}.tif")
-            stack_path = os.path.join(out_dir, "factors", f"factors_{label}.tif")
-            meta = {"SMD_DATE": s0.isoformat(), "SMD_DATE_END": (s1 - dt.timedelta(days=1)).isoformat()}
-            if export is not None:
-                tasks = []
-                for kind, img, grid, bands, path in (("smap", smap_img, coarse, [smap_layer], smap_path),
-                                                      ("factors", stack_img, fine, names, stack_path)):
-                    prefix = os.path.splitext(os.path.basename(path))[0]
-                    task = start_export(img, grid, bands, f"smdownscale {prefix}", destination=export,
-                                        folder=export_target if export == "drive" else None,
-                                        bucket=export_target if export == "gcs" else None, prefix=prefix)
-                    tasks.append({"date": s0.isoformat(), "kind": kind, "task": task, "destination": export,
-                                  "target": export_target or "smdownscale", "file_prefix": prefix, "bands": bands})
-                    say(f"Started Earth Engine export task {task} ({prefix}).")
-                result.tasks += tasks
-                step_files.append({"date": s0.isoformat(), "end": s1.isoformat(), "smap": None, "factors": None})
-                done += weights[0] + weights[1]
-                progress(done / total * (0.1 if wait_exports else 1.0))  # waiting takes the rest
-                continue
-            for img, grid, bands, path, kinds_, weight, cost in (
-                    (smap_img, coarse, [smap_layer], smap_path, None, weights[0], 1.0),
-                    (stack_img, fine, names, stack_path, kinds, weights[1], stack_cost)):
-                existed = os.path.exists(path)
-                base = done
-
-                def sub(f: float, base: float = base, weight: float = weight) -> None:
-                    progress(min(1.0, (base + f * weight) / total))
-
-                stats = fetch_image(img, grid, bands, path, cache_root, workers=workers, retry=retry,
-                                    timeout=timeout, progress=sub, is_canceled=is_canceled, keep_cache=True,
-                                    metadata=meta, kinds=kinds_, log=say, input_per_pixel=cost,
-                                    max_input_pixels=max_input_pixels)
-                if not existed:
-                    written.append(path)
-                result.tiles_fetched += stats.fetched
-                result.tiles_from_cache += stats.from_cache
-                result.retries += stats.retries
-                result.splits += stats.splits
-                done += weight
-            result.smap_files.append(smap_path)
-            result.factor_files.append(stack_path)
-            step_files.append({"date": s0.isoformat(), "end": s1.isoformat(), "smap": smap_path,
-                               "factors": stack_path})
-            say(f"{s0.isoformat()}: wrote {os.path.relpath(smap_path, out_dir)} and "
-                f"{os.path.relpath(stack_path, out_dir)}.")
-        if result.tasks and wait_exports:
-            # follow the export tasks to the end: progress per finished task, cancel cancels them on the server
-            for i, task in enumerate(result.tasks):
-                try:
-                    status = wait_for_export(task["task"], is_canceled=is_canceled, poll=export_poll)
-                except Canceled:
-                    _cancel_exports([t["task"] for t in result.tasks[i + 1:]])
-                    raise
-                task["state"] = status.get("state", "SUCCEEDED")
-                if status.get("destination_uris"):
-                    task["destination_uris"] = list(status["destination_uris"])
-                say(f"Export task {task['task']} ({task['file_prefix']}) finished: {task['state']}.")
-                progress(0.1 + 0.9 * (i + 1) / len(result.tasks))
-        bands = {"smap": {"name": smap_layer, "unit": smap_entry["unit"], "product": smap_entry["product"]},
-                 "factors": [{"name": e["id"], "unit": e["unit"], "kind": e["kind"]} for e in entries]}
-        provenance = _provenance(entries, smap_entry, steps, project_id, requested)
-        manifest_path = write_manifest(os.path.join(out_dir, "manifest.json"), step_files, bands, request,
-                                       provenance, exports=result.tasks)
+            if options.export is not None:
+                run.export_step(s0, s1, label)
+            else:
+                run.download_step(s0, s1, label)
+        if run.result.tasks and options.wait_exports:
+            run.wait_for_exports()
+        manifest_path = write_manifest(os.path.join(out_dir, "manifest.json"), run.step_files, _bands(setup),
+                                       record, _provenance(setup.entries, setup.smap_entry, setup.steps,
+                                                           setup.project_id, requested),
+                                       exports=run.result.tasks)
     except BaseException:
-        remove_written(out_dir, written)
+        remove_written(out_dir, run.written)
         raise
     shutil.rmtree(cache_root, ignore_errors=True)
     with contextlib.suppress(OSError):
         os.rmdir(os.path.dirname(cache_root))  # the default .cache folder, when empty
+    result = run.result
     result.manifest_path = manifest_path
     result.files = result.smap_files + result.factor_files + [manifest_path]
     progress(1.0)
     return result
 
 
+def _bands(setup: _Setup) -> dict[str, Any]:
+    """The manifest's band descriptions: SMAP's layer and every factor."""
+    smap = setup.smap_entry
+    return {"smap": {"name": setup.request.smap_layer, "unit": smap["unit"], "product": smap["product"]},
+            "factors": [{"name": e["id"], "unit": e["unit"], "kind": e["kind"]} for e in setup.entries]}
+
+
+class _StepRun:
+    """The time steps of one :func:`fetch`: downloads or export tasks, progress, files written, statistics."""
+
+    def __init__(self, setup: _Setup, out_dir: str, cache_root: str, max_input_pixels: float, progress: Progress,
+                 is_canceled: IsCanceled, say: Callable[[str], None]) -> None:
+        import ee
+
+        self.setup, self.out_dir, self.cache_root = setup, out_dir, cache_root
+        self.max_input_pixels = max_input_pixels
+        self.progress, self.is_canceled, self.say = progress, is_canceled, say
+        self.result = FetchResult("", [], tasks=[])
+        self.written: list[str] = []
+        self.step_files: list[StepFiles | dict] = []
+        coarse, fine = setup.coarse, setup.fine
+        assert coarse is not None and fine is not None
+        self.coarse, self.fine = coarse, fine
+        self.weights = [coarse.size, fine.size * len(setup.entries)]
+        self.total = float(sum(self.weights) * len(setup.steps))
+        self.done = 0.0
+        self.retry = setup.options.retry or RetryPolicy()
+        lon0, lat0, lon1, lat1 = _lonlat_box(coarse)
+        self.region = ee.Geometry.Rectangle([lon0, lat0, lon1, lat1], None, False)
+
+    def _images(self, s0: dt.date, s1: dt.date, label: str) -> tuple[Any, Any, str, str]:
+        """SMAP's and the factors' images of one step and the paths of their files."""
+        request = self.setup.request
+        smap_img = expressions.build_smap(request.smap_product, request.smap_layer, s0, s1, self.region)
+        stack_img = expressions.build_stack(self.setup.entries, s0, s1, self.region, self.setup.build)
+        return (smap_img, stack_img, os.path.join(self.out_dir, "smap", f"smap_{label}.tif"),
+                os.path.join(self.out_dir, "factors", f"factors_{label}.tif"))
+
+    def export_step(self, s0: dt.date, s1: dt.date, label: str) -> None:
+        """Start the two export tasks of one step (SMAP, factors); the manifest records them, not files."""
+        options, layer = self.setup.options, self.setup.request.smap_layer
+        smap_img, stack_img, smap_path, stack_path = self._images(s0, s1, label)
+        for kind, img, grid, bands, path in (("smap", smap_img, self.coarse, [layer], smap_path),
+                                              ("factors", stack_img, self.fine, self.setup.names, stack_path)):
+            prefix = os.path.splitext(os.path.basename(path))[0]
+            task = start_export(img, grid, bands, f"smdownscale {prefix}", destination=options.export,
+                                folder=options.export_target if options.export == "drive" else None,
+                                bucket=options.export_target if options.export == "gcs" else None, prefix=prefix)
+            self.result.tasks.append({"date": s0.isoformat(), "kind": kind, "task": task,
+                                      "destination": options.export,
+                                      "target": options.export_target or "smdownscale", "file_prefix": prefix,
+                                      "bands": bands})
+            self.say(f"Started Earth Engine export task {task} ({prefix}).")
+        self.step_files.append({"date": s0.isoformat(), "end": s1.isoformat(), "smap": None, "factors": None})
+        self.done += sum(self.weights)
+        self.progress(self.done / self.total * (0.1 if options.wait_exports else 1.0))  # waiting takes the rest
+
+    def download_step(self, s0: dt.date, s1: dt.date, label: str) -> None:
+        """Download SMAP and the factor stack of one step, tile by tile through the cache."""
+        setup, options = self.setup, self.setup.options
+        smap_img, stack_img, smap_path, stack_path = self._images(s0, s1, label)
+        meta = {"SMD_DATE": s0.isoformat(), "SMD_DATE_END": (s1 - dt.timedelta(days=1)).isoformat()}
+        for img, grid, bands, path, kinds, weight, cost in (
+                (smap_img, self.coarse, [setup.request.smap_layer], smap_path, None, self.weights[0], 1.0),
+                (stack_img, self.fine, setup.names, stack_path, setup.kinds, self.weights[1], setup.stack_cost)):
+            existed = os.path.exists(path)
+            base = self.done
+
+            def sub(f: float, base: float = base, weight: float = weight) -> None:
+                self.progress(min(1.0, (base + f * weight) / self.total))
+
+            stats = fetch_image(img, grid, bands, path, self.cache_root, workers=options.workers, retry=self.retry,
+                                timeout=options.timeout, progress=sub, is_canceled=self.is_canceled,
+                                keep_cache=True, metadata=meta, kinds=kinds, log=self.say, input_per_pixel=cost,
+                                max_input_pixels=self.max_input_pixels)
+            if not existed:
+                self.written.append(path)
+            self.result.tiles_fetched += stats.fetched
+            self.result.tiles_from_cache += stats.from_cache
+            self.result.retries += stats.retries
+            self.result.splits += stats.splits
+            self.done += weight
+        self.result.smap_files.append(smap_path)
+        self.result.factor_files.append(stack_path)
+        self.step_files.append({"date": s0.isoformat(), "end": s1.isoformat(), "smap": smap_path,
+                                "factors": stack_path})
+        self.say(f"{s0.isoformat()}: wrote {os.path.relpath(smap_path, self.out_dir)} and "
+                 f"{os.path.relpath(stack_path, self.out_dir)}.")
+
+    def wait_for_exports(self) -> None:
+        """Follow the export tasks to their end: progress per finished task; cancel cancels them on the server."""
+        tasks = self.result.tasks
+        for i, task in enumerate(tasks):
+            try:
+                status = wait_for_export(task["task"], is_canceled=self.is_canceled,
+                                         poll=self.setup.options.export_poll)
+            except Canceled:
+                _cancel_exports([t["task"] for t in tasks[i + 1:]])
+                raise
+            task["state"] = status.get("state", "SUCCEEDED")
+            if status.get("destination_uris"):
+                task["destination_uris"] = list(status["destination_uris"])
+            self.say(f"Export task {task['task']} ({task['file_prefix']}) finished: {task['state']}.")
+            self.progress(0.1 + 0.9 * (i + 1) / len(tasks))
+
+
 def plan_fetch(steps: Sequence[tuple], coarse: Grid, fine: Grid, n_factors: int, stack_cost: float,
                max_input_pixels: float, export: str | None) -> RunPlan:
     """What :func:`fetch` would ask of Earth Engine, per time step: SMAP and the factor stack as interactive
-    requests (tiles of :func:`.transport.plan_tiles`) or, with ``export``, one task each."""
-    from .transport import plan_tiles
+    requests (tiles of :func:`.transport.plan_tiles`) or, with ``export``, one task each.
 
+    Parameters
+    ----------
+    steps
+        The time steps.
+    coarse, fine
+        SMAP's window and the fine grid.
+    n_factors
+        The number of factors.
+    stack_cost
+        Source pixels per fine pixel.
+    max_input_pixels
+        Source pixels one request may read.
+    export
+        None (download), 'drive' or 'gcs'.
+
+    Returns
+    -------
+    RunPlan
+        One row per step and kind.
+    """
     run_plan = RunPlan("fetchgee")
     for s0, _s1, _label in steps:
         date = s0.isoformat()

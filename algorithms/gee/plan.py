@@ -31,6 +31,9 @@ class RunPlan:
 
     def add(self, date: str, kind: str, unit: str, count: int, pixels: int, nbytes: int, source_pixels: float,
             training_runs: int = 0) -> None:
+        """Add one row: ``count`` requests or tasks (``unit``) of ``kind`` for ``date``, with the pixels, bytes,
+        source pixels and training runs they carry.
+        """
         self.rows.append({"date": date, "kind": kind, "unit": unit, "count": int(count), "pixels": int(pixels),
                           "bytes": int(nbytes), "source_pixels": float(source_pixels),
                           "training_runs": int(training_runs)})
@@ -57,6 +60,7 @@ class RunPlan:
         return sum(r["training_runs"] for r in self.rows)
 
     def total(self) -> dict[str, Any]:
+        """The total row (counts, pixels, bytes, source pixels and training runs summed)."""
         units = sorted({r["unit"] for r in self.rows})
         return {"date": "total", "kind": "", "unit": "+".join(units), "count": self.requests, "pixels": self.pixels,
                 "bytes": self.bytes, "source_pixels": self.source_pixels, "training_runs": self.training_runs}
@@ -73,6 +77,7 @@ class RunPlan:
         return "\n".join(lines + [f"- {n}" for n in self.notes])
 
     def csv_text(self) -> str:
+        """The plan as CSV text: the rows, then the total."""
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=list(COLUMNS), lineterminator="\n")
         writer.writeheader()

@@ -39,7 +39,7 @@ import datetime as dt
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import ee
@@ -49,10 +49,20 @@ from ..errors import InputError
 from ..grids import EASE_CELL, EASE_CRS, EASE_X0, EASE_Y0
 from ..options import EE_MODELS, EE_RESIDUAL_MODES
 from ..raster import Grid
+from . import auth
 from .catalog import load_catalog
-from .expressions import MAX_REDUCE_PIXELS, BuildOptions, build_smap, build_stack, input_pixels_per_pixel
-from .fetch import pixel_size
+from .expressions import (
+    MAX_REDUCE_PIXELS,
+    STEPS,
+    BuildOptions,
+    build_smap,
+    build_stack,
+    input_pixels_per_pixel,
+    time_steps,
+)
+from .fetch import area_geometry, fine_grid, pixel_size, smap_grid, smap_native_grid
 from .plan import RunPlan
+from .request import DEFAULT_CLIP, DEFAULT_MAX_PIXELS, Connection, DownscaleRequest
 from .tasks import TaskConfig, task_description
 
 MODEL_TYPES = EE_MODELS.keys
@@ -95,9 +105,6 @@ RESIDUAL_MODES = EE_RESIDUAL_MODES.keys
 DESTINATIONS = ("drive", "gcs", "asset")
 #: Training samples a model that Earth Engine cannot save (SVR, gradient boosting) may take: every export retrains it.
 MAX_EMBEDDED_SAMPLES = 25000
-#: maxPixels of every export (Earth Engine's default, 1e8, stops province-scale exports).
-DEFAULT_MAX_PIXELS = 1e13
-DEFAULT_CLIP = (0.0, 0.6)
 
 
 # -- grids and projections -------------------------------------------------------------------------
@@ -128,7 +135,13 @@ def _one_cell(fine: Grid, coarse: Grid | None) -> Grid:
 
 def cell_max_pixels(fine: Grid, coarse: Grid | None = None) -> int:
     """``maxPixels`` of ``reduceResolution`` from ``fine`` onto SMAP's cells (``coarse``, else EASE 9 km): the fine
-    pixels along a cell's longest side in the fine CRS, plus one on each edge, squared."""
+    pixels along a cell's longest side in the fine CRS, plus one on each edge, squared.
+
+    Raises
+    ------
+    InputError
+        The fine resolution is too fine for Earth Engine to average into SMAP's cells.
+    """
     xmin, ymin, xmax, ymax = _one_cell(fine, coarse).extent_in(fine.crs_wkt)
     side = max(xmax - xmin, ymax - ymin) / abs(fine.res[0])
     n = (math.ceil(side - 1e-9) + 2) ** 2
@@ -153,6 +166,7 @@ def crs_transform(grid: Grid) -> list[float]:
 
 
 def fine_projection(grid: Grid) -> ee.Projection:
+    """The fine grid's projection as Earth Engine takes it (CRS and transform)."""
     return ee.Projection(ee_crs(grid), crs_transform(grid))
 
 
@@ -176,7 +190,13 @@ def grid_options(grid: Grid, **kwargs: Any) -> BuildOptions:
 
 
 def reduce_max_pixels(fine_metres: float) -> int:
-    """``maxPixels`` of ``reduceResolution`` from the fine grid onto SMAP's 9 km cells (whole cells plus edges)."""
+    """``maxPixels`` of ``reduceResolution`` from the fine grid onto SMAP's 9 km cells (whole cells plus edges).
+
+    Raises
+    ------
+    InputError
+        The resolution is not positive, or too fine to average into 9 km cells.
+    """
     if not fine_metres or fine_metres <= 0:
         raise InputError(f"The fine resolution must be positive (got {fine_metres}).")
     n = (math.ceil(EASE_CELL / fine_metres) + 2) ** 2
@@ -241,7 +261,30 @@ def classifier_args(model_type: str, params: dict[str, Any] | None, n_features: 
                     seed: int | None = 0) -> dict[str, Any]:
     """Earth Engine arguments of the regressor for ``model_type`` from local (scikit-learn) parameter names
     (:data:`PARAM_MAP`) or Earth Engine names, defaults from :data:`DEFAULT_PARAMS`. Raises InputError for
-    unknown parameters or bad values, naming the valid ones."""
+    unknown parameters or bad values, naming the valid ones.
+
+    Parameters
+    ----------
+    model_type
+        One of :data:`MODEL_TYPES`.
+    params
+        Parameters by scikit-learn or Earth Engine name (None: the defaults).
+    n_features
+        The number of model features (for variables per split).
+    seed
+        The random seed (random forest, gradient boosting).
+
+    Returns
+    -------
+    dict[str, Any]
+        Keyword arguments of the Earth Engine regressor.
+
+    Raises
+    ------
+    InputError
+        An unknown model type, no factor, an unknown parameter or loss, or an option Earth Engine's regressor
+        does not have (SVR epsilon, another kernel).
+    """
     model_type = str(model_type or "").strip().lower()
     if model_type not in MODEL_TYPES:
         raise InputError(f"Unknown model type '{model_type}'; choose one of {', '.join(MODEL_TYPES)}.")
@@ -305,7 +348,18 @@ def classifier_args(model_type: str, params: dict[str, Any] | None, n_features: 
 
 def make_classifier(model_type: str, params: dict[str, Any] | None, n_features: int, seed: int | None = 0
                     ) -> ee.Classifier:
-    """The untrained Earth Engine regressor (output mode REGRESSION)."""
+    """The untrained Earth Engine regressor (output mode REGRESSION).
+
+    Parameters
+    ----------
+    model_type, params, n_features, seed
+        As for :func:`classifier_args`.
+
+    Returns
+    -------
+    ee.Classifier
+        The regressor, not yet trained.
+    """
     args = classifier_args(model_type, params, n_features, seed)
     factory = getattr(ee.Classifier, EE_FUNCTIONS[model_type.strip().lower()])
     return factory(**args).setOutputMode("REGRESSION")
@@ -315,13 +369,26 @@ def make_classifier(model_type: str, params: dict[str, Any] | None, n_features: 
 
 def factor_entries(factors: Sequence[str | dict[str, Any]], sources: dict[str, str] | None = None
                    ) -> list[dict[str, Any]]:
+    """Catalog entries of ``factors`` (entries given as dicts are used as they are).
+
+    Raises
+    ------
+    InputError
+        From :meth:`.catalog.Catalog.factors`.
+    """
     if factors and all(isinstance(f, dict) for f in factors):
         return [dict(f) for f in factors]  # type: ignore[arg-type]
     return load_catalog().factors([str(f) for f in factors], sources)
 
 
 def classes_of(entry: dict[str, Any]) -> list[int]:
-    """The class codes of a categorical factor (see :data:`CLASSES`)."""
+    """The class codes of a categorical factor (see :data:`CLASSES`).
+
+    Raises
+    ------
+    InputError
+        The classes of the factor's source are not known.
+    """
     key = (entry["id"], entry.get("source", "default") or "default")
     if key not in CLASSES:
         raise InputError(f"The classes of the categorical factor '{entry['id']}' (source {key[1]}) are not known to "
@@ -385,7 +452,20 @@ def _as_steps(steps: Sequence[Any]) -> list[tuple[dt.date, dt.date, str]]:
 
 
 def training_steps(steps: Sequence[Any], max_steps: int | None) -> list[tuple[dt.date, dt.date, str]]:
-    """At most ``max_steps`` time steps, evenly spread over the range (first and last included)."""
+    """At most ``max_steps`` time steps, evenly spread over the range (first and last included).
+
+    Parameters
+    ----------
+    steps
+        Time steps in order.
+    max_steps
+        The most to keep (None or 0: all).
+
+    Returns
+    -------
+    list[tuple[dt.date, dt.date, str]]
+        The steps kept, in order.
+    """
     steps = _as_steps(steps)
     if not max_steps or max_steps >= len(steps):
         return steps
@@ -408,7 +488,24 @@ def _region(area: Any) -> ee.Geometry:
 
 def coarse_features(features: ee.Image, fine_proj: ee.Projection, max_pixels: int,
                     coarse_grid: Grid | None = None) -> ee.Image:
-    """Fine features averaged onto SMAP's grid (reduceResolution mean, then reproject to the SMAP projection)."""
+    """Fine features averaged onto SMAP's grid (reduceResolution mean, then reproject to the SMAP projection).
+
+    Parameters
+    ----------
+    features
+        The fine feature image.
+    fine_proj
+        Its projection.
+    max_pixels
+        ``maxPixels`` of ``reduceResolution`` (:func:`cell_max_pixels`).
+    coarse_grid
+        SMAP's grid (None: EASE-Grid 2.0 9 km).
+
+    Returns
+    -------
+    ee.Image
+        The features on SMAP's cells.
+    """
     return (features.reproject(fine_proj)
             .reduceResolution(reducer=ee.Reducer.mean(), maxPixels=max_pixels)
             .reproject(smap_projection(coarse_grid)))
@@ -419,7 +516,39 @@ def training_samples(area: Any, steps: Sequence[Any], factors: Sequence[str | di
                      seed: int = 0, options: BuildOptions | None = None,
                      coarse_grid: Grid | None = None) -> ee.FeatureCollection:
     """Coarse training samples (features + ``target`` = SMAP, ``date``) of every step, merged; on SMAP's own grid
-    ``coarse_grid`` (the asset's, as fetchgee writes it), else on EASE-Grid 2.0 9 km."""
+    ``coarse_grid`` (the asset's, as fetchgee writes it), else on EASE-Grid 2.0 9 km.
+
+    Parameters
+    ----------
+    area
+        Where samples are drawn: an ee.Geometry, a Grid or a lon/lat box.
+    steps
+        ``(start, end_exclusive, label)`` tuples (:func:`.expressions.time_steps`).
+    factors
+        Catalog ids or entries, in the model's order.
+    smap_product, smap_layer
+        The SMAP product ('L4', 'L3E') and layer.
+    fine_grid
+        The grid the fine factors are computed on.
+    samples_per_step
+        SMAP cells sampled per step (None or 0: all).
+    seed
+        The sampling seed.
+    options
+        Expression options (:class:`.expressions.BuildOptions`).
+    coarse_grid
+        SMAP's grid (None: EASE-Grid 2.0 9 km).
+
+    Returns
+    -------
+    ee.FeatureCollection
+        One feature per sampled cell and step: the features, ``target`` and ``date``.
+
+    Raises
+    ------
+    InputError
+        ``samples_per_step`` is negative.
+    """
     entries = factor_entries(factors)
     names = feature_names(entries)
     region = _region(area)
@@ -473,6 +602,32 @@ def build_training(area: Any, steps: Sequence[Any], factors: Sequence[str | dict
     ``area``: an ee.Geometry, a Grid or a lon/lat box; ``steps``: ``(start, end_exclusive, label)`` tuples
     (:func:`.expressions.time_steps`), at most ``max_steps`` of them used (evenly spread); ``fine_scale``:
     the fine resolution in ``fine_crs`` units (a grid with origin 0) or the fine Grid itself.
+
+    Parameters
+    ----------
+    area
+        Where samples are drawn: an ee.Geometry, a Grid or a lon/lat box.
+    steps
+        ``(start, end_exclusive, label)`` tuples (:func:`.expressions.time_steps`).
+    factors
+        Catalog ids or entries, in the model's order.
+    smap_product, smap_layer
+        The SMAP product ('L4', 'L3E') and layer.
+    fine_scale, fine_crs
+        The fine resolution in ``fine_crs`` units, or the fine Grid itself.
+    model_type, params, seed
+        The regressor (:func:`classifier_args`).
+    samples_per_step, max_steps
+        SMAP cells per step and steps used (None or 0: all).
+    options
+        Expression options (:class:`.expressions.BuildOptions`).
+    coarse_grid
+        SMAP's grid (None: EASE-Grid 2.0 9 km).
+
+    Returns
+    -------
+    TrainedModel
+        The trained classifier with its factor entries, features, Earth Engine arguments and (SVR) feature scaling.
     """
     entries = factor_entries(factors)
     names = feature_names(entries)
@@ -500,7 +655,27 @@ def _origin_grid(crs: str, res: float) -> Grid:
 
 def load_model(asset_id: str, factors: Sequence[str | dict[str, Any]], model_type: str = "rf") -> TrainedModel:
     """A classifier saved with :func:`classifier_export` (``ee.Classifier.load``), for the given factors
-    (the same factors, in the same order, as when it was trained)."""
+    (the same factors, in the same order, as when it was trained).
+
+    Parameters
+    ----------
+    asset_id
+        The classifier asset.
+    factors
+        Catalog ids or entries, in the model's order.
+    model_type
+        The type it was trained as.
+
+    Returns
+    -------
+    TrainedModel
+        The loaded classifier with its features.
+
+    Raises
+    ------
+    InputError
+        No asset id is given.
+    """
     asset_id = str(asset_id or "").strip()
     if not asset_id:
         raise InputError("No classifier asset id was given; give the asset id the classifier was saved to.")
@@ -520,6 +695,33 @@ def build_prediction(model: TrainedModel | ee.Classifier, stack: ee.Image, smap:
     ``ee.Classifier`` applied to ``stack`` as it is. ``smap``: SMAP of the same step (needed by residual
     'constant'). ``fine_grid``: the grid the fine factors are computed on (default: the stack's own
     projection). ``clip``: (lo, hi) for ``clamp``, None for no clamping.
+
+    Parameters
+    ----------
+    model
+        A :class:`TrainedModel` or an ``ee.Classifier``.
+    stack
+        The factor image of the step.
+    smap
+        SMAP of the step, or None without residual correction.
+    residual
+        'constant' or 'none'.
+    clip
+        (low, high) for ``clamp``, or None.
+    fine_grid
+        The fine grid (None: the stack's own projection).
+    coarse_grid
+        SMAP's grid (None: EASE-Grid 2.0 9 km).
+
+    Returns
+    -------
+    ee.Image
+        One float band ``soil_moisture``.
+
+    Raises
+    ------
+    InputError
+        An unknown residual mode, residual correction without SMAP, or an empty clip range.
     """
     residual = (residual or "none").strip().lower()
     if residual not in RESIDUAL_MODES:
@@ -585,6 +787,33 @@ def build_exports(images: Sequence[tuple[str, ee.Image]], destination: str, targ
 
     ``destination``: 'drive' (``target`` = folder), 'gcs' (bucket or bucket/folder) or 'asset' (asset folder).
     File exports write masked pixels as ``nodata`` (float32); assets keep the mask.
+
+    Parameters
+    ----------
+    images
+        ``(label YYYYMMDD, image)`` pairs.
+    destination, target
+        Where the exports go.
+    fine_grid
+        The exact output grid.
+    prefix
+        File or asset name prefix.
+    max_pixels
+        The exports' ``maxPixels``.
+    request_fingerprint
+        Names the request in every task's fingerprint.
+    nodata
+        The value of masked pixels in files.
+
+    Returns
+    -------
+    list[TaskConfig]
+        One task per image, in order.
+
+    Raises
+    ------
+    InputError
+        An unknown destination, ``max_pixels`` below 1, or two exports with one name.
     """
     destination = str(destination or "").strip().lower()
     if destination not in DESTINATIONS:
@@ -624,7 +853,27 @@ def build_exports(images: Sequence[tuple[str, ee.Image]], destination: str, targ
 
 
 def classifier_export(model: TrainedModel, asset_id: str, request_fingerprint: str = "") -> TaskConfig:
-    """The task saving the trained classifier as an Earth Engine asset (random forest and CART only)."""
+    """The task saving the trained classifier as an Earth Engine asset (random forest and CART only).
+
+    Parameters
+    ----------
+    model
+        The trained model.
+    asset_id
+        Where to save it.
+    request_fingerprint
+        Names the request in the task's fingerprint.
+
+    Returns
+    -------
+    TaskConfig
+        The classifier export task.
+
+    Raises
+    ------
+    InputError
+        No asset id, or a model Earth Engine cannot save.
+    """
     asset_id = str(asset_id or "").strip().strip("/")
     if not asset_id:
         raise InputError("No asset id was given for the classifier; give one, e.g. "
@@ -661,17 +910,109 @@ class Plan:
     trained: Any = None
 
 
-def plan_downscale(area: Any, start: Any, end: Any, step: str, factors: Sequence[str], smap_product: str = "L4",
-                   smap_layer: str = "sm_surface", model_type: str = "rf", params: dict[str, Any] | None = None,
-                   residual: str = "constant", clip: tuple[float, float] | None = DEFAULT_CLIP,
-                   fine_resolution: float = 1000.0, target_crs: str = "EPSG:6933", destination: str = "drive",
-                   destination_path: str | None = None, samples_per_step: int | None = 1000,
-                   max_training_steps: int | None = 24, seed: int = 0, save_classifier_asset: str | None = None,
-                   classifier_asset: str | None = None, area_crs: str | None = None, window_days: int = 8,
-                   orbit_pass: str = "both", sources: dict[str, str] | None = None,
-                   max_pixels: float = DEFAULT_MAX_PIXELS, project: str | None = None, credentials: Any = None,
-                   url: str | None = None) -> Plan:
-    """Check the inputs, initialize Earth Engine and build the export tasks of the whole chain: the classifier
+@dataclass
+class _Checked:
+    """A :class:`.request.DownscaleRequest` with its choices normalized and checked, and what they resolve to."""
+
+    request: DownscaleRequest
+    steps: list[tuple[dt.date, dt.date, str]]
+    entries: list[dict[str, Any]]
+    smap_entry: dict[str, Any]
+    ee_args: dict[str, Any]
+    train_steps: list[tuple[dt.date, dt.date, str]]
+    geom: Any
+    srs: Any
+
+    @property
+    def train_once(self) -> bool:
+        """A savable model trained here: one classifier task, every export loads the saved classifier."""
+        return not self.request.classifier_asset and self.request.model_type in SAVABLE
+
+    @property
+    def n_train(self) -> int:
+        return 0 if self.request.classifier_asset else len(self.train_steps)
+
+
+def _check_request(request: DownscaleRequest) -> _Checked:
+    """Every check that needs no request to Earth Engine; choices normalized (lowercase, stripped)."""
+    steps = time_steps(request.start, request.end, request.step)
+    model_type = str(request.model_type or "").strip().lower()
+    if model_type not in MODEL_TYPES:
+        raise InputError(f"Unknown model type '{model_type}'; choose one of {', '.join(MODEL_TYPES)}.")
+    residual = (request.residual or "none").strip().lower()
+    if residual not in RESIDUAL_MODES:
+        raise InputError(f"Unknown residual correction '{residual}'; use one of {', '.join(RESIDUAL_MODES)}.")
+    destination = str(request.destination or "").strip().lower()
+    if destination not in DESTINATIONS:
+        raise InputError(f"Unknown export destination '{destination}'; choose drive, gcs or asset.")
+    _split_target(destination, request.destination_path)
+    request = replace(request, model_type=model_type, residual=residual, destination=destination,
+                      sources=dict(request.sources or {}))
+    entries = load_catalog().factors(list(request.factors), request.sources)
+    smap_entry = load_catalog().smap(request.smap_product, request.smap_layer)
+    if request.classifier_asset and request.save_classifier_asset:
+        raise InputError("A reused classifier is already saved; leave 'save classifier as asset' empty when a "
+                         "classifier asset is reused.")
+    if request.save_classifier_asset and model_type not in SAVABLE:
+        raise InputError(f"Earth Engine can save only random forest and CART classifiers as assets, not a "
+                         f"{MODEL_LABELS[model_type]}; choose RF or CART, or leave the classifier asset empty.")
+    ee_args = {} if request.classifier_asset else classifier_args(model_type, request.params,
+                                                                  len(feature_names(entries)), request.seed)
+    train_steps = training_steps(steps, request.max_training_steps)
+    geom, srs = area_geometry(request.area, request.area_crs)
+    ease = smap_grid(geom, srs)  # input checks on the EASE-Grid 2.0 lattice before anything is sent
+    cell_max_pixels(fine_grid(ease, request.target_crs, float(request.fine_resolution)), ease)
+    return _Checked(request, steps, entries, smap_entry, ee_args, train_steps, geom, srs)
+
+
+def _samples_per_step(checked: _Checked, coarse: Grid) -> int:
+    """Training cells per step; InputError when a model Earth Engine cannot save would carry too many."""
+    request = checked.request
+    per_step = coarse.size if not request.samples_per_step else min(int(request.samples_per_step), coarse.size)
+    n_train = checked.n_train
+    if not request.classifier_asset and not checked.train_once and per_step * n_train > MAX_EMBEDDED_SAMPLES:
+        raise InputError(f"Earth Engine cannot save a {MODEL_LABELS[request.model_type]}, so each of the "
+                         f"{len(checked.steps)} exports retrains it, here on up to {per_step * n_train:,} samples "
+                         f"({n_train} training steps x {per_step:,} cells): more than the {MAX_EMBEDDED_SAMPLES:,} "
+                         "allowed. Lower the samples per step or the training steps, or choose random forest or CART "
+                         "(trained once and saved).")
+    return per_step
+
+
+def _request_record(checked: _Checked, fine: Grid, coarse: Grid, smap_proj: dict[str, Any],
+                    per_step: int) -> dict[str, Any]:
+    """The request as the task manifest records it; its fingerprint names the tasks and the classifier."""
+    request, steps, entries = checked.request, checked.steps, checked.entries
+    srs = checked.srs
+    xmin, xmax, ymin, ymax = checked.geom.GetEnvelope()
+    n_train = checked.n_train
+    return {
+        "area": {"bbox": [xmin, ymin, xmax, ymax], "crs": srs.GetAuthorityName(None) and
+                 f"{srs.GetAuthorityName(None)}:{srs.GetAuthorityCode(None)}" or srs.ExportToWkt()},
+        "start": steps[0][0].isoformat(), "end": (steps[-1][1] - dt.timedelta(days=1)).isoformat(),
+        "step": STEPS[str(request.step).strip().lower().replace(" ", "")], "factors": [e["id"] for e in entries],
+        "sources": {e["id"]: e.get("source", "default") for e in entries}, "features": feature_names(entries),
+        "smap_product": request.smap_product, "smap_layer": request.smap_layer, "model_type": request.model_type,
+        "params": {k: v for k, v in (request.params or {}).items() if v is not None},
+        "ee_classifier_args": checked.ee_args,
+        "classifier_asset": request.classifier_asset or None,
+        "save_classifier_asset": request.save_classifier_asset or None,
+        "training": {"once": checked.train_once, "steps": n_train, "samples": per_step * n_train,
+                     "runs": 0 if request.classifier_asset else (1 if checked.train_once else len(steps))},
+        "samples_per_step": request.samples_per_step or 0, "training_steps": [s[2] for s in checked.train_steps],
+        "seed": request.seed, "residual": request.residual,
+        "clip": list(request.clip) if request.clip is not None else None, "crs": request.target_crs,
+        "resolution": float(request.fine_resolution),
+        "fine_grid": {"transform": list(fine.transform), "width": fine.width, "height": fine.height},
+        "smap_grid": {"crs": smap_proj["crs"], "transform": list(coarse.transform), "width": coarse.width,
+                      "height": coarse.height, "source": f"{smap_proj['collection']} (the asset's own grid)"},
+        "window_days": request.window_days, "orbit_pass": request.orbit_pass, "destination": request.destination,
+        "destination_path": request.destination_path or None, "max_pixels": float(request.max_pixels),
+    }
+
+
+def plan_downscale(request: DownscaleRequest, connection: Connection | None = None) -> Plan:
+    """Check the request, initialize Earth Engine and build the export tasks of the whole chain: the classifier
     (trained on up to ``max_training_steps`` steps, or loaded from ``classifier_asset``), one soil moisture
     export per time step, and the classifier export when ``save_classifier_asset`` is given.
 
@@ -683,105 +1024,88 @@ def plan_downscale(area: Any, start: Any, end: Any, step: str, factors: Sequence
 
     Grids are those of :mod:`.fetch`: SMAP's EASE-Grid 2.0 cells covering the area and the fine grid in
     ``target_crs`` at ``fine_resolution`` over the same cells, so files match what fetchgee + downscale write.
-    """
-    from . import auth
-    from .expressions import STEPS, time_steps
-    from .fetch import area_geometry, fine_grid, smap_grid, smap_native_grid
 
-    steps = time_steps(start, end, step)
-    model_type = str(model_type or "").strip().lower()
-    if model_type not in MODEL_TYPES:
-        raise InputError(f"Unknown model type '{model_type}'; choose one of {', '.join(MODEL_TYPES)}.")
-    residual = (residual or "none").strip().lower()
-    if residual not in RESIDUAL_MODES:
-        raise InputError(f"Unknown residual correction '{residual}'; use one of {', '.join(RESIDUAL_MODES)}.")
-    destination = str(destination or "").strip().lower()
-    if destination not in DESTINATIONS:
-        raise InputError(f"Unknown export destination '{destination}'; choose drive, gcs or asset.")
-    _split_target(destination, destination_path)
-    sources = dict(sources or {})
-    entries = load_catalog().factors(list(factors), sources)
-    smap_entry = load_catalog().smap(smap_product, smap_layer)
-    names = feature_names(entries)
-    if classifier_asset and save_classifier_asset:
-        raise InputError("A reused classifier is already saved; leave 'save classifier as asset' empty when a "
-                         "classifier asset is reused.")
-    if save_classifier_asset and model_type not in SAVABLE:
-        raise InputError(f"Earth Engine can save only random forest and CART classifiers as assets, not a "
-                         f"{MODEL_LABELS[model_type]}; choose RF or CART, or leave the classifier asset empty.")
-    ee_args = {} if classifier_asset else classifier_args(model_type, params, len(names), seed)
-    train_steps = training_steps(steps, max_training_steps)
-    geom, srs = area_geometry(area, area_crs)
-    ease = smap_grid(geom, srs)  # input checks on the EASE-Grid 2.0 lattice before anything is sent
-    cell_max_pixels(fine_grid(ease, target_crs, float(fine_resolution)), ease)
-    project_id = auth.initialize(project, credentials, url)
-    coarse, smap_proj = smap_native_grid(smap_entry, geom, srs, steps[0][0])  # SMAP's own grid on Earth Engine
-    fine = fine_grid(coarse, target_crs, float(fine_resolution))
+    Parameters
+    ----------
+    request
+        Area, dates, factors, model, residual correction and exports (:class:`.request.DownscaleRequest`).
+    connection
+        Earth Engine project, credentials and endpoint (:func:`.auth.initialize`).
+
+    Returns
+    -------
+    Plan
+        The export tasks in submission order, the request record, the model and the grids.
+
+    Raises
+    ------
+    InputError
+        A bad choice (model, residual mode, destination, classifier assets, too many embedded samples, an area
+        or resolution Earth Engine cannot take), named with its fix; raised before any export is built.
+    GeeError
+        Earth Engine cannot be initialized or cannot describe SMAP's grid.
+    """
+    checked = _check_request(request)
+    request = checked.request
+    connection = connection or Connection()
+    project_id = auth.initialize(connection.project, connection.credentials, connection.url)
+    coarse, smap_proj = smap_native_grid(checked.smap_entry, checked.geom, checked.srs, checked.steps[0][0])
+    fine = fine_grid(coarse, request.target_crs, float(request.fine_resolution))
     cell_max_pixels(fine, coarse)
-    per_step = coarse.size if not samples_per_step else min(int(samples_per_step), coarse.size)
-    n_train = 0 if classifier_asset else len(train_steps)
-    train_once = not classifier_asset and model_type in SAVABLE
-    if not classifier_asset and not train_once and per_step * n_train > MAX_EMBEDDED_SAMPLES:
-        raise InputError(f"Earth Engine cannot save a {MODEL_LABELS[model_type]}, so each of the {len(steps)} exports "
-                         f"retrains it, here on up to {per_step * n_train:,} samples ({n_train} training steps x "
-                         f"{per_step:,} cells): more than the {MAX_EMBEDDED_SAMPLES:,} allowed. Lower the samples per "
-                         "step or the training steps, or choose random forest or CART (trained once and saved).")
-    classifier_root = None  # train once without a given asset id: one named after the request, decided below
-    if train_once and not save_classifier_asset:
-        classifier_root = (destination_path or "").strip().strip("/") if destination == "asset" else \
+    per_step = _samples_per_step(checked, coarse)
+    record = _request_record(checked, fine, coarse, smap_proj, per_step)
+    request_fp = fingerprint(record)
+    save_asset = request.save_classifier_asset
+    if checked.train_once and not save_asset:  # one classifier named after the request
+        root = (request.destination_path or "").strip().strip("/") if request.destination == "asset" else \
             f"projects/{project_id}/assets"
-    xmin, xmax, ymin, ymax = geom.GetEnvelope()
-    request = {
-        "area": {"bbox": [xmin, ymin, xmax, ymax], "crs": srs.GetAuthorityName(None) and
-                 f"{srs.GetAuthorityName(None)}:{srs.GetAuthorityCode(None)}" or srs.ExportToWkt()},
-        "start": steps[0][0].isoformat(), "end": (steps[-1][1] - dt.timedelta(days=1)).isoformat(),
-        "step": STEPS[str(step).strip().lower().replace(" ", "")], "factors": [e["id"] for e in entries],
-        "sources": {e["id"]: e.get("source", "default") for e in entries}, "features": names,
-        "smap_product": smap_product, "smap_layer": smap_layer, "model_type": model_type,
-        "params": {k: v for k, v in (params or {}).items() if v is not None}, "ee_classifier_args": ee_args,
-        "classifier_asset": classifier_asset or None, "save_classifier_asset": save_classifier_asset or None,
-        "training": {"once": train_once, "steps": n_train, "samples": per_step * n_train,
-                     "runs": 0 if classifier_asset else (1 if train_once else len(steps))},
-        "samples_per_step": samples_per_step or 0, "training_steps": [s[2] for s in train_steps], "seed": seed,
-        "residual": residual, "clip": list(clip) if clip is not None else None, "crs": target_crs,
-        "resolution": float(fine_resolution),
-        "fine_grid": {"transform": list(fine.transform), "width": fine.width, "height": fine.height},
-        "smap_grid": {"crs": smap_proj["crs"], "transform": list(coarse.transform), "width": coarse.width,
-                      "height": coarse.height, "source": f"{smap_proj['collection']} (the asset's own grid)"},
-        "window_days": window_days, "orbit_pass": orbit_pass, "destination": destination,
-        "destination_path": destination_path or None, "max_pixels": float(max_pixels),
-    }
-    request_fp = fingerprint(request)
-    if classifier_root is not None:
-        save_classifier_asset = f"{classifier_root}/smdownscale_classifier_{request_fp}"
-        request["training"]["classifier_asset"] = save_classifier_asset
-    options = grid_options(fine, window_days=window_days, orbit_pass=orbit_pass, sources=sources)
-    sample_region = grid_region(coarse)
-    if classifier_asset:
-        model = load_model(classifier_asset, entries, model_type)
-    else:
-        model = build_training(sample_region, train_steps, entries, smap_product, smap_layer, fine, model_type,
-                               params, samples_per_step, seed, options=options, coarse_grid=coarse)
-    configs = []
-    trained = model
-    if save_classifier_asset:
-        configs.append(classifier_export(model, save_classifier_asset, request_fp))
-        if train_once:  # every export loads the saved classifier: Earth Engine trains once
-            model = load_model(save_classifier_asset, entries, model_type)
-    images = []
-    for s0, s1, label in steps:
-        stack = build_stack(entries, s0, s1, sample_region, options)
-        smap = build_smap(smap_product, smap_layer, s0, s1, sample_region) if residual != "none" else None
-        images.append((label, build_prediction(model, stack, smap, residual, clip, fine, coarse)))
-    exports = build_exports(images, destination, destination_path, fine, max_pixels=max_pixels,
-                            request_fingerprint=request_fp)
-    if train_once:
+        save_asset = f"{root}/smdownscale_classifier_{request_fp}"
+        record["training"]["classifier_asset"] = save_asset
+    options = grid_options(fine, window_days=request.window_days, orbit_pass=request.orbit_pass,
+                           sources=request.sources)
+    model, trained, configs = _model_tasks(checked, fine, coarse, options, save_asset, request_fp)
+    exports = _prediction_exports(checked, model, fine, coarse, options, request_fp)
+    if checked.train_once:
         for cfg in exports:
             cfg.after = configs[0].description
     configs += exports
-    return Plan(configs, request, model, fine, coarse, len(steps), project_id,
-                stack_cost=input_pixels_per_pixel(entries, options), training_cells=per_step * n_train,
-                training_steps=n_train, trained=trained)
+    return Plan(configs, record, model, fine, coarse, len(checked.steps), project_id,
+                stack_cost=input_pixels_per_pixel(checked.entries, options), training_cells=per_step * checked.n_train,
+                training_steps=checked.n_train, trained=trained)
+
+
+def _model_tasks(checked: _Checked, fine: Grid, coarse: Grid, options: BuildOptions, save_asset: str | None,
+                 request_fp: str) -> tuple[TrainedModel, TrainedModel, list[TaskConfig]]:
+    """The model the exports use, the model as trained, and the classifier export task (when it is saved)."""
+    request = checked.request
+    if request.classifier_asset:
+        model = load_model(request.classifier_asset, checked.entries, request.model_type)
+    else:
+        model = build_training(grid_region(coarse), checked.train_steps, checked.entries, request.smap_product,
+                               request.smap_layer, fine, request.model_type, request.params,
+                               request.samples_per_step, request.seed, options=options, coarse_grid=coarse)
+    trained = model
+    configs = []
+    if save_asset:
+        configs.append(classifier_export(model, save_asset, request_fp))
+        if checked.train_once:  # every export loads the saved classifier: Earth Engine trains once
+            model = load_model(save_asset, checked.entries, request.model_type)
+    return model, trained, configs
+
+
+def _prediction_exports(checked: _Checked, model: TrainedModel, fine: Grid, coarse: Grid, options: BuildOptions,
+                        request_fp: str) -> list[TaskConfig]:
+    """One soil moisture export per time step."""
+    request = checked.request
+    region = grid_region(coarse)
+    images = []
+    for s0, s1, label in checked.steps:
+        stack = build_stack(checked.entries, s0, s1, region, options)
+        smap = build_smap(request.smap_product, request.smap_layer, s0, s1, region) \
+            if request.residual != "none" else None
+        images.append((label, build_prediction(model, stack, smap, request.residual, request.clip, fine, coarse)))
+    return build_exports(images, request.destination, request.destination_path, fine,
+                         max_pixels=request.max_pixels, request_fingerprint=request_fp)
 
 
 def plan_table(plan: Plan) -> RunPlan:

@@ -1,10 +1,10 @@
 """Earth Engine batch tasks: bounded submission, tracking, a resumable task manifest, cancel, downloads.
 
-:func:`submit_batches` keeps at most ``batch_size`` tasks queued or running on Earth Engine at once
-(READY, RUNNING or CANCEL_REQUESTED), polls their states and starts the next ones as others finish. Every
-state change is written at once (atomically) to a JSON task manifest: per task its description, kind,
-destination, file prefix or asset id, operation name and task id, state, Earth Engine's error message,
-number of submissions. Never a token or key. A later run with the same manifest
+:func:`submit_batches` keeps at most ``run.batch_size`` (:class:`.request.TaskRun`) tasks queued or running on
+Earth Engine at once (READY, RUNNING or CANCEL_REQUESTED), polls their states and starts the next ones as
+others finish. Every state change is written at once (atomically) to a JSON task manifest: per task its
+description, kind, destination, file prefix or asset id, operation name and task id, state, Earth Engine's
+error message, number of submissions. Never a token or key. A later run with the same manifest
 
 * skips tasks that COMPLETED (when the request is unchanged: each task carries a fingerprint of the
   request parameters),
@@ -15,8 +15,8 @@ Cancel (``is_canceled``) cancels, on Earth Engine, every task the run is followi
 those of earthengine-api: ``Task.start`` (``projects/*/image:export`` or ``classifier:export``),
 ``ee.data.getOperation`` and ``ee.data.cancelOperation`` (``operations/*`` and ``operations/*:cancel``).
 
-:func:`downscale_gee` is the whole server-side chain (plan with :mod:`.server`, submit, optionally download
-Cloud Storage results with :func:`download_results`).
+:func:`.pipeline.downscale_gee` is the whole server-side chain (plan with :mod:`.server`, submit with
+:func:`submit_batches`, optionally download Cloud Storage results with :func:`download_results`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import datetime as dt
 import json
 import os
 import re
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
@@ -35,6 +34,8 @@ from .. import raster
 from ..errors import Canceled, InputError, SmdError
 from ..raster import IsCanceled, Progress, never_canceled, no_progress
 from . import GeeError
+from .auth import explain, redact
+from .request import TaskRun
 
 MANIFEST_FORMAT = "smdownscale-gee-tasks"
 MANIFEST_VERSION = 1
@@ -71,18 +72,6 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _redact(text: Any) -> str:
-    from .auth import redact
-
-    return redact(text)
-
-
-def _explain(exc: BaseException) -> GeeError:
-    from .auth import explain
-
-    return explain(exc)
-
-
 # -- task configurations ---------------------------------------------------------------------------
 
 @dataclass
@@ -101,7 +90,13 @@ class TaskConfig:
     after: Optional[str] = None
 
     def make_task(self) -> Any:
-        """A new, unstarted ``ee.batch.Task`` (a new one for every submission)."""
+        """A new, unstarted ``ee.batch.Task`` (a new one for every submission).
+
+        Raises
+        ------
+        InputError
+            The destination is unknown.
+        """
         import ee
 
         kwargs = dict(self.export_kwargs)
@@ -126,7 +121,13 @@ class TaskConfig:
 
 
 def start_task(config: TaskConfig) -> str:
-    """Start ``config`` on Earth Engine (``Task.start``); returns the operation name."""
+    """Start ``config`` on Earth Engine (``Task.start``); returns the operation name.
+
+    Raises
+    ------
+    GeeError
+        Earth Engine returned no task.
+    """
     task = config.make_task()
     task.start()
     if not task.name:
@@ -136,7 +137,18 @@ def start_task(config: TaskConfig) -> str:
 
 def operation_status(operation: dict[str, Any]) -> dict[str, Any]:
     """``{"state", "error", "progress", "destination_uris", "eecu_seconds"}`` of an Earth Engine operation
-    (``eecu_seconds``: the batch compute the task used so far, None when Earth Engine does not say)."""
+    (``eecu_seconds``: the batch compute the task used so far, None when Earth Engine does not say).
+
+    Parameters
+    ----------
+    operation
+        An operation as ``ee.data.getOperation`` returns it.
+
+    Returns
+    -------
+    dict[str, Any]
+        Its state (:data:`STATES`), error, progress, destination URIs and compute.
+    """
     meta = operation.get("metadata", {}) or {}
     state = OPERATION_STATES.get(str(meta.get("state", "PENDING")), READY)
     error = None
@@ -170,13 +182,30 @@ def cancel_task(operation_name: str) -> None:
 # -- the task manifest -----------------------------------------------------------------------------
 
 def new_manifest(request: Optional[dict[str, Any]] = None, project: Optional[str] = None) -> dict[str, Any]:
+    """An empty task manifest for ``request`` and ``project``."""
     now = _now()
     return {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "created": now, "updated": now,
             "project": project, "request": request or {}, "counts": {}, "tasks": []}
 
 
 def read_task_manifest(path: str) -> dict[str, Any]:
-    """A task manifest written by :func:`submit_batches`; InputError with the fix when it is not one."""
+    """A task manifest written by :func:`submit_batches`; InputError with the fix when it is not one.
+
+    Parameters
+    ----------
+    path
+        The task manifest.
+
+    Returns
+    -------
+    dict[str, Any]
+        The manifest document.
+
+    Raises
+    ------
+    InputError
+        The file is missing or unreadable, not a task manifest, or from a newer version.
+    """
     try:
         with open(path, encoding="utf-8") as fh:
             doc = json.load(fh)
@@ -195,7 +224,20 @@ def read_task_manifest(path: str) -> dict[str, Any]:
 
 
 def write_task_manifest(path: str, doc: dict[str, Any]) -> str:
-    """Write the manifest atomically (temporary file in the same folder, then rename)."""
+    """Write the manifest atomically (temporary file in the same folder, then rename).
+
+    Parameters
+    ----------
+    path
+        Where to write.
+    doc
+        The manifest document (counts and compute updated).
+
+    Returns
+    -------
+    str
+        ``path``.
+    """
     raster.check_output_path(path)
     doc["updated"] = _now()
     counts: dict[str, int] = {}
@@ -283,23 +325,17 @@ def _merge(config: TaskConfig, prev: Optional[dict[str, Any]], say: Log) -> tupl
     return rec, "submit"
 
 
-@raster.gdal_exceptions()
-def submit_batches(task_configs: Sequence[TaskConfig], batch_size: int, manifest_path: str,
-                   start_fn: Callable[[TaskConfig], str] = start_task,
-                   status_fn: Callable[[str], dict[str, Any]] = task_status,
-                   cancel_fn: Callable[[str], None] = cancel_task, poll_interval: float = 30.0,
-                   progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled,
-                   sleep: Callable[[float], None] = time.sleep, wait: bool = True, log: Optional[Log] = None,
-                   request: Optional[dict[str, Any]] = None, project: Optional[str] = None,
-                   timeout: Optional[float] = None) -> BatchResult:
-    """Start the tasks, at most ``batch_size`` queued or running at once, and follow them (see the module doc).
+@dataclass
+class TaskClient:
+    """How :func:`submit_batches` talks to Earth Engine: start a task (returns its operation name), ask for a
+    started task's state (:func:`operation_status`'s form) and cancel one. Earth Engine's own calls by default."""
 
-    ``wait``: poll until every task has finished (else: start what the batch allows and return; a later run
-    with the same manifest picks up from there). ``timeout`` (seconds of waiting): stop following, tasks go
-    on. Progress is finished tasks / all tasks. Cancel cancels the followed tasks on Earth Engine and raises
-    Canceled. Failed tasks do not raise: they are in the result (``failed``) and the manifest.
-    """
-    say = log or (lambda _m: None)
+    start: Callable[[TaskConfig], str] = start_task
+    status: Callable[[str], dict[str, Any]] = task_status
+    cancel: Callable[[str], None] = cancel_task
+
+
+def _check_configs(task_configs: Sequence[TaskConfig], batch_size: int) -> None:
     if int(batch_size) < 1:
         raise InputError(f"The batch size must be at least 1 task (got {batch_size}).")
     if not task_configs:
@@ -308,152 +344,233 @@ def submit_batches(task_configs: Sequence[TaskConfig], batch_size: int, manifest
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise InputError(f"Several tasks are named {', '.join(dupes)}; every task needs its own description.")
+
+
+def _open_manifest(manifest_path: str, request: Optional[dict[str, Any]], project: Optional[str]) -> dict[str, Any]:
+    """The task manifest to continue (its request and project updated), or a new one."""
+    if not os.path.exists(manifest_path):
+        return new_manifest(request, project)
+    doc = read_task_manifest(manifest_path)
+    if request is not None:
+        doc["request"] = request
+    if project:
+        doc["project"] = project
+    return doc
+
+
+class _Batch:
+    """One run of :func:`submit_batches`: the records of its tasks, the manifest they are saved in, and the two
+    things a round does (follow the started tasks, start the next ones)."""
+
+    def __init__(self, task_configs: Sequence[TaskConfig], batch_size: int, manifest_path: str,
+                 doc: dict[str, Any], client: TaskClient, progress: Progress, is_canceled: IsCanceled,
+                 say: Log) -> None:
+        self.batch_size = int(batch_size)
+        self.manifest_path, self.doc = manifest_path, doc
+        self.client = client
+        self.progress, self.is_canceled, self.say = progress, is_canceled, say
+        self.by_desc = {c.description: c for c in task_configs}
+        self.records: list[dict[str, Any]] = []
+        self.result = BatchResult(manifest_path, self.records)
+        self.start_retries = 0
+        previous = {r.get("description"): r for r in doc["tasks"] if isinstance(r, dict)}
+        for cfg in task_configs:
+            rec, action = _merge(cfg, previous.pop(cfg.description, None), say)
+            self.records.append(rec)
+            if action == "skip":
+                self.result.skipped += 1
+            elif action == "attach":
+                self.result.reattached += 1
+        doc["tasks"] = self.records + list(previous.values())  # records of other requests are kept as they are
+        if self.result.skipped:
+            say(f"{self.result.skipped} task(s) completed in a previous run; not started again.")
+        if self.result.reattached:
+            say(f"Following {self.result.reattached} task(s) started in a previous run.")
+
+    def save(self) -> None:
+        write_task_manifest(self.manifest_path, self.doc)
+
+    def n_active(self) -> int:
+        return sum(r["state"] in ACTIVE for r in self.records)
+
+    def report(self) -> None:
+        self.progress(sum(r["state"] in FINAL for r in self.records) / len(self.records))
+
+    def unfinished(self) -> bool:
+        return any(r["state"] not in FINAL for r in self.records)
+
+    def check_canceled(self) -> None:
+        if self.is_canceled():
+            raise Canceled()
+
+    def set_state(self, rec: dict[str, Any], state: str, error: Optional[str] = None) -> None:
+        """A new state (and Earth Engine's message, redacted) for one task, saved with the manifest."""
+        rec["state"] = state
+        rec["error"] = redact(error) if error else None
+        rec["updated_at"] = _now()
+        self.save()
+
+    def follow(self) -> None:
+        """Ask Earth Engine for the state of every started task; record what changed."""
+        for rec in self.records:
+            self.check_canceled()
+            if rec["state"] in ACTIVE and rec.get("operation"):
+                self._follow_one(rec)
+        self.report()
+
+    def _follow_one(self, rec: dict[str, Any]) -> None:
+        try:
+            status = self.client.status(rec["operation"])
+        except Exception as exc:
+            err = explain(exc)
+            if err.kind in RETRYABLE_KINDS:
+                self.say(f"{rec['description']}: status not available this time ({err}); asking again later.")
+                return
+            self.set_state(rec, FAILED, f"Earth Engine cannot report on task {rec['operation']}: {err}")
+            self.say(f"{rec['description']}: FAILED: {rec['error']}")
+            return
+        rec["progress"] = status.get("progress", rec.get("progress", 0.0))
+        if status.get("destination_uris"):
+            rec["destination_uris"] = status["destination_uris"]
+        if status.get("eecu_seconds") is not None:
+            rec["eecu_seconds"] = status["eecu_seconds"]
+        if status["state"] != rec["state"] or (status.get("error") and status["error"] != rec.get("error")):
+            self.set_state(rec, status["state"], status.get("error"))
+            self.say(f"{rec['description']}: {rec['state']}" + (f": {rec['error']}" if rec.get("error") else ""))
+
+    def start_next(self) -> None:
+        """Start unsubmitted tasks while the batch has room (a task waits for the classifier it loads)."""
+        for rec in self.records:
+            if rec["state"] != UNSUBMITTED:
+                continue
+            if self.n_active() >= self.batch_size or self.is_canceled():
+                break
+            cfg = self.by_desc[rec["description"]]
+            if not self._dependency_met(rec, cfg):
+                continue
+            if self._start_one(rec, cfg) == "later":
+                break
+        self.result.max_active = max(self.result.max_active, self.n_active())
+        self.report()
+
+    def _dependency_met(self, rec: dict[str, Any], cfg: TaskConfig) -> bool:
+        """Whether the task ``cfg`` waits for has completed; fails ``rec`` when that task did not complete."""
+        needed = next((r for r in self.records if cfg.after and r["description"] == cfg.after), None)
+        if needed is None or needed["state"] == COMPLETED:
+            return True
+        if needed["state"] in (FAILED, CANCELLED):
+            rec["submissions"] = int(rec.get("submissions", 0))
+            self.set_state(rec, FAILED, f"Not started: {cfg.after} did not complete ({needed['state']}).")
+            self.say(f"{cfg.description}: FAILED: {rec['error']}")
+        return False
+
+    def _start_one(self, rec: dict[str, Any], cfg: TaskConfig) -> str:
+        """Start one task: 'started', 'failed', or 'later' (a retryable refusal: the round stops starting)."""
+        try:
+            operation = self.client.start(cfg)
+        except Exception as exc:
+            err = exc if isinstance(exc, SmdError) else explain(exc)
+            retryable = isinstance(err, GeeError) and err.kind in RETRYABLE_KINDS
+            if retryable and self.start_retries < MAX_START_RETRIES:
+                self.start_retries += 1
+                self.say(f"{cfg.description}: Earth Engine did not accept the task yet ({err}); trying again later.")
+                return "later"
+            rec["submissions"] = int(rec.get("submissions", 0)) + 1
+            self.set_state(rec, FAILED, str(err))
+            self.say(f"{cfg.description}: FAILED to start: {rec['error']}")
+            return "failed"
+        self.start_retries = 0
+        rec.update({"operation": operation, "task_id": str(operation).rsplit("/", 1)[-1],
+                    "submissions": int(rec.get("submissions", 0)) + 1, "submitted_at": _now(),
+                    "progress": 0.0, "destination_uris": []})
+        self.set_state(rec, READY)
+        self.result.started += 1
+        self.say(f"{cfg.description}: started (task {rec['task_id']}).")
+        return "started"
+
+    def pause(self, seconds: float, sleep: Callable[[float], None]) -> None:
+        """Wait ``seconds`` in slices, so cancel is noticed quickly."""
+        slept = 0.0
+        while slept < seconds:
+            self.check_canceled()
+            step = min(SLEEP_SLICE, seconds - slept)
+            sleep(step)
+            slept += step
+
+
+@raster.gdal_exceptions()
+def submit_batches(task_configs: Sequence[TaskConfig], manifest_path: str, run: Optional[TaskRun] = None,
+                   client: Optional[TaskClient] = None, progress: Progress = no_progress,
+                   is_canceled: IsCanceled = never_canceled, log: Optional[Log] = None,
+                   request: Optional[dict[str, Any]] = None, project: Optional[str] = None) -> BatchResult:
+    """Start the tasks, at most ``run.batch_size`` queued or running at once, and follow them (see the module doc).
+
+    Each round follows the started tasks, then starts the next ones while the batch has room, then waits
+    ``run.poll_interval`` seconds. Failed tasks do not raise: they are in the result (``failed``) and the manifest.
+
+    Parameters
+    ----------
+    task_configs
+        The tasks, each with its own description (a task waits for the one named in its ``after``).
+    manifest_path
+        The task manifest, written after every change; an existing one is continued (completed tasks are
+        skipped, running ones followed, failed ones submitted again).
+    run
+        Batch size, whether to wait until every task has finished (else start what the batch allows and return;
+        a later run with the same manifest picks up from there), the poll interval, how to sleep, and the
+        seconds of waiting after which the run stops following (the tasks go on); see :class:`.request.TaskRun`.
+    client
+        How tasks are started, asked for their state and canceled (:class:`TaskClient`).
+    progress, is_canceled, log
+        Finished tasks / all tasks; cancel check; messages for the user.
+    request, project
+        Recorded in the manifest (the request record and the Earth Engine project).
+
+    Returns
+    -------
+    BatchResult
+        The task records and what this run did (started, skipped, reattached, most active at once).
+
+    Raises
+    ------
+    InputError
+        A batch size below 1, no task, two tasks with one description, or a manifest that cannot be used.
+    Canceled
+        ``is_canceled()`` became true: the followed tasks are canceled on Earth Engine and the manifest says so.
+    """
+    run = run or TaskRun()
+    client = client or TaskClient()
+    batch_size = run.batch_size
+    say = log or (lambda _m: None)
+    _check_configs(task_configs, batch_size)
     manifest_path = os.path.abspath(manifest_path) if manifest_path else ""
     raster.check_output_path(manifest_path)
-    if os.path.exists(manifest_path):
-        doc = read_task_manifest(manifest_path)
-        if request is not None:
-            doc["request"] = request
-        if project:
-            doc["project"] = project
-    else:
-        doc = new_manifest(request, project)
-    previous = {r.get("description"): r for r in doc["tasks"] if isinstance(r, dict)}
-    records: list[dict[str, Any]] = []
-    result = BatchResult(manifest_path, records)
-    for cfg in task_configs:
-        rec, action = _merge(cfg, previous.pop(cfg.description, None), say)
-        records.append(rec)
-        if action == "skip":
-            result.skipped += 1
-        elif action == "attach":
-            result.reattached += 1
-    doc["tasks"] = records + list(previous.values())  # records of other requests are kept as they are
-    by_desc = {c.description: c for c in task_configs}
-    if result.skipped:
-        say(f"{result.skipped} task(s) completed in a previous run; not started again.")
-    if result.reattached:
-        say(f"Following {result.reattached} task(s) started in a previous run.")
-
-    def save() -> None:
-        write_task_manifest(manifest_path, doc)
-
-    def n_active() -> int:
-        return sum(r["state"] in ACTIVE for r in records)
-
-    def report() -> None:
-        progress(sum(r["state"] in FINAL for r in records) / len(records))
-
-    def set_state(rec: dict[str, Any], state: str, error: Optional[str] = None) -> None:
-        rec["state"] = state
-        rec["error"] = _redact(error) if error else None
-        rec["updated_at"] = _now()
-
-    save()
-    report()
-    start_retries = 0
+    doc = _open_manifest(manifest_path, request, project)
+    batch = _Batch(task_configs, batch_size, manifest_path, doc, client, progress, is_canceled, say)
+    batch.save()
+    batch.report()
     waited = 0.0
     try:
         while True:
-            if is_canceled():
-                raise Canceled()
-            # 1. follow the tasks on Earth Engine
-            for rec in records:
-                if is_canceled():
-                    raise Canceled()
-                if rec["state"] not in ACTIVE or not rec.get("operation"):
-                    continue
-                try:
-                    status = status_fn(rec["operation"])
-                except Exception as exc:
-                    err = _explain(exc)
-                    if err.kind in RETRYABLE_KINDS:
-                        say(f"{rec['description']}: status not available this time ({err}); asking again later.")
-                        continue
-                    set_state(rec, FAILED, f"Earth Engine cannot report on task {rec['operation']}: {err}")
-                    save()
-                    say(f"{rec['description']}: FAILED: {rec['error']}")
-                    continue
-                rec["progress"] = status.get("progress", rec.get("progress", 0.0))
-                if status.get("destination_uris"):
-                    rec["destination_uris"] = status["destination_uris"]
-                if status.get("eecu_seconds") is not None:
-                    rec["eecu_seconds"] = status["eecu_seconds"]
-                if status["state"] != rec["state"] or (status.get("error") and status["error"] != rec.get("error")):
-                    set_state(rec, status["state"], status.get("error"))
-                    save()
-                    say(f"{rec['description']}: {rec['state']}" + (f": {rec['error']}" if rec.get("error") else ""))
-            report()
-            # 2. start the next tasks while the batch has room
-            for rec in records:
-                if rec["state"] != UNSUBMITTED:
-                    continue
-                if n_active() >= batch_size or is_canceled():
-                    break
-                cfg = by_desc[rec["description"]]
-                needed = next((r for r in records if cfg.after and r["description"] == cfg.after), None)
-                if needed is not None and needed["state"] != COMPLETED:
-                    if needed["state"] in (FAILED, CANCELLED):
-                        rec["submissions"] = int(rec.get("submissions", 0))
-                        set_state(rec, FAILED, f"Not started: {cfg.after} did not complete ({needed['state']}).")
-                        save()
-                        say(f"{cfg.description}: FAILED: {rec['error']}")
-                    continue  # waits for the task it depends on (the classifier it loads)
-                try:
-                    operation = start_fn(cfg)
-                except SmdError as exc:
-                    if isinstance(exc, GeeError) and exc.kind in RETRYABLE_KINDS and start_retries < MAX_START_RETRIES:
-                        start_retries += 1
-                        say(f"{cfg.description}: Earth Engine did not accept the task yet ({exc}); trying again later.")
-                        break
-                    rec["submissions"] = int(rec.get("submissions", 0)) + 1
-                    set_state(rec, FAILED, str(exc))
-                    save()
-                    say(f"{cfg.description}: FAILED to start: {rec['error']}")
-                    continue
-                except Exception as exc:
-                    err = _explain(exc)
-                    if err.kind in RETRYABLE_KINDS and start_retries < MAX_START_RETRIES:
-                        start_retries += 1
-                        say(f"{cfg.description}: Earth Engine did not accept the task yet ({err}); trying again later.")
-                        break
-                    rec["submissions"] = int(rec.get("submissions", 0)) + 1
-                    set_state(rec, FAILED, str(err))
-                    save()
-                    say(f"{cfg.description}: FAILED to start: {rec['error']}")
-                    continue
-                start_retries = 0
-                rec.update({"operation": operation, "task_id": str(operation).rsplit("/", 1)[-1],
-                            "submissions": int(rec.get("submissions", 0)) + 1, "submitted_at": _now(),
-                            "progress": 0.0, "destination_uris": []})
-                set_state(rec, READY)
-                save()
-                result.started += 1
-                say(f"{cfg.description}: started (task {rec['task_id']}).")
-            result.max_active = max(result.max_active, n_active())
-            report()
-            if not any(r["state"] not in FINAL for r in records) or not wait:
+            batch.check_canceled()
+            batch.follow()
+            batch.start_next()
+            if not batch.unfinished() or not run.wait:
                 break
-            if timeout is not None and waited >= timeout:
-                say(f"Stopped following after {waited:.0f} s; {len(result.pending)} task(s) go on. Run again with the "
-                    "same manifest to follow them.")
+            if run.timeout is not None and waited >= run.timeout:
+                say(f"Stopped following after {waited:.0f} s; {len(batch.result.pending)} task(s) go on. Run again "
+                    "with the same manifest to follow them.")
                 break
-            slept = 0.0
-            while slept < poll_interval:
-                if is_canceled():
-                    raise Canceled()
-                step = min(SLEEP_SLICE, poll_interval - slept)
-                sleep(step)
-                slept += step
-            waited += poll_interval
+            batch.pause(run.poll_interval, run.sleep)
+            waited += run.poll_interval
     except Canceled:
-        n = _cancel_active(records, cancel_fn, say)
-        set_done = [r for r in records if r["state"] == CANCELLED]
-        save()
+        n = _cancel_active(batch.records, client.cancel, say)
+        n_canceled = sum(r["state"] == CANCELLED for r in batch.records)
+        batch.save()
         raise Canceled(f"Canceled by the user; {n} Earth Engine task(s) were canceled on Earth Engine. The manifest "
-                       f"{manifest_path} records them ({len(set_done)} canceled): run again with it to submit them "
+                       f"{manifest_path} records them ({n_canceled} canceled): run again with it to submit them "
                        "again; completed tasks are kept.") from None
-    return result
+    return batch.result
 
 
 def _cancel_active(records: list[dict[str, Any]], cancel_fn: Callable[[str], None], say: Log) -> int:
@@ -463,7 +580,7 @@ def _cancel_active(records: list[dict[str, Any]], cancel_fn: Callable[[str], Non
             try:
                 cancel_fn(rec["operation"])
             except Exception as exc:
-                say(f"{rec['description']}: could not be canceled ({_explain(exc)}); cancel it in the Code Editor "
+                say(f"{rec['description']}: could not be canceled ({explain(exc)}); cancel it in the Code Editor "
                     "(Tasks tab).")
                 continue
             rec["state"] = CANCELLED
@@ -474,7 +591,22 @@ def _cancel_active(records: list[dict[str, Any]], cancel_fn: Callable[[str], Non
 
 
 def failure_message(records: Sequence[dict[str, Any]], manifest_path: str, limit: int = 3) -> str:
-    """A message naming the failed or canceled tasks with Earth Engine's messages."""
+    """A message naming the failed or canceled tasks with Earth Engine's messages.
+
+    Parameters
+    ----------
+    records
+        Task records.
+    manifest_path
+        The task manifest, named in the message.
+    limit
+        How many tasks the message names.
+
+    Returns
+    -------
+    str
+        The message.
+    """
     bad = [r for r in records if r["state"] in (FAILED, CANCELLED)]
     lines = [f"{r['description']}: {r['state']}: {r.get('error') or 'no message'}" for r in bad[:limit]]
     more = f" (and {len(bad) - limit} more)" if len(bad) > limit else ""
@@ -499,6 +631,13 @@ class GcsStorage:
         self._client: Any = None
 
     def client(self) -> Any:
+        """The google-cloud-storage client (made once).
+
+        Raises
+        ------
+        InputError
+            google-cloud-storage is not installed.
+        """
         if self._client is None:
             try:
                 from google.cloud import storage
@@ -522,9 +661,11 @@ class GcsStorage:
         return self._client
 
     def list(self, bucket: str, prefix: str) -> list[str]:
+        """The object names in ``bucket`` starting with ``prefix``."""
         return [b.name for b in self.client().list_blobs(bucket, prefix=prefix)]
 
     def download(self, bucket: str, name: str, path: str) -> None:
+        """Download object ``name`` of ``bucket`` to ``path``."""
         self.client().bucket(bucket).blob(name).download_to_filename(path)
 
 
@@ -545,6 +686,37 @@ def download_results(records: Sequence[dict[str, Any]] | str, folder: str, stora
     ``records``: task records or the task manifest's path (then updated with the files). ``storage``: an
     object with ``list(bucket, prefix) -> names`` and ``download(bucket, name, path)`` (default
     :class:`GcsStorage`). Files already there are kept. Each file is written atomically.
+
+    Parameters
+    ----------
+    records
+        Task records, or the task manifest's path.
+    folder
+        Where to save the maps.
+    storage
+        Lists and downloads objects (default: :class:`GcsStorage`).
+    manifest_path
+        A task manifest to update with the files, or None.
+    band_name, nodata
+        The maps' band description and nodata value.
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+    log
+        Messages for the user, or None.
+
+    Returns
+    -------
+    list[str]
+        The downloaded maps, one per completed task.
+
+    Raises
+    ------
+    InputError
+        No download folder; also from :func:`read_task_manifest`.
+    GeeError
+        The bucket cannot be listed, an exported file is missing, or a download fails.
+    Canceled
+        ``is_canceled()`` became true.
     """
     say = log or (lambda _m: None)
     doc = None
@@ -572,7 +744,7 @@ def download_results(records: Sequence[dict[str, Any]] | str, folder: str, stora
             except SmdError:
                 raise
             except Exception as exc:
-                raise GeeError(f"Cannot list gs://{rec['target']}/{prefix}* ({_redact(exc)}); check the bucket name "
+                raise GeeError(f"Cannot list gs://{rec['target']}/{prefix}* ({redact(exc)}); check the bucket name "
                                "and your access to it.", kind="other") from None
             if not names:
                 raise GeeError(f"No exported file gs://{rec['target']}/{prefix}.tif was found although the task "
@@ -606,7 +778,7 @@ def _download_one(storage: Any, rec: dict[str, Any], names: Sequence[str], out: 
             try:
                 storage.download(rec["target"], name, part)
             except Exception as exc:
-                raise GeeError(f"Cannot download gs://{rec['target']}/{name} ({_redact(exc)}); run again (downloaded "
+                raise GeeError(f"Cannot download gs://{rec['target']}/{name} ({redact(exc)}); run again (downloaded "
                                "files are kept).", kind="network") from None
         shown = {part: f"gs://{rec['target']}/{name}" for part, name in zip(parts, names)}
         with raster.atomic_path(out) as tmp, raster.reading(*parts, shown=shown):
@@ -627,95 +799,6 @@ def _download_one(storage: Any, rec: dict[str, Any], names: Sequence[str], out: 
                 os.remove(part)
 
 
-# -- the whole chain -------------------------------------------------------------------------------
-
-@dataclass
-class GeeDownscaleResult:
-    """What :func:`downscale_gee` did."""
-
-    manifest_path: str
-    batch: Optional[BatchResult]
-    n_steps: int
-    configs: list[TaskConfig]
-    request: dict[str, Any]
-    downloaded: list[str] = field(default_factory=list)
-    #: The dry run's plan (``plan_only``; then nothing was submitted and ``batch`` is None).
-    plan: Any = None
-
-
-def plan_path(manifest_path: str) -> str:
-    """Where the dry run writes its plan: next to the task manifest, ``<name>.plan.csv``."""
-    return os.path.splitext(os.path.abspath(manifest_path))[0] + ".plan.csv"
-
-
-@raster.gdal_exceptions()
-def downscale_gee(area: Any, start: Any, end: Any, step: str, factors: Sequence[str], manifest_path: str,
-                  smap_product: str = "L4", smap_layer: str = "sm_surface", model_type: str = "rf",
-                  params: Optional[dict[str, Any]] = None, residual: str = "constant",
-                  clip: Optional[tuple[float, float]] = (0.0, 0.6), fine_resolution: float = 1000.0,
-                  target_crs: str = "EPSG:6933", destination: str = "drive", destination_path: Optional[str] = None,
-                  batch_size: int = 10, samples_per_step: Optional[int] = 1000, max_training_steps: Optional[int] = 24,
-                  seed: int = 0, save_classifier_asset: Optional[str] = None, classifier_asset: Optional[str] = None,
-                  wait: bool = True, download_folder: Optional[str] = None, area_crs: Optional[str] = None,
-                  window_days: int = 8, orbit_pass: str = "both", sources: Optional[dict[str, str]] = None,
-                  max_pixels: float = 1e13, project: Optional[str] = None, credentials: Any = None,
-                  url: Optional[str] = None, poll_interval: float = 30.0, storage: Any = None,
-                  sleep: Callable[[float], None] = time.sleep, progress: Progress = no_progress,
-                  is_canceled: IsCanceled = never_canceled, log: Optional[Log] = None,
-                  timeout: Optional[float] = None, plan_only: bool = False) -> GeeDownscaleResult:
-    """Train and downscale on Earth Engine and export one soil moisture map per time step (see :mod:`.server`),
-    tasks submitted in batches of ``batch_size`` and recorded in ``manifest_path``.
-
-    ``wait``: follow the tasks until they end (else start the first batch and return). ``download_folder``
-    (Cloud Storage only): download the completed maps there. Raises GeeError naming the tasks that failed
-    (with Earth Engine's message) once all have ended; the manifest is written in every case.
-    ``plan_only``: submit nothing; write the plan (tasks, pixels, bytes, source pixels, training runs:
-    :func:`.server.plan_table`) as ``<manifest name>.plan.csv`` and return it as ``plan`` (no task manifest).
-    """
-    say = log or (lambda _m: None)
-    if not manifest_path:
-        raise InputError("No task manifest file was given; choose where to save it (a .json file).")
-    destination = str(destination or "").strip().lower()
-    if download_folder and destination != "gcs":
-        raise InputError("Downloading results works only with the Cloud Storage destination; choose Cloud Storage, "
-                         "or leave the download folder empty.")
-    from . import server
-
-    plan = server.plan_downscale(area, start, end, step, factors, smap_product=smap_product, smap_layer=smap_layer,
-                                 model_type=model_type, params=params, residual=residual, clip=clip,
-                                 fine_resolution=fine_resolution, target_crs=target_crs, destination=destination,
-                                 destination_path=destination_path, samples_per_step=samples_per_step,
-                                 max_training_steps=max_training_steps, seed=seed,
-                                 save_classifier_asset=save_classifier_asset, classifier_asset=classifier_asset,
-                                 area_crs=area_crs, window_days=window_days, orbit_pass=orbit_pass, sources=sources,
-                                 max_pixels=max_pixels, project=project, credentials=credentials, url=url)
-    say(f"{plan.n_steps} time step(s), {len(plan.configs)} export task(s) to {destination}; fine grid "
-        f"{plan.fine_grid.width} x {plan.fine_grid.height} pixels, {len(plan.model.features)} feature(s); "
-        f"{server.MODEL_LABELS[plan.model.model_type]} "
-        + (f"loaded from {classifier_asset}." if classifier_asset else f"with {plan.model.ee_args}."))
-    if plan_only:
-        run_plan = server.plan_table(plan)
-        run_plan.write_csv(plan_path(manifest_path))
-        say("Plan only (no task was submitted):\n" + run_plan.table())
-        progress(1.0)
-        return GeeDownscaleResult("", None, plan.n_steps, plan.configs, plan.request, plan=run_plan)
-    share = 0.9 if download_folder else 1.0
-    batch = submit_batches(plan.configs, batch_size, manifest_path, poll_interval=poll_interval,
-                           progress=lambda f: progress(share * f), is_canceled=is_canceled, sleep=sleep, wait=wait,
-                           log=say, request=plan.request, project=plan.project, timeout=timeout)
-    result = GeeDownscaleResult(batch.manifest_path, batch, plan.n_steps, plan.configs, plan.request)
-    if download_folder and batch.completed:
-        result.downloaded = download_results(batch.tasks, download_folder,
-                                             storage or GcsStorage(plan.project, credentials),
-                                             manifest_path=batch.manifest_path,
-                                             progress=lambda f: progress(share + (1 - share) * f),
-                                             is_canceled=is_canceled, log=say)
-    if batch.failed and not batch.pending:
-        raise GeeError(failure_message(batch.tasks, batch.manifest_path), kind="other")
-    progress(1.0)
-    return result
-
-
-__all__ = ["TaskConfig", "BatchResult", "GeeDownscaleResult", "submit_batches", "download_results", "downscale_gee",
+__all__ = ["TaskConfig", "TaskClient", "BatchResult", "submit_batches", "download_results",
            "start_task", "task_status", "cancel_task", "operation_status", "read_task_manifest",
            "write_task_manifest", "failure_message", "GcsStorage", "task_description", "STATES", "ACTIVE", "FINAL"]

@@ -84,9 +84,13 @@ class RetryPolicy:
     jitter: bool = True
 
     def bound(self, retry: int) -> float:
+        """The longest wait before retry number ``retry`` (1-based): exponential, at most ``cap``."""
         return float(min(self.cap, self.base * 2.0 ** (retry - 1)))
 
     def delay(self, retry: int, rng: Optional[random.Random] = None, server_hint: Optional[float] = None) -> float:
+        """The wait before retry number ``retry``: jittered up to :meth:`bound`, at least the server's
+        Retry-After hint (capped).
+        """
         bound = self.bound(retry)
         wait = (rng or random).uniform(0.0, bound) if self.jitter else bound
         if server_hint is not None:
@@ -123,7 +127,15 @@ def plan_tiles(grid: Grid, n_bands: int, bytes_per_value: int = 4, max_bytes: in
     ``max_bytes`` per request (``rows * cols * n_bands * bytes_per_value``, never above 48 MiB) and
     ``max_input_pixels`` source pixels read per request (``rows * cols * input_per_pixel``, the source pixels
     behind one output pixel, all bands: :func:`.expressions.input_pixels_per_pixel`); tile sizes are evened
-    out so edge tiles are not slivers."""
+    out so edge tiles are not slivers.
+
+    Raises
+    ------
+    InputError
+        No band is given.
+    GeeError
+        One pixel needs more source pixels, or more bytes, than a request may carry.
+    """
     if n_bands < 1:
         raise InputError("No band to download; choose at least one factor.")
     input_per_pixel = max(1.0, float(input_per_pixel))
@@ -175,7 +187,13 @@ def pixel_grid(grid: Grid, tile: Optional[Tile] = None) -> dict[str, Any]:
 # -- expressions and cache keys ------------------------------------------------------------------
 def prepare_expression(expression: Any, nodata: float) -> Any:
     """The ee.Image actually requested: ``expression`` (an ee.Image or its serialized JSON) as float32
-    with masked pixels filled with ``nodata`` (computePixels has no mask in its NPY answer)."""
+    with masked pixels filled with ``nodata`` (computePixels has no mask in its NPY answer).
+
+    Raises
+    ------
+    InputError
+        The expression cannot be read, or is not an image.
+    """
     import ee
 
     if isinstance(expression, str):
@@ -189,6 +207,7 @@ def prepare_expression(expression: Any, nodata: float) -> Any:
 
 
 def serialize(image: Any) -> str:
+    """The Earth Engine JSON of ``image`` (its cache key and request body)."""
     import ee
 
     return ee.serializer.toJSON(image)
@@ -202,6 +221,7 @@ def tile_key(expression_json: str, request_grid: dict, band_names: Sequence[str]
 
 
 def cache_path(cache_dir: str, key: str) -> str:
+    """The cache file of the tile with ``key`` in ``cache_dir``."""
     return os.path.join(cache_dir, key + ".npy")
 
 
@@ -239,7 +259,13 @@ def decode_npy(data: bytes, rows: int, cols: int, band_names: Sequence[str], nod
 
     Accepts the structured array Earth Engine sends (one field per band), a plain (rows, cols[, bands])
     array and masked arrays; raises _CorruptTileError for anything else (damaged, truncated, wrong shape,
-    missing band, non-numeric)."""
+    missing band, non-numeric).
+
+    Raises
+    ------
+    _CorruptTileError
+        The answer is not the expected array (private: the transport retries the tile).
+    """
     if isinstance(data, np.ndarray):
         arr = data
     else:
@@ -444,6 +470,49 @@ def fetch_image(expression: Any, grid: Grid, band_names: Sequence[str], output: 
     ``max_input_pixels`` (:func:`plan_tiles`), and a tile refused for memory or time is fetched as four smaller
     requests (up to :data:`MAX_SPLITS` times). Earth Engine must be initialized
     (:func:`.auth.initialize`). Raises GeeError, InputError or Canceled; the output then does not exist.
+
+    Parameters
+    ----------
+    expression
+        An ee.Image or its serialized JSON, bands named ``band_names``.
+    grid
+        The output grid.
+    band_names
+        The bands, in order.
+    output
+        The GeoTIFF to write (atomically).
+    cache_dir
+        The tile cache.
+    workers, retry, timeout
+        Parallel requests, the retry policy and seconds per request.
+    nodata
+        The output's nodata value.
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+    sleep, rng
+        How to wait between retries and the jitter's random source (tests).
+    max_side, max_bytes, input_per_pixel, max_input_pixels
+        Tile limits (:func:`plan_tiles`).
+    keep_cache
+        Keep the finished tiles after success.
+    metadata, kinds
+        Dataset metadata and ``SMD_KIND`` per band.
+    log
+        One line per retry (default: the module logger).
+
+    Returns
+    -------
+    FetchStats
+        Tiles fetched, taken from the cache, retried and split, bytes, source pixels and seconds.
+
+    Raises
+    ------
+    InputError
+        No band, repeated band names, or a cache folder that cannot be created.
+    GeeError
+        A tile fails after its retries, or cannot be made small enough.
+    Canceled
+        ``is_canceled()`` became true; finished tiles stay in the cache.
     """
     start = time.monotonic()
     band_names = [str(b) for b in band_names]
@@ -552,7 +621,15 @@ def start_export(expression: Any, grid: Grid, band_names: Sequence[str], descrip
                  destination: str = "drive", folder: Optional[str] = None, bucket: Optional[str] = None,
                  prefix: Optional[str] = None, nodata: float = raster.NODATA_F32) -> str:
     """Start an Earth Engine export of ``expression`` on exactly ``grid`` as a float32 GeoTIFF to Google
-    Drive (``folder``) or Cloud Storage (``bucket``); returns the task's operation name."""
+    Drive (``folder``) or Cloud Storage (``bucket``); returns the task's operation name.
+
+    Raises
+    ------
+    InputError
+        An unknown destination, or Cloud Storage without a bucket.
+    GeeError
+        Earth Engine refuses the task (explained by :func:`.auth.explain`).
+    """
     import ee
 
     image = prepare_expression(expression, nodata).select(list(band_names))
@@ -591,7 +668,15 @@ def wait_for_export(operation_name: str, progress: Progress = no_progress, is_ca
     """Poll an export task until it ends; returns its final status (``state``, ``destination_uris``...).
 
     Cancel (``is_canceled``) cancels the task on the server and raises Canceled; a failed or canceled task
-    raises GeeError with the server's message; ``timeout`` (seconds) stops waiting (the task goes on)."""
+    raises GeeError with the server's message; ``timeout`` (seconds) stops waiting (the task goes on).
+
+    Raises
+    ------
+    Canceled
+        ``is_canceled()`` became true; the task is canceled on Earth Engine.
+    GeeError
+        The task failed or was canceled, its status cannot be read, or it is still running after ``timeout``.
+    """
     import ee
 
     waited = 0.0

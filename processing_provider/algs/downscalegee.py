@@ -367,7 +367,8 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
         from .. import dependencies, settings
 
         dependencies.require(["ee"])
-        from ...algorithms.gee import auth, tasks
+        from ...algorithms.gee import auth, pipeline
+        from ...algorithms.gee.request import Connection, DownscaleRequest, TaskRun
 
         self._monitor = None
         area, area_crs = self._area(parameters, context)
@@ -389,10 +390,9 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
 
         samples = self.parameterAsInt(parameters, self.SAMPLES_PER_STEP, context)
         training_steps = self.parameterAsInt(parameters, self.TRAINING_STEPS, context)
-        result = self.run_engine(
-            tasks.downscale_gee, area, self._text(parameters, self.START_DATE, context),
-            self._text(parameters, self.END_DATE, context),
-            STEPS[self.parameterAsEnum(parameters, self.TIME_STEP, context)], self._factors(parameters), manifest,
+        request = DownscaleRequest(
+            area, self._text(parameters, self.START_DATE, context), self._text(parameters, self.END_DATE, context),
+            STEPS[self.parameterAsEnum(parameters, self.TIME_STEP, context)], self._factors(parameters),
             smap_product=SMAP_PRODUCTS[self.parameterAsEnum(parameters, self.SMAP_PRODUCT, context)],
             smap_layer=SMAP_LAYERS[self.parameterAsEnum(parameters, self.SMAP_LAYER, context)],
             model_type=model_type, params=self._model_params(parameters, context, model_type),
@@ -402,15 +402,16 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
             fine_resolution=self.parameterAsDouble(parameters, self.FINE_RESOLUTION, context),
             target_crs=crs_text(crs) if crs.isValid() else "EPSG:6933", destination=destination,
             destination_path=self._text(parameters, self.DESTINATION_PATH, context) or None,
-            batch_size=batch_size, samples_per_step=samples or None, max_training_steps=training_steps or None,
+            samples_per_step=samples or None, max_training_steps=training_steps or None,
             seed=self.parameterAsInt(parameters, self.SEED, context),
             save_classifier_asset=self._text(parameters, self.SAVE_CLASSIFIER_ASSET, context) or None,
-            classifier_asset=self._text(parameters, self.CLASSIFIER_ASSET, context) or None, wait=wait,
-            download_folder=download or None, area_crs=area_crs,
-            window_days=self.parameterAsInt(parameters, self.WINDOW_DAYS, context),
-            project=self._project(parameters, context), credentials=credentials, url=settings.ee_url() or None,
-            poll_interval=poll, progress=progress, is_canceled=is_canceled, log=log,
-            plan_only=self.parameterAsBoolean(parameters, self.PLAN_ONLY, context))
+            classifier_asset=self._text(parameters, self.CLASSIFIER_ASSET, context) or None, area_crs=area_crs,
+            window_days=self.parameterAsInt(parameters, self.WINDOW_DAYS, context))
+        run = TaskRun(batch_size=batch_size, wait=wait, poll_interval=poll, download_folder=download or None,
+                      plan_only=self.parameterAsBoolean(parameters, self.PLAN_ONLY, context))
+        connection = Connection(self._project(parameters, context), credentials, settings.ee_url() or None)
+        result = self.run_engine(pipeline.downscale_gee, request, manifest, run, connection, progress=progress,
+                                 is_canceled=is_canceled, log=log)
         if result.plan is not None:
             plan = result.plan
             feedback.pushInfo(self.tr("Plan written to {}: {} task(s), {} bytes, {} training run(s); nothing was "

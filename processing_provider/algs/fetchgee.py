@@ -240,6 +240,7 @@ class FetchGeeAlgorithm(GeeParameters, SmdAlgorithm):
 
         dependencies.require(["ee"])
         from ...algorithms.gee import auth, fetch
+        from ...algorithms.gee.request import Connection, FetchOptions, FetchRequest
 
         area, area_crs = self._area(parameters, context)
         out_dir = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
@@ -254,22 +255,24 @@ class FetchGeeAlgorithm(GeeParameters, SmdAlgorithm):
         def log(message: str) -> None:
             feedback.pushInfo(auth.redact(message))
 
-        result = self.run_engine(
-            fetch.fetch, area, self.parameterAsString(parameters, self.START_DATE, context).strip(),
+        request = FetchRequest(
+            area, self.parameterAsString(parameters, self.START_DATE, context).strip(),
             self.parameterAsString(parameters, self.END_DATE, context).strip(),
             STEPS[self.parameterAsEnum(parameters, self.TIME_STEP, context)], self._factors(parameters, context),
             smap_product=SMAP_PRODUCTS[self.parameterAsEnum(parameters, self.SMAP_PRODUCT, context)],
             smap_layer=SMAP_LAYERS[self.parameterAsEnum(parameters, self.SMAP_LAYER, context)],
             fine_resolution=self.parameterAsDouble(parameters, self.FINE_RESOLUTION, context),
             target_crs=self._target_crs(parameters, context),
-            out_dir=out_dir, window_days=self.parameterAsInt(parameters, self.WINDOW_DAYS, context),
+            window_days=self.parameterAsInt(parameters, self.WINDOW_DAYS, context),
+            area_crs=area_crs, orbit_pass=ORBITS[self.parameterAsEnum(parameters, self.ORBIT_PASS, context)])
+        options = FetchOptions(
             workers=workers, cache_dir=settings.cache_dir() if stored_cache else None, export=export,
             export_target=(self.parameterAsString(parameters, self.EXPORT_TARGET, context) or "").strip() or None,
             wait_exports=self.parameterAsBool(parameters, self.WAIT_EXPORTS, context),
-            area_crs=area_crs, orbit_pass=ORBITS[self.parameterAsEnum(parameters, self.ORBIT_PASS, context)],
-            project=self._project(parameters, context), credentials=credentials, url=settings.ee_url() or None,
-            progress=progress, is_canceled=is_canceled, log=log,
             plan_only=self.parameterAsBool(parameters, self.PLAN_ONLY, context))
+        connection = Connection(self._project(parameters, context), credentials, settings.ee_url() or None)
+        result = self.run_engine(fetch.fetch, request, out_dir, options, connection, progress=progress,
+                                 is_canceled=is_canceled, log=log)
         if result.plan is not None:
             plan = result.plan
             feedback.pushInfo(self.tr("Plan written to {}: {} request(s) or task(s), {} bytes; nothing was computed "

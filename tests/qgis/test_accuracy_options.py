@@ -17,10 +17,7 @@ from smdownscale.processing_provider.algs.downscale import DownscaleAlgorithm as
 from smdownscale.processing_provider.algs.screen import ScreenAlgorithm as S
 from smdownscale.processing_provider.algs.train import MODEL_KEYS
 from smdownscale.processing_provider.algs.train import TrainAlgorithm as T
-
-from ..unit.test_features import make_scene, smooth_field
-from ..unit.test_train import MORE_DATES, nonlinear_sm
-from .test_downscale import scene as ds_scene  # noqa: F401  (fixture)
+from smdownscale.tests.scenes import MORE_DATES, make_scene, nonlinear_sm, residual_scene, smooth_field
 
 
 def _night(fields, sm, fine, coarse, rng):
@@ -96,7 +93,12 @@ def test_screen_vif_and_diagnostics(run, scene, tmp_path):
         assert "vif" not in next(csv.reader(fh))
 
 
-def test_downscale_smooth_residual_correction(run, ds_scene, tmp_path):  # noqa: F811
+@pytest.fixture(scope="module")
+def ds_scene(tmp_path_factory):
+    return residual_scene(str(tmp_path_factory.mktemp("qacc_downscale")))
+
+
+def test_downscale_smooth_residual_correction(run, ds_scene, tmp_path):
     out = str(tmp_path / "smooth_20230601.tif")
     res = run("smdownscale:downscale", {A.MODEL: ds_scene["model"], A.FACTORS: ds_scene["stack"],
                                         A.SOIL_MOISTURE: ds_scene["smap"], A.RESIDUAL_CORRECTION: 2,

@@ -38,8 +38,7 @@ from smdownscale.algorithms.raster import Grid, band_names, read_all, srs_from_u
 from smdownscale.algorithms.train import train_model
 from smdownscale.tests.fake_ee import FakeEarthEngine
 from smdownscale.tests.reliability import Snapshot, record_loss
-
-from ..unit.test_features import make_scene
+from smdownscale.tests.scenes import make_scene
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                                 "scripts"))

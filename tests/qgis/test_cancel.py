@@ -19,8 +19,7 @@ from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsSettings
 from smdownscale.algorithms.raster import read_all, write_raster
 from smdownscale.algorithms.train import train_model
 from smdownscale.tests.fake_ee import FakeEarthEngine
-
-from ..unit.test_features import make_scene
+from smdownscale.tests.scenes import make_scene
 
 #: Hang guard: a run still going this long after the cancel ignored it (timings belong in bench/).
 HANG_SECONDS = 60.0

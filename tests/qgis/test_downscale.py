@@ -6,45 +6,15 @@ import numpy as np
 import pytest
 from osgeo import gdal
 from qgis.core import QgsProcessingException
-from sklearn.ensemble import RandomForestRegressor
 
-from smdownscale.algorithms import model_io
-from smdownscale.algorithms.raster import Grid, read_all, srs_from_user, write_raster
+from smdownscale.algorithms.raster import read_all, write_raster
 from smdownscale.processing_provider.algs.downscale import DownscaleAlgorithm as A
-
-UTM = srs_from_user("EPSG:32650").ExportToWkt()
-W, H = 45, 36
-FINE = Grid(UTM, (400000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), W, H)
-COARSE = Grid(UTM, (400000.0, 9000.0, 0.0, 4600000.0, 0.0, -9000.0), 5, 4)  # 9 x 9 pixels per cell, aligned
-NDVI = np.round(np.arange(0.1, 0.85, 0.1), 2)
-LST = np.array([280.0, 295.0, 310.0])
-
-
-def relation(ndvi, lst):
-    return 0.05 + 0.3 * ndvi + 0.002 * (lst - 280.0)
+from smdownscale.tests.scenes import RS_FINE, RS_H, RS_W, residual_scene
 
 
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("downscale")
-    combos = np.array([(a, b) for a in NDVI for b in LST])
-    est = RandomForestRegressor(n_estimators=2, bootstrap=False, max_features=None, random_state=0)
-    est.fit(combos, relation(combos[:, 0], combos[:, 1]))
-    model = str(tmp / "rf.smdmodel")
-    model_io.save_model(model, est, {"features": ["ndvi", "lst"], "model_type": "rf", "units": "m3/m3",
-                                     "factors": [{"name": "ndvi", "kind": "continuous", "classes": []},
-                                                 {"name": "lst", "kind": "continuous", "classes": []}]})
-    rng = np.random.default_rng(0)
-    ndvi = rng.choice(NDVI, (H, W))
-    lst = rng.choice(LST, (H, W))
-    ndvi[10:12, 20:25] = np.nan
-    stack = str(tmp / "factors_20230601.tif")
-    write_raster(stack, FINE, np.stack([lst, rng.normal(size=(H, W)), ndvi]), names=["lst", "dem", "ndvi"])
-    sm = rng.uniform(0.15, 0.35, (COARSE.height, COARSE.width))
-    smap = str(tmp / "smap_20230601.tif")
-    write_raster(smap, COARSE, sm)
-    return {"model": model, "stack": stack, "smap": smap, "sm": sm,
-            "raw": np.where(np.isfinite(ndvi), relation(ndvi, lst), np.nan)}
+    return residual_scene(str(tmp_path_factory.mktemp("downscale")))
 
 
 def test_downscale_with_residual_correction(run, scene, tmp_path):
@@ -88,7 +58,7 @@ def test_not_a_model_file(run, scene, tmp_path):
 
 def test_missing_factor(run, scene, tmp_path):
     stack = str(tmp_path / "factors.tif")
-    write_raster(stack, FINE, np.full((2, H, W), 0.3), names=["ndvi", "dem"])
+    write_raster(stack, RS_FINE, np.full((2, RS_H, RS_W), 0.3), names=["ndvi", "dem"])
     out = tmp_path / "o.tif"
     with pytest.raises(QgsProcessingException, match=r"lacks the factor\(s\) lst that the model needs"):
         run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS: stack, A.RESIDUAL_CORRECTION: 1,

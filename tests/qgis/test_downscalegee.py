@@ -14,9 +14,10 @@ from qgis.core import QgsApplication, QgsProcessingException, QgsProcessingFeedb
 
 from smdownscale.processing_provider import gee_tasks
 from smdownscale.processing_provider.algs.downscalegee import DownscaleGeeAlgorithm as G
+from smdownscale.tests.ee_graph import calls, graph
 from smdownscale.tests.fake_ee import FakeEarthEngine
-from smdownscale.tests.unit.test_gee_server import calls, graph
-from smdownscale.tests.unit.test_gee_tasks import FakeGcs, _tif_bytes
+from smdownscale.tests.fake_gcs import FakeGcs, tif_bytes
+from smdownscale.tests.scenes import export_configs
 
 EXTENT = "115.6,116.3,41.7,42.2 [EPSG:4326]"
 
@@ -148,12 +149,11 @@ def test_cancel_in_qgis_cancels_the_earth_engine_tasks(run, fake, tmp_path):
 
 def test_monitor_task_cancel_cancels_the_earth_engine_tasks(fake, tmp_path, plugin):
     from smdownscale.algorithms.gee import auth
-    from smdownscale.tests.unit.test_gee_tasks import configs
 
     auth.initialize(project=fake.project, url=fake.url, force=True)
     fake.task_states = ["PENDING"] + ["RUNNING"] * 500 + ["SUCCEEDED"]
     path = str(tmp_path / "monitor.json")
-    task = gee_tasks.start_monitor(configs(3), path, 2, poll_interval=0.05)
+    task = gee_tasks.start_monitor(export_configs(3), path, 2, poll_interval=0.05)
     deadline = time.monotonic() + 30
     while len(fake.operations) < 2:
         assert time.monotonic() < deadline
@@ -172,7 +172,7 @@ def test_monitor_task_cancel_cancels_the_earth_engine_tasks(fake, tmp_path, plug
 
 def test_cloud_storage_results_are_downloaded(run, fake, tmp_path, monkeypatch):
     values = np.full((64, 74), 0.27, dtype=np.float32)
-    gcs = FakeGcs({("bkt", f"run/soil_moisture_2023060{d}.tif"): _tif_bytes(values, 11151000.0, 4928000.0)
+    gcs = FakeGcs({("bkt", f"run/soil_moisture_2023060{d}.tif"): tif_bytes(values, 11151000.0, 4928000.0)
                    for d in (1, 2)})
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs.url)
     try:

@@ -22,9 +22,8 @@ from smdownscale.processing_provider.algs.align import AlignAlgorithm as A
 from smdownscale.processing_provider.algs.screen import ScreenAlgorithm as S
 from smdownscale.processing_provider.algs.train import TrainAlgorithm as T
 from smdownscale.processing_provider.algs.validate import ValidateAlgorithm as V
-
-from ..unit.test_report import ESCAPED, EVIL, check_self_contained
-from ..unit.test_series import DYNAMIC, STATIC, build_scene
+from smdownscale.tests.report_checks import ESCAPED, EVIL, check_self_contained
+from smdownscale.tests.scenes import DYNAMIC, STATIC, build_scene
 
 
 @pytest.fixture(scope="module")

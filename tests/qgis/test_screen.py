@@ -10,8 +10,7 @@ import pytest
 from qgis.core import QgsProcessingException
 
 from smdownscale.processing_provider.algs.screen import ScreenAlgorithm as S
-
-from ..unit.test_features import DATES, make_scene
+from smdownscale.tests.scenes import DATES, make_scene
 
 
 def _twin(fields, sm, fine, coarse, rng):

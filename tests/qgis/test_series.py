@@ -23,8 +23,7 @@ from qgis.PyQt.QtCore import QDate, QDateTime, QTime
 from smdownscale.algorithms import raster, series
 from smdownscale.processing_provider.algs.downscale import DownscaleAlgorithm as D
 from smdownscale.processing_provider.algs.validate import ValidateAlgorithm as V
-
-from ..unit.test_series import build_scene
+from smdownscale.tests.scenes import build_scene
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,7 @@ from smdownscale.algorithms import model_io
 from smdownscale.algorithms.features import coarse_pairs
 from smdownscale.processing_provider.algs.screen import ScreenAlgorithm as S
 from smdownscale.processing_provider.algs.train import TrainAlgorithm as T
-
-from ..unit.test_features import DATES, make_scene
-from ..unit.test_train import MORE_DATES, nonlinear_sm
+from smdownscale.tests.scenes import DATES, MORE_DATES, make_scene, nonlinear_sm
 
 
 @pytest.fixture(scope="module")

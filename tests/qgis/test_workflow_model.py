@@ -14,8 +14,7 @@ from qgis.core import Qgis, QgsApplication, QgsProcessingModelAlgorithm, QgsProc
 
 from smdownscale.algorithms import metrics, raster, sample
 from smdownscale.algorithms.model_io import read_meta
-
-from ..unit.test_report import check_self_contained
+from smdownscale.tests.report_checks import check_self_contained
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))

@@ -10,8 +10,7 @@ from smdownscale.algorithms.aggregate import CellIndex, CoarseMean
 from smdownscale.algorithms.derived import DryEdge, StackReader, fit_dry_edge, resolve, tvdi
 from smdownscale.algorithms.errors import InputError
 from smdownscale.algorithms.features import coarse_pairs
-
-from .test_features import DATES, ease_grid, fine_grid_over, smooth_field
+from smdownscale.tests.scenes import DATES, ease_grid, fine_grid_over, smooth_field
 
 A, B, T_MIN = 320.0, -25.0, 290.0  # dry edge Ts_max = 320 - 25 NDVI; wet edge 290 K
 

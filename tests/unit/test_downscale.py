@@ -6,75 +6,35 @@ import os
 import numpy as np
 import pytest
 from osgeo import gdal, osr
-from sklearn.ensemble import RandomForestRegressor
 from sklearn.tree import DecisionTreeRegressor
 
 from smdownscale.algorithms import model_io
 from smdownscale.algorithms.downscale import downscale
 from smdownscale.algorithms.errors import Canceled, InputError, ModelFileError
-from smdownscale.algorithms.raster import Grid, read_all, srs_from_user, write_raster
-
-UTM = srs_from_user("EPSG:32650").ExportToWkt()
-WGS84 = srs_from_user("EPSG:4326").ExportToWkt()
-W, H = 60, 45
-FINE = Grid(UTM, (400000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), W, H)
-NDVI = np.round(np.arange(0.1, 0.85, 0.1), 2)  # 8 levels
-LST = np.array([280.0, 290.0, 300.0, 310.0])
-LC = np.array([10, 20])
-FEATURES = ["ndvi", "lst", "landcover=10", "landcover=20"]
-FACTORS = [{"name": "ndvi", "kind": "continuous", "classes": []},
-           {"name": "lst", "kind": "continuous", "classes": []},
-           {"name": "landcover", "kind": "categorical", "classes": [10, 20]}]
-
-
-def relation(ndvi, lst, lc):
-    """The synthetic truth the model learns exactly (m3/m3, 0.08 .. 0.40)."""
-    return 0.05 + 0.3 * ndvi + 0.002 * (lst - 280.0) + 0.05 * (lc == 20)
-
-
-def _save_model(path, estimator="rf"):
-    combos = np.array([(a, b, c) for a in NDVI for b in LST for c in LC], dtype=np.float64)
-    x = np.column_stack([combos[:, 0], combos[:, 1], combos[:, 2] == 10, combos[:, 2] == 20]).astype(np.float64)
-    y = relation(combos[:, 0], combos[:, 1], combos[:, 2])
-    if estimator == "rf":
-        est = RandomForestRegressor(n_estimators=3, bootstrap=False, max_features=None, random_state=0, n_jobs=1)
-    else:
-        est = DecisionTreeRegressor(random_state=0)
-    est.fit(x, y)
-    meta = {"features": FEATURES, "factors": FACTORS, "model_type": "rf" if estimator == "rf" else "cart",
-            "units": "m3/m3", "training_grid": {"crs": "EPSG:6933", "res": 9008.05}}
-    model_io.save_model(path, est, meta)
-    return path
+from smdownscale.algorithms.raster import Grid, read_all, write_raster
+from smdownscale.tests.scenes import (
+    DS_FACTORS,
+    DS_FINE,
+    DS_H,
+    DS_W,
+    UTM,
+    WGS84,
+    ds_fields,
+    ds_relation,
+    save_ds_model,
+    write_ds_stack,
+)
 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
-    return _save_model(str(tmp_path_factory.mktemp("model") / "sm.smdmodel"))
-
-
-def _fields(seed=1):
-    rng = np.random.default_rng(seed)
-    ndvi = rng.choice(NDVI, (H, W))
-    lst = rng.choice(LST, (H, W))
-    lc = rng.choice(LC, (H, W)).astype(np.float64)
-    dem = rng.normal(1200, 100, (H, W))
-    ndvi[3:6, 10:14] = np.nan  # nodata in one factor only
-    lc[20, 5] = np.nan
-    dem[0, :] = np.nan  # nodata in a band the model does not use
-    return {"ndvi": ndvi, "lst": lst, "landcover": lc, "dem": dem}
-
-
-def _stack(path, fields, order=("dem", "lst", "landcover", "ndvi")):
-    data = np.stack([fields[n] for n in order])
-    kinds = ["categorical" if n == "landcover" else "continuous" for n in order]
-    write_raster(str(path), FINE, data, names=list(order), kinds=kinds)
-    return str(path)
+    return save_ds_model(str(tmp_path_factory.mktemp("model") / "sm.smdmodel"))
 
 
 def _expected(fields):
     """The relation where every model factor is valid, NaN elsewhere."""
     ok = np.isfinite(fields["ndvi"]) & np.isfinite(fields["lst"]) & np.isfinite(fields["landcover"])
-    return np.where(ok, relation(fields["ndvi"], fields["lst"], fields["landcover"]), np.nan)
+    return np.where(ok, ds_relation(fields["ndvi"], fields["lst"], fields["landcover"]), np.nan)
 
 
 def _coarse_grid(crs=UTM):
@@ -84,12 +44,12 @@ def _coarse_grid(crs=UTM):
 
 def _cell_of_pixels(coarse):
     """Cell (flat index, -1 outside) of every fine pixel center, point by point (independent of the engine)."""
-    ct = None if coarse.srs.IsSame(FINE.srs) else osr.CoordinateTransformation(FINE.srs, coarse.srs)
-    out = np.full((H, W), -1)
-    for r in range(H):
-        for c in range(W):
-            x = FINE.transform[0] + (c + 0.5) * FINE.transform[1]
-            y = FINE.transform[3] + (r + 0.5) * FINE.transform[5]
+    ct = None if coarse.srs.IsSame(DS_FINE.srs) else osr.CoordinateTransformation(DS_FINE.srs, coarse.srs)
+    out = np.full((DS_H, DS_W), -1)
+    for r in range(DS_H):
+        for c in range(DS_W):
+            x = DS_FINE.transform[0] + (c + 0.5) * DS_FINE.transform[1]
+            y = DS_FINE.transform[3] + (r + 0.5) * DS_FINE.transform[5]
             if ct is not None:
                 x, y, _ = ct.TransformPoint(x, y)
             col = math.floor((x - coarse.transform[0]) / coarse.transform[1])
@@ -104,8 +64,8 @@ def _files(folder):
 
 
 def test_prediction_equals_relation_and_keeps_nodata(tmp_path, model):
-    f = _fields()
-    stack = _stack(tmp_path / "factors_20230601.tif", f)
+    f = ds_fields()
+    stack = write_ds_stack(tmp_path / "factors_20230601.tif", f)
     out = str(tmp_path / "sm_1km_20230601.tif")
     res = downscale(model, stack, out, residual="none")
     got = read_all(out)[0]
@@ -113,8 +73,8 @@ def test_prediction_equals_relation_and_keeps_nodata(tmp_path, model):
     invalid = ~np.isfinite(f["ndvi"]) | ~np.isfinite(f["landcover"])
     assert np.isnan(got[invalid]).all() and invalid.sum() == 13
     np.testing.assert_allclose(got[~invalid], exp[~invalid], atol=1e-6)
-    assert np.isfinite(got[0]).sum() == W - invalid[0].sum()  # dem nodata does not matter
-    assert res.n_valid == W * H - 13
+    assert np.isfinite(got[0]).sum() == DS_W - invalid[0].sum()  # dem nodata does not matter
+    assert res.n_valid == DS_W * DS_H - 13
     assert res.mean == pytest.approx(float(np.mean(exp[~invalid])), abs=1e-6)
     assert res.std == pytest.approx(float(np.std(exp[~invalid])), abs=1e-6)
     assert res.min == pytest.approx(float(exp[~invalid].min()), abs=1e-6)
@@ -131,9 +91,9 @@ def test_prediction_equals_relation_and_keeps_nodata(tmp_path, model):
 
 
 def test_band_order_does_not_matter(tmp_path, model):
-    f = _fields(2)
-    a = _stack(tmp_path / "a.tif", f, ("dem", "lst", "landcover", "ndvi"))
-    b = _stack(tmp_path / "b.tif", f, ("ndvi", "landcover", "dem", "lst"))
+    f = ds_fields(2)
+    a = write_ds_stack(tmp_path / "a.tif", f, ("dem", "lst", "landcover", "ndvi"))
+    b = write_ds_stack(tmp_path / "b.tif", f, ("ndvi", "landcover", "dem", "lst"))
     downscale(model, a, str(tmp_path / "oa.tif"), residual="none")
     downscale(model, b, str(tmp_path / "ob.tif"), residual="none")
     ga, gb = read_all(str(tmp_path / "oa.tif"))[0], read_all(str(tmp_path / "ob.tif"))[0]
@@ -142,10 +102,10 @@ def test_band_order_does_not_matter(tmp_path, model):
 
 
 def test_decision_tree_model(tmp_path):
-    model = _save_model(str(tmp_path / "cart.smdmodel"), "cart")
-    f = _fields(3)
+    model = save_ds_model(str(tmp_path / "cart.smdmodel"), "cart")
+    f = ds_fields(3)
     out = str(tmp_path / "o.tif")
-    res = downscale(model, _stack(tmp_path / "s.tif", f), out, residual="none", n_jobs=2)
+    res = downscale(model, write_ds_stack(tmp_path / "s.tif", f), out, residual="none", n_jobs=2)
     got = read_all(out)[0]
     ok = np.isfinite(got)
     np.testing.assert_allclose(got[ok], _expected(f)[ok], atol=1e-6)
@@ -153,8 +113,8 @@ def test_decision_tree_model(tmp_path):
 
 
 def test_missing_factor_names_it_and_writes_nothing(tmp_path, model):
-    f = _fields()
-    stack = _stack(tmp_path / "s.tif", f, ("dem", "ndvi", "landcover"))
+    f = ds_fields()
+    stack = write_ds_stack(tmp_path / "s.tif", f, ("dem", "ndvi", "landcover"))
     out = str(tmp_path / "o.tif")
     with pytest.raises(InputError, match=r"lacks the factor\(s\) lst"):
         downscale(model, stack, out, residual="none")
@@ -162,8 +122,8 @@ def test_missing_factor_names_it_and_writes_nothing(tmp_path, model):
 
 
 def test_residual_correction_conserves_cell_means(tmp_path, model):
-    f = _fields(4)
-    stack = _stack(tmp_path / "factors_20230601.tif", f)
+    f = ds_fields(4)
+    stack = write_ds_stack(tmp_path / "factors_20230601.tif", f)
     coarse = _coarse_grid()
     rng = np.random.default_rng(9)
     sm = rng.uniform(0.1, 0.4, (coarse.height, coarse.width))
@@ -203,9 +163,9 @@ def test_residual_correction_conserves_cell_means(tmp_path, model):
 
 
 def test_residual_correction_with_smap_in_another_crs(tmp_path, model):
-    f = _fields(5)
-    stack = _stack(tmp_path / "s.tif", f)
-    x0, y0, x1, y1 = FINE.extent_in(WGS84)
+    f = ds_fields(5)
+    stack = write_ds_stack(tmp_path / "s.tif", f)
+    x0, y0, x1, y1 = DS_FINE.extent_in(WGS84)
     coarse = Grid(WGS84, (x0 - 0.03, 0.1, 0.0, y1 + 0.02, 0.0, -0.1), int((x1 - x0) / 0.1) + 2,
                   int((y1 - y0) / 0.1) + 2)
     sm = np.random.default_rng(1).uniform(0.15, 0.35, (coarse.height, coarse.width))
@@ -225,8 +185,8 @@ def test_residual_correction_with_smap_in_another_crs(tmp_path, model):
 
 
 def test_block_size_does_not_change_the_result(tmp_path, model):
-    f = _fields(6)
-    stack = _stack(tmp_path / "s.tif", f)
+    f = ds_fields(6)
+    stack = write_ds_stack(tmp_path / "s.tif", f)
     coarse = _coarse_grid()
     smap = str(tmp_path / "smap.tif")
     write_raster(smap, coarse, np.random.default_rng(2).uniform(0.1, 0.4, (coarse.height, coarse.width)))
@@ -238,9 +198,9 @@ def test_block_size_does_not_change_the_result(tmp_path, model):
 
 
 def test_clip_range_bounds_values(tmp_path, model):
-    f = _fields(7)
+    f = ds_fields(7)
     out = str(tmp_path / "o.tif")
-    res = downscale(model, _stack(tmp_path / "s.tif", f), out, residual="none", clip=(0.15, 0.3))
+    res = downscale(model, write_ds_stack(tmp_path / "s.tif", f), out, residual="none", clip=(0.15, 0.3))
     got = read_all(out)[0]
     exp = _expected(f)
     ok = np.isfinite(exp)
@@ -251,8 +211,8 @@ def test_clip_range_bounds_values(tmp_path, model):
 
 @pytest.mark.parametrize("after", [0, 3, 9])
 def test_cancel_removes_temporary_and_output(tmp_path, model, after):
-    f = _fields()
-    stack = _stack(tmp_path / "s.tif", f)
+    f = ds_fields()
+    stack = write_ds_stack(tmp_path / "s.tif", f)
     coarse = _coarse_grid()
     smap = str(tmp_path / "smap.tif")
     write_raster(smap, coarse, np.full((coarse.height, coarse.width), 0.25))
@@ -268,7 +228,7 @@ def test_cancel_removes_temporary_and_output(tmp_path, model, after):
 
 
 def test_residual_needs_coarse_soil_moisture(tmp_path, model):
-    stack = _stack(tmp_path / "s.tif", _fields())
+    stack = write_ds_stack(tmp_path / "s.tif", ds_fields())
     with pytest.raises(InputError, match="give the coarse SMAP raster of the same date, or set residual "
                                          "correction off"):
         downscale(model, stack, str(tmp_path / "o.tif"))
@@ -276,7 +236,7 @@ def test_residual_needs_coarse_soil_moisture(tmp_path, model):
 
 
 def test_smap_not_overlapping(tmp_path, model):
-    stack = _stack(tmp_path / "s.tif", _fields())
+    stack = write_ds_stack(tmp_path / "s.tif", ds_fields())
     far = Grid(UTM, (900000.0, 9000.0, 0.0, 3000000.0, 0.0, -9000.0), 4, 4)
     smap = str(tmp_path / "smap.tif")
     write_raster(smap, far, np.full((4, 4), 0.2))
@@ -286,7 +246,7 @@ def test_smap_not_overlapping(tmp_path, model):
 
 
 def test_smap_of_another_date(tmp_path, model):
-    stack = _stack(tmp_path / "factors_20230601.tif", _fields())
+    stack = write_ds_stack(tmp_path / "factors_20230601.tif", ds_fields())
     smap = str(tmp_path / "smap_20230602.tif")
     write_raster(smap, _coarse_grid(), np.full((6, 8), 0.2))
     with pytest.raises(InputError, match="dated 2023-06-01 but the soil moisture raster smap_20230602.tif"):
@@ -294,9 +254,9 @@ def test_smap_of_another_date(tmp_path, model):
 
 
 def test_all_nodata_stack(tmp_path, model):
-    f = _fields()
+    f = ds_fields()
     f["lst"][:] = np.nan
-    stack = _stack(tmp_path / "s.tif", f)
+    stack = write_ds_stack(tmp_path / "s.tif", f)
     smap = str(tmp_path / "smap.tif")
     write_raster(smap, _coarse_grid(), np.full((6, 8), 0.2))
     for kwargs in ({"residual": "none"}, {"coarse_sm": smap}):
@@ -306,7 +266,7 @@ def test_all_nodata_stack(tmp_path, model):
 
 
 def test_model_file_problems(tmp_path):
-    stack = _stack(tmp_path / "s.tif", _fields())
+    stack = write_ds_stack(tmp_path / "s.tif", ds_fields())
     bad = tmp_path / "bad.smdmodel"
     bad.write_text("not a model")
     with pytest.raises(ModelFileError, match="is not a smdownscale model file"):
@@ -315,7 +275,7 @@ def test_model_file_problems(tmp_path):
         downscale(str(tmp_path / "missing.smdmodel"), stack, str(tmp_path / "o.tif"), residual="none")
     inconsistent = str(tmp_path / "inc.smdmodel")
     est = DecisionTreeRegressor().fit(np.zeros((4, 4)), np.zeros(4))
-    model_io.save_model(inconsistent, est, {"features": ["a", "b", "c", "d"], "factors": FACTORS,
+    model_io.save_model(inconsistent, est, {"features": ["a", "b", "c", "d"], "factors": DS_FACTORS,
                                             "model_type": "cart"})
     with pytest.raises(ModelFileError, match="feature list does not match its factors"):
         downscale(inconsistent, stack, str(tmp_path / "o.tif"), residual="none")
@@ -323,7 +283,7 @@ def test_model_file_problems(tmp_path):
 
 
 def test_bad_options(tmp_path, model):
-    stack = _stack(tmp_path / "s.tif", _fields())
+    stack = write_ds_stack(tmp_path / "s.tif", ds_fields())
     with pytest.raises(InputError, match="Unknown residual correction 'bicubic'"):
         downscale(model, stack, str(tmp_path / "o.tif"), residual="bicubic")
     with pytest.raises(InputError, match="minimum below its maximum"):

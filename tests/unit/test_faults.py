@@ -32,8 +32,7 @@ from smdownscale.algorithms.gee.fetch import fetch
 from smdownscale.algorithms.gee.transport import RetryPolicy
 from smdownscale.algorithms.raster import Grid, srs_from_user, write_raster
 from smdownscale.tests.fake_ee import FakeEarthEngine, Fault
-
-from .test_features import make_scene
+from smdownscale.tests.scenes import make_scene, request_objects
 
 PLUGIN_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(smdownscale.__file__)))
 AREA = (115.80, 41.80, 116.00, 41.95, "EPSG:4326")
@@ -149,7 +148,10 @@ def reference(fake, tmp_path_factory):
 def _fetch(fake, out, **kw):
     kw.setdefault("retry", FAST)
     kw.setdefault("workers", 2)
-    return fetch(AREA, DATES[0], DATES[-1], "daily", FACTORS, project=fake.project, url=fake.url, out_dir=out, **kw)
+    callbacks = {k: kw.pop(k) for k in ("progress", "is_canceled", "log") if k in kw}
+    request, options, connection = request_objects(area=AREA, start=DATES[0], end=DATES[-1], step="daily",
+                                                   factors=FACTORS, project=fake.project, url=fake.url, **kw)
+    return fetch(request, out, options, connection, **callbacks)
 
 
 FAULTS = {
@@ -214,10 +216,11 @@ def test_fetch_that_cannot_succeed_fails_cleanly_then_resumes(fake, reference, t
 FETCH_CHILD = """
 import json, sys
 from smdownscale.algorithms.gee.fetch import fetch
+from smdownscale.algorithms.gee.request import Connection, FetchOptions, FetchRequest
 from smdownscale.algorithms.gee.transport import RetryPolicy
 a = json.loads(sys.argv[1])
-fetch(tuple(a["area"]), a["start"], a["end"], "daily", a["factors"], project=a["project"], url=a["url"],
-      out_dir=a["out"], workers=1, retry=RetryPolicy(base=0.01, cap=0.02))
+fetch(FetchRequest(tuple(a["area"]), a["start"], a["end"], "daily", a["factors"]), a["out"],
+      FetchOptions(workers=1, retry=RetryPolicy(base=0.01, cap=0.02)), Connection(a["project"], url=a["url"]))
 print("finished")
 """
 

@@ -7,114 +7,24 @@ screen, train and Processing tests.
 from __future__ import annotations
 
 import os
-from typing import Callable
 
 import numpy as np
 import pytest
 
 from smdownscale.algorithms import raster
-from smdownscale.algorithms.aggregate import CellIndex, CoarseMean
 from smdownscale.algorithms.errors import InputError
 from smdownscale.algorithms.features import (
     FactorSpec,
     coarse_pairs,
     feature_names,
     fine_design,
-    select_bands,
 )
-
-EASE_X0 = -17367530.445161372
-EASE_Y0 = 7314540.830603
-EASE_RES = 9008.055210146
-DATES = ("2023-06-01", "2023-06-09", "2023-06-17")
-LC_CLASSES = (10, 20, 30)
-
-
-def ease_grid(ncols: int = 12, nrows: int = 10, col0: int = 3170, row0: int = 267) -> raster.Grid:
-    """A window of the EASE-Grid 2.0 9 km global grid (Inner Mongolia)."""
-    wkt = raster.srs_from_user("EPSG:6933").ExportToWkt()
-    return raster.Grid(wkt, (EASE_X0 + col0 * EASE_RES, EASE_RES, 0.0, EASE_Y0 - row0 * EASE_RES, 0.0, -EASE_RES),
-                       ncols, nrows)
-
-
-def fine_grid_over(coarse: raster.Grid, epsg: int = 32650, res: float = 1000.0, pad: float = 2000.0) -> raster.Grid:
-    """A 1 km grid in another CRS covering the whole coarse grid."""
-    wkt = raster.srs_from_user(f"EPSG:{epsg}").ExportToWkt()
-    xmin, ymin, xmax, ymax = coarse.extent_in(wkt)
-    xmin, ymin = np.floor((xmin - pad) / res) * res, np.floor((ymin - pad) / res) * res
-    xmax, ymax = np.ceil((xmax + pad) / res) * res, np.ceil((ymax + pad) / res) * res
-    return raster.Grid.from_extent(wkt, xmin, ymin, xmax, ymax, res)
-
-
-def smooth_field(grid: raster.Grid, rng: np.random.Generator, scale_km: float = 40.0) -> np.ndarray:
-    """A smooth random field in [0, 1] (sum of random plane waves) on ``grid``."""
-    x, y = grid.centers(0, grid.height)
-    x = (x - x.mean()) / 1000.0
-    y = (y - y.mean()) / 1000.0
-    f = np.zeros_like(x)
-    for _ in range(4):
-        ang = rng.uniform(0, np.pi)
-        k = 2 * np.pi / (scale_km * rng.uniform(0.7, 1.5))
-        f += np.sin(k * (x * np.cos(ang) + y * np.sin(ang)) + rng.uniform(0, 2 * np.pi))
-    f -= f.min()
-    return f / max(f.max(), 1e-12)
-
-
-def coarse_means(fine: raster.Grid, coarse: raster.Grid, data: np.ndarray) -> np.ndarray:
-    """(bands, H, W) coarse means of a fine (bands, rows, cols) array (pixels with all bands valid)."""
-    data = data.copy()
-    data[:, ~np.all(np.isfinite(data), axis=0)] = np.nan
-    acc = CoarseMean(CellIndex(fine, coarse), data.shape[0])
-    acc.add(0, data)
-    return acc.mean(0.5)
-
-
-SmFunc = Callable[[dict[str, np.ndarray]], np.ndarray]
-
-
-def make_scene(folder: str, sm_func: SmFunc | None = None, dates: tuple[str, ...] = DATES, ncols: int = 12,
-               nrows: int = 10, seed: int = 0, band_order: list[str] | None = None, landcover: bool = True,
-               extra: Callable[..., dict[str, np.ndarray]] | None = None) -> dict:
-    """SMAP rasters (EPSG:6933, 9 km) and 1 km factor stacks (EPSG:32650) for each date.
-
-    Factors: ndvi, lst_day (continuous) and landcover (categorical 10/20/30). ``sm_func`` maps the coarse
-    means {factor: (H, W)} (landcover as fractions 'landcover=10', ...) to soil moisture (default:
-    0.1 + 0.5 * ndvi). ``extra(fine_fields, sm, fine_grid, coarse_grid, rng)`` adds fine bands (e.g. built
-    from the coarse SM); bands named landcover* are categorical.
-    """
-    rng = np.random.default_rng(seed)
-    coarse = ease_grid(ncols, nrows)
-    fine = fine_grid_over(coarse)
-    sm_func = sm_func or (lambda m: 0.1 + 0.5 * m["ndvi"])
-    sm_paths, stack_paths, sms = [], [], []
-    for d in dates:
-        fields = {"ndvi": 0.1 + 0.7 * smooth_field(fine, rng), "lst_day": 280.0 + 40.0 * smooth_field(fine, rng)}
-        if landcover:
-            lc = smooth_field(fine, rng, 60.0)
-            fields["landcover"] = np.select([lc < 0.35, lc < 0.7], [10.0, 20.0], 30.0)
-        # a few nodata pixels
-        hole = rng.random(fields["ndvi"].shape) < 0.02
-        fields["ndvi"][hole] = np.nan
-        cont = [n for n in fields if n != "landcover"]
-        layers, labels = [fields[n] for n in cont], list(cont)
-        if landcover:
-            layers += [(fields["landcover"] == c).astype(float) for c in LC_CLASSES]
-            labels += [f"landcover={c}" for c in LC_CLASSES]
-        means = dict(zip(labels, coarse_means(fine, coarse, np.stack(layers))))
-        sm = np.asarray(sm_func(means), dtype=np.float64)
-        if extra is not None:
-            fields.update(extra(fields, sm, fine, coarse, rng))
-        order = band_order or list(fields)
-        kinds = ["categorical" if n.startswith("landcover") else "continuous" for n in order]
-        sm_path = os.path.join(folder, f"smap_{d.replace('-', '')}.tif")
-        stack_path = os.path.join(folder, f"factors_{d.replace('-', '')}.tif")
-        raster.write_raster(sm_path, coarse, sm, names=["sm_surface"])
-        raster.write_raster(stack_path, fine, np.stack([fields[n] for n in order]), names=order, kinds=kinds)
-        sm_paths.append(sm_path)
-        stack_paths.append(stack_path)
-        sms.append(sm)
-    return {"sm": sm_paths, "stacks": stack_paths, "coarse": coarse, "fine": fine, "sm_values": sms}
-
+from smdownscale.algorithms.raster import select_bands
+from smdownscale.tests.scenes import (
+    DATES,
+    ease_grid,
+    make_scene,
+)
 
 # -- fine_design / feature names ------------------------------------------------------------------
 

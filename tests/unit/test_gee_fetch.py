@@ -18,6 +18,7 @@ from smdownscale.algorithms import raster
 from smdownscale.algorithms.errors import Canceled, InputError, SmdError
 from smdownscale.algorithms.gee import GeeError, auth
 from smdownscale.algorithms.gee.fetch import area_geometry, fetch, fine_grid, smap_grid
+from smdownscale.algorithms.gee.request import Connection, FetchRequest
 from smdownscale.algorithms.gee.transport import RetryPolicy
 from smdownscale.algorithms.grids import EASE_CELL, EASE_X0, EASE_Y0
 from smdownscale.algorithms.manifest import manifest_inputs, read_manifest
@@ -31,6 +32,7 @@ from smdownscale.tests.fake_ee import (
     smap_is_fill,
     smap_value,
 )
+from smdownscale.tests.scenes import request_objects
 
 TOKEN = "ya29.smd-fetch-test-token-0451"
 AREA = (115.80, 41.80, 116.10, 42.05, "EPSG:4326")  # Shandian River, Inner Mongolia
@@ -58,9 +60,14 @@ def _run(fake, tmp_path, **kw):
     kw.setdefault("factors", FACTORS)
     kw.setdefault("out_dir", str(tmp_path / "out"))
     kw.setdefault("retry", FAST)
-    area = kw.pop("area", AREA)
-    start, end = kw.pop("start", "2023-06-01"), kw.pop("end", "2023-06-02")
-    return fetch(area, start, end, kw.pop("step", "daily"), project=fake.project, url=fake.url, **kw)
+    kw.setdefault("area", AREA)
+    kw.setdefault("start", "2023-06-01")
+    kw.setdefault("end", "2023-06-02")
+    kw.setdefault("step", "daily")
+    out_dir = kw.pop("out_dir")
+    callbacks = {k: kw.pop(k) for k in ("progress", "is_canceled", "log") if k in kw}
+    request, options, connection = request_objects(project=fake.project, url=fake.url, **kw)
+    return fetch(request, out_dir, options, connection, **callbacks)
 
 
 def _expected(grid: raster.Grid, nbands: int) -> np.ndarray:
@@ -452,7 +459,8 @@ def test_missing_project_is_explained(tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     with FakeEarthEngine() as fake:
         with pytest.raises(GeeError, match="An Earth Engine Cloud project id is required.*SMDOWNSCALE_EE_PROJECT"):
-            fetch(AREA, "2023-06-01", "2023-06-01", "daily", ["ndvi"], out_dir=str(tmp_path / "o"), url=fake.url)
+            fetch(FetchRequest(AREA, "2023-06-01", "2023-06-01", "daily", ["ndvi"]), str(tmp_path / "o"),
+                  connection=Connection(url=fake.url))
         assert not fake.requests_to("computePixels")
     assert not os.path.exists(tmp_path / "o" / "manifest.json")
 

@@ -16,10 +16,12 @@ import pytest
 from smdownscale.algorithms.errors import InputError
 from smdownscale.algorithms.gee import auth, server
 from smdownscale.algorithms.gee.expressions import time_steps
+from smdownscale.algorithms.gee.request import Connection, DownscaleRequest
 from smdownscale.algorithms.grids import EASE_CELL, EASE_X0, EASE_Y0
 from smdownscale.algorithms.raster import Grid, srs_from_user
 from smdownscale.tests.ee_graph import calls, graph
 from smdownscale.tests.fake_ee import FakeEarthEngine
+from smdownscale.tests.scenes import as_objects
 
 EASE_TRANSFORM = [EASE_CELL, 0, EASE_X0, 0, -EASE_CELL, EASE_Y0]
 STEPS = time_steps("2023-06-01", "2023-06-02", "daily")
@@ -31,6 +33,13 @@ def fake():
     with FakeEarthEngine(project="graph-test") as server_:
         auth.initialize(project=server_.project, url=server_.url, force=True)
         yield server_
+
+
+def _plan(area, start, end, step, factors, **kw):
+    """server.plan_downscale with its request objects built from keywords (see scenes.as_objects)."""
+    request, connection = as_objects(dict(area=area, start=start, end=end, step=step, factors=factors, **kw),
+                                     DownscaleRequest, Connection)
+    return server.plan_downscale(request, connection)
 
 
 # -- serialized graph helpers -------------------------------------------------------------------
@@ -373,10 +382,10 @@ def test_classifier_saved_as_asset_and_reused(fake):
 # -- the whole plan -----------------------------------------------------------------------------
 
 def test_plan_builds_one_export_per_date_plus_the_classifier(fake):
-    plan = server.plan_downscale(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "landcover"],
-                                 model_type="rf", params={"n_estimators": 50}, destination="gcs",
-                                 destination_path="bucket", save_classifier_asset="projects/my-project/assets/rf1",
-                                 max_training_steps=2, project=fake.project, url=fake.url)
+    plan = _plan(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "landcover"],
+                 model_type="rf", params={"n_estimators": 50}, destination="gcs",
+                 destination_path="bucket", save_classifier_asset="projects/my-project/assets/rf1",
+                 max_training_steps=2, project=fake.project, url=fake.url)
     assert [c.kind for c in plan.configs] == ["classifier", "image", "image", "image"]
     assert [c.date for c in plan.configs[1:]] == ["2023-06-01", "2023-06-02", "2023-06-03"]
     assert (plan.fine_grid.width, plan.fine_grid.height, plan.fine_grid.res) == (69, 48, (1000.0, 1000.0))
@@ -401,14 +410,14 @@ def test_plan_builds_one_export_per_date_plus_the_classifier(fake):
     assert not calls(export_tree, "Classifier.train") and not calls(export_tree, "Image.sample")
     assert plan.request["training"] == {"once": True, "steps": 2, "samples": 2 * 35, "runs": 1}
     # a changed request gives new fingerprints; the same request the same ones
-    again = server.plan_downscale(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "landcover"],
-                                  model_type="rf", params={"n_estimators": 50}, destination="gcs",
-                                  destination_path="bucket", save_classifier_asset="projects/my-project/assets/rf1",
-                                  max_training_steps=2, project=fake.project, url=fake.url)
+    again = _plan(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "landcover"],
+                  model_type="rf", params={"n_estimators": 50}, destination="gcs",
+                  destination_path="bucket", save_classifier_asset="projects/my-project/assets/rf1",
+                  max_training_steps=2, project=fake.project, url=fake.url)
     assert [c.fingerprint for c in again.configs] == [c.fingerprint for c in plan.configs]
-    other = server.plan_downscale(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "landcover"],
-                                  model_type="rf", params={"n_estimators": 60}, destination="gcs",
-                                  destination_path="bucket", max_training_steps=2, project=fake.project, url=fake.url)
+    other = _plan(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "landcover"],
+                  model_type="rf", params={"n_estimators": 60}, destination="gcs",
+                  destination_path="bucket", max_training_steps=2, project=fake.project, url=fake.url)
     assert not {c.fingerprint for c in other.configs} & {c.fingerprint for c in plan.configs}
     # each daily export carries the prediction of its own date
     body = _request(plan.configs[2])
@@ -431,7 +440,7 @@ def test_plan_input_errors_send_nothing(kwargs, fragment):
     with FakeEarthEngine() as fake_:
         args = {"project": fake_.project, "url": fake_.url, **kwargs}
         with pytest.raises(InputError) as err:
-            server.plan_downscale(EXTENT, dt.date(2023, 6, 1), dt.date(2023, 6, 2), "daily", ["ndvi"], **args)
+            _plan(EXTENT, dt.date(2023, 6, 1), dt.date(2023, 6, 2), "daily", ["ndvi"], **args)
         assert fragment in str(err.value)
         assert not [r for r in fake_.requests if r.endpoint not in ("discovery", "algorithms")]
 
@@ -439,9 +448,9 @@ def test_plan_input_errors_send_nothing(kwargs, fragment):
 def test_plan_takes_a_polygon_area_in_another_crs(fake):
     polygon = {"type": "Polygon", "coordinates": [[[450000, 4620000], [470000, 4620000], [460000, 4650000],
                                                    [450000, 4620000]]]}
-    plan = server.plan_downscale(polygon, "2023-06-01", "2023-06-01", "daily", ["ndvi"], area_crs="EPSG:32650",
-                                 destination="asset", destination_path="projects/my-project/assets/smd",
-                                 project=fake.project, url=fake.url)
+    plan = _plan(polygon, "2023-06-01", "2023-06-01", "daily", ["ndvi"], area_crs="EPSG:32650",
+                 destination="asset", destination_path="projects/my-project/assets/smd",
+                 project=fake.project, url=fake.url)
     assert plan.request["area"] == {"bbox": [450000.0, 4620000.0, 470000.0, 4650000.0], "crs": "EPSG:32650"}
     trained, config = plan.configs  # random forest: the classifier saved next to the maps, then the map
     assert trained.kind == "classifier"

@@ -10,9 +10,8 @@ import json
 import os
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
 
 import ee
 import numpy as np
@@ -21,14 +20,33 @@ from osgeo import gdal
 
 from smdownscale.algorithms import raster
 from smdownscale.algorithms.errors import Canceled, InputError
-from smdownscale.algorithms.gee import GeeError, auth, server, tasks
-from smdownscale.algorithms.raster import Grid, srs_from_user
+from smdownscale.algorithms.gee import GeeError, auth, pipeline, server, tasks
+from smdownscale.algorithms.gee.request import TaskRun
+from smdownscale.algorithms.raster import Grid
 from smdownscale.tests import fake_ee
 from smdownscale.tests.fake_ee import FakeEarthEngine, Fault
+from smdownscale.tests.fake_gcs import FakeGcs, MemoryStorage, tif_bytes
+from smdownscale.tests.scenes import downscale_objects, export_configs, export_grid
 
 OK = ["PENDING", "RUNNING", "SUCCEEDED"]
 FAIL = ["PENDING", "RUNNING", "FAILED"]
 NO_SLEEP = {"sleep": lambda s: None, "poll_interval": 1.0}
+
+
+def _submit(configs, batch_size, manifest_path, **kw):
+    """tasks.submit_batches with its TaskRun and TaskClient built from keywords (start_fn/status_fn/cancel_fn name
+    the client's calls)."""
+    client = {name: kw.pop(f"{name}_fn") for name in ("start", "status", "cancel") if f"{name}_fn" in kw}
+    callbacks = {k: kw.pop(k) for k in ("progress", "is_canceled", "log", "request", "project") if k in kw}
+    return tasks.submit_batches(configs, manifest_path, TaskRun(batch_size=batch_size, **kw),
+                                tasks.TaskClient(**client), **callbacks)
+
+
+def _downscale(area, start, end, step, factors, manifest_path, **kw):
+    """pipeline.downscale_gee with its request objects built from keywords (see scenes.downscale_objects)."""
+    callbacks = {k: kw.pop(k) for k in ("progress", "is_canceled", "log") if k in kw}
+    request, run, connection = downscale_objects(area=area, start=start, end=end, step=step, factors=factors, **kw)
+    return pipeline.downscale_gee(request, manifest_path, run, connection, **callbacks)
 
 
 # -- a fake server that also takes classifier exports ---------------------------------------------
@@ -68,15 +86,6 @@ def fake():
         yield server_
 
 
-def grid() -> Grid:
-    return Grid(srs_from_user("EPSG:6933").ExportToWkt(), (11151000.0, 1000.0, 0.0, 4928000.0, 0.0, -1000.0), 4, 3)
-
-
-def configs(n: int, destination: str = "drive", target: str = "smd", fp: str = "r1") -> list[tasks.TaskConfig]:
-    images = [(f"202306{d:02d}", ee.Image.constant(0.1 * d).rename(["soil_moisture"])) for d in range(1, n + 1)]
-    return server.build_exports(images, destination, target, grid(), request_fingerprint=fp)
-
-
 def starter(fake: FakeEarthEngine, states: dict[str, list[str]], active_seen: list[int]):
     """start_fn that gives each task its own server-side state sequence and records, at every start, how
     many operations the server still has queued or running."""
@@ -102,8 +111,8 @@ def test_tasks_run_in_bounded_batches_to_completion(fake, tmp_path):
     path = str(tmp_path / "tasks.json")
     seen: list[int] = []
     fractions: list[float] = []
-    result = tasks.submit_batches(configs(5), 2, path, start_fn=starter(fake, {}, seen), progress=fractions.append,
-                                  **NO_SLEEP)
+    result = _submit(export_configs(5), 2, path, start_fn=starter(fake, {}, seen),
+                     progress=fractions.append, **NO_SLEEP)
     assert result.counts["COMPLETED"] == 5 and result.started == 5 and not result.failed
     assert len(fake.requests_to("export")) == 5
     assert max(seen) <= 1 and len(seen) == 5  # a start only when fewer than 2 were queued or running
@@ -113,7 +122,7 @@ def test_tasks_run_in_bounded_batches_to_completion(fake, tmp_path):
     doc = manifest(path)
     assert doc["format"] == "smdownscale-gee-tasks" and doc["counts"] == {"COMPLETED": 5}
     ops = {op.name for op in fake.operations.values()}
-    for rec, cfg in zip(doc["tasks"], configs(5)):
+    for rec, cfg in zip(doc["tasks"], export_configs(5)):
         assert rec["description"] == cfg.description and rec["state"] == "COMPLETED"
         assert rec["operation"] in ops and rec["operation"].endswith("/" + rec["task_id"])
         assert rec["destination"] == "drive" and rec["target"] == "smd"
@@ -129,9 +138,9 @@ def test_tasks_run_in_bounded_batches_to_completion(fake, tmp_path):
 def test_running_and_ready_states_are_recorded(fake, tmp_path):
     path = str(tmp_path / "tasks.json")
     fake.task_states = ["PENDING", "RUNNING", "RUNNING", "RUNNING", "SUCCEEDED"]
-    result = tasks.submit_batches(configs(2), 5, path, wait=False, **NO_SLEEP)
+    result = _submit(export_configs(2), 5, path, wait=False, **NO_SLEEP)
     assert [r["state"] for r in result.tasks] == ["READY", "READY"]
-    first = tasks.submit_batches(configs(2), 5, path, wait=False, **NO_SLEEP)
+    first = _submit(export_configs(2), 5, path, wait=False, **NO_SLEEP)
     assert [r["state"] for r in first.tasks] == ["RUNNING", "RUNNING"] and first.reattached == 2
     assert [r["progress"] for r in first.tasks] == [0.5, 0.5]
     assert [r["state"] for r in manifest(path)["tasks"]] == ["RUNNING", "RUNNING"]
@@ -142,9 +151,9 @@ def test_failed_task_keeps_earth_engines_message(fake, tmp_path):
     path = str(tmp_path / "tasks.json")
     fake.task_error = ("Export too large: specified 9000000000000 pixels (max: 10000000000000). Specify higher "
                        "maxPixels.")
-    cfgs = configs(3)
+    cfgs = export_configs(3)
     states = {cfgs[1].description: FAIL}
-    result = tasks.submit_batches(cfgs, 3, path, start_fn=starter(fake, states, []), **NO_SLEEP)
+    result = _submit(cfgs, 3, path, start_fn=starter(fake, states, []), **NO_SLEEP)
     assert [r["state"] for r in result.tasks] == ["COMPLETED", "FAILED", "COMPLETED"]
     assert result.tasks[1]["error"] == fake.task_error
     assert manifest(path)["tasks"][1]["error"] == fake.task_error
@@ -159,7 +168,7 @@ def test_cancel_cancels_the_started_tasks_on_earth_engine(fake, tmp_path):
     fake.task_states = ["PENDING", "RUNNING", "RUNNING", "RUNNING", "RUNNING", "SUCCEEDED"]
     cancel_after = lambda: len(fake.requests_to("export")) >= 2  # noqa: E731 - the user presses Cancel
     with pytest.raises(Canceled) as err:
-        tasks.submit_batches(configs(5), 2, path, is_canceled=cancel_after, **NO_SLEEP)
+        _submit(export_configs(5), 2, path, is_canceled=cancel_after, **NO_SLEEP)
     started = sorted(op.name for op in fake.operations.values())
     assert len(started) == 2
     canceled = sorted(r.path.split("/", 2)[2][: -len(":cancel")] for r in fake.requests_to("cancel"))
@@ -171,7 +180,7 @@ def test_cancel_cancels_the_started_tasks_on_earth_engine(fake, tmp_path):
     assert "2 Earth Engine task(s) were canceled on Earth Engine" in str(err.value)
     # a later run submits the canceled ones again and the rest
     fake.task_states = OK
-    result = tasks.submit_batches(configs(5), 2, path, **NO_SLEEP)
+    result = _submit(export_configs(5), 2, path, **NO_SLEEP)
     assert result.counts["COMPLETED"] == 5 and len(fake.requests_to("export")) == 7
     assert [r["submissions"] for r in result.tasks] == [2, 2, 1, 1, 1]
     assert result.tasks[0]["previous_error"] == "Canceled by the user."
@@ -179,14 +188,14 @@ def test_cancel_cancels_the_started_tasks_on_earth_engine(fake, tmp_path):
 
 def test_resume_skips_completed_and_resubmits_failed(fake, tmp_path):
     path = str(tmp_path / "tasks.json")
-    cfgs = configs(4)
+    cfgs = export_configs(4)
     states = {cfgs[1].description: FAIL, cfgs[3].description: FAIL}
-    first = tasks.submit_batches(cfgs, 4, path, start_fn=starter(fake, states, []), **NO_SLEEP)
+    first = _submit(cfgs, 4, path, start_fn=starter(fake, states, []), **NO_SLEEP)
     assert [r["state"] for r in first.tasks] == ["COMPLETED", "FAILED", "COMPLETED", "FAILED"]
     assert len(fake.requests_to("export")) == 4
     fake.task_states = OK
     log: list[str] = []
-    second = tasks.submit_batches(configs(4), 4, path, log=log.append, **NO_SLEEP)
+    second = _submit(export_configs(4), 4, path, log=log.append, **NO_SLEEP)
     assert len(fake.requests_to("export")) == 6  # only the two failed ones again
     assert second.skipped == 2 and second.started == 2
     assert [r["state"] for r in second.tasks] == ["COMPLETED"] * 4
@@ -195,16 +204,16 @@ def test_resume_skips_completed_and_resubmits_failed(fake, tmp_path):
     assert any("failed in the previous run (Export failed: the destination is not writable.); submitting it again"
                in m for m in log)
     # nothing left: a third run starts nothing
-    third = tasks.submit_batches(configs(4), 4, path, **NO_SLEEP)
+    third = _submit(export_configs(4), 4, path, **NO_SLEEP)
     assert third.skipped == 4 and third.started == 0 and len(fake.requests_to("export")) == 6
 
 
 def test_resume_reattaches_to_running_tasks_instead_of_starting_them_again(fake, tmp_path):
     path = str(tmp_path / "tasks.json")
-    first = tasks.submit_batches(configs(3), 2, path, wait=False, **NO_SLEEP)
+    first = _submit(export_configs(3), 2, path, wait=False, **NO_SLEEP)
     assert [r["state"] for r in first.tasks] == ["READY", "READY", "UNSUBMITTED"]
     assert first.pending and len(fake.requests_to("export")) == 2
-    second = tasks.submit_batches(configs(3), 2, path, **NO_SLEEP)
+    second = _submit(export_configs(3), 2, path, **NO_SLEEP)
     assert second.reattached == 2 and second.started == 1
     assert len(fake.requests_to("export")) == 3
     assert [r["state"] for r in second.tasks] == ["COMPLETED"] * 3
@@ -213,9 +222,9 @@ def test_resume_reattaches_to_running_tasks_instead_of_starting_them_again(fake,
 
 def test_a_changed_request_is_not_taken_for_finished(fake, tmp_path):
     path = str(tmp_path / "tasks.json")
-    tasks.submit_batches(configs(2, fp="first"), 2, path, **NO_SLEEP)
+    _submit(export_configs(2, fp="first"), 2, path, **NO_SLEEP)
     log: list[str] = []
-    again = tasks.submit_batches(configs(2, fp="second"), 2, path, log=log.append, **NO_SLEEP)
+    again = _submit(export_configs(2, fp="second"), 2, path, log=log.append, **NO_SLEEP)
     assert again.skipped == 0 and again.started == 2 and len(fake.requests_to("export")) == 4
     assert "the request changed since the manifest was written" in log[0]
 
@@ -224,7 +233,7 @@ def test_start_errors_fail_the_task_with_the_message_and_the_rest_go_on(fake, tm
     path = str(tmp_path / "tasks.json")
     fake.inject(Fault.http(400, "Request contains an invalid argument: folder name too long.", "INVALID_ARGUMENT"),
                 times=1, endpoint="export")
-    result = tasks.submit_batches(configs(3), 3, path, **NO_SLEEP)
+    result = _submit(export_configs(3), 3, path, **NO_SLEEP)
     assert [r["state"] for r in result.tasks] == ["FAILED", "COMPLETED", "COMPLETED"]
     assert "folder name too long" in result.tasks[0]["error"]
     assert result.tasks[0]["operation"] is None and result.tasks[0]["submissions"] == 1
@@ -251,8 +260,8 @@ def test_transient_errors_are_retried(tmp_path):
         return {"state": tasks.OPERATION_STATES[state[op.rsplit("/", 1)[1]].pop(0)], "error": None, "progress": 0.5,
                 "destination_uris": []}
 
-    result = tasks.submit_batches(cfgs, 1, str(tmp_path / "m.json"), start_fn=start, status_fn=status,
-                                  sleep=sleeps.append, poll_interval=2.0)
+    result = _submit(cfgs, 1, str(tmp_path / "m.json"), start_fn=start, status_fn=status,
+                     sleep=sleeps.append, poll_interval=2.0)
     assert [r["state"] for r in result.tasks] == ["COMPLETED", "COMPLETED"]
     assert attempts["start"] == 3 and result.started == 2
     assert sleeps and max(sleeps) <= tasks.SLEEP_SLICE  # waits in short slices so cancel is noticed
@@ -273,8 +282,8 @@ def test_operation_states_and_compute_used_are_read_like_earth_engine_reports_th
                                                                    "CANCELLED"]
     # the compute each task used is summed in the manifest (EECU-hours), to extrapolate costs and quota use
     cfgs = [tasks.TaskConfig(f"t{k}", "image", "drive", "f", f"p{k}", None, {}, "x") for k in range(2)]
-    result = tasks.submit_batches(cfgs, 2, str(tmp_path / "m.json"), start_fn=lambda c: f"ops/{c.description}",
-                                  status_fn=lambda op: tasks.operation_status(done), **NO_SLEEP)
+    result = _submit(cfgs, 2, str(tmp_path / "m.json"), start_fn=lambda c: f"ops/{c.description}",
+                     status_fn=lambda op: tasks.operation_status(done), **NO_SLEEP)
     assert result.eecu_hours == pytest.approx(2 * 5400.5 / 3600)
     assert manifest(tmp_path / "m.json")["eecu_hours"] == pytest.approx(3.000278, abs=1e-6)
 
@@ -285,7 +294,7 @@ def test_repeated_quota_errors_end_as_failed(tmp_path):
     def start(cfg):
         raise GeeError("Too many tasks already in the queue (3000).", kind="quota")
 
-    result = tasks.submit_batches(cfgs, 1, str(tmp_path / "m.json"), start_fn=start, **NO_SLEEP)
+    result = _submit(cfgs, 1, str(tmp_path / "m.json"), start_fn=start, **NO_SLEEP)
     assert result.tasks[0]["state"] == "FAILED" and "Too many tasks" in result.tasks[0]["error"]
 
 
@@ -293,7 +302,7 @@ def test_secrets_never_reach_the_manifest(fake, tmp_path):
     path = str(tmp_path / "tasks.json")
     fake.task_error = "Export failed (access_token=ya29.A0secretvalue123; Authorization: Bearer abc.def.ghi)."
     fake.task_states = FAIL
-    result = tasks.submit_batches(configs(1), 1, path, **NO_SLEEP)
+    result = _submit(export_configs(1), 1, path, **NO_SLEEP)
     text = open(path, encoding="utf-8").read()
     assert "ya29.A0secret" not in text and "abc.def.ghi" not in text
     assert "access_token=[redacted]" in result.tasks[0]["error"]
@@ -304,23 +313,24 @@ def test_manifest_problems_are_named(fake, tmp_path):
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"files": []}))
     with pytest.raises(InputError, match="is not a smdownscale Earth Engine task manifest; choose another file name"):
-        tasks.submit_batches(configs(1), 1, str(other), **NO_SLEEP)
+        _submit(export_configs(1), 1, str(other), **NO_SLEEP)
     assert json.loads(other.read_text()) == {"files": []}  # not overwritten
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     with pytest.raises(InputError, match="cannot be read"):
-        tasks.submit_batches(configs(1), 1, str(broken), **NO_SLEEP)
+        _submit(export_configs(1), 1, str(broken), **NO_SLEEP)
     with pytest.raises(InputError, match="batch size must be at least 1"):
-        tasks.submit_batches(configs(1), 0, str(tmp_path / "m.json"), **NO_SLEEP)
+        _submit(export_configs(1), 0, str(tmp_path / "m.json"), **NO_SLEEP)
     assert not fake.requests_to("export")
 
 
 def test_classifier_export_is_a_task_like_the_others(fake, tmp_path):
     model = server.build_training(ee.Geometry.Rectangle([11150000, 4860000, 11225000, 4930000], "EPSG:6933", False),
                                   [("2023-06-01", "2023-06-02", "20230601")], ["ndvi"], "L4", "sm_surface",
-                                  Grid(grid().crs_wkt, grid().transform, 74, 64), "rf", {"n_estimators": 10})
-    cfgs = [server.classifier_export(model, "projects/my-project/assets/smd_rf"), *configs(1)]
-    result = tasks.submit_batches(cfgs, 1, str(tmp_path / "m.json"), **NO_SLEEP)
+                                  Grid(export_grid().crs_wkt, export_grid().transform, 74, 64), "rf",
+                                  {"n_estimators": 10})
+    cfgs = [server.classifier_export(model, "projects/my-project/assets/smd_rf"), *export_configs(1)]
+    result = _submit(cfgs, 1, str(tmp_path / "m.json"), **NO_SLEEP)
     assert [r["state"] for r in result.tasks] == ["COMPLETED", "COMPLETED"]
     assert [r["kind"] for r in result.tasks] == ["classifier", "image"]
     (req,) = [r for r in fake.requests if r.path.endswith("/classifier:export")]
@@ -332,37 +342,7 @@ def test_classifier_export_is_a_task_like_the_others(fake, tmp_path):
 
 # -- downloads ----------------------------------------------------------------------------------
 
-def _tif_bytes(values: np.ndarray, x0: float, y0: float, res: float = 1000.0) -> bytes:
-    name = f"/vsimem/tile_{abs(hash((x0, y0)))}.tif"
-    ds = gdal.GetDriverByName("GTiff").Create(name, values.shape[1], values.shape[0], 1, gdal.GDT_Float32)
-    ds.SetGeoTransform((x0, res, 0, y0, 0, -res))
-    ds.SetProjection(srs_from_user("EPSG:6933").ExportToWkt())
-    ds.GetRasterBand(1).WriteArray(values)
-    ds = None
-    f = gdal.VSIFOpenL(name, "rb")
-    gdal.VSIFSeekL(f, 0, 2)
-    size = gdal.VSIFTellL(f)
-    gdal.VSIFSeekL(f, 0, 0)
-    data = bytes(gdal.VSIFReadL(1, size, f))
-    gdal.VSIFCloseL(f)
-    gdal.Unlink(name)
-    return data
 
-
-class MemoryStorage:
-    """Cloud Storage stand-in: objects in a dict; counts downloads."""
-
-    def __init__(self, objects: dict[tuple[str, str], bytes]) -> None:
-        self.objects = objects
-        self.downloads: list[str] = []
-
-    def list(self, bucket: str, prefix: str) -> list[str]:
-        return sorted(n for b, n in self.objects if b == bucket and n.startswith(prefix))
-
-    def download(self, bucket: str, name: str, path: str) -> None:
-        self.downloads.append(name)
-        with open(path, "wb") as fh:
-            fh.write(self.objects[(bucket, name)])
 
 
 def _records(prefixes: list[str], state: str = "COMPLETED") -> list[dict]:
@@ -373,10 +353,10 @@ def _records(prefixes: list[str], state: str = "COMPLETED") -> list[dict]:
 def test_download_merges_tiles_sets_nodata_and_keeps_existing_files(tmp_path):
     top = np.full((2, 4), 0.25, dtype=np.float32)
     bottom = np.array([[0.1, 0.2, raster.NODATA_F32, 0.3]], dtype=np.float32)
-    objects = {("bkt", "run/soil_moisture_20230601-0000000000-0000000000.tif"): _tif_bytes(top, 0.0, 3000.0),
-               ("bkt", "run/soil_moisture_20230601-0000000256-0000000000.tif"): _tif_bytes(bottom, 0.0, 1000.0),
+    objects = {("bkt", "run/soil_moisture_20230601-0000000000-0000000000.tif"): tif_bytes(top, 0.0, 3000.0),
+               ("bkt", "run/soil_moisture_20230601-0000000256-0000000000.tif"): tif_bytes(bottom, 0.0, 1000.0),
                ("bkt", "run/soil_moisture_20230601_other.tif"): b"not ours",
-               ("bkt", "run/soil_moisture_20230602.tif"): _tif_bytes(top, 0.0, 3000.0)}
+               ("bkt", "run/soil_moisture_20230602.tif"): tif_bytes(top, 0.0, 3000.0)}
     storage = MemoryStorage(objects)
     recs = _records(["soil_moisture_20230601", "soil_moisture_20230602"]) + _records(["soil_moisture_20230603"],
                                                                                       "FAILED")
@@ -404,56 +384,12 @@ def test_download_of_a_missing_export_is_explained(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-class FakeGcs:
-    """A loopback stand-in for the Cloud Storage JSON API (object listing and media download)."""
 
-    def __init__(self, objects: dict[tuple[str, str], bytes]) -> None:
-        self.objects = objects
-        self.paths: list[str] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                """Silent."""
-
-            def do_GET(self) -> None:
-                url = urlparse(self.path)
-                fake.paths.append(url.path)
-                m = re.match(r"^/(download/)?storage/v1/b/([^/]+)/o(?:/(.+))?$", url.path)
-                if m and m.group(3) is None:
-                    prefix = parse_qs(url.query).get("prefix", [""])[0]
-                    items = [{"kind": "storage#object", "bucket": b, "name": n, "size": str(len(v))}
-                             for (b, n), v in sorted(fake.objects.items()) if b == m.group(2) and n.startswith(prefix)]
-                    self._send(200, json.dumps({"kind": "storage#objects", "items": items}).encode(),
-                               "application/json")
-                elif m and (m.group(2), unquote(m.group(3))) in fake.objects:
-                    self._send(200, fake.objects[(m.group(2), unquote(m.group(3)))], "application/octet-stream")
-                else:
-                    self._send(404, b'{"error": {"code": 404, "message": "No such object."}}', "application/json")
-
-            def _send(self, status: int, payload: bytes, ctype: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 def test_google_cloud_storage_client_downloads_from_a_local_server(tmp_path, monkeypatch):
     values = np.arange(12, dtype=np.float32).reshape(3, 4) / 100
-    gcs = FakeGcs({("bkt", "run/soil_moisture_20230601.tif"): _tif_bytes(values, 0.0, 3000.0)})
+    gcs = FakeGcs({("bkt", "run/soil_moisture_20230601.tif"): tif_bytes(values, 0.0, 3000.0)})
     try:
         monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs.url)
         out = tasks.download_results(_records(["soil_moisture_20230601"]), str(tmp_path),
@@ -471,7 +407,7 @@ class ExportedStorage(MemoryStorage):
 
     def list(self, bucket: str, prefix: str) -> list[str]:
         name = prefix + ".tif"
-        self.objects.setdefault((bucket, name), _tif_bytes(np.full((3, 4), 0.3, dtype=np.float32), 0.0, 3000.0))
+        self.objects.setdefault((bucket, name), tif_bytes(np.full((3, 4), 0.3, dtype=np.float32), 0.0, 3000.0))
         return [name]
 
 
@@ -481,10 +417,10 @@ EXTENT = (115.6, 41.7, 116.3, 42.2, "EPSG:4326")
 def test_downscale_gee_submits_follows_and_downloads(fake, tmp_path):
     path = str(tmp_path / "run.json")
     storage = ExportedStorage({})
-    result = tasks.downscale_gee(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "lst_day"], path,
-                                 destination="gcs", destination_path="bkt/run", batch_size=2,
-                                 download_folder=str(tmp_path / "maps"), project=fake.project, url=fake.url,
-                                 storage=storage, **NO_SLEEP)
+    result = _downscale(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "lst_day"], path,
+                        destination="gcs", destination_path="bkt/run", batch_size=2,
+                        download_folder=str(tmp_path / "maps"), project=fake.project, url=fake.url,
+                        storage=storage, **NO_SLEEP)
     assert result.n_steps == 3 and result.batch.counts["COMPLETED"] == 4  # the classifier, then three maps
     assert [os.path.basename(p) for p in result.downloaded] == [f"soil_moisture_2023060{d}.tif" for d in (1, 2, 3)]
     doc = manifest(path)
@@ -510,9 +446,9 @@ def test_downscale_gee_submits_follows_and_downloads(fake, tmp_path):
 
 def test_models_earth_engine_cannot_save_have_their_training_limited(fake, tmp_path):
     with pytest.raises(InputError, match="each of the 3 exports retrains it.*choose random forest or CART"):
-        tasks.downscale_gee((106.0, 35.0, 116.0, 45.0, "EPSG:4326"), "2023-06-01", "2023-06-03", "daily", ["ndvi"],
-                            str(tmp_path / "m.json"), model_type="svr", samples_per_step=0, max_training_steps=0,
-                            project=fake.project, url=fake.url, **NO_SLEEP)
+        _downscale((106.0, 35.0, 116.0, 45.0, "EPSG:4326"), "2023-06-01", "2023-06-03", "daily", ["ndvi"],
+                   str(tmp_path / "m.json"), model_type="svr", samples_per_step=0, max_training_steps=0,
+                   project=fake.project, url=fake.url, **NO_SLEEP)
     assert not fake.requests_to("export") and not os.path.exists(tmp_path / "m.json")
 
 
@@ -521,8 +457,8 @@ def test_downscale_gee_reports_failed_tasks_with_earth_engines_message(fake, tmp
     fake.task_states = FAIL
     fake.task_error = "User memory limit exceeded."
     with pytest.raises(GeeError) as err:
-        tasks.downscale_gee(EXTENT, "2023-06-01", "2023-06-02", "daily", ["ndvi"], path, project=fake.project,
-                            url=fake.url, **NO_SLEEP)
+        _downscale(EXTENT, "2023-06-01", "2023-06-02", "daily", ["ndvi"], path, project=fake.project,
+                   url=fake.url, **NO_SLEEP)
     assert "3 of 3 Earth Engine task(s) did not complete: smdownscale classifier smdownscale_classifier_" \
            in str(err.value) and ": FAILED: User memory limit exceeded." in str(err.value)
     recs = manifest(path)["tasks"]
@@ -534,10 +470,10 @@ def test_downscale_gee_reports_failed_tasks_with_earth_engines_message(fake, tmp
 def test_downscale_gee_plan_only_submits_nothing_and_counts_training_runs(fake, tmp_path):
     path = str(tmp_path / "run.json")
     logs = []
-    result = tasks.downscale_gee(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "lst_day"], path,
-                                 model_type="gbt", destination="gcs", destination_path="bkt/run",
-                                 samples_per_step=100, max_training_steps=2, project=fake.project, url=fake.url,
-                                 plan_only=True, log=logs.append, **NO_SLEEP)
+    result = _downscale(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "lst_day"], path,
+                        model_type="gbt", destination="gcs", destination_path="bkt/run",
+                        samples_per_step=100, max_training_steps=2, project=fake.project, url=fake.url,
+                        plan_only=True, log=logs.append, **NO_SLEEP)
     assert result.batch is None and not os.path.exists(path)
     assert not fake.requests_to("export") and not fake.operations
     plan_csv = tmp_path / "run.plan.csv"
@@ -550,33 +486,33 @@ def test_downscale_gee_plan_only_submits_nothing_and_counts_training_runs(fake, 
     # gradient boosting cannot be saved: each export carries the training (2 steps x 35 cells), three runs
     assert int(rows[-1]["training_runs"]) == 3 and result.plan.training_runs == 3
     assert any("3 training run(s) on Earth Engine" in line for line in logs)
-    rf = tasks.downscale_gee(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "lst_day"], path,
-                             project=fake.project, url=fake.url, plan_only=True, **NO_SLEEP)
+    rf = _downscale(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "lst_day"], path,
+                    project=fake.project, url=fake.url, plan_only=True, **NO_SLEEP)
     assert [r["kind"] for r in rf.plan.rows] == ["classifier"] + ["soil_moisture"] * 3
     assert rf.plan.training_runs == 1 and [r["training_runs"] for r in rf.plan.rows] == [1, 0, 0, 0]
-    reused = tasks.downscale_gee(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "lst_day"], path,
-                                 classifier_asset="projects/p/assets/rf", project=fake.project, url=fake.url,
-                                 plan_only=True, **NO_SLEEP)
+    reused = _downscale(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "lst_day"], path,
+                        classifier_asset="projects/p/assets/rf", project=fake.project, url=fake.url,
+                        plan_only=True, **NO_SLEEP)
     assert reused.plan.training_runs == 0 and not fake.requests_to("export")
 
 
 def test_downscale_gee_checks_before_anything_is_sent(fake, tmp_path):
     with pytest.raises(InputError, match="Downloading results works only with the Cloud Storage destination"):
-        tasks.downscale_gee(EXTENT, "2023-06-01", "2023-06-02", "daily", ["ndvi"], str(tmp_path / "m.json"),
-                            destination="drive", download_folder=str(tmp_path / "d"), project=fake.project,
-                            url=fake.url)
+        _downscale(EXTENT, "2023-06-01", "2023-06-02", "daily", ["ndvi"], str(tmp_path / "m.json"),
+                   destination="drive", download_folder=str(tmp_path / "d"), project=fake.project,
+                   url=fake.url)
     with pytest.raises(InputError, match="No task manifest file was given"):
-        tasks.downscale_gee(EXTENT, "2023-06-01", "2023-06-02", "daily", ["ndvi"], "", project=fake.project,
-                            url=fake.url)
+        _downscale(EXTENT, "2023-06-01", "2023-06-02", "daily", ["ndvi"], "", project=fake.project,
+                   url=fake.url)
     assert not fake.requests_to("export") and os.listdir(tmp_path) == []
 
 
 def test_the_fake_enforces_max_pixels_on_region_exports(fake, tmp_path):
     images = [("20230601", ee.Image.constant(0.2).rename(["soil_moisture"]))]
-    small = server.build_exports(images, "drive", "smd", grid(), max_pixels=5)  # the grid has 4 x 3 pixels
-    result = tasks.submit_batches(small, 1, str(tmp_path / "m.json"), **NO_SLEEP)
+    small = server.build_exports(images, "drive", "smd", export_grid(), max_pixels=5)  # the grid has 4 x 3 pixels
+    result = _submit(small, 1, str(tmp_path / "m.json"), **NO_SLEEP)
     assert [r["state"] for r in result.tasks] == ["FAILED"]
     assert "Specified: 12, maximum allowed: 5" in result.tasks[0]["error"]
-    enough = server.build_exports(images, "drive", "smd2", grid(), max_pixels=12)
-    assert [r["state"] for r in tasks.submit_batches(enough, 1, str(tmp_path / "m2.json"), **NO_SLEEP).tasks] == \
+    enough = server.build_exports(images, "drive", "smd2", export_grid(), max_pixels=12)
+    assert [r["state"] for r in _submit(enough, 1, str(tmp_path / "m2.json"), **NO_SLEEP).tasks] == \
         ["COMPLETED"]

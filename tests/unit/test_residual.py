@@ -12,8 +12,7 @@ from smdownscale.algorithms.downscale import downscale
 from smdownscale.algorithms.errors import InputError
 from smdownscale.algorithms.raster import Grid, read_all, srs_from_user, write_raster
 from smdownscale.algorithms.residual import RESIDUAL_MODES, check_mode, correct_array
-
-from .test_downscale import _fields, _save_model, _stack
+from smdownscale.tests.scenes import ds_fields, save_ds_model, write_ds_stack
 
 UTM = srs_from_user("EPSG:32650").ExportToWkt()
 W, H = 72, 54
@@ -158,8 +157,8 @@ def test_smooth_mode_with_smap_in_another_crs():
 
 
 def test_downscale_smooth_mode_end_to_end(tmp_path):
-    model = _save_model(str(tmp_path / "m.smdmodel"))
-    stack = _stack(tmp_path / "factors_20230601.tif", _fields(4))
+    model = save_ds_model(str(tmp_path / "m.smdmodel"))
+    stack = write_ds_stack(tmp_path / "factors_20230601.tif", ds_fields(4))
     sm = np.random.default_rng(9).uniform(0.1, 0.4, (6, 8))
     coarse = Grid(UTM, (396500.0, 9000.0, 0.0, 4602500.0, 0.0, -9000.0), 8, 6)
     smap = str(tmp_path / "smap_20230601.tif")

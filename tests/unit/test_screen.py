@@ -13,8 +13,7 @@ from smdownscale.algorithms.aggregate import CellIndex, broadcast
 from smdownscale.algorithms.errors import InputError
 from smdownscale.algorithms.features import coarse_pairs
 from smdownscale.algorithms.screen import correlation_ratio, cramers_v, screen_factors
-
-from .test_features import make_scene
+from smdownscale.tests.scenes import make_scene
 
 N_NOISE = 12
 

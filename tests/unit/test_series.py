@@ -12,32 +12,14 @@ import shutil
 import numpy as np
 import pytest
 
-from smdownscale.algorithms import align, manifest, raster, sample, series, train
+from smdownscale.algorithms import manifest, raster, series
 from smdownscale.algorithms.dates import date_from_name, pair_by_date
 from smdownscale.algorithms.downscale import downscale
 from smdownscale.algorithms.errors import Canceled, InputError
 from smdownscale.algorithms.metrics import metrics
 from smdownscale.algorithms.stations import Observation, crs_wkt
 from smdownscale.algorithms.validate import validate
-
-STATIC = ("elevation", "slope", "landcover")
-DYNAMIC = ("ndvi", "lst_day", "lst_night", "vv", "vh", "precipitation")
-
-
-def build_scene(folder: str, size_km: int = 60, n_dates: int = 2) -> dict:
-    """A sample scene with aligned stacks factors_<YYYYMMDD>.tif and a quickly trained model (no CV)."""
-    scene = sample.make_sample(os.path.join(folder, "sample"), size_km=size_km, n_dates=n_dates)
-    grid = align.reference_grid(scene.reference_grid)
-    stacks = []
-    for i, day in enumerate(scene.dates):
-        inputs = [scene.paths[k][0] for k in STATIC] + [scene.paths[k][i] for k in DYNAMIC]
-        path = os.path.join(folder, f"factors_{day.replace('-', '')}.tif")
-        align.align_rasters(inputs, grid, path, {"landcover"})
-        stacks.append(path)
-    model = os.path.join(folder, "model.smdmodel")
-    train.train_model(scene.smap_files, stacks, model, "rf", params={"n_estimators": 15}, cv_folds=0, n_jobs=1)
-    return {"scene": scene, "stacks": stacks, "smap": scene.smap_files, "truth": scene.truth_files, "model": model,
-            "dates": scene.dates}
+from smdownscale.tests.scenes import build_scene
 
 
 @pytest.fixture(scope="module")

@@ -13,17 +13,7 @@ from smdownscale.algorithms import train as train_mod
 from smdownscale.algorithms.errors import Canceled, InputError
 from smdownscale.algorithms.features import FactorSpec, coarse_pairs, fine_design
 from smdownscale.algorithms.train import cv_table, spatial_groups, train_model
-
-from .test_features import DATES, make_scene, smooth_field
-
-MORE_DATES = DATES + ("2023-06-25", "2023-07-03")
-
-
-def nonlinear_sm(m):
-    """A known nonlinear relation: logistic in NDVI, quadratic in LST, wetter on class 30."""
-    veg = 0.25 / (1.0 + np.exp(-12.0 * (m["ndvi"] - 0.45)))
-    heat = 0.15 * ((m["lst_day"] - 280.0) / 40.0) ** 2
-    return 0.12 + veg - heat + 0.1 * m["landcover=30"]
+from smdownscale.tests.scenes import DATES, MORE_DATES, make_scene, nonlinear_sm, smooth_field
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,7 @@ from smdownscale.algorithms.stations import read_csv
 from smdownscale.algorithms.train import train_model
 from smdownscale.algorithms.units import SmReading, check_soil_moisture
 from smdownscale.algorithms.validate import validate
-
-from .test_features import make_scene
+from smdownscale.tests.scenes import ease_grid, make_scene
 
 DATES2 = ("2023-06-01", "2023-06-09")
 
@@ -118,7 +117,6 @@ def test_bad_scale_and_nodata_values():
 
 
 def test_decimated_sample_reads_declared_nodata_as_nan(tmp_path):
-    from .test_features import ease_grid
 
     g = ease_grid(300, 200)
     data = _field(0.1, 0.3, (200, 300))
