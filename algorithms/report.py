@@ -339,10 +339,13 @@ def short_scheme_name(label: str) -> str:
     return label.split()[0] if label else label
 
 
-@_quiet
-def scatter_png(reference: np.ndarray, estimate: np.ndarray, m: Mapping[str, Any], xlabel: str,
-                ylabel: str = "estimate (m3/m3)") -> bytes | None:
-    """Estimate against reference with the 1:1 line and the metrics in the legend (hexbin for many points)."""
+def scatter_figure(reference: np.ndarray, estimate: np.ndarray, m: Mapping[str, Any], xlabel: str,
+                   ylabel: str = "estimate (m3/m3)") -> Any:
+    """The figure of :func:`scatter_png` (None without matplotlib or pairs).
+
+    The frame is square and holds every pair; the 1:1 line runs from corner to corner inside it (clipped to
+    the axes); the legend (1:1 line and metrics) sits below the frame, so it never covers a point.
+    """
     if not plots_available():
         return None
     x = np.asarray(reference, dtype=np.float64)
@@ -351,7 +354,7 @@ def scatter_png(reference: np.ndarray, estimate: np.ndarray, m: Mapping[str, Any
     x, y = x[ok], y[ok]
     if not x.size:
         return None
-    fig = _figure(6.4, 5.6)
+    fig = _figure(6.4, 6.4)
     ax = fig.subplots()
     lo = float(min(x.min(), y.min()))
     hi = float(max(x.max(), y.max()))
@@ -359,19 +362,62 @@ def scatter_png(reference: np.ndarray, estimate: np.ndarray, m: Mapping[str, Any
     lo, hi = lo - pad, hi + pad
     if x.size > HEXBIN_ABOVE:
         hb = ax.hexbin(x, y, gridsize=60, extent=(lo, hi, lo, hi), mincnt=1, cmap="viridis", bins="log")
-        fig.colorbar(hb, ax=ax, label="pairs per hexagon (log)")
+        fig.colorbar(hb, ax=ax, label="pairs per hexagon (log)", shrink=0.8)
     else:
         ax.scatter(x, y, s=14 if x.size < 300 else 6, alpha=0.75, color="#2166ac", edgecolors="none")
-    ax.plot([lo, hi], [lo, hi], color="#b2182b", lw=1.2, label="1:1")
+    ax.plot([lo, hi], [lo, hi], color="#b2182b", lw=1.2, label="1:1", clip_on=True, scalex=False, scaley=False)
     ax.plot([], [], " ", label=_mpl_text(metrics_label(m), 200))
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
-    ax.set_aspect("equal")
+    ax.set_aspect("equal", adjustable="box")
     ax.set_xlabel(_mpl_text(xlabel, 80))
     ax.set_ylabel(_mpl_text(ylabel, 80))
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=8, frameon=False, ncol=1)
     ax.grid(alpha=0.3)
-    return _png(fig)
+    return fig
+
+
+@_quiet
+def scatter_png(reference: np.ndarray, estimate: np.ndarray, m: Mapping[str, Any], xlabel: str,
+                ylabel: str = "estimate (m3/m3)") -> bytes | None:
+    """Estimate against reference with the 1:1 line and the metrics in the legend (hexbin for many points)."""
+    fig = scatter_figure(reference, estimate, m, xlabel, ylabel)
+    return None if fig is None else _png(fig)
+
+
+def error_limit(diff: np.ndarray) -> float:
+    """Half the colour range of an error map: the 98th percentile of |difference| (at least 0.01 m3/m3)."""
+    d = np.abs(np.asarray(diff, dtype=np.float64))
+    d = d[np.isfinite(d)]
+    return max(0.01, float(np.percentile(d, 98))) if d.size else 0.01
+
+
+def error_map_figure(diff: np.ndarray, extent: Sequence[float] | None = None) -> Any:
+    """The figure of :func:`error_map_png` (None without matplotlib or values)."""
+    if not plots_available():
+        return None
+    d = np.asarray(diff, dtype=np.float64)
+    if d.ndim != 2 or not np.isfinite(d).any():
+        return None
+    limit = error_limit(d)
+    height, width = d.shape
+    aspect = height / width if width else 1.0
+    fig = _figure(6.8, min(9.0, max(3.0, 5.6 * aspect + 1.0)))
+    ax = fig.subplots()
+    im = ax.imshow(np.ma.masked_invalid(d), cmap="BrBG", vmin=-limit, vmax=limit, interpolation="nearest",
+                   extent=None if extent is None else tuple(extent))
+    fig.colorbar(im, ax=ax, label="estimate minus reference (m3/m3)", extend="both", shrink=0.85)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return fig
+
+
+@_quiet
+def error_map_png(diff: np.ndarray, extent: Sequence[float] | None = None) -> bytes | None:
+    """Map of estimate minus reference: brown where the estimate is drier, blue-green where it is wetter,
+    the colour range symmetric about 0 (see :func:`error_limit`), nodata transparent."""
+    fig = error_map_figure(diff, extent)
+    return None if fig is None else _png(fig)
 
 
 @_quiet
@@ -675,23 +721,97 @@ class PairSampler:
         return self._arrays()[2]
 
 
+class ErrorMap:
+    """Estimate minus reference on a coarser lattice (every ``stride``-th row and column, at most ``max_side``
+    pixels a side) of a ``width`` x ``height`` grid, fed its blocks top to bottom.
+
+    Call it with blocks of whole rows, in order, as :func:`validate.compare_reference` gives them to its sink.
+    """
+
+    def __init__(self, width: int, height: int, max_side: int = 600) -> None:
+        self.width, self.height = int(width), int(height)
+        self.stride = max(1, math.ceil(max(self.width, self.height) / max(1, int(max_side))))
+        self.rows_seen = 0
+        self._rows: list[np.ndarray] = []
+
+    def __call__(self, estimate: np.ndarray, reference: np.ndarray) -> None:
+        e = np.asarray(estimate, dtype=np.float64)
+        r = np.asarray(reference, dtype=np.float64)
+        if e.ndim != 2 or e.shape[1] != self.width:
+            raise ValueError(f"ErrorMap expects blocks of whole rows of width {self.width}, got {e.shape}")
+        rows = np.arange(self.rows_seen, self.rows_seen + e.shape[0])
+        keep = rows % self.stride == 0
+        if keep.any():
+            self._rows.append((e[keep] - r[keep])[:, ::self.stride])
+        self.rows_seen += e.shape[0]
+
+    @property
+    def difference(self) -> np.ndarray:
+        """The sampled difference (NaN where either side has no value)."""
+        if not self._rows:
+            return np.empty((0, math.ceil(self.width / self.stride)))
+        return np.concatenate(self._rows, axis=0)
+
+
+class Sinks:
+    """Several sinks fed the same blocks (e.g. a :class:`PairSampler` and an :class:`ErrorMap`)."""
+
+    def __init__(self, *sinks: Callable[[np.ndarray, np.ndarray], None] | None) -> None:
+        self.sinks = [s for s in sinks if s is not None]
+
+    def __call__(self, estimate: np.ndarray, reference: np.ndarray) -> None:
+        for sink in self.sinks:
+            sink(estimate, reference)
+
+
 def _source_label(source: str) -> str:
     if source.startswith("station:"):
         return "station " + source.split(":", 1)[1]
-    return {"reference": "reference raster", "stations": "stations (pooled)"}.get(source, source)
+    return {"reference": "reference raster", "stations": "stations (pooled)",
+            "baseline": "baseline: SMAP resampled bilinearly"}.get(source, source)
+
+
+#: Rows of the baseline comparison: (metric key, label, better when 'lower' | 'higher' | 'closer to 0').
+BASELINE_ROWS = (("r", "R", "higher"), ("mae", "MAE (m3/m3)", "lower"), ("rmse", "RMSE (m3/m3)", "lower"),
+                 ("bias", "bias (m3/m3)", "closer to 0"), ("ubrmsd", "ubRMSD (m3/m3)", "lower"))
+
+
+def baseline_rows(estimate: Mapping[str, Any], baseline: Mapping[str, Any]) -> list[list[str]]:
+    """Rows (metric, estimate, baseline, change, better) comparing the estimate with the baseline."""
+    rows = []
+    for key, label, better in BASELINE_ROWS:
+        e, b = estimate.get(key), baseline.get(key)
+        digits = 3 if key == "r" else 4
+        if _finite(e) and _finite(b):
+            change = fmt(float(e) - float(b), digits, True)
+            if better == "higher":
+                won = float(e) > float(b)
+            elif better == "lower":
+                won = float(e) < float(b)
+            else:
+                won = abs(float(e)) < abs(float(b))
+            verdict = "estimate" if won else ("same" if float(e) == float(b) else "baseline")
+        else:
+            change, verdict = "n/a", "n/a"
+        rows.append([esc(label), fmt(e, digits, key == "bias"), fmt(b, digits, key == "bias"), change,
+                     esc(verdict)])
+    return rows
 
 
 def validate_report(results: Mapping[str, Mapping[str, Any]], pairs: Sequence[Any], path: str,
                     samples: tuple[np.ndarray, np.ndarray] | None = None,
                     per_date: Sequence[Mapping[str, Any]] | None = None,
-                    inputs: Mapping[str, Sequence[str] | str] | None = None, title: str | None = None) -> str:
+                    inputs: Mapping[str, Sequence[str] | str] | None = None, title: str | None = None,
+                    error_map: np.ndarray | None = None) -> str:
     """Validation report: metrics table, estimate-vs-reference density plot (1:1 line, metrics in the legend),
     station scatter and per-station time series, and per-date metrics for a series.
 
     ``results`` maps a source ('reference', 'stations', 'station:<id>') to its metrics (pooled over the
     dates of a series); ``pairs`` are station pairs (:class:`validate.StationPair`); ``samples`` is
     (estimate, reference) values, e.g. from :class:`PairSampler`; ``per_date`` holds rows with 'source',
-    'date', 'estimate' and the metrics.
+    'date', 'estimate' and the metrics. With a 'baseline' source (the coarse SMAP resampled bilinearly, compared
+    with the same reference) the report compares the estimate's metrics with the baseline's; ``error_map``
+    (e.g. :attr:`ErrorMap.difference`) is drawn as a map of estimate minus reference.
     """
     doc = Html(title or "Soil moisture validation")
     dates = sorted({str(r["date"]) for r in per_date or [] if r.get("date")})
@@ -711,6 +831,23 @@ def validate_report(results: Mapping[str, Mapping[str, Any]], pairs: Sequence[An
         doc.figure(scatter_png(ref, est, results["reference"], "reference (m3/m3)"),
                    f"Estimate against the reference resampled onto the estimate's grid ({shown} of "
                    f"{int(results['reference'].get('n') or 0)} pixel pairs drawn); red: 1:1 line.")
+    if "reference" in results and "baseline" in results:
+        doc.h2("Against the baseline")
+        baseline = results["baseline"]
+        same = baseline.get("estimate") or results["reference"]
+        doc.p(f"The baseline is the coarse SMAP resampled bilinearly onto the estimate's grid, compared with the same "
+              f"reference on the same {int(same.get('n') or 0)} pixels as the estimate (where all three hold a "
+              "value): downscaling adds value where the estimate does better.", note=True)
+        doc.table(["metric", "estimate", "baseline", "estimate minus baseline", "better"],
+                  baseline_rows(same, baseline),
+                  [False, True, True, True, False], cells_are_markup=True)
+    if error_map is not None:
+        png = error_map_png(error_map)
+        if png is not None:
+            doc.h2("Error map")
+            doc.figure(png, "Estimate minus reference: brown where the estimate is drier, blue-green where it is "
+                            f"wetter; colours saturate at +/-{fmt(error_limit(error_map), 3)} m3/m3 (the 98th "
+                            "percentile of the absolute difference, at least 0.01); white: no value.")
     ok = [p for p in pairs if p.status == "ok"]
     if ok:
         doc.h2("Estimate against the stations")
