@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from .i18n import N_, _t, language, translate
 from .raster import atomic_path
 
 #: Above this many points a scatter plot becomes a hexagonal density plot.
@@ -62,7 +63,7 @@ def _finite(value: Any) -> bool:
 def fmt(value: Any, digits: int = 4, signed: bool = False) -> str:
     """A number with ``digits`` decimals ('n/a' when missing or not finite)."""
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _t("yes") if value else _t("no")
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     if isinstance(value, (float, np.floating)) and math.isinf(value):
@@ -82,7 +83,7 @@ def fmt_p(value: Any) -> str:
 
 #: Metric columns of the tables: (key, heading, digits, signed).
 METRIC_COLUMNS = (("n", "n", 0, False), ("r", "R", 3, False), ("mae", "MAE", 4, False), ("rmse", "RMSE", 4, False),
-                  ("bias", "bias", 4, True), ("ubrmsd", "ubRMSD", 4, False))
+                  ("bias", N_("bias"), 4, True), ("ubrmsd", "ubRMSD", 4, False))
 
 
 def metric_cells(m: Mapping[str, Any]) -> list[str]:
@@ -110,21 +111,21 @@ class Html:
     """A report being assembled; every method escapes the text it is given unless told it is markup."""
 
     def __init__(self, title: str) -> None:
-        self.title = title
-        self.parts: list[str] = [f"<h1>{esc(title)}</h1>"]
+        self.title = translate(title)
+        self.parts: list[str] = [f"<h1>{esc(self.title)}</h1>"]
 
     def h2(self, text: str) -> None:
-        self.parts.append(f"<h2>{esc(text)}</h2>")
+        self.parts.append(f"<h2>{esc(translate(text))}</h2>")
 
     def p(self, text: str, note: bool = False) -> None:
         cls = ' class="note"' if note else ""
-        self.parts.append(f"<p{cls}>{esc(text)}</p>")
+        self.parts.append(f"<p{cls}>{esc(translate(text))}</p>")
 
     def raw(self, markup: str) -> None:
         self.parts.append(markup)
 
     def keyvalues(self, items: Iterable[tuple[str, Any]]) -> None:
-        rows = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in items)
+        rows = "".join(f"<tr><td>{esc(translate(k))}</td><td>{esc(translate(v))}</td></tr>" for k, v in items)
         self.parts.append(f'<table class="meta">{rows}</table>')
 
     def table(self, headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: Sequence[bool] | None = None,
@@ -133,7 +134,7 @@ class Html:
         from :func:`fmt`)."""
         numeric = list(numeric or [False] * len(headers))
         td = ['<td class="num">' if n else "<td>" for n in numeric]
-        head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+        head = "".join(f"<th>{esc(translate(h))}</th>" for h in headers)
         body = []
         for i, row in enumerate(rows):
             cls = f' class="{esc(row_classes[i])}"' if row_classes and row_classes[i] else ""
@@ -145,16 +146,18 @@ class Html:
         if png is None:
             return
         data = base64.b64encode(png).decode("ascii")
+        caption = translate(caption)
         self.parts.append(f'<figure><img src="data:image/png;base64,{data}" alt="{esc(caption)}">'
                           f"<figcaption>{esc(caption)}</figcaption></figure>")
 
     def document(self) -> str:
         created = dt.datetime.now().replace(microsecond=0).isoformat(sep=" ")
-        return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        lang = (language() or "en").replace("_", "-")
+        return (f"<!DOCTYPE html>\n<html lang=\"{esc(lang)}\"><head><meta charset=\"utf-8\">"
                 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
                 f"<title>{esc(self.title)}</title><style>{CSS}</style></head><body>\n"
                 + "\n".join(self.parts)
-                + f"\n<p class=\"note\">Written by smdownscale on {esc(created)}.</p>\n</body></html>\n")
+                + f"\n<p class=\"note\">{esc(_t('Written by smdownscale on {0}.', created))}</p>\n</body></html>\n")
 
     def write(self, path: str) -> str:
         text = self.document()
@@ -173,7 +176,7 @@ def _inputs(doc: Html, inputs: Mapping[str, Sequence[str] | str] | None) -> None
         if values:
             items.append((label, ", ".join(str(v) for v in values)))
     if items:
-        doc.h2("Inputs")
+        doc.h2(N_("Inputs"))
         doc.keyvalues(items)
 
 
@@ -485,8 +488,8 @@ def dates_png(rows: Sequence[Mapping[str, Any]]) -> bytes | None:
 # -- screening ---------------------------------------------------------------------------------------
 
 #: Optional screening columns (variance inflation, mutual information, permutation importance): heading, digits.
-DIAGNOSTIC_HEADINGS = {"vif": ("VIF", 2), "mutual_info": ("mutual information", 3),
-                       "perm_importance": ("permutation importance (m3/m3)", 4)}
+DIAGNOSTIC_HEADINGS = {"vif": ("VIF", 2), "mutual_info": (N_("mutual information"), 3),
+                       "perm_importance": (N_("permutation importance (m3/m3)"), 4)}
 
 
 def factor_matrix(pairs: Any, order: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
@@ -542,13 +545,13 @@ def screen_report(result: Any, path: str, inputs: Mapping[str, Sequence[str] | s
     doc = Html("Factor screening")
     doc.p(f"{result.n_samples} coarse samples (SMAP cells with every factor valid) over {len(result.dates)} "
           f"date(s): {', '.join(result.dates)}.")
-    doc.raw("<p><b>Selected factors:</b> " + esc(", ".join(result.selected)) + "</p>")
+    doc.raw(f"<p><b>{esc(_t('Selected factors:'))}</b> " + esc(", ".join(result.selected)) + "</p>")
     _inputs(doc, inputs)
     if settings:
-        doc.h2("Settings")
+        doc.h2(N_("Settings"))
         doc.keyvalues((k, v) for k, v in settings.items())
     _no_plots_note(doc)
-    doc.h2("Ranking")
+    doc.h2(N_("Ranking"))
     doc.figure(ranked_bars_png(result.rows), "Factors in rank order by |r| with SMAP soil moisture (eta for "
                                              "categorical factors); green: selected, grey: dropped.")
     pairs = getattr(result, "pairs", None)
@@ -561,15 +564,16 @@ def screen_report(result: Any, path: str, inputs: Mapping[str, Sequence[str] | s
                                             "categorical), from 0 to 1, with land cover and other class factors.")
     doc.h2("Screening table")
     extra = [c for c in getattr(result, "columns", ()) if c in DIAGNOSTIC_HEADINGS]
-    headers = ["rank", "factor", "kind", "r / eta", "p", "Spearman rho", "p (rho)"] + \
-        [DIAGNOSTIC_HEADINGS[c][0] for c in extra] + ["selected", "reason"]
+    headers = [N_("rank"), N_("factor"), N_("kind"), "r / eta", "p", "Spearman rho", "p (rho)"] + \
+        [DIAGNOSTIC_HEADINGS[c][0] for c in extra] + [N_("selected"), N_("reason")]
     rows = []
     classes = []
     for r in result.rows:
-        rows.append([str(r["rank"]), esc(r["factor"]), esc(r["kind"]), fmt(r["pearson_r"], 3), fmt_p(r["pearson_p"]),
-                     fmt(r["spearman_r"], 3), fmt_p(r["spearman_p"])]
+        rows.append([str(r["rank"]), esc(r["factor"]), esc(_t(r["kind"])), fmt(r["pearson_r"], 3),
+                     fmt_p(r["pearson_p"]), fmt(r["spearman_r"], 3), fmt_p(r["spearman_p"])]
                     + [fmt(r.get(c), DIAGNOSTIC_HEADINGS[c][1]) for c in extra]
-                    + ["yes" if r["selected"] else "no", esc(r["reason"])])
+                    + [_t("yes") if r["selected"] else _t("no"),
+                       esc("; ".join(translate(x) for x in str(r["reason"]).split("; ")) if r["reason"] else "")])
         classes.append("kept" if r["selected"] else "dropped")
     doc.table(headers, rows, [True, False, False, True, True, True, True] + [True] * len(extra) + [False, False],
               classes, cells_are_markup=True)
@@ -580,7 +584,7 @@ def screen_report(result: Any, path: str, inputs: Mapping[str, Sequence[str] | s
 
 # -- training ----------------------------------------------------------------------------------------
 
-MODEL_LABELS = {"rf": "random forest", "svr": "support vector regression", "cart": "regression tree (CART)"}
+MODEL_LABELS = {"rf": N_("random forest"), "svr": N_("support vector regression"), "cart": N_("regression tree (CART)")}
 
 
 def cv_schemes(cv: Mapping[str, Any] | None) -> list[tuple[str, Mapping[str, Any]]]:
@@ -599,38 +603,52 @@ def cv_schemes(cv: Mapping[str, Any] | None) -> list[tuple[str, Mapping[str, Any
     return out
 
 
+#: Labels the engine writes and the reports show (statuses, factor kinds, cross-validation schemes).
+ENGINE_LABELS = (N_("ok"), N_("outside"), N_("nodata"), N_("continuous"), N_("categorical"),
+                 N_("spatial blocks (GroupKFold)"), N_("dates held out (GroupKFold)"), N_("random K-fold"),
+                 N_("optimistic"))
+
+
+def _scheme_text(part: Mapping[str, Any], label: str) -> str:
+    """A cross-validation scheme's name in the report's language ('spatial blocks (GroupKFold)', ...)."""
+    method = part.get("method")
+    if not method:
+        return translate(label)
+    return _t(str(method)) + (f" ({_t(str(part['label']))})" if part.get("label") else "")
+
+
 def train_report(meta: Mapping[str, Any], path: str, inputs: Mapping[str, Sequence[str] | str] | None = None) -> str:
     """Training report: model summary, cross-validation table (pooled and per fold) and plot, importances."""
     model_type = str(meta.get("model_type", ""))
     doc = Html("Model training")
     dates = [str(d) for d in meta.get("dates", [])]
     doc.keyvalues([
-        ("Model", MODEL_LABELS.get(model_type, model_type)),
-        ("Training samples", f"{meta.get('n_samples', 'n/a')} coarse cells x dates"
-         + (f" ({meta['fit_samples']} used for the fit)" if meta.get("fit_samples") not in (None,
-                                                                                           meta.get("n_samples"))
-            else "")),
-        ("Dates", f"{len(dates)}: {', '.join(dates)}"),
-        ("Factors", ", ".join(f["name"] + (" (categorical)" if f.get("kind") == "categorical" else "")
-                              for f in meta.get("factors", []))),
-        ("Features", ", ".join(meta.get("features", []))),
-        ("Parameters", ", ".join(f"{k}={v}" for k, v in sorted((meta.get("params") or {}).items()))),
-        ("Soil moisture range in training", " - ".join(fmt(v, 4) for v in meta.get("target_range", [])) + " m3/m3"),
+        (N_("Model"), MODEL_LABELS.get(model_type, model_type)),
+        (N_("Training samples"), _t("{0} coarse cells x dates", meta.get("n_samples", "n/a"))
+         + (_t(" ({0} used for the fit)", meta["fit_samples"]) if meta.get("fit_samples") not in
+            (None, meta.get("n_samples")) else "")),
+        (N_("Dates"), f"{len(dates)}: {', '.join(dates)}"),
+        (N_("Factors"), ", ".join(f["name"] + (_t(" (categorical)") if f.get("kind") == "categorical" else "")
+                                  for f in meta.get("factors", []))),
+        (N_("Features"), ", ".join(meta.get("features", []))),
+        (N_("Parameters"), ", ".join(f"{k}={v}" for k, v in sorted((meta.get("params") or {}).items()))),
+        (N_("Soil moisture range in training"), " - ".join(fmt(v, 4) for v in meta.get("target_range", [])) + " m3/m3"),
     ])
     sm_in = meta.get("soil_moisture_input") or {}
     if sm_in.get("scale", 1.0) != 1.0 or sm_in.get("nodata") is not None:
-        parts = [f"scale {sm_in.get('scale', 1.0):g} to m3/m3"]
+        parts = [_t("scale {0} to m3/m3", f"{sm_in.get('scale', 1.0):g}")]
         if sm_in.get("nodata") is not None:
-            parts.append(f"nodata {sm_in['nodata']:g}")
-        doc.keyvalues([("SMAP values read with", ", ".join(parts))])
+            parts.append(_t("nodata {0}", f"{sm_in['nodata']:g}"))
+        doc.keyvalues([(N_("SMAP values read with"), ", ".join(parts))])
     dropped = meta.get("dropped_factors") or {}
     if dropped:
-        doc.p("Left out of the model: " + "; ".join(f"{k} ({v})" for k, v in dropped.items()) + ".", note=True)
+        doc.p(_t("Left out of the model: {0}.", "; ".join(f"{k} ({translate(v)})" for k, v in dropped.items())),
+              note=True)
     _inputs(doc, inputs)
     _no_plots_note(doc)
     cv = meta.get("cv")
     schemes = cv_schemes(cv)
-    doc.h2("Cross-validation")
+    doc.h2(N_("Cross-validation"))
     if not schemes:
         doc.p("No cross-validation was run (0 folds).")
     else:
@@ -641,14 +659,13 @@ def train_report(meta: Mapping[str, Any], path: str, inputs: Mapping[str, Sequen
                 "n_estimators", 0):
             doc.p(f"Cross-validation forests use {cv['n_estimators']} trees; the saved model "
                   f"{meta['params']['n_estimators']}.", note=True)
-        headers = ["scheme", "fold"] + [h for _, h, _, _ in METRIC_COLUMNS]
+        headers = [N_("scheme"), N_("fold")] + [h for _, h, _, _ in METRIC_COLUMNS]
         rows, classes = [], []
         for label, part in schemes:
             extra = []
             if part.get("blocks"):
-                extra.append(f"{part['blocks']} blocks of {part.get('block_cells')} x {part.get('block_cells')} "
-                             "cells")
-            rows.append([esc(label + (f"; {', '.join(extra)}" if extra else "")), "pooled"]
+                extra.append(_t("{0} blocks of {1} x {1} cells", part["blocks"], part.get("block_cells")))
+            rows.append([esc(_scheme_text(part, label) + (f"; {', '.join(extra)}" if extra else "")), _t("pooled")]
                         + metric_cells(part["pooled"]))
             classes.append("pooled")
             for f in part.get("per_fold", []):
@@ -662,10 +679,11 @@ def train_report(meta: Mapping[str, Any], path: str, inputs: Mapping[str, Sequen
     if imp:
         doc.figure(importance_png(imp), "Impurity-based importance of each model input (sums to 1).")
         ranked = sorted(imp.items(), key=lambda kv: -kv[1])
-        doc.table(["feature", "importance"], [[esc(k), fmt(v, 4)] for k, v in ranked], [False, True],
+        doc.table([N_("feature"), N_("importance")], [[esc(k), fmt(v, 4)] for k, v in ranked], [False, True],
                   cells_are_markup=True)
     else:
-        doc.p(f"The {MODEL_LABELS.get(model_type, model_type)} has no built-in feature importance.", note=True)
+        doc.p(_t("The {0} has no built-in feature importance.", _t(MODEL_LABELS.get(model_type, model_type))),
+              note=True)
     return doc.write(path)
 
 
@@ -766,14 +784,14 @@ class Sinks:
 
 def _source_label(source: str) -> str:
     if source.startswith("station:"):
-        return "station " + source.split(":", 1)[1]
-    return {"reference": "reference raster", "stations": "stations (pooled)",
-            "baseline": "baseline: SMAP resampled bilinearly"}.get(source, source)
+        return _t("station {0}", source.split(":", 1)[1])
+    return _t({"reference": N_("reference raster"), "stations": N_("stations (pooled)"),
+               "baseline": N_("baseline: SMAP resampled bilinearly")}.get(source, source))
 
 
 #: Rows of the baseline comparison: (metric key, label, better when 'lower' | 'higher' | 'closer to 0').
 BASELINE_ROWS = (("r", "R", "higher"), ("mae", "MAE (m3/m3)", "lower"), ("rmse", "RMSE (m3/m3)", "lower"),
-                 ("bias", "bias (m3/m3)", "closer to 0"), ("ubrmsd", "ubRMSD (m3/m3)", "lower"))
+                 ("bias", N_("bias (m3/m3)"), "closer to 0"), ("ubrmsd", "ubRMSD (m3/m3)", "lower"))
 
 
 def baseline_rows(estimate: Mapping[str, Any], baseline: Mapping[str, Any]) -> list[list[str]]:
@@ -790,11 +808,11 @@ def baseline_rows(estimate: Mapping[str, Any], baseline: Mapping[str, Any]) -> l
                 won = float(e) < float(b)
             else:
                 won = abs(float(e)) < abs(float(b))
-            verdict = "estimate" if won else ("same" if float(e) == float(b) else "baseline")
+            verdict = N_("estimate") if won else (N_("same") if float(e) == float(b) else N_("baseline"))
         else:
             change, verdict = "n/a", "n/a"
-        rows.append([esc(label), fmt(e, digits, key == "bias"), fmt(b, digits, key == "bias"), change,
-                     esc(verdict)])
+        rows.append([esc(_t(label)), fmt(e, digits, key == "bias"), fmt(b, digits, key == "bias"), change,
+                     esc(_t(verdict))])
     return rows
 
 
@@ -813,15 +831,15 @@ def validate_report(results: Mapping[str, Mapping[str, Any]], pairs: Sequence[An
     with the same reference) the report compares the estimate's metrics with the baseline's; ``error_map``
     (e.g. :attr:`ErrorMap.difference`) is drawn as a map of estimate minus reference.
     """
-    doc = Html(title or "Soil moisture validation")
+    doc = Html(title or N_("Soil moisture validation"))
     dates = sorted({str(r["date"]) for r in per_date or [] if r.get("date")})
     if dates:
         doc.p(f"{len(dates)} date(s): {', '.join(dates)}. Pooled metrics use every pair of every date.")
     _inputs(doc, inputs)
     _no_plots_note(doc)
-    doc.h2("Metrics" + (" (all dates pooled)" if len(dates) > 1 else ""))
+    doc.h2(N_("Metrics (all dates pooled)") if len(dates) > 1 else N_("Metrics"))
     doc.p("Estimate minus reference, soil moisture in m3/m3; ubRMSD = sqrt(RMSE^2 - bias^2).", note=True)
-    headers = ["source"] + [h for _, h, _, _ in METRIC_COLUMNS]
+    headers = [N_("source")] + [h for _, h, _, _ in METRIC_COLUMNS]
     doc.table(headers, [[esc(_source_label(s))] + metric_cells(m) for s, m in results.items()],
               [False] + [True] * len(METRIC_COLUMNS), cells_are_markup=True)
     if samples is not None and "reference" in results:
@@ -838,13 +856,13 @@ def validate_report(results: Mapping[str, Mapping[str, Any]], pairs: Sequence[An
         doc.p(f"The baseline is the coarse SMAP resampled bilinearly onto the estimate's grid, compared with the same "
               f"reference on the same {int(same.get('n') or 0)} pixels as the estimate (where all three hold a "
               "value): downscaling adds value where the estimate does better.", note=True)
-        doc.table(["metric", "estimate", "baseline", "estimate minus baseline", "better"],
+        doc.table([N_("metric"), N_("estimate"), N_("baseline"), N_("estimate minus baseline"), N_("better")],
                   baseline_rows(same, baseline),
                   [False, True, True, True, False], cells_are_markup=True)
     if error_map is not None:
         png = error_map_png(error_map)
         if png is not None:
-            doc.h2("Error map")
+            doc.h2(N_("Error map"))
             doc.figure(png, "Estimate minus reference: brown where the estimate is drier, blue-green where it is "
                             f"wetter; colours saturate at +/-{fmt(error_limit(error_map), 3)} m3/m3 (the 98th "
                             "percentile of the absolute difference, at least 0.01); white: no value.")
@@ -861,15 +879,15 @@ def validate_report(results: Mapping[str, Mapping[str, Any]], pairs: Sequence[An
         doc.figure(dates_png(per_date or []), "R and ubRMSD of each date.")
         rows = [[esc(r["date"]), esc(_source_label(str(r["source"]))), esc(r.get("estimate", ""))] + metric_cells(r)
                 for r in sorted(per_date or [], key=lambda r: (str(r["date"]), str(r["source"])))]
-        doc.table(["date", "source", "estimate"] + [h for _, h, _, _ in METRIC_COLUMNS], rows,
+        doc.table([N_("date"), N_("source"), N_("estimate")] + [h for _, h, _, _ in METRIC_COLUMNS], rows,
                   [False, False, False] + [True] * len(METRIC_COLUMNS), cells_are_markup=True)
     if pairs:
         doc.h2("Station pairs")
         shown_pairs = list(pairs)[:MAX_PAIR_ROWS]
         if len(pairs) > MAX_PAIR_ROWS:
             doc.p(f"The first {MAX_PAIR_ROWS} of {len(pairs)} pairs; the pairs CSV output lists all.", note=True)
-        doc.table(["station", "date", "observed", "estimate", "difference", "status"],
+        doc.table([N_("station"), N_("date"), N_("observed"), N_("estimate"), N_("difference"), N_("status")],
                   [[esc(p.station), esc(p.date.isoformat()), fmt(p.observed, 4), fmt(p.estimated, 4),
-                    fmt(p.estimated - p.observed, 4, True), esc(p.status)] for p in shown_pairs],
+                    fmt(p.estimated - p.observed, 4, True), esc(_t(p.status))] for p in shown_pairs],
                   [False, False, True, True, True, False], cells_are_markup=True)
     return doc.write(path)
