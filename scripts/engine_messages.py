@@ -8,6 +8,7 @@ A template is English text with numbered placeholders ``{0}``, ``{1}``, ... wher
   ``...Error``/``...Exception``), of ``warn(...)``/``log(...)`` lines, and the values they are built from
   (strings assigned to ``msg``/``message``/``hint``/``reason`` or to UPPER_CASE constants, returned by helpers
   named ``*message*``/``*error*``/``explain``, and the text branches of ``x if c else y`` inside them);
+- the pieces of messages collected in ``parts``/``reasons``/``notes`` lists (``parts.append(f"...")``);
 - the labels of the files ``check_apart({...}, {...})`` names in its messages, and the values of ``*LABELS``
   dicts (labels shown to users);
 - the first argument of every ``_t("...")`` and ``N_("...")`` call, as written, and the texts given to the
@@ -37,6 +38,8 @@ CATALOG_PATH = os.path.join(ROOT, "i18n", "smdownscale_engine_zh_CN.json")
 
 _CALLS = re.compile(r"(Error|Exception)$|^(Canceled|warn|log|_warn|damaged_error)$")
 _MESSAGE_NAMES = re.compile(r"^(msg|message|hint|reason|fix|advice|problem|detail|note)$|^_?[A-Z][A-Z0-9_]*$")
+#: Lists and dicts whose texts are joined into a message (``parts.append(f"...")``, ``reasons[k] = f"..."``).
+_MESSAGE_LISTS = re.compile(r"^(parts|reasons|notes|problems|hints)$")
 #: Helpers building an error from a reason: every text argument is part of a message.
 _REASON_CALLS = re.compile(r"^_not_|^_damaged|_error$")
 _MESSAGE_FUNCTIONS = re.compile(r"message|error|explain|_hint|describe|summary|^_load$|^status$|^build$")
@@ -147,6 +150,10 @@ def file_templates(source: str) -> list[str]:
                         text = template(arg, found)
                         if is_message(text, 1):
                             found.append(text)
+            elif name == "append" and isinstance(node.func, ast.Attribute) and \
+                    isinstance(node.func.value, ast.Name) and _MESSAGE_LISTS.search(node.func.value.id):
+                for arg in node.args:
+                    add(arg)
             elif _REASON_CALLS.search(name):
                 for arg in node.args:
                     add(arg)
@@ -163,6 +170,12 @@ def file_templates(source: str) -> list[str]:
                 for value in node.value.values:
                     if isinstance(value, ast.Constant) and isinstance(value.value, str) and is_message(value.value, 1):
                         found.append(value.value)
+            listed = [t for t in targets if isinstance(t, ast.Name) and _MESSAGE_LISTS.search(t.id)
+                      or isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name)
+                      and _MESSAGE_LISTS.search(t.value.id)]
+            if listed and node.value is not None:
+                for value in node.value.elts if isinstance(node.value, (ast.List, ast.Tuple)) else [node.value]:
+                    add(value)
             names = [t.id for t in targets if isinstance(t, ast.Name) and _MESSAGE_NAMES.search(t.id)
                      and not t.id.endswith(("_NAME", "_URL", "_PATH"))]  # names of things, not messages
             if node.value is not None and names:  # module constants: sentences only (not names, URLs, CSS)

@@ -246,3 +246,32 @@ def test_reports_leave_no_english_but_names(tmp_path, zh):
         english = f.read()
     assert '<html lang="en">' in english and "<h2>Against the baseline</h2>" in english
     assert "<td>reference raster</td>" in english and not CJK.search(visible_text(english))
+
+
+def test_screening_report_leaves_no_english_but_factor_names(tmp_path, zh):
+    from smdownscale.algorithms.features import CATEGORICAL, FactorSpec, Pairs
+    from smdownscale.algorithms.screen import screen_pairs
+
+    rng = np.random.default_rng(3)
+    n = 300
+    a, b, lc = rng.normal(0, 1, n), rng.normal(0, 1, n), rng.integers(0, 3, n)
+    y = 0.2 + 0.05 * a + 0.01 * b + 0.02 * (lc == 2) + rng.normal(0, 0.005, n)
+    x = np.column_stack([a, b, a + rng.normal(0, 0.3, n), np.full(n, 1.0)]
+                        + [(lc == k).astype(float) for k in range(3)])
+    specs = [FactorSpec("ndvi"), FactorSpec("slope"), FactorSpec("lst_day"), FactorSpec("elevation"),
+             FactorSpec("landcover", CATEGORICAL, [10, 20, 30])]
+    names = ["ndvi", "slope", "lst_day", "elevation", "landcover=10", "landcover=20", "landcover=30"]
+    grid = Grid(srs_from_user("EPSG:6933").ExportToWkt(), (0.0, 9000.0, 0.0, 0.0, 0.0, -9000.0), 30, 10)
+    pairs = Pairs(x, y, names, specs, np.array(["2023-06-01"] * n), np.arange(n), ["2023-06-01"], grid)
+    result = screen_pairs(pairs, max_collinearity=0.9, min_abs_r=0.05, n_jobs=1)
+    reasons = {r["factor"]: r["reason"] for r in result.rows}
+    assert reasons["elevation"] == "constant over the samples: no information"
+    assert reasons["lst_day"].startswith("collinear with ndvi (")
+    path = str(tmp_path / "screen.html")
+    report.screen_report(result, path, inputs={"因子栈": ["factors_20230601.tif"]})
+    with open(path, encoding="utf-8") as f:
+        page = f.read()
+    text = visible_text(page)
+    assert english_left(text, ("ndvi", "slope", "lst_day", "elevation", "landcover")) == [], \
+        english_left(text, ("ndvi", "slope", "lst_day", "elevation", "landcover"))
+    assert "在样本上为常数：不含信息" in text and "与 ndvi 共线（" in text and "入选因子：" in text
