@@ -10,6 +10,7 @@ that plots need matplotlib. Reports are written atomically.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import functools
 import html
@@ -200,15 +201,51 @@ def _import_matplotlib() -> tuple[type, type]:
 
 
 def _quiet(func: Callable[..., bytes | None]) -> Callable[..., bytes | None]:
-    """Mute the warnings matplotlib raises while drawing (e.g. deprecations from a newer pyparsing)."""
+    """Mute the warnings matplotlib raises while drawing (e.g. deprecations from a newer pyparsing); draw
+    with a CJK font when the plot texts are translated (:func:`_p`)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> bytes | None:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _font_context():
             warnings.simplefilter("ignore")
             return func(*args, **kwargs)
 
     return wrapper
+
+
+#: Fonts with Chinese glyphs, as Windows, macOS and Linux name them (the first one installed is used).
+CJK_FONTS = ("Microsoft YaHei", "PingFang SC", "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei",
+             "SimHei", "Heiti SC", "Droid Sans Fallback")
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_cjk_font() -> str | None:
+    from matplotlib import font_manager
+
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    return next((name for name in CJK_FONTS if name in names), None)
+
+
+def _cjk_font() -> str | None:
+    """The font plots are drawn with in Chinese, or None (English plot texts: no font shows the glyphs)."""
+    if not str(language() or "").startswith("zh") or not plots_available():
+        return None
+    return _installed_cjk_font()
+
+
+def _font_context() -> Any:
+    font = _cjk_font()
+    if font is None:
+        return contextlib.nullcontext()
+    import matplotlib
+
+    return matplotlib.rc_context({"font.family": "sans-serif",
+                                  "font.sans-serif": [font, *matplotlib.rcParams["font.sans-serif"]]})
+
+
+def _p(text: str) -> str:
+    """A plot text: translated when a CJK font can draw it (:func:`_cjk_font`), else English."""
+    return _t(text) if _cjk_font() else text
 
 
 def _figure(width: float, height: float):
@@ -255,9 +292,9 @@ def ranked_bars_png(rows: Sequence[Mapping[str, Any]]) -> bytes | None:
     for p, v in zip(pos, values):
         ax.text(v + 0.01, p, f"{v:.3f}", va="center", fontsize=8)
     ax.set_xlim(0, max(1.0, max(values) + 0.12))
-    ax.set_xlabel("|r| with SMAP soil moisture (eta for categorical factors)")
-    ax.legend(handles=[Patch(color=KEPT_COLOUR, label="selected"), Patch(color=DROPPED_COLOUR, label="dropped")],
-              loc="lower right")
+    ax.set_xlabel(_p("|r| with SMAP soil moisture (eta for categorical factors)"))
+    ax.legend(handles=[Patch(color=KEPT_COLOUR, label=_p("selected")),
+                       Patch(color=DROPPED_COLOUR, label=_p("dropped"))], loc="lower right")
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
 
@@ -284,7 +321,7 @@ def heatmap_png(names: Sequence[str], matrix: np.ndarray) -> bytes | None:
                 if math.isfinite(v):
                     ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7 if n > 12 else 8,
                             color="white" if abs(v) > 0.6 else "black")
-    fig.colorbar(im, ax=ax, shrink=0.8, label="r (signed); eta or Cramér's V with categorical factors")
+    fig.colorbar(im, ax=ax, shrink=0.8, label=_p("r (signed); eta or Cramér's V with categorical factors"))
     return _png(fig)
 
 
@@ -305,7 +342,7 @@ def importance_png(importances: Mapping[str, float]) -> bytes | None:
     for p, v in zip(pos, values):
         ax.text(v, p, f" {v:.3f}", va="center", fontsize=8)
     ax.set_xlim(0, max(values) * 1.18 if max(values) > 0 else 1)
-    ax.set_xlabel("impurity-based importance (sums to 1)")
+    ax.set_xlabel(_p("impurity-based importance (sums to 1)"))
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
 
@@ -343,7 +380,7 @@ def short_scheme_name(label: str) -> str:
 
 
 def scatter_figure(reference: np.ndarray, estimate: np.ndarray, m: Mapping[str, Any], xlabel: str,
-                   ylabel: str = "estimate (m3/m3)") -> Any:
+                   ylabel: str = N_("estimate (m3/m3)")) -> Any:
     """The figure of :func:`scatter_png` (None without matplotlib or pairs).
 
     The frame is square and holds every pair; the 1:1 line runs from corner to corner inside it (clipped to
@@ -365,7 +402,7 @@ def scatter_figure(reference: np.ndarray, estimate: np.ndarray, m: Mapping[str, 
     lo, hi = lo - pad, hi + pad
     if x.size > HEXBIN_ABOVE:
         hb = ax.hexbin(x, y, gridsize=60, extent=(lo, hi, lo, hi), mincnt=1, cmap="viridis", bins="log")
-        fig.colorbar(hb, ax=ax, label="pairs per hexagon (log)", shrink=0.8)
+        fig.colorbar(hb, ax=ax, label=_p("pairs per hexagon (log)"), shrink=0.8)
     else:
         ax.scatter(x, y, s=14 if x.size < 300 else 6, alpha=0.75, color="#2166ac", edgecolors="none")
     ax.plot([lo, hi], [lo, hi], color="#b2182b", lw=1.2, label="1:1", clip_on=True, scalex=False, scaley=False)
@@ -373,8 +410,8 @@ def scatter_figure(reference: np.ndarray, estimate: np.ndarray, m: Mapping[str, 
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     ax.set_aspect("equal", adjustable="box")
-    ax.set_xlabel(_mpl_text(xlabel, 80))
-    ax.set_ylabel(_mpl_text(ylabel, 80))
+    ax.set_xlabel(_mpl_text(_p(xlabel), 80))
+    ax.set_ylabel(_mpl_text(_p(ylabel), 80))
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=8, frameon=False, ncol=1)
     ax.grid(alpha=0.3)
     return fig
@@ -409,7 +446,7 @@ def error_map_figure(diff: np.ndarray, extent: Sequence[float] | None = None) ->
     ax = fig.subplots()
     im = ax.imshow(np.ma.masked_invalid(d), cmap="BrBG", vmin=-limit, vmax=limit, interpolation="nearest",
                    extent=None if extent is None else tuple(extent))
-    fig.colorbar(im, ax=ax, label="estimate minus reference (m3/m3)", extend="both", shrink=0.85)
+    fig.colorbar(im, ax=ax, label=_p("estimate minus reference (m3/m3)"), extend="both", shrink=0.85)
     ax.set_xticks([])
     ax.set_yticks([])
     return fig
@@ -443,14 +480,14 @@ def station_series_png(pairs: Sequence[Any]) -> bytes | None:
     for ax, station in zip(axes, multi):
         ps = sorted(by_station[station], key=lambda p: p.date)
         days = [p.date for p in ps]
-        ax.plot(days, [p.observed for p in ps], "o-", color="#333", ms=4, lw=1, label="observed")
-        ax.plot(days, [p.estimated for p in ps], "s--", color="#2166ac", ms=4, lw=1, label="estimate")
+        ax.plot(days, [p.observed for p in ps], "o-", color="#333", ms=4, lw=1, label=_p("observed"))
+        ax.plot(days, [p.estimated for p in ps], "s--", color="#2166ac", ms=4, lw=1, label=_p("estimate"))
         ax.set_title(_mpl_text(station), fontsize=9)
         ax.grid(alpha=0.3)
         ax.tick_params(axis="x", labelrotation=30, labelsize=7)
     for ax in axes[len(multi):]:
         ax.set_visible(False)
-    axes[0].set_ylabel("soil moisture (m3/m3)")
+    axes[0].set_ylabel(_p("soil moisture (m3/m3)"))
     axes[0].legend(fontsize=8)
     return _png(fig)
 
@@ -476,8 +513,8 @@ def dates_png(rows: Sequence[Mapping[str, Any]]) -> bytes | None:
                   label=_mpl_text(source))
         ax_u.plot(days, [r["ubrmsd"] if _finite(r["ubrmsd"]) else np.nan for r in rs], "o-", color=colour,
                   label=_mpl_text(source))
-    ax_r.set_title("R per date", fontsize=10)
-    ax_u.set_title("ubRMSD per date (m3/m3)", fontsize=10)
+    ax_r.set_title(_p("R per date"), fontsize=10)
+    ax_u.set_title(_p("ubRMSD per date (m3/m3)"), fontsize=10)
     for ax in (ax_r, ax_u):
         ax.grid(alpha=0.3)
         ax.tick_params(axis="x", labelrotation=30, labelsize=8)
@@ -846,7 +883,7 @@ def validate_report(results: Mapping[str, Mapping[str, Any]], pairs: Sequence[An
         est, ref = samples
         doc.h2("Estimate against the reference raster")
         shown = int(np.count_nonzero(np.isfinite(np.asarray(est, float)) & np.isfinite(np.asarray(ref, float))))
-        doc.figure(scatter_png(ref, est, results["reference"], "reference (m3/m3)"),
+        doc.figure(scatter_png(ref, est, results["reference"], N_("reference (m3/m3)")),
                    f"Estimate against the reference resampled onto the estimate's grid ({shown} of "
                    f"{int(results['reference'].get('n') or 0)} pixel pairs drawn); red: 1:1 line.")
     if "reference" in results and "baseline" in results:
@@ -870,7 +907,7 @@ def validate_report(results: Mapping[str, Mapping[str, Any]], pairs: Sequence[An
     if ok:
         doc.h2("Estimate against the stations")
         doc.figure(scatter_png(np.array([p.observed for p in ok]), np.array([p.estimated for p in ok]),
-                               results.get("stations", {}), "station daily mean (m3/m3)"),
+                               results.get("stations", {}), N_("station daily mean (m3/m3)")),
                    "Estimate at each station's pixel against the station's daily mean; red: 1:1 line.")
         doc.figure(station_series_png(ok), "Observed daily means (black) and estimates (blue) per station over "
                                            f"time (stations with at least two dates, up to {MAX_STATION_PANELS}).")

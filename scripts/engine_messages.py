@@ -11,8 +11,8 @@ A template is English text with numbered placeholders ``{0}``, ``{1}``, ... wher
 - the pieces of messages collected in ``parts``/``reasons``/``notes`` lists (``parts.append(f"...")``);
 - the labels of the files ``check_apart({...}, {...})`` names in its messages, and the values of ``*LABELS``
   dicts (labels shown to users);
-- the first argument of every ``_t("...")`` and ``N_("...")`` call, as written, and the texts given to the
-  report builder's ``Html(...)``, ``h2``, ``p`` and ``figure`` (the reports).
+- the first argument of every ``_t("...")``, ``N_("...")`` and ``_p("...")`` (plot text) call, as written,
+  and the texts given to the report builder's ``Html(...)``, ``h2``, ``p`` and ``figure`` (the reports).
 
 An f-string becomes a template with one placeholder per inserted value (``f"{a} of {b:.2f}"`` ->
 ``"{0} of {1}"``); a concatenation joins its pieces, a non-text piece being one placeholder. Texts with
@@ -136,7 +136,7 @@ def file_templates(source: str) -> list[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             name = _name(node.func)
-            if name in ("_t", "N_") and node.args and isinstance(node.args[0], ast.Constant) and \
+            if name in ("_t", "N_", "_p") and node.args and isinstance(node.args[0], ast.Constant) and \
                     isinstance(node.args[0].value, str):
                 found.append(node.args[0].value)
             elif name == "check_apart":  # the labels of the files it names in its messages

@@ -275,3 +275,25 @@ def test_screening_report_leaves_no_english_but_factor_names(tmp_path, zh):
     assert english_left(text, ("ndvi", "slope", "lst_day", "elevation", "landcover")) == [], \
         english_left(text, ("ndvi", "slope", "lst_day", "elevation", "landcover"))
     assert "在样本上为常数：不含信息" in text and "与 ndvi 共线（" in text and "入选因子：" in text
+
+
+def test_plot_texts_are_translated_only_when_a_cjk_font_can_draw_them(zh, monkeypatch):
+    rng = np.random.default_rng(1)
+    ref = rng.uniform(0.1, 0.4, 100)
+    m = {"n": 100, "r": 0.9, "rmse": 0.02, "bias": 0.0, "ubrmsd": 0.02}
+    monkeypatch.setattr(report, "_installed_cjk_font", lambda: None)  # no font with Chinese glyphs
+    ax = report.scatter_figure(ref, ref + 0.01, m, report.N_("reference (m3/m3)")).axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("reference (m3/m3)", "estimate (m3/m3)")
+    monkeypatch.setattr(report, "_installed_cjk_font", lambda: "CJK Test Sans")  # stands in for Microsoft YaHei
+    import matplotlib
+
+    seen = []
+    monkeypatch.setattr(report, "_png", lambda fig: seen.append(matplotlib.rcParams["font.sans-serif"][0]) or b"")
+    report.scatter_png(ref, ref + 0.01, m, report.N_("reference (m3/m3)"))
+    assert seen == ["CJK Test Sans"]  # drawn with the CJK font, which is not left set afterwards
+    assert "CJK Test Sans" not in matplotlib.rcParams["font.sans-serif"]
+    ax = report.scatter_figure(ref, ref + 0.01, m, report.N_("reference (m3/m3)")).axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("参考值 (m3/m3)", "估计值 (m3/m3)")
+    i18n.set_language(None)
+    ax = report.scatter_figure(ref, ref + 0.01, m, report.N_("reference (m3/m3)")).axes[0]
+    assert ax.get_xlabel() == "reference (m3/m3)"
