@@ -311,17 +311,17 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>缺失</translation>
         </message>
         <message>
-            <location filename="../processing_provider/i18n.py" line="31" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>screen, train, downscale</source>
             <translation>筛选、训练、降尺度</translation>
         </message>
         <message>
-            <location filename="../processing_provider/i18n.py" line="31" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>model files (train, downscale)</source>
             <translation>模型文件（训练、降尺度）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/i18n.py" line="31" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>Earth Engine download (fetchgee)</source>
             <translation>Earth Engine 下载（fetchgee）</translation>
         </message>
@@ -1638,17 +1638,17 @@ Earth Engine 访问：需要一个 Earth Engine 云项目（参数、插件设�
     <context>
         <name>GeeTaskMonitor</name>
         <message>
-            <location filename="../processing_provider/i18n.py" line="31" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>Earth Engine exports ({} tasks)</source>
             <translation>Earth Engine 导出（{} 个任务）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/i18n.py" line="31" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>All {} Earth Engine task(s) completed; manifest {}</source>
             <translation>全部 {} 个 Earth Engine 任务已完成；清单 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/i18n.py" line="31" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>The Earth Engine tasks were not followed to the end.</source>
             <translation>Earth Engine 任务未跟踪至结束。</translation>
         </message>
@@ -2345,32 +2345,32 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
             <translation>关闭</translation>
         </message>
         <message>
-            <location filename="../processing_provider/i18n.py" line="31" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>rank</source>
             <translation>排名</translation>
         </message>
         <message>
-            <location filename="../processing_provider/i18n.py" line="31" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>factor</source>
             <translation>因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/i18n.py" line="31" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>r/eta</source>
             <translation>r/eta</translation>
         </message>
         <message>
-            <location filename="../processing_provider/i18n.py" line="31" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>rho</source>
             <translation>rho</translation>
         </message>
         <message>
-            <location filename="../processing_provider/i18n.py" line="31" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>kept</source>
             <translation>保留</translation>
         </message>
         <message>
-            <location filename="../processing_provider/i18n.py" line="31" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>reason</source>
             <translation>原因</translation>
         </message>
@@ -2628,12 +2628,12 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
     <context>
         <name>ShippedModel</name>
         <message>
-            <location filename="../processing_provider/i18n.py" line="31" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>Workflows</source>
             <translation>工作流</translation>
         </message>
         <message>
-            <location filename="../processing_provider/i18n.py" line="31" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>Workflow: local files to validated 1 km soil moisture</source>
             <translation>工作流：从本地文件到经过验证的 1 km 土壤水分</translation>
         </message>
@@ -2687,17 +2687,17 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
     <context>
         <name>SmdAlgorithm</name>
         <message>
-            <location filename="../processing_provider/i18n.py" line="31" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>Data preparation</source>
             <translation>数据准备</translation>
         </message>
         <message>
-            <location filename="../processing_provider/i18n.py" line="31" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>Factors and models</source>
             <translation>因子与模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/i18n.py" line="31" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>Validation</source>
             <translation>验证</translation>
         </message>
