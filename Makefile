@@ -108,6 +108,7 @@ i18n: sysdeps
 	@mkdir -p i18n
 	pylupdate5 -noobsolete $$(git ls-files --cached --others --exclude-standard '*.py' | grep -Ev '^(tests|bench|scripts)/') -ts i18n/smdownscale_zh_CN.ts
 	$(SYSPY) scripts/translate_zh.py i18n/smdownscale_zh_CN.ts --shared build/i18n/smdownscale_zh_CN_shared.ts
+	$(SYSPY) scripts/engine_messages.py --catalog
 	lrelease i18n/smdownscale_zh_CN.ts build/i18n/smdownscale_zh_CN_shared.ts -qm i18n/smdownscale_zh_CN.qm
 
 clean:

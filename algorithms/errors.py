@@ -4,9 +4,18 @@ Every message names the problem and, where there is one, the fix. The Processing
 :class:`SmdError` into ``QgsProcessingException`` unchanged, so these texts are what users read.
 """
 
+from .i18n import translate
+
 
 class SmdError(Exception):
-    """An error the user can act on (bad input, missing data, incompatible file)."""
+    """An error the user can act on (bad input, missing data, incompatible file).
+
+    ``str(error)`` is the message in the language the plugin chose (:mod:`i18n`; English by default, and
+    ``error.args[0]`` is always the English text).
+    """
+
+    def __str__(self) -> str:
+        return translate(super().__str__())
 
 
 class InputError(SmdError):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .i18n import N_
+
 
 @dataclass(frozen=True)
 class Choices:
@@ -50,25 +52,25 @@ class Choices:
 #: The local chain's regression models (scikit-learn), and "auto", which picks one of them.
 AUTO = "auto"
 MODELS = Choices({
-    "rf": "random forest",
-    "svr": "support vector regression",
-    "cart": "regression tree (CART)",
-    "gbr": "gradient boosting (histogram-based)",
-    "extratrees": "extra trees",
-    "linear_gbr": "linear trend + gradient boosting",
+    "rf": N_("random forest"),
+    "svr": N_("support vector regression"),
+    "cart": N_("regression tree (CART)"),
+    "gbr": N_("gradient boosting (histogram-based)"),
+    "extratrees": N_("extra trees"),
+    "linear_gbr": N_("linear trend + gradient boosting"),
 })
 #: What smdownscale:train's Model list offers: every model, then Auto.
 MODEL_CHOICES = Choices({
     **MODELS.labels,
-    AUTO: "random forest unless another model is clearly better in scale transfer and spatial CV",
+    AUTO: N_("random forest unless another model is clearly better in scale transfer and spatial CV"),
 })
 
 #: Earth Engine's regressors (smdownscale:downscalegee); ``EE_FUNCTIONS`` in ``gee/server.py`` names them there.
 EE_MODELS = Choices({
-    "rf": "random forest",
-    "cart": "regression tree (CART)",
-    "svr": "support vector regression (NU_SVR)",
-    "gbt": "gradient tree boosting",
+    "rf": N_("random forest"),
+    "cart": N_("regression tree (CART)"),
+    "svr": N_("support vector regression (NU_SVR)"),
+    "gbt": N_("gradient tree boosting"),
 })
 
 #: Residual correction after downscaling (``residual.py``); Earth Engine offers the first and the last only.

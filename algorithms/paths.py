@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence, Union
 
 from .errors import InputError
+from .i18n import N_
 
 #: Files of an input folder examined at most (a folder of ISMN files holds a few thousand).
 MAX_FOLDER_FILES = 200_000
@@ -118,7 +119,7 @@ def folder_files(folder: str, limit: int = MAX_FOLDER_FILES) -> list[str]:
 def _clash_message(out_label: str, out_path: str, in_label: str, in_path: str) -> str:
     shown_out = out_path if os.path.basename(out_path) == os.path.basename(in_path) else \
         f"{out_path}, which is {os.path.basename(in_path)}"
-    target = out_label if "(" in out_label else "the output"  # a parameter, e.g. 'Model file' (OUTPUT)
+    target = out_label if "(" in out_label else N_("the output")  # a parameter, e.g. 'Model file' (OUTPUT)
     return (f"The output {out_label} ({shown_out}) is the same file as the input {in_label} ({in_path}): "
             f"writing it would destroy that input. Choose another file name or folder for {target}; "
             "nothing was written.")

@@ -10,6 +10,7 @@ that plots need matplotlib. Reports are written atomically.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import functools
 import html
@@ -20,6 +21,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from .i18n import N_, _t, language, translate
 from .options import MODEL_CHOICES
 from .raster import atomic_path
 
@@ -63,7 +65,7 @@ def _finite(value: Any) -> bool:
 def fmt(value: Any, digits: int = 4, signed: bool = False) -> str:
     """A number with ``digits`` decimals ('n/a' when missing or not finite)."""
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _t("yes") if value else _t("no")
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     if isinstance(value, (float, np.floating)) and math.isinf(value):
@@ -83,7 +85,7 @@ def fmt_p(value: Any) -> str:
 
 #: Metric columns of the tables: (key, heading, digits, signed).
 METRIC_COLUMNS = (("n", "n", 0, False), ("r", "R", 3, False), ("mae", "MAE", 4, False), ("rmse", "RMSE", 4, False),
-                  ("bias", "bias", 4, True), ("ubrmsd", "ubRMSD", 4, False))
+                  ("bias", N_("bias"), 4, True), ("ubrmsd", "ubRMSD", 4, False))
 
 
 def metric_cells(m: Mapping[str, Any]) -> list[str]:
@@ -111,17 +113,17 @@ class Html:
     """A report being assembled; every method escapes the text it is given unless told it is markup."""
 
     def __init__(self, title: str) -> None:
-        self.title = title
-        self.parts: list[str] = [f"<h1>{esc(title)}</h1>"]
+        self.title = translate(title)
+        self.parts: list[str] = [f"<h1>{esc(self.title)}</h1>"]
 
     def h2(self, text: str) -> None:
         """Append a section heading (escaped)."""
-        self.parts.append(f"<h2>{esc(text)}</h2>")
+        self.parts.append(f"<h2>{esc(translate(text))}</h2>")
 
     def p(self, text: str, note: bool = False) -> None:
         """Append a paragraph (escaped); ``note`` styles it as a side note."""
         cls = ' class="note"' if note else ""
-        self.parts.append(f"<p{cls}>{esc(text)}</p>")
+        self.parts.append(f"<p{cls}>{esc(translate(text))}</p>")
 
     def raw(self, markup: str) -> None:
         """Append markup as it is (built by this module, never user text)."""
@@ -129,7 +131,7 @@ class Html:
 
     def keyvalues(self, items: Iterable[tuple[str, Any]]) -> None:
         """Append a two-column table of (key, value) pairs (escaped)."""
-        rows = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in items)
+        rows = "".join(f"<tr><td>{esc(translate(k))}</td><td>{esc(translate(v))}</td></tr>" for k, v in items)
         self.parts.append(f'<table class="meta">{rows}</table>')
 
     def table(self, headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: Sequence[bool] | None = None,
@@ -138,7 +140,7 @@ class Html:
         from :func:`fmt`)."""
         numeric = list(numeric or [False] * len(headers))
         td = ['<td class="num">' if n else "<td>" for n in numeric]
-        head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+        head = "".join(f"<th>{esc(translate(h))}</th>" for h in headers)
         body = []
         for i, row in enumerate(rows):
             cls = f' class="{esc(row_classes[i])}"' if row_classes and row_classes[i] else ""
@@ -151,17 +153,19 @@ class Html:
         if png is None:
             return
         data = base64.b64encode(png).decode("ascii")
+        caption = translate(caption)
         self.parts.append(f'<figure><img src="data:image/png;base64,{data}" alt="{esc(caption)}">'
                           f"<figcaption>{esc(caption)}</figcaption></figure>")
 
     def document(self) -> str:
         """The whole self-contained HTML document."""
         created = dt.datetime.now().replace(microsecond=0).isoformat(sep=" ")
-        return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        lang = (language() or "en").replace("_", "-")
+        return (f"<!DOCTYPE html>\n<html lang=\"{esc(lang)}\"><head><meta charset=\"utf-8\">"
                 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
                 f"<title>{esc(self.title)}</title><style>{CSS}</style></head><body>\n"
                 + "\n".join(self.parts)
-                + f"\n<p class=\"note\">Written by smdownscale on {esc(created)}.</p>\n</body></html>\n")
+                + f"\n<p class=\"note\">{esc(_t('Written by smdownscale on {0}.', created))}</p>\n</body></html>\n")
 
     def write(self, path: str) -> str:
         """Write the document to ``path`` atomically; returns ``path``.
@@ -187,7 +191,7 @@ def _inputs(doc: Html, inputs: Mapping[str, Sequence[str] | str] | None) -> None
         if values:
             items.append((label, ", ".join(str(v) for v in values)))
     if items:
-        doc.h2("Inputs")
+        doc.h2(N_("Inputs"))
         doc.keyvalues(items)
 
 
@@ -212,15 +216,51 @@ def _import_matplotlib() -> tuple[type, type]:
 
 
 def _quiet(func: Callable[..., bytes | None]) -> Callable[..., bytes | None]:
-    """Mute the warnings matplotlib raises while drawing (e.g. deprecations from a newer pyparsing)."""
+    """Mute the warnings matplotlib raises while drawing (e.g. deprecations from a newer pyparsing); draw
+    with a CJK font when the plot texts are translated (:func:`_p`)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> bytes | None:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _font_context():
             warnings.simplefilter("ignore")
             return func(*args, **kwargs)
 
     return wrapper
+
+
+#: Fonts with Chinese glyphs, as Windows, macOS and Linux name them (the first one installed is used).
+CJK_FONTS = ("Microsoft YaHei", "PingFang SC", "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei",
+             "SimHei", "Heiti SC", "Droid Sans Fallback")
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_cjk_font() -> str | None:
+    from matplotlib import font_manager
+
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    return next((name for name in CJK_FONTS if name in names), None)
+
+
+def _cjk_font() -> str | None:
+    """The font plots are drawn with in Chinese, or None (English plot texts: no font shows the glyphs)."""
+    if not str(language() or "").startswith("zh") or not plots_available():
+        return None
+    return _installed_cjk_font()
+
+
+def _font_context() -> Any:
+    font = _cjk_font()
+    if font is None:
+        return contextlib.nullcontext()
+    import matplotlib
+
+    return matplotlib.rc_context({"font.family": "sans-serif",
+                                  "font.sans-serif": [font, *matplotlib.rcParams["font.sans-serif"]]})
+
+
+def _p(text: str) -> str:
+    """A plot text: translated when a CJK font can draw it (:func:`_cjk_font`), else English."""
+    return _t(text) if _cjk_font() else text
 
 
 def _figure(width: float, height: float):
@@ -267,9 +307,9 @@ def ranked_bars_png(rows: Sequence[Mapping[str, Any]]) -> bytes | None:
     for p, v in zip(pos, values):
         ax.text(v + 0.01, p, f"{v:.3f}", va="center", fontsize=8)
     ax.set_xlim(0, max(1.0, max(values) + 0.12))
-    ax.set_xlabel("|r| with SMAP soil moisture (eta for categorical factors)")
-    ax.legend(handles=[Patch(color=KEPT_COLOUR, label="selected"), Patch(color=DROPPED_COLOUR, label="dropped")],
-              loc="lower right")
+    ax.set_xlabel(_p("|r| with SMAP soil moisture (eta for categorical factors)"))
+    ax.legend(handles=[Patch(color=KEPT_COLOUR, label=_p("selected")),
+                       Patch(color=DROPPED_COLOUR, label=_p("dropped"))], loc="lower right")
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
 
@@ -296,7 +336,7 @@ def heatmap_png(names: Sequence[str], matrix: np.ndarray) -> bytes | None:
                 if math.isfinite(v):
                     ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7 if n > 12 else 8,
                             color="white" if abs(v) > 0.6 else "black")
-    fig.colorbar(im, ax=ax, shrink=0.8, label="r (signed); eta or Cramér's V with categorical factors")
+    fig.colorbar(im, ax=ax, shrink=0.8, label=_p("r (signed); eta or Cramér's V with categorical factors"))
     return _png(fig)
 
 
@@ -318,7 +358,7 @@ def importance_png(importances: Mapping[str, float]) -> bytes | None:
     for p, v in zip(pos, values):
         ax.text(v, p, f" {v:.3f}", va="center", fontsize=8)
     ax.set_xlim(0, max(values) * 1.18 if max(values) > 0 else 1)
-    ax.set_xlabel("impurity-based importance (sums to 1)")
+    ax.set_xlabel(_p("impurity-based importance (sums to 1)"))
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
 
@@ -355,10 +395,13 @@ def short_scheme_name(label: str) -> str:
     return label.split()[0] if label else label
 
 
-@_quiet
-def scatter_png(reference: np.ndarray, estimate: np.ndarray, m: Mapping[str, Any], xlabel: str,
-                ylabel: str = "estimate (m3/m3)") -> bytes | None:
-    """Estimate against reference with the 1:1 line and the metrics in the legend (hexbin for many points)."""
+def scatter_figure(reference: np.ndarray, estimate: np.ndarray, m: Mapping[str, Any], xlabel: str,
+                   ylabel: str = N_("estimate (m3/m3)")) -> Any:
+    """The figure of :func:`scatter_png` (None without matplotlib or pairs).
+
+    The frame is square and holds every pair; the 1:1 line runs from corner to corner inside it (clipped to
+    the axes); the legend (1:1 line and metrics) sits below the frame, so it never covers a point.
+    """
     if not plots_available():
         return None
     x = np.asarray(reference, dtype=np.float64)
@@ -367,7 +410,7 @@ def scatter_png(reference: np.ndarray, estimate: np.ndarray, m: Mapping[str, Any
     x, y = x[ok], y[ok]
     if not x.size:
         return None
-    fig = _figure(6.4, 5.6)
+    fig = _figure(6.4, 6.4)
     ax = fig.subplots()
     lo = float(min(x.min(), y.min()))
     hi = float(max(x.max(), y.max()))
@@ -375,19 +418,62 @@ def scatter_png(reference: np.ndarray, estimate: np.ndarray, m: Mapping[str, Any
     lo, hi = lo - pad, hi + pad
     if x.size > HEXBIN_ABOVE:
         hb = ax.hexbin(x, y, gridsize=60, extent=(lo, hi, lo, hi), mincnt=1, cmap="viridis", bins="log")
-        fig.colorbar(hb, ax=ax, label="pairs per hexagon (log)")
+        fig.colorbar(hb, ax=ax, label=_p("pairs per hexagon (log)"), shrink=0.8)
     else:
         ax.scatter(x, y, s=14 if x.size < 300 else 6, alpha=0.75, color="#2166ac", edgecolors="none")
-    ax.plot([lo, hi], [lo, hi], color="#b2182b", lw=1.2, label="1:1")
+    ax.plot([lo, hi], [lo, hi], color="#b2182b", lw=1.2, label="1:1", clip_on=True, scalex=False, scaley=False)
     ax.plot([], [], " ", label=_mpl_text(metrics_label(m), 200))
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
-    ax.set_aspect("equal")
-    ax.set_xlabel(_mpl_text(xlabel, 80))
-    ax.set_ylabel(_mpl_text(ylabel, 80))
-    ax.legend(loc="upper left", fontsize=8)
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_xlabel(_mpl_text(_p(xlabel), 80))
+    ax.set_ylabel(_mpl_text(_p(ylabel), 80))
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=8, frameon=False, ncol=1)
     ax.grid(alpha=0.3)
-    return _png(fig)
+    return fig
+
+
+@_quiet
+def scatter_png(reference: np.ndarray, estimate: np.ndarray, m: Mapping[str, Any], xlabel: str,
+                ylabel: str = "estimate (m3/m3)") -> bytes | None:
+    """Estimate against reference with the 1:1 line and the metrics in the legend (hexbin for many points)."""
+    fig = scatter_figure(reference, estimate, m, xlabel, ylabel)
+    return None if fig is None else _png(fig)
+
+
+def error_limit(diff: np.ndarray) -> float:
+    """Half the colour range of an error map: the 98th percentile of |difference| (at least 0.01 m3/m3)."""
+    d = np.abs(np.asarray(diff, dtype=np.float64))
+    d = d[np.isfinite(d)]
+    return max(0.01, float(np.percentile(d, 98))) if d.size else 0.01
+
+
+def error_map_figure(diff: np.ndarray, extent: Sequence[float] | None = None) -> Any:
+    """The figure of :func:`error_map_png` (None without matplotlib or values)."""
+    if not plots_available():
+        return None
+    d = np.asarray(diff, dtype=np.float64)
+    if d.ndim != 2 or not np.isfinite(d).any():
+        return None
+    limit = error_limit(d)
+    height, width = d.shape
+    aspect = height / width if width else 1.0
+    fig = _figure(6.8, min(9.0, max(3.0, 5.6 * aspect + 1.0)))
+    ax = fig.subplots()
+    im = ax.imshow(np.ma.masked_invalid(d), cmap="BrBG", vmin=-limit, vmax=limit, interpolation="nearest",
+                   extent=None if extent is None else tuple(extent))
+    fig.colorbar(im, ax=ax, label=_p("estimate minus reference (m3/m3)"), extend="both", shrink=0.85)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return fig
+
+
+@_quiet
+def error_map_png(diff: np.ndarray, extent: Sequence[float] | None = None) -> bytes | None:
+    """Map of estimate minus reference: brown where the estimate is drier, blue-green where it is wetter,
+    the colour range symmetric about 0 (see :func:`error_limit`), nodata transparent."""
+    fig = error_map_figure(diff, extent)
+    return None if fig is None else _png(fig)
 
 
 @_quiet
@@ -410,14 +496,14 @@ def station_series_png(pairs: Sequence[Any]) -> bytes | None:
     for ax, station in zip(axes, multi):
         ps = sorted(by_station[station], key=lambda p: p.date)
         days = [p.date for p in ps]
-        ax.plot(days, [p.observed for p in ps], "o-", color="#333", ms=4, lw=1, label="observed")
-        ax.plot(days, [p.estimated for p in ps], "s--", color="#2166ac", ms=4, lw=1, label="estimate")
+        ax.plot(days, [p.observed for p in ps], "o-", color="#333", ms=4, lw=1, label=_p("observed"))
+        ax.plot(days, [p.estimated for p in ps], "s--", color="#2166ac", ms=4, lw=1, label=_p("estimate"))
         ax.set_title(_mpl_text(station), fontsize=9)
         ax.grid(alpha=0.3)
         ax.tick_params(axis="x", labelrotation=30, labelsize=7)
     for ax in axes[len(multi):]:
         ax.set_visible(False)
-    axes[0].set_ylabel("soil moisture (m3/m3)")
+    axes[0].set_ylabel(_p("soil moisture (m3/m3)"))
     axes[0].legend(fontsize=8)
     return _png(fig)
 
@@ -443,8 +529,8 @@ def dates_png(rows: Sequence[Mapping[str, Any]]) -> bytes | None:
                   label=_mpl_text(source))
         ax_u.plot(days, [r["ubrmsd"] if _finite(r["ubrmsd"]) else np.nan for r in rs], "o-", color=colour,
                   label=_mpl_text(source))
-    ax_r.set_title("R per date", fontsize=10)
-    ax_u.set_title("ubRMSD per date (m3/m3)", fontsize=10)
+    ax_r.set_title(_p("R per date"), fontsize=10)
+    ax_u.set_title(_p("ubRMSD per date (m3/m3)"), fontsize=10)
     for ax in (ax_r, ax_u):
         ax.grid(alpha=0.3)
         ax.tick_params(axis="x", labelrotation=30, labelsize=8)
@@ -455,8 +541,8 @@ def dates_png(rows: Sequence[Mapping[str, Any]]) -> bytes | None:
 # -- screening ---------------------------------------------------------------------------------------
 
 #: Optional screening columns (variance inflation, mutual information, permutation importance): heading, digits.
-DIAGNOSTIC_HEADINGS = {"vif": ("VIF", 2), "mutual_info": ("mutual information", 3),
-                       "perm_importance": ("permutation importance (m3/m3)", 4)}
+DIAGNOSTIC_HEADINGS = {"vif": ("VIF", 2), "mutual_info": (N_("mutual information"), 3),
+                       "perm_importance": (N_("permutation importance (m3/m3)"), 4)}
 
 
 def factor_matrix(pairs: Any, order: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
@@ -512,13 +598,13 @@ def screen_report(result: Any, path: str, inputs: Mapping[str, Sequence[str] | s
     doc = Html("Factor screening")
     doc.p(f"{result.n_samples} coarse samples (SMAP cells with every factor valid) over {len(result.dates)} "
           f"date(s): {', '.join(result.dates)}.")
-    doc.raw("<p><b>Selected factors:</b> " + esc(", ".join(result.selected)) + "</p>")
+    doc.raw(f"<p><b>{esc(_t('Selected factors:'))}</b> " + esc(", ".join(result.selected)) + "</p>")
     _inputs(doc, inputs)
     if settings:
-        doc.h2("Settings")
+        doc.h2(N_("Settings"))
         doc.keyvalues((k, v) for k, v in settings.items())
     _no_plots_note(doc)
-    doc.h2("Ranking")
+    doc.h2(N_("Ranking"))
     doc.figure(ranked_bars_png(result.rows), "Factors in rank order by |r| with SMAP soil moisture (eta for "
                                              "categorical factors); green: selected, grey: dropped.")
     pairs = getattr(result, "pairs", None)
@@ -531,15 +617,16 @@ def screen_report(result: Any, path: str, inputs: Mapping[str, Sequence[str] | s
                                             "categorical), from 0 to 1, with land cover and other class factors.")
     doc.h2("Screening table")
     extra = [c for c in getattr(result, "columns", ()) if c in DIAGNOSTIC_HEADINGS]
-    headers = ["rank", "factor", "kind", "r / eta", "p", "Spearman rho", "p (rho)"] + \
-        [DIAGNOSTIC_HEADINGS[c][0] for c in extra] + ["selected", "reason"]
+    headers = [N_("rank"), N_("factor"), N_("kind"), "r / eta", "p", "Spearman rho", "p (rho)"] + \
+        [DIAGNOSTIC_HEADINGS[c][0] for c in extra] + [N_("selected"), N_("reason")]
     rows = []
     classes = []
     for r in result.rows:
-        rows.append([str(r["rank"]), esc(r["factor"]), esc(r["kind"]), fmt(r["pearson_r"], 3), fmt_p(r["pearson_p"]),
-                     fmt(r["spearman_r"], 3), fmt_p(r["spearman_p"])]
+        rows.append([str(r["rank"]), esc(r["factor"]), esc(_t(r["kind"])), fmt(r["pearson_r"], 3),
+                     fmt_p(r["pearson_p"]), fmt(r["spearman_r"], 3), fmt_p(r["spearman_p"])]
                     + [fmt(r.get(c), DIAGNOSTIC_HEADINGS[c][1]) for c in extra]
-                    + ["yes" if r["selected"] else "no", esc(r["reason"])])
+                    + [_t("yes") if r["selected"] else _t("no"),
+                       esc("; ".join(translate(x) for x in str(r["reason"]).split("; ")) if r["reason"] else "")])
         classes.append("kept" if r["selected"] else "dropped")
     doc.table(headers, rows, [True, False, False, True, True, True, True] + [True] * len(extra) + [False, False],
               classes, cells_are_markup=True)
@@ -568,38 +655,52 @@ def cv_schemes(cv: Mapping[str, Any] | None) -> list[tuple[str, Mapping[str, Any
     return out
 
 
+#: Labels the engine writes and the reports show (statuses, factor kinds, cross-validation schemes).
+ENGINE_LABELS = (N_("ok"), N_("outside"), N_("nodata"), N_("continuous"), N_("categorical"),
+                 N_("spatial blocks (GroupKFold)"), N_("dates held out (GroupKFold)"), N_("random K-fold"),
+                 N_("optimistic"))
+
+
+def _scheme_text(part: Mapping[str, Any], label: str) -> str:
+    """A cross-validation scheme's name in the report's language ('spatial blocks (GroupKFold)', ...)."""
+    method = part.get("method")
+    if not method:
+        return translate(label)
+    return _t(str(method)) + (f" ({_t(str(part['label']))})" if part.get("label") else "")
+
+
 def train_report(meta: Mapping[str, Any], path: str, inputs: Mapping[str, Sequence[str] | str] | None = None) -> str:
     """Training report: model summary, cross-validation table (pooled and per fold) and plot, importances."""
     model_type = str(meta.get("model_type", ""))
     doc = Html("Model training")
     dates = [str(d) for d in meta.get("dates", [])]
     doc.keyvalues([
-        ("Model", MODEL_CHOICES.label(model_type)),
-        ("Training samples", f"{meta.get('n_samples', 'n/a')} coarse cells x dates"
-         + (f" ({meta['fit_samples']} used for the fit)" if meta.get("fit_samples") not in (None,
-                                                                                           meta.get("n_samples"))
-            else "")),
-        ("Dates", f"{len(dates)}: {', '.join(dates)}"),
-        ("Factors", ", ".join(f["name"] + (" (categorical)" if f.get("kind") == "categorical" else "")
-                              for f in meta.get("factors", []))),
-        ("Features", ", ".join(meta.get("features", []))),
-        ("Parameters", ", ".join(f"{k}={v}" for k, v in sorted((meta.get("params") or {}).items()))),
-        ("Soil moisture range in training", " - ".join(fmt(v, 4) for v in meta.get("target_range", [])) + " m3/m3"),
+        (N_("Model"), _t(MODEL_CHOICES.label(model_type))),
+        (N_("Training samples"), _t("{0} coarse cells x dates", meta.get("n_samples", "n/a"))
+         + (_t(" ({0} used for the fit)", meta["fit_samples"]) if meta.get("fit_samples") not in
+            (None, meta.get("n_samples")) else "")),
+        (N_("Dates"), f"{len(dates)}: {', '.join(dates)}"),
+        (N_("Factors"), ", ".join(f["name"] + (_t(" (categorical)") if f.get("kind") == "categorical" else "")
+                                  for f in meta.get("factors", []))),
+        (N_("Features"), ", ".join(meta.get("features", []))),
+        (N_("Parameters"), ", ".join(f"{k}={v}" for k, v in sorted((meta.get("params") or {}).items()))),
+        (N_("Soil moisture range in training"), " - ".join(fmt(v, 4) for v in meta.get("target_range", [])) + " m3/m3"),
     ])
     sm_in = meta.get("soil_moisture_input") or {}
     if sm_in.get("scale", 1.0) != 1.0 or sm_in.get("nodata") is not None:
-        parts = [f"scale {sm_in.get('scale', 1.0):g} to m3/m3"]
+        parts = [_t("scale {0} to m3/m3", f"{sm_in.get('scale', 1.0):g}")]
         if sm_in.get("nodata") is not None:
-            parts.append(f"nodata {sm_in['nodata']:g}")
-        doc.keyvalues([("SMAP values read with", ", ".join(parts))])
+            parts.append(_t("nodata {0}", f"{sm_in['nodata']:g}"))
+        doc.keyvalues([(N_("SMAP values read with"), ", ".join(parts))])
     dropped = meta.get("dropped_factors") or {}
     if dropped:
-        doc.p("Left out of the model: " + "; ".join(f"{k} ({v})" for k, v in dropped.items()) + ".", note=True)
+        doc.p(_t("Left out of the model: {0}.", "; ".join(f"{k} ({translate(v)})" for k, v in dropped.items())),
+              note=True)
     _inputs(doc, inputs)
     _no_plots_note(doc)
     cv = meta.get("cv")
     schemes = cv_schemes(cv)
-    doc.h2("Cross-validation")
+    doc.h2(N_("Cross-validation"))
     if not schemes:
         doc.p("No cross-validation was run (0 folds).")
     else:
@@ -610,14 +711,13 @@ def train_report(meta: Mapping[str, Any], path: str, inputs: Mapping[str, Sequen
                 "n_estimators", 0):
             doc.p(f"Cross-validation forests use {cv['n_estimators']} trees; the saved model "
                   f"{meta['params']['n_estimators']}.", note=True)
-        headers = ["scheme", "fold"] + [h for _, h, _, _ in METRIC_COLUMNS]
+        headers = [N_("scheme"), N_("fold")] + [h for _, h, _, _ in METRIC_COLUMNS]
         rows, classes = [], []
         for label, part in schemes:
             extra = []
             if part.get("blocks"):
-                extra.append(f"{part['blocks']} blocks of {part.get('block_cells')} x {part.get('block_cells')} "
-                             "cells")
-            rows.append([esc(label + (f"; {', '.join(extra)}" if extra else "")), "pooled"]
+                extra.append(_t("{0} blocks of {1} x {1} cells", part["blocks"], part.get("block_cells")))
+            rows.append([esc(_scheme_text(part, label) + (f"; {', '.join(extra)}" if extra else "")), _t("pooled")]
                         + metric_cells(part["pooled"]))
             classes.append("pooled")
             for f in part.get("per_fold", []):
@@ -631,10 +731,11 @@ def train_report(meta: Mapping[str, Any], path: str, inputs: Mapping[str, Sequen
     if imp:
         doc.figure(importance_png(imp), "Impurity-based importance of each model input (sums to 1).")
         ranked = sorted(imp.items(), key=lambda kv: -kv[1])
-        doc.table(["feature", "importance"], [[esc(k), fmt(v, 4)] for k, v in ranked], [False, True],
+        doc.table([N_("feature"), N_("importance")], [[esc(k), fmt(v, 4)] for k, v in ranked], [False, True],
                   cells_are_markup=True)
     else:
-        doc.p(f"The {MODEL_CHOICES.label(model_type)} has no built-in feature importance.", note=True)
+        doc.p(_t("The {0} has no built-in feature importance.", _t(MODEL_CHOICES.label(model_type))),
+              note=True)
     return doc.write(path)
 
 
@@ -690,47 +791,138 @@ class PairSampler:
         return self._arrays()[2]
 
 
+class ErrorMap:
+    """Estimate minus reference on a coarser lattice (every ``stride``-th row and column, at most ``max_side``
+    pixels a side) of a ``width`` x ``height`` grid, fed its blocks top to bottom.
+
+    Call it with blocks of whole rows, in order, as :func:`validate.compare_reference` gives them to its sink.
+    """
+
+    def __init__(self, width: int, height: int, max_side: int = 600) -> None:
+        self.width, self.height = int(width), int(height)
+        self.stride = max(1, math.ceil(max(self.width, self.height) / max(1, int(max_side))))
+        self.rows_seen = 0
+        self._rows: list[np.ndarray] = []
+
+    def __call__(self, estimate: np.ndarray, reference: np.ndarray) -> None:
+        e = np.asarray(estimate, dtype=np.float64)
+        r = np.asarray(reference, dtype=np.float64)
+        if e.ndim != 2 or e.shape[1] != self.width:
+            raise ValueError(f"ErrorMap expects blocks of whole rows of width {self.width}, got {e.shape}")
+        rows = np.arange(self.rows_seen, self.rows_seen + e.shape[0])
+        keep = rows % self.stride == 0
+        if keep.any():
+            self._rows.append((e[keep] - r[keep])[:, ::self.stride])
+        self.rows_seen += e.shape[0]
+
+    @property
+    def difference(self) -> np.ndarray:
+        """The sampled difference (NaN where either side has no value)."""
+        if not self._rows:
+            return np.empty((0, math.ceil(self.width / self.stride)))
+        return np.concatenate(self._rows, axis=0)
+
+
+class Sinks:
+    """Several sinks fed the same blocks (e.g. a :class:`PairSampler` and an :class:`ErrorMap`)."""
+
+    def __init__(self, *sinks: Callable[[np.ndarray, np.ndarray], None] | None) -> None:
+        self.sinks = [s for s in sinks if s is not None]
+
+    def __call__(self, estimate: np.ndarray, reference: np.ndarray) -> None:
+        for sink in self.sinks:
+            sink(estimate, reference)
+
+
 def _source_label(source: str) -> str:
     if source.startswith("station:"):
-        return "station " + source.split(":", 1)[1]
-    return {"reference": "reference raster", "stations": "stations (pooled)"}.get(source, source)
+        return _t("station {0}", source.split(":", 1)[1])
+    return _t({"reference": N_("reference raster"), "stations": N_("stations (pooled)"),
+               "baseline": N_("baseline: SMAP resampled bilinearly")}.get(source, source))
+
+
+#: Rows of the baseline comparison: (metric key, label, better when 'lower' | 'higher' | 'closer to 0').
+BASELINE_ROWS = (("r", "R", "higher"), ("mae", "MAE (m3/m3)", "lower"), ("rmse", "RMSE (m3/m3)", "lower"),
+                 ("bias", N_("bias (m3/m3)"), "closer to 0"), ("ubrmsd", "ubRMSD (m3/m3)", "lower"))
+
+
+def baseline_rows(estimate: Mapping[str, Any], baseline: Mapping[str, Any]) -> list[list[str]]:
+    """Rows (metric, estimate, baseline, change, better) comparing the estimate with the baseline."""
+    rows = []
+    for key, label, better in BASELINE_ROWS:
+        e, b = estimate.get(key), baseline.get(key)
+        digits = 3 if key == "r" else 4
+        if _finite(e) and _finite(b):
+            change = fmt(float(e) - float(b), digits, True)
+            if better == "higher":
+                won = float(e) > float(b)
+            elif better == "lower":
+                won = float(e) < float(b)
+            else:
+                won = abs(float(e)) < abs(float(b))
+            verdict = N_("estimate") if won else (N_("same") if float(e) == float(b) else N_("baseline"))
+        else:
+            change, verdict = "n/a", "n/a"
+        rows.append([esc(_t(label)), fmt(e, digits, key == "bias"), fmt(b, digits, key == "bias"), change,
+                     esc(_t(verdict))])
+    return rows
 
 
 def validate_report(results: Mapping[str, Mapping[str, Any]], pairs: Sequence[Any], path: str,
                     samples: tuple[np.ndarray, np.ndarray] | None = None,
                     per_date: Sequence[Mapping[str, Any]] | None = None,
-                    inputs: Mapping[str, Sequence[str] | str] | None = None, title: str | None = None) -> str:
+                    inputs: Mapping[str, Sequence[str] | str] | None = None, title: str | None = None,
+                    error_map: np.ndarray | None = None) -> str:
     """Validation report: metrics table, estimate-vs-reference density plot (1:1 line, metrics in the legend),
     station scatter and per-station time series, and per-date metrics for a series.
 
     ``results`` maps a source ('reference', 'stations', 'station:<id>') to its metrics (pooled over the
     dates of a series); ``pairs`` are station pairs (:class:`validate.StationPair`); ``samples`` is
     (estimate, reference) values, e.g. from :class:`PairSampler`; ``per_date`` holds rows with 'source',
-    'date', 'estimate' and the metrics.
+    'date', 'estimate' and the metrics. With a 'baseline' source (the coarse SMAP resampled bilinearly, compared
+    with the same reference) the report compares the estimate's metrics with the baseline's; ``error_map``
+    (e.g. :attr:`ErrorMap.difference`) is drawn as a map of estimate minus reference.
     """
-    doc = Html(title or "Soil moisture validation")
+    doc = Html(title or N_("Soil moisture validation"))
     dates = sorted({str(r["date"]) for r in per_date or [] if r.get("date")})
     if dates:
         doc.p(f"{len(dates)} date(s): {', '.join(dates)}. Pooled metrics use every pair of every date.")
     _inputs(doc, inputs)
     _no_plots_note(doc)
-    doc.h2("Metrics" + (" (all dates pooled)" if len(dates) > 1 else ""))
+    doc.h2(N_("Metrics (all dates pooled)") if len(dates) > 1 else N_("Metrics"))
     doc.p("Estimate minus reference, soil moisture in m3/m3; ubRMSD = sqrt(RMSE^2 - bias^2).", note=True)
-    headers = ["source"] + [h for _, h, _, _ in METRIC_COLUMNS]
+    headers = [N_("source")] + [h for _, h, _, _ in METRIC_COLUMNS]
     doc.table(headers, [[esc(_source_label(s))] + metric_cells(m) for s, m in results.items()],
               [False] + [True] * len(METRIC_COLUMNS), cells_are_markup=True)
     if samples is not None and "reference" in results:
         est, ref = samples
         doc.h2("Estimate against the reference raster")
         shown = int(np.count_nonzero(np.isfinite(np.asarray(est, float)) & np.isfinite(np.asarray(ref, float))))
-        doc.figure(scatter_png(ref, est, results["reference"], "reference (m3/m3)"),
+        doc.figure(scatter_png(ref, est, results["reference"], N_("reference (m3/m3)")),
                    f"Estimate against the reference resampled onto the estimate's grid ({shown} of "
                    f"{int(results['reference'].get('n') or 0)} pixel pairs drawn); red: 1:1 line.")
+    if "reference" in results and "baseline" in results:
+        doc.h2("Against the baseline")
+        baseline = results["baseline"]
+        same = baseline.get("estimate") or results["reference"]
+        doc.p(f"The baseline is the coarse SMAP resampled bilinearly onto the estimate's grid, compared with the same "
+              f"reference on the same {int(same.get('n') or 0)} pixels as the estimate (where all three hold a "
+              "value): downscaling adds value where the estimate does better.", note=True)
+        doc.table([N_("metric"), N_("estimate"), N_("baseline"), N_("estimate minus baseline"), N_("better")],
+                  baseline_rows(same, baseline),
+                  [False, True, True, True, False], cells_are_markup=True)
+    if error_map is not None:
+        png = error_map_png(error_map)
+        if png is not None:
+            doc.h2(N_("Error map"))
+            doc.figure(png, "Estimate minus reference: brown where the estimate is drier, blue-green where it is "
+                            f"wetter; colours saturate at +/-{fmt(error_limit(error_map), 3)} m3/m3 (the 98th "
+                            "percentile of the absolute difference, at least 0.01); white: no value.")
     ok = [p for p in pairs if p.status == "ok"]
     if ok:
         doc.h2("Estimate against the stations")
         doc.figure(scatter_png(np.array([p.observed for p in ok]), np.array([p.estimated for p in ok]),
-                               results.get("stations", {}), "station daily mean (m3/m3)"),
+                               results.get("stations", {}), N_("station daily mean (m3/m3)")),
                    "Estimate at each station's pixel against the station's daily mean; red: 1:1 line.")
         doc.figure(station_series_png(ok), "Observed daily means (black) and estimates (blue) per station over "
                                            f"time (stations with at least two dates, up to {MAX_STATION_PANELS}).")
@@ -739,15 +931,15 @@ def validate_report(results: Mapping[str, Mapping[str, Any]], pairs: Sequence[An
         doc.figure(dates_png(per_date or []), "R and ubRMSD of each date.")
         rows = [[esc(r["date"]), esc(_source_label(str(r["source"]))), esc(r.get("estimate", ""))] + metric_cells(r)
                 for r in sorted(per_date or [], key=lambda r: (str(r["date"]), str(r["source"])))]
-        doc.table(["date", "source", "estimate"] + [h for _, h, _, _ in METRIC_COLUMNS], rows,
+        doc.table([N_("date"), N_("source"), N_("estimate")] + [h for _, h, _, _ in METRIC_COLUMNS], rows,
                   [False, False, False] + [True] * len(METRIC_COLUMNS), cells_are_markup=True)
     if pairs:
         doc.h2("Station pairs")
         shown_pairs = list(pairs)[:MAX_PAIR_ROWS]
         if len(pairs) > MAX_PAIR_ROWS:
             doc.p(f"The first {MAX_PAIR_ROWS} of {len(pairs)} pairs; the pairs CSV output lists all.", note=True)
-        doc.table(["station", "date", "observed", "estimate", "difference", "status"],
+        doc.table([N_("station"), N_("date"), N_("observed"), N_("estimate"), N_("difference"), N_("status")],
                   [[esc(p.station), esc(p.date.isoformat()), fmt(p.observed, 4), fmt(p.estimated, 4),
-                    fmt(p.estimated - p.observed, 4, True), esc(p.status)] for p in shown_pairs],
+                    fmt(p.estimated - p.observed, 4, True), esc(_t(p.status))] for p in shown_pairs],
                   [False, False, True, True, True, False], cells_are_markup=True)
     return doc.write(path)

@@ -195,10 +195,11 @@ def check_soil_moisture(raw: np.ndarray, path: str, reading: SmReading = AS_IS, 
     too_many_outside = outside.mean() > SM_OUTSIDE_SHARE and int(outside.sum()) >= SM_OUTSIDE_MIN_COUNT
     if median > 1.0 or hard or too_many_outside:
         if float(np.median(raw_ok)) > 1.0 and float(raw_ok.min()) >= SM_MIN and float(raw_ok.max()) <= 100.5:
-            param = f"Give {sp}=0.01 (advanced parameter: scale factor to m3/m3) to convert them, or c" if sp else "C"
+            fix = (f"Give {sp}=0.01 (advanced parameter: scale factor to m3/m3) to convert them, or convert the "
+                   "raster" if sp else "Convert the raster")
             raise InputError(
-                f"The {role} {name} is not in m3/m3: {found}. These look like percent (0-100). {param}onvert the "
-                "raster to m3/m3 (divide by 100 with the Raster calculator).")
+                f"The {role} {name} is not in m3/m3: {found}. These look like percent (0-100). {fix} to m3/m3 "
+                "(divide by 100 with the Raster calculator).")
         if median > 1.0:
             hint = ("If the raster stores scaled integers, " + (
                 f"give the factor to m3/m3 as {sp} (e.g. {sp}=0.0001 for values x 10000, 0.001 for x 1000, 0.01 "

@@ -72,7 +72,7 @@ def _resolution_in(grid: Grid, crs_wkt: str) -> float:
 def compare_reference(estimate: str, reference: str, resampling: str = "auto", progress: Progress = no_progress,
                       is_canceled: IsCanceled = never_canceled, block_rows: int | None = None,
                       sink: Callable[[np.ndarray, np.ndarray], None] | None = None, ref_scale: float = 1.0,
-                      ref_nodata: float | None = None) -> dict[str, float]:
+                      ref_nodata: float | None = None, baseline: str | None = None) -> dict[str, float]:
     """Metrics of the estimate (band 1) against the reference (band 1) warped onto the estimate's grid.
 
     ``resampling`` 'auto' averages a reference finer than the estimate and interpolates (bilinear)
@@ -80,6 +80,12 @@ def compare_reference(estimate: str, reference: str, resampling: str = "auto", p
     (pooling over dates, samples for plots). Reference values equal to ``ref_nodata`` are nodata and the
     others are multiplied by ``ref_scale`` (0.01 for percent); both rasters are checked to hold soil
     moisture in m3/m3 (:mod:`units`).
+
+    ``baseline`` (e.g. the coarse SMAP raster the estimate was downscaled from) is resampled bilinearly
+    onto the estimate's grid and compared with the reference where the estimate, the reference and the
+    baseline all hold a value; its metrics are returned under ``"baseline"`` (a dict of the same metrics,
+    whose ``"estimate"`` holds the estimate's metrics on those same pixels), so the estimate can be judged
+    against plain resampling.
 
     Parameters
     ----------
@@ -126,12 +132,20 @@ def compare_reference(estimate: str, reference: str, resampling: str = "auto", p
                         "REF_NODATA")
     check_soil_moisture_sample(ref_ds, reference, reading, "reference")
     check_soil_moisture_sample(est_ds, estimate, SmReading(1.0, None, "", ""), "estimate")
+    base_ds = None
+    if baseline:
+        base_ds = open_raster(baseline)
+        if not grid.overlaps(Grid.from_dataset(base_ds, baseline)):
+            raise InputError(f"The baseline {os.path.basename(baseline)} does not overlap the estimate "
+                             f"{os.path.basename(estimate)}; give the SMAP raster the estimate was downscaled from.")
+        check_soil_moisture_sample(base_ds, baseline, SmReading(1.0, None, "", ""), "baseline")
     if resampling == "auto":
         finer = _resolution_in(rgrid, grid.crs_wkt) < 0.999 * math.sqrt(grid.res[0] * grid.res[1])
         resampling = "average" if finer else "bilinear"
     tag = uuid.uuid4().hex[:12]
     src_path = f"/vsimem/smd_validate_src_{tag}.vrt"
     vrt_path = f"/vsimem/smd_validate_{tag}.vrt"
+    base_path = f"/vsimem/smd_validate_base_{tag}.vrt"
     try:
         src = ref_ds
         if ref_ds.RasterCount > 1:
@@ -144,7 +158,16 @@ def compare_reference(estimate: str, reference: str, resampling: str = "auto", p
                          outputType=gdal.GDT_Float32, srcNodata=nd, dstNodata=-9999.0)
         if warp is None:
             raise InputError(f"Cannot resample {os.path.basename(reference)} onto the estimate's grid.")
+        base_warp = None
+        if base_ds is not None:
+            base_warp = gdal.Warp(base_path, base_ds, format="VRT", outputBounds=grid.extent, width=grid.width,
+                                  height=grid.height, dstSRS=grid.crs_wkt, resampleAlg="bilinear",
+                                  outputType=gdal.GDT_Float32, dstNodata=-9999.0)
+            if base_warp is None:
+                raise InputError(f"Cannot resample {os.path.basename(baseline)} onto the estimate's grid.")
         acc = MetricsAccumulator()
+        base_acc = MetricsAccumulator()
+        same_acc = MetricsAccumulator()  # the estimate on the baseline's pixels
         rows = block_rows or block_rows_for(grid.width, 2, target_bytes=16 * 2**20)
         for row0, nrows in iter_blocks(grid.height, rows, progress, is_canceled):
             e = read_block(est_ds, row0, nrows, [1])[0]
@@ -154,10 +177,14 @@ def compare_reference(estimate: str, reference: str, resampling: str = "auto", p
             acc.add(e, r)
             if sink is not None:
                 sink(e, r)
-        warp = None
+            if base_warp is not None:
+                b = read_block(base_warp, row0, nrows, [1], sources=[baseline])[0]
+                base_acc.add(np.where(np.isfinite(e), b, np.nan), r)
+                same_acc.add(np.where(np.isfinite(b), e, np.nan), r)
+        warp = base_warp = None
         src = None
     finally:
-        for p in (vrt_path, src_path):
+        for p in (vrt_path, src_path, base_path):
             if gdal.VSIStatL(p) is not None:
                 gdal.Unlink(p)
     res = acc.result()
@@ -166,6 +193,13 @@ def compare_reference(estimate: str, reference: str, resampling: str = "auto", p
                          "have no pixel where both hold a value; check that they cover the same area and that "
                          "their nodata values are set correctly.")
     res["resampling"] = resampling  # type: ignore[assignment]
+    if base_ds is not None:
+        base = base_acc.result()
+        if base["n"] == 0:
+            raise InputError(f"The baseline {os.path.basename(baseline)} has no value on the pixels where the "
+                             "estimate and the reference are compared; give the SMAP raster of the same area.")
+        base["estimate"] = same_acc.result()  # type: ignore[assignment]
+        res["baseline"] = base  # type: ignore[assignment]
     return res
 
 
@@ -296,7 +330,7 @@ def validate(estimate: str, reference: str | None = None, stations: Sequence[Obs
              pairs_csv: str | None = None, progress: Progress = no_progress,
              is_canceled: IsCanceled = never_canceled,
              sink: Callable[[np.ndarray, np.ndarray], None] | None = None, ref_scale: float = 1.0,
-             ref_nodata: float | None = None) -> dict[str, dict]:
+             ref_nodata: float | None = None, baseline: str | None = None) -> dict[str, dict]:
     """Compare an estimate with a reference raster and/or station observations.
 
     Returns ``{source: metrics}`` with sources 'reference', 'stations' (pooled) and 'station:<id>';
@@ -304,6 +338,8 @@ def validate(estimate: str, reference: str | None = None, stations: Sequence[Obs
     in the estimate's file name. ``output_csv`` gets one row per source, ``pairs_csv`` the station pairs.
     ``sink`` receives the blocks of the reference comparison (see :func:`compare_reference`);
     ``ref_scale`` / ``ref_nodata`` say how to read the reference (scale to m3/m3, an undeclared nodata value).
+    ``baseline`` (the coarse SMAP raster, resampled bilinearly) adds the source 'baseline': its metrics against
+    the reference on the estimate's pixels (see :func:`compare_reference`).
 
     Parameters
     ----------
@@ -339,11 +375,14 @@ def validate(estimate: str, reference: str | None = None, stations: Sequence[Obs
     """
     if not reference and not stations:
         raise InputError("Nothing to validate against: give a reference raster, station observations, or both.")
+    if baseline and not reference:
+        raise InputError("A baseline is compared with the reference raster: give a reference raster too, or leave "
+                         "the baseline empty.")
     for p in (output_csv, pairs_csv):
         if p:
             check_output_path(p)
     check_apart({"metrics table": output_csv, "pairs table": pairs_csv},
-                {"estimate": estimate, "reference raster": reference})
+                {"estimate": estimate, "reference raster": reference, "baseline": baseline})
     open_raster(estimate)
     results: dict[str, dict] = {}
     if stations:
@@ -355,7 +394,9 @@ def validate(estimate: str, reference: str | None = None, stations: Sequence[Obs
     if reference:
         results["reference"] = compare_reference(estimate, reference, reference_resampling,
                                                  lambda f: progress(split * f), is_canceled, sink=sink,
-                                                 ref_scale=ref_scale, ref_nodata=ref_nodata)
+                                                 ref_scale=ref_scale, ref_nodata=ref_nodata, baseline=baseline)
+        if baseline:
+            results["baseline"] = results["reference"].pop("baseline")
     if is_canceled():
         raise Canceled()
     pairs: list[StationPair] = []

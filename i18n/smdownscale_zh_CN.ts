@@ -199,116 +199,131 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
     <context>
         <name>DependenciesDialog</name>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="38" />
+            <location filename="../ui/dependencies_dialog.py" line="39" />
             <source>Soil moisture downscaling — dependencies</source>
             <translation>土壤水分降尺度 — 依赖项</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="43" />
+            <location filename="../ui/dependencies_dialog.py" line="44" />
             <source>Package</source>
             <translation>软件包</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="43" />
+            <location filename="../ui/dependencies_dialog.py" line="44" />
             <source>Module</source>
             <translation>模块</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="43" />
+            <location filename="../ui/dependencies_dialog.py" line="44" />
             <source>Needed for</source>
             <translation>用途</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="43" />
+            <location filename="../ui/dependencies_dialog.py" line="44" />
             <source>Installed</source>
             <translation>已安装版本</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="67" />
+            <location filename="../ui/dependencies_dialog.py" line="68" />
             <source>Install missing packages</source>
             <translation>安装缺失的软件包</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="68" />
+            <location filename="../ui/dependencies_dialog.py" line="69" />
             <source>Runs pip install --user once for the missing packages, keeping the numpy and GDAL that QGIS uses.</source>
             <translation>为缺失的软件包运行一次 pip install --user，保留 QGIS 使用的 numpy 和 GDAL。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="103" />
+            <location filename="../ui/dependencies_dialog.py" line="105" />
             <source>missing ({reason})</source>
             <translation>缺失（{reason}）</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="109" />
+            <location filename="../ui/dependencies_dialog.py" line="111" />
             <source>Missing: {names}. Press "Install missing packages" to install them for your user account only (QGIS's numpy and GDAL stay as they are), or run this command yourself and restart QGIS:
 {command}</source>
             <translation>缺失：{names}。点击“安装缺失的软件包”仅为您的用户账号安装（QGIS 的 numpy 和 GDAL 保持不变），或自行运行以下命令后重启 QGIS：
 {command}</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="115" />
+            <location filename="../ui/dependencies_dialog.py" line="117" />
             <source>Every package the algorithms need is installed (Python: {python}).</source>
             <translation>各算法所需的软件包均已安装（Python：{python}）。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="149" />
+            <location filename="../ui/dependencies_dialog.py" line="151" />
             <source>Installing {packages} … this can take a few minutes.</source>
             <translation>正在安装 {packages} … 可能需要几分钟。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="165" />
+            <location filename="../ui/dependencies_dialog.py" line="167" />
             <source>Installed. The algorithms can use the new packages now.</source>
             <translation>安装完成。各算法现在即可使用新安装的软件包。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="167" />
+            <location filename="../ui/dependencies_dialog.py" line="169" />
             <source>Installed; restart QGIS so that the new packages are found.</source>
             <translation>安装完成；请重启 QGIS 以便找到新安装的软件包。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="169" />
+            <location filename="../ui/dependencies_dialog.py" line="171" />
             <source>The installation failed; pip said:</source>
             <translation>安装失败；pip 输出如下：</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="71" />
+            <location filename="../ui/dependencies_dialog.py" line="72" />
             <source>Build compiled tree walker</source>
             <translation>编译决策树遍历器</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="72" />
+            <location filename="../ui/dependencies_dialog.py" line="73" />
             <source>Compiles the plugin's small C tree walker with this computer's C compiler: random forests, extra trees and CART then predict several times faster, with the same values.</source>
             <translation>使用本机的 C 编译器编译插件自带的小型 C 决策树遍历器：随机森林、极端随机树和 CART 的预测将快数倍，结果完全相同。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="124" />
+            <location filename="../ui/dependencies_dialog.py" line="126" />
             <source>Tree models (random forest, extra trees, CART) predict with the compiled tree walker: the same values as scikit-learn, faster.</source>
             <translation>树模型（随机森林、极端随机树、CART）使用编译版决策树遍历器预测：结果与 scikit-learn 相同，速度更快。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="127" />
+            <location filename="../ui/dependencies_dialog.py" line="129" />
             <source>Tree models predict with scikit-learn: the compiled tree walker is {why}. C compiler: {compiler}.</source>
             <translation>树模型使用 scikit-learn 预测：编译版决策树遍历器{why}。C 编译器：{compiler}。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="127" />
+            <location filename="../ui/dependencies_dialog.py" line="129" />
             <source>none found</source>
             <translation>未找到</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="137" />
+            <location filename="../ui/dependencies_dialog.py" line="139" />
             <source>Built: tree models now predict with the compiled tree walker.</source>
             <translation>编译完成：树模型现在使用编译版决策树遍历器预测。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="138" />
+            <location filename="../ui/dependencies_dialog.py" line="140" />
             <source>The build failed:</source>
             <translation>编译失败：</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="103" />
+            <location filename="../ui/dependencies_dialog.py" line="105" />
             <source>missing</source>
             <translation>缺失</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/i18n.py" line="32" />
+            <source>screen, train, downscale</source>
+            <translation>筛选、训练、降尺度</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/i18n.py" line="32" />
+            <source>model files (train, downscale)</source>
+            <translation>模型文件（训练、降尺度）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/i18n.py" line="32" />
+            <source>Earth Engine download (fetchgee)</source>
+            <translation>Earth Engine 下载（fetchgee）</translation>
         </message>
     </context>
     <context>
@@ -1623,17 +1638,17 @@ Earth Engine 访问：需要一个 Earth Engine 云项目（参数、插件设�
     <context>
         <name>GeeTaskMonitor</name>
         <message>
-            <location filename="../processing_provider/i18n.py" line="28" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>Earth Engine exports ({} tasks)</source>
             <translation>Earth Engine 导出（{} 个任务）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/i18n.py" line="28" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>All {} Earth Engine task(s) completed; manifest {}</source>
             <translation>全部 {} 个 Earth Engine 任务已完成；清单 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/i18n.py" line="28" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>The Earth Engine tasks were not followed to the end.</source>
             <translation>Earth Engine 任务未跟踪至结束。</translation>
         </message>
@@ -2340,32 +2355,32 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
             <translation>关闭</translation>
         </message>
         <message>
-            <location filename="../processing_provider/i18n.py" line="28" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>rank</source>
             <translation>排名</translation>
         </message>
         <message>
-            <location filename="../processing_provider/i18n.py" line="28" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>factor</source>
             <translation>因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/i18n.py" line="28" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>r/eta</source>
             <translation>r/eta</translation>
         </message>
         <message>
-            <location filename="../processing_provider/i18n.py" line="28" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>rho</source>
             <translation>rho</translation>
         </message>
         <message>
-            <location filename="../processing_provider/i18n.py" line="28" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>kept</source>
             <translation>保留</translation>
         </message>
         <message>
-            <location filename="../processing_provider/i18n.py" line="28" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>reason</source>
             <translation>原因</translation>
         </message>
@@ -2431,7 +2446,7 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
     <context>
         <name>SettingsDialog</name>
         <message>
-            <location filename="../ui/settings_dialog.py" line="281" />
+            <location filename="../ui/settings_dialog.py" line="387" />
             <source>Soil moisture downscaling — settings</source>
             <translation>土壤水分降尺度 — 设置</translation>
         </message>
@@ -2439,7 +2454,7 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
     <context>
         <name>SettingsOptionsFactory</name>
         <message>
-            <location filename="../ui/settings_dialog.py" line="319" />
+            <location filename="../ui/settings_dialog.py" line="429" />
             <source>Soil moisture downscaling</source>
             <translation>土壤水分降尺度</translation>
         </message>
@@ -2447,160 +2462,192 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
     <context>
         <name>SettingsWidget</name>
         <message>
-            <location filename="../ui/settings_dialog.py" line="64" />
+            <location filename="../ui/settings_dialog.py" line="71" />
             <source>e.g. my-cloud-project</source>
             <translation>例如 my-cloud-project</translation>
         </message>
         <message>
-            <location filename="../ui/settings_dialog.py" line="65" />
+            <location filename="../ui/settings_dialog.py" line="72" />
             <source>Google Cloud project registered for Earth Engine; requests are billed to and limited by it.</source>
             <translation>已注册 Earth Engine 的 Google Cloud 项目；请求计入该项目的费用并受其配额限制。</translation>
         </message>
         <message>
-            <location filename="../ui/settings_dialog.py" line="68" />
-            <source>My Google account (credentials saved by 'earthengine authenticate')</source>
-            <translation>我的 Google 账号（由“earthengine authenticate”保存的凭据）</translation>
-        </message>
-        <message>
-            <location filename="../ui/settings_dialog.py" line="70" />
+            <location filename="../ui/settings_dialog.py" line="76" />
             <source>Service account key, kept in the QGIS authentication database</source>
             <translation>服务账号密钥，保存在 QGIS 认证数据库中</translation>
         </message>
         <message>
-            <location filename="../ui/settings_dialog.py" line="74" />
-            <source>Sign in once by running  earthengine authenticate  in a terminal (on Windows: the OSGeo4W Shell); QGIS and qgis_process then use the saved credentials.</source>
-            <translation>在终端中运行一次  earthengine authenticate  完成登录（Windows 上使用 OSGeo4W Shell）；之后 QGIS 和 qgis_process 将使用保存的凭据。</translation>
-        </message>
-        <message>
-            <location filename="../ui/settings_dialog.py" line="81" />
+            <location filename="../ui/settings_dialog.py" line="110" />
             <source>Import key file…</source>
             <translation>导入密钥文件…</translation>
         </message>
         <message>
-            <location filename="../ui/settings_dialog.py" line="82" />
+            <location filename="../ui/settings_dialog.py" line="111" />
             <source>Store a service-account JSON key (Google Cloud console &gt; IAM &gt; Service accounts &gt; Keys) in the QGIS authentication database, encrypted with the master password.</source>
             <translation>将服务账号 JSON 密钥（Google Cloud 控制台 &gt; IAM &gt; 服务账号 &gt; 密钥）保存到 QGIS 认证数据库中，并用主密码加密。</translation>
         </message>
         <message>
-            <location filename="../ui/settings_dialog.py" line="94" />
+            <location filename="../ui/settings_dialog.py" line="123" />
             <source>default (https://earthengine.googleapis.com)</source>
             <translation>默认（https://earthengine.googleapis.com）</translation>
         </message>
         <message>
-            <location filename="../ui/settings_dialog.py" line="95" />
+            <location filename="../ui/settings_dialog.py" line="124" />
             <source>Leave empty for the standard endpoint. https://earthengine-highvolume.googleapis.com suits many parallel requests.</source>
             <translation>留空则使用标准端点。https://earthengine-highvolume.googleapis.com 适合大量并行请求。</translation>
         </message>
         <message>
-            <location filename="../ui/settings_dialog.py" line="99" />
+            <location filename="../ui/settings_dialog.py" line="128" />
             <source>Test connection</source>
             <translation>测试连接</translation>
         </message>
         <message>
-            <location filename="../ui/settings_dialog.py" line="106" />
+            <location filename="../ui/settings_dialog.py" line="135" />
             <source>Google Earth Engine</source>
             <translation>Google Earth Engine</translation>
         </message>
         <message>
-            <location filename="../ui/settings_dialog.py" line="108" />
+            <location filename="../ui/settings_dialog.py" line="137" />
             <source>Cloud project id</source>
             <translation>云项目 ID</translation>
         </message>
         <message>
-            <location filename="../ui/settings_dialog.py" line="114" />
+            <location filename="../ui/settings_dialog.py" line="145" />
             <source>Sign in with</source>
             <translation>登录方式</translation>
         </message>
         <message>
-            <location filename="../ui/settings_dialog.py" line="115" />
+            <location filename="../ui/settings_dialog.py" line="146" />
             <source>Endpoint</source>
             <translation>端点</translation>
         </message>
         <message>
-            <location filename="../ui/settings_dialog.py" line="125" />
+            <location filename="../ui/settings_dialog.py" line="156" />
             <source>Cache folder for Earth Engine downloads</source>
             <translation>Earth Engine 下载数据的缓存文件夹</translation>
         </message>
         <message>
-            <location filename="../ui/settings_dialog.py" line="126" />
+            <location filename="../ui/settings_dialog.py" line="157" />
             <source>Downloaded tiles are kept here and not downloaded again.</source>
             <translation>已下载的瓦片保存在此处，不会重复下载。</translation>
         </message>
         <message>
-            <location filename="../ui/settings_dialog.py" line="129" />
+            <location filename="../ui/settings_dialog.py" line="160" />
             <source>Earth Engine requests sent at the same time. Lower it if Earth Engine reports too many requests.</source>
             <translation>同时发送的 Earth Engine 请求数。如果 Earth Engine 报告请求过多，请调低此值。</translation>
         </message>
         <message>
-            <location filename="../ui/settings_dialog.py" line="131" />
+            <location filename="../ui/settings_dialog.py" line="162" />
             <source>Downloads</source>
             <translation>下载</translation>
         </message>
         <message>
-            <location filename="../ui/settings_dialog.py" line="133" />
+            <location filename="../ui/settings_dialog.py" line="164" />
             <source>Cache folder</source>
             <translation>缓存文件夹</translation>
         </message>
         <message>
-            <location filename="../ui/settings_dialog.py" line="134" />
+            <location filename="../ui/settings_dialog.py" line="165" />
             <source>Parallel requests</source>
             <translation>并行请求数</translation>
         </message>
         <message>
-            <location filename="../ui/settings_dialog.py" line="174" />
+            <location filename="../ui/settings_dialog.py" line="206" />
             <source>Choose the authentication configuration holding the service-account key, or import the key file.</source>
             <translation>请选择保存服务账号密钥的认证配置，或导入密钥文件。</translation>
         </message>
         <message>
-            <location filename="../ui/settings_dialog.py" line="178" />
+            <location filename="../ui/settings_dialog.py" line="210" />
             <source>The endpoint must be a URL starting with https://.</source>
             <translation>端点必须是以 https:// 开头的 URL。</translation>
         </message>
         <message>
-            <location filename="../ui/settings_dialog.py" line="181" />
+            <location filename="../ui/settings_dialog.py" line="213" />
             <source>The cache folder '{path}' is a file; choose a folder.</source>
             <translation>缓存文件夹“{path}”是一个文件；请选择一个文件夹。</translation>
         </message>
         <message>
-            <location filename="../ui/settings_dialog.py" line="205" />
+            <location filename="../ui/settings_dialog.py" line="238" />
             <source>Service-account key</source>
             <translation>服务账号密钥</translation>
         </message>
         <message>
-            <location filename="../ui/settings_dialog.py" line="205" />
+            <location filename="../ui/settings_dialog.py" line="238" />
             <source>JSON key (*.json);;All files (*)</source>
             <translation>JSON 密钥 (*.json);;所有文件 (*)</translation>
         </message>
         <message>
-            <location filename="../ui/settings_dialog.py" line="217" />
+            <location filename="../ui/settings_dialog.py" line="250" />
             <source>Cannot read {path}: {error}</source>
             <translation>无法读取 {path}：{error}</translation>
         </message>
         <message>
-            <location filename="../ui/settings_dialog.py" line="224" />
+            <location filename="../ui/settings_dialog.py" line="257" />
             <source>Key stored in the QGIS authentication database (configuration {id}); the key file itself is no longer needed by QGIS.</source>
             <translation>密钥已保存在 QGIS 认证数据库中（配置 {id}）；QGIS 不再需要密钥文件本身。</translation>
         </message>
         <message>
-            <location filename="../ui/settings_dialog.py" line="237" />
+            <location filename="../ui/settings_dialog.py" line="343" />
             <source>Choose or import a service-account key first.</source>
             <translation>请先选择或导入服务账号密钥。</translation>
         </message>
         <message>
-            <location filename="../ui/settings_dialog.py" line="250" />
+            <location filename="../ui/settings_dialog.py" line="356" />
             <source>Connecting to Earth Engine…</source>
             <translation>正在连接 Earth Engine…</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="75" />
+            <source>My Google account</source>
+            <translation>我的 Google 账号</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="80" />
+            <source>Sign in once: your browser opens Google's sign-in page and the credentials are saved on this computer for QGIS and qgis_process (the same as running  earthengine authenticate  in a terminal).</source>
+            <translation>登录一次即可：浏览器会打开 Google 的登录页面，凭据会保存在本机，供 QGIS 和 qgis_process 使用（与在终端中运行  earthengine authenticate  相同）。</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="85" />
+            <source>Sign in with Google…</source>
+            <translation>使用 Google 登录…</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="86" />
+            <source>Opens Google's sign-in page in your browser; QGIS receives the answer on this computer and saves the Earth Engine credentials.</source>
+            <translation>在浏览器中打开 Google 的登录页面；QGIS 在本机接收答复并保存 Earth Engine 凭据。</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="90" />
+            <source>Cancel sign-in</source>
+            <translation>取消登录</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="289" />
+            <source>Waiting for Google: finish the sign-in in your browser. If no browser page opened, open this address yourself:
+{url}</source>
+            <translation>正在等待 Google：请在浏览器中完成登录。如果没有打开浏览器页面，请自行打开此地址：
+{url}</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="307" />
+            <source>Signed in to Earth Engine; credentials saved in {path} for QGIS and qgis_process. Click 'Test connection' to check the project.</source>
+            <translation>已登录 Earth Engine；凭据已保存到 {path}，供 QGIS 和 qgis_process 使用。请点击“测试连接”检查项目。</translation>
+        </message>
+        <message>
+            <location filename="../ui/settings_dialog.py" line="310" />
+            <source>Sign-in canceled; nothing was saved.</source>
+            <translation>登录已取消；未保存任何内容。</translation>
         </message>
     </context>
     <context>
         <name>ShippedModel</name>
         <message>
-            <location filename="../processing_provider/i18n.py" line="28" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>Workflows</source>
             <translation>工作流</translation>
         </message>
         <message>
-            <location filename="../processing_provider/i18n.py" line="28" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>Workflow: local files to validated 1 km soil moisture</source>
             <translation>工作流：从本地文件到经过验证的 1 km 土壤水分</translation>
         </message>
@@ -2654,42 +2701,42 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
     <context>
         <name>SmdAlgorithm</name>
         <message>
-            <location filename="../processing_provider/i18n.py" line="28" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>Data preparation</source>
             <translation>数据准备</translation>
         </message>
         <message>
-            <location filename="../processing_provider/i18n.py" line="28" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>Factors and models</source>
             <translation>因子与模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/i18n.py" line="28" />
+            <location filename="../processing_provider/i18n.py" line="32" />
             <source>Validation</source>
             <translation>验证</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="305" />
+            <location filename="../processing_provider/base.py" line="310" />
             <source>Canceled: no output was written.</source>
             <translation>已取消：未写出任何输出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="309" />
+            <location filename="../processing_provider/base.py" line="314" />
             <source>Out of memory; process a smaller extent or close other programs.</source>
             <translation>内存不足；请处理更小的范围或关闭其他程序。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="260" />
+            <location filename="../processing_provider/base.py" line="261" />
             <source>No value for '{}' ({}); give one.</source>
             <translation>“{}”（{}）没有值；请给定一个值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="245" />
+            <location filename="../processing_provider/base.py" line="246" />
             <source>'{}' ({}) is not a number (nan); give a finite value.</source>
             <translation>“{}”（{}）不是数值（nan）；请给定一个有限值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="247" />
+            <location filename="../processing_provider/base.py" line="248" />
             <source>'{}' ({}) is infinite ({}); give a finite value.</source>
             <translation>“{}”（{}）为无穷大（{}）；请给定一个有限值。</translation>
         </message>
@@ -3093,337 +3140,357 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
     <context>
         <name>ValidateAlgorithm</name>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="77" />
+            <location filename="../processing_provider/algs/validate.py" line="78" />
             <source>Validate soil moisture</source>
             <translation>验证土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="107" />
+            <location filename="../processing_provider/algs/validate.py" line="113" />
             <source>Soil moisture estimate</source>
             <translation>土壤水分估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="107" />
+            <location filename="../processing_provider/algs/validate.py" line="113" />
             <source>The raster to validate (band 1, m3/m3); leave empty for a time series.</source>
             <translation>待验证的栅格（波段 1，m3/m3）；时间序列请留空。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="109" />
+            <location filename="../processing_provider/algs/validate.py" line="115" />
             <source>Reference raster</source>
             <translation>参考栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="109" />
+            <location filename="../processing_provider/algs/validate.py" line="115" />
             <source>A soil moisture raster of the same date, e.g. SMAP.</source>
             <translation>同一日期的土壤水分栅格，例如 SMAP。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="111" />
+            <location filename="../processing_provider/algs/validate.py" line="120" />
             <source>Reference resampling</source>
             <translation>参考数据重采样</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="111" />
+            <location filename="../processing_provider/algs/validate.py" line="120" />
             <source>Automatic (average if finer, bilinear if coarser)</source>
             <translation>自动（更精细时取均值，更粗时双线性插值）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="111" />
+            <location filename="../processing_provider/algs/validate.py" line="120" />
             <source>Bilinear</source>
             <translation>双线性插值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="111" />
+            <location filename="../processing_provider/algs/validate.py" line="120" />
             <source>Average</source>
             <translation>均值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="111" />
+            <location filename="../processing_provider/algs/validate.py" line="120" />
             <source>Nearest</source>
             <translation>最邻近</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="111" />
+            <location filename="../processing_provider/algs/validate.py" line="120" />
             <source>How the reference is brought onto the estimate's grid.</source>
             <translation>如何将参考数据转换到估算结果的格网上。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="117" />
+            <location filename="../processing_provider/algs/validate.py" line="126" />
             <source>Station points</source>
             <translation>站点（点图层）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="117" />
+            <location filename="../processing_provider/algs/validate.py" line="126" />
             <source>Point layer of in-situ observations, one feature per station and time.</source>
             <translation>地面实测观测的点图层，每个站点每个时间一个要素。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="120" />
+            <location filename="../processing_provider/algs/validate.py" line="129" />
             <source>Station id field</source>
             <translation>站点 ID 字段</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="120" />
+            <location filename="../processing_provider/algs/validate.py" line="129" />
             <source>Field identifying the station; empty: found by name (station, id, name), else stations are told apart by their coordinates.</source>
             <translation>标识站点的字段；留空：按名称查找（station、id、name），否则按坐标区分站点。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="124" />
+            <location filename="../processing_provider/algs/validate.py" line="133" />
             <source>Date field</source>
             <translation>日期字段</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="124" />
+            <location filename="../processing_provider/algs/validate.py" line="133" />
             <source>Date or date-time field (or text YYYY-MM-DD); empty: found by name.</source>
             <translation>日期或日期时间字段（或 YYYY-MM-DD 格式的文本）；留空：按名称查找。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="127" />
+            <location filename="../processing_provider/algs/validate.py" line="136" />
             <source>Soil moisture field (m3/m3)</source>
             <translation>土壤水分字段（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="127" />
+            <location filename="../processing_provider/algs/validate.py" line="136" />
             <source>Observed volumetric soil moisture in m3/m3; empty: found by name (value, sm, soil_moisture).</source>
             <translation>观测的体积土壤水分，单位 m3/m3；留空：按名称查找（value、sm、soil_moisture）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="131" />
+            <location filename="../processing_provider/algs/validate.py" line="140" />
             <source>Station observations (*.csv *.txt *.stm)</source>
             <translation>站点观测 (*.csv *.txt *.stm)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="136" />
+            <location filename="../processing_provider/algs/validate.py" line="145" />
             <source>Folder of ISMN .stm files</source>
             <translation>ISMN .stm 文件所在文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="140" />
+            <location filename="../processing_provider/algs/validate.py" line="149" />
             <source>Maximum sensor depth for ISMN files (m)</source>
             <translation>ISMN 文件的最大传感器深度（m）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="140" />
+            <location filename="../processing_provider/algs/validate.py" line="149" />
             <source>ISMN sensors whose top is deeper are ignored (SMAP surface soil moisture is 0-5 cm).</source>
             <translation>顶部深于此值的 ISMN 传感器将被忽略（SMAP 表层土壤水分为 0-5 cm）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="145" />
+            <location filename="../processing_provider/algs/validate.py" line="154" />
             <source>Day compared with the stations; empty: the date in the estimate's file name.</source>
             <translation>与站点比较的日期；留空：使用估算结果文件名中的日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="147" />
+            <location filename="../processing_provider/algs/validate.py" line="156" />
             <source>Metrics</source>
             <translation>精度指标</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="149" />
+            <location filename="../processing_provider/algs/validate.py" line="158" />
             <source>CSV files (*.csv)</source>
             <translation>CSV 文件 (*.csv)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="147" />
+            <location filename="../processing_provider/algs/validate.py" line="156" />
             <source>CSV with one row per source and the metrics n, r, mae, rmse, bias, ubrmsd.</source>
             <translation>CSV，每个数据源一行，包含指标 n、r、mae、rmse、bias、ubrmsd。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="149" />
+            <location filename="../processing_provider/algs/validate.py" line="158" />
             <source>Station pairs</source>
             <translation>站点配对</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="149" />
+            <location filename="../processing_provider/algs/validate.py" line="158" />
             <source>CSV with each station's observed daily mean and the estimate at its pixel.</source>
             <translation>CSV，包含每个站点观测的日均值及其所在像元的估算值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="153" />
+            <location filename="../processing_provider/algs/validate.py" line="162" />
             <source>Estimates of several dates, each with its date in the file name (YYYYMMDD or YYYY-MM-DD), instead of one estimate.</source>
             <translation>多个日期的估算结果，文件名中带有各自的日期（YYYYMMDD 或 YYYY-MM-DD），用于代替单个估算结果。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="157" />
+            <location filename="../processing_provider/algs/validate.py" line="166" />
             <source>Time series: reference rasters</source>
             <translation>时间序列：参考栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="157" />
+            <location filename="../processing_provider/algs/validate.py" line="166" />
             <source>Reference rasters of the same dates, paired with the estimates by the date in the file names.</source>
             <translation>相同日期的参考栅格，按文件名中的日期与估算结果配对。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="161" />
+            <location filename="../processing_provider/algs/validate.py" line="170" />
             <source>Report</source>
             <translation>报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="161" />
+            <location filename="../processing_provider/algs/validate.py" line="170" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="161" />
+            <location filename="../processing_provider/algs/validate.py" line="170" />
             <source>HTML report with the metrics and plots (estimate against reference with the 1:1 line, stations over time); shown in the Processing results viewer.</source>
             <translation>包含精度指标和图表（带 1:1 线的估算值对参考值图、站点随时间变化图）的 HTML 报告；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="165" />
+            <location filename="../processing_provider/algs/validate.py" line="174" />
             <source>Number of pairs</source>
             <translation>配对数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="165" />
+            <location filename="../processing_provider/algs/validate.py" line="174" />
             <source>Correlation R</source>
             <translation>相关系数 R</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="165" />
+            <location filename="../processing_provider/algs/validate.py" line="174" />
             <source>MAE (m3/m3)</source>
             <translation>MAE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="166" />
+            <location filename="../processing_provider/algs/validate.py" line="175" />
             <source>RMSE (m3/m3)</source>
             <translation>RMSE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="166" />
+            <location filename="../processing_provider/algs/validate.py" line="175" />
             <source>Bias (m3/m3)</source>
             <translation>偏差（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="167" />
+            <location filename="../processing_provider/algs/validate.py" line="176" />
             <source>ubRMSD (m3/m3)</source>
             <translation>ubRMSD（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="177" />
+            <location filename="../processing_provider/algs/validate.py" line="186" />
             <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
             <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="194" />
+            <location filename="../processing_provider/algs/validate.py" line="203" />
             <source>Give either one soil moisture estimate or a time series of estimates (not both).</source>
             <translation>请给定一个土壤水分估算结果或一个估算结果时间序列（不能同时给定两者）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="196" />
+            <location filename="../processing_provider/algs/validate.py" line="209" />
             <source>A time series of estimates is compared with a time series of reference rasters: give them under 'Time series: reference rasters'.</source>
             <translation>估算结果时间序列需要与参考栅格时间序列比较：请在“时间序列：参考栅格”中给定参考栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="204" />
+            <location filename="../processing_provider/algs/validate.py" line="217" />
             <source>Nothing to validate against: give a reference raster, station points, a station file or a folder of ISMN files.</source>
             <translation>没有可用于验证的参照：请给定参考栅格、站点点图层、站点文件或 ISMN 文件所在文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="300" />
+            <location filename="../processing_provider/algs/validate.py" line="313" />
             <source>The date '{}' is not a date; write it as YYYY-MM-DD.</source>
             <translation>日期“{}”不是日期；请写成 YYYY-MM-DD。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="223" />
+            <location filename="../processing_provider/algs/validate.py" line="236" />
             <source>The station layer</source>
             <translation>站点图层</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="229" />
+            <location filename="../processing_provider/algs/validate.py" line="242" />
             <source>date</source>
             <translation>日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="229" />
+            <location filename="../processing_provider/algs/validate.py" line="242" />
             <source>soil moisture</source>
             <translation>土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="230" />
+            <location filename="../processing_provider/algs/validate.py" line="243" />
             <source>The station layer {} has no {} field that could be recognised; its fields are: {}. Choose the field in the algorithm's parameters.</source>
             <translation>站点图层 {} 中没有可识别的{}字段；其字段为：{}。请在算法参数中选择该字段。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="238" />
+            <location filename="../processing_provider/algs/validate.py" line="251" />
             <source>Station fields: id {}, date {}, soil moisture {}</source>
             <translation>站点字段：ID {}，日期 {}，土壤水分 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="238" />
+            <location filename="../processing_provider/algs/validate.py" line="251" />
             <source>(coordinates)</source>
             <translation>（坐标）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="242" />
+            <location filename="../processing_provider/algs/validate.py" line="255" />
             <source>The station layer {} has no coordinate reference system; set one (Layer Properties &gt; Source) and run again.</source>
             <translation>站点图层 {} 没有坐标参考系；请设置一个（图层属性 &gt; 源）后重新运行。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="276" />
+            <location filename="../processing_provider/algs/validate.py" line="289" />
             <source>{} station observations from {} stations</source>
             <translation>{} 条站点观测，来自 {} 个站点</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="313" />
+            <location filename="../processing_provider/algs/validate.py" line="332" />
             <source>Reference resampled onto the estimate's grid with '{}'.</source>
             <translation>已使用“{}”将参考数据重采样到估算结果的格网上。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="329" />
+            <location filename="../processing_provider/algs/validate.py" line="348" />
             <source>Estimate</source>
             <translation>估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="331" />
+            <location filename="../processing_provider/algs/validate.py" line="350" />
             <source>Reference</source>
             <translation>参考数据</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="368" />
+            <location filename="../processing_provider/algs/validate.py" line="390" />
             <source>The date parameter is ignored for a time series: each estimate's date comes from its file name.</source>
             <translation>时间序列忽略日期参数：每个估算结果的日期取自其文件名。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="379" />
+            <location filename="../processing_provider/algs/validate.py" line="401" />
             <source>Stations skipped on {}</source>
             <translation>以下日期的站点被跳过：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="380" />
+            <location filename="../processing_provider/algs/validate.py" line="402" />
             <source>Per date:</source>
             <translation>逐日期：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="383" />
+            <location filename="../processing_provider/algs/validate.py" line="405" />
             <source>All dates pooled:</source>
             <translation>所有日期合并：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="392" />
+            <location filename="../processing_provider/algs/validate.py" line="414" />
             <source>Estimates</source>
             <translation>估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="394" />
+            <location filename="../processing_provider/algs/validate.py" line="416" />
             <source>References</source>
             <translation>参考数据</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="131" />
+            <location filename="../processing_provider/algs/validate.py" line="140" />
             <source>A CSV table with columns station, lon, lat, date, value (EPSG:4326, or a crs column), or one ISMN .stm file ('Header+values' or 'CEOP formatted').</source>
             <translation>包含 station、lon、lat、date、value 列的 CSV 表（EPSG:4326，或带 crs 列），或一个 ISMN .stm 文件（“Header+values”或“CEOP formatted”格式）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="136" />
+            <location filename="../processing_provider/algs/validate.py" line="145" />
             <source>An unzipped ISMN download ('Header+values' or 'CEOP formatted'); its soil moisture files are read, other files are listed in the log.</source>
             <translation>解压后的 ISMN 下载数据（“Header+values”或“CEOP formatted”格式）；读取其中的土壤水分文件，其他文件在日志中列出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="341" />
+            <location filename="../processing_provider/algs/validate.py" line="363" />
             <source>Reference values read with {}.</source>
             <translation>参考值按 {} 读取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="80" />
+            <location filename="../processing_provider/algs/validate.py" line="140" />
+            <source>Station file (CSV, ISMN .stm)</source>
+            <translation>站点文件（CSV、ISMN .stm）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/validate.py" line="154" />
+            <source>Date of the estimate</source>
+            <translation>估算结果的日期</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/validate.py" line="162" />
+            <source>Time series: estimates</source>
+            <translation>时间序列：估算结果</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/validate.py" line="212" />
+            <source>Reference rasters of a time series need a time series of estimates: give the estimates under 'Time series: estimates'.</source>
+            <translation>时间序列的参考栅格需要估算结果时间序列：请在“时间序列：估算结果”中给定估算结果。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/validate.py" line="81" />
             <source>Compares a soil moisture raster (e.g. the 1 km result of 'Downscale soil moisture') with a reference raster and/or in-situ stations and reports n, R, MAE, RMSE, bias (estimate minus reference) and ubRMSD (unbiased RMSD, sqrt(RMSE^2 - bias^2)), all in m3/m3.
 
 Reference raster (e.g. SMAP of the same date): it is resampled onto the estimate's grid, averaged when it is finer and bilinearly interpolated when it is coarser (advanced: choose the method), and compared pixel by pixel where both are valid.
@@ -3434,7 +3501,9 @@ The CSV output has one row per source: 'reference', 'stations' (pooled) and 'sta
 
 Time series: give several estimates (dates in the file names, e.g. the sm_1km_&lt;YYYYMMDD&gt;.tif of a downscaling series) with reference rasters of the same dates and/or stations. Each date is compared as above; the CSV has one row per date and source, then the metrics of all dates pooled (date 'all'), which are also the numeric outputs.
 
-The HTML report holds the metrics table, a density plot of the estimate against the reference with the 1:1 line, the station comparison and, when stations cover several dates, their time series.
+The HTML report holds the metrics table, a density plot of the estimate against the reference with the 1:1 line, a map of the estimate minus the reference, the station comparison and, when stations cover several dates, their time series.
+
+Baseline (optional): the coarse SMAP raster the estimate was downscaled from. It is resampled bilinearly onto the estimate's grid and compared with the same reference on the same pixels; its metrics ('baseline' in the CSV) stand next to the estimate's in the report, showing what downscaling adds.
 
 Units: the estimate and the reference must be in m3/m3; percent, scaled integers or an undeclared fill value (e.g. -9999) stop the run with the fix. The advanced parameters REF_SCALE (factor to m3/m3, 0.01 for percent) and REF_NODATA (a fill value the file does not declare) say how to read the reference. Station values must lie within 0-1 m3/m3.</source>
             <translation>将土壤水分栅格（例如“土壤水分降尺度”的 1 km 结果）与参考栅格和/或地面站点进行比较，报告 n、R、MAE、RMSE、偏差（估算值减参考值）和 ubRMSD（无偏均方根差，sqrt(RMSE^2 - bias^2)），单位均为 m3/m3。
@@ -3447,29 +3516,31 @@ CSV 输出每个数据源一行：“reference”、“stations”（合并）�
 
 时间序列：给定多个估算结果（文件名中带日期，例如降尺度序列的 sm_1km_&lt;YYYYMMDD&gt;.tif），以及相同日期的参考栅格和/或站点。每个日期按上述方式比较；CSV 中每个日期和数据源一行，最后是所有日期合并的指标（日期为“all”），这些也是数值输出。
 
-HTML 报告包含精度指标表、估算值对参考值的密度散点图（带 1:1 线）、站点比较，以及站点覆盖多个日期时的时间序列图。
+HTML 报告包含精度指标表、估算值对参考值的密度散点图（带 1:1 线）、估算值减参考值的误差图、站点比较，以及站点覆盖多个日期时的时间序列图。
+
+基线（可选）：估算结果降尺度所用的粗分辨率 SMAP 栅格。它被双线性重采样到估算结果的格网上，并在相同像元上与同一参考值比较；其指标（CSV 中的“baseline”）在报告中与估算结果的指标并列，显示降尺度带来的增益。
 
 单位：估算结果和参考栅格必须为 m3/m3；百分比、缩放后的整数或未声明的填充值（如 -9999）会使运行停止，并给出修正方法。高级参数 REF_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 REF_NODATA（文件未声明的填充值）说明如何读取参考栅格。站点值必须位于 0-1 m3/m3 之间。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="131" />
-            <source>Station file (CSV, ISMN .stm)</source>
-            <translation>站点文件（CSV、ISMN .stm）</translation>
+            <location filename="../processing_provider/algs/validate.py" line="117" />
+            <source>Baseline: coarse SMAP</source>
+            <translation>基线：粗分辨率 SMAP</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="145" />
-            <source>Date of the estimate</source>
-            <translation>估算结果的日期</translation>
+            <location filename="../processing_provider/algs/validate.py" line="117" />
+            <source>The SMAP raster the estimate was downscaled from: resampled bilinearly and compared with the same reference, so the report shows what downscaling adds.</source>
+            <translation>估算结果降尺度所用的 SMAP 栅格：双线性重采样后与同一参考值比较，使报告显示降尺度带来的增益。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="153" />
-            <source>Time series: estimates</source>
-            <translation>时间序列：估算结果</translation>
+            <location filename="../processing_provider/algs/validate.py" line="206" />
+            <source>A baseline is compared with the reference raster of one estimate: give a reference raster too, or leave the baseline empty.</source>
+            <translation>基线要与单个估算结果的参考栅格比较：请同时给出参考栅格，或将基线留空。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="199" />
-            <source>Reference rasters of a time series need a time series of estimates: give the estimates under 'Time series: estimates'.</source>
-            <translation>时间序列的参考栅格需要估算结果时间序列：请在“时间序列：估算结果”中给定估算结果。</translation>
+            <location filename="../processing_provider/algs/validate.py" line="352" />
+            <source>Baseline</source>
+            <translation>基线</translation>
         </message>
     </context>
     <context>

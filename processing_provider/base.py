@@ -15,6 +15,7 @@ from typing import Any, Callable
 from qgis.core import (
     QgsProcessingAlgorithm,
     QgsProcessingException,
+    QgsProcessingFeedback,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterNumber,
 )
@@ -296,18 +297,27 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
         GDAL raises exceptions only during the call (the modes other plugins see are restored after).
         """
         from ..algorithms.errors import Canceled, SmdError
+        from ..algorithms.i18n import translate, translating
         from ..algorithms.raster import gdal_exceptions
 
+        # log lines the engine emits through the feedback reach the user in QGIS's language
+        kwargs = {k: translating(v) if isinstance(getattr(v, "__self__", None), QgsProcessingFeedback)
+                  and getattr(v, "__name__", "") in FEEDBACK_TEXT_METHODS else v for k, v in kwargs.items()}
         try:
             with gdal_exceptions():
                 return func(*args, **kwargs)
         except Canceled as exc:
             raise QgsProcessingException(self.tr("Canceled: no output was written.")) from exc
         except SmdError as exc:
-            raise QgsProcessingException(str(exc)) from exc
+            raise QgsProcessingException(translate(exc)) from exc
         except MemoryError as exc:
             raise QgsProcessingException(self.tr(
                 "Out of memory; process a smaller extent or close other programs.")) from exc
+
+
+#: QgsProcessingFeedback methods taking a text the user reads (translated when the engine is given them).
+FEEDBACK_TEXT_METHODS = ("pushInfo", "pushWarning", "reportError", "pushDebugInfo", "pushCommandInfo",
+                         "pushConsoleInfo", "pushFormattedMessage", "setProgressText")
 
 
 def _destination_path(raw) -> str | None:

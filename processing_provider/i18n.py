@@ -6,7 +6,11 @@ names. The locale is the one QGIS uses: ``locale/userLocale`` from QgsSettings (
 locale there at start; with ``locale/overrideFlag`` it is the user's choice), else the system locale.
 QGIS names Simplified Chinese ``zh-Hans``; it maps to ``zh_CN``.
 
-Regenerate the ``.ts`` and ``.qm`` files with ``make i18n`` (pylupdate5, scripts/translate_zh.py, lrelease).
+The engine's messages and HTML reports (``algorithms/``, no Qt) are translated by ``algorithms/i18n.py`` from
+its own catalog (``i18n/smdownscale_engine_<locale>.json``); :func:`install_translator` selects it too.
+
+Regenerate the ``.ts``, ``.qm`` and engine catalog files with ``make i18n`` (pylupdate5, scripts/translate_zh.py,
+scripts/engine_messages.py, lrelease).
 Strings of the shared base class and of helpers shared by several algorithms are compiled into every
 algorithm's context (``self.tr()`` uses the class name at run time), see scripts/translate_zh.py.
 """
@@ -41,6 +45,10 @@ EXTRA_MESSAGES = (
     QT_TRANSLATE_NOOP("ScreenAlgorithm", "rho"),
     QT_TRANSLATE_NOOP("ScreenAlgorithm", "kept"),
     QT_TRANSLATE_NOOP("ScreenAlgorithm", "reason"),
+    # what each optional package is needed for (dependencies.DEPENDENCIES), in the dependency dialog's column
+    QT_TRANSLATE_NOOP("DependenciesDialog", "screen, train, downscale"),
+    QT_TRANSLATE_NOOP("DependenciesDialog", "model files (train, downscale)"),
+    QT_TRANSLATE_NOOP("DependenciesDialog", "Earth Engine download (fetchgee)"),
 )
 
 _installed: QTranslator | None = None
@@ -85,13 +93,18 @@ def install_translator(locale: str | None = None) -> str | None:
     Returns the .qm file loaded, or None when there is none for the locale (strings stay English).
     """
     global _installed
+    from ..algorithms import i18n as engine_i18n
+
     app = QCoreApplication.instance()
     if app is None:
         return None
     if _installed is not None:
         QCoreApplication.removeTranslator(_installed)
         _installed = None
-    path = translation_file(locale if locale is not None else qgis_locale())
+    locale = locale if locale is not None else qgis_locale()
+    # the engine's messages and reports follow the same locale (their own catalog, no Qt)
+    engine_i18n.set_language(next((c for c in candidates(locale) if engine_i18n.catalog_file(c)), None))
+    path = translation_file(locale)
     if path is None:
         return None
     translator = QTranslator()
@@ -105,6 +118,9 @@ def install_translator(locale: str | None = None) -> str | None:
 def remove_translator() -> None:
     """Remove the plugin's translation (strings go back to English)."""
     global _installed
+    from ..algorithms import i18n as engine_i18n
+
+    engine_i18n.set_language(None)
     if _installed is not None:
         QCoreApplication.removeTranslator(_installed)
         _installed = None

@@ -4,7 +4,11 @@ The real earthengine-api client talks to it: it answers the discovery document a
 list shipped with the ``ee`` package (so ``ee.Initialize(url=fake.url, ...)`` works), ``value:compute``
 (``getInfo``), ``image:computePixels`` with NPY or GeoTIFF bytes for the requested grid, export tasks
 (``image:export``, ``operations/<id>`` and ``operations/<id>:cancel``) and an OAuth token endpoint (for
-service-account credentials whose ``token_uri`` points here).
+service-account credentials whose ``token_uri`` points here). For the Google-account sign-in it also plays
+Google's authorization endpoint (``/o/oauth2/auth``: checks the request as Google does and redirects the
+"browser" to the loopback ``redirect_uri`` with a one-time code, or ``error=access_denied`` when
+``fake.consent`` is False) and exchanges that code at ``/token`` only with the matching PKCE verifier,
+client and redirect URI (else HTTP 400 ``invalid_grant``, as Google answers).
 
 Pixel values are a deterministic function of the pixel-center coordinates (:func:`field`), so any
 tiling of a grid yields the same mosaic and tests can check values exactly. Masked pixels
@@ -24,7 +28,9 @@ mid-body and corrupt payloads. Every request is logged (time, endpoint, path, JS
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -37,7 +43,9 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterator, Optional
+from urllib.parse import parse_qs, urlencode, urlparse
 
+import ee
 import numpy as np
 
 EE_TESTS_DIR = os.path.join(os.path.dirname(__import__("ee").__file__), "tests")
@@ -266,6 +274,7 @@ class _Operation:
 _ENDPOINTS = [
     ("discovery", re.compile(r"^/\$discovery/rest")),
     ("token", re.compile(r"^/token$")),
+    ("authorize", re.compile(r"^/o/oauth2/auth$")),
     ("algorithms", re.compile(r"^/v1(?:alpha|beta)?/projects/[^/]+/algorithms$")),
     ("compute", re.compile(r"^/v1(?:alpha|beta)?/projects/[^/]+/value:compute$")),
     ("computePixels", re.compile(r"^/v1(?:alpha|beta)?/projects/[^/]+/image:computePixels$")),
@@ -319,6 +328,12 @@ class FakeEarthEngine:
         self.task_error = "Export failed: the destination is not writable."
         self.requests: list[Request] = []
         self.operations: dict[str, _Operation] = {}
+        #: The user's answer on Google's consent page (False: "Cancel", redirect with error=access_denied).
+        self.consent = True
+        #: Authorization codes issued by ``/o/oauth2/auth`` and not yet exchanged: code -> request parameters.
+        self.auth_codes: dict[str, dict[str, str]] = {}
+        #: Refresh tokens issued by the code exchange.
+        self.refresh_tokens: list[str] = []
         self._rules: dict[str, list[_Rule]] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -744,6 +759,10 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, "application/json", json.dumps(doc).encode()
         if endpoint == "algorithms":
             return 200, "application/json", fake._algorithms
+        if endpoint == "authorize":
+            return self._authorize()
+        if endpoint == "token" and isinstance(body, str) and "grant_type=authorization_code" in body:
+            return self._exchange_code(body)
         if endpoint == "token":
             return 200, "application/json", json.dumps(
                 {"access_token": fake.access_token, "expires_in": 3600, "token_type": "Bearer"}).encode()
@@ -933,7 +952,57 @@ class _Handler(BaseHTTPRequestHandler):
         return b"<html>not an array</html>" + os.urandom(64)
 
     # -- sending --------------------------------------------------------------------------------
+    # -- Google-account sign-in ----------------------------------------------------------------
+    def _authorize(self) -> tuple[int, str, bytes]:
+        """Google's authorization endpoint: a checked request is redirected to its loopback redirect_uri."""
+        fake = self.fake
+        q = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
+        redirect = q.get("redirect_uri", "")
+        problems = []
+        if q.get("client_id") != ee.oauth.CLIENT_ID:
+            problems.append("invalid_client")
+        if q.get("response_type") != "code" or q.get("code_challenge_method") != "S256" or \
+                len(q.get("code_challenge", "")) < 43:
+            problems.append("invalid_request")
+        if "https://www.googleapis.com/auth/earthengine" not in q.get("scope", "").split():
+            problems.append("invalid_scope")
+        if urlparse(redirect).scheme != "http" or urlparse(redirect).hostname not in ("localhost", "127.0.0.1"):
+            problems.append("redirect_uri_mismatch")
+        if problems:
+            return 400, "text/plain", f"Error 400: {problems[0]}".encode()
+        back = {"state": q["state"]} if "state" in q else {}
+        if not fake.consent:
+            back["error"] = "access_denied"
+        else:
+            code = f"4/fake-{uuid.uuid4().hex}"
+            fake.auth_codes[code] = q
+            back["code"] = code
+        self._location = redirect + "?" + urlencode(back)
+        return 302, "text/plain", b""
+
+    def _exchange_code(self, body: str) -> tuple[int, str, bytes]:
+        """The authorization_code grant: one use per code, with its PKCE verifier, client and redirect URI."""
+        fake = self.fake
+        form = {k: v[0] for k, v in parse_qs(body).items()}
+        issued = fake.auth_codes.pop(form.get("code", ""), None)
+        verifier = form.get("code_verifier", "")
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        if issued is None or issued.get("code_challenge") != challenge or \
+                form.get("redirect_uri") != issued.get("redirect_uri") or \
+                form.get("client_id") != ee.oauth.CLIENT_ID or form.get("client_secret") != ee.oauth.CLIENT_SECRET:
+            return 400, "application/json", json.dumps({"error": "invalid_grant",
+                                                        "error_description": "Bad Request"}).encode()
+        refresh = f"1//fake-refresh-{uuid.uuid4().hex}"
+        fake.refresh_tokens.append(refresh)
+        return 200, "application/json", json.dumps(
+            {"access_token": fake.access_token, "expires_in": 3599, "refresh_token": refresh,
+             "scope": issued.get("scope", ""), "token_type": "Bearer"}).encode()
+
     def _send(self, status: int, content_type: str, payload: bytes, extra: Optional[dict] = None) -> None:
+        location = getattr(self, "_location", None)
+        if status == 302 and location:
+            extra = {**(extra or {}), "Location": location}
+            self._location = None
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))

@@ -23,6 +23,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..algorithms import native
+from ..algorithms.i18n import translate
 from ..processing_provider import dependencies
 from .settings_dialog import plugin_icon
 
@@ -98,7 +99,8 @@ class DependenciesDialog(QDialog):
             if version is None:
                 absent.append(dep.module)
             # the status cell stays short (the column is never cut); why a module is missing is in its tooltip
-            cells = [(dep.dist, dep.dist), (dep.module, dep.module), (dep.purpose, dep.purpose),
+            purpose = self.tr(dep.purpose)  # listed in processing_provider/i18n.EXTRA_MESSAGES
+            cells = [(dep.dist, dep.dist), (dep.module, dep.module), (purpose, purpose),
                      (version, version) if version is not None else
                      (self.tr("missing"), self.tr("missing ({reason})").format(reason=reason))]
             for col, (text, tip) in enumerate(cells):
@@ -126,7 +128,7 @@ class DependenciesDialog(QDialog):
         else:
             self.native_label.setText(self.tr(
                 "Tree models predict with scikit-learn: the compiled tree walker is {why}. C compiler: {compiler}.")
-                .format(why=native.status(), compiler=compiler or self.tr("none found")))
+                .format(why=translate(native.status()), compiler=compiler or self.tr("none found")))
         self.build_button.setEnabled(not native.available() and compiler is not None and not native.switched_off())
 
     def build_native(self) -> None:

@@ -4,13 +4,17 @@ One widget (:class:`SettingsWidget`) serves both the dialog opened from the plug
 (:class:`SettingsDialog`) and the page in Settings > Options (:class:`SettingsOptionsFactory`). Values
 live in QgsSettings (see ``processing_provider/settings.py``); a service-account key lives in the QGIS
 authentication database. "Test connection" runs in a background thread and reports in the widget.
+"Sign in with Google" runs earthengine-api's sign-in (:class:`algorithms.gee.auth.SignIn`): the browser opens
+Google's page, a background thread waits for the answer on the loopback and saves the credentials; the
+dialog shows the address to open by hand when no browser opens. Only this dialog signs in: a Processing or
+``qgis_process`` run without credentials stops with a message saying how to sign in.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from qgis.gui import QgsAuthConfigSelect, QgsFileWidget, QgsOptionsPageWidget, QgsOptionsWidgetFactory
 from qgis.PyQt.QtCore import QCoreApplication, Qt, QUrl, pyqtSignal
@@ -52,7 +56,10 @@ class SettingsWidget(QWidget):
 
     #: (ok, message) once a connection test has finished (emitted in the GUI thread).
     connectionTested = pyqtSignal(bool, str)
+    #: (ok, message) once a Google sign-in has finished, failed or was canceled (emitted in the GUI thread).
+    signedIn = pyqtSignal(bool, str)
     _checkDone = pyqtSignal(int, bool, str)
+    _signInDone = pyqtSignal(object, bool, str)
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -65,17 +72,39 @@ class SettingsWidget(QWidget):
         self.project_edit.setToolTip(self.tr(
             "Google Cloud project registered for Earth Engine; requests are billed to and limited by it."))
 
-        self.persistent_radio = QRadioButton(self.tr("My Google account (credentials saved by "
-                                                     "'earthengine authenticate')"))
+        self.persistent_radio = QRadioButton(self.tr("My Google account"))
         self.service_radio = QRadioButton(self.tr("Service account key, kept in the QGIS authentication database"))
         self.mode_group = QButtonGroup(self)
         self.mode_group.addButton(self.persistent_radio)
         self.mode_group.addButton(self.service_radio)
         self.persistent_help = QLabel(self.tr(
-            "Sign in once by running  earthengine authenticate  in a terminal (on Windows: the OSGeo4W Shell); "
-            "QGIS and qgis_process then use the saved credentials."))
+            "Sign in once: your browser opens Google's sign-in page and the credentials are saved on this computer "
+            "for QGIS and qgis_process (the same as running  earthengine authenticate  in a terminal)."))
         self.persistent_help.setWordWrap(True)
         self.persistent_help.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.sign_in_button = QPushButton(self.tr("Sign in with Google…"))
+        self.sign_in_button.setToolTip(self.tr(
+            "Opens Google's sign-in page in your browser; QGIS receives the answer on this computer and saves the "
+            "Earth Engine credentials."))
+        self.sign_in_button.clicked.connect(self.sign_in)
+        self.cancel_sign_in_button = QPushButton(self.tr("Cancel sign-in"))
+        self.cancel_sign_in_button.clicked.connect(self.cancel_sign_in)
+        self.cancel_sign_in_button.setVisible(False)
+        self.sign_in_label = QLabel()
+        self.sign_in_label.setWordWrap(True)
+        self.sign_in_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.sign_in_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.sign_in_label.setVisible(False)
+        sign_in_row = QHBoxLayout()
+        sign_in_row.setContentsMargins(0, 0, 0, 0)
+        sign_in_row.addWidget(self.sign_in_button)
+        sign_in_row.addWidget(self.cancel_sign_in_button)
+        sign_in_row.addStretch(1)
+        self.sign_in_box = QWidget()
+        self.sign_in_box.setLayout(sign_in_row)
+        #: Opens the sign-in page (the user's browser); tests replace it.
+        self.open_url: Callable[[str], Any] = lambda url: QDesktopServices.openUrl(QUrl(url))
+        self._sign_in: Any = None
 
         self.auth_select = QgsAuthConfigSelect(self, "")
         self.import_button = QPushButton(self.tr("Import key file…"))
@@ -109,6 +138,8 @@ class SettingsWidget(QWidget):
         sign_in = QVBoxLayout()
         sign_in.addWidget(self.persistent_radio)
         sign_in.addWidget(self.persistent_help)
+        sign_in.addWidget(self.sign_in_box)
+        sign_in.addWidget(self.sign_in_label)
         sign_in.addWidget(self.service_radio)
         sign_in.addWidget(self.key_box)
         form.addRow(self.tr("Sign in with"), sign_in)
@@ -146,6 +177,7 @@ class SettingsWidget(QWidget):
 
         self.service_radio.toggled.connect(self._update_enabled)
         self._checkDone.connect(self._on_check_done)
+        self._signInDone.connect(self._on_sign_in_done)
         self.load()
 
     # -- values -------------------------------------------------------------------------------------
@@ -199,6 +231,7 @@ class SettingsWidget(QWidget):
         service = self.service_radio.isChecked()
         self.key_box.setEnabled(service)
         self.persistent_help.setEnabled(not service)
+        self.sign_in_box.setEnabled(not service)
 
     # -- service-account key ------------------------------------------------------------------------
     def _choose_key_file(self) -> None:
@@ -224,6 +257,79 @@ class SettingsWidget(QWidget):
         self._show_result(True, self.tr("Key stored in the QGIS authentication database (configuration {id}); "
                                         "the key file itself is no longer needed by QGIS.").format(id=authcfg))
         return authcfg
+
+    # -- Google sign-in ------------------------------------------------------------------------------
+    def is_signing_in(self) -> bool:
+        return self._sign_in is not None
+
+    def sign_in(self) -> None:
+        """Start earthengine-api's sign-in: open Google's page in the browser and wait (in a background thread)
+        for its answer on this computer's loopback; the credentials are then saved where Earth Engine reads them."""
+        if self._sign_in is not None:
+            return
+        from ..processing_provider import dependencies
+
+        missing = dependencies.missing_message(["ee"])
+        if missing:
+            self._show_result(False, missing)
+            self.signedIn.emit(False, missing)
+            return
+        from ..algorithms.gee import auth
+
+        try:
+            flow = auth.SignIn()
+        except (SmdError, OSError) as exc:
+            self._show_result(False, str(exc))
+            self.signedIn.emit(False, str(exc))
+            return
+        self._sign_in = flow
+        self.destroyed.connect(flow.cancel)  # closing the settings stops the wait (and its loopback server)
+        self.sign_in_button.setEnabled(False)
+        self.cancel_sign_in_button.setVisible(True)
+        self.sign_in_label.setText(self.tr(
+            "Waiting for Google: finish the sign-in in your browser. If no browser page opened, open this address "
+            "yourself:\n{url}").format(url=flow.url))
+        self.sign_in_label.setVisible(True)
+        self.result_label.clear()
+        threading.Thread(target=self._wait_sign_in, args=(flow,), name="smdownscale-ee-sign-in", daemon=True).start()
+        self.open_url(flow.url)
+
+    def cancel_sign_in(self) -> None:
+        """Stop a sign-in in progress (nothing is saved)."""
+        if self._sign_in is not None:
+            self._sign_in.cancel()
+
+    def _wait_sign_in(self, flow: Any) -> None:
+        from ..algorithms.errors import Canceled
+
+        try:
+            path = flow.wait()
+            ok, message = True, self.tr("Signed in to Earth Engine; credentials saved in {path} for QGIS and "
+                                        "qgis_process. Click 'Test connection' to check the project.").format(path=path)
+        except Canceled:
+            ok, message = False, self.tr("Sign-in canceled; nothing was saved.")
+        except SmdError as exc:
+            ok, message = False, str(exc)
+        except Exception as exc:
+            from ..algorithms.gee import auth
+
+            ok, message = False, auth.redact(exc)
+        try:
+            self._signInDone.emit(flow, ok, message)
+        except RuntimeError:  # the widget was closed meanwhile
+            pass
+
+    def _on_sign_in_done(self, flow: Any, ok: bool, message: str) -> None:
+        if flow is not self._sign_in:
+            return
+        self._sign_in = None
+        self.sign_in_button.setEnabled(True)
+        self.cancel_sign_in_button.setVisible(False)
+        self.sign_in_label.setVisible(False)
+        if ok:
+            self.persistent_radio.setChecked(True)
+        self._show_result(ok, message)
+        self.signedIn.emit(ok, message)
 
     # -- connection test ----------------------------------------------------------------------------
     def is_testing(self) -> bool:
@@ -294,6 +400,10 @@ class SettingsDialog(QDialog):
     def accept(self) -> None:
         if self.widget.save():
             super().accept()
+
+    def done(self, result: int) -> None:
+        self.widget.cancel_sign_in()
+        super().done(result)
 
 
 class SettingsOptionsPage(QgsOptionsPageWidget):

@@ -1,19 +1,30 @@
 """Earth Engine authentication: project, credentials, clear error messages, no secrets in text.
 
-Nothing here opens a browser or a dialog (``ee.Authenticate`` is never called): persistent credentials
-come from a previous ``earthengine authenticate``, a service-account key is passed in by the caller
-(the plugin reads it from the QGIS authentication database). Every text that may reach a log, a
-message or a file goes through :func:`redact`.
+Nothing here opens a browser or a dialog, and nothing reads from the terminal (``ee.Authenticate`` is never
+called, so a ``qgis_process`` run never waits for input): persistent credentials come from a previous
+sign-in — :class:`SignIn`, started by the settings dialog's "Sign in with Google" button, or
+``earthengine authenticate`` in a terminal — and a service-account key is passed in by the caller (the plugin
+reads it from the QGIS authentication database). Every text that may reach a log, a message or a file goes
+through :func:`redact`.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import http.server
+import json
 import os
 import re
+import secrets
+import tempfile
 import threading
-from typing import Any, Iterator, Optional
-from urllib.parse import urlparse
+import time
+import urllib.error
+import urllib.request
+from typing import Any, Callable, Iterator, Optional
+from urllib.parse import parse_qs, urlencode, urlparse
 
 from . import GeeError
 
@@ -28,8 +39,10 @@ MISSING_PROJECT = (
     f"{ENV_PROJECT} environment variable (projects must be registered for Earth Engine: {REGISTER_URL})"
 )
 NOT_AUTHENTICATED = (
-    "Not authenticated with Earth Engine: run `earthengine authenticate` once in a terminal (it stores "
-    "your credentials for QGIS and qgis_process), or choose a service account key in the plugin settings."
+    "Not authenticated with Earth Engine: sign in once with 'Sign in with Google' in the plugin settings "
+    "(Raster > Soil moisture downscaling > Settings…) or run `earthengine authenticate` once in a terminal "
+    "(either stores your credentials for QGIS and qgis_process), or choose a service account key in the "
+    "plugin settings."
 )
 TOO_LARGE = (
     "The area is too large for interactive download; reduce the area or resolution, or use the export "
@@ -226,6 +239,175 @@ def initialize(project: Optional[str] = None, credentials: Any = None, url: Opti
     return project_id
 
 
+# -- sign-in --------------------------------------------------------------------------------------
+#: Google's OAuth endpoints, as earthengine-api uses them (``ee.oauth.AUTH_URI``/``TOKEN_URI``); tests point them
+#: at a fake server on 127.0.0.1.
+OAUTH_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
+OAUTH_TOKEN_URI = "https://oauth2.googleapis.com/token"
+#: How long a sign-in waits for the browser to come back.
+SIGN_IN_TIMEOUT = 600.0
+
+_SIGNED_IN_PAGE = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>Earth Engine</title></head><body>"
+                   "<h2>Signed in to Google Earth Engine</h2><p>QGIS has your Earth Engine credentials; you can close "
+                   "this tab.</p></body></html>")
+_REFUSED_PAGE = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>Earth Engine</title></head><body>"
+                 "<h2>Earth Engine sign-in was not completed</h2><p>Go back to QGIS and try again.</p></body></html>")
+
+
+def _pkce() -> tuple[str, str]:
+    """(code_verifier, code_challenge) of RFC 7636, S256."""
+    verifier = base64.urlsafe_b64encode(secrets.token_bytes(48)).rstrip(b"=").decode("ascii")
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=")
+    return verifier, challenge.decode("ascii")
+
+
+def write_credentials(info: dict, path: Optional[str] = None) -> str:
+    """Write persistent Earth Engine credentials (readable only by the user) where earthengine-api reads them
+    (``~/.config/earthengine/credentials``), atomically: a failed write leaves the previous file as it was."""
+    import ee
+
+    path = path or ee.oauth.get_credentials_path()
+    folder = os.path.dirname(path)
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".credentials-", dir=folder)  # created with mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(info, f)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+    return path
+
+
+class SignIn:
+    """Sign in to Earth Engine with a Google account, as ``earthengine authenticate --auth_mode=localhost`` does.
+
+    earthengine-api's own installed-app flow (its OAuth client, scopes and credentials file): a one-shot
+    server on this computer's loopback receives the browser's redirect, the code is exchanged for a refresh
+    token (PKCE, and a ``state`` value the redirect must carry), and the credentials are written where
+    ``ee.Initialize`` and the ``earthengine`` command read them, so QGIS and ``qgis_process`` both use them.
+
+    The caller shows :attr:`url` to the user (opens it in the browser) and calls :meth:`wait` off the GUI
+    thread. Nothing here opens a window or reads the terminal. Errors are :class:`GeeError` (kind 'auth').
+    """
+
+    def __init__(self, scopes: Optional[list[str]] = None, auth_uri: Optional[str] = None,
+                 token_uri: Optional[str] = None, timeout: float = SIGN_IN_TIMEOUT) -> None:
+        try:
+            import ee
+        except ImportError as exc:
+            raise GeeError("earthengine-api is not installed; install it into the Python that QGIS uses "
+                           "(python -m pip install earthengine-api) and restart QGIS.", kind="other") from exc
+        self.client_id = ee.oauth.CLIENT_ID
+        self._client_secret = ee.oauth.CLIENT_SECRET  # earthengine-api's installed-app client (not a secret)
+        self.scopes = list(scopes or ee.oauth.SCOPES)
+        self.token_uri = token_uri or OAUTH_TOKEN_URI
+        self.timeout = float(timeout)
+        self._verifier, challenge = _pkce()
+        self._state = secrets.token_urlsafe(24)
+        self._result: dict[str, str] = {}
+        self._canceled = threading.Event()
+        self._server = self._start_server()
+        self.redirect_uri = f"http://localhost:{self._server.server_address[1]}"
+        self.url = (auth_uri or OAUTH_AUTH_URI) + "?" + urlencode({
+            "client_id": self.client_id, "scope": " ".join(self.scopes), "redirect_uri": self.redirect_uri,
+            "response_type": "code", "code_challenge": challenge, "code_challenge_method": "S256",
+            "state": self._state})
+
+    def _start_server(self) -> http.server.HTTPServer:
+        sign_in = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                query = parse_qs(urlparse(self.path).query)
+                if query.get("state", [""])[0] != sign_in._state or not ("code" in query or "error" in query):
+                    self.send_error(404)  # not the redirect of this sign-in (e.g. /favicon.ico)
+                    return
+                if "code" in query:
+                    sign_in._result.setdefault("code", query["code"][0])
+                    page = _SIGNED_IN_PAGE
+                else:
+                    sign_in._result.setdefault("error", query["error"][0])
+                    page = _REFUSED_PAGE
+                body = page.encode("utf-8")
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Silent (the query holds the code)."""
+
+        server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        server.timeout = 0.2
+        return server
+
+    def cancel(self) -> None:
+        """Stop waiting (thread-safe); :meth:`wait` raises ``Canceled``."""
+        self._canceled.set()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._server.server_close()
+
+    def wait(self, is_canceled: Callable[[], bool] = lambda: False, credentials_path: Optional[str] = None) -> str:
+        """Wait for the browser's redirect, exchange the code and write the credentials; returns their path.
+
+        Raises :class:`GeeError` when the user refuses, the time runs out or Google refuses the code, and
+        ``errors.Canceled`` when :meth:`cancel` was called or ``is_canceled()`` turns true.
+        """
+        from ..errors import Canceled
+
+        deadline = time.monotonic() + self.timeout
+        try:
+            while not self._result:
+                if self._canceled.is_set() or is_canceled():
+                    raise Canceled("Earth Engine sign-in canceled; nothing was saved.")
+                if time.monotonic() > deadline:
+                    raise GeeError(f"Earth Engine sign-in timed out: the browser did not come back within "
+                                   f"{self.timeout / 60:.0f} minutes. Click 'Sign in with Google' again and finish "
+                                   "the sign-in in the browser.", kind="auth")
+                self._server.handle_request()
+        finally:
+            self.close()
+        if "error" in self._result:
+            raise GeeError(f"Earth Engine sign-in was not completed in the browser ({redact(self._result['error'])}); "
+                           "click 'Sign in with Google' again and allow access.", kind="auth")
+        token = self._exchange(self._result["code"])
+        info = {"refresh_token": token, "scopes": self.scopes, "redirect_uri": self.redirect_uri}
+        return write_credentials(info, credentials_path)
+
+    def _exchange(self, code: str) -> str:
+        """The refresh token for an authorization code (HTTP POST to the token endpoint, 60 s timeout)."""
+        data = urlencode({"code": code, "client_id": self.client_id, "client_secret": self._client_secret,
+                          "redirect_uri": self.redirect_uri, "grant_type": "authorization_code",
+                          "code_verifier": self._verifier}).encode("ascii")
+        request = urllib.request.Request(self.token_uri, data=data,
+                                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                answer = json.loads(response.read().decode("utf-8"))
+        except urllib.error.HTTPError as exc:
+            try:
+                detail = json.loads(exc.read().decode("utf-8", "replace"))
+                reason = detail.get("error_description") or detail.get("error") or exc.reason
+            except (ValueError, AttributeError):
+                reason = exc.reason
+            raise GeeError(f"Google refused the Earth Engine sign-in (HTTP {exc.code}: {redact(reason)}); click "
+                           "'Sign in with Google' again.", kind="auth") from None
+        except (OSError, ValueError) as exc:
+            raise GeeError(f"Cannot reach Google to finish the Earth Engine sign-in ({redact(exc)}); check the "
+                           "internet connection (and proxy) and try again.", kind="network") from None
+        token = answer.get("refresh_token") if isinstance(answer, dict) else None
+        if not token:
+            raise GeeError("Google's answer to the Earth Engine sign-in holds no refresh token; click 'Sign in with "
+                           "Google' again.", kind="auth")
+        return str(token)
+
+
 # -- errors ---------------------------------------------------------------------------------------
 def http_status(exc: BaseException) -> Optional[int]:
     """The HTTP status behind an exception (ee.EEException keeps the HttpError as its context)."""
@@ -348,4 +530,5 @@ def explain(exc: BaseException, project: Optional[str] = None) -> GeeError:
 
 __all__ = ["initialize", "explain", "redact", "classify", "http_status", "retry_after", "resolve_project",
            "resolve_url", "is_loopback", "current_project", "GeeError", "MISSING_PROJECT", "NOT_AUTHENTICATED",
+           "SignIn", "write_credentials",
            "TOO_LARGE", "ENV_PROJECT", "ENV_URL"]

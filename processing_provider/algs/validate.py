@@ -50,6 +50,7 @@ class ValidateAlgorithm(SmdAlgorithm):
 
     INPUT = "INPUT"
     REFERENCE = "REFERENCE"
+    BASELINE = "BASELINE"
     RESAMPLING = "RESAMPLING"
     REF_SCALE = "REF_SCALE"
     REF_NODATA = "REF_NODATA"
@@ -97,7 +98,12 @@ class ValidateAlgorithm(SmdAlgorithm):
             "as above; the CSV has one row per date and source, then the metrics of all dates pooled (date "
             "'all'), which are also the numeric outputs.\n\n"
             "The HTML report holds the metrics table, a density plot of the estimate against the reference with "
-            "the 1:1 line, the station comparison and, when stations cover several dates, their time series.\n\n"
+            "the 1:1 line, a map of the estimate minus the reference, the station comparison and, when stations "
+            "cover several dates, their time series.\n\n"
+            "Baseline (optional): the coarse SMAP raster the estimate was downscaled from. It is resampled "
+            "bilinearly onto the estimate's grid and compared with the same reference on the same pixels; its "
+            "metrics ('baseline' in the CSV) stand next to the estimate's in the report, showing what downscaling "
+            "adds.\n\n"
             "Units: the estimate and the reference must be in m3/m3; percent, scaled integers or an undeclared fill "
             "value (e.g. -9999) stop the run with the fix. The advanced parameters REF_SCALE (factor to m3/m3, 0.01 "
             "for percent) and REF_NODATA (a fill value the file does not declare) say how to read the reference. "
@@ -108,6 +114,9 @@ class ValidateAlgorithm(SmdAlgorithm):
                  self.tr("The raster to validate (band 1, m3/m3); leave empty for a time series."))
         self.add(QgsProcessingParameterRasterLayer(self.REFERENCE, self.tr("Reference raster"), optional=True),
                  self.tr("A soil moisture raster of the same date, e.g. SMAP."))
+        self.add(QgsProcessingParameterRasterLayer(self.BASELINE, self.tr("Baseline: coarse SMAP"), optional=True),
+                 self.tr("The SMAP raster the estimate was downscaled from: resampled bilinearly and compared "
+                         "with the same reference, so the report shows what downscaling adds."))
         self.add(QgsProcessingParameterEnum(self.RESAMPLING, self.tr("Reference resampling"),
                                             options=[self.tr("Automatic (average if finer, bilinear if coarser)"),
                                                      self.tr("Bilinear"), self.tr("Average"), self.tr("Nearest")],
@@ -192,6 +201,10 @@ class ValidateAlgorithm(SmdAlgorithm):
         single = parameters.get(self.INPUT) not in (None, "")
         if series == single:
             return False, self.tr("Give either one soil moisture estimate or a time series of estimates (not both).")
+        if parameters.get(self.BASELINE) not in (None, "") and (series or parameters.get(self.REFERENCE) in
+                                                                 (None, "")):
+            return False, self.tr("A baseline is compared with the reference raster of one estimate: give a "
+                                  "reference raster too, or leave the baseline empty.")
         if series and parameters.get(self.REFERENCE) not in (None, ""):
             return False, self.tr("A time series of estimates is compared with a time series of reference rasters: "
                                   "give them under 'Time series: reference rasters'.")
@@ -283,7 +296,7 @@ class ValidateAlgorithm(SmdAlgorithm):
 
     def processAlgorithm(self, parameters, context, feedback):
         from ...algorithms import validate as engine
-        from ...algorithms.report import PairSampler
+        from ...algorithms.report import ErrorMap, PairSampler, Sinks
         from ...algorithms.stations import parse_date
 
         if parameters.get(self.INPUT_SERIES) not in (None, "", []):
@@ -301,13 +314,19 @@ class ValidateAlgorithm(SmdAlgorithm):
                                          .format(text)) from exc
         observations, output, pairs, report_path = self._stations_and_outputs(parameters, context, feedback)
         progress, is_canceled = self.callbacks(feedback)
+        baseline = self._raster_path(parameters, self.BASELINE, context)
         sampler = PairSampler() if report_path else None
+        error_map = None
+        if report_path and reference:
+            layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+            error_map = ErrorMap(layer.width(), layer.height())
         ref_scale, ref_nodata = self._ref_reading(parameters, context, feedback, bool(reference))
 
         results = self.run_engine(engine.validate, estimate, reference=reference, stations=observations or None,
                                   date=day, output_csv=output, reference_resampling=resampling, pairs_csv=pairs,
-                                  progress=progress, is_canceled=is_canceled, sink=sampler, ref_scale=ref_scale,
-                                  ref_nodata=ref_nodata)
+                                  progress=progress, is_canceled=is_canceled,
+                                  sink=Sinks(sampler, error_map) if sampler else None, ref_scale=ref_scale,
+                                  ref_nodata=ref_nodata, baseline=baseline)
 
         if "reference" in results:
             feedback.pushInfo(self.tr("Reference resampled onto the estimate's grid with '{}'.")
@@ -329,7 +348,10 @@ class ValidateAlgorithm(SmdAlgorithm):
             inputs = {self.tr("Estimate"): self._layer_label(parameters, self.INPUT, context)}
             if reference:
                 inputs[self.tr("Reference")] = self._layer_label(parameters, self.REFERENCE, context)
-            out[self.REPORT] = self._write_report(results, station_pairs, report_path, sampler, None, inputs)
+            if baseline:
+                inputs[self.tr("Baseline")] = self._layer_label(parameters, self.BASELINE, context)
+            out[self.REPORT] = self._write_report(results, station_pairs, report_path, sampler, None, inputs,
+                                                  error_map.difference if error_map is not None else None)
         return out
 
     def _ref_reading(self, parameters, context, feedback, used: bool) -> tuple[float, float | None]:
@@ -350,12 +372,12 @@ class ValidateAlgorithm(SmdAlgorithm):
         base = os.path.basename(layer.source())
         return base if layer.name() in (base, os.path.splitext(base)[0]) else f"{layer.name()} ({base})"
 
-    def _write_report(self, results, station_pairs, path, sampler, per_date, inputs) -> str:
+    def _write_report(self, results, station_pairs, path, sampler, per_date, inputs, error_map=None) -> str:
         from ...algorithms import report
 
         samples = (sampler.estimate, sampler.reference) if sampler is not None and "reference" in results else None
         return self.run_engine(report.validate_report, results, station_pairs, path, samples=samples,
-                               per_date=per_date, inputs=inputs)
+                               per_date=per_date, inputs=inputs, error_map=error_map)
 
     def _process_series(self, parameters, context, feedback):
         from ...algorithms import report, series

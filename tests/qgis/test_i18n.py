@@ -298,3 +298,52 @@ def test_qgis_process_speaks_the_profile_locale(tmp_path):
     assert "训练降尺度模型 (smdownscale:train)" in proc.stdout
     assert "SOIL_MOISTURE: SMAP 栅格，每个日期一个" in proc.stdout
     assert "MODEL_TYPE: 模型" in proc.stdout
+
+
+def test_engine_messages_logs_and_dependency_dialog_in_chinese(plugin, run, tmp_path, monkeypatch):
+    """Under zh_CN the engine's errors reach Processing in Chinese (English still in the exception's args), the
+    engine's log lines too, and the dependency dialog has no English column or mixed line."""
+    from smdownscale.algorithms import i18n as engine_i18n
+    from smdownscale.algorithms import native, raster, stations
+    from smdownscale.processing_provider.base import SmdAlgorithm
+    from smdownscale.ui.dependencies_dialog import DependenciesDialog
+
+    grid = raster.Grid(raster.srs_from_user("EPSG:32650").ExportToWkt(),
+                       (400000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), 6, 5)
+    estimate = str(tmp_path / "sm_1km_20230601.tif")
+    raster.write_raster(estimate, grid, np.full((5, 6), 25.0, dtype="float32"))
+    reference = str(tmp_path / "ref.tif")
+    raster.write_raster(reference, grid, np.full((5, 6), 0.2, dtype="float32"))
+    out = tmp_path / "m.csv"
+    logged: list = []
+    monkeypatch.setattr(native, "status", lambda: "not built (libsmdtreewalk.so is missing; run 'make native')")
+    monkeypatch.setattr(native, "available", lambda: False)
+    with chinese():
+        assert engine_i18n.language() == "zh_CN"
+        with pytest.raises(QgsProcessingException) as err:
+            run("smdownscale:validate", {"INPUT": estimate, "REFERENCE": reference, "OUTPUT": str(out)})
+        # engine log lines (warn/log callbacks given the feedback) are translated on their way
+        from qgis.core import QgsProcessingFeedback
+
+        class Feedback(QgsProcessingFeedback):
+            def pushWarning(self, text):
+                logged.append(text)
+
+        feedback = Feedback()
+        alg = SmdAlgorithm()
+        alg.run_engine(lambda warn, is_canceled: warn("ISMN file skipped: a.stm"), warn=feedback.pushWarning,
+                       is_canceled=feedback.isCanceled)
+        dialog = DependenciesDialog()
+        purposes = [dialog.table.item(r, 2).text() for r in range(dialog.table.rowCount())]
+        native_line = dialog.native_label.text()
+        with pytest.raises(Exception) as parse_err:
+            stations.read_stations(str(tmp_path / "none.csv"))
+    assert str(err.value).startswith("估计值 sm_1km_20230601.tif 的单位不是 m3/m3：数值 25")
+    assert str(err.value).endswith("。这些值看起来是百分比（0-100）。请将栅格转换为 m3/m3（用栅格计算器除以 100）。")
+    assert not out.exists()
+    assert logged == ["已跳过 ISMN 文件：a.stm"]
+    assert purposes == ["筛选、训练、降尺度", "模型文件（训练、降尺度）", "Earth Engine 下载（fetchgee）"]
+    assert native_line.startswith("树模型使用 scikit-learn 预测：编译版决策树遍历器未构建（缺少 libsmdtreewalk.so；"
+                                  "请运行“make native”）。C 编译器：")
+    assert parse_err.value.args[0] == f"Station file not found: {tmp_path / 'none.csv'}. Check the path."
+    assert engine_i18n.language() is None  # back to the session's English

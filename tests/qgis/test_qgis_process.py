@@ -84,3 +84,24 @@ def test_bad_input_exits_non_zero_with_message_and_no_output(qp, chain, tmp_path
     assert "Dates do not match" in res.stdout + res.stderr
     assert not out2.exists()
     assert [f for f in os.listdir(tmp_path) if "partial" in f] == []
+
+
+@pytest.mark.bad_input("fetchgee: qgis_process run without Earth Engine credentials")
+def test_earth_engine_without_sign_in_says_how_to_sign_in_and_never_prompts(qp, tmp_path, monkeypatch):
+    """Headless: no browser, no dialog, no question on the terminal; the run stops and says how to sign in."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setitem(qp.env, "HOME", str(home))
+    monkeypatch.setitem(qp.env, "CLOUDSDK_CONFIG", str(home / "gcloud"))
+    monkeypatch.setitem(qp.env, "SMDOWNSCALE_EE_URL", "https://earthengine.invalid")  # never reached
+    monkeypatch.delitem(qp.env, "GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    out = tmp_path / "gee"
+    res = qp.run("fetchgee", {"EXTENT": "116.0,116.5,42.0,42.4 [EPSG:4326]", "START_DATE": "2023-06-01",
+                              "END_DATE": "2023-06-02", "PROJECT": "my-ee-project", "OUTPUT": str(out)}, timeout=300)
+    text = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert ("Not authenticated with Earth Engine: sign in once with 'Sign in with Google' in the plugin settings "
+            "(Raster > Soil moisture downscaling > Settings…) or run `earthengine authenticate` once in a terminal"
+            ) in text
+    assert "Enter verification code" not in text and "accounts.google.com" not in text
+    assert not (home / ".config" / "earthengine").exists() and not out.exists()

@@ -108,11 +108,24 @@ def test_validate_report_with_reference_and_escaped_station_names(run, chain, tm
     stations.write_text("\n".join(lines) + "\n")
     report = str(tmp_path / "validation.html")
     res = run("smdownscale:validate", {V.INPUT: estimate, V.REFERENCE: chain["truth"][0],
-                                       V.STATIONS_FILE: str(stations), V.OUTPUT: str(tmp_path / "v.csv"),
-                                       V.REPORT: report})
+                                       V.BASELINE: chain["smap"][0], V.STATIONS_FILE: str(stations),
+                                       V.OUTPUT: str(tmp_path / "v.csv"), V.REPORT: report})
     assert res[V.REPORT] == report
     text = _text(report)
-    assert len(check_self_contained(text)) == 2  # density plot and station scatter (one date: no time series)
+    # density plot, error map and station scatter (one date: no time series)
+    assert len(check_self_contained(text)) == 3
+    import csv
+
+    with open(tmp_path / "v.csv", newline="") as fh:
+        rows = {r["source"]: r for r in csv.DictReader(fh)}
+    base = rows["baseline"]
+    assert 0.8 * res[V.N] < int(base["n"]) <= res[V.N]  # the pixels where SMAP resampled bilinearly has a value
+    assert (f'<td>baseline: SMAP resampled bilinearly</td><td class="num">{base["n"]}</td>'
+            f'<td class="num">{float(base["r"]):.3f}</td><td class="num">{float(base["mae"]):.4f}</td>') in text
+    assert re.search(r'<tr><td>RMSE \(m3/m3\)</td><td class="num">0\.\d{4}</td>'
+                     f'<td class="num">{float(base["rmse"]):.4f}</td>', text)
+    assert f"on the same {base['n']} pixels as the estimate" in text
+    assert "<h2>Error map</h2>" in text and "Baseline</td><td>smap_20230601.tif" in text
     assert EVIL not in text and f"<td>station {ESCAPED}</td>" in text
     assert (f'<td>reference raster</td><td class="num">{res[V.N]}</td><td class="num">{res[V.R]:.3f}</td>'
             f'<td class="num">{res[V.MAE]:.4f}</td><td class="num">{res[V.RMSE]:.4f}</td>'

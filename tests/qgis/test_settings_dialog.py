@@ -341,3 +341,85 @@ def test_menu_entry_shows_the_processing_toolbox_not_a_dialog(plugin, qgis_iface
         second.unload()
         toolbox.hide()
 
+
+
+@pytest.fixture
+def google(clean_settings, monkeypatch, tmp_path):
+    """The fake Earth Engine also playing Google's sign-in and token endpoints; a home folder of its own."""
+    from smdownscale.algorithms.gee import auth
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+    with FakeEarthEngine(project="smd-demo") as fake:
+        monkeypatch.setattr(auth, "OAUTH_AUTH_URI", fake.url + "/o/oauth2/auth")
+        monkeypatch.setattr(auth, "OAUTH_TOKEN_URI", fake.url + "/token")
+        yield fake
+    assert fake.internet_attempts == []
+
+
+def _browser(url: str, opened: list) -> None:
+    """The user's browser, in its own thread: follows Google's redirect back to QGIS's loopback."""
+    import threading
+    import urllib.request
+
+    def visit():
+        with urllib.request.urlopen(url, timeout=30) as response:
+            opened.append((response.status, response.read().decode("utf-8")))
+
+    threading.Thread(target=visit, daemon=True).start()
+
+
+def test_sign_in_with_google_saves_credentials_the_connection_test_uses(google, monkeypatch, tmp_path):
+    import ee
+
+    w = SettingsWidget()
+    w.service_radio.setChecked(True)
+    assert not w.sign_in_button.isEnabledTo(w)  # signing in is for "My Google account"
+    w.persistent_radio.setChecked(True)
+    opened: list = []
+    w.open_url = lambda url: _browser(url, opened)
+    done: list = []
+    w.signedIn.connect(lambda ok, msg: done.append((ok, msg)))
+    assert not w.sign_in_label.isVisibleTo(w)
+    w.sign_in_button.click()
+    wait_until(lambda: bool(done))
+    path = tmp_path / ".config" / "earthengine" / "credentials"
+    assert done == [(True, f"Signed in to Earth Engine; credentials saved in {path} for QGIS and qgis_process. "
+                           "Click 'Test connection' to check the project.")]
+    assert w.result_label.text() == done[0][1] and "1a7f37" in w.result_label.styleSheet()
+    assert opened and opened[0][0] == 200 and "Signed in to Google Earth Engine" in opened[0][1]
+    assert json.loads(path.read_text())["refresh_token"] == google.refresh_tokens[0]
+    assert w.persistent_radio.isChecked() and w.sign_in_button.isEnabled() and not w.is_signing_in()
+    assert not w.cancel_sign_in_button.isVisibleTo(w)
+    # the saved credentials are the ones Test connection (and every run) uses
+    monkeypatch.setattr(ee.oauth, "TOKEN_URI", google.url + "/token")
+    google.require_token = True
+    google.compute_result = 99
+    w.project_edit.setText("smd-demo")
+    w.url_edit.setText(google.url)
+    from smdownscale.algorithms.gee import auth
+
+    monkeypatch.setattr(auth, "is_loopback", lambda url: False)  # no anonymous test shortcut: the saved credentials
+    seen = run_test_button(w)
+    assert seen[0][0], seen
+    assert "answered 99" in seen[0][1]
+    assert any("grant_type=refresh_token" in str(r.body) for r in google.requests_to("token"))
+
+
+def test_sign_in_shows_the_address_and_can_be_canceled(google):
+    w = SettingsWidget()
+    urls: list = []
+    w.open_url = urls.append  # no browser opens
+    done: list = []
+    w.signedIn.connect(lambda ok, msg: done.append((ok, msg)))
+    w.sign_in()
+    assert w.is_signing_in() and not w.sign_in_button.isEnabled() and w.cancel_sign_in_button.isVisibleTo(w)
+    assert len(urls) == 1 and urls[0].startswith(google.url + "/o/oauth2/auth?client_id=")
+    assert w.sign_in_label.text() == ("Waiting for Google: finish the sign-in in your browser. If no browser page "
+                                      f"opened, open this address yourself:\n{urls[0]}")
+    w.cancel_sign_in_button.click()
+    wait_until(lambda: bool(done))
+    assert done == [(False, "Sign-in canceled; nothing was saved.")]
+    assert w.sign_in_button.isEnabled() and not w.sign_in_label.isVisibleTo(w)
+    assert google.refresh_tokens == [] and google.requests_to("authorize") == []

@@ -185,3 +185,18 @@ def test_reference_not_overlapping(run, estimate, tmp_path):
         run("smdownscale:validate", {A.INPUT: path, A.REFERENCE: far, A.OUTPUT: str(out)})
     assert not out.exists()
     assert sorted(os.listdir(tmp_path)) == ["far.tif", "sm_1km_20230601.tif"]
+
+
+@pytest.mark.bad_input("validate: baseline without a reference raster")
+def test_baseline_needs_a_reference_raster(run, estimate, tmp_path):
+    path, _ = estimate
+    table = tmp_path / "stations.csv"
+    lon, lat = _lonlat(3, 3)
+    table.write_text(f"station,lon,lat,date,value\nA,{lon},{lat},2023-06-01,0.2\n")
+    out = tmp_path / "m.csv"
+    with pytest.raises(QgsProcessingException, match="A baseline is compared with the reference raster of one "
+                                                     "estimate: give a reference raster too, or leave the baseline "
+                                                     "empty."):
+        run("smdownscale:validate", {A.INPUT: path, A.BASELINE: path, A.STATIONS_FILE: str(table),
+                                     A.OUTPUT: str(out)})
+    assert not out.exists()

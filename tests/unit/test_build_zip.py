@@ -53,8 +53,11 @@ def test_zip_holds_the_plugin_folder_only(built):
     # the tree walker as source only (plugins.qgis.org accepts no binaries), even where it is built
     assert "algorithms/_native/treewalk.c" in rel and "algorithms/native.py" in rel
     assert not [r for r in rel if r.endswith((".so", ".dll", ".dylib"))]
-    qm = sorted(f"i18n/{n}" for n in os.listdir(os.path.join(ROOT, "i18n")) if n.endswith(".qm"))
-    assert [r for r in rel if r.startswith("i18n/")] == qm
+    # the compiled Qt translations and the engine's message catalogs (algorithms/i18n.py reads them at run time)
+    shipped = sorted(f"i18n/{n}" for n in os.listdir(os.path.join(ROOT, "i18n"))
+                     if n.endswith(".qm") or (n.startswith("smdownscale_engine_") and n.endswith(".json")))
+    assert "i18n/smdownscale_engine_zh_CN.json" in shipped
+    assert [r for r in rel if r.startswith("i18n/")] == shipped
     # Every entry is the file from the checkout, byte for byte.
     for r in rel:
         with open(os.path.join(ROOT, r), "rb") as f:

@@ -99,7 +99,9 @@ def test_missing_persistent_credentials(no_env, monkeypatch, tmp_path):
     with pytest.raises(GeeError) as err:
         auth.initialize(project="p-two", url="https://earthengine.googleapis.com", credentials="persistent",
                         force=True)
-    assert str(err.value).startswith("Not authenticated with Earth Engine: run `earthengine authenticate` once")
+    assert str(err.value).startswith("Not authenticated with Earth Engine: sign in once with 'Sign in with Google' "
+                                     "in the plugin settings (Raster > Soil moisture downscaling > Settings…) or "
+                                     "run `earthengine authenticate` once in a terminal")
     assert "or choose a service account key in the plugin settings" in str(err.value)
     assert err.value.kind == "auth"
 
@@ -221,3 +223,131 @@ def test_redact_removes_tokens_and_keys(pem):
     assert '"client_email": "runner@p.iam.gserviceaccount.com"' in out and "'expires_in': 3599" in out
     plain = "Tile 3 of 12: HTTP 503; retry 1 of 5 in 0.4 s."
     assert auth.redact(plain) == plain
+
+
+# -- Google-account sign-in (the settings dialog's button) ----------------------------------------
+@pytest.fixture
+def home(monkeypatch, tmp_path):
+    """A home folder of its own: credentials go to <home>/.config/earthengine/credentials."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+    return tmp_path
+
+
+def _sign_in(fake, **kwargs) -> auth.SignIn:
+    return auth.SignIn(auth_uri=fake.url + "/o/oauth2/auth", token_uri=fake.url + "/token", **kwargs)
+
+
+def _waiting(sign_in: auth.SignIn, **kwargs):
+    """Run ``sign_in.wait`` in a thread; returns (thread, outcome) with outcome['path'] or outcome['error']."""
+    import threading
+
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["path"] = sign_in.wait(**kwargs)
+        except Exception as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def _browser(url: str) -> tuple[int, str]:
+    """What the user's browser does with the sign-in URL: follow Google's redirect to the loopback."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, response.read().decode("utf-8")
+    except urllib.error.HTTPError as exc:
+        return exc.code, ""
+
+
+def test_sign_in_writes_credentials_that_earth_engine_uses(fake, home, monkeypatch):
+    import os
+    import stat
+    from urllib.parse import parse_qs, urlparse
+
+    sign_in = _sign_in(fake)
+    query = parse_qs(urlparse(sign_in.url).query)
+    assert sign_in.url.startswith(fake.url + "/o/oauth2/auth?")
+    assert query["client_id"] == [ee.oauth.CLIENT_ID] and query["code_challenge_method"] == ["S256"]
+    assert query["scope"] == [" ".join(ee.oauth.SCOPES)]
+    assert query["redirect_uri"][0].startswith("http://localhost:") and len(query["state"][0]) >= 32
+    thread, outcome = _waiting(sign_in)
+    status, page = _browser(sign_in.url)
+    thread.join(30)
+    assert status == 200 and "Signed in to Google Earth Engine" in page
+    path = home / ".config" / "earthengine" / "credentials"
+    assert outcome == {"path": str(path)}
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    stored = json.loads(path.read_text())
+    assert stored == {"refresh_token": fake.refresh_tokens[0], "scopes": ee.oauth.SCOPES,
+                      "redirect_uri": query["redirect_uri"][0]}
+    assert fake.auth_codes == {}  # the code was used once
+    assert [f for f in os.listdir(path.parent)] == ["credentials"]  # no temporary file left
+    # earthengine-api reads them as its own: refreshed at the (fake) token endpoint, accepted by Earth Engine
+    monkeypatch.setattr(ee.oauth, "TOKEN_URI", fake.url + "/token")
+    fake.require_token = True
+    fake.compute_result = 7
+    assert auth.initialize(project="test-project", credentials="persistent", url=fake.url, force=True) == \
+        "test-project"
+    assert ee.Number(1).getInfo() == 7
+    refresh = [r for r in fake.requests_to("token") if "grant_type=refresh_token" in str(r.body)]
+    assert refresh and fake.refresh_tokens[0].replace("/", "%2F") in str(refresh[-1].body)
+
+
+def test_sign_in_refused_forged_or_abandoned_saves_nothing(fake, home):
+    import os
+    import socket
+    from urllib.parse import parse_qs, urlparse
+
+    from smdownscale.algorithms.errors import Canceled
+
+    creds = home / ".config" / "earthengine" / "credentials"
+    os.makedirs(creds.parent)
+    creds.write_text('{"refresh_token": "previous"}')
+
+    fake.consent = False  # "Cancel" on Google's consent page
+    sign_in = _sign_in(fake)
+    thread, outcome = _waiting(sign_in)
+    assert _browser(sign_in.url)[1].count("sign-in was not completed") == 1
+    thread.join(30)
+    assert str(outcome["error"]) == ("Earth Engine sign-in was not completed in the browser (access_denied); click "
+                                     "'Sign in with Google' again and allow access.")
+    assert outcome["error"].kind == "auth"
+
+    fake.consent = True
+    sign_in = _sign_in(fake)
+    redirect = parse_qs(urlparse(sign_in.url).query)["redirect_uri"][0]
+    state = parse_qs(urlparse(sign_in.url).query)["state"][0]
+    thread, outcome = _waiting(sign_in)
+    assert _browser(f"{redirect}/?code=4/stolen&state=wrong")[0] == 404  # another page's redirect: ignored
+    assert _browser(f"{redirect}/favicon.ico")[0] == 404
+    assert thread.is_alive()
+    assert _browser(f"{redirect}/?code=4/forged&state={state}")[0] == 200  # a code Google never issued
+    thread.join(30)
+    assert str(outcome["error"]) == ("Google refused the Earth Engine sign-in (HTTP 400: Bad Request); click "
+                                     "'Sign in with Google' again.")
+
+    sign_in = _sign_in(fake)
+    port = sign_in._server.server_address[1]
+    thread, outcome = _waiting(sign_in)
+    sign_in.cancel()
+    thread.join(30)
+    assert isinstance(outcome["error"], Canceled)
+    assert str(outcome["error"]) == "Earth Engine sign-in canceled; nothing was saved."
+    with pytest.raises(OSError):  # the loopback server is closed
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+    sign_in = _sign_in(fake, timeout=0.3)
+    thread, outcome = _waiting(sign_in)
+    thread.join(30)
+    assert str(outcome["error"]).startswith("Earth Engine sign-in timed out: the browser did not come back within")
+    assert creds.read_text() == '{"refresh_token": "previous"}'  # the earlier sign-in is untouched
+    assert fake.refresh_tokens == []

@@ -247,3 +247,87 @@ def test_screen_report_shows_the_diagnostics_when_computed(tmp_path):
     plain = str(tmp_path / "plain.html")
     report.screen_report(screen_pairs(_pairs(), max_collinearity=0.9), plain)
     assert "<th>VIF</th>" not in _read(plain)
+
+
+@pytest.mark.parametrize("n", [200, 6000], ids=["scatter", "hexbin"])
+def test_scatter_legend_stays_off_the_data_and_the_one_to_one_line_inside_the_frame(n):
+    rng = np.random.default_rng(5)
+    ref = rng.uniform(0.02, 0.45, n)
+    est = np.clip(ref + rng.normal(0, 0.05, n), 0.0, 0.6)
+    ref[:3] = [0.02, 0.45, 0.3]  # points in the corners where a legend used to sit
+    est[:3] = [0.45, 0.02, 0.6]
+    m = {"n": n, "r": 0.9, "rmse": 0.05, "bias": 0.001, "ubrmsd": 0.05}
+    fig = report.scatter_figure(ref, est, m, "reference (m3/m3)")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    frame = ax.get_window_extent(renderer)
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert not legend.overlaps(frame)  # below the frame, so over no point
+    assert fig.bbox.contains(legend.x0, legend.y0) and fig.bbox.contains(legend.x1, legend.y1)
+    points = ax.transData.transform(np.column_stack([ref, est]))
+    assert not (((points[:, 0] >= legend.x0) & (points[:, 0] <= legend.x1)
+                 & (points[:, 1] >= legend.y0) & (points[:, 1] <= legend.y1)).any())
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts == ["1:1", f"n = {n}, R = 0.900, RMSE = 0.0500, bias = +0.0010, ubRMSD = 0.0500"]
+    (line,) = [ln for ln in ax.get_lines() if ln.get_label() == "1:1"]
+    lo, hi = ax.get_xlim()
+    assert ax.get_ylim() == (lo, hi) and lo < min(ref.min(), est.min()) and hi > max(ref.max(), est.max())
+    assert list(line.get_xdata()) == [lo, hi] and list(line.get_ydata()) == [lo, hi]
+    assert line.get_clip_on() and line.get_clip_box().bounds == ax.bbox.bounds
+    ends = ax.transData.transform(np.column_stack([line.get_xdata(), line.get_ydata()]))
+    assert np.allclose(ends, [[frame.x0, frame.y0], [frame.x1, frame.y1]], atol=0.5)  # corner to corner
+
+
+def test_error_map_keeps_every_stride_th_pixel_of_the_blocks():
+    h, w = 250, 130
+    rng = np.random.default_rng(2)
+    est = rng.uniform(0.1, 0.4, (h, w))
+    ref = est - np.linspace(-0.05, 0.05, w)[None, :]
+    est[10:20, 0:4] = np.nan
+    em = report.ErrorMap(w, h, max_side=100)
+    assert em.stride == 3
+    for row0 in range(0, h, 37):  # blocks of any height
+        em(est[row0:row0 + 37], ref[row0:row0 + 37])
+    expected = (est - ref)[::3, ::3]
+    d = em.difference
+    assert d.shape == (84, 44) and np.allclose(d, expected, equal_nan=True)
+    assert np.isnan(d[4, 0]) and d[0, -1] == pytest.approx(0.05)
+    assert report.error_limit(d) == pytest.approx(np.percentile(np.abs(d[np.isfinite(d)]), 98))
+    assert report.error_limit(np.full((3, 3), 0.001)) == 0.01
+    fig = report.error_map_figure(d)
+    (image,) = fig.axes[0].get_images()
+    assert image.get_clim() == (-report.error_limit(d), report.error_limit(d))
+    assert fig.axes[1].get_ylabel() == "estimate minus reference (m3/m3)"
+    with pytest.raises(ValueError, match="blocks of whole rows of width 130"):
+        em(est[:, :10], ref[:, :10])
+
+
+def test_validate_report_with_baseline_and_error_map(tmp_path):
+    same = {"n": 850, "r": 0.81, "mae": 0.021, "rmse": 0.028, "bias": -0.004, "ubrmsd": 0.0277}
+    results = {"reference": {"n": 900, "r": 0.8, "mae": 0.022, "rmse": 0.029, "bias": -0.005, "ubrmsd": 0.0286},
+               "baseline": {"n": 850, "r": 0.52, "mae": 0.035, "rmse": 0.044, "bias": 0.006, "ubrmsd": 0.0436,
+                            "estimate": same}}
+    rng = np.random.default_rng(1)
+    est, ref = rng.uniform(0.1, 0.4, 900), rng.uniform(0.1, 0.4, 900)
+    diff = rng.normal(0, 0.03, (30, 30))
+    diff[:2] = np.nan
+    path = str(tmp_path / "v.html")
+    report.validate_report(results, [], path, samples=(est, ref), error_map=diff)
+    text = _read(path)
+    assert len(check_self_contained(text)) == 2  # density plot and error map
+    assert ('<td>baseline: SMAP resampled bilinearly</td><td class="num">850</td><td class="num">0.520</td>'
+            '<td class="num">0.0350</td><td class="num">0.0440</td><td class="num">+0.0060</td>') in text
+    section = text.split("<h2>Against the baseline</h2>")[1].split("<h2>")[0]
+    assert "on the same 850 pixels as the estimate" in section  # the estimate's metrics on the baseline's pixels
+    rows = re.findall(r"<tr><td>([^<]*)</td>" + r"<td[^>]*>([^<]*)</td>" * 4 + "</tr>", section)
+    assert rows == [("R", "0.810", "0.520", "+0.290", "estimate"),
+                    ("MAE (m3/m3)", "0.0210", "0.0350", "-0.0140", "estimate"),
+                    ("RMSE (m3/m3)", "0.0280", "0.0440", "-0.0160", "estimate"),
+                    ("bias (m3/m3)", "-0.0040", "+0.0060", "-0.0100", "estimate"),
+                    ("ubRMSD (m3/m3)", "0.0277", "0.0436", "-0.0159", "estimate")]
+    assert f"colours saturate at +/-{report.error_limit(diff):.3f} m3/m3" in text
+    # without the baseline or the error map neither section appears
+    report.validate_report({"reference": results["reference"]}, [], path, samples=(est, ref))
+    text = _read(path)
+    assert "Against the baseline" not in text and "Error map" not in text and len(check_self_contained(text)) == 1

@@ -244,3 +244,49 @@ def test_date_from_parameter_when_the_name_has_none(tmp_path):
         validate(path, stations=obs)
     res = validate(path, stations=obs, date=D1)
     assert res["stations"]["bias"] == pytest.approx(float(np.float32(est[5, 5])) - 0.2, abs=1e-9)
+
+
+def test_baseline_is_resampled_bilinearly_and_compared_on_the_estimate_pixels(tmp_path, estimate):
+    path, est = estimate
+    ref_values = est + 0.01
+    ref_values[5, 5] = np.nan  # a reference gap: neither the estimate nor the baseline is compared there
+    ref = str(tmp_path / "ref.tif")
+    write_raster(ref, GRID, ref_values)
+    coarse = Grid(UTM, (400000.0, 10000.0, 0.0, 4600000.0, 0.0, -10000.0), 4, 3)
+    base = str(tmp_path / "smap_20230601.tif")
+    write_raster(base, coarse, np.full((3, 4), 0.25))  # bilinear of a constant field is that constant
+    out = str(tmp_path / "m.csv")
+    res = validate(path, reference=ref, output_csv=out, baseline=base)
+    assert list(res) == ["reference", "baseline"]
+    valid = np.isfinite(est) & np.isfinite(ref_values)
+    r32 = ref_values.astype(np.float32).astype(np.float64)[valid]
+    b = res["baseline"]
+    assert b["n"] == res["reference"]["n"] == W * H - 14
+    assert b["bias"] == pytest.approx(0.25 - r32.mean(), abs=1e-6)
+    assert b["rmse"] == pytest.approx(math.sqrt(np.mean((0.25 - r32) ** 2)), abs=1e-6)
+    assert b["mae"] == pytest.approx(np.mean(np.abs(0.25 - r32)), abs=1e-6)
+    assert math.isnan(b["r"])  # a constant side has no correlation
+    assert res["reference"]["bias"] == pytest.approx(-0.01, abs=1e-6) and "baseline" not in res["reference"]
+    same = b["estimate"]  # the estimate on the baseline's pixels: here all of its own
+    assert same["n"] == b["n"] and same["bias"] == pytest.approx(-0.01, abs=1e-6)
+    assert same["rmse"] == pytest.approx(res["reference"]["rmse"], abs=1e-9)
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["source"] for r in rows] == ["reference", "baseline"]
+    assert float(rows[1]["bias"]) == pytest.approx(b["bias"], abs=1e-6)
+
+
+def test_baseline_errors(tmp_path, estimate):
+    path, est = estimate
+    base = str(tmp_path / "smap.tif")
+    write_raster(base, GRID, np.full((H, W), 0.2))
+    with pytest.raises(InputError, match="A baseline is compared with the reference raster: give a reference "
+                                         "raster too, or leave the baseline empty."):
+        validate(path, stations=[Observation("A", 405500.0, 4594500.0, UTM, D1, 0.2)], baseline=base)
+    ref = str(tmp_path / "ref.tif")
+    write_raster(ref, GRID, est)
+    far = Grid(UTM, (900000.0, 10000.0, 0.0, 4600000.0, 0.0, -10000.0), 4, 3)
+    write_raster(base, far, np.full((3, 4), 0.2))
+    with pytest.raises(InputError, match=r"The baseline smap.tif does not overlap the estimate sm_1km_20230601.tif; "
+                                         "give the SMAP raster the estimate was downscaled from."):
+        validate(path, reference=ref, baseline=base)
