@@ -325,6 +325,11 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <source>Earth Engine download (fetchgee)</source>
             <translation>Earth Engine 下载（fetchgee）</translation>
         </message>
+        <message>
+            <location filename="../processing_provider/i18n.py" line="32" />
+            <source>NASA Earthdata search and login (importsmap)</source>
+            <translation>NASA Earthdata 搜索与登录（importsmap）</translation>
+        </message>
     </context>
     <context>
         <name>DownscaleAlgorithm</name>

@@ -49,6 +49,7 @@ EXTRA_MESSAGES = (
     QT_TRANSLATE_NOOP("DependenciesDialog", "screen, train, downscale"),
     QT_TRANSLATE_NOOP("DependenciesDialog", "model files (train, downscale)"),
     QT_TRANSLATE_NOOP("DependenciesDialog", "Earth Engine download (fetchgee)"),
+    QT_TRANSLATE_NOOP("DependenciesDialog", "NASA Earthdata search and login (importsmap)"),
 )
 
 _installed: QTranslator | None = None

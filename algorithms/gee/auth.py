@@ -350,14 +350,19 @@ class SignIn:
         self._canceled.set()
 
     def close(self) -> None:
+        """Stop listening for the browser's redirect (idempotent)."""
         with contextlib.suppress(OSError):
             self._server.server_close()
 
     def wait(self, is_canceled: Callable[[], bool] = lambda: False, credentials_path: Optional[str] = None) -> str:
         """Wait for the browser's redirect, exchange the code and write the credentials; returns their path.
 
-        Raises :class:`GeeError` when the user refuses, the time runs out or Google refuses the code, and
-        ``errors.Canceled`` when :meth:`cancel` was called or ``is_canceled()`` turns true.
+        Raises
+        ------
+        GeeError
+            The user refuses, the time runs out or Google refuses the code.
+        Canceled
+            :meth:`cancel` was called or ``is_canceled()`` turns true.
         """
         from ..errors import Canceled
 

@@ -342,7 +342,8 @@ def test_engine_messages_logs_and_dependency_dialog_in_chinese(plugin, run, tmp_
     assert str(err.value).endswith("。这些值看起来是百分比（0-100）。请将栅格转换为 m3/m3（用栅格计算器除以 100）。")
     assert not out.exists()
     assert logged == ["已跳过 ISMN 文件：a.stm"]
-    assert purposes == ["筛选、训练、降尺度", "模型文件（训练、降尺度）", "Earth Engine 下载（fetchgee）"]
+    assert purposes == ["筛选、训练、降尺度", "模型文件（训练、降尺度）", "Earth Engine 下载（fetchgee）",
+                        "NASA Earthdata 搜索与登录（importsmap）"]
     assert native_line.startswith("树模型使用 scikit-learn 预测：编译版决策树遍历器未构建（缺少 libsmdtreewalk.so；"
                                   "请运行“make native”）。C 编译器：")
     assert parse_err.value.args[0] == f"Station file not found: {tmp_path / 'none.csv'}. Check the path."
