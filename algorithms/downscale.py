@@ -1,19 +1,22 @@
 """Apply a trained model to a 1 km factor stack, with residual correction against coarse SMAP.
 
 Factors are matched to the model's inputs by band name, never by position. The stack is read in
-row blocks (memory stays bounded for any extent) and only pixels where every factor is valid are
-predicted; the others stay nodata.
+row blocks (memory stays bounded for any extent). Pixels where every factor is valid are predicted
+in pass 1; pixels missing factors are filled from the coarse-cell means of those factors, or get the
+coarse field where no factor is observed (:mod:`gapfill`, needs the SMAP raster), each flagged in the
+optional quality raster.
 
-Residual correction ('constant', the default) makes the 1 km field conserve the coarse soil moisture:
+Residual correction makes the 1 km field conserve the coarse soil moisture ('smooth' is the default):
 pass 1 predicts every block, writes the raw prediction to a temporary GeoTIFF and accumulates, per
 SMAP cell, the mean of the predictions of its valid pixels (:mod:`aggregate`: a pixel belongs to
 the cell containing its center). The residual of a cell is SMAP minus that mean; pass 2 adds each
 cell's residual to its pixels, so the mean of the 1 km values of every cell equals the SMAP value
 exactly (before clipping to the physical range). Pixels whose cell has no SMAP value (nodata or
-outside the SMAP raster) keep the uncorrected prediction; their count is reported. 'smooth' adds an
-interpolated residual surface instead of a constant per cell (no seams at cell edges), solved so that
-every cell's mean still equals SMAP (:mod:`residual`). Derived factors the model uses (:mod:`derived`)
-are recomputed from the stack.
+outside the SMAP raster) keep the uncorrected prediction; their count is reported. 'constant' adds
+the cell's residual to each of its pixels (seams at cell edges); 'smooth', the default, an interpolated
+residual surface (no seams: the bench's seam ratio matches the truth's), solved so that every cell's
+mean still equals SMAP (:mod:`residual`). Derived factors the model uses (:mod:`derived`) are
+recomputed from the stack.
 """
 
 from __future__ import annotations
@@ -355,17 +358,18 @@ def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: 
 
 @gdal_exceptions()
 def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | None = None,
-              residual: str = "constant", clip: tuple[float, float] = (0.0, 0.6), block_rows: int | None = None,
+              residual: str = "smooth", clip: tuple[float, float] = (0.0, 0.6), block_rows: int | None = None,
               n_jobs: int | None = -1, progress: Progress = no_progress,
               is_canceled: IsCanceled = never_canceled, sm_scale: float | None = None,
               sm_nodata: float | None = None, quality: str | None = None,
               fill_gaps: bool = True, fill_method: str = "bilinear") -> DownscaleResult:
     """Predict 1 km soil moisture from a factor stack; write a float32 GeoTIFF (nodata -9999).
 
-    ``residual`` 'constant' (needs ``coarse_sm``, the SMAP raster of the same date) adds each SMAP
-    cell's residual to its pixels; 'smooth' an interpolated, mass-conserving residual surface; 'none'
-    writes the plain prediction. Values are clipped to ``clip``; more than :data:`units.WARN_CLIPPED` of
-    the pixels clipped is a warning, more than :data:`units.REFUSE_CLIPPED` an error (wrong units).
+    ``residual`` 'smooth' (the default; needs ``coarse_sm``, the SMAP raster of the same date) adds an
+    interpolated, mass-conserving residual surface (no steps at cell edges); 'constant' each SMAP cell's
+    residual to its pixels; 'none' writes the plain prediction. Values are clipped to ``clip``; more
+    than :data:`units.WARN_CLIPPED` of the pixels clipped is a warning, more than
+    :data:`units.REFUSE_CLIPPED` an error (wrong units).
     SMAP values equal to ``sm_nodata`` are nodata and the others are multiplied by ``sm_scale`` (None:
     as the model was trained). NDVI-like factors outside -1..1 and LST in other units than the model's
     are refused (:mod:`units`).

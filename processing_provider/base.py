@@ -369,7 +369,8 @@ def apply_soil_moisture_style(layer) -> None:
 def style_output(context, path: str, style: str = "soil_moisture", name: str | None = None) -> None:
     """Style (and optionally rename) an output layer when Processing loads it.
 
-    ``style``: 'soil_moisture' (fixed 0-0.45 m3/m3 ramp), 'factors' (first band gray, 2-98 % stretch) or 'none'.
+    ``style``: 'soil_moisture' (fixed 0-0.45 m3/m3 ramp), 'factors' (first band gray, 2-98 % stretch), 'quality'
+    (categorical classes of the gap-filling paths) or 'none'.
     """
     if not context.willLoadLayerOnCompletion(path):
         return
@@ -382,6 +383,10 @@ def style_output(context, path: str, style: str = "soil_moisture", name: str | N
         from .layers import FactorsStyle
 
         details.setPostProcessor(FactorsStyle.create())
+    elif style == "quality":
+        from .layers import QualityStyle
+
+        details.setPostProcessor(QualityStyle.create())
 
 
 __all__ = ["SmdAlgorithm", "tr", "style_output", "apply_soil_moisture_style", "QgsRasterBandStats"]

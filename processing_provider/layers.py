@@ -16,6 +16,7 @@ from qgis.core import (
     Qgis,
     QgsContrastEnhancement,
     QgsDateTimeRange,
+    QgsPalettedRasterRenderer,
     QgsProcessingContext,
     QgsProcessingLayerPostProcessorInterface,
     QgsProcessingUtils,
@@ -23,7 +24,8 @@ from qgis.core import (
     QgsRectangle,
     QgsSingleBandGrayRenderer,
 )
-from qgis.PyQt.QtCore import QDate, QDateTime, QTime
+from qgis.PyQt.QtCore import QCoreApplication, QDate, QDateTime, QTime
+from qgis.PyQt.QtGui import QColor
 
 from .base import apply_soil_moisture_style
 
@@ -66,6 +68,43 @@ class FactorsStyle(QgsProcessingLayerPostProcessorInterface):
 
     @classmethod
     def create(cls) -> FactorsStyle:
+        inst = cls()
+        cls._keep.append(inst)
+        return inst
+
+
+#: Colours of the quality classes (gapfill codes): observed green, filled amber, coarse only grey-violet.
+QUALITY_COLORS = {1: "#1a9850", 2: "#fdae61", 3: "#8073ac"}
+
+
+def quality_labels() -> dict[int, str]:
+    """The legend of the quality classes (gapfill codes), translated."""
+    return {1: QCoreApplication.translate("QualityStyle", "All factors observed"),
+            2: QCoreApplication.translate("QualityStyle", "Missing factors filled (coarse-cell means)"),
+            3: QCoreApplication.translate("QualityStyle", "Coarse field only (no factor observed)")}
+
+
+def apply_quality_style(layer) -> None:
+    """Categorical style of a quality raster: one colour and legend entry per path (nodata 0 transparent)."""
+    labels = quality_labels()
+    classes = [QgsPalettedRasterRenderer.Class(code, QColor(QUALITY_COLORS[code]), labels[code])
+               for code in sorted(QUALITY_COLORS)]
+    layer.setRenderer(QgsPalettedRasterRenderer(layer.dataProvider(), 1, classes))
+    layer.triggerRepaint()
+
+
+class QualityStyle(QgsProcessingLayerPostProcessorInterface):
+    """Applies :func:`apply_quality_style` to a loaded quality raster."""
+
+    _keep: list = []
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802
+        if not isinstance(layer, QgsRasterLayer) or not layer.isValid():
+            return
+        apply_quality_style(layer)
+
+    @classmethod
+    def create(cls) -> QualityStyle:
         inst = cls()
         cls._keep.append(inst)
         return inst

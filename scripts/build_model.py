@@ -28,7 +28,8 @@ DESCRIPTION = (
     "of the 1 km reference grid raster.\n"
     "2. Screen factors: correlation with SMAP at the SMAP scale; redundant factors are dropped.\n"
     "3. Train downscaling model on the selected factors (spatial-block cross-validation).\n"
-    "4. Downscale soil moisture with residual correction against SMAP.\n"
+    "4. Downscale soil moisture with (smooth, mass-conserving) residual correction against SMAP; pixels with "
+    "missing factors are filled, and the quality raster says which path produced each pixel.\n"
     "5. Validate soil moisture against the validation reference raster.\n\n"
     "Training uses the SMAP cells of the area on this one date: give an area of at least about 100 km x 100 km "
     "(some 120 SMAP cells) or train on several dates with 'Train downscaling model' itself. Screening, training "
@@ -56,6 +57,7 @@ OUTPUTS = [
     ("train", "OUTPUT", "model_file", "Model file", True),
     ("train", "REPORT", "training_report", "Training report", False),
     ("downscale", "OUTPUT", "soil_moisture_1km", "Soil moisture 1 km", True),
+    ("downscale", "QUALITY", "quality_1km", "Quality (path of each pixel)", False),
     ("validate", "OUTPUT", "validation_metrics", "Validation metrics", True),
     ("validate", "REPORT", "validation_report", "Validation report", False),
 ]
