@@ -699,6 +699,10 @@ def write_csv(path: str, rows: list[dict[str, Any]]) -> None:
 # ---------------------------------------------------------------------------------------------
 # gap filling and seams (issue 15; the measurements are in bench/gaps.py)
 
+#: The before/after maps of the first scene's cloudiest date (copied next to ``--doc``).
+FIGURE = "complete_maps.png"
+
+
 def gap_train(prep: Prepared, work: str, stacks: list[str]) -> str:
     """RF (scale-aware, defaults) trained on the scene's training dates of the cloudy stacks."""
     from smdownscale.algorithms import train as tr
@@ -742,7 +746,8 @@ def run_gaps_only(args: argparse.Namespace) -> int:
         print(f"scene {s.name} (seed {s.seed}, {s.describe()}):", flush=True)
         prep = prepare(s, os.path.join(out, "scenes", s.name), mosaic_size if s.generator == "mosaic" else size,
                        ndates)
-        results.append(gaps.gap_scene(prep, gap_train, log=lambda m: print(m, flush=True)))
+        results.append(gaps.gap_scene(prep, gap_train, log=lambda m: print(m, flush=True),
+                                      figure_path=os.path.join(out, FIGURE) if not results else None))
     seconds = time.perf_counter() - t0
     with open(os.path.join(out, "gaps.json"), "w", encoding="utf-8") as fh:
         json.dump({"results": results, "targets": gaps.gap_targets(results), "seconds": round(seconds, 1)}, fh,
@@ -751,6 +756,9 @@ def run_gaps_only(args: argparse.Namespace) -> int:
     with open(os.path.join(out, "GAPS.md"), "w", encoding="utf-8") as fh:
         fh.write(md)
     print(md)
+    if args.doc and results:
+        shutil.copyfile(os.path.join(out, "GAPS.md"), args.doc)
+        shutil.copyfile(os.path.join(out, FIGURE), os.path.join(os.path.dirname(os.path.abspath(args.doc)), FIGURE))
     print(f"{seconds:.0f} s on {os.cpu_count()} cores; {os.path.join(out, 'GAPS.md')}")
     return 0
 
@@ -783,7 +791,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                          chain=not args.no_chain)
         rows += r
         if not args.no_gaps:
-            gap_results.append(gaps.gap_scene(prep, gap_train, log=lambda m: print(m, flush=True)))
+            gap_results.append(gaps.gap_scene(prep, gap_train, log=lambda m: print(m, flush=True),
+                                              figure_path=os.path.join(out, FIGURE) if not gap_results else None))
         preps.append(prep)
         files.append(f)
         print(f"  {time.perf_counter() - ts:.0f} s", flush=True)
@@ -816,6 +825,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         fh.write(md)
     if args.doc:
         shutil.copyfile(os.path.join(out, "ACCURACY.md"), args.doc)
+        if gap_results:
+            shutil.copyfile(os.path.join(out, FIGURE), os.path.join(os.path.dirname(os.path.abspath(args.doc)), FIGURE))
     print_table(rows)
     print()
     for name, t in tg.items():
@@ -838,7 +849,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-auto", action="store_true", help="skip the 'auto' model")
     ap.add_argument("--no-chain", action="store_true", help="skip the default chain (screening, then RF)")
     ap.add_argument("--mosaic-size-km", type=int, default=None, help="mosaic scene size (default 108, quick 72)")
-    ap.add_argument("--doc", default=None, help="also copy ACCURACY.md here (e.g. bench/ACCURACY.md)")
+    ap.add_argument("--doc", default=None, help="also copy ACCURACY.md (with --gaps-only: GAPS.md) here, e.g. "
+                    "bench/ACCURACY.md, and the before/after maps complete_maps.png next to it")
     ap.add_argument("--no-gaps", action="store_true", help="skip the gap-filling and seam measurements (cloud masks)")
     ap.add_argument("--gaps-only", action="store_true", help="only the gap-filling and seam measurements")
     ap.add_argument("--only", default=None, help="with --gaps-only: comma-separated scene names")

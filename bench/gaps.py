@@ -122,10 +122,37 @@ def _metrics(est: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> tuple[floa
     return float(m["r"]), float(m["ubrmsd"]), int(mask.sum())
 
 
-def gap_scene(prep: Any, train: Any, log: Any = print) -> dict[str, Any]:
+def figure(path: str, truth: np.ndarray, before: np.ndarray, after: np.ndarray, quality: np.ndarray,
+           title: str) -> str:
+    """PNG: the truth, the map before (holes, constant correction) and after (filled, smooth), and the quality."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(13, 3.6), dpi=100)
+    axes = fig.subplots(1, 4)
+    lo, hi = np.nanpercentile(truth, [1, 99])
+    for ax, data, name in ((axes[0], truth, "truth"), (axes[1], before, "before: holes, constant correction"),
+                           (axes[2], after, "after: filled, smooth correction")):
+        im = ax.imshow(data, vmin=lo, vmax=hi, cmap="BrBG", interpolation="nearest")
+        ax.set_title(name, fontsize=9)
+    fig.colorbar(im, ax=axes[:3].tolist(), shrink=0.8, label="m3/m3")
+    qmap = ListedColormap(["#ffffff", "#1a9850", "#fdae61", "#8073ac"])
+    axes[3].imshow(quality, cmap=qmap, norm=BoundaryNorm([-0.5, 0.5, 1.5, 2.5, 3.5], 4), interpolation="nearest")
+    axes[3].set_title("quality: observed / filled / coarse only", fontsize=9)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title, fontsize=10)
+    FigureCanvasAgg(fig).print_png(path)
+    return path
+
+
+def gap_scene(prep: Any, train: Any, log: Any = print, figure_path: str | None = None) -> dict[str, Any]:
     """The gap-filling and seam measurements of one scene (see the module docstring).
 
     ``train(prep, work, stacks)`` trains the scene's RF (scale-aware) on the given stacks and returns its path.
+    ``figure_path``: also draw the before/after maps of the cloudiest date there (:func:`figure`).
     """
     from smdownscale.algorithms import raster
     from smdownscale.algorithms.aggregate import CellIndex
@@ -159,6 +186,11 @@ def gap_scene(prep: Any, train: Any, log: Any = print) -> dict[str, Any]:
         outs["holes+bilinear"] = (np.where(np.isfinite(holes), holes, prep.baselines["bilinear"][t]),
                                   np.where(np.isfinite(holes), 1.0, 2.0))
         observed = known & (outs["fill/constant"][1] == 1)
+        if figure_path and t == int(np.argmax(shares)):
+            figure(figure_path, truth, outs["holes"][0], outs["fill/smooth"][0], outs["fill/smooth"][1],
+                   f"{prep.scene.name}, {prep.dates[t]}: LST missing on {100 * shares[t]:.0f} % of the pixels "
+                   f"(seam ratio truth {seam_ratio(truth, cells):.2f}, before {seam_ratio(holes, cells):.2f}, "
+                   f"after {seam_ratio(outs['fill/smooth'][0], cells):.2f})")
         for variant in VARIANTS:
             values, quality = outs[variant]
             a = acc[variant]
