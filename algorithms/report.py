@@ -678,6 +678,8 @@ class PairSampler:
 def _source_label(source: str) -> str:
     if source.startswith("station:"):
         return "station " + source.split(":", 1)[1]
+    if source.startswith("reference:"):
+        return "reference raster, " + source.split(":", 1)[1] + " pixels"
     return {"reference": "reference raster", "stations": "stations (pooled)"}.get(source, source)
 
 

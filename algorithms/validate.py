@@ -44,6 +44,8 @@ from .units import SmReading, check_soil_moisture_sample
 
 RESAMPLING = ("auto", "bilinear", "average", "nearest", "cubic")
 CSV_COLUMNS = ("source", "estimate", "date") + METRIC_NAMES
+#: Sources of the reference comparison split by the quality raster of downscale (gapfill codes).
+QUALITY_SOURCES = {1: "reference:all factors observed", 2: "reference:filled", 3: "reference:coarse only"}
 PAIR_COLUMNS = ("station", "date", "x", "y", "col", "row", "observed", "estimated", "difference", "status")
 
 
@@ -72,14 +74,17 @@ def _resolution_in(grid: Grid, crs_wkt: str) -> float:
 def compare_reference(estimate: str, reference: str, resampling: str = "auto", progress: Progress = no_progress,
                       is_canceled: IsCanceled = never_canceled, block_rows: int | None = None,
                       sink: Callable[[np.ndarray, np.ndarray], None] | None = None, ref_scale: float = 1.0,
-                      ref_nodata: float | None = None) -> dict[str, float]:
+                      ref_nodata: float | None = None, quality: str | None = None,
+                      by_quality: dict[str, dict[str, float]] | None = None) -> dict[str, float]:
     """Metrics of the estimate (band 1) against the reference (band 1) warped onto the estimate's grid.
 
     ``resampling`` 'auto' averages a reference finer than the estimate and interpolates (bilinear)
     a coarser one. ``sink(estimate_block, reference_block)``, when given, also receives every block
     (pooling over dates, samples for plots). Reference values equal to ``ref_nodata`` are nodata and the
     others are multiplied by ``ref_scale`` (0.01 for percent); both rasters are checked to hold soil
-    moisture in m3/m3 (:mod:`units`).
+    moisture in m3/m3 (:mod:`units`). ``quality`` (the estimate's quality raster from downscale, on its
+    grid) splits the pixels by the path that produced them: ``by_quality`` receives the metrics of each
+    path present (:data:`QUALITY_SOURCES`).
     """
     if resampling not in RESAMPLING:
         raise InputError(f"Unknown resampling '{resampling}'; use one of {', '.join(RESAMPLING)}.")
@@ -87,6 +92,14 @@ def compare_reference(estimate: str, reference: str, resampling: str = "auto", p
     grid = Grid.from_dataset(est_ds, estimate).check_size(
         f"The estimate {os.path.basename(estimate)}, onto whose grid the reference is resampled,",
         "Validate an estimate of the size smdownscale:downscale writes (clip it to the area of interest first).")
+    q_ds = None
+    if quality:
+        q_ds = open_raster(quality)
+        qgrid = Grid.from_dataset(q_ds, quality)
+        if (qgrid.width, qgrid.height) != (grid.width, grid.height) or not np.allclose(
+                qgrid.transform, grid.transform, rtol=0, atol=1e-6 * max(abs(grid.res[0]), 1.0)):
+            raise InputError(f"The quality raster {os.path.basename(quality)} is not on the grid of the estimate "
+                             f"{os.path.basename(estimate)}; give the quality raster downscale wrote with it.")
     ref_ds = open_raster(reference)
     rgrid = Grid.from_dataset(ref_ds, reference)
     if not grid.overlaps(rgrid):
@@ -115,6 +128,7 @@ def compare_reference(estimate: str, reference: str, resampling: str = "auto", p
         if warp is None:
             raise InputError(f"Cannot resample {os.path.basename(reference)} onto the estimate's grid.")
         acc = MetricsAccumulator()
+        per_path = {code: MetricsAccumulator() for code in QUALITY_SOURCES}
         rows = block_rows or block_rows_for(grid.width, 2, target_bytes=16 * 2**20)
         for row0, nrows in iter_blocks(grid.height, rows, progress, is_canceled):
             e = read_block(est_ds, row0, nrows, [1])[0]
@@ -122,6 +136,10 @@ def compare_reference(estimate: str, reference: str, resampling: str = "auto", p
             if reading.scale != 1.0:
                 r *= reading.scale
             acc.add(e, r)
+            if q_ds is not None:
+                q = read_block(q_ds, row0, nrows, [1], sources=[quality])[0]
+                for code, a in per_path.items():
+                    a.add(np.where(q == code, e, np.nan), r)
             if sink is not None:
                 sink(e, r)
         warp = None
@@ -136,6 +154,11 @@ def compare_reference(estimate: str, reference: str, resampling: str = "auto", p
                          "have no pixel where both hold a value; check that they cover the same area and that "
                          "their nodata values are set correctly.")
     res["resampling"] = resampling  # type: ignore[assignment]
+    if by_quality is not None and q_ds is not None:
+        for code, a in per_path.items():
+            m = a.result()
+            if m["n"]:
+                by_quality[QUALITY_SOURCES[code]] = {**m, "resampling": resampling}
     return res
 
 
@@ -238,7 +261,7 @@ def validate(estimate: str, reference: str | None = None, stations: Sequence[Obs
              pairs_csv: str | None = None, progress: Progress = no_progress,
              is_canceled: IsCanceled = never_canceled,
              sink: Callable[[np.ndarray, np.ndarray], None] | None = None, ref_scale: float = 1.0,
-             ref_nodata: float | None = None) -> dict[str, dict]:
+             ref_nodata: float | None = None, quality: str | None = None) -> dict[str, dict]:
     """Compare an estimate with a reference raster and/or station observations.
 
     Returns ``{source: metrics}`` with sources 'reference', 'stations' (pooled) and 'station:<id>';
@@ -246,6 +269,8 @@ def validate(estimate: str, reference: str | None = None, stations: Sequence[Obs
     in the estimate's file name. ``output_csv`` gets one row per source, ``pairs_csv`` the station pairs.
     ``sink`` receives the blocks of the reference comparison (see :func:`compare_reference`);
     ``ref_scale`` / ``ref_nodata`` say how to read the reference (scale to m3/m3, an undeclared nodata value).
+    ``quality`` (downscale's quality raster of the estimate) adds the reference metrics of each path:
+    'reference:all factors observed', 'reference:filled', 'reference:coarse only'.
     """
     if not reference and not stations:
         raise InputError("Nothing to validate against: give a reference raster, station observations, or both.")
@@ -253,7 +278,7 @@ def validate(estimate: str, reference: str | None = None, stations: Sequence[Obs
         if p:
             check_output_path(p)
     check_apart({"metrics table": output_csv, "pairs table": pairs_csv},
-                {"estimate": estimate, "reference raster": reference})
+                {"estimate": estimate, "reference raster": reference, "quality raster": quality})
     open_raster(estimate)
     results: dict[str, dict] = {}
     if stations:
@@ -263,9 +288,12 @@ def validate(estimate: str, reference: str | None = None, stations: Sequence[Obs
                              "YYYYMMDD or YYYY-MM-DD date); give the date to compare with the stations.")
     split = 0.9 if stations else 1.0
     if reference:
+        by_quality: dict[str, dict[str, float]] = {}
         results["reference"] = compare_reference(estimate, reference, reference_resampling,
                                                  lambda f: progress(split * f), is_canceled, sink=sink,
-                                                 ref_scale=ref_scale, ref_nodata=ref_nodata)
+                                                 ref_scale=ref_scale, ref_nodata=ref_nodata, quality=quality,
+                                                 by_quality=by_quality)
+        results.update(by_quality)
     if is_canceled():
         raise Canceled()
     pairs: list[StationPair] = []

@@ -3147,344 +3147,364 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
     <context>
         <name>ValidateAlgorithm</name>
         <message>
-            <location filename="../processing_provider/validate.py" line="78" />
+            <location filename="../processing_provider/validate.py" line="79" />
             <source>Validate soil moisture</source>
             <translation>验证土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="110" />
+            <location filename="../processing_provider/validate.py" line="113" />
             <source>Soil moisture estimate</source>
             <translation>土壤水分估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="111" />
+            <location filename="../processing_provider/validate.py" line="114" />
             <source>The raster to validate (band 1, m3/m3); leave empty for a time series.</source>
             <translation>待验证的栅格（波段 1，m3/m3）；时间序列请留空。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="112" />
+            <location filename="../processing_provider/validate.py" line="115" />
             <source>Reference raster</source>
             <translation>参考栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="113" />
+            <location filename="../processing_provider/validate.py" line="116" />
             <source>A soil moisture raster of the same date, e.g. SMAP.</source>
             <translation>同一日期的土壤水分栅格，例如 SMAP。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="114" />
+            <location filename="../processing_provider/validate.py" line="121" />
             <source>Reference resampling</source>
             <translation>参考数据重采样</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="114" />
+            <location filename="../processing_provider/validate.py" line="121" />
             <source>Automatic (average if finer, bilinear if coarser)</source>
             <translation>自动（更精细时取均值，更粗时双线性插值）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="114" />
+            <location filename="../processing_provider/validate.py" line="121" />
             <source>Bilinear</source>
             <translation>双线性插值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="114" />
+            <location filename="../processing_provider/validate.py" line="121" />
             <source>Average</source>
             <translation>均值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="114" />
+            <location filename="../processing_provider/validate.py" line="121" />
             <source>Nearest</source>
             <translation>最邻近</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="119" />
+            <location filename="../processing_provider/validate.py" line="126" />
             <source>How the reference is brought onto the estimate's grid.</source>
             <translation>如何将参考数据转换到估算结果的格网上。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="121" />
+            <location filename="../processing_provider/validate.py" line="128" />
             <source>Station points</source>
             <translation>站点（点图层）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="123" />
+            <location filename="../processing_provider/validate.py" line="130" />
             <source>Point layer of in-situ observations, one feature per station and time.</source>
             <translation>地面实测观测的点图层，每个站点每个时间一个要素。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="124" />
+            <location filename="../processing_provider/validate.py" line="131" />
             <source>Station id field</source>
             <translation>站点 ID 字段</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="126" />
+            <location filename="../processing_provider/validate.py" line="133" />
             <source>Field identifying the station; empty: found by name (station, id, name), else stations are told apart by their coordinates.</source>
             <translation>标识站点的字段；留空：按名称查找（station、id、name），否则按坐标区分站点。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="128" />
+            <location filename="../processing_provider/validate.py" line="135" />
             <source>Date field</source>
             <translation>日期字段</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="130" />
+            <location filename="../processing_provider/validate.py" line="137" />
             <source>Date or date-time field (or text YYYY-MM-DD); empty: found by name.</source>
             <translation>日期或日期时间字段（或 YYYY-MM-DD 格式的文本）；留空：按名称查找。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="131" />
+            <location filename="../processing_provider/validate.py" line="138" />
             <source>Soil moisture field (m3/m3)</source>
             <translation>土壤水分字段（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="133" />
+            <location filename="../processing_provider/validate.py" line="140" />
             <source>Observed volumetric soil moisture in m3/m3; empty: found by name (value, sm, soil_moisture).</source>
             <translation>观测的体积土壤水分，单位 m3/m3；留空：按名称查找（value、sm、soil_moisture）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="135" />
+            <location filename="../processing_provider/validate.py" line="142" />
             <source>Station observations (*.csv *.txt *.stm)</source>
             <translation>站点观测 (*.csv *.txt *.stm)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="140" />
+            <location filename="../processing_provider/validate.py" line="147" />
             <source>Folder of ISMN .stm files</source>
             <translation>ISMN .stm 文件所在文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="144" />
+            <location filename="../processing_provider/validate.py" line="151" />
             <source>Maximum sensor depth for ISMN files (m)</source>
             <translation>ISMN 文件的最大传感器深度（m）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="147" />
+            <location filename="../processing_provider/validate.py" line="154" />
             <source>ISMN sensors whose top is deeper are ignored (SMAP surface soil moisture is 0-5 cm).</source>
             <translation>顶部深于此值的 ISMN 传感器将被忽略（SMAP 表层土壤水分为 0-5 cm）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="150" />
+            <location filename="../processing_provider/validate.py" line="157" />
             <source>Day compared with the stations; empty: the date in the estimate's file name.</source>
             <translation>与站点比较的日期；留空：使用估算结果文件名中的日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="151" />
+            <location filename="../processing_provider/validate.py" line="158" />
             <source>Metrics</source>
             <translation>精度指标</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="153" />
+            <location filename="../processing_provider/validate.py" line="160" />
             <source>CSV files (*.csv)</source>
             <translation>CSV 文件 (*.csv)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="152" />
+            <location filename="../processing_provider/validate.py" line="159" />
             <source>CSV with one row per source and the metrics n, r, mae, rmse, bias, ubrmsd.</source>
             <translation>CSV，每个数据源一行，包含指标 n、r、mae、rmse、bias、ubrmsd。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="153" />
+            <location filename="../processing_provider/validate.py" line="160" />
             <source>Station pairs</source>
             <translation>站点配对</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="155" />
+            <location filename="../processing_provider/validate.py" line="162" />
             <source>CSV with each station's observed daily mean and the estimate at its pixel.</source>
             <translation>CSV，包含每个站点观测的日均值及其所在像元的估算值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="158" />
+            <location filename="../processing_provider/validate.py" line="165" />
             <source>Estimates of several dates, each with its date in the file name (YYYYMMDD or YYYY-MM-DD), instead of one estimate.</source>
             <translation>多个日期的估算结果，文件名中带有各自的日期（YYYYMMDD 或 YYYY-MM-DD），用于代替单个估算结果。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="160" />
+            <location filename="../processing_provider/validate.py" line="167" />
             <source>Time series: reference rasters</source>
             <translation>时间序列：参考栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="162" />
+            <location filename="../processing_provider/validate.py" line="169" />
             <source>Reference rasters of the same dates, paired with the estimates by the date in the file names.</source>
             <translation>相同日期的参考栅格，按文件名中的日期与估算结果配对。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="164" />
+            <location filename="../processing_provider/validate.py" line="171" />
             <source>Report</source>
             <translation>报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="164" />
+            <location filename="../processing_provider/validate.py" line="171" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="166" />
+            <location filename="../processing_provider/validate.py" line="173" />
             <source>HTML report with the metrics and plots (estimate against reference with the 1:1 line, stations over time); shown in the Processing results viewer.</source>
             <translation>包含精度指标和图表（带 1:1 线的估算值对参考值图、站点随时间变化图）的 HTML 报告；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="172" />
+            <location filename="../processing_provider/validate.py" line="179" />
             <source>Number of pairs</source>
             <translation>配对数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="172" />
+            <location filename="../processing_provider/validate.py" line="179" />
             <source>Correlation R</source>
             <translation>相关系数 R</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="172" />
+            <location filename="../processing_provider/validate.py" line="179" />
             <source>MAE (m3/m3)</source>
             <translation>MAE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="173" />
+            <location filename="../processing_provider/validate.py" line="180" />
             <source>RMSE (m3/m3)</source>
             <translation>RMSE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="173" />
+            <location filename="../processing_provider/validate.py" line="180" />
             <source>Bias (m3/m3)</source>
             <translation>偏差（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="174" />
+            <location filename="../processing_provider/validate.py" line="181" />
             <source>ubRMSD (m3/m3)</source>
             <translation>ubRMSD（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="184" />
+            <location filename="../processing_provider/validate.py" line="191" />
             <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
             <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="201" />
+            <location filename="../processing_provider/validate.py" line="208" />
             <source>Give either one soil moisture estimate or a time series of estimates (not both).</source>
             <translation>请给定一个土壤水分估算结果或一个估算结果时间序列（不能同时给定两者）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="203" />
+            <location filename="../processing_provider/validate.py" line="210" />
             <source>A time series of estimates is compared with a time series of reference rasters: give them under 'Time series: reference rasters'.</source>
             <translation>估算结果时间序列需要与参考栅格时间序列比较：请在“时间序列：参考栅格”中给定参考栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="211" />
+            <location filename="../processing_provider/validate.py" line="218" />
             <source>Nothing to validate against: give a reference raster, station points, a station file or a folder of ISMN files.</source>
             <translation>没有可用于验证的参照：请给定参考栅格、站点点图层、站点文件或 ISMN 文件所在文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="307" />
+            <location filename="../processing_provider/validate.py" line="315" />
             <source>The date '{}' is not a date; write it as YYYY-MM-DD.</source>
             <translation>日期“{}”不是日期；请写成 YYYY-MM-DD。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="230" />
+            <location filename="../processing_provider/validate.py" line="237" />
             <source>The station layer</source>
             <translation>站点图层</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="236" />
+            <location filename="../processing_provider/validate.py" line="243" />
             <source>date</source>
             <translation>日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="236" />
+            <location filename="../processing_provider/validate.py" line="243" />
             <source>soil moisture</source>
             <translation>土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="237" />
+            <location filename="../processing_provider/validate.py" line="244" />
             <source>The station layer {} has no {} field that could be recognised; its fields are: {}. Choose the field in the algorithm's parameters.</source>
             <translation>站点图层 {} 中没有可识别的{}字段；其字段为：{}。请在算法参数中选择该字段。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="245" />
+            <location filename="../processing_provider/validate.py" line="252" />
             <source>Station fields: id {}, date {}, soil moisture {}</source>
             <translation>站点字段：ID {}，日期 {}，土壤水分 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="245" />
+            <location filename="../processing_provider/validate.py" line="252" />
             <source>(coordinates)</source>
             <translation>（坐标）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="249" />
+            <location filename="../processing_provider/validate.py" line="256" />
             <source>The station layer {} has no coordinate reference system; set one (Layer Properties &gt; Source) and run again.</source>
             <translation>站点图层 {} 没有坐标参考系；请设置一个（图层属性 &gt; 源）后重新运行。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="283" />
+            <location filename="../processing_provider/validate.py" line="290" />
             <source>{} station observations from {} stations</source>
             <translation>{} 条站点观测，来自 {} 个站点</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="320" />
+            <location filename="../processing_provider/validate.py" line="328" />
             <source>Reference resampled onto the estimate's grid with '{}'.</source>
             <translation>已使用“{}”将参考数据重采样到估算结果的格网上。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="336" />
+            <location filename="../processing_provider/validate.py" line="344" />
             <source>Estimate</source>
             <translation>估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="338" />
+            <location filename="../processing_provider/validate.py" line="346" />
             <source>Reference</source>
             <translation>参考数据</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="375" />
+            <location filename="../processing_provider/validate.py" line="383" />
             <source>The date parameter is ignored for a time series: each estimate's date comes from its file name.</source>
             <translation>时间序列忽略日期参数：每个估算结果的日期取自其文件名。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="386" />
+            <location filename="../processing_provider/validate.py" line="394" />
             <source>Stations skipped on {}</source>
             <translation>以下日期的站点被跳过：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="387" />
+            <location filename="../processing_provider/validate.py" line="395" />
             <source>Per date:</source>
             <translation>逐日期：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="390" />
+            <location filename="../processing_provider/validate.py" line="398" />
             <source>All dates pooled:</source>
             <translation>所有日期合并：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="399" />
+            <location filename="../processing_provider/validate.py" line="407" />
             <source>Estimates</source>
             <translation>估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="401" />
+            <location filename="../processing_provider/validate.py" line="409" />
             <source>References</source>
             <translation>参考数据</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="138" />
+            <location filename="../processing_provider/validate.py" line="145" />
             <source>A CSV table with columns station, lon, lat, date, value (EPSG:4326, or a crs column), or one ISMN .stm file ('Header+values' or 'CEOP formatted').</source>
             <translation>包含 station、lon、lat、date、value 列的 CSV 表（EPSG:4326，或带 crs 列），或一个 ISMN .stm 文件（“Header+values”或“CEOP formatted”格式）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="142" />
+            <location filename="../processing_provider/validate.py" line="149" />
             <source>An unzipped ISMN download ('Header+values' or 'CEOP formatted'); its soil moisture files are read, other files are listed in the log.</source>
             <translation>解压后的 ISMN 下载数据（“Header+values”或“CEOP formatted”格式）；读取其中的土壤水分文件，其他文件在日志中列出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="348" />
+            <location filename="../processing_provider/validate.py" line="356" />
             <source>Reference values read with {}.</source>
             <translation>参考值按 {} 读取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="81" />
+            <location filename="../processing_provider/validate.py" line="142" />
+            <source>Station file (CSV, ISMN .stm)</source>
+            <translation>站点文件（CSV、ISMN .stm）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="156" />
+            <source>Date of the estimate</source>
+            <translation>估算结果的日期</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="163" />
+            <source>Time series: estimates</source>
+            <translation>时间序列：估算结果</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="213" />
+            <source>Reference rasters of a time series need a time series of estimates: give the estimates under 'Time series: estimates'.</source>
+            <translation>时间序列的参考栅格需要估算结果时间序列：请在“时间序列：估算结果”中给定估算结果。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/validate.py" line="82" />
             <source>Compares a soil moisture raster (e.g. the 1 km result of 'Downscale soil moisture') with a reference raster and/or in-situ stations and reports n, R, MAE, RMSE, bias (estimate minus reference) and ubRMSD (unbiased RMSD, sqrt(RMSE^2 - bias^2)), all in m3/m3.
 
 Reference raster (e.g. SMAP of the same date): it is resampled onto the estimate's grid, averaged when it is finer and bilinearly interpolated when it is coarser (advanced: choose the method), and compared pixel by pixel where both are valid.
 
 Stations: a point layer (fields for station id, date and soil moisture are found by name when not chosen: station/id/name, date/time, value/sm/soil_moisture), a CSV table (columns station, lon, lat, date, value in EPSG:4326), an ISMN .stm file ('Header+values' or 'CEOP formatted'), or a folder of them (only 'G' flagged values of sensors within the maximum depth are used). Each station's daily mean on the estimate's date is compared with the estimate pixel containing the station. The date comes from the estimate's file name (YYYYMMDD or YYYY-MM-DD) unless given.
 
-The CSV output has one row per source: 'reference', 'stations' (pooled) and 'station:&lt;id&gt;'; the numeric outputs are those of the reference comparison when a reference is given, else of the stations.
+The CSV output has one row per source: 'reference', 'stations' (pooled) and 'station:&lt;id&gt;'; the numeric outputs are those of the reference comparison when a reference is given, else of the stations. With the quality raster 'Downscale soil moisture' wrote for the estimate, the reference comparison is also split by the path of each pixel: 'reference:all factors observed', 'reference:filled' and 'reference:coarse only'.
 
 Time series: give several estimates (dates in the file names, e.g. the sm_1km_&lt;YYYYMMDD&gt;.tif of a downscaling series) with reference rasters of the same dates and/or stations. Each date is compared as above; the CSV has one row per date and source, then the metrics of all dates pooled (date 'all'), which are also the numeric outputs.
 
@@ -3497,7 +3517,7 @@ Units: the estimate and the reference must be in m3/m3; percent, scaled integers
 
 站点：点图层（未指定时按名称查找站点 ID、日期和土壤水分字段：station/id/name、date/time、value/sm/soil_moisture）、CSV 表（列 station、lon、lat、date、value，坐标为 EPSG:4326）、ISMN .stm 文件（“Header+values”或“CEOP formatted”格式），或包含这些文件的文件夹（只使用最大深度以内传感器的、标记为“G”的值）。将每个站点在估算日期的日均值与站点所在的估算像元进行比较。除非另行给定，日期取自估算结果的文件名（YYYYMMDD 或 YYYY-MM-DD）。
 
-CSV 输出每个数据源一行：“reference”、“stations”（合并）和“station:&lt;id&gt;”；给定参考栅格时，数值输出为与参考栅格比较的结果，否则为与站点比较的结果。
+CSV 输出每个数据源一行：“reference”、“stations”（合并）和“station:&lt;id&gt;”；给定参考栅格时，数值输出为与参考栅格比较的结果，否则为与站点比较的结果。若给定“降尺度土壤水分”为该估算写出的质量栅格，与参考栅格的比较还会按各像元的来源路径分开报告：“reference:all factors observed”、“reference:filled”和“reference:coarse only”。
 
 时间序列：给定多个估算结果（文件名中带日期，例如降尺度序列的 sm_1km_&lt;YYYYMMDD&gt;.tif），以及相同日期的参考栅格和/或站点。每个日期按上述方式比较；CSV 中每个日期和数据源一行，最后是所有日期合并的指标（日期为“all”），这些也是数值输出。
 
@@ -3506,24 +3526,14 @@ HTML 报告包含精度指标表、估算值对参考值的密度散点图（带
 单位：估算结果和参考栅格必须为 m3/m3；百分比、缩放后的整数或未声明的填充值（如 -9999）会使运行停止，并给出修正方法。高级参数 REF_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 REF_NODATA（文件未声明的填充值）说明如何读取参考栅格。站点值必须位于 0-1 m3/m3 之间。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="135" />
-            <source>Station file (CSV, ISMN .stm)</source>
-            <translation>站点文件（CSV、ISMN .stm）</translation>
+            <location filename="../processing_provider/validate.py" line="117" />
+            <source>Quality raster of the estimate</source>
+            <translation>估算结果的质量栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/validate.py" line="149" />
-            <source>Date of the estimate</source>
-            <translation>估算结果的日期</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="156" />
-            <source>Time series: estimates</source>
-            <translation>时间序列：估算结果</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/validate.py" line="206" />
-            <source>Reference rasters of a time series need a time series of estimates: give the estimates under 'Time series: estimates'.</source>
-            <translation>时间序列的参考栅格需要估算结果时间序列：请在“时间序列：估算结果”中给定估算结果。</translation>
+            <location filename="../processing_provider/validate.py" line="118" />
+            <source>The quality raster 'Downscale soil moisture' wrote with the estimate: the reference comparison is also reported for fully observed, filled and coarse-only pixels (one date).</source>
+            <translation>“降尺度土壤水分”随估算结果写出的质量栅格：与参考栅格的比较还会分别报告所有因子均有观测、已填补和仅粗分辨率场的像元（单一日期）。</translation>
         </message>
     </context>
     <context>

@@ -30,7 +30,8 @@ DESCRIPTION = (
     "3. Train downscaling model on the selected factors (spatial-block cross-validation).\n"
     "4. Downscale soil moisture with (smooth, mass-conserving) residual correction against SMAP; pixels with "
     "missing factors are filled, and the quality raster says which path produced each pixel.\n"
-    "5. Validate soil moisture against the validation reference raster.\n\n"
+    "5. Validate soil moisture against the validation reference raster (also for the observed and the filled "
+    "pixels apart).\n\n"
     "Training uses the SMAP cells of the area on this one date: give an area of at least about 100 km x 100 km "
     "(some 120 SMAP cells) or train on several dates with 'Train downscaling model' itself. Screening, training "
     "and validation write HTML reports with plots.")
@@ -127,7 +128,8 @@ def build(path: str = OUTPUT) -> str:
          {"MODEL": [output("train", "OUTPUT")], "FACTORS": [output("align", "OUTPUT")],
           "SOIL_MOISTURE": [param("smap")]}),
         ("validate", "smdownscale:validate", "Validate soil moisture",
-         {"INPUT": [output("downscale", "OUTPUT")], "REFERENCE": [param("validation_reference")]}),
+         {"INPUT": [output("downscale", "OUTPUT")], "REFERENCE": [param("validation_reference")],
+          "QUALITY": [output("downscale", "QUALITY")]}),
     ]
     for i, (child_id, alg_id, description, sources) in enumerate(steps):
         child = QgsProcessingModelChildAlgorithm(alg_id)

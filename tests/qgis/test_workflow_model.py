@@ -118,8 +118,12 @@ def test_model_runs_through_qgis_process(tmp_path):
     expected = metrics.metrics(estimate, truth)
     with open(out / "validation.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert [r["source"] for r in rows] == ["reference"]
+    assert [r["source"] for r in rows][:3] == ["reference", "reference:all factors observed", "reference:filled"]
     assert int(rows[0]["n"]) == expected["n"] > 8000
+    # validate got downscale's quality raster: the observed and filled pixels are also reported apart
+    assert sum(int(r["n"]) for r in rows[1:]) == expected["n"]
+    filled = np.isfinite(truth) & (raster.read_all(str(out / f"quality_{day}.tif"))[0] == 2)
+    assert int(rows[2]["n"]) == int(filled.sum())
     for key in ("r", "mae", "rmse", "bias", "ubrmsd"):
         assert float(rows[0][key]) == pytest.approx(expected[key], abs=2e-6)
     assert expected["r"] > 0.85 and expected["ubrmsd"] < 0.03

@@ -191,3 +191,42 @@ def test_quality_may_not_overwrite_an_input(tmp_path, model):
     with pytest.raises(Exception, match="same file as the input"):
         downscale(path, stack, str(tmp_path / "sm.tif"), coarse_sm=smap, quality=smap, n_jobs=1)
     assert sorted(os.listdir(tmp_path)) == ["factors_20230601.tif", "smap_20230601.tif"]
+
+
+def test_validate_reports_each_quality_path(tmp_path):
+    from smdownscale.algorithms.errors import InputError
+    from smdownscale.algorithms.metrics import metrics
+    from smdownscale.algorithms.validate import validate
+
+    rng = np.random.default_rng(5)
+    truth = rng.uniform(0.1, 0.4, (H, W))
+    est = truth + rng.normal(0, 0.02, (H, W))
+    q = np.ones((H, W))
+    q[:, 27:] = FILLED
+    q[20:23, 20:23] = COARSE_ONLY
+    est[q == FILLED] += rng.normal(0, 0.03, int((q == FILLED).sum()))
+    est[0, 0], q[0, 0] = np.nan, 0
+    write_raster(str(tmp_path / "sm_1km_20230601.tif"), FINE, est[None])
+    write_raster(str(tmp_path / "truth.tif"), FINE, truth[None])
+    qual = str(tmp_path / "quality_20230601.tif")
+    write_raster(qual, FINE, q[None])
+    res = validate(str(tmp_path / "sm_1km_20230601.tif"), reference=str(tmp_path / "truth.tif"), quality=qual,
+                   output_csv=str(tmp_path / "m.csv"))
+    assert list(res) == ["reference", "reference:all factors observed", "reference:filled", "reference:coarse only"]
+    e32, t32 = est.astype(np.float32).astype(np.float64), truth.astype(np.float32).astype(np.float64)
+    for source, code in (("reference:all factors observed", 1), ("reference:filled", 2),
+                         ("reference:coarse only", 3)):
+        exp = metrics(e32[q == code], t32[q == code])
+        assert res[source]["n"] == exp["n"] == int((q == code).sum())
+        for k in ("r", "rmse", "bias", "ubrmsd"):
+            assert res[source][k] == pytest.approx(exp[k], abs=1e-9)
+    assert res["reference"]["n"] == H * W - 1
+    assert res["reference:filled"]["ubrmsd"] > res["reference:all factors observed"]["ubrmsd"]
+    with open(tmp_path / "m.csv") as fh:
+        assert [line.split(",")[0] for line in fh.read().splitlines()[1:]] == list(res)
+    # a quality raster of another grid is refused, naming the fix
+    other = Grid(UTM, (500000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), W, H)
+    write_raster(str(tmp_path / "q_other.tif"), other, q[None])
+    with pytest.raises(InputError, match="is not on the grid of the estimate sm_1km_20230601.tif; give the quality"):
+        validate(str(tmp_path / "sm_1km_20230601.tif"), reference=str(tmp_path / "truth.tif"),
+                 quality=str(tmp_path / "q_other.tif"))
