@@ -108,6 +108,12 @@ def test_local_readme_commands_run_as_written(tmp_path):
     known = np.isfinite(truth)
     assert np.isfinite(sm[known]).all() and (quality[known] == 2).sum() > 100
     assert set(np.unique(quality[known]).tolist()) <= {1.0, 2.0, 3.0}
+    with open(data / "validation_20230601.csv", newline="") as fh:
+        by_source = {r["source"]: r for r in csv.DictReader(fh)}
+    filled = known & (quality == 2)
+    assert int(by_source["reference:filled"]["n"]) == int(filled.sum())
+    assert float(by_source["reference:filled"]["r"]) == pytest.approx(metrics.metrics(sm[filled], truth[filled])["r"],
+                                                                      abs=1e-6)
     for name in ("sm_1km.tif", "model.smdmodel", "screen.csv", "validation.csv"):  # the workflow model's outputs
         assert (data / name).stat().st_size > 0
 
