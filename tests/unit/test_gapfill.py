@@ -11,7 +11,7 @@ from sklearn.tree import DecisionTreeRegressor
 
 from smdownscale.algorithms import model_io
 from smdownscale.algorithms.downscale import downscale
-from smdownscale.algorithms.errors import Canceled
+from smdownscale.algorithms.errors import Canceled, InputError
 from smdownscale.algorithms.gapfill import ALL_FACTORS, COARSE_ONLY, FILLED, QUALITY_CLASSES
 from smdownscale.algorithms.raster import Grid, read_all, srs_from_user, write_raster
 
@@ -185,16 +185,27 @@ def test_cancel_leaves_no_partial_quality_file(tmp_path, model, after):
     assert sorted(os.listdir(tmp_path)) == ["factors_20230601.tif", "smap_20230601.tif"]
 
 
+@pytest.mark.bad_input("downscale: quality raster written over an input")
 def test_quality_may_not_overwrite_an_input(tmp_path, model):
     path, _ = model
     stack, smap, _ = _scene(tmp_path)
-    with pytest.raises(Exception, match="same file as the input"):
+    with pytest.raises(InputError, match="The output quality raster .*smap_20230601.tif.* is the same file as the "
+                                         "input soil moisture raster"):
         downscale(path, stack, str(tmp_path / "sm.tif"), coarse_sm=smap, quality=smap, n_jobs=1)
     assert sorted(os.listdir(tmp_path)) == ["factors_20230601.tif", "smap_20230601.tif"]
 
 
+@pytest.mark.bad_input("downscale: quality raster on the soil moisture output's file")
+def test_quality_and_output_on_one_file_are_refused(tmp_path, model):
+    path, _ = model
+    stack, smap, _ = _scene(tmp_path)
+    out = str(tmp_path / "sm.tif")
+    with pytest.raises(InputError, match="The outputs raster and quality raster are the same file"):
+        downscale(path, stack, out, coarse_sm=smap, quality=out, n_jobs=1)
+    assert sorted(os.listdir(tmp_path)) == ["factors_20230601.tif", "smap_20230601.tif"]
+
+
 def test_validate_reports_each_quality_path(tmp_path):
-    from smdownscale.algorithms.errors import InputError
     from smdownscale.algorithms.metrics import metrics
     from smdownscale.algorithms.validate import validate
 
