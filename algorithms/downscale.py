@@ -26,7 +26,7 @@ import math
 import os
 import threading
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -149,12 +149,10 @@ class _Stats:
 
 
 class _Writer:
-    """A float32 GeoTIFF being written (band 1 soil moisture; a raw file may hold the quality codes in band 2);
-    the only holder of its GDAL dataset, so close() really closes."""
+    """A one-band float32 GeoTIFF being written; the only holder of its GDAL dataset, so close() really closes."""
 
-    def __init__(self, path: str, grid: Grid, name: str, metadata: dict[str, str] | None = None,
-                 extra: Sequence[str] = ()) -> None:
-        self.ds = raster.create_geotiff(path, grid, 1 + len(extra), names=[name, *extra], metadata=metadata)
+    def __init__(self, path: str, grid: Grid, name: str, metadata: dict[str, str] | None = None) -> None:
+        self.ds = raster.create_geotiff(path, grid, 1, names=[name], metadata=metadata)
         self.ds.GetRasterBand(1).SetUnitType(UNITS)
 
     def write(self, row0: int, values: np.ndarray) -> None:
@@ -547,9 +545,11 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     else:
         assert index is not None and sm is not None
         raw_path = _raw_path(output)
+        codes_path = _raw_path(output)  # a second raw file (another random name): a rerun removes it too
         raw: _Writer | None = None
+        codes_file: _QualityWriter | None = None
         try:
-            raw = _Writer(raw_path, grid, "raw_prediction", extra=["quality"])
+            raw = _Writer(raw_path, grid, "raw_prediction")
             # constant or smooth (see residual.py); with residual 'none' the coarse cells serve gap filling only
             corrector = ResidualCorrector(index, sm, residual) if residual != "none" else None
             n_valid = 0
@@ -557,14 +557,17 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
             for row0, nrows in raster.iter_blocks(grid.height, rows, progress, is_canceled, 0.0, split):
                 pred = predict(row0, nrows)
                 n_valid += int(np.isfinite(pred).sum())
-                raw.write(row0, np.stack([pred, np.where(np.isfinite(pred), ALL_FACTORS, np.nan)]))
+                raw.write(row0, pred)
                 if corrector is not None:
                     corrector.add(row0, pred)
                 flush(row0, nrows, ds, raw.ds)
             if n_valid == 0:
                 raise no_valid
             if filler is not None:
-                _fill_gaps(filler, reader, predictor, raw, corrector, progress, is_canceled, split, 0.6)
+                if filler.pending:  # the quality codes of the blocks with gaps (the others: all factors or nodata)
+                    codes_file = _QualityWriter(codes_path, grid)
+                    _fill_gaps(filler, reader, predictor, raw, codes_file, corrector, progress, is_canceled, split,
+                               0.6)
                 result.filled_factors = {k: v for k, v in filler.filled.items() if v}
             raw.ds.FlushCache()
             if corrector is not None:
@@ -573,12 +576,18 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                 out = _Writer(tmp, grid, BAND_NAME, metadata)
                 qout = _QualityWriter(qtmp, grid, qmeta) if qtmp else None
                 try:
+                    filled_blocks = set(filler.pending) if codes_file is not None and filler is not None else set()
                     for row0, nrows in raster.iter_blocks(grid.height, rows, progress, is_canceled, 0.6, 1.0):
-                        values, codes = raster.read_block(raw.ds, row0, nrows, [1, 2], np.float64)
+                        values = raster.read_block(raw.ds, row0, nrows, [1], np.float64)[0]
+                        if codes_file is not None and (row0, nrows) in filled_blocks:
+                            codes = raster.read_block(codes_file.ds, row0, nrows, [1], np.float64)[0]
+                        else:
+                            codes = np.where(np.isfinite(values), ALL_FACTORS, np.nan)
                         corrected = corrector.apply(row0, values) if corrector is not None else values
                         written = finish(out, row0, corrected)
                         write_quality(qout, row0, written, codes)
-                        flush(row0, nrows, raw.ds, out.ds, qout.ds if qout else None)
+                        flush(row0, nrows, raw.ds, out.ds, qout.ds if qout else None,
+                              codes_file.ds if codes_file else None)
                     summary = corrector.finish() if corrector is not None else None
                     if summary is not None:
                         out.ds.SetMetadataItem("max_cell_deviation", f"{summary.max_cell_deviation:.3g}")
@@ -598,7 +607,10 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
         finally:
             if raw is not None:
                 raw.close()
+            if codes_file is not None:
+                codes_file.close()
             _remove(raw_path)
+            _remove(codes_path)
     result.n_all_factors = int(counts[ALL_FACTORS])
     result.n_filled = int(counts[FILLED])
     result.n_coarse_only = int(counts[COARSE_ONLY])
@@ -619,10 +631,11 @@ def _quality_metadata(out: _Writer, counts: np.ndarray, filled: dict[str, int] |
 
 
 def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Predictor, raw: _Writer,
-               corrector: ResidualCorrector | None, progress: Progress, is_canceled: IsCanceled,
-               start: float, end: float) -> None:
-    """Pass 1b: predict the pixels missing factors (blocks listed by the filler) into the raw file
-    (value and quality code) and add them to the residual correction's cell means."""
+               codes_file: _QualityWriter, corrector: ResidualCorrector | None, progress: Progress,
+               is_canceled: IsCanceled, start: float, end: float) -> None:
+    """Pass 1b: predict the pixels missing factors (blocks listed by the filler) into the raw file, write the
+    quality codes of those blocks to ``codes_file`` and add the filled pixels to the residual correction's
+    cell means."""
     filler.solve()
     n = len(filler.pending)
     for i, (row0, nrows) in enumerate(filler.pending):
@@ -631,16 +644,18 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
         block = reader.read(row0, nrows)
         valid = np.all(np.isfinite(block), axis=0)
         x, sel, codes = filler.design(row0, block, valid)
+        cur = raster.read_block(raw.ds, row0, nrows, [1], np.float32)[0]
+        q = np.where(np.isfinite(cur), ALL_FACTORS, QUALITY_NODATA).astype(np.uint8)
         if x.shape[0]:
             y = predictor.predict(x).astype(np.float32)
-            cur = raster.read_block(raw.ds, row0, nrows, [1, 2], np.float32)
-            cur[0][sel] = y
-            cur[1][sel] = codes
+            cur[sel] = y
+            q[sel] = codes
             raw.write(row0, cur)
             if corrector is not None:
                 add = np.full(sel.shape, np.nan, dtype=np.float32)
                 add[sel] = y
                 corrector.add(row0, add)
+        codes_file.write(row0, q)
         progress(start + (end - start) * (i + 1) / n)
     if is_canceled():
         raise Canceled()
