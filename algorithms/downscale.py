@@ -1,19 +1,22 @@
 """Apply a trained model to a 1 km factor stack, with residual correction against coarse SMAP.
 
 Factors are matched to the model's inputs by band name, never by position. The stack is read in
-row blocks (memory stays bounded for any extent) and only pixels where every factor is valid are
-predicted; the others stay nodata.
+row blocks (memory stays bounded for any extent). Pixels where every factor is valid are predicted
+in pass 1; pixels missing factors are filled from the coarse-cell means of those factors, or get the
+coarse field where no factor is observed (:mod:`gapfill`, needs the SMAP raster), each flagged in the
+optional quality raster.
 
-Residual correction ('constant', the default) makes the 1 km field conserve the coarse soil moisture:
+Residual correction makes the 1 km field conserve the coarse soil moisture ('smooth' is the default):
 pass 1 predicts every block, writes the raw prediction to a temporary GeoTIFF and accumulates, per
 SMAP cell, the mean of the predictions of its valid pixels (:mod:`aggregate`: a pixel belongs to
 the cell containing its center). The residual of a cell is SMAP minus that mean; pass 2 adds each
 cell's residual to its pixels, so the mean of the 1 km values of every cell equals the SMAP value
 exactly (before clipping to the physical range). Pixels whose cell has no SMAP value (nodata or
-outside the SMAP raster) keep the uncorrected prediction; their count is reported. 'smooth' adds an
-interpolated residual surface instead of a constant per cell (no seams at cell edges), solved so that
-every cell's mean still equals SMAP (:mod:`residual`). Derived factors the model uses (:mod:`derived`)
-are recomputed from the stack.
+outside the SMAP raster) keep the uncorrected prediction; their count is reported. 'constant' adds
+the cell's residual to each of its pixels (seams at cell edges); 'smooth', the default, an interpolated
+residual surface (no seams: the bench's seam ratio matches the truth's), solved so that every cell's
+mean still equals SMAP (:mod:`residual`). Derived factors the model uses (:mod:`derived`) are
+recomputed from the stack.
 """
 
 from __future__ import annotations
@@ -31,8 +34,18 @@ from . import inference, native, raster
 from .aggregate import CellIndex
 from .dates import date_from_name
 from .derived import StackReader
-from .errors import InputError, ModelFileError
+from .errors import Canceled, InputError, ModelFileError
 from .features import FactorSpec, feature_names, fine_design
+from .gapfill import (
+    ALL_FACTORS,
+    COARSE_ONLY,
+    FILLED,
+    QUALITY_BAND,
+    QUALITY_CLASSES,
+    QUALITY_NODATA,
+    GapFiller,
+    check_method,
+)
 from .model_io import load_compiled, load_model, load_trees
 from .paths import check_apart
 from .raster import Grid, IsCanceled, Progress, gdal_exceptions, never_canceled, no_progress
@@ -91,6 +104,13 @@ class DownscaleResult:
     sm_reading: str = ""
     #: Warnings for the log (e.g. many pixels clipped).
     warnings: list[str] = field(default_factory=list)
+    #: Gap-free prediction (:mod:`gapfill`): pixels per quality path, and pixels filled per factor.
+    n_all_factors: int = 0
+    n_filled: int = 0
+    n_coarse_only: int = 0
+    filled_factors: dict[str, int] = field(default_factory=dict)
+    #: The quality raster written ('' without).
+    quality: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """The result as a plain dict (for reports and Processing outputs)."""
@@ -138,6 +158,31 @@ class _Writer:
 
     def write(self, row0: int, values: np.ndarray) -> None:
         raster.write_block(self.ds, row0, values)
+
+    def close(self) -> None:
+        if self.ds is not None:
+            self.ds.FlushCache()
+            self.ds = None
+
+
+class _QualityWriter:
+    """The Byte quality raster (:mod:`gapfill` codes, 0 = nodata), with the class names in the band."""
+
+    def __init__(self, path: str, grid: Grid, metadata: dict[str, str] | None = None) -> None:
+        from osgeo import gdal
+
+        self.ds = raster.create_geotiff(path, grid, 1, dtype=gdal.GDT_Byte, nodata=QUALITY_NODATA,
+                                        names=[QUALITY_BAND], metadata=metadata)
+        names = [""] * (max(QUALITY_CLASSES) + 1)
+        for code, label in QUALITY_CLASSES.items():
+            names[code] = label
+        self.ds.GetRasterBand(1).SetCategoryNames(names)
+        self.counts = np.zeros(256, dtype=np.int64)
+
+    def write(self, row0: int, codes: np.ndarray) -> None:
+        codes = codes.astype(np.uint8)
+        self.counts += np.bincount(codes.ravel(), minlength=256)
+        raster.write_block(self.ds, row0, codes, nodata=QUALITY_NODATA)
 
     def close(self) -> None:
         if self.ds is not None:
@@ -318,19 +363,26 @@ def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: 
 
 @gdal_exceptions()
 def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | None = None,
-              residual: str = "constant", clip: tuple[float, float] = (0.0, 0.6), block_rows: int | None = None,
+              residual: str = "smooth", clip: tuple[float, float] = (0.0, 0.6), block_rows: int | None = None,
               n_jobs: int | None = -1, progress: Progress = no_progress,
               is_canceled: IsCanceled = never_canceled, sm_scale: float | None = None,
-              sm_nodata: float | None = None) -> DownscaleResult:
+              sm_nodata: float | None = None, quality: str | None = None,
+              fill_gaps: bool = True, fill_method: str = "bilinear") -> DownscaleResult:
     """Predict 1 km soil moisture from a factor stack; write a float32 GeoTIFF (nodata -9999).
 
-    ``residual`` 'constant' (needs ``coarse_sm``, the SMAP raster of the same date) adds each SMAP
-    cell's residual to its pixels; 'smooth' an interpolated, mass-conserving residual surface; 'none'
-    writes the plain prediction. Values are clipped to ``clip``; more than :data:`units.WARN_CLIPPED` of
-    the pixels clipped is a warning, more than :data:`units.REFUSE_CLIPPED` an error (wrong units).
+    ``residual`` 'smooth' (the default; needs ``coarse_sm``, the SMAP raster of the same date) adds an
+    interpolated, mass-conserving residual surface (no steps at cell edges); 'constant' each SMAP cell's
+    residual to its pixels; 'none' writes the plain prediction. Values are clipped to ``clip``; more
+    than :data:`units.WARN_CLIPPED` of the pixels clipped is a warning, more than
+    :data:`units.REFUSE_CLIPPED` an error (wrong units).
     SMAP values equal to ``sm_nodata`` are nodata and the others are multiplied by ``sm_scale`` (None:
     as the model was trained). NDVI-like factors outside -1..1 and LST in other units than the model's
     are refused (:mod:`units`).
+
+    Gap-free prediction (``fill_gaps``, needs ``coarse_sm`` for its cells, also with residual 'none'): a
+    pixel missing some factors is predicted with the coarse-cell means of the missing ones, a pixel
+    without any factor, in a cell with a SMAP value, gets the coarse field (:mod:`gapfill`). ``quality``
+    (optional) receives a Byte raster of the path of every pixel (:data:`gapfill.QUALITY_CLASSES`).
 
     Parameters
     ----------
@@ -343,7 +395,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     coarse_sm
         SMAP of the same date, for residual correction.
     residual
-        'constant', 'smooth' or 'none'.
+        'smooth' (default), 'constant' or 'none'.
     clip
         (low, high) m3/m3 range of the output.
     block_rows, n_jobs
@@ -352,6 +404,11 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
         Progress fraction and cancel check (:mod:`.raster` defaults).
     sm_scale, sm_nodata
         How to read SMAP (None: as the model was trained).
+    quality
+        Where to write the quality raster (Byte, the path of every pixel), or None.
+    fill_gaps, fill_method
+        Gap-free prediction (see above) and how missing factors' cell means are spread ('bilinear' between
+        cell centres, or 'nearest': each pixel's own cell).
 
     Returns
     -------
@@ -363,7 +420,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     ------
     InputError
         A bad input: residual correction without SMAP, an empty clip range, SMAP that does not overlap the
-        stack or is of another date or holds only nodata, a stack with no pixel where all factors are valid, a
+        stack or is of another date or holds only nodata, a
         factor the model needs missing.
     ModelFileError
         The model file is not a smdownscale model or is damaged.
@@ -371,6 +428,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
         ``is_canceled()`` became true; nothing is left under the output's name.
     """
     residual = check_mode(residual)
+    fill_method = check_method(fill_method)
     if residual != "none" and not coarse_sm:
         raise InputError("Residual correction needs the coarse soil moisture: give the coarse SMAP raster of the "
                          "same date, or set residual correction off.")
@@ -378,8 +436,10 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
         raise InputError(f"The clip range must have its minimum below its maximum (got {lo:g}, {hi:g}).")
     raster.check_output_path(output)
-    check_apart({"raster": output}, {"factor stack": stack_path, "soil moisture raster": coarse_sm,
-                                     "model file": model_path})
+    if quality:
+        raster.check_output_path(quality)
+    check_apart({"raster": output, "quality raster": quality or None},
+                {"factor stack": stack_path, "soil moisture raster": coarse_sm, "model file": model_path})
 
     predictor, meta = _load(model_path)
     specs = _specs_of(meta, model_path)
@@ -397,8 +457,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
 
     sm = None
     index = None
-    if residual != "none":
-        assert coarse_sm is not None
+    if coarse_sm and (residual != "none" or fill_gaps):
         sm_ds = raster.open_raster(coarse_sm)
         cgrid = raster.coarse_grid(sm_ds, coarse_sm)
         if not cgrid.overlaps(grid):
@@ -410,11 +469,14 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                              f"{os.path.basename(coarse_sm)} is dated {sm_day.isoformat()}; give the SMAP raster "
                              "of the same date for residual correction.")
         sm = read_soil_moisture(sm_ds, coarse_sm, reading)
-        if not np.isfinite(sm).any():
+        if residual != "none" and not np.isfinite(sm).any():
             raise InputError(f"The soil moisture raster {os.path.basename(coarse_sm)} holds only nodata; "
                              "check the file, or set residual correction off.")
         sm_ds = None
         index = _BlockCellIndex(grid, cgrid)
+    filler = None
+    if fill_gaps and index is not None and sm is not None:
+        filler = GapFiller(index, specs, np.isfinite(sm), fill_method)
 
     nfeat = len(feature_names(specs))
     # ~64 MB of factors + design matrix per block (sorting for prediction and the residual pass take about
@@ -432,7 +494,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     metadata = {"units": UNITS, "model": os.path.basename(model_path), "model_type": model_type,
                 "residual_correction": residual, "clip": f"{lo:g},{hi:g}",
                 "factor_stack": os.path.basename(stack_path)}
-    if coarse_sm and residual != "none":
+    metadata["gap_filling"] = f"coarse-cell means of missing factors ({filler.method})" if filler else "off"
+    if coarse_sm and (residual != "none" or filler is not None):
         metadata["coarse_soil_moisture"] = os.path.basename(coarse_sm)
         if not reading.default:
             metadata["coarse_soil_moisture_reading"] = reading.describe()
@@ -442,6 +505,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     def predict(row0: int, nrows: int) -> np.ndarray:
         block = reader.read(row0, nrows)
         x, valid = fine_design(block, specs)
+        if filler is not None:
+            filler.observe(row0, block, valid)
         pred = np.full(valid.shape, np.nan, dtype=np.float32)
         if x.shape[0]:
             y = predictor.predict(x).astype(np.float32)  # compiled or scikit-learn: the same values
@@ -459,7 +524,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
 
     before = _Stats()
 
-    def finish(out: _Writer, row0: int, values: np.ndarray) -> None:
+    def finish(out: _Writer, row0: int, values: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore"):
             clipped = np.clip(values, lo, hi)
         result.n_clipped += int(np.count_nonzero(np.isfinite(values) & (clipped != values)))
@@ -467,6 +532,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
         out32 = clipped.astype(np.float32)
         stats.add(out32)
         out.write(row0, out32)
+        return out32
 
     def check_clipping(out: _Writer) -> None:
         """Warn when many pixels were clipped; refuse (the output is then removed) when most were."""
@@ -490,62 +556,156 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
         result.warnings.append(warning)
         out.ds.SetMetadataItem("warning", warning)
 
-    if residual == "none":
-        with raster.atomic_path(output) as tmp:
+    counts = np.zeros(256, dtype=np.int64)
+    qmeta = {"model": metadata["model"], "factor_stack": metadata["factor_stack"],
+             "classes": "; ".join(f"{k} {v}" for k, v in QUALITY_CLASSES.items()), **(
+                 {"date": metadata["date"]} if "date" in metadata else {})}
+
+    def write_quality(qout: _QualityWriter | None, row0: int, written: np.ndarray, codes: np.ndarray) -> None:
+        """Quality codes of the written block: the path's code where a value was written, else 0."""
+        ok = np.isfinite(written) & np.isfinite(codes)
+        q = np.where(ok, np.nan_to_num(codes), QUALITY_NODATA).astype(np.uint8)
+        counts[:] += np.bincount(q.ravel(), minlength=256)
+        if qout is not None:
+            qout.write(row0, q)
+
+    def quality_file() -> contextlib.AbstractContextManager:
+        return raster.atomic_path(quality) if quality else contextlib.nullcontext(None)
+
+    if index is None:
+        with raster.atomic_path(output) as tmp, quality_file() as qtmp:
             out = _Writer(tmp, grid, BAND_NAME, metadata)
+            qout = _QualityWriter(qtmp, grid, qmeta) if qtmp else None
             try:
                 n_valid = 0
                 for row0, nrows in raster.iter_blocks(grid.height, rows, progress, is_canceled):
                     pred = predict(row0, nrows)
                     n_valid += int(np.isfinite(pred).sum())
-                    finish(out, row0, pred)
-                    flush(row0, nrows, ds, out.ds)
+                    written = finish(out, row0, pred)
+                    write_quality(qout, row0, written, np.full(pred.shape, ALL_FACTORS, np.float32))
+                    flush(row0, nrows, ds, out.ds, qout.ds if qout else None)
                 if n_valid == 0:
                     raise no_valid
                 check_clipping(out)
+                _quality_metadata(out, counts, None)
             finally:
                 out.close()
+                if qout is not None:
+                    qout.close()
     else:
         assert index is not None and sm is not None
         raw_path = _raw_path(output)
+        codes_path = _raw_path(output)  # a second raw file (another random name): a rerun removes it too
         raw: _Writer | None = None
+        codes_file: _QualityWriter | None = None
         try:
             raw = _Writer(raw_path, grid, "raw_prediction")
-            corrector = ResidualCorrector(index, sm, residual)  # constant or smooth (see residual.py)
+            # constant or smooth (see residual.py); with residual 'none' the coarse cells serve gap filling only
+            corrector = ResidualCorrector(index, sm, residual) if residual != "none" else None
             n_valid = 0
-            for row0, nrows in raster.iter_blocks(grid.height, rows, progress, is_canceled, 0.0, 0.6):
+            split = 0.5 if filler is not None else 0.6
+            for row0, nrows in raster.iter_blocks(grid.height, rows, progress, is_canceled, 0.0, split):
                 pred = predict(row0, nrows)
                 n_valid += int(np.isfinite(pred).sum())
                 raw.write(row0, pred)
-                corrector.add(row0, pred)
+                if corrector is not None:
+                    corrector.add(row0, pred)
                 flush(row0, nrows, ds, raw.ds)
             if n_valid == 0:
                 raise no_valid
+            if filler is not None:
+                if filler.pending:  # the quality codes of the blocks with gaps (the others: all factors or nodata)
+                    codes_file = _QualityWriter(codes_path, grid)
+                    _fill_gaps(filler, reader, predictor, raw, codes_file, corrector, progress, is_canceled, split,
+                               0.6)
+                result.filled_factors = {k: v for k, v in filler.filled.items() if v}
             raw.ds.FlushCache()
-            corrector.solve()
-            with raster.atomic_path(output) as tmp:
+            if corrector is not None:
+                corrector.solve()
+            with raster.atomic_path(output) as tmp, quality_file() as qtmp:
                 out = _Writer(tmp, grid, BAND_NAME, metadata)
+                qout = _QualityWriter(qtmp, grid, qmeta) if qtmp else None
                 try:
+                    filled_blocks = set(filler.pending) if codes_file is not None and filler is not None else set()
                     for row0, nrows in raster.iter_blocks(grid.height, rows, progress, is_canceled, 0.6, 1.0):
                         values = raster.read_block(raw.ds, row0, nrows, [1], np.float64)[0]
-                        finish(out, row0, corrector.apply(row0, values))
-                        flush(row0, nrows, raw.ds, out.ds)
-                    summary = corrector.finish()
-                    out.ds.SetMetadataItem("max_cell_deviation", f"{summary.max_cell_deviation:.3g}")
+                        if codes_file is not None and (row0, nrows) in filled_blocks:
+                            codes = raster.read_block(codes_file.ds, row0, nrows, [1], np.float64)[0]
+                        else:
+                            codes = np.where(np.isfinite(values), ALL_FACTORS, np.nan)
+                        corrected = corrector.apply(row0, values) if corrector is not None else values
+                        written = finish(out, row0, corrected)
+                        write_quality(qout, row0, written, codes)
+                        flush(row0, nrows, raw.ds, out.ds, qout.ds if qout else None,
+                              codes_file.ds if codes_file else None)
+                    summary = corrector.finish() if corrector is not None else None
+                    if summary is not None:
+                        out.ds.SetMetadataItem("max_cell_deviation", f"{summary.max_cell_deviation:.3g}")
                     check_clipping(out)
+                    _quality_metadata(out, counts, result.filled_factors)
                 finally:
                     out.close()
-            result.n_cells_corrected = summary.n_cells_corrected
-            result.mean_abs_residual = summary.mean_abs_residual
-            result.max_cell_deviation = summary.max_cell_deviation
-            result.n_uncorrected = summary.n_uncorrected
-            result.smooth_iterations = summary.iterations
-            result.smooth_max_leftover = summary.max_leftover
+                    if qout is not None:
+                        qout.close()
+            if summary is not None:
+                result.n_cells_corrected = summary.n_cells_corrected
+                result.mean_abs_residual = summary.mean_abs_residual
+                result.max_cell_deviation = summary.max_cell_deviation
+                result.n_uncorrected = summary.n_uncorrected
+                result.smooth_iterations = summary.iterations
+                result.smooth_max_leftover = summary.max_leftover
         finally:
             if raw is not None:
                 raw.close()
+            if codes_file is not None:
+                codes_file.close()
             _remove(raw_path)
+            _remove(codes_path)
+    result.n_all_factors = int(counts[ALL_FACTORS])
+    result.n_filled = int(counts[FILLED])
+    result.n_coarse_only = int(counts[COARSE_ONLY])
+    result.quality = quality or ""
     result.n_valid = stats.n
     result.mean, result.std, result.min, result.max = stats.result()
     progress(1.0)
     return result
+
+
+def _quality_metadata(out: _Writer, counts: np.ndarray, filled: dict[str, int] | None) -> None:
+    """The pixels of each quality path (and the pixels filled per factor) in the output's metadata."""
+    out.ds.SetMetadataItem("pixels_all_factors", str(int(counts[ALL_FACTORS])))
+    out.ds.SetMetadataItem("pixels_filled", str(int(counts[FILLED])))
+    out.ds.SetMetadataItem("pixels_coarse_only", str(int(counts[COARSE_ONLY])))
+    if filled:
+        out.ds.SetMetadataItem("filled_factors", ", ".join(f"{k} {v}" for k, v in filled.items()))
+
+
+def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Predictor, raw: _Writer,
+               codes_file: _QualityWriter, corrector: ResidualCorrector | None, progress: Progress,
+               is_canceled: IsCanceled, start: float, end: float) -> None:
+    """Pass 1b: predict the pixels missing factors (blocks listed by the filler) into the raw file, write the
+    quality codes of those blocks to ``codes_file`` and add the filled pixels to the residual correction's
+    cell means."""
+    filler.solve()
+    n = len(filler.pending)
+    for i, (row0, nrows) in enumerate(filler.pending):
+        if is_canceled():
+            raise Canceled()
+        block = reader.read(row0, nrows)
+        valid = np.all(np.isfinite(block), axis=0)
+        x, sel, codes = filler.design(row0, block, valid)
+        cur = raster.read_block(raw.ds, row0, nrows, [1], np.float32)[0]
+        q = np.where(np.isfinite(cur), ALL_FACTORS, QUALITY_NODATA).astype(np.uint8)
+        if x.shape[0]:
+            y = predictor.predict(x).astype(np.float32)
+            cur[sel] = y
+            q[sel] = codes
+            raw.write(row0, cur)
+            if corrector is not None:
+                add = np.full(sel.shape, np.nan, dtype=np.float32)
+                add[sel] = y
+                corrector.add(row0, add)
+        codes_file.write(row0, q)
+        progress(start + (end - start) * (i + 1) / n)
+    if is_canceled():
+        raise Canceled()

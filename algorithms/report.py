@@ -834,9 +834,15 @@ class Sinks:
             sink(estimate, reference)
 
 
+#: The paths of downscale's quality raster as validate names its sources ('reference:<path>').
+QUALITY_PATHS = (N_("all factors observed"), N_("filled"), N_("coarse only"))
+
+
 def _source_label(source: str) -> str:
     if source.startswith("station:"):
         return _t("station {0}", source.split(":", 1)[1])
+    if source.startswith("reference:"):
+        return _t("reference raster, {0} pixels", _t(source.split(":", 1)[1]))
     return _t({"reference": N_("reference raster"), "stations": N_("stations (pooled)"),
                "baseline": N_("baseline: SMAP resampled bilinearly")}.get(source, source))
 

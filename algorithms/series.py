@@ -41,6 +41,8 @@ from .validate import CSV_COLUMNS, StationPair, compare_reference, sample_statio
 
 #: Output files are named <prefix>_<YYYYMMDD>.tif.
 OUTPUT_PREFIX = "sm_1km"
+#: The quality raster of each date (:mod:`gapfill` codes) is named <QUALITY_PREFIX>_<YYYYMMDD>.tif.
+QUALITY_PREFIX = "quality"
 #: The list of a series' files, next to them.
 LIST_NAME = "sm_1km_series.csv"
 LIST_COLUMNS = ("date", "start", "end", "file")
@@ -236,15 +238,18 @@ def _remove_stale_stages(out_dir: str, prefix: str) -> None:
 
 @gdal_exceptions()
 def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str] | None, out_dir: str,
-                     residual: str = "constant", clip: tuple[float, float] = (0.0, 0.6),
+                     residual: str = "smooth", clip: tuple[float, float] = (0.0, 0.6),
                      block_rows: int | None = None, n_jobs: int | None = -1, prefix: str = OUTPUT_PREFIX,
                      progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled,
-                     sm_scale: float | None = None, sm_nodata: float | None = None) -> list[DownscaleResult]:
-    """Downscale every date: ``<out_dir>/<prefix>_<YYYYMMDD>.tif`` per date, plus the list ``sm_1km_series.csv``.
+                     sm_scale: float | None = None, sm_nodata: float | None = None, quality: bool = True,
+                     fill_gaps: bool = True) -> list[DownscaleResult]:
+    """Downscale every date: ``<out_dir>/<prefix>_<YYYYMMDD>.tif`` per date, plus the list ``sm_1km_series.csv``
+    and (``quality``) the quality raster ``<out_dir>/quality_<YYYYMMDD>.tif`` of each date.
 
     Factor stacks and SMAP rasters are paired by the date in their names (SMAP is needed for residual
-    correction; with ``residual='none'`` it is not used). Each date is :func:`downscale.downscale` with
-    the same arguments. Returns one result per date, in date order, with ``output`` the final path.
+    correction and gap filling; with ``residual='none'`` it serves gap filling only). Each date is
+    :func:`downscale.downscale` with the same arguments. Returns one result per date, in date order, with
+    ``output`` (and ``quality``) the final paths.
 
     Parameters
     ----------
@@ -258,6 +263,8 @@ def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str]
         As for :func:`.downscale.downscale`.
     prefix
         File name prefix of the maps.
+    quality, fill_gaps
+        Whether to write a quality raster per date, and gap-free prediction, as for :func:`.downscale.downscale`.
     progress, is_canceled
         Progress fraction and cancel check (:mod:`.raster` defaults).
 
@@ -278,7 +285,7 @@ def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str]
     if residual != "none" and not smap:
         raise InputError("Residual correction needs a SMAP raster for every date: give the SMAP rasters (or a "
                          "manifest or folder holding them), or set residual correction off.")
-    steps = pair_series(stacks, smap if residual != "none" else None)
+    steps = pair_series(stacks, smap if residual != "none" or (fill_gaps and smap) else None)
     if not out_dir:
         raise InputError("No output folder was given; choose a folder for the downscaled files.")
     out_dir = os.path.abspath(out_dir)
@@ -287,7 +294,8 @@ def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str]
     list_path = os.path.join(out_dir, LIST_NAME)
     check_output_path(list_path)
     finals = [os.path.join(out_dir, output_name(d, prefix)) for d, _, _ in steps]
-    check_apart({"file": FolderOutput(out_dir, [os.path.basename(p) for p in finals] + [LIST_NAME])},
+    qualities = [os.path.join(out_dir, output_name(d, QUALITY_PREFIX)) for d, _, _ in steps] if quality else []
+    check_apart({"file": FolderOutput(out_dir, [os.path.basename(p) for p in finals + qualities] + [LIST_NAME])},
                 {"factor stack": [st for _, st, _ in steps], "soil moisture raster": [sm for _, _, sm in steps if sm],
                  "model file": model_path})
     os.makedirs(out_dir, exist_ok=True)
@@ -302,15 +310,16 @@ def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str]
                 if is_canceled():
                     raise Canceled()
                 res = downscale(model_path, stack, os.path.join(stage, output_name(day, prefix)),
-                                coarse_sm=sm if residual != "none" else None, residual=residual, clip=clip,
-                                block_rows=block_rows, n_jobs=n_jobs,
+                                coarse_sm=sm if residual != "none" or fill_gaps else None, residual=residual,
+                                clip=clip, block_rows=block_rows, n_jobs=n_jobs,
                                 progress=lambda f, i=i: progress(min(1.0, (i + f) / n)), is_canceled=is_canceled,
-                                sm_scale=sm_scale, sm_nodata=sm_nodata)
+                                sm_scale=sm_scale, sm_nodata=sm_nodata, fill_gaps=fill_gaps,
+                                quality=os.path.join(stage, output_name(day, QUALITY_PREFIX)) if quality else None)
                 results.append(res)
         write_series_list(os.path.join(stage, LIST_NAME), [(d, f) for (d, _, _), f in zip(steps, finals)], out_dir)
         if is_canceled():
             raise Canceled()
-        for name in [os.path.basename(f) for f in finals] + [LIST_NAME]:
+        for name in [os.path.basename(f) for f in finals + qualities] + [LIST_NAME]:
             for side in ("", ".aux.xml"):
                 src = os.path.join(stage, name + side)
                 if os.path.exists(src):
@@ -321,7 +330,8 @@ def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str]
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     progress(1.0)
-    return [dataclasses.replace(r, output=f) for r, f in zip(results, finals)]
+    return [dataclasses.replace(r, output=f, quality=q if quality else "")
+            for r, f, q in zip(results, finals, qualities or finals)]
 
 
 # -- validation ----------------------------------------------------------------------------------------

@@ -44,6 +44,8 @@ from .units import SmReading, check_soil_moisture_sample
 
 RESAMPLING = ("auto", "bilinear", "average", "nearest", "cubic")
 CSV_COLUMNS = ("source", "estimate", "date") + METRIC_NAMES
+#: Sources of the reference comparison split by the quality raster of downscale (gapfill codes).
+QUALITY_SOURCES = {1: "reference:all factors observed", 2: "reference:filled", 3: "reference:coarse only"}
 PAIR_COLUMNS = ("station", "date", "x", "y", "col", "row", "observed", "estimated", "difference", "status")
 
 
@@ -72,14 +74,18 @@ def _resolution_in(grid: Grid, crs_wkt: str) -> float:
 def compare_reference(estimate: str, reference: str, resampling: str = "auto", progress: Progress = no_progress,
                       is_canceled: IsCanceled = never_canceled, block_rows: int | None = None,
                       sink: Callable[[np.ndarray, np.ndarray], None] | None = None, ref_scale: float = 1.0,
-                      ref_nodata: float | None = None, baseline: str | None = None) -> dict[str, float]:
+                      ref_nodata: float | None = None, baseline: str | None = None,
+                      quality: str | None = None,
+                      by_quality: dict[str, dict[str, float]] | None = None) -> dict[str, float]:
     """Metrics of the estimate (band 1) against the reference (band 1) warped onto the estimate's grid.
 
     ``resampling`` 'auto' averages a reference finer than the estimate and interpolates (bilinear)
     a coarser one. ``sink(estimate_block, reference_block)``, when given, also receives every block
     (pooling over dates, samples for plots). Reference values equal to ``ref_nodata`` are nodata and the
     others are multiplied by ``ref_scale`` (0.01 for percent); both rasters are checked to hold soil
-    moisture in m3/m3 (:mod:`units`).
+    moisture in m3/m3 (:mod:`units`). ``quality`` (the estimate's quality raster from downscale, on its
+    grid) splits the pixels by the path that produced them: ``by_quality`` receives the metrics of each
+    path present (:data:`QUALITY_SOURCES`).
 
     ``baseline`` (e.g. the coarse SMAP raster the estimate was downscaled from) is resampled bilinearly
     onto the estimate's grid and compared with the reference where the estimate, the reference and the
@@ -103,6 +109,10 @@ def compare_reference(estimate: str, reference: str, resampling: str = "auto", p
         Receives every (estimate, reference) block pair, or None.
     ref_scale, ref_nodata
         How to read the reference.
+    baseline
+        A coarse raster compared on the same pixels (see above), or None.
+    quality, by_quality
+        The estimate's quality raster and the dict receiving the metrics per path (see above), or None.
 
     Returns
     -------
@@ -123,6 +133,14 @@ def compare_reference(estimate: str, reference: str, resampling: str = "auto", p
     grid = Grid.from_dataset(est_ds, estimate).check_size(
         f"The estimate {os.path.basename(estimate)}, onto whose grid the reference is resampled,",
         "Validate an estimate of the size smdownscale:downscale writes (clip it to the area of interest first).")
+    q_ds = None
+    if quality:
+        q_ds = open_raster(quality)
+        qgrid = Grid.from_dataset(q_ds, quality)
+        if (qgrid.width, qgrid.height) != (grid.width, grid.height) or not np.allclose(
+                qgrid.transform, grid.transform, rtol=0, atol=1e-6 * max(abs(grid.res[0]), 1.0)):
+            raise InputError(f"The quality raster {os.path.basename(quality)} is not on the grid of the estimate "
+                             f"{os.path.basename(estimate)}; give the quality raster downscale wrote with it.")
     ref_ds = open_raster(reference)
     rgrid = Grid.from_dataset(ref_ds, reference)
     if not grid.overlaps(rgrid):
@@ -168,6 +186,7 @@ def compare_reference(estimate: str, reference: str, resampling: str = "auto", p
         acc = MetricsAccumulator()
         base_acc = MetricsAccumulator()
         same_acc = MetricsAccumulator()  # the estimate on the baseline's pixels
+        per_path = {code: MetricsAccumulator() for code in QUALITY_SOURCES}
         rows = block_rows or block_rows_for(grid.width, 2, target_bytes=16 * 2**20)
         for row0, nrows in iter_blocks(grid.height, rows, progress, is_canceled):
             e = read_block(est_ds, row0, nrows, [1])[0]
@@ -175,6 +194,10 @@ def compare_reference(estimate: str, reference: str, resampling: str = "auto", p
             if reading.scale != 1.0:
                 r *= reading.scale
             acc.add(e, r)
+            if q_ds is not None:
+                q = read_block(q_ds, row0, nrows, [1], sources=[quality])[0]
+                for code, a in per_path.items():
+                    a.add(np.where(q == code, e, np.nan), r)
             if sink is not None:
                 sink(e, r)
             if base_warp is not None:
@@ -200,6 +223,11 @@ def compare_reference(estimate: str, reference: str, resampling: str = "auto", p
                              "estimate and the reference are compared; give the SMAP raster of the same area.")
         base["estimate"] = same_acc.result()  # type: ignore[assignment]
         res["baseline"] = base  # type: ignore[assignment]
+    if by_quality is not None and q_ds is not None:
+        for code, a in per_path.items():
+            m = a.result()
+            if m["n"]:
+                by_quality[QUALITY_SOURCES[code]] = {**m, "resampling": resampling}
     return res
 
 
@@ -330,7 +358,8 @@ def validate(estimate: str, reference: str | None = None, stations: Sequence[Obs
              pairs_csv: str | None = None, progress: Progress = no_progress,
              is_canceled: IsCanceled = never_canceled,
              sink: Callable[[np.ndarray, np.ndarray], None] | None = None, ref_scale: float = 1.0,
-             ref_nodata: float | None = None, baseline: str | None = None) -> dict[str, dict]:
+             ref_nodata: float | None = None, baseline: str | None = None,
+             quality: str | None = None) -> dict[str, dict]:
     """Compare an estimate with a reference raster and/or station observations.
 
     Returns ``{source: metrics}`` with sources 'reference', 'stations' (pooled) and 'station:<id>';
@@ -340,6 +369,8 @@ def validate(estimate: str, reference: str | None = None, stations: Sequence[Obs
     ``ref_scale`` / ``ref_nodata`` say how to read the reference (scale to m3/m3, an undeclared nodata value).
     ``baseline`` (the coarse SMAP raster, resampled bilinearly) adds the source 'baseline': its metrics against
     the reference on the estimate's pixels (see :func:`compare_reference`).
+    ``quality`` (downscale's quality raster of the estimate) adds the reference metrics of each path:
+    'reference:all factors observed', 'reference:filled', 'reference:coarse only'.
 
     Parameters
     ----------
@@ -359,6 +390,8 @@ def validate(estimate: str, reference: str | None = None, stations: Sequence[Obs
         Receives the blocks of the reference comparison, or None.
     ref_scale, ref_nodata
         How to read the reference.
+    baseline, quality
+        The coarse SMAP raster and the estimate's quality raster (see above), or None.
 
     Returns
     -------
@@ -382,7 +415,8 @@ def validate(estimate: str, reference: str | None = None, stations: Sequence[Obs
         if p:
             check_output_path(p)
     check_apart({"metrics table": output_csv, "pairs table": pairs_csv},
-                {"estimate": estimate, "reference raster": reference, "baseline": baseline})
+                {"estimate": estimate, "reference raster": reference, "baseline": baseline,
+                 "quality raster": quality})
     open_raster(estimate)
     results: dict[str, dict] = {}
     if stations:
@@ -392,11 +426,14 @@ def validate(estimate: str, reference: str | None = None, stations: Sequence[Obs
                              "YYYYMMDD or YYYY-MM-DD date); give the date to compare with the stations.")
     split = 0.9 if stations else 1.0
     if reference:
+        by_quality: dict[str, dict[str, float]] = {}
         results["reference"] = compare_reference(estimate, reference, reference_resampling,
                                                  lambda f: progress(split * f), is_canceled, sink=sink,
-                                                 ref_scale=ref_scale, ref_nodata=ref_nodata, baseline=baseline)
+                                                 ref_scale=ref_scale, ref_nodata=ref_nodata, baseline=baseline,
+                                                 quality=quality, by_quality=by_quality)
         if baseline:
             results["baseline"] = results["reference"].pop("baseline")
+        results.update(by_quality)
     if is_canceled():
         raise Canceled()
     pairs: list[StationPair] = []

@@ -62,6 +62,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
+import gaps  # noqa: E402
 from plugin_path import import_engine  # noqa: E402
 
 SCENE_VERSION = 2
@@ -670,6 +671,7 @@ def markdown(result: dict[str, Any], command: str) -> str:
         lines.append("- auto never worse than the default RF (ubRMSD): "
                      + ("yes" if av["never_worse"] else "no, worse on " + ", ".join(
                          f"{k} by {v['delta_ubrmsd']:.4f} (picked {v['picked']})" for k, v in worse.items())) + ".")
+    lines += gap_section(result.get("gaps") or [])
     lines += ["", "The full table (every residual mode, CV metrics, training times) is in "
               "`out/bench-accuracy/accuracy.csv`.", ""]
     return "\n".join(lines)
@@ -694,6 +696,73 @@ def write_csv(path: str, rows: list[dict[str, Any]]) -> None:
                         for c in CSV_COLUMNS])
 
 
+# ---------------------------------------------------------------------------------------------
+# gap filling and seams (issue 15; the measurements are in bench/gaps.py)
+
+#: The before/after maps of the first scene's cloudiest date (copied next to ``--doc``).
+FIGURE = "complete_maps.png"
+
+
+def gap_train(prep: Prepared, work: str, stacks: list[str]) -> str:
+    """RF (scale-aware, defaults) trained on the scene's training dates of the cloudy stacks."""
+    from smdownscale.algorithms import train as tr
+
+    path = os.path.join(work, "rf_coarse_cloudy.smdmodel")
+    k = prep.scene.train_dates or len(stacks)
+    tr.train_model(prep.smap[:k], stacks[:k], path, "rf", cv_folds=CV_FOLDS, seed=0, n_jobs=2, training_mode="coarse")
+    return path
+
+
+def gap_section(results: list[dict[str, Any]]) -> list[str]:
+    """Markdown of the gap-filling and seam measurements."""
+    if not results:
+        return []
+    text = (gaps.__doc__ or "").replace("``", "`").replace(":data:`CLOUD_FRACTIONS`", ", ".join(
+        f"{100 * c:.0f} %" for c in gaps.CLOUD_FRACTIONS)).replace(":mod:`gapfill`", "algorithms/gapfill.py")
+    lines = ["", "## Complete maps: cloud gaps filled, seams", ""]
+    for para in text.split("\n\n")[1:]:
+        items = ("\n" + para.strip()).split("\n* ")
+        lines += ([" ".join(items[0].split())] if items[0].strip() else []) + \
+            [f"- {' '.join(i.split())}" for i in items[1:]] + [""]
+    return lines + gaps.gap_table(results)
+
+
+def run_gaps_only(args: argparse.Namespace) -> int:
+    """``--gaps-only``: the gap-filling and seam measurements alone (scenes cached as for the full run)."""
+    import_engine()
+    t0 = time.perf_counter()
+    out = os.path.abspath(args.out)
+    os.makedirs(out, exist_ok=True)
+    scenes = QUICK_SCENES if args.quick else SCENES
+    if args.scenes:
+        scenes = scenes[:args.scenes]
+    if args.only:
+        scenes = tuple(s for s in scenes if s.name in args.only.split(","))
+    size = args.size_km or (64 if args.quick else 120)
+    ndates = args.dates or (2 if args.quick else 4)
+    mosaic_size = args.mosaic_size_km or (72 if args.quick else MOSAIC_SIZE_KM)
+    results = []
+    for s in scenes:
+        print(f"scene {s.name} (seed {s.seed}, {s.describe()}):", flush=True)
+        prep = prepare(s, os.path.join(out, "scenes", s.name), mosaic_size if s.generator == "mosaic" else size,
+                       ndates)
+        results.append(gaps.gap_scene(prep, gap_train, log=lambda m: print(m, flush=True),
+                                      figure_path=os.path.join(out, FIGURE) if not results else None))
+    seconds = time.perf_counter() - t0
+    with open(os.path.join(out, "gaps.json"), "w", encoding="utf-8") as fh:
+        json.dump({"results": results, "targets": gaps.gap_targets(results), "seconds": round(seconds, 1)}, fh,
+                  indent=1, default=float)
+    md = "\n".join(gap_section(results)) + "\n"
+    with open(os.path.join(out, "GAPS.md"), "w", encoding="utf-8") as fh:
+        fh.write(md)
+    print(md)
+    if args.doc and results:
+        shutil.copyfile(os.path.join(out, "GAPS.md"), args.doc)
+        shutil.copyfile(os.path.join(out, FIGURE), os.path.join(os.path.dirname(os.path.abspath(args.doc)), FIGURE))
+    print(f"{seconds:.0f} s on {os.cpu_count()} cores; {os.path.join(out, 'GAPS.md')}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import_engine()
     import sklearn
@@ -711,6 +780,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     modes = tuple(args.modes.split(",")) if args.modes else (("coarse",) if args.quick else MODES)
     mosaic_size = args.mosaic_size_km or (72 if args.quick else MOSAIC_SIZE_KM)
     rows: list[dict[str, Any]] = []
+    gap_results: list[dict[str, Any]] = []
     preps, files = [], []
     for s in scenes:
         ts = time.perf_counter()
@@ -720,6 +790,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         r, f = run_scene(prep, models, modes, not args.no_auto, log=lambda m: print(m, flush=True),
                          chain=not args.no_chain)
         rows += r
+        if not args.no_gaps:
+            gap_results.append(gaps.gap_scene(prep, gap_train, log=lambda m: print(m, flush=True),
+                                              figure_path=os.path.join(out, FIGURE) if not gap_results else None))
         preps.append(prep)
         files.append(f)
         print(f"  {time.perf_counter() - ts:.0f} s", flush=True)
@@ -738,7 +811,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                           "mosaic": s.mosaic, "describe": s.describe(), "train_dates": s.train_dates or ndates}
                          for s in scenes], "size_km": size, "mosaic_size_km": mosaic_size,
               "dates": ndates, "auto_vs_default": auto_vs_default(rows), "models": list(models),
-              "modes": list(modes), "rows": rows, "targets": tg,
+              "modes": list(modes), "rows": rows, "targets": tg, "gaps": gap_results,
+              "gap_targets": gaps.gap_targets(gap_results) if gap_results else None,
               "seconds": round(seconds, 1),
               "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, "
                          f"scikit-learn {sklearn.__version__}"}
@@ -751,6 +825,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         fh.write(md)
     if args.doc:
         shutil.copyfile(os.path.join(out, "ACCURACY.md"), args.doc)
+        if gap_results:
+            shutil.copyfile(os.path.join(out, FIGURE), os.path.join(os.path.dirname(os.path.abspath(args.doc)), FIGURE))
     print_table(rows)
     print()
     for name, t in tg.items():
@@ -773,8 +849,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-auto", action="store_true", help="skip the 'auto' model")
     ap.add_argument("--no-chain", action="store_true", help="skip the default chain (screening, then RF)")
     ap.add_argument("--mosaic-size-km", type=int, default=None, help="mosaic scene size (default 108, quick 72)")
-    ap.add_argument("--doc", default=None, help="also copy ACCURACY.md here (e.g. bench/ACCURACY.md)")
+    ap.add_argument("--doc", default=None, help="also copy ACCURACY.md (with --gaps-only: GAPS.md) here, e.g. "
+                    "bench/ACCURACY.md, and the before/after maps complete_maps.png next to it")
+    ap.add_argument("--no-gaps", action="store_true", help="skip the gap-filling and seam measurements (cloud masks)")
+    ap.add_argument("--gaps-only", action="store_true", help="only the gap-filling and seam measurements")
+    ap.add_argument("--only", default=None, help="with --gaps-only: comma-separated scene names")
     args = ap.parse_args(argv)
+    if args.gaps_only:
+        return run_gaps_only(args)
     result = run(args)
     return 0 if args.quick or all(t["met"] for k, t in result["targets"].items() if k.startswith("default")) else 1
 

@@ -334,262 +334,284 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
     <context>
         <name>DownscaleAlgorithm</name>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="57" />
+            <location filename="../processing_provider/algs/downscale.py" line="60" />
             <source>Downscale soil moisture</source>
             <translation>土壤水分降尺度</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="92" />
+            <location filename="../processing_provider/algs/downscale.py" line="102" />
             <source>Model file</source>
             <translation>模型文件</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="92" />
+            <location filename="../processing_provider/algs/downscale.py" line="102" />
             <source>smdownscale model (*.smdmodel)</source>
             <translation>smdownscale 模型 (*.smdmodel)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="92" />
+            <location filename="../processing_provider/algs/downscale.py" line="102" />
             <source>A .smdmodel file written by 'Train downscaling model'.</source>
             <translation>由“训练降尺度模型”写出的 .smdmodel 文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="96" />
+            <location filename="../processing_provider/algs/downscale.py" line="106" />
             <source>Factor stack (1 km)</source>
             <translation>因子堆栈（1 km）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="96" />
+            <location filename="../processing_provider/algs/downscale.py" line="106" />
             <source>Multiband raster with one named band per factor, on the 1 km grid (one date; leave empty for a time series).</source>
             <translation>1 km 格网上的多波段栅格，每个因子一个命名波段（单一日期；时间序列请留空）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="99" />
+            <location filename="../processing_provider/algs/downscale.py" line="109" />
             <source>SMAP soil moisture of the factor stack's date; needed for residual correction.</source>
             <translation>与因子堆栈同一日期的 SMAP 土壤水分；残差校正需要此项。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="103" />
+            <location filename="../processing_provider/algs/downscale.py" line="113" />
             <source>Residual correction</source>
             <translation>残差校正</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="90" />
+            <location filename="../processing_provider/algs/downscale.py" line="100" />
             <source>Constant per coarse cell</source>
             <translation>每个粗像元取常数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="90" />
+            <location filename="../processing_provider/algs/downscale.py" line="100" />
             <source>None</source>
             <translation>无</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="103" />
-            <source>Constant per coarse cell: each SMAP cell's 1 km mean equals SMAP. Smooth: the residual is spread as an interpolated surface, without steps at cell edges, and each cell's 1 km mean still equals SMAP. None: the plain model prediction.</source>
-            <translation>每个粗像元取常数：每个 SMAP 像元内 1 km 结果的均值等于 SMAP。平滑：残差以插值曲面的形式分配，像元边界处没有阶跃，且每个像元内 1 km 结果的均值仍等于 SMAP。无：直接使用模型预测值。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscale.py" line="109" />
+            <location filename="../processing_provider/algs/downscale.py" line="120" />
             <source>Minimum soil moisture (m3/m3)</source>
             <translation>土壤水分最小值（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="109" />
+            <location filename="../processing_provider/algs/downscale.py" line="120" />
             <source>Lower end of the physical range; smaller values are raised to it.</source>
             <translation>物理范围的下限；低于该值的结果被提高到该值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="112" />
+            <location filename="../processing_provider/algs/downscale.py" line="123" />
             <source>Maximum soil moisture (m3/m3)</source>
             <translation>土壤水分最大值（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="112" />
+            <location filename="../processing_provider/algs/downscale.py" line="123" />
             <source>Upper end of the physical range (about the porosity); larger values are lowered to it.</source>
             <translation>物理范围的上限（约为土壤孔隙度）；高于该值的结果被降低到该值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="117" />
+            <location filename="../processing_provider/algs/downscale.py" line="131" />
             <source>Factor stacks of several dates, each with its date in the file name (YYYYMMDD or YYYY-MM-DD); one output file per date.</source>
             <translation>多个日期的因子堆栈，文件名中带有各自的日期（YYYYMMDD 或 YYYY-MM-DD）；每个日期输出一个文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="121" />
+            <location filename="../processing_provider/algs/downscale.py" line="135" />
             <source>The SMAP rasters of the same dates (paired by the date in the file names), for residual correction.</source>
             <translation>相同日期的 SMAP 栅格（按文件名中的日期配对），用于残差校正。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="126" />
+            <location filename="../processing_provider/algs/downscale.py" line="140" />
             <source>smdownscale manifest (*.json)</source>
             <translation>smdownscale 清单 (*.json)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="126" />
+            <location filename="../processing_provider/algs/downscale.py" line="140" />
             <source>The manifest.json written by 'Fetch data from Earth Engine': every date it lists is downscaled.</source>
             <translation>由“从 Earth Engine 获取数据”写出的 manifest.json：对其中列出的每个日期进行降尺度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="131" />
+            <location filename="../processing_provider/algs/downscale.py" line="145" />
             <source>Time series: input folder</source>
             <translation>时间序列：输入文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="131" />
+            <location filename="../processing_provider/algs/downscale.py" line="145" />
             <source>A folder holding factors_&lt;date&gt;.tif and smap_&lt;date&gt;.tif (also in factors/ and smap/ subfolders, or listed by a manifest.json in the folder).</source>
             <translation>包含 factors_&lt;date&gt;.tif 和 smap_&lt;date&gt;.tif 的文件夹（也可位于 factors/ 和 smap/ 子文件夹中，或由文件夹中的 manifest.json 列出）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="135" />
+            <location filename="../processing_provider/algs/downscale.py" line="149" />
             <source>Soil moisture 1 km</source>
             <translation>1 km 土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="135" />
+            <location filename="../processing_provider/algs/downscale.py" line="149" />
             <source>Float32 GeoTIFF of soil moisture in m3/m3 (one date).</source>
             <translation>土壤水分的 Float32 GeoTIFF，单位 m3/m3（单一日期）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="138" />
+            <location filename="../processing_provider/algs/downscale.py" line="157" />
             <source>Time series: output folder</source>
             <translation>时间序列：输出文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="138" />
+            <location filename="../processing_provider/algs/downscale.py" line="157" />
             <source>Folder for sm_1km_&lt;YYYYMMDD&gt;.tif per date and the list sm_1km_series.csv; empty: a temporary folder.</source>
             <translation>存放每个日期的 sm_1km_&lt;YYYYMMDD&gt;.tif 及列表 sm_1km_series.csv 的文件夹；留空则使用临时文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="142" />
+            <location filename="../processing_provider/algs/downscale.py" line="161" />
             <source>Mean soil moisture (m3/m3)</source>
             <translation>土壤水分均值（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="143" />
+            <location filename="../processing_provider/algs/downscale.py" line="162" />
             <source>Time series: output files (';'-separated)</source>
             <translation>时间序列：输出文件（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="151" />
+            <location filename="../processing_provider/algs/downscale.py" line="170" />
             <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
             <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="170" />
+            <location filename="../processing_provider/algs/downscale.py" line="189" />
             <source>The minimum soil moisture must be below the maximum.</source>
             <translation>土壤水分最小值必须小于最大值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="177" />
+            <location filename="../processing_provider/algs/downscale.py" line="196" />
             <source>Residual correction needs the coarse soil moisture: give the coarse SMAP raster of the same date, or set residual correction to None.</source>
             <translation>残差校正需要粗分辨率土壤水分：请给定同一日期的粗分辨率 SMAP 栅格，或将残差校正设为“无”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="202" />
+            <location filename="../processing_provider/algs/downscale.py" line="223" />
             <source>Residual correction is off: the coarse soil moisture raster is not used.</source>
             <translation>残差校正已关闭：不使用粗分辨率土壤水分栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="209" />
+            <location filename="../processing_provider/algs/downscale.py" line="233" />
             <source>Model: {} ({}); date: {}</source>
             <translation>模型：{}（{}）；日期：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="211" />
+            <location filename="../processing_provider/algs/downscale.py" line="235" />
             <source>{} valid pixels: mean {:.4f}, std {:.4f}, min {:.4f}, max {:.4f} m3/m3</source>
             <translation>{} 个有效像元：均值 {:.4f}，标准差 {:.4f}，最小值 {:.4f}，最大值 {:.4f} m3/m3</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="214" />
+            <location filename="../processing_provider/algs/downscale.py" line="238" />
             <source>Residual correction: {} coarse cells, mean |residual| {:.4f} m3/m3, largest cell mean deviation {:.2g} m3/m3 (before clipping)</source>
             <translation>残差校正：{} 个粗像元，平均 |残差| {:.4f} m3/m3，像元均值最大偏差 {:.2g} m3/m3（截断前）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="220" />
+            <location filename="../processing_provider/algs/downscale.py" line="244" />
             <source>{} pixels lie in cells without a SMAP value and keep the uncorrected prediction.</source>
             <translation>{} 个像元位于没有 SMAP 值的粗像元内，保留未经校正的预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="225" />
+            <location filename="../processing_provider/algs/downscale.py" line="249" />
             <source>{} pixels were clipped to {:g}-{:g} m3/m3.</source>
             <translation>{} 个像元被截断到 {:g}-{:g} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="326" />
+            <location filename="../processing_provider/algs/downscale.py" line="370" />
             <source>Soil moisture 1 km {}</source>
             <translation>1 km 土壤水分 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="264" />
+            <location filename="../processing_provider/algs/downscale.py" line="303" />
             <source>Give either one factor stack (one date) or a time series (factor stacks, a manifest or an input folder), not both.</source>
             <translation>请给定一个因子堆栈（单一日期）或一个时间序列（因子堆栈、清单或输入文件夹），不能同时给定两者。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="267" />
+            <location filename="../processing_provider/algs/downscale.py" line="306" />
             <source>Give a factor stack, or a time series: factor stacks of several dates, a manifest or an input folder.</source>
             <translation>请给定一个因子堆栈，或一个时间序列：多个日期的因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="271" />
+            <location filename="../processing_provider/algs/downscale.py" line="310" />
             <source>Give the time series one way: factor stacks, a manifest or an input folder.</source>
             <translation>时间序列只能以一种方式给定：因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="273" />
+            <location filename="../processing_provider/algs/downscale.py" line="312" />
             <source>Residual correction needs the SMAP rasters of the same dates: add them under 'Time series: SMAP soil moisture rasters', or set residual correction to None.</source>
             <translation>残差校正需要相同日期的 SMAP 栅格：请在“时间序列：SMAP 土壤水分栅格”中添加，或将残差校正设为“无”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="302" />
+            <location filename="../processing_provider/algs/downscale.py" line="342" />
             <source>Residual correction is off: the SMAP rasters are not used.</source>
             <translation>残差校正已关闭：不使用 SMAP 栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="315" />
+            <location filename="../processing_provider/algs/downscale.py" line="356" />
             <source>{}: {} valid pixels, mean {:.4f} m3/m3 -&gt; {}</source>
             <translation>{}：{} 个有效像元，均值 {:.4f} m3/m3 -&gt; {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="318" />
+            <location filename="../processing_provider/algs/downscale.py" line="362" />
             <source>{}: {} pixels lie in cells without a SMAP value and keep the uncorrected prediction.</source>
             <translation>{}：{} 个像元位于没有 SMAP 值的粗像元内，保留未经校正的预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="325" />
+            <location filename="../processing_provider/algs/downscale.py" line="369" />
             <source>Soil moisture 1 km {} to {}</source>
             <translation>1 km 土壤水分 {} 至 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="329" />
+            <location filename="../processing_provider/algs/downscale.py" line="373" />
             <source>{} dates written to {}; mean soil moisture {:.4f} m3/m3.</source>
             <translation>已将 {} 个日期写入 {}；土壤水分均值 {:.4f} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="240" />
+            <location filename="../processing_provider/algs/downscale.py" line="279" />
             <source>Prediction: compiled tree walker (same values as scikit-learn, faster).</source>
             <translation>预测：编译版决策树遍历器（与 scikit-learn 结果相同，速度更快）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="242" />
+            <location filename="../processing_provider/algs/downscale.py" line="281" />
             <source>Prediction: scikit-learn; the compiled tree walker is {}.</source>
             <translation>预测：scikit-learn；编译版决策树遍历器{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="245" />
+            <location filename="../processing_provider/algs/downscale.py" line="284" />
             <source>Prediction: scikit-learn.</source>
             <translation>预测：scikit-learn。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="313" />
+            <location filename="../processing_provider/algs/downscale.py" line="354" />
             <source>SMAP values read with {}.</source>
             <translation>SMAP 值按 {} 读取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="60" />
+            <location filename="../processing_provider/algs/downscale.py" line="109" />
+            <source>SMAP of the same date</source>
+            <translation>同一日期的 SMAP</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="101" />
+            <source>Smooth (mass-conserving)</source>
+            <translation>平滑（质量守恒）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="131" />
+            <source>Time series: factor stacks</source>
+            <translation>时间序列：因子堆栈</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="135" />
+            <source>Time series: SMAP rasters</source>
+            <translation>时间序列：SMAP 栅格</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="140" />
+            <source>Time series: fetch manifest</source>
+            <translation>时间序列：数据获取清单</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="63" />
             <source>Applies a model trained with 'Train downscaling model' to a 1 km factor stack (from 'Align rasters to a grid') and writes 1 km soil moisture (m3/m3, float32 GeoTIFF, nodata -9999).
 
-Factors are matched to the model by band name, so the stack may hold its bands in any order and extra bands; a factor the model needs but the stack lacks is an error. Pixels where any factor is nodata stay nodata. The raster is processed in blocks, so any extent fits in memory.
+Factors are matched to the model by band name, so the stack may hold its bands in any order and extra bands; a factor the model needs but the stack lacks is an error. The raster is processed in blocks, so any extent fits in memory.
 
-Residual correction (default: constant per coarse cell) needs the coarse SMAP raster of the same date: for every SMAP cell the residual SMAP minus the mean of the 1 km predictions inside the cell is added to those pixels, so the 1 km field averages exactly to SMAP in every cell. Pixels whose cell has no SMAP value keep the uncorrected prediction. The smooth variant adds a bilinear surface through one value per SMAP cell instead, solved so that every cell still averages to SMAP (no blocky seams at cell edges); the log reports the largest cell-mean deviation from SMAP (mass-conservation check). Finally values are clipped to the physical range (advanced parameters).
+Complete maps: where factors are missing (cloud gaps in LST or NDVI, swath gaps, water), a pixel is predicted from the factors it has plus the coarse-cell means of the missing ones (interpolated between cell centers); a pixel without any factor, in a cell with a SMAP value, gets the coarse field itself (residual-corrected). This needs the SMAP raster (its cells), also with residual correction off. The quality raster says per pixel which path produced it: 1 all factors observed, 2 missing factors filled, 3 coarse field only (0 nodata). Turn 'Fill gaps' off to leave such pixels empty.
+
+Residual correction (default: smooth, mass-conserving) needs the coarse SMAP raster of the same date: for every SMAP cell the residual is SMAP minus the mean of the 1 km predictions inside the cell. The smooth correction adds a bilinear surface through one value per SMAP cell, solved so that the 1 km field averages exactly to SMAP in every cell, without steps at cell edges. The constant variant adds each cell's residual to its pixels (the same cell means, but 9 km seams show). Pixels whose cell has no SMAP value keep the uncorrected prediction; the log reports the largest cell-mean deviation from SMAP (mass-conservation check). Finally values are clipped to the physical range (advanced parameters).
 
 Derived factors the model was trained with (LST day-night difference, TVDI, antecedent precipitation index) are recomputed from the stack's bands; a stack without them works with models that do not use them.
 
@@ -598,9 +620,11 @@ Time series: instead of one factor stack, give factor stacks of several dates (w
 Units: the SMAP of residual correction is read as the model was trained (its SM_SCALE and SM_NODATA) unless the advanced parameters give others; values that cannot be m3/m3 (percent, an undeclared fill value such as -9999) stop the run with the fix. An LST factor in degrees Celsius for a model trained on Kelvin (or the reverse) and NDVI-like factors outside -1 to 1 are refused with the conversion to apply. More than 5 % of the pixels clipped to the physical range is a warning in the log and in the output's metadata; more than half stops the run, as the inputs are then in other units.</source>
             <translation>将用“训练降尺度模型”训练的模型应用于 1 km 因子堆栈（来自“将栅格对齐到格网”），写出 1 km 土壤水分（m3/m3，float32 GeoTIFF，无数据值 -9999）。
 
-因子按波段名称与模型匹配，因此堆栈中的波段可以任意顺序排列，也可以包含多余的波段；模型需要而堆栈缺少的因子会导致报错。任一因子为无数据值的像元保持为无数据值。栅格分块处理，因此任意范围都不会超出内存。
+因子按波段名称与模型匹配，因此堆栈中的波段可以任意顺序排列，也可以包含多余的波段；模型需要而堆栈缺少的因子会导致报错。栅格分块处理，因此任意范围都不会超出内存。
 
-残差校正（默认：每个粗像元取常数）需要同一日期的粗分辨率 SMAP 栅格：对每个 SMAP 像元，将残差（SMAP 减去该像元内 1 km 预测值的均值）加到这些像元上，使 1 km 结果在每个像元内的均值恰好等于 SMAP。所在粗像元没有 SMAP 值的像元保留未经校正的预测值。平滑方式则改为加上一个双线性曲面，该曲面由每个 SMAP 像元一个值确定，并经求解使每个像元的均值仍等于 SMAP（像元边界处没有块状接缝）；日志报告像元均值与 SMAP 的最大偏差（质量守恒检查）。最后将结果截断到物理范围（高级参数）。
+完整地图：因子缺失之处（LST 或 NDVI 的云隙、条带空缺、水体），像元用其已有的因子加上缺失因子的粗像元均值（在像元中心之间插值）进行预测；没有任何因子、但所在粗像元有 SMAP 值的像元取粗分辨率场本身（经残差校正）。这需要 SMAP 栅格（其像元），残差校正关闭时也是如此。质量栅格逐像元说明结果由哪条路径得到：1 所有因子均有观测，2 缺失因子已填补，3 仅粗分辨率场（0 为无数据值）。关闭“填补空缺”则这些像元保持为空。
+
+残差校正（默认：平滑、质量守恒）需要同一日期的粗分辨率 SMAP 栅格：每个 SMAP 像元的残差为 SMAP 减去该像元内 1 km 预测值的均值。平滑校正加上一个双线性曲面，该曲面由每个 SMAP 像元一个值确定，并经求解使 1 km 结果在每个像元内的均值恰好等于 SMAP，且像元边界处没有阶跃。常数方式将每个像元的残差加到其像元上（像元均值相同，但会出现 9 km 接缝）。所在粗像元没有 SMAP 值的像元保留未经校正的预测值；日志报告像元均值与 SMAP 的最大偏差（质量守恒检查）。最后将结果截断到物理范围（高级参数）。
 
 模型训练时使用的派生因子（LST 昼夜温差、TVDI、前期降水指数）由堆栈的波段重新计算；不含这些波段的堆栈可用于不使用它们的模型。
 
@@ -609,29 +633,59 @@ Units: the SMAP of residual correction is read as the model was trained (its SM_
 单位：除非在高级参数中另行给定，残差校正所用的 SMAP 按模型训练时的方式读取（其 SM_SCALE 和 SM_NODATA）；不可能是 m3/m3 的值（百分比、未声明的填充值如 -9999）会使运行停止，并给出修正方法。若模型以开尔文训练而 LST 因子为摄氏度（或相反），或类 NDVI 因子超出 -1 到 1，将被拒绝并给出应做的换算。超过 5% 的像元被截断到物理范围时，会在日志和输出的元数据中给出警告；超过一半时运行停止，因为此时输入采用了其他单位。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="99" />
-            <source>SMAP of the same date</source>
-            <translation>同一日期的 SMAP</translation>
+            <location filename="../processing_provider/algs/downscale.py" line="113" />
+            <source>Smooth (default): the residual is spread as an interpolated surface, without steps at cell edges, and each SMAP cell's 1 km mean equals SMAP. Constant per coarse cell: the same cell means, with steps at cell edges. None: the plain model prediction.</source>
+            <translation>平滑（默认）：残差以插值曲面的形式分配，像元边界处没有阶跃，且每个 SMAP 像元内 1 km 结果的均值等于 SMAP。每个粗像元取常数：像元均值相同，但像元边界处有阶跃。无：直接使用模型预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="91" />
-            <source>Smooth (mass-conserving)</source>
-            <translation>平滑（质量守恒）</translation>
+            <location filename="../processing_provider/algs/downscale.py" line="127" />
+            <source>Fill gaps (complete maps)</source>
+            <translation>填补空缺（完整地图）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="117" />
-            <source>Time series: factor stacks</source>
-            <translation>时间序列：因子堆栈</translation>
+            <location filename="../processing_provider/algs/downscale.py" line="127" />
+            <source>Predict pixels with missing factors from the coarse-cell means of those factors, and give pixels without any factor the coarse field; off: they stay nodata.</source>
+            <translation>用缺失因子的粗像元均值预测因子缺失的像元，并为没有任何因子的像元赋予粗分辨率场；关闭时这些像元保持为无数据值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="121" />
-            <source>Time series: SMAP rasters</source>
-            <translation>时间序列：SMAP 栅格</translation>
+            <location filename="../processing_provider/algs/downscale.py" line="152" />
+            <source>Quality (path of each pixel)</source>
+            <translation>质量（各像元的来源路径）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="126" />
-            <source>Time series: fetch manifest</source>
-            <translation>时间序列：数据获取清单</translation>
+            <location filename="../processing_provider/algs/downscale.py" line="152" />
+            <source>Byte GeoTIFF: 1 all factors observed, 2 missing factors filled from coarse-cell means, 3 coarse field only, 0 nodata (one date; a time series writes quality_&lt;YYYYMMDD&gt;.tif next to the soil moisture files).</source>
+            <translation>Byte GeoTIFF：1 所有因子均有观测，2 缺失因子由粗像元均值填补，3 仅粗分辨率场，0 无数据值（单一日期；时间序列在土壤水分文件旁写出 quality_&lt;YYYYMMDD&gt;.tif）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="223" />
+            <source>Residual correction is off: the coarse soil moisture raster serves gap filling only.</source>
+            <translation>残差校正已关闭：粗分辨率土壤水分栅格仅用于填补空缺。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="255" />
+            <source>Quality {}</source>
+            <translation>质量 {}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="261" />
+            <source>Gap filling is off (or no SMAP raster was given): pixels where a factor is missing stay nodata.</source>
+            <translation>填补空缺已关闭（或未给定 SMAP 栅格）：因子缺失的像元保持为无数据值。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="264" />
+            <source>Pixels: {} with all factors observed, {} with missing factors filled from coarse-cell means, {} from the coarse field only.</source>
+            <translation>像元：{} 个所有因子均有观测，{} 个缺失因子由粗像元均值填补，{} 个仅来自粗分辨率场。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="268" />
+            <source>Factor {} filled at {} pixels.</source>
+            <translation>因子 {} 在 {} 个像元处已填补。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="359" />
+            <source>{}: {} pixels with missing factors filled, {} from the coarse field only.</source>
+            <translation>{}：{} 个像元的缺失因子已填补，{} 个仅来自粗分辨率场。</translation>
         </message>
     </context>
     <context>
@@ -642,550 +696,590 @@ Units: the SMAP of residual correction is read as the model was trained (its SM_
             <translation>在 Earth Engine 上降尺度</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="138" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="140" />
             <source>Extent</source>
             <translation>范围</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="138" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="140" />
             <source>Area to downscale, with its CRS. Ignored when a polygon layer is given.</source>
             <translation>要降尺度的区域及其坐标参考系。给定面图层时忽略此项。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="140" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="142" />
             <source>Area (polygon layer)</source>
             <translation>区域（面图层）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="140" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="142" />
             <source>Polygons delimiting the area; the maps cover the SMAP cells of their bounding box.</source>
             <translation>界定区域的多边形；结果图覆盖其外包矩形内的 SMAP 像元。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="143" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="145" />
             <source>Start date (YYYY-MM-DD)</source>
             <translation>开始日期（YYYY-MM-DD）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="143" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="145" />
             <source>First day of the date range.</source>
             <translation>日期范围的第一天。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="145" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="147" />
             <source>End date (YYYY-MM-DD, inclusive)</source>
             <translation>结束日期（YYYY-MM-DD，包含当日）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="145" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="147" />
             <source>Last day of the date range (included).</source>
             <translation>日期范围的最后一天（包含）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="148" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="150" />
             <source>Time step</source>
             <translation>时间步长</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="148" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="150" />
             <source>Daily</source>
             <translation>逐日</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="148" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="150" />
             <source>8-day</source>
             <translation>8 天</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="148" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="150" />
             <source>16-day</source>
             <translation>16 天</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="148" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="150" />
             <source>Monthly</source>
             <translation>逐月</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="148" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="150" />
             <source>One map per time step; 8- and 16-day steps follow the MODIS calendar.</source>
             <translation>每个时间步长输出一幅图；8 天和 16 天步长遵循 MODIS 日历。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="152" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="154" />
             <source>Factors</source>
             <translation>因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="152" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="154" />
             <source>Downscaling factors (as in 'Fetch data from Earth Engine'). A reused classifier needs the factors it was trained with, in the same order.</source>
             <translation>降尺度因子（与“从 Earth Engine 获取数据”中相同）。重用的分类器需要与其训练时相同的因子，且顺序相同。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="156" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="158" />
             <source>SMAP product</source>
             <translation>SMAP 产品</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="156" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="158" />
             <source>L4 (model assimilation, 3-hourly)</source>
             <translation>L4（模式同化，3 小时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="156" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="158" />
             <source>The SMAP product downscaled.</source>
             <translation>要降尺度的 SMAP 产品。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="161" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="163" />
             <source>SMAP layer</source>
             <translation>SMAP 图层</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="161" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="163" />
             <source>Surface soil moisture (0-5 cm)</source>
             <translation>表层土壤水分（0-5 cm）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="161" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="163" />
             <source>The soil moisture layer to downscale.</source>
             <translation>要降尺度的土壤水分图层。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="166" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="168" />
             <source>Model</source>
             <translation>模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="134" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="136" />
             <source>Random forest (RF)</source>
             <translation>随机森林（RF）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="134" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="136" />
             <source>Regression tree (CART)</source>
             <translation>分类回归树（CART）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="136" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="138" />
             <source>Gradient tree boosting (GBT)</source>
             <translation>梯度提升树（GBT）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="166" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="168" />
             <source>Earth Engine regressor: smileRandomForest, smileCart, libsvm NU_SVR or smileGradientTreeBoost.</source>
             <translation>Earth Engine 回归器：smileRandomForest、smileCart、libsvm NU_SVR 或 smileGradientTreeBoost。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="170" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="172" />
             <source>Number of trees (RF, GBT)</source>
             <translation>树的数量（RF、GBT）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="170" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="172" />
             <source>numberOfTrees; the local chain's n_estimators.</source>
             <translation>numberOfTrees；对应本地流程的 n_estimators。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="173" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="175" />
             <source>Minimum samples per leaf (RF, CART)</source>
             <translation>叶节点最小样本数（RF、CART）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="173" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="175" />
             <source>minLeafPopulation (local min_samples_leaf). Empty: 2 for RF, 5 for CART, as locally.</source>
             <translation>minLeafPopulation（对应本地的 min_samples_leaf）。留空：RF 为 2，CART 为 5，与本地一致。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="177" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="179" />
             <source>Variables per split (RF)</source>
             <translation>每次分裂的变量数（RF）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="177" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="179" />
             <source>variablesPerSplit (local max_features). Empty: all features, as the local random forest.</source>
             <translation>variablesPerSplit（对应本地的 max_features）。留空：使用全部特征，与本地随机森林一致。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="181" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="183" />
             <source>Maximum leaf nodes per tree</source>
             <translation>每棵树的最大叶节点数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="181" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="183" />
             <source>maxNodes (local max_leaf_nodes). Empty: no limit for RF, 4096 (= depth 12) for CART, 8 (= depth 3) for GBT.</source>
             <translation>maxNodes（对应本地的 max_leaf_nodes）。留空：RF 不限，CART 为 4096（= 深度 12），GBT 为 8（= 深度 3）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="185" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="187" />
             <source>SVR cost (C)</source>
             <translation>SVR 代价参数（C）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="185" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="187" />
             <source>libsvm cost, the local SVR's C.</source>
             <translation>libsvm 代价参数，即本地 SVR 的 C。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="187" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="189" />
             <source>SVR nu</source>
             <translation>SVR nu</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="187" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="189" />
             <source>NU_SVR's nu (0 &lt; nu &lt;= 1): the share of support vectors; it replaces the local SVR's epsilon.</source>
             <translation>NU_SVR 的 nu（0 &lt; nu &lt;= 1）：支持向量所占比例；它取代本地 SVR 的 epsilon。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="191" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="193" />
             <source>SVR gamma</source>
             <translation>SVR gamma</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="191" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="193" />
             <source>RBF kernel gamma. Empty: 1 / number of features ('scale' on standardized factors, as locally).</source>
             <translation>RBF 核的 gamma。留空：1 / 特征数（在标准化因子上即“scale”，与本地一致）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="194" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="196" />
             <source>Learning rate (GBT)</source>
             <translation>学习率（GBT）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="194" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="196" />
             <source>smileGradientTreeBoost shrinkage.</source>
             <translation>smileGradientTreeBoost 的收缩系数（shrinkage）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="198" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="200" />
             <source>Training samples per time step (0 = all SMAP cells)</source>
             <translation>每个时间步长的训练样本数（0 = 全部 SMAP 像元）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="198" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="200" />
             <source>SMAP cells drawn at random (seeded) per training date; each sample is a different cell.</source>
             <translation>每个训练日期随机抽取（固定种子）的 SMAP 像元；每个样本为不同的像元。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="202" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="204" />
             <source>Training time steps (0 = all)</source>
             <translation>训练时间步数（0 = 全部）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="202" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="204" />
             <source>Dates the model is trained on, spread evenly over the range; fewer keep every export request small (each export carries the training computation).</source>
             <translation>用于训练模型的日期，均匀分布在日期范围内；日期越少，每个导出请求越小（每个导出都包含训练计算）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="206" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="208" />
             <source>Random seed</source>
             <translation>随机种子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="206" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="208" />
             <source>Seed of the sampling and of the random forest / boosting.</source>
             <translation>抽样以及随机森林 / 提升算法的随机种子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="208" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="210" />
             <source>Residual correction</source>
             <translation>残差校正</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="137" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="139" />
             <source>Constant per coarse cell</source>
             <translation>每个粗像元取常数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="137" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="139" />
             <source>None</source>
             <translation>无</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="208" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="210" />
             <source>Constant: each SMAP cell's residual (SMAP minus the cell mean of the prediction) is added to its pixels, so the map averages to SMAP in every cell.</source>
             <translation>常数：将每个 SMAP 像元的残差（SMAP 减去该像元内预测值的均值）加到其内的像元上，使结果图在每个 SMAP 像元内的均值等于 SMAP。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="213" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="215" />
             <source>Clip minimum (m3/m3)</source>
             <translation>截断下限（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="213" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="215" />
             <source>Lower end of the physical range values are clamped to.</source>
             <translation>物理范围的下限，结果值被限制在该值以上。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="215" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="217" />
             <source>Clip maximum (m3/m3)</source>
             <translation>截断上限（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="215" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="217" />
             <source>Upper end of the physical range values are clamped to.</source>
             <translation>物理范围的上限，结果值被限制在该值以下。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="217" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="219" />
             <source>Fine resolution (target CRS units)</source>
             <translation>精细分辨率（目标坐标参考系单位）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="217" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="219" />
             <source>Pixel size of the maps (metres for EPSG:6933); must be finer than SMAP's 9 km.</source>
             <translation>结果图的像元大小（EPSG:6933 下单位为米）；必须比 SMAP 的 9 km 更精细。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="220" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="222" />
             <source>Target CRS</source>
             <translation>目标坐标参考系</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="220" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="222" />
             <source>CRS of the maps; EPSG:6933 (SMAP's own EASE-Grid 2.0) when empty.</source>
             <translation>结果图的坐标参考系；留空时为 EPSG:6933（SMAP 自身的 EASE-Grid 2.0）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="223" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="225" />
             <source>Compositing window for gap filling (days)</source>
             <translation>填补空缺的合成窗口（天）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="223" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="225" />
             <source>As in 'Fetch data from Earth Engine': sparse sensors are gap-filled from this many days around each step; 0 turns it off.</source>
             <translation>与“从 Earth Engine 获取数据”中相同：稀疏观测的传感器用每个时间步长前后这么多天的数据填补空缺；0 表示关闭。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="227" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="229" />
             <source>Export to</source>
             <translation>导出到</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="227" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="229" />
             <source>Google Drive</source>
             <translation>Google Drive</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="227" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="229" />
             <source>Cloud Storage</source>
             <translation>Cloud Storage</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="227" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="229" />
             <source>Earth Engine asset</source>
             <translation>Earth Engine 资产</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="227" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="229" />
             <source>Where Earth Engine writes the maps (float32 GeoTIFF, nodata -9999, or image assets).</source>
             <translation>Earth Engine 写出结果图的位置（float32 GeoTIFF，无数据值 -9999，或影像资产）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="231" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="233" />
             <source>Google Drive folder (default 'smdownscale'), Cloud Storage bucket (optionally bucket/folder) or asset folder (projects/&lt;project&gt;/assets/&lt;folder&gt;).</source>
             <translation>Google Drive 文件夹（默认“smdownscale”）、Cloud Storage 存储桶（可写成 bucket/folder）或资产文件夹（projects/&lt;project&gt;/assets/&lt;folder&gt;）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="235" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="237" />
             <source>Tasks running at once (batch size)</source>
             <translation>同时运行的任务数（批大小）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="235" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="237" />
             <source>At most this many export tasks queued or running on Earth Engine at once; the next start as others finish. Keep it within your project's concurrent task limit.</source>
             <translation>在 Earth Engine 上同时排队或运行的导出任务至多为此数；其他任务结束后再启动后续任务。请保持在项目的并发任务上限之内。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="239" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="241" />
             <source>Status check interval (seconds)</source>
             <translation>状态检查间隔（秒）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="239" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="241" />
             <source>Seconds between task status checks; 10 or more for Earth Engine.</source>
             <translation>两次任务状态检查之间的秒数；对 Earth Engine 建议 10 秒或以上。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="249" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="251" />
             <source>Asset id of a classifier saved by an earlier run: no training, the same factors are needed.</source>
             <translation>先前运行保存的分类器的资产 ID：不再训练，需要相同的因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="253" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="255" />
             <source>Wait until the tasks finish</source>
             <translation>等待任务完成</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="253" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="255" />
             <source>Follow the tasks until they end. Off: start the first batch and return; QGIS keeps following them in the task manager, or run again with the same manifest.</source>
             <translation>跟踪任务直至结束。关闭时：启动第一批任务后返回；QGIS 会在任务管理器中继续跟踪，也可以使用同一清单再次运行。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="261" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="263" />
             <source>Earth Engine Cloud project</source>
             <translation>Earth Engine 云项目</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="261" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="263" />
             <source>Google Cloud project registered for Earth Engine. Empty: the plugin settings, then the SMDOWNSCALE_EE_PROJECT environment variable.</source>
             <translation>已注册 Earth Engine 的 Google Cloud 项目。留空：依次使用插件设置、SMDOWNSCALE_EE_PROJECT 环境变量。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="264" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="266" />
             <source>Task manifest</source>
             <translation>任务清单</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="264" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="266" />
             <source>JSON files (*.json)</source>
             <translation>JSON 文件 (*.json)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="264" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="266" />
             <source>JSON file recording the tasks; choose a file (not a temporary one) to resume a run later.</source>
             <translation>记录任务的 JSON 文件；如需稍后继续运行，请选择一个文件（而非临时文件）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="267" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="269" />
             <source>Download the completed maps from Cloud Storage into this folder and load them as layers.</source>
             <translation>将已完成的结果图从 Cloud Storage 下载到此文件夹，并作为图层加载。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="271" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="273" />
             <source>Number of tasks</source>
             <translation>任务数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="272" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="274" />
             <source>Completed tasks</source>
             <translation>已完成的任务</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="273" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="275" />
             <source>Failed or canceled tasks</source>
             <translation>失败或已取消的任务</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="274" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="276" />
             <source>Tasks not finished yet</source>
             <translation>尚未完成的任务</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="275" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="277" />
             <source>Earth Engine task ids (';'-separated)</source>
             <translation>Earth Engine 任务 ID（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="276" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="278" />
             <source>Downloaded maps (';'-separated)</source>
             <translation>已下载的结果图（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="335" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="337" />
             <source>Unknown factor {}. Known factors: {}.</source>
             <translation>未知因子 {}。已知因子：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="342" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="344" />
             <source>start date</source>
             <translation>开始日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="342" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="344" />
             <source>end date</source>
             <translation>结束日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="344" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="346" />
             <source>The {} '{}' is not a date; write it as YYYY-MM-DD.</source>
             <translation>{}“{}”不是日期；请写成 YYYY-MM-DD。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="346" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="348" />
             <source>The date range is reversed: the end date {} is before the start date {}. Swap them.</source>
             <translation>日期范围颠倒：结束日期 {} 早于开始日期 {}。请交换两者。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="349" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="351" />
             <source>Choose at least one factor.</source>
             <translation>请至少选择一个因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="355" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="357" />
             <source>Give an extent or a polygon layer for the area to downscale.</source>
             <translation>请给定要降尺度区域的范围或面图层。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="358" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="360" />
             <source>The clip minimum must be below the clip maximum.</source>
             <translation>截断下限必须小于截断上限。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="361" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="363" />
             <source>Downloading works only with the Cloud Storage destination; choose Cloud Storage or leave the download folder empty.</source>
             <translation>下载仅适用于 Cloud Storage 目标；请选择 Cloud Storage，或将下载文件夹留空。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="426" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="428" />
             <source>{} task(s): {} completed ({} in earlier runs), {} failed or canceled, {} not finished; Earth Engine compute reported: {:.2f} EECU-hours. Manifest: {}</source>
             <translation>{} 个任务：{} 个已完成（其中 {} 个在先前运行中完成），{} 个失败或已取消，{} 个未完成；Earth Engine 报告的计算量：{:.2f} EECU 小时。清单：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="431" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="433" />
             <source>{}: {}: {}</source>
             <translation>{}：{}：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="435" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="437" />
             <source>The remaining tasks are followed in the QGIS task manager (when QGIS runs), or run again with the same manifest to follow them.</source>
             <translation>其余任务由 QGIS 任务管理器跟踪（QGIS 运行时），或使用同一清单再次运行以跟踪它们。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="460" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="462" />
             <source>Following the Earth Engine tasks in the task manager.</source>
             <translation>正在任务管理器中跟踪 Earth Engine 任务。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="256" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="258" />
             <source>Plan only (dry run)</source>
             <translation>仅规划（试运行）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="256" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="258" />
             <source>Submit nothing: write the plan next to the task manifest (NAME.plan.csv) with, per export task, the pixels, bytes, source pixels Earth Engine reads and training runs, and show it in the log. Only SMAP's grid is read from Earth Engine.</source>
             <translation>不提交任何任务：在任务清单旁写出规划文件（名称.plan.csv），列出每个导出任务的像元数、字节数、Earth Engine 读取的源像元数和训练次数，并显示在日志中。只从 Earth Engine 读取 SMAP 的格网。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="277" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="279" />
             <source>Plan (CSV)</source>
             <translation>规划（CSV）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="278" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="280" />
             <source>Planned tasks</source>
             <translation>计划任务数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="279" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="281" />
             <source>Planned bytes</source>
             <translation>计划字节数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="280" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="282" />
             <source>Planned training runs</source>
             <translation>计划训练次数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="417" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="419" />
             <source>Plan written to {}: {} task(s), {} bytes, {} training run(s); nothing was submitted.</source>
             <translation>规划已写入 {}：{} 个任务，{} 字节，{} 次训练；未提交任何任务。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscalegee.py" line="244" />
+            <source>Asset id to save the trained classifier to (RF and CART only), e.g. projects/&lt;project&gt;/assets/smd_rf; reuse it later with 'Reuse classifier asset'. Empty: smdownscale_classifier_&lt;run id&gt; in the asset folder or projects/&lt;project&gt;/assets.</source>
+            <translation>保存训练好的分类器的资产 ID（仅限 RF 和 CART），例如 projects/&lt;project&gt;/assets/smd_rf；以后可通过“重用分类器资产”使用。为空时：资产文件夹或 projects/&lt;project&gt;/assets 中的 smdownscale_classifier_&lt;运行 ID&gt;。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscalegee.py" line="137" />
+            <source>Support vector regression (NU_SVR)</source>
+            <translation>支持向量回归（NU_SVR）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscalegee.py" line="158" />
+            <source>L3 enhanced (radiometer, AM/PM)</source>
+            <translation>L3 增强型（辐射计，上午/下午）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscalegee.py" line="163" />
+            <source>Root zone (0-100 cm, L4 only)</source>
+            <translation>根区（0-100 cm，仅 L4）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscalegee.py" line="233" />
+            <source>Export location</source>
+            <translation>导出位置</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscalegee.py" line="244" />
+            <source>Save classifier as asset</source>
+            <translation>将分类器保存为资产</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscalegee.py" line="251" />
+            <source>Reuse classifier asset</source>
+            <translation>重用分类器资产</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscalegee.py" line="269" />
+            <source>Download folder (Cloud Storage)</source>
+            <translation>下载文件夹（Cloud Storage）</translation>
         </message>
         <message>
             <location filename="../processing_provider/algs/downscalegee.py" line="105" />
             <source>Runs the downscaling chain on Google Earth Engine, for areas and periods too large for one computer (a province, several years of daily maps), and exports one 1 km soil moisture map per time step to Google Drive, Cloud Storage or an Earth Engine asset.
 
-Same concepts as the local chain (fetchgee, train, downscale): the factors are computed on the fine grid (target CRS and resolution), averaged onto SMAP's own grid (read from the asset) with a mean (land cover becomes class fractions), and paired with SMAP; training samples are drawn on that coarse grid, a different SMAP cell each (samples per time step; 0 = all cells), from up to 'training time steps' dates spread over the range. The model (random forest, CART, support vector regression NU_SVR with RBF kernel on standardized factors, or gradient tree boosting) is trained in regression mode and applied to the fine factors. Residual correction adds to every pixel its SMAP cell's residual (SMAP minus the cell mean of the prediction), so each cell averages to SMAP; values are then clamped to the clip range. Hyperparameters map to the local ones (README table).
+Same concepts as the local chain (fetchgee, train, downscale): the factors are computed on the fine grid (target CRS and resolution), averaged onto SMAP's own grid (read from the asset) with a mean (land cover becomes class fractions), and paired with SMAP; training samples are drawn on that coarse grid, a different SMAP cell each (samples per time step; 0 = all cells), from up to 'training time steps' dates spread over the range. The model (random forest, CART, support vector regression NU_SVR with RBF kernel on standardized factors, or gradient tree boosting) is trained in regression mode and applied to the fine factors. Residual correction adds to every pixel its SMAP cell's residual (SMAP minus the cell mean of the prediction), so each cell averages to SMAP; pixels where a factor is missing then take their SMAP cell's value (the coarse field), flagged in a second band 'quality' (1 predicted from all factors, 3 coarse field only); values are then clamped to the clip range. Hyperparameters map to the local ones (README table).
 
 Tasks: exports are submitted in batches (at most 'batch size' queued or running at once) and followed until they end ('wait'), with progress = finished tasks; cancel cancels them on Earth Engine. Without 'wait' the first batch is started and the algorithm returns; in QGIS the rest is followed in the task manager. The task manifest (JSON) records every task (id, destination, state, Earth Engine's error message; never a credential): run again with the same manifest to resume: completed tasks are skipped, failed or canceled ones submitted again, running ones followed.
 
@@ -1194,53 +1288,13 @@ Random forest and CART are trained once, by a classifier task saved as an asset 
 Earth Engine access: a Cloud project registered for Earth Engine (parameter, plugin settings or SMDOWNSCALE_EE_PROJECT) and your credentials ('earthengine authenticate') or a service account (plugin settings).</source>
             <translation>在 Google Earth Engine 上运行降尺度流程，适用于单台计算机难以处理的区域和时段（一个省、多年的逐日结果），并将每个时间步长的一幅 1 km 土壤水分图导出到 Google Drive、Cloud Storage 或 Earth Engine 资产。
 
-概念与本地流程（fetchgee、train、downscale）相同：因子在精细格网（目标坐标参考系和分辨率）上计算，以均值聚合到 SMAP 自身的格网（从资产读取）上（土地覆盖转为各类别所占比例），并与 SMAP 配对；训练样本在该粗格网上抽取，每个样本为不同的 SMAP 像元（每个时间步长的样本数；0 = 全部像元），取自均匀分布在日期范围内、至多“训练时间步数”个日期。模型（随机森林、CART、在标准化因子上使用 RBF 核的支持向量回归 NU_SVR，或梯度提升树）以回归模式训练，并应用于精细分辨率因子。残差校正将每个像元所在 SMAP 像元的残差（SMAP 减去该像元内预测值的均值）加到该像元上，使每个 SMAP 像元的均值等于 SMAP；随后将结果限制在截断范围内。超参数与本地流程一一对应（见 README 中的表格）。
+概念与本地流程（fetchgee、train、downscale）相同：因子在精细格网（目标坐标参考系和分辨率）上计算，以均值聚合到 SMAP 自身的格网（从资产读取）上（土地覆盖转为各类别所占比例），并与 SMAP 配对；训练样本在该粗格网上抽取，每个样本为不同的 SMAP 像元（每个时间步长的样本数；0 = 全部像元），取自均匀分布在日期范围内、至多“训练时间步数”个日期。模型（随机森林、CART、在标准化因子上使用 RBF 核的支持向量回归 NU_SVR，或梯度提升树）以回归模式训练，并应用于精细分辨率因子。残差校正将每个像元所在 SMAP 像元的残差（SMAP 减去该像元内预测值的均值）加到该像元上，使每个 SMAP 像元的均值等于 SMAP；因子缺失的像元随后取其所在 SMAP 像元的值（粗分辨率场），并在第二个波段“quality”中标记（1 由所有因子预测，3 仅粗分辨率场）；随后将结果限制在截断范围内。超参数与本地流程一一对应（见 README 中的表格）。
 
 任务：导出任务分批提交（同时排队或运行的任务至多为“批大小”），并跟踪至结束（“等待”），进度 = 已结束的任务；取消操作会在 Earth Engine 上取消这些任务。不勾选“等待”时，启动第一批任务后算法即返回；在 QGIS 中，其余任务由任务管理器继续跟踪。任务清单（JSON）记录每个任务（ID、目标位置、状态、Earth Engine 的错误信息；从不记录凭据）：使用同一清单再次运行即可继续：已完成的任务被跳过，失败或已取消的任务重新提交，正在运行的任务继续跟踪。
 
 随机森林和 CART 只训练一次：由一个分类器任务训练并保存为资产（给定的资产，否则以本次运行命名），每个导出任务都加载它；支持向量回归和梯度提升树无法保存，因此每个导出任务都会重新训练（至多 25,000 个样本）。已保存的分类器以后可以直接重用而无需重新训练。使用 Cloud Storage 时，已完成的结果图可以下载到文件夹并作为图层加载。
 
 Earth Engine 访问：需要一个已注册 Earth Engine 的云项目（参数、插件设置或 SMDOWNSCALE_EE_PROJECT），以及您的凭据（“earthengine authenticate”）或服务账号（插件设置）。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="242" />
-            <source>Asset id to save the trained classifier to (RF and CART only), e.g. projects/&lt;project&gt;/assets/smd_rf; reuse it later with 'Reuse classifier asset'. Empty: smdownscale_classifier_&lt;run id&gt; in the asset folder or projects/&lt;project&gt;/assets.</source>
-            <translation>保存训练好的分类器的资产 ID（仅限 RF 和 CART），例如 projects/&lt;project&gt;/assets/smd_rf；以后可通过“重用分类器资产”使用。为空时：资产文件夹或 projects/&lt;project&gt;/assets 中的 smdownscale_classifier_&lt;运行 ID&gt;。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="135" />
-            <source>Support vector regression (NU_SVR)</source>
-            <translation>支持向量回归（NU_SVR）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="156" />
-            <source>L3 enhanced (radiometer, AM/PM)</source>
-            <translation>L3 增强型（辐射计，上午/下午）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="161" />
-            <source>Root zone (0-100 cm, L4 only)</source>
-            <translation>根区（0-100 cm，仅 L4）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="231" />
-            <source>Export location</source>
-            <translation>导出位置</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="242" />
-            <source>Save classifier as asset</source>
-            <translation>将分类器保存为资产</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="249" />
-            <source>Reuse classifier asset</source>
-            <translation>重用分类器资产</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="267" />
-            <source>Download folder (Cloud Storage)</source>
-            <translation>下载文件夹（Cloud Storage）</translation>
         </message>
     </context>
     <context>
@@ -2031,6 +2085,24 @@ With 'Search and download', the granules of the chosen product for the area and 
             <location filename="../processing_provider/algs/importsmap.py" line="139" />
             <source>Root zone (0-100 cm, L4 only)</source>
             <translation>根区（0-100 cm，仅 L4）</translation>
+        </message>
+    </context>
+    <context>
+        <name>QualityStyle</name>
+        <message>
+            <location filename="../processing_provider/layers.py" line="153" />
+            <source>All factors observed</source>
+            <translation>所有因子均有观测</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/layers.py" line="154" />
+            <source>Missing factors filled (coarse-cell means)</source>
+            <translation>缺失因子已填补（粗像元均值）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/layers.py" line="155" />
+            <source>Coarse field only (no factor observed)</source>
+            <translation>仅粗分辨率场（无因子观测）</translation>
         </message>
     </context>
     <context>
@@ -3145,364 +3217,384 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
     <context>
         <name>ValidateAlgorithm</name>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="78" />
+            <location filename="../processing_provider/algs/validate.py" line="79" />
             <source>Validate soil moisture</source>
             <translation>验证土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="113" />
+            <location filename="../processing_provider/algs/validate.py" line="117" />
             <source>Soil moisture estimate</source>
             <translation>土壤水分估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="113" />
+            <location filename="../processing_provider/algs/validate.py" line="117" />
             <source>The raster to validate (band 1, m3/m3); leave empty for a time series.</source>
             <translation>待验证的栅格（波段 1，m3/m3）；时间序列请留空。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="115" />
+            <location filename="../processing_provider/algs/validate.py" line="119" />
             <source>Reference raster</source>
             <translation>参考栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="115" />
+            <location filename="../processing_provider/algs/validate.py" line="119" />
             <source>A soil moisture raster of the same date, e.g. SMAP.</source>
             <translation>同一日期的土壤水分栅格，例如 SMAP。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="120" />
+            <location filename="../processing_provider/algs/validate.py" line="129" />
             <source>Reference resampling</source>
             <translation>参考数据重采样</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="120" />
+            <location filename="../processing_provider/algs/validate.py" line="129" />
             <source>Automatic (average if finer, bilinear if coarser)</source>
             <translation>自动（更精细时取均值，更粗时双线性插值）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="120" />
+            <location filename="../processing_provider/algs/validate.py" line="129" />
             <source>Bilinear</source>
             <translation>双线性插值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="120" />
+            <location filename="../processing_provider/algs/validate.py" line="129" />
             <source>Average</source>
             <translation>均值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="120" />
+            <location filename="../processing_provider/algs/validate.py" line="129" />
             <source>Nearest</source>
             <translation>最邻近</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="120" />
+            <location filename="../processing_provider/algs/validate.py" line="129" />
             <source>How the reference is brought onto the estimate's grid.</source>
             <translation>如何将参考数据转换到估算结果的格网上。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="126" />
+            <location filename="../processing_provider/algs/validate.py" line="135" />
             <source>Station points</source>
             <translation>站点（点图层）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="126" />
+            <location filename="../processing_provider/algs/validate.py" line="135" />
             <source>Point layer of in-situ observations, one feature per station and time.</source>
             <translation>地面实测观测的点图层，每个站点每个时间一个要素。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="129" />
+            <location filename="../processing_provider/algs/validate.py" line="138" />
             <source>Station id field</source>
             <translation>站点 ID 字段</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="129" />
+            <location filename="../processing_provider/algs/validate.py" line="138" />
             <source>Field identifying the station; empty: found by name (station, id, name), else stations are told apart by their coordinates.</source>
             <translation>标识站点的字段；留空：按名称查找（station、id、name），否则按坐标区分站点。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="133" />
+            <location filename="../processing_provider/algs/validate.py" line="142" />
             <source>Date field</source>
             <translation>日期字段</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="133" />
+            <location filename="../processing_provider/algs/validate.py" line="142" />
             <source>Date or date-time field (or text YYYY-MM-DD); empty: found by name.</source>
             <translation>日期或日期时间字段（或 YYYY-MM-DD 格式的文本）；留空：按名称查找。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="136" />
+            <location filename="../processing_provider/algs/validate.py" line="145" />
             <source>Soil moisture field (m3/m3)</source>
             <translation>土壤水分字段（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="136" />
+            <location filename="../processing_provider/algs/validate.py" line="145" />
             <source>Observed volumetric soil moisture in m3/m3; empty: found by name (value, sm, soil_moisture).</source>
             <translation>观测的体积土壤水分，单位 m3/m3；留空：按名称查找（value、sm、soil_moisture）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="140" />
+            <location filename="../processing_provider/algs/validate.py" line="149" />
             <source>Station observations (*.csv *.txt *.stm)</source>
             <translation>站点观测 (*.csv *.txt *.stm)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="145" />
+            <location filename="../processing_provider/algs/validate.py" line="154" />
             <source>Folder of ISMN .stm files</source>
             <translation>ISMN .stm 文件所在文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="149" />
+            <location filename="../processing_provider/algs/validate.py" line="158" />
             <source>Maximum sensor depth for ISMN files (m)</source>
             <translation>ISMN 文件的最大传感器深度（m）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="149" />
+            <location filename="../processing_provider/algs/validate.py" line="158" />
             <source>ISMN sensors whose top is deeper are ignored (SMAP surface soil moisture is 0-5 cm).</source>
             <translation>顶部深于此值的 ISMN 传感器将被忽略（SMAP 表层土壤水分为 0-5 cm）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="154" />
+            <location filename="../processing_provider/algs/validate.py" line="163" />
             <source>Day compared with the stations; empty: the date in the estimate's file name.</source>
             <translation>与站点比较的日期；留空：使用估算结果文件名中的日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="156" />
+            <location filename="../processing_provider/algs/validate.py" line="165" />
             <source>Metrics</source>
             <translation>精度指标</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="158" />
+            <location filename="../processing_provider/algs/validate.py" line="167" />
             <source>CSV files (*.csv)</source>
             <translation>CSV 文件 (*.csv)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="156" />
+            <location filename="../processing_provider/algs/validate.py" line="165" />
             <source>CSV with one row per source and the metrics n, r, mae, rmse, bias, ubrmsd.</source>
             <translation>CSV，每个数据源一行，包含指标 n、r、mae、rmse、bias、ubrmsd。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="158" />
+            <location filename="../processing_provider/algs/validate.py" line="167" />
             <source>Station pairs</source>
             <translation>站点配对</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="158" />
+            <location filename="../processing_provider/algs/validate.py" line="167" />
             <source>CSV with each station's observed daily mean and the estimate at its pixel.</source>
             <translation>CSV，包含每个站点观测的日均值及其所在像元的估算值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="162" />
+            <location filename="../processing_provider/algs/validate.py" line="171" />
             <source>Estimates of several dates, each with its date in the file name (YYYYMMDD or YYYY-MM-DD), instead of one estimate.</source>
             <translation>多个日期的估算结果，文件名中带有各自的日期（YYYYMMDD 或 YYYY-MM-DD），用于代替单个估算结果。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="166" />
+            <location filename="../processing_provider/algs/validate.py" line="175" />
             <source>Time series: reference rasters</source>
             <translation>时间序列：参考栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="166" />
+            <location filename="../processing_provider/algs/validate.py" line="175" />
             <source>Reference rasters of the same dates, paired with the estimates by the date in the file names.</source>
             <translation>相同日期的参考栅格，按文件名中的日期与估算结果配对。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="170" />
+            <location filename="../processing_provider/algs/validate.py" line="179" />
             <source>Report</source>
             <translation>报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="170" />
+            <location filename="../processing_provider/algs/validate.py" line="179" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="170" />
+            <location filename="../processing_provider/algs/validate.py" line="179" />
             <source>HTML report with the metrics and plots (estimate against reference with the 1:1 line, stations over time); shown in the Processing results viewer.</source>
             <translation>包含精度指标和图表（带 1:1 线的估算值对参考值图、站点随时间变化图）的 HTML 报告；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="174" />
+            <location filename="../processing_provider/algs/validate.py" line="183" />
             <source>Number of pairs</source>
             <translation>配对数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="174" />
+            <location filename="../processing_provider/algs/validate.py" line="183" />
             <source>Correlation R</source>
             <translation>相关系数 R</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="174" />
+            <location filename="../processing_provider/algs/validate.py" line="183" />
             <source>MAE (m3/m3)</source>
             <translation>MAE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="175" />
+            <location filename="../processing_provider/algs/validate.py" line="184" />
             <source>RMSE (m3/m3)</source>
             <translation>RMSE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="175" />
+            <location filename="../processing_provider/algs/validate.py" line="184" />
             <source>Bias (m3/m3)</source>
             <translation>偏差（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="176" />
+            <location filename="../processing_provider/algs/validate.py" line="185" />
             <source>ubRMSD (m3/m3)</source>
             <translation>ubRMSD（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="186" />
+            <location filename="../processing_provider/algs/validate.py" line="195" />
             <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
             <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="203" />
+            <location filename="../processing_provider/algs/validate.py" line="212" />
             <source>Give either one soil moisture estimate or a time series of estimates (not both).</source>
             <translation>请给定一个土壤水分估算结果或一个估算结果时间序列（不能同时给定两者）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="209" />
+            <location filename="../processing_provider/algs/validate.py" line="218" />
             <source>A time series of estimates is compared with a time series of reference rasters: give them under 'Time series: reference rasters'.</source>
             <translation>估算结果时间序列需要与参考栅格时间序列比较：请在“时间序列：参考栅格”中给定参考栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="217" />
+            <location filename="../processing_provider/algs/validate.py" line="226" />
             <source>Nothing to validate against: give a reference raster, station points, a station file or a folder of ISMN files.</source>
             <translation>没有可用于验证的参照：请给定参考栅格、站点点图层、站点文件或 ISMN 文件所在文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="313" />
+            <location filename="../processing_provider/algs/validate.py" line="323" />
             <source>The date '{}' is not a date; write it as YYYY-MM-DD.</source>
             <translation>日期“{}”不是日期；请写成 YYYY-MM-DD。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="236" />
+            <location filename="../processing_provider/algs/validate.py" line="245" />
             <source>The station layer</source>
             <translation>站点图层</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="242" />
+            <location filename="../processing_provider/algs/validate.py" line="251" />
             <source>date</source>
             <translation>日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="242" />
+            <location filename="../processing_provider/algs/validate.py" line="251" />
             <source>soil moisture</source>
             <translation>土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="243" />
+            <location filename="../processing_provider/algs/validate.py" line="252" />
             <source>The station layer {} has no {} field that could be recognised; its fields are: {}. Choose the field in the algorithm's parameters.</source>
             <translation>站点图层 {} 中没有可识别的{}字段；其字段为：{}。请在算法参数中选择该字段。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="251" />
+            <location filename="../processing_provider/algs/validate.py" line="260" />
             <source>Station fields: id {}, date {}, soil moisture {}</source>
             <translation>站点字段：ID {}，日期 {}，土壤水分 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="251" />
+            <location filename="../processing_provider/algs/validate.py" line="260" />
             <source>(coordinates)</source>
             <translation>（坐标）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="255" />
+            <location filename="../processing_provider/algs/validate.py" line="264" />
             <source>The station layer {} has no coordinate reference system; set one (Layer Properties &gt; Source) and run again.</source>
             <translation>站点图层 {} 没有坐标参考系；请设置一个（图层属性 &gt; 源）后重新运行。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="289" />
+            <location filename="../processing_provider/algs/validate.py" line="298" />
             <source>{} station observations from {} stations</source>
             <translation>{} 条站点观测，来自 {} 个站点</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="332" />
+            <location filename="../processing_provider/algs/validate.py" line="342" />
             <source>Reference resampled onto the estimate's grid with '{}'.</source>
             <translation>已使用“{}”将参考数据重采样到估算结果的格网上。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="348" />
+            <location filename="../processing_provider/algs/validate.py" line="358" />
             <source>Estimate</source>
             <translation>估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="350" />
+            <location filename="../processing_provider/algs/validate.py" line="360" />
             <source>Reference</source>
             <translation>参考数据</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="390" />
+            <location filename="../processing_provider/algs/validate.py" line="400" />
             <source>The date parameter is ignored for a time series: each estimate's date comes from its file name.</source>
             <translation>时间序列忽略日期参数：每个估算结果的日期取自其文件名。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="401" />
+            <location filename="../processing_provider/algs/validate.py" line="411" />
             <source>Stations skipped on {}</source>
             <translation>以下日期的站点被跳过：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="402" />
+            <location filename="../processing_provider/algs/validate.py" line="412" />
             <source>Per date:</source>
             <translation>逐日期：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="405" />
+            <location filename="../processing_provider/algs/validate.py" line="415" />
             <source>All dates pooled:</source>
             <translation>所有日期合并：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="414" />
+            <location filename="../processing_provider/algs/validate.py" line="424" />
             <source>Estimates</source>
             <translation>估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="416" />
+            <location filename="../processing_provider/algs/validate.py" line="426" />
             <source>References</source>
             <translation>参考数据</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="140" />
+            <location filename="../processing_provider/algs/validate.py" line="149" />
             <source>A CSV table with columns station, lon, lat, date, value (EPSG:4326, or a crs column), or one ISMN .stm file ('Header+values' or 'CEOP formatted').</source>
             <translation>包含 station、lon、lat、date、value 列的 CSV 表（EPSG:4326，或带 crs 列），或一个 ISMN .stm 文件（“Header+values”或“CEOP formatted”格式）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="145" />
+            <location filename="../processing_provider/algs/validate.py" line="154" />
             <source>An unzipped ISMN download ('Header+values' or 'CEOP formatted'); its soil moisture files are read, other files are listed in the log.</source>
             <translation>解压后的 ISMN 下载数据（“Header+values”或“CEOP formatted”格式）；读取其中的土壤水分文件，其他文件在日志中列出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="363" />
+            <location filename="../processing_provider/algs/validate.py" line="373" />
             <source>Reference values read with {}.</source>
             <translation>参考值按 {} 读取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="140" />
+            <location filename="../processing_provider/algs/validate.py" line="149" />
             <source>Station file (CSV, ISMN .stm)</source>
             <translation>站点文件（CSV、ISMN .stm）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="154" />
+            <location filename="../processing_provider/algs/validate.py" line="163" />
             <source>Date of the estimate</source>
             <translation>估算结果的日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="162" />
+            <location filename="../processing_provider/algs/validate.py" line="171" />
             <source>Time series: estimates</source>
             <translation>时间序列：估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="212" />
+            <location filename="../processing_provider/algs/validate.py" line="221" />
             <source>Reference rasters of a time series need a time series of estimates: give the estimates under 'Time series: estimates'.</source>
             <translation>时间序列的参考栅格需要估算结果时间序列：请在“时间序列：估算结果”中给定估算结果。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="81" />
+            <location filename="../processing_provider/algs/validate.py" line="121" />
+            <source>Baseline: coarse SMAP</source>
+            <translation>基线：粗分辨率 SMAP</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/validate.py" line="121" />
+            <source>The SMAP raster the estimate was downscaled from: resampled bilinearly and compared with the same reference, so the report shows what downscaling adds.</source>
+            <translation>估算结果降尺度所用的 SMAP 栅格：双线性重采样后与同一参考值比较，使报告显示降尺度带来的增益。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/validate.py" line="215" />
+            <source>A baseline is compared with the reference raster of one estimate: give a reference raster too, or leave the baseline empty.</source>
+            <translation>基线要与单个估算结果的参考栅格比较：请同时给出参考栅格，或将基线留空。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/validate.py" line="362" />
+            <source>Baseline</source>
+            <translation>基线</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/validate.py" line="82" />
             <source>Compares a soil moisture raster (e.g. the 1 km result of 'Downscale soil moisture') with a reference raster and/or in-situ stations and reports n, R, MAE, RMSE, bias (estimate minus reference) and ubRMSD (unbiased RMSD, sqrt(RMSE^2 - bias^2)), all in m3/m3.
 
 Reference raster (e.g. SMAP of the same date): it is resampled onto the estimate's grid, averaged when it is finer and bilinearly interpolated when it is coarser (advanced: choose the method), and compared pixel by pixel where both are valid.
 
 Stations: a point layer (fields for station id, date and soil moisture are found by name when not chosen: station/id/name, date/time, value/sm/soil_moisture), a CSV table (columns station, lon, lat, date, value in EPSG:4326), an ISMN .stm file ('Header+values' or 'CEOP formatted'), or a folder of them (only 'G' flagged values of sensors within the maximum depth are used). Each station's daily mean on the estimate's date is compared with the estimate pixel containing the station. The date comes from the estimate's file name (YYYYMMDD or YYYY-MM-DD) unless given.
 
-The CSV output has one row per source: 'reference', 'stations' (pooled) and 'station:&lt;id&gt;'; the numeric outputs are those of the reference comparison when a reference is given, else of the stations.
+The CSV output has one row per source: 'reference', 'stations' (pooled) and 'station:&lt;id&gt;'; the numeric outputs are those of the reference comparison when a reference is given, else of the stations. With the quality raster 'Downscale soil moisture' wrote for the estimate, the reference comparison is also split by the path of each pixel: 'reference:all factors observed', 'reference:filled' and 'reference:coarse only'.
 
 Time series: give several estimates (dates in the file names, e.g. the sm_1km_&lt;YYYYMMDD&gt;.tif of a downscaling series) with reference rasters of the same dates and/or stations. Each date is compared as above; the CSV has one row per date and source, then the metrics of all dates pooled (date 'all'), which are also the numeric outputs.
 
@@ -3517,7 +3609,7 @@ Units: the estimate and the reference must be in m3/m3; percent, scaled integers
 
 站点：点图层（未指定时按名称查找站点 ID、日期和土壤水分字段：station/id/name、date/time、value/sm/soil_moisture）、CSV 表（列 station、lon、lat、date、value，坐标为 EPSG:4326）、ISMN .stm 文件（“Header+values”或“CEOP formatted”格式），或包含这些文件的文件夹（只使用最大深度以内传感器的、标记为“G”的值）。将每个站点在估算日期的日均值与站点所在的估算像元进行比较。除非另行给定，日期取自估算结果的文件名（YYYYMMDD 或 YYYY-MM-DD）。
 
-CSV 输出每个数据源一行：“reference”、“stations”（合并）和“station:&lt;id&gt;”；给定参考栅格时，数值输出为与参考栅格比较的结果，否则为与站点比较的结果。
+CSV 输出每个数据源一行：“reference”、“stations”（合并）和“station:&lt;id&gt;”；给定参考栅格时，数值输出为与参考栅格比较的结果，否则为与站点比较的结果。若给定“降尺度土壤水分”为该估算写出的质量栅格，与参考栅格的比较还会按各像元的来源路径分开报告：“reference:all factors observed”、“reference:filled”和“reference:coarse only”。
 
 时间序列：给定多个估算结果（文件名中带日期，例如降尺度序列的 sm_1km_&lt;YYYYMMDD&gt;.tif），以及相同日期的参考栅格和/或站点。每个日期按上述方式比较；CSV 中每个日期和数据源一行，最后是所有日期合并的指标（日期为“all”），这些也是数值输出。
 
@@ -3528,24 +3620,14 @@ HTML 报告包含精度指标表、估算值对参考值的密度散点图（带
 单位：估算结果和参考栅格必须为 m3/m3；百分比、缩放后的整数或未声明的填充值（如 -9999）会使运行停止，并给出修正方法。高级参数 REF_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 REF_NODATA（文件未声明的填充值）说明如何读取参考栅格。站点值必须位于 0-1 m3/m3 之间。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="117" />
-            <source>Baseline: coarse SMAP</source>
-            <translation>基线：粗分辨率 SMAP</translation>
+            <location filename="../processing_provider/algs/validate.py" line="124" />
+            <source>Quality raster of the estimate</source>
+            <translation>估算结果的质量栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="117" />
-            <source>The SMAP raster the estimate was downscaled from: resampled bilinearly and compared with the same reference, so the report shows what downscaling adds.</source>
-            <translation>估算结果降尺度所用的 SMAP 栅格：双线性重采样后与同一参考值比较，使报告显示降尺度带来的增益。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/validate.py" line="206" />
-            <source>A baseline is compared with the reference raster of one estimate: give a reference raster too, or leave the baseline empty.</source>
-            <translation>基线要与单个估算结果的参考栅格比较：请同时给出参考栅格，或将基线留空。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/validate.py" line="352" />
-            <source>Baseline</source>
-            <translation>基线</translation>
+            <location filename="../processing_provider/algs/validate.py" line="124" />
+            <source>The quality raster 'Downscale soil moisture' wrote with the estimate: the reference comparison is also reported for fully observed, filled and coarse-only pixels (one date).</source>
+            <translation>“降尺度土壤水分”随估算结果写出的质量栅格：与参考栅格的比较还会分别报告所有因子均有观测、已填补和仅粗分辨率场的像元（单一日期）。</translation>
         </message>
     </context>
     <context>

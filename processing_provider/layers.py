@@ -20,6 +20,7 @@ from qgis.core import (
     QgsColorRampShader,
     QgsContrastEnhancement,
     QgsDateTimeRange,
+    QgsPalettedRasterRenderer,
     QgsProcessingContext,
     QgsProcessingLayerPostProcessorInterface,
     QgsProcessingUtils,
@@ -29,7 +30,7 @@ from qgis.core import (
     QgsSingleBandGrayRenderer,
     QgsSingleBandPseudoColorRenderer,
 )
-from qgis.PyQt.QtCore import QDate, QDateTime, QTime
+from qgis.PyQt.QtCore import QCoreApplication, QDate, QDateTime, QTime
 from qgis.PyQt.QtGui import QColor
 
 from ..algorithms.dates import date_from_name
@@ -97,7 +98,8 @@ def apply_soil_moisture_style(layer) -> None:
 def style_output(context, path: str, style: str = "soil_moisture", name: str | None = None) -> None:
     """Style (and optionally rename) an output layer when Processing loads it.
 
-    ``style``: 'soil_moisture' (fixed 0-0.45 m3/m3 ramp), 'factors' (first band gray, 2-98 % stretch) or 'none'.
+    ``style``: 'soil_moisture' (fixed 0-0.45 m3/m3 ramp), 'factors' (first band gray, 2-98 % stretch), 'quality'
+    (categorical classes of the gap-filling paths) or 'none'.
     """
     if not context.willLoadLayerOnCompletion(path):
         return
@@ -108,6 +110,8 @@ def style_output(context, path: str, style: str = "soil_moisture", name: str | N
         details.setPostProcessor(SoilMoistureStyle.create())
     elif style == "factors":
         details.setPostProcessor(FactorsStyle.create())
+    elif style == "quality":
+        details.setPostProcessor(QualityStyle.create())
 
 
 def apply_factors_style(layer) -> None:
@@ -138,6 +142,34 @@ class FactorsStyle(OneShotPostProcessor):
     def apply(self, layer, context) -> None:
         if isinstance(layer, QgsRasterLayer):
             apply_factors_style(layer)
+
+
+#: Colours of the quality classes (gapfill codes): observed green, filled amber, coarse only grey-violet.
+QUALITY_COLORS = {1: "#1a9850", 2: "#fdae61", 3: "#8073ac"}
+
+
+def quality_labels() -> dict[int, str]:
+    """The legend of the quality classes (gapfill codes), translated."""
+    return {1: QCoreApplication.translate("QualityStyle", "All factors observed"),
+            2: QCoreApplication.translate("QualityStyle", "Missing factors filled (coarse-cell means)"),
+            3: QCoreApplication.translate("QualityStyle", "Coarse field only (no factor observed)")}
+
+
+def apply_quality_style(layer) -> None:
+    """Categorical style of a quality raster: one colour and legend entry per path (nodata 0 transparent)."""
+    labels = quality_labels()
+    classes = [QgsPalettedRasterRenderer.Class(code, QColor(QUALITY_COLORS[code]), labels[code])
+               for code in sorted(QUALITY_COLORS)]
+    layer.setRenderer(QgsPalettedRasterRenderer(layer.dataProvider(), 1, classes))
+    layer.triggerRepaint()
+
+
+class QualityStyle(OneShotPostProcessor):
+    """Applies :func:`apply_quality_style` to a loaded quality raster."""
+
+    def apply(self, layer, context) -> None:
+        if isinstance(layer, QgsRasterLayer):
+            apply_quality_style(layer)
 
 
 def _qdatetime(day: dt.date) -> QDateTime:

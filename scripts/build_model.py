@@ -28,8 +28,10 @@ DESCRIPTION = (
     "of the 1 km reference grid raster.\n"
     "2. Screen factors: correlation with SMAP at the SMAP scale; redundant factors are dropped.\n"
     "3. Train downscaling model on the selected factors (spatial-block cross-validation).\n"
-    "4. Downscale soil moisture with residual correction against SMAP.\n"
-    "5. Validate soil moisture against the validation reference raster.\n\n"
+    "4. Downscale soil moisture with (smooth, mass-conserving) residual correction against SMAP; pixels with "
+    "missing factors are filled, and the quality raster says which path produced each pixel.\n"
+    "5. Validate soil moisture against the validation reference raster (also for the observed and the filled "
+    "pixels apart).\n\n"
     "Training uses the SMAP cells of the area on this one date: give an area of at least about 100 km x 100 km "
     "(some 120 SMAP cells) or train on several dates with 'Train downscaling model' itself. Screening, training "
     "and validation write HTML reports with plots.")
@@ -56,6 +58,7 @@ OUTPUTS = [
     ("train", "OUTPUT", "model_file", "Model file", True),
     ("train", "REPORT", "training_report", "Training report", False),
     ("downscale", "OUTPUT", "soil_moisture_1km", "Soil moisture 1 km", True),
+    ("downscale", "QUALITY", "quality_1km", "Quality (path of each pixel)", False),
     ("validate", "OUTPUT", "validation_metrics", "Validation metrics", True),
     ("validate", "REPORT", "validation_report", "Validation report", False),
 ]
@@ -125,7 +128,8 @@ def build(path: str = OUTPUT) -> str:
          {"MODEL": [output("train", "OUTPUT")], "FACTORS": [output("align", "OUTPUT")],
           "SOIL_MOISTURE": [param("smap")]}),
         ("validate", "smdownscale:validate", "Validate soil moisture",
-         {"INPUT": [output("downscale", "OUTPUT")], "REFERENCE": [param("validation_reference")]}),
+         {"INPUT": [output("downscale", "OUTPUT")], "REFERENCE": [param("validation_reference")],
+          "QUALITY": [output("downscale", "QUALITY")]}),
     ]
     for i, (child_id, alg_id, description, sources) in enumerate(steps):
         child = QgsProcessingModelChildAlgorithm(alg_id)

@@ -18,12 +18,16 @@ from smdownscale.algorithms.raster import srs_from_user
 
 
 def tif_bytes(values: np.ndarray, x0: float, y0: float, res: float = 1000.0) -> bytes:
-    """A float32 GeoTIFF in EPSG:6933 as Earth Engine exports it (upper-left corner x0, y0), as bytes."""
+    """A float32 GeoTIFF in EPSG:6933 as Earth Engine exports it (upper-left corner x0, y0), as bytes.
+
+    ``values``: one band (rows, cols) or several (bands, rows, cols)."""
     name = f"/vsimem/tile_{abs(hash((x0, y0)))}.tif"
-    ds = gdal.GetDriverByName("GTiff").Create(name, values.shape[1], values.shape[0], 1, gdal.GDT_Float32)
+    bands = values if values.ndim == 3 else values[None]
+    ds = gdal.GetDriverByName("GTiff").Create(name, bands.shape[2], bands.shape[1], bands.shape[0], gdal.GDT_Float32)
     ds.SetGeoTransform((x0, res, 0, y0, 0, -res))
     ds.SetProjection(srs_from_user("EPSG:6933").ExportToWkt())
-    ds.GetRasterBand(1).WriteArray(values)
+    for k, band in enumerate(bands):
+        ds.GetRasterBand(k + 1).WriteArray(band)
     ds = None
     f = gdal.VSIFOpenL(name, "rb")
     gdal.VSIFSeekL(f, 0, 2)

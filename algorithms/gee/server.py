@@ -21,7 +21,11 @@ Prediction (:func:`build_prediction`): the classifier applied to the fine factor
 'constant' adds, to every fine pixel, its SMAP cell's residual (SMAP minus the mean of the fine prediction
 in the cell, computed with ``reduceResolution(mean)`` onto the SMAP grid and spread back unchanged, nearest
 neighbour), so each cell's fine mean equals SMAP before clamping; cells without SMAP keep the plain
-prediction, as locally. Then ``clamp(lo, hi)``.
+prediction, as locally. Then ``clamp(lo, hi)``. With ``fill`` (what :func:`plan_downscale` asks with
+residual correction), pixels the classifier leaves masked (a factor missing) get the coarse field itself,
+their SMAP cell's value, and a second band ``quality`` flags each pixel: 1 predicted from all factors, 3
+coarse field only (the local codes of :mod:`..gapfill`; the local filling of missing factors from their cell
+means is not done on the server).
 
 Exports (:func:`build_exports`): one task per time step to Google Drive, Cloud Storage or an Earth Engine
 asset, on exactly the fine grid (crs, crsTransform, region) with ``maxPixels`` raised explicitly. The
@@ -46,6 +50,7 @@ import ee
 
 from .. import raster
 from ..errors import InputError
+from ..gapfill import ALL_FACTORS, COARSE_ONLY
 from ..grids import EASE_CELL, EASE_CRS, EASE_X0, EASE_Y0
 from ..options import EE_MODELS, EE_RESIDUAL_MODES
 from ..raster import Grid
@@ -102,6 +107,8 @@ CLASSES: dict[tuple[str, str], list[int]] = {
 TARGET = "target"
 BAND_NAME = "soil_moisture"
 RESIDUAL_MODES = EE_RESIDUAL_MODES.keys
+#: The quality band of a gap-filled prediction (the codes of :mod:`..gapfill`).
+QUALITY_BAND = "quality"
 DESTINATIONS = ("drive", "gcs", "asset")
 #: Training samples a model that Earth Engine cannot save (SVR, gradient boosting) may take: every export retrains it.
 MAX_EMBEDDED_SAMPLES = 25000
@@ -688,8 +695,10 @@ def load_model(asset_id: str, factors: Sequence[str | dict[str, Any]], model_typ
 
 def build_prediction(model: TrainedModel | ee.Classifier, stack: ee.Image, smap: ee.Image | None,
                      residual: str = "constant", clip: tuple[float, float] | None = DEFAULT_CLIP,
-                     fine_grid: Grid | None = None, coarse_grid: Grid | None = None) -> ee.Image:
-    """Soil moisture on the fine grid for one time step: one float band ``soil_moisture``.
+                     fine_grid: Grid | None = None, coarse_grid: Grid | None = None, fill: bool = False) -> ee.Image:
+    """Soil moisture on the fine grid for one time step: one float band ``soil_moisture`` (with ``fill``, and
+    residual 'constant', pixels without a prediction take their SMAP cell's value and a second band ``quality``
+    says 1 predicted, 3 coarse field only).
 
     ``model``: a :class:`TrainedModel` (its factors are expanded and, for SVR, standardized) or an
     ``ee.Classifier`` applied to ``stack`` as it is. ``smap``: SMAP of the same step (needed by residual
@@ -750,9 +759,16 @@ def build_prediction(model: TrainedModel | ee.Classifier, stack: ee.Image, smap:
         smap_cells = ee.Image(smap).reproject(smap_projection(coarse_grid)).rename([BAND_NAME])
         resid = smap_cells.subtract(cell_mean)
         pred = pred.add(resid.reproject(fine_proj).unmask(0, False))  # nearest: constant per SMAP cell
+    quality = None
+    if fill and residual == "constant":
+        observed = pred.mask()
+        pred = pred.unmask(smap_cells.reproject(fine_proj), False)  # the coarse field where nothing predicts
+        quality = (ee.Image.constant(COARSE_ONLY).where(observed, ALL_FACTORS).updateMask(pred.mask())
+                   .rename([QUALITY_BAND]).toFloat())
     if clip is not None:
         pred = pred.clamp(float(clip[0]), float(clip[1]))
-    return pred.rename([BAND_NAME]).toFloat()
+    out = pred.rename([BAND_NAME]).toFloat()
+    return out if quality is None else out.addBands(quality)
 
 
 # -- exports ---------------------------------------------------------------------------------------
@@ -1103,7 +1119,8 @@ def _prediction_exports(checked: _Checked, model: TrainedModel, fine: Grid, coar
         stack = build_stack(checked.entries, s0, s1, region, options)
         smap = build_smap(request.smap_product, request.smap_layer, s0, s1, region) \
             if request.residual != "none" else None
-        images.append((label, build_prediction(model, stack, smap, request.residual, request.clip, fine, coarse)))
+        images.append((label, build_prediction(model, stack, smap, request.residual, request.clip, fine, coarse,
+                                               fill=request.residual == "constant")))
     return build_exports(images, request.destination, request.destination_path, fine,
                          max_pixels=request.max_pixels, request_fingerprint=request_fp)
 

@@ -787,6 +787,8 @@ def _download_one(storage: Any, rec: dict[str, Any], names: Sequence[str], out: 
                                 creationOptions=["COMPRESS=DEFLATE", "TILED=YES"])
             band = ds.GetRasterBand(1)
             band.SetDescription(band_name)
+            if ds.RasterCount > 1:  # the coarse-field fallback's flags (build_prediction with fill)
+                ds.GetRasterBand(2).SetDescription("quality")
             meta = {"SMD_SOURCE": "Google Earth Engine", "SMD_TASK": rec["description"]}
             if rec.get("date"):
                 meta["SMD_DATE"] = rec["date"]

@@ -9,6 +9,7 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
@@ -43,7 +44,9 @@ class DownscaleAlgorithm(SmdAlgorithm):
     CLIP_MAX = "CLIP_MAX"
     SM_SCALE = "SM_SCALE"
     SM_NODATA = "SM_NODATA"
+    FILL_GAPS = "FILL_GAPS"
     OUTPUT = "OUTPUT"
+    QUALITY = "QUALITY"
     MEAN = "MEAN"
     # time series: several dates in one run, one file per date
     FACTORS_SERIES = "FACTORS_SERIES"
@@ -61,15 +64,22 @@ class DownscaleAlgorithm(SmdAlgorithm):
             "Applies a model trained with 'Train downscaling model' to a 1 km factor stack (from 'Align rasters "
             "to a grid') and writes 1 km soil moisture (m3/m3, float32 GeoTIFF, nodata -9999).\n\n"
             "Factors are matched to the model by band name, so the stack may hold its bands in any order and "
-            "extra bands; a factor the model needs but the stack lacks is an error. Pixels where any factor is "
-            "nodata stay nodata. The raster is processed in blocks, so any extent fits in memory.\n\n"
-            "Residual correction (default: constant per coarse cell) needs the coarse SMAP raster of the same "
-            "date: for every SMAP cell the residual SMAP minus the mean of the 1 km predictions inside the cell "
-            "is added to those pixels, so the 1 km field averages exactly to SMAP in every cell. Pixels whose "
-            "cell has no SMAP value keep the uncorrected prediction. The smooth variant adds a bilinear surface "
-            "through one value per SMAP cell instead, solved so that every cell still averages to SMAP (no blocky "
-            "seams at cell edges); the log reports the largest cell-mean deviation from SMAP (mass-conservation "
-            "check). Finally values are clipped to the physical range (advanced parameters).\n\n"
+            "extra bands; a factor the model needs but the stack lacks is an error. The raster is processed in "
+            "blocks, so any extent fits in memory.\n\n"
+            "Complete maps: where factors are missing (cloud gaps in LST or NDVI, swath gaps, water), a pixel is "
+            "predicted from the factors it has plus the coarse-cell means of the missing ones (interpolated between "
+            "cell centers); a pixel without any factor, in a cell with a SMAP value, gets the coarse field itself "
+            "(residual-corrected). This needs the SMAP raster (its cells), also with residual correction off. The "
+            "quality raster says per pixel which path produced it: 1 all factors observed, 2 missing factors "
+            "filled, 3 coarse field only (0 nodata). Turn 'Fill gaps' off to leave such pixels empty.\n\n"
+            "Residual correction (default: smooth, mass-conserving) needs the coarse SMAP raster of the same "
+            "date: for every SMAP cell the residual is SMAP minus the mean of the 1 km predictions inside the "
+            "cell. The smooth correction adds a bilinear surface through one value per SMAP cell, solved so that "
+            "the 1 km field averages exactly to SMAP in every cell, without steps at cell edges. The constant "
+            "variant adds each cell's residual to its pixels (the same cell means, but 9 km seams show). Pixels "
+            "whose cell has no SMAP value keep the uncorrected prediction; the log reports the largest cell-mean "
+            "deviation from SMAP (mass-conservation check). Finally values are clipped to the physical range "
+            "(advanced parameters).\n\n"
             "Derived factors the model was trained with (LST day-night difference, TVDI, antecedent precipitation "
             "index) are recomputed from the stack's bands; a stack without them works with models that do not "
             "use them.\n\nTime series: instead of one factor stack, give factor stacks of several dates (with the SMAP "
@@ -102,10 +112,11 @@ class DownscaleAlgorithm(SmdAlgorithm):
                          "correction."))
         self.add(QgsProcessingParameterEnum(self.RESIDUAL_CORRECTION, self.tr("Residual correction"),
                                             options=[residual[key] for key in RESIDUAL_MODES],
-                                            defaultValue=0),
-                 self.tr("Constant per coarse cell: each SMAP cell's 1 km mean equals SMAP. Smooth: the "
-                         "residual is spread as an interpolated surface, without steps at cell edges, and "
-                         "each cell's 1 km mean still equals SMAP. None: the plain model prediction."))
+                                            defaultValue=RESIDUAL_MODES.index("smooth")),
+                 self.tr("Smooth (default): the residual is spread as an interpolated surface, without "
+                         "steps at cell edges, and each SMAP cell's 1 km mean equals SMAP. Constant per "
+                         "coarse cell: the same cell means, with steps at cell edges. None: the plain model "
+                         "prediction."))
         self.add(QgsProcessingParameterNumber(self.CLIP_MIN, self.tr("Minimum soil moisture (m3/m3)"),
                                               QgsProcessingParameterNumber.Type.Double, defaultValue=0.0),
                  self.tr("Lower end of the physical range; smaller values are raised to it."), advanced=True)
@@ -113,6 +124,9 @@ class DownscaleAlgorithm(SmdAlgorithm):
                                               QgsProcessingParameterNumber.Type.Double, defaultValue=0.6),
                  self.tr("Upper end of the physical range (about the porosity); larger values are "
                          "lowered to it."), advanced=True)
+        self.add(QgsProcessingParameterBoolean(self.FILL_GAPS, self.tr("Fill gaps (complete maps)"), defaultValue=True),
+                 self.tr("Predict pixels with missing factors from the coarse-cell means of those factors, "
+                         "and give pixels without any factor the coarse field; off: they stay nodata."), advanced=True)
         add_sm_reading(self, scale_default=None)
         self.add(QgsProcessingParameterMultipleLayers(self.FACTORS_SERIES, self.tr("Time series: factor stacks"),
                                                       QgsProcessing.SourceType.TypeRaster, optional=True),
@@ -135,6 +149,11 @@ class DownscaleAlgorithm(SmdAlgorithm):
         self.add(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Soil moisture 1 km"), optional=True,
                                                          createByDefault=True),
                  self.tr("Float32 GeoTIFF of soil moisture in m3/m3 (one date)."))
+        self.add(QgsProcessingParameterRasterDestination(self.QUALITY, self.tr("Quality (path of each pixel)"),
+                                                         optional=True, createByDefault=True),
+                 self.tr("Byte GeoTIFF: 1 all factors observed, 2 missing factors filled from coarse-cell "
+                         "means, 3 coarse field only, 0 nodata (one date; a time series writes "
+                         "quality_<YYYYMMDD>.tif next to the soil moisture files)."))
         self.add(QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, self.tr("Time series: output folder"),
                                                          optional=True, createByDefault=False),
                  self.tr("Folder for sm_1km_<YYYYMMDD>.tif per date and the list sm_1km_series.csv; "
@@ -156,9 +175,9 @@ class DownscaleAlgorithm(SmdAlgorithm):
     def folder_output(self, name, folder, parameters, context):
         """A time series writes sm_1km_<YYYYMMDD>.tif per date and the list sm_1km_series.csv into the folder."""
         from ...algorithms.paths import FolderOutput
-        from ...algorithms.series import LIST_NAME, OUTPUT_PREFIX
+        from ...algorithms.series import LIST_NAME, OUTPUT_PREFIX, QUALITY_PREFIX
 
-        return FolderOutput(folder, files=[LIST_NAME], patterns=[f"{OUTPUT_PREFIX}_*.tif"])
+        return FolderOutput(folder, files=[LIST_NAME], patterns=[f"{OUTPUT_PREFIX}_*.tif", f"{QUALITY_PREFIX}_*.tif"])
 
     def checkParameterValues(self, parameters, context):
         ok, msg = super().checkParameterValues(parameters, context)
@@ -197,14 +216,19 @@ class DownscaleAlgorithm(SmdAlgorithm):
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         if not output:
             output = QgsProcessingUtils.generateTempFilename("sm_1km.tif")
+        quality = self.parameterAsOutputLayer(parameters, self.QUALITY, context) or None
+        fill = self.parameterAsBoolean(parameters, self.FILL_GAPS, context)
         progress, is_canceled = self.callbacks(feedback)
         if coarse and mode == "none":
-            feedback.pushInfo(self.tr("Residual correction is off: the coarse soil moisture raster is not used."))
+            feedback.pushInfo(self.tr("Residual correction is off: the coarse soil moisture raster serves gap filling "
+                                      "only.") if fill else
+                              self.tr("Residual correction is off: the coarse soil moisture raster is not used."))
 
         sm_scale, sm_nodata = self._sm_reading(parameters, context)
-        res = self.run_engine(engine.downscale, model, stack, output, coarse_sm=coarse if mode != "none" else None,
-                              residual=mode, clip=clip, progress=progress, is_canceled=is_canceled,
-                              sm_scale=sm_scale, sm_nodata=sm_nodata)
+        res = self.run_engine(engine.downscale, model, stack, output,
+                              coarse_sm=coarse if mode != "none" or fill else None, residual=mode, clip=clip,
+                              progress=progress, is_canceled=is_canceled, sm_scale=sm_scale, sm_nodata=sm_nodata,
+                              quality=quality, fill_gaps=fill)
 
         feedback.pushInfo(self.tr("Model: {} ({}); date: {}").format(res.model_type, model, res.date or "-"))
         self.report_backend(res, feedback)
@@ -224,9 +248,24 @@ class DownscaleAlgorithm(SmdAlgorithm):
         if res.n_clipped and not res.warnings:
             feedback.pushInfo(self.tr("{} pixels were clipped to {:g}-{:g} m3/m3.")
                               .format(res.n_clipped, clip[0], clip[1]))
+        self.report_gaps(res, feedback, fill and bool(coarse))
         style_output(context, output, "soil_moisture",
                      name=self.tr("Soil moisture 1 km {}").format(res.date or "").strip())
-        return {self.OUTPUT: output, self.MEAN: res.mean}
+        if quality:
+            style_output(context, quality, "quality", name=self.tr("Quality {}").format(res.date or "").strip())
+        return {self.OUTPUT: output, self.QUALITY: quality, self.MEAN: res.mean}
+
+    def report_gaps(self, res, feedback, filled: bool) -> None:
+        """Say how many pixels each path produced (gap filling)."""
+        if not filled:
+            feedback.pushInfo(self.tr("Gap filling is off (or no SMAP raster was given): pixels where a factor is "
+                                      "missing stay nodata."))
+            return
+        feedback.pushInfo(self.tr("Pixels: {} with all factors observed, {} with missing factors filled from "
+                                  "coarse-cell means, {} from the coarse field only.")
+                          .format(res.n_all_factors, res.n_filled, res.n_coarse_only))
+        for name, n in res.filled_factors.items():
+            feedback.pushInfo(self.tr("Factor {} filled at {} pixels.").format(name, n))
 
     def _sm_reading(self, parameters, context) -> tuple[float | None, float | None]:
         """(scale, nodata) of the SMAP of residual correction; None: as the model was trained."""
@@ -293,19 +332,21 @@ class DownscaleAlgorithm(SmdAlgorithm):
             self.parameterAsFile(parameters, self.INPUT_FOLDER, context) or None)
         out_dir = self.parameterAsFileOutput(parameters, self.OUTPUT_FOLDER, context) or \
             QgsProcessingUtils.generateTempFilename("sm_1km_series")
-        single = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-        if single and context.willLoadLayerOnCompletion(single):  # a series writes one file per date instead
-            layers = context.layersToLoadOnCompletion()
-            layers.pop(single, None)
-            context.setLayersToLoadOnCompletion(layers)
+        for name in (self.OUTPUT, self.QUALITY):
+            single = self.parameterAsOutputLayer(parameters, name, context)
+            if single and context.willLoadLayerOnCompletion(single):  # a series writes one file per date instead
+                layers = context.layersToLoadOnCompletion()
+                layers.pop(single, None)
+                context.setLayersToLoadOnCompletion(layers)
         if smap and mode == "none":
             feedback.pushInfo(self.tr("Residual correction is off: the SMAP rasters are not used."))
         progress, is_canceled = self.callbacks(feedback)
 
         sm_scale, sm_nodata = self._sm_reading(parameters, context)
-        results = self.run_engine(engine.downscale_series, model, stacks, smap if mode != "none" else None, out_dir,
-                                  residual=mode, clip=clip, progress=progress, is_canceled=is_canceled,
-                                  sm_scale=sm_scale, sm_nodata=sm_nodata)
+        fill = self.parameterAsBoolean(parameters, self.FILL_GAPS, context)
+        results = self.run_engine(engine.downscale_series, model, stacks, smap if mode != "none" or fill else None,
+                                  out_dir, residual=mode, clip=clip, progress=progress, is_canceled=is_canceled,
+                                  sm_scale=sm_scale, sm_nodata=sm_nodata, fill_gaps=fill)
 
         if results:
             self.report_backend(results[0], feedback)
@@ -314,6 +355,9 @@ class DownscaleAlgorithm(SmdAlgorithm):
         for res in results:
             feedback.pushInfo(self.tr("{}: {} valid pixels, mean {:.4f} m3/m3 -> {}")
                               .format(res.date, res.n_valid, res.mean, res.output))
+            if res.n_filled or res.n_coarse_only:
+                feedback.pushInfo(self.tr("{}: {} pixels with missing factors filled, {} from the coarse field only.")
+                                  .format(res.date, res.n_filled, res.n_coarse_only))
             if res.n_uncorrected:
                 feedback.pushWarning(self.tr("{}: {} pixels lie in cells without a SMAP value and keep the "
                                              "uncorrected prediction.").format(res.date, res.n_uncorrected))
@@ -328,5 +372,5 @@ class DownscaleAlgorithm(SmdAlgorithm):
         mean = sum(r.mean * r.n_valid for r in results if r.n_valid) / n if n else float("nan")
         feedback.pushInfo(self.tr("{} dates written to {}; mean soil moisture {:.4f} m3/m3.")
                           .format(len(results), out_dir, mean))
-        return {self.OUTPUT: None, self.MEAN: mean, self.OUTPUT_FOLDER: out_dir,
+        return {self.OUTPUT: None, self.QUALITY: None, self.MEAN: mean, self.OUTPUT_FOLDER: out_dir,
                 self.OUTPUT_FILES: ";".join(r.output for r in results)}

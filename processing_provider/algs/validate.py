@@ -51,6 +51,7 @@ class ValidateAlgorithm(SmdAlgorithm):
     INPUT = "INPUT"
     REFERENCE = "REFERENCE"
     BASELINE = "BASELINE"
+    QUALITY = "QUALITY"
     RESAMPLING = "RESAMPLING"
     REF_SCALE = "REF_SCALE"
     REF_NODATA = "REF_NODATA"
@@ -92,7 +93,10 @@ class ValidateAlgorithm(SmdAlgorithm):
             "mean on the estimate's date is compared with the estimate pixel containing the station. The date "
             "comes from the estimate's file name (YYYYMMDD or YYYY-MM-DD) unless given.\n\n"
             "The CSV output has one row per source: 'reference', 'stations' (pooled) and 'station:<id>'; the "
-            "numeric outputs are those of the reference comparison when a reference is given, else of the stations.\n\n"
+            "numeric outputs are those of the reference comparison when a reference is given, else of the "
+            "stations. With the quality raster 'Downscale soil moisture' wrote for the estimate, the reference "
+            "comparison is also split by the path of each pixel: 'reference:all factors observed', "
+            "'reference:filled' and 'reference:coarse only'.\n\n"
             "Time series: give several estimates (dates in the file names, e.g. the sm_1km_<YYYYMMDD>.tif of a "
             "downscaling series) with reference rasters of the same dates and/or stations. Each date is compared "
             "as above; the CSV has one row per date and source, then the metrics of all dates pooled (date "
@@ -117,6 +121,11 @@ class ValidateAlgorithm(SmdAlgorithm):
         self.add(QgsProcessingParameterRasterLayer(self.BASELINE, self.tr("Baseline: coarse SMAP"), optional=True),
                  self.tr("The SMAP raster the estimate was downscaled from: resampled bilinearly and compared "
                          "with the same reference, so the report shows what downscaling adds."))
+        self.add(QgsProcessingParameterRasterLayer(self.QUALITY, self.tr("Quality raster of the estimate"),
+                                                   optional=True),
+                 self.tr("The quality raster 'Downscale soil moisture' wrote with the estimate: the "
+                         "reference comparison is also reported for fully observed, filled and coarse-only "
+                         "pixels (one date)."))
         self.add(QgsProcessingParameterEnum(self.RESAMPLING, self.tr("Reference resampling"),
                                             options=[self.tr("Automatic (average if finer, bilinear if coarser)"),
                                                      self.tr("Bilinear"), self.tr("Average"), self.tr("Nearest")],
@@ -305,6 +314,7 @@ class ValidateAlgorithm(SmdAlgorithm):
         if estimate is None:
             raise QgsProcessingException(self.invalidRasterError(parameters, self.INPUT))
         reference = self._raster_path(parameters, self.REFERENCE, context)
+        quality = self._raster_path(parameters, self.QUALITY, context)
         resampling = RESAMPLING[self.parameterAsEnum(parameters, self.RESAMPLING, context)]
         text = (self.parameterAsString(parameters, self.DATE, context) or "").strip()
         try:
@@ -326,7 +336,7 @@ class ValidateAlgorithm(SmdAlgorithm):
                                   date=day, output_csv=output, reference_resampling=resampling, pairs_csv=pairs,
                                   progress=progress, is_canceled=is_canceled,
                                   sink=Sinks(sampler, error_map) if sampler else None, ref_scale=ref_scale,
-                                  ref_nodata=ref_nodata, baseline=baseline)
+                                  ref_nodata=ref_nodata, baseline=baseline, quality=quality)
 
         if "reference" in results:
             feedback.pushInfo(self.tr("Reference resampled onto the estimate's grid with '{}'.")

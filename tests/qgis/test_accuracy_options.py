@@ -102,7 +102,7 @@ def test_downscale_smooth_residual_correction(run, ds_scene, tmp_path):
     out = str(tmp_path / "smooth_20230601.tif")
     res = run("smdownscale:downscale", {A.MODEL: ds_scene["model"], A.FACTORS: ds_scene["stack"],
                                         A.SOIL_MOISTURE: ds_scene["smap"], A.RESIDUAL_CORRECTION: 2,
-                                        A.CLIP_MIN: -1.0, A.CLIP_MAX: 2.0, A.OUTPUT: out})
+                                        A.FILL_GAPS: False, A.CLIP_MIN: -1.0, A.CLIP_MAX: 2.0, A.OUTPUT: out})
     got = read_all(out)[0].astype(np.float64)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(ds_scene["raw"]))
     # 9 x 9 pixels per cell, aligned: every cell averages to SMAP

@@ -863,7 +863,8 @@ CASES = [
                        "SOIL_MOISTURE_SERIES": [d["clash_series_sm"]],
                        "OUTPUT_FOLDER": str(pathlib.Path(d["clash_series_sm"]).parent)},
          r"The input 'Time series: .*' \(SOIL_MOISTURE_SERIES\) \(.*series/sm_1km_20230601\.tif\) lies in the output "
-         r"folder 'Time series: output folder' \(OUTPUT_FOLDER\) .* under a name the output writes \(sm_1km_\*\.tif\)",
+         r"folder 'Time series: output folder' \(OUTPUT_FOLDER\) .* under a name the output writes \(sm_1km_\*\.tif, "
+         r"quality_\*\.tif\)",
          outputs=()),
     Case("workflow: a step's report written over the model's SMAP input", "workflow",
          lambda d, o: {"smap": d["clash_workflow_smap"], "factor_rasters": [d["scene"]["stacks"][0]],

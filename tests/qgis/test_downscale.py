@@ -20,7 +20,8 @@ def scene(tmp_path_factory):
 def test_downscale_with_residual_correction(run, scene, tmp_path):
     out = str(tmp_path / "sm_1km_20230601.tif")
     res = run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS: scene["stack"],
-                                        A.SOIL_MOISTURE: scene["smap"], A.OUTPUT: out})
+                                        A.SOIL_MOISTURE: scene["smap"], A.RESIDUAL_CORRECTION: 0,
+                                        A.FILL_GAPS: False, A.OUTPUT: out})
     assert res[A.OUTPUT] == out
     got = read_all(out)[0].astype(np.float64)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(scene["raw"]))
@@ -34,6 +35,48 @@ def test_downscale_with_residual_correction(run, scene, tmp_path):
     ds = gdal.Open(out)
     assert ds.GetRasterBand(1).GetDescription() == "soil_moisture"
     assert ds.GetMetadataItem("residual_correction") == "constant"
+
+
+def _steps(values):
+    """Mean |step| between horizontal neighbours across the 9-pixel cell edges, and inside cells."""
+    d = np.abs(np.diff(values, axis=1))
+    edge = (np.arange(RS_W - 1) % 9) == 8
+    return float(np.nanmean(d[:, edge])), float(np.nanmean(d[:, ~edge]))
+
+
+def test_default_is_complete_smooth_and_flags_each_pixel(run, scene, tmp_path):
+    from qgis.core import QgsPalettedRasterRenderer, QgsRasterLayer
+
+    from smdownscale.processing_provider.layers import QUALITY_COLORS, apply_quality_style, quality_labels
+
+    out, qual = str(tmp_path / "sm_1km_20230601.tif"), str(tmp_path / "quality_20230601.tif")
+    res = run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS: scene["stack"],
+                                        A.SOIL_MOISTURE: scene["smap"], A.CLIP_MIN: -1.0, A.CLIP_MAX: 2.0,
+                                        A.OUTPUT: out, A.QUALITY: qual})
+    assert res[A.QUALITY] == qual
+    got = read_all(out)[0].astype(np.float64)
+    assert np.isfinite(got).all()  # the NDVI gap is filled
+    np.testing.assert_allclose(np.mean(got.reshape(4, 9, 5, 9), axis=(1, 3)), scene["sm"], atol=1e-6)
+    assert gdal.Open(out).GetMetadataItem("residual_correction") == "smooth"
+    q = gdal.Open(qual).ReadAsArray()
+    np.testing.assert_array_equal(q, np.where(np.isnan(scene["raw"]), 2, 1))
+    # no seams: the smooth default steps across cell edges about as inside them; constant per cell does not
+    across, inside = _steps(got)
+    const = str(tmp_path / "constant.tif")
+    run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS: scene["stack"], A.SOIL_MOISTURE: scene["smap"],
+                                  A.RESIDUAL_CORRECTION: 0, A.CLIP_MIN: -1.0, A.CLIP_MAX: 2.0, A.OUTPUT: const})
+    c_across, c_inside = _steps(read_all(const)[0].astype(np.float64))
+    assert across / inside < c_across / c_inside
+    # the quality layer's categorical style
+    layer = QgsRasterLayer(qual, "quality")
+    apply_quality_style(layer)
+    renderer = layer.renderer()
+    assert isinstance(renderer, QgsPalettedRasterRenderer)
+    classes = renderer.classes()
+    assert [c.value for c in classes] == [1, 2, 3]
+    assert [c.label for c in classes] == [quality_labels()[k] for k in (1, 2, 3)]
+    assert [c.color.name() for c in classes] == [QUALITY_COLORS[k] for k in (1, 2, 3)]
+    assert quality_labels()[2] == "Missing factors filled (coarse-cell means)"
 
 
 def test_downscale_without_correction_gives_the_model(run, scene, tmp_path):
@@ -100,3 +143,39 @@ def test_the_log_says_how_the_model_predicted(run, scene, tmp_path, monkeypatch,
     assert line in log.lines
     ok = np.isfinite(scene["raw"])
     np.testing.assert_allclose(read_all(out)[0][ok], scene["raw"][ok], atol=1e-6)  # the same values either way
+
+
+def test_quality_layer_loads_with_its_categorical_style(plugin, scene, tmp_path, handle_results):
+    from qgis.core import (
+        QgsApplication,
+        QgsProcessingContext,
+        QgsProcessingFeedback,
+        QgsProcessingOutputLayerDefinition,
+        QgsProject,
+    )
+
+    project = QgsProject.instance()
+    context = QgsProcessingContext()
+    context.setProject(project)
+    feedback = QgsProcessingFeedback()
+    alg = QgsApplication.processingRegistry().createAlgorithmById("smdownscale:downscale")
+    out, qual = str(tmp_path / "sm.tif"), str(tmp_path / "quality.tif")
+    # as the dialog passes outputs with "open output file after running" checked
+    results, ok = alg.run({A.MODEL: scene["model"], A.FACTORS: scene["stack"], A.SOIL_MOISTURE: scene["smap"],
+                           A.OUTPUT: QgsProcessingOutputLayerDefinition(out, project),
+                           A.QUALITY: QgsProcessingOutputLayerDefinition(qual, project)}, context, feedback)
+    assert ok and results[A.QUALITY] == qual
+    names = {os.path.basename(k): v.name for k, v in context.layersToLoadOnCompletion().items()}
+    assert names == {"sm.tif": "Soil moisture 1 km 2023-06-01", "quality.tif": "Quality 2023-06-01"}
+    try:
+        assert handle_results(alg, context, feedback, results)
+        layer = project.mapLayersByName("Quality 2023-06-01")[0]
+        renderer = layer.renderer()
+        assert renderer.type() == "paletted"
+        assert [(c.value, c.label) for c in renderer.classes()] == [
+            (1, "All factors observed"), (2, "Missing factors filled (coarse-cell means)"),
+            (3, "Coarse field only (no factor observed)")]
+        assert project.mapLayersByName("Soil moisture 1 km 2023-06-01")[0].renderer().type() == "singlebandpseudocolor"
+    finally:
+        project.removeAllMapLayers()
+        project.layerTreeRoot().removeAllChildren()

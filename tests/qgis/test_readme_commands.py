@@ -103,6 +103,17 @@ def test_local_readme_commands_run_as_written(tmp_path):
         row = next(csv.DictReader(fh))
     assert int(row["n"]) == expected["n"] > 30000
     assert float(row["r"]) == pytest.approx(expected["r"], abs=1e-6) and expected["r"] > 0.8
+    # a complete map: the sample's cloud gaps are filled and flagged in the QUALITY raster
+    quality = raster.read_all(str(data / "quality_20230601.tif"))[0]
+    known = np.isfinite(truth)
+    assert np.isfinite(sm[known]).all() and (quality[known] == 2).sum() > 100
+    assert set(np.unique(quality[known]).tolist()) <= {1.0, 2.0, 3.0}
+    with open(data / "validation_20230601.csv", newline="") as fh:
+        by_source = {r["source"]: r for r in csv.DictReader(fh)}
+    filled = known & (quality == 2)
+    assert int(by_source["reference:filled"]["n"]) == int(filled.sum())
+    assert float(by_source["reference:filled"]["r"]) == pytest.approx(metrics.metrics(sm[filled], truth[filled])["r"],
+                                                                      abs=1e-6)
     for name in ("sm_1km.tif", "model.smdmodel", "screen.csv", "validation.csv"):  # the workflow model's outputs
         assert (data / name).stat().st_size > 0
 

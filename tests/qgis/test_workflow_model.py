@@ -86,8 +86,9 @@ def test_model_is_listed_under_the_provider(plugin):
     assert alg.group() == "Workflows" and alg.groupId() == "workflows"
     names = [p.name() for p in alg.parameterDefinitions()]
     assert names[:5] == ["smap", "factor_rasters", "grid", "validation_reference", "model_type"]
-    assert {"downscale:soil_moisture_1km", "validate:validation_metrics", "validate:validation_report",
-            "train:model_file", "train:training_report", "screen:screening_report"} <= set(names)
+    assert {"downscale:soil_moisture_1km", "downscale:quality_1km", "validate:validation_metrics",
+            "validate:validation_report", "train:model_file", "train:training_report",
+            "screen:screening_report"} <= set(names)
     assert "train downscaling model on the selected factors" in alg.shortHelpString().lower()
 
 
@@ -105,6 +106,7 @@ def test_model_runs_through_qgis_process(tmp_path):
               "screen:screening_table": str(out / "screen.csv"), "screen:screening_report": str(out / "screen.html"),
               "train:model_file": str(out / "model.smdmodel"), "train:training_report": str(out / "train.html"),
               "downscale:soil_moisture_1km": str(out / f"sm_1km_{day}.tif"),
+              "downscale:quality_1km": str(out / f"quality_{day}.tif"),
               "validate:validation_metrics": str(out / "validation.csv"),
               "validate:validation_report": str(out / "validation.html")}
     res = qp.check("smdownscale:workflow", params)
@@ -115,11 +117,20 @@ def test_model_runs_through_qgis_process(tmp_path):
     expected = metrics.metrics(estimate, truth)
     with open(out / "validation.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert [r["source"] for r in rows] == ["reference"]
+    assert [r["source"] for r in rows][:3] == ["reference", "reference:all factors observed", "reference:filled"]
     assert int(rows[0]["n"]) == expected["n"] > 8000
+    # validate got downscale's quality raster: the observed and filled pixels are also reported apart
+    assert sum(int(r["n"]) for r in rows[1:]) == expected["n"]
+    filled = np.isfinite(truth) & (raster.read_all(str(out / f"quality_{day}.tif"))[0] == 2)
+    assert int(rows[2]["n"]) == int(filled.sum())
     for key in ("r", "mae", "rmse", "bias", "ubrmsd"):
         assert float(rows[0][key]) == pytest.approx(expected[key], abs=2e-6)
     assert expected["r"] > 0.85 and expected["ubrmsd"] < 0.03
+    # complete map: the sample's cloud gaps are filled (quality 2) wherever the truth is known
+    quality = raster.read_all(str(out / f"quality_{day}.tif"))[0]
+    known = np.isfinite(truth)
+    assert np.isfinite(estimate[known]).all() and (quality[known] == 2).sum() > 100
+    assert set(np.unique(quality[known]).tolist()) <= {1.0, 2.0, 3.0}
     # train used exactly the factors screen selected
     with open(out / "screen.csv", newline="") as fh:
         selected = [r["factor"] for r in csv.DictReader(fh) if r["selected"] == "yes"]

@@ -379,6 +379,35 @@ def test_classifier_saved_as_asset_and_reused(fake):
     assert not calls(pred, "Image.sample")  # no training in the graph
 
 
+def test_prediction_falls_back_to_the_coarse_field_and_flags_it(fake):
+    model = train("rf")
+    stack, smap = _step_images(model)
+    tree = graph(server.build_prediction(model, stack, smap, "constant", (0.02, 0.55), fine_grid(), fill=True))
+    assert fn(tree) == "Image.addBands"
+    sm, quality = tree["args"]["dstImg"], tree["args"]["srcImg"]
+    # band 1: the clamped soil moisture, where the corrected prediction is masked the SMAP cell's value
+    clamp = sm["args"]["value"]["args"]["input"]
+    assert fn(clamp) == "Image.clamp"
+    filled = clamp["args"]["input"]
+    assert fn(filled) == "Image.unmask" and filled["args"]["sameFootprint"] is False
+    corrected, coarse = filled["args"]["input"], filled["args"]["value"]
+    assert fn(corrected) == "Image.add" and fn(coarse) == "Image.reproject"
+    assert coarse["args"]["crs"]["args"]["transform"] == [1000.0, 0.0, 11151000.0, 0.0, -1000.0, 4928000.0]
+    assert fn(coarse["args"]["image"]) == "Image.rename"  # SMAP on its own cells, spread to the fine grid
+    # band 2: 'quality', 3 (coarse only) where the prediction was masked, 1 where it was not
+    assert fn(quality) == "Image.toFloat" and quality["args"]["value"]["args"]["names"] == ["quality"]
+    masked = quality["args"]["value"]["args"]["input"]
+    assert fn(masked) == "Image.updateMask"
+    where = masked["args"]["image"]
+    assert fn(where) == "Image.where" and where["args"]["value"] == {"fn": "Image.constant", "args": {"value": 1}}
+    assert where["args"]["input"] == {"fn": "Image.constant", "args": {"value": 3}}
+    assert fn(where["args"]["test"]) == "Image.mask" and where["args"]["test"]["args"]["image"] == corrected
+    # without residual correction (no SMAP) there is no fallback: one band, as before
+    plain = graph(server.build_prediction(model, stack, None, "none", (0.0, 0.6), fine_grid(), fill=True))
+    assert fn(plain) == "Image.toFloat" and fn(plain["args"]["value"]) == "Image.rename"
+    assert not calls(plain, "Image.where") and not calls(plain, "Image.unmask")
+
+
 # -- the whole plan -----------------------------------------------------------------------------
 
 def test_plan_builds_one_export_per_date_plus_the_classifier(fake):
@@ -408,6 +437,8 @@ def test_plan_builds_one_export_per_date_plus_the_classifier(fake):
     export_tree = graph(plan.configs[1].export_kwargs["image"])
     assert {a["id"] for a in calls(export_tree, "Classifier.load")} == {"projects/my-project/assets/rf1"}
     assert not calls(export_tree, "Classifier.train") and not calls(export_tree, "Image.sample")
+    # residual correction on: the coarse-field fallback and its quality band are in every export
+    assert [a["names"] for a in calls(export_tree, "Image.rename") if a["names"] == ["quality"]] == [["quality"]]
     assert plan.request["training"] == {"once": True, "steps": 2, "samples": 2 * 35, "runs": 1}
     # a changed request gives new fingerprints; the same request the same ones
     again = _plan(EXTENT, "2023-06-01", "2023-06-03", "daily", ["ndvi", "landcover"],

@@ -180,7 +180,7 @@ def test_downscale_smooth_mode_end_to_end(tmp_path):
     assert np.nanmax(np.abs(a - b)) > 1e-3  # the two modes spread the residual differently
     # the whole-array helper and the block-wise engine agree
     raw = str(tmp_path / "raw.tif")
-    downscale(model, stack, raw, residual="none", clip=(-5.0, 5.0))
+    downscale(model, stack, raw, coarse_sm=smap, residual="none", clip=(-5.0, 5.0))  # gaps filled as above
     fine = Grid.from_path(stack)
     ref, _ = correct_array(read_all(raw)[0].astype(np.float64), fine, coarse, sm, "smooth")
     ok = np.isfinite(b)

@@ -39,10 +39,16 @@ def test_series_equals_single_date_runs_one_file_per_date(chain, tmp_path):
     assert [r.date for r in results] == chain["dates"]
     assert [os.path.basename(r.output) for r in results] == ["sm_1km_20230601.tif", "sm_1km_20230609.tif"]
     assert sorted(f for f in os.listdir(out) if not f.endswith(".aux.xml")) == \
-        ["sm_1km_20230601.tif", "sm_1km_20230609.tif", "sm_1km_series.csv"]
+        ["quality_20230601.tif", "quality_20230609.tif", "sm_1km_20230601.tif", "sm_1km_20230609.tif",
+         "sm_1km_series.csv"]
     for res, stack, sm in zip(results, chain["stacks"], chain["smap"]):
-        single = downscale(chain["model"], stack, str(tmp_path / f"single_{res.date}.tif"), sm, n_jobs=1)
+        single = downscale(chain["model"], stack, str(tmp_path / f"single_{res.date}.tif"), sm, n_jobs=1,
+                           quality=str(tmp_path / f"single_q_{res.date}.tif"))
         assert _same(res.output, single.output)
+        # the same quality raster as a single-date run, with the sample's cloud gaps filled
+        assert res.quality == os.path.join(out, f"quality_{res.date.replace('-', '')}.tif")
+        assert _same(res.quality, single.quality)
+        assert res.n_filled == single.n_filled > 0 and res.n_all_factors == single.n_all_factors
         assert res.n_valid == single.n_valid > 2000
         assert res.mean == pytest.approx(single.mean, abs=1e-12)
         assert res.max_cell_deviation < 1e-5  # residual correction applied per date

@@ -1,0 +1,167 @@
+"""Gap-free prediction: pixels where factors are missing (cloud gaps, swath gaps, water) still get a value.
+
+The model is trained on coarse cells, i.e. on the cell means of every factor (class fractions for a
+categorical factor: :mod:`features`). So where a pixel misses a factor, the best value the model knows for it
+is the mean of that factor over the observed pixels of the pixel's own coarse cell: the pixel is predicted
+from its observed factors plus the cell means of the missing ones, interpolated bilinearly between the cell
+centers ('bilinear', the default: no steps at cell edges in filled areas) or taken from its own cell ('cell').
+A cell where a factor was observed nowhere takes the nearest cell's mean. A pixel where no factor at all was
+observed gets the prediction of the cell means alone, i.e. the coarse field: after residual correction it
+carries the cell's SMAP value (smoothly in the smooth mode). That path is taken only where the cell has a SMAP
+value (or, without SMAP, never), so the map never extends beyond the coarse field.
+
+Every pixel's path is written to the quality raster (:data:`QUALITY_CLASSES`). The bench
+(``bench/accuracy.py``, gap-filling table) measured this against other fallbacks on cloud masks of tens of
+percent: see the README section "Complete maps".
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .aggregate import CellIndex, CoarseMean
+from .errors import InputError
+from .features import CATEGORICAL, FactorSpec, feature_names
+from .residual import _Stencil
+
+#: Quality codes (Byte raster, 0 = nodata).
+QUALITY_NODATA = 0
+ALL_FACTORS = 1
+FILLED = 2
+COARSE_ONLY = 3
+QUALITY_CLASSES = {
+    ALL_FACTORS: "all factors observed",
+    FILLED: "missing factors filled from their coarse-cell mean",
+    COARSE_ONLY: "coarse field only (no factor observed)",
+}
+QUALITY_BAND = "quality"
+#: How a missing factor gets its value from the cell means: 'bilinear' interpolates the cell means (knots at
+#: the cell centers, as the smooth residual correction), so filled areas have no steps at cell edges;
+#: 'cell' takes the pixel's own cell mean (constant per cell).
+FILL_METHODS = ("bilinear", "cell")
+
+
+def check_method(method: str) -> str:
+    """The fill method in lower case; InputError naming the valid ones otherwise."""
+    m = (method or "").strip().lower()
+    if m not in FILL_METHODS:
+        raise InputError(f"Unknown gap-filling method '{method}'; use one of {', '.join(FILL_METHODS)}.")
+    return m
+
+
+def _nearest_fill(values: np.ndarray) -> np.ndarray:
+    """(H, W) values with NaN cells taking the nearest finite cell's value (all NaN: unchanged)."""
+    bad = ~np.isfinite(values)
+    if not bad.any() or bad.all():
+        return values
+    from scipy import ndimage
+
+    rows, cols = ndimage.distance_transform_edt(bad, return_distances=False, return_indices=True)
+    return values[rows, cols]
+
+
+class GapFiller:
+    """Fills missing factors of fine pixels with their coarse-cell means (see the module docstring).
+
+    Use: :meth:`observe` every block of pass 1 (the factors as read, in ``specs`` order), :meth:`solve`,
+    then :meth:`design` for the blocks listed in :attr:`pending`. ``cell_has_sm`` (H, W) says which cells
+    have a coarse soil moisture value (coarse-only pixels are allowed only there); None: nowhere.
+    """
+
+    def __init__(self, index: CellIndex, specs: Sequence[FactorSpec], cell_has_sm: np.ndarray | None,
+                 method: str = "bilinear") -> None:
+        self.method = check_method(method)
+        self._stencil = _Stencil(index) if self.method == "bilinear" else None
+        self.index = index
+        self.specs = list(specs)
+        self.nfeat = len(feature_names(self.specs))
+        nbands = sum(len(s.classes) if s.kind == CATEGORICAL else 1 for s in self.specs)
+        self._acc = CoarseMean(index, nbands)
+        self.cell_has_sm = None if cell_has_sm is None else np.asarray(cell_has_sm, bool).ravel()
+        self.pending: list[tuple[int, int]] = []
+        self.means: np.ndarray | None = None  # (bands, cells)
+        #: Pixels filled per factor name.
+        self.filled: dict[str, int] = {s.name: 0 for s in self.specs}
+
+    def _bands(self, block: np.ndarray) -> np.ndarray:
+        out = []
+        for k, spec in enumerate(self.specs):
+            v = block[k]
+            if spec.kind == CATEGORICAL:
+                ok = np.isfinite(v)
+                codes = np.rint(np.where(ok, v, -1)).astype(np.int64)
+                for c in spec.classes:
+                    out.append(np.where(ok, (codes == c).astype(np.float32), np.nan))
+            else:
+                out.append(v)
+        return np.stack(out)
+
+    def observe(self, row0: int, block: np.ndarray, valid: np.ndarray) -> None:
+        """Accumulate a block's observed factors; remember it when some pixel inside the coarse grid misses one."""
+        self._acc.add(row0, self._bands(block))
+        cells = self.index.rows(row0, block.shape[1])
+        if np.any(~valid & (cells >= 0)):
+            self.pending.append((row0, block.shape[1]))
+
+    def solve(self) -> None:
+        """Cell means of every factor band; cells without any observation take the nearest cell's mean."""
+        m = self._acc.mean()
+        self.means = np.stack([_nearest_fill(b) for b in m]).reshape(m.shape[0], -1)
+
+    def design(self, row0: int, block: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Design matrix of the block's pixels that miss a factor and can be filled.
+
+        Returns ``X`` (n, features) float32, the (rows, cols) mask of those pixels (row-major order of
+        ``X``) and their quality codes (:data:`FILLED` or :data:`COARSE_ONLY`).
+        """
+        assert self.means is not None, "solve() must run first"
+        cells = self.index.rows(row0, block.shape[1])
+        finite = np.isfinite(block)
+        n_obs = finite.sum(axis=0)
+        inside = cells >= 0
+        safe = np.where(inside, cells, 0)
+        has_sm = self.cell_has_sm[safe] if self.cell_has_sm is not None else np.zeros(cells.shape, bool)
+        sel = ~valid & inside & ((n_obs > 0) | has_sm)
+        c = safe[sel]
+        knots: list[tuple[np.ndarray, np.ndarray]] = []  # bilinear: (knot cell, weight) of the selected pixels
+        if self._stencil is not None:
+            w = self.index.coarse.width
+            _, pairs = self._stencil.weights(row0, block.shape[1])
+            for offset, weight in pairs:
+                nb = c + (offset[sel] // 3 - 1) * w + (offset[sel] % 3 - 1)
+                knots.append((np.clip(nb, 0, self.index.coarse.size - 1), weight[sel]))
+
+        def fill_value(b: int) -> np.ndarray:
+            assert self.means is not None
+            if not knots:
+                return self.means[b][c]
+            return sum(wt * self.means[b][nb] for nb, wt in knots)
+
+        x = np.empty((c.size, self.nfeat), dtype=np.float32)
+        j = 0
+        b = 0
+        for k, spec in enumerate(self.specs):
+            v = block[k][sel]
+            miss = ~np.isfinite(v)
+            if spec.kind == CATEGORICAL:
+                codes = np.rint(np.where(miss, -1, v)).astype(np.int64)
+                for cls in spec.classes:
+                    x[:, j] = np.where(miss, fill_value(b), codes == cls)
+                    j += 1
+                    b += 1
+            else:
+                x[:, j] = np.where(miss, fill_value(b), v)
+                j += 1
+                b += 1
+        ok = np.all(np.isfinite(x), axis=1)  # a factor observed nowhere cannot be filled
+        if not ok.all():
+            x = x[ok]
+            flat = np.flatnonzero(sel.ravel())
+            sel = np.zeros(sel.shape, bool)
+            sel.ravel()[flat[ok]] = True
+        for k, spec in enumerate(self.specs):
+            self.filled[spec.name] += int(np.count_nonzero(sel & ~finite[k]))
+        codes = np.where(n_obs[sel] > 0, FILLED, COARSE_ONLY).astype(np.uint8)
+        return x, sel, codes

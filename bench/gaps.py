@@ -1,0 +1,265 @@
+"""The gap-filling and seam part of ``make bench-accuracy`` (issue 15), used by bench/accuracy.py.
+
+Cloud masks of realistic size are laid over each scene's aligned stacks: per date a share of
+:data:`CLOUD_FRACTIONS` of the pixels (spatially correlated blobs, a smoothed random field cut at its
+quantile) loses its LST bands (``lst_day``, ``lst_night``), and a third of that share its NDVI too
+(16-day composites are gapped less often), on top of the scene's own small cloud gaps. An RF
+(scale-aware) is trained on the cloudy stacks and applied to every date:
+
+* ``holes``: residual correction constant, gap filling off (the behaviour before issue 15);
+* ``fill/constant`` and ``fill/smooth``: gap filling on (:mod:`gapfill`, missing factors from the cell
+  means interpolated bilinearly), with each residual correction; ``fill-cell/smooth`` with each pixel's
+  own cell mean instead;
+* ``clear/constant`` and ``clear/smooth``: the same model on the stacks without the added clouds (what
+  the filled pixels would have scored under a clear sky, and the seams of each correction);
+* ``holes+bilinear``: the ``holes`` map with its holes filled by SMAP resampled bilinearly (the simplest
+  alternative fallback, for the design comparison).
+
+Per scene: coverage (share of the pixels with a known truth, in cells with a SMAP value, that got a
+value), R / ubRMSD (m3/m3) on the fully observed pixels and on the filled ones (quality 2 and 3),
+each averaged over the dates, and the **seam ratio**: the mean absolute difference between
+neighbouring 1 km pixels across coarse-cell edges divided by that inside cells, next to the truth's
+own ratio. Targets (issue 15): coverage 100 %, filled ubRMSD at most 1.3 x observed, seam ratio of
+the default within 10 % of the truth's, and the default's ubRMSD no worse than constant correction.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+#: Share of the pixels losing LST per date (cycled over the dates); NDVI loses a third of it.
+CLOUD_FRACTIONS = (0.1, 0.35, 0.6, 0.2)
+NDVI_SHARE = 1.0 / 3.0
+LST_BANDS = ("lst_day", "lst_night")
+NDVI_BANDS = ("ndvi",)
+#: Correlation length of the cloud field (1 km pixels).
+CLOUD_SIGMA = 6.0
+FILLED_RATIO_TARGET = 1.3
+SEAM_TOLERANCE = 0.10
+#: (name, stack: cloudy or clear, residual correction, gap filling: None = off, else the fill method)
+RUNS = (("holes", "cloudy", "constant", None), ("fill-cell/smooth", "cloudy", "smooth", "cell"),
+        ("fill/constant", "cloudy", "constant", "bilinear"), ("fill/smooth", "cloudy", "smooth", "bilinear"),
+        ("clear/constant", "clear", "constant", "bilinear"), ("clear/smooth", "clear", "smooth", "bilinear"))
+VARIANTS = ("holes", "holes+bilinear", "fill-cell/smooth", "fill/constant", "fill/smooth", "clear/constant",
+            "clear/smooth")
+
+
+def cloud_mask(shape: tuple[int, int], fraction: float, seed: int) -> np.ndarray:
+    """A blob mask covering ``fraction`` of the pixels (a smoothed random field above its quantile)."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    field = ndimage.gaussian_filter(rng.standard_normal(shape), CLOUD_SIGMA, mode="wrap")
+    return field > np.quantile(field, 1.0 - fraction)
+
+
+def cloudy_stacks(prep: Any) -> tuple[list[str], list[float]]:
+    """Copies of the scene's stacks with the cloud masks applied (cached); and each date's LST cloud share."""
+    from smdownscale.algorithms import raster
+
+    folder = os.path.join(prep.folder, "cloudy")
+    os.makedirs(folder, exist_ok=True)
+    out, shares = [], []
+    for t, stack in enumerate(prep.stacks):
+        frac = CLOUD_FRACTIONS[t % len(CLOUD_FRACTIONS)]
+        path = os.path.join(folder, os.path.basename(stack))
+        stamp = path + ".json"
+        key = {"fraction": frac, "ndvi": NDVI_SHARE, "sigma": CLOUD_SIGMA, "seed": prep.scene.seed, "t": t,
+               "stack_mtime": os.path.getmtime(stack)}
+        fresh = os.path.exists(path) and os.path.exists(stamp)
+        if fresh:
+            with open(stamp, encoding="utf-8") as fh:
+                fresh = json.load(fh) == key
+        if not fresh:
+            ds = raster.open_raster(stack)
+            names = raster.band_names(ds, stack)
+            kinds = raster.band_kinds(ds)
+            grid = raster.Grid.from_path(stack)
+            ds = None
+            data = raster.read_all(stack)
+            lst = cloud_mask(data.shape[1:], frac, prep.scene.seed * 100 + t)
+            # NDVI gaps: the densest part of the LST clouds
+            ndvi = lst & cloud_mask(data.shape[1:], min(1.0, 2.0 * NDVI_SHARE), prep.scene.seed * 100 + t + 50)
+            for b, n in enumerate(names):
+                if n in LST_BANDS:
+                    data[b][lst] = np.nan
+                elif n in NDVI_BANDS:
+                    data[b][ndvi] = np.nan
+            raster.write_raster(path, grid, data, names=names, kinds=kinds)
+            with open(stamp, "w", encoding="utf-8") as fh:
+                json.dump(key, fh)
+        out.append(path)
+        shares.append(frac)
+    return out, shares
+
+
+def seam_ratio(values: np.ndarray, cells: np.ndarray) -> float:
+    """Mean |step| between 4-neighbours across coarse-cell edges / mean |step| inside cells (finite pairs)."""
+    across, inside = [], []
+    for a, b, ca, cb in ((values[:, :-1], values[:, 1:], cells[:, :-1], cells[:, 1:]),
+                         (values[:-1, :], values[1:, :], cells[:-1, :], cells[1:, :])):
+        ok = np.isfinite(a) & np.isfinite(b) & (ca >= 0) & (cb >= 0)
+        d = np.abs(a - b)
+        across.append(d[ok & (ca != cb)])
+        inside.append(d[ok & (ca == cb)])
+    x, i = np.concatenate(across), np.concatenate(inside)
+    if not x.size or not i.size or i.mean() == 0:
+        return math.nan
+    return float(x.mean() / i.mean())
+
+
+def _metrics(est: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> tuple[float, float, int]:
+    from smdownscale.algorithms.metrics import metrics
+
+    if mask.sum() < 3:
+        return math.nan, math.nan, int(mask.sum())
+    m = metrics(est[mask], truth[mask])
+    return float(m["r"]), float(m["ubrmsd"]), int(mask.sum())
+
+
+def figure(path: str, truth: np.ndarray, before: np.ndarray, after: np.ndarray, quality: np.ndarray,
+           title: str) -> str:
+    """PNG: the truth, the map before (holes, constant correction) and after (filled, smooth), and the quality."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(13, 3.6), dpi=100)
+    axes = fig.subplots(1, 4)
+    lo, hi = np.nanpercentile(truth, [1, 99])
+    for ax, data, name in ((axes[0], truth, "truth"), (axes[1], before, "before: holes, constant correction"),
+                           (axes[2], after, "after: filled, smooth correction")):
+        im = ax.imshow(data, vmin=lo, vmax=hi, cmap="BrBG", interpolation="nearest")
+        ax.set_title(name, fontsize=9)
+    fig.colorbar(im, ax=axes[:3].tolist(), shrink=0.8, label="m3/m3")
+    qmap = ListedColormap(["#ffffff", "#1a9850", "#fdae61", "#8073ac"])
+    axes[3].imshow(quality, cmap=qmap, norm=BoundaryNorm([-0.5, 0.5, 1.5, 2.5, 3.5], 4), interpolation="nearest")
+    axes[3].set_title("quality: observed / filled / coarse only", fontsize=9)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title, fontsize=10)
+    FigureCanvasAgg(fig).print_png(path)
+    return path
+
+
+def gap_scene(prep: Any, train: Any, log: Any = print, figure_path: str | None = None) -> dict[str, Any]:
+    """The gap-filling and seam measurements of one scene (see the module docstring).
+
+    ``train(prep, work, stacks)`` trains the scene's RF (scale-aware) on the given stacks and returns its path.
+    ``figure_path``: also draw the before/after maps of the cloudiest date there (:func:`figure`).
+    """
+    from smdownscale.algorithms import raster
+    from smdownscale.algorithms.aggregate import CellIndex
+    from smdownscale.algorithms.downscale import downscale
+
+    stacks, shares = cloudy_stacks(prep)
+    work = os.path.join(prep.folder, "gaps")
+    os.makedirs(work, exist_ok=True)
+    model = train(prep, work, stacks)
+    fine = raster.Grid.from_path(prep.stacks[0])
+    acc: dict[str, dict[str, list[float]]] = {v: {} for v in VARIANTS}
+    seams_truth = []
+    for t, stack in enumerate(stacks):
+        truth = prep.truth[t]
+        coarse = raster.Grid.from_path(prep.smap[t])
+        cells = CellIndex(fine, coarse).rows(0, fine.height)
+        near = prep.baselines["nearest"][t]
+        known = np.isfinite(truth) & np.isfinite(near)  # truth known, cell has a SMAP value
+        seams_truth.append(seam_ratio(truth, cells))
+        outs = {}
+        for variant, which, residual, fill in RUNS:
+            path = os.path.join(work, f"sm_{t}.tif")
+            qpath = os.path.join(work, f"q_{t}.tif")
+            downscale(model, stack if which == "cloudy" else prep.stacks[t], path, coarse_sm=prep.smap[t],
+                      residual=residual, n_jobs=2, fill_gaps=fill is not None, fill_method=fill or "bilinear",
+                      quality=qpath)
+            outs[variant] = (raster.read_all(path, dtype=np.float64)[0], raster.read_all(qpath)[0])
+            os.remove(path)
+            os.remove(qpath)
+        holes, q = outs["holes"]
+        outs["holes+bilinear"] = (np.where(np.isfinite(holes), holes, prep.baselines["bilinear"][t]),
+                                  np.where(np.isfinite(holes), 1.0, 2.0))
+        observed = known & (outs["fill/constant"][1] == 1)
+        if figure_path and t == int(np.argmax(shares)):
+            figure(figure_path, truth, outs["holes"][0], outs["fill/smooth"][0], outs["fill/smooth"][1],
+                   f"{prep.scene.name}, {prep.dates[t]}: LST missing on {100 * shares[t]:.0f} % of the pixels "
+                   f"(seam ratio truth {seam_ratio(truth, cells):.2f}, before {seam_ratio(holes, cells):.2f}, "
+                   f"after {seam_ratio(outs['fill/smooth'][0], cells):.2f})")
+        for variant in VARIANTS:
+            values, quality = outs[variant]
+            a = acc[variant]
+            a.setdefault("coverage", []).append(float(np.isfinite(values[known]).mean()))
+            filled = known & np.isfinite(values) & ~observed
+            a.setdefault("filled_share", []).append(float(filled.sum() / max(known.sum(), 1)))
+            for name, mask in (("observed", observed), ("filled", filled),
+                               ("all", known & np.isfinite(values))):
+                r, ub, n = _metrics(values, truth, mask)
+                a.setdefault(f"{name}_r", []).append(r)
+                a.setdefault(f"{name}_ubrmsd", []).append(ub)
+            a.setdefault("seam", []).append(seam_ratio(values, cells))
+    rows = {}
+    for variant, a in acc.items():
+        rows[variant] = {k: float(np.nanmean(v)) if np.isfinite(v).any() else math.nan for k, v in a.items()}
+    result = {"scene": prep.scene.name, "cloud_fractions": shares, "truth_seam": float(np.nanmean(seams_truth)),
+              "variants": rows}
+    f, h = rows["fill/smooth"], rows["holes"]
+    log(f"    gaps: coverage {h['coverage']:.3f} -> {f['coverage']:.3f}; ubRMSD observed {f['observed_ubrmsd']:.4f}, "
+        f"filled {f['filled_ubrmsd']:.4f}; seam truth {result['truth_seam']:.3f}, constant "
+        f"{rows['fill/constant']['seam']:.3f}, smooth {f['seam']:.3f}")
+    return result
+
+
+def gap_targets(results: list[dict[str, Any]], default: str = "fill/smooth") -> dict[str, Any]:
+    """Per scene and overall: the issue's targets for the default variant."""
+    per = {}
+    for g in results:
+        d, c = g["variants"][default], g["variants"]["fill/constant"]
+        ratio = d["filled_ubrmsd"] / d["observed_ubrmsd"] if d["observed_ubrmsd"] else math.nan
+        seam_off = abs(d["seam"] - g["truth_seam"]) / g["truth_seam"]
+        per[g["scene"]] = {"coverage_100": d["coverage"] >= 1.0 - 1e-9, "filled_ratio": ratio,
+                           "filled_ok": ratio <= FILLED_RATIO_TARGET, "seam_off": seam_off,
+                           "seam_ok": seam_off <= SEAM_TOLERANCE,
+                           "ubrmsd_vs_constant": d["all_ubrmsd"] - c["all_ubrmsd"],
+                           "ubrmsd_ok": d["all_ubrmsd"] <= c["all_ubrmsd"] + 1e-6}
+    keys = ("coverage_100", "filled_ok", "seam_ok", "ubrmsd_ok")
+    return {"default": default, "per_scene": per,
+            **{k: bool(per) and all(v[k] for v in per.values()) for k in keys}}
+
+
+def gap_table(results: list[dict[str, Any]]) -> list[str]:
+    """Markdown: the gap-filling and seam table, then the targets."""
+    if not results:
+        return []
+    out = ["| scene | LST cloud share per date | variant | coverage | filled share | R / ubRMSD observed | "
+           "R / ubRMSD filled | ubRMSD filled / observed | ubRMSD all | seam ratio (truth) |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+
+    def f(v: float, d: int = 4) -> str:
+        return "n/a" if v is None or not math.isfinite(v) else f"{v:.{d}f}"
+
+    for g in results:
+        clouds = ", ".join(f"{100 * c:.0f} %" for c in g["cloud_fractions"])
+        for variant in VARIANTS:
+            v = g["variants"][variant]
+            ratio = v["filled_ubrmsd"] / v["observed_ubrmsd"] if v["observed_ubrmsd"] else math.nan
+            out.append(f"| {g['scene']} | {clouds} | {variant} | {100 * v['coverage']:.2f} % | "
+                       f"{100 * v['filled_share']:.1f} % | {f(v['observed_r'], 3)} / {f(v['observed_ubrmsd'])} | "
+                       f"{f(v['filled_r'], 3)} / {f(v['filled_ubrmsd'])} | {f(ratio, 2)} | {f(v['all_ubrmsd'])} | "
+                       f"{f(v['seam'], 3)} ({f(g['truth_seam'], 3)}) |")
+    tg = gap_targets(results)
+    out += ["", f"Targets for the default (`{tg['default']}`): coverage 100 % on every scene: "
+            f"{'yes' if tg['coverage_100'] else 'no'}; filled ubRMSD at most {FILLED_RATIO_TARGET} x observed on "
+            f"every scene: {'yes' if tg['filled_ok'] else 'no'} (ratios "
+            + ", ".join(f"{k} {v['filled_ratio']:.2f}" for k, v in tg["per_scene"].items())
+            + f"); seam ratio within {100 * SEAM_TOLERANCE:.0f} % of the truth's on every scene: "
+            f"{'yes' if tg['seam_ok'] else 'no'} (off by "
+            + ", ".join(f"{k} {100 * v['seam_off']:.1f} %" for k, v in tg["per_scene"].items())
+            + f"); ubRMSD no worse than constant correction: {'yes' if tg['ubrmsd_ok'] else 'no'} (difference "
+            + ", ".join(f"{k} {v['ubrmsd_vs_constant']:+.4f}" for k, v in tg["per_scene"].items()) + ")."]
+    return out

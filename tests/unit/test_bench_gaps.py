@@ -1,0 +1,114 @@
+"""bench/gaps.py: the seam ratio, the cloud masks, the gap-filling targets and one small scene end to end."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+
+import accuracy  # noqa: E402
+import gaps  # noqa: E402
+
+
+def _cells(h, w, size=9):
+    r, c = np.mgrid[:h, :w]
+    return (r // size) * (w // size) + c // size
+
+
+def test_seam_ratio_of_synthetic_fields():
+    cells = _cells(18, 18)
+    ramp = np.tile(np.arange(18.0), (18, 1))
+    assert gaps.seam_ratio(ramp, cells) == pytest.approx(1.0)  # a smooth field: steps are the same everywhere
+    # a step of 5 added at the cell edge (column 8 -> 9): across-edge steps are 6 horizontally, 0 vertically;
+    # inside cells 1 horizontally (16 of 32 pairs per line) and 0 vertically
+    blocky = ramp + 5.0 * (np.arange(18) // 9)
+    assert gaps.seam_ratio(blocky, cells) == pytest.approx(3.0 / 0.5)
+    # pixels outside the coarse grid are left out: with the right half outside, the step of 5 is not counted;
+    # the only edge left is between the two left cells (rows 8 -> 9), where the field does not change
+    outside = cells.copy()
+    outside[:, 9:] = -1
+    assert gaps.seam_ratio(blocky, outside) == 0.0
+    outside[9:, :] = -1  # one cell left: no pair crosses an edge
+    assert math.isnan(gaps.seam_ratio(blocky, outside))
+
+
+def test_seam_ratio_skips_nan_pairs_exactly():
+    cells = _cells(9, 18)
+    v = np.tile(np.arange(18.0), (9, 1)) + 5.0 * (np.arange(18) // 9)
+    v[:, 9] = np.nan  # removes the across-edge pairs and the pair (9, 10) inside the right cell
+    # across: none left -> NaN
+    assert math.isnan(gaps.seam_ratio(v, cells))
+    v = np.tile(np.arange(18.0), (9, 1)) + 5.0 * (np.arange(18) // 9)
+    v[0, :] = np.nan  # one row fewer: the ratio of the remaining pairs is unchanged
+    # horizontal: 8 rows x (1 across of 6, 16 inside of 1); vertical: 7 x 18 pairs inside, all 0
+    assert gaps.seam_ratio(v, cells) == pytest.approx(6.0 / (8 * 16 / (8 * 16 + 7 * 18)))
+
+
+def test_cloud_masks_cover_the_share_asked():
+    for fraction in gaps.CLOUD_FRACTIONS:
+        m = gaps.cloud_mask((120, 120), fraction, seed=3)
+        assert abs(m.mean() - fraction) <= 1.0 / m.size
+    a, b = gaps.cloud_mask((120, 120), 0.35, seed=3), gaps.cloud_mask((120, 120), 0.35, seed=4)
+    assert (a == gaps.cloud_mask((120, 120), 0.35, seed=3)).all() and (a != b).any()
+    # blobs, not salt and pepper: most cloudy pixels have a cloudy right neighbour
+    assert (a[:, 1:] & a[:, :-1]).sum() > 0.8 * a[:, :-1].sum()
+
+
+def _variant(coverage, observed, filled, seam, all_ub):
+    return {"coverage": coverage, "filled_share": 0.3, "observed_r": 0.9, "observed_ubrmsd": observed,
+            "filled_r": 0.8, "filled_ubrmsd": filled, "all_r": 0.85, "all_ubrmsd": all_ub, "seam": seam}
+
+
+def test_gap_targets_and_table_from_hand_made_results():
+    def scene(name, filled, seam_smooth, truth_seam=1.0):
+        v = {k: _variant(1.0, 0.02, filled, 1.3, 0.021) for k in gaps.VARIANTS}
+        v["holes"] = _variant(0.67, 0.02, math.nan, 1.3, 0.02)
+        v["fill/smooth"] = _variant(1.0, 0.02, filled, seam_smooth, 0.0205)
+        return {"scene": name, "cloud_fractions": [0.1, 0.6], "truth_seam": truth_seam, "variants": v}
+
+    ok = [scene("a", 0.025, 1.05), scene("b", 0.026, 0.95)]
+    t = gaps.gap_targets(ok)
+    assert t["coverage_100"] and t["filled_ok"] and t["seam_ok"] and t["ubrmsd_ok"]
+    assert t["per_scene"]["a"]["filled_ratio"] == pytest.approx(1.25)
+    assert t["per_scene"]["b"]["seam_off"] == pytest.approx(0.05)
+    assert t["per_scene"]["a"]["ubrmsd_vs_constant"] == pytest.approx(-0.0005)
+    bad = ok + [scene("c", 0.027, 1.12)]
+    t = gaps.gap_targets(bad)
+    assert not t["filled_ok"] and not t["seam_ok"] and t["coverage_100"]
+    assert t["per_scene"]["c"]["filled_ratio"] == pytest.approx(1.35)
+    table = "\n".join(gaps.gap_table(bad))
+    assert "| a | 10 %, 60 % | fill/smooth | 100.00 % | 30.0 % | 0.900 / 0.0200 | 0.800 / 0.0250 | 1.25 |" in table
+    assert "| a | 10 %, 60 % | holes | 67.00 % |" in table
+    assert "filled ubRMSD at most 1.3 x observed on every scene: no (ratios a 1.25, b 1.30, c 1.35)" in table
+    assert "off by a 5.0 %, b 5.0 %, c 12.0 %" in table
+
+
+@pytest.fixture(scope="module")
+def small_scene(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gaps")
+    prep = accuracy.prepare(accuracy.Scene("default", 42), str(out / "default"), size_km=81, n_dates=2)
+    return prep, gaps.gap_scene(prep, accuracy.gap_train, log=lambda m: None,
+                                figure_path=str(out / accuracy.FIGURE)), out
+
+
+def test_small_scene_is_complete_and_seamless(small_scene):
+    prep, res, out = small_scene
+    v = res["variants"]
+    assert res["cloud_fractions"] == list(gaps.CLOUD_FRACTIONS[:2])
+    # the added clouds take LST from 10 % and 35 % of the pixels: holes before, none after
+    assert v["holes"]["coverage"] < 0.85 and v["holes"]["filled_share"] == 0.0
+    for k in ("fill/constant", "fill/smooth", "fill-cell/smooth"):
+        assert v[k]["coverage"] == 1.0 and v[k]["filled_share"] > 0.15
+    # the observed pixels are the same in every filled variant: the filled ones cost accuracy, within reason
+    assert v["fill/smooth"]["filled_ubrmsd"] < 1.6 * v["fill/smooth"]["observed_ubrmsd"]
+    assert v["fill/smooth"]["filled_ubrmsd"] < v["holes+bilinear"]["filled_ubrmsd"]
+    # seams: constant correction steps at cell edges, smooth correction about as the truth
+    assert v["fill/constant"]["seam"] > 1.15 * res["truth_seam"]
+    assert abs(v["fill/smooth"]["seam"] - res["truth_seam"]) < abs(v["fill/constant"]["seam"] - res["truth_seam"])
+    assert (out / accuracy.FIGURE).stat().st_size > 10000

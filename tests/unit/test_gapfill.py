@@ -1,0 +1,243 @@
+"""Gap-free prediction: filled pixels where a factor is missing, the coarse field where none is, quality codes."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from osgeo import gdal
+from sklearn.tree import DecisionTreeRegressor
+
+from smdownscale.algorithms import model_io
+from smdownscale.algorithms.downscale import downscale
+from smdownscale.algorithms.errors import Canceled, InputError
+from smdownscale.algorithms.gapfill import ALL_FACTORS, COARSE_ONLY, FILLED, QUALITY_CLASSES
+from smdownscale.algorithms.raster import Grid, read_all, srs_from_user, write_raster
+
+UTM = srs_from_user("EPSG:32650").ExportToWkt()
+# 4 x 3 coarse cells of 9 x 9 fine pixels, aligned: cell (r, c) holds fine rows 9r..9r+8, cols 9c..9c+8
+W, H = 36, 27
+FINE = Grid(UTM, (400000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), W, H)
+COARSE = Grid(UTM, (400000.0, 9000.0, 0.0, 4600000.0, 0.0, -9000.0), 4, 3)
+FEATURES = ["ndvi", "lst", "landcover=10", "landcover=20"]
+FACTORS = [{"name": "ndvi", "kind": "continuous", "classes": []},
+           {"name": "lst", "kind": "continuous", "classes": []},
+           {"name": "landcover", "kind": "categorical", "classes": [10, 20]}]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    x = np.column_stack([rng.uniform(0.1, 0.8, 3000), rng.uniform(280, 310, 3000), rng.uniform(0, 1, 3000)])
+    x = np.column_stack([x, 1.0 - x[:, 2]])
+    y = 0.05 + 0.3 * x[:, 0] + 0.002 * (x[:, 1] - 280.0) + 0.05 * x[:, 3]
+    est = DecisionTreeRegressor(random_state=0).fit(x, y)
+    path = str(tmp_path_factory.mktemp("model") / "sm.smdmodel")
+    model_io.save_model(path, est, {"features": FEATURES, "factors": FACTORS, "model_type": "cart",
+                                    "units": "m3/m3"})
+    return path, est
+
+
+def _scene(tmp_path):
+    rng = np.random.default_rng(3)
+    ndvi = rng.uniform(0.1, 0.8, (H, W))
+    lst = rng.uniform(280, 310, (H, W))
+    lc = rng.choice([10.0, 20.0], (H, W))
+    lst[2:5, 2:5] = np.nan          # a cloud in cell (0, 0): LST missing, filled from the cell's mean
+    lst[:, 27:36] = np.nan          # no LST in column 3 of cells: each such cell takes its left neighbour's mean
+    ndvi[20, 20] = lst[20, 20] = lc[20, 20] = np.nan  # no factor, cell (2, 2) has SMAP: coarse only
+    ndvi[1, 30] = lst[1, 30] = lc[1, 30] = np.nan     # no factor, cell (0, 3) has no SMAP: stays nodata
+    stack = str(tmp_path / "factors_20230601.tif")
+    write_raster(stack, FINE, np.stack([ndvi, lst, lc]), names=["ndvi", "lst", "landcover"],
+                 kinds=["continuous", "continuous", "categorical"])
+    sm = np.array([[0.20, 0.25, 0.30, np.nan], [0.22, 0.27, 0.31, 0.18], [0.24, 0.26, 0.28, 0.21]])
+    smap = str(tmp_path / "smap_20230601.tif")
+    write_raster(smap, COARSE, sm)
+    return stack, smap, {"ndvi": ndvi, "lst": lst, "lc": lc, "sm": sm}
+
+
+def _cell(r, c):
+    return slice(9 * r, 9 * r + 9), slice(9 * c, 9 * c + 9)
+
+
+def _cell_means(values):
+    """(3, 4) means of the observed (float32) values of each cell."""
+    v = values.astype(np.float32).astype(np.float64)
+    return np.array([[np.nanmean(v[_cell(r, c)]) if np.isfinite(v[_cell(r, c)]).any() else np.nan
+                      for c in range(4)] for r in range(3)])
+
+
+def _bilinear(m, i, j):
+    """Bilinear interpolation of cell values ``m`` (knots at the cell centers, clamped at the border) at the
+    center of fine pixel (i, j)."""
+    v = min(max((i + 0.5) / 9 - 0.5, 0.0), m.shape[0] - 1.0)
+    u = min(max((j + 0.5) / 9 - 0.5, 0.0), m.shape[1] - 1.0)
+    r0, c0 = int(v), int(u)
+    r1, c1 = min(r0 + 1, m.shape[0] - 1), min(c0 + 1, m.shape[1] - 1)
+    ty, tx = v - r0, u - c0
+    return ((1 - ty) * ((1 - tx) * m[r0, c0] + tx * m[r0, c1]) + ty * ((1 - tx) * m[r1, c0] + tx * m[r1, c1]))
+
+
+def test_quality_codes_and_filled_values_exact(tmp_path, model):
+    path, est = model
+    stack, smap, f = _scene(tmp_path)
+    out, qual = str(tmp_path / "sm.tif"), str(tmp_path / "quality.tif")
+    res = downscale(path, stack, out, coarse_sm=smap, residual="none", quality=qual, n_jobs=1)
+    got = read_all(out)[0]
+    q = gdal.Open(qual).ReadAsArray()
+    # every pixel's code, constructed independently
+    exp_q = np.full((H, W), ALL_FACTORS, dtype=np.uint8)
+    exp_q[2:5, 2:5] = FILLED
+    exp_q[:, 27:36] = FILLED
+    exp_q[20, 20] = COARSE_ONLY
+    exp_q[1, 30] = 0
+    np.testing.assert_array_equal(q, exp_q)
+    assert np.isnan(got[1, 30]) and np.isfinite(got[q > 0]).all()
+    assert (res.n_all_factors, res.n_filled, res.n_coarse_only) == (H * W - 9 - 243 - 1, 9 + 242, 1)
+    assert res.filled_factors == {"ndvi": 1, "lst": 252, "landcover": 1}
+    # LST cell means over the observed pixels; column 3 (none observed) takes column 2's
+    lst = _cell_means(f["lst"])
+    assert np.isnan(lst[:, 3]).all()
+    lst[:, 3] = lst[:, 2]
+    # filled pixels: the model on the observed factors plus the LST cell means interpolated bilinearly between
+    # the cell centers (cell (0, 0) is a corner cell: its pixels near the border take its own mean)
+    for i, j in [(2, 2), (4, 3), (4, 4), (12, 30), (25, 35), (5, 27)]:
+        fill = _bilinear(lst, i, j)
+        if (i, j) in [(2, 2), (4, 3), (4, 4)]:
+            assert fill == pytest.approx(lst[0, 0], abs=1e-9)
+        x = np.array([[f["ndvi"][i, j], fill, f["lc"][i, j] == 10, f["lc"][i, j] == 20]], dtype=np.float32)
+        assert got[i, j] == pytest.approx(float(est.predict(x)[0]), abs=1e-6), (i, j)
+    # with fill_method='cell' each pixel takes its own cell's mean
+    out_cell = str(tmp_path / "sm_cell.tif")
+    downscale(path, stack, out_cell, coarse_sm=smap, residual="none", fill_method="cell", n_jobs=1)
+    got_cell = read_all(out_cell)[0]
+    for i, j in [(12, 30), (5, 27)]:
+        x = np.array([[f["ndvi"][i, j], lst[i // 9, 3], f["lc"][i, j] == 10, f["lc"][i, j] == 20]], dtype=np.float32)
+        assert got_cell[i, j] == pytest.approx(float(est.predict(x)[0]), abs=1e-6)
+    # coarse only: every factor from the interpolated cell means, land cover as class fractions
+    lc = f["lc"].astype(np.float64)
+    x = np.array([[_bilinear(_cell_means(f["ndvi"]), 20, 20), _bilinear(lst, 20, 20),
+                   _bilinear(_cell_means(np.where(np.isfinite(lc), lc == 10, np.nan)), 20, 20),
+                   _bilinear(_cell_means(np.where(np.isfinite(lc), lc == 20, np.nan)), 20, 20)]], dtype=np.float32)
+    assert got[20, 20] == pytest.approx(float(est.predict(x)[0]), abs=1e-6)
+    # the quality raster: Byte, nodata 0, the class names in the band, the counts in the output's metadata
+    ds = gdal.Open(qual)
+    band = ds.GetRasterBand(1)
+    assert band.DataType == gdal.GDT_Byte and band.GetNoDataValue() == 0 and band.GetDescription() == "quality"
+    assert band.GetCategoryNames()[1:4] == [QUALITY_CLASSES[1], QUALITY_CLASSES[2], QUALITY_CLASSES[3]]
+    md = gdal.Open(out).GetMetadata()
+    assert (md["pixels_filled"], md["pixels_coarse_only"]) == ("251", "1")
+    assert md["gap_filling"] == "coarse-cell means of missing factors (bilinear)"
+
+
+def test_filled_pixels_are_residual_corrected_and_conserve_cell_means(tmp_path, model):
+    path, _ = model
+    stack, smap, f = _scene(tmp_path)
+    for mode in ("constant", "smooth"):
+        out = str(tmp_path / f"sm_{mode}.tif")
+        res = downscale(path, stack, out, coarse_sm=smap, residual=mode, clip=(-5.0, 5.0), n_jobs=1)
+        got = read_all(out)[0].astype(np.float64)
+        for r in range(3):
+            for c in range(4):
+                v = got[_cell(r, c)]
+                if np.isfinite(f["sm"][r, c]):
+                    assert np.isfinite(v).all()  # no hole in a cell with a SMAP value
+                    assert v.mean() == pytest.approx(f["sm"][r, c], abs=1e-6)  # filled pixels included
+        assert res.n_cells_corrected == 11 and res.n_filled == 251 and res.n_coarse_only == 1
+
+
+def test_fill_gaps_off_keeps_holes(tmp_path, model):
+    path, _ = model
+    stack, smap, f = _scene(tmp_path)
+    out, qual = str(tmp_path / "sm.tif"), str(tmp_path / "q.tif")
+    res = downscale(path, stack, out, coarse_sm=smap, fill_gaps=False, quality=qual, n_jobs=1)
+    got = read_all(out)[0]
+    holes = ~(np.isfinite(f["ndvi"]) & np.isfinite(f["lst"]) & np.isfinite(f["lc"]))
+    np.testing.assert_array_equal(np.isnan(got), holes)
+    np.testing.assert_array_equal(gdal.Open(qual).ReadAsArray(), np.where(holes, 0, ALL_FACTORS))
+    assert res.n_filled == 0 and res.n_coarse_only == 0 and gdal.Open(out).GetMetadata()["gap_filling"] == "off"
+
+
+def test_without_smap_quality_marks_predicted_pixels(tmp_path, model):
+    path, _ = model
+    stack, _, f = _scene(tmp_path)
+    qual = str(tmp_path / "q.tif")
+    res = downscale(path, stack, str(tmp_path / "sm.tif"), residual="none", quality=qual, n_jobs=1)
+    holes = ~(np.isfinite(f["ndvi"]) & np.isfinite(f["lst"]) & np.isfinite(f["lc"]))
+    np.testing.assert_array_equal(gdal.Open(qual).ReadAsArray(), np.where(holes, 0, ALL_FACTORS))
+    assert res.n_all_factors == int((~holes).sum()) and res.quality == qual
+
+
+@pytest.mark.parametrize("after", [0, 2, 4, 7])
+def test_cancel_leaves_no_partial_quality_file(tmp_path, model, after):
+    path, _ = model
+    stack, smap, _ = _scene(tmp_path)
+    calls = []
+
+    def is_canceled():
+        calls.append(1)
+        return len(calls) > after
+
+    with pytest.raises(Canceled):
+        downscale(path, stack, str(tmp_path / "sm.tif"), coarse_sm=smap, quality=str(tmp_path / "q.tif"),
+                  block_rows=5, is_canceled=is_canceled, n_jobs=1)
+    assert sorted(os.listdir(tmp_path)) == ["factors_20230601.tif", "smap_20230601.tif"]
+
+
+@pytest.mark.bad_input("downscale: quality raster written over an input")
+def test_quality_may_not_overwrite_an_input(tmp_path, model):
+    path, _ = model
+    stack, smap, _ = _scene(tmp_path)
+    with pytest.raises(InputError, match="The output quality raster .*smap_20230601.tif.* is the same file as the "
+                                         "input soil moisture raster"):
+        downscale(path, stack, str(tmp_path / "sm.tif"), coarse_sm=smap, quality=smap, n_jobs=1)
+    assert sorted(os.listdir(tmp_path)) == ["factors_20230601.tif", "smap_20230601.tif"]
+
+
+@pytest.mark.bad_input("downscale: quality raster on the soil moisture output's file")
+def test_quality_and_output_on_one_file_are_refused(tmp_path, model):
+    path, _ = model
+    stack, smap, _ = _scene(tmp_path)
+    out = str(tmp_path / "sm.tif")
+    with pytest.raises(InputError, match="The outputs raster and quality raster are the same file"):
+        downscale(path, stack, out, coarse_sm=smap, quality=out, n_jobs=1)
+    assert sorted(os.listdir(tmp_path)) == ["factors_20230601.tif", "smap_20230601.tif"]
+
+
+def test_validate_reports_each_quality_path(tmp_path):
+    from smdownscale.algorithms.metrics import metrics
+    from smdownscale.algorithms.validate import validate
+
+    rng = np.random.default_rng(5)
+    truth = rng.uniform(0.1, 0.4, (H, W))
+    est = truth + rng.normal(0, 0.02, (H, W))
+    q = np.ones((H, W))
+    q[:, 27:] = FILLED
+    q[20:23, 20:23] = COARSE_ONLY
+    est[q == FILLED] += rng.normal(0, 0.03, int((q == FILLED).sum()))
+    est[0, 0], q[0, 0] = np.nan, 0
+    write_raster(str(tmp_path / "sm_1km_20230601.tif"), FINE, est[None])
+    write_raster(str(tmp_path / "truth.tif"), FINE, truth[None])
+    qual = str(tmp_path / "quality_20230601.tif")
+    write_raster(qual, FINE, q[None])
+    res = validate(str(tmp_path / "sm_1km_20230601.tif"), reference=str(tmp_path / "truth.tif"), quality=qual,
+                   output_csv=str(tmp_path / "m.csv"))
+    assert list(res) == ["reference", "reference:all factors observed", "reference:filled", "reference:coarse only"]
+    e32, t32 = est.astype(np.float32).astype(np.float64), truth.astype(np.float32).astype(np.float64)
+    for source, code in (("reference:all factors observed", 1), ("reference:filled", 2),
+                         ("reference:coarse only", 3)):
+        exp = metrics(e32[q == code], t32[q == code])
+        assert res[source]["n"] == exp["n"] == int((q == code).sum())
+        for k in ("r", "rmse", "bias", "ubrmsd"):
+            assert res[source][k] == pytest.approx(exp[k], abs=1e-9)
+    assert res["reference"]["n"] == H * W - 1
+    assert res["reference:filled"]["ubrmsd"] > res["reference:all factors observed"]["ubrmsd"]
+    with open(tmp_path / "m.csv") as fh:
+        assert [line.split(",")[0] for line in fh.read().splitlines()[1:]] == list(res)
+    # a quality raster of another grid is refused, naming the fix
+    other = Grid(UTM, (500000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), W, H)
+    write_raster(str(tmp_path / "q_other.tif"), other, q[None])
+    with pytest.raises(InputError, match="is not on the grid of the estimate sm_1km_20230601.tif; give the quality"):
+        validate(str(tmp_path / "sm_1km_20230601.tif"), reference=str(tmp_path / "truth.tif"),
+                 quality=str(tmp_path / "q_other.tif"))
