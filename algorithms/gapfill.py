@@ -44,7 +44,13 @@ FILL_METHODS = ("bilinear", "cell")
 
 
 def check_method(method: str) -> str:
-    """The fill method in lower case; InputError naming the valid ones otherwise."""
+    """The fill method in lower case.
+
+    Raises
+    ------
+    InputError
+        ``method`` is not one of :data:`FILL_METHODS`; the message names them.
+    """
     m = (method or "").strip().lower()
     if m not in FILL_METHODS:
         raise InputError(f"Unknown gap-filling method '{method}'; use one of {', '.join(FILL_METHODS)}.")

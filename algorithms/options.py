@@ -25,14 +25,30 @@ class Choices:
         key -> English label, in the order the engine lists the keys (messages such as "use one of ...").
     form:
         The keys in the order a Processing form lists them, when it differs from ``labels``.
+    default:
+        The key used when none is chosen (engine defaults and the forms' preselected option); empty: the first
+        key of the form.
     """
 
     labels: dict[str, str]
     form: tuple[str, ...] = ()
+    default: str = ""
 
     def __post_init__(self) -> None:
         if self.form and sorted(self.form) != sorted(self.labels):
             raise ValueError(f"form order {self.form} does not list the keys {tuple(self.labels)}")
+        if self.default and self.default not in self.labels:
+            raise ValueError(f"default {self.default} is not one of the keys {tuple(self.labels)}")
+
+    @property
+    def default_key(self) -> str:
+        """The default key."""
+        return self.default or self.form_keys[0]
+
+    @property
+    def default_index(self) -> int:
+        """The default's index in form order (a Processing enum's defaultValue)."""
+        return self.form_keys.index(self.default_key)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -78,7 +94,7 @@ RESIDUAL_MODES = Choices({
     "constant": "constant per coarse cell",
     "smooth": "smooth (mass-conserving)",
     "none": "none",
-}, form=("constant", "none", "smooth"))
+}, form=("constant", "none", "smooth"), default="smooth")
 EE_RESIDUAL_MODES = Choices({
     "constant": RESIDUAL_MODES.label("constant"),
     "none": RESIDUAL_MODES.label("none"),

@@ -112,7 +112,7 @@ class DownscaleAlgorithm(SmdAlgorithm):
                          "correction."))
         self.add(QgsProcessingParameterEnum(self.RESIDUAL_CORRECTION, self.tr("Residual correction"),
                                             options=[residual[key] for key in RESIDUAL_MODES],
-                                            defaultValue=RESIDUAL_MODES.index("smooth")),
+                                            defaultValue=options.RESIDUAL_MODES.default_index),
                  self.tr("Smooth (default): the residual is spread as an interpolated surface, without "
                          "steps at cell edges, and each SMAP cell's 1 km mean equals SMAP. Constant per "
                          "coarse cell: the same cell means, with steps at cell edges. None: the plain model "

@@ -35,4 +35,4 @@ def test_enum_offers_the_registry_in_form_order(plugin, alg_id, name, keys, choi
     definition = alg.parameterDefinition(name)
     assert tuple(keys) == choices.form_keys  # index -> engine key, as processAlgorithm reads it
     assert definition.options() == [labels[key] for key in choices.form_keys]
-    assert definition.defaultValue() == 0 and choices.form_keys[0] == keys[0]
+    assert definition.defaultValue() == choices.default_index and keys[choices.default_index] == choices.default_key
