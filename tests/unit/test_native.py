@@ -94,7 +94,7 @@ def test_single_leaf_tree_and_unsupported_models():
     assert compiled.nodes.size == 0 and compiled.roots.tolist() == [-1]
     np.testing.assert_array_equal(compiled.predict(x, 1), np.full(200, 0.25))
     for est in (HistGradientBoostingRegressor(max_iter=5, random_state=0).fit(x, y),
-                Pipeline([("s", StandardScaler()), ("m", SVR())]).fit(x, y),
+                Pipeline([("s", StandardScaler()), ("m", SVR(kernel="linear"))]).fit(x, y),  # RBF SVR: test_svr_kernel
                 RandomForestRegressor(n_estimators=3, random_state=0).fit(x, np.c_[y, y])):  # two outputs
         assert native.compile_forest(est) is None
         predictor = inference.Predictor(est)
@@ -300,6 +300,7 @@ def test_build_compiles_a_working_library(tmp_path):
     assert message == f"built {out}" and not os.path.exists(out + ".tmp")
     lib = ctypes.CDLL(out)
     assert lib.smd_treewalk_abi() == native.ABI and lib.smd_treewalk_node_size() == 16
+    assert lib.smd_svr_rows() >= 8  # the SVR kernel is in the same library
 
 
 def test_build_failures_say_what_to_do_and_leave_nothing(tmp_path, monkeypatch):
