@@ -687,6 +687,9 @@ def train_model(sm_paths: Sequence[str], stack_paths: Sequence[str], output: str
     }
     if training_mode == "paper":
         meta["paper_max_samples"] = int(paper_max_samples)
+    if chosen == "svr":
+        meta["support_vectors"] = int(final.named_steps["svr"].support_.size)
+        meta["province_day"] = province_day_cost(final, pairs.X)
     if hasattr(final, "feature_importances_"):
         meta["feature_importances"] = {n: float(v) for n, v in zip(pairs.feature_names, final.feature_importances_)}
     if is_canceled():
@@ -697,6 +700,27 @@ def train_model(sm_paths: Sequence[str], stack_paths: Sequence[str], output: str
     return TrainResult(model_io.jsonable({"format": model_io.FORMAT, "format_version": model_io.FORMAT_VERSION,
                                           **meta}),
                        {k: (math.nan if v is None else v) for k, v in pooled.items()})
+
+
+#: A province-day: the 1 km pixels of Inner Mongolia's bounding box (the bench's scene).
+PROVINCE_DAY_PIXELS = 4_000_000
+
+
+def province_day_cost(estimator: Any, x: np.ndarray, rows: int = 4096) -> dict[str, Any]:
+    """What predicting a province-day (:data:`PROVINCE_DAY_PIXELS`) costs with this model on this computer:
+    the time of ``rows`` rows predicted as downscale predicts them, scaled to the province (SVR's cost is
+    linear in pixels and in support vectors)."""
+    from .inference import Predictor
+
+    if x.shape[0] == 0:
+        return {"seconds": None, "pixels": PROVINCE_DAY_PIXELS, "backend": None}
+    sample = np.resize(np.asarray(x, dtype=np.float32), (rows, x.shape[1]))
+    predictor = Predictor(estimator)
+    predictor.predict(sample[:64])  # warm up (library load, threads)
+    t0 = time.perf_counter()
+    predictor.predict(sample)
+    secs = (time.perf_counter() - t0) * PROVINCE_DAY_PIXELS / rows
+    return {"seconds": round(secs, 1), "pixels": PROVINCE_DAY_PIXELS, "backend": predictor.backend}
 
 
 def cv_table(meta: dict[str, Any]) -> str:

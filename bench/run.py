@@ -13,9 +13,10 @@ the child's own children, e.g. the gdalwarp commands). Wall time is the time of 
 the child (imports excluded, as in a running QGIS); ``process_s`` is the whole subprocess.
 
 Rows: align (ours vs gdalwarp), aggregate to the SMAP grid (ours vs gdalwarp -r average), train
-(RF-100, SVR, CART on coarse pairs pooled over ``--train-dates`` synthetic dates), downscale (ours,
-with and without residual correction, vs scikit-learn's plain ``predict`` on the whole array with
-``n_jobs=-1``; CART; SVR extrapolated from a sample of pixels), validate; the scaling curve (downscale
+(every model type and auto, ``--models``, on coarse pairs pooled over ``--train-dates`` synthetic dates),
+downscale (ours, with and without residual correction, vs scikit-learn's plain ``predict`` on the whole
+array with ``n_jobs=-1``; one day with every other model type; scikit-learn's own SVR ``predict``
+extrapolated from a sample of pixels, next to ours on the same pixels), validate; the scaling curve (downscale
 at 1/16, 1/4 and all of the scene) and the estimate for 365 dates. Results: a table on stdout,
 ``<out>/results.json`` and ``<out>/results.md``.
 """
@@ -131,8 +132,14 @@ def step_train(spec: dict) -> dict:
     params = spec.get("params") or None
     res, secs = _timed(lambda: train.train_model(spec["smap"], spec["stacks"], spec["output"], spec["model_type"],
                                                  params=params, cv_folds=spec["cv_folds"], seed=spec["seed"]))
+    auto = res.meta.get("auto") or {}
+    search = res.meta.get("search") or {}
     return {"work_s": secs, "samples": int(res.meta["n_samples"]), "fit_samples": int(res.meta["fit_samples"]),
-            "features": len(res.meta["features"]), "rss_before_mb": before,
+            "features": len(res.meta["features"]), "rss_before_mb": before, "model_type": res.meta["model_type"],
+            "support_vectors": res.meta.get("support_vectors"),
+            "file_mb": os.path.getsize(spec["output"]) / 2**20,
+            "auto_winner": auto.get("winner"), "search_budget_s": search.get("budget_s"),
+            "search_elapsed_s": search.get("elapsed_s"),
             "cv_spatial": {k: res.metrics.get(k) for k in ("r", "rmse", "ubrmsd")} if spec["cv_folds"] else None}
 
 
@@ -159,7 +166,7 @@ def step_downscale_ours(spec: dict) -> dict:
         res, secs = _timed(call)
     return {"work_s": secs, "pixels": spec["pixels"], "valid": int(res.n_valid), "rss_before_mb": before,
             "mean": res.mean, "max_cell_deviation": res.max_cell_deviation, "model_load_s": load_s,
-            "tree_backend": native.status()}
+            "tree_backend": native.status(), "prediction_backend": res.prediction_backend}
 
 
 def step_downscale_sklearn(spec: dict) -> dict:
@@ -216,11 +223,12 @@ def step_load_compiled(spec: dict) -> dict:
 
 
 def step_predict_sample(spec: dict) -> dict:
-    """Prediction cost of a model on ``n`` valid pixels from the middle of the stack (SVR: extrapolated)."""
+    """scikit-learn's own ``predict`` of a model on ``n`` valid pixels from the middle of the stack, extrapolated
+    to the scene, and how far our Predictor (e.g. the compiled SVR kernel) is from it on those pixels."""
     import numpy as np
     import sklearn.ensemble  # noqa: F401
 
-    from smdownscale.algorithms import raster
+    from smdownscale.algorithms import inference, raster
     from smdownscale.algorithms.features import FactorSpec, fine_design, select_bands
     from smdownscale.algorithms.model_io import load_model
 
@@ -235,10 +243,13 @@ def step_predict_sample(spec: dict) -> dict:
     x, _ = fine_design(block, specs)
     x = x[:need]
     before = _rss_mb()
-    _, secs = _timed(lambda: np.asarray(est.predict(x)))
+    expected, secs = _timed(lambda: np.asarray(est.predict(x)))
     per_px = secs / max(1, x.shape[0])
+    predictor = inference.Predictor(est)
+    diff = float(np.max(np.abs(predictor.predict(x) - expected))) if x.shape[0] else 0.0
     return {"work_s": secs, "pixels": int(x.shape[0]), "rss_before_mb": before, "s_per_mpx": per_px * 1e6,
-            "extrapolated_s": per_px * spec["full_valid"], "support_vectors": _n_support(est)}
+            "extrapolated_s": per_px * spec["full_valid"], "support_vectors": _n_support(est),
+            "ours_backend": predictor.backend, "ours_max_abs_diff": diff}
 
 
 def _n_support(est: Any) -> int | None:
@@ -578,6 +589,41 @@ def _fmt(v: Any, nd: int = 2) -> str:
     return str(v)
 
 
+#: Model types with a train row and a downscale-day row (auto: train only; its winner is one of the others).
+MODEL_ROWS = ("rf", "svr", "cart", "gbr", "extratrees", "linear_gbr", "auto")
+
+
+def _model_rows(bench: Bench) -> list[dict]:
+    out = []
+    for r in bench.rows:
+        if not r["row"].startswith("train/"):
+            continue
+        mtype = r["row"].split("/", 1)[1]
+        day = bench.row("downscale/ours" if mtype == "rf" else f"downscale/ours-{mtype}")
+        out.append({"model": mtype, "trained": r.get("model_type"), "train_s": r["wall_s"],
+                    "train_peak_mb": r["peak_rss_mb"], "fit_samples": r.get("fit_samples"),
+                    "support_vectors": r.get("support_vectors"), "file_mb": r.get("file_mb"),
+                    "day_s": day["wall_s"] if day else None, "day_cpu_s": day["cpu_s"] if day else None,
+                    "day_peak_mb": day["peak_rss_mb"] if day else None,
+                    "backend": day.get("prediction_backend") if day else None})
+    return out
+
+
+def _models_md(rows: list[dict]) -> str:
+    lines = ["| model | train s | train peak MB | day s | day CPU s | day peak MB | prediction | notes |",
+             "|---|---:|---:|---:|---:|---:|---|---|"]
+    for r in rows:
+        notes = []
+        if r["support_vectors"]:
+            notes.append(f"{r['support_vectors']} support vectors ({r['fit_samples']} samples)")
+        if r["model"] == "auto":
+            notes.append(f"kept {r['trained']}")
+        lines.append(f"| {r['model']} | {_fmt(r['train_s'])} | {_fmt(r['train_peak_mb'], 0)} | {_fmt(r['day_s'])} | "
+                     f"{_fmt(r['day_cpu_s'], 1)} | {_fmt(r['day_peak_mb'], 0)} | {r['backend'] or '-'} | "
+                     f"{'; '.join(notes)} |")
+    return "\n".join(lines)
+
+
 def _table(rows: list[dict]) -> str:
     head = "| step | wall s | CPU s | peak RSS MB | Mpx/s | ours / baseline |"
     lines = [head, "|---|---:|---:|---:|---:|---:|"]
@@ -647,7 +693,8 @@ def run(args: argparse.Namespace) -> dict:
     smaps, cstacks = _training_dates(work, cstack, train_dates, args.seed)
     models = {}
     params = {"rf": {"n_estimators": rf_trees}}
-    for mtype in ("rf", "svr", "cart"):
+    model_types = [m for m in args.models.split(",") if m] if args.models else list(MODEL_ROWS)
+    for mtype in dict.fromkeys(["rf", "svr", "cart"] + model_types):
         models[mtype] = os.path.join(work, f"model_{mtype}.smdmodel")
         bench.measure(f"train/{mtype}", "train", {"smap": smaps, "stacks": cstacks, "output": models[mtype],
                                                   "model_type": mtype, "cv_folds": args.train_cv_folds,
@@ -678,11 +725,15 @@ def run(args: argparse.Namespace) -> dict:
     d_warm = bench.measure("downscale/ours-model-loaded", "downscale_ours", {
         "model": models["rf"], "stack": stack, "output": os.path.join(work, "sm_warm.tif"), "smap": scene["smap"],
         "residual": "constant", "pixels": npx, "warm": True})
-    bench.measure("downscale/ours-cart", "downscale_ours", {
-        "model": models["cart"], "stack": stack, "output": os.path.join(work, "sm_cart.tif"),
-        "smap": scene["smap"], "residual": "constant", "pixels": npx})
+    # one day with every other model type (what the forest's downscale/ours row is for the forest)
+    for mtype in models:
+        if mtype not in ("rf", "auto"):
+            bench.measure(f"downscale/ours-{mtype}", "downscale_ours", {
+                "model": models[mtype], "stack": stack, "output": os.path.join(work, f"sm_{mtype}.tif"),
+                "smap": scene["smap"], "residual": "constant", "pixels": npx})
     bench.measure("downscale/svr-predict-sample", "predict_sample", {
         "model": models["svr"], "stack": stack, "n": svr_px, "full_valid": d_ours["valid"]})
+    model_table = _model_rows(bench)
 
     # validate
     bench.measure("validate/ours", "validate", {"estimate": sm_out, "reference": scene["truth"], "pixels": npx})
@@ -729,7 +780,9 @@ def run(args: argparse.Namespace) -> dict:
 
     rows = bench.rows
     machine["loadavg_end"] = list(os.getloadavg())
+    svr_day = bench.row("downscale/ours-svr")
     targets = {
+        "svr_day_s": svr_day["wall_s"] if svr_day else None, "svr_day_target_s": 90.0,
         "downscale_day_s": d_ours["wall_s"], "downscale_day_target_s": 20.0,
         "downscale_day_model_loaded_s": d_warm["wall_s"],
         "downscale_speedup_vs_sklearn": (1 / d_ours["ratio_to_baseline"]) if d_ours["ratio_to_baseline"] else None,
@@ -748,9 +801,10 @@ def run(args: argparse.Namespace) -> dict:
         "scene": {"width": fine.width, "height": fine.height, "pixels": npx, "factors": len(scene["inputs"]),
                   "coarse_width": coarse.width, "coarse_height": coarse.height, "train_dates": train_dates,
                   "size_km": size_km, "seed": args.seed, "rf_trees": rf_trees},
-        "rows": rows, "scaling": curve, "year": year, "targets": targets,
+        "rows": rows, "models": model_table, "scaling": curve, "year": year, "targets": targets,
     }
-    table = _table(rows)
+    table = _table(rows) + "\n\nEvery model type (train on the pooled coarse pairs; one day of the scene with " \
+        "residual correction; peak RSS of each):\n\n" + _models_md(model_table)
     lines = [table, "", "Scaling (downscale with residual correction, model already loaded; the peak includes "
              "loading it):", "", "| Mpx | wall s | s per Mpx | peak RSS MB |", "|---:|---:|---:|---:|"]
     lines += [f"| {c['mpx']:.3f} | {c['wall_s']:.2f} | {c['s_per_mpx']:.2f} | {c['peak_rss_mb']:.0f} |" for c in curve]
@@ -782,6 +836,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rf-trees", type=int, default=None, help="random forest trees (default 100, quick 10)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="runs of each align/aggregate/downscale/validate row; the fastest is reported")
+    ap.add_argument("--models", default=None,
+                    help=f"comma-separated model types with a train and a day row (default: {','.join(MODEL_ROWS)})")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--spec", help=argparse.SUPPRESS)
