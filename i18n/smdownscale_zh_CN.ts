@@ -2180,152 +2180,152 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
     <context>
         <name>ScreenAlgorithm</name>
         <message>
-            <location filename="../processing_provider/screen.py" line="198" />
+            <location filename="../processing_provider/screen.py" line="207" />
             <source>Screen factors (correlation analysis)</source>
             <translation>因子筛选（相关分析）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="246" />
+            <location filename="../processing_provider/screen.py" line="251" />
             <source>A factor correlated more strongly than this with a better-ranked selected factor is dropped. 1 keeps every factor.</source>
             <translation>若某因子与排名更靠前的已选因子的相关性超过此值，则将其剔除。取 1 时保留所有因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="248" />
+            <location filename="../processing_provider/screen.py" line="253" />
             <source>Minimum |r| with soil moisture</source>
             <translation>与土壤水分的最小 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="252" />
+            <location filename="../processing_provider/screen.py" line="257" />
             <source>Factors correlating more weakly than this with soil moisture are dropped.</source>
             <translation>与土壤水分的相关性弱于此值的因子将被剔除。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="255" />
+            <location filename="../processing_provider/screen.py" line="260" />
             <source>Keep at most this many factors, best ranked first. 0 keeps all that pass.</source>
             <translation>最多保留这么多个因子，按排名优先。0 表示保留所有通过筛选的因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="258" />
+            <location filename="../processing_provider/screen.py" line="263" />
             <source>Drop, one at a time, the kept continuous factor whose VIF against the other kept factors exceeds this (5 or 10 are usual). 0 switches the filter off.</source>
             <translation>每次剔除一个相对于其他保留因子的 VIF 超过此值的保留连续型因子（通常取 5 或 10）。0 表示关闭该筛选。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="260" />
+            <location filename="../processing_provider/screen.py" line="265" />
             <source>Compute VIF, mutual information and permutation importance</source>
             <translation>计算 VIF、互信息和置换重要性</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="263" />
+            <location filename="../processing_provider/screen.py" line="268" />
             <source>Adds the columns vif, mutual_info and perm_importance (a quick random forest; needs scikit-learn) and their values in the reasons.</source>
             <translation>增加 vif、mutual_info 和 perm_importance 列（使用快速随机森林；需要 scikit-learn），并在原因中给出其数值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="265" />
+            <location filename="../processing_provider/screen.py" line="270" />
             <source>Derived factors</source>
             <translation>派生因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="265" />
+            <location filename="../processing_provider/screen.py" line="270" />
             <source>LST day-night difference (lst_diff)</source>
             <translation>LST 昼夜温差（lst_diff）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="265" />
+            <location filename="../processing_provider/screen.py" line="270" />
             <source>TVDI from the NDVI-LST space (tvdi)</source>
             <translation>基于 NDVI-LST 特征空间的 TVDI（tvdi）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="265" />
+            <location filename="../processing_provider/screen.py" line="270" />
             <source>Antecedent precipitation index (api)</source>
             <translation>前期降水指数（api）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="270" />
+            <location filename="../processing_provider/screen.py" line="275" />
             <source>Computed from the stack bands when their inputs are present and screened with the other factors.</source>
             <translation>当所需输入波段存在时由堆栈波段计算，并与其他因子一起参与筛选。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="274" />
+            <location filename="../processing_provider/screen.py" line="279" />
             <source>Screening table</source>
             <translation>筛选结果表</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="274" />
+            <location filename="../processing_provider/screen.py" line="279" />
             <source>CSV files (*.csv)</source>
             <translation>CSV 文件 (*.csv)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="276" />
+            <location filename="../processing_provider/screen.py" line="281" />
             <source>CSV table with one row per factor, in rank order.</source>
             <translation>CSV 表，每个因子一行，按排名排序。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="277" />
+            <location filename="../processing_provider/screen.py" line="282" />
             <source>Screening report</source>
             <translation>筛选报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="277" />
+            <location filename="../processing_provider/screen.py" line="282" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="279" />
+            <location filename="../processing_provider/screen.py" line="284" />
             <source>HTML report: factors ranked by their correlation with soil moisture (selected and dropped), the correlation heatmap and the table; shown in the Processing results viewer.</source>
             <translation>HTML 报告：按与土壤水分的相关性排序的因子（已选和已剔除）、相关系数热图和结果表；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="286" />
+            <location filename="../processing_provider/screen.py" line="291" />
             <source>Selected factors (comma-separated)</source>
             <translation>已选因子（以逗号分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="320" />
+            <location filename="../processing_provider/screen.py" line="325" />
             <source>{} coarse samples over {} date(s).</source>
             <translation>{} 个粗分辨率样本，共 {} 个日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="324" />
+            <location filename="../processing_provider/screen.py" line="329" />
             <source>yes</source>
             <translation>是</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="324" />
+            <location filename="../processing_provider/screen.py" line="329" />
             <source>no</source>
             <translation>否</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="327" />
+            <location filename="../processing_provider/screen.py" line="332" />
             <source>Selected factors: {}</source>
             <translation>已选因子：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="331" />
+            <location filename="../processing_provider/screen.py" line="336" />
             <source>Maximum collinearity</source>
             <translation>最大共线性</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="333" />
+            <location filename="../processing_provider/screen.py" line="338" />
             <source>Minimum |r|</source>
             <translation>最小 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="334" />
+            <location filename="../processing_provider/screen.py" line="339" />
             <source>Maximum number of factors</source>
             <translation>最大因子数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="335" />
+            <location filename="../processing_provider/screen.py" line="340" />
             <source>no limit</source>
             <translation>不限</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="336" />
+            <location filename="../processing_provider/screen.py" line="341" />
             <source>Maximum VIF</source>
             <translation>最大 VIF</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="336" />
+            <location filename="../processing_provider/screen.py" line="341" />
             <source>off</source>
             <translation>关闭</translation>
         </message>
@@ -2360,17 +2360,17 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
             <translation>原因</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="306" />
+            <location filename="../processing_provider/screen.py" line="311" />
             <source>SMAP values read with {}.</source>
             <translation>SMAP 值按 {} 读取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="338" />
+            <location filename="../processing_provider/screen.py" line="343" />
             <source>SMAP values</source>
             <translation>SMAP 值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="201" />
+            <location filename="../processing_provider/screen.py" line="210" />
             <source>Ranks the downscaling factors by how strongly they relate to SMAP soil moisture and selects a non-redundant subset for smdownscale:train.
 
 For every date, the 1 km factor stack is averaged onto the SMAP grid (each coarse cell gets the mean of the 1 km pixels whose centers fall in it; land cover becomes class fractions) and paired with the SMAP value; all dates are pooled. For each continuous factor the table gives Pearson and Spearman correlation with their p-values; a categorical factor (land cover) is judged as a whole by the correlation ratio eta of soil moisture over the dominant class of each cell (p-value from one-way ANOVA), in the Pearson column.
@@ -2399,17 +2399,17 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
 单位：SMAP 土壤水分必须为 m3/m3；百分比、缩放后的整数或未声明的填充值（如 -9999）会使运行停止，并给出修正方法。高级参数 SM_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 SM_NODATA（文件未声明的填充值）说明如何读取 SMAP。类 NDVI 因子必须位于 -1 到 1 之间。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="243" />
+            <location filename="../processing_provider/screen.py" line="248" />
             <source>Maximum collinearity |r|</source>
             <translation>最大共线性 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="253" />
+            <location filename="../processing_provider/screen.py" line="258" />
             <source>Maximum factors (0 = no limit)</source>
             <translation>最多因子数（0 = 不限）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="256" />
+            <location filename="../processing_provider/screen.py" line="261" />
             <source>Maximum VIF (0 = off)</source>
             <translation>最大 VIF（0 = 关闭）</translation>
         </message>
@@ -2759,257 +2759,257 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <translation>训练降尺度模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="118" />
+            <location filename="../processing_provider/train.py" line="114" />
             <source>Band names of the factor stacks to train on, e.g. 'ndvi,lst_day,landcover' (the 'Selected factors' output of smdownscale:screen). Empty: all bands.</source>
             <translation>用于训练的因子堆栈波段名称，例如“ndvi,lst_day,landcover”（smdownscale:screen 的“已选因子”输出）。留空：使用所有波段。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="120" />
+            <location filename="../processing_provider/train.py" line="116" />
             <source>Model</source>
             <translation>模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="120" />
+            <location filename="../processing_provider/train.py" line="116" />
             <source>Random forest (RF)</source>
             <translation>随机森林（RF）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="120" />
+            <location filename="../processing_provider/train.py" line="116" />
             <source>Support vector regression (SVR)</source>
             <translation>支持向量回归（SVR）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="120" />
+            <location filename="../processing_provider/train.py" line="116" />
             <source>Regression tree (CART)</source>
             <translation>分类回归树（CART）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="120" />
+            <location filename="../processing_provider/train.py" line="116" />
             <source>Gradient boosting (histogram-based)</source>
             <translation>梯度提升（基于直方图）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="120" />
+            <location filename="../processing_provider/train.py" line="116" />
             <source>Extra trees</source>
             <translation>极端随机树</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="120" />
+            <location filename="../processing_provider/train.py" line="116" />
             <source>Linear trend + gradient boosting</source>
             <translation>线性趋势 + 梯度提升</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="133" />
+            <location filename="../processing_provider/train.py" line="129" />
             <source>Training mode</source>
             <translation>训练模式</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="137" />
+            <location filename="../processing_provider/train.py" line="133" />
             <source>Scale-aware training learns the relation at the scale SMAP measures; the study's mode reproduces the published setup (trained on bilinearly resampled SMAP).</source>
             <translation>尺度感知训练在 SMAP 的观测尺度上学习关系；文献模式复现已发表的方案（在双线性重采样后的 SMAP 上训练）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="139" />
+            <location filename="../processing_provider/train.py" line="135" />
             <source>Cross-validation</source>
             <translation>交叉验证</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="139" />
+            <location filename="../processing_provider/train.py" line="135" />
             <source>Spatial blocks</source>
             <translation>空间分块</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="139" />
+            <location filename="../processing_provider/train.py" line="135" />
             <source>Dates held out</source>
             <translation>留出日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="139" />
+            <location filename="../processing_provider/train.py" line="135" />
             <source>Random K-fold (optimistic)</source>
             <translation>随机 K 折（偏乐观）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="143" />
+            <location filename="../processing_provider/train.py" line="139" />
             <source>How the reported skill is estimated. Random K-fold mixes neighbouring cells between training and testing and overstates skill.</source>
             <translation>所报告精度的估计方式。随机 K 折会把相邻像元同时分到训练集和测试集中，从而高估精度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="145" />
+            <location filename="../processing_provider/train.py" line="141" />
             <source>Hyperparameter search budget (s, 0 = off)</source>
             <translation>超参数搜索时间预算（秒，0 = 关闭）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="148" />
+            <location filename="../processing_provider/train.py" line="144" />
             <source>Seconds to spend trying settings of the model (of each model with Auto), scored by spatial cross-validation. 0 uses the default settings.</source>
             <translation>尝试模型设置所用的秒数（“自动”模式下为每个模型），以空间交叉验证打分。0 表示使用默认设置。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="150" />
+            <location filename="../processing_provider/train.py" line="146" />
             <source>Derived factors</source>
             <translation>派生因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="150" />
+            <location filename="../processing_provider/train.py" line="146" />
             <source>LST day-night difference (lst_diff)</source>
             <translation>LST 昼夜温差（lst_diff）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="150" />
+            <location filename="../processing_provider/train.py" line="146" />
             <source>TVDI from the NDVI-LST space (tvdi)</source>
             <translation>基于 NDVI-LST 特征空间的 TVDI（tvdi）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="150" />
+            <location filename="../processing_provider/train.py" line="146" />
             <source>Antecedent precipitation index (api)</source>
             <translation>前期降水指数（api）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="155" />
+            <location filename="../processing_provider/train.py" line="151" />
             <source>Computed from the stack bands (lst_day and lst_night; ndvi and lst_day; daily precipitation_lag&lt;d&gt; bands) when present, and added to the factors; skipped with a note when their inputs are missing.</source>
             <translation>在所需波段存在时由堆栈波段计算（lst_day 和 lst_night；ndvi 和 lst_day；逐日的 precipitation_lag&lt;d&gt; 波段），并加入因子；若缺少所需输入，则跳过并给出提示。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="158" />
+            <location filename="../processing_provider/train.py" line="154" />
             <source>Number of trees (random forest)</source>
             <translation>树的数量（随机森林）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="164" />
+            <location filename="../processing_provider/train.py" line="160" />
             <source>Cross-validation folds (0 = none)</source>
             <translation>交叉验证折数（0 = 不进行）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="168" />
+            <location filename="../processing_provider/train.py" line="164" />
             <source>Number of folds for both spatial and random cross-validation; 0 skips cross-validation, otherwise at least 2.</source>
             <translation>空间交叉验证和随机交叉验证的折数；0 表示跳过交叉验证，否则至少为 2。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="170" />
+            <location filename="../processing_provider/train.py" line="166" />
             <source>Spatial CV block size (coarse cells)</source>
             <translation>空间交叉验证的分块大小（粗像元数）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="173" />
+            <location filename="../processing_provider/train.py" line="169" />
             <source>Spatial folds hold out square blocks of this many SMAP cells per side (4 cells of 9 km = 36 km); use at least the range of spatial autocorrelation.</source>
             <translation>空间分折每次留出边长为这么多个 SMAP 像元的正方形分块（4 个 9 km 像元 = 36 km）；应至少取空间自相关的变程。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="175" />
+            <location filename="../processing_provider/train.py" line="171" />
             <source>Random seed</source>
             <translation>随机种子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="178" />
+            <location filename="../processing_provider/train.py" line="174" />
             <source>Seed for the model and the random folds; the same seed gives the same model.</source>
             <translation>模型和随机分折的种子；相同的种子得到相同的模型。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="181" />
+            <location filename="../processing_provider/train.py" line="177" />
             <source>Model file</source>
             <translation>模型文件</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="181" />
+            <location filename="../processing_provider/train.py" line="177" />
             <source>smdownscale model (*.smdmodel)</source>
             <translation>smdownscale 模型 (*.smdmodel)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="183" />
+            <location filename="../processing_provider/train.py" line="179" />
             <source>Where to save the trained model (.smdmodel).</source>
             <translation>训练好的模型的保存位置（.smdmodel）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="184" />
+            <location filename="../processing_provider/train.py" line="180" />
             <source>Training report</source>
             <translation>训练报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="184" />
+            <location filename="../processing_provider/train.py" line="180" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="186" />
+            <location filename="../processing_provider/train.py" line="182" />
             <source>HTML report: cross-validation metrics (spatial and random folds, pooled and per fold) and feature importance; shown in the Processing results viewer.</source>
             <translation>HTML 报告：交叉验证指标（空间分折和随机分折，合并及逐折）和特征重要性；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="192" />
+            <location filename="../processing_provider/train.py" line="188" />
             <source>CV R (chosen scheme)</source>
             <translation>交叉验证 R（所选方案）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="193" />
+            <location filename="../processing_provider/train.py" line="189" />
             <source>CV MAE (m3/m3)</source>
             <translation>交叉验证 MAE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="194" />
+            <location filename="../processing_provider/train.py" line="190" />
             <source>CV RMSE (m3/m3)</source>
             <translation>交叉验证 RMSE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="195" />
+            <location filename="../processing_provider/train.py" line="191" />
             <source>CV ubRMSD (m3/m3)</source>
             <translation>交叉验证 ubRMSD（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="196" />
+            <location filename="../processing_provider/train.py" line="192" />
             <source>Training samples</source>
             <translation>训练样本数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="197" />
+            <location filename="../processing_provider/train.py" line="193" />
             <source>Model type trained (the winner with Auto)</source>
             <translation>训练的模型类型（自动模式下为胜出者）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="235" />
+            <location filename="../processing_provider/train.py" line="231" />
             <source>1 km pixels</source>
             <translation>1 km 像元</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="235" />
+            <location filename="../processing_provider/train.py" line="231" />
             <source>coarse samples</source>
             <translation>粗分辨率样本</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="236" />
+            <location filename="../processing_provider/train.py" line="232" />
             <source>{} model trained on {} {} over {} date(s); features: {}</source>
             <translation>{} 模型已基于 {} 个{}训练完成，共 {} 个日期；特征：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="239" />
+            <location filename="../processing_provider/train.py" line="235" />
             <source>Training mode: {}</source>
             <translation>训练模式：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="243" />
+            <location filename="../processing_provider/train.py" line="244" />
             <source>Derived factor {} was not computed: it {}.</source>
             <translation>派生因子 {} 未计算：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="245" />
+            <location filename="../processing_provider/train.py" line="246" />
             <source>Factor {} was left out of the model: {}.</source>
             <translation>因子 {} 未纳入模型：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="246" />
+            <location filename="../processing_provider/train.py" line="247" />
             <source>Cross-validation (soil moisture in m3/m3):</source>
             <translation>交叉验证（土壤水分单位 m3/m3）：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="251" />
+            <location filename="../processing_provider/train.py" line="252" />
             <source>Feature importances: {}</source>
             <translation>特征重要性：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="162" />
+            <location filename="../processing_provider/train.py" line="158" />
             <source>Trees in the random forest; more trees are steadier but slower. Used by the random forest only (the other models keep their defaults).</source>
             <translation>随机森林中树的数量；树越多结果越稳定，但速度越慢。仅用于随机森林（其他模型保持其默认值）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="221" />
+            <location filename="../processing_provider/train.py" line="217" />
             <source>SMAP values read with {}; the model keeps this for downscaling.</source>
             <translation>SMAP 值按 {} 读取；模型会保存此设置用于降尺度。</translation>
         </message>
@@ -3047,29 +3047,34 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
 单位：SMAP 土壤水分必须为 m3/m3。不可能是 m3/m3 的值（百分比、缩放后的整数、文件未声明为无数据值的填充值如 -9999）会使运行停止，并给出指明文件和修正方法的消息。高级参数 SM_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 SM_NODATA（文件未声明的填充值；文件不会被修改）说明如何读取 SMAP；模型会保存它们，因此 smdownscale:downscale 以相同方式读取 SMAP。类 NDVI 因子（ndvi、evi、savi、ndwi）必须位于 -1 到 1 之间（MODIS 以整数 x 10000 存储：请先乘以 0.0001）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="129" />
+            <location filename="../processing_provider/train.py" line="125" />
             <source>The regression algorithm. Auto compares RF, extra trees, both boosting models and SVR by spatial cross-validation and by the scale-transfer check (trained on grids 2x and 3x coarser than SMAP, scored on SMAP cells of held-out blocks), and keeps RF unless another model is better in both, on every fold.</source>
             <translation>回归算法。“自动”通过空间交叉验证和尺度迁移检验（在比 SMAP 粗 2 倍和 3 倍的格网上训练，在留出空间块的 SMAP 像元上评分）比较 RF、极端随机树、两种提升模型和 SVR；除非其他模型在两项检验的每一折上都更优，否则保留 RF。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="116" />
+            <location filename="../processing_provider/train.py" line="112" />
             <source>Factors to use (default: all)</source>
             <translation>使用的因子（默认：全部）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="133" />
+            <location filename="../processing_provider/train.py" line="129" />
             <source>Scale-aware: train on SMAP cells</source>
             <translation>尺度感知：在 SMAP 像元上训练</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="133" />
+            <location filename="../processing_provider/train.py" line="129" />
             <source>Study's mode: SMAP at 1 km</source>
             <translation>文献模式：SMAP 重采样到 1 km</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="120" />
+            <location filename="../processing_provider/train.py" line="116" />
             <source>Auto (RF unless clearly beaten)</source>
             <translation>自动（除非明显更优，否则用 RF）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="238" />
+            <source>The SVR has {} support vectors: downscaling a province-day (4 million 1 km pixels) takes about {} s on this computer ({}).</source>
+            <translation>该 SVR 有 {} 个支持向量：在本机上降尺度一个省级日（400 万个 1 km 像元）约需 {} 秒（{}）。</translation>
         </message>
     </context>
     <context>
@@ -3472,22 +3477,22 @@ HTML 报告包含精度指标表、估算值对参考值的密度散点图（带
             <translation>来自 smdownscale:align 的精细分辨率（1 km）多波段因子堆栈，每个日期一个，文件名中的日期与对应的土壤水分栅格相同。波段按名称（波段描述）识别。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="115" />
+            <location filename="../processing_provider/screen.py" line="124" />
             <source>SMAP soil moisture</source>
             <translation>SMAP 土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="116" />
+            <location filename="../processing_provider/screen.py" line="125" />
             <source>Factor stacks</source>
             <translation>因子堆栈</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="120" />
+            <location filename="../processing_provider/screen.py" line="129" />
             <source>Minimum valid fraction per coarse cell</source>
             <translation>每个粗像元的最小有效比例</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="124" />
+            <location filename="../processing_provider/screen.py" line="133" />
             <source>A coarse cell is used only when at least this share of its 1 km pixels has every factor valid.</source>
             <translation>仅当某粗像元中至少有此比例的 1 km 像元所有因子均有效时，才使用该粗像元。</translation>
         </message>
@@ -3497,62 +3502,62 @@ HTML 报告包含精度指标表、估算值对参考值的密度散点图（带
             <translation>由 smdownscale:fetchgee 写出的 manifest.json：使用其中的 SMAP 栅格和因子栈，代替上面的两个列表。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="93" />
+            <location filename="../processing_provider/screen.py" line="102" />
             <source>Give either a manifest or the lists of SMAP rasters and factor stacks, not both.</source>
             <translation>请给出清单文件，或给出 SMAP 栅格和因子栈列表，二者不能同时给出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="97" />
+            <location filename="../processing_provider/screen.py" line="106" />
             <source>Give the SMAP soil moisture rasters and the factor stacks (one per date), or a manifest from smdownscale:fetchgee.</source>
             <translation>请给出 SMAP 土壤水分栅格和因子栈（每个日期一个），或 smdownscale:fetchgee 生成的清单文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="141" />
+            <location filename="../processing_provider/screen.py" line="150" />
             <source>The values are multiplied by this to give m3/m3: 0.01 for percent, 0.0001 for integers x 10000. Empty: as the model was trained (1 unless its SMAP had a scale).</source>
             <translation>数值乘以此系数得到 m3/m3：百分比为 0.01，整数 x 10000 为 0.0001。留空：按模型训练时的方式（除非其 SMAP 带有系数，否则为 1）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="144" />
+            <location filename="../processing_provider/screen.py" line="153" />
             <source>The values are multiplied by this to give m3/m3: 1 for m3/m3, 0.01 for percent, 0.0001 for integers x 10000. Values that cannot be m3/m3 stop the run with a message.</source>
             <translation>数值乘以此系数得到 m3/m3：m3/m3 为 1，百分比为 0.01，整数 x 10000 为 0.0001。不可能是 m3/m3 的值会使运行停止并给出消息。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="153" />
+            <location filename="../processing_provider/screen.py" line="162" />
             <source>A fill value the file does not declare as nodata (e.g. -9999); such pixels are ignored. Empty: the file's own nodata value only.</source>
             <translation>文件未声明为无数据值的填充值（如 -9999）；这些像元将被忽略。留空：仅使用文件自身的无数据值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="170" />
+            <location filename="../processing_provider/screen.py" line="179" />
             <source>scale {:g}</source>
             <translation>系数 {:g}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="172" />
+            <location filename="../processing_provider/screen.py" line="181" />
             <source>nodata {:g}</source>
             <translation>无数据值 {:g}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="133" />
+            <location filename="../processing_provider/screen.py" line="142" />
             <source>Reference scale factor to m3/m3</source>
             <translation>参考栅格换算为 m3/m3 的系数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="133" />
+            <location filename="../processing_provider/screen.py" line="142" />
             <source>SMAP scale factor to m3/m3</source>
             <translation>SMAP 换算为 m3/m3 的系数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="134" />
+            <location filename="../processing_provider/screen.py" line="143" />
             <source>Reference nodata value (if not declared in the file)</source>
             <translation>参考栅格无数据值（文件中未声明时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="135" />
+            <location filename="../processing_provider/screen.py" line="144" />
             <source>SMAP nodata value (if not declared in the file)</source>
             <translation>SMAP 无数据值（文件中未声明时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="150" />
+            <location filename="../processing_provider/screen.py" line="159" />
             <source>A fill value the file does not declare as nodata (e.g. -9999); such pixels are ignored. Empty: the value the model was trained with, else the file's own nodata value only.</source>
             <translation>文件未声明为无数据值的填充值（如 -9999）；这些像元将被忽略。留空：使用模型训练时的值，否则仅使用文件自身的无数据值。</translation>
         </message>
