@@ -87,7 +87,8 @@ def _load() -> tuple[Any, str]:
     fn = lib.smd_forest_predict
     fn.restype = ctypes.c_int
     fn.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,
-                   ctypes.c_void_p, ctypes.c_int32, ctypes.c_double, ctypes.c_int64, ctypes.c_void_p]
+                   ctypes.c_void_p, ctypes.c_int32, ctypes.c_double, ctypes.c_int64, ctypes.c_void_p,
+                   ctypes.c_void_p]
     svr = lib.smd_svr_rbf_predict
     svr.restype = ctypes.c_int
     svr.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,
@@ -199,8 +200,38 @@ def _trees_of(estimator: Any) -> list[Any] | None:
 
 
 def supports(estimator: Any) -> bool:
-    """True for the models the compiled walker predicts (single-output forests, extra trees, regression trees)."""
-    return _trees_of(estimator) is not None
+    """True for the models the compiled walker predicts (single-output forests, extra trees, regression trees,
+    squared-error gradient boosting of both kinds)."""
+    return _trees_of(estimator) is not None or _boosted_of(estimator) is not None
+
+
+def _boosted_of(estimator: Any) -> tuple[str, Any] | None:
+    """('hist', predictors) for a single-output, squared-error HistGradientBoostingRegressor without
+    categorical splits; ('gb', trees) for a squared-error GradientBoostingRegressor; else None."""
+    from sklearn.ensemble import GradientBoostingRegressor, HistGradientBoostingRegressor
+    from sklearn.tree import DecisionTreeRegressor
+
+    kind = type(estimator)
+    if kind is HistGradientBoostingRegressor:
+        predictors = getattr(estimator, "_predictors", None)
+        if (not predictors or getattr(estimator, "loss", None) != "squared_error"
+                or int(getattr(estimator, "n_trees_per_iteration_", 1)) != 1
+                or any(len(p) != 1 for p in predictors)):
+            return None
+        nodes = [p[0].nodes for p in predictors]
+        if any("is_categorical" in n.dtype.names and bool(np.any(n["is_categorical"])) for n in nodes):
+            return None
+        return "hist", nodes
+    if kind is GradientBoostingRegressor:
+        stages = getattr(estimator, "estimators_", None)
+        if (stages is None or getattr(estimator, "loss", None) != "squared_error" or np.ndim(stages) != 2
+                or np.shape(stages)[1] != 1 or np.shape(stages)[0] == 0):
+            return None
+        trees = list(np.asarray(stages, dtype=object)[:, 0])
+        if any(type(t) is not DecisionTreeRegressor for t in trees):
+            return None
+        return "gb", trees
+    return None
 
 
 def check_tree_arrays(left: np.ndarray, right: np.ndarray, feature: np.ndarray, n_features: int) -> None:
@@ -248,6 +279,8 @@ class CompiledForest:
         self.divisor = float(divisor)
         self.n_features = int(n_features)
         self.kind = ""  # the scikit-learn class it was made from, when known
+        #: gradient boosting's initial estimate per row (a function of the float32 rows), added first; or None
+        self.init: Any = None
         self._check()
 
     @property
@@ -292,23 +325,58 @@ class CompiledForest:
         out = np.empty(x.shape[0], dtype=np.float64)
         if x.shape[0] == 0:
             return out
+        init = None
+        if self.init is not None:
+            init = np.ascontiguousarray(np.asarray(self.init(x), dtype=np.float64).reshape(-1))
+            if init.size != x.shape[0]:
+                raise ValueError(f"initial estimates: {init.size} values for {x.shape[0]} rows")
         threads = max(1, min(int(n_threads or os.cpu_count() or 1), x.shape[0] // MIN_THREAD_ROWS or 1))
         nodes, leaves, roots = (a.ctypes.data for a in (self.nodes, self.leaf_value, self.roots))
 
         def run(a: int, b: int) -> None:
             # ctypes releases the GIL for the call, so the threads run in parallel
             fn(x[a:].ctypes.data, b - a, self.n_features, nodes, leaves, roots, self.roots.size, self.divisor,
-               CHUNK_ROWS, out[a:].ctypes.data)
+               CHUNK_ROWS, None if init is None else init[a:].ctypes.data, out[a:].ctypes.data)
 
         in_row_parts(x.shape[0], threads, run)
         return out
 
 
+def _compile_boosted(estimator: Any) -> CompiledForest | None:
+    found = _boosted_of(estimator)
+    if found is None:
+        return None
+    kind, parts = found
+    n_features = int(estimator.n_features_in_)
+    if kind == "hist":
+        # scikit-learn: raw = 0 + baseline, then each iteration's tree value added in order (divisor 1)
+        base = float(np.asarray(estimator._baseline_prediction, dtype=np.float64).reshape(-1)[0])
+        leaf = np.array([-1])
+        trees: list[tuple[np.ndarray, ...]] = [(leaf, leaf, np.zeros(1, np.int64), np.zeros(1), np.array([base]))]
+        for nodes in parts:
+            is_leaf = nodes["is_leaf"].astype(bool)
+            trees.append((np.where(is_leaf, -1, nodes["left"]), np.where(is_leaf, -1, nodes["right"]),
+                          np.where(is_leaf, 0, nodes["feature_idx"]), nodes["num_threshold"], nodes["value"]))
+        return compile_trees(trees, n_features, divisor=1.0)
+    # GradientBoostingRegressor: raw = init(x), then learning_rate * tree value added stage by stage
+    rate = float(estimator.learning_rate)
+    compiled = compile_trees(((t.tree_.children_left, t.tree_.children_right, t.tree_.feature, t.tree_.threshold,
+                               rate * np.asarray(t.tree_.value, dtype=np.float64)) for t in parts),
+                             n_features, divisor=1.0)
+    if compiled is not None:
+        compiled.init = estimator._raw_predict_init
+    return compiled
+
+
 def compile_forest(estimator: Any) -> CompiledForest | None:
-    """Flat arrays of a fitted RandomForestRegressor / ExtraTreesRegressor / DecisionTreeRegressor, else None."""
+    """Flat arrays of a fitted RandomForestRegressor / ExtraTreesRegressor / DecisionTreeRegressor, or of a
+    squared-error (Hist)GradientBoostingRegressor, else None."""
     trees = _trees_of(estimator)
     if trees is None:
-        return None
+        compiled = _compile_boosted(estimator)
+        if compiled is not None:
+            compiled.kind = type(estimator).__name__
+        return compiled
     n_features = int(getattr(estimator, "n_features_in_", 0) or trees[0].tree_.n_features)
     compiled = compile_trees(((t.tree_.children_left, t.tree_.children_right, t.tree_.feature, t.tree_.threshold,
                                t.tree_.value) for t in trees), n_features)
@@ -317,7 +385,8 @@ def compile_forest(estimator: Any) -> CompiledForest | None:
     return compiled
 
 
-def compile_trees(trees: Iterable[tuple[np.ndarray, ...]], n_features: int) -> CompiledForest | None:
+def compile_trees(trees: Iterable[tuple[np.ndarray, ...]], n_features: int,
+                  divisor: float | None = None) -> CompiledForest | None:
     """Flat arrays of regression trees given as scikit-learn's (children_left, children_right, feature,
     threshold, value) arrays; their prediction is the mean of the trees' leaf values (one tree: its own).
 
@@ -361,7 +430,7 @@ def compile_trees(trees: Iterable[tuple[np.ndarray, ...]], n_features: int) -> C
         return None
     # scikit-learn sums the trees' predictions in order and divides by their number (1 for one tree)
     return CompiledForest(np.concatenate(node_parts), np.concatenate(leaf_values), np.asarray(roots, np.int32),
-                          float(len(roots)), n_features)
+                          float(len(roots)) if divisor is None else float(divisor), n_features)
 
 
 def _svr_of(estimator: Any) -> tuple[list[Any], Any] | None:

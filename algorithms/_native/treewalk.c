@@ -13,7 +13,10 @@
  * down to float32: for a float32 x, x <= t and x <= float32_down(t) are the same test, so the leaf
  * reached is scikit-learn's. Leaf values stay float64, are summed tree by tree in tree order and
  * divided by the number of trees (1 for a single tree), as scikit-learn does, so the result is
- * bit-identical to its sequential predict.
+ * bit-identical to its sequential predict. Boosted trees are walked the same way: histogram gradient
+ * boosting's baseline is a first one-leaf tree and the divisor 1; gradient boosting's leaf values are
+ * pre-multiplied by the learning rate (the product scikit-learn adds) and the sums start from each row's
+ * initial estimate (`init`).
  *
  * The same library holds the support vector regression kernel (smd_svr_rbf_predict, at the end).
  */
@@ -70,20 +73,21 @@ static inline void walk_lanes(const smd_node *nodes, const double *leaf_value, i
 
 /*
  * out[i] = (sum over trees t of the leaf value row i reaches in tree t) / divisor, for rows
- * [0, n_rows) of the C-contiguous float32 matrix x (n_rows x n_features). Rows are taken in chunks
+ * [0, n_rows) of the C-contiguous float32 matrix x (n_rows x n_features); the sums start from init[i]
+ * (gradient boosting's initial estimate of each row) when init is not NULL, else from 0. Rows are taken in chunks
  * of `chunk` so a chunk's rows and sums stay in cache while every tree walks them. Returns 0.
  */
 SMD_EXPORT int smd_forest_predict(const float *x, int64_t n_rows, int64_t n_features,
                                   const smd_node *nodes, const double *leaf_value,
                                   const int32_t *roots, int32_t n_trees, double divisor,
-                                  int64_t chunk, double *out)
+                                  int64_t chunk, const double *init, double *out)
 {
     if (chunk < LANES)
         chunk = LANES;
     for (int64_t start = 0; start < n_rows; start += chunk) {
         int64_t stop = start + chunk < n_rows ? start + chunk : n_rows;
         for (int64_t i = start; i < stop; i++)
-            out[i] = 0.0;
+            out[i] = init ? init[i] : 0.0;
         for (int32_t t = 0; t < n_trees; t++) {
             int32_t root = roots[t];
             for (int64_t i = start; i < stop; i += LANES) {
