@@ -251,22 +251,22 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>各算法所需的软件包均已安装（Python：{python}）。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="149" />
+            <location filename="../ui/dependencies_dialog.py" line="150" />
             <source>Installing {packages} … this can take a few minutes.</source>
             <translation>正在安装 {packages} … 可能需要几分钟。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="165" />
+            <location filename="../ui/dependencies_dialog.py" line="166" />
             <source>Installed. The algorithms can use the new packages now.</source>
             <translation>安装完成。各算法现在即可使用新安装的软件包。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="167" />
+            <location filename="../ui/dependencies_dialog.py" line="168" />
             <source>Installed; restart QGIS so that the new packages are found.</source>
             <translation>安装完成；请重启 QGIS 以便找到新安装的软件包。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="169" />
+            <location filename="../ui/dependencies_dialog.py" line="170" />
             <source>The installation failed; pip said:</source>
             <translation>安装失败；pip 输出如下：</translation>
         </message>
@@ -281,27 +281,22 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>使用本机的 C 编译器编译插件自带的小型 C 决策树遍历器：随机森林、极端随机树和 CART 的预测将快数倍，结果完全相同。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="124" />
-            <source>Tree models (random forest, extra trees, CART) predict with the compiled tree walker: the same values as scikit-learn, faster.</source>
-            <translation>树模型（随机森林、极端随机树、CART）使用编译版决策树遍历器预测：结果与 scikit-learn 相同，速度更快。</translation>
-        </message>
-        <message>
-            <location filename="../ui/dependencies_dialog.py" line="127" />
+            <location filename="../ui/dependencies_dialog.py" line="128" />
             <source>Tree models predict with scikit-learn: the compiled tree walker is {why}. C compiler: {compiler}.</source>
             <translation>树模型使用 scikit-learn 预测：编译版决策树遍历器{why}。C 编译器：{compiler}。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="127" />
+            <location filename="../ui/dependencies_dialog.py" line="128" />
             <source>none found</source>
             <translation>未找到</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="137" />
+            <location filename="../ui/dependencies_dialog.py" line="138" />
             <source>Built: tree models now predict with the compiled tree walker.</source>
             <translation>编译完成：树模型现在使用编译版决策树遍历器预测。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="138" />
+            <location filename="../ui/dependencies_dialog.py" line="139" />
             <source>The build failed:</source>
             <translation>编译失败：</translation>
         </message>
@@ -309,6 +304,11 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <location filename="../ui/dependencies_dialog.py" line="103" />
             <source>missing</source>
             <translation>缺失</translation>
+        </message>
+        <message>
+            <location filename="../ui/dependencies_dialog.py" line="124" />
+            <source>Tree models (random forest, extra trees, CART, gradient boosting) predict with the compiled tree walker, SVR with its compiled kernel: the same values as scikit-learn, faster.</source>
+            <translation>树模型（随机森林、极端随机树、CART、梯度提升）使用编译版决策树遍历器预测，SVR 使用编译版核函数：结果与 scikit-learn 相同，速度更快。</translation>
         </message>
     </context>
     <context>
@@ -494,52 +494,52 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>{} 个像元被截断到 {:g}-{:g} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="331" />
+            <location filename="../processing_provider/downscale.py" line="336" />
             <source>Soil moisture 1 km {}</source>
             <translation>1 km 土壤水分 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="269" />
+            <location filename="../processing_provider/downscale.py" line="274" />
             <source>Give either one factor stack (one date) or a time series (factor stacks, a manifest or an input folder), not both.</source>
             <translation>请给定一个因子堆栈（单一日期）或一个时间序列（因子堆栈、清单或输入文件夹），不能同时给定两者。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="272" />
+            <location filename="../processing_provider/downscale.py" line="277" />
             <source>Give a factor stack, or a time series: factor stacks of several dates, a manifest or an input folder.</source>
             <translation>请给定一个因子堆栈，或一个时间序列：多个日期的因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="276" />
+            <location filename="../processing_provider/downscale.py" line="281" />
             <source>Give the time series one way: factor stacks, a manifest or an input folder.</source>
             <translation>时间序列只能以一种方式给定：因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="278" />
+            <location filename="../processing_provider/downscale.py" line="283" />
             <source>Residual correction needs the SMAP rasters of the same dates: add them under 'Time series: SMAP soil moisture rasters', or set residual correction to None.</source>
             <translation>残差校正需要相同日期的 SMAP 栅格：请在“时间序列：SMAP 土壤水分栅格”中添加，或将残差校正设为“无”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="307" />
+            <location filename="../processing_provider/downscale.py" line="312" />
             <source>Residual correction is off: the SMAP rasters are not used.</source>
             <translation>残差校正已关闭：不使用 SMAP 栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="320" />
+            <location filename="../processing_provider/downscale.py" line="325" />
             <source>{}: {} valid pixels, mean {:.4f} m3/m3 -&gt; {}</source>
             <translation>{}：{} 个有效像元，均值 {:.4f} m3/m3 -&gt; {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="323" />
+            <location filename="../processing_provider/downscale.py" line="328" />
             <source>{}: {} pixels lie in cells without a SMAP value and keep the uncorrected prediction.</source>
             <translation>{}：{} 个像元位于没有 SMAP 值的粗像元内，保留未经校正的预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="330" />
+            <location filename="../processing_provider/downscale.py" line="335" />
             <source>Soil moisture 1 km {} to {}</source>
             <translation>1 km 土壤水分 {} 至 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="334" />
+            <location filename="../processing_provider/downscale.py" line="339" />
             <source>{} dates written to {}; mean soil moisture {:.4f} m3/m3.</source>
             <translation>已将 {} 个日期写入 {}；土壤水分均值 {:.4f} m3/m3。</translation>
         </message>
@@ -549,17 +549,17 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>预测：编译版决策树遍历器（与 scikit-learn 结果相同，速度更快）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="247" />
+            <location filename="../processing_provider/downscale.py" line="252" />
             <source>Prediction: scikit-learn; the compiled tree walker is {}.</source>
             <translation>预测：scikit-learn；编译版决策树遍历器{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="250" />
+            <location filename="../processing_provider/downscale.py" line="255" />
             <source>Prediction: scikit-learn.</source>
             <translation>预测：scikit-learn。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="318" />
+            <location filename="../processing_provider/downscale.py" line="323" />
             <source>SMAP values read with {}.</source>
             <translation>SMAP 值按 {} 读取。</translation>
         </message>
@@ -612,6 +612,16 @@ Units: the SMAP of residual correction is read as the model was trained (its SM_
             <location filename="../processing_provider/downscale.py" line="127" />
             <source>Time series: fetch manifest</source>
             <translation>时间序列：数据获取清单</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="247" />
+            <source>Prediction: compiled SVR kernel (scikit-learn's values within 1e-9, faster).</source>
+            <translation>预测：编译版 SVR 核函数（与 scikit-learn 的值相差不超过 1e-9，速度更快）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="249" />
+            <source>Prediction: SVR kernel in numpy blocks (scikit-learn's values within 1e-9); the compiled library is {}.</source>
+            <translation>预测：numpy 分块计算的 SVR 核函数（与 scikit-learn 的值相差不超过 1e-9）；编译库{}。</translation>
         </message>
     </context>
     <context>
