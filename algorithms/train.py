@@ -233,14 +233,19 @@ class _OverBudgetError(Exception):
 
 def cross_validate(estimator: Any, pairs: Pairs, splits: list[tuple[np.ndarray, np.ndarray]], model_type: str,
                    seed: int, progress: Progress, is_canceled: IsCanceled,
-                   deadline: float | None = None) -> dict[str, Any]:
-    """Out-of-fold predictions over ``splits``: pooled and per-fold metrics."""
+                   deadline: float | None = None, fold_s: float = 0.0) -> dict[str, Any]:
+    """Out-of-fold predictions over ``splits``: pooled and per-fold metrics.
+
+    With a ``deadline``, a fold is started only when it is expected to end before it (expected: the mean of
+    this call's folds so far, else ``fold_s``), so a search stays within its budget instead of overrunning
+    it by a fold."""
     pred = np.full(pairs.y.size, np.nan)
     per_fold = []
+    start = _clock()
     for k, (train, test) in enumerate(splits):
         if is_canceled():
             raise Canceled()
-        if deadline is not None and _clock() > deadline:
+        if deadline is not None and _clock() + ((_clock() - start) / k if k else fold_s) > deadline:
             raise _OverBudgetError()
         est = _fit(estimator, pairs.X[train], pairs.y[train], model_type, seed)
         with _threads(model_type, pairs.y.size):
@@ -453,6 +458,7 @@ class _Selector:
         self.is_canceled = is_canceled
         self.cache: dict[str, dict[str, Any]] = {}
         self.tried: list[dict[str, Any]] = []
+        self.fold_s: dict[str, float] = {}  # the last fold time of each model type (to keep within a budget)
 
     def score(self, model_type: str, params: dict[str, Any], base: dict[str, Any] | None,
               deadline: float | None = None) -> dict[str, Any]:
@@ -465,7 +471,8 @@ class _Selector:
         if key not in self.cache:
             t0 = _clock()
             res = cross_validate(_cv_estimator(est, model_type), self.pairs, self.splits, model_type, self.seed,
-                                 no_progress, self.is_canceled, deadline)
+                                 no_progress, self.is_canceled, deadline, self.fold_s.get(model_type, 0.0))
+            self.fold_s[model_type] = (_clock() - t0) / max(1, len(self.splits))
             entry = {"model_type": model_type, "params": merged, "rmse": res["pooled"]["rmse"],
                      "r": res["pooled"]["r"], "ubrmsd": res["pooled"]["ubrmsd"],
                      "seconds": round(_clock() - t0, 3), "cv": res}

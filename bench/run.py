@@ -131,7 +131,8 @@ def step_train(spec: dict) -> dict:
     before = _rss_mb()
     params = spec.get("params") or None
     res, secs = _timed(lambda: train.train_model(spec["smap"], spec["stacks"], spec["output"], spec["model_type"],
-                                                 params=params, cv_folds=spec["cv_folds"], seed=spec["seed"]))
+                                                 params=params, cv_folds=spec["cv_folds"], seed=spec["seed"],
+                                                 search_seconds=spec.get("search_seconds", 0.0)))
     auto = res.meta.get("auto") or {}
     search = res.meta.get("search") or {}
     return {"work_s": secs, "samples": int(res.meta["n_samples"]), "fit_samples": int(res.meta["fit_samples"]),
@@ -599,6 +600,8 @@ def _model_rows(bench: Bench) -> list[dict]:
         if not r["row"].startswith("train/"):
             continue
         mtype = r["row"].split("/", 1)[1]
+        if "-" in mtype:  # rf-cv5, rf-search: the same model type, other settings
+            continue
         day = bench.row("downscale/ours" if mtype == "rf" else f"downscale/ours-{mtype}")
         out.append({"model": mtype, "trained": r.get("model_type"), "train_s": r["wall_s"],
                     "train_peak_mb": r["peak_rss_mb"], "fit_samples": r.get("fit_samples"),
@@ -696,10 +699,34 @@ def run(args: argparse.Namespace) -> dict:
     model_types = [m for m in args.models.split(",") if m] if args.models else list(MODEL_ROWS)
     for mtype in dict.fromkeys(["rf", "svr", "cart"] + model_types):
         models[mtype] = os.path.join(work, f"model_{mtype}.smdmodel")
+        # auto as a user runs it (train's default 5-fold spatial CV), next to the forest with the same CV below
+        folds = 5 if mtype == "auto" else args.train_cv_folds
         bench.measure(f"train/{mtype}", "train", {"smap": smaps, "stacks": cstacks, "output": models[mtype],
-                                                  "model_type": mtype, "cv_folds": args.train_cv_folds,
+                                                  "model_type": mtype, "cv_folds": folds,
                                                   "seed": args.seed, "params": params.get(mtype)},
-                      repeat=1, dates=train_dates, params=params.get(mtype))
+                      repeat=1, dates=train_dates, params=params.get(mtype), cv_folds=folds)
+    auto_cmp = {}
+    if "auto" in models:
+        # Auto's cost against the default forest's, both with train's default 5-fold spatial CV
+        rf_cv = bench.measure("train/rf-cv5", "train", {
+            "smap": smaps, "stacks": cstacks, "output": os.path.join(work, "model_rf_cv5.smdmodel"),
+            "model_type": "rf", "cv_folds": 5, "seed": args.seed, "params": params["rf"]},
+            repeat=1, dates=train_dates, cv_folds=5)
+        auto = bench.row("train/auto")
+        auto_cmp = {"auto_train_s": auto["wall_s"], "rf_cv5_train_s": rf_cv["wall_s"],
+                    "auto_over_rf": auto["wall_s"] / rf_cv["wall_s"], "target_ratio": 3.0,
+                    "auto_kept": auto.get("model_type"),
+                    "auto_cv_rmse": (auto.get("cv_spatial") or {}).get("rmse"),
+                    "rf_cv_rmse": (rf_cv.get("cv_spatial") or {}).get("rmse")}
+    search = {}
+    if args.search_seconds > 0:
+        # the hyperparameter search's budget (the forest's defaults, then random configurations until it is spent)
+        rec = bench.measure("train/rf-search", "train", {
+            "smap": smaps, "stacks": cstacks, "output": os.path.join(work, "model_rf_search.smdmodel"),
+            "model_type": "rf", "cv_folds": 0, "seed": args.seed, "params": params["rf"],
+            "search_seconds": args.search_seconds}, repeat=1, dates=train_dates)
+        search = {"budget_s": rec["search_budget_s"], "elapsed_s": rec["search_elapsed_s"],
+                  "elapsed_over_budget": rec["search_elapsed_s"] / rec["search_budget_s"], "target": 1.1}
 
     # downscale
     bench.measure("downscale/load-rf-model", "load_model", {"model": models["rf"]})
@@ -801,10 +828,20 @@ def run(args: argparse.Namespace) -> dict:
         "scene": {"width": fine.width, "height": fine.height, "pixels": npx, "factors": len(scene["inputs"]),
                   "coarse_width": coarse.width, "coarse_height": coarse.height, "train_dates": train_dates,
                   "size_km": size_km, "seed": args.seed, "rf_trees": rf_trees},
-        "rows": rows, "models": model_table, "scaling": curve, "year": year, "targets": targets,
+        "rows": rows, "models": model_table, "auto": auto_cmp, "search": search, "scaling": curve, "year": year,
+        "targets": targets,
     }
     table = _table(rows) + "\n\nEvery model type (train on the pooled coarse pairs; one day of the scene with " \
         "residual correction; peak RSS of each):\n\n" + _models_md(model_table)
+    if auto_cmp:
+        table += (f"\n\nAuto (5-fold spatial CV, as train runs by default): {auto_cmp['auto_train_s']:.1f} s, "
+                  f"{auto_cmp['auto_over_rf']:.2f} x the default forest with the same CV "
+                  f"({auto_cmp['rf_cv5_train_s']:.1f} s; target at most 3 x); kept {auto_cmp['auto_kept']}, spatial-CV "
+                  f"RMSE {_fmt(auto_cmp['auto_cv_rmse'], 4)} against the forest's {_fmt(auto_cmp['rf_cv_rmse'], 4)}.")
+    if search:
+        table += (f"\n\nHyperparameter search (forest): budget {search['budget_s']:.0f} s, search took "
+                  f"{search['elapsed_s']:.1f} s ({search['elapsed_over_budget']:.2f} x the budget; target at most "
+                  "1.1 x).")
     lines = [table, "", "Scaling (downscale with residual correction, model already loaded; the peak includes "
              "loading it):", "", "| Mpx | wall s | s per Mpx | peak RSS MB |", "|---:|---:|---:|---:|"]
     lines += [f"| {c['mpx']:.3f} | {c['wall_s']:.2f} | {c['s_per_mpx']:.2f} | {c['peak_rss_mb']:.0f} |" for c in curve]
@@ -838,11 +875,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="runs of each align/aggregate/downscale/validate row; the fastest is reported")
     ap.add_argument("--models", default=None,
                     help=f"comma-separated model types with a train and a day row (default: {','.join(MODEL_ROWS)})")
+    ap.add_argument("--search-seconds", type=float, default=None,
+                    help="budget of the train/rf-search row (default 60, quick 3; 0 = no such row)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--spec", help=argparse.SUPPRESS)
     ap.add_argument("--result", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.search_seconds is None:
+        args.search_seconds = 3.0 if args.quick else 60.0
     if args.child:
         return _child(args.child, args.spec, args.result)
     run(args)

@@ -55,6 +55,10 @@ def test_quick_benchmark_reports_every_row(tmp_path):
         assert m["train_s"] > 0 and m["train_peak_mb"] > 10, name
         assert (m["day_s"] is None) == (name == "auto"), name
     assert table["auto"]["trained"] in table
+    # Auto against the default forest with the same 5-fold CV; the search's budget against its time
+    assert rows["train/auto"]["cv_folds"] == 5 and rows["train/rf-cv5"]["cv_folds"] == 5
+    assert res["auto"]["auto_over_rf"] == rows["train/auto"]["wall_s"] / rows["train/rf-cv5"]["wall_s"]
+    assert res["search"]["budget_s"] == 3.0 and res["search"]["elapsed_s"] > 0
     assert rows["downscale/ours-model-loaded"]["model_load_s"] > 0 and rows["downscale/load-rf-model"]["file_mb"] > 0
     assert [round(c["mpx"] * 1e6) for c in res["scaling"]] == [12 * 12, 24 * 24, 48 * 48]
     year = res["year"]
