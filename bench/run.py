@@ -247,10 +247,13 @@ def step_predict_sample(spec: dict) -> dict:
     expected, secs = _timed(lambda: np.asarray(est.predict(x)))
     per_px = secs / max(1, x.shape[0])
     predictor = inference.Predictor(est)
-    diff = float(np.max(np.abs(predictor.predict(x) - expected))) if x.shape[0] else 0.0
+    predictor.predict(x[:64])  # the library loaded, as in a running downscale
+    ours, ours_s = _timed(lambda: predictor.predict(x))
+    diff = float(np.max(np.abs(ours - expected))) if x.shape[0] else 0.0
     return {"work_s": secs, "pixels": int(x.shape[0]), "rss_before_mb": before, "s_per_mpx": per_px * 1e6,
             "extrapolated_s": per_px * spec["full_valid"], "support_vectors": _n_support(est),
-            "ours_backend": predictor.backend, "ours_max_abs_diff": diff}
+            "ours_backend": predictor.backend, "ours_max_abs_diff": diff, "ours_s": ours_s,
+            "ours_extrapolated_s": ours_s / max(1, x.shape[0]) * spec["full_valid"]}
 
 
 def _n_support(est: Any) -> int | None:
@@ -639,6 +642,83 @@ def _table(rows: list[dict]) -> str:
 # ---------------------------------------------------------------------------------------------
 # the run
 
+def _model_days(bench: Bench, models: dict, scene: dict, stack: str, npx: int, svr_px: int, valid: int) -> None:
+    """One day with every other model type (what the forest's downscale/ours row is for the forest), and
+    scikit-learn's own SVR predict on a sample of pixels next to ours."""
+    for mtype in models:
+        if mtype not in ("rf", "auto"):
+            bench.measure(f"downscale/ours-{mtype}", "downscale_ours", {
+                "model": models[mtype], "stack": stack, "output": os.path.join(bench.work, f"sm_{mtype}.tif"),
+                "smap": scene["smap"], "residual": "constant", "pixels": npx})
+    bench.measure("downscale/svr-predict-sample", "predict_sample", {
+        "model": models["svr"], "stack": stack, "n": svr_px, "full_valid": valid})
+
+
+def _svr_summary(bench: Bench) -> dict:
+    """The SVR day, and the same kernel's cost scaled to the 13,873 support vectors of the issue's SVR
+    (prediction time is linear in the support vectors)."""
+    day, tr, smp = bench.row("downscale/ours-svr"), bench.row("train/svr"), bench.row("downscale/svr-predict-sample")
+    if not day or not tr or not smp or not tr.get("support_vectors"):
+        return {}
+    n = int(tr["support_vectors"])
+    # the kernel's own time on the sample's pixels, scaled to the day's valid pixels and to 13,873 support vectors
+    return {"support_vectors": n, "day_s": day["wall_s"], "day_cpu_s": day["cpu_s"],
+            "sample_px": smp["pixels"], "kernel_sample_s": smp["ours_s"], "sklearn_sample_s": smp["wall_s"],
+            "kernel_day_s": smp["ours_extrapolated_s"], "sklearn_day_s": smp["extrapolated_s"],
+            "kernel_day_s_at_13873_sv": smp["ours_extrapolated_s"] * 13873 / n, "target_day_s": 90.0}
+
+
+def _finish_models_only(args: argparse.Namespace, bench: Bench, models: dict, scene: dict, stack: str, npx: int,
+                        svr_px: int, auto_cmp: dict, search: dict, started: float, machine: dict,
+                        train_dates: int) -> dict:
+    """``--models-only``: the forest's day and every model's day, then the results (no baselines, scaling
+    or year rows: for a busy machine)."""
+    d_ours = bench.measure("downscale/ours", "downscale_ours", {
+        "model": models["rf"], "stack": stack, "output": os.path.join(bench.work, f"sm_{scene['tag']}.tif"),
+        "smap": scene["smap"], "residual": "constant", "pixels": npx})
+    _model_days(bench, models, scene, stack, npx, svr_px, d_ours["valid"])
+    machine["loadavg_end"] = list(os.getloadavg())
+    model_table = _model_rows(bench)
+    result = {"command": " ".join([os.path.relpath(sys.executable, ROOT) if sys.executable.startswith(ROOT)
+                                   else sys.executable, "bench/run.py", *sys.argv[1:]]),
+              "quick": bool(args.quick), "models_only": True,
+              "created": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+              "total_s": time.time() - started, "machine": machine, "train_dates": train_dates,
+              "rows": bench.rows, "models": model_table, "auto": auto_cmp, "search": search,
+              "svr": _svr_summary(bench)}
+    md = _table(bench.rows) + "\n\n" + _models_md(model_table) + "\n" + _extras_md(auto_cmp, search, result["svr"])
+    with open(os.path.join(bench.out, "results.json"), "w", encoding="utf-8") as fh:
+        json.dump(result, fh, indent=1, default=str)
+    with open(os.path.join(bench.out, "results.md"), "w", encoding="utf-8") as fh:
+        fh.write(f"Command: `{result['command']}`\n\nMachine: {machine['cores']} cores, {machine['cpu_model']}, "
+                 f"load average at start {machine['loadavg_start'][0]:.1f}, at the end "
+                 f"{machine['loadavg_end'][0]:.1f}\n\n{md}\n")
+    print()
+    print(md)
+    return result
+
+
+def _extras_md(auto_cmp: dict, search: dict, svr: dict) -> str:
+    text = ""
+    if svr:
+        text += (f"\nSVR: {svr['support_vectors']} support vectors, a day in {svr['day_s']:.1f} s "
+                 f"({svr['day_cpu_s']:.1f} s CPU). On {svr['sample_px']} pixels the kernel takes "
+                 f"{svr['kernel_sample_s']:.2f} s against scikit-learn's {svr['sklearn_sample_s']:.2f} s: a day's "
+                 f"prediction {svr['kernel_day_s']:.1f} s against {svr['sklearn_day_s']:.0f} s; with the 13,873 "
+                 f"support vectors of the issue's SVR {svr['kernel_day_s_at_13873_sv']:.1f} s (linear in support "
+                 "vectors; target 90 s).\n")
+    if auto_cmp:
+        text += (f"\nAuto (5-fold spatial CV, as train runs by default): {auto_cmp['auto_train_s']:.1f} s, "
+                 f"{auto_cmp['auto_over_rf']:.2f} x the default forest with the same CV "
+                 f"({auto_cmp['rf_cv5_train_s']:.1f} s; target at most 3 x); kept {auto_cmp['auto_kept']}, spatial-CV "
+                 f"RMSE {_fmt(auto_cmp['auto_cv_rmse'], 4)} against the forest's {_fmt(auto_cmp['rf_cv_rmse'], 4)}.\n")
+    if search:
+        text += (f"\nHyperparameter search (forest): budget {search['budget_s']:.0f} s, search took "
+                 f"{search['elapsed_s']:.1f} s ({search['elapsed_over_budget']:.2f} x the budget; target at most "
+                 "1.1 x).\n")
+    return text
+
+
 def run(args: argparse.Namespace) -> dict:
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
@@ -673,24 +753,26 @@ def run(args: argparse.Namespace) -> dict:
     stack = os.path.join(work, f"factors_{scene['tag']}.tif")
     a_ours = bench.measure("align/ours", "align_ours", {"inputs": scene["inputs"], "reference": scene["reference"],
                                                          "output": stack})
-    gw_stack = os.path.join(work, "gdalwarp", f"factors_{scene['tag']}.tif")
-    os.makedirs(os.path.dirname(gw_stack), exist_ok=True)
-    methods = [a_ours["resampling"][a_ours["sources"].index(p)] for p in scene["inputs"]]
-    a_base = bench.measure("align/gdalwarp", "align_gdalwarp", {
-        "inputs": scene["inputs"], "methods": methods, "output": gw_stack, "workdir": os.path.join(work, "gdalwarp"),
-        "extent": list(fine.extent), "width": fine.width, "height": fine.height, "srs_file": srs_file},
-        baseline=True)
-    a_ours["ratio_to_baseline"] = _ratio(a_ours, a_base)
-    a_ours["agreement_with_baseline"] = _agreement(stack, gw_stack)
+    if not args.models_only:
+        gw_stack = os.path.join(work, "gdalwarp", f"factors_{scene['tag']}.tif")
+        os.makedirs(os.path.dirname(gw_stack), exist_ok=True)
+        methods = [a_ours["resampling"][a_ours["sources"].index(p)] for p in scene["inputs"]]
+        a_base = bench.measure("align/gdalwarp", "align_gdalwarp", {
+            "inputs": scene["inputs"], "methods": methods, "output": gw_stack,
+            "workdir": os.path.join(work, "gdalwarp"), "extent": list(fine.extent), "width": fine.width,
+            "height": fine.height, "srs_file": srs_file}, baseline=True)
+        a_ours["ratio_to_baseline"] = _ratio(a_ours, a_base)
+        a_ours["agreement_with_baseline"] = _agreement(stack, gw_stack)
 
     # aggregate onto the SMAP grid
     cstack = os.path.join(work, f"coarse_factors_{scene['tag']}.tif")
     g_ours = bench.measure("aggregate/ours", "aggregate_ours", {"stack": stack, "coarse": scene["smap"],
                                                                  "output": cstack, "pixels": npx})
-    g_base = bench.measure("aggregate/gdalwarp", "aggregate_gdalwarp", {
-        "stack": stack, "output": os.path.join(work, "gdalwarp", "coarse.tif"), "extent": list(coarse.extent),
-        "width": coarse.width, "height": coarse.height, "srs_file": csrs_file, "pixels": npx}, baseline=True)
-    g_ours["ratio_to_baseline"] = _ratio(g_ours, g_base)
+    if not args.models_only:
+        g_base = bench.measure("aggregate/gdalwarp", "aggregate_gdalwarp", {
+            "stack": stack, "output": os.path.join(work, "gdalwarp", "coarse.tif"), "extent": list(coarse.extent),
+            "width": coarse.width, "height": coarse.height, "srs_file": csrs_file, "pixels": npx}, baseline=True)
+        g_ours["ratio_to_baseline"] = _ratio(g_ours, g_base)
 
     # train on synthetic dates
     smaps, cstacks = _training_dates(work, cstack, train_dates, args.seed)
@@ -728,6 +810,10 @@ def run(args: argparse.Namespace) -> dict:
         search = {"budget_s": rec["search_budget_s"], "elapsed_s": rec["search_elapsed_s"],
                   "elapsed_over_budget": rec["search_elapsed_s"] / rec["search_budget_s"], "target": 1.1}
 
+    if args.models_only:
+        return _finish_models_only(args, bench, models, scene, stack, npx, svr_px, auto_cmp, search, started,
+                                   machine, train_dates)
+
     # downscale
     bench.measure("downscale/load-rf-model", "load_model", {"model": models["rf"]})
     bench.measure("downscale/load-rf-compiled", "load_compiled", {"model": models["rf"]})
@@ -752,14 +838,7 @@ def run(args: argparse.Namespace) -> dict:
     d_warm = bench.measure("downscale/ours-model-loaded", "downscale_ours", {
         "model": models["rf"], "stack": stack, "output": os.path.join(work, "sm_warm.tif"), "smap": scene["smap"],
         "residual": "constant", "pixels": npx, "warm": True})
-    # one day with every other model type (what the forest's downscale/ours row is for the forest)
-    for mtype in models:
-        if mtype not in ("rf", "auto"):
-            bench.measure(f"downscale/ours-{mtype}", "downscale_ours", {
-                "model": models[mtype], "stack": stack, "output": os.path.join(work, f"sm_{mtype}.tif"),
-                "smap": scene["smap"], "residual": "constant", "pixels": npx})
-    bench.measure("downscale/svr-predict-sample", "predict_sample", {
-        "model": models["svr"], "stack": stack, "n": svr_px, "full_valid": d_ours["valid"]})
+    _model_days(bench, models, scene, stack, npx, svr_px, d_ours["valid"])
     model_table = _model_rows(bench)
 
     # validate
@@ -828,20 +907,13 @@ def run(args: argparse.Namespace) -> dict:
         "scene": {"width": fine.width, "height": fine.height, "pixels": npx, "factors": len(scene["inputs"]),
                   "coarse_width": coarse.width, "coarse_height": coarse.height, "train_dates": train_dates,
                   "size_km": size_km, "seed": args.seed, "rf_trees": rf_trees},
-        "rows": rows, "models": model_table, "auto": auto_cmp, "search": search, "scaling": curve, "year": year,
+        "rows": rows, "models": model_table, "auto": auto_cmp, "search": search, "svr": _svr_summary(bench),
+        "scaling": curve, "year": year,
         "targets": targets,
     }
     table = _table(rows) + "\n\nEvery model type (train on the pooled coarse pairs; one day of the scene with " \
         "residual correction; peak RSS of each):\n\n" + _models_md(model_table)
-    if auto_cmp:
-        table += (f"\n\nAuto (5-fold spatial CV, as train runs by default): {auto_cmp['auto_train_s']:.1f} s, "
-                  f"{auto_cmp['auto_over_rf']:.2f} x the default forest with the same CV "
-                  f"({auto_cmp['rf_cv5_train_s']:.1f} s; target at most 3 x); kept {auto_cmp['auto_kept']}, spatial-CV "
-                  f"RMSE {_fmt(auto_cmp['auto_cv_rmse'], 4)} against the forest's {_fmt(auto_cmp['rf_cv_rmse'], 4)}.")
-    if search:
-        table += (f"\n\nHyperparameter search (forest): budget {search['budget_s']:.0f} s, search took "
-                  f"{search['elapsed_s']:.1f} s ({search['elapsed_over_budget']:.2f} x the budget; target at most "
-                  "1.1 x).")
+    table += "\n" + _extras_md(auto_cmp, search, _svr_summary(bench))
     lines = [table, "", "Scaling (downscale with residual correction, model already loaded; the peak includes "
              "loading it):", "", "| Mpx | wall s | s per Mpx | peak RSS MB |", "|---:|---:|---:|---:|"]
     lines += [f"| {c['mpx']:.3f} | {c['wall_s']:.2f} | {c['s_per_mpx']:.2f} | {c['peak_rss_mb']:.0f} |" for c in curve]
@@ -875,6 +947,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="runs of each align/aggregate/downscale/validate row; the fastest is reported")
     ap.add_argument("--models", default=None,
                     help=f"comma-separated model types with a train and a day row (default: {','.join(MODEL_ROWS)})")
+    ap.add_argument("--models-only", action="store_true",
+                    help="only the scene, align/aggregate (ours), the train rows and one day per model type")
     ap.add_argument("--search-seconds", type=float, default=None,
                     help="budget of the train/rf-search row (default 60, quick 3; 0 = no such row)")
     ap.add_argument("--seed", type=int, default=42)
