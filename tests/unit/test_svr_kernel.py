@@ -49,7 +49,7 @@ def test_equals_scikit_learn_within_1e9(fitted, name, use_native):
     kernel = inference.SvrKernel.of(est)
     assert kernel is not None
     svr = est.steps[-1][1] if isinstance(est, Pipeline) else est
-    assert kernel.n_support == svr.support_.size > 100
+    assert kernel.n_support == svr.support_.size > 50
     xt, _ = _data(7001, seed=3)  # not a multiple of the kernel's row block
     xt[:1500] = x  # the training rows, where the support vectors are
     if name == "bare-svr":
