@@ -84,6 +84,8 @@ def _load() -> tuple[Any, str]:
         return None, f"could not be loaded ({exc})"
     if abi != ABI or node_size != _NODE.itemsize:
         return None, f"built for another version (ABI {abi}, node {node_size} bytes); {build_hint()}"
+    if not int(lib.smd_cpu_ok()):
+        return None, f"built for another processor (it would stop with an illegal instruction here); {build_hint()}"
     fn = lib.smd_forest_predict
     fn.restype = ctypes.c_int
     fn.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,

@@ -306,6 +306,7 @@ def test_build_compiles_a_working_library(tmp_path):
     lib = ctypes.CDLL(out)
     assert lib.smd_treewalk_abi() == native.ABI and lib.smd_treewalk_node_size() == 16
     assert lib.smd_svr_rows() >= 8  # the SVR kernel is in the same library
+    assert lib.smd_cpu_ok() == 1  # built for this processor (-march=native when the compiler takes it)
 
 
 def test_build_failures_say_what_to_do_and_leave_nothing(tmp_path, monkeypatch):
