@@ -642,16 +642,19 @@ def _table(rows: list[dict]) -> str:
 # ---------------------------------------------------------------------------------------------
 # the run
 
-def _model_days(bench: Bench, models: dict, scene: dict, stack: str, npx: int, svr_px: int, valid: int) -> None:
+def _model_days(bench: Bench, models: dict, scene: dict, stack: str, npx: int, svr_px: int,
+                valid: int | None) -> None:
     """One day with every other model type (what the forest's downscale/ours row is for the forest), and
     scikit-learn's own SVR predict on a sample of pixels next to ours."""
     for mtype in models:
         if mtype not in ("rf", "auto"):
-            bench.measure(f"downscale/ours-{mtype}", "downscale_ours", {
+            rec = bench.measure(f"downscale/ours-{mtype}", "downscale_ours", {
                 "model": models[mtype], "stack": stack, "output": os.path.join(bench.work, f"sm_{mtype}.tif"),
                 "smap": scene["smap"], "residual": "constant", "pixels": npx})
-    bench.measure("downscale/svr-predict-sample", "predict_sample", {
-        "model": models["svr"], "stack": stack, "n": svr_px, "full_valid": valid})
+            valid = valid or rec["valid"]
+    if "svr" in models and valid:
+        bench.measure("downscale/svr-predict-sample", "predict_sample", {
+            "model": models["svr"], "stack": stack, "n": svr_px, "full_valid": valid})
 
 
 def _svr_summary(bench: Bench) -> dict:
@@ -673,10 +676,11 @@ def _finish_models_only(args: argparse.Namespace, bench: Bench, models: dict, sc
                         train_dates: int) -> dict:
     """``--models-only``: the forest's day and every model's day, then the results (no baselines, scaling
     or year rows: for a busy machine)."""
-    d_ours = bench.measure("downscale/ours", "downscale_ours", {
-        "model": models["rf"], "stack": stack, "output": os.path.join(bench.work, f"sm_{scene['tag']}.tif"),
-        "smap": scene["smap"], "residual": "constant", "pixels": npx})
-    _model_days(bench, models, scene, stack, npx, svr_px, d_ours["valid"])
+    if "rf" in models:
+        bench.measure("downscale/ours", "downscale_ours", {
+            "model": models["rf"], "stack": stack, "output": os.path.join(bench.work, f"sm_{scene['tag']}.tif"),
+            "smap": scene["smap"], "residual": "constant", "pixels": npx})
+    _model_days(bench, models, scene, stack, npx, svr_px, None)
     machine["loadavg_end"] = list(os.getloadavg())
     model_table = _model_rows(bench)
     result = {"command": " ".join([os.path.relpath(sys.executable, ROOT) if sys.executable.startswith(ROOT)
@@ -779,7 +783,7 @@ def run(args: argparse.Namespace) -> dict:
     models = {}
     params = {"rf": {"n_estimators": rf_trees}}
     model_types = [m for m in args.models.split(",") if m] if args.models else list(MODEL_ROWS)
-    for mtype in dict.fromkeys(["rf", "svr", "cart"] + model_types):
+    for mtype in dict.fromkeys(([] if args.models_only else ["rf", "svr", "cart"]) + model_types):
         models[mtype] = os.path.join(work, f"model_{mtype}.smdmodel")
         # auto as a user runs it (train's default 5-fold spatial CV), next to the forest with the same CV below
         folds = 5 if mtype == "auto" else args.train_cv_folds
