@@ -93,7 +93,7 @@ class DownscaleResult:
     n_clipped: int = 0
     #: How the model predicted: 'compiled tree walker' or 'scikit-learn'.
     prediction_backend: str = ""
-    #: For a tree model predicted by scikit-learn: why the compiled walker was not used.
+    #: For a tree model predicted by scikit-learn (an SVR by numpy): why the compiled library was not used.
     prediction_note: str = ""
     #: Smooth residual correction: iterations, and the largest per-cell residual left to a constant step.
     smooth_iterations: int = 0
@@ -519,7 +519,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     result = DownscaleResult(output, 0, math.nan, math.nan, math.nan, math.nan, residual, model_type,
                              day.isoformat() if day else None, prediction_backend=predictor.backend,
                              sm_reading=reading.describe() if residual != "none" and not reading.default else "")
-    if predictor.compiled is None and (predictor.trees is not None or native.supports(predictor.estimator)):
+    if predictor.compiled is None and (predictor.trees is not None or native.supports(predictor.estimator)
+                                       or (predictor.svr is not None and not native.available())):
         result.prediction_note = native.status()
 
     before = _Stats()

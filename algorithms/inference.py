@@ -134,25 +134,67 @@ class TreeMean:
         return out
 
 
+class SvrKernel:
+    """An RBF support vector regression (alone or after the Pipeline's scaler, as train.py builds it),
+    predicted by :class:`.native.CompiledSvr`: the compiled fused kernel when the library is built, numpy
+    blocks otherwise. Rows go through the pipeline's own fitted transformers in chunks of
+    :data:`.native.SVR_CHUNK_ROWS` (scikit-learn's arithmetic, so the kernel sees the same numbers as
+    ``SVR.predict``), which bounds the memory for any extent. Equal to the pipeline's ``predict`` within
+    1e-12 (rounding of the sums).
+    """
+
+    def __init__(self, steps: list[Any], compiled: native.CompiledSvr) -> None:
+        self.steps = steps
+        self.compiled = compiled
+
+    @classmethod
+    def of(cls, estimator: Any) -> SvrKernel | None:
+        found = native.compile_svr(estimator)
+        return None if found is None else cls(*found)
+
+    @property
+    def n_support(self) -> int:
+        return self.compiled.n_support
+
+    def predict(self, x: np.ndarray, n_threads: int = 1, use_native: bool | None = None) -> np.ndarray:
+        n = x.shape[0]
+        out = np.empty(n, dtype=np.float64)
+        step = native.SVR_CHUNK_ROWS * max(1, int(n_threads))
+        for a in range(0, n, step):
+            part = x[a:a + step]
+            for transformer in self.steps:
+                part = transformer.transform(part)
+            out[a:a + step] = self.compiled.predict(np.asarray(part, dtype=np.float64), n_threads, use_native)
+        return out
+
+
 class Predictor:
     """A fitted model ready to predict many pixels, the fastest exact way available.
 
     Random forests, extra trees and single regression trees go to the compiled tree walker
     (:mod:`.native`) when it is built: the same values as scikit-learn's ``predict``, bit for bit,
     several times faster; without it they are scikit-learn trees (:class:`TreeMean`, same values). In
-    both cases no scikit-learn estimator is kept (``estimator`` is None). Every other model predicts
-    through :func:`predict` (scikit-learn, tree ensembles in leaf order).
+    both cases no scikit-learn estimator is kept (``estimator`` is None). RBF support vector regression
+    (with its scaler) goes to :class:`SvrKernel` (the compiled fused kernel, else numpy blocks; scikit-learn's
+    values within 1e-12). Every other model predicts through :func:`predict` (scikit-learn, tree ensembles
+    in leaf order).
     """
 
     def __init__(self, estimator: Any, n_jobs: int | None = -1) -> None:
         compiled = native.compile_forest(estimator) if native.available() else None
-        self._setup(type(estimator).__name__, compiled, None, None if compiled is not None else estimator, n_jobs)
+        svr = SvrKernel.of(estimator) if compiled is None else None
+        keep = None if compiled is not None or svr is not None else estimator
+        self._setup(type(estimator).__name__, compiled, None, keep, n_jobs)
+        self.svr = svr
+        if svr is not None:
+            self.kind = "SVR"
 
     def _setup(self, kind: str, compiled: native.CompiledForest | None, trees: TreeMean | None, estimator: Any,
                n_jobs: int | None) -> None:
         self.kind = kind
         self.compiled = compiled
         self.trees = trees
+        self.svr: SvrKernel | None = None
         self.estimator = estimator
         self.set_n_jobs(n_jobs)
 
@@ -172,6 +214,8 @@ class Predictor:
 
     @property
     def backend(self) -> str:
+        if self.svr is not None:
+            return "compiled SVR kernel" if native.available() else "numpy SVR kernel"
         return "compiled tree walker" if self.compiled is not None else "scikit-learn"
 
     def set_n_jobs(self, n_jobs: int | None) -> None:
@@ -197,5 +241,7 @@ class Predictor:
             return self.compiled.predict(x, self._threads())
         if self.trees is not None:
             return self.trees.predict(x, self._threads())
+        if self.svr is not None:
+            return self.svr.predict(x, self._threads())
         assert self.estimator is not None
         return predict(self.estimator, x)

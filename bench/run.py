@@ -13,9 +13,10 @@ the child's own children, e.g. the gdalwarp commands). Wall time is the time of 
 the child (imports excluded, as in a running QGIS); ``process_s`` is the whole subprocess.
 
 Rows: align (ours vs gdalwarp), aggregate to the SMAP grid (ours vs gdalwarp -r average), train
-(RF-100, SVR, CART on coarse pairs pooled over ``--train-dates`` synthetic dates), downscale (ours,
-with and without residual correction, vs scikit-learn's plain ``predict`` on the whole array with
-``n_jobs=-1``; CART; SVR extrapolated from a sample of pixels), validate; the scaling curve (downscale
+(every model type and auto, ``--models``, on coarse pairs pooled over ``--train-dates`` synthetic dates),
+downscale (ours, with and without residual correction, vs scikit-learn's plain ``predict`` on the whole
+array with ``n_jobs=-1``; one day with every other model type; scikit-learn's own SVR ``predict``
+extrapolated from a sample of pixels, next to ours on the same pixels), validate; the scaling curve (downscale
 at 1/16, 1/4 and all of the scene) and the estimate for 365 dates. Results: a table on stdout,
 ``<out>/results.json`` and ``<out>/results.md``.
 """
@@ -130,9 +131,16 @@ def step_train(spec: dict) -> dict:
     before = _rss_mb()
     params = spec.get("params") or None
     res, secs = _timed(lambda: train.train_model(spec["smap"], spec["stacks"], spec["output"], spec["model_type"],
-                                                 params=params, cv_folds=spec["cv_folds"], seed=spec["seed"]))
+                                                 params=params, cv_folds=spec["cv_folds"], seed=spec["seed"],
+                                                 search_seconds=spec.get("search_seconds", 0.0)))
+    auto = res.meta.get("auto") or {}
+    search = res.meta.get("search") or {}
     return {"work_s": secs, "samples": int(res.meta["n_samples"]), "fit_samples": int(res.meta["fit_samples"]),
-            "features": len(res.meta["features"]), "rss_before_mb": before,
+            "features": len(res.meta["features"]), "rss_before_mb": before, "model_type": res.meta["model_type"],
+            "support_vectors": res.meta.get("support_vectors"),
+            "file_mb": os.path.getsize(spec["output"]) / 2**20,
+            "auto_winner": auto.get("winner"), "search_budget_s": search.get("budget_s"),
+            "search_elapsed_s": search.get("elapsed_s"),
             "cv_spatial": {k: res.metrics.get(k) for k in ("r", "rmse", "ubrmsd")} if spec["cv_folds"] else None}
 
 
@@ -159,7 +167,7 @@ def step_downscale_ours(spec: dict) -> dict:
         res, secs = _timed(call)
     return {"work_s": secs, "pixels": spec["pixels"], "valid": int(res.n_valid), "rss_before_mb": before,
             "mean": res.mean, "max_cell_deviation": res.max_cell_deviation, "model_load_s": load_s,
-            "tree_backend": native.status()}
+            "tree_backend": native.status(), "prediction_backend": res.prediction_backend}
 
 
 def step_downscale_sklearn(spec: dict) -> dict:
@@ -217,11 +225,12 @@ def step_load_compiled(spec: dict) -> dict:
 
 
 def step_predict_sample(spec: dict) -> dict:
-    """Prediction cost of a model on ``n`` valid pixels from the middle of the stack (SVR: extrapolated)."""
+    """scikit-learn's own ``predict`` of a model on ``n`` valid pixels from the middle of the stack, extrapolated
+    to the scene, and how far our Predictor (e.g. the compiled SVR kernel) is from it on those pixels."""
     import numpy as np
     import sklearn.ensemble  # noqa: F401 - imported before timing, as in a running QGIS
 
-    from smdownscale.algorithms import raster
+    from smdownscale.algorithms import inference, raster
     from smdownscale.algorithms.features import FactorSpec, fine_design
     from smdownscale.algorithms.model_io import load_model
     from smdownscale.algorithms.raster import select_bands
@@ -237,10 +246,20 @@ def step_predict_sample(spec: dict) -> dict:
     x, _ = fine_design(block, specs)
     x = x[:need]
     before = _rss_mb()
-    _, secs = _timed(lambda: np.asarray(est.predict(x)))
+    expected, secs = _timed(lambda: np.asarray(est.predict(x)))
     per_px = secs / max(1, x.shape[0])
+    predictor = inference.Predictor(est)
+    predictor.predict(x[:64])  # the library loaded, as in a running downscale
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    ours, ours_s = _timed(lambda: predictor.predict(x))
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    ours_cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)  # both threads
+    diff = float(np.max(np.abs(ours - expected))) if x.shape[0] else 0.0
     return {"work_s": secs, "pixels": int(x.shape[0]), "rss_before_mb": before, "s_per_mpx": per_px * 1e6,
-            "extrapolated_s": per_px * spec["full_valid"], "support_vectors": _n_support(est)}
+            "extrapolated_s": per_px * spec["full_valid"], "support_vectors": _n_support(est),
+            "ours_backend": predictor.backend, "ours_max_abs_diff": diff, "ours_s": ours_s,
+            "ours_extrapolated_s": ours_s / max(1, x.shape[0]) * spec["full_valid"], "ours_cpu_s": ours_cpu,
+            "ours_extrapolated_cpu_s": ours_cpu / max(1, x.shape[0]) * spec["full_valid"]}
 
 
 def _n_support(est: Any) -> int | None:
@@ -580,6 +599,43 @@ def _fmt(v: Any, nd: int = 2) -> str:
     return str(v)
 
 
+#: Model types with a train row and a downscale-day row (auto: train only; its winner is one of the others).
+MODEL_ROWS = ("rf", "svr", "cart", "gbr", "extratrees", "linear_gbr", "auto")
+
+
+def _model_rows(bench: Bench) -> list[dict]:
+    out = []
+    for r in bench.rows:
+        if not r["row"].startswith("train/"):
+            continue
+        mtype = r["row"].split("/", 1)[1]
+        if "-" in mtype:  # rf-cv5, rf-search: the same model type, other settings
+            continue
+        day = bench.row("downscale/ours" if mtype == "rf" else f"downscale/ours-{mtype}")
+        out.append({"model": mtype, "trained": r.get("model_type"), "train_s": r["wall_s"],
+                    "train_peak_mb": r["peak_rss_mb"], "fit_samples": r.get("fit_samples"),
+                    "support_vectors": r.get("support_vectors"), "file_mb": r.get("file_mb"),
+                    "day_s": day["wall_s"] if day else None, "day_cpu_s": day["cpu_s"] if day else None,
+                    "day_peak_mb": day["peak_rss_mb"] if day else None,
+                    "backend": day.get("prediction_backend") if day else None})
+    return out
+
+
+def _models_md(rows: list[dict]) -> str:
+    lines = ["| model | train s | train peak MB | day s | day CPU s | day peak MB | prediction | notes |",
+             "|---|---:|---:|---:|---:|---:|---|---|"]
+    for r in rows:
+        notes = []
+        if r["support_vectors"]:
+            notes.append(f"{r['support_vectors']} support vectors ({r['fit_samples']} samples)")
+        if r["model"] == "auto":
+            notes.append(f"kept {r['trained']}")
+        lines.append(f"| {r['model']} | {_fmt(r['train_s'])} | {_fmt(r['train_peak_mb'], 0)} | {_fmt(r['day_s'])} | "
+                     f"{_fmt(r['day_cpu_s'], 1)} | {_fmt(r['day_peak_mb'], 0)} | {r['backend'] or '-'} | "
+                     f"{'; '.join(notes)} |")
+    return "\n".join(lines)
+
+
 def _table(rows: list[dict]) -> str:
     head = "| step | wall s | CPU s | peak RSS MB | Mpx/s | ours / baseline |"
     lines = [head, "|---|---:|---:|---:|---:|---:|"]
@@ -591,6 +647,89 @@ def _table(rows: list[dict]) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # the run
+
+def _model_days(bench: Bench, models: dict, scene: dict, stack: str, npx: int, svr_px: int,
+                valid: int | None) -> None:
+    """One day with every other model type (what the forest's downscale/ours row is for the forest), and
+    scikit-learn's own SVR predict on a sample of pixels next to ours."""
+    for mtype in models:
+        if mtype not in ("rf", "auto"):
+            rec = bench.measure(f"downscale/ours-{mtype}", "downscale_ours", {
+                "model": models[mtype], "stack": stack, "output": os.path.join(bench.work, f"sm_{mtype}.tif"),
+                "smap": scene["smap"], "residual": "constant", "pixels": npx})
+            valid = valid or rec["valid"]
+    if "svr" in models and valid:
+        bench.measure("downscale/svr-predict-sample", "predict_sample", {
+            "model": models["svr"], "stack": stack, "n": svr_px, "full_valid": valid})
+
+
+def _svr_summary(bench: Bench) -> dict:
+    """The SVR day, and the same kernel's cost scaled to the 13,873 support vectors of the issue's SVR
+    (prediction time is linear in the support vectors)."""
+    day, tr, smp = bench.row("downscale/ours-svr"), bench.row("train/svr"), bench.row("downscale/svr-predict-sample")
+    if not day or not tr or not smp or not tr.get("support_vectors"):
+        return {}
+    n = int(tr["support_vectors"])
+    # the kernel's own time on the sample's pixels, scaled to the day's valid pixels and to 13,873 support vectors
+    return {"support_vectors": n, "day_s": day["wall_s"], "day_cpu_s": day["cpu_s"],
+            "sample_px": smp["pixels"], "kernel_sample_s": smp["ours_s"], "sklearn_sample_s": smp["wall_s"],
+            "kernel_day_s": smp["ours_extrapolated_s"], "sklearn_day_s": smp["extrapolated_s"],
+            "kernel_day_s_at_13873_sv": smp["ours_extrapolated_s"] * 13873 / n, "target_day_s": 90.0,
+            "kernel_day_cpu_s_at_13873_sv": smp["ours_extrapolated_cpu_s"] * 13873 / n}
+
+
+def _finish_models_only(args: argparse.Namespace, bench: Bench, models: dict, scene: dict, stack: str, npx: int,
+                        svr_px: int, auto_cmp: dict, search: dict, started: float, machine: dict,
+                        train_dates: int) -> dict:
+    """``--models-only``: the forest's day and every model's day, then the results (no baselines, scaling
+    or year rows: for a busy machine)."""
+    if "rf" in models:
+        bench.measure("downscale/ours", "downscale_ours", {
+            "model": models["rf"], "stack": stack, "output": os.path.join(bench.work, f"sm_{scene['tag']}.tif"),
+            "smap": scene["smap"], "residual": "constant", "pixels": npx})
+    _model_days(bench, models, scene, stack, npx, svr_px, None)
+    machine["loadavg_end"] = list(os.getloadavg())
+    model_table = _model_rows(bench)
+    result = {"command": " ".join([os.path.relpath(sys.executable, ROOT) if sys.executable.startswith(ROOT)
+                                   else sys.executable, "bench/run.py", *sys.argv[1:]]),
+              "quick": bool(args.quick), "models_only": True,
+              "created": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+              "total_s": time.time() - started, "machine": machine, "train_dates": train_dates,
+              "rows": bench.rows, "models": model_table, "auto": auto_cmp, "search": search,
+              "svr": _svr_summary(bench)}
+    md = _table(bench.rows) + "\n\n" + _models_md(model_table) + "\n" + _extras_md(auto_cmp, search, result["svr"])
+    with open(os.path.join(bench.out, "results.json"), "w", encoding="utf-8") as fh:
+        json.dump(result, fh, indent=1, default=str)
+    with open(os.path.join(bench.out, "results.md"), "w", encoding="utf-8") as fh:
+        fh.write(f"Command: `{result['command']}`\n\nMachine: {machine['cores']} cores, {machine['cpu_model']}, "
+                 f"load average at start {machine['loadavg_start'][0]:.1f}, at the end "
+                 f"{machine['loadavg_end'][0]:.1f}\n\n{md}\n")
+    print()
+    print(md)
+    return result
+
+
+def _extras_md(auto_cmp: dict, search: dict, svr: dict) -> str:
+    text = ""
+    if svr:
+        text += (f"\nSVR: {svr['support_vectors']} support vectors, a day in {svr['day_s']:.1f} s "
+                 f"({svr['day_cpu_s']:.1f} s CPU). On {svr['sample_px']} pixels the kernel takes "
+                 f"{svr['kernel_sample_s']:.2f} s against scikit-learn's {svr['sklearn_sample_s']:.2f} s: a day's "
+                 f"prediction {svr['kernel_day_s']:.1f} s against {svr['sklearn_day_s']:.0f} s; with the 13,873 "
+                 f"support vectors of the issue's SVR {svr['kernel_day_s_at_13873_sv']:.1f} s (linear in support "
+                 f"vectors; target 90 s on 2 cores), {svr['kernel_day_cpu_s_at_13873_sv']:.1f} s of CPU (both "
+                 "threads; on 2 idle cores about half of it in wall time).\n")
+    if auto_cmp:
+        text += (f"\nAuto (5-fold spatial CV, as train runs by default): {auto_cmp['auto_train_s']:.1f} s, "
+                 f"{auto_cmp['auto_over_rf']:.2f} x the default forest with the same CV "
+                 f"({auto_cmp['rf_cv5_train_s']:.1f} s; target at most 3 x); kept {auto_cmp['auto_kept']}, spatial-CV "
+                 f"RMSE {_fmt(auto_cmp['auto_cv_rmse'], 4)} against the forest's {_fmt(auto_cmp['rf_cv_rmse'], 4)}.\n")
+    if search:
+        text += (f"\nHyperparameter search (forest): budget {search['budget_s']:.0f} s, search took "
+                 f"{search['elapsed_s']:.1f} s ({search['elapsed_over_budget']:.2f} x the budget; target at most "
+                 "1.1 x).\n")
+    return text
+
 
 def run(args: argparse.Namespace) -> dict:
     out = os.path.abspath(args.out)
@@ -626,35 +765,66 @@ def run(args: argparse.Namespace) -> dict:
     stack = os.path.join(work, f"factors_{scene['tag']}.tif")
     a_ours = bench.measure("align/ours", "align_ours", {"inputs": scene["inputs"], "reference": scene["reference"],
                                                          "output": stack})
-    gw_stack = os.path.join(work, "gdalwarp", f"factors_{scene['tag']}.tif")
-    os.makedirs(os.path.dirname(gw_stack), exist_ok=True)
-    methods = [a_ours["resampling"][a_ours["sources"].index(p)] for p in scene["inputs"]]
-    a_base = bench.measure("align/gdalwarp", "align_gdalwarp", {
-        "inputs": scene["inputs"], "methods": methods, "output": gw_stack, "workdir": os.path.join(work, "gdalwarp"),
-        "extent": list(fine.extent), "width": fine.width, "height": fine.height, "srs_file": srs_file},
-        baseline=True)
-    a_ours["ratio_to_baseline"] = _ratio(a_ours, a_base)
-    a_ours["agreement_with_baseline"] = _agreement(stack, gw_stack)
+    if not args.models_only:
+        gw_stack = os.path.join(work, "gdalwarp", f"factors_{scene['tag']}.tif")
+        os.makedirs(os.path.dirname(gw_stack), exist_ok=True)
+        methods = [a_ours["resampling"][a_ours["sources"].index(p)] for p in scene["inputs"]]
+        a_base = bench.measure("align/gdalwarp", "align_gdalwarp", {
+            "inputs": scene["inputs"], "methods": methods, "output": gw_stack,
+            "workdir": os.path.join(work, "gdalwarp"), "extent": list(fine.extent), "width": fine.width,
+            "height": fine.height, "srs_file": srs_file}, baseline=True)
+        a_ours["ratio_to_baseline"] = _ratio(a_ours, a_base)
+        a_ours["agreement_with_baseline"] = _agreement(stack, gw_stack)
 
     # aggregate onto the SMAP grid
     cstack = os.path.join(work, f"coarse_factors_{scene['tag']}.tif")
     g_ours = bench.measure("aggregate/ours", "aggregate_ours", {"stack": stack, "coarse": scene["smap"],
                                                                  "output": cstack, "pixels": npx})
-    g_base = bench.measure("aggregate/gdalwarp", "aggregate_gdalwarp", {
-        "stack": stack, "output": os.path.join(work, "gdalwarp", "coarse.tif"), "extent": list(coarse.extent),
-        "width": coarse.width, "height": coarse.height, "srs_file": csrs_file, "pixels": npx}, baseline=True)
-    g_ours["ratio_to_baseline"] = _ratio(g_ours, g_base)
+    if not args.models_only:
+        g_base = bench.measure("aggregate/gdalwarp", "aggregate_gdalwarp", {
+            "stack": stack, "output": os.path.join(work, "gdalwarp", "coarse.tif"), "extent": list(coarse.extent),
+            "width": coarse.width, "height": coarse.height, "srs_file": csrs_file, "pixels": npx}, baseline=True)
+        g_ours["ratio_to_baseline"] = _ratio(g_ours, g_base)
 
     # train on synthetic dates
     smaps, cstacks = _training_dates(work, cstack, train_dates, args.seed)
     models = {}
     params = {"rf": {"n_estimators": rf_trees}}
-    for mtype in ("rf", "svr", "cart"):
+    model_types = [m for m in args.models.split(",") if m] if args.models else list(MODEL_ROWS)
+    for mtype in dict.fromkeys(([] if args.models_only else ["rf", "svr", "cart"]) + model_types):
         models[mtype] = os.path.join(work, f"model_{mtype}.smdmodel")
+        # auto as a user runs it (train's default 5-fold spatial CV), next to the forest with the same CV below
+        folds = 5 if mtype == "auto" else args.train_cv_folds
         bench.measure(f"train/{mtype}", "train", {"smap": smaps, "stacks": cstacks, "output": models[mtype],
-                                                  "model_type": mtype, "cv_folds": args.train_cv_folds,
+                                                  "model_type": mtype, "cv_folds": folds,
                                                   "seed": args.seed, "params": params.get(mtype)},
-                      repeat=1, dates=train_dates, params=params.get(mtype))
+                      repeat=1, dates=train_dates, params=params.get(mtype), cv_folds=folds)
+    auto_cmp = {}
+    if "auto" in models:
+        # Auto's cost against the default forest's, both with train's default 5-fold spatial CV
+        rf_cv = bench.measure("train/rf-cv5", "train", {
+            "smap": smaps, "stacks": cstacks, "output": os.path.join(work, "model_rf_cv5.smdmodel"),
+            "model_type": "rf", "cv_folds": 5, "seed": args.seed, "params": params["rf"]},
+            repeat=1, dates=train_dates, cv_folds=5)
+        auto = bench.row("train/auto")
+        auto_cmp = {"auto_train_s": auto["wall_s"], "rf_cv5_train_s": rf_cv["wall_s"],
+                    "auto_over_rf": auto["wall_s"] / rf_cv["wall_s"], "target_ratio": 3.0,
+                    "auto_kept": auto.get("model_type"),
+                    "auto_cv_rmse": (auto.get("cv_spatial") or {}).get("rmse"),
+                    "rf_cv_rmse": (rf_cv.get("cv_spatial") or {}).get("rmse")}
+    search = {}
+    if args.search_seconds > 0:
+        # the hyperparameter search's budget (the forest's defaults, then random configurations until it is spent)
+        rec = bench.measure("train/rf-search", "train", {
+            "smap": smaps, "stacks": cstacks, "output": os.path.join(work, "model_rf_search.smdmodel"),
+            "model_type": "rf", "cv_folds": 0, "seed": args.seed, "params": params["rf"],
+            "search_seconds": args.search_seconds}, repeat=1, dates=train_dates)
+        search = {"budget_s": rec["search_budget_s"], "elapsed_s": rec["search_elapsed_s"],
+                  "elapsed_over_budget": rec["search_elapsed_s"] / rec["search_budget_s"], "target": 1.1}
+
+    if args.models_only:
+        return _finish_models_only(args, bench, models, scene, stack, npx, svr_px, auto_cmp, search, started,
+                                   machine, train_dates)
 
     # downscale
     bench.measure("downscale/load-rf-model", "load_model", {"model": models["rf"]})
@@ -680,11 +850,8 @@ def run(args: argparse.Namespace) -> dict:
     d_warm = bench.measure("downscale/ours-model-loaded", "downscale_ours", {
         "model": models["rf"], "stack": stack, "output": os.path.join(work, "sm_warm.tif"), "smap": scene["smap"],
         "residual": "constant", "pixels": npx, "warm": True})
-    bench.measure("downscale/ours-cart", "downscale_ours", {
-        "model": models["cart"], "stack": stack, "output": os.path.join(work, "sm_cart.tif"),
-        "smap": scene["smap"], "residual": "constant", "pixels": npx})
-    bench.measure("downscale/svr-predict-sample", "predict_sample", {
-        "model": models["svr"], "stack": stack, "n": svr_px, "full_valid": d_ours["valid"]})
+    _model_days(bench, models, scene, stack, npx, svr_px, d_ours["valid"])
+    model_table = _model_rows(bench)
 
     # validate
     bench.measure("validate/ours", "validate", {"estimate": sm_out, "reference": scene["truth"], "pixels": npx})
@@ -731,7 +898,9 @@ def run(args: argparse.Namespace) -> dict:
 
     rows = bench.rows
     machine["loadavg_end"] = list(os.getloadavg())
+    svr_day = bench.row("downscale/ours-svr")
     targets = {
+        "svr_day_s": svr_day["wall_s"] if svr_day else None, "svr_day_target_s": 90.0,
         "downscale_day_s": d_ours["wall_s"], "downscale_day_target_s": 20.0,
         "downscale_day_model_loaded_s": d_warm["wall_s"],
         "downscale_speedup_vs_sklearn": (1 / d_ours["ratio_to_baseline"]) if d_ours["ratio_to_baseline"] else None,
@@ -750,9 +919,13 @@ def run(args: argparse.Namespace) -> dict:
         "scene": {"width": fine.width, "height": fine.height, "pixels": npx, "factors": len(scene["inputs"]),
                   "coarse_width": coarse.width, "coarse_height": coarse.height, "train_dates": train_dates,
                   "size_km": size_km, "seed": args.seed, "rf_trees": rf_trees},
-        "rows": rows, "scaling": curve, "year": year, "targets": targets,
+        "rows": rows, "models": model_table, "auto": auto_cmp, "search": search, "svr": _svr_summary(bench),
+        "scaling": curve, "year": year,
+        "targets": targets,
     }
-    table = _table(rows)
+    table = _table(rows) + "\n\nEvery model type (train on the pooled coarse pairs; one day of the scene with " \
+        "residual correction; peak RSS of each):\n\n" + _models_md(model_table)
+    table += "\n" + _extras_md(auto_cmp, search, _svr_summary(bench))
     lines = [table, "", "Scaling (downscale with residual correction, model already loaded; the peak includes "
              "loading it):", "", "| Mpx | wall s | s per Mpx | peak RSS MB |", "|---:|---:|---:|---:|"]
     lines += [f"| {c['mpx']:.3f} | {c['wall_s']:.2f} | {c['s_per_mpx']:.2f} | {c['peak_rss_mb']:.0f} |" for c in curve]
@@ -784,11 +957,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rf-trees", type=int, default=None, help="random forest trees (default 100, quick 10)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="runs of each align/aggregate/downscale/validate row; the fastest is reported")
+    ap.add_argument("--models", default=None,
+                    help=f"comma-separated model types with a train and a day row (default: {','.join(MODEL_ROWS)})")
+    ap.add_argument("--models-only", action="store_true",
+                    help="only the scene, align/aggregate (ours), the train rows and one day per model type")
+    ap.add_argument("--search-seconds", type=float, default=None,
+                    help="budget of the train/rf-search row (default 60, quick 3; 0 = no such row)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--spec", help=argparse.SUPPRESS)
     ap.add_argument("--result", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.search_seconds is None:
+        args.search_seconds = 3.0 if args.quick else 60.0
     if args.child:
         return _child(args.child, args.spec, args.result)
     run(args)

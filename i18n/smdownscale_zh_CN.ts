@@ -251,22 +251,22 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>各算法所需的软件包均已安装（Python：{python}）。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="151" />
+            <location filename="../ui/dependencies_dialog.py" line="152" />
             <source>Installing {packages} … this can take a few minutes.</source>
             <translation>正在安装 {packages} … 可能需要几分钟。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="167" />
+            <location filename="../ui/dependencies_dialog.py" line="168" />
             <source>Installed. The algorithms can use the new packages now.</source>
             <translation>安装完成。各算法现在即可使用新安装的软件包。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="169" />
+            <location filename="../ui/dependencies_dialog.py" line="170" />
             <source>Installed; restart QGIS so that the new packages are found.</source>
             <translation>安装完成；请重启 QGIS 以便找到新安装的软件包。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="171" />
+            <location filename="../ui/dependencies_dialog.py" line="172" />
             <source>The installation failed; pip said:</source>
             <translation>安装失败；pip 输出如下：</translation>
         </message>
@@ -281,27 +281,22 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>使用本机的 C 编译器编译插件自带的小型 C 决策树遍历器：随机森林、极端随机树和 CART 的预测将快数倍，结果完全相同。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="126" />
-            <source>Tree models (random forest, extra trees, CART) predict with the compiled tree walker: the same values as scikit-learn, faster.</source>
-            <translation>树模型（随机森林、极端随机树、CART）使用编译版决策树遍历器预测：结果与 scikit-learn 相同，速度更快。</translation>
-        </message>
-        <message>
-            <location filename="../ui/dependencies_dialog.py" line="129" />
+            <location filename="../ui/dependencies_dialog.py" line="130" />
             <source>Tree models predict with scikit-learn: the compiled tree walker is {why}. C compiler: {compiler}.</source>
             <translation>树模型使用 scikit-learn 预测：编译版决策树遍历器{why}。C 编译器：{compiler}。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="129" />
+            <location filename="../ui/dependencies_dialog.py" line="130" />
             <source>none found</source>
             <translation>未找到</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="139" />
+            <location filename="../ui/dependencies_dialog.py" line="140" />
             <source>Built: tree models now predict with the compiled tree walker.</source>
             <translation>编译完成：树模型现在使用编译版决策树遍历器预测。</translation>
         </message>
         <message>
-            <location filename="../ui/dependencies_dialog.py" line="140" />
+            <location filename="../ui/dependencies_dialog.py" line="141" />
             <source>The build failed:</source>
             <translation>编译失败：</translation>
         </message>
@@ -329,6 +324,11 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <location filename="../processing_provider/i18n.py" line="32" />
             <source>NASA Earthdata search and login (importsmap)</source>
             <translation>NASA Earthdata 搜索与登录（importsmap）</translation>
+        </message>
+        <message>
+            <location filename="../ui/dependencies_dialog.py" line="126" />
+            <source>Tree models (random forest, extra trees, CART, gradient boosting) predict with the compiled tree walker, SVR with its compiled kernel: the same values as scikit-learn, faster.</source>
+            <translation>树模型（随机森林、极端随机树、CART、梯度提升）使用编译版决策树遍历器预测，SVR 使用编译版核函数：结果与 scikit-learn 相同，速度更快。</translation>
         </message>
     </context>
     <context>
@@ -509,52 +509,52 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>{} 个像元被截断到 {:g}-{:g} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="370" />
+            <location filename="../processing_provider/algs/downscale.py" line="375" />
             <source>Soil moisture 1 km {}</source>
             <translation>1 km 土壤水分 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="303" />
+            <location filename="../processing_provider/algs/downscale.py" line="308" />
             <source>Give either one factor stack (one date) or a time series (factor stacks, a manifest or an input folder), not both.</source>
             <translation>请给定一个因子堆栈（单一日期）或一个时间序列（因子堆栈、清单或输入文件夹），不能同时给定两者。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="306" />
+            <location filename="../processing_provider/algs/downscale.py" line="311" />
             <source>Give a factor stack, or a time series: factor stacks of several dates, a manifest or an input folder.</source>
             <translation>请给定一个因子堆栈，或一个时间序列：多个日期的因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="310" />
+            <location filename="../processing_provider/algs/downscale.py" line="315" />
             <source>Give the time series one way: factor stacks, a manifest or an input folder.</source>
             <translation>时间序列只能以一种方式给定：因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="312" />
+            <location filename="../processing_provider/algs/downscale.py" line="317" />
             <source>Residual correction needs the SMAP rasters of the same dates: add them under 'Time series: SMAP soil moisture rasters', or set residual correction to None.</source>
             <translation>残差校正需要相同日期的 SMAP 栅格：请在“时间序列：SMAP 土壤水分栅格”中添加，或将残差校正设为“无”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="342" />
+            <location filename="../processing_provider/algs/downscale.py" line="347" />
             <source>Residual correction is off: the SMAP rasters are not used.</source>
             <translation>残差校正已关闭：不使用 SMAP 栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="356" />
+            <location filename="../processing_provider/algs/downscale.py" line="361" />
             <source>{}: {} valid pixels, mean {:.4f} m3/m3 -&gt; {}</source>
             <translation>{}：{} 个有效像元，均值 {:.4f} m3/m3 -&gt; {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="362" />
+            <location filename="../processing_provider/algs/downscale.py" line="367" />
             <source>{}: {} pixels lie in cells without a SMAP value and keep the uncorrected prediction.</source>
             <translation>{}：{} 个像元位于没有 SMAP 值的粗像元内，保留未经校正的预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="369" />
+            <location filename="../processing_provider/algs/downscale.py" line="374" />
             <source>Soil moisture 1 km {} to {}</source>
             <translation>1 km 土壤水分 {} 至 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="373" />
+            <location filename="../processing_provider/algs/downscale.py" line="378" />
             <source>{} dates written to {}; mean soil moisture {:.4f} m3/m3.</source>
             <translation>已将 {} 个日期写入 {}；土壤水分均值 {:.4f} m3/m3。</translation>
         </message>
@@ -564,17 +564,17 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>预测：编译版决策树遍历器（与 scikit-learn 结果相同，速度更快）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="281" />
+            <location filename="../processing_provider/algs/downscale.py" line="286" />
             <source>Prediction: scikit-learn; the compiled tree walker is {}.</source>
             <translation>预测：scikit-learn；编译版决策树遍历器{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="284" />
+            <location filename="../processing_provider/algs/downscale.py" line="289" />
             <source>Prediction: scikit-learn.</source>
             <translation>预测：scikit-learn。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="354" />
+            <location filename="../processing_provider/algs/downscale.py" line="359" />
             <source>SMAP values read with {}.</source>
             <translation>SMAP 值按 {} 读取。</translation>
         </message>
@@ -683,9 +683,19 @@ Units: the SMAP of residual correction is read as the model was trained (its SM_
             <translation>因子 {} 在 {} 个像元处已填补。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="359" />
+            <location filename="../processing_provider/algs/downscale.py" line="364" />
             <source>{}: {} pixels with missing factors filled, {} from the coarse field only.</source>
             <translation>{}：{} 个像元的缺失因子已填补，{} 个仅来自粗分辨率场。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="281" />
+            <source>Prediction: compiled SVR kernel (scikit-learn's values within 1e-9, faster).</source>
+            <translation>预测：编译版 SVR 核函数（与 scikit-learn 的值相差不超过 1e-9，速度更快）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="283" />
+            <source>Prediction: SVR kernel in numpy blocks (scikit-learn's values within 1e-9); the compiled library is {}.</source>
+            <translation>预测：numpy 分块计算的 SVR 核函数（与 scikit-learn 的值相差不超过 1e-9）；编译库{}。</translation>
         </message>
     </context>
     <context>
@@ -3122,22 +3132,22 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <translation>训练模式：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="231" />
+            <location filename="../processing_provider/algs/train.py" line="236" />
             <source>Derived factor {} was not computed: it {}.</source>
             <translation>派生因子 {} 未计算：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="233" />
+            <location filename="../processing_provider/algs/train.py" line="238" />
             <source>Factor {} was left out of the model: {}.</source>
             <translation>因子 {} 未纳入模型：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="234" />
+            <location filename="../processing_provider/algs/train.py" line="239" />
             <source>Cross-validation (soil moisture in m3/m3):</source>
             <translation>交叉验证（土壤水分单位 m3/m3）：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="239" />
+            <location filename="../processing_provider/algs/train.py" line="244" />
             <source>Feature importances: {}</source>
             <translation>特征重要性：{}</translation>
         </message>
@@ -3212,6 +3222,11 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
 “要使用的因子”接受以逗号分隔的波段名称（例如 smdownscale:screen 的输出）；留空则使用堆栈的所有波段。
 
 单位：SMAP 土壤水分必须为 m3/m3。不可能是 m3/m3 的值（百分比、缩放后的整数、文件未声明为无数据值的填充值如 -9999）会使运行停止，并给出指明文件和修正方法的消息。高级参数 SM_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 SM_NODATA（文件未声明的填充值；文件不会被修改）说明如何读取 SMAP；模型会保存它们，因此 smdownscale:downscale 以相同方式读取 SMAP。类 NDVI 因子（ndvi、evi、savi、ndwi）必须位于 -1 到 1 之间（MODIS 以整数 x 10000 存储：请先乘以 0.0001）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/train.py" line="230" />
+            <source>The SVR has {} support vectors: downscaling a province-day (4 million 1 km pixels) takes about {} s on this computer ({}).</source>
+            <translation>该 SVR 有 {} 个支持向量：在本机上降尺度一个省级日（400 万个 1 km 像元）约需 {} 秒（{}）。</translation>
         </message>
     </context>
     <context>

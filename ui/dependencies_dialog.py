@@ -123,8 +123,9 @@ class DependenciesDialog(QDialog):
     def _refresh_native(self) -> None:
         compiler = native.find_compiler()
         if native.available():
-            self.native_label.setText(self.tr("Tree models (random forest, extra trees, CART) predict with the "
-                                              "compiled tree walker: the same values as scikit-learn, faster."))
+            self.native_label.setText(self.tr("Tree models (random forest, extra trees, CART, gradient boosting) "
+                                              "predict with the compiled tree walker, SVR with its compiled kernel: "
+                                              "the same values as scikit-learn, faster."))
         else:
             self.native_label.setText(self.tr(
                 "Tree models predict with scikit-learn: the compiled tree walker is {why}. C compiler: {compiler}.")

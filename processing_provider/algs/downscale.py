@@ -277,6 +277,11 @@ class DownscaleAlgorithm(SmdAlgorithm):
         """Say how the model predicted: the compiled tree walker, or scikit-learn (and why, for a tree model)."""
         if res.prediction_backend == "compiled tree walker":
             feedback.pushInfo(self.tr("Prediction: compiled tree walker (same values as scikit-learn, faster)."))
+        elif res.prediction_backend == "compiled SVR kernel":
+            feedback.pushInfo(self.tr("Prediction: compiled SVR kernel (scikit-learn's values within 1e-9, faster)."))
+        elif res.prediction_backend == "numpy SVR kernel":
+            feedback.pushInfo(self.tr("Prediction: SVR kernel in numpy blocks (scikit-learn's values within 1e-9); "
+                                      "the compiled library is {}.").format(res.prediction_note))
         elif res.prediction_note:
             feedback.pushInfo(self.tr("Prediction: scikit-learn; the compiled tree walker is {}.")
                               .format(res.prediction_note))

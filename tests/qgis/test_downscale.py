@@ -7,9 +7,10 @@ import pytest
 from osgeo import gdal
 from qgis.core import QgsProcessingException
 
+from smdownscale.algorithms import model_io
 from smdownscale.algorithms.raster import read_all, write_raster
 from smdownscale.processing_provider.algs.downscale import DownscaleAlgorithm as A
-from smdownscale.tests.scenes import RS_FINE, RS_H, RS_W, residual_scene
+from smdownscale.tests.scenes import RS_FINE, RS_H, RS_LST, RS_NDVI, RS_W, residual_scene, rs_relation
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +180,34 @@ def test_quality_layer_loads_with_its_categorical_style(plugin, scene, tmp_path,
     finally:
         project.removeAllMapLayers()
         project.layerTreeRoot().removeAllChildren()
+
+
+@pytest.mark.parametrize("switch, line", [
+    ("", "Prediction: compiled SVR kernel (scikit-learn's values within 1e-9, faster)."),
+    ("0", "Prediction: SVR kernel in numpy blocks (scikit-learn's values within 1e-9); the compiled library is "
+          "switched off (SMDOWNSCALE_NATIVE=0)."),
+])
+def test_an_svr_predicts_with_its_kernel_and_the_log_says_so(run, scene, tmp_path, monkeypatch, switch, line):
+    from sklearn.svm import SVR
+
+    from smdownscale.algorithms import native, train
+
+    combos = np.array([(a, b) for a in RS_NDVI for b in RS_LST])
+    est = train.make_estimator("svr", {"C": 10.0, "epsilon": 0.001})
+    est.fit(combos, rs_relation(combos[:, 0], combos[:, 1]))
+    assert isinstance(est.steps[-1][1], SVR)
+    model = str(tmp_path / "svr.smdmodel")
+    model_io.save_model(model, est, {"features": ["ndvi", "lst"], "model_type": "svr", "units": "m3/m3",
+                                     "factors": [{"name": "ndvi", "kind": "continuous", "classes": []},
+                                                 {"name": "lst", "kind": "continuous", "classes": []}]})
+    if switch:
+        monkeypatch.setenv(native.ENV_SWITCH, switch)
+    out = str(tmp_path / "sm_svr.tif")
+    log = _Lines()
+    run("smdownscale:downscale", {A.MODEL: model, A.FACTORS: scene["stack"], A.RESIDUAL_CORRECTION: 1,
+                                  A.CLIP_MIN: -1.0, A.CLIP_MAX: 2.0, A.OUTPUT: out}, feedback=log.feedback)
+    assert line in log.lines
+    bands = read_all(scene["stack"])
+    ok = np.isfinite(bands[2])
+    x = np.c_[bands[2][ok], bands[0][ok]].astype(np.float32)  # ndvi, lst as the model's features
+    np.testing.assert_allclose(read_all(out)[0][ok], est.predict(x).astype(np.float32), rtol=0, atol=1e-7)

@@ -39,12 +39,22 @@ def test_train_rf_outputs_and_model_file(run, scene, tmp_path):
 
 
 def test_train_selected_factors_and_model_types(run, scene, tmp_path):
+    from qgis.core import QgsProcessingFeedback
+
     out = str(tmp_path / "svr.smdmodel")
+    feedback = QgsProcessingFeedback()
+    lines = []
+    feedback.pushInfo = lines.append
     res = run("smdownscale:train", {T.SOIL_MOISTURE: scene["sm"], T.FACTORS: scene["stacks"],
                                     T.SELECTED_FACTORS: " lst_day, ndvi ", T.MODEL_TYPE: 1, T.CV_FOLDS: 3,
-                                    T.OUTPUT: out})
-    _, meta = model_io.load_model(out)
+                                    T.OUTPUT: out}, feedback=feedback)
+    est, meta = model_io.load_model(out)
     assert meta["model_type"] == "svr" and meta["features"] == ["lst_day", "ndvi"]
+    # the log says how many support vectors the SVR has and what a province-day costs
+    n = est.named_steps["svr"].support_.size
+    cost = [line for line in lines if line.startswith(f"The SVR has {n} support vectors: downscaling a province-day "
+                                                      "(4 million 1 km pixels) takes about ")]
+    assert len(cost) == 1 and cost[0].endswith(" s on this computer (compiled SVR kernel).")
     assert res[T.CV_R] > 0.8
     res = run("smdownscale:train", {T.SOIL_MOISTURE: scene["sm"], T.FACTORS: scene["stacks"], T.MODEL_TYPE: 2,
                                     T.CV_FOLDS: 0, T.OUTPUT: "TEMPORARY_OUTPUT"})

@@ -12,7 +12,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 ROWS = {
     "align/ours", "align/gdalwarp", "aggregate/ours", "aggregate/gdalwarp", "train/rf", "train/svr", "train/cart",
     "downscale/sklearn-predict", "downscale/ours-no-residual", "downscale/ours", "downscale/ours-model-loaded",
-    "downscale/ours-cart",
+    "downscale/ours-cart", "train/gbr", "train/extratrees", "train/linear_gbr", "train/auto", "downscale/ours-svr",
+    "downscale/ours-gbr", "downscale/ours-extratrees", "downscale/ours-linear_gbr",
     "downscale/svr-predict-sample", "downscale/load-rf-model", "validate/ours", "year/downscale-2-dates",
 }
 
@@ -53,6 +54,21 @@ def test_quick_benchmark_reports_every_row(tmp_path):
     assert rows["downscale/ours"]["valid"] == int(np.isfinite(est).sum()) >= int(both.sum())
     assert rows["train/rf"]["samples"] > 30 and rows["train/rf"]["dates"] == 4
     assert rows["downscale/svr-predict-sample"]["extrapolated_s"] > 0
+    # the compiled SVR kernel predicts scikit-learn's values; every model type has its train and day rows
+    assert rows["downscale/svr-predict-sample"]["ours_backend"] == "compiled SVR kernel"
+    assert rows["downscale/svr-predict-sample"]["ours_max_abs_diff"] < 1e-9
+    assert rows["downscale/ours-svr"]["prediction_backend"] == "compiled SVR kernel"
+    assert rows["train/svr"]["support_vectors"] > 10
+    table = {m["model"]: m for m in res["models"]}
+    assert set(table) == {"rf", "svr", "cart", "gbr", "extratrees", "linear_gbr", "auto"}
+    for name, m in table.items():
+        assert m["train_s"] > 0 and m["train_peak_mb"] > 10, name
+        assert (m["day_s"] is None) == (name == "auto"), name
+    assert table["auto"]["trained"] in table
+    # Auto against the default forest with the same 5-fold CV; the search's budget against its time
+    assert rows["train/auto"]["cv_folds"] == 5 and rows["train/rf-cv5"]["cv_folds"] == 5
+    assert res["auto"]["auto_over_rf"] == rows["train/auto"]["wall_s"] / rows["train/rf-cv5"]["wall_s"]
+    assert res["search"]["budget_s"] == 3.0 and res["search"]["elapsed_s"] > 0
     assert rows["downscale/ours-model-loaded"]["model_load_s"] > 0 and rows["downscale/load-rf-model"]["file_mb"] > 0
     assert [round(c["mpx"] * 1e6) for c in res["scaling"]] == [12 * 12, 24 * 24, 48 * 48]
     year = res["year"]

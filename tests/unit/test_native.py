@@ -11,7 +11,12 @@ import zipfile
 
 import numpy as np
 import pytest
-from sklearn.ensemble import ExtraTreesRegressor, HistGradientBoostingRegressor, RandomForestRegressor
+from sklearn.ensemble import (
+    ExtraTreesRegressor,
+    GradientBoostingRegressor,
+    HistGradientBoostingRegressor,
+    RandomForestRegressor,
+)
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
@@ -93,8 +98,8 @@ def test_single_leaf_tree_and_unsupported_models():
     compiled = native.compile_forest(stump)
     assert compiled.nodes.size == 0 and compiled.roots.tolist() == [-1]
     np.testing.assert_array_equal(compiled.predict(x, 1), np.full(200, 0.25))
-    for est in (HistGradientBoostingRegressor(max_iter=5, random_state=0).fit(x, y),
-                Pipeline([("s", StandardScaler()), ("m", SVR())]).fit(x, y),
+    for est in (HistGradientBoostingRegressor(max_iter=5, random_state=0, loss="poisson").fit(x, y - y.min() + 1),
+                Pipeline([("s", StandardScaler()), ("m", SVR(kernel="linear"))]).fit(x, y),  # RBF SVR: test_svr_kernel
                 RandomForestRegressor(n_estimators=3, random_state=0).fit(x, np.c_[y, y])):  # two outputs
         assert native.compile_forest(est) is None
         predictor = inference.Predictor(est)
@@ -300,6 +305,8 @@ def test_build_compiles_a_working_library(tmp_path):
     assert message == f"built {out}" and not os.path.exists(out + ".tmp")
     lib = ctypes.CDLL(out)
     assert lib.smd_treewalk_abi() == native.ABI and lib.smd_treewalk_node_size() == 16
+    assert lib.smd_svr_rows() >= 8  # the SVR kernel is in the same library
+    assert lib.smd_cpu_ok() == 1  # built for this processor (-march=native when the compiler takes it)
 
 
 def test_build_failures_say_what_to_do_and_leave_nothing(tmp_path, monkeypatch):
@@ -319,3 +326,43 @@ def test_build_hint_fits_how_the_plugin_was_installed(tmp_path):
     assert native.build_hint(str(tmp_path)).startswith("build it with 'Build compiled tree walker'")  # from the zip
     (tmp_path / "Makefile").write_text("native:\n")
     assert native.build_hint(str(tmp_path)) == "run 'make native'"  # a checkout
+
+
+# --- boosted trees through the walker ----------------------------------------------------------------
+
+BOOSTED = {
+    "hgb-default": lambda: __import__("smdownscale.algorithms.train", fromlist=["x"]).make_estimator("gbr"),
+    "hgb-deep": lambda: HistGradientBoostingRegressor(max_iter=60, max_leaf_nodes=63, learning_rate=0.2,
+                                                      random_state=0),
+    "linear_gbr": lambda: __import__("smdownscale.algorithms.train", fromlist=["x"]).make_estimator("linear_gbr"),
+    "gb-plain": lambda: GradientBoostingRegressor(n_estimators=40, max_depth=4, learning_rate=0.1, random_state=0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BOOSTED))
+def test_boosted_trees_bit_identical_to_scikit_learn(name):
+    x, y = _data(4000)
+    est = BOOSTED[name]().fit(x, y)
+    compiled = native.compile_forest(est)
+    assert compiled is not None and compiled.kind == type(est).__name__ and compiled.divisor == 1.0
+    xt, _ = _data(30000, seed=1)
+    xt[:4000] = x
+    expected = est.predict(xt)
+    assert expected.std() > 0.1
+    for threads in (1, 2):
+        np.testing.assert_array_equal(compiled.predict(xt, threads), expected)
+    predictor = inference.Predictor(est)
+    assert predictor.backend == "compiled tree walker" and predictor.estimator is None
+    np.testing.assert_array_equal(predictor.predict(xt), expected)
+
+
+def test_boosted_models_the_walker_cannot_sum_stay_with_scikit_learn():
+    x, y = _data(2000)
+    cat = np.c_[x, np.random.default_rng(0).integers(0, 4, x.shape[0])].astype(np.float32)
+    for est, data in ((HistGradientBoostingRegressor(max_iter=10, loss="absolute_error").fit(x, y), x),
+                      (HistGradientBoostingRegressor(max_iter=10, categorical_features=[5]).fit(cat, y), cat),
+                      (GradientBoostingRegressor(n_estimators=5, loss="huber").fit(x, y), x)):
+        assert native.compile_forest(est) is None
+        predictor = inference.Predictor(est)
+        assert predictor.backend == "scikit-learn"
+        np.testing.assert_array_equal(predictor.predict(data), est.predict(data))

@@ -117,8 +117,12 @@ def test_each_model_type_trains(scene, tmp_path, model_type, min_r):
     est, meta = model_io.load_model(out)
     assert type(est).__name__ == {"svr": "Pipeline", "cart": "DecisionTreeRegressor"}[model_type]
     if model_type == "svr":
-        assert meta["params"]["epsilon"] == 0.005 and meta["params"]["kernel"] == "rbf"
+        assert meta["params"]["epsilon"] == 0.02 and meta["params"]["kernel"] == "rbf"
         assert "feature_importances" not in meta
+        # the log's support vector count and province-day cost
+        assert meta["support_vectors"] == est.named_steps["svr"].support_.size > 10
+        assert meta["province_day"]["pixels"] == 4_000_000 and meta["province_day"]["seconds"] > 0
+        assert meta["province_day"]["backend"] == "compiled SVR kernel"
     else:
         assert meta["params"]["max_depth"] == 12 and meta["params"]["min_samples_leaf"] == 5
 
