@@ -314,257 +314,257 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
     <context>
         <name>DownscaleAlgorithm</name>
         <message>
-            <location filename="../processing_provider/downscale.py" line="55" />
+            <location filename="../processing_provider/downscale.py" line="56" />
             <source>Downscale soil moisture</source>
             <translation>土壤水分降尺度</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="90" />
+            <location filename="../processing_provider/downscale.py" line="91" />
             <source>Model file</source>
             <translation>模型文件</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="90" />
+            <location filename="../processing_provider/downscale.py" line="91" />
             <source>smdownscale model (*.smdmodel)</source>
             <translation>smdownscale 模型 (*.smdmodel)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="93" />
+            <location filename="../processing_provider/downscale.py" line="94" />
             <source>A .smdmodel file written by 'Train downscaling model'.</source>
             <translation>由“训练降尺度模型”写出的 .smdmodel 文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="94" />
+            <location filename="../processing_provider/downscale.py" line="95" />
             <source>Factor stack (1 km)</source>
             <translation>因子堆栈（1 km）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="95" />
+            <location filename="../processing_provider/downscale.py" line="96" />
             <source>Multiband raster with one named band per factor, on the 1 km grid (one date; leave empty for a time series).</source>
             <translation>1 km 格网上的多波段栅格，每个因子一个命名波段（单一日期；时间序列请留空）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="99" />
+            <location filename="../processing_provider/downscale.py" line="100" />
             <source>SMAP soil moisture of the factor stack's date; needed for residual correction.</source>
             <translation>与因子堆栈同一日期的 SMAP 土壤水分；残差校正需要此项。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="101" />
+            <location filename="../processing_provider/downscale.py" line="102" />
             <source>Residual correction</source>
             <translation>残差校正</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="101" />
+            <location filename="../processing_provider/downscale.py" line="102" />
             <source>Constant per coarse cell</source>
             <translation>每个粗像元取常数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="101" />
+            <location filename="../processing_provider/downscale.py" line="102" />
             <source>None</source>
             <translation>无</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="105" />
+            <location filename="../processing_provider/downscale.py" line="106" />
             <source>Constant per coarse cell: each SMAP cell's 1 km mean equals SMAP. Smooth: the residual is spread as an interpolated surface, without steps at cell edges, and each cell's 1 km mean still equals SMAP. None: the plain model prediction.</source>
             <translation>每个粗像元取常数：每个 SMAP 像元内 1 km 结果的均值等于 SMAP。平滑：残差以插值曲面的形式分配，像元边界处没有阶跃，且每个像元内 1 km 结果的均值仍等于 SMAP。无：直接使用模型预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="108" />
+            <location filename="../processing_provider/downscale.py" line="109" />
             <source>Minimum soil moisture (m3/m3)</source>
             <translation>土壤水分最小值（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="111" />
+            <location filename="../processing_provider/downscale.py" line="112" />
             <source>Lower end of the physical range; smaller values are raised to it.</source>
             <translation>物理范围的下限；低于该值的结果被提高到该值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="112" />
+            <location filename="../processing_provider/downscale.py" line="113" />
             <source>Maximum soil moisture (m3/m3)</source>
             <translation>土壤水分最大值（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="115" />
+            <location filename="../processing_provider/downscale.py" line="116" />
             <source>Upper end of the physical range (about the porosity); larger values are lowered to it.</source>
             <translation>物理范围的上限（约为土壤孔隙度）；高于该值的结果被降低到该值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="120" />
+            <location filename="../processing_provider/downscale.py" line="121" />
             <source>Factor stacks of several dates, each with its date in the file name (YYYYMMDD or YYYY-MM-DD); one output file per date.</source>
             <translation>多个日期的因子堆栈，文件名中带有各自的日期（YYYYMMDD 或 YYYY-MM-DD）；每个日期输出一个文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="125" />
+            <location filename="../processing_provider/downscale.py" line="126" />
             <source>The SMAP rasters of the same dates (paired by the date in the file names), for residual correction.</source>
             <translation>相同日期的 SMAP 栅格（按文件名中的日期配对），用于残差校正。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="127" />
+            <location filename="../processing_provider/downscale.py" line="128" />
             <source>smdownscale manifest (*.json)</source>
             <translation>smdownscale 清单 (*.json)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="130" />
+            <location filename="../processing_provider/downscale.py" line="131" />
             <source>The manifest.json written by 'Fetch data from Earth Engine': every date it lists is downscaled.</source>
             <translation>由“从 Earth Engine 获取数据”写出的 manifest.json：对其中列出的每个日期进行降尺度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="132" />
+            <location filename="../processing_provider/downscale.py" line="133" />
             <source>Time series: input folder</source>
             <translation>时间序列：输入文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="134" />
+            <location filename="../processing_provider/downscale.py" line="135" />
             <source>A folder holding factors_&lt;date&gt;.tif and smap_&lt;date&gt;.tif (also in factors/ and smap/ subfolders, or listed by a manifest.json in the folder).</source>
             <translation>包含 factors_&lt;date&gt;.tif 和 smap_&lt;date&gt;.tif 的文件夹（也可位于 factors/ 和 smap/ 子文件夹中，或由文件夹中的 manifest.json 列出）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="136" />
+            <location filename="../processing_provider/downscale.py" line="137" />
             <source>Soil moisture 1 km</source>
             <translation>1 km 土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="138" />
+            <location filename="../processing_provider/downscale.py" line="139" />
             <source>Float32 GeoTIFF of soil moisture in m3/m3 (one date).</source>
             <translation>土壤水分的 Float32 GeoTIFF，单位 m3/m3（单一日期）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="139" />
+            <location filename="../processing_provider/downscale.py" line="145" />
             <source>Time series: output folder</source>
             <translation>时间序列：输出文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="141" />
+            <location filename="../processing_provider/downscale.py" line="147" />
             <source>Folder for sm_1km_&lt;YYYYMMDD&gt;.tif per date and the list sm_1km_series.csv; empty: a temporary folder.</source>
             <translation>存放每个日期的 sm_1km_&lt;YYYYMMDD&gt;.tif 及列表 sm_1km_series.csv 的文件夹；留空则使用临时文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="147" />
+            <location filename="../processing_provider/downscale.py" line="153" />
             <source>Mean soil moisture (m3/m3)</source>
             <translation>土壤水分均值（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="148" />
+            <location filename="../processing_provider/downscale.py" line="154" />
             <source>Time series: output files (';'-separated)</source>
             <translation>时间序列：输出文件（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="156" />
+            <location filename="../processing_provider/downscale.py" line="162" />
             <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
             <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="175" />
+            <location filename="../processing_provider/downscale.py" line="181" />
             <source>The minimum soil moisture must be below the maximum.</source>
             <translation>土壤水分最小值必须小于最大值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="182" />
+            <location filename="../processing_provider/downscale.py" line="192" />
             <source>Residual correction needs the coarse soil moisture: give the coarse SMAP raster of the same date, or set residual correction to None.</source>
             <translation>残差校正需要粗分辨率土壤水分：请给定同一日期的粗分辨率 SMAP 栅格，或将残差校正设为“无”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="207" />
+            <location filename="../processing_provider/downscale.py" line="218" />
             <source>Residual correction is off: the coarse soil moisture raster is not used.</source>
             <translation>残差校正已关闭：不使用粗分辨率土壤水分栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="214" />
+            <location filename="../processing_provider/downscale.py" line="225" />
             <source>Model: {} ({}); date: {}</source>
             <translation>模型：{}（{}）；日期：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="216" />
+            <location filename="../processing_provider/downscale.py" line="227" />
             <source>{} valid pixels: mean {:.4f}, std {:.4f}, min {:.4f}, max {:.4f} m3/m3</source>
             <translation>{} 个有效像元：均值 {:.4f}，标准差 {:.4f}，最小值 {:.4f}，最大值 {:.4f} m3/m3</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="219" />
+            <location filename="../processing_provider/downscale.py" line="230" />
             <source>Residual correction: {} coarse cells, mean |residual| {:.4f} m3/m3, largest cell mean deviation {:.2g} m3/m3 (before clipping)</source>
             <translation>残差校正：{} 个粗像元，平均 |残差| {:.4f} m3/m3，像元均值最大偏差 {:.2g} m3/m3（截断前）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="225" />
+            <location filename="../processing_provider/downscale.py" line="236" />
             <source>{} pixels lie in cells without a SMAP value and keep the uncorrected prediction.</source>
             <translation>{} 个像元位于没有 SMAP 值的粗像元内，保留未经校正的预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="230" />
+            <location filename="../processing_provider/downscale.py" line="241" />
             <source>{} pixels were clipped to {:g}-{:g} m3/m3.</source>
             <translation>{} 个像元被截断到 {:g}-{:g} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="331" />
+            <location filename="../processing_provider/downscale.py" line="347" />
             <source>Soil moisture 1 km {}</source>
             <translation>1 km 土壤水分 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="269" />
+            <location filename="../processing_provider/downscale.py" line="285" />
             <source>Give either one factor stack (one date) or a time series (factor stacks, a manifest or an input folder), not both.</source>
             <translation>请给定一个因子堆栈（单一日期）或一个时间序列（因子堆栈、清单或输入文件夹），不能同时给定两者。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="272" />
+            <location filename="../processing_provider/downscale.py" line="288" />
             <source>Give a factor stack, or a time series: factor stacks of several dates, a manifest or an input folder.</source>
             <translation>请给定一个因子堆栈，或一个时间序列：多个日期的因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="276" />
+            <location filename="../processing_provider/downscale.py" line="292" />
             <source>Give the time series one way: factor stacks, a manifest or an input folder.</source>
             <translation>时间序列只能以一种方式给定：因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="278" />
+            <location filename="../processing_provider/downscale.py" line="294" />
             <source>Residual correction needs the SMAP rasters of the same dates: add them under 'Time series: SMAP soil moisture rasters', or set residual correction to None.</source>
             <translation>残差校正需要相同日期的 SMAP 栅格：请在“时间序列：SMAP 土壤水分栅格”中添加，或将残差校正设为“无”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="307" />
+            <location filename="../processing_provider/downscale.py" line="323" />
             <source>Residual correction is off: the SMAP rasters are not used.</source>
             <translation>残差校正已关闭：不使用 SMAP 栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="320" />
+            <location filename="../processing_provider/downscale.py" line="336" />
             <source>{}: {} valid pixels, mean {:.4f} m3/m3 -&gt; {}</source>
             <translation>{}：{} 个有效像元，均值 {:.4f} m3/m3 -&gt; {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="323" />
+            <location filename="../processing_provider/downscale.py" line="339" />
             <source>{}: {} pixels lie in cells without a SMAP value and keep the uncorrected prediction.</source>
             <translation>{}：{} 个像元位于没有 SMAP 值的粗像元内，保留未经校正的预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="330" />
+            <location filename="../processing_provider/downscale.py" line="346" />
             <source>Soil moisture 1 km {} to {}</source>
             <translation>1 km 土壤水分 {} 至 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="334" />
+            <location filename="../processing_provider/downscale.py" line="350" />
             <source>{} dates written to {}; mean soil moisture {:.4f} m3/m3.</source>
             <translation>已将 {} 个日期写入 {}；土壤水分均值 {:.4f} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="245" />
+            <location filename="../processing_provider/downscale.py" line="261" />
             <source>Prediction: compiled tree walker (same values as scikit-learn, faster).</source>
             <translation>预测：编译版决策树遍历器（与 scikit-learn 结果相同，速度更快）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="247" />
+            <location filename="../processing_provider/downscale.py" line="263" />
             <source>Prediction: scikit-learn; the compiled tree walker is {}.</source>
             <translation>预测：scikit-learn；编译版决策树遍历器{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="250" />
+            <location filename="../processing_provider/downscale.py" line="266" />
             <source>Prediction: scikit-learn.</source>
             <translation>预测：scikit-learn。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="318" />
+            <location filename="../processing_provider/downscale.py" line="334" />
             <source>SMAP values read with {}.</source>
             <translation>SMAP 值按 {} 读取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="58" />
+            <location filename="../processing_provider/downscale.py" line="59" />
             <source>Applies a model trained with 'Train downscaling model' to a 1 km factor stack (from 'Align rasters to a grid') and writes 1 km soil moisture (m3/m3, float32 GeoTIFF, nodata -9999).
 
 Factors are matched to the model by band name, so the stack may hold its bands in any order and extra bands; a factor the model needs but the stack lacks is an error. Pixels where any factor is nodata stay nodata. The raster is processed in blocks, so any extent fits in memory.
@@ -589,29 +589,54 @@ Units: the SMAP of residual correction is read as the model was trained (its SM_
 单位：除非在高级参数中另行给定，残差校正所用的 SMAP 按模型训练时的方式读取（其 SM_SCALE 和 SM_NODATA）；不可能是 m3/m3 的值（百分比、未声明的填充值如 -9999）会使运行停止，并给出修正方法。若模型以开尔文训练而 LST 因子为摄氏度（或相反），或类 NDVI 因子超出 -1 到 1，将被拒绝并给出应做的换算。超过 5% 的像元被截断到物理范围时，会在日志和输出的元数据中给出警告；超过一半时运行停止，因为此时输入采用了其他单位。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="97" />
+            <location filename="../processing_provider/downscale.py" line="98" />
             <source>SMAP of the same date</source>
             <translation>同一日期的 SMAP</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="101" />
+            <location filename="../processing_provider/downscale.py" line="102" />
             <source>Smooth (mass-conserving)</source>
             <translation>平滑（质量守恒）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="118" />
+            <location filename="../processing_provider/downscale.py" line="119" />
             <source>Time series: factor stacks</source>
             <translation>时间序列：因子堆栈</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="122" />
+            <location filename="../processing_provider/downscale.py" line="123" />
             <source>Time series: SMAP rasters</source>
             <translation>时间序列：SMAP 栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/downscale.py" line="127" />
+            <location filename="../processing_provider/downscale.py" line="128" />
             <source>Time series: fetch manifest</source>
             <translation>时间序列：数据获取清单</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="142" />
+            <source>Optional, one date, random forest or extra trees models: the standard deviation of the trees' predictions per pixel (m3/m3). A relative measure, not a calibrated interval: how often the truth lies within it is measured in bench/ACCURACY.md.</source>
+            <translation>可选，单一日期，仅随机森林或极端随机树模型：每个像元各棵树预测值的标准差（m3/m3）。这是相对度量，不是经过校准的区间：真值落入其中的比例见 bench/ACCURACY.md 中的测量。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="188" />
+            <source>The uncertainty output is written for one date: leave it empty for a time series, or downscale the date alone.</source>
+            <translation>不确定性输出只针对单一日期：时间序列请将其留空，或单独对该日期进行降尺度。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="246" />
+            <source>Uncertainty: mean standard deviation across the trees {:.4f} m3/m3.</source>
+            <translation>不确定性：各树预测的平均标准差 {:.4f} m3/m3。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="248" />
+            <source>Soil moisture uncertainty {}</source>
+            <translation>土壤水分不确定性 {}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/downscale.py" line="140" />
+            <source>Uncertainty (tree spread)</source>
+            <translation>不确定性（树间离散度）</translation>
         </message>
     </context>
     <context>
@@ -2180,152 +2205,152 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
     <context>
         <name>ScreenAlgorithm</name>
         <message>
-            <location filename="../processing_provider/screen.py" line="198" />
+            <location filename="../processing_provider/screen.py" line="207" />
             <source>Screen factors (correlation analysis)</source>
             <translation>因子筛选（相关分析）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="246" />
+            <location filename="../processing_provider/screen.py" line="251" />
             <source>A factor correlated more strongly than this with a better-ranked selected factor is dropped. 1 keeps every factor.</source>
             <translation>若某因子与排名更靠前的已选因子的相关性超过此值，则将其剔除。取 1 时保留所有因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="248" />
+            <location filename="../processing_provider/screen.py" line="253" />
             <source>Minimum |r| with soil moisture</source>
             <translation>与土壤水分的最小 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="252" />
+            <location filename="../processing_provider/screen.py" line="257" />
             <source>Factors correlating more weakly than this with soil moisture are dropped.</source>
             <translation>与土壤水分的相关性弱于此值的因子将被剔除。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="255" />
+            <location filename="../processing_provider/screen.py" line="260" />
             <source>Keep at most this many factors, best ranked first. 0 keeps all that pass.</source>
             <translation>最多保留这么多个因子，按排名优先。0 表示保留所有通过筛选的因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="258" />
+            <location filename="../processing_provider/screen.py" line="263" />
             <source>Drop, one at a time, the kept continuous factor whose VIF against the other kept factors exceeds this (5 or 10 are usual). 0 switches the filter off.</source>
             <translation>每次剔除一个相对于其他保留因子的 VIF 超过此值的保留连续型因子（通常取 5 或 10）。0 表示关闭该筛选。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="260" />
+            <location filename="../processing_provider/screen.py" line="265" />
             <source>Compute VIF, mutual information and permutation importance</source>
             <translation>计算 VIF、互信息和置换重要性</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="263" />
+            <location filename="../processing_provider/screen.py" line="268" />
             <source>Adds the columns vif, mutual_info and perm_importance (a quick random forest; needs scikit-learn) and their values in the reasons.</source>
             <translation>增加 vif、mutual_info 和 perm_importance 列（使用快速随机森林；需要 scikit-learn），并在原因中给出其数值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="265" />
+            <location filename="../processing_provider/screen.py" line="270" />
             <source>Derived factors</source>
             <translation>派生因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="265" />
+            <location filename="../processing_provider/screen.py" line="270" />
             <source>LST day-night difference (lst_diff)</source>
             <translation>LST 昼夜温差（lst_diff）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="265" />
+            <location filename="../processing_provider/screen.py" line="270" />
             <source>TVDI from the NDVI-LST space (tvdi)</source>
             <translation>基于 NDVI-LST 特征空间的 TVDI（tvdi）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="265" />
+            <location filename="../processing_provider/screen.py" line="270" />
             <source>Antecedent precipitation index (api)</source>
             <translation>前期降水指数（api）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="270" />
+            <location filename="../processing_provider/screen.py" line="275" />
             <source>Computed from the stack bands when their inputs are present and screened with the other factors.</source>
             <translation>当所需输入波段存在时由堆栈波段计算，并与其他因子一起参与筛选。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="274" />
+            <location filename="../processing_provider/screen.py" line="279" />
             <source>Screening table</source>
             <translation>筛选结果表</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="274" />
+            <location filename="../processing_provider/screen.py" line="279" />
             <source>CSV files (*.csv)</source>
             <translation>CSV 文件 (*.csv)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="276" />
+            <location filename="../processing_provider/screen.py" line="281" />
             <source>CSV table with one row per factor, in rank order.</source>
             <translation>CSV 表，每个因子一行，按排名排序。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="277" />
+            <location filename="../processing_provider/screen.py" line="282" />
             <source>Screening report</source>
             <translation>筛选报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="277" />
+            <location filename="../processing_provider/screen.py" line="282" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="279" />
+            <location filename="../processing_provider/screen.py" line="284" />
             <source>HTML report: factors ranked by their correlation with soil moisture (selected and dropped), the correlation heatmap and the table; shown in the Processing results viewer.</source>
             <translation>HTML 报告：按与土壤水分的相关性排序的因子（已选和已剔除）、相关系数热图和结果表；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="286" />
+            <location filename="../processing_provider/screen.py" line="291" />
             <source>Selected factors (comma-separated)</source>
             <translation>已选因子（以逗号分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="320" />
+            <location filename="../processing_provider/screen.py" line="325" />
             <source>{} coarse samples over {} date(s).</source>
             <translation>{} 个粗分辨率样本，共 {} 个日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="324" />
+            <location filename="../processing_provider/screen.py" line="329" />
             <source>yes</source>
             <translation>是</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="324" />
+            <location filename="../processing_provider/screen.py" line="329" />
             <source>no</source>
             <translation>否</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="327" />
+            <location filename="../processing_provider/screen.py" line="332" />
             <source>Selected factors: {}</source>
             <translation>已选因子：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="331" />
+            <location filename="../processing_provider/screen.py" line="336" />
             <source>Maximum collinearity</source>
             <translation>最大共线性</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="333" />
+            <location filename="../processing_provider/screen.py" line="338" />
             <source>Minimum |r|</source>
             <translation>最小 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="334" />
+            <location filename="../processing_provider/screen.py" line="339" />
             <source>Maximum number of factors</source>
             <translation>最大因子数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="335" />
+            <location filename="../processing_provider/screen.py" line="340" />
             <source>no limit</source>
             <translation>不限</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="336" />
+            <location filename="../processing_provider/screen.py" line="341" />
             <source>Maximum VIF</source>
             <translation>最大 VIF</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="336" />
+            <location filename="../processing_provider/screen.py" line="341" />
             <source>off</source>
             <translation>关闭</translation>
         </message>
@@ -2360,17 +2385,17 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
             <translation>原因</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="306" />
+            <location filename="../processing_provider/screen.py" line="311" />
             <source>SMAP values read with {}.</source>
             <translation>SMAP 值按 {} 读取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="338" />
+            <location filename="../processing_provider/screen.py" line="343" />
             <source>SMAP values</source>
             <translation>SMAP 值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="201" />
+            <location filename="../processing_provider/screen.py" line="210" />
             <source>Ranks the downscaling factors by how strongly they relate to SMAP soil moisture and selects a non-redundant subset for smdownscale:train.
 
 For every date, the 1 km factor stack is averaged onto the SMAP grid (each coarse cell gets the mean of the 1 km pixels whose centers fall in it; land cover becomes class fractions) and paired with the SMAP value; all dates are pooled. For each continuous factor the table gives Pearson and Spearman correlation with their p-values; a categorical factor (land cover) is judged as a whole by the correlation ratio eta of soil moisture over the dominant class of each cell (p-value from one-way ANOVA), in the Pearson column.
@@ -2399,17 +2424,17 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
 单位：SMAP 土壤水分必须为 m3/m3；百分比、缩放后的整数或未声明的填充值（如 -9999）会使运行停止，并给出修正方法。高级参数 SM_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 SM_NODATA（文件未声明的填充值）说明如何读取 SMAP。类 NDVI 因子必须位于 -1 到 1 之间。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="243" />
+            <location filename="../processing_provider/screen.py" line="248" />
             <source>Maximum collinearity |r|</source>
             <translation>最大共线性 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="253" />
+            <location filename="../processing_provider/screen.py" line="258" />
             <source>Maximum factors (0 = no limit)</source>
             <translation>最多因子数（0 = 不限）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="256" />
+            <location filename="../processing_provider/screen.py" line="261" />
             <source>Maximum VIF (0 = off)</source>
             <translation>最大 VIF（0 = 关闭）</translation>
         </message>
@@ -2655,27 +2680,27 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <translation>验证</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="303" />
+            <location filename="../processing_provider/base.py" line="306" />
             <source>Canceled: no output was written.</source>
             <translation>已取消：未写出任何输出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="307" />
+            <location filename="../processing_provider/base.py" line="310" />
             <source>Out of memory; process a smaller extent or close other programs.</source>
             <translation>内存不足；请处理更小的范围或关闭其他程序。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="258" />
+            <location filename="../processing_provider/base.py" line="261" />
             <source>No value for '{}' ({}); give one.</source>
             <translation>“{}”（{}）没有值；请给定一个值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="242" />
+            <location filename="../processing_provider/base.py" line="245" />
             <source>'{}' ({}) is not a number (nan); give a finite value.</source>
             <translation>“{}”（{}）不是数值（nan）；请给定一个有限值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="244" />
+            <location filename="../processing_provider/base.py" line="247" />
             <source>'{}' ({}) is infinite ({}); give a finite value.</source>
             <translation>“{}”（{}）为无穷大（{}）；请给定一个有限值。</translation>
         </message>
@@ -2759,257 +2784,257 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <translation>训练降尺度模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="118" />
+            <location filename="../processing_provider/train.py" line="114" />
             <source>Band names of the factor stacks to train on, e.g. 'ndvi,lst_day,landcover' (the 'Selected factors' output of smdownscale:screen). Empty: all bands.</source>
             <translation>用于训练的因子堆栈波段名称，例如“ndvi,lst_day,landcover”（smdownscale:screen 的“已选因子”输出）。留空：使用所有波段。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="120" />
+            <location filename="../processing_provider/train.py" line="116" />
             <source>Model</source>
             <translation>模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="120" />
+            <location filename="../processing_provider/train.py" line="116" />
             <source>Random forest (RF)</source>
             <translation>随机森林（RF）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="120" />
+            <location filename="../processing_provider/train.py" line="116" />
             <source>Support vector regression (SVR)</source>
             <translation>支持向量回归（SVR）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="120" />
+            <location filename="../processing_provider/train.py" line="116" />
             <source>Regression tree (CART)</source>
             <translation>分类回归树（CART）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="120" />
+            <location filename="../processing_provider/train.py" line="116" />
             <source>Gradient boosting (histogram-based)</source>
             <translation>梯度提升（基于直方图）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="120" />
+            <location filename="../processing_provider/train.py" line="116" />
             <source>Extra trees</source>
             <translation>极端随机树</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="120" />
+            <location filename="../processing_provider/train.py" line="116" />
             <source>Linear trend + gradient boosting</source>
             <translation>线性趋势 + 梯度提升</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="133" />
+            <location filename="../processing_provider/train.py" line="129" />
             <source>Training mode</source>
             <translation>训练模式</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="137" />
+            <location filename="../processing_provider/train.py" line="133" />
             <source>Scale-aware training learns the relation at the scale SMAP measures; the study's mode reproduces the published setup (trained on bilinearly resampled SMAP).</source>
             <translation>尺度感知训练在 SMAP 的观测尺度上学习关系；文献模式复现已发表的方案（在双线性重采样后的 SMAP 上训练）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="139" />
+            <location filename="../processing_provider/train.py" line="135" />
             <source>Cross-validation</source>
             <translation>交叉验证</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="139" />
+            <location filename="../processing_provider/train.py" line="135" />
             <source>Spatial blocks</source>
             <translation>空间分块</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="139" />
+            <location filename="../processing_provider/train.py" line="135" />
             <source>Dates held out</source>
             <translation>留出日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="139" />
+            <location filename="../processing_provider/train.py" line="135" />
             <source>Random K-fold (optimistic)</source>
             <translation>随机 K 折（偏乐观）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="143" />
+            <location filename="../processing_provider/train.py" line="139" />
             <source>How the reported skill is estimated. Random K-fold mixes neighbouring cells between training and testing and overstates skill.</source>
             <translation>所报告精度的估计方式。随机 K 折会把相邻像元同时分到训练集和测试集中，从而高估精度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="145" />
+            <location filename="../processing_provider/train.py" line="141" />
             <source>Hyperparameter search budget (s, 0 = off)</source>
             <translation>超参数搜索时间预算（秒，0 = 关闭）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="148" />
+            <location filename="../processing_provider/train.py" line="144" />
             <source>Seconds to spend trying settings of the model (of each model with Auto), scored by spatial cross-validation. 0 uses the default settings.</source>
             <translation>尝试模型设置所用的秒数（“自动”模式下为每个模型），以空间交叉验证打分。0 表示使用默认设置。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="150" />
+            <location filename="../processing_provider/train.py" line="146" />
             <source>Derived factors</source>
             <translation>派生因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="150" />
+            <location filename="../processing_provider/train.py" line="146" />
             <source>LST day-night difference (lst_diff)</source>
             <translation>LST 昼夜温差（lst_diff）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="150" />
+            <location filename="../processing_provider/train.py" line="146" />
             <source>TVDI from the NDVI-LST space (tvdi)</source>
             <translation>基于 NDVI-LST 特征空间的 TVDI（tvdi）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="150" />
+            <location filename="../processing_provider/train.py" line="146" />
             <source>Antecedent precipitation index (api)</source>
             <translation>前期降水指数（api）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="155" />
+            <location filename="../processing_provider/train.py" line="151" />
             <source>Computed from the stack bands (lst_day and lst_night; ndvi and lst_day; daily precipitation_lag&lt;d&gt; bands) when present, and added to the factors; skipped with a note when their inputs are missing.</source>
             <translation>在所需波段存在时由堆栈波段计算（lst_day 和 lst_night；ndvi 和 lst_day；逐日的 precipitation_lag&lt;d&gt; 波段），并加入因子；若缺少所需输入，则跳过并给出提示。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="158" />
+            <location filename="../processing_provider/train.py" line="154" />
             <source>Number of trees (random forest)</source>
             <translation>树的数量（随机森林）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="164" />
+            <location filename="../processing_provider/train.py" line="160" />
             <source>Cross-validation folds (0 = none)</source>
             <translation>交叉验证折数（0 = 不进行）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="168" />
+            <location filename="../processing_provider/train.py" line="164" />
             <source>Number of folds for both spatial and random cross-validation; 0 skips cross-validation, otherwise at least 2.</source>
             <translation>空间交叉验证和随机交叉验证的折数；0 表示跳过交叉验证，否则至少为 2。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="170" />
+            <location filename="../processing_provider/train.py" line="166" />
             <source>Spatial CV block size (coarse cells)</source>
             <translation>空间交叉验证的分块大小（粗像元数）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="173" />
+            <location filename="../processing_provider/train.py" line="169" />
             <source>Spatial folds hold out square blocks of this many SMAP cells per side (4 cells of 9 km = 36 km); use at least the range of spatial autocorrelation.</source>
             <translation>空间分折每次留出边长为这么多个 SMAP 像元的正方形分块（4 个 9 km 像元 = 36 km）；应至少取空间自相关的变程。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="175" />
+            <location filename="../processing_provider/train.py" line="171" />
             <source>Random seed</source>
             <translation>随机种子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="178" />
+            <location filename="../processing_provider/train.py" line="174" />
             <source>Seed for the model and the random folds; the same seed gives the same model.</source>
             <translation>模型和随机分折的种子；相同的种子得到相同的模型。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="181" />
+            <location filename="../processing_provider/train.py" line="177" />
             <source>Model file</source>
             <translation>模型文件</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="181" />
+            <location filename="../processing_provider/train.py" line="177" />
             <source>smdownscale model (*.smdmodel)</source>
             <translation>smdownscale 模型 (*.smdmodel)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="183" />
+            <location filename="../processing_provider/train.py" line="179" />
             <source>Where to save the trained model (.smdmodel).</source>
             <translation>训练好的模型的保存位置（.smdmodel）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="184" />
+            <location filename="../processing_provider/train.py" line="180" />
             <source>Training report</source>
             <translation>训练报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="184" />
+            <location filename="../processing_provider/train.py" line="180" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="186" />
+            <location filename="../processing_provider/train.py" line="182" />
             <source>HTML report: cross-validation metrics (spatial and random folds, pooled and per fold) and feature importance; shown in the Processing results viewer.</source>
             <translation>HTML 报告：交叉验证指标（空间分折和随机分折，合并及逐折）和特征重要性；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="192" />
+            <location filename="../processing_provider/train.py" line="188" />
             <source>CV R (chosen scheme)</source>
             <translation>交叉验证 R（所选方案）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="193" />
+            <location filename="../processing_provider/train.py" line="189" />
             <source>CV MAE (m3/m3)</source>
             <translation>交叉验证 MAE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="194" />
+            <location filename="../processing_provider/train.py" line="190" />
             <source>CV RMSE (m3/m3)</source>
             <translation>交叉验证 RMSE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="195" />
+            <location filename="../processing_provider/train.py" line="191" />
             <source>CV ubRMSD (m3/m3)</source>
             <translation>交叉验证 ubRMSD（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="196" />
+            <location filename="../processing_provider/train.py" line="192" />
             <source>Training samples</source>
             <translation>训练样本数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="197" />
+            <location filename="../processing_provider/train.py" line="193" />
             <source>Model type trained (the winner with Auto)</source>
             <translation>训练的模型类型（自动模式下为胜出者）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="235" />
+            <location filename="../processing_provider/train.py" line="231" />
             <source>1 km pixels</source>
             <translation>1 km 像元</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="235" />
+            <location filename="../processing_provider/train.py" line="231" />
             <source>coarse samples</source>
             <translation>粗分辨率样本</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="236" />
+            <location filename="../processing_provider/train.py" line="232" />
             <source>{} model trained on {} {} over {} date(s); features: {}</source>
             <translation>{} 模型已基于 {} 个{}训练完成，共 {} 个日期；特征：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="239" />
+            <location filename="../processing_provider/train.py" line="235" />
             <source>Training mode: {}</source>
             <translation>训练模式：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="243" />
+            <location filename="../processing_provider/train.py" line="239" />
             <source>Derived factor {} was not computed: it {}.</source>
             <translation>派生因子 {} 未计算：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="245" />
+            <location filename="../processing_provider/train.py" line="241" />
             <source>Factor {} was left out of the model: {}.</source>
             <translation>因子 {} 未纳入模型：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="246" />
+            <location filename="../processing_provider/train.py" line="242" />
             <source>Cross-validation (soil moisture in m3/m3):</source>
             <translation>交叉验证（土壤水分单位 m3/m3）：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="251" />
+            <location filename="../processing_provider/train.py" line="247" />
             <source>Feature importances: {}</source>
             <translation>特征重要性：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="162" />
+            <location filename="../processing_provider/train.py" line="158" />
             <source>Trees in the random forest; more trees are steadier but slower. Used by the random forest only (the other models keep their defaults).</source>
             <translation>随机森林中树的数量；树越多结果越稳定，但速度越慢。仅用于随机森林（其他模型保持其默认值）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="221" />
+            <location filename="../processing_provider/train.py" line="217" />
             <source>SMAP values read with {}; the model keeps this for downscaling.</source>
             <translation>SMAP 值按 {} 读取；模型会保存此设置用于降尺度。</translation>
         </message>
@@ -3047,27 +3072,27 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
 单位：SMAP 土壤水分必须为 m3/m3。不可能是 m3/m3 的值（百分比、缩放后的整数、文件未声明为无数据值的填充值如 -9999）会使运行停止，并给出指明文件和修正方法的消息。高级参数 SM_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 SM_NODATA（文件未声明的填充值；文件不会被修改）说明如何读取 SMAP；模型会保存它们，因此 smdownscale:downscale 以相同方式读取 SMAP。类 NDVI 因子（ndvi、evi、savi、ndwi）必须位于 -1 到 1 之间（MODIS 以整数 x 10000 存储：请先乘以 0.0001）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="129" />
+            <location filename="../processing_provider/train.py" line="125" />
             <source>The regression algorithm. Auto compares RF, extra trees, both boosting models and SVR by spatial cross-validation and by the scale-transfer check (trained on grids 2x and 3x coarser than SMAP, scored on SMAP cells of held-out blocks), and keeps RF unless another model is better in both, on every fold.</source>
             <translation>回归算法。“自动”通过空间交叉验证和尺度迁移检验（在比 SMAP 粗 2 倍和 3 倍的格网上训练，在留出空间块的 SMAP 像元上评分）比较 RF、极端随机树、两种提升模型和 SVR；除非其他模型在两项检验的每一折上都更优，否则保留 RF。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="116" />
+            <location filename="../processing_provider/train.py" line="112" />
             <source>Factors to use (default: all)</source>
             <translation>使用的因子（默认：全部）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="133" />
+            <location filename="../processing_provider/train.py" line="129" />
             <source>Scale-aware: train on SMAP cells</source>
             <translation>尺度感知：在 SMAP 像元上训练</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="133" />
+            <location filename="../processing_provider/train.py" line="129" />
             <source>Study's mode: SMAP at 1 km</source>
             <translation>文献模式：SMAP 重采样到 1 km</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="120" />
+            <location filename="../processing_provider/train.py" line="116" />
             <source>Auto (RF unless clearly beaten)</source>
             <translation>自动（除非明显更优，否则用 RF）</translation>
         </message>
@@ -3472,22 +3497,22 @@ HTML 报告包含精度指标表、估算值对参考值的密度散点图（带
             <translation>来自 smdownscale:align 的精细分辨率（1 km）多波段因子堆栈，每个日期一个，文件名中的日期与对应的土壤水分栅格相同。波段按名称（波段描述）识别。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="115" />
+            <location filename="../processing_provider/screen.py" line="124" />
             <source>SMAP soil moisture</source>
             <translation>SMAP 土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="116" />
+            <location filename="../processing_provider/screen.py" line="125" />
             <source>Factor stacks</source>
             <translation>因子堆栈</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="120" />
+            <location filename="../processing_provider/screen.py" line="129" />
             <source>Minimum valid fraction per coarse cell</source>
             <translation>每个粗像元的最小有效比例</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="124" />
+            <location filename="../processing_provider/screen.py" line="133" />
             <source>A coarse cell is used only when at least this share of its 1 km pixels has every factor valid.</source>
             <translation>仅当某粗像元中至少有此比例的 1 km 像元所有因子均有效时，才使用该粗像元。</translation>
         </message>
@@ -3497,62 +3522,62 @@ HTML 报告包含精度指标表、估算值对参考值的密度散点图（带
             <translation>由 smdownscale:fetchgee 写出的 manifest.json：使用其中的 SMAP 栅格和因子栈，代替上面的两个列表。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="93" />
+            <location filename="../processing_provider/screen.py" line="102" />
             <source>Give either a manifest or the lists of SMAP rasters and factor stacks, not both.</source>
             <translation>请给出清单文件，或给出 SMAP 栅格和因子栈列表，二者不能同时给出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="97" />
+            <location filename="../processing_provider/screen.py" line="106" />
             <source>Give the SMAP soil moisture rasters and the factor stacks (one per date), or a manifest from smdownscale:fetchgee.</source>
             <translation>请给出 SMAP 土壤水分栅格和因子栈（每个日期一个），或 smdownscale:fetchgee 生成的清单文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="141" />
+            <location filename="../processing_provider/screen.py" line="150" />
             <source>The values are multiplied by this to give m3/m3: 0.01 for percent, 0.0001 for integers x 10000. Empty: as the model was trained (1 unless its SMAP had a scale).</source>
             <translation>数值乘以此系数得到 m3/m3：百分比为 0.01，整数 x 10000 为 0.0001。留空：按模型训练时的方式（除非其 SMAP 带有系数，否则为 1）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="144" />
+            <location filename="../processing_provider/screen.py" line="153" />
             <source>The values are multiplied by this to give m3/m3: 1 for m3/m3, 0.01 for percent, 0.0001 for integers x 10000. Values that cannot be m3/m3 stop the run with a message.</source>
             <translation>数值乘以此系数得到 m3/m3：m3/m3 为 1，百分比为 0.01，整数 x 10000 为 0.0001。不可能是 m3/m3 的值会使运行停止并给出消息。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="153" />
+            <location filename="../processing_provider/screen.py" line="162" />
             <source>A fill value the file does not declare as nodata (e.g. -9999); such pixels are ignored. Empty: the file's own nodata value only.</source>
             <translation>文件未声明为无数据值的填充值（如 -9999）；这些像元将被忽略。留空：仅使用文件自身的无数据值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="170" />
+            <location filename="../processing_provider/screen.py" line="179" />
             <source>scale {:g}</source>
             <translation>系数 {:g}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="172" />
+            <location filename="../processing_provider/screen.py" line="181" />
             <source>nodata {:g}</source>
             <translation>无数据值 {:g}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="133" />
+            <location filename="../processing_provider/screen.py" line="142" />
             <source>Reference scale factor to m3/m3</source>
             <translation>参考栅格换算为 m3/m3 的系数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="133" />
+            <location filename="../processing_provider/screen.py" line="142" />
             <source>SMAP scale factor to m3/m3</source>
             <translation>SMAP 换算为 m3/m3 的系数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="134" />
+            <location filename="../processing_provider/screen.py" line="143" />
             <source>Reference nodata value (if not declared in the file)</source>
             <translation>参考栅格无数据值（文件中未声明时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="135" />
+            <location filename="../processing_provider/screen.py" line="144" />
             <source>SMAP nodata value (if not declared in the file)</source>
             <translation>SMAP 无数据值（文件中未声明时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="150" />
+            <location filename="../processing_provider/screen.py" line="159" />
             <source>A fill value the file does not declare as nodata (e.g. -9999); such pixels are ignored. Empty: the value the model was trained with, else the file's own nodata value only.</source>
             <translation>文件未声明为无数据值的填充值（如 -9999）；这些像元将被忽略。留空：使用模型训练时的值，否则仅使用文件自身的无数据值。</translation>
         </message>

@@ -32,6 +32,9 @@ SM_STYLE_RANGE = (0.0, 0.45)
 #: The unit shown in legends.
 SM_UNIT = "m³/m³"
 SM_RAMP = ["#8c510a", "#d8b365", "#f6e8c3", "#c7eae5", "#5ab4ac", "#01665e", "#08306b"]
+#: The uncertainty layer (standard deviation across the trees, m3/m3): light (certain) to dark purple.
+SD_STYLE_RANGE = (0.0, 0.05)
+SD_RAMP = ["#fcfbfd", "#dadaeb", "#9e9ac8", "#6a51a3", "#3f007d"]
 
 GROUPS = {
     "data": "Data preparation",
@@ -345,14 +348,27 @@ class SoilMoistureStyle(QgsProcessingLayerPostProcessorInterface):
         return inst
 
 
-def apply_soil_moisture_style(layer) -> None:
-    lo, hi = SM_STYLE_RANGE
+class UncertaintyStyle(SoilMoistureStyle):
+    """Applies the uncertainty colour ramp (standard deviation across the trees, m3/m3) to a loaded layer."""
+
+    _keep: list = []
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802
+        if layer is None or not layer.isValid():
+            return
+        apply_soil_moisture_style(layer, SD_STYLE_RANGE, SD_RAMP)
+
+
+def apply_soil_moisture_style(layer, value_range: tuple[float, float] = SM_STYLE_RANGE,
+                              colors: list[str] | None = None) -> None:
+    lo, hi = value_range
+    colors = colors or SM_RAMP
     ramp = QgsColorRampShader(lo, hi)
     ramp.setColorRampType(QgsColorRampShader.Type.Interpolated)
-    n = len(SM_RAMP)
+    n = len(colors)
     items = [QgsColorRampShader.ColorRampItem(lo + (hi - lo) * i / (n - 1), QColor(c),
                                               f"{lo + (hi - lo) * i / (n - 1):.3f} {SM_UNIT}")
-             for i, c in enumerate(SM_RAMP)]
+             for i, c in enumerate(colors)]
     ramp.setColorRampItemList(items)
     legend = ramp.legendSettings()  # the continuous legend: "0 m³/m³ ... 0.45 m³/m³"
     legend.setSuffix(f" {SM_UNIT}")
@@ -369,7 +385,8 @@ def apply_soil_moisture_style(layer) -> None:
 def style_output(context, path: str, style: str = "soil_moisture", name: str | None = None) -> None:
     """Style (and optionally rename) an output layer when Processing loads it.
 
-    ``style``: 'soil_moisture' (fixed 0-0.45 m3/m3 ramp), 'factors' (first band gray, 2-98 % stretch) or 'none'.
+    ``style``: 'soil_moisture' (fixed 0-0.45 m3/m3 ramp), 'uncertainty' (fixed 0-0.05 m3/m3 ramp), 'factors'
+    (first band gray, 2-98 % stretch) or 'none'.
     """
     if not context.willLoadLayerOnCompletion(path):
         return
@@ -378,6 +395,8 @@ def style_output(context, path: str, style: str = "soil_moisture", name: str | N
         details.name = name
     if style == "soil_moisture":
         details.setPostProcessor(SoilMoistureStyle.create())
+    elif style == "uncertainty":
+        details.setPostProcessor(UncertaintyStyle.create())
     elif style == "factors":
         from .layers import FactorsStyle
 

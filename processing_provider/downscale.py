@@ -42,6 +42,7 @@ class DownscaleAlgorithm(SmdAlgorithm):
     SM_SCALE = "SM_SCALE"
     SM_NODATA = "SM_NODATA"
     OUTPUT = "OUTPUT"
+    UNCERTAINTY = "UNCERTAINTY"
     MEAN = "MEAN"
     # time series: several dates in one run, one file per date
     FACTORS_SERIES = "FACTORS_SERIES"
@@ -136,6 +137,11 @@ class DownscaleAlgorithm(SmdAlgorithm):
         p = QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Soil moisture 1 km"), optional=True,
                                                     createByDefault=True)
         params.append((p, self.tr("Float32 GeoTIFF of soil moisture in m3/m3 (one date).")))
+        p = QgsProcessingParameterRasterDestination(self.UNCERTAINTY, self.tr("Uncertainty (tree spread)"),
+                                                    optional=True, createByDefault=False)
+        params.append((p, self.tr("Optional, one date, random forest or extra trees models: the standard deviation "
+                                  "of the trees' predictions per pixel (m3/m3). A relative measure, not a calibrated "
+                                  "interval: how often the truth lies within it is measured in bench/ACCURACY.md.")))
         p = QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, self.tr("Time series: output folder"),
                                                     optional=True, createByDefault=False)
         params.append((p, self.tr("Folder for sm_1km_<YYYYMMDD>.tif per date and the list sm_1km_series.csv; "
@@ -177,6 +183,10 @@ class DownscaleAlgorithm(SmdAlgorithm):
         message = self._check_series(parameters, context, mode)
         if message:
             return False, message
+        if self._series_sources(parameters, context) and self.parameterAsOutputLayer(parameters, self.UNCERTAINTY,
+                                                                                     context):
+            return False, self.tr("The uncertainty output is written for one date: leave it empty for a time "
+                                  "series, or downscale the date alone.")
         if mode != "none" and not self._series_sources(parameters, context) and \
                 self.parameterAsRasterLayer(parameters, self.SOIL_MOISTURE, context) is None:
             return False, self.tr("Residual correction needs the coarse soil moisture: give the coarse SMAP raster "
@@ -202,6 +212,7 @@ class DownscaleAlgorithm(SmdAlgorithm):
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         if not output:
             output = QgsProcessingUtils.generateTempFilename("sm_1km.tif")
+        uncertainty = self.parameterAsOutputLayer(parameters, self.UNCERTAINTY, context) or None
         progress, is_canceled = self.callbacks(feedback)
         if coarse and mode == "none":
             feedback.pushInfo(self.tr("Residual correction is off: the coarse soil moisture raster is not used."))
@@ -209,7 +220,7 @@ class DownscaleAlgorithm(SmdAlgorithm):
         sm_scale, sm_nodata = self._sm_reading(parameters, context)
         res = self.run_engine(engine.downscale, model, stack, output, coarse_sm=coarse if mode != "none" else None,
                               residual=mode, clip=clip, progress=progress, is_canceled=is_canceled,
-                              sm_scale=sm_scale, sm_nodata=sm_nodata)
+                              sm_scale=sm_scale, sm_nodata=sm_nodata, uncertainty=uncertainty)
 
         feedback.pushInfo(self.tr("Model: {} ({}); date: {}").format(res.model_type, model, res.date or "-"))
         self.report_backend(res, feedback)
@@ -231,7 +242,12 @@ class DownscaleAlgorithm(SmdAlgorithm):
                               .format(res.n_clipped, clip[0], clip[1]))
         style_output(context, output, "soil_moisture",
                      name=self.tr("Soil moisture 1 km {}").format(res.date or "").strip())
-        return {self.OUTPUT: output, self.MEAN: res.mean}
+        if uncertainty:
+            feedback.pushInfo(self.tr("Uncertainty: mean standard deviation across the trees {:.4f} m3/m3.")
+                              .format(res.mean_tree_sd))
+            style_output(context, uncertainty, "uncertainty",
+                         name=self.tr("Soil moisture uncertainty {}").format(res.date or "").strip())
+        return {self.OUTPUT: output, self.UNCERTAINTY: uncertainty, self.MEAN: res.mean}
 
     def _sm_reading(self, parameters, context) -> tuple[float | None, float | None]:
         """(scale, nodata) of the SMAP of residual correction; None: as the model was trained."""
