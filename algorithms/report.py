@@ -577,6 +577,12 @@ def train_report(meta: Mapping[str, Any], path: str, inputs: Mapping[str, Sequen
         if sm_in.get("nodata") is not None:
             parts.append(f"nodata {sm_in['nodata']:g}")
         doc.keyvalues([("SMAP values read with", ", ".join(parts))])
+    aug = meta.get("noise_augmentation")
+    if aug:
+        doc.keyvalues([("Factor noise augmentation", f"{aug.get('copies')} noisy copies of the samples, noise "
+                        f"{aug.get('scale'):g} x each factor's 1 km noise (standard deviation: "
+                        + ", ".join(f"{k} {fmt(v, 4)}" for k, v in (aug.get("factor_noise_sd") or {}).items())
+                        + ")")])
     dropped = meta.get("dropped_factors") or {}
     if dropped:
         doc.p("Left out of the model: " + "; ".join(f"{k} ({v})" for k, v in dropped.items()) + ".", note=True)

@@ -2779,267 +2779,267 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
     <context>
         <name>TrainAlgorithm</name>
         <message>
-            <location filename="../processing_provider/train.py" line="68" />
+            <location filename="../processing_provider/train.py" line="73" />
             <source>Train downscaling model</source>
             <translation>训练降尺度模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="114" />
+            <location filename="../processing_provider/train.py" line="119" />
             <source>Band names of the factor stacks to train on, e.g. 'ndvi,lst_day,landcover' (the 'Selected factors' output of smdownscale:screen). Empty: all bands.</source>
             <translation>用于训练的因子堆栈波段名称，例如“ndvi,lst_day,landcover”（smdownscale:screen 的“已选因子”输出）。留空：使用所有波段。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="116" />
+            <location filename="../processing_provider/train.py" line="121" />
             <source>Model</source>
             <translation>模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="116" />
+            <location filename="../processing_provider/train.py" line="121" />
             <source>Random forest (RF)</source>
             <translation>随机森林（RF）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="116" />
+            <location filename="../processing_provider/train.py" line="121" />
             <source>Support vector regression (SVR)</source>
             <translation>支持向量回归（SVR）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="116" />
+            <location filename="../processing_provider/train.py" line="121" />
             <source>Regression tree (CART)</source>
             <translation>分类回归树（CART）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="116" />
+            <location filename="../processing_provider/train.py" line="121" />
             <source>Gradient boosting (histogram-based)</source>
             <translation>梯度提升（基于直方图）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="116" />
+            <location filename="../processing_provider/train.py" line="121" />
             <source>Extra trees</source>
             <translation>极端随机树</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="116" />
+            <location filename="../processing_provider/train.py" line="121" />
             <source>Linear trend + gradient boosting</source>
             <translation>线性趋势 + 梯度提升</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="129" />
+            <location filename="../processing_provider/train.py" line="134" />
             <source>Training mode</source>
             <translation>训练模式</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="133" />
+            <location filename="../processing_provider/train.py" line="138" />
             <source>Scale-aware training learns the relation at the scale SMAP measures; the study's mode reproduces the published setup (trained on bilinearly resampled SMAP).</source>
             <translation>尺度感知训练在 SMAP 的观测尺度上学习关系；文献模式复现已发表的方案（在双线性重采样后的 SMAP 上训练）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="135" />
+            <location filename="../processing_provider/train.py" line="140" />
             <source>Cross-validation</source>
             <translation>交叉验证</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="135" />
+            <location filename="../processing_provider/train.py" line="140" />
             <source>Spatial blocks</source>
             <translation>空间分块</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="135" />
+            <location filename="../processing_provider/train.py" line="140" />
             <source>Dates held out</source>
             <translation>留出日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="135" />
+            <location filename="../processing_provider/train.py" line="140" />
             <source>Random K-fold (optimistic)</source>
             <translation>随机 K 折（偏乐观）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="139" />
+            <location filename="../processing_provider/train.py" line="144" />
             <source>How the reported skill is estimated. Random K-fold mixes neighbouring cells between training and testing and overstates skill.</source>
             <translation>所报告精度的估计方式。随机 K 折会把相邻像元同时分到训练集和测试集中，从而高估精度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="141" />
+            <location filename="../processing_provider/train.py" line="146" />
             <source>Hyperparameter search budget (s, 0 = off)</source>
             <translation>超参数搜索时间预算（秒，0 = 关闭）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="144" />
+            <location filename="../processing_provider/train.py" line="149" />
             <source>Seconds to spend trying settings of the model (of each model with Auto), scored by spatial cross-validation. 0 uses the default settings.</source>
             <translation>尝试模型设置所用的秒数（“自动”模式下为每个模型），以空间交叉验证打分。0 表示使用默认设置。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="146" />
+            <location filename="../processing_provider/train.py" line="151" />
             <source>Derived factors</source>
             <translation>派生因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="146" />
+            <location filename="../processing_provider/train.py" line="151" />
             <source>LST day-night difference (lst_diff)</source>
             <translation>LST 昼夜温差（lst_diff）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="146" />
+            <location filename="../processing_provider/train.py" line="151" />
             <source>TVDI from the NDVI-LST space (tvdi)</source>
             <translation>基于 NDVI-LST 特征空间的 TVDI（tvdi）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="146" />
+            <location filename="../processing_provider/train.py" line="151" />
             <source>Antecedent precipitation index (api)</source>
             <translation>前期降水指数（api）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="151" />
+            <location filename="../processing_provider/train.py" line="156" />
             <source>Computed from the stack bands (lst_day and lst_night; ndvi and lst_day; daily precipitation_lag&lt;d&gt; bands) when present, and added to the factors; skipped with a note when their inputs are missing.</source>
             <translation>在所需波段存在时由堆栈波段计算（lst_day 和 lst_night；ndvi 和 lst_day；逐日的 precipitation_lag&lt;d&gt; 波段），并加入因子；若缺少所需输入，则跳过并给出提示。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="154" />
+            <location filename="../processing_provider/train.py" line="159" />
             <source>Number of trees (random forest)</source>
             <translation>树的数量（随机森林）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="160" />
+            <location filename="../processing_provider/train.py" line="165" />
             <source>Cross-validation folds (0 = none)</source>
             <translation>交叉验证折数（0 = 不进行）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="164" />
+            <location filename="../processing_provider/train.py" line="169" />
             <source>Number of folds for both spatial and random cross-validation; 0 skips cross-validation, otherwise at least 2.</source>
             <translation>空间交叉验证和随机交叉验证的折数；0 表示跳过交叉验证，否则至少为 2。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="166" />
+            <location filename="../processing_provider/train.py" line="171" />
             <source>Spatial CV block size (coarse cells)</source>
             <translation>空间交叉验证的分块大小（粗像元数）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="169" />
+            <location filename="../processing_provider/train.py" line="174" />
             <source>Spatial folds hold out square blocks of this many SMAP cells per side (4 cells of 9 km = 36 km); use at least the range of spatial autocorrelation.</source>
             <translation>空间分折每次留出边长为这么多个 SMAP 像元的正方形分块（4 个 9 km 像元 = 36 km）；应至少取空间自相关的变程。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="171" />
+            <location filename="../processing_provider/train.py" line="176" />
             <source>Random seed</source>
             <translation>随机种子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="174" />
+            <location filename="../processing_provider/train.py" line="179" />
             <source>Seed for the model and the random folds; the same seed gives the same model.</source>
             <translation>模型和随机分折的种子；相同的种子得到相同的模型。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="177" />
+            <location filename="../processing_provider/train.py" line="190" />
             <source>Model file</source>
             <translation>模型文件</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="177" />
+            <location filename="../processing_provider/train.py" line="190" />
             <source>smdownscale model (*.smdmodel)</source>
             <translation>smdownscale 模型 (*.smdmodel)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="179" />
+            <location filename="../processing_provider/train.py" line="192" />
             <source>Where to save the trained model (.smdmodel).</source>
             <translation>训练好的模型的保存位置（.smdmodel）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="180" />
+            <location filename="../processing_provider/train.py" line="193" />
             <source>Training report</source>
             <translation>训练报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="180" />
+            <location filename="../processing_provider/train.py" line="193" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="182" />
+            <location filename="../processing_provider/train.py" line="195" />
             <source>HTML report: cross-validation metrics (spatial and random folds, pooled and per fold) and feature importance; shown in the Processing results viewer.</source>
             <translation>HTML 报告：交叉验证指标（空间分折和随机分折，合并及逐折）和特征重要性；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="188" />
+            <location filename="../processing_provider/train.py" line="201" />
             <source>CV R (chosen scheme)</source>
             <translation>交叉验证 R（所选方案）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="189" />
+            <location filename="../processing_provider/train.py" line="202" />
             <source>CV MAE (m3/m3)</source>
             <translation>交叉验证 MAE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="190" />
+            <location filename="../processing_provider/train.py" line="203" />
             <source>CV RMSE (m3/m3)</source>
             <translation>交叉验证 RMSE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="191" />
+            <location filename="../processing_provider/train.py" line="204" />
             <source>CV ubRMSD (m3/m3)</source>
             <translation>交叉验证 ubRMSD（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="192" />
+            <location filename="../processing_provider/train.py" line="207" />
             <source>Training samples</source>
             <translation>训练样本数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="193" />
+            <location filename="../processing_provider/train.py" line="208" />
             <source>Model type trained (the winner with Auto)</source>
             <translation>训练的模型类型（自动模式下为胜出者）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="231" />
+            <location filename="../processing_provider/train.py" line="247" />
             <source>1 km pixels</source>
             <translation>1 km 像元</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="231" />
+            <location filename="../processing_provider/train.py" line="247" />
             <source>coarse samples</source>
             <translation>粗分辨率样本</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="232" />
+            <location filename="../processing_provider/train.py" line="248" />
             <source>{} model trained on {} {} over {} date(s); features: {}</source>
             <translation>{} 模型已基于 {} 个{}训练完成，共 {} 个日期；特征：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="235" />
+            <location filename="../processing_provider/train.py" line="251" />
             <source>Training mode: {}</source>
             <translation>训练模式：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="239" />
+            <location filename="../processing_provider/train.py" line="255" />
             <source>Derived factor {} was not computed: it {}.</source>
             <translation>派生因子 {} 未计算：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="241" />
+            <location filename="../processing_provider/train.py" line="257" />
             <source>Factor {} was left out of the model: {}.</source>
             <translation>因子 {} 未纳入模型：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="242" />
+            <location filename="../processing_provider/train.py" line="263" />
             <source>Cross-validation (soil moisture in m3/m3):</source>
             <translation>交叉验证（土壤水分单位 m3/m3）：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="247" />
+            <location filename="../processing_provider/train.py" line="268" />
             <source>Feature importances: {}</source>
             <translation>特征重要性：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="158" />
+            <location filename="../processing_provider/train.py" line="163" />
             <source>Trees in the random forest; more trees are steadier but slower. Used by the random forest only (the other models keep their defaults).</source>
             <translation>随机森林中树的数量；树越多结果越稳定，但速度越慢。仅用于随机森林（其他模型保持其默认值）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="217" />
+            <location filename="../processing_provider/train.py" line="232" />
             <source>SMAP values read with {}; the model keeps this for downscaling.</source>
             <translation>SMAP 值按 {} 读取；模型会保存此设置用于降尺度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="71" />
+            <location filename="../processing_provider/train.py" line="76" />
             <source>Trains a machine-learning model that predicts soil moisture from the factors, and saves it as a .smdmodel file for smdownscale:downscale.
 
 Training modes. Scale-aware (default): for every date the 1 km factor stack is averaged onto the SMAP grid (land cover becomes class fractions) and the model learns SMAP soil moisture from these coarse factors, pooled over all dates; the same model is then applied to the 1 km factors. Study's mode (as in Bian et al. 2025): SMAP is resampled bilinearly to the 1 km grid and the model is trained on a random sample of 1 km pixels; it mostly learns to reproduce the interpolation, and is offered so the published setup can be reproduced and compared.
@@ -3072,29 +3072,54 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
 单位：SMAP 土壤水分必须为 m3/m3。不可能是 m3/m3 的值（百分比、缩放后的整数、文件未声明为无数据值的填充值如 -9999）会使运行停止，并给出指明文件和修正方法的消息。高级参数 SM_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 SM_NODATA（文件未声明的填充值；文件不会被修改）说明如何读取 SMAP；模型会保存它们，因此 smdownscale:downscale 以相同方式读取 SMAP。类 NDVI 因子（ndvi、evi、savi、ndwi）必须位于 -1 到 1 之间（MODIS 以整数 x 10000 存储：请先乘以 0.0001）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="125" />
+            <location filename="../processing_provider/train.py" line="130" />
             <source>The regression algorithm. Auto compares RF, extra trees, both boosting models and SVR by spatial cross-validation and by the scale-transfer check (trained on grids 2x and 3x coarser than SMAP, scored on SMAP cells of held-out blocks), and keeps RF unless another model is better in both, on every fold.</source>
             <translation>回归算法。“自动”通过空间交叉验证和尺度迁移检验（在比 SMAP 粗 2 倍和 3 倍的格网上训练，在留出空间块的 SMAP 像元上评分）比较 RF、极端随机树、两种提升模型和 SVR；除非其他模型在两项检验的每一折上都更优，否则保留 RF。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="112" />
+            <location filename="../processing_provider/train.py" line="117" />
             <source>Factors to use (default: all)</source>
             <translation>使用的因子（默认：全部）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="129" />
+            <location filename="../processing_provider/train.py" line="134" />
             <source>Scale-aware: train on SMAP cells</source>
             <translation>尺度感知：在 SMAP 像元上训练</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="129" />
+            <location filename="../processing_provider/train.py" line="134" />
             <source>Study's mode: SMAP at 1 km</source>
             <translation>文献模式：SMAP 重采样到 1 km</translation>
         </message>
         <message>
-            <location filename="../processing_provider/train.py" line="116" />
+            <location filename="../processing_provider/train.py" line="121" />
             <source>Auto (RF unless clearly beaten)</source>
             <translation>自动（除非明显更优，否则用 RF）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="180" />
+            <source>Factor noise augmentation (0 = off)</source>
+            <translation>因子噪声增强（0 = 关闭）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="184" />
+            <source>Scale-aware mode: the model is fitted on noisy copies of the SMAP-cell samples, with this multiple of each factor's noise measured at 1 km (speckle, retrieval noise), so it does not follow that noise when applied to 1 km pixels. 0 fits the plain samples, as the study does.</source>
+            <translation>尺度感知模式：模型在 SMAP 像元样本的加噪副本上拟合，所加噪声为每个因子在 1 km 上测得的噪声（斑点噪声、反演噪声）乘以此倍数，因此应用到 1 km 像元时不会跟随这些噪声。0 表示直接用原始样本拟合，与原研究相同。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="205" />
+            <source>Scale transfer R</source>
+            <translation>尺度迁移检验 R</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="206" />
+            <source>Scale transfer RMSE (m3/m3)</source>
+            <translation>尺度迁移检验 RMSE（m3/m3）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/train.py" line="260" />
+            <source>Factor noise augmentation: {} noisy copies, {:g} x the 1 km noise of each factor ({})</source>
+            <translation>因子噪声增强：{} 个加噪副本，噪声为每个因子 1 km 噪声的 {:g} 倍（{}）</translation>
         </message>
     </context>
     <context>
