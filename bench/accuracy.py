@@ -85,6 +85,8 @@ CEILING_TREES = 100
 CEILING_MAX_SAMPLES = 60000
 #: The default chain of the issue's measurement: screening with its defaults, then RF on the selected factors.
 CHAIN = "chain"
+#: Products whose uncertainty output (tree spread) is written and calibrated against the truth.
+CALIBRATED = ("rf/coarse/constant", f"{CHAIN}/coarse/constant")
 
 
 @dataclass
@@ -221,7 +223,18 @@ def prepare(scene: Scene, folder: str, size_km: int, n_dates: int) -> Prepared:
     if oracle:
         baselines.update({"oracle": oracle, "oracle+residual": oracle_rc})
     prep = Prepared(scene, folder, list(meta["dates"]), stacks, smaps, truths, baselines)
-    prep.baselines["ceiling"] = ceiling(prep)
+    # the ceiling forest is the slowest part of a scene: kept next to the scene, keyed by its definition
+    ckey = {**key, "ceiling": [CEILING_BLOCK_KM, CEILING_TREES, CEILING_MAX_SAMPLES]}
+    cstamp, cfile = os.path.join(folder, "ceiling.json"), os.path.join(folder, "ceiling.npy")
+    if cached and os.path.exists(cstamp) and os.path.exists(cfile):
+        with open(cstamp, encoding="utf-8") as fh:
+            if json.load(fh) == ckey:
+                prep.baselines["ceiling"] = list(np.load(cfile, allow_pickle=False))
+    if "ceiling" not in prep.baselines:
+        prep.baselines["ceiling"] = ceiling(prep)
+        np.save(cfile, np.stack(prep.baselines["ceiling"]), allow_pickle=False)
+        with open(cstamp, "w", encoding="utf-8") as fh:
+            json.dump(ckey, fh)
     return prep
 
 
@@ -325,19 +338,45 @@ def _cache_model_loading() -> None:
     downscale.load_model = load
 
 
-def apply_model(model: str, prep: Prepared, work: str, residual: str) -> list[np.ndarray]:
-    """Downscale every date of a scene with a model file; the 1 km arrays (NaN = nodata)."""
+def apply_model(model: str, prep: Prepared, work: str, residual: str,
+                spread: list[np.ndarray] | None = None) -> list[np.ndarray]:
+    """Downscale every date of a scene with a model file; the 1 km arrays (NaN = nodata). With ``spread`` (a
+    list), the uncertainty output (standard deviation across the trees) of every date is appended to it."""
     from smdownscale.algorithms import downscale, raster
 
     _cache_model_loading()
     out = []
     for t, stack in enumerate(prep.stacks):
         path = os.path.join(work, f"sm_{t}_{residual}.tif")
+        unc = os.path.join(work, f"sd_{t}_{residual}.tif") if spread is not None else None
         downscale.downscale(model, stack, path, coarse_sm=prep.smap[t] if residual != "none" else None,
-                            residual=residual, n_jobs=2)
+                            residual=residual, n_jobs=2, uncertainty=unc)
         out.append(raster.read_all(path, dtype=np.float64)[0])
         os.remove(path)
+        if unc and spread is not None:
+            spread.append(raster.read_all(unc, dtype=np.float64)[0])
+            os.remove(unc)
     return out
+
+
+#: Uncertainty calibration: the share of truth pixels within the result +- UNCERTAINTY_Z tree standard deviations
+#: (a normal 90 % interval if the spread were the error's standard deviation).
+UNCERTAINTY_Z = 1.645
+
+
+def calibration(prep: Prepared, values: list[np.ndarray], spread: list[np.ndarray]) -> dict[str, float]:
+    """How the tree spread of a product relates to its error against the truth, pooled over the dates."""
+    err, sd = [], []
+    for truth, v, s in zip(prep.truth, values, spread):
+        ok = np.isfinite(truth) & np.isfinite(v) & np.isfinite(s)
+        err.append((v - truth)[ok])
+        sd.append(s[ok])
+    e, s = np.abs(np.concatenate(err)), np.concatenate(sd)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(s > 0, e / s, np.inf)
+    return {"coverage": float(np.mean(e <= UNCERTAINTY_Z * s)), "mean_sd": float(np.mean(s)),
+            "rmse": float(np.sqrt(np.mean(e ** 2))), "z90": float(np.quantile(z, 0.9)),
+            "r_abs_error_sd": float(np.corrcoef(e, s)[0, 1]) if e.size > 2 and np.std(s) > 0 else math.nan}
 
 
 def training_dates(prep: Prepared) -> tuple[list[str], list[str]]:
@@ -383,6 +422,7 @@ def run_scene(prep: Prepared, models: tuple[str, ...], modes: tuple[str, ...], a
     work = os.path.join(prep.folder, "models")
     os.makedirs(work, exist_ok=True)
     products: dict[str, list[np.ndarray]] = dict(prep.baselines)
+    calib: dict[str, dict[str, float]] = {}
     info: dict[str, dict[str, Any]] = {k: {"product": k, "model": "", "training_mode": "", "residual": ""}
                                        for k in products}
     runs = [(m, mode) for mode in modes for m in models] + ([("auto", "coarse")] if auto else [])
@@ -400,7 +440,10 @@ def run_scene(prep: Prepared, models: tuple[str, ...], modes: tuple[str, ...], a
         # every residual mode for the scale-aware models; the study's mode and the chain with the default only
         for residual in (RESIDUALS if mode == "coarse" and model_type != CHAIN else ("constant",)):
             name = f"{model_type}/{mode}/{residual}"
-            products[name] = apply_model(path, prep, work, residual)
+            spread: list[np.ndarray] | None = [] if name in CALIBRATED else None
+            products[name] = apply_model(path, prep, work, residual, spread)
+            if spread:
+                calib[name] = calibration(prep, products[name], spread)
             info[name] = {"product": "model", "model": label, "training_mode": mode, "residual": residual,
                           "cv_r": cv.get("r"), "cv_rmse": cv.get("rmse"), "train_s": round(secs, 2),
                           "screen_dropped": meta.get("screen_dropped")}
@@ -414,7 +457,8 @@ def run_scene(prep: Prepared, models: tuple[str, ...], modes: tuple[str, ...], a
     for name, m in scores.items():
         rows.append({"scene": s.name, "seed": s.seed, "generator": s.generator, **s.physics(), **info[name], **m,
                      "gap_closed": gap_closed(m["ubrmsd"], bil, ceil) if name not in ("bilinear", "ceiling") else None,
-                     "dates": len(prep.dates), "train_dates": ntrain, "key": name})
+                     "dates": len(prep.dates), "train_dates": ntrain, "key": name,
+                     **({"uncertainty": calib[name]} if name in calib else {})})
     return rows, files
 
 
@@ -557,6 +601,25 @@ def summary_table(rows: list[dict[str, Any]], residual: str = "constant") -> lis
     return out
 
 
+def uncertainty_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown: calibration of the tree spread of the calibrated products, per scene."""
+    cal = [r for r in rows if r.get("uncertainty")]
+    if not cal:
+        return ["(not measured)"]
+    out = [f"The uncertainty raster is the standard deviation of the forest's trees per pixel. Calibration: the share "
+           f"of truth pixels within the result +- {UNCERTAINTY_Z} standard deviations (90 % if the spread were the "
+           "error's standard deviation), the multiple of the spread that would hold 90 % of the truth, the mean "
+           "spread next to the RMSE against the truth, and the correlation of the absolute error with the spread.",
+           "", "| scene | product | share within +-1.645 sd | multiple for 90 % | mean sd | RMSE | R(abs error, sd) |",
+           "|---|---|---|---|---|---|---|"]
+    for r in cal:
+        u = r["uncertainty"]
+        label = r["key"].replace(CHAIN, "default chain")
+        out.append(f"| {r['scene']} | {label} | {_f(u['coverage'], 2)} | {_f(u['z90'], 2)} | {_f(u['mean_sd'])} | "
+                   f"{_f(u['rmse'])} | {_f(u['r_abs_error_sd'], 2)} |")
+    return out
+
+
 def residual_table(rows: list[dict[str, Any]]) -> list[str]:
     """Markdown: mean ubRMSD over scenes of each coarse-mode model with each residual correction."""
     out = ["| model (coarse mode) | " + " | ".join(RESIDUALS) + " |", "|" + "---|" * (len(RESIDUALS) + 1)]
@@ -646,6 +709,7 @@ def markdown(result: dict[str, Any], command: str) -> str:
     if dropped:
         lines += ["", "Factors the default screening dropped: " + "; ".join(
             f"{k}: {', '.join(v) if v else 'none'}" for k, v in dropped.items()) + "."]
+    lines += ["", "## Per-pixel uncertainty (downscale's UNCERTAINTY output)", ""] + uncertainty_table(rows)
     lines += ["", "## Every product (constant residual correction)", ""] + summary_table(rows, "constant")
     lines += ["", "## Residual correction variants (mean ubRMSD over scenes, coarse mode)", ""] + residual_table(rows)
     lines += ["", "## Findings", ""] + findings(rows) + [

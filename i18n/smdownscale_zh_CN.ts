@@ -2205,152 +2205,152 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
     <context>
         <name>ScreenAlgorithm</name>
         <message>
-            <location filename="../processing_provider/screen.py" line="207" />
+            <location filename="../processing_provider/screen.py" line="212" />
             <source>Screen factors (correlation analysis)</source>
             <translation>因子筛选（相关分析）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="251" />
+            <location filename="../processing_provider/screen.py" line="256" />
             <source>A factor correlated more strongly than this with a better-ranked selected factor is dropped. 1 keeps every factor.</source>
             <translation>若某因子与排名更靠前的已选因子的相关性超过此值，则将其剔除。取 1 时保留所有因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="253" />
+            <location filename="../processing_provider/screen.py" line="268" />
             <source>Minimum |r| with soil moisture</source>
             <translation>与土壤水分的最小 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="257" />
+            <location filename="../processing_provider/screen.py" line="272" />
             <source>Factors correlating more weakly than this with soil moisture are dropped.</source>
             <translation>与土壤水分的相关性弱于此值的因子将被剔除。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="260" />
+            <location filename="../processing_provider/screen.py" line="275" />
             <source>Keep at most this many factors, best ranked first. 0 keeps all that pass.</source>
             <translation>最多保留这么多个因子，按排名优先。0 表示保留所有通过筛选的因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="263" />
+            <location filename="../processing_provider/screen.py" line="278" />
             <source>Drop, one at a time, the kept continuous factor whose VIF against the other kept factors exceeds this (5 or 10 are usual). 0 switches the filter off.</source>
             <translation>每次剔除一个相对于其他保留因子的 VIF 超过此值的保留连续型因子（通常取 5 或 10）。0 表示关闭该筛选。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="265" />
+            <location filename="../processing_provider/screen.py" line="280" />
             <source>Compute VIF, mutual information and permutation importance</source>
             <translation>计算 VIF、互信息和置换重要性</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="268" />
+            <location filename="../processing_provider/screen.py" line="283" />
             <source>Adds the columns vif, mutual_info and perm_importance (a quick random forest; needs scikit-learn) and their values in the reasons.</source>
             <translation>增加 vif、mutual_info 和 perm_importance 列（使用快速随机森林；需要 scikit-learn），并在原因中给出其数值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="270" />
+            <location filename="../processing_provider/screen.py" line="285" />
             <source>Derived factors</source>
             <translation>派生因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="270" />
+            <location filename="../processing_provider/screen.py" line="285" />
             <source>LST day-night difference (lst_diff)</source>
             <translation>LST 昼夜温差（lst_diff）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="270" />
+            <location filename="../processing_provider/screen.py" line="285" />
             <source>TVDI from the NDVI-LST space (tvdi)</source>
             <translation>基于 NDVI-LST 特征空间的 TVDI（tvdi）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="270" />
+            <location filename="../processing_provider/screen.py" line="285" />
             <source>Antecedent precipitation index (api)</source>
             <translation>前期降水指数（api）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="275" />
+            <location filename="../processing_provider/screen.py" line="290" />
             <source>Computed from the stack bands when their inputs are present and screened with the other factors.</source>
             <translation>当所需输入波段存在时由堆栈波段计算，并与其他因子一起参与筛选。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="279" />
+            <location filename="../processing_provider/screen.py" line="294" />
             <source>Screening table</source>
             <translation>筛选结果表</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="279" />
+            <location filename="../processing_provider/screen.py" line="294" />
             <source>CSV files (*.csv)</source>
             <translation>CSV 文件 (*.csv)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="281" />
+            <location filename="../processing_provider/screen.py" line="296" />
             <source>CSV table with one row per factor, in rank order.</source>
             <translation>CSV 表，每个因子一行，按排名排序。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="282" />
+            <location filename="../processing_provider/screen.py" line="297" />
             <source>Screening report</source>
             <translation>筛选报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="282" />
+            <location filename="../processing_provider/screen.py" line="297" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="284" />
+            <location filename="../processing_provider/screen.py" line="299" />
             <source>HTML report: factors ranked by their correlation with soil moisture (selected and dropped), the correlation heatmap and the table; shown in the Processing results viewer.</source>
             <translation>HTML 报告：按与土壤水分的相关性排序的因子（已选和已剔除）、相关系数热图和结果表；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="291" />
+            <location filename="../processing_provider/screen.py" line="306" />
             <source>Selected factors (comma-separated)</source>
             <translation>已选因子（以逗号分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="325" />
+            <location filename="../processing_provider/screen.py" line="341" />
             <source>{} coarse samples over {} date(s).</source>
             <translation>{} 个粗分辨率样本，共 {} 个日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="329" />
+            <location filename="../processing_provider/screen.py" line="345" />
             <source>yes</source>
             <translation>是</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="329" />
+            <location filename="../processing_provider/screen.py" line="345" />
             <source>no</source>
             <translation>否</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="332" />
+            <location filename="../processing_provider/screen.py" line="348" />
             <source>Selected factors: {}</source>
             <translation>已选因子：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="336" />
+            <location filename="../processing_provider/screen.py" line="352" />
             <source>Maximum collinearity</source>
             <translation>最大共线性</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="338" />
+            <location filename="../processing_provider/screen.py" line="354" />
             <source>Minimum |r|</source>
             <translation>最小 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="339" />
+            <location filename="../processing_provider/screen.py" line="355" />
             <source>Maximum number of factors</source>
             <translation>最大因子数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="340" />
+            <location filename="../processing_provider/screen.py" line="356" />
             <source>no limit</source>
             <translation>不限</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="341" />
+            <location filename="../processing_provider/screen.py" line="357" />
             <source>Maximum VIF</source>
             <translation>最大 VIF</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="341" />
+            <location filename="../processing_provider/screen.py" line="357" />
             <source>off</source>
             <translation>关闭</translation>
         </message>
@@ -2385,17 +2385,17 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
             <translation>原因</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="311" />
+            <location filename="../processing_provider/screen.py" line="326" />
             <source>SMAP values read with {}.</source>
             <translation>SMAP 值按 {} 读取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="343" />
+            <location filename="../processing_provider/screen.py" line="361" />
             <source>SMAP values</source>
             <translation>SMAP 值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="210" />
+            <location filename="../processing_provider/screen.py" line="215" />
             <source>Ranks the downscaling factors by how strongly they relate to SMAP soil moisture and selects a non-redundant subset for smdownscale:train.
 
 For every date, the 1 km factor stack is averaged onto the SMAP grid (each coarse cell gets the mean of the 1 km pixels whose centers fall in it; land cover becomes class fractions) and paired with the SMAP value; all dates are pooled. For each continuous factor the table gives Pearson and Spearman correlation with their p-values; a categorical factor (land cover) is judged as a whole by the correlation ratio eta of soil moisture over the dominant class of each cell (p-value from one-way ANOVA), in the Pearson column.
@@ -2424,19 +2424,44 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
 单位：SMAP 土壤水分必须为 m3/m3；百分比、缩放后的整数或未声明的填充值（如 -9999）会使运行停止，并给出修正方法。高级参数 SM_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 SM_NODATA（文件未声明的填充值）说明如何读取 SMAP。类 NDVI 因子必须位于 -1 到 1 之间。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="248" />
+            <location filename="../processing_provider/screen.py" line="253" />
             <source>Maximum collinearity |r|</source>
             <translation>最大共线性 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="258" />
+            <location filename="../processing_provider/screen.py" line="273" />
             <source>Maximum factors (0 = no limit)</source>
             <translation>最多因子数（0 = 不限）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/screen.py" line="261" />
+            <location filename="../processing_provider/screen.py" line="276" />
             <source>Maximum VIF (0 = off)</source>
             <translation>最大 VIF（0 = 关闭）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="358" />
+            <source>Collinearity filter</source>
+            <translation>共线性筛选</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="258" />
+            <source>Study's correlation screening</source>
+            <translation>原研究的相关性筛选</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="258" />
+            <source>Decided by the scale-transfer check</source>
+            <translation>由尺度迁移检验决定</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="258" />
+            <source>Off</source>
+            <translation>关闭</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/screen.py" line="263" />
+            <source>Study's: of two collinear factors the weaker one is dropped, as the reference study screens. Scale-transfer check: such a factor is dropped only when a random forest trained on grids 2x and 3x coarser than SMAP predicts SMAP's cells no worse without it (tree models use collinear factors well). Off: no factor is dropped for collinearity.</source>
+            <translation>原研究方式：两个共线因子中较弱的一个被剔除，与参考研究的筛选方式相同。尺度迁移检验：仅当在比 SMAP 粗 2 倍和 3 倍的网格上训练的随机森林在没有该因子时预测 SMAP 像元并不更差时，才剔除该因子（树模型能很好地利用共线因子）。关闭：不因共线性剔除任何因子。</translation>
         </message>
     </context>
     <context>
