@@ -566,6 +566,36 @@ def headline_table(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def readme_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown of the README's accuracy table: per scene R / ubRMSD of bilinear, the default chain, RF on every
+    factor, auto (with its pick) and the ceiling, and the gap closed by chain / RF / auto; then the means."""
+    cell = {(r["scene"], r["key"]): r for r in rows}
+    keys = ["bilinear", f"{CHAIN}/coarse/constant", "/".join(DEFAULT), "auto/coarse/constant", "ceiling"]
+    out = ["| scene | SMAP bilinear | default chain | RF, every factor | auto (picked) | ceiling | gap closed: chain "
+           "/ RF / auto |", "|---|---|---|---|---|---|---|"]
+    ub: dict[str, list[float]] = {}
+    gaps: dict[str, list[float]] = {}
+    for scene in dict.fromkeys(r["scene"] for r in rows):
+        vals = []
+        for k in keys:
+            r = cell.get((scene, k))
+            if r is None:
+                vals.append("")
+                continue
+            vals.append(f"{_f(r['r'], 3)} / {_f(r['ubrmsd'])}"
+                        + (f" ({r['model'][5:]})" if r.get("model", "").startswith("auto:") else ""))
+            ub.setdefault(k, []).append(r["ubrmsd"])
+            if r.get("gap_closed") is not None:
+                gaps.setdefault(k, []).append(r["gap_closed"])
+        g = " / ".join(_f(cell[(scene, k)].get("gap_closed"), 2) if (scene, k) in cell else "" for k in keys[1:4])
+        out.append(f"| {scene} | " + " | ".join(vals) + f" | {g} |")
+    means = [_f(float(np.mean(ub[k]))) if k in ub else "" for k in keys]
+    means[1] = f"**{means[1]}**"
+    out.append("| **mean ubRMSD** | " + " | ".join(means) + " | "
+               + " / ".join(_f(float(np.mean(gaps[k])), 2) if k in gaps else "" for k in keys[1:4]) + " |")
+    return out
+
+
 def summary_table(rows: list[dict[str, Any]], residual: str = "constant") -> list[str]:
     """Markdown: one line per product (baselines, then models by mode), R / ubRMSD per scene and the mean gap."""
     scenes = list(dict.fromkeys(r["scene"] for r in rows))
@@ -697,7 +727,10 @@ def markdown(result: dict[str, Any], command: str) -> str:
         "bilinear - ubRMSD) / (ubRMSD bilinear - ubRMSD ceiling). The **default chain** is what a user runs: "
         "smdownscale:screen with its defaults, then RF (scale-aware, constant residual correction) on the "
         "selected factors; `rf/coarse/constant` is RF on every factor. Models: `model/training mode/residual "
-        "correction`, default settings, trained on the scene's training dates.",
+        "correction`, default settings, trained on the scene's training dates."
+        + ("" if list(result.get("models", MODELS)) == list(MODELS) and list(result.get("modes", MODES)) == list(MODES)
+           else f" This run trained {', '.join(result['models'])} in the {' and '.join(result['modes'])} mode(s) only"
+                + (f", in {result['runs']} runs side by side" if result.get("runs") else "") + "."),
         "",
         "| scene | seed | physics | training dates |",
         "|---|---|---|---|",
@@ -717,7 +750,10 @@ def markdown(result: dict[str, Any], command: str) -> str:
         "context; residual correction restores the part of the truth's correlated noise SMAP sees, so corrected "
         "models can beat the ceiling and a gap ratio can exceed 1. The capped means below limit each scene to 1.",
         "- These are synthetic scenes with a known relation; skill on real data depends on the factors and on "
-        "SMAP's own errors."]
+        "SMAP's own errors.",
+        "- What was tried to close the gap (feature subsampling, a detail gain from the scale-transfer check, local "
+        "window models, smoothing or dropping the speckled SAR, factor-noise augmentation, linear trend + boosting), "
+        "kept or not, with the numbers: `bench/ACCURACY-EXPERIMENTS.md` (`bench/accuracy_experiments.py`)."]
     lines += ["", "## Targets", ""]
     for name, tg in t.items():
         ok = "met" if tg["met"] else "NOT met"
@@ -768,6 +804,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     scenes = QUICK_SCENES if args.quick else SCENES
     if args.scenes:
         scenes = scenes[:args.scenes]
+    if args.only:
+        wanted = [n.strip() for n in args.only.split(",") if n.strip()]
+        unknown = sorted(set(wanted) - {s.name for s in scenes})
+        if unknown:
+            raise SystemExit(f"unknown scene(s) {', '.join(unknown)}; known: {', '.join(s.name for s in scenes)}")
+        scenes = tuple(s for s in scenes if s.name in wanted)
     size = args.size_km or (64 if args.quick else 120)
     ndates = args.dates or (2 if args.quick else 4)
     models = tuple(m for m in (args.models.split(",") if args.models else
@@ -789,6 +831,37 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"  {time.perf_counter() - ts:.0f} s", flush=True)
     if len(preps) > 1 and "rf" in models and "coarse" in modes:
         rows += transfer_rows(preps, files)
+    seconds = time.perf_counter() - t0
+    result = {"scenes": [{"name": s.name, "seed": s.seed, "generator": s.generator, **s.physics(),
+                          "mosaic": s.mosaic, "describe": s.describe(), "train_dates": s.train_dates or ndates}
+                         for s in scenes], "size_km": size, "mosaic_size_km": mosaic_size,
+              "dates": ndates, "models": list(models), "modes": list(modes), "rows": rows,
+              "seconds": round(seconds, 1), "no_auto": bool(args.no_auto), "no_chain": bool(args.no_chain),
+              "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, "
+                         f"scikit-learn {sklearn.__version__}"}
+    return finish(result, out, args)
+
+
+def merge(args: argparse.Namespace) -> dict[str, Any]:
+    """One report from the results.json of runs on different scenes (``--only``), e.g. run side by side."""
+    parts = []
+    for folder in args.merge.split(","):
+        with open(os.path.join(folder, "results.json"), encoding="utf-8") as fh:
+            parts.append(json.load(fh))
+    result = dict(parts[0])
+    result["scenes"] = [s for p in parts for s in p["scenes"]]
+    result["rows"] = [r for p in parts for r in p["rows"]]
+    result["seconds"] = round(max(p["seconds"] for p in parts), 1)
+    result["runs"] = len(parts)
+    out = os.path.abspath(args.out)
+    os.makedirs(out, exist_ok=True)
+    return finish(result, out, args)
+
+
+def finish(result: dict[str, Any], out: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Targets, CSV, results.json and the markdown of a run (or of merged runs)."""
+    rows = result["rows"]
+    models = result["models"]
     tg = {}
     if not args.no_chain:
         tg["default chain: screening defaults, then RF"] = targets(rows, f"{CHAIN}/coarse/constant")
@@ -797,22 +870,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         tg["auto, scale-aware, constant residual correction"] = targets(rows, "auto/coarse/constant")
     if "rf" in models:
         tg["RF, scale-aware, smooth residual correction"] = targets(rows, "rf/coarse/smooth")
-    seconds = time.perf_counter() - t0
-    result = {"scenes": [{"name": s.name, "seed": s.seed, "generator": s.generator, **s.physics(),
-                          "mosaic": s.mosaic, "describe": s.describe(), "train_dates": s.train_dates or ndates}
-                         for s in scenes], "size_km": size, "mosaic_size_km": mosaic_size,
-              "dates": ndates, "auto_vs_default": auto_vs_default(rows), "models": list(models),
-              "modes": list(modes), "rows": rows, "targets": tg,
-              "seconds": round(seconds, 1),
-              "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, "
-                         f"scikit-learn {sklearn.__version__}"}
+    result["targets"] = tg
+    result["auto_vs_default"] = auto_vs_default(rows)
+    seconds = result["seconds"]
     write_csv(os.path.join(out, "accuracy.csv"), rows)
     with open(os.path.join(out, "results.json"), "w", encoding="utf-8") as fh:
         json.dump(result, fh, indent=1, default=float)
     command = "make bench-accuracy" if not args.quick else "bench/accuracy.py --quick"
+    if args.command:
+        command = args.command
     md = markdown(result, command)
     with open(os.path.join(out, "ACCURACY.md"), "w", encoding="utf-8") as fh:
         fh.write(md)
+    with open(os.path.join(out, "README-table.md"), "w", encoding="utf-8") as fh:
+        fh.write("\n".join(readme_table(rows)) + "\n")
     if args.doc:
         shutil.copyfile(os.path.join(out, "ACCURACY.md"), args.doc)
     print_table(rows)
@@ -838,8 +909,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-chain", action="store_true", help="skip the default chain (screening, then RF)")
     ap.add_argument("--mosaic-size-km", type=int, default=None, help="mosaic scene size (default 108, quick 72)")
     ap.add_argument("--doc", default=None, help="also copy ACCURACY.md here (e.g. bench/ACCURACY.md)")
+    ap.add_argument("--only", default=None, help="comma-separated scene names (default: every scene)")
+    ap.add_argument("--merge", default=None, help="comma-separated output folders of runs on other scenes: write one "
+                                                  "report from their results.json (nothing is run)")
+    ap.add_argument("--command", default=None, help="the command named in ACCURACY.md (default: make bench-accuracy)")
     args = ap.parse_args(argv)
-    result = run(args)
+    result = merge(args) if args.merge else run(args)
     return 0 if args.quick or all(t["met"] for k, t in result["targets"].items() if k.startswith("default")) else 1
 
 
