@@ -753,7 +753,9 @@ def markdown(result: dict[str, Any], command: str) -> str:
         "SMAP's own errors.",
         "- What was tried to close the gap (feature subsampling, a detail gain from the scale-transfer check, local "
         "window models, smoothing or dropping the speckled SAR, factor-noise augmentation, linear trend + boosting), "
-        "kept or not, with the numbers: `bench/ACCURACY-EXPERIMENTS.md` (`bench/accuracy_experiments.py`)."]
+        "kept or not, with the numbers: `bench/ACCURACY-EXPERIMENTS.md` (`bench/accuracy_experiments.py`); the "
+        "screening's collinearity filters (the study's, decided by the scale-transfer check, off) before RF: "
+        "`bench/ACCURACY-SCREENING.md` (`bench/accuracy_experiments.py --screening`)."]
     lines += ["", "## Targets", ""]
     for name, tg in t.items():
         ok = "met" if tg["met"] else "NOT met"
