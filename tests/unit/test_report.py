@@ -264,3 +264,14 @@ def test_screen_report_shows_the_diagnostics_when_computed(tmp_path):
     plain = str(tmp_path / "plain.html")
     report.screen_report(screen_pairs(_pairs(), max_collinearity=0.9), plain)
     assert "<th>VIF</th>" not in _read(plain)
+
+
+def test_train_report_names_the_noise_augmentation(tmp_path):
+    meta = _meta()
+    meta["noise_augmentation"] = {"scale": 0.75, "copies": 5, "factor_noise_sd": {"ndvi": 0.0412, "vv": 2.43},
+                                  "method": "..."}
+    path = str(tmp_path / "aug.html")
+    report.train_report(meta, path)
+    text = _read(path)
+    assert ("Factor noise augmentation</td><td>5 noisy copies of the samples, noise 0.75 x each factor&#x27;s 1 km "
+            "noise (standard deviation: ndvi 0.0412, vv 2.4300)") in text
