@@ -106,6 +106,8 @@ HGB_SINGLE_THREAD_BELOW = 20000
 #: value says about soil moisture. Better at 1 km on every accuracy-bench scene (bench/ACCURACY.md).
 NOISE_AUGMENTATION = 0.75
 NOISE_COPIES = 5
+#: Fewer copies when the training set is large, so a fit never sees more than this many rows (at least one copy).
+NOISE_MAX_ROWS = 250_000
 #: The clock the search budget is measured with.
 _clock: Callable[[], float] = time.monotonic
 
@@ -242,7 +244,8 @@ def make_augmentation(pairs: Pairs, scale: float, is_canceled: IsCanceled = neve
     sd = []
     for spec in pairs.specs:
         sd += [0.0 if spec.kind == CATEGORICAL else scale * noise.get(spec.name, 0.0)] * len(spec.feature_names())
-    aug = _Augmentation(np.asarray(sd, dtype=np.float64), int(copies))
+    copies = max(1, min(int(copies), NOISE_MAX_ROWS // max(1, pairs.y.size)))
+    aug = _Augmentation(np.asarray(sd, dtype=np.float64), copies)
     meta = {"scale": float(scale), "copies": int(copies),
             "factor_noise_sd": {s.name: round(noise[s.name], 6) for s in pairs.specs if s.kind != CATEGORICAL},
             "method": f"{copies} copies of the coarse samples, each factor with Gaussian noise of {scale:g} times its "

@@ -74,3 +74,21 @@ def test_bad_augmentation_is_refused(tmp_path, scene, bad):
     with pytest.raises(InputError, match="factor noise augmentation must be between 0"):
         train_model(scene["sm"], scene["stacks"], str(tmp_path / "m.smdmodel"), noise_augmentation=bad)
     assert not list(tmp_path.iterdir())
+
+
+def test_large_training_sets_get_fewer_copies(monkeypatch):
+    from smdownscale.algorithms import train as tr
+
+    class _Pairs:
+        specs = [FactorSpec("vv", "continuous", []), FactorSpec("lc", "categorical", [1, 2])]
+        stack_paths: list = []
+
+    monkeypatch.setattr(tr, "fine_noise", lambda paths, specs, is_canceled=None: {"vv": 2.0, "lc": 0.0})
+    for n, copies in ((1000, 5), (100_000, 2), (400_000, 1)):
+        p = _Pairs()
+        p.y = np.zeros(n)
+        aug, meta = tr.make_augmentation(p, 0.5)
+        assert aug.copies == meta["copies"] == copies
+        np.testing.assert_array_equal(aug.sd, [1.0, 0.0, 0.0])  # 0.5 x vv's noise; class fractions none
+    x, y = tr.make_augmentation(p, 0.5)[0].apply(np.zeros((3, 3)), np.arange(3.0), seed=0)
+    assert x.shape == (3, 3) and np.all(x[:, 1:] == 0) and 0.3 < np.std(x[:, 0]) < 3.0
