@@ -67,6 +67,8 @@ from .units import (
 __all__ = ["RESIDUAL_MODES", "DownscaleResult", "downscale", "reuse_models"]
 BAND_NAME = "soil_moisture"
 UNITS = "m3/m3"
+#: Band of the optional uncertainty raster: the standard deviation of the trees' predictions.
+SPREAD_BAND_NAME = "soil_moisture_tree_sd"
 
 
 @dataclass
@@ -111,6 +113,9 @@ class DownscaleResult:
     filled_factors: dict[str, int] = field(default_factory=dict)
     #: The quality raster written ('' without).
     quality: str = ""
+    #: The uncertainty raster (standard deviation across the trees, m3/m3) and its mean; '' when not asked for.
+    uncertainty: str = ""
+    mean_tree_sd: float = math.nan
 
     def as_dict(self) -> dict[str, Any]:
         """The result as a plain dict (for reports and Processing outputs)."""
@@ -367,7 +372,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
               n_jobs: int | None = -1, progress: Progress = no_progress,
               is_canceled: IsCanceled = never_canceled, sm_scale: float | None = None,
               sm_nodata: float | None = None, quality: str | None = None,
-              fill_gaps: bool = True, fill_method: str = "bilinear") -> DownscaleResult:
+              fill_gaps: bool = True, fill_method: str = "bilinear",
+              uncertainty: str | None = None) -> DownscaleResult:
     """Predict 1 km soil moisture from a factor stack; write a float32 GeoTIFF (nodata -9999).
 
     ``residual`` 'smooth' (the default; needs ``coarse_sm``, the SMAP raster of the same date) adds an
@@ -377,7 +383,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     :data:`units.REFUSE_CLIPPED` an error (wrong units).
     SMAP values equal to ``sm_nodata`` are nodata and the others are multiplied by ``sm_scale`` (None:
     as the model was trained). NDVI-like factors outside -1..1 and LST in other units than the model's
-    are refused (:mod:`units`).
+    are refused (:mod:`units`). ``uncertainty`` (a path; random forest or extra trees models) also writes the
+    standard deviation of the trees' predictions per pixel (:func:`write_tree_spread`).
 
     Gap-free prediction (``fill_gaps``, needs ``coarse_sm`` for its cells, also with residual 'none'): a
     pixel missing some factors is predicted with the coarse-cell means of the missing ones, a pixel
@@ -409,6 +416,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     fill_gaps, fill_method
         Gap-free prediction (see above) and how missing factors' cell means are spread ('bilinear' between
         cell centres, or 'nearest': each pixel's own cell).
+    uncertainty
+        Where to write the trees' standard deviation per pixel (forests only), or None.
 
     Returns
     -------
@@ -421,7 +430,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     InputError
         A bad input: residual correction without SMAP, an empty clip range, SMAP that does not overlap the
         stack or is of another date or holds only nodata, a
-        factor the model needs missing.
+        factor the model needs missing, an uncertainty raster asked of a model that is not a forest.
     ModelFileError
         The model file is not a smdownscale model or is damaged.
     Canceled
@@ -436,10 +445,13 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
         raise InputError(f"The clip range must have its minimum below its maximum (got {lo:g}, {hi:g}).")
     raster.check_output_path(output)
+    outputs = {"raster": output, "quality raster": quality or None}
     if quality:
         raster.check_output_path(quality)
-    check_apart({"raster": output, "quality raster": quality or None},
-                {"factor stack": stack_path, "soil moisture raster": coarse_sm, "model file": model_path})
+    if uncertainty:
+        raster.check_output_path(uncertainty)
+        outputs["uncertainty raster"] = uncertainty
+    check_apart(outputs, {"factor stack": stack_path, "soil moisture raster": coarse_sm, "model file": model_path})
 
     predictor, meta = _load(model_path)
     specs = _specs_of(meta, model_path)
@@ -447,6 +459,10 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     reading = model_reading(meta, sm_scale, sm_nodata)
     predictor.set_n_jobs(n_jobs)
     model_type = str(meta.get("model_type") or predictor.kind)
+    if uncertainty and not predictor.has_spread:
+        raise InputError(f"Per-pixel uncertainty is the spread of a forest's trees, and the model "
+                         f"{os.path.basename(model_path)} is a {model_type}: train a random forest or extra trees "
+                         "model, or leave the uncertainty output empty.")
 
     ds = raster.open_raster(stack_path)
     grid = raster.stack_grid(ds, stack_path)
@@ -668,6 +684,18 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     result.quality = quality or ""
     result.n_valid = stats.n
     result.mean, result.std, result.min, result.max = stats.result()
+    if uncertainty:
+        result.uncertainty = uncertainty
+        try:
+            result.mean_tree_sd = write_tree_spread(predictor, reader, specs, grid, rows, uncertainty,
+                                                    {**metadata, "statistic": "standard deviation of the trees' "
+                                                     "predictions (m3/m3), before residual correction"},
+                                                    is_canceled)
+        except BaseException:
+            _remove(output)  # a run that fails or is canceled leaves none of its files
+            if quality:
+                _remove(quality)
+            raise
     progress(1.0)
     return result
 
@@ -710,3 +738,27 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
         progress(start + (end - start) * (i + 1) / n)
     if is_canceled():
         raise Canceled()
+
+
+def write_tree_spread(predictor: inference.Predictor, reader: StackReader, specs: list[FactorSpec], grid: Grid,
+                      rows: int, path: str, metadata: dict[str, str],
+                      is_canceled: IsCanceled = never_canceled) -> float:
+    """Write the per-pixel standard deviation of the trees' predictions (m3/m3) to ``path``; returns its mean.
+
+    Read block by block like the prediction (bounded memory); written under a temporary name and renamed
+    when complete. Residual correction shifts every tree alike, so the spread is that of the raw prediction.
+    """
+    stats = _Stats()
+    with raster.atomic_path(path) as tmp:
+        out = _Writer(tmp, grid, SPREAD_BAND_NAME, metadata)
+        try:
+            for row0, nrows in raster.iter_blocks(grid.height, rows, no_progress, is_canceled):
+                x, valid = fine_design(reader.read(row0, nrows), specs)
+                sd = np.full(valid.shape, np.nan, dtype=np.float32)
+                if x.shape[0]:
+                    sd[valid] = predictor.spread(x).astype(np.float32)
+                stats.add(sd)
+                out.write(row0, sd)
+        finally:
+            out.close()
+    return stats.result()[0]

@@ -438,6 +438,58 @@ def drop_constant_factors(pairs: Pairs) -> tuple[Pairs, list[str]]:
     return replace(pairs, X=pairs.X[:, keep_cols], feature_names=feature_names(keep_specs), specs=keep_specs), dropped
 
 
+#: The 1 km noise of each factor is measured on up to this many stacks (spread over the dates) ...
+NOISE_STACKS = 3
+#: ... on at most this many pixels of each, in blocks of NOISE_BLOCK_ROWS rows spread over the raster.
+NOISE_PIXELS = 1_000_000
+NOISE_BLOCK_ROWS = 16
+#: median |difference of two neighbours| / NOISE_MAD_SCALE = standard deviation of white noise
+NOISE_MAD_SCALE = 0.6745 * 2 ** 0.5
+
+
+def fine_noise(stack_paths: Sequence[str], specs: Sequence[FactorSpec],
+               is_canceled: IsCanceled = never_canceled) -> dict[str, float]:
+    """Standard deviation of the pixel-to-pixel noise of each continuous factor at 1 km (categorical: 0).
+
+    For white noise of standard deviation s on a field that varies smoothly, the difference of two
+    neighbouring pixels is normal with standard deviation s * sqrt(2), so s = median |difference| / (0.6745
+    * sqrt(2)); edges of fields and other structure touch a minority of the pairs, which the median ignores.
+    Horizontal and vertical neighbours of up to :data:`NOISE_PIXELS` pixels (row blocks spread over the
+    raster, so memory stays bounded) of up to :data:`NOISE_STACKS` stacks; the variances are averaged over
+    the stacks. Speckled radar, cloud-edge and retrieval noise that averages out in a SMAP cell shows here.
+    """
+    cont = [s for s in specs if s.kind != CATEGORICAL]
+    names = [s.name for s in cont]
+    if not cont:
+        return {s.name: 0.0 for s in specs}
+    picks = sorted({round(i * (len(stack_paths) - 1) / max(NOISE_STACKS - 1, 1)) for i in range(NOISE_STACKS)}) \
+        if len(stack_paths) > 1 else [0]
+    variances: dict[str, list[float]] = {n: [] for n in names}
+    for k in picks:
+        path = stack_paths[k]
+        ds = raster.open_raster(path)
+        grid = raster.stack_grid(ds, path)
+        reader = _reader(ds, path, names, is_canceled)
+        nblocks = -(-grid.height // NOISE_BLOCK_ROWS)
+        take = max(1, min(nblocks, NOISE_PIXELS // max(1, grid.width * NOISE_BLOCK_ROWS)))
+        diffs: dict[str, list[np.ndarray]] = {n: [] for n in names}
+        for b in np.unique(np.linspace(0, nblocks - 1, take).round().astype(int)):
+            if is_canceled():
+                raise Canceled()
+            row0 = int(b) * NOISE_BLOCK_ROWS
+            block = reader.read(row0, min(NOISE_BLOCK_ROWS, grid.height - row0), np.float32)
+            for i, spec in enumerate(cont):
+                a = block[i]
+                d = np.concatenate([(a[:, 1:] - a[:, :-1]).ravel(), (a[1:] - a[:-1]).ravel()])
+                diffs[spec.name].append(np.abs(d[np.isfinite(d)]))
+        ds = None
+        for spec in cont:
+            d = np.concatenate(diffs[spec.name]) if diffs[spec.name] else np.empty(0, np.float32)
+            if d.size:
+                variances[spec.name].append((float(np.median(d)) / NOISE_MAD_SCALE) ** 2)
+    return {s.name: (float(np.sqrt(np.mean(variances[s.name]))) if variances.get(s.name) else 0.0) for s in specs}
+
+
 #: Study ("paper") mode: fine pixels sampled for training, at most this many over all dates.
 PAPER_MAX_SAMPLES = 20000
 

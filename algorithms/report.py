@@ -692,6 +692,12 @@ def train_report(meta: Mapping[str, Any], path: str, inputs: Mapping[str, Sequen
         if sm_in.get("nodata") is not None:
             parts.append(_t("nodata {0}", f"{sm_in['nodata']:g}"))
         doc.keyvalues([(N_("SMAP values read with"), ", ".join(parts))])
+    aug = meta.get("noise_augmentation")
+    if aug:
+        doc.keyvalues([(N_("Factor noise augmentation"),
+                        _t("{0} noisy copies of the samples, noise {1} x each factor's 1 km noise (standard "
+                           "deviation: {2})", aug.get("copies"), f"{aug.get('scale'):g}",
+                           ", ".join(f"{k} {fmt(v, 4)}" for k, v in (aug.get("factor_noise_sd") or {}).items())))])
     dropped = meta.get("dropped_factors") or {}
     if dropped:
         doc.p(_t("Left out of the model: {0}.", "; ".join(f"{k} ({translate(v)})" for k, v in dropped.items())),

@@ -37,6 +37,14 @@ from .units import SmReading
 COLUMNS = ("factor", "kind", "n", "pearson_r", "pearson_p", "spearman_r", "spearman_p", "rank", "selected", "reason")
 #: Written after COLUMNS when the diagnostics are computed.
 DIAGNOSTIC_COLUMNS = ("vif", "mutual_info", "perm_importance")
+#: What the collinearity filter does: 'study' (the reference study's correlation screening: of two factors
+#: associated above ``max_collinearity`` the weaker one is dropped), 'transfer' (such a factor is dropped only when
+#: the scale-transfer check of a random forest is not worse without it) or 'off' (no factor is dropped for that).
+COLLINEARITY_MODES = ("study", "transfer", "off")
+#: Random forest of the transfer-decided collinearity filter (trees per fit); a collinear factor is kept when
+#: its scale-transfer RMSE is lower by more than TRANSFER_MIN_GAIN (relative: more than a forest's randomness).
+TRANSFER_TREES = 50
+TRANSFER_MIN_GAIN = 0.01
 #: Quick forest of the permutation importance.
 PERM_TREES = 60
 PERM_REPEATS = 3
@@ -234,16 +242,34 @@ def permutation_importance(pairs: Pairs, seed: int = 0, n_jobs: int = -1, block_
     return {s.name: float(g) for s, g in zip(pairs.specs, gain)}
 
 
+def _transfer_rmse(pairs: Pairs, factors: Sequence[_Factor], seed: int, n_jobs: int) -> float:
+    """Pooled RMSE of the scale-transfer check (train.scale_transfer) of a random forest on these factors."""
+    from . import train
+
+    index = {id(s): k for k, s in enumerate(pairs.specs)}
+    cols_of = _columns_of(pairs)
+    cols = [c for f in factors for c in cols_of[index[id(f.spec)]]]
+    sub = Pairs(pairs.X[:, cols], pairs.y, [pairs.feature_names[c] for c in cols], [f.spec for f in factors],
+                pairs.dates, pairs.cells, pairs.date_labels, pairs.grid)
+    est = train.make_estimator("rf", {"n_estimators": TRANSFER_TREES}, seed, n_jobs)
+    res = train.scale_transfer(est, sub, "rf", 3, 4, seed)
+    return math.nan if res is None or res["pooled"].get("rmse") is None else float(res["pooled"]["rmse"])
+
+
 def screen_pairs(pairs: Pairs, max_collinearity: float = 0.8, min_abs_r: float = 0.0,
                  max_factors: int = 0, max_vif: float = 0.0, diagnostics: bool = False, seed: int = 0,
-                 n_jobs: int = -1) -> ScreenResult:
+                 n_jobs: int = -1, collinearity: str = "study") -> ScreenResult:
     """Rank and select the factors of already built coarse pairs (see :func:`screen_factors`).
 
     Raises
     ------
     InputError
-        A threshold is out of range, or no factor passes the screening.
+        A threshold is out of range, an unknown collinearity filter, or no factor passes the screening.
     """
+    collinearity = (collinearity or "study").strip().lower()
+    if collinearity not in COLLINEARITY_MODES:
+        raise InputError(f"Unknown collinearity filter '{collinearity}'; choose one of "
+                         f"{', '.join(COLLINEARITY_MODES)}.")
     if not 0.0 < max_collinearity <= 1.0:
         raise InputError(f"The maximum collinearity must be in (0, 1] (got {max_collinearity}); 1 keeps every factor.")
     if not 0.0 <= min_abs_r < 1.0:
@@ -257,6 +283,8 @@ def screen_pairs(pairs: Pairs, max_collinearity: float = 0.8, min_abs_r: float =
     kept: list[_Factor] = []
     reasons: dict[int, str] = {}
     closest: dict[int, tuple[str, str, float]] = {}
+    kept_note: dict[int, str] = {}
+    transfer_base = math.nan
     for f in factors:
         measure = "eta" if f.categorical else "|r|"
         reason = ""
@@ -270,11 +298,25 @@ def screen_pairs(pairs: Pairs, max_collinearity: float = 0.8, min_abs_r: float =
                 a, how = association(f, k)
                 if math.isfinite(a) and a > worst_a:
                     worst, worst_a, label = k, a, how
-            if worst is not None and worst_a > max_collinearity:
+            if worst is not None and worst_a > max_collinearity and collinearity != "off":
                 reason = (f"collinear with {worst.spec.name} ({label} {worst_a:.3f} > {max_collinearity:g}), "
                           f"which correlates better with soil moisture")
-            elif max_factors and len(kept) >= max_factors:
+                if collinearity == "transfer":
+                    if not math.isfinite(transfer_base):
+                        transfer_base = _transfer_rmse(pairs, kept, seed, n_jobs)
+                    with_it = _transfer_rmse(pairs, kept + [f], seed, n_jobs)
+                    if math.isfinite(with_it) and math.isfinite(transfer_base) and \
+                            with_it < (1.0 - TRANSFER_MIN_GAIN) * transfer_base:
+                        kept_note[id(f)] = (f"{reason}, but kept: the scale-transfer check is better with it "
+                                            f"(RMSE {with_it:.4f} vs {transfer_base:.4f} without)")
+                        transfer_base = with_it
+                        reason = ""
+                    else:
+                        reason += (f"; the scale-transfer check is not clearly better with it (RMSE {with_it:.4f} "
+                                   f"vs {transfer_base:.4f} without)")
+            if not reason and max_factors and len(kept) >= max_factors:
                 reason = f"beyond the maximum of {max_factors} factors"
+                kept_note.pop(id(f), None)
             if worst is not None:
                 closest[id(f)] = (worst.spec.name, label, worst_a)
         if reason:
@@ -315,7 +357,9 @@ def screen_pairs(pairs: Pairs, max_collinearity: float = 0.8, min_abs_r: float =
         name = f.spec.name
         if selected:
             parts = [f"kept: {measure} {abs(f.r):.3f} with soil moisture, rank {rank}"]
-            if id(f) in closest:
+            if id(f) in kept_note:
+                parts.append(kept_note[id(f)])
+            elif id(f) in closest:
                 other, how, a = closest[id(f)]
                 parts.append(f"strongest association with a better factor: {how} {a:.3f} ({other}), within "
                              f"{max_collinearity:g}")
@@ -372,14 +416,16 @@ def screen_factors(sm_paths: Sequence[str], stack_paths: Sequence[str], max_coll
                    output_csv: str | None = None, progress: Progress = no_progress,
                    is_canceled: IsCanceled = never_canceled, max_vif: float = 0.0, diagnostics: bool = False,
                    derived: Sequence[str] | None = None, seed: int = 0, n_jobs: int = -1, sm_scale: float = 1.0,
-                   sm_nodata: float | None = None) -> ScreenResult:
+                   sm_nodata: float | None = None, collinearity: str = "study") -> ScreenResult:
     """Screen every band of the factor stacks against SMAP soil moisture; optionally write the table as CSV.
 
     ``derived`` adds derived factors (:mod:`derived`) computed from the stacks; ``diagnostics`` adds VIF,
     mutual information and permutation importance (columns after the standard ones); ``max_vif`` > 0
     filters on the VIF. SMAP values equal to ``sm_nodata`` are nodata, the others are multiplied by
-    ``sm_scale`` (0.01 for percent) and checked (:mod:`units`). Returns the rows in rank order and the
-    selected factor names (categorical factors by base name).
+    ``sm_scale`` (0.01 for percent) and checked (:mod:`units`). ``collinearity`` is the collinearity filter
+    (:data:`COLLINEARITY_MODES`): the study's correlation screening, decided by the scale-transfer check of a
+    random forest, or off. Returns the rows in rank order and the selected factor names (categorical factors by
+    base name).
 
     Parameters
     ----------
@@ -401,6 +447,8 @@ def screen_factors(sm_paths: Sequence[str], stack_paths: Sequence[str], max_coll
         See above.
     sm_scale, sm_nodata
         How to read SMAP (:class:`.units.SmReading`).
+    collinearity
+        'study', 'transfer' or 'off' (see above).
 
     Returns
     -------
@@ -423,7 +471,8 @@ def screen_factors(sm_paths: Sequence[str], stack_paths: Sequence[str], max_coll
                          lambda f: progress(0.8 * f), is_canceled, derived=derived, sm_reading=reading)
     if is_canceled():
         raise Canceled()
-    result = screen_pairs(pairs, max_collinearity, min_abs_r, max_factors, max_vif, diagnostics, seed, n_jobs)
+    result = screen_pairs(pairs, max_collinearity, min_abs_r, max_factors, max_vif, diagnostics, seed, n_jobs,
+                          collinearity)
     if is_canceled():
         raise Canceled()
     if output_csv:

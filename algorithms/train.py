@@ -30,7 +30,9 @@ recorded in the metadata. Selecting on the same folds that report skill flatters
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as dt
+import functools
 import itertools
 import json
 import math
@@ -42,7 +44,7 @@ import numpy as np
 
 from . import model_io, options
 from .errors import Canceled, InputError
-from .features import PAPER_MAX_SAMPLES, Pairs, coarse_pairs, drop_constant_factors, fine_pairs
+from .features import CATEGORICAL, PAPER_MAX_SAMPLES, Pairs, coarse_pairs, drop_constant_factors, fine_noise, fine_pairs
 from .metrics import METRIC_NAMES, metrics
 from .options import AUTO
 from .paths import check_apart
@@ -54,9 +56,9 @@ MODEL_TYPES = options.MODELS.keys
 AUTO_CANDIDATES = ("rf", "extratrees", "gbr", "linear_gbr", "svr")
 MODEL_LABELS = options.MODEL_CHOICES.labels
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
-    # max_features 1/3 (Breiman's choice for regression): decorrelated trees average into a smoother
-    # response, which transfers better from 9 km means to 1 km pixels (see bench/ACCURACY.md)
-    "rf": {"n_estimators": 100, "min_samples_leaf": 2, "max_features": 0.33},
+    # max_features 0.2: strongly decorrelated trees average into a smoother response, which transfers better
+    # from 9 km means to 1 km pixels; better than Breiman's 1/3 on every accuracy-bench scene (bench/ACCURACY.md)
+    "rf": {"n_estimators": 100, "min_samples_leaf": 2, "max_features": 0.2},
     # epsilon 0.02 m3/m3 (bench/svr_tradeoff.py on 3 accuracy-bench scenes): 0.29 x the support vectors of
     # 0.005 (so 3.4 x faster days), better spatial-CV RMSE (0.0246 vs 0.0252) and 1 km ubRMSD (0.0304 vs 0.0338)
     "svr": {"C": 1.0, "epsilon": 0.02, "gamma": "scale", "kernel": "rbf"},
@@ -94,6 +96,15 @@ RF_MAX_TREE_SAMPLES = 50000
 CV_MAX_TREES = 50
 #: Histogram gradient boosting on fewer samples runs single-threaded (several times faster there).
 HGB_SINGLE_THREAD_BELOW = 20000
+#: Factor-noise augmentation (scale-aware mode): every fit sees NOISE_COPIES copies of its coarse samples, each
+#: factor with Gaussian noise of NOISE_AUGMENTATION times the factor's own 1 km noise added (features.fine_noise).
+#: A model fitted on 9 km means, whose noise has averaged out, otherwise follows the noise of the 1 km factors it
+#: is applied to (speckled radar, LST retrieval noise); trained on noisy copies it learns what a noisy 1 km
+#: value says about soil moisture. Better at 1 km on every accuracy-bench scene (bench/ACCURACY.md).
+NOISE_AUGMENTATION = 0.75
+NOISE_COPIES = 5
+#: Fewer copies when the training set is large, so a fit never sees more than this many rows (at least one copy).
+NOISE_MAX_ROWS = 250_000
 #: The clock the search budget is measured with.
 _clock: Callable[[], float] = time.monotonic
 
@@ -216,9 +227,47 @@ def _threads(model_type: str, n: int) -> Any:
     return contextlib.nullcontext()
 
 
+@dataclass(frozen=True)
+class _Augmentation:
+    """Noisy copies of the training samples: ``sd`` per feature column (0 for class fractions)."""
+
+    sd: np.ndarray
+    copies: int
+
+    def apply(self, x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng([int(seed), 41, x.shape[0]])
+        xs = [x + self.sd * rng.standard_normal(x.shape) for _ in range(self.copies)]
+        return np.concatenate(xs), np.tile(y, self.copies)
+
+
+#: The augmentation of every fit train_model makes (cross-validation, scale transfer, final model); None: off.
+_AUGMENT: contextvars.ContextVar[_Augmentation | None] = contextvars.ContextVar("smd_augment", default=None)
+
+
+def make_augmentation(pairs: Pairs, scale: float, is_canceled: IsCanceled = never_canceled,
+                       copies: int = NOISE_COPIES) -> tuple[_Augmentation | None, dict[str, Any] | None]:
+    """The factor-noise augmentation of coarse pairs (None when ``scale`` is 0) and its metadata."""
+    if scale <= 0:
+        return None, None
+    noise = fine_noise(pairs.stack_paths, pairs.specs, is_canceled)
+    sd = []
+    for spec in pairs.specs:
+        sd += [0.0 if spec.kind == CATEGORICAL else scale * noise.get(spec.name, 0.0)] * len(spec.feature_names())
+    copies = max(1, min(int(copies), NOISE_MAX_ROWS // max(1, pairs.y.size)))
+    aug = _Augmentation(np.asarray(sd, dtype=np.float64), copies)
+    meta = {"scale": float(scale), "copies": int(copies),
+            "factor_noise_sd": {s.name: round(noise[s.name], 6) for s in pairs.specs if s.kind != CATEGORICAL},
+            "method": f"{copies} copies of the coarse samples, each factor with Gaussian noise of {scale:g} times its "
+                      "1 km noise (median difference of neighbouring pixels) added"}
+    return aug, meta
+
+
 def _fit(estimator: Any, x: np.ndarray, y: np.ndarray, model_type: str, seed: int) -> Any:
     from sklearn.base import clone
 
+    aug = _AUGMENT.get()
+    if aug is not None:
+        x, y = aug.apply(x, y, seed)
     est = clone(estimator)
     if model_type == "svr" and y.size > SVR_MAX_SAMPLES:
         pick = np.random.default_rng(seed).choice(y.size, SVR_MAX_SAMPLES, replace=False)
@@ -459,6 +508,8 @@ def _cv_estimator(estimator: Any, model_type: str) -> Any:
 
 
 def _with_caps(estimator: Any, model_type: str, n: int, params: dict[str, Any] | None) -> Any:
+    aug = _AUGMENT.get()
+    n = n * (aug.copies if aug is not None else 1)
     if model_type in ("rf", "extratrees") and n > RF_MAX_TREE_SAMPLES and "max_samples" not in (params or {}):
         if model_type == "extratrees":
             estimator.set_params(bootstrap=True)
@@ -550,13 +601,14 @@ def _public(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 @gdal_exceptions()
-def train_model(sm_paths: Sequence[str], stack_paths: Sequence[str], output: str, model_type: str = "rf",
+def _train_model(sm_paths: Sequence[str], stack_paths: Sequence[str], output: str, model_type: str = "rf",
                 factors: Sequence[str] | None = None, params: dict[str, Any] | None = None, cv_folds: int = 5,
                 cv_block_cells: int = 4, min_valid_fraction: float = 0.5, seed: int = 0, n_jobs: int = -1,
                 progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled, cv_mode: str = "spatial",
                 search_seconds: float = 0.0, training_mode: str = "coarse", derived: Sequence[str] | None = None,
                 search_max_configs: int | None = None, paper_max_samples: int = PAPER_MAX_SAMPLES,
-                sm_scale: float = 1.0, sm_nodata: float | None = None) -> TrainResult:
+                sm_scale: float = 1.0, sm_nodata: float | None = None,
+                noise_augmentation: float = NOISE_AUGMENTATION) -> TrainResult:
     """Train a soil moisture model, cross-validate it and save it as a .smdmodel file.
 
     ``model_type`` is one of :data:`MODEL_TYPES` or 'auto'. ``factors`` names the stack bands (or derived
@@ -566,6 +618,8 @@ def train_model(sm_paths: Sequence[str], stack_paths: Sequence[str], output: str
     (``search_max_configs`` caps the configurations per model); ``training_mode`` is 'coarse' or 'paper'.
     SMAP values equal to ``sm_nodata`` are nodata and the others are multiplied by ``sm_scale`` (0.01 for
     percent); both are stored in the model, so downscale reads the SMAP of residual correction the same way.
+    ``noise_augmentation`` (scale-aware mode; 0 switches it off) fits every model on noisy copies of the coarse
+    samples, with that multiple of each factor's measured 1 km noise (:data:`NOISE_AUGMENTATION`).
     Returns the saved metadata and the pooled metrics of the ``cv_mode`` scheme.
 
     Parameters
@@ -622,6 +676,10 @@ def train_model(sm_paths: Sequence[str], stack_paths: Sequence[str], output: str
     search_seconds = float(search_seconds or 0.0)
     if not math.isfinite(search_seconds) or search_seconds < 0:
         raise InputError(f"The search time budget must be 0 (off) or a number of seconds (got {search_seconds}).")
+    noise_augmentation = float(noise_augmentation or 0.0)
+    if not (math.isfinite(noise_augmentation) and 0.0 <= noise_augmentation <= 5.0):
+        raise InputError(f"The factor noise augmentation must be between 0 (off) and 5 (got {noise_augmentation}); "
+                         f"the default is {NOISE_AUGMENTATION:g}.")
     if search_max_configs is not None and search_max_configs < 1:
         raise InputError(f"The search needs at least 1 configuration per model (got {search_max_configs}).")
     reading = SmReading(float(sm_scale), None if sm_nodata is None else float(sm_nodata))
@@ -639,6 +697,10 @@ def train_model(sm_paths: Sequence[str], stack_paths: Sequence[str], output: str
         pairs = coarse_pairs(sm_paths, stack_paths, factors, min_valid_fraction, pair_progress, is_canceled,
                              derived=derived, sm_reading=reading)
     pairs, constant = drop_constant_factors(pairs)  # recorded in meta["dropped_factors"]
+    augmentation_meta = None
+    if training_mode == "coarse":
+        augmentation, augmentation_meta = make_augmentation(pairs, noise_augmentation, is_canceled)
+        _AUGMENT.set(augmentation)  # this call's own context (train_model)
 
     selecting = requested == AUTO or search_seconds > 0
     sel_folds = cv_folds or SELECTION_FOLDS
@@ -764,6 +826,7 @@ def train_model(sm_paths: Sequence[str], stack_paths: Sequence[str], output: str
         "cv": cv,
         "search": search_meta,
         "auto": auto_meta,
+        "noise_augmentation": augmentation_meta,
     }
     if training_mode == "paper":
         meta["paper_max_samples"] = int(paper_max_samples)
@@ -801,6 +864,13 @@ def province_day_cost(estimator: Any, x: np.ndarray, rows: int = 4096) -> dict[s
     predictor.predict(sample)
     secs = (time.perf_counter() - t0) * PROVINCE_DAY_PIXELS / rows
     return {"seconds": round(secs, 1), "pixels": PROVINCE_DAY_PIXELS, "backend": predictor.backend}
+
+
+@functools.wraps(_train_model)
+def train_model(*args: Any, **kwargs: Any) -> TrainResult:
+    """Train a model (:func:`_train_model`, same parameters, returns and errors) in its own context copy."""
+    # the factor-noise augmentation _train_model sets stays inside this call (its own copy of the context)
+    return contextvars.copy_context().run(_train_model, *args, **kwargs)
 
 
 def cv_table(meta: dict[str, Any]) -> str:

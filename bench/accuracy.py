@@ -86,6 +86,8 @@ CEILING_TREES = 100
 CEILING_MAX_SAMPLES = 60000
 #: The default chain of the issue's measurement: screening with its defaults, then RF on the selected factors.
 CHAIN = "chain"
+#: Products whose uncertainty output (tree spread) is written and calibrated against the truth.
+CALIBRATED = ("rf/coarse/constant", f"{CHAIN}/coarse/constant")
 
 
 @dataclass
@@ -222,7 +224,18 @@ def prepare(scene: Scene, folder: str, size_km: int, n_dates: int) -> Prepared:
     if oracle:
         baselines.update({"oracle": oracle, "oracle+residual": oracle_rc})
     prep = Prepared(scene, folder, list(meta["dates"]), stacks, smaps, truths, baselines)
-    prep.baselines["ceiling"] = ceiling(prep)
+    # the ceiling forest is the slowest part of a scene: kept next to the scene, keyed by its definition
+    ckey = {**key, "ceiling": [CEILING_BLOCK_KM, CEILING_TREES, CEILING_MAX_SAMPLES]}
+    cstamp, cfile = os.path.join(folder, "ceiling.json"), os.path.join(folder, "ceiling.npy")
+    if cached and os.path.exists(cstamp) and os.path.exists(cfile):
+        with open(cstamp, encoding="utf-8") as fh:
+            if json.load(fh) == ckey:
+                prep.baselines["ceiling"] = list(np.load(cfile, allow_pickle=False))
+    if "ceiling" not in prep.baselines:
+        prep.baselines["ceiling"] = ceiling(prep)
+        np.save(cfile, np.stack(prep.baselines["ceiling"]), allow_pickle=False)
+        with open(cstamp, "w", encoding="utf-8") as fh:
+            json.dump(ckey, fh)
     return prep
 
 
@@ -326,19 +339,45 @@ def _cache_model_loading() -> None:
     downscale.load_model = load
 
 
-def apply_model(model: str, prep: Prepared, work: str, residual: str) -> list[np.ndarray]:
-    """Downscale every date of a scene with a model file; the 1 km arrays (NaN = nodata)."""
+def apply_model(model: str, prep: Prepared, work: str, residual: str,
+                spread: list[np.ndarray] | None = None) -> list[np.ndarray]:
+    """Downscale every date of a scene with a model file; the 1 km arrays (NaN = nodata). With ``spread`` (a
+    list), the uncertainty output (standard deviation across the trees) of every date is appended to it."""
     from smdownscale.algorithms import downscale, raster
 
     _cache_model_loading()
     out = []
     for t, stack in enumerate(prep.stacks):
         path = os.path.join(work, f"sm_{t}_{residual}.tif")
+        unc = os.path.join(work, f"sd_{t}_{residual}.tif") if spread is not None else None
         downscale.downscale(model, stack, path, coarse_sm=prep.smap[t] if residual != "none" else None,
-                            residual=residual, n_jobs=2)
+                            residual=residual, n_jobs=2, uncertainty=unc)
         out.append(raster.read_all(path, dtype=np.float64)[0])
         os.remove(path)
+        if unc and spread is not None:
+            spread.append(raster.read_all(unc, dtype=np.float64)[0])
+            os.remove(unc)
     return out
+
+
+#: Uncertainty calibration: the share of truth pixels within the result +- UNCERTAINTY_Z tree standard deviations
+#: (a normal 90 % interval if the spread were the error's standard deviation).
+UNCERTAINTY_Z = 1.645
+
+
+def calibration(prep: Prepared, values: list[np.ndarray], spread: list[np.ndarray]) -> dict[str, float]:
+    """How the tree spread of a product relates to its error against the truth, pooled over the dates."""
+    err, sd = [], []
+    for truth, v, s in zip(prep.truth, values, spread):
+        ok = np.isfinite(truth) & np.isfinite(v) & np.isfinite(s)
+        err.append((v - truth)[ok])
+        sd.append(s[ok])
+    e, s = np.abs(np.concatenate(err)), np.concatenate(sd)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(s > 0, e / s, np.inf)
+    return {"coverage": float(np.mean(e <= UNCERTAINTY_Z * s)), "mean_sd": float(np.mean(s)),
+            "rmse": float(np.sqrt(np.mean(e ** 2))), "z90": float(np.quantile(z, 0.9)),
+            "r_abs_error_sd": float(np.corrcoef(e, s)[0, 1]) if e.size > 2 and np.std(s) > 0 else math.nan}
 
 
 def training_dates(prep: Prepared) -> tuple[list[str], list[str]]:
@@ -384,6 +423,7 @@ def run_scene(prep: Prepared, models: tuple[str, ...], modes: tuple[str, ...], a
     work = os.path.join(prep.folder, "models")
     os.makedirs(work, exist_ok=True)
     products: dict[str, list[np.ndarray]] = dict(prep.baselines)
+    calib: dict[str, dict[str, float]] = {}
     info: dict[str, dict[str, Any]] = {k: {"product": k, "model": "", "training_mode": "", "residual": ""}
                                        for k in products}
     runs = [(m, mode) for mode in modes for m in models] + ([("auto", "coarse")] if auto else [])
@@ -401,7 +441,10 @@ def run_scene(prep: Prepared, models: tuple[str, ...], modes: tuple[str, ...], a
         # every residual mode for the scale-aware models; the study's mode and the chain with the default only
         for residual in (RESIDUALS if mode == "coarse" and model_type != CHAIN else ("constant",)):
             name = f"{model_type}/{mode}/{residual}"
-            products[name] = apply_model(path, prep, work, residual)
+            spread: list[np.ndarray] | None = [] if name in CALIBRATED else None
+            products[name] = apply_model(path, prep, work, residual, spread)
+            if spread:
+                calib[name] = calibration(prep, products[name], spread)
             info[name] = {"product": "model", "model": label, "training_mode": mode, "residual": residual,
                           "cv_r": cv.get("r"), "cv_rmse": cv.get("rmse"), "train_s": round(secs, 2),
                           "screen_dropped": meta.get("screen_dropped")}
@@ -415,7 +458,8 @@ def run_scene(prep: Prepared, models: tuple[str, ...], modes: tuple[str, ...], a
     for name, m in scores.items():
         rows.append({"scene": s.name, "seed": s.seed, "generator": s.generator, **s.physics(), **info[name], **m,
                      "gap_closed": gap_closed(m["ubrmsd"], bil, ceil) if name not in ("bilinear", "ceiling") else None,
-                     "dates": len(prep.dates), "train_dates": ntrain, "key": name})
+                     "dates": len(prep.dates), "train_dates": ntrain, "key": name,
+                     **({"uncertainty": calib[name]} if name in calib else {})})
     return rows, files
 
 
@@ -523,6 +567,36 @@ def headline_table(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def readme_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown of the README's accuracy table: per scene R / ubRMSD of bilinear, the default chain, RF on every
+    factor, auto (with its pick) and the ceiling, and the gap closed by chain / RF / auto; then the means."""
+    cell = {(r["scene"], r["key"]): r for r in rows}
+    keys = ["bilinear", f"{CHAIN}/coarse/constant", "/".join(DEFAULT), "auto/coarse/constant", "ceiling"]
+    out = ["| scene | SMAP bilinear | default chain | RF, every factor | auto (picked) | ceiling | gap closed: chain "
+           "/ RF / auto |", "|---|---|---|---|---|---|---|"]
+    ub: dict[str, list[float]] = {}
+    gaps: dict[str, list[float]] = {}
+    for scene in dict.fromkeys(r["scene"] for r in rows):
+        vals = []
+        for k in keys:
+            r = cell.get((scene, k))
+            if r is None:
+                vals.append("")
+                continue
+            vals.append(f"{_f(r['r'], 3)} / {_f(r['ubrmsd'])}"
+                        + (f" ({r['model'][5:]})" if r.get("model", "").startswith("auto:") else ""))
+            ub.setdefault(k, []).append(r["ubrmsd"])
+            if r.get("gap_closed") is not None:
+                gaps.setdefault(k, []).append(r["gap_closed"])
+        g = " / ".join(_f(cell[(scene, k)].get("gap_closed"), 2) if (scene, k) in cell else "" for k in keys[1:4])
+        out.append(f"| {scene} | " + " | ".join(vals) + f" | {g} |")
+    means = [_f(float(np.mean(ub[k]))) if k in ub else "" for k in keys]
+    means[1] = f"**{means[1]}**"
+    out.append("| **mean ubRMSD** | " + " | ".join(means) + " | "
+               + " / ".join(_f(float(np.mean(gaps[k])), 2) if k in gaps else "" for k in keys[1:4]) + " |")
+    return out
+
+
 def summary_table(rows: list[dict[str, Any]], residual: str = "constant") -> list[str]:
     """Markdown: one line per product (baselines, then models by mode), R / ubRMSD per scene and the mean gap."""
     scenes = list(dict.fromkeys(r["scene"] for r in rows))
@@ -555,6 +629,25 @@ def summary_table(rows: list[dict[str, Any]], residual: str = "constant") -> lis
                 gaps.append(r["gap_closed"])
         gap = _f(float(np.mean(gaps)), 2) if gaps else ""
         out.append(f"| {label} | " + " | ".join(vals) + f" | {gap} |")
+    return out
+
+
+def uncertainty_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown: calibration of the tree spread of the calibrated products, per scene."""
+    cal = [r for r in rows if r.get("uncertainty")]
+    if not cal:
+        return ["(not measured)"]
+    out = [f"The uncertainty raster is the standard deviation of the forest's trees per pixel. Calibration: the share "
+           f"of truth pixels within the result +- {UNCERTAINTY_Z} standard deviations (90 % if the spread were the "
+           "error's standard deviation), the multiple of the spread that would hold 90 % of the truth, the mean "
+           "spread next to the RMSE against the truth, and the correlation of the absolute error with the spread.",
+           "", "| scene | product | share within +-1.645 sd | multiple for 90 % | mean sd | RMSE | R(abs error, sd) |",
+           "|---|---|---|---|---|---|---|"]
+    for r in cal:
+        u = r["uncertainty"]
+        label = r["key"].replace(CHAIN, "default chain")
+        out.append(f"| {r['scene']} | {label} | {_f(u['coverage'], 2)} | {_f(u['z90'], 2)} | {_f(u['mean_sd'])} | "
+                   f"{_f(u['rmse'])} | {_f(u['r_abs_error_sd'], 2)} |")
     return out
 
 
@@ -635,7 +728,10 @@ def markdown(result: dict[str, Any], command: str) -> str:
         "bilinear - ubRMSD) / (ubRMSD bilinear - ubRMSD ceiling). The **default chain** is what a user runs: "
         "smdownscale:screen with its defaults, then RF (scale-aware, constant residual correction) on the "
         "selected factors; `rf/coarse/constant` is RF on every factor. Models: `model/training mode/residual "
-        "correction`, default settings, trained on the scene's training dates.",
+        "correction`, default settings, trained on the scene's training dates."
+        + ("" if list(result.get("models", MODELS)) == list(MODELS) and list(result.get("modes", MODES)) == list(MODES)
+           else f" This run trained {', '.join(result['models'])} in the {' and '.join(result['modes'])} mode(s) only"
+                + (f", in {result['runs']} runs side by side" if result.get("runs") else "") + "."),
         "",
         "| scene | seed | physics | training dates |",
         "|---|---|---|---|",
@@ -647,6 +743,7 @@ def markdown(result: dict[str, Any], command: str) -> str:
     if dropped:
         lines += ["", "Factors the default screening dropped: " + "; ".join(
             f"{k}: {', '.join(v) if v else 'none'}" for k, v in dropped.items()) + "."]
+    lines += ["", "## Per-pixel uncertainty (downscale's UNCERTAINTY output)", ""] + uncertainty_table(rows)
     lines += ["", "## Every product (constant residual correction)", ""] + summary_table(rows, "constant")
     lines += ["", "## Residual correction variants (mean ubRMSD over scenes, coarse mode)", ""] + residual_table(rows)
     lines += ["", "## Findings", ""] + findings(rows) + [
@@ -654,7 +751,12 @@ def markdown(result: dict[str, Any], command: str) -> str:
         "context; residual correction restores the part of the truth's correlated noise SMAP sees, so corrected "
         "models can beat the ceiling and a gap ratio can exceed 1. The capped means below limit each scene to 1.",
         "- These are synthetic scenes with a known relation; skill on real data depends on the factors and on "
-        "SMAP's own errors."]
+        "SMAP's own errors.",
+        "- What was tried to close the gap (feature subsampling, a detail gain from the scale-transfer check, local "
+        "window models, smoothing or dropping the speckled SAR, factor-noise augmentation, linear trend + boosting), "
+        "kept or not, with the numbers: `bench/ACCURACY-EXPERIMENTS.md` (`bench/accuracy_experiments.py`); the "
+        "screening's collinearity filters (the study's, decided by the scale-transfer check, off) before RF: "
+        "`bench/ACCURACY-SCREENING.md` (`bench/accuracy_experiments.py --screening`)."]
     lines += ["", "## Targets", ""]
     for name, tg in t.items():
         ok = "met" if tg["met"] else "NOT met"
@@ -773,6 +875,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     scenes = QUICK_SCENES if args.quick else SCENES
     if args.scenes:
         scenes = scenes[:args.scenes]
+    if args.only:
+        wanted = [n.strip() for n in args.only.split(",") if n.strip()]
+        unknown = sorted(set(wanted) - {s.name for s in scenes})
+        if unknown:
+            raise SystemExit(f"unknown scene(s) {', '.join(unknown)}; known: {', '.join(s.name for s in scenes)}")
+        scenes = tuple(s for s in scenes if s.name in wanted)
     size = args.size_km or (64 if args.quick else 120)
     ndates = args.dates or (2 if args.quick else 4)
     models = tuple(m for m in (args.models.split(",") if args.models else
@@ -798,6 +906,40 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"  {time.perf_counter() - ts:.0f} s", flush=True)
     if len(preps) > 1 and "rf" in models and "coarse" in modes:
         rows += transfer_rows(preps, files)
+    seconds = time.perf_counter() - t0
+    result = {"scenes": [{"name": s.name, "seed": s.seed, "generator": s.generator, **s.physics(),
+                          "mosaic": s.mosaic, "describe": s.describe(), "train_dates": s.train_dates or ndates}
+                         for s in scenes], "size_km": size, "mosaic_size_km": mosaic_size,
+              "dates": ndates, "models": list(models), "modes": list(modes), "rows": rows, "gaps": gap_results,
+              "gap_targets": gaps.gap_targets(gap_results) if gap_results else None,
+              "seconds": round(seconds, 1), "no_auto": bool(args.no_auto), "no_chain": bool(args.no_chain),
+              "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, "
+                         f"scikit-learn {sklearn.__version__}"}
+    return finish(result, out, args)
+
+
+def merge(args: argparse.Namespace) -> dict[str, Any]:
+    """One report from the results.json of runs on different scenes (``--only``), e.g. run side by side."""
+    parts = []
+    for folder in args.merge.split(","):
+        with open(os.path.join(folder, "results.json"), encoding="utf-8") as fh:
+            parts.append(json.load(fh))
+    result = dict(parts[0])
+    result["scenes"] = [s for p in parts for s in p["scenes"]]
+    result["rows"] = [r for p in parts for r in p["rows"]]
+    result["gaps"] = [g for p in parts for g in (p.get("gaps") or [])]
+    result["gap_targets"] = gaps.gap_targets(result["gaps"]) if result["gaps"] else None
+    result["seconds"] = round(max(p["seconds"] for p in parts), 1)
+    result["runs"] = len(parts)
+    out = os.path.abspath(args.out)
+    os.makedirs(out, exist_ok=True)
+    return finish(result, out, args)
+
+
+def finish(result: dict[str, Any], out: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Targets, CSV, results.json and the markdown of a run (or of merged runs)."""
+    rows = result["rows"]
+    models = result["models"]
     tg = {}
     if not args.no_chain:
         tg["default chain: screening defaults, then RF"] = targets(rows, f"{CHAIN}/coarse/constant")
@@ -806,23 +948,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         tg["auto, scale-aware, constant residual correction"] = targets(rows, "auto/coarse/constant")
     if "rf" in models:
         tg["RF, scale-aware, smooth residual correction"] = targets(rows, "rf/coarse/smooth")
-    seconds = time.perf_counter() - t0
-    result = {"scenes": [{"name": s.name, "seed": s.seed, "generator": s.generator, **s.physics(),
-                          "mosaic": s.mosaic, "describe": s.describe(), "train_dates": s.train_dates or ndates}
-                         for s in scenes], "size_km": size, "mosaic_size_km": mosaic_size,
-              "dates": ndates, "auto_vs_default": auto_vs_default(rows), "models": list(models),
-              "modes": list(modes), "rows": rows, "targets": tg, "gaps": gap_results,
-              "gap_targets": gaps.gap_targets(gap_results) if gap_results else None,
-              "seconds": round(seconds, 1),
-              "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, "
-                         f"scikit-learn {sklearn.__version__}"}
+    result["targets"] = tg
+    result["auto_vs_default"] = auto_vs_default(rows)
+    seconds = result["seconds"]
+    gap_results = result.get("gaps") or []
     write_csv(os.path.join(out, "accuracy.csv"), rows)
     with open(os.path.join(out, "results.json"), "w", encoding="utf-8") as fh:
         json.dump(result, fh, indent=1, default=float)
     command = "make bench-accuracy" if not args.quick else "bench/accuracy.py --quick"
+    if args.command:
+        command = args.command
     md = markdown(result, command)
     with open(os.path.join(out, "ACCURACY.md"), "w", encoding="utf-8") as fh:
         fh.write(md)
+    with open(os.path.join(out, "README-table.md"), "w", encoding="utf-8") as fh:
+        fh.write("\n".join(readme_table(rows)) + "\n")
     if args.doc:
         shutil.copyfile(os.path.join(out, "ACCURACY.md"), args.doc)
         if gap_results:
@@ -853,11 +993,14 @@ def main(argv: list[str] | None = None) -> int:
                     "bench/ACCURACY.md, and the before/after maps complete_maps.png next to it")
     ap.add_argument("--no-gaps", action="store_true", help="skip the gap-filling and seam measurements (cloud masks)")
     ap.add_argument("--gaps-only", action="store_true", help="only the gap-filling and seam measurements")
-    ap.add_argument("--only", default=None, help="with --gaps-only: comma-separated scene names")
+    ap.add_argument("--only", default=None, help="comma-separated scene names (default: every scene)")
+    ap.add_argument("--merge", default=None, help="comma-separated output folders of runs on other scenes: write one "
+                                                  "report from their results.json (nothing is run)")
+    ap.add_argument("--command", default=None, help="the command named in ACCURACY.md (default: make bench-accuracy)")
     args = ap.parse_args(argv)
     if args.gaps_only:
         return run_gaps_only(args)
-    result = run(args)
+    result = merge(args) if args.merge else run(args)
     return 0 if args.quick or all(t["met"] for k, t in result["targets"].items() if k.startswith("default")) else 1
 
 

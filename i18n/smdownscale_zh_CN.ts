@@ -334,277 +334,277 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
     <context>
         <name>DownscaleAlgorithm</name>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="60" />
+            <location filename="../processing_provider/algs/downscale.py" line="61" />
             <source>Downscale soil moisture</source>
             <translation>土壤水分降尺度</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="102" />
+            <location filename="../processing_provider/algs/downscale.py" line="103" />
             <source>Model file</source>
             <translation>模型文件</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="102" />
+            <location filename="../processing_provider/algs/downscale.py" line="103" />
             <source>smdownscale model (*.smdmodel)</source>
             <translation>smdownscale 模型 (*.smdmodel)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="102" />
+            <location filename="../processing_provider/algs/downscale.py" line="103" />
             <source>A .smdmodel file written by 'Train downscaling model'.</source>
             <translation>由“训练降尺度模型”写出的 .smdmodel 文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="106" />
+            <location filename="../processing_provider/algs/downscale.py" line="107" />
             <source>Factor stack (1 km)</source>
             <translation>因子堆栈（1 km）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="106" />
+            <location filename="../processing_provider/algs/downscale.py" line="107" />
             <source>Multiband raster with one named band per factor, on the 1 km grid (one date; leave empty for a time series).</source>
             <translation>1 km 格网上的多波段栅格，每个因子一个命名波段（单一日期；时间序列请留空）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="109" />
+            <location filename="../processing_provider/algs/downscale.py" line="110" />
             <source>SMAP soil moisture of the factor stack's date; needed for residual correction.</source>
             <translation>与因子堆栈同一日期的 SMAP 土壤水分；残差校正需要此项。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="113" />
+            <location filename="../processing_provider/algs/downscale.py" line="114" />
             <source>Residual correction</source>
             <translation>残差校正</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="100" />
+            <location filename="../processing_provider/algs/downscale.py" line="101" />
             <source>Constant per coarse cell</source>
             <translation>每个粗像元取常数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="100" />
+            <location filename="../processing_provider/algs/downscale.py" line="101" />
             <source>None</source>
             <translation>无</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="120" />
+            <location filename="../processing_provider/algs/downscale.py" line="121" />
             <source>Minimum soil moisture (m3/m3)</source>
             <translation>土壤水分最小值（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="120" />
+            <location filename="../processing_provider/algs/downscale.py" line="121" />
             <source>Lower end of the physical range; smaller values are raised to it.</source>
             <translation>物理范围的下限；低于该值的结果被提高到该值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="123" />
+            <location filename="../processing_provider/algs/downscale.py" line="124" />
             <source>Maximum soil moisture (m3/m3)</source>
             <translation>土壤水分最大值（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="123" />
+            <location filename="../processing_provider/algs/downscale.py" line="124" />
             <source>Upper end of the physical range (about the porosity); larger values are lowered to it.</source>
             <translation>物理范围的上限（约为土壤孔隙度）；高于该值的结果被降低到该值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="131" />
+            <location filename="../processing_provider/algs/downscale.py" line="132" />
             <source>Factor stacks of several dates, each with its date in the file name (YYYYMMDD or YYYY-MM-DD); one output file per date.</source>
             <translation>多个日期的因子堆栈，文件名中带有各自的日期（YYYYMMDD 或 YYYY-MM-DD）；每个日期输出一个文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="135" />
+            <location filename="../processing_provider/algs/downscale.py" line="136" />
             <source>The SMAP rasters of the same dates (paired by the date in the file names), for residual correction.</source>
             <translation>相同日期的 SMAP 栅格（按文件名中的日期配对），用于残差校正。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="140" />
+            <location filename="../processing_provider/algs/downscale.py" line="141" />
             <source>smdownscale manifest (*.json)</source>
             <translation>smdownscale 清单 (*.json)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="140" />
+            <location filename="../processing_provider/algs/downscale.py" line="141" />
             <source>The manifest.json written by 'Fetch data from Earth Engine': every date it lists is downscaled.</source>
             <translation>由“从 Earth Engine 获取数据”写出的 manifest.json：对其中列出的每个日期进行降尺度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="145" />
+            <location filename="../processing_provider/algs/downscale.py" line="146" />
             <source>Time series: input folder</source>
             <translation>时间序列：输入文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="145" />
+            <location filename="../processing_provider/algs/downscale.py" line="146" />
             <source>A folder holding factors_&lt;date&gt;.tif and smap_&lt;date&gt;.tif (also in factors/ and smap/ subfolders, or listed by a manifest.json in the folder).</source>
             <translation>包含 factors_&lt;date&gt;.tif 和 smap_&lt;date&gt;.tif 的文件夹（也可位于 factors/ 和 smap/ 子文件夹中，或由文件夹中的 manifest.json 列出）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="149" />
+            <location filename="../processing_provider/algs/downscale.py" line="150" />
             <source>Soil moisture 1 km</source>
             <translation>1 km 土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="149" />
+            <location filename="../processing_provider/algs/downscale.py" line="150" />
             <source>Float32 GeoTIFF of soil moisture in m3/m3 (one date).</source>
             <translation>土壤水分的 Float32 GeoTIFF，单位 m3/m3（单一日期）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="157" />
+            <location filename="../processing_provider/algs/downscale.py" line="163" />
             <source>Time series: output folder</source>
             <translation>时间序列：输出文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="157" />
+            <location filename="../processing_provider/algs/downscale.py" line="163" />
             <source>Folder for sm_1km_&lt;YYYYMMDD&gt;.tif per date and the list sm_1km_series.csv; empty: a temporary folder.</source>
             <translation>存放每个日期的 sm_1km_&lt;YYYYMMDD&gt;.tif 及列表 sm_1km_series.csv 的文件夹；留空则使用临时文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="161" />
+            <location filename="../processing_provider/algs/downscale.py" line="167" />
             <source>Mean soil moisture (m3/m3)</source>
             <translation>土壤水分均值（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="162" />
+            <location filename="../processing_provider/algs/downscale.py" line="168" />
             <source>Time series: output files (';'-separated)</source>
             <translation>时间序列：输出文件（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="170" />
+            <location filename="../processing_provider/algs/downscale.py" line="176" />
             <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
             <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="189" />
+            <location filename="../processing_provider/algs/downscale.py" line="195" />
             <source>The minimum soil moisture must be below the maximum.</source>
             <translation>土壤水分最小值必须小于最大值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="196" />
+            <location filename="../processing_provider/algs/downscale.py" line="206" />
             <source>Residual correction needs the coarse soil moisture: give the coarse SMAP raster of the same date, or set residual correction to None.</source>
             <translation>残差校正需要粗分辨率土壤水分：请给定同一日期的粗分辨率 SMAP 栅格，或将残差校正设为“无”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="223" />
+            <location filename="../processing_provider/algs/downscale.py" line="234" />
             <source>Residual correction is off: the coarse soil moisture raster is not used.</source>
             <translation>残差校正已关闭：不使用粗分辨率土壤水分栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="233" />
+            <location filename="../processing_provider/algs/downscale.py" line="244" />
             <source>Model: {} ({}); date: {}</source>
             <translation>模型：{}（{}）；日期：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="235" />
+            <location filename="../processing_provider/algs/downscale.py" line="246" />
             <source>{} valid pixels: mean {:.4f}, std {:.4f}, min {:.4f}, max {:.4f} m3/m3</source>
             <translation>{} 个有效像元：均值 {:.4f}，标准差 {:.4f}，最小值 {:.4f}，最大值 {:.4f} m3/m3</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="238" />
+            <location filename="../processing_provider/algs/downscale.py" line="249" />
             <source>Residual correction: {} coarse cells, mean |residual| {:.4f} m3/m3, largest cell mean deviation {:.2g} m3/m3 (before clipping)</source>
             <translation>残差校正：{} 个粗像元，平均 |残差| {:.4f} m3/m3，像元均值最大偏差 {:.2g} m3/m3（截断前）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="244" />
+            <location filename="../processing_provider/algs/downscale.py" line="255" />
             <source>{} pixels lie in cells without a SMAP value and keep the uncorrected prediction.</source>
             <translation>{} 个像元位于没有 SMAP 值的粗像元内，保留未经校正的预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="249" />
+            <location filename="../processing_provider/algs/downscale.py" line="260" />
             <source>{} pixels were clipped to {:g}-{:g} m3/m3.</source>
             <translation>{} 个像元被截断到 {:g}-{:g} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="375" />
+            <location filename="../processing_provider/algs/downscale.py" line="391" />
             <source>Soil moisture 1 km {}</source>
             <translation>1 km 土壤水分 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="308" />
+            <location filename="../processing_provider/algs/downscale.py" line="324" />
             <source>Give either one factor stack (one date) or a time series (factor stacks, a manifest or an input folder), not both.</source>
             <translation>请给定一个因子堆栈（单一日期）或一个时间序列（因子堆栈、清单或输入文件夹），不能同时给定两者。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="311" />
+            <location filename="../processing_provider/algs/downscale.py" line="327" />
             <source>Give a factor stack, or a time series: factor stacks of several dates, a manifest or an input folder.</source>
             <translation>请给定一个因子堆栈，或一个时间序列：多个日期的因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="315" />
+            <location filename="../processing_provider/algs/downscale.py" line="331" />
             <source>Give the time series one way: factor stacks, a manifest or an input folder.</source>
             <translation>时间序列只能以一种方式给定：因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="317" />
+            <location filename="../processing_provider/algs/downscale.py" line="333" />
             <source>Residual correction needs the SMAP rasters of the same dates: add them under 'Time series: SMAP soil moisture rasters', or set residual correction to None.</source>
             <translation>残差校正需要相同日期的 SMAP 栅格：请在“时间序列：SMAP 土壤水分栅格”中添加，或将残差校正设为“无”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="347" />
+            <location filename="../processing_provider/algs/downscale.py" line="363" />
             <source>Residual correction is off: the SMAP rasters are not used.</source>
             <translation>残差校正已关闭：不使用 SMAP 栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="361" />
+            <location filename="../processing_provider/algs/downscale.py" line="377" />
             <source>{}: {} valid pixels, mean {:.4f} m3/m3 -&gt; {}</source>
             <translation>{}：{} 个有效像元，均值 {:.4f} m3/m3 -&gt; {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="367" />
+            <location filename="../processing_provider/algs/downscale.py" line="383" />
             <source>{}: {} pixels lie in cells without a SMAP value and keep the uncorrected prediction.</source>
             <translation>{}：{} 个像元位于没有 SMAP 值的粗像元内，保留未经校正的预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="374" />
+            <location filename="../processing_provider/algs/downscale.py" line="390" />
             <source>Soil moisture 1 km {} to {}</source>
             <translation>1 km 土壤水分 {} 至 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="378" />
+            <location filename="../processing_provider/algs/downscale.py" line="394" />
             <source>{} dates written to {}; mean soil moisture {:.4f} m3/m3.</source>
             <translation>已将 {} 个日期写入 {}；土壤水分均值 {:.4f} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="279" />
+            <location filename="../processing_provider/algs/downscale.py" line="295" />
             <source>Prediction: compiled tree walker (same values as scikit-learn, faster).</source>
             <translation>预测：编译版决策树遍历器（与 scikit-learn 结果相同，速度更快）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="286" />
+            <location filename="../processing_provider/algs/downscale.py" line="302" />
             <source>Prediction: scikit-learn; the compiled tree walker is {}.</source>
             <translation>预测：scikit-learn；编译版决策树遍历器{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="289" />
+            <location filename="../processing_provider/algs/downscale.py" line="305" />
             <source>Prediction: scikit-learn.</source>
             <translation>预测：scikit-learn。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="359" />
+            <location filename="../processing_provider/algs/downscale.py" line="375" />
             <source>SMAP values read with {}.</source>
             <translation>SMAP 值按 {} 读取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="109" />
+            <location filename="../processing_provider/algs/downscale.py" line="110" />
             <source>SMAP of the same date</source>
             <translation>同一日期的 SMAP</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="101" />
+            <location filename="../processing_provider/algs/downscale.py" line="102" />
             <source>Smooth (mass-conserving)</source>
             <translation>平滑（质量守恒）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="131" />
+            <location filename="../processing_provider/algs/downscale.py" line="132" />
             <source>Time series: factor stacks</source>
             <translation>时间序列：因子堆栈</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="135" />
+            <location filename="../processing_provider/algs/downscale.py" line="136" />
             <source>Time series: SMAP rasters</source>
             <translation>时间序列：SMAP 栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="140" />
+            <location filename="../processing_provider/algs/downscale.py" line="141" />
             <source>Time series: fetch manifest</source>
             <translation>时间序列：数据获取清单</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="63" />
+            <location filename="../processing_provider/algs/downscale.py" line="64" />
             <source>Applies a model trained with 'Train downscaling model' to a 1 km factor stack (from 'Align rasters to a grid') and writes 1 km soil moisture (m3/m3, float32 GeoTIFF, nodata -9999).
 
 Factors are matched to the model by band name, so the stack may hold its bands in any order and extra bands; a factor the model needs but the stack lacks is an error. The raster is processed in blocks, so any extent fits in memory.
@@ -633,69 +633,94 @@ Units: the SMAP of residual correction is read as the model was trained (its SM_
 单位：除非在高级参数中另行给定，残差校正所用的 SMAP 按模型训练时的方式读取（其 SM_SCALE 和 SM_NODATA）；不可能是 m3/m3 的值（百分比、未声明的填充值如 -9999）会使运行停止，并给出修正方法。若模型以开尔文训练而 LST 因子为摄氏度（或相反），或类 NDVI 因子超出 -1 到 1，将被拒绝并给出应做的换算。超过 5% 的像元被截断到物理范围时，会在日志和输出的元数据中给出警告；超过一半时运行停止，因为此时输入采用了其他单位。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="113" />
+            <location filename="../processing_provider/algs/downscale.py" line="114" />
             <source>Smooth (default): the residual is spread as an interpolated surface, without steps at cell edges, and each SMAP cell's 1 km mean equals SMAP. Constant per coarse cell: the same cell means, with steps at cell edges. None: the plain model prediction.</source>
             <translation>平滑（默认）：残差以插值曲面的形式分配，像元边界处没有阶跃，且每个 SMAP 像元内 1 km 结果的均值等于 SMAP。每个粗像元取常数：像元均值相同，但像元边界处有阶跃。无：直接使用模型预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="127" />
+            <location filename="../processing_provider/algs/downscale.py" line="128" />
             <source>Fill gaps (complete maps)</source>
             <translation>填补空缺（完整地图）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="127" />
+            <location filename="../processing_provider/algs/downscale.py" line="128" />
             <source>Predict pixels with missing factors from the coarse-cell means of those factors, and give pixels without any factor the coarse field; off: they stay nodata.</source>
             <translation>用缺失因子的粗像元均值预测因子缺失的像元，并为没有任何因子的像元赋予粗分辨率场；关闭时这些像元保持为无数据值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="152" />
+            <location filename="../processing_provider/algs/downscale.py" line="153" />
             <source>Quality (path of each pixel)</source>
             <translation>质量（各像元的来源路径）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="152" />
+            <location filename="../processing_provider/algs/downscale.py" line="153" />
             <source>Byte GeoTIFF: 1 all factors observed, 2 missing factors filled from coarse-cell means, 3 coarse field only, 0 nodata (one date; a time series writes quality_&lt;YYYYMMDD&gt;.tif next to the soil moisture files).</source>
             <translation>Byte GeoTIFF：1 所有因子均有观测，2 缺失因子由粗像元均值填补，3 仅粗分辨率场，0 无数据值（单一日期；时间序列在土壤水分文件旁写出 quality_&lt;YYYYMMDD&gt;.tif）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="223" />
+            <location filename="../processing_provider/algs/downscale.py" line="234" />
             <source>Residual correction is off: the coarse soil moisture raster serves gap filling only.</source>
             <translation>残差校正已关闭：粗分辨率土壤水分栅格仅用于填补空缺。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="255" />
+            <location filename="../processing_provider/algs/downscale.py" line="266" />
             <source>Quality {}</source>
             <translation>质量 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="261" />
+            <location filename="../processing_provider/algs/downscale.py" line="277" />
             <source>Gap filling is off (or no SMAP raster was given): pixels where a factor is missing stay nodata.</source>
             <translation>填补空缺已关闭（或未给定 SMAP 栅格）：因子缺失的像元保持为无数据值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="264" />
+            <location filename="../processing_provider/algs/downscale.py" line="280" />
             <source>Pixels: {} with all factors observed, {} with missing factors filled from coarse-cell means, {} from the coarse field only.</source>
             <translation>像元：{} 个所有因子均有观测，{} 个缺失因子由粗像元均值填补，{} 个仅来自粗分辨率场。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="268" />
+            <location filename="../processing_provider/algs/downscale.py" line="284" />
             <source>Factor {} filled at {} pixels.</source>
             <translation>因子 {} 在 {} 个像元处已填补。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="364" />
+            <location filename="../processing_provider/algs/downscale.py" line="380" />
             <source>{}: {} pixels with missing factors filled, {} from the coarse field only.</source>
             <translation>{}：{} 个像元的缺失因子已填补，{} 个仅来自粗分辨率场。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="281" />
+            <location filename="../processing_provider/algs/downscale.py" line="297" />
             <source>Prediction: compiled SVR kernel (scikit-learn's values within 1e-9, faster).</source>
             <translation>预测：编译版 SVR 核函数（与 scikit-learn 的值相差不超过 1e-9，速度更快）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="283" />
+            <location filename="../processing_provider/algs/downscale.py" line="299" />
             <source>Prediction: SVR kernel in numpy blocks (scikit-learn's values within 1e-9); the compiled library is {}.</source>
             <translation>预测：numpy 分块计算的 SVR 核函数（与 scikit-learn 的值相差不超过 1e-9）；编译库{}。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="158" />
+            <source>Uncertainty (tree spread)</source>
+            <translation>不确定性（树间离散度）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="158" />
+            <source>Optional, one date, random forest or extra trees models: the standard deviation of the trees' predictions per pixel (m3/m3). A relative measure, not a calibrated interval: how often the truth lies within it is measured in bench/ACCURACY.md.</source>
+            <translation>可选，单一日期，仅随机森林或极端随机树模型：每个像元各棵树预测值的标准差（m3/m3）。这是相对度量，不是经过校准的区间：真值落入其中的比例见 bench/ACCURACY.md 中的测量。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="202" />
+            <source>The uncertainty output is written for one date: leave it empty for a time series, or downscale the date alone.</source>
+            <translation>不确定性输出只针对单一日期：时间序列请将其留空，或单独对该日期进行降尺度。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="268" />
+            <source>Uncertainty: mean standard deviation across the trees {:.4f} m3/m3.</source>
+            <translation>不确定性：各树预测的平均标准差 {:.4f} m3/m3。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="270" />
+            <source>Soil moisture uncertainty {}</source>
+            <translation>土壤水分不确定性 {}</translation>
         </message>
     </context>
     <context>
@@ -2100,17 +2125,17 @@ With 'Search and download', the granules of the chosen product for the area and 
     <context>
         <name>QualityStyle</name>
         <message>
-            <location filename="../processing_provider/layers.py" line="153" />
+            <location filename="../processing_provider/layers.py" line="167" />
             <source>All factors observed</source>
             <translation>所有因子均有观测</translation>
         </message>
         <message>
-            <location filename="../processing_provider/layers.py" line="154" />
+            <location filename="../processing_provider/layers.py" line="168" />
             <source>Missing factors filled (coarse-cell means)</source>
             <translation>缺失因子已填补（粗像元均值）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/layers.py" line="155" />
+            <location filename="../processing_provider/layers.py" line="169" />
             <source>Coarse field only (no factor observed)</source>
             <translation>仅粗分辨率场（无因子观测）</translation>
         </message>
@@ -2292,152 +2317,152 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
     <context>
         <name>ScreenAlgorithm</name>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="51" />
+            <location filename="../processing_provider/algs/screen.py" line="55" />
             <source>Screen factors (correlation analysis)</source>
             <translation>因子筛选（相关分析）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="94" />
+            <location filename="../processing_provider/algs/screen.py" line="98" />
             <source>A factor correlated more strongly than this with a better-ranked selected factor is dropped. 1 keeps every factor.</source>
             <translation>若某因子与排名更靠前的已选因子的相关性超过此值，则将其剔除。取 1 时保留所有因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="99" />
+            <location filename="../processing_provider/algs/screen.py" line="112" />
             <source>Minimum |r| with soil moisture</source>
             <translation>与土壤水分的最小 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="99" />
+            <location filename="../processing_provider/algs/screen.py" line="112" />
             <source>Factors correlating more weakly than this with soil moisture are dropped.</source>
             <translation>与土壤水分的相关性弱于此值的因子将被剔除。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="103" />
+            <location filename="../processing_provider/algs/screen.py" line="116" />
             <source>Keep at most this many factors, best ranked first. 0 keeps all that pass.</source>
             <translation>最多保留这么多个因子，按排名优先。0 表示保留所有通过筛选的因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="106" />
+            <location filename="../processing_provider/algs/screen.py" line="119" />
             <source>Drop, one at a time, the kept continuous factor whose VIF against the other kept factors exceeds this (5 or 10 are usual). 0 switches the filter off.</source>
             <translation>每次剔除一个相对于其他保留因子的 VIF 超过此值的保留连续型因子（通常取 5 或 10）。0 表示关闭该筛选。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="110" />
+            <location filename="../processing_provider/algs/screen.py" line="123" />
             <source>Compute VIF, mutual information and permutation importance</source>
             <translation>计算 VIF、互信息和置换重要性</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="110" />
+            <location filename="../processing_provider/algs/screen.py" line="123" />
             <source>Adds the columns vif, mutual_info and perm_importance (a quick random forest; needs scikit-learn) and their values in the reasons.</source>
             <translation>增加 vif、mutual_info 和 perm_importance 列（使用快速随机森林；需要 scikit-learn），并在原因中给出其数值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="115" />
+            <location filename="../processing_provider/algs/screen.py" line="128" />
             <source>Derived factors</source>
             <translation>派生因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="115" />
+            <location filename="../processing_provider/algs/screen.py" line="128" />
             <source>LST day-night difference (lst_diff)</source>
             <translation>LST 昼夜温差（lst_diff）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="115" />
+            <location filename="../processing_provider/algs/screen.py" line="128" />
             <source>TVDI from the NDVI-LST space (tvdi)</source>
             <translation>基于 NDVI-LST 特征空间的 TVDI（tvdi）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="115" />
+            <location filename="../processing_provider/algs/screen.py" line="128" />
             <source>Antecedent precipitation index (api)</source>
             <translation>前期降水指数（api）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="115" />
+            <location filename="../processing_provider/algs/screen.py" line="128" />
             <source>Computed from the stack bands when their inputs are present and screened with the other factors.</source>
             <translation>当所需输入波段存在时由堆栈波段计算，并与其他因子一起参与筛选。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="124" />
+            <location filename="../processing_provider/algs/screen.py" line="137" />
             <source>Screening table</source>
             <translation>筛选结果表</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="124" />
+            <location filename="../processing_provider/algs/screen.py" line="137" />
             <source>CSV files (*.csv)</source>
             <translation>CSV 文件 (*.csv)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="124" />
+            <location filename="../processing_provider/algs/screen.py" line="137" />
             <source>CSV table with one row per factor, in rank order.</source>
             <translation>CSV 表，每个因子一行，按排名排序。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="127" />
+            <location filename="../processing_provider/algs/screen.py" line="140" />
             <source>Screening report</source>
             <translation>筛选报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="127" />
+            <location filename="../processing_provider/algs/screen.py" line="140" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="127" />
+            <location filename="../processing_provider/algs/screen.py" line="140" />
             <source>HTML report: factors ranked by their correlation with soil moisture (selected and dropped), the correlation heatmap and the table; shown in the Processing results viewer.</source>
             <translation>HTML 报告：按与土壤水分的相关性排序的因子（已选和已剔除）、相关系数热图和结果表；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="133" />
+            <location filename="../processing_provider/algs/screen.py" line="146" />
             <source>Selected factors (comma-separated)</source>
             <translation>已选因子（以逗号分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="167" />
+            <location filename="../processing_provider/algs/screen.py" line="181" />
             <source>{} coarse samples over {} date(s).</source>
             <translation>{} 个粗分辨率样本，共 {} 个日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="171" />
+            <location filename="../processing_provider/algs/screen.py" line="185" />
             <source>yes</source>
             <translation>是</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="171" />
+            <location filename="../processing_provider/algs/screen.py" line="185" />
             <source>no</source>
             <translation>否</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="174" />
+            <location filename="../processing_provider/algs/screen.py" line="188" />
             <source>Selected factors: {}</source>
             <translation>已选因子：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="178" />
+            <location filename="../processing_provider/algs/screen.py" line="192" />
             <source>Maximum collinearity</source>
             <translation>最大共线性</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="180" />
+            <location filename="../processing_provider/algs/screen.py" line="194" />
             <source>Minimum |r|</source>
             <translation>最小 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="181" />
+            <location filename="../processing_provider/algs/screen.py" line="195" />
             <source>Maximum number of factors</source>
             <translation>最大因子数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="182" />
+            <location filename="../processing_provider/algs/screen.py" line="196" />
             <source>no limit</source>
             <translation>不限</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="183" />
+            <location filename="../processing_provider/algs/screen.py" line="197" />
             <source>Maximum VIF</source>
             <translation>最大 VIF</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="183" />
+            <location filename="../processing_provider/algs/screen.py" line="197" />
             <source>off</source>
             <translation>关闭</translation>
         </message>
@@ -2472,32 +2497,32 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
             <translation>原因</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="153" />
+            <location filename="../processing_provider/algs/screen.py" line="166" />
             <source>SMAP values read with {}.</source>
             <translation>SMAP 值按 {} 读取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="185" />
+            <location filename="../processing_provider/algs/screen.py" line="201" />
             <source>SMAP values</source>
             <translation>SMAP 值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="94" />
+            <location filename="../processing_provider/algs/screen.py" line="98" />
             <source>Maximum collinearity |r|</source>
             <translation>最大共线性 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="103" />
+            <location filename="../processing_provider/algs/screen.py" line="116" />
             <source>Maximum factors (0 = no limit)</source>
             <translation>最多因子数（0 = 不限）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="106" />
+            <location filename="../processing_provider/algs/screen.py" line="119" />
             <source>Maximum VIF (0 = off)</source>
             <translation>最大 VIF（0 = 关闭）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="54" />
+            <location filename="../processing_provider/algs/screen.py" line="58" />
             <source>Required: both lists (SMAP rasters and factor stacks, one per date), or a fetch manifest instead of both. The form marks all three [optional] because either way is complete; it names what is missing before anything runs.
 
 Ranks the downscaling factors by how strongly they relate to SMAP soil moisture and selects a non-redundant subset for smdownscale:train.
@@ -2528,6 +2553,31 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
 输出：CSV 表（factor、kind、n、pearson_r、pearson_p、spearman_r、spearman_p、rank、selected、reason，启用诊断时还有 vif、mutual_info、perm_importance），以及以逗号分隔的已选因子名称，可直接用作模型中 smdownscale:train 的“要使用的因子”输入。相邻像元存在自相关，因此 p 值偏乐观：请用于排序，而不要作为证明。
 
 单位：SMAP 土壤水分必须为 m3/m3；百分比、缩放后的整数或未声明的填充值（如 -9999）会使运行停止，并给出修正方法。高级参数 SM_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 SM_NODATA（文件未声明的填充值）说明如何读取 SMAP。类 NDVI 因子必须位于 -1 到 1 之间。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/screen.py" line="198" />
+            <source>Collinearity filter</source>
+            <translation>共线性筛选</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/screen.py" line="103" />
+            <source>Study's correlation screening</source>
+            <translation>原研究的相关性筛选</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/screen.py" line="103" />
+            <source>Decided by the scale-transfer check</source>
+            <translation>由尺度迁移检验决定</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/screen.py" line="103" />
+            <source>Off</source>
+            <translation>关闭</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/screen.py" line="103" />
+            <source>Study's: of two collinear factors the weaker one is dropped, as the reference study screens. Scale-transfer check: such a factor is dropped only when a random forest trained on grids 2x and 3x coarser than SMAP predicts SMAP's cells no worse without it (tree models use collinear factors well). Off: no factor is dropped for collinearity.</source>
+            <translation>原研究方式：两个共线因子中较弱的一个被剔除，与参考研究的筛选方式相同。尺度迁移检验：仅当在比 SMAP 粗 2 倍和 3 倍的网格上训练的随机森林在没有该因子时预测 SMAP 像元并不更差时，才剔除该因子（树模型能很好地利用共线因子）。关闭：不因共线性剔除任何因子。</translation>
         </message>
     </context>
     <context>
@@ -2902,292 +2952,292 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
     <context>
         <name>TrainAlgorithm</name>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="68" />
+            <location filename="../processing_provider/algs/train.py" line="73" />
             <source>Train downscaling model</source>
             <translation>训练降尺度模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="121" />
+            <location filename="../processing_provider/algs/train.py" line="126" />
             <source>Band names of the factor stacks to train on, e.g. 'ndvi,lst_day,landcover' (the 'Selected factors' output of smdownscale:screen). Empty: all bands.</source>
             <translation>用于训练的因子堆栈波段名称，例如“ndvi,lst_day,landcover”（smdownscale:screen 的“已选因子”输出）。留空：使用所有波段。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="125" />
+            <location filename="../processing_provider/algs/train.py" line="130" />
             <source>Model</source>
             <translation>模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="113" />
+            <location filename="../processing_provider/algs/train.py" line="118" />
             <source>Random forest (RF)</source>
             <translation>随机森林（RF）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="113" />
+            <location filename="../processing_provider/algs/train.py" line="118" />
             <source>Support vector regression (SVR)</source>
             <translation>支持向量回归（SVR）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="114" />
+            <location filename="../processing_provider/algs/train.py" line="119" />
             <source>Regression tree (CART)</source>
             <translation>分类回归树（CART）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="114" />
+            <location filename="../processing_provider/algs/train.py" line="119" />
             <source>Gradient boosting (histogram-based)</source>
             <translation>梯度提升（基于直方图）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="115" />
+            <location filename="../processing_provider/algs/train.py" line="120" />
             <source>Extra trees</source>
             <translation>极端随机树</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="115" />
+            <location filename="../processing_provider/algs/train.py" line="120" />
             <source>Linear trend + gradient boosting</source>
             <translation>线性趋势 + 梯度提升</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="132" />
+            <location filename="../processing_provider/algs/train.py" line="137" />
             <source>Training mode</source>
             <translation>训练模式</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="132" />
+            <location filename="../processing_provider/algs/train.py" line="137" />
             <source>Scale-aware training learns the relation at the scale SMAP measures; the study's mode reproduces the published setup (trained on bilinearly resampled SMAP).</source>
             <translation>尺度感知训练在 SMAP 的观测尺度上学习关系；文献模式复现已发表的方案（在双线性重采样后的 SMAP 上训练）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="137" />
+            <location filename="../processing_provider/algs/train.py" line="142" />
             <source>Cross-validation</source>
             <translation>交叉验证</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="118" />
+            <location filename="../processing_provider/algs/train.py" line="123" />
             <source>Spatial blocks</source>
             <translation>空间分块</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="118" />
+            <location filename="../processing_provider/algs/train.py" line="123" />
             <source>Dates held out</source>
             <translation>留出日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="119" />
+            <location filename="../processing_provider/algs/train.py" line="124" />
             <source>Random K-fold (optimistic)</source>
             <translation>随机 K 折（偏乐观）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="137" />
+            <location filename="../processing_provider/algs/train.py" line="142" />
             <source>How the reported skill is estimated. Random K-fold mixes neighbouring cells between training and testing and overstates skill.</source>
             <translation>所报告精度的估计方式。随机 K 折会把相邻像元同时分到训练集和测试集中，从而高估精度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="141" />
+            <location filename="../processing_provider/algs/train.py" line="146" />
             <source>Hyperparameter search budget (s, 0 = off)</source>
             <translation>超参数搜索时间预算（秒，0 = 关闭）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="141" />
+            <location filename="../processing_provider/algs/train.py" line="146" />
             <source>Seconds to spend trying settings of the model (of each model with Auto), scored by spatial cross-validation. 0 uses the default settings.</source>
             <translation>尝试模型设置所用的秒数（“自动”模式下为每个模型），以空间交叉验证打分。0 表示使用默认设置。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="145" />
+            <location filename="../processing_provider/algs/train.py" line="150" />
             <source>Derived factors</source>
             <translation>派生因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="145" />
+            <location filename="../processing_provider/algs/train.py" line="150" />
             <source>LST day-night difference (lst_diff)</source>
             <translation>LST 昼夜温差（lst_diff）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="145" />
+            <location filename="../processing_provider/algs/train.py" line="150" />
             <source>TVDI from the NDVI-LST space (tvdi)</source>
             <translation>基于 NDVI-LST 特征空间的 TVDI（tvdi）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="145" />
+            <location filename="../processing_provider/algs/train.py" line="150" />
             <source>Antecedent precipitation index (api)</source>
             <translation>前期降水指数（api）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="145" />
+            <location filename="../processing_provider/algs/train.py" line="150" />
             <source>Computed from the stack bands (lst_day and lst_night; ndvi and lst_day; daily precipitation_lag&lt;d&gt; bands) when present, and added to the factors; skipped with a note when their inputs are missing.</source>
             <translation>在所需波段存在时由堆栈波段计算（lst_day 和 lst_night；ndvi 和 lst_day；逐日的 precipitation_lag&lt;d&gt; 波段），并加入因子；若缺少所需输入，则跳过并给出提示。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="153" />
+            <location filename="../processing_provider/algs/train.py" line="158" />
             <source>Number of trees (random forest)</source>
             <translation>树的数量（随机森林）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="158" />
+            <location filename="../processing_provider/algs/train.py" line="163" />
             <source>Cross-validation folds (0 = none)</source>
             <translation>交叉验证折数（0 = 不进行）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="158" />
+            <location filename="../processing_provider/algs/train.py" line="163" />
             <source>Number of folds for both spatial and random cross-validation; 0 skips cross-validation, otherwise at least 2.</source>
             <translation>空间交叉验证和随机交叉验证的折数；0 表示跳过交叉验证，否则至少为 2。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="163" />
+            <location filename="../processing_provider/algs/train.py" line="168" />
             <source>Spatial CV block size (coarse cells)</source>
             <translation>空间交叉验证的分块大小（粗像元数）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="163" />
+            <location filename="../processing_provider/algs/train.py" line="168" />
             <source>Spatial folds hold out square blocks of this many SMAP cells per side (4 cells of 9 km = 36 km); use at least the range of spatial autocorrelation.</source>
             <translation>空间分折每次留出边长为这么多个 SMAP 像元的正方形分块（4 个 9 km 像元 = 36 km）；应至少取空间自相关的变程。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="167" />
+            <location filename="../processing_provider/algs/train.py" line="172" />
             <source>Random seed</source>
             <translation>随机种子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="167" />
+            <location filename="../processing_provider/algs/train.py" line="172" />
             <source>Seed for the model and the random folds; the same seed gives the same model.</source>
             <translation>模型和随机分折的种子；相同的种子得到相同的模型。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="172" />
+            <location filename="../processing_provider/algs/train.py" line="184" />
             <source>Model file</source>
             <translation>模型文件</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="172" />
+            <location filename="../processing_provider/algs/train.py" line="184" />
             <source>smdownscale model (*.smdmodel)</source>
             <translation>smdownscale 模型 (*.smdmodel)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="172" />
+            <location filename="../processing_provider/algs/train.py" line="184" />
             <source>Where to save the trained model (.smdmodel).</source>
             <translation>训练好的模型的保存位置（.smdmodel）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="175" />
+            <location filename="../processing_provider/algs/train.py" line="187" />
             <source>Training report</source>
             <translation>训练报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="175" />
+            <location filename="../processing_provider/algs/train.py" line="187" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="175" />
+            <location filename="../processing_provider/algs/train.py" line="187" />
             <source>HTML report: cross-validation metrics (spatial and random folds, pooled and per fold) and feature importance; shown in the Processing results viewer.</source>
             <translation>HTML 报告：交叉验证指标（空间分折和随机分折，合并及逐折）和特征重要性；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="180" />
+            <location filename="../processing_provider/algs/train.py" line="192" />
             <source>CV R (chosen scheme)</source>
             <translation>交叉验证 R（所选方案）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="181" />
+            <location filename="../processing_provider/algs/train.py" line="193" />
             <source>CV MAE (m3/m3)</source>
             <translation>交叉验证 MAE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="182" />
+            <location filename="../processing_provider/algs/train.py" line="194" />
             <source>CV RMSE (m3/m3)</source>
             <translation>交叉验证 RMSE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="183" />
+            <location filename="../processing_provider/algs/train.py" line="195" />
             <source>CV ubRMSD (m3/m3)</source>
             <translation>交叉验证 ubRMSD（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="184" />
+            <location filename="../processing_provider/algs/train.py" line="198" />
             <source>Training samples</source>
             <translation>训练样本数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="185" />
+            <location filename="../processing_provider/algs/train.py" line="199" />
             <source>Model type trained (the winner with Auto)</source>
             <translation>训练的模型类型（自动模式下为胜出者）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="223" />
+            <location filename="../processing_provider/algs/train.py" line="238" />
             <source>1 km pixels</source>
             <translation>1 km 像元</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="223" />
+            <location filename="../processing_provider/algs/train.py" line="238" />
             <source>coarse samples</source>
             <translation>粗分辨率样本</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="224" />
+            <location filename="../processing_provider/algs/train.py" line="239" />
             <source>{} model trained on {} {} over {} date(s); features: {}</source>
             <translation>{} 模型已基于 {} 个{}训练完成，共 {} 个日期；特征：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="227" />
+            <location filename="../processing_provider/algs/train.py" line="242" />
             <source>Training mode: {}</source>
             <translation>训练模式：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="236" />
+            <location filename="../processing_provider/algs/train.py" line="251" />
             <source>Derived factor {} was not computed: it {}.</source>
             <translation>派生因子 {} 未计算：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="238" />
+            <location filename="../processing_provider/algs/train.py" line="253" />
             <source>Factor {} was left out of the model: {}.</source>
             <translation>因子 {} 未纳入模型：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="239" />
+            <location filename="../processing_provider/algs/train.py" line="259" />
             <source>Cross-validation (soil moisture in m3/m3):</source>
             <translation>交叉验证（土壤水分单位 m3/m3）：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="244" />
+            <location filename="../processing_provider/algs/train.py" line="264" />
             <source>Feature importances: {}</source>
             <translation>特征重要性：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="153" />
+            <location filename="../processing_provider/algs/train.py" line="158" />
             <source>Trees in the random forest; more trees are steadier but slower. Used by the random forest only (the other models keep their defaults).</source>
             <translation>随机森林中树的数量；树越多结果越稳定，但速度越慢。仅用于随机森林（其他模型保持其默认值）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="209" />
+            <location filename="../processing_provider/algs/train.py" line="223" />
             <source>SMAP values read with {}; the model keeps this for downscaling.</source>
             <translation>SMAP 值按 {} 读取；模型会保存此设置用于降尺度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="125" />
+            <location filename="../processing_provider/algs/train.py" line="130" />
             <source>The regression algorithm. Auto compares RF, extra trees, both boosting models and SVR by spatial cross-validation and by the scale-transfer check (trained on grids 2x and 3x coarser than SMAP, scored on SMAP cells of held-out blocks), and keeps RF unless another model is better in both, on every fold.</source>
             <translation>回归算法。“自动”通过空间交叉验证和尺度迁移检验（在比 SMAP 粗 2 倍和 3 倍的格网上训练，在留出空间块的 SMAP 像元上评分）比较 RF、极端随机树、两种提升模型和 SVR；除非其他模型在两项检验的每一折上都更优，否则保留 RF。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="121" />
+            <location filename="../processing_provider/algs/train.py" line="126" />
             <source>Factors to use (default: all)</source>
             <translation>使用的因子（默认：全部）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="117" />
+            <location filename="../processing_provider/algs/train.py" line="122" />
             <source>Scale-aware: train on SMAP cells</source>
             <translation>尺度感知：在 SMAP 像元上训练</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="117" />
+            <location filename="../processing_provider/algs/train.py" line="122" />
             <source>Study's mode: SMAP at 1 km</source>
             <translation>文献模式：SMAP 重采样到 1 km</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="116" />
+            <location filename="../processing_provider/algs/train.py" line="121" />
             <source>Auto (RF unless clearly beaten)</source>
             <translation>自动（除非明显更优，否则用 RF）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="71" />
+            <location filename="../processing_provider/algs/train.py" line="76" />
             <source>Required: both lists (SMAP rasters and factor stacks, one per date), or a fetch manifest instead of both. The form marks all three [optional] because either way is complete; it names what is missing before anything runs.
 
 Trains a machine-learning model that predicts soil moisture from the factors, and saves it as a .smdmodel file for smdownscale:downscale.
@@ -3224,9 +3274,34 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
 单位：SMAP 土壤水分必须为 m3/m3。不可能是 m3/m3 的值（百分比、缩放后的整数、文件未声明为无数据值的填充值如 -9999）会使运行停止，并给出指明文件和修正方法的消息。高级参数 SM_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 SM_NODATA（文件未声明的填充值；文件不会被修改）说明如何读取 SMAP；模型会保存它们，因此 smdownscale:downscale 以相同方式读取 SMAP。类 NDVI 因子（ndvi、evi、savi、ndwi）必须位于 -1 到 1 之间（MODIS 以整数 x 10000 存储：请先乘以 0.0001）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="230" />
+            <location filename="../processing_provider/algs/train.py" line="245" />
             <source>The SVR has {} support vectors: downscaling a province-day (4 million 1 km pixels) takes about {} s on this computer ({}).</source>
             <translation>该 SVR 有 {} 个支持向量：在本机上降尺度一个省级日（400 万个 1 km 像元）约需 {} 秒（{}）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/train.py" line="175" />
+            <source>Factor noise augmentation (0 = off)</source>
+            <translation>因子噪声增强（0 = 关闭）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/train.py" line="175" />
+            <source>Scale-aware mode: the model is fitted on noisy copies of the SMAP-cell samples, with this multiple of each factor's noise measured at 1 km (speckle, retrieval noise), so it does not follow that noise when applied to 1 km pixels. 0 fits the plain samples, as the study does.</source>
+            <translation>尺度感知模式：模型在 SMAP 像元样本的加噪副本上拟合，所加噪声为每个因子在 1 km 上测得的噪声（斑点噪声、反演噪声）乘以此倍数，因此应用到 1 km 像元时不会跟随这些噪声。0 表示直接用原始样本拟合，与原研究相同。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/train.py" line="196" />
+            <source>Scale transfer R</source>
+            <translation>尺度迁移检验 R</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/train.py" line="197" />
+            <source>Scale transfer RMSE (m3/m3)</source>
+            <translation>尺度迁移检验 RMSE（m3/m3）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/train.py" line="256" />
+            <source>Factor noise augmentation: {} noisy copies, {:g} x the 1 km noise of each factor ({})</source>
+            <translation>因子噪声增强：{} 个加噪副本，噪声为每个因子 1 km 噪声的 {:g} 倍（{}）</translation>
         </message>
     </context>
     <context>

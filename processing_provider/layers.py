@@ -40,6 +40,9 @@ SM_STYLE_RANGE = (0.0, 0.45)
 #: The unit shown in legends.
 SM_UNIT = "m³/m³"
 SM_RAMP = ["#8c510a", "#d8b365", "#f6e8c3", "#c7eae5", "#5ab4ac", "#01665e", "#08306b"]
+#: The uncertainty layer (standard deviation across the trees, m3/m3): light (certain) to dark purple.
+SD_STYLE_RANGE = (0.0, 0.05)
+SD_RAMP = ["#fcfbfd", "#dadaeb", "#9e9ac8", "#6a51a3", "#3f007d"]
 #: Share of pixels cut at each end of the factor stretch.
 FACTOR_CUT = 0.02
 
@@ -73,15 +76,17 @@ def single_date(paths: Sequence[str]) -> str | None:
     return next(iter(dates)).isoformat() if len(dates) == 1 else None
 
 
-def apply_soil_moisture_style(layer) -> None:
-    """The fixed 0-0.45 m3/m3 colour ramp, its legend labelled in m³/m³."""
-    lo, hi = SM_STYLE_RANGE
+def apply_soil_moisture_style(layer, value_range: tuple[float, float] = SM_STYLE_RANGE,
+                              colors: list[str] | None = None) -> None:
+    """A fixed colour ramp (default: soil moisture, 0-0.45 m3/m3), its legend labelled in m³/m³."""
+    lo, hi = value_range
+    colors = colors or SM_RAMP
     ramp = QgsColorRampShader(lo, hi)
     ramp.setColorRampType(QgsColorRampShader.Type.Interpolated)
-    n = len(SM_RAMP)
+    n = len(colors)
     items = [QgsColorRampShader.ColorRampItem(lo + (hi - lo) * i / (n - 1), QColor(c),
                                               f"{lo + (hi - lo) * i / (n - 1):.3f} {SM_UNIT}")
-             for i, c in enumerate(SM_RAMP)]
+             for i, c in enumerate(colors)]
     ramp.setColorRampItemList(items)
     legend = ramp.legendSettings()  # the continuous legend: "0 m³/m³ ... 0.45 m³/m³"
     legend.setSuffix(f" {SM_UNIT}")
@@ -98,8 +103,8 @@ def apply_soil_moisture_style(layer) -> None:
 def style_output(context, path: str, style: str = "soil_moisture", name: str | None = None) -> None:
     """Style (and optionally rename) an output layer when Processing loads it.
 
-    ``style``: 'soil_moisture' (fixed 0-0.45 m3/m3 ramp), 'factors' (first band gray, 2-98 % stretch), 'quality'
-    (categorical classes of the gap-filling paths) or 'none'.
+    ``style``: 'soil_moisture' (fixed 0-0.45 m3/m3 ramp), 'uncertainty' (fixed 0-0.05 m3/m3 ramp), 'factors'
+    (first band gray, 2-98 % stretch), 'quality' (categorical classes of the gap-filling paths) or 'none'.
     """
     if not context.willLoadLayerOnCompletion(path):
         return
@@ -112,6 +117,8 @@ def style_output(context, path: str, style: str = "soil_moisture", name: str | N
         details.setPostProcessor(FactorsStyle.create())
     elif style == "quality":
         details.setPostProcessor(QualityStyle.create())
+    elif style == "uncertainty":
+        details.setPostProcessor(UncertaintyStyle.create())
 
 
 def apply_factors_style(layer) -> None:
@@ -134,6 +141,13 @@ class SoilMoistureStyle(OneShotPostProcessor):
 
     def apply(self, layer, context) -> None:
         apply_soil_moisture_style(layer)
+
+
+class UncertaintyStyle(OneShotPostProcessor):
+    """Applies the uncertainty colour ramp (standard deviation across the trees, m3/m3) to a loaded layer."""
+
+    def apply(self, layer, context) -> None:
+        apply_soil_moisture_style(layer, SD_STYLE_RANGE, SD_RAMP)
 
 
 class FactorsStyle(OneShotPostProcessor):

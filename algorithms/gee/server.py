@@ -75,7 +75,7 @@ MODEL_LABELS = EE_MODELS.labels
 EE_FUNCTIONS = {"rf": "smileRandomForest", "cart": "smileCart", "svr": "libsvm", "gbt": "smileGradientTreeBoost"}
 #: Defaults in local names; rf, cart and svr (C, gamma) are those of the local chain (algorithms/train.py).
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
-    "rf": {"n_estimators": 100, "min_samples_leaf": 2, "max_features": 0.33},
+    "rf": {"n_estimators": 100, "min_samples_leaf": 2, "max_features": 0.2},
     "cart": {"min_samples_leaf": 5, "max_depth": 12},
     "svr": {"C": 1.0, "gamma": "scale", "nu": 0.5},
     "gbt": {"n_estimators": 100, "learning_rate": 0.1, "subsample": 0.7, "max_depth": 3, "loss": "squared_error"},

@@ -47,6 +47,7 @@ class DownscaleAlgorithm(SmdAlgorithm):
     FILL_GAPS = "FILL_GAPS"
     OUTPUT = "OUTPUT"
     QUALITY = "QUALITY"
+    UNCERTAINTY = "UNCERTAINTY"
     MEAN = "MEAN"
     # time series: several dates in one run, one file per date
     FACTORS_SERIES = "FACTORS_SERIES"
@@ -154,6 +155,11 @@ class DownscaleAlgorithm(SmdAlgorithm):
                  self.tr("Byte GeoTIFF: 1 all factors observed, 2 missing factors filled from coarse-cell "
                          "means, 3 coarse field only, 0 nodata (one date; a time series writes "
                          "quality_<YYYYMMDD>.tif next to the soil moisture files)."))
+        self.add(QgsProcessingParameterRasterDestination(self.UNCERTAINTY, self.tr("Uncertainty (tree spread)"),
+                                                         optional=True, createByDefault=False),
+                 self.tr("Optional, one date, random forest or extra trees models: the standard deviation "
+                         "of the trees' predictions per pixel (m3/m3). A relative measure, not a calibrated "
+                         "interval: how often the truth lies within it is measured in bench/ACCURACY.md."))
         self.add(QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, self.tr("Time series: output folder"),
                                                          optional=True, createByDefault=False),
                  self.tr("Folder for sm_1km_<YYYYMMDD>.tif per date and the list sm_1km_series.csv; "
@@ -191,6 +197,10 @@ class DownscaleAlgorithm(SmdAlgorithm):
         message = self._check_series(parameters, context, mode)
         if message:
             return False, message
+        if self._series_sources(parameters, context) and self.parameterAsOutputLayer(parameters, self.UNCERTAINTY,
+                                                                                     context):
+            return False, self.tr("The uncertainty output is written for one date: leave it empty for a time "
+                                  "series, or downscale the date alone.")
         if mode != "none" and not self._series_sources(parameters, context) and \
                 self.parameterAsRasterLayer(parameters, self.SOIL_MOISTURE, context) is None:
             return False, self.tr("Residual correction needs the coarse soil moisture: give the coarse SMAP raster "
@@ -218,6 +228,7 @@ class DownscaleAlgorithm(SmdAlgorithm):
             output = QgsProcessingUtils.generateTempFilename("sm_1km.tif")
         quality = self.parameterAsOutputLayer(parameters, self.QUALITY, context) or None
         fill = self.parameterAsBoolean(parameters, self.FILL_GAPS, context)
+        uncertainty = self.parameterAsOutputLayer(parameters, self.UNCERTAINTY, context) or None
         progress, is_canceled = self.callbacks(feedback)
         if coarse and mode == "none":
             feedback.pushInfo(self.tr("Residual correction is off: the coarse soil moisture raster serves gap filling "
@@ -228,7 +239,7 @@ class DownscaleAlgorithm(SmdAlgorithm):
         res = self.run_engine(engine.downscale, model, stack, output,
                               coarse_sm=coarse if mode != "none" or fill else None, residual=mode, clip=clip,
                               progress=progress, is_canceled=is_canceled, sm_scale=sm_scale, sm_nodata=sm_nodata,
-                              quality=quality, fill_gaps=fill)
+                              quality=quality, fill_gaps=fill, uncertainty=uncertainty)
 
         feedback.pushInfo(self.tr("Model: {} ({}); date: {}").format(res.model_type, model, res.date or "-"))
         self.report_backend(res, feedback)
@@ -253,7 +264,12 @@ class DownscaleAlgorithm(SmdAlgorithm):
                      name=self.tr("Soil moisture 1 km {}").format(res.date or "").strip())
         if quality:
             style_output(context, quality, "quality", name=self.tr("Quality {}").format(res.date or "").strip())
-        return {self.OUTPUT: output, self.QUALITY: quality, self.MEAN: res.mean}
+        if uncertainty:
+            feedback.pushInfo(self.tr("Uncertainty: mean standard deviation across the trees {:.4f} m3/m3.")
+                              .format(res.mean_tree_sd))
+            style_output(context, uncertainty, "uncertainty",
+                         name=self.tr("Soil moisture uncertainty {}").format(res.date or "").strip())
+        return {self.OUTPUT: output, self.QUALITY: quality, self.UNCERTAINTY: uncertainty, self.MEAN: res.mean}
 
     def report_gaps(self, res, feedback, filled: bool) -> None:
         """Say how many pixels each path produced (gap filling)."""

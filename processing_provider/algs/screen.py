@@ -25,6 +25,9 @@ from ..inputs import (
     sm_reading_text,
 )
 
+#: Engine collinearity filters (algorithms.screen.COLLINEARITY_MODES) in the order of the COLLINEARITY options.
+COLLINEARITY_KEYS = ("study", "transfer", "off")
+
 
 class ScreenAlgorithm(SmdAlgorithm):
     ALG_ID = "screen"
@@ -35,6 +38,7 @@ class ScreenAlgorithm(SmdAlgorithm):
     FACTORS = "FACTORS"
     MANIFEST = "MANIFEST"
     MAX_COLLINEARITY = "MAX_COLLINEARITY"
+    COLLINEARITY = "COLLINEARITY"
     MIN_ABS_R = "MIN_ABS_R"
     MAX_FACTORS = "MAX_FACTORS"
     MIN_VALID_FRACTION = "MIN_VALID_FRACTION"
@@ -96,6 +100,15 @@ class ScreenAlgorithm(SmdAlgorithm):
                                               maxValue=1.0),
                  self.tr("A factor correlated more strongly than this with a better-ranked selected factor "
                          "is dropped. 1 keeps every factor."))
+        self.add(QgsProcessingParameterEnum(self.COLLINEARITY, self.tr("Collinearity filter"),
+                                            options=[self.tr("Study's correlation screening"),
+                                                     self.tr("Decided by the scale-transfer check"), self.tr("Off")],
+                                            defaultValue=0),
+                 self.tr("Study's: of two collinear factors the weaker one is dropped, as the reference "
+                         "study screens. Scale-transfer check: such a factor is dropped only when a random "
+                         "forest trained on grids 2x and 3x coarser than SMAP predicts SMAP's cells no worse "
+                         "without it (tree models use collinear factors well). Off: no factor is dropped "
+                         "for collinearity."), advanced=True)
         self.add(QgsProcessingParameterNumber(self.MIN_ABS_R, self.tr("Minimum |r| with soil moisture"),
                                               QgsProcessingParameterNumber.Type.Double, defaultValue=0.0, minValue=0.0,
                                               maxValue=0.99),
@@ -159,7 +172,8 @@ class ScreenAlgorithm(SmdAlgorithm):
             max_factors=self.parameterAsInt(parameters, self.MAX_FACTORS, context),
             min_valid_fraction=self.parameterAsDouble(parameters, self.MIN_VALID_FRACTION, context),
             output_csv=output, progress=progress, is_canceled=is_canceled, max_vif=max_vif, diagnostics=diagnostics,
-            derived=derived, sm_scale=sm_scale, sm_nodata=sm_nodata)
+            derived=derived, sm_scale=sm_scale, sm_nodata=sm_nodata,
+            collinearity=COLLINEARITY_KEYS[self.parameterAsEnum(parameters, self.COLLINEARITY, context)])
 
         def num(v: float) -> str:
             return "   n/a" if not math.isfinite(v) else f"{v:6.3f}"
@@ -180,7 +194,9 @@ class ScreenAlgorithm(SmdAlgorithm):
                         self.tr("Minimum |r|"): self.parameterAsDouble(parameters, self.MIN_ABS_R, context),
                         self.tr("Maximum number of factors"): self.parameterAsInt(parameters, self.MAX_FACTORS,
                                                                                   context) or self.tr("no limit"),
-                        self.tr("Maximum VIF"): max_vif or self.tr("off")}
+                        self.tr("Maximum VIF"): max_vif or self.tr("off"),
+                        self.tr("Collinearity filter"): COLLINEARITY_KEYS[self.parameterAsEnum(
+                            parameters, self.COLLINEARITY, context)]}
             if reading:
                 settings[self.tr("SMAP values")] = reading
             self.run_engine(report.screen_report, result, report_path, inputs=report_inputs(self, sm, stacks),

@@ -31,6 +31,8 @@ from ..inputs import (
 MODEL_KEYS = options.MODEL_CHOICES.form_keys
 TRAINING_MODE_KEYS = options.TRAINING_MODES.form_keys
 CV_MODE_KEYS = options.CV_MODES.form_keys
+#: The engine's default (algorithms.train.NOISE_AUGMENTATION; the engine is imported only when the algorithm runs).
+NOISE_AUGMENTATION_DEFAULT = 0.75
 DERIVED_KEYS = ("lst_diff", "tvdi", "api")
 
 
@@ -55,6 +57,7 @@ class TrainAlgorithm(SmdAlgorithm):
     DERIVED_FACTORS = "DERIVED_FACTORS"
     SM_SCALE = "SM_SCALE"
     SM_NODATA = "SM_NODATA"
+    NOISE_AUGMENTATION = "NOISE_AUGMENTATION"
     OUTPUT = "OUTPUT"
     REPORT = "REPORT"
     MODEL_USED = "MODEL_USED"
@@ -62,6 +65,8 @@ class TrainAlgorithm(SmdAlgorithm):
     CV_MAE = "CV_MAE"
     CV_RMSE = "CV_RMSE"
     CV_UBRMSD = "CV_UBRMSD"
+    TRANSFER_R = "TRANSFER_R"
+    TRANSFER_RMSE = "TRANSFER_RMSE"
     N_SAMPLES = "N_SAMPLES"
 
     def displayName(self) -> str:
@@ -167,6 +172,13 @@ class TrainAlgorithm(SmdAlgorithm):
         self.add(QgsProcessingParameterNumber(self.SEED, self.tr("Random seed"),
                                               QgsProcessingParameterNumber.Type.Integer, defaultValue=0, minValue=0),
                  self.tr("Seed for the model and the random folds; the same seed gives the same model."), advanced=True)
+        self.add(QgsProcessingParameterNumber(self.NOISE_AUGMENTATION, self.tr("Factor noise augmentation (0 = off)"),
+                                              QgsProcessingParameterNumber.Type.Double,
+                                              defaultValue=NOISE_AUGMENTATION_DEFAULT, minValue=0.0, maxValue=5.0),
+                 self.tr("Scale-aware mode: the model is fitted on noisy copies of the SMAP-cell samples, "
+                         "with this multiple of each factor's noise measured at 1 km (speckle, retrieval "
+                         "noise), so it does not follow that noise when applied to 1 km pixels. 0 fits the "
+                         "plain samples, as the study does."), advanced=True)
         add_min_valid_fraction(self)
         add_sm_reading(self)
         self.add(QgsProcessingParameterFileDestination(self.OUTPUT, self.tr("Model file"),
@@ -181,6 +193,8 @@ class TrainAlgorithm(SmdAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.CV_MAE, self.tr("CV MAE (m3/m3)")))
         self.addOutput(QgsProcessingOutputNumber(self.CV_RMSE, self.tr("CV RMSE (m3/m3)")))
         self.addOutput(QgsProcessingOutputNumber(self.CV_UBRMSD, self.tr("CV ubRMSD (m3/m3)")))
+        self.addOutput(QgsProcessingOutputNumber(self.TRANSFER_R, self.tr("Scale transfer R")))
+        self.addOutput(QgsProcessingOutputNumber(self.TRANSFER_RMSE, self.tr("Scale transfer RMSE (m3/m3)")))
         self.addOutput(QgsProcessingOutputNumber(self.N_SAMPLES, self.tr("Training samples")))
         self.addOutput(QgsProcessingOutputString(self.MODEL_USED, self.tr("Model type trained (the winner with "
                                                                           "Auto)")))
@@ -218,7 +232,8 @@ class TrainAlgorithm(SmdAlgorithm):
             cv_mode=CV_MODE_KEYS[self.parameterAsEnum(parameters, self.CV_MODE, context)],
             search_seconds=self.parameterAsDouble(parameters, self.SEARCH_SECONDS, context),
             training_mode=TRAINING_MODE_KEYS[self.parameterAsEnum(parameters, self.TRAINING_MODE, context)],
-            derived=derived, sm_scale=sm_scale, sm_nodata=sm_nodata)
+            derived=derived, sm_scale=sm_scale, sm_nodata=sm_nodata,
+            noise_augmentation=self.parameterAsDouble(parameters, self.NOISE_AUGMENTATION, context))
         meta = result.meta
         samples = self.tr("1 km pixels") if meta["training_mode"] == "paper" else self.tr("coarse samples")
         feedback.pushInfo(self.tr("{} model trained on {} {} over {} date(s); features: {}").format(
@@ -236,6 +251,11 @@ class TrainAlgorithm(SmdAlgorithm):
             feedback.pushWarning(self.tr("Derived factor {} was not computed: it {}.").format(name, why))
         for name, reason in (meta.get("dropped_factors") or {}).items():
             feedback.pushWarning(self.tr("Factor {} was left out of the model: {}.").format(name, reason))
+        aug = meta.get("noise_augmentation")
+        if aug:
+            feedback.pushInfo(self.tr("Factor noise augmentation: {} noisy copies, {:g} x the 1 km noise of each "
+                                      "factor ({})").format(aug["copies"], aug["scale"], ", ".join(
+                                          f"{k} {v:.4g}" for k, v in aug["factor_noise_sd"].items())))
         feedback.pushInfo(self.tr("Cross-validation (soil moisture in m3/m3):"))
         for line in train.cv_table(meta).splitlines():
             feedback.pushInfo(line)
@@ -248,6 +268,8 @@ class TrainAlgorithm(SmdAlgorithm):
 
             self.run_engine(report.train_report, meta, report_path, inputs=report_inputs(self, sm, stacks))
         m = result.metrics
+        transfer = ((meta.get("cv") or {}).get("transfer") or {}).get("pooled") or {}
         return {self.OUTPUT: output, self.CV_R: m["r"], self.CV_MAE: m["mae"], self.CV_RMSE: m["rmse"],
-                self.CV_UBRMSD: m["ubrmsd"], self.N_SAMPLES: meta["n_samples"], self.REPORT: report_path,
+                self.CV_UBRMSD: m["ubrmsd"], self.TRANSFER_R: transfer.get("r"),
+                self.TRANSFER_RMSE: transfer.get("rmse"), self.N_SAMPLES: meta["n_samples"], self.REPORT: report_path,
                 self.MODEL_USED: meta["model_type"]}

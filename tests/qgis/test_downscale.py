@@ -211,3 +211,33 @@ def test_an_svr_predicts_with_its_kernel_and_the_log_says_so(run, scene, tmp_pat
     ok = np.isfinite(bands[2])
     x = np.c_[bands[2][ok], bands[0][ok]].astype(np.float32)  # ndvi, lst as the model's features
     np.testing.assert_allclose(read_all(out)[0][ok], est.predict(x).astype(np.float32), rtol=0, atol=1e-7)
+
+
+def test_uncertainty_output_and_its_style(run, scene, tmp_path):
+    from qgis.core import QgsRasterLayer
+
+    from smdownscale.processing_provider.layers import SD_STYLE_RANGE, UncertaintyStyle
+
+    out, unc = str(tmp_path / "sm.tif"), str(tmp_path / "sd.tif")
+    res = run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS: scene["stack"],
+                                        A.SOIL_MOISTURE: scene["smap"], A.OUTPUT: out, A.UNCERTAINTY: unc})
+    assert res[A.UNCERTAINTY] == unc
+    sd = read_all(unc)[0]
+    ok = np.isfinite(scene["raw"])
+    # the scene's two trees are grown alike (no bootstrap, every factor at each split): they never disagree
+    np.testing.assert_array_equal(np.isnan(sd), ~ok)
+    assert float(np.abs(sd[ok]).max()) == 0.0
+    layer = QgsRasterLayer(unc, "sd")
+    UncertaintyStyle().apply(layer, None)
+    renderer = layer.renderer()
+    assert (renderer.classificationMin(), renderer.classificationMax()) == SD_STYLE_RANGE
+    items = renderer.shader().rasterShaderFunction().colorRampItemList()
+    assert items[0].color.name() == "#fcfbfd" and items[-1].color.name() == "#3f007d"
+
+
+def test_uncertainty_of_a_time_series_is_refused(run, scene, tmp_path):
+    with pytest.raises(QgsProcessingException, match="uncertainty output is written for one date"):
+        run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS_SERIES: [scene["stack"]],
+                                      A.SOIL_MOISTURE_SERIES: [scene["smap"]], A.OUTPUT_FOLDER: str(tmp_path / "o"),
+                                      A.UNCERTAINTY: str(tmp_path / "sd.tif")})
+    assert not os.path.exists(tmp_path / "sd.tif") and not os.path.exists(tmp_path / "o")

@@ -76,7 +76,7 @@ def test_wait_writes_the_manifest_with_task_ids_and_states(run, fake, tmp_path):
     (trained,) = fake.requests_to("classifierExport")
     (rf,) = {json.dumps(a, sort_keys=True) for a in calls(_expression(trained), "Classifier.smileRandomForest")}
     assert json.loads(rf) == {"numberOfTrees": 40, "minLeafPopulation": 3, "variablesPerSplit": 1, "bagFraction": 1.0,
-                              "seed": 0}  # max_features 0.33 (the local default) of 2 factors
+                              "seed": 0}  # max_features 0.2 (the local default) of 2 factors
     assert {a["mode"] for a in calls(tree, "Classifier.setOutputMode")} == {"REGRESSION"}
     assert {(a["low"], a["high"]) for a in calls(tree, "Image.clamp")} == {(0.0, 0.6)}
     text = open(res[G.OUTPUT_MANIFEST], encoding="utf-8").read()

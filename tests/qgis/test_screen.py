@@ -70,3 +70,15 @@ def test_screen_too_few_samples(run, tmp_path):
         run("smdownscale:screen", {S.SOIL_MOISTURE: sc["sm"], S.FACTORS: sc["stacks"], S.OUTPUT: out})
     assert not os.path.exists(out)
     assert np.all([not f.endswith(".csv") for f in os.listdir(tmp_path)])
+
+
+@pytest.mark.parametrize(("choice", "copy_kept"), [(0, False), (1, False), (2, True)])
+def test_screen_collinearity_filter_choice(run, scene, tmp_path, choice, copy_kept):
+    out = str(tmp_path / "screen.csv")
+    res = run("smdownscale:screen", {S.SOIL_MOISTURE: scene["sm"], S.FACTORS: scene["stacks"], S.COLLINEARITY: choice,
+                                     S.OUTPUT: out})
+    with open(out, newline="") as fh:
+        rows = {r["factor"]: r for r in csv.DictReader(fh)}
+    assert ("ndvi_copy" in res[S.SELECTED].split(",")) is copy_kept
+    if choice == 1:  # an exact copy adds nothing to the scale-transfer check
+        assert "the scale-transfer check is not clearly better with it" in rows["ndvi_copy"]["reason"]

@@ -86,3 +86,25 @@ def test_train_bad_inputs_leave_no_file(run, scene, tmp_path):
         run("smdownscale:train", {T.SOIL_MOISTURE: few["sm"], T.FACTORS: few["stacks"], T.OUTPUT: out})
     assert not os.path.exists(out)
     assert sorted(os.listdir(tmp_path)) == ["few"]
+
+
+def test_train_reports_the_scale_transfer_check_and_the_noise_augmentation(run, scene, tmp_path):
+    from smdownscale.algorithms import train as engine
+    from smdownscale.processing_provider.train import NOISE_AUGMENTATION_DEFAULT
+
+    assert NOISE_AUGMENTATION_DEFAULT == engine.NOISE_AUGMENTATION
+    outs = {}
+    for aug in (0.0, 2.0):
+        out = str(tmp_path / f"rf{aug}.smdmodel")
+        outs[aug] = run("smdownscale:train", {T.SOIL_MOISTURE: scene["sm"], T.FACTORS: scene["stacks"],
+                                              T.MODEL_TYPE: 0, T.N_ESTIMATORS: 30, T.CV_FOLDS: 3,
+                                              T.NOISE_AUGMENTATION: aug, T.OUTPUT: out})
+        _, meta = model_io.load_model(out)
+        transfer = meta["cv"]["transfer"]["pooled"]
+        assert (outs[aug][T.TRANSFER_R], outs[aug][T.TRANSFER_RMSE]) == pytest.approx((transfer["r"], transfer["rmse"]))
+        assert 0.5 < outs[aug][T.TRANSFER_R] <= 1.0 and 0 < outs[aug][T.TRANSFER_RMSE] < 0.1
+        if aug:
+            assert meta["noise_augmentation"]["scale"] == 2.0 and meta["noise_augmentation"]["copies"] == 5
+            assert set(meta["noise_augmentation"]["factor_noise_sd"]) == {"ndvi", "lst_day"}
+        else:
+            assert meta["noise_augmentation"] is None

@@ -143,3 +143,49 @@ def test_auto_against_the_default_and_the_headline_table():
     assert table[0].startswith("| scene | bilinear R / ubRMSD | RF, every factor R / ubRMSD | auto R / ubRMSD")
     assert "| a | 0.700 / 0.0400 | 0.800 / 0.0280 | 0.800 / 0.0270 (gbr) | 0.950 / 0.0200 | 0.60 | 0.65 |" in table
     assert table[-1] == ("| **mean** | ubRMSD 0.0450 | ubRMSD 0.0365 | ubRMSD 0.0365 | ubRMSD 0.0150 | 0.36 | 0.38 |")
+
+
+def test_uncertainty_calibration_is_measured(quick):
+    rows = [r for r in quick["result"]["rows"] if r.get("uncertainty")]
+    assert {r["scene"] for r in rows} == {"default", "nonlinear", "mosaic-wet-bias"}
+    assert {r["key"] for r in rows} == {"rf/coarse/constant", "chain/coarse/constant"}
+    for r in rows:
+        u = r["uncertainty"]
+        assert 0.0 <= u["coverage"] <= 1.0 and u["mean_sd"] > 0 and u["z90"] > 0
+        assert u["rmse"] == pytest.approx(r["rmse"], rel=0.2)  # pooled over dates vs averaged per date
+    md = (quick["out"] / "ACCURACY.md").read_text()
+    assert "## Per-pixel uncertainty" in md and "| default | rf/coarse/constant |" in md
+
+
+def test_calibration_by_hand():
+    import numpy as np
+
+    class Prep:
+        truth = [np.array([[0.0, 0.0, 0.0, 0.0]])]
+
+    values = [np.array([[0.1, -0.1, 0.3, np.nan]])]
+    spread = [np.array([[0.1, 0.1, 0.1, 0.1]])]
+    c = accuracy.calibration(Prep(), values, spread)
+    assert c["coverage"] == pytest.approx(2 / 3) and c["mean_sd"] == pytest.approx(0.1)
+    assert c["rmse"] == pytest.approx(math.sqrt((0.01 + 0.01 + 0.09) / 3))
+
+
+def test_merge_of_runs_on_other_scenes(quick, tmp_path):
+    other = json.loads(json.dumps(quick["result"]))
+    for s in other["scenes"]:
+        s["name"] += "-2"
+    for r in other["rows"]:
+        r["scene"] += "-2"
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "results.json").write_text(json.dumps(other))
+    accuracy.main(["--merge", f"{quick['out']},{tmp_path / 'b'}", "--out", str(tmp_path / "m"),
+                   "--command", "two runs side by side"])
+    merged = json.loads((tmp_path / "m" / "results.json").read_text())
+    assert [s["name"] for s in merged["scenes"]] == ["default", "nonlinear", "mosaic-wet-bias", "default-2",
+                                                      "nonlinear-2", "mosaic-wet-bias-2"]
+    tg = merged["targets"]["RF on every factor, scale-aware, constant residual correction"]
+    assert len(tg["per_scene"]) == 6
+    assert tg["mean_gap_closed"] == pytest.approx(quick["result"]["targets"][
+        "RF on every factor, scale-aware, constant residual correction"]["mean_gap_closed"])
+    md = (tmp_path / "m" / "ACCURACY.md").read_text()
+    assert "Produced by `two runs side by side`" in md and "| mosaic-wet-bias-2 |" in md

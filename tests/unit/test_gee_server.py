@@ -69,8 +69,8 @@ def test_random_forest_defaults_mirror_the_local_chain():
     from smdownscale.algorithms import train as local
 
     args = server.classifier_args("rf", None, 9, seed=3)
-    assert args == {"numberOfTrees": 100, "minLeafPopulation": 2, "variablesPerSplit": 2, "bagFraction": 1.0,
-                    "seed": 3}  # max_features 0.33 of 9 factors, as scikit-learn counts
+    assert args == {"numberOfTrees": 100, "minLeafPopulation": 2, "variablesPerSplit": 1, "bagFraction": 1.0,
+                    "seed": 3}  # max_features 0.2 of 9 factors, as scikit-learn counts
     # the defaults are the local ones, in the local names
     for model in ("rf", "cart"):
         assert server.DEFAULT_PARAMS[model] == local.DEFAULT_PARAMS[model]
@@ -157,7 +157,7 @@ def test_random_forest_training_graph(fake):
     assert mode["mode"] == "REGRESSION"
     assert fn(mode["classifier"]) == "Classifier.smileRandomForest"
     assert mode["classifier"]["args"] == {"numberOfTrees": 60, "minLeafPopulation": 3, "variablesPerSplit": 1,
-                                          "bagFraction": 1.0, "seed": 7}  # max_features 0.33 of 2 factors
+                                          "bagFraction": 1.0, "seed": 7}  # max_features 0.2 of 2 factors
     # the fine factors averaged onto SMAP's EASE-Grid 2.0 9 km cells, reduced with a mean
     reduce = calls(tree, "Image.reduceResolution")
     assert reduce and all(fn(r["reducer"]) == "Reducer.mean" and r["maxPixels"] == 144 for r in reduce)

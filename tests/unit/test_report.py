@@ -331,3 +331,14 @@ def test_validate_report_with_baseline_and_error_map(tmp_path):
     report.validate_report({"reference": results["reference"]}, [], path, samples=(est, ref))
     text = _read(path)
     assert "Against the baseline" not in text and "Error map" not in text and len(check_self_contained(text)) == 1
+
+
+def test_train_report_names_the_noise_augmentation(tmp_path):
+    meta = _meta()
+    meta["noise_augmentation"] = {"scale": 0.75, "copies": 5, "factor_noise_sd": {"ndvi": 0.0412, "vv": 2.43},
+                                  "method": "..."}
+    path = str(tmp_path / "aug.html")
+    report.train_report(meta, path)
+    text = _read(path)
+    assert ("Factor noise augmentation</td><td>5 noisy copies of the samples, noise 0.75 x each factor&#x27;s 1 km "
+            "noise (standard deviation: ndvi 0.0412, vv 2.4300)") in text

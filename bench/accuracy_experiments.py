@@ -1,0 +1,271 @@
+"""Experiments of issue 13 on the accuracy bench's scenes: what was tried to close the gap at 1 km, kept or not.
+
+Usage::
+
+    .venv/bin/python bench/accuracy_experiments.py --out out/bench-accuracy --doc bench/ACCURACY-EXPERIMENTS.md
+
+Reuses the scenes (and ceilings) ``bench/accuracy.py`` caches in ``<out>/scenes``. Each variant is a model fitted
+on the scene's coarse training pairs (``features.coarse_pairs``, every factor), applied to the 1 km factors of every
+date and corrected with the constant residual correction (``residual.correct_array``), scored against the truth
+like the bench (R / ubRMSD averaged over dates, gap closed between bilinear and the ceiling). No cross-validation:
+the variants differ only in the model or in what is done around it, so the numbers compare them directly.
+
+Variants (RF: the engine's random forest defaults unless noted)
+    * ``rf mf0.33`` / ``rf mf0.2`` / ``rf mf0.1``: feature subsampling in the forest (``max_features``).
+    * ``rf +transfer gain``: the 1 km detail (prediction minus its cell mean) scaled by the gain that the scale
+      transfer check measures one level up (detail of SMAP cells in 2x and 3x coarser cells, regressed on the
+      predicted detail), capped at 1.
+    * ``rf +local ridge``: ridge regressions on moving windows of 7 x 7 SMAP cells (all training dates), predicted
+      on each cell's pixels and averaged 50/50 with the global forest (as the Data Mining Sharpener blends).
+    * ``rf SAR 3x3``: vv and vh averaged over 3 x 3 pixels before prediction; ``rf no SAR``: without vv and vh.
+    * ``rf +noise aug s``: factor-noise augmentation (``train.make_augmentation``): 5 noisy copies of the
+      samples with s times each factor's 1 km noise.
+    * ``linear_gbr`` and ``linear_gbr +noise aug 0.75``: the linear trend + boosting hybrid without and with it.
+
+``--screening``: the default chain (smdownscale:screen, then RF with the train defaults, through the engine's
+``screen_factors``, ``train_model`` and ``downscale``) with each collinearity filter of the screening (the study's,
+decided by the scale-transfer check, off), next to RF on every factor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+import accuracy as acc  # noqa: E402
+
+SAR = ("vv", "vh")
+
+
+def _fine(prep: acc.Prepared, specs: list[Any]) -> list[tuple[np.ndarray, np.ndarray]]:
+    from smdownscale.algorithms import features, raster
+    from smdownscale.algorithms.derived import StackReader
+
+    out = []
+    for path in prep.stacks:
+        ds = raster.open_raster(path)
+        grid = raster.stack_grid(ds, path)
+        block = StackReader(ds, [s.name for s in specs], path).read(0, grid.height)
+        out.append(features.fine_design(block, specs))
+    return out
+
+
+def _predict(est: Any, fine: list[tuple[np.ndarray, np.ndarray]], shape: tuple[int, int]) -> list[np.ndarray]:
+    out = []
+    for x, valid in fine:
+        p = np.full(valid.shape, np.nan)
+        if x.shape[0]:
+            p[valid] = est.predict(x)
+        out.append(p.reshape(shape))
+    return out
+
+
+def _correct(prep: acc.Prepared, preds: list[np.ndarray]) -> list[np.ndarray]:
+    from smdownscale.algorithms import raster
+    from smdownscale.algorithms.residual import correct_array
+
+    fine = raster.Grid.from_path(prep.stacks[0])
+    out = []
+    for t, p in enumerate(preds):
+        sm = raster.read_all(prep.smap[t], dtype=np.float64)[0]
+        out.append(correct_array(p, fine, raster.Grid.from_path(prep.smap[t]), sm, "constant")[0])
+    return out
+
+
+def _smooth(fine: list[tuple[np.ndarray, np.ndarray]], shape: tuple[int, int], cols: list[int]) -> list:
+    from scipy import ndimage
+
+    out = []
+    for x, valid in fine:
+        x2 = x.copy()
+        for j in cols:
+            full = np.full(valid.size, np.nan)
+            full[valid.ravel()] = x[:, j]
+            full = full.reshape(shape)
+            ok = np.isfinite(full)
+            num = ndimage.uniform_filter(np.where(ok, full, 0.0), 3, mode="nearest")
+            den = ndimage.uniform_filter(ok.astype(np.float64), 3, mode="nearest")
+            x2[:, j] = (num / np.maximum(den, 1e-9)).ravel()[valid.ravel()]
+        out.append((x2, valid))
+    return out
+
+
+def _transfer_gain(pairs: Any, seed: int = 0) -> float:
+    """Regression slope of SMAP's detail within 2x / 3x coarser cells on the detail predicted by a forest trained
+    on those coarser cells (held-out blocks, as the scale-transfer check)."""
+    from smdownscale.algorithms import train as tr
+
+    w = pairs.grid.width
+    _, dcode = np.unique(np.asarray(pairs.dates).astype(str), return_inverse=True)
+    num = den = 0.0
+    est = tr.make_estimator("rf", {"n_estimators": 50}, seed, 2)
+    for f in tr.TRANSFER_FACTORS:
+        x, y, anchor = tr.coarsen_pairs(pairs, f)
+        b = f * max(1, -(-4 // f))
+        gs, gb = tr.spatial_groups(pairs.cells, w, b), tr.spatial_groups(anchor, w, b)
+        blocks = np.unique(gs)
+        k = min(3, blocks.size)
+        order = np.random.default_rng([seed, 17, f]).permutation(blocks.size)
+        fold_of = {int(blocks[i]): int(j % k) for j, i in enumerate(order)}
+        fs = np.array([fold_of[int(v)] for v in gs])
+        fb = np.array([fold_of.get(int(v), -1) for v in gb])
+        pred = np.full(pairs.y.size, np.nan)
+        for j in range(k):
+            pred[fs == j] = tr._fit(est, x[fb != j], y[fb != j], "rf", seed).predict(pairs.X[fs == j])
+        ok = np.isfinite(pred)
+        parent = dcode * 10**8 + (pairs.cells // w // f) * 10**4 + (pairs.cells % w // f)
+        _, inv = np.unique(parent[ok], return_inverse=True)
+        n = np.bincount(inv)
+        dp = pred[ok] - (np.bincount(inv, pred[ok]) / n)[inv]
+        dy = pairs.y[ok] - (np.bincount(inv, pairs.y[ok]) / n)[inv]
+        num += float(np.sum(dp * dy))
+        den += float(np.sum(dp * dp))
+    return num / den if den > 0 else 1.0
+
+
+def _local_ridge(pairs: Any, fine: list, prep: acc.Prepared, shape: tuple[int, int], radius: int = 3,
+                 alpha: float = 10.0) -> list[np.ndarray]:
+    from sklearn.linear_model import Ridge
+
+    from smdownscale.algorithms import raster
+    from smdownscale.algorithms.aggregate import CellIndex
+
+    w = pairs.grid.width
+    rows, cols = pairs.cells // w, pairs.cells % w
+    mu, sd = pairs.X.mean(0), pairs.X.std(0) + 1e-9
+    xs_train = (pairs.X - mu) / sd
+    cell_of = CellIndex(raster.Grid.from_path(prep.stacks[0]), raster.Grid.from_path(prep.smap[0])).rows(0, shape[0])
+    cell_of = cell_of.ravel()
+    models: dict[int, Any] = {}
+    out = []
+    for x, valid in fine:
+        cells = cell_of[valid.ravel()]
+        xs = (x - mu) / sd
+        lp = np.full(x.shape[0], np.nan)
+        for c in np.unique(cells[cells >= 0]):
+            if int(c) not in models:
+                r0, c0 = divmod(int(c), w)
+                m = (np.abs(rows - r0) <= radius) & (np.abs(cols - c0) <= radius)
+                models[int(c)] = Ridge(alpha=alpha).fit(xs_train[m], pairs.y[m]) if m.sum() >= 10 else None
+            if models[int(c)] is not None:
+                sel = cells == c
+                lp[sel] = models[int(c)].predict(xs[sel])
+        full = np.full(valid.size, np.nan)
+        full[valid.ravel()] = lp
+        out.append(full.reshape(shape))
+    return out
+
+
+def variants(prep: acc.Prepared) -> dict[str, list[np.ndarray]]:
+    from smdownscale.algorithms import features
+    from smdownscale.algorithms import train as tr
+
+    smap, stacks = acc.training_dates(prep)
+    pairs, _ = features.drop_constant_factors(features.coarse_pairs(smap, stacks))
+    fine = _fine(prep, pairs.specs)
+    shape = prep.truth[0].shape
+    out: dict[str, list[np.ndarray]] = {}
+
+    def fit(model: str, params: dict[str, Any] | None = None, aug: float = 0.0, p: Any = pairs) -> Any:
+        augmentation = tr.make_augmentation(p, aug)[0] if aug else None
+        x, y = augmentation.apply(p.X, p.y, 0) if augmentation is not None else (p.X, p.y)
+        return tr._fit(tr.make_estimator(model, params, 0, 2), x, y, model, 0)
+
+    def add(name: str, make: Callable[[], list[np.ndarray]]) -> None:
+        out[name] = _correct(prep, make())
+
+    for mf in (0.33, 0.2, 0.1):
+        add(f"rf mf{mf}", lambda mf=mf: _predict(fit("rf", {"max_features": mf}), fine, shape))
+    rf = fit("rf")
+    base = _predict(rf, fine, shape)
+    gain = min(_transfer_gain(pairs), 1.0)
+    add("rf +transfer gain", lambda: [gain * b for b in base])
+    local = _local_ridge(pairs, fine, prep, shape)
+    add("rf +local ridge", lambda: [np.where(np.isfinite(lo), 0.5 * b + 0.5 * lo, b) for b, lo in zip(base, local)])
+    sar = [j for j, n in enumerate(pairs.feature_names) if n in SAR]
+    if sar:
+        add("rf SAR 3x3", lambda: _predict(rf, _smooth(fine, shape, sar), shape))
+        keep = [s.name for s in pairs.specs if s.name not in SAR]
+        p2, _ = features.drop_constant_factors(features.coarse_pairs(smap, stacks, keep))
+        add("rf no SAR", lambda: _predict(fit("rf", p=p2), _fine(prep, p2.specs), shape))
+    for s in (0.5, 0.75, 1.0):
+        add(f"rf +noise aug {s}", lambda s=s: _predict(fit("rf", aug=s), fine, shape))
+    add("linear_gbr", lambda: _predict(fit("linear_gbr"), fine, shape))
+    add("linear_gbr +noise aug 0.75", lambda: _predict(fit("linear_gbr", aug=0.75), fine, shape))
+    return out
+
+
+def screening_variants(prep: acc.Prepared) -> dict[str, list[np.ndarray]]:
+    """The default chain with each collinearity filter, and RF on every factor (train and downscale defaults)."""
+    from smdownscale.algorithms import screen
+    from smdownscale.algorithms import train as tr
+
+    smap, stacks = acc.training_dates(prep)
+    work = os.path.join(prep.folder, "experiments")
+    os.makedirs(work, exist_ok=True)
+    out: dict[str, list[np.ndarray]] = {}
+    for mode in (*screen.COLLINEARITY_MODES, "every factor"):
+        factors = None
+        if mode != "every factor":
+            factors = list(screen.screen_factors(smap, stacks, collinearity=mode, seed=0, n_jobs=2).selected)
+        model = os.path.join(work, f"chain-{mode.replace(' ', '-')}.smdmodel")
+        tr.train_model(smap, stacks, model, "rf", factors=factors, cv_folds=0, n_jobs=2)
+        name = f"screen {mode}, then RF" if factors is not None else "RF, every factor"
+        out[name + (f" ({len(factors)} factors)" if factors is not None else "")] = acc.apply_model(
+            model, prep, work, "constant")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="out/bench-accuracy", help="the accuracy bench's output folder (scene cache)")
+    ap.add_argument("--doc", default=None, help="write the markdown table here")
+    ap.add_argument("--screening", action="store_true", help="compare the screening's collinearity filters instead")
+    args = ap.parse_args(argv)
+    acc.import_engine()
+    import platform
+
+    t0 = time.perf_counter()
+    gaps: dict[str, dict[str, float]] = {}
+    for s in acc.SCENES:
+        prep = acc.prepare(s, os.path.join(os.path.abspath(args.out), "scenes", s.name),
+                           acc.MOSAIC_SIZE_KM if s.generator == "mosaic" else 120, 4)
+        products = screening_variants(prep) if args.screening else variants(prep)
+        scores = acc.score(prep, {**{k: prep.baselines[k] for k in ("bilinear", "ceiling")}, **products})
+        b, c = scores["bilinear"]["ubrmsd"], scores["ceiling"]["ubrmsd"]
+        gaps[s.name] = {k: acc.gap_closed(v["ubrmsd"], b, c) for k, v in scores.items() if k not in ("bilinear",
+                                                                                                   "ceiling")}
+        print(s.name, {k: round(v, 2) for k, v in gaps[s.name].items()}, flush=True)
+    names = list(dict.fromkeys(n.split(" (")[0] for g in gaps.values() for n in g))
+    gaps = {s: {n.split(" (")[0]: v for n, v in g.items()} for s, g in gaps.items()}
+    scenes = list(gaps)
+    title = "screening's collinearity filter, then RF" if args.screening else "variant"
+    lines = [f"# Accuracy experiments (issue 13): gap closed at 1 km per {title}", "",
+             f"Produced by `bench/accuracy_experiments.py` ({time.perf_counter() - t0:.0f} s on {os.cpu_count()} "
+             f"cores, CPython {platform.python_version()}, shared machine) on the scenes of `make bench-accuracy`; "
+             "see the script's docstring for each variant. Gap closed = (ubRMSD bilinear - ubRMSD) / (ubRMSD "
+             "bilinear - ubRMSD ceiling); constant residual correction"
+             + ("." if args.screening else "; no screening (every factor)."), "",
+             "| variant | " + " | ".join(scenes) + " | mean | lowest |", "|" + "---|" * (len(scenes) + 3)]
+    for n in names:
+        v = [gaps[s].get(n, float("nan")) for s in scenes]
+        lines.append(f"| {n} | " + " | ".join(acc._f(x, 2) for x in v) + f" | {acc._f(float(np.nanmean(v)), 2)} | "
+                     f"{acc._f(float(np.nanmin(v)), 2)} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.doc:
+        with open(args.doc, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
