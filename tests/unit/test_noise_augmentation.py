@@ -11,8 +11,7 @@ from smdownscale.algorithms.downscale import downscale
 from smdownscale.algorithms.errors import Canceled, InputError
 from smdownscale.algorithms.features import FactorSpec, fine_noise
 from smdownscale.algorithms.train import train_model
-
-from .test_features import DATES, make_scene
+from smdownscale.tests.scenes import DATES, make_scene
 
 VV_NOISE = 0.08
 
