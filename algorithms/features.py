@@ -457,6 +457,11 @@ def fine_noise(stack_paths: Sequence[str], specs: Sequence[FactorSpec],
     Horizontal and vertical neighbours of up to :data:`NOISE_PIXELS` pixels (row blocks spread over the
     raster, so memory stays bounded) of up to :data:`NOISE_STACKS` stacks; the variances are averaged over
     the stacks. Speckled radar, cloud-edge and retrieval noise that averages out in a SMAP cell shows here.
+
+    Raises
+    ------
+    Canceled
+        ``is_canceled()`` became true.
     """
     cont = [s for s in specs if s.kind != CATEGORICAL]
     names = [s.name for s in cont]

@@ -259,6 +259,11 @@ class Predictor:
         The ensemble predicts the mean of its trees; the same walk over trees whose leaves hold the squared
         values gives the mean of the squares, so sd = sqrt(E[v^2] - E[v]^2) costs two walks and no memory per
         tree (the compiled walker, unchanged, or scikit-learn trees). Only for :attr:`has_spread` models.
+
+        Raises
+        ------
+        ValueError
+            The model is not an ensemble of averaged trees.
         """
         if not self.has_spread:
             raise ValueError("the model is not an ensemble of averaged trees")
