@@ -90,7 +90,7 @@ def test_train_bad_inputs_leave_no_file(run, scene, tmp_path):
 
 def test_train_reports_the_scale_transfer_check_and_the_noise_augmentation(run, scene, tmp_path):
     from smdownscale.algorithms import train as engine
-    from smdownscale.processing_provider.train import NOISE_AUGMENTATION_DEFAULT
+    from smdownscale.processing_provider.algs.train import NOISE_AUGMENTATION_DEFAULT
 
     assert NOISE_AUGMENTATION_DEFAULT == engine.NOISE_AUGMENTATION
     outs = {}
