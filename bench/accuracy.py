@@ -829,20 +829,30 @@ def gap_section(results: list[dict[str, Any]]) -> list[str]:
     return lines + gaps.gap_table(results)
 
 
+def scene_selection(args: argparse.Namespace) -> tuple[tuple[Any, ...], int, int, int]:
+    """The scenes a run takes (``--quick``, ``--scenes``, ``--only``), their sizes (km) and dates per scene."""
+    scenes = QUICK_SCENES if args.quick else SCENES
+    if args.scenes:
+        scenes = scenes[:args.scenes]
+    if args.only:
+        wanted = [n.strip() for n in args.only.split(",") if n.strip()]
+        unknown = sorted(set(wanted) - {s.name for s in scenes})
+        if unknown:
+            raise SystemExit(f"unknown scene(s) {', '.join(unknown)}; known: {', '.join(s.name for s in scenes)}")
+        scenes = tuple(s for s in scenes if s.name in wanted)
+    size = args.size_km or (64 if args.quick else 120)
+    ndates = args.dates or (2 if args.quick else 4)
+    mosaic_size = args.mosaic_size_km or (72 if args.quick else MOSAIC_SIZE_KM)
+    return tuple(scenes), size, ndates, mosaic_size
+
+
 def run_gaps_only(args: argparse.Namespace) -> int:
     """``--gaps-only``: the gap-filling and seam measurements alone (scenes cached as for the full run)."""
     import_engine()
     t0 = time.perf_counter()
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
-    scenes = QUICK_SCENES if args.quick else SCENES
-    if args.scenes:
-        scenes = scenes[:args.scenes]
-    if args.only:
-        scenes = tuple(s for s in scenes if s.name in args.only.split(","))
-    size = args.size_km or (64 if args.quick else 120)
-    ndates = args.dates or (2 if args.quick else 4)
-    mosaic_size = args.mosaic_size_km or (72 if args.quick else MOSAIC_SIZE_KM)
+    scenes, size, ndates, mosaic_size = scene_selection(args)
     results = []
     for s in scenes:
         print(f"scene {s.name} (seed {s.seed}, {s.describe()}):", flush=True)
@@ -872,21 +882,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
-    scenes = QUICK_SCENES if args.quick else SCENES
-    if args.scenes:
-        scenes = scenes[:args.scenes]
-    if args.only:
-        wanted = [n.strip() for n in args.only.split(",") if n.strip()]
-        unknown = sorted(set(wanted) - {s.name for s in scenes})
-        if unknown:
-            raise SystemExit(f"unknown scene(s) {', '.join(unknown)}; known: {', '.join(s.name for s in scenes)}")
-        scenes = tuple(s for s in scenes if s.name in wanted)
-    size = args.size_km or (64 if args.quick else 120)
-    ndates = args.dates or (2 if args.quick else 4)
+    scenes, size, ndates, mosaic_size = scene_selection(args)
     models = tuple(m for m in (args.models.split(",") if args.models else
                                (("rf", "linear_gbr") if args.quick else MODELS)) if m)
     modes = tuple(args.modes.split(",")) if args.modes else (("coarse",) if args.quick else MODES)
-    mosaic_size = args.mosaic_size_km or (72 if args.quick else MOSAIC_SIZE_KM)
     rows: list[dict[str, Any]] = []
     gap_results: list[dict[str, Any]] = []
     preps, files = [], []
