@@ -158,6 +158,7 @@ class SvrKernel:
 
     @classmethod
     def of(cls, estimator: Any) -> SvrKernel | None:
+        """The kernel of an RBF SVR (alone or after scikit-learn transformers), or None for any other model."""
         found = native.compile_svr(estimator)
         return None if found is None else cls(*found)
 
@@ -166,6 +167,8 @@ class SvrKernel:
         return self.compiled.n_support
 
     def predict(self, x: np.ndarray, n_threads: int = 1, use_native: bool | None = None) -> np.ndarray:
+        """scikit-learn's ``predict`` of the SVR (transformers applied) for every row of ``x``, float64, in chunks
+        of bounded memory (the compiled kernel, else numpy blocks: the same values within 1e-9)."""
         n = x.shape[0]
         out = np.empty(n, dtype=np.float64)
         step = native.SVR_CHUNK_ROWS * max(1, int(n_threads))

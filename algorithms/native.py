@@ -506,7 +506,15 @@ class CompiledSvr:
         return int(self.coef.size)
 
     def predict(self, x: np.ndarray, n_threads: int | None = None, use_native: bool | None = None) -> np.ndarray:
-        """The decision function for every row of ``x`` (already transformed; finite), float64."""
+        """The decision function for every row of ``x`` (already transformed; finite), float64.
+
+        Raises
+        ------
+        ValueError
+            ``x`` has another number of features or values that are not finite.
+        RuntimeError
+            ``use_native`` asks for the compiled kernel and it is not available.
+        """
         x = np.ascontiguousarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.n_features:
             raise ValueError(f"expected {self.n_features} features, got shape {x.shape}")
