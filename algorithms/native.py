@@ -371,8 +371,11 @@ def _compile_boosted(estimator: Any) -> CompiledForest | None:
         trees: list[tuple[np.ndarray, ...]] = [(leaf, leaf, np.zeros(1, np.int64), np.zeros(1), np.array([base]))]
         for nodes in parts:
             is_leaf = nodes["is_leaf"].astype(bool)
-            trees.append((np.where(is_leaf, -1, nodes["left"]), np.where(is_leaf, -1, nodes["right"]),
-                          np.where(is_leaf, 0, nodes["feature_idx"]), nodes["num_threshold"], nodes["value"]))
+            # the node fields are unsigned: widen before writing -1 (numpy 2 would wrap it to 2**32 - 1)
+            left, right = (nodes[k].astype(np.int64) for k in ("left", "right"))
+            trees.append((np.where(is_leaf, -1, left), np.where(is_leaf, -1, right),
+                          np.where(is_leaf, 0, nodes["feature_idx"].astype(np.int64)), nodes["num_threshold"],
+                          nodes["value"]))
         return compile_trees(trees, n_features, divisor=1.0)
     # GradientBoostingRegressor: raw = init(x), then learning_rate * tree value added stage by stage
     rate = float(estimator.learning_rate)
