@@ -600,205 +600,314 @@ def _public(entry: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in entry.items() if k != "cv"}
 
 
-@gdal_exceptions()
-def _train_model(sm_paths: Sequence[str], stack_paths: Sequence[str], output: str, model_type: str = "rf",
-                factors: Sequence[str] | None = None, params: dict[str, Any] | None = None, cv_folds: int = 5,
-                cv_block_cells: int = 4, min_valid_fraction: float = 0.5, seed: int = 0, n_jobs: int = -1,
-                progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled, cv_mode: str = "spatial",
-                search_seconds: float = 0.0, training_mode: str = "coarse", derived: Sequence[str] | None = None,
-                search_max_configs: int | None = None, paper_max_samples: int = PAPER_MAX_SAMPLES,
-                sm_scale: float = 1.0, sm_nodata: float | None = None,
-                noise_augmentation: float = NOISE_AUGMENTATION) -> TrainResult:
-    """Train a soil moisture model, cross-validate it and save it as a .smdmodel file.
+@dataclass(frozen=True)
+class TrainRequest:
+    """What :func:`train_model` trains, on which files, and how it is cross-validated and selected.
 
-    ``model_type`` is one of :data:`MODEL_TYPES` or 'auto'. ``factors`` names the stack bands (or derived
-    factors) to use (None: all bands); ``derived`` adds derived factors (:mod:`derived`) whose inputs the
-    stacks hold. ``cv_folds`` 0 skips the reported cross-validation; otherwise at least 2.
-    ``cv_mode`` is 'spatial', 'dates' or 'random'; ``search_seconds`` > 0 runs the hyperparameter search
-    (``search_max_configs`` caps the configurations per model); ``training_mode`` is 'coarse' or 'paper'.
-    SMAP values equal to ``sm_nodata`` are nodata and the others are multiplied by ``sm_scale`` (0.01 for
-    percent); both are stored in the model, so downscale reads the SMAP of residual correction the same way.
-    ``noise_augmentation`` (scale-aware mode; 0 switches it off) fits every model on noisy copies of the coarse
-    samples, with that multiple of each factor's measured 1 km noise (:data:`NOISE_AUGMENTATION`).
-    Returns the saved metadata and the pooled metrics of the ``cv_mode`` scheme.
-
-    Parameters
-    ----------
-    sm_paths, stack_paths
-        SMAP rasters and factor stacks, paired by the date in their names.
-    output
-        The model file to write (.smdmodel, written atomically).
-    model_type, params
-        The model (:data:`MODEL_TYPES` or 'auto') and its parameters.
-    factors, derived
-        The factors to use, and derived factors to add.
-    cv_folds, cv_block_cells, cv_mode
-        The reported cross-validation.
-    min_valid_fraction
-        Least share of valid fine pixels per SMAP cell.
-    seed, n_jobs
-        Random seed and parallel jobs.
-    progress, is_canceled
-        Progress fraction and cancel check (:mod:`.raster` defaults).
-    search_seconds, search_max_configs
-        The hyperparameter search (0: off).
-    training_mode, paper_max_samples
-        'coarse' pairs, or the study's 1 km pairs and their number.
-    sm_scale, sm_nodata
-        How to read SMAP (:class:`.units.SmReading`).
-
-    Returns
-    -------
-    TrainResult
-        The saved metadata and the pooled metrics of the ``cv_mode`` scheme.
+    Like :class:`.gee.expressions.BuildOptions`, one object instead of a long keyword list: the fields hold the
+    defaults, and building a request checks and normalizes every choice (model type, folds, modes, budgets,
+    parameters), raising :class:`.errors.InputError` with the fix before any file is read. The files
+    themselves (readable inputs, a writable output apart from them) are checked by :func:`train_model`.
 
     Raises
     ------
     InputError
-        A bad option (folds, CV mode, training mode, search budget or configurations, parameters with 'auto');
-        also from the pairing and the estimator.
+        A bad option: an unknown model type, CV or training mode, 1 or negative folds, a negative or
+        non-finite search budget, fewer than 1 search configuration, a noise augmentation outside [0, 5],
+        parameters the model does not have or given with 'auto', a bad SMAP scale or nodata value.
+    """
+
+    #: SMAP rasters, paired with the factor stacks by the date in their names.
+    sm_paths: Sequence[str]
+    #: Factor stacks, one per date.
+    stack_paths: Sequence[str]
+    #: The model file to write (.smdmodel, written under a temporary name and renamed when complete).
+    output: str
+    #: One of :data:`MODEL_TYPES`, or 'auto' (the random forest unless another model is clearly better).
+    model_type: str = "rf"
+    #: The stack bands (or derived factors) to use; None: every band.
+    factors: Sequence[str] | None = None
+    #: The model's settings over :data:`DEFAULT_PARAMS` (none with 'auto': they differ between models).
+    params: dict[str, Any] | None = None
+    #: Folds of the reported cross-validation: 0 skips it, else at least 2.
+    cv_folds: int = 5
+    #: Side of the spatial cross-validation blocks, in SMAP cells.
+    cv_block_cells: int = 4
+    #: Least share of valid 1 km pixels a SMAP cell needs to become a sample.
+    min_valid_fraction: float = 0.5
+    #: Seed of every split, subsample, noise copy and fit.
+    seed: int = 0
+    #: Parallel jobs of the forests (-1: every core).
+    n_jobs: int = -1
+    #: How the reported cross-validation holds samples out: one of :data:`CV_MODES`.
+    cv_mode: str = "spatial"
+    #: Time budget of the hyperparameter search in seconds; 0: no search.
+    search_seconds: float = 0.0
+    #: 'coarse' (scale-aware, trained on SMAP cells) or 'paper' (the study's 1 km pixels): :data:`TRAINING_MODES`.
+    training_mode: str = "coarse"
+    #: Derived factors to add (:mod:`.derived`) whose inputs the stacks hold.
+    derived: Sequence[str] | None = None
+    #: Most configurations the search tries per model; None: the budget alone decides.
+    search_max_configs: int | None = None
+    #: 1 km pixels sampled in the 'paper' training mode.
+    paper_max_samples: int = PAPER_MAX_SAMPLES
+    #: Factor from SMAP's values to m3/m3 (0.01 for percent); stored in the model for downscale's residual step.
+    sm_scale: float = 1.0
+    #: SMAP value meaning nodata besides the file's own (None: the file's); stored in the model like ``sm_scale``.
+    sm_nodata: float | None = None
+    #: Scale-aware mode: fit on noisy copies of the coarse samples, with this multiple of each factor's
+    #: measured 1 km noise (:data:`NOISE_AUGMENTATION`); 0 switches it off.
+    noise_augmentation: float = NOISE_AUGMENTATION
+
+    def __post_init__(self) -> None:
+        put = functools.partial(object.__setattr__, self)
+        put("sm_paths", tuple(self.sm_paths))
+        put("stack_paths", tuple(self.stack_paths))
+        put("factors", None if self.factors is None else tuple(self.factors))
+        put("derived", None if self.derived is None else tuple(self.derived))
+        put("params", dict(self.params) if self.params else None)
+        if self.cv_folds == 1 or self.cv_folds < 0:
+            raise InputError(f"The number of cross-validation folds must be 0 (none) or at least 2 "
+                             f"(got {self.cv_folds}).")
+        put("model_type", _check_type(self.model_type, allow_auto=True))
+        cv_mode = (self.cv_mode or options.CV_MODES.default_key).strip().lower()
+        if cv_mode not in CV_MODES:
+            raise InputError(f"Unknown cross-validation mode '{self.cv_mode}'; choose one of {', '.join(CV_MODES)}.")
+        put("cv_mode", cv_mode)
+        training_mode = (self.training_mode or options.TRAINING_MODES.default_key).strip().lower()
+        if training_mode not in TRAINING_MODES:
+            raise InputError(f"Unknown training mode '{self.training_mode}'; choose one of "
+                             f"{', '.join(TRAINING_MODES)}.")
+        put("training_mode", training_mode)
+        search_seconds = float(self.search_seconds or 0.0)
+        if not math.isfinite(search_seconds) or search_seconds < 0:
+            raise InputError(f"The search time budget must be 0 (off) or a number of seconds (got {search_seconds}).")
+        put("search_seconds", search_seconds)
+        noise = float(self.noise_augmentation or 0.0)
+        if not (math.isfinite(noise) and 0.0 <= noise <= 5.0):
+            raise InputError(f"The factor noise augmentation must be between 0 (off) and 5 (got {noise}); "
+                             f"the default is {NOISE_AUGMENTATION:g}.")
+        put("noise_augmentation", noise)
+        if self.search_max_configs is not None and self.search_max_configs < 1:
+            raise InputError(f"The search needs at least 1 configuration per model (got {self.search_max_configs}).")
+        _ = self.sm_reading  # SmReading checks the scale and the nodata value
+        if self.model_type != AUTO:
+            make_estimator(self.model_type, self.params, self.seed, self.n_jobs)  # parameter errors before pairing
+        elif self.params:
+            raise InputError("Model parameters cannot be given with 'auto' (they differ between models); choose a "
+                             "model type or leave the parameters empty.")
+
+    @property
+    def sm_reading(self) -> SmReading:
+        """How SMAP is read (:class:`.units.SmReading` of ``sm_scale`` and ``sm_nodata``)."""
+        return SmReading(float(self.sm_scale), None if self.sm_nodata is None else float(self.sm_nodata))
+
+    @property
+    def selecting(self) -> bool:
+        """Whether models or settings are chosen by cross-validation ('auto' or a search budget)."""
+        return self.model_type == AUTO or self.search_seconds > 0
+
+
+@dataclass
+class _Selection:
+    """The model and settings :func:`train_model` fits, and how they were chosen (metadata, None when not)."""
+
+    model_type: str
+    params: dict[str, Any]
+    auto: dict[str, Any] | None = None
+    search: dict[str, Any] | None = None
+
+
+def train_model(request: TrainRequest, progress: Progress = no_progress,
+                is_canceled: IsCanceled = never_canceled) -> TrainResult:
+    """Train a soil moisture model, cross-validate it and save it as a .smdmodel file.
+
+    The pairs are built (:func:`.features.coarse_pairs` in the scale-aware mode, :func:`.features.fine_pairs` in
+    the study's), the model is chosen when asked ('auto', or a search budget), cross-validated with the
+    request's scheme next to the optimistic random K-fold (and, scale-aware with spatial folds, the
+    scale-transfer check), fitted on every sample and saved with its metadata.
+
+    Parameters
+    ----------
+    request
+        What to train and how (:class:`TrainRequest`, checked when it was built).
+    progress, is_canceled
+        Progress fraction and cancel check (:mod:`.raster` defaults).
+
+    Returns
+    -------
+    TrainResult
+        The saved metadata and the pooled metrics of the ``cv_mode`` scheme (NaN without cross-validation).
+
+    Raises
+    ------
+    InputError
+        The output is not writable or is one of the inputs; from the pairing (unreadable or unpaired files, too
+        few samples, factors in the wrong units), the spatial splits (a single block) and the estimator.
     Canceled
         ``is_canceled()`` became true; no model file is written.
     """
-    import sklearn
+    # the factor-noise augmentation set while training stays inside this call (its own copy of the context)
+    return contextvars.copy_context().run(_train, request, progress, is_canceled)
 
-    check_output_path(output)
-    check_apart({"model file": output}, {"soil moisture raster": list(sm_paths), "factor stack": list(stack_paths)})
-    if cv_folds == 1 or cv_folds < 0:
-        raise InputError(f"The number of cross-validation folds must be 0 (none) or at least 2 (got {cv_folds}).")
-    requested = _check_type(model_type, allow_auto=True)
-    cv_mode = (cv_mode or "spatial").strip().lower()
-    if cv_mode not in CV_MODES:
-        raise InputError(f"Unknown cross-validation mode '{cv_mode}'; choose one of {', '.join(CV_MODES)}.")
-    training_mode = (training_mode or "coarse").strip().lower()
-    if training_mode not in TRAINING_MODES:
-        raise InputError(f"Unknown training mode '{training_mode}'; choose one of {', '.join(TRAINING_MODES)}.")
-    search_seconds = float(search_seconds or 0.0)
-    if not math.isfinite(search_seconds) or search_seconds < 0:
-        raise InputError(f"The search time budget must be 0 (off) or a number of seconds (got {search_seconds}).")
-    noise_augmentation = float(noise_augmentation or 0.0)
-    if not (math.isfinite(noise_augmentation) and 0.0 <= noise_augmentation <= 5.0):
-        raise InputError(f"The factor noise augmentation must be between 0 (off) and 5 (got {noise_augmentation}); "
-                         f"the default is {NOISE_AUGMENTATION:g}.")
-    if search_max_configs is not None and search_max_configs < 1:
-        raise InputError(f"The search needs at least 1 configuration per model (got {search_max_configs}).")
-    reading = SmReading(float(sm_scale), None if sm_nodata is None else float(sm_nodata))
-    if requested != AUTO:
-        make_estimator(requested, params, seed, n_jobs)  # parameter errors before the (slow) pairing
-    elif params:
-        raise InputError("Model parameters cannot be given with 'auto' (they differ between models); choose a model "
-                         "type or leave the parameters empty.")
 
-    pair_progress = lambda f: progress(0.3 * f)  # noqa: E731
-    if training_mode == "paper":
-        pairs = fine_pairs(sm_paths, stack_paths, factors, paper_max_samples, seed, pair_progress, is_canceled,
-                           derived=derived, sm_reading=reading)
-    else:
-        pairs = coarse_pairs(sm_paths, stack_paths, factors, min_valid_fraction, pair_progress, is_canceled,
-                             derived=derived, sm_reading=reading)
-    pairs, constant = drop_constant_factors(pairs)  # recorded in meta["dropped_factors"]
-    augmentation_meta = None
-    if training_mode == "coarse":
-        augmentation, augmentation_meta = make_augmentation(pairs, noise_augmentation, is_canceled)
-        _AUGMENT.set(augmentation)  # this call's own context (train_model)
-
-    selecting = requested == AUTO or search_seconds > 0
-    sel_folds = cv_folds or SELECTION_FOLDS
+@gdal_exceptions()
+def _train(request: TrainRequest, progress: Progress, is_canceled: IsCanceled) -> TrainResult:
+    check_output_path(request.output)
+    check_apart({"model file": request.output}, {"soil moisture raster": list(request.sm_paths),
+                                                 "factor stack": list(request.stack_paths)})
+    pairs, constant, augmentation_meta = _training_pairs(request, lambda f: progress(0.3 * f), is_canceled)
+    sel_folds = request.cv_folds or SELECTION_FOLDS
     spatial = nblocks = None
-    if cv_folds and cv_mode == "spatial" or selecting:
-        spatial, nblocks = spatial_splits(pairs, sel_folds, cv_block_cells)
-    selector = _Selector(pairs, spatial or [], seed, n_jobs, is_canceled)
-    search_meta: dict[str, Any] | None = None
-    auto_meta: dict[str, Any] | None = None
+    if request.cv_folds and request.cv_mode == "spatial" or request.selecting:
+        spatial, nblocks = spatial_splits(pairs, sel_folds, request.cv_block_cells)
+    selector = _Selector(pairs, spatial or [], request.seed, request.n_jobs, is_canceled)
+    choice = _Selection(request.model_type, dict(request.params or {}))
     cv_start = 0.3
-    chosen, chosen_params = requested, dict(params or {})
-    if selecting:
-        t0 = _clock()
-        candidates = AUTO_CANDIDATES if requested == AUTO else (requested,)
-        best: dict[str, Any] | None = None
-        for i, cand in enumerate(candidates):
-            if is_canceled():
-                raise Canceled()
-            base = None if requested == AUTO else params
-            if search_seconds > 0:
-                entry = selector.search(cand, base, search_seconds / len(candidates), search_max_configs,
-                                        lambda f, i=i: progress(0.3 + 0.3 * (i + f) / len(candidates)))
-            else:
-                entry = selector.score(cand, {}, base)
-            if best is None or _rank(entry) < _rank(best):
-                best = entry
-            progress(0.3 + 0.3 * (i + 1) / len(candidates))
-        assert best is not None
-        chosen, chosen_params = best["model_type"], dict(best["params"])
-        scored_by = f"pooled RMSE of {len(spatial or [])}-fold spatial-block cross-validation"
-        if requested == AUTO:
-            per_model = {}
-            for e in selector.tried:
-                if e["model_type"] not in per_model or _rank(e) < _rank(per_model[e["model_type"]]):
-                    per_model[e["model_type"]] = e
-            auto_scored_by = scored_by
-            if training_mode == "coarse":
-                winner = _rank_by_transfer(per_model, candidates, pairs, sel_folds, cv_block_cells, seed, n_jobs,
-                                           is_canceled)
-                if winner is not None:
-                    chosen, chosen_params = winner, dict(per_model[winner]["params"])
-                    auto_scored_by = AUTO_SCORED_BY
-            auto_meta = {"candidates": [_public(per_model[c]) for c in candidates if c in per_model],
-                         "winner": chosen, "scored_by": auto_scored_by}
-        if search_seconds > 0:
-            search_meta = {"budget_s": search_seconds, "elapsed_s": round(_clock() - t0, 3), "scored_by": scored_by,
-                           "max_configs_per_model": search_max_configs, "tried": [_public(e) for e in selector.tried],
-                           "winner": _public(best)}
+    if request.selecting:
+        choice = _select(request, pairs, selector, sel_folds, lambda f: progress(0.3 + 0.3 * f), is_canceled)
         cv_start = 0.6
-
-    estimator = _with_caps(make_estimator(chosen, chosen_params, seed, n_jobs), chosen, pairs.y.size, chosen_params)
-    cv_estimator = _cv_estimator(estimator, chosen)
-    cv: dict[str, Any] | None = None
-    if cv_folds:
-        schemes: list[tuple[str, list, dict[str, Any]]] = []
-        if cv_mode == "spatial":
-            assert spatial is not None
-            schemes.append(("spatial", spatial, {"method": "spatial blocks (GroupKFold)", "block_cells": cv_block_cells,
-                                                 "blocks": nblocks}))
-        elif cv_mode == "dates":
-            schemes.append(("dates", date_splits(pairs, cv_folds), {"method": "dates held out (GroupKFold)",
-                                                                     "dates": len(pairs.date_labels)}))
-        schemes.append(("random", random_splits(pairs, cv_folds, seed), {"method": "random K-fold",
-                                                                           "label": "optimistic"}))
-        nfits = sum(len(s) for _, s, _ in schemes)
-        done = 0
-        cv = {"mode": cv_mode, "primary": cv_mode}
-        for key, splits, info in schemes:
-            cached = selector.cache.get(_key(chosen, model_params(estimator, chosen))) if key == "spatial" else None
-            span = len(splits) / nfits
-            if cached is not None:
-                res = cached["cv"]
-            else:
-                res = cross_validate(cv_estimator, pairs, splits, chosen, seed,
-                                     lambda f, d=done, s=span: progress(cv_start + (0.9 - cv_start) * (d + f * s)),
-                                     is_canceled)
-            done += span
-            cv[key] = {**info, "folds": len(splits), **res}
-        if training_mode == "coarse" and cv_mode == "spatial":
-            known = (auto_meta or {}).get("candidates", [])
-            hit = next((e.get("transfer") for e in known if e["model_type"] == chosen and e.get("transfer")), None)
-            if hit is None:
-                hit = scale_transfer(cv_estimator, pairs, chosen, cv_folds, cv_block_cells, seed, is_canceled)
-            if hit is not None:
-                cv["transfer"] = {"method": "scale transfer: trained on grids 2x and 3x coarser than SMAP's, "
-                                            "predicted on SMAP cells of held-out blocks", **hit,
-                                  "per_fold": [{"fold": f"{f}x coarser", **m} for f, m in hit["factors"].items()]}
-        if chosen in ("rf", "extratrees"):
-            cv["n_estimators"] = int(cv_estimator.n_estimators)
+    estimator = _with_caps(make_estimator(choice.model_type, choice.params, request.seed, request.n_jobs),
+                           choice.model_type, pairs.y.size, choice.params)
+    cv = None
+    if request.cv_folds:
+        cv = _reported_cv(request, pairs, choice, estimator, (spatial, nblocks), selector,
+                          lambda f: progress(cv_start + (0.9 - cv_start) * f), is_canceled)
     if is_canceled():
         raise Canceled()
-    final = prepare_for_saving(_fit(estimator, pairs.X, pairs.y, chosen, seed))
+    final = prepare_for_saving(_fit(estimator, pairs.X, pairs.y, choice.model_type, request.seed))
     progress(0.95)
+    meta = _metadata(request, pairs, constant, final, choice, cv, augmentation_meta)
+    if is_canceled():
+        raise Canceled()
+    model_io.save_model(request.output, final, meta)
+    progress(1.0)
+    pooled = cv[request.cv_mode]["pooled"] if cv else {k: (0 if k == "n" else None) for k in METRIC_NAMES}
+    return TrainResult(model_io.jsonable({"format": model_io.FORMAT, "format_version": model_io.FORMAT_VERSION,
+                                          **meta}),
+                       {k: (math.nan if v is None else v) for k, v in pooled.items()})
+
+
+def _training_pairs(request: TrainRequest, progress: Progress,
+                    is_canceled: IsCanceled) -> tuple[Pairs, list[str], dict[str, Any] | None]:
+    """The training pairs of the request's mode (constant factors dropped, their names), with the factor-noise
+    augmentation of this call's fits set (scale-aware mode) and its metadata."""
+    if request.training_mode == "paper":
+        pairs = fine_pairs(request.sm_paths, request.stack_paths, request.factors, request.paper_max_samples,
+                           request.seed, progress, is_canceled, derived=request.derived,
+                           sm_reading=request.sm_reading)
+    else:
+        pairs = coarse_pairs(request.sm_paths, request.stack_paths, request.factors, request.min_valid_fraction,
+                             progress, is_canceled, derived=request.derived, sm_reading=request.sm_reading)
+    pairs, constant = drop_constant_factors(pairs)
+    augmentation_meta = None
+    if request.training_mode == "coarse":
+        augmentation, augmentation_meta = make_augmentation(pairs, request.noise_augmentation, is_canceled)
+        _AUGMENT.set(augmentation)  # train_model's own context
+    return pairs, constant, augmentation_meta
+
+
+def _select(request: TrainRequest, pairs: Pairs, selector: _Selector, sel_folds: int, progress: Progress,
+            is_canceled: IsCanceled) -> _Selection:
+    """Auto's model and the search's settings, scored on the selection folds (and, for Auto, by scale transfer)."""
+    t0 = _clock()
+    auto = request.model_type == AUTO
+    candidates = AUTO_CANDIDATES if auto else (request.model_type,)
+    base = None if auto else request.params
+    best: dict[str, Any] | None = None
+    for i, cand in enumerate(candidates):
+        if is_canceled():
+            raise Canceled()
+        if request.search_seconds > 0:
+            entry = selector.search(cand, base, request.search_seconds / len(candidates), request.search_max_configs,
+                                    lambda f, i=i: progress((i + f) / len(candidates)))
+        else:
+            entry = selector.score(cand, {}, base)
+        if best is None or _rank(entry) < _rank(best):
+            best = entry
+        progress((i + 1) / len(candidates))
+    assert best is not None
+    choice = _Selection(best["model_type"], dict(best["params"]))
+    scored_by = f"pooled RMSE of {len(selector.splits)}-fold spatial-block cross-validation"
+    if auto:
+        per_model: dict[str, dict[str, Any]] = {}
+        for e in selector.tried:
+            if e["model_type"] not in per_model or _rank(e) < _rank(per_model[e["model_type"]]):
+                per_model[e["model_type"]] = e
+        auto_scored_by = scored_by
+        if request.training_mode == "coarse":
+            winner = _rank_by_transfer(per_model, candidates, pairs, sel_folds, request.cv_block_cells, request.seed,
+                                       request.n_jobs, is_canceled)
+            if winner is not None:
+                choice = _Selection(winner, dict(per_model[winner]["params"]))
+                auto_scored_by = AUTO_SCORED_BY
+        choice.auto = {"candidates": [_public(per_model[c]) for c in candidates if c in per_model],
+                       "winner": choice.model_type, "scored_by": auto_scored_by}
+    if request.search_seconds > 0:
+        choice.search = {"budget_s": request.search_seconds, "elapsed_s": round(_clock() - t0, 3),
+                         "scored_by": scored_by, "max_configs_per_model": request.search_max_configs,
+                         "tried": [_public(e) for e in selector.tried], "winner": _public(best)}
+    return choice
+
+
+def _reported_cv(request: TrainRequest, pairs: Pairs, choice: _Selection, estimator: Any,
+                 spatial: tuple[list | None, int | None], selector: _Selector, progress: Progress,
+                 is_canceled: IsCanceled) -> dict[str, Any]:
+    """The reported cross-validation: the request's scheme, the optimistic random K-fold and, scale-aware with
+    spatial folds, the scale-transfer check (results the selection already computed are reused)."""
+    splits, nblocks = spatial
+    chosen = choice.model_type
+    cv_estimator = _cv_estimator(estimator, chosen)
+    schemes: list[tuple[str, list, dict[str, Any]]] = []
+    if request.cv_mode == "spatial":
+        assert splits is not None
+        schemes.append(("spatial", splits, {"method": "spatial blocks (GroupKFold)",
+                                            "block_cells": request.cv_block_cells, "blocks": nblocks}))
+    elif request.cv_mode == "dates":
+        schemes.append(("dates", date_splits(pairs, request.cv_folds), {"method": "dates held out (GroupKFold)",
+                                                                         "dates": len(pairs.date_labels)}))
+    schemes.append(("random", random_splits(pairs, request.cv_folds, request.seed),
+                    {"method": "random K-fold", "label": "optimistic"}))
+    nfits = sum(len(s) for _, s, _ in schemes)
+    done = 0.0
+    cv: dict[str, Any] = {"mode": request.cv_mode, "primary": request.cv_mode}
+    for key, scheme_splits, info in schemes:
+        cached = selector.cache.get(_key(chosen, model_params(estimator, chosen))) if key == "spatial" else None
+        span = len(scheme_splits) / nfits
+        if cached is not None:
+            res = cached["cv"]
+        else:
+            res = cross_validate(cv_estimator, pairs, scheme_splits, chosen, request.seed,
+                                 lambda f, d=done, s=span: progress(d + f * s), is_canceled)
+        done += span
+        cv[key] = {**info, "folds": len(scheme_splits), **res}
+    if request.training_mode == "coarse" and request.cv_mode == "spatial":
+        known = (choice.auto or {}).get("candidates", [])
+        hit = next((e.get("transfer") for e in known if e["model_type"] == chosen and e.get("transfer")), None)
+        if hit is None:
+            hit = scale_transfer(cv_estimator, pairs, chosen, request.cv_folds, request.cv_block_cells, request.seed,
+                                 is_canceled)
+        if hit is not None:
+            cv["transfer"] = {"method": "scale transfer: trained on grids 2x and 3x coarser than SMAP's, "
+                                        "predicted on SMAP cells of held-out blocks", **hit,
+                              "per_fold": [{"fold": f"{f}x coarser", **m} for f, m in hit["factors"].items()]}
+    if chosen in ("rf", "extratrees"):
+        cv["n_estimators"] = int(cv_estimator.n_estimators)
+    return cv
+
+
+def _metadata(request: TrainRequest, pairs: Pairs, constant: list[str], final: Any, choice: _Selection,
+              cv: dict[str, Any] | None, augmentation_meta: dict[str, Any] | None) -> dict[str, Any]:
+    """The model file's metadata: what was trained on what, how it was chosen and how well it did."""
+    import sklearn
+
+    chosen = choice.model_type
     g = pairs.grid
     derived_used = [s.name for s in pairs.specs if s.name in pairs.derived]
+    reading = request.sm_reading
     meta: dict[str, Any] = {
         "model_type": chosen,
-        "requested_model_type": requested,
+        "requested_model_type": request.model_type,
         "params": model_params(final, chosen),
         "factors": [s.to_dict() for s in pairs.specs],
         "features": list(pairs.feature_names),
@@ -808,8 +917,8 @@ def _train_model(sm_paths: Sequence[str], stack_paths: Sequence[str], output: st
         "target": "soil_moisture",
         "units": {"soil_moisture": "m3/m3"},
         "soil_moisture_input": {"scale": reading.scale, "nodata": reading.nodata},
-        "training_mode": training_mode,
-        "training_mode_label": TRAINING_MODE_LABELS[training_mode],
+        "training_mode": request.training_mode,
+        "training_mode_label": TRAINING_MODE_LABELS[request.training_mode],
         "training_grid": {"crs_wkt": g.crs_wkt, "transform": list(g.transform), "width": g.width,
                           "height": g.height},
         "dates": list(pairs.date_labels),
@@ -818,31 +927,24 @@ def _train_model(sm_paths: Sequence[str], stack_paths: Sequence[str], output: st
         "target_range": [float(pairs.y.min()), float(pairs.y.max())],
         "feature_ranges": {n: [float(pairs.X[:, j].min()), float(pairs.X[:, j].max())]
                            for j, n in enumerate(pairs.feature_names)},
-        "min_valid_fraction": float(min_valid_fraction),
-        "seed": int(seed),
+        "min_valid_fraction": float(request.min_valid_fraction),
+        "seed": int(request.seed),
         "sklearn_version": sklearn.__version__,
         "numpy_version": np.__version__,
         "created": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
         "cv": cv,
-        "search": search_meta,
-        "auto": auto_meta,
+        "search": choice.search,
+        "auto": choice.auto,
         "noise_augmentation": augmentation_meta,
     }
-    if training_mode == "paper":
-        meta["paper_max_samples"] = int(paper_max_samples)
+    if request.training_mode == "paper":
+        meta["paper_max_samples"] = int(request.paper_max_samples)
     if chosen == "svr":
         meta["support_vectors"] = int(final.named_steps["svr"].support_.size)
         meta["province_day"] = province_day_cost(final, pairs.X)
     if hasattr(final, "feature_importances_"):
         meta["feature_importances"] = {n: float(v) for n, v in zip(pairs.feature_names, final.feature_importances_)}
-    if is_canceled():
-        raise Canceled()
-    model_io.save_model(output, final, meta)
-    progress(1.0)
-    pooled = cv[cv_mode]["pooled"] if cv else {k: (0 if k == "n" else None) for k in METRIC_NAMES}
-    return TrainResult(model_io.jsonable({"format": model_io.FORMAT, "format_version": model_io.FORMAT_VERSION,
-                                          **meta}),
-                       {k: (math.nan if v is None else v) for k, v in pooled.items()})
+    return meta
 
 
 #: A province-day: the 1 km pixels of Inner Mongolia's bounding box (the bench's scene).
@@ -865,12 +967,6 @@ def province_day_cost(estimator: Any, x: np.ndarray, rows: int = 4096) -> dict[s
     secs = (time.perf_counter() - t0) * PROVINCE_DAY_PIXELS / rows
     return {"seconds": round(secs, 1), "pixels": PROVINCE_DAY_PIXELS, "backend": predictor.backend}
 
-
-@functools.wraps(_train_model)
-def train_model(*args: Any, **kwargs: Any) -> TrainResult:
-    """Train a model (:func:`_train_model`, same parameters, returns and errors) in its own context copy."""
-    # the factor-noise augmentation _train_model sets stays inside this call (its own copy of the context)
-    return contextvars.copy_context().run(_train_model, *args, **kwargs)
 
 
 def cv_table(meta: dict[str, Any]) -> str:

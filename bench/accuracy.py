@@ -393,8 +393,8 @@ def train(prep: Prepared, work: str, model_type: str, mode: str, seed: int = 0,
     path = os.path.join(work, f"{name or model_type}_{mode}.smdmodel")
     smap, stacks = training_dates(prep)
     t0 = time.perf_counter()
-    res = tr.train_model(smap, stacks, path, model_type, factors=factors, cv_folds=CV_FOLDS, seed=seed, n_jobs=2,
-                         training_mode=mode, paper_max_samples=PAPER_SAMPLES)
+    res = tr.train_model(tr.TrainRequest(smap, stacks, path, model_type, factors=factors, cv_folds=CV_FOLDS, seed=seed,
+                                         n_jobs=2, training_mode=mode, paper_max_samples=PAPER_SAMPLES))
     return path, res.meta, time.perf_counter() - t0
 
 
@@ -811,7 +811,8 @@ def gap_train(prep: Prepared, work: str, stacks: list[str]) -> str:
 
     path = os.path.join(work, "rf_coarse_cloudy.smdmodel")
     k = prep.scene.train_dates or len(stacks)
-    tr.train_model(prep.smap[:k], stacks[:k], path, "rf", cv_folds=CV_FOLDS, seed=0, n_jobs=2, training_mode="coarse")
+    tr.train_model(tr.TrainRequest(prep.smap[:k], stacks[:k], path, "rf", cv_folds=CV_FOLDS, seed=0, n_jobs=2,
+                                   training_mode="coarse"))
     return path
 
 

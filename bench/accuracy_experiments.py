@@ -217,7 +217,7 @@ def screening_variants(prep: acc.Prepared) -> dict[str, list[np.ndarray]]:
         if mode != "every factor":
             factors = list(screen.screen_factors(smap, stacks, collinearity=mode, seed=0, n_jobs=2).selected)
         model = os.path.join(work, f"chain-{mode.replace(' ', '-')}.smdmodel")
-        tr.train_model(smap, stacks, model, "rf", factors=factors, cv_folds=0, n_jobs=2)
+        tr.train_model(tr.TrainRequest(smap, stacks, model, "rf", factors=factors, cv_folds=0, n_jobs=2))
         name = f"screen {mode}, then RF" if factors is not None else "RF, every factor"
         out[name + (f" ({len(factors)} factors)" if factors is not None else "")] = acc.apply_model(
             model, prep, work, "constant")

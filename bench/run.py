@@ -130,9 +130,10 @@ def step_train(spec: dict) -> dict:
 
     before = _rss_mb()
     params = spec.get("params") or None
-    res, secs = _timed(lambda: train.train_model(spec["smap"], spec["stacks"], spec["output"], spec["model_type"],
-                                                 params=params, cv_folds=spec["cv_folds"], seed=spec["seed"],
-                                                 search_seconds=spec.get("search_seconds", 0.0)))
+    request = train.TrainRequest(spec["smap"], spec["stacks"], spec["output"], spec["model_type"], params=params,
+                                 cv_folds=spec["cv_folds"], seed=spec["seed"],
+                                 search_seconds=spec.get("search_seconds", 0.0))
+    res, secs = _timed(lambda: train.train_model(request))
     auto = res.meta.get("auto") or {}
     search = res.meta.get("search") or {}
     return {"work_s": secs, "samples": int(res.meta["n_samples"]), "fit_samples": int(res.meta["fit_samples"]),

@@ -69,8 +69,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             tr.SVR_MAX_SAMPLES = n
             path = os.path.join(work, f"svr_e{e}_c{c}_n{n}.smdmodel")
             ts = time.perf_counter()
-            res = tr.train_model(smap, stacks, path, "svr", params={"epsilon": e, "C": c}, cv_folds=accuracy.CV_FOLDS,
-                                 seed=0, n_jobs=2)
+            res = tr.train_model(tr.TrainRequest(smap, stacks, path, "svr", params={"epsilon": e, "C": c},
+                                                 cv_folds=accuracy.CV_FOLDS, seed=0, n_jobs=2))
             train_s = time.perf_counter() - ts
             sm = accuracy.apply_model(path, prep, work, "constant")
             m = accuracy.score(prep, {"svr": sm})["svr"]

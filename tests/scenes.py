@@ -161,7 +161,8 @@ def build_scene(folder: str, size_km: int = 60, n_dates: int = 2) -> dict:
         align.align_rasters(inputs, grid, path, {"landcover"})
         stacks.append(path)
     model = os.path.join(folder, "model.smdmodel")
-    train.train_model(scene.smap_files, stacks, model, "rf", params={"n_estimators": 15}, cv_folds=0, n_jobs=1)
+    train.train_model(train.TrainRequest(scene.smap_files, stacks, model, "rf", params={"n_estimators": 15}, cv_folds=0,
+                                         n_jobs=1))
     return {"scene": scene, "stacks": stacks, "smap": scene.smap_files, "truth": scene.truth_files, "model": model,
             "dates": scene.dates}
 

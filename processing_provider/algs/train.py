@@ -223,17 +223,18 @@ class TrainAlgorithm(SmdAlgorithm):
             feedback.pushInfo(self.tr("SMAP values read with {}; the model keeps this for downscaling.")
                               .format(reading))
         progress, is_canceled = self.callbacks(feedback)
-        result = self.run_engine(
-            train.train_model, sm, stacks, output, model_type, factors=factors, params=params,
+        request = self.run_engine(
+            train.TrainRequest, sm, stacks, output, model_type, factors=factors, params=params,
             cv_folds=self.parameterAsInt(parameters, self.CV_FOLDS, context),
             cv_block_cells=self.parameterAsInt(parameters, self.CV_BLOCK_CELLS, context),
             min_valid_fraction=self.parameterAsDouble(parameters, self.MIN_VALID_FRACTION, context),
-            seed=self.parameterAsInt(parameters, self.SEED, context), progress=progress, is_canceled=is_canceled,
+            seed=self.parameterAsInt(parameters, self.SEED, context),
             cv_mode=CV_MODE_KEYS[self.parameterAsEnum(parameters, self.CV_MODE, context)],
             search_seconds=self.parameterAsDouble(parameters, self.SEARCH_SECONDS, context),
             training_mode=TRAINING_MODE_KEYS[self.parameterAsEnum(parameters, self.TRAINING_MODE, context)],
             derived=derived, sm_scale=sm_scale, sm_nodata=sm_nodata,
             noise_augmentation=self.parameterAsDouble(parameters, self.NOISE_AUGMENTATION, context))
+        result = self.run_engine(train.train_model, request, progress=progress, is_canceled=is_canceled)
         meta = result.meta
         samples = self.tr("1 km pixels") if meta["training_mode"] == "paper" else self.tr("coarse samples")
         feedback.pushInfo(self.tr("{} model trained on {} {} over {} date(s); features: {}").format(

@@ -35,7 +35,7 @@ from smdownscale.algorithms.aggregate import CellIndex
 from smdownscale.algorithms.errors import InputError
 from smdownscale.algorithms.manifest import manifest_inputs, write_manifest
 from smdownscale.algorithms.raster import Grid, band_names, read_all, srs_from_user, write_raster
-from smdownscale.algorithms.train import train_model
+from smdownscale.algorithms.train import TrainRequest, train_model
 from smdownscale.tests.fake_ee import FakeEarthEngine
 from smdownscale.tests.reliability import Snapshot, record_loss
 from smdownscale.tests.scenes import make_scene
@@ -168,7 +168,7 @@ def _build_inputs(base: pathlib.Path) -> dict[str, Any]:
 
     # models: a good one and broken ones
     d["model"] = str(base / "models" / "cart.smdmodel")
-    train_model(scene["sm"], scene["stacks"], d["model"], "cart", cv_folds=0)
+    train_model(TrainRequest(scene["sm"], scene["stacks"], d["model"], "cart", cv_folds=0))
     est, meta = model_io.load_model(d["model"])
     d["old_model"] = str(base / "models" / "old_sklearn.smdmodel")
     model_io.save_model(d["old_model"], est, {**meta, "sklearn_version": "0.24.2"})

@@ -17,7 +17,7 @@ import pytest
 from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsSettings
 
 from smdownscale.algorithms.raster import read_all, write_raster
-from smdownscale.algorithms.train import train_model
+from smdownscale.algorithms.train import TrainRequest, train_model
 from smdownscale.tests.fake_ee import FakeEarthEngine
 from smdownscale.tests.scenes import make_scene
 
@@ -57,7 +57,7 @@ def scene(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cancel")
     sc = make_scene(str(folder / "scene"), dates=("2023-06-01", "2023-06-09"))
     sc["model"] = str(folder / "cart.smdmodel")
-    train_model(sc["sm"], sc["stacks"], sc["model"], "cart", cv_folds=0)
+    train_model(TrainRequest(sc["sm"], sc["stacks"], sc["model"], "cart", cv_folds=0))
     sc["estimate"] = str(folder / "sm_1km_20230601.tif")
     write_raster(sc["estimate"], sc["fine"], read_all(sc["stacks"][0])[0] * 0.5)
     return sc

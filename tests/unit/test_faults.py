@@ -398,7 +398,7 @@ def test_disk_full_while_saving_a_model(pair_scene, tmp_path, monkeypatch):
     monkeypatch.setattr(sio, "dump", dump_half)
     out = str(tmp_path / "model.smdmodel")
     with pytest.raises(InputError, match=DISK_FULL):
-        train.train_model(pair_scene["sm"], pair_scene["stacks"], out, "cart", cv_folds=0)
+        train.train_model(train.TrainRequest(pair_scene["sm"], pair_scene["stacks"], out, "cart", cv_folds=0))
     assert os.listdir(tmp_path) == []
 
 

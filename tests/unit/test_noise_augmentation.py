@@ -10,7 +10,7 @@ from smdownscale.algorithms import raster
 from smdownscale.algorithms.downscale import downscale
 from smdownscale.algorithms.errors import Canceled, InputError
 from smdownscale.algorithms.features import FactorSpec, fine_noise
-from smdownscale.algorithms.train import train_model
+from smdownscale.algorithms.train import TrainRequest, train_model
 from smdownscale.tests.scenes import DATES, make_scene
 
 VV_NOISE = 0.08
@@ -52,8 +52,8 @@ def test_augmented_model_does_not_follow_the_noise_at_1km(tmp_path, scene):
     err = {}
     for aug in (0.0, 0.75):
         model = str(tmp_path / f"m{aug}.smdmodel")
-        res = train_model(scene["sm"], scene["stacks"], model, "rf", factors=["ndvi", "vv"], cv_folds=0, n_jobs=1,
-                          params={"n_estimators": 40}, noise_augmentation=aug)
+        res = train_model(TrainRequest(scene["sm"], scene["stacks"], model, "rf", factors=["ndvi", "vv"], cv_folds=0,
+                                       n_jobs=1, params={"n_estimators": 40}, noise_augmentation=aug))
         out = str(tmp_path / f"sm{aug}.tif")
         downscale(model, stack, out, residual="none", n_jobs=1)
         pred = raster.read_all(out, dtype=np.float64)[0]
@@ -71,7 +71,7 @@ def test_augmented_model_does_not_follow_the_noise_at_1km(tmp_path, scene):
 @pytest.mark.parametrize("bad", [-0.1, 6.0, float("nan")])
 def test_bad_augmentation_is_refused(tmp_path, scene, bad):
     with pytest.raises(InputError, match="factor noise augmentation must be between 0"):
-        train_model(scene["sm"], scene["stacks"], str(tmp_path / "m.smdmodel"), noise_augmentation=bad)
+        train_model(TrainRequest(scene["sm"], scene["stacks"], str(tmp_path / "m.smdmodel"), noise_augmentation=bad))
     assert not list(tmp_path.iterdir())
 
 

@@ -12,7 +12,7 @@ from smdownscale.algorithms import model_io
 from smdownscale.algorithms import train as train_mod
 from smdownscale.algorithms.errors import Canceled, InputError
 from smdownscale.algorithms.features import FactorSpec, coarse_pairs, fine_design
-from smdownscale.algorithms.train import cv_table, spatial_groups, train_model
+from smdownscale.algorithms.train import TrainRequest, cv_table, spatial_groups, train_model
 from smdownscale.tests.scenes import DATES, MORE_DATES, make_scene, nonlinear_sm, smooth_field
 
 
@@ -23,7 +23,8 @@ def scene(tmp_path_factory):
 
 def test_rf_spatial_cv_and_metadata(scene, tmp_path):
     out = str(tmp_path / "rf.smdmodel")
-    res = train_model(scene["sm"], scene["stacks"], out, "rf", cv_folds=5, cv_block_cells=4, seed=0, n_jobs=2)
+    res = train_model(TrainRequest(scene["sm"], scene["stacks"], out, "rf", cv_folds=5, cv_block_cells=4, seed=0,
+                                   n_jobs=2))
     assert res.metrics["r"] > 0.9
     assert res.metrics["n"] == 600
     assert res.metrics["rmse"] < 0.03
@@ -69,8 +70,8 @@ def test_large_sets_cap_samples_per_tree(scene, tmp_path, monkeypatch):
     from smdownscale.algorithms import train
 
     monkeypatch.setattr(train, "RF_MAX_TREE_SAMPLES", 200)
-    res = train_model(scene["sm"], scene["stacks"], str(tmp_path / "cap.smdmodel"), "rf", params={"n_estimators": 20},
-                      cv_folds=2)
+    res = train_model(TrainRequest(scene["sm"], scene["stacks"], str(tmp_path / "cap.smdmodel"), "rf",
+                                   params={"n_estimators": 20}, cv_folds=2))
     assert res.meta["params"]["max_samples"] == 200 and res.meta["cv"]["n_estimators"] == 20
     est, _ = model_io.load_model(str(tmp_path / "cap.smdmodel"))
     assert est.max_samples == 200 and len(est.estimators_) == 20
@@ -81,7 +82,7 @@ def test_model_applies_at_fine_scale(scene, tmp_path):
     from smdownscale.algorithms import raster
 
     out = str(tmp_path / "cart.smdmodel")
-    res = train_model(scene["sm"][:1], scene["stacks"][:1], out, "cart", cv_folds=0)
+    res = train_model(TrainRequest(scene["sm"][:1], scene["stacks"][:1], out, "cart", cv_folds=0))
     assert res.meta["cv"] is None and np.isnan(res.metrics["r"])
     est, meta = model_io.load_model(out)
     from smdownscale.algorithms.features import FactorSpec
@@ -111,7 +112,7 @@ def test_spatial_folds_never_share_a_block(scene):
 @pytest.mark.parametrize("model_type,min_r", [("svr", 0.95), ("cart", 0.9)])
 def test_each_model_type_trains(scene, tmp_path, model_type, min_r):
     out = str(tmp_path / f"{model_type}.smdmodel")
-    res = train_model(scene["sm"], scene["stacks"], out, model_type, cv_folds=3, cv_block_cells=4)
+    res = train_model(TrainRequest(scene["sm"], scene["stacks"], out, model_type, cv_folds=3, cv_block_cells=4))
     assert res.meta["model_type"] == model_type
     assert res.metrics["r"] > min_r
     est, meta = model_io.load_model(out)
@@ -129,15 +130,15 @@ def test_each_model_type_trains(scene, tmp_path, model_type, min_r):
 
 def test_selected_factors_and_params(scene, tmp_path):
     out = str(tmp_path / "sel.smdmodel")
-    res = train_model(scene["sm"], scene["stacks"], out, "rf", factors=["lst_day", "ndvi"],
-                      params={"n_estimators": 20}, cv_folds=2)
+    res = train_model(TrainRequest(scene["sm"], scene["stacks"], out, "rf", factors=["lst_day", "ndvi"],
+                                   params={"n_estimators": 20}, cv_folds=2))
     assert res.meta["features"] == ["lst_day", "ndvi"] and res.meta["params"]["n_estimators"] == 20
     with pytest.raises(InputError, match="has no parameter.*n_trees"):
-        train_model(scene["sm"], scene["stacks"], out, "rf", params={"n_trees": 5})
+        train_model(TrainRequest(scene["sm"], scene["stacks"], out, "rf", params={"n_trees": 5}))
     with pytest.raises(InputError, match="Unknown model type 'xgb'"):
-        train_model(scene["sm"], scene["stacks"], out, "xgb")
+        train_model(TrainRequest(scene["sm"], scene["stacks"], out, "xgb"))
     with pytest.raises(InputError, match="must be 0 \\(none\\) or at least 2"):
-        train_model(scene["sm"], scene["stacks"], out, "rf", cv_folds=1)
+        train_model(TrainRequest(scene["sm"], scene["stacks"], out, "rf", cv_folds=1))
 
 
 def test_cancel_and_errors_leave_no_file(scene, tmp_path):
@@ -149,13 +150,13 @@ def test_cancel_and_errors_leave_no_file(scene, tmp_path):
 
     # cancel once cross-validation has started (progress beyond the pairing stage)
     with pytest.raises(Canceled):
-        train_model(scene["sm"], scene["stacks"], out, "rf", params={"n_estimators": 10}, progress=progress,
-                    is_canceled=lambda: seen["max"] > 0.35)
+        train_model(TrainRequest(scene["sm"], scene["stacks"], out, "rf", params={"n_estimators": 10}),
+                    progress=progress, is_canceled=lambda: seen["max"] > 0.35)
     assert 0.35 < seen["max"] < 0.95
     assert not os.path.exists(out)
     assert [f for f in os.listdir(tmp_path)] == []
     with pytest.raises(InputError, match="single 20 x 20-cell block"):
-        train_model(scene["sm"], scene["stacks"], out, "rf", cv_block_cells=20)
+        train_model(TrainRequest(scene["sm"], scene["stacks"], out, "rf", cv_block_cells=20))
     assert not os.path.exists(out)
 
 
@@ -180,7 +181,7 @@ def test_date_folds_never_share_a_date(scene):
 
 def test_cv_modes_dates_and_random(scene, tmp_path):
     out = str(tmp_path / "d.smdmodel")
-    res = train_model(scene["sm"], scene["stacks"], out, "cart", cv_folds=5, cv_mode="dates")
+    res = train_model(TrainRequest(scene["sm"], scene["stacks"], out, "cart", cv_folds=5, cv_mode="dates"))
     cv = res.meta["cv"]
     assert cv["mode"] == "dates" and cv["primary"] == "dates" and "spatial" not in cv
     assert cv["dates"]["folds"] == 5 and cv["dates"]["dates"] == 5 and len(cv["dates"]["per_fold"]) == 5
@@ -192,13 +193,13 @@ def test_cv_modes_dates_and_random(scene, tmp_path):
     m = cv["dates"]["pooled"]
     assert m["ubrmsd"] ** 2 == pytest.approx(m["rmse"] ** 2 - m["bias"] ** 2, rel=1e-6)
     assert "dates held out pooled" in cv_table(res.meta) and "spatial blocks" not in cv_table(res.meta)
-    res = train_model(scene["sm"], scene["stacks"], out, "cart", cv_folds=4, cv_mode="random")
+    res = train_model(TrainRequest(scene["sm"], scene["stacks"], out, "cart", cv_folds=4, cv_mode="random"))
     assert set(k for k in res.meta["cv"] if isinstance(res.meta["cv"][k], dict)) == {"random"}
     assert res.metrics["r"] == pytest.approx(res.meta["cv"]["random"]["pooled"]["r"])
     with pytest.raises(InputError, match="Unknown cross-validation mode 'loo'"):
-        train_model(scene["sm"], scene["stacks"], out, "cart", cv_mode="loo")
+        train_model(TrainRequest(scene["sm"], scene["stacks"], out, "cart", cv_mode="loo"))
     with pytest.raises(InputError, match="dates held out needs at least 2 dates"):
-        train_model(scene["sm"][:1], scene["stacks"][:1], out, "cart", cv_mode="dates")
+        train_model(TrainRequest(scene["sm"][:1], scene["stacks"][:1], out, "cart", cv_mode="dates"))
 
 
 @pytest.mark.parametrize("model_type,cls", [("gbr", "HistGradientBoostingRegressor"),
@@ -208,7 +209,7 @@ def test_new_model_types_round_trip(scene, tmp_path, model_type, cls):
     from smdownscale.algorithms.train import _fit, make_estimator, prepare_for_saving
 
     out = str(tmp_path / f"{model_type}.smdmodel")
-    res = train_model(scene["sm"], scene["stacks"], out, model_type, cv_folds=2, n_jobs=2)
+    res = train_model(TrainRequest(scene["sm"], scene["stacks"], out, model_type, cv_folds=2, n_jobs=2))
     assert res.meta["model_type"] == model_type and res.metrics["r"] > 0.85
     est, meta = model_io.load_model(out)
     assert type(est).__name__ == cls and meta["params"] == res.meta["params"]
@@ -227,8 +228,8 @@ def test_new_model_types_round_trip(scene, tmp_path, model_type, cls):
 
 def test_hyperparameter_search_counts_configs_and_keeps_the_best(scene, tmp_path, monkeypatch):
     out = str(tmp_path / "s.smdmodel")
-    res = train_model(scene["sm"], scene["stacks"], out, "cart", cv_folds=3, search_seconds=600,
-                      search_max_configs=6)
+    res = train_model(TrainRequest(scene["sm"], scene["stacks"], out, "cart", cv_folds=3, search_seconds=600,
+                                   search_max_configs=6))
     search = res.meta["search"]
     tried = search["tried"]
     assert len(tried) == 6 and search["max_configs_per_model"] == 6 and search["budget_s"] == 600
@@ -245,19 +246,19 @@ def test_hyperparameter_search_counts_configs_and_keeps_the_best(scene, tmp_path
     # changes nothing (the defaults always complete)
     reads = itertools.count()
     monkeypatch.setattr(train_mod, "_clock", lambda: 0.1 * next(reads))
-    res = train_model(scene["sm"], scene["stacks"], out, "rf", params={"n_estimators": 10}, cv_folds=3,
-                      search_seconds=0.5, n_jobs=1)
+    res = train_model(TrainRequest(scene["sm"], scene["stacks"], out, "rf", params={"n_estimators": 10}, cv_folds=3,
+                                   search_seconds=0.5, n_jobs=1))
     search = res.meta["search"]
     assert 1 <= len(search["tried"]) < len(train_mod.search_configs("rf", 0)) - 1  # stopped long before the end
     assert search["elapsed_s"] >= 0.5  # by the budget
     assert all(t["params"]["n_estimators"] == 10 for t in search["tried"])  # the user's settings are kept
     with pytest.raises(InputError, match="search time budget must be 0"):
-        train_model(scene["sm"], scene["stacks"], out, "rf", search_seconds=-1)
+        train_model(TrainRequest(scene["sm"], scene["stacks"], out, "rf", search_seconds=-1))
 
 
 def test_auto_ranks_by_the_scale_transfer_check(scene, tmp_path):
     out = str(tmp_path / "auto.smdmodel")
-    res = train_model(scene["sm"], scene["stacks"], out, "auto", cv_folds=3, n_jobs=2)
+    res = train_model(TrainRequest(scene["sm"], scene["stacks"], out, "auto", cv_folds=3, n_jobs=2))
     auto = res.meta["auto"]
     cands = {c["model_type"]: c for c in auto["candidates"]}
     assert set(cands) == set(train_mod.AUTO_CANDIDATES)
@@ -290,13 +291,13 @@ def test_auto_ranks_by_the_scale_transfer_check(scene, tmp_path):
     est, meta = model_io.load_model(out)
     assert meta["auto"]["winner"] == auto["winner"]
     with pytest.raises(InputError, match="cannot be given with 'auto'"):
-        train_model(scene["sm"], scene["stacks"], out, "auto", params={"n_estimators": 5})
+        train_model(TrainRequest(scene["sm"], scene["stacks"], out, "auto", params={"n_estimators": 5}))
 
 
 def test_paper_training_mode(scene, tmp_path):
     out = str(tmp_path / "paper.smdmodel")
-    res = train_model(scene["sm"][:2], scene["stacks"][:2], out, "cart", cv_folds=3, training_mode="paper",
-                      paper_max_samples=3000)
+    res = train_model(TrainRequest(scene["sm"][:2], scene["stacks"][:2], out, "cart", cv_folds=3, training_mode="paper",
+                                   paper_max_samples=3000))
     meta = res.meta
     assert meta["training_mode"] == "paper" and "bilinearly" in meta["training_mode_label"]
     assert meta["n_samples"] == 3000 and meta["paper_max_samples"] == 3000
@@ -307,7 +308,7 @@ def test_paper_training_mode(scene, tmp_path):
     hi = max(float(np.nanmax(v)) for v in scene["sm_values"][:2])
     assert lo - 1e-9 <= meta["target_range"][0] and meta["target_range"][1] <= hi + 1e-9
     with pytest.raises(InputError, match="Unknown training mode 'fine'"):
-        train_model(scene["sm"], scene["stacks"], out, "rf", training_mode="fine")
+        train_model(TrainRequest(scene["sm"], scene["stacks"], out, "rf", training_mode="fine"))
 
 
 def test_derived_factors_recorded_and_recomputed_by_downscale(tmp_path):
@@ -320,8 +321,8 @@ def test_derived_factors_recorded_and_recomputed_by_downscale(tmp_path):
 
     sc = make_scene(str(tmp_path), sm_func=nonlinear_sm, extra=with_night, seed=3)
     out = str(tmp_path / "d.smdmodel")
-    res = train_model(sc["sm"], sc["stacks"], out, "rf", factors=["ndvi", "lst_day"], cv_folds=0,
-                      derived=["lst_diff", "tvdi", "api"], params={"n_estimators": 10}, n_jobs=1)
+    res = train_model(TrainRequest(sc["sm"], sc["stacks"], out, "rf", factors=["ndvi", "lst_day"], cv_folds=0,
+                                   derived=["lst_diff", "tvdi", "api"], params={"n_estimators": 10}, n_jobs=1))
     meta = res.meta
     assert meta["features"] == ["ndvi", "lst_day", "lst_diff", "tvdi"]
     assert meta["derived_factors"]["used"] == ["lst_diff", "tvdi"]
@@ -345,7 +346,7 @@ def test_derived_factors_recorded_and_recomputed_by_downscale(tmp_path):
         downscale(out, bare, str(tmp_path / "x.tif"), residual="none")
     # a model without derived factors still works on that stack
     plain = str(tmp_path / "plain.smdmodel")
-    train_model(sc["sm"], sc["stacks"], plain, "cart", factors=["ndvi", "lst_day"], cv_folds=0)
+    train_model(TrainRequest(sc["sm"], sc["stacks"], plain, "cart", factors=["ndvi", "lst_day"], cv_folds=0))
     assert downscale(plain, bare, str(tmp_path / "y.tif"), residual="none").n_valid > 0
 
 

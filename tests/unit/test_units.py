@@ -14,7 +14,7 @@ from smdownscale.algorithms.errors import InputError
 from smdownscale.algorithms.raster import read_all, write_raster
 from smdownscale.algorithms.screen import screen_factors
 from smdownscale.algorithms.stations import read_csv
-from smdownscale.algorithms.train import train_model
+from smdownscale.algorithms.train import TrainRequest, train_model
 from smdownscale.algorithms.units import SmReading, check_soil_moisture
 from smdownscale.algorithms.validate import validate
 from smdownscale.tests.scenes import ease_grid, make_scene
@@ -195,8 +195,8 @@ def test_train_refuses_percent_smap_and_trains_with_the_scale(tmp_path):
     out = str(tmp_path / "m.smdmodel")
     with pytest.raises(InputError, match=r"The soil moisture raster smap_20230601\.tif is not in m3/m3: values .*"
                                          r"These look like percent \(0-100\)\. Give SM_SCALE=0\.01"):
-        train_model(scene["sm"], scene["stacks"], out, "cart", cv_folds=0)
-    res = train_model(scene["sm"], scene["stacks"], out, "cart", cv_folds=0, sm_scale=0.01)
+        train_model(TrainRequest(scene["sm"], scene["stacks"], out, "cart", cv_folds=0))
+    res = train_model(TrainRequest(scene["sm"], scene["stacks"], out, "cart", cv_folds=0, sm_scale=0.01))
     assert res.meta["soil_moisture_input"] == {"scale": 0.01, "nodata": None}
     lo, hi = res.meta["target_range"]
     assert 0.1 < lo < hi < 0.6
@@ -210,8 +210,8 @@ def test_screen_and_paper_training_refuse_undeclared_fill(tmp_path):
                                          r"a fill value that is not declared as nodata"):
         screen_factors(scene["sm"], scene["stacks"])
     with pytest.raises(InputError, match=r"equal to -9999, a fill value .* set SM_NODATA=-9999"):
-        train_model(scene["sm"], scene["stacks"], str(tmp_path / "m.smdmodel"), "cart", cv_folds=0,
-                    training_mode="paper")
+        train_model(TrainRequest(scene["sm"], scene["stacks"], str(tmp_path / "m.smdmodel"), "cart", cv_folds=0,
+                                 training_mode="paper"))
     res = screen_factors(scene["sm"], scene["stacks"], sm_nodata=-9999)
     assert "ndvi" in res.selected
 
@@ -222,7 +222,7 @@ def test_train_refuses_ndvi_times_10000(tmp_path):
     with pytest.raises(InputError, match=r"The factor ndvi in factors_20230601\.tif looks like a vegetation index but "
                                          r"holds values \d+ to \d+, median \d+, 100\.0 % of them outside -1 "
                                          r"to 1\. It is probably stored as integers x 10000"):
-        train_model(scene["sm"], scene["stacks"], str(tmp_path / "m.smdmodel"), "cart", cv_folds=0)
+        train_model(TrainRequest(scene["sm"], scene["stacks"], str(tmp_path / "m.smdmodel"), "cart", cv_folds=0))
 
 
 def test_train_refuses_lst_in_kelvin_on_one_date_and_celsius_on_another(tmp_path):
@@ -235,8 +235,8 @@ def test_train_refuses_lst_in_kelvin_on_one_date_and_celsius_on_another(tmp_path
               r"factors_20230609\.tif \(median \d\d\.\d\); give every date in the same unit")
     for mode in ("coarse", "paper"):
         with pytest.raises(InputError, match=expect):
-            train_model(scene["sm"], scene["stacks"], str(tmp_path / "m.smdmodel"), "cart", cv_folds=0,
-                        training_mode=mode)
+            train_model(TrainRequest(scene["sm"], scene["stacks"], str(tmp_path / "m.smdmodel"), "cart", cv_folds=0,
+                                     training_mode=mode))
 
 
 @pytest.fixture(scope="module")
@@ -244,7 +244,7 @@ def kelvin(tmp_path_factory):
     base = tmp_path_factory.mktemp("kelvin")
     scene = make_scene(str(base / "s"), dates=DATES2)
     model = str(base / "m.smdmodel")
-    train_model(scene["sm"], scene["stacks"], model, "cart", cv_folds=0)
+    train_model(TrainRequest(scene["sm"], scene["stacks"], model, "cart", cv_folds=0))
     return scene, model, base
 
 
@@ -266,7 +266,7 @@ def test_downscale_reads_percent_smap_with_the_models_scale(kelvin, tmp_path):
     scene, model, base = kelvin
     pct = _percent_scene(base / "pct")
     pmodel = str(base / "pct.smdmodel")
-    train_model(pct["sm"], pct["stacks"], pmodel, "cart", cv_folds=0, sm_scale=0.01)
+    train_model(TrainRequest(pct["sm"], pct["stacks"], pmodel, "cart", cv_folds=0, sm_scale=0.01))
     out = str(tmp_path / "sm.tif")
     res = downscale(pmodel, pct["stacks"][0], out, pct["sm"][0])  # scale 0.01 from the model
     assert res.sm_reading == "scale 0.01 (percent to m3/m3)"
