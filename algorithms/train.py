@@ -289,14 +289,44 @@ class _OverBudgetError(Exception):
     """A configuration's cross-validation was abandoned because the search time budget was spent."""
 
 
+class _CannotWinError(Exception):
+    """A candidate's cross-validation was abandoned: its squared errors already exceed the bound it had to beat."""
+
+    def __init__(self, folds_done: int) -> None:
+        super().__init__(folds_done)
+        self.folds_done = folds_done
+
+
 def cross_validate(estimator: Any, pairs: Pairs, splits: list[tuple[np.ndarray, np.ndarray]], model_type: str,
                    seed: int, progress: Progress, is_canceled: IsCanceled,
-                   deadline: float | None = None, fold_s: float = 0.0) -> dict[str, Any]:
+                   deadline: float | None = None, fold_s: float = 0.0,
+                   sse_bound: float | None = None) -> dict[str, Any]:
     """Out-of-fold predictions over ``splits``: pooled and per-fold metrics.
 
     With a ``deadline``, a fold is started only when it is expected to end before it (expected: the mean of
     this call's folds so far, else ``fold_s``), so a search stays within its budget instead of overrunning
-    it by a fold.
+    it by a fold. With an ``sse_bound`` (the summed squared error of the model to beat over the same splits),
+    the folds stop as soon as their squared errors exceed it: the pooled RMSE can then no longer be lower.
+
+    Parameters
+    ----------
+    estimator
+        The unfitted estimator (cloned for every fold).
+    pairs, splits
+        The samples and the (train, test) index pairs.
+    model_type, seed
+        The model type (threads, SVR subsample) and the seed of every fit.
+    progress, is_canceled
+        Progress fraction and cancel check.
+    deadline, fold_s
+        The search's deadline (clock time) and the expected time of a fold.
+    sse_bound
+        Stop once the summed squared error exceeds this.
+
+    Returns
+    -------
+    dict
+        'pooled' metrics over every held-out sample and 'per_fold' metrics.
 
     Raises
     ------
@@ -304,10 +334,13 @@ def cross_validate(estimator: Any, pairs: Pairs, splits: list[tuple[np.ndarray, 
         ``is_canceled()`` became true.
     _OverBudgetError
         The search time budget ran out (private: the search catches it and skips the configuration).
+    _CannotWinError
+        The squared errors exceeded ``sse_bound`` (private: Auto records the candidate as stopped).
     """
     pred = np.full(pairs.y.size, np.nan)
     per_fold = []
     start = _clock()
+    sse = 0.0
     for k, (train, test) in enumerate(splits):
         if is_canceled():
             raise Canceled()
@@ -319,6 +352,9 @@ def cross_validate(estimator: Any, pairs: Pairs, splits: list[tuple[np.ndarray, 
         fold = _clean(metrics(pred[test], pairs.y[test]))
         fold["fold"] = k + 1
         per_fold.append(fold)
+        sse += float(np.sum((pred[test] - pairs.y[test]) ** 2))
+        if sse_bound is not None and sse > sse_bound * (1.0 + 1e-9):
+            raise _CannotWinError(k + 1)
         progress((k + 1) / len(splits))
     return {"pooled": _clean(metrics(pred, pairs.y)), "per_fold": per_fold}
 
@@ -352,8 +388,8 @@ def coarsen_pairs(pairs: Pairs, factor: int) -> tuple[np.ndarray, np.ndarray, np
 
 
 def scale_transfer(estimator: Any, pairs: Pairs, model_type: str, folds: int, block_cells: int, seed: int = 0,
-                   is_canceled: IsCanceled = never_canceled,
-                   factors: Sequence[int] = TRANSFER_FACTORS) -> dict[str, Any] | None:
+                   is_canceled: IsCanceled = never_canceled, factors: Sequence[int] = TRANSFER_FACTORS,
+                   bound: Sequence[float] | None = None) -> dict[str, Any] | None:
     """The scale-transfer check: train on grids ``factors`` x coarser than SMAP's, predict SMAP's own cells.
 
     Downscaling trains at one scale and predicts at a finer one; this repeats that step one level up,
@@ -362,6 +398,31 @@ def scale_transfer(estimator: Any, pairs: Pairs, model_type: str, folds: int, bl
     into ``folds`` groups, and a model fitted on the coarser cells of the other blocks predicts the
     SMAP cells of each held-out block, scored against SMAP. Returns per factor and pooled metrics, and
     the per-fold RMSE (for comparing models fold by fold), or None when no factor leaves enough samples.
+
+    With a ``bound`` (another model's 'fold_rmse' on the same pairs), the check stops at the first fold whose
+    RMSE is not below the bound's: it returns only 'fold_rmse' so far and 'stopped' (that fold's number).
+
+    Parameters
+    ----------
+    estimator
+        The unfitted estimator (cloned for every fold).
+    pairs
+        The coarse pairs on SMAP's grid.
+    model_type, seed
+        The model type (threads, SVR subsample) and the seed of the fold assignment and fits.
+    folds, block_cells
+        Folds and the least block side (SMAP cells).
+    is_canceled
+        Cancel check.
+    factors
+        How many times coarser than SMAP the training grids are.
+    bound
+        Fold RMSEs to beat; None: every fold runs.
+
+    Returns
+    -------
+    dict or None
+        'factors' (metrics per factor), 'pooled' metrics and 'fold_rmse'; stopped: 'fold_rmse' and 'stopped'.
 
     Raises
     ------
@@ -397,6 +458,9 @@ def scale_transfer(estimator: Any, pairs: Pairs, model_type: str, folds: int, bl
             with _threads(model_type, int(tr.sum())):
                 pred[te] = est.predict(pairs.X[te])
             per_fold.append(float(np.sqrt(np.mean((pred[te] - pairs.y[te]) ** 2))))
+            i = len(fold_rmse) + len(per_fold) - 1
+            if bound is not None and (i >= len(bound) or per_fold[-1] >= bound[i]):
+                return {"fold_rmse": fold_rmse + per_fold, "stopped": i + 1}
         ok = np.isfinite(pred)
         if not ok.any():
             continue
@@ -417,8 +481,21 @@ AUTO_SCORED_BY = ("the scale-transfer check (trained 2x and 3x coarser than SMAP
                   "on every transfer fold and by more than the spread of the fold differences")
 
 
+def _transfer_of(cand: str, entry: dict[str, Any], pairs: Pairs, folds: int, block_cells: int, seed: int,
+                 n_jobs: int, is_canceled: IsCanceled, bound: Sequence[float] | None = None) -> dict[str, Any] | None:
+    """A candidate's scale-transfer check with its cross-validation estimator (stored in its entry)."""
+    est = _cv_estimator(_with_caps(make_estimator(cand, entry["params"], seed, n_jobs), cand, pairs.y.size,
+                                   entry["params"]), cand)
+    res = scale_transfer(est, pairs, cand, folds, block_cells, seed, is_canceled, bound=bound)
+    if res is not None:
+        entry["transfer"] = {k: v for k, v in res.items() if k != "method"}
+    return res
+
+
 def _rank_by_transfer(per_model: dict[str, dict[str, Any]], candidates: Sequence[str], pairs: Pairs, folds: int,
-                      block_cells: int, seed: int, n_jobs: int, is_canceled: IsCanceled) -> str | None:
+                      block_cells: int, seed: int, n_jobs: int, is_canceled: IsCanceled,
+                      cross_validated: Callable[[str, float | None], dict[str, Any]] | None = None,
+                      progress: Progress = no_progress) -> str | None:
     """Auto's choice by the scale-transfer check (stored in each candidate's entry as 'transfer').
 
     The random forest (the default model) is kept unless another candidate has a lower spatial-CV RMSE
@@ -426,31 +503,69 @@ def _rank_by_transfer(per_model: dict[str, dict[str, Any]], candidates: Sequence
     fold-by-fold differences (among those, the lowest pooled transfer RMSE wins). On the accuracy bench
     neither ranking alone picks the model that is best at 1 km (bench/ACCURACY.md), so the default is
     left only on clear evidence. None when the check cannot run (too few cells): the CV ranking stands.
+
+    The rule is evaluated cheapest part first and a candidate is left as soon as it cannot win, so the
+    choice is the one a full evaluation makes at a fraction of its cost: the forest's transfer check; each
+    other candidate's, stopped at the first fold no better than the forest's; and only for a candidate
+    clearly better there (with a pooled transfer RMSE below the best so far), the spatial CV, stopped once
+    its squared errors exceed the forest's. Entries without an 'rmse' get their spatial CV from
+    ``cross_validated(model, sse_bound)`` (an entry with 'rmse' None when stopped); every entry gets
+    'ranking': why it was kept or left.
     """
-    results = {}
-    for cand in candidates:
-        if cand not in per_model:
-            continue
-        entry = per_model[cand]
-        est = _cv_estimator(_with_caps(make_estimator(cand, entry["params"], seed, n_jobs), cand, pairs.y.size,
-                                       entry["params"]), cand)
-        res = scale_transfer(est, pairs, cand, folds, block_cells, seed, is_canceled)
-        if res is None:
+    present = [c for c in candidates if c in per_model]
+    if AUTO_BASELINE not in present:
+        results = {c: _transfer_of(c, per_model[c], pairs, folds, block_cells, seed, n_jobs, is_canceled)
+                   for c in present}
+        if not results or any(r is None for r in results.values()):
             return None
-        entry["transfer"] = {k: v for k, v in res.items() if k != "method"}
-        results[cand] = res
-    if AUTO_BASELINE not in results:
-        return min(results, key=lambda c: results[c]["pooled"]["rmse"]) if results else None
-    base = np.asarray(results[AUTO_BASELINE]["fold_rmse"])
-    best, best_rmse = AUTO_BASELINE, results[AUTO_BASELINE]["pooled"]["rmse"]
-    for cand, res in results.items():
-        diff = np.asarray(res["fold_rmse"]) - base
-        if cand == AUTO_BASELINE or diff.size != base.size or diff.size < 2:
+        return min(results, key=lambda c: results[c]["pooled"]["rmse"])
+    base_entry = per_model[AUTO_BASELINE]
+    base_res = _transfer_of(AUTO_BASELINE, base_entry, pairs, folds, block_cells, seed, n_jobs, is_canceled)
+    if base_res is None:
+        return None
+    base = np.asarray(base_res["fold_rmse"])
+    best, best_rmse = AUTO_BASELINE, base_res["pooled"]["rmse"]
+    others = [c for c in present if c != AUTO_BASELINE]
+
+    def cv_rmse(entry: dict[str, Any], sse_bound: float | None) -> float:
+        if "rmse" not in entry:
+            assert cross_validated is not None, "an entry without spatial CV needs cross_validated"
+            entry.update(cross_validated(entry["model_type"], sse_bound))
+        return _rank(entry)
+
+    for i, cand in enumerate(others):
+        progress(i / max(1, len(others)))
+        entry = per_model[cand]
+        res = _transfer_of(cand, entry, pairs, folds, block_cells, seed, n_jobs, is_canceled,
+                           bound=base if base.size >= 2 else None)
+        if res is None:
+            entry["ranking"] = "left: the scale-transfer check could not run"
             continue
-        cv_better = _rank(per_model[cand]) < _rank(per_model[AUTO_BASELINE])
-        clear = bool(np.all(diff < 0)) and float(diff.mean()) + float(diff.std(ddof=1)) < 0
-        if cv_better and clear and res["pooled"]["rmse"] < best_rmse:
-            best, best_rmse = cand, res["pooled"]["rmse"]
+        if res.get("stopped"):
+            entry["ranking"] = f"left at transfer fold {res['stopped']}: not below the random forest's RMSE there"
+            continue
+        diff = np.asarray(res["fold_rmse"]) - base
+        clear = diff.size == base.size >= 2 and bool(np.all(diff < 0)) and float(diff.mean() + diff.std(ddof=1)) < 0
+        if not clear:
+            entry["ranking"] = "left: not better than the random forest on every transfer fold beyond their spread"
+            continue
+        if not res["pooled"]["rmse"] < best_rmse:
+            entry["ranking"] = f"left: pooled transfer RMSE not below {best}'s"
+            continue
+        base_cv = cv_rmse(base_entry, None)
+        bound = base_cv ** 2 * pairs.y.size if math.isfinite(base_cv) else None
+        if not cv_rmse(entry, bound) < base_cv:
+            entry["ranking"] = ("left at spatial-CV fold {}: squared errors already above the random forest's"
+                                .format(entry["stopped_cv_fold"]) if entry.get("stopped_cv_fold") else
+                                "left: spatial-CV RMSE not below the random forest's")
+            continue
+        if best != AUTO_BASELINE:
+            per_model[best]["ranking"] = f"clearly better than the random forest, but {cand}'s transfer RMSE is lower"
+        best, best_rmse = cand, res["pooled"]["rmse"]
+        entry["ranking"] = "kept: clearly better than the random forest in scale transfer and spatial CV"
+    base_entry["ranking"] = ("kept: no other model is clearly better" if best == AUTO_BASELINE else
+                             f"left: {best} is clearly better")
+    progress(1.0)
     return best
 
 
@@ -547,7 +662,12 @@ class _Selector:
         self.fold_s: dict[str, float] = {}  # the last fold time of each model type (to keep within a budget)
 
     def score(self, model_type: str, params: dict[str, Any], base: dict[str, Any] | None,
-              deadline: float | None = None) -> dict[str, Any]:
+              deadline: float | None = None, sse_bound: float | None = None) -> dict[str, Any]:
+        """The cached entry of (model, params): pooled metrics of the selection folds ('cv': the full result).
+
+        With ``sse_bound``, a cross-validation whose squared errors exceed it is abandoned: the entry (not
+        cached) then has 'rmse' None and 'stopped_cv_fold'.
+        """
         merged = dict(base or {})
         merged.update(params)
         est = _with_caps(make_estimator(model_type, merged, self.seed, self.n_jobs), model_type, self.pairs.y.size,
@@ -556,8 +676,13 @@ class _Selector:
         key = _key(model_type, full)
         if key not in self.cache:
             t0 = _clock()
-            res = cross_validate(_cv_estimator(est, model_type), self.pairs, self.splits, model_type, self.seed,
-                                 no_progress, self.is_canceled, deadline, self.fold_s.get(model_type, 0.0))
+            try:
+                res = cross_validate(_cv_estimator(est, model_type), self.pairs, self.splits, model_type, self.seed,
+                                     no_progress, self.is_canceled, deadline, self.fold_s.get(model_type, 0.0),
+                                     sse_bound)
+            except _CannotWinError as stop:
+                return {"model_type": model_type, "params": merged, "rmse": None, "r": None, "ubrmsd": None,
+                        "seconds": round(_clock() - t0, 3), "stopped_cv_fold": stop.folds_done}
             self.fold_s[model_type] = (_clock() - t0) / max(1, len(self.splits))
             entry = {"model_type": model_type, "params": merged, "rmse": res["pooled"]["rmse"],
                      "r": res["pooled"]["r"], "ubrmsd": res["pooled"]["ubrmsd"],
@@ -810,6 +935,8 @@ def _training_pairs(request: TrainRequest, progress: Progress,
 def _select(request: TrainRequest, pairs: Pairs, selector: _Selector, sel_folds: int, progress: Progress,
             is_canceled: IsCanceled) -> _Selection:
     """Auto's model and the search's settings, scored on the selection folds (and, for Auto, by scale transfer)."""
+    if request.model_type == AUTO and request.training_mode == "coarse" and not request.search_seconds:
+        return _auto_by_transfer(request, pairs, selector, sel_folds, progress, is_canceled)
     t0 = _clock()
     auto = request.model_type == AUTO
     candidates = AUTO_CANDIDATES if auto else (request.model_type,)
@@ -848,6 +975,29 @@ def _select(request: TrainRequest, pairs: Pairs, selector: _Selector, sel_folds:
                          "scored_by": scored_by, "max_configs_per_model": request.search_max_configs,
                          "tried": [_public(e) for e in selector.tried], "winner": _public(best)}
     return choice
+
+
+def _auto_by_transfer(request: TrainRequest, pairs: Pairs, selector: _Selector, sel_folds: int, progress: Progress,
+                      is_canceled: IsCanceled) -> _Selection:
+    """Auto (scale-aware, no search): each candidate with its defaults, ranked by :func:`_rank_by_transfer`, which
+    cross-validates only the candidates that can still win; by the spatial CV alone when the check cannot run."""
+    per_model: dict[str, dict[str, Any]] = {c: {"model_type": c, "params": {}} for c in AUTO_CANDIDATES}
+    winner = _rank_by_transfer(per_model, AUTO_CANDIDATES, pairs, sel_folds, request.cv_block_cells, request.seed,
+                               request.n_jobs, is_canceled,
+                               lambda cand, sse_bound: selector.score(cand, {}, None, sse_bound=sse_bound), progress)
+    scored_by = AUTO_SCORED_BY
+    if winner is None:  # too few cells for the check: the spatial CV of every candidate decides
+        for cand in AUTO_CANDIDATES:
+            if is_canceled():
+                raise Canceled()
+            per_model[cand].update(selector.score(cand, {}, None))
+        winner = min(AUTO_CANDIDATES, key=lambda c: _rank(per_model[c]))
+        scored_by = f"pooled RMSE of {len(selector.splits)}-fold spatial-block cross-validation"
+    elif "rmse" not in per_model[winner] and request.cv_folds and request.cv_mode == "spatial":
+        per_model[winner].update(selector.score(winner, {}, None))  # reported next to the others (cached)
+    blank = {"rmse": None, "r": None, "ubrmsd": None}
+    return _Selection(winner, {}, auto={"candidates": [_public({**blank, **per_model[c]}) for c in AUTO_CANDIDATES],
+                                        "winner": winner, "scored_by": scored_by})
 
 
 def _reported_cv(request: TrainRequest, pairs: Pairs, choice: _Selection, estimator: Any,
@@ -1011,7 +1161,9 @@ def selection_table(meta: dict[str, Any]) -> str:
             return "   n/a" if v is None else f"{v:6.4f}"
 
         p = ", ".join(f"{k}={v}" for k, v in sorted(e["params"].items())) or "defaults"
-        return f"  {e['model_type']:<11s} RMSE {f(e['rmse'])} R {f(e['r'])} ubRMSD {f(e['ubrmsd'])}  {p}"
+        why = f"; {e['ranking']}" if e.get("ranking") else ""
+        scores = f"RMSE {f(e.get('rmse'))} R {f(e.get('r'))} ubRMSD {f(e.get('ubrmsd'))}"
+        return f"  {e['model_type']:<11s} {scores}  {p}{why}"
 
     auto = meta.get("auto")
     if auto:

@@ -263,12 +263,23 @@ def test_auto_ranks_by_the_scale_transfer_check(scene, tmp_path):
     cands = {c["model_type"]: c for c in auto["candidates"]}
     assert set(cands) == set(train_mod.AUTO_CANDIDATES)
     assert auto["scored_by"] == train_mod.AUTO_SCORED_BY
-    # the rule, recomputed: rf unless beaten in spatial CV and on every transfer fold beyond the fold spread
+    # the rule, recomputed: rf unless beaten in spatial CV and on every transfer fold beyond the fold spread;
+    # a candidate is left as soon as it cannot win, so what it holds shows why
     base = np.asarray(cands["rf"]["transfer"]["fold_rmse"])
+    assert len(base) == 6 and cands["rf"]["rmse"] is not None  # the forest's check and CV always complete
     better = []
     for c, e in cands.items():
-        diff = np.asarray(e["transfer"]["fold_rmse"]) - base
-        if c != "rf" and e["rmse"] < cands["rf"]["rmse"] and (diff < 0).all() and diff.mean() + diff.std(ddof=1) < 0:
+        if c == "rf":
+            continue
+        diff = np.asarray(e["transfer"]["fold_rmse"]) - base[:len(e["transfer"]["fold_rmse"])]
+        if e["transfer"].get("stopped"):  # its last fold was no better than the forest's: it cannot win
+            assert e["transfer"]["stopped"] == diff.size and diff[-1] >= 0 and (diff[:-1] < 0).all()
+            assert e["rmse"] is None and e["ranking"].startswith("left at transfer fold")
+            continue
+        clear = diff.size == base.size and (diff < 0).all() and diff.mean() + diff.std(ddof=1) < 0
+        if not clear:
+            assert e["rmse"] is None and "beyond their spread" in e["ranking"]  # no CV spent on it
+        elif e["rmse"] is not None and e["rmse"] < cands["rf"]["rmse"]:
             better.append(c)
     expected = min(better, key=lambda c: cands[c]["transfer"]["pooled"]["rmse"]) if better else "rf"
     winner = cands[expected]
@@ -348,6 +359,74 @@ def test_derived_factors_recorded_and_recomputed_by_downscale(tmp_path):
     plain = str(tmp_path / "plain.smdmodel")
     train_model(TrainRequest(sc["sm"], sc["stacks"], plain, "cart", factors=["ndvi", "lst_day"], cv_folds=0))
     assert downscale(plain, bare, str(tmp_path / "y.tif"), residual="none").n_valid > 0
+
+
+def test_auto_spends_cross_validation_only_on_candidates_that_can_still_win(monkeypatch):
+    folds = {"rf": [0.030, 0.032, 0.028, 0.031], "gbr": [0.0295, 0.0325, 0.0270, 0.0312],
+             "svr": [0.020, 0.022, 0.019, 0.021], "extratrees": [0.025, 0.027, 0.024, 0.026],
+             "linear_gbr": [0.0290, 0.0310, 0.0270, 0.0300]}
+    cv = {"rf": 0.020, "gbr": 0.018, "svr": 0.021, "extratrees": 0.019, "linear_gbr": 0.017}
+    seen = {"transfer": [], "cv": []}
+
+    def fake(est, pairs, cand, *a, bound=None, **k):
+        seen["transfer"].append(cand)
+        rmse = folds[cand]
+        if bound is not None:  # as scale_transfer: stop at the first fold not below the bound
+            for i, (v, b) in enumerate(zip(rmse, bound)):
+                if v >= b:
+                    return {"fold_rmse": rmse[:i + 1], "stopped": i + 1}
+        return {"pooled": {"rmse": float(np.mean(rmse))}, "fold_rmse": rmse, "factors": {}}
+
+    def cross_validated(cand, sse_bound):
+        seen["cv"].append((cand, sse_bound))
+        return {"rmse": cv[cand], "r": 0.9, "ubrmsd": cv[cand]}
+
+    monkeypatch.setattr(train_mod, "scale_transfer", fake)
+    pairs = _grid_pairs(4, 4, np.zeros((16, 1)), np.zeros(16))
+    per_model = {c: {"model_type": c, "params": {}} for c in train_mod.AUTO_CANDIDATES}
+    pick = train_mod._rank_by_transfer(per_model, train_mod.AUTO_CANDIDATES, pairs, 4, 4, 0, 1, lambda: False,
+                                       cross_validated)
+    # svr transfers best but is worse in spatial CV; extratrees is clearly better in both and transfers better
+    # than linear_gbr (which is also clearly better in both): the full rule's pick
+    assert pick == "extratrees"
+    assert seen["transfer"] == ["rf", "extratrees", "gbr", "linear_gbr", "svr"]
+    assert per_model["gbr"]["transfer"] == {"fold_rmse": [0.0295, 0.0325], "stopped": 2}  # left at fold 2
+    assert "rmse" not in per_model["gbr"] and per_model["gbr"]["ranking"].startswith("left at transfer fold 2")
+    # linear_gbr transfers clearly better than rf but not below extratrees: never cross-validated
+    assert "rmse" not in per_model["linear_gbr"] and "not below extratrees" in per_model["linear_gbr"]["ranking"]
+    # the forest first (no bound), then candidates bounded by its squared errors (16 samples)
+    assert seen["cv"][0] == ("rf", None) and [c for c, _ in seen["cv"]] == ["rf", "extratrees", "svr"]
+    assert seen["cv"][1][1] == pytest.approx(0.020 ** 2 * 16)
+    assert per_model["svr"]["ranking"] == "left: spatial-CV RMSE not below the random forest's"
+    assert per_model["extratrees"]["ranking"].startswith("kept") and per_model["rf"]["ranking"].startswith("left")
+
+
+def test_stopped_checks_are_the_prefix_of_the_full_ones(scene):
+    """The bounds only stop work: a stopped check's folds equal the full check's, up to the first losing fold."""
+    from sklearn.dummy import DummyRegressor
+    from sklearn.linear_model import LinearRegression
+
+    pairs = coarse_pairs(scene["sm"], scene["stacks"])
+    full = train_mod.scale_transfer(DummyRegressor(), pairs, "svr", folds=3, block_cells=4)
+    good = train_mod.scale_transfer(LinearRegression(), pairs, "svr", folds=3, block_cells=4)
+    assert len(full["fold_rmse"]) == 6 and all(g < f for g, f in zip(good["fold_rmse"], full["fold_rmse"]))
+    # the constant model against the linear one's folds: stopped at the first fold
+    stopped = train_mod.scale_transfer(DummyRegressor(), pairs, "svr", folds=3, block_cells=4,
+                                       bound=good["fold_rmse"])
+    assert stopped == {"fold_rmse": full["fold_rmse"][:1], "stopped": 1}
+    # the linear model against the constant one's: every fold runs, same result as unbounded
+    assert train_mod.scale_transfer(LinearRegression(), pairs, "svr", folds=3, block_cells=4,
+                                    bound=full["fold_rmse"]) == good
+    # spatial CV: stopped once the squared errors exceed the bound, never when the pooled RMSE is below it
+    splits, _ = train_mod.spatial_splits(pairs, 3, 4)
+    lin = train_mod.cross_validate(LinearRegression(), pairs, splits, "svr", 0, lambda f: None, lambda: False)
+    sse = lin["pooled"]["rmse"] ** 2 * pairs.y.size
+    assert train_mod.cross_validate(LinearRegression(), pairs, splits, "svr", 0, lambda f: None, lambda: False,
+                                    sse_bound=sse) == lin
+    with pytest.raises(train_mod._CannotWinError) as stop:
+        train_mod.cross_validate(DummyRegressor(), pairs, splits, "svr", 0, lambda f: None, lambda: False,
+                                 sse_bound=sse)
+    assert 1 <= stop.value.folds_done <= 3
 
 
 # -- the scale-transfer check --------------------------------------------------------------------------------------
