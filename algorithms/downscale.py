@@ -170,6 +170,22 @@ class _Writer:
             self.ds = None
 
 
+class _SpreadWriter(_Writer):
+    """The uncertainty raster, written in the main pass beside the map: the trees' standard deviation at the
+    pixels predicted from all their factors (NaN elsewhere), with the running statistics of what was written."""
+
+    def __init__(self, path: str, grid: Grid, metadata: dict[str, str]) -> None:
+        super().__init__(path, grid, SPREAD_BAND_NAME, metadata)
+        self.stats = _Stats()
+
+    def add(self, row0: int, valid: np.ndarray, sd: np.ndarray | None) -> None:
+        block = np.full(valid.shape, np.nan, dtype=np.float32)
+        if sd is not None:
+            block[valid] = sd.astype(np.float32)
+        self.stats.add(block)
+        self.write(row0, block)
+
+
 class _QualityWriter:
     """The Byte quality raster (:mod:`gapfill` codes, 0 = nodata), with the class names in the band."""
 
@@ -312,6 +328,13 @@ def _raw_path(output: str) -> str:
     return raster.partial_name(output, "raw")
 
 
+def _move(path: str, target: str) -> None:
+    """Rename a GeoTIFF written under a temporary name (and its .aux.xml, if GDAL wrote one)."""
+    os.replace(path, target)
+    if os.path.exists(path + ".aux.xml"):
+        os.replace(path + ".aux.xml", target + ".aux.xml")
+
+
 def _remove(path: str) -> None:
     for p in (path, path + ".aux.xml"):
         with contextlib.suppress(OSError):
@@ -383,8 +406,10 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     :data:`units.REFUSE_CLIPPED` an error (wrong units).
     SMAP values equal to ``sm_nodata`` are nodata and the others are multiplied by ``sm_scale`` (None:
     as the model was trained). NDVI-like factors outside -1..1 and LST in other units than the model's
-    are refused (:mod:`units`). ``uncertainty`` (a path; random forest or extra trees models) also writes the
-    standard deviation of the trees' predictions per pixel (:func:`write_tree_spread`).
+    are refused (:mod:`units`). ``uncertainty`` (a path; random forest or extra trees models) also receives the
+    standard deviation of the trees' predictions at every pixel predicted from all its factors, computed in the
+    main pass from the prediction and the trees' squared leaf values (:meth:`.inference.Predictor.spread`);
+    residual correction shifts every tree alike, so it is the spread of the raw prediction.
 
     Gap-free prediction (``fill_gaps``, needs ``coarse_sm`` for its cells, also with residual 'none'): a
     pixel missing some factors is predicted with the coarse-cell means of the missing ones, a pixel
@@ -518,15 +543,24 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     if day is not None:
         metadata["date"] = day.isoformat()
 
+    spread_meta = {**metadata, "statistic": "standard deviation of the trees' predictions (m3/m3), before "
+                   "residual correction"}
+    spread_out: _SpreadWriter | None = None  # the uncertainty raster being written (pass 1)
+
     def predict(row0: int, nrows: int) -> np.ndarray:
         block = reader.read(row0, nrows)
         x, valid = fine_design(block, specs)
         if filler is not None:
             filler.observe(row0, block, valid)
         pred = np.full(valid.shape, np.nan, dtype=np.float32)
+        sd = None
         if x.shape[0]:
-            y = predictor.predict(x).astype(np.float32)  # compiled or scikit-learn: the same values
-            pred[valid] = y
+            mean = predictor.predict(x)  # compiled or scikit-learn: the same values
+            pred[valid] = mean.astype(np.float32)
+            if spread_out is not None:
+                sd = predictor.spread(x, mean)  # one more walk, over the squared leaf values
+        if spread_out is not None:
+            spread_out.add(row0, valid, sd)
         return pred
 
     no_valid = InputError(f"No pixel of {os.path.basename(stack_path)} has all factors valid "
@@ -589,10 +623,14 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     def quality_file() -> contextlib.AbstractContextManager:
         return raster.atomic_path(quality) if quality else contextlib.nullcontext(None)
 
+    def spread_file() -> contextlib.AbstractContextManager:
+        return raster.atomic_path(uncertainty) if uncertainty else contextlib.nullcontext(None)
+
     if index is None:
-        with raster.atomic_path(output) as tmp, quality_file() as qtmp:
+        with raster.atomic_path(output) as tmp, quality_file() as qtmp, spread_file() as stmp:
             out = _Writer(tmp, grid, BAND_NAME, metadata)
             qout = _QualityWriter(qtmp, grid, qmeta) if qtmp else None
+            spread_out = _SpreadWriter(stmp, grid, spread_meta) if stmp else None
             try:
                 n_valid = 0
                 for row0, nrows in raster.iter_blocks(grid.height, rows, progress, is_canceled):
@@ -609,14 +647,18 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                 out.close()
                 if qout is not None:
                     qout.close()
+                if spread_out is not None:
+                    spread_out.close()
     else:
         assert index is not None and sm is not None
         raw_path = _raw_path(output)
         codes_path = _raw_path(output)  # a second raw file (another random name): a rerun removes it too
+        spread_path = _raw_path(uncertainty) if uncertainty else ""  # renamed to the uncertainty raster in pass 2
         raw: _Writer | None = None
         codes_file: _QualityWriter | None = None
         try:
             raw = _Writer(raw_path, grid, "raw_prediction")
+            spread_out = _SpreadWriter(spread_path, grid, spread_meta) if spread_path else None
             # constant or smooth (see residual.py); with residual 'none' the coarse cells serve gap filling only
             corrector = ResidualCorrector(index, sm, residual) if residual != "none" else None
             n_valid = 0
@@ -637,9 +679,13 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                                0.6)
                 result.filled_factors = {k: v for k, v in filler.filled.items() if v}
             raw.ds.FlushCache()
+            if spread_out is not None:
+                spread_out.close()
             if corrector is not None:
                 corrector.solve()
-            with raster.atomic_path(output) as tmp, quality_file() as qtmp:
+            with raster.atomic_path(output) as tmp, quality_file() as qtmp, spread_file() as stmp:
+                if stmp:
+                    _move(spread_path, stmp)
                 out = _Writer(tmp, grid, BAND_NAME, metadata)
                 qout = _QualityWriter(qtmp, grid, qmeta) if qtmp else None
                 try:
@@ -676,26 +722,21 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                 raw.close()
             if codes_file is not None:
                 codes_file.close()
+            if spread_out is not None:
+                spread_out.close()
             _remove(raw_path)
             _remove(codes_path)
+            if spread_path:
+                _remove(spread_path)
     result.n_all_factors = int(counts[ALL_FACTORS])
     result.n_filled = int(counts[FILLED])
     result.n_coarse_only = int(counts[COARSE_ONLY])
     result.quality = quality or ""
     result.n_valid = stats.n
     result.mean, result.std, result.min, result.max = stats.result()
-    if uncertainty:
-        result.uncertainty = uncertainty
-        try:
-            result.mean_tree_sd = write_tree_spread(predictor, reader, specs, grid, rows, uncertainty,
-                                                    {**metadata, "statistic": "standard deviation of the trees' "
-                                                     "predictions (m3/m3), before residual correction"},
-                                                    is_canceled)
-        except BaseException:
-            _remove(output)  # a run that fails or is canceled leaves none of its files
-            if quality:
-                _remove(quality)
-            raise
+    if spread_out is not None:
+        result.uncertainty = uncertainty or ""
+        result.mean_tree_sd = spread_out.stats.result()[0]
     progress(1.0)
     return result
 
@@ -738,27 +779,3 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
         progress(start + (end - start) * (i + 1) / n)
     if is_canceled():
         raise Canceled()
-
-
-def write_tree_spread(predictor: inference.Predictor, reader: StackReader, specs: list[FactorSpec], grid: Grid,
-                      rows: int, path: str, metadata: dict[str, str],
-                      is_canceled: IsCanceled = never_canceled) -> float:
-    """Write the per-pixel standard deviation of the trees' predictions (m3/m3) to ``path``; returns its mean.
-
-    Read block by block like the prediction (bounded memory); written under a temporary name and renamed
-    when complete. Residual correction shifts every tree alike, so the spread is that of the raw prediction.
-    """
-    stats = _Stats()
-    with raster.atomic_path(path) as tmp:
-        out = _Writer(tmp, grid, SPREAD_BAND_NAME, metadata)
-        try:
-            for row0, nrows in raster.iter_blocks(grid.height, rows, no_progress, is_canceled):
-                x, valid = fine_design(reader.read(row0, nrows), specs)
-                sd = np.full(valid.shape, np.nan, dtype=np.float32)
-                if x.shape[0]:
-                    sd[valid] = predictor.spread(x).astype(np.float32)
-                stats.add(sd)
-                out.write(row0, sd)
-        finally:
-            out.close()
-    return stats.result()[0]

@@ -256,21 +256,39 @@ class Predictor:
             return len(self.trees.trees) > 1
         return _averaged_trees(self.estimator) is not None
 
-    def spread(self, x: np.ndarray) -> np.ndarray:
+    def spread(self, x: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
         """Standard deviation of the individual trees' predictions for every row of ``x`` (float64).
 
         The ensemble predicts the mean of its trees; the same walk over trees whose leaves hold the squared
-        values gives the mean of the squares, so sd = sqrt(E[v^2] - E[v]^2) costs two walks and no memory per
-        tree (the compiled walker, unchanged, or scikit-learn trees). Only for :attr:`has_spread` models.
+        values gives the mean of the squares, so sd = sqrt(E[v^2] - E[v]^2) costs one walk more than the
+        prediction and no memory per tree (the compiled walker, unchanged, or scikit-learn trees). Only for
+        :attr:`has_spread` models.
+
+        Parameters
+        ----------
+        x
+            The design matrix (finite float32 rows).
+        mean
+            This predictor's :meth:`predict` of ``x`` when the caller already has it (then only the squares
+            are walked; the result is the same); None: predicted here.
+
+        Returns
+        -------
+        numpy.ndarray
+            The trees' standard deviation per row (float64).
 
         Raises
         ------
         ValueError
-            The model is not an ensemble of averaged trees.
+            The model is not an ensemble of averaged trees, or ``mean`` has not one value per row.
         """
         if not self.has_spread:
             raise ValueError("the model is not an ensemble of averaged trees")
-        mean = self.predict(x)
+        if mean is None:
+            mean = self.predict(x)
+        elif np.shape(mean) != (x.shape[0],):
+            raise ValueError(f"the mean has shape {np.shape(mean)}, not one value per row ({x.shape[0]})")
+        mean = np.asarray(mean, dtype=np.float64)
         if self.compiled is not None:
             if getattr(self, "_squares", None) is None:
                 c = self.compiled

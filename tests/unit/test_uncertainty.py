@@ -109,6 +109,32 @@ def test_uncertainty_may_not_overwrite_an_input_or_the_output(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["factors.tif", "m.smdmodel"]
 
 
+def test_the_spread_is_written_in_the_main_pass_reading_the_stack_once(tmp_path, monkeypatch):
+    from smdownscale.algorithms.derived import StackReader
+    from smdownscale.algorithms.inference import Predictor
+
+    model, est = _model(tmp_path / "m.smdmodel")
+    stack, ndvi, lst = _stack(tmp_path / "factors.tif")
+    reads, walks = [], []
+    real_read, real_predict = StackReader.read, Predictor.predict
+    monkeypatch.setattr(StackReader, "read", lambda self, row0, nrows: reads.append(row0) or real_read(self, row0,
+                                                                                                        nrows))
+    monkeypatch.setattr(Predictor, "predict", lambda self, x: walks.append(x.shape[0]) or real_predict(self, x))
+    out, unc = str(tmp_path / "sm.tif"), str(tmp_path / "sd.tif")
+    downscale(model, stack, out, residual="none", uncertainty=unc, block_rows=7)
+    assert reads == [0, 7, 14, 21, 28, 35]  # every block read once, for the map and its spread
+    assert len(walks) == 6  # the mean walked once per block (the spread reuses it)
+    ok = np.isfinite(ndvi)
+    x = np.column_stack([ndvi[ok], lst[ok]]).astype(np.float32)
+    per_tree = np.stack([t.predict(x) for t in est.estimators_])
+    np.testing.assert_allclose(read_all(unc)[0][ok], per_tree.std(axis=0), atol=2e-6)
+    # given the mean, the spread is the same as computed from scratch (and a wrong mean is refused)
+    p = Predictor(est)
+    np.testing.assert_array_equal(p.spread(x, real_predict(p, x)), p.spread(x))
+    with pytest.raises(ValueError, match="one value per row"):
+        p.spread(x, np.zeros(3))
+
+
 def test_cancel_while_writing_the_spread_leaves_no_file(tmp_path):
     model, _ = _model(tmp_path / "m.smdmodel")
     stack, _, _ = _stack(tmp_path / "factors.tif")
@@ -116,7 +142,7 @@ def test_cancel_while_writing_the_spread_leaves_no_file(tmp_path):
 
     def is_canceled():
         calls.append(1)
-        return len(calls) > 8  # 6 blocks of 7 rows for the prediction, then within the spread
+        return len(calls) > 3  # within the 6 blocks of 7 rows, map and spread half written
 
     with pytest.raises(Canceled):
         downscale(model, stack, str(tmp_path / "sm.tif"), residual="none", uncertainty=str(tmp_path / "sd.tif"),
