@@ -30,7 +30,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from . import inference, native, raster
+from . import inference, native, options, raster
 from .aggregate import CellIndex
 from .dates import date_from_name
 from .derived import StackReader
@@ -391,8 +391,8 @@ def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: 
 
 @gdal_exceptions()
 def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | None = None,
-              residual: str = "smooth", clip: tuple[float, float] = (0.0, 0.6), block_rows: int | None = None,
-              n_jobs: int | None = -1, progress: Progress = no_progress,
+              residual: str = options.RESIDUAL_MODES.default_key, clip: tuple[float, float] = (0.0, 0.6),
+              block_rows: int | None = None, n_jobs: int | None = -1, progress: Progress = no_progress,
               is_canceled: IsCanceled = never_canceled, sm_scale: float | None = None,
               sm_nodata: float | None = None, quality: str | None = None,
               fill_gaps: bool = True, fill_method: str = "bilinear",

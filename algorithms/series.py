@@ -29,6 +29,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from . import options
 from .dates import date_from_name, pair_by_date, strip_date
 from .downscale import DownscaleResult, downscale, reuse_models
 from .errors import Canceled, InputError
@@ -238,7 +239,7 @@ def _remove_stale_stages(out_dir: str, prefix: str) -> None:
 
 @gdal_exceptions()
 def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str] | None, out_dir: str,
-                     residual: str = "smooth", clip: tuple[float, float] = (0.0, 0.6),
+                     residual: str = options.RESIDUAL_MODES.default_key, clip: tuple[float, float] = (0.0, 0.6),
                      block_rows: int | None = None, n_jobs: int | None = -1, prefix: str = OUTPUT_PREFIX,
                      progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled,
                      sm_scale: float | None = None, sm_nodata: float | None = None, quality: bool = True,

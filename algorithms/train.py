@@ -765,11 +765,11 @@ class TrainRequest:
     #: Parallel jobs of the forests (-1: every core).
     n_jobs: int = -1
     #: How the reported cross-validation holds samples out: one of :data:`CV_MODES`.
-    cv_mode: str = "spatial"
+    cv_mode: str = options.CV_MODES.default_key
     #: Time budget of the hyperparameter search in seconds; 0: no search.
     search_seconds: float = 0.0
     #: 'coarse' (scale-aware, trained on SMAP cells) or 'paper' (the study's 1 km pixels): :data:`TRAINING_MODES`.
-    training_mode: str = "coarse"
+    training_mode: str = options.TRAINING_MODES.default_key
     #: Derived factors to add (:mod:`.derived`) whose inputs the stacks hold.
     derived: Sequence[str] | None = None
     #: Most configurations the search tries per model; None: the budget alone decides.

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 
 import pytest
 
-from smdownscale.algorithms import options, report, residual, train
+from smdownscale.algorithms import downscale, options, report, residual, series, train
 from smdownscale.algorithms.errors import InputError
 from smdownscale.algorithms.gee import server
 
@@ -44,6 +45,14 @@ def test_engine_and_earth_engine_mapping_read_the_registry():
     assert set(server.EE_FUNCTIONS) == set(options.EE_MODELS.keys)
     with pytest.raises(InputError, match="Unknown residual correction 'cubic'; use one of constant, smooth, none"):
         residual.check_mode("cubic")
+    # one place names the defaults: the engine's signatures and the training request take them from the registry
+    for func in (downscale.downscale, series.downscale_series):
+        assert inspect.signature(func).parameters["residual"].default == options.RESIDUAL_MODES.default_key == "smooth"
+        assert 'residual: str = "' not in inspect.getsource(func)
+    request = train.TrainRequest(["a.tif"], ["b.tif"], "m.smdmodel")
+    assert (request.cv_mode, request.training_mode) == (options.CV_MODES.default_key,
+                                                       options.TRAINING_MODES.default_key) == ("spatial", "coarse")
+    assert 'cv_mode: str = "' not in inspect.getsource(train.TrainRequest)
 
 
 def _meta(model_type: str) -> dict:
