@@ -506,11 +506,11 @@ def _rank_by_transfer(per_model: dict[str, dict[str, Any]], candidates: Sequence
 
     The rule is evaluated cheapest part first and a candidate is left as soon as it cannot win, so the
     choice is the one a full evaluation makes at a fraction of its cost: the forest's transfer check; each
-    other candidate's, stopped at the first fold no better than the forest's; and only for a candidate
-    clearly better there (with a pooled transfer RMSE below the best so far), the spatial CV, stopped once
-    its squared errors exceed the forest's. Entries without an 'rmse' get their spatial CV from
-    ``cross_validated(model, sse_bound)`` (an entry with 'rmse' None when stopped); every entry gets
-    'ranking': why it was kept or left.
+    other candidate's, stopped at the first fold no better than the forest's; then the spatial CV of the
+    candidates clearly better in transfer, lowest pooled transfer RMSE first, each stopped once its squared
+    errors exceed the forest's: the first one better than the forest there wins, and the others need no CV.
+    Entries without an 'rmse' get their spatial CV from ``cross_validated(model, sse_bound)`` (an entry with
+    'rmse' None when stopped); every entry gets 'ranking': why it was kept or left.
     """
     present = [c for c in candidates if c in per_model]
     if AUTO_BASELINE not in present:
@@ -524,49 +524,65 @@ def _rank_by_transfer(per_model: dict[str, dict[str, Any]], candidates: Sequence
     if base_res is None:
         return None
     base = np.asarray(base_res["fold_rmse"])
-    best, best_rmse = AUTO_BASELINE, base_res["pooled"]["rmse"]
+    base_rmse = base_res["pooled"]["rmse"]
     others = [c for c in present if c != AUTO_BASELINE]
-
-    def cv_rmse(entry: dict[str, Any], sse_bound: float | None) -> float:
-        if "rmse" not in entry:
-            assert cross_validated is not None, "an entry without spatial CV needs cross_validated"
-            entry.update(cross_validated(entry["model_type"], sse_bound))
-        return _rank(entry)
-
+    steps = len(others) + 1
+    clear: list[str] = []
     for i, cand in enumerate(others):
-        progress(i / max(1, len(others)))
+        progress(i / steps)
         entry = per_model[cand]
         res = _transfer_of(cand, entry, pairs, folds, block_cells, seed, n_jobs, is_canceled,
                            bound=base if base.size >= 2 else None)
         if res is None:
             entry["ranking"] = "left: the scale-transfer check could not run"
-            continue
-        if res.get("stopped"):
+        elif res.get("stopped"):
             entry["ranking"] = f"left at transfer fold {res['stopped']}: not below the random forest's RMSE there"
-            continue
-        diff = np.asarray(res["fold_rmse"]) - base
-        clear = diff.size == base.size >= 2 and bool(np.all(diff < 0)) and float(diff.mean() + diff.std(ddof=1)) < 0
-        if not clear:
+        elif not _clearly_below(np.asarray(res["fold_rmse"]), base):
             entry["ranking"] = "left: not better than the random forest on every transfer fold beyond their spread"
-            continue
-        if not res["pooled"]["rmse"] < best_rmse:
-            entry["ranking"] = f"left: pooled transfer RMSE not below {best}'s"
-            continue
-        base_cv = cv_rmse(base_entry, None)
-        bound = base_cv ** 2 * pairs.y.size if math.isfinite(base_cv) else None
-        if not cv_rmse(entry, bound) < base_cv:
-            entry["ranking"] = ("left at spatial-CV fold {}: squared errors already above the random forest's"
-                                .format(entry["stopped_cv_fold"]) if entry.get("stopped_cv_fold") else
-                                "left: spatial-CV RMSE not below the random forest's")
-            continue
+        elif not res["pooled"]["rmse"] < base_rmse:
+            entry["ranking"] = "left: pooled transfer RMSE not below the random forest's"
+        else:
+            clear.append(cand)
+    progress(len(others) / steps)
+    # the winner is the lowest pooled transfer RMSE among the clear ones that are also better in spatial CV
+    clear.sort(key=lambda c: per_model[c]["transfer"]["pooled"]["rmse"])  # stable: ties keep the candidates' order
+    best = AUTO_BASELINE
+    for cand in clear:
+        entry = per_model[cand]
         if best != AUTO_BASELINE:
-            per_model[best]["ranking"] = f"clearly better than the random forest, but {cand}'s transfer RMSE is lower"
-        best, best_rmse = cand, res["pooled"]["rmse"]
-        entry["ranking"] = "kept: clearly better than the random forest in scale transfer and spatial CV"
+            entry["ranking"] = (f"not cross-validated: clearly better than the random forest in transfer, but "
+                                f"{best}'s transfer RMSE is lower")
+            continue
+        base_cv = _cv_rmse(base_entry, None, cross_validated)
+        bound = base_cv ** 2 * pairs.y.size if math.isfinite(base_cv) else None
+        if _cv_rmse(entry, bound, cross_validated) < base_cv:
+            best = cand
+            entry["ranking"] = "kept: clearly better than the random forest in scale transfer and spatial CV"
+        elif entry.get("stopped_cv_fold"):
+            entry["ranking"] = (f"left at spatial-CV fold {entry['stopped_cv_fold']}: squared errors already above "
+                                "the random forest's")
+        else:
+            entry["ranking"] = "left: spatial-CV RMSE not below the random forest's"
     base_entry["ranking"] = ("kept: no other model is clearly better" if best == AUTO_BASELINE else
                              f"left: {best} is clearly better")
     progress(1.0)
     return best
+
+
+def _clearly_below(fold_rmse: np.ndarray, base: np.ndarray) -> bool:
+    """Lower than ``base`` on every fold, by more on average than the spread of the fold differences."""
+    diff = fold_rmse - base if fold_rmse.shape == base.shape else None
+    return diff is not None and diff.size >= 2 and bool(np.all(diff < 0)) and float(diff.mean() + diff.std(ddof=1)) < 0
+
+
+def _cv_rmse(entry: dict[str, Any], sse_bound: float | None,
+             cross_validated: Callable[[str, float | None], dict[str, Any]] | None) -> float:
+    """A candidate's pooled spatial-CV RMSE (inf when unknown or stopped), cross-validated first if it has none."""
+    if "rmse" not in entry:
+        if cross_validated is None:
+            raise ValueError(f"{entry['model_type']} has no spatial-CV RMSE and nothing to compute it with")
+        entry.update(cross_validated(entry["model_type"], sse_bound))
+    return _rank(entry)
 
 
 def spatial_splits(pairs: Pairs, folds: int, block_cells: int) -> tuple[list, int]:

@@ -141,6 +141,11 @@ def step_train(spec: dict) -> dict:
             "support_vectors": res.meta.get("support_vectors"),
             "file_mb": os.path.getsize(spec["output"]) / 2**20,
             "auto_winner": auto.get("winner"), "search_budget_s": search.get("budget_s"),
+            "auto_candidates": [{"model_type": c["model_type"], "cv_rmse": c.get("rmse"),
+                                 "transfer_rmse": (c.get("transfer") or {}).get("pooled", {}).get("rmse"),
+                                 "transfer_folds": len((c.get("transfer") or {}).get("fold_rmse", [])),
+                                 "cv_s": c.get("seconds"), "ranking": c.get("ranking")}
+                                for c in auto.get("candidates", [])],
             "search_elapsed_s": search.get("elapsed_s"),
             "cv_spatial": {k: res.metrics.get(k) for k in ("r", "rmse", "ubrmsd")} if spec["cv_folds"] else None}
 
@@ -721,10 +726,15 @@ def _extras_md(auto_cmp: dict, search: dict, svr: dict) -> str:
                  f"vectors; target 90 s on 2 cores), {svr['kernel_day_cpu_s_at_13873_sv']:.1f} s of CPU (both "
                  "threads; on 2 idle cores about half of it in wall time).\n")
     if auto_cmp:
-        text += (f"\nAuto (5-fold spatial CV, as train runs by default): {auto_cmp['auto_train_s']:.1f} s, "
-                 f"{auto_cmp['auto_over_rf']:.2f} x the default forest with the same CV "
-                 f"({auto_cmp['rf_cv5_train_s']:.1f} s; target at most 3 x); kept {auto_cmp['auto_kept']}, spatial-CV "
-                 f"RMSE {_fmt(auto_cmp['auto_cv_rmse'], 4)} against the forest's {_fmt(auto_cmp['rf_cv_rmse'], 4)}.\n")
+        text += (f"\nAuto (5-fold spatial CV, as train runs by default): {auto_cmp['auto_train_s']:.1f} s "
+                 f"({auto_cmp['auto_cpu_s']:.1f} s CPU), {auto_cmp['auto_over_rf']:.2f} x the default forest with the "
+                 f"same CV ({auto_cmp['rf_cv5_train_s']:.1f} s, {auto_cmp['rf_cv5_cpu_s']:.1f} s CPU: "
+                 f"{auto_cmp['auto_over_rf_cpu']:.2f} x in CPU time; target at most 3 x); kept "
+                 f"{auto_cmp['auto_kept']}, spatial-CV RMSE {_fmt(auto_cmp['auto_cv_rmse'], 4)} against the forest's "
+                 f"{_fmt(auto_cmp['rf_cv_rmse'], 4)}.\n")
+        for c in auto_cmp.get("candidates") or []:
+            text += (f"- {c['model_type']}: transfer RMSE {_fmt(c['transfer_rmse'], 4)} ({c['transfer_folds']} folds), "
+                     f"spatial-CV RMSE {_fmt(c['cv_rmse'], 4)}; {c['ranking']}\n")
     if search:
         text += (f"\nHyperparameter search (forest): budget {search['budget_s']:.0f} s, search took "
                  f"{search['elapsed_s']:.1f} s ({search['elapsed_over_budget']:.2f} x the budget; target at most "
@@ -812,6 +822,8 @@ def run(args: argparse.Namespace) -> dict:
         auto = bench.row("train/auto")
         auto_cmp = {"auto_train_s": auto["wall_s"], "rf_cv5_train_s": rf_cv["wall_s"],
                     "auto_over_rf": auto["wall_s"] / rf_cv["wall_s"], "target_ratio": 3.0,
+                    "auto_cpu_s": auto["cpu_s"], "rf_cv5_cpu_s": rf_cv["cpu_s"],
+                    "auto_over_rf_cpu": auto["cpu_s"] / rf_cv["cpu_s"], "candidates": auto.get("auto_candidates"),
                     "auto_kept": auto.get("model_type"),
                     "auto_cv_rmse": (auto.get("cv_spatial") or {}).get("rmse"),
                     "rf_cv_rmse": (rf_cv.get("cv_spatial") or {}).get("rmse")}
