@@ -3162,42 +3162,42 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <translation>训练的模型类型（自动模式下为胜出者）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="238" />
+            <location filename="../processing_provider/algs/train.py" line="239" />
             <source>1 km pixels</source>
             <translation>1 km 像元</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="238" />
+            <location filename="../processing_provider/algs/train.py" line="239" />
             <source>coarse samples</source>
             <translation>粗分辨率样本</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="239" />
+            <location filename="../processing_provider/algs/train.py" line="240" />
             <source>{} model trained on {} {} over {} date(s); features: {}</source>
             <translation>{} 模型已基于 {} 个{}训练完成，共 {} 个日期；特征：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="242" />
+            <location filename="../processing_provider/algs/train.py" line="243" />
             <source>Training mode: {}</source>
             <translation>训练模式：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="251" />
+            <location filename="../processing_provider/algs/train.py" line="252" />
             <source>Derived factor {} was not computed: it {}.</source>
             <translation>派生因子 {} 未计算：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="253" />
+            <location filename="../processing_provider/algs/train.py" line="254" />
             <source>Factor {} was left out of the model: {}.</source>
             <translation>因子 {} 未纳入模型：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="259" />
+            <location filename="../processing_provider/algs/train.py" line="260" />
             <source>Cross-validation (soil moisture in m3/m3):</source>
             <translation>交叉验证（土壤水分单位 m3/m3）：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="264" />
+            <location filename="../processing_provider/algs/train.py" line="265" />
             <source>Feature importances: {}</source>
             <translation>特征重要性：{}</translation>
         </message>
@@ -3274,7 +3274,7 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
 单位：SMAP 土壤水分必须为 m3/m3。不可能是 m3/m3 的值（百分比、缩放后的整数、文件未声明为无数据值的填充值如 -9999）会使运行停止，并给出指明文件和修正方法的消息。高级参数 SM_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 SM_NODATA（文件未声明的填充值；文件不会被修改）说明如何读取 SMAP；模型会保存它们，因此 smdownscale:downscale 以相同方式读取 SMAP。类 NDVI 因子（ndvi、evi、savi、ndwi）必须位于 -1 到 1 之间（MODIS 以整数 x 10000 存储：请先乘以 0.0001）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="245" />
+            <location filename="../processing_provider/algs/train.py" line="246" />
             <source>The SVR has {} support vectors: downscaling a province-day (4 million 1 km pixels) takes about {} s on this computer ({}).</source>
             <translation>该 SVR 有 {} 个支持向量：在本机上降尺度一个省级日（400 万个 1 km 像元）约需 {} 秒（{}）。</translation>
         </message>
@@ -3299,7 +3299,7 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
             <translation>尺度迁移检验 RMSE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="256" />
+            <location filename="../processing_provider/algs/train.py" line="257" />
             <source>Factor noise augmentation: {} noisy copies, {:g} x the 1 km noise of each factor ({})</source>
             <translation>因子噪声增强：{} 个加噪副本，噪声为每个因子 1 km 噪声的 {:g} 倍（{}）</translation>
         </message>
