@@ -68,6 +68,11 @@ def test_quick_benchmark_reports_every_row(tmp_path):
     # Auto against the default forest with the same 5-fold CV; the search's budget against its time
     assert rows["train/auto"]["cv_folds"] == 5 and rows["train/rf-cv5"]["cv_folds"] == 5
     assert res["auto"]["auto_over_rf"] == rows["train/auto"]["wall_s"] / rows["train/rf-cv5"]["wall_s"]
+    assert res["auto"]["auto_over_rf_cpu"] == rows["train/auto"]["cpu_s"] / rows["train/rf-cv5"]["cpu_s"]
+    cands = {c["model_type"]: c for c in res["auto"]["candidates"]}
+    assert set(cands) == {"rf", "extratrees", "gbr", "linear_gbr", "svr"} and cands["rf"]["transfer_folds"] > 0
+    assert all(c["ranking"] for c in cands.values())  # why each candidate was kept or left
+    assert f"- rf: transfer RMSE {cands['rf']['transfer_rmse']:.4f}" in (out / "results.md").read_text()
     assert res["search"]["budget_s"] == 3.0 and res["search"]["elapsed_s"] > 0
     assert rows["downscale/ours-model-loaded"]["model_load_s"] > 0 and rows["downscale/load-rf-model"]["file_mb"] > 0
     assert [round(c["mpx"] * 1e6) for c in res["scaling"]] == [12 * 12, 24 * 24, 48 * 48]
