@@ -494,7 +494,9 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     reader = StackReader(ds, [s.name for s in specs], stack_path, is_canceled)
     check_factor_units(ds, stack_path, specs, meta, reader.derived)
     day = date_from_name(stack_path)
-    temporal = TemporalFill(stack_path, grid, neighbours, fill_window_days) if fill_window_days else None
+    # the date being filled: the stack's, else that of the SMAP raster of the same date (e.g. a temporary stack)
+    temporal = TemporalFill(stack_path, grid, neighbours, fill_window_days,
+                            day or (date_from_name(coarse_sm) if coarse_sm else None)) if fill_window_days else None
     reader.fill = temporal  # missing factors of every block read take values of the nearest neighbouring date
 
     sm = None

@@ -248,16 +248,18 @@ class TemporalFill:
     rows of the block are read from each neighbour, one band at a time, and only while pixels are missing:
     memory does not depend on the extent or the number of dates. :attr:`mask` is the last block's pixels
     where some factor came from another date; :attr:`taken` counts the values taken per factor and
-    :attr:`used` the dates that gave any.
+    :attr:`used` the dates that gave any. ``day``: the stack's date when its name has none (e.g. the SMAP
+    raster's).
     """
 
-    def __init__(self, stack_path: str, grid: raster.Grid, neighbours: Sequence[str], window_days: int) -> None:
+    def __init__(self, stack_path: str, grid: raster.Grid, neighbours: Sequence[str], window_days: int,
+                 day: dt.date | None = None) -> None:
         self.window = check_window(window_days)
-        day = date_from_name(stack_path)
+        day = day or date_from_name(stack_path)
         if day is None:
             raise InputError(f"Filling factors from neighbouring dates needs the date of {os.path.basename(stack_path)}"
-                             " in its name (YYYYMMDD or YYYY-MM-DD), e.g. factors_20230601.tif; rename it, or set "
-                             "the temporal filling window to 0.")
+                             " in its name (YYYYMMDD or YYYY-MM-DD), e.g. factors_20230601.tif, or in the name of "
+                             "the SMAP raster of the same date; rename it, or set the temporal filling window to 0.")
         self.day = day
         dated: list[tuple[dt.date, str]] = []
         undated = []

@@ -5,7 +5,9 @@ written by 'Fetch data from Earth Engine' (:func:`manifest.manifest_inputs`), or
 ``factors_<date>.tif`` and ``smap_<date>.tif`` (directly or in ``factors/`` and ``smap/`` subfolders,
 as the fetch writes them). Every date goes through the single-date engine (:func:`downscale.downscale`,
 :func:`validate.compare_reference`, :func:`validate.sample_stations`), so a series gives exactly the
-files and numbers of single-date runs.
+files and numbers of single-date runs. A factor missing at a pixel takes its value on the nearest other
+date of the series within :data:`.options.FILL_WINDOW_DAYS` days (the default; 0 = off) where it is valid
+(:class:`.gapfill.TemporalFill`): a single-date run given the other dates as its neighbouring stacks.
 
 Downscaled files are written into a hidden staging folder and moved into place only when every date is
 done: a failed or canceled run leaves nothing behind. A CSV list (``date,start,end,file``) describes the
@@ -29,6 +31,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from . import options
 from .dates import date_from_name, pair_by_date, strip_date
 from .downscale import DownscaleResult, downscale, reuse_models
 from .errors import Canceled, InputError
@@ -243,7 +246,7 @@ def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str]
                      block_rows: int | None = None, n_jobs: int | None = -1, prefix: str = OUTPUT_PREFIX,
                      progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled,
                      sm_scale: float | None = None, sm_nodata: float | None = None, quality: bool = True,
-                     fill_gaps: bool = True, fill_window_days: int = 0) -> list[DownscaleResult]:
+                     fill_gaps: bool = True, fill_window_days: int = options.FILL_WINDOW_DAYS) -> list[DownscaleResult]:
     """Downscale every date: ``<out_dir>/<prefix>_<YYYYMMDD>.tif`` per date, plus the list ``sm_1km_series.csv``
     and (``quality``) the quality raster ``<out_dir>/quality_<YYYYMMDD>.tif`` of each date.
 
@@ -269,7 +272,8 @@ def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str]
     quality, fill_gaps
         Whether to write a quality raster per date, and gap-free prediction, as for :func:`.downscale.downscale`.
     fill_window_days
-        Temporal filling of factors from the other dates of the series within this many days (0: off).
+        Temporal filling of factors from the other dates of the series within this many days (0: off; default
+        :data:`.options.FILL_WINDOW_DAYS`).
     progress, is_canceled
         Progress fraction and cancel check (:mod:`.raster` defaults).
 

@@ -74,10 +74,11 @@ def test_default_is_complete_smooth_and_flags_each_pixel(run, scene, tmp_path):
     renderer = layer.renderer()
     assert isinstance(renderer, QgsPalettedRasterRenderer)
     classes = renderer.classes()
-    assert [c.value for c in classes] == [1, 2, 3]
-    assert [c.label for c in classes] == [quality_labels()[k] for k in (1, 2, 3)]
-    assert [c.color.name() for c in classes] == [QUALITY_COLORS[k] for k in (1, 2, 3)]
+    assert [c.value for c in classes] == [1, 2, 3, 4]
+    assert [c.label for c in classes] == [quality_labels()[k] for k in (1, 2, 3, 4)]
+    assert [c.color.name() for c in classes] == [QUALITY_COLORS[k] for k in (1, 2, 3, 4)]
     assert quality_labels()[2] == "Missing factors filled (coarse-cell means)"
+    assert quality_labels()[4] == "Factors partly from a neighbouring date"
 
 
 def test_downscale_without_correction_gives_the_model(run, scene, tmp_path):

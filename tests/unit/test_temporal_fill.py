@@ -10,7 +10,7 @@ import pytest
 from osgeo import gdal
 from sklearn.tree import DecisionTreeRegressor
 
-from smdownscale.algorithms import model_io, series
+from smdownscale.algorithms import model_io, options, series
 from smdownscale.algorithms.downscale import downscale
 from smdownscale.algorithms.errors import Canceled, InputError
 from smdownscale.algorithms.gapfill import (
@@ -196,9 +196,22 @@ def test_series_fills_from_the_other_dates(tmp_path, model, scene):
     # 2023-06-08 misses Q; 2023-06-10 misses it too, so it stays empty (2023-06-20 is 12 days away)
     q8 = gdal.Open(os.path.join(out, "quality_20230608.tif")).ReadAsArray()
     assert q8[Q] == 0 and (q8 == FROM_OTHER_DATE).sum() == 0
-    off = series.downscale_series(path, stacks, None, str(tmp_path / "off"), residual="none", n_jobs=1, clip=(-5, 5))
+    off = series.downscale_series(path, stacks, None, str(tmp_path / "off"), residual="none", n_jobs=1, clip=(-5, 5),
+                                  fill_window_days=0)
     assert [r.n_from_other_date for r in off] == [0, 0, 0]
     assert np.isnan(read_all(os.path.join(str(tmp_path / "off"), "sm_1km_20230610.tif"))[0][P])
+
+
+def test_series_default_window(tmp_path, model, scene):
+    path, est = model
+    target, others = scene
+    assert options.FILL_WINDOW_DAYS == 12  # chosen on the gaps bench (bench/GAPS.md)
+    stacks = [target, others["20230601"], others["20230620"]]  # 9 and 10 days away
+    res = series.downscale_series(path, stacks, None, str(tmp_path / "out"), residual="none", n_jobs=1, clip=(-5, 5))
+    by_date = {r.date: r for r in res}
+    assert by_date["2023-06-10"].other_dates == ["2023-06-01"] and by_date["2023-06-10"].n_from_other_date == 2
+    got = read_all(os.path.join(str(tmp_path / "out"), "sm_1km_20230610.tif"))[0]
+    assert got[Q] == pytest.approx(_expected(est, LST["20230601"], Q), abs=1e-7)
 
 
 @pytest.mark.parametrize("after", [0, 1, 3, 6])
@@ -252,7 +265,45 @@ def test_missing_dates_or_neighbours_are_refused(tmp_path, model, scene):
     with pytest.raises(InputError, match="no date .* in their name: other.tif"):
         downscale(path, target, out, residual="none", neighbours=[undated], fill_window_days=3)
     os.rename(target, str(tmp_path / "factors.tif"))
-    with pytest.raises(InputError, match="needs the date of factors.tif"):
+    with pytest.raises(InputError, match="needs the date of factors.tif in its name .* or in the name of the SMAP"):
         downscale(path, str(tmp_path / "factors.tif"), out, residual="none", neighbours=[others["20230608"]],
                   fill_window_days=3)
     assert not os.path.exists(out)
+
+
+def test_undated_stack_takes_the_date_of_its_smap(tmp_path, model, scene):
+    path, est = model
+    target, others = scene
+    undated = str(tmp_path / "aligned.tif")
+    os.rename(target, undated)  # e.g. the temporary stack of the workflow model
+    smap = str(tmp_path / "smap_20230610.tif")
+    write_raster(smap, COARSE, np.full((3, 4), 0.25))
+    out = str(tmp_path / "sm.tif")
+    res = downscale(path, undated, out, coarse_sm=smap, residual="none", n_jobs=1, clip=(-5, 5),
+                    neighbours=[others["20230608"], others["20230612"]], fill_window_days=2)
+    assert res.other_dates == ["2023-06-08"]
+    assert read_all(out)[0][P] == pytest.approx(_expected(est, LST["20230608"], P), abs=1e-7)
+
+
+def test_validate_reports_pixels_from_a_neighbouring_date(tmp_path):
+    from smdownscale.algorithms.metrics import metrics
+    from smdownscale.algorithms.validate import validate
+
+    rng = np.random.default_rng(8)
+    truth = rng.uniform(0.1, 0.4, (H, W))
+    est = truth + rng.normal(0, 0.02, (H, W))
+    q = np.ones((H, W))
+    q[3:12, 5:20] = FROM_OTHER_DATE
+    q[20:, 30:] = FILLED
+    write_raster(str(tmp_path / "sm_1km_20230610.tif"), FINE, est[None])
+    write_raster(str(tmp_path / "truth.tif"), FINE, truth[None])
+    qual = str(tmp_path / "quality_20230610.tif")
+    write_raster(qual, FINE, q[None])
+    res = validate(str(tmp_path / "sm_1km_20230610.tif"), reference=str(tmp_path / "truth.tif"), quality=qual)
+    assert list(res) == ["reference", "reference:all factors observed", "reference:filled",
+                         "reference:from a neighbouring date"]
+    e32, t32 = est.astype(np.float32).astype(np.float64), truth.astype(np.float32).astype(np.float64)
+    exp = metrics(e32[q == FROM_OTHER_DATE], t32[q == FROM_OTHER_DATE])
+    got = res["reference:from a neighbouring date"]
+    assert got["n"] == exp["n"] == 9 * 15
+    assert got["ubrmsd"] == pytest.approx(exp["ubrmsd"], abs=1e-9) and got["r"] == pytest.approx(exp["r"], abs=1e-9)
