@@ -65,7 +65,8 @@ def test_neighbours_with_a_series_are_refused(run, scene, tmp_path):
     with pytest.raises(QgsProcessingException, match="Neighbouring factor stacks are for one date"):
         run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS_SERIES: [scene["stack"]],
                                       A.SOIL_MOISTURE_SERIES: [scene["smap"]],
-                                      A.NEIGHBOUR_FACTORS: [scene["neighbour"]], A.OUTPUT_FOLDER: str(tmp_path / "out")})
+                                      A.NEIGHBOUR_FACTORS: [scene["neighbour"]],
+                                      A.OUTPUT_FOLDER: str(tmp_path / "out")})
     assert not os.path.exists(tmp_path / "out")
 
 
