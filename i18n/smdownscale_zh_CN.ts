@@ -474,107 +474,107 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>土壤水分最小值必须小于最大值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="241" />
+            <location filename="../processing_provider/algs/downscale.py" line="237" />
             <source>Residual correction needs the coarse soil moisture: give the coarse SMAP raster of the same date, or set residual correction to None.</source>
             <translation>残差校正需要粗分辨率土壤水分：请给定同一日期的粗分辨率 SMAP 栅格，或将残差校正设为“无”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="271" />
+            <location filename="../processing_provider/algs/downscale.py" line="269" />
             <source>Residual correction is off: the coarse soil moisture raster is not used.</source>
             <translation>残差校正已关闭：不使用粗分辨率土壤水分栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="282" />
+            <location filename="../processing_provider/algs/downscale.py" line="280" />
             <source>Model: {} ({}); date: {}</source>
             <translation>模型：{}（{}）；日期：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="284" />
+            <location filename="../processing_provider/algs/downscale.py" line="282" />
             <source>{} valid pixels: mean {:.4f}, std {:.4f}, min {:.4f}, max {:.4f} m3/m3</source>
             <translation>{} 个有效像元：均值 {:.4f}，标准差 {:.4f}，最小值 {:.4f}，最大值 {:.4f} m3/m3</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="287" />
+            <location filename="../processing_provider/algs/downscale.py" line="285" />
             <source>Residual correction: {} coarse cells, mean |residual| {:.4f} m3/m3, largest cell mean deviation {:.2g} m3/m3 (before clipping)</source>
             <translation>残差校正：{} 个粗像元，平均 |残差| {:.4f} m3/m3，像元均值最大偏差 {:.2g} m3/m3（截断前）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="293" />
+            <location filename="../processing_provider/algs/downscale.py" line="291" />
             <source>{} pixels lie in cells without a SMAP value and keep the uncorrected prediction.</source>
             <translation>{} 个像元位于没有 SMAP 值的粗像元内，保留未经校正的预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="298" />
+            <location filename="../processing_provider/algs/downscale.py" line="296" />
             <source>{} pixels were clipped to {:g}-{:g} m3/m3.</source>
             <translation>{} 个像元被截断到 {:g}-{:g} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="442" />
+            <location filename="../processing_provider/algs/downscale.py" line="440" />
             <source>Soil moisture 1 km {}</source>
             <translation>1 km 土壤水分 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="373" />
+            <location filename="../processing_provider/algs/downscale.py" line="371" />
             <source>Give either one factor stack (one date) or a time series (factor stacks, a manifest or an input folder), not both.</source>
             <translation>请给定一个因子堆栈（单一日期）或一个时间序列（因子堆栈、清单或输入文件夹），不能同时给定两者。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="376" />
+            <location filename="../processing_provider/algs/downscale.py" line="374" />
             <source>Give a factor stack, or a time series: factor stacks of several dates, a manifest or an input folder.</source>
             <translation>请给定一个因子堆栈，或一个时间序列：多个日期的因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="380" />
+            <location filename="../processing_provider/algs/downscale.py" line="378" />
             <source>Give the time series one way: factor stacks, a manifest or an input folder.</source>
             <translation>时间序列只能以一种方式给定：因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="382" />
+            <location filename="../processing_provider/algs/downscale.py" line="380" />
             <source>Residual correction needs the SMAP rasters of the same dates: add them under 'Time series: SMAP soil moisture rasters', or set residual correction to None.</source>
             <translation>残差校正需要相同日期的 SMAP 栅格：请在“时间序列：SMAP 土壤水分栅格”中添加，或将残差校正设为“无”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="411" />
+            <location filename="../processing_provider/algs/downscale.py" line="409" />
             <source>Residual correction is off: the SMAP rasters are not used.</source>
             <translation>残差校正已关闭：不使用 SMAP 栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="426" />
+            <location filename="../processing_provider/algs/downscale.py" line="424" />
             <source>{}: {} valid pixels, mean {:.4f} m3/m3 -&gt; {}</source>
             <translation>{}：{} 个有效像元，均值 {:.4f} m3/m3 -&gt; {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="434" />
+            <location filename="../processing_provider/algs/downscale.py" line="432" />
             <source>{}: {} pixels lie in cells without a SMAP value and keep the uncorrected prediction.</source>
             <translation>{}：{} 个像元位于没有 SMAP 值的粗像元内，保留未经校正的预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="441" />
+            <location filename="../processing_provider/algs/downscale.py" line="439" />
             <source>Soil moisture 1 km {} to {}</source>
             <translation>1 km 土壤水分 {} 至 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="445" />
+            <location filename="../processing_provider/algs/downscale.py" line="443" />
             <source>{} dates written to {}; mean soil moisture {:.4f} m3/m3.</source>
             <translation>已将 {} 个日期写入 {}；土壤水分均值 {:.4f} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="344" />
+            <location filename="../processing_provider/algs/downscale.py" line="342" />
             <source>Prediction: compiled tree walker (same values as scikit-learn, faster).</source>
             <translation>预测：编译版决策树遍历器（与 scikit-learn 结果相同，速度更快）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="351" />
+            <location filename="../processing_provider/algs/downscale.py" line="349" />
             <source>Prediction: scikit-learn; the compiled tree walker is {}.</source>
             <translation>预测：scikit-learn；编译版决策树遍历器{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="354" />
+            <location filename="../processing_provider/algs/downscale.py" line="352" />
             <source>Prediction: scikit-learn.</source>
             <translation>预测：scikit-learn。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="424" />
+            <location filename="../processing_provider/algs/downscale.py" line="422" />
             <source>SMAP values read with {}.</source>
             <translation>SMAP 值按 {} 读取。</translation>
         </message>
@@ -624,42 +624,42 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>质量（各像元的来源路径）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="271" />
+            <location filename="../processing_provider/algs/downscale.py" line="269" />
             <source>Residual correction is off: the coarse soil moisture raster serves gap filling only.</source>
             <translation>残差校正已关闭：粗分辨率土壤水分栅格仅用于填补空缺。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="305" />
+            <location filename="../processing_provider/algs/downscale.py" line="303" />
             <source>Quality {}</source>
             <translation>质量 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="316" />
+            <location filename="../processing_provider/algs/downscale.py" line="314" />
             <source>Gap filling is off (or no SMAP raster was given): pixels where a factor is missing stay nodata.</source>
             <translation>填补空缺已关闭（或未给定 SMAP 栅格）：因子缺失的像元保持为无数据值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="319" />
+            <location filename="../processing_provider/algs/downscale.py" line="317" />
             <source>Pixels: {} with all factors observed, {} with missing factors filled from coarse-cell means, {} from the coarse field only.</source>
             <translation>像元：{} 个所有因子均有观测，{} 个缺失因子由粗像元均值填补，{} 个仅来自粗分辨率场。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="323" />
+            <location filename="../processing_provider/algs/downscale.py" line="321" />
             <source>Factor {} filled at {} pixels.</source>
             <translation>因子 {} 在 {} 个像元处已填补。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="429" />
+            <location filename="../processing_provider/algs/downscale.py" line="427" />
             <source>{}: {} pixels with missing factors filled, {} from the coarse field only.</source>
             <translation>{}：{} 个像元的缺失因子已填补，{} 个仅来自粗分辨率场。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="346" />
+            <location filename="../processing_provider/algs/downscale.py" line="344" />
             <source>Prediction: compiled SVR kernel (scikit-learn's values within 1e-9, faster).</source>
             <translation>预测：编译版 SVR 核函数（与 scikit-learn 的值相差不超过 1e-9，速度更快）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="348" />
+            <location filename="../processing_provider/algs/downscale.py" line="346" />
             <source>Prediction: SVR kernel in numpy blocks (scikit-learn's values within 1e-9); the compiled library is {}.</source>
             <translation>预测：numpy 分块计算的 SVR 核函数（与 scikit-learn 的值相差不超过 1e-9）；编译库{}。</translation>
         </message>
@@ -674,19 +674,64 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>可选，单一日期，仅随机森林或极端随机树模型：每个像元各棵树预测值的标准差（m3/m3）。这是相对度量，不是经过校准的区间：真值落入其中的比例见 bench/ACCURACY.md 中的测量。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="237" />
+            <location filename="../processing_provider/algs/downscale.py" line="233" />
             <source>The uncertainty output is written for one date: leave it empty for a time series, or downscale the date alone.</source>
             <translation>不确定性输出只针对单一日期：时间序列请将其留空，或单独对该日期进行降尺度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="307" />
+            <location filename="../processing_provider/algs/downscale.py" line="305" />
             <source>Uncertainty: mean standard deviation across the trees {:.4f} m3/m3.</source>
             <translation>不确定性：各树预测的平均标准差 {:.4f} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="309" />
+            <location filename="../processing_provider/algs/downscale.py" line="307" />
             <source>Soil moisture uncertainty {}</source>
             <translation>土壤水分不确定性 {}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="142" />
+            <source>Fill factors from neighbouring dates within (days)</source>
+            <translation>用相邻日期填补因子的时间窗口（天）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="142" />
+            <source>0: off. A factor missing at a pixel (cloud, swath gap) takes its value on the nearest other date within this many days where the pixel is valid (a tie: the earlier date); quality 4. Dynamic factors only miss in practice (LST, NDVI, SAR); static bands such as elevation are the same on every date. A time series uses its own dates; one date the neighbouring factor stacks below.</source>
+            <translation>0：关闭。像元缺失的因子（云、条带空缺）取该像元在此天数内最近的、有效的其他日期上的值（同样近时取较早日期）；质量值为 4。实际上只有动态因子（LST、NDVI、SAR）会缺失；高程等静态波段在各日期相同。时间序列使用其自身的日期；单一日期使用下方的相邻因子堆栈。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="151" />
+            <source>Neighbouring factor stacks (one date, temporal filling)</source>
+            <translation>相邻因子堆栈（单一日期，时间填补）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="151" />
+            <source>Factor stacks of other dates on the same grid, each with its date in the file name, for temporal filling of a single date (a time series fills from its own dates).</source>
+            <translation>同一格网上其他日期的因子堆栈，文件名中各带其日期，用于单一日期的时间填补（时间序列从其自身的日期填补）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="179" />
+            <source>Byte GeoTIFF: 1 all factors observed, 2 missing factors filled from coarse-cell means, 3 coarse field only, 4 factors partly from a neighbouring date, 0 nodata (one date; a time series writes quality_&lt;YYYYMMDD&gt;.tif next to the soil moisture files).</source>
+            <translation>Byte GeoTIFF：1 所有因子均有观测，2 缺失因子由粗像元均值填补，3 仅粗分辨率场，4 部分因子取自相邻日期，0 无数据值（单一日期；时间序列在土壤水分文件旁写出 quality_&lt;YYYYMMDD&gt;.tif）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="229" />
+            <source>Neighbouring factor stacks are for one date: a time series fills from its own dates. Leave them empty.</source>
+            <translation>相邻因子堆栈用于单一日期：时间序列从其自身的日期填补。请将其留空。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="327" />
+            <source>{}: {} pixels with factors from a neighbouring date within {} days (dates used: {}).</source>
+            <translation>{}：{} 个像元的因子取自 {} 天内的相邻日期（所用日期：{}）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="327" />
+            <source>none</source>
+            <translation>无</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="331" />
+            <source>Factor {} taken from a neighbouring date at {} pixels.</source>
+            <translation>因子 {} 在 {} 个像元处取自相邻日期。</translation>
         </message>
         <message>
             <location filename="../processing_provider/algs/downscale.py" line="66" />
@@ -696,7 +741,7 @@ Factors are matched to the model by band name, so the stack may hold its bands i
 
 Complete maps: where factors are missing (cloud gaps in LST or NDVI, swath gaps, water), a pixel is predicted from the factors it has plus the coarse-cell means of the missing ones (interpolated between cell centers); a pixel without any factor, in a cell with a SMAP value, gets the coarse field itself (residual-corrected). This needs the SMAP raster (its cells), also with residual correction off. The quality raster says per pixel which path produced it: 1 all factors observed, 2 missing factors filled, 3 coarse field only, 4 factors partly from a neighbouring date (0 nodata). Turn 'Fill gaps' off to leave such pixels empty.
 
-Temporal filling (optional, advanced: 'Fill factors from neighbouring dates within (days)', 0 = off): before the above, a factor missing at a pixel takes its value at that pixel on the nearest other date within that many days where it is valid (nearest in days; of two dates equally far, the earlier). Bands are matched by name and every date must be on the same grid. A time series fills from its own other dates; a single date from the 'Neighbouring factor stacks' given. Only dynamic factors (LST, NDVI, SAR) miss in practice; static bands such as elevation or land cover are the same on every date. It is off by default: on the bench (bench/GAPS.md) the coarse-cell means filled cloud gaps better than values of a date 8-12 days away, as LST changes with the weather.
+Temporal filling (advanced: 'Fill factors from neighbouring dates within (days)', default 12, 0 = off): before the above, a factor missing at a pixel takes its value at that pixel on the nearest other date within that many days where it is valid (nearest in days; of two dates equally far, the earlier). Bands are matched by name and every date must be on the same grid. A time series fills from its own other dates; a single date from the 'Neighbouring factor stacks' given (none given: nothing to fill from). Only dynamic factors (LST, NDVI, SAR) miss in practice; static bands such as elevation or land cover are the same on every date. On the bench (bench/GAPS.md) such pixels came closer to the truth than with the coarse-cell means on every scene.
 
 Residual correction (default: smooth, mass-conserving) needs the coarse SMAP raster of the same date: for every SMAP cell the residual is SMAP minus the mean of the 1 km predictions inside the cell. The smooth correction adds a bilinear surface through one value per SMAP cell, solved so that the 1 km field averages exactly to SMAP in every cell, without steps at cell edges. The constant variant adds each cell's residual to its pixels (the same cell means, but 9 km seams show). Pixels whose cell has no SMAP value keep the uncorrected prediction; the log reports the largest cell-mean deviation from SMAP (mass-conservation check). Finally values are clipped to the physical range (advanced parameters).
 
@@ -705,57 +750,21 @@ Derived factors the model was trained with (LST day-night difference, TVDI, ante
 Time series: instead of one factor stack, give factor stacks of several dates (with the SMAP rasters of the same dates), the manifest.json of 'Fetch data from Earth Engine', or a folder holding factors_&lt;date&gt;.tif and smap_&lt;date&gt;.tif (dates as YYYYMMDD or YYYY-MM-DD in the names). Every date is downscaled exactly as a single date would be and written to the output folder as sm_1km_&lt;YYYYMMDD&gt;.tif, with sm_1km_series.csv listing date, start, end and file. In QGIS the files load into one group, each layer shown from its date until the next one, so the temporal controller animates the series.
 
 Units: the SMAP of residual correction is read as the model was trained (its SM_SCALE and SM_NODATA) unless the advanced parameters give others; values that cannot be m3/m3 (percent, an undeclared fill value such as -9999) stop the run with the fix. An LST factor in degrees Celsius for a model trained on Kelvin (or the reverse) and NDVI-like factors outside -1 to 1 are refused with the conversion to apply. More than 5 % of the pixels clipped to the physical range is a warning in the log and in the output's metadata; more than half stops the run, as the inputs are then in other units.</source>
-            <translation type="unfinished" />
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscale.py" line="142" />
-            <source>Fill factors from neighbouring dates within (days)</source>
-            <translation type="unfinished" />
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscale.py" line="142" />
-            <source>0: off. A factor missing at a pixel (cloud, swath gap) takes its value on the nearest other date within this many days where the pixel is valid (a tie: the earlier date); quality 4. Dynamic factors only miss in practice (LST, NDVI, SAR); static bands such as elevation are the same on every date. A time series uses its own dates; one date the neighbouring factor stacks below.</source>
-            <translation type="unfinished" />
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscale.py" line="151" />
-            <source>Neighbouring factor stacks (one date, temporal filling)</source>
-            <translation type="unfinished" />
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscale.py" line="151" />
-            <source>Factor stacks of other dates on the same grid, each with its date in the file name, for temporal filling of a single date (a time series fills from its own dates).</source>
-            <translation type="unfinished" />
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscale.py" line="179" />
-            <source>Byte GeoTIFF: 1 all factors observed, 2 missing factors filled from coarse-cell means, 3 coarse field only, 4 factors partly from a neighbouring date, 0 nodata (one date; a time series writes quality_&lt;YYYYMMDD&gt;.tif next to the soil moisture files).</source>
-            <translation type="unfinished" />
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscale.py" line="229" />
-            <source>Neighbouring factor stacks are for one date: a time series fills from its own dates. Leave them empty.</source>
-            <translation type="unfinished" />
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscale.py" line="233" />
-            <source>Filling factors from neighbouring dates needs their factor stacks: give them under 'Neighbouring factor stacks', or set the window to 0.</source>
-            <translation type="unfinished" />
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscale.py" line="329" />
-            <source>{}: {} pixels with factors from a neighbouring date within {} days (dates used: {}).</source>
-            <translation type="unfinished" />
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscale.py" line="329" />
-            <source>none</source>
-            <translation type="unfinished" />
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscale.py" line="333" />
-            <source>Factor {} taken from a neighbouring date at {} pixels.</source>
-            <translation type="unfinished" />
+            <translation>将用“训练降尺度模型”训练的模型应用于 1 km 因子堆栈（来自“将栅格对齐到格网”），写出 1 km 土壤水分（m3/m3，float32 GeoTIFF，无数据值 -9999）。
+
+因子按波段名称与模型匹配，因此堆栈中的波段可以任意顺序排列，也可以包含多余的波段；模型需要而堆栈缺少的因子会导致报错。栅格分块处理，因此任意范围都不会超出内存。
+
+完整地图：因子缺失之处（LST 或 NDVI 的云隙、条带空缺、水体），像元用其已有的因子加上缺失因子的粗像元均值（在像元中心之间插值）进行预测；没有任何因子、但所在粗像元有 SMAP 值的像元取粗分辨率场本身（经残差校正）。这需要 SMAP 栅格（其像元），残差校正关闭时也是如此。质量栅格逐像元说明结果由哪条路径得到：1 所有因子均有观测，2 缺失因子已填补，3 仅粗分辨率场，4 部分因子取自相邻日期（0 为无数据值）。关闭“填补空缺”则这些像元保持为空。
+
+时间填补（高级参数“用相邻日期填补因子的时间窗口（天）”，默认 12，0 为关闭）：在上述步骤之前，像元缺失的因子取该像元在窗口天数内最近的其他日期上的有效值（按天数取最近；两个日期同样近时取较早者）。波段按名称匹配，各日期必须位于同一格网上。时间序列从其自身的其他日期填补；单一日期从给定的“相邻因子堆栈”填补（未给定则无从填补）。实际上只有动态因子（LST、NDVI、SAR）会缺失；高程、土地覆盖等静态波段在各日期相同。在基准测试（bench/GAPS.md）中，这类像元在每个场景上都比用粗像元均值填补更接近真值。
+
+残差校正（默认：平滑、质量守恒）需要同一日期的粗分辨率 SMAP 栅格：每个 SMAP 像元的残差为 SMAP 减去该像元内 1 km 预测值的均值。平滑校正加上一个双线性曲面，该曲面由每个 SMAP 像元一个值确定，并经求解使 1 km 结果在每个像元内的均值恰好等于 SMAP，且像元边界处没有阶跃。常数方式将每个像元的残差加到其像元上（像元均值相同，但会出现 9 km 接缝）。所在粗像元没有 SMAP 值的像元保留未经校正的预测值；日志报告像元均值与 SMAP 的最大偏差（质量守恒检查）。最后将结果截断到物理范围（高级参数）。
+
+模型训练时使用的派生因子（LST 昼夜温差、TVDI、前期降水指数）由堆栈的波段重新计算；不含这些波段的堆栈可用于不使用它们的模型。
+
+时间序列：不给定单个因子堆栈，而是给定多个日期的因子堆栈（以及相同日期的 SMAP 栅格）、“从 Earth Engine 获取数据”写出的 manifest.json，或包含 factors_&lt;date&gt;.tif 和 smap_&lt;date&gt;.tif 的文件夹（文件名中的日期为 YYYYMMDD 或 YYYY-MM-DD）。每个日期的降尺度方式与单一日期完全相同，以 sm_1km_&lt;YYYYMMDD&gt;.tif 写入输出文件夹，并由 sm_1km_series.csv 列出日期、起始、结束和文件。在 QGIS 中，这些文件加载到同一个图层组，每个图层从其日期显示到下一个日期，因此时间控制器可以播放该序列。
+
+单位：除非在高级参数中另行给定，残差校正所用的 SMAP 按模型训练时的方式读取（其 SM_SCALE 和 SM_NODATA）；不可能是 m3/m3 的值（百分比、未声明的填充值如 -9999）会使运行停止，并给出修正方法。若模型以开尔文训练而 LST 因子为摄氏度（或相反），或类 NDVI 因子超出 -1 到 1，将被拒绝并给出应做的换算。超过 5% 的像元被截断到物理范围时，会在日志和输出的元数据中给出警告；超过一半时运行停止，因为此时输入采用了其他单位。</translation>
         </message>
     </context>
     <context>
@@ -2177,7 +2186,7 @@ With 'Search and download', the granules of the chosen product for the area and 
         <message>
             <location filename="../processing_provider/layers.py" line="171" />
             <source>Factors partly from a neighbouring date</source>
-            <translation type="unfinished" />
+            <translation>部分因子取自相邻日期</translation>
         </message>
     </context>
     <context>
@@ -3743,7 +3752,21 @@ The HTML report holds the metrics table, a density plot of the estimate against 
 Baseline (optional): the coarse SMAP raster the estimate was downscaled from. It is resampled bilinearly onto the estimate's grid and compared with the same reference on the same pixels; its metrics ('baseline' in the CSV) stand next to the estimate's in the report, showing what downscaling adds.
 
 Units: the estimate and the reference must be in m3/m3; percent, scaled integers or an undeclared fill value (e.g. -9999) stop the run with the fix. The advanced parameters REF_SCALE (factor to m3/m3, 0.01 for percent) and REF_NODATA (a fill value the file does not declare) say how to read the reference. Station values must lie within 0-1 m3/m3.</source>
-            <translation type="unfinished" />
+            <translation>将土壤水分栅格（例如“土壤水分降尺度”的 1 km 结果）与参考栅格和/或地面站点进行比较，报告 n、R、MAE、RMSE、偏差（估算值减参考值）和 ubRMSD（无偏均方根差，sqrt(RMSE^2 - bias^2)），单位均为 m3/m3。
+
+参考栅格（例如同一日期的 SMAP）：重采样到估算结果的格网上，更精细时取均值，更粗时双线性插值（高级参数中可选择方法），并在两者均有效处逐像元比较。
+
+站点：点图层（未指定时按名称查找站点 ID、日期和土壤水分字段：station/id/name、date/time、value/sm/soil_moisture）、CSV 表（列 station、lon、lat、date、value，坐标为 EPSG:4326）、ISMN .stm 文件（“Header+values”或“CEOP formatted”格式），或包含这些文件的文件夹（只使用最大深度以内传感器的、标记为“G”的值）。将每个站点在估算日期的日均值与站点所在的估算像元进行比较。除非另行给定，日期取自估算结果的文件名（YYYYMMDD 或 YYYY-MM-DD）。
+
+CSV 输出每个数据源一行：“reference”、“stations”（合并）和“station:&lt;id&gt;”；给定参考栅格时，数值输出为与参考栅格比较的结果，否则为与站点比较的结果。若给定“降尺度土壤水分”为该估算写出的质量栅格，与参考栅格的比较还会按各像元的来源路径分开报告：“reference:all factors observed”、“reference:filled”、“reference:coarse only”和“reference:from a neighbouring date”。
+
+时间序列：给定多个估算结果（文件名中带日期，例如降尺度序列的 sm_1km_&lt;YYYYMMDD&gt;.tif），以及相同日期的参考栅格和/或站点。每个日期按上述方式比较；CSV 中每个日期和数据源一行，最后是所有日期合并的指标（日期为“all”），这些也是数值输出。
+
+HTML 报告包含精度指标表、估算值对参考值的密度散点图（带 1:1 线）、估算值减参考值的误差图、站点比较，以及站点覆盖多个日期时的时间序列图。
+
+基线（可选）：估算结果降尺度所用的粗分辨率 SMAP 栅格。它被双线性重采样到估算结果的格网上，并在相同像元上与同一参考值比较；其指标（CSV 中的“baseline”）在报告中与估算结果的指标并列，显示降尺度带来的增益。
+
+单位：估算结果和参考栅格必须为 m3/m3；百分比、缩放后的整数或未声明的填充值（如 -9999）会使运行停止，并给出修正方法。高级参数 REF_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 REF_NODATA（文件未声明的填充值）说明如何读取参考栅格。站点值必须位于 0-1 m3/m3 之间。</translation>
         </message>
     </context>
     <context>
