@@ -498,6 +498,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     temporal = TemporalFill(stack_path, grid, neighbours, fill_window_days,
                             day or (date_from_name(coarse_sm) if coarse_sm else None)) if fill_window_days else None
     reader.fill = temporal  # missing factors of every block read take values of the nearest neighbouring date
+    for src in temporal.sources if temporal is not None else []:  # their values enter the map: the same units
+        check_factor_units(src.ds, src.path, specs, meta, reader.derived)
 
     sm = None
     index = None

@@ -307,3 +307,17 @@ def test_validate_reports_pixels_from_a_neighbouring_date(tmp_path):
     got = res["reference:from a neighbouring date"]
     assert got["n"] == exp["n"] == 9 * 15
     assert got["ubrmsd"] == pytest.approx(exp["ubrmsd"], abs=1e-9) and got["r"] == pytest.approx(exp["r"], abs=1e-9)
+
+
+@pytest.mark.bad_input("downscale: neighbouring factor stack in other units")
+def test_neighbour_in_other_units_is_refused(tmp_path, model, scene):
+    path, _ = model
+    target, _ = scene
+    ndvi, lc = _statics()
+    scaled = str(tmp_path / "scaled" / "factors_20230608.tif")
+    os.makedirs(os.path.dirname(scaled))
+    write_raster(scaled, FINE, np.stack([ndvi * 10000.0, np.full((H, W), 295.0), lc]),
+                 names=["ndvi", "lst", "landcover"], kinds=["continuous", "continuous", "categorical"])
+    with pytest.raises(InputError, match=r"ndvi.*factors_20230608\.tif"):
+        downscale(path, target, str(tmp_path / "sm.tif"), residual="none", neighbours=[scaled], fill_window_days=3)
+    assert not os.path.exists(tmp_path / "sm.tif")
