@@ -176,7 +176,7 @@ def test_quality_layer_loads_with_its_categorical_style(plugin, scene, tmp_path,
         assert renderer.type() == "paletted"
         assert [(c.value, c.label) for c in renderer.classes()] == [
             (1, "All factors observed"), (2, "Missing factors filled (coarse-cell means)"),
-            (3, "Coarse field only (no factor observed)")]
+            (3, "Coarse field only (no factor observed)"), (4, "Factors partly from a neighbouring date")]
         assert project.mapLayersByName("Soil moisture 1 km 2023-06-01")[0].renderer().type() == "singlebandpseudocolor"
     finally:
         project.removeAllMapLayers()
