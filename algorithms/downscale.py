@@ -750,6 +750,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
             if quality:
                 _remove(quality)
             raise
+    if temporal is not None:
+        temporal.close()
     progress(1.0)
     return result
 

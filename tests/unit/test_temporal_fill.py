@@ -321,3 +321,21 @@ def test_neighbour_in_other_units_is_refused(tmp_path, model, scene):
     with pytest.raises(InputError, match=r"ndvi.*factors_20230608\.tif"):
         downscale(path, target, str(tmp_path / "sm.tif"), residual="none", neighbours=[scaled], fill_window_days=3)
     assert not os.path.exists(tmp_path / "sm.tif")
+
+
+@pytest.mark.fault("downscale: a neighbouring factor stack is truncated")
+def test_truncated_neighbour_is_named_and_leaves_nothing(tmp_path, model):
+    path, _ = model
+    target = _stack(tmp_path, "20230610", holes=[P])
+    rng = np.random.default_rng(2)
+    whole = str(tmp_path / "whole.tif")
+    write_raster(whole, FINE, rng.uniform(0.1, 0.8, (3, H, W)), names=["ndvi", "lst", "landcover"])
+    cut = str(tmp_path / "cut" / "factors_20230608.tif")
+    os.makedirs(os.path.dirname(cut))
+    with open(whole, "rb") as src, open(cut, "wb") as dst:
+        dst.write(src.read()[: int(os.path.getsize(whole) * 0.6)])
+    before = sorted(os.listdir(tmp_path))
+    with pytest.raises(InputError, match=r"factors_20230608\.tif is damaged or incomplete"):
+        downscale(path, target, str(tmp_path / "sm.tif"), residual="none", quality=str(tmp_path / "q.tif"),
+                  neighbours=[cut], fill_window_days=3, n_jobs=1)
+    assert sorted(os.listdir(tmp_path)) == before
