@@ -26,7 +26,7 @@ import math
 import os
 import re
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from osgeo import gdal
@@ -209,6 +209,10 @@ class StackReader:
         wanted = list(dict.fromkeys(direct + [b for need in self.derived.values() for b in need]))
         self._bands = raster.select_bands(ds, wanted) if wanted else []
         self._pos = {n: k for k, n in enumerate(wanted)}
+        self._wanted = wanted
+        #: Optional ``fill(row0, nrows, band_names, raw)`` changing each block of raw bands in place before derived
+        #: factors are computed (temporal filling: :class:`.gapfill.TemporalFill`).
+        self.fill: Callable[[int, int, list[str], np.ndarray], None] | None = None
         self.kinds = ["continuous" if n in self.derived else
                       ("categorical" if all_kinds[bands.index(n)] == "categorical" else "continuous")
                       for n in self.names]
@@ -233,6 +237,8 @@ class StackReader:
     def read(self, row0: int, nrows: int, dtype: type = np.float32) -> np.ndarray:
         """(factors, rows, cols) array of the named factors in order, NaN for nodata."""
         raw = raster.read_block(self.ds, row0, nrows, self._bands, dtype) if self._bands else None
+        if raw is not None and self.fill is not None:
+            self.fill(row0, nrows, self._wanted, raw)
         out = np.empty((len(self.names), nrows, self.ds.RasterXSize), dtype=dtype)
         for k, n in enumerate(self.names):
             if n not in self.derived:

@@ -26,7 +26,7 @@ import math
 import os
 import threading
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -40,11 +40,14 @@ from .gapfill import (
     ALL_FACTORS,
     COARSE_ONLY,
     FILLED,
+    FROM_OTHER_DATE,
     QUALITY_BAND,
     QUALITY_CLASSES,
     QUALITY_NODATA,
     GapFiller,
+    TemporalFill,
     check_method,
+    check_window,
 )
 from .model_io import load_compiled, load_model, load_trees
 from .paths import check_apart
@@ -111,6 +114,11 @@ class DownscaleResult:
     n_filled: int = 0
     n_coarse_only: int = 0
     filled_factors: dict[str, int] = field(default_factory=dict)
+    #: Temporal filling: pixels whose factors came partly from a neighbouring date, the values taken per factor
+    #: and the dates that gave them (ISO).
+    n_from_other_date: int = 0
+    other_date_factors: dict[str, int] = field(default_factory=dict)
+    other_dates: list[str] = field(default_factory=list)
     #: The quality raster written ('' without).
     quality: str = ""
     #: The uncertainty raster (standard deviation across the trees, m3/m3) and its mean; '' when not asked for.
@@ -396,7 +404,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
               is_canceled: IsCanceled = never_canceled, sm_scale: float | None = None,
               sm_nodata: float | None = None, quality: str | None = None,
               fill_gaps: bool = True, fill_method: str = "bilinear",
-              uncertainty: str | None = None) -> DownscaleResult:
+              uncertainty: str | None = None, neighbours: Sequence[str] | None = None,
+              fill_window_days: int = 0) -> DownscaleResult:
     """Predict 1 km soil moisture from a factor stack; write a float32 GeoTIFF (nodata -9999).
 
     ``residual`` 'smooth' (the default; needs ``coarse_sm``, the SMAP raster of the same date) adds an
@@ -415,6 +424,11 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     pixel missing some factors is predicted with the coarse-cell means of the missing ones, a pixel
     without any factor, in a cell with a SMAP value, gets the coarse field (:mod:`gapfill`). ``quality``
     (optional) receives a Byte raster of the path of every pixel (:data:`gapfill.QUALITY_CLASSES`).
+
+    Temporal filling (``fill_window_days`` > 0, with ``neighbours``: the factor stacks of other dates, on the
+    same grid, dates in the names): before that, a factor missing at a pixel takes its value on the nearest
+    neighbouring date within the window where it is valid (a tie: the earlier date); such pixels are flagged
+    :data:`gapfill.FROM_OTHER_DATE` (:class:`gapfill.TemporalFill`).
 
     Parameters
     ----------
@@ -443,6 +457,9 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
         cell centres, or 'nearest': each pixel's own cell).
     uncertainty
         Where to write the trees' standard deviation per pixel (forests only), or None.
+    neighbours, fill_window_days
+        Factor stacks of other dates (None with a window: an error; a list without a date in the window: nothing
+        to fill from) and the temporal filling window in days (0: off; see above).
 
     Returns
     -------
@@ -455,7 +472,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     InputError
         A bad input: residual correction without SMAP, an empty clip range, SMAP that does not overlap the
         stack or is of another date or holds only nodata, a
-        factor the model needs missing, an uncertainty raster asked of a model that is not a forest.
+        factor the model needs missing, an uncertainty raster asked of a model that is not a forest, temporal
+        filling with a bad window, without neighbouring stacks, or with one undated or on another grid.
     ModelFileError
         The model file is not a smdownscale model or is damaged.
     Canceled
@@ -463,6 +481,10 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     """
     residual = check_mode(residual)
     fill_method = check_method(fill_method)
+    fill_window_days = check_window(fill_window_days)
+    if fill_window_days and neighbours is None:
+        raise InputError("Filling factors from neighbouring dates needs the factor stacks of those dates: give them, "
+                         "or set the temporal filling window to 0.")
     if residual != "none" and not coarse_sm:
         raise InputError("Residual correction needs the coarse soil moisture: give the coarse SMAP raster of the "
                          "same date, or set residual correction off.")
@@ -476,7 +498,9 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     if uncertainty:
         raster.check_output_path(uncertainty)
         outputs["uncertainty raster"] = uncertainty
-    check_apart(outputs, {"factor stack": stack_path, "soil moisture raster": coarse_sm, "model file": model_path})
+    neighbours = list(neighbours or []) if fill_window_days else []
+    check_apart(outputs, {"factor stack": stack_path, "soil moisture raster": coarse_sm, "model file": model_path,
+                          "neighbouring factor stack": neighbours})
 
     predictor, meta = _load(model_path)
     specs = _specs_of(meta, model_path)
@@ -495,6 +519,12 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     reader = StackReader(ds, [s.name for s in specs], stack_path, is_canceled)
     check_factor_units(ds, stack_path, specs, meta, reader.derived)
     day = date_from_name(stack_path)
+    # the date being filled: the stack's, else that of the SMAP raster of the same date (e.g. a temporary stack)
+    temporal = TemporalFill(stack_path, grid, neighbours, fill_window_days,
+                            day or (date_from_name(coarse_sm) if coarse_sm else None)) if fill_window_days else None
+    reader.fill = temporal  # missing factors of every block read take values of the nearest neighbouring date
+    for src in temporal.sources if temporal is not None else []:  # their values enter the map: the same units
+        check_factor_units(src.ds, src.path, specs, meta, reader.derived)
 
     sm = None
     index = None
@@ -532,6 +562,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
             for d in datasets:
                 if d is not None:
                     d.FlushCache()
+            if temporal is not None:
+                temporal.flush()
     metadata = {"units": UNITS, "model": os.path.basename(model_path), "model_type": model_type,
                 "residual_correction": residual, "clip": f"{lo:g},{hi:g}",
                 "factor_stack": os.path.basename(stack_path)}
@@ -542,6 +574,14 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
             metadata["coarse_soil_moisture_reading"] = reading.describe()
     if day is not None:
         metadata["date"] = day.isoformat()
+    if temporal is not None:
+        metadata["temporal_filling"] = f"factors from the nearest date within {fill_window_days} days"
+
+    def other_date(shape: tuple[int, ...]) -> np.ndarray:
+        """The last block read: its pixels with a factor from a neighbouring date."""
+        if temporal is None or temporal.mask is None or temporal.mask.shape != shape:
+            return np.zeros(shape, bool)
+        return temporal.mask
 
     spread_meta = {**metadata, "statistic": "standard deviation of the trees' predictions (m3/m3), before "
                    "residual correction"}
@@ -636,8 +676,9 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                 for row0, nrows in raster.iter_blocks(grid.height, rows, progress, is_canceled):
                     pred = predict(row0, nrows)
                     n_valid += int(np.isfinite(pred).sum())
+                    codes = np.where(other_date(pred.shape), FROM_OTHER_DATE, ALL_FACTORS).astype(np.float32)
                     written = finish(out, row0, pred)
-                    write_quality(qout, row0, written, np.full(pred.shape, ALL_FACTORS, np.float32))
+                    write_quality(qout, row0, written, codes)
                     flush(row0, nrows, ds, out.ds, qout.ds if qout else None)
                 if n_valid == 0:
                     raise no_valid
@@ -663,10 +704,18 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
             corrector = ResidualCorrector(index, sm, residual) if residual != "none" else None
             n_valid = 0
             split = 0.5 if filler is not None else 0.6
+            coded: set[tuple[int, int]] = set()  # blocks whose codes are in codes_file
             for row0, nrows in raster.iter_blocks(grid.height, rows, progress, is_canceled, 0.0, split):
                 pred = predict(row0, nrows)
                 n_valid += int(np.isfinite(pred).sum())
                 raw.write(row0, pred)
+                moved = other_date(pred.shape) & np.isfinite(pred)
+                if moved.any():  # factors from a neighbouring date: the block's codes are kept for pass 2
+                    if codes_file is None:
+                        codes_file = _QualityWriter(codes_path, grid)
+                    codes_file.write(row0, np.where(np.isfinite(pred), np.where(moved, FROM_OTHER_DATE,
+                                                                                ALL_FACTORS), QUALITY_NODATA))
+                    coded.add((row0, nrows))
                 if corrector is not None:
                     corrector.add(row0, pred)
                 flush(row0, nrows, ds, raw.ds)
@@ -674,9 +723,11 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                 raise no_valid
             if filler is not None:
                 if filler.pending:  # the quality codes of the blocks with gaps (the others: all factors or nodata)
-                    codes_file = _QualityWriter(codes_path, grid)
+                    if codes_file is None:
+                        codes_file = _QualityWriter(codes_path, grid)
                     _fill_gaps(filler, reader, predictor, raw, codes_file, corrector, progress, is_canceled, split,
-                               0.6)
+                               0.6, other_date)
+                    coded.update(filler.pending)
                 result.filled_factors = {k: v for k, v in filler.filled.items() if v}
             raw.ds.FlushCache()
             if spread_out is not None:
@@ -689,10 +740,9 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                 out = _Writer(tmp, grid, BAND_NAME, metadata)
                 qout = _QualityWriter(qtmp, grid, qmeta) if qtmp else None
                 try:
-                    filled_blocks = set(filler.pending) if codes_file is not None and filler is not None else set()
                     for row0, nrows in raster.iter_blocks(grid.height, rows, progress, is_canceled, 0.6, 1.0):
                         values = raster.read_block(raw.ds, row0, nrows, [1], np.float64)[0]
-                        if codes_file is not None and (row0, nrows) in filled_blocks:
+                        if codes_file is not None and (row0, nrows) in coded:
                             codes = raster.read_block(codes_file.ds, row0, nrows, [1], np.float64)[0]
                         else:
                             codes = np.where(np.isfinite(values), ALL_FACTORS, np.nan)
@@ -731,12 +781,18 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     result.n_all_factors = int(counts[ALL_FACTORS])
     result.n_filled = int(counts[FILLED])
     result.n_coarse_only = int(counts[COARSE_ONLY])
+    result.n_from_other_date = int(counts[FROM_OTHER_DATE])
+    if temporal is not None:
+        result.other_date_factors = dict(temporal.taken)
+        result.other_dates = sorted(d.isoformat() for d in temporal.used)
     result.quality = quality or ""
     result.n_valid = stats.n
     result.mean, result.std, result.min, result.max = stats.result()
     if spread_out is not None:
         result.uncertainty = uncertainty or ""
         result.mean_tree_sd = spread_out.stats.result()[0]
+    if temporal is not None:
+        temporal.close()
     progress(1.0)
     return result
 
@@ -746,16 +802,19 @@ def _quality_metadata(out: _Writer, counts: np.ndarray, filled: dict[str, int] |
     out.ds.SetMetadataItem("pixels_all_factors", str(int(counts[ALL_FACTORS])))
     out.ds.SetMetadataItem("pixels_filled", str(int(counts[FILLED])))
     out.ds.SetMetadataItem("pixels_coarse_only", str(int(counts[COARSE_ONLY])))
+    if counts[FROM_OTHER_DATE]:
+        out.ds.SetMetadataItem("pixels_from_other_date", str(int(counts[FROM_OTHER_DATE])))
     if filled:
         out.ds.SetMetadataItem("filled_factors", ", ".join(f"{k} {v}" for k, v in filled.items()))
 
 
 def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Predictor, raw: _Writer,
                codes_file: _QualityWriter, corrector: ResidualCorrector | None, progress: Progress,
-               is_canceled: IsCanceled, start: float, end: float) -> None:
+               is_canceled: IsCanceled, start: float, end: float,
+               other_date: Any = None) -> None:
     """Pass 1b: predict the pixels missing factors (blocks listed by the filler) into the raw file, write the
     quality codes of those blocks to ``codes_file`` and add the filled pixels to the residual correction's
-    cell means."""
+    cell means. ``other_date(shape)``: the pixels of the block just read with a factor from another date."""
     filler.solve()
     n = len(filler.pending)
     for i, (row0, nrows) in enumerate(filler.pending):
@@ -765,7 +824,8 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
         valid = np.all(np.isfinite(block), axis=0)
         x, sel, codes = filler.design(row0, block, valid)
         cur = raster.read_block(raw.ds, row0, nrows, [1], np.float32)[0]
-        q = np.where(np.isfinite(cur), ALL_FACTORS, QUALITY_NODATA).astype(np.uint8)
+        moved = other_date(valid.shape) if other_date is not None else np.zeros(valid.shape, bool)
+        q = np.where(np.isfinite(cur), np.where(moved, FROM_OTHER_DATE, ALL_FACTORS), QUALITY_NODATA).astype(np.uint8)
         if x.shape[0]:
             y = predictor.predict(x).astype(np.float32)
             cur[sel] = y

@@ -10,6 +10,12 @@ observed gets the prediction of the cell means alone, i.e. the coarse field: aft
 carries the cell's SMAP value (smoothly in the smooth mode). That path is taken only where the cell has a SMAP
 value (or, without SMAP, never), so the map never extends beyond the coarse field.
 
+Temporal filling (optional, :class:`TemporalFill`): before any of this, a factor missing at a pixel takes its
+value at that pixel on the nearest date within a window of days (the factor stacks of neighbouring dates, bands
+matched by name; a tie takes the earlier date). Only dynamic factors (LST, NDVI, SAR) miss in practice; static
+bands (elevation, land cover) are the same on every date. Such pixels are flagged :data:`FROM_OTHER_DATE`
+when all their factors were then known; a pixel that still missed one is filled as above (:data:`FILLED`).
+
 Every pixel's path is written to the quality raster (:data:`QUALITY_CLASSES`). The bench
 (``bench/accuracy.py``, gap-filling table) measured this against other fallbacks on cloud masks of tens of
 percent: see the README section "Complete maps".
@@ -17,11 +23,16 @@ percent: see the README section "Complete maps".
 
 from __future__ import annotations
 
-from typing import Sequence
+import datetime as dt
+import os
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import numpy as np
 
+from . import raster
 from .aggregate import CellIndex, CoarseMean
+from .dates import date_from_name
 from .errors import InputError
 from .features import CATEGORICAL, FactorSpec, feature_names
 from .residual import _Stencil
@@ -31,11 +42,15 @@ QUALITY_NODATA = 0
 ALL_FACTORS = 1
 FILLED = 2
 COARSE_ONLY = 3
+FROM_OTHER_DATE = 4
 QUALITY_CLASSES = {
     ALL_FACTORS: "all factors observed",
     FILLED: "missing factors filled from their coarse-cell mean",
     COARSE_ONLY: "coarse field only (no factor observed)",
+    FROM_OTHER_DATE: "factors partly from a neighbouring date",
 }
+#: Largest temporal filling window (days).
+MAX_FILL_WINDOW_DAYS = 366
 QUALITY_BAND = "quality"
 #: How a missing factor gets its value from the cell means: 'bilinear' interpolates the cell means (knots at
 #: the cell centers, as the smooth residual correction), so filled areas have no steps at cell edges;
@@ -171,3 +186,137 @@ class GapFiller:
             self.filled[spec.name] += int(np.count_nonzero(sel & ~finite[k]))
         codes = np.where(n_obs[sel] > 0, FILLED, COARSE_ONLY).astype(np.uint8)
         return x, sel, codes
+
+
+# -- temporal filling ------------------------------------------------------------------------------------
+
+def check_window(days: Any) -> int:
+    """The temporal filling window in whole days (0: off).
+
+    Raises
+    ------
+    InputError
+        ``days`` is not a whole number from 0 to :data:`MAX_FILL_WINDOW_DAYS`.
+    """
+    try:
+        value = float(days)
+    except (TypeError, ValueError):
+        value = -1.0
+    if not (0 <= value <= MAX_FILL_WINDOW_DAYS) or value != int(value):
+        raise InputError(f"The temporal filling window must be a whole number of days from 0 (off) to "
+                         f"{MAX_FILL_WINDOW_DAYS} (got {days}).")
+    return int(value)
+
+
+def nearest_dates(day: dt.date, candidates: Sequence[tuple[dt.date, str]], window_days: int
+                  ) -> list[tuple[dt.date, str]]:
+    """The candidates within ``window_days`` of ``day`` (``day`` itself excluded), nearest first; of two dates
+    equally far, the earlier first.
+
+    Parameters
+    ----------
+    day
+        The date being filled.
+    candidates
+        (date, factor stack) of the other dates.
+    window_days
+        The largest distance in days.
+
+    Returns
+    -------
+    list[tuple[datetime.date, str]]
+        The candidates in the order they are tried.
+    """
+    near = [(d, p) for d, p in candidates if d != day and abs((d - day).days) <= window_days]
+    return sorted(near, key=lambda dp: (abs((dp[0] - day).days), dp[0]))
+
+
+@dataclass
+class _Source:
+    day: dt.date
+    path: str
+    ds: Any
+    bands: dict[str, int]
+
+
+class TemporalFill:
+    """Fills missing factor values of a stack from the factor stacks of neighbouring dates, block by block.
+
+    Called by :class:`.derived.StackReader` on every block of raw bands it reads (``fill(row0, nrows,
+    names, raw)``, in place): a band's missing pixel takes the value of the same band (matched by name) of the
+    nearest date within the window where that pixel is valid; of two dates equally far, the earlier. Only the
+    rows of the block are read from each neighbour, one band at a time, and only while pixels are missing:
+    memory does not depend on the extent or the number of dates. :attr:`mask` is the last block's pixels
+    where some factor came from another date; :attr:`taken` counts the values taken per factor and
+    :attr:`used` the dates that gave any. ``day``: the stack's date when its name has none (e.g. the SMAP
+    raster's).
+    """
+
+    def __init__(self, stack_path: str, grid: raster.Grid, neighbours: Sequence[str], window_days: int,
+                 day: dt.date | None = None) -> None:
+        self.window = check_window(window_days)
+        day = day or date_from_name(stack_path)
+        if day is None:
+            raise InputError(f"Filling factors from neighbouring dates needs the date of {os.path.basename(stack_path)}"
+                             " in its name (YYYYMMDD or YYYY-MM-DD), e.g. factors_20230601.tif, or in the name of "
+                             "the SMAP raster of the same date; rename it, or set the temporal filling window to 0.")
+        self.day = day
+        dated: list[tuple[dt.date, str]] = []
+        undated = []
+        for p in neighbours:
+            d = date_from_name(p)
+            if d is None:
+                undated.append(os.path.basename(p))
+            elif d == day:
+                raise InputError(f"The neighbouring factor stack {os.path.basename(p)} carries the date of the stack "
+                                 f"being downscaled ({day.isoformat()}); give stacks of other dates.")
+            else:
+                dated.append((d, p))
+        if undated:
+            raise InputError(f"These neighbouring factor stacks have no date (YYYYMMDD or YYYY-MM-DD) in their name: "
+                             f"{', '.join(undated)}. Temporal filling takes the nearest date; rename them.")
+        self.sources: list[_Source] = []
+        for d, p in nearest_dates(day, dated, self.window):
+            ds = raster.open_raster(p)
+            other = raster.Grid.from_dataset(ds, p)
+            if not other.same_as(grid):
+                raise InputError(f"The neighbouring factor stack {os.path.basename(p)} is not on the grid of "
+                                 f"{os.path.basename(stack_path)}; temporal filling takes values pixel by pixel, so "
+                                 "align every date to the same grid (smdownscale:align with the same reference).")
+            names = raster.band_names(ds, p)
+            self.sources.append(_Source(d, p, ds, {n: i + 1 for i, n in enumerate(names)}))
+        self.mask: np.ndarray | None = None
+        self.taken: dict[str, int] = {}
+        self.used: set[dt.date] = set()
+
+    def __call__(self, row0: int, nrows: int, names: Sequence[str], raw: np.ndarray) -> None:
+        """Fill the missing values of ``raw`` ((bands, rows, cols), the bands ``names``) in place."""
+        mask = np.zeros(raw.shape[1:], dtype=bool)
+        for k, name in enumerate(names):
+            miss = ~np.isfinite(raw[k])
+            for src in self.sources:
+                if not miss.any():
+                    break
+                band = src.bands.get(name)
+                if band is None:
+                    continue
+                v = raster.read_block(src.ds, row0, nrows, [band], raw.dtype, sources=[src.path])[0]
+                take = miss & np.isfinite(v)
+                if take.any():
+                    raw[k][take] = v[take]
+                    miss &= ~take
+                    mask |= take
+                    self.taken[name] = self.taken.get(name, 0) + int(np.count_nonzero(take))
+                    self.used.add(src.day)
+        self.mask = mask
+
+    def flush(self) -> None:
+        """Drop the neighbours' cached blocks (called where the stack's own cache is flushed)."""
+        for src in self.sources:
+            src.ds.FlushCache()
+
+    def close(self) -> None:
+        """Close the neighbouring stacks."""
+        for src in self.sources:
+            src.ds = None
+        self.sources = []

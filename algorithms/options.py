@@ -115,3 +115,8 @@ TRAINING_MODES = Choices({
 
 __all__ = ["AUTO", "CV_MODES", "Choices", "EE_MODELS", "EE_RESIDUAL_MODES", "MODELS", "MODEL_CHOICES",
            "RESIDUAL_MODES", "TRAINING_MODES"]
+
+#: Temporal filling of missing factors (``gapfill.TemporalFill``): the default window in days (0 = off). On the gaps
+#: bench (bench/GAPS.md) the values of the nearest date within 12 days predicted the cloud-gapped pixels better than
+#: the coarse-cell means on every scene, so it is on by default where neighbouring dates are given (a time series).
+FILL_WINDOW_DAYS = 12

@@ -841,7 +841,7 @@ class Sinks:
 
 
 #: The paths of downscale's quality raster as validate names its sources ('reference:<path>').
-QUALITY_PATHS = (N_("all factors observed"), N_("filled"), N_("coarse only"))
+QUALITY_PATHS = (N_("all factors observed"), N_("filled"), N_("coarse only"), N_("from a neighbouring date"))
 
 
 def _source_label(source: str) -> str:

@@ -5,7 +5,9 @@ written by 'Fetch data from Earth Engine' (:func:`manifest.manifest_inputs`), or
 ``factors_<date>.tif`` and ``smap_<date>.tif`` (directly or in ``factors/`` and ``smap/`` subfolders,
 as the fetch writes them). Every date goes through the single-date engine (:func:`downscale.downscale`,
 :func:`validate.compare_reference`, :func:`validate.sample_stations`), so a series gives exactly the
-files and numbers of single-date runs.
+files and numbers of single-date runs. A factor missing at a pixel takes its value on the nearest other
+date of the series within :data:`.options.FILL_WINDOW_DAYS` days (the default; 0 = off) where it is valid
+(:class:`.gapfill.TemporalFill`): a single-date run given the other dates as its neighbouring stacks.
 
 Downscaled files are written into a hidden staging folder and moved into place only when every date is
 done: a failed or canceled run leaves nothing behind. A CSV list (``date,start,end,file``) describes the
@@ -33,6 +35,7 @@ from . import options
 from .dates import date_from_name, pair_by_date, strip_date
 from .downscale import DownscaleResult, downscale, reuse_models
 from .errors import Canceled, InputError
+from .gapfill import check_window, nearest_dates
 from .metrics import METRIC_NAMES, MetricsAccumulator, csv_value
 from .paths import FolderOutput, check_apart
 from .raster import IsCanceled, Progress, atomic_path, check_output_path, gdal_exceptions, never_canceled, no_progress
@@ -243,14 +246,16 @@ def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str]
                      block_rows: int | None = None, n_jobs: int | None = -1, prefix: str = OUTPUT_PREFIX,
                      progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled,
                      sm_scale: float | None = None, sm_nodata: float | None = None, quality: bool = True,
-                     fill_gaps: bool = True) -> list[DownscaleResult]:
+                     fill_gaps: bool = True, fill_window_days: int = options.FILL_WINDOW_DAYS) -> list[DownscaleResult]:
     """Downscale every date: ``<out_dir>/<prefix>_<YYYYMMDD>.tif`` per date, plus the list ``sm_1km_series.csv``
     and (``quality``) the quality raster ``<out_dir>/quality_<YYYYMMDD>.tif`` of each date.
 
     Factor stacks and SMAP rasters are paired by the date in their names (SMAP is needed for residual
     correction and gap filling; with ``residual='none'`` it serves gap filling only). Each date is
     :func:`downscale.downscale` with the same arguments. Returns one result per date, in date order, with
-    ``output`` (and ``quality``) the final paths.
+    ``output`` (and ``quality``) the final paths. With ``fill_window_days`` > 0 a factor missing at a pixel takes
+    its value on the nearest other date of the series within that many days (a tie: the earlier date), read
+    block by block from those dates' stacks (:class:`.gapfill.TemporalFill`).
 
     Parameters
     ----------
@@ -266,6 +271,9 @@ def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str]
         File name prefix of the maps.
     quality, fill_gaps
         Whether to write a quality raster per date, and gap-free prediction, as for :func:`.downscale.downscale`.
+    fill_window_days
+        Temporal filling of factors from the other dates of the series within this many days (0: off; default
+        :data:`.options.FILL_WINDOW_DAYS`).
     progress, is_canceled
         Progress fraction and cancel check (:mod:`.raster` defaults).
 
@@ -277,8 +285,8 @@ def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str]
     Raises
     ------
     InputError
-        Residual correction without SMAP for every date, no or a file as the output folder; also from
-        :func:`.downscale.downscale`.
+        Residual correction without SMAP for every date, no or a file as the output folder, a bad temporal
+        filling window; also from :func:`.downscale.downscale`.
     Canceled
         ``is_canceled()`` became true; the files of this run are removed.
     """
@@ -287,6 +295,8 @@ def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str]
         raise InputError("Residual correction needs a SMAP raster for every date: give the SMAP rasters (or a "
                          "manifest or folder holding them), or set residual correction off.")
     steps = pair_series(stacks, smap if residual != "none" or (fill_gaps and smap) else None)
+    window = check_window(fill_window_days)
+    dated = [(d, st) for d, st, _ in steps]
     if not out_dir:
         raise InputError("No output folder was given; choose a folder for the downscaled files.")
     out_dir = os.path.abspath(out_dir)
@@ -315,7 +325,9 @@ def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str]
                                 clip=clip, block_rows=block_rows, n_jobs=n_jobs,
                                 progress=lambda f, i=i: progress(min(1.0, (i + f) / n)), is_canceled=is_canceled,
                                 sm_scale=sm_scale, sm_nodata=sm_nodata, fill_gaps=fill_gaps,
-                                quality=os.path.join(stage, output_name(day, QUALITY_PREFIX)) if quality else None)
+                                quality=os.path.join(stage, output_name(day, QUALITY_PREFIX)) if quality else None,
+                                neighbours=[st for _, st in nearest_dates(day, dated, window)],
+                                fill_window_days=window)
                 results.append(res)
         write_series_list(os.path.join(stage, LIST_NAME), [(d, f) for (d, _, _), f in zip(steps, finals)], out_dir)
         if is_canceled():

@@ -45,7 +45,8 @@ from .units import SmReading, check_soil_moisture_sample
 RESAMPLING = ("auto", "bilinear", "average", "nearest", "cubic")
 CSV_COLUMNS = ("source", "estimate", "date") + METRIC_NAMES
 #: Sources of the reference comparison split by the quality raster of downscale (gapfill codes).
-QUALITY_SOURCES = {1: "reference:all factors observed", 2: "reference:filled", 3: "reference:coarse only"}
+QUALITY_SOURCES = {1: "reference:all factors observed", 2: "reference:filled", 3: "reference:coarse only",
+                   4: "reference:from a neighbouring date"}
 PAIR_COLUMNS = ("station", "date", "x", "y", "col", "row", "observed", "estimated", "difference", "status")
 
 
@@ -370,7 +371,8 @@ def validate(estimate: str, reference: str | None = None, stations: Sequence[Obs
     ``baseline`` (the coarse SMAP raster, resampled bilinearly) adds the source 'baseline': its metrics against
     the reference on the estimate's pixels (see :func:`compare_reference`).
     ``quality`` (downscale's quality raster of the estimate) adds the reference metrics of each path:
-    'reference:all factors observed', 'reference:filled', 'reference:coarse only'.
+    'reference:all factors observed', 'reference:filled', 'reference:coarse only', 'reference:from a
+    neighbouring date'.
 
     Parameters
     ----------

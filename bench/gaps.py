@@ -13,7 +13,10 @@ quantile) loses its LST bands (``lst_day``, ``lst_night``), and a third of that 
 * ``clear/constant`` and ``clear/smooth``: the same model on the stacks without the added clouds (what
   the filled pixels would have scored under a clear sky, and the seams of each correction);
 * ``holes+bilinear``: the ``holes`` map with its holes filled by SMAP resampled bilinearly (the simplest
-  alternative fallback, for the design comparison).
+  alternative fallback, for the design comparison);
+* ``tfill/smooth``: as ``fill/smooth``, with temporal filling first (a missing factor takes its value on the
+  nearest other date within :data:`TEMPORAL_WINDOW_DAYS` days where the pixel is clear; the scenes' dates are
+  8 or 12 days apart, so every date has a neighbour).
 
 Per scene: coverage (share of the pixels with a known truth, in cells with a SMAP value, that got a
 value), R / ubRMSD (m3/m3) on the fully observed pixels and on the filled ones (quality 2 and 3),
@@ -21,6 +24,11 @@ each averaged over the dates, and the **seam ratio**: the mean absolute differen
 neighbouring 1 km pixels across coarse-cell edges divided by that inside cells, next to the truth's
 own ratio. Targets (issue 15): coverage 100 %, filled ubRMSD at most 1.3 x observed, seam ratio of
 the default within 10 % of the truth's, and the default's ubRMSD no worse than constant correction.
+
+Temporal filling is measured on the pixels it fills (quality 4 of ``tfill/smooth``): their ubRMSD with the
+factors of the neighbouring date, next to the same pixels filled from the coarse-cell means (``fill/smooth``),
+under a clear sky (``clear/smooth``), and the fully observed pixels. Temporal filling is on by default only if
+it beats the cell-mean fill on those pixels on every scene.
 """
 
 from __future__ import annotations
@@ -40,13 +48,20 @@ NDVI_BANDS = ("ndvi",)
 #: Correlation length of the cloud field (1 km pixels).
 CLOUD_SIGMA = 6.0
 FILLED_RATIO_TARGET = 1.3
+#: The temporal filling window of ``tfill/smooth`` (days).
+TEMPORAL_WINDOW_DAYS = 12
+#: Quality code of pixels with factors from a neighbouring date (gapfill.FROM_OTHER_DATE).
+FROM_OTHER_DATE = 4
 SEAM_TOLERANCE = 0.10
 #: (name, stack: cloudy or clear, residual correction, gap filling: None = off, else the fill method)
 RUNS = (("holes", "cloudy", "constant", None), ("fill-cell/smooth", "cloudy", "smooth", "cell"),
         ("fill/constant", "cloudy", "constant", "bilinear"), ("fill/smooth", "cloudy", "smooth", "bilinear"),
-        ("clear/constant", "clear", "constant", "bilinear"), ("clear/smooth", "clear", "smooth", "bilinear"))
+        ("clear/constant", "clear", "constant", "bilinear"), ("clear/smooth", "clear", "smooth", "bilinear"),
+        ("tfill/smooth", "cloudy", "smooth", "bilinear"))
 VARIANTS = ("holes", "holes+bilinear", "fill-cell/smooth", "fill/constant", "fill/smooth", "clear/constant",
-            "clear/smooth")
+            "clear/smooth", "tfill/smooth")
+#: Runs with temporal filling: variant -> window (days).
+TEMPORAL = {"tfill/smooth": TEMPORAL_WINDOW_DAYS}
 
 
 def cloud_mask(shape: tuple[int, int], fraction: float, seed: int) -> np.ndarray:
@@ -176,9 +191,11 @@ def gap_scene(prep: Any, train: Any, log: Any = print, figure_path: str | None =
         for variant, which, residual, fill in RUNS:
             path = os.path.join(work, f"sm_{t}.tif")
             qpath = os.path.join(work, f"q_{t}.tif")
+            window = TEMPORAL.get(variant, 0)
             downscale(model, stack if which == "cloudy" else prep.stacks[t], path, coarse_sm=prep.smap[t],
                       residual=residual, n_jobs=2, fill_gaps=fill is not None, fill_method=fill or "bilinear",
-                      quality=qpath)
+                      quality=qpath, neighbours=[s for s in stacks if s != stack] if window else None,
+                      fill_window_days=window)
             outs[variant] = (raster.read_all(path, dtype=np.float64)[0], raster.read_all(qpath)[0])
             os.remove(path)
             os.remove(qpath)
@@ -191,6 +208,14 @@ def gap_scene(prep: Any, train: Any, log: Any = print, figure_path: str | None =
                    f"{prep.scene.name}, {prep.dates[t]}: LST missing on {100 * shares[t]:.0f} % of the pixels "
                    f"(seam ratio truth {seam_ratio(truth, cells):.2f}, before {seam_ratio(holes, cells):.2f}, "
                    f"after {seam_ratio(outs['fill/smooth'][0], cells):.2f})")
+        moved = known & (outs["tfill/smooth"][1] == FROM_OTHER_DATE)
+        tacc = acc.setdefault("temporal", {})
+        tacc.setdefault("share", []).append(float(moved.sum() / max(known.sum(), 1)))
+        for name, variant, mask in (("temporal", "tfill/smooth", moved), ("cell_mean", "fill/smooth", moved),
+                                    ("clear", "clear/smooth", moved), ("observed", "fill/smooth", observed)):
+            r, ub, _ = _metrics(outs[variant][0], truth, mask)
+            tacc.setdefault(f"{name}_r", []).append(r)
+            tacc.setdefault(f"{name}_ubrmsd", []).append(ub)
         for variant in VARIANTS:
             values, quality = outs[variant]
             a = acc[variant]
@@ -206,13 +231,59 @@ def gap_scene(prep: Any, train: Any, log: Any = print, figure_path: str | None =
     rows = {}
     for variant, a in acc.items():
         rows[variant] = {k: float(np.nanmean(v)) if np.isfinite(v).any() else math.nan for k, v in a.items()}
+    temporal = rows.pop("temporal")
     result = {"scene": prep.scene.name, "cloud_fractions": shares, "truth_seam": float(np.nanmean(seams_truth)),
-              "variants": rows}
+              "variants": rows, "temporal": temporal, "window_days": TEMPORAL_WINDOW_DAYS}
     f, h = rows["fill/smooth"], rows["holes"]
     log(f"    gaps: coverage {h['coverage']:.3f} -> {f['coverage']:.3f}; ubRMSD observed {f['observed_ubrmsd']:.4f}, "
         f"filled {f['filled_ubrmsd']:.4f}; seam truth {result['truth_seam']:.3f}, constant "
         f"{rows['fill/constant']['seam']:.3f}, smooth {f['seam']:.3f}")
+    log(f"    temporal filling ({TEMPORAL_WINDOW_DAYS} days): {100 * temporal['share']:.1f} % of the pixels; ubRMSD "
+        f"{temporal['temporal_ubrmsd']:.4f} vs cell means {temporal['cell_mean_ubrmsd']:.4f} on the same pixels "
+        f"(clear sky {temporal['clear_ubrmsd']:.4f}, observed {temporal['observed_ubrmsd']:.4f})")
     return result
+
+
+def temporal_verdict(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Whether temporal filling beats the cell-mean fill on the pixels it fills, per scene and on every scene."""
+    per = {}
+    for g in results:
+        t = g.get("temporal")
+        if not t:
+            continue
+        per[g["scene"]] = {"difference": t["temporal_ubrmsd"] - t["cell_mean_ubrmsd"],
+                           "better": t["temporal_ubrmsd"] < t["cell_mean_ubrmsd"]}
+    return {"per_scene": per, "better_everywhere": bool(per) and all(v["better"] for v in per.values())}
+
+
+def temporal_table(results: list[dict[str, Any]]) -> list[str]:
+    """Markdown: temporal filling against the cell-mean fill on the pixels it fills, and the verdict."""
+    rows = [g for g in results if g.get("temporal")]
+    if not rows:
+        return []
+
+    def f(v: float, d: int = 4) -> str:
+        return "n/a" if v is None or not math.isfinite(v) else f"{v:.{d}f}"
+
+    out = ["", f"Temporal filling (window {rows[0].get('window_days', TEMPORAL_WINDOW_DAYS)} days), on the pixels it "
+           "fills (quality 4), R / ubRMSD averaged over the dates:", "",
+           "| scene | pixels filled from a neighbouring date | from the neighbouring date (`tfill/smooth`) | "
+           "coarse-cell means (`fill/smooth`) | clear sky (`clear/smooth`) | fully observed pixels | "
+           "ubRMSD temporal / observed |",
+           "|---|---|---|---|---|---|---|"]
+    for g in rows:
+        t = g["temporal"]
+        ratio = t["temporal_ubrmsd"] / t["observed_ubrmsd"] if t["observed_ubrmsd"] else math.nan
+        out.append(f"| {g['scene']} | {100 * t['share']:.1f} % | {f(t['temporal_r'], 3)} / {f(t['temporal_ubrmsd'])} | "
+                   f"{f(t['cell_mean_r'], 3)} / {f(t['cell_mean_ubrmsd'])} | {f(t['clear_r'], 3)} / "
+                   f"{f(t['clear_ubrmsd'])} | {f(t['observed_r'], 3)} / {f(t['observed_ubrmsd'])} | {f(ratio, 2)} |")
+    v = temporal_verdict(rows)
+    out += ["", "Temporal filling better than the cell-mean fill on the pixels it fills, on every scene: "
+            f"{'yes' if v['better_everywhere'] else 'no'} (ubRMSD difference "
+            + ", ".join(f"{k} {x['difference']:+.4f}" for k, x in v["per_scene"].items()) + "). "
+            + ("It is on by default." if v["better_everywhere"] else
+               "It stays off by default (FILL_WINDOW_DAYS 0); users with slowly changing factors may turn it on.")]
+    return out
 
 
 def gap_targets(results: list[dict[str, Any]], default: str = "fill/smooth") -> dict[str, Any]:
@@ -262,4 +333,33 @@ def gap_table(results: list[dict[str, Any]]) -> list[str]:
             + ", ".join(f"{k} {100 * v['seam_off']:.1f} %" for k, v in tg["per_scene"].items())
             + f"); ubRMSD no worse than constant correction: {'yes' if tg['ubrmsd_ok'] else 'no'} (difference "
             + ", ".join(f"{k} {v['ubrmsd_vs_constant']:+.4f}" for k, v in tg["per_scene"].items()) + ")."]
+    return out + temporal_table(results) + summary_table(results)
+
+
+def summary_table(results: list[dict[str, Any]]) -> list[str]:
+    """Markdown: the README's summary of the default (``fill/smooth``) per scene, with temporal filling."""
+    if not results:
+        return []
+
+    def f(v: float, d: int = 4) -> str:
+        return "n/a" if v is None or not math.isfinite(v) else f"{v:.{d}f}"
+
+    out = ["", "Summary (the README's table): the default `fill/smooth` of one date, and `tfill/smooth` (a series, "
+           "temporal filling on by default):", "",
+           "| scene | coverage before → after | filled share | R / ubRMSD observed | R / ubRMSD filled | "
+           "filled / observed | same pixels clear sky | seam ratio truth / constant / smooth | "
+           "ubRMSD constant / smooth | series: filled from a neighbouring date | series: ubRMSD filled / all |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for g in results:
+        v = g["variants"]
+        h, d, c, clear = v["holes"], v["fill/smooth"], v["fill/constant"], v["clear/smooth"]
+        t, tv = g.get("temporal") or {}, v.get("tfill/smooth") or {}
+        ratio = d["filled_ubrmsd"] / d["observed_ubrmsd"] if d["observed_ubrmsd"] else math.nan
+        series = (f"{100 * t['share']:.1f} % | {f(tv['filled_ubrmsd'])} / {f(tv['all_ubrmsd'])}" if t and tv
+                  else "n/a | n/a")
+        out.append(f"| {g['scene']} | {100 * h['coverage']:.1f} % → {100 * d['coverage']:.1f} % | "
+                   f"{100 * d['filled_share']:.1f} % | {f(d['observed_r'], 3)} / {f(d['observed_ubrmsd'])} | "
+                   f"{f(d['filled_r'], 3)} / {f(d['filled_ubrmsd'])} | {f(ratio, 2)} | {f(clear['filled_ubrmsd'])} | "
+                   f"{f(g['truth_seam'], 2)} / {f(c['seam'], 2)} / {f(d['seam'], 2)} | "
+                   f"{f(c['all_ubrmsd'])} / {f(d['all_ubrmsd'])} | {series} |")
     return out

@@ -158,15 +158,17 @@ class FactorsStyle(OneShotPostProcessor):
             apply_factors_style(layer)
 
 
-#: Colours of the quality classes (gapfill codes): observed green, filled amber, coarse only grey-violet.
-QUALITY_COLORS = {1: "#1a9850", 2: "#fdae61", 3: "#8073ac"}
+#: Colours of the quality classes (gapfill codes): observed green, filled amber, coarse only grey-violet,
+#: factors from a neighbouring date light green (observed, but not on this date).
+QUALITY_COLORS = {1: "#1a9850", 2: "#fdae61", 3: "#8073ac", 4: "#a6d96a"}
 
 
 def quality_labels() -> dict[int, str]:
     """The legend of the quality classes (gapfill codes), translated."""
     return {1: QCoreApplication.translate("QualityStyle", "All factors observed"),
             2: QCoreApplication.translate("QualityStyle", "Missing factors filled (coarse-cell means)"),
-            3: QCoreApplication.translate("QualityStyle", "Coarse field only (no factor observed)")}
+            3: QCoreApplication.translate("QualityStyle", "Coarse field only (no factor observed)"),
+            4: QCoreApplication.translate("QualityStyle", "Factors partly from a neighbouring date")}
 
 
 def apply_quality_style(layer) -> None:

@@ -46,6 +46,11 @@ PARAM_HELP = {
     "model_type": "The regression algorithm: random forest, support vector regression or a regression tree.",
     "smap_scale": "Factor that turns the SMAP values into m3/m3: 1 for m3/m3, 0.01 for SMAP in percent. The model "
                   "keeps it, so downscaling reads SMAP the same way.",
+    "fill_window_days": "0: off. A factor missing at a pixel takes its value on the nearest neighbouring date within "
+                        "this many days (the SMAP file name gives the date; without neighbouring stacks nothing is "
+                        "filled); quality 4.",
+    "neighbour_factor_stacks": "Aligned factor stacks of other dates (1 km grid of this run, dates in the file "
+                               "names), for temporal filling.",
 }
 
 #: File filter of the raster inputs given as files.
@@ -99,6 +104,20 @@ def build(path: str = OUTPUT) -> str:
     ]
     params[-1].setFlags(params[-1].flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
     params[-1].setMetadata({"widget_wrapper": {"decimals": 4}})  # 1.0000, and 0.0001 can be typed
+    from qgis.core import QgsApplication
+
+    # temporal filling: the downscale algorithm's own default window (algorithms/options.py)
+    window = QgsApplication.processingRegistry().algorithmById("smdownscale:downscale") \
+        .parameterDefinition("FILL_WINDOW_DAYS").defaultValue()
+    params += [
+        QgsProcessingParameterNumber("fill_window_days", "Fill factors from neighbouring dates within (days)",
+                                     QgsProcessingParameterNumber.Type.Integer, defaultValue=window, minValue=0,
+                                     maxValue=366),
+        QgsProcessingParameterMultipleLayers("neighbour_factor_stacks", "Neighbouring factor stacks (temporal filling)",
+                                             QgsProcessing.SourceType.TypeRaster, optional=True),
+    ]
+    for p in params[-2:]:
+        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
     for i, p in enumerate(params):
         mp = QgsProcessingModelParameter(p.name())
         mp.setDescription(p.description())
@@ -126,7 +145,8 @@ def build(path: str = OUTPUT) -> str:
           "SM_SCALE": [param("smap_scale")]}),
         ("downscale", "smdownscale:downscale", "Downscale soil moisture",
          {"MODEL": [output("train", "OUTPUT")], "FACTORS": [output("align", "OUTPUT")],
-          "SOIL_MOISTURE": [param("smap")]}),
+          "SOIL_MOISTURE": [param("smap")], "FILL_WINDOW_DAYS": [param("fill_window_days")],
+          "NEIGHBOUR_FACTORS": [param("neighbour_factor_stacks")]}),
         ("validate", "smdownscale:validate", "Validate soil moisture",
          {"INPUT": [output("downscale", "OUTPUT")], "REFERENCE": [param("validation_reference")],
           "QUALITY": [output("downscale", "QUALITY")]}),

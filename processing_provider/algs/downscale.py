@@ -23,7 +23,7 @@ from qgis.core import (
 
 from ...algorithms import options
 from ..base import SmdAlgorithm
-from ..inputs import add_sm_reading, optional_number
+from ..inputs import add_sm_reading, optional_number, raster_paths
 from ..layers import style_output
 
 #: Engine residual modes in the order of the RESIDUAL_CORRECTION options (indices are public: scripts use them).
@@ -45,6 +45,8 @@ class DownscaleAlgorithm(SmdAlgorithm):
     SM_SCALE = "SM_SCALE"
     SM_NODATA = "SM_NODATA"
     FILL_GAPS = "FILL_GAPS"
+    FILL_WINDOW_DAYS = "FILL_WINDOW_DAYS"
+    NEIGHBOUR_FACTORS = "NEIGHBOUR_FACTORS"
     OUTPUT = "OUTPUT"
     QUALITY = "QUALITY"
     UNCERTAINTY = "UNCERTAINTY"
@@ -72,7 +74,16 @@ class DownscaleAlgorithm(SmdAlgorithm):
             "cell centers); a pixel without any factor, in a cell with a SMAP value, gets the coarse field itself "
             "(residual-corrected). This needs the SMAP raster (its cells), also with residual correction off. The "
             "quality raster says per pixel which path produced it: 1 all factors observed, 2 missing factors "
-            "filled, 3 coarse field only (0 nodata). Turn 'Fill gaps' off to leave such pixels empty.\n\n"
+            "filled, 3 coarse field only, 4 factors partly from a neighbouring date (0 nodata). Turn 'Fill gaps' "
+            "off to leave such pixels empty.\n\n"
+            "Temporal filling (advanced: 'Fill factors from neighbouring dates within (days)', default 12, 0 = off): "
+            "before the above, a factor missing at a pixel takes its value at that pixel on the nearest other date "
+            "within that many days where it is valid (nearest in days; of two dates equally far, the earlier). "
+            "Bands are matched by name and every date must be on the same grid. A time series fills from its own "
+            "other dates; a single date from the 'Neighbouring factor stacks' given (none given: nothing to fill "
+            "from). Only dynamic factors (LST, NDVI, SAR) miss in practice; static bands such as elevation or land "
+            "cover are the same on every date. On the bench (bench/GAPS.md) such pixels came closer to the truth "
+            "than with the coarse-cell means on every scene.\n\n"
             "Residual correction (default: smooth, mass-conserving) needs the coarse SMAP raster of the same "
             "date: for every SMAP cell the residual is SMAP minus the mean of the 1 km predictions inside the "
             "cell. The smooth correction adds a bilinear surface through one value per SMAP cell, solved so that "
@@ -128,6 +139,21 @@ class DownscaleAlgorithm(SmdAlgorithm):
         self.add(QgsProcessingParameterBoolean(self.FILL_GAPS, self.tr("Fill gaps (complete maps)"), defaultValue=True),
                  self.tr("Predict pixels with missing factors from the coarse-cell means of those factors, "
                          "and give pixels without any factor the coarse field; off: they stay nodata."), advanced=True)
+        self.add(QgsProcessingParameterNumber(self.FILL_WINDOW_DAYS,
+                                              self.tr("Fill factors from neighbouring dates within (days)"),
+                                              QgsProcessingParameterNumber.Type.Integer,
+                                              defaultValue=options.FILL_WINDOW_DAYS, minValue=0, maxValue=366),
+                 self.tr("0: off. A factor missing at a pixel (cloud, swath gap) takes its value on the nearest "
+                         "other date within this many days where the pixel is valid (a tie: the earlier date); "
+                         "quality 4. Dynamic factors only miss in practice (LST, NDVI, SAR); static bands such as "
+                         "elevation are the same on every date. A time series uses its own dates; one date the "
+                         "neighbouring factor stacks below."), advanced=True)
+        self.add(QgsProcessingParameterMultipleLayers(
+            self.NEIGHBOUR_FACTORS, self.tr("Neighbouring factor stacks (one date, temporal filling)"),
+            QgsProcessing.SourceType.TypeRaster, optional=True),
+                 self.tr("Factor stacks of other dates on the same grid, each with its date in the file name, for "
+                         "temporal filling of a single date (a time series fills from its own dates)."),
+                 advanced=True)
         add_sm_reading(self, scale_default=None)
         self.add(QgsProcessingParameterMultipleLayers(self.FACTORS_SERIES, self.tr("Time series: factor stacks"),
                                                       QgsProcessing.SourceType.TypeRaster, optional=True),
@@ -153,7 +179,8 @@ class DownscaleAlgorithm(SmdAlgorithm):
         self.add(QgsProcessingParameterRasterDestination(self.QUALITY, self.tr("Quality (path of each pixel)"),
                                                          optional=True, createByDefault=True),
                  self.tr("Byte GeoTIFF: 1 all factors observed, 2 missing factors filled from coarse-cell "
-                         "means, 3 coarse field only, 0 nodata (one date; a time series writes "
+                         "means, 3 coarse field only, 4 factors partly from a neighbouring date, 0 nodata (one "
+                         "date; a time series writes "
                          "quality_<YYYYMMDD>.tif next to the soil moisture files)."))
         self.add(QgsProcessingParameterRasterDestination(self.UNCERTAINTY, self.tr("Uncertainty (tree spread)"),
                                                          optional=True, createByDefault=False),
@@ -197,6 +224,10 @@ class DownscaleAlgorithm(SmdAlgorithm):
         message = self._check_series(parameters, context, mode)
         if message:
             return False, message
+        neighbours = parameters.get(self.NEIGHBOUR_FACTORS) not in (None, "", [])
+        if neighbours and self._series_sources(parameters, context):
+            return False, self.tr("Neighbouring factor stacks are for one date: a time series fills from its own "
+                                  "dates. Leave them empty.")
         if self._series_sources(parameters, context) and self.parameterAsOutputLayer(parameters, self.UNCERTAINTY,
                                                                                      context):
             return False, self.tr("The uncertainty output is written for one date: leave it empty for a time "
@@ -228,6 +259,10 @@ class DownscaleAlgorithm(SmdAlgorithm):
             output = QgsProcessingUtils.generateTempFilename("sm_1km.tif")
         quality = self.parameterAsOutputLayer(parameters, self.QUALITY, context) or None
         fill = self.parameterAsBoolean(parameters, self.FILL_GAPS, context)
+        window = self.parameterAsInt(parameters, self.FILL_WINDOW_DAYS, context)
+        neighbours = raster_paths(self, parameters, self.NEIGHBOUR_FACTORS, context) if window else []
+        if window and not neighbours:
+            window = 0  # one date without neighbouring stacks: nothing to fill from
         uncertainty = self.parameterAsOutputLayer(parameters, self.UNCERTAINTY, context) or None
         progress, is_canceled = self.callbacks(feedback)
         if coarse and mode == "none":
@@ -239,7 +274,8 @@ class DownscaleAlgorithm(SmdAlgorithm):
         res = self.run_engine(engine.downscale, model, stack, output,
                               coarse_sm=coarse if mode != "none" or fill else None, residual=mode, clip=clip,
                               progress=progress, is_canceled=is_canceled, sm_scale=sm_scale, sm_nodata=sm_nodata,
-                              quality=quality, fill_gaps=fill, uncertainty=uncertainty)
+                              quality=quality, fill_gaps=fill, uncertainty=uncertainty, neighbours=neighbours,
+                              fill_window_days=window)
 
         feedback.pushInfo(self.tr("Model: {} ({}); date: {}").format(res.model_type, model, res.date or "-"))
         self.report_backend(res, feedback)
@@ -260,6 +296,7 @@ class DownscaleAlgorithm(SmdAlgorithm):
             feedback.pushInfo(self.tr("{} pixels were clipped to {:g}-{:g} m3/m3.")
                               .format(res.n_clipped, clip[0], clip[1]))
         self.report_gaps(res, feedback, fill and bool(coarse))
+        self.report_temporal(res, feedback, window)
         style_output(context, output, "soil_moisture",
                      name=self.tr("Soil moisture 1 km {}").format(res.date or "").strip())
         if quality:
@@ -282,6 +319,16 @@ class DownscaleAlgorithm(SmdAlgorithm):
                           .format(res.n_all_factors, res.n_filled, res.n_coarse_only))
         for name, n in res.filled_factors.items():
             feedback.pushInfo(self.tr("Factor {} filled at {} pixels.").format(name, n))
+
+    def report_temporal(self, res, feedback, window: int) -> None:
+        """Say how many pixels took factors from neighbouring dates, and from which dates."""
+        if not window:
+            return
+        feedback.pushInfo(self.tr("{}: {} pixels with factors from a neighbouring date within {} days (dates used: "
+                                  "{}).").format(res.date or "-", res.n_from_other_date, window,
+                                                 ", ".join(res.other_dates) or self.tr("none")))
+        for name, n in res.other_date_factors.items():
+            feedback.pushInfo(self.tr("Factor {} taken from a neighbouring date at {} pixels.").format(name, n))
 
     def _sm_reading(self, parameters, context) -> tuple[float | None, float | None]:
         """(scale, nodata) of the SMAP of residual correction; None: as the model was trained."""
@@ -336,7 +383,6 @@ class DownscaleAlgorithm(SmdAlgorithm):
 
     def _process_series(self, parameters, context, feedback):
         from ...algorithms import series as engine
-        from ..inputs import raster_paths
         from ..layers import load_series
 
         message = self._check_series(parameters, context, "none")
@@ -365,9 +411,10 @@ class DownscaleAlgorithm(SmdAlgorithm):
 
         sm_scale, sm_nodata = self._sm_reading(parameters, context)
         fill = self.parameterAsBoolean(parameters, self.FILL_GAPS, context)
+        window = self.parameterAsInt(parameters, self.FILL_WINDOW_DAYS, context)
         results = self.run_engine(engine.downscale_series, model, stacks, smap if mode != "none" or fill else None,
                                   out_dir, residual=mode, clip=clip, progress=progress, is_canceled=is_canceled,
-                                  sm_scale=sm_scale, sm_nodata=sm_nodata, fill_gaps=fill)
+                                  sm_scale=sm_scale, sm_nodata=sm_nodata, fill_gaps=fill, fill_window_days=window)
 
         if results:
             self.report_backend(results[0], feedback)
@@ -379,6 +426,8 @@ class DownscaleAlgorithm(SmdAlgorithm):
             if res.n_filled or res.n_coarse_only:
                 feedback.pushInfo(self.tr("{}: {} pixels with missing factors filled, {} from the coarse field only.")
                                   .format(res.date, res.n_filled, res.n_coarse_only))
+            if window:
+                self.report_temporal(res, feedback, window)
             if res.n_uncorrected:
                 feedback.pushWarning(self.tr("{}: {} pixels lie in cells without a SMAP value and keep the "
                                              "uncorrected prediction.").format(res.date, res.n_uncorrected))

@@ -96,7 +96,7 @@ class ValidateAlgorithm(SmdAlgorithm):
             "numeric outputs are those of the reference comparison when a reference is given, else of the "
             "stations. With the quality raster 'Downscale soil moisture' wrote for the estimate, the reference "
             "comparison is also split by the path of each pixel: 'reference:all factors observed', "
-            "'reference:filled' and 'reference:coarse only'.\n\n"
+            "'reference:filled', 'reference:coarse only' and 'reference:from a neighbouring date'.\n\n"
             "Time series: give several estimates (dates in the file names, e.g. the sm_1km_<YYYYMMDD>.tif of a "
             "downscaling series) with reference rasters of the same dates and/or stations. Each date is compared "
             "as above; the CSV has one row per date and source, then the metrics of all dates pooled (date "

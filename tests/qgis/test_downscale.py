@@ -74,10 +74,11 @@ def test_default_is_complete_smooth_and_flags_each_pixel(run, scene, tmp_path):
     renderer = layer.renderer()
     assert isinstance(renderer, QgsPalettedRasterRenderer)
     classes = renderer.classes()
-    assert [c.value for c in classes] == [1, 2, 3]
-    assert [c.label for c in classes] == [quality_labels()[k] for k in (1, 2, 3)]
-    assert [c.color.name() for c in classes] == [QUALITY_COLORS[k] for k in (1, 2, 3)]
+    assert [c.value for c in classes] == [1, 2, 3, 4]
+    assert [c.label for c in classes] == [quality_labels()[k] for k in (1, 2, 3, 4)]
+    assert [c.color.name() for c in classes] == [QUALITY_COLORS[k] for k in (1, 2, 3, 4)]
     assert quality_labels()[2] == "Missing factors filled (coarse-cell means)"
+    assert quality_labels()[4] == "Factors partly from a neighbouring date"
 
 
 def test_downscale_without_correction_gives_the_model(run, scene, tmp_path):
@@ -175,7 +176,7 @@ def test_quality_layer_loads_with_its_categorical_style(plugin, scene, tmp_path,
         assert renderer.type() == "paletted"
         assert [(c.value, c.label) for c in renderer.classes()] == [
             (1, "All factors observed"), (2, "Missing factors filled (coarse-cell means)"),
-            (3, "Coarse field only (no factor observed)")]
+            (3, "Coarse field only (no factor observed)"), (4, "Factors partly from a neighbouring date")]
         assert project.mapLayersByName("Soil moisture 1 km 2023-06-01")[0].renderer().type() == "singlebandpseudocolor"
     finally:
         project.removeAllMapLayers()

@@ -50,7 +50,9 @@ def test_downscale_series_equals_single_date_runs(run, chain, tmp_path):
     means, counts = [], []
     for path, stack, sm in zip(files, chain["stacks"], chain["smap"]):
         single = str(tmp_path / f"single_{os.path.basename(path)}")
+        # a series fills missing factors from its other dates (FILL_WINDOW_DAYS, 12 by default; 8 days apart here)
         one = run("smdownscale:downscale", {D.MODEL: chain["model"], D.FACTORS: stack, D.SOIL_MOISTURE: sm,
+                                            D.NEIGHBOUR_FACTORS: [s for s in chain["stacks"] if s != stack],
                                             D.OUTPUT: single})
         assert _same(path, single)
         values = raster.read_all(path)[0]
@@ -84,7 +86,12 @@ def test_downscale_series_from_folder_and_manifest(run, chain, tmp_path):
     assert res[D.OUTPUT_FILES] == os.path.join(by_manifest, "sm_1km_20230609.tif")
     for name in ("sm_1km_20230601.tif", "sm_1km_20230609.tif"):
         assert _same(os.path.join(reference, name), os.path.join(by_folder, name))
-    assert _same(os.path.join(reference, "sm_1km_20230609.tif"), os.path.join(by_manifest, "sm_1km_20230609.tif"))
+    # the manifest lists one date: no other date to fill from, as a list of that date alone
+    alone = str(tmp_path / "alone")
+    run("smdownscale:downscale", {D.MODEL: chain["model"], D.FACTORS_SERIES: chain["stacks"][1:],
+                                  D.SOIL_MOISTURE_SERIES: chain["smap"][1:], D.OUTPUT_FOLDER: alone})
+    assert _same(os.path.join(alone, "sm_1km_20230609.tif"), os.path.join(by_manifest, "sm_1km_20230609.tif"))
+    assert not _same(os.path.join(alone, "sm_1km_20230609.tif"), os.path.join(reference, "sm_1km_20230609.tif"))
 
 
 def test_series_layers_are_temporal_styled_and_grouped(plugin, chain, tmp_path, handle_results):

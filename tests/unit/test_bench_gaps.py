@@ -89,6 +89,26 @@ def test_gap_targets_and_table_from_hand_made_results():
     assert "off by a 5.0 %, b 5.0 %, c 12.0 %" in table
 
 
+def test_temporal_verdict_and_table_from_hand_made_results():
+    def scene(name, temporal, cell_mean):
+        t = {"share": 0.25, "temporal_r": 0.9, "temporal_ubrmsd": temporal, "cell_mean_r": 0.8,
+             "cell_mean_ubrmsd": cell_mean, "clear_r": 0.95, "clear_ubrmsd": 0.015, "observed_r": 0.96,
+             "observed_ubrmsd": 0.0125}
+        return {"scene": name, "temporal": t, "window_days": 12}
+
+    better = [scene("a", 0.015, 0.018), scene("b", 0.030, 0.031)]
+    v = gaps.temporal_verdict(better)
+    assert v["better_everywhere"] and v["per_scene"]["a"]["difference"] == pytest.approx(-0.003)
+    table = "\n".join(gaps.temporal_table(better))
+    assert "| a | 25.0 % | 0.900 / 0.0150 | 0.800 / 0.0180 | 0.950 / 0.0150 | 0.960 / 0.0125 | 1.20 |" in table
+    assert "on every scene: yes (ubRMSD difference a -0.0030, b -0.0010). It is on by default." in table
+    mixed = better + [scene("c", 0.022, 0.021)]
+    assert not gaps.temporal_verdict(mixed)["better_everywhere"]
+    assert "on every scene: no (ubRMSD difference a -0.0030, b -0.0010, c +0.0010). It stays off by default" in \
+        "\n".join(gaps.temporal_table(mixed))
+    assert gaps.temporal_table([{"scene": "x"}]) == []  # results without the temporal run
+
+
 @pytest.fixture(scope="module")
 def small_scene(tmp_path_factory):
     out = tmp_path_factory.mktemp("gaps")
@@ -112,3 +132,7 @@ def test_small_scene_is_complete_and_seamless(small_scene):
     assert v["fill/constant"]["seam"] > 1.15 * res["truth_seam"]
     assert abs(v["fill/smooth"]["seam"] - res["truth_seam"]) < abs(v["fill/constant"]["seam"] - res["truth_seam"])
     assert (out / accuracy.FIGURE).stat().st_size > 10000
+    # temporal filling: a share of the cloud gaps taken from the other date (8 days away), all of them predicted
+    t = res["temporal"]
+    assert v["tfill/smooth"]["coverage"] == 1.0 and 0.05 < t["share"] < v["tfill/smooth"]["filled_share"]
+    assert 0.0 < t["temporal_ubrmsd"] < 1.6 * t["observed_ubrmsd"]

@@ -12,7 +12,7 @@ import shutil
 import numpy as np
 import pytest
 
-from smdownscale.algorithms import manifest, raster, series
+from smdownscale.algorithms import manifest, options, raster, series
 from smdownscale.algorithms.dates import date_from_name, pair_by_date
 from smdownscale.algorithms.downscale import downscale
 from smdownscale.algorithms.errors import Canceled, InputError
@@ -42,9 +42,14 @@ def test_series_equals_single_date_runs_one_file_per_date(chain, tmp_path):
         ["quality_20230601.tif", "quality_20230609.tif", "sm_1km_20230601.tif", "sm_1km_20230609.tif",
          "sm_1km_series.csv"]
     for res, stack, sm in zip(results, chain["stacks"], chain["smap"]):
+        # by default a series fills missing factors from its other dates (8 days apart here): a single-date run
+        # given the other date as its neighbouring stack
+        others = [s for s in chain["stacks"] if s != stack]
         single = downscale(chain["model"], stack, str(tmp_path / f"single_{res.date}.tif"), sm, n_jobs=1,
-                           quality=str(tmp_path / f"single_q_{res.date}.tif"))
+                           quality=str(tmp_path / f"single_q_{res.date}.tif"), neighbours=others,
+                           fill_window_days=options.FILL_WINDOW_DAYS)
         assert _same(res.output, single.output)
+        assert res.n_from_other_date == single.n_from_other_date > 0
         # the same quality raster as a single-date run, with the sample's cloud gaps filled
         assert res.quality == os.path.join(out, f"quality_{res.date.replace('-', '')}.tif")
         assert _same(res.quality, single.quality)
@@ -67,7 +72,8 @@ def test_series_equals_single_date_runs_one_file_per_date(chain, tmp_path):
 def test_series_without_residual_correction_needs_no_smap(chain, tmp_path):
     results = series.downscale_series(chain["model"], chain["stacks"], None, str(tmp_path), residual="none",
                                       n_jobs=1)
-    single = downscale(chain["model"], chain["stacks"][1], str(tmp_path / "plain.tif"), residual="none", n_jobs=1)
+    single = downscale(chain["model"], chain["stacks"][1], str(tmp_path / "plain.tif"), residual="none", n_jobs=1,
+                       neighbours=chain["stacks"][:1], fill_window_days=options.FILL_WINDOW_DAYS)
     assert _same(results[1].output, single.output)
     assert math.isnan(results[1].max_cell_deviation)
     with pytest.raises(InputError, match="Residual correction needs a SMAP raster for every date"):

@@ -1,0 +1,78 @@
+"""smdownscale:downscale's temporal filling through processing.run: neighbouring stacks of one date, the default."""
+
+import os
+
+import numpy as np
+import pytest
+from osgeo import gdal
+from qgis.core import QgsProcessingException, QgsProcessingParameterDefinition
+
+from smdownscale.algorithms import options
+from smdownscale.algorithms.raster import read_all, write_raster
+from smdownscale.processing_provider.algs.downscale import DownscaleAlgorithm as A
+from smdownscale.tests.scenes import RS_FINE, RS_H, RS_NDVI, RS_W, residual_scene, rs_relation
+
+HOLE = (slice(10, 12), slice(20, 25))  # the residual scene's NDVI gap
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    s = residual_scene(str(tmp_path_factory.mktemp("tfill")))
+    folder = os.path.dirname(s["stack"])
+    rng = np.random.default_rng(4)
+    ndvi = rng.choice(RS_NDVI, (RS_H, RS_W))  # NDVI of 2023-06-03, valid everywhere
+    lst = read_all(s["stack"])[0]
+    neighbour = os.path.join(folder, "factors_20230603.tif")
+    write_raster(neighbour, RS_FINE, np.stack([ndvi, lst]), names=["ndvi", "lst"])  # other band order
+    return {**s, "neighbour": neighbour, "ndvi_neighbour": ndvi, "lst": lst.astype(np.float64)}
+
+
+def test_default_window_fills_from_the_neighbouring_stack(run, scene, tmp_path):
+    out, qual = str(tmp_path / "sm.tif"), str(tmp_path / "q.tif")
+    run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS: scene["stack"],
+                                  A.SOIL_MOISTURE: scene["smap"], A.RESIDUAL_CORRECTION: 1,
+                                  A.NEIGHBOUR_FACTORS: [scene["neighbour"]], A.CLIP_MIN: -1.0, A.CLIP_MAX: 2.0,
+                                  A.OUTPUT: out, A.QUALITY: qual})
+    got = read_all(out)[0].astype(np.float64)
+    expected = rs_relation(scene["ndvi_neighbour"][HOLE], scene["lst"][HOLE])
+    np.testing.assert_allclose(got[HOLE], expected, atol=1e-6)  # no residual correction: the model itself
+    q = gdal.Open(qual).ReadAsArray()
+    assert (q[HOLE] == 4).all() and (q == 4).sum() == 10 and (q == 1).sum() == RS_H * RS_W - 10
+    assert gdal.Open(out).GetMetadataItem("pixels_from_other_date") == "10"
+
+
+def test_window_zero_or_no_neighbours_fills_from_cell_means(run, scene, tmp_path):
+    for params in ({A.FILL_WINDOW_DAYS: 0, A.NEIGHBOUR_FACTORS: [scene["neighbour"]]}, {}):
+        qual = str(tmp_path / f"q{len(params)}.tif")
+        run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS: scene["stack"],
+                                      A.SOIL_MOISTURE: scene["smap"], A.RESIDUAL_CORRECTION: 1,
+                                      A.OUTPUT: str(tmp_path / f"sm{len(params)}.tif"), A.QUALITY: qual, **params})
+        q = gdal.Open(qual).ReadAsArray()
+        assert (q[HOLE] == 2).all() and (q == 4).sum() == 0
+
+
+def test_window_beyond_the_neighbour_leaves_cell_means(run, scene, tmp_path):
+    qual = str(tmp_path / "q.tif")
+    run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS: scene["stack"], A.SOIL_MOISTURE: scene["smap"],
+                                  A.RESIDUAL_CORRECTION: 1, A.FILL_WINDOW_DAYS: 1,
+                                  A.NEIGHBOUR_FACTORS: [scene["neighbour"]], A.OUTPUT: str(tmp_path / "sm.tif"),
+                                  A.QUALITY: qual})
+    assert (gdal.Open(qual).ReadAsArray()[HOLE] == 2).all()  # 2023-06-03 is 2 days away
+
+
+@pytest.mark.bad_input("downscale: neighbouring factor stacks given with a time series")
+def test_neighbours_with_a_series_are_refused(run, scene, tmp_path):
+    with pytest.raises(QgsProcessingException, match="Neighbouring factor stacks are for one date"):
+        run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS_SERIES: [scene["stack"]],
+                                      A.SOIL_MOISTURE_SERIES: [scene["smap"]],
+                                      A.NEIGHBOUR_FACTORS: [scene["neighbour"]],
+                                      A.OUTPUT_FOLDER: str(tmp_path / "out")})
+    assert not os.path.exists(tmp_path / "out")
+
+
+def test_default_window_is_the_engine_option():
+    alg = A()
+    alg.initAlgorithm()
+    assert alg.parameterDefinition(A.FILL_WINDOW_DAYS).defaultValue() == options.FILL_WINDOW_DAYS == 12
+    for name in (A.FILL_WINDOW_DAYS, A.NEIGHBOUR_FACTORS):
+        assert alg.parameterDefinition(name).flags() & QgsProcessingParameterDefinition.Flag.FlagAdvanced

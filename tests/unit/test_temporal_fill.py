@@ -1,0 +1,341 @@
+"""Temporal filling: missing factors taken from the nearest neighbouring date within a window (issue 15)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import numpy as np
+import pytest
+from osgeo import gdal
+from sklearn.tree import DecisionTreeRegressor
+
+from smdownscale.algorithms import model_io, options, series
+from smdownscale.algorithms.downscale import downscale
+from smdownscale.algorithms.errors import Canceled, InputError
+from smdownscale.algorithms.gapfill import (
+    ALL_FACTORS,
+    FILLED,
+    FROM_OTHER_DATE,
+    QUALITY_CLASSES,
+    TemporalFill,
+    check_window,
+    nearest_dates,
+)
+from smdownscale.algorithms.raster import Grid, read_all, srs_from_user, write_raster
+
+UTM = srs_from_user("EPSG:32650").ExportToWkt()
+W, H = 36, 27  # 4 x 3 coarse cells of 9 x 9 fine pixels
+FINE = Grid(UTM, (400000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), W, H)
+COARSE = Grid(UTM, (400000.0, 9000.0, 0.0, 4600000.0, 0.0, -9000.0), 4, 3)
+FACTORS = [{"name": "ndvi", "kind": "continuous", "classes": []},
+           {"name": "lst", "kind": "continuous", "classes": []},
+           {"name": "landcover", "kind": "categorical", "classes": [10, 20]}]
+#: LST of each date at every pixel (a constant per date, so the date a value came from shows in the map)
+LST = {"20230601": 281.0, "20230608": 295.0, "20230610": 300.0, "20230612": 305.0, "20230620": 309.0}
+P = (4, 4)    # LST missing on the target date only: filled from 2023-06-08 (2 days earlier)
+Q = (15, 20)  # LST missing on the target date and on 2023-06-08 and 06-12: 2023-06-01 is 9 days away
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    x = np.column_stack([rng.uniform(0.1, 0.8, 3000), rng.uniform(280, 310, 3000), rng.uniform(0, 1, 3000)])
+    x = np.column_stack([x, 1.0 - x[:, 2]])
+    y = 0.05 + 0.3 * x[:, 0] + 0.004 * (x[:, 1] - 280.0) + 0.05 * x[:, 3]
+    est = DecisionTreeRegressor(random_state=0, max_leaf_nodes=400).fit(x, y)
+    path = str(tmp_path_factory.mktemp("model") / "sm.smdmodel")
+    model_io.save_model(path, est, {"features": ["ndvi", "lst", "landcover=10", "landcover=20"],
+                                    "factors": FACTORS, "model_type": "cart", "units": "m3/m3"})
+    return path, est
+
+
+def _statics():
+    rng = np.random.default_rng(3)
+    return rng.uniform(0.1, 0.8, (H, W)), rng.choice([10.0, 20.0], (H, W))
+
+
+def _stack(folder, tag, holes=(), order=("ndvi", "lst", "landcover"), grid=FINE):
+    ndvi, lc = _statics()
+    lst = np.full((H, W), LST[tag])
+    for r, c in holes:
+        lst[r, c] = np.nan
+    bands = {"ndvi": ndvi, "lst": lst, "landcover": lc}
+    path = os.path.join(str(folder), f"factors_{tag}.tif")
+    write_raster(path, grid, np.stack([bands[n] for n in order]), names=list(order),
+                 kinds=["categorical" if n == "landcover" else "continuous" for n in order])
+    return path
+
+
+def _expected(est, lst_value, pixel):
+    """The model's prediction at ``pixel`` with the given LST (the factors as downscale reads them: float32)."""
+    ndvi, lc = _statics()
+    r, c = pixel
+    x = np.array([[ndvi[r, c], lst_value, lc[r, c] == 10, lc[r, c] == 20]], dtype=np.float32)
+    return float(np.float32(est.predict(x)[0]))
+
+
+@pytest.fixture
+def scene(tmp_path):
+    target = _stack(tmp_path, "20230610", holes=[P, Q])
+    others = {"20230601": _stack(tmp_path, "20230601"),
+              "20230608": _stack(tmp_path, "20230608", holes=[Q]),
+              "20230612": _stack(tmp_path, "20230612", holes=[Q]),
+              "20230620": _stack(tmp_path, "20230620")}
+    return target, others
+
+
+def test_nearest_dates_order_and_window():
+    d = dt.date(2023, 6, 10)
+    cands = [(dt.date(2023, 6, 12), "b"), (dt.date(2023, 6, 1), "c"), (dt.date(2023, 6, 8), "a"),
+             (dt.date(2023, 6, 20), "d"), (dt.date(2023, 6, 10), "self")]
+    assert [p for _, p in nearest_dates(d, cands, 10)] == ["a", "b", "c", "d"]  # 2 before 2 days later: a tie
+    assert [p for _, p in nearest_dates(d, cands, 2)] == ["a", "b"]
+    assert nearest_dates(d, cands, 1) == []
+
+
+def test_hole_filled_from_the_date_two_days_earlier_not_from_outside_the_window(tmp_path, model, scene):
+    path, est = model
+    target, others = scene
+    values = {tag: _expected(est, v, P) for tag, v in LST.items()}
+    assert len(set(values.values())) == len(values)  # every date would give another value: the test can fail
+    out, qual = str(tmp_path / "sm.tif"), str(tmp_path / "q.tif")
+    res = downscale(path, target, out, residual="none", quality=qual, n_jobs=1, clip=(-5, 5),
+                    neighbours=[others["20230601"], others["20230608"], others["20230620"]], fill_window_days=5)
+    got = read_all(out)[0]
+    assert got[P] == pytest.approx(values["20230608"], abs=1e-7)
+    assert np.isnan(got[Q])  # 2023-06-08 misses it too, 2023-06-01 is 9 days away: outside the window
+    q = gdal.Open(qual).ReadAsArray()
+    assert q[P] == FROM_OTHER_DATE and q[Q] == 0
+    assert (q == ALL_FACTORS).sum() == H * W - 2
+    assert (res.n_from_other_date, res.other_date_factors, res.other_dates) == (1, {"lst": 1}, ["2023-06-08"])
+    md = gdal.Open(out).GetMetadata()
+    assert md["pixels_from_other_date"] == "1"
+    assert md["temporal_filling"] == "factors from the nearest date within 5 days"
+    # a wider window reaches 2023-06-01 (9 days) for Q, before 2023-06-20 (10 days)
+    res = downscale(path, target, out, residual="none", n_jobs=1, clip=(-5, 5),
+                    neighbours=list(others.values()), fill_window_days=10)
+    got = read_all(out)[0]
+    assert got[Q] == pytest.approx(_expected(est, LST["20230601"], Q), abs=1e-7)
+    assert got[P] == pytest.approx(values["20230608"], abs=1e-7)
+    assert res.other_dates == ["2023-06-01", "2023-06-08"]
+
+
+def test_tie_takes_the_earlier_date(tmp_path, model, scene):
+    path, est = model
+    target, others = scene
+    out = str(tmp_path / "sm.tif")
+    for given in ([others["20230612"], others["20230608"]], [others["20230608"], others["20230612"]]):
+        downscale(path, target, out, residual="none", n_jobs=1, clip=(-5, 5), neighbours=given, fill_window_days=2)
+        assert read_all(out)[0][P] == pytest.approx(_expected(est, LST["20230608"], P), abs=1e-7)
+    # without the earlier date, the later one of the same distance
+    downscale(path, target, out, residual="none", n_jobs=1, clip=(-5, 5), neighbours=[others["20230612"]],
+              fill_window_days=2)
+    assert read_all(out)[0][P] == pytest.approx(_expected(est, LST["20230612"], P), abs=1e-7)
+
+
+def test_bands_matched_by_name_when_the_order_differs(tmp_path, model):
+    path, est = model
+    target = _stack(tmp_path, "20230610", holes=[P])
+    other = _stack(tmp_path, "20230608", order=("landcover", "lst", "ndvi"))
+    out = str(tmp_path / "sm.tif")
+    downscale(path, target, out, residual="none", n_jobs=1, clip=(-5, 5), neighbours=[other], fill_window_days=3)
+    assert read_all(out)[0][P] == pytest.approx(_expected(est, LST["20230608"], P), abs=1e-7)
+
+
+def test_quality_codes_with_cell_mean_fill_and_residual_correction(tmp_path, model, scene):
+    path, _ = model
+    target, others = scene
+    sm = np.full((3, 4), 0.25)
+    smap = str(tmp_path / "smap_20230610.tif")
+    write_raster(smap, COARSE, sm)
+    out, qual = str(tmp_path / "sm.tif"), str(tmp_path / "q.tif")
+    res = downscale(path, target, out, coarse_sm=smap, residual="smooth", quality=qual, n_jobs=1, block_rows=5,
+                    neighbours=[others["20230608"]], fill_window_days=3)
+    q = gdal.Open(qual).ReadAsArray()
+    # P from the neighbouring date, Q (missing there too) from its coarse-cell means, the rest observed
+    assert q[P] == FROM_OTHER_DATE and q[Q] == FILLED
+    assert (q == ALL_FACTORS).sum() == H * W - 2
+    assert (res.n_from_other_date, res.n_filled, res.n_all_factors) == (1, 1, H * W - 2)
+    band = (qds := gdal.Open(qual)).GetRasterBand(1)
+    assert band.GetDescription() == "quality"  # (also loads the band's auxiliary metadata)
+    assert qds is not None and band.GetCategoryNames()[FROM_OTHER_DATE] == QUALITY_CLASSES[FROM_OTHER_DATE] == \
+        "factors partly from a neighbouring date"
+    got = read_all(out)[0].astype(np.float64)
+    assert np.isfinite(got).all() and got.mean() == pytest.approx(0.25, abs=1e-6)  # cell means still conserved
+
+
+def test_temporal_fill_reads_the_block_rows_only(tmp_path, scene):
+    target, others = scene
+    fill = TemporalFill(target, FINE, [others["20230608"], others["20230601"]], 10)
+    raw = np.full((2, 3, W), 1.0, dtype=np.float32)
+    raw[1, 1, 4] = np.nan   # row 4 of the raster (block starts at row 3): P, valid on 2023-06-08
+    raw[1, 0, 4] = np.nan   # row 3: valid on 2023-06-08 too
+    fill(3, 3, ["ndvi", "lst"], raw)
+    assert raw[1, 1, 4] == LST["20230608"] and raw[1, 0, 4] == LST["20230608"]
+    assert fill.mask.sum() == 2 and fill.mask[1, 4] and fill.taken == {"lst": 2}
+    raw = np.full((2, 3, W), 1.0, dtype=np.float32)
+    raw[1, 0, 20] = np.nan  # Q (row 15): missing on 2023-06-08, from 2023-06-01
+    fill(15, 3, ["ndvi", "lst"], raw)
+    assert raw[1, 0, 20] == LST["20230601"] and fill.mask.sum() == 1
+
+
+def test_series_fills_from_the_other_dates(tmp_path, model, scene):
+    path, est = model
+    target, others = scene
+    stacks = [target, others["20230608"], others["20230620"]]
+    out = str(tmp_path / "out")
+    res = series.downscale_series(path, stacks, None, out, residual="none", n_jobs=1, clip=(-5, 5),
+                                  fill_window_days=3)
+    by_date = {r.date: r for r in res}
+    assert by_date["2023-06-10"].n_from_other_date == 1 and by_date["2023-06-10"].other_dates == ["2023-06-08"]
+    got = read_all(os.path.join(out, "sm_1km_20230610.tif"))[0]
+    assert got[P] == pytest.approx(_expected(est, LST["20230608"], P), abs=1e-7)
+    q = gdal.Open(os.path.join(out, "quality_20230610.tif")).ReadAsArray()
+    assert q[P] == FROM_OTHER_DATE and q[Q] == 0
+    # 2023-06-08 misses Q; 2023-06-10 misses it too, so it stays empty (2023-06-20 is 12 days away)
+    q8 = gdal.Open(os.path.join(out, "quality_20230608.tif")).ReadAsArray()
+    assert q8[Q] == 0 and (q8 == FROM_OTHER_DATE).sum() == 0
+    off = series.downscale_series(path, stacks, None, str(tmp_path / "off"), residual="none", n_jobs=1, clip=(-5, 5),
+                                  fill_window_days=0)
+    assert [r.n_from_other_date for r in off] == [0, 0, 0]
+    assert np.isnan(read_all(os.path.join(str(tmp_path / "off"), "sm_1km_20230610.tif"))[0][P])
+
+
+def test_series_default_window(tmp_path, model, scene):
+    path, est = model
+    target, others = scene
+    assert options.FILL_WINDOW_DAYS == 12  # chosen on the gaps bench (bench/GAPS.md)
+    stacks = [target, others["20230601"], others["20230620"]]  # 9 and 10 days away
+    res = series.downscale_series(path, stacks, None, str(tmp_path / "out"), residual="none", n_jobs=1, clip=(-5, 5))
+    by_date = {r.date: r for r in res}
+    assert by_date["2023-06-10"].other_dates == ["2023-06-01"] and by_date["2023-06-10"].n_from_other_date == 2
+    got = read_all(os.path.join(str(tmp_path / "out"), "sm_1km_20230610.tif"))[0]
+    assert got[Q] == pytest.approx(_expected(est, LST["20230601"], Q), abs=1e-7)
+
+
+@pytest.mark.parametrize("after", [0, 1, 3, 6])
+def test_cancel_leaves_nothing(tmp_path, model, scene, after):
+    path, _ = model
+    target, others = scene
+    sm = np.full((3, 4), 0.25)
+    smap = str(tmp_path / "smap_20230610.tif")
+    write_raster(smap, COARSE, sm)
+    before = sorted(os.listdir(tmp_path))
+    calls = []
+
+    def is_canceled():
+        calls.append(1)
+        return len(calls) > after
+
+    with pytest.raises(Canceled):
+        downscale(path, target, str(tmp_path / "sm.tif"), coarse_sm=smap, quality=str(tmp_path / "q.tif"),
+                  block_rows=5, is_canceled=is_canceled, n_jobs=1, neighbours=list(others.values()),
+                  fill_window_days=10)
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+@pytest.mark.parametrize("window", [-1, 2.5, 400, "x"])
+@pytest.mark.bad_input("downscale: temporal filling window not a whole number of days")
+def test_bad_window_is_refused(window):
+    with pytest.raises(InputError, match="temporal filling window must be a whole number of days from 0"):
+        check_window(window)
+
+
+@pytest.mark.bad_input("downscale: temporal filling with a neighbouring stack on another grid")
+def test_neighbour_on_another_grid_is_refused(tmp_path, model, scene):
+    path, _ = model
+    target, _ = scene
+    shifted = Grid(UTM, (401000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), W, H)
+    other = _stack(tmp_path / "..", "20230608", grid=shifted)
+    with pytest.raises(InputError, match="factors_20230608.tif is not on the grid of factors_20230610.tif"):
+        downscale(path, target, str(tmp_path / "sm.tif"), residual="none", neighbours=[other], fill_window_days=3)
+    assert not os.path.exists(tmp_path / "sm.tif")
+
+
+@pytest.mark.bad_input("downscale: temporal filling without dates or neighbours")
+def test_missing_dates_or_neighbours_are_refused(tmp_path, model, scene):
+    path, _ = model
+    target, others = scene
+    out = str(tmp_path / "sm.tif")
+    with pytest.raises(InputError, match="needs the factor stacks of those dates"):
+        downscale(path, target, out, residual="none", fill_window_days=3)
+    undated = str(tmp_path / "other.tif")
+    write_raster(undated, FINE, np.ones((1, H, W)), names=["lst"])
+    with pytest.raises(InputError, match="no date .* in their name: other.tif"):
+        downscale(path, target, out, residual="none", neighbours=[undated], fill_window_days=3)
+    os.rename(target, str(tmp_path / "factors.tif"))
+    with pytest.raises(InputError, match="needs the date of factors.tif in its name .* or in the name of the SMAP"):
+        downscale(path, str(tmp_path / "factors.tif"), out, residual="none", neighbours=[others["20230608"]],
+                  fill_window_days=3)
+    assert not os.path.exists(out)
+
+
+def test_undated_stack_takes_the_date_of_its_smap(tmp_path, model, scene):
+    path, est = model
+    target, others = scene
+    undated = str(tmp_path / "aligned.tif")
+    os.rename(target, undated)  # e.g. the temporary stack of the workflow model
+    smap = str(tmp_path / "smap_20230610.tif")
+    write_raster(smap, COARSE, np.full((3, 4), 0.25))
+    out = str(tmp_path / "sm.tif")
+    res = downscale(path, undated, out, coarse_sm=smap, residual="none", n_jobs=1, clip=(-5, 5),
+                    neighbours=[others["20230608"], others["20230612"]], fill_window_days=2)
+    assert res.other_dates == ["2023-06-08"]
+    assert read_all(out)[0][P] == pytest.approx(_expected(est, LST["20230608"], P), abs=1e-7)
+
+
+def test_validate_reports_pixels_from_a_neighbouring_date(tmp_path):
+    from smdownscale.algorithms.metrics import metrics
+    from smdownscale.algorithms.validate import validate
+
+    rng = np.random.default_rng(8)
+    truth = rng.uniform(0.1, 0.4, (H, W))
+    est = truth + rng.normal(0, 0.02, (H, W))
+    q = np.ones((H, W))
+    q[3:12, 5:20] = FROM_OTHER_DATE
+    q[20:, 30:] = FILLED
+    write_raster(str(tmp_path / "sm_1km_20230610.tif"), FINE, est[None])
+    write_raster(str(tmp_path / "truth.tif"), FINE, truth[None])
+    qual = str(tmp_path / "quality_20230610.tif")
+    write_raster(qual, FINE, q[None])
+    res = validate(str(tmp_path / "sm_1km_20230610.tif"), reference=str(tmp_path / "truth.tif"), quality=qual)
+    assert list(res) == ["reference", "reference:all factors observed", "reference:filled",
+                         "reference:from a neighbouring date"]
+    e32, t32 = est.astype(np.float32).astype(np.float64), truth.astype(np.float32).astype(np.float64)
+    exp = metrics(e32[q == FROM_OTHER_DATE], t32[q == FROM_OTHER_DATE])
+    got = res["reference:from a neighbouring date"]
+    assert got["n"] == exp["n"] == 9 * 15
+    assert got["ubrmsd"] == pytest.approx(exp["ubrmsd"], abs=1e-9) and got["r"] == pytest.approx(exp["r"], abs=1e-9)
+
+
+@pytest.mark.bad_input("downscale: neighbouring factor stack in other units")
+def test_neighbour_in_other_units_is_refused(tmp_path, model, scene):
+    path, _ = model
+    target, _ = scene
+    ndvi, lc = _statics()
+    scaled = str(tmp_path / "scaled" / "factors_20230608.tif")
+    os.makedirs(os.path.dirname(scaled))
+    write_raster(scaled, FINE, np.stack([ndvi * 10000.0, np.full((H, W), 295.0), lc]),
+                 names=["ndvi", "lst", "landcover"], kinds=["continuous", "continuous", "categorical"])
+    with pytest.raises(InputError, match=r"ndvi.*factors_20230608\.tif"):
+        downscale(path, target, str(tmp_path / "sm.tif"), residual="none", neighbours=[scaled], fill_window_days=3)
+    assert not os.path.exists(tmp_path / "sm.tif")
+
+
+@pytest.mark.fault("downscale: a neighbouring factor stack is truncated")
+def test_truncated_neighbour_is_named_and_leaves_nothing(tmp_path, model):
+    path, _ = model
+    target = _stack(tmp_path, "20230610", holes=[P])
+    rng = np.random.default_rng(2)
+    whole = str(tmp_path / "whole.tif")
+    write_raster(whole, FINE, rng.uniform(0.1, 0.8, (3, H, W)), names=["ndvi", "lst", "landcover"])
+    cut = str(tmp_path / "cut" / "factors_20230608.tif")
+    os.makedirs(os.path.dirname(cut))
+    with open(whole, "rb") as src, open(cut, "wb") as dst:
+        dst.write(src.read()[: int(os.path.getsize(whole) * 0.6)])
+    before = sorted(os.listdir(tmp_path))
+    with pytest.raises(InputError, match=r"factors_20230608\.tif is damaged or incomplete"):
+        downscale(path, target, str(tmp_path / "sm.tif"), residual="none", quality=str(tmp_path / "q.tif"),
+                  neighbours=[cut], fill_window_days=3, n_jobs=1)
+    assert sorted(os.listdir(tmp_path)) == before
