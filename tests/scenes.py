@@ -402,6 +402,59 @@ class GeeScene:
         fake.classifiers[GEE_CLASSIFIER] = (list(GEE_FACTORS), lambda v: self.model(v[0], v[1]))
 
 
+    def cell_means(self, values: np.ndarray) -> np.ndarray:
+        """(H, W) means of a fine (rows, cols) array over each window cell's valid pixels."""
+        acc = CoarseMean(CellIndex(self.fine, self.coarse), 1)
+        acc.add(0, values[None].astype(np.float32))
+        return acc.mean()[0]
+
+    def local_chain(self, mode: str = "smooth") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The local chain on the scene: gapfill's default fill, the model, the residual correction ``mode``.
+
+        Returns (values, quality codes, the filled design matrix and its pixel mask from :mod:`gapfill`).
+        """
+        from smdownscale.algorithms import gapfill, residual
+        from smdownscale.algorithms.features import FactorSpec
+
+        x, y = self.fine.centers(0, self.fine.height)
+        block = np.stack([np.where(self.masked(x, y, k), np.nan, f(x, y)) for k, f in enumerate((self.ndvi, self.lst))])
+        valid = np.all(np.isfinite(block), axis=0)
+        smap = self.smap_window()
+        filler = gapfill.GapFiller(CellIndex(self.fine, self.coarse), [FactorSpec(n) for n in GEE_FACTORS],
+                                   np.isfinite(smap))
+        filler.observe(0, block, valid)
+        filler.solve()
+        xf, sel, codes = filler.design(0, block, valid)
+        pred = np.full(valid.shape, np.nan)
+        pred[valid] = self.model(block[0][valid], block[1][valid])
+        pred[sel] = self.model(xf[:, 0].astype(np.float64), xf[:, 1].astype(np.float64))
+        quality = np.zeros(valid.shape, np.uint8)
+        quality[valid & (self.cells() >= 0)] = gapfill.ALL_FACTORS
+        quality[sel] = codes
+        out, _ = residual.correct_array(pred, self.fine, self.coarse, smap, mode)
+        return out, quality, xf, sel
+
+    def server_chain(self, mode: str = "smooth") -> tuple[np.ndarray, np.ndarray]:
+        """:func:`server.build_prediction` as downscalegee exports it (gap filling on), computed by the numeric fake
+        Earth Engine this scene is registered with: (values, NaN where quality is 0; quality codes)."""
+        model = server.load_model(GEE_CLASSIFIER, list(GEE_FACTORS), "rf")
+        image = server.build_prediction(model, ee.Image(GEE_IDS["factors"]), ee.Image(GEE_IDS["smap"]), mode, None,
+                                        self.fine, self.coarse, fill=True)
+        values, quality = gee_pixels(image, self.fine, ["soil_moisture", "quality"])
+        return np.where(quality == 0, np.nan, values), quality
+
+
+def gee_pixels(image: ee.Image, grid: raster.Grid, bands: list[str]) -> np.ndarray:
+    """(bands, rows, cols) of ``image`` computed on ``grid`` (EPSG:6933) by the Earth Engine ee is initialized with."""
+    x0, dx, _, y0, _, dy = grid.transform
+    arr = ee.data.computePixels({
+        "expression": image, "fileFormat": "NUMPY_NDARRAY", "bandIds": bands,
+        "grid": {"dimensions": {"width": grid.width, "height": grid.height}, "crsCode": "EPSG:6933",
+                 "affineTransform": {"scaleX": dx, "shearX": 0, "translateX": x0, "shearY": 0, "scaleY": dy,
+                                     "translateY": y0}}})
+    return np.stack([np.asarray(arr[b], dtype=np.float64) for b in bands])
+
+
 GEE_IDS = {"factors": "projects/test-project/assets/gee_scene_factors",
            "prediction": "projects/test-project/assets/gee_scene_prediction",
            "smap": "projects/test-project/assets/gee_scene_smap"}

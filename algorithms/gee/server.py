@@ -1290,14 +1290,15 @@ def plan_table(plan: Plan) -> RunPlan:
         if cfg.kind == "classifier":
             run_plan.add("", "classifier", "tasks", 1, plan.training_cells, 0, train_source, 1)
             continue
-        nbytes = fine.size * 4
+        nbytes = fine.size * 4 * 2  # soil_moisture and quality, float32
         runs = 1 if embedded and plan.training_steps else 0
         run_plan.add(cfg.date or "", "soil_moisture", "tasks", 1, fine.size, nbytes,
                      fine.size * plan.stack_cost + runs * train_source, runs)
     run_plan.notes.append(f"training: {plan.training_steps} step(s), {plan.training_cells:,} coarse cell(s) sampled; "
                           + ("the classifier is reused, no training" if plan.model.asset_id else
                              f"{run_plan.training_runs} training run(s) on Earth Engine"))
-    run_plan.notes.append("bytes: float32 GeoTIFF written by each export; source_pixels: pixels Earth Engine reads")
+    run_plan.notes.append("bytes: float32 GeoTIFF written by each export (soil moisture and quality bands); "
+                          "source_pixels: pixels Earth Engine reads")
     return run_plan
 
 

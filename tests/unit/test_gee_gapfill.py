@@ -15,11 +15,9 @@ import numpy as np
 import pytest
 
 from smdownscale.algorithms import gapfill, residual
-from smdownscale.algorithms.aggregate import CellIndex, CoarseMean
-from smdownscale.algorithms.features import FactorSpec
 from smdownscale.algorithms.gee import auth, server
 from smdownscale.tests.fake_ee import FakeEarthEngine
-from smdownscale.tests.scenes import GEE_CLASSIFIER, GEE_FACTORS, GEE_IDS, gee_scene
+from smdownscale.tests.scenes import GEE_CLASSIFIER, GEE_FACTORS, GEE_IDS, gee_pixels, gee_scene
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
@@ -34,58 +32,11 @@ def fake():
         yield server_
 
 
-def pixels(image: ee.Image, grid, bands: list[str]) -> np.ndarray:
-    """(bands, rows, cols) of ``image`` computed on ``grid`` by the (fake) server."""
-    x0, dx, _, y0, _, dy = grid.transform
-    arr = ee.data.computePixels({
-        "expression": image, "fileFormat": "NUMPY_NDARRAY", "bandIds": bands,
-        "grid": {"dimensions": {"width": grid.width, "height": grid.height}, "crsCode": "EPSG:6933",
-                 "affineTransform": {"scaleX": dx, "shearX": 0, "translateX": x0, "shearY": 0, "scaleY": dy,
-                                     "translateY": y0}}})
-    return np.stack([np.asarray(arr[b], dtype=np.float64) for b in bands])
-
-
-def cell_means(scene, values: np.ndarray) -> np.ndarray:
-    acc = CoarseMean(CellIndex(scene.fine, scene.coarse), 1)
-    acc.add(0, values[None].astype(np.float32))
-    return acc.mean()[0]
-
-
 def _context(scene):
     fine_proj = server.fine_projection(scene.fine)
     max_pixels = server.cell_max_pixels(scene.fine, scene.coarse)
     smap_cells = ee.Image(GEE_IDS["smap"]).reproject(server.smap_projection(scene.coarse)).rename(["soil_moisture"])
     return fine_proj, max_pixels, smap_cells
-
-
-def local_chain(scene, mode="smooth"):
-    """The local chain on the scene: gapfill's default fill, the model, residual correction; (values, quality)."""
-    x, y = scene.fine.centers(0, scene.fine.height)
-    block = np.stack([np.where(scene.masked(x, y, k), np.nan, f(x, y)) for k, f in enumerate((scene.ndvi, scene.lst))])
-    valid = np.all(np.isfinite(block), axis=0)
-    smap = scene.smap_window()
-    filler = gapfill.GapFiller(CellIndex(scene.fine, scene.coarse), [FactorSpec(n) for n in GEE_FACTORS],
-                               np.isfinite(smap))
-    filler.observe(0, block, valid)
-    filler.solve()
-    xf, sel, codes = filler.design(0, block, valid)
-    pred = np.full(valid.shape, np.nan)
-    pred[valid] = scene.model(block[0][valid], block[1][valid])
-    pred[sel] = scene.model(xf[:, 0].astype(np.float64), xf[:, 1].astype(np.float64))
-    quality = np.zeros(valid.shape, np.uint8)
-    quality[valid & (scene.cells() >= 0)] = gapfill.ALL_FACTORS
-    quality[sel] = codes
-    out, _ = residual.correct_array(pred, scene.fine, scene.coarse, smap, mode)
-    return out, quality, xf, sel
-
-
-def server_chain(scene, mode="smooth"):
-    """build_prediction as downscalegee exports it (gap filling on), computed by the fake: (values, quality)."""
-    model = server.load_model(GEE_CLASSIFIER, list(GEE_FACTORS), "rf")
-    image = server.build_prediction(model, ee.Image(GEE_IDS["factors"]), ee.Image(GEE_IDS["smap"]), mode, None,
-                                    scene.fine, scene.coarse, fill=True)
-    values, quality = pixels(image, scene.fine, ["soil_moisture", "quality"])
-    return np.where(quality == gapfill.QUALITY_NODATA, np.nan, values), quality
 
 
 @pytest.mark.parametrize("mode", ["smooth", "constant"])
@@ -95,11 +46,11 @@ def test_server_correction_keeps_each_cell_mean(fake, mode):
     fine_proj, max_pixels, smap_cells = _context(scene)
     image = server.correct_residual(ee.Image(GEE_IDS["prediction"]), smap_cells, mode, fine_proj, max_pixels,
                                     scene.coarse)
-    out = pixels(image.toFloat(), scene.fine, ["soil_moisture"])[0]
+    out = gee_pixels(image.toFloat(), scene.fine, ["soil_moisture"])[0]
     smap = scene.smap_window()
     has = np.isfinite(smap)
     assert has.sum() == smap.size - 1  # one cell without SMAP
-    means = cell_means(scene, out)
+    means = scene.cell_means(out)
     assert np.abs(means[has] - smap[has]).max() < 2e-6  # float32 output
     plain = scene.on_fine(scene.prediction)
     no_smap = np.isin(scene.cells(), np.flatnonzero(~has.ravel()))
@@ -120,7 +71,7 @@ def test_smooth_server_correction_has_no_seams_like_the_local_one(fake):
     for mode in ("constant", "smooth"):
         image = server.correct_residual(ee.Image(GEE_IDS["prediction"]), smap_cells, mode, fine_proj, max_pixels,
                                         scene.coarse)
-        out = pixels(image, scene.fine, ["soil_moisture"])[0]
+        out = gee_pixels(image, scene.fine, ["soil_moisture"])[0]
         local, _ = residual.correct_array(pred, scene.fine, scene.coarse, scene.smap_window(), mode)
         ratios[mode] = (seam_ratio(out, cells), seam_ratio(local, cells))
         inside = cells >= 0
@@ -147,8 +98,8 @@ def test_server_fill_is_the_local_bilinear_fill(fake):
     features = server.feature_image(ee.Image(GEE_IDS["factors"]), model.entries)
     filled, all_observed, any_observed = server.fill_features(features, fine_proj, max_pixels, scene.coarse)
     image = filled.addBands(all_observed.rename(["all"])).addBands(any_observed.rename(["any"]))
-    ndvi, lst, all_obs, any_obs = pixels(image, scene.fine, ["ndvi", "lst_day", "all", "any"])
-    _, _, xf, sel = local_chain(scene)
+    ndvi, lst, all_obs, any_obs = gee_pixels(image, scene.fine, ["ndvi", "lst_day", "all", "any"])
+    _, _, xf, sel = scene.local_chain()
     x, y = scene.fine.centers(0, scene.fine.height)
     masked = np.stack([scene.masked(x, y, 0), scene.masked(x, y, 1)])
     np.testing.assert_array_equal(all_obs, ~masked.any(axis=0))
@@ -175,8 +126,8 @@ def test_server_fill_is_the_local_bilinear_fill(fake):
 def test_server_chain_fills_every_pixel_with_the_local_quality_codes(fake):
     scene = gee_scene()
     scene.register(fake)
-    values, quality = server_chain(scene)
-    local, local_quality, _, _ = local_chain(scene)
+    values, quality = scene.server_chain()
+    local, local_quality, _, _ = scene.local_chain()
     cells = scene.cells()
     inside = cells >= 0
     np.testing.assert_array_equal(quality[inside], local_quality[inside])
@@ -187,7 +138,7 @@ def test_server_chain_fills_every_pixel_with_the_local_quality_codes(fake):
     no_value = np.isin(cells, np.flatnonzero(~np.isfinite(smap).ravel()))
     np.testing.assert_array_equal(quality[inside] == 0, no_value[inside])
     assert np.isfinite(values[inside & ~no_value]).all()  # gap-free wherever the coarse field is
-    means = cell_means(scene, values)
+    means = scene.cell_means(values)
     has = np.isfinite(smap)
     assert np.abs(means[has] - smap[has]).max() < 1e-6
     # as good as the local chain: seams, and the filled pixels' distance to the truth
@@ -206,8 +157,8 @@ def test_server_chain_fills_every_pixel_with_the_local_quality_codes(fake):
 def test_constant_server_chain_is_seamy(fake):
     scene = gee_scene()
     scene.register(fake)
-    values, quality = server_chain(scene, "constant")
-    local, local_quality, _, _ = local_chain(scene, "constant")
+    values, quality = scene.server_chain("constant")
+    local, local_quality, _, _ = scene.local_chain("constant")
     cells = scene.cells()
     np.testing.assert_array_equal(quality[cells >= 0], local_quality[cells >= 0])
     assert seam_ratio(values, cells) > 1.4
@@ -220,11 +171,11 @@ def test_the_fake_refuses_what_earth_engine_refuses(fake):
     fine_proj, max_pixels, _ = _context(scene)
     pred = ee.Image(GEE_IDS["prediction"])
     with pytest.raises(ee.EEException, match=r"Too many input pixels per output pixel. Need 8[0-9], but only 50"):
-        pixels(server.cell_means(pred, fine_proj, 50, scene.coarse), scene.coarse, ["soil_moisture"])
+        gee_pixels(server.cell_means(pred, fine_proj, 50, scene.coarse), scene.coarse, ["soil_moisture"])
     with pytest.raises(ee.EEException, match="no fixed default projection"):
-        pixels(ee.Image.constant(1).rename(["soil_moisture"]).resample("bilinear").reproject(fine_proj), scene.fine,
+        gee_pixels(ee.Image.constant(1).rename(["soil_moisture"]).resample("bilinear").reproject(fine_proj), scene.fine,
                ["soil_moisture"])
     with pytest.raises(ee.EEException, match="Classifier asset 'projects/test-project/assets/other' not found"):
         model = server.load_model("projects/test-project/assets/other", list(GEE_FACTORS), "rf")
-        pixels(server.build_prediction(model, ee.Image(GEE_IDS["factors"]), None, "none", None, scene.fine,
+        gee_pixels(server.build_prediction(model, ee.Image(GEE_IDS["factors"]), None, "none", None, scene.fine,
                                        scene.coarse), scene.fine, ["soil_moisture"])
