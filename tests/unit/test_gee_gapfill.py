@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from smdownscale.algorithms import gapfill, residual
+from smdownscale.algorithms.aggregate import CellIndex, CoarseMean
 from smdownscale.algorithms.gee import auth, server
 from smdownscale.tests.fake_ee import FakeEarthEngine
 from smdownscale.tests.scenes import GEE_CLASSIFIER, GEE_FACTORS, GEE_IDS, gee_pixels, gee_scene
@@ -179,3 +180,43 @@ def test_the_fake_refuses_what_earth_engine_refuses(fake):
         model = server.load_model("projects/test-project/assets/other", list(GEE_FACTORS), "rf")
         gee_pixels(server.build_prediction(model, ee.Image(GEE_IDS["factors"]), None, "none", None, scene.fine,
                                        scene.coarse), scene.fine, ["soil_moisture"])
+
+
+def test_smooth_correction_on_smap_grid_in_degrees(fake):
+    """SMAP L4 as Earth Engine stores it (0.1 degree cells in EPSG:4326), the maps in EPSG:6933: the correction
+    still keeps each cell's mean (cells by pixel centre, transformed, as the local chain's CellIndex)."""
+    from smdownscale.algorithms.gee.fetch import fine_grid
+    from smdownscale.algorithms.raster import Grid, srs_from_user
+    from smdownscale.tests.fake_ee import TestImage
+
+    coarse = Grid(srs_from_user("EPSG:4326").ExportToWkt(), (115.6, 0.1, 0.0, 42.2, 0.0, -0.1), 7, 5)
+    fine = fine_grid(coarse, "EPSG:6933", 1000.0)
+    scene = gee_scene(clouds=False)
+
+    def smap_of(lon, lat):
+        col, row = np.floor((lon + 180.0) / 0.1 + 1e-9), np.floor((90.0 - lat) / 0.1 + 1e-9)
+        return (0.25 + 0.08 * np.sin(col * 1.3) + 0.05 * np.cos(row * 0.7))[None]
+
+    fake.images["projects/test-project/assets/smap_degrees"] = TestImage(
+        "EPSG:4326", [0.1, 0.0, -180.0, 0.0, -0.1, 90.0], ["sm_surface"], smap_of)
+    scene.register(fake)
+    fine_proj = server.fine_projection(fine)
+    max_pixels = server.cell_max_pixels(fine, coarse)
+    smap_cells = ee.Image("projects/test-project/assets/smap_degrees").reproject(server.smap_projection(coarse))
+    index = CellIndex(fine, coarse)
+    cells = np.asarray(index.rows(0, fine.height))
+    lon, lat = coarse.centers(0, coarse.height)
+    smap = smap_of(lon, lat)[0]
+    ratios = {}
+    for mode in ("constant", "smooth"):
+        image = server.correct_residual(ee.Image(GEE_IDS["prediction"]), smap_cells.rename(["soil_moisture"]), mode,
+                                        fine_proj, max_pixels, coarse)
+        out = gee_pixels(image.toFloat(), fine, ["soil_moisture"])[0]
+        acc = CoarseMean(index, 1)
+        acc.add(0, out[None].astype(np.float32))
+        assert np.abs(acc.mean()[0] - smap).max() < 2e-6
+        local, _ = residual.correct_array(gee_pixels(ee.Image(GEE_IDS["prediction"]), fine, ["soil_moisture"])[0],
+                                          fine, coarse, smap, mode)
+        ratios[mode] = (seam_ratio(out, cells), seam_ratio(local, cells))
+    assert ratios["constant"][0] > 2.0 and ratios["constant"][0] == pytest.approx(ratios["constant"][1], rel=0.02)
+    assert ratios["smooth"][0] < 1.1 and ratios["smooth"][0] == pytest.approx(ratios["smooth"][1], rel=0.1)
