@@ -15,6 +15,11 @@ tiling of a grid yields the same mosaic and tests can check values exactly. Mask
 (:func:`default_mask` or ``fake.mask``) are delivered the way Earth Engine delivers them: filled with
 the value of an ``Image.unmask`` call found in the expression, else 0.
 
+With ``numeric=True`` computePixels evaluates the expression itself (:class:`NumericEvaluator`): the server-side
+chain's cell means (``reduceResolution``), bilinear spreading (``resample``), masks, arithmetic and a saved
+regressor (``Classifier.load`` of ``fake.classifiers``) on test images (``Image.load`` of ``fake.images``) and the
+fake's own collections; any other function is refused (HTTP 400), and signatures are checked first as always.
+
 Faults are injected per endpoint (``fake.inject(Fault.http(503), times=2)``): HTTP errors in
 Earth Engine's JSON shape (optionally with ``Retry-After``), slow answers, connections dropped
 mid-body and corrupt payloads. Every request is logged (time, endpoint, path, JSON body, headers).

@@ -1310,5 +1310,6 @@ def _label_date(label: str) -> str | None:
 
 
 __all__ = ["MODEL_TYPES", "PARAM_MAP", "DEFAULT_PARAMS", "TrainedModel", "build_training", "build_prediction",
+           "cell_means", "spread_bilinear", "fill_features", "correct_residual",
            "build_exports", "classifier_export", "classifier_args", "make_classifier", "load_model",
            "training_samples", "training_steps", "feature_names", "feature_image", "smap_projection"]
