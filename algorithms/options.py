@@ -98,7 +98,8 @@ RESIDUAL_MODES = Choices({
 EE_RESIDUAL_MODES = Choices({
     "constant": RESIDUAL_MODES.label("constant"),
     "none": RESIDUAL_MODES.label("none"),
-})
+    "smooth": RESIDUAL_MODES.label("smooth"),
+}, default="smooth")
 
 #: How training's cross-validation holds samples out.
 CV_MODES = Choices({

@@ -775,582 +775,577 @@ Units: the SMAP of residual correction is read as the model was trained (its SM_
             <translation>在 Earth Engine 上降尺度</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="140" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="144" />
             <source>Extent</source>
             <translation>范围</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="140" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="144" />
             <source>Area to downscale, with its CRS. Ignored when a polygon layer is given.</source>
             <translation>要降尺度的区域及其坐标参考系。给定面图层时忽略此项。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="142" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="146" />
             <source>Area (polygon layer)</source>
             <translation>区域（面图层）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="142" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="146" />
             <source>Polygons delimiting the area; the maps cover the SMAP cells of their bounding box.</source>
             <translation>界定区域的多边形；结果图覆盖其外包矩形内的 SMAP 像元。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="145" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="149" />
             <source>Start date (YYYY-MM-DD)</source>
             <translation>开始日期（YYYY-MM-DD）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="145" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="149" />
             <source>First day of the date range.</source>
             <translation>日期范围的第一天。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="147" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="151" />
             <source>End date (YYYY-MM-DD, inclusive)</source>
             <translation>结束日期（YYYY-MM-DD，包含当日）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="147" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="151" />
             <source>Last day of the date range (included).</source>
             <translation>日期范围的最后一天（包含）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="150" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="154" />
             <source>Time step</source>
             <translation>时间步长</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="150" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="154" />
             <source>Daily</source>
             <translation>逐日</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="150" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="154" />
             <source>8-day</source>
             <translation>8 天</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="150" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="154" />
             <source>16-day</source>
             <translation>16 天</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="150" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="154" />
             <source>Monthly</source>
             <translation>逐月</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="150" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="154" />
             <source>One map per time step; 8- and 16-day steps follow the MODIS calendar.</source>
             <translation>每个时间步长输出一幅图；8 天和 16 天步长遵循 MODIS 日历。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="154" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="158" />
             <source>Factors</source>
             <translation>因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="154" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="158" />
             <source>Downscaling factors (as in 'Fetch data from Earth Engine'). A reused classifier needs the factors it was trained with, in the same order.</source>
             <translation>降尺度因子（与“从 Earth Engine 获取数据”中相同）。重用的分类器需要与其训练时相同的因子，且顺序相同。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="158" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="162" />
             <source>SMAP product</source>
             <translation>SMAP 产品</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="158" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="162" />
             <source>L4 (model assimilation, 3-hourly)</source>
             <translation>L4（模式同化，3 小时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="158" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="162" />
             <source>The SMAP product downscaled.</source>
             <translation>要降尺度的 SMAP 产品。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="163" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="167" />
             <source>SMAP layer</source>
             <translation>SMAP 图层</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="163" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="167" />
             <source>Surface soil moisture (0-5 cm)</source>
             <translation>表层土壤水分（0-5 cm）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="163" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="167" />
             <source>The soil moisture layer to downscale.</source>
             <translation>要降尺度的土壤水分图层。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="168" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="172" />
             <source>Model</source>
             <translation>模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="136" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="139" />
             <source>Random forest (RF)</source>
             <translation>随机森林（RF）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="136" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="139" />
             <source>Regression tree (CART)</source>
             <translation>分类回归树（CART）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="138" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="141" />
             <source>Gradient tree boosting (GBT)</source>
             <translation>梯度提升树（GBT）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="168" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="172" />
             <source>Earth Engine regressor: smileRandomForest, smileCart, libsvm NU_SVR or smileGradientTreeBoost.</source>
             <translation>Earth Engine 回归器：smileRandomForest、smileCart、libsvm NU_SVR 或 smileGradientTreeBoost。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="172" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="176" />
             <source>Number of trees (RF, GBT)</source>
             <translation>树的数量（RF、GBT）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="172" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="176" />
             <source>numberOfTrees; the local chain's n_estimators.</source>
             <translation>numberOfTrees；对应本地流程的 n_estimators。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="175" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="179" />
             <source>Minimum samples per leaf (RF, CART)</source>
             <translation>叶节点最小样本数（RF、CART）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="175" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="179" />
             <source>minLeafPopulation (local min_samples_leaf). Empty: 2 for RF, 5 for CART, as locally.</source>
             <translation>minLeafPopulation（对应本地的 min_samples_leaf）。留空：RF 为 2，CART 为 5，与本地一致。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="179" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="183" />
             <source>Variables per split (RF)</source>
             <translation>每次分裂的变量数（RF）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="179" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="183" />
             <source>variablesPerSplit (local max_features). Empty: all features, as the local random forest.</source>
             <translation>variablesPerSplit（对应本地的 max_features）。留空：使用全部特征，与本地随机森林一致。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="183" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="187" />
             <source>Maximum leaf nodes per tree</source>
             <translation>每棵树的最大叶节点数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="183" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="187" />
             <source>maxNodes (local max_leaf_nodes). Empty: no limit for RF, 4096 (= depth 12) for CART, 8 (= depth 3) for GBT.</source>
             <translation>maxNodes（对应本地的 max_leaf_nodes）。留空：RF 不限，CART 为 4096（= 深度 12），GBT 为 8（= 深度 3）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="187" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="191" />
             <source>SVR cost (C)</source>
             <translation>SVR 代价参数（C）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="187" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="191" />
             <source>libsvm cost, the local SVR's C.</source>
             <translation>libsvm 代价参数，即本地 SVR 的 C。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="189" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="193" />
             <source>SVR nu</source>
             <translation>SVR nu</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="189" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="193" />
             <source>NU_SVR's nu (0 &lt; nu &lt;= 1): the share of support vectors; it replaces the local SVR's epsilon.</source>
             <translation>NU_SVR 的 nu（0 &lt; nu &lt;= 1）：支持向量所占比例；它取代本地 SVR 的 epsilon。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="193" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="197" />
             <source>SVR gamma</source>
             <translation>SVR gamma</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="193" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="197" />
             <source>RBF kernel gamma. Empty: 1 / number of features ('scale' on standardized factors, as locally).</source>
             <translation>RBF 核的 gamma。留空：1 / 特征数（在标准化因子上即“scale”，与本地一致）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="196" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="200" />
             <source>Learning rate (GBT)</source>
             <translation>学习率（GBT）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="196" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="200" />
             <source>smileGradientTreeBoost shrinkage.</source>
             <translation>smileGradientTreeBoost 的收缩系数（shrinkage）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="200" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="204" />
             <source>Training samples per time step (0 = all SMAP cells)</source>
             <translation>每个时间步长的训练样本数（0 = 全部 SMAP 像元）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="200" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="204" />
             <source>SMAP cells drawn at random (seeded) per training date; each sample is a different cell.</source>
             <translation>每个训练日期随机抽取（固定种子）的 SMAP 像元；每个样本为不同的像元。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="204" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="208" />
             <source>Training time steps (0 = all)</source>
             <translation>训练时间步数（0 = 全部）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="204" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="208" />
             <source>Dates the model is trained on, spread evenly over the range; fewer keep every export request small (each export carries the training computation).</source>
             <translation>用于训练模型的日期，均匀分布在日期范围内；日期越少，每个导出请求越小（每个导出都包含训练计算）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="208" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="212" />
             <source>Random seed</source>
             <translation>随机种子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="208" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="212" />
             <source>Seed of the sampling and of the random forest / boosting.</source>
             <translation>抽样以及随机森林 / 提升算法的随机种子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="210" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="214" />
             <source>Residual correction</source>
             <translation>残差校正</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="139" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="142" />
             <source>Constant per coarse cell</source>
             <translation>每个粗像元取常数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="139" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="142" />
             <source>None</source>
             <translation>无</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="210" />
-            <source>Constant: each SMAP cell's residual (SMAP minus the cell mean of the prediction) is added to its pixels, so the map averages to SMAP in every cell.</source>
-            <translation>常数：将每个 SMAP 像元的残差（SMAP 减去该像元内预测值的均值）加到其内的像元上，使结果图在每个 SMAP 像元内的均值等于 SMAP。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="215" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="221" />
             <source>Clip minimum (m3/m3)</source>
             <translation>截断下限（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="215" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="221" />
             <source>Lower end of the physical range values are clamped to.</source>
             <translation>物理范围的下限，结果值被限制在该值以上。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="217" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="223" />
             <source>Clip maximum (m3/m3)</source>
             <translation>截断上限（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="217" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="223" />
             <source>Upper end of the physical range values are clamped to.</source>
             <translation>物理范围的上限，结果值被限制在该值以下。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="219" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="225" />
             <source>Fine resolution (target CRS units)</source>
             <translation>精细分辨率（目标坐标参考系单位）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="219" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="225" />
             <source>Pixel size of the maps (metres for EPSG:6933); must be finer than SMAP's 9 km.</source>
             <translation>结果图的像元大小（EPSG:6933 下单位为米）；必须比 SMAP 的 9 km 更精细。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="222" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="228" />
             <source>Target CRS</source>
             <translation>目标坐标参考系</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="222" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="228" />
             <source>CRS of the maps; EPSG:6933 (SMAP's own EASE-Grid 2.0) when empty.</source>
             <translation>结果图的坐标参考系；留空时为 EPSG:6933（SMAP 自身的 EASE-Grid 2.0）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="225" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="231" />
             <source>Compositing window for gap filling (days)</source>
             <translation>填补空缺的合成窗口（天）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="225" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="231" />
             <source>As in 'Fetch data from Earth Engine': sparse sensors are gap-filled from this many days around each step; 0 turns it off.</source>
             <translation>与“从 Earth Engine 获取数据”中相同：稀疏观测的传感器用每个时间步长前后这么多天的数据填补空缺；0 表示关闭。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="229" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="235" />
             <source>Export to</source>
             <translation>导出到</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="229" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="235" />
             <source>Google Drive</source>
             <translation>Google Drive</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="229" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="235" />
             <source>Cloud Storage</source>
             <translation>Cloud Storage</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="229" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="235" />
             <source>Earth Engine asset</source>
             <translation>Earth Engine 资产</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="229" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="235" />
             <source>Where Earth Engine writes the maps (float32 GeoTIFF, nodata -9999, or image assets).</source>
             <translation>Earth Engine 写出结果图的位置（float32 GeoTIFF，无数据值 -9999，或影像资产）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="233" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="239" />
             <source>Google Drive folder (default 'smdownscale'), Cloud Storage bucket (optionally bucket/folder) or asset folder (projects/&lt;project&gt;/assets/&lt;folder&gt;).</source>
             <translation>Google Drive 文件夹（默认“smdownscale”）、Cloud Storage 存储桶（可写成 bucket/folder）或资产文件夹（projects/&lt;project&gt;/assets/&lt;folder&gt;）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="237" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="243" />
             <source>Tasks running at once (batch size)</source>
             <translation>同时运行的任务数（批大小）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="237" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="243" />
             <source>At most this many export tasks queued or running on Earth Engine at once; the next start as others finish. Keep it within your project's concurrent task limit.</source>
             <translation>在 Earth Engine 上同时排队或运行的导出任务至多为此数；其他任务结束后再启动后续任务。请保持在项目的并发任务上限之内。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="241" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="247" />
             <source>Status check interval (seconds)</source>
             <translation>状态检查间隔（秒）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="241" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="247" />
             <source>Seconds between task status checks; 10 or more for Earth Engine.</source>
             <translation>两次任务状态检查之间的秒数；对 Earth Engine 建议 10 秒或以上。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="251" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="257" />
             <source>Asset id of a classifier saved by an earlier run: no training, the same factors are needed.</source>
             <translation>先前运行保存的分类器的资产 ID：不再训练，需要相同的因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="255" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="261" />
             <source>Wait until the tasks finish</source>
             <translation>等待任务完成</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="255" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="261" />
             <source>Follow the tasks until they end. Off: start the first batch and return; QGIS keeps following them in the task manager, or run again with the same manifest.</source>
             <translation>跟踪任务直至结束。关闭时：启动第一批任务后返回；QGIS 会在任务管理器中继续跟踪，也可以使用同一清单再次运行。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="263" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="269" />
             <source>Earth Engine Cloud project</source>
             <translation>Earth Engine 云项目</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="263" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="269" />
             <source>Google Cloud project registered for Earth Engine. Empty: the plugin settings, then the SMDOWNSCALE_EE_PROJECT environment variable.</source>
             <translation>已注册 Earth Engine 的 Google Cloud 项目。留空：依次使用插件设置、SMDOWNSCALE_EE_PROJECT 环境变量。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="266" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="272" />
             <source>Task manifest</source>
             <translation>任务清单</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="266" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="272" />
             <source>JSON files (*.json)</source>
             <translation>JSON 文件 (*.json)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="266" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="272" />
             <source>JSON file recording the tasks; choose a file (not a temporary one) to resume a run later.</source>
             <translation>记录任务的 JSON 文件；如需稍后继续运行，请选择一个文件（而非临时文件）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="269" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="275" />
             <source>Download the completed maps from Cloud Storage into this folder and load them as layers.</source>
             <translation>将已完成的结果图从 Cloud Storage 下载到此文件夹，并作为图层加载。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="273" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="279" />
             <source>Number of tasks</source>
             <translation>任务数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="274" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="280" />
             <source>Completed tasks</source>
             <translation>已完成的任务</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="275" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="281" />
             <source>Failed or canceled tasks</source>
             <translation>失败或已取消的任务</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="276" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="282" />
             <source>Tasks not finished yet</source>
             <translation>尚未完成的任务</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="277" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="283" />
             <source>Earth Engine task ids (';'-separated)</source>
             <translation>Earth Engine 任务 ID（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="278" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="284" />
             <source>Downloaded maps (';'-separated)</source>
             <translation>已下载的结果图（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="337" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="343" />
             <source>Unknown factor {}. Known factors: {}.</source>
             <translation>未知因子 {}。已知因子：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="344" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="350" />
             <source>start date</source>
             <translation>开始日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="344" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="350" />
             <source>end date</source>
             <translation>结束日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="346" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="352" />
             <source>The {} '{}' is not a date; write it as YYYY-MM-DD.</source>
             <translation>{}“{}”不是日期；请写成 YYYY-MM-DD。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="348" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="354" />
             <source>The date range is reversed: the end date {} is before the start date {}. Swap them.</source>
             <translation>日期范围颠倒：结束日期 {} 早于开始日期 {}。请交换两者。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="351" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="357" />
             <source>Choose at least one factor.</source>
             <translation>请至少选择一个因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="357" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="363" />
             <source>Give an extent or a polygon layer for the area to downscale.</source>
             <translation>请给定要降尺度区域的范围或面图层。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="360" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="366" />
             <source>The clip minimum must be below the clip maximum.</source>
             <translation>截断下限必须小于截断上限。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="363" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="369" />
             <source>Downloading works only with the Cloud Storage destination; choose Cloud Storage or leave the download folder empty.</source>
             <translation>下载仅适用于 Cloud Storage 目标；请选择 Cloud Storage，或将下载文件夹留空。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="428" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="434" />
             <source>{} task(s): {} completed ({} in earlier runs), {} failed or canceled, {} not finished; Earth Engine compute reported: {:.2f} EECU-hours. Manifest: {}</source>
             <translation>{} 个任务：{} 个已完成（其中 {} 个在先前运行中完成），{} 个失败或已取消，{} 个未完成；Earth Engine 报告的计算量：{:.2f} EECU 小时。清单：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="433" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="439" />
             <source>{}: {}: {}</source>
             <translation>{}：{}：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="437" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="443" />
             <source>The remaining tasks are followed in the QGIS task manager (when QGIS runs), or run again with the same manifest to follow them.</source>
             <translation>其余任务由 QGIS 任务管理器跟踪（QGIS 运行时），或使用同一清单再次运行以跟踪它们。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="462" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="468" />
             <source>Following the Earth Engine tasks in the task manager.</source>
             <translation>正在任务管理器中跟踪 Earth Engine 任务。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="258" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="264" />
             <source>Plan only (dry run)</source>
             <translation>仅规划（试运行）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="258" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="264" />
             <source>Submit nothing: write the plan next to the task manifest (NAME.plan.csv) with, per export task, the pixels, bytes, source pixels Earth Engine reads and training runs, and show it in the log. Only SMAP's grid is read from Earth Engine.</source>
             <translation>不提交任何任务：在任务清单旁写出规划文件（名称.plan.csv），列出每个导出任务的像元数、字节数、Earth Engine 读取的源像元数和训练次数，并显示在日志中。只从 Earth Engine 读取 SMAP 的格网。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="279" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="285" />
             <source>Plan (CSV)</source>
             <translation>规划（CSV）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="280" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="286" />
             <source>Planned tasks</source>
             <translation>计划任务数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="281" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="287" />
             <source>Planned bytes</source>
             <translation>计划字节数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="282" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="288" />
             <source>Planned training runs</source>
             <translation>计划训练次数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="419" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="425" />
             <source>Plan written to {}: {} task(s), {} bytes, {} training run(s); nothing was submitted.</source>
             <translation>规划已写入 {}：{} 个任务，{} 字节，{} 次训练；未提交任何任务。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="244" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="250" />
             <source>Asset id to save the trained classifier to (RF and CART only), e.g. projects/&lt;project&gt;/assets/smd_rf; reuse it later with 'Reuse classifier asset'. Empty: smdownscale_classifier_&lt;run id&gt; in the asset folder or projects/&lt;project&gt;/assets.</source>
             <translation>保存训练好的分类器的资产 ID（仅限 RF 和 CART），例如 projects/&lt;project&gt;/assets/smd_rf；以后可通过“重用分类器资产”使用。为空时：资产文件夹或 projects/&lt;project&gt;/assets 中的 smdownscale_classifier_&lt;运行 ID&gt;。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="137" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="140" />
             <source>Support vector regression (NU_SVR)</source>
             <translation>支持向量回归（NU_SVR）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="158" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="162" />
             <source>L3 enhanced (radiometer, AM/PM)</source>
             <translation>L3 增强型（辐射计，上午/下午）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="163" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="167" />
             <source>Root zone (0-100 cm, L4 only)</source>
             <translation>根区（0-100 cm，仅 L4）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="233" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="239" />
             <source>Export location</source>
             <translation>导出位置</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="244" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="250" />
             <source>Save classifier as asset</source>
             <translation>将分类器保存为资产</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="251" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="257" />
             <source>Reuse classifier asset</source>
             <translation>重用分类器资产</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="269" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="275" />
             <source>Download folder (Cloud Storage)</source>
             <translation>下载文件夹（Cloud Storage）</translation>
         </message>
@@ -1358,7 +1353,7 @@ Units: the SMAP of residual correction is read as the model was trained (its SM_
             <location filename="../processing_provider/algs/downscalegee.py" line="105" />
             <source>Runs the downscaling chain on Google Earth Engine, for areas and periods too large for one computer (a province, several years of daily maps), and exports one 1 km soil moisture map per time step to Google Drive, Cloud Storage or an Earth Engine asset.
 
-Same concepts as the local chain (fetchgee, train, downscale): the factors are computed on the fine grid (target CRS and resolution), averaged onto SMAP's own grid (read from the asset) with a mean (land cover becomes class fractions), and paired with SMAP; training samples are drawn on that coarse grid, a different SMAP cell each (samples per time step; 0 = all cells), from up to 'training time steps' dates spread over the range. The model (random forest, CART, support vector regression NU_SVR with RBF kernel on standardized factors, or gradient tree boosting) is trained in regression mode and applied to the fine factors. Residual correction adds to every pixel its SMAP cell's residual (SMAP minus the cell mean of the prediction), so each cell averages to SMAP; pixels where a factor is missing then take their SMAP cell's value (the coarse field), flagged in a second band 'quality' (1 predicted from all factors, 3 coarse field only); values are then clamped to the clip range. Hyperparameters map to the local ones (README table).
+Same concepts as the local chain (fetchgee, train, downscale): the factors are computed on the fine grid (target CRS and resolution), averaged onto SMAP's own grid (read from the asset) with a mean (land cover becomes class fractions), and paired with SMAP; training samples are drawn on that coarse grid, a different SMAP cell each (samples per time step; 0 = all cells), from up to 'training time steps' dates spread over the range. The model (random forest, CART, support vector regression NU_SVR with RBF kernel on standardized factors, or gradient tree boosting) is trained in regression mode and applied to the fine factors. As in the local chain the maps have no holes: where a factor is missing (clouds, swath gaps) it is filled from its mean over the SMAP cell, interpolated between cell centres, and where no factor is observed the model predicts from the cell means alone (the coarse field), in cells with a SMAP value. Residual correction then makes each cell average to SMAP: smooth (default, no 9 km steps) or constant per cell. A second band 'quality' says how each pixel was made: 1 all factors observed, 2 missing factors filled, 3 coarse field only, 0 no value. Values are then clamped to the clip range. Hyperparameters map to the local ones (README table).
 
 Tasks: exports are submitted in batches (at most 'batch size' queued or running at once) and followed until they end ('wait'), with progress = finished tasks; cancel cancels them on Earth Engine. Without 'wait' the first batch is started and the algorithm returns; in QGIS the rest is followed in the task manager. The task manifest (JSON) records every task (id, destination, state, Earth Engine's error message; never a credential): run again with the same manifest to resume: completed tasks are skipped, failed or canceled ones submitted again, running ones followed.
 
@@ -1367,13 +1362,23 @@ Random forest and CART are trained once, by a classifier task saved as an asset 
 Earth Engine access: a Cloud project registered for Earth Engine (parameter, plugin settings or SMDOWNSCALE_EE_PROJECT) and your credentials ('earthengine authenticate') or a service account (plugin settings).</source>
             <translation>在 Google Earth Engine 上运行降尺度流程，适用于单台计算机难以处理的区域和时段（一个省、多年的逐日结果），并将每个时间步长的一幅 1 km 土壤水分图导出到 Google Drive、Cloud Storage 或 Earth Engine 资产。
 
-概念与本地流程（fetchgee、train、downscale）相同：因子在精细格网（目标坐标参考系和分辨率）上计算，以均值聚合到 SMAP 自身的格网（从资产读取）上（土地覆盖转为各类别所占比例），并与 SMAP 配对；训练样本在该粗格网上抽取，每个样本为不同的 SMAP 像元（每个时间步长的样本数；0 = 全部像元），取自均匀分布在日期范围内、至多“训练时间步数”个日期。模型（随机森林、CART、在标准化因子上使用 RBF 核的支持向量回归 NU_SVR，或梯度提升树）以回归模式训练，并应用于精细分辨率因子。残差校正将每个像元所在 SMAP 像元的残差（SMAP 减去该像元内预测值的均值）加到该像元上，使每个 SMAP 像元的均值等于 SMAP；因子缺失的像元随后取其所在 SMAP 像元的值（粗分辨率场），并在第二个波段“quality”中标记（1 由所有因子预测，3 仅粗分辨率场）；随后将结果限制在截断范围内。超参数与本地流程一一对应（见 README 中的表格）。
+概念与本地流程（fetchgee、train、downscale）相同：因子在精细格网（目标坐标参考系和分辨率）上计算，以均值聚合到 SMAP 自身的格网（从资产读取）上（土地覆盖转为各类别所占比例），并与 SMAP 配对；训练样本在该粗格网上抽取，每个样本为不同的 SMAP 像元（每个时间步长的样本数；0 = 全部像元），取自均匀分布在日期范围内、至多“训练时间步数”个日期。模型（随机森林、CART、在标准化因子上使用 RBF 核的支持向量回归 NU_SVR，或梯度提升树）以回归模式训练，并应用于精细分辨率因子。与本地流程一样，结果图没有空洞：某个因子缺失（云、扫描条带间隙）时，用该因子在 SMAP 像元内的均值填补，并在像元中心之间插值；没有任何因子观测的像元，模型仅由像元均值进行预测（即粗分辨率场），且仅限于有 SMAP 值的像元。随后残差校正使每个像元的均值等于 SMAP：平滑（默认，无 9 km 台阶）或每个像元加常数。第二个波段“quality”说明每个像元的来源：1 所有因子均有观测，2 缺失因子已填补，3 仅粗分辨率场，0 无值。随后将结果限制在截断范围内。超参数与本地流程一一对应（见 README 中的表格）。
 
 任务：导出任务分批提交（同时排队或运行的任务至多为“批大小”），并跟踪至结束（“等待”），进度 = 已结束的任务；取消操作会在 Earth Engine 上取消这些任务。不勾选“等待”时，启动第一批任务后算法即返回；在 QGIS 中，其余任务由任务管理器继续跟踪。任务清单（JSON）记录每个任务（ID、目标位置、状态、Earth Engine 的错误信息；从不记录凭据）：使用同一清单再次运行即可继续：已完成的任务被跳过，失败或已取消的任务重新提交，正在运行的任务继续跟踪。
 
 随机森林和 CART 只训练一次：由一个分类器任务训练并保存为资产（给定的资产，否则以本次运行命名），每个导出任务都加载它；支持向量回归和梯度提升树无法保存，因此每个导出任务都会重新训练（至多 25,000 个样本）。已保存的分类器以后可以直接重用而无需重新训练。使用 Cloud Storage 时，已完成的结果图可以下载到文件夹并作为图层加载。
 
 Earth Engine 访问：需要一个已注册 Earth Engine 的云项目（参数、插件设置或 SMDOWNSCALE_EE_PROJECT），以及您的凭据（“earthengine authenticate”）或服务账号（插件设置）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscalegee.py" line="143" />
+            <source>Smooth (mass-conserving)</source>
+            <translation>平滑（质量守恒）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscalegee.py" line="214" />
+            <source>Both keep each SMAP cell's mean. Smooth (default): the residuals (SMAP minus the cell mean of the prediction) are interpolated between cell centres and corrected in a few rounds on Earth Engine, so no steps appear at cell edges. Constant: each cell's residual is added to its pixels (9 km steps).</source>
+            <translation>两者都保持每个 SMAP 像元的均值。平滑（默认）：残差（SMAP 减去该像元内预测值的均值）在像元中心之间插值，并在 Earth Engine 上经过几轮校正，因此像元边界处不出现台阶。常数：将每个像元的残差加到其内的像元上（9 km 台阶）。</translation>
         </message>
     </context>
     <context>

@@ -15,6 +15,11 @@ tiling of a grid yields the same mosaic and tests can check values exactly. Mask
 (:func:`default_mask` or ``fake.mask``) are delivered the way Earth Engine delivers them: filled with
 the value of an ``Image.unmask`` call found in the expression, else 0.
 
+With ``numeric=True`` computePixels evaluates the expression itself (:class:`NumericEvaluator`): the server-side
+chain's cell means (``reduceResolution``), bilinear spreading (``resample``), masks, arithmetic and a saved
+regressor (``Classifier.load`` of ``fake.classifiers``) on test images (``Image.load`` of ``fake.images``) and the
+fake's own collections; any other function is refused (HTTP 400), and signatures are checked first as always.
+
 Faults are injected per endpoint (``fake.inject(Fault.http(503), times=2)``): HTTP errors in
 Earth Engine's JSON shape (optionally with ``Retry-After``), slow answers, connections dropped
 mid-body and corrupt payloads. Every request is logged (time, endpoint, path, JSON body, headers).
@@ -295,8 +300,16 @@ class FakeEarthEngine:
                  access_token: str = "ya29.fake-access-token",
                  smap_fn: Optional[Callable[[np.ndarray, np.ndarray, int], np.ndarray]] = None,
                  require_token: bool = False,
-                 day_offset: Optional[Callable[[int, int], float]] = None) -> None:
+                 day_offset: Optional[Callable[[int, int], float]] = None, numeric: bool = False) -> None:
         self.project = project
+        #: computePixels evaluates the expression itself (:class:`NumericEvaluator`) instead of answering the
+        #: source's values: for server-side computations (cell means, bilinear spreading, gap filling).
+        self.numeric = numeric
+        #: Images ``Image.load`` serves in numeric mode, by asset id (:class:`TestImage`).
+        self.images: dict = {}
+        #: Saved regressors ``Classifier.load`` serves in numeric mode: asset id -> (input band names, function of
+        #: the (bands, ...) values in that order).
+        self.classifiers: dict = {}
         #: Factor values that depend on the date: ``day_offset(day_ordinal, band)`` is added to ``value_fn``
         #: (the day is the earliest date-range start of the expression). SMAP always depends on the date.
         self.day_offset = day_offset
@@ -702,6 +715,418 @@ def _evaluate(body: dict) -> Any:
     raise _RefusedError(400, f"The fake Earth Engine cannot compute {call.get('functionName', 'this value')}.")
 
 
+# -- numeric evaluation of image expressions (``FakeEarthEngine(numeric=True)``) ------------------------------
+
+@dataclass(frozen=True)
+class PixelGrid:
+    """A grid the evaluator computes an image on: CRS, Earth Engine transform [sx, shx, tx, shy, sy, ty], size."""
+
+    crs: str
+    transform: tuple
+    width: int
+    height: int
+
+    def centers(self) -> tuple[np.ndarray, np.ndarray]:
+        sx, shx, tx, shy, sy, ty = self.transform
+        c, r = np.meshgrid(np.arange(self.width) + 0.5, np.arange(self.height) + 0.5)
+        return tx + c * sx + r * shx, ty + c * shy + r * sy
+
+
+@dataclass
+class _Pixels:
+    """An evaluated image: values and masks (bands, rows, cols), 0/1 masks, band names."""
+
+    values: np.ndarray
+    mask: np.ndarray
+    names: list
+
+
+#: Test images served by ``Image.load`` (``fake.images[id]``): values and mask from pixel centres in ``crs``.
+@dataclass
+class TestImage:
+    crs: str
+    transform: list
+    names: list
+    values: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (x, y) -> (bands, ...) values
+    mask: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None  # (x, y) -> (bands, ...) True = masked
+
+
+def _transform_points(x: np.ndarray, y: np.ndarray, src: str, dst: str) -> tuple[np.ndarray, np.ndarray]:
+    from osgeo import osr
+
+    if src == dst:
+        return x, y
+    a, b = osr.SpatialReference(), osr.SpatialReference()
+    a.SetFromUserInput(src)
+    b.SetFromUserInput(dst)
+    if a.IsSame(b):
+        return x, y
+    for srs in (a, b):
+        srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    pts = np.asarray(osr.CoordinateTransformation(a, b).TransformPoints(np.column_stack([np.ravel(x), np.ravel(y)])))
+    return pts[:, 0].reshape(np.shape(x)), pts[:, 1].reshape(np.shape(x))
+
+
+def _pixel_position(x: np.ndarray, y: np.ndarray, t: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Fractional (col, row) of points in a north-up grid with Earth Engine transform ``t`` (no shear)."""
+    sx, shx, tx, shy, sy, ty = t
+    if shx or shy:
+        raise _RefusedError(400, "The fake Earth Engine evaluates north-up grids only.")
+    return (x - tx) / sx, (y - ty) / sy
+
+
+#: Functions the numeric evaluator computes (anything else is refused, HTTP 400).
+NUMERIC_FUNCTIONS = ("Image.load", "Image.constant", "Image.reproject", "Image.reduceResolution", "Image.resample",
+                     "Image.rename", "Image.select", "Image.toFloat", "Image.toDouble", "Image.add", "Image.subtract",
+                     "Image.multiply", "Image.divide", "Image.max", "Image.gt", "Image.eq", "Image.not", "Image.mask",
+                     "Image.updateMask", "Image.unmask", "Image.where", "Image.reduce", "Image.clamp",
+                     "Image.addBands", "Image.cat", "Image.classify")
+_BINARY = {"Image.add": np.add, "Image.subtract": np.subtract, "Image.multiply": np.multiply,
+           "Image.max": np.maximum, "Image.gt": lambda a, b: (a > b).astype(np.float64),
+           "Image.eq": lambda a, b: (a == b).astype(np.float64)}
+#: Ops whose output keeps the default projection of one argument.
+_KEEPS_PROJECTION = {"Image.unmask": "input", "Image.updateMask": "image", "Image.rename": "input",
+                     "Image.select": "input", "Image.toFloat": "value", "Image.toDouble": "value",
+                     "Image.resample": "image", "Image.reduceResolution": "image", "Image.mask": "image",
+                     "Image.clamp": "input", "Image.where": "input", "Image.reduce": "image", "Image.not": "value",
+                     **{name: "image1" for name in ("Image.add", "Image.subtract", "Image.multiply", "Image.divide",
+                                                     "Image.max", "Image.gt", "Image.eq")}}
+
+
+class NumericEvaluator:
+    """Evaluates a serialized image expression on a grid, the way Earth Engine computes it (within the operations
+    of :data:`NUMERIC_FUNCTIONS`):
+
+    * an image is computed lazily on the grid it is requested in; ``reproject`` computes its input on the pixels of
+      its own projection holding the requested pixel centres and takes, for each requested pixel, the one its
+      centre falls in (nearest neighbour);
+    * ``reduceResolution`` (under a ``reproject`` onto a coarser grid) averages the valid pixels of its input, in
+      the input's default projection, whose centres fall in each output pixel; it fails as Earth Engine does when a
+      pixel would need more than ``maxPixels`` inputs (``bestEffort`` is not taken);
+    * ``resample('bilinear')`` interpolates between the pixel centres of the input's default projection (which must
+      be known: a ``reproject`` or a loaded image); a pixel is masked when one of its four knots is;
+    * band-wise arithmetic with one-band images broadcast, masks combined (a quotient by 0 is masked);
+    * sources: ``Image.load`` of ``fake.images`` (:class:`TestImage`), and expressions loading the fake's
+      collections (factors: :func:`field` with ``fake.mask``; SMAP: the value of the lattice cell, as computePixels
+      answers them).
+    """
+
+    def __init__(self, fake: FakeEarthEngine, expression: Any) -> None:
+        self.fake = fake
+        self.root = _resolve(expression)
+        self._cache: dict = {}
+
+    # -- helpers ------------------------------------------------------------------------------------------
+    @staticmethod
+    def _call(node: Any) -> tuple[Optional[str], dict]:
+        call = _invocation(node)
+        return call.get("functionName"), call.get("arguments", {})
+
+    def _const(self, node: Any) -> Any:
+        if isinstance(node, dict) and "constantValue" in node:
+            return node["constantValue"]
+        if isinstance(node, dict) and "arrayValue" in node:
+            return [self._const(v) for v in node["arrayValue"].get("values", [])]
+        name, args = self._call(node)
+        if name == "Image.constant":
+            return self._const(args.get("value"))
+        raise _RefusedError(400, f"The fake Earth Engine expects a constant here, got {name or node}.")
+
+    def _projection(self, node: Any) -> Optional[tuple[str, tuple]]:
+        """(crs, transform) of a Projection argument or of an image's default projection (None: unknown)."""
+        name, args = self._call(node)
+        if name == "Projection":
+            return str(self._const(args.get("crs"))), tuple(float(v) for v in self._const(args.get("transform")))
+        if name == "Image.reproject":
+            crs = args.get("crs")
+            if self._call(crs)[0] == "Projection":
+                return self._projection(crs)
+            return str(self._const(crs)), tuple(float(v) for v in self._const(args.get("crsTransform")))
+        if name == "Image.load":
+            image = self.fake.images.get(self._const(args.get("id")))
+            return None if image is None else (image.crs, tuple(image.transform))
+        if name in _KEEPS_PROJECTION:
+            return self._projection(args.get(_KEEPS_PROJECTION[name]))
+        return None
+
+    @staticmethod
+    def _covering(proj: tuple[str, tuple], grid: PixelGrid, x: np.ndarray, y: np.ndarray, margin: int = 0
+                  ) -> tuple[PixelGrid, np.ndarray, np.ndarray]:
+        """The pixels of ``proj`` around points (x, y) of ``grid``'s CRS: a sub-grid and each point's (col, row)
+        in it (fractional)."""
+        crs, t = proj
+        px, py = _transform_points(x, y, grid.crs, crs)
+        u, v = _pixel_position(px, py, t)
+        c0 = int(np.floor(np.nanmin(u))) - margin
+        r0 = int(np.floor(np.nanmin(v))) - margin
+        c1 = int(np.floor(np.nanmax(u))) + margin + 1
+        r1 = int(np.floor(np.nanmax(v))) + margin + 1
+        sx, shx, tx, shy, sy, ty = t
+        sub = PixelGrid(crs, (sx, shx, tx + c0 * sx, shy, sy, ty + r0 * sy), c1 - c0, r1 - r0)
+        if sub.width * sub.height > 2 ** 26:
+            raise _RefusedError(400, "User memory limit exceeded.")
+        return sub, u - c0, v - r0
+
+    # -- evaluation -----------------------------------------------------------------------------------------
+    def pixels(self, grid: PixelGrid, node: Any = None) -> _Pixels:
+        node = self.root if node is None else node
+        key = (id(node), grid)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._cache[key] = self._eval(node, grid)
+        return hit
+
+    def _eval(self, node: Any, grid: PixelGrid) -> _Pixels:
+        name, args = self._call(node)
+        shape = (grid.height, grid.width)
+        if name is None or name not in NUMERIC_FUNCTIONS:
+            ids = loaded_ids(node)
+            if ids and all(i in self.fake.smap_projections or _known_asset(i) for i in ids) and name != "Image.load":
+                return self._source(node, ids, grid)
+            raise _RefusedError(400, f"The fake Earth Engine cannot evaluate {name or 'this value'} numerically.")
+        if name == "Image.load":
+            image_id = self._const(args.get("id"))
+            image = self.fake.images.get(image_id)
+            if image is None:
+                raise _RefusedError(400, f"Image.load: Image asset '{image_id}' not found (does not exist or caller "
+                                         "does not have access).")
+            x, y = _transform_points(*grid.centers(), grid.crs, image.crs)
+            values = np.asarray(image.values(x, y), dtype=np.float64).reshape(len(image.names), *shape)
+            masked = np.zeros(values.shape, bool) if image.mask is None else \
+                np.asarray(image.mask(x, y), bool).reshape(values.shape)
+            return _Pixels(np.where(masked, 0.0, values), (~masked).astype(np.float64), list(image.names))
+        if name == "Image.constant":
+            value = np.atleast_1d(np.asarray(self._const(args.get("value")), dtype=np.float64))
+            n = value.size
+            return _Pixels(np.broadcast_to(value[:, None, None], (n, *shape)).copy(), np.ones((n, *shape)),
+                           ["constant"] if n == 1 else [f"constant_{k}" for k in range(n)])
+        if name == "Image.reproject":
+            return self._reproject(args, grid)
+        if name == "Image.reduceResolution":
+            return self._reduce_resolution(args, grid)
+        if name == "Image.resample":
+            return self._resample(args, grid)
+        if name in ("Image.rename", "Image.select"):
+            img = self.pixels(grid, args.get("input"))
+            if name == "Image.rename":
+                names = list(self._const(args.get("names")))
+                return _Pixels(img.values, img.mask, names)
+            picks = [img.names.index(s) if isinstance(s, str) else int(s)
+                     for s in self._const(args.get("bandSelectors"))]
+            new = self._const(args["newNames"]) if args.get("newNames") else [img.names[k] for k in picks]
+            return _Pixels(img.values[picks], img.mask[picks], list(new))
+        if name in ("Image.toFloat", "Image.toDouble"):
+            img = self.pixels(grid, args.get("value"))
+            cast = np.float32 if name == "Image.toFloat" else np.float64
+            return _Pixels(img.values.astype(cast).astype(np.float64), img.mask, img.names)
+        if name in _BINARY or name == "Image.divide":
+            a, b = self.pixels(grid, args.get("image1")), self.pixels(grid, args.get("image2"))
+            av, bv, am, bm = self._broadcast(a, b)
+            mask = np.minimum(am, bm)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                if name == "Image.divide":
+                    values = np.where(bv != 0, av / np.where(bv != 0, bv, 1.0), 0.0)
+                    mask = np.where(bv != 0, mask, 0.0)
+                else:
+                    values = _BINARY[name](av, bv)
+            return _Pixels(np.where(mask > 0, values, 0.0), mask, a.names if a.values.shape[0] >= b.values.shape[0]
+                           else b.names)
+        if name == "Image.not":
+            img = self.pixels(grid, args.get("value"))
+            return _Pixels((img.values == 0).astype(np.float64), img.mask, img.names)
+        if name == "Image.mask":
+            if args.get("mask") is not None:
+                raise _RefusedError(400, "The fake Earth Engine evaluates Image.mask without a new mask only.")
+            img = self.pixels(grid, args.get("image"))
+            return _Pixels(img.mask.copy(), np.ones_like(img.mask), img.names)
+        if name == "Image.updateMask":
+            img, m = self.pixels(grid, args.get("image")), self.pixels(grid, args.get("mask"))
+            iv, mv, im, mm = self._broadcast(img, m)
+            mask = np.minimum(im, np.where(mm > 0, np.clip(mv, 0.0, 1.0), 0.0))
+            return _Pixels(np.where(mask > 0, iv, 0.0), mask, img.names)
+        if name == "Image.unmask":
+            img = self.pixels(grid, args.get("input"))
+            value = self.pixels(grid, args["value"]) if args.get("value") is not None else \
+                _Pixels(np.zeros_like(img.values), np.ones_like(img.mask), img.names)
+            iv, vv, im, vm = self._broadcast(img, value)
+            keep = im > 0
+            return _Pixels(np.where(keep, iv, vv), np.where(keep, im, vm), img.names)
+        if name == "Image.where":
+            img, test = self.pixels(grid, args.get("input")), self.pixels(grid, args.get("test"))
+            value = self.pixels(grid, args.get("value"))
+            iv, tv, im, tm = self._broadcast(img, test)
+            _, vv, _, vm = self._broadcast(img, value)
+            swap = (tm > 0) & (tv != 0)
+            return _Pixels(np.where(swap, vv, iv), np.where(swap, vm, im), img.names)
+        if name == "Image.reduce":
+            img = self.pixels(grid, args.get("image"))
+            reducer = self._call(args.get("reducer"))[0]
+            ops = {"Reducer.min": np.min, "Reducer.max": np.max}
+            if reducer not in ops:
+                raise _RefusedError(400, f"The fake Earth Engine cannot evaluate Image.reduce with {reducer}.")
+            ok = img.mask > 0
+            fill = np.inf if reducer == "Reducer.min" else -np.inf
+            out = ops[reducer](np.where(ok, img.values, fill), axis=0)
+            any_ok = ok.any(axis=0)
+            return _Pixels(np.where(any_ok, out, 0.0)[None], any_ok[None].astype(np.float64),
+                           [reducer.split(".")[1]])
+        if name == "Image.classify":
+            return self._classify(args, grid)
+        if name == "Image.clamp":
+            img = self.pixels(grid, args.get("input"))
+            lo, hi = float(self._const(args.get("low"))), float(self._const(args.get("high")))
+            return _Pixels(np.where(img.mask > 0, np.clip(img.values, lo, hi), 0.0), img.mask, img.names)
+        parts = [self.pixels(grid, args.get("dstImg")), self.pixels(grid, args.get("srcImg"))] \
+            if name == "Image.addBands" else [self.pixels(grid, n) for n in self._const_list(args.get("images"))]
+        return _Pixels(np.concatenate([p.values for p in parts]), np.concatenate([p.mask for p in parts]),
+                       [n for p in parts for n in p.names])
+
+    @staticmethod
+    def _const_list(node: Any) -> list:
+        return list((node or {}).get("arrayValue", {}).get("values", []))
+
+    @staticmethod
+    def _broadcast(a: _Pixels, b: _Pixels) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        na, nb = a.values.shape[0], b.values.shape[0]
+        if na != nb and 1 not in (na, nb):
+            raise _RefusedError(400, f"Images must contain the same number of bands or only 1 band. Got {na} and "
+                                     f"{nb}.")
+        n = max(na, nb)
+        return tuple(np.broadcast_to(v, (n, *v.shape[1:])) for v in (a.values, b.values, a.mask, b.mask))
+
+    def _reproject(self, args: dict, grid: PixelGrid) -> _Pixels:
+        crs = args.get("crs")
+        proj = self._projection({"functionInvocationValue": {"functionName": "Image.reproject", "arguments": args}})
+        if proj is None or (self._call(crs)[0] != "Projection" and args.get("crsTransform") is None):
+            raise _RefusedError(400, "The fake Earth Engine evaluates reproject onto a crs and crsTransform only.")
+        x, y = grid.centers()
+        sub, u, v = self._covering(proj, grid, x, y)
+        img = self.pixels(sub, args.get("image"))
+        col = np.clip(np.floor(u).astype(np.int64), 0, sub.width - 1)
+        row = np.clip(np.floor(v).astype(np.int64), 0, sub.height - 1)
+        return _Pixels(img.values[:, row, col], img.mask[:, row, col], img.names)
+
+    def _reduce_resolution(self, args: dict, grid: PixelGrid) -> _Pixels:
+        reducer = self._call(args.get("reducer"))[0]
+        if reducer != "Reducer.mean":
+            raise _RefusedError(400, f"The fake Earth Engine evaluates reduceResolution with Reducer.mean only, not "
+                                     f"{reducer}.")
+        if args.get("bestEffort") is not None and self._const(args["bestEffort"]):
+            raise _RefusedError(400, "The fake Earth Engine does not evaluate reduceResolution with bestEffort.")
+        source = self._projection(args.get("image"))
+        if source is None:
+            raise _RefusedError(400, "Image.reduceResolution: The input to reduceResolution does not have a valid "
+                                     "default projection. Use setDefaultProjection() first.")
+        max_pixels = int(self._const(args["maxPixels"])) if args.get("maxPixels") is not None else 64
+        sx, shx, tx, shy, sy, ty = grid.transform
+        # the source pixels around the output pixels: their corners, then every source pixel's centre
+        corners_x = tx + np.array([0, grid.width, 0, grid.width]) * sx
+        corners_y = ty + np.array([0, 0, grid.height, grid.height]) * sy
+        sub, _, _ = self._covering(source, grid, corners_x, corners_y, margin=1)
+        img = self.pixels(sub, args.get("image"))
+        cx, cy = _transform_points(*sub.centers(), sub.crs, grid.crs)
+        u, v = _pixel_position(cx, cy, grid.transform)
+        col, row = np.floor(u).astype(np.int64), np.floor(v).astype(np.int64)
+        inside = (col >= 0) & (col < grid.width) & (row >= 0) & (row < grid.height)
+        cell = np.where(inside, row * grid.width + col, -1).ravel()
+        use = cell >= 0
+        count = np.bincount(cell[use], minlength=grid.width * grid.height)
+        if count.max(initial=0) > max_pixels:
+            raise _RefusedError(400, f"Image.reduceResolution: Too many input pixels per output pixel. Need "
+                                     f"{int(count.max())}, but only {max_pixels} allowed. Try increasing maxPixels.")
+        n = img.values.shape[0]
+        values = np.zeros((n, grid.height, grid.width))
+        mask = np.zeros((n, grid.height, grid.width))
+        for b in range(n):
+            ok = (img.mask[b].ravel() > 0) & use
+            s = np.bincount(cell[ok], weights=img.values[b].ravel()[ok], minlength=grid.width * grid.height)
+            k = np.bincount(cell[ok], minlength=grid.width * grid.height)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                values[b] = np.where(k > 0, s / np.maximum(k, 1), 0.0).reshape(grid.height, grid.width)
+            mask[b] = (k > 0).reshape(grid.height, grid.width)
+        return _Pixels(values, mask, img.names)
+
+    def _resample(self, args: dict, grid: PixelGrid) -> _Pixels:
+        mode = self._const(args["mode"]) if args.get("mode") is not None else "bilinear"
+        if mode != "bilinear":
+            raise _RefusedError(400, f"The fake Earth Engine evaluates resample('bilinear') only, not {mode!r}.")
+        source = self._projection(args.get("image"))
+        if source is None:
+            raise _RefusedError(400, "Image.resample: the input has no fixed default projection (a composite or a "
+                                     "constant: Earth Engine would interpolate at 1 degree in WGS 84); reproject it "
+                                     "first.")
+        x, y = grid.centers()
+        sub, u, v = self._covering(source, grid, x, y, margin=1)
+        img = self.pixels(sub, args.get("image"))
+        u, v = u - 0.5, v - 0.5  # positions relative to the knots (pixel centres)
+        c0, r0 = np.floor(u).astype(np.int64), np.floor(v).astype(np.int64)
+        fx, fy = u - c0, v - r0
+        values = np.zeros((img.values.shape[0], *x.shape))
+        mask = np.ones_like(values)
+        for dr, wy in ((0, 1.0 - fy), (1, fy)):
+            for dc, wx in ((0, 1.0 - fx), (1, fx)):
+                rr = np.clip(r0 + dr, 0, sub.height - 1)
+                cc = np.clip(c0 + dc, 0, sub.width - 1)
+                values += wy * wx * img.values[:, rr, cc]
+                mask = np.minimum(mask, np.where(wy * wx > 0, img.mask[:, rr, cc], 1.0))
+        return _Pixels(np.where(mask > 0, values, 0.0), mask, img.names)
+
+    def _classify(self, args: dict, grid: PixelGrid) -> _Pixels:
+        """A saved regressor (``Classifier.load`` of ``fake.classifiers``, output mode REGRESSION) applied to the
+        image's bands by name; masked where an input band is."""
+        loads = [c for c in _calls(args.get("classifier")) if c.get("functionName") == "Classifier.load"]
+        others = {c.get("functionName") for c in _calls(args.get("classifier"))} - \
+            {"Classifier.load", "Classifier.setOutputMode"}
+        modes = [self._const(c["arguments"].get("mode")) for c in _calls(args.get("classifier"))
+                 if c.get("functionName") == "Classifier.setOutputMode"]
+        if len(loads) != 1 or others or modes != ["REGRESSION"]:
+            raise _RefusedError(400, "The fake Earth Engine classifies with a saved regressor only "
+                                     "(Classifier.load + setOutputMode('REGRESSION')).")
+        asset = self._const(loads[0]["arguments"].get("id"))
+        if asset not in self.fake.classifiers:
+            raise _RefusedError(400, f"Classifier.load: Classifier asset '{asset}' not found (does not exist or caller "
+                                     "does not have access).")
+        inputs, fn = self.fake.classifiers[asset]
+        img = self.pixels(grid, args.get("image"))
+        missing = [b for b in inputs if b not in img.names]
+        if missing:
+            raise _RefusedError(400, f"Image.classify: Property '{missing[0]}' of feature is missing.")
+        picks = [img.names.index(b) for b in inputs]
+        mask = img.mask[picks].min(axis=0)
+        values = np.asarray(fn(img.values[picks]), dtype=np.float64)
+        out = self._const(args["outputName"]) if args.get("outputName") is not None else "classification"
+        return _Pixels(np.where(mask > 0, values, 0.0)[None], (mask > 0)[None].astype(np.float64), [out])
+
+    def _source(self, node: Any, ids: list, grid: PixelGrid) -> _Pixels:
+        """A sub-expression loading the fake's collections: the values computePixels answers for it."""
+        names = output_bands({"values": {"0": node}, "result": "0"}) or ["b1"]
+        x, y = grid.centers()
+        smap = [i for i in ids if i in self.fake.smap_projections]
+        values, masks = [], []
+        for k in range(len(names)):
+            if smap:
+                col, row = smap_cells(smap[0], x, y, grid.crs)
+                day = step_day(node) or 0
+                if self.fake.smap_fn is None:
+                    vals = smap_value(col, row, day).astype(np.float64)
+                else:
+                    sx, _, tx, _, sy, ty = self.fake.smap_projections[smap[0]]["transform"]
+                    vals = np.asarray(self.fake.smap_fn(tx + (col + 0.5) * sx, ty + (row + 0.5) * sy, day),
+                                      dtype=np.float64)
+                bad = smap_is_fill(col, row)
+                if not masks_fill(node):
+                    vals = np.where(bad, (vals * (SMAP_IMAGES_PER_STEP - 1) + SMAP_FILL) / SMAP_IMAGES_PER_STEP, vals)
+                    bad = np.zeros_like(bad)
+            else:
+                vals = np.asarray(self.fake.value_fn(x, y, k), dtype=np.float64)
+                if self.fake.day_offset is not None:
+                    vals = vals + self.fake.day_offset(step_day(node) or 0, k)
+                bad = np.asarray(self.fake.mask(x, y, k), dtype=bool)
+            values.append(np.where(bad, 0.0, vals))
+            masks.append((~bad).astype(np.float64))
+        return _Pixels(np.stack(values), np.stack(masks), list(names))
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     fake: FakeEarthEngine
@@ -823,7 +1248,7 @@ class _Handler(BaseHTTPRequestHandler):
                 400, f"Image.select: Band pattern '{missing[0]}' did not match any bands. Available bands: "
                      f"[{', '.join(available)}]", "INVALID_ARGUMENT")
         ids = loaded_ids(expression)
-        unknown = [i for i in ids if not _known_asset(i)]
+        unknown = [i for i in ids if not _known_asset(i) and i not in fake.images]
         if unknown:
             return 400, "application/json", _error_json(
                 400, f"ImageCollection.load: ImageCollection asset '{unknown[0]}' not found (does not exist or caller "
@@ -837,7 +1262,22 @@ class _Handler(BaseHTTPRequestHandler):
         fill = find_unmask_value(expression)
         smap = [i for i in ids if i in fake.smap_projections]
         arrays = []
-        for k in range(len(bands)):
+        if fake.numeric:
+            a = grid.get("affineTransform", {})
+            keys = (("scaleX", 1), ("shearX", 0), ("translateX", 0), ("shearY", 0), ("scaleY", 1), ("translateY", 0))
+            where = PixelGrid(crs, tuple(float(a.get(k, d)) for k, d in keys), width, height)
+            try:
+                img = NumericEvaluator(fake, expression).pixels(where)
+            except _RefusedError as exc:
+                return exc.status, "application/json", _error_json(exc.status, str(exc),
+                                                                   _STATUS_NAMES.get(exc.status, "UNKNOWN"))
+            picks = [img.names.index(b) if b in img.names else None for b in bands]
+            if None in picks:
+                return 400, "application/json", _error_json(
+                    400, f"Image.select: Band pattern '{bands[picks.index(None)]}' did not match any bands. Available "
+                         f"bands: [{', '.join(img.names)}]", "INVALID_ARGUMENT")
+            arrays = [np.where(img.mask[k] > 0, img.values[k], 0.0) for k in picks]  # masked pixels: 0
+        for k in range(len(bands) if not fake.numeric else 0):
             if smap:  # SMAP: the value of the lattice cell each pixel center falls in (nearest neighbour)
                 col, row = smap_cells(smap[0], x, y, crs)
                 day = step_day(expression) or 0

@@ -295,3 +295,184 @@ def request_objects(**kw: Any) -> tuple[FetchRequest, FetchOptions, Connection]:
 def downscale_objects(**kw: Any) -> tuple[DownscaleRequest, TaskRun, Connection]:
     """Keyword arguments as :func:`.pipeline.downscale_gee`'s request, task run and connection."""
     return as_objects(kw, DownscaleRequest, TaskRun, Connection)  # type: ignore[return-value]
+
+
+# -- a small scene for the server-side chain evaluated by the fake Earth Engine (numeric mode) -------------------
+
+GEE_FACTORS = ("ndvi", "lst_day")
+GEE_CLASSIFIER = "projects/test-project/assets/gee_scene_model"
+
+
+@dataclasses.dataclass
+class GeeScene:
+    """Factors, a model, a prediction and SMAP as functions of EPSG:6933 coordinates, on an EASE 9 km window.
+
+    SMAP of a cell is the mean of the truth over the 1 km pixels of the fine lattice whose centres fall in it
+    (defined beyond the window too, as on Earth Engine); ``smap_missing`` cells (window col, row) have none. The
+    factors are masked in round clouds (``cloud_*``: NDVI only, LST only, both).
+    """
+
+    coarse: raster.Grid
+    fine: raster.Grid
+    smap_missing: tuple = ((5, 2),)
+    #: Clouds: (centre x, centre y, radius m, factor indices masked).
+    clouds: tuple = ()
+
+    def ndvi(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return 0.45 + 0.2 * np.sin(x / 6000.0) * np.cos(y / 9000.0) + 0.05 * np.sin((x + 2 * y) / 1700.0)
+
+    def lst(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return 300.0 + 8.0 * np.cos(x / 11000.0 + 0.3) + 3.0 * np.sin((2 * x - y) / 2300.0)
+
+    @staticmethod
+    def model(ndvi: np.ndarray, lst: np.ndarray) -> np.ndarray:
+        """The 'trained' regressor (served as the saved classifier :data:`GEE_CLASSIFIER`)."""
+        return 0.1 + 0.4 * ndvi - 0.006 * (lst - 300.0)
+
+    def prediction(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return self.model(self.ndvi(x, y), self.lst(x, y))
+
+    def truth(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The prediction plus a smooth bias the coarse field knows about (scales of 15-30 km)."""
+        return self.prediction(x, y) + 0.04 * np.sin(x / 15000.0 + 1.0) + 0.03 * np.cos(y / 11000.0 - x / 30000.0)
+
+    def masked(self, x: np.ndarray, y: np.ndarray, factor: int) -> np.ndarray:
+        out = np.zeros(np.shape(x), bool)
+        for cx, cy, radius, factors in self.clouds:
+            if factor in factors:
+                out |= (x - cx) ** 2 + (y - cy) ** 2 <= radius ** 2
+        return out
+
+    def cell_of(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(col, row) of points in the coarse window (may lie outside it)."""
+        x0, dx, _, y0, _, dy = self.coarse.transform
+        return np.floor((x - x0) / dx).astype(np.int64), np.floor((y - y0) / dy).astype(np.int64)
+
+    def smap(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """SMAP at points: the truth's mean over the fine pixels of the cell holding each point."""
+        x0, dx, _, y0, _, dy = self.coarse.transform
+        fx0, res = self.fine.transform[0], self.fine.transform[1]
+        fy0 = self.fine.transform[3]
+        col, row = self.cell_of(np.ravel(x), np.ravel(y))
+        out = np.empty(col.shape)
+        for k, (c, r) in enumerate(zip(col, row)):
+            ax, bx = x0 + c * dx, x0 + (c + 1) * dx
+            ay, by = y0 + (r + 1) * dy, y0 + r * dy  # dy < 0: ay is the cell's bottom
+            ix = np.arange(np.ceil((ax - fx0) / res - 0.5), np.ceil((bx - fx0) / res - 0.5))
+            iy = np.arange(np.ceil((fy0 - by) / res - 0.5), np.ceil((fy0 - ay) / res - 0.5))
+            px, py = np.meshgrid(fx0 + (ix + 0.5) * res, fy0 - (iy + 0.5) * res)
+            out[k] = self.truth(px, py).mean()
+        return out.reshape(np.shape(x))
+
+    def smap_masked(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        col, row = self.cell_of(x, y)
+        out = np.zeros(np.shape(x), bool)
+        for c, r in self.smap_missing:
+            out |= (col == c) & (row == r)
+        return out
+
+    def smap_window(self) -> np.ndarray:
+        """(H, W) SMAP of the window's cells, NaN where missing."""
+        x, y = self.coarse.centers(0, self.coarse.height)
+        return np.where(self.smap_masked(x, y), np.nan, self.smap(x, y))
+
+    def on_fine(self, fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+        x, y = self.fine.centers(0, self.fine.height)
+        return fn(x, y)
+
+    def cells(self) -> np.ndarray:
+        """(rows, cols) flat coarse cell of every fine pixel (-1 outside the window)."""
+        return np.asarray(CellIndex(self.fine, self.coarse).rows(0, self.fine.height))
+
+    def register(self, fake: Any) -> None:
+        """Serves the factors ('…/gee_scene_factors'), the prediction, SMAP and the model to a numeric fake."""
+        from smdownscale.tests.fake_ee import TestImage
+
+        crs = "EPSG:6933"
+        x0, dx, _, y0, _, dy = self.fine.transform
+        fine_t = [dx, 0.0, x0, 0.0, dy, y0]
+        cx0, cdx, _, cy0, _, cdy = self.coarse.transform
+        fake.images[GEE_IDS["factors"]] = TestImage(
+            crs, fine_t, list(GEE_FACTORS), lambda x, y: np.stack([self.ndvi(x, y), self.lst(x, y)]),
+            lambda x, y: np.stack([self.masked(x, y, 0), self.masked(x, y, 1)]))
+        fake.images[GEE_IDS["prediction"]] = TestImage(crs, fine_t, ["soil_moisture"],
+                                                       lambda x, y: self.prediction(x, y)[None])
+        fake.images[GEE_IDS["smap"]] = TestImage(crs, [cdx, 0.0, cx0, 0.0, cdy, cy0], ["sm_surface"],
+                                                 lambda x, y: self.smap(x, y)[None],
+                                                 lambda x, y: self.smap_masked(x, y)[None])
+        fake.classifiers[GEE_CLASSIFIER] = (list(GEE_FACTORS), lambda v: self.model(v[0], v[1]))
+
+
+    def cell_means(self, values: np.ndarray) -> np.ndarray:
+        """(H, W) means of a fine (rows, cols) array over each window cell's valid pixels."""
+        acc = CoarseMean(CellIndex(self.fine, self.coarse), 1)
+        acc.add(0, values[None].astype(np.float32))
+        return acc.mean()[0]
+
+    def local_chain(self, mode: str = "smooth") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The local chain on the scene: gapfill's default fill, the model, the residual correction ``mode``.
+
+        Returns (values, quality codes, the filled design matrix and its pixel mask from :mod:`gapfill`).
+        """
+        from smdownscale.algorithms import gapfill, residual
+        from smdownscale.algorithms.features import FactorSpec
+
+        x, y = self.fine.centers(0, self.fine.height)
+        block = np.stack([np.where(self.masked(x, y, k), np.nan, f(x, y)) for k, f in enumerate((self.ndvi, self.lst))])
+        valid = np.all(np.isfinite(block), axis=0)
+        smap = self.smap_window()
+        filler = gapfill.GapFiller(CellIndex(self.fine, self.coarse), [FactorSpec(n) for n in GEE_FACTORS],
+                                   np.isfinite(smap))
+        filler.observe(0, block, valid)
+        filler.solve()
+        xf, sel, codes = filler.design(0, block, valid)
+        pred = np.full(valid.shape, np.nan)
+        pred[valid] = self.model(block[0][valid], block[1][valid])
+        pred[sel] = self.model(xf[:, 0].astype(np.float64), xf[:, 1].astype(np.float64))
+        quality = np.zeros(valid.shape, np.uint8)
+        quality[valid & (self.cells() >= 0)] = gapfill.ALL_FACTORS
+        quality[sel] = codes
+        out, _ = residual.correct_array(pred, self.fine, self.coarse, smap, mode)
+        return out, quality, xf, sel
+
+    def server_chain(self, mode: str = "smooth") -> tuple[np.ndarray, np.ndarray]:
+        """:func:`server.build_prediction` as downscalegee exports it (gap filling on), computed by the numeric fake
+        Earth Engine this scene is registered with: (values, NaN where quality is 0; quality codes)."""
+        model = server.load_model(GEE_CLASSIFIER, list(GEE_FACTORS), "rf")
+        image = server.build_prediction(model, ee.Image(GEE_IDS["factors"]), ee.Image(GEE_IDS["smap"]), mode, None,
+                                        self.fine, self.coarse, fill=True)
+        values, quality = gee_pixels(image, self.fine, ["soil_moisture", "quality"])
+        return np.where(quality == 0, np.nan, values), quality
+
+
+def gee_pixels(image: ee.Image, grid: raster.Grid, bands: list[str]) -> np.ndarray:
+    """(bands, rows, cols) of ``image`` computed on ``grid`` (EPSG:6933) by the Earth Engine ee is initialized with."""
+    x0, dx, _, y0, _, dy = grid.transform
+    arr = ee.data.computePixels({
+        "expression": image, "fileFormat": "NUMPY_NDARRAY", "bandIds": bands,
+        "grid": {"dimensions": {"width": grid.width, "height": grid.height}, "crsCode": "EPSG:6933",
+                 "affineTransform": {"scaleX": dx, "shearX": 0, "translateX": x0, "shearY": 0, "scaleY": dy,
+                                     "translateY": y0}}})
+    return np.stack([np.asarray(arr[b], dtype=np.float64) for b in bands])
+
+
+GEE_IDS = {"factors": "projects/test-project/assets/gee_scene_factors",
+           "prediction": "projects/test-project/assets/gee_scene_prediction",
+           "smap": "projects/test-project/assets/gee_scene_smap"}
+
+
+def gee_scene(clouds: bool = True) -> GeeScene:
+    """An 8 x 6 cell EASE-Grid 2.0 window with its 1 km grid in EPSG:6933 (the grid downscalegee makes), with
+    clouds masking NDVI (west), LST (centre), both (east, one cell wide, and a cell with neither factor)."""
+    from smdownscale.algorithms.gee.fetch import fine_grid
+
+    coarse = ease_grid(8, 6)
+    fine = fine_grid(coarse, "EPSG:6933", 1000.0)
+    x0, dx, _, y0, _, dy = coarse.transform
+
+    def at(c: float, r: float) -> tuple[float, float]:
+        return x0 + c * dx, y0 + r * dy
+
+    spots = ((*at(1.6, 2.3), 7000.0, (0,)), (*at(4.2, 3.5), 6000.0, (1,)), (*at(6.5, 1.5), 5200.0, (0, 1)),
+             (*at(5.5, 2.5), 6500.0, (0, 1))) if clouds else ()
+    return GeeScene(coarse, fine, clouds=spots)

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
+from ..options import EE_RESIDUAL_MODES
+
 #: Interactive download limit of one time step (all bands, float32), see :class:`FetchOptions`.
 MAX_INTERACTIVE_BYTES = 2 * 2**30
 #: Default clip range of downscaled soil moisture (m3/m3).
@@ -107,14 +109,14 @@ class DownscaleRequest(AreaRequest):
 
     ``model_type``: rf, cart, svr or gbt, with ``params`` (:func:`.server.classifier_args`) and ``seed``; trained
     on ``samples_per_step`` SMAP cells (None/0: all) of up to ``max_training_steps`` steps (None/0: all), or
-    loaded from ``classifier_asset``; ``save_classifier_asset`` saves it. ``residual``: constant or none;
-    ``clip``: (low, high) or None. ``destination``: drive, gcs or asset, with ``destination_path`` (folder,
-    ``bucket[/prefix]`` or asset folder). ``max_pixels``: the exports' ``maxPixels``.
+    loaded from ``classifier_asset``; ``save_classifier_asset`` saves it. ``residual``: smooth (default),
+    constant or none; ``clip``: (low, high) or None. ``destination``: drive, gcs or asset, with
+    ``destination_path`` (folder, ``bucket[/prefix]`` or asset folder). ``max_pixels``: the exports' ``maxPixels``.
     """
 
     model_type: str = "rf"
     params: Optional[dict[str, Any]] = None
-    residual: str = "constant"
+    residual: str = EE_RESIDUAL_MODES.default_key
     clip: Optional[tuple[float, float]] = DEFAULT_CLIP
     destination: str = "drive"
     destination_path: Optional[str] = None

@@ -17,15 +17,17 @@ Training (:func:`build_training`), per time step:
   ``smileRandomForest``, ``smileCart``, ``libsvm`` (``NU_SVR``, RBF kernel, on factors standardized with the
   training mean and standard deviation, as the local SVR pipeline does) or ``smileGradientTreeBoost``.
 
-Prediction (:func:`build_prediction`): the classifier applied to the fine factors; residual correction
-'constant' adds, to every fine pixel, its SMAP cell's residual (SMAP minus the mean of the fine prediction
-in the cell, computed with ``reduceResolution(mean)`` onto the SMAP grid and spread back unchanged, nearest
-neighbour), so each cell's fine mean equals SMAP before clamping; cells without SMAP keep the plain
-prediction, as locally. Then ``clamp(lo, hi)``. With ``fill`` (what :func:`plan_downscale` asks with
-residual correction), pixels the classifier leaves masked (a factor missing) get the coarse field itself,
-their SMAP cell's value, and a second band ``quality`` flags each pixel: 1 predicted from all factors, 3
-coarse field only (the local codes of :mod:`..gapfill`; the local filling of missing factors from their cell
-means is not done on the server).
+Prediction (:func:`build_prediction`), as the local chain (:mod:`..gapfill`, :mod:`..residual`): with ``fill``
+(what :func:`plan_downscale` asks), missing factors of a pixel are filled from their SMAP-cell means interpolated
+bilinearly between the cell centres (:func:`fill_features`), and the classifier predicts every pixel, pixels
+where no factor was observed from the cell means alone (the coarse field), those only in cells with SMAP. The
+residual correction (:func:`correct_residual`) then makes each cell's mean of the fine prediction equal SMAP:
+'smooth' (the default) spreads the residuals bilinearly between cell centres and corrects them in a fixed number
+of rounds, the rest added per cell, so no 9 km steps appear; 'constant' adds each cell's residual to its pixels.
+Cell means are ``reduceResolution(mean)`` onto the SMAP grid, spreading is nearest neighbour (constant) or
+``resample('bilinear')``; cells without SMAP keep the plain prediction, as locally. Pixels still without a value
+take their SMAP cell's value. Then ``clamp(lo, hi)``; a second band ``quality`` gives each pixel's path with the
+local codes: 1 all factors observed, 2 missing factors filled, 3 coarse field only, 0 no value.
 
 Exports (:func:`build_exports`): one task per time step to Google Drive, Cloud Storage or an Earth Engine
 asset, on exactly the fine grid (crs, crsTransform, region) with ``maxPixels`` raised explicitly. The
@@ -50,7 +52,7 @@ import ee
 
 from .. import raster
 from ..errors import InputError
-from ..gapfill import ALL_FACTORS, COARSE_ONLY
+from ..gapfill import ALL_FACTORS, COARSE_ONLY, FILLED, QUALITY_NODATA
 from ..grids import EASE_CELL, EASE_CRS, EASE_X0, EASE_Y0
 from ..options import EE_MODELS, EE_RESIDUAL_MODES
 from ..raster import Grid
@@ -693,17 +695,161 @@ def load_model(asset_id: str, factors: Sequence[str | dict[str, Any]], model_typ
 
 # -- prediction ------------------------------------------------------------------------------------
 
+#: Smooth residual correction: correction rounds on the server (each one a bilinear spread and a cell mean). On
+#: the test scene of tests/unit/test_gee_gapfill.py the seam ratio no longer changes after 2-3 rounds.
+SMOOTH_ROUNDS = 3
+
+
+def cell_means(image: ee.Image, fine_proj: ee.Projection, max_pixels: int, coarse_grid: Grid | None = None
+               ) -> ee.Image:
+    """Mean of ``image``'s valid fine pixels in each SMAP cell (``reduceResolution(mean)`` onto SMAP's grid).
+
+    Parameters
+    ----------
+    image
+        A fine image (any bands).
+    fine_proj
+        The fine grid's projection.
+    max_pixels
+        ``maxPixels`` of ``reduceResolution`` (:func:`cell_max_pixels`).
+    coarse_grid
+        SMAP's grid (None: EASE-Grid 2.0 9 km).
+
+    Returns
+    -------
+    ee.Image
+        The cell means on SMAP's grid, masked where a cell has no valid pixel.
+    """
+    return (image.reproject(fine_proj).reduceResolution(reducer=ee.Reducer.mean(), maxPixels=max_pixels)
+            .reproject(smap_projection(coarse_grid)))
+
+
+def spread_bilinear(coarse: ee.Image, fine_proj: ee.Projection) -> ee.Image:
+    """A coarse image interpolated bilinearly between the cell centres onto the fine grid (knots must be unmasked).
+
+    Parameters
+    ----------
+    coarse
+        An image whose default projection is SMAP's grid (the result of a ``reproject`` onto it).
+    fine_proj
+        The fine grid's projection.
+
+    Returns
+    -------
+    ee.Image
+        The interpolated surface on the fine grid.
+    """
+    return coarse.resample("bilinear").reproject(fine_proj)
+
+
+def fill_features(features: ee.Image, fine_proj: ee.Projection, max_pixels: int, coarse_grid: Grid | None = None
+                  ) -> tuple[ee.Image, ee.Image, ee.Image]:
+    """Missing factors of each fine pixel filled from their coarse-cell means, interpolated bilinearly between the
+    cell centres (the default of the local chain, :mod:`..gapfill`).
+
+    Each feature band is averaged over its observed pixels in every SMAP cell; the surface through those cell
+    means (knots at the cell centres) is the normalized bilinear interpolation of the knots that have a mean
+    (``spread(mean x has) / spread(has)``), so a cell where the factor was observed nowhere borrows from its
+    neighbours (the local chain takes the nearest cell's mean); pixels with no neighbouring mean at all stay
+    masked.
+
+    Parameters
+    ----------
+    features
+        The fine model features (:func:`feature_image`), masked where a factor is missing.
+    fine_proj
+        The fine grid's projection.
+    max_pixels
+        ``maxPixels`` of ``reduceResolution``.
+    coarse_grid
+        SMAP's grid (None: EASE-Grid 2.0 9 km).
+
+    Returns
+    -------
+    tuple[ee.Image, ee.Image, ee.Image]
+        The filled features; 1 where every factor was observed (else 0); 1 where at least one was (else 0).
+    """
+    coarse_proj = smap_projection(coarse_grid)
+    means = cell_means(features, fine_proj, max_pixels, coarse_grid)
+    has = means.mask().gt(0).unmask(0, False).reproject(coarse_proj)
+    knots = means.unmask(0, False).multiply(has).reproject(coarse_proj)
+    surface = spread_bilinear(knots, fine_proj).divide(spread_bilinear(has, fine_proj))
+    observed = features.mask().gt(0)
+    all_observed = observed.reduce(ee.Reducer.min())
+    any_observed = observed.reduce(ee.Reducer.max())
+    return features.unmask(surface, False), all_observed, any_observed
+
+
+def correct_residual(pred: ee.Image, smap_cells: ee.Image, residual: str, fine_proj: ee.Projection,
+                     max_pixels: int, coarse_grid: Grid | None = None) -> ee.Image:
+    """The fine prediction corrected so that its mean over each SMAP cell's valid pixels equals SMAP.
+
+    'constant': each cell's residual (SMAP minus the cell mean of the prediction) is added to its pixels (nearest
+    neighbour). 'smooth' (:mod:`..residual`'s smooth mode in Earth Engine operations): the correction is a bilinear
+    surface through one knot per cell (at the cell centre), starting from the residuals; each of
+    :data:`SMOOTH_ROUNDS` rounds adds to the knots what each cell's mean still misses, and
+    what is left after the rounds is added as a constant per cell, so each cell's mean is kept exactly. Knots of
+    cells without a residual are 0. Pixels whose cell has no residual (no SMAP) keep the plain prediction.
+
+    Parameters
+    ----------
+    pred
+        The one-band fine prediction.
+    smap_cells
+        SMAP on its own grid, one band (masked where missing).
+    residual
+        'constant' or 'smooth'.
+    fine_proj
+        The fine grid's projection.
+    max_pixels
+        ``maxPixels`` of ``reduceResolution``.
+    coarse_grid
+        SMAP's grid (None: EASE-Grid 2.0 9 km).
+
+    Returns
+    -------
+    ee.Image
+        The corrected prediction (masked where ``pred`` is).
+
+    Raises
+    ------
+    InputError
+        ``residual`` is neither 'constant' nor 'smooth'.
+    """
+    if residual not in ("constant", "smooth"):
+        raise InputError(f"Unknown residual correction '{residual}'; use constant or smooth.")
+    coarse_proj = smap_projection(coarse_grid)
+    resid = smap_cells.subtract(cell_means(pred, fine_proj, max_pixels, coarse_grid))
+    if residual == "constant":
+        return pred.add(resid.reproject(fine_proj).unmask(0, False))  # nearest: constant per SMAP cell
+    valid = pred.mask()
+    knots = resid.unmask(0, False).reproject(coarse_proj)
+    for _ in range(SMOOTH_ROUNDS):
+        missed = resid.subtract(cell_means(spread_bilinear(knots, fine_proj).updateMask(valid), fine_proj,
+                                           max_pixels, coarse_grid)).unmask(0, False)
+        knots = knots.add(missed).reproject(coarse_proj)
+    surface = spread_bilinear(knots, fine_proj)
+    left = resid.subtract(cell_means(surface.updateMask(valid), fine_proj, max_pixels, coarse_grid))
+    return pred.add(surface.add(left.reproject(fine_proj)).unmask(0, False))
+
+
 def build_prediction(model: TrainedModel | ee.Classifier, stack: ee.Image, smap: ee.Image | None,
-                     residual: str = "constant", clip: tuple[float, float] | None = DEFAULT_CLIP,
+                     residual: str = "smooth", clip: tuple[float, float] | None = DEFAULT_CLIP,
                      fine_grid: Grid | None = None, coarse_grid: Grid | None = None, fill: bool = False) -> ee.Image:
-    """Soil moisture on the fine grid for one time step: one float band ``soil_moisture`` (with ``fill``, and
-    residual 'constant', pixels without a prediction take their SMAP cell's value and a second band ``quality``
-    says 1 predicted, 3 coarse field only).
+    """Soil moisture on the fine grid for one time step: one float band ``soil_moisture``; with ``fill`` a gap-free
+    map and a second band ``quality`` (the codes of :mod:`..gapfill`).
 
     ``model``: a :class:`TrainedModel` (its factors are expanded and, for SVR, standardized) or an
     ``ee.Classifier`` applied to ``stack`` as it is. ``smap``: SMAP of the same step (needed by residual
-    'constant'). ``fine_grid``: the grid the fine factors are computed on (default: the stack's own
+    correction). ``fine_grid``: the grid the fine factors are computed on (default: the stack's own
     projection). ``clip``: (lo, hi) for ``clamp``, None for no clamping.
+
+    With ``fill`` (a :class:`TrainedModel` and ``fine_grid`` needed), as the local chain: missing factors are
+    filled from their cell means (:func:`fill_features`) and the model predicts every pixel, also pixels where no
+    factor was observed (from the cell means alone: the coarse field), those only in cells with a SMAP value;
+    then the residual correction (:func:`correct_residual`); pixels still without a value (a factor observed in
+    no cell around) take their SMAP cell's value. ``quality``: 1 all factors observed, 2 missing factors filled,
+    3 coarse field only, 0 no value.
 
     Parameters
     ----------
@@ -714,23 +860,26 @@ def build_prediction(model: TrainedModel | ee.Classifier, stack: ee.Image, smap:
     smap
         SMAP of the step, or None without residual correction.
     residual
-        'constant' or 'none'.
+        'smooth', 'constant' or 'none'.
     clip
         (low, high) for ``clamp``, or None.
     fine_grid
         The fine grid (None: the stack's own projection).
     coarse_grid
         SMAP's grid (None: EASE-Grid 2.0 9 km).
+    fill
+        Fill gaps and add the ``quality`` band.
 
     Returns
     -------
     ee.Image
-        One float band ``soil_moisture``.
+        A float band ``soil_moisture`` (and, with ``fill``, a float band ``quality``).
 
     Raises
     ------
     InputError
-        An unknown residual mode, residual correction without SMAP, or an empty clip range.
+        An unknown residual mode, residual correction without SMAP, an empty clip range, or ``fill`` without a
+        :class:`TrainedModel` and its fine grid.
     """
     residual = (residual or "none").strip().lower()
     if residual not in RESIDUAL_MODES:
@@ -740,8 +889,16 @@ def build_prediction(model: TrainedModel | ee.Classifier, stack: ee.Image, smap:
                          "off.")
     if clip is not None and not clip[0] < clip[1]:
         raise InputError(f"The clip range {clip[0]:g}..{clip[1]:g} is empty; the minimum must be below the maximum.")
+    if fill and (not isinstance(model, TrainedModel) or fine_grid is None):
+        raise InputError("Gap filling on Earth Engine needs the trained model with its factors and the fine grid.")
+    fine_proj = fine_projection(fine_grid) if fine_grid is not None else stack.projection()
+    max_pixels = cell_max_pixels(fine_grid, coarse_grid) if fine_grid is not None else MAX_REDUCE_PIXELS
+    smap_cells = None if smap is None else ee.Image(smap).reproject(smap_projection(coarse_grid)).rename([BAND_NAME])
+    all_observed = any_observed = None
     if isinstance(model, TrainedModel):
         features = feature_image(stack, model.entries)
+        if fill:
+            features, all_observed, any_observed = fill_features(features, fine_proj, max_pixels, coarse_grid)
         if model.scaling is not None:
             means, sds = model.scaling
             features = (features.subtract(ee.Image.constant(means).rename(model.features))
@@ -749,22 +906,20 @@ def build_prediction(model: TrainedModel | ee.Classifier, stack: ee.Image, smap:
         classifier = model.classifier
     else:
         features, classifier = stack, model
-    fine_proj = fine_projection(fine_grid) if fine_grid is not None else stack.projection()
     pred = features.reproject(fine_proj).classify(classifier, BAND_NAME).toFloat()
-    if residual == "constant":
-        max_pixels = cell_max_pixels(fine_grid, coarse_grid) if fine_grid is not None else MAX_REDUCE_PIXELS
-        cell_mean = (pred.reproject(fine_proj)
-                     .reduceResolution(reducer=ee.Reducer.mean(), maxPixels=max_pixels)
-                     .reproject(smap_projection(coarse_grid)))
-        smap_cells = ee.Image(smap).reproject(smap_projection(coarse_grid)).rename([BAND_NAME])
-        resid = smap_cells.subtract(cell_mean)
-        pred = pred.add(resid.reproject(fine_proj).unmask(0, False))  # nearest: constant per SMAP cell
+    if any_observed is not None:  # no factor observed: the coarse field, only where the cell has SMAP
+        allowed = any_observed if smap_cells is None else \
+            any_observed.max(smap_cells.mask().gt(0).reproject(fine_proj).unmask(0, False))
+        pred = pred.updateMask(allowed)
+    if residual != "none":
+        pred = correct_residual(pred, smap_cells, residual, fine_proj, max_pixels, coarse_grid)
     quality = None
-    if fill and residual == "constant":
-        observed = pred.mask()
-        pred = pred.unmask(smap_cells.reproject(fine_proj), False)  # the coarse field where nothing predicts
-        quality = (ee.Image.constant(COARSE_ONLY).where(observed, ALL_FACTORS).updateMask(pred.mask())
-                   .rename([QUALITY_BAND]).toFloat())
+    if fill:
+        codes = (ee.Image.constant(COARSE_ONLY).where(any_observed, FILLED).where(all_observed, ALL_FACTORS)
+                 .where(pred.mask().Not(), COARSE_ONLY))
+        if smap_cells is not None:  # still no value: the SMAP cell's value
+            pred = pred.unmask(smap_cells.reproject(fine_proj), False)
+        quality = codes.updateMask(pred.mask()).unmask(QUALITY_NODATA, False).rename([QUALITY_BAND]).toFloat()
     if clip is not None:
         pred = pred.clamp(float(clip[0]), float(clip[1]))
     out = pred.rename([BAND_NAME]).toFloat()
@@ -1120,7 +1275,7 @@ def _prediction_exports(checked: _Checked, model: TrainedModel, fine: Grid, coar
         smap = build_smap(request.smap_product, request.smap_layer, s0, s1, region) \
             if request.residual != "none" else None
         images.append((label, build_prediction(model, stack, smap, request.residual, request.clip, fine, coarse,
-                                               fill=request.residual == "constant")))
+                                               fill=True)))
     return build_exports(images, request.destination, request.destination_path, fine,
                          max_pixels=request.max_pixels, request_fingerprint=request_fp)
 
@@ -1135,14 +1290,15 @@ def plan_table(plan: Plan) -> RunPlan:
         if cfg.kind == "classifier":
             run_plan.add("", "classifier", "tasks", 1, plan.training_cells, 0, train_source, 1)
             continue
-        nbytes = fine.size * 4
+        nbytes = fine.size * 4 * 2  # soil_moisture and quality, float32
         runs = 1 if embedded and plan.training_steps else 0
         run_plan.add(cfg.date or "", "soil_moisture", "tasks", 1, fine.size, nbytes,
                      fine.size * plan.stack_cost + runs * train_source, runs)
     run_plan.notes.append(f"training: {plan.training_steps} step(s), {plan.training_cells:,} coarse cell(s) sampled; "
                           + ("the classifier is reused, no training" if plan.model.asset_id else
                              f"{run_plan.training_runs} training run(s) on Earth Engine"))
-    run_plan.notes.append("bytes: float32 GeoTIFF written by each export; source_pixels: pixels Earth Engine reads")
+    run_plan.notes.append("bytes: float32 GeoTIFF written by each export (soil moisture and quality bands); "
+                          "source_pixels: pixels Earth Engine reads")
     return run_plan
 
 
@@ -1154,5 +1310,6 @@ def _label_date(label: str) -> str | None:
 
 
 __all__ = ["MODEL_TYPES", "PARAM_MAP", "DEFAULT_PARAMS", "TrainedModel", "build_training", "build_prediction",
+           "cell_means", "spread_bilinear", "fill_features", "correct_residual",
            "build_exports", "classifier_export", "classifier_args", "make_classifier", "load_model",
            "training_samples", "training_steps", "feature_names", "feature_image", "smap_projection"]

@@ -32,6 +32,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from .. import raster
 from ..errors import Canceled, InputError, SmdError
+from ..gapfill import QUALITY_BAND, QUALITY_CLASSES, QUALITY_NODATA
 from ..raster import IsCanceled, Progress, never_canceled, no_progress
 from . import GeeError
 from .auth import explain, redact
@@ -787,8 +788,11 @@ def _download_one(storage: Any, rec: dict[str, Any], names: Sequence[str], out: 
                                 creationOptions=["COMPRESS=DEFLATE", "TILED=YES"])
             band = ds.GetRasterBand(1)
             band.SetDescription(band_name)
-            if ds.RasterCount > 1:  # the coarse-field fallback's flags (build_prediction with fill)
-                ds.GetRasterBand(2).SetDescription("quality")
+            if ds.RasterCount > 1:  # each pixel's path (build_prediction with fill): the local quality codes
+                quality = ds.GetRasterBand(2)
+                quality.SetDescription(QUALITY_BAND)
+                quality.SetMetadataItem("SMD_QUALITY_CLASSES", "; ".join(
+                    [f"{QUALITY_NODATA} no value"] + [f"{code} {label}" for code, label in QUALITY_CLASSES.items()]))
             meta = {"SMD_SOURCE": "Google Earth Engine", "SMD_TASK": rec["description"]}
             if rec.get("date"):
                 meta["SMD_DATE"] = rec["date"]

@@ -112,10 +112,13 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
             "coarse grid, a different SMAP cell each (samples per time step; 0 = all cells), from up to 'training "
             "time steps' dates spread over the range. The model (random forest, CART, support vector regression "
             "NU_SVR with RBF kernel on standardized factors, or gradient tree boosting) is trained in regression "
-            "mode and applied to the fine factors. Residual correction adds to every pixel its SMAP cell's residual "
-            "(SMAP minus the cell mean of the prediction), so each cell averages to SMAP; pixels where a factor is "
-            "missing then take their SMAP cell's value (the coarse field), flagged in a second band 'quality' (1 "
-            "predicted from all factors, 3 coarse field only); values are then clamped to the clip range. "
+            "mode and applied to the fine factors. As in the local chain the maps have no holes: where a factor is "
+            "missing (clouds, swath gaps) it is filled from its mean over the SMAP cell, interpolated between cell "
+            "centres, and where no factor is observed the model predicts from the cell means alone (the coarse "
+            "field), in cells with a SMAP value. Residual correction then makes each cell average to SMAP: smooth "
+            "(default, no 9 km steps) or constant per cell. A second band 'quality' says how each pixel was made: 1 "
+            "all factors observed, 2 missing factors filled, 3 coarse field only, 0 no value. Values are then "
+            "clamped to the clip range. "
             "Hyperparameters map to the local ones (README table).\n\n"
             "Tasks: exports are submitted in batches (at most 'batch size' queued or running at once) and followed "
             "until they end ('wait'), with progress = finished tasks; cancel cancels them on Earth Engine. Without "
@@ -136,7 +139,8 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
         models = {"rf": self.tr("Random forest (RF)"), "cart": self.tr("Regression tree (CART)"),
                   "svr": self.tr("Support vector regression (NU_SVR)"),
                   "gbt": self.tr("Gradient tree boosting (GBT)")}
-        residual = {"constant": self.tr("Constant per coarse cell"), "none": self.tr("None")}
+        residual = {"constant": self.tr("Constant per coarse cell"), "none": self.tr("None"),
+                    "smooth": self.tr("Smooth (mass-conserving)")}
         self.add(QgsProcessingParameterExtent(self.EXTENT, self.tr("Extent"), optional=True),
                  self.tr("Area to downscale, with its CRS. Ignored when a polygon layer is given."))
         self.add(QgsProcessingParameterFeatureSource(self.AREA, self.tr("Area (polygon layer)"),
@@ -209,9 +213,11 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
                  self.tr("Seed of the sampling and of the random forest / boosting."), advanced=True)
         self.add(QgsProcessingParameterEnum(self.RESIDUAL_CORRECTION, self.tr("Residual correction"),
                                             options=[residual[key] for key in RESIDUAL_MODES],
-                                            defaultValue=0),
-                 self.tr("Constant: each SMAP cell's residual (SMAP minus the cell mean of the prediction) is added "
-                         "to its pixels, so the map averages to SMAP in every cell."))
+                                            defaultValue=options.EE_RESIDUAL_MODES.default_index),
+                 self.tr("Both keep each SMAP cell's mean. Smooth (default): the residuals (SMAP minus the cell mean "
+                         "of the prediction) are interpolated between cell centres and corrected in a few rounds on "
+                         "Earth Engine, so no steps appear at cell edges. Constant: each cell's residual is added to "
+                         "its pixels (9 km steps)."))
         self.add(num(self.CLIP_MIN, self.tr("Clip minimum (m3/m3)"), num.Type.Double, defaultValue=0.0),
                  self.tr("Lower end of the physical range values are clamped to."), advanced=True)
         self.add(num(self.CLIP_MAX, self.tr("Clip maximum (m3/m3)"), num.Type.Double, defaultValue=0.6),

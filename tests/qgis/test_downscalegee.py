@@ -173,7 +173,8 @@ def test_monitor_task_cancel_cancels_the_earth_engine_tasks(fake, tmp_path, plug
 def test_cloud_storage_results_are_downloaded(run, fake, tmp_path, monkeypatch):
     values = np.full((64, 74), 0.27, dtype=np.float32)
     quality = np.where(np.arange(74) < 10, 3.0, 1.0)[None].repeat(64, axis=0).astype(np.float32)
-    # the exports hold the soil moisture and the coarse-field fallback's quality band
+    quality[:5] = 2.0
+    # the exports hold the soil moisture and each pixel's path (the local quality codes)
     gcs = FakeGcs({("bkt", f"run/soil_moisture_2023060{d}.tif"): tif_bytes(np.stack([values, quality]),
                                                                             11151000.0, 4928000.0)
                    for d in (1, 2)})
@@ -189,6 +190,9 @@ def test_cloud_storage_results_are_downloaded(run, fake, tmp_path, monkeypatch):
     ds = gdal.Open(paths[1])
     assert ds.GetRasterBand(1).GetDescription() == "soil_moisture" and ds.GetMetadataItem("SMD_DATE") == "2023-06-02"
     assert ds.GetRasterBand(2).GetDescription() == "quality"
+    assert ds.GetRasterBand(2).GetMetadataItem("SMD_QUALITY_CLASSES") == (
+        "0 no value; 1 all factors observed; 2 missing factors filled from their coarse-cell mean; 3 coarse field "
+        "only (no factor observed)")
     np.testing.assert_allclose(ds.ReadAsArray(), np.stack([values, quality]))
     assert [t["files"] for t in _manifest(tmp_path / "tasks.json")["tasks"] if t["kind"] == "image"] == \
         [[p] for p in paths]

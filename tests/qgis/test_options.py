@@ -25,7 +25,7 @@ ENUMS = [
         "rf": "Random forest (RF)", "cart": "Regression tree (CART)", "svr": "Support vector regression (NU_SVR)",
         "gbt": "Gradient tree boosting (GBT)"}),
     ("downscalegee", "RESIDUAL_CORRECTION", downscalegee.RESIDUAL_MODES, options.EE_RESIDUAL_MODES, {
-        "constant": "Constant per coarse cell", "none": "None"}),
+        "constant": "Constant per coarse cell", "none": "None", "smooth": "Smooth (mass-conserving)"}),
 ]
 
 

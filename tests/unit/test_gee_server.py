@@ -293,8 +293,8 @@ def test_svr_prediction_standardizes_the_fine_factors(fake):
 def test_prediction_input_errors(fake):
     model = train("rf")
     stack, smap = _step_images(model)
-    with pytest.raises(InputError, match="Unknown residual correction 'smooth'; use one of constant, none"):
-        server.build_prediction(model, stack, smap, "smooth")
+    with pytest.raises(InputError, match="Unknown residual correction 'cubic'; use one of constant, none, smooth"):
+        server.build_prediction(model, stack, smap, "cubic")
     with pytest.raises(InputError, match="Residual correction needs SMAP of the same time step"):
         server.build_prediction(model, stack, None, "constant")
     with pytest.raises(InputError, match="clip range 0.5..0.1 is empty"):
@@ -379,13 +379,13 @@ def test_classifier_saved_as_asset_and_reused(fake):
     assert not calls(pred, "Image.sample")  # no training in the graph
 
 
-def test_prediction_falls_back_to_the_coarse_field_and_flags_it(fake):
+def test_gap_free_prediction_graph(fake):
     model = train("rf")
     stack, smap = _step_images(model)
-    tree = graph(server.build_prediction(model, stack, smap, "constant", (0.02, 0.55), fine_grid(), fill=True))
+    tree = graph(server.build_prediction(model, stack, smap, "smooth", (0.02, 0.55), fine_grid(), fill=True))
     assert fn(tree) == "Image.addBands"
     sm, quality = tree["args"]["dstImg"], tree["args"]["srcImg"]
-    # band 1: the clamped soil moisture, where the corrected prediction is masked the SMAP cell's value
+    # band 1: the clamped soil moisture; where the corrected prediction is still masked, the SMAP cell's value
     clamp = sm["args"]["value"]["args"]["input"]
     assert fn(clamp) == "Image.clamp"
     filled = clamp["args"]["input"]
@@ -394,18 +394,79 @@ def test_prediction_falls_back_to_the_coarse_field_and_flags_it(fake):
     assert fn(corrected) == "Image.add" and fn(coarse) == "Image.reproject"
     assert coarse["args"]["crs"]["args"]["transform"] == [1000.0, 0.0, 11151000.0, 0.0, -1000.0, 4928000.0]
     assert fn(coarse["args"]["image"]) == "Image.rename"  # SMAP on its own cells, spread to the fine grid
-    # band 2: 'quality', 3 (coarse only) where the prediction was masked, 1 where it was not
+    # the model predicts from the filled factors: each one unmasked with the bilinear surface of its cell means
+    classify = calls(tree, "Image.classify")[0]
+    features = classify["image"]["args"]["image"]
+    assert fn(features) == "Image.unmask" and features["args"]["sameFootprint"] is False
+    surface = features["args"]["value"]
+    assert fn(surface) == "Image.divide"
+    for spread in (surface["args"]["image1"], surface["args"]["image2"]):
+        assert fn(spread) == "Image.reproject" and fn(spread["args"]["image"]) == "Image.resample"
+        assert spread["args"]["image"]["args"]["mode"] == "bilinear"
+        assert spread["args"]["image"]["args"]["image"]["args"]["crs"]["args"]["transform"] == EASE_TRANSFORM
+    # smooth correction: the knots corrected in SMOOTH_ROUNDS rounds, each a bilinear spread and a cell mean
+    resamples = calls(corrected, "Image.resample")
+    assert {r["mode"] for r in resamples} == {"bilinear"}
+    reduce = [r for r in calls(corrected, "Image.reduceResolution") if fn(r["reducer"]) == "Reducer.mean"]
+    assert len({json.dumps(r, sort_keys=True) for r in reduce}) >= server.SMOOTH_ROUNDS + 2
+    # band 2: 'quality' with the local codes, 0 where there is no value
     assert fn(quality) == "Image.toFloat" and quality["args"]["value"]["args"]["names"] == ["quality"]
-    masked = quality["args"]["value"]["args"]["input"]
-    assert fn(masked) == "Image.updateMask"
-    where = masked["args"]["image"]
-    assert fn(where) == "Image.where" and where["args"]["value"] == {"fn": "Image.constant", "args": {"value": 1}}
-    assert where["args"]["input"] == {"fn": "Image.constant", "args": {"value": 3}}
-    assert fn(where["args"]["test"]) == "Image.mask" and where["args"]["test"]["args"]["image"] == corrected
-    # without residual correction (no SMAP) there is no fallback: one band, as before
+    nodata = quality["args"]["value"]["args"]["input"]
+    assert fn(nodata) == "Image.unmask" and nodata["args"]["value"] == {"fn": "Image.constant", "args": {"value": 0}}
+    codes = {w["value"]["args"]["value"] for w in calls(quality, "Image.where")}
+    assert codes == {1, 2, 3}
+    # without residual correction (no SMAP): gaps are filled all the same, no coarse-field fallback
     plain = graph(server.build_prediction(model, stack, None, "none", (0.0, 0.6), fine_grid(), fill=True))
-    assert fn(plain) == "Image.toFloat" and fn(plain["args"]["value"]) == "Image.rename"
-    assert not calls(plain, "Image.where") and not calls(plain, "Image.unmask")
+    assert fn(plain) == "Image.addBands" and calls(plain, "Image.resample")
+    assert not calls(plain["args"]["dstImg"], "Image.add")
+
+
+@pytest.mark.parametrize("model_type", ["rf", "svr"])
+@pytest.mark.parametrize("mode", ["smooth", "constant", "none"])
+def test_every_prediction_call_is_a_published_earth_engine_algorithm(fake, model_type, mode):
+    """Every function and argument of the prediction graph exists with that signature in Earth Engine's
+    algorithms.json (the copy shipped with earthengine-api; the fake refuses the others as the service does)."""
+    from smdownscale.tests.fake_ee import signature_errors, signatures
+
+    model = train(model_type)
+    stack, smap = _step_images(model)
+    image = server.build_prediction(model, stack, smap if mode != "none" else None, mode, (0.0, 0.6), fine_grid(),
+                                    fill=True)
+    expression = json.loads(image.serialize(for_cloud_api=True))
+    assert signature_errors(expression) == []
+    used = {c["fn"] for c in _all_calls(graph(expression))} - {"<arg>", "<lambda>"}
+    assert {"Image.resample", "Image.reduce", "Image.where", "Image.not", "Image.max"} & used
+    assert used <= set(signatures())
+    # the check itself refuses what Earth Engine would
+    bad = json.loads(json.dumps(expression))
+    _rename_argument(bad, "Image.resample", "mode", "method")
+    assert "Image.resample: unknown argument 'method'." in signature_errors(bad)
+
+
+def _rename_argument(node, function, old, new):
+    if isinstance(node, dict):
+        call = node.get("functionInvocationValue")
+        if call and call.get("functionName") == function and old in call.get("arguments", {}):
+            call["arguments"][new] = call["arguments"].pop(old)
+        for v in node.values():
+            _rename_argument(v, function, old, new)
+    elif isinstance(node, list):
+        for v in node:
+            _rename_argument(v, function, old, new)
+
+
+def _all_calls(tree):
+    found = []
+    if isinstance(tree, dict):
+        if "fn" in tree:
+            found.append(tree)
+            tree = tree.get("args", {})
+        for v in tree.values():
+            found += _all_calls(v)
+    elif isinstance(tree, list):
+        for v in tree:
+            found += _all_calls(v)
+    return found
 
 
 # -- the whole plan -----------------------------------------------------------------------------

@@ -482,7 +482,8 @@ def test_downscale_gee_plan_only_submits_nothing_and_counts_training_runs(fake, 
     assert [(r["date"], r["kind"]) for r in rows] == [("2023-06-01", "soil_moisture"), ("2023-06-02", "soil_moisture"),
                                                       ("2023-06-03", "soil_moisture"), ("total", "")]
     fine = 69 * 48  # the 1 km grid over SMAP's 7 x 5 asset cells
-    assert [int(r["pixels"]) for r in rows[:3]] == [fine] * 3 and int(rows[-1]["bytes"]) == 3 * fine * 4
+    assert [int(r["pixels"]) for r in rows[:3]] == [fine] * 3
+    assert int(rows[-1]["bytes"]) == 3 * fine * 4 * 2  # float32 soil moisture and quality
     # gradient boosting cannot be saved: each export carries the training (2 steps x 35 cells), three runs
     assert int(rows[-1]["training_runs"]) == 3 and result.plan.training_runs == 3
     assert any("3 training run(s) on Earth Engine" in line for line in logs)

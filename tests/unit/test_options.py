@@ -23,7 +23,8 @@ def test_every_choice_lists_its_keys_once_in_form_order():
     assert options.MODEL_CHOICES.form_keys == ("rf", "svr", "cart", "gbr", "extratrees", "linear_gbr", "auto")
     assert options.RESIDUAL_MODES.form_keys == ("constant", "none", "smooth")
     assert options.EE_MODELS.form_keys == ("rf", "cart", "svr", "gbt")
-    assert options.EE_RESIDUAL_MODES.form_keys == ("constant", "none")
+    assert options.EE_RESIDUAL_MODES.form_keys == ("constant", "none", "smooth")
+    assert options.EE_RESIDUAL_MODES.default_key == "smooth"
     assert options.CV_MODES.form_keys == ("spatial", "dates", "random")
     assert options.TRAINING_MODES.form_keys == ("coarse", "paper")
     assert options.MODELS.label("knn") == "knn"  # an unknown key is shown as it is
