@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingParameterNumber
+from qgis.core import (
+    QgsApplication,
+    QgsProcessingContext,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterNumber,
+)
 from qgis.PyQt.QtWidgets import QAbstractSpinBox, QScrollArea
 
 #: The local chain's forms.
@@ -94,6 +99,147 @@ def test_lists_or_manifest_checked_before_the_run(plugin, alg_id, tmp_path):
     assert ok, msg
     ok, msg = alg.checkParameterValues({**out, "SOIL_MOISTURE": [smap], "FACTORS": [stack]}, context)
     assert ok, msg
+
+
+#: The dialog labels of the inputs given one way among several: what replaces them, never "[optional]".
+CHOICE_LABELS = {
+    "screen": {"SOIL_MOISTURE": "SMAP rasters, one per date [or a manifest]",
+               "FACTORS": "Factor stacks, one per date [or a manifest]",
+               "MANIFEST": "Or instead: fetch manifest"},
+    "downscale": {"FACTORS": "Factor stack (1 km) [or a time series]",
+                  "SOIL_MOISTURE": "SMAP of the same date [for residual correction]",
+                  "FACTORS_SERIES": "Time series: factor stacks [or a manifest or folder]",
+                  "SOIL_MOISTURE_SERIES": "Time series: SMAP rasters [for residual correction]",
+                  "MANIFEST": "Time series: fetch manifest [or factor stacks or folder]",
+                  "INPUT_FOLDER": "Time series: input folder [or factor stacks or manifest]"},
+    "validate": {"INPUT": "Soil moisture estimate [or a time series]", "REFERENCE": "Reference raster [or stations]",
+                 "INPUT_SERIES": "Time series: estimates [or one estimate]",
+                 "REFERENCE_SERIES": "Time series: reference rasters [or stations]"},
+    "fetchgee": {"EXTENT": "Extent [or a polygon layer]", "AREA": "Area (polygon layer) [or an extent]"},
+}
+CHOICE_LABELS["train"] = CHOICE_LABELS["screen"]
+CHOICE_LABELS["downscalegee"] = CHOICE_LABELS["fetchgee"]
+
+
+def _labels(dialog) -> dict[str, str]:
+    """The label text beside each input of a Processing dialog, by parameter name (checkboxes have none)."""
+    labels = {}
+    for name, wrapper in dialog.mainWidget().wrappers.items():
+        label = wrapper.wrappedLabel()
+        if label is not None:
+            labels[name] = label.text()
+    return labels
+
+
+@pytest.mark.parametrize("alg_id", sorted(CHOICE_LABELS))
+def test_inputs_given_one_way_among_several_say_what_replaces_them(plugin, dialog_iface, qgis_app, alg_id):
+    """QGIS marks optional inputs "[optional]"; the either-or inputs instead name their alternative, so the
+    form shows what is required. Every other optional input keeps QGIS's "[optional]"."""
+    dialog = _dialog(alg_id)
+    try:
+        labels = _labels(dialog)
+        assert {name: labels[name] for name in CHOICE_LABELS[alg_id]} == CHOICE_LABELS[alg_id]
+        for definition in dialog.algorithm().parameterDefinitions():
+            name = definition.name()
+            if name not in labels or name in CHOICE_LABELS[alg_id]:
+                continue
+            optional = bool(definition.flags() & QgsProcessingParameterDefinition.Flag.FlagOptional)
+            assert labels[name].endswith(" [optional]") == optional, (name, labels[name])
+    finally:
+        dialog.close()
+
+
+def _stock_value(definition, value, context):
+    """What QGIS's own widget wrapper for the definition gives back for a value set on it."""
+    from qgis.core import QgsProject
+    from qgis.gui import QgsGui, QgsProcessingGui, QgsProcessingParameterWidgetContext
+
+    stock = QgsGui.processingGuiRegistry().createParameterWidgetWrapper(definition,
+                                                                        QgsProcessingGui.WidgetType.Standard)
+    widget_context = QgsProcessingParameterWidgetContext()
+    widget_context.setProject(QgsProject.instance())
+    stock.setWidgetContext(widget_context)
+    widget = stock.createWrappedWidget(context)  # Python owns it: held until the value is read
+    stock.setParameterValue(value, context)
+    value = stock.parameterValue()
+    widget.deleteLater()
+    return value
+
+
+def _choice_values(tmp_path) -> dict[str, dict]:
+    """A value for every either-or input of each algorithm: real files, as a user picks them."""
+    smap = [_tiny(str(tmp_path / f"smap_2023060{d}.tif")) for d in (1, 2)]
+    stacks = [_tiny(str(tmp_path / f"factors_2023060{d}.tif")) for d in (1, 2)]
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text("{}")
+    area = tmp_path / "area.geojson"
+    area.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": '
+                    '{"type": "Polygon", "coordinates": [[[116, 40], [117, 40], [117, 41], [116, 40]]]}}]}')
+    model = tmp_path / "m.smdmodel"
+    model.write_bytes(b"")
+    pair = {"SOIL_MOISTURE": smap, "FACTORS": stacks, "MANIFEST": str(manifest)}
+    gee = {"EXTENT": "116.0,117.0,40.0,41.0 [EPSG:4326]", "AREA": str(area)}
+    return {"screen": pair, "train": pair, "fetchgee": gee, "downscalegee": gee,
+            "downscale": {"FACTORS": stacks[0], "SOIL_MOISTURE": smap[0], "FACTORS_SERIES": stacks,
+                          "SOIL_MOISTURE_SERIES": smap, "MANIFEST": str(manifest), "INPUT_FOLDER": str(tmp_path)},
+            "validate": {"INPUT": stacks[0], "REFERENCE": smap[0], "INPUT_SERIES": stacks,
+                         "REFERENCE_SERIES": smap}}
+
+
+@pytest.mark.parametrize("alg_id", sorted(CHOICE_LABELS))
+def test_values_set_in_the_dialog_reach_processing_as_with_qgis_own_widgets(plugin, dialog_iface, qgis_app,
+                                                                             alg_id, tmp_path):
+    """The labelled inputs keep QGIS's widgets and value handling: a value set in the dialog comes out of it,
+    into the parameters Processing runs with, exactly as from the wrapper QGIS would have made."""
+    values = _choice_values(tmp_path)[alg_id]
+    required = {"downscale": {"MODEL": str(tmp_path / "m.smdmodel")},
+                "fetchgee": {"START_DATE": "2023-06-01", "END_DATE": "2023-06-02"},
+                "downscalegee": {"START_DATE": "2023-06-01", "END_DATE": "2023-06-02"}}.get(alg_id, {})
+    definitions = QgsApplication.processingRegistry().algorithmById(f"smdownscale:{alg_id}")
+    dialog = _dialog(alg_id)
+    try:
+        panel = dialog.mainWidget()
+        panel.setParameters({**values, **required})
+        parameters = panel.createProcessingParameters()
+        context = QgsProcessingContext()
+        for name, value in values.items():
+            wrapper = panel.wrappers[name]
+            stock = _stock_value(definitions.parameterDefinition(name), value, context)
+            assert stock not in (None, "", []), (name, value)  # QGIS's own wrapper takes the value
+            assert parameters[name] == stock, (name, parameters[name], stock)
+            assert wrapper.wrappedWidget() is wrapper.stock.wrappedWidget()  # QGIS's own widget, not a copy
+        for name in ("SOIL_MOISTURE", "FACTORS", "FACTORS_SERIES", "SOIL_MOISTURE_SERIES", "INPUT_SERIES",
+                     "REFERENCE_SERIES"):
+            if name in values and isinstance(values[name], list):
+                assert parameters[name] == values[name], name  # the paths as given, in order
+    finally:
+        dialog.close()
+
+
+def test_a_manifest_picked_in_the_file_field_reaches_processing(plugin, dialog_iface, qgis_app, tmp_path):
+    """As a user does it: a path typed into the manifest's file field, the two lists left empty; the
+    parameters the dialog builds pass screen's check."""
+    from qgis.gui import QgsFileWidget
+
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text("{}")
+    dialog = _dialog("screen")
+    try:
+        panel = dialog.mainWidget()
+        wrapper = panel.wrappers["MANIFEST"]
+        changed = []
+        wrapper.widgetValueHasChanged.connect(lambda w: changed.append(w.parameterDefinition().name()))
+        widget = wrapper.wrappedWidget()
+        field = widget if isinstance(widget, QgsFileWidget) else widget.findChildren(QgsFileWidget)[0]
+        field.setFilePath(str(manifest))
+        panel.setParameters({"OUTPUT": str(tmp_path / "out.csv")})
+        parameters = panel.createProcessingParameters()
+        assert parameters["MANIFEST"] == str(manifest) and changed and changed[-1] == "MANIFEST"
+        assert parameters.get("SOIL_MOISTURE") in (None, []) and parameters.get("FACTORS") in (None, [])
+        ok, msg = dialog.algorithm().checkParameterValues(parameters, QgsProcessingContext())
+        assert ok, msg
+    finally:
+        dialog.close()
 
 
 def _tiny(path: str) -> str:
