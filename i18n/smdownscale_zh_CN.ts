@@ -1810,312 +1810,282 @@ Earth Engine 访问：需要一个 Earth Engine 云项目（参数、插件设�
             <translation>从 NASA Earthdata（NSIDC）下载的 SMAP HDF5 数据文件，例如 SMAP_L4_SM_gph_20230601T013000_Vv7032_001.h5。请保留 NSIDC 的文件名。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="105" />
+            <location filename="../processing_provider/algs/importsmap.py" line="106" />
             <source>Folder of SMAP granules</source>
             <translation>SMAP 数据文件所在文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="105" />
+            <location filename="../processing_provider/algs/importsmap.py" line="106" />
             <source>Every .h5 file in this folder (not its subfolders) is read as a granule.</source>
             <translation>读取该文件夹（不含子文件夹）中的每个 .h5 文件作为数据文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="108" />
+            <location filename="../processing_provider/algs/importsmap.py" line="110" />
             <source>Extent</source>
             <translation>范围</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="108" />
+            <location filename="../processing_provider/algs/importsmap.py" line="110" />
             <source>Area to import, with its CRS. Ignored when a polygon layer is given; without either, the whole global grid.</source>
             <translation>要导入的区域及其坐标参考系。给出面图层时忽略此项；两者都不给时导入整个全球格网。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="111" />
+            <location filename="../processing_provider/algs/importsmap.py" line="113" />
             <source>Area (polygon layer)</source>
             <translation>区域（面图层）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="111" />
+            <location filename="../processing_provider/algs/importsmap.py" line="113" />
             <source>Polygons delimiting the area (all features together). The outputs cover the SMAP cells that intersect the polygons' bounding box.</source>
             <translation>界定区域的多边形（所有要素合并）。输出覆盖与多边形外包矩形相交的 SMAP 像元。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="115" />
-            <source>Start date (YYYY-MM-DD, optional)</source>
-            <translation>开始日期（YYYY-MM-DD，可选）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="115" />
+            <location filename="../processing_provider/algs/importsmap.py" line="117" />
             <source>First day to import; empty: the first granule's day.</source>
             <translation>要导入的第一天；留空：第一个数据文件的日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="118" />
-            <source>End date (YYYY-MM-DD, inclusive, optional)</source>
-            <translation>结束日期（YYYY-MM-DD，含当日，可选）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="118" />
+            <location filename="../processing_provider/algs/importsmap.py" line="120" />
             <source>Last day to import (included); empty: the last granule's day.</source>
             <translation>要导入的最后一天（含当日）；留空：最后一个数据文件的日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="121" />
+            <location filename="../processing_provider/algs/importsmap.py" line="123" />
             <source>Time step</source>
             <translation>时间步长</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="121" />
+            <location filename="../processing_provider/algs/importsmap.py" line="123" />
             <source>Daily</source>
             <translation>逐日</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="121" />
+            <location filename="../processing_provider/algs/importsmap.py" line="123" />
             <source>8-day</source>
             <translation>8 天</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="121" />
+            <location filename="../processing_provider/algs/importsmap.py" line="123" />
             <source>16-day</source>
             <translation>16 天</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="121" />
+            <location filename="../processing_provider/algs/importsmap.py" line="123" />
             <source>Monthly</source>
             <translation>逐月</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="121" />
+            <location filename="../processing_provider/algs/importsmap.py" line="123" />
             <source>Fixed number of days</source>
             <translation>固定天数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="121" />
+            <location filename="../processing_provider/algs/importsmap.py" line="123" />
             <source>Length of each time step. 8- and 16-day steps follow the MODIS composite calendar; fixed steps start on the start date. The first and last steps are clipped to the date range.</source>
             <translation>每个时间步长的长度。8 天和 16 天步长遵循 MODIS 合成日历；固定天数步长从开始日期起算。第一个和最后一个步长按日期范围截取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="128" />
+            <location filename="../processing_provider/algs/importsmap.py" line="130" />
             <source>Days per time step (fixed number of days)</source>
             <translation>每个时间步长的天数（固定天数）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="128" />
+            <location filename="../processing_provider/algs/importsmap.py" line="130" />
             <source>Used with the time step 'Fixed number of days'.</source>
             <translation>用于时间步长“固定天数”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="132" />
+            <location filename="../processing_provider/algs/importsmap.py" line="134" />
             <source>SMAP product</source>
             <translation>SMAP 产品</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="132" />
+            <location filename="../processing_provider/algs/importsmap.py" line="134" />
             <source>Detect from the files</source>
             <translation>根据文件自动识别</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="132" />
+            <location filename="../processing_provider/algs/importsmap.py" line="134" />
             <source>L4 SPL4SMGP (3-hourly, 9 km)</source>
             <translation>L4 SPL4SMGP（每 3 小时，9 km）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="132" />
-            <source>L3 enhanced SPL3SMP_E (daily AM/PM, 9 km)</source>
-            <translation>增强型 L3 SPL3SMP_E（每日上午/下午，9 km）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="132" />
-            <source>L3 SPL3SMP (daily AM/PM, 36 km)</source>
-            <translation>L3 SPL3SMP（每日上午/下午，36 km）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="132" />
+            <location filename="../processing_provider/algs/importsmap.py" line="134" />
             <source>The product the granules must belong to; granules of another product are refused.</source>
             <translation>数据文件必须属于的产品；其他产品的数据文件将被拒绝。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="139" />
+            <location filename="../processing_provider/algs/importsmap.py" line="141" />
             <source>SMAP layer</source>
             <translation>SMAP 图层</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="139" />
+            <location filename="../processing_provider/algs/importsmap.py" line="141" />
             <source>Surface soil moisture (0-5 cm)</source>
             <translation>表层土壤水分（0-5 cm）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="139" />
+            <location filename="../processing_provider/algs/importsmap.py" line="141" />
             <source>The soil moisture layer to downscale.</source>
             <translation>要降尺度的土壤水分图层。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="144" />
+            <location filename="../processing_provider/algs/importsmap.py" line="146" />
             <source>AM and PM retrievals (L3)</source>
             <translation>上午和下午反演（L3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="144" />
+            <location filename="../processing_provider/algs/importsmap.py" line="146" />
             <source>AM, PM where AM has none</source>
             <translation>上午，上午无值处用下午</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="144" />
+            <location filename="../processing_provider/algs/importsmap.py" line="146" />
             <source>AM only (6 am)</source>
             <translation>仅上午（6 时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="144" />
+            <location filename="../processing_provider/algs/importsmap.py" line="146" />
             <source>PM only (6 pm)</source>
             <translation>仅下午（18 时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="144" />
+            <location filename="../processing_provider/algs/importsmap.py" line="146" />
             <source>Mean of AM and PM</source>
             <translation>上午和下午的平均值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="144" />
+            <location filename="../processing_provider/algs/importsmap.py" line="146" />
             <source>How the morning and evening retrievals of L3 granules make one daily value.</source>
             <translation>L3 数据文件的上午和下午反演如何合成为一个日值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="149" />
+            <location filename="../processing_provider/algs/importsmap.py" line="151" />
             <source>L3 retrievals kept</source>
             <translation>保留的 L3 反演</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="149" />
+            <location filename="../processing_provider/algs/importsmap.py" line="151" />
             <source>Recommended quality only</source>
             <translation>仅推荐质量</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="149" />
+            <location filename="../processing_provider/algs/importsmap.py" line="151" />
             <source>Every successful retrieval</source>
             <translation>所有成功的反演</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="149" />
+            <location filename="../processing_provider/algs/importsmap.py" line="151" />
             <source>retrieval_qual_flag: recommended quality keeps cells with bits 0-2 clear; every successful retrieval keeps cells with bits 1-2 clear.</source>
             <translation>retrieval_qual_flag：“仅推荐质量”保留第 0-2 位均为 0 的像元；“所有成功的反演”保留第 1-2 位均为 0 的像元。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="169" />
-            <source>Factor rasters (optional)</source>
-            <translation>因子栅格（可选）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="169" />
+            <location filename="../processing_provider/algs/importsmap.py" line="171" />
             <source>One factor per raster, named by its band description or its file name without the date (ndvi_20230601.tif is 'ndvi'). Dated files inside a time step are averaged; a step without one takes the latest earlier file; files without a date are static.</source>
             <translation>每个栅格一个因子，以其波段描述或去掉日期的文件名命名（ndvi_20230601.tif 即“ndvi”）。时间步长内带日期的文件取平均；没有文件的步长使用此前最近的文件；不带日期的文件为静态因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="183" />
+            <location filename="../processing_provider/algs/importsmap.py" line="185" />
             <source>Fine resolution (target CRS units)</source>
             <translation>精细分辨率（目标坐标参考系单位）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="183" />
+            <location filename="../processing_provider/algs/importsmap.py" line="185" />
             <source>Pixel size of the factor stacks, in units of the target CRS (metres for EPSG:6933). Must be finer than the SMAP cells.</source>
             <translation>因子堆栈的像元大小，单位为目标坐标参考系的单位（EPSG:6933 为米）。必须比 SMAP 像元更精细。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="188" />
+            <location filename="../processing_provider/algs/importsmap.py" line="190" />
             <source>Target CRS of the factor stacks</source>
             <translation>因子堆栈的目标坐标参考系</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="188" />
+            <location filename="../processing_provider/algs/importsmap.py" line="190" />
             <source>CRS of the fine grid; EPSG:6933 (SMAP's own EASE-Grid 2.0) when empty.</source>
             <translation>精细格网的坐标参考系；留空时为 EPSG:6933（SMAP 自身的 EASE-Grid 2.0）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="191" />
+            <location filename="../processing_provider/algs/importsmap.py" line="193" />
             <source>Output folder</source>
             <translation>输出文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="191" />
+            <location filename="../processing_provider/algs/importsmap.py" line="193" />
             <source>Folder receiving smap/, factors/ and manifest.json.</source>
             <translation>存放 smap/、factors/ 和 manifest.json 的文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="193" />
+            <location filename="../processing_provider/algs/importsmap.py" line="195" />
             <source>Manifest (JSON)</source>
             <translation>清单（JSON）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="194" />
+            <location filename="../processing_provider/algs/importsmap.py" line="196" />
             <source>SMAP rasters (';'-separated)</source>
             <translation>SMAP 栅格（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="195" />
+            <location filename="../processing_provider/algs/importsmap.py" line="197" />
             <source>Factor stacks (';'-separated)</source>
             <translation>因子堆栈（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="196" />
+            <location filename="../processing_provider/algs/importsmap.py" line="198" />
             <source>Number of time steps</source>
             <translation>时间步数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="221" />
+            <location filename="../processing_provider/algs/importsmap.py" line="223" />
             <source>The granule folder {} does not exist; choose the folder holding the .h5 files.</source>
             <translation>数据文件夹 {} 不存在；请选择存放 .h5 文件的文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="233" />
+            <location filename="../processing_provider/algs/importsmap.py" line="235" />
             <source>The folder {} holds no .h5 granule; choose the folder holding the SMAP files downloaded from NASA Earthdata.</source>
             <translation>文件夹 {} 中没有 .h5 数据文件；请选择存放从 NASA Earthdata 下载的 SMAP 文件的文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="235" />
+            <location filename="../processing_provider/algs/importsmap.py" line="237" />
             <source>Give the SMAP granules (.h5 files) or the folder holding them.</source>
             <translation>请给出 SMAP 数据文件（.h5 文件）或存放它们的文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="239" />
+            <location filename="../processing_provider/algs/importsmap.py" line="241" />
             <source>'{}' ({}) is not a date; write it as YYYY-MM-DD.</source>
             <translation>“{}”（{}）不是日期；请写成 YYYY-MM-DD。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="318" />
+            <location filename="../processing_provider/algs/importsmap.py" line="320" />
             <source>Imported {} granule(s) of {} ({}) into {} time step(s).</source>
             <translation>已将 {} 个 {}（{}）数据文件导入 {} 个时间步长。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="321" />
+            <location filename="../processing_provider/algs/importsmap.py" line="323" />
             <source>No SMAP data for these time steps (nothing written for them): {}</source>
             <translation>以下时间步长没有 SMAP 数据（未为其写出任何内容）：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="154" />
-            <source>Search and download the granules from NASA Earthdata</source>
-            <translation>从 NASA Earthdata 搜索并下载数据文件</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="154" />
+            <location filename="../processing_provider/algs/importsmap.py" line="156" />
             <source>Search NASA's CMR for the chosen product over the area and dates and download the granules (resumably, into the cache folder) before importing them. Needs the product, the dates and an Earthdata Login token.</source>
             <translation>导入前，在 NASA 的 CMR 中按区域和日期搜索所选产品，并将数据文件下载到缓存文件夹（可续传）。需要指定产品、日期和 Earthdata Login 令牌。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="165" />
+            <location filename="../processing_provider/algs/importsmap.py" line="167" />
             <source>Download cache folder</source>
             <translation>下载缓存文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="165" />
+            <location filename="../processing_provider/algs/importsmap.py" line="167" />
             <source>Where downloaded granules are kept (and found again by later runs). Empty: the plugin's cache folder.</source>
             <translation>下载的数据文件保存位置（之后的运行会再次使用）。留空：插件的缓存文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="226" />
+            <location filename="../processing_provider/algs/importsmap.py" line="228" />
             <source>Choose the SMAP product to search and download (it cannot be detected before the files are there).</source>
             <translation>请选择要搜索和下载的 SMAP 产品（文件下载之前无法自动识别）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="230" />
+            <location filename="../processing_provider/algs/importsmap.py" line="232" />
             <source>Give the start and end dates of the granules to download.</source>
             <translation>请给出要下载的数据文件的开始和结束日期。</translation>
         </message>
@@ -2137,34 +2107,74 @@ With 'Search and download', the granules of the chosen product for the area and 
 选择“搜索并下载”时，先用 NASA 的 earthaccess 库在 NASA 的 CMR 中按区域和日期搜索所选产品的数据文件，并下载到缓存文件夹；中断的下载会续传，缓存中已有的数据文件不会重复下载。Earthdata Login：QGIS 认证配置（用户名和密码，或将令牌作为密码），或用于 qgis_process 的 EARTHDATA_USERNAME 和 EARTHDATA_PASSWORD（或 EARTHDATA_TOKEN）环境变量，或 netrc 文件。凭据绝不会写入设置、日志或输出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="159" />
-            <source>Earthdata Login (authentication configuration)</source>
-            <translation>Earthdata Login（认证配置）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="159" />
+            <location filename="../processing_provider/algs/importsmap.py" line="161" />
             <source>A QGIS authentication configuration (Basic) holding your Earthdata Login: user name and password, or an empty user name and a token as password. Empty: the EARTHDATA_USERNAME and EARTHDATA_PASSWORD (or EARTHDATA_TOKEN) environment variables, else a netrc file (~/.netrc or NETRC).</source>
             <translation>保存您的 Earthdata Login 的 QGIS 认证配置（Basic 类型）：用户名和密码，或用户名留空、令牌填在密码中。留空：使用 EARTHDATA_USERNAME 和 EARTHDATA_PASSWORD（或 EARTHDATA_TOKEN）环境变量，否则使用 netrc 文件（~/.netrc 或 NETRC 指定的文件）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="175" />
-            <source>MODIS LST / NDVI files (optional)</source>
-            <translation>MODIS 地表温度 / NDVI 文件（可选）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="175" />
+            <location filename="../processing_provider/algs/importsmap.py" line="177" />
             <source>MODIS files as downloaded, with NASA's or AppEEARS' names: MOD11A1/MOD11A2 (LST day and night, QC_Day/QC_Night) and MOD13A2 (NDVI, pixel reliability), or the MYD twins; HDF4-EOS tiles, HDF5/NetCDF files holding those layers, or AppEEARS GeoTIFF layers (each value layer with its quality layer). Clouds and failed retrievals are masked, values scaled (LST x 0.02 K, NDVI x 0.0001) and used as the factors lst_day, lst_night and ndvi.</source>
             <translation>按原样下载的 MODIS 文件，保留 NASA 或 AppEEARS 的文件名：MOD11A1/MOD11A2（白天和夜间地表温度，QC_Day/QC_Night）和 MOD13A2（NDVI，像元可靠性），或对应的 MYD 产品；HDF4-EOS 分块、包含这些图层的 HDF5/NetCDF 文件，或 AppEEARS GeoTIFF 图层（每个数值图层需附带其质量图层）。云和反演失败的像元被掩膜，数值按比例换算（地表温度 x 0.02 K，NDVI x 0.0001），并用作因子 lst_day、lst_night 和 ndvi。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="255" />
+            <location filename="../processing_provider/algs/importsmap.py" line="257" />
             <source>The authentication configuration {} holds no Earthdata Login password or token, or the authentication database is locked.</source>
             <translation>认证配置 {} 中没有 Earthdata Login 密码或令牌，或认证数据库已锁定。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="139" />
+            <location filename="../processing_provider/algs/importsmap.py" line="141" />
             <source>Root zone (0-100 cm, L4 only)</source>
             <translation>根区（0-100 cm，仅 L4）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/importsmap.py" line="101" />
+            <source>or a folder, or download</source>
+            <translation>或文件夹，或下载</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/importsmap.py" line="106" />
+            <source>or granules, or download</source>
+            <translation>或数据文件，或下载</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/importsmap.py" line="117" />
+            <source>Start date (YYYY-MM-DD)</source>
+            <translation>开始日期（YYYY-MM-DD）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/importsmap.py" line="120" />
+            <source>End date (YYYY-MM-DD)</source>
+            <translation>结束日期（YYYY-MM-DD）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/importsmap.py" line="134" />
+            <source>L3 SPL3SMP_E (daily, 9 km)</source>
+            <translation>L3 SPL3SMP_E（每日，9 km）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/importsmap.py" line="134" />
+            <source>L3 SPL3SMP (daily, 36 km)</source>
+            <translation>L3 SPL3SMP（每日，36 km）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/importsmap.py" line="156" />
+            <source>Search and download (NASA Earthdata)</source>
+            <translation>搜索并下载（NASA Earthdata）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/importsmap.py" line="161" />
+            <source>Earthdata Login configuration</source>
+            <translation>Earthdata Login 认证配置</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/importsmap.py" line="171" />
+            <source>Factor rasters</source>
+            <translation>因子栅格</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/importsmap.py" line="177" />
+            <source>MODIS LST / NDVI files</source>
+            <translation>MODIS 地表温度 / NDVI 文件</translation>
         </message>
     </context>
     <context>
@@ -2898,27 +2908,27 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <translation>验证</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="325" />
+            <location filename="../processing_provider/base.py" line="327" />
             <source>Canceled: no output was written.</source>
             <translation>已取消：未写出任何输出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="329" />
+            <location filename="../processing_provider/base.py" line="331" />
             <source>Out of memory; process a smaller extent or close other programs.</source>
             <translation>内存不足；请处理更小的范围或关闭其他程序。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="276" />
+            <location filename="../processing_provider/base.py" line="278" />
             <source>No value for '{}' ({}); give one.</source>
             <translation>“{}”（{}）没有值；请给定一个值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="261" />
+            <location filename="../processing_provider/base.py" line="263" />
             <source>'{}' ({}) is not a number (nan); give a finite value.</source>
             <translation>“{}”（{}）不是数值（nan）；请给定一个有限值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="263" />
+            <location filename="../processing_provider/base.py" line="265" />
             <source>'{}' ({}) is infinite ({}); give a finite value.</source>
             <translation>“{}”（{}）为无穷大（{}）；请给定一个有限值。</translation>
         </message>

@@ -32,11 +32,13 @@ GROUPS = {
 }
 
 
-#: The dialog wrapper of inputs given one way among several (``labels.ChoiceWrapper``), by import path:
+#: The dialog wrapper of inputs given one way among several (``widgets.ChoiceWrapper``), by import path:
 #: Processing imports it when it builds a dialog, so loading the provider (qgis_process) needs no qgis.gui.
-CHOICE_WRAPPER = f"{__package__}.labels.ChoiceWrapper"
-#: Its option holding the label's choice text (``labels.CHOICE_KEY``).
+CHOICE_WRAPPER = f"{__package__}.widgets.ChoiceWrapper"
+#: Its option holding the label's choice text.
 CHOICE_KEY = "choice"
+#: The dialog wrapper of a mandatory layer input whose picker starts empty (``widgets.StartsEmptyWrapper``).
+STARTS_EMPTY_WRAPPER = f"{__package__}.widgets.StartsEmptyWrapper"
 
 
 def tr(context: str, text: str) -> str:
@@ -97,7 +99,7 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
         ``initAlgorithm`` bodies are flat lists of these calls, in form order (as QGIS's own algorithms).
         Whether a parameter is optional is its constructor's ``optional=``. ``choice`` marks an optional
         input that is one way among several to give the data (the lists or a manifest): the dialog labels it
-        "<description> [<choice>]" (e.g. "or a manifest") instead of QGIS's "[optional]" (``labels.py``);
+        "<description> [<choice>]" (e.g. "or a manifest") instead of QGIS's "[optional]" (``widgets.py``);
         an empty choice shows the description alone. Returns the definition.
         """
         definition.setHelp(help_text)

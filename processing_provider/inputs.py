@@ -48,7 +48,7 @@ def add_pair_inputs(alg: SmdAlgorithm) -> None:
     """The SOIL_MOISTURE and FACTORS parameters (or a MANIFEST instead) shared by screen and train.
 
     Optional for QGIS, as either way may be given; the dialog labels the lists "[or a manifest]" and the
-    manifest "Or instead: ..." rather than "[optional]" (``labels.py``).
+    manifest "Or instead: ..." rather than "[optional]" (``widgets.py``).
     """
     alg.add(QgsProcessingParameterMultipleLayers(alg.SOIL_MOISTURE, alg.tr("SMAP rasters, one per date"),
                                                  QgsProcessing.SourceType.TypeRaster, optional=True),

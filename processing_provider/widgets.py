@@ -1,20 +1,27 @@
-"""Dialog labels of inputs that are one of several ways to give the data.
+"""Processing dialog widgets that change what QGIS's own show, and nothing else.
 
-screen and train take the SMAP and factor lists *or* a manifest, downscale one factor stack *or* a time series,
-validate one estimate *or* a time series, the Earth Engine algorithms an extent *or* a polygon layer. QGIS
-only knows mandatory and optional, so these inputs are optional, and its dialog would mark every one of them
-"[optional]": a user could not see what is required. An input declared with ``SmdAlgorithm.add(...,
-choice=...)`` carries this module's wrapper in its metadata; in the algorithm dialog the wrapper shows the
-label "<description> [<choice>]" (e.g. "SMAP rasters, one per date [or a manifest]") instead, and leaves
-everything else to the widget wrapper QGIS itself would have made: the same widget, the same values.
+Either-or inputs (``ChoiceWrapper``): screen and train take the SMAP and factor lists *or* a manifest,
+downscale one factor stack *or* a time series, validate one estimate *or* a time series, the Earth Engine
+algorithms an extent *or* a polygon layer. QGIS only knows mandatory and optional, so these inputs are
+optional, and its dialog would mark every one of them "[optional]": a user could not see what is required.
+An input declared with ``SmdAlgorithm.add(..., choice=...)`` carries ``ChoiceWrapper`` in its metadata; in the
+algorithm dialog it shows the label "<description> [<choice>]" (e.g. "SMAP rasters, one per date [or a
+manifest]") instead.
 
-In the batch dialog (no labels) the wrapper is QGIS's own. In the graphical modeler it is QGIS's own
-source widget, built for a copy of the definition whose description carries the choice, so its label reads
-"<description> [<choice>] [optional]". qgis_process and processing.run never see widgets; the definitions
-(names, flags, descriptions) are the same in every context.
+Mandatory layer inputs that start empty (``StartsEmptyWrapper``): QGIS fills every mandatory layer picker
+with the active layer, so a form with three raster inputs would start with the same layer in all three. The
+workflow model's grid and validation reference carry this wrapper: their pickers start empty (QGIS's picker of
+an optional copy of the definition), their labels have no "[optional]", and the dialog refuses to run while
+they are empty, as for any mandatory input (it checks the algorithm's own definition).
 
-The metadata names the class by its import path, so definitions stay plain data (JSON in ``qgis_process
-help --json``); Processing imports this module only when it builds a dialog.
+Both leave everything else to the widget wrapper QGIS's registry makes: the same widget, the same values,
+context and signals (``StockWrapper``). In the batch dialog (no labels) and the graphical modeler (its
+own source widgets) they are QGIS's own; there a choice input's label reads "<description> [<choice>]
+[optional]". qgis_process and processing.run never see widgets; the definitions (names, flags,
+descriptions) are the same in every context.
+
+The metadata names the classes by their import path, so definitions stay plain data (JSON in ``qgis_process
+help --json``, the .model3 file); Processing imports this module only when it builds a dialog.
 """
 
 from __future__ import annotations
@@ -24,10 +31,6 @@ from qgis.gui import QgsAbstractProcessingParameterWidgetWrapper, QgsGui, QgsPro
 from qgis.PyQt.QtWidgets import QLabel
 
 from .base import CHOICE_KEY
-
-#: Copies of definitions whose description carries the choice, for the modeler's source widgets, which keep
-#: a pointer to their definition for as long as the model designer lives: kept for the whole session.
-_MODELER_DEFINITIONS: dict[tuple[str, str, str], QgsProcessingParameterDefinition] = {}
 
 
 def choice_label(description: str, choice: str) -> str:
@@ -45,33 +48,38 @@ def dialog_type(dialog) -> QgsProcessingGui.WidgetType:
     return QgsProcessingGui.WidgetType.Standard
 
 
-def modeler_definition(definition: QgsProcessingParameterDefinition, choice: str) -> QgsProcessingParameterDefinition:
-    """A copy of ``definition`` (same name, flags, type) whose description carries the choice, kept alive."""
-    algorithm = definition.algorithm()
-    key = (algorithm.id() if algorithm is not None else "", definition.name(), choice)
-    if key not in _MODELER_DEFINITIONS:
-        copy = definition.clone()
-        copy.setDescription(choice_label(definition.description(), choice))
-        _MODELER_DEFINITIONS[key] = copy
-    return _MODELER_DEFINITIONS[key]
+def _copy(definition: QgsProcessingParameterDefinition, description: str | None = None,
+          optional: bool = False) -> QgsProcessingParameterDefinition:
+    """A copy of ``definition`` (same name and type), with another description or made optional.
+
+    QGIS's widgets keep a pointer to their definition: the caller keeps the copy for as long as the widget
+    lives (an attribute of the wrapper, or of the modeler's widget).
+    """
+    copy = definition.clone()
+    if description is not None:
+        copy.setDescription(description)
+    if optional:
+        copy.setFlags(copy.flags() | QgsProcessingParameterDefinition.Flag.FlagOptional)
+    return copy
 
 
-class ChoiceWrapper(QgsAbstractProcessingParameterWidgetWrapper):
-    """QGIS's own widget wrapper for a parameter, with the label "<description> [<choice>]".
+class StockWrapper(QgsAbstractProcessingParameterWidgetWrapper):
+    """QGIS's own widget wrapper for a parameter, with another label.
 
     Processing's ``WidgetWrapperFactory`` calls the class with (definition, dialog, row, column, **options);
     for the batch dialog and the modeler it returns QGIS's own wrapper or source widget. In the algorithm
-    dialog it delegates widget, values, context and signals to the wrapper QGIS's registry makes for the
-    definition, and only draws the label itself.
+    dialog it delegates widget, values, context and signals to the wrapper QGIS's registry makes for
+    ``stock_definition_for`` (the definition itself unless a subclass says otherwise) and only draws the label.
     """
 
     def __new__(cls, definition, dialog=None, row=0, col=0, **options):
         kind = dialog_type(dialog)
         registry = QgsGui.processingGuiRegistry()
         if kind == QgsProcessingGui.WidgetType.Modeler:
-            shown = definition  # TEMP
+            shown = cls.modeler_definition(definition, options)
             widget = registry.createModelerParameterWidget(dialog.model, dialog.childId, shown, dialog.context)
             widget.setDialog(dialog)
+            widget.smd_definition = shown  # lives as long as the widget's wrapper, which the designer holds
             return widget
         if kind == QgsProcessingGui.WidgetType.Batch:
             wrapper = registry.createParameterWidgetWrapper(definition, kind)
@@ -81,21 +89,33 @@ class ChoiceWrapper(QgsAbstractProcessingParameterWidgetWrapper):
 
     def __init__(self, definition, dialog=None, row=0, col=0, **options):
         super().__init__(definition, QgsProcessingGui.WidgetType.Standard)
-        self.choice = options.get(CHOICE_KEY, "")
+        self.options = options
+        self.stock_definition = self.stock_definition_for(definition)  # held for as long as the stock wrapper
         self.stock = QgsGui.processingGuiRegistry().createParameterWidgetWrapper(
-            definition, QgsProcessingGui.WidgetType.Standard)
+            self.stock_definition, QgsProcessingGui.WidgetType.Standard)
         self.stock.widgetValueHasChanged.connect(self._stock_changed)
         self._context_generator = None
         self._own_context = QgsProcessingContext()
         if dialog is not None:
             self.stock.setDialog(dialog)
 
+    @classmethod
+    def modeler_definition(cls, definition, options: dict):
+        """The definition the modeler's source widget is built for."""
+        return definition
+
+    def stock_definition_for(self, definition):
+        """The definition QGIS's own wrapper is built for."""
+        return definition
+
+    def label_text(self) -> str:
+        return self.parameterDefinition().description()
+
     # -- the label ---------------------------------------------------------------------------
     def createLabel(self):
-        definition = self.parameterDefinition()
-        label = QLabel(choice_label(definition.description(), self.choice))
-        label.setToolTip(definition.toolTip())
-        label.setWordWrap(True)  # a long choice wraps instead of widening the form past the dialog
+        label = QLabel(self.label_text())
+        label.setToolTip(self.parameterDefinition().toolTip())
+        label.setWordWrap(True)  # a long label wraps instead of widening the form past the dialog
         return label
 
     # -- everything else is the stock wrapper's ------------------------------------------------
@@ -142,4 +162,24 @@ class ChoiceWrapper(QgsAbstractProcessingParameterWidgetWrapper):
         return context if context is not None else self._own_context
 
 
-__all__ = ["CHOICE_KEY", "ChoiceWrapper", "choice_label"]
+class ChoiceWrapper(StockWrapper):
+    """An input that is one way among several: labelled "<description> [<choice>]", not "[optional]"."""
+
+    @classmethod
+    def modeler_definition(cls, definition, options: dict):
+        # the modeler's label adds "[optional]" itself: "<description> [<choice>] [optional]"
+        choice = options.get(CHOICE_KEY, "")
+        return _copy(definition, description=choice_label(definition.description(), choice))
+
+    def label_text(self) -> str:
+        return choice_label(self.parameterDefinition().description(), self.options.get(CHOICE_KEY, ""))
+
+
+class StartsEmptyWrapper(StockWrapper):
+    """A mandatory layer input whose picker starts empty instead of taking the active layer."""
+
+    def stock_definition_for(self, definition):
+        return _copy(definition, optional=True)
+
+
+__all__ = ["ChoiceWrapper", "StartsEmptyWrapper", "StockWrapper", "choice_label"]

@@ -15,6 +15,8 @@ from qgis.PyQt.QtWidgets import QAbstractSpinBox, QScrollArea
 LOCAL = ("sampledata", "align", "screen", "train", "downscale", "validate", "workflow")
 #: The Earth Engine forms.
 EARTH_ENGINE = ("fetchgee", "downscalegee")
+#: The NASA Earthdata form.
+EARTHDATA = ("importsmap",)
 
 
 @pytest.fixture
@@ -41,7 +43,7 @@ def _parameters_area(dialog) -> QScrollArea:
     return max(areas, key=lambda a: len(a.widget().children()))
 
 
-@pytest.mark.parametrize("alg_id", LOCAL + EARTH_ENGINE)
+@pytest.mark.parametrize("alg_id", LOCAL + EARTH_ENGINE + EARTHDATA)
 def test_form_fits_without_horizontal_scrolling(plugin, dialog_iface, qgis_app, alg_id):
     dialog = _dialog(alg_id)
     try:
@@ -54,7 +56,7 @@ def test_form_fits_without_horizontal_scrolling(plugin, dialog_iface, qgis_app, 
         dialog.close()
 
 
-@pytest.mark.parametrize("alg_id", LOCAL)
+@pytest.mark.parametrize("alg_id", LOCAL + EARTH_ENGINE + EARTHDATA)
 def test_decimal_fields_show_the_decimals_their_values_need(plugin, qgis_app, alg_id):
     from qgis.gui import QgsGui, QgsProcessingGui
 
@@ -116,6 +118,10 @@ CHOICE_LABELS = {
                  "INPUT_SERIES": "Time series: estimates [or one estimate]",
                  "REFERENCE_SERIES": "Time series: reference rasters [or stations]"},
     "fetchgee": {"EXTENT": "Extent [or a polygon layer]", "AREA": "Area (polygon layer) [or an extent]"},
+    "importsmap": {"GRANULES": "SMAP granules (.h5) [or a folder, or download]",
+                   "GRANULE_FOLDER": "Folder of SMAP granules [or granules, or download]",
+                   "START_DATE": "Start date (YYYY-MM-DD) [optional]", "END_DATE": "End date (YYYY-MM-DD) [optional]",
+                   "FACTORS": "Factor rasters [optional]"},
 }
 CHOICE_LABELS["train"] = CHOICE_LABELS["screen"]
 CHOICE_LABELS["downscalegee"] = CHOICE_LABELS["fetchgee"]
@@ -180,6 +186,10 @@ def _choice_values(tmp_path) -> dict[str, dict]:
     pair = {"SOIL_MOISTURE": smap, "FACTORS": stacks, "MANIFEST": str(manifest)}
     gee = {"EXTENT": "116.0,117.0,40.0,41.0 [EPSG:4326]", "AREA": str(area)}
     return {"screen": pair, "train": pair, "fetchgee": gee, "downscalegee": gee,
+            # (not GRANULES: QGIS's own file-list wrapper keeps only files it can load as layers when a value
+            # is set from code, so .h5 granules are picked in its file dialog only)
+            "importsmap": {"GRANULE_FOLDER": str(tmp_path), "START_DATE": "2023-06-01",
+                           "END_DATE": "2023-06-02", "FACTORS": stacks},
             "downscale": {"FACTORS": stacks[0], "SOIL_MOISTURE": smap[0], "FACTORS_SERIES": stacks,
                           "SOIL_MOISTURE_SERIES": smap, "MANIFEST": str(manifest), "INPUT_FOLDER": str(tmp_path)},
             "validate": {"INPUT": stacks[0], "REFERENCE": smap[0], "INPUT_SERIES": stacks,
@@ -207,7 +217,8 @@ def test_values_set_in_the_dialog_reach_processing_as_with_qgis_own_widgets(plug
             stock = _stock_value(definitions.parameterDefinition(name), value, context)
             assert stock not in (None, "", []), (name, value)  # QGIS's own wrapper takes the value
             assert parameters[name] == stock, (name, parameters[name], stock)
-            assert wrapper.wrappedWidget() is wrapper.stock.wrappedWidget()  # QGIS's own widget, not a copy
+            if name in CHOICE_LABELS[alg_id] and not CHOICE_LABELS[alg_id][name].endswith("[optional]"):
+                assert wrapper.wrappedWidget() is wrapper.stock.wrappedWidget()  # QGIS's own widget, not a copy
         for name in ("SOIL_MOISTURE", "FACTORS", "FACTORS_SERIES", "SOIL_MOISTURE_SERIES", "INPUT_SERIES",
                      "REFERENCE_SERIES"):
             if name in values and isinstance(values[name], list):
@@ -265,9 +276,70 @@ def test_workflow_form_does_not_fill_three_inputs_with_the_active_layer(plugin, 
     try:
         dialog.show()
         qgis_app.processEvents()
-        wrappers = dialog.mainWidget().wrappers
+        panel = dialog.mainWidget()
+        wrappers = panel.wrappers
         values = {name: wrappers[name].parameterValue() for name in ("smap", "grid", "validation_reference")}
         assert values["grid"] in (None, "") and values["validation_reference"] in (None, ""), values
+        # still mandatory: no "[optional]" beside them, and the dialog will not run while they are empty
+        labels = _labels(dialog)
+        assert (labels["grid"], labels["validation_reference"]) == ("1 km reference grid raster",
+                                                                    "Validation reference raster")
+        from processing.gui.AlgorithmDialogBase import AlgorithmDialogBase
+
+        panel.setParameters({"smap": layers[0].id(), "factor_rasters": [scene.truth_files[0]]})
+        with pytest.raises(AlgorithmDialogBase.InvalidParameterValue) as missing:
+            panel.createProcessingParameters()
+        assert missing.value.args[0].name() == "grid"
+        grid = scene.paths["elevation"][0]  # a file, not a layer of the project
+        panel.setParameters({"grid": grid, "validation_reference": layers[1].id()})
+        parameters = panel.createProcessingParameters()
+        context = QgsProcessingContext()
+        workflow = QgsApplication.processingRegistry().algorithmById("smdownscale:workflow")
+        for name, value in (("grid", grid), ("validation_reference", layers[1].id())):
+            assert parameters[name] == _stock_value(workflow.parameterDefinition(name), value, context)
+        assert parameters["grid"] == grid and parameters["validation_reference"] == layers[1].id()
     finally:
         dialog.close()
         QgsProject.instance().removeMapLayers([layer.id() for layer in layers])
+
+
+def _sources(child) -> dict[str, list]:
+    """A child algorithm's parameter sources as plain data; an empty static value counts as no source."""
+    out = {}
+    for name, sources in child.parameterSources().items():
+        values = [s.toVariant() for s in sources]
+        values = [v for v in values if not (v.get("source") == 2 and v.get("static_value") in (None, "", []))]
+        if values:
+            out[name] = values
+    return out
+
+
+def test_model_designer_keeps_every_value_of_the_workflow_steps(plugin, dialog_iface, qgis_app):
+    """Opening a step of the shipped workflow model in the model designer and pressing OK changes nothing,
+    the step still validates, and the either-or inputs there name their alternative too."""
+    import os
+
+    from processing.modeler.ModelerParametersDialog import ModelerParametersDialog
+    from qgis.core import QgsProcessingModelAlgorithm
+
+    model = QgsProcessingModelAlgorithm()
+    assert model.fromFile(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "models",
+                                       "smdownscale_workflow.model3"))
+    labels = {}
+    for child_id, child in model.childAlgorithms().items():
+        dialog = ModelerParametersDialog(child.algorithm(), model, child_id, child.configuration())
+        try:
+            dialog.setPreviousValues()
+            edited = dialog.createAlgorithm()
+            labels[child_id] = {name: label.text() for name, label in dialog.widget.widget.widget_labels.items()}
+        finally:
+            dialog.close()
+        assert _sources(edited) == _sources(child), child_id
+        model.setChildAlgorithm(edited)
+        assert model.validateChildAlgorithm(child_id) == (True, []), child_id
+    assert {name: labels["screen"][name] for name in CHOICE_LABELS["screen"]} == {
+        "SOIL_MOISTURE": "SMAP rasters, one per date [or a manifest] [optional]",
+        "FACTORS": "Factor stacks, one per date [or a manifest] [optional]",
+        "MANIFEST": "Or instead: fetch manifest [optional]"}
+    assert labels["validate"]["INPUT"] == "Soil moisture estimate [or a time series] [optional]"
+    assert labels["downscale"]["MODEL"] == "Model file"
