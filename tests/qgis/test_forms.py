@@ -343,3 +343,26 @@ def test_model_designer_keeps_every_value_of_the_workflow_steps(plugin, dialog_i
         "MANIFEST": "Or instead: fetch manifest [optional]"}
     assert labels["validate"]["INPUT"] == "Soil moisture estimate [or a time series] [optional]"
     assert labels["downscale"]["MODEL"] == "Model file"
+
+
+def test_batch_dialog_keeps_qgis_own_widgets_and_values(plugin, dialog_iface, qgis_app, tmp_path):
+    """The batch dialog has no labels: its either-or inputs are QGIS's own wrappers, and a row's values reach
+    the parameters of that run."""
+    from processing.gui.BatchAlgorithmDialog import BatchAlgorithmDialog
+
+    smap = [_tiny(str(tmp_path / f"smap_2023060{d}.tif")) for d in (1, 2)]
+    stacks = [_tiny(str(tmp_path / f"factors_2023060{d}.tif")) for d in (1, 2)]
+    alg = QgsApplication.processingRegistry().createAlgorithmById("smdownscale:screen")
+    dialog = BatchAlgorithmDialog(alg)
+    try:
+        panel = dialog.mainWidget()
+        row = panel.wrappers[0]
+        columns = {w.parameterDefinition().name(): w for w in row if w is not None}
+        assert {type(columns[name]).__name__ for name in CHOICE_LABELS["screen"]} == {
+            "QgsAbstractProcessingParameterWidgetWrapper"}
+        context = QgsProcessingContext()
+        columns["SOIL_MOISTURE"].setParameterValue(smap, context)
+        columns["FACTORS"].setParameterValue(stacks, context)
+        assert (columns["SOIL_MOISTURE"].parameterValue(), columns["FACTORS"].parameterValue()) == (smap, stacks)
+    finally:
+        dialog.close()
