@@ -13,9 +13,11 @@ import base64
 import contextlib
 import datetime as dt
 import functools
+import glob
 import html
 import io
 import math
+import os
 import warnings
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -230,15 +232,83 @@ def _quiet(func: Callable[..., bytes | None]) -> Callable[..., bytes | None]:
 
 #: Fonts with Chinese glyphs, as Windows, macOS and Linux name them (the first one installed is used).
 CJK_FONTS = ("Microsoft YaHei", "PingFang SC", "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei",
-             "SimHei", "Heiti SC", "Droid Sans Fallback")
+             "WenQuanYi Zen Hei", "SimHei", "Heiti SC", "Heiti TC", "STHeiti", "Droid Sans Fallback")
+
+_WINDOWS_FONTS = [os.path.join(os.environ.get("WINDIR") or os.environ.get("SystemRoot") or "C:\\Windows", "Fonts")]
+if os.environ.get("LOCALAPPDATA"):  # fonts installed for the user only
+    _WINDOWS_FONTS.append(os.path.join(os.environ["LOCALAPPDATA"], "Microsoft", "Windows", "Fonts"))
+#: Font files with Chinese glyphs where Windows, macOS and Linux put them, as glob patterns, in order of
+#: preference: tried when matplotlib's font list names none of :data:`CJK_FONTS` (the list is built once and
+#: kept, so a font installed later, or in a folder matplotlib does not scan, is missing from it).
+CJK_FONT_FILES: tuple[str, ...] = (
+    # Windows: Microsoft YaHei, SimHei (system-wide or installed for the user only)
+    *(os.path.join(folder, name) for folder in _WINDOWS_FONTS for name in ("msyh.ttc", "msyh.ttf", "simhei.ttf")),
+    # macOS: PingFang, Heiti
+    "/System/Library/Fonts/PingFang.ttc", "/System/Library/AssetsV2/*/*/AssetData/PingFang.ttc",
+    "/System/Library/Fonts/STHeiti Medium.ttc", "/System/Library/Fonts/STHeiti Light.ttc",
+    "/Library/Fonts/Arial Unicode.ttf",
+    # Linux: Noto Sans CJK / Source Han Sans, WenQuanYi, Droid Sans Fallback (Debian, Fedora, Arch layouts)
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", "/usr/share/fonts/**/NotoSansCJK*-Regular.tt?",
+    "/usr/share/fonts/**/NotoSansCJK*.otf", "/usr/share/fonts/**/SourceHanSans*.tt?",
+    "/usr/share/fonts/**/wqy-microhei.ttc", "/usr/share/fonts/**/wqy-zenhei.ttc",
+    "/usr/share/fonts/**/DroidSansFallback*.ttf",
+    os.path.join("~", ".local", "share", "fonts", "**", "*CJK*"), os.path.join("~", ".fonts", "**", "*CJK*"),
+)
+#: A character every Chinese plot text needs a glyph for (土, as in 土壤水分): a font file without it would
+#: draw boxes.
+_CJK_PROBE = "\u571f"
+
+
+def _font_files(patterns: Iterable[str]) -> Iterable[str]:
+    """The files the patterns name, in pattern order (each file once)."""
+    seen: set[str] = set()
+    for pattern in patterns:
+        for path in sorted(glob.glob(os.path.expanduser(pattern), recursive=True)):
+            if path not in seen and os.path.isfile(path):
+                seen.add(path)
+                yield path
+
+
+def _draws_chinese(path: str) -> bool:
+    """Whether the font file opens and has a glyph for :data:`_CJK_PROBE`."""
+    from matplotlib import ft2font
+
+    try:
+        return ft2font.FT2Font(path).get_char_index(ord(_CJK_PROBE)) != 0
+    except (OSError, RuntimeError, ValueError):
+        return False
+
+
+def _register_font_file(path: str) -> str | None:
+    """Add a font file to matplotlib's font list (for this process); its family name, or None."""
+    from matplotlib import font_manager
+
+    try:
+        font_manager.fontManager.addfont(path)
+        return font_manager.FontProperties(fname=path).get_name()
+    except (AttributeError, OSError, RuntimeError, ValueError):  # AttributeError: matplotlib < 3.2
+        return None
 
 
 @functools.lru_cache(maxsize=1)
 def _installed_cjk_font() -> str | None:
+    """A font family with Chinese glyphs matplotlib can draw with, or None.
+
+    One of :data:`CJK_FONTS` in matplotlib's font list, else the first file of :data:`CJK_FONT_FILES` that has
+    Chinese glyphs, registered with matplotlib by its path.
+    """
     from matplotlib import font_manager
 
     names = {f.name for f in font_manager.fontManager.ttflist}
-    return next((name for name in CJK_FONTS if name in names), None)
+    listed = next((name for name in CJK_FONTS if name in names), None)
+    if listed:
+        return listed
+    for path in _font_files(CJK_FONT_FILES):
+        if _draws_chinese(path):
+            name = _register_font_file(path)
+            if name:
+                return name
+    return None
 
 
 def _cjk_font() -> str | None:

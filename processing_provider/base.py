@@ -32,6 +32,15 @@ GROUPS = {
 }
 
 
+#: The dialog wrapper of inputs given one way among several (``widgets.ChoiceWrapper``), by import path:
+#: Processing imports it when it builds a dialog, so loading the provider (qgis_process) needs no qgis.gui.
+CHOICE_WRAPPER = f"{__package__}.widgets.ChoiceWrapper"
+#: Its option holding the label's choice text.
+CHOICE_KEY = "choice"
+#: The dialog wrapper of a mandatory layer input whose picker starts empty (``widgets.StartsEmptyWrapper``).
+STARTS_EMPTY_WRAPPER = f"{__package__}.widgets.StartsEmptyWrapper"
+
+
 def tr(context: str, text: str) -> str:
     return QCoreApplication.translate(context, text)
 
@@ -84,15 +93,23 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
     #: (e.g. a scale factor of 1 that users set to 0.0001).
     DECIMALS = {"SM_SCALE": 4, "REF_SCALE": 4, "LEARNING_RATE": 3, "SVR_GAMMA": 4}
 
-    def add(self, definition, help_text: str, advanced: bool = False):
+    def add(self, definition, help_text: str, advanced: bool = False, choice: str | None = None):
         """Add one parameter with its help text beside it; ``advanced`` files it under Advanced parameters.
 
         ``initAlgorithm`` bodies are flat lists of these calls, in form order (as QGIS's own algorithms).
-        Whether a parameter is optional is its constructor's ``optional=``. Returns the definition.
+        Whether a parameter is optional is its constructor's ``optional=``. ``choice`` marks an optional
+        input that is one way among several to give the data (the lists or a manifest): the dialog labels it
+        "<description> [<choice>]" (e.g. "or a manifest") instead of QGIS's "[optional]" (``widgets.py``);
+        an empty choice shows the description alone. Returns the definition.
         """
         definition.setHelp(help_text)
         if advanced:
             definition.setFlags(definition.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+        if choice is not None:
+            metadata = definition.metadata()
+            metadata["widget_wrapper"] = {**(metadata.get("widget_wrapper") or {}),
+                                          "class": CHOICE_WRAPPER, CHOICE_KEY: choice}
+            definition.setMetadata(metadata)
         self.addParameter(definition)
         return definition
 

@@ -45,20 +45,24 @@ def raster_paths(alg: SmdAlgorithm, parameters, name: str, context) -> list[str]
 
 
 def add_pair_inputs(alg: SmdAlgorithm) -> None:
-    """The SOIL_MOISTURE and FACTORS parameters (or a MANIFEST instead) shared by screen and train."""
+    """The SOIL_MOISTURE and FACTORS parameters (or a MANIFEST instead) shared by screen and train.
+
+    Optional for QGIS, as either way may be given; the dialog labels the lists "[or a manifest]" and the
+    manifest "Or instead: ..." rather than "[optional]" (``widgets.py``).
+    """
     alg.add(QgsProcessingParameterMultipleLayers(alg.SOIL_MOISTURE, alg.tr("SMAP rasters, one per date"),
                                                  QgsProcessing.SourceType.TypeRaster, optional=True),
             alg.tr("Coarse (~9 km) soil moisture rasters in m3/m3, one per date, with the date in the "
-                   "file name (YYYYMMDD or YYYY-MM-DD). Band 1 is used."))
+                   "file name (YYYYMMDD or YYYY-MM-DD). Band 1 is used."), choice=alg.tr("or a manifest"))
     alg.add(QgsProcessingParameterMultipleLayers(alg.FACTORS, alg.tr("Factor stacks, one per date"),
                                                  QgsProcessing.SourceType.TypeRaster, optional=True),
             alg.tr("Fine (1 km) multiband factor stacks from smdownscale:align, one per date with the "
                    "same date in the file name as its soil moisture raster. Bands are identified by "
-                   "their names (band descriptions)."))
+                   "their names (band descriptions)."), choice=alg.tr("or a manifest"))
     alg.add(QgsProcessingParameterFile(alg.MANIFEST, alg.tr("Or instead: fetch manifest"),
                                        extension="json", optional=True),
             alg.tr("manifest.json written by smdownscale:fetchgee: its SMAP rasters and factor stacks "
-                   "are used instead of the two lists above."))
+                   "are used instead of the two lists above."), choice="")
 
 
 def check_pair_parameters(alg: SmdAlgorithm, checked: tuple, parameters, context) -> tuple:

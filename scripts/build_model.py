@@ -53,9 +53,6 @@ PARAM_HELP = {
                                "names), for temporal filling.",
 }
 
-#: File filter of the raster inputs given as files.
-RASTER_FILES = "GeoTIFF (*.tif *.tiff *.TIF *.TIFF);;All files (*)"
-
 # model outputs: (child id, child output, model output name, description, mandatory)
 OUTPUTS = [
     ("screen", "OUTPUT", "screening_table", "Screening table", True),
@@ -80,28 +77,33 @@ def build(path: str = OUTPUT) -> str:
         QgsProcessingModelParameter,
         QgsProcessingParameterDefinition,
         QgsProcessingParameterEnum,
-        QgsProcessingParameterFile,
         QgsProcessingParameterMultipleLayers,
         QgsProcessingParameterNumber,
         QgsProcessingParameterRasterLayer,
     )
     from qgis.PyQt.QtCore import QPointF
 
+    from smdownscale.processing_provider.base import STARTS_EMPTY_WRAPPER
+
     model = QgsProcessingModelAlgorithm(MODEL_NAME, GROUP, GROUP_ID)
     params = [
         QgsProcessingParameterRasterLayer("smap", "SMAP soil moisture (coarse, one date)"),
         QgsProcessingParameterMultipleLayers("factor_rasters", "Factor rasters of that date",
                                              QgsProcessing.SourceType.TypeRaster),
-        # files, not layer pickers: a mandatory layer picker is pre-filled with the active layer, so the form
-        # would start with SMAP, grid and validation reference all the same layer
-        QgsProcessingParameterFile("grid", "1 km reference grid raster", fileFilter=RASTER_FILES),
-        QgsProcessingParameterFile("validation_reference", "Validation reference raster", fileFilter=RASTER_FILES),
+        # layer pickers that start empty: QGIS fills a mandatory picker with the active layer, so the form would
+        # start with SMAP, grid and validation reference all the same layer. (Not file inputs: the model
+        # designer offers no file input to a raster parameter, so editing align or validate there would
+        # silently rewire their REFERENCE to 'smap'.)
+        QgsProcessingParameterRasterLayer("grid", "1 km reference grid raster"),
+        QgsProcessingParameterRasterLayer("validation_reference", "Validation reference raster"),
         QgsProcessingParameterEnum("model_type", "Model", options=["Random forest (RF)",
                                                                    "Support vector regression (SVR)",
                                                                    "Regression tree (CART)"], defaultValue=0),
         QgsProcessingParameterNumber("smap_scale", "SMAP scale factor to m3/m3",
                                      QgsProcessingParameterNumber.Type.Double, defaultValue=1.0, minValue=0.0),
     ]
+    for p in params[2:4]:
+        p.setMetadata({"widget_wrapper": {"class": STARTS_EMPTY_WRAPPER}})
     params[-1].setFlags(params[-1].flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
     params[-1].setMetadata({"widget_wrapper": {"decimals": 4}})  # 1.0000, and 0.0001 can be typed
     from qgis.core import QgsApplication

@@ -117,11 +117,11 @@ class DownscaleAlgorithm(SmdAlgorithm):
                  self.tr("A .smdmodel file written by 'Train downscaling model'."))
         self.add(QgsProcessingParameterRasterLayer(self.FACTORS, self.tr("Factor stack (1 km)"), optional=True),
                  self.tr("Multiband raster with one named band per factor, on the 1 km grid (one date; "
-                         "leave empty for a time series)."))
+                         "leave empty for a time series)."), choice=self.tr("or a time series"))
         self.add(QgsProcessingParameterRasterLayer(self.SOIL_MOISTURE, self.tr("SMAP of the same date"),
                                                    optional=True),
                  self.tr("SMAP soil moisture of the factor stack's date; needed for residual "
-                         "correction."))
+                         "correction."), choice=self.tr("for residual correction"))
         self.add(QgsProcessingParameterEnum(self.RESIDUAL_CORRECTION, self.tr("Residual correction"),
                                             options=[residual[key] for key in RESIDUAL_MODES],
                                             defaultValue=options.RESIDUAL_MODES.default_index),
@@ -158,21 +158,23 @@ class DownscaleAlgorithm(SmdAlgorithm):
         self.add(QgsProcessingParameterMultipleLayers(self.FACTORS_SERIES, self.tr("Time series: factor stacks"),
                                                       QgsProcessing.SourceType.TypeRaster, optional=True),
                  self.tr("Factor stacks of several dates, each with its date in the file name "
-                         "(YYYYMMDD or YYYY-MM-DD); one output file per date."))
+                         "(YYYYMMDD or YYYY-MM-DD); one output file per date."),
+                 choice=self.tr("or a manifest or folder"))
         self.add(QgsProcessingParameterMultipleLayers(self.SOIL_MOISTURE_SERIES,
                                                       self.tr("Time series: SMAP rasters"),
                                                       QgsProcessing.SourceType.TypeRaster, optional=True),
                  self.tr("The SMAP rasters of the same dates (paired by the date in the file names), for "
-                         "residual correction."))
+                         "residual correction."), choice=self.tr("for residual correction"))
         self.add(QgsProcessingParameterFile(self.MANIFEST, self.tr("Time series: fetch manifest"),
                                             behavior=QgsProcessingParameterFile.Behavior.File, optional=True,
                                             fileFilter=self.tr("smdownscale manifest (*.json)")),
                  self.tr("The manifest.json written by 'Fetch data from Earth Engine': every date it lists "
-                         "is downscaled."))
+                         "is downscaled."), choice=self.tr("or factor stacks or folder"))
         self.add(QgsProcessingParameterFile(self.INPUT_FOLDER, self.tr("Time series: input folder"),
                                             behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True),
                  self.tr("A folder holding factors_<date>.tif and smap_<date>.tif (also in factors/ and "
-                         "smap/ subfolders, or listed by a manifest.json in the folder)."))
+                         "smap/ subfolders, or listed by a manifest.json in the folder)."),
+                 choice=self.tr("or factor stacks or manifest"))
         self.add(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Soil moisture 1 km"), optional=True,
                                                          createByDefault=True),
                  self.tr("Float32 GeoTIFF of soil moisture in m3/m3 (one date)."))

@@ -142,10 +142,12 @@ class DownscaleGeeAlgorithm(GeeParameters, SmdAlgorithm):
         residual = {"constant": self.tr("Constant per coarse cell"), "none": self.tr("None"),
                     "smooth": self.tr("Smooth (mass-conserving)")}
         self.add(QgsProcessingParameterExtent(self.EXTENT, self.tr("Extent"), optional=True),
-                 self.tr("Area to downscale, with its CRS. Ignored when a polygon layer is given."))
+                 self.tr("Area to downscale, with its CRS. Ignored when a polygon layer is given."),
+                 choice=self.tr("or a polygon layer"))
         self.add(QgsProcessingParameterFeatureSource(self.AREA, self.tr("Area (polygon layer)"),
                                                      [QgsProcessing.SourceType.TypeVectorPolygon], optional=True),
-                 self.tr("Polygons delimiting the area; the maps cover the SMAP cells of their bounding box."))
+                 self.tr("Polygons delimiting the area; the maps cover the SMAP cells of their bounding box."),
+                 choice=self.tr("or an extent"))
         self.add(QgsProcessingParameterString(self.START_DATE, self.tr("Start date (YYYY-MM-DD)"), defaultValue=""),
                  self.tr("First day of the date range."))
         self.add(QgsProcessingParameterString(self.END_DATE, self.tr("End date (YYYY-MM-DD, inclusive)"),

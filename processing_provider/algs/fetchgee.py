@@ -101,11 +101,12 @@ class FetchGeeAlgorithm(GeeParameters, SmdAlgorithm):
 
     def initAlgorithm(self, config=None):
         self.add(QgsProcessingParameterExtent(self.EXTENT, self.tr("Extent"), optional=True),
-                 self.tr("Area to fetch, with its CRS. Ignored when a polygon layer is given."))
+                 self.tr("Area to fetch, with its CRS. Ignored when a polygon layer is given."),
+                 choice=self.tr("or a polygon layer"))
         self.add(QgsProcessingParameterFeatureSource(self.AREA, self.tr("Area (polygon layer)"),
                                                      [QgsProcessing.SourceType.TypeVectorPolygon], optional=True),
                  self.tr("Polygons delimiting the area (all features together). The data cover the SMAP "
-                         "cells that intersect the polygons' bounding box."))
+                         "cells that intersect the polygons' bounding box."), choice=self.tr("or an extent"))
         self.add(QgsProcessingParameterString(self.START_DATE, self.tr("Start date (YYYY-MM-DD)"), defaultValue=""),
                  self.tr("First day of the date range."))
         self.add(QgsProcessingParameterString(self.END_DATE, self.tr("End date (YYYY-MM-DD, inclusive)"),

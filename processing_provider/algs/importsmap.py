@@ -101,10 +101,12 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
         self.add(QgsProcessingParameterMultipleLayers(self.GRANULES, self.tr("SMAP granules (.h5)"),
                                                       QgsProcessing.SourceType.TypeFile, optional=True),
                  self.tr("SMAP HDF5 granules downloaded from NASA Earthdata (NSIDC), e.g. "
-                         "SMAP_L4_SM_gph_20230601T013000_Vv7032_001.h5. Keep NSIDC's file names."))
+                         "SMAP_L4_SM_gph_20230601T013000_Vv7032_001.h5. Keep NSIDC's file names."),
+                 choice=self.tr("or a folder, or download"))
         self.add(QgsProcessingParameterFile(self.GRANULE_FOLDER, self.tr("Folder of SMAP granules"),
                                             behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True),
-                 self.tr("Every .h5 file in this folder (not its subfolders) is read as a granule."))
+                 self.tr("Every .h5 file in this folder (not its subfolders) is read as a granule."),
+                 choice=self.tr("or granules, or download"))
         self.add(QgsProcessingParameterExtent(self.EXTENT, self.tr("Extent"), optional=True),
                  self.tr("Area to import, with its CRS. Ignored when a polygon layer is given; without "
                          "either, the whole global grid."))
@@ -112,10 +114,10 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
                                                      [QgsProcessing.SourceType.TypeVectorPolygon], optional=True),
                  self.tr("Polygons delimiting the area (all features together). The outputs cover the "
                          "SMAP cells that intersect the polygons' bounding box."))
-        self.add(QgsProcessingParameterString(self.START_DATE, self.tr("Start date (YYYY-MM-DD, optional)"),
+        self.add(QgsProcessingParameterString(self.START_DATE, self.tr("Start date (YYYY-MM-DD)"),
                                               optional=True),
                  self.tr("First day to import; empty: the first granule's day."))
-        self.add(QgsProcessingParameterString(self.END_DATE, self.tr("End date (YYYY-MM-DD, inclusive, optional)"),
+        self.add(QgsProcessingParameterString(self.END_DATE, self.tr("End date (YYYY-MM-DD)"),
                                               optional=True),
                  self.tr("Last day to import (included); empty: the last granule's day."))
         self.add(QgsProcessingParameterEnum(self.TIME_STEP, self.tr("Time step"),
@@ -132,8 +134,8 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
         self.add(QgsProcessingParameterEnum(self.PRODUCT, self.tr("SMAP product"),
                                             options=[self.tr("Detect from the files"),
                                                      self.tr("L4 SPL4SMGP (3-hourly, 9 km)"),
-                                                     self.tr("L3 enhanced SPL3SMP_E (daily AM/PM, 9 km)"),
-                                                     self.tr("L3 SPL3SMP (daily AM/PM, 36 km)")], defaultValue=0),
+                                                     self.tr("L3 SPL3SMP_E (daily, 9 km)"),
+                                                     self.tr("L3 SPL3SMP (daily, 36 km)")], defaultValue=0),
                  self.tr("The product the granules must belong to; granules of another product are "
                          "refused."))
         self.add(QgsProcessingParameterEnum(self.SMAP_LAYER, self.tr("SMAP layer"),
@@ -151,13 +153,13 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
                                                      self.tr("Every successful retrieval")], defaultValue=0),
                  self.tr("retrieval_qual_flag: recommended quality keeps cells with bits 0-2 clear; "
                          "every successful retrieval keeps cells with bits 1-2 clear."), advanced=True)
-        self.add(QgsProcessingParameterBoolean(self.DOWNLOAD, self.tr("Search and download the granules from NASA "
-                                                                      "Earthdata"), defaultValue=False),
+        self.add(QgsProcessingParameterBoolean(self.DOWNLOAD, self.tr("Search and download (NASA Earthdata)"),
+                                               defaultValue=False),
                  self.tr("Search NASA's CMR for the chosen product over the area and dates and download "
                          "the granules (resumably, into the cache folder) before importing them. Needs the "
                          "product, the dates and an Earthdata Login token."))
-        self.add(QgsProcessingParameterAuthConfig(self.EARTHDATA_AUTH, self.tr("Earthdata Login (authentication "
-                                                                             "configuration)"), optional=True),
+        self.add(QgsProcessingParameterAuthConfig(self.EARTHDATA_AUTH, self.tr("Earthdata Login configuration"),
+                                                  optional=True),
                  self.tr("A QGIS authentication configuration (Basic) holding your Earthdata Login: user "
                          "name and password, or an empty user name and a token as password. Empty: the "
                          "EARTHDATA_USERNAME and EARTHDATA_PASSWORD (or EARTHDATA_TOKEN) environment "
@@ -166,13 +168,13 @@ class ImportSmapAlgorithm(GeeParameters, SmdAlgorithm):
                                             behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True),
                  self.tr("Where downloaded granules are kept (and found again by later runs). Empty: the "
                          "plugin's cache folder."), advanced=True)
-        self.add(QgsProcessingParameterMultipleLayers(self.FACTORS, self.tr("Factor rasters (optional)"),
+        self.add(QgsProcessingParameterMultipleLayers(self.FACTORS, self.tr("Factor rasters"),
                                                       QgsProcessing.SourceType.TypeRaster, optional=True),
                  self.tr("One factor per raster, named by its band description or its file name without "
                          "the date (ndvi_20230601.tif is 'ndvi'). Dated files inside a time step are "
                          "averaged; a step without one takes the latest earlier file; files without a "
                          "date are static."))
-        self.add(QgsProcessingParameterMultipleLayers(self.MODIS_FILES, self.tr("MODIS LST / NDVI files (optional)"),
+        self.add(QgsProcessingParameterMultipleLayers(self.MODIS_FILES, self.tr("MODIS LST / NDVI files"),
                                                       QgsProcessing.SourceType.TypeFile, optional=True),
                  self.tr("MODIS files as downloaded, with NASA's or AppEEARS' names: MOD11A1/MOD11A2 "
                          "(LST day and night, QC_Day/QC_Night) and MOD13A2 (NDVI, pixel reliability), or "

@@ -57,7 +57,8 @@ class ScreenAlgorithm(SmdAlgorithm):
     def shortHelpString(self) -> str:
         return self.tr(
             "Required: both lists (SMAP rasters and factor stacks, one per date), or a fetch manifest instead of "
-            "both. The form marks all three [optional] because either way is complete; it names what is missing "
+            "both. For QGIS (qgis_process, models) all three are optional parameters because either way is "
+            "complete; the dialog labels them with the alternative, and the algorithm names what is missing "
             "before anything runs.\n\n"
             "Ranks the downscaling factors by how strongly they relate to SMAP soil moisture and selects a "
             "non-redundant subset for smdownscale:train.\n\n"

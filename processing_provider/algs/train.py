@@ -75,7 +75,8 @@ class TrainAlgorithm(SmdAlgorithm):
     def shortHelpString(self) -> str:
         return self.tr(
             "Required: both lists (SMAP rasters and factor stacks, one per date), or a fetch manifest instead of "
-            "both. The form marks all three [optional] because either way is complete; it names what is missing "
+            "both. For QGIS (qgis_process, models) all three are optional parameters because either way is "
+            "complete; the dialog labels them with the alternative, and the algorithm names what is missing "
             "before anything runs.\n\n"
             "Trains a machine-learning model that predicts soil moisture from the factors, and saves it as a "
             ".smdmodel file for smdownscale:downscale.\n\n"

@@ -115,9 +115,10 @@ class ValidateAlgorithm(SmdAlgorithm):
 
     def initAlgorithm(self, config=None):
         self.add(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Soil moisture estimate"), optional=True),
-                 self.tr("The raster to validate (band 1, m3/m3); leave empty for a time series."))
+                 self.tr("The raster to validate (band 1, m3/m3); leave empty for a time series."),
+                 choice=self.tr("or a time series"))
         self.add(QgsProcessingParameterRasterLayer(self.REFERENCE, self.tr("Reference raster"), optional=True),
-                 self.tr("A soil moisture raster of the same date, e.g. SMAP."))
+                 self.tr("A soil moisture raster of the same date, e.g. SMAP."), choice=self.tr("or stations"))
         self.add(QgsProcessingParameterRasterLayer(self.BASELINE, self.tr("Baseline: coarse SMAP"), optional=True),
                  self.tr("The SMAP raster the estimate was downscaled from: resampled bilinearly and compared "
                          "with the same reference, so the report shows what downscaling adds."))
@@ -171,11 +172,11 @@ class ValidateAlgorithm(SmdAlgorithm):
         self.add(QgsProcessingParameterMultipleLayers(self.INPUT_SERIES, self.tr("Time series: estimates"),
                                                       QgsProcessing.SourceType.TypeRaster, optional=True),
                  self.tr("Estimates of several dates, each with its date in the file name (YYYYMMDD or "
-                         "YYYY-MM-DD), instead of one estimate."))
+                         "YYYY-MM-DD), instead of one estimate."), choice=self.tr("or one estimate"))
         self.add(QgsProcessingParameterMultipleLayers(self.REFERENCE_SERIES, self.tr("Time series: reference rasters"),
                                                       QgsProcessing.SourceType.TypeRaster, optional=True),
                  self.tr("Reference rasters of the same dates, paired with the estimates by the date in "
-                         "the file names."))
+                         "the file names."), choice=self.tr("or stations"))
         self.add(QgsProcessingParameterFileDestination(self.REPORT, self.tr("Report"), self.tr("HTML files (*.html)"),
                                                        optional=True, createByDefault=True),
                  self.tr("HTML report with the metrics and plots (estimate against reference with the 1:1 "

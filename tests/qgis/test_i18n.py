@@ -111,6 +111,9 @@ def visible_texts(alg) -> list[str]:
     texts.append(alg.shortHelpString())
     for p in alg.parameterDefinitions():
         texts.append(p.description())
+        choice = (p.metadata().get("widget_wrapper") or {}).get("choice")  # the label's "[or a manifest]"
+        if choice:
+            texts.append(choice)
         if hasattr(p, "help") and p.help():
             texts.append(p.help())
         if isinstance(p, QgsProcessingParameterEnum) and not getattr(p, "usesStaticStrings", bool)():
@@ -161,6 +164,7 @@ def test_provider_algorithms_and_parameters_in_chinese(plugin):
             "随机森林（RF）", "支持向量回归（SVR）", "分类回归树（CART）"]
         # written once in a helper shared by screen and train (pylupdate5 context 'alg')
         assert train.parameterDefinition("SOIL_MOISTURE").description() == "SMAP 栅格，每个日期一个"
+        assert train.parameterDefinition("SOIL_MOISTURE").metadata()["widget_wrapper"]["choice"] == "或清单文件"
         assert algs["screen"].parameterDefinition("MIN_VALID_FRACTION").description() == "每个粗像元的最小有效比例"
         # every text each algorithm shows is the .ts translation of its English text
         for name, alg in algs.items():
