@@ -279,7 +279,8 @@ def edge_variants(prep: acc.Prepared, seeds: tuple[int, ...] = (0,)) -> dict[str
 def refit_variants(prep: acc.Prepared, seed: int = 0, max_pixels: int = 60000) -> dict[str, list[np.ndarray]]:
     """The disaggregation refit: after the coarse fit, forests refitted at 1 km on the training dates with targets
     = the current prediction residual-corrected against SMAP (each 1 km pixel moves by its cell's residual, so the
-    targets' cell means equal SMAP), iterated; every product smooth-corrected like the downscale default."""
+    targets' cell means equal SMAP), iterated; and the coarse fit's 1 km detail scaled by the scale-transfer check's
+    detail gain without the cap at 1. Every product smooth-corrected like the downscale default."""
     from smdownscale.algorithms import features, raster
     from smdownscale.algorithms import train as tr
     from smdownscale.algorithms.residual import correct_array
@@ -301,6 +302,10 @@ def refit_variants(prep: acc.Prepared, seed: int = 0, max_pixels: int = 60000) -
     est = tr._fit(tr.make_estimator("rf", None, seed, 2), x, y, "rf", seed)
     base = _predict(est, fine, shape)
     out: dict[str, list[np.ndarray]] = {"rf (coarse fit)": corrected(base, "smooth")}
+    # the detail gain of the scale-transfer check, not capped at 1 (a compressed 1 km range asks for more than 1)
+    gain = _transfer_gain(pairs, seed)
+    out["rf x detail gain (uncapped)"] = corrected([gain * b for b in base], "smooth")
+    print(f"    {prep.scene.name}: detail gain {gain:.2f}", flush=True)
     rng = np.random.default_rng([seed, 31])
     for target_mode in ("constant", "smooth"):
         preds = base
