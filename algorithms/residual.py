@@ -350,7 +350,10 @@ class ResidualCorrector:
         self._reach = kernel_reach + (1 if area is not None else 0)
         side = 2 * self._reach + 1
         self._op = np.zeros(9 * side * side * coarse.size) if self._solved and self.mode != "atpk" else None
-        self._bins = np.zeros(coarse.size * ATPK_BINS * ATPK_BINS * 9) if self.mode == "atpk" else None
+        #: atpk: valid pixels per cell, position bin and (area mode) offset of the cell they count in
+        self._offsets = 9 if area is not None else 1
+        self._bins = (np.zeros(coarse.size * ATPK_BINS * ATPK_BINS * self._offsets, dtype=np.float32)
+                      if self.mode == "atpk" else None)
         self.resid: np.ndarray | None = None  # (H, W) per-cell residual, NaN where not corrected
         self.knots: np.ndarray | None = None  # solved modes: (H, W) knot values
         self.leftover: np.ndarray | None = None  # solved modes: (H, W) constant added after the iterations
@@ -399,8 +402,8 @@ class ResidualCorrector:
             nb = ATPK_BINS * ATPK_BINS
             for o, share in shares:
                 ok = valid & (share > 0)
-                key = (cells[ok].astype(np.int64) * nb + b[ok]) * 9 + o
-                self._bins += np.bincount(key, weights=share[ok], minlength=self._bins.size)
+                key = (cells[ok].astype(np.int64) * nb + b[ok]) * self._offsets + (o if self._offsets == 9 else 0)
+                self._bins += np.bincount(key, weights=share[ok], minlength=self._bins.size).astype(np.float32)
             return
         assert self._op is not None
         reach = self._reach
@@ -458,11 +461,11 @@ class ResidualCorrector:
         self.weights = lam
         rad, ks = ATPK_RADIUS, 2 * ATPK_RADIUS + 1
         reach = self._reach
-        nb = self._bins.reshape(h, w, ATPK_BINS * ATPK_BINS, 9) * has[:, :, None, None]
+        nb = self._bins.reshape(h, w, ATPK_BINS * ATPK_BINS, self._offsets)
         op = np.zeros((h, w, side * side))
-        for o in range(9):
+        for o in (range(9) if self._offsets == 9 else (4,)):
             oy, ox = o // 3 - 1, o % 3 - 1
-            no = nb[:, :, :, o]
+            no = nb[:, :, :, o if self._offsets == 9 else 0].astype(np.float64) * has[:, :, None]
             if not no.any():
                 continue
             mr, mc = rr + oy, cc + ox
@@ -528,13 +531,12 @@ class ResidualCorrector:
             inside = cells >= 0
             safe = np.where(inside, cells, 0)
             crow, ccol = np.divmod(safe, max(w, 1))
-            lam = self.weights[b]  # (rows, cols, 25)
             ks = 2 * ATPK_RADIUS + 1
             out = np.zeros(cells.shape, dtype=np.float64)
             for k in range(ks * ks):
                 kr = np.clip(crow + k // ks - ATPK_RADIUS, 0, h - 1)
                 kc = np.clip(ccol + k % ks - ATPK_RADIUS, 0, w - 1)
-                out += lam[:, :, k] * knots[kr * w + kc]
+                out += self.weights[b, k] * knots[kr * w + kc]
         else:
             cells, pairs = self._kernel(row0, nrows)
             inside = cells >= 0

@@ -22,6 +22,17 @@ Variants (RF: the engine's random forest defaults unless noted)
       samples with s times each factor's 1 km noise.
     * ``linear_gbr`` and ``linear_gbr +noise aug 0.75``: the linear trend + boosting hybrid without and with it.
 
+``--edges`` (with ``--seeds``, ``--only``): RF with the train defaults trained on center-rule coarse pairs (``rf``)
+or on area-weighted ones (``area pairs``: each 1 km pixel counts in the cells it straddles by its area share,
+``features.AREA_WEIGHTED_PAIRS``), downscaled with each residual correction (constant, smooth, area-to-point
+kriging ``atpk``), the residual's cell means by the center rule or by area shares (``area``,
+``residual.AREA_WEIGHTED``); gap closed and the seam ratio (``bench/gaps.py``) per product, averaged over seeds.
+
+``--refit`` (with ``--only``): the disaggregation refit for the mosaics' compressed 1 km range: after the coarse fit
+(RF, train defaults), forests refitted at 1 km on the training dates with targets = the prediction corrected against
+SMAP (constant or smooth), 1 to 3 times; and the coarse fit's 1 km detail times the scale-transfer check's detail
+gain, not capped at 1. Smooth residual correction.
+
 ``--screening``: the default chain (smdownscale:screen, then RF with the train defaults, through the engine's
 ``screen_factors``, ``train_model`` and ``downscale``) with each collinearity filter of the screening (the study's,
 decided by the scale-transfer check, off), next to RF on every factor.
