@@ -30,8 +30,7 @@ kriging ``atpk``), the residual's cell means by the center rule or by area share
 
 ``--refit`` (with ``--only``): the disaggregation refit for the mosaics' compressed 1 km range: after the coarse fit
 (RF, train defaults), forests refitted at 1 km on the training dates with targets = the prediction corrected against
-SMAP (constant or smooth), 1 to 3 times; and the coarse fit's 1 km detail times the scale-transfer check's detail
-gain, not capped at 1. Smooth residual correction.
+SMAP (constant or smooth), 1 to 3 times. Smooth residual correction.
 
 ``--screening``: the default chain (smdownscale:screen, then RF with the train defaults, through the engine's
 ``screen_factors``, ``train_model`` and ``downscale``) with each collinearity filter of the screening (the study's,
@@ -290,8 +289,7 @@ def edge_variants(prep: acc.Prepared, seeds: tuple[int, ...] = (0,)) -> dict[str
 def refit_variants(prep: acc.Prepared, seed: int = 0, max_pixels: int = 60000) -> dict[str, list[np.ndarray]]:
     """The disaggregation refit: after the coarse fit, forests refitted at 1 km on the training dates with targets
     = the current prediction residual-corrected against SMAP (each 1 km pixel moves by its cell's residual, so the
-    targets' cell means equal SMAP), iterated; and the coarse fit's 1 km detail scaled by the scale-transfer check's
-    detail gain without the cap at 1. Every product smooth-corrected like the downscale default."""
+    targets' cell means equal SMAP), iterated. Every product smooth-corrected like the downscale default."""
     from smdownscale.algorithms import features, raster
     from smdownscale.algorithms import train as tr
     from smdownscale.algorithms.residual import correct_array
@@ -312,11 +310,7 @@ def refit_variants(prep: acc.Prepared, seed: int = 0, max_pixels: int = 60000) -
     x, y = augmentation.apply(pairs.X, pairs.y, seed) if augmentation is not None else (pairs.X, pairs.y)
     est = tr._fit(tr.make_estimator("rf", None, seed, 2), x, y, "rf", seed)
     base = _predict(est, fine, shape)
-    out: dict[str, list[np.ndarray]] = {"rf (coarse fit)": corrected(base, "smooth")}
-    # the detail gain of the scale-transfer check, not capped at 1 (a compressed 1 km range asks for more than 1)
-    gain = _transfer_gain(pairs, seed)
-    out["rf x detail gain (uncapped)"] = corrected([gain * b for b in base], "smooth")
-    print(f"    {prep.scene.name}: detail gain {gain:.2f}", flush=True)
+    out: dict[str, list[np.ndarray]] = {"rf, coarse fit": corrected(base, "smooth")}
     rng = np.random.default_rng([seed, 31])
     for target_mode in ("constant", "smooth"):
         preds = base
@@ -335,7 +329,7 @@ def refit_variants(prep: acc.Prepared, seed: int = 0, max_pixels: int = 60000) -
                 xa, ta = xa[pick], ta[pick]
             est_i = tr._fit(tr.make_estimator("rf", None, seed, 2), xa, ta, "rf", seed)
             preds = _predict(est_i, fine, shape)
-            out[f"refit x{it} ({target_mode} targets)"] = corrected(preds, "smooth")
+            out[f"refit x{it}, {target_mode} targets"] = corrected(preds, "smooth")
     return out
 
 
