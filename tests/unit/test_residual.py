@@ -172,14 +172,14 @@ def test_downscale_smooth_mode_end_to_end(tmp_path):
     smap = str(tmp_path / "smap_20230601.tif")
     write_raster(smap, coarse, sm)
     outs = {}
-    for mode in ("constant", "smooth"):
+    for mode in ("constant", "smooth", "atpk"):
         out = str(tmp_path / f"sm_{mode}_20230601.tif")
         res = downscale(model, stack, out, coarse_sm=smap, residual=mode, clip=(-5.0, 5.0), block_rows=7)
         assert res.residual == mode and res.max_cell_deviation < 1e-6
         md = gdal.Open(out).GetMetadata()
         assert md["residual_correction"] == mode and float(md["max_cell_deviation"]) < 1e-6
         outs[mode] = read_all(out)[0].astype(np.float64)
-        if mode == "smooth":
+        if mode in ("smooth", "atpk"):
             assert res.smooth_iterations >= 1 and res.smooth_max_leftover < 1e-6
         else:
             assert res.smooth_iterations == 0 and math.isnan(res.smooth_max_leftover)
@@ -193,6 +193,11 @@ def test_downscale_smooth_mode_end_to_end(tmp_path):
     ref, _ = correct_array(read_all(raw)[0].astype(np.float64), fine, coarse, sm, "smooth")
     ok = np.isfinite(b)
     np.testing.assert_allclose(b[ok], ref[ok], atol=2e-6)
+    # area-to-point kriging block by block (7 rows at a time) equals the whole-array result
+    k = outs["atpk"]
+    ref_k, _ = correct_array(read_all(raw)[0].astype(np.float64), fine, coarse, sm, "atpk")
+    np.testing.assert_allclose(k[ok], ref_k[ok], atol=2e-6)
+    assert np.nanmax(np.abs(k - b)) > 1e-4
 
 
 def test_modes_and_errors():
