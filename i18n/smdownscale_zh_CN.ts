@@ -718,14 +718,14 @@ Units: the SMAP of residual correction is read as the model was trained (its SM_
 单位：除非在高级参数中另行给定，残差校正所用的 SMAP 按模型训练时的方式读取（其 SM_SCALE 和 SM_NODATA）；不可能是 m3/m3 的值（百分比、未声明的填充值如 -9999）会使运行停止，并给出修正方法。若模型以开尔文训练而 LST 因子为摄氏度（或相反），或类 NDVI 因子超出 -1 到 1，将被拒绝并给出应做的换算。超过 5% 的像元被截断到物理范围时，会在日志和输出的元数据中给出警告；超过一半时运行停止，因为此时输入采用了其他单位。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="104" />
-            <source>Area-to-point kriging (mass-conserving)</source>
-            <translation>面到点克里金（质量守恒）</translation>
-        </message>
-        <message>
             <location filename="../processing_provider/algs/downscale.py" line="116" />
             <source>Smooth (default): the residual is spread as an interpolated surface, without steps at cell edges, and each SMAP cell's 1 km mean equals SMAP. Constant per coarse cell: the same cell means, with steps at cell edges. None: the plain model prediction. Area-to-point kriging: the residuals are kriged from the cells around each pixel with a variogram fitted to them, with the same cell means.</source>
             <translation>平滑（默认）：残差以插值曲面的形式分配，像元边界处没有阶跃，且每个 SMAP 像元内 1 km 结果的均值等于 SMAP。每个粗像元取常数：像元均值相同，但像元边界处有阶跃。无：直接使用模型预测值。面到点克里金：以对残差拟合的变异函数，由每个像元周围的粗像元对残差进行克里金插值，像元均值相同。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="104" />
+            <source>Area-to-point kriging</source>
+            <translation>面到点克里金</translation>
         </message>
     </context>
     <context>

@@ -101,7 +101,7 @@ class DownscaleAlgorithm(SmdAlgorithm):
     def initAlgorithm(self, config=None):
         residual = {"constant": self.tr("Constant per coarse cell"), "none": self.tr("None"),
                     "smooth": self.tr("Smooth (mass-conserving)"),
-                    "atpk": self.tr("Area-to-point kriging (mass-conserving)")}
+                    "atpk": self.tr("Area-to-point kriging")}
         self.add(QgsProcessingParameterFile(self.MODEL, self.tr("Model file"),
                                             behavior=QgsProcessingParameterFile.Behavior.File,
                                             fileFilter=self.tr("smdownscale model (*.smdmodel)")),
