@@ -4,9 +4,17 @@ A fine pixel belongs to the coarse cell that contains its center (after transfor
 into the coarse grid's CRS). This one definition is used everywhere: the coarse mean of a fine
 field is the mean of its valid pixels assigned to the cell, and residual correction adds each
 cell's residual to exactly those pixels, so mass is conserved by construction.
+
+Where the coarse grid is not aligned with the fine grid, a fine pixel straddles cells. :class:`AreaIndex`
+gives each pixel's **area shares** instead: the pixel is split into ``k x k`` sub-pixels, each assigned to the
+cell containing its center, so a pixel on an edge counts in each cell by the share of its area there (a coarse
+product that is an area mean, as a radiometer footprint is, averages its cells that way). ``CoarseMean`` takes
+either; the residual correction conserves the cell means under the same definition it was built with.
 """
 
 from __future__ import annotations
+
+from typing import Callable, Iterator
 
 import numpy as np
 from osgeo import osr
@@ -129,32 +137,131 @@ def _lattice_axis(n: int, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return pos, i, w
 
 
+#: Sub-pixels per side of a fine pixel for its area shares (:class:`AreaIndex`).
+AREA_SUBPIXELS = 4
+
+
+class AreaIndex:
+    """Area shares of fine pixels in coarse cells: each pixel split into ``k x k`` sub-pixels.
+
+    Sub-pixel ``s`` of every pixel lies at the same offset from the pixel's center, so the cells of all pixels'
+    sub-pixel ``s`` are a :class:`CellIndex` of the fine grid shifted by that offset (``make`` builds it: a
+    caching subclass can be given). A pixel's share in a cell is the number of its sub-pixels there over ``k * k``;
+    the shares of a pixel inside the coarse grid sum to 1.
+
+    Parameters
+    ----------
+    fine, coarse:
+        The fine and the coarse grid.
+    k:
+        Sub-pixels per side (1: the center rule).
+    make:
+        Builds the cell index of a shifted fine grid (``CellIndex`` or a subclass with its signature).
+
+    Raises
+    ------
+    ValueError
+        ``k`` is below 1.
+    """
+
+    def __init__(self, fine: Grid, coarse: Grid, k: int = AREA_SUBPIXELS,
+                 make: Callable[[Grid, Grid], CellIndex] = CellIndex) -> None:
+        if k < 1:
+            raise ValueError(f"sub-pixels per side must be at least 1 (got {k})")
+        self.fine = fine
+        self.coarse = coarse
+        self.k = int(k)
+        self.center = make(fine, coarse)
+        x0, dx, rx, y0, ry, dy = fine.transform
+        self.parts: list[CellIndex] = []
+        for a in range(self.k):
+            for b in range(self.k):
+                ox, oy = (b + 0.5) / self.k - 0.5, (a + 0.5) / self.k - 0.5
+                if self.k == 1:
+                    self.parts.append(self.center)
+                    continue
+                shifted = (x0 + ox * dx + oy * rx, dx, rx, y0 + ox * ry + oy * dy, ry, dy)
+                self.parts.append(make(Grid(fine.crs_wkt, shifted, fine.width, fine.height), coarse))
+
+    @property
+    def share(self) -> float:
+        """The area share of one sub-pixel (1 / k**2)."""
+        return 1.0 / len(self.parts)
+
+    def rows(self, row0: int, nrows: int) -> np.ndarray:
+        """The center rule's cells of rows row0.. (as :meth:`CellIndex.rows`)."""
+        return self.center.rows(row0, nrows)
+
+    def sub_rows(self, row0: int, nrows: int) -> Iterator[np.ndarray]:
+        """For each sub-pixel position, the (nrows, width) flat cells of that sub-pixel of every pixel (-1 outside)."""
+        for part in self.parts:
+            yield part.rows(row0, nrows)
+
+    def shares(self, row0: int, nrows: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each pixel's area shares in the 3 x 3 cells around the cell holding its center.
+
+        Returns
+        -------
+        cells : numpy.ndarray
+            (nrows, width) flat cell holding each pixel's center, -1 outside the coarse grid.
+        shares : numpy.ndarray
+            (9, nrows, width) float64: share of the pixel in cell (row + o // 3 - 1, col + o % 3 - 1); a
+            sub-pixel beyond that neighbourhood or outside the grid counts in none (a pixel is smaller than
+            a cell, so only at the grid's border do a pixel's shares sum to less than 1).
+        """
+        cells = self.center.rows(row0, nrows)
+        w = self.coarse.width
+        crow, ccol = np.divmod(np.where(cells >= 0, cells, 0), max(w, 1))
+        npix = cells.size
+        pix = np.arange(npix)
+        counts = np.zeros(9 * npix, dtype=np.float64)
+        for sub in self.sub_rows(row0, nrows):
+            srow, scol = np.divmod(np.where(sub >= 0, sub, 0), max(w, 1))
+            dy, dx = srow - crow, scol - ccol
+            ok = ((sub >= 0) & (cells >= 0) & (np.abs(dy) <= 1) & (np.abs(dx) <= 1)).ravel()
+            o = ((dy + 1) * 3 + (dx + 1)).ravel()
+            counts += np.bincount(o[ok] * npix + pix[ok], minlength=9 * npix)
+        return cells, (counts * self.share).reshape((9,) + cells.shape)
+
+
 class CoarseMean:
     """Accumulates block by block the mean of valid fine values in each coarse cell.
 
     ``valid fraction`` of a cell = valid fine pixels / pixels a complete cell holds (the 90th
     percentile of the pixel count over cells, so partly covered edge cells count as partial).
+    With an :class:`AreaIndex`, pixels count by their area share in each cell (counts are then areas in
+    pixels).
     """
 
-    def __init__(self, index: CellIndex, nbands: int) -> None:
+    def __init__(self, index: CellIndex | AreaIndex, nbands: int) -> None:
         self.index = index
         n = index.coarse.size
+        area = isinstance(index, AreaIndex)
         self.sums = np.zeros((nbands, n), dtype=np.float64)
-        self.valid = np.zeros((nbands, n), dtype=np.int64)
-        self.total = np.zeros(n, dtype=np.int64)
+        self.valid = np.zeros((nbands, n), dtype=np.float64 if area else np.int64)
+        self.total = np.zeros(n, dtype=np.float64 if area else np.int64)
 
     def add(self, row0: int, block: np.ndarray) -> None:
         """Add a (bands, rows, width) float block with NaN for nodata."""
         block = block[None] if block.ndim == 2 else block
-        idx = self.index.rows(row0, block.shape[1]).ravel()
+        if isinstance(self.index, AreaIndex):
+            share = self.index.share
+            for sub in self.index.sub_rows(row0, block.shape[1]):
+                self._add(sub.ravel(), block, share)
+            return
+        self._add(self.index.rows(row0, block.shape[1]).ravel(), block, None)
+
+    def _add(self, idx: np.ndarray, block: np.ndarray, share: float | None) -> None:
         inside = idx >= 0
         n = self.total.size
-        self.total += np.bincount(idx[inside], minlength=n)
+        ones = None if share is None else np.full(idx.size, share)
+        self.total += np.bincount(idx[inside], weights=None if ones is None else ones[inside], minlength=n)
         for k in range(block.shape[0]):
             v = block[k].ravel()
             ok = inside & np.isfinite(v)
-            self.sums[k] += np.bincount(idx[ok], weights=v[ok].astype(np.float64), minlength=n)
-            self.valid[k] += np.bincount(idx[ok], minlength=n)
+            w = v[ok].astype(np.float64)
+            self.sums[k] += np.bincount(idx[ok], weights=w if share is None else w * share, minlength=n)
+            self.valid[k] += np.bincount(idx[ok], weights=None if ones is None else ones[ok], minlength=n)
 
     def full_count(self) -> float:
         """The fine pixel count of a full cell: the 90th percentile of the cells' counts (0 when no cell has a

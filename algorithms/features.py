@@ -21,7 +21,7 @@ from osgeo import gdal
 
 from . import derived as derived_mod
 from . import raster
-from .aggregate import CellIndex, CoarseMean
+from .aggregate import AREA_SUBPIXELS, AreaIndex, CellIndex, CoarseMean
 from .dates import pair_by_date
 from .derived import StackReader
 from .errors import Canceled, InputError
@@ -35,6 +35,9 @@ MIN_SAMPLES = 30
 SAMPLES_PER_FEATURE = 5
 #: Cell indices of fine blocks are cached up to this many bytes per call (grids repeat across dates).
 _INDEX_CACHE_BYTES = 256 * 2**20
+#: Coarse pairs weight each fine pixel by its area share in the cells it straddles (``aggregate.AreaIndex``)
+#: instead of assigning it to the cell holding its center.
+AREA_WEIGHTED_PAIRS = False
 
 
 @dataclass
@@ -145,10 +148,11 @@ def fine_design(block: np.ndarray, specs: Sequence[FactorSpec]) -> tuple[np.ndar
 class _CachedCellIndex(CellIndex):
     """CellIndex remembering the cell index of each fine block (same blocks are read for every date)."""
 
-    def __init__(self, fine: Grid, coarse: Grid) -> None:
+    def __init__(self, fine: Grid, coarse: Grid, max_bytes: int = _INDEX_CACHE_BYTES) -> None:
         super().__init__(fine, coarse)
         self._cache: dict[tuple[int, int], np.ndarray] = {}
         self._bytes = 0
+        self._max = max_bytes
 
     def rows(self, row0: int, nrows: int) -> np.ndarray:
         key = (row0, nrows)
@@ -156,11 +160,18 @@ class _CachedCellIndex(CellIndex):
         if hit is not None:
             return hit
         idx = super().rows(row0, nrows)
-        if self._bytes + idx.nbytes <= _INDEX_CACHE_BYTES:
+        if self.coarse.size < 2**31:
+            idx = idx.astype(np.int32)
+        if self._bytes + idx.nbytes <= self._max:
             idx.setflags(write=False)
             self._cache[key] = idx
             self._bytes += idx.nbytes
         return idx
+
+
+def _area_part(fine: Grid, coarse: Grid) -> CellIndex:
+    """Cached cell index of one sub-pixel position of an area index (the positions share the cache budget)."""
+    return _CachedCellIndex(fine, coarse, _INDEX_CACHE_BYTES // (AREA_SUBPIXELS ** 2 + 1))
 
 
 @dataclass
@@ -176,7 +187,7 @@ def _grid_key(g: Grid) -> tuple:
     return (g.crs_wkt, tuple(round(v, 9) for v in g.transform), g.width, g.height)
 
 
-def _aggregate_date(reader: StackReader, fine: Grid, kinds: list[str], index: CellIndex,
+def _aggregate_date(reader: StackReader, fine: Grid, kinds: list[str], index: CellIndex | AreaIndex,
                     min_valid_fraction: float, progress: Progress, is_canceled: IsCanceled, start: float,
                     end: float) -> tuple[np.ndarray, list[dict[int, np.ndarray] | None], np.ndarray]:
     """Coarse means (factors, cells), class fractions per categorical factor, and the kept-cell mask."""
@@ -191,16 +202,23 @@ def _aggregate_date(reader: StackReader, fine: Grid, kinds: list[str], index: Ce
         block[:, bad] = np.nan  # a fine pixel counts only when all its factors are valid
         acc.add(row0, block)
         if any(c is not None for c in counts):
-            idx = index.rows(row0, nrows).ravel()
-            ok = (idx >= 0) & ~bad.ravel()
-            for k, cnt in enumerate(counts):
-                if cnt is None:
-                    continue
-                codes = _classes_of(block[k].ravel()[ok])
-                cells = idx[ok]
-                for c in np.unique(codes):
-                    add = np.bincount(cells[codes == c], minlength=n)
-                    cnt[int(c)] = cnt[int(c)] + add if int(c) in cnt else add
+            if isinstance(index, AreaIndex):
+                subs, share = list(index.sub_rows(row0, nrows)), index.share
+            else:
+                subs, share = [index.rows(row0, nrows)], None
+            for sub in subs:
+                idx = sub.ravel()
+                ok = (idx >= 0) & ~bad.ravel()
+                for k, cnt in enumerate(counts):
+                    if cnt is None:
+                        continue
+                    codes = _classes_of(block[k].ravel()[ok])
+                    cells = idx[ok]
+                    for c in np.unique(codes):
+                        sel = cells[codes == c]
+                        add = np.bincount(sel, weights=None if share is None else np.full(sel.size, share),
+                                          minlength=n)
+                        cnt[int(c)] = cnt[int(c)] + add if int(c) in cnt else add
     means = acc.mean(min_valid_fraction).reshape(nf, -1)
     keep = np.all(np.isfinite(means), axis=0)
     valid = acc.valid[0].astype(np.float64)
@@ -255,7 +273,7 @@ def _merge_derived(info: dict[str, Any], label: str, reader: StackReader) -> Non
 def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: Sequence[str] | None = None,
                  min_valid_fraction: float = 0.5, progress: Progress = no_progress,
                  is_canceled: IsCanceled = never_canceled, derived: Sequence[str] | None = None,
-                 sm_reading: SmReading = AS_IS) -> Pairs:
+                 sm_reading: SmReading = AS_IS, area_weighted: bool | None = None) -> Pairs:
     """Coarse samples pairing SMAP soil moisture with the factors aggregated onto its grid, pooled over dates.
 
     Files are paired by the date in their names. ``factors`` picks bands by name (None: all bands of
@@ -281,6 +299,10 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
         Derived factors to add where the stacks hold their inputs.
     sm_reading
         How to read SMAP (:class:`.units.SmReading`).
+    area_weighted
+        Where the grids are not aligned, weight each fine pixel by its area share in each cell
+        (:class:`.aggregate.AreaIndex`) instead of assigning it to the cell holding its center; None:
+        :data:`AREA_WEIGHTED_PAIRS`.
 
     Returns
     -------
@@ -305,7 +327,7 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
     skipped: dict[str, str] = {}
     derived_info: dict[str, Any] = {}
     kinds: list[str] | None = None
-    index_cache: dict[tuple, CellIndex] = {}
+    index_cache: dict[tuple, CellIndex | AreaIndex] = {}
     samples: list[_DateSample] = []
     first_grid: Grid | None = None
     lst_units = LstUnits()
@@ -349,7 +371,9 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
             key = (_grid_key(fine), _grid_key(coarse))
             index = index_cache.get(key)
             if index is None:
-                index = index_cache[key] = _CachedCellIndex(fine, coarse)
+                area = AREA_WEIGHTED_PAIRS if area_weighted is None else area_weighted
+                index = index_cache[key] = AreaIndex(fine, coarse, make=_area_part) if area \
+                    else _CachedCellIndex(fine, coarse)
             means, fracs, keep = _aggregate_date(reader, fine, kinds, index, min_valid_fraction,
                                                  progress, is_canceled, start, end)
         for k, n in enumerate(names):

@@ -94,7 +94,8 @@ RESIDUAL_MODES = Choices({
     "constant": "constant per coarse cell",
     "smooth": "smooth (mass-conserving)",
     "none": "none",
-}, form=("constant", "none", "smooth"), default="smooth")
+    "atpk": "area-to-point kriging (mass-conserving)",
+}, form=("constant", "none", "smooth", "atpk"), default="smooth")
 EE_RESIDUAL_MODES = Choices({
     "constant": RESIDUAL_MODES.label("constant"),
     "none": RESIDUAL_MODES.label("none"),

@@ -1,7 +1,8 @@
 """Residual correction: make a 1 km field conserve the coarse (SMAP) soil moisture of every cell.
 
 The residual of a coarse cell is SMAP minus the mean of the 1 km predictions of its valid pixels (a
-pixel belongs to the cell containing its center: :mod:`aggregate`, the project's one definition).
+pixel belongs to the cell containing its center: :mod:`aggregate`, the project's one definition; or, with an
+area index, to each cell it straddles by its area share).
 
 ``constant``
     each cell's residual is added to all its pixels. Exact mass conservation, but the field steps at
@@ -15,8 +16,21 @@ pixel belongs to the cell containing its center: :mod:`aggregate`, the project's
     cells of many pixels). What is left after convergence (below ``tolerance``, or after
     ``max_iterations``) is added as a constant per cell, so conservation is as exact as in constant
     mode; the report gives the largest leftover, i.e. the size of any remaining seam.
+``atpk``
+    area-to-point kriging of the residuals: a variogram is fitted to the coarse residuals (an exponential
+    point covariance plus a per-cell nugget, regularised over the cells, which are discretised into
+    ``ATPK_DISCRETE`` x ``ATPK_DISCRETE`` points), and each pixel gets the ordinary-kriging combination of
+    the residuals of the 5 x 5 cells around its own, with block-to-block and block-to-point covariances.
+    The weights depend only on the pixel's position in its cell, so they are solved once for
+    ``ATPK_BINS`` x ``ATPK_BINS`` positions. Kriging from a neighbourhood is coherent only approximately, so
+    the knots are then solved as in smooth mode: the result's cell means equal the cell residuals.
 ``none``
     no correction.
+
+With ``area`` (an :class:`aggregate.AreaIndex`), cell means weight each pixel by its area share in the cells
+it straddles instead of the center rule, in the residuals and in the conservation: the knots (one per cell in
+constant mode too) are solved so that the area-weighted mean of the corrected field over each cell equals
+SMAP.
 
 In both modes, pixels whose cell has no SMAP value (nodata, or outside the SMAP raster) keep the
 uncorrected prediction and are counted. Knots of such cells take the value of the nearest solved
@@ -37,7 +51,7 @@ import numpy as np
 from osgeo import osr
 
 from . import options
-from .aggregate import CellIndex, CoarseMean, broadcast
+from .aggregate import AreaIndex, CellIndex, CoarseMean, broadcast
 from .errors import InputError
 from .raster import Grid
 
@@ -45,6 +59,13 @@ RESIDUAL_MODES = options.RESIDUAL_MODES.keys
 #: Smooth mode: iterations stop when every cell's mean is within this of its residual (m3/m3).
 SMOOTH_TOLERANCE = 1e-9
 SMOOTH_MAX_ITERATIONS = 200
+#: Residual correction builds its cell means with area shares (``aggregate.AreaIndex``) unless told otherwise.
+AREA_WEIGHTED = False
+#: Area-to-point kriging: cells discretised into this many points per side, pixel positions in a cell
+#: binned into this many per side, and the neighbourhood radius in cells (5 x 5).
+ATPK_DISCRETE = 6
+ATPK_BINS = 8
+ATPK_RADIUS = 2
 #: Block coordinates cached between the two passes, up to this many bytes.
 _COORD_CACHE_BYTES = 256 * 2**20
 
@@ -151,26 +172,159 @@ class _Stencil:
         return cells, pairs
 
 
-def _cell_means(weights: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Mean over each cell's valid pixels of the bilinear surface through knots ``q``: sum over the 3 x 3
-    neighbourhood of weight(cell, offset) x q(cell + offset) (edge knots repeated beyond the grid)."""
-    padded = np.pad(q, 1, mode="edge")
+def _cell_means(weights: np.ndarray, q: np.ndarray, reach: int = 1) -> np.ndarray:
+    """Mean over each cell's valid pixels of the surface through knots ``q``: sum over the neighbourhood of
+    weight(cell, d) x q(cell + d), d in -reach..reach per axis, ``weights`` (H, W, (2 reach + 1)**2)."""
+    side = 2 * reach + 1
+    padded = np.pad(q, reach, mode="edge")
     h, w = q.shape
     out = np.zeros_like(q)
-    for o in range(9):
-        dy, dx = o // 3 - 1, o % 3 - 1
-        out += weights[:, :, o] * padded[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
+    for o in range(side * side):
+        dy, dx = o // side - reach, o % side - reach
+        out += weights[:, :, o] * padded[reach + dy:reach + dy + h, reach + dx:reach + dx + w]
     return out
+
+
+def _exp_cov(d: np.ndarray, range_cells: float) -> np.ndarray:
+    return np.exp(-d / max(range_cells, 1e-6))
+
+
+def _discretisation(n: int = ATPK_DISCRETE) -> np.ndarray:
+    t = (np.arange(n) + 0.5) / n
+    yy, xx = np.meshgrid(t, t, indexing="ij")
+    return np.column_stack([yy.ravel(), xx.ravel()])
+
+
+def _block_cov(range_cells: float, offsets: np.ndarray, n: int = ATPK_DISCRETE) -> np.ndarray:
+    """Mean unit-sill point covariance between the points of a cell and of the cell at each (dy, dx) offset."""
+    pts = _discretisation(n)
+    diff = pts[:, None, :] - pts[None, :, :]  # (n2, n2, 2)
+    out = np.empty(len(offsets))
+    for i, (dy, dx) in enumerate(offsets):
+        d = np.hypot(diff[..., 0] - dy, diff[..., 1] - dx)
+        out[i] = float(_exp_cov(d, range_cells).mean())
+    return out
+
+
+def fit_residual_variogram(resid: np.ndarray, max_lag: int = 4) -> tuple[float, float, float]:
+    """Fit the point variogram of area-to-point kriging to coarse residuals.
+
+    The empirical semivariogram of the residual grid at every cell lag up to ``max_lag`` is fitted by the
+    regularised (cell-averaged) variogram of an exponential point covariance of sill ``s`` and range ``a``
+    (in cells), plus a nugget ``n`` per cell (independent retrieval error), by weighted least squares over a
+    grid of ranges.
+
+    Parameters
+    ----------
+    resid:
+        (H, W) residuals, NaN where a cell has none.
+    max_lag:
+        Largest lag (cells) per axis.
+
+    Returns
+    -------
+    tuple of float
+        (sill, range in cells, nugget); (1, 1, 0) when fewer than 10 lag pairs exist (weights then depend
+        on the shape only).
+    """
+    r = np.asarray(resid, dtype=np.float64)
+    h, w = r.shape
+    lags, gam, cnt = [], [], []
+    for dy in range(0, max_lag + 1):
+        for dx in range(-max_lag, max_lag + 1):
+            if (dy == 0 and dx <= 0) or abs(dx) >= w or dy >= h:
+                continue
+            a = r[dy:, max(dx, 0):w + min(dx, 0)]
+            b = r[:h - dy, max(-dx, 0):w - max(dx, 0)]
+            d = (a - b)[np.isfinite(a) & np.isfinite(b)]
+            if d.size:
+                lags.append((dy, dx))
+                gam.append(0.5 * float(np.mean(d * d)))
+                cnt.append(d.size)
+    if sum(cnt) < 10 or not lags:
+        return 1.0, 1.0, 0.0
+    lag = np.asarray(lags, dtype=np.float64)
+    g = np.asarray(gam)
+    wt = np.asarray(cnt, dtype=np.float64)
+    best = (math.inf, 1.0, 1.0, 0.0)
+    for a in np.geomspace(0.2, 30.0, 24):
+        c0 = _block_cov(a, np.zeros((1, 2)))[0]
+        shape = c0 - _block_cov(a, lag)
+        # weighted least squares of g ~ s * shape + n with s, n >= 0
+        x = np.column_stack([shape, np.ones_like(shape)])
+        sw = np.sqrt(wt)
+        coef = np.linalg.lstsq(x * sw[:, None], g * sw, rcond=None)[0]
+        if coef[0] < 0 or coef[1] < 0:
+            s_only = max(float(np.sum(wt * shape * g) / max(np.sum(wt * shape * shape), 1e-300)), 0.0)
+            n_only = max(float(np.sum(wt * g) / np.sum(wt)), 0.0)
+            cands = [(s_only, 0.0), (0.0, n_only)]
+        else:
+            cands = [(float(coef[0]), float(coef[1]))]
+        for sill, nug in cands:
+            sse = float(np.sum(wt * (g - sill * shape - nug) ** 2))
+            if sse < best[0]:
+                best = (sse, sill, float(a), nug)
+    _, sill, a, nug = best
+    if sill <= 0:
+        return 1.0, 1.0, max(nug, 1.0)  # pure nugget: no spatial structure, the weights keep each cell's own
+    return sill, a, nug
+
+
+def atpk_weights(sill: float, range_cells: float, nugget: float, bins: int = ATPK_BINS,
+                 radius: int = ATPK_RADIUS, n: int = ATPK_DISCRETE) -> np.ndarray:
+    """Ordinary area-to-point kriging weights of the cells around a pixel, per position of the pixel in its cell.
+
+    Parameters
+    ----------
+    sill, range_cells, nugget:
+        The point variogram (:func:`fit_residual_variogram`).
+    bins:
+        Positions per side: the pixel's position in its cell is taken at the center of its bin.
+    radius:
+        The neighbourhood: (2 radius + 1)**2 cells centred on the pixel's cell.
+    n:
+        Discretisation points per cell side.
+
+    Returns
+    -------
+    numpy.ndarray
+        (bins * bins, (2 radius + 1)**2) weights, each row summing to 1; row ``by * bins + bx`` for the bin at
+        row ``by`` and column ``bx`` of the cell, column ``(dy + radius) * side + (dx + radius)`` for the cell at
+        offset (dy, dx).
+    """
+    side = 2 * radius + 1
+    offs = np.array([(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)], float)
+    diffs = offs[:, None, :] - offs[None, :, :]
+    uniq, inv = np.unique(diffs.reshape(-1, 2), axis=0, return_inverse=True)
+    cbb = (sill * _block_cov(range_cells, uniq, n))[inv.ravel()].reshape(side * side, side * side)
+    cbb += nugget * np.eye(side * side)
+    m = side * side
+    a = np.zeros((m + 1, m + 1))
+    a[:m, :m] = cbb
+    a[:m, m] = a[m, :m] = 1.0
+    pts = _discretisation(n)
+    t = (np.arange(bins) + 0.5) / bins
+    by, bx = np.meshgrid(t, t, indexing="ij")
+    xs = np.column_stack([by.ravel(), bx.ravel()])  # (bins2, 2)
+    rhs = np.ones((m + 1, xs.shape[0]))
+    for j, (dy, dx) in enumerate(offs):
+        d = np.hypot(xs[:, None, 0] - (pts[None, :, 0] + dy), xs[:, None, 1] - (pts[None, :, 1] + dx))
+        rhs[j] = sill * _exp_cov(d, range_cells).mean(axis=1)
+    sol = np.linalg.lstsq(a, rhs, rcond=None)[0]
+    return sol[:m].T.copy()
 
 
 class ResidualCorrector:
     """Two-pass residual correction of a fine field against coarse soil moisture (see the module docstring).
 
-    ``index`` maps fine pixels to the cells of the coarse grid holding ``smap`` ((H, W), NaN = nodata).
+    ``index`` maps fine pixels to the cells of the coarse grid holding ``smap`` ((H, W), NaN = nodata);
+    ``area`` (an :class:`aggregate.AreaIndex` of the same grids), when given, defines the cell means by area
+    shares (None: :data:`AREA_WEIGHTED` decides).
     """
 
     def __init__(self, index: CellIndex, smap: np.ndarray, mode: str = "constant",
-                 tolerance: float = SMOOTH_TOLERANCE, max_iterations: int = SMOOTH_MAX_ITERATIONS) -> None:
+                 tolerance: float = SMOOTH_TOLERANCE, max_iterations: int = SMOOTH_MAX_ITERATIONS,
+                 area: AreaIndex | None = None) -> None:
         self.mode = check_mode(mode)
         if self.mode == "none":
             raise InputError("Residual correction 'none' needs no corrector; write the prediction as it is.")
@@ -179,36 +333,95 @@ class ResidualCorrector:
         if smap.shape != (coarse.height, coarse.width):
             raise InputError(f"The soil moisture array has shape {smap.shape}, its grid {coarse.height} x "
                              f"{coarse.width}; give the SMAP raster's band 1.")
+        if area is None and AREA_WEIGHTED and not index.fine.same_as(coarse):
+            area = AreaIndex(index.fine, coarse)
         self.index = index
+        self.area = area
         self.smap = smap
         self.tolerance = float(tolerance)
         self.max_iterations = int(max_iterations)
-        self._acc = CoarseMean(index, 1)
-        self._check = CoarseMean(index, 1)
-        self._stencil = _Stencil(index) if self.mode == "smooth" else None
-        self._wsum = np.zeros(9 * coarse.size, dtype=np.float64) if self.mode == "smooth" else None
+        means_by = area if area is not None else index
+        self._acc = CoarseMean(means_by, 1)
+        self._check = CoarseMean(means_by, 1)
+        #: knots are solved unless constant mode with the center rule (each cell's residual is its knot)
+        self._solved = self.mode != "constant" or area is not None
+        self._stencil = _Stencil(index) if self.mode in ("smooth", "atpk") else None
+        kernel_reach = {"constant": 0, "smooth": 1, "atpk": ATPK_RADIUS}[self.mode]
+        self._reach = kernel_reach + (1 if area is not None else 0)
+        side = 2 * self._reach + 1
+        self._op = np.zeros(9 * side * side * coarse.size) if self._solved and self.mode != "atpk" else None
+        #: atpk: valid pixels per cell, position bin and (area mode) offset of the cell they count in
+        self._offsets = 9 if area is not None else 1
+        self._bins = (np.zeros(coarse.size * ATPK_BINS * ATPK_BINS * self._offsets, dtype=np.float32)
+                      if self.mode == "atpk" else None)
         self.resid: np.ndarray | None = None  # (H, W) per-cell residual, NaN where not corrected
-        self.knots: np.ndarray | None = None  # smooth: (H, W) knot values
-        self.leftover: np.ndarray | None = None  # smooth: (H, W) constant added after the iterations
+        self.knots: np.ndarray | None = None  # solved modes: (H, W) knot values
+        self.leftover: np.ndarray | None = None  # solved modes: (H, W) constant added after the iterations
+        self.weights: np.ndarray | None = None  # atpk: (bins**2, 25) kriging weights
+        self.variogram: tuple[float, float, float] | None = None  # atpk: (sill, range in cells, nugget)
         self.summary = ResidualSummary(self.mode)
+
+    def _shares(self, row0: int, nrows: int) -> tuple[np.ndarray, list[tuple[int, np.ndarray]]]:
+        """Center cells and (offset in the 3 x 3 neighbourhood, share) of each pixel in the cells whose mean it
+        counts in: its own cell by the center rule, else its area shares."""
+        if self.area is None:
+            cells = self.index.rows(row0, nrows)
+            return cells, [(4, np.ones(cells.shape))]
+        cells, shares = self.area.shares(row0, nrows)
+        return cells, [(o, shares[o]) for o in range(9) if shares[o].any()]
+
+    def _kernel(self, row0: int, nrows: int) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        """Center cells and (knot offset in the 3 x 3 neighbourhood, weight) pairs of constant and smooth mode."""
+        if self.mode == "smooth":
+            assert self._stencil is not None
+            return self._stencil.weights(row0, nrows)
+        cells = self.index.rows(row0, nrows)
+        return cells, [(np.full(cells.shape, 4), np.ones(cells.shape))]
+
+    def _bin_of(self, row0: int, nrows: int) -> tuple[np.ndarray, np.ndarray]:
+        assert self._stencil is not None
+        cells, fy, fx = self._stencil._fractions(row0, nrows)
+        by = np.clip((fy * ATPK_BINS).astype(np.int64), 0, ATPK_BINS - 1)
+        bx = np.clip((fx * ATPK_BINS).astype(np.int64), 0, ATPK_BINS - 1)
+        return cells, by * ATPK_BINS + bx
 
     # -- pass 1 -------------------------------------------------------------------------------
     def add(self, row0: int, pred: np.ndarray) -> None:
         """Accumulate a (rows, cols) block of raw predictions (NaN = no prediction)."""
         pred = np.asarray(pred)
         self._acc.add(row0, pred)
-        if self._stencil is None:
+        if not self._solved:
             return
-        assert self._wsum is not None
-        cells, pairs = self._stencil.weights(row0, pred.shape[0])
-        ok = (cells >= 0) & np.isfinite(pred)
-        base = cells[ok].astype(np.int64) * 9
-        for offset, weight in pairs:
-            self._wsum += np.bincount(base + offset[ok], weights=weight[ok], minlength=self._wsum.size)
+        nrows = pred.shape[0]
+        cells, shares = self._shares(row0, nrows)
+        valid = (cells >= 0) & np.isfinite(pred)
+        w, h = self.index.coarse.width, self.index.coarse.height
+        crow, ccol = np.divmod(np.where(cells >= 0, cells, 0), max(w, 1))
+        if self._bins is not None:
+            _, b = self._bin_of(row0, nrows)
+            nb = ATPK_BINS * ATPK_BINS
+            for o, share in shares:
+                ok = valid & (share > 0)
+                key = (cells[ok].astype(np.int64) * nb + b[ok]) * self._offsets + (o if self._offsets == 9 else 0)
+                self._bins += np.bincount(key, weights=share[ok], minlength=self._bins.size).astype(np.float32)
+            return
+        assert self._op is not None
+        reach = self._reach
+        side = 2 * reach + 1
+        _, kernel = self._kernel(row0, nrows)
+        for o, share in shares:
+            mr, mc = crow + (o // 3 - 1), ccol + (o % 3 - 1)
+            ok = valid & (share > 0) & (mr >= 0) & (mr < h) & (mc >= 0) & (mc < w)
+            for koff, kw in kernel:
+                dy = crow + (koff // 3 - 1) - mr
+                dx = ccol + (koff % 3 - 1) - mc
+                key = (((mr * w + mc)[ok].astype(np.int64) * 9 + o) * side * side
+                       + ((dy + reach) * side + (dx + reach))[ok])
+                self._op += np.bincount(key, weights=(share * kw)[ok], minlength=self._op.size)
 
     # -- between the passes -----------------------------------------------------------------------
     def solve(self) -> ResidualSummary:
-        """Per-cell residuals (and, in smooth mode, the knot surface). Call after every block was added."""
+        """Per-cell residuals (and, in the solved modes, the knots). Call after every block was added."""
         cell_mean = self._acc.mean()[0]
         resid = self.smap - cell_mean  # NaN where the cell has no SMAP value or no valid pixel
         has = np.isfinite(resid)
@@ -216,18 +429,63 @@ class ResidualCorrector:
         s = self.summary
         s.n_cells_corrected = int(has.sum())
         s.mean_abs_residual = float(np.abs(resid[has]).mean()) if has.any() else math.nan
-        if self.mode == "smooth" and has.any():
-            self._solve_knots(resid, has)
+        if self._solved and has.any():
+            self._solve_knots(self._operator(resid, has), resid, has)
         return s
 
-    def _solve_knots(self, resid: np.ndarray, has: np.ndarray) -> None:
+    def _operator(self, resid: np.ndarray, has: np.ndarray) -> np.ndarray:
+        """(H, W, side**2) weight of knot (cell + d) in each cell's mean of the correction surface.
+
+        Pixels whose own cell has no residual are not corrected, so their shares in neighbouring cells
+        (area mode) carry no correction either.
+        """
+        h, w = resid.shape
+        side = 2 * self._reach + 1
+        counts = self._acc.valid[0].reshape(h, w).astype(np.float64)
+        norm = np.maximum(counts, 1e-12)[:, :, None]
+        rr, cc = np.mgrid[0:h, 0:w]
+        if self._op is not None:
+            op9 = self._op.reshape(h, w, 9, side * side)
+            for o in range(9):
+                # the pixels counted in cell (r, c) under offset o have their center in (r - oy, c - ox)
+                pr, pc = rr - (o // 3 - 1), cc - (o % 3 - 1)
+                inside = (pr >= 0) & (pr < h) & (pc >= 0) & (pc < w)
+                corrected = np.zeros((h, w), dtype=bool)
+                corrected[inside] = has[pr[inside], pc[inside]]
+                op9[:, :, o, :] *= corrected[:, :, None]
+            return op9.sum(axis=2) / norm
+        assert self._bins is not None
+        self.variogram = fit_residual_variogram(resid)
+        sill, range_cells, _ = self.variogram
+        lam = atpk_weights(sill, range_cells, 0.0)
+        self.weights = lam
+        rad, ks = ATPK_RADIUS, 2 * ATPK_RADIUS + 1
+        reach = self._reach
+        nb = self._bins.reshape(h, w, ATPK_BINS * ATPK_BINS, self._offsets)
+        op = np.zeros((h, w, side * side))
+        for o in (range(9) if self._offsets == 9 else (4,)):
+            oy, ox = o // 3 - 1, o % 3 - 1
+            no = nb[:, :, :, o if self._offsets == 9 else 0].astype(np.float64) * has[:, :, None]
+            if not no.any():
+                continue
+            mr, mc = rr + oy, cc + ox
+            inside = (mr >= 0) & (mr < h) & (mc >= 0) & (mc < w)
+            contrib_all = no @ lam  # (h, w, ks * ks)
+            for k in range(ks * ks):
+                ky, kx = k // ks - rad, k % ks - rad
+                contrib = contrib_all[:, :, k]
+                kr, kc = np.clip(rr + ky, 0, h - 1), np.clip(cc + kx, 0, w - 1)
+                dy, dx = kr - mr, kc - mc
+                ok = inside & (contrib != 0)
+                np.add.at(op, (mr[ok], mc[ok], ((dy + reach) * side + (dx + reach))[ok]), contrib[ok])
+        return op / norm
+
+    def _solve_knots(self, weights: np.ndarray, resid: np.ndarray, has: np.ndarray) -> None:
         from scipy import ndimage
 
-        assert self._wsum is not None
-        h, w = resid.shape
-        counts = self._acc.valid[0].reshape(h, w).astype(np.float64)
-        weights = self._wsum.reshape(h, w, 9) / np.maximum(counts, 1.0)[:, :, None]
-        own = weights[:, :, 4]
+        reach = self._reach
+        side = 2 * reach + 1
+        own = weights[:, :, reach * side + reach]
         # knots of cells without a residual copy the nearest solved knot (a continuation, not a constraint)
         nearest = ndimage.distance_transform_edt(~has, return_distances=False, return_indices=True)
         fill_r, fill_c = nearest[0], nearest[1]
@@ -237,7 +495,7 @@ class ResidualCorrector:
         iterations = 0
         while iterations < self.max_iterations:
             iterations += 1
-            err = np.where(has, r - _cell_means(weights, q[fill_r, fill_c]), 0.0)
+            err = np.where(has, r - _cell_means(weights, q[fill_r, fill_c], reach), 0.0)
             worst = float(np.abs(err).max())
             if worst < best_err:
                 best_q, best_err = q.copy(), worst
@@ -247,7 +505,7 @@ class ResidualCorrector:
             q = q + err / np.maximum(own, 0.25)
         qf = best_q[fill_r, fill_c]
         self.knots = qf
-        self.leftover = np.where(has, r - _cell_means(weights, qf), np.nan)
+        self.leftover = np.where(has, r - _cell_means(weights, qf, reach), np.nan)
         self.summary.iterations = iterations
         self.summary.max_leftover = float(np.nanmax(np.abs(self.leftover)))
 
@@ -262,18 +520,31 @@ class ResidualCorrector:
         """
         if self.resid is None:
             raise RuntimeError("solve() must run before the correction is applied")
-        if self.mode == "constant" or self.knots is None:
+        if not self._solved or self.knots is None:
             return broadcast(self.index, row0, nrows, self.resid)
-        assert self._stencil is not None and self.leftover is not None
-        cells, pairs = self._stencil.weights(row0, nrows)
-        inside = cells >= 0
-        safe = np.where(inside, cells, 0)
+        assert self.leftover is not None
+        h, w = self.knots.shape
         knots = self.knots.ravel()
-        w = self.index.coarse.width
-        out = np.zeros(cells.shape, dtype=np.float64)
-        for offset, weight in pairs:
-            nb = safe + (offset // 3 - 1) * w + (offset % 3 - 1)
-            out += weight * knots[np.clip(nb, 0, knots.size - 1)]
+        if self.mode == "atpk":
+            assert self.weights is not None
+            cells, b = self._bin_of(row0, nrows)
+            inside = cells >= 0
+            safe = np.where(inside, cells, 0)
+            crow, ccol = np.divmod(safe, max(w, 1))
+            ks = 2 * ATPK_RADIUS + 1
+            out = np.zeros(cells.shape, dtype=np.float64)
+            for k in range(ks * ks):
+                kr = np.clip(crow + k // ks - ATPK_RADIUS, 0, h - 1)
+                kc = np.clip(ccol + k % ks - ATPK_RADIUS, 0, w - 1)
+                out += self.weights[b, k] * knots[kr * w + kc]
+        else:
+            cells, pairs = self._kernel(row0, nrows)
+            inside = cells >= 0
+            safe = np.where(inside, cells, 0)
+            out = np.zeros(cells.shape, dtype=np.float64)
+            for offset, weight in pairs:
+                nb = safe + (offset // 3 - 1) * w + (offset % 3 - 1)
+                out += weight * knots[np.clip(nb, 0, knots.size - 1)]
         out += self.leftover.ravel()[safe]  # NaN for cells without a residual
         out[~inside] = np.nan
         return out
@@ -285,7 +556,8 @@ class ResidualCorrector:
         fix = np.isfinite(r) & np.isfinite(values)
         corrected = np.where(fix, values + np.where(fix, r, 0.0), values)
         self.summary.n_uncorrected += int(np.count_nonzero(np.isfinite(values) & ~fix))
-        self._check.add(row0, np.where(fix, corrected.astype(np.float32), np.nan))
+        # every valid pixel counts in the check: with area shares, uncorrected pixels share neighbouring cells
+        self._check.add(row0, corrected.astype(np.float32))
         return corrected
 
     def finish(self) -> ResidualSummary:
@@ -299,13 +571,18 @@ class ResidualCorrector:
 
 
 def correct_array(pred: np.ndarray, fine: Grid, coarse: Grid, smap: np.ndarray,
-                  mode: str = "constant") -> tuple[np.ndarray, ResidualSummary]:
-    """Residual-correct a whole fine array in memory (tests, benchmarks): (corrected, summary)."""
+                  mode: str = "constant", area: bool | None = None) -> tuple[np.ndarray, ResidualSummary]:
+    """Residual-correct a whole fine array in memory (tests, benchmarks): (corrected, summary).
+
+    ``area``: cell means by area shares (True), by the center rule (False), or as :data:`AREA_WEIGHTED` (None).
+    """
     mode = check_mode(mode)
     pred = np.asarray(pred, dtype=np.float64)
     if mode == "none":
         return pred.copy(), ResidualSummary("none")
-    corr = ResidualCorrector(CellIndex(fine, coarse), smap, mode)
+    use_area = AREA_WEIGHTED if area is None else area
+    corr = ResidualCorrector(CellIndex(fine, coarse), smap, mode,
+                             area=AreaIndex(fine, coarse) if use_area and not fine.same_as(coarse) else None)
     corr.add(0, pred)
     corr.solve()
     out = corr.apply(0, pred)

@@ -21,9 +21,9 @@ For every scene, every model (RF, SVR, CART, gradient boosting, extra trees, lin
 boosting) in both training modes (scale-aware ``coarse`` and the study's ``paper`` mode), plus ``auto``
 and the **default chain** (smdownscale:screen with its defaults, then RF on the selected factors), is
 trained with ``train.train_model`` (defaults, 3-fold spatial CV) and applied with ``downscale.downscale``
-to every date with each residual correction (constant, smooth, none; the study's mode and the chain with
-constant only). Each 1 km result is compared with the truth (per date, on the pixels where every
-product and the truth are valid; R, ubRMSD and bias averaged over the dates), next to:
+to every date with each residual correction (constant, smooth, none, atpk; the study's mode and the chain
+with downscale's default, smooth, only). Each 1 km result is compared with the truth (per date, on the pixels
+where every product and the truth are valid; R, ubRMSD and bias averaged over the dates), next to:
 
 * ``nearest``: the SMAP cell value at every 1 km pixel; ``bilinear``: SMAP resampled bilinearly;
 * ``ceiling``: a random forest trained on the 1 km truth itself (bilinear SMAP and every stack band as
@@ -68,8 +68,11 @@ from plugin_path import import_engine  # noqa: E402
 SCENE_VERSION = 2
 MODELS = ("rf", "svr", "cart", "gbr", "extratrees", "linear_gbr")
 MODES = ("coarse", "paper")
-RESIDUALS = ("constant", "smooth", "none")
-DEFAULT = ("rf", "coarse", "constant")
+RESIDUALS = ("constant", "smooth", "none", "atpk")
+#: downscale's default residual correction (``options.RESIDUAL_MODES.default``): the default chain, the study's mode,
+#: the transfer rows and the headline tables use it.
+DEFAULT_RESIDUAL = "smooth"
+DEFAULT = ("rf", "coarse", DEFAULT_RESIDUAL)
 #: The issue's target: the default chain closes this share of the bilinear-to-ceiling gap on every scene.
 GAP_TARGET = 0.7
 #: Training pixels of the study's mode in the benchmark (fits stay short; the engine default is larger).
@@ -87,7 +90,7 @@ CEILING_MAX_SAMPLES = 60000
 #: The default chain of the issue's measurement: screening with its defaults, then RF on the selected factors.
 CHAIN = "chain"
 #: Products whose uncertainty output (tree spread) is written and calibrated against the truth.
-CALIBRATED = ("rf/coarse/constant", f"{CHAIN}/coarse/constant")
+CALIBRATED = (f"rf/coarse/{DEFAULT_RESIDUAL}", f"{CHAIN}/coarse/{DEFAULT_RESIDUAL}")
 
 
 @dataclass
@@ -439,7 +442,7 @@ def run_scene(prep: Prepared, models: tuple[str, ...], modes: tuple[str, ...], a
         chosen = meta["model_type"]
         label = {"auto": f"auto:{chosen}", CHAIN: "chain:rf"}.get(model_type, model_type)
         # every residual mode for the scale-aware models; the study's mode and the chain with the default only
-        for residual in (RESIDUALS if mode == "coarse" and model_type != CHAIN else ("constant",)):
+        for residual in (RESIDUALS if mode == "coarse" and model_type != CHAIN else (DEFAULT_RESIDUAL,)):
             name = f"{model_type}/{mode}/{residual}"
             spread: list[np.ndarray] | None = [] if name in CALIBRATED else None
             products[name] = apply_model(path, prep, work, residual, spread)
@@ -473,13 +476,13 @@ def transfer_rows(preps: list[Prepared], files: list[dict[str, str]]) -> list[di
             continue
         work = os.path.join(prep.folder, "transfer")
         os.makedirs(work, exist_ok=True)
-        pred = apply_model(files[src]["rf/coarse"], prep, work, "constant")
+        pred = apply_model(files[src]["rf/coarse"], prep, work, DEFAULT_RESIDUAL)
         scores = score(prep, {**prep.baselines, "transfer": pred})
         m = scores["transfer"]
         s = prep.scene
         rows.append({"scene": s.name, "seed": s.seed, "generator": s.generator, **s.physics(), "product": "transfer",
                      "model": f"rf trained on {preps[src].scene.name}", "training_mode": "coarse",
-                     "residual": "constant", **m, "dates": len(prep.dates), "key": "transfer",
+                     "residual": DEFAULT_RESIDUAL, **m, "dates": len(prep.dates), "key": "transfer",
                      "gap_closed": gap_closed(m["ubrmsd"], scores["bilinear"]["ubrmsd"], scores["ceiling"]["ubrmsd"]),
                      "bilinear_r": scores["bilinear"]["r"], "bilinear_ubrmsd": scores["bilinear"]["ubrmsd"]})
     return rows
@@ -522,7 +525,7 @@ def auto_vs_default(rows: list[dict[str, Any]], default: str = "/".join(DEFAULT)
     cell = {(r["scene"], r["key"]): r for r in rows}
     out = {}
     for scene in dict.fromkeys(r["scene"] for r in rows):
-        a, d = cell.get((scene, "auto/coarse/constant")), cell.get((scene, default))
+        a, d = cell.get((scene, f"auto/coarse/{DEFAULT_RESIDUAL}")), cell.get((scene, default))
         if a and d:
             out[scene] = {"picked": a["model"].split(":", 1)[-1], "delta_ubrmsd": a["ubrmsd"] - d["ubrmsd"]}
     return {"per_scene": out, "never_worse": bool(out) and all(v["delta_ubrmsd"] <= 0 for v in out.values())}
@@ -532,8 +535,9 @@ def headline_table(rows: list[dict[str, Any]]) -> list[str]:
     """Markdown: per scene R / ubRMSD of bilinear, the default chain, RF on every factor, auto and the ceiling,
     and the gap closed by each, then the mean over scenes."""
     cell = {(r["scene"], r["key"]): r for r in rows}
-    cols = [("bilinear", "bilinear"), (f"{CHAIN}/coarse/constant", "default chain (screen, RF)"),
-            ("/".join(DEFAULT), "RF, every factor"), ("auto/coarse/constant", "auto"), ("ceiling", "ceiling")]
+    cols = [("bilinear", "bilinear"), (f"{CHAIN}/coarse/{DEFAULT_RESIDUAL}", "default chain (screen, RF)"),
+            ("/".join(DEFAULT), "RF, every factor"), (f"auto/coarse/{DEFAULT_RESIDUAL}", "auto"),
+            ("ceiling", "ceiling")]
     cols = [(k, lab) for k, lab in cols if any(key == k for _, key in cell)]
     gap_cols = [(k, lab) for k, lab in cols if k not in ("bilinear", "ceiling")]
     out = ["| scene | " + " | ".join(f"{lab} R / ubRMSD" for _, lab in cols) + " | "
@@ -571,7 +575,8 @@ def readme_table(rows: list[dict[str, Any]]) -> list[str]:
     """Markdown of the README's accuracy table: per scene R / ubRMSD of bilinear, the default chain, RF on every
     factor, auto (with its pick) and the ceiling, and the gap closed by chain / RF / auto; then the means."""
     cell = {(r["scene"], r["key"]): r for r in rows}
-    keys = ["bilinear", f"{CHAIN}/coarse/constant", "/".join(DEFAULT), "auto/coarse/constant", "ceiling"]
+    keys = ["bilinear", f"{CHAIN}/coarse/{DEFAULT_RESIDUAL}", "/".join(DEFAULT), f"auto/coarse/{DEFAULT_RESIDUAL}",
+            "ceiling"]
     out = ["| scene | SMAP bilinear | default chain | RF, every factor | auto (picked) | ceiling | gap closed: chain "
            "/ RF / auto |", "|---|---|---|---|---|---|---|"]
     ub: dict[str, list[float]] = {}
@@ -597,7 +602,7 @@ def readme_table(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def summary_table(rows: list[dict[str, Any]], residual: str = "constant") -> list[str]:
+def summary_table(rows: list[dict[str, Any]], residual: str = DEFAULT_RESIDUAL) -> list[str]:
     """Markdown: one line per product (baselines, then models by mode), R / ubRMSD per scene and the mean gap."""
     scenes = list(dict.fromkeys(r["scene"] for r in rows))
     keys = [k for k in ("nearest", "bilinear", "ceiling", "oracle", "oracle+residual")
@@ -614,7 +619,7 @@ def summary_table(rows: list[dict[str, Any]], residual: str = "constant") -> lis
             label = k.replace("auto", "auto (" + ", ".join(
                 sorted({cell[(s, k)]["model"][5:] for s in scenes if (s, k) in cell})) + ")")
         if k == "transfer":
-            label = "transfer: rf/coarse/constant trained on the previous scene of the same generator"
+            label = f"transfer: rf/coarse/{DEFAULT_RESIDUAL} trained on the previous scene of the same generator"
         if k.startswith(CHAIN + "/"):
             label = k.replace(CHAIN, "default chain (screen defaults, then rf)")
         vals = []
@@ -676,33 +681,36 @@ def findings(rows: list[dict[str, Any]]) -> list[str]:
         v = [r["ubrmsd"] for r in models if pred(r)]
         return float(np.mean(v)) if v else math.nan
 
-    def config_ub(model: str, mode: str, residual: str = "constant") -> float:
+    def config_ub(model: str, mode: str, residual: str = DEFAULT_RESIDUAL) -> float:
         return mean_ub(lambda r: r["model"].split(":")[0] == model and r["training_mode"] == mode
                        and r["residual"] == residual)
 
     out = []
-    configs = sorted({(r["model"].split(":")[0], r["training_mode"]) for r in models if r["residual"] == "constant"})
+    configs = sorted({(r["model"].split(":")[0], r["training_mode"]) for r in models
+                      if r["residual"] == DEFAULT_RESIDUAL})
     best = min((c for c in configs if c[0] not in ("auto", CHAIN)), key=lambda c: config_ub(*c))
-    out.append(f"- Lowest mean ubRMSD over the scenes (constant correction): `{best[0]}/{best[1]}` "
+    out.append(f"- Lowest mean ubRMSD over the scenes ({DEFAULT_RESIDUAL} correction): `{best[0]}/{best[1]}` "
                f"({_f(config_ub(*best))}); the default `rf/coarse` {_f(config_ub('rf', 'coarse'))}"
                + (f"; `auto/coarse` {_f(config_ub('auto', 'coarse'))}." if ("auto", "coarse") in configs else "."))
     pairs = []
     for m in sorted({r["model"] for r in models if r["training_mode"] == "paper"}):
         pairs.append(f"{m} {_f(config_ub(m, 'coarse'))} vs {_f(config_ub(m, 'paper'))}")
     if pairs:
-        out.append("- Scale-aware vs study's mode, mean ubRMSD (constant correction): " + "; ".join(pairs) + ".")
+        out.append(f"- Scale-aware vs study's mode, mean ubRMSD ({DEFAULT_RESIDUAL} correction): " + "; ".join(pairs)
+                   + ".")
     coarse = [r for r in models if r["training_mode"] == "coarse"]
     if any(r["residual"] == "smooth" for r in coarse):
         d = {res: mean_ub(lambda r, res=res: r["training_mode"] == "coarse" and r["residual"] == res)
              for res in RESIDUALS}
         out.append(f"- Residual correction, mean ubRMSD of the scale-aware models: none {_f(d['none'])}, constant "
-                   f"{_f(d['constant'])}, smooth {_f(d['smooth'])} (smooth also has no steps at cell edges).")
-    auto = [r for r in models if r["model"].startswith("auto:") and r["residual"] == "constant"]
+                   f"{_f(d['constant'])}, smooth {_f(d['smooth'])}, area-to-point kriging {_f(d.get('atpk'))} "
+                   "(seam ratios of each: `bench/ACCURACY-EXPERIMENTS.md`).")
+    auto = [r for r in models if r["model"].startswith("auto:") and r["residual"] == DEFAULT_RESIDUAL]
     for r in auto:
         same = [x for x in models if x["scene"] == r["scene"] and x["training_mode"] == "coarse"
-                and x["residual"] == "constant" and not x["model"].startswith(("auto", CHAIN))]
+                and x["residual"] == DEFAULT_RESIDUAL and not x["model"].startswith(("auto", CHAIN))]
         truth_best = min(same, key=lambda x: x["ubrmsd"])["model"] if same else ""
-        if truth_best and truth_best != r["model"][5:]:
+        if truth_best and truth_best != r["model"][5:] and min(x["ubrmsd"] for x in same) < r["ubrmsd"]:
             out.append(f"- On `{r['scene']}` auto chose {r['model'][5:]}; against the truth "
                        f"{truth_best} was better ({_f(min(x['ubrmsd'] for x in same))} vs {_f(r['ubrmsd'])}).")
     return out
@@ -726,8 +734,9 @@ def markdown(result: dict[str, Any], command: str) -> str:
         "**ceiling** is a random forest trained on the 1 km truth itself (every stack band), predicted on "
         f"held-out spatial blocks ({CEILING_BLOCK_KM} km checkerboard, two folds). **Gap closed** = (ubRMSD "
         "bilinear - ubRMSD) / (ubRMSD bilinear - ubRMSD ceiling). The **default chain** is what a user runs: "
-        "smdownscale:screen with its defaults, then RF (scale-aware, constant residual correction) on the "
-        "selected factors; `rf/coarse/constant` is RF on every factor. Models: `model/training mode/residual "
+        f"smdownscale:screen with its defaults, then RF (scale-aware, {DEFAULT_RESIDUAL} residual correction, "
+        f"downscale's default) on the selected factors; `rf/coarse/{DEFAULT_RESIDUAL}` is RF on every factor. "
+        "Models: `model/training mode/residual "
         "correction`, default settings, trained on the scene's training dates."
         + ("" if list(result.get("models", MODELS)) == list(MODELS) and list(result.get("modes", MODES)) == list(MODES)
            else f" This run trained {', '.join(result['models'])} in the {' and '.join(result['modes'])} mode(s) only"
@@ -739,12 +748,12 @@ def markdown(result: dict[str, Any], command: str) -> str:
     for s in result["scenes"]:
         lines.append(f"| {s['name']} | {s['seed']} | {s['describe']} | {s['train_dates']} of {result['dates']} |")
     lines += ["", "## Per scene: bilinear, default chain, RF, auto, ceiling", ""] + headline_table(rows)
-    dropped = {r["scene"]: r.get("screen_dropped") for r in rows if r["key"] == f"{CHAIN}/coarse/constant"}
+    dropped = {r["scene"]: r.get("screen_dropped") for r in rows if r["key"] == f"{CHAIN}/coarse/{DEFAULT_RESIDUAL}"}
     if dropped:
         lines += ["", "Factors the default screening dropped: " + "; ".join(
             f"{k}: {', '.join(v) if v else 'none'}" for k, v in dropped.items()) + "."]
     lines += ["", "## Per-pixel uncertainty (downscale's UNCERTAINTY output)", ""] + uncertainty_table(rows)
-    lines += ["", "## Every product (constant residual correction)", ""] + summary_table(rows, "constant")
+    lines += ["", f"## Every product ({DEFAULT_RESIDUAL} residual correction)", ""] + summary_table(rows)
     lines += ["", "## Residual correction variants (mean ubRMSD over scenes, coarse mode)", ""] + residual_table(rows)
     lines += ["", "## Findings", ""] + findings(rows) + [
         "- On `sample` scenes the `oracle` (the generating relation on the true factors, noise-free) is shown for "
@@ -753,8 +762,10 @@ def markdown(result: dict[str, Any], command: str) -> str:
         "- These are synthetic scenes with a known relation; skill on real data depends on the factors and on "
         "SMAP's own errors.",
         "- What was tried to close the gap (feature subsampling, a detail gain from the scale-transfer check, local "
-        "window models, smoothing or dropping the speckled SAR, factor-noise augmentation, linear trend + boosting), "
-        "kept or not, with the numbers: `bench/ACCURACY-EXPERIMENTS.md` (`bench/accuracy_experiments.py`); the "
+        "window models, smoothing or dropping the speckled SAR, factor-noise augmentation, linear trend + boosting, "
+        "area-weighted aggregation at cell edges, area-to-point kriging of the residuals with seam ratios, a "
+        "disaggregation refit at 1 km), kept or not, with the numbers: `bench/ACCURACY-EXPERIMENTS.md` "
+        "(`bench/accuracy_experiments.py`, `--edges`, `--refit`); the "
         "screening's collinearity filters (the study's, decided by the scale-transfer check, off) before RF: "
         "`bench/ACCURACY-SCREENING.md` (`bench/accuracy_experiments.py --screening`)."]
     lines += ["", "## Targets", ""]
@@ -782,7 +793,7 @@ def markdown(result: dict[str, Any], command: str) -> str:
 def print_table(rows: list[dict[str, Any]]) -> None:
     print(f"\n{'scene':<10} {'product':<34} {'R':>6} {'ubRMSD':>7} {'bias':>8} {'gap':>6} {'cvR':>6} {'train_s':>7}")
     for r in rows:
-        if r["product"] == "model" and r["residual"] != "constant":
+        if r["product"] == "model" and r["residual"] != DEFAULT_RESIDUAL:
             continue
         label = r["key"] if r["product"] != "transfer" else "transfer (" + r["model"] + ")"
         print(f"{r['scene']:<10} {label[:34]:<34} {_f(r['r'], 3):>6} {_f(r['ubrmsd']):>7} {_f(r['bias']):>8} "
@@ -942,12 +953,13 @@ def finish(result: dict[str, Any], out: str, args: argparse.Namespace) -> dict[s
     models = result["models"]
     tg = {}
     if not args.no_chain:
-        tg["default chain: screening defaults, then RF"] = targets(rows, f"{CHAIN}/coarse/constant")
-    tg["RF on every factor, scale-aware, constant residual correction"] = targets(rows, "/".join(DEFAULT))
+        tg["default chain: screening defaults, then RF"] = targets(rows, f"{CHAIN}/coarse/{DEFAULT_RESIDUAL}")
+    tg[f"RF on every factor, scale-aware, {DEFAULT_RESIDUAL} residual correction"] = targets(rows, "/".join(DEFAULT))
     if not args.no_auto:
-        tg["auto, scale-aware, constant residual correction"] = targets(rows, "auto/coarse/constant")
+        tg[f"auto, scale-aware, {DEFAULT_RESIDUAL} residual correction"] = targets(rows,
+                                                                                  f"auto/coarse/{DEFAULT_RESIDUAL}")
     if "rf" in models:
-        tg["RF, scale-aware, smooth residual correction"] = targets(rows, "rf/coarse/smooth")
+        tg["RF, scale-aware, constant residual correction"] = targets(rows, "rf/coarse/constant")
     result["targets"] = tg
     result["auto_vs_default"] = auto_vs_default(rows)
     seconds = result["seconds"]

@@ -22,6 +22,16 @@ Variants (RF: the engine's random forest defaults unless noted)
       samples with s times each factor's 1 km noise.
     * ``linear_gbr`` and ``linear_gbr +noise aug 0.75``: the linear trend + boosting hybrid without and with it.
 
+``--edges`` (with ``--seeds``, ``--only``): RF with the train defaults trained on center-rule coarse pairs (``rf``)
+or on area-weighted ones (``area pairs``: each 1 km pixel counts in the cells it straddles by its area share,
+``features.AREA_WEIGHTED_PAIRS``), downscaled with each residual correction (constant, smooth, area-to-point
+kriging ``atpk``), the residual's cell means by the center rule or by area shares (``area``,
+``residual.AREA_WEIGHTED``); gap closed and the seam ratio (``bench/gaps.py``) per product, averaged over seeds.
+
+``--refit`` (with ``--only``): the disaggregation refit for the mosaics' compressed 1 km range: after the coarse fit
+(RF, train defaults), forests refitted at 1 km on the training dates with targets = the prediction corrected against
+SMAP (constant or smooth), 1 to 3 times. Smooth residual correction.
+
 ``--screening``: the default chain (smdownscale:screen, then RF with the train defaults, through the engine's
 ``screen_factors``, ``train_model`` and ``downscale``) with each collinearity filter of the screening (the study's,
 decided by the scale-transfer check, off), next to RF on every factor.
@@ -30,10 +40,11 @@ decided by the scale-transfer check, off), next to RF on every factor.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -224,41 +235,179 @@ def screening_variants(prep: acc.Prepared) -> dict[str, list[np.ndarray]]:
     return out
 
 
+@contextlib.contextmanager
+def _area(pairs: bool, residual: bool) -> Iterator[None]:
+    """Area-weighted coarse pairs and residual cell means switched on inside the block (engine flags)."""
+    from smdownscale.algorithms import features
+    from smdownscale.algorithms import residual as res
+
+    before = (features.AREA_WEIGHTED_PAIRS, res.AREA_WEIGHTED)
+    features.AREA_WEIGHTED_PAIRS, res.AREA_WEIGHTED = pairs, residual
+    try:
+        yield
+    finally:
+        features.AREA_WEIGHTED_PAIRS, res.AREA_WEIGHTED = before
+
+
+def _seams(prep: acc.Prepared, products: dict[str, list[np.ndarray]]) -> dict[str, float]:
+    import gaps as gp
+
+    from smdownscale.algorithms import raster
+    from smdownscale.algorithms.aggregate import CellIndex
+
+    fine = raster.Grid.from_path(prep.stacks[0])
+    cells = CellIndex(fine, raster.Grid.from_path(prep.smap[0])).rows(0, fine.height)
+    return {k: float(np.mean([gp.seam_ratio(v, cells) for v in vals])) for k, vals in products.items()}
+
+
+def edge_variants(prep: acc.Prepared, seeds: tuple[int, ...] = (0,)) -> dict[str, list[np.ndarray]]:
+    """RF with the train and downscale defaults (noise augmentation, smooth correction), trained on center-rule or
+    area-weighted coarse pairs, corrected with each residual correction (center-rule or area cell means); one
+    model per seed (products named ``... #seed``, averaged by :func:`main`)."""
+    from smdownscale.algorithms import train as tr
+
+    smap, stacks = acc.training_dates(prep)
+    work = os.path.join(prep.folder, "experiments")
+    os.makedirs(work, exist_ok=True)
+    out: dict[str, list[np.ndarray]] = {}
+    for seed in seeds:
+        for pairs in (False, True):
+            model = os.path.join(work, f"rf-{'area' if pairs else 'center'}-{seed}.smdmodel")
+            with _area(pairs, False):
+                tr.train_model(smap, stacks, model, "rf", cv_folds=0, n_jobs=2, seed=seed)
+            tag = "area pairs" if pairs else "rf"
+            for residual, area in (("constant", False), ("smooth", False), ("atpk", False), ("smooth", True),
+                                   ("atpk", True)):
+                if pairs and residual == "constant":
+                    continue
+                with _area(pairs, area):
+                    out[f"{tag}, {residual}{' area' if area else ''} #{seed}"] = acc.apply_model(
+                        model, prep, work, residual)
+    return out
+
+
+def refit_variants(prep: acc.Prepared, seed: int = 0, max_pixels: int = 60000) -> dict[str, list[np.ndarray]]:
+    """The disaggregation refit: after the coarse fit, forests refitted at 1 km on the training dates with targets
+    = the current prediction residual-corrected against SMAP (each 1 km pixel moves by its cell's residual, so the
+    targets' cell means equal SMAP), iterated. Every product smooth-corrected like the downscale default."""
+    from smdownscale.algorithms import features, raster
+    from smdownscale.algorithms import train as tr
+    from smdownscale.algorithms.residual import correct_array
+
+    smap, stacks = acc.training_dates(prep)
+    ntrain = len(stacks)
+    pairs, _ = features.drop_constant_factors(features.coarse_pairs(smap, stacks))
+    fine = _fine(prep, pairs.specs)
+    shape = prep.truth[0].shape
+    fgrid = raster.Grid.from_path(prep.stacks[0])
+    sms = [raster.read_all(p, dtype=np.float64)[0] for p in prep.smap]
+    cgrids = [raster.Grid.from_path(p) for p in prep.smap]
+
+    def corrected(preds: list[np.ndarray], mode: str) -> list[np.ndarray]:
+        return [correct_array(p, fgrid, cgrids[t], sms[t], mode)[0] for t, p in enumerate(preds)]
+
+    augmentation = tr.make_augmentation(pairs, tr.NOISE_AUGMENTATION)[0]
+    x, y = augmentation.apply(pairs.X, pairs.y, seed) if augmentation is not None else (pairs.X, pairs.y)
+    est = tr._fit(tr.make_estimator("rf", None, seed, 2), x, y, "rf", seed)
+    base = _predict(est, fine, shape)
+    out: dict[str, list[np.ndarray]] = {"rf, coarse fit": corrected(base, "smooth")}
+    rng = np.random.default_rng([seed, 31])
+    for target_mode in ("constant", "smooth"):
+        preds = base
+        for it in range(1, 4):
+            targets = corrected(preds[:ntrain], target_mode)
+            xs, ts = [], []
+            for t in range(ntrain):
+                xt, valid = fine[t]
+                tv = targets[t].ravel()[valid.ravel()]
+                ok = np.isfinite(tv)
+                xs.append(xt[ok])
+                ts.append(tv[ok])
+            xa, ta = np.concatenate(xs), np.concatenate(ts)
+            if ta.size > max_pixels:
+                pick = rng.choice(ta.size, max_pixels, replace=False)
+                xa, ta = xa[pick], ta[pick]
+            est_i = tr._fit(tr.make_estimator("rf", None, seed, 2), xa, ta, "rf", seed)
+            preds = _predict(est_i, fine, shape)
+            out[f"refit x{it}, {target_mode} targets"] = corrected(preds, "smooth")
+    return out
+
+
+def _seed_mean(values: dict[str, float]) -> dict[str, float]:
+    """Values of products named ``... #seed`` averaged over the seeds."""
+    groups: dict[str, list[float]] = {}
+    for k, v in values.items():
+        groups.setdefault(k.split(" #")[0], []).append(v)
+    return {k: float(np.mean(v)) for k, v in groups.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="out/bench-accuracy", help="the accuracy bench's output folder (scene cache)")
     ap.add_argument("--doc", default=None, help="write the markdown table here")
     ap.add_argument("--screening", action="store_true", help="compare the screening's collinearity filters instead")
+    ap.add_argument("--edges", action="store_true", help="area-weighted aggregation at cell edges and the residual "
+                    "corrections (constant, smooth, area-to-point kriging), with seam ratios")
+    ap.add_argument("--refit", action="store_true", help="the disaggregation refit at 1 km (mosaic gap)")
+    ap.add_argument("--seeds", default="0", help="with --edges: comma-separated seeds, results averaged over them")
+    ap.add_argument("--only", default="", help="comma-separated scene names (default: every scene)")
     args = ap.parse_args(argv)
     acc.import_engine()
     import platform
 
     t0 = time.perf_counter()
     gaps: dict[str, dict[str, float]] = {}
+    seams: dict[str, dict[str, float]] = {}
+    only = [n for n in args.only.split(",") if n]
     for s in acc.SCENES:
+        if only and s.name not in only:
+            continue
         prep = acc.prepare(s, os.path.join(os.path.abspath(args.out), "scenes", s.name),
                            acc.MOSAIC_SIZE_KM if s.generator == "mosaic" else 120, 4)
-        products = screening_variants(prep) if args.screening else variants(prep)
+        if args.edges:
+            products = edge_variants(prep, tuple(int(x) for x in args.seeds.split(",")))
+        elif args.refit:
+            products = refit_variants(prep)
+        else:
+            products = screening_variants(prep) if args.screening else variants(prep)
         scores = acc.score(prep, {**{k: prep.baselines[k] for k in ("bilinear", "ceiling")}, **products})
         b, c = scores["bilinear"]["ubrmsd"], scores["ceiling"]["ubrmsd"]
         gaps[s.name] = {k: acc.gap_closed(v["ubrmsd"], b, c) for k, v in scores.items() if k not in ("bilinear",
                                                                                                    "ceiling")}
+        if args.edges:
+            gaps[s.name] = _seed_mean(gaps[s.name])
+            seams[s.name] = _seed_mean(_seams(prep, {"truth": prep.truth, **products}))
+            print(s.name, {k: round(v, 3) for k, v in seams[s.name].items()}, flush=True)
         print(s.name, {k: round(v, 2) for k, v in gaps[s.name].items()}, flush=True)
     names = list(dict.fromkeys(n.split(" (")[0] for g in gaps.values() for n in g))
     gaps = {s: {n.split(" (")[0]: v for n, v in g.items()} for s, g in gaps.items()}
     scenes = list(gaps)
     title = "screening's collinearity filter, then RF" if args.screening else "variant"
+    if args.edges:
+        title = "aggregation at cell edges and residual correction"
+    elif args.refit:
+        title = "disaggregation refit at 1 km"
     lines = [f"# Accuracy experiments (issue 13): gap closed at 1 km per {title}", "",
              f"Produced by `bench/accuracy_experiments.py` ({time.perf_counter() - t0:.0f} s on {os.cpu_count()} "
              f"cores, CPython {platform.python_version()}, shared machine) on the scenes of `make bench-accuracy`; "
              "see the script's docstring for each variant. Gap closed = (ubRMSD bilinear - ubRMSD) / (ubRMSD "
-             "bilinear - ubRMSD ceiling); constant residual correction"
-             + ("." if args.screening else "; no screening (every factor)."), "",
+             "bilinear - ubRMSD ceiling); "
+             + (f"RF with the train defaults on every factor (mean over seeds {args.seeds}), each product named "
+                "`pairs, residual correction` (`area`: cell means by area shares)." if args.edges else
+                "RF with the train defaults on every factor, smooth residual correction." if args.refit
+                else "constant residual correction"
+                + ("." if args.screening else "; no screening (every factor).")), "",
              "| variant | " + " | ".join(scenes) + " | mean | lowest |", "|" + "---|" * (len(scenes) + 3)]
     for n in names:
         v = [gaps[s].get(n, float("nan")) for s in scenes]
         lines.append(f"| {n} | " + " | ".join(acc._f(x, 2) for x in v) + f" | {acc._f(float(np.nanmean(v)), 2)} | "
                      f"{acc._f(float(np.nanmin(v)), 2)} |")
+    if seams:
+        lines += ["", "Seam ratio (mean |step| between neighbouring 1 km pixels across coarse-cell edges / inside "
+                  "cells, averaged over the dates; `bench/gaps.py`), the truth's first:", "",
+                  "| product | " + " | ".join(scenes) + " |", "|" + "---|" * (len(scenes) + 1)]
+        for n in ["truth"] + names:
+            lines.append(f"| {n} | " + " | ".join(acc._f(seams[s].get(n, float("nan")), 3) for s in scenes) + " |")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.doc:

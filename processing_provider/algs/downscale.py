@@ -88,7 +88,8 @@ class DownscaleAlgorithm(SmdAlgorithm):
             "date: for every SMAP cell the residual is SMAP minus the mean of the 1 km predictions inside the "
             "cell. The smooth correction adds a bilinear surface through one value per SMAP cell, solved so that "
             "the 1 km field averages exactly to SMAP in every cell, without steps at cell edges. The constant "
-            "variant adds each cell's residual to its pixels (the same cell means, but 9 km seams show). Pixels "
+            "variant adds each cell's residual to its pixels (the same cell means, but 9 km seams show). Area-to-point "
+            "kriging spreads the residuals with weights from a variogram fitted to them (the same cell means). Pixels "
             "whose cell has no SMAP value keep the uncorrected prediction; the log reports the largest cell-mean "
             "deviation from SMAP (mass-conservation check). Finally values are clipped to the physical range "
             "(advanced parameters).\n\n"
@@ -110,7 +111,8 @@ class DownscaleAlgorithm(SmdAlgorithm):
 
     def initAlgorithm(self, config=None):
         residual = {"constant": self.tr("Constant per coarse cell"), "none": self.tr("None"),
-                    "smooth": self.tr("Smooth (mass-conserving)")}
+                    "smooth": self.tr("Smooth (mass-conserving)"),
+                    "atpk": self.tr("Area-to-point kriging")}
         self.add(QgsProcessingParameterFile(self.MODEL, self.tr("Model file"),
                                             behavior=QgsProcessingParameterFile.Behavior.File,
                                             fileFilter=self.tr("smdownscale model (*.smdmodel)")),
@@ -128,7 +130,8 @@ class DownscaleAlgorithm(SmdAlgorithm):
                  self.tr("Smooth (default): the residual is spread as an interpolated surface, without "
                          "steps at cell edges, and each SMAP cell's 1 km mean equals SMAP. Constant per "
                          "coarse cell: the same cell means, with steps at cell edges. None: the plain model "
-                         "prediction."))
+                         "prediction. Area-to-point kriging: the residuals are kriged from the cells around each "
+                         "pixel with a variogram fitted to them, with the same cell means."))
         self.add(QgsProcessingParameterNumber(self.CLIP_MIN, self.tr("Minimum soil moisture (m3/m3)"),
                                               QgsProcessingParameterNumber.Type.Double, defaultValue=0.0),
                  self.tr("Lower end of the physical range; smaller values are raised to it."), advanced=True)

@@ -158,7 +158,7 @@ def test_provider_algorithms_and_parameters_in_chinese(plugin):
         downscale, train = algs["downscale"], algs["train"]
         assert downscale.parameterDefinition("MODEL").description() == "模型文件"
         assert downscale.parameterDefinition("RESIDUAL_CORRECTION").options() == [
-            "每个粗像元取常数", "无", "平滑（质量守恒）"]
+            "每个粗像元取常数", "无", "平滑（质量守恒）", "面到点克里金"]
         assert downscale.shortHelpString().startswith("将用“训练降尺度模型”训练的模型应用于 1 km 因子堆栈")
         assert train.parameterDefinition("MODEL_TYPE").options()[:3] == [
             "随机森林（RF）", "支持向量回归（SVR）", "分类回归树（CART）"]

@@ -20,7 +20,8 @@ ENUMS = [
     ("train", "CV_MODE", train.CV_MODE_KEYS, options.CV_MODES, {
         "spatial": "Spatial blocks", "dates": "Dates held out", "random": "Random K-fold (optimistic)"}),
     ("downscale", "RESIDUAL_CORRECTION", downscale.RESIDUAL_MODES, options.RESIDUAL_MODES, {
-        "constant": "Constant per coarse cell", "none": "None", "smooth": "Smooth (mass-conserving)"}),
+        "constant": "Constant per coarse cell", "none": "None", "smooth": "Smooth (mass-conserving)",
+        "atpk": "Area-to-point kriging"}),
     ("downscalegee", "MODEL_TYPE", downscalegee.MODEL_KEYS, options.EE_MODELS, {
         "rf": "Random forest (RF)", "cart": "Regression tree (CART)", "svr": "Support vector regression (NU_SVR)",
         "gbt": "Gradient tree boosting (GBT)"}),

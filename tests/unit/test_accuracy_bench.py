@@ -21,6 +21,8 @@ sys.path.insert(0, os.path.join(ROOT, "bench"))
 
 import accuracy  # noqa: E402
 
+from smdownscale.algorithms import options  # noqa: E402
+
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
@@ -50,18 +52,18 @@ def test_every_product_is_scored_next_to_the_baselines(quick):
     assert sorted({r["scene"] for r in rows}) == sorted(scenes)
     for s in scenes:
         near, bil, ceil = (_row(rows, s, p) for p in ("nearest", "bilinear", "ceiling"))
-        for residual in ("constant", "smooth", "none"):
+        for residual in ("constant", "smooth", "none", "atpk"):
             m = _row(rows, s, f"rf/coarse/{residual}")
             assert all(math.isfinite(m[k]) for k in ("r", "ubrmsd", "bias", "rmse"))
             assert int(m["n"]) == int(bil["n"]) == int(ceil["n"]) > 1000  # one common mask per scene
-        chain = _row(rows, s, "chain:rf/coarse/constant")
+        chain = _row(rows, s, "chain:rf/coarse/smooth")
         assert chain["model"] == "chain:rf" and int(chain["n"]) == int(bil["n"])
         # the ceiling (a forest trained on the 1 km truth, held-out blocks) above, the coarse field below
         assert ceil["ubrmsd"] < bil["ubrmsd"] < near["ubrmsd"] * 1.05 and ceil["r"] > bil["r"]
         # ubRMSD^2 = RMSE^2 - bias^2 per date; averaged over dates the inequality remains
         assert bil["ubrmsd"] <= bil["rmse"] + 1e-12
         # gap closed is measured against the ceiling and recomputed from the table
-        rf = _row(rows, s, "rf/coarse/constant")
+        rf = _row(rows, s, "rf/coarse/smooth")
         expected = (bil["ubrmsd"] - rf["ubrmsd"]) / (bil["ubrmsd"] - ceil["ubrmsd"])
         assert rf["gap_closed"] == pytest.approx(expected, rel=1e-4, abs=1e-4)
         if s == "mosaic-wet-bias":
@@ -73,9 +75,9 @@ def test_every_product_is_scored_next_to_the_baselines(quick):
         assert rf["r"] > bil["r"] and rf["ubrmsd"] < bil["ubrmsd"]
         orc = _row(rows, s, "oracle")
         assert orc["ubrmsd"] < bil["ubrmsd"]
-        # residual correction helps: the uncorrected model is worse than either corrected one
-        smooth = _row(rows, s, "rf/coarse/smooth")
-        assert _row(rows, s, "rf/coarse/none")["ubrmsd"] > max(rf["ubrmsd"], smooth["ubrmsd"])
+        # residual correction helps: the uncorrected model is worse than every corrected one
+        corrected = [_row(rows, s, f"rf/coarse/{m}")["ubrmsd"] for m in ("constant", "smooth", "atpk")]
+        assert _row(rows, s, "rf/coarse/none")["ubrmsd"] > max(corrected)
 
 
 def test_model_trained_on_another_scene_beats_bilinear(quick):
@@ -90,21 +92,22 @@ def test_model_trained_on_another_scene_beats_bilinear(quick):
 
 def test_targets_markdown_and_json(quick):
     res = quick["result"]
-    tg = res["targets"]["RF on every factor, scale-aware, constant residual correction"]
-    assert tg["configuration"] == "rf/coarse/constant"
+    assert accuracy.DEFAULT_RESIDUAL == options.RESIDUAL_MODES.default_key  # the bench scores downscale's default
+    tg = res["targets"]["RF on every factor, scale-aware, smooth residual correction"]
+    assert tg["configuration"] == "rf/coarse/smooth"
     assert set(tg["per_scene"]) == {"default", "nonlinear", "mosaic-wet-bias"}
     gaps = [v["gap_closed"] for v in tg["per_scene"].values()]
     assert tg["mean_gap_closed"] == pytest.approx(sum(gaps) / len(gaps))
     assert tg["min_gap_closed"] == pytest.approx(min(gaps))
     assert tg["met"] == (tg["beats_bilinear_every_scene"] and min(gaps) >= accuracy.GAP_TARGET)
     chain = res["targets"]["default chain: screening defaults, then RF"]
-    assert chain["configuration"] == "chain/coarse/constant" and len(chain["per_scene"]) == 3
+    assert chain["configuration"] == "chain/coarse/smooth" and len(chain["per_scene"]) == 3
     assert [s["train_dates"] for s in res["scenes"]] == [2, 2, 2]
     md = (quick["out"] / "ACCURACY.md").read_text()
     assert "Produced by `bench/accuracy.py --quick`" in md
-    assert "| bilinear |" in md and "| rf/coarse/constant |" in md and "mean gap closed" in md
+    assert "| bilinear |" in md and "| rf/coarse/smooth |" in md and "mean gap closed" in md
     assert "| mosaic-wet-bias |" in md and "gap closed: default chain (screen, RF)" in md and "| **mean** |" in md
-    assert "rf/coarse/constant" in quick["stdout"] and "target" in quick["stdout"]
+    assert "rf/coarse/smooth" in quick["stdout"] and "target" in quick["stdout"]
 
 
 def test_targets_from_hand_made_rows():
@@ -112,9 +115,9 @@ def test_targets_from_hand_made_rows():
         return {"scene": scene, "key": key, "r": r, "ubrmsd": ub, "gap_closed": gap}
 
     rows = [row("a", "bilinear", 0.7, 0.040), row("a", "oracle", 0.95, 0.020),
-            row("a", "rf/coarse/constant", 0.8, 0.028, accuracy.gap_closed(0.028, 0.040, 0.020)),
+            row("a", "rf/coarse/smooth", 0.8, 0.028, accuracy.gap_closed(0.028, 0.040, 0.020)),
             row("b", "bilinear", 0.6, 0.050), row("b", "oracle", 0.9, 0.010),
-            row("b", "rf/coarse/constant", 0.65, 0.045, accuracy.gap_closed(0.045, 0.050, 0.010))]
+            row("b", "rf/coarse/smooth", 0.65, 0.045, accuracy.gap_closed(0.045, 0.050, 0.010))]
     t = accuracy.targets(rows)
     assert t["min_gap_closed"] == pytest.approx(0.125) and t["closes_gap_target_every_scene"] is False
     assert t["per_scene"]["a"]["gap_closed"] == pytest.approx(0.6)
@@ -131,11 +134,11 @@ def test_auto_against_the_default_and_the_headline_table():
         return {"scene": scene, "key": key, "r": r, "ubrmsd": ub, "gap_closed": gap, "model": model}
 
     rows = [row("a", "bilinear", 0.7, 0.040), row("a", "ceiling", 0.95, 0.020),
-            row("a", "rf/coarse/constant", 0.8, 0.028, 0.6, "rf"),
-            row("a", "auto/coarse/constant", 0.8, 0.027, 0.65, "auto:gbr"),
+            row("a", "rf/coarse/smooth", 0.8, 0.028, 0.6, "rf"),
+            row("a", "auto/coarse/smooth", 0.8, 0.027, 0.65, "auto:gbr"),
             row("b", "bilinear", 0.6, 0.050), row("b", "ceiling", 0.9, 0.010),
-            row("b", "rf/coarse/constant", 0.65, 0.045, 0.125, "rf"),
-            row("b", "auto/coarse/constant", 0.64, 0.046, 0.1, "auto:svr")]
+            row("b", "rf/coarse/smooth", 0.65, 0.045, 0.125, "rf"),
+            row("b", "auto/coarse/smooth", 0.64, 0.046, 0.1, "auto:svr")]
     av = accuracy.auto_vs_default(rows)
     assert av["per_scene"]["a"] == {"picked": "gbr", "delta_ubrmsd": pytest.approx(-0.001)}
     assert av["per_scene"]["b"]["delta_ubrmsd"] == pytest.approx(0.001) and av["never_worse"] is False
@@ -148,13 +151,13 @@ def test_auto_against_the_default_and_the_headline_table():
 def test_uncertainty_calibration_is_measured(quick):
     rows = [r for r in quick["result"]["rows"] if r.get("uncertainty")]
     assert {r["scene"] for r in rows} == {"default", "nonlinear", "mosaic-wet-bias"}
-    assert {r["key"] for r in rows} == {"rf/coarse/constant", "chain/coarse/constant"}
+    assert {r["key"] for r in rows} == {"rf/coarse/smooth", "chain/coarse/smooth"}
     for r in rows:
         u = r["uncertainty"]
         assert 0.0 <= u["coverage"] <= 1.0 and u["mean_sd"] > 0 and u["z90"] > 0
         assert u["rmse"] == pytest.approx(r["rmse"], rel=0.2)  # pooled over dates vs averaged per date
     md = (quick["out"] / "ACCURACY.md").read_text()
-    assert "## Per-pixel uncertainty" in md and "| default | rf/coarse/constant |" in md
+    assert "## Per-pixel uncertainty" in md and "| default | rf/coarse/smooth |" in md
 
 
 def test_calibration_by_hand():
@@ -183,9 +186,9 @@ def test_merge_of_runs_on_other_scenes(quick, tmp_path):
     merged = json.loads((tmp_path / "m" / "results.json").read_text())
     assert [s["name"] for s in merged["scenes"]] == ["default", "nonlinear", "mosaic-wet-bias", "default-2",
                                                       "nonlinear-2", "mosaic-wet-bias-2"]
-    tg = merged["targets"]["RF on every factor, scale-aware, constant residual correction"]
+    tg = merged["targets"]["RF on every factor, scale-aware, smooth residual correction"]
     assert len(tg["per_scene"]) == 6
     assert tg["mean_gap_closed"] == pytest.approx(quick["result"]["targets"][
-        "RF on every factor, scale-aware, constant residual correction"]["mean_gap_closed"])
+        "RF on every factor, scale-aware, smooth residual correction"]["mean_gap_closed"])
     md = (tmp_path / "m" / "ACCURACY.md").read_text()
     assert "Produced by `two runs side by side`" in md and "| mosaic-wet-bias-2 |" in md

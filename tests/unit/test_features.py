@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from smdownscale.algorithms import raster
+from smdownscale.algorithms.aggregate import AreaIndex, CoarseMean
 from smdownscale.algorithms.errors import InputError
 from smdownscale.algorithms.features import (
     FactorSpec,
@@ -23,7 +24,9 @@ from smdownscale.algorithms.raster import select_bands
 from smdownscale.tests.scenes import (
     DATES,
     ease_grid,
+    fine_grid_over,
     make_scene,
+    smooth_field,
 )
 
 # -- fine_design / feature names ------------------------------------------------------------------
@@ -191,3 +194,27 @@ def test_coarse_pairs_cancel(tmp_path):
     sc = make_scene(str(tmp_path), dates=DATES[:2])
     with pytest.raises(Canceled):
         coarse_pairs(sc["sm"], sc["stacks"], is_canceled=lambda: True)
+
+
+def test_coarse_pairs_area_weighted_match_an_area_mean_product(tmp_path):
+    """SMAP as the area mean of a linear function of ndvi: area-weighted pairs recover the relation exactly, the
+    center rule does not (pixels straddling the EASE cells count wholly in one cell)."""
+    coarse = ease_grid(6, 5)
+    fine = fine_grid_over(coarse, pad=-4000.0)  # the fine grid inside the coarse one, not aligned with it
+    rng = np.random.default_rng(11)
+    ndvi = 0.1 + 0.8 * smooth_field(fine, rng, scale_km=6.0)
+    lc = rng.choice([10.0, 40.0], size=ndvi.shape)
+    area = CoarseMean(AreaIndex(fine, coarse), 1)
+    area.add(0, ndvi[None])
+    sm = 0.1 + 0.5 * area.mean()[0]
+    raster.write_raster(str(tmp_path / "sm_20230601.tif"), coarse, sm)
+    raster.write_raster(str(tmp_path / "st_20230601.tif"), fine, np.stack([ndvi, lc]), names=["ndvi", "landcover"],
+                        kinds=["continuous", "categorical"])
+    args = ([str(tmp_path / "sm_20230601.tif")], [str(tmp_path / "st_20230601.tif")])
+    weighted = coarse_pairs(*args, area_weighted=True, min_valid_fraction=0.0)
+    center = coarse_pairs(*args, area_weighted=False, min_valid_fraction=0.0)
+    assert weighted.X.shape[0] == center.X.shape[0] == coarse.size
+    np.testing.assert_allclose(weighted.y, 0.1 + 0.5 * weighted.X[:, 0], atol=1e-6)
+    assert np.abs(center.y - (0.1 + 0.5 * center.X[:, 0])).max() > 1e-3
+    np.testing.assert_allclose(weighted.X[:, 1:].sum(axis=1), 1.0, atol=1e-9)  # class fractions by area
+    assert np.abs(weighted.X[:, 1] - center.X[:, 1]).max() > 1e-3

@@ -21,7 +21,7 @@ def test_every_choice_lists_its_keys_once_in_form_order():
         assert all(choices.label(k) and choices.label(k) != k for k in choices.keys if k != "none")
     # form order: a new option is appended, so the enum indices scripts use keep their meaning
     assert options.MODEL_CHOICES.form_keys == ("rf", "svr", "cart", "gbr", "extratrees", "linear_gbr", "auto")
-    assert options.RESIDUAL_MODES.form_keys == ("constant", "none", "smooth")
+    assert options.RESIDUAL_MODES.form_keys == ("constant", "none", "smooth", "atpk")
     assert options.EE_MODELS.form_keys == ("rf", "cart", "svr", "gbt")
     assert options.EE_RESIDUAL_MODES.form_keys == ("constant", "none", "smooth")
     assert options.EE_RESIDUAL_MODES.default_key == "smooth"

@@ -8,10 +8,18 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
+from smdownscale.algorithms.aggregate import AreaIndex, CellIndex, CoarseMean
 from smdownscale.algorithms.downscale import downscale
 from smdownscale.algorithms.errors import InputError
 from smdownscale.algorithms.raster import Grid, read_all, srs_from_user, write_raster
-from smdownscale.algorithms.residual import RESIDUAL_MODES, check_mode, correct_array
+from smdownscale.algorithms.residual import (
+    RESIDUAL_MODES,
+    ResidualCorrector,
+    atpk_weights,
+    check_mode,
+    correct_array,
+    fit_residual_variogram,
+)
 from smdownscale.tests.scenes import ds_fields, save_ds_model, write_ds_stack
 
 UTM = srs_from_user("EPSG:32650").ExportToWkt()
@@ -164,14 +172,14 @@ def test_downscale_smooth_mode_end_to_end(tmp_path):
     smap = str(tmp_path / "smap_20230601.tif")
     write_raster(smap, coarse, sm)
     outs = {}
-    for mode in ("constant", "smooth"):
+    for mode in ("constant", "smooth", "atpk"):
         out = str(tmp_path / f"sm_{mode}_20230601.tif")
         res = downscale(model, stack, out, coarse_sm=smap, residual=mode, clip=(-5.0, 5.0), block_rows=7)
         assert res.residual == mode and res.max_cell_deviation < 1e-6
         md = gdal.Open(out).GetMetadata()
         assert md["residual_correction"] == mode and float(md["max_cell_deviation"]) < 1e-6
         outs[mode] = read_all(out)[0].astype(np.float64)
-        if mode == "smooth":
+        if mode in ("smooth", "atpk"):
             assert res.smooth_iterations >= 1 and res.smooth_max_leftover < 1e-6
         else:
             assert res.smooth_iterations == 0 and math.isnan(res.smooth_max_leftover)
@@ -185,15 +193,98 @@ def test_downscale_smooth_mode_end_to_end(tmp_path):
     ref, _ = correct_array(read_all(raw)[0].astype(np.float64), fine, coarse, sm, "smooth")
     ok = np.isfinite(b)
     np.testing.assert_allclose(b[ok], ref[ok], atol=2e-6)
+    # area-to-point kriging block by block (7 rows at a time) equals the whole-array result
+    k = outs["atpk"]
+    ref_k, _ = correct_array(read_all(raw)[0].astype(np.float64), fine, coarse, sm, "atpk")
+    np.testing.assert_allclose(k[ok], ref_k[ok], atol=2e-6)
+    assert np.nanmax(np.abs(k - b)) > 1e-4
 
 
 def test_modes_and_errors():
-    assert RESIDUAL_MODES == ("constant", "smooth", "none")
-    assert check_mode(" Smooth ") == "smooth" and check_mode(None) == "none"
-    with pytest.raises(InputError, match="Unknown residual correction 'cubic'; use one of constant, smooth, none"):
+    assert RESIDUAL_MODES == ("constant", "smooth", "none", "atpk")
+    assert check_mode(" Smooth ") == "smooth" and check_mode(None) == "none" and check_mode("ATPK") == "atpk"
+    with pytest.raises(InputError,
+                       match="Unknown residual correction 'cubic'; use one of constant, smooth, none, atpk"):
         check_mode("cubic")
     with pytest.raises(InputError, match="shape"):
         correct_array(smooth_prediction(), FINE, COARSE, np.zeros((3, 3)), "smooth")
     out, summary = correct_array(smooth_prediction(), FINE, COARSE, coarse_sm(), "none")
     np.testing.assert_array_equal(out, smooth_prediction())
     assert summary.n_cells_corrected == 0
+
+
+def cell_means(values: np.ndarray, area: bool, fine: Grid = FINE, coarse: Grid = COARSE) -> np.ndarray:
+    """Mean of the valid values per coarse cell, by the center rule or by area shares (aggregate's definitions)."""
+    acc = CoarseMean(AreaIndex(fine, coarse) if area else CellIndex(fine, coarse), 1)
+    acc.add(0, values)
+    return acc.mean()[0]
+
+
+def smooth_smap(seed: int = 1) -> np.ndarray:
+    """Coarse soil moisture with a spatial structure (residuals correlated over a few cells) and a nodata cell."""
+    yy, xx = np.mgrid[0:COARSE.height, 0:COARSE.width].astype(np.float64)
+    sm = 0.22 + 0.05 * np.sin(xx / 2.5 + 0.3) * np.cos(yy / 3.0) + 0.004 * np.random.default_rng(seed).normal(
+        size=xx.shape)
+    sm[3, 4] = np.nan
+    return sm
+
+
+@pytest.mark.parametrize("mode", ["constant", "smooth", "atpk"])
+@pytest.mark.parametrize("area", [False, True])
+def test_every_mode_conserves_the_cell_means_it_is_built_with(mode, area):
+    pred = smooth_prediction()
+    sm = smooth_smap()
+    out, summary = correct_array(pred, FINE, COARSE, sm, mode, area=area)
+    means = cell_means(out, area)
+    raw = cell_means(pred, area)
+    has = np.isfinite(sm) & np.isfinite(raw)
+    assert has.sum() == summary.n_cells_corrected == COARSE.size - 1
+    np.testing.assert_allclose(means[has], sm[has], atol=1e-9, rtol=0)
+    assert summary.max_cell_deviation < 1e-6  # the corrector's own check (float32 values)
+    # pixels whose center lies in the cell without SMAP keep their prediction
+    cells = cells_of_pixels()
+    hole = cells == 3 * COARSE.width + 4
+    np.testing.assert_array_equal(out[hole], pred[hole])
+    if area:  # by the center rule the area-weighted result no longer conserves SMAP exactly at the edges
+        assert np.nanmax(np.abs(cell_means(out, False) - sm)[has]) > 1e-5
+
+
+def test_atpk_is_coherent_smooth_and_follows_the_residuals_variogram():
+    pred = smooth_prediction()
+    sm = smooth_smap()
+    corr = ResidualCorrector(CellIndex(FINE, COARSE), sm, "atpk")
+    for row0 in range(0, H, 10):  # block by block, as downscale feeds it
+        corr.add(row0, pred[row0:row0 + 10])
+    corr.solve()
+    out = np.vstack([corr.apply(row0, pred[row0:row0 + 10]) for row0 in range(0, H, 10)])
+    summary = corr.finish()
+    assert summary.max_leftover < 1e-9 and summary.iterations < 200
+    np.testing.assert_allclose(cell_means(out, False)[np.isfinite(sm)], sm[np.isfinite(sm)], atol=1e-9, rtol=0)
+    sill, rng, nugget = corr.variogram
+    assert rng > 1.0 and sill > 0  # residuals correlated over cells: a range of more than a cell
+    assert corr.weights.shape == (64, 25)
+    np.testing.assert_allclose(corr.weights.sum(axis=1), 1.0, atol=1e-9)
+    cells = cells_of_pixels()
+    across, inside = edge_jumps(out - pred, cells)
+    across_c, inside_c = edge_jumps(correct_array(pred, FINE, COARSE, sm, "constant")[0] - pred, cells)
+    assert across / max(inside, 1e-12) < 3.0 < across_c / max(inside_c, 1e-12)
+
+
+def test_variogram_fit_and_kriging_weights():
+    rng = np.random.default_rng(5)
+    noise = rng.normal(size=(30, 30))
+    sill, short, nugget = fit_residual_variogram(noise)
+    assert short < 0.5 or sill < 0.2 * nugget  # no spatial structure: a range below a cell or a nugget
+    yy, xx = np.mgrid[0:30, 0:30]
+    field = np.sin(xx / 4.0) + np.cos(yy / 5.0)
+    _, long_range, _ = fit_residual_variogram(field)
+    assert long_range > 2.0
+    w_short = atpk_weights(1.0, 0.2, 0.0)
+    w_long = atpk_weights(1.0, 5.0, 0.0)
+    np.testing.assert_allclose(w_short.sum(axis=1), 1.0, atol=1e-9)
+    # a short range keeps each pixel on its own cell's residual; a long one spreads toward the neighbours
+    assert w_short[27, 12] > 0.9 and w_short[:, 12].min() > 0.5
+    corner, center = 0, 3 * 8 + 3  # the bin at the cell's top-left corner, a bin next to its center
+    assert w_long[corner, 6] > w_long[corner, 18]  # the top-left neighbour outweighs the bottom-right one there
+    assert w_long[center, 12] > w_long[corner, 12]
+    assert fit_residual_variogram(np.full((2, 2), np.nan)) == (1.0, 1.0, 0.0)
