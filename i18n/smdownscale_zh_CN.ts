@@ -339,397 +339,392 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>土壤水分降尺度</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="114" />
+            <location filename="../processing_provider/algs/downscale.py" line="116" />
             <source>Model file</source>
             <translation>模型文件</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="114" />
+            <location filename="../processing_provider/algs/downscale.py" line="116" />
             <source>smdownscale model (*.smdmodel)</source>
             <translation>smdownscale 模型 (*.smdmodel)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="114" />
+            <location filename="../processing_provider/algs/downscale.py" line="116" />
             <source>A .smdmodel file written by 'Train downscaling model'.</source>
             <translation>由“训练降尺度模型”写出的 .smdmodel 文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="118" />
+            <location filename="../processing_provider/algs/downscale.py" line="120" />
             <source>Factor stack (1 km)</source>
             <translation>因子堆栈（1 km）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="118" />
+            <location filename="../processing_provider/algs/downscale.py" line="120" />
             <source>Multiband raster with one named band per factor, on the 1 km grid (one date; leave empty for a time series).</source>
             <translation>1 km 格网上的多波段栅格，每个因子一个命名波段（单一日期；时间序列请留空）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="121" />
+            <location filename="../processing_provider/algs/downscale.py" line="123" />
             <source>SMAP soil moisture of the factor stack's date; needed for residual correction.</source>
             <translation>与因子堆栈同一日期的 SMAP 土壤水分；残差校正需要此项。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="125" />
+            <location filename="../processing_provider/algs/downscale.py" line="127" />
             <source>Residual correction</source>
             <translation>残差校正</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="112" />
+            <location filename="../processing_provider/algs/downscale.py" line="113" />
             <source>Constant per coarse cell</source>
             <translation>每个粗像元取常数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="112" />
+            <location filename="../processing_provider/algs/downscale.py" line="113" />
             <source>None</source>
             <translation>无</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="132" />
+            <location filename="../processing_provider/algs/downscale.py" line="135" />
             <source>Minimum soil moisture (m3/m3)</source>
             <translation>土壤水分最小值（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="132" />
+            <location filename="../processing_provider/algs/downscale.py" line="135" />
             <source>Lower end of the physical range; smaller values are raised to it.</source>
             <translation>物理范围的下限；低于该值的结果被提高到该值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="135" />
+            <location filename="../processing_provider/algs/downscale.py" line="138" />
             <source>Maximum soil moisture (m3/m3)</source>
             <translation>土壤水分最大值（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="135" />
+            <location filename="../processing_provider/algs/downscale.py" line="138" />
             <source>Upper end of the physical range (about the porosity); larger values are lowered to it.</source>
             <translation>物理范围的上限（约为土壤孔隙度）；高于该值的结果被降低到该值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="158" />
+            <location filename="../processing_provider/algs/downscale.py" line="161" />
             <source>Factor stacks of several dates, each with its date in the file name (YYYYMMDD or YYYY-MM-DD); one output file per date.</source>
             <translation>多个日期的因子堆栈，文件名中带有各自的日期（YYYYMMDD 或 YYYY-MM-DD）；每个日期输出一个文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="162" />
+            <location filename="../processing_provider/algs/downscale.py" line="166" />
             <source>The SMAP rasters of the same dates (paired by the date in the file names), for residual correction.</source>
             <translation>相同日期的 SMAP 栅格（按文件名中的日期配对），用于残差校正。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="167" />
+            <location filename="../processing_provider/algs/downscale.py" line="171" />
             <source>smdownscale manifest (*.json)</source>
             <translation>smdownscale 清单 (*.json)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="167" />
+            <location filename="../processing_provider/algs/downscale.py" line="171" />
             <source>The manifest.json written by 'Fetch data from Earth Engine': every date it lists is downscaled.</source>
             <translation>由“从 Earth Engine 获取数据”写出的 manifest.json：对其中列出的每个日期进行降尺度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="172" />
+            <location filename="../processing_provider/algs/downscale.py" line="176" />
             <source>Time series: input folder</source>
             <translation>时间序列：输入文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="172" />
+            <location filename="../processing_provider/algs/downscale.py" line="176" />
             <source>A folder holding factors_&lt;date&gt;.tif and smap_&lt;date&gt;.tif (also in factors/ and smap/ subfolders, or listed by a manifest.json in the folder).</source>
             <translation>包含 factors_&lt;date&gt;.tif 和 smap_&lt;date&gt;.tif 的文件夹（也可位于 factors/ 和 smap/ 子文件夹中，或由文件夹中的 manifest.json 列出）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="176" />
+            <location filename="../processing_provider/algs/downscale.py" line="181" />
             <source>Soil moisture 1 km</source>
             <translation>1 km 土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="176" />
+            <location filename="../processing_provider/algs/downscale.py" line="181" />
             <source>Float32 GeoTIFF of soil moisture in m3/m3 (one date).</source>
             <translation>土壤水分的 Float32 GeoTIFF，单位 m3/m3（单一日期）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="190" />
+            <location filename="../processing_provider/algs/downscale.py" line="195" />
             <source>Time series: output folder</source>
             <translation>时间序列：输出文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="190" />
+            <location filename="../processing_provider/algs/downscale.py" line="195" />
             <source>Folder for sm_1km_&lt;YYYYMMDD&gt;.tif per date and the list sm_1km_series.csv; empty: a temporary folder.</source>
             <translation>存放每个日期的 sm_1km_&lt;YYYYMMDD&gt;.tif 及列表 sm_1km_series.csv 的文件夹；留空则使用临时文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="194" />
+            <location filename="../processing_provider/algs/downscale.py" line="199" />
             <source>Mean soil moisture (m3/m3)</source>
             <translation>土壤水分均值（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="195" />
+            <location filename="../processing_provider/algs/downscale.py" line="200" />
             <source>Time series: output files (';'-separated)</source>
             <translation>时间序列：输出文件（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="203" />
+            <location filename="../processing_provider/algs/downscale.py" line="208" />
             <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
             <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="222" />
+            <location filename="../processing_provider/algs/downscale.py" line="227" />
             <source>The minimum soil moisture must be below the maximum.</source>
             <translation>土壤水分最小值必须小于最大值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="237" />
+            <location filename="../processing_provider/algs/downscale.py" line="242" />
             <source>Residual correction needs the coarse soil moisture: give the coarse SMAP raster of the same date, or set residual correction to None.</source>
             <translation>残差校正需要粗分辨率土壤水分：请给定同一日期的粗分辨率 SMAP 栅格，或将残差校正设为“无”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="269" />
+            <location filename="../processing_provider/algs/downscale.py" line="274" />
             <source>Residual correction is off: the coarse soil moisture raster is not used.</source>
             <translation>残差校正已关闭：不使用粗分辨率土壤水分栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="280" />
+            <location filename="../processing_provider/algs/downscale.py" line="285" />
             <source>Model: {} ({}); date: {}</source>
             <translation>模型：{}（{}）；日期：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="282" />
+            <location filename="../processing_provider/algs/downscale.py" line="287" />
             <source>{} valid pixels: mean {:.4f}, std {:.4f}, min {:.4f}, max {:.4f} m3/m3</source>
             <translation>{} 个有效像元：均值 {:.4f}，标准差 {:.4f}，最小值 {:.4f}，最大值 {:.4f} m3/m3</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="285" />
+            <location filename="../processing_provider/algs/downscale.py" line="290" />
             <source>Residual correction: {} coarse cells, mean |residual| {:.4f} m3/m3, largest cell mean deviation {:.2g} m3/m3 (before clipping)</source>
             <translation>残差校正：{} 个粗像元，平均 |残差| {:.4f} m3/m3，像元均值最大偏差 {:.2g} m3/m3（截断前）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="291" />
+            <location filename="../processing_provider/algs/downscale.py" line="296" />
             <source>{} pixels lie in cells without a SMAP value and keep the uncorrected prediction.</source>
             <translation>{} 个像元位于没有 SMAP 值的粗像元内，保留未经校正的预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="296" />
+            <location filename="../processing_provider/algs/downscale.py" line="301" />
             <source>{} pixels were clipped to {:g}-{:g} m3/m3.</source>
             <translation>{} 个像元被截断到 {:g}-{:g} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="440" />
+            <location filename="../processing_provider/algs/downscale.py" line="445" />
             <source>Soil moisture 1 km {}</source>
             <translation>1 km 土壤水分 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="371" />
+            <location filename="../processing_provider/algs/downscale.py" line="376" />
             <source>Give either one factor stack (one date) or a time series (factor stacks, a manifest or an input folder), not both.</source>
             <translation>请给定一个因子堆栈（单一日期）或一个时间序列（因子堆栈、清单或输入文件夹），不能同时给定两者。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="374" />
+            <location filename="../processing_provider/algs/downscale.py" line="379" />
             <source>Give a factor stack, or a time series: factor stacks of several dates, a manifest or an input folder.</source>
             <translation>请给定一个因子堆栈，或一个时间序列：多个日期的因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="378" />
+            <location filename="../processing_provider/algs/downscale.py" line="383" />
             <source>Give the time series one way: factor stacks, a manifest or an input folder.</source>
             <translation>时间序列只能以一种方式给定：因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="380" />
+            <location filename="../processing_provider/algs/downscale.py" line="385" />
             <source>Residual correction needs the SMAP rasters of the same dates: add them under 'Time series: SMAP soil moisture rasters', or set residual correction to None.</source>
             <translation>残差校正需要相同日期的 SMAP 栅格：请在“时间序列：SMAP 土壤水分栅格”中添加，或将残差校正设为“无”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="409" />
+            <location filename="../processing_provider/algs/downscale.py" line="414" />
             <source>Residual correction is off: the SMAP rasters are not used.</source>
             <translation>残差校正已关闭：不使用 SMAP 栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="424" />
+            <location filename="../processing_provider/algs/downscale.py" line="429" />
             <source>{}: {} valid pixels, mean {:.4f} m3/m3 -&gt; {}</source>
             <translation>{}：{} 个有效像元，均值 {:.4f} m3/m3 -&gt; {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="432" />
+            <location filename="../processing_provider/algs/downscale.py" line="437" />
             <source>{}: {} pixels lie in cells without a SMAP value and keep the uncorrected prediction.</source>
             <translation>{}：{} 个像元位于没有 SMAP 值的粗像元内，保留未经校正的预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="439" />
+            <location filename="../processing_provider/algs/downscale.py" line="444" />
             <source>Soil moisture 1 km {} to {}</source>
             <translation>1 km 土壤水分 {} 至 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="443" />
+            <location filename="../processing_provider/algs/downscale.py" line="448" />
             <source>{} dates written to {}; mean soil moisture {:.4f} m3/m3.</source>
             <translation>已将 {} 个日期写入 {}；土壤水分均值 {:.4f} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="342" />
+            <location filename="../processing_provider/algs/downscale.py" line="347" />
             <source>Prediction: compiled tree walker (same values as scikit-learn, faster).</source>
             <translation>预测：编译版决策树遍历器（与 scikit-learn 结果相同，速度更快）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="349" />
+            <location filename="../processing_provider/algs/downscale.py" line="354" />
             <source>Prediction: scikit-learn; the compiled tree walker is {}.</source>
             <translation>预测：scikit-learn；编译版决策树遍历器{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="352" />
+            <location filename="../processing_provider/algs/downscale.py" line="357" />
             <source>Prediction: scikit-learn.</source>
             <translation>预测：scikit-learn。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="422" />
+            <location filename="../processing_provider/algs/downscale.py" line="427" />
             <source>SMAP values read with {}.</source>
             <translation>SMAP 值按 {} 读取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="121" />
+            <location filename="../processing_provider/algs/downscale.py" line="123" />
             <source>SMAP of the same date</source>
             <translation>同一日期的 SMAP</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="113" />
+            <location filename="../processing_provider/algs/downscale.py" line="114" />
             <source>Smooth (mass-conserving)</source>
             <translation>平滑（质量守恒）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="158" />
+            <location filename="../processing_provider/algs/downscale.py" line="161" />
             <source>Time series: factor stacks</source>
             <translation>时间序列：因子堆栈</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="162" />
+            <location filename="../processing_provider/algs/downscale.py" line="166" />
             <source>Time series: SMAP rasters</source>
             <translation>时间序列：SMAP 栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="167" />
+            <location filename="../processing_provider/algs/downscale.py" line="171" />
             <source>Time series: fetch manifest</source>
             <translation>时间序列：数据获取清单</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="125" />
-            <source>Smooth (default): the residual is spread as an interpolated surface, without steps at cell edges, and each SMAP cell's 1 km mean equals SMAP. Constant per coarse cell: the same cell means, with steps at cell edges. None: the plain model prediction.</source>
-            <translation>平滑（默认）：残差以插值曲面的形式分配，像元边界处没有阶跃，且每个 SMAP 像元内 1 km 结果的均值等于 SMAP。每个粗像元取常数：像元均值相同，但像元边界处有阶跃。无：直接使用模型预测值。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscale.py" line="139" />
+            <location filename="../processing_provider/algs/downscale.py" line="142" />
             <source>Fill gaps (complete maps)</source>
             <translation>填补空缺（完整地图）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="139" />
+            <location filename="../processing_provider/algs/downscale.py" line="142" />
             <source>Predict pixels with missing factors from the coarse-cell means of those factors, and give pixels without any factor the coarse field; off: they stay nodata.</source>
             <translation>用缺失因子的粗像元均值预测因子缺失的像元，并为没有任何因子的像元赋予粗分辨率场；关闭时这些像元保持为无数据值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="179" />
+            <location filename="../processing_provider/algs/downscale.py" line="184" />
             <source>Quality (path of each pixel)</source>
             <translation>质量（各像元的来源路径）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="269" />
+            <location filename="../processing_provider/algs/downscale.py" line="274" />
             <source>Residual correction is off: the coarse soil moisture raster serves gap filling only.</source>
             <translation>残差校正已关闭：粗分辨率土壤水分栅格仅用于填补空缺。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="303" />
+            <location filename="../processing_provider/algs/downscale.py" line="308" />
             <source>Quality {}</source>
             <translation>质量 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="314" />
+            <location filename="../processing_provider/algs/downscale.py" line="319" />
             <source>Gap filling is off (or no SMAP raster was given): pixels where a factor is missing stay nodata.</source>
             <translation>填补空缺已关闭（或未给定 SMAP 栅格）：因子缺失的像元保持为无数据值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="317" />
+            <location filename="../processing_provider/algs/downscale.py" line="322" />
             <source>Pixels: {} with all factors observed, {} with missing factors filled from coarse-cell means, {} from the coarse field only.</source>
             <translation>像元：{} 个所有因子均有观测，{} 个缺失因子由粗像元均值填补，{} 个仅来自粗分辨率场。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="321" />
+            <location filename="../processing_provider/algs/downscale.py" line="326" />
             <source>Factor {} filled at {} pixels.</source>
             <translation>因子 {} 在 {} 个像元处已填补。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="427" />
+            <location filename="../processing_provider/algs/downscale.py" line="432" />
             <source>{}: {} pixels with missing factors filled, {} from the coarse field only.</source>
             <translation>{}：{} 个像元的缺失因子已填补，{} 个仅来自粗分辨率场。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="344" />
+            <location filename="../processing_provider/algs/downscale.py" line="349" />
             <source>Prediction: compiled SVR kernel (scikit-learn's values within 1e-9, faster).</source>
             <translation>预测：编译版 SVR 核函数（与 scikit-learn 的值相差不超过 1e-9，速度更快）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="346" />
+            <location filename="../processing_provider/algs/downscale.py" line="351" />
             <source>Prediction: SVR kernel in numpy blocks (scikit-learn's values within 1e-9); the compiled library is {}.</source>
             <translation>预测：numpy 分块计算的 SVR 核函数（与 scikit-learn 的值相差不超过 1e-9）；编译库{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="185" />
+            <location filename="../processing_provider/algs/downscale.py" line="190" />
             <source>Uncertainty (tree spread)</source>
             <translation>不确定性（树间离散度）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="185" />
+            <location filename="../processing_provider/algs/downscale.py" line="190" />
             <source>Optional, one date, random forest or extra trees models: the standard deviation of the trees' predictions per pixel (m3/m3). A relative measure, not a calibrated interval: how often the truth lies within it is measured in bench/ACCURACY.md.</source>
             <translation>可选，单一日期，仅随机森林或极端随机树模型：每个像元各棵树预测值的标准差（m3/m3）。这是相对度量，不是经过校准的区间：真值落入其中的比例见 bench/ACCURACY.md 中的测量。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="233" />
+            <location filename="../processing_provider/algs/downscale.py" line="238" />
             <source>The uncertainty output is written for one date: leave it empty for a time series, or downscale the date alone.</source>
             <translation>不确定性输出只针对单一日期：时间序列请将其留空，或单独对该日期进行降尺度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="305" />
+            <location filename="../processing_provider/algs/downscale.py" line="310" />
             <source>Uncertainty: mean standard deviation across the trees {:.4f} m3/m3.</source>
             <translation>不确定性：各树预测的平均标准差 {:.4f} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="307" />
+            <location filename="../processing_provider/algs/downscale.py" line="312" />
             <source>Soil moisture uncertainty {}</source>
             <translation>土壤水分不确定性 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="142" />
+            <location filename="../processing_provider/algs/downscale.py" line="145" />
             <source>Fill factors from neighbouring dates within (days)</source>
             <translation>用相邻日期填补因子的时间窗口（天）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="142" />
+            <location filename="../processing_provider/algs/downscale.py" line="145" />
             <source>0: off. A factor missing at a pixel (cloud, swath gap) takes its value on the nearest other date within this many days where the pixel is valid (a tie: the earlier date); quality 4. Dynamic factors only miss in practice (LST, NDVI, SAR); static bands such as elevation are the same on every date. A time series uses its own dates; one date the neighbouring factor stacks below.</source>
             <translation>0：关闭。像元缺失的因子（云、条带空缺）取该像元在此天数内最近的、有效的其他日期上的值（同样近时取较早日期）；质量值为 4。实际上只有动态因子（LST、NDVI、SAR）会缺失；高程等静态波段在各日期相同。时间序列使用其自身的日期；单一日期使用下方的相邻因子堆栈。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="151" />
+            <location filename="../processing_provider/algs/downscale.py" line="154" />
             <source>Neighbouring factor stacks (one date, temporal filling)</source>
             <translation>相邻因子堆栈（单一日期，时间填补）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="151" />
+            <location filename="../processing_provider/algs/downscale.py" line="154" />
             <source>Factor stacks of other dates on the same grid, each with its date in the file name, for temporal filling of a single date (a time series fills from its own dates).</source>
             <translation>同一格网上其他日期的因子堆栈，文件名中各带其日期，用于单一日期的时间填补（时间序列从其自身的日期填补）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="179" />
+            <location filename="../processing_provider/algs/downscale.py" line="184" />
             <source>Byte GeoTIFF: 1 all factors observed, 2 missing factors filled from coarse-cell means, 3 coarse field only, 4 factors partly from a neighbouring date, 0 nodata (one date; a time series writes quality_&lt;YYYYMMDD&gt;.tif next to the soil moisture files).</source>
             <translation>Byte GeoTIFF：1 所有因子均有观测，2 缺失因子由粗像元均值填补，3 仅粗分辨率场，4 部分因子取自相邻日期，0 无数据值（单一日期；时间序列在土壤水分文件旁写出 quality_&lt;YYYYMMDD&gt;.tif）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="229" />
+            <location filename="../processing_provider/algs/downscale.py" line="234" />
             <source>Neighbouring factor stacks are for one date: a time series fills from its own dates. Leave them empty.</source>
             <translation>相邻因子堆栈用于单一日期：时间序列从其自身的日期填补。请将其留空。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="327" />
+            <location filename="../processing_provider/algs/downscale.py" line="332" />
             <source>{}: {} pixels with factors from a neighbouring date within {} days (dates used: {}).</source>
             <translation>{}：{} 个像元的因子取自 {} 天内的相邻日期（所用日期：{}）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="327" />
+            <location filename="../processing_provider/algs/downscale.py" line="332" />
             <source>none</source>
             <translation>无</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="331" />
+            <location filename="../processing_provider/algs/downscale.py" line="336" />
             <source>Factor {} taken from a neighbouring date at {} pixels.</source>
             <translation>因子 {} 在 {} 个像元处取自相邻日期。</translation>
         </message>
@@ -743,7 +738,7 @@ Complete maps: where factors are missing (cloud gaps in LST or NDVI, swath gaps,
 
 Temporal filling (advanced: 'Fill factors from neighbouring dates within (days)', default 12, 0 = off): before the above, a factor missing at a pixel takes its value at that pixel on the nearest other date within that many days where it is valid (nearest in days; of two dates equally far, the earlier). Bands are matched by name and every date must be on the same grid. A time series fills from its own other dates; a single date from the 'Neighbouring factor stacks' given (none given: nothing to fill from). Only dynamic factors (LST, NDVI, SAR) miss in practice; static bands such as elevation or land cover are the same on every date. On the bench (bench/GAPS.md) such pixels came closer to the truth than with the coarse-cell means on every scene.
 
-Residual correction (default: smooth, mass-conserving) needs the coarse SMAP raster of the same date: for every SMAP cell the residual is SMAP minus the mean of the 1 km predictions inside the cell. The smooth correction adds a bilinear surface through one value per SMAP cell, solved so that the 1 km field averages exactly to SMAP in every cell, without steps at cell edges. The constant variant adds each cell's residual to its pixels (the same cell means, but 9 km seams show). Pixels whose cell has no SMAP value keep the uncorrected prediction; the log reports the largest cell-mean deviation from SMAP (mass-conservation check). Finally values are clipped to the physical range (advanced parameters).
+Residual correction (default: smooth, mass-conserving) needs the coarse SMAP raster of the same date: for every SMAP cell the residual is SMAP minus the mean of the 1 km predictions inside the cell. The smooth correction adds a bilinear surface through one value per SMAP cell, solved so that the 1 km field averages exactly to SMAP in every cell, without steps at cell edges. The constant variant adds each cell's residual to its pixels (the same cell means, but 9 km seams show). Area-to-point kriging spreads the residuals with weights from a variogram fitted to them (the same cell means). Pixels whose cell has no SMAP value keep the uncorrected prediction; the log reports the largest cell-mean deviation from SMAP (mass-conservation check). Finally values are clipped to the physical range (advanced parameters).
 
 Derived factors the model was trained with (LST day-night difference, TVDI, antecedent precipitation index) are recomputed from the stack's bands; a stack without them works with models that do not use them.
 
@@ -758,13 +753,48 @@ Units: the SMAP of residual correction is read as the model was trained (its SM_
 
 时间填补（高级参数“用相邻日期填补因子的时间窗口（天）”，默认 12，0 为关闭）：在上述步骤之前，像元缺失的因子取该像元在窗口天数内最近的其他日期上的有效值（按天数取最近；两个日期同样近时取较早者）。波段按名称匹配，各日期必须位于同一格网上。时间序列从其自身的其他日期填补；单一日期从给定的“相邻因子堆栈”填补（未给定则无从填补）。实际上只有动态因子（LST、NDVI、SAR）会缺失；高程、土地覆盖等静态波段在各日期相同。在基准测试（bench/GAPS.md）中，这类像元在每个场景上都比用粗像元均值填补更接近真值。
 
-残差校正（默认：平滑、质量守恒）需要同一日期的粗分辨率 SMAP 栅格：每个 SMAP 像元的残差为 SMAP 减去该像元内 1 km 预测值的均值。平滑校正加上一个双线性曲面，该曲面由每个 SMAP 像元一个值确定，并经求解使 1 km 结果在每个像元内的均值恰好等于 SMAP，且像元边界处没有阶跃。常数方式将每个像元的残差加到其像元上（像元均值相同，但会出现 9 km 接缝）。所在粗像元没有 SMAP 值的像元保留未经校正的预测值；日志报告像元均值与 SMAP 的最大偏差（质量守恒检查）。最后将结果截断到物理范围（高级参数）。
+残差校正（默认：平滑、质量守恒）需要同一日期的粗分辨率 SMAP 栅格：每个 SMAP 像元的残差为 SMAP 减去该像元内 1 km 预测值的均值。平滑校正加上一个双线性曲面，该曲面由每个 SMAP 像元一个值确定，并经求解使 1 km 结果在每个像元内的均值恰好等于 SMAP，且像元边界处没有阶跃。常数方式将每个像元的残差加到其像元上（像元均值相同，但会出现 9 km 接缝）。面到点克里金以对残差拟合的变异函数确定的权重分配残差（像元均值相同）。所在粗像元没有 SMAP 值的像元保留未经校正的预测值；日志报告像元均值与 SMAP 的最大偏差（质量守恒检查）。最后将结果截断到物理范围（高级参数）。
 
 模型训练时使用的派生因子（LST 昼夜温差、TVDI、前期降水指数）由堆栈的波段重新计算；不含这些波段的堆栈可用于不使用它们的模型。
 
 时间序列：不给定单个因子堆栈，而是给定多个日期的因子堆栈（以及相同日期的 SMAP 栅格）、“从 Earth Engine 获取数据”写出的 manifest.json，或包含 factors_&lt;date&gt;.tif 和 smap_&lt;date&gt;.tif 的文件夹（文件名中的日期为 YYYYMMDD 或 YYYY-MM-DD）。每个日期的降尺度方式与单一日期完全相同，以 sm_1km_&lt;YYYYMMDD&gt;.tif 写入输出文件夹，并由 sm_1km_series.csv 列出日期、起始、结束和文件。在 QGIS 中，这些文件加载到同一个图层组，每个图层从其日期显示到下一个日期，因此时间控制器可以播放该序列。
 
 单位：除非在高级参数中另行给定，残差校正所用的 SMAP 按模型训练时的方式读取（其 SM_SCALE 和 SM_NODATA）；不可能是 m3/m3 的值（百分比、未声明的填充值如 -9999）会使运行停止，并给出修正方法。若模型以开尔文训练而 LST 因子为摄氏度（或相反），或类 NDVI 因子超出 -1 到 1，将被拒绝并给出应做的换算。超过 5% 的像元被截断到物理范围时，会在日志和输出的元数据中给出警告；超过一半时运行停止，因为此时输入采用了其他单位。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="115" />
+            <source>Area-to-point kriging</source>
+            <translation>面到点克里金</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="120" />
+            <source>or a time series</source>
+            <translation>或时间序列</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="166" />
+            <source>for residual correction</source>
+            <translation>用于残差校正</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="127" />
+            <source>Smooth (default): the residual is spread as an interpolated surface, without steps at cell edges, and each SMAP cell's 1 km mean equals SMAP. Constant per coarse cell: the same cell means, with steps at cell edges. None: the plain model prediction. Area-to-point kriging: the residuals are kriged from the cells around each pixel with a variogram fitted to them, with the same cell means.</source>
+            <translation>平滑（默认）：残差以插值曲面的形式分配，像元边界处没有阶跃，且每个 SMAP 像元内 1 km 结果的均值等于 SMAP。每个粗像元取常数：像元均值相同，但像元边界处有阶跃。无：直接使用模型预测值。面到点克里金：以对残差拟合的变异函数，由每个像元周围的粗像元对残差进行克里金插值，像元均值相同。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="161" />
+            <source>or a manifest or folder</source>
+            <translation>或清单、文件夹</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="171" />
+            <source>or factor stacks or folder</source>
+            <translation>或因子堆栈、文件夹</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="176" />
+            <source>or factor stacks or manifest</source>
+            <translation>或因子堆栈、清单</translation>
         </message>
     </context>
     <context>
@@ -785,107 +815,107 @@ Units: the SMAP of residual correction is read as the model was trained (its SM_
             <translation>要降尺度的区域及其坐标参考系。给定面图层时忽略此项。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="146" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="147" />
             <source>Area (polygon layer)</source>
             <translation>区域（面图层）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="146" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="147" />
             <source>Polygons delimiting the area; the maps cover the SMAP cells of their bounding box.</source>
             <translation>界定区域的多边形；结果图覆盖其外包矩形内的 SMAP 像元。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="149" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="151" />
             <source>Start date (YYYY-MM-DD)</source>
             <translation>开始日期（YYYY-MM-DD）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="149" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="151" />
             <source>First day of the date range.</source>
             <translation>日期范围的第一天。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="151" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="153" />
             <source>End date (YYYY-MM-DD, inclusive)</source>
             <translation>结束日期（YYYY-MM-DD，包含当日）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="151" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="153" />
             <source>Last day of the date range (included).</source>
             <translation>日期范围的最后一天（包含）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="154" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="156" />
             <source>Time step</source>
             <translation>时间步长</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="154" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="156" />
             <source>Daily</source>
             <translation>逐日</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="154" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="156" />
             <source>8-day</source>
             <translation>8 天</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="154" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="156" />
             <source>16-day</source>
             <translation>16 天</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="154" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="156" />
             <source>Monthly</source>
             <translation>逐月</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="154" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="156" />
             <source>One map per time step; 8- and 16-day steps follow the MODIS calendar.</source>
             <translation>每个时间步长输出一幅图；8 天和 16 天步长遵循 MODIS 日历。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="158" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="160" />
             <source>Factors</source>
             <translation>因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="158" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="160" />
             <source>Downscaling factors (as in 'Fetch data from Earth Engine'). A reused classifier needs the factors it was trained with, in the same order.</source>
             <translation>降尺度因子（与“从 Earth Engine 获取数据”中相同）。重用的分类器需要与其训练时相同的因子，且顺序相同。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="162" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="164" />
             <source>SMAP product</source>
             <translation>SMAP 产品</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="162" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="164" />
             <source>L4 (model assimilation, 3-hourly)</source>
             <translation>L4（模式同化，3 小时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="162" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="164" />
             <source>The SMAP product downscaled.</source>
             <translation>要降尺度的 SMAP 产品。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="167" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="169" />
             <source>SMAP layer</source>
             <translation>SMAP 图层</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="167" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="169" />
             <source>Surface soil moisture (0-5 cm)</source>
             <translation>表层土壤水分（0-5 cm）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="167" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="169" />
             <source>The soil moisture layer to downscale.</source>
             <translation>要降尺度的土壤水分图层。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="172" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="174" />
             <source>Model</source>
             <translation>模型</translation>
         </message>
@@ -905,122 +935,122 @@ Units: the SMAP of residual correction is read as the model was trained (its SM_
             <translation>梯度提升树（GBT）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="172" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="174" />
             <source>Earth Engine regressor: smileRandomForest, smileCart, libsvm NU_SVR or smileGradientTreeBoost.</source>
             <translation>Earth Engine 回归器：smileRandomForest、smileCart、libsvm NU_SVR 或 smileGradientTreeBoost。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="176" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="178" />
             <source>Number of trees (RF, GBT)</source>
             <translation>树的数量（RF、GBT）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="176" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="178" />
             <source>numberOfTrees; the local chain's n_estimators.</source>
             <translation>numberOfTrees；对应本地流程的 n_estimators。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="179" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="181" />
             <source>Minimum samples per leaf (RF, CART)</source>
             <translation>叶节点最小样本数（RF、CART）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="179" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="181" />
             <source>minLeafPopulation (local min_samples_leaf). Empty: 2 for RF, 5 for CART, as locally.</source>
             <translation>minLeafPopulation（对应本地的 min_samples_leaf）。留空：RF 为 2，CART 为 5，与本地一致。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="183" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="185" />
             <source>Variables per split (RF)</source>
             <translation>每次分裂的变量数（RF）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="183" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="185" />
             <source>variablesPerSplit (local max_features). Empty: all features, as the local random forest.</source>
             <translation>variablesPerSplit（对应本地的 max_features）。留空：使用全部特征，与本地随机森林一致。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="187" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="189" />
             <source>Maximum leaf nodes per tree</source>
             <translation>每棵树的最大叶节点数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="187" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="189" />
             <source>maxNodes (local max_leaf_nodes). Empty: no limit for RF, 4096 (= depth 12) for CART, 8 (= depth 3) for GBT.</source>
             <translation>maxNodes（对应本地的 max_leaf_nodes）。留空：RF 不限，CART 为 4096（= 深度 12），GBT 为 8（= 深度 3）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="191" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="193" />
             <source>SVR cost (C)</source>
             <translation>SVR 代价参数（C）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="191" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="193" />
             <source>libsvm cost, the local SVR's C.</source>
             <translation>libsvm 代价参数，即本地 SVR 的 C。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="193" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="195" />
             <source>SVR nu</source>
             <translation>SVR nu</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="193" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="195" />
             <source>NU_SVR's nu (0 &lt; nu &lt;= 1): the share of support vectors; it replaces the local SVR's epsilon.</source>
             <translation>NU_SVR 的 nu（0 &lt; nu &lt;= 1）：支持向量所占比例；它取代本地 SVR 的 epsilon。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="197" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="199" />
             <source>SVR gamma</source>
             <translation>SVR gamma</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="197" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="199" />
             <source>RBF kernel gamma. Empty: 1 / number of features ('scale' on standardized factors, as locally).</source>
             <translation>RBF 核的 gamma。留空：1 / 特征数（在标准化因子上即“scale”，与本地一致）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="200" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="202" />
             <source>Learning rate (GBT)</source>
             <translation>学习率（GBT）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="200" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="202" />
             <source>smileGradientTreeBoost shrinkage.</source>
             <translation>smileGradientTreeBoost 的收缩系数（shrinkage）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="204" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="206" />
             <source>Training samples per time step (0 = all SMAP cells)</source>
             <translation>每个时间步长的训练样本数（0 = 全部 SMAP 像元）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="204" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="206" />
             <source>SMAP cells drawn at random (seeded) per training date; each sample is a different cell.</source>
             <translation>每个训练日期随机抽取（固定种子）的 SMAP 像元；每个样本为不同的像元。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="208" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="210" />
             <source>Training time steps (0 = all)</source>
             <translation>训练时间步数（0 = 全部）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="208" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="210" />
             <source>Dates the model is trained on, spread evenly over the range; fewer keep every export request small (each export carries the training computation).</source>
             <translation>用于训练模型的日期，均匀分布在日期范围内；日期越少，每个导出请求越小（每个导出都包含训练计算）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="212" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="214" />
             <source>Random seed</source>
             <translation>随机种子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="212" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="214" />
             <source>Seed of the sampling and of the random forest / boosting.</source>
             <translation>抽样以及随机森林 / 提升算法的随机种子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="214" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="216" />
             <source>Residual correction</source>
             <translation>残差校正</translation>
         </message>
@@ -1035,282 +1065,282 @@ Units: the SMAP of residual correction is read as the model was trained (its SM_
             <translation>无</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="221" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="223" />
             <source>Clip minimum (m3/m3)</source>
             <translation>截断下限（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="221" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="223" />
             <source>Lower end of the physical range values are clamped to.</source>
             <translation>物理范围的下限，结果值被限制在该值以上。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="223" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="225" />
             <source>Clip maximum (m3/m3)</source>
             <translation>截断上限（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="223" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="225" />
             <source>Upper end of the physical range values are clamped to.</source>
             <translation>物理范围的上限，结果值被限制在该值以下。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="225" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="227" />
             <source>Fine resolution (target CRS units)</source>
             <translation>精细分辨率（目标坐标参考系单位）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="225" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="227" />
             <source>Pixel size of the maps (metres for EPSG:6933); must be finer than SMAP's 9 km.</source>
             <translation>结果图的像元大小（EPSG:6933 下单位为米）；必须比 SMAP 的 9 km 更精细。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="228" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="230" />
             <source>Target CRS</source>
             <translation>目标坐标参考系</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="228" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="230" />
             <source>CRS of the maps; EPSG:6933 (SMAP's own EASE-Grid 2.0) when empty.</source>
             <translation>结果图的坐标参考系；留空时为 EPSG:6933（SMAP 自身的 EASE-Grid 2.0）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="231" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="233" />
             <source>Compositing window for gap filling (days)</source>
             <translation>填补空缺的合成窗口（天）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="231" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="233" />
             <source>As in 'Fetch data from Earth Engine': sparse sensors are gap-filled from this many days around each step; 0 turns it off.</source>
             <translation>与“从 Earth Engine 获取数据”中相同：稀疏观测的传感器用每个时间步长前后这么多天的数据填补空缺；0 表示关闭。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="235" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="237" />
             <source>Export to</source>
             <translation>导出到</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="235" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="237" />
             <source>Google Drive</source>
             <translation>Google Drive</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="235" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="237" />
             <source>Cloud Storage</source>
             <translation>Cloud Storage</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="235" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="237" />
             <source>Earth Engine asset</source>
             <translation>Earth Engine 资产</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="235" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="237" />
             <source>Where Earth Engine writes the maps (float32 GeoTIFF, nodata -9999, or image assets).</source>
             <translation>Earth Engine 写出结果图的位置（float32 GeoTIFF，无数据值 -9999，或影像资产）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="239" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="241" />
             <source>Google Drive folder (default 'smdownscale'), Cloud Storage bucket (optionally bucket/folder) or asset folder (projects/&lt;project&gt;/assets/&lt;folder&gt;).</source>
             <translation>Google Drive 文件夹（默认“smdownscale”）、Cloud Storage 存储桶（可写成 bucket/folder）或资产文件夹（projects/&lt;project&gt;/assets/&lt;folder&gt;）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="243" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="245" />
             <source>Tasks running at once (batch size)</source>
             <translation>同时运行的任务数（批大小）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="243" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="245" />
             <source>At most this many export tasks queued or running on Earth Engine at once; the next start as others finish. Keep it within your project's concurrent task limit.</source>
             <translation>在 Earth Engine 上同时排队或运行的导出任务至多为此数；其他任务结束后再启动后续任务。请保持在项目的并发任务上限之内。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="247" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="249" />
             <source>Status check interval (seconds)</source>
             <translation>状态检查间隔（秒）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="247" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="249" />
             <source>Seconds between task status checks; 10 or more for Earth Engine.</source>
             <translation>两次任务状态检查之间的秒数；对 Earth Engine 建议 10 秒或以上。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="257" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="259" />
             <source>Asset id of a classifier saved by an earlier run: no training, the same factors are needed.</source>
             <translation>先前运行保存的分类器的资产 ID：不再训练，需要相同的因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="261" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="263" />
             <source>Wait until the tasks finish</source>
             <translation>等待任务完成</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="261" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="263" />
             <source>Follow the tasks until they end. Off: start the first batch and return; QGIS keeps following them in the task manager, or run again with the same manifest.</source>
             <translation>跟踪任务直至结束。关闭时：启动第一批任务后返回；QGIS 会在任务管理器中继续跟踪，也可以使用同一清单再次运行。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="269" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="271" />
             <source>Earth Engine Cloud project</source>
             <translation>Earth Engine 云项目</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="269" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="271" />
             <source>Google Cloud project registered for Earth Engine. Empty: the plugin settings, then the SMDOWNSCALE_EE_PROJECT environment variable.</source>
             <translation>已注册 Earth Engine 的 Google Cloud 项目。留空：依次使用插件设置、SMDOWNSCALE_EE_PROJECT 环境变量。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="272" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="274" />
             <source>Task manifest</source>
             <translation>任务清单</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="272" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="274" />
             <source>JSON files (*.json)</source>
             <translation>JSON 文件 (*.json)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="272" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="274" />
             <source>JSON file recording the tasks; choose a file (not a temporary one) to resume a run later.</source>
             <translation>记录任务的 JSON 文件；如需稍后继续运行，请选择一个文件（而非临时文件）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="275" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="277" />
             <source>Download the completed maps from Cloud Storage into this folder and load them as layers.</source>
             <translation>将已完成的结果图从 Cloud Storage 下载到此文件夹，并作为图层加载。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="279" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="281" />
             <source>Number of tasks</source>
             <translation>任务数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="280" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="282" />
             <source>Completed tasks</source>
             <translation>已完成的任务</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="281" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="283" />
             <source>Failed or canceled tasks</source>
             <translation>失败或已取消的任务</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="282" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="284" />
             <source>Tasks not finished yet</source>
             <translation>尚未完成的任务</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="283" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="285" />
             <source>Earth Engine task ids (';'-separated)</source>
             <translation>Earth Engine 任务 ID（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="284" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="286" />
             <source>Downloaded maps (';'-separated)</source>
             <translation>已下载的结果图（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="343" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="345" />
             <source>Unknown factor {}. Known factors: {}.</source>
             <translation>未知因子 {}。已知因子：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="350" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="352" />
             <source>start date</source>
             <translation>开始日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="350" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="352" />
             <source>end date</source>
             <translation>结束日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="352" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="354" />
             <source>The {} '{}' is not a date; write it as YYYY-MM-DD.</source>
             <translation>{}“{}”不是日期；请写成 YYYY-MM-DD。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="354" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="356" />
             <source>The date range is reversed: the end date {} is before the start date {}. Swap them.</source>
             <translation>日期范围颠倒：结束日期 {} 早于开始日期 {}。请交换两者。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="357" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="359" />
             <source>Choose at least one factor.</source>
             <translation>请至少选择一个因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="363" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="365" />
             <source>Give an extent or a polygon layer for the area to downscale.</source>
             <translation>请给定要降尺度区域的范围或面图层。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="366" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="368" />
             <source>The clip minimum must be below the clip maximum.</source>
             <translation>截断下限必须小于截断上限。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="369" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="371" />
             <source>Downloading works only with the Cloud Storage destination; choose Cloud Storage or leave the download folder empty.</source>
             <translation>下载仅适用于 Cloud Storage 目标；请选择 Cloud Storage，或将下载文件夹留空。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="434" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="436" />
             <source>{} task(s): {} completed ({} in earlier runs), {} failed or canceled, {} not finished; Earth Engine compute reported: {:.2f} EECU-hours. Manifest: {}</source>
             <translation>{} 个任务：{} 个已完成（其中 {} 个在先前运行中完成），{} 个失败或已取消，{} 个未完成；Earth Engine 报告的计算量：{:.2f} EECU 小时。清单：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="439" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="441" />
             <source>{}: {}: {}</source>
             <translation>{}：{}：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="443" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="445" />
             <source>The remaining tasks are followed in the QGIS task manager (when QGIS runs), or run again with the same manifest to follow them.</source>
             <translation>其余任务由 QGIS 任务管理器跟踪（QGIS 运行时），或使用同一清单再次运行以跟踪它们。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="468" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="470" />
             <source>Following the Earth Engine tasks in the task manager.</source>
             <translation>正在任务管理器中跟踪 Earth Engine 任务。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="264" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="266" />
             <source>Plan only (dry run)</source>
             <translation>仅规划（试运行）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="264" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="266" />
             <source>Submit nothing: write the plan next to the task manifest (NAME.plan.csv) with, per export task, the pixels, bytes, source pixels Earth Engine reads and training runs, and show it in the log. Only SMAP's grid is read from Earth Engine.</source>
             <translation>不提交任何任务：在任务清单旁写出规划文件（名称.plan.csv），列出每个导出任务的像元数、字节数、Earth Engine 读取的源像元数和训练次数，并显示在日志中。只从 Earth Engine 读取 SMAP 的格网。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="285" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="287" />
             <source>Plan (CSV)</source>
             <translation>规划（CSV）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="286" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="288" />
             <source>Planned tasks</source>
             <translation>计划任务数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="287" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="289" />
             <source>Planned bytes</source>
             <translation>计划字节数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="288" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="290" />
             <source>Planned training runs</source>
             <translation>计划训练次数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="425" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="427" />
             <source>Plan written to {}: {} task(s), {} bytes, {} training run(s); nothing was submitted.</source>
             <translation>规划已写入 {}：{} 个任务，{} 字节，{} 次训练；未提交任何任务。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="250" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="252" />
             <source>Asset id to save the trained classifier to (RF and CART only), e.g. projects/&lt;project&gt;/assets/smd_rf; reuse it later with 'Reuse classifier asset'. Empty: smdownscale_classifier_&lt;run id&gt; in the asset folder or projects/&lt;project&gt;/assets.</source>
             <translation>保存训练好的分类器的资产 ID（仅限 RF 和 CART），例如 projects/&lt;project&gt;/assets/smd_rf；以后可通过“重用分类器资产”使用。为空时：资产文件夹或 projects/&lt;project&gt;/assets 中的 smdownscale_classifier_&lt;运行 ID&gt;。</translation>
         </message>
@@ -1320,32 +1350,32 @@ Units: the SMAP of residual correction is read as the model was trained (its SM_
             <translation>支持向量回归（NU_SVR）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="162" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="164" />
             <source>L3 enhanced (radiometer, AM/PM)</source>
             <translation>L3 增强型（辐射计，上午/下午）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="167" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="169" />
             <source>Root zone (0-100 cm, L4 only)</source>
             <translation>根区（0-100 cm，仅 L4）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="239" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="241" />
             <source>Export location</source>
             <translation>导出位置</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="250" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="252" />
             <source>Save classifier as asset</source>
             <translation>将分类器保存为资产</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="257" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="259" />
             <source>Reuse classifier asset</source>
             <translation>重用分类器资产</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="275" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="277" />
             <source>Download folder (Cloud Storage)</source>
             <translation>下载文件夹（Cloud Storage）</translation>
         </message>
@@ -1376,9 +1406,19 @@ Earth Engine 访问：需要一个已注册 Earth Engine 的云项目（参数�
             <translation>平滑（质量守恒）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscalegee.py" line="214" />
+            <location filename="../processing_provider/algs/downscalegee.py" line="216" />
             <source>Both keep each SMAP cell's mean. Smooth (default): the residuals (SMAP minus the cell mean of the prediction) are interpolated between cell centres and corrected in a few rounds on Earth Engine, so no steps appear at cell edges. Constant: each cell's residual is added to its pixels (9 km steps).</source>
             <translation>两者都保持每个 SMAP 像元的均值。平滑（默认）：残差（SMAP 减去该像元内预测值的均值）在像元中心之间插值，并在 Earth Engine 上经过几轮校正，因此像元边界处不出现台阶。常数：将每个像元的残差加到其内的像元上（9 km 台阶）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscalegee.py" line="144" />
+            <source>or a polygon layer</source>
+            <translation>或面图层</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscalegee.py" line="147" />
+            <source>or an extent</source>
+            <translation>或范围</translation>
         </message>
     </context>
     <context>
@@ -1399,322 +1439,322 @@ Earth Engine 访问：需要一个已注册 Earth Engine 的云项目（参数�
             <translation>要获取数据的区域及其坐标参考系。给定面图层时忽略此项。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="105" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="106" />
             <source>Area (polygon layer)</source>
             <translation>区域（面图层）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="105" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="106" />
             <source>Polygons delimiting the area (all features together). The data cover the SMAP cells that intersect the polygons' bounding box.</source>
             <translation>界定区域的多边形（所有要素合在一起）。数据覆盖与多边形外包矩形相交的 SMAP 像元。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="109" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="110" />
             <source>Start date (YYYY-MM-DD)</source>
             <translation>开始日期（YYYY-MM-DD）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="109" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="110" />
             <source>First day of the date range.</source>
             <translation>日期范围的第一天。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="111" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="112" />
             <source>End date (YYYY-MM-DD, inclusive)</source>
             <translation>结束日期（YYYY-MM-DD，包含当日）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="111" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="112" />
             <source>Last day of the date range (included).</source>
             <translation>日期范围的最后一天（包含）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="114" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="115" />
             <source>Time step</source>
             <translation>时间步长</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="114" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="115" />
             <source>Daily</source>
             <translation>逐日</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="114" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="115" />
             <source>8-day</source>
             <translation>8 天</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="114" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="115" />
             <source>16-day</source>
             <translation>16 天</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="114" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="115" />
             <source>Monthly</source>
             <translation>逐月</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="114" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="115" />
             <source>Length of each time step. 8- and 16-day steps follow the MODIS composite calendar; the first and last steps are clipped to the date range.</source>
             <translation>每个时间步长的长度。8 天和 16 天步长遵循 MODIS 合成日历；第一个和最后一个时间步长截取到日期范围内。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="119" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="120" />
             <source>Compositing window for gap filling (days)</source>
             <translation>填补空缺的合成窗口（天）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="119" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="120" />
             <source>Sentinel-1, Landsat and MODIS LST/albedo pixels left without a valid observation in a step are filled from this many days before and after it; 0 turns gap filling off.</source>
             <translation>Sentinel-1、Landsat 以及 MODIS 地表温度 / 反照率在某时间步长内没有有效观测的像元，用该步长前后这么多天的数据填补；0 表示关闭填补。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="125" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="126" />
             <source>SMAP product</source>
             <translation>SMAP 产品</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="125" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="126" />
             <source>L4 (model assimilation, 3-hourly)</source>
             <translation>L4（模式同化，3 小时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="125" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="126" />
             <source>SMAP L4 (SPL4SMGP v8) is gap-free; SMAP L3 enhanced (SPL3SMP_E) has gaps between overpasses and keeps only recommended-quality retrievals.</source>
             <translation>SMAP L4（SPL4SMGP v8）没有空缺；SMAP L3 增强型（SPL3SMP_E）在两次过境之间存在空缺，且只保留推荐质量的反演结果。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="131" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="132" />
             <source>SMAP layer</source>
             <translation>SMAP 图层</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="131" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="132" />
             <source>Surface soil moisture (0-5 cm)</source>
             <translation>表层土壤水分（0-5 cm）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="131" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="132" />
             <source>The soil moisture layer to downscale.</source>
             <translation>要降尺度的土壤水分图层。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="136" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="137" />
             <source>Factors</source>
             <translation>因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="136" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="137" />
             <source>Downscaling factors to fetch, each one band of the factor stacks (see the algorithm help for their sources).</source>
             <translation>要获取的降尺度因子，每个因子为因子堆栈中的一个波段（来源见算法帮助）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="140" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="141" />
             <source>Fine resolution (target CRS units)</source>
             <translation>精细分辨率（目标坐标参考系单位）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="140" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="141" />
             <source>Pixel size of the factor stacks, in units of the target CRS (metres for EPSG:6933). Must be finer than SMAP's 9 km.</source>
             <translation>因子堆栈的像元大小，以目标坐标参考系单位表示（EPSG:6933 下为米）。必须比 SMAP 的 9 km 更精细。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="146" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="147" />
             <source>Target CRS of the factor stacks</source>
             <translation>因子堆栈的目标坐标参考系</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="146" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="147" />
             <source>CRS of the fine grid; EPSG:6933 (SMAP's own EASE-Grid 2.0) when empty.</source>
             <translation>精细格网的坐标参考系；留空时为 EPSG:6933（SMAP 自身的 EASE-Grid 2.0）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="149" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="150" />
             <source>Earth Engine Cloud project</source>
             <translation>Earth Engine 云项目</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="149" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="150" />
             <source>Google Cloud project registered for Earth Engine. Empty: the plugin settings, then the SMDOWNSCALE_EE_PROJECT environment variable.</source>
             <translation>已注册 Earth Engine 的 Google Cloud 项目。留空：依次使用插件设置、SMDOWNSCALE_EE_PROJECT 环境变量。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="152" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="153" />
             <source>Sentinel-1 orbit pass</source>
             <translation>Sentinel-1 轨道方向</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="152" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="153" />
             <source>Both</source>
             <translation>升轨和降轨</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="152" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="153" />
             <source>Ascending</source>
             <translation>升轨</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="152" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="153" />
             <source>Descending</source>
             <translation>降轨</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="152" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="153" />
             <source>Restrict Sentinel-1 scenes to one orbit direction (consistent geometry).</source>
             <translation>将 Sentinel-1 景限制为单一轨道方向（观测几何一致）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="156" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="157" />
             <source>Parallel requests</source>
             <translation>并行请求数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="156" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="157" />
             <source>Tiles requested at once. Empty: the plugin settings (default 8).</source>
             <translation>同时请求的瓦片数。留空：使用插件设置（默认 8）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="160" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="161" />
             <source>Large areas: export instead of downloading</source>
             <translation>大区域：导出而非下载</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="160" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="161" />
             <source>No (download)</source>
             <translation>否（下载）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="160" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="161" />
             <source>Export to Google Drive</source>
             <translation>导出到 Google Drive</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="160" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="161" />
             <source>Export to Cloud Storage</source>
             <translation>导出到 Cloud Storage</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="160" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="161" />
             <source>For areas beyond interactive limits: start Earth Engine export tasks (one per file) instead of downloading; they are listed in the manifest and the log.</source>
             <translation>用于超出交互式下载限制的区域：启动 Earth Engine 导出任务（每个文件一个）而不是直接下载；任务列在清单和日志中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="165" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="166" />
             <source>Google Drive folder (default 'smdownscale') or Cloud Storage bucket (required) for exports.</source>
             <translation>导出用的 Google Drive 文件夹（默认“smdownscale”）或 Cloud Storage 存储桶（必填）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="179" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="180" />
             <source>Output folder</source>
             <translation>输出文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="179" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="180" />
             <source>Folder receiving smap/, factors/ and manifest.json.</source>
             <translation>存放 smap/、factors/ 和 manifest.json 的文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="181" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="182" />
             <source>Manifest (JSON)</source>
             <translation>清单（JSON）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="182" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="183" />
             <source>SMAP rasters (';'-separated)</source>
             <translation>SMAP 栅格（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="183" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="184" />
             <source>Factor stacks (';'-separated)</source>
             <translation>因子堆栈（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="184" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="185" />
             <source>Number of time steps</source>
             <translation>时间步数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="209" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="210" />
             <source>Unknown factor {}. Known factors: {}.</source>
             <translation>未知因子 {}。已知因子：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="216" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="217" />
             <source>start date</source>
             <translation>开始日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="216" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="217" />
             <source>end date</source>
             <translation>结束日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="218" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="219" />
             <source>The {} '{}' is not a date; write it as YYYY-MM-DD.</source>
             <translation>{}“{}”不是日期；请写成 YYYY-MM-DD。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="220" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="221" />
             <source>The date range is reversed: the end date {} is before the start date {}. Swap them.</source>
             <translation>日期范围颠倒：结束日期 {} 早于开始日期 {}。请交换两者。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="223" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="224" />
             <source>Choose at least one factor.</source>
             <translation>请至少选择一个因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="229" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="230" />
             <source>Give an extent or a polygon layer for the area to fetch.</source>
             <translation>请给定要获取数据区域的范围或面图层。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="284" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="285" />
             <source>{} export task(s) started; follow them in the Earth Engine Code Editor (Tasks tab). The manifest lists them.</source>
             <translation>已启动 {} 个导出任务；请在 Earth Engine 代码编辑器（Tasks 选项卡）中跟踪。清单中列出了这些任务。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="286" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="287" />
             <source>Fetched {} time step(s): {} tile(s) downloaded, {} from the cache, {} retried request(s).</source>
             <translation>已获取 {} 个时间步长：下载 {} 个瓦片，{} 个来自缓存，{} 次请求重试。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="170" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="171" />
             <source>Follow export tasks until they finish</source>
             <translation>跟踪导出任务直至完成</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="170" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="171" />
             <source>With export: keep polling the tasks, showing progress per finished task and reporting Earth Engine's message if one fails; canceling cancels the tasks on Earth Engine. Off: start the tasks and return.</source>
             <translation>使用导出时：持续查询任务状态，按已完成任务显示进度，任务失败时报告 Earth Engine 的消息；取消运行会同时取消 Earth Engine 上的任务。关闭：启动任务后立即返回。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="175" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="176" />
             <source>Plan only (dry run)</source>
             <translation>仅规划（试运行）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="175" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="176" />
             <source>Compute nothing: write plan.csv in the output folder with, per time step, the requests (or export tasks), pixels, bytes and source pixels Earth Engine would read, and show it in the log. Only SMAP's grid is read from Earth Engine.</source>
             <translation>不进行任何计算：在输出文件夹中写出 plan.csv，列出每个时间步的请求（或导出任务）、像元数、字节数以及 Earth Engine 将读取的源像元数，并显示在日志中。只从 Earth Engine 读取 SMAP 的格网。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="185" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="186" />
             <source>Plan (CSV)</source>
             <translation>规划（CSV）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="186" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="187" />
             <source>Planned requests or tasks</source>
             <translation>计划请求或任务数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="187" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="188" />
             <source>Planned bytes</source>
             <translation>计划字节数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="278" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="279" />
             <source>Plan written to {}: {} request(s) or task(s), {} bytes; nothing was computed or downloaded.</source>
             <translation>规划已写入 {}：{} 个请求或任务，{} 字节；未计算或下载任何数据。</translation>
         </message>
@@ -1740,19 +1780,29 @@ Earth Engine access: an Earth Engine Cloud project (parameter, plugin settings, 
 Earth Engine 访问：需要一个 Earth Engine 云项目（参数、插件设置或 SMDOWNSCALE_EE_PROJECT 环境变量），以及您的持久凭据（运行一次“earthengine authenticate”）或保存在 QGIS 认证数据库中的服务账号密钥（插件设置）。不会弹出任何窗口。瓦片以并行方式下载并自动重试，在整个请求完成前一直保留，因此失败或被取消的运行可以从中断处继续。对于交互式下载而言过大的区域，可以改为导出到 Google Drive 或 Cloud Storage（任务列在清单中）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="125" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="126" />
             <source>L3 enhanced (radiometer, AM/PM)</source>
             <translation>L3 增强型（辐射计，上午/下午）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="131" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="132" />
             <source>Root zone (0-100 cm, L4 only)</source>
             <translation>根区（0-100 cm，仅 L4）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/fetchgee.py" line="165" />
+            <location filename="../processing_provider/algs/fetchgee.py" line="166" />
             <source>Export folder or bucket</source>
             <translation>导出文件夹或存储桶</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/fetchgee.py" line="103" />
+            <source>or a polygon layer</source>
+            <translation>或面图层</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/fetchgee.py" line="106" />
+            <source>or an extent</source>
+            <translation>或范围</translation>
         </message>
     </context>
     <context>
@@ -1814,312 +1864,282 @@ Earth Engine 访问：需要一个 Earth Engine 云项目（参数、插件设�
             <translation>从 NASA Earthdata（NSIDC）下载的 SMAP HDF5 数据文件，例如 SMAP_L4_SM_gph_20230601T013000_Vv7032_001.h5。请保留 NSIDC 的文件名。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="105" />
+            <location filename="../processing_provider/algs/importsmap.py" line="106" />
             <source>Folder of SMAP granules</source>
             <translation>SMAP 数据文件所在文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="105" />
+            <location filename="../processing_provider/algs/importsmap.py" line="106" />
             <source>Every .h5 file in this folder (not its subfolders) is read as a granule.</source>
             <translation>读取该文件夹（不含子文件夹）中的每个 .h5 文件作为数据文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="108" />
+            <location filename="../processing_provider/algs/importsmap.py" line="110" />
             <source>Extent</source>
             <translation>范围</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="108" />
+            <location filename="../processing_provider/algs/importsmap.py" line="110" />
             <source>Area to import, with its CRS. Ignored when a polygon layer is given; without either, the whole global grid.</source>
             <translation>要导入的区域及其坐标参考系。给出面图层时忽略此项；两者都不给时导入整个全球格网。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="111" />
+            <location filename="../processing_provider/algs/importsmap.py" line="113" />
             <source>Area (polygon layer)</source>
             <translation>区域（面图层）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="111" />
+            <location filename="../processing_provider/algs/importsmap.py" line="113" />
             <source>Polygons delimiting the area (all features together). The outputs cover the SMAP cells that intersect the polygons' bounding box.</source>
             <translation>界定区域的多边形（所有要素合并）。输出覆盖与多边形外包矩形相交的 SMAP 像元。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="115" />
-            <source>Start date (YYYY-MM-DD, optional)</source>
-            <translation>开始日期（YYYY-MM-DD，可选）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="115" />
+            <location filename="../processing_provider/algs/importsmap.py" line="117" />
             <source>First day to import; empty: the first granule's day.</source>
             <translation>要导入的第一天；留空：第一个数据文件的日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="118" />
-            <source>End date (YYYY-MM-DD, inclusive, optional)</source>
-            <translation>结束日期（YYYY-MM-DD，含当日，可选）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="118" />
+            <location filename="../processing_provider/algs/importsmap.py" line="120" />
             <source>Last day to import (included); empty: the last granule's day.</source>
             <translation>要导入的最后一天（含当日）；留空：最后一个数据文件的日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="121" />
+            <location filename="../processing_provider/algs/importsmap.py" line="123" />
             <source>Time step</source>
             <translation>时间步长</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="121" />
+            <location filename="../processing_provider/algs/importsmap.py" line="123" />
             <source>Daily</source>
             <translation>逐日</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="121" />
+            <location filename="../processing_provider/algs/importsmap.py" line="123" />
             <source>8-day</source>
             <translation>8 天</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="121" />
+            <location filename="../processing_provider/algs/importsmap.py" line="123" />
             <source>16-day</source>
             <translation>16 天</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="121" />
+            <location filename="../processing_provider/algs/importsmap.py" line="123" />
             <source>Monthly</source>
             <translation>逐月</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="121" />
+            <location filename="../processing_provider/algs/importsmap.py" line="123" />
             <source>Fixed number of days</source>
             <translation>固定天数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="121" />
+            <location filename="../processing_provider/algs/importsmap.py" line="123" />
             <source>Length of each time step. 8- and 16-day steps follow the MODIS composite calendar; fixed steps start on the start date. The first and last steps are clipped to the date range.</source>
             <translation>每个时间步长的长度。8 天和 16 天步长遵循 MODIS 合成日历；固定天数步长从开始日期起算。第一个和最后一个步长按日期范围截取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="128" />
+            <location filename="../processing_provider/algs/importsmap.py" line="130" />
             <source>Days per time step (fixed number of days)</source>
             <translation>每个时间步长的天数（固定天数）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="128" />
+            <location filename="../processing_provider/algs/importsmap.py" line="130" />
             <source>Used with the time step 'Fixed number of days'.</source>
             <translation>用于时间步长“固定天数”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="132" />
+            <location filename="../processing_provider/algs/importsmap.py" line="134" />
             <source>SMAP product</source>
             <translation>SMAP 产品</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="132" />
+            <location filename="../processing_provider/algs/importsmap.py" line="134" />
             <source>Detect from the files</source>
             <translation>根据文件自动识别</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="132" />
+            <location filename="../processing_provider/algs/importsmap.py" line="134" />
             <source>L4 SPL4SMGP (3-hourly, 9 km)</source>
             <translation>L4 SPL4SMGP（每 3 小时，9 km）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="132" />
-            <source>L3 enhanced SPL3SMP_E (daily AM/PM, 9 km)</source>
-            <translation>增强型 L3 SPL3SMP_E（每日上午/下午，9 km）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="132" />
-            <source>L3 SPL3SMP (daily AM/PM, 36 km)</source>
-            <translation>L3 SPL3SMP（每日上午/下午，36 km）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="132" />
+            <location filename="../processing_provider/algs/importsmap.py" line="134" />
             <source>The product the granules must belong to; granules of another product are refused.</source>
             <translation>数据文件必须属于的产品；其他产品的数据文件将被拒绝。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="139" />
+            <location filename="../processing_provider/algs/importsmap.py" line="141" />
             <source>SMAP layer</source>
             <translation>SMAP 图层</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="139" />
+            <location filename="../processing_provider/algs/importsmap.py" line="141" />
             <source>Surface soil moisture (0-5 cm)</source>
             <translation>表层土壤水分（0-5 cm）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="139" />
+            <location filename="../processing_provider/algs/importsmap.py" line="141" />
             <source>The soil moisture layer to downscale.</source>
             <translation>要降尺度的土壤水分图层。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="144" />
+            <location filename="../processing_provider/algs/importsmap.py" line="146" />
             <source>AM and PM retrievals (L3)</source>
             <translation>上午和下午反演（L3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="144" />
+            <location filename="../processing_provider/algs/importsmap.py" line="146" />
             <source>AM, PM where AM has none</source>
             <translation>上午，上午无值处用下午</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="144" />
+            <location filename="../processing_provider/algs/importsmap.py" line="146" />
             <source>AM only (6 am)</source>
             <translation>仅上午（6 时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="144" />
+            <location filename="../processing_provider/algs/importsmap.py" line="146" />
             <source>PM only (6 pm)</source>
             <translation>仅下午（18 时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="144" />
+            <location filename="../processing_provider/algs/importsmap.py" line="146" />
             <source>Mean of AM and PM</source>
             <translation>上午和下午的平均值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="144" />
+            <location filename="../processing_provider/algs/importsmap.py" line="146" />
             <source>How the morning and evening retrievals of L3 granules make one daily value.</source>
             <translation>L3 数据文件的上午和下午反演如何合成为一个日值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="149" />
+            <location filename="../processing_provider/algs/importsmap.py" line="151" />
             <source>L3 retrievals kept</source>
             <translation>保留的 L3 反演</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="149" />
+            <location filename="../processing_provider/algs/importsmap.py" line="151" />
             <source>Recommended quality only</source>
             <translation>仅推荐质量</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="149" />
+            <location filename="../processing_provider/algs/importsmap.py" line="151" />
             <source>Every successful retrieval</source>
             <translation>所有成功的反演</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="149" />
+            <location filename="../processing_provider/algs/importsmap.py" line="151" />
             <source>retrieval_qual_flag: recommended quality keeps cells with bits 0-2 clear; every successful retrieval keeps cells with bits 1-2 clear.</source>
             <translation>retrieval_qual_flag：“仅推荐质量”保留第 0-2 位均为 0 的像元；“所有成功的反演”保留第 1-2 位均为 0 的像元。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="169" />
-            <source>Factor rasters (optional)</source>
-            <translation>因子栅格（可选）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="169" />
+            <location filename="../processing_provider/algs/importsmap.py" line="171" />
             <source>One factor per raster, named by its band description or its file name without the date (ndvi_20230601.tif is 'ndvi'). Dated files inside a time step are averaged; a step without one takes the latest earlier file; files without a date are static.</source>
             <translation>每个栅格一个因子，以其波段描述或去掉日期的文件名命名（ndvi_20230601.tif 即“ndvi”）。时间步长内带日期的文件取平均；没有文件的步长使用此前最近的文件；不带日期的文件为静态因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="183" />
+            <location filename="../processing_provider/algs/importsmap.py" line="185" />
             <source>Fine resolution (target CRS units)</source>
             <translation>精细分辨率（目标坐标参考系单位）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="183" />
+            <location filename="../processing_provider/algs/importsmap.py" line="185" />
             <source>Pixel size of the factor stacks, in units of the target CRS (metres for EPSG:6933). Must be finer than the SMAP cells.</source>
             <translation>因子堆栈的像元大小，单位为目标坐标参考系的单位（EPSG:6933 为米）。必须比 SMAP 像元更精细。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="188" />
+            <location filename="../processing_provider/algs/importsmap.py" line="190" />
             <source>Target CRS of the factor stacks</source>
             <translation>因子堆栈的目标坐标参考系</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="188" />
+            <location filename="../processing_provider/algs/importsmap.py" line="190" />
             <source>CRS of the fine grid; EPSG:6933 (SMAP's own EASE-Grid 2.0) when empty.</source>
             <translation>精细格网的坐标参考系；留空时为 EPSG:6933（SMAP 自身的 EASE-Grid 2.0）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="191" />
+            <location filename="../processing_provider/algs/importsmap.py" line="193" />
             <source>Output folder</source>
             <translation>输出文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="191" />
+            <location filename="../processing_provider/algs/importsmap.py" line="193" />
             <source>Folder receiving smap/, factors/ and manifest.json.</source>
             <translation>存放 smap/、factors/ 和 manifest.json 的文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="193" />
+            <location filename="../processing_provider/algs/importsmap.py" line="195" />
             <source>Manifest (JSON)</source>
             <translation>清单（JSON）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="194" />
+            <location filename="../processing_provider/algs/importsmap.py" line="196" />
             <source>SMAP rasters (';'-separated)</source>
             <translation>SMAP 栅格（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="195" />
+            <location filename="../processing_provider/algs/importsmap.py" line="197" />
             <source>Factor stacks (';'-separated)</source>
             <translation>因子堆栈（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="196" />
+            <location filename="../processing_provider/algs/importsmap.py" line="198" />
             <source>Number of time steps</source>
             <translation>时间步数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="221" />
+            <location filename="../processing_provider/algs/importsmap.py" line="223" />
             <source>The granule folder {} does not exist; choose the folder holding the .h5 files.</source>
             <translation>数据文件夹 {} 不存在；请选择存放 .h5 文件的文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="233" />
+            <location filename="../processing_provider/algs/importsmap.py" line="235" />
             <source>The folder {} holds no .h5 granule; choose the folder holding the SMAP files downloaded from NASA Earthdata.</source>
             <translation>文件夹 {} 中没有 .h5 数据文件；请选择存放从 NASA Earthdata 下载的 SMAP 文件的文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="235" />
+            <location filename="../processing_provider/algs/importsmap.py" line="237" />
             <source>Give the SMAP granules (.h5 files) or the folder holding them.</source>
             <translation>请给出 SMAP 数据文件（.h5 文件）或存放它们的文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="239" />
+            <location filename="../processing_provider/algs/importsmap.py" line="241" />
             <source>'{}' ({}) is not a date; write it as YYYY-MM-DD.</source>
             <translation>“{}”（{}）不是日期；请写成 YYYY-MM-DD。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="318" />
+            <location filename="../processing_provider/algs/importsmap.py" line="320" />
             <source>Imported {} granule(s) of {} ({}) into {} time step(s).</source>
             <translation>已将 {} 个 {}（{}）数据文件导入 {} 个时间步长。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="321" />
+            <location filename="../processing_provider/algs/importsmap.py" line="323" />
             <source>No SMAP data for these time steps (nothing written for them): {}</source>
             <translation>以下时间步长没有 SMAP 数据（未为其写出任何内容）：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="154" />
-            <source>Search and download the granules from NASA Earthdata</source>
-            <translation>从 NASA Earthdata 搜索并下载数据文件</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="154" />
+            <location filename="../processing_provider/algs/importsmap.py" line="156" />
             <source>Search NASA's CMR for the chosen product over the area and dates and download the granules (resumably, into the cache folder) before importing them. Needs the product, the dates and an Earthdata Login token.</source>
             <translation>导入前，在 NASA 的 CMR 中按区域和日期搜索所选产品，并将数据文件下载到缓存文件夹（可续传）。需要指定产品、日期和 Earthdata Login 令牌。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="165" />
+            <location filename="../processing_provider/algs/importsmap.py" line="167" />
             <source>Download cache folder</source>
             <translation>下载缓存文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="165" />
+            <location filename="../processing_provider/algs/importsmap.py" line="167" />
             <source>Where downloaded granules are kept (and found again by later runs). Empty: the plugin's cache folder.</source>
             <translation>下载的数据文件保存位置（之后的运行会再次使用）。留空：插件的缓存文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="226" />
+            <location filename="../processing_provider/algs/importsmap.py" line="228" />
             <source>Choose the SMAP product to search and download (it cannot be detected before the files are there).</source>
             <translation>请选择要搜索和下载的 SMAP 产品（文件下载之前无法自动识别）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="230" />
+            <location filename="../processing_provider/algs/importsmap.py" line="232" />
             <source>Give the start and end dates of the granules to download.</source>
             <translation>请给出要下载的数据文件的开始和结束日期。</translation>
         </message>
@@ -2141,34 +2161,74 @@ With 'Search and download', the granules of the chosen product for the area and 
 选择“搜索并下载”时，先用 NASA 的 earthaccess 库在 NASA 的 CMR 中按区域和日期搜索所选产品的数据文件，并下载到缓存文件夹；中断的下载会续传，缓存中已有的数据文件不会重复下载。Earthdata Login：QGIS 认证配置（用户名和密码，或将令牌作为密码），或用于 qgis_process 的 EARTHDATA_USERNAME 和 EARTHDATA_PASSWORD（或 EARTHDATA_TOKEN）环境变量，或 netrc 文件。凭据绝不会写入设置、日志或输出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="159" />
-            <source>Earthdata Login (authentication configuration)</source>
-            <translation>Earthdata Login（认证配置）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="159" />
+            <location filename="../processing_provider/algs/importsmap.py" line="161" />
             <source>A QGIS authentication configuration (Basic) holding your Earthdata Login: user name and password, or an empty user name and a token as password. Empty: the EARTHDATA_USERNAME and EARTHDATA_PASSWORD (or EARTHDATA_TOKEN) environment variables, else a netrc file (~/.netrc or NETRC).</source>
             <translation>保存您的 Earthdata Login 的 QGIS 认证配置（Basic 类型）：用户名和密码，或用户名留空、令牌填在密码中。留空：使用 EARTHDATA_USERNAME 和 EARTHDATA_PASSWORD（或 EARTHDATA_TOKEN）环境变量，否则使用 netrc 文件（~/.netrc 或 NETRC 指定的文件）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="175" />
-            <source>MODIS LST / NDVI files (optional)</source>
-            <translation>MODIS 地表温度 / NDVI 文件（可选）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="175" />
+            <location filename="../processing_provider/algs/importsmap.py" line="177" />
             <source>MODIS files as downloaded, with NASA's or AppEEARS' names: MOD11A1/MOD11A2 (LST day and night, QC_Day/QC_Night) and MOD13A2 (NDVI, pixel reliability), or the MYD twins; HDF4-EOS tiles, HDF5/NetCDF files holding those layers, or AppEEARS GeoTIFF layers (each value layer with its quality layer). Clouds and failed retrievals are masked, values scaled (LST x 0.02 K, NDVI x 0.0001) and used as the factors lst_day, lst_night and ndvi.</source>
             <translation>按原样下载的 MODIS 文件，保留 NASA 或 AppEEARS 的文件名：MOD11A1/MOD11A2（白天和夜间地表温度，QC_Day/QC_Night）和 MOD13A2（NDVI，像元可靠性），或对应的 MYD 产品；HDF4-EOS 分块、包含这些图层的 HDF5/NetCDF 文件，或 AppEEARS GeoTIFF 图层（每个数值图层需附带其质量图层）。云和反演失败的像元被掩膜，数值按比例换算（地表温度 x 0.02 K，NDVI x 0.0001），并用作因子 lst_day、lst_night 和 ndvi。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="255" />
+            <location filename="../processing_provider/algs/importsmap.py" line="257" />
             <source>The authentication configuration {} holds no Earthdata Login password or token, or the authentication database is locked.</source>
             <translation>认证配置 {} 中没有 Earthdata Login 密码或令牌，或认证数据库已锁定。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/importsmap.py" line="139" />
+            <location filename="../processing_provider/algs/importsmap.py" line="141" />
             <source>Root zone (0-100 cm, L4 only)</source>
             <translation>根区（0-100 cm，仅 L4）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/importsmap.py" line="101" />
+            <source>or a folder, or download</source>
+            <translation>或文件夹，或下载</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/importsmap.py" line="106" />
+            <source>or granules, or download</source>
+            <translation>或数据文件，或下载</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/importsmap.py" line="117" />
+            <source>Start date (YYYY-MM-DD)</source>
+            <translation>开始日期（YYYY-MM-DD）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/importsmap.py" line="120" />
+            <source>End date (YYYY-MM-DD)</source>
+            <translation>结束日期（YYYY-MM-DD）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/importsmap.py" line="134" />
+            <source>L3 SPL3SMP_E (daily, 9 km)</source>
+            <translation>L3 SPL3SMP_E（每日，9 km）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/importsmap.py" line="134" />
+            <source>L3 SPL3SMP (daily, 36 km)</source>
+            <translation>L3 SPL3SMP（每日，36 km）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/importsmap.py" line="156" />
+            <source>Search and download (NASA Earthdata)</source>
+            <translation>搜索并下载（NASA Earthdata）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/importsmap.py" line="161" />
+            <source>Earthdata Login configuration</source>
+            <translation>Earthdata Login 认证配置</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/importsmap.py" line="171" />
+            <source>Factor rasters</source>
+            <translation>因子栅格</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/importsmap.py" line="177" />
+            <source>MODIS LST / NDVI files</source>
+            <translation>MODIS 地表温度 / NDVI 文件</translation>
         </message>
     </context>
     <context>
@@ -2376,147 +2436,147 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
             <translation>因子筛选（相关分析）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="98" />
+            <location filename="../processing_provider/algs/screen.py" line="99" />
             <source>A factor correlated more strongly than this with a better-ranked selected factor is dropped. 1 keeps every factor.</source>
             <translation>若某因子与排名更靠前的已选因子的相关性超过此值，则将其剔除。取 1 时保留所有因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="112" />
+            <location filename="../processing_provider/algs/screen.py" line="113" />
             <source>Minimum |r| with soil moisture</source>
             <translation>与土壤水分的最小 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="112" />
+            <location filename="../processing_provider/algs/screen.py" line="113" />
             <source>Factors correlating more weakly than this with soil moisture are dropped.</source>
             <translation>与土壤水分的相关性弱于此值的因子将被剔除。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="116" />
+            <location filename="../processing_provider/algs/screen.py" line="117" />
             <source>Keep at most this many factors, best ranked first. 0 keeps all that pass.</source>
             <translation>最多保留这么多个因子，按排名优先。0 表示保留所有通过筛选的因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="119" />
+            <location filename="../processing_provider/algs/screen.py" line="120" />
             <source>Drop, one at a time, the kept continuous factor whose VIF against the other kept factors exceeds this (5 or 10 are usual). 0 switches the filter off.</source>
             <translation>每次剔除一个相对于其他保留因子的 VIF 超过此值的保留连续型因子（通常取 5 或 10）。0 表示关闭该筛选。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="123" />
+            <location filename="../processing_provider/algs/screen.py" line="124" />
             <source>Compute VIF, mutual information and permutation importance</source>
             <translation>计算 VIF、互信息和置换重要性</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="123" />
+            <location filename="../processing_provider/algs/screen.py" line="124" />
             <source>Adds the columns vif, mutual_info and perm_importance (a quick random forest; needs scikit-learn) and their values in the reasons.</source>
             <translation>增加 vif、mutual_info 和 perm_importance 列（使用快速随机森林；需要 scikit-learn），并在原因中给出其数值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="128" />
+            <location filename="../processing_provider/algs/screen.py" line="129" />
             <source>Derived factors</source>
             <translation>派生因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="128" />
+            <location filename="../processing_provider/algs/screen.py" line="129" />
             <source>LST day-night difference (lst_diff)</source>
             <translation>LST 昼夜温差（lst_diff）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="128" />
+            <location filename="../processing_provider/algs/screen.py" line="129" />
             <source>TVDI from the NDVI-LST space (tvdi)</source>
             <translation>基于 NDVI-LST 特征空间的 TVDI（tvdi）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="128" />
+            <location filename="../processing_provider/algs/screen.py" line="129" />
             <source>Antecedent precipitation index (api)</source>
             <translation>前期降水指数（api）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="128" />
+            <location filename="../processing_provider/algs/screen.py" line="129" />
             <source>Computed from the stack bands when their inputs are present and screened with the other factors.</source>
             <translation>当所需输入波段存在时由堆栈波段计算，并与其他因子一起参与筛选。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="137" />
+            <location filename="../processing_provider/algs/screen.py" line="138" />
             <source>Screening table</source>
             <translation>筛选结果表</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="137" />
+            <location filename="../processing_provider/algs/screen.py" line="138" />
             <source>CSV files (*.csv)</source>
             <translation>CSV 文件 (*.csv)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="137" />
+            <location filename="../processing_provider/algs/screen.py" line="138" />
             <source>CSV table with one row per factor, in rank order.</source>
             <translation>CSV 表，每个因子一行，按排名排序。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="140" />
+            <location filename="../processing_provider/algs/screen.py" line="141" />
             <source>Screening report</source>
             <translation>筛选报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="140" />
+            <location filename="../processing_provider/algs/screen.py" line="141" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="140" />
+            <location filename="../processing_provider/algs/screen.py" line="141" />
             <source>HTML report: factors ranked by their correlation with soil moisture (selected and dropped), the correlation heatmap and the table; shown in the Processing results viewer.</source>
             <translation>HTML 报告：按与土壤水分的相关性排序的因子（已选和已剔除）、相关系数热图和结果表；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="146" />
+            <location filename="../processing_provider/algs/screen.py" line="147" />
             <source>Selected factors (comma-separated)</source>
             <translation>已选因子（以逗号分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="181" />
+            <location filename="../processing_provider/algs/screen.py" line="182" />
             <source>{} coarse samples over {} date(s).</source>
             <translation>{} 个粗分辨率样本，共 {} 个日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="185" />
+            <location filename="../processing_provider/algs/screen.py" line="186" />
             <source>yes</source>
             <translation>是</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="185" />
+            <location filename="../processing_provider/algs/screen.py" line="186" />
             <source>no</source>
             <translation>否</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="188" />
+            <location filename="../processing_provider/algs/screen.py" line="189" />
             <source>Selected factors: {}</source>
             <translation>已选因子：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="192" />
+            <location filename="../processing_provider/algs/screen.py" line="193" />
             <source>Maximum collinearity</source>
             <translation>最大共线性</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="194" />
+            <location filename="../processing_provider/algs/screen.py" line="195" />
             <source>Minimum |r|</source>
             <translation>最小 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="195" />
+            <location filename="../processing_provider/algs/screen.py" line="196" />
             <source>Maximum number of factors</source>
             <translation>最大因子数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="196" />
+            <location filename="../processing_provider/algs/screen.py" line="197" />
             <source>no limit</source>
             <translation>不限</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="197" />
+            <location filename="../processing_provider/algs/screen.py" line="198" />
             <source>Maximum VIF</source>
             <translation>最大 VIF</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="197" />
+            <location filename="../processing_provider/algs/screen.py" line="198" />
             <source>off</source>
             <translation>关闭</translation>
         </message>
@@ -2551,33 +2611,58 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
             <translation>原因</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="166" />
+            <location filename="../processing_provider/algs/screen.py" line="167" />
             <source>SMAP values read with {}.</source>
             <translation>SMAP 值按 {} 读取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="201" />
+            <location filename="../processing_provider/algs/screen.py" line="202" />
             <source>SMAP values</source>
             <translation>SMAP 值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="98" />
+            <location filename="../processing_provider/algs/screen.py" line="99" />
             <source>Maximum collinearity |r|</source>
             <translation>最大共线性 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="116" />
+            <location filename="../processing_provider/algs/screen.py" line="117" />
             <source>Maximum factors (0 = no limit)</source>
             <translation>最多因子数（0 = 不限）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="119" />
+            <location filename="../processing_provider/algs/screen.py" line="120" />
             <source>Maximum VIF (0 = off)</source>
             <translation>最大 VIF（0 = 关闭）</translation>
         </message>
         <message>
+            <location filename="../processing_provider/algs/screen.py" line="199" />
+            <source>Collinearity filter</source>
+            <translation>共线性筛选</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/screen.py" line="104" />
+            <source>Study's correlation screening</source>
+            <translation>原研究的相关性筛选</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/screen.py" line="104" />
+            <source>Decided by the scale-transfer check</source>
+            <translation>由尺度迁移检验决定</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/screen.py" line="104" />
+            <source>Off</source>
+            <translation>关闭</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/screen.py" line="104" />
+            <source>Study's: of two collinear factors the weaker one is dropped, as the reference study screens. Scale-transfer check: such a factor is dropped only when a random forest trained on grids 2x and 3x coarser than SMAP predicts SMAP's cells no worse without it (tree models use collinear factors well). Off: no factor is dropped for collinearity.</source>
+            <translation>原研究方式：两个共线因子中较弱的一个被剔除，与参考研究的筛选方式相同。尺度迁移检验：仅当在比 SMAP 粗 2 倍和 3 倍的网格上训练的随机森林在没有该因子时预测 SMAP 像元并不更差时，才剔除该因子（树模型能很好地利用共线因子）。关闭：不因共线性剔除任何因子。</translation>
+        </message>
+        <message>
             <location filename="../processing_provider/algs/screen.py" line="58" />
-            <source>Required: both lists (SMAP rasters and factor stacks, one per date), or a fetch manifest instead of both. The form marks all three [optional] because either way is complete; it names what is missing before anything runs.
+            <source>Required: both lists (SMAP rasters and factor stacks, one per date), or a fetch manifest instead of both. For QGIS (qgis_process, models) all three are optional parameters because either way is complete; the dialog labels them with the alternative, and the algorithm names what is missing before anything runs.
 
 Ranks the downscaling factors by how strongly they relate to SMAP soil moisture and selects a non-redundant subset for smdownscale:train.
 
@@ -2592,7 +2677,7 @@ Derived factors (optional) are computed from the stack bands when their inputs a
 Outputs: a CSV table (factor, kind, n, pearson_r, pearson_p, spearman_r, spearman_p, rank, selected, reason, and with the diagnostics vif, mutual_info, perm_importance) and the selected factor names, comma-separated, ready for the 'Factors to use' input of smdownscale:train in a model. Neighbouring cells are autocorrelated, so p-values are optimistic: use them to rank, not as proof.
 
 Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undeclared fill value (e.g. -9999) stop the run with the fix. The advanced parameters SM_SCALE (factor to m3/m3, 0.01 for percent) and SM_NODATA (a fill value the file does not declare) say how to read SMAP. NDVI-like factors must lie within -1 to 1.</source>
-            <translation>必填：两个列表（SMAP 栅格和因子堆栈，每个日期一个），或改用一个数据获取清单代替这两个列表。表单把三者都标为 [可选]，因为任一种方式都是完整的；运行前会指出缺少什么。
+            <translation>必填：两个列表（SMAP 栅格和因子堆栈，每个日期一个），或改用一个数据获取清单代替这两个列表。对 QGIS（qgis_process、模型）而言，三者都是可选参数，因为任一种方式都是完整的；对话框在其标签中注明可替代的输入，算法在运行前会指出缺少什么。
 
 按各降尺度因子与 SMAP 土壤水分关系的强弱进行排序，并为 smdownscale:train 选出一组互不冗余的因子。
 
@@ -2607,31 +2692,6 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
 输出：CSV 表（factor、kind、n、pearson_r、pearson_p、spearman_r、spearman_p、rank、selected、reason，启用诊断时还有 vif、mutual_info、perm_importance），以及以逗号分隔的已选因子名称，可直接用作模型中 smdownscale:train 的“要使用的因子”输入。相邻像元存在自相关，因此 p 值偏乐观：请用于排序，而不要作为证明。
 
 单位：SMAP 土壤水分必须为 m3/m3；百分比、缩放后的整数或未声明的填充值（如 -9999）会使运行停止，并给出修正方法。高级参数 SM_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 SM_NODATA（文件未声明的填充值）说明如何读取 SMAP。类 NDVI 因子必须位于 -1 到 1 之间。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/screen.py" line="198" />
-            <source>Collinearity filter</source>
-            <translation>共线性筛选</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/screen.py" line="103" />
-            <source>Study's correlation screening</source>
-            <translation>原研究的相关性筛选</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/screen.py" line="103" />
-            <source>Decided by the scale-transfer check</source>
-            <translation>由尺度迁移检验决定</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/screen.py" line="103" />
-            <source>Off</source>
-            <translation>关闭</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/screen.py" line="103" />
-            <source>Study's: of two collinear factors the weaker one is dropped, as the reference study screens. Scale-transfer check: such a factor is dropped only when a random forest trained on grids 2x and 3x coarser than SMAP predicts SMAP's cells no worse without it (tree models use collinear factors well). Off: no factor is dropped for collinearity.</source>
-            <translation>原研究方式：两个共线因子中较弱的一个被剔除，与参考研究的筛选方式相同。尺度迁移检验：仅当在比 SMAP 粗 2 倍和 3 倍的网格上训练的随机森林在没有该因子时预测 SMAP 像元并不更差时，才剔除该因子（树模型能很好地利用共线因子）。关闭：不因共线性剔除任何因子。</translation>
         </message>
     </context>
     <context>
@@ -2907,27 +2967,27 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <translation>验证</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="310" />
+            <location filename="../processing_provider/base.py" line="327" />
             <source>Canceled: no output was written.</source>
             <translation>已取消：未写出任何输出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="314" />
+            <location filename="../processing_provider/base.py" line="331" />
             <source>Out of memory; process a smaller extent or close other programs.</source>
             <translation>内存不足；请处理更小的范围或关闭其他程序。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="261" />
+            <location filename="../processing_provider/base.py" line="278" />
             <source>No value for '{}' ({}); give one.</source>
             <translation>“{}”（{}）没有值；请给定一个值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="246" />
+            <location filename="../processing_provider/base.py" line="263" />
             <source>'{}' ({}) is not a number (nan); give a finite value.</source>
             <translation>“{}”（{}）不是数值（nan）；请给定一个有限值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="248" />
+            <location filename="../processing_provider/base.py" line="265" />
             <source>'{}' ({}) is infinite ({}); give a finite value.</source>
             <translation>“{}”（{}）为无穷大（{}）；请给定一个有限值。</translation>
         </message>
@@ -3011,288 +3071,318 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <translation>训练降尺度模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="126" />
+            <location filename="../processing_provider/algs/train.py" line="127" />
             <source>Band names of the factor stacks to train on, e.g. 'ndvi,lst_day,landcover' (the 'Selected factors' output of smdownscale:screen). Empty: all bands.</source>
             <translation>用于训练的因子堆栈波段名称，例如“ndvi,lst_day,landcover”（smdownscale:screen 的“已选因子”输出）。留空：使用所有波段。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="130" />
+            <location filename="../processing_provider/algs/train.py" line="131" />
             <source>Model</source>
             <translation>模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="118" />
+            <location filename="../processing_provider/algs/train.py" line="119" />
             <source>Random forest (RF)</source>
             <translation>随机森林（RF）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="118" />
+            <location filename="../processing_provider/algs/train.py" line="119" />
             <source>Support vector regression (SVR)</source>
             <translation>支持向量回归（SVR）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="119" />
+            <location filename="../processing_provider/algs/train.py" line="120" />
             <source>Regression tree (CART)</source>
             <translation>分类回归树（CART）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="119" />
+            <location filename="../processing_provider/algs/train.py" line="120" />
             <source>Gradient boosting (histogram-based)</source>
             <translation>梯度提升（基于直方图）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="120" />
+            <location filename="../processing_provider/algs/train.py" line="121" />
             <source>Extra trees</source>
             <translation>极端随机树</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="120" />
+            <location filename="../processing_provider/algs/train.py" line="121" />
             <source>Linear trend + gradient boosting</source>
             <translation>线性趋势 + 梯度提升</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="137" />
+            <location filename="../processing_provider/algs/train.py" line="138" />
             <source>Training mode</source>
             <translation>训练模式</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="137" />
+            <location filename="../processing_provider/algs/train.py" line="138" />
             <source>Scale-aware training learns the relation at the scale SMAP measures; the study's mode reproduces the published setup (trained on bilinearly resampled SMAP).</source>
             <translation>尺度感知训练在 SMAP 的观测尺度上学习关系；文献模式复现已发表的方案（在双线性重采样后的 SMAP 上训练）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="142" />
+            <location filename="../processing_provider/algs/train.py" line="143" />
             <source>Cross-validation</source>
             <translation>交叉验证</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="123" />
+            <location filename="../processing_provider/algs/train.py" line="124" />
             <source>Spatial blocks</source>
             <translation>空间分块</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="123" />
+            <location filename="../processing_provider/algs/train.py" line="124" />
             <source>Dates held out</source>
             <translation>留出日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="124" />
+            <location filename="../processing_provider/algs/train.py" line="125" />
             <source>Random K-fold (optimistic)</source>
             <translation>随机 K 折（偏乐观）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="142" />
+            <location filename="../processing_provider/algs/train.py" line="143" />
             <source>How the reported skill is estimated. Random K-fold mixes neighbouring cells between training and testing and overstates skill.</source>
             <translation>所报告精度的估计方式。随机 K 折会把相邻像元同时分到训练集和测试集中，从而高估精度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="146" />
+            <location filename="../processing_provider/algs/train.py" line="147" />
             <source>Hyperparameter search budget (s, 0 = off)</source>
             <translation>超参数搜索时间预算（秒，0 = 关闭）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="146" />
+            <location filename="../processing_provider/algs/train.py" line="147" />
             <source>Seconds to spend trying settings of the model (of each model with Auto), scored by spatial cross-validation. 0 uses the default settings.</source>
             <translation>尝试模型设置所用的秒数（“自动”模式下为每个模型），以空间交叉验证打分。0 表示使用默认设置。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="150" />
+            <location filename="../processing_provider/algs/train.py" line="151" />
             <source>Derived factors</source>
             <translation>派生因子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="150" />
+            <location filename="../processing_provider/algs/train.py" line="151" />
             <source>LST day-night difference (lst_diff)</source>
             <translation>LST 昼夜温差（lst_diff）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="150" />
+            <location filename="../processing_provider/algs/train.py" line="151" />
             <source>TVDI from the NDVI-LST space (tvdi)</source>
             <translation>基于 NDVI-LST 特征空间的 TVDI（tvdi）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="150" />
+            <location filename="../processing_provider/algs/train.py" line="151" />
             <source>Antecedent precipitation index (api)</source>
             <translation>前期降水指数（api）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="150" />
+            <location filename="../processing_provider/algs/train.py" line="151" />
             <source>Computed from the stack bands (lst_day and lst_night; ndvi and lst_day; daily precipitation_lag&lt;d&gt; bands) when present, and added to the factors; skipped with a note when their inputs are missing.</source>
             <translation>在所需波段存在时由堆栈波段计算（lst_day 和 lst_night；ndvi 和 lst_day；逐日的 precipitation_lag&lt;d&gt; 波段），并加入因子；若缺少所需输入，则跳过并给出提示。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="158" />
+            <location filename="../processing_provider/algs/train.py" line="159" />
             <source>Number of trees (random forest)</source>
             <translation>树的数量（随机森林）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="163" />
+            <location filename="../processing_provider/algs/train.py" line="164" />
             <source>Cross-validation folds (0 = none)</source>
             <translation>交叉验证折数（0 = 不进行）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="163" />
+            <location filename="../processing_provider/algs/train.py" line="164" />
             <source>Number of folds for both spatial and random cross-validation; 0 skips cross-validation, otherwise at least 2.</source>
             <translation>空间交叉验证和随机交叉验证的折数；0 表示跳过交叉验证，否则至少为 2。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="168" />
+            <location filename="../processing_provider/algs/train.py" line="169" />
             <source>Spatial CV block size (coarse cells)</source>
             <translation>空间交叉验证的分块大小（粗像元数）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="168" />
+            <location filename="../processing_provider/algs/train.py" line="169" />
             <source>Spatial folds hold out square blocks of this many SMAP cells per side (4 cells of 9 km = 36 km); use at least the range of spatial autocorrelation.</source>
             <translation>空间分折每次留出边长为这么多个 SMAP 像元的正方形分块（4 个 9 km 像元 = 36 km）；应至少取空间自相关的变程。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="172" />
+            <location filename="../processing_provider/algs/train.py" line="173" />
             <source>Random seed</source>
             <translation>随机种子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="172" />
+            <location filename="../processing_provider/algs/train.py" line="173" />
             <source>Seed for the model and the random folds; the same seed gives the same model.</source>
             <translation>模型和随机分折的种子；相同的种子得到相同的模型。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="184" />
+            <location filename="../processing_provider/algs/train.py" line="185" />
             <source>Model file</source>
             <translation>模型文件</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="184" />
+            <location filename="../processing_provider/algs/train.py" line="185" />
             <source>smdownscale model (*.smdmodel)</source>
             <translation>smdownscale 模型 (*.smdmodel)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="184" />
+            <location filename="../processing_provider/algs/train.py" line="185" />
             <source>Where to save the trained model (.smdmodel).</source>
             <translation>训练好的模型的保存位置（.smdmodel）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="187" />
+            <location filename="../processing_provider/algs/train.py" line="188" />
             <source>Training report</source>
             <translation>训练报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="187" />
+            <location filename="../processing_provider/algs/train.py" line="188" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="187" />
+            <location filename="../processing_provider/algs/train.py" line="188" />
             <source>HTML report: cross-validation metrics (spatial and random folds, pooled and per fold) and feature importance; shown in the Processing results viewer.</source>
             <translation>HTML 报告：交叉验证指标（空间分折和随机分折，合并及逐折）和特征重要性；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="192" />
+            <location filename="../processing_provider/algs/train.py" line="193" />
             <source>CV R (chosen scheme)</source>
             <translation>交叉验证 R（所选方案）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="193" />
+            <location filename="../processing_provider/algs/train.py" line="194" />
             <source>CV MAE (m3/m3)</source>
             <translation>交叉验证 MAE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="194" />
+            <location filename="../processing_provider/algs/train.py" line="195" />
             <source>CV RMSE (m3/m3)</source>
             <translation>交叉验证 RMSE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="195" />
+            <location filename="../processing_provider/algs/train.py" line="196" />
             <source>CV ubRMSD (m3/m3)</source>
             <translation>交叉验证 ubRMSD（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="198" />
+            <location filename="../processing_provider/algs/train.py" line="199" />
             <source>Training samples</source>
             <translation>训练样本数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="199" />
+            <location filename="../processing_provider/algs/train.py" line="200" />
             <source>Model type trained (the winner with Auto)</source>
             <translation>训练的模型类型（自动模式下为胜出者）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="239" />
+            <location filename="../processing_provider/algs/train.py" line="240" />
             <source>1 km pixels</source>
             <translation>1 km 像元</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="239" />
+            <location filename="../processing_provider/algs/train.py" line="240" />
             <source>coarse samples</source>
             <translation>粗分辨率样本</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="240" />
+            <location filename="../processing_provider/algs/train.py" line="241" />
             <source>{} model trained on {} {} over {} date(s); features: {}</source>
             <translation>{} 模型已基于 {} 个{}训练完成，共 {} 个日期；特征：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="243" />
+            <location filename="../processing_provider/algs/train.py" line="244" />
             <source>Training mode: {}</source>
             <translation>训练模式：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="252" />
+            <location filename="../processing_provider/algs/train.py" line="253" />
             <source>Derived factor {} was not computed: it {}.</source>
             <translation>派生因子 {} 未计算：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="254" />
+            <location filename="../processing_provider/algs/train.py" line="255" />
             <source>Factor {} was left out of the model: {}.</source>
             <translation>因子 {} 未纳入模型：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="260" />
+            <location filename="../processing_provider/algs/train.py" line="261" />
             <source>Cross-validation (soil moisture in m3/m3):</source>
             <translation>交叉验证（土壤水分单位 m3/m3）：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="265" />
+            <location filename="../processing_provider/algs/train.py" line="266" />
             <source>Feature importances: {}</source>
             <translation>特征重要性：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="158" />
+            <location filename="../processing_provider/algs/train.py" line="159" />
             <source>Trees in the random forest; more trees are steadier but slower. Used by the random forest only (the other models keep their defaults).</source>
             <translation>随机森林中树的数量；树越多结果越稳定，但速度越慢。仅用于随机森林（其他模型保持其默认值）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="223" />
+            <location filename="../processing_provider/algs/train.py" line="224" />
             <source>SMAP values read with {}; the model keeps this for downscaling.</source>
             <translation>SMAP 值按 {} 读取；模型会保存此设置用于降尺度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="130" />
+            <location filename="../processing_provider/algs/train.py" line="131" />
             <source>The regression algorithm. Auto compares RF, extra trees, both boosting models and SVR by spatial cross-validation and by the scale-transfer check (trained on grids 2x and 3x coarser than SMAP, scored on SMAP cells of held-out blocks), and keeps RF unless another model is better in both, on every fold.</source>
             <translation>回归算法。“自动”通过空间交叉验证和尺度迁移检验（在比 SMAP 粗 2 倍和 3 倍的格网上训练，在留出空间块的 SMAP 像元上评分）比较 RF、极端随机树、两种提升模型和 SVR；除非其他模型在两项检验的每一折上都更优，否则保留 RF。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="126" />
+            <location filename="../processing_provider/algs/train.py" line="127" />
             <source>Factors to use (default: all)</source>
             <translation>使用的因子（默认：全部）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="122" />
+            <location filename="../processing_provider/algs/train.py" line="123" />
             <source>Scale-aware: train on SMAP cells</source>
             <translation>尺度感知：在 SMAP 像元上训练</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="122" />
+            <location filename="../processing_provider/algs/train.py" line="123" />
             <source>Study's mode: SMAP at 1 km</source>
             <translation>文献模式：SMAP 重采样到 1 km</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="121" />
+            <location filename="../processing_provider/algs/train.py" line="122" />
             <source>Auto (RF unless clearly beaten)</source>
             <translation>自动（除非明显更优，否则用 RF）</translation>
         </message>
         <message>
+            <location filename="../processing_provider/algs/train.py" line="247" />
+            <source>The SVR has {} support vectors: downscaling a province-day (4 million 1 km pixels) takes about {} s on this computer ({}).</source>
+            <translation>该 SVR 有 {} 个支持向量：在本机上降尺度一个省级日（400 万个 1 km 像元）约需 {} 秒（{}）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/train.py" line="176" />
+            <source>Factor noise augmentation (0 = off)</source>
+            <translation>因子噪声增强（0 = 关闭）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/train.py" line="176" />
+            <source>Scale-aware mode: the model is fitted on noisy copies of the SMAP-cell samples, with this multiple of each factor's noise measured at 1 km (speckle, retrieval noise), so it does not follow that noise when applied to 1 km pixels. 0 fits the plain samples, as the study does.</source>
+            <translation>尺度感知模式：模型在 SMAP 像元样本的加噪副本上拟合，所加噪声为每个因子在 1 km 上测得的噪声（斑点噪声、反演噪声）乘以此倍数，因此应用到 1 km 像元时不会跟随这些噪声。0 表示直接用原始样本拟合，与原研究相同。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/train.py" line="197" />
+            <source>Scale transfer R</source>
+            <translation>尺度迁移检验 R</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/train.py" line="198" />
+            <source>Scale transfer RMSE (m3/m3)</source>
+            <translation>尺度迁移检验 RMSE（m3/m3）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/train.py" line="258" />
+            <source>Factor noise augmentation: {} noisy copies, {:g} x the 1 km noise of each factor ({})</source>
+            <translation>因子噪声增强：{} 个加噪副本，噪声为每个因子 1 km 噪声的 {:g} 倍（{}）</translation>
+        </message>
+        <message>
             <location filename="../processing_provider/algs/train.py" line="76" />
-            <source>Required: both lists (SMAP rasters and factor stacks, one per date), or a fetch manifest instead of both. The form marks all three [optional] because either way is complete; it names what is missing before anything runs.
+            <source>Required: both lists (SMAP rasters and factor stacks, one per date), or a fetch manifest instead of both. For QGIS (qgis_process, models) all three are optional parameters because either way is complete; the dialog labels them with the alternative, and the algorithm names what is missing before anything runs.
 
 Trains a machine-learning model that predicts soil moisture from the factors, and saves it as a .smdmodel file for smdownscale:downscale.
 
@@ -3309,7 +3399,7 @@ Derived factors (optional) are computed from the stack bands when their inputs a
 'Factors to use' takes comma-separated band names (e.g. the output of smdownscale:screen); empty uses every band of the stacks.
 
 Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scaled integers, a fill value such as -9999 that the file does not declare as nodata) stop the run with a message naming the file and the fix. The advanced parameters SM_SCALE (factor to m3/m3, 0.01 for percent) and SM_NODATA (a fill value the file does not declare; the file is not changed) say how to read SMAP; the model keeps them, so smdownscale:downscale reads SMAP the same way. NDVI-like factors (ndvi, evi, savi, ndwi) must lie within -1 to 1 (MODIS stores them as integers x 10000: multiply by 0.0001 first).</source>
-            <translation>必填：两个列表（SMAP 栅格和因子堆栈，每个日期一个），或改用一个数据获取清单代替这两个列表。表单把三者都标为 [可选]，因为任一种方式都是完整的；运行前会指出缺少什么。
+            <translation>必填：两个列表（SMAP 栅格和因子堆栈，每个日期一个），或改用一个数据获取清单代替这两个列表。对 QGIS（qgis_process、模型）而言，三者都是可选参数，因为任一种方式都是完整的；对话框在其标签中注明可替代的输入，算法在运行前会指出缺少什么。
 
 训练一个由因子预测土壤水分的机器学习模型，并将其保存为 .smdmodel 文件，供 smdownscale:downscale 使用。
 
@@ -3326,36 +3416,6 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
 “要使用的因子”接受以逗号分隔的波段名称（例如 smdownscale:screen 的输出）；留空则使用堆栈的所有波段。
 
 单位：SMAP 土壤水分必须为 m3/m3。不可能是 m3/m3 的值（百分比、缩放后的整数、文件未声明为无数据值的填充值如 -9999）会使运行停止，并给出指明文件和修正方法的消息。高级参数 SM_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 SM_NODATA（文件未声明的填充值；文件不会被修改）说明如何读取 SMAP；模型会保存它们，因此 smdownscale:downscale 以相同方式读取 SMAP。类 NDVI 因子（ndvi、evi、savi、ndwi）必须位于 -1 到 1 之间（MODIS 以整数 x 10000 存储：请先乘以 0.0001）。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/train.py" line="246" />
-            <source>The SVR has {} support vectors: downscaling a province-day (4 million 1 km pixels) takes about {} s on this computer ({}).</source>
-            <translation>该 SVR 有 {} 个支持向量：在本机上降尺度一个省级日（400 万个 1 km 像元）约需 {} 秒（{}）。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/train.py" line="175" />
-            <source>Factor noise augmentation (0 = off)</source>
-            <translation>因子噪声增强（0 = 关闭）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/train.py" line="175" />
-            <source>Scale-aware mode: the model is fitted on noisy copies of the SMAP-cell samples, with this multiple of each factor's noise measured at 1 km (speckle, retrieval noise), so it does not follow that noise when applied to 1 km pixels. 0 fits the plain samples, as the study does.</source>
-            <translation>尺度感知模式：模型在 SMAP 像元样本的加噪副本上拟合，所加噪声为每个因子在 1 km 上测得的噪声（斑点噪声、反演噪声）乘以此倍数，因此应用到 1 km 像元时不会跟随这些噪声。0 表示直接用原始样本拟合，与原研究相同。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/train.py" line="196" />
-            <source>Scale transfer R</source>
-            <translation>尺度迁移检验 R</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/train.py" line="197" />
-            <source>Scale transfer RMSE (m3/m3)</source>
-            <translation>尺度迁移检验 RMSE（m3/m3）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/train.py" line="257" />
-            <source>Factor noise augmentation: {} noisy copies, {:g} x the 1 km noise of each factor ({})</source>
-            <translation>因子噪声增强：{} 个加噪副本，噪声为每个因子 1 km 噪声的 {:g} 倍（{}）</translation>
         </message>
     </context>
     <context>
@@ -3376,367 +3436,367 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
             <translation>待验证的栅格（波段 1，m3/m3）；时间序列请留空。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="119" />
+            <location filename="../processing_provider/algs/validate.py" line="120" />
             <source>Reference raster</source>
             <translation>参考栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="119" />
+            <location filename="../processing_provider/algs/validate.py" line="120" />
             <source>A soil moisture raster of the same date, e.g. SMAP.</source>
             <translation>同一日期的土壤水分栅格，例如 SMAP。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="129" />
+            <location filename="../processing_provider/algs/validate.py" line="130" />
             <source>Reference resampling</source>
             <translation>参考数据重采样</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="129" />
+            <location filename="../processing_provider/algs/validate.py" line="130" />
             <source>Automatic (average if finer, bilinear if coarser)</source>
             <translation>自动（更精细时取均值，更粗时双线性插值）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="129" />
+            <location filename="../processing_provider/algs/validate.py" line="130" />
             <source>Bilinear</source>
             <translation>双线性插值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="129" />
+            <location filename="../processing_provider/algs/validate.py" line="130" />
             <source>Average</source>
             <translation>均值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="129" />
+            <location filename="../processing_provider/algs/validate.py" line="130" />
             <source>Nearest</source>
             <translation>最邻近</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="129" />
+            <location filename="../processing_provider/algs/validate.py" line="130" />
             <source>How the reference is brought onto the estimate's grid.</source>
             <translation>如何将参考数据转换到估算结果的格网上。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="135" />
+            <location filename="../processing_provider/algs/validate.py" line="136" />
             <source>Station points</source>
             <translation>站点（点图层）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="135" />
+            <location filename="../processing_provider/algs/validate.py" line="136" />
             <source>Point layer of in-situ observations, one feature per station and time.</source>
             <translation>地面实测观测的点图层，每个站点每个时间一个要素。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="138" />
+            <location filename="../processing_provider/algs/validate.py" line="139" />
             <source>Station id field</source>
             <translation>站点 ID 字段</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="138" />
+            <location filename="../processing_provider/algs/validate.py" line="139" />
             <source>Field identifying the station; empty: found by name (station, id, name), else stations are told apart by their coordinates.</source>
             <translation>标识站点的字段；留空：按名称查找（station、id、name），否则按坐标区分站点。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="142" />
+            <location filename="../processing_provider/algs/validate.py" line="143" />
             <source>Date field</source>
             <translation>日期字段</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="142" />
+            <location filename="../processing_provider/algs/validate.py" line="143" />
             <source>Date or date-time field (or text YYYY-MM-DD); empty: found by name.</source>
             <translation>日期或日期时间字段（或 YYYY-MM-DD 格式的文本）；留空：按名称查找。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="145" />
+            <location filename="../processing_provider/algs/validate.py" line="146" />
             <source>Soil moisture field (m3/m3)</source>
             <translation>土壤水分字段（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="145" />
+            <location filename="../processing_provider/algs/validate.py" line="146" />
             <source>Observed volumetric soil moisture in m3/m3; empty: found by name (value, sm, soil_moisture).</source>
             <translation>观测的体积土壤水分，单位 m3/m3；留空：按名称查找（value、sm、soil_moisture）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="149" />
+            <location filename="../processing_provider/algs/validate.py" line="150" />
             <source>Station observations (*.csv *.txt *.stm)</source>
             <translation>站点观测 (*.csv *.txt *.stm)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="154" />
+            <location filename="../processing_provider/algs/validate.py" line="155" />
             <source>Folder of ISMN .stm files</source>
             <translation>ISMN .stm 文件所在文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="158" />
+            <location filename="../processing_provider/algs/validate.py" line="159" />
             <source>Maximum sensor depth for ISMN files (m)</source>
             <translation>ISMN 文件的最大传感器深度（m）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="158" />
+            <location filename="../processing_provider/algs/validate.py" line="159" />
             <source>ISMN sensors whose top is deeper are ignored (SMAP surface soil moisture is 0-5 cm).</source>
             <translation>顶部深于此值的 ISMN 传感器将被忽略（SMAP 表层土壤水分为 0-5 cm）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="163" />
+            <location filename="../processing_provider/algs/validate.py" line="164" />
             <source>Day compared with the stations; empty: the date in the estimate's file name.</source>
             <translation>与站点比较的日期；留空：使用估算结果文件名中的日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="165" />
+            <location filename="../processing_provider/algs/validate.py" line="166" />
             <source>Metrics</source>
             <translation>精度指标</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="167" />
+            <location filename="../processing_provider/algs/validate.py" line="168" />
             <source>CSV files (*.csv)</source>
             <translation>CSV 文件 (*.csv)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="165" />
+            <location filename="../processing_provider/algs/validate.py" line="166" />
             <source>CSV with one row per source and the metrics n, r, mae, rmse, bias, ubrmsd.</source>
             <translation>CSV，每个数据源一行，包含指标 n、r、mae、rmse、bias、ubrmsd。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="167" />
+            <location filename="../processing_provider/algs/validate.py" line="168" />
             <source>Station pairs</source>
             <translation>站点配对</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="167" />
+            <location filename="../processing_provider/algs/validate.py" line="168" />
             <source>CSV with each station's observed daily mean and the estimate at its pixel.</source>
             <translation>CSV，包含每个站点观测的日均值及其所在像元的估算值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="171" />
+            <location filename="../processing_provider/algs/validate.py" line="172" />
             <source>Estimates of several dates, each with its date in the file name (YYYYMMDD or YYYY-MM-DD), instead of one estimate.</source>
             <translation>多个日期的估算结果，文件名中带有各自的日期（YYYYMMDD 或 YYYY-MM-DD），用于代替单个估算结果。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="175" />
+            <location filename="../processing_provider/algs/validate.py" line="176" />
             <source>Time series: reference rasters</source>
             <translation>时间序列：参考栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="175" />
+            <location filename="../processing_provider/algs/validate.py" line="176" />
             <source>Reference rasters of the same dates, paired with the estimates by the date in the file names.</source>
             <translation>相同日期的参考栅格，按文件名中的日期与估算结果配对。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="179" />
+            <location filename="../processing_provider/algs/validate.py" line="180" />
             <source>Report</source>
             <translation>报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="179" />
+            <location filename="../processing_provider/algs/validate.py" line="180" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="179" />
+            <location filename="../processing_provider/algs/validate.py" line="180" />
             <source>HTML report with the metrics and plots (estimate against reference with the 1:1 line, stations over time); shown in the Processing results viewer.</source>
             <translation>包含精度指标和图表（带 1:1 线的估算值对参考值图、站点随时间变化图）的 HTML 报告；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="183" />
+            <location filename="../processing_provider/algs/validate.py" line="184" />
             <source>Number of pairs</source>
             <translation>配对数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="183" />
+            <location filename="../processing_provider/algs/validate.py" line="184" />
             <source>Correlation R</source>
             <translation>相关系数 R</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="183" />
+            <location filename="../processing_provider/algs/validate.py" line="184" />
             <source>MAE (m3/m3)</source>
             <translation>MAE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="184" />
+            <location filename="../processing_provider/algs/validate.py" line="185" />
             <source>RMSE (m3/m3)</source>
             <translation>RMSE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="184" />
+            <location filename="../processing_provider/algs/validate.py" line="185" />
             <source>Bias (m3/m3)</source>
             <translation>偏差（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="185" />
+            <location filename="../processing_provider/algs/validate.py" line="186" />
             <source>ubRMSD (m3/m3)</source>
             <translation>ubRMSD（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="195" />
+            <location filename="../processing_provider/algs/validate.py" line="196" />
             <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
             <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="212" />
+            <location filename="../processing_provider/algs/validate.py" line="213" />
             <source>Give either one soil moisture estimate or a time series of estimates (not both).</source>
             <translation>请给定一个土壤水分估算结果或一个估算结果时间序列（不能同时给定两者）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="218" />
+            <location filename="../processing_provider/algs/validate.py" line="219" />
             <source>A time series of estimates is compared with a time series of reference rasters: give them under 'Time series: reference rasters'.</source>
             <translation>估算结果时间序列需要与参考栅格时间序列比较：请在“时间序列：参考栅格”中给定参考栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="226" />
+            <location filename="../processing_provider/algs/validate.py" line="227" />
             <source>Nothing to validate against: give a reference raster, station points, a station file or a folder of ISMN files.</source>
             <translation>没有可用于验证的参照：请给定参考栅格、站点点图层、站点文件或 ISMN 文件所在文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="323" />
+            <location filename="../processing_provider/algs/validate.py" line="324" />
             <source>The date '{}' is not a date; write it as YYYY-MM-DD.</source>
             <translation>日期“{}”不是日期；请写成 YYYY-MM-DD。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="245" />
+            <location filename="../processing_provider/algs/validate.py" line="246" />
             <source>The station layer</source>
             <translation>站点图层</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="251" />
+            <location filename="../processing_provider/algs/validate.py" line="252" />
             <source>date</source>
             <translation>日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="251" />
+            <location filename="../processing_provider/algs/validate.py" line="252" />
             <source>soil moisture</source>
             <translation>土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="252" />
+            <location filename="../processing_provider/algs/validate.py" line="253" />
             <source>The station layer {} has no {} field that could be recognised; its fields are: {}. Choose the field in the algorithm's parameters.</source>
             <translation>站点图层 {} 中没有可识别的{}字段；其字段为：{}。请在算法参数中选择该字段。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="260" />
+            <location filename="../processing_provider/algs/validate.py" line="261" />
             <source>Station fields: id {}, date {}, soil moisture {}</source>
             <translation>站点字段：ID {}，日期 {}，土壤水分 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="260" />
+            <location filename="../processing_provider/algs/validate.py" line="261" />
             <source>(coordinates)</source>
             <translation>（坐标）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="264" />
+            <location filename="../processing_provider/algs/validate.py" line="265" />
             <source>The station layer {} has no coordinate reference system; set one (Layer Properties &gt; Source) and run again.</source>
             <translation>站点图层 {} 没有坐标参考系；请设置一个（图层属性 &gt; 源）后重新运行。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="298" />
+            <location filename="../processing_provider/algs/validate.py" line="299" />
             <source>{} station observations from {} stations</source>
             <translation>{} 条站点观测，来自 {} 个站点</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="342" />
+            <location filename="../processing_provider/algs/validate.py" line="343" />
             <source>Reference resampled onto the estimate's grid with '{}'.</source>
             <translation>已使用“{}”将参考数据重采样到估算结果的格网上。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="358" />
+            <location filename="../processing_provider/algs/validate.py" line="359" />
             <source>Estimate</source>
             <translation>估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="360" />
+            <location filename="../processing_provider/algs/validate.py" line="361" />
             <source>Reference</source>
             <translation>参考数据</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="400" />
+            <location filename="../processing_provider/algs/validate.py" line="401" />
             <source>The date parameter is ignored for a time series: each estimate's date comes from its file name.</source>
             <translation>时间序列忽略日期参数：每个估算结果的日期取自其文件名。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="411" />
+            <location filename="../processing_provider/algs/validate.py" line="412" />
             <source>Stations skipped on {}</source>
             <translation>以下日期的站点被跳过：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="412" />
+            <location filename="../processing_provider/algs/validate.py" line="413" />
             <source>Per date:</source>
             <translation>逐日期：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="415" />
+            <location filename="../processing_provider/algs/validate.py" line="416" />
             <source>All dates pooled:</source>
             <translation>所有日期合并：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="424" />
+            <location filename="../processing_provider/algs/validate.py" line="425" />
             <source>Estimates</source>
             <translation>估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="426" />
+            <location filename="../processing_provider/algs/validate.py" line="427" />
             <source>References</source>
             <translation>参考数据</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="149" />
+            <location filename="../processing_provider/algs/validate.py" line="150" />
             <source>A CSV table with columns station, lon, lat, date, value (EPSG:4326, or a crs column), or one ISMN .stm file ('Header+values' or 'CEOP formatted').</source>
             <translation>包含 station、lon、lat、date、value 列的 CSV 表（EPSG:4326，或带 crs 列），或一个 ISMN .stm 文件（“Header+values”或“CEOP formatted”格式）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="154" />
+            <location filename="../processing_provider/algs/validate.py" line="155" />
             <source>An unzipped ISMN download ('Header+values' or 'CEOP formatted'); its soil moisture files are read, other files are listed in the log.</source>
             <translation>解压后的 ISMN 下载数据（“Header+values”或“CEOP formatted”格式）；读取其中的土壤水分文件，其他文件在日志中列出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="373" />
+            <location filename="../processing_provider/algs/validate.py" line="374" />
             <source>Reference values read with {}.</source>
             <translation>参考值按 {} 读取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="149" />
+            <location filename="../processing_provider/algs/validate.py" line="150" />
             <source>Station file (CSV, ISMN .stm)</source>
             <translation>站点文件（CSV、ISMN .stm）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="163" />
+            <location filename="../processing_provider/algs/validate.py" line="164" />
             <source>Date of the estimate</source>
             <translation>估算结果的日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="171" />
+            <location filename="../processing_provider/algs/validate.py" line="172" />
             <source>Time series: estimates</source>
             <translation>时间序列：估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="221" />
+            <location filename="../processing_provider/algs/validate.py" line="222" />
             <source>Reference rasters of a time series need a time series of estimates: give the estimates under 'Time series: estimates'.</source>
             <translation>时间序列的参考栅格需要估算结果时间序列：请在“时间序列：估算结果”中给定估算结果。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="121" />
+            <location filename="../processing_provider/algs/validate.py" line="122" />
             <source>Baseline: coarse SMAP</source>
             <translation>基线：粗分辨率 SMAP</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="121" />
+            <location filename="../processing_provider/algs/validate.py" line="122" />
             <source>The SMAP raster the estimate was downscaled from: resampled bilinearly and compared with the same reference, so the report shows what downscaling adds.</source>
             <translation>估算结果降尺度所用的 SMAP 栅格：双线性重采样后与同一参考值比较，使报告显示降尺度带来的增益。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="215" />
+            <location filename="../processing_provider/algs/validate.py" line="216" />
             <source>A baseline is compared with the reference raster of one estimate: give a reference raster too, or leave the baseline empty.</source>
             <translation>基线要与单个估算结果的参考栅格比较：请同时给出参考栅格，或将基线留空。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="362" />
+            <location filename="../processing_provider/algs/validate.py" line="363" />
             <source>Baseline</source>
             <translation>基线</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="124" />
+            <location filename="../processing_provider/algs/validate.py" line="125" />
             <source>Quality raster of the estimate</source>
             <translation>估算结果的质量栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="124" />
+            <location filename="../processing_provider/algs/validate.py" line="125" />
             <source>The quality raster 'Downscale soil moisture' wrote with the estimate: the reference comparison is also reported for fully observed, filled and coarse-only pixels (one date).</source>
             <translation>“降尺度土壤水分”随估算结果写出的质量栅格：与参考栅格的比较还会分别报告所有因子均有观测、已填补和仅粗分辨率场的像元（单一日期）。</translation>
         </message>
@@ -3773,6 +3833,21 @@ HTML 报告包含精度指标表、估算值对参考值的密度散点图（带
 
 单位：估算结果和参考栅格必须为 m3/m3；百分比、缩放后的整数或未声明的填充值（如 -9999）会使运行停止，并给出修正方法。高级参数 REF_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 REF_NODATA（文件未声明的填充值）说明如何读取参考栅格。站点值必须位于 0-1 m3/m3 之间。</translation>
         </message>
+        <message>
+            <location filename="../processing_provider/algs/validate.py" line="117" />
+            <source>or a time series</source>
+            <translation>或时间序列</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/validate.py" line="176" />
+            <source>or stations</source>
+            <translation>或站点</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/validate.py" line="172" />
+            <source>or one estimate</source>
+            <translation>或单个估算结果</translation>
+        </message>
     </context>
     <context>
         <name>alg</name>
@@ -3782,114 +3857,119 @@ HTML 报告包含精度指标表、估算值对参考值的密度散点图（带
             <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="49" />
+            <location filename="../processing_provider/inputs.py" line="53" />
             <source>Coarse (~9 km) soil moisture rasters in m3/m3, one per date, with the date in the file name (YYYYMMDD or YYYY-MM-DD). Band 1 is used.</source>
             <translation>粗分辨率（约 9 km）土壤水分栅格，单位 m3/m3，每个日期一个，文件名中带日期（YYYYMMDD 或 YYYY-MM-DD）。使用波段 1。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="53" />
+            <location filename="../processing_provider/inputs.py" line="57" />
             <source>Fine (1 km) multiband factor stacks from smdownscale:align, one per date with the same date in the file name as its soil moisture raster. Bands are identified by their names (band descriptions).</source>
             <translation>来自 smdownscale:align 的精细分辨率（1 km）多波段因子堆栈，每个日期一个，文件名中的日期与对应的土壤水分栅格相同。波段按名称（波段描述）识别。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="123" />
+            <location filename="../processing_provider/inputs.py" line="127" />
             <source>SMAP soil moisture</source>
             <translation>SMAP 土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="124" />
+            <location filename="../processing_provider/inputs.py" line="128" />
             <source>Factor stacks</source>
             <translation>因子堆栈</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="129" />
+            <location filename="../processing_provider/inputs.py" line="133" />
             <source>Minimum valid fraction per coarse cell</source>
             <translation>每个粗像元的最小有效比例</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="129" />
+            <location filename="../processing_provider/inputs.py" line="133" />
             <source>A coarse cell is used only when at least this share of its 1 km pixels has every factor valid.</source>
             <translation>仅当某粗像元中至少有此比例的 1 km 像元所有因子均有效时，才使用该粗像元。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="58" />
+            <location filename="../processing_provider/inputs.py" line="62" />
             <source>manifest.json written by smdownscale:fetchgee: its SMAP rasters and factor stacks are used instead of the two lists above.</source>
             <translation>由 smdownscale:fetchgee 写出的 manifest.json：使用其中的 SMAP 栅格和因子栈，代替上面的两个列表。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="101" />
+            <location filename="../processing_provider/inputs.py" line="105" />
             <source>Give either a manifest or the lists of SMAP rasters and factor stacks, not both.</source>
             <translation>请给出清单文件，或给出 SMAP 栅格和因子栈列表，二者不能同时给出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="105" />
+            <location filename="../processing_provider/inputs.py" line="109" />
             <source>Give the SMAP soil moisture rasters and the factor stacks (one per date), or a manifest from smdownscale:fetchgee.</source>
             <translation>请给出 SMAP 土壤水分栅格和因子栈（每个日期一个），或 smdownscale:fetchgee 生成的清单文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="149" />
+            <location filename="../processing_provider/inputs.py" line="153" />
             <source>The values are multiplied by this to give m3/m3: 0.01 for percent, 0.0001 for integers x 10000. Empty: as the model was trained (1 unless its SMAP had a scale).</source>
             <translation>数值乘以此系数得到 m3/m3：百分比为 0.01，整数 x 10000 为 0.0001。留空：按模型训练时的方式（除非其 SMAP 带有系数，否则为 1）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="152" />
+            <location filename="../processing_provider/inputs.py" line="156" />
             <source>The values are multiplied by this to give m3/m3: 1 for m3/m3, 0.01 for percent, 0.0001 for integers x 10000. Values that cannot be m3/m3 stop the run with a message.</source>
             <translation>数值乘以此系数得到 m3/m3：m3/m3 为 1，百分比为 0.01，整数 x 10000 为 0.0001。不可能是 m3/m3 的值会使运行停止并给出消息。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="160" />
+            <location filename="../processing_provider/inputs.py" line="164" />
             <source>A fill value the file does not declare as nodata (e.g. -9999); such pixels are ignored. Empty: the file's own nodata value only.</source>
             <translation>文件未声明为无数据值的填充值（如 -9999）；这些像元将被忽略。留空：仅使用文件自身的无数据值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="178" />
+            <location filename="../processing_provider/inputs.py" line="182" />
             <source>scale {:g}</source>
             <translation>系数 {:g}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="180" />
+            <location filename="../processing_provider/inputs.py" line="184" />
             <source>nodata {:g}</source>
             <translation>无数据值 {:g}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="142" />
+            <location filename="../processing_provider/inputs.py" line="146" />
             <source>Reference scale factor to m3/m3</source>
             <translation>参考栅格换算为 m3/m3 的系数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="142" />
+            <location filename="../processing_provider/inputs.py" line="146" />
             <source>SMAP scale factor to m3/m3</source>
             <translation>SMAP 换算为 m3/m3 的系数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="143" />
+            <location filename="../processing_provider/inputs.py" line="147" />
             <source>Reference nodata value (if not declared in the file)</source>
             <translation>参考栅格无数据值（文件中未声明时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="144" />
+            <location filename="../processing_provider/inputs.py" line="148" />
             <source>SMAP nodata value (if not declared in the file)</source>
             <translation>SMAP 无数据值（文件中未声明时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="157" />
+            <location filename="../processing_provider/inputs.py" line="161" />
             <source>A fill value the file does not declare as nodata (e.g. -9999); such pixels are ignored. Empty: the value the model was trained with, else the file's own nodata value only.</source>
             <translation>文件未声明为无数据值的填充值（如 -9999）；这些像元将被忽略。留空：使用模型训练时的值，否则仅使用文件自身的无数据值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="49" />
+            <location filename="../processing_provider/inputs.py" line="53" />
             <source>SMAP rasters, one per date</source>
             <translation>SMAP 栅格，每个日期一个</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="53" />
+            <location filename="../processing_provider/inputs.py" line="57" />
             <source>Factor stacks, one per date</source>
             <translation>因子堆栈，每个日期一个</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="58" />
+            <location filename="../processing_provider/inputs.py" line="62" />
             <source>Or instead: fetch manifest</source>
             <translation>或改用：数据获取清单</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/inputs.py" line="57" />
+            <source>or a manifest</source>
+            <translation>或清单文件</translation>
         </message>
     </context>
 </TS>
