@@ -61,7 +61,18 @@ class Choices:
         return self.form or self.keys
 
     def label(self, key: str) -> str:
-        """The English label of ``key``; an unknown key is shown as it is."""
+        """The English label of ``key``; an unknown key is shown as it is.
+
+        Parameters
+        ----------
+        key : str
+            An option key.
+
+        Returns
+        -------
+        str
+            Its English label, or ``key`` when it is not one of the keys.
+        """
         return self.labels.get(key, key)
 
 
