@@ -31,16 +31,14 @@ from typing import Any, Sequence
 import numpy as np
 from osgeo import gdal
 
-from . import raster
+from . import options, raster
 from .errors import InputError
 from .raster import IsCanceled, never_canceled
 
-DERIVED_FACTORS = ("lst_diff", "tvdi", "api")
-DERIVED_LABELS = {
-    "lst_diff": "LST day-night difference (lst_day - lst_night, K)",
-    "tvdi": "TVDI from the NDVI-LST space (fitted dry edge; 0 wet .. 1 dry)",
-    "api": "antecedent precipitation index (sum of 0.85^d x precipitation_lag<d>, mm)",
-}
+#: The derived factors' keys, in canonical order, and what each is (from the option registry).
+DERIVED_FACTORS = options.DERIVED_FACTORS.keys
+DERIVED_LABELS = options.DERIVED_FACTORS.labels
+#: The bands each derived factor is computed from (``api``: a series of ``precipitation_lag<d>`` bands).
 INPUTS = {"lst_diff": ("lst_day", "lst_night"), "tvdi": ("ndvi", "lst_day")}
 API_DECAY = 0.85
 API_BAND = re.compile(r"^precipitation_lag(\d+)$")

@@ -1,6 +1,6 @@
 """Every list a user chooses from, in one place: keys, English labels and the order forms show them in.
 
-As rasterio keeps its option sets in ``rasterio/enums.py``, the engine (``train``, ``residual``,
+As rasterio keeps its option sets in ``rasterio/enums.py``, the engine (``train``, ``residual``, ``derived``,
 ``gee.server``), the Processing wrappers (their enum parameters), the reports and the Earth Engine mapping
 all read these. A key is stable: it is stored in model files and manifests and passed by scripts. A label is
 the English text reports and messages show (the wrappers translate their own form labels). ``form`` is the
@@ -118,11 +118,19 @@ CV_MODES = Choices({
     "random": "random K-fold (optimistic)",
 })
 
+#: Factors computed from the bands of a 1 km stack (``derived.py``; screen's and train's "Derived factors").
+#: The labels say what each is; the reports and the model metadata show them.
+DERIVED_FACTORS = Choices({
+    "lst_diff": N_("LST day-night difference (lst_day - lst_night, K)"),
+    "tvdi": N_("TVDI from the NDVI-LST space (fitted dry edge; 0 wet .. 1 dry)"),
+    "api": N_("antecedent precipitation index (sum of 0.85^d x precipitation_lag<d>, mm)"),
+})
+
 #: At which scale the model learns.
 TRAINING_MODES = Choices({
     "coarse": "scale-aware: factors aggregated to the SMAP grid, trained on SMAP cells",
     "paper": "study's mode: SMAP resampled bilinearly to 1 km, trained on 1 km pixels",
 })
 
-__all__ = ["AUTO", "CV_MODES", "Choices", "EE_MODELS", "EE_RESIDUAL_MODES", "MODELS", "MODEL_CHOICES",
-           "RESIDUAL_MODES", "TRAINING_MODES"]
+__all__ = ["AUTO", "CV_MODES", "Choices", "DERIVED_FACTORS", "EE_MODELS", "EE_RESIDUAL_MODES", "MODELS",
+           "MODEL_CHOICES", "RESIDUAL_MODES", "TRAINING_MODES"]
