@@ -419,6 +419,11 @@ def stack_grid(ds: gdal.Dataset, path: str) -> Grid:
     -------
     Grid
         Its grid, checked against :data:`MAX_GRID_PIXELS`.
+
+    Raises
+    ------
+    InputError
+        The raster has no CRS, is rotated or damaged, or its grid is larger than the limit.
     """
     return Grid.from_dataset(ds, path).check_size(
         f"The factor stack {os.path.basename(path)}",
@@ -439,6 +444,11 @@ def coarse_grid(ds: gdal.Dataset, path: str) -> Grid:
     -------
     Grid
         Its grid, checked against :data:`MAX_COARSE_PIXELS`.
+
+    Raises
+    ------
+    InputError
+        The raster has no CRS, is rotated or damaged, or its grid is larger than the limit.
     """
     return Grid.from_dataset(ds, path).check_size(
         f"The soil moisture raster {os.path.basename(path)}", "Give the coarse (~9 km) SMAP raster of the area.",
