@@ -517,7 +517,7 @@ def write_csv(path: str, rows: Sequence[dict[str, Any]], columns: Sequence[str] 
     path : str
         The CSV file to write.
     rows : Sequence[dict[str, Any]]
-        One dict per factor; a missing column is written as NaN's cell.
+        One dict per factor; a column it lacks is written as an empty cell.
     columns : Sequence[str]
         The columns, in order.
     """
