@@ -294,7 +294,7 @@ def search(short_name: str, start: dt.date, end: dt.date, bbox: Sequence[float],
     limit : int
         The most granules accepted.
     is_canceled : IsCanceled
-        Checked between result pages.
+        Checked before and after the search.
 
     Returns
     -------
