@@ -259,7 +259,8 @@ def convert(paths: Sequence[str], out_dir: str, log=None) -> list[str]:
     Parameters
     ----------
     paths : Sequence[str]
-        MODIS files (HDF4/HDF5/NetCDF containers or single-layer GeoTIFFs).
+        MODIS files: HDF4/HDF5/NetCDF product files, or the per-layer files AppEEARS delivers (value and quality
+        layers of one export).
     out_dir : str
         The folder receiving the factor files.
     log : Callable[[str], None] or None
