@@ -57,14 +57,41 @@ class CellIndex:
         return idx
 
     def rows_exact(self, row0: int, nrows: int) -> np.ndarray:
-        """As :meth:`rows`, transforming every pixel center."""
+        """As :meth:`rows`, transforming every pixel center.
+
+        Parameters
+        ----------
+        row0 : int
+            The first fine row.
+        nrows : int
+            The number of rows.
+
+        Returns
+        -------
+        numpy.ndarray
+            int64 flat coarse cell index of each fine pixel, shape (nrows, fine width), -1 outside the coarse grid.
+        """
         x, y = self.fine.centers(row0, nrows)
         if self._ct is not None:
             x, y = self._transform(x, y)
         return self._cells(x, y)
 
     def rows(self, row0: int, nrows: int) -> np.ndarray:
-        """Flat coarse cell index for each fine pixel in rows row0..row0+nrows-1, shape (nrows, width)."""
+        """Flat coarse cell index for each fine pixel in rows row0..row0+nrows-1, shape (nrows, width).
+
+        Parameters
+        ----------
+        row0 : int
+            The first fine row.
+        nrows : int
+            The number of rows.
+
+        Returns
+        -------
+        numpy.ndarray
+            int64 flat coarse cell index (row * coarse width + column) of each fine pixel, shape (nrows, fine width),
+            -1 outside the coarse grid.
+        """
         step = int(self.LATTICE_STEP)
         if self._ct is None or step < 2 or self.fine.width < 4 * step:
             return self.rows_exact(row0, nrows)
@@ -242,7 +269,15 @@ class CoarseMean:
         self.total = np.zeros(n, dtype=np.float64 if area else np.int64)
 
     def add(self, row0: int, block: np.ndarray) -> None:
-        """Add a (bands, rows, width) float block with NaN for nodata."""
+        """Add a (bands, rows, width) float block with NaN for nodata.
+
+        Parameters
+        ----------
+        row0 : int
+            The block's first fine row.
+        block : numpy.ndarray
+            (bands, rows, fine width), or (rows, fine width) for one band; NaN for nodata.
+        """
         block = block[None] if block.ndim == 2 else block
         if isinstance(self.index, AreaIndex):
             share = self.index.share
@@ -266,18 +301,40 @@ class CoarseMean:
     def full_count(self) -> float:
         """The fine pixel count of a full cell: the 90th percentile of the cells' counts (0 when no cell has a
         pixel), the reference for a cell's valid fraction.
+
+        Returns
+        -------
+        float
+            Fine pixels in a full cell.
         """
         counts = self.total[self.total > 0]
         return float(np.percentile(counts, 90)) if counts.size else 0.0
 
     def fractions(self) -> np.ndarray:
-        """(bands, H, W) valid fraction per cell."""
+        """(bands, H, W) valid fraction per cell.
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 array (bands, coarse height, coarse width), each in [0, 1].
+        """
         full = max(self.full_count(), 1.0)
         frac = np.minimum(self.valid / full, 1.0)
         return frac.reshape((-1, self.index.coarse.height, self.index.coarse.width))
 
     def mean(self, min_valid_fraction: float = 0.0) -> np.ndarray:
-        """(bands, H, W) float64 means, NaN where the valid fraction is below the threshold or zero."""
+        """(bands, H, W) float64 means, NaN where the valid fraction is below the threshold or zero.
+
+        Parameters
+        ----------
+        min_valid_fraction : float
+            The least valid fraction (:meth:`fractions`) a cell needs (0: any valid pixel).
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 array (bands, coarse height, coarse width).
+        """
         with np.errstate(invalid="ignore", divide="ignore"):
             m = self.sums / self.valid
         m[self.valid == 0] = np.nan
@@ -289,7 +346,24 @@ class CoarseMean:
 
 
 def broadcast(index: CellIndex, row0: int, nrows: int, coarse_values: np.ndarray) -> np.ndarray:
-    """Coarse values (H, W) spread to the fine pixels of rows row0..; NaN outside the coarse grid."""
+    """Coarse values (H, W) spread to the fine pixels of rows row0..; NaN outside the coarse grid.
+
+    Parameters
+    ----------
+    index : CellIndex
+        The fine-to-coarse mapping.
+    row0 : int
+        The first fine row.
+    nrows : int
+        The number of rows.
+    coarse_values : numpy.ndarray
+        (coarse height, coarse width) values.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 array (nrows, fine width).
+    """
     idx = index.rows(row0, nrows)
     flat = np.asarray(coarse_values, dtype=np.float64).ravel()
     out = np.full(idx.shape, np.nan)

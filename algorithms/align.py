@@ -57,7 +57,13 @@ class AlignResult:
     valid_fraction: list[float] = field(default_factory=list)
 
     def resampling_by_input(self) -> dict[str, str]:
-        """Resampling used for each input path ('bilinear', or e.g. 'bilinear+mode' for mixed bands)."""
+        """Resampling used for each input path ('bilinear', or e.g. 'bilinear+mode' for mixed bands).
+
+        Returns
+        -------
+        dict[str, str]
+            Input path -> its resampling method(s), joined with '+' when its bands used several.
+        """
         out: dict[str, list[str]] = {}
         for src, method in zip(self.sources, self.resampling):
             methods = out.setdefault(src, [])

@@ -13,7 +13,18 @@ _DATE_RE = re.compile(r"(?<!\d)(\d{4})[-_]?(\d{2})[-_]?(\d{2})(?!\d)")
 
 
 def date_from_name(path: str) -> dt.date | None:
-    """The first valid YYYYMMDD / YYYY-MM-DD / YYYY_MM_DD date in a file name, or None."""
+    """The first valid YYYYMMDD / YYYY-MM-DD / YYYY_MM_DD date in a file name, or None.
+
+    Parameters
+    ----------
+    path : str
+        A file path or name (only the base name is read).
+
+    Returns
+    -------
+    datetime.date or None
+        The date, or None when the name carries no valid date.
+    """
     name = os.path.basename(path)
     for m in _DATE_RE.finditer(name):
         try:
@@ -24,7 +35,18 @@ def date_from_name(path: str) -> dt.date | None:
 
 
 def strip_date(stem: str) -> str:
-    """A file stem without its date and the separators around it ('ndvi_20230601' -> 'ndvi')."""
+    """A file stem without its date and the separators around it ('ndvi_20230601' -> 'ndvi').
+
+    Parameters
+    ----------
+    stem : str
+        A file name without its extension.
+
+    Returns
+    -------
+    str
+        The stem without its date (every date-like match removed).
+    """
     return _DATE_RE.sub("", stem).strip("_- .")
 
 
@@ -36,6 +58,19 @@ def pair_by_date(left: Sequence[str], right: Sequence[str], left_label: str,
     a date repeated on one side, or lists of different length without dates are errors that name
     the problem. A single file on each side needs no matching: when only one of the two carries a
     date (e.g. a temporary output of a model), that date labels the pair.
+
+    Parameters
+    ----------
+    left, right : Sequence[str]
+        The two file lists.
+    left_label, right_label : str
+        What each list holds, for the messages (e.g. "soil moisture").
+
+    Returns
+    -------
+    list of tuple of str
+        (label, left path, right path) per pair, sorted by date: the label is the date as YYYY-MM-DD, or
+        "#1", "#2", ... by position when no name carries a date.
 
     Raises
     ------
@@ -90,6 +125,20 @@ def calendar_steps(start: dt.date, end: dt.date, kind: str, days: int = 1) -> li
     or 1, 17, 33, ..., restarting every 1 January, so a year's last period is shorter); 'monthly', calendar
     months; 'ndays', ``days`` days from ``start``. The first and last periods are clipped to the range; the
     label is the (clipped) step start. Callers check ``kind``, the order of the dates and ``days`` first.
+
+    Parameters
+    ----------
+    start, end : datetime.date
+        The first and last day covered (both inclusive).
+    kind : str
+        'daily', '8day', '16day', 'monthly' or 'ndays'.
+    days : int
+        The step length in days for 'ndays'.
+
+    Returns
+    -------
+    list of tuple
+        (first day, day after the last, label 'YYYYMMDD') per step, in date order.
     """
     stop = end + dt.timedelta(days=1)
     out: list[tuple[dt.date, dt.date, str]] = []
@@ -114,6 +163,18 @@ def calendar_steps(start: dt.date, end: dt.date, kind: str, days: int = 1) -> li
 
 def as_date(value: object, what: str) -> dt.date:
     """A date from a date, a datetime or 'YYYY-MM-DD' text; ``what`` names it in the error ("start date").
+
+    Parameters
+    ----------
+    value : object
+        A date, a datetime or ISO text.
+    what : str
+        What the date is, for the message.
+
+    Returns
+    -------
+    datetime.date
+        The date (a datetime's date part).
 
     Raises
     ------

@@ -31,16 +31,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from osgeo import gdal
 
-from . import raster
+from . import options, raster
 from .errors import InputError
 from .raster import IsCanceled, never_canceled
 
-DERIVED_FACTORS = ("lst_diff", "tvdi", "api")
-DERIVED_LABELS = {
-    "lst_diff": "LST day-night difference (lst_day - lst_night, K)",
-    "tvdi": "TVDI from the NDVI-LST space (fitted dry edge; 0 wet .. 1 dry)",
-    "api": "antecedent precipitation index (sum of 0.85^d x precipitation_lag<d>, mm)",
-}
+#: The derived factors' keys, in canonical order, and what each is (from the option registry).
+DERIVED_FACTORS = options.DERIVED_FACTORS.keys
+DERIVED_LABELS = options.DERIVED_FACTORS.labels
+#: The bands each derived factor is computed from (``api``: a series of ``precipitation_lag<d>`` bands).
 INPUTS = {"lst_diff": ("lst_day", "lst_night"), "tvdi": ("ndvi", "lst_day")}
 API_DECAY = 0.85
 API_BAND = re.compile(r"^precipitation_lag(\d+)$")
@@ -55,6 +53,16 @@ TVDI_MAX_FIT_PIXELS = 2_000_000
 
 def check_names(names: Sequence[str] | None) -> list[str]:
     """Requested derived factors, validated and in canonical order (unknown names are an error).
+
+    Parameters
+    ----------
+    names : Sequence[str] or None
+        Factor names, any case; empty names are ignored (None: none).
+
+    Returns
+    -------
+    list of str
+        The lowercase keys, without duplicates, in :data:`DERIVED_FACTORS` order.
 
     Raises
     ------
@@ -73,7 +81,18 @@ def check_names(names: Sequence[str] | None) -> list[str]:
 
 
 def api_series(bands: Sequence[str]) -> list[tuple[int, str]]:
-    """(lag in days, band name) of the ``precipitation_lag<d>`` bands, by lag."""
+    """(lag in days, band name) of the ``precipitation_lag<d>`` bands, by lag.
+
+    Parameters
+    ----------
+    bands : Sequence[str]
+        Band names.
+
+    Returns
+    -------
+    list of tuple
+        (lag in days, band name) per precipitation band, by increasing lag.
+    """
     found = []
     for b in bands:
         m = API_BAND.match(b)
@@ -83,7 +102,20 @@ def api_series(bands: Sequence[str]) -> list[tuple[int, str]]:
 
 
 def inputs_of(name: str, bands: Sequence[str]) -> list[str] | None:
-    """The stack bands a derived factor is computed from, or None when they are not all present."""
+    """The stack bands a derived factor is computed from, or None when they are not all present.
+
+    Parameters
+    ----------
+    name : str
+        A derived factor key.
+    bands : Sequence[str]
+        The stack's band names.
+
+    Returns
+    -------
+    list of str or None
+        The input bands, or None.
+    """
     if name == "api":
         series = api_series(bands)
         return [b for _, b in series] if len(series) >= 2 else None
@@ -92,7 +124,18 @@ def inputs_of(name: str, bands: Sequence[str]) -> list[str] | None:
 
 
 def missing_inputs_text(name: str) -> str:
-    """What the derived factor ``name`` needs, as the end of a sentence ('needs the bands ...')."""
+    """What the derived factor ``name`` needs, as the end of a sentence ('needs the bands ...').
+
+    Parameters
+    ----------
+    name : str
+        A derived factor key.
+
+    Returns
+    -------
+    str
+        The phrase, e.g. 'needs the bands lst_day and lst_night'.
+    """
     if name == "api":
         return "needs at least two daily precipitation bands named precipitation_lag<d>"
     return f"needs the bands {' and '.join(INPUTS[name])}"
@@ -111,12 +154,30 @@ class DryEdge:
     pixels: int
 
     def to_dict(self) -> dict[str, Any]:
-        """The edges as JSON types (floats rounded to 6 decimals), for the model's metadata."""
+        """The edges as JSON types (floats rounded to 6 decimals), for the model's metadata.
+
+        Returns
+        -------
+        dict[str, Any]
+            The fields by name.
+        """
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
 def fit_dry_edge(ndvi: np.ndarray, lst: np.ndarray, n_bins: int = TVDI_BINS) -> DryEdge:
     """Fit the dry and wet edges of the NDVI-LST space (pixels where both are finite).
+
+    Parameters
+    ----------
+    ndvi, lst : numpy.ndarray
+        NDVI and LST (K) of the same pixels, any shape.
+    n_bins : int
+        NDVI bins between its 2nd and 98th percentiles.
+
+    Returns
+    -------
+    DryEdge
+        The dry edge's intercept and slope, the wet edge, the NDVI range, bins used and pixels fitted.
 
     Raises
     ------
@@ -153,7 +214,20 @@ def fit_dry_edge(ndvi: np.ndarray, lst: np.ndarray, n_bins: int = TVDI_BINS) -> 
 
 
 def tvdi(ndvi: np.ndarray, lst: np.ndarray, edge: DryEdge) -> np.ndarray:
-    """TVDI in [0, 1] (NaN where NDVI or LST is NaN)."""
+    """TVDI in [0, 1] (NaN where NDVI or LST is NaN).
+
+    Parameters
+    ----------
+    ndvi, lst : numpy.ndarray
+        NDVI and LST of the same shape.
+    edge : DryEdge
+        The fitted edges.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 TVDI of the same shape, 0 wet to 1 dry.
+    """
     ndvi = np.asarray(ndvi, dtype=np.float64)
     lst = np.asarray(lst, dtype=np.float64)
     span = np.maximum(edge.a + edge.b * ndvi - edge.t_min, 0.1)  # dry edge at least 0.1 K above the wet edge
@@ -163,6 +237,18 @@ def tvdi(ndvi: np.ndarray, lst: np.ndarray, edge: DryEdge) -> np.ndarray:
 
 def api(series: Sequence[tuple[int, np.ndarray]], decay: float = API_DECAY) -> np.ndarray:
     """Antecedent precipitation index sum(decay^d P_d) of (lag days, precipitation) pairs.
+
+    Parameters
+    ----------
+    series : Sequence[tuple[int, numpy.ndarray]]
+        (lag in days, daily precipitation in mm) pairs, arrays of one shape.
+    decay : float
+        The daily decay k.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 index of the arrays' shape, in mm (NaN where any day is NaN).
 
     Raises
     ------
@@ -235,7 +321,22 @@ class StackReader:
         return fit_dry_edge(np.concatenate(parts_n), np.concatenate(parts_t))
 
     def read(self, row0: int, nrows: int, dtype: type = np.float32) -> np.ndarray:
-        """(factors, rows, cols) array of the named factors in order, NaN for nodata."""
+        """(factors, rows, cols) array of the named factors in order, NaN for nodata.
+
+        Parameters
+        ----------
+        row0 : int
+            The first row.
+        nrows : int
+            The number of rows.
+        dtype : type
+            The array's numpy type.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (len(names), nrows, width), NaN for nodata.
+        """
         raw = raster.read_block(self.ds, row0, nrows, self._bands, dtype) if self._bands else None
         if raw is not None and self.fill is not None:
             self.fill(row0, nrows, self._wanted, raw)
@@ -257,7 +358,13 @@ class StackReader:
         return out
 
     def info(self) -> dict[str, Any]:
-        """What was derived, from which bands (and the TVDI edges): JSON types."""
+        """What was derived, from which bands (and the TVDI edges): JSON types.
+
+        Returns
+        -------
+        dict[str, Any]
+            Derived factor -> {'inputs': bands, plus 'dry_edge' for tvdi and 'decay' for api}.
+        """
         out: dict[str, Any] = {}
         for n, need in self.derived.items():
             item: dict[str, Any] = {"inputs": list(need)}
@@ -272,7 +379,22 @@ class StackReader:
 def resolve(requested: Sequence[str] | None, bands: Sequence[str], names: Sequence[str]) -> tuple[list[str],
                                                                                                   dict[str, str]]:
     """Derived factors to add to ``names`` (requested, not already a band or listed, inputs present) and
-    the requested ones skipped, with why."""
+    the requested ones skipped, with why.
+
+    Parameters
+    ----------
+    requested : Sequence[str] or None
+        Derived factors asked for (validated by :func:`check_names`).
+    bands : Sequence[str]
+        The stack's band names.
+    names : Sequence[str]
+        The factors already chosen.
+
+    Returns
+    -------
+    tuple
+        (derived factors to add, in canonical order; {skipped factor: why, as :func:`missing_inputs_text`}).
+    """
     add, skipped = [], {}
     for d in check_names(requested):
         if d in names:

@@ -126,7 +126,13 @@ class DownscaleResult:
     mean_tree_sd: float = math.nan
 
     def as_dict(self) -> dict[str, Any]:
-        """The result as a plain dict (for reports and Processing outputs)."""
+        """The result as a plain dict (for reports and Processing outputs).
+
+        Returns
+        -------
+        dict[str, Any]
+            The fields by name.
+        """
         return asdict(self)
 
 
@@ -351,7 +357,22 @@ def _remove(path: str) -> None:
 
 def model_reading(meta: dict[str, Any], scale: float | None, nodata: float | None) -> SmReading:
     """How to read the SMAP of residual correction: the given scale and nodata, else those the model was trained
-    with (``meta['soil_moisture_input']``; scale 1 and the file's nodata for older models)."""
+    with (``meta['soil_moisture_input']``; scale 1 and the file's nodata for older models).
+
+    Parameters
+    ----------
+    meta : dict[str, Any]
+        The model's metadata.
+    scale : float or None
+        The SMAP scale factor to m3/m3 given by the user (None: the model's).
+    nodata : float or None
+        An undeclared SMAP nodata value given by the user (None: the model's).
+
+    Returns
+    -------
+    SmReading
+        The scale and nodata to apply.
+    """
     trained = meta.get("soil_moisture_input") or {}
     if scale is None:
         scale = trained.get("scale", 1.0)
@@ -362,6 +383,13 @@ def model_reading(meta: dict[str, Any], scale: float | None, nodata: float | Non
 
 def check_model_target(meta: dict[str, Any], model_path: str) -> None:
     """Refuse a model trained on soil moisture that was not in m3/m3 (made before the units were checked).
+
+    Parameters
+    ----------
+    meta : dict[str, Any]
+        The model's metadata (``target_range``; a model without it is not checked).
+    model_path : str
+        The model file, named in the error.
 
     Raises
     ------
@@ -382,7 +410,21 @@ def check_model_target(meta: dict[str, Any], model_path: str) -> None:
 
 def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: dict[str, Any],
                        derived: dict[str, Any]) -> None:
-    """Refuse NDVI-like factors outside -1..1 and LST in other units than the model was trained on."""
+    """Refuse NDVI-like factors outside -1..1 and LST in other units than the model was trained on.
+
+    Parameters
+    ----------
+    ds : Any
+        The open factor stack (a ``gdal.Dataset``).
+    stack_path : str
+        Its path, named in errors.
+    specs : list[FactorSpec]
+        The model's factors.
+    meta : dict[str, Any]
+        The model's metadata (``feature_ranges``).
+    derived : dict[str, Any]
+        The derived factors computed from the stack (not checked: their inputs are).
+    """
     bands = raster.band_names(ds, stack_path)
     ranges = meta.get("feature_ranges") or {}
     for spec in specs:

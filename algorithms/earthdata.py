@@ -155,7 +155,20 @@ def _earthaccess() -> Any:
 
 
 def system(cmr_url: str | None = None, edl_host: str | None = None) -> Any:
-    """earthaccess's ``System`` for a CMR address and an Earthdata Login host; NASA's own (``PROD``) by default."""
+    """earthaccess's ``System`` for a CMR address and an Earthdata Login host; NASA's own (``PROD``) by default.
+
+    Parameters
+    ----------
+    cmr_url : str or None
+        The CMR address (None: NASA's).
+    edl_host : str or None
+        The Earthdata Login host (None: NASA's).
+
+    Returns
+    -------
+    Any
+        ``earthaccess.system.PROD`` when neither is given, else a new ``earthaccess.system.System``.
+    """
     from earthaccess.system import PROD, System
 
     if not cmr_url and not edl_host:
@@ -167,6 +180,22 @@ def system(cmr_url: str | None = None, edl_host: str | None = None) -> Any:
 def login(token: str | None = None, username: str | None = None, password: str | None = None,
           cmr_url: str | None = None, edl_host: str | None = None, log: Callable[[str], None] | None = None) -> Any:
     """An authenticated ``earthaccess.Auth`` (see the module doc for the order of the ways to log in).
+
+    Parameters
+    ----------
+    token : str or None
+        An Earthdata Login token.
+    username, password : str or None
+        Earthdata Login credentials.
+    cmr_url, edl_host : str or None
+        Other CMR and Earthdata Login addresses (None: NASA's).
+    log : Callable[[str], None] or None
+        Receives a line saying how the login was made (None: silent).
+
+    Returns
+    -------
+    Any
+        The ``earthaccess.Auth``, authenticated.
 
     Raises
     ------
@@ -220,7 +249,18 @@ def login(token: str | None = None, username: str | None = None, password: str |
 
 
 def auth_token(auth: Any) -> str | None:
-    """The Earthdata Login token of an ``earthaccess.Auth`` (for the data URLs)."""
+    """The Earthdata Login token of an ``earthaccess.Auth`` (for the data URLs).
+
+    Parameters
+    ----------
+    auth : Any
+        An ``earthaccess.Auth`` or None.
+
+    Returns
+    -------
+    str or None
+        The access token, or None without one.
+    """
     return ((getattr(auth, "token", None) or {}).get("access_token")) if auth is not None else None
 
 
@@ -236,6 +276,30 @@ def search(short_name: str, start: dt.date, end: dt.date, bbox: Sequence[float],
     """The granules of ``short_name`` (version ``version`` or the current default) over ``bbox`` (W, S, E, N in
     degrees) between ``start`` and ``end`` (inclusive), in time order, found by earthaccess in NASA's CMR
     (``auth``'s system, else ``cmr_url``'s).
+
+    Parameters
+    ----------
+    short_name : str
+        The CMR collection short name (e.g. 'SPL3SMP_E').
+    start, end : datetime.date
+        The first and last day (inclusive).
+    bbox : Sequence[float]
+        (W, S, E, N) in degrees.
+    version : str or None
+        The collection version (None: CMR's default).
+    cmr_url : str
+        The CMR address used without ``auth``.
+    auth : Any
+        An ``earthaccess.Auth`` whose system is searched, or None.
+    limit : int
+        The most granules accepted.
+    is_canceled : IsCanceled
+        Checked before and after the search.
+
+    Returns
+    -------
+    list of RemoteGranule
+        The granules (name, data URL, size, checksum, start time), in time order.
 
     Raises
     ------
@@ -319,6 +383,34 @@ def download(granules: Sequence[RemoteGranule], cache_dir: str, token: str | Non
              progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled,
              log: Callable[[str], None] | None = None, backoff: float = 1.0) -> list[str]:
     """Download ``granules`` into ``cache_dir`` (see the module doc); returns their paths, in order.
+
+    Parameters
+    ----------
+    granules : Sequence[RemoteGranule]
+        The granules to fetch.
+    cache_dir : str
+        The folder receiving them (files already complete are reused).
+    token : str or None
+        The Earthdata Login token sent with each request.
+    timeout : float
+        Seconds a request may wait for data.
+    retries : int
+        Attempts per granule.
+    opener : urllib.request.OpenerDirector or None
+        The opener used (None: a default one).
+    progress : Progress
+        Called with the fraction of bytes done (granules of unknown size count 1).
+    is_canceled : IsCanceled
+        Checked between granules and during each download.
+    log : Callable[[str], None] or None
+        Receives a line per file (None: silent).
+    backoff : float
+        The first wait between attempts, in seconds (doubling).
+
+    Returns
+    -------
+    list of str
+        The local paths, in the order of ``granules``.
 
     Raises
     ------
@@ -420,7 +512,20 @@ def _fetch_one(g: RemoteGranule, final: str, token: str, timeout: float, retries
 
 
 def area_bbox(area: Any, area_crs: str | None = None) -> tuple[float, float, float, float]:
-    """The area's bounding box in degrees (W, S, E, N), for CMR's ``bounding_box``; None: the whole globe."""
+    """The area's bounding box in degrees (W, S, E, N), for CMR's ``bounding_box``; None: the whole globe.
+
+    Parameters
+    ----------
+    area : Any
+        An area as :func:`.gee.fetch.area_geometry` takes it (a lon/lat box, a geometry, a layer path), or None.
+    area_crs : str or None
+        The area's CRS when it does not carry one.
+
+    Returns
+    -------
+    tuple of float
+        (W, S, E, N) in degrees; the whole globe when ``area`` is None.
+    """
     if area is None:
         return (-180.0, -90.0, 180.0, 90.0)
     from . import raster

@@ -49,18 +49,41 @@ class FactorSpec:
     classes: list[int] = field(default_factory=list)
 
     def feature_names(self) -> list[str]:
-        """The model features of this factor: its name, or ``name=class`` per class of a categorical factor."""
+        """The model features of this factor: its name, or ``name=class`` per class of a categorical factor.
+
+        Returns
+        -------
+        list of str
+            The feature names, in class order.
+        """
         if self.kind == CATEGORICAL:
             return [f"{self.name}={c}" for c in self.classes]
         return [self.name]
 
     def to_dict(self) -> dict[str, Any]:
-        """The spec as JSON types, for the model's metadata."""
+        """The spec as JSON types, for the model's metadata.
+
+        Returns
+        -------
+        dict[str, Any]
+            'name', 'kind' and 'classes' (ints).
+        """
         return {"name": self.name, "kind": self.kind, "classes": [int(c) for c in self.classes]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FactorSpec:
-        """A spec from :meth:`to_dict`'s form (kind defaults to continuous)."""
+        """A spec from :meth:`to_dict`'s form (kind defaults to continuous).
+
+        Parameters
+        ----------
+        d : dict[str, Any]
+            'name', optional 'kind' and 'classes'.
+
+        Returns
+        -------
+        FactorSpec
+            The spec.
+        """
         return cls(str(d["name"]), str(d.get("kind", CONTINUOUS)), [int(c) for c in d.get("classes", [])])
 
 
@@ -91,7 +114,18 @@ class Pairs:
 
 
 def feature_names(specs: Sequence[FactorSpec]) -> list[str]:
-    """Model input columns in order: ``name`` for continuous factors, ``name=cls`` per class otherwise."""
+    """Model input columns in order: ``name`` for continuous factors, ``name=cls`` per class otherwise.
+
+    Parameters
+    ----------
+    specs : Sequence[FactorSpec]
+        The factors, in stack order.
+
+    Returns
+    -------
+    list of str
+        The model's feature names, in column order.
+    """
     out: list[str] = []
     for s in specs:
         out.extend(s.feature_names())
@@ -101,6 +135,16 @@ def feature_names(specs: Sequence[FactorSpec]) -> list[str]:
 def min_samples(n_features: int) -> int:
     """The fewest training samples accepted for ``n_features`` features (at least :data:`MIN_SAMPLES`,
     :data:`SAMPLES_PER_FEATURE` per feature).
+
+    Parameters
+    ----------
+    n_features : int
+        The number of model features.
+
+    Returns
+    -------
+    int
+        The minimum number of samples.
     """
     return max(MIN_SAMPLES, SAMPLES_PER_FEATURE * n_features)
 
@@ -117,6 +161,18 @@ def fine_design(block: np.ndarray, specs: Sequence[FactorSpec]) -> tuple[np.ndar
     ``X`` float32 (n_valid, n_features) and the valid mask (rows, cols): a pixel is valid when all its
     factors are finite. Categorical factors become 0/1 per class of ``spec.classes`` (an unseen class
     gives all zeros).
+
+    Parameters
+    ----------
+    block : numpy.ndarray
+        (factors, rows, cols) or (rows, cols) float values, NaN for nodata.
+    specs : Sequence[FactorSpec]
+        One spec per band.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        (X float32 of shape (valid pixels, features), valid mask bool of shape (rows, cols)).
 
     Raises
     ------
@@ -437,6 +493,16 @@ def drop_constant_factors(pairs: Pairs) -> tuple[Pairs, list[str]]:
     varies at the fine scale it would only move predictions arbitrarily (e.g. through the SVR kernel).
     Raises InputError when every factor is constant.
 
+    Parameters
+    ----------
+    pairs : Pairs
+        The coarse training samples.
+
+    Returns
+    -------
+    tuple
+        (the pairs with the varying factors only, names of the factors dropped).
+
     Raises
     ------
     InputError
@@ -481,6 +547,21 @@ def fine_noise(stack_paths: Sequence[str], specs: Sequence[FactorSpec],
     Horizontal and vertical neighbours of up to :data:`NOISE_PIXELS` pixels (row blocks spread over the
     raster, so memory stays bounded) of up to :data:`NOISE_STACKS` stacks; the variances are averaged over
     the stacks. Speckled radar, cloud-edge and retrieval noise that averages out in a SMAP cell shows here.
+
+    Parameters
+    ----------
+    stack_paths : Sequence[str]
+        The 1 km factor stacks (up to :data:`NOISE_STACKS` of them, spread over the list, are read).
+    specs : Sequence[FactorSpec]
+        The factors.
+    is_canceled : IsCanceled
+        Checked between row blocks.
+
+    Returns
+    -------
+    dict[str, float]
+        Factor name -> noise standard deviation, in the factor's units (0 for categorical factors or when no
+        pair of neighbours is finite).
 
     Raises
     ------

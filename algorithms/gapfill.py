@@ -61,6 +61,16 @@ FILL_METHODS = ("bilinear", "cell")
 def check_method(method: str) -> str:
     """The fill method in lower case.
 
+    Parameters
+    ----------
+    method : str
+        A fill method, any case.
+
+    Returns
+    -------
+    str
+        The method, one of :data:`FILL_METHODS`.
+
     Raises
     ------
     InputError
@@ -120,7 +130,17 @@ class GapFiller:
         return np.stack(out)
 
     def observe(self, row0: int, block: np.ndarray, valid: np.ndarray) -> None:
-        """Accumulate a block's observed factors; remember it when some pixel inside the coarse grid misses one."""
+        """Accumulate a block's observed factors; remember it when some pixel inside the coarse grid misses one.
+
+        Parameters
+        ----------
+        row0 : int
+            The block's first fine row.
+        block : numpy.ndarray
+            (factors, rows, fine width) factors as read, in ``specs`` order, NaN for nodata.
+        valid : numpy.ndarray
+            (rows, fine width) bool: pixels with every factor observed.
+        """
         self._acc.add(row0, self._bands(block))
         cells = self.index.rows(row0, block.shape[1])
         if np.any(~valid & (cells >= 0)):
@@ -136,6 +156,21 @@ class GapFiller:
 
         Returns ``X`` (n, features) float32, the (rows, cols) mask of those pixels (row-major order of
         ``X``) and their quality codes (:data:`FILLED` or :data:`COARSE_ONLY`).
+
+        Parameters
+        ----------
+        row0 : int
+            The block's first fine row.
+        block : numpy.ndarray
+            (factors, rows, fine width) factors as read, in ``specs`` order, NaN for nodata.
+        valid : numpy.ndarray
+            (rows, fine width) bool: pixels with every factor observed.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            (X float32 (n, features); (rows, fine width) bool mask of the n pixels, row-major as X; uint8 quality codes
+            of the n pixels).
         """
         assert self.means is not None, "solve() must run first"
         cells = self.index.rows(row0, block.shape[1])

@@ -37,7 +37,18 @@ _state: dict[str, Any] = {"language": None, "table": {}, "patterns": None}
 
 
 def candidates(locale: str) -> list[str]:
-    """Catalog suffixes to try for ``locale``, most specific first ('zh-Hans' and 'zh_CN.UTF-8' -> zh_CN, zh)."""
+    """Catalog suffixes to try for ``locale``, most specific first ('zh-Hans' and 'zh_CN.UTF-8' -> zh_CN, zh).
+
+    Parameters
+    ----------
+    locale : str
+        A locale name ('zh_CN', 'zh-Hans', 'de_DE.UTF-8', ...).
+
+    Returns
+    -------
+    list of str
+        Language codes, most specific first; empty for '', 'C' and 'POSIX'.
+    """
     raw = (locale or "").replace("-", "_").split(".")[0].split("@")[0]
     names: list[str] = []
     lower = raw.lower()
@@ -50,7 +61,20 @@ def candidates(locale: str) -> list[str]:
 
 
 def catalog_file(locale: str, folder: str = I18N_DIR) -> str | None:
-    """The engine catalog for ``locale``, or None (English, or no catalog)."""
+    """The engine catalog for ``locale``, or None (English, or no catalog).
+
+    Parameters
+    ----------
+    locale : str
+        A locale name.
+    folder : str
+        The folder holding the catalogs.
+
+    Returns
+    -------
+    str or None
+        The path of the first catalog found for :func:`candidates`, or None.
+    """
     for name in candidates(locale):
         path = os.path.join(folder, f"{FILE_PREFIX}{name}.json")
         if os.path.isfile(path):
@@ -59,7 +83,20 @@ def catalog_file(locale: str, folder: str = I18N_DIR) -> str | None:
 
 
 def set_language(locale: str | None, folder: str = I18N_DIR) -> str | None:
-    """Use the catalog of ``locale`` (None or English: no translation). Returns the catalog file loaded."""
+    """Use the catalog of ``locale`` (None or English: no translation). Returns the catalog file loaded.
+
+    Parameters
+    ----------
+    locale : str or None
+        A locale name (None: English).
+    folder : str
+        The folder holding the catalogs.
+
+    Returns
+    -------
+    str or None
+        The catalog loaded, or None (messages stay English).
+    """
     path = catalog_file(locale, folder) if locale else None
     table: dict[str, str] = {}
     if path is not None:
@@ -74,12 +111,29 @@ def set_language(locale: str | None, folder: str = I18N_DIR) -> str | None:
 
 
 def language() -> str | None:
-    """The language messages are translated into (None: English)."""
+    """The language messages are translated into (None: English).
+
+    Returns
+    -------
+    str or None
+        A language code such as 'zh_CN', or None for English.
+    """
     return _state["language"]
 
 
 def template_regex(template: str) -> re.Pattern:
-    """A regular expression matching the messages ``template`` produces; group i captures placeholder {i}."""
+    """A regular expression matching the messages ``template`` produces; group i captures placeholder {i}.
+
+    Parameters
+    ----------
+    template : str
+        An English message with placeholders {0}, {1}, ...
+
+    Returns
+    -------
+    re.Pattern
+        The compiled pattern; placeholder {i} is group 'p<i>'.
+    """
     pieces = []
     pos = 0
     seen: set[str] = set()
@@ -109,7 +163,20 @@ def _patterns() -> list[tuple[re.Pattern, str, str]]:
 
 
 def fill(template: str, values: dict[str, str] | list[Any] | tuple[Any, ...]) -> str:
-    """``template`` with {i} replaced by value i (values are inserted as they are, braces and all)."""
+    """``template`` with {i} replaced by value i (values are inserted as they are, braces and all).
+
+    Parameters
+    ----------
+    template : str
+        A message with placeholders {0}, {1}, ...
+    values : dict[str, str] or list[Any] or tuple[Any, ...]
+        Values by group name ('p0', ...) or by position; placeholders without a value stay.
+
+    Returns
+    -------
+    str
+        The filled message.
+    """
     if isinstance(values, dict):
         return PLACEHOLDER.sub(lambda m: values.get(f"p{m.group(1)}", m.group(0)), template)
     return PLACEHOLDER.sub(lambda m: str(values[int(m.group(1))]) if int(m.group(1)) < len(values) else m.group(0),
@@ -117,7 +184,20 @@ def fill(template: str, values: dict[str, str] | list[Any] | tuple[Any, ...]) ->
 
 
 def translate(message: Any, depth: int = 0) -> str:
-    """``message`` in the chosen language (unchanged in English or when the catalog has no template for it)."""
+    """``message`` in the chosen language (unchanged in English or when the catalog has no template for it).
+
+    Parameters
+    ----------
+    message : Any
+        A message (converted with ``str``).
+    depth : int
+        The nesting depth of translated placeholder values (stops at :data:`MAX_DEPTH`).
+
+    Returns
+    -------
+    str
+        The translated text, or the message's text as it is.
+    """
     text = str(message)
     if not _state["table"] or not text or depth > MAX_DEPTH:
         return text
@@ -140,12 +220,34 @@ def _t(template: str, *values: Any) -> str:
 
 
 def N_(text: str) -> str:
-    """``text`` unchanged: marks a label translated later (``_t(label)``, or where the reports print it)."""
+    """``text`` unchanged: marks a label translated later (``_t(label)``, or where the reports print it).
+
+    Parameters
+    ----------
+    text : str
+        A label.
+
+    Returns
+    -------
+    str
+        ``text``.
+    """
     return text
 
 
 def translating(callback: Any) -> Any:
-    """``callback(text, ...)`` that receives its text translated (for log lines the engine emits)."""
+    """``callback(text, ...)`` that receives its text translated (for log lines the engine emits).
+
+    Parameters
+    ----------
+    callback : Any
+        A log callback taking the text first, or None.
+
+    Returns
+    -------
+    Any
+        A callback passing the translated text on, or None when ``callback`` is None.
+    """
     if callback is None:
         return None
 

@@ -36,7 +36,20 @@ def _first_tree(estimator: Any) -> Any | None:
 
 
 def locality_order(estimator: Any, x: np.ndarray) -> np.ndarray | None:
-    """Row order grouping rows by the leaf of the ensemble's first tree, or None when it would not help."""
+    """Row order grouping rows by the leaf of the ensemble's first tree, or None when it would not help.
+
+    Parameters
+    ----------
+    estimator : Any
+        A fitted estimator.
+    x : numpy.ndarray
+        The (rows, features) design matrix, float32.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        A permutation of the row indices, or None for a model that is not a tree ensemble or for few rows.
+    """
     tree = _first_tree(estimator)
     if tree is None or x.shape[0] < MIN_SORTED_ROWS:
         return None
@@ -55,6 +68,18 @@ def predict(estimator: Any, x: np.ndarray) -> np.ndarray:
 
     ``x`` is the (rows, features) design matrix (float32, as scikit-learn's trees use). The result is
     the estimator's own prediction for every row, in the original row order.
+
+    Parameters
+    ----------
+    estimator : Any
+        A fitted scikit-learn estimator.
+    x : numpy.ndarray
+        The (rows, features) design matrix (converted to float32).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 predictions, shape (rows,).
     """
     x = np.ascontiguousarray(x, dtype=np.float32)
     if x.shape[0] == 0:
@@ -95,6 +120,18 @@ class TreeMean:
     def from_arrays(cls, arrays: Any, n_features: int) -> TreeMean:
         """From (nodes, values, max_depth) per tree, as scikit-learn stores a Tree's state.
 
+        Parameters
+        ----------
+        arrays : Any
+            An iterable of (node records, values, max_depth), one per tree.
+        n_features : int
+            The number of features the trees take.
+
+        Returns
+        -------
+        TreeMean
+            The trees, whose prediction is the mean of their leaves.
+
         Raises
         ------
         ValueError
@@ -117,6 +154,18 @@ class TreeMean:
     def predict(self, x: np.ndarray, n_threads: int = 1) -> np.ndarray:
         """The mean of the trees' leaf values for every row of ``x`` (float64), rows visited in leaf order for
         large inputs (same values as scikit-learn's sequential predict).
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            The (rows, features) design matrix (converted to float32).
+        n_threads : int
+            Threads walking parts of the rows.
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 predictions, shape (rows,).
         """
         x = np.ascontiguousarray(x, dtype=np.float32)
         n = x.shape[0]
@@ -158,7 +207,18 @@ class SvrKernel:
 
     @classmethod
     def of(cls, estimator: Any) -> SvrKernel | None:
-        """The kernel of an RBF SVR (alone or after scikit-learn transformers), or None for any other model."""
+        """The kernel of an RBF SVR (alone or after scikit-learn transformers), or None for any other model.
+
+        Parameters
+        ----------
+        estimator : Any
+            A fitted estimator.
+
+        Returns
+        -------
+        SvrKernel or None
+            The kernel with the transformers to apply first, or None.
+        """
         found = native.compile_svr(estimator)
         return None if found is None else cls(*found)
 
@@ -168,7 +228,22 @@ class SvrKernel:
 
     def predict(self, x: np.ndarray, n_threads: int = 1, use_native: bool | None = None) -> np.ndarray:
         """scikit-learn's ``predict`` of the SVR (transformers applied) for every row of ``x``, float64, in chunks
-        of bounded memory (the compiled kernel, else numpy blocks: the same values within 1e-9)."""
+        of bounded memory (the compiled kernel, else numpy blocks: the same values within 1e-9).
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            The (rows, features) design matrix, before the transformers.
+        n_threads : int
+            Threads for the compiled kernel.
+        use_native : bool or None
+            As for :meth:`.native.CompiledSvr.predict`.
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 predictions, shape (rows,).
+        """
         n = x.shape[0]
         out = np.empty(n, dtype=np.float64)
         step = native.SVR_CHUNK_ROWS * max(1, int(n_threads))
@@ -212,14 +287,40 @@ class Predictor:
 
     @classmethod
     def from_compiled(cls, compiled: native.CompiledForest, n_jobs: int | None = -1) -> Predictor:
-        """A predictor for a tree model read straight into the walker's arrays (model_io.load_compiled)."""
+        """A predictor for a tree model read straight into the walker's arrays (model_io.load_compiled).
+
+        Parameters
+        ----------
+        compiled : native.CompiledForest
+            The walker's arrays.
+        n_jobs : int or None
+            Threads for prediction (None or -1: every core).
+
+        Returns
+        -------
+        Predictor
+            The predictor.
+        """
         self = cls.__new__(cls)
         self._setup(compiled.kind or "tree model", compiled, None, None, n_jobs)
         return self
 
     @classmethod
     def from_trees(cls, trees: TreeMean, n_jobs: int | None = -1) -> Predictor:
-        """A predictor for a tree model read as scikit-learn trees (model_io.load_trees, no compiled walker)."""
+        """A predictor for a tree model read as scikit-learn trees (model_io.load_trees, no compiled walker).
+
+        Parameters
+        ----------
+        trees : TreeMean
+            The trees.
+        n_jobs : int or None
+            Threads for prediction (None or -1: every core).
+
+        Returns
+        -------
+        Predictor
+            The predictor.
+        """
         self = cls.__new__(cls)
         self._setup(trees.kind or "tree model", None, trees, None, n_jobs)
         return self
@@ -231,7 +332,13 @@ class Predictor:
         return "compiled tree walker" if self.compiled is not None else "scikit-learn"
 
     def set_n_jobs(self, n_jobs: int | None) -> None:
-        """Threads for prediction: None or -1 means every core."""
+        """Threads for prediction: None or -1 means every core.
+
+        Parameters
+        ----------
+        n_jobs : int or None
+            The number of threads (None or -1: every core); also set on the estimator's ``n_jobs`` parameters.
+        """
         self.n_jobs = n_jobs
         if self.estimator is not None and n_jobs is not None and hasattr(self.estimator, "get_params"):
             try:
@@ -277,6 +384,16 @@ class Predictor:
         numpy.ndarray
             The trees' standard deviation per row (float64).
 
+        Parameters
+        ----------
+        x : numpy.ndarray
+            The (rows, features) design matrix, finite float32 rows.
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 standard deviations, shape (rows,).
+
         Raises
         ------
         ValueError
@@ -314,7 +431,18 @@ class Predictor:
         return np.sqrt(np.maximum(squares - mean * mean, 0.0))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """Prediction for every row of the design matrix ``x`` (finite float32 rows), float64."""
+        """Prediction for every row of the design matrix ``x`` (finite float32 rows), float64.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            The (rows, features) design matrix.
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 predictions, shape (rows,).
+        """
         if self.compiled is not None:
             return self.compiled.predict(x, self._threads())
         if self.trees is not None:

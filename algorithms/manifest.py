@@ -114,7 +114,15 @@ def _relative(path: str | None, folder: str) -> str | None:
 
 def remove_written(out_dir: str, written: Sequence[str]) -> None:
     """Undo a failed or canceled fetch/import: remove the files it wrote, then its smap/ and factors/ folders
-    when they are left empty (files that were there before are never touched)."""
+    when they are left empty (files that were there before are never touched).
+
+    Parameters
+    ----------
+    out_dir : str
+        The fetch's output folder.
+    written : Sequence[str]
+        The files the run wrote.
+    """
     for path in written:
         with contextlib.suppress(OSError):
             os.remove(path)
@@ -124,14 +132,41 @@ def remove_written(out_dir: str, written: Sequence[str]) -> None:
 
 
 def utc_now() -> str:
-    """The current UTC time as ISO 8601 text to the second ('2023-06-01T12:00:00Z')."""
+    """The current UTC time as ISO 8601 text to the second ('2023-06-01T12:00:00Z').
+
+    Returns
+    -------
+    str
+        'YYYY-MM-DDTHH:MM:SSZ'.
+    """
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def write_manifest(path: str, steps: Sequence[StepFiles | dict[str, Any]], bands: dict[str, Any],
                    request: dict[str, Any], provenance: dict[str, Any],
                    exports: Sequence[dict[str, Any]] | None = None) -> str:
-    """Write the manifest atomically; file paths (absolute or relative to the manifest) are stored relative."""
+    """Write the manifest atomically; file paths (absolute or relative to the manifest) are stored relative.
+
+    Parameters
+    ----------
+    path : str
+        The manifest file (its folder is created).
+    steps : Sequence[StepFiles or dict[str, Any]]
+        One entry per time step: date, optional exclusive end, SMAP file and factor stack.
+    bands : dict[str, Any]
+        Band descriptions of the stacks.
+    request : dict[str, Any]
+        The request that produced the files.
+    provenance : dict[str, Any]
+        Data sources and versions.
+    exports : Sequence[dict[str, Any]] or None
+        Earth Engine export tasks, when the files are exported rather than downloaded.
+
+    Returns
+    -------
+    str
+        The manifest's absolute path.
+    """
     path = os.path.abspath(path)
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
@@ -192,6 +227,18 @@ def _inside(rel: Any, folder: str, manifest: str) -> str:
 def read_manifest(path: str, check_files: bool = True) -> Manifest:
     """Read and check a manifest; every listed file must exist (missing ones are named) and stay inside its folder.
 
+    Parameters
+    ----------
+    path : str
+        The manifest file.
+    check_files : bool
+        Whether every listed file must exist inside the manifest's folder.
+
+    Returns
+    -------
+    Manifest
+        The manifest, every path absolute.
+
     Raises
     ------
     InputError
@@ -236,6 +283,16 @@ def read_manifest(path: str, check_files: bool = True) -> Manifest:
 
 def manifest_inputs(path: str) -> tuple[list[str], list[str]]:
     """(SMAP paths, factor stack paths) of a manifest, in date order, for train/screen/downscale.
+
+    Parameters
+    ----------
+    path : str
+        The manifest file.
+
+    Returns
+    -------
+    tuple of list of str
+        (SMAP paths, factor stack paths), one of each per date, in date order.
 
     Raises
     ------

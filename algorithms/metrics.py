@@ -24,6 +24,17 @@ def metrics(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
 
     ubRMSD = sqrt(mean(((x - mean x) - (y - mean y))^2)) = sqrt(RMSE^2 - bias^2).
     R is NaN when fewer than 2 pairs or either side has no variance.
+
+    Parameters
+    ----------
+    x, y : numpy.ndarray
+        Paired values of any (equal) shape: x the estimate, y the reference; non-finite pairs are left out.
+
+    Returns
+    -------
+    dict[str, float]
+        Keys 'n' (pairs used, an int), 'r', 'mae', 'rmse', 'bias' and 'ubrmsd', in the units of ``x`` and ``y``;
+        all but 'n' are NaN when no pair is finite.
     """
     x, y = _finite_pairs(x, y)
     n = int(x.size)
@@ -59,7 +70,13 @@ class MetricsAccumulator:
         self.hi = np.array([-np.inf, -np.inf])
 
     def add(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Add pairs (any shape; pairs where either side is not finite are ignored)."""
+        """Add pairs (any shape; pairs where either side is not finite are ignored).
+
+        Parameters
+        ----------
+        x, y : numpy.ndarray
+            Paired values of any (equal) shape: x the estimate, y the reference.
+        """
         x, y = _finite_pairs(x, y)
         nb = int(x.size)
         if nb == 0:
@@ -81,7 +98,13 @@ class MetricsAccumulator:
         self.n = n
 
     def result(self) -> dict[str, float]:
-        """The dict :func:`metrics` returns for all pairs added so far."""
+        """The dict :func:`metrics` returns for all pairs added so far.
+
+        Returns
+        -------
+        dict[str, float]
+            Keys 'n', 'r', 'mae', 'rmse', 'bias' and 'ubrmsd', as :func:`metrics` returns them.
+        """
         n = self.n
         if n == 0:
             return {"n": 0, "r": math.nan, "mae": math.nan, "rmse": math.nan, "bias": math.nan, "ubrmsd": math.nan}
@@ -95,7 +118,18 @@ class MetricsAccumulator:
 
 
 def csv_value(value: object) -> str:
-    """A metric as CSV text: integers as such, floats with 6 decimals, NaN/inf as an empty cell."""
+    """A metric as CSV text: integers as such, floats with 6 decimals, NaN/inf as an empty cell.
+
+    Parameters
+    ----------
+    value : object
+        A metric or any other cell value.
+
+    Returns
+    -------
+    str
+        The cell's text.
+    """
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     if isinstance(value, float) and not math.isfinite(value):

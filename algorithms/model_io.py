@@ -69,6 +69,16 @@ ALLOWED_LOADERS: frozenset[str] = frozenset({
 def jsonable(value: Any) -> Any:
     """A copy of ``value`` made of JSON types only (numpy scalars/arrays and tuples converted).
 
+    Parameters
+    ----------
+    value : Any
+        Metadata: dicts, lists, tuples, numpy scalars and arrays, JSON scalars.
+
+    Returns
+    -------
+    Any
+        The same content as dicts, lists and JSON scalars (non-finite floats kept as they are).
+
     Raises
     ------
     TypeError
@@ -96,6 +106,15 @@ def save_model(path: str, estimator: Any, meta: dict[str, Any]) -> None:
 
     ``format``, ``format_version``, ``sklearn_version`` and ``numpy_version`` are filled in unless
     ``meta`` sets them.
+
+    Parameters
+    ----------
+    path : str
+        The model file to write.
+    estimator : Any
+        A fitted scikit-learn estimator (of the :data:`ALLOWED_TYPES`).
+    meta : dict[str, Any]
+        Metadata (factors, ranges, metrics, ...), converted with :func:`jsonable`.
     """
     import sklearn
     import skops.io as sio
@@ -175,7 +194,18 @@ def _major_minor(version: str) -> str:
 
 
 def read_meta(path: str) -> dict[str, Any]:
-    """The metadata of a model file, read as JSON without loading the estimator, after the format checks."""
+    """The metadata of a model file, read as JSON without loading the estimator, after the format checks.
+
+    Parameters
+    ----------
+    path : str
+        A model file.
+
+    Returns
+    -------
+    dict[str, Any]
+        Its metadata.
+    """
     return _meta_of(path, _read_schema(path))
 
 
@@ -225,6 +255,16 @@ def load_model(path: str) -> tuple[Any, dict[str, Any]]:
     :data:`ALLOWED_TYPES`, or was written with another scikit-learn major.minor version.
     Nothing from the file is executed before these checks pass.
 
+    Parameters
+    ----------
+    path : str
+        A model file.
+
+    Returns
+    -------
+    tuple
+        (the fitted estimator, its metadata dict).
+
     Raises
     ------
     ModelFileError
@@ -248,7 +288,18 @@ def load_model(path: str) -> tuple[Any, dict[str, Any]]:
 
 
 def finite_or_none(value: float) -> float | None:
-    """NaN/inf become None so metadata stays strict JSON."""
+    """NaN/inf become None so metadata stays strict JSON.
+
+    Parameters
+    ----------
+    value : float
+        A number, or None.
+
+    Returns
+    -------
+    float or None
+        ``value`` as a float when it is finite, else None.
+    """
     return float(value) if value is not None and math.isfinite(value) else None
 
 
@@ -350,6 +401,16 @@ def load_compiled(path: str) -> tuple[Any, dict[str, Any]] | None:
     no scikit-learn object is created, so loading takes a fraction of the time and memory of
     :func:`load_model` and predicts exactly the same values. The file passes the same checks as in
     :func:`load_model` first. Returns None for any other model (load it with :func:`load_model`).
+
+    Parameters
+    ----------
+    path : str
+        A model file.
+
+    Returns
+    -------
+    tuple or None
+        (:class:`.native.CompiledForest`, metadata dict) for a tree model, else None.
     """
     from . import native
 
@@ -369,6 +430,16 @@ def load_trees(path: str) -> tuple[Any, dict[str, Any]] | None:
     :func:`load_model` (bit for bit), with the memory of the trees alone (skops holds every array of the
     file three times while it builds a forest). The arrays are checked before any tree is built from them.
     Returns None for any other model (load it with :func:`load_model`).
+
+    Parameters
+    ----------
+    path : str
+        A model file.
+
+    Returns
+    -------
+    tuple or None
+        (:class:`.inference.TreeMean`, metadata dict) for a tree model, else None.
     """
     from .inference import TreeMean
 

@@ -73,7 +73,18 @@ def _key(text: str) -> str:
 
 
 def is_modis(path: str) -> bool:
-    """True when ``path``'s file name names a MODIS LST or NDVI product (MOD11A1/A2, MOD13A2, MYD twins)."""
+    """True when ``path``'s file name names a MODIS LST or NDVI product (MOD11A1/A2, MOD13A2, MYD twins).
+
+    Parameters
+    ----------
+    path : str
+        A file path.
+
+    Returns
+    -------
+    bool
+        True when the name holds a MODIS LST/NDVI product code.
+    """
     return bool(_PRODUCT_RE.search(os.path.basename(path)))
 
 
@@ -87,6 +98,17 @@ class ModisFile:
 
 def describe(path: str) -> ModisFile:
     """The product, date (from the name, else None: the file's time axis) and tile of a MODIS file.
+
+    Parameters
+    ----------
+    path : str
+        A MODIS file as downloaded (NASA's or AppEEARS' name).
+
+    Returns
+    -------
+    ModisFile
+        Its path, product (upper case), date (None: dated by the file's time axis) and tile ('' when the name has
+        none).
 
     Raises
     ------
@@ -160,7 +182,18 @@ def layer_name(subdataset: str) -> str:
     """The layer at the end of a GDAL subdataset name: an HDF4-EOS grid field
     (``HDF4_EOS:EOS_GRID:"f.hdf":MODIS_Grid_16DAY_1km_VI:"1 km 16 days NDVI"``), an HDF5 path
     (``HDF5:"f.h5"://MODIS_Grid_Daily_1km_LST/Data_Fields/LST_Day_1km``) or a NetCDF variable
-    (``NETCDF:"f.nc":LST_Day_1km``)."""
+    (``NETCDF:"f.nc":LST_Day_1km``).
+
+    Parameters
+    ----------
+    subdataset : str
+        A GDAL subdataset name.
+
+    Returns
+    -------
+    str
+        The layer's name, without quotes.
+    """
     return re.split(r"[:/]", subdataset.rstrip('"'))[-1].strip('"')
 
 
@@ -222,6 +255,21 @@ def _values(layer: Layer, raw: np.ndarray, qc: np.ndarray) -> np.ndarray:
 
 def convert(paths: Sequence[str], out_dir: str, log=None) -> list[str]:
     """Turn MODIS files into dated single-factor GeoTIFFs in ``out_dir``; returns their paths.
+
+    Parameters
+    ----------
+    paths : Sequence[str]
+        MODIS files: HDF4/HDF5/NetCDF product files, or the per-layer files AppEEARS delivers (value and quality
+        layers of one export).
+    out_dir : str
+        The folder receiving the factor files.
+    log : Callable[[str], None] or None
+        Receives one line per file written (None: silent).
+
+    Returns
+    -------
+    list of str
+        The written GeoTIFFs, one per layer and date (values scaled, QC-failed pixels nodata), in order of writing.
 
     Raises
     ------

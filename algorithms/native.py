@@ -52,21 +52,44 @@ _state: dict[str, Any] = {}
 
 
 def library_path() -> str:
-    """Where ``make native`` puts the compiled library on this platform."""
+    """Where ``make native`` puts the compiled library on this platform.
+
+    Returns
+    -------
+    str
+        The library's path next to this module (.so, .dylib or .dll).
+    """
     ext = ".dll" if sys.platform == "win32" else ".dylib" if sys.platform == "darwin" else ".so"
     return os.path.join(_DIR, "libsmdtreewalk" + ext)
 
 
 def build_hint(plugin_dir: str = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) -> str:
     """How to build the library here: 'make native' in a checkout (it has the Makefile); from the plugin's
-    dependency dialog in a plugin installed from the zip (no Makefile)."""
+    dependency dialog in a plugin installed from the zip (no Makefile).
+
+    Parameters
+    ----------
+    plugin_dir : str
+        The plugin's folder (default: the one holding this package).
+
+    Returns
+    -------
+    str
+        The instruction, as a phrase to put in a message.
+    """
     if os.path.isfile(os.path.join(plugin_dir, "Makefile")):
         return "run 'make native'"
     return "build it with 'Build compiled tree walker' in the plugin menu's 'Check dependencies…'"
 
 
 def switched_off() -> bool:
-    """True when ``SMDOWNSCALE_NATIVE`` asks for scikit-learn (0, no, off or false)."""
+    """True when ``SMDOWNSCALE_NATIVE`` asks for scikit-learn (0, no, off or false).
+
+    Returns
+    -------
+    bool
+        True when the environment switches the compiled library off.
+    """
     return os.environ.get(ENV_SWITCH, "").strip().lower() in ("0", "no", "off", "false")
 
 
@@ -117,18 +140,36 @@ def _svr_function() -> Any:
 
 
 def available() -> bool:
-    """True when the compiled library is built, loadable and not switched off."""
+    """True when the compiled library is built, loadable and not switched off.
+
+    Returns
+    -------
+    bool
+        True when the compiled tree walker can be used.
+    """
     return _function() is not None
 
 
 def status() -> str:
-    """One line saying which prediction backend is used for tree models, and why."""
+    """One line saying which prediction backend is used for tree models, and why.
+
+    Returns
+    -------
+    str
+        The backend and the reason (e.g. why the library was not loaded).
+    """
     _function()
     return str(_state.get("why"))
 
 
 def find_compiler() -> str | None:
-    """The C compiler :func:`build` would use ($CC, else cc, gcc or clang on the PATH), or None."""
+    """The C compiler :func:`build` would use ($CC, else cc, gcc or clang on the PATH), or None.
+
+    Returns
+    -------
+    str or None
+        The compiler's full path, or None.
+    """
     for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
         if name and shutil.which(name):
             return shutil.which(name)
@@ -142,6 +183,22 @@ def build(compiler: str | None = None, output: str | None = None, timeout: float
     The one way the library is built: by ``make native`` (``python3 algorithms/native.py --strict``, warnings
     as errors) and by *Check dependencies…* for a plugin installed from a zip. The library is written under
     a temporary name and renamed when complete; nothing is left on failure.
+
+    Parameters
+    ----------
+    compiler : str or None
+        The C compiler (None: :func:`find_compiler`).
+    output : str or None
+        The library to write (None: :func:`library_path`).
+    timeout : float
+        Seconds the compiler may run.
+    strict : bool
+        Whether compiler warnings are errors.
+
+    Returns
+    -------
+    tuple
+        (True when the library was built, a message saying what happened or what to do).
     """
     cc = compiler or find_compiler()
     if not cc:
@@ -203,7 +260,18 @@ def _trees_of(estimator: Any) -> list[Any] | None:
 
 def supports(estimator: Any) -> bool:
     """True for the models the compiled walker predicts (single-output forests, extra trees, regression trees,
-    squared-error gradient boosting of both kinds)."""
+    squared-error gradient boosting of both kinds).
+
+    Parameters
+    ----------
+    estimator : Any
+        A fitted estimator.
+
+    Returns
+    -------
+    bool
+        True when the compiled walker can predict it.
+    """
     return _trees_of(estimator) is not None or _boosted_of(estimator) is not None
 
 
@@ -240,6 +308,15 @@ def check_tree_arrays(left: np.ndarray, right: np.ndarray, feature: np.ndarray, 
     """Refuse scikit-learn tree arrays a walk could leave or loop in: every internal node's children must
     be later nodes, its feature a column; a leaf has -1 for both children. Raises ValueError.
 
+    Parameters
+    ----------
+    left, right : numpy.ndarray
+        Children of each node (-1 for a leaf).
+    feature : numpy.ndarray
+        The feature each node splits on.
+    n_features : int
+        The number of features the model takes.
+
     Raises
     ------
     ValueError
@@ -260,7 +337,17 @@ def check_tree_arrays(left: np.ndarray, right: np.ndarray, feature: np.ndarray, 
 
 def in_row_parts(n: int, threads: int, run: Any) -> None:
     """``run(a, b)`` over ``threads`` contiguous parts of rows [0, n), in parallel when threads > 1 (the
-    work must release the GIL: the compiled walk does, as does scikit-learn's tree walk)."""
+    work must release the GIL: the compiled walk does, as does scikit-learn's tree walk).
+
+    Parameters
+    ----------
+    n : int
+        The number of rows.
+    threads : int
+        The number of parts (and threads).
+    run : Any
+        A callable ``run(first_row, end_row)`` filling rows [first_row, end_row).
+    """
     if threads <= 1:
         run(0, n)
         return
@@ -324,6 +411,18 @@ class CompiledForest:
 
         ``x`` must be finite (rows with missing factors are never predicted); the caller checks that
         :func:`available` is True.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Shape (rows, n_features), finite (converted to float32).
+        n_threads : int or None
+            Threads to use (None: every core; fewer for few rows).
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 predictions, shape (rows,).
 
         Raises
         ------
@@ -389,7 +488,18 @@ def _compile_boosted(estimator: Any) -> CompiledForest | None:
 
 def compile_forest(estimator: Any) -> CompiledForest | None:
     """Flat arrays of a fitted RandomForestRegressor / ExtraTreesRegressor / DecisionTreeRegressor, or of a
-    squared-error (Hist)GradientBoostingRegressor, else None."""
+    squared-error (Hist)GradientBoostingRegressor, else None.
+
+    Parameters
+    ----------
+    estimator : Any
+        A fitted scikit-learn estimator.
+
+    Returns
+    -------
+    CompiledForest or None
+        The flat arrays (``kind`` set to the estimator's class name), or None for another model.
+    """
     trees = _trees_of(estimator)
     if trees is None:
         compiled = _compile_boosted(estimator)
@@ -410,6 +520,20 @@ def compile_trees(trees: Iterable[tuple[np.ndarray, ...]], n_features: int,
     threshold, value) arrays; their prediction is the mean of the trees' leaf values (one tree: its own).
 
     Trees are consumed one at a time (an iterator of trees read from a file never holds them all).
+
+    Parameters
+    ----------
+    trees : Iterable[tuple[numpy.ndarray, ...]]
+        (children_left, children_right, feature, threshold, value) per tree.
+    n_features : int
+        The number of features the trees take.
+    divisor : float or None
+        What the sum of the trees' leaves is divided by (None: the number of trees, a mean).
+
+    Returns
+    -------
+    CompiledForest or None
+        The flat arrays, or None when no tree is given, a tree has several outputs, or the nodes exceed 32-bit ids.
 
     Raises
     ------
@@ -511,6 +635,20 @@ class CompiledSvr:
     def predict(self, x: np.ndarray, n_threads: int | None = None, use_native: bool | None = None) -> np.ndarray:
         """The decision function for every row of ``x`` (already transformed; finite), float64.
 
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Shape (rows, n_features): the rows after the pipeline's transformers.
+        n_threads : int or None
+            Threads for the compiled kernel (None: every core).
+        use_native : bool or None
+            True: the compiled kernel (an error without it); False: numpy; None: the compiled kernel when available.
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 decision values, shape (rows,).
+
         Raises
         ------
         ValueError
@@ -548,7 +686,30 @@ class CompiledSvr:
 def svr_numpy(x: np.ndarray, sv: np.ndarray, sv_norm: np.ndarray, coef: np.ndarray, gamma: float,
               intercept: float, block: int = 2048) -> np.ndarray:
     """The RBF decision function in numpy blocks (the fallback): exp(-gamma (|x|^2 + |s|^2 - 2 x.s)) through
-    BLAS, at most ``block`` x support vectors kernel values in memory at a time."""
+    BLAS, at most ``block`` x support vectors kernel values in memory at a time.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Shape (rows, n_features), float64.
+    sv : numpy.ndarray
+        The support vectors, shape (n_sv, n_features).
+    sv_norm : numpy.ndarray
+        Their squared norms, shape (n_sv,).
+    coef : numpy.ndarray
+        The dual coefficients, shape (n_sv,).
+    gamma : float
+        The RBF kernel's gamma.
+    intercept : float
+        The intercept.
+    block : int
+        Rows per block.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 decision values, shape (rows,).
+    """
     out = np.empty(x.shape[0], dtype=np.float64)
     for a in range(0, x.shape[0], block):
         xb = x[a:a + block]
@@ -563,7 +724,18 @@ def svr_numpy(x: np.ndarray, sv: np.ndarray, sv_norm: np.ndarray, coef: np.ndarr
 
 
 def compile_svr(estimator: Any) -> tuple[list[Any], CompiledSvr] | None:
-    """(transformers to apply first, the kernel's arrays) for an RBF SVR or a Pipeline ending in one, else None."""
+    """(transformers to apply first, the kernel's arrays) for an RBF SVR or a Pipeline ending in one, else None.
+
+    Parameters
+    ----------
+    estimator : Any
+        A fitted SVR, or a Pipeline ending in one.
+
+    Returns
+    -------
+    tuple or None
+        (the pipeline's steps before the SVR, :class:`CompiledSvr`), or None for another model or kernel.
+    """
     found = _svr_of(estimator)
     if found is None:
         return None
@@ -579,7 +751,18 @@ def compile_svr(estimator: Any) -> tuple[list[Any], CompiledSvr] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python3 algorithms/native.py [--compiler CC] [--strict]``: build the library (``make native``)."""
+    """``python3 algorithms/native.py [--compiler CC] [--strict]``: build the library (``make native``).
+
+    Parameters
+    ----------
+    argv : list[str] or None
+        Command-line arguments (None: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 when the library was built, else 1.
+    """
     import argparse
 
     ap = argparse.ArgumentParser(description="Build the compiled tree walker next to this file.")

@@ -1,6 +1,6 @@
 """Every list a user chooses from, in one place: keys, English labels and the order forms show them in.
 
-As rasterio keeps its option sets in ``rasterio/enums.py``, the engine (``train``, ``residual``,
+As rasterio keeps its option sets in ``rasterio/enums.py``, the engine (``train``, ``residual``, ``derived``,
 ``gee.server``), the Processing wrappers (their enum parameters), the reports and the Earth Engine mapping
 all read these. A key is stable: it is stored in model files and manifests and passed by scripts. A label is
 the English text reports and messages show (the wrappers translate their own form labels). ``form`` is the
@@ -61,7 +61,18 @@ class Choices:
         return self.form or self.keys
 
     def label(self, key: str) -> str:
-        """The English label of ``key``; an unknown key is shown as it is."""
+        """The English label of ``key``; an unknown key is shown as it is.
+
+        Parameters
+        ----------
+        key : str
+            An option key.
+
+        Returns
+        -------
+        str
+            Its English label, or ``key`` when it is not one of the keys.
+        """
         return self.labels.get(key, key)
 
 
@@ -109,16 +120,24 @@ CV_MODES = Choices({
     "random": "random K-fold (optimistic)",
 })
 
+#: Factors computed from the bands of a 1 km stack (``derived.py``; screen's and train's "Derived factors").
+#: The labels say what each is; the reports and the model metadata show them.
+DERIVED_FACTORS = Choices({
+    "lst_diff": N_("LST day-night difference (lst_day - lst_night, K)"),
+    "tvdi": N_("TVDI from the NDVI-LST space (fitted dry edge; 0 wet .. 1 dry)"),
+    "api": N_("antecedent precipitation index (sum of 0.85^d x precipitation_lag<d>, mm)"),
+})
+
 #: At which scale the model learns.
 TRAINING_MODES = Choices({
     "coarse": "scale-aware: factors aggregated to the SMAP grid, trained on SMAP cells",
     "paper": "study's mode: SMAP resampled bilinearly to 1 km, trained on 1 km pixels",
 })
 
-__all__ = ["AUTO", "CV_MODES", "Choices", "EE_MODELS", "EE_RESIDUAL_MODES", "MODELS", "MODEL_CHOICES",
-           "RESIDUAL_MODES", "TRAINING_MODES"]
-
 #: Temporal filling of missing factors (``gapfill.TemporalFill``): the default window in days (0 = off). On the gaps
 #: bench (bench/GAPS.md) the values of the nearest date within 12 days predicted the cloud-gapped pixels better than
 #: the coarse-cell means on every scene, so it is on by default where neighbouring dates are given (a time series).
 FILL_WINDOW_DAYS = 12
+
+__all__ = ["AUTO", "CV_MODES", "Choices", "DERIVED_FACTORS", "EE_MODELS", "EE_RESIDUAL_MODES", "FILL_WINDOW_DAYS",
+           "MODELS", "MODEL_CHOICES", "RESIDUAL_MODES", "TRAINING_MODES"]

@@ -49,7 +49,13 @@ class FolderOutput:
     patterns: Sequence[str] = field(default_factory=tuple)
 
     def paths(self) -> list[str]:
-        """The full paths of the files the folder receives."""
+        """The full paths of the files the folder receives.
+
+        Returns
+        -------
+        list of str
+            The folder joined with each file name.
+        """
         return [os.path.join(self.folder, f) for f in self.files]
 
 
@@ -57,7 +63,18 @@ Paths = Union[str, Sequence[str], FolderOutput, None]
 
 
 def file_of(source: str) -> str:
-    """The file on disk behind a raster or vector source string (GDAL prefixes, /vsi archives, QGIS options)."""
+    """The file on disk behind a raster or vector source string (GDAL prefixes, /vsi archives, QGIS options).
+
+    Parameters
+    ----------
+    source : str
+        A path or a GDAL/QGIS source string.
+
+    Returns
+    -------
+    str
+        The file path inside it (the string itself when it has no prefix or option).
+    """
     text = str(source).strip()
     if "|" in text:  # QGIS: path|layername=x, path|option:...
         text = text.split("|", 1)[0]
@@ -74,12 +91,34 @@ def file_of(source: str) -> str:
 
 
 def resolve(path: str) -> str:
-    """The canonical absolute path of ``path`` (user folder expanded, symlinks and ``..`` resolved)."""
+    """The canonical absolute path of ``path`` (user folder expanded, symlinks and ``..`` resolved).
+
+    Parameters
+    ----------
+    path : str
+        A path or source string (see :func:`file_of`).
+
+    Returns
+    -------
+    str
+        The absolute path with symlinks resolved.
+    """
     return os.path.realpath(os.path.abspath(os.path.expanduser(file_of(path))))
 
 
 def same_file(a: str, b: str) -> bool:
-    """True when ``a`` and ``b`` name one file: the same real path, or the same inode (hard links, case aliases)."""
+    """True when ``a`` and ``b`` name one file: the same real path, or the same inode (hard links, case aliases).
+
+    Parameters
+    ----------
+    a, b : str
+        Paths or source strings.
+
+    Returns
+    -------
+    bool
+        True when both name the same file (files that do not exist compare by path only).
+    """
     ra, rb = resolve(a), resolve(b)
     if ra == rb:
         return True
@@ -104,7 +143,20 @@ def _as_list(value: Paths) -> list:
 
 
 def folder_files(folder: str, limit: int = MAX_FOLDER_FILES) -> list[str]:
-    """Every file under an input folder (the files an algorithm may read from it), up to ``limit``."""
+    """Every file under an input folder (the files an algorithm may read from it), up to ``limit``.
+
+    Parameters
+    ----------
+    folder : str
+        An input folder (empty or missing: none).
+    limit : int
+        The most files listed.
+
+    Returns
+    -------
+    list of str
+        Paths of the files found (walking subfolders), at most ``limit``.
+    """
     found: list[str] = []
     if not folder or not os.path.isdir(folder):
         return found
@@ -129,10 +181,15 @@ def check_apart(outputs: Mapping[str, Paths], inputs: Mapping[str, Paths]) -> No
     """Refuse, before anything is written, any destination that is the same file as an input or another output.
 
     ``outputs`` and ``inputs`` map the label the user knows (e.g. ``"'Model file' (OUTPUT)"``) to a path,
-    a list of paths, or (outputs only) a :class:`FolderOutput`. Empty values are ignored.
+    a list of paths, or (outputs only) a :class:`FolderOutput`. Empty values are ignored. The error names
+    both parameters and both paths.
 
-    Raises:
-        InputError: naming both parameters and both paths.
+    Parameters
+    ----------
+    outputs : Mapping[str, Paths]
+        Parameter label -> destination path(s) or :class:`FolderOutput`.
+    inputs : Mapping[str, Paths]
+        Parameter label -> input path(s).
 
     Raises
     ------
@@ -186,7 +243,18 @@ def check_apart(outputs: Mapping[str, Paths], inputs: Mapping[str, Paths]) -> No
 
 
 def inputs_of(labelled: Iterable[tuple[str, Paths]]) -> dict[str, list[str]]:
-    """Merge (label, paths) pairs into the mapping :func:`check_apart` takes (labels may repeat)."""
+    """Merge (label, paths) pairs into the mapping :func:`check_apart` takes (labels may repeat).
+
+    Parameters
+    ----------
+    labelled : Iterable[tuple[str, Paths]]
+        (label, path or paths) pairs; non-string items are skipped.
+
+    Returns
+    -------
+    dict[str, list[str]]
+        Label -> every path given under it.
+    """
     merged: dict[str, list[str]] = {}
     for label, value in labelled:
         merged.setdefault(label, []).extend(p for p in _as_list(value) if isinstance(p, str))

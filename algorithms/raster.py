@@ -95,11 +95,23 @@ def gdal_exceptions() -> Iterator[None]:
 
 
 def no_progress(_fraction: float) -> None:
-    """Default progress callback."""
+    """Default progress callback.
+
+    Parameters
+    ----------
+    _fraction : float
+        The fraction done (0 to 1), ignored.
+    """
 
 
 def never_canceled() -> bool:
-    """Default cancel callback."""
+    """Default cancel callback.
+
+    Returns
+    -------
+    bool
+        Always False.
+    """
     return False
 
 
@@ -166,6 +178,18 @@ class Grid:
     def from_dataset(cls, ds: gdal.Dataset, path: str = "") -> Grid:
         """The grid of an open raster (``path`` names it in errors).
 
+        Parameters
+        ----------
+        ds : gdal.Dataset
+            An open raster.
+        path : str
+            The name used in error messages (empty: the dataset's description).
+
+        Returns
+        -------
+        Grid
+            Its CRS (WKT), geotransform, width and height.
+
         Raises
         ------
         InputError
@@ -187,6 +211,16 @@ class Grid:
     def from_path(cls, path: str) -> Grid:
         """The grid of the raster at ``path`` (opened read-only).
 
+        Parameters
+        ----------
+        path : str
+            A raster file.
+
+        Returns
+        -------
+        Grid
+            Its grid.
+
         Raises
         ------
         InputError
@@ -199,6 +233,20 @@ class Grid:
                     res: float) -> Grid:
         """A north-up grid of ``res`` pixels from ``xmin``/``ymax`` covering the extent (width and height
         rounded).
+
+        Parameters
+        ----------
+        crs_wkt : str
+            The grid's CRS as WKT.
+        xmin, ymin, xmax, ymax : float
+            The extent, in the CRS's units.
+        res : float
+            The pixel size, in the CRS's units (square pixels).
+
+        Returns
+        -------
+        Grid
+            The grid; its extent may differ from the one given by up to half a pixel on the right and bottom.
 
         Raises
         ------
@@ -237,6 +285,20 @@ class Grid:
         ``what`` names the grid as the user gave it (e.g. "The reference raster ref.tif"); ``fix`` says what
         to change (a default names the resolution and extent).
 
+        Parameters
+        ----------
+        what : str
+            The grid as the user gave it, for the message.
+        fix : str
+            What to change (empty: a text naming the resolution and its units).
+        max_pixels : int
+            The largest grid accepted, in pixels (width x height).
+
+        Returns
+        -------
+        Grid
+            This grid, unchanged.
+
         Raises
         ------
         InputError
@@ -257,13 +319,39 @@ class Grid:
                          f"{max_pixels:,} pixels. {fix}")
 
     def same_as(self, other: Grid, tol: float = 1e-6) -> bool:
-        """Whether ``other`` has the same size, CRS and transform (within ``tol`` of a pixel)."""
+        """Whether ``other`` has the same size, CRS and transform (within ``tol`` of a pixel).
+
+        Parameters
+        ----------
+        other : Grid
+            The grid to compare with.
+        tol : float
+            Tolerance on the transform, in pixels of this grid.
+
+        Returns
+        -------
+        bool
+            True when size, CRS and transform match.
+        """
         return (self.width == other.width and self.height == other.height
                 and np.allclose(self.transform, other.transform, atol=tol * max(abs(self.res[0]), 1e-12))
                 and bool(self.srs.IsSame(other.srs)))
 
     def centers(self, row0: int, nrows: int) -> tuple[np.ndarray, np.ndarray]:
-        """x and y of pixel centers for rows ``row0 .. row0+nrows-1`` (arrays of shape (nrows, width))."""
+        """x and y of pixel centers for rows ``row0 .. row0+nrows-1`` (arrays of shape (nrows, width)).
+
+        Parameters
+        ----------
+        row0 : int
+            The first row (0-based).
+        nrows : int
+            The number of rows.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            x and y of the pixel centers in the grid's CRS, each of shape (nrows, width).
+        """
         x0, dx, _, y0, _, dy = self.transform
         xs = x0 + (np.arange(self.width) + 0.5) * dx
         ys = y0 + (np.arange(row0, row0 + nrows) + 0.5) * dy
@@ -272,6 +360,16 @@ class Grid:
     @gdal_exceptions()
     def extent_in(self, other_wkt: str) -> tuple[float, float, float, float]:
         """This grid's extent transformed into another CRS (densified edges).
+
+        Parameters
+        ----------
+        other_wkt : str
+            The target CRS as WKT.
+
+        Returns
+        -------
+        tuple of float
+            (xmin, ymin, xmax, ymax) in the target CRS: the bounding box of the transformed edges (21 points each).
 
         Raises
         ------
@@ -290,21 +388,68 @@ class Grid:
         return (float(pts[ok, 0].min()), float(pts[ok, 1].min()), float(pts[ok, 0].max()), float(pts[ok, 1].max()))
 
     def overlaps(self, other: Grid) -> bool:
-        """Whether the extents of the two grids overlap (``other``'s transformed into this CRS)."""
+        """Whether the extents of the two grids overlap (``other``'s transformed into this CRS).
+
+        Parameters
+        ----------
+        other : Grid
+            The other grid, in any CRS.
+
+        Returns
+        -------
+        bool
+            True when the extents overlap (touching edges do not count).
+        """
         a = self.extent
         b = other.extent_in(self.crs_wkt)
         return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def stack_grid(ds: gdal.Dataset, path: str) -> Grid:
-    """The grid of a fine factor stack, size-checked (the grid the 1 km outputs are written on)."""
+    """The grid of a fine factor stack, size-checked (the grid the 1 km outputs are written on).
+
+    Parameters
+    ----------
+    ds : gdal.Dataset
+        The open factor stack.
+    path : str
+        Its path, named in errors.
+
+    Returns
+    -------
+    Grid
+        Its grid, checked against :data:`MAX_GRID_PIXELS`.
+
+    Raises
+    ------
+    InputError
+        The raster has no CRS, is rotated or damaged, or its grid is larger than the limit.
+    """
     return Grid.from_dataset(ds, path).check_size(
         f"The factor stack {os.path.basename(path)}",
         "Align the factors onto the 1 km grid of the area (smdownscale:align) and use that stack.")
 
 
 def coarse_grid(ds: gdal.Dataset, path: str) -> Grid:
-    """The grid of a coarse soil moisture raster, size-checked against the coarse limit (held in memory whole)."""
+    """The grid of a coarse soil moisture raster, size-checked against the coarse limit (held in memory whole).
+
+    Parameters
+    ----------
+    ds : gdal.Dataset
+        The open soil moisture raster.
+    path : str
+        Its path, named in errors.
+
+    Returns
+    -------
+    Grid
+        Its grid, checked against :data:`MAX_COARSE_PIXELS`.
+
+    Raises
+    ------
+    InputError
+        The raster has no CRS, is rotated or damaged, or its grid is larger than the limit.
+    """
     return Grid.from_dataset(ds, path).check_size(
         f"The soil moisture raster {os.path.basename(path)}", "Give the coarse (~9 km) SMAP raster of the area.",
         MAX_COARSE_PIXELS)
@@ -321,7 +466,20 @@ _OPEN_DAMAGE = re.compile(r"I/?O error|read error|short read|truncat|failed to r
 
 
 def damaged_error(path: str, detail: str) -> InputError:
-    """The error for a raster file whose bytes are missing or corrupt (truncated download or export)."""
+    """The error for a raster file whose bytes are missing or corrupt (truncated download or export).
+
+    Parameters
+    ----------
+    path : str
+        The file (or the name the user knows it by).
+    detail : str
+        What GDAL reported.
+
+    Returns
+    -------
+    InputError
+        The error, to raise.
+    """
     return InputError(f"{path} is damaged or incomplete ({detail}): download or export it again.")
 
 
@@ -332,7 +490,18 @@ _CAUSED_BY = re.compile(r"\.?\s*May be caused by:.*", re.DOTALL)
 
 def first_error(message: object) -> str:
     """GDAL's error message without the causes GDAL 3.10+ appends, so a message reads the same on every
-    GDAL version."""
+    GDAL version.
+
+    Parameters
+    ----------
+    message : object
+        A GDAL error or its message.
+
+    Returns
+    -------
+    str
+        The message without GDAL's "caused by" chain.
+    """
     return _CAUSED_BY.sub("", str(message))
 
 
@@ -355,6 +524,21 @@ def read_failure(exc: BaseException, sources: Sequence[str],
     ``sources``: the files the read came from (for a warped or virtual raster, its source files). The
     error names the source GDAL's message names, else all of them; ``shown`` maps a source to the name
     the user knows it by (e.g. a temporary download to its address).
+
+    Parameters
+    ----------
+    exc : BaseException
+        The exception a read raised.
+    sources : Sequence[str]
+        The files read (empty names are ignored).
+    shown : dict[str, str] or None
+        Source -> name shown to the user (None: the sources' own names).
+
+    Returns
+    -------
+    InputError or None
+        The error naming the damaged source(s), or None when ``exc`` is not a read failure (a full disk or a
+        write failure is not one).
     """
     text = str(exc)
     if not isinstance(exc, RuntimeError) or not _READ_FAILURE.search(text) or is_disk_full(exc) \
@@ -375,6 +559,13 @@ def read_failure(exc: BaseException, sources: Sequence[str],
 @contextlib.contextmanager
 def reading(*sources: str, shown: dict[str, str] | None = None) -> Iterator[None]:
     """GDAL reads from ``sources`` in the body: a read failure becomes :func:`damaged_error` naming its source.
+
+    Parameters
+    ----------
+    *sources : str
+        The files the body reads from.
+    shown : dict[str, str] or None
+        Source -> name shown in the error (None: the sources' own names).
 
     Raises
     ------
@@ -481,7 +672,20 @@ def _check_readable(path: str) -> None:
 
 
 def band_names(ds: gdal.Dataset, path: str = "") -> list[str]:
-    """Band descriptions; a band without one is named after the file (and band number)."""
+    """Band descriptions; a band without one is named after the file (and band number).
+
+    Parameters
+    ----------
+    ds : gdal.Dataset
+        An open raster.
+    path : str
+        Its path, for the fallback names (empty: the dataset's description).
+
+    Returns
+    -------
+    list of str
+        One name per band: its description, else the file's stem (``<stem>_b<i>`` when there are several bands).
+    """
     stem = _clean_stem(path or ds.GetDescription())
     names = []
     for i in range(1, ds.RasterCount + 1):
@@ -500,7 +704,18 @@ def _clean_stem(path: str) -> str:
 
 
 def band_kinds(ds: gdal.Dataset) -> list[str]:
-    """'categorical' or 'continuous' per band (from the SMD_KIND metadata item, or a colour table/RAT)."""
+    """'categorical' or 'continuous' per band (from the SMD_KIND metadata item, or a colour table/RAT).
+
+    Parameters
+    ----------
+    ds : gdal.Dataset
+        An open raster.
+
+    Returns
+    -------
+    list of str
+        One kind per band, 'categorical' or 'continuous' (an unknown ``SMD_KIND`` value is returned lowercased).
+    """
     kinds = []
     for i in range(1, ds.RasterCount + 1):
         b = ds.GetRasterBand(i)
@@ -559,6 +774,26 @@ def read_block(ds: gdal.Dataset, row0: int, nrows: int, bands: Sequence[int] | N
 
     A read failure (a damaged or truncated file) raises :func:`damaged_error` naming the file, or, for a
     virtual (e.g. warped) dataset, the one of ``sources`` it came from.
+
+    Parameters
+    ----------
+    ds : gdal.Dataset
+        An open raster.
+    row0 : int
+        The first row (0-based).
+    nrows : int
+        The number of rows.
+    bands : Sequence[int] or None
+        1-based band numbers (None: every band).
+    dtype : type
+        The array's numpy type.
+    sources : Sequence[str] or None
+        The files behind ``ds``, named when a read fails (None: the dataset's description).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (len(bands), nrows, width); nodata and non-finite values are NaN.
     """
     bands = list(bands) if bands is not None else list(range(1, ds.RasterCount + 1))
     out = np.empty((len(bands), nrows, ds.RasterXSize), dtype=dtype)
@@ -603,7 +838,24 @@ def read_all(path: str, bands: Sequence[int] | None = None, dtype: type = np.flo
 
 
 def block_rows_for(width: int, nbands: int, target_bytes: int = 64 * 2**20, itemsize: int = 4) -> int:
-    """Rows per block so that one block of all bands stays near ``target_bytes``."""
+    """Rows per block so that one block of all bands stays near ``target_bytes``.
+
+    Parameters
+    ----------
+    width : int
+        Pixels per row.
+    nbands : int
+        Bands read together.
+    target_bytes : int
+        The wanted block size, in bytes.
+    itemsize : int
+        Bytes per value.
+
+    Returns
+    -------
+    int
+        Rows per block, between 1 and 4096.
+    """
     return int(max(1, min(4096, target_bytes // max(1, width * max(1, nbands) * itemsize))))
 
 
@@ -611,6 +863,24 @@ def iter_blocks(height: int, block_rows: int, progress: Progress = no_progress,
                 is_canceled: IsCanceled = never_canceled, start: float = 0.0,
                 end: float = 1.0) -> Iterator[tuple[int, int]]:
     """Yield (row0, nrows) row blocks; reports progress between ``start`` and ``end``; raises Canceled.
+
+    Parameters
+    ----------
+    height : int
+        Rows in all.
+    block_rows : int
+        Rows per block (at least 1).
+    progress : Progress
+        Called with the fraction done after each block.
+    is_canceled : IsCanceled
+        Checked before each block and after the last.
+    start, end : float
+        The progress range the blocks span.
+
+    Yields
+    ------
+    tuple of int
+        (row0, nrows) of each block, top to bottom.
 
     Raises
     ------
@@ -630,6 +900,11 @@ def iter_blocks(height: int, block_rows: int, progress: Progress = no_progress,
 
 def check_output_path(path: str) -> None:
     """Fail early, with a fix, when an output cannot be written.
+
+    Parameters
+    ----------
+    path : str
+        The output file.
 
     Raises
     ------
@@ -660,6 +935,18 @@ def partial_name(path: str, tag: str = "partial") -> str:
 
     The writer's process id in the name lets :func:`remove_stale_partials` recognize files left by a
     process that was killed.
+
+    Parameters
+    ----------
+    path : str
+        The final file name.
+    tag : str
+        The kind of temporary file ('partial' or 'raw'; :func:`remove_stale_partials` knows both).
+
+    Returns
+    -------
+    str
+        A path in the same folder, unique to this call.
     """
     return _partial_name(path, tag)
 
@@ -682,6 +969,16 @@ def remove_stale_partials(path: str) -> list[str]:
     A process killed while writing (SIGKILL, power loss) leaves its hidden temporary file behind;
     the next run writing the same output removes it. Files of live processes are never touched.
     Returns the removed paths.
+
+    Parameters
+    ----------
+    path : str
+        The final file name whose temporary siblings are looked for.
+
+    Returns
+    -------
+    list of str
+        The removed files (empty when the folder cannot be listed).
     """
     folder, name = os.path.split(os.path.abspath(path))
     stem, ext = os.path.splitext(name)
@@ -709,7 +1006,18 @@ LOW_DISK_BYTES = 64 * 2**20
 
 
 def is_disk_full(exc: BaseException) -> bool:
-    """True for an OSError (ENOSPC/EDQUOT) or a GDAL error reporting a full disk."""
+    """True for an OSError (ENOSPC/EDQUOT) or a GDAL error reporting a full disk.
+
+    Parameters
+    ----------
+    exc : BaseException
+        Any exception.
+
+    Returns
+    -------
+    bool
+        True when it reports a full disk or an exceeded quota.
+    """
     if isinstance(exc, OSError) and exc.errno in _DISK_FULL_ERRNOS:
         return True
     return isinstance(exc, (OSError, RuntimeError)) and any(t in str(exc).lower() for t in _DISK_FULL_TEXT)
@@ -731,7 +1039,18 @@ def _free_bytes(folder: str) -> int | None:
 
 
 def disk_full_error(path: str) -> InputError:
-    """The error for a write that ran out of disk space, naming the folder and the file not written."""
+    """The error for a write that ran out of disk space, naming the folder and the file not written.
+
+    Parameters
+    ----------
+    path : str
+        The file that was being written.
+
+    Returns
+    -------
+    InputError
+        The error, to raise.
+    """
     folder = os.path.dirname(os.path.abspath(path)) or "."
     return InputError(f"No space left on device: free disk space in {folder} (or choose an output folder on "
                       f"another disk) and run again; {_shown_name(path)} was not written.")
@@ -739,7 +1058,21 @@ def disk_full_error(path: str) -> InputError:
 
 def write_failure(exc: BaseException, path: str) -> InputError | None:
     """The user-facing error for ``exc`` raised while writing ``path`` (or its temporary file), or None
-    when ``exc`` is not a write failure (it is then re-raised as it is)."""
+    when ``exc`` is not a write failure (it is then re-raised as it is).
+
+    Parameters
+    ----------
+    exc : BaseException
+        The exception raised while writing.
+    path : str
+        The file being written.
+
+    Returns
+    -------
+    InputError or None
+        The error saying what to do (full disk, file too large for the file system, no permission, failed
+        write), or None.
+    """
     if not isinstance(exc, (OSError, RuntimeError)):
         return None
     folder = os.path.dirname(os.path.abspath(path)) or "."
@@ -783,6 +1116,16 @@ def atomic_path(path: str) -> Iterator[str]:
 
     Used for every file the engine writes, so an interrupted, failed or canceled run never leaves a
     partial file under the final name (and never clobbers a previous good result before success).
+
+    Parameters
+    ----------
+    path : str
+        The final file name.
+
+    Yields
+    ------
+    str
+        The temporary name to write to, in the same folder.
 
     Raises
     ------

@@ -55,7 +55,18 @@ code{background:#f4f4f4;padding:0 3px}
 # -- formatting --------------------------------------------------------------------------------------
 
 def esc(value: Any) -> str:
-    """HTML-escaped text of any value (quotes too, so it is safe inside attributes)."""
+    """HTML-escaped text of any value (quotes too, so it is safe inside attributes).
+
+    Parameters
+    ----------
+    value : Any
+        Any value (converted with ``str``).
+
+    Returns
+    -------
+    str
+        The escaped text.
+    """
     return html.escape(str(value), quote=True)
 
 
@@ -65,7 +76,22 @@ def _finite(value: Any) -> bool:
 
 
 def fmt(value: Any, digits: int = 4, signed: bool = False) -> str:
-    """A number with ``digits`` decimals ('n/a' when missing or not finite)."""
+    """A number with ``digits`` decimals ('n/a' when missing or not finite).
+
+    Parameters
+    ----------
+    value : Any
+        A number, a bool or anything else.
+    digits : int
+        Decimals of a float.
+    signed : bool
+        Whether a float is written with its sign.
+
+    Returns
+    -------
+    str
+        Integers as such, booleans as yes/no (translated), floats with ``digits`` decimals, 'inf'/'-inf', else 'n/a'.
+    """
     if isinstance(value, bool):
         return _t("yes") if value else _t("no")
     if isinstance(value, (int, np.integer)):
@@ -78,7 +104,18 @@ def fmt(value: Any, digits: int = 4, signed: bool = False) -> str:
 
 
 def fmt_p(value: Any) -> str:
-    """A p-value: '< 1e-300' for underflow, else two significant digits."""
+    """A p-value: '< 1e-300' for underflow, else two significant digits.
+
+    Parameters
+    ----------
+    value : Any
+        A p-value.
+
+    Returns
+    -------
+    str
+        The HTML text ('&lt; 1e-300' for 0), or 'n/a'.
+    """
     if not _finite(value):
         return "n/a"
     v = float(value)
@@ -91,12 +128,34 @@ METRIC_COLUMNS = (("n", "n", 0, False), ("r", "R", 3, False), ("mae", "MAE", 4, 
 
 
 def metric_cells(m: Mapping[str, Any]) -> list[str]:
-    """Formatted n, R, MAE, RMSE, bias, ubRMSD of a metrics dict (the report's number format)."""
+    """Formatted n, R, MAE, RMSE, bias, ubRMSD of a metrics dict (the report's number format).
+
+    Parameters
+    ----------
+    m : Mapping[str, Any]
+        Metrics (:func:`.metrics.metrics`).
+
+    Returns
+    -------
+    list of str
+        The cells, in :data:`METRIC_COLUMNS` order.
+    """
     return [fmt(m.get(k), d, s) if k != "n" else str(int(m.get("n") or 0)) for k, _, d, s in METRIC_COLUMNS]
 
 
 def metrics_label(m: Mapping[str, Any]) -> str:
-    """One line of metrics for a plot legend."""
+    """One line of metrics for a plot legend.
+
+    Parameters
+    ----------
+    m : Mapping[str, Any]
+        Metrics (:func:`.metrics.metrics`).
+
+    Returns
+    -------
+    str
+        'n = ..., R = ..., RMSE = ..., bias = ..., ubRMSD = ...'.
+    """
     return (f"n = {int(m.get('n') or 0)}, R = {fmt(m.get('r'), 3)}, RMSE = {fmt(m.get('rmse'), 4)}, "
             f"bias = {fmt(m.get('bias'), 4, True)}, ubRMSD = {fmt(m.get('ubrmsd'), 4)}")
 
@@ -119,27 +178,67 @@ class Html:
         self.parts: list[str] = [f"<h1>{esc(self.title)}</h1>"]
 
     def h2(self, text: str) -> None:
-        """Append a section heading (escaped)."""
+        """Append a section heading (escaped).
+
+        Parameters
+        ----------
+        text : str
+            The heading, in English (translated here).
+        """
         self.parts.append(f"<h2>{esc(translate(text))}</h2>")
 
     def p(self, text: str, note: bool = False) -> None:
-        """Append a paragraph (escaped); ``note`` styles it as a side note."""
+        """Append a paragraph (escaped); ``note`` styles it as a side note.
+
+        Parameters
+        ----------
+        text : str
+            The paragraph, in English (translated here).
+        note : bool
+            Whether it is a side note.
+        """
         cls = ' class="note"' if note else ""
         self.parts.append(f"<p{cls}>{esc(translate(text))}</p>")
 
     def raw(self, markup: str) -> None:
-        """Append markup as it is (built by this module, never user text)."""
+        """Append markup as it is (built by this module, never user text).
+
+        Parameters
+        ----------
+        markup : str
+            HTML.
+        """
         self.parts.append(markup)
 
     def keyvalues(self, items: Iterable[tuple[str, Any]]) -> None:
-        """Append a two-column table of (key, value) pairs (escaped)."""
+        """Append a two-column table of (key, value) pairs (escaped).
+
+        Parameters
+        ----------
+        items : Iterable[tuple[str, Any]]
+            (key, value) rows; both translated and escaped.
+        """
         rows = "".join(f"<tr><td>{esc(translate(k))}</td><td>{esc(translate(v))}</td></tr>" for k, v in items)
         self.parts.append(f'<table class="meta">{rows}</table>')
 
     def table(self, headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: Sequence[bool] | None = None,
               row_classes: Sequence[str] | None = None, cells_are_markup: bool = False) -> None:
         """A table; cells are escaped unless ``cells_are_markup`` (then the caller escaped them, or they come
-        from :func:`fmt`)."""
+        from :func:`fmt`).
+
+        Parameters
+        ----------
+        headers : Sequence[str]
+            Column headings, in English (translated here).
+        rows : Iterable[Sequence[str]]
+            The rows' cells.
+        numeric : Sequence[bool] or None
+            Per column, whether it is right-aligned as numbers (None: none).
+        row_classes : Sequence[str] or None
+            A CSS class per row ('' for none; None: none).
+        cells_are_markup : bool
+            Whether the cells are already HTML.
+        """
         numeric = list(numeric or [False] * len(headers))
         td = ['<td class="num">' if n else "<td>" for n in numeric]
         head = "".join(f"<th>{esc(translate(h))}</th>" for h in headers)
@@ -151,7 +250,15 @@ class Html:
         self.parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
     def figure(self, png: bytes | None, caption: str) -> None:
-        """Append an embedded PNG figure with its caption; nothing when ``png`` is None."""
+        """Append an embedded PNG figure with its caption; nothing when ``png`` is None.
+
+        Parameters
+        ----------
+        png : bytes or None
+            The PNG image, or None.
+        caption : str
+            The caption, in English (translated here).
+        """
         if png is None:
             return
         data = base64.b64encode(png).decode("ascii")
@@ -160,7 +267,13 @@ class Html:
                           f"<figcaption>{esc(caption)}</figcaption></figure>")
 
     def document(self) -> str:
-        """The whole self-contained HTML document."""
+        """The whole self-contained HTML document.
+
+        Returns
+        -------
+        str
+            The HTML text, with its style sheet and a line saying when it was written.
+        """
         created = dt.datetime.now().replace(microsecond=0).isoformat(sep=" ")
         lang = (language() or "en").replace("_", "-")
         return (f"<!DOCTYPE html>\n<html lang=\"{esc(lang)}\"><head><meta charset=\"utf-8\">"
@@ -171,6 +284,16 @@ class Html:
 
     def write(self, path: str) -> str:
         """Write the document to ``path`` atomically; returns ``path``.
+
+        Parameters
+        ----------
+        path : str
+            The HTML file.
+
+        Returns
+        -------
+        str
+            ``path``.
 
         Raises
         ------
@@ -200,7 +323,13 @@ def _inputs(doc: Html, inputs: Mapping[str, Sequence[str] | str] | None) -> None
 # -- figures -----------------------------------------------------------------------------------------
 
 def plots_available() -> bool:
-    """Whether matplotlib can be imported (reports then embed figures)."""
+    """Whether matplotlib can be imported (reports then embed figures).
+
+    Returns
+    -------
+    bool
+        True when matplotlib is available.
+    """
     try:
         _import_matplotlib()
     except ImportError:
@@ -358,7 +487,18 @@ def _no_plots_note(doc: Html) -> None:
 
 @_quiet
 def ranked_bars_png(rows: Sequence[Mapping[str, Any]]) -> bytes | None:
-    """Horizontal bars of |r| (eta for categorical factors) in rank order, coloured kept / dropped."""
+    """Horizontal bars of |r| (eta for categorical factors) in rank order, coloured kept / dropped.
+
+    Parameters
+    ----------
+    rows : Sequence[Mapping[str, Any]]
+        Screening rows in rank order ('factor', 'kind', 'pearson_r', 'rank', 'selected').
+
+    Returns
+    -------
+    bytes or None
+        The PNG, or None without matplotlib or rows.
+    """
     if not plots_available() or not rows:
         return None
     from matplotlib.patches import Patch
@@ -386,7 +526,20 @@ def ranked_bars_png(rows: Sequence[Mapping[str, Any]]) -> bytes | None:
 
 @_quiet
 def heatmap_png(names: Sequence[str], matrix: np.ndarray) -> bytes | None:
-    """Association matrix as a heatmap (-1..1, diverging colours), values written in the cells."""
+    """Association matrix as a heatmap (-1..1, diverging colours), values written in the cells.
+
+    Parameters
+    ----------
+    names : Sequence[str]
+        The row and column names.
+    matrix : numpy.ndarray
+        The (n, n) association matrix, NaN where undefined.
+
+    Returns
+    -------
+    bytes or None
+        The PNG, or None without matplotlib or names.
+    """
     if not plots_available() or not len(names):
         return None
     n = len(names)
@@ -412,7 +565,18 @@ def heatmap_png(names: Sequence[str], matrix: np.ndarray) -> bytes | None:
 
 @_quiet
 def importance_png(importances: Mapping[str, float]) -> bytes | None:
-    """A bar chart of the importances, largest first, as PNG bytes; None without matplotlib or importances."""
+    """A bar chart of the importances, largest first, as PNG bytes; None without matplotlib or importances.
+
+    Parameters
+    ----------
+    importances : Mapping[str, float]
+        Feature name -> importance.
+
+    Returns
+    -------
+    bytes or None
+        The PNG, or None.
+    """
     if not plots_available() or not importances:
         return None
     ranked = sorted(importances.items(), key=lambda kv: -kv[1])
@@ -435,7 +599,18 @@ def importance_png(importances: Mapping[str, float]) -> bytes | None:
 
 @_quiet
 def cv_png(schemes: Sequence[tuple[str, Mapping[str, Any]]]) -> bytes | None:
-    """Pooled metrics per cross-validation scheme (bars) with each fold's value (dots)."""
+    """Pooled metrics per cross-validation scheme (bars) with each fold's value (dots).
+
+    Parameters
+    ----------
+    schemes : Sequence[tuple[str, Mapping[str, Any]]]
+        (label, part) per scheme (:func:`cv_schemes`), each part with 'pooled' and optional 'per_fold' metrics.
+
+    Returns
+    -------
+    bytes or None
+        The PNG, or None without matplotlib or schemes.
+    """
     if not plots_available() or not schemes:
         return None
     keys = (("r", "R"), ("mae", "MAE"), ("rmse", "RMSE"), ("ubrmsd", "ubRMSD"), ("bias", "bias"))
@@ -461,7 +636,18 @@ def cv_png(schemes: Sequence[tuple[str, Mapping[str, Any]]]) -> bytes | None:
 
 
 def short_scheme_name(label: str) -> str:
-    """'spatial blocks (GroupKFold)' -> 'spatial', 'random K-fold (optimistic)' -> 'random'."""
+    """'spatial blocks (GroupKFold)' -> 'spatial', 'random K-fold (optimistic)' -> 'random'.
+
+    Parameters
+    ----------
+    label : str
+        A scheme's label.
+
+    Returns
+    -------
+    str
+        Its first word.
+    """
     return label.split()[0] if label else label
 
 
@@ -471,6 +657,20 @@ def scatter_figure(reference: np.ndarray, estimate: np.ndarray, m: Mapping[str, 
 
     The frame is square and holds every pair; the 1:1 line runs from corner to corner inside it (clipped to
     the axes); the legend (1:1 line and metrics) sits below the frame, so it never covers a point.
+
+    Parameters
+    ----------
+    reference, estimate : numpy.ndarray
+        Paired values (non-finite pairs left out).
+    m : Mapping[str, Any]
+        Their metrics, shown in the legend.
+    xlabel, ylabel : str
+        Axis labels, in English (translated here).
+
+    Returns
+    -------
+    Any
+        A matplotlib Figure, or None.
     """
     if not plots_available():
         return None
@@ -506,20 +706,59 @@ def scatter_figure(reference: np.ndarray, estimate: np.ndarray, m: Mapping[str, 
 @_quiet
 def scatter_png(reference: np.ndarray, estimate: np.ndarray, m: Mapping[str, Any], xlabel: str,
                 ylabel: str = "estimate (m3/m3)") -> bytes | None:
-    """Estimate against reference with the 1:1 line and the metrics in the legend (hexbin for many points)."""
+    """Estimate against reference with the 1:1 line and the metrics in the legend (hexbin for many points).
+
+    Parameters
+    ----------
+    reference, estimate : numpy.ndarray
+        Paired values (non-finite pairs left out).
+    m : Mapping[str, Any]
+        Their metrics, shown in the legend.
+    xlabel, ylabel : str
+        Axis labels, in English.
+
+    Returns
+    -------
+    bytes or None
+        The PNG, or None without matplotlib or pairs.
+    """
     fig = scatter_figure(reference, estimate, m, xlabel, ylabel)
     return None if fig is None else _png(fig)
 
 
 def error_limit(diff: np.ndarray) -> float:
-    """Half the colour range of an error map: the 98th percentile of |difference| (at least 0.01 m3/m3)."""
+    """Half the colour range of an error map: the 98th percentile of |difference| (at least 0.01 m3/m3).
+
+    Parameters
+    ----------
+    diff : numpy.ndarray
+        Estimate minus reference, m3/m3, any shape.
+
+    Returns
+    -------
+    float
+        The limit, m3/m3.
+    """
     d = np.abs(np.asarray(diff, dtype=np.float64))
     d = d[np.isfinite(d)]
     return max(0.01, float(np.percentile(d, 98))) if d.size else 0.01
 
 
 def error_map_figure(diff: np.ndarray, extent: Sequence[float] | None = None) -> Any:
-    """The figure of :func:`error_map_png` (None without matplotlib or values)."""
+    """The figure of :func:`error_map_png` (None without matplotlib or values).
+
+    Parameters
+    ----------
+    diff : numpy.ndarray
+        (rows, cols) estimate minus reference, m3/m3, NaN for nodata.
+    extent : Sequence[float] or None
+        (left, right, bottom, top) of the map in its CRS (None: pixel coordinates).
+
+    Returns
+    -------
+    Any
+        A matplotlib Figure, or None.
+    """
     if not plots_available():
         return None
     d = np.asarray(diff, dtype=np.float64)
@@ -541,14 +780,38 @@ def error_map_figure(diff: np.ndarray, extent: Sequence[float] | None = None) ->
 @_quiet
 def error_map_png(diff: np.ndarray, extent: Sequence[float] | None = None) -> bytes | None:
     """Map of estimate minus reference: brown where the estimate is drier, blue-green where it is wetter,
-    the colour range symmetric about 0 (see :func:`error_limit`), nodata transparent."""
+    the colour range symmetric about 0 (see :func:`error_limit`), nodata transparent.
+
+    Parameters
+    ----------
+    diff : numpy.ndarray
+        (rows, cols) estimate minus reference, m3/m3, NaN for nodata.
+    extent : Sequence[float] or None
+        (left, right, bottom, top) of the map (None: pixel coordinates).
+
+    Returns
+    -------
+    bytes or None
+        The PNG, or None without matplotlib or values.
+    """
     fig = error_map_figure(diff, extent)
     return None if fig is None else _png(fig)
 
 
 @_quiet
 def station_series_png(pairs: Sequence[Any]) -> bytes | None:
-    """Observed daily means and estimates over time, one panel per station (stations with 2+ dates)."""
+    """Observed daily means and estimates over time, one panel per station (stations with 2+ dates).
+
+    Parameters
+    ----------
+    pairs : Sequence[Any]
+        Station pairs (:class:`.validate.StationPair`); only status 'ok' counts.
+
+    Returns
+    -------
+    bytes or None
+        The PNG (at most :data:`MAX_STATION_PANELS` panels, most observed stations first), or None.
+    """
     if not plots_available():
         return None
     by_station: dict[str, list[Any]] = {}
@@ -580,7 +843,18 @@ def station_series_png(pairs: Sequence[Any]) -> bytes | None:
 
 @_quiet
 def dates_png(rows: Sequence[Mapping[str, Any]]) -> bytes | None:
-    """R and ubRMSD per date and source."""
+    """R and ubRMSD per date and source.
+
+    Parameters
+    ----------
+    rows : Sequence[Mapping[str, Any]]
+        Rows with 'source', 'date' and the metrics; station rows are left out.
+
+    Returns
+    -------
+    bytes or None
+        The PNG, or None without matplotlib or without a source on two dates or more.
+    """
     if not plots_available():
         return None
     sources: dict[str, list[Mapping[str, Any]]] = {}
@@ -621,6 +895,18 @@ def factor_matrix(pairs: Any, order: Sequence[str] | None = None) -> tuple[list[
     Two continuous factors (or a continuous factor and soil moisture): Pearson r, signed. With a
     categorical factor (its dominant class per cell): the correlation ratio eta, or Cramér's V between
     two categorical factors; both in [0, 1]. NaN where a side is constant.
+
+    Parameters
+    ----------
+    pairs : Any
+        Coarse pairs (:class:`.features.Pairs`).
+    order : Sequence[str] or None
+        The factors in the order wanted (None: the pairs' order).
+
+    Returns
+    -------
+    tuple
+        (factor names, ordered as ``order`` then the rest, plus soil moisture last; the (n, n) float64 matrix).
     """
     from .features import CATEGORICAL
     from .screen import correlation_ratio, cramers_v
@@ -664,6 +950,22 @@ def screen_report(result: Any, path: str, inputs: Mapping[str, Sequence[str] | s
     """Screening report: ranked |r| bars (kept / dropped), correlation heatmap, the full table.
 
     ``result`` is a :class:`screen.ScreenResult`; its ``pairs`` (when present) give the heatmap.
+
+    Parameters
+    ----------
+    result : Any
+        The screening result.
+    path : str
+        The HTML file to write.
+    inputs : Mapping[str, Sequence[str] or str] or None
+        Input label -> file(s), listed in the report.
+    settings : Mapping[str, Any] or None
+        The settings used, listed in the report.
+
+    Returns
+    -------
+    str
+        ``path``.
     """
     doc = Html("Factor screening")
     doc.p(f"{result.n_samples} coarse samples (SMAP cells with every factor valid) over {len(result.dates)} "
@@ -710,7 +1012,18 @@ def screen_report(result: Any, path: str, inputs: Mapping[str, Sequence[str] | s
 
 
 def cv_schemes(cv: Mapping[str, Any] | None) -> list[tuple[str, Mapping[str, Any]]]:
-    """(label, part) of every cross-validation scheme in model metadata, spatial first."""
+    """(label, part) of every cross-validation scheme in model metadata, spatial first.
+
+    Parameters
+    ----------
+    cv : Mapping[str, Any] or None
+        The 'cv' entry of model metadata.
+
+    Returns
+    -------
+    list of tuple
+        (label, part) per scheme with pooled metrics.
+    """
     if not cv:
         return []
     out = []
@@ -740,7 +1053,22 @@ def _scheme_text(part: Mapping[str, Any], label: str) -> str:
 
 
 def train_report(meta: Mapping[str, Any], path: str, inputs: Mapping[str, Sequence[str] | str] | None = None) -> str:
-    """Training report: model summary, cross-validation table (pooled and per fold) and plot, importances."""
+    """Training report: model summary, cross-validation table (pooled and per fold) and plot, importances.
+
+    Parameters
+    ----------
+    meta : Mapping[str, Any]
+        The model's metadata.
+    path : str
+        The HTML file to write.
+    inputs : Mapping[str, Sequence[str] or str] or None
+        Input label -> file(s), listed in the report.
+
+    Returns
+    -------
+    str
+        ``path``.
+    """
     model_type = str(meta.get("model_type", ""))
     doc = Html("Model training")
     dates = [str(d) for d in meta.get("dates", [])]
@@ -929,7 +1257,18 @@ BASELINE_ROWS = (("r", "R", "higher"), ("mae", "MAE (m3/m3)", "lower"), ("rmse",
 
 
 def baseline_rows(estimate: Mapping[str, Any], baseline: Mapping[str, Any]) -> list[list[str]]:
-    """Rows (metric, estimate, baseline, change, better) comparing the estimate with the baseline."""
+    """Rows (metric, estimate, baseline, change, better) comparing the estimate with the baseline.
+
+    Parameters
+    ----------
+    estimate, baseline : Mapping[str, Any]
+        The metrics of the estimate and of the baseline.
+
+    Returns
+    -------
+    list of list of str
+        One row per metric of :data:`BASELINE_ROWS`.
+    """
     rows = []
     for key, label, better in BASELINE_ROWS:
         e, b = estimate.get(key), baseline.get(key)
@@ -964,6 +1303,30 @@ def validate_report(results: Mapping[str, Mapping[str, Any]], pairs: Sequence[An
     'date', 'estimate' and the metrics. With a 'baseline' source (the coarse SMAP resampled bilinearly, compared
     with the same reference) the report compares the estimate's metrics with the baseline's; ``error_map``
     (e.g. :attr:`ErrorMap.difference`) is drawn as a map of estimate minus reference.
+
+    Parameters
+    ----------
+    results : Mapping[str, Mapping[str, Any]]
+        Source -> metrics.
+    pairs : Sequence[Any]
+        Station pairs.
+    path : str
+        The HTML file to write.
+    samples : tuple[numpy.ndarray, numpy.ndarray] or None
+        (estimate, reference) values for the density plot (None: no plot).
+    per_date : Sequence[Mapping[str, Any]] or None
+        Per-date rows of a series (None: none).
+    inputs : Mapping[str, Sequence[str] or str] or None
+        Input label -> file(s), listed in the report.
+    title : str or None
+        The report's title (None: 'Soil moisture validation').
+    error_map : numpy.ndarray or None
+        (rows, cols) estimate minus reference (None: no map).
+
+    Returns
+    -------
+    str
+        ``path``.
     """
     doc = Html(title or N_("Soil moisture validation"))
     dates = sorted({str(r["date"]) for r in per_date or [] if r.get("date")})

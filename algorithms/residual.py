@@ -73,6 +73,16 @@ _COORD_CACHE_BYTES = 256 * 2**20
 def check_mode(mode: str | None) -> str:
     """The residual mode in lower case; InputError naming the valid modes otherwise.
 
+    Parameters
+    ----------
+    mode : str or None
+        A residual mode, any case (None or empty: 'none').
+
+    Returns
+    -------
+    str
+        The mode, one of :data:`RESIDUAL_MODES`.
+
     Raises
     ------
     InputError
@@ -102,7 +112,13 @@ class ResidualSummary:
     max_leftover: float = math.nan
 
     def as_dict(self) -> dict[str, Any]:
-        """The summary as a plain dict (for metadata and reports)."""
+        """The summary as a plain dict (for metadata and reports).
+
+        Returns
+        -------
+        dict[str, Any]
+            The fields by name.
+        """
         return asdict(self)
 
 
@@ -387,7 +403,15 @@ class ResidualCorrector:
 
     # -- pass 1 -------------------------------------------------------------------------------
     def add(self, row0: int, pred: np.ndarray) -> None:
-        """Accumulate a (rows, cols) block of raw predictions (NaN = no prediction)."""
+        """Accumulate a (rows, cols) block of raw predictions (NaN = no prediction).
+
+        Parameters
+        ----------
+        row0 : int
+            The block's first fine row.
+        pred : numpy.ndarray
+            (rows, fine width) predictions in m3/m3.
+        """
         pred = np.asarray(pred)
         self._acc.add(row0, pred)
         if not self._solved:
@@ -513,6 +537,18 @@ class ResidualCorrector:
     def correction(self, row0: int, nrows: int) -> np.ndarray:
         """The correction of rows row0.. (rows, cols), NaN where the pixel's cell has no residual.
 
+        Parameters
+        ----------
+        row0 : int
+            The first fine row.
+        nrows : int
+            The number of rows.
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 array (nrows, fine width) to add to the predictions, m3/m3.
+
         Raises
         ------
         RuntimeError
@@ -550,7 +586,20 @@ class ResidualCorrector:
         return out
 
     def apply(self, row0: int, values: np.ndarray) -> np.ndarray:
-        """Corrected (rows, cols) block (float64); pixels whose cell has no residual keep their value."""
+        """Corrected (rows, cols) block (float64); pixels whose cell has no residual keep their value.
+
+        Parameters
+        ----------
+        row0 : int
+            The block's first fine row.
+        values : numpy.ndarray
+            (rows, fine width) predictions in m3/m3, NaN for none.
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 corrected values of the same shape.
+        """
         values = np.asarray(values, dtype=np.float64)
         r = self.correction(row0, values.shape[0])
         fix = np.isfinite(r) & np.isfinite(values)
@@ -561,7 +610,13 @@ class ResidualCorrector:
         return corrected
 
     def finish(self) -> ResidualSummary:
-        """Mass-conservation check over the applied blocks: fills ``max_cell_deviation``."""
+        """Mass-conservation check over the applied blocks: fills ``max_cell_deviation``.
+
+        Returns
+        -------
+        ResidualSummary
+            The complete summary.
+        """
         assert self.resid is not None
         has = np.isfinite(self.resid)
         dev = np.abs(self._check.mean()[0] - self.smap)[has]

@@ -148,7 +148,18 @@ def _wkt(text: str, name: str = "") -> str:
 
 
 def scene_grids(size_km: int) -> tuple[Grid, Grid, Grid]:
-    """(fine 1 km Albers grid, coarse EASE 9 km grid, 0.05 degree precipitation grid) of a scene."""
+    """(fine 1 km Albers grid, coarse EASE 9 km grid, 0.05 degree precipitation grid) of a scene.
+
+    Parameters
+    ----------
+    size_km : int
+        Side of the square scene, in km (1 km pixels).
+
+    Returns
+    -------
+    tuple of Grid
+        (fine 1 km Albers grid, coarse EASE-Grid 2.0 9 km grid covering it, 0.05 degree precipitation grid).
+    """
     albers = _wkt(ALBERS_CHINA, ALBERS_CHINA_NAME)
     ct = osr.CoordinateTransformation(raster.srs_from_wkt(_wkt("EPSG:4326")), raster.srs_from_wkt(albers))
     cx, cy, _ = ct.TransformPoint(CENTER_LON, CENTER_LAT)
@@ -190,6 +201,20 @@ def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float 
 
     White noise filtered in the frequency domain on a padded canvas (no wrap-around), scaled by the
     exact variance of the discrete filter, so the field has unit variance whatever the scene size.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The random generator.
+    shape : tuple[int, int]
+        (rows, cols) of the field.
+    sigma : float or tuple[float, float]
+        Correlation length in pixels, the same or (along rows, along columns).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 field of ``shape``, mean about 0 and variance 1.
     """
     sy, sx = (sigma, sigma) if np.isscalar(sigma) else sigma  # type: ignore[misc]
     py, px = int(math.ceil(3 * sy)), int(math.ceil(3 * sx))
@@ -233,7 +258,20 @@ def _blobs(rng: np.random.Generator, shape: tuple[int, int], count: int, radius:
 # bilinear resampling between grids (used for precipitation: the truth's factor and the oracle's)
 
 def bilinear_coords(src: Grid, dst: Grid) -> np.ndarray:
-    """(2, H, W) fractional (row, col) in ``src`` of each ``dst`` pixel centre."""
+    """(2, H, W) fractional (row, col) in ``src`` of each ``dst`` pixel centre.
+
+    Parameters
+    ----------
+    src : Grid
+        The grid the values are on.
+    dst : Grid
+        The grid whose pixel centres are looked up (any CRS).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 array of shape (2, dst.height, dst.width): row and column in ``src`` (pixel centres at integers).
+    """
     x, y = dst.centers(0, dst.height)
     if not src.srs.IsSame(dst.srs):
         ct = osr.CoordinateTransformation(dst.srs, src.srs)
@@ -246,7 +284,22 @@ def bilinear_coords(src: Grid, dst: Grid) -> np.ndarray:
 def resample_bilinear(values: np.ndarray, src: Grid, dst: Grid | np.ndarray) -> np.ndarray:
     """Bilinear interpolation of ``values`` on ``src`` at the pixel centres of ``dst`` (a Grid or the
     output of :func:`bilinear_coords`), like gdalwarp -r bilinear: the outer half pixel takes the edge
-    values; NaN where a neighbour is NaN or outside ``src``."""
+    values; NaN where a neighbour is NaN or outside ``src``.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        (rows, cols) values on ``src``, NaN for nodata.
+    src : Grid
+        Their grid.
+    dst : Grid or numpy.ndarray
+        The target grid, or its coordinates from :func:`bilinear_coords`.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 values at the target pixel centres, shape (dst.height, dst.width).
+    """
     coords = bilinear_coords(src, dst) if isinstance(dst, Grid) else dst
     vals = np.asarray(values, dtype=np.float64)
     bad = ~np.isfinite(vals)
@@ -262,7 +315,24 @@ def resample_bilinear(values: np.ndarray, src: Grid, dst: Grid | np.ndarray) -> 
 # the generating relation
 
 def default_relation(seed: int, dates: list[str], terrain: float = 1.0, nonlinearity: float = 0.0) -> dict[str, Any]:
-    """Coefficients of :func:`generating_relation` for a scene (JSON types; stored in scene.json)."""
+    """Coefficients of :func:`generating_relation` for a scene (JSON types; stored in scene.json).
+
+    Parameters
+    ----------
+    seed : int
+        The scene's seed (draws the per-date offsets).
+    dates : list[str]
+        The scene's ISO dates.
+    terrain : float
+        Weight of the slope and elevation terms.
+    nonlinearity : float
+        Weight of the nonlinear terms (saturating rain, NDVI-LST interaction, heat stress), 0 (linear) to 1.
+
+    Returns
+    -------
+    dict[str, Any]
+        The relation's coefficients, the dates and their offsets, the clip range.
+    """
     offsets = [round(float(_rng(seed, 3, t).normal(0.0, 0.012)), 6) for t in range(len(dates))]
     return {
         "b0": 0.195, "b_ndvi": 0.18, "ndvi_ref": 0.3,
@@ -285,6 +355,22 @@ def generating_relation(factors: Mapping[str, np.ndarray], date_index: int, para
     and precipitation (resampled to the fine grid); ``params`` is the 'relation' of scene.json. NaN
     where a factor is NaN or the land cover has no offset (water). The truth is
     clip(relation without clip + noise); with ``clip`` the relation is clipped to the same range.
+
+    Parameters
+    ----------
+    factors : Mapping[str, numpy.ndarray]
+        The true factors on the fine grid, arrays of one shape (:data:`RELATION_FACTORS`).
+    date_index : int
+        The date's position in ``params['dates']``.
+    params : Mapping[str, Any]
+        The relation (:func:`default_relation`).
+    clip : bool
+        Whether to clip to the relation's range.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 soil moisture in m3/m3 of the factors' shape, NaN where undefined.
 
     Raises
     ------
@@ -355,6 +441,20 @@ def _check_float(value: Any, name: str, lo: float, hi: float, fix: str) -> float
 
 def scene_dates(start_date: str, n_dates: int, step_days: int) -> list[str]:
     """``n_dates`` ISO dates from ``start_date``, ``step_days`` apart.
+
+    Parameters
+    ----------
+    start_date : str
+        The first date, 'YYYY-MM-DD'.
+    n_dates : int
+        How many dates.
+    step_days : int
+        Days between dates.
+
+    Returns
+    -------
+    list of str
+        The ISO dates.
 
     Raises
     ------

@@ -74,7 +74,20 @@ def _dominant(xcols: np.ndarray, classes: Sequence[int]) -> np.ndarray:
 
 
 def correlation_ratio(groups: np.ndarray, values: np.ndarray) -> float:
-    """eta: sqrt(between-group sum of squares / total sum of squares) of ``values`` grouped by ``groups``."""
+    """eta: sqrt(between-group sum of squares / total sum of squares) of ``values`` grouped by ``groups``.
+
+    Parameters
+    ----------
+    groups : numpy.ndarray
+        A class label per sample.
+    values : numpy.ndarray
+        A continuous value per sample.
+
+    Returns
+    -------
+    float
+        eta in [0, 1]; NaN when ``values`` is constant.
+    """
     values = np.asarray(values, dtype=np.float64)
     total = float(np.sum((values - values.mean()) ** 2))
     if total <= 0:
@@ -87,7 +100,18 @@ def correlation_ratio(groups: np.ndarray, values: np.ndarray) -> float:
 
 
 def cramers_v(a: np.ndarray, b: np.ndarray) -> float:
-    """Cramér's V between two class labellings (0 = independent, 1 = one determines the other)."""
+    """Cramér's V between two class labellings (0 = independent, 1 = one determines the other).
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray
+        Two class labellings of the same samples.
+
+    Returns
+    -------
+    float
+        V in [0, 1]; NaN when either labelling has a single class.
+    """
     ua, ia = np.unique(a, return_inverse=True)
     ub, ib = np.unique(b, return_inverse=True)
     if ua.size < 2 or ub.size < 2:
@@ -147,7 +171,18 @@ def _factor_stats(pairs: Pairs) -> list[_Factor]:
 
 
 def association(a: _Factor, b: _Factor) -> tuple[float, str]:
-    """Collinearity between two factors in [0, 1] and its measure: |r|, eta or Cramér's V."""
+    """Collinearity between two factors in [0, 1] and its measure: |r|, eta or Cramér's V.
+
+    Parameters
+    ----------
+    a, b : _Factor
+        Two factors' values over the same coarse samples.
+
+    Returns
+    -------
+    tuple
+        (association in [0, 1], or NaN when a side is constant; the measure's name: '|r|', 'eta' or "Cramér's V").
+    """
     if not a.categorical and not b.categorical:
         if np.ptp(a.values) <= 0 or np.ptp(b.values) <= 0:
             return math.nan, "|r|"
@@ -183,7 +218,24 @@ def _regressors(pairs: Pairs, factors: Sequence[_Factor], cols: list[list[int]])
 
 def variance_inflation(pairs: Pairs, factor: _Factor, others: Sequence[_Factor],
                        cols: list[list[int]] | None = None) -> float:
-    """VIF of a continuous factor against other factors: 1 / (1 - R^2) of an OLS fit with intercept."""
+    """VIF of a continuous factor against other factors: 1 / (1 - R^2) of an OLS fit with intercept.
+
+    Parameters
+    ----------
+    pairs : Pairs
+        The coarse samples.
+    factor : _Factor
+        The factor whose VIF is computed.
+    others : Sequence[_Factor]
+        The factors it is regressed on (categorical ones by their class columns).
+    cols : list[list[int]] or None
+        The feature columns of each factor (None: computed from ``pairs``).
+
+    Returns
+    -------
+    float
+        The VIF: 1 without other factors, inf for an exact fit, NaN for a categorical or constant factor.
+    """
     if factor.categorical or not others:
         return math.nan if factor.categorical else 1.0
     cols = cols or _columns_of(pairs)
@@ -200,7 +252,22 @@ def variance_inflation(pairs: Pairs, factor: _Factor, others: Sequence[_Factor],
 
 
 def mutual_information(pairs: Pairs, factors: Sequence[_Factor], seed: int = 0) -> dict[str, float]:
-    """Mutual information (nats) of each factor with soil moisture (k-NN estimate; classes as discrete)."""
+    """Mutual information (nats) of each factor with soil moisture (k-NN estimate; classes as discrete).
+
+    Parameters
+    ----------
+    pairs : Pairs
+        The coarse samples (soil moisture ``pairs.y``).
+    factors : Sequence[_Factor]
+        The factors.
+    seed : int
+        Random seed of the estimate.
+
+    Returns
+    -------
+    dict[str, float]
+        Factor name -> mutual information in nats.
+    """
     from sklearn.feature_selection import mutual_info_regression
 
     cols = np.column_stack([f.values.astype(np.float64) for f in factors])
@@ -214,6 +281,22 @@ def permutation_importance(pairs: Pairs, seed: int = 0, n_jobs: int = -1, block_
 
     Two folds of spatial blocks (random halves when the area holds a single block); each factor is
     shuffled ``PERM_REPEATS`` times per fold (all class columns of a categorical factor together).
+
+    Parameters
+    ----------
+    pairs : Pairs
+        The coarse samples.
+    seed : int
+        Random seed of the forest, the folds and the shuffles.
+    n_jobs : int
+        Threads of the forest (-1: every core).
+    block_cells : int
+        Side of a spatial block, in SMAP cells.
+
+    Returns
+    -------
+    dict[str, float]
+        Factor name -> mean RMSE increase in m3/m3 (negative when shuffling helps).
     """
     from sklearn.ensemble import RandomForestRegressor
     from sklearn.model_selection import GroupKFold, KFold
@@ -260,6 +343,32 @@ def screen_pairs(pairs: Pairs, max_collinearity: float = 0.8, min_abs_r: float =
                  max_factors: int = 0, max_vif: float = 0.0, diagnostics: bool = False, seed: int = 0,
                  n_jobs: int = -1, collinearity: str = "study") -> ScreenResult:
     """Rank and select the factors of already built coarse pairs (see :func:`screen_factors`).
+
+    Parameters
+    ----------
+    pairs : Pairs
+        Coarse samples (:func:`.features.coarse_pairs`).
+    max_collinearity : float
+        Largest |r| between two selected factors, in (0, 1] (1 keeps all).
+    min_abs_r : float
+        Least |r| with soil moisture for a factor to be selected.
+    max_factors : int
+        Most factors selected (0: no limit).
+    max_vif : float
+        Largest VIF of a selected factor (0: no VIF filter).
+    diagnostics : bool
+        Whether to add VIF, mutual information and permutation importance to the rows.
+    seed : int
+        Random seed of the diagnostics and of the transfer filter.
+    n_jobs : int
+        Threads for the random forests (-1: every core).
+    collinearity : str
+        One of :data:`COLLINEARITY_MODES`.
+
+    Returns
+    -------
+    ScreenResult
+        The rows in rank order, the selected factor names, the samples and dates used.
 
     Raises
     ------
@@ -401,7 +510,17 @@ def _fmt(value: Any) -> str:
 
 
 def write_csv(path: str, rows: Sequence[dict[str, Any]], columns: Sequence[str] = COLUMNS) -> None:
-    """The screening table as CSV (atomic)."""
+    """The screening table as CSV (atomic).
+
+    Parameters
+    ----------
+    path : str
+        The CSV file to write.
+    rows : Sequence[dict[str, Any]]
+        One dict per factor; a column it lacks is written as an empty cell.
+    columns : Sequence[str]
+        The columns, in order.
+    """
     with atomic_path(path) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)

@@ -61,6 +61,16 @@ def folder_inputs(folder: str) -> tuple[list[str], list[str]]:
     A ``manifest.json`` in the folder is used when present; otherwise files named ``smap_<date>.tif``
     and ``factors_<date>.tif`` in the folder or its ``smap/`` and ``factors/`` subfolders.
 
+    Parameters
+    ----------
+    folder : str
+        The input folder.
+
+    Returns
+    -------
+    tuple of list of str
+        (SMAP paths, factor stack paths), each sorted by date.
+
     Raises
     ------
     InputError
@@ -94,6 +104,22 @@ def resolve_inputs(stacks: Sequence[str] | None = None, smap: Sequence[str] | No
                    manifest: str | None = None, folder: str | None = None) -> tuple[list[str], list[str]]:
     """(factor stacks, SMAP rasters) of a series given as lists, a manifest or a folder (exactly one of them).
 
+    Parameters
+    ----------
+    stacks : Sequence[str] or None
+        The factor stacks.
+    smap : Sequence[str] or None
+        The SMAP rasters going with ``stacks`` (None: none).
+    manifest : str or None
+        A fetch manifest.
+    folder : str or None
+        An input folder (:func:`folder_inputs`).
+
+    Returns
+    -------
+    tuple of list of str
+        (factor stack paths, SMAP paths; the latter empty when none is given).
+
     Raises
     ------
     InputError
@@ -117,6 +143,18 @@ def resolve_inputs(stacks: Sequence[str] | None = None, smap: Sequence[str] | No
 
 def pair_series(stacks: Sequence[str], smap: Sequence[str] | None = None) -> list[tuple[dt.date, str, str | None]]:
     """(date, factor stack, SMAP raster or None) per date, sorted; every file name must carry its date.
+
+    Parameters
+    ----------
+    stacks : Sequence[str]
+        The factor stacks, dated by name.
+    smap : Sequence[str] or None
+        SMAP rasters paired with them by date (None or empty: none).
+
+    Returns
+    -------
+    list of tuple
+        (date, factor stack, SMAP raster or None) per date, in date order.
 
     Raises
     ------
@@ -161,7 +199,18 @@ class SeriesEntry:
 
 
 def time_ranges(dates: Sequence[dt.date]) -> list[tuple[dt.date, dt.date]]:
-    """[start, end) of each date: until the next date, at most the typical (median) step; one day if alone."""
+    """[start, end) of each date: until the next date, at most the typical (median) step; one day if alone.
+
+    Parameters
+    ----------
+    dates : Sequence[datetime.date]
+        The series' dates (any order).
+
+    Returns
+    -------
+    list of tuple of datetime.date
+        (start, end) per date, in date order, end exclusive.
+    """
     ds = sorted(dates)
     gaps = [(b - a).days for a, b in zip(ds, ds[1:])]
     step = dt.timedelta(days=max(1, int(round(float(np.median(gaps))))) if gaps else 1)
@@ -178,6 +227,20 @@ def write_series_list(path: str, items: Sequence[tuple[dt.date, str]], folder: s
     """Write the CSV list (date, start, end, file) of a series atomically.
 
     Files are stored relative to ``folder``: where the list will be read from (default: its own folder).
+
+    Parameters
+    ----------
+    path : str
+        The CSV file.
+    items : Sequence[tuple[datetime.date, str]]
+        (date, file) per map.
+    folder : str or None
+        The folder the paths are made relative to (None: the list's own).
+
+    Returns
+    -------
+    str
+        ``path``.
     """
     folder = os.path.abspath(folder or os.path.dirname(os.path.abspath(path)))
     items = sorted(items, key=lambda kv: kv[0])
@@ -194,6 +257,16 @@ def write_series_list(path: str, items: Sequence[tuple[dt.date, str]], folder: s
 
 def read_series_list(path: str) -> list[SeriesEntry]:
     """The entries of a series list, with absolute paths.
+
+    Parameters
+    ----------
+    path : str
+        The CSV file.
+
+    Returns
+    -------
+    list of SeriesEntry
+        The entries in file order.
 
     Raises
     ------
@@ -215,7 +288,20 @@ def read_series_list(path: str) -> list[SeriesEntry]:
 
 
 def output_name(day: dt.date, prefix: str = OUTPUT_PREFIX) -> str:
-    """The file name of the map of ``day``: ``<prefix>_<YYYYMMDD>.tif``."""
+    """The file name of the map of ``day``: ``<prefix>_<YYYYMMDD>.tif``.
+
+    Parameters
+    ----------
+    day : datetime.date
+        The map's date.
+    prefix : str
+        The name's prefix.
+
+    Returns
+    -------
+    str
+        The file name.
+    """
     return f"{prefix}_{day:%Y%m%d}.tif"
 
 
@@ -365,7 +451,22 @@ class SeriesValidation:
 
 
 def write_series_metrics_csv(path: str, rows: Sequence[dict[str, Any]], pooled: dict[str, dict[str, Any]]) -> str:
-    """The metrics CSV of a series (the columns of a single-date run): per-date rows, then pooled rows dated 'all'."""
+    """The metrics CSV of a series (the columns of a single-date run): per-date rows, then pooled rows dated 'all'.
+
+    Parameters
+    ----------
+    path : str
+        The CSV file to write (atomically).
+    rows : Sequence[dict[str, Any]]
+        One row per date and source: 'source', 'estimate', 'date' and the metrics.
+    pooled : dict[str, dict[str, Any]]
+        Source -> metrics pooled over the dates.
+
+    Returns
+    -------
+    str
+        ``path``.
+    """
     with atomic_path(path) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)

@@ -79,7 +79,20 @@ class Lattice:
         return self.rows / 2 * self.cell
 
     def window_grid(self, col0: int, row0: int, width: int, height: int) -> Grid:
-        """The grid of the lattice window of ``width`` x ``height`` cells from column ``col0``, row ``row0``."""
+        """The grid of the lattice window of ``width`` x ``height`` cells from column ``col0``, row ``row0``.
+
+        Parameters
+        ----------
+        col0, row0 : int
+            The window's first column and row in the lattice.
+        width, height : int
+            Its size in cells.
+
+        Returns
+        -------
+        Grid
+            The window's grid in EASE-Grid 2.0 (EPSG:6933) metres.
+        """
         wkt = raster.srs_from_user(EASE_CRS).ExportToWkt()
         return Grid(wkt, (self.x0 + col0 * self.cell, self.cell, 0.0, self.y0 - row0 * self.cell, 0.0, -self.cell),
                     width, height)
@@ -381,6 +394,20 @@ def open_granule(path: str) -> Granule:
 def lattice_window(lattice: Lattice, geom: ogr.Geometry, srs: osr.SpatialReference) -> tuple[int, int, int, int]:
     """(col0, row0, width, height) of the whole lattice cells covering the area's envelope.
 
+    Parameters
+    ----------
+    lattice : Lattice
+        The SMAP lattice.
+    geom : ogr.Geometry
+        The area.
+    srs : osr.SpatialReference
+        The area's CRS.
+
+    Returns
+    -------
+    tuple of int
+        (col0, row0, width, height) in lattice cells.
+
     Raises
     ------
     InputError
@@ -406,6 +433,20 @@ def time_steps(start: dt.date, end: dt.date, step: str, days: int = 1) -> list[t
     daily; 8day / 16day: the MODIS composite calendar (periods from day of year 1, 9, 17, ... or 1, 17, ...,
     restarting every 1 January); monthly: calendar months; ndays: ``days`` days from ``start``. The first and
     last periods are clipped to the range; the label is the (clipped) step start.
+
+    Parameters
+    ----------
+    start, end : datetime.date
+        The first and last day (inclusive).
+    step : str
+        One of :data:`STEPS`.
+    days : int
+        The step length for 'ndays'.
+
+    Returns
+    -------
+    list of tuple
+        (first day, day after the last, label 'YYYYMMDD') per step, in date order.
 
     Raises
     ------
@@ -493,7 +534,20 @@ def _lattice_axes(lattice: Lattice) -> tuple[np.ndarray, np.ndarray]:
 
 
 def lattice_lonlat(lattice: Lattice, window: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Longitude and latitude of the lattice's cell centres inside the window, as (rows, cols) arrays."""
+    """Longitude and latitude of the lattice's cell centres inside the window, as (rows, cols) arrays.
+
+    Parameters
+    ----------
+    lattice : Lattice
+        The SMAP lattice.
+    window : tuple of int
+        (col0, row0, width, height) in lattice cells.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Longitude and latitude in degrees, each of shape (height, width) (read-only broadcast views).
+    """
     col0, row0, width, height = window
     lon, lat = _lattice_axes(lattice)
     return np.broadcast_arrays(lon[None, col0:col0 + width], lat[row0:row0 + height, None])
@@ -549,6 +603,16 @@ def _granule_values(granule: Granule, layer_name: str, window: tuple[int, int, i
 def factor_name(path: str) -> str:
     """The factor a file holds: its band description, else its file name without the date.
 
+    Parameters
+    ----------
+    path : str
+        A single-band factor file.
+
+    Returns
+    -------
+    str
+        The factor's name.
+
     Raises
     ------
     InputError
@@ -572,6 +636,18 @@ def plan_factors(paths: Sequence[str], steps: Sequence[tuple[dt.date, dt.date, s
     A file without a date in its name is static (every step). Dated files of a factor: those dated inside
     the step are averaged; a step without any takes the latest file dated before it (a 16-day composite
     named by its first day covers the days after it).
+
+    Parameters
+    ----------
+    paths : Sequence[str]
+        Factor files, dated by name or undated (static).
+    steps : Sequence[tuple[datetime.date, datetime.date, str]]
+        The time steps (:func:`time_steps`).
+
+    Returns
+    -------
+    tuple
+        (factor names sorted, {step label: [the files of each factor, in name order]}).
 
     Raises
     ------

@@ -64,12 +64,33 @@ class Observation:
 
 
 def crs_wkt(text: str = "EPSG:4326") -> str:
-    """WKT of a CRS given as EPSG:code, PROJ string or WKT."""
+    """WKT of a CRS given as EPSG:code, PROJ string or WKT.
+
+    Parameters
+    ----------
+    text : str
+        'EPSG:<code>', a PROJ string or WKT.
+
+    Returns
+    -------
+    str
+        The CRS as WKT.
+    """
     return srs_from_user(text).ExportToWkt()
 
 
 def parse_date(text: str) -> dt.date:
     """The day of an ISO-like date or date-time ('2023-06-01', '2023/06/01 06:00', '20230601', ...).
+
+    Parameters
+    ----------
+    text : str
+        The date text; a time and a UTC offset, when present, are dropped.
+
+    Returns
+    -------
+    datetime.date
+        The day.
 
     Raises
     ------
@@ -132,7 +153,18 @@ def _check_range(value: float, where: str) -> None:
 
 
 def is_geographic(wkt: str) -> bool:
-    """True when the CRS ``wkt`` has longitude/latitude coordinates (degrees); False when it cannot be read."""
+    """True when the CRS ``wkt`` has longitude/latitude coordinates (degrees); False when it cannot be read.
+
+    Parameters
+    ----------
+    wkt : str
+        A CRS as WKT.
+
+    Returns
+    -------
+    bool
+        True for a geographic (degrees) CRS.
+    """
     try:
         return bool(srs_from_wkt(wkt).IsGeographic())
     except RuntimeError:
@@ -148,6 +180,15 @@ def check_coordinates(x: float, y: float, where: str, geographic: bool = True) -
 
     ``x`` is the longitude and ``y`` the latitude when ``geographic``. Raises :class:`InputError` naming
     ``where`` (file and row), so such a station is never reported as lying outside the estimate.
+
+    Parameters
+    ----------
+    x, y : float
+        The station's coordinates.
+    where : str
+        The file and row (or feature), named in the error.
+    geographic : bool
+        Whether x and y are longitude and latitude in degrees.
 
     Raises
     ------
@@ -181,6 +222,22 @@ def read_csv(path: str, value_col: str | None = None, station_col: str | None = 
     in ``crs`` (or the table's CRS column; default EPSG:4326, x = longitude). Without a station
     column, a station is identified by its coordinates. Empty, 'NA' and ``nodata`` values are skipped;
     coordinates that are NaN/inf, or beyond +-90/180 in a geographic CRS, are errors naming the row.
+
+    Parameters
+    ----------
+    path : str
+        The CSV file.
+    value_col, station_col, x_col, y_col, date_col : str or None
+        Column names (None: found by the usual names).
+    crs : str or None
+        The CRS of the coordinates (None: the table's CRS column, else EPSG:4326).
+    nodata : float or None
+        A value meaning "no measurement" (None: only empty and 'NA'-like cells are missing).
+
+    Returns
+    -------
+    list of Observation
+        One observation per row with a value (values in m3/m3, dates as days), in file order.
 
     Raises
     ------
@@ -272,7 +329,20 @@ def read_csv(path: str, value_col: str | None = None, station_col: str | None = 
 
 
 def find_column(names: Sequence[str], key: str) -> str | None:
-    """The name among ``names`` that is the ``key`` column ('station', 'x', 'y', 'date', 'value', 'crs')."""
+    """The name among ``names`` that is the ``key`` column ('station', 'x', 'y', 'date', 'value', 'crs').
+
+    Parameters
+    ----------
+    names : Sequence[str]
+        The table's column names.
+    key : str
+        'station', 'x', 'y', 'date', 'value' or 'crs'.
+
+    Returns
+    -------
+    str or None
+        The matching column name (case-insensitive), or None.
+    """
     i = _find_column(list(names), key, None)
     return names[i] if i is not None else None
 
@@ -285,6 +355,20 @@ def from_records(records: Iterable[tuple[Any, float, float, Any, Any]], crs_wkt_
     skipped; unreadable dates or values, values outside 0-1 m3/m3 and impossible coordinates (NaN/inf,
     or beyond +-90/180 degrees in a geographic CRS) are errors naming the record (1-based). A record
     without a station id is identified by its coordinates.
+
+    Parameters
+    ----------
+    records : Iterable[tuple[Any, float, float, Any, Any]]
+        (station id or None, x, y, date, value) per feature.
+    crs_wkt_text : str
+        The CRS of x and y, as WKT.
+    label : str
+        The source, named in errors.
+
+    Returns
+    -------
+    list of Observation
+        One observation per record with a value, in record order.
 
     Raises
     ------
@@ -363,6 +447,18 @@ def parse_stm_header(line: str, name: str = "") -> StmHeader:
     the station name may hold spaces or digits, the sensor (newer downloads) is optional. A header
     whose coordinates are impossible (NaN, |lat| > 90, |lon| > 180) is an error naming the file.
 
+    Parameters
+    ----------
+    line : str
+        The first line of the file.
+    name : str
+        The file name, for the error.
+
+    Returns
+    -------
+    StmHeader
+        Network, station, latitude, longitude, elevation, sensor depths (m) and sensor.
+
     Raises
     ------
     InputError
@@ -414,6 +510,16 @@ def stm_layout(path: str) -> str:
 
     Raises an :class:`InputError` naming the file and what it holds instead (the older combined
     'CEOP' layout, a record where the header should be, or something else).
+
+    Parameters
+    ----------
+    path : str
+        An ISMN .stm file.
+
+    Returns
+    -------
+    str
+        :data:`HEADER_VALUES` or :data:`CEOP_SEP`.
 
     Raises
     ------
@@ -558,6 +664,22 @@ def read_ismn_stm(paths: Sequence[str] | str, max_depth: float | None = None,
     single file in another layout is an error. No value flagged ``flags`` at all is an error naming the
     flags found.
 
+    Parameters
+    ----------
+    paths : Sequence[str] or str
+        One .stm file or several.
+    max_depth : float or None
+        The deepest sensor start kept, in metres (None: every depth).
+    flags : Iterable[str]
+        The ISMN quality flags kept.
+    warn : Callable[[str], None] or None
+        Receives a message for each file skipped (None: no messages).
+
+    Returns
+    -------
+    list of Observation
+        The kept values in m3/m3, with their day (UTC), in file order.
+
     Raises
     ------
     InputError
@@ -667,7 +789,18 @@ def _folder_stm_files(folder: str) -> tuple[list[str], list[str]]:
 
 
 def find_stm_files(folder: str) -> list[str]:
-    """Soil moisture ``.stm`` files under a folder (ISMN names carry '_sm_' or 'Soil-Moisture')."""
+    """Soil moisture ``.stm`` files under a folder (ISMN names carry '_sm_' or 'Soil-Moisture').
+
+    Parameters
+    ----------
+    folder : str
+        A folder, searched with its subfolders.
+
+    Returns
+    -------
+    list of str
+        The soil moisture .stm files found (none found is an InputError naming the folder).
+    """
     return _folder_stm_files(folder)[0]
 
 
@@ -676,6 +809,22 @@ def read_stations(path: str, max_depth: float | None = None, warn: Callable[[str
     """A CSV table, one ISMN .stm file, or a folder of ISMN .stm files.
 
     For a folder, ``warn`` gets every .stm file left out and why (another layout, no variable in its name).
+
+    Parameters
+    ----------
+    path : str
+        A CSV file, an ISMN .stm file or a folder of .stm files.
+    max_depth : float or None
+        For ISMN files: the deepest sensor start kept, in metres (None: every depth).
+    warn : Callable[[str], None] or None
+        For ISMN files: receives a message for each file skipped.
+    **csv_options
+        For a CSV table: the keyword arguments of :func:`read_csv`.
+
+    Returns
+    -------
+    list of Observation
+        The observations (values in m3/m3).
     """
     if os.path.isdir(path):
         files, notes = _folder_stm_files(path)
@@ -689,7 +838,18 @@ def read_stations(path: str, max_depth: float | None = None, warn: Callable[[str
 
 
 def daily_means(observations: Iterable[Observation]) -> list[Observation]:
-    """One observation per station and day: the mean of its values (coordinates of the first record)."""
+    """One observation per station and day: the mean of its values (coordinates of the first record).
+
+    Parameters
+    ----------
+    observations : Iterable[Observation]
+        Observations, possibly several per station and day.
+
+    Returns
+    -------
+    list of Observation
+        One per station and day, sorted by day then station.
+    """
     groups: dict[tuple[str, dt.date], list[Observation]] = {}
     for ob in observations:
         groups.setdefault((ob.station, ob.date), []).append(ob)

@@ -128,6 +128,22 @@ def _check_type(model_type: str, allow_auto: bool = False) -> str:
 def make_estimator(model_type: str, params: dict[str, Any] | None = None, seed: int = 0, n_jobs: int = -1) -> Any:
     """An unfitted scikit-learn regressor for one of :data:`MODEL_TYPES`, defaults overridden by ``params``.
 
+    Parameters
+    ----------
+    model_type : str
+        One of :data:`MODEL_TYPES`.
+    params : dict[str, Any] or None
+        Settings overriding the model's defaults (None: the defaults).
+    seed : int
+        The random seed of the model.
+    n_jobs : int
+        Threads of the models that take them (-1: every core).
+
+    Returns
+    -------
+    Any
+        The unfitted estimator (a Pipeline for 'svr'; boosting with a ridge start for 'linear_gbr').
+
     Raises
     ------
     InputError
@@ -170,7 +186,20 @@ def make_estimator(model_type: str, params: dict[str, Any] | None = None, seed: 
 
 
 def model_params(estimator: Any, model_type: str) -> dict[str, Any]:
-    """The estimator's own settings as JSON values (the SVR step of the pipeline; the ridge alpha of the hybrid)."""
+    """The estimator's own settings as JSON values (the SVR step of the pipeline; the ridge alpha of the hybrid).
+
+    Parameters
+    ----------
+    estimator : Any
+        A fitted or unfitted estimator of ``model_type``.
+    model_type : str
+        One of :data:`MODEL_TYPES`.
+
+    Returns
+    -------
+    dict[str, Any]
+        Setting name -> value (numbers, strings, booleans, None); 'ridge_alpha' added for 'linear_gbr'.
+    """
     if model_type == "svr":
         raw = estimator.named_steps["svr"].get_params(deep=False)
     else:
@@ -187,6 +216,16 @@ def prepare_for_saving(estimator: Any) -> Any:
     HistGradientBoostingRegressor keeps a numpy ``Generator`` for feature subsampling after fitting;
     skops 0.11 cannot store it with numpy 1.24. It is only used while fitting (and by warm starts,
     which trained models never do), so it is removed; predictions are unchanged.
+
+    Parameters
+    ----------
+    estimator : Any
+        A fitted estimator (or Pipeline); changed in place.
+
+    Returns
+    -------
+    Any
+        ``estimator``.
     """
     steps = [estimator] + list(getattr(estimator, "named_steps", {}).values())
     for step in steps:
@@ -197,6 +236,20 @@ def prepare_for_saving(estimator: Any) -> Any:
 
 def spatial_groups(cells: np.ndarray, grid_width: int, block_cells: int) -> np.ndarray:
     """Block id of each sample: coarse cells grouped into ``block_cells`` x ``block_cells`` squares.
+
+    Parameters
+    ----------
+    cells : numpy.ndarray
+        Flat SMAP cell index of each sample.
+    grid_width : int
+        The SMAP grid's width, in cells.
+    block_cells : int
+        The block side, in SMAP cells.
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer block id per sample.
 
     Raises
     ------
@@ -212,7 +265,18 @@ def spatial_groups(cells: np.ndarray, grid_width: int, block_cells: int) -> np.n
 
 
 def date_groups(dates: np.ndarray) -> np.ndarray:
-    """Group id of each sample: its date."""
+    """Group id of each sample: its date.
+
+    Parameters
+    ----------
+    dates : numpy.ndarray
+        The date label of each sample.
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer group id per sample (the dates in sorted order).
+    """
     _, codes = np.unique(np.asarray(dates).astype(str), return_inverse=True)
     return codes
 
@@ -246,7 +310,24 @@ _AUGMENT: contextvars.ContextVar[_Augmentation | None] = contextvars.ContextVar(
 
 def make_augmentation(pairs: Pairs, scale: float, is_canceled: IsCanceled = never_canceled,
                        copies: int = NOISE_COPIES) -> tuple[_Augmentation | None, dict[str, Any] | None]:
-    """The factor-noise augmentation of coarse pairs (None when ``scale`` is 0) and its metadata."""
+    """The factor-noise augmentation of coarse pairs (None when ``scale`` is 0) and its metadata.
+
+    Parameters
+    ----------
+    pairs : Pairs
+        The coarse training samples (their stacks give each factor's 1 km noise).
+    scale : float
+        The noise added, as a multiple of each factor's 1 km noise (0: none).
+    is_canceled : IsCanceled
+        Checked while the noise is measured.
+    copies : int
+        Noisy copies of the samples (fewer when they would exceed :data:`NOISE_MAX_ROWS` rows).
+
+    Returns
+    -------
+    tuple
+        (the augmentation applied to each fit, its metadata), or (None, None) when ``scale`` is 0.
+    """
     if scale <= 0:
         return None, None
     noise = fine_noise(pairs.stack_paths, pairs.specs, is_canceled)
@@ -328,6 +409,24 @@ def cross_validate(estimator: Any, pairs: Pairs, splits: list[tuple[np.ndarray, 
     dict
         'pooled' metrics over every held-out sample and 'per_fold' metrics.
 
+    Parameters
+    ----------
+    estimator
+        The unfitted estimator (cloned for every fold).
+    pairs, splits
+        The samples and the (train, test) index pairs.
+    model_type, seed
+        The model type (threads, SVR subsample) and the seed of every fit.
+    progress, is_canceled
+        Progress fraction and cancel check.
+    deadline, fold_s
+        The search's deadline (clock time) and the expected time of a fold.
+
+    Returns
+    -------
+    dict
+        'pooled' metrics over every held-out sample and 'per_fold' metrics.
+
     Raises
     ------
     Canceled
@@ -371,6 +470,19 @@ def coarsen_pairs(pairs: Pairs, factor: int) -> tuple[np.ndarray, np.ndarray, np
     Factors (class fractions included) and soil moisture are averaged over the SMAP cells of each coarser
     cell; coarser cells with fewer than ``TRANSFER_MIN_CELLS`` of their cells sampled are left out.
     Returns (X, y, the flat index in the SMAP grid of each coarser cell's top-left cell).
+
+    Parameters
+    ----------
+    pairs : Pairs
+        The coarse pairs on SMAP's grid.
+    factor : int
+        How many SMAP cells a coarser cell spans along each side.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        (X (n, features) float64, y (n,) m3/m3, anchor (n,) flat SMAP cell index of each coarser cell's top-left
+        cell).
     """
     w = pairs.grid.width
     rows, cols = pairs.cells // w, pairs.cells % w
@@ -588,6 +700,20 @@ def _cv_rmse(entry: dict[str, Any], sse_bound: float | None,
 def spatial_splits(pairs: Pairs, folds: int, block_cells: int) -> tuple[list, int]:
     """GroupKFold splits over square blocks of SMAP cells, and the number of blocks.
 
+    Parameters
+    ----------
+    pairs : Pairs
+        The coarse samples.
+    folds : int
+        The folds wanted (at most one per block).
+    block_cells : int
+        The block side, in SMAP cells.
+
+    Returns
+    -------
+    tuple
+        (list of (train, test) index arrays, the number of blocks).
+
     Raises
     ------
     InputError
@@ -607,6 +733,18 @@ def spatial_splits(pairs: Pairs, folds: int, block_cells: int) -> tuple[list, in
 def date_splits(pairs: Pairs, folds: int) -> list:
     """GroupKFold splits holding out whole dates.
 
+    Parameters
+    ----------
+    pairs : Pairs
+        The coarse samples.
+    folds : int
+        The folds wanted (at most one per date).
+
+    Returns
+    -------
+    list
+        (train, test) index arrays per fold.
+
     Raises
     ------
     InputError
@@ -623,7 +761,22 @@ def date_splits(pairs: Pairs, folds: int) -> list:
 
 
 def random_splits(pairs: Pairs, folds: int, seed: int) -> list:
-    """Shuffled KFold splits of the samples (at most one fold per sample)."""
+    """Shuffled KFold splits of the samples (at most one fold per sample).
+
+    Parameters
+    ----------
+    pairs : Pairs
+        The coarse samples.
+    folds : int
+        The folds wanted.
+    seed : int
+        The shuffle's seed.
+
+    Returns
+    -------
+    list
+        (train, test) index arrays per fold.
+    """
     from sklearn.model_selection import KFold
 
     return list(KFold(n_splits=min(folds, pairs.y.size), shuffle=True, random_state=seed).split(pairs.X))
@@ -653,7 +806,20 @@ def _key(model_type: str, params: dict[str, Any]) -> str:
 
 
 def search_configs(model_type: str, seed: int) -> list[dict[str, Any]]:
-    """The search grid of a model in the order it is tried: defaults first, then a seeded random order."""
+    """The search grid of a model in the order it is tried: defaults first, then a seeded random order.
+
+    Parameters
+    ----------
+    model_type : str
+        A model with a search space (:data:`SEARCH_SPACES`).
+    seed : int
+        The seed of the order.
+
+    Returns
+    -------
+    list of dict[str, Any]
+        Settings to try; the first ({}) is the defaults.
+    """
     space = SEARCH_SPACES[model_type]
     keys = sorted(space)
     combos = [dict(zip(keys, vals)) for vals in itertools.product(*(space[k] for k in keys))]
@@ -1120,7 +1286,22 @@ PROVINCE_DAY_PIXELS = 4_000_000
 def province_day_cost(estimator: Any, x: np.ndarray, rows: int = 4096) -> dict[str, Any]:
     """What predicting a province-day (:data:`PROVINCE_DAY_PIXELS`) costs with this model on this computer:
     the time of ``rows`` rows predicted as downscale predicts them, scaled to the province (SVR's cost is
-    linear in pixels and in support vectors)."""
+    linear in pixels and in support vectors).
+
+    Parameters
+    ----------
+    estimator : Any
+        A fitted estimator.
+    x : numpy.ndarray
+        Design matrix rows to time (repeated or cut to ``rows``).
+    rows : int
+        Rows predicted for the timing.
+
+    Returns
+    -------
+    dict[str, Any]
+        'seconds' (None without rows), 'pixels' and 'backend' (the predictor's).
+    """
     from .inference import Predictor
 
     if x.shape[0] == 0:
@@ -1136,7 +1317,18 @@ def province_day_cost(estimator: Any, x: np.ndarray, rows: int = 4096) -> dict[s
 
 
 def cv_table(meta: dict[str, Any]) -> str:
-    """A readable cross-validation table (pooled and per fold) for logs."""
+    """A readable cross-validation table (pooled and per fold) for logs.
+
+    Parameters
+    ----------
+    meta : dict[str, Any]
+        The model's metadata.
+
+    Returns
+    -------
+    str
+        The table, one line per pooled and per-fold row.
+    """
     cv = meta.get("cv")
     if not cv:
         return "No cross-validation was run."
@@ -1169,7 +1361,18 @@ def cv_table(meta: dict[str, Any]) -> str:
 
 
 def selection_table(meta: dict[str, Any]) -> str:
-    """The models compared by 'auto' and the configurations the search tried, for logs."""
+    """The models compared by 'auto' and the configurations the search tried, for logs.
+
+    Parameters
+    ----------
+    meta : dict[str, Any]
+        The model's metadata.
+
+    Returns
+    -------
+    str
+        The lines (empty when neither Auto nor the search ran).
+    """
     lines = []
 
     def row(e: dict[str, Any]) -> str:

@@ -100,14 +100,31 @@ class SmReading:
         return self.scale == 1.0 and self.nodata is None
 
     def describe(self) -> str:
-        """A short text for logs and reports, e.g. 'scale 0.01, nodata -9999'."""
+        """A short text for logs and reports, e.g. 'scale 0.01, nodata -9999'.
+
+        Returns
+        -------
+        str
+            The scale (noting percent) and, when set, the nodata value.
+        """
         parts = [f"scale {self.scale:g}" + (" (percent to m3/m3)" if self.scale == 0.01 else "")]
         if self.nodata is not None:
             parts.append(f"nodata {self.nodata:g}")
         return ", ".join(parts)
 
     def apply(self, raw: np.ndarray) -> np.ndarray:
-        """The values in m3/m3 (float64): the user's nodata value becomes NaN, then the scale is applied."""
+        """The values in m3/m3 (float64): the user's nodata value becomes NaN, then the scale is applied.
+
+        Parameters
+        ----------
+        raw : numpy.ndarray
+            The file's values, any shape.
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 values of the same shape in m3/m3, NaN for nodata.
+        """
         out = np.array(raw, dtype=np.float64)
         if self.nodata is not None:
             out[np.isclose(out, self.nodata, rtol=1e-7, atol=0.0)] = np.nan
@@ -149,7 +166,20 @@ def _fill_mask(raw: np.ndarray, byte: bool) -> np.ndarray:
 
 
 def is_fill(value: float, byte: bool = False) -> bool:
-    """True for a fill-like value (-9999, 65535, ...; 255 in byte data; anything at most -999)."""
+    """True for a fill-like value (-9999, 65535, ...; 255 in byte data; anything at most -999).
+
+    Parameters
+    ----------
+    value : float
+        A value read from a file.
+    byte : bool
+        Whether the data are 8-bit (255 is then a fill).
+
+    Returns
+    -------
+    bool
+        True for a fill-like value.
+    """
     return bool(_fill_mask(np.array([float(value)]), byte)[0])
 
 
@@ -160,6 +190,24 @@ def check_soil_moisture(raw: np.ndarray, path: str, reading: SmReading = AS_IS, 
     ``raw`` holds the file's values with the declared nodata already NaN (:func:`raster.read_block`);
     ``reading`` adds a nodata value and a scale factor. Raises InputError (naming ``path``, what was
     found, the likely cause and the fix) for undeclared fill values, percent and other non-m3/m3 values.
+
+    Parameters
+    ----------
+    raw : numpy.ndarray
+        The file's values, any shape, declared nodata already NaN.
+    path : str
+        The file, named in errors.
+    reading : SmReading
+        Nodata and scale to apply.
+    role : str
+        What the file is, for the messages.
+    byte : bool
+        Whether the band is 8-bit (255 is then a fill).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 values of the same shape in m3/m3, NaN for nodata.
 
     Raises
     ------
@@ -219,13 +267,43 @@ def check_soil_moisture(raw: np.ndarray, path: str, reading: SmReading = AS_IS, 
 
 
 def is_byte(ds: gdal.Dataset, band: int = 1) -> bool:
-    """Whether band ``band`` of ``ds`` is 8-bit."""
+    """Whether band ``band`` of ``ds`` is 8-bit.
+
+    Parameters
+    ----------
+    ds : gdal.Dataset
+        An open raster.
+    band : int
+        The 1-based band number.
+
+    Returns
+    -------
+    bool
+        True when the band's data type is Byte.
+    """
     return ds.GetRasterBand(band).DataType == gdal.GDT_Byte
 
 
 def read_soil_moisture(ds: gdal.Dataset, path: str, reading: SmReading = AS_IS,
                        role: str = "soil moisture raster") -> np.ndarray:
-    """Band 1 of a (coarse) soil moisture raster, whole, checked and in m3/m3 (float64, NaN nodata)."""
+    """Band 1 of a (coarse) soil moisture raster, whole, checked and in m3/m3 (float64, NaN nodata).
+
+    Parameters
+    ----------
+    ds : gdal.Dataset
+        The open raster.
+    path : str
+        Its path, named in errors.
+    reading : SmReading
+        Nodata and scale to apply.
+    role : str
+        What the file is, for the messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 array of shape (rows, cols) in m3/m3, NaN for nodata.
+    """
     from .raster import read_block
 
     raw = read_block(ds, 0, ds.RasterYSize, [1], np.float64)[0]
@@ -235,7 +313,22 @@ def read_soil_moisture(ds: gdal.Dataset, path: str, reading: SmReading = AS_IS,
 def sample_band(ds: gdal.Dataset, band: int = 1, max_pixels: int = SAMPLE_PIXELS) -> np.ndarray:
     """About ``max_pixels`` values of a band spread over the raster (a decimated read), declared nodata NaN.
 
-    The blocks the read cached are released, so memory stays that of the block-by-block passes."""
+    The blocks the read cached are released, so memory stays that of the block-by-block passes.
+
+    Parameters
+    ----------
+    ds : gdal.Dataset
+        An open raster.
+    band : int
+        The 1-based band number.
+    max_pixels : int
+        About how many values to read.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 array (rows/step, cols/step), NaN for nodata and non-finite values.
+    """
     b = ds.GetRasterBand(band)
     w, h = ds.RasterXSize, ds.RasterYSize
     step = max(1, int(math.ceil(math.sqrt(w * h / max(1, max_pixels)))))
@@ -251,25 +344,68 @@ def sample_band(ds: gdal.Dataset, band: int = 1, max_pixels: int = SAMPLE_PIXELS
 
 def check_soil_moisture_sample(ds: gdal.Dataset, path: str, reading: SmReading = AS_IS,
                                role: str = "soil moisture raster") -> None:
-    """:func:`check_soil_moisture` on a decimated read of band 1 (for large rasters)."""
+    """:func:`check_soil_moisture` on a decimated read of band 1 (for large rasters).
+
+    Parameters
+    ----------
+    ds : gdal.Dataset
+        The open raster.
+    path : str
+        Its path, named in errors.
+    reading : SmReading
+        Nodata and scale to apply.
+    role : str
+        What the file is, for the messages.
+    """
     check_soil_moisture(sample_band(ds), path, reading, role, is_byte(ds))
 
 
 # -- factors ----------------------------------------------------------------------------------------
 
 def is_index(name: str) -> bool:
-    """True for an NDVI-like index name (ndvi, evi, savi, ndwi, ... as a token: 'ndvi_landsat', 'mod13_evi')."""
+    """True for an NDVI-like index name (ndvi, evi, savi, ndwi, ... as a token: 'ndvi_landsat', 'mod13_evi').
+
+    Parameters
+    ----------
+    name : str
+        A factor name.
+
+    Returns
+    -------
+    bool
+        True when it names an NDVI-like index.
+    """
     return bool(_INDEX_RE.search(name.lower()))
 
 
 def is_lst(name: str) -> bool:
-    """True for a land surface temperature factor ('lst_day', 'lst_landsat'), not for differences ('lst_diff')."""
+    """True for a land surface temperature factor ('lst_day', 'lst_landsat'), not for differences ('lst_diff').
+
+    Parameters
+    ----------
+    name : str
+        A factor name.
+
+    Returns
+    -------
+    bool
+        True when it names a land surface temperature.
+    """
     low = name.lower()
     return low.startswith("lst") and "diff" not in low and "delta" not in low and "range" not in low
 
 
 def check_index_factor(name: str, values: np.ndarray, path: str) -> None:
     """Refuse an NDVI-like factor whose values are not within -1..1 (e.g. MODIS integers x 10000).
+
+    Parameters
+    ----------
+    name : str
+        The factor (band) name.
+    values : numpy.ndarray
+        Its values, any shape (non-finite values are ignored).
+    path : str
+        The file, named in the error.
 
     Raises
     ------
@@ -299,7 +435,18 @@ def check_index_factor(name: str, values: np.ndarray, path: str) -> None:
 
 
 def lst_unit(values_median: float) -> str | None:
-    """'K' or 'C' when a temperature median is clearly in Kelvin or degrees Celsius, else None."""
+    """'K' or 'C' when a temperature median is clearly in Kelvin or degrees Celsius, else None.
+
+    Parameters
+    ----------
+    values_median : float
+        The median of a temperature factor.
+
+    Returns
+    -------
+    str or None
+        'K', 'C' or None.
+    """
     if KELVIN_RANGE[0] <= values_median <= KELVIN_RANGE[1]:
         return "K"
     if CELSIUS_RANGE[0] <= values_median <= CELSIUS_RANGE[1]:
@@ -311,6 +458,17 @@ def check_lst_factor(name: str, values: np.ndarray, path: str, trained: Any) -> 
     """Refuse an LST factor in degrees Celsius for a model trained on Kelvin, and the reverse.
 
     ``trained`` is the model's training range [min, max] of the factor (``meta['feature_ranges']``).
+
+    Parameters
+    ----------
+    name : str
+        The factor (band) name.
+    values : numpy.ndarray
+        Its values, any shape (non-finite values are ignored).
+    path : str
+        The file, named in the error.
+    trained : Any
+        The model's [min, max] of the factor; anything else skips the check.
 
     Raises
     ------
@@ -357,6 +515,15 @@ class LstUnits:
     def check(self, name: str, values: np.ndarray, path: str) -> None:
         """Record the unit of an LST factor (from its median) and refuse it in another unit than the same factor
         had in an earlier file.
+
+        Parameters
+        ----------
+        name : str
+            The factor (band) name; factors that are not LST are ignored.
+        values : numpy.ndarray
+            Its values, any shape (non-finite values are ignored).
+        path : str
+            The file, named in the error.
 
         Raises
         ------

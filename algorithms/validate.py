@@ -314,7 +314,18 @@ def sample_stations(estimate: str, observations: Sequence[Observation], date: dt
 
 
 def station_metrics(pairs: Sequence[StationPair]) -> dict[str, dict[str, float]]:
-    """Metrics pooled over all stations ('stations') and per station ('station:<id>')."""
+    """Metrics pooled over all stations ('stations') and per station ('station:<id>').
+
+    Parameters
+    ----------
+    pairs : Sequence[StationPair]
+        Station pairs; only those with status 'ok' count.
+
+    Returns
+    -------
+    dict[str, dict[str, float]]
+        'stations' (all pairs pooled) and 'station:<id>' per station -> the dict :func:`.metrics.metrics` returns.
+    """
     ok = [p for p in pairs if p.status == "ok"]
     out = {"stations": metrics(np.array([p.estimated for p in ok]), np.array([p.observed for p in ok]))}
     for station in sorted({p.station for p in ok}):
@@ -324,7 +335,24 @@ def station_metrics(pairs: Sequence[StationPair]) -> dict[str, dict[str, float]]
 
 
 def write_metrics_csv(path: str, results: dict[str, dict], estimate: str, date: dt.date | None) -> str:
-    """One row per source: 'reference', 'stations', 'station:<id>'."""
+    """One row per source: 'reference', 'stations', 'station:<id>'.
+
+    Parameters
+    ----------
+    path : str
+        The CSV file to write (atomically).
+    results : dict[str, dict]
+        Source ('reference', 'stations', 'station:<id>') -> metrics (:func:`.metrics.metrics`).
+    estimate : str
+        The soil moisture map validated (its file name fills the estimate column).
+    date : datetime.date or None
+        The date compared (None: an empty date column).
+
+    Returns
+    -------
+    str
+        ``path``.
+    """
     with atomic_path(path) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
@@ -337,6 +365,18 @@ def write_metrics_csv(path: str, results: dict[str, dict], estimate: str, date: 
 
 def write_pairs_csv(path: str, pairs: Sequence[StationPair]) -> str:
     """Write the station pairs as CSV (one row per station and date) atomically; returns ``path``.
+
+    Parameters
+    ----------
+    path : str
+        The CSV file to write.
+    pairs : Sequence[StationPair]
+        The pairs, written in this order.
+
+    Returns
+    -------
+    str
+        ``path``.
 
     Raises
     ------

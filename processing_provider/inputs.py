@@ -1,8 +1,8 @@
 """Inputs shared by the local chain's algorithms (screen, train, downscale, validate).
 
 The SMAP-list / factor-list / manifest trio of screen and train and its either-or check, raster paths behind
-a multiple-layer parameter, the report destination, the minimum valid fraction, and how soil moisture values
-are read (scale to m3/m3, undeclared nodata).
+a multiple-layer parameter, the report destination, the minimum valid fraction, the derived factors of screen
+and train, and how soil moisture values are read (scale to m3/m3, undeclared nodata).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from qgis.core import (
     QgsMapLayer,
     QgsProcessing,
     QgsProcessingException,
+    QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
@@ -20,7 +21,11 @@ from qgis.core import (
     QgsRasterLayer,
 )
 
+from ..algorithms import options
 from .base import SmdAlgorithm
+
+#: The "Derived factors" enum of screen and train: index -> key of ``options.DERIVED_FACTORS``, in form order.
+DERIVED_KEYS = options.DERIVED_FACTORS.form_keys
 
 
 def raster_paths(alg: SmdAlgorithm, parameters, name: str, context) -> list[str]:
@@ -135,6 +140,22 @@ def add_min_valid_fraction(alg: SmdAlgorithm) -> None:
                                          maxValue=1.0),
             alg.tr("A coarse cell is used only when at least this share of its 1 km pixels has every factor valid."),
             advanced=True)
+
+
+def add_derived_factors(alg: SmdAlgorithm, help_text: str) -> None:
+    """The optional multiple choice of derived factors (parameter ``alg.DERIVED_FACTORS``), nothing chosen by
+    default; read it with :func:`derived_factors`."""
+    labels = {"lst_diff": alg.tr("LST day-night difference (lst_diff)"),
+              "tvdi": alg.tr("TVDI from the NDVI-LST space (tvdi)"),
+              "api": alg.tr("Antecedent precipitation index (api)")}
+    alg.add(QgsProcessingParameterEnum(alg.DERIVED_FACTORS, alg.tr("Derived factors"),
+                                       options=[labels.get(key, key) for key in DERIVED_KEYS], allowMultiple=True,
+                                       optional=True, defaultValue=[]), help_text)
+
+
+def derived_factors(alg: SmdAlgorithm, parameters, context) -> list[str]:
+    """The keys of the derived factors chosen (``options.DERIVED_FACTORS``)."""
+    return [DERIVED_KEYS[i] for i in alg.parameterAsEnums(parameters, alg.DERIVED_FACTORS, context)]
 
 
 def add_sm_reading(alg: SmdAlgorithm, scale_name: str = "SM_SCALE", nodata_name: str = "SM_NODATA",

@@ -75,7 +75,18 @@ _REDACTIONS: list[tuple[re.Pattern, str]] = [
 
 
 def redact(text: Any) -> str:
-    """``text`` with access/refresh tokens, API keys, private keys and other secrets replaced."""
+    """``text`` with access/refresh tokens, API keys, private keys and other secrets replaced.
+
+    Parameters
+    ----------
+    text : Any
+        Any text (converted with ``str``).
+
+    Returns
+    -------
+    str
+        The text with secrets replaced.
+    """
     out = str(text)
     for pattern, repl in _REDACTIONS:
         out = pattern.sub(repl, out)
@@ -86,6 +97,18 @@ def redact(text: Any) -> str:
 def resolve_project(project: Optional[str] = None, key_info: Optional[dict] = None) -> str:
     """The project id: the argument, else $SMDOWNSCALE_EE_PROJECT, else $EARTHENGINE_PROJECT, else the
     service-account key's own project; raises :class:`GeeError` when there is none.
+
+    Parameters
+    ----------
+    project : str or None
+        The project id given.
+    key_info : dict or None
+        A service-account key's content.
+
+    Returns
+    -------
+    str
+        The project id, stripped.
 
     Raises
     ------
@@ -100,18 +123,46 @@ def resolve_project(project: Optional[str] = None, key_info: Optional[dict] = No
 
 
 def resolve_url(url: Optional[str] = None) -> str:
-    """The Earth Engine base URL: the argument, else $SMDOWNSCALE_EE_URL, else the public endpoint."""
+    """The Earth Engine base URL: the argument, else $SMDOWNSCALE_EE_URL, else the public endpoint.
+
+    Parameters
+    ----------
+    url : str or None
+        The URL given.
+
+    Returns
+    -------
+    str
+        The URL without a trailing slash.
+    """
     return (url or os.environ.get(ENV_URL) or DEFAULT_URL).rstrip("/")
 
 
 def is_loopback(url: str) -> bool:
-    """Whether ``url`` points at this machine (a local test server)."""
+    """Whether ``url`` points at this machine (a local test server).
+
+    Parameters
+    ----------
+    url : str
+        A URL.
+
+    Returns
+    -------
+    bool
+        True for 127.x.x.x, localhost and ::1.
+    """
     host = (urlparse(url).hostname or "").lower()
     return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
 
 
 def current_project() -> Optional[str]:
-    """The project of the last successful :func:`initialize` (None before)."""
+    """The project of the last successful :func:`initialize` (None before).
+
+    Returns
+    -------
+    str or None
+        The project id.
+    """
     return _state["project"]
 
 
@@ -204,6 +255,22 @@ def initialize(project: Optional[str] = None, credentials: Any = None, url: Opti
     endpoint. A repeated call with the same arguments does nothing unless ``force``.
     Raises :class:`GeeError` with an actionable message (never a token or key).
 
+    Parameters
+    ----------
+    project : str or None
+        The Cloud project (None: :func:`resolve_project`).
+    credentials : Any
+        See above.
+    url : str or None
+        The Earth Engine base URL (None: :func:`resolve_url`).
+    force : bool
+        Initialize again even with the same arguments.
+
+    Returns
+    -------
+    str
+        The project id.
+
     Raises
     ------
     GeeError
@@ -263,7 +330,20 @@ def _pkce() -> tuple[str, str]:
 
 def write_credentials(info: dict, path: Optional[str] = None) -> str:
     """Write persistent Earth Engine credentials (readable only by the user) where earthengine-api reads them
-    (``~/.config/earthengine/credentials``), atomically: a failed write leaves the previous file as it was."""
+    (``~/.config/earthengine/credentials``), atomically: a failed write leaves the previous file as it was.
+
+    Parameters
+    ----------
+    info : dict
+        The credentials (refresh token, client id and secret, ...).
+    path : str or None
+        The file (None: earthengine-api's credentials path).
+
+    Returns
+    -------
+    str
+        The path written.
+    """
     import ee
 
     path = path or ee.oauth.get_credentials_path()
@@ -357,6 +437,18 @@ class SignIn:
     def wait(self, is_canceled: Callable[[], bool] = lambda: False, credentials_path: Optional[str] = None) -> str:
         """Wait for the browser's redirect, exchange the code and write the credentials; returns their path.
 
+        Parameters
+        ----------
+        is_canceled : Callable[[], bool]
+            Checked while waiting.
+        credentials_path : str or None
+            Where to write the credentials (None: earthengine-api's path).
+
+        Returns
+        -------
+        str
+            The credentials' path.
+
         Raises
         ------
         GeeError
@@ -415,7 +507,18 @@ class SignIn:
 
 # -- errors ---------------------------------------------------------------------------------------
 def http_status(exc: BaseException) -> Optional[int]:
-    """The HTTP status behind an exception (ee.EEException keeps the HttpError as its context)."""
+    """The HTTP status behind an exception (ee.EEException keeps the HttpError as its context).
+
+    Parameters
+    ----------
+    exc : BaseException
+        An exception, searched with its causes and contexts.
+
+    Returns
+    -------
+    int or None
+        The HTTP status, or None.
+    """
     seen = set()
     cur: Optional[BaseException] = exc
     while cur is not None and id(cur) not in seen:
@@ -431,7 +534,18 @@ def http_status(exc: BaseException) -> Optional[int]:
 
 
 def retry_after(exc: BaseException) -> Optional[float]:
-    """Seconds from a ``Retry-After`` header behind an exception, if any."""
+    """Seconds from a ``Retry-After`` header behind an exception, if any.
+
+    Parameters
+    ----------
+    exc : BaseException
+        An exception, searched with its causes and contexts.
+
+    Returns
+    -------
+    float or None
+        Seconds (at least 0), or None.
+    """
     cur: Optional[BaseException] = exc
     seen = set()
     while cur is not None and id(cur) not in seen:
@@ -466,7 +580,18 @@ def _is_network(exc: BaseException) -> bool:
 
 
 def classify(exc: BaseException) -> str:
-    """The :class:`GeeError` kind of an exception (see :class:`GeeError`)."""
+    """The :class:`GeeError` kind of an exception (see :class:`GeeError`).
+
+    Parameters
+    ----------
+    exc : BaseException
+        An exception raised by earthengine-api or the network.
+
+    Returns
+    -------
+    str
+        'auth', 'project', 'quota', 'too_large', 'compute_limit', 'network', 'server', 'payload' or 'other'.
+    """
     if isinstance(exc, GeeError):
         return exc.kind
     text = str(exc).lower()
@@ -497,7 +622,20 @@ def classify(exc: BaseException) -> str:
 
 def explain(exc: BaseException, project: Optional[str] = None) -> GeeError:
     """A :class:`GeeError` with a clear message for an Earth Engine failure, the original (redacted)
-    message appended."""
+    message appended.
+
+    Parameters
+    ----------
+    exc : BaseException
+        The failure.
+    project : str or None
+        The project named in the message (None: the current one).
+
+    Returns
+    -------
+    GeeError
+        ``exc`` itself when it is one, else a new error of its :func:`classify` kind.
+    """
     if isinstance(exc, GeeError):
         return exc
     kind = classify(exc)

@@ -51,15 +51,44 @@ class Catalog:
 
     # -- look-ups -------------------------------------------------------------------------------
     def ids(self, role: str | None = None) -> list[str]:
-        """The entry ids, of one ``role`` ('factor', 'smap') or all."""
+        """The entry ids, of one ``role`` ('factor', 'smap') or all.
+
+        Parameters
+        ----------
+        role : str or None
+            'factor' or 'smap' (None: every entry).
+
+        Returns
+        -------
+        list of str
+            The ids, in catalog order.
+        """
         return [e["id"] for e in self.entries if role is None or e.get("role") == role]
 
     def factor_ids(self) -> list[str]:
-        """The ids of the factor entries."""
+        """The ids of the factor entries.
+
+        Returns
+        -------
+        list of str
+            The ids, in catalog order.
+        """
         return self.ids("factor")
 
     def get(self, entry_id: str, source: str | None = None) -> dict[str, Any]:
         """The entry ``entry_id`` (with the overrides of ``source`` applied); unknown ids name the known ones.
+
+        Parameters
+        ----------
+        entry_id : str
+            The entry's id.
+        source : str or None
+            An alternative source of the entry (None or 'default': the entry as it is).
+
+        Returns
+        -------
+        dict[str, Any]
+            A copy of the entry.
 
         Raises
         ------
@@ -73,6 +102,18 @@ class Catalog:
 
     def factors(self, names: Iterable[str], sources: dict[str, str] | None = None) -> list[dict[str, Any]]:
         """Factor entries in the requested order; unknown or repeated names are errors that list the known ones.
+
+        Parameters
+        ----------
+        names : Iterable[str]
+            Factor ids (surrounding blanks ignored).
+        sources : dict[str, str] or None
+            Factor id -> alternative source (None: every default).
+
+        Returns
+        -------
+        list of dict[str, Any]
+            Copies of the entries, in the order of ``names``.
 
         Raises
         ------
@@ -96,6 +137,18 @@ class Catalog:
     def smap(self, product: str = "L4", layer: str = "sm_surface") -> dict[str, Any]:
         """The SMAP entry for a product ('L4' or 'L3E' / 'L3 enhanced') and layer ('sm_surface', 'sm_rootzone').
 
+        Parameters
+        ----------
+        product : str
+            'L4' or 'L3E' (also 'L3 enhanced'), any case.
+        layer : str
+            'sm_surface' or 'sm_rootzone'.
+
+        Returns
+        -------
+        dict[str, Any]
+            A copy of the entry.
+
         Raises
         ------
         InputError
@@ -115,6 +168,18 @@ class Catalog:
 
 def with_source(entry: dict[str, Any], source: str | None) -> dict[str, Any]:
     """A copy of ``entry`` with the overrides of alternative ``source`` applied (None or 'default': as is).
+
+    Parameters
+    ----------
+    entry : dict[str, Any]
+        A catalog entry.
+    source : str or None
+        One of its alternative sources, or None / 'default'.
+
+    Returns
+    -------
+    dict[str, Any]
+        The changed copy (the entry itself is not modified).
 
     Raises
     ------
@@ -137,7 +202,18 @@ def with_source(entry: dict[str, Any], source: str | None) -> dict[str, Any]:
 
 
 def collections_for(entry: dict[str, Any]) -> list[dict[str, str]]:
-    """The collections an entry reads, each ``{"id", optional "from", optional "until"}`` (ISO dates)."""
+    """The collections an entry reads, each ``{"id", optional "from", optional "until"}`` (ISO dates).
+
+    Parameters
+    ----------
+    entry : dict[str, Any]
+        A catalog entry.
+
+    Returns
+    -------
+    list of dict[str, str]
+        Its collections ("from" inclusive, "until" exclusive), in catalog order.
+    """
     cols = entry.get("collections")
     if cols:
         return [dict(c) for c in cols]
@@ -145,7 +221,18 @@ def collections_for(entry: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def validate_entry(entry: Any) -> list[str]:
-    """Problems with one entry (empty list when it is valid)."""
+    """Problems with one entry (empty list when it is valid).
+
+    Parameters
+    ----------
+    entry : Any
+        A catalog entry as read from JSON.
+
+    Returns
+    -------
+    list of str
+        One text per problem, starting with the entry's id.
+    """
     if not isinstance(entry, dict):
         return ["entry is not an object"]
     name = entry.get("id", "<no id>")
@@ -226,7 +313,18 @@ def validate_entry(entry: Any) -> list[str]:
 
 
 def validate(data: dict[str, Any]) -> list[str]:
-    """Problems with a whole catalog document, including every alternative source of every entry."""
+    """Problems with a whole catalog document, including every alternative source of every entry.
+
+    Parameters
+    ----------
+    data : dict[str, Any]
+        The catalog document as read from JSON.
+
+    Returns
+    -------
+    list of str
+        One text per problem (empty when the catalog is valid).
+    """
     problems: list[str] = []
     entries = data.get("entries")
     if not isinstance(entries, list) or not entries:
@@ -259,6 +357,16 @@ def _load(path: str, mtime: float) -> Catalog:
 
 def load_catalog(path: str = CATALOG_PATH) -> Catalog:
     """Load and validate the catalog (cached until the file changes).
+
+    Parameters
+    ----------
+    path : str
+        The catalog JSON file.
+
+    Returns
+    -------
+    Catalog
+        The validated catalog.
 
     Raises
     ------

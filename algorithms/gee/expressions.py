@@ -131,7 +131,18 @@ def time_steps(start: dt.date | str, end: dt.date | str, step: str = "daily") ->
 
 
 def step_days(kind: str) -> int:
-    """Nominal length of a time step in days (for messages and size estimates)."""
+    """Nominal length of a time step in days (for messages and size estimates).
+
+    Parameters
+    ----------
+    kind : str
+        A time step ('daily', '8day', '16day', 'monthly' and the aliases of :data:`STEPS`).
+
+    Returns
+    -------
+    int
+        1, 8, 16 or 31.
+    """
     return {"daily": 1, "8day": 8, "16day": 16, "monthly": 31}[STEPS[str(kind).strip().lower().replace(" ", "")]]
 
 
@@ -197,7 +208,20 @@ def _interpolates(entry: dict[str, Any], options: BuildOptions) -> bool:
 
 def reduce_pixels(entry: dict[str, Any], options: BuildOptions) -> int:
     """Source pixels ``reduceResolution`` may combine into one fine pixel for ``entry`` (1 when the entry is
-    not averaged): the source pixels along the fine pixel's largest side, plus one on each edge, squared."""
+    not averaged): the source pixels along the fine pixel's largest side, plus one on each edge, squared.
+
+    Parameters
+    ----------
+    entry : dict[str, Any]
+        A factor's catalog entry.
+    options : BuildOptions
+        The stack's build options (fine grid size).
+
+    Returns
+    -------
+    int
+        Source pixels per fine pixel, at most :data:`MAX_REDUCE_PIXELS`.
+    """
     if not _needs_aggregation(entry, options):
         return 1
     side = float(options.fine_side_metres or options.fine_metres) / float(entry["native_resolution"])
@@ -207,7 +231,20 @@ def reduce_pixels(entry: dict[str, Any], options: BuildOptions) -> int:
 def input_pixels_per_pixel(entries: Sequence[dict[str, Any]], options: BuildOptions) -> float:
     """Source pixels Earth Engine reads for one fine pixel of the stack of ``entries``: per entry the
     ``reduceResolution`` window (:func:`reduce_pixels`, 1 when not averaged) times its bands, twice with gap filling
-    (the step and the wider window are both composited). Sizes download requests (:func:`.transport.plan_tiles`)."""
+    (the step and the wider window are both composited). Sizes download requests (:func:`.transport.plan_tiles`).
+
+    Parameters
+    ----------
+    entries : Sequence[dict[str, Any]]
+        The stack's factor entries.
+    options : BuildOptions
+        The stack's build options.
+
+    Returns
+    -------
+    float
+        Source pixels per fine pixel, at least 1.
+    """
     total = 0.0
     for entry in entries:
         layers = 2 if entry.get("gap_fill") and options.window_days > 0 else 1

@@ -163,7 +163,20 @@ def _envelope_in(geom: ogr.Geometry, srs: osr.SpatialReference, target: osr.Spat
 
 
 def smap_collection_for(entry: dict[str, Any], day: dt.date) -> str:
-    """The collection (dataset version) of a SMAP entry that covers ``day`` (else the newest)."""
+    """The collection (dataset version) of a SMAP entry that covers ``day`` (else the newest).
+
+    Parameters
+    ----------
+    entry : dict[str, Any]
+        The SMAP catalog entry.
+    day : datetime.date
+        The day wanted.
+
+    Returns
+    -------
+    str
+        The Earth Engine collection id.
+    """
     cols = collections_for(entry)
     for col in cols:
         lo = dt.date.fromisoformat(col["from"]) if col.get("from") else dt.date.min
@@ -180,6 +193,18 @@ def smap_asset_projection(entry: dict[str, Any], day: dt.date) -> dict[str, Any]
 
     Earth Engine's SMAP copies are not on the EASE-Grid 2.0 lattice (L4 was warped to EPSG:4326, L3 enhanced
     is stored at 0.08 degrees): fetching them on their own grid keeps every cell's own value.
+
+    Parameters
+    ----------
+    entry : dict[str, Any]
+        The SMAP catalog entry.
+    day : datetime.date
+        The day whose collection is read (:func:`smap_collection_for`).
+
+    Returns
+    -------
+    dict[str, Any]
+        'collection' (id), 'band', 'crs' (Earth Engine's CRS text) and 'transform' (six floats).
 
     Raises
     ------

@@ -34,7 +34,18 @@ class GeeDownscaleResult:
 
 
 def plan_path(manifest_path: str) -> str:
-    """Where the dry run writes its plan: next to the task manifest, ``<name>.plan.csv``."""
+    """Where the dry run writes its plan: next to the task manifest, ``<name>.plan.csv``.
+
+    Parameters
+    ----------
+    manifest_path : str
+        The task manifest.
+
+    Returns
+    -------
+    str
+        The plan's absolute path.
+    """
     return os.path.splitext(os.path.abspath(manifest_path))[0] + ".plan.csv"
 
 

@@ -33,6 +33,25 @@ class RunPlan:
             training_runs: int = 0) -> None:
         """Add one row: ``count`` requests or tasks (``unit``) of ``kind`` for ``date``, with the pixels, bytes,
         source pixels and training runs they carry.
+
+        Parameters
+        ----------
+        date : str
+            The step's first day, ISO (empty for a task not tied to a date).
+        kind : str
+            What the requests fetch or the tasks run ('smap', 'factors', 'classifier', 'soil_moisture').
+        unit : str
+            'requests' or 'tasks'.
+        count : int
+            How many.
+        pixels : int
+            Output pixels they carry.
+        nbytes : int
+            Bytes they carry.
+        source_pixels : float
+            Source pixels Earth Engine reads for them.
+        training_runs : int
+            Classifier trainings they run.
         """
         self.rows.append({"date": date, "kind": kind, "unit": unit, "count": int(count), "pixels": int(pixels),
                           "bytes": int(nbytes), "source_pixels": float(source_pixels),
@@ -60,13 +79,25 @@ class RunPlan:
         return sum(r["training_runs"] for r in self.rows)
 
     def total(self) -> dict[str, Any]:
-        """The total row (counts, pixels, bytes, source pixels and training runs summed)."""
+        """The total row (counts, pixels, bytes, source pixels and training runs summed).
+
+        Returns
+        -------
+        dict[str, Any]
+            A row with date 'total' and the units joined with '+'.
+        """
         units = sorted({r["unit"] for r in self.rows})
         return {"date": "total", "kind": "", "unit": "+".join(units), "count": self.requests, "pixels": self.pixels,
                 "bytes": self.bytes, "source_pixels": self.source_pixels, "training_runs": self.training_runs}
 
     def table(self) -> str:
-        """The plan as a fixed-width text table (for the log)."""
+        """The plan as a fixed-width text table (for the log).
+
+        Returns
+        -------
+        str
+            Header, rows, total and the plan's notes, one per line.
+        """
         rows = [*self.rows, self.total()]
         cells = [list(COLUMNS)] + [[_fmt(r[c]) for c in COLUMNS] for r in rows]
         widths = [max(len(row[k]) for row in cells) for k in range(len(COLUMNS))]
@@ -77,7 +108,13 @@ class RunPlan:
         return "\n".join(lines + [f"- {n}" for n in self.notes])
 
     def csv_text(self) -> str:
-        """The plan as CSV text: the rows, then the total."""
+        """The plan as CSV text: the rows, then the total.
+
+        Returns
+        -------
+        str
+            CSV with a header line (source pixels rounded to integers).
+        """
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=list(COLUMNS), lineterminator="\n")
         writer.writeheader()
@@ -86,7 +123,18 @@ class RunPlan:
         return buf.getvalue()
 
     def write_csv(self, path: str) -> str:
-        """Write the table (rows and the total) to ``path`` atomically; returns the path."""
+        """Write the table (rows and the total) to ``path`` atomically; returns the path.
+
+        Parameters
+        ----------
+        path : str
+            The CSV file.
+
+        Returns
+        -------
+        str
+            ``path``.
+        """
         raster.check_output_path(path)
         with raster.atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
             fh.write(self.csv_text())

@@ -120,7 +120,18 @@ MAX_EMBEDDED_SAMPLES = 25000
 
 def smap_projection(coarse_grid: Grid | None = None) -> ee.Projection:
     """SMAP's grid: ``coarse_grid`` (the asset's own grid, :func:`.fetch.smap_native_grid`, as fetchgee writes
-    it), else EASE-Grid 2.0 global 9 km (EPSG:6933)."""
+    it), else EASE-Grid 2.0 global 9 km (EPSG:6933).
+
+    Parameters
+    ----------
+    coarse_grid : Grid or None
+        SMAP's grid as fetched (None: EASE-Grid 2.0 9 km).
+
+    Returns
+    -------
+    ee.Projection
+        Its CRS and transform.
+    """
     if coarse_grid is not None:
         return ee.Projection(ee_crs(coarse_grid), crs_transform(coarse_grid))
     return ee.Projection(EASE_CRS, [EASE_CELL, 0, EASE_X0, 0, -EASE_CELL, EASE_Y0])
@@ -146,6 +157,18 @@ def cell_max_pixels(fine: Grid, coarse: Grid | None = None) -> int:
     """``maxPixels`` of ``reduceResolution`` from ``fine`` onto SMAP's cells (``coarse``, else EASE 9 km): the fine
     pixels along a cell's longest side in the fine CRS, plus one on each edge, squared.
 
+    Parameters
+    ----------
+    fine : Grid
+        The fine grid.
+    coarse : Grid or None
+        SMAP's grid (None: EASE-Grid 2.0 9 km).
+
+    Returns
+    -------
+    int
+        The ``maxPixels`` value, at most :data:`MAX_REDUCE_PIXELS`.
+
     Raises
     ------
     InputError
@@ -161,7 +184,18 @@ def cell_max_pixels(fine: Grid, coarse: Grid | None = None) -> int:
 
 
 def ee_crs(grid: Grid) -> str:
-    """The grid's CRS as Earth Engine takes it ('EPSG:n', else WKT)."""
+    """The grid's CRS as Earth Engine takes it ('EPSG:n', else WKT).
+
+    Parameters
+    ----------
+    grid : Grid
+        A grid.
+
+    Returns
+    -------
+    str
+        'EPSG:<code>' or WKT.
+    """
     from .transport import crs_for_request
 
     crs = crs_for_request(grid)
@@ -169,30 +203,87 @@ def ee_crs(grid: Grid) -> str:
 
 
 def crs_transform(grid: Grid) -> list[float]:
-    """Earth Engine's affine transform [xScale, xShear, xTranslation, yShear, yScale, yTranslation]."""
+    """Earth Engine's affine transform [xScale, xShear, xTranslation, yShear, yScale, yTranslation].
+
+    Parameters
+    ----------
+    grid : Grid
+        A grid.
+
+    Returns
+    -------
+    list of float
+        The six coefficients, in Earth Engine's order.
+    """
     x0, dx, rx, y0, ry, dy = grid.transform
     return [dx, rx, x0, ry, dy, y0]
 
 
 def fine_projection(grid: Grid) -> ee.Projection:
-    """The fine grid's projection as Earth Engine takes it (CRS and transform)."""
+    """The fine grid's projection as Earth Engine takes it (CRS and transform).
+
+    Parameters
+    ----------
+    grid : Grid
+        The fine grid.
+
+    Returns
+    -------
+    ee.Projection
+        Its CRS and transform.
+    """
     return ee.Projection(ee_crs(grid), crs_transform(grid))
 
 
 def grid_region(grid: Grid) -> ee.Geometry:
-    """The grid's extent as a planar rectangle in the grid's CRS."""
+    """The grid's extent as a planar rectangle in the grid's CRS.
+
+    Parameters
+    ----------
+    grid : Grid
+        A grid.
+
+    Returns
+    -------
+    ee.Geometry
+        A rectangle (not geodesic) in the grid's CRS.
+    """
     xmin, ymin, xmax, ymax = grid.extent
     return ee.Geometry.Rectangle([xmin, ymin, xmax, ymax], ee_crs(grid), False)
 
 
 def resolution_metres(grid: Grid) -> float:
-    """The smallest side of a pixel of ``grid`` in metres on the ground at the area (any CRS unit)."""
+    """The smallest side of a pixel of ``grid`` in metres on the ground at the area (any CRS unit).
+
+    Parameters
+    ----------
+    grid : Grid
+        A grid.
+
+    Returns
+    -------
+    float
+        Metres (the least of the x and y sides and Earth Engine's nominal size).
+    """
     size = pixel_size(grid)
     return min(size.x, size.y, size.nominal)
 
 
 def grid_options(grid: Grid, **kwargs: Any) -> BuildOptions:
-    """Expression options for factors computed on the fine ``grid`` (sizes in metres at the area)."""
+    """Expression options for factors computed on the fine ``grid`` (sizes in metres at the area).
+
+    Parameters
+    ----------
+    grid : Grid
+        The fine grid.
+    **kwargs
+        Other fields of :class:`.expressions.BuildOptions`.
+
+    Returns
+    -------
+    BuildOptions
+        The options: the grid's CRS and scale, its pixel's ground size and largest side in metres.
+    """
     size = pixel_size(grid)
     return BuildOptions(fine_crs=ee_crs(grid), fine_scale=abs(grid.res[0]), fine_metres=size.ground,
                         fine_side_metres=size.largest, **kwargs)
@@ -200,6 +291,16 @@ def grid_options(grid: Grid, **kwargs: Any) -> BuildOptions:
 
 def reduce_max_pixels(fine_metres: float) -> int:
     """``maxPixels`` of ``reduceResolution`` from the fine grid onto SMAP's 9 km cells (whole cells plus edges).
+
+    Parameters
+    ----------
+    fine_metres : float
+        The fine pixel size, in metres.
+
+    Returns
+    -------
+    int
+        The ``maxPixels`` value, at most :data:`MAX_REDUCE_PIXELS`.
 
     Raises
     ------
@@ -380,6 +481,18 @@ def factor_entries(factors: Sequence[str | dict[str, Any]], sources: dict[str, s
                    ) -> list[dict[str, Any]]:
     """Catalog entries of ``factors`` (entries given as dicts are used as they are).
 
+    Parameters
+    ----------
+    factors : Sequence[str or dict[str, Any]]
+        Factor ids, or catalog entries.
+    sources : dict[str, str] or None
+        Factor id -> alternative source (None: the defaults).
+
+    Returns
+    -------
+    list of dict[str, Any]
+        The entries, in the order of ``factors``.
+
     Raises
     ------
     InputError
@@ -392,6 +505,16 @@ def factor_entries(factors: Sequence[str | dict[str, Any]], sources: dict[str, s
 
 def classes_of(entry: dict[str, Any]) -> list[int]:
     """The class codes of a categorical factor (see :data:`CLASSES`).
+
+    Parameters
+    ----------
+    entry : dict[str, Any]
+        A categorical factor's catalog entry.
+
+    Returns
+    -------
+    list of int
+        The class codes.
 
     Raises
     ------
@@ -406,7 +529,18 @@ def classes_of(entry: dict[str, Any]) -> list[int]:
 
 
 def feature_names(entries: Sequence[dict[str, Any]]) -> list[str]:
-    """Training property / band names: continuous factors by id, categorical ones ``<id>_<class>``."""
+    """Training property / band names: continuous factors by id, categorical ones ``<id>_<class>``.
+
+    Parameters
+    ----------
+    entries : Sequence[dict[str, Any]]
+        The factors' catalog entries.
+
+    Returns
+    -------
+    list of str
+        The feature names, in order.
+    """
     names: list[str] = []
     for e in entries:
         if e["kind"] == "categorical":
@@ -417,7 +551,20 @@ def feature_names(entries: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def feature_image(stack: ee.Image, entries: Sequence[dict[str, Any]]) -> ee.Image:
-    """The factor stack as model features: continuous bands as they are, categorical ones as 0/1 per class."""
+    """The factor stack as model features: continuous bands as they are, categorical ones as 0/1 per class.
+
+    Parameters
+    ----------
+    stack : ee.Image
+        The factor stack, one band per factor id.
+    entries : Sequence[dict[str, Any]]
+        The factors' catalog entries.
+
+    Returns
+    -------
+    ee.Image
+        Float bands named as :func:`feature_names`.
+    """
     bands = []
     for e in entries:
         band = stack.select([e["id"]])
@@ -929,7 +1076,18 @@ def build_prediction(model: TrainedModel | ee.Classifier, stack: ee.Image, smap:
 # -- exports ---------------------------------------------------------------------------------------
 
 def fingerprint(request: dict[str, Any]) -> str:
-    """A short hash of the request parameters (tasks of a changed request are not taken for finished)."""
+    """A short hash of the request parameters (tasks of a changed request are not taken for finished).
+
+    Parameters
+    ----------
+    request : dict[str, Any]
+        The request's parameters (JSON-like; other values as text).
+
+    Returns
+    -------
+    str
+        16 hexadecimal digits of its sha256.
+    """
     return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -1281,7 +1439,18 @@ def _prediction_exports(checked: _Checked, model: TrainedModel, fine: Grid, coar
 
 
 def plan_table(plan: Plan) -> RunPlan:
-    """The dry run of :func:`plan_downscale`: one row per export task, with the training it carries."""
+    """The dry run of :func:`plan_downscale`: one row per export task, with the training it carries.
+
+    Parameters
+    ----------
+    plan : Plan
+        The planned export tasks.
+
+    Returns
+    -------
+    RunPlan
+        One row per task, the training and the notes.
+    """
     run_plan = RunPlan("downscalegee")
     fine, coarse = plan.fine_grid, plan.coarse_grid
     train_source = plan.training_steps * (fine.size * plan.stack_cost + coarse.size)

@@ -64,7 +64,18 @@ Log = Callable[[str], None]
 
 
 def task_description(text: str) -> str:
-    """Earth Engine task descriptions: at most 100 of [A-Za-z0-9 .,:;_-]."""
+    """Earth Engine task descriptions: at most 100 of [A-Za-z0-9 .,:;_-].
+
+    Parameters
+    ----------
+    text : str
+        Any text.
+
+    Returns
+    -------
+    str
+        The text with other characters replaced by '_', cut at 100 ('smdownscale_export' when empty).
+    """
     allowed = "".join(ch if ch.isascii() and (ch.isalnum() or ch in " .,:;_-") else "_" for ch in str(text))
     return allowed[:100] or "smdownscale_export"
 
@@ -93,6 +104,11 @@ class TaskConfig:
     def make_task(self) -> Any:
         """A new, unstarted ``ee.batch.Task`` (a new one for every submission).
 
+        Returns
+        -------
+        Any
+            An ``ee.batch.Task`` (classifier to asset, image to Drive, Cloud Storage or asset).
+
         Raises
         ------
         InputError
@@ -112,7 +128,13 @@ class TaskConfig:
         raise InputError(f"Unknown export destination '{self.destination}'; choose drive, gcs or asset.")
 
     def record(self) -> dict[str, Any]:
-        """The task's manifest record before any submission."""
+        """The task's manifest record before any submission.
+
+        Returns
+        -------
+        dict[str, Any]
+            Description, kind, destination, fingerprint, state :data:`UNSUBMITTED` and empty progress fields.
+        """
         return {"description": self.description, "kind": self.kind, "date": self.date,
                 "step": "training" if self.kind == "classifier" else "prediction", "after": self.after,
                 "destination": self.destination, "target": self.target, "file_prefix": self.file_prefix,
@@ -123,6 +145,16 @@ class TaskConfig:
 
 def start_task(config: TaskConfig) -> str:
     """Start ``config`` on Earth Engine (``Task.start``); returns the operation name.
+
+    Parameters
+    ----------
+    config : TaskConfig
+        The task.
+
+    Returns
+    -------
+    str
+        The operation name.
 
     Raises
     ------
@@ -167,14 +199,31 @@ def operation_status(operation: dict[str, Any]) -> dict[str, Any]:
 
 
 def task_status(operation_name: str) -> dict[str, Any]:
-    """The status of a started task (``ee.data.getOperation``), see :func:`operation_status`."""
+    """The status of a started task (``ee.data.getOperation``), see :func:`operation_status`.
+
+    Parameters
+    ----------
+    operation_name : str
+        The task's operation name.
+
+    Returns
+    -------
+    dict[str, Any]
+        State, error, progress, destination URIs and compute (:func:`operation_status`).
+    """
     import ee
 
     return operation_status(ee.data.getOperation(operation_name))
 
 
 def cancel_task(operation_name: str) -> None:
-    """Cancel a task on Earth Engine (``ee.data.cancelOperation``)."""
+    """Cancel a task on Earth Engine (``ee.data.cancelOperation``).
+
+    Parameters
+    ----------
+    operation_name : str
+        The task's operation name.
+    """
     import ee
 
     ee.data.cancelOperation(operation_name)
@@ -183,7 +232,20 @@ def cancel_task(operation_name: str) -> None:
 # -- the task manifest -----------------------------------------------------------------------------
 
 def new_manifest(request: Optional[dict[str, Any]] = None, project: Optional[str] = None) -> dict[str, Any]:
-    """An empty task manifest for ``request`` and ``project``."""
+    """An empty task manifest for ``request`` and ``project``.
+
+    Parameters
+    ----------
+    request : dict[str, Any] or None
+        The request the tasks carry out (None: empty).
+    project : str or None
+        The Cloud project.
+
+    Returns
+    -------
+    dict[str, Any]
+        Format, version, times, project, request, empty counts and tasks.
+    """
     now = _now()
     return {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "created": now, "updated": now,
             "project": project, "request": request or {}, "counts": {}, "tasks": []}
@@ -634,6 +696,11 @@ class GcsStorage:
     def client(self) -> Any:
         """The google-cloud-storage client (made once).
 
+        Returns
+        -------
+        Any
+            A ``google.cloud.storage.Client``.
+
         Raises
         ------
         InputError
@@ -662,11 +729,34 @@ class GcsStorage:
         return self._client
 
     def list(self, bucket: str, prefix: str) -> list[str]:
-        """The object names in ``bucket`` starting with ``prefix``."""
+        """The object names in ``bucket`` starting with ``prefix``.
+
+        Parameters
+        ----------
+        bucket : str
+            The bucket.
+        prefix : str
+            The name prefix.
+
+        Returns
+        -------
+        list of str
+            The object names.
+        """
         return [b.name for b in self.client().list_blobs(bucket, prefix=prefix)]
 
     def download(self, bucket: str, name: str, path: str) -> None:
-        """Download object ``name`` of ``bucket`` to ``path``."""
+        """Download object ``name`` of ``bucket`` to ``path``.
+
+        Parameters
+        ----------
+        bucket : str
+            The bucket.
+        name : str
+            The object name.
+        path : str
+            The local file.
+        """
         self.client().bucket(bucket).blob(name).download_to_filename(path)
 
 

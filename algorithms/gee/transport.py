@@ -66,7 +66,18 @@ class Tile:
     cols: int
 
     def grid(self, parent: Grid) -> Grid:
-        """The tile as a grid of its own (same CRS and resolution)."""
+        """The tile as a grid of its own (same CRS and resolution).
+
+        Parameters
+        ----------
+        parent : Grid
+            The grid the tile was cut from.
+
+        Returns
+        -------
+        Grid
+            The tile's grid.
+        """
         x0, dx, rx, y0, ry, dy = parent.transform
         return Grid(parent.crs_wkt, (x0 + self.col0 * dx, dx, rx, y0 + self.row0 * dy, ry, dy),
                     self.cols, self.rows)
@@ -84,12 +95,37 @@ class RetryPolicy:
     jitter: bool = True
 
     def bound(self, retry: int) -> float:
-        """The longest wait before retry number ``retry`` (1-based): exponential, at most ``cap``."""
+        """The longest wait before retry number ``retry`` (1-based): exponential, at most ``cap``.
+
+        Parameters
+        ----------
+        retry : int
+            The retry number, from 1.
+
+        Returns
+        -------
+        float
+            Seconds.
+        """
         return float(min(self.cap, self.base * 2.0 ** (retry - 1)))
 
     def delay(self, retry: int, rng: Optional[random.Random] = None, server_hint: Optional[float] = None) -> float:
         """The wait before retry number ``retry``: jittered up to :meth:`bound`, at least the server's
         Retry-After hint (capped).
+
+        Parameters
+        ----------
+        retry : int
+            The retry number, from 1.
+        rng : random.Random or None
+            The jitter's random source (None: the module's).
+        server_hint : float or None
+            Seconds the server asked to wait (Retry-After), or None.
+
+        Returns
+        -------
+        float
+            Seconds to wait.
         """
         bound = self.bound(retry)
         wait = (rng or random).uniform(0.0, bound) if self.jitter else bound
@@ -129,6 +165,28 @@ def plan_tiles(grid: Grid, n_bands: int, bytes_per_value: int = 4, max_bytes: in
     behind one output pixel, all bands: :func:`.expressions.input_pixels_per_pixel`); tile sizes are evened
     out so edge tiles are not slivers.
 
+    Parameters
+    ----------
+    grid : Grid
+        The grid to fetch.
+    n_bands : int
+        Bands per request.
+    bytes_per_value : int
+        Bytes per value in the answer.
+    max_bytes : int
+        Largest answer per request, in bytes.
+    max_side : int
+        Largest tile side, in pixels.
+    input_per_pixel : float
+        Source pixels Earth Engine reads per output pixel.
+    max_input_pixels : float
+        Most source pixels read per request.
+
+    Returns
+    -------
+    list of Tile
+        The tiles, row by row.
+
     Raises
     ------
     InputError
@@ -162,7 +220,18 @@ def plan_tiles(grid: Grid, n_bands: int, bytes_per_value: int = 4, max_bytes: in
 
 
 def crs_for_request(grid: Grid) -> dict[str, str]:
-    """``{"crsCode": "EPSG:n"}`` when the grid's CRS is an EPSG code, else ``{"crsWkt": wkt}``."""
+    """``{"crsCode": "EPSG:n"}`` when the grid's CRS is an EPSG code, else ``{"crsWkt": wkt}``.
+
+    Parameters
+    ----------
+    grid : Grid
+        The grid.
+
+    Returns
+    -------
+    dict[str, str]
+        The CRS part of a PixelGrid.
+    """
     srs = grid.srs.Clone()
     name, code = srs.GetAuthorityName(None), srs.GetAuthorityCode(None)
     if not (name and code):
@@ -175,7 +244,20 @@ def crs_for_request(grid: Grid) -> dict[str, str]:
 
 
 def pixel_grid(grid: Grid, tile: Optional[Tile] = None) -> dict[str, Any]:
-    """The computePixels ``grid`` (PixelGrid JSON) of a grid or one of its tiles."""
+    """The computePixels ``grid`` (PixelGrid JSON) of a grid or one of its tiles.
+
+    Parameters
+    ----------
+    grid : Grid
+        The whole grid.
+    tile : Tile or None
+        One of its tiles (None: the whole grid).
+
+    Returns
+    -------
+    dict[str, Any]
+        'dimensions', 'affineTransform' and the CRS (:func:`crs_for_request`).
+    """
     g = tile.grid(grid) if tile is not None else grid
     x0, dx, rx, y0, ry, dy = g.transform
     return {"dimensions": {"width": int(g.width), "height": int(g.height)},
@@ -188,6 +270,18 @@ def pixel_grid(grid: Grid, tile: Optional[Tile] = None) -> dict[str, Any]:
 def prepare_expression(expression: Any, nodata: float) -> Any:
     """The ee.Image actually requested: ``expression`` (an ee.Image or its serialized JSON) as float32
     with masked pixels filled with ``nodata`` (computePixels has no mask in its NPY answer).
+
+    Parameters
+    ----------
+    expression : Any
+        An ee.Image, or its serialized JSON.
+    nodata : float
+        The value masked pixels take.
+
+    Returns
+    -------
+    Any
+        The ee.Image to request.
 
     Raises
     ------
@@ -207,21 +301,62 @@ def prepare_expression(expression: Any, nodata: float) -> Any:
 
 
 def serialize(image: Any) -> str:
-    """The Earth Engine JSON of ``image`` (its cache key and request body)."""
+    """The Earth Engine JSON of ``image`` (its cache key and request body).
+
+    Parameters
+    ----------
+    image : Any
+        An ee.Image.
+
+    Returns
+    -------
+    str
+        Its JSON.
+    """
     import ee
 
     return ee.serializer.toJSON(image)
 
 
 def tile_key(expression_json: str, request_grid: dict, band_names: Sequence[str], nodata: float) -> str:
-    """Cache key of one tile: sha256 of the serialized expression, the tile's pixel grid and the bands."""
+    """Cache key of one tile: sha256 of the serialized expression, the tile's pixel grid and the bands.
+
+    Parameters
+    ----------
+    expression_json : str
+        The serialized expression.
+    request_grid : dict
+        The tile's PixelGrid (:func:`pixel_grid`).
+    band_names : Sequence[str]
+        The bands requested.
+    nodata : float
+        The fill of masked pixels.
+
+    Returns
+    -------
+    str
+        A hexadecimal sha256.
+    """
     blob = json.dumps({"v": CACHE_VERSION, "expression": expression_json, "grid": request_grid,
                        "bands": list(band_names), "nodata": nodata}, sort_keys=True)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 def cache_path(cache_dir: str, key: str) -> str:
-    """The cache file of the tile with ``key`` in ``cache_dir``."""
+    """The cache file of the tile with ``key`` in ``cache_dir``.
+
+    Parameters
+    ----------
+    cache_dir : str
+        The cache folder.
+    key : str
+        The tile's key (:func:`tile_key`).
+
+    Returns
+    -------
+    str
+        The .npy path.
+    """
     return os.path.join(cache_dir, key + ".npy")
 
 
@@ -260,6 +395,22 @@ def decode_npy(data: bytes, rows: int, cols: int, band_names: Sequence[str], nod
     Accepts the structured array Earth Engine sends (one field per band), a plain (rows, cols[, bands])
     array and masked arrays; raises _CorruptTileError for anything else (damaged, truncated, wrong shape,
     missing band, non-numeric).
+
+    Parameters
+    ----------
+    data : bytes
+        The answer (or an array already decoded).
+    rows, cols : int
+        The tile's size.
+    band_names : Sequence[str]
+        The bands expected, in order.
+    nodata : float
+        The fill value, read as NaN.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 array of shape (bands, rows, cols).
 
     Raises
     ------
@@ -314,7 +465,22 @@ def decode_npy(data: bytes, rows: int, cols: int, band_names: Sequence[str], nod
 
 
 def compute_pixels(image: Any, request_grid: dict, band_names: Sequence[str]) -> bytes:
-    """One computePixels call (no retry) returning the raw NPY bytes."""
+    """One computePixels call (no retry) returning the raw NPY bytes.
+
+    Parameters
+    ----------
+    image : Any
+        The ee.Image (:func:`prepare_expression`).
+    request_grid : dict
+        The PixelGrid (:func:`pixel_grid`).
+    band_names : Sequence[str]
+        The bands requested.
+
+    Returns
+    -------
+    bytes
+        The NPY answer.
+    """
     import ee
 
     return ee.data.computePixels({"expression": image, "fileFormat": "NPY", "grid": request_grid,
@@ -623,6 +789,32 @@ def start_export(expression: Any, grid: Grid, band_names: Sequence[str], descrip
     """Start an Earth Engine export of ``expression`` on exactly ``grid`` as a float32 GeoTIFF to Google
     Drive (``folder``) or Cloud Storage (``bucket``); returns the task's operation name.
 
+    Parameters
+    ----------
+    expression : Any
+        An ee.Image or its serialized JSON.
+    grid : Grid
+        The exported grid.
+    band_names : Sequence[str]
+        The bands exported.
+    description : str
+        The task's description.
+    destination : str
+        'drive' or 'gcs' (also 'cloud_storage').
+    folder : str or None
+        The Drive folder.
+    bucket : str or None
+        The Cloud Storage bucket (needed for 'gcs').
+    prefix : str or None
+        The file name prefix (None: the description, made a valid task name).
+    nodata : float
+        The value masked pixels take.
+
+    Returns
+    -------
+    str
+        The operation name.
+
     Raises
     ------
     InputError
@@ -669,6 +861,26 @@ def wait_for_export(operation_name: str, progress: Progress = no_progress, is_ca
 
     Cancel (``is_canceled``) cancels the task on the server and raises Canceled; a failed or canceled task
     raises GeeError with the server's message; ``timeout`` (seconds) stops waiting (the task goes on).
+
+    Parameters
+    ----------
+    operation_name : str
+        The task's operation name.
+    progress : Progress
+        Called with the task's progress.
+    is_canceled : IsCanceled
+        Checked every poll.
+    poll : float
+        Seconds between polls.
+    sleep : Callable[[float], None]
+        How to wait.
+    timeout : float or None
+        Seconds to wait at most (None: until the task ends).
+
+    Returns
+    -------
+    dict[str, Any]
+        'state', 'destination_uris', 'name' and 'description' of the finished task.
 
     Raises
     ------

@@ -14,10 +14,12 @@ from qgis.core import (
 
 from ..base import SmdAlgorithm
 from ..inputs import (
+    add_derived_factors,
     add_min_valid_fraction,
     add_pair_inputs,
     add_sm_reading,
     check_pair_parameters,
+    derived_factors,
     optional_number,
     pair_input_paths,
     report_destination,
@@ -126,13 +128,8 @@ class ScreenAlgorithm(SmdAlgorithm):
                                                                          "importance"), defaultValue=True),
                  self.tr("Adds the columns vif, mutual_info and perm_importance (a quick random forest; "
                          "needs scikit-learn) and their values in the reasons."), advanced=True)
-        self.add(QgsProcessingParameterEnum(self.DERIVED_FACTORS, self.tr("Derived factors"),
-                                            options=[self.tr("LST day-night difference (lst_diff)"),
-                                                     self.tr("TVDI from the NDVI-LST space (tvdi)"),
-                                                     self.tr("Antecedent precipitation index (api)")],
-                                            allowMultiple=True, optional=True, defaultValue=[]),
-                 self.tr("Computed from the stack bands when their inputs are present and screened with "
-                         "the other factors."))
+        add_derived_factors(self, self.tr("Computed from the stack bands when their inputs are present and screened "
+                                          "with the other factors."))
         add_min_valid_fraction(self)
         add_sm_reading(self)
         self.add(QgsProcessingParameterFileDestination(self.OUTPUT, self.tr("Screening table"),
@@ -155,8 +152,7 @@ class ScreenAlgorithm(SmdAlgorithm):
             from .. import dependencies
 
             dependencies.require(["sklearn"])
-        derived = [("lst_diff", "tvdi", "api")[i]
-                   for i in self.parameterAsEnums(parameters, self.DERIVED_FACTORS, context)]
+        derived = derived_factors(self, parameters, context)
         sm, stacks = pair_input_paths(self, parameters, context)
         output = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         report_path = report_destination(self, parameters, context)

@@ -16,10 +16,12 @@ from qgis.core import (
 from ...algorithms import options
 from ..base import SmdAlgorithm
 from ..inputs import (
+    add_derived_factors,
     add_min_valid_fraction,
     add_pair_inputs,
     add_sm_reading,
     check_pair_parameters,
+    derived_factors,
     optional_number,
     pair_input_paths,
     report_destination,
@@ -33,7 +35,6 @@ TRAINING_MODE_KEYS = options.TRAINING_MODES.form_keys
 CV_MODE_KEYS = options.CV_MODES.form_keys
 #: The engine's default (algorithms.train.NOISE_AUGMENTATION; the engine is imported only when the algorithm runs).
 NOISE_AUGMENTATION_DEFAULT = 0.75
-DERIVED_KEYS = ("lst_diff", "tvdi", "api")
 
 
 class TrainAlgorithm(SmdAlgorithm):
@@ -148,14 +149,9 @@ class TrainAlgorithm(SmdAlgorithm):
                                               QgsProcessingParameterNumber.Type.Double, defaultValue=0.0, minValue=0.0),
                  self.tr("Seconds to spend trying settings of the model (of each model with Auto), scored "
                          "by spatial cross-validation. 0 uses the default settings."), advanced=True)
-        self.add(QgsProcessingParameterEnum(self.DERIVED_FACTORS, self.tr("Derived factors"),
-                                            options=[self.tr("LST day-night difference (lst_diff)"),
-                                                     self.tr("TVDI from the NDVI-LST space (tvdi)"),
-                                                     self.tr("Antecedent precipitation index (api)")],
-                                            allowMultiple=True, optional=True, defaultValue=[]),
-                 self.tr("Computed from the stack bands (lst_day and lst_night; ndvi and lst_day; daily "
-                         "precipitation_lag<d> bands) when present, and added to the factors; skipped "
-                         "with a note when their inputs are missing."))
+        add_derived_factors(self, self.tr("Computed from the stack bands (lst_day and lst_night; ndvi and lst_day; "
+                                          "daily precipitation_lag<d> bands) when present, and added to the factors; "
+                                          "skipped with a note when their inputs are missing."))
         self.add(QgsProcessingParameterNumber(self.N_ESTIMATORS, self.tr("Number of trees (random forest)"),
                                               QgsProcessingParameterNumber.Type.Integer, defaultValue=100, minValue=1,
                                               maxValue=5000),
@@ -215,7 +211,7 @@ class TrainAlgorithm(SmdAlgorithm):
             output += ".smdmodel"
         params = {"n_estimators": self.parameterAsInt(parameters, self.N_ESTIMATORS, context)} \
             if model_type == "rf" else None
-        derived = [DERIVED_KEYS[i] for i in self.parameterAsEnums(parameters, self.DERIVED_FACTORS, context)]
+        derived = derived_factors(self, parameters, context)
         report_path = report_destination(self, parameters, context)
         sm_scale = self.parameterAsDouble(parameters, self.SM_SCALE, context)
         sm_nodata = optional_number(self, parameters, self.SM_NODATA, context)

@@ -1,6 +1,7 @@
 """The shape of the code: no import cycles in the engine or the Processing wrappers, no test module importing
-another test module, and a documented contract on every public engine function (a docstring, and a numpydoc
-'Raises' section wherever the function raises).
+another test module, and a documented contract on every public engine function: a docstring with numpydoc
+'Parameters' (naming exactly the signature's parameters) and 'Returns' (or 'Yields') sections, and a 'Raises'
+section wherever the function raises.
 
 These tests read the source with :mod:`ast`; nothing is imported, so they run without QGIS.
 """
@@ -274,35 +275,107 @@ def test_every_public_engine_function_documents_what_it_raises():
                           "(numpydoc: Parameters / Returns / Raises):\n" + "\n".join(problems))
 
 
-PARAMETERS_SECTION = re.compile(r"^\s*Parameters\s*\n\s*-{3,}\s*$", re.M)
-RETURNS_SECTION = re.compile(r"^\s*Returns\s*\n\s*-{3,}\s*$", re.M)
+def section(doc: str, title: str) -> list[str] | None:
+    """The lines of the numpydoc section ``title`` (heading underlined with dashes), None when it is absent."""
+    lines = doc.split("\n")
+    for i in range(len(lines) - 1):
+        if lines[i].strip() == title and re.fullmatch(r"-{3,}", lines[i + 1].strip()):
+            body = []
+            for j in range(i + 2, len(lines)):
+                if j + 1 < len(lines) and lines[j].strip() and re.fullmatch(r"-{3,}", lines[j + 1].strip()):
+                    break
+                body.append(lines[j])
+            return body
+    return None
 
 
-def entry_points_without_contract(folder: str = "algorithms") -> list[str]:
-    """Engine entry points (public module functions that run inside ``raster.gdal_exceptions``: what the
-    wrappers, other modules and scripts call) without a 'Parameters' section, or a 'Returns' section when they
-    return something."""
+def documented_names(body: list[str]) -> list[str]:
+    """The parameter names a 'Parameters' section lists: its least indented lines, ``name : type`` or ``a, b``
+    (stars of ``*args``/``**kwargs`` dropped)."""
+    entries = [line for line in body if line.strip()]
+    if not entries:
+        return []
+    base = min(len(line) - len(line.lstrip()) for line in entries)
+    names = []
+    for line in entries:
+        if len(line) - len(line.lstrip()) == base:
+            names += [n.strip().lstrip("*") for n in line.split(":")[0].split(",") if n.strip()]
+    return names
+
+
+def signature_names(fn: ast.FunctionDef) -> list[str]:
+    """The parameters a caller passes (``self`` and ``cls`` excluded)."""
+    a = fn.args
+    names = [x.arg for x in a.posonlyargs + a.args + a.kwonlyargs if x.arg not in ("self", "cls")]
+    return names + [x.arg for x in (a.vararg, a.kwarg) if x is not None]
+
+
+def _own_nodes(fn: ast.FunctionDef) -> list[ast.AST]:
+    """The nodes of a function's body, not those of nested functions, classes or lambdas."""
+    found: list[ast.AST] = []
+
+    def walk(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                continue
+            found.append(child)
+            walk(child)
+
+    walk(fn)
+    return found
+
+
+NOTHING = re.compile(r"^(None|(typing\.)?(Iterator|Generator|ContextManager)\[None(, .*)?\])$")
+
+
+def gives_back(fn: ast.FunctionDef) -> bool:
+    """Whether the function returns or yields a value: by its return annotation, else by its body (a
+    ``return <value>`` or a ``yield``). A context manager yielding None (``Iterator[None]``) gives nothing."""
+    if fn.returns is not None:
+        return not NOTHING.match(ast.unparse(fn.returns))
+    for node in _own_nodes(fn):
+        if isinstance(node, (ast.Yield, ast.YieldFrom)):
+            return not (isinstance(node, ast.Yield) and node.value is None)
+        if isinstance(node, ast.Return) and node.value is not None and not (
+                isinstance(node.value, ast.Constant) and node.value.value is None):
+            return True
+    return False
+
+
+def without_contract(folder: str = "algorithms") -> list[str]:
+    """Public engine functions and methods whose docstring lacks a numpydoc 'Parameters' section naming exactly
+    the signature's parameters (none needed without parameters), or a 'Returns' (or 'Yields') section when they
+    give a value back."""
     problems = []
     for path in _python_files(folder):
         rel = os.path.relpath(path, ROOT)
         for name, fn in public_functions(path):
-            if "." in name or not any("gdal_exceptions" in ast.unparse(d) for d in fn.decorator_list):
-                continue
             doc = ast.get_docstring(fn) or ""
-            if fn.args.args and not PARAMETERS_SECTION.search(doc):
+            params = section(doc, "Parameters")
+            args = signature_names(fn)
+            if args and params is None:
                 problems.append(f"{rel}:{fn.lineno} {name}: no 'Parameters' section")
-            returns = fn.returns is not None and ast.unparse(fn.returns) != "None"
-            if returns and not RETURNS_SECTION.search(doc):
-                problems.append(f"{rel}:{fn.lineno} {name}: no 'Returns' section")
+            elif params is not None:
+                listed = documented_names(params)
+                missing = [a for a in args if a not in listed]
+                extra = [n for n in listed if n not in args]
+                if missing:
+                    problems.append(f"{rel}:{fn.lineno} {name}: 'Parameters' omits {', '.join(missing)}")
+                if extra:
+                    problems.append(f"{rel}:{fn.lineno} {name}: 'Parameters' names {', '.join(extra)}, "
+                                    "not in the signature")
+            if gives_back(fn) and section(doc, "Returns") is None and section(doc, "Yields") is None:
+                problems.append(f"{rel}:{fn.lineno} {name}: no 'Returns' (or 'Yields') section")
     return problems
 
 
-def test_every_engine_entry_point_documents_parameters_and_returns():
-    problems = entry_points_without_contract("algorithms")
-    assert not problems, "engine entry points without their contract:\n" + "\n".join(problems)
+def test_every_public_engine_function_documents_parameters_and_returns():
+    problems = without_contract("algorithms")
+    assert not problems, (f"{len(problems)} public engine function(s) without their numpydoc contract (see "
+                          "CONTRIBUTING.md, Conventions):\n" + "\n".join(problems))
 
 
-def test_entry_point_check_needs_parameters_and_returns(tmp_path, monkeypatch):
+def test_contract_check_needs_parameters_and_returns(tmp_path, monkeypatch):
     (tmp_path / "algorithms").mkdir()
     (tmp_path / "algorithms" / "mod.py").write_text('''
 @raster.gdal_exceptions()
@@ -311,20 +384,90 @@ def run(path):
     return path
 
 
-@raster.gdal_exceptions()
-def write(path) -> None:
+def write(path, rows) -> None:
     """Writes.
 
     Parameters
     ----------
-    path
+    path : str
         Where.
     """
 
 
-def helper(path) -> str:
-    """Not an entry point."""
-    return path
+def stale(a, *args, **kwargs) -> int:
+    """Documents a parameter it no longer has.
+
+    Parameters
+    ----------
+    a, b : int
+        Two numbers.
+    *args, **kwargs
+        Passed on.
+
+    Returns
+    -------
+    int
+        A number.
+    """
+    return a
+
+
+def blocks(n: int) -> Iterator[int]:
+    """Yields.
+
+    Parameters
+    ----------
+    n
+        How many.
+
+    Yields
+    ------
+    int
+        Each block.
+    """
+    yield from range(n)
+
+
+@contextlib.contextmanager
+def scope() -> Iterator[None]:
+    """A context manager yielding nothing needs no Returns."""
+    yield
+
+
+def unannotated():
+    """Returns a value without saying so."""
+    def inner():
+        return 1
+    return inner
+
+
+def side_effect():
+    """Returns nothing."""
+    if True:
+        return
+
+
+class Thing:
+    def method(self, x):
+        """Described.
+
+        Parameters
+        ----------
+        x
+            A value.
+        """
+
+    @classmethod
+    def make(cls) -> "Thing":
+        """Made."""
+        return cls()
 ''')
     monkeypatch.setitem(globals(), "ROOT", str(tmp_path))
-    assert entry_points_without_contract("algorithms") == ["algorithms/mod.py:3 run: no 'Parameters' section"]
+    assert without_contract("algorithms") == [
+        "algorithms/mod.py:3 run: no 'Parameters' section",
+        "algorithms/mod.py:3 run: no 'Returns' (or 'Yields') section",
+        "algorithms/mod.py:8 write: 'Parameters' omits rows",
+        "algorithms/mod.py:18 stale: 'Parameters' names b, not in the signature",
+        "algorithms/mod.py:58 unannotated: no 'Returns' (or 'Yields') section",
+        "algorithms/mod.py:82 Thing.make: no 'Returns' (or 'Yields') section",
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from smdownscale.algorithms import derived, raster
+from smdownscale.algorithms import derived, options, raster
 from smdownscale.algorithms.aggregate import CellIndex, CoarseMean
 from smdownscale.algorithms.derived import DryEdge, StackReader, fit_dry_edge, resolve, tvdi
 from smdownscale.algorithms.errors import InputError
@@ -144,3 +144,23 @@ def test_coarse_pairs_aggregate_derived_factors_like_any_band(tmp_path):
     expected = acc.mean(0.5)[0].ravel()
     first = pairs.dates == DATES[0]
     np.testing.assert_allclose(pairs.X[first, 4], expected[pairs.cells[first]], atol=1e-6)
+
+
+def test_every_derived_factor_of_the_registry_is_computed(tmp_path):
+    """derived.py implements each key of options.DERIVED_FACTORS: a key added to the registry fails here until
+    StackReader computes it (and this table says what it must give)."""
+    path, f, fine, _ = _stack(tmp_path)
+    reader = StackReader(raster.open_raster(path), list(options.DERIVED_FACTORS.keys), path)
+    expected = {
+        "lst_diff": lambda: f["lst_day"] - f["lst_night"],
+        "tvdi": lambda: tvdi(f["ndvi"], f["lst_day"].astype(np.float32), reader.dry_edge),
+        "api": lambda: f["precipitation_lag0"] + 0.85 * f["precipitation_lag1"] + 0.85 ** 3 * f["precipitation_lag3"],
+    }
+    assert derived.DERIVED_FACTORS == options.DERIVED_FACTORS.keys == tuple(expected)
+    assert derived.DERIVED_LABELS == options.DERIVED_FACTORS.labels
+    assert derived.check_names(list(reversed(options.DERIVED_FACTORS.keys))) == list(options.DERIVED_FACTORS.keys)
+    whole = reader.read(0, fine.height, np.float64)
+    for k, key in enumerate(options.DERIVED_FACTORS.keys):
+        assert set(reader.info()[key]["inputs"]) <= set(raster.band_names(raster.open_raster(path)))
+        assert derived.missing_inputs_text(key).startswith("needs ")
+        np.testing.assert_allclose(whole[k], expected[key](), rtol=1e-5, atol=1e-4, err_msg=key)
