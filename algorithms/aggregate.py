@@ -216,16 +216,49 @@ class AreaIndex:
         return 1.0 / len(self.parts)
 
     def rows(self, row0: int, nrows: int) -> np.ndarray:
-        """The center rule's cells of rows row0.. (as :meth:`CellIndex.rows`)."""
+        """The center rule's cells of rows row0.. (as :meth:`CellIndex.rows`).
+
+        Parameters
+        ----------
+        row0 : int
+            The first fine row.
+        nrows : int
+            The number of rows.
+
+        Returns
+        -------
+        numpy.ndarray
+            (nrows, width) flat cell holding each pixel's center, -1 outside the coarse grid.
+        """
         return self.center.rows(row0, nrows)
 
     def sub_rows(self, row0: int, nrows: int) -> Iterator[np.ndarray]:
-        """For each sub-pixel position, the (nrows, width) flat cells of that sub-pixel of every pixel (-1 outside)."""
+        """For each sub-pixel position, the (nrows, width) flat cells of that sub-pixel of every pixel (-1 outside).
+
+        Parameters
+        ----------
+        row0 : int
+            The first fine row.
+        nrows : int
+            The number of rows.
+
+        Yields
+        ------
+        numpy.ndarray
+            Per sub-pixel position, (nrows, width) flat cells holding that sub-pixel of every pixel, -1 outside.
+        """
         for part in self.parts:
             yield part.rows(row0, nrows)
 
     def shares(self, row0: int, nrows: int) -> tuple[np.ndarray, np.ndarray]:
         """Each pixel's area shares in the 3 x 3 cells around the cell holding its center.
+
+        Parameters
+        ----------
+        row0 : int
+            The first fine row.
+        nrows : int
+            The number of rows.
 
         Returns
         -------

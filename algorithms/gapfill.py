@@ -228,6 +228,16 @@ class GapFiller:
 def check_window(days: Any) -> int:
     """The temporal filling window in whole days (0: off).
 
+    Parameters
+    ----------
+    days : Any
+        The window as given (a number or a numeric string).
+
+    Returns
+    -------
+    int
+        The window in whole days, 0 to :data:`MAX_FILL_WINDOW_DAYS`.
+
     Raises
     ------
     InputError

@@ -445,7 +445,14 @@ class ResidualCorrector:
 
     # -- between the passes -----------------------------------------------------------------------
     def solve(self) -> ResidualSummary:
-        """Per-cell residuals (and, in the solved modes, the knots). Call after every block was added."""
+        """Per-cell residuals (and, in the solved modes, the knots). Call after every block was added.
+
+        Returns
+        -------
+        ResidualSummary
+            The summary so far (cells corrected, mean absolute residual, largest cell-mean deviation; the solve's
+            iterations and leftover in the solved modes).
+        """
         cell_mean = self._acc.mean()[0]
         resid = self.smap - cell_mean  # NaN where the cell has no SMAP value or no valid pixel
         has = np.isfinite(resid)
@@ -629,7 +636,25 @@ def correct_array(pred: np.ndarray, fine: Grid, coarse: Grid, smap: np.ndarray,
                   mode: str = "constant", area: bool | None = None) -> tuple[np.ndarray, ResidualSummary]:
     """Residual-correct a whole fine array in memory (tests, benchmarks): (corrected, summary).
 
-    ``area``: cell means by area shares (True), by the center rule (False), or as :data:`AREA_WEIGHTED` (None).
+    Parameters
+    ----------
+    pred : numpy.ndarray
+        (fine height, fine width) predictions in m3/m3, NaN for none.
+    fine : Grid
+        Their grid.
+    coarse : Grid
+        SMAP's grid.
+    smap : numpy.ndarray
+        (coarse height, coarse width) soil moisture in m3/m3, NaN for nodata.
+    mode : str
+        One of :data:`RESIDUAL_MODES`.
+    area : bool or None
+        Cell means by area shares (True), by the center rule (False), or as :data:`AREA_WEIGHTED` (None).
+
+    Returns
+    -------
+    tuple
+        (corrected float64 array of ``pred``'s shape, :class:`ResidualSummary`); 'none' returns a copy.
     """
     mode = check_mode(mode)
     pred = np.asarray(pred, dtype=np.float64)

@@ -2431,152 +2431,132 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
     <context>
         <name>ScreenAlgorithm</name>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="55" />
+            <location filename="../processing_provider/algs/screen.py" line="57" />
             <source>Screen factors (correlation analysis)</source>
             <translation>因子筛选（相关分析）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="99" />
+            <location filename="../processing_provider/algs/screen.py" line="101" />
             <source>A factor correlated more strongly than this with a better-ranked selected factor is dropped. 1 keeps every factor.</source>
             <translation>若某因子与排名更靠前的已选因子的相关性超过此值，则将其剔除。取 1 时保留所有因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="113" />
+            <location filename="../processing_provider/algs/screen.py" line="115" />
             <source>Minimum |r| with soil moisture</source>
             <translation>与土壤水分的最小 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="113" />
+            <location filename="../processing_provider/algs/screen.py" line="115" />
             <source>Factors correlating more weakly than this with soil moisture are dropped.</source>
             <translation>与土壤水分的相关性弱于此值的因子将被剔除。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="117" />
+            <location filename="../processing_provider/algs/screen.py" line="119" />
             <source>Keep at most this many factors, best ranked first. 0 keeps all that pass.</source>
             <translation>最多保留这么多个因子，按排名优先。0 表示保留所有通过筛选的因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="120" />
+            <location filename="../processing_provider/algs/screen.py" line="122" />
             <source>Drop, one at a time, the kept continuous factor whose VIF against the other kept factors exceeds this (5 or 10 are usual). 0 switches the filter off.</source>
             <translation>每次剔除一个相对于其他保留因子的 VIF 超过此值的保留连续型因子（通常取 5 或 10）。0 表示关闭该筛选。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="124" />
+            <location filename="../processing_provider/algs/screen.py" line="126" />
             <source>Compute VIF, mutual information and permutation importance</source>
             <translation>计算 VIF、互信息和置换重要性</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="124" />
+            <location filename="../processing_provider/algs/screen.py" line="126" />
             <source>Adds the columns vif, mutual_info and perm_importance (a quick random forest; needs scikit-learn) and their values in the reasons.</source>
             <translation>增加 vif、mutual_info 和 perm_importance 列（使用快速随机森林；需要 scikit-learn），并在原因中给出其数值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="129" />
-            <source>Derived factors</source>
-            <translation>派生因子</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/screen.py" line="129" />
-            <source>LST day-night difference (lst_diff)</source>
-            <translation>LST 昼夜温差（lst_diff）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/screen.py" line="129" />
-            <source>TVDI from the NDVI-LST space (tvdi)</source>
-            <translation>基于 NDVI-LST 特征空间的 TVDI（tvdi）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/screen.py" line="129" />
-            <source>Antecedent precipitation index (api)</source>
-            <translation>前期降水指数（api）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/screen.py" line="129" />
+            <location filename="../processing_provider/algs/screen.py" line="131" />
             <source>Computed from the stack bands when their inputs are present and screened with the other factors.</source>
             <translation>当所需输入波段存在时由堆栈波段计算，并与其他因子一起参与筛选。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="138" />
+            <location filename="../processing_provider/algs/screen.py" line="135" />
             <source>Screening table</source>
             <translation>筛选结果表</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="138" />
+            <location filename="../processing_provider/algs/screen.py" line="135" />
             <source>CSV files (*.csv)</source>
             <translation>CSV 文件 (*.csv)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="138" />
+            <location filename="../processing_provider/algs/screen.py" line="135" />
             <source>CSV table with one row per factor, in rank order.</source>
             <translation>CSV 表，每个因子一行，按排名排序。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="141" />
+            <location filename="../processing_provider/algs/screen.py" line="138" />
             <source>Screening report</source>
             <translation>筛选报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="141" />
+            <location filename="../processing_provider/algs/screen.py" line="138" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="141" />
+            <location filename="../processing_provider/algs/screen.py" line="138" />
             <source>HTML report: factors ranked by their correlation with soil moisture (selected and dropped), the correlation heatmap and the table; shown in the Processing results viewer.</source>
             <translation>HTML 报告：按与土壤水分的相关性排序的因子（已选和已剔除）、相关系数热图和结果表；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="147" />
+            <location filename="../processing_provider/algs/screen.py" line="144" />
             <source>Selected factors (comma-separated)</source>
             <translation>已选因子（以逗号分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="182" />
+            <location filename="../processing_provider/algs/screen.py" line="178" />
             <source>{} coarse samples over {} date(s).</source>
             <translation>{} 个粗分辨率样本，共 {} 个日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="186" />
+            <location filename="../processing_provider/algs/screen.py" line="182" />
             <source>yes</source>
             <translation>是</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="186" />
+            <location filename="../processing_provider/algs/screen.py" line="182" />
             <source>no</source>
             <translation>否</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="189" />
+            <location filename="../processing_provider/algs/screen.py" line="185" />
             <source>Selected factors: {}</source>
             <translation>已选因子：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="193" />
+            <location filename="../processing_provider/algs/screen.py" line="189" />
             <source>Maximum collinearity</source>
             <translation>最大共线性</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="195" />
+            <location filename="../processing_provider/algs/screen.py" line="191" />
             <source>Minimum |r|</source>
             <translation>最小 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="196" />
+            <location filename="../processing_provider/algs/screen.py" line="192" />
             <source>Maximum number of factors</source>
             <translation>最大因子数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="197" />
+            <location filename="../processing_provider/algs/screen.py" line="193" />
             <source>no limit</source>
             <translation>不限</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="198" />
+            <location filename="../processing_provider/algs/screen.py" line="194" />
             <source>Maximum VIF</source>
             <translation>最大 VIF</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="198" />
+            <location filename="../processing_provider/algs/screen.py" line="194" />
             <source>off</source>
             <translation>关闭</translation>
         </message>
@@ -2611,57 +2591,57 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
             <translation>原因</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="167" />
+            <location filename="../processing_provider/algs/screen.py" line="163" />
             <source>SMAP values read with {}.</source>
             <translation>SMAP 值按 {} 读取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="202" />
+            <location filename="../processing_provider/algs/screen.py" line="198" />
             <source>SMAP values</source>
             <translation>SMAP 值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="99" />
+            <location filename="../processing_provider/algs/screen.py" line="101" />
             <source>Maximum collinearity |r|</source>
             <translation>最大共线性 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="117" />
+            <location filename="../processing_provider/algs/screen.py" line="119" />
             <source>Maximum factors (0 = no limit)</source>
             <translation>最多因子数（0 = 不限）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="120" />
+            <location filename="../processing_provider/algs/screen.py" line="122" />
             <source>Maximum VIF (0 = off)</source>
             <translation>最大 VIF（0 = 关闭）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="199" />
+            <location filename="../processing_provider/algs/screen.py" line="195" />
             <source>Collinearity filter</source>
             <translation>共线性筛选</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="104" />
+            <location filename="../processing_provider/algs/screen.py" line="106" />
             <source>Study's correlation screening</source>
             <translation>原研究的相关性筛选</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="104" />
+            <location filename="../processing_provider/algs/screen.py" line="106" />
             <source>Decided by the scale-transfer check</source>
             <translation>由尺度迁移检验决定</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="104" />
+            <location filename="../processing_provider/algs/screen.py" line="106" />
             <source>Off</source>
             <translation>关闭</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="104" />
+            <location filename="../processing_provider/algs/screen.py" line="106" />
             <source>Study's: of two collinear factors the weaker one is dropped, as the reference study screens. Scale-transfer check: such a factor is dropped only when a random forest trained on grids 2x and 3x coarser than SMAP predicts SMAP's cells no worse without it (tree models use collinear factors well). Off: no factor is dropped for collinearity.</source>
             <translation>原研究方式：两个共线因子中较弱的一个被剔除，与参考研究的筛选方式相同。尺度迁移检验：仅当在比 SMAP 粗 2 倍和 3 倍的网格上训练的随机森林在没有该因子时预测 SMAP 像元并不更差时，才剔除该因子（树模型能很好地利用共线因子）。关闭：不因共线性剔除任何因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="58" />
+            <location filename="../processing_provider/algs/screen.py" line="60" />
             <source>Required: both lists (SMAP rasters and factor stacks, one per date), or a fetch manifest instead of both. For QGIS (qgis_process, models) all three are optional parameters because either way is complete; the dialog labels them with the alternative, and the algorithm names what is missing before anything runs.
 
 Ranks the downscaling factors by how strongly they relate to SMAP soil moisture and selects a non-redundant subset for smdownscale:train.
@@ -3066,322 +3046,302 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
     <context>
         <name>TrainAlgorithm</name>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="73" />
+            <location filename="../processing_provider/algs/train.py" line="74" />
             <source>Train downscaling model</source>
             <translation>训练降尺度模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="127" />
+            <location filename="../processing_provider/algs/train.py" line="128" />
             <source>Band names of the factor stacks to train on, e.g. 'ndvi,lst_day,landcover' (the 'Selected factors' output of smdownscale:screen). Empty: all bands.</source>
             <translation>用于训练的因子堆栈波段名称，例如“ndvi,lst_day,landcover”（smdownscale:screen 的“已选因子”输出）。留空：使用所有波段。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="131" />
+            <location filename="../processing_provider/algs/train.py" line="132" />
             <source>Model</source>
             <translation>模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="119" />
+            <location filename="../processing_provider/algs/train.py" line="120" />
             <source>Random forest (RF)</source>
             <translation>随机森林（RF）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="119" />
+            <location filename="../processing_provider/algs/train.py" line="120" />
             <source>Support vector regression (SVR)</source>
             <translation>支持向量回归（SVR）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="120" />
+            <location filename="../processing_provider/algs/train.py" line="121" />
             <source>Regression tree (CART)</source>
             <translation>分类回归树（CART）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="120" />
+            <location filename="../processing_provider/algs/train.py" line="121" />
             <source>Gradient boosting (histogram-based)</source>
             <translation>梯度提升（基于直方图）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="121" />
+            <location filename="../processing_provider/algs/train.py" line="122" />
             <source>Extra trees</source>
             <translation>极端随机树</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="121" />
+            <location filename="../processing_provider/algs/train.py" line="122" />
             <source>Linear trend + gradient boosting</source>
             <translation>线性趋势 + 梯度提升</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="138" />
+            <location filename="../processing_provider/algs/train.py" line="139" />
             <source>Training mode</source>
             <translation>训练模式</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="138" />
+            <location filename="../processing_provider/algs/train.py" line="139" />
             <source>Scale-aware training learns the relation at the scale SMAP measures; the study's mode reproduces the published setup (trained on bilinearly resampled SMAP).</source>
             <translation>尺度感知训练在 SMAP 的观测尺度上学习关系；文献模式复现已发表的方案（在双线性重采样后的 SMAP 上训练）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="143" />
+            <location filename="../processing_provider/algs/train.py" line="144" />
             <source>Cross-validation</source>
             <translation>交叉验证</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="124" />
+            <location filename="../processing_provider/algs/train.py" line="125" />
             <source>Spatial blocks</source>
             <translation>空间分块</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="124" />
+            <location filename="../processing_provider/algs/train.py" line="125" />
             <source>Dates held out</source>
             <translation>留出日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="125" />
+            <location filename="../processing_provider/algs/train.py" line="126" />
             <source>Random K-fold (optimistic)</source>
             <translation>随机 K 折（偏乐观）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="143" />
+            <location filename="../processing_provider/algs/train.py" line="144" />
             <source>How the reported skill is estimated. Random K-fold mixes neighbouring cells between training and testing and overstates skill.</source>
             <translation>所报告精度的估计方式。随机 K 折会把相邻像元同时分到训练集和测试集中，从而高估精度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="147" />
+            <location filename="../processing_provider/algs/train.py" line="148" />
             <source>Hyperparameter search budget (s, 0 = off)</source>
             <translation>超参数搜索时间预算（秒，0 = 关闭）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="147" />
+            <location filename="../processing_provider/algs/train.py" line="148" />
             <source>Seconds to spend trying settings of the model (of each model with Auto), scored by spatial cross-validation. 0 uses the default settings.</source>
             <translation>尝试模型设置所用的秒数（“自动”模式下为每个模型），以空间交叉验证打分。0 表示使用默认设置。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="151" />
-            <source>Derived factors</source>
-            <translation>派生因子</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/train.py" line="151" />
-            <source>LST day-night difference (lst_diff)</source>
-            <translation>LST 昼夜温差（lst_diff）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/train.py" line="151" />
-            <source>TVDI from the NDVI-LST space (tvdi)</source>
-            <translation>基于 NDVI-LST 特征空间的 TVDI（tvdi）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/train.py" line="151" />
-            <source>Antecedent precipitation index (api)</source>
-            <translation>前期降水指数（api）</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/train.py" line="151" />
+            <location filename="../processing_provider/algs/train.py" line="152" />
             <source>Computed from the stack bands (lst_day and lst_night; ndvi and lst_day; daily precipitation_lag&lt;d&gt; bands) when present, and added to the factors; skipped with a note when their inputs are missing.</source>
             <translation>在所需波段存在时由堆栈波段计算（lst_day 和 lst_night；ndvi 和 lst_day；逐日的 precipitation_lag&lt;d&gt; 波段），并加入因子；若缺少所需输入，则跳过并给出提示。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="159" />
+            <location filename="../processing_provider/algs/train.py" line="155" />
             <source>Number of trees (random forest)</source>
             <translation>树的数量（随机森林）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="164" />
+            <location filename="../processing_provider/algs/train.py" line="160" />
             <source>Cross-validation folds (0 = none)</source>
             <translation>交叉验证折数（0 = 不进行）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="164" />
+            <location filename="../processing_provider/algs/train.py" line="160" />
             <source>Number of folds for both spatial and random cross-validation; 0 skips cross-validation, otherwise at least 2.</source>
             <translation>空间交叉验证和随机交叉验证的折数；0 表示跳过交叉验证，否则至少为 2。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="169" />
+            <location filename="../processing_provider/algs/train.py" line="165" />
             <source>Spatial CV block size (coarse cells)</source>
             <translation>空间交叉验证的分块大小（粗像元数）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="169" />
+            <location filename="../processing_provider/algs/train.py" line="165" />
             <source>Spatial folds hold out square blocks of this many SMAP cells per side (4 cells of 9 km = 36 km); use at least the range of spatial autocorrelation.</source>
             <translation>空间分折每次留出边长为这么多个 SMAP 像元的正方形分块（4 个 9 km 像元 = 36 km）；应至少取空间自相关的变程。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="173" />
+            <location filename="../processing_provider/algs/train.py" line="169" />
             <source>Random seed</source>
             <translation>随机种子</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="173" />
+            <location filename="../processing_provider/algs/train.py" line="169" />
             <source>Seed for the model and the random folds; the same seed gives the same model.</source>
             <translation>模型和随机分折的种子；相同的种子得到相同的模型。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="185" />
+            <location filename="../processing_provider/algs/train.py" line="181" />
             <source>Model file</source>
             <translation>模型文件</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="185" />
+            <location filename="../processing_provider/algs/train.py" line="181" />
             <source>smdownscale model (*.smdmodel)</source>
             <translation>smdownscale 模型 (*.smdmodel)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="185" />
+            <location filename="../processing_provider/algs/train.py" line="181" />
             <source>Where to save the trained model (.smdmodel).</source>
             <translation>训练好的模型的保存位置（.smdmodel）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="188" />
+            <location filename="../processing_provider/algs/train.py" line="184" />
             <source>Training report</source>
             <translation>训练报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="188" />
+            <location filename="../processing_provider/algs/train.py" line="184" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="188" />
+            <location filename="../processing_provider/algs/train.py" line="184" />
             <source>HTML report: cross-validation metrics (spatial and random folds, pooled and per fold) and feature importance; shown in the Processing results viewer.</source>
             <translation>HTML 报告：交叉验证指标（空间分折和随机分折，合并及逐折）和特征重要性；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="193" />
+            <location filename="../processing_provider/algs/train.py" line="189" />
             <source>CV R (chosen scheme)</source>
             <translation>交叉验证 R（所选方案）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="194" />
+            <location filename="../processing_provider/algs/train.py" line="190" />
             <source>CV MAE (m3/m3)</source>
             <translation>交叉验证 MAE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="195" />
+            <location filename="../processing_provider/algs/train.py" line="191" />
             <source>CV RMSE (m3/m3)</source>
             <translation>交叉验证 RMSE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="196" />
+            <location filename="../processing_provider/algs/train.py" line="192" />
             <source>CV ubRMSD (m3/m3)</source>
             <translation>交叉验证 ubRMSD（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="199" />
+            <location filename="../processing_provider/algs/train.py" line="195" />
             <source>Training samples</source>
             <translation>训练样本数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="200" />
+            <location filename="../processing_provider/algs/train.py" line="196" />
             <source>Model type trained (the winner with Auto)</source>
             <translation>训练的模型类型（自动模式下为胜出者）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="240" />
+            <location filename="../processing_provider/algs/train.py" line="236" />
             <source>1 km pixels</source>
             <translation>1 km 像元</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="240" />
+            <location filename="../processing_provider/algs/train.py" line="236" />
             <source>coarse samples</source>
             <translation>粗分辨率样本</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="241" />
+            <location filename="../processing_provider/algs/train.py" line="237" />
             <source>{} model trained on {} {} over {} date(s); features: {}</source>
             <translation>{} 模型已基于 {} 个{}训练完成，共 {} 个日期；特征：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="244" />
+            <location filename="../processing_provider/algs/train.py" line="240" />
             <source>Training mode: {}</source>
             <translation>训练模式：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="253" />
+            <location filename="../processing_provider/algs/train.py" line="249" />
             <source>Derived factor {} was not computed: it {}.</source>
             <translation>派生因子 {} 未计算：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="255" />
+            <location filename="../processing_provider/algs/train.py" line="251" />
             <source>Factor {} was left out of the model: {}.</source>
             <translation>因子 {} 未纳入模型：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="261" />
+            <location filename="../processing_provider/algs/train.py" line="257" />
             <source>Cross-validation (soil moisture in m3/m3):</source>
             <translation>交叉验证（土壤水分单位 m3/m3）：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="266" />
+            <location filename="../processing_provider/algs/train.py" line="262" />
             <source>Feature importances: {}</source>
             <translation>特征重要性：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="159" />
+            <location filename="../processing_provider/algs/train.py" line="155" />
             <source>Trees in the random forest; more trees are steadier but slower. Used by the random forest only (the other models keep their defaults).</source>
             <translation>随机森林中树的数量；树越多结果越稳定，但速度越慢。仅用于随机森林（其他模型保持其默认值）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="224" />
+            <location filename="../processing_provider/algs/train.py" line="220" />
             <source>SMAP values read with {}; the model keeps this for downscaling.</source>
             <translation>SMAP 值按 {} 读取；模型会保存此设置用于降尺度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="131" />
+            <location filename="../processing_provider/algs/train.py" line="132" />
             <source>The regression algorithm. Auto compares RF, extra trees, both boosting models and SVR by spatial cross-validation and by the scale-transfer check (trained on grids 2x and 3x coarser than SMAP, scored on SMAP cells of held-out blocks), and keeps RF unless another model is better in both, on every fold.</source>
             <translation>回归算法。“自动”通过空间交叉验证和尺度迁移检验（在比 SMAP 粗 2 倍和 3 倍的格网上训练，在留出空间块的 SMAP 像元上评分）比较 RF、极端随机树、两种提升模型和 SVR；除非其他模型在两项检验的每一折上都更优，否则保留 RF。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="127" />
+            <location filename="../processing_provider/algs/train.py" line="128" />
             <source>Factors to use (default: all)</source>
             <translation>使用的因子（默认：全部）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="123" />
+            <location filename="../processing_provider/algs/train.py" line="124" />
             <source>Scale-aware: train on SMAP cells</source>
             <translation>尺度感知：在 SMAP 像元上训练</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="123" />
+            <location filename="../processing_provider/algs/train.py" line="124" />
             <source>Study's mode: SMAP at 1 km</source>
             <translation>文献模式：SMAP 重采样到 1 km</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="122" />
+            <location filename="../processing_provider/algs/train.py" line="123" />
             <source>Auto (RF unless clearly beaten)</source>
             <translation>自动（除非明显更优，否则用 RF）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="247" />
+            <location filename="../processing_provider/algs/train.py" line="243" />
             <source>The SVR has {} support vectors: downscaling a province-day (4 million 1 km pixels) takes about {} s on this computer ({}).</source>
             <translation>该 SVR 有 {} 个支持向量：在本机上降尺度一个省级日（400 万个 1 km 像元）约需 {} 秒（{}）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="176" />
+            <location filename="../processing_provider/algs/train.py" line="172" />
             <source>Factor noise augmentation (0 = off)</source>
             <translation>因子噪声增强（0 = 关闭）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="176" />
+            <location filename="../processing_provider/algs/train.py" line="172" />
             <source>Scale-aware mode: the model is fitted on noisy copies of the SMAP-cell samples, with this multiple of each factor's noise measured at 1 km (speckle, retrieval noise), so it does not follow that noise when applied to 1 km pixels. 0 fits the plain samples, as the study does.</source>
             <translation>尺度感知模式：模型在 SMAP 像元样本的加噪副本上拟合，所加噪声为每个因子在 1 km 上测得的噪声（斑点噪声、反演噪声）乘以此倍数，因此应用到 1 km 像元时不会跟随这些噪声。0 表示直接用原始样本拟合，与原研究相同。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="197" />
+            <location filename="../processing_provider/algs/train.py" line="193" />
             <source>Scale transfer R</source>
             <translation>尺度迁移检验 R</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="198" />
+            <location filename="../processing_provider/algs/train.py" line="194" />
             <source>Scale transfer RMSE (m3/m3)</source>
             <translation>尺度迁移检验 RMSE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="258" />
+            <location filename="../processing_provider/algs/train.py" line="254" />
             <source>Factor noise augmentation: {} noisy copies, {:g} x the 1 km noise of each factor ({})</source>
             <translation>因子噪声增强：{} 个加噪副本，噪声为每个因子 1 km 噪声的 {:g} 倍（{}）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="76" />
+            <location filename="../processing_provider/algs/train.py" line="77" />
             <source>Required: both lists (SMAP rasters and factor stacks, one per date), or a fetch manifest instead of both. For QGIS (qgis_process, models) all three are optional parameters because either way is complete; the dialog labels them with the alternative, and the algorithm names what is missing before anything runs.
 
 Trains a machine-learning model that predicts soil moisture from the factors, and saves it as a .smdmodel file for smdownscale:downscale.
@@ -3852,124 +3812,144 @@ HTML 报告包含精度指标表、估算值对参考值的密度散点图（带
     <context>
         <name>alg</name>
         <message>
-            <location filename="../processing_provider/inputs.py" line="40" />
+            <location filename="../processing_provider/inputs.py" line="45" />
             <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
             <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="53" />
+            <location filename="../processing_provider/inputs.py" line="58" />
             <source>Coarse (~9 km) soil moisture rasters in m3/m3, one per date, with the date in the file name (YYYYMMDD or YYYY-MM-DD). Band 1 is used.</source>
             <translation>粗分辨率（约 9 km）土壤水分栅格，单位 m3/m3，每个日期一个，文件名中带日期（YYYYMMDD 或 YYYY-MM-DD）。使用波段 1。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="57" />
+            <location filename="../processing_provider/inputs.py" line="62" />
             <source>Fine (1 km) multiband factor stacks from smdownscale:align, one per date with the same date in the file name as its soil moisture raster. Bands are identified by their names (band descriptions).</source>
             <translation>来自 smdownscale:align 的精细分辨率（1 km）多波段因子堆栈，每个日期一个，文件名中的日期与对应的土壤水分栅格相同。波段按名称（波段描述）识别。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="127" />
+            <location filename="../processing_provider/inputs.py" line="132" />
             <source>SMAP soil moisture</source>
             <translation>SMAP 土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="128" />
+            <location filename="../processing_provider/inputs.py" line="133" />
             <source>Factor stacks</source>
             <translation>因子堆栈</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="133" />
+            <location filename="../processing_provider/inputs.py" line="138" />
             <source>Minimum valid fraction per coarse cell</source>
             <translation>每个粗像元的最小有效比例</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="133" />
+            <location filename="../processing_provider/inputs.py" line="138" />
             <source>A coarse cell is used only when at least this share of its 1 km pixels has every factor valid.</source>
             <translation>仅当某粗像元中至少有此比例的 1 km 像元所有因子均有效时，才使用该粗像元。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="62" />
+            <location filename="../processing_provider/inputs.py" line="67" />
             <source>manifest.json written by smdownscale:fetchgee: its SMAP rasters and factor stacks are used instead of the two lists above.</source>
             <translation>由 smdownscale:fetchgee 写出的 manifest.json：使用其中的 SMAP 栅格和因子栈，代替上面的两个列表。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="105" />
+            <location filename="../processing_provider/inputs.py" line="110" />
             <source>Give either a manifest or the lists of SMAP rasters and factor stacks, not both.</source>
             <translation>请给出清单文件，或给出 SMAP 栅格和因子栈列表，二者不能同时给出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="109" />
+            <location filename="../processing_provider/inputs.py" line="114" />
             <source>Give the SMAP soil moisture rasters and the factor stacks (one per date), or a manifest from smdownscale:fetchgee.</source>
             <translation>请给出 SMAP 土壤水分栅格和因子栈（每个日期一个），或 smdownscale:fetchgee 生成的清单文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="153" />
+            <location filename="../processing_provider/inputs.py" line="174" />
             <source>The values are multiplied by this to give m3/m3: 0.01 for percent, 0.0001 for integers x 10000. Empty: as the model was trained (1 unless its SMAP had a scale).</source>
             <translation>数值乘以此系数得到 m3/m3：百分比为 0.01，整数 x 10000 为 0.0001。留空：按模型训练时的方式（除非其 SMAP 带有系数，否则为 1）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="156" />
+            <location filename="../processing_provider/inputs.py" line="177" />
             <source>The values are multiplied by this to give m3/m3: 1 for m3/m3, 0.01 for percent, 0.0001 for integers x 10000. Values that cannot be m3/m3 stop the run with a message.</source>
             <translation>数值乘以此系数得到 m3/m3：m3/m3 为 1，百分比为 0.01，整数 x 10000 为 0.0001。不可能是 m3/m3 的值会使运行停止并给出消息。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="164" />
+            <location filename="../processing_provider/inputs.py" line="185" />
             <source>A fill value the file does not declare as nodata (e.g. -9999); such pixels are ignored. Empty: the file's own nodata value only.</source>
             <translation>文件未声明为无数据值的填充值（如 -9999）；这些像元将被忽略。留空：仅使用文件自身的无数据值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="182" />
+            <location filename="../processing_provider/inputs.py" line="203" />
             <source>scale {:g}</source>
             <translation>系数 {:g}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="184" />
+            <location filename="../processing_provider/inputs.py" line="205" />
             <source>nodata {:g}</source>
             <translation>无数据值 {:g}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="146" />
+            <location filename="../processing_provider/inputs.py" line="167" />
             <source>Reference scale factor to m3/m3</source>
             <translation>参考栅格换算为 m3/m3 的系数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="146" />
+            <location filename="../processing_provider/inputs.py" line="167" />
             <source>SMAP scale factor to m3/m3</source>
             <translation>SMAP 换算为 m3/m3 的系数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="147" />
+            <location filename="../processing_provider/inputs.py" line="168" />
             <source>Reference nodata value (if not declared in the file)</source>
             <translation>参考栅格无数据值（文件中未声明时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="148" />
+            <location filename="../processing_provider/inputs.py" line="169" />
             <source>SMAP nodata value (if not declared in the file)</source>
             <translation>SMAP 无数据值（文件中未声明时）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="161" />
+            <location filename="../processing_provider/inputs.py" line="182" />
             <source>A fill value the file does not declare as nodata (e.g. -9999); such pixels are ignored. Empty: the value the model was trained with, else the file's own nodata value only.</source>
             <translation>文件未声明为无数据值的填充值（如 -9999）；这些像元将被忽略。留空：使用模型训练时的值，否则仅使用文件自身的无数据值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="53" />
+            <location filename="../processing_provider/inputs.py" line="58" />
             <source>SMAP rasters, one per date</source>
             <translation>SMAP 栅格，每个日期一个</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="57" />
+            <location filename="../processing_provider/inputs.py" line="62" />
             <source>Factor stacks, one per date</source>
             <translation>因子堆栈，每个日期一个</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="62" />
+            <location filename="../processing_provider/inputs.py" line="67" />
             <source>Or instead: fetch manifest</source>
             <translation>或改用：数据获取清单</translation>
         </message>
         <message>
-            <location filename="../processing_provider/inputs.py" line="57" />
+            <location filename="../processing_provider/inputs.py" line="62" />
             <source>or a manifest</source>
             <translation>或清单文件</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/inputs.py" line="148" />
+            <source>LST day-night difference (lst_diff)</source>
+            <translation>LST 昼夜温差（lst_diff）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/inputs.py" line="149" />
+            <source>TVDI from the NDVI-LST space (tvdi)</source>
+            <translation>基于 NDVI-LST 特征空间的 TVDI（tvdi）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/inputs.py" line="150" />
+            <source>Antecedent precipitation index (api)</source>
+            <translation>前期降水指数（api）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/inputs.py" line="151" />
+            <source>Derived factors</source>
+            <translation>派生因子</translation>
         </message>
     </context>
 </TS>
