@@ -32,7 +32,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from .. import raster
 from ..errors import Canceled, InputError, SmdError
-from ..gapfill import QUALITY_BAND, QUALITY_CLASSES, QUALITY_NODATA
+from ..gapfill import FROM_OTHER_DATE, QUALITY_BAND, QUALITY_CLASSES, QUALITY_NODATA
 from ..raster import IsCanceled, Progress, never_canceled, no_progress
 from . import GeeError
 from .auth import explain, redact
@@ -881,8 +881,10 @@ def _download_one(storage: Any, rec: dict[str, Any], names: Sequence[str], out: 
             if ds.RasterCount > 1:  # each pixel's path (build_prediction with fill): the local quality codes
                 quality = ds.GetRasterBand(2)
                 quality.SetDescription(QUALITY_BAND)
+                # the server fills no factor from another date: its codes are the local ones up to coarse only
                 quality.SetMetadataItem("SMD_QUALITY_CLASSES", "; ".join(
-                    [f"{QUALITY_NODATA} no value"] + [f"{code} {label}" for code, label in QUALITY_CLASSES.items()]))
+                    [f"{QUALITY_NODATA} no value"] + [f"{code} {label}" for code, label in QUALITY_CLASSES.items()
+                                                      if code != FROM_OTHER_DATE]))
             meta = {"SMD_SOURCE": "Google Earth Engine", "SMD_TASK": rec["description"]}
             if rec.get("date"):
                 meta["SMD_DATE"] = rec["date"]
