@@ -409,24 +409,6 @@ def cross_validate(estimator: Any, pairs: Pairs, splits: list[tuple[np.ndarray, 
     dict
         'pooled' metrics over every held-out sample and 'per_fold' metrics.
 
-    Parameters
-    ----------
-    estimator
-        The unfitted estimator (cloned for every fold).
-    pairs, splits
-        The samples and the (train, test) index pairs.
-    model_type, seed
-        The model type (threads, SVR subsample) and the seed of every fit.
-    progress, is_canceled
-        Progress fraction and cancel check.
-    deadline, fold_s
-        The search's deadline (clock time) and the expected time of a fold.
-
-    Returns
-    -------
-    dict
-        'pooled' metrics over every held-out sample and 'per_fold' metrics.
-
     Raises
     ------
     Canceled
