@@ -382,17 +382,7 @@ class Predictor:
         Returns
         -------
         numpy.ndarray
-            The trees' standard deviation per row (float64).
-
-        Parameters
-        ----------
-        x : numpy.ndarray
-            The (rows, features) design matrix, finite float32 rows.
-
-        Returns
-        -------
-        numpy.ndarray
-            float64 standard deviations, shape (rows,).
+            The trees' standard deviation per row (float64), shape (rows,).
 
         Raises
         ------
