@@ -351,6 +351,10 @@ def without_contract(folder: str = "algorithms") -> list[str]:
         rel = os.path.relpath(path, ROOT)
         for name, fn in public_functions(path):
             doc = ast.get_docstring(fn) or ""
+            repeated = [h for h in ("Parameters", "Returns", "Yields", "Raises")
+                        if sum(line.strip() == h for line in doc.splitlines()) > 1]
+            if repeated:
+                problems.append(f"{rel}:{fn.lineno} {name}: more than one {', '.join(repeated)} section")
             params = section(doc, "Parameters")
             args = signature_names(fn)
             if args and params is None:
@@ -455,6 +459,11 @@ class Thing:
         ----------
         x
             A value.
+
+        Parameters
+        ----------
+        x
+            The same value again.
         """
 
     @classmethod
@@ -469,5 +478,6 @@ class Thing:
         "algorithms/mod.py:8 write: 'Parameters' omits rows",
         "algorithms/mod.py:18 stale: 'Parameters' names b, not in the signature",
         "algorithms/mod.py:58 unannotated: no 'Returns' (or 'Yields') section",
-        "algorithms/mod.py:82 Thing.make: no 'Returns' (or 'Yields') section",
+        "algorithms/mod.py:72 Thing.method: more than one Parameters section",
+        "algorithms/mod.py:87 Thing.make: no 'Returns' (or 'Yields') section",
     ]
