@@ -808,6 +808,10 @@ def _quality_metadata(out: _Writer, counts: np.ndarray, filled: dict[str, int] |
         out.ds.SetMetadataItem("filled_factors", ", ".join(f"{k} {v}" for k, v in filled.items()))
 
 
+#: Blocks with gaps (evenly spaced) whose fully observed pixels teach the gap filler how factors co-vary.
+LEARN_BLOCKS = 8
+
+
 def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Predictor, raw: _Writer,
                codes_file: _QualityWriter, corrector: ResidualCorrector | None, progress: Progress,
                is_canceled: IsCanceled, start: float, end: float,
@@ -817,6 +821,11 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
     cell means. ``other_date(shape)``: the pixels of the block just read with a factor from another date."""
     filler.solve()
     n = len(filler.pending)
+    for row0, nrows in filler.pending[::max(1, -(-n // LEARN_BLOCKS))]:  # how factors co-vary in their cells
+        if is_canceled():
+            raise Canceled()
+        block = reader.read(row0, nrows)
+        filler.learn(row0, block, np.all(np.isfinite(block), axis=0))
     for i, (row0, nrows) in enumerate(filler.pending):
         if is_canceled():
             raise Canceled()
