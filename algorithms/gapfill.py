@@ -96,8 +96,8 @@ class GapFiller:
     """Fills missing factors of fine pixels with their coarse-cell means (see the module docstring).
 
     Use: :meth:`observe` every block of pass 1 (the factors as read, in ``specs`` order), :meth:`solve`,
-    :meth:`learn` on some of the blocks listed in :attr:`pending` (without it missing factors take their cell
-    means alone), then :meth:`design` for those blocks. ``cell_has_sm`` (H, W) says which cells
+    :meth:`learn` on every block (:attr:`blocks`; without it missing factors take their cell means alone), then
+    :meth:`design` for the blocks listed in :attr:`pending`. ``cell_has_sm`` (H, W) says which cells
     have a coarse soil moisture value (coarse-only pixels are allowed only there); None: nowhere.
     """
 
@@ -112,6 +112,8 @@ class GapFiller:
         self._acc = CoarseMean(index, nbands)
         self.cell_has_sm = None if cell_has_sm is None else np.asarray(cell_has_sm, bool).ravel()
         self.pending: list[tuple[int, int]] = []
+        #: Every block observed (:meth:`learn` reads them all, so the result does not depend on the block size).
+        self.blocks: list[tuple[int, int]] = []
         self.means: np.ndarray | None = None  # (bands, cells)
         #: Pixels filled per factor name.
         self.filled: dict[str, int] = {s.name: 0 for s in self.specs}
@@ -135,6 +137,7 @@ class GapFiller:
     def observe(self, row0: int, block: np.ndarray, valid: np.ndarray) -> None:
         """Accumulate a block's observed factors; remember it when some pixel inside the coarse grid misses one."""
         self._acc.add(row0, self._bands(block))
+        self.blocks.append((row0, block.shape[1]))
         cells = self.index.rows(row0, block.shape[1])
         if np.any(~valid & (cells >= 0)):
             self.pending.append((row0, block.shape[1]))
