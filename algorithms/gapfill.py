@@ -61,8 +61,11 @@ QUALITY_BAND = "quality"
 #: the cell centers, as the smooth residual correction), so filled areas have no steps at cell edges;
 #: 'cell' takes the pixel's own cell mean (constant per cell).
 FILL_METHODS = ("bilinear", "cell")
-#: Fully observed pixels :meth:`GapFiller.learn` needs before filling by the conditional mean (fewer: cell means).
-_MIN_LEARN_PIXELS = 50
+#: Fully observed pixels :meth:`GapFiller.learn` needs, per factor band, before filling by the conditional mean
+#: (fewer: a land-cover class takes all classes' moments; all classes, the cell means alone).
+_MIN_LEARN_PER_BAND = 20
+#: :meth:`GapFiller.learn` takes every LEARN_STRIDE-th row of the raster.
+LEARN_STRIDE = 4
 #: Ridge of the conditional mean's solve, relative to the mean variance of the observed bands.
 _RIDGE = 1e-6
 
@@ -175,7 +178,8 @@ class GapFiller:
         return np.full(bands.shape[1], -1)
 
     def learn(self, row0: int, block: np.ndarray, valid: np.ndarray) -> None:
-        """Accumulate, over a block's fully observed pixels inside the coarse grid, how the factor bands deviate
+        """Accumulate, over a block's fully observed pixels inside the coarse grid (on every :data:`LEARN_STRIDE`-th
+        row of the raster, the same pixels whatever the block size), how the factor bands deviate
         from their cell means together (after :meth:`solve`, before :meth:`design`), over all pixels and per
         class of the first categorical factor (land cover).
 
@@ -192,11 +196,16 @@ class GapFiller:
         valid : numpy.ndarray
             (rows, cols) the pixels where every factor is known.
         """
-        sel = valid & (self.index.rows(row0, block.shape[1]) >= 0)
-        if not sel.any():
+        parts: list[tuple[np.ndarray, np.ndarray]] = []
+        for r in range(row0 + (-row0) % LEARN_STRIDE, row0 + block.shape[1], LEARN_STRIDE):
+            sel = valid[r - row0][None, :] & (self.index.rows(r, 1) >= 0)
+            if sel.any():
+                bands = self._bands(block[:, r - row0:r - row0 + 1])[:, sel].astype(np.float64)
+                parts.append((bands, self._fill_values(r, 1, sel)))
+        if not parts:
             return
-        bands = self._bands(block)[:, sel].astype(np.float64)
-        d = bands - self._fill_values(row0, block.shape[1], sel)
+        bands = np.concatenate([b for b, _ in parts], axis=1)
+        d = bands - np.concatenate([f for _, f in parts], axis=1)
         ok = np.all(np.isfinite(d), axis=0)
         d, strata = d[:, ok], self._strata(bands[:, ok])
         for key, m in [(None, np.ones(d.shape[1], bool))] + [(int(k), strata == k) for k in np.unique(strata)
@@ -208,7 +217,8 @@ class GapFiller:
     def _conditional(self, bands: np.ndarray, fill: np.ndarray) -> np.ndarray:
         """(bands, n) with the missing continuous bands at their conditional mean given the pixel's class and
         observed bands (the moments of the deviations from the cell means, :meth:`learn`; a class with fewer
-        than :data:`_MIN_LEARN_PIXELS` pixels takes all pixels' moments), the others at ``fill`` where missing."""
+        than :data:`_MIN_LEARN_PER_BAND` pixels per band takes all pixels' moments), the others at ``fill`` where
+        missing."""
         miss = ~np.isfinite(bands)
         out = np.where(miss, fill, bands)
         cont = np.zeros(bands.shape[0], bool)
@@ -216,21 +226,32 @@ class GapFiller:
         for spec in self.specs:
             cont[b] = spec.kind != CATEGORICAL
             b += len(spec.classes) if spec.kind == CATEGORICAL else 1
-        moments = {k: v for k, v in self._moments.items() if v[0] >= _MIN_LEARN_PIXELS}
+        moments = {k: v for k, v in self._moments.items() if v[0] >= _MIN_LEARN_PER_BAND * bands.shape[0]}
         if None not in moments or not (miss & cont[:, None]).any():
             return out
         strata = self._strata(bands)
         strata = np.where(np.isin(strata, [k for k in moments if k is not None]), strata, -1)
-        keys = np.vstack([miss, strata[None, :]]).T
-        groups, inverse = np.unique(keys, axis=0, return_inverse=True)
+        span = np.array([len(s.classes) if s.kind == CATEGORICAL else 1 for s in self.specs])  # bands per factor
+        first = np.cumsum(span) - span
+        # a group per pattern of missing factors (a factor's bands miss together) and stratum: each pixel's
+        # missing factors as bits and its stratum + 1 as two bytes, grouped as one byte string per pixel
+        nf = len(self.specs)
+        packed = np.packbits(miss[first], axis=0)  # (ceil(factors / 8), n)
+        st = (strata + 1).astype("<u2").view(np.uint8).reshape(-1, 2).T
+        rows = np.ascontiguousarray(np.vstack([packed, st]).T)
+        k = rows.shape[1]
+        uniq, inverse = np.unique(rows.view(np.dtype((np.void, k))).ravel(), return_inverse=True)
+        groups = uniq.view(np.uint8).reshape(-1, k)
         inverse = np.asarray(inverse).ravel()
         for g, key in enumerate(groups):
-            pattern = key[:-1].astype(bool)
+            factor_miss = np.unpackbits(key[:-2])[:nf].astype(bool)
+            group_stratum = int(key[-2:].copy().view("<u2")[0]) - 1
+            pattern = np.repeat(factor_miss, span)
             target = pattern & cont
             obs = ~pattern
             if not target.any():
                 continue
-            n, s1, s2 = moments[None if key[-1] < 0 else int(key[-1])]
+            n, s1, s2 = moments[None if group_stratum < 0 else group_stratum]
             mu = s1 / n
             cov = s2 / n - np.outer(mu, mu)
             cols = np.flatnonzero(inverse == g)
