@@ -768,7 +768,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                     if codes_file is None:
                         codes_file = _QualityWriter(codes_path, grid)
                     _fill_gaps(filler, reader, predictor, raw, codes_file, corrector, progress, is_canceled, split,
-                               0.6, other_date)
+                               0.6, other_date, lambda r, n: flush(r, n, ds))
                     coded.update(filler.pending)
                 result.filled_factors = {k: v for k, v in filler.filled.items() if v}
             raw.ds.FlushCache()
@@ -853,12 +853,21 @@ def _quality_metadata(out: _Writer, counts: np.ndarray, filled: dict[str, int] |
 def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Predictor, raw: _Writer,
                codes_file: _QualityWriter, corrector: ResidualCorrector | None, progress: Progress,
                is_canceled: IsCanceled, start: float, end: float,
-               other_date: Any = None) -> None:
+               other_date: Any = None, flush: Any = None) -> None:
     """Pass 1b: predict the pixels missing factors (blocks listed by the filler) into the raw file, write the
     quality codes of those blocks to ``codes_file`` and add the filled pixels to the residual correction's
-    cell means. ``other_date(shape)``: the pixels of the block just read with a factor from another date."""
+    cell means. ``other_date(shape)``: the pixels of the block just read with a factor from another date;
+    ``flush(row0, nrows)``: called after each block of the learning pass (every block, read in order), to keep
+    GDAL's cache at one tile row."""
     filler.solve()
     n = len(filler.pending)
+    for row0, nrows in filler.blocks:  # how factors co-vary in their cells: every fully observed pixel
+        if is_canceled():
+            raise Canceled()
+        block = reader.read(row0, nrows)
+        filler.learn(row0, block, np.all(np.isfinite(block), axis=0))
+        if flush is not None:
+            flush(row0, nrows)
     for i, (row0, nrows) in enumerate(filler.pending):
         if is_canceled():
             raise Canceled()

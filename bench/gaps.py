@@ -344,8 +344,8 @@ def summary_table(results: list[dict[str, Any]]) -> list[str]:
     def f(v: float, d: int = 4) -> str:
         return "n/a" if v is None or not math.isfinite(v) else f"{v:.{d}f}"
 
-    out = ["", "Summary (the README's table): the default `fill/smooth` of one date, and `tfill/smooth` (a series, "
-           "temporal filling on by default):", "",
+    out = ["", "Summary (the README's table): the default `fill/smooth` of one date, and `tfill/smooth` (a series with "
+           "temporal filling, FILL_WINDOW_DAYS 12):", "",
            "| scene | coverage before → after | filled share | R / ubRMSD observed | R / ubRMSD filled | "
            "filled / observed | same pixels clear sky | seam ratio truth / constant / smooth | "
            "ubRMSD constant / smooth | series: filled from a neighbouring date | series: ubRMSD filled / all |",

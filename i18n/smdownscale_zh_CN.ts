@@ -729,39 +729,6 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>因子 {} 在 {} 个像元处取自相邻日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="66" />
-            <source>Applies a model trained with 'Train downscaling model' to a 1 km factor stack (from 'Align rasters to a grid') and writes 1 km soil moisture (m3/m3, float32 GeoTIFF, nodata -9999).
-
-Factors are matched to the model by band name, so the stack may hold its bands in any order and extra bands; a factor the model needs but the stack lacks is an error. The raster is processed in blocks, so any extent fits in memory.
-
-Complete maps: where factors are missing (cloud gaps in LST or NDVI, swath gaps, water), a pixel is predicted from the factors it has plus the coarse-cell means of the missing ones (interpolated between cell centers); a pixel without any factor, in a cell with a SMAP value, gets the coarse field itself (residual-corrected). This needs the SMAP raster (its cells), also with residual correction off. The quality raster says per pixel which path produced it: 1 all factors observed, 2 missing factors filled, 3 coarse field only, 4 factors partly from a neighbouring date (0 nodata). Turn 'Fill gaps' off to leave such pixels empty.
-
-Temporal filling (advanced: 'Fill factors from neighbouring dates within (days)', default 12, 0 = off): before the above, a factor missing at a pixel takes its value at that pixel on the nearest other date within that many days where it is valid (nearest in days; of two dates equally far, the earlier). Bands are matched by name and every date must be on the same grid. A time series fills from its own other dates; a single date from the 'Neighbouring factor stacks' given (none given: nothing to fill from). Only dynamic factors (LST, NDVI, SAR) miss in practice; static bands such as elevation or land cover are the same on every date. On the bench (bench/GAPS.md) such pixels came closer to the truth than with the coarse-cell means on every scene.
-
-Residual correction (default: smooth, mass-conserving) needs the coarse SMAP raster of the same date: for every SMAP cell the residual is SMAP minus the mean of the 1 km predictions inside the cell. The smooth correction adds a bilinear surface through one value per SMAP cell, solved so that the 1 km field averages exactly to SMAP in every cell, without steps at cell edges. The constant variant adds each cell's residual to its pixels (the same cell means, but 9 km seams show). Area-to-point kriging spreads the residuals with weights from a variogram fitted to them (the same cell means). Pixels whose cell has no SMAP value keep the uncorrected prediction; the log reports the largest cell-mean deviation from SMAP (mass-conservation check). Finally values are clipped to the physical range (advanced parameters).
-
-Derived factors the model was trained with (LST day-night difference, TVDI, antecedent precipitation index) are recomputed from the stack's bands; a stack without them works with models that do not use them.
-
-Time series: instead of one factor stack, give factor stacks of several dates (with the SMAP rasters of the same dates), the manifest.json of 'Fetch data from Earth Engine', or a folder holding factors_&lt;date&gt;.tif and smap_&lt;date&gt;.tif (dates as YYYYMMDD or YYYY-MM-DD in the names). Every date is downscaled exactly as a single date would be and written to the output folder as sm_1km_&lt;YYYYMMDD&gt;.tif, with sm_1km_series.csv listing date, start, end and file. In QGIS the files load into one group, each layer shown from its date until the next one, so the temporal controller animates the series.
-
-Units: the SMAP of residual correction is read as the model was trained (its SM_SCALE and SM_NODATA) unless the advanced parameters give others; values that cannot be m3/m3 (percent, an undeclared fill value such as -9999) stop the run with the fix. An LST factor in degrees Celsius for a model trained on Kelvin (or the reverse) and NDVI-like factors outside -1 to 1 are refused with the conversion to apply. More than 5 % of the pixels clipped to the physical range is a warning in the log and in the output's metadata; more than half stops the run, as the inputs are then in other units.</source>
-            <translation>将用“训练降尺度模型”训练的模型应用于 1 km 因子堆栈（来自“将栅格对齐到格网”），写出 1 km 土壤水分（m3/m3，float32 GeoTIFF，无数据值 -9999）。
-
-因子按波段名称与模型匹配，因此堆栈中的波段可以任意顺序排列，也可以包含多余的波段；模型需要而堆栈缺少的因子会导致报错。栅格分块处理，因此任意范围都不会超出内存。
-
-完整地图：因子缺失之处（LST 或 NDVI 的云隙、条带空缺、水体），像元用其已有的因子加上缺失因子的粗像元均值（在像元中心之间插值）进行预测；没有任何因子、但所在粗像元有 SMAP 值的像元取粗分辨率场本身（经残差校正）。这需要 SMAP 栅格（其像元），残差校正关闭时也是如此。质量栅格逐像元说明结果由哪条路径得到：1 所有因子均有观测，2 缺失因子已填补，3 仅粗分辨率场，4 部分因子取自相邻日期（0 为无数据值）。关闭“填补空缺”则这些像元保持为空。
-
-时间填补（高级参数“用相邻日期填补因子的时间窗口（天）”，默认 12，0 为关闭）：在上述步骤之前，像元缺失的因子取该像元在窗口天数内最近的其他日期上的有效值（按天数取最近；两个日期同样近时取较早者）。波段按名称匹配，各日期必须位于同一格网上。时间序列从其自身的其他日期填补；单一日期从给定的“相邻因子堆栈”填补（未给定则无从填补）。实际上只有动态因子（LST、NDVI、SAR）会缺失；高程、土地覆盖等静态波段在各日期相同。在基准测试（bench/GAPS.md）中，这类像元在每个场景上都比用粗像元均值填补更接近真值。
-
-残差校正（默认：平滑、质量守恒）需要同一日期的粗分辨率 SMAP 栅格：每个 SMAP 像元的残差为 SMAP 减去该像元内 1 km 预测值的均值。平滑校正加上一个双线性曲面，该曲面由每个 SMAP 像元一个值确定，并经求解使 1 km 结果在每个像元内的均值恰好等于 SMAP，且像元边界处没有阶跃。常数方式将每个像元的残差加到其像元上（像元均值相同，但会出现 9 km 接缝）。面到点克里金以对残差拟合的变异函数确定的权重分配残差（像元均值相同）。所在粗像元没有 SMAP 值的像元保留未经校正的预测值；日志报告像元均值与 SMAP 的最大偏差（质量守恒检查）。最后将结果截断到物理范围（高级参数）。
-
-模型训练时使用的派生因子（LST 昼夜温差、TVDI、前期降水指数）由堆栈的波段重新计算；不含这些波段的堆栈可用于不使用它们的模型。
-
-时间序列：不给定单个因子堆栈，而是给定多个日期的因子堆栈（以及相同日期的 SMAP 栅格）、“从 Earth Engine 获取数据”写出的 manifest.json，或包含 factors_&lt;date&gt;.tif 和 smap_&lt;date&gt;.tif 的文件夹（文件名中的日期为 YYYYMMDD 或 YYYY-MM-DD）。每个日期的降尺度方式与单一日期完全相同，以 sm_1km_&lt;YYYYMMDD&gt;.tif 写入输出文件夹，并由 sm_1km_series.csv 列出日期、起始、结束和文件。在 QGIS 中，这些文件加载到同一个图层组，每个图层从其日期显示到下一个日期，因此时间控制器可以播放该序列。
-
-单位：除非在高级参数中另行给定，残差校正所用的 SMAP 按模型训练时的方式读取（其 SM_SCALE 和 SM_NODATA）；不可能是 m3/m3 的值（百分比、未声明的填充值如 -9999）会使运行停止，并给出修正方法。若模型以开尔文训练而 LST 因子为摄氏度（或相反），或类 NDVI 因子超出 -1 到 1，将被拒绝并给出应做的换算。超过 5% 的像元被截断到物理范围时，会在日志和输出的元数据中给出警告；超过一半时运行停止，因为此时输入采用了其他单位。</translation>
-        </message>
-        <message>
             <location filename="../processing_provider/algs/downscale.py" line="115" />
             <source>Area-to-point kriging</source>
             <translation>面到点克里金</translation>
@@ -795,6 +762,39 @@ Units: the SMAP of residual correction is read as the model was trained (its SM_
             <location filename="../processing_provider/algs/downscale.py" line="176" />
             <source>or factor stacks or manifest</source>
             <translation>或因子堆栈、清单</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="66" />
+            <source>Applies a model trained with 'Train downscaling model' to a 1 km factor stack (from 'Align rasters to a grid') and writes 1 km soil moisture (m3/m3, float32 GeoTIFF, nodata -9999).
+
+Factors are matched to the model by band name, so the stack may hold its bands in any order and extra bands; a factor the model needs but the stack lacks is an error. The raster is processed in blocks, so any extent fits in memory.
+
+Complete maps: where factors are missing (cloud gaps in LST or NDVI, swath gaps, water), a pixel is predicted from the factors it has plus the coarse-cell means of the missing ones (interpolated between cell centers); a pixel without any factor, in a cell with a SMAP value, gets the coarse field itself (residual-corrected). This needs the SMAP raster (its cells), also with residual correction off. The quality raster says per pixel which path produced it: 1 all factors observed, 2 missing factors filled, 3 coarse field only, 4 factors partly from a neighbouring date (0 nodata). Turn 'Fill gaps' off to leave such pixels empty.
+
+Temporal filling (advanced: 'Fill factors from neighbouring dates within (days)', default 0 = off): before the above, a factor missing at a pixel takes its value at that pixel on the nearest other date within that many days where it is valid (nearest in days; of two dates equally far, the earlier). Bands are matched by name and every date must be on the same grid. A time series fills from its own other dates; a single date from the 'Neighbouring factor stacks' given (none given: nothing to fill from). Only dynamic factors (LST, NDVI, SAR) miss in practice; static bands such as elevation or land cover are the same on every date. On the bench (bench/GAPS.md) such pixels came closer to the truth than with the coarse-cell means on every scene.
+
+Residual correction (default: smooth, mass-conserving) needs the coarse SMAP raster of the same date: for every SMAP cell the residual is SMAP minus the mean of the 1 km predictions inside the cell. The smooth correction adds a bilinear surface through one value per SMAP cell, solved so that the 1 km field averages exactly to SMAP in every cell, without steps at cell edges. The constant variant adds each cell's residual to its pixels (the same cell means, but 9 km seams show). Area-to-point kriging spreads the residuals with weights from a variogram fitted to them (the same cell means). Pixels whose cell has no SMAP value keep the uncorrected prediction; the log reports the largest cell-mean deviation from SMAP (mass-conservation check). Finally values are clipped to the physical range (advanced parameters).
+
+Derived factors the model was trained with (LST day-night difference, TVDI, antecedent precipitation index) are recomputed from the stack's bands; a stack without them works with models that do not use them.
+
+Time series: instead of one factor stack, give factor stacks of several dates (with the SMAP rasters of the same dates), the manifest.json of 'Fetch data from Earth Engine', or a folder holding factors_&lt;date&gt;.tif and smap_&lt;date&gt;.tif (dates as YYYYMMDD or YYYY-MM-DD in the names). Every date is downscaled exactly as a single date would be and written to the output folder as sm_1km_&lt;YYYYMMDD&gt;.tif, with sm_1km_series.csv listing date, start, end and file. In QGIS the files load into one group, each layer shown from its date until the next one, so the temporal controller animates the series.
+
+Units: the SMAP of residual correction is read as the model was trained (its SM_SCALE and SM_NODATA) unless the advanced parameters give others; values that cannot be m3/m3 (percent, an undeclared fill value such as -9999) stop the run with the fix. An LST factor in degrees Celsius for a model trained on Kelvin (or the reverse) and NDVI-like factors outside -1 to 1 are refused with the conversion to apply. More than 5 % of the pixels clipped to the physical range is a warning in the log and in the output's metadata; more than half stops the run, as the inputs are then in other units.</source>
+            <translation>将用“训练降尺度模型”训练的模型应用于 1 km 因子堆栈（来自“将栅格对齐到格网”），写出 1 km 土壤水分（m3/m3，float32 GeoTIFF，无数据值 -9999）。
+
+因子按波段名称与模型匹配，因此堆栈中的波段可以任意顺序排列，也可以包含多余的波段；模型需要而堆栈缺少的因子会导致报错。栅格分块处理，因此任意范围都不会超出内存。
+
+完整地图：因子缺失之处（LST 或 NDVI 的云隙、条带空缺、水体），像元用其已有的因子加上缺失因子的粗像元均值（在像元中心之间插值）进行预测；没有任何因子、但所在粗像元有 SMAP 值的像元取粗分辨率场本身（经残差校正）。这需要 SMAP 栅格（其像元），残差校正关闭时也是如此。质量栅格逐像元说明结果由哪条路径得到：1 所有因子均有观测，2 缺失因子已填补，3 仅粗分辨率场，4 部分因子取自相邻日期（0 为无数据值）。关闭“填补空缺”则这些像元保持为空。
+
+时间填补（高级参数“用相邻日期填补因子的时间窗口（天）”，默认 0，即关闭）：在上述步骤之前，像元缺失的因子取该像元在窗口天数内最近的其他日期上的有效值（按天数取最近；两个日期同样近时取较早者）。波段按名称匹配，各日期必须位于同一格网上。时间序列从其自身的其他日期填补；单一日期从给定的“相邻因子堆栈”填补（未给定则无从填补）。实际上只有动态因子（LST、NDVI、SAR）会缺失；高程、土地覆盖等静态波段在各日期相同。在基准测试（bench/GAPS.md）中，这类像元在每个场景上都比用粗像元均值填补更接近真值。
+
+残差校正（默认：平滑、质量守恒）需要同一日期的粗分辨率 SMAP 栅格：每个 SMAP 像元的残差为 SMAP 减去该像元内 1 km 预测值的均值。平滑校正加上一个双线性曲面，该曲面由每个 SMAP 像元一个值确定，并经求解使 1 km 结果在每个像元内的均值恰好等于 SMAP，且像元边界处没有阶跃。常数方式将每个像元的残差加到其像元上（像元均值相同，但会出现 9 km 接缝）。面到点克里金以对残差拟合的变异函数确定的权重分配残差（像元均值相同）。所在粗像元没有 SMAP 值的像元保留未经校正的预测值；日志报告像元均值与 SMAP 的最大偏差（质量守恒检查）。最后将结果截断到物理范围（高级参数）。
+
+模型训练时使用的派生因子（LST 昼夜温差、TVDI、前期降水指数）由堆栈的波段重新计算；不含这些波段的堆栈可用于不使用它们的模型。
+
+时间序列：不给定单个因子堆栈，而是给定多个日期的因子堆栈（以及相同日期的 SMAP 栅格）、“从 Earth Engine 获取数据”写出的 manifest.json，或包含 factors_&lt;date&gt;.tif 和 smap_&lt;date&gt;.tif 的文件夹（文件名中的日期为 YYYYMMDD 或 YYYY-MM-DD）。每个日期的降尺度方式与单一日期完全相同，以 sm_1km_&lt;YYYYMMDD&gt;.tif 写入输出文件夹，并由 sm_1km_series.csv 列出日期、起始、结束和文件。在 QGIS 中，这些文件加载到同一个图层组，每个图层从其日期显示到下一个日期，因此时间控制器可以播放该序列。
+
+单位：除非在高级参数中另行给定，残差校正所用的 SMAP 按模型训练时的方式读取（其 SM_SCALE 和 SM_NODATA）；不可能是 m3/m3 的值（百分比、未声明的填充值如 -9999）会使运行停止，并给出修正方法。若模型以开尔文训练而 LST 因子为摄氏度（或相反），或类 NDVI 因子超出 -1 到 1，将被拒绝并给出应做的换算。超过 5% 的像元被截断到物理范围时，会在日志和输出的元数据中给出警告；超过一半时运行停止，因为此时输入采用了其他单位。</translation>
         </message>
     </context>
     <context>

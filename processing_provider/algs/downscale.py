@@ -76,7 +76,7 @@ class DownscaleAlgorithm(SmdAlgorithm):
             "quality raster says per pixel which path produced it: 1 all factors observed, 2 missing factors "
             "filled, 3 coarse field only, 4 factors partly from a neighbouring date (0 nodata). Turn 'Fill gaps' "
             "off to leave such pixels empty.\n\n"
-            "Temporal filling (advanced: 'Fill factors from neighbouring dates within (days)', default 12, 0 = off): "
+            "Temporal filling (advanced: 'Fill factors from neighbouring dates within (days)', default 0 = off): "
             "before the above, a factor missing at a pixel takes its value at that pixel on the nearest other date "
             "within that many days where it is valid (nearest in days; of two dates equally far, the earlier). "
             "Bands are matched by name and every date must be on the same grid. A time series fills from its own "

@@ -44,16 +44,17 @@ def test_downscale_series_equals_single_date_runs(run, chain, tmp_path):
     out = str(tmp_path / "series")
     res = run("smdownscale:downscale", {D.MODEL: chain["model"], D.FACTORS_SERIES: chain["stacks"],
                                         D.SOIL_MOISTURE_SERIES: list(reversed(chain["smap"])),
-                                        D.OUTPUT_FOLDER: out})
+                                        D.OUTPUT_FOLDER: out, D.FILL_WINDOW_DAYS: 12})
     files = [os.path.join(out, "sm_1km_20230601.tif"), os.path.join(out, "sm_1km_20230609.tif")]
     assert res[D.OUTPUT_FOLDER] == out and res[D.OUTPUT_FILES] == ";".join(files) and res[D.OUTPUT] is None
     means, counts = [], []
     for path, stack, sm in zip(files, chain["stacks"], chain["smap"]):
         single = str(tmp_path / f"single_{os.path.basename(path)}")
-        # a series fills missing factors from its other dates (FILL_WINDOW_DAYS, 12 by default; 8 days apart here)
+        # a series fills missing factors from its other dates (FILL_WINDOW_DAYS 12 here, 0 by default; 8 days
+        # apart here)
         one = run("smdownscale:downscale", {D.MODEL: chain["model"], D.FACTORS: stack, D.SOIL_MOISTURE: sm,
                                             D.NEIGHBOUR_FACTORS: [s for s in chain["stacks"] if s != stack],
-                                            D.OUTPUT: single})
+                                            D.OUTPUT: single, D.FILL_WINDOW_DAYS: 12})
         assert _same(path, single)
         values = raster.read_all(path)[0]
         assert one[D.MEAN] == pytest.approx(float(np.nanmean(values.astype(np.float64))), abs=1e-9)
@@ -71,10 +72,11 @@ def test_downscale_series_from_folder_and_manifest(run, chain, tmp_path):
         shutil.copy(p, folder / os.path.basename(p))
     reference = str(tmp_path / "by_list")
     run("smdownscale:downscale", {D.MODEL: chain["model"], D.FACTORS_SERIES: chain["stacks"],
-                                  D.SOIL_MOISTURE_SERIES: chain["smap"], D.OUTPUT_FOLDER: reference})
+                                  D.SOIL_MOISTURE_SERIES: chain["smap"], D.OUTPUT_FOLDER: reference,
+                                  D.FILL_WINDOW_DAYS: 12})
     by_folder = str(tmp_path / "by_folder")
     res = run("smdownscale:downscale", {D.MODEL: chain["model"], D.INPUT_FOLDER: str(folder),
-                                        D.OUTPUT_FOLDER: by_folder})
+                                        D.OUTPUT_FOLDER: by_folder, D.FILL_WINDOW_DAYS: 12})
     assert len(res[D.OUTPUT_FILES].split(";")) == 2
     from smdownscale.algorithms.manifest import write_manifest
 
@@ -82,14 +84,15 @@ def test_downscale_series_from_folder_and_manifest(run, chain, tmp_path):
                                                     "factors": "factors_20230609.tif"}], {}, {}, {})
     by_manifest = str(tmp_path / "by_manifest")
     res = run("smdownscale:downscale", {D.MODEL: chain["model"], D.MANIFEST: str(folder / "manifest.json"),
-                                        D.OUTPUT_FOLDER: by_manifest})
+                                        D.OUTPUT_FOLDER: by_manifest, D.FILL_WINDOW_DAYS: 12})
     assert res[D.OUTPUT_FILES] == os.path.join(by_manifest, "sm_1km_20230609.tif")
     for name in ("sm_1km_20230601.tif", "sm_1km_20230609.tif"):
         assert _same(os.path.join(reference, name), os.path.join(by_folder, name))
     # the manifest lists one date: no other date to fill from, as a list of that date alone
     alone = str(tmp_path / "alone")
     run("smdownscale:downscale", {D.MODEL: chain["model"], D.FACTORS_SERIES: chain["stacks"][1:],
-                                  D.SOIL_MOISTURE_SERIES: chain["smap"][1:], D.OUTPUT_FOLDER: alone})
+                                  D.SOIL_MOISTURE_SERIES: chain["smap"][1:], D.OUTPUT_FOLDER: alone,
+                                  D.FILL_WINDOW_DAYS: 12})
     assert _same(os.path.join(alone, "sm_1km_20230609.tif"), os.path.join(by_manifest, "sm_1km_20230609.tif"))
     assert not _same(os.path.join(alone, "sm_1km_20230609.tif"), os.path.join(reference, "sm_1km_20230609.tif"))
 

@@ -27,10 +27,10 @@ def scene(tmp_path_factory):
     return {**s, "neighbour": neighbour, "ndvi_neighbour": ndvi, "lst": lst.astype(np.float64)}
 
 
-def test_default_window_fills_from_the_neighbouring_stack(run, scene, tmp_path):
+def test_window_fills_from_the_neighbouring_stack(run, scene, tmp_path):
     out, qual = str(tmp_path / "sm.tif"), str(tmp_path / "q.tif")
     run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS: scene["stack"],
-                                  A.SOIL_MOISTURE: scene["smap"], A.RESIDUAL_CORRECTION: 1,
+                                  A.SOIL_MOISTURE: scene["smap"], A.RESIDUAL_CORRECTION: 1, A.FILL_WINDOW_DAYS: 12,
                                   A.NEIGHBOUR_FACTORS: [scene["neighbour"]], A.CLIP_MIN: -1.0, A.CLIP_MAX: 2.0,
                                   A.OUTPUT: out, A.QUALITY: qual})
     got = read_all(out)[0].astype(np.float64)
@@ -42,7 +42,9 @@ def test_default_window_fills_from_the_neighbouring_stack(run, scene, tmp_path):
 
 
 def test_window_zero_or_no_neighbours_fills_from_cell_means(run, scene, tmp_path):
-    for params in ({A.FILL_WINDOW_DAYS: 0, A.NEIGHBOUR_FACTORS: [scene["neighbour"]]}, {}):
+    # window 0, the default window (0) with a neighbour, no neighbour
+    for params in ({A.FILL_WINDOW_DAYS: 0, A.NEIGHBOUR_FACTORS: [scene["neighbour"]]},
+                   {A.NEIGHBOUR_FACTORS: [scene["neighbour"]]}, {}):
         qual = str(tmp_path / f"q{len(params)}.tif")
         run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS: scene["stack"],
                                       A.SOIL_MOISTURE: scene["smap"], A.RESIDUAL_CORRECTION: 1,
@@ -73,6 +75,6 @@ def test_neighbours_with_a_series_are_refused(run, scene, tmp_path):
 def test_default_window_is_the_engine_option():
     alg = A()
     alg.initAlgorithm()
-    assert alg.parameterDefinition(A.FILL_WINDOW_DAYS).defaultValue() == options.FILL_WINDOW_DAYS == 12
+    assert alg.parameterDefinition(A.FILL_WINDOW_DAYS).defaultValue() == options.FILL_WINDOW_DAYS == 0
     for name in (A.FILL_WINDOW_DAYS, A.NEIGHBOUR_FACTORS):
         assert alg.parameterDefinition(name).flags() & QgsProcessingParameterDefinition.Flag.FlagAdvanced

@@ -10,9 +10,11 @@ from osgeo import gdal
 from sklearn.tree import DecisionTreeRegressor
 
 from smdownscale.algorithms import model_io
+from smdownscale.algorithms.aggregate import CellIndex
 from smdownscale.algorithms.downscale import downscale
 from smdownscale.algorithms.errors import Canceled, InputError
-from smdownscale.algorithms.gapfill import ALL_FACTORS, COARSE_ONLY, FILLED, QUALITY_CLASSES
+from smdownscale.algorithms.features import FactorSpec
+from smdownscale.algorithms.gapfill import ALL_FACTORS, COARSE_ONLY, FILLED, LEARN_STRIDE, QUALITY_CLASSES, GapFiller
 from smdownscale.algorithms.raster import Grid, read_all, srs_from_user, write_raster
 
 UTM = srs_from_user("EPSG:32650").ExportToWkt()
@@ -79,6 +81,31 @@ def _bilinear(m, i, j):
     return ((1 - ty) * ((1 - tx) * m[r0, c0] + tx * m[r0, c1]) + ty * ((1 - tx) * m[r1, c0] + tx * m[r1, c1]))
 
 
+def _conditional_lst(f, means, fill_at, i, j):
+    """The LST the gap filler gives pixel (i, j): its filled cell mean ``fill_at(means['lst'], i, j)`` plus the
+    conditional mean of the deviation given the pixel's NDVI and land-cover deviations, from the moments of the
+    deviations over the fully observed pixels of the pixel's land-cover class on every 4th row
+    (:data:`LEARN_STRIDE`; ridge 1e-6 of the mean variance)."""
+    assert LEARN_STRIDE == 4
+    ndvi, lst, lc = (f[k].astype(np.float32).astype(np.float64) for k in ("ndvi", "lst", "lc"))
+
+    def dev(r, c):
+        b = [ndvi[r, c], lst[r, c], float(lc[r, c] == 10), float(lc[r, c] == 20)]
+        return np.array([b[k] - fill_at(means[n], r, c) for k, n in enumerate(("ndvi", "lst", "lc10", "lc20"))])
+
+    full = np.isfinite(ndvi) & np.isfinite(lst) & np.isfinite(lc)
+    full[np.arange(H) % 4 != 0] = False  # learnt on every 4th row
+    same_class = full & (lc == lc[i, j])
+    assert same_class.sum() >= 20 * 4  # enough pixels per band (4 bands) for the class's own moments
+    d = np.array([dev(r, c) for r, c in zip(*np.nonzero(same_class))]).T
+    mu = d.mean(axis=1)
+    cov = d @ d.T / d.shape[1] - np.outer(mu, mu)
+    obs = [0, 2, 3]
+    c_oo = cov[np.ix_(obs, obs)]
+    beta = np.linalg.solve(c_oo + 1e-6 * np.trace(c_oo) / 3 * np.eye(3), cov[obs, 1])
+    return fill_at(means["lst"], i, j) + mu[1] + beta @ (dev(i, j)[obs] - mu[obs])
+
+
 def test_quality_codes_and_filled_values_exact(tmp_path, model):
     path, est = model
     stack, smap, f = _scene(tmp_path)
@@ -100,23 +127,29 @@ def test_quality_codes_and_filled_values_exact(tmp_path, model):
     lst = _cell_means(f["lst"])
     assert np.isnan(lst[:, 3]).all()
     lst[:, 3] = lst[:, 2]
-    # filled pixels: the model on the observed factors plus the LST cell means interpolated bilinearly between
-    # the cell centers (cell (0, 0) is a corner cell: its pixels near the border take its own mean)
+    lc = f["lc"].astype(np.float64)
+    means = {"ndvi": _cell_means(f["ndvi"]), "lst": lst,
+             "lc10": _cell_means(np.where(np.isfinite(lc), lc == 10, np.nan)),
+             "lc20": _cell_means(np.where(np.isfinite(lc), lc == 20, np.nan))}
+    # filled pixels: the model on the observed factors plus LST's conditional mean given them: the LST cell means
+    # interpolated bilinearly between the cell centers (cell (0, 0) is a corner cell: its pixels near the border
+    # take its own mean) plus the deviation the pixel's NDVI and land cover predict
     for i, j in [(2, 2), (4, 3), (4, 4), (12, 30), (25, 35), (5, 27)]:
-        fill = _bilinear(lst, i, j)
         if (i, j) in [(2, 2), (4, 3), (4, 4)]:
-            assert fill == pytest.approx(lst[0, 0], abs=1e-9)
+            assert _bilinear(lst, i, j) == pytest.approx(lst[0, 0], abs=1e-9)
+        fill = _conditional_lst(f, means, _bilinear, i, j)
+        assert fill != pytest.approx(_bilinear(lst, i, j), abs=1e-3)  # the deviation is not nothing
         x = np.array([[f["ndvi"][i, j], fill, f["lc"][i, j] == 10, f["lc"][i, j] == 20]], dtype=np.float32)
         assert got[i, j] == pytest.approx(float(est.predict(x)[0]), abs=1e-6), (i, j)
-    # with fill_method='cell' each pixel takes its own cell's mean
+    # with fill_method='cell' each pixel takes its own cell's mean (plus the deviation)
     out_cell = str(tmp_path / "sm_cell.tif")
     downscale(path, stack, out_cell, coarse_sm=smap, residual="none", fill_method="cell", n_jobs=1)
     got_cell = read_all(out_cell)[0]
     for i, j in [(12, 30), (5, 27)]:
-        x = np.array([[f["ndvi"][i, j], lst[i // 9, 3], f["lc"][i, j] == 10, f["lc"][i, j] == 20]], dtype=np.float32)
+        fill = _conditional_lst(f, means, lambda m, r, c: m[r // 9, c // 9], i, j)
+        x = np.array([[f["ndvi"][i, j], fill, f["lc"][i, j] == 10, f["lc"][i, j] == 20]], dtype=np.float32)
         assert got_cell[i, j] == pytest.approx(float(est.predict(x)[0]), abs=1e-6)
     # coarse only: every factor from the interpolated cell means, land cover as class fractions
-    lc = f["lc"].astype(np.float64)
     x = np.array([[_bilinear(_cell_means(f["ndvi"]), 20, 20), _bilinear(lst, 20, 20),
                    _bilinear(_cell_means(np.where(np.isfinite(lc), lc == 10, np.nan)), 20, 20),
                    _bilinear(_cell_means(np.where(np.isfinite(lc), lc == 20, np.nan)), 20, 20)]], dtype=np.float32)
@@ -129,6 +162,71 @@ def test_quality_codes_and_filled_values_exact(tmp_path, model):
     md = gdal.Open(out).GetMetadata()
     assert (md["pixels_filled"], md["pixels_coarse_only"]) == ("251", "1")
     assert md["gap_filling"] == "coarse-cell means of missing factors (bilinear)"
+
+
+@pytest.mark.parametrize("method", ["bilinear", "cell"])
+def test_missing_lst_from_its_relation_to_observed_factors(method):
+    """Where LST deviates from its cell mean as NDVI and land cover say (here exactly: LST = 310 - 20 NDVI + 5 on
+    class 20), a pixel missing LST gets its true value back (up to the bias of the cell mean), not the cell mean."""
+    rng = np.random.default_rng(5)
+    ndvi = rng.uniform(0.1, 0.8, (H, W))
+    lc = rng.choice([10.0, 20.0], (H, W))
+    truth = 310.0 - 20.0 * ndvi + 5.0 * (lc == 20)
+    lst = truth.copy()
+    lst[2:7, 3:8] = np.nan                      # a cloud over LST
+    lst[12:16, 20:30] = ndvi[12:16, 20:30] = np.nan  # a cloud over LST and NDVI: land cover alone says +5
+    block = np.stack([ndvi, lst, lc]).astype(np.float32)
+    valid = np.all(np.isfinite(block), axis=0)
+    specs = [FactorSpec.from_dict(d) for d in FACTORS]
+    filler = GapFiller(CellIndex(FINE, COARSE), specs, np.ones((3, 4), bool), method)
+    filler.observe(0, block, valid)
+    filler.solve()
+    x_plain, sel, _ = filler.design(0, block, valid)  # nothing learned yet: the cell means
+    filler.learn(0, block, valid)
+    x, sel2, codes = filler.design(0, block, valid)
+    np.testing.assert_array_equal(sel, sel2)
+    np.testing.assert_array_equal(sel, ~valid)
+    assert (codes == FILLED).all()
+    err, err_plain = np.abs(x[:, 1] - truth[sel]), np.abs(x_plain[:, 1] - truth[sel])
+    lst_only = np.isfinite(ndvi[sel])
+    # left: the bias of the cell means themselves (LST's mean over the cell's clear pixels is not its mean over
+    # all of them, ~0.1 K here), against kelvins from the cell means alone
+    assert err[lst_only].max() < 0.2, err[lst_only].max()
+    assert err_plain[lst_only].mean() > 20 * err[lst_only].mean() and err_plain[lst_only].mean() > 3.0
+    # without NDVI only the land-cover part is known: LST's deviation there is 5 (class 20 share deviation) plus
+    # NDVI's unknown part, whose conditional mean given land cover is its mean deviation in the class
+    both = ~lst_only
+    assert err[both].mean() < 0.9 * err_plain[both].mean(), (err[both].mean(), err_plain[both].mean())
+    np.testing.assert_array_equal(x[lst_only, 0], ndvi[sel][lst_only].astype(np.float32))  # observed: as is
+    np.testing.assert_array_equal(x[:, 2:], x_plain[:, 2:])  # land cover observed everywhere: as is
+
+
+def test_many_factors_two_missing_patterns():
+    """63 factors (missing-factor patterns over several bytes), two patterns: each filled from what is known."""
+    rng = np.random.default_rng(8)
+    h, w = 90, 90  # 10 x 10 cells
+    fine = Grid(UTM, (400000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), w, h)
+    coarse = Grid(UTM, (400000.0, 9000.0, 0.0, 4600000.0, 0.0, -9000.0), 10, 10)
+    ndvi = rng.uniform(0.1, 0.8, (h, w))
+    truth = 310.0 - 20.0 * ndvi
+    lst = truth.copy()
+    lst[20:40, 30:60] = np.nan
+    extra = rng.uniform(0.0, 1.0, (61, h, w))
+    extra[5, 50:60, 0:20] = np.nan  # a second pattern: one of the extra factors missing as well
+    block = np.concatenate([np.stack([ndvi, lst]), extra]).astype(np.float32)
+    valid = np.all(np.isfinite(block), axis=0)
+    specs = [FactorSpec.from_dict({"name": f"f{k}", "kind": "continuous", "classes": []}) for k in range(63)]
+    filler = GapFiller(CellIndex(fine, coarse), specs, np.ones((10, 10), bool))
+    filler.observe(0, block, valid)
+    filler.solve()
+    filler.learn(0, block, valid)
+    x, sel, _ = filler.design(0, block, valid)
+    assert sel.sum() == 20 * 30 + 10 * 20
+    miss_lst = ~np.isfinite(lst[sel])
+    err = np.abs(x[miss_lst, 1] - truth[sel][miss_lst])
+    # NDVI known: LST back up to the cell means' bias (cells under the cloud borrow a neighbour's mean), against
+    # kelvins from the cell means alone (NDVI's spread x 20)
+    assert np.median(err) < 0.3 and err.mean() < 0.5, (np.median(err), err.mean())
 
 
 def test_filled_pixels_are_residual_corrected_and_conserve_cell_means(tmp_path, model):

@@ -21,6 +21,9 @@ from smdownscale.algorithms.stations import Observation, crs_wkt
 from smdownscale.algorithms.validate import validate
 from smdownscale.tests.scenes import build_scene
 
+#: A temporal filling window (days) covering the scene's dates, 8 days apart (off by default).
+WINDOW = 12
+
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
@@ -35,19 +38,19 @@ def test_series_equals_single_date_runs_one_file_per_date(chain, tmp_path):
     out = str(tmp_path / "out")
     fractions = []
     results = series.downscale_series(chain["model"], chain["stacks"], chain["smap"], out, n_jobs=1,
-                                      progress=fractions.append)
+                                      progress=fractions.append, fill_window_days=WINDOW)
     assert [r.date for r in results] == chain["dates"]
     assert [os.path.basename(r.output) for r in results] == ["sm_1km_20230601.tif", "sm_1km_20230609.tif"]
     assert sorted(f for f in os.listdir(out) if not f.endswith(".aux.xml")) == \
         ["quality_20230601.tif", "quality_20230609.tif", "sm_1km_20230601.tif", "sm_1km_20230609.tif",
          "sm_1km_series.csv"]
     for res, stack, sm in zip(results, chain["stacks"], chain["smap"]):
-        # by default a series fills missing factors from its other dates (8 days apart here): a single-date run
-        # given the other date as its neighbouring stack
+        # with a window a series fills missing factors from its other dates (8 days apart here): a single-date
+        # run given the other date as its neighbouring stack
         others = [s for s in chain["stacks"] if s != stack]
         single = downscale(chain["model"], stack, str(tmp_path / f"single_{res.date}.tif"), sm, n_jobs=1,
                            quality=str(tmp_path / f"single_q_{res.date}.tif"), neighbours=others,
-                           fill_window_days=options.FILL_WINDOW_DAYS)
+                           fill_window_days=WINDOW)
         assert _same(res.output, single.output)
         assert res.n_from_other_date == single.n_from_other_date > 0
         # the same quality raster as a single-date run, with the sample's cloud gaps filled
