@@ -41,6 +41,7 @@ from .gapfill import (
     COARSE_ONLY,
     FILLED,
     FROM_OTHER_DATE,
+    LEARN_STRIDE,
     QUALITY_BAND,
     QUALITY_CLASSES,
     QUALITY_NODATA,
@@ -857,15 +858,16 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
     """Pass 1b: predict the pixels missing factors (blocks listed by the filler) into the raw file, write the
     quality codes of those blocks to ``codes_file`` and add the filled pixels to the residual correction's
     cell means. ``other_date(shape)``: the pixels of the block just read with a factor from another date;
-    ``flush(row0, nrows)``: called after each block of the learning pass (every block, read in order), to keep
-    GDAL's cache at one tile row."""
+    ``flush(row0, nrows)``: called after each block of the learning pass (every block in order; only the rows
+    :meth:`GapFiller.learn` uses are read), to keep GDAL's cache at one tile row."""
     filler.solve()
     n = len(filler.pending)
-    for row0, nrows in filler.blocks:  # how factors co-vary in their cells: every fully observed pixel
+    for row0, nrows in filler.blocks:  # how factors co-vary in their cells: fully observed pixels of the learn rows
         if is_canceled():
             raise Canceled()
-        block = reader.read(row0, nrows)
-        filler.learn(row0, block, np.all(np.isfinite(block), axis=0))
+        for r in range(row0 + (-row0) % LEARN_STRIDE, row0 + nrows, LEARN_STRIDE):  # only the rows learn uses
+            row = reader.read(r, 1)
+            filler.learn(r, row, np.all(np.isfinite(row), axis=0))
         if flush is not None:
             flush(row0, nrows)
     for i, (row0, nrows) in enumerate(filler.pending):
