@@ -333,6 +333,166 @@ def refit_variants(prep: acc.Prepared, seed: int = 0, max_pixels: int = 60000) -
     return out
 
 
+def _cell_detail(preds: list[np.ndarray], cells: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(cell mean broadcast to the pixels, detail = prediction minus it) per date; cells by the center rule."""
+    out = []
+    for p in preds:
+        v = p.ravel()
+        ok = np.isfinite(v) & (cells >= 0)
+        n = np.bincount(cells[ok], minlength=int(cells.max()) + 1)
+        s = np.bincount(cells[ok], v[ok], minlength=n.size)
+        mean = np.full(v.size, np.nan)
+        mean[ok] = (s / np.maximum(n, 1))[cells[ok]]
+        out.append((mean.reshape(p.shape), (v - mean).reshape(p.shape)))
+    return out
+
+
+def _detail_slope(truth: list[np.ndarray], preds: list[np.ndarray], cells: np.ndarray) -> float:
+    """Regression slope of the truth's within-cell detail on the prediction's (pooled over dates)."""
+    num = den = 0.0
+    for (_, dt_), (_, dp) in zip(_cell_detail(truth, cells), _cell_detail(preds, cells)):
+        ok = np.isfinite(dt_) & np.isfinite(dp)
+        num += float(np.sum(dt_[ok] * dp[ok]))
+        den += float(np.sum(dp[ok] ** 2))
+    return num / den if den > 0 else 1.0
+
+
+def detail_variants(prep: acc.Prepared, seed: int = 0) -> dict[str, list[np.ndarray]]:
+    """Within-cell detail gain for the forest's flat 1 km range: the prediction's detail within each SMAP cell
+    scaled by a gain before the smooth residual correction. Gains: the scale-transfer check's (one level up: SMAP's
+    detail within 2x and 3x coarser cells regressed on the detail predicted by a forest trained on those cells,
+    with the noise augmentation, uncapped), the same extrapolated from the 2x and 3x levels to SMAP's 9x, and the
+    truth's slope (not a method: the headroom). Every product smooth-corrected like the downscale default."""
+    from smdownscale.algorithms import features, raster
+    from smdownscale.algorithms import train as tr
+    from smdownscale.algorithms.aggregate import CellIndex
+    from smdownscale.algorithms.residual import correct_array
+
+    smap, stacks = acc.training_dates(prep)
+    pairs, _ = features.drop_constant_factors(features.coarse_pairs(smap, stacks))
+    fine = _fine(prep, pairs.specs)
+    shape = prep.truth[0].shape
+    fgrid = raster.Grid.from_path(prep.stacks[0])
+    sms = [raster.read_all(p, dtype=np.float64)[0] for p in prep.smap]
+    cgrids = [raster.Grid.from_path(p) for p in prep.smap]
+    cells = CellIndex(fgrid, cgrids[0]).rows(0, shape[0]).ravel()
+    augmentation = tr.make_augmentation(pairs, tr.NOISE_AUGMENTATION)[0]
+    x, y = augmentation.apply(pairs.X, pairs.y, seed) if augmentation is not None else (pairs.X, pairs.y)
+    est = tr._fit(tr.make_estimator("rf", None, seed, 2), x, y, "rf", seed)
+    base = _predict(est, fine, shape)
+    token = tr._AUGMENT.set(augmentation)
+    try:
+        gains = {f: _transfer_gain_at(pairs, f, seed) for f in tr.TRANSFER_FACTORS}
+    finally:
+        tr._AUGMENT.reset(token)
+    pooled = float(np.mean(list(gains.values())))
+    # flattening grows with the aggregation: extrapolate log(gain) linearly in log(factor) to SMAP's cell (9 x 1 km)
+    f2, f3 = tr.TRANSFER_FACTORS
+    slope = (np.log(max(gains[f3], 1e-3)) - np.log(max(gains[f2], 1e-3))) / (np.log(f3) - np.log(f2))
+    extrap = float(np.exp(np.log(max(gains[f2], 1e-3)) + slope * (np.log(9) - np.log(f2))))
+    oracle = _detail_slope(prep.truth, base, cells)
+    print(prep.scene.name, "gains", {k: round(v, 3) for k, v in gains.items()}, "pooled", round(pooled, 3),
+          "extrapolated", round(extrap, 3), "truth slope", round(oracle, 3), flush=True)
+
+    def scaled(g: float) -> list[np.ndarray]:
+        out = []
+        for t, (m, d) in enumerate(_cell_detail(base, cells)):
+            p = np.where(np.isfinite(m), m + g * d, base[t])
+            out.append(correct_array(p, fgrid, cgrids[t], sms[t], "smooth")[0])
+        return out
+
+    out = {"rf": scaled(1.0), "rf, transfer gain": scaled(max(pooled, 1.0)),
+           "rf, extrapolated gain": scaled(min(max(extrap, 1.0), 3.0)), "rf, truth slope (headroom)": scaled(oracle)}
+    # the detail from a linear model of local contrasts: cell minus its 3 x 3 neighbourhood, factors and SMAP
+    beta = _contrast_model(pairs, augmentation, seed)
+    lin = []
+    for t, (xf, valid) in enumerate(fine):
+        c = cells[valid.ravel()]
+        ok = c >= 0
+        n = np.bincount(c[ok], minlength=int(cells.max()) + 1)
+        d = np.full(valid.size, np.nan)
+        dv = np.full(c.size, np.nan)
+        xm = np.zeros_like(xf)
+        for j in range(xf.shape[1]):
+            mj = np.bincount(c[ok], xf[ok, j], minlength=n.size) / np.maximum(n, 1)
+            xm[ok, j] = mj[c[ok]]
+        dv[ok] = (xf[ok] - xm[ok]) @ beta
+        d[valid.ravel()] = dv
+        lin.append(d.reshape(shape))
+    means = _cell_detail(base, cells)
+    for name, wr in (("rf + contrast detail", 0.0), ("rf, detail 1/2 contrast", 0.5)):
+        prods = []
+        for t, (m, dr) in enumerate(means):
+            p = np.where(np.isfinite(m) & np.isfinite(lin[t]), m + wr * dr + (1 - wr) * lin[t], base[t])
+            prods.append(correct_array(p, fgrid, cgrids[t], sms[t], "smooth")[0])
+        out[name] = prods
+    print(prep.scene.name, "contrast detail truth slope", round(_detail_slope(prep.truth, [m + d for (m, _), d in zip(
+        means, lin)], cells), 3), dict(zip(pairs.feature_names, np.round(beta, 4))), flush=True)
+    return out
+
+
+def _contrast_model(pairs: Any, augmentation: Any, seed: int = 0, radius: int = 1) -> np.ndarray:
+    """Coefficients of a ridge regression of SMAP's local contrast (a cell minus the mean of its (2 radius + 1)^2
+    neighbourhood, same date) on the factors' contrast, the factors with the noise augmentation's 1 km noise."""
+    from scipy import ndimage
+    from sklearn.linear_model import Ridge
+
+    h, w = pairs.grid.height, pairs.grid.width
+    xs, ys = [], []
+    dates = np.asarray(pairs.dates).astype(str)
+    for d in np.unique(dates):
+        sel = dates == d
+        cols = np.column_stack([pairs.y[sel], pairs.X[sel]])
+        full = np.full((h * w, cols.shape[1]), np.nan)
+        full[pairs.cells[sel]] = cols
+        ok = np.isfinite(full[:, 0]).reshape(h, w).astype(np.float64)
+        cnt = ndimage.uniform_filter(ok, 2 * radius + 1, mode="constant") * (2 * radius + 1) ** 2
+        keep = (ok > 0).ravel() & (cnt.ravel() >= 4)
+        con = np.empty((int(keep.sum()), cols.shape[1]))
+        for j in range(cols.shape[1]):
+            v = np.nan_to_num(full[:, j]).reshape(h, w)
+            sm = ndimage.uniform_filter(v, 2 * radius + 1, mode="constant") * (2 * radius + 1) ** 2
+            con[:, j] = (full[:, j] - (sm.ravel() / np.maximum(cnt.ravel(), 1)))[keep]
+        ys.append(con[:, 0])
+        xs.append(con[:, 1:])
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    if augmentation is not None:
+        x, y = augmentation.apply(x, y, seed)
+    sd = x.std(0) + 1e-12
+    model = Ridge(alpha=1.0, fit_intercept=False).fit(x / sd, y)
+    return model.coef_ / sd
+
+
+def _transfer_gain_at(pairs: Any, f: int, seed: int = 0) -> float:
+    """Slope of SMAP's detail within ``f`` x coarser cells on the detail a forest trained on those cells predicts
+    for held-out blocks (the scale-transfer check's folds)."""
+    from smdownscale.algorithms import train as tr
+
+    w = pairs.grid.width
+    _, dcode = np.unique(np.asarray(pairs.dates).astype(str), return_inverse=True)
+    est = tr.make_estimator("rf", {"n_estimators": 50}, seed, 2)
+    x, y, anchor = tr.coarsen_pairs(pairs, f)
+    b = f * max(1, -(-4 // f))
+    gs, gb = tr.spatial_groups(pairs.cells, w, b), tr.spatial_groups(anchor, w, b)
+    blocks = np.unique(gs)
+    k = min(3, blocks.size)
+    order = np.random.default_rng([seed, 17, f]).permutation(blocks.size)
+    fold_of = {int(blocks[i]): int(j % k) for j, i in enumerate(order)}
+    fs = np.array([fold_of[int(v)] for v in gs])
+    fb = np.array([fold_of.get(int(v), -1) for v in gb])
+    pred = np.full(pairs.y.size, np.nan)
+    for j in range(k):
+        pred[fs == j] = tr._fit(est, x[fb != j], y[fb != j], "rf", seed).predict(pairs.X[fs == j])
+    ok = np.isfinite(pred)
+    parent = dcode * 10**8 + (pairs.cells // w // f) * 10**4 + (pairs.cells % w // f)
+    _, inv = np.unique(parent[ok], return_inverse=True)
+    n = np.bincount(inv)
+    dp = pred[ok] - (np.bincount(inv, pred[ok]) / n)[inv]
+    dy = pairs.y[ok] - (np.bincount(inv, pairs.y[ok]) / n)[inv]
+    den = float(np.sum(dp * dp))
+    return float(np.sum(dp * dy)) / den if den > 0 else 1.0
+
+
 def _seed_mean(values: dict[str, float]) -> dict[str, float]:
     """Values of products named ``... #seed`` averaged over the seeds."""
     groups: dict[str, list[float]] = {}
@@ -349,6 +509,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--edges", action="store_true", help="area-weighted aggregation at cell edges and the residual "
                     "corrections (constant, smooth, area-to-point kriging), with seam ratios")
     ap.add_argument("--refit", action="store_true", help="the disaggregation refit at 1 km (mosaic gap)")
+    ap.add_argument("--detail", action="store_true", help="a gain on the within-cell detail (the forest's flat 1 km "
+                    "range on the mosaics)")
     ap.add_argument("--seeds", default="0", help="with --edges: comma-separated seeds, results averaged over them")
     ap.add_argument("--only", default="", help="comma-separated scene names (default: every scene)")
     args = ap.parse_args(argv)
@@ -368,6 +530,8 @@ def main(argv: list[str] | None = None) -> int:
             products = edge_variants(prep, tuple(int(x) for x in args.seeds.split(",")))
         elif args.refit:
             products = refit_variants(prep)
+        elif args.detail:
+            products = detail_variants(prep)
         else:
             products = screening_variants(prep) if args.screening else variants(prep)
         scores = acc.score(prep, {**{k: prep.baselines[k] for k in ("bilinear", "ceiling")}, **products})
