@@ -32,6 +32,21 @@ kriging ``atpk``), the residual's cell means by the center rule or by area share
 (RF, train defaults), forests refitted at 1 km on the training dates with targets = the prediction corrected against
 SMAP (constant or smooth), 1 to 3 times. Smooth residual correction.
 
+``--detail`` (with ``--seeds``, ``--screened``, ``--only``): the within-cell detail the forest flattens on the mosaics.
+RF with the train defaults (noise augmentation); its detail within each SMAP cell (prediction minus the cell mean)
+scaled by the scale-transfer check's gain (``rf, transfer gain``: SMAP's detail within 2x / 3x coarser cells on a
+forest's held-out detail, with the augmentation, uncapped), by that gain extrapolated from the 2x and 3x levels to
+SMAP's 9 km cell, or by the truth's own slope (``rf, truth slope as gain``: not a method, the headroom of any gain);
+or replaced by a **contrast detail**: a ridge regression fitted on the coarse pairs' local contrasts (each SMAP cell
+minus the mean of its 3 x 3 neighbourhood, same date, factors and SMAP alike, factors with the augmentation's 1 km
+noise), applied at 1 km to each pixel's factors minus their mean over its SMAP cell (``rf + contrast detail``), or
+half and half with the forest's detail (``rf, detail 1/2 contrast``); class fractions standardised like the other
+features, left in their units (``classes unscaled``: a rare class's contrast pays its full 0-to-1 coefficient in the
+penalty) or left out (``no classes``). For comparison the contrast detail on the smooth SMAP surface alone
+(``smooth SMAP + contrast detail``) and the contrast model's whole 1 km field smooth-corrected (``contrast model
+alone``). Every product smooth-corrected; gap closed and seam ratio, averaged over the seeds. ``--screened``: on the
+factors smdownscale:screen selects with its defaults (the default chain's factors).
+
 ``--screening``: the default chain (smdownscale:screen, then RF with the train defaults, through the engine's
 ``screen_factors``, ``train_model`` and ``downscale``) with each collinearity filter of the screening (the study's,
 decided by the scale-transfer check, off), next to RF on every factor.
@@ -357,19 +372,25 @@ def _detail_slope(truth: list[np.ndarray], preds: list[np.ndarray], cells: np.nd
     return num / den if den > 0 else 1.0
 
 
-def detail_variants(prep: acc.Prepared, seed: int = 0) -> dict[str, list[np.ndarray]]:
+def detail_variants(prep: acc.Prepared, seed: int = 0, screened: bool = False) -> dict[str, list[np.ndarray]]:
     """Within-cell detail gain for the forest's flat 1 km range: the prediction's detail within each SMAP cell
     scaled by a gain before the smooth residual correction. Gains: the scale-transfer check's (one level up: SMAP's
     detail within 2x and 3x coarser cells regressed on the detail predicted by a forest trained on those cells,
     with the noise augmentation, uncapped), the same extrapolated from the 2x and 3x levels to SMAP's 9x, and the
-    truth's slope (not a method: the headroom). Every product smooth-corrected like the downscale default."""
+    truth's slope (not a method: the headroom). Every product smooth-corrected like the downscale default.
+    ``screened``: on the factors smdownscale:screen selects with its defaults (the default chain's)."""
     from smdownscale.algorithms import features, raster
     from smdownscale.algorithms import train as tr
     from smdownscale.algorithms.aggregate import CellIndex
     from smdownscale.algorithms.residual import correct_array
 
     smap, stacks = acc.training_dates(prep)
-    pairs, _ = features.drop_constant_factors(features.coarse_pairs(smap, stacks))
+    factors = None
+    if screened:
+        from smdownscale.algorithms import screen
+
+        factors = list(screen.screen_factors(smap, stacks, seed=seed, n_jobs=2).selected)
+    pairs, _ = features.drop_constant_factors(features.coarse_pairs(smap, stacks, factors))
     fine = _fine(prep, pairs.specs)
     shape = prep.truth[0].shape
     fgrid = raster.Grid.from_path(prep.stacks[0])
@@ -402,38 +423,56 @@ def detail_variants(prep: acc.Prepared, seed: int = 0) -> dict[str, list[np.ndar
         return out
 
     out = {"rf": scaled(1.0), "rf, transfer gain": scaled(max(pooled, 1.0)),
-           "rf, extrapolated gain": scaled(min(max(extrap, 1.0), 3.0)), "rf, truth slope (headroom)": scaled(oracle)}
+           "rf, extrapolated gain": scaled(min(max(extrap, 1.0), 3.0)), "rf, truth slope as gain": scaled(oracle)}
     # the detail from a linear model of local contrasts: cell minus its 3 x 3 neighbourhood, factors and SMAP
-    beta = _contrast_model(pairs, augmentation, seed)
-    lin = []
-    for t, (xf, valid) in enumerate(fine):
-        c = cells[valid.ravel()]
-        ok = c >= 0
-        n = np.bincount(c[ok], minlength=int(cells.max()) + 1)
-        d = np.full(valid.size, np.nan)
-        dv = np.full(c.size, np.nan)
-        xm = np.zeros_like(xf)
-        for j in range(xf.shape[1]):
-            mj = np.bincount(c[ok], xf[ok, j], minlength=n.size) / np.maximum(n, 1)
-            xm[ok, j] = mj[c[ok]]
-        dv[ok] = (xf[ok] - xm[ok]) @ beta
-        d[valid.ravel()] = dv
-        lin.append(d.reshape(shape))
     means = _cell_detail(base, cells)
-    for name, wr in (("rf + contrast detail", 0.0), ("rf, detail 1/2 contrast", 0.5)):
-        prods = []
-        for t, (m, dr) in enumerate(means):
-            p = np.where(np.isfinite(m) & np.isfinite(lin[t]), m + wr * dr + (1 - wr) * lin[t], base[t])
-            prods.append(correct_array(p, fgrid, cgrids[t], sms[t], "smooth")[0])
-        out[name] = prods
-    print(prep.scene.name, "contrast detail truth slope", round(_detail_slope(prep.truth, [m + d for (m, _), d in zip(
-        means, lin)], cells), 3), dict(zip(pairs.feature_names, np.round(beta, 4))), flush=True)
+    classes = np.array(["=" in n for n in pairs.feature_names])
+    for tag, kw in (("", {}), (", classes unscaled", {"scale_classes": False}), (", no classes", {"use": ~classes})):
+        beta = _contrast_model(pairs, augmentation, seed, **kw)
+        lin = _fine_contrast(fine, cells, beta, shape)
+        for name, wr in ((f"rf + contrast detail{tag}", 0.0), (f"rf, detail 1/2 contrast{tag}", 0.5)):
+            prods = []
+            for t, (m, dr) in enumerate(means):
+                p = np.where(np.isfinite(m) & np.isfinite(lin[t]), m + wr * dr + (1 - wr) * lin[t], base[t])
+                prods.append(correct_array(p, fgrid, cgrids[t], sms[t], "smooth")[0])
+            out[name] = prods
+        if kw:
+            out[f"smooth SMAP + contrast detail{tag}"] = [correct_array(d, fgrid, cgrids[t], sms[t], "smooth")[0]
+                                                          for t, d in enumerate(lin)]
+            full = _fine_contrast(fine, np.zeros_like(cells), beta, shape)  # beta . (x - its scene mean)
+            out[f"contrast model alone{tag}"] = [correct_array(np.where(np.isfinite(f), f, np.nan), fgrid,
+                                                               cgrids[t], sms[t], "smooth")[0]
+                                                 for t, f in enumerate(full)]
+        print(prep.scene.name, f"contrast detail{tag}: truth slope", round(_detail_slope(
+            prep.truth, [m + d for (m, _), d in zip(means, lin)], cells), 3),
+            {k: round(float(v), 4) for k, v in zip(pairs.feature_names, beta) if v}, flush=True)
     return out
 
 
-def _contrast_model(pairs: Any, augmentation: Any, seed: int = 0, radius: int = 1) -> np.ndarray:
+def _fine_contrast(fine: list, cells: np.ndarray, beta: np.ndarray, shape: tuple[int, int]) -> list[np.ndarray]:
+    """Per date the 1 km detail beta . (pixel's factors - their mean over its SMAP cell)."""
+    out = []
+    for xf, valid in fine:
+        c = cells[valid.ravel()]
+        ok = c >= 0
+        n = np.bincount(c[ok], minlength=int(cells.max()) + 1)
+        xm = np.zeros_like(xf)
+        for j in np.flatnonzero(beta):
+            xm[ok, j] = (np.bincount(c[ok], xf[ok, j], minlength=n.size) / np.maximum(n, 1))[c[ok]]
+        dv = np.full(c.size, np.nan)
+        dv[ok] = (xf[ok] - xm[ok]) @ beta
+        d = np.full(valid.size, np.nan)
+        d[valid.ravel()] = dv
+        out.append(d.reshape(shape))
+    return out
+
+
+def _contrast_model(pairs: Any, augmentation: Any, seed: int = 0, radius: int = 1, scale_classes: bool = True,
+                    use: np.ndarray | None = None) -> np.ndarray:
     """Coefficients of a ridge regression of SMAP's local contrast (a cell minus the mean of its (2 radius + 1)^2
-    neighbourhood, same date) on the factors' contrast, the factors with the noise augmentation's 1 km noise."""
+    neighbourhood, same date) on the factors' contrast, the factors with the noise augmentation's 1 km noise.
+    Features are standardised before the penalty; ``scale_classes`` False leaves class fractions in their units
+    (a rare class's contrast then costs its full 0-to-1 coefficient); ``use`` masks the features (others 0)."""
     from scipy import ndimage
     from sklearn.linear_model import Ridge
 
@@ -459,8 +498,12 @@ def _contrast_model(pairs: Any, augmentation: Any, seed: int = 0, radius: int = 
     if augmentation is not None:
         x, y = augmentation.apply(x, y, seed)
     sd = x.std(0) + 1e-12
-    model = Ridge(alpha=1.0, fit_intercept=False).fit(x / sd, y)
-    return model.coef_ / sd
+    if not scale_classes:
+        sd[np.array(["=" in n for n in pairs.feature_names])] = 1.0
+    use = np.ones(x.shape[1], bool) if use is None else use
+    beta = np.zeros(x.shape[1])
+    beta[use] = Ridge(alpha=1.0, fit_intercept=False).fit(x[:, use] / sd[use], y).coef_ / sd[use]
+    return beta
 
 
 def _transfer_gain_at(pairs: Any, f: int, seed: int = 0) -> float:
@@ -511,7 +554,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--refit", action="store_true", help="the disaggregation refit at 1 km (mosaic gap)")
     ap.add_argument("--detail", action="store_true", help="a gain on the within-cell detail (the forest's flat 1 km "
                     "range on the mosaics)")
-    ap.add_argument("--seeds", default="0", help="with --edges: comma-separated seeds, results averaged over them")
+    ap.add_argument("--seeds", default="0", help="with --edges or --detail: comma-separated seeds, results averaged "
+                    "over them")
+    ap.add_argument("--screened", action="store_true", help="with --detail: on the factors the screening selects")
     ap.add_argument("--only", default="", help="comma-separated scene names (default: every scene)")
     args = ap.parse_args(argv)
     acc.import_engine()
@@ -531,14 +576,15 @@ def main(argv: list[str] | None = None) -> int:
         elif args.refit:
             products = refit_variants(prep)
         elif args.detail:
-            products = detail_variants(prep)
+            products = {f"{k} #{seed}": v for seed in (int(x) for x in args.seeds.split(","))
+                        for k, v in detail_variants(prep, seed, args.screened).items()}
         else:
             products = screening_variants(prep) if args.screening else variants(prep)
         scores = acc.score(prep, {**{k: prep.baselines[k] for k in ("bilinear", "ceiling")}, **products})
         b, c = scores["bilinear"]["ubrmsd"], scores["ceiling"]["ubrmsd"]
         gaps[s.name] = {k: acc.gap_closed(v["ubrmsd"], b, c) for k, v in scores.items() if k not in ("bilinear",
                                                                                                    "ceiling")}
-        if args.edges:
+        if args.edges or args.detail:
             gaps[s.name] = _seed_mean(gaps[s.name])
             seams[s.name] = _seed_mean(_seams(prep, {"truth": prep.truth, **products}))
             print(s.name, {k: round(v, 3) for k, v in seams[s.name].items()}, flush=True)
@@ -551,6 +597,8 @@ def main(argv: list[str] | None = None) -> int:
         title = "aggregation at cell edges and residual correction"
     elif args.refit:
         title = "disaggregation refit at 1 km"
+    elif args.detail:
+        title = "within-cell detail"
     lines = [f"# Accuracy experiments (issue 13): gap closed at 1 km per {title}", "",
              f"Produced by `bench/accuracy_experiments.py` ({time.perf_counter() - t0:.0f} s on {os.cpu_count()} "
              f"cores, CPython {platform.python_version()}, shared machine) on the scenes of `make bench-accuracy`; "
@@ -558,7 +606,7 @@ def main(argv: list[str] | None = None) -> int:
              "bilinear - ubRMSD ceiling); "
              + (f"RF with the train defaults on every factor (mean over seeds {args.seeds}), each product named "
                 "`pairs, residual correction` (`area`: cell means by area shares)." if args.edges else
-                "RF with the train defaults on every factor, smooth residual correction." if args.refit
+                "RF with the train defaults on every factor, smooth residual correction." if args.refit or args.detail
                 else "constant residual correction"
                 + ("." if args.screening else "; no screening (every factor).")), "",
              "| variant | " + " | ".join(scenes) + " | mean | lowest |", "|" + "---|" * (len(scenes) + 3)]
