@@ -362,6 +362,21 @@ def _cell_detail(preds: list[np.ndarray], cells: np.ndarray) -> list[tuple[np.nd
     return out
 
 
+def _bilinear_means(values: np.ndarray, cells: np.ndarray, coarse: Any, fine: Any) -> np.ndarray:
+    """The cell means of a 1 km field (center rule) interpolated bilinearly back to 1 km; the cell mean itself
+    where the interpolation has no value (next to cells without pixels)."""
+    from smdownscale.algorithms.sample import resample_bilinear
+
+    v = values.ravel()
+    ok = np.isfinite(v) & (cells >= 0)
+    n = np.bincount(cells[ok], minlength=coarse.width * coarse.height)
+    s = np.bincount(cells[ok], v[ok], minlength=n.size)
+    grid = np.where(n > 0, s / np.maximum(n, 1), np.nan)
+    out = resample_bilinear(grid.reshape(coarse.height, coarse.width), coarse, fine).ravel()
+    block = np.where(cells >= 0, grid[np.maximum(cells, 0)], np.nan)
+    return np.where(np.isfinite(out), out, block).reshape(values.shape)
+
+
 def _detail_slope(truth: list[np.ndarray], preds: list[np.ndarray], cells: np.ndarray) -> float:
     """Regression slope of the truth's within-cell detail on the prediction's (pooled over dates)."""
     num = den = 0.0
@@ -437,6 +452,14 @@ def detail_variants(prep: acc.Prepared, seed: int = 0, screened: bool = False) -
                 prods.append(correct_array(p, fgrid, cgrids[t], sms[t], "smooth")[0])
             out[name] = prods
         if kw:
+            # seam-free anchors: the forest's and the contrast field's cell means interpolated bilinearly
+            whole = _fine_contrast(fine, np.zeros_like(cells), beta, shape)
+            anchored = []
+            for t, f in enumerate(whole):
+                bm = _bilinear_means(base[t], cells, cgrids[t], fgrid)
+                bf = _bilinear_means(f, cells, cgrids[t], fgrid)
+                anchored.append(correct_array(bm + f - bf, fgrid, cgrids[t], sms[t], "smooth")[0])
+            out[f"rf + contrast detail, bilinear anchors{tag}"] = anchored
             out[f"smooth SMAP + contrast detail{tag}"] = [correct_array(d, fgrid, cgrids[t], sms[t], "smooth")[0]
                                                           for t, d in enumerate(lin)]
             full = _fine_contrast(fine, np.zeros_like(cells), beta, shape)  # beta . (x - its scene mean)
