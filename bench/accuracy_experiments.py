@@ -362,6 +362,48 @@ def _cell_detail(preds: list[np.ndarray], cells: np.ndarray) -> list[tuple[np.nd
     return out
 
 
+def _diagnose(prep: acc.Prepared, pairs: Any, cells: np.ndarray, preds: list[np.ndarray]) -> None:
+    """Print where the error of 1 km products is, per date: between cells (cell mean error) or within them (truth's
+    detail minus the product's), the detail's spread and correlation next to the ceiling's, and on cropland (WorldCover
+    40) the bias on its wettest 35 % and the rest; the share of pixels with a factor outside the 1-99 % range of the
+    training cells' means."""
+    from smdownscale.algorithms import raster
+
+    ds = raster.open_raster(prep.stacks[0])
+    names = raster.band_names(ds, prep.stacks[0])
+    ds = None
+    lc = raster.read_all(prep.stacks[0], dtype=np.float64)[names.index("landcover")].ravel() \
+        if "landcover" in names else None
+    for t, truth in enumerate(prep.truth):
+        tv, ce = truth.ravel(), prep.baselines["ceiling"][t].ravel()
+        row = {}
+        for name, pv in (("rf", preds[t].ravel()), ("ceiling", ce)):
+            m = np.isfinite(tv) & np.isfinite(pv) & np.isfinite(ce) & (cells >= 0)
+            _, inv = np.unique(cells[m], return_inverse=True)
+            n = np.bincount(inv)
+            e = pv[m] - tv[m]
+            dt_ = tv[m] - (np.bincount(inv, tv[m]) / n)[inv]
+            dp = pv[m] - (np.bincount(inv, pv[m]) / n)[inv]
+            big = n >= 40
+            sd_ratio = np.sqrt(np.bincount(inv, dp * dp) / n)[big] / np.sqrt(np.bincount(inv, dt_ * dt_) / n)[big]
+            between = np.std((np.bincount(inv, e) / n)[inv])
+            row[name] = (f"within-cell error sd {np.std(dt_ - dp):.4f}, between-cell {between:.4f}, detail sd / "
+                         f"truth's (median cell) {np.median(sd_ratio):.2f}, detail R {np.corrcoef(dp, dt_)[0, 1]:.2f}")
+            if lc is not None and (lc[m] == 40).sum() > 50:
+                crop = lc[m] == 40
+                wet = crop & (tv[m] > np.quantile(tv[m][crop], 0.65))
+                row[name] += (f", cropland ubRMSD {np.std(e[crop]):.4f}, bias on its wettest 35 % "
+                              f"{np.mean(e[wet]):+.4f}, on the rest {np.mean(e[crop & ~wet]):+.4f}")
+        print(prep.scene.name, f"date {t}:", row, flush=True)
+    lo, hi = np.quantile(pairs.X, 0.01, axis=0), np.quantile(pairs.X, 0.99, axis=0)
+    cont = [j for j, n in enumerate(pairs.feature_names) if "=" not in n]
+    shares = []
+    for xf, _ in _fine(prep, pairs.specs):
+        shares.append(float(np.mean(((xf[:, cont] < lo[cont]) | (xf[:, cont] > hi[cont])).any(1))))
+    print(prep.scene.name, "share of 1 km pixels with a factor outside the 1-99 % range of the cell means, per date",
+          [round(v, 2) for v in shares], flush=True)
+
+
 def _bilinear_means(values: np.ndarray, cells: np.ndarray, coarse: Any, fine: Any) -> np.ndarray:
     """The cell means of a 1 km field (center rule) interpolated bilinearly back to 1 km; the cell mean itself
     where the interpolation has no value (next to cells without pixels)."""
@@ -429,6 +471,8 @@ def detail_variants(prep: acc.Prepared, seed: int = 0, screened: bool = False) -
     oracle = _detail_slope(prep.truth, base, cells)
     print(prep.scene.name, "gains", {k: round(v, 3) for k, v in gains.items()}, "pooled", round(pooled, 3),
           "extrapolated", round(extrap, 3), "truth slope", round(oracle, 3), flush=True)
+
+    _diagnose(prep, pairs, cells, [correct_array(b, fgrid, cgrids[t], sms[t], "smooth")[0] for t, b in enumerate(base)])
 
     def scaled(g: float) -> list[np.ndarray]:
         out = []
