@@ -45,7 +45,12 @@ features, left in their units (``classes unscaled``: a rare class's contrast pay
 penalty) or left out (``no classes``). For comparison the contrast detail on the smooth SMAP surface alone
 (``smooth SMAP + contrast detail``) and the contrast model's whole 1 km field smooth-corrected (``contrast model
 alone``). Every product smooth-corrected; gap closed and seam ratio, averaged over the seeds. ``--screened``: on the
-factors smdownscale:screen selects with its defaults (the default chain's factors).
+factors smdownscale:screen selects with its defaults (the default chain's factors). Also ``..., 5 x 5`` (the
+contrasts over 5 x 5 cells) and ``..., penalty 10`` (ridge penalty 10 instead of 1), and a printed diagnosis of the
+forest's error per date (between / within cells, the detail's spread and correlation, cropland's wettest pixels).
+
+``--detail-transfer``: the forest and the contrast detail (bilinear anchors, class fractions unscaled) fitted on the
+previous scene of the same generator (cyclic, as the bench's transfer row) and applied to each scene.
 
 ``--screening``: the default chain (smdownscale:screen, then RF with the train defaults, through the engine's
 ``screen_factors``, ``train_model`` and ``downscale``) with each collinearity filter of the screening (the study's,
@@ -362,6 +367,36 @@ def _cell_detail(preds: list[np.ndarray], cells: np.ndarray) -> list[tuple[np.nd
     return out
 
 
+def detail_transfer_variants(prep: acc.Prepared, src: acc.Prepared, seed: int = 0) -> dict[str, list[np.ndarray]]:
+    """The forest and the contrast detail (bilinear anchors, class fractions unscaled) fitted on another scene
+    (``src``, same generator) and applied to this one, smooth-corrected against this scene's SMAP."""
+    from smdownscale.algorithms import features, raster
+    from smdownscale.algorithms import train as tr
+    from smdownscale.algorithms.aggregate import CellIndex
+    from smdownscale.algorithms.residual import correct_array
+
+    smap, stacks = acc.training_dates(src)
+    pairs, _ = features.drop_constant_factors(features.coarse_pairs(smap, stacks))
+    augmentation = tr.make_augmentation(pairs, tr.NOISE_AUGMENTATION)[0]
+    x, y = augmentation.apply(pairs.X, pairs.y, seed) if augmentation is not None else (pairs.X, pairs.y)
+    est = tr._fit(tr.make_estimator("rf", None, seed, 2), x, y, "rf", seed)
+    beta = _contrast_model(pairs, augmentation, seed, scale_classes=False)
+    fine = _fine(prep, pairs.specs)
+    shape = prep.truth[0].shape
+    fgrid = raster.Grid.from_path(prep.stacks[0])
+    sms = [raster.read_all(p, dtype=np.float64)[0] for p in prep.smap]
+    cgrids = [raster.Grid.from_path(p) for p in prep.smap]
+    cells = CellIndex(fgrid, cgrids[0]).rows(0, shape[0]).ravel()
+    base = _predict(est, fine, shape)
+    whole = _fine_contrast(fine, np.zeros_like(cells), beta, shape)
+    out = {"rf, transfer": [correct_array(b, fgrid, cgrids[t], sms[t], "smooth")[0] for t, b in enumerate(base)]}
+    out["rf + contrast detail, bilinear anchors, classes unscaled, transfer"] = [
+        correct_array(_bilinear_means(base[t], cells, cgrids[t], fgrid) + f
+                      - _bilinear_means(f, cells, cgrids[t], fgrid), fgrid, cgrids[t], sms[t], "smooth")[0]
+        for t, f in enumerate(whole)]
+    return out
+
+
 def _diagnose(prep: acc.Prepared, pairs: Any, cells: np.ndarray, preds: list[np.ndarray]) -> None:
     """Print where the error of 1 km products is, per date: between cells (cell mean error) or within them (truth's
     detail minus the product's), the detail's spread and correlation next to the ceiling's, and on cropland (WorldCover
@@ -486,7 +521,9 @@ def detail_variants(prep: acc.Prepared, seed: int = 0, screened: bool = False) -
     # the detail from a linear model of local contrasts: cell minus its 3 x 3 neighbourhood, factors and SMAP
     means = _cell_detail(base, cells)
     classes = np.array(["=" in n for n in pairs.feature_names])
-    for tag, kw in (("", {}), (", classes unscaled", {"scale_classes": False}), (", no classes", {"use": ~classes})):
+    for tag, kw in (("", {}), (", classes unscaled", {"scale_classes": False}), (", no classes", {"use": ~classes}),
+                    (", classes unscaled, 5 x 5", {"scale_classes": False, "radius": 2}),
+                    (", classes unscaled, penalty 10", {"scale_classes": False, "alpha": 10.0})):
         beta = _contrast_model(pairs, augmentation, seed, **kw)
         lin = _fine_contrast(fine, cells, beta, shape)
         for name, wr in ((f"rf + contrast detail{tag}", 0.0), (f"rf, detail 1/2 contrast{tag}", 0.5)):
@@ -535,7 +572,7 @@ def _fine_contrast(fine: list, cells: np.ndarray, beta: np.ndarray, shape: tuple
 
 
 def _contrast_model(pairs: Any, augmentation: Any, seed: int = 0, radius: int = 1, scale_classes: bool = True,
-                    use: np.ndarray | None = None) -> np.ndarray:
+                    use: np.ndarray | None = None, alpha: float = 1.0) -> np.ndarray:
     """Coefficients of a ridge regression of SMAP's local contrast (a cell minus the mean of its (2 radius + 1)^2
     neighbourhood, same date) on the factors' contrast, the factors with the noise augmentation's 1 km noise.
     Features are standardised before the penalty; ``scale_classes`` False leaves class fractions in their units
@@ -569,7 +606,7 @@ def _contrast_model(pairs: Any, augmentation: Any, seed: int = 0, radius: int = 
         sd[np.array(["=" in n for n in pairs.feature_names])] = 1.0
     use = np.ones(x.shape[1], bool) if use is None else use
     beta = np.zeros(x.shape[1])
-    beta[use] = Ridge(alpha=1.0, fit_intercept=False).fit(x[:, use] / sd[use], y).coef_ / sd[use]
+    beta[use] = Ridge(alpha=alpha, fit_intercept=False).fit(x[:, use] / sd[use], y).coef_ / sd[use]
     return beta
 
 
@@ -624,6 +661,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", default="0", help="with --edges or --detail: comma-separated seeds, results averaged "
                     "over them")
     ap.add_argument("--screened", action="store_true", help="with --detail: on the factors the screening selects")
+    ap.add_argument("--detail-transfer", action="store_true", help="the contrast detail fitted on the previous scene "
+                    "of the same generator (cyclic, as the bench's transfer row) and applied to each scene")
     ap.add_argument("--only", default="", help="comma-separated scene names (default: every scene)")
     args = ap.parse_args(argv)
     acc.import_engine()
@@ -642,6 +681,12 @@ def main(argv: list[str] | None = None) -> int:
             products = edge_variants(prep, tuple(int(x) for x in args.seeds.split(",")))
         elif args.refit:
             products = refit_variants(prep)
+        elif args.detail_transfer:
+            same = [x for x in acc.SCENES if x.generator == s.generator]
+            o = same[(same.index(s) - 1) % len(same)]
+            src = acc.prepare(o, os.path.join(os.path.abspath(args.out), "scenes", o.name),
+                              acc.MOSAIC_SIZE_KM if o.generator == "mosaic" else 120, 4)
+            products = detail_transfer_variants(prep, src)
         elif args.detail:
             products = {f"{k} #{seed}": v for seed in (int(x) for x in args.seeds.split(","))
                         for k, v in detail_variants(prep, seed, args.screened).items()}
@@ -673,7 +718,8 @@ def main(argv: list[str] | None = None) -> int:
              "bilinear - ubRMSD ceiling); "
              + (f"RF with the train defaults on every factor (mean over seeds {args.seeds}), each product named "
                 "`pairs, residual correction` (`area`: cell means by area shares)." if args.edges else
-                "RF with the train defaults on every factor, smooth residual correction." if args.refit or args.detail
+                "RF with the train defaults on every factor, smooth residual correction."
+                if args.refit or args.detail or args.detail_transfer
                 else "constant residual correction"
                 + ("." if args.screening else "; no screening (every factor).")), "",
              "| variant | " + " | ".join(scenes) + " | mean | lowest |", "|" + "---|" * (len(scenes) + 3)]
