@@ -42,10 +42,12 @@ minus the mean of its 3 x 3 neighbourhood, same date, factors and SMAP alike, fa
 noise), applied at 1 km to each pixel's factors minus their mean over its SMAP cell (``rf + contrast detail``), or
 half and half with the forest's detail (``rf, detail 1/2 contrast``); class fractions standardised like the other
 features, left in their units (``classes unscaled``: a rare class's contrast pays its full 0-to-1 coefficient in the
-penalty) or left out (``no classes``). For comparison the contrast detail on the smooth SMAP surface alone
-(``smooth SMAP + contrast detail``) and the contrast model's whole 1 km field smooth-corrected (``contrast model
-alone``). Every product smooth-corrected; gap closed and seam ratio, averaged over the seeds. ``--screened``: on the
-factors smdownscale:screen selects with its defaults (the default chain's factors). Also ``..., 5 x 5`` (the
+penalty) or left out (``no classes``); ``bilinear anchors``: the forest's and the contrast field's cell means
+interpolated bilinearly instead of broadcast to the cell's pixels (no steps at cell edges). For comparison the
+contrast detail on the smooth SMAP surface alone (``smooth SMAP + contrast detail``) and the contrast model's
+whole 1 km field smooth-corrected (``contrast model alone``). Every product smooth-corrected; gap closed and seam
+ratio, averaged over the seeds. ``--screened``: on the factors smdownscale:screen selects with its defaults (the
+default chain's factors). Also ``..., 5 x 5`` (the
 contrasts over 5 x 5 cells) and ``..., penalty 10`` (ridge penalty 10 instead of 1), and a printed diagnosis of the
 forest's error per date (between / within cells, the detail's spread and correlation, cropland's wettest pixels).
 
