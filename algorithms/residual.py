@@ -361,6 +361,8 @@ class ResidualCorrector:
         self._check = CoarseMean(means_by, 1)
         #: knots are solved unless constant mode with the center rule (each cell's residual is its knot)
         self._solved = self.mode != "constant" or area is not None
+        #: the surface modes continue into cells without a residual (fading out), so no step bounds them
+        self._continues = self.mode in ("smooth", "atpk")
         self._stencil = _Stencil(index) if self.mode in ("smooth", "atpk") else None
         kernel_reach = {"constant": 0, "smooth": 1, "atpk": ATPK_RADIUS}[self.mode]
         self._reach = kernel_reach + (1 if area is not None else 0)
@@ -482,7 +484,7 @@ class ResidualCorrector:
                 pr, pc = rr - (o // 3 - 1), cc - (o % 3 - 1)
                 inside = (pr >= 0) & (pr < h) & (pc >= 0) & (pc < w)
                 corrected = np.zeros((h, w), dtype=bool)
-                corrected[inside] = has[pr[inside], pc[inside]]
+                corrected[inside] = True if self._continues else has[pr[inside], pc[inside]]
                 op9[:, :, o, :] *= corrected[:, :, None]
             return op9.sum(axis=2) / norm
         assert self._bins is not None
@@ -496,7 +498,9 @@ class ResidualCorrector:
         op = np.zeros((h, w, side * side))
         for o in (range(9) if self._offsets == 9 else (4,)):
             oy, ox = o // 3 - 1, o % 3 - 1
-            no = nb[:, :, :, o if self._offsets == 9 else 0].astype(np.float64) * has[:, :, None]
+            no = nb[:, :, :, o if self._offsets == 9 else 0].astype(np.float64)
+            if not self._continues:
+                no = no * has[:, :, None]
             if not no.any():
                 continue
             mr, mc = rr + oy, cc + ox
@@ -517,16 +521,23 @@ class ResidualCorrector:
         reach = self._reach
         side = 2 * reach + 1
         own = weights[:, :, reach * side + reach]
-        # knots of cells without a residual copy the nearest solved knot (a continuation, not a constraint)
+        # knots of cells without a residual copy the nearest solved knot (a continuation, not a constraint) up to
+        # ``reach`` cells from a solved one (every knot a corrected pixel's kernel touches); further out they are 0,
+        # so where the surface continues into cells without SMAP (smooth, atpk) it fades out over a cell or two
         nearest = ndimage.distance_transform_edt(~has, return_distances=False, return_indices=True)
         fill_r, fill_c = nearest[0], nearest[1]
+        near = ndimage.distance_transform_cdt(~has, metric="chessboard") <= reach
+
+        def spread(q: np.ndarray) -> np.ndarray:
+            return np.where(near, q[fill_r, fill_c], 0.0)
+
         r = np.where(has, resid, 0.0)
         q = r.copy()
         best_q, best_err = q.copy(), math.inf
         iterations = 0
         while iterations < self.max_iterations:
             iterations += 1
-            err = np.where(has, r - _cell_means(weights, q[fill_r, fill_c], reach), 0.0)
+            err = np.where(has, r - _cell_means(weights, spread(q), reach), 0.0)
             worst = float(np.abs(err).max())
             if worst < best_err:
                 best_q, best_err = q.copy(), worst
@@ -534,7 +545,7 @@ class ResidualCorrector:
                 break
             # Jacobi step on the cell-mean operator (diagonal = the knot's weight in its own cell)
             q = q + err / np.maximum(own, 0.25)
-        qf = best_q[fill_r, fill_c]
+        qf = spread(best_q)
         self.knots = qf
         self.leftover = np.where(has, r - _cell_means(weights, qf, reach), np.nan)
         self.summary.iterations = iterations
@@ -542,7 +553,8 @@ class ResidualCorrector:
 
     # -- pass 2 ---------------------------------------------------------------------------------------
     def correction(self, row0: int, nrows: int) -> np.ndarray:
-        """The correction of rows row0.. (rows, cols), NaN where the pixel's cell has no residual.
+        """The correction of rows row0.. (rows, cols): NaN outside the coarse grid and, in constant mode, where the
+        pixel's cell has no residual (smooth and atpk continue their surface into such cells, fading out).
 
         Parameters
         ----------
@@ -563,8 +575,15 @@ class ResidualCorrector:
         """
         if self.resid is None:
             raise RuntimeError("solve() must run before the correction is applied")
+        return self._correction(row0, nrows)[0]
+
+    def _correction(self, row0: int, nrows: int) -> tuple[np.ndarray, np.ndarray]:
+        """The correction (as :meth:`correction`) and which pixels lie in a cell with a residual."""
+        if self.resid is None:
+            raise RuntimeError("solve() must run before the correction is applied")
         if not self._solved or self.knots is None:
-            return broadcast(self.index, row0, nrows, self.resid)
+            out = broadcast(self.index, row0, nrows, self.resid)
+            return out, np.isfinite(out)
         assert self.leftover is not None
         h, w = self.knots.shape
         knots = self.knots.ravel()
@@ -588,9 +607,12 @@ class ResidualCorrector:
             for offset, weight in pairs:
                 nb = safe + (offset // 3 - 1) * w + (offset % 3 - 1)
                 out += weight * knots[np.clip(nb, 0, knots.size - 1)]
-        out += self.leftover.ravel()[safe]  # NaN for cells without a residual
+        left = self.leftover.ravel()[safe]  # NaN for cells without a residual
+        tied = inside & np.isfinite(left)
+        # the surface modes continue into cells without a residual (no leftover there), the others stop
+        out += np.where(np.isfinite(left), left, 0.0 if self._continues else np.nan)
         out[~inside] = np.nan
-        return out
+        return out, tied
 
     def apply(self, row0: int, values: np.ndarray) -> np.ndarray:
         """Corrected (rows, cols) block (float64); pixels whose cell has no residual keep their value.
@@ -608,10 +630,10 @@ class ResidualCorrector:
             float64 corrected values of the same shape.
         """
         values = np.asarray(values, dtype=np.float64)
-        r = self.correction(row0, values.shape[0])
+        r, tied = self._correction(row0, values.shape[0])
         fix = np.isfinite(r) & np.isfinite(values)
         corrected = np.where(fix, values + np.where(fix, r, 0.0), values)
-        self.summary.n_uncorrected += int(np.count_nonzero(np.isfinite(values) & ~fix))
+        self.summary.n_uncorrected += int(np.count_nonzero(np.isfinite(values) & ~tied))
         # every valid pixel counts in the check: with area shares, uncorrected pixels share neighbouring cells
         self._check.add(row0, corrected.astype(np.float32))
         return corrected
