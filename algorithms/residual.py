@@ -32,9 +32,22 @@ it straddles instead of the center rule, in the residuals and in the conservatio
 constant mode too) are solved so that the area-weighted mean of the corrected field over each cell equals
 SMAP.
 
-In both modes, pixels whose cell has no SMAP value (nodata, or outside the SMAP raster) keep the
-uncorrected prediction and are counted. Knots of such cells take the value of the nearest solved
-knot, so the surface continues smoothly up to them.
+Pixels whose cell has no SMAP value (nodata, or a partial cell at the area's border) have nothing to
+conserve and are counted (``n_uncorrected``). Knots of such cells take the value of the nearest solved knot
+up to the kernel's reach (one cell in smooth mode, two in atpk; one more with ``area``) and are 0 further
+out. In constant mode their pixels keep the uncorrected prediction. Smooth and atpk apply their surface to
+them too, so the correction continues across the edge and fades out over the next cell or two instead of
+stopping with a step at the edge of the cell without SMAP: on the bench (bench/GAPS.md) that step was most of
+the seam excess of the smooth correction (SEAMS_BEFORE_AFTER). Pixels outside the SMAP raster keep the
+prediction in every mode.
+
+Knots and seams: the knots invert the cell-mean operator of the interpolation, which damps a checkerboard of
+cell values most (by (41/81)**2 for 9 x 9 pixels per cell), so cell-level noise in the residuals (retrieval
+error) comes back about 4x larger in the knots; exact conservation requires the cell means to carry it. The
+bilinear surface carries it with a constant slope between cell centres, so steps across cell edges stay those
+inside cells. Smoother interpolants through the same cell means (cubic B-spline or Catmull-Rom knots, solved
+alike) had more seams in a comparison on the bench scenes: they turn at the cell centres and are steepest at
+the cell edges.
 
 The corrector works block by block in two passes (:meth:`ResidualCorrector.add` for every block of
 raw predictions, :meth:`ResidualCorrector.solve`, then :meth:`ResidualCorrector.apply` for every
@@ -105,7 +118,8 @@ class ResidualSummary:
     mean_abs_residual: float = math.nan
     #: Mass-conservation check: largest |mean of the corrected values of a cell - SMAP| (before clipping).
     max_cell_deviation: float = math.nan
-    #: Valid pixels whose cell has no SMAP value, left uncorrected.
+    #: Valid pixels whose cell has no SMAP value (nothing to conserve): constant mode leaves them uncorrected, smooth
+    #: and atpk continue their surface into them, fading out over a cell or two.
     n_uncorrected: int = 0
     #: Smooth mode: iterations run, and the largest per-cell residual left to the final constant step.
     iterations: int = 0
