@@ -95,7 +95,8 @@ class DownscaleResult:
     #: Largest |mean of the corrected 1 km values of a cell - SMAP| (before clipping): rounding only.
     max_cell_deviation: float = math.nan
     n_cells_corrected: int = 0
-    #: Valid pixels whose cell has no SMAP value, left uncorrected.
+    #: Valid pixels whose cell has no SMAP value (nothing to conserve): left as predicted by 'constant', given the
+    #: fading surface of the neighbouring cells by 'smooth' and 'atpk'.
     n_uncorrected: int = 0
     #: Pixels moved to the clip range.
     n_clipped: int = 0
