@@ -12,10 +12,12 @@ SMAP cell, the mean of the predictions of its valid pixels (:mod:`aggregate`: a 
 the cell containing its center). The residual of a cell is SMAP minus that mean; pass 2 adds each
 cell's residual to its pixels, so the mean of the 1 km values of every cell equals the SMAP value
 exactly (before clipping to the physical range). Pixels whose cell has no SMAP value (nodata or
-outside the SMAP raster) keep the uncorrected prediction; their count is reported. 'constant' adds
-the cell's residual to each of its pixels (seams at cell edges); 'smooth', the default, an interpolated
-residual surface (no seams: the bench's seam ratio matches the truth's), solved so that every cell's
-mean still equals SMAP (:mod:`residual`). Derived factors the model uses (:mod:`derived`) are
+outside the SMAP raster) have nothing to conserve; their count is reported. 'constant' adds the cell's
+residual to each of its pixels (seams at cell edges) and leaves pixels in cells without SMAP as predicted;
+'smooth', the default, an interpolated residual surface (no seams: the bench's seam ratio is close to the
+truth's), solved so that every cell's mean still equals SMAP, which continues into cells without SMAP and
+fades out over a cell or two, so no step bounds them (:mod:`residual`). Pixels outside the SMAP raster keep
+the prediction in every mode. Derived factors the model uses (:mod:`derived`) are
 recomputed from the stack.
 """
 
@@ -93,7 +95,8 @@ class DownscaleResult:
     #: Largest |mean of the corrected 1 km values of a cell - SMAP| (before clipping): rounding only.
     max_cell_deviation: float = math.nan
     n_cells_corrected: int = 0
-    #: Valid pixels whose cell has no SMAP value, left uncorrected.
+    #: Valid pixels whose cell has no SMAP value (nothing to conserve): left as predicted by 'constant', given the
+    #: fading surface of the neighbouring cells by 'smooth' and 'atpk'.
     n_uncorrected: int = 0
     #: Pixels moved to the clip range.
     n_clipped: int = 0

@@ -32,9 +32,21 @@ it straddles instead of the center rule, in the residuals and in the conservatio
 constant mode too) are solved so that the area-weighted mean of the corrected field over each cell equals
 SMAP.
 
-In both modes, pixels whose cell has no SMAP value (nodata, or outside the SMAP raster) keep the
-uncorrected prediction and are counted. Knots of such cells take the value of the nearest solved
-knot, so the surface continues smoothly up to them.
+Pixels whose cell has no SMAP value (nodata, or a partial cell at the area's border) have nothing to
+conserve and are counted (``n_uncorrected``). Knots of such cells take the value of the nearest solved knot
+up to the kernel's reach (one cell in smooth mode, two in atpk; one more with ``area``) and are 0 further
+out. In constant mode their pixels keep the uncorrected prediction. Smooth and atpk apply their surface to
+them too, so the correction continues across the edge and fades out over the next cell or two instead of
+stopping with a step at the edge of the cell without SMAP: on the bench (bench/GAPS.md) that step was most of
+the seam excess of the smooth correction (the default's seam ratio was 4.8-10.1 % off the truth's on the nine
+scenes, 0.1-4.0 % since). Pixels outside the SMAP raster keep the prediction in every mode.
+
+Knots and seams: the knots invert the cell-mean operator of the interpolation, which damps a checkerboard of
+cell values most (by (41/81)**2 for 9 x 9 pixels per cell), so cell-level noise in the residuals (retrieval
+error) comes back about 4x larger in the knots; exact conservation requires the cell means to carry it. The
+bilinear surface carries it with a constant slope between cell centres, so steps across cell edges stay those
+inside cells. A smoother surface through the same alternating cell means (cubic B-spline or Catmull-Rom knots)
+turns at the cell centres and is steepest at the cell edges, so it would show more seams, not fewer.
 
 The corrector works block by block in two passes (:meth:`ResidualCorrector.add` for every block of
 raw predictions, :meth:`ResidualCorrector.solve`, then :meth:`ResidualCorrector.apply` for every
@@ -105,7 +117,8 @@ class ResidualSummary:
     mean_abs_residual: float = math.nan
     #: Mass-conservation check: largest |mean of the corrected values of a cell - SMAP| (before clipping).
     max_cell_deviation: float = math.nan
-    #: Valid pixels whose cell has no SMAP value, left uncorrected.
+    #: Valid pixels whose cell has no SMAP value (nothing to conserve): constant mode leaves them uncorrected, smooth
+    #: and atpk continue their surface into them, fading out over a cell or two.
     n_uncorrected: int = 0
     #: Smooth mode: iterations run, and the largest per-cell residual left to the final constant step.
     iterations: int = 0
@@ -361,6 +374,8 @@ class ResidualCorrector:
         self._check = CoarseMean(means_by, 1)
         #: knots are solved unless constant mode with the center rule (each cell's residual is its knot)
         self._solved = self.mode != "constant" or area is not None
+        #: the surface modes continue into cells without a residual (fading out), so no step bounds them
+        self._continues = self.mode in ("smooth", "atpk")
         self._stencil = _Stencil(index) if self.mode in ("smooth", "atpk") else None
         kernel_reach = {"constant": 0, "smooth": 1, "atpk": ATPK_RADIUS}[self.mode]
         self._reach = kernel_reach + (1 if area is not None else 0)
@@ -482,7 +497,7 @@ class ResidualCorrector:
                 pr, pc = rr - (o // 3 - 1), cc - (o % 3 - 1)
                 inside = (pr >= 0) & (pr < h) & (pc >= 0) & (pc < w)
                 corrected = np.zeros((h, w), dtype=bool)
-                corrected[inside] = has[pr[inside], pc[inside]]
+                corrected[inside] = True if self._continues else has[pr[inside], pc[inside]]
                 op9[:, :, o, :] *= corrected[:, :, None]
             return op9.sum(axis=2) / norm
         assert self._bins is not None
@@ -496,7 +511,9 @@ class ResidualCorrector:
         op = np.zeros((h, w, side * side))
         for o in (range(9) if self._offsets == 9 else (4,)):
             oy, ox = o // 3 - 1, o % 3 - 1
-            no = nb[:, :, :, o if self._offsets == 9 else 0].astype(np.float64) * has[:, :, None]
+            no = nb[:, :, :, o if self._offsets == 9 else 0].astype(np.float64)
+            if not self._continues:
+                no = no * has[:, :, None]
             if not no.any():
                 continue
             mr, mc = rr + oy, cc + ox
@@ -517,16 +534,23 @@ class ResidualCorrector:
         reach = self._reach
         side = 2 * reach + 1
         own = weights[:, :, reach * side + reach]
-        # knots of cells without a residual copy the nearest solved knot (a continuation, not a constraint)
+        # knots of cells without a residual copy the nearest solved knot (a continuation, not a constraint) up to
+        # ``reach`` cells from a solved one (every knot a corrected pixel's kernel touches); further out they are 0,
+        # so where the surface continues into cells without SMAP (smooth, atpk) it fades out over a cell or two
         nearest = ndimage.distance_transform_edt(~has, return_distances=False, return_indices=True)
         fill_r, fill_c = nearest[0], nearest[1]
+        near = ndimage.distance_transform_cdt(~has, metric="chessboard") <= reach
+
+        def spread(q: np.ndarray) -> np.ndarray:
+            return np.where(near, q[fill_r, fill_c], 0.0)
+
         r = np.where(has, resid, 0.0)
         q = r.copy()
         best_q, best_err = q.copy(), math.inf
         iterations = 0
         while iterations < self.max_iterations:
             iterations += 1
-            err = np.where(has, r - _cell_means(weights, q[fill_r, fill_c], reach), 0.0)
+            err = np.where(has, r - _cell_means(weights, spread(q), reach), 0.0)
             worst = float(np.abs(err).max())
             if worst < best_err:
                 best_q, best_err = q.copy(), worst
@@ -534,7 +558,7 @@ class ResidualCorrector:
                 break
             # Jacobi step on the cell-mean operator (diagonal = the knot's weight in its own cell)
             q = q + err / np.maximum(own, 0.25)
-        qf = best_q[fill_r, fill_c]
+        qf = spread(best_q)
         self.knots = qf
         self.leftover = np.where(has, r - _cell_means(weights, qf, reach), np.nan)
         self.summary.iterations = iterations
@@ -542,7 +566,8 @@ class ResidualCorrector:
 
     # -- pass 2 ---------------------------------------------------------------------------------------
     def correction(self, row0: int, nrows: int) -> np.ndarray:
-        """The correction of rows row0.. (rows, cols), NaN where the pixel's cell has no residual.
+        """The correction of rows row0.. (rows, cols): NaN outside the coarse grid and, in constant mode, where the
+        pixel's cell has no residual (smooth and atpk continue their surface into such cells, fading out).
 
         Parameters
         ----------
@@ -563,8 +588,15 @@ class ResidualCorrector:
         """
         if self.resid is None:
             raise RuntimeError("solve() must run before the correction is applied")
+        return self._correction(row0, nrows)[0]
+
+    def _correction(self, row0: int, nrows: int) -> tuple[np.ndarray, np.ndarray]:
+        """The correction (as :meth:`correction`) and which pixels lie in a cell with a residual."""
+        if self.resid is None:
+            raise RuntimeError("solve() must run before the correction is applied")
         if not self._solved or self.knots is None:
-            return broadcast(self.index, row0, nrows, self.resid)
+            out = broadcast(self.index, row0, nrows, self.resid)
+            return out, np.isfinite(out)
         assert self.leftover is not None
         h, w = self.knots.shape
         knots = self.knots.ravel()
@@ -588,9 +620,12 @@ class ResidualCorrector:
             for offset, weight in pairs:
                 nb = safe + (offset // 3 - 1) * w + (offset % 3 - 1)
                 out += weight * knots[np.clip(nb, 0, knots.size - 1)]
-        out += self.leftover.ravel()[safe]  # NaN for cells without a residual
+        left = self.leftover.ravel()[safe]  # NaN for cells without a residual
+        tied = inside & np.isfinite(left)
+        # the surface modes continue into cells without a residual (no leftover there), the others stop
+        out += np.where(np.isfinite(left), left, 0.0 if self._continues else np.nan)
         out[~inside] = np.nan
-        return out
+        return out, tied
 
     def apply(self, row0: int, values: np.ndarray) -> np.ndarray:
         """Corrected (rows, cols) block (float64); pixels whose cell has no residual keep their value.
@@ -608,10 +643,10 @@ class ResidualCorrector:
             float64 corrected values of the same shape.
         """
         values = np.asarray(values, dtype=np.float64)
-        r = self.correction(row0, values.shape[0])
+        r, tied = self._correction(row0, values.shape[0])
         fix = np.isfinite(r) & np.isfinite(values)
         corrected = np.where(fix, values + np.where(fix, r, 0.0), values)
-        self.summary.n_uncorrected += int(np.count_nonzero(np.isfinite(values) & ~fix))
+        self.summary.n_uncorrected += int(np.count_nonzero(np.isfinite(values) & ~tied))
         # every valid pixel counts in the check: with area shares, uncorrected pixels share neighbouring cells
         self._check.add(row0, corrected.astype(np.float32))
         return corrected

@@ -25,7 +25,8 @@ residual correction (:func:`correct_residual`) then makes each cell's mean of th
 'smooth' (the default) spreads the residuals bilinearly between cell centres and corrects them in a fixed number
 of rounds, the rest added per cell, so no 9 km steps appear; 'constant' adds each cell's residual to its pixels.
 Cell means are ``reduceResolution(mean)`` onto the SMAP grid, spreading is nearest neighbour (constant) or
-``resample('bilinear')``; cells without SMAP keep the plain prediction, as locally. Pixels still without a value
+``resample('bilinear')``; in cells without SMAP 'constant' keeps the plain prediction and 'smooth' its surface,
+fading out toward those cells' knots of 0 (as locally, where it fades a cell further out). Pixels still without a value
 take their SMAP cell's value. Then ``clamp(lo, hi)``; a second band ``quality`` gives each pixel's path with the
 local codes: 1 all factors observed, 2 missing factors filled, 3 coarse field only, 0 no value.
 
@@ -936,7 +937,9 @@ def correct_residual(pred: ee.Image, smap_cells: ee.Image, residual: str, fine_p
     surface through one knot per cell (at the cell centre), starting from the residuals; each of
     :data:`SMOOTH_ROUNDS` rounds adds to the knots what each cell's mean still misses, and
     what is left after the rounds is added as a constant per cell, so each cell's mean is kept exactly. Knots of
-    cells without a residual are 0. Pixels whose cell has no residual (no SMAP) keep the plain prediction.
+    cells without a residual are 0. Pixels whose cell has no residual (no SMAP) keep the plain prediction in
+    'constant' mode; in 'smooth' mode they take the surface, which fades out toward those 0 knots (no step at the
+    edge of the cell).
 
     Parameters
     ----------
@@ -977,7 +980,9 @@ def correct_residual(pred: ee.Image, smap_cells: ee.Image, residual: str, fine_p
         knots = knots.add(missed).reproject(coarse_proj)
     surface = spread_bilinear(knots, fine_proj)
     left = resid.subtract(cell_means(surface.updateMask(valid), fine_proj, max_pixels, coarse_grid))
-    return pred.add(surface.add(left.reproject(fine_proj)).unmask(0, False))
+    # pixels of cells without a residual take the surface too (no leftover there): it fades out toward their 0 knots
+    # instead of stopping with a step at the cell's edge (as the local chain, whose knots fade a cell further out)
+    return pred.add(surface.add(left.reproject(fine_proj).unmask(0, False)).unmask(0, False))
 
 
 def build_prediction(model: TrainedModel | ee.Classifier, stack: ee.Image, smap: ee.Image | None,

@@ -90,7 +90,9 @@ class DownscaleAlgorithm(SmdAlgorithm):
             "the 1 km field averages exactly to SMAP in every cell, without steps at cell edges. The constant "
             "variant adds each cell's residual to its pixels (the same cell means, but 9 km seams show). Area-to-point "
             "kriging spreads the residuals with weights from a variogram fitted to them (the same cell means). Pixels "
-            "whose cell has no SMAP value keep the uncorrected prediction; the log reports the largest cell-mean "
+            "whose cell has no SMAP value have nothing to conserve: the smooth and kriging corrections continue into "
+            "them from the neighbouring cells and fade out over a cell or two (no step at the edge), the constant one "
+            "leaves them as predicted; the log reports the largest cell-mean "
             "deviation from SMAP (mass-conservation check). Finally values are clipped to the physical range "
             "(advanced parameters).\n\n"
             "Derived factors the model was trained with (LST day-night difference, TVDI, antecedent precipitation "
@@ -293,8 +295,9 @@ class DownscaleAlgorithm(SmdAlgorithm):
             if res.sm_reading:
                 feedback.pushInfo(self.tr("SMAP values read with {}.").format(res.sm_reading))
             if res.n_uncorrected:
-                feedback.pushWarning(self.tr("{} pixels lie in cells without a SMAP value and keep the uncorrected "
-                                             "prediction.").format(res.n_uncorrected))
+                feedback.pushWarning(self.tr("{} pixels lie in cells without a SMAP value: nothing to conserve there "
+                                             "(smooth and kriging corrections fade out over them, constant leaves them "
+                                             "as predicted).").format(res.n_uncorrected))
         for warning in res.warnings:
             feedback.pushWarning(warning)
         if res.n_clipped and not res.warnings:
@@ -434,8 +437,9 @@ class DownscaleAlgorithm(SmdAlgorithm):
             if window:
                 self.report_temporal(res, feedback, window)
             if res.n_uncorrected:
-                feedback.pushWarning(self.tr("{}: {} pixels lie in cells without a SMAP value and keep the "
-                                             "uncorrected prediction.").format(res.date, res.n_uncorrected))
+                feedback.pushWarning(self.tr("{}: {} pixels lie in cells without a SMAP value: nothing to conserve "
+                                             "there (smooth and kriging corrections fade out over them, constant "
+                                             "leaves them as predicted).").format(res.date, res.n_uncorrected))
             for warning in res.warnings:
                 feedback.pushWarning(f"{res.date}: {warning}")
         entries = self.run_engine(engine.read_series_list, os.path.join(out_dir, engine.LIST_NAME))

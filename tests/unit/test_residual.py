@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 from osgeo import gdal
+from scipy import ndimage
 
 from smdownscale.algorithms.aggregate import AreaIndex, CellIndex, CoarseMean
 from smdownscale.algorithms.downscale import downscale
@@ -96,11 +97,16 @@ def test_every_fully_valid_cell_conserves_smap(mode):
         if member.any() and np.isfinite(sm.ravel()[c]):
             assert abs(out[member].mean() - sm.ravel()[c]) < 1e-6
     assert summary.max_cell_deviation < 1e-6
-    # pixels whose cell has no SMAP (nodata, or outside the coarse grid) keep the raw prediction
-    no_sm = (cells == 3 * COARSE.width + 4) | (cells < 0)
-    keep = no_sm & np.isfinite(pred)
-    np.testing.assert_array_equal(out[keep], pred[keep])
-    assert summary.n_uncorrected == int(keep.sum()) > 0
+    # pixels whose cell has no SMAP (nodata, or outside the coarse grid) are counted; outside the grid they keep
+    # the raw prediction, in the nodata cell too in constant mode, while smooth continues its surface there
+    hole = (cells == 3 * COARSE.width + 4) & np.isfinite(pred)
+    outside = (cells < 0) & np.isfinite(pred)
+    np.testing.assert_array_equal(out[outside], pred[outside])
+    if mode == "constant":
+        np.testing.assert_array_equal(out[hole], pred[hole])
+    else:
+        assert np.abs(out[hole] - pred[hole]).min() > 1e-4 and np.abs(out[hole] - pred[hole]).max() > 0.02
+    assert summary.n_uncorrected == int(hole.sum() + outside.sum()) and hole.sum() > 0
     np.testing.assert_array_equal(np.isfinite(out), np.isfinite(pred))
     has = [c for c in np.unique(cells[cells >= 0]) if ((cells == c) & np.isfinite(pred)).any()
            and np.isfinite(sm.ravel()[c])]
@@ -241,10 +247,17 @@ def test_every_mode_conserves_the_cell_means_it_is_built_with(mode, area):
     assert has.sum() == summary.n_cells_corrected == COARSE.size - 1
     np.testing.assert_allclose(means[has], sm[has], atol=1e-9, rtol=0)
     assert summary.max_cell_deviation < 1e-6  # the corrector's own check (float32 values)
-    # pixels whose center lies in the cell without SMAP keep their prediction
+    # pixels whose center lies in the cell without SMAP keep their prediction in constant mode; smooth and atpk
+    # continue their surface into it (no step at its edges: its pixels' correction is that of the neighbours')
     cells = cells_of_pixels()
     hole = cells == 3 * COARSE.width + 4
-    np.testing.assert_array_equal(out[hole], pred[hole])
+    if mode == "constant":
+        np.testing.assert_array_equal(out[hole], pred[hole])
+    else:
+        ring = ndimage.binary_dilation(hole, np.ones((3, 3), bool)) & ~hole & np.isfinite(pred)
+        corr_hole, corr_ring = (out - pred)[hole & np.isfinite(pred)], (out - pred)[ring]
+        assert corr_ring.min() - 0.01 < corr_hole.min() and corr_hole.max() < corr_ring.max() + 0.01
+        assert np.abs(corr_hole).max() > 1e-3
     if area:  # by the center rule the area-weighted result no longer conserves SMAP exactly at the edges
         assert np.nanmax(np.abs(cell_means(out, False) - sm)[has]) > 1e-5
 
@@ -288,3 +301,164 @@ def test_variogram_fit_and_kriging_weights():
     assert w_long[corner, 6] > w_long[corner, 18]  # the top-left neighbour outweighs the bottom-right one there
     assert w_long[center, 12] > w_long[corner, 12]
     assert fit_residual_variogram(np.full((2, 2), np.nan)) == (1.0, 1.0, 0.0)
+
+
+# -- seams on a grid not aligned with the pixels, continuation into cells without SMAP, knots, blocks ----------
+
+WGS84 = srs_from_user("EPSG:4326").ExportToWkt()
+GEO_FINE = Grid(UTM, (400000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), 120, 100)
+
+
+def geo_coarse() -> Grid:
+    """0.1 degree cells (about 8.4 x 11.1 pixels) over GEO_FINE, not aligned with it; the border cells are partial."""
+    x0, y0, x1, y1 = GEO_FINE.extent_in(WGS84)
+    return Grid(WGS84, (x0 - 0.037, 0.1, 0.0, y1 + 0.023, 0.0, -0.1), int((x1 - x0 + 0.037) / 0.1) + 1,
+                int((y1 - y0 + 0.023) / 0.1) + 1)
+
+
+def seam_ratio(values: np.ndarray, cells: np.ndarray) -> float:
+    """Mean |step| between 4-neighbours across cell edges over that inside cells (as bench/gaps.py measures it)."""
+    across, inside = edge_jumps(values, cells)
+    return across / inside
+
+
+def geo_scene(seed: int = 3) -> dict:
+    """A known truth (a smooth field plus 1 km texture, no cell structure), a prediction that misses a smooth part
+    of it, and SMAP = the truth's cell means plus retrieval error on :func:`geo_coarse`; cells less than half
+    covered have no SMAP value (as partial cells of a real product), nor has one cell inside."""
+    rng = np.random.default_rng(seed)
+    coarse = geo_coarse()
+    yy, xx = np.mgrid[0:GEO_FINE.height, 0:GEO_FINE.width].astype(np.float64)
+    texture = ndimage.gaussian_filter(rng.normal(size=xx.shape), 1.0)
+    truth = 0.22 + 0.06 * np.sin(xx / 17.0 + 1.0) * np.cos(yy / 23.0) + 0.02 * texture
+    pred = 0.8 * truth + 0.03 + 0.0004 * (xx - yy)
+    cells = CellIndex(GEO_FINE, coarse).rows(0, GEO_FINE.height)
+    count = np.bincount(cells[cells >= 0], minlength=coarse.size).reshape(coarse.height, coarse.width)
+    sm = cell_means(truth, False, GEO_FINE, coarse) + 0.005 * rng.normal(size=count.shape)
+    sm[count < 0.5 * count.max()] = np.nan
+    sm[3, 5] = np.nan
+    return {"coarse": coarse, "truth": truth, "pred": pred, "sm": sm, "cells": cells}
+
+
+def test_smooth_correction_has_the_seams_of_the_truth_on_a_geographic_grid():
+    g = geo_scene()
+    cells, truth, pred, sm = g["cells"], g["truth"], g["pred"], g["sm"]
+    no_sm = ~np.isfinite(sm.ravel()[np.where(cells >= 0, cells, 0)]) & (cells >= 0)
+    assert no_sm.sum() > 500  # partial border cells and the cell inside
+    smooth, summary = correct_array(pred, GEO_FINE, g["coarse"], sm, "smooth")
+    const, _ = correct_array(pred, GEO_FINE, g["coarse"], sm, "constant")
+    truth_ratio = seam_ratio(truth, cells)
+    assert truth_ratio == pytest.approx(1.0, abs=0.05)  # the truth knows nothing of the cells
+    assert seam_ratio(const, cells) > 1.5 * truth_ratio
+    # the smooth surface continues into the cells without SMAP: no step where the correction would stop
+    assert abs(seam_ratio(smooth, cells) / truth_ratio - 1.0) < 0.04  # it was 1.75 / 0.996 while the correction
+    # stopped at the edges of cells without SMAP
+    assert summary.n_uncorrected == int(no_sm.sum())
+    # and on the cells with SMAP alone it adds no seams either
+    has = np.isfinite(sm.ravel())
+    inner = np.where(cells >= 0, has[np.where(cells >= 0, cells, 0)], False)
+    masked = np.where(inner, smooth, np.nan)
+    assert abs(seam_ratio(masked, np.where(inner, cells, -1)) / seam_ratio(np.where(inner, truth, np.nan),
+                                                                           np.where(inner, cells, -1)) - 1) < 0.05
+    # the corrected map is closer to the truth than the prediction (ubRMSD)
+    assert np.std(smooth - truth) < 0.6 * np.std(pred - truth)
+
+
+def test_smooth_correction_fades_out_over_a_region_without_smap():
+    pred = smooth_prediction()
+    sm = smooth_smap()
+    sm[:, 5:] = np.nan  # SMAP only on the five western cell columns
+    cells = cells_of_pixels()
+    out, summary = correct_array(pred, FINE, COARSE, sm, "smooth")
+    corr = out - pred
+    col = np.where(cells >= 0, cells % COARSE.width, -1)
+    # the cells with SMAP conserve it exactly
+    means = cell_means(out, False)
+    np.testing.assert_allclose(means[:, :5][np.isfinite(sm[:, :5])], sm[:, :5][np.isfinite(sm[:, :5])], atol=1e-9,
+                               rtol=0)
+    # the first column without SMAP continues the surface, the second takes it down to none at its far centre, and
+    # from the third on (pixels between two knots of zero) the prediction is left as it is
+    assert np.nanmax(np.abs(corr[col == 5])) > 0.01
+    np.testing.assert_array_equal(out[col >= 7], pred[col >= 7])
+    assert summary.n_uncorrected == int((np.isfinite(pred) & ((col >= 5) | (cells == 3 * COARSE.width + 4))).sum())
+    # no step anywhere: the largest step of the correction across the first cell edge without SMAP is no larger
+    # than its steps inside cells
+    d = np.abs(np.diff(corr, axis=1))
+    edge = (col[:, :-1] == 4) & (col[:, 1:] == 5)
+    inside = col[:, :-1] == col[:, 1:]
+    assert np.nanmax(d[edge]) < np.nanmax(d[inside]) and np.nanmean(d[edge]) < 2 * np.nanmean(d[inside])
+
+
+ALIGNED_FINE = Grid(UTM, (400000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), 135, 135)
+ALIGNED_COARSE = Grid(UTM, (400000.0, 9000.0, 0.0, 4600000.0, 0.0, -9000.0), 15, 15)  # 9 x 9 pixels per cell
+
+
+@pytest.mark.parametrize("grid", ["aligned", "geographic"])
+def test_smooth_correction_conserves_smap_to_1e8(grid):
+    if grid == "aligned":
+        fine, coarse = ALIGNED_FINE, ALIGNED_COARSE
+        rng = np.random.default_rng(2)
+        pred = 0.2 + 0.05 * ndimage.gaussian_filter(rng.normal(size=(fine.height, fine.width)), 3.0)
+        sm = rng.uniform(0.1, 0.35, (coarse.height, coarse.width))
+        sm[0, :] = np.nan
+        sm[7, 7] = np.nan
+    else:
+        fine, g = GEO_FINE, geo_scene(5)
+        coarse, pred, sm = g["coarse"], g["pred"], g["sm"]
+    pred = pred.copy()
+    pred[40:44, 50:60] = np.nan
+    out, summary = correct_array(pred, fine, coarse, sm, "smooth")
+    means = cell_means(out, False, fine, coarse)
+    has = np.isfinite(sm) & np.isfinite(cell_means(pred, False, fine, coarse))
+    assert has.sum() == summary.n_cells_corrected > 20
+    assert np.abs(means[has] - sm[has]).max() < 1e-8
+    assert summary.max_leftover < 1e-8 and summary.iterations < 200
+
+
+def test_knots_follow_smooth_residuals_and_bound_cell_noise():
+    fine, coarse = ALIGNED_FINE, ALIGNED_COARSE
+    yy, xx = np.mgrid[0:fine.height, 0:fine.width].astype(np.float64)
+    pred = np.full(xx.shape, 0.2)
+    # residuals of a plane: the knots are the plane at the cell centres (a bilinear surface reproduces it), no
+    # oscillation; the edge extension at the grid's border disturbs the outer knots, less by a factor of about 6
+    # with every cell inward
+    plane = 0.1 + 0.002 * xx - 0.001 * yy
+    sm = cell_means(pred + plane, False, fine, coarse)
+    corr = ResidualCorrector(CellIndex(fine, coarse), sm, "smooth")
+    corr.add(0, pred)
+    corr.solve()
+    centres = 0.1 + 0.002 * (9 * np.arange(15) + 4)[None, :] - 0.001 * (9 * np.arange(15) + 4)[:, None]
+    dev = [np.abs(corr.knots - centres)[k:15 - k, k:15 - k].max() for k in range(5)]
+    assert dev[3] < 5e-5 and all(dev[k + 1] < dev[k] / 4 for k in range(4))
+    inner = corr.knots[3:-3, 3:-3]  # second differences: 0 for the plane (its step is 0.018 per cell)
+    assert np.abs(np.diff(inner, 2, axis=0)).max() < 2e-5 and np.abs(np.diff(inner, 2, axis=1)).max() < 2e-5
+    # a checkerboard of cell noise (the one pattern the cell-mean operator damps most): the knots amplify it by the
+    # operator's inverse eigenvalue, (81 / 41)**2 = 3.90 for 9 x 9 pixels per cell, and no more
+    board = 0.01 * (-1.0) ** np.add.outer(np.arange(15), np.arange(15))
+    corr = ResidualCorrector(CellIndex(fine, coarse), 0.2 + board, "smooth")
+    corr.add(0, pred)
+    corr.solve()
+    gain = corr.knots[3:-3, 3:-3] / board[3:-3, 3:-3]
+    np.testing.assert_allclose(gain, (81 / 41) ** 2, rtol=0.02)
+    assert np.abs(corr.knots).max() < 4.5 * 0.01
+
+
+@pytest.mark.parametrize("mode", ["smooth", "atpk"])
+def test_blocks_of_any_size_give_the_same_correction(mode):
+    g = geo_scene(4)
+    pred = g["pred"].copy()
+    pred[30:33, :] = np.nan
+    results = []
+    for rows in (1, 7, 16, GEO_FINE.height):
+        corr = ResidualCorrector(CellIndex(GEO_FINE, g["coarse"]), g["sm"], mode)
+        for row0 in range(0, GEO_FINE.height, rows):
+            corr.add(row0, pred[row0:row0 + rows])
+        corr.solve()
+        out = np.vstack([corr.apply(row0, pred[row0:row0 + rows]) for row0 in range(0, GEO_FINE.height, rows)])
+        results.append((out, corr.finish()))
+    ref, ref_summary = results[-1]
+    assert ref_summary.max_cell_deviation < 1e-6 and ref_summary.n_uncorrected > 500
+    for out, summary in results[:-1]:
+        np.testing.assert_allclose(out, ref, atol=1e-10, rtol=0)  # sums in another order
+        assert (summary.n_uncorrected, summary.n_cells_corrected, summary.iterations) == (
+            ref_summary.n_uncorrected, ref_summary.n_cells_corrected, ref_summary.iterations)
