@@ -764,8 +764,9 @@ def markdown(result: dict[str, Any], command: str) -> str:
         "- What was tried to close the gap (feature subsampling, a detail gain from the scale-transfer check, local "
         "window models, smoothing or dropping the speckled SAR, factor-noise augmentation, linear trend + boosting, "
         "area-weighted aggregation at cell edges, area-to-point kriging of the residuals with seam ratios, a "
-        "disaggregation refit at 1 km), kept or not, with the numbers: `bench/ACCURACY-EXPERIMENTS.md` "
-        "(`bench/accuracy_experiments.py`, `--edges`, `--refit`); the "
+        "disaggregation refit at 1 km, a gain on the within-cell detail, a linear model of local contrasts for "
+        "the within-cell detail), kept or not, with the numbers: `bench/ACCURACY-EXPERIMENTS.md` "
+        "(`bench/accuracy_experiments.py`, `--edges`, `--refit`, `--detail`, `--detail-transfer`); the "
         "screening's collinearity filters (the study's, decided by the scale-transfer check, off) before RF: "
         "`bench/ACCURACY-SCREENING.md` (`bench/accuracy_experiments.py --screening`)."]
     lines += ["", "## Targets", ""]

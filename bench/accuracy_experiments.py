@@ -32,6 +32,28 @@ kriging ``atpk``), the residual's cell means by the center rule or by area share
 (RF, train defaults), forests refitted at 1 km on the training dates with targets = the prediction corrected against
 SMAP (constant or smooth), 1 to 3 times. Smooth residual correction.
 
+``--detail`` (with ``--seeds``, ``--screened``, ``--only``): the within-cell detail the forest flattens on the mosaics.
+RF with the train defaults (noise augmentation); its detail within each SMAP cell (prediction minus the cell mean)
+scaled by the scale-transfer check's gain (``rf, transfer gain``: SMAP's detail within 2x / 3x coarser cells on a
+forest's held-out detail, with the augmentation, uncapped), by that gain extrapolated from the 2x and 3x levels to
+SMAP's 9 km cell, or by the truth's own slope (``rf, truth slope as gain``: not a method, the headroom of any gain);
+or replaced by a **contrast detail**: a ridge regression fitted on the coarse pairs' local contrasts (each SMAP cell
+minus the mean of its 3 x 3 neighbourhood, same date, factors and SMAP alike, factors with the augmentation's 1 km
+noise), applied at 1 km to each pixel's factors minus their mean over its SMAP cell (``rf + contrast detail``), or
+half and half with the forest's detail (``rf, detail 1/2 contrast``); class fractions standardised like the other
+features, left in their units (``classes unscaled``: a rare class's contrast pays its full 0-to-1 coefficient in the
+penalty) or left out (``no classes``); ``bilinear anchors``: the forest's and the contrast field's cell means
+interpolated bilinearly instead of broadcast to the cell's pixels (no steps at cell edges). For comparison the
+contrast detail on the smooth SMAP surface alone (``smooth SMAP + contrast detail``) and the contrast model's
+whole 1 km field smooth-corrected (``contrast model alone``). Every product smooth-corrected; gap closed and seam
+ratio, averaged over the seeds. ``--screened``: on the factors smdownscale:screen selects with its defaults (the
+default chain's factors). Also ``..., 5 x 5`` (the
+contrasts over 5 x 5 cells) and ``..., penalty 10`` (ridge penalty 10 instead of 1), and a printed diagnosis of the
+forest's error per date (between / within cells, the detail's spread and correlation, cropland's wettest pixels).
+
+``--detail-transfer``: the forest and the contrast detail (bilinear anchors, class fractions unscaled) fitted on the
+previous scene of the same generator (cyclic, as the bench's transfer row) and applied to each scene.
+
 ``--screening``: the default chain (smdownscale:screen, then RF with the train defaults, through the engine's
 ``screen_factors``, ``train_model`` and ``downscale``) with each collinearity filter of the screening (the study's,
 decided by the scale-transfer check, off), next to RF on every factor.
@@ -333,6 +355,293 @@ def refit_variants(prep: acc.Prepared, seed: int = 0, max_pixels: int = 60000) -
     return out
 
 
+def _cell_detail(preds: list[np.ndarray], cells: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(cell mean broadcast to the pixels, detail = prediction minus it) per date; cells by the center rule."""
+    out = []
+    for p in preds:
+        v = p.ravel()
+        ok = np.isfinite(v) & (cells >= 0)
+        n = np.bincount(cells[ok], minlength=int(cells.max()) + 1)
+        s = np.bincount(cells[ok], v[ok], minlength=n.size)
+        mean = np.full(v.size, np.nan)
+        mean[ok] = (s / np.maximum(n, 1))[cells[ok]]
+        out.append((mean.reshape(p.shape), (v - mean).reshape(p.shape)))
+    return out
+
+
+def detail_transfer_variants(prep: acc.Prepared, src: acc.Prepared, seed: int = 0) -> dict[str, list[np.ndarray]]:
+    """The forest and the contrast detail (bilinear anchors, class fractions unscaled) fitted on another scene
+    (``src``, same generator) and applied to this one, smooth-corrected against this scene's SMAP."""
+    from smdownscale.algorithms import features, raster
+    from smdownscale.algorithms import train as tr
+    from smdownscale.algorithms.aggregate import CellIndex
+    from smdownscale.algorithms.residual import correct_array
+
+    smap, stacks = acc.training_dates(src)
+    pairs, _ = features.drop_constant_factors(features.coarse_pairs(smap, stacks))
+    augmentation = tr.make_augmentation(pairs, tr.NOISE_AUGMENTATION)[0]
+    x, y = augmentation.apply(pairs.X, pairs.y, seed) if augmentation is not None else (pairs.X, pairs.y)
+    est = tr._fit(tr.make_estimator("rf", None, seed, 2), x, y, "rf", seed)
+    beta = _contrast_model(pairs, augmentation, seed, scale_classes=False)
+    fine = _fine(prep, pairs.specs)
+    shape = prep.truth[0].shape
+    fgrid = raster.Grid.from_path(prep.stacks[0])
+    sms = [raster.read_all(p, dtype=np.float64)[0] for p in prep.smap]
+    cgrids = [raster.Grid.from_path(p) for p in prep.smap]
+    cells = CellIndex(fgrid, cgrids[0]).rows(0, shape[0]).ravel()
+    base = _predict(est, fine, shape)
+    whole = _fine_contrast(fine, np.zeros_like(cells), beta, shape)
+    out = {"rf, transfer": [correct_array(b, fgrid, cgrids[t], sms[t], "smooth")[0] for t, b in enumerate(base)]}
+    out["rf + contrast detail, bilinear anchors, classes unscaled, transfer"] = [
+        correct_array(_bilinear_means(base[t], cells, cgrids[t], fgrid) + f
+                      - _bilinear_means(f, cells, cgrids[t], fgrid), fgrid, cgrids[t], sms[t], "smooth")[0]
+        for t, f in enumerate(whole)]
+    return out
+
+
+def _diagnose(prep: acc.Prepared, pairs: Any, cells: np.ndarray, preds: list[np.ndarray]) -> None:
+    """Print where the error of 1 km products is, per date: between cells (cell mean error) or within them (truth's
+    detail minus the product's), the detail's spread and correlation next to the ceiling's, and on cropland (WorldCover
+    40) the bias on its wettest 35 % and the rest; the share of pixels with a factor outside the 1-99 % range of the
+    training cells' means."""
+    from smdownscale.algorithms import raster
+
+    ds = raster.open_raster(prep.stacks[0])
+    names = raster.band_names(ds, prep.stacks[0])
+    ds = None
+    lc = raster.read_all(prep.stacks[0], dtype=np.float64)[names.index("landcover")].ravel() \
+        if "landcover" in names else None
+    for t, truth in enumerate(prep.truth):
+        tv, ce = truth.ravel(), prep.baselines["ceiling"][t].ravel()
+        row = {}
+        for name, pv in (("rf", preds[t].ravel()), ("ceiling", ce)):
+            m = np.isfinite(tv) & np.isfinite(pv) & np.isfinite(ce) & (cells >= 0)
+            _, inv = np.unique(cells[m], return_inverse=True)
+            n = np.bincount(inv)
+            e = pv[m] - tv[m]
+            dt_ = tv[m] - (np.bincount(inv, tv[m]) / n)[inv]
+            dp = pv[m] - (np.bincount(inv, pv[m]) / n)[inv]
+            big = n >= 40
+            sd_ratio = np.sqrt(np.bincount(inv, dp * dp) / n)[big] / np.sqrt(np.bincount(inv, dt_ * dt_) / n)[big]
+            between = np.std((np.bincount(inv, e) / n)[inv])
+            row[name] = (f"within-cell error sd {np.std(dt_ - dp):.4f}, between-cell {between:.4f}, detail sd / "
+                         f"truth's (median cell) {np.median(sd_ratio):.2f}, detail R {np.corrcoef(dp, dt_)[0, 1]:.2f}")
+            if lc is not None and (lc[m] == 40).sum() > 50:
+                crop = lc[m] == 40
+                wet = crop & (tv[m] > np.quantile(tv[m][crop], 0.65))
+                row[name] += (f", cropland ubRMSD {np.std(e[crop]):.4f}, bias on its wettest 35 % "
+                              f"{np.mean(e[wet]):+.4f}, on the rest {np.mean(e[crop & ~wet]):+.4f}")
+        print(prep.scene.name, f"date {t}:", row, flush=True)
+    lo, hi = np.quantile(pairs.X, 0.01, axis=0), np.quantile(pairs.X, 0.99, axis=0)
+    cont = [j for j, n in enumerate(pairs.feature_names) if "=" not in n]
+    shares = []
+    for xf, _ in _fine(prep, pairs.specs):
+        shares.append(float(np.mean(((xf[:, cont] < lo[cont]) | (xf[:, cont] > hi[cont])).any(1))))
+    print(prep.scene.name, "share of 1 km pixels with a factor outside the 1-99 % range of the cell means, per date",
+          [round(v, 2) for v in shares], flush=True)
+
+
+def _bilinear_means(values: np.ndarray, cells: np.ndarray, coarse: Any, fine: Any) -> np.ndarray:
+    """The cell means of a 1 km field (center rule) interpolated bilinearly back to 1 km; the cell mean itself
+    where the interpolation has no value (next to cells without pixels)."""
+    from smdownscale.algorithms.sample import resample_bilinear
+
+    v = values.ravel()
+    ok = np.isfinite(v) & (cells >= 0)
+    n = np.bincount(cells[ok], minlength=coarse.width * coarse.height)
+    s = np.bincount(cells[ok], v[ok], minlength=n.size)
+    grid = np.where(n > 0, s / np.maximum(n, 1), np.nan)
+    out = resample_bilinear(grid.reshape(coarse.height, coarse.width), coarse, fine).ravel()
+    block = np.where(cells >= 0, grid[np.maximum(cells, 0)], np.nan)
+    return np.where(np.isfinite(out), out, block).reshape(values.shape)
+
+
+def _detail_slope(truth: list[np.ndarray], preds: list[np.ndarray], cells: np.ndarray) -> float:
+    """Regression slope of the truth's within-cell detail on the prediction's (pooled over dates)."""
+    num = den = 0.0
+    for (_, dt_), (_, dp) in zip(_cell_detail(truth, cells), _cell_detail(preds, cells)):
+        ok = np.isfinite(dt_) & np.isfinite(dp)
+        num += float(np.sum(dt_[ok] * dp[ok]))
+        den += float(np.sum(dp[ok] ** 2))
+    return num / den if den > 0 else 1.0
+
+
+def detail_variants(prep: acc.Prepared, seed: int = 0, screened: bool = False) -> dict[str, list[np.ndarray]]:
+    """Within-cell detail gain for the forest's flat 1 km range: the prediction's detail within each SMAP cell
+    scaled by a gain before the smooth residual correction. Gains: the scale-transfer check's (one level up: SMAP's
+    detail within 2x and 3x coarser cells regressed on the detail predicted by a forest trained on those cells,
+    with the noise augmentation, uncapped), the same extrapolated from the 2x and 3x levels to SMAP's 9x, and the
+    truth's slope (not a method: the headroom). Every product smooth-corrected like the downscale default.
+    ``screened``: on the factors smdownscale:screen selects with its defaults (the default chain's)."""
+    from smdownscale.algorithms import features, raster
+    from smdownscale.algorithms import train as tr
+    from smdownscale.algorithms.aggregate import CellIndex
+    from smdownscale.algorithms.residual import correct_array
+
+    smap, stacks = acc.training_dates(prep)
+    factors = None
+    if screened:
+        from smdownscale.algorithms import screen
+
+        factors = list(screen.screen_factors(smap, stacks, seed=seed, n_jobs=2).selected)
+    pairs, _ = features.drop_constant_factors(features.coarse_pairs(smap, stacks, factors))
+    fine = _fine(prep, pairs.specs)
+    shape = prep.truth[0].shape
+    fgrid = raster.Grid.from_path(prep.stacks[0])
+    sms = [raster.read_all(p, dtype=np.float64)[0] for p in prep.smap]
+    cgrids = [raster.Grid.from_path(p) for p in prep.smap]
+    cells = CellIndex(fgrid, cgrids[0]).rows(0, shape[0]).ravel()
+    augmentation = tr.make_augmentation(pairs, tr.NOISE_AUGMENTATION)[0]
+    x, y = augmentation.apply(pairs.X, pairs.y, seed) if augmentation is not None else (pairs.X, pairs.y)
+    est = tr._fit(tr.make_estimator("rf", None, seed, 2), x, y, "rf", seed)
+    base = _predict(est, fine, shape)
+    token = tr._AUGMENT.set(augmentation)
+    try:
+        gains = {f: _transfer_gain_at(pairs, f, seed) for f in tr.TRANSFER_FACTORS}
+    finally:
+        tr._AUGMENT.reset(token)
+    pooled = float(np.mean(list(gains.values())))
+    # flattening grows with the aggregation: extrapolate log(gain) linearly in log(factor) to SMAP's cell (9 x 1 km)
+    f2, f3 = tr.TRANSFER_FACTORS
+    slope = (np.log(max(gains[f3], 1e-3)) - np.log(max(gains[f2], 1e-3))) / (np.log(f3) - np.log(f2))
+    extrap = float(np.exp(np.log(max(gains[f2], 1e-3)) + slope * (np.log(9) - np.log(f2))))
+    oracle = _detail_slope(prep.truth, base, cells)
+    print(prep.scene.name, "gains", {k: round(v, 3) for k, v in gains.items()}, "pooled", round(pooled, 3),
+          "extrapolated", round(extrap, 3), "truth slope", round(oracle, 3), flush=True)
+
+    _diagnose(prep, pairs, cells, [correct_array(b, fgrid, cgrids[t], sms[t], "smooth")[0] for t, b in enumerate(base)])
+
+    def scaled(g: float) -> list[np.ndarray]:
+        out = []
+        for t, (m, d) in enumerate(_cell_detail(base, cells)):
+            p = np.where(np.isfinite(m), m + g * d, base[t])
+            out.append(correct_array(p, fgrid, cgrids[t], sms[t], "smooth")[0])
+        return out
+
+    out = {"rf": scaled(1.0), "rf, transfer gain": scaled(max(pooled, 1.0)),
+           "rf, extrapolated gain": scaled(min(max(extrap, 1.0), 3.0)), "rf, truth slope as gain": scaled(oracle)}
+    # the detail from a linear model of local contrasts: cell minus its 3 x 3 neighbourhood, factors and SMAP
+    means = _cell_detail(base, cells)
+    classes = np.array(["=" in n for n in pairs.feature_names])
+    for tag, kw in (("", {}), (", classes unscaled", {"scale_classes": False}), (", no classes", {"use": ~classes}),
+                    (", classes unscaled, 5 x 5", {"scale_classes": False, "radius": 2}),
+                    (", classes unscaled, penalty 10", {"scale_classes": False, "alpha": 10.0})):
+        beta = _contrast_model(pairs, augmentation, seed, **kw)
+        lin = _fine_contrast(fine, cells, beta, shape)
+        for name, wr in ((f"rf + contrast detail{tag}", 0.0), (f"rf, detail 1/2 contrast{tag}", 0.5)):
+            prods = []
+            for t, (m, dr) in enumerate(means):
+                p = np.where(np.isfinite(m) & np.isfinite(lin[t]), m + wr * dr + (1 - wr) * lin[t], base[t])
+                prods.append(correct_array(p, fgrid, cgrids[t], sms[t], "smooth")[0])
+            out[name] = prods
+        if kw:
+            # seam-free anchors: the forest's and the contrast field's cell means interpolated bilinearly
+            whole = _fine_contrast(fine, np.zeros_like(cells), beta, shape)
+            anchored = []
+            for t, f in enumerate(whole):
+                bm = _bilinear_means(base[t], cells, cgrids[t], fgrid)
+                bf = _bilinear_means(f, cells, cgrids[t], fgrid)
+                anchored.append(correct_array(bm + f - bf, fgrid, cgrids[t], sms[t], "smooth")[0])
+            out[f"rf + contrast detail, bilinear anchors{tag}"] = anchored
+            out[f"smooth SMAP + contrast detail{tag}"] = [correct_array(d, fgrid, cgrids[t], sms[t], "smooth")[0]
+                                                          for t, d in enumerate(lin)]
+            full = _fine_contrast(fine, np.zeros_like(cells), beta, shape)  # beta . (x - its scene mean)
+            out[f"contrast model alone{tag}"] = [correct_array(np.where(np.isfinite(f), f, np.nan), fgrid,
+                                                               cgrids[t], sms[t], "smooth")[0]
+                                                 for t, f in enumerate(full)]
+        print(prep.scene.name, f"contrast detail{tag}: truth slope", round(_detail_slope(
+            prep.truth, [m + d for (m, _), d in zip(means, lin)], cells), 3),
+            {k: round(float(v), 4) for k, v in zip(pairs.feature_names, beta) if v}, flush=True)
+    return out
+
+
+def _fine_contrast(fine: list, cells: np.ndarray, beta: np.ndarray, shape: tuple[int, int]) -> list[np.ndarray]:
+    """Per date the 1 km detail beta . (pixel's factors - their mean over its SMAP cell)."""
+    out = []
+    for xf, valid in fine:
+        c = cells[valid.ravel()]
+        ok = c >= 0
+        n = np.bincount(c[ok], minlength=int(cells.max()) + 1)
+        xm = np.zeros_like(xf)
+        for j in np.flatnonzero(beta):
+            xm[ok, j] = (np.bincount(c[ok], xf[ok, j], minlength=n.size) / np.maximum(n, 1))[c[ok]]
+        dv = np.full(c.size, np.nan)
+        dv[ok] = (xf[ok] - xm[ok]) @ beta
+        d = np.full(valid.size, np.nan)
+        d[valid.ravel()] = dv
+        out.append(d.reshape(shape))
+    return out
+
+
+def _contrast_model(pairs: Any, augmentation: Any, seed: int = 0, radius: int = 1, scale_classes: bool = True,
+                    use: np.ndarray | None = None, alpha: float = 1.0) -> np.ndarray:
+    """Coefficients of a ridge regression of SMAP's local contrast (a cell minus the mean of its (2 radius + 1)^2
+    neighbourhood, same date) on the factors' contrast, the factors with the noise augmentation's 1 km noise.
+    Features are standardised before the penalty; ``scale_classes`` False leaves class fractions in their units
+    (a rare class's contrast then costs its full 0-to-1 coefficient); ``use`` masks the features (others 0)."""
+    from scipy import ndimage
+    from sklearn.linear_model import Ridge
+
+    h, w = pairs.grid.height, pairs.grid.width
+    xs, ys = [], []
+    dates = np.asarray(pairs.dates).astype(str)
+    for d in np.unique(dates):
+        sel = dates == d
+        cols = np.column_stack([pairs.y[sel], pairs.X[sel]])
+        full = np.full((h * w, cols.shape[1]), np.nan)
+        full[pairs.cells[sel]] = cols
+        ok = np.isfinite(full[:, 0]).reshape(h, w).astype(np.float64)
+        cnt = ndimage.uniform_filter(ok, 2 * radius + 1, mode="constant") * (2 * radius + 1) ** 2
+        keep = (ok > 0).ravel() & (cnt.ravel() >= 4)
+        con = np.empty((int(keep.sum()), cols.shape[1]))
+        for j in range(cols.shape[1]):
+            v = np.nan_to_num(full[:, j]).reshape(h, w)
+            sm = ndimage.uniform_filter(v, 2 * radius + 1, mode="constant") * (2 * radius + 1) ** 2
+            con[:, j] = (full[:, j] - (sm.ravel() / np.maximum(cnt.ravel(), 1)))[keep]
+        ys.append(con[:, 0])
+        xs.append(con[:, 1:])
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    if augmentation is not None:
+        x, y = augmentation.apply(x, y, seed)
+    sd = x.std(0) + 1e-12
+    if not scale_classes:
+        sd[np.array(["=" in n for n in pairs.feature_names])] = 1.0
+    use = np.ones(x.shape[1], bool) if use is None else use
+    beta = np.zeros(x.shape[1])
+    beta[use] = Ridge(alpha=alpha, fit_intercept=False).fit(x[:, use] / sd[use], y).coef_ / sd[use]
+    return beta
+
+
+def _transfer_gain_at(pairs: Any, f: int, seed: int = 0) -> float:
+    """Slope of SMAP's detail within ``f`` x coarser cells on the detail a forest trained on those cells predicts
+    for held-out blocks (the scale-transfer check's folds)."""
+    from smdownscale.algorithms import train as tr
+
+    w = pairs.grid.width
+    _, dcode = np.unique(np.asarray(pairs.dates).astype(str), return_inverse=True)
+    est = tr.make_estimator("rf", {"n_estimators": 50}, seed, 2)
+    x, y, anchor = tr.coarsen_pairs(pairs, f)
+    b = f * max(1, -(-4 // f))
+    gs, gb = tr.spatial_groups(pairs.cells, w, b), tr.spatial_groups(anchor, w, b)
+    blocks = np.unique(gs)
+    k = min(3, blocks.size)
+    order = np.random.default_rng([seed, 17, f]).permutation(blocks.size)
+    fold_of = {int(blocks[i]): int(j % k) for j, i in enumerate(order)}
+    fs = np.array([fold_of[int(v)] for v in gs])
+    fb = np.array([fold_of.get(int(v), -1) for v in gb])
+    pred = np.full(pairs.y.size, np.nan)
+    for j in range(k):
+        pred[fs == j] = tr._fit(est, x[fb != j], y[fb != j], "rf", seed).predict(pairs.X[fs == j])
+    ok = np.isfinite(pred)
+    parent = dcode * 10**8 + (pairs.cells // w // f) * 10**4 + (pairs.cells % w // f)
+    _, inv = np.unique(parent[ok], return_inverse=True)
+    n = np.bincount(inv)
+    dp = pred[ok] - (np.bincount(inv, pred[ok]) / n)[inv]
+    dy = pairs.y[ok] - (np.bincount(inv, pairs.y[ok]) / n)[inv]
+    den = float(np.sum(dp * dp))
+    return float(np.sum(dp * dy)) / den if den > 0 else 1.0
+
+
 def _seed_mean(values: dict[str, float]) -> dict[str, float]:
     """Values of products named ``... #seed`` averaged over the seeds."""
     groups: dict[str, list[float]] = {}
@@ -349,7 +658,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--edges", action="store_true", help="area-weighted aggregation at cell edges and the residual "
                     "corrections (constant, smooth, area-to-point kriging), with seam ratios")
     ap.add_argument("--refit", action="store_true", help="the disaggregation refit at 1 km (mosaic gap)")
-    ap.add_argument("--seeds", default="0", help="with --edges: comma-separated seeds, results averaged over them")
+    ap.add_argument("--detail", action="store_true", help="a gain on the within-cell detail (the forest's flat 1 km "
+                    "range on the mosaics)")
+    ap.add_argument("--seeds", default="0", help="with --edges or --detail: comma-separated seeds, results averaged "
+                    "over them")
+    ap.add_argument("--screened", action="store_true", help="with --detail: on the factors the screening selects")
+    ap.add_argument("--detail-transfer", action="store_true", help="the contrast detail fitted on the previous scene "
+                    "of the same generator (cyclic, as the bench's transfer row) and applied to each scene")
     ap.add_argument("--only", default="", help="comma-separated scene names (default: every scene)")
     args = ap.parse_args(argv)
     acc.import_engine()
@@ -368,13 +683,22 @@ def main(argv: list[str] | None = None) -> int:
             products = edge_variants(prep, tuple(int(x) for x in args.seeds.split(",")))
         elif args.refit:
             products = refit_variants(prep)
+        elif args.detail_transfer:
+            same = [x for x in acc.SCENES if x.generator == s.generator]
+            o = same[(same.index(s) - 1) % len(same)]
+            src = acc.prepare(o, os.path.join(os.path.abspath(args.out), "scenes", o.name),
+                              acc.MOSAIC_SIZE_KM if o.generator == "mosaic" else 120, 4)
+            products = detail_transfer_variants(prep, src)
+        elif args.detail:
+            products = {f"{k} #{seed}": v for seed in (int(x) for x in args.seeds.split(","))
+                        for k, v in detail_variants(prep, seed, args.screened).items()}
         else:
             products = screening_variants(prep) if args.screening else variants(prep)
         scores = acc.score(prep, {**{k: prep.baselines[k] for k in ("bilinear", "ceiling")}, **products})
         b, c = scores["bilinear"]["ubrmsd"], scores["ceiling"]["ubrmsd"]
         gaps[s.name] = {k: acc.gap_closed(v["ubrmsd"], b, c) for k, v in scores.items() if k not in ("bilinear",
                                                                                                    "ceiling")}
-        if args.edges:
+        if args.edges or args.detail:
             gaps[s.name] = _seed_mean(gaps[s.name])
             seams[s.name] = _seed_mean(_seams(prep, {"truth": prep.truth, **products}))
             print(s.name, {k: round(v, 3) for k, v in seams[s.name].items()}, flush=True)
@@ -387,6 +711,8 @@ def main(argv: list[str] | None = None) -> int:
         title = "aggregation at cell edges and residual correction"
     elif args.refit:
         title = "disaggregation refit at 1 km"
+    elif args.detail:
+        title = "within-cell detail"
     lines = [f"# Accuracy experiments (issue 13): gap closed at 1 km per {title}", "",
              f"Produced by `bench/accuracy_experiments.py` ({time.perf_counter() - t0:.0f} s on {os.cpu_count()} "
              f"cores, CPython {platform.python_version()}, shared machine) on the scenes of `make bench-accuracy`; "
@@ -394,7 +720,8 @@ def main(argv: list[str] | None = None) -> int:
              "bilinear - ubRMSD ceiling); "
              + (f"RF with the train defaults on every factor (mean over seeds {args.seeds}), each product named "
                 "`pairs, residual correction` (`area`: cell means by area shares)." if args.edges else
-                "RF with the train defaults on every factor, smooth residual correction." if args.refit
+                "RF with the train defaults on every factor, smooth residual correction."
+                if args.refit or args.detail or args.detail_transfer
                 else "constant residual correction"
                 + ("." if args.screening else "; no screening (every factor).")), "",
              "| variant | " + " | ".join(scenes) + " | mean | lowest |", "|" + "---|" * (len(scenes) + 3)]
