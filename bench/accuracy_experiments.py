@@ -296,7 +296,7 @@ def edge_variants(prep: acc.Prepared, seeds: tuple[int, ...] = (0,)) -> dict[str
         for pairs in (False, True):
             model = os.path.join(work, f"rf-{'area' if pairs else 'center'}-{seed}.smdmodel")
             with _area(pairs, False):
-                tr.train_model(smap, stacks, model, "rf", cv_folds=0, n_jobs=2, seed=seed)
+                tr.train_model(tr.TrainRequest(smap, stacks, model, "rf", cv_folds=0, n_jobs=2, seed=seed))
             tag = "area pairs" if pairs else "rf"
             for residual, area in (("constant", False), ("smooth", False), ("atpk", False), ("smooth", True),
                                    ("atpk", True)):
