@@ -632,7 +632,8 @@ class ResidualCorrector:
         return out, tied
 
     def apply(self, row0: int, values: np.ndarray) -> np.ndarray:
-        """Corrected (rows, cols) block (float64); pixels whose cell has no residual keep their value.
+        """Corrected (rows, cols) block (float64). Pixels outside the coarse grid keep their value, and so do pixels
+        whose cell has no residual in constant mode (smooth and atpk continue their fading surface into them).
 
         Parameters
         ----------
