@@ -95,8 +95,9 @@ class DownscaleResult:
     #: Largest |mean of the corrected 1 km values of a cell - SMAP| (before clipping): rounding only.
     max_cell_deviation: float = math.nan
     n_cells_corrected: int = 0
-    #: Valid pixels whose cell has no SMAP value (nothing to conserve): left as predicted by 'constant', given the
-    #: fading surface of the neighbouring cells by 'smooth' and 'atpk'.
+    #: Valid pixels whose cell has no SMAP value or that lie outside the SMAP raster (nothing to conserve): left as
+    #: predicted by 'constant'; 'smooth' and 'atpk' give those in cells without a value the fading surface of the
+    #: neighbouring cells and leave those outside the raster as predicted.
     n_uncorrected: int = 0
     #: Pixels moved to the clip range.
     n_clipped: int = 0

@@ -36,8 +36,11 @@ Pixels whose cell has no SMAP value (nodata, or a partial cell at the area's bor
 conserve and are counted (``n_uncorrected``). Knots of such cells take the value of the nearest solved knot
 up to the kernel's reach (one cell in smooth mode, two in atpk; one more with ``area``) and are 0 further
 out. In constant mode their pixels keep the uncorrected prediction. Smooth and atpk apply their surface to
-them too, so the correction continues across the edge and fades out over the next cell or two instead of
-stopping with a step at the edge of the cell without SMAP: on the bench (bench/GAPS.md) that step was most of
+them too, so the correction continues across the edge and fades out instead of stopping with a step at the
+edge of the cell without SMAP. How far it reaches into a region without SMAP: smooth, the whole first cell
+and the half of the second facing it (the surface falls to 0 at that cell's centre); atpk, four cells (the
+copied knots two cells deep, then kriging weights that reach two cells further, small beyond the third);
+one cell more each with ``area``. On the bench (bench/GAPS.md) that step was most of
 the seam excess of the smooth correction (the default's seam ratio was 4.8-10.1 % off the truth's on the nine
 scenes, 0.1-4.0 % since). Pixels outside the SMAP raster keep the prediction in every mode.
 
@@ -117,8 +120,9 @@ class ResidualSummary:
     mean_abs_residual: float = math.nan
     #: Mass-conservation check: largest |mean of the corrected values of a cell - SMAP| (before clipping).
     max_cell_deviation: float = math.nan
-    #: Valid pixels whose cell has no SMAP value (nothing to conserve): constant mode leaves them uncorrected, smooth
-    #: and atpk continue their surface into them, fading out over a cell or two.
+    #: Valid pixels whose cell has no SMAP value or that lie outside the SMAP grid (nothing to conserve): constant
+    #: mode leaves them uncorrected; smooth and atpk continue their surface into cells without SMAP, fading out within
+    #: two to five cells (see the module docstring), and leave pixels outside the grid as predicted.
     n_uncorrected: int = 0
     #: Smooth mode: iterations run, and the largest per-cell residual left to the final constant step.
     iterations: int = 0
@@ -628,7 +632,8 @@ class ResidualCorrector:
         return out, tied
 
     def apply(self, row0: int, values: np.ndarray) -> np.ndarray:
-        """Corrected (rows, cols) block (float64); pixels whose cell has no residual keep their value.
+        """Corrected (rows, cols) block (float64). Pixels outside the coarse grid keep their value, and so do pixels
+        whose cell has no residual in constant mode (smooth and atpk continue their fading surface into them).
 
         Parameters
         ----------

@@ -295,9 +295,7 @@ class DownscaleAlgorithm(SmdAlgorithm):
             if res.sm_reading:
                 feedback.pushInfo(self.tr("SMAP values read with {}.").format(res.sm_reading))
             if res.n_uncorrected:
-                feedback.pushWarning(self.tr("{} pixels lie in cells without a SMAP value: nothing to conserve there "
-                                             "(smooth and kriging corrections fade out over them, constant leaves them "
-                                             "as predicted).").format(res.n_uncorrected))
+                feedback.pushWarning(self.uncorrected_note(mode, res.n_uncorrected))
         for warning in res.warnings:
             feedback.pushWarning(warning)
         if res.n_clipped and not res.warnings:
@@ -337,6 +335,16 @@ class DownscaleAlgorithm(SmdAlgorithm):
                                                  ", ".join(res.other_dates) or self.tr("none")))
         for name, n in res.other_date_factors.items():
             feedback.pushInfo(self.tr("Factor {} taken from a neighbouring date at {} pixels.").format(name, n))
+
+    def uncorrected_note(self, mode: str, n: int) -> str:
+        """What residual correction ``mode`` did with the ``n`` pixels that have no SMAP value to conserve (in cells
+        without one, or outside the SMAP raster)."""
+        if mode == "constant":
+            return self.tr("{} pixels lie in cells without a SMAP value or outside the SMAP raster and keep the "
+                           "uncorrected prediction.").format(n)
+        return self.tr("{} pixels lie in cells without a SMAP value or outside the SMAP raster: nothing to conserve "
+                       "there. The correction of the neighbouring cells continues into cells without a value and "
+                       "fades out; pixels outside the raster keep the prediction.").format(n)
 
     def _sm_reading(self, parameters, context) -> tuple[float | None, float | None]:
         """(scale, nodata) of the SMAP of residual correction; None: as the model was trained."""
@@ -437,9 +445,7 @@ class DownscaleAlgorithm(SmdAlgorithm):
             if window:
                 self.report_temporal(res, feedback, window)
             if res.n_uncorrected:
-                feedback.pushWarning(self.tr("{}: {} pixels lie in cells without a SMAP value: nothing to conserve "
-                                             "there (smooth and kriging corrections fade out over them, constant "
-                                             "leaves them as predicted).").format(res.date, res.n_uncorrected))
+                feedback.pushWarning(f"{res.date}: {self.uncorrected_note(mode, res.n_uncorrected)}")
             for warning in res.warnings:
                 feedback.pushWarning(f"{res.date}: {warning}")
         entries = self.run_engine(engine.read_series_list, os.path.join(out_dir, engine.LIST_NAME))

@@ -5,12 +5,21 @@ import os
 import numpy as np
 import pytest
 from osgeo import gdal
-from qgis.core import QgsProcessingException
+from qgis.core import QgsProcessingException, QgsProcessingFeedback
 
 from smdownscale.algorithms import model_io
-from smdownscale.algorithms.raster import read_all, write_raster
+from smdownscale.algorithms.raster import Grid, read_all, write_raster
 from smdownscale.processing_provider.algs.downscale import DownscaleAlgorithm as A
-from smdownscale.tests.scenes import RS_FINE, RS_H, RS_LST, RS_NDVI, RS_W, residual_scene, rs_relation
+from smdownscale.tests.scenes import (
+    RS_COARSE,
+    RS_FINE,
+    RS_H,
+    RS_LST,
+    RS_NDVI,
+    RS_W,
+    residual_scene,
+    rs_relation,
+)
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +88,49 @@ def test_default_is_complete_smooth_and_flags_each_pixel(run, scene, tmp_path):
     assert [c.color.name() for c in classes] == [QUALITY_COLORS[k] for k in (1, 2, 3, 4)]
     assert quality_labels()[2] == "Missing factors filled (coarse-cell means)"
     assert quality_labels()[4] == "Factors partly from a neighbouring date"
+
+
+class _Warnings(QgsProcessingFeedback):
+    def __init__(self):
+        super().__init__()
+        self.lines: list[str] = []
+
+    def pushWarning(self, warning):
+        self.lines.append(warning)
+
+
+def test_log_says_what_each_mode_does_with_pixels_without_smap(run, scene, tmp_path):
+    # SMAP missing on one cell, and on the last cell column by a SMAP raster one column short of the stack
+    sm = scene["sm"][:, :4].copy()
+    sm[1, 2] = np.nan
+    smap = str(tmp_path / "smap_20230601.tif")
+    write_raster(smap, Grid(RS_COARSE.crs_wkt, RS_COARSE.transform, 4, 4), sm)
+    raw = scene["raw"]
+    hole = np.zeros(raw.shape, bool)
+    hole[9:18, 18:27] = True
+    outside = np.zeros(raw.shape, bool)
+    outside[:, 36:] = True
+    n = int((np.isfinite(raw) & (hole | outside)).sum())
+    got = {}
+    for mode, index in (("constant", 0), ("smooth", 2)):
+        feedback = _Warnings()
+        out = str(tmp_path / f"{mode}.tif")
+        run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS: scene["stack"], A.SOIL_MOISTURE: smap,
+                                      A.RESIDUAL_CORRECTION: index, A.FILL_GAPS: False, A.CLIP_MIN: -1.0,
+                                      A.CLIP_MAX: 2.0, A.OUTPUT: out}, feedback=feedback)
+        got[mode] = read_all(out)[0].astype(np.float64)
+        notes = [line for line in feedback.lines if "pixels lie in cells without a SMAP value" in line]
+        assert len(notes) == 1 and notes[0].startswith(f"{n} pixels ")
+        got[mode + " note"] = notes[0]
+    assert got["constant note"].endswith("and keep the uncorrected prediction.")
+    assert "continues into cells without a value and fades out; pixels outside the raster keep the prediction" in (
+        got["smooth note"])
+    # what the notes say: constant keeps the prediction in both; smooth continues into the cell without SMAP only
+    valid = np.isfinite(raw)
+    for mode in ("constant", "smooth"):
+        np.testing.assert_allclose(got[mode][outside & valid], raw[outside & valid], atol=1e-6)
+    np.testing.assert_allclose(got["constant"][hole & valid], raw[hole & valid], atol=1e-6)
+    assert np.abs(got["smooth"] - raw)[hole & valid].max() > 0.01
 
 
 def test_downscale_without_correction_gives_the_model(run, scene, tmp_path):

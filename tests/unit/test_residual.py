@@ -462,3 +462,27 @@ def test_blocks_of_any_size_give_the_same_correction(mode):
         np.testing.assert_allclose(out, ref, atol=1e-10, rtol=0)  # sums in another order
         assert (summary.n_uncorrected, summary.n_cells_corrected, summary.iterations) == (
             ref_summary.n_uncorrected, ref_summary.n_cells_corrected, ref_summary.iterations)
+
+
+@pytest.mark.parametrize("mode", ["smooth", "atpk"])
+@pytest.mark.parametrize("area", [False, True])
+def test_continuation_into_a_region_without_smap_reaches_as_documented(mode, area):
+    # SMAP on the five western cell columns only, noisy residuals (their knots are the largest the surface carries)
+    fine, coarse = ALIGNED_FINE, ALIGNED_COARSE
+    rng = np.random.default_rng(1)
+    pred = np.full((fine.height, fine.width), 0.2)
+    sm = 0.25 + 0.02 * rng.normal(size=(coarse.height, coarse.width))
+    sm[:, 5:] = np.nan
+    out, summary = correct_array(pred, fine, coarse, sm, mode, area=area)
+    corr = np.abs(out - pred)
+    # cell columns without SMAP counted from the edge (1 = the first), 9 pixels each
+    depth = np.arange(fine.width) // 9 - 4
+    # smooth: the whole first cell and the half of the second facing it (the surface is 0 from that cell's centre
+    # on); atpk: four cells; one more each with area shares (module docstring)
+    last = {"smooth": 2, "atpk": 4}[mode] + area
+    assert corr[:, depth == last].max() > 1e-4 and corr[:, depth == 1].max() > 0.01
+    if mode == "smooth":
+        half = (depth == last) & (np.arange(fine.width) % 9 >= 4)
+        np.testing.assert_array_equal(out[:, half], pred[:, half])
+    np.testing.assert_array_equal(out[:, depth > last], pred[:, depth > last])
+    assert summary.n_uncorrected == int((depth >= 1).sum()) * fine.height
