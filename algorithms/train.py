@@ -25,10 +25,17 @@ Hyperparameter search (``search_seconds`` > 0): for each model, the default conf
 configurations drawn at random without replacement from a grid of sensible values are scored by the
 pooled spatial-CV RMSE until the time budget is spent; every configuration tried and the winner are
 recorded in the metadata. Selecting on the same folds that report skill flatters the winner a little.
+
+Cores (``n_jobs``): forests and larger histogram boosting fits use them in their own threads, one fit at a
+time; fits that run on one core (SVR, CART, the hybrid's boosting, histogram boosting on few samples) run side
+by side instead, the folds of a cross-validation or transfer check and the final fit beside the reported
+folds. Each fold is the same fit on the same rows with the same seed, and results are taken in fold order, so
+metrics, early stops and picks are those of one fit at a time.
 """
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import contextlib
 import contextvars
@@ -305,8 +312,8 @@ def _fit_rows(n: int) -> int:
     return n * (aug.copies if aug is not None else 1)
 
 
-#: The threads train_model runs single-threaded fits on side by side (None: every fit in turn, in the caller).
-_POOL: contextvars.ContextVar[concurrent.futures.ThreadPoolExecutor | None] = contextvars.ContextVar(
+#: The threads train_model runs single-threaded fits on side by side, and how many (None: every fit in turn).
+_POOL: contextvars.ContextVar[tuple[concurrent.futures.ThreadPoolExecutor, int] | None] = contextvars.ContextVar(
     "smd_fit_pool", default=None)
 
 
@@ -322,7 +329,7 @@ def _fit_pool(n_jobs: int) -> Iterator[None]:
         yield
         return
     pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="smd-fit")
-    token = _POOL.set(pool)
+    token = _POOL.set((pool, workers))
     try:
         yield
     finally:
@@ -330,13 +337,16 @@ def _fit_pool(n_jobs: int) -> Iterator[None]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _in_order(jobs: Sequence[Callable[[], Any]], side_by_side: bool, is_canceled: IsCanceled) -> Iterator[Any]:
+def _in_order(jobs: Sequence[Callable[[], Any]], side_by_side: bool, is_canceled: IsCanceled,
+              may_stop: bool = False) -> Iterator[Any]:
     """The results of ``jobs``, in order. With ``side_by_side`` and a pool (:func:`_fit_pool`), the jobs run on its
     threads, each in a copy of this context (the augmentation) and checking ``is_canceled`` before it starts; else
     one after the other, here. The results and the order they come in are the same either way; closing the
-    iterator early (a stopped check, an error, a cancel) drops the jobs not started and waits for the running ones."""
-    pool = _POOL.get() if side_by_side and len(jobs) > 1 else None
-    if pool is None:
+    iterator early (a stopped check, an error, a cancel) drops the jobs not started and waits for the running ones.
+    When the caller ``may_stop`` after any result, a job starts only once the results before it are taken but
+    the pool's size, so a stop wastes at most the fits already running beside the last one taken."""
+    pooled = _POOL.get() if side_by_side and len(jobs) > 1 else None
+    if pooled is None:
         for job in jobs:
             if is_canceled():
                 raise Canceled()
@@ -348,12 +358,23 @@ def _in_order(jobs: Sequence[Callable[[], Any]], side_by_side: bool, is_canceled
             raise Canceled()
         return job()
 
-    futures = [pool.submit(contextvars.copy_context().run, run, job) for job in jobs]
+    pool, workers = pooled
+    todo = iter(jobs)
+    futures: collections.deque[concurrent.futures.Future] = collections.deque()
+
+    def start(count: int) -> None:
+        for job in itertools.islice(todo, count):
+            futures.append(pool.submit(contextvars.copy_context().run, run, job))
+
+    start(workers if may_stop else len(jobs))
     try:
-        for fut in futures:
+        while futures:
             if is_canceled():
                 raise Canceled()
-            yield fut.result()
+            result = futures[0].result()
+            futures.popleft()
+            yield result
+            start(1)
     finally:
         for fut in futures:
             fut.cancel()
@@ -503,7 +524,7 @@ def cross_validate(estimator: Any, pairs: Pairs, splits: list[tuple[np.ndarray, 
     side_by_side = deadline is None and _single_threaded(model_type, _fit_rows(max((len(tr) for tr, _ in splits),
                                                                                    default=0)))
     jobs = [functools.partial(fold, k, train, test) for k, (train, test) in enumerate(splits)]
-    with contextlib.closing(_in_order(jobs, side_by_side, is_canceled)) as results:
+    with contextlib.closing(_in_order(jobs, side_by_side, is_canceled, sse_bound is not None)) as results:
         for k, ((_, test), fold_pred) in enumerate(zip(splits, results)):
             pred[test] = fold_pred
             fold_metrics = _clean(metrics(pred[test], pairs.y[test]))
@@ -626,7 +647,7 @@ def scale_transfer(estimator: Any, pairs: Pairs, model_type: str, folds: int, bl
         most_rows = max([most_rows] + [int(tr.sum()) for tr, _ in runs])
     preds, truths, fold_rmse = [], [], []
     side_by_side = _single_threaded(model_type, _fit_rows(most_rows))
-    with contextlib.closing(_in_order(jobs, side_by_side, is_canceled)) as results:
+    with contextlib.closing(_in_order(jobs, side_by_side, is_canceled, bound is not None)) as results:
         for f, runs in plans:
             pred = np.full(pairs.y.size, np.nan)
             per_fold = []
@@ -1015,7 +1036,8 @@ class TrainRequest:
     min_valid_fraction: float = 0.5
     #: Seed of every split, subsample, noise copy and fit.
     seed: int = 0
-    #: Parallel jobs of the forests (-1: every core).
+    #: Cores used: the forests' threads; single-threaded fits (SVR, CART, the hybrid, small histogram boosting) of
+    #: cross-validation, the scale-transfer check and the final fit run this many side by side (-1: every core).
     n_jobs: int = -1
     #: How the reported cross-validation holds samples out: one of :data:`CV_MODES`.
     cv_mode: str = options.CV_MODES.default_key
@@ -1155,7 +1177,7 @@ def _train_pairs(request: TrainRequest, pairs: Pairs, constant: list[str], augme
     estimator = _with_caps(make_estimator(choice.model_type, choice.params, request.seed, request.n_jobs),
                            choice.model_type, pairs.y.size, choice.params)
     cv = None
-    pool = _POOL.get()
+    pool = (_POOL.get() or (None,))[0]
     final_fit = None
     if request.cv_folds and pool is not None and _single_threaded(choice.model_type, _fit_rows(pairs.y.size)):
         # a single-threaded final fit runs beside the reported cross-validation's folds (it needs none of them)
