@@ -343,8 +343,8 @@ def _in_order(jobs: Sequence[Callable[[], Any]], side_by_side: bool, is_canceled
     threads, each in a copy of this context (the augmentation) and checking ``is_canceled`` before it starts; else
     one after the other, here. The results and the order they come in are the same either way; closing the
     iterator early (a stopped check, an error, a cancel) drops the jobs not started and waits for the running ones.
-    When the caller ``may_stop`` after any result, a job starts only once the results before it are taken but
-    the pool's size, so a stop wastes at most the fits already running beside the last one taken."""
+    When the caller ``may_stop`` after any result, no more jobs run ahead of the results taken than the pool has
+    threads, so a stop wastes at most the fits already running beside the last result taken."""
     pooled = _POOL.get() if side_by_side and len(jobs) > 1 else None
     if pooled is None:
         for job in jobs:
