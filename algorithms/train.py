@@ -25,10 +25,18 @@ Hyperparameter search (``search_seconds`` > 0): for each model, the default conf
 configurations drawn at random without replacement from a grid of sensible values are scored by the
 pooled spatial-CV RMSE until the time budget is spent; every configuration tried and the winner are
 recorded in the metadata. Selecting on the same folds that report skill flatters the winner a little.
+
+Cores (``n_jobs``): forests and larger histogram boosting fits use them in their own threads, one fit at a
+time; fits that run on one core (SVR, CART, the hybrid's boosting, histogram boosting on few samples) run side
+by side instead, the folds of a cross-validation or transfer check and the final fit beside the reported
+folds. Each fold is the same fit on the same rows with the same seed, and results are taken in fold order, so
+metrics, early stops and picks are those of one fit at a time.
 """
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import contextlib
 import contextvars
 import datetime as dt
@@ -38,7 +46,7 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -291,6 +299,88 @@ def _threads(model_type: str, n: int) -> Any:
     return contextlib.nullcontext()
 
 
+def _single_threaded(model_type: str, rows: int) -> bool:
+    """Whether a fit of ``rows`` rows (noisy copies included) runs on one core: SVR, CART, the hybrid's boosting and
+    histogram boosting below :data:`HGB_SINGLE_THREAD_BELOW` (the forests and larger histogram boosting use the
+    cores themselves, so their folds run one at a time)."""
+    return model_type in ("svr", "cart", "linear_gbr") or (model_type == "gbr" and rows < HGB_SINGLE_THREAD_BELOW)
+
+
+def _fit_rows(n: int) -> int:
+    """The rows a fit on ``n`` samples sees (the noisy copies of this call's augmentation included)."""
+    aug = _AUGMENT.get()
+    return n * (aug.copies if aug is not None else 1)
+
+
+#: The threads train_model runs single-threaded fits on side by side, and how many (None: every fit in turn).
+_POOL: contextvars.ContextVar[tuple[concurrent.futures.ThreadPoolExecutor, int] | None] = contextvars.ContextVar(
+    "smd_fit_pool", default=None)
+
+
+@contextlib.contextmanager
+def _fit_pool(n_jobs: int) -> Iterator[None]:
+    """Within the block, single-threaded fits run side by side on ``n_jobs`` threads (-1: every core; 0 or 1: none).
+    scikit-learn's tree building, libsvm and numpy release the GIL, so threads use the cores; leaving the block
+    waits for every fit still running."""
+    from joblib import effective_n_jobs
+
+    workers = effective_n_jobs(n_jobs) if n_jobs else 1
+    if workers <= 1:
+        yield
+        return
+    pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="smd-fit")
+    token = _POOL.set((pool, workers))
+    try:
+        yield
+    finally:
+        _POOL.reset(token)
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _in_order(jobs: Sequence[Callable[[], Any]], side_by_side: bool, is_canceled: IsCanceled,
+              may_stop: bool = False) -> Iterator[Any]:
+    """The results of ``jobs``, in order. With ``side_by_side`` and a pool (:func:`_fit_pool`), the jobs run on its
+    threads, each in a copy of this context (the augmentation) and checking ``is_canceled`` before it starts; else
+    one after the other, here. The results and the order they come in are the same either way; closing the
+    iterator early (a stopped check, an error, a cancel) drops the jobs not started and waits for the running ones.
+    When the caller ``may_stop`` after any result, no more jobs run ahead of the results taken than the pool has
+    threads, so a stop wastes at most the fits already running beside the last result taken."""
+    pooled = _POOL.get() if side_by_side and len(jobs) > 1 else None
+    if pooled is None:
+        for job in jobs:
+            if is_canceled():
+                raise Canceled()
+            yield job()
+        return
+
+    def run(job: Callable[[], Any]) -> Any:
+        if is_canceled():
+            raise Canceled()
+        return job()
+
+    pool, workers = pooled
+    todo = iter(jobs)
+    futures: collections.deque[concurrent.futures.Future] = collections.deque()
+
+    def start(count: int) -> None:
+        for job in itertools.islice(todo, count):
+            futures.append(pool.submit(contextvars.copy_context().run, run, job))
+
+    start(workers if may_stop else len(jobs))
+    try:
+        while futures:
+            if is_canceled():
+                raise Canceled()
+            result = futures[0].result()
+            futures.popleft()
+            yield result
+            start(1)
+    finally:
+        for fut in futures:
+            fut.cancel()
+        concurrent.futures.wait(futures)
+
+
 @dataclass(frozen=True)
 class _Augmentation:
     """Noisy copies of the training samples: ``sd`` per feature column (0 for class fractions)."""
@@ -422,21 +512,28 @@ def cross_validate(estimator: Any, pairs: Pairs, splits: list[tuple[np.ndarray, 
     per_fold = []
     start = _clock()
     sse = 0.0
-    for k, (train, test) in enumerate(splits):
-        if is_canceled():
-            raise Canceled()
+
+    def fold(k: int, train: np.ndarray, test: np.ndarray) -> np.ndarray:
         if deadline is not None and _clock() + ((_clock() - start) / k if k else fold_s) > deadline:
             raise _OverBudgetError()
         est = _fit(estimator, pairs.X[train], pairs.y[train], model_type, seed)
         with _threads(model_type, pairs.y.size):
-            pred[test] = est.predict(pairs.X[test])
-        fold = _clean(metrics(pred[test], pairs.y[test]))
-        fold["fold"] = k + 1
-        per_fold.append(fold)
-        sse += float(np.sum((pred[test] - pairs.y[test]) ** 2))
-        if sse_bound is not None and sse > sse_bound * (1.0 + 1e-9):
-            raise _CannotWinError(k + 1)
-        progress((k + 1) / len(splits))
+            return est.predict(pairs.X[test])
+
+    # single-threaded folds run side by side (not in a search: its budget is kept fold by fold)
+    side_by_side = deadline is None and _single_threaded(model_type, _fit_rows(max((len(tr) for tr, _ in splits),
+                                                                                   default=0)))
+    jobs = [functools.partial(fold, k, train, test) for k, (train, test) in enumerate(splits)]
+    with contextlib.closing(_in_order(jobs, side_by_side, is_canceled, sse_bound is not None)) as results:
+        for k, ((_, test), fold_pred) in enumerate(zip(splits, results)):
+            pred[test] = fold_pred
+            fold_metrics = _clean(metrics(pred[test], pairs.y[test]))
+            fold_metrics["fold"] = k + 1
+            per_fold.append(fold_metrics)
+            sse += float(np.sum((pred[test] - pairs.y[test]) ** 2))
+            if sse_bound is not None and sse > sse_bound * (1.0 + 1e-9):
+                raise _CannotWinError(k + 1)
+            progress((k + 1) / len(splits))
     return {"pooled": _clean(metrics(pred, pairs.y)), "per_fold": per_fold}
 
 
@@ -526,7 +623,10 @@ def scale_transfer(estimator: Any, pairs: Pairs, model_type: str, folds: int, bl
     w = pairs.grid.width
     out: dict[str, Any] = {"factors": {}, "method": "trained on grids coarser than SMAP's, predicted on SMAP cells "
                                                      "of held-out spatial blocks"}
-    preds, truths, fold_rmse = [], [], []
+    # every factor's folds first (cheap), so that single-threaded fits of both factors can run side by side
+    plans: list[tuple[int, list[tuple[np.ndarray, np.ndarray]]]] = []
+    jobs: list[Callable[[], np.ndarray]] = []
+    most_rows = 0
     for f in factors:
         x, y, anchor = coarsen_pairs(pairs, f)
         b = f * max(1, -(-block_cells // f))
@@ -540,33 +640,43 @@ def scale_transfer(estimator: Any, pairs: Pairs, model_type: str, folds: int, bl
         fold_of = {int(blocks[i]): int(j % k) for j, i in enumerate(order)}
         fs = np.array([fold_of[int(v)] for v in g_small])
         fb = np.array([fold_of.get(int(v), -1) for v in g_big])
-        pred = np.full(pairs.y.size, np.nan)
-        per_fold = []
-        for j in range(k):
-            if is_canceled():
-                raise Canceled()
-            tr, te = fb != j, fs == j
-            if tr.sum() < 10 or not te.any():
+        runs = [(tr, te) for tr, te in ((fb != j, fs == j) for j in range(k)) if tr.sum() >= 10 and te.any()]
+        plans.append((f, runs))
+        jobs += [functools.partial(_transfer_fold, estimator, x[tr], y[tr], pairs.X[te], model_type, seed)
+                 for tr, te in runs]
+        most_rows = max([most_rows] + [int(tr.sum()) for tr, _ in runs])
+    preds, truths, fold_rmse = [], [], []
+    side_by_side = _single_threaded(model_type, _fit_rows(most_rows))
+    with contextlib.closing(_in_order(jobs, side_by_side, is_canceled, bound is not None)) as results:
+        for f, runs in plans:
+            pred = np.full(pairs.y.size, np.nan)
+            per_fold = []
+            for (_, te), fold_pred in zip(runs, results):
+                pred[te] = fold_pred
+                per_fold.append(float(np.sqrt(np.mean((pred[te] - pairs.y[te]) ** 2))))
+                i = len(fold_rmse) + len(per_fold) - 1
+                if bound is not None and (i >= len(bound) or per_fold[-1] >= bound[i]):
+                    return {"fold_rmse": fold_rmse + per_fold, "stopped": i + 1}
+            ok = np.isfinite(pred)
+            if not ok.any():
                 continue
-            est = _fit(estimator, x[tr], y[tr], model_type, seed)
-            with _threads(model_type, int(tr.sum())):
-                pred[te] = est.predict(pairs.X[te])
-            per_fold.append(float(np.sqrt(np.mean((pred[te] - pairs.y[te]) ** 2))))
-            i = len(fold_rmse) + len(per_fold) - 1
-            if bound is not None and (i >= len(bound) or per_fold[-1] >= bound[i]):
-                return {"fold_rmse": fold_rmse + per_fold, "stopped": i + 1}
-        ok = np.isfinite(pred)
-        if not ok.any():
-            continue
-        out["factors"][str(f)] = _clean(metrics(pred[ok], pairs.y[ok]))
-        preds.append(pred[ok])
-        truths.append(pairs.y[ok])
-        fold_rmse += per_fold
+            out["factors"][str(f)] = _clean(metrics(pred[ok], pairs.y[ok]))
+            preds.append(pred[ok])
+            truths.append(pairs.y[ok])
+            fold_rmse += per_fold
     if not preds:
         return None
     out["pooled"] = _clean(metrics(np.concatenate(preds), np.concatenate(truths)))
     out["fold_rmse"] = fold_rmse
     return out
+
+
+def _transfer_fold(estimator: Any, x: np.ndarray, y: np.ndarray, x_test: np.ndarray, model_type: str,
+                   seed: int) -> np.ndarray:
+    """One scale-transfer fold: fitted on the coarser cells ``x``, ``y``, the predictions at ``x_test``."""
+    est = _fit(estimator, x, y, model_type, seed)
+    with _threads(model_type, y.size):
+        return est.predict(x_test)
 
 
 AUTO_BASELINE = "rf"
@@ -926,7 +1036,8 @@ class TrainRequest:
     min_valid_fraction: float = 0.5
     #: Seed of every split, subsample, noise copy and fit.
     seed: int = 0
-    #: Parallel jobs of the forests (-1: every core).
+    #: Cores used: the forests' threads; single-threaded fits (SVR, CART, the hybrid, small histogram boosting) of
+    #: cross-validation, the scale-transfer check and the final fit run this many side by side (-1: every core).
     n_jobs: int = -1
     #: How the reported cross-validation holds samples out: one of :data:`CV_MODES`.
     cv_mode: str = options.CV_MODES.default_key
@@ -1046,6 +1157,13 @@ def _train(request: TrainRequest, progress: Progress, is_canceled: IsCanceled) -
     check_apart({"model file": request.output}, {"soil moisture raster": list(request.sm_paths),
                                                  "factor stack": list(request.stack_paths)})
     pairs, constant, augmentation_meta = _training_pairs(request, lambda f: progress(0.3 * f), is_canceled)
+    with _fit_pool(request.n_jobs):
+        return _train_pairs(request, pairs, constant, augmentation_meta, progress, is_canceled)
+
+
+def _train_pairs(request: TrainRequest, pairs: Pairs, constant: list[str], augmentation_meta: dict[str, Any] | None,
+                 progress: Progress, is_canceled: IsCanceled) -> TrainResult:
+    """Selection, reported cross-validation, final fit and the model file, from the training pairs."""
     sel_folds = request.cv_folds or SELECTION_FOLDS
     spatial = nblocks = None
     if request.cv_folds and request.cv_mode == "spatial" or request.selecting:
@@ -1059,12 +1177,25 @@ def _train(request: TrainRequest, progress: Progress, is_canceled: IsCanceled) -
     estimator = _with_caps(make_estimator(choice.model_type, choice.params, request.seed, request.n_jobs),
                            choice.model_type, pairs.y.size, choice.params)
     cv = None
-    if request.cv_folds:
-        cv = _reported_cv(request, pairs, choice, estimator, (spatial, nblocks), selector,
-                          lambda f: progress(cv_start + (0.9 - cv_start) * f), is_canceled)
-    if is_canceled():
-        raise Canceled()
-    final = prepare_for_saving(_fit(estimator, pairs.X, pairs.y, choice.model_type, request.seed))
+    pool = (_POOL.get() or (None,))[0]
+    final_fit = None
+    if request.cv_folds and pool is not None and _single_threaded(choice.model_type, _fit_rows(pairs.y.size)):
+        # a single-threaded final fit runs beside the reported cross-validation's folds (it needs none of them)
+        final_fit = pool.submit(contextvars.copy_context().run, _fit, estimator, pairs.X, pairs.y, choice.model_type,
+                                request.seed)
+    try:
+        if request.cv_folds:
+            cv = _reported_cv(request, pairs, choice, estimator, (spatial, nblocks), selector,
+                              lambda f: progress(cv_start + (0.9 - cv_start) * f), is_canceled)
+        if is_canceled():
+            raise Canceled()
+        fitted = final_fit.result() if final_fit is not None else _fit(estimator, pairs.X, pairs.y,
+                                                                      choice.model_type, request.seed)
+    finally:
+        if final_fit is not None:
+            final_fit.cancel()
+            concurrent.futures.wait([final_fit])
+    final = prepare_for_saving(fitted)
     progress(0.95)
     meta = _metadata(request, pairs, constant, final, choice, cv, augmentation_meta)
     if is_canceled():
