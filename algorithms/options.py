@@ -113,6 +113,13 @@ EE_RESIDUAL_MODES = Choices({
     "smooth": RESIDUAL_MODES.label("smooth"),
 }, default="smooth")
 
+#: The within-cell detail of a downscaled map (``detail.py``): the model's own prediction, or the contrast detail
+#: (a linear model of local contrasts fitted in training, anchored on the model's cell means).
+DETAIL_MODES = Choices({
+    "model": "the model's own 1 km prediction",
+    "contrast": "linear model of local contrasts (fitted in scale-aware training)",
+}, default="model")
+
 #: How training's cross-validation holds samples out.
 CV_MODES = Choices({
     "spatial": "spatial blocks",
@@ -140,5 +147,5 @@ TRAINING_MODES = Choices({
 #: three of the four mosaic scenes (factors that change between dates), so it is off by default.
 FILL_WINDOW_DAYS = 0
 
-__all__ = ["AUTO", "CV_MODES", "Choices", "DERIVED_FACTORS", "EE_MODELS", "EE_RESIDUAL_MODES", "FILL_WINDOW_DAYS",
+__all__ = ["AUTO", "CV_MODES", "Choices", "DERIVED_FACTORS", "DETAIL_MODES", "EE_MODELS", "EE_RESIDUAL_MODES", "FILL_WINDOW_DAYS",
            "MODELS", "MODEL_CHOICES", "RESIDUAL_MODES", "TRAINING_MODES"]

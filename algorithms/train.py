@@ -42,7 +42,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import model_io, options
+from . import detail, model_io, options
 from .errors import Canceled, InputError
 from .features import CATEGORICAL, PAPER_MAX_SAMPLES, Pairs, coarse_pairs, drop_constant_factors, fine_noise, fine_pairs
 from .metrics import METRIC_NAMES, metrics
@@ -1067,6 +1067,8 @@ def _train(request: TrainRequest, progress: Progress, is_canceled: IsCanceled) -
     final = prepare_for_saving(_fit(estimator, pairs.X, pairs.y, choice.model_type, request.seed))
     progress(0.95)
     meta = _metadata(request, pairs, constant, final, choice, cv, augmentation_meta)
+    if request.training_mode == "coarse":
+        meta[detail.META_KEY] = detail.contrast_metadata(pairs, _AUGMENT.get(), request.seed)  # one ridge
     if is_canceled():
         raise Canceled()
     model_io.save_model(request.output, final, meta)

@@ -343,9 +343,10 @@ def _cache_model_loading() -> None:
 
 
 def apply_model(model: str, prep: Prepared, work: str, residual: str,
-                spread: list[np.ndarray] | None = None) -> list[np.ndarray]:
+                spread: list[np.ndarray] | None = None, detail: str | None = None) -> list[np.ndarray]:
     """Downscale every date of a scene with a model file; the 1 km arrays (NaN = nodata). With ``spread`` (a
-    list), the uncertainty output (standard deviation across the trees) of every date is appended to it."""
+    list), the uncertainty output (standard deviation across the trees) of every date is appended to it.
+    ``detail``: downscale's within-cell detail (None: its default)."""
     from smdownscale.algorithms import downscale, raster
 
     _cache_model_loading()
@@ -353,8 +354,8 @@ def apply_model(model: str, prep: Prepared, work: str, residual: str,
     for t, stack in enumerate(prep.stacks):
         path = os.path.join(work, f"sm_{t}_{residual}.tif")
         unc = os.path.join(work, f"sd_{t}_{residual}.tif") if spread is not None else None
-        downscale.downscale(model, stack, path, coarse_sm=prep.smap[t] if residual != "none" else None,
-                            residual=residual, n_jobs=2, uncertainty=unc)
+        downscale.downscale(model, stack, path, coarse_sm=prep.smap[t] if residual != "none" or detail == "contrast"
+                            else None, residual=residual, n_jobs=2, uncertainty=unc, detail=detail)
         out.append(raster.read_all(path, dtype=np.float64)[0])
         os.remove(path)
         if unc and spread is not None:
@@ -421,8 +422,11 @@ def gap_closed(ub: float, bil: float, ceiling: float) -> float:
 
 
 def run_scene(prep: Prepared, models: tuple[str, ...], modes: tuple[str, ...], auto: bool,
-              log: Any = print, chain: bool = True) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """Rows (one per product) of a scene, and the default model file per scene (for the transfer rows)."""
+              log: Any = print, chain: bool = True,
+              chain_details: tuple[str, ...] = ()) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Rows (one per product) of a scene, and the default model file per scene (for the transfer rows).
+    ``chain_details``: the default chain also downscaled with each of these details (``downscale``'s ``detail``),
+    products ``chain/coarse/<default residual>/<detail>``."""
     work = os.path.join(prep.folder, "models")
     os.makedirs(work, exist_ok=True)
     products: dict[str, list[np.ndarray]] = dict(prep.baselines)
@@ -451,6 +455,12 @@ def run_scene(prep: Prepared, models: tuple[str, ...], modes: tuple[str, ...], a
             info[name] = {"product": "model", "model": label, "training_mode": mode, "residual": residual,
                           "cv_r": cv.get("r"), "cv_rmse": cv.get("rmse"), "train_s": round(secs, 2),
                           "screen_dropped": meta.get("screen_dropped")}
+        for det in chain_details if model_type == CHAIN else ():
+            name = f"{model_type}/{mode}/{DEFAULT_RESIDUAL}/{det}"
+            products[name] = apply_model(path, prep, work, DEFAULT_RESIDUAL, detail=det)
+            info[name] = {"product": "model", "model": f"{label} ({det} detail)", "training_mode": mode,
+                          "residual": DEFAULT_RESIDUAL, "cv_r": cv.get("r"), "cv_rmse": cv.get("rmse"),
+                          "train_s": round(secs, 2), "screen_dropped": meta.get("screen_dropped")}
         extra = f"; screening dropped {', '.join(meta['screen_dropped']) or 'nothing'}" if model_type == CHAIN else ""
         log(f"    {model_type:<11s} {mode:<6s} trained in {secs:5.1f} s (spatial CV R {_f(cv.get('r'), 3)}){extra}")
     scores = score(prep, products)
@@ -688,7 +698,10 @@ def findings(rows: list[dict[str, Any]]) -> list[str]:
     out = []
     configs = sorted({(r["model"].split(":")[0], r["training_mode"]) for r in models
                       if r["residual"] == DEFAULT_RESIDUAL})
-    best = min((c for c in configs if c[0] not in ("auto", CHAIN)), key=lambda c: config_ub(*c))
+    plain = [c for c in configs if c[0] not in ("auto", CHAIN)]
+    if not plain:
+        return out
+    best = min(plain, key=lambda c: config_ub(*c))
     out.append(f"- Lowest mean ubRMSD over the scenes ({DEFAULT_RESIDUAL} correction): `{best[0]}/{best[1]}` "
                f"({_f(config_ub(*best))}); the default `rf/coarse` {_f(config_ub('rf', 'coarse'))}"
                + (f"; `auto/coarse` {_f(config_ub('auto', 'coarse'))}." if ("auto", "coarse") in configs else "."))
@@ -908,7 +921,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         prep = prepare(s, os.path.join(out, "scenes", s.name), mosaic_size if s.generator == "mosaic" else size,
                        ndates)
         r, f = run_scene(prep, models, modes, not args.no_auto, log=lambda m: print(m, flush=True),
-                         chain=not args.no_chain)
+                         chain=not args.no_chain,
+                         chain_details=tuple(d for d in (args.chain_details or "").split(",") if d))
         rows += r
         if not args.no_gaps:
             gap_results.append(gaps.gap_scene(prep, gap_train, log=lambda m: print(m, flush=True),
@@ -1007,6 +1021,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-gaps", action="store_true", help="skip the gap-filling and seam measurements (cloud masks)")
     ap.add_argument("--gaps-only", action="store_true", help="only the gap-filling and seam measurements")
     ap.add_argument("--only", default=None, help="comma-separated scene names (default: every scene)")
+    ap.add_argument("--chain-details", default=None, help="comma-separated within-cell details (model, contrast) the "
+                    "default chain is also downscaled with, as extra products chain/coarse/<residual>/<detail>; "
+                    "'--models , --no-auto' runs the default chain alone")
     ap.add_argument("--merge", default=None, help="comma-separated output folders of runs on other scenes: write one "
                                                   "report from their results.json (nothing is run)")
     ap.add_argument("--command", default=None, help="the command named in ACCURACY.md (default: make bench-accuracy)")
