@@ -147,5 +147,5 @@ TRAINING_MODES = Choices({
 #: three of the four mosaic scenes (factors that change between dates), so it is off by default.
 FILL_WINDOW_DAYS = 0
 
-__all__ = ["AUTO", "CV_MODES", "Choices", "DERIVED_FACTORS", "DETAIL_MODES", "EE_MODELS", "EE_RESIDUAL_MODES", "FILL_WINDOW_DAYS",
-           "MODELS", "MODEL_CHOICES", "RESIDUAL_MODES", "TRAINING_MODES"]
+__all__ = ["AUTO", "CV_MODES", "Choices", "DERIVED_FACTORS", "DETAIL_MODES", "EE_MODELS", "EE_RESIDUAL_MODES",
+           "FILL_WINDOW_DAYS", "MODELS", "MODEL_CHOICES", "RESIDUAL_MODES", "TRAINING_MODES"]

@@ -89,6 +89,8 @@ CEILING_TREES = 100
 CEILING_MAX_SAMPLES = 60000
 #: The default chain of the issue's measurement: screening with its defaults, then RF on the selected factors.
 CHAIN = "chain"
+#: downscale's within-cell detail for every product (``--detail``; None: downscale's default)
+DETAIL: str | None = None
 #: Products whose uncertainty output (tree spread) is written and calibrated against the truth.
 CALIBRATED = (f"rf/coarse/{DEFAULT_RESIDUAL}", f"{CHAIN}/coarse/{DEFAULT_RESIDUAL}")
 
@@ -354,8 +356,9 @@ def apply_model(model: str, prep: Prepared, work: str, residual: str,
     for t, stack in enumerate(prep.stacks):
         path = os.path.join(work, f"sm_{t}_{residual}.tif")
         unc = os.path.join(work, f"sd_{t}_{residual}.tif") if spread is not None else None
-        downscale.downscale(model, stack, path, coarse_sm=prep.smap[t] if residual != "none" or detail == "contrast"
-                            else None, residual=residual, n_jobs=2, uncertainty=unc, detail=detail)
+        det = detail if detail is not None else DETAIL
+        downscale.downscale(model, stack, path, coarse_sm=prep.smap[t] if residual != "none" or det == "contrast"
+                            else None, residual=residual, n_jobs=2, uncertainty=unc, detail=det)
         out.append(raster.read_all(path, dtype=np.float64)[0])
         os.remove(path)
         if unc and spread is not None:
@@ -751,6 +754,8 @@ def markdown(result: dict[str, Any], command: str) -> str:
         f"downscale's default) on the selected factors; `rf/coarse/{DEFAULT_RESIDUAL}` is RF on every factor. "
         "Models: `model/training mode/residual "
         "correction`, default settings, trained on the scene's training dates."
+        + (f" Every product downscaled with the `{result['detail']}` detail (downscale's DETAIL)."
+           if result.get("detail") else "")
         + ("" if list(result.get("models", MODELS)) == list(MODELS) and list(result.get("modes", MODES)) == list(MODES)
            else f" This run trained {', '.join(result['models'])} in the {' and '.join(result['modes'])} mode(s) only"
                 + (f", in {result['runs']} runs side by side" if result.get("runs") else "") + "."),
@@ -902,7 +907,9 @@ def run_gaps_only(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    global DETAIL
     import_engine()
+    DETAIL = args.detail
     import sklearn
 
     t0 = time.perf_counter()
@@ -939,6 +946,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
               "dates": ndates, "models": list(models), "modes": list(modes), "rows": rows, "gaps": gap_results,
               "gap_targets": gaps.gap_targets(gap_results) if gap_results else None,
               "seconds": round(seconds, 1), "no_auto": bool(args.no_auto), "no_chain": bool(args.no_chain),
+              "detail": args.detail,
               "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, "
                          f"scikit-learn {sklearn.__version__}"}
     return finish(result, out, args)
@@ -1021,6 +1029,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-gaps", action="store_true", help="skip the gap-filling and seam measurements (cloud masks)")
     ap.add_argument("--gaps-only", action="store_true", help="only the gap-filling and seam measurements")
     ap.add_argument("--only", default=None, help="comma-separated scene names (default: every scene)")
+    ap.add_argument("--detail", default=None, help="downscale's within-cell detail for every product (model, "
+                    "contrast; default: downscale's default)")
     ap.add_argument("--chain-details", default=None, help="comma-separated within-cell details (model, contrast) the "
                     "default chain is also downscaled with, as extra products chain/coarse/<residual>/<detail>; "
                     "'--models , --no-auto' runs the default chain alone")
