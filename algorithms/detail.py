@@ -74,7 +74,7 @@ def _contrasts(pairs: Any, radius: int) -> tuple[np.ndarray, np.ndarray]:
         full = np.full((h * w, cols.shape[1]), np.nan)
         full[pairs.cells[sel]] = cols
         ok = np.isfinite(full[:, 0]).reshape(h, w).astype(np.float64)
-        cnt = ndimage.uniform_filter(ok, side, mode="constant") * side ** 2
+        cnt = np.rint(ndimage.uniform_filter(ok, side, mode="constant") * side ** 2)  # a count: 4/9 * 9 is not 4
         keep = (ok > 0).ravel() & (cnt.ravel() >= MIN_NEIGHBOURS)
         con = np.empty((int(keep.sum()), cols.shape[1]))
         for j in range(cols.shape[1]):

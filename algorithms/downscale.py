@@ -572,19 +572,19 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     beta = None
     detail_note = ""
     if detail_mode == "contrast":
-        if not coarse_sm:
+        try:
+            beta = contrast_detail.coefficients(meta, os.path.basename(model_path))
+        except InputError as exc:
+            if detail_explicit:
+                raise
+            detail_mode, detail_note = "model", f"{exc} The map has the model's own detail."
+        if beta is not None and not coarse_sm:
             if detail_explicit:
                 raise InputError("The contrast detail is anchored on the SMAP cells: give the coarse SMAP raster of "
                                  "the same date, or choose the model's own detail.")
+            beta = None
             detail_mode, detail_note = "model", ("No SMAP raster was given, so the map has the model's own detail "
                                                  "(the contrast detail is anchored on the SMAP cells).")
-        else:
-            try:
-                beta = contrast_detail.coefficients(meta, os.path.basename(model_path))
-            except InputError as exc:
-                if detail_explicit:
-                    raise
-                detail_mode, detail_note = "model", f"{exc} The map has the model's own detail."
     if uncertainty and not predictor.has_spread:
         raise InputError(f"Per-pixel uncertainty is the spread of a forest's trees, and the model "
                          f"{os.path.basename(model_path)} is a {model_type}: train a random forest or extra trees "
