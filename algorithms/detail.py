@@ -204,12 +204,15 @@ class ContrastAnchors:
         Fine pixels to SMAP cells (center rule).
     beta : numpy.ndarray
         The contrast coefficients, in the design matrix's feature order.
+    stencil : _Stencil or None
+        The bilinear stencil of ``index`` to share (the smooth residual correction's, with its cached pixel
+        positions); None: a new one.
     """
 
-    def __init__(self, index: CellIndex, beta: np.ndarray) -> None:
+    def __init__(self, index: CellIndex, beta: np.ndarray, stencil: _Stencil | None = None) -> None:
         self.beta = np.asarray(beta, dtype=np.float64)
         self.index = index
-        self._stencil = _Stencil(index)
+        self._stencil = stencil if stencil is not None else _Stencil(index)
         h, w = index.coarse.height, index.coarse.width
         self._shape = (h, w)
         n = h * w

@@ -666,7 +666,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     spread_out: _SpreadWriter | None = None  # the uncertainty raster being written (pass 1)
 
     # the contrast detail (detail.py): pass 1 keeps f = beta . x in a second temporary raster and its cell means
-    anchors = contrast_detail.ContrastAnchors(index, beta) if beta is not None and index is not None else None
+    anchors = None  # made with the residual corrector (sharing its stencil) in the two-pass branch
     last_f: list[np.ndarray] = []  # f of the block predict() read last
 
     def predict(row0: int, nrows: int) -> np.ndarray:
@@ -784,7 +784,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
         raw_path = _raw_path(output)
         codes_path = _raw_path(output)  # a second raw file (another random name): a rerun removes it too
         spread_path = _raw_path(uncertainty) if uncertainty else ""  # renamed to the uncertainty raster in pass 2
-        detail_path = _raw_path(output) if anchors is not None else ""  # f between the passes
+        detail_path = _raw_path(output) if beta is not None else ""  # f between the passes
         raw: _Writer | None = None
         detail_file: _Writer | None = None
         codes_file: _QualityWriter | None = None
@@ -794,6 +794,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
             spread_out = _SpreadWriter(spread_path, grid, spread_meta) if spread_path else None
             # constant or smooth (see residual.py); with residual 'none' the coarse cells serve gap filling only
             corrector = ResidualCorrector(index, sm, residual) if residual != "none" else None
+            if beta is not None:
+                anchors = contrast_detail.ContrastAnchors(index, beta, getattr(corrector, "_stencil", None))
             n_valid = 0
             split = 0.5 if filler is not None else 0.6
             coded: set[tuple[int, int]] = set()  # blocks whose codes are in codes_file

@@ -33,7 +33,7 @@ import numpy as np
 
 from . import options
 from .dates import date_from_name, pair_by_date, strip_date
-from .downscale import DownscaleResult, downscale, reuse_models
+from .downscale import DownscaleResult, check_detail, downscale, reuse_models
 from .errors import Canceled, InputError
 from .gapfill import check_window, nearest_dates
 from .metrics import METRIC_NAMES, MetricsAccumulator, csv_value
@@ -383,9 +383,8 @@ def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str]
     if residual != "none" and not smap:
         raise InputError("Residual correction needs a SMAP raster for every date: give the SMAP rasters (or a "
                          "manifest or folder holding them), or set residual correction off.")
-    contrast = (detail or "").strip().lower() == "contrast"
-    steps = pair_series(stacks, smap if residual != "none" or ((fill_gaps or detail is None or contrast) and smap)
-                        else None)
+    contrast = check_detail(detail)[0] == "contrast"  # needs the SMAP cells, also without residual correction
+    steps = pair_series(stacks, smap if residual != "none" or ((fill_gaps or contrast) and smap) else None)
     window = check_window(fill_window_days)
     dated = [(d, st) for d, st, _ in steps]
     if not out_dir:
@@ -412,7 +411,7 @@ def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str]
                 if is_canceled():
                     raise Canceled()
                 res = downscale(model_path, stack, os.path.join(stage, output_name(day, prefix)),
-                                coarse_sm=sm if residual != "none" or fill_gaps or detail is None or contrast else None,
+                                coarse_sm=sm if residual != "none" or fill_gaps or contrast else None,
                                 residual=residual, detail=detail,
                                 clip=clip, block_rows=block_rows, n_jobs=n_jobs,
                                 progress=lambda f, i=i: progress(min(1.0, (i + f) / n)), is_canceled=is_canceled,
