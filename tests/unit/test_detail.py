@@ -202,12 +202,12 @@ def test_a_model_without_coefficients(tmp_path):
         detail.coefficients({"features": ["a"], "training_mode": "paper"}, "p.smdmodel")
     with pytest.raises(InputError, match="Unknown detail 'sharp'; use one of model, contrast"):
         check_detail("sharp")
-    assert check_detail(None) == ("model", False) and check_detail(" Contrast ") == ("contrast", True)
+    assert check_detail(None) == ("contrast", False) and check_detail(" Model ") == ("model", True)
 
 
 def test_default_contrast_falls_back_with_a_warning(monkeypatch, mosaic, tmp_path):
-    """Were 'contrast' the default, a model without coefficients (or a run without SMAP) would get the model's own
-    detail and a warning, not an error."""
+    """With 'contrast' the default, a model without coefficients (or a run without SMAP) gets the model's own detail
+    and a warning, not an error."""
     monkeypatch.setattr(options, "DETAIL_MODES", options.Choices(dict(options.DETAIL_MODES.labels),
                                                                  default="contrast"))
     model = save_ds_model(str(tmp_path / "old.smdmodel"))
