@@ -721,6 +721,17 @@ def findings(rows: list[dict[str, Any]]) -> list[str]:
         out.append(f"- Residual correction, mean ubRMSD of the scale-aware models: none {_f(d['none'])}, constant "
                    f"{_f(d['constant'])}, smooth {_f(d['smooth'])}, area-to-point kriging {_f(d.get('atpk'))} "
                    "(seam ratios of each: `bench/ACCURACY-EXPERIMENTS.md`).")
+    chain = f"{CHAIN}/coarse/{DEFAULT_RESIDUAL}"
+    for det in sorted({r["key"][len(chain) + 1:] for r in models if r["key"].startswith(chain + "/")}):
+        by = {r["scene"]: r for r in models if r["key"] == chain}
+        other = {r["scene"]: r for r in models if r["key"] == f"{chain}/{det}"}
+        both = [s for s in other if s in by and by[s]["gap_closed"] is not None]
+        if both:
+            diff = [by[s]["gap_closed"] - other[s]["gap_closed"] for s in both]
+            out.append(f"- The default chain downscaled with the `{det}` detail (downscale's DETAIL) closes "
+                       f"{_f(float(np.mean([other[s]['gap_closed'] for s in both])), 2)} of the gap on average (lowest "
+                       f"{_f(float(np.min([other[s]['gap_closed'] for s in both])), 2)}); this run's chain closes "
+                       f"{_f(float(min(diff)), 2)} to {_f(float(max(diff)), 2)} more per scene.")
     auto = [r for r in models if r["model"].startswith("auto:") and r["residual"] == DEFAULT_RESIDUAL]
     for r in auto:
         same = [x for x in models if x["scene"] == r["scene"] and x["training_mode"] == "coarse"
