@@ -19,6 +19,11 @@ truth's), solved so that every cell's mean still equals SMAP, which continues in
 fades out over a cell or two, so no step bounds them (:mod:`residual`). Pixels outside the SMAP raster keep
 the prediction in every mode. Derived factors the model uses (:mod:`derived`) are
 recomputed from the stack.
+
+The within-cell detail is the contrast detail by default (:mod:`detail`, ``detail='contrast'``): pass 1 also keeps
+the linear contrast model's field in a second temporary raster and accumulates its cell means; pass 2 writes the
+model's interpolated cell means plus that field minus its interpolated cell means, residual-corrected. ``'model'``
+keeps the model's own 1 km prediction.
 """
 
 from __future__ import annotations
