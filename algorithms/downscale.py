@@ -489,8 +489,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     cell means, interpolated bilinearly, plus the linear contrast model's field minus its own interpolated cell
     means; pixels predicted without any observed factor get no detail. With residual 'none' that field is written
     as it is; 'constant', 'smooth' and 'atpk' correct it like a prediction. None: the default of
-    :data:`.options.DETAIL_MODES`, falling back to the model's own detail (with a warning) when the model has no
-    contrast coefficients or no SMAP raster is given.
+    :data:`.options.DETAIL_MODES`, falling back to the model's own detail when no SMAP raster is given or (with a
+    warning) when the model has no contrast coefficients.
 
     Parameters
     ----------
@@ -587,9 +587,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
             if detail_explicit:
                 raise InputError("The contrast detail is anchored on the SMAP cells: give the coarse SMAP raster of "
                                  "the same date, or choose the model's own detail.")
-            beta = None
-            detail_mode, detail_note = "model", ("No SMAP raster was given, so the map has the model's own detail "
-                                                 "(the contrast detail is anchored on the SMAP cells).")
+            beta = None  # a run without SMAP (no residual correction): the model's own detail, as the metadata says
+            detail_mode = "model"
     if uncertainty and not predictor.has_spread:
         raise InputError(f"Per-pixel uncertainty is the spread of a forest's trees, and the model "
                          f"{os.path.basename(model_path)} is a {model_type}: train a random forest or extra trees "

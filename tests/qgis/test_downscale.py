@@ -245,8 +245,8 @@ def test_uncertainty_of_a_time_series_is_refused(run, scene, tmp_path):
 
 
 def test_contrast_detail_parameter(run, scene, tmp_path):
-    """DETAIL 1 (contrast): the 1 km class contrast of the mosaic comes from the contrast model, cell means are
-    conserved; a model without contrast coefficients is refused with the fix."""
+    """DETAIL 1 (contrast, the default): the 1 km class contrast of the mosaic comes from the contrast model, cell
+    means are conserved; a model without contrast coefficients falls back to its own detail."""
     from smdownscale.algorithms import train
     from smdownscale.processing_provider.algs.downscale import DETAIL_MODES
     from smdownscale.tests.scenes import MOSAIC_CELL, MOSAIC_CELLS, mosaic_scene
@@ -276,6 +276,8 @@ def test_contrast_detail_parameter(run, scene, tmp_path):
                          np.ones((MOSAIC_CELL, MOSAIC_CELL)))
     want = dt[parcels].mean() - dt[~parcels].mean()
     assert abs(got[1] - want) < 0.015 and got[0] < want - 0.02
-    with pytest.raises(QgsProcessingException, match="has no contrast detail coefficients.*Retrain it"):
-        run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS: scene["stack"],
-                                      A.SOIL_MOISTURE: scene["smap"], A.DETAIL: 1, A.OUTPUT: str(tmp_path / "old.tif")})
+    # the default (contrast) with a model without coefficients: its own detail (and a warning in the log)
+    old = str(tmp_path / "old.tif")
+    run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS: scene["stack"], A.SOIL_MOISTURE: scene["smap"],
+                                  A.OUTPUT: old})
+    assert gdal.Open(old).GetMetadataItem("detail") == "model"

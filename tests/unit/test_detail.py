@@ -206,8 +206,8 @@ def test_a_model_without_coefficients(tmp_path):
 
 
 def test_default_contrast_falls_back_with_a_warning(monkeypatch, mosaic, tmp_path):
-    """With 'contrast' the default, a model without coefficients (or a run without SMAP) gets the model's own detail
-    and a warning, not an error."""
+    """With 'contrast' the default, a model without coefficients gets the model's own detail and a warning, a run
+    without SMAP the model's own detail; neither is an error."""
     monkeypatch.setattr(options, "DETAIL_MODES", options.Choices(dict(options.DETAIL_MODES.labels),
                                                                  default="contrast"))
     model = save_ds_model(str(tmp_path / "old.smdmodel"))
@@ -215,7 +215,8 @@ def test_default_contrast_falls_back_with_a_warning(monkeypatch, mosaic, tmp_pat
     res = downscale(model, stack, str(tmp_path / "o.tif"), residual="none")
     assert res.detail == "model" and "has no contrast detail coefficients" in res.warnings[0]
     res = downscale(mosaic["model"], mosaic["stacks"][0], str(tmp_path / "m.tif"), residual="none", fill_gaps=False)
-    assert res.detail == "model" and "No SMAP raster was given" in res.warnings[0]
+    assert res.detail == "model" and not res.warnings  # no SMAP, no cells: the model's own detail, no warning
+    assert gdal.Open(str(tmp_path / "m.tif")).GetMetadata()["detail"] == "model"
     res = downscale(mosaic["model"], mosaic["stacks"][0], str(tmp_path / "c.tif"), coarse_sm=mosaic["sm"][0],
                     residual="none", clip=(-1.0, 2.0))
     assert res.detail == "contrast" and not res.warnings
