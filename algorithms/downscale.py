@@ -19,6 +19,11 @@ truth's), solved so that every cell's mean still equals SMAP, which continues in
 fades out over a cell or two, so no step bounds them (:mod:`residual`). Pixels outside the SMAP raster keep
 the prediction in every mode. Derived factors the model uses (:mod:`derived`) are
 recomputed from the stack.
+
+The within-cell detail is the contrast detail by default (:mod:`detail`, ``detail='contrast'``): pass 1 also keeps
+the linear contrast model's field in a second temporary raster and accumulates its cell means; pass 2 writes the
+model's interpolated cell means plus that field minus its interpolated cell means, residual-corrected. ``'model'``
+keeps the model's own 1 km prediction.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from . import detail as contrast_detail
 from . import inference, native, options, raster
 from .aggregate import CellIndex
 from .dates import date_from_name
@@ -70,7 +76,7 @@ from .units import (
     sample_band,
 )
 
-__all__ = ["RESIDUAL_MODES", "DownscaleResult", "downscale", "reuse_models"]
+__all__ = ["RESIDUAL_MODES", "DownscaleResult", "check_detail", "downscale", "reuse_models"]
 BAND_NAME = "soil_moisture"
 UNITS = "m3/m3"
 #: Band of the optional uncertainty raster: the standard deviation of the trees' predictions.
@@ -101,6 +107,8 @@ class DownscaleResult:
     n_uncorrected: int = 0
     #: Pixels moved to the clip range.
     n_clipped: int = 0
+    #: The within-cell detail (:data:`.options.DETAIL_MODES`): 'model' or 'contrast'.
+    detail: str = "model"
     #: How the model predicted: 'compiled tree walker' or 'scikit-learn'.
     prediction_backend: str = ""
     #: For a tree model predicted by scikit-learn (an SVR by numpy): why the compiled library was not used.
@@ -452,7 +460,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
               sm_nodata: float | None = None, quality: str | None = None,
               fill_gaps: bool = True, fill_method: str = "bilinear",
               uncertainty: str | None = None, neighbours: Sequence[str] | None = None,
-              fill_window_days: int = 0) -> DownscaleResult:
+              fill_window_days: int = 0, detail: str | None = None) -> DownscaleResult:
     """Predict 1 km soil moisture from a factor stack; write a float32 GeoTIFF (nodata -9999).
 
     ``residual`` 'smooth' (the default; needs ``coarse_sm``, the SMAP raster of the same date) adds an
@@ -476,6 +484,14 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     same grid, dates in the names): before that, a factor missing at a pixel takes its value on the nearest
     neighbouring date within the window where it is valid (a tie: the earlier date); such pixels are flagged
     :data:`gapfill.FROM_OTHER_DATE` (:class:`gapfill.TemporalFill`).
+
+    ``detail`` 'contrast' (:mod:`detail`; needs ``coarse_sm`` for its cells and a model trained in the scale-aware
+    mode) replaces the model's within-cell detail by the contrast detail before residual correction: the model's
+    cell means, interpolated bilinearly, plus the linear contrast model's field minus its own interpolated cell
+    means; pixels predicted without any observed factor get no detail. With residual 'none' that field is written
+    as it is; 'constant', 'smooth' and 'atpk' correct it like a prediction. None: the default of
+    :data:`.options.DETAIL_MODES`, falling back to the model's own detail when no SMAP raster is given or (with a
+    warning) when the model has no contrast coefficients.
 
     Parameters
     ----------
@@ -507,6 +523,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     neighbours, fill_window_days
         Factor stacks of other dates (None with a window: an error; a list without a date in the window: nothing
         to fill from) and the temporal filling window in days (0: off; see above).
+    detail
+        The within-cell detail: 'model' or 'contrast' (see above); None: the default.
 
     Returns
     -------
@@ -520,13 +538,15 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
         A bad input: residual correction without SMAP, an empty clip range, SMAP that does not overlap the
         stack or is of another date or holds only nodata, a
         factor the model needs missing, an uncertainty raster asked of a model that is not a forest, temporal
-        filling with a bad window, without neighbouring stacks, or with one undated or on another grid.
+        filling with a bad window, without neighbouring stacks, or with one undated or on another grid, an unknown
+        detail, the contrast detail without SMAP or with a model that has no contrast coefficients.
     ModelFileError
         The model file is not a smdownscale model or is damaged.
     Canceled
         ``is_canceled()`` became true; nothing is left under the output's name.
     """
     residual = check_mode(residual)
+    detail_mode, detail_explicit = check_detail(detail)
     fill_method = check_method(fill_method)
     fill_window_days = check_window(fill_window_days)
     if fill_window_days and neighbours is None:
@@ -555,6 +575,21 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     reading = model_reading(meta, sm_scale, sm_nodata)
     predictor.set_n_jobs(n_jobs)
     model_type = str(meta.get("model_type") or predictor.kind)
+    beta = None
+    detail_note = ""
+    if detail_mode == "contrast":
+        try:
+            beta = contrast_detail.coefficients(meta, os.path.basename(model_path))
+        except InputError as exc:
+            if detail_explicit:
+                raise
+            detail_mode, detail_note = "model", f"{exc} The map has the model's own detail."
+        if beta is not None and not coarse_sm:
+            if detail_explicit:
+                raise InputError("The contrast detail is anchored on the SMAP cells: give the coarse SMAP raster of "
+                                 "the same date, or choose the model's own detail.")
+            beta = None  # a run without SMAP (no residual correction): the model's own detail, as the metadata says
+            detail_mode = "model"
     if uncertainty and not predictor.has_spread:
         raise InputError(f"Per-pixel uncertainty is the spread of a forest's trees, and the model "
                          f"{os.path.basename(model_path)} is a {model_type}: train a random forest or extra trees "
@@ -575,7 +610,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
 
     sm = None
     index = None
-    if coarse_sm and (residual != "none" or fill_gaps):
+    if coarse_sm and (residual != "none" or fill_gaps or beta is not None):
         sm_ds = raster.open_raster(coarse_sm)
         cgrid = raster.coarse_grid(sm_ds, coarse_sm)
         if not cgrid.overlaps(grid):
@@ -614,8 +649,9 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     metadata = {"units": UNITS, "model": os.path.basename(model_path), "model_type": model_type,
                 "residual_correction": residual, "clip": f"{lo:g},{hi:g}",
                 "factor_stack": os.path.basename(stack_path)}
+    metadata["detail"] = detail_mode
     metadata["gap_filling"] = f"coarse-cell means of missing factors ({filler.method})" if filler else "off"
-    if coarse_sm and (residual != "none" or filler is not None):
+    if coarse_sm and (residual != "none" or filler is not None or beta is not None):
         metadata["coarse_soil_moisture"] = os.path.basename(coarse_sm)
         if not reading.default:
             metadata["coarse_soil_moisture_reading"] = reading.describe()
@@ -634,6 +670,10 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                    "residual correction"}
     spread_out: _SpreadWriter | None = None  # the uncertainty raster being written (pass 1)
 
+    # the contrast detail (detail.py): pass 1 keeps f = beta . x in a second temporary raster and its cell means
+    anchors = None  # made with the residual corrector (sharing its stencil) in the two-pass branch
+    last_f: list[np.ndarray] = []  # f of the block predict() read last
+
     def predict(row0: int, nrows: int) -> np.ndarray:
         block = reader.read(row0, nrows)
         x, valid = fine_design(block, specs)
@@ -646,6 +686,11 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
             pred[valid] = mean.astype(np.float32)
             if spread_out is not None:
                 sd = predictor.spread(x, mean)  # one more walk, over the squared leaf values
+        if anchors is not None:
+            f = np.full(valid.shape, np.nan, dtype=np.float32)
+            if x.shape[0]:
+                f[valid] = anchors.values(x)
+            last_f[:] = [f]
         if spread_out is not None:
             spread_out.add(row0, valid, sd)
         return pred
@@ -654,11 +699,13 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                           f"({', '.join(s.name for s in specs)}); check the stack's nodata and extent.")
     stats = _Stats()
     result = DownscaleResult(output, 0, math.nan, math.nan, math.nan, math.nan, residual, model_type,
-                             day.isoformat() if day else None, prediction_backend=predictor.backend,
+                             day.isoformat() if day else None, detail=detail_mode, prediction_backend=predictor.backend,
                              sm_reading=reading.describe() if residual != "none" and not reading.default else "")
     if predictor.compiled is None and (predictor.trees is not None or native.supports(predictor.estimator)
                                        or (predictor.svr is not None and not native.available())):
         result.prediction_note = native.status()
+    if detail_note:
+        result.warnings.append(detail_note)
 
     before = _Stats()
 
@@ -742,13 +789,18 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
         raw_path = _raw_path(output)
         codes_path = _raw_path(output)  # a second raw file (another random name): a rerun removes it too
         spread_path = _raw_path(uncertainty) if uncertainty else ""  # renamed to the uncertainty raster in pass 2
+        detail_path = _raw_path(output) if beta is not None else ""  # f between the passes
         raw: _Writer | None = None
+        detail_file: _Writer | None = None
         codes_file: _QualityWriter | None = None
         try:
             raw = _Writer(raw_path, grid, "raw_prediction")
+            detail_file = _Writer(detail_path, grid, "contrast_detail") if detail_path else None
             spread_out = _SpreadWriter(spread_path, grid, spread_meta) if spread_path else None
             # constant or smooth (see residual.py); with residual 'none' the coarse cells serve gap filling only
             corrector = ResidualCorrector(index, sm, residual) if residual != "none" else None
+            if beta is not None:
+                anchors = contrast_detail.ContrastAnchors(index, beta, getattr(corrector, "_stencil", None))
             n_valid = 0
             split = 0.5 if filler is not None else 0.6
             coded: set[tuple[int, int]] = set()  # blocks whose codes are in codes_file
@@ -756,6 +808,9 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                 pred = predict(row0, nrows)
                 n_valid += int(np.isfinite(pred).sum())
                 raw.write(row0, pred)
+                if anchors is not None and detail_file is not None:
+                    detail_file.write(row0, last_f[0])
+                    anchors.add(row0, pred, last_f[0])
                 moved = other_date(pred.shape) & np.isfinite(pred)
                 if moved.any():  # factors from a neighbouring date: the block's codes are kept for pass 2
                     if codes_file is None:
@@ -765,7 +820,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                     coded.add((row0, nrows))
                 if corrector is not None:
                     corrector.add(row0, pred)
-                flush(row0, nrows, ds, raw.ds)
+                flush(row0, nrows, ds, raw.ds, detail_file.ds if detail_file else None)
             if n_valid == 0:
                 raise no_valid
             if filler is not None:
@@ -773,14 +828,17 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                     if codes_file is None:
                         codes_file = _QualityWriter(codes_path, grid)
                     _fill_gaps(filler, reader, predictor, raw, codes_file, corrector, progress, is_canceled, split,
-                               0.6, other_date, lambda r, n: flush(r, n, ds))
+                               0.6, other_date, lambda r, n: flush(r, n, ds), anchors, detail_file)
                     coded.update(filler.pending)
                 result.filled_factors = {k: v for k, v in filler.filled.items() if v}
             raw.ds.FlushCache()
+            if detail_file is not None:
+                detail_file.ds.FlushCache()
             if spread_out is not None:
                 spread_out.close()
+            anchored_means = anchors.solve() if anchors is not None else None
             if corrector is not None:
-                corrector.solve()
+                corrector.solve(anchored_means)
             with raster.atomic_path(output) as tmp, quality_file() as qtmp, spread_file() as stmp:
                 if stmp:
                     _move(spread_path, stmp)
@@ -789,6 +847,9 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                 try:
                     for row0, nrows in raster.iter_blocks(grid.height, rows, progress, is_canceled, 0.6, 1.0):
                         values = raster.read_block(raw.ds, row0, nrows, [1], np.float64)[0]
+                        if anchors is not None and detail_file is not None:
+                            f = raster.read_block(detail_file.ds, row0, nrows, [1], np.float64)[0]
+                            values = anchors.field(row0, values, f)
                         if codes_file is not None and (row0, nrows) in coded:
                             codes = raster.read_block(codes_file.ds, row0, nrows, [1], np.float64)[0]
                         else:
@@ -797,7 +858,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                         written = finish(out, row0, corrected)
                         write_quality(qout, row0, written, codes)
                         flush(row0, nrows, raw.ds, out.ds, qout.ds if qout else None,
-                              codes_file.ds if codes_file else None)
+                              codes_file.ds if codes_file else None, detail_file.ds if detail_file else None)
                     summary = corrector.finish() if corrector is not None else None
                     if summary is not None:
                         out.ds.SetMetadataItem("max_cell_deviation", f"{summary.max_cell_deviation:.3g}")
@@ -819,9 +880,13 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                 raw.close()
             if codes_file is not None:
                 codes_file.close()
+            if detail_file is not None:
+                detail_file.close()
             if spread_out is not None:
                 spread_out.close()
             _remove(raw_path)
+            if detail_path:
+                _remove(detail_path)
             _remove(codes_path)
             if spread_path:
                 _remove(spread_path)
@@ -844,6 +909,32 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     return result
 
 
+def check_detail(detail: str | None) -> tuple[str, bool]:
+    """The within-cell detail in lower case, and whether it was chosen (not the default).
+
+    Parameters
+    ----------
+    detail : str or None
+        One of :data:`.options.DETAIL_MODES` (any case), or None / empty for the default.
+
+    Returns
+    -------
+    tuple
+        (the key, True when ``detail`` named it).
+
+    Raises
+    ------
+    InputError
+        ``detail`` is not one of the keys.
+    """
+    key = (detail or "").strip().lower()
+    if not key:
+        return options.DETAIL_MODES.default_key, False
+    if key not in options.DETAIL_MODES.keys:
+        raise InputError(f"Unknown detail '{detail}'; use one of {', '.join(options.DETAIL_MODES.keys)}.")
+    return key, True
+
+
 def _quality_metadata(out: _Writer, counts: np.ndarray, filled: dict[str, int] | None) -> None:
     """The pixels of each quality path (and the pixels filled per factor) in the output's metadata."""
     out.ds.SetMetadataItem("pixels_all_factors", str(int(counts[ALL_FACTORS])))
@@ -858,12 +949,15 @@ def _quality_metadata(out: _Writer, counts: np.ndarray, filled: dict[str, int] |
 def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Predictor, raw: _Writer,
                codes_file: _QualityWriter, corrector: ResidualCorrector | None, progress: Progress,
                is_canceled: IsCanceled, start: float, end: float,
-               other_date: Any = None, flush: Any = None) -> None:
+               other_date: Any = None, flush: Any = None, anchors: contrast_detail.ContrastAnchors | None = None,
+               detail_file: _Writer | None = None) -> None:
     """Pass 1b: predict the pixels missing factors (blocks listed by the filler) into the raw file, write the
     quality codes of those blocks to ``codes_file`` and add the filled pixels to the residual correction's
     cell means. ``other_date(shape)``: the pixels of the block just read with a factor from another date;
     ``flush(row0, nrows)``: called after each block of the learning pass (every block in order; only the rows
-    :meth:`GapFiller.learn` uses are read), to keep GDAL's cache at one tile row."""
+    :meth:`GapFiller.learn` uses are read), to keep GDAL's cache at one tile row. ``anchors`` and ``detail_file``
+    (the contrast detail): ``f`` of the filled pixels (none for those without any observed factor) is written to
+    ``detail_file`` and added to the anchors' cell means."""
     filler.solve()
     n = len(filler.pending)
     for row0, nrows in filler.blocks:  # how factors co-vary in their cells: fully observed pixels of the learn rows
@@ -888,10 +982,20 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
             cur[sel] = y
             q[sel] = codes
             raw.write(row0, cur)
+            add = np.full(sel.shape, np.nan, dtype=np.float32)
+            add[sel] = y
             if corrector is not None:
-                add = np.full(sel.shape, np.nan, dtype=np.float32)
-                add[sel] = y
                 corrector.add(row0, add)
+            if anchors is not None and detail_file is not None:
+                has = codes != COARSE_ONLY
+                fv = np.full(y.shape, np.nan, dtype=np.float32)
+                fv[has] = anchors.values(x[has])
+                fcur = raster.read_block(detail_file.ds, row0, nrows, [1], np.float32)[0]
+                fcur[sel] = fv
+                detail_file.write(row0, fcur)
+                addf = np.full(sel.shape, np.nan, dtype=np.float32)
+                addf[sel] = fv
+                anchors.add(row0, add, addf)
         codes_file.write(row0, q)
         progress(start + (end - start) * (i + 1) / n)
     if is_canceled():

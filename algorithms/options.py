@@ -113,6 +113,16 @@ EE_RESIDUAL_MODES = Choices({
     "smooth": RESIDUAL_MODES.label("smooth"),
 }, default="smooth")
 
+#: The within-cell detail of a downscaled map (``detail.py``): the model's own prediction, or the contrast detail
+#: (a linear model of local contrasts fitted in training, anchored on the model's cell means). The contrast detail
+#: is the default: on the accuracy bench (bench/ACCURACY.md) the default chain closes 0.75-1.37 of the gap with it,
+#: 0.42-1.14 with the model's own detail, higher on every scene. Without contrast coefficients in the model (trained
+#: before them, or in the study's mode) or without a SMAP raster, the default falls back to the model's own detail.
+DETAIL_MODES = Choices({
+    "model": "the model's own 1 km prediction",
+    "contrast": "linear model of local contrasts (fitted in scale-aware training)",
+}, default="contrast")
+
 #: How training's cross-validation holds samples out.
 CV_MODES = Choices({
     "spatial": "spatial blocks",
@@ -140,5 +150,5 @@ TRAINING_MODES = Choices({
 #: three of the four mosaic scenes (factors that change between dates), so it is off by default.
 FILL_WINDOW_DAYS = 0
 
-__all__ = ["AUTO", "CV_MODES", "Choices", "DERIVED_FACTORS", "EE_MODELS", "EE_RESIDUAL_MODES", "FILL_WINDOW_DAYS",
-           "MODELS", "MODEL_CHOICES", "RESIDUAL_MODES", "TRAINING_MODES"]
+__all__ = ["AUTO", "CV_MODES", "Choices", "DERIVED_FACTORS", "DETAIL_MODES", "EE_MODELS", "EE_RESIDUAL_MODES",
+           "FILL_WINDOW_DAYS", "MODELS", "MODEL_CHOICES", "RESIDUAL_MODES", "TRAINING_MODES"]

@@ -463,16 +463,31 @@ class ResidualCorrector:
                 self._op += np.bincount(key, weights=(share * kw)[ok], minlength=self._op.size)
 
     # -- between the passes -----------------------------------------------------------------------
-    def solve(self) -> ResidualSummary:
+    def solve(self, cell_means: np.ndarray | None = None) -> ResidualSummary:
         """Per-cell residuals (and, in the solved modes, the knots). Call after every block was added.
+
+        Parameters
+        ----------
+        cell_means : numpy.ndarray or None
+            (H, W) cell means of the field that :meth:`apply` will correct, when it is not the field added in
+            pass 1 but has the same valid pixels (the contrast detail's anchored field, :mod:`detail`; center
+            rule only); None: the means of what was added.
 
         Returns
         -------
         ResidualSummary
             The summary so far (cells corrected, mean absolute residual, largest cell-mean deviation; the solve's
             iterations and leftover in the solved modes).
+
+        Raises
+        ------
+        InputError
+            ``cell_means`` given to a corrector with area-weighted cell means.
         """
-        cell_mean = self._acc.mean()[0]
+        if cell_means is not None and self.area is not None:
+            raise InputError("Cell means given to the residual correction must follow the area shares it uses; "
+                             "turn area-weighted cell means off.")
+        cell_mean = self._acc.mean()[0] if cell_means is None else np.asarray(cell_means, dtype=np.float64)
         resid = self.smap - cell_mean  # NaN where the cell has no SMAP value or no valid pixel
         has = np.isfinite(resid)
         self.resid = resid

@@ -33,7 +33,7 @@ import numpy as np
 
 from . import options
 from .dates import date_from_name, pair_by_date, strip_date
-from .downscale import DownscaleResult, downscale, reuse_models
+from .downscale import DownscaleResult, check_detail, downscale, reuse_models
 from .errors import Canceled, InputError
 from .gapfill import check_window, nearest_dates
 from .metrics import METRIC_NAMES, MetricsAccumulator, csv_value
@@ -332,7 +332,8 @@ def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str]
                      block_rows: int | None = None, n_jobs: int | None = -1, prefix: str = OUTPUT_PREFIX,
                      progress: Progress = no_progress, is_canceled: IsCanceled = never_canceled,
                      sm_scale: float | None = None, sm_nodata: float | None = None, quality: bool = True,
-                     fill_gaps: bool = True, fill_window_days: int = options.FILL_WINDOW_DAYS) -> list[DownscaleResult]:
+                     fill_gaps: bool = True, fill_window_days: int = options.FILL_WINDOW_DAYS,
+                     detail: str | None = None) -> list[DownscaleResult]:
     """Downscale every date: ``<out_dir>/<prefix>_<YYYYMMDD>.tif`` per date, plus the list ``sm_1km_series.csv``
     and (``quality``) the quality raster ``<out_dir>/quality_<YYYYMMDD>.tif`` of each date.
 
@@ -360,6 +361,8 @@ def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str]
     fill_window_days
         Temporal filling of factors from the other dates of the series within this many days (0: off; default
         :data:`.options.FILL_WINDOW_DAYS`).
+    detail
+        The within-cell detail ('model', 'contrast'; None: the default), as for :func:`.downscale.downscale`.
     progress, is_canceled
         Progress fraction and cancel check (:mod:`.raster` defaults).
 
@@ -380,7 +383,8 @@ def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str]
     if residual != "none" and not smap:
         raise InputError("Residual correction needs a SMAP raster for every date: give the SMAP rasters (or a "
                          "manifest or folder holding them), or set residual correction off.")
-    steps = pair_series(stacks, smap if residual != "none" or (fill_gaps and smap) else None)
+    contrast = check_detail(detail)[0] == "contrast"  # needs the SMAP cells, also without residual correction
+    steps = pair_series(stacks, smap if residual != "none" or ((fill_gaps or contrast) and smap) else None)
     window = check_window(fill_window_days)
     dated = [(d, st) for d, st, _ in steps]
     if not out_dir:
@@ -407,7 +411,8 @@ def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str]
                 if is_canceled():
                     raise Canceled()
                 res = downscale(model_path, stack, os.path.join(stage, output_name(day, prefix)),
-                                coarse_sm=sm if residual != "none" or fill_gaps else None, residual=residual,
+                                coarse_sm=sm if residual != "none" or fill_gaps or contrast else None,
+                                residual=residual, detail=detail,
                                 clip=clip, block_rows=block_rows, n_jobs=n_jobs,
                                 progress=lambda f, i=i: progress(min(1.0, (i + f) / n)), is_canceled=is_canceled,
                                 sm_scale=sm_scale, sm_nodata=sm_nodata, fill_gaps=fill_gaps,

@@ -50,7 +50,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from . import model_io, options
+from . import detail, model_io, options
 from .errors import Canceled, InputError
 from .features import CATEGORICAL, PAPER_MAX_SAMPLES, Pairs, coarse_pairs, drop_constant_factors, fine_noise, fine_pairs
 from .metrics import METRIC_NAMES, metrics
@@ -1198,6 +1198,8 @@ def _train_pairs(request: TrainRequest, pairs: Pairs, constant: list[str], augme
     final = prepare_for_saving(fitted)
     progress(0.95)
     meta = _metadata(request, pairs, constant, final, choice, cv, augmentation_meta)
+    if request.training_mode == "coarse":
+        meta[detail.META_KEY] = detail.contrast_metadata(pairs, _AUGMENT.get(), request.seed)  # one ridge
     if is_canceled():
         raise Canceled()
     model_io.save_model(request.output, final, meta)

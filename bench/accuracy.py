@@ -89,6 +89,8 @@ CEILING_TREES = 100
 CEILING_MAX_SAMPLES = 60000
 #: The default chain of the issue's measurement: screening with its defaults, then RF on the selected factors.
 CHAIN = "chain"
+#: downscale's within-cell detail for every product (``--detail``; None: downscale's default)
+DETAIL: str | None = None
 #: Products whose uncertainty output (tree spread) is written and calibrated against the truth.
 CALIBRATED = (f"rf/coarse/{DEFAULT_RESIDUAL}", f"{CHAIN}/coarse/{DEFAULT_RESIDUAL}")
 
@@ -343,9 +345,10 @@ def _cache_model_loading() -> None:
 
 
 def apply_model(model: str, prep: Prepared, work: str, residual: str,
-                spread: list[np.ndarray] | None = None) -> list[np.ndarray]:
+                spread: list[np.ndarray] | None = None, detail: str | None = None) -> list[np.ndarray]:
     """Downscale every date of a scene with a model file; the 1 km arrays (NaN = nodata). With ``spread`` (a
-    list), the uncertainty output (standard deviation across the trees) of every date is appended to it."""
+    list), the uncertainty output (standard deviation across the trees) of every date is appended to it.
+    ``detail``: downscale's within-cell detail (None: its default)."""
     from smdownscale.algorithms import downscale, raster
 
     _cache_model_loading()
@@ -353,8 +356,9 @@ def apply_model(model: str, prep: Prepared, work: str, residual: str,
     for t, stack in enumerate(prep.stacks):
         path = os.path.join(work, f"sm_{t}_{residual}.tif")
         unc = os.path.join(work, f"sd_{t}_{residual}.tif") if spread is not None else None
-        downscale.downscale(model, stack, path, coarse_sm=prep.smap[t] if residual != "none" else None,
-                            residual=residual, n_jobs=2, uncertainty=unc)
+        det = detail if detail is not None else DETAIL
+        downscale.downscale(model, stack, path, coarse_sm=prep.smap[t] if residual != "none" or det == "contrast"
+                            else None, residual=residual, n_jobs=2, uncertainty=unc, detail=det)
         out.append(raster.read_all(path, dtype=np.float64)[0])
         os.remove(path)
         if unc and spread is not None:
@@ -421,8 +425,11 @@ def gap_closed(ub: float, bil: float, ceiling: float) -> float:
 
 
 def run_scene(prep: Prepared, models: tuple[str, ...], modes: tuple[str, ...], auto: bool,
-              log: Any = print, chain: bool = True) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """Rows (one per product) of a scene, and the default model file per scene (for the transfer rows)."""
+              log: Any = print, chain: bool = True,
+              chain_details: tuple[str, ...] = ()) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Rows (one per product) of a scene, and the default model file per scene (for the transfer rows).
+    ``chain_details``: the default chain also downscaled with each of these details (``downscale``'s ``detail``),
+    products ``chain/coarse/<default residual>/<detail>``."""
     work = os.path.join(prep.folder, "models")
     os.makedirs(work, exist_ok=True)
     products: dict[str, list[np.ndarray]] = dict(prep.baselines)
@@ -451,6 +458,12 @@ def run_scene(prep: Prepared, models: tuple[str, ...], modes: tuple[str, ...], a
             info[name] = {"product": "model", "model": label, "training_mode": mode, "residual": residual,
                           "cv_r": cv.get("r"), "cv_rmse": cv.get("rmse"), "train_s": round(secs, 2),
                           "screen_dropped": meta.get("screen_dropped")}
+        for det in chain_details if model_type == CHAIN else ():
+            name = f"{model_type}/{mode}/{DEFAULT_RESIDUAL}/{det}"
+            products[name] = apply_model(path, prep, work, DEFAULT_RESIDUAL, detail=det)
+            info[name] = {"product": "model", "model": f"{label} ({det} detail)", "training_mode": mode,
+                          "residual": DEFAULT_RESIDUAL, "cv_r": cv.get("r"), "cv_rmse": cv.get("rmse"),
+                          "train_s": round(secs, 2), "screen_dropped": meta.get("screen_dropped")}
         extra = f"; screening dropped {', '.join(meta['screen_dropped']) or 'nothing'}" if model_type == CHAIN else ""
         log(f"    {model_type:<11s} {mode:<6s} trained in {secs:5.1f} s (spatial CV R {_f(cv.get('r'), 3)}){extra}")
     scores = score(prep, products)
@@ -688,7 +701,10 @@ def findings(rows: list[dict[str, Any]]) -> list[str]:
     out = []
     configs = sorted({(r["model"].split(":")[0], r["training_mode"]) for r in models
                       if r["residual"] == DEFAULT_RESIDUAL})
-    best = min((c for c in configs if c[0] not in ("auto", CHAIN)), key=lambda c: config_ub(*c))
+    plain = [c for c in configs if c[0] not in ("auto", CHAIN)]
+    if not plain:
+        return out
+    best = min(plain, key=lambda c: config_ub(*c))
     out.append(f"- Lowest mean ubRMSD over the scenes ({DEFAULT_RESIDUAL} correction): `{best[0]}/{best[1]}` "
                f"({_f(config_ub(*best))}); the default `rf/coarse` {_f(config_ub('rf', 'coarse'))}"
                + (f"; `auto/coarse` {_f(config_ub('auto', 'coarse'))}." if ("auto", "coarse") in configs else "."))
@@ -705,6 +721,17 @@ def findings(rows: list[dict[str, Any]]) -> list[str]:
         out.append(f"- Residual correction, mean ubRMSD of the scale-aware models: none {_f(d['none'])}, constant "
                    f"{_f(d['constant'])}, smooth {_f(d['smooth'])}, area-to-point kriging {_f(d.get('atpk'))} "
                    "(seam ratios of each: `bench/ACCURACY-EXPERIMENTS.md`).")
+    chain = f"{CHAIN}/coarse/{DEFAULT_RESIDUAL}"
+    for det in sorted({r["key"][len(chain) + 1:] for r in models if r["key"].startswith(chain + "/")}):
+        by = {r["scene"]: r for r in models if r["key"] == chain}
+        other = {r["scene"]: r for r in models if r["key"] == f"{chain}/{det}"}
+        both = [s for s in other if s in by and by[s]["gap_closed"] is not None]
+        if both:
+            diff = [by[s]["gap_closed"] - other[s]["gap_closed"] for s in both]
+            out.append(f"- The default chain downscaled with the `{det}` detail (downscale's DETAIL) closes "
+                       f"{_f(float(np.mean([other[s]['gap_closed'] for s in both])), 2)} of the gap on average (lowest "
+                       f"{_f(float(np.min([other[s]['gap_closed'] for s in both])), 2)}); this run's chain closes "
+                       f"{_f(float(min(diff)), 2)} to {_f(float(max(diff)), 2)} more per scene.")
     auto = [r for r in models if r["model"].startswith("auto:") and r["residual"] == DEFAULT_RESIDUAL]
     for r in auto:
         same = [x for x in models if x["scene"] == r["scene"] and x["training_mode"] == "coarse"
@@ -738,6 +765,8 @@ def markdown(result: dict[str, Any], command: str) -> str:
         f"downscale's default) on the selected factors; `rf/coarse/{DEFAULT_RESIDUAL}` is RF on every factor. "
         "Models: `model/training mode/residual "
         "correction`, default settings, trained on the scene's training dates."
+        + (f" Every product downscaled with the `{result['detail']}` detail (downscale's DETAIL)."
+           if result.get("detail") else "")
         + ("" if list(result.get("models", MODELS)) == list(MODELS) and list(result.get("modes", MODES)) == list(MODES)
            else f" This run trained {', '.join(result['models'])} in the {' and '.join(result['modes'])} mode(s) only"
                 + (f", in {result['runs']} runs side by side" if result.get("runs") else "") + "."),
@@ -889,7 +918,9 @@ def run_gaps_only(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    global DETAIL
     import_engine()
+    DETAIL = args.detail
     import sklearn
 
     t0 = time.perf_counter()
@@ -908,7 +939,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         prep = prepare(s, os.path.join(out, "scenes", s.name), mosaic_size if s.generator == "mosaic" else size,
                        ndates)
         r, f = run_scene(prep, models, modes, not args.no_auto, log=lambda m: print(m, flush=True),
-                         chain=not args.no_chain)
+                         chain=not args.no_chain,
+                         chain_details=tuple(d for d in (args.chain_details or "").split(",") if d))
         rows += r
         if not args.no_gaps:
             gap_results.append(gaps.gap_scene(prep, gap_train, log=lambda m: print(m, flush=True),
@@ -925,6 +957,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
               "dates": ndates, "models": list(models), "modes": list(modes), "rows": rows, "gaps": gap_results,
               "gap_targets": gaps.gap_targets(gap_results) if gap_results else None,
               "seconds": round(seconds, 1), "no_auto": bool(args.no_auto), "no_chain": bool(args.no_chain),
+              "detail": args.detail,
               "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, "
                          f"scikit-learn {sklearn.__version__}"}
     return finish(result, out, args)
@@ -1007,6 +1040,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-gaps", action="store_true", help="skip the gap-filling and seam measurements (cloud masks)")
     ap.add_argument("--gaps-only", action="store_true", help="only the gap-filling and seam measurements")
     ap.add_argument("--only", default=None, help="comma-separated scene names (default: every scene)")
+    ap.add_argument("--detail", default=None, help="downscale's within-cell detail for every product (model, "
+                    "contrast; default: downscale's default)")
+    ap.add_argument("--chain-details", default=None, help="comma-separated within-cell details (model, contrast) the "
+                    "default chain is also downscaled with, as extra products chain/coarse/<residual>/<detail>; "
+                    "'--models , --no-auto' runs the default chain alone")
     ap.add_argument("--merge", default=None, help="comma-separated output folders of runs on other scenes: write one "
                                                   "report from their results.json (nothing is run)")
     ap.add_argument("--command", default=None, help="the command named in ACCURACY.md (default: make bench-accuracy)")

@@ -576,40 +576,13 @@ def _fine_contrast(fine: list, cells: np.ndarray, beta: np.ndarray, shape: tuple
 def _contrast_model(pairs: Any, augmentation: Any, seed: int = 0, radius: int = 1, scale_classes: bool = True,
                     use: np.ndarray | None = None, alpha: float = 1.0) -> np.ndarray:
     """Coefficients of a ridge regression of SMAP's local contrast (a cell minus the mean of its (2 radius + 1)^2
-    neighbourhood, same date) on the factors' contrast, the factors with the noise augmentation's 1 km noise.
-    Features are standardised before the penalty; ``scale_classes`` False leaves class fractions in their units
-    (a rare class's contrast then costs its full 0-to-1 coefficient); ``use`` masks the features (others 0)."""
-    from scipy import ndimage
-    from sklearn.linear_model import Ridge
+    neighbourhood, same date) on the factors' contrast, the factors with the noise augmentation's 1 km noise:
+    the engine's ``detail.fit_contrast`` (downscale's detail 'contrast'), whose defaults are ``scale_classes``
+    False, radius 1 and penalty 1. ``scale_classes`` True standardises class fractions too; ``use`` masks the
+    features (others 0)."""
+    from smdownscale.algorithms import detail
 
-    h, w = pairs.grid.height, pairs.grid.width
-    xs, ys = [], []
-    dates = np.asarray(pairs.dates).astype(str)
-    for d in np.unique(dates):
-        sel = dates == d
-        cols = np.column_stack([pairs.y[sel], pairs.X[sel]])
-        full = np.full((h * w, cols.shape[1]), np.nan)
-        full[pairs.cells[sel]] = cols
-        ok = np.isfinite(full[:, 0]).reshape(h, w).astype(np.float64)
-        cnt = ndimage.uniform_filter(ok, 2 * radius + 1, mode="constant") * (2 * radius + 1) ** 2
-        keep = (ok > 0).ravel() & (cnt.ravel() >= 4)
-        con = np.empty((int(keep.sum()), cols.shape[1]))
-        for j in range(cols.shape[1]):
-            v = np.nan_to_num(full[:, j]).reshape(h, w)
-            sm = ndimage.uniform_filter(v, 2 * radius + 1, mode="constant") * (2 * radius + 1) ** 2
-            con[:, j] = (full[:, j] - (sm.ravel() / np.maximum(cnt.ravel(), 1)))[keep]
-        ys.append(con[:, 0])
-        xs.append(con[:, 1:])
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    if augmentation is not None:
-        x, y = augmentation.apply(x, y, seed)
-    sd = x.std(0) + 1e-12
-    if not scale_classes:
-        sd[np.array(["=" in n for n in pairs.feature_names])] = 1.0
-    use = np.ones(x.shape[1], bool) if use is None else use
-    beta = np.zeros(x.shape[1])
-    beta[use] = Ridge(alpha=alpha, fit_intercept=False).fit(x[:, use] / sd[use], y).coef_ / sd[use]
-    return beta
+    return detail.fit_contrast(pairs, augmentation, seed, radius, scale_classes, use, alpha)
 
 
 def _transfer_gain_at(pairs: Any, f: int, seed: int = 0) -> float:

@@ -476,3 +476,44 @@ def gee_scene(clouds: bool = True) -> GeeScene:
     spots = ((*at(1.6, 2.3), 7000.0, (0,)), (*at(4.2, 3.5), 6000.0, (1,)), (*at(6.5, 1.5), 5200.0, (0, 1)),
              (*at(5.5, 2.5), 6500.0, (0, 1))) if clouds else ()
     return GeeScene(coarse, fine, clouds=spots)
+
+
+# -- a two-class farmland mosaic (the contrast detail) ---------------------------------------------
+
+MOSAIC_CELL = 9  # 1 km pixels per 9 km SMAP cell side
+MOSAIC_CELLS = 12  # SMAP cells per side
+MOSAIC_CONTRAST = 0.15  # parcels wetter than the steppe at 1 km (m3/m3)
+MOSAIC_COARSE = Grid(UTM, (400000.0, 9000.0, 0.0, 4600000.0, 0.0, -9000.0), MOSAIC_CELLS, MOSAIC_CELLS)
+MOSAIC_FINE = Grid(UTM, (400000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), MOSAIC_CELL * MOSAIC_CELLS,
+                   MOSAIC_CELL * MOSAIC_CELLS)
+
+
+def mosaic_scene(folder: str, seed: int = 0, n_dates: int = 4) -> dict:
+    """Wet 2 x 2 km parcels (landcover 40) in dry steppe (landcover 30) on a 1 km grid, with NDVI and a regional
+    gradient plus a date offset; SMAP is the mean of the 1 km truth over each 9 km cell (aligned grids).
+
+    The truth is ``0.12 + 0.03 t + 0.08 y + MOSAIC_CONTRAST * parcel + 0.1 * ndvi``; parcels cover some 30 % of
+    the land, so most cells are mixed and their class fractions stay far from 0 and 1. Returns the SMAP and
+    stack paths, the truths, the parcel mask and the grids.
+    """
+    rng = np.random.default_rng(seed)
+    n = MOSAIC_CELL * MOSAIC_CELLS
+    parcels = np.kron(rng.random((n // 2, n // 2)) < 0.3, np.ones((2, 2), bool))
+    lc = np.where(parcels, 40.0, 30.0)
+    ii = np.mgrid[:n, :n][0]
+    sm_paths, stacks, truths = [], [], []
+    for t in range(n_dates):
+        ndvi = 0.2 + 0.5 * smooth_field(MOSAIC_FINE, rng, 30.0) + rng.normal(0.0, 0.03, (n, n))
+        truth = 0.12 + 0.03 * t + 0.08 * ii / n + MOSAIC_CONTRAST * parcels + 0.1 * ndvi
+        day = f"202306{t + 1:02d}"
+        stack = os.path.join(folder, f"factors_{day}.tif")
+        write_raster(stack, MOSAIC_FINE, np.stack([ndvi, lc]), names=["ndvi", "landcover"],
+                     kinds=["continuous", "categorical"])
+        smap = os.path.join(folder, f"smap_{day}.tif")
+        write_raster(smap, MOSAIC_COARSE, truth.reshape(MOSAIC_CELLS, MOSAIC_CELL, MOSAIC_CELLS,
+                                                        MOSAIC_CELL).mean(axis=(1, 3)))
+        sm_paths.append(smap)
+        stacks.append(stack)
+        truths.append(truth)
+    return {"sm": sm_paths, "stacks": stacks, "truth": truths, "parcels": parcels, "coarse": MOSAIC_COARSE,
+            "fine": MOSAIC_FINE}

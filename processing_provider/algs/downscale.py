@@ -29,6 +29,8 @@ from ..layers import style_output
 #: Engine residual modes in the order of the RESIDUAL_CORRECTION options (indices are public: scripts use them).
 #: Engine keys in the order of the enum options (indices are public), from the registry.
 RESIDUAL_MODES = options.RESIDUAL_MODES.form_keys
+#: Engine keys of the DETAIL options, in enum order.
+DETAIL_MODES = options.DETAIL_MODES.form_keys
 
 
 class DownscaleAlgorithm(SmdAlgorithm):
@@ -40,6 +42,7 @@ class DownscaleAlgorithm(SmdAlgorithm):
     FACTORS = "FACTORS"
     SOIL_MOISTURE = "SOIL_MOISTURE"
     RESIDUAL_CORRECTION = "RESIDUAL_CORRECTION"
+    DETAIL = "DETAIL"
     CLIP_MIN = "CLIP_MIN"
     CLIP_MAX = "CLIP_MAX"
     SM_SCALE = "SM_SCALE"
@@ -134,6 +137,17 @@ class DownscaleAlgorithm(SmdAlgorithm):
                          "coarse cell: the same cell means, with steps at cell edges. None: the plain model "
                          "prediction. Area-to-point kriging: the residuals are kriged from the cells around each "
                          "pixel with a variogram fitted to them, with the same cell means."))
+        detail = {"model": self.tr("The model's own prediction"),
+                  "contrast": self.tr("Linear model of local contrasts")}
+        self.add(QgsProcessingParameterEnum(self.DETAIL, self.tr("Detail within SMAP cells"),
+                                            options=[detail[key] for key in DETAIL_MODES],
+                                            defaultValue=options.DETAIL_MODES.default_index),
+                 self.tr("The model's own prediction: the 1 km map is the model's prediction, residual-corrected. "
+                         "Linear model of local contrasts: the model gives each SMAP cell's level (interpolated "
+                         "between cell centres) and a linear model of the factors, fitted in training on how each "
+                         "SMAP cell differs from its 3 x 3 neighbours, gives the 1 km detail inside the cells; "
+                         "sharper on farmland mosaics. It needs the SMAP raster and a model trained in the "
+                         "scale-aware mode (retrain older models)."), advanced=True)
         self.add(QgsProcessingParameterNumber(self.CLIP_MIN, self.tr("Minimum soil moisture (m3/m3)"),
                                               QgsProcessingParameterNumber.Type.Double, defaultValue=0.0),
                  self.tr("Lower end of the physical range; smaller values are raised to it."), advanced=True)
@@ -279,10 +293,11 @@ class DownscaleAlgorithm(SmdAlgorithm):
 
         sm_scale, sm_nodata = self._sm_reading(parameters, context)
         res = self.run_engine(engine.downscale, model, stack, output,
-                              coarse_sm=coarse if mode != "none" or fill else None, residual=mode, clip=clip,
+                              coarse_sm=coarse if mode != "none" or fill or self._detail(parameters, context)
+                              else None, residual=mode, clip=clip,
                               progress=progress, is_canceled=is_canceled, sm_scale=sm_scale, sm_nodata=sm_nodata,
                               quality=quality, fill_gaps=fill, uncertainty=uncertainty, neighbours=neighbours,
-                              fill_window_days=window)
+                              fill_window_days=window, detail=self._detail(parameters, context))
 
         feedback.pushInfo(self.tr("Model: {} ({}); date: {}").format(res.model_type, model, res.date or "-"))
         self.report_backend(res, feedback)
@@ -313,6 +328,12 @@ class DownscaleAlgorithm(SmdAlgorithm):
             style_output(context, uncertainty, "uncertainty",
                          name=self.tr("Soil moisture uncertainty {}").format(res.date or "").strip())
         return {self.OUTPUT: output, self.QUALITY: quality, self.UNCERTAINTY: uncertainty, self.MEAN: res.mean}
+
+    def _detail(self, parameters, context):
+        """The chosen detail's engine key; None for the default (which falls back to the model's own detail, with a
+        warning, for a model without contrast coefficients)."""
+        key = DETAIL_MODES[self.parameterAsEnum(parameters, self.DETAIL, context)]
+        return None if key == options.DETAIL_MODES.default_key else key
 
     def report_gaps(self, res, feedback, filled: bool) -> None:
         """Say how many pixels each path produced (gap filling)."""
@@ -428,9 +449,12 @@ class DownscaleAlgorithm(SmdAlgorithm):
         sm_scale, sm_nodata = self._sm_reading(parameters, context)
         fill = self.parameterAsBoolean(parameters, self.FILL_GAPS, context)
         window = self.parameterAsInt(parameters, self.FILL_WINDOW_DAYS, context)
-        results = self.run_engine(engine.downscale_series, model, stacks, smap if mode != "none" or fill else None,
+        detail = self._detail(parameters, context)
+        results = self.run_engine(engine.downscale_series, model, stacks,
+                                  smap if mode != "none" or fill or detail else None,
                                   out_dir, residual=mode, clip=clip, progress=progress, is_canceled=is_canceled,
-                                  sm_scale=sm_scale, sm_nodata=sm_nodata, fill_gaps=fill, fill_window_days=window)
+                                  sm_scale=sm_scale, sm_nodata=sm_nodata, fill_gaps=fill, fill_window_days=window,
+                                  detail=detail)
 
         if results:
             self.report_backend(results[0], feedback)

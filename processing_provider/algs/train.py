@@ -254,6 +254,10 @@ class TrainAlgorithm(SmdAlgorithm):
             feedback.pushInfo(self.tr("Factor noise augmentation: {} noisy copies, {:g} x the 1 km noise of each "
                                       "factor ({})").format(aug["copies"], aug["scale"], ", ".join(
                                           f"{k} {v:.4g}" for k, v in aug["factor_noise_sd"].items())))
+        contrast = meta.get("contrast_detail")
+        if contrast:
+            feedback.pushInfo(self.tr("Contrast detail (downscale's detail 'contrast'): {}").format(", ".join(
+                f"{n} {c:.4g}" for n, c in zip(contrast["features"], contrast["coefficients"]) if c)))
         feedback.pushInfo(self.tr("Cross-validation (soil moisture in m3/m3):"))
         for line in train.cv_table(meta).splitlines():
             feedback.pushInfo(line)

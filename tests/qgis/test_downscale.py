@@ -294,3 +294,42 @@ def test_uncertainty_of_a_time_series_is_refused(run, scene, tmp_path):
                                       A.SOIL_MOISTURE_SERIES: [scene["smap"]], A.OUTPUT_FOLDER: str(tmp_path / "o"),
                                       A.UNCERTAINTY: str(tmp_path / "sd.tif")})
     assert not os.path.exists(tmp_path / "sd.tif") and not os.path.exists(tmp_path / "o")
+
+
+def test_contrast_detail_parameter(run, scene, tmp_path):
+    """DETAIL 1 (contrast, the default): the 1 km class contrast of the mosaic comes from the contrast model, cell
+    means are conserved; a model without contrast coefficients falls back to its own detail."""
+    from smdownscale.algorithms import train
+    from smdownscale.processing_provider.algs.downscale import DETAIL_MODES
+    from smdownscale.tests.scenes import MOSAIC_CELL, MOSAIC_CELLS, mosaic_scene
+
+    assert DETAIL_MODES == ("model", "contrast")
+    mosaic = mosaic_scene(str(tmp_path), seed=1)
+    model = str(tmp_path / "rf.smdmodel")
+    train.train_model(train.TrainRequest(mosaic["sm"], mosaic["stacks"], model, "rf", params={"n_estimators": 20},
+                                         cv_folds=0, n_jobs=1))
+    n = MOSAIC_CELL * MOSAIC_CELLS
+    parcels = mosaic["parcels"]
+    got = {}
+    for index in (0, 1):
+        out = str(tmp_path / f"d{index}.tif")
+        run("smdownscale:downscale", {A.MODEL: model, A.FACTORS: mosaic["stacks"][0], A.SOIL_MOISTURE: mosaic["sm"][0],
+                                      A.DETAIL: index, A.CLIP_MIN: -1.0, A.CLIP_MAX: 2.0, A.OUTPUT: out})
+        values = read_all(out)[0].astype(np.float64)
+        cells = values.reshape(MOSAIC_CELLS, MOSAIC_CELL, MOSAIC_CELLS, MOSAIC_CELL)
+        means = cells.mean(axis=(1, 3))
+        np.testing.assert_allclose(means, read_all(mosaic["sm"][0])[0], atol=1e-6)
+        d = values - np.kron(means, np.ones((MOSAIC_CELL, MOSAIC_CELL)))
+        got[index] = d[parcels].mean() - d[~parcels].mean()
+        assert gdal.Open(out).GetMetadataItem("detail") == DETAIL_MODES[index]
+        assert values.shape == (n, n)
+    truth = mosaic["truth"][0]
+    dt = truth - np.kron(truth.reshape(MOSAIC_CELLS, MOSAIC_CELL, MOSAIC_CELLS, MOSAIC_CELL).mean(axis=(1, 3)),
+                         np.ones((MOSAIC_CELL, MOSAIC_CELL)))
+    want = dt[parcels].mean() - dt[~parcels].mean()
+    assert abs(got[1] - want) < 0.015 and got[0] < want - 0.02
+    # the default (contrast) with a model without coefficients: its own detail (and a warning in the log)
+    old = str(tmp_path / "old.tif")
+    run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS: scene["stack"], A.SOIL_MOISTURE: scene["smap"],
+                                  A.OUTPUT: old})
+    assert gdal.Open(old).GetMetadataItem("detail") == "model"

@@ -24,6 +24,8 @@ ENUMS = [
     ("downscale", "RESIDUAL_CORRECTION", downscale.RESIDUAL_MODES, options.RESIDUAL_MODES, {
         "constant": "Constant per coarse cell", "none": "None", "smooth": "Smooth (mass-conserving)",
         "atpk": "Area-to-point kriging"}),
+    ("downscale", "DETAIL", downscale.DETAIL_MODES, options.DETAIL_MODES, {
+        "model": "The model's own prediction", "contrast": "Linear model of local contrasts"}),
     ("downscalegee", "MODEL_TYPE", downscalegee.MODEL_KEYS, options.EE_MODELS, {
         "rf": "Random forest (RF)", "cart": "Regression tree (CART)", "svr": "Support vector regression (NU_SVR)",
         "gbt": "Gradient tree boosting (GBT)"}),

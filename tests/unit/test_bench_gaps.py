@@ -135,4 +135,7 @@ def test_small_scene_is_complete_and_seamless(small_scene):
     # temporal filling: a share of the cloud gaps taken from the other date (8 days away), all of them predicted
     t = res["temporal"]
     assert v["tfill/smooth"]["coverage"] == 1.0 and 0.05 < t["share"] < v["tfill/smooth"]["filled_share"]
-    assert 0.0 < t["temporal_ubrmsd"] < 1.6 * t["observed_ubrmsd"]
+    # better than the simplest fallback; with the contrast detail (downscale's default) the other date's factors
+    # bring that date's within-cell detail, about twice the observed pixels' ubRMSD on this two-date scene
+    # (temporal filling is off by default; bench/GAPS.md)
+    assert 0.0 < t["temporal_ubrmsd"] < min(2.5 * t["observed_ubrmsd"], v["holes+bilinear"]["filled_ubrmsd"])

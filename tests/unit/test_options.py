@@ -15,7 +15,7 @@ from smdownscale.algorithms.gee import server
 
 def test_every_choice_lists_its_keys_once_in_form_order():
     for choices in (options.MODELS, options.MODEL_CHOICES, options.EE_MODELS, options.RESIDUAL_MODES,
-                    options.EE_RESIDUAL_MODES, options.CV_MODES, options.TRAINING_MODES):
+                    options.EE_RESIDUAL_MODES, options.CV_MODES, options.TRAINING_MODES, options.DETAIL_MODES):
         assert sorted(choices.form_keys) == sorted(choices.keys)
         assert len(set(choices.keys)) == len(choices.keys)
         assert all(choices.label(k) and choices.label(k) != k for k in choices.keys if k != "none")
@@ -27,6 +27,7 @@ def test_every_choice_lists_its_keys_once_in_form_order():
     assert options.EE_RESIDUAL_MODES.default_key == "smooth"
     assert options.CV_MODES.form_keys == ("spatial", "dates", "random")
     assert options.TRAINING_MODES.form_keys == ("coarse", "paper")
+    assert options.DETAIL_MODES.form_keys == ("model", "contrast")
     assert options.MODELS.label("knn") == "knn"  # an unknown key is shown as it is
 
 
@@ -44,6 +45,9 @@ def test_engine_and_earth_engine_mapping_read_the_registry():
     assert server.MODEL_TYPES == options.EE_MODELS.keys
     assert server.RESIDUAL_MODES == options.EE_RESIDUAL_MODES.keys
     assert set(server.EE_FUNCTIONS) == set(options.EE_MODELS.keys)
+    for func in (downscale.downscale, series.downscale_series):  # None: the registry's default, read at run time
+        assert inspect.signature(func).parameters["detail"].default is None
+    assert downscale.check_detail(None)[0] == options.DETAIL_MODES.default_key
     with pytest.raises(InputError, match="Unknown residual correction 'cubic'; use one of constant, smooth, none"):
         residual.check_mode("cubic")
     # one place names the defaults: the engine's signatures and the training request take them from the registry
