@@ -33,16 +33,23 @@ constant mode too) are solved so that the area-weighted mean of the corrected fi
 SMAP.
 
 Pixels whose cell has no SMAP value (nodata, or a partial cell at the area's border) have nothing to
-conserve and are counted (``n_uncorrected``). Knots of such cells take the value of the nearest solved knot
-up to the kernel's reach (one cell in smooth mode, two in atpk; one more with ``area``) and are 0 further
-out. In constant mode their pixels keep the uncorrected prediction. Smooth and atpk apply their surface to
-them too, so the correction continues across the edge and fades out instead of stopping with a step at the
-edge of the cell without SMAP. How far it reaches into a region without SMAP: smooth, the whole first cell
-and the half of the second facing it (the surface falls to 0 at that cell's centre); atpk, four cells (the
-copied knots two cells deep, then kriging weights that reach two cells further, small beyond the third);
-one cell more each with ``area``. On the bench (bench/GAPS.md) that step was most of
-the seam excess of the smooth correction (the default's seam ratio was 4.8-10.1 % off the truth's on the nine
-scenes, 0.1-4.0 % since). Pixels outside the SMAP raster keep the prediction in every mode.
+conserve and are counted (``n_uncorrected``). Knots of such cells continue the residuals around them up to the
+kernel's reach (one cell in smooth mode, two in atpk; one more with ``area``) and are 0 further out: ring by
+ring outward, each takes the mean of its neighbours in the previous ring (the residuals of the cells with SMAP
+first) times rho, the correlation about 0 of the residuals of neighbouring cells with SMAP, clipped to [0, 1]
+(the simple-kriging guess of an unknown neighbour under a zero prior: smooth residuals or a common bias carry
+on at nearly full strength, uncorrelated cell noise is not continued). Residuals, not the solved knots: those
+carry cell-level noise amplified by the inverse of the cell-mean operator (below); copying the nearest knot
+made the pixels in cells without SMAP worse than the plain prediction on a heterogeneous scene of the bench
+(bench/GAPS.md measures them, RMSE and ubRMSD per scene). In constant mode their pixels keep the uncorrected
+prediction. Smooth and atpk apply their surface to them too, so the correction continues across the edge and
+fades out instead of stopping with a step at the edge of the cell without SMAP. How far it reaches into a
+region without SMAP (with rho > 0): smooth, the whole first cell and the half of the second facing it (the
+surface falls to 0 at that cell's centre); atpk, four cells (the continued knots two cells deep, then kriging
+weights that reach two cells further, small beyond the third); one cell more each with ``area``. On the bench
+(bench/GAPS.md) that step was most of the seam excess of the smooth correction (the default's seam ratio was
+4.8-10.1 % off the truth's on the nine scenes, 0.0-4.0 % since). Pixels outside the SMAP raster keep the
+prediction in every mode.
 
 Knots and seams: the knots invert the cell-mean operator of the interpolation, which damps a checkerboard of
 cell values most (by (41/81)**2 for 9 x 9 pixels per cell), so cell-level noise in the residuals (retrieval
@@ -215,6 +222,34 @@ def _cell_means(weights: np.ndarray, q: np.ndarray, reach: int = 1) -> np.ndarra
     for o in range(side * side):
         dy, dx = o // side - reach, o % side - reach
         out += weights[:, :, o] * padded[reach + dy:reach + dy + h, reach + dx:reach + dx + w]
+    return out
+
+
+def _neighbour_correlation(resid: np.ndarray, has: np.ndarray) -> float:
+    """Correlation about 0 of the residuals of 4-neighbouring cells that both have one, clipped to [0, 1]
+    (0 without such pairs): sum of the products over half the sum of the squares."""
+    num = den = 0.0
+    for a, b, ha, hb in ((resid[:, :-1], resid[:, 1:], has[:, :-1], has[:, 1:]),
+                         (resid[:-1, :], resid[1:, :], has[:-1, :], has[1:, :])):
+        ok = ha & hb
+        num += float(np.sum(a[ok] * b[ok]))
+        den += 0.5 * float(np.sum(a[ok] ** 2) + np.sum(b[ok] ** 2))
+    return min(max(num / den, 0.0), 1.0) if den > 0 else 0.0
+
+
+def _ring_means(values: np.ndarray, dist: np.ndarray, reach: int, rho: float) -> np.ndarray:
+    """``values`` where ``dist`` (chessboard distance to a cell with a value) is 0; then ring by ring outward up to
+    ``reach``, each cell takes ``rho`` x the mean of its 8 neighbours in the previous ring; 0 further out."""
+    from scipy import ndimage
+
+    out = np.where(dist == 0, values, 0.0)
+    ones = np.ones((3, 3))
+    for d in range(1, reach + 1):
+        prev = (dist == d - 1).astype(np.float64)
+        total = ndimage.convolve(out * prev, ones, mode="constant")
+        count = ndimage.convolve(prev, ones, mode="constant")
+        ring = dist == d
+        out[ring] = rho * total[ring] / np.maximum(count[ring], 1.0)
     return out
 
 
@@ -394,6 +429,7 @@ class ResidualCorrector:
         self.leftover: np.ndarray | None = None  # solved modes: (H, W) constant added after the iterations
         self.weights: np.ndarray | None = None  # atpk: (bins**2, 25) kriging weights
         self.variogram: tuple[float, float, float] | None = None  # atpk: (sill, range in cells, nugget)
+        self.continuation: float | None = None  # solved modes: rho of the knots continued into cells without SMAP
         self.summary = ResidualSummary(self.mode)
 
     def _shares(self, row0: int, nrows: int) -> tuple[np.ndarray, list[tuple[int, np.ndarray]]]:
@@ -553,15 +589,19 @@ class ResidualCorrector:
         reach = self._reach
         side = 2 * reach + 1
         own = weights[:, :, reach * side + reach]
-        # knots of cells without a residual copy the nearest solved knot (a continuation, not a constraint) up to
-        # ``reach`` cells from a solved one (every knot a corrected pixel's kernel touches); further out they are 0,
-        # so where the surface continues into cells without SMAP (smooth, atpk) it fades out over a cell or two
-        nearest = ndimage.distance_transform_edt(~has, return_distances=False, return_indices=True)
-        fill_r, fill_c = nearest[0], nearest[1]
-        near = ndimage.distance_transform_cdt(~has, metric="chessboard") <= reach
+        # knots of cells without a residual continue the residuals of the cells around them (a continuation, not a
+        # constraint): ring by ring outward, up to ``reach`` cells from a solved knot (every knot a corrected pixel's
+        # kernel touches), each takes the mean of the previous ring's values times ``rho``, the correlation of
+        # neighbouring cells' residuals (a simple-kriging guess of an unknown neighbour with a zero prior); 0
+        # further out. Residuals, not knots: the knots carry cell-level noise amplified by the inverse of the
+        # cell-mean operator. Where the surface continues into cells without SMAP (smooth, atpk) it fades out.
+        dist = ndimage.distance_transform_cdt(~has, metric="chessboard")
+        rho = _neighbour_correlation(resid, has)
+        self.continuation = rho
+        fixed = _ring_means(np.where(has, resid, 0.0), dist, reach, rho)
 
         def spread(q: np.ndarray) -> np.ndarray:
-            return np.where(near, q[fill_r, fill_c], 0.0)
+            return np.where(has, q, fixed)
 
         r = np.where(has, resid, 0.0)
         q = r.copy()

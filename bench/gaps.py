@@ -20,10 +20,12 @@ quantile) loses its LST bands (``lst_day``, ``lst_night``), and a third of that 
 
 Per scene: coverage (share of the pixels with a known truth, in cells with a SMAP value, that got a
 value), R / ubRMSD (m3/m3) on the fully observed pixels and on the filled ones (quality 2 and 3),
-each averaged over the dates, and the **seam ratio**: the mean absolute difference between
-neighbouring 1 km pixels across coarse-cell edges divided by that inside cells, next to the truth's
-own ratio. Targets (issue 15): coverage 100 %, filled ubRMSD at most 1.3 x observed, seam ratio of
-the default within 10 % of the truth's, and the default's ubRMSD no worse than constant correction.
+each averaged over the dates; RMSE / ubRMSD on the pixels in cells of the SMAP grid without a SMAP value (the
+smooth correction continues its surface there, constant keeps the plain prediction), and the **seam ratio**:
+the mean absolute difference between neighbouring 1 km pixels across coarse-cell edges divided by that
+inside cells, next to the truth's own ratio. Targets (issue 15): coverage 100 %, filled ubRMSD at most
+1.3 x observed, seam ratio of the default within 10 % of the truth's, and the default's ubRMSD no worse than
+constant correction (and its RMSE in cells without SMAP no worse than constant's plain prediction there).
 
 Temporal filling is measured on the pixels it fills (quality 4 of ``tfill/smooth``): their ubRMSD with the
 factors of the neighbouring date, next to the same pixels filled from the coarse-cell means (``fill/smooth``),
@@ -186,6 +188,8 @@ def gap_scene(prep: Any, train: Any, log: Any = print, figure_path: str | None =
         cells = CellIndex(fine, coarse).rows(0, fine.height)
         near = prep.baselines["nearest"][t]
         known = np.isfinite(truth) & np.isfinite(near)  # truth known, cell has a SMAP value
+        # truth known in a cell of the SMAP grid without a SMAP value: smooth continues its surface there
+        nosmap = np.isfinite(truth) & ~np.isfinite(near) & (cells >= 0)
         seams_truth.append(seam_ratio(truth, cells))
         outs = {}
         for variant, which, residual, fill in RUNS:
@@ -228,6 +232,11 @@ def gap_scene(prep: Any, train: Any, log: Any = print, figure_path: str | None =
                 a.setdefault(f"{name}_r", []).append(r)
                 a.setdefault(f"{name}_ubrmsd", []).append(ub)
             a.setdefault("seam", []).append(seam_ratio(values, cells))
+            a.setdefault("nosmap_share", []).append(float(nosmap.sum() / max(np.isfinite(truth).sum(), 1)))
+            m = nosmap & np.isfinite(values)
+            d = values[m] - truth[m]
+            a.setdefault("nosmap_rmse", []).append(float(np.sqrt(np.mean(d ** 2))) if d.size >= 3 else math.nan)
+            a.setdefault("nosmap_ubrmsd", []).append(float(np.std(d)) if d.size >= 3 else math.nan)
     rows = {}
     for variant, a in acc.items():
         rows[variant] = {k: float(np.nanmean(v)) if np.isfinite(v).any() else math.nan for k, v in a.items()}
@@ -297,8 +306,10 @@ def gap_targets(results: list[dict[str, Any]], default: str = "fill/smooth") -> 
                            "filled_ok": ratio <= FILLED_RATIO_TARGET, "seam_off": seam_off,
                            "seam_ok": seam_off <= SEAM_TOLERANCE,
                            "ubrmsd_vs_constant": d["all_ubrmsd"] - c["all_ubrmsd"],
-                           "ubrmsd_ok": d["all_ubrmsd"] <= c["all_ubrmsd"] + 1e-6}
-    keys = ("coverage_100", "filled_ok", "seam_ok", "ubrmsd_ok")
+                           "ubrmsd_ok": d["all_ubrmsd"] <= c["all_ubrmsd"] + 1e-6,
+                           "nosmap_vs_constant": d.get("nosmap_rmse", math.nan) - c.get("nosmap_rmse", math.nan),
+                           "nosmap_ok": not d.get("nosmap_rmse", math.nan) > c.get("nosmap_rmse", math.nan) + 1e-6}
+    keys = ("coverage_100", "filled_ok", "seam_ok", "ubrmsd_ok", "nosmap_ok")
     return {"default": default, "per_scene": per,
             **{k: bool(per) and all(v[k] for v in per.values()) for k in keys}}
 
@@ -332,7 +343,10 @@ def gap_table(results: list[dict[str, Any]]) -> list[str]:
             f"{'yes' if tg['seam_ok'] else 'no'} (off by "
             + ", ".join(f"{k} {100 * v['seam_off']:.1f} %" for k, v in tg["per_scene"].items())
             + f"); ubRMSD no worse than constant correction: {'yes' if tg['ubrmsd_ok'] else 'no'} (difference "
-            + ", ".join(f"{k} {v['ubrmsd_vs_constant']:+.4f}" for k, v in tg["per_scene"].items()) + ")."]
+            + ", ".join(f"{k} {v['ubrmsd_vs_constant']:+.4f}" for k, v in tg["per_scene"].items()) + "); RMSE in "
+            f"cells without SMAP no worse than constant correction (which keeps the plain prediction there): "
+            f"{'yes' if tg['nosmap_ok'] else 'no'} (difference "
+            + ", ".join(f"{k} {v['nosmap_vs_constant']:+.4f}" for k, v in tg["per_scene"].items()) + ")."]
     return out + temporal_table(results) + summary_table(results)
 
 
@@ -344,12 +358,19 @@ def summary_table(results: list[dict[str, Any]]) -> list[str]:
     def f(v: float, d: int = 4) -> str:
         return "n/a" if v is None or not math.isfinite(v) else f"{v:.{d}f}"
 
+    def nosmap(c: dict[str, float], d: dict[str, float]) -> str:
+        if "nosmap_share" not in d:
+            return "n/a"
+        return (f"{100 * d['nosmap_share']:.1f} %, {f(c['nosmap_rmse'])} / {f(d['nosmap_rmse'])}, "
+                f"{f(c['nosmap_ubrmsd'])} / {f(d['nosmap_ubrmsd'])}")
+
     out = ["", "Summary (the README's table): the default `fill/smooth` of one date, and `tfill/smooth` (a series with "
            "temporal filling, FILL_WINDOW_DAYS 12):", "",
            "| scene | coverage before → after | filled share | R / ubRMSD observed | R / ubRMSD filled | "
            "filled / observed | same pixels clear sky | seam ratio truth / constant / smooth | "
-           "ubRMSD constant / smooth | series: filled from a neighbouring date | series: ubRMSD filled / all |",
-           "|---|---|---|---|---|---|---|---|---|---|---|"]
+           "ubRMSD constant / smooth | cells without SMAP: pixels, RMSE constant / smooth, ubRMSD constant / smooth | "
+           "series: filled from a neighbouring date | series: ubRMSD filled / all |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for g in results:
         v = g["variants"]
         h, d, c, clear = v["holes"], v["fill/smooth"], v["fill/constant"], v["clear/smooth"]
@@ -361,5 +382,5 @@ def summary_table(results: list[dict[str, Any]]) -> list[str]:
                    f"{100 * d['filled_share']:.1f} % | {f(d['observed_r'], 3)} / {f(d['observed_ubrmsd'])} | "
                    f"{f(d['filled_r'], 3)} / {f(d['filled_ubrmsd'])} | {f(ratio, 2)} | {f(clear['filled_ubrmsd'])} | "
                    f"{f(g['truth_seam'], 2)} / {f(c['seam'], 2)} / {f(d['seam'], 2)} | "
-                   f"{f(c['all_ubrmsd'])} / {f(d['all_ubrmsd'])} | {series} |")
+                   f"{f(c['all_ubrmsd'])} / {f(d['all_ubrmsd'])} | {nosmap(c, d)} | {series} |")
     return out

@@ -26,7 +26,9 @@ residual correction (:func:`correct_residual`) then makes each cell's mean of th
 of rounds, the rest added per cell, so no 9 km steps appear; 'constant' adds each cell's residual to its pixels.
 Cell means are ``reduceResolution(mean)`` onto the SMAP grid, spreading is nearest neighbour (constant) or
 ``resample('bilinear')``; in cells without SMAP 'constant' keeps the plain prediction and 'smooth' its surface,
-fading out toward those cells' knots of 0 (as locally, where it fades a cell further out). Pixels still without a value
+fading out toward those cells' knots of 0 (locally those knots continue the neighbouring residuals damped by their
+correlation, so the surface fades a cell further out; 0 is that rule's limit for uncorrelated residuals, which
+needs no reduction over the whole grid here). Pixels still without a value
 take their SMAP cell's value. Then ``clamp(lo, hi)``; a second band ``quality`` gives each pixel's path with the
 local codes: 1 all factors observed, 2 missing factors filled, 3 coarse field only, 0 no value.
 
@@ -981,7 +983,8 @@ def correct_residual(pred: ee.Image, smap_cells: ee.Image, residual: str, fine_p
     surface = spread_bilinear(knots, fine_proj)
     left = resid.subtract(cell_means(surface.updateMask(valid), fine_proj, max_pixels, coarse_grid))
     # pixels of cells without a residual take the surface too (no leftover there): it fades out toward their 0 knots
-    # instead of stopping with a step at the cell's edge (as the local chain, whose knots fade a cell further out)
+    # instead of stopping with a step at the cell's edge (the local chain continues the neighbouring residuals into
+    # those knots, damped by their correlation, and so fades a cell further out; 0 knots are its uncorrelated limit)
     return pred.add(surface.add(left.reproject(fine_proj).unmask(0, False)).unmask(0, False))
 
 

@@ -139,3 +139,22 @@ def test_small_scene_is_complete_and_seamless(small_scene):
     # bring that date's within-cell detail, about twice the observed pixels' ubRMSD on this two-date scene
     # (temporal filling is off by default; bench/GAPS.md)
     assert 0.0 < t["temporal_ubrmsd"] < min(2.5 * t["observed_ubrmsd"], v["holes+bilinear"]["filled_ubrmsd"])
+
+
+def test_cells_without_smap_are_measured_against_the_plain_prediction():
+    def scene(name, smooth_rmse):
+        v = {k: _variant(1.0, 0.02, 0.025, 1.0, 0.021) for k in gaps.VARIANTS}
+        for k in gaps.VARIANTS:
+            v[k].update(nosmap_share=0.041, nosmap_rmse=0.031, nosmap_ubrmsd=0.030)
+        v["fill/smooth"].update(nosmap_rmse=smooth_rmse, nosmap_ubrmsd=0.029)
+        return {"scene": name, "cloud_fractions": [0.1], "truth_seam": 1.0, "variants": v}
+
+    t = gaps.gap_targets([scene("a", 0.030), scene("b", 0.031)])
+    assert t["nosmap_ok"] and t["per_scene"]["a"]["nosmap_vs_constant"] == pytest.approx(-0.001)
+    worse = [scene("a", 0.030), scene("b", 0.0331)]
+    t = gaps.gap_targets(worse)
+    assert not t["nosmap_ok"] and t["per_scene"]["b"]["nosmap_vs_constant"] == pytest.approx(0.0021)
+    table = "\n".join(gaps.gap_table(worse))
+    assert "| 4.1 %, 0.0310 / 0.0300, 0.0300 / 0.0290 |" in table
+    assert "no worse than constant correction (which keeps the plain prediction there): no (difference a -0.0010, " \
+           "b +0.0021)." in table

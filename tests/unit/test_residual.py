@@ -486,3 +486,65 @@ def test_continuation_into_a_region_without_smap_reaches_as_documented(mode, are
         np.testing.assert_array_equal(out[:, half], pred[:, half])
     np.testing.assert_array_equal(out[:, depth > last], pred[:, depth > last])
     assert summary.n_uncorrected == int((depth >= 1).sum()) * fine.height
+
+
+def test_knots_of_cells_without_smap_continue_the_residuals_damped_by_their_correlation():
+    fine, coarse = ALIGNED_FINE, ALIGNED_COARSE
+    pred = np.full((fine.height, fine.width), 0.2)
+    rows = np.arange(coarse.height)[:, None]
+    # smooth residuals (0.05 plus a gentle north-south slope) on the five western cell columns
+    sm = 0.25 + 0.001 * rows + np.zeros((coarse.height, coarse.width))
+    sm[:, 5:] = np.nan
+    corr = ResidualCorrector(CellIndex(fine, coarse), sm, "smooth")
+    corr.add(0, pred)
+    corr.solve()
+    resid = corr.resid
+    # the correlation about 0 of neighbouring residuals: sum of products / half the sum of squares
+    h = resid[:, :5]
+    num = (h[:, :-1] * h[:, 1:]).sum() + (h[:-1] * h[1:]).sum()
+    den = 0.5 * ((h[:, :-1] ** 2).sum() + (h[:, 1:] ** 2).sum() + (h[:-1] ** 2).sum() + (h[1:] ** 2).sum())
+    rho = num / den
+    assert corr.continuation == pytest.approx(rho, rel=1e-12) and 0.99 < rho < 1.0
+    # first column without SMAP (reach 1 in smooth mode, one more with area shares): rho x the mean of the
+    # neighbouring residuals in the last column with SMAP (3 of them inside, 2 at the grid's border)
+    first = np.array([resid[max(r - 1, 0):r + 2, 4].mean() for r in range(coarse.height)])
+    np.testing.assert_allclose(corr.knots[:, 5], rho * first, rtol=1e-12)
+    assert (corr.knots[:, 5] <= rho * resid[:, 4].max() + 1e-15).all()
+    assert (corr.knots[:, 5] >= rho * resid[:, 4].min() - 1e-15).all()
+    if corr.area is not None:  # reach 2: the second column takes rho x the mean of the first one's
+        second = np.array([corr.knots[max(r - 1, 0):r + 2, 5].mean() for r in range(coarse.height)])
+        np.testing.assert_allclose(corr.knots[:, 6], rho * second, rtol=1e-12)
+        assert (corr.knots[:, 7:] == 0).all()
+    else:
+        assert (corr.knots[:, 6:] == 0).all()
+
+
+def test_a_checkerboard_of_residuals_is_not_continued_into_cells_without_smap():
+    # cell noise alternating in sign: the knots carry it amplified about 4x, but neighbouring residuals are
+    # anti-correlated (rho clipped to 0), so the cells without SMAP take knots of 0 instead of a copied 0.039
+    fine, coarse = ALIGNED_FINE, ALIGNED_COARSE
+    pred = np.full((fine.height, fine.width), 0.2)
+    board = 0.01 * (-1.0) ** np.add.outer(np.arange(15), np.arange(15))
+    sm = 0.2 + board
+    sm[:, 5:] = np.nan
+    sm[10, 2] = np.nan  # and one cell inside
+    corr = ResidualCorrector(CellIndex(fine, coarse), sm, "smooth")
+    corr.add(0, pred)
+    corr.solve()
+    assert corr.continuation == 0.0
+    assert (corr.knots[:, 5:] == 0).all() and corr.knots[10, 2] == 0
+    assert np.abs(corr.knots[:, 2:4]).max() > 3 * 0.01  # the solved knots next to them carry the amplified noise
+    out = corr.apply(0, pred)
+    # conservation stays exact in the cells with SMAP, and the correction of the pixels without SMAP falls from the
+    # neighbouring knots to 0 at their cell's centre: at most half the last solved knot from the cell edge on
+    has = np.isfinite(sm)
+    np.testing.assert_allclose(cell_means(out, False, fine, coarse)[has], sm[has], atol=1e-9, rtol=0)
+    assert np.abs(out - pred)[:, 5 * 9:].max() <= 0.5 * np.abs(corr.knots[:, 4]).max() + 1e-12
+    # a constant residual is fully correlated: continued at full strength one cell deep
+    flat = np.full((coarse.height, coarse.width), 0.23)
+    flat[:, 5:] = np.nan
+    corr = ResidualCorrector(CellIndex(fine, coarse), flat, "smooth")
+    corr.add(0, pred)
+    corr.solve()
+    assert corr.continuation == pytest.approx(1.0, abs=1e-12)
+    np.testing.assert_allclose(corr.knots[:, 5], 0.03, rtol=1e-9)
