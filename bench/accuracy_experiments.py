@@ -133,34 +133,11 @@ def _smooth(fine: list[tuple[np.ndarray, np.ndarray]], shape: tuple[int, int], c
 
 def _transfer_gain(pairs: Any, seed: int = 0) -> float:
     """Regression slope of SMAP's detail within 2x / 3x coarser cells on the detail predicted by a forest trained
-    on those coarser cells (held-out blocks, as the scale-transfer check)."""
+    on those coarser cells (held-out blocks, as the scale-transfer check), pooled over both levels."""
     from smdownscale.algorithms import train as tr
 
-    w = pairs.grid.width
-    _, dcode = np.unique(np.asarray(pairs.dates).astype(str), return_inverse=True)
-    num = den = 0.0
-    est = tr.make_estimator("rf", {"n_estimators": 50}, seed, 2)
-    for f in tr.TRANSFER_FACTORS:
-        x, y, anchor = tr.coarsen_pairs(pairs, f)
-        b = f * max(1, -(-4 // f))
-        gs, gb = tr.spatial_groups(pairs.cells, w, b), tr.spatial_groups(anchor, w, b)
-        blocks = np.unique(gs)
-        k = min(3, blocks.size)
-        order = np.random.default_rng([seed, 17, f]).permutation(blocks.size)
-        fold_of = {int(blocks[i]): int(j % k) for j, i in enumerate(order)}
-        fs = np.array([fold_of[int(v)] for v in gs])
-        fb = np.array([fold_of.get(int(v), -1) for v in gb])
-        pred = np.full(pairs.y.size, np.nan)
-        for j in range(k):
-            pred[fs == j] = tr._fit(est, x[fb != j], y[fb != j], "rf", seed).predict(pairs.X[fs == j])
-        ok = np.isfinite(pred)
-        parent = dcode * 10**8 + (pairs.cells // w // f) * 10**4 + (pairs.cells % w // f)
-        _, inv = np.unique(parent[ok], return_inverse=True)
-        n = np.bincount(inv)
-        dp = pred[ok] - (np.bincount(inv, pred[ok]) / n)[inv]
-        dy = pairs.y[ok] - (np.bincount(inv, pairs.y[ok]) / n)[inv]
-        num += float(np.sum(dp * dy))
-        den += float(np.sum(dp * dp))
+    sums = [_transfer_sums(pairs, f, seed) for f in tr.TRANSFER_FACTORS]
+    num, den = sum(s[0] for s in sums), sum(s[1] for s in sums)
     return num / den if den > 0 else 1.0
 
 
@@ -588,6 +565,13 @@ def _contrast_model(pairs: Any, augmentation: Any, seed: int = 0, radius: int = 
 def _transfer_gain_at(pairs: Any, f: int, seed: int = 0) -> float:
     """Slope of SMAP's detail within ``f`` x coarser cells on the detail a forest trained on those cells predicts
     for held-out blocks (the scale-transfer check's folds)."""
+    num, den = _transfer_sums(pairs, f, seed)
+    return num / den if den > 0 else 1.0
+
+
+def _transfer_sums(pairs: Any, f: int, seed: int = 0) -> tuple[float, float]:
+    """Sums of (SMAP's detail x predicted detail) and (predicted detail squared) within ``f`` x coarser cells, the
+    detail predicted by a forest trained on those cells for held-out blocks (the scale-transfer check's folds)."""
     from smdownscale.algorithms import train as tr
 
     w = pairs.grid.width
@@ -611,8 +595,7 @@ def _transfer_gain_at(pairs: Any, f: int, seed: int = 0) -> float:
     n = np.bincount(inv)
     dp = pred[ok] - (np.bincount(inv, pred[ok]) / n)[inv]
     dy = pairs.y[ok] - (np.bincount(inv, pairs.y[ok]) / n)[inv]
-    den = float(np.sum(dp * dp))
-    return float(np.sum(dp * dy)) / den if den > 0 else 1.0
+    return float(np.sum(dp * dy)), float(np.sum(dp * dp))
 
 
 def _seed_mean(values: dict[str, float]) -> dict[str, float]:
