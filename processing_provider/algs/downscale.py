@@ -142,12 +142,14 @@ class DownscaleAlgorithm(SmdAlgorithm):
         self.add(QgsProcessingParameterEnum(self.DETAIL, self.tr("Detail within SMAP cells"),
                                             options=[detail[key] for key in DETAIL_MODES],
                                             defaultValue=options.DETAIL_MODES.default_index),
-                 self.tr("The model's own prediction: the 1 km map is the model's prediction, residual-corrected. "
-                         "Linear model of local contrasts: the model gives each SMAP cell's level (interpolated "
-                         "between cell centres) and a linear model of the factors, fitted in training on how each "
-                         "SMAP cell differs from its 3 x 3 neighbours, gives the 1 km detail inside the cells; "
-                         "sharper on farmland mosaics. It needs the SMAP raster and a model trained in the "
-                         "scale-aware mode (retrain older models)."), advanced=True)
+                 self.tr("Linear model of local contrasts (default): the model gives each SMAP cell's level "
+                         "(interpolated between cell centres) and a linear model of the factors, fitted in training "
+                         "on how each SMAP cell differs from its 3 x 3 neighbours, gives the 1 km detail inside the "
+                         "cells; sharper on farmland mosaics. With the smooth correction the map then does not "
+                         "depend on the model type where SMAP has a value. It needs the SMAP raster and a model "
+                         "trained in the scale-aware mode (retrain older models). The model's own prediction: the "
+                         "1 km map is the model's prediction, residual-corrected (the study's method; choose it to "
+                         "compare models)."), advanced=True)
         self.add(QgsProcessingParameterNumber(self.CLIP_MIN, self.tr("Minimum soil moisture (m3/m3)"),
                                               QgsProcessingParameterNumber.Type.Double, defaultValue=0.0),
                  self.tr("Lower end of the physical range; smaller values are raised to it."), advanced=True)

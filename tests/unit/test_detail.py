@@ -236,3 +236,20 @@ def test_given_cell_means_refused_with_area_shares(mosaic):
     corr.add(0, np.full((N, N), 0.2))
     with pytest.raises(InputError, match="area shares"):
         corr.solve(np.full((MOSAIC_CELLS, MOSAIC_CELLS), 0.2))
+
+
+def test_contrast_detail_map_does_not_depend_on_the_model_where_smap_has_a_value(mosaic, tmp_path):
+    """Documented in the README: with the contrast detail and the smooth correction a cell's level comes from SMAP
+    and its detail from the linear model, so another model type gives the same map; with the model's own detail
+    it does not."""
+    cart = str(tmp_path / "cart.smdmodel")
+    train.train_model(train.TrainRequest(mosaic["sm"], mosaic["stacks"], cart, "cart", cv_folds=0, n_jobs=1))
+    maps = {}
+    for name, model in (("rf", mosaic["model"]), ("cart", cart)):
+        for mode in ("contrast", "model"):
+            out = str(tmp_path / f"{name}-{mode}.tif")
+            downscale(model, mosaic["stacks"][0], out, coarse_sm=mosaic["sm"][0], detail=mode, clip=(-1.0, 2.0))
+            maps[name, mode] = raster.read_all(out)[0].astype(np.float64)
+    same = np.abs(maps["rf", "contrast"] - maps["cart", "contrast"])
+    assert np.isfinite(same).mean() > 0.99 and np.nanmax(same) < 1e-6
+    assert np.nanmax(np.abs(maps["rf", "model"] - maps["cart", "model"])) > 0.01
