@@ -346,12 +346,26 @@ def _cell_detail(preds: list[np.ndarray], cells: np.ndarray) -> list[tuple[np.nd
     return out
 
 
+def _scene_grids(prep: acc.Prepared, specs: Any) -> tuple:
+    """The scene's 1 km factor rows (:func:`_fine`), the truth's shape, the fine grid, SMAP per date and its grids,
+    and the SMAP cell of every 1 km pixel (flat)."""
+    from smdownscale.algorithms import raster
+    from smdownscale.algorithms.aggregate import CellIndex
+
+    fine = _fine(prep, specs)
+    shape = prep.truth[0].shape
+    fgrid = raster.Grid.from_path(prep.stacks[0])
+    sms = [raster.read_all(p, dtype=np.float64)[0] for p in prep.smap]
+    cgrids = [raster.Grid.from_path(p) for p in prep.smap]
+    cells = CellIndex(fgrid, cgrids[0]).rows(0, shape[0]).ravel()
+    return fine, shape, fgrid, sms, cgrids, cells
+
+
 def detail_transfer_variants(prep: acc.Prepared, src: acc.Prepared, seed: int = 0) -> dict[str, list[np.ndarray]]:
     """The forest and the contrast detail (bilinear anchors, class fractions unscaled) fitted on another scene
     (``src``, same generator) and applied to this one, smooth-corrected against this scene's SMAP."""
-    from smdownscale.algorithms import features, raster
+    from smdownscale.algorithms import features
     from smdownscale.algorithms import train as tr
-    from smdownscale.algorithms.aggregate import CellIndex
     from smdownscale.algorithms.residual import correct_array
 
     smap, stacks = acc.training_dates(src)
@@ -360,12 +374,7 @@ def detail_transfer_variants(prep: acc.Prepared, src: acc.Prepared, seed: int = 
     x, y = augmentation.apply(pairs.X, pairs.y, seed) if augmentation is not None else (pairs.X, pairs.y)
     est = tr._fit(tr.make_estimator("rf", None, seed, 2), x, y, "rf", seed)
     beta = _contrast_model(pairs, augmentation, seed, scale_classes=False)
-    fine = _fine(prep, pairs.specs)
-    shape = prep.truth[0].shape
-    fgrid = raster.Grid.from_path(prep.stacks[0])
-    sms = [raster.read_all(p, dtype=np.float64)[0] for p in prep.smap]
-    cgrids = [raster.Grid.from_path(p) for p in prep.smap]
-    cells = CellIndex(fgrid, cgrids[0]).rows(0, shape[0]).ravel()
+    fine, shape, fgrid, sms, cgrids, cells = _scene_grids(prep, pairs.specs)
     base = _predict(est, fine, shape)
     whole = _fine_contrast(fine, np.zeros_like(cells), beta, shape)
     out = {"rf, transfer": [correct_array(b, fgrid, cgrids[t], sms[t], "smooth")[0] for t, b in enumerate(base)]}
@@ -450,9 +459,8 @@ def detail_variants(prep: acc.Prepared, seed: int = 0, screened: bool = False) -
     with the noise augmentation, uncapped), the same extrapolated from the 2x and 3x levels to SMAP's 9x, and the
     truth's slope (not a method: the headroom). Every product smooth-corrected like the downscale default.
     ``screened``: on the factors smdownscale:screen selects with its defaults (the default chain's)."""
-    from smdownscale.algorithms import features, raster
+    from smdownscale.algorithms import features
     from smdownscale.algorithms import train as tr
-    from smdownscale.algorithms.aggregate import CellIndex
     from smdownscale.algorithms.residual import correct_array
 
     smap, stacks = acc.training_dates(prep)
@@ -462,12 +470,7 @@ def detail_variants(prep: acc.Prepared, seed: int = 0, screened: bool = False) -
 
         factors = list(screen.screen_factors(smap, stacks, seed=seed, n_jobs=2).selected)
     pairs, _ = features.drop_constant_factors(features.coarse_pairs(smap, stacks, factors))
-    fine = _fine(prep, pairs.specs)
-    shape = prep.truth[0].shape
-    fgrid = raster.Grid.from_path(prep.stacks[0])
-    sms = [raster.read_all(p, dtype=np.float64)[0] for p in prep.smap]
-    cgrids = [raster.Grid.from_path(p) for p in prep.smap]
-    cells = CellIndex(fgrid, cgrids[0]).rows(0, shape[0]).ravel()
+    fine, shape, fgrid, sms, cgrids, cells = _scene_grids(prep, pairs.specs)
     augmentation = tr.make_augmentation(pairs, tr.NOISE_AUGMENTATION)[0]
     x, y = augmentation.apply(pairs.X, pairs.y, seed) if augmentation is not None else (pairs.X, pairs.y)
     est = tr._fit(tr.make_estimator("rf", None, seed, 2), x, y, "rf", seed)
