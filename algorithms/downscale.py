@@ -482,7 +482,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
 
     Temporal filling (``fill_window_days`` > 0, with ``neighbours``: the factor stacks of other dates, on the
     same grid, dates in the names): before that, a factor missing at a pixel takes its value on the nearest
-    neighbouring date within the window where it is valid (a tie: the earlier date); such pixels are flagged
+    neighbouring date within the window where it is valid (a tie: the earlier date), moved to this date's level
+    (the mean difference of the two dates around the pixel, :class:`gapfill.TemporalFill`); such pixels are flagged
     :data:`gapfill.FROM_OTHER_DATE` (:class:`gapfill.TemporalFill`).
 
     ``detail`` 'contrast' (:mod:`detail`; needs ``coarse_sm`` for its cells and a model trained in the scale-aware
@@ -603,7 +604,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     day = date_from_name(stack_path)
     # the date being filled: the stack's, else that of the SMAP raster of the same date (e.g. a temporary stack)
     temporal = TemporalFill(stack_path, grid, neighbours, fill_window_days,
-                            day or (date_from_name(coarse_sm) if coarse_sm else None)) if fill_window_days else None
+                            day or (date_from_name(coarse_sm) if coarse_sm else None),
+                            is_canceled) if fill_window_days else None
     reader.fill = temporal  # missing factors of every block read take values of the nearest neighbouring date
     for src in temporal.sources if temporal is not None else []:  # their values enter the map: the same units
         check_factor_units(src.ds, src.path, specs, meta, reader.derived)
@@ -658,7 +660,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     if day is not None:
         metadata["date"] = day.isoformat()
     if temporal is not None:
-        metadata["temporal_filling"] = f"factors from the nearest date within {fill_window_days} days"
+        metadata["temporal_filling"] = (f"factors from the nearest date within {fill_window_days} days, moved to "
+                                        "this date's level")
 
     def other_date(shape: tuple[int, ...]) -> np.ndarray:
         """The last block read: its pixels with a factor from a neighbouring date."""

@@ -17,9 +17,13 @@ the coarse field.
 
 Temporal filling (optional, :class:`TemporalFill`): before any of this, a factor missing at a pixel takes its
 value at that pixel on the nearest date within a window of days (the factor stacks of neighbouring dates, bands
-matched by name; a tie takes the earlier date). Only dynamic factors (LST, NDVI, SAR) miss in practice; static
-bands (elevation, land cover) are the same on every date. Such pixels are flagged :data:`FROM_OTHER_DATE`
-when all their factors were then known; a pixel that still missed one is filled as above (:data:`FILLED`).
+matched by name; a tie takes the earlier date), moved to the level of the date being filled: plus the mean
+difference between the two dates over the pixels valid on both, per tile of :data:`LEVEL_TILE` pixels,
+interpolated bilinearly between the tile centres. The other date brings the pixel's pattern (greener or cooler
+than its surroundings), not its weather (a day 10 K warmer). Only dynamic factors (LST, NDVI, SAR) miss in
+practice; static bands (elevation, land cover) are the same on every date. Such pixels are flagged
+:data:`FROM_OTHER_DATE` when all their factors were then known; a pixel that still missed one is filled as above
+(:data:`FILLED`).
 
 Every pixel's path is written to the quality raster (:data:`QUALITY_CLASSES`). The bench
 (``bench/accuracy.py``, gap-filling table) measured this against other fallbacks on cloud masks of tens of
@@ -38,7 +42,7 @@ import numpy as np
 from . import raster
 from .aggregate import CellIndex, CoarseMean
 from .dates import date_from_name
-from .errors import InputError
+from .errors import Canceled, InputError
 from .features import CATEGORICAL, FactorSpec, feature_names
 from .residual import _Stencil
 
@@ -54,6 +58,8 @@ QUALITY_CLASSES = {
     COARSE_ONLY: "coarse field only (no factor observed)",
     FROM_OTHER_DATE: "factors partly from a neighbouring date",
 }
+#: Side (pixels) of the tiles over which temporal filling matches a neighbouring date's level to the stack's.
+LEVEL_TILE = 16
 #: Largest temporal filling window (days).
 MAX_FILL_WINDOW_DAYS = 366
 QUALITY_BAND = "quality"
@@ -394,16 +400,21 @@ class TemporalFill:
 
     Called by :class:`.derived.StackReader` on every block of raw bands it reads (``fill(row0, nrows,
     names, raw)``, in place): a band's missing pixel takes the value of the same band (matched by name) of the
-    nearest date within the window where that pixel is valid; of two dates equally far, the earlier. Only the
-    rows of the block are read from each neighbour, one band at a time, and only while pixels are missing:
-    memory does not depend on the extent or the number of dates. :attr:`mask` is the last block's pixels
+    nearest date within the window where that pixel is valid (of two dates equally far, the earlier), plus that
+    date's level difference to the stack: the mean of (stack - neighbour) over the pixels valid on both, per
+    tile of :data:`LEVEL_TILE` x :data:`LEVEL_TILE` pixels, interpolated bilinearly between the tile centres
+    (tiles without a common pixel take the nearest tile's). A neighbour with no pixel valid on both dates in a
+    band gives nothing for it. The levels are computed once, when the filler is made (one read of the stack and
+    of each neighbour; per tile one number per band and neighbour); after that only the rows of the block are
+    read from each neighbour, one band at a time, and only while pixels are missing: memory does not depend on
+    the extent or the number of dates. :attr:`mask` is the last block's pixels
     where some factor came from another date; :attr:`taken` counts the values taken per factor and
     :attr:`used` the dates that gave any. ``day``: the stack's date when its name has none (e.g. the SMAP
     raster's).
     """
 
     def __init__(self, stack_path: str, grid: raster.Grid, neighbours: Sequence[str], window_days: int,
-                 day: dt.date | None = None) -> None:
+                 day: dt.date | None = None, is_canceled: Any = None) -> None:
         self.window = check_window(window_days)
         day = day or date_from_name(stack_path)
         if day is None:
@@ -435,6 +446,10 @@ class TemporalFill:
                                  "align every date to the same grid (smdownscale:align with the same reference).")
             names = raster.band_names(ds, p)
             self.sources.append(_Source(d, p, ds, {n: i + 1 for i, n in enumerate(names)}))
+        self.grid = grid
+        #: (source index, band name) -> the level of the stack minus the source's, per :data:`LEVEL_TILE` tile
+        self._levels: dict[tuple[int, str], np.ndarray] = (self._level_tiles(stack_path, is_canceled)
+                                                           if self.sources else {})
         self.mask: np.ndarray | None = None
         self.taken: dict[str, int] = {}
         self.used: set[dt.date] = set()
@@ -450,7 +465,11 @@ class TemporalFill:
                 band = src.bands.get(name)
                 if band is None:
                     continue
-                v = raster.read_block(src.ds, row0, nrows, [band], raw.dtype, sources=[src.path])[0]
+                v = raster.read_block(src.ds, row0, nrows, [band], np.float64, sources=[src.path])[0]
+                level = self._levels.get((self.sources.index(src), name))
+                if level is None:
+                    continue
+                v = v + self._surface(level, row0, nrows)
                 take = miss & np.isfinite(v)
                 if take.any():
                     raw[k][take] = v[take]
@@ -459,6 +478,55 @@ class TemporalFill:
                     self.taken[name] = self.taken.get(name, 0) + int(np.count_nonzero(take))
                     self.used.add(src.day)
         self.mask = mask
+
+    def _level_tiles(self, stack_path: str, is_canceled: Any) -> dict[tuple[int, str], np.ndarray]:
+        """Per source and band with pixels missing in the stack: the mean of (stack - source) over the pixels
+        valid in both, per tile of :data:`LEVEL_TILE` x :data:`LEVEL_TILE` pixels (tiles without such pixels take
+        the nearest tile's). A band missing nowhere, or valid on no common pixel, gets none (not filled)."""
+        h, w = self.grid.height, self.grid.width
+        th, tw = -(-h // LEVEL_TILE), -(-w // LEVEL_TILE)
+        ds = raster.open_raster(stack_path)
+        try:
+            names = raster.band_names(ds, stack_path)
+            sums: dict[tuple[int, str], np.ndarray] = {}
+            counts: dict[tuple[int, str], np.ndarray] = {}
+            missing = np.zeros(len(names), bool)
+            for row0 in range(0, h, LEVEL_TILE * 8):
+                if is_canceled is not None and is_canceled():
+                    raise Canceled()
+                nrows = min(LEVEL_TILE * 8, h - row0)
+                own = raster.read_block(ds, row0, nrows, None, np.float64, sources=[stack_path])
+                missing |= ~np.all(np.isfinite(own), axis=(1, 2))
+                tile = (np.arange(row0, row0 + nrows) // LEVEL_TILE)[:, None] * tw + np.arange(w)[None, :] // LEVEL_TILE
+                for k, src in enumerate(self.sources):
+                    for b, name in enumerate(names):
+                        band = src.bands.get(name)
+                        if band is None:
+                            continue
+                        v = raster.read_block(src.ds, row0, nrows, [band], np.float64, sources=[src.path])[0]
+                        d = own[b] - v
+                        ok = np.isfinite(d)
+                        key = (k, name)
+                        sums[key] = sums.get(key, 0.0) + np.bincount(tile[ok], d[ok], th * tw)
+                        counts[key] = counts.get(key, 0.0) + np.bincount(tile[ok], None, th * tw)
+        finally:
+            ds = None
+        levels = {}
+        for (k, name), s in sums.items():
+            n = counts[(k, name)]
+            if not missing[names.index(name)] or not (n > 0).any():
+                continue
+            levels[(k, name)] = _nearest_fill(np.where(n > 0, s / np.maximum(n, 1), np.nan).reshape(th, tw))
+        return levels
+
+    def _surface(self, level: np.ndarray, row0: int, nrows: int) -> np.ndarray:
+        """(nrows, width) the tile levels interpolated bilinearly between the tile centres."""
+        from scipy import ndimage
+
+        r = (np.arange(row0, row0 + nrows) + 0.5) / LEVEL_TILE - 0.5
+        c = (np.arange(self.grid.width) + 0.5) / LEVEL_TILE - 0.5
+        rr, cc = np.meshgrid(r, c, indexing="ij")
+        return ndimage.map_coordinates(level, [rr, cc], order=1, mode="nearest")
 
     def flush(self) -> None:
         """Drop the neighbours' cached blocks (called where the stack's own cache is flushed)."""

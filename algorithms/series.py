@@ -341,8 +341,8 @@ def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str]
     correction and gap filling; with ``residual='none'`` it serves gap filling only). Each date is
     :func:`downscale.downscale` with the same arguments. Returns one result per date, in date order, with
     ``output`` (and ``quality``) the final paths. With ``fill_window_days`` > 0 a factor missing at a pixel takes
-    its value on the nearest other date of the series within that many days (a tie: the earlier date), read
-    block by block from those dates' stacks (:class:`.gapfill.TemporalFill`).
+    its value on the nearest other date of the series within that many days (a tie: the earlier date), moved to
+    the date's level, read block by block from those dates' stacks (:class:`.gapfill.TemporalFill`).
 
     Parameters
     ----------

@@ -31,8 +31,10 @@ COARSE = Grid(UTM, (400000.0, 9000.0, 0.0, 4600000.0, 0.0, -9000.0), 4, 3)
 FACTORS = [{"name": "ndvi", "kind": "continuous", "classes": []},
            {"name": "lst", "kind": "continuous", "classes": []},
            {"name": "landcover", "kind": "categorical", "classes": [10, 20]}]
-#: LST of each date at every pixel (a constant per date, so the date a value came from shows in the map)
+#: LST of each date at every pixel (a constant per date: its level) ...
 LST = {"20230601": 281.0, "20230608": 295.0, "20230610": 300.0, "20230612": 305.0, "20230620": 309.0}
+#: ... plus a bump of each date's own at P and Q, so the date a filled value came from shows in the map
+BUMP = {"20230601": -8.0, "20230608": -5.0, "20230610": 0.0, "20230612": 4.0, "20230620": 8.0}
 P = (4, 4)    # LST missing on the target date only: filled from 2023-06-08 (2 days earlier)
 Q = (15, 20)  # LST missing on the target date and on 2023-06-08 and 06-12: 2023-06-01 is 9 days away
 
@@ -58,6 +60,8 @@ def _statics():
 def _stack(folder, tag, holes=(), order=("ndvi", "lst", "landcover"), grid=FINE):
     ndvi, lc = _statics()
     lst = np.full((H, W), LST[tag])
+    lst[P] += BUMP[tag]
+    lst[Q] += BUMP[tag]
     for r, c in holes:
         lst[r, c] = np.nan
     bands = {"ndvi": ndvi, "lst": lst, "landcover": lc}
@@ -65,6 +69,12 @@ def _stack(folder, tag, holes=(), order=("ndvi", "lst", "landcover"), grid=FINE)
     write_raster(path, grid, np.stack([bands[n] for n in order]), names=list(order),
                  kinds=["categorical" if n == "landcover" else "continuous" for n in order])
     return path
+
+
+def _taken(source, target="20230610"):
+    """The LST a hole of ``target`` takes from ``source``: the source's value moved to the target's level (the
+    mean difference over the pixels valid on both dates), i.e. the target's level plus the source's bump."""
+    return LST[target] + BUMP[source]
 
 
 def _expected(est, lst_value, pixel):
@@ -97,7 +107,7 @@ def test_nearest_dates_order_and_window():
 def test_hole_filled_from_the_date_two_days_earlier_not_from_outside_the_window(tmp_path, model, scene):
     path, est = model
     target, others = scene
-    values = {tag: _expected(est, v, P) for tag, v in LST.items()}
+    values = {tag: _expected(est, _taken(tag), P) for tag in LST}
     assert len(set(values.values())) == len(values)  # every date would give another value: the test can fail
     out, qual = str(tmp_path / "sm.tif"), str(tmp_path / "q.tif")
     res = downscale(path, target, out, residual="none", quality=qual, n_jobs=1, clip=(-5, 5),
@@ -111,12 +121,12 @@ def test_hole_filled_from_the_date_two_days_earlier_not_from_outside_the_window(
     assert (res.n_from_other_date, res.other_date_factors, res.other_dates) == (1, {"lst": 1}, ["2023-06-08"])
     md = gdal.Open(out).GetMetadata()
     assert md["pixels_from_other_date"] == "1"
-    assert md["temporal_filling"] == "factors from the nearest date within 5 days"
+    assert md["temporal_filling"] == "factors from the nearest date within 5 days, moved to this date's level"
     # a wider window reaches 2023-06-01 (9 days) for Q, before 2023-06-20 (10 days)
     res = downscale(path, target, out, residual="none", n_jobs=1, clip=(-5, 5),
                     neighbours=list(others.values()), fill_window_days=10)
     got = read_all(out)[0]
-    assert got[Q] == pytest.approx(_expected(est, LST["20230601"], Q), abs=1e-7)
+    assert got[Q] == pytest.approx(_expected(est, _taken("20230601"), Q), abs=1e-7)
     assert got[P] == pytest.approx(values["20230608"], abs=1e-7)
     assert res.other_dates == ["2023-06-01", "2023-06-08"]
 
@@ -127,11 +137,11 @@ def test_tie_takes_the_earlier_date(tmp_path, model, scene):
     out = str(tmp_path / "sm.tif")
     for given in ([others["20230612"], others["20230608"]], [others["20230608"], others["20230612"]]):
         downscale(path, target, out, residual="none", n_jobs=1, clip=(-5, 5), neighbours=given, fill_window_days=2)
-        assert read_all(out)[0][P] == pytest.approx(_expected(est, LST["20230608"], P), abs=1e-7)
+        assert read_all(out)[0][P] == pytest.approx(_expected(est, _taken("20230608"), P), abs=1e-7)
     # without the earlier date, the later one of the same distance
     downscale(path, target, out, residual="none", n_jobs=1, clip=(-5, 5), neighbours=[others["20230612"]],
               fill_window_days=2)
-    assert read_all(out)[0][P] == pytest.approx(_expected(est, LST["20230612"], P), abs=1e-7)
+    assert read_all(out)[0][P] == pytest.approx(_expected(est, _taken("20230612"), P), abs=1e-7)
 
 
 def test_bands_matched_by_name_when_the_order_differs(tmp_path, model):
@@ -140,7 +150,7 @@ def test_bands_matched_by_name_when_the_order_differs(tmp_path, model):
     other = _stack(tmp_path, "20230608", order=("landcover", "lst", "ndvi"))
     out = str(tmp_path / "sm.tif")
     downscale(path, target, out, residual="none", n_jobs=1, clip=(-5, 5), neighbours=[other], fill_window_days=3)
-    assert read_all(out)[0][P] == pytest.approx(_expected(est, LST["20230608"], P), abs=1e-7)
+    assert read_all(out)[0][P] == pytest.approx(_expected(est, _taken("20230608"), P), abs=1e-7)
 
 
 def test_quality_codes_with_cell_mean_fill_and_residual_correction(tmp_path, model, scene):
@@ -172,12 +182,12 @@ def test_temporal_fill_reads_the_block_rows_only(tmp_path, scene):
     raw[1, 1, 4] = np.nan   # row 4 of the raster (block starts at row 3): P, valid on 2023-06-08
     raw[1, 0, 4] = np.nan   # row 3: valid on 2023-06-08 too
     fill(3, 3, ["ndvi", "lst"], raw)
-    assert raw[1, 1, 4] == LST["20230608"] and raw[1, 0, 4] == LST["20230608"]
+    assert raw[1, 1, 4] == _taken("20230608") and raw[1, 0, 4] == LST["20230610"]  # row 3: no bump there
     assert fill.mask.sum() == 2 and fill.mask[1, 4] and fill.taken == {"lst": 2}
     raw = np.full((2, 3, W), 1.0, dtype=np.float32)
     raw[1, 0, 20] = np.nan  # Q (row 15): missing on 2023-06-08, from 2023-06-01
     fill(15, 3, ["ndvi", "lst"], raw)
-    assert raw[1, 0, 20] == LST["20230601"] and fill.mask.sum() == 1
+    assert raw[1, 0, 20] == _taken("20230601") and fill.mask.sum() == 1
 
 
 def test_series_fills_from_the_other_dates(tmp_path, model, scene):
@@ -190,7 +200,7 @@ def test_series_fills_from_the_other_dates(tmp_path, model, scene):
     by_date = {r.date: r for r in res}
     assert by_date["2023-06-10"].n_from_other_date == 1 and by_date["2023-06-10"].other_dates == ["2023-06-08"]
     got = read_all(os.path.join(out, "sm_1km_20230610.tif"))[0]
-    assert got[P] == pytest.approx(_expected(est, LST["20230608"], P), abs=1e-7)
+    assert got[P] == pytest.approx(_expected(est, _taken("20230608"), P), abs=1e-7)
     q = gdal.Open(os.path.join(out, "quality_20230610.tif")).ReadAsArray()
     assert q[P] == FROM_OTHER_DATE and q[Q] == 0
     # 2023-06-08 misses Q; 2023-06-10 misses it too, so it stays empty (2023-06-20 is 12 days away)
@@ -214,7 +224,7 @@ def test_series_window(tmp_path, model, scene):
     by_date = {r.date: r for r in res}
     assert by_date["2023-06-10"].other_dates == ["2023-06-01"] and by_date["2023-06-10"].n_from_other_date == 2
     got = read_all(os.path.join(str(tmp_path / "out"), "sm_1km_20230610.tif"))[0]
-    assert got[Q] == pytest.approx(_expected(est, LST["20230601"], Q), abs=1e-7)
+    assert got[Q] == pytest.approx(_expected(est, _taken("20230601"), Q), abs=1e-7)
 
 
 @pytest.mark.parametrize("after", [0, 1, 3, 6])
@@ -285,7 +295,7 @@ def test_undated_stack_takes_the_date_of_its_smap(tmp_path, model, scene):
     res = downscale(path, undated, out, coarse_sm=smap, residual="none", n_jobs=1, clip=(-5, 5),
                     neighbours=[others["20230608"], others["20230612"]], fill_window_days=2)
     assert res.other_dates == ["2023-06-08"]
-    assert read_all(out)[0][P] == pytest.approx(_expected(est, LST["20230608"], P), abs=1e-7)
+    assert read_all(out)[0][P] == pytest.approx(_expected(est, _taken("20230608"), P), abs=1e-7)
 
 
 def test_validate_reports_pixels_from_a_neighbouring_date(tmp_path):
@@ -342,3 +352,39 @@ def test_truncated_neighbour_is_named_and_leaves_nothing(tmp_path, model):
         downscale(path, target, str(tmp_path / "sm.tif"), residual="none", quality=str(tmp_path / "q.tif"),
                   neighbours=[cut], fill_window_days=3, n_jobs=1)
     assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_neighbour_moved_to_the_level_of_the_date_by_tiles(tmp_path):
+    """A neighbouring date hotter by a level that varies across the scene (its weather) gives its pattern, not its
+    level: the level difference is the mean over each tile of the pixels valid on both dates, interpolated
+    between the tile centres (exact for a level changing linearly, but for the hole missing from its tile's
+    mean: 0.15 K/pixel x 7.5 pixels / 255 pixels, 0.0044 K)."""
+    rng = np.random.default_rng(5)
+    pattern = rng.normal(0.0, 2.0, (H, W))  # the pixels' own pattern, shared by both dates
+    cols = np.arange(W)[None, :] * np.ones((H, 1))
+    today = 300.0 + 0.2 * cols + pattern
+    other = 290.0 + 0.05 * cols + pattern
+    hole = (8, 15)  # column 15 lies between the centres of the first two full tiles (7.5 and 23.5)
+    today[hole] = np.nan
+    write_raster(str(tmp_path / "f_20230610.tif"), FINE, today[None], names=["lst"])
+    write_raster(str(tmp_path / "f_20230608.tif"), FINE, other[None], names=["lst"])
+    fill = TemporalFill(str(tmp_path / "f_20230610.tif"), FINE, [str(tmp_path / "f_20230608.tif")], 3)
+    raw = today[None, 8:9].copy()
+    fill(8, 1, ["lst"], raw)
+    truth = 300.0 + 0.2 * 15 + pattern[hole]
+    assert raw[0, 0, 15] == pytest.approx(truth, abs=0.005)
+    assert abs(other[hole] - truth) > 10.0  # the neighbour's own value is far off: the test can fail
+    assert fill.taken == {"lst": 1}
+
+
+def test_neighbour_without_a_common_valid_pixel_gives_nothing(tmp_path):
+    today = np.full((H, W), 300.0)
+    today[:, :18] = np.nan
+    other = np.full((H, W), 290.0)
+    other[:, 18:] = np.nan  # valid exactly where today is not: its level relative to today is unknown
+    write_raster(str(tmp_path / "f_20230610.tif"), FINE, today[None], names=["lst"])
+    write_raster(str(tmp_path / "f_20230608.tif"), FINE, other[None], names=["lst"])
+    fill = TemporalFill(str(tmp_path / "f_20230610.tif"), FINE, [str(tmp_path / "f_20230608.tif")], 3)
+    raw = today[None, :4].copy()
+    fill(0, 4, ["lst"], raw)
+    assert np.isnan(raw[0, :, :18]).all() and fill.taken == {} and not fill.mask.any()
