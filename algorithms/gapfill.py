@@ -70,8 +70,10 @@ FILL_METHODS = ("bilinear", "cell")
 #: Fully observed pixels :meth:`GapFiller.learn` needs, per factor band, before filling by the conditional mean
 #: (fewer: a land-cover class takes all classes' moments; all classes, the cell means alone).
 _MIN_LEARN_PER_BAND = 20
-#: :meth:`GapFiller.learn` takes every LEARN_STRIDE-th row of the raster.
+#: :meth:`GapFiller.learn` takes every LEARN_STRIDE-th row of the raster, :meth:`GapFiller.calibrate` every
+#: LEARN_STRIDE-th row from CALIBRATION_OFFSET (rows the moments did not see).
 LEARN_STRIDE = 4
+CALIBRATION_OFFSET = 2
 #: Ridge of the conditional mean's solve, relative to the mean variance of the observed bands.
 _RIDGE = 1e-6
 
@@ -139,6 +141,13 @@ class GapFiller:
         #: Moments of the deviations from the cell means (:meth:`learn`): pixels, sums (bands,) and sums of
         #: products (bands, bands), of all pixels (key None) and per class index of the first categorical factor.
         self._moments: dict[int | None, tuple[int, Any, Any]] = {}
+        #: Bands missing at some pixel inside the coarse grid (:meth:`observe`).
+        self.gap_bands = np.zeros(nbands, bool)
+        #: Per band, over the calibration pixels (:meth:`calibrate`): pixels, sum of squared errors of this fill,
+        #: of the neighbouring dates' values, and of their product.
+        self._cal = np.zeros((nbands, 4))
+        #: Pixels whose missing factors took a neighbouring date's values (with a weight > 0), per factor name.
+        self.from_other: dict[str, int] = {}
 
     def _bands(self, block: np.ndarray) -> np.ndarray:
         out = []
@@ -165,9 +174,11 @@ class GapFiller:
         valid : numpy.ndarray
             (rows, fine width) bool: pixels with every factor observed.
         """
-        self._acc.add(row0, self._bands(block))
+        bands = self._bands(block)
+        self._acc.add(row0, bands)
         self.blocks.append((row0, block.shape[1]))
         cells = self.index.rows(row0, block.shape[1])
+        self.gap_bands |= np.any(~np.isfinite(bands[:, cells >= 0]), axis=1)
         if np.any(~valid & (cells >= 0)):
             self.pending.append((row0, block.shape[1]))
 
@@ -240,6 +251,85 @@ class GapFiller:
             n, s1, s2 = self._moments.get(key, (0, 0.0, 0.0))
             self._moments[key] = (n + dk.shape[1], s1 + dk.sum(axis=1), s2 + dk @ dk.T)
 
+    def _continuous_bands(self) -> np.ndarray:
+        """(bands,) bool: the bands of continuous factors."""
+        return np.concatenate([np.full(len(s.classes), False) if s.kind == CATEGORICAL else np.array([True])
+                               for s in self.specs]) if self.specs else np.zeros(0, bool)
+
+    def calibrate(self, row0: int, block: np.ndarray, valid: np.ndarray, evidence: np.ndarray) -> None:
+        """Measure, on fully observed pixels, how well this fill and a neighbouring date's values each recover a
+        factor, to weigh them where a factor is missing (after :meth:`learn`, before :meth:`design`).
+
+        On every :data:`LEARN_STRIDE`-th row of the raster, offset from the rows :meth:`learn` uses (so the
+        moments did not see these pixels), every continuous band that misses somewhere (:attr:`gap_bands`) is
+        hidden at once, as a cloud hides LST and NDVI together, and filled by the conditional mean; next to it,
+        the value the neighbouring dates give (``evidence``, :meth:`TemporalFill.evidence`). The errors of both
+        against the observed value, and their product, are summed per band; :meth:`evidence_weights` turns them
+        into the weight that makes the combined error smallest.
+
+        Parameters
+        ----------
+        row0 : int
+            The block's first row.
+        block : numpy.ndarray
+            (factors, rows, cols) the factors as read, in ``specs`` order.
+        valid : numpy.ndarray
+            (rows, cols) the pixels where every factor is known.
+        evidence : numpy.ndarray
+            (factors, rows, cols) the factors from the neighbouring dates, NaN where they have none.
+        """
+        targets = self.gap_bands & self._continuous_bands()
+        if not targets.any():
+            return
+        first = row0 + (CALIBRATION_OFFSET - row0) % LEARN_STRIDE
+        for r in range(first, row0 + block.shape[1], LEARN_STRIDE):
+            sel = valid[r - row0][None, :] & (self.index.rows(r, 1) >= 0)
+            if not sel.any():
+                continue
+            truth = self._bands(block[:, r - row0:r - row0 + 1])[:, sel].astype(np.float64)
+            ev = self._bands(evidence[:, r - row0:r - row0 + 1])[:, sel].astype(np.float64)
+            hidden = truth.copy()
+            hidden[targets] = np.nan
+            c = self._conditional(hidden, self._fill_values(r, 1, sel))
+            for b in np.flatnonzero(targets):
+                ok = np.isfinite(ev[b]) & np.isfinite(c[b]) & np.isfinite(truth[b])
+                dc, de = truth[b, ok] - c[b, ok], truth[b, ok] - ev[b, ok]
+                self._cal[b] += (ok.sum(), dc @ dc, de @ de, dc @ de)
+
+    def evidence_weights(self) -> np.ndarray:
+        """(bands,) the weight of the neighbouring dates' value in a filled band: w minimising the error of
+        ``(1 - w) fill + w neighbour`` on the calibration pixels (:meth:`calibrate`; the errors' correlation
+        included), in [0, 1]; 0 for bands with fewer than :data:`_MIN_LEARN_PER_BAND` such pixels, and for
+        categorical bands.
+
+        Returns
+        -------
+        numpy.ndarray
+            (bands,) weights.
+        """
+        n, cc, ee, ce = self._cal.T
+        den = cc + ee - 2.0 * ce
+        flat = den <= 1e-12 * np.maximum(cc + ee, 1e-300)  # both errors the same (e.g. both 0): half each
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w = np.where(flat, 0.5, (cc - ce) / np.where(flat, 1.0, den))
+        return np.where(n >= _MIN_LEARN_PER_BAND, np.clip(w, 0.0, 1.0), 0.0)
+
+    def factor_weights(self) -> dict[str, float]:
+        """:meth:`evidence_weights` of the continuous factors that miss somewhere, by factor name.
+
+        Returns
+        -------
+        dict[str, float]
+            Factor name to weight in [0, 1].
+        """
+        w = self.evidence_weights()
+        out, b = {}, 0
+        for spec in self.specs:
+            if spec.kind != CATEGORICAL and self.gap_bands[b]:
+                out[spec.name] = round(float(w[b]), 3)
+            b += len(spec.classes) if spec.kind == CATEGORICAL else 1
+        return out
+
     def _conditional(self, bands: np.ndarray, fill: np.ndarray) -> np.ndarray:
         """(bands, n) with the missing continuous bands at their conditional mean given the pixel's class and
         observed bands (the moments of the deviations from the cell means, :meth:`learn`; a class with fewer
@@ -291,11 +381,15 @@ class GapFiller:
             out[np.ix_(target, cols)] = fill[np.ix_(target, cols)] + shift
         return out
 
-    def design(self, row0: int, block: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def design(self, row0: int, block: np.ndarray, valid: np.ndarray, evidence: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Design matrix of the block's pixels that miss a factor and can be filled.
 
         A missing factor takes its cell mean (:attr:`method`), a missing continuous one plus the deviation the
-        pixel's known factors predict (after :meth:`learn`; see the module docstring).
+        pixel's known factors predict (after :meth:`learn`; see the module docstring). With ``evidence`` (after
+        :meth:`calibrate`), a missing continuous band with a neighbouring date's value takes
+        ``(1 - w) fill + w neighbour``, ``w`` from :meth:`evidence_weights`; such pixels are coded
+        :data:`FROM_OTHER_DATE`.
 
         Parameters
         ----------
@@ -305,6 +399,9 @@ class GapFiller:
             (factors, rows, fine width) factors as read, in ``specs`` order, NaN for nodata.
         valid : numpy.ndarray
             (rows, fine width) bool: pixels with every factor observed.
+        evidence : numpy.ndarray or None
+            (factors, rows, fine width) the factors from the neighbouring dates (:meth:`TemporalFill.evidence`),
+            NaN where they have none; None: none.
 
         Returns
         -------
@@ -321,16 +418,31 @@ class GapFiller:
         has_sm = self.cell_has_sm[safe] if self.cell_has_sm is not None else np.zeros(cells.shape, bool)
         sel = ~valid & inside & ((n_obs > 0) | has_sm)
         bands = self._bands(block)[:, sel].astype(np.float64)
-        x = self._conditional(bands, self._fill_values(row0, block.shape[1], sel)).T.astype(np.float32)
+        out = self._conditional(bands, self._fill_values(row0, block.shape[1], sel))
+        used = np.zeros(bands.shape, bool)
+        if evidence is not None:
+            w = self.evidence_weights()
+            ev = self._bands(evidence)[:, sel].astype(np.float64)
+            used = ~np.isfinite(bands) & np.isfinite(ev) & ((w[:, None] > 0) | ~np.isfinite(out))
+            mixed = np.where(np.isfinite(out), (1.0 - w[:, None]) * out + w[:, None] * ev, ev)
+            out = np.where(used, mixed, out)
+        x = out.T.astype(np.float32)
         ok = np.all(np.isfinite(x), axis=1)  # a factor observed nowhere cannot be filled
         if not ok.all():
-            x = x[ok]
+            x, used = x[ok], used[:, ok]
             flat = np.flatnonzero(sel.ravel())
             sel = np.zeros(sel.shape, bool)
             sel.ravel()[flat[ok]] = True
+        b = 0
         for k, spec in enumerate(self.specs):
             self.filled[spec.name] += int(np.count_nonzero(sel & ~finite[k]))
-        codes = np.where(n_obs[sel] > 0, FILLED, COARSE_ONLY).astype(np.uint8)
+            span = len(spec.classes) if spec.kind == CATEGORICAL else 1
+            took = int(np.count_nonzero(used[b:b + span].any(axis=0)))
+            if took:
+                self.from_other[spec.name] = self.from_other.get(spec.name, 0) + took
+            b += span
+        codes = np.where(used.any(axis=0), FROM_OTHER_DATE,
+                         np.where(n_obs[sel] > 0, FILLED, COARSE_ONLY)).astype(np.uint8)
         return np.ascontiguousarray(x), sel, codes
 
 
@@ -454,11 +566,48 @@ class TemporalFill:
         self.taken: dict[str, int] = {}
         self.used: set[dt.date] = set()
 
-    def __call__(self, row0: int, nrows: int, names: Sequence[str], raw: np.ndarray) -> None:
-        """Fill the missing values of ``raw`` ((bands, rows, cols), the bands ``names``) in place."""
+    def evidence(self, reader: Any, row0: int, nrows: int) -> np.ndarray:
+        """The factors of a block as the neighbouring dates give them (moved to the stack's level), for
+        :meth:`GapFiller.design` to weigh against its own fill (:meth:`GapFiller.calibrate`).
+
+        Every pixel of a band takes the nearest date's value where that date has one, NaN elsewhere and in bands
+        that miss nowhere in the stack; derived factors are computed from these values. :attr:`taken`,
+        :attr:`used` and :attr:`mask` count the pixels missing in the stack only.
+
+        Parameters
+        ----------
+        reader : StackReader
+            The stack's reader (:class:`.derived.StackReader`); its own ``fill`` is restored afterwards.
+        row0 : int
+            The block's first row.
+        nrows : int
+            Its number of rows.
+
+        Returns
+        -------
+        numpy.ndarray
+            (factors, rows, cols) as ``reader.read`` returns them.
+        """
+        before = reader.fill
+        reader.fill = self._replace
+        try:
+            return reader.read(row0, nrows)
+        finally:
+            reader.fill = before
+
+    def _replace(self, row0: int, nrows: int, names: Sequence[str], raw: np.ndarray) -> None:
+        missing = ~np.isfinite(raw)
+        raw[:] = np.nan
+        self(row0, nrows, names, raw, missing)
+
+    def __call__(self, row0: int, nrows: int, names: Sequence[str], raw: np.ndarray,
+                 counted: np.ndarray | None = None) -> None:
+        """Fill the missing values of ``raw`` ((bands, rows, cols), the bands ``names``) in place; ``counted``:
+        the pixels :attr:`taken` counts (default: the missing ones)."""
         mask = np.zeros(raw.shape[1:], dtype=bool)
         for k, name in enumerate(names):
             miss = ~np.isfinite(raw[k])
+            count = miss.copy() if counted is None else counted[k]
             for src in self.sources:
                 if not miss.any():
                     break
@@ -474,9 +623,11 @@ class TemporalFill:
                 if take.any():
                     raw[k][take] = v[take]
                     miss &= ~take
-                    mask |= take
-                    self.taken[name] = self.taken.get(name, 0) + int(np.count_nonzero(take))
-                    self.used.add(src.day)
+                    mine = take & count
+                    if mine.any():
+                        mask |= mine
+                        self.taken[name] = self.taken.get(name, 0) + int(np.count_nonzero(mine))
+                        self.used.add(src.day)
         self.mask = mask
 
     def _level_tiles(self, stack_path: str, is_canceled: Any) -> dict[tuple[int, str], np.ndarray]:

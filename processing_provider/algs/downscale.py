@@ -84,6 +84,9 @@ class DownscaleAlgorithm(SmdAlgorithm):
             "within that many days where it is valid (nearest in days; of two dates equally far, the earlier), "
             "moved to this date's level: plus the mean difference between the two dates over the pixels valid on "
             "both, per tile of 16 x 16 pixels, so the other date brings the pixel's pattern, not its weather. "
+            "With gap filling on, that value is weighed against the gap filling's own (cell means plus what the "
+            "pixel's observed factors say), per factor, by how well each recovers the factor where it is hidden "
+            "at observed pixels; the log gives the weights (1: the other date's value, 0: the gap filling's). "
             "Bands are matched by name and every date must be on the same grid. A time series fills from its own "
             "other dates; a single date from the 'Neighbouring factor stacks' given (none given: nothing to fill "
             "from). Only dynamic factors (LST, NDVI, SAR) miss in practice; static bands such as elevation or land "
@@ -360,6 +363,10 @@ class DownscaleAlgorithm(SmdAlgorithm):
                                                  ", ".join(res.other_dates) or self.tr("none")))
         for name, n in res.other_date_factors.items():
             feedback.pushInfo(self.tr("Factor {} taken from a neighbouring date at {} pixels.").format(name, n))
+        if res.other_date_weights:
+            feedback.pushInfo(self.tr("Weight of the neighbouring dates' values against the gap filling's own, "
+                                      "measured on observed pixels: {}.").format(
+                ", ".join(f"{k} {v:.2f}" for k, v in res.other_date_weights.items())))
 
     def uncorrected_note(self, mode: str, n: int) -> str:
         """What residual correction ``mode`` did with the ``n`` pixels that have no SMAP value to conserve (in cells

@@ -167,6 +167,9 @@ def test_quality_codes_with_cell_mean_fill_and_residual_correction(tmp_path, mod
     assert q[P] == FROM_OTHER_DATE and q[Q] == FILLED
     assert (q == ALL_FACTORS).sum() == H * W - 2
     assert (res.n_from_other_date, res.n_filled, res.n_all_factors) == (1, 1, H * W - 2)
+    # the gap filler weighs the neighbour's LST against its own fill: moved to this date's level, the neighbour
+    # gives every hidden observed LST exactly (one level per date), the fill's regression on NDVI only nearly
+    assert res.other_date_weights == {"lst": 1.0} and res.other_date_factors == {"lst": 1}
     band = (qds := gdal.Open(qual)).GetRasterBand(1)
     assert band.GetDescription() == "quality"  # (also loads the band's auxiliary metadata)
     assert qds is not None and band.GetCategoryNames()[FROM_OTHER_DATE] == QUALITY_CLASSES[FROM_OTHER_DATE] == \
