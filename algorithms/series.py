@@ -6,7 +6,8 @@ written by 'Fetch data from Earth Engine' (:func:`manifest.manifest_inputs`), or
 as the fetch writes them). Every date goes through the single-date engine (:func:`downscale.downscale`,
 :func:`validate.compare_reference`, :func:`validate.sample_stations`), so a series gives exactly the
 files and numbers of single-date runs. A factor missing at a pixel takes its value on the nearest other
-date of the series within :data:`.options.FILL_WINDOW_DAYS` days (the default; 0 = off) where it is valid
+date of the series within :data:`.options.FILL_WINDOW_DAYS` days (the default, 12; 0 = off) where it is
+valid, moved to the date's level and, with gap filling, weighed against the gap filler's own value
 (:class:`.gapfill.TemporalFill`): a single-date run given the other dates as its neighbouring stacks.
 
 Downscaled files are written into a hidden staging folder and moved into place only when every date is

@@ -371,7 +371,7 @@ def summary_table(results: list[dict[str, Any]]) -> list[str]:
                 f"{f(c['nosmap_ubrmsd'])} / {f(d['nosmap_ubrmsd'])}")
 
     out = ["", "Summary (the README's table): the default `fill/smooth` of one date, and `tfill/smooth` (a series with "
-           "temporal filling, FILL_WINDOW_DAYS 12):", "",
+           "temporal filling, FILL_WINDOW_DAYS 12, the default where there are other dates):", "",
            "| scene | coverage before → after | filled share | R / ubRMSD observed | R / ubRMSD filled | "
            "filled / observed | same pixels clear sky | seam ratio truth / constant / smooth | "
            "ubRMSD constant / smooth | cells without SMAP: pixels, RMSE constant / smooth, ubRMSD constant / smooth | "

@@ -218,12 +218,15 @@ def test_series_fills_from_the_other_dates(tmp_path, model, scene):
 def test_series_window(tmp_path, model, scene):
     path, est = model
     target, others = scene
-    assert options.FILL_WINDOW_DAYS == 0  # off by default, chosen on the gaps bench (bench/GAPS.md)
+    assert options.FILL_WINDOW_DAYS == 12  # on by default, chosen on the gaps bench (bench/GAPS.md)
     stacks = [target, others["20230601"], others["20230620"]]  # 9 and 10 days away
-    off = series.downscale_series(path, stacks, None, str(tmp_path / "off"), residual="none", n_jobs=1, clip=(-5, 5))
+    off = series.downscale_series(path, stacks, None, str(tmp_path / "off"), residual="none", n_jobs=1, clip=(-5, 5),
+                                  fill_window_days=0)
     assert [r.n_from_other_date for r in off] == [0, 0, 0] and all(r.other_dates == [] for r in off)
-    res = series.downscale_series(path, stacks, None, str(tmp_path / "out"), residual="none", n_jobs=1, clip=(-5, 5),
-                                  fill_window_days=12)
+    short = series.downscale_series(path, stacks, None, str(tmp_path / "short"), residual="none", n_jobs=1,
+                                    clip=(-5, 5), fill_window_days=8)  # no other date within 8 days
+    assert [r.n_from_other_date for r in short] == [0, 0, 0]
+    res = series.downscale_series(path, stacks, None, str(tmp_path / "out"), residual="none", n_jobs=1, clip=(-5, 5))
     by_date = {r.date: r for r in res}
     assert by_date["2023-06-10"].other_dates == ["2023-06-01"] and by_date["2023-06-10"].n_from_other_date == 2
     got = read_all(os.path.join(str(tmp_path / "out"), "sm_1km_20230610.tif"))[0]
