@@ -21,8 +21,8 @@ quantile) loses its LST bands (``lst_day``, ``lst_night``), and a third of that 
 
 Per scene: coverage (share of the pixels with a known truth, in cells with a SMAP value, that got a
 value), R / ubRMSD (m3/m3) on the fully observed pixels and on the filled ones (quality 2 and 3),
-each averaged over the dates, and the oracle floor of their ratio (:func:`information_floor`: what the factors a
-filled pixel still has can say about the truth's within-cell detail at best, relative to all factors); RMSE /
+each averaged over the dates, and an oracle's ratio of the two (:func:`oracle_ratio`: how much less the factors a
+filled pixel still has say about the truth's within-cell detail than all factors); RMSE /
 ubRMSD on the pixels in cells of the SMAP grid without a SMAP value (the smooth correction continues its
 surface there, constant keeps the plain prediction), and the **seam ratio**: the mean absolute difference
 between neighbouring 1 km pixels across coarse-cell edges divided by that inside cells, next to the truth's
@@ -133,13 +133,14 @@ def seam_ratio(values: np.ndarray, cells: np.ndarray) -> float:
     return float(x.mean() / i.mean())
 
 
-def information_floor(truth: np.ndarray, clear: np.ndarray, cloudy: np.ndarray, names: list[str], kinds: list[str],
+def oracle_ratio(truth: np.ndarray, clear: np.ndarray, cloudy: np.ndarray, names: list[str], kinds: list[str],
                       cells: np.ndarray, observed: np.ndarray, filled: np.ndarray) -> float:
-    """What the factors a pixel still has can say at best: the ratio of the filled pixels' to the observed pixels'
-    error of an oracle, a linear regression of the truth's deviation from its coarse-cell mean on the factors'
-    deviations (class fractions for categorical bands), fitted on the truth itself per pattern of missing bands
-    (in-sample: a floor, not a method). On the observed pixels it uses every factor; on a filled pixel the factors
-    it has. A ratio far above 1 says the missing factors carried within-cell information no other factor has.
+    """How much less the factors a filled pixel still has say than all factors: the ratio of the filled pixels' to the
+    observed pixels' error of an oracle, a linear regression of the truth's deviation from its coarse-cell mean on
+    the factors' deviations (class fractions for categorical bands), fitted on the truth itself per pattern of
+    missing bands (in-sample: a yardstick, not a method). On the observed pixels it uses every factor; on a filled
+    pixel the factors it has. A ratio far above 1 says the missing factors carried within-cell information no
+    other factor has.
 
     ``clear``/``cloudy``: (bands, H, W) stacks without/with the added clouds; ``cells``: the coarse cell of every
     pixel (-1 outside); ``observed``/``filled``: the pixels scored as such.
@@ -259,9 +260,9 @@ def gap_scene(prep: Any, train: Any, log: Any = print, figure_path: str | None =
         ds = raster.open_raster(prep.stacks[t])
         names, kinds = raster.band_names(ds, prep.stacks[t]), raster.band_kinds(ds)
         ds = None
-        floor = information_floor(truth, raster.read_all(prep.stacks[t]), raster.read_all(stack), names, kinds, cells,
+        oracle = oracle_ratio(truth, raster.read_all(prep.stacks[t]), raster.read_all(stack), names, kinds, cells,
                                   observed, known & np.isfinite(outs["fill/smooth"][0]) & ~observed)
-        acc.setdefault("floor", {}).setdefault("ratio", []).append(floor)
+        acc.setdefault("oracle", {}).setdefault("ratio", []).append(oracle)
         if figure_path and t == int(np.argmax(shares)):
             figure(figure_path, truth, outs["holes"][0], outs["fill/smooth"][0], outs["fill/smooth"][1],
                    f"{prep.scene.name}, {prep.dates[t]}: LST missing on {100 * shares[t]:.0f} % of the pixels "
@@ -296,9 +297,9 @@ def gap_scene(prep: Any, train: Any, log: Any = print, figure_path: str | None =
     for variant, a in acc.items():
         rows[variant] = {k: float(np.nanmean(v)) if np.isfinite(v).any() else math.nan for k, v in a.items()}
     temporal = rows.pop("temporal")
-    floor = rows.pop("floor")["ratio"]
+    oracle = rows.pop("oracle")["ratio"]
     result = {"scene": prep.scene.name, "cloud_fractions": shares, "truth_seam": float(np.nanmean(seams_truth)),
-              "variants": rows, "temporal": temporal, "window_days": TEMPORAL_WINDOW_DAYS, "floor_ratio": floor}
+              "variants": rows, "temporal": temporal, "window_days": TEMPORAL_WINDOW_DAYS, "oracle_ratio": oracle}
     f, h = rows["fill/smooth"], rows["holes"]
     log(f"    gaps: coverage {h['coverage']:.3f} -> {f['coverage']:.3f}; ubRMSD observed {f['observed_ubrmsd']:.4f}, "
         f"filled {f['filled_ubrmsd']:.4f}; seam truth {result['truth_seam']:.3f}, constant "
@@ -403,10 +404,10 @@ def gap_table(results: list[dict[str, Any]]) -> list[str]:
             f"cells without SMAP no worse than constant correction (which keeps the plain prediction there): "
             f"{'yes' if tg['nosmap_ok'] else 'no'} (difference "
             + ", ".join(f"{k} {v['nosmap_vs_constant']:+.4f}" for k, v in tg["per_scene"].items()) + ")."]
-    if all(g.get("floor_ratio") is not None for g in results):
-        out += ["", "Oracle floor of that ratio (a linear regression of the truth's within-cell deviation on the "
-                "factors a pixel has, fitted on the truth itself; `information_floor`): "
-                + ", ".join(f"{g['scene']} {g['floor_ratio']:.2f}" for g in results) + "."]
+    if all(g.get("oracle_ratio") is not None for g in results):
+        out += ["", "The same ratio for an oracle (a linear regression of the truth's within-cell deviation on the "
+                "factors a pixel has, fitted on the truth itself; `oracle_ratio`): "
+                + ", ".join(f"{g['scene']} {g['oracle_ratio']:.2f}" for g in results) + "."]
     if all("tfill/smooth" in g["variants"] for g in results):
         ts = gap_targets(results, "tfill/smooth")
         out += ["", f"With temporal filling (a series, `tfill/smooth`): filled ubRMSD at most {FILLED_RATIO_TARGET} x "
@@ -432,7 +433,7 @@ def summary_table(results: list[dict[str, Any]]) -> list[str]:
     out = ["", "Summary (the README's table): the default `fill/smooth` of one date, and `tfill/smooth` (a series with "
            "temporal filling, FILL_WINDOW_DAYS 12, the default where there are other dates):", "",
            "| scene | coverage before → after | filled share | R / ubRMSD observed | R / ubRMSD filled | "
-           "filled / observed (oracle floor) | same pixels clear sky | seam ratio truth / constant / smooth | "
+           "filled / observed (oracle) | same pixels clear sky | seam ratio truth / constant / smooth | "
            "ubRMSD constant / smooth | cells without SMAP: pixels, RMSE constant / smooth, ubRMSD constant / smooth | "
            "series: filled from a neighbouring date | series: ubRMSD filled / all (filled / observed) |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -446,7 +447,7 @@ def summary_table(results: list[dict[str, Any]]) -> list[str]:
                   if t and tv else "n/a | n/a")
         out.append(f"| {g['scene']} | {100 * h['coverage']:.1f} % → {100 * d['coverage']:.1f} % | "
                    f"{100 * d['filled_share']:.1f} % | {f(d['observed_r'], 3)} / {f(d['observed_ubrmsd'])} | "
-                   f"{f(d['filled_r'], 3)} / {f(d['filled_ubrmsd'])} | {f(ratio, 2)} ({f(g.get('floor_ratio'), 2)}) | "
+                   f"{f(d['filled_r'], 3)} / {f(d['filled_ubrmsd'])} | {f(ratio, 2)} ({f(g.get('oracle_ratio'), 2)}) | "
                    f"{f(clear['filled_ubrmsd'])} | "
                    f"{f(g['truth_seam'], 2)} / {f(c['seam'], 2)} / {f(d['seam'], 2)} | "
                    f"{f(c['all_ubrmsd'])} / {f(d['all_ubrmsd'])} | {nosmap(c, d)} | {series} |")

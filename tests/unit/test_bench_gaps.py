@@ -163,9 +163,9 @@ def test_cells_without_smap_are_measured_against_the_plain_prediction():
            "b +0.0021)." in table
 
 
-def test_information_floor_of_a_known_relation():
+def test_oracle_ratio_of_a_known_relation():
     """truth = f1 + f2 + noise (sd 0.01), f2 with sd 0.03: with both factors the oracle's error is the noise, without
-    f2 it is sqrt(0.01^2 + 0.03^2), so the floor is sqrt(10); a categorical band enters as class fractions."""
+    f2 it is sqrt(0.01^2 + 0.03^2), so the ratio is sqrt(10); a categorical band enters as class fractions."""
     rng = np.random.default_rng(2)
     h, w = 90, 90
     cells = _cells(h, w)
@@ -177,10 +177,10 @@ def test_information_floor_of_a_known_relation():
     cloudy[1, :, :45] = np.nan  # f2 clouded over the left half
     observed = np.zeros((h, w), bool)
     observed[:, 45:] = True
-    floor = gaps.information_floor(truth, clear, cloudy, ["f1", "f2", "lc"], ["continuous", "continuous",
+    ratio = gaps.oracle_ratio(truth, clear, cloudy, ["f1", "f2", "lc"], ["continuous", "continuous",
                                                                              "categorical"], cells, observed, ~observed)
-    assert floor == pytest.approx(math.sqrt(10.0), rel=0.08)
+    assert ratio == pytest.approx(math.sqrt(10.0), rel=0.08)
     # nothing missing: the same fit on both halves, a ratio of about 1
-    same = gaps.information_floor(truth, clear, clear, ["f1", "f2", "lc"], ["continuous", "continuous",
+    same = gaps.oracle_ratio(truth, clear, clear, ["f1", "f2", "lc"], ["continuous", "continuous",
                                                                            "categorical"], cells, observed, ~observed)
     assert same == pytest.approx(1.0, abs=0.08)
