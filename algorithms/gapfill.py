@@ -516,10 +516,11 @@ class TemporalFill:
     date's level difference to the stack: the mean of (stack - neighbour) over the pixels valid on both, per
     tile of :data:`LEVEL_TILE` x :data:`LEVEL_TILE` pixels, interpolated bilinearly between the tile centres
     (tiles without a common pixel take the nearest tile's). A neighbour with no pixel valid on both dates in a
-    band gives nothing for it. The levels are computed once, when the filler is made (one read of the stack and
-    of each neighbour; per tile one number per band and neighbour); after that only the rows of the block are
-    read from each neighbour, one band at a time, and only while pixels are missing: memory does not depend on
-    the extent or the number of dates. :attr:`mask` is the last block's pixels
+    band gives nothing for it. When the filler is made, one read of the stack finds its bands with missing pixels
+    (only they are filled); a neighbour's level in a band is computed the first time that band is taken from it
+    (one read of the band in both; per tile one number), so neighbours never consulted cost nothing. Otherwise
+    only the rows of the block are read from each neighbour, one band at a time, and only while pixels are
+    missing: memory does not depend on the extent or the number of dates. :attr:`mask` is the last block's pixels
     where some factor came from another date; :attr:`taken` counts the values taken per factor and
     :attr:`used` the dates that gave any. ``day``: the stack's date when its name has none (e.g. the SMAP
     raster's).
@@ -560,8 +561,12 @@ class TemporalFill:
             self.sources.append(_Source(d, p, ds, {n: i + 1 for i, n in enumerate(names)}))
         self.grid = grid
         #: (source index, band name) -> the level of the stack minus the source's, per :data:`LEVEL_TILE` tile
-        self._levels: dict[tuple[int, str], np.ndarray] = (self._level_tiles(stack_path, is_canceled)
-                                                           if self.sources else {})
+        self._stack_path = stack_path
+        self._is_canceled = is_canceled
+        #: (source index, band name) -> the level of the stack minus the source's per :data:`LEVEL_TILE` tile, or
+        #: None (no pixel valid on both); computed when first needed (:meth:`_level`)
+        self._levels: dict[tuple[int, str], np.ndarray | None] = {}
+        self._gappy = self._missing_bands() if self.sources else set()
         self.mask: np.ndarray | None = None
         self.taken: dict[str, int] = {}
         self.used: set[dt.date] = set()
@@ -608,16 +613,13 @@ class TemporalFill:
         for k, name in enumerate(names):
             miss = ~np.isfinite(raw[k])
             count = miss.copy() if counted is None else counted[k]
-            for src in self.sources:
+            for k_src, src in enumerate(self.sources):
                 if not miss.any():
                     break
-                band = src.bands.get(name)
-                if band is None:
-                    continue
-                v = raster.read_block(src.ds, row0, nrows, [band], np.float64, sources=[src.path])[0]
-                level = self._levels.get((self.sources.index(src), name))
+                level = self._level(k_src, src, name)
                 if level is None:
                     continue
+                v = raster.read_block(src.ds, row0, nrows, [src.bands[name]], np.float64, sources=[src.path])[0]
                 v = v + self._surface(level, row0, nrows)
                 take = miss & np.isfinite(v)
                 if take.any():
@@ -630,45 +632,58 @@ class TemporalFill:
                         self.used.add(src.day)
         self.mask = mask
 
-    def _level_tiles(self, stack_path: str, is_canceled: Any) -> dict[tuple[int, str], np.ndarray]:
-        """Per source and band with pixels missing in the stack: the mean of (stack - source) over the pixels
-        valid in both, per tile of :data:`LEVEL_TILE` x :data:`LEVEL_TILE` pixels (tiles without such pixels take
-        the nearest tile's). A band missing nowhere, or valid on no common pixel, gets none (not filled)."""
-        h, w = self.grid.height, self.grid.width
-        th, tw = -(-h // LEVEL_TILE), -(-w // LEVEL_TILE)
-        ds = raster.open_raster(stack_path)
+    def _missing_bands(self) -> set[str]:
+        """The stack's bands with a missing pixel (one read of the stack); only they are ever filled."""
+        ds = raster.open_raster(self._stack_path)
         try:
-            names = raster.band_names(ds, stack_path)
-            sums: dict[tuple[int, str], np.ndarray] = {}
-            counts: dict[tuple[int, str], np.ndarray] = {}
+            names = raster.band_names(ds, self._stack_path)
             missing = np.zeros(len(names), bool)
-            for row0 in range(0, h, LEVEL_TILE * 8):
-                if is_canceled is not None and is_canceled():
+            for row0 in range(0, self.grid.height, LEVEL_TILE * 8):
+                if self._is_canceled is not None and self._is_canceled():
                     raise Canceled()
-                nrows = min(LEVEL_TILE * 8, h - row0)
-                own = raster.read_block(ds, row0, nrows, None, np.float64, sources=[stack_path])
+                nrows = min(LEVEL_TILE * 8, self.grid.height - row0)
+                own = raster.read_block(ds, row0, nrows, None, np.float64, sources=[self._stack_path])
                 missing |= ~np.all(np.isfinite(own), axis=(1, 2))
-                tile = (np.arange(row0, row0 + nrows) // LEVEL_TILE)[:, None] * tw + np.arange(w)[None, :] // LEVEL_TILE
-                for k, src in enumerate(self.sources):
-                    for b, name in enumerate(names):
-                        band = src.bands.get(name)
-                        if band is None:
-                            continue
-                        v = raster.read_block(src.ds, row0, nrows, [band], np.float64, sources=[src.path])[0]
-                        d = own[b] - v
-                        ok = np.isfinite(d)
-                        key = (k, name)
-                        sums[key] = sums.get(key, 0.0) + np.bincount(tile[ok], d[ok], th * tw)
-                        counts[key] = counts.get(key, 0.0) + np.bincount(tile[ok], None, th * tw)
         finally:
             ds = None
-        levels = {}
-        for (k, name), s in sums.items():
-            n = counts[(k, name)]
-            if not missing[names.index(name)] or not (n > 0).any():
-                continue
-            levels[(k, name)] = _nearest_fill(np.where(n > 0, s / np.maximum(n, 1), np.nan).reshape(th, tw))
-        return levels
+        return {n for n, m in zip(names, missing) if m}
+
+    def _level(self, k: int, src: _Source, name: str) -> np.ndarray | None:
+        """The mean of (stack - source ``k``) in band ``name`` over the pixels valid in both, per tile of
+        :data:`LEVEL_TILE` x :data:`LEVEL_TILE` pixels (tiles without such pixels take the nearest tile's); None for
+        a band missing nowhere in the stack or valid on no common pixel (not filled). Computed on first use (one
+        read of the band in the stack and in the source), so dates never consulted cost nothing."""
+        key = (k, name)
+        if key in self._levels:
+            return self._levels[key]
+        band = src.bands.get(name)
+        if name not in self._gappy or band is None:
+            self._levels[key] = None
+            return None
+        h, w = self.grid.height, self.grid.width
+        th, tw = -(-h // LEVEL_TILE), -(-w // LEVEL_TILE)
+        sums, counts = np.zeros(th * tw), np.zeros(th * tw)
+        ds = raster.open_raster(self._stack_path)
+        try:
+            own_band = raster.band_names(ds, self._stack_path).index(name) + 1
+            for row0 in range(0, h, LEVEL_TILE * 8):
+                if self._is_canceled is not None and self._is_canceled():
+                    raise Canceled()
+                nrows = min(LEVEL_TILE * 8, h - row0)
+                own = raster.read_block(ds, row0, nrows, [own_band], np.float64, sources=[self._stack_path])[0]
+                v = raster.read_block(src.ds, row0, nrows, [band], np.float64, sources=[src.path])[0]
+                d = own - v
+                ok = np.isfinite(d)
+                tile = (np.arange(row0, row0 + nrows) // LEVEL_TILE)[:, None] * tw + np.arange(w)[None, :] // LEVEL_TILE
+                sums += np.bincount(tile[ok], d[ok], th * tw)
+                counts += np.bincount(tile[ok], None, th * tw)
+        finally:
+            ds = None
+        level = None
+        if (counts > 0).any():
+            level = _nearest_fill(np.where(counts > 0, sums / np.maximum(counts, 1), np.nan).reshape(th, tw))
+        self._levels[key] = level
+        return level
 
     def _surface(self, level: np.ndarray, row0: int, nrows: int) -> np.ndarray:
         """(nrows, width) the tile levels interpolated bilinearly between the tile centres."""

@@ -172,7 +172,8 @@ class DownscaleAlgorithm(SmdAlgorithm):
                                               defaultValue=options.FILL_WINDOW_DAYS, minValue=0, maxValue=366),
                  self.tr("0: off. A factor missing at a pixel (cloud, swath gap) takes its value on the nearest "
                          "other date within this many days where the pixel is valid (a tie: the earlier date), "
-                         "moved to this date's level and weighed against the gap filling's own value; quality 4. Dynamic factors only miss in practice (LST, NDVI, SAR); static bands such as "
+                         "moved to this date's level and weighed against the gap filling's own value; quality 4. "
+                         "Dynamic factors only miss in practice (LST, NDVI, SAR); static bands such as "
                          "elevation are the same on every date. A time series uses its own dates; one date the "
                          "neighbouring factor stacks below."), advanced=True)
         self.add(QgsProcessingParameterMultipleLayers(

@@ -394,3 +394,30 @@ def test_neighbour_without_a_common_valid_pixel_gives_nothing(tmp_path):
     raw = today[None, :4].copy()
     fill(0, 4, ["lst"], raw)
     assert np.isnan(raw[0, :, :18]).all() and fill.taken == {} and not fill.mask.any()
+
+
+def test_a_farther_date_not_needed_is_never_read(tmp_path, model, scene, monkeypatch):
+    """The nearest date fills the only hole, so the farther one costs nothing: levels are computed, and rows read,
+    only for the dates and bands actually taken from."""
+    from smdownscale.algorithms import raster
+
+    path, est = model
+    target = _stack(tmp_path, "20230610", holes=[P])
+    _, others = scene
+    reads = []
+    real = raster.read_block
+
+    def spy(ds, row0, nrows, bands=None, dtype=np.float32, sources=None):
+        reads.append((os.path.basename(sources[0]) if sources else "", bands))
+        return real(ds, row0, nrows, bands, dtype, sources)
+
+    monkeypatch.setattr(raster, "read_block", spy)
+    out = str(tmp_path / "sm.tif")
+    res = downscale(path, target, out, residual="none", n_jobs=1, clip=(-5, 5),
+                    neighbours=[others["20230608"], others["20230601"]], fill_window_days=10)
+    assert read_all(out)[0][P] == pytest.approx(_expected(est, _taken("20230608"), P), abs=1e-7)
+    assert res.other_dates == ["2023-06-08"]
+    read_from = {name for name, _ in reads}
+    assert "factors_20230608.tif" in read_from and "factors_20230601.tif" not in read_from
+    # of the nearest date, only LST (band 2, the only band with a hole) was read
+    assert {tuple(b) for name, b in reads if name == "factors_20230608.tif"} == {(2,)}
