@@ -20,7 +20,8 @@ value at that pixel on the nearest date within a window of days (the factor stac
 matched by name; a tie takes the earlier date), moved to the level of the date being filled: plus the mean
 difference between the two dates over the pixels valid on both, per tile of :data:`LEVEL_TILE` pixels,
 interpolated bilinearly between the tile centres. The other date brings the pixel's pattern (greener or cooler
-than its surroundings), not its weather (a day 10 K warmer). Only dynamic factors (LST, NDVI, SAR) miss in
+than its surroundings), not its weather (a day 10 K warmer); a categorical band (a class code) is taken as it is.
+Only dynamic factors (LST, NDVI, SAR) miss in
 practice; static bands (elevation, land cover) are the same on every date. Such pixels are flagged
 :data:`FROM_OTHER_DATE` when all their factors were then known; a pixel that still missed one is filled as above
 (:data:`FILLED`).
@@ -515,7 +516,8 @@ class TemporalFill:
     nearest date within the window where that pixel is valid (of two dates equally far, the earlier), plus that
     date's level difference to the stack: the mean of (stack - neighbour) over the pixels valid on both, per
     tile of :data:`LEVEL_TILE` x :data:`LEVEL_TILE` pixels, interpolated bilinearly between the tile centres
-    (tiles without a common pixel take the nearest tile's). A neighbour with no pixel valid on both dates in a
+    (tiles without a common pixel take the nearest tile's); a categorical band of the stack is taken as it is
+    (a class code has no level). A neighbour with no pixel valid on both dates in a
     band gives nothing for it. When the filler is made, one read of the stack finds its bands with missing pixels
     (only they are filled); a neighbour's level in a band is computed the first time that band is taken from it
     (one read of the band in both; per tile one number), so neighbours never consulted cost nothing. Otherwise
@@ -566,6 +568,8 @@ class TemporalFill:
         #: (source index, band name) -> the level of the stack minus the source's per :data:`LEVEL_TILE` tile, or
         #: None (no pixel valid on both); computed when first needed (:meth:`_level`)
         self._levels: dict[tuple[int, str], np.ndarray | None] = {}
+        #: The stack's categorical bands (land cover): taken as they are, a class code has no level.
+        self._categorical: set[str] = set()
         self._gappy = self._missing_bands() if self.sources else set()
         self.mask: np.ndarray | None = None
         self.taken: dict[str, int] = {}
@@ -575,8 +579,10 @@ class TemporalFill:
         """The factors of a block as the neighbouring dates give them (moved to the stack's level), for
         :meth:`GapFiller.design` to weigh against its own fill (:meth:`GapFiller.calibrate`).
 
-        Every pixel of a band takes the nearest date's value where that date has one, NaN elsewhere and in bands
-        that miss nowhere in the stack; derived factors are computed from these values. :attr:`taken`,
+        Every pixel of a band that misses somewhere in the stack takes the nearest date's value where that date has
+        one, NaN elsewhere; bands that miss nowhere keep the stack's own values, so a derived factor combines the
+        neighbours' values of its missing inputs with the stack's complete ones (lst_diff from a neighbour's
+        lst_day and this date's lst_night). :attr:`taken`,
         :attr:`used` and :attr:`mask` count the pixels missing in the stack only.
 
         Parameters
@@ -601,8 +607,12 @@ class TemporalFill:
             reader.fill = before
 
     def _replace(self, row0: int, nrows: int, names: Sequence[str], raw: np.ndarray) -> None:
+        # only the bands that miss somewhere are the neighbours' to give: the others (e.g. lst_night beside a
+        # cloudy lst_day) stay the stack's own, so derived factors combine the neighbour's value with them
         missing = ~np.isfinite(raw)
-        raw[:] = np.nan
+        for k, name in enumerate(names):
+            if name in self._gappy:
+                raw[k] = np.nan
         self(row0, nrows, names, raw, missing)
 
     def __call__(self, row0: int, nrows: int, names: Sequence[str], raw: np.ndarray,
@@ -620,7 +630,8 @@ class TemporalFill:
                 if level is None:
                     continue
                 v = raster.read_block(src.ds, row0, nrows, [src.bands[name]], np.float64, sources=[src.path])[0]
-                v = v + self._surface(level, row0, nrows)
+                if name not in self._categorical:
+                    v = v + self._surface(level, row0, nrows)
                 take = miss & np.isfinite(v)
                 if take.any():
                     raw[k][take] = v[take]
@@ -637,6 +648,7 @@ class TemporalFill:
         ds = raster.open_raster(self._stack_path)
         try:
             names = raster.band_names(ds, self._stack_path)
+            self._categorical = {n for n, kind in zip(names, raster.band_kinds(ds)) if kind == "categorical"}
             missing = np.zeros(len(names), bool)
             for row0 in range(0, self.grid.height, LEVEL_TILE * 8):
                 if self._is_canceled is not None and self._is_canceled():
@@ -660,6 +672,9 @@ class TemporalFill:
         if name not in self._gappy or band is None:
             self._levels[key] = None
             return None
+        if name in self._categorical:  # a class is taken as it is: no level to compute
+            self._levels[key] = np.zeros((1, 1))
+            return self._levels[key]
         h, w = self.grid.height, self.grid.width
         th, tw = -(-h // LEVEL_TILE), -(-w // LEVEL_TILE)
         sums, counts = np.zeros(th * tw), np.zeros(th * tw)

@@ -421,3 +421,44 @@ def test_a_farther_date_not_needed_is_never_read(tmp_path, model, scene, monkeyp
     assert "factors_20230608.tif" in read_from and "factors_20230601.tif" not in read_from
     # of the nearest date, only LST (band 2, the only band with a hole) was read
     assert {tuple(b) for name, b in reads if name == "factors_20230608.tif"} == {(2,)}
+
+
+def test_evidence_of_a_derived_factor_keeps_the_stack_s_own_complete_input(tmp_path):
+    """lst_diff = lst_day - lst_night with only lst_day missing at a pixel: the neighbouring date's evidence for
+    lst_diff there is its lst_day (moved to this date's level) minus this date's own lst_night, which misses
+    nowhere; a complete input must not be blanked."""
+    from smdownscale.algorithms.derived import StackReader
+
+    rng = np.random.default_rng(8)
+    pattern = rng.normal(0.0, 2.0, (H, W))
+    night = 280.0 + rng.normal(0.0, 1.0, (H, W))
+    day = 300.0 + pattern
+    hole = (8, 15)
+    day[hole] = np.nan
+    target = str(tmp_path / "f_20230610.tif")
+    write_raster(target, FINE, np.stack([day, night]), names=["lst_day", "lst_night"])
+    other = str(tmp_path / "f_20230608.tif")
+    write_raster(other, FINE, np.stack([295.0 + pattern, night - 3.0]), names=["lst_day", "lst_night"])
+    fill = TemporalFill(target, FINE, [other], 3)
+    ds = gdal.Open(target)
+    reader = StackReader(ds, ["lst_diff"], target)
+    ev = fill.evidence(reader, 8, 1)
+    assert ev[0, 0, 15] == pytest.approx(300.0 + pattern[hole] - night[hole], abs=1e-3)
+
+
+def test_a_categorical_band_is_taken_as_it_is_not_moved_to_a_level(tmp_path):
+    """A land-cover class missing on this date takes the neighbour's class itself: a class code has no level
+    (here the two dates differ in class over half of the hole's tile, which would move 10 to 15)."""
+    lc_today = np.full((H, W), 10.0)
+    lc_other = np.full((H, W), 10.0)
+    lc_today[:8, :] = 20.0  # half of the first tile row changed class between the dates
+    hole = (10, 5)
+    lc_today[hole] = np.nan
+    target = str(tmp_path / "f_20230610.tif")
+    other = str(tmp_path / "f_20230608.tif")
+    write_raster(target, FINE, lc_today[None], names=["landcover"], kinds=["categorical"])
+    write_raster(other, FINE, lc_other[None], names=["landcover"], kinds=["categorical"])
+    fill = TemporalFill(target, FINE, [other], 3)
+    raw = lc_today[None, 10:11].copy()
+    fill(10, 1, ["landcover"], raw)
+    assert raw[0, 0, 5] == 10.0 and fill.taken == {"landcover": 1}
