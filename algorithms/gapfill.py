@@ -21,10 +21,11 @@ matched by name; a tie takes the earlier date), moved to the level of the date b
 difference between the two dates over the pixels valid on both, per tile of :data:`LEVEL_TILE` pixels,
 interpolated bilinearly between the tile centres. The other date brings the pixel's pattern (greener or cooler
 than its surroundings), not its weather (a day 10 K warmer); a categorical band (a class code) is taken as it is.
-Only dynamic factors (LST, NDVI, SAR) miss in
-practice; static bands (elevation, land cover) are the same on every date. Such pixels are flagged
-:data:`FROM_OTHER_DATE` when all their factors were then known; a pixel that still missed one is filled as above
-(:data:`FILLED`).
+Only dynamic factors (LST, NDVI, SAR) miss in practice; static bands (elevation, land cover) are the same on every
+date. Without gap filling, such pixels are flagged :data:`FROM_OTHER_DATE` when all their factors were then known
+(a pixel that still misses one stays empty); with it, the neighbouring dates' values are weighed against the
+fill above (:meth:`GapFiller.calibrate`) and a pixel where any of them entered with a weight above 0 is flagged
+:data:`FROM_OTHER_DATE`, the others as above.
 
 Every pixel's path is written to the quality raster (:data:`QUALITY_CLASSES`). The bench
 (``bench/accuracy.py``, gap-filling table) measured this against other fallbacks on cloud masks of tens of
