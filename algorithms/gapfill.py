@@ -391,7 +391,8 @@ class GapFiller:
         pixel's known factors predict (after :meth:`learn`; see the module docstring). With ``evidence`` (after
         :meth:`calibrate`), a missing continuous band with a neighbouring date's value takes
         ``(1 - w) fill + w neighbour``, ``w`` from :meth:`evidence_weights`; such pixels are coded
-        :data:`FROM_OTHER_DATE`.
+        :data:`FROM_OTHER_DATE`. A pixel without any observed factor in a cell without SMAP (no coarse field) is
+        filled only when the evidence gives every factor, from the evidence alone.
 
         Parameters
         ----------
@@ -418,13 +419,20 @@ class GapFiller:
         inside = cells >= 0
         safe = np.where(inside, cells, 0)
         has_sm = self.cell_has_sm[safe] if self.cell_has_sm is not None else np.zeros(cells.shape, bool)
-        sel = ~valid & inside & ((n_obs > 0) | has_sm)
-        bands = self._bands(block)[:, sel].astype(np.float64)
+        all_bands = self._bands(block)
+        ev_bands = self._bands(evidence) if evidence is not None else None
+        # a pixel without any factor in a cell without SMAP has no coarse field to fall back on: it is mapped only
+        # when the neighbouring dates give every factor it misses, from their values alone (as without gap filling)
+        complete = (np.all(np.isfinite(all_bands) | np.isfinite(ev_bands), axis=0) if ev_bands is not None
+                    else np.zeros(cells.shape, bool))
+        sel = ~valid & inside & ((n_obs > 0) | has_sm | complete)
+        bands = all_bands[:, sel].astype(np.float64)
         out = self._conditional(bands, self._fill_values(row0, block.shape[1], sel))
         used = np.zeros(bands.shape, bool)
-        if evidence is not None:
+        if ev_bands is not None:
             w = self.evidence_weights()
-            ev = self._bands(evidence)[:, sel].astype(np.float64)
+            ev = ev_bands[:, sel].astype(np.float64)
+            out[:, (n_obs[sel] == 0) & ~has_sm[sel]] = np.nan  # the fill is no value there: the evidence alone
             used = ~np.isfinite(bands) & np.isfinite(ev) & ((w[:, None] > 0) | ~np.isfinite(out))
             mixed = np.where(np.isfinite(out), (1.0 - w[:, None]) * out + w[:, None] * ev, ev)
             out = np.where(used, mixed, out)

@@ -462,3 +462,34 @@ def test_a_categorical_band_is_taken_as_it_is_not_moved_to_a_level(tmp_path):
     raw = lc_today[None, 10:11].copy()
     fill(10, 1, ["landcover"], raw)
     assert raw[0, 0, 5] == 10.0 and fill.taken == {"landcover": 1}
+
+
+def test_a_pixel_without_any_factor_in_a_cell_without_smap_still_takes_the_neighbouring_date(tmp_path, model):
+    """With gap filling on, a pixel missing every factor in a cell without SMAP (no coarse field to fall back on)
+    is still mapped from the neighbouring date's factors, as it is with gap filling off: turning gap filling on
+    must not empty a pixel temporal filling alone maps."""
+    path, est = model
+    ndvi, lc = _statics()
+    pix = (4, 4)  # in coarse cell (0, 0), which has no SMAP value
+    today = np.stack([ndvi, np.full((H, W), LST["20230610"]), lc])
+    today[:, pix[0], pix[1]] = np.nan
+    today[1, 20, 30] = np.nan  # an ordinary LST gap in a cell with SMAP
+    target = str(tmp_path / "factors_20230610.tif")
+    kinds = ["continuous", "continuous", "categorical"]
+    write_raster(target, FINE, today, names=["ndvi", "lst", "landcover"], kinds=kinds)
+    other = _stack(tmp_path, "20230608")
+    sm = np.full((3, 4), 0.25)
+    sm[0, 0] = np.nan
+    smap = str(tmp_path / "smap_20230610.tif")
+    write_raster(smap, COARSE, sm)
+    outs = {}
+    for fill in (False, True):
+        out, qual = str(tmp_path / f"sm_{fill}.tif"), str(tmp_path / f"q_{fill}.tif")
+        downscale(path, target, out, coarse_sm=smap, residual="none", quality=qual, n_jobs=1, clip=(-5, 5),
+                  fill_gaps=fill, neighbours=[other], fill_window_days=3)
+        outs[fill] = (read_all(out)[0], gdal.Open(qual).ReadAsArray())
+    assert np.isfinite(outs[False][0][pix]) and outs[False][1][pix] == FROM_OTHER_DATE
+    # no coarse field to weigh against there: the neighbour's factors alone, the same value as without gap filling
+    assert outs[False][0][pix] == pytest.approx(_expected(est, LST["20230610"] + BUMP["20230608"], pix), abs=1e-7)
+    assert outs[True][1][pix] == FROM_OTHER_DATE and outs[True][0][pix] == outs[False][0][pix]
+    assert outs[True][1][20, 30] == FROM_OTHER_DATE and np.isfinite(outs[True][0][20, 30])
