@@ -115,6 +115,22 @@ def _nearest_fill(values: np.ndarray) -> np.ndarray:
     return values[rows, cols]
 
 
+def _key(pattern: np.ndarray) -> bytes:
+    """A hashable key of a (bands,) bool pattern of missing bands."""
+    return np.packbits(np.asarray(pattern, bool)).tobytes() + bytes([len(pattern) % 8])
+
+
+def _mix_weights(cal: np.ndarray) -> np.ndarray:
+    """(bands,) from (bands, 4) sums (pixels, fill error², neighbour error², their product): the weight of the
+    neighbour minimising the mixed error, in [0, 1]; 0 with fewer than :data:`_MIN_LEARN_PER_BAND` pixels."""
+    n, cc, ee, ce = cal.T
+    den = cc + ee - 2.0 * ce
+    flat = den <= 1e-12 * np.maximum(cc + ee, 1e-300)  # both errors the same (e.g. both 0): half each
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = np.where(flat, 0.5, (cc - ce) / np.where(flat, 1.0, den))
+    return np.where(n >= _MIN_LEARN_PER_BAND, np.clip(w, 0.0, 1.0), 0.0)
+
+
 class GapFiller:
     """Fills missing factors of fine pixels with their coarse-cell means (see the module docstring).
 
@@ -145,9 +161,13 @@ class GapFiller:
         self._moments: dict[int | None, tuple[int, Any, Any]] = {}
         #: Bands missing at some pixel inside the coarse grid (:meth:`observe`).
         self.gap_bands = np.zeros(nbands, bool)
-        #: Per band, over the calibration pixels (:meth:`calibrate`): pixels, sum of squared errors of this fill,
-        #: of the neighbouring dates' values, and of their product.
-        self._cal = np.zeros((nbands, 4))
+        #: Bands of continuous factors.
+        self._cont = self._continuous_bands()
+        #: The patterns of missing continuous bands at pixels inside the coarse grid (:meth:`observe`), by key.
+        self._patterns: dict[bytes, np.ndarray] = {}
+        #: Per pattern of missing bands and band, over the calibration pixels (:meth:`calibrate`): pixels, sum of
+        #: squared errors of this fill, of the neighbouring dates' values, and of their product.
+        self._cal: dict[bytes, np.ndarray] = {}
         #: Pixels whose missing factors took a neighbouring date's values (with a weight > 0), per factor name.
         self.from_other: dict[str, int] = {}
 
@@ -181,6 +201,11 @@ class GapFiller:
         self.blocks.append((row0, block.shape[1]))
         cells = self.index.rows(row0, block.shape[1])
         self.gap_bands |= np.any(~np.isfinite(bands[:, cells >= 0]), axis=1)
+        miss = ~np.isfinite(bands[:, cells >= 0]) & self._cont[:, None]
+        miss = miss[:, miss.any(axis=0)]
+        if miss.size:
+            for p in np.unique(miss, axis=1).T:
+                self._patterns.setdefault(_key(p), p.copy())
         if np.any(~valid & (cells >= 0)):
             self.pending.append((row0, block.shape[1]))
 
@@ -263,11 +288,12 @@ class GapFiller:
         factor, to weigh them where a factor is missing (after :meth:`learn`, before :meth:`design`).
 
         On every :data:`LEARN_STRIDE`-th row of the raster, offset from the rows :meth:`learn` uses (so the
-        moments did not see these pixels), every continuous band that misses somewhere (:attr:`gap_bands`) is
-        hidden at once, as a cloud hides LST and NDVI together, and filled by the conditional mean; next to it,
-        the value the neighbouring dates give (``evidence``, :meth:`TemporalFill.evidence`). The errors of both
-        against the observed value, and their product, are summed per band; :meth:`evidence_weights` turns them
-        into the weight that makes the combined error smallest.
+        moments did not see these pixels), the continuous bands of each pattern of missing bands that occurs
+        (:meth:`observe`: LST alone, LST and NDVI together, ...) are hidden and filled by the conditional mean
+        given the bands the pattern leaves; next to it, the value the neighbouring dates give (``evidence``,
+        :meth:`TemporalFill.evidence`). The errors of both against the observed value, and their product, are
+        summed per pattern and band; :meth:`evidence_weights` turns them into the weight that makes the combined
+        error smallest (the fill knows more where fewer factors miss).
 
         Parameters
         ----------
@@ -280,9 +306,9 @@ class GapFiller:
         evidence : numpy.ndarray
             (factors, rows, cols) the factors from the neighbouring dates, NaN where they have none.
         """
-        targets = self.gap_bands & self._continuous_bands()
-        if not targets.any():
+        if not self._patterns:
             return
+        keys = list(self._patterns)
         first = row0 + (CALIBRATION_OFFSET - row0) % LEARN_STRIDE
         for r in range(first, row0 + block.shape[1], LEARN_STRIDE):
             sel = valid[r - row0][None, :] & (self.index.rows(r, 1) >= 0)
@@ -290,34 +316,49 @@ class GapFiller:
                 continue
             truth = self._bands(block[:, r - row0:r - row0 + 1])[:, sel].astype(np.float64)
             ev = self._bands(evidence[:, r - row0:r - row0 + 1])[:, sel].astype(np.float64)
-            hidden = truth.copy()
-            hidden[targets] = np.nan
-            c = self._conditional(hidden, self._fill_values(r, 1, sel))
-            for b in np.flatnonzero(targets):
-                ok = np.isfinite(ev[b]) & np.isfinite(c[b]) & np.isfinite(truth[b])
-                dc, de = truth[b, ok] - c[b, ok], truth[b, ok] - ev[b, ok]
-                self._cal[b] += (ok.sum(), dc @ dc, de @ de, dc @ de)
+            fill = self._fill_values(r, 1, sel)
+            n = truth.shape[1]
+            hidden = np.tile(truth, (1, len(keys)))  # every pattern's copy of the row, side by side
+            for i, key in enumerate(keys):
+                hidden[self._patterns[key], i * n:(i + 1) * n] = np.nan
+            c_all = self._conditional(hidden, np.tile(fill, (1, len(keys))))
+            for i, key in enumerate(keys):
+                c = c_all[:, i * n:(i + 1) * n]
+                cal = self._cal.setdefault(key, np.zeros((truth.shape[0], 4)))
+                for b in np.flatnonzero(self._patterns[key]):
+                    ok = np.isfinite(ev[b]) & np.isfinite(c[b]) & np.isfinite(truth[b])
+                    dc, de = truth[b, ok] - c[b, ok], truth[b, ok] - ev[b, ok]
+                    cal[b] += (ok.sum(), dc @ dc, de @ de, dc @ de)
 
-    def evidence_weights(self) -> np.ndarray:
+    def evidence_weights(self, pattern: np.ndarray | None = None) -> np.ndarray:
         """(bands,) the weight of the neighbouring dates' value in a filled band: w minimising the error of
         ``(1 - w) fill + w neighbour`` on the calibration pixels (:meth:`calibrate`; the errors' correlation
-        included), in [0, 1]; 0 for bands with fewer than :data:`_MIN_LEARN_PER_BAND` such pixels, and for
-        categorical bands.
+        included), in [0, 1], for the pixels missing the bands ``pattern``; a band with fewer than
+        :data:`_MIN_LEARN_PER_BAND` such pixels takes the weight of all patterns together, 0 with fewer than that
+        over all patterns, and for categorical bands.
+
+        Parameters
+        ----------
+        pattern : numpy.ndarray or None
+            (bands,) bool: the bands missing together; None: all patterns together.
 
         Returns
         -------
         numpy.ndarray
             (bands,) weights.
         """
-        n, cc, ee, ce = self._cal.T
-        den = cc + ee - 2.0 * ce
-        flat = den <= 1e-12 * np.maximum(cc + ee, 1e-300)  # both errors the same (e.g. both 0): half each
-        with np.errstate(invalid="ignore", divide="ignore"):
-            w = np.where(flat, 0.5, (cc - ce) / np.where(flat, 1.0, den))
-        return np.where(n >= _MIN_LEARN_PER_BAND, np.clip(w, 0.0, 1.0), 0.0)
+        nb = len(self._cont)
+        pooled = sum(self._cal.values(), np.zeros((nb, 4)))
+        w = _mix_weights(pooled)
+        if pattern is not None:
+            own = self._cal.get(_key(np.asarray(pattern, bool)))
+            if own is not None:
+                w = np.where(own[:, 0] >= _MIN_LEARN_PER_BAND, _mix_weights(own), w)
+        return w
 
     def factor_weights(self) -> dict[str, float]:
-        """:meth:`evidence_weights` of the continuous factors that miss somewhere, by factor name.
+        """:meth:`evidence_weights` of the continuous factors that miss somewhere, by factor name (all patterns
+        of missing factors together).
 
         Returns
         -------
@@ -390,7 +431,8 @@ class GapFiller:
         A missing factor takes its cell mean (:attr:`method`), a missing continuous one plus the deviation the
         pixel's known factors predict (after :meth:`learn`; see the module docstring). With ``evidence`` (after
         :meth:`calibrate`), a missing continuous band with a neighbouring date's value takes
-        ``(1 - w) fill + w neighbour``, ``w`` from :meth:`evidence_weights`; such pixels are coded
+        ``(1 - w) fill + w neighbour``, ``w`` from :meth:`evidence_weights` for the pixel's pattern of missing
+        bands; such pixels are coded
         :data:`FROM_OTHER_DATE`. A pixel without any observed factor in a cell without SMAP (no coarse field) is
         filled only when the evidence gives every factor, from the evidence alone.
 
@@ -430,11 +472,18 @@ class GapFiller:
         out = self._conditional(bands, self._fill_values(row0, block.shape[1], sel))
         used = np.zeros(bands.shape, bool)
         if ev_bands is not None:
-            w = self.evidence_weights()
+            # each pixel's weights: those measured for its own pattern of missing continuous bands
+            miss = ~np.isfinite(bands) & self._cont[:, None]
+            w = np.zeros(bands.shape)
+            if miss.any():
+                patterns, inverse = np.unique(miss, axis=1, return_inverse=True)
+                inverse = np.asarray(inverse).ravel()
+                for g, p in enumerate(patterns.T):
+                    w[:, inverse == g] = self.evidence_weights(p)[:, None]
             ev = ev_bands[:, sel].astype(np.float64)
             out[:, (n_obs[sel] == 0) & ~has_sm[sel]] = np.nan  # the fill is no value there: the evidence alone
-            used = ~np.isfinite(bands) & np.isfinite(ev) & ((w[:, None] > 0) | ~np.isfinite(out))
-            mixed = np.where(np.isfinite(out), (1.0 - w[:, None]) * out + w[:, None] * ev, ev)
+            used = ~np.isfinite(bands) & np.isfinite(ev) & ((w > 0) | ~np.isfinite(out))
+            mixed = np.where(np.isfinite(out), (1.0 - w) * out + w * ev, ev)
             out = np.where(used, mixed, out)
         x = out.T.astype(np.float32)
         ok = np.all(np.isfinite(x), axis=1)  # a factor observed nowhere cannot be filled

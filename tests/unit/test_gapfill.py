@@ -408,3 +408,39 @@ def test_no_calibration_pixels_no_weight():
     specs = [FactorSpec("lst")]
     filler = GapFiller(CellIndex(FINE, COARSE), specs, np.ones((3, 4), bool))
     assert filler.evidence_weights().tolist() == [0.0]
+
+
+def test_the_weight_of_a_neighbouring_date_is_measured_for_the_factors_a_pixel_misses():
+    """LST = 310 - 20 NDVI + 0.3 K of its own; clouds take LST, and NDVI too on part of them. Where NDVI is
+    observed the fill knows LST within 0.3 K, better than the neighbouring date (1.5 K): the neighbour must get
+    little weight there, and much where NDVI is missing too (the fill then errs by 20 x NDVI's deviation, ~4 K).
+    One weight measured with every gappy factor hidden at once gave the neighbour ~0.9 everywhere."""
+    rng = np.random.default_rng(4)
+    h, w = 90, 90
+    fine = Grid(UTM, (400000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), w, h)
+    coarse = Grid(UTM, (400000.0, 9000.0, 0.0, 4600000.0, 0.0, -9000.0), 10, 10)
+    ndvi_true = rng.uniform(0.1, 0.8, (h, w))
+    truth = 310.0 - 20.0 * ndvi_true + rng.normal(0.0, 0.3, (h, w))
+    lst, ndvi = truth.copy(), ndvi_true.copy()
+    lst[20:50, 30:60] = np.nan
+    ndvi[20:30, 30:60] = np.nan  # a third of the clouded pixels lose NDVI too
+    block = np.stack([ndvi, lst]).astype(np.float32)
+    evidence = np.stack([ndvi_true + rng.normal(0.0, 0.01, (h, w)),
+                         truth + rng.normal(0.0, 1.5, (h, w))]).astype(np.float32)
+    valid = np.all(np.isfinite(block), axis=0)
+    filler = GapFiller(CellIndex(fine, coarse), [FactorSpec("ndvi"), FactorSpec("lst")], np.ones((10, 10), bool))
+    filler.observe(0, block, valid)
+    filler.solve()
+    filler.learn(0, block, valid)
+    plain, sel, _ = filler.design(0, block, valid)
+    filler.calibrate(0, block, valid, evidence)
+    x, sel2, codes = filler.design(0, block, valid, evidence)
+    np.testing.assert_array_equal(sel, sel2)
+    lst_only = np.isfinite(ndvi[sel])
+    err = x[:, 1].astype(np.float64) - truth[sel]
+    err_plain = plain[:, 1].astype(np.float64) - truth[sel]
+    rmse = lambda e: float(np.sqrt(np.mean(e ** 2)))  # noqa: E731
+    # LST alone missing: about as good as the fill alone (0.6 K), not dragged towards the neighbour's 1.5 K
+    assert rmse(err[lst_only]) < 1.1 * rmse(err_plain[lst_only]) < 0.7, (rmse(err[lst_only]), rmse(err_plain[lst_only]))
+    # both missing: the neighbour's LST is far better than the fill's, and it is used
+    assert rmse(err[~lst_only]) < 0.5 * rmse(err_plain[~lst_only]), (rmse(err[~lst_only]), rmse(err_plain[~lst_only]))
