@@ -134,7 +134,8 @@ class DownscaleResult:
     other_date_factors: dict[str, int] = field(default_factory=dict)
     other_dates: list[str] = field(default_factory=list)
     #: With gap filling: per factor that missed somewhere, the weight of the neighbouring dates' values against the
-    #: gap filler's own (:meth:`.gapfill.GapFiller.evidence_weights`, measured on observed pixels).
+    #: gap filler's own over all patterns of missing factors together (:meth:`.gapfill.GapFiller.factor_weights`,
+    #: measured on observed pixels; each pattern is weighed by its own).
     other_date_weights: dict[str, float] = field(default_factory=dict)
     #: The quality raster written ('' without).
     quality: str = ""

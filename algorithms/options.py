@@ -147,7 +147,7 @@ TRAINING_MODES = Choices({
 #: Temporal filling of missing factors (``gapfill.TemporalFill``): the default window in days (0 = off). On the gaps
 #: bench (bench/GAPS.md) the values of the nearest date within 12 days, moved to the date's level and weighed against
 #: the coarse-cell fill (cell means plus the deviation the known factors predict) by how well each recovers hidden
-#: factors, predict the cloud-gapped pixels better than that fill alone on every scene (by 0.0002-0.0029 m3/m3
+#: factors, predict the cloud-gapped pixels better than that fill alone on every scene (by 0.0002-0.0030 m3/m3
 #: ubRMSD; little on the mosaics, whose factors change between dates, where the weights lean to the fill), so it is
 #: on by default where there are other dates (a time series, or neighbouring stacks given).
 FILL_WINDOW_DAYS = 12
