@@ -17,15 +17,15 @@ the coarse field.
 
 Temporal filling (optional, :class:`TemporalFill`): before any of this, a factor missing at a pixel takes its
 value at that pixel on the nearest date within a window of days (the factor stacks of neighbouring dates, bands
-matched by name; a tie takes the earlier date), moved to the level of the date being filled: plus the mean
-difference between the two dates over the pixels valid on both, per tile of :data:`LEVEL_TILE` pixels,
-interpolated bilinearly between the tile centres. The other date brings the pixel's pattern (greener or cooler
-than its surroundings), not its weather (a day 10 K warmer); a categorical band (a class code) is taken as it is.
-Only dynamic factors (LST, NDVI, SAR) miss in practice; static bands (elevation, land cover) are the same on every
-date. Without gap filling, such pixels are flagged :data:`FROM_OTHER_DATE` when all their factors were then known
-(a pixel that still misses one stays empty); with it, the neighbouring dates' values are weighed against the
-fill above (:meth:`GapFiller.calibrate`) and a pixel where any of them entered with a weight above 0 is flagged
-:data:`FROM_OTHER_DATE`, the others as above.
+matched by name; a tie takes the earlier date; at most :data:`MAX_NEIGHBOUR_DATES` dates), moved to the level of
+the date being filled: plus the mean difference between the two dates over the pixels valid on both, per tile of
+:data:`LEVEL_TILE` pixels, interpolated bilinearly between the tile centres. The other date brings the pixel's
+pattern (greener or cooler than its surroundings), not its weather (a day 10 K warmer); a categorical band (a
+class code) is taken as it is. Only dynamic factors (LST, NDVI, SAR) miss in practice; static bands (elevation,
+land cover) are the same on every date. Without gap filling, such pixels are flagged :data:`FROM_OTHER_DATE` when
+all their factors were then known (a pixel that still misses one stays empty); with it, the neighbouring dates'
+values are weighed against the fill above (:meth:`GapFiller.calibrate`) and a pixel where any of them entered with
+a weight above 0 is flagged :data:`FROM_OTHER_DATE`, the others as above.
 
 Every pixel's path is written to the quality raster (:data:`QUALITY_CLASSES`). The bench
 (``bench/accuracy.py``, gap-filling table) measured this against other fallbacks on cloud masks of tens of
@@ -62,6 +62,9 @@ QUALITY_CLASSES = {
 }
 #: Side (pixels) of the tiles over which temporal filling matches a neighbouring date's level to the stack's.
 LEVEL_TILE = 16
+#: Temporal filling takes at most this many of the nearest dates within the window (a daily series has up to 2 x
+#: window of them; a pixel missing on all of them, e.g. water, would make each one be read in full for its level).
+MAX_NEIGHBOUR_DATES = 6
 #: Largest temporal filling window (days).
 MAX_FILL_WINDOW_DAYS = 366
 QUALITY_BAND = "quality"
@@ -571,7 +574,8 @@ class TemporalFill:
 
     Called by :class:`.derived.StackReader` on every block of raw bands it reads (``fill(row0, nrows,
     names, raw)``, in place): a band's missing pixel takes the value of the same band (matched by name) of the
-    nearest date within the window where that pixel is valid (of two dates equally far, the earlier), plus that
+    nearest date within the window where that pixel is valid (of two dates equally far, the earlier; of the
+    :data:`MAX_NEIGHBOUR_DATES` nearest dates), plus that
     date's level difference to the stack: the mean of (stack - neighbour) over the pixels valid on both, per
     tile of :data:`LEVEL_TILE` x :data:`LEVEL_TILE` pixels, interpolated bilinearly between the tile centres
     (tiles without a common pixel take the nearest tile's); a categorical band of the stack is taken as it is
@@ -617,6 +621,9 @@ class TemporalFill:
                 raise InputError(f"The neighbouring factor stack {os.path.basename(p)} is not on the grid of "
                                  f"{os.path.basename(stack_path)}; temporal filling takes values pixel by pixel, so "
                                  "align every date to the same grid (smdownscale:align with the same reference).")
+            if len(self.sources) == MAX_NEIGHBOUR_DATES:
+                ds = None  # checked, not used: a pixel missing on the nearest dates (water, a long cloudy spell)
+                continue   # would otherwise make every date in the window read its bands in full
             names = raster.band_names(ds, p)
             self.sources.append(_Source(d, p, ds, {n: i + 1 for i, n in enumerate(names)}))
         self.grid = grid

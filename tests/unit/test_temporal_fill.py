@@ -493,3 +493,26 @@ def test_a_pixel_without_any_factor_in_a_cell_without_smap_still_takes_the_neigh
     assert outs[False][0][pix] == pytest.approx(_expected(est, LST["20230610"] + BUMP["20230608"], pix), abs=1e-7)
     assert outs[True][1][pix] == FROM_OTHER_DATE and outs[True][0][pix] == outs[False][0][pix]
     assert outs[True][1][20, 30] == FROM_OTHER_DATE and np.isfinite(outs[True][0][20, 30])
+
+
+def test_at_most_the_nearest_dates_are_used(tmp_path):
+    """A daily series offers up to twice the window of dates; temporal filling takes the MAX_NEIGHBOUR_DATES
+    nearest: a hole valid only on a farther date stays a hole (here, water missing everywhere else)."""
+    from smdownscale.algorithms.gapfill import MAX_NEIGHBOUR_DATES
+
+    today = np.full((H, W), 300.0)
+    today[5, 5] = today[6, 6] = np.nan
+    write_raster(str(tmp_path / "f_20230610.tif"), FINE, today[None], names=["lst"])
+    paths = []
+    for k in range(1, MAX_NEIGHBOUR_DATES + 2):  # 2023-06-11 ... : the last one is one too far
+        v = np.full((H, W), 290.0)
+        v[5, 5] = np.nan if k < MAX_NEIGHBOUR_DATES else 291.0    # valid only on the last date used
+        v[6, 6] = np.nan if k <= MAX_NEIGHBOUR_DATES else 291.0   # valid only on the date beyond
+        p = str(tmp_path / f"f_202306{10 + k:02d}.tif")
+        write_raster(p, FINE, v[None], names=["lst"])
+        paths.append(p)
+    fill = TemporalFill(str(tmp_path / "f_20230610.tif"), FINE, paths, 30)
+    assert len(fill.sources) == MAX_NEIGHBOUR_DATES
+    raw = today[None, 5:7].copy()
+    fill(5, 2, ["lst"], raw)
+    assert raw[0, 0, 5] == pytest.approx(301.0) and np.isnan(raw[0, 1, 6])
