@@ -46,6 +46,7 @@ from .errors import Canceled, InputError, ModelFileError
 from .features import FactorSpec, feature_names, fine_design
 from .gapfill import (
     ALL_FACTORS,
+    CALIBRATION_OFFSET,
     COARSE_ONLY,
     FILLED,
     FROM_OTHER_DATE,
@@ -132,6 +133,10 @@ class DownscaleResult:
     n_from_other_date: int = 0
     other_date_factors: dict[str, int] = field(default_factory=dict)
     other_dates: list[str] = field(default_factory=list)
+    #: With gap filling: per factor that missed somewhere, the weight of the neighbouring dates' values against the
+    #: gap filler's own over all patterns of missing factors together (:meth:`.gapfill.GapFiller.factor_weights`,
+    #: measured on observed pixels; each pattern is weighed by its own).
+    other_date_weights: dict[str, float] = field(default_factory=dict)
     #: The quality raster written ('' without).
     quality: str = ""
     #: The uncertainty raster (standard deviation across the trees, m3/m3) and its mean; '' when not asked for.
@@ -482,7 +487,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
 
     Temporal filling (``fill_window_days`` > 0, with ``neighbours``: the factor stacks of other dates, on the
     same grid, dates in the names): before that, a factor missing at a pixel takes its value on the nearest
-    neighbouring date within the window where it is valid (a tie: the earlier date); such pixels are flagged
+    neighbouring date within the window where it is valid (a tie: the earlier date), moved to this date's level
+    (the mean difference of the two dates around the pixel, :class:`gapfill.TemporalFill`); such pixels are flagged
     :data:`gapfill.FROM_OTHER_DATE` (:class:`gapfill.TemporalFill`).
 
     ``detail`` 'contrast' (:mod:`detail`; needs ``coarse_sm`` for its cells and a model trained in the scale-aware
@@ -603,8 +609,12 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     day = date_from_name(stack_path)
     # the date being filled: the stack's, else that of the SMAP raster of the same date (e.g. a temporary stack)
     temporal = TemporalFill(stack_path, grid, neighbours, fill_window_days,
-                            day or (date_from_name(coarse_sm) if coarse_sm else None)) if fill_window_days else None
-    reader.fill = temporal  # missing factors of every block read take values of the nearest neighbouring date
+                            day or (date_from_name(coarse_sm) if coarse_sm else None),
+                            is_canceled) if fill_window_days else None
+    # Without gap filling a missing factor simply takes the nearest neighbouring date's value (moved to this date's
+    # level) as each block is read; with it, the neighbouring dates' values are weighed against the gap filler's
+    # own (GapFiller.calibrate) for the pixels it fills.
+    fuse = False
     for src in temporal.sources if temporal is not None else []:  # their values enter the map: the same units
         check_factor_units(src.ds, src.path, specs, meta, reader.derived)
 
@@ -630,6 +640,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     filler = None
     if fill_gaps and index is not None and sm is not None:
         filler = GapFiller(index, specs, np.isfinite(sm), fill_method)
+    fuse = temporal is not None and filler is not None
+    reader.fill = temporal if not fuse else None
 
     nfeat = len(feature_names(specs))
     # ~64 MB of factors + design matrix per block (sorting for prediction and the residual pass take about
@@ -658,11 +670,13 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     if day is not None:
         metadata["date"] = day.isoformat()
     if temporal is not None:
-        metadata["temporal_filling"] = f"factors from the nearest date within {fill_window_days} days"
+        metadata["temporal_filling"] = (f"factors from the nearest date within {fill_window_days} days, moved to "
+                                        "this date's level")
 
     def other_date(shape: tuple[int, ...]) -> np.ndarray:
-        """The last block read: its pixels with a factor from a neighbouring date."""
-        if temporal is None or temporal.mask is None or temporal.mask.shape != shape:
+        """The last block read: its pixels with a factor from a neighbouring date (when the gap filler weighs
+        those dates' values, it codes its pixels itself)."""
+        if temporal is None or fuse or temporal.mask is None or temporal.mask.shape != shape:
             return np.zeros(shape, bool)
         return temporal.mask
 
@@ -828,7 +842,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                     if codes_file is None:
                         codes_file = _QualityWriter(codes_path, grid)
                     _fill_gaps(filler, reader, predictor, raw, codes_file, corrector, progress, is_canceled, split,
-                               0.6, other_date, lambda r, n: flush(r, n, ds), anchors, detail_file)
+                               0.6, other_date, lambda r, n: flush(r, n, ds), anchors, detail_file,
+                               temporal if fuse else None)
                     coded.update(filler.pending)
                 result.filled_factors = {k: v for k, v in filler.filled.items() if v}
             raw.ds.FlushCache()
@@ -895,8 +910,11 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     result.n_coarse_only = int(counts[COARSE_ONLY])
     result.n_from_other_date = int(counts[FROM_OTHER_DATE])
     if temporal is not None:
-        result.other_date_factors = dict(temporal.taken)
-        result.other_dates = sorted(d.isoformat() for d in temporal.used)
+        taken = filler.from_other if fuse and filler is not None else temporal.taken
+        result.other_date_factors = dict(taken)
+        result.other_dates = sorted(d.isoformat() for d in temporal.used) if taken else []
+        if fuse and filler is not None:
+            result.other_date_weights = filler.factor_weights()
     result.quality = quality or ""
     result.n_valid = stats.n
     result.mean, result.std, result.min, result.max = stats.result()
@@ -950,14 +968,15 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
                codes_file: _QualityWriter, corrector: ResidualCorrector | None, progress: Progress,
                is_canceled: IsCanceled, start: float, end: float,
                other_date: Any = None, flush: Any = None, anchors: contrast_detail.ContrastAnchors | None = None,
-               detail_file: _Writer | None = None) -> None:
+               detail_file: _Writer | None = None, temporal: TemporalFill | None = None) -> None:
     """Pass 1b: predict the pixels missing factors (blocks listed by the filler) into the raw file, write the
     quality codes of those blocks to ``codes_file`` and add the filled pixels to the residual correction's
     cell means. ``other_date(shape)``: the pixels of the block just read with a factor from another date;
     ``flush(row0, nrows)``: called after each block of the learning pass (every block in order; only the rows
     :meth:`GapFiller.learn` uses are read), to keep GDAL's cache at one tile row. ``anchors`` and ``detail_file``
     (the contrast detail): ``f`` of the filled pixels (none for those without any observed factor) is written to
-    ``detail_file`` and added to the anchors' cell means."""
+    ``detail_file`` and added to the anchors' cell means. ``temporal``: the neighbouring dates, weighed against the
+    filler's own values (:meth:`GapFiller.calibrate` on the calibration rows, then :meth:`GapFiller.design`)."""
     filler.solve()
     n = len(filler.pending)
     for row0, nrows in filler.blocks:  # how factors co-vary in their cells: fully observed pixels of the learn rows
@@ -968,12 +987,24 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
             filler.learn(r, row, np.all(np.isfinite(row), axis=0))
         if flush is not None:
             flush(row0, nrows)
+    if temporal is not None:  # how well each fill recovers hidden factors, on rows learn did not use
+        for row0, nrows in filler.blocks:
+            if is_canceled():
+                raise Canceled()
+            for r in range(row0 + (CALIBRATION_OFFSET - row0) % LEARN_STRIDE, row0 + nrows, LEARN_STRIDE):
+                row = reader.read(r, 1)
+                filler.calibrate(r, row, np.all(np.isfinite(row), axis=0), temporal.evidence(reader, r, 1))
+            if flush is not None:
+                flush(row0, nrows)
+        temporal.taken.clear()
+        temporal.used.clear()
     for i, (row0, nrows) in enumerate(filler.pending):
         if is_canceled():
             raise Canceled()
         block = reader.read(row0, nrows)
         valid = np.all(np.isfinite(block), axis=0)
-        x, sel, codes = filler.design(row0, block, valid)
+        evidence = temporal.evidence(reader, row0, nrows) if temporal is not None else None
+        x, sel, codes = filler.design(row0, block, valid, evidence)
         cur = raster.read_block(raw.ds, row0, nrows, [1], np.float32)[0]
         moved = other_date(valid.shape) if other_date is not None else np.zeros(valid.shape, bool)
         q = np.where(np.isfinite(cur), np.where(moved, FROM_OTHER_DATE, ALL_FACTORS), QUALITY_NODATA).astype(np.uint8)

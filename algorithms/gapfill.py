@@ -17,9 +17,15 @@ the coarse field.
 
 Temporal filling (optional, :class:`TemporalFill`): before any of this, a factor missing at a pixel takes its
 value at that pixel on the nearest date within a window of days (the factor stacks of neighbouring dates, bands
-matched by name; a tie takes the earlier date). Only dynamic factors (LST, NDVI, SAR) miss in practice; static
-bands (elevation, land cover) are the same on every date. Such pixels are flagged :data:`FROM_OTHER_DATE`
-when all their factors were then known; a pixel that still missed one is filled as above (:data:`FILLED`).
+matched by name; a tie takes the earlier date; at most :data:`MAX_NEIGHBOUR_DATES` dates), moved to the level of
+the date being filled: plus the mean difference between the two dates over the pixels valid on both, per tile of
+:data:`LEVEL_TILE` pixels, interpolated bilinearly between the tile centres. The other date brings the pixel's
+pattern (greener or cooler than its surroundings), not its weather (a day 10 K warmer); a categorical band (a
+class code) is taken as it is. Only dynamic factors (LST, NDVI, SAR) miss in practice; static bands (elevation,
+land cover) are the same on every date. Without gap filling, such pixels are flagged :data:`FROM_OTHER_DATE` when
+all their factors were then known (a pixel that still misses one stays empty); with it, the neighbouring dates'
+values are weighed against the fill above (:meth:`GapFiller.calibrate`) and a pixel where any of them entered with
+a weight above 0 is flagged :data:`FROM_OTHER_DATE`, the others as above.
 
 Every pixel's path is written to the quality raster (:data:`QUALITY_CLASSES`). The bench
 (``bench/accuracy.py``, gap-filling table) measured this against other fallbacks on cloud masks of tens of
@@ -38,7 +44,7 @@ import numpy as np
 from . import raster
 from .aggregate import CellIndex, CoarseMean
 from .dates import date_from_name
-from .errors import InputError
+from .errors import Canceled, InputError
 from .features import CATEGORICAL, FactorSpec, feature_names
 from .residual import _Stencil
 
@@ -54,6 +60,11 @@ QUALITY_CLASSES = {
     COARSE_ONLY: "coarse field only (no factor observed)",
     FROM_OTHER_DATE: "factors partly from a neighbouring date",
 }
+#: Side (pixels) of the tiles over which temporal filling matches a neighbouring date's level to the stack's.
+LEVEL_TILE = 16
+#: Temporal filling takes at most this many of the nearest dates within the window (a daily series has up to 2 x
+#: window of them; a pixel missing on all of them, e.g. water, would make each one be read in full for its level).
+MAX_NEIGHBOUR_DATES = 6
 #: Largest temporal filling window (days).
 MAX_FILL_WINDOW_DAYS = 366
 QUALITY_BAND = "quality"
@@ -64,8 +75,10 @@ FILL_METHODS = ("bilinear", "cell")
 #: Fully observed pixels :meth:`GapFiller.learn` needs, per factor band, before filling by the conditional mean
 #: (fewer: a land-cover class takes all classes' moments; all classes, the cell means alone).
 _MIN_LEARN_PER_BAND = 20
-#: :meth:`GapFiller.learn` takes every LEARN_STRIDE-th row of the raster.
+#: :meth:`GapFiller.learn` takes every LEARN_STRIDE-th row of the raster, :meth:`GapFiller.calibrate` every
+#: LEARN_STRIDE-th row from CALIBRATION_OFFSET (rows the moments did not see).
 LEARN_STRIDE = 4
+CALIBRATION_OFFSET = 2
 #: Ridge of the conditional mean's solve, relative to the mean variance of the observed bands.
 _RIDGE = 1e-6
 
@@ -105,6 +118,22 @@ def _nearest_fill(values: np.ndarray) -> np.ndarray:
     return values[rows, cols]
 
 
+def _key(pattern: np.ndarray) -> bytes:
+    """A hashable key of a (bands,) bool pattern of missing bands."""
+    return np.packbits(np.asarray(pattern, bool)).tobytes() + bytes([len(pattern) % 8])
+
+
+def _mix_weights(cal: np.ndarray) -> np.ndarray:
+    """(bands,) from (bands, 4) sums (pixels, fill error², neighbour error², their product): the weight of the
+    neighbour minimising the mixed error, in [0, 1]; 0 with fewer than :data:`_MIN_LEARN_PER_BAND` pixels."""
+    n, cc, ee, ce = cal.T
+    den = cc + ee - 2.0 * ce
+    flat = den <= 1e-12 * np.maximum(cc + ee, 1e-300)  # both errors the same (e.g. both 0): half each
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = np.where(flat, 0.5, (cc - ce) / np.where(flat, 1.0, den))
+    return np.where(n >= _MIN_LEARN_PER_BAND, np.clip(w, 0.0, 1.0), 0.0)
+
+
 class GapFiller:
     """Fills missing factors of fine pixels with their coarse-cell means (see the module docstring).
 
@@ -133,6 +162,17 @@ class GapFiller:
         #: Moments of the deviations from the cell means (:meth:`learn`): pixels, sums (bands,) and sums of
         #: products (bands, bands), of all pixels (key None) and per class index of the first categorical factor.
         self._moments: dict[int | None, tuple[int, Any, Any]] = {}
+        #: Bands missing at some pixel inside the coarse grid (:meth:`observe`).
+        self.gap_bands = np.zeros(nbands, bool)
+        #: Bands of continuous factors.
+        self._cont = self._continuous_bands()
+        #: The patterns of missing continuous bands at pixels inside the coarse grid (:meth:`observe`), by key.
+        self._patterns: dict[bytes, np.ndarray] = {}
+        #: Per pattern of missing bands and band, over the calibration pixels (:meth:`calibrate`): pixels, sum of
+        #: squared errors of this fill, of the neighbouring dates' values, and of their product.
+        self._cal: dict[bytes, np.ndarray] = {}
+        #: Pixels whose missing factors took a neighbouring date's values (with a weight > 0), per factor name.
+        self.from_other: dict[str, int] = {}
 
     def _bands(self, block: np.ndarray) -> np.ndarray:
         out = []
@@ -159,9 +199,16 @@ class GapFiller:
         valid : numpy.ndarray
             (rows, fine width) bool: pixels with every factor observed.
         """
-        self._acc.add(row0, self._bands(block))
+        bands = self._bands(block)
+        self._acc.add(row0, bands)
         self.blocks.append((row0, block.shape[1]))
         cells = self.index.rows(row0, block.shape[1])
+        self.gap_bands |= np.any(~np.isfinite(bands[:, cells >= 0]), axis=1)
+        miss = ~np.isfinite(bands[:, cells >= 0]) & self._cont[:, None]
+        miss = miss[:, miss.any(axis=0)]
+        if miss.size:
+            for p in np.unique(miss, axis=1).T:
+                self._patterns.setdefault(_key(p), p.copy())
         if np.any(~valid & (cells >= 0)):
             self.pending.append((row0, block.shape[1]))
 
@@ -234,6 +281,101 @@ class GapFiller:
             n, s1, s2 = self._moments.get(key, (0, 0.0, 0.0))
             self._moments[key] = (n + dk.shape[1], s1 + dk.sum(axis=1), s2 + dk @ dk.T)
 
+    def _continuous_bands(self) -> np.ndarray:
+        """(bands,) bool: the bands of continuous factors."""
+        return np.concatenate([np.full(len(s.classes), False) if s.kind == CATEGORICAL else np.array([True])
+                               for s in self.specs]) if self.specs else np.zeros(0, bool)
+
+    def calibrate(self, row0: int, block: np.ndarray, valid: np.ndarray, evidence: np.ndarray) -> None:
+        """Measure, on fully observed pixels, how well this fill and a neighbouring date's values each recover a
+        factor, to weigh them where a factor is missing (after :meth:`learn`, before :meth:`design`).
+
+        On every :data:`LEARN_STRIDE`-th row of the raster, offset from the rows :meth:`learn` uses (so the
+        moments did not see these pixels), the continuous bands of each pattern of missing bands that occurs
+        (:meth:`observe`: LST alone, LST and NDVI together, ...) are hidden and filled by the conditional mean
+        given the bands the pattern leaves; next to it, the value the neighbouring dates give (``evidence``,
+        :meth:`TemporalFill.evidence`). The errors of both against the observed value, and their product, are
+        summed per pattern and band; :meth:`evidence_weights` turns them into the weight that makes the combined
+        error smallest (the fill knows more where fewer factors miss).
+
+        Parameters
+        ----------
+        row0 : int
+            The block's first row.
+        block : numpy.ndarray
+            (factors, rows, cols) the factors as read, in ``specs`` order.
+        valid : numpy.ndarray
+            (rows, cols) the pixels where every factor is known.
+        evidence : numpy.ndarray
+            (factors, rows, cols) the factors from the neighbouring dates, NaN where they have none.
+        """
+        if not self._patterns:
+            return
+        keys = list(self._patterns)
+        first = row0 + (CALIBRATION_OFFSET - row0) % LEARN_STRIDE
+        for r in range(first, row0 + block.shape[1], LEARN_STRIDE):
+            sel = valid[r - row0][None, :] & (self.index.rows(r, 1) >= 0)
+            if not sel.any():
+                continue
+            truth = self._bands(block[:, r - row0:r - row0 + 1])[:, sel].astype(np.float64)
+            ev = self._bands(evidence[:, r - row0:r - row0 + 1])[:, sel].astype(np.float64)
+            fill = self._fill_values(r, 1, sel)
+            n = truth.shape[1]
+            hidden = np.tile(truth, (1, len(keys)))  # every pattern's copy of the row, side by side
+            for i, key in enumerate(keys):
+                hidden[self._patterns[key], i * n:(i + 1) * n] = np.nan
+            c_all = self._conditional(hidden, np.tile(fill, (1, len(keys))))
+            for i, key in enumerate(keys):
+                c = c_all[:, i * n:(i + 1) * n]
+                cal = self._cal.setdefault(key, np.zeros((truth.shape[0], 4)))
+                for b in np.flatnonzero(self._patterns[key]):
+                    ok = np.isfinite(ev[b]) & np.isfinite(c[b]) & np.isfinite(truth[b])
+                    dc, de = truth[b, ok] - c[b, ok], truth[b, ok] - ev[b, ok]
+                    cal[b] += (ok.sum(), dc @ dc, de @ de, dc @ de)
+
+    def evidence_weights(self, pattern: np.ndarray | None = None) -> np.ndarray:
+        """(bands,) the weight of the neighbouring dates' value in a filled band: w minimising the error of
+        ``(1 - w) fill + w neighbour`` on the calibration pixels (:meth:`calibrate`; the errors' correlation
+        included), in [0, 1], for the pixels missing the bands ``pattern``; a band with fewer than
+        :data:`_MIN_LEARN_PER_BAND` such pixels takes the weight of all patterns together, 0 with fewer than that
+        over all patterns, and for categorical bands.
+
+        Parameters
+        ----------
+        pattern : numpy.ndarray or None
+            (bands,) bool: the bands missing together; None: all patterns together.
+
+        Returns
+        -------
+        numpy.ndarray
+            (bands,) weights.
+        """
+        nb = len(self._cont)
+        pooled = sum(self._cal.values(), np.zeros((nb, 4)))
+        w = _mix_weights(pooled)
+        if pattern is not None:
+            own = self._cal.get(_key(np.asarray(pattern, bool)))
+            if own is not None:
+                w = np.where(own[:, 0] >= _MIN_LEARN_PER_BAND, _mix_weights(own), w)
+        return w
+
+    def factor_weights(self) -> dict[str, float]:
+        """:meth:`evidence_weights` of the continuous factors that miss somewhere, by factor name (all patterns
+        of missing factors together).
+
+        Returns
+        -------
+        dict[str, float]
+            Factor name to weight in [0, 1].
+        """
+        w = self.evidence_weights()
+        out, b = {}, 0
+        for spec in self.specs:
+            if spec.kind != CATEGORICAL and self.gap_bands[b]:
+                out[spec.name] = round(float(w[b]), 3)
+            b += len(spec.classes) if spec.kind == CATEGORICAL else 1
+        return out
+
     def _conditional(self, bands: np.ndarray, fill: np.ndarray) -> np.ndarray:
         """(bands, n) with the missing continuous bands at their conditional mean given the pixel's class and
         observed bands (the moments of the deviations from the cell means, :meth:`learn`; a class with fewer
@@ -285,11 +427,17 @@ class GapFiller:
             out[np.ix_(target, cols)] = fill[np.ix_(target, cols)] + shift
         return out
 
-    def design(self, row0: int, block: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def design(self, row0: int, block: np.ndarray, valid: np.ndarray, evidence: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Design matrix of the block's pixels that miss a factor and can be filled.
 
         A missing factor takes its cell mean (:attr:`method`), a missing continuous one plus the deviation the
-        pixel's known factors predict (after :meth:`learn`; see the module docstring).
+        pixel's known factors predict (after :meth:`learn`; see the module docstring). With ``evidence`` (after
+        :meth:`calibrate`), a missing continuous band with a neighbouring date's value takes
+        ``(1 - w) fill + w neighbour``, ``w`` from :meth:`evidence_weights` for the pixel's pattern of missing
+        bands; such pixels are coded
+        :data:`FROM_OTHER_DATE`. A pixel without any observed factor in a cell without SMAP (no coarse field) is
+        filled only when the evidence gives every factor, from the evidence alone.
 
         Parameters
         ----------
@@ -299,6 +447,9 @@ class GapFiller:
             (factors, rows, fine width) factors as read, in ``specs`` order, NaN for nodata.
         valid : numpy.ndarray
             (rows, fine width) bool: pixels with every factor observed.
+        evidence : numpy.ndarray or None
+            (factors, rows, fine width) the factors from the neighbouring dates (:meth:`TemporalFill.evidence`),
+            NaN where they have none; None: none.
 
         Returns
         -------
@@ -313,18 +464,47 @@ class GapFiller:
         inside = cells >= 0
         safe = np.where(inside, cells, 0)
         has_sm = self.cell_has_sm[safe] if self.cell_has_sm is not None else np.zeros(cells.shape, bool)
-        sel = ~valid & inside & ((n_obs > 0) | has_sm)
-        bands = self._bands(block)[:, sel].astype(np.float64)
-        x = self._conditional(bands, self._fill_values(row0, block.shape[1], sel)).T.astype(np.float32)
+        all_bands = self._bands(block)
+        ev_bands = self._bands(evidence) if evidence is not None else None
+        # a pixel without any factor in a cell without SMAP has no coarse field to fall back on: it is mapped only
+        # when the neighbouring dates give every factor it misses, from their values alone (as without gap filling)
+        complete = (np.all(np.isfinite(all_bands) | np.isfinite(ev_bands), axis=0) if ev_bands is not None
+                    else np.zeros(cells.shape, bool))
+        sel = ~valid & inside & ((n_obs > 0) | has_sm | complete)
+        bands = all_bands[:, sel].astype(np.float64)
+        out = self._conditional(bands, self._fill_values(row0, block.shape[1], sel))
+        used = np.zeros(bands.shape, bool)
+        if ev_bands is not None:
+            # each pixel's weights: those measured for its own pattern of missing continuous bands
+            miss = ~np.isfinite(bands) & self._cont[:, None]
+            w = np.zeros(bands.shape)
+            if miss.any():
+                patterns, inverse = np.unique(miss, axis=1, return_inverse=True)
+                inverse = np.asarray(inverse).ravel()
+                for g, p in enumerate(patterns.T):
+                    w[:, inverse == g] = self.evidence_weights(p)[:, None]
+            ev = ev_bands[:, sel].astype(np.float64)
+            out[:, (n_obs[sel] == 0) & ~has_sm[sel]] = np.nan  # the fill is no value there: the evidence alone
+            used = ~np.isfinite(bands) & np.isfinite(ev) & ((w > 0) | ~np.isfinite(out))
+            mixed = np.where(np.isfinite(out), (1.0 - w) * out + w * ev, ev)
+            out = np.where(used, mixed, out)
+        x = out.T.astype(np.float32)
         ok = np.all(np.isfinite(x), axis=1)  # a factor observed nowhere cannot be filled
         if not ok.all():
-            x = x[ok]
+            x, used = x[ok], used[:, ok]
             flat = np.flatnonzero(sel.ravel())
             sel = np.zeros(sel.shape, bool)
             sel.ravel()[flat[ok]] = True
+        b = 0
         for k, spec in enumerate(self.specs):
             self.filled[spec.name] += int(np.count_nonzero(sel & ~finite[k]))
-        codes = np.where(n_obs[sel] > 0, FILLED, COARSE_ONLY).astype(np.uint8)
+            span = len(spec.classes) if spec.kind == CATEGORICAL else 1
+            took = int(np.count_nonzero(used[b:b + span].any(axis=0)))
+            if took:
+                self.from_other[spec.name] = self.from_other.get(spec.name, 0) + took
+            b += span
+        codes = np.where(used.any(axis=0), FROM_OTHER_DATE,
+                         np.where(n_obs[sel] > 0, FILLED, COARSE_ONLY)).astype(np.uint8)
         return np.ascontiguousarray(x), sel, codes
 
 
@@ -394,16 +574,24 @@ class TemporalFill:
 
     Called by :class:`.derived.StackReader` on every block of raw bands it reads (``fill(row0, nrows,
     names, raw)``, in place): a band's missing pixel takes the value of the same band (matched by name) of the
-    nearest date within the window where that pixel is valid; of two dates equally far, the earlier. Only the
-    rows of the block are read from each neighbour, one band at a time, and only while pixels are missing:
-    memory does not depend on the extent or the number of dates. :attr:`mask` is the last block's pixels
+    nearest date within the window where that pixel is valid (of two dates equally far, the earlier; of the
+    :data:`MAX_NEIGHBOUR_DATES` nearest dates), plus that
+    date's level difference to the stack: the mean of (stack - neighbour) over the pixels valid on both, per
+    tile of :data:`LEVEL_TILE` x :data:`LEVEL_TILE` pixels, interpolated bilinearly between the tile centres
+    (tiles without a common pixel take the nearest tile's); a categorical band of the stack is taken as it is
+    (a class code has no level). A neighbour with no pixel valid on both dates in a
+    band gives nothing for it. When the filler is made, one read of the stack finds its bands with missing pixels
+    (only they are filled); a neighbour's level in a band is computed the first time that band is taken from it
+    (one read of the band in both; per tile one number), so neighbours never consulted cost nothing. Otherwise
+    only the rows of the block are read from each neighbour, one band at a time, and only while pixels are
+    missing: memory does not depend on the extent or the number of dates. :attr:`mask` is the last block's pixels
     where some factor came from another date; :attr:`taken` counts the values taken per factor and
     :attr:`used` the dates that gave any. ``day``: the stack's date when its name has none (e.g. the SMAP
     raster's).
     """
 
     def __init__(self, stack_path: str, grid: raster.Grid, neighbours: Sequence[str], window_days: int,
-                 day: dt.date | None = None) -> None:
+                 day: dt.date | None = None, is_canceled: Any = None) -> None:
         self.window = check_window(window_days)
         day = day or date_from_name(stack_path)
         if day is None:
@@ -433,32 +621,158 @@ class TemporalFill:
                 raise InputError(f"The neighbouring factor stack {os.path.basename(p)} is not on the grid of "
                                  f"{os.path.basename(stack_path)}; temporal filling takes values pixel by pixel, so "
                                  "align every date to the same grid (smdownscale:align with the same reference).")
+            if len(self.sources) == MAX_NEIGHBOUR_DATES:
+                ds = None  # checked, not used: a pixel missing on the nearest dates (water, a long cloudy spell)
+                continue   # would otherwise make every date in the window read its bands in full
             names = raster.band_names(ds, p)
             self.sources.append(_Source(d, p, ds, {n: i + 1 for i, n in enumerate(names)}))
+        self.grid = grid
+        #: (source index, band name) -> the level of the stack minus the source's, per :data:`LEVEL_TILE` tile
+        self._stack_path = stack_path
+        self._is_canceled = is_canceled
+        #: (source index, band name) -> the level of the stack minus the source's per :data:`LEVEL_TILE` tile, or
+        #: None (no pixel valid on both); computed when first needed (:meth:`_level`)
+        self._levels: dict[tuple[int, str], np.ndarray | None] = {}
+        #: The stack's categorical bands (land cover): taken as they are, a class code has no level.
+        self._categorical: set[str] = set()
+        self._gappy = self._missing_bands() if self.sources else set()
         self.mask: np.ndarray | None = None
         self.taken: dict[str, int] = {}
         self.used: set[dt.date] = set()
 
-    def __call__(self, row0: int, nrows: int, names: Sequence[str], raw: np.ndarray) -> None:
-        """Fill the missing values of ``raw`` ((bands, rows, cols), the bands ``names``) in place."""
+    def evidence(self, reader: Any, row0: int, nrows: int) -> np.ndarray:
+        """The factors of a block as the neighbouring dates give them (moved to the stack's level), for
+        :meth:`GapFiller.design` to weigh against its own fill (:meth:`GapFiller.calibrate`).
+
+        Every pixel of a band that misses somewhere in the stack takes the nearest date's value where that date has
+        one, NaN elsewhere; bands that miss nowhere keep the stack's own values, so a derived factor combines the
+        neighbours' values of its missing inputs with the stack's complete ones (lst_diff from a neighbour's
+        lst_day and this date's lst_night). :attr:`taken`,
+        :attr:`used` and :attr:`mask` count the pixels missing in the stack only.
+
+        Parameters
+        ----------
+        reader : StackReader
+            The stack's reader (:class:`.derived.StackReader`); its own ``fill`` is restored afterwards.
+        row0 : int
+            The block's first row.
+        nrows : int
+            Its number of rows.
+
+        Returns
+        -------
+        numpy.ndarray
+            (factors, rows, cols) as ``reader.read`` returns them.
+        """
+        before = reader.fill
+        reader.fill = self._replace
+        try:
+            return reader.read(row0, nrows)
+        finally:
+            reader.fill = before
+
+    def _replace(self, row0: int, nrows: int, names: Sequence[str], raw: np.ndarray) -> None:
+        # only the bands that miss somewhere are the neighbours' to give: the others (e.g. lst_night beside a
+        # cloudy lst_day) stay the stack's own, so derived factors combine the neighbour's value with them
+        missing = ~np.isfinite(raw)
+        for k, name in enumerate(names):
+            if name in self._gappy:
+                raw[k] = np.nan
+        self(row0, nrows, names, raw, missing)
+
+    def __call__(self, row0: int, nrows: int, names: Sequence[str], raw: np.ndarray,
+                 counted: np.ndarray | None = None) -> None:
+        """Fill the missing values of ``raw`` ((bands, rows, cols), the bands ``names``) in place; ``counted``:
+        the pixels :attr:`taken` counts (default: the missing ones)."""
         mask = np.zeros(raw.shape[1:], dtype=bool)
         for k, name in enumerate(names):
             miss = ~np.isfinite(raw[k])
-            for src in self.sources:
+            count = miss.copy() if counted is None else counted[k]
+            for k_src, src in enumerate(self.sources):
                 if not miss.any():
                     break
-                band = src.bands.get(name)
-                if band is None:
+                level = self._level(k_src, src, name)
+                if level is None:
                     continue
-                v = raster.read_block(src.ds, row0, nrows, [band], raw.dtype, sources=[src.path])[0]
+                v = raster.read_block(src.ds, row0, nrows, [src.bands[name]], np.float64, sources=[src.path])[0]
+                if name not in self._categorical:
+                    v = v + self._surface(level, row0, nrows)
                 take = miss & np.isfinite(v)
                 if take.any():
                     raw[k][take] = v[take]
                     miss &= ~take
-                    mask |= take
-                    self.taken[name] = self.taken.get(name, 0) + int(np.count_nonzero(take))
-                    self.used.add(src.day)
+                    mine = take & count
+                    if mine.any():
+                        mask |= mine
+                        self.taken[name] = self.taken.get(name, 0) + int(np.count_nonzero(mine))
+                        self.used.add(src.day)
         self.mask = mask
+
+    def _missing_bands(self) -> set[str]:
+        """The stack's bands with a missing pixel (one read of the stack); only they are ever filled."""
+        ds = raster.open_raster(self._stack_path)
+        try:
+            names = raster.band_names(ds, self._stack_path)
+            self._categorical = {n for n, kind in zip(names, raster.band_kinds(ds)) if kind == "categorical"}
+            missing = np.zeros(len(names), bool)
+            for row0 in range(0, self.grid.height, LEVEL_TILE * 8):
+                if self._is_canceled is not None and self._is_canceled():
+                    raise Canceled()
+                nrows = min(LEVEL_TILE * 8, self.grid.height - row0)
+                own = raster.read_block(ds, row0, nrows, None, np.float64, sources=[self._stack_path])
+                missing |= ~np.all(np.isfinite(own), axis=(1, 2))
+        finally:
+            ds = None
+        return {n for n, m in zip(names, missing) if m}
+
+    def _level(self, k: int, src: _Source, name: str) -> np.ndarray | None:
+        """The mean of (stack - source ``k``) in band ``name`` over the pixels valid in both, per tile of
+        :data:`LEVEL_TILE` x :data:`LEVEL_TILE` pixels (tiles without such pixels take the nearest tile's); None for
+        a band missing nowhere in the stack or valid on no common pixel (not filled). Computed on first use (one
+        read of the band in the stack and in the source), so dates never consulted cost nothing."""
+        key = (k, name)
+        if key in self._levels:
+            return self._levels[key]
+        band = src.bands.get(name)
+        if name not in self._gappy or band is None:
+            self._levels[key] = None
+            return None
+        if name in self._categorical:  # a class is taken as it is: no level to compute
+            self._levels[key] = np.zeros((1, 1))
+            return self._levels[key]
+        h, w = self.grid.height, self.grid.width
+        th, tw = -(-h // LEVEL_TILE), -(-w // LEVEL_TILE)
+        sums, counts = np.zeros(th * tw), np.zeros(th * tw)
+        ds = raster.open_raster(self._stack_path)
+        try:
+            own_band = raster.band_names(ds, self._stack_path).index(name) + 1
+            for row0 in range(0, h, LEVEL_TILE * 8):
+                if self._is_canceled is not None and self._is_canceled():
+                    raise Canceled()
+                nrows = min(LEVEL_TILE * 8, h - row0)
+                own = raster.read_block(ds, row0, nrows, [own_band], np.float64, sources=[self._stack_path])[0]
+                v = raster.read_block(src.ds, row0, nrows, [band], np.float64, sources=[src.path])[0]
+                d = own - v
+                ok = np.isfinite(d)
+                tile = (np.arange(row0, row0 + nrows) // LEVEL_TILE)[:, None] * tw + np.arange(w)[None, :] // LEVEL_TILE
+                sums += np.bincount(tile[ok], d[ok], th * tw)
+                counts += np.bincount(tile[ok], None, th * tw)
+        finally:
+            ds = None
+        level = None
+        if (counts > 0).any():
+            level = _nearest_fill(np.where(counts > 0, sums / np.maximum(counts, 1), np.nan).reshape(th, tw))
+        self._levels[key] = level
+        return level
+
+    def _surface(self, level: np.ndarray, row0: int, nrows: int) -> np.ndarray:
+        """(nrows, width) the tile levels interpolated bilinearly between the tile centres."""
+        from scipy import ndimage
+
+        r = (np.arange(row0, row0 + nrows) + 0.5) / LEVEL_TILE - 0.5
+        c = (np.arange(self.grid.width) + 0.5) / LEVEL_TILE - 0.5
+        rr, cc = np.meshgrid(r, c, indexing="ij")
+        return ndimage.map_coordinates(level, [rr, cc], order=1, mode="nearest")
 
     def flush(self) -> None:
         """Drop the neighbours' cached blocks (called where the stack's own cache is flushed)."""

@@ -6,7 +6,8 @@ written by 'Fetch data from Earth Engine' (:func:`manifest.manifest_inputs`), or
 as the fetch writes them). Every date goes through the single-date engine (:func:`downscale.downscale`,
 :func:`validate.compare_reference`, :func:`validate.sample_stations`), so a series gives exactly the
 files and numbers of single-date runs. A factor missing at a pixel takes its value on the nearest other
-date of the series within :data:`.options.FILL_WINDOW_DAYS` days (the default; 0 = off) where it is valid
+date of the series within :data:`.options.FILL_WINDOW_DAYS` days (the default, 12; 0 = off) where it is
+valid, moved to the date's level and, with gap filling, weighed against the gap filler's own value
 (:class:`.gapfill.TemporalFill`): a single-date run given the other dates as its neighbouring stacks.
 
 Downscaled files are written into a hidden staging folder and moved into place only when every date is
@@ -341,8 +342,8 @@ def downscale_series(model_path: str, stacks: Sequence[str], smap: Sequence[str]
     correction and gap filling; with ``residual='none'`` it serves gap filling only). Each date is
     :func:`downscale.downscale` with the same arguments. Returns one result per date, in date order, with
     ``output`` (and ``quality``) the final paths. With ``fill_window_days`` > 0 a factor missing at a pixel takes
-    its value on the nearest other date of the series within that many days (a tie: the earlier date), read
-    block by block from those dates' stacks (:class:`.gapfill.TemporalFill`).
+    its value on the nearest other date of the series within that many days (a tie: the earlier date), moved to
+    the date's level, read block by block from those dates' stacks (:class:`.gapfill.TemporalFill`).
 
     Parameters
     ----------

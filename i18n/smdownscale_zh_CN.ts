@@ -339,419 +339,454 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>土壤水分降尺度</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="121" />
+            <location filename="../processing_provider/algs/downscale.py" line="130" />
             <source>Model file</source>
             <translation>模型文件</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="121" />
+            <location filename="../processing_provider/algs/downscale.py" line="130" />
             <source>smdownscale model (*.smdmodel)</source>
             <translation>smdownscale 模型 (*.smdmodel)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="121" />
+            <location filename="../processing_provider/algs/downscale.py" line="130" />
             <source>A .smdmodel file written by 'Train downscaling model'.</source>
             <translation>由“训练降尺度模型”写出的 .smdmodel 文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="125" />
+            <location filename="../processing_provider/algs/downscale.py" line="134" />
             <source>Factor stack (1 km)</source>
             <translation>因子堆栈（1 km）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="125" />
+            <location filename="../processing_provider/algs/downscale.py" line="134" />
             <source>Multiband raster with one named band per factor, on the 1 km grid (one date; leave empty for a time series).</source>
             <translation>1 km 格网上的多波段栅格，每个因子一个命名波段（单一日期；时间序列请留空）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="128" />
+            <location filename="../processing_provider/algs/downscale.py" line="137" />
             <source>SMAP soil moisture of the factor stack's date; needed for residual correction.</source>
             <translation>与因子堆栈同一日期的 SMAP 土壤水分；残差校正需要此项。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="132" />
+            <location filename="../processing_provider/algs/downscale.py" line="141" />
             <source>Residual correction</source>
             <translation>残差校正</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="118" />
+            <location filename="../processing_provider/algs/downscale.py" line="127" />
             <source>Constant per coarse cell</source>
             <translation>每个粗像元取常数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="118" />
+            <location filename="../processing_provider/algs/downscale.py" line="127" />
             <source>None</source>
             <translation>无</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="153" />
+            <location filename="../processing_provider/algs/downscale.py" line="162" />
             <source>Minimum soil moisture (m3/m3)</source>
             <translation>土壤水分最小值（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="153" />
+            <location filename="../processing_provider/algs/downscale.py" line="162" />
             <source>Lower end of the physical range; smaller values are raised to it.</source>
             <translation>物理范围的下限；低于该值的结果被提高到该值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="156" />
+            <location filename="../processing_provider/algs/downscale.py" line="165" />
             <source>Maximum soil moisture (m3/m3)</source>
             <translation>土壤水分最大值（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="156" />
+            <location filename="../processing_provider/algs/downscale.py" line="165" />
             <source>Upper end of the physical range (about the porosity); larger values are lowered to it.</source>
             <translation>物理范围的上限（约为土壤孔隙度）；高于该值的结果被降低到该值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="179" />
+            <location filename="../processing_provider/algs/downscale.py" line="189" />
             <source>Factor stacks of several dates, each with its date in the file name (YYYYMMDD or YYYY-MM-DD); one output file per date.</source>
             <translation>多个日期的因子堆栈，文件名中带有各自的日期（YYYYMMDD 或 YYYY-MM-DD）；每个日期输出一个文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="184" />
+            <location filename="../processing_provider/algs/downscale.py" line="194" />
             <source>The SMAP rasters of the same dates (paired by the date in the file names), for residual correction.</source>
             <translation>相同日期的 SMAP 栅格（按文件名中的日期配对），用于残差校正。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="189" />
+            <location filename="../processing_provider/algs/downscale.py" line="199" />
             <source>smdownscale manifest (*.json)</source>
             <translation>smdownscale 清单 (*.json)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="189" />
+            <location filename="../processing_provider/algs/downscale.py" line="199" />
             <source>The manifest.json written by 'Fetch data from Earth Engine': every date it lists is downscaled.</source>
             <translation>由“从 Earth Engine 获取数据”写出的 manifest.json：对其中列出的每个日期进行降尺度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="194" />
+            <location filename="../processing_provider/algs/downscale.py" line="204" />
             <source>Time series: input folder</source>
             <translation>时间序列：输入文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="194" />
+            <location filename="../processing_provider/algs/downscale.py" line="204" />
             <source>A folder holding factors_&lt;date&gt;.tif and smap_&lt;date&gt;.tif (also in factors/ and smap/ subfolders, or listed by a manifest.json in the folder).</source>
             <translation>包含 factors_&lt;date&gt;.tif 和 smap_&lt;date&gt;.tif 的文件夹（也可位于 factors/ 和 smap/ 子文件夹中，或由文件夹中的 manifest.json 列出）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="199" />
+            <location filename="../processing_provider/algs/downscale.py" line="209" />
             <source>Soil moisture 1 km</source>
             <translation>1 km 土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="199" />
+            <location filename="../processing_provider/algs/downscale.py" line="209" />
             <source>Float32 GeoTIFF of soil moisture in m3/m3 (one date).</source>
             <translation>土壤水分的 Float32 GeoTIFF，单位 m3/m3（单一日期）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="213" />
+            <location filename="../processing_provider/algs/downscale.py" line="223" />
             <source>Time series: output folder</source>
             <translation>时间序列：输出文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="213" />
+            <location filename="../processing_provider/algs/downscale.py" line="223" />
             <source>Folder for sm_1km_&lt;YYYYMMDD&gt;.tif per date and the list sm_1km_series.csv; empty: a temporary folder.</source>
             <translation>存放每个日期的 sm_1km_&lt;YYYYMMDD&gt;.tif 及列表 sm_1km_series.csv 的文件夹；留空则使用临时文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="217" />
+            <location filename="../processing_provider/algs/downscale.py" line="227" />
             <source>Mean soil moisture (m3/m3)</source>
             <translation>土壤水分均值（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="218" />
+            <location filename="../processing_provider/algs/downscale.py" line="228" />
             <source>Time series: output files (';'-separated)</source>
             <translation>时间序列：输出文件（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="226" />
+            <location filename="../processing_provider/algs/downscale.py" line="236" />
             <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
             <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="245" />
+            <location filename="../processing_provider/algs/downscale.py" line="255" />
             <source>The minimum soil moisture must be below the maximum.</source>
             <translation>土壤水分最小值必须小于最大值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="260" />
+            <location filename="../processing_provider/algs/downscale.py" line="270" />
             <source>Residual correction needs the coarse soil moisture: give the coarse SMAP raster of the same date, or set residual correction to None.</source>
             <translation>残差校正需要粗分辨率土壤水分：请给定同一日期的粗分辨率 SMAP 栅格，或将残差校正设为“无”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="292" />
+            <location filename="../processing_provider/algs/downscale.py" line="302" />
             <source>Residual correction is off: the coarse soil moisture raster is not used.</source>
             <translation>残差校正已关闭：不使用粗分辨率土壤水分栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="304" />
+            <location filename="../processing_provider/algs/downscale.py" line="314" />
             <source>Model: {} ({}); date: {}</source>
             <translation>模型：{}（{}）；日期：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="306" />
+            <location filename="../processing_provider/algs/downscale.py" line="316" />
             <source>{} valid pixels: mean {:.4f}, std {:.4f}, min {:.4f}, max {:.4f} m3/m3</source>
             <translation>{} 个有效像元：均值 {:.4f}，标准差 {:.4f}，最小值 {:.4f}，最大值 {:.4f} m3/m3</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="309" />
+            <location filename="../processing_provider/algs/downscale.py" line="319" />
             <source>Residual correction: {} coarse cells, mean |residual| {:.4f} m3/m3, largest cell mean deviation {:.2g} m3/m3 (before clipping)</source>
             <translation>残差校正：{} 个粗像元，平均 |残差| {:.4f} m3/m3，像元均值最大偏差 {:.2g} m3/m3（截断前）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="319" />
+            <location filename="../processing_provider/algs/downscale.py" line="329" />
             <source>{} pixels were clipped to {:g}-{:g} m3/m3.</source>
             <translation>{} 个像元被截断到 {:g}-{:g} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="481" />
+            <location filename="../processing_provider/algs/downscale.py" line="495" />
             <source>Soil moisture 1 km {}</source>
             <translation>1 km 土壤水分 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="410" />
+            <location filename="../processing_provider/algs/downscale.py" line="424" />
             <source>Give either one factor stack (one date) or a time series (factor stacks, a manifest or an input folder), not both.</source>
             <translation>请给定一个因子堆栈（单一日期）或一个时间序列（因子堆栈、清单或输入文件夹），不能同时给定两者。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="413" />
+            <location filename="../processing_provider/algs/downscale.py" line="427" />
             <source>Give a factor stack, or a time series: factor stacks of several dates, a manifest or an input folder.</source>
             <translation>请给定一个因子堆栈，或一个时间序列：多个日期的因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="417" />
+            <location filename="../processing_provider/algs/downscale.py" line="431" />
             <source>Give the time series one way: factor stacks, a manifest or an input folder.</source>
             <translation>时间序列只能以一种方式给定：因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="419" />
+            <location filename="../processing_provider/algs/downscale.py" line="433" />
             <source>Residual correction needs the SMAP rasters of the same dates: add them under 'Time series: SMAP soil moisture rasters', or set residual correction to None.</source>
             <translation>残差校正需要相同日期的 SMAP 栅格：请在“时间序列：SMAP 土壤水分栅格”中添加，或将残差校正设为“无”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="448" />
+            <location filename="../processing_provider/algs/downscale.py" line="462" />
             <source>Residual correction is off: the SMAP rasters are not used.</source>
             <translation>残差校正已关闭：不使用 SMAP 栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="466" />
+            <location filename="../processing_provider/algs/downscale.py" line="480" />
             <source>{}: {} valid pixels, mean {:.4f} m3/m3 -&gt; {}</source>
             <translation>{}：{} 个有效像元，均值 {:.4f} m3/m3 -&gt; {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="480" />
+            <location filename="../processing_provider/algs/downscale.py" line="494" />
             <source>Soil moisture 1 km {} to {}</source>
             <translation>1 km 土壤水分 {} 至 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="484" />
+            <location filename="../processing_provider/algs/downscale.py" line="498" />
             <source>{} dates written to {}; mean soil moisture {:.4f} m3/m3.</source>
             <translation>已将 {} 个日期写入 {}；土壤水分均值 {:.4f} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="381" />
+            <location filename="../processing_provider/algs/downscale.py" line="395" />
             <source>Prediction: compiled tree walker (same values as scikit-learn, faster).</source>
             <translation>预测：编译版决策树遍历器（与 scikit-learn 结果相同，速度更快）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="388" />
+            <location filename="../processing_provider/algs/downscale.py" line="402" />
             <source>Prediction: scikit-learn; the compiled tree walker is {}.</source>
             <translation>预测：scikit-learn；编译版决策树遍历器{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="391" />
+            <location filename="../processing_provider/algs/downscale.py" line="405" />
             <source>Prediction: scikit-learn.</source>
             <translation>预测：scikit-learn。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="464" />
+            <location filename="../processing_provider/algs/downscale.py" line="478" />
             <source>SMAP values read with {}.</source>
             <translation>SMAP 值按 {} 读取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="128" />
+            <location filename="../processing_provider/algs/downscale.py" line="137" />
             <source>SMAP of the same date</source>
             <translation>同一日期的 SMAP</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="119" />
+            <location filename="../processing_provider/algs/downscale.py" line="128" />
             <source>Smooth (mass-conserving)</source>
             <translation>平滑（质量守恒）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="179" />
+            <location filename="../processing_provider/algs/downscale.py" line="189" />
             <source>Time series: factor stacks</source>
             <translation>时间序列：因子堆栈</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="184" />
+            <location filename="../processing_provider/algs/downscale.py" line="194" />
             <source>Time series: SMAP rasters</source>
             <translation>时间序列：SMAP 栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="189" />
+            <location filename="../processing_provider/algs/downscale.py" line="199" />
             <source>Time series: fetch manifest</source>
             <translation>时间序列：数据获取清单</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="160" />
+            <location filename="../processing_provider/algs/downscale.py" line="169" />
             <source>Fill gaps (complete maps)</source>
             <translation>填补空缺（完整地图）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="160" />
+            <location filename="../processing_provider/algs/downscale.py" line="169" />
             <source>Predict pixels with missing factors from the coarse-cell means of those factors, and give pixels without any factor the coarse field; off: they stay nodata.</source>
             <translation>用缺失因子的粗像元均值预测因子缺失的像元，并为没有任何因子的像元赋予粗分辨率场；关闭时这些像元保持为无数据值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="202" />
+            <location filename="../processing_provider/algs/downscale.py" line="212" />
             <source>Quality (path of each pixel)</source>
             <translation>质量（各像元的来源路径）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="292" />
+            <location filename="../processing_provider/algs/downscale.py" line="302" />
             <source>Residual correction is off: the coarse soil moisture raster serves gap filling only.</source>
             <translation>残差校正已关闭：粗分辨率土壤水分栅格仅用于填补空缺。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="326" />
+            <location filename="../processing_provider/algs/downscale.py" line="336" />
             <source>Quality {}</source>
             <translation>质量 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="343" />
+            <location filename="../processing_provider/algs/downscale.py" line="353" />
             <source>Gap filling is off (or no SMAP raster was given): pixels where a factor is missing stay nodata.</source>
             <translation>填补空缺已关闭（或未给定 SMAP 栅格）：因子缺失的像元保持为无数据值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="346" />
+            <location filename="../processing_provider/algs/downscale.py" line="356" />
             <source>Pixels: {} with all factors observed, {} with missing factors filled from coarse-cell means, {} from the coarse field only.</source>
             <translation>像元：{} 个所有因子均有观测，{} 个缺失因子由粗像元均值填补，{} 个仅来自粗分辨率场。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="350" />
+            <location filename="../processing_provider/algs/downscale.py" line="360" />
             <source>Factor {} filled at {} pixels.</source>
             <translation>因子 {} 在 {} 个像元处已填补。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="469" />
+            <location filename="../processing_provider/algs/downscale.py" line="483" />
             <source>{}: {} pixels with missing factors filled, {} from the coarse field only.</source>
             <translation>{}：{} 个像元的缺失因子已填补，{} 个仅来自粗分辨率场。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="383" />
+            <location filename="../processing_provider/algs/downscale.py" line="397" />
             <source>Prediction: compiled SVR kernel (scikit-learn's values within 1e-9, faster).</source>
             <translation>预测：编译版 SVR 核函数（与 scikit-learn 的值相差不超过 1e-9，速度更快）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="385" />
+            <location filename="../processing_provider/algs/downscale.py" line="399" />
             <source>Prediction: SVR kernel in numpy blocks (scikit-learn's values within 1e-9); the compiled library is {}.</source>
             <translation>预测：numpy 分块计算的 SVR 核函数（与 scikit-learn 的值相差不超过 1e-9）；编译库{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="208" />
+            <location filename="../processing_provider/algs/downscale.py" line="218" />
             <source>Uncertainty (tree spread)</source>
             <translation>不确定性（树间离散度）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="208" />
+            <location filename="../processing_provider/algs/downscale.py" line="218" />
             <source>Optional, one date, random forest or extra trees models: the standard deviation of the trees' predictions per pixel (m3/m3). A relative measure, not a calibrated interval: how often the truth lies within it is measured in bench/ACCURACY.md.</source>
             <translation>可选，单一日期，仅随机森林或极端随机树模型：每个像元各棵树预测值的标准差（m3/m3）。这是相对度量，不是经过校准的区间：真值落入其中的比例见 bench/ACCURACY.md 中的测量。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="256" />
+            <location filename="../processing_provider/algs/downscale.py" line="266" />
             <source>The uncertainty output is written for one date: leave it empty for a time series, or downscale the date alone.</source>
             <translation>不确定性输出只针对单一日期：时间序列请将其留空，或单独对该日期进行降尺度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="328" />
+            <location filename="../processing_provider/algs/downscale.py" line="338" />
             <source>Uncertainty: mean standard deviation across the trees {:.4f} m3/m3.</source>
             <translation>不确定性：各树预测的平均标准差 {:.4f} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="330" />
+            <location filename="../processing_provider/algs/downscale.py" line="340" />
             <source>Soil moisture uncertainty {}</source>
             <translation>土壤水分不确定性 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="163" />
+            <location filename="../processing_provider/algs/downscale.py" line="172" />
             <source>Fill factors from neighbouring dates within (days)</source>
             <translation>用相邻日期填补因子的时间窗口（天）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="163" />
-            <source>0: off. A factor missing at a pixel (cloud, swath gap) takes its value on the nearest other date within this many days where the pixel is valid (a tie: the earlier date); quality 4. Dynamic factors only miss in practice (LST, NDVI, SAR); static bands such as elevation are the same on every date. A time series uses its own dates; one date the neighbouring factor stacks below.</source>
-            <translation>0：关闭。像元缺失的因子（云、条带空缺）取该像元在此天数内最近的、有效的其他日期上的值（同样近时取较早日期）；质量值为 4。实际上只有动态因子（LST、NDVI、SAR）会缺失；高程等静态波段在各日期相同。时间序列使用其自身的日期；单一日期使用下方的相邻因子堆栈。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscale.py" line="172" />
+            <location filename="../processing_provider/algs/downscale.py" line="182" />
             <source>Neighbouring factor stacks (one date, temporal filling)</source>
             <translation>相邻因子堆栈（单一日期，时间填补）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="172" />
+            <location filename="../processing_provider/algs/downscale.py" line="182" />
             <source>Factor stacks of other dates on the same grid, each with its date in the file name, for temporal filling of a single date (a time series fills from its own dates).</source>
             <translation>同一格网上其他日期的因子堆栈，文件名中各带其日期，用于单一日期的时间填补（时间序列从其自身的日期填补）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="202" />
+            <location filename="../processing_provider/algs/downscale.py" line="212" />
             <source>Byte GeoTIFF: 1 all factors observed, 2 missing factors filled from coarse-cell means, 3 coarse field only, 4 factors partly from a neighbouring date, 0 nodata (one date; a time series writes quality_&lt;YYYYMMDD&gt;.tif next to the soil moisture files).</source>
             <translation>Byte GeoTIFF：1 所有因子均有观测，2 缺失因子由粗像元均值填补，3 仅粗分辨率场，4 部分因子取自相邻日期，0 无数据值（单一日期；时间序列在土壤水分文件旁写出 quality_&lt;YYYYMMDD&gt;.tif）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="252" />
+            <location filename="../processing_provider/algs/downscale.py" line="262" />
             <source>Neighbouring factor stacks are for one date: a time series fills from its own dates. Leave them empty.</source>
             <translation>相邻因子堆栈用于单一日期：时间序列从其自身的日期填补。请将其留空。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="356" />
+            <location filename="../processing_provider/algs/downscale.py" line="366" />
             <source>{}: {} pixels with factors from a neighbouring date within {} days (dates used: {}).</source>
             <translation>{}：{} 个像元的因子取自 {} 天内的相邻日期（所用日期：{}）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="356" />
+            <location filename="../processing_provider/algs/downscale.py" line="366" />
             <source>none</source>
             <translation>无</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="360" />
+            <location filename="../processing_provider/algs/downscale.py" line="370" />
             <source>Factor {} taken from a neighbouring date at {} pixels.</source>
             <translation>因子 {} 在 {} 个像元处取自相邻日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="120" />
+            <location filename="../processing_provider/algs/downscale.py" line="129" />
             <source>Area-to-point kriging</source>
             <translation>面到点克里金</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="125" />
+            <location filename="../processing_provider/algs/downscale.py" line="134" />
             <source>or a time series</source>
             <translation>或时间序列</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="184" />
+            <location filename="../processing_provider/algs/downscale.py" line="194" />
             <source>for residual correction</source>
             <translation>用于残差校正</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="132" />
+            <location filename="../processing_provider/algs/downscale.py" line="141" />
             <source>Smooth (default): the residual is spread as an interpolated surface, without steps at cell edges, and each SMAP cell's 1 km mean equals SMAP. Constant per coarse cell: the same cell means, with steps at cell edges. None: the plain model prediction. Area-to-point kriging: the residuals are kriged from the cells around each pixel with a variogram fitted to them, with the same cell means.</source>
             <translation>平滑（默认）：残差以插值曲面的形式分配，像元边界处没有阶跃，且每个 SMAP 像元内 1 km 结果的均值等于 SMAP。每个粗像元取常数：像元均值相同，但像元边界处有阶跃。无：直接使用模型预测值。面到点克里金：以对残差拟合的变异函数，由每个像元周围的粗像元对残差进行克里金插值，像元均值相同。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="179" />
+            <location filename="../processing_provider/algs/downscale.py" line="189" />
             <source>or a manifest or folder</source>
             <translation>或清单、文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="189" />
+            <location filename="../processing_provider/algs/downscale.py" line="199" />
             <source>or factor stacks or folder</source>
             <translation>或因子堆栈、文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="194" />
+            <location filename="../processing_provider/algs/downscale.py" line="204" />
             <source>or factor stacks or manifest</source>
             <translation>或因子堆栈、清单</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="380" />
+            <source>{} pixels lie in cells without a SMAP value or outside the SMAP raster and keep the uncorrected prediction.</source>
+            <translation>{} 个像元位于没有 SMAP 值的粗像元内或 SMAP 栅格范围之外，保留未经校正的预测值。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="382" />
+            <source>{} pixels lie in cells without a SMAP value or outside the SMAP raster: nothing to conserve there. The correction of the neighbouring cells continues into cells without a value and fades out; pixels outside the raster keep the prediction.</source>
+            <translation>{} 个像元位于没有 SMAP 值的粗像元内或 SMAP 栅格范围之外：此处无需守恒。相邻像元的校正延伸到没有值的像元中并逐渐减弱；栅格范围之外的像元保留预测值。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="149" />
+            <source>The model's own prediction</source>
+            <translation>模型自身的预测</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="150" />
+            <source>Linear model of local contrasts</source>
+            <translation>局部对比的线性模型</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="151" />
+            <source>Detail within SMAP cells</source>
+            <translation>SMAP 像元内的细节</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="151" />
+            <source>Linear model of local contrasts (default): the model gives each SMAP cell's level (interpolated between cell centres) and a linear model of the factors, fitted in training on how each SMAP cell differs from its 3 x 3 neighbours, gives the 1 km detail inside the cells; sharper on farmland mosaics. With the smooth correction the map then does not depend on the model type where SMAP has a value. It needs the SMAP raster and a model trained in the scale-aware mode (retrain older models). The model's own prediction: the 1 km map is the model's prediction, residual-corrected (the study's method; choose it to compare models).</source>
+            <translation>局部对比的线性模型（默认）：模型给出每个 SMAP 像元的水平（在像元中心之间插值），而一个关于各因子的线性模型（在训练时依据每个 SMAP 像元与其 3 x 3 邻域的差异拟合）给出像元内部的 1 km 细节；在农田镶嵌景观上更清晰。配合平滑校正时，在 SMAP 有值之处，结果不再取决于模型类型。它需要 SMAP 栅格和以尺度感知模式训练的模型（较旧的模型请重新训练）。模型自身的预测：1 km 结果即模型的预测，并经残差校正（即研究的方法；比较模型时请选用）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="372" />
+            <source>Weight of the neighbouring dates' values against the gap filling's own, measured on observed pixels: {}.</source>
+            <translation>相邻日期的值相对于空缺填补自身的值的权重（在已观测像元上测得）：{}。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="172" />
+            <source>0: off. A factor missing at a pixel (cloud, swath gap) takes its value on the nearest other date within this many days where the pixel is valid (a tie: the earlier date), moved to this date's level and weighed against the gap filling's own value; quality 4. Dynamic factors only miss in practice (LST, NDVI, SAR); static bands such as elevation are the same on every date. A time series uses its own dates; one date the neighbouring factor stacks below.</source>
+            <translation>0：关闭。像元缺失的因子（云、条带空缺）取该像元在此天数内最近的、有效的其他日期上的值（同样近时取较早日期），并调整到本日期的水平，再与空缺填补自身的值加权组合；质量值为 4。实际上只有动态因子（LST、NDVI、SAR）会缺失；高程等静态波段在各日期相同。时间序列使用其自身的日期；单一日期使用下方的相邻因子堆栈。</translation>
         </message>
         <message>
             <location filename="../processing_provider/algs/downscale.py" line="69" />
@@ -761,7 +796,7 @@ Factors are matched to the model by band name, so the stack may hold its bands i
 
 Complete maps: where factors are missing (cloud gaps in LST or NDVI, swath gaps, water), a pixel is predicted from the factors it has plus the coarse-cell means of the missing ones (interpolated between cell centers); a pixel without any factor, in a cell with a SMAP value, gets the coarse field itself (residual-corrected). This needs the SMAP raster (its cells), also with residual correction off. The quality raster says per pixel which path produced it: 1 all factors observed, 2 missing factors filled, 3 coarse field only, 4 factors partly from a neighbouring date (0 nodata). Turn 'Fill gaps' off to leave such pixels empty.
 
-Temporal filling (advanced: 'Fill factors from neighbouring dates within (days)', default 0 = off): before the above, a factor missing at a pixel takes its value at that pixel on the nearest other date within that many days where it is valid (nearest in days; of two dates equally far, the earlier). Bands are matched by name and every date must be on the same grid. A time series fills from its own other dates; a single date from the 'Neighbouring factor stacks' given (none given: nothing to fill from). Only dynamic factors (LST, NDVI, SAR) miss in practice; static bands such as elevation or land cover are the same on every date. On the bench (bench/GAPS.md) such pixels came closer to the truth than with the coarse-cell means on every scene.
+Temporal filling (advanced: 'Fill factors from neighbouring dates within (days)', default 12; 0 = off): before the above, a factor missing at a pixel takes its value at that pixel on the nearest other date within that many days where it is valid (nearest in days; of two dates equally far, the earlier; at most the 6 nearest dates), moved to this date's level: plus the mean difference between the two dates over the pixels valid on both, per tile of 16 x 16 pixels, so the other date brings the pixel's pattern, not its weather. With gap filling on, that value is weighed against the gap filling's own (cell means plus what the pixel's observed factors say), per factor and per pattern of missing factors (LST alone, LST and NDVI together, ...), by how well each recovers the factor where the same factors are hidden at observed pixels; the log gives each factor's weight over all patterns together (1: the other date's value, 0: the gap filling's). Bands are matched by name and every date must be on the same grid. A time series fills from its own other dates; a single date from the 'Neighbouring factor stacks' given (none given: nothing to fill from). Only dynamic factors (LST, NDVI, SAR) miss in practice; static bands such as elevation or land cover are the same on every date. On the bench (bench/GAPS.md) such pixels came closer to the truth than with the gap filling alone on every scene (little on farmland mosaics, whose factors change between dates).
 
 Residual correction (default: smooth, mass-conserving) needs the coarse SMAP raster of the same date: for every SMAP cell the residual is SMAP minus the mean of the 1 km predictions inside the cell. The smooth correction adds a bilinear surface through one value per SMAP cell, solved so that the 1 km field averages exactly to SMAP in every cell, without steps at cell edges. The constant variant adds each cell's residual to its pixels (the same cell means, but 9 km seams show). Area-to-point kriging spreads the residuals with weights from a variogram fitted to them (the same cell means). Pixels whose cell has no SMAP value have nothing to conserve: the smooth and kriging corrections continue into them from the neighbouring cells and fade out over a cell or two (no step at the edge), the constant one leaves them as predicted; the log reports the largest cell-mean deviation from SMAP (mass-conservation check). Finally values are clipped to the physical range (advanced parameters).
 
@@ -776,7 +811,7 @@ Units: the SMAP of residual correction is read as the model was trained (its SM_
 
 完整地图：因子缺失之处（LST 或 NDVI 的云隙、条带空缺、水体），像元用其已有的因子加上缺失因子的粗像元均值（在像元中心之间插值）进行预测；没有任何因子、但所在粗像元有 SMAP 值的像元取粗分辨率场本身（经残差校正）。这需要 SMAP 栅格（其像元），残差校正关闭时也是如此。质量栅格逐像元说明结果由哪条路径得到：1 所有因子均有观测，2 缺失因子已填补，3 仅粗分辨率场，4 部分因子取自相邻日期（0 为无数据值）。关闭“填补空缺”则这些像元保持为空。
 
-时间填补（高级参数“用相邻日期填补因子的时间窗口（天）”，默认 0，即关闭）：在上述步骤之前，像元缺失的因子取该像元在窗口天数内最近的其他日期上的有效值（按天数取最近；两个日期同样近时取较早者）。波段按名称匹配，各日期必须位于同一格网上。时间序列从其自身的其他日期填补；单一日期从给定的“相邻因子堆栈”填补（未给定则无从填补）。实际上只有动态因子（LST、NDVI、SAR）会缺失；高程、土地覆盖等静态波段在各日期相同。在基准测试（bench/GAPS.md）中，这类像元在每个场景上都比用粗像元均值填补更接近真值。
+时间填补（高级参数“用相邻日期填补因子的时间窗口（天）”，默认 12；0 为关闭）：在上述步骤之前，像元缺失的因子取该像元在窗口天数内最近的其他日期上的有效值（按天数取最近；两个日期同样近时取较早者；最多取最近的 6 个日期），并调整到本日期的水平：加上两个日期在两者均有效的像元上的平均差值（按 16 x 16 像元的分块计算），因此其他日期带来的是该像元的空间格局，而不是当日的天气。开启空缺填补时，该值按因子及缺失因子的组合（仅 LST、LST 与 NDVI 同时缺失等）与空缺填补自身的值（粗像元均值加上该像元已观测因子所指示的偏差）加权组合，权重取决于在已观测像元上隐藏相同因子时两者恢复该因子的效果；日志给出各因子在所有组合上的总体权重（1：其他日期的值，0：空缺填补的值）。波段按名称匹配，各日期必须位于同一格网上。时间序列从其自身的其他日期填补；单一日期从给定的“相邻因子堆栈”填补（未给定则无从填补）。实际上只有动态因子（LST、NDVI、SAR）会缺失；高程、土地覆盖等静态波段在各日期相同。在基准测试（bench/GAPS.md）中，这类像元在每个场景上都比仅用空缺填补更接近真值（在农田镶嵌场景上提升很小，因为其因子在日期之间变化）。
 
 残差校正（默认：平滑、质量守恒）需要同一日期的粗分辨率 SMAP 栅格：每个 SMAP 像元的残差为 SMAP 减去该像元内 1 km 预测值的均值。平滑校正加上一个双线性曲面，该曲面由每个 SMAP 像元一个值确定，并经求解使 1 km 结果在每个像元内的均值恰好等于 SMAP，且像元边界处没有阶跃。常数方式将每个像元的残差加到其像元上（像元均值相同，但会出现 9 km 接缝）。面到点克里金以对残差拟合的变异函数确定的权重分配残差（像元均值相同）。所在粗像元没有 SMAP 值的像元无需守恒：平滑校正和克里金校正从相邻像元延伸到其中，并在一两个像元内逐渐减弱（边界处无阶跃），常数校正保留其预测值；日志报告像元均值与 SMAP 的最大偏差（质量守恒检查）。最后将结果截断到物理范围（高级参数）。
 
@@ -785,36 +820,6 @@ Units: the SMAP of residual correction is read as the model was trained (its SM_
 时间序列：不给定单个因子堆栈，而是给定多个日期的因子堆栈（以及相同日期的 SMAP 栅格）、“从 Earth Engine 获取数据”写出的 manifest.json，或包含 factors_&lt;date&gt;.tif 和 smap_&lt;date&gt;.tif 的文件夹（文件名中的日期为 YYYYMMDD 或 YYYY-MM-DD）。每个日期的降尺度方式与单一日期完全相同，以 sm_1km_&lt;YYYYMMDD&gt;.tif 写入输出文件夹，并由 sm_1km_series.csv 列出日期、起始、结束和文件。在 QGIS 中，这些文件加载到同一个图层组，每个图层从其日期显示到下一个日期，因此时间控制器可以播放该序列。
 
 单位：除非在高级参数中另行给定，残差校正所用的 SMAP 按模型训练时的方式读取（其 SM_SCALE 和 SM_NODATA）；不可能是 m3/m3 的值（百分比、未声明的填充值如 -9999）会使运行停止，并给出修正方法。若模型以开尔文训练而 LST 因子为摄氏度（或相反），或类 NDVI 因子超出 -1 到 1，将被拒绝并给出应做的换算。超过 5% 的像元被截断到物理范围时，会在日志和输出的元数据中给出警告；超过一半时运行停止，因为此时输入采用了其他单位。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscale.py" line="366" />
-            <source>{} pixels lie in cells without a SMAP value or outside the SMAP raster and keep the uncorrected prediction.</source>
-            <translation>{} 个像元位于没有 SMAP 值的粗像元内或 SMAP 栅格范围之外，保留未经校正的预测值。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscale.py" line="368" />
-            <source>{} pixels lie in cells without a SMAP value or outside the SMAP raster: nothing to conserve there. The correction of the neighbouring cells continues into cells without a value and fades out; pixels outside the raster keep the prediction.</source>
-            <translation>{} 个像元位于没有 SMAP 值的粗像元内或 SMAP 栅格范围之外：此处无需守恒。相邻像元的校正延伸到没有值的像元中并逐渐减弱；栅格范围之外的像元保留预测值。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscale.py" line="140" />
-            <source>The model's own prediction</source>
-            <translation>模型自身的预测</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscale.py" line="141" />
-            <source>Linear model of local contrasts</source>
-            <translation>局部对比的线性模型</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscale.py" line="142" />
-            <source>Detail within SMAP cells</source>
-            <translation>SMAP 像元内的细节</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscale.py" line="142" />
-            <source>Linear model of local contrasts (default): the model gives each SMAP cell's level (interpolated between cell centres) and a linear model of the factors, fitted in training on how each SMAP cell differs from its 3 x 3 neighbours, gives the 1 km detail inside the cells; sharper on farmland mosaics. With the smooth correction the map then does not depend on the model type where SMAP has a value. It needs the SMAP raster and a model trained in the scale-aware mode (retrain older models). The model's own prediction: the 1 km map is the model's prediction, residual-corrected (the study's method; choose it to compare models).</source>
-            <translation>局部对比的线性模型（默认）：模型给出每个 SMAP 像元的水平（在像元中心之间插值），而一个关于各因子的线性模型（在训练时依据每个 SMAP 像元与其 3 x 3 邻域的差异拟合）给出像元内部的 1 km 细节；在农田镶嵌景观上更清晰。配合平滑校正时，在 SMAP 有值之处，结果不再取决于模型类型。它需要 SMAP 栅格和以尺度感知模式训练的模型（较旧的模型请重新训练）。模型自身的预测：1 km 结果即模型的预测，并经残差校正（即研究的方法；比较模型时请选用）。</translation>
         </message>
     </context>
     <context>

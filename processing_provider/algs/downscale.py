@@ -79,14 +79,23 @@ class DownscaleAlgorithm(SmdAlgorithm):
             "quality raster says per pixel which path produced it: 1 all factors observed, 2 missing factors "
             "filled, 3 coarse field only, 4 factors partly from a neighbouring date (0 nodata). Turn 'Fill gaps' "
             "off to leave such pixels empty.\n\n"
-            "Temporal filling (advanced: 'Fill factors from neighbouring dates within (days)', default 0 = off): "
+            "Temporal filling (advanced: 'Fill factors from neighbouring dates within (days)', default 12; 0 = off): "
             "before the above, a factor missing at a pixel takes its value at that pixel on the nearest other date "
-            "within that many days where it is valid (nearest in days; of two dates equally far, the earlier). "
+            "within that many days where it is valid (nearest in days; of two dates equally far, the earlier; at "
+            "most the 6 nearest dates), "
+            "moved to this date's level: plus the mean difference between the two dates over the pixels valid on "
+            "both, per tile of 16 x 16 pixels, so the other date brings the pixel's pattern, not its weather. "
+            "With gap filling on, that value is weighed against the gap filling's own (cell means plus what the "
+            "pixel's observed factors say), per factor and per pattern of missing factors (LST alone, LST and "
+            "NDVI together, ...), by how well each recovers the factor where the same factors are hidden at "
+            "observed pixels; the log gives each factor's weight over all patterns together (1: the other date's "
+            "value, 0: the gap filling's). "
             "Bands are matched by name and every date must be on the same grid. A time series fills from its own "
             "other dates; a single date from the 'Neighbouring factor stacks' given (none given: nothing to fill "
             "from). Only dynamic factors (LST, NDVI, SAR) miss in practice; static bands such as elevation or land "
             "cover are the same on every date. On the bench (bench/GAPS.md) such pixels came closer to the truth "
-            "than with the coarse-cell means on every scene.\n\n"
+            "than with the gap filling alone on every scene (little on farmland mosaics, whose factors change "
+            "between dates).\n\n"
             "Residual correction (default: smooth, mass-conserving) needs the coarse SMAP raster of the same "
             "date: for every SMAP cell the residual is SMAP minus the mean of the 1 km predictions inside the "
             "cell. The smooth correction adds a bilinear surface through one value per SMAP cell, solved so that "
@@ -165,8 +174,9 @@ class DownscaleAlgorithm(SmdAlgorithm):
                                               QgsProcessingParameterNumber.Type.Integer,
                                               defaultValue=options.FILL_WINDOW_DAYS, minValue=0, maxValue=366),
                  self.tr("0: off. A factor missing at a pixel (cloud, swath gap) takes its value on the nearest "
-                         "other date within this many days where the pixel is valid (a tie: the earlier date); "
-                         "quality 4. Dynamic factors only miss in practice (LST, NDVI, SAR); static bands such as "
+                         "other date within this many days where the pixel is valid (a tie: the earlier date), "
+                         "moved to this date's level and weighed against the gap filling's own value; quality 4. "
+                         "Dynamic factors only miss in practice (LST, NDVI, SAR); static bands such as "
                          "elevation are the same on every date. A time series uses its own dates; one date the "
                          "neighbouring factor stacks below."), advanced=True)
         self.add(QgsProcessingParameterMultipleLayers(
@@ -358,6 +368,10 @@ class DownscaleAlgorithm(SmdAlgorithm):
                                                  ", ".join(res.other_dates) or self.tr("none")))
         for name, n in res.other_date_factors.items():
             feedback.pushInfo(self.tr("Factor {} taken from a neighbouring date at {} pixels.").format(name, n))
+        if res.other_date_weights:
+            feedback.pushInfo(self.tr("Weight of the neighbouring dates' values against the gap filling's own, "
+                                      "measured on observed pixels: {}.").format(
+                ", ".join(f"{k} {v:.2f}" for k, v in res.other_date_weights.items())))
 
     def uncorrected_note(self, mode: str, n: int) -> str:
         """What residual correction ``mode`` did with the ``n`` pixels that have no SMAP value to conserve (in cells

@@ -50,7 +50,7 @@ def test_downscale_series_equals_single_date_runs(run, chain, tmp_path):
     means, counts = [], []
     for path, stack, sm in zip(files, chain["stacks"], chain["smap"]):
         single = str(tmp_path / f"single_{os.path.basename(path)}")
-        # a series fills missing factors from its other dates (FILL_WINDOW_DAYS 12 here, 0 by default; 8 days
+        # a series fills missing factors from its other dates (FILL_WINDOW_DAYS 12, the default; 8 days
         # apart here)
         one = run("smdownscale:downscale", {D.MODEL: chain["model"], D.FACTORS: stack, D.SOIL_MOISTURE: sm,
                                             D.NEIGHBOUR_FACTORS: [s for s in chain["stacks"] if s != stack],

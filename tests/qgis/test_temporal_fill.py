@@ -20,21 +20,26 @@ def scene(tmp_path_factory):
     s = residual_scene(str(tmp_path_factory.mktemp("tfill")))
     folder = os.path.dirname(s["stack"])
     rng = np.random.default_rng(4)
-    ndvi = rng.choice(RS_NDVI, (RS_H, RS_W))  # NDVI of 2023-06-03, valid everywhere
-    lst = read_all(s["stack"])[0]
+    lst, _, ndvi = read_all(s["stack"], dtype=np.float64)  # lst, dem, ndvi
+    hole = rng.choice(RS_NDVI, ndvi[HOLE].shape)  # NDVI under the gap, seen on 2023-06-03 only
+    seen = ndvi.copy()
+    seen[HOLE] = hole
+    # 2023-06-03: the same NDVI pattern, greener by 0.05 everywhere (its level), valid everywhere
     neighbour = os.path.join(folder, "factors_20230603.tif")
-    write_raster(neighbour, RS_FINE, np.stack([ndvi, lst]), names=["ndvi", "lst"])  # other band order
-    return {**s, "neighbour": neighbour, "ndvi_neighbour": ndvi, "lst": lst.astype(np.float64)}
+    write_raster(neighbour, RS_FINE, np.stack([seen + 0.05, lst]), names=["ndvi", "lst"])  # other band order
+    return {**s, "neighbour": neighbour, "ndvi_hole": hole, "lst": lst}
 
 
-def test_window_fills_from_the_neighbouring_stack(run, scene, tmp_path):
+def test_default_window_fills_from_the_neighbouring_stack(run, scene, tmp_path):
     out, qual = str(tmp_path / "sm.tif"), str(tmp_path / "q.tif")
-    run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS: scene["stack"],
-                                  A.SOIL_MOISTURE: scene["smap"], A.RESIDUAL_CORRECTION: 1, A.FILL_WINDOW_DAYS: 12,
-                                  A.NEIGHBOUR_FACTORS: [scene["neighbour"]], A.CLIP_MIN: -1.0, A.CLIP_MAX: 2.0,
-                                  A.OUTPUT: out, A.QUALITY: qual})
+    res = run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS: scene["stack"],
+                                        A.SOIL_MOISTURE: scene["smap"], A.RESIDUAL_CORRECTION: 1,
+                                        A.NEIGHBOUR_FACTORS: [scene["neighbour"]], A.CLIP_MIN: -1.0, A.CLIP_MAX: 2.0,
+                                        A.OUTPUT: out, A.QUALITY: qual})
+    assert res[A.OUTPUT] == out
     got = read_all(out)[0].astype(np.float64)
-    expected = rs_relation(scene["ndvi_neighbour"][HOLE], scene["lst"][HOLE])
+    # the neighbour's NDVI moved to this date's level (-0.05) recovers every hidden observed NDVI: all the weight
+    expected = rs_relation(scene["ndvi_hole"], scene["lst"][HOLE])
     np.testing.assert_allclose(got[HOLE], expected, atol=1e-6)  # no residual correction: the model itself
     q = gdal.Open(qual).ReadAsArray()
     assert (q[HOLE] == 4).all() and (q == 4).sum() == 10 and (q == 1).sum() == RS_H * RS_W - 10
@@ -42,9 +47,8 @@ def test_window_fills_from_the_neighbouring_stack(run, scene, tmp_path):
 
 
 def test_window_zero_or_no_neighbours_fills_from_cell_means(run, scene, tmp_path):
-    # window 0, the default window (0) with a neighbour, no neighbour
-    for params in ({A.FILL_WINDOW_DAYS: 0, A.NEIGHBOUR_FACTORS: [scene["neighbour"]]},
-                   {A.NEIGHBOUR_FACTORS: [scene["neighbour"]]}, {}):
+    # window 0 with a neighbour; the default window (12) without one
+    for params in ({A.FILL_WINDOW_DAYS: 0, A.NEIGHBOUR_FACTORS: [scene["neighbour"]]}, {}):
         qual = str(tmp_path / f"q{len(params)}.tif")
         run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS: scene["stack"],
                                       A.SOIL_MOISTURE: scene["smap"], A.RESIDUAL_CORRECTION: 1,
@@ -75,6 +79,6 @@ def test_neighbours_with_a_series_are_refused(run, scene, tmp_path):
 def test_default_window_is_the_engine_option():
     alg = A()
     alg.initAlgorithm()
-    assert alg.parameterDefinition(A.FILL_WINDOW_DAYS).defaultValue() == options.FILL_WINDOW_DAYS == 0
+    assert alg.parameterDefinition(A.FILL_WINDOW_DAYS).defaultValue() == options.FILL_WINDOW_DAYS == 12
     for name in (A.FILL_WINDOW_DAYS, A.NEIGHBOUR_FACTORS):
         assert alg.parameterDefinition(name).flags() & QgsProcessingParameterDefinition.Flag.FlagAdvanced

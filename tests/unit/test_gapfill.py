@@ -14,7 +14,15 @@ from smdownscale.algorithms.aggregate import CellIndex
 from smdownscale.algorithms.downscale import downscale
 from smdownscale.algorithms.errors import Canceled, InputError
 from smdownscale.algorithms.features import FactorSpec
-from smdownscale.algorithms.gapfill import ALL_FACTORS, COARSE_ONLY, FILLED, LEARN_STRIDE, QUALITY_CLASSES, GapFiller
+from smdownscale.algorithms.gapfill import (
+    ALL_FACTORS,
+    COARSE_ONLY,
+    FILLED,
+    FROM_OTHER_DATE,
+    LEARN_STRIDE,
+    QUALITY_CLASSES,
+    GapFiller,
+)
 from smdownscale.algorithms.raster import Grid, read_all, srs_from_user, write_raster
 
 UTM = srs_from_user("EPSG:32650").ExportToWkt()
@@ -339,3 +347,100 @@ def test_validate_reports_each_quality_path(tmp_path):
     with pytest.raises(InputError, match="is not on the grid of the estimate sm_1km_20230601.tif; give the quality"):
         validate(str(tmp_path / "sm_1km_20230601.tif"), reference=str(tmp_path / "truth.tif"),
                  quality=str(tmp_path / "q_other.tif"))
+
+
+def _fused(evidence_of, seed=11):
+    """A 90 x 90 scene: LST = 310 - 20 NDVI + a pattern of its own (what no other factor says), clouded over a
+    block; the filler calibrated against ``evidence_of(lst, own pattern, rng)`` (a neighbouring date's LST) and asked
+    to fill. Returns (filler, filled LST, true LST at the filled pixels, codes, filled LST without the evidence)."""
+    rng = np.random.default_rng(seed)
+    h, w = 90, 90
+    fine = Grid(UTM, (400000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), w, h)
+    coarse = Grid(UTM, (400000.0, 9000.0, 0.0, 4600000.0, 0.0, -9000.0), 10, 10)
+    ndvi = rng.uniform(0.1, 0.8, (h, w))
+    own = rng.normal(0.0, 3.0, (h, w))
+    truth = 310.0 - 20.0 * ndvi + own
+    lst = truth.copy()
+    lst[20:50, 30:60] = np.nan
+    block = np.stack([ndvi, lst]).astype(np.float32)
+    evidence = np.stack([np.full((h, w), np.nan), evidence_of(truth, own, rng)]).astype(np.float32)
+    valid = np.all(np.isfinite(block), axis=0)
+    specs = [FactorSpec("ndvi"), FactorSpec("lst")]
+    filler = GapFiller(CellIndex(fine, coarse), specs, np.ones((10, 10), bool))
+    filler.observe(0, block, valid)
+    filler.solve()
+    filler.learn(0, block, valid)
+    x_plain, sel, codes_plain = filler.design(0, block, valid)
+    filler.calibrate(0, block, valid, evidence)
+    x, sel2, codes = filler.design(0, block, valid, evidence)
+    np.testing.assert_array_equal(sel, sel2)
+    assert (codes_plain == FILLED).all()
+    return filler, x[:, 1].astype(np.float64), truth[sel], codes, x_plain[:, 1].astype(np.float64)
+
+
+def test_a_neighbouring_date_that_knows_the_pattern_outweighs_the_fill():
+    """The other date saw LST's own pattern (plus 0.5 K of its own noise; its level is the stack's, as
+    TemporalFill gives it): it gets nearly all the weight and the filled LST comes close to the truth, where the
+    fill alone misses the pattern (3 K)."""
+    filler, got, truth, codes, plain = _fused(lambda t, own, rng: t + rng.normal(0.0, 0.5, t.shape))
+    w = filler.evidence_weights()
+    assert w[0] == 0.0  # NDVI misses nowhere: nothing to weigh
+    assert 0.9 < w[1] <= 1.0, w  # ~ 9 / (9 + 0.25) for independent errors of 3 K and 0.5 K
+    rmse, rmse_plain = np.sqrt(np.mean((got - truth) ** 2)), np.sqrt(np.mean((plain - truth) ** 2))
+    assert rmse < 0.7 and rmse_plain > 2.5, (rmse, rmse_plain)
+    assert (codes == FROM_OTHER_DATE).all() and filler.from_other == {"lst": 900}
+
+
+def test_a_neighbouring_date_that_knows_nothing_gets_no_weight():
+    """The other date's LST has the same relation to NDVI but a pattern of its own: it knows nothing the fill does
+    not, so it gets (almost) no weight and the filled LST is as good as the fill alone."""
+    filler, got, truth, codes, plain = _fused(lambda t, own, rng: t - own + rng.normal(0.0, 3.0, t.shape))
+    w = filler.evidence_weights()
+    # the fill errs by today's pattern (3 K), the neighbour by today's minus its own (4.2 K): errors correlated
+    # by today's pattern, so no mix of the two does better than the fill
+    assert w[1] == 0.0, w
+    rmse, rmse_plain = np.sqrt(np.mean((got - truth) ** 2)), np.sqrt(np.mean((plain - truth) ** 2))
+    assert rmse == pytest.approx(rmse_plain, rel=1e-9)
+    assert (codes == FILLED).all() and filler.from_other == {}
+
+
+def test_no_calibration_pixels_no_weight():
+    specs = [FactorSpec("lst")]
+    filler = GapFiller(CellIndex(FINE, COARSE), specs, np.ones((3, 4), bool))
+    assert filler.evidence_weights().tolist() == [0.0]
+
+
+def test_the_weight_of_a_neighbouring_date_is_measured_for_the_factors_a_pixel_misses():
+    """LST = 310 - 20 NDVI + 0.3 K of its own; clouds take LST, and NDVI too on part of them. Where NDVI is
+    observed the fill knows LST within 0.3 K, better than the neighbouring date (1.5 K): the neighbour must get
+    little weight there, and much where NDVI is missing too (the fill then errs by 20 x NDVI's deviation, ~4 K).
+    One weight measured with every gappy factor hidden at once gave the neighbour ~0.9 everywhere."""
+    rng = np.random.default_rng(4)
+    h, w = 90, 90
+    fine = Grid(UTM, (400000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), w, h)
+    coarse = Grid(UTM, (400000.0, 9000.0, 0.0, 4600000.0, 0.0, -9000.0), 10, 10)
+    ndvi_true = rng.uniform(0.1, 0.8, (h, w))
+    truth = 310.0 - 20.0 * ndvi_true + rng.normal(0.0, 0.3, (h, w))
+    lst, ndvi = truth.copy(), ndvi_true.copy()
+    lst[20:50, 30:60] = np.nan
+    ndvi[20:30, 30:60] = np.nan  # a third of the clouded pixels lose NDVI too
+    block = np.stack([ndvi, lst]).astype(np.float32)
+    evidence = np.stack([ndvi_true + rng.normal(0.0, 0.01, (h, w)),
+                         truth + rng.normal(0.0, 1.5, (h, w))]).astype(np.float32)
+    valid = np.all(np.isfinite(block), axis=0)
+    filler = GapFiller(CellIndex(fine, coarse), [FactorSpec("ndvi"), FactorSpec("lst")], np.ones((10, 10), bool))
+    filler.observe(0, block, valid)
+    filler.solve()
+    filler.learn(0, block, valid)
+    plain, sel, _ = filler.design(0, block, valid)
+    filler.calibrate(0, block, valid, evidence)
+    x, sel2, codes = filler.design(0, block, valid, evidence)
+    np.testing.assert_array_equal(sel, sel2)
+    lst_only = np.isfinite(ndvi[sel])
+    err = x[:, 1].astype(np.float64) - truth[sel]
+    err_plain = plain[:, 1].astype(np.float64) - truth[sel]
+    rmse = lambda e: float(np.sqrt(np.mean(e ** 2)))  # noqa: E731
+    # LST alone missing: about as good as the fill alone (0.6 K), not dragged towards the neighbour's 1.5 K
+    assert rmse(err[lst_only]) < 1.1 * rmse(err_plain[lst_only]) < 0.7, (rmse(err[lst_only]), rmse(err_plain[lst_only]))
+    # both missing: the neighbour's LST is far better than the fill's, and it is used
+    assert rmse(err[~lst_only]) < 0.5 * rmse(err_plain[~lst_only]), (rmse(err[~lst_only]), rmse(err_plain[~lst_only]))

@@ -31,8 +31,10 @@ COARSE = Grid(UTM, (400000.0, 9000.0, 0.0, 4600000.0, 0.0, -9000.0), 4, 3)
 FACTORS = [{"name": "ndvi", "kind": "continuous", "classes": []},
            {"name": "lst", "kind": "continuous", "classes": []},
            {"name": "landcover", "kind": "categorical", "classes": [10, 20]}]
-#: LST of each date at every pixel (a constant per date, so the date a value came from shows in the map)
+#: LST of each date at every pixel (a constant per date: its level) ...
 LST = {"20230601": 281.0, "20230608": 295.0, "20230610": 300.0, "20230612": 305.0, "20230620": 309.0}
+#: ... plus a bump of each date's own at P and Q, so the date a filled value came from shows in the map
+BUMP = {"20230601": -8.0, "20230608": -5.0, "20230610": 0.0, "20230612": 4.0, "20230620": 8.0}
 P = (4, 4)    # LST missing on the target date only: filled from 2023-06-08 (2 days earlier)
 Q = (15, 20)  # LST missing on the target date and on 2023-06-08 and 06-12: 2023-06-01 is 9 days away
 
@@ -58,6 +60,8 @@ def _statics():
 def _stack(folder, tag, holes=(), order=("ndvi", "lst", "landcover"), grid=FINE):
     ndvi, lc = _statics()
     lst = np.full((H, W), LST[tag])
+    lst[P] += BUMP[tag]
+    lst[Q] += BUMP[tag]
     for r, c in holes:
         lst[r, c] = np.nan
     bands = {"ndvi": ndvi, "lst": lst, "landcover": lc}
@@ -65,6 +69,12 @@ def _stack(folder, tag, holes=(), order=("ndvi", "lst", "landcover"), grid=FINE)
     write_raster(path, grid, np.stack([bands[n] for n in order]), names=list(order),
                  kinds=["categorical" if n == "landcover" else "continuous" for n in order])
     return path
+
+
+def _taken(source, target="20230610"):
+    """The LST a hole of ``target`` takes from ``source``: the source's value moved to the target's level (the
+    mean difference over the pixels valid on both dates), i.e. the target's level plus the source's bump."""
+    return LST[target] + BUMP[source]
 
 
 def _expected(est, lst_value, pixel):
@@ -97,7 +107,7 @@ def test_nearest_dates_order_and_window():
 def test_hole_filled_from_the_date_two_days_earlier_not_from_outside_the_window(tmp_path, model, scene):
     path, est = model
     target, others = scene
-    values = {tag: _expected(est, v, P) for tag, v in LST.items()}
+    values = {tag: _expected(est, _taken(tag), P) for tag in LST}
     assert len(set(values.values())) == len(values)  # every date would give another value: the test can fail
     out, qual = str(tmp_path / "sm.tif"), str(tmp_path / "q.tif")
     res = downscale(path, target, out, residual="none", quality=qual, n_jobs=1, clip=(-5, 5),
@@ -111,12 +121,12 @@ def test_hole_filled_from_the_date_two_days_earlier_not_from_outside_the_window(
     assert (res.n_from_other_date, res.other_date_factors, res.other_dates) == (1, {"lst": 1}, ["2023-06-08"])
     md = gdal.Open(out).GetMetadata()
     assert md["pixels_from_other_date"] == "1"
-    assert md["temporal_filling"] == "factors from the nearest date within 5 days"
+    assert md["temporal_filling"] == "factors from the nearest date within 5 days, moved to this date's level"
     # a wider window reaches 2023-06-01 (9 days) for Q, before 2023-06-20 (10 days)
     res = downscale(path, target, out, residual="none", n_jobs=1, clip=(-5, 5),
                     neighbours=list(others.values()), fill_window_days=10)
     got = read_all(out)[0]
-    assert got[Q] == pytest.approx(_expected(est, LST["20230601"], Q), abs=1e-7)
+    assert got[Q] == pytest.approx(_expected(est, _taken("20230601"), Q), abs=1e-7)
     assert got[P] == pytest.approx(values["20230608"], abs=1e-7)
     assert res.other_dates == ["2023-06-01", "2023-06-08"]
 
@@ -127,11 +137,11 @@ def test_tie_takes_the_earlier_date(tmp_path, model, scene):
     out = str(tmp_path / "sm.tif")
     for given in ([others["20230612"], others["20230608"]], [others["20230608"], others["20230612"]]):
         downscale(path, target, out, residual="none", n_jobs=1, clip=(-5, 5), neighbours=given, fill_window_days=2)
-        assert read_all(out)[0][P] == pytest.approx(_expected(est, LST["20230608"], P), abs=1e-7)
+        assert read_all(out)[0][P] == pytest.approx(_expected(est, _taken("20230608"), P), abs=1e-7)
     # without the earlier date, the later one of the same distance
     downscale(path, target, out, residual="none", n_jobs=1, clip=(-5, 5), neighbours=[others["20230612"]],
               fill_window_days=2)
-    assert read_all(out)[0][P] == pytest.approx(_expected(est, LST["20230612"], P), abs=1e-7)
+    assert read_all(out)[0][P] == pytest.approx(_expected(est, _taken("20230612"), P), abs=1e-7)
 
 
 def test_bands_matched_by_name_when_the_order_differs(tmp_path, model):
@@ -140,7 +150,7 @@ def test_bands_matched_by_name_when_the_order_differs(tmp_path, model):
     other = _stack(tmp_path, "20230608", order=("landcover", "lst", "ndvi"))
     out = str(tmp_path / "sm.tif")
     downscale(path, target, out, residual="none", n_jobs=1, clip=(-5, 5), neighbours=[other], fill_window_days=3)
-    assert read_all(out)[0][P] == pytest.approx(_expected(est, LST["20230608"], P), abs=1e-7)
+    assert read_all(out)[0][P] == pytest.approx(_expected(est, _taken("20230608"), P), abs=1e-7)
 
 
 def test_quality_codes_with_cell_mean_fill_and_residual_correction(tmp_path, model, scene):
@@ -157,6 +167,9 @@ def test_quality_codes_with_cell_mean_fill_and_residual_correction(tmp_path, mod
     assert q[P] == FROM_OTHER_DATE and q[Q] == FILLED
     assert (q == ALL_FACTORS).sum() == H * W - 2
     assert (res.n_from_other_date, res.n_filled, res.n_all_factors) == (1, 1, H * W - 2)
+    # the gap filler weighs the neighbour's LST against its own fill: moved to this date's level, the neighbour
+    # gives every hidden observed LST exactly (one level per date), the fill's regression on NDVI only nearly
+    assert res.other_date_weights == {"lst": 1.0} and res.other_date_factors == {"lst": 1}
     band = (qds := gdal.Open(qual)).GetRasterBand(1)
     assert band.GetDescription() == "quality"  # (also loads the band's auxiliary metadata)
     assert qds is not None and band.GetCategoryNames()[FROM_OTHER_DATE] == QUALITY_CLASSES[FROM_OTHER_DATE] == \
@@ -172,12 +185,12 @@ def test_temporal_fill_reads_the_block_rows_only(tmp_path, scene):
     raw[1, 1, 4] = np.nan   # row 4 of the raster (block starts at row 3): P, valid on 2023-06-08
     raw[1, 0, 4] = np.nan   # row 3: valid on 2023-06-08 too
     fill(3, 3, ["ndvi", "lst"], raw)
-    assert raw[1, 1, 4] == LST["20230608"] and raw[1, 0, 4] == LST["20230608"]
+    assert raw[1, 1, 4] == _taken("20230608") and raw[1, 0, 4] == LST["20230610"]  # row 3: no bump there
     assert fill.mask.sum() == 2 and fill.mask[1, 4] and fill.taken == {"lst": 2}
     raw = np.full((2, 3, W), 1.0, dtype=np.float32)
     raw[1, 0, 20] = np.nan  # Q (row 15): missing on 2023-06-08, from 2023-06-01
     fill(15, 3, ["ndvi", "lst"], raw)
-    assert raw[1, 0, 20] == LST["20230601"] and fill.mask.sum() == 1
+    assert raw[1, 0, 20] == _taken("20230601") and fill.mask.sum() == 1
 
 
 def test_series_fills_from_the_other_dates(tmp_path, model, scene):
@@ -190,7 +203,7 @@ def test_series_fills_from_the_other_dates(tmp_path, model, scene):
     by_date = {r.date: r for r in res}
     assert by_date["2023-06-10"].n_from_other_date == 1 and by_date["2023-06-10"].other_dates == ["2023-06-08"]
     got = read_all(os.path.join(out, "sm_1km_20230610.tif"))[0]
-    assert got[P] == pytest.approx(_expected(est, LST["20230608"], P), abs=1e-7)
+    assert got[P] == pytest.approx(_expected(est, _taken("20230608"), P), abs=1e-7)
     q = gdal.Open(os.path.join(out, "quality_20230610.tif")).ReadAsArray()
     assert q[P] == FROM_OTHER_DATE and q[Q] == 0
     # 2023-06-08 misses Q; 2023-06-10 misses it too, so it stays empty (2023-06-20 is 12 days away)
@@ -205,16 +218,19 @@ def test_series_fills_from_the_other_dates(tmp_path, model, scene):
 def test_series_window(tmp_path, model, scene):
     path, est = model
     target, others = scene
-    assert options.FILL_WINDOW_DAYS == 0  # off by default, chosen on the gaps bench (bench/GAPS.md)
+    assert options.FILL_WINDOW_DAYS == 12  # on by default, chosen on the gaps bench (bench/GAPS.md)
     stacks = [target, others["20230601"], others["20230620"]]  # 9 and 10 days away
-    off = series.downscale_series(path, stacks, None, str(tmp_path / "off"), residual="none", n_jobs=1, clip=(-5, 5))
+    off = series.downscale_series(path, stacks, None, str(tmp_path / "off"), residual="none", n_jobs=1, clip=(-5, 5),
+                                  fill_window_days=0)
     assert [r.n_from_other_date for r in off] == [0, 0, 0] and all(r.other_dates == [] for r in off)
-    res = series.downscale_series(path, stacks, None, str(tmp_path / "out"), residual="none", n_jobs=1, clip=(-5, 5),
-                                  fill_window_days=12)
+    short = series.downscale_series(path, stacks, None, str(tmp_path / "short"), residual="none", n_jobs=1,
+                                    clip=(-5, 5), fill_window_days=8)  # no other date within 8 days
+    assert [r.n_from_other_date for r in short] == [0, 0, 0]
+    res = series.downscale_series(path, stacks, None, str(tmp_path / "out"), residual="none", n_jobs=1, clip=(-5, 5))
     by_date = {r.date: r for r in res}
     assert by_date["2023-06-10"].other_dates == ["2023-06-01"] and by_date["2023-06-10"].n_from_other_date == 2
     got = read_all(os.path.join(str(tmp_path / "out"), "sm_1km_20230610.tif"))[0]
-    assert got[Q] == pytest.approx(_expected(est, LST["20230601"], Q), abs=1e-7)
+    assert got[Q] == pytest.approx(_expected(est, _taken("20230601"), Q), abs=1e-7)
 
 
 @pytest.mark.parametrize("after", [0, 1, 3, 6])
@@ -285,7 +301,7 @@ def test_undated_stack_takes_the_date_of_its_smap(tmp_path, model, scene):
     res = downscale(path, undated, out, coarse_sm=smap, residual="none", n_jobs=1, clip=(-5, 5),
                     neighbours=[others["20230608"], others["20230612"]], fill_window_days=2)
     assert res.other_dates == ["2023-06-08"]
-    assert read_all(out)[0][P] == pytest.approx(_expected(est, LST["20230608"], P), abs=1e-7)
+    assert read_all(out)[0][P] == pytest.approx(_expected(est, _taken("20230608"), P), abs=1e-7)
 
 
 def test_validate_reports_pixels_from_a_neighbouring_date(tmp_path):
@@ -342,3 +358,161 @@ def test_truncated_neighbour_is_named_and_leaves_nothing(tmp_path, model):
         downscale(path, target, str(tmp_path / "sm.tif"), residual="none", quality=str(tmp_path / "q.tif"),
                   neighbours=[cut], fill_window_days=3, n_jobs=1)
     assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_neighbour_moved_to_the_level_of_the_date_by_tiles(tmp_path):
+    """A neighbouring date hotter by a level that varies across the scene (its weather) gives its pattern, not its
+    level: the level difference is the mean over each tile of the pixels valid on both dates, interpolated
+    between the tile centres (exact for a level changing linearly, but for the hole missing from its tile's
+    mean: 0.15 K/pixel x 7.5 pixels / 255 pixels, 0.0044 K)."""
+    rng = np.random.default_rng(5)
+    pattern = rng.normal(0.0, 2.0, (H, W))  # the pixels' own pattern, shared by both dates
+    cols = np.arange(W)[None, :] * np.ones((H, 1))
+    today = 300.0 + 0.2 * cols + pattern
+    other = 290.0 + 0.05 * cols + pattern
+    hole = (8, 15)  # column 15 lies between the centres of the first two full tiles (7.5 and 23.5)
+    today[hole] = np.nan
+    write_raster(str(tmp_path / "f_20230610.tif"), FINE, today[None], names=["lst"])
+    write_raster(str(tmp_path / "f_20230608.tif"), FINE, other[None], names=["lst"])
+    fill = TemporalFill(str(tmp_path / "f_20230610.tif"), FINE, [str(tmp_path / "f_20230608.tif")], 3)
+    raw = today[None, 8:9].copy()
+    fill(8, 1, ["lst"], raw)
+    truth = 300.0 + 0.2 * 15 + pattern[hole]
+    assert raw[0, 0, 15] == pytest.approx(truth, abs=0.005)
+    assert abs(other[hole] - truth) > 10.0  # the neighbour's own value is far off: the test can fail
+    assert fill.taken == {"lst": 1}
+
+
+def test_neighbour_without_a_common_valid_pixel_gives_nothing(tmp_path):
+    today = np.full((H, W), 300.0)
+    today[:, :18] = np.nan
+    other = np.full((H, W), 290.0)
+    other[:, 18:] = np.nan  # valid exactly where today is not: its level relative to today is unknown
+    write_raster(str(tmp_path / "f_20230610.tif"), FINE, today[None], names=["lst"])
+    write_raster(str(tmp_path / "f_20230608.tif"), FINE, other[None], names=["lst"])
+    fill = TemporalFill(str(tmp_path / "f_20230610.tif"), FINE, [str(tmp_path / "f_20230608.tif")], 3)
+    raw = today[None, :4].copy()
+    fill(0, 4, ["lst"], raw)
+    assert np.isnan(raw[0, :, :18]).all() and fill.taken == {} and not fill.mask.any()
+
+
+def test_a_farther_date_not_needed_is_never_read(tmp_path, model, scene, monkeypatch):
+    """The nearest date fills the only hole, so the farther one costs nothing: levels are computed, and rows read,
+    only for the dates and bands actually taken from."""
+    from smdownscale.algorithms import raster
+
+    path, est = model
+    target = _stack(tmp_path, "20230610", holes=[P])
+    _, others = scene
+    reads = []
+    real = raster.read_block
+
+    def spy(ds, row0, nrows, bands=None, dtype=np.float32, sources=None):
+        reads.append((os.path.basename(sources[0]) if sources else "", bands))
+        return real(ds, row0, nrows, bands, dtype, sources)
+
+    monkeypatch.setattr(raster, "read_block", spy)
+    out = str(tmp_path / "sm.tif")
+    res = downscale(path, target, out, residual="none", n_jobs=1, clip=(-5, 5),
+                    neighbours=[others["20230608"], others["20230601"]], fill_window_days=10)
+    assert read_all(out)[0][P] == pytest.approx(_expected(est, _taken("20230608"), P), abs=1e-7)
+    assert res.other_dates == ["2023-06-08"]
+    read_from = {name for name, _ in reads}
+    assert "factors_20230608.tif" in read_from and "factors_20230601.tif" not in read_from
+    # of the nearest date, only LST (band 2, the only band with a hole) was read
+    assert {tuple(b) for name, b in reads if name == "factors_20230608.tif"} == {(2,)}
+
+
+def test_evidence_of_a_derived_factor_keeps_the_stack_s_own_complete_input(tmp_path):
+    """lst_diff = lst_day - lst_night with only lst_day missing at a pixel: the neighbouring date's evidence for
+    lst_diff there is its lst_day (moved to this date's level) minus this date's own lst_night, which misses
+    nowhere; a complete input must not be blanked."""
+    from smdownscale.algorithms.derived import StackReader
+
+    rng = np.random.default_rng(8)
+    pattern = rng.normal(0.0, 2.0, (H, W))
+    night = 280.0 + rng.normal(0.0, 1.0, (H, W))
+    day = 300.0 + pattern
+    hole = (8, 15)
+    day[hole] = np.nan
+    target = str(tmp_path / "f_20230610.tif")
+    write_raster(target, FINE, np.stack([day, night]), names=["lst_day", "lst_night"])
+    other = str(tmp_path / "f_20230608.tif")
+    write_raster(other, FINE, np.stack([295.0 + pattern, night - 3.0]), names=["lst_day", "lst_night"])
+    fill = TemporalFill(target, FINE, [other], 3)
+    ds = gdal.Open(target)
+    reader = StackReader(ds, ["lst_diff"], target)
+    ev = fill.evidence(reader, 8, 1)
+    assert ev[0, 0, 15] == pytest.approx(300.0 + pattern[hole] - night[hole], abs=1e-3)
+
+
+def test_a_categorical_band_is_taken_as_it_is_not_moved_to_a_level(tmp_path):
+    """A land-cover class missing on this date takes the neighbour's class itself: a class code has no level
+    (here the two dates differ in class over half of the hole's tile, which would move 10 to 15)."""
+    lc_today = np.full((H, W), 10.0)
+    lc_other = np.full((H, W), 10.0)
+    lc_today[:8, :] = 20.0  # half of the first tile row changed class between the dates
+    hole = (10, 5)
+    lc_today[hole] = np.nan
+    target = str(tmp_path / "f_20230610.tif")
+    other = str(tmp_path / "f_20230608.tif")
+    write_raster(target, FINE, lc_today[None], names=["landcover"], kinds=["categorical"])
+    write_raster(other, FINE, lc_other[None], names=["landcover"], kinds=["categorical"])
+    fill = TemporalFill(target, FINE, [other], 3)
+    raw = lc_today[None, 10:11].copy()
+    fill(10, 1, ["landcover"], raw)
+    assert raw[0, 0, 5] == 10.0 and fill.taken == {"landcover": 1}
+
+
+def test_a_pixel_without_any_factor_in_a_cell_without_smap_still_takes_the_neighbouring_date(tmp_path, model):
+    """With gap filling on, a pixel missing every factor in a cell without SMAP (no coarse field to fall back on)
+    is still mapped from the neighbouring date's factors, as it is with gap filling off: turning gap filling on
+    must not empty a pixel temporal filling alone maps."""
+    path, est = model
+    ndvi, lc = _statics()
+    pix = (4, 4)  # in coarse cell (0, 0), which has no SMAP value
+    today = np.stack([ndvi, np.full((H, W), LST["20230610"]), lc])
+    today[:, pix[0], pix[1]] = np.nan
+    today[1, 20, 30] = np.nan  # an ordinary LST gap in a cell with SMAP
+    target = str(tmp_path / "factors_20230610.tif")
+    kinds = ["continuous", "continuous", "categorical"]
+    write_raster(target, FINE, today, names=["ndvi", "lst", "landcover"], kinds=kinds)
+    other = _stack(tmp_path, "20230608")
+    sm = np.full((3, 4), 0.25)
+    sm[0, 0] = np.nan
+    smap = str(tmp_path / "smap_20230610.tif")
+    write_raster(smap, COARSE, sm)
+    outs = {}
+    for fill in (False, True):
+        out, qual = str(tmp_path / f"sm_{fill}.tif"), str(tmp_path / f"q_{fill}.tif")
+        downscale(path, target, out, coarse_sm=smap, residual="none", quality=qual, n_jobs=1, clip=(-5, 5),
+                  fill_gaps=fill, neighbours=[other], fill_window_days=3)
+        outs[fill] = (read_all(out)[0], gdal.Open(qual).ReadAsArray())
+    assert np.isfinite(outs[False][0][pix]) and outs[False][1][pix] == FROM_OTHER_DATE
+    # no coarse field to weigh against there: the neighbour's factors alone, the same value as without gap filling
+    assert outs[False][0][pix] == pytest.approx(_expected(est, LST["20230610"] + BUMP["20230608"], pix), abs=1e-7)
+    assert outs[True][1][pix] == FROM_OTHER_DATE and outs[True][0][pix] == outs[False][0][pix]
+    assert outs[True][1][20, 30] == FROM_OTHER_DATE and np.isfinite(outs[True][0][20, 30])
+
+
+def test_at_most_the_nearest_dates_are_used(tmp_path):
+    """A daily series offers up to twice the window of dates; temporal filling takes the MAX_NEIGHBOUR_DATES
+    nearest: a hole valid only on a farther date stays a hole (here, water missing everywhere else)."""
+    from smdownscale.algorithms.gapfill import MAX_NEIGHBOUR_DATES
+
+    today = np.full((H, W), 300.0)
+    today[5, 5] = today[6, 6] = np.nan
+    write_raster(str(tmp_path / "f_20230610.tif"), FINE, today[None], names=["lst"])
+    paths = []
+    for k in range(1, MAX_NEIGHBOUR_DATES + 2):  # 2023-06-11 ... : the last one is one too far
+        v = np.full((H, W), 290.0)
+        v[5, 5] = np.nan if k < MAX_NEIGHBOUR_DATES else 291.0    # valid only on the last date used
+        v[6, 6] = np.nan if k <= MAX_NEIGHBOUR_DATES else 291.0   # valid only on the date beyond
+        p = str(tmp_path / f"f_202306{10 + k:02d}.tif")
+        write_raster(p, FINE, v[None], names=["lst"])
+        paths.append(p)
+    fill = TemporalFill(str(tmp_path / "f_20230610.tif"), FINE, paths, 30)
+    assert len(fill.sources) == MAX_NEIGHBOUR_DATES
+    raw = today[None, 5:7].copy()
+    fill(5, 2, ["lst"], raw)
+    assert raw[0, 0, 5] == pytest.approx(301.0) and np.isnan(raw[0, 1, 6])
