@@ -613,8 +613,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                             is_canceled) if fill_window_days else None
     # Without gap filling a missing factor simply takes the nearest neighbouring date's value (moved to this date's
     # level) as each block is read; with it, the neighbouring dates' values are weighed against the gap filler's
-    # own (GapFiller.calibrate) for the pixels it fills.
-    fuse = False
+    # own (GapFiller.calibrate) for the pixels it fills: `fuse`, set once the filler exists.
     for src in temporal.sources if temporal is not None else []:  # their values enter the map: the same units
         check_factor_units(src.ds, src.path, specs, meta, reader.derived)
 
