@@ -841,7 +841,9 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                     if codes_file is None:
                         codes_file = _QualityWriter(codes_path, grid)
                     _fill_gaps(filler, reader, predictor, raw, codes_file, corrector, progress, is_canceled, split,
-                               0.6, other_date, lambda r, n: flush(r, n, ds), anchors, detail_file,
+                               0.6, other_date,
+                               lambda r, n: flush(r, n, ds, raw.ds, codes_file.ds,
+                                                  detail_file.ds if detail_file else None), anchors, detail_file,
                                temporal if fuse else None)
                     coded.update(filler.pending)
                 result.filled_factors = {k: v for k, v in filler.filled.items() if v}
@@ -972,10 +974,11 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
     quality codes of those blocks to ``codes_file`` and add the filled pixels to the residual correction's
     cell means. ``other_date(shape)``: the pixels of the block just read with a factor from another date;
     ``flush(row0, nrows)``: called after each block of the learning pass (every block in order; only the rows
-    :meth:`GapFiller.learn` uses are read), to keep GDAL's cache at one tile row. ``anchors`` and ``detail_file``
-    (the contrast detail): ``f`` of the filled pixels (none for those without any observed factor) is written to
-    ``detail_file`` and added to the anchors' cell means. ``temporal``: the neighbouring dates, weighed against the
-    filler's own values (:meth:`GapFiller.calibrate` on the calibration rows, then :meth:`GapFiller.design`)."""
+    :meth:`GapFiller.learn` uses are read) and of the filling pass, to keep GDAL's cache at one tile row.
+    ``anchors`` and ``detail_file`` (the contrast detail): ``f`` of the filled pixels (none for those without any
+    observed factor) is written to ``detail_file`` and added to the anchors' cell means. ``temporal``: the
+    neighbouring dates, weighed against the filler's own values (:meth:`GapFiller.calibrate` on the calibration
+    rows, then :meth:`GapFiller.design`)."""
     filler.solve()
     n = len(filler.pending)
     for row0, nrows in filler.blocks:  # how factors co-vary in their cells: fully observed pixels of the learn rows
@@ -1027,6 +1030,8 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
                 addf[sel] = fv
                 anchors.add(row0, add, addf)
         codes_file.write(row0, q)
+        if flush is not None:
+            flush(row0, nrows)
         progress(start + (end - start) * (i + 1) / n)
     if is_canceled():
         raise Canceled()

@@ -70,7 +70,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from osgeo import osr
 
 from . import options
 from .aggregate import AreaIndex, CellIndex, CoarseMean, broadcast
@@ -89,7 +88,7 @@ ATPK_DISCRETE = 6
 ATPK_BINS = 8
 ATPK_RADIUS = 2
 #: Block coordinates cached between the two passes, up to this many bytes.
-_COORD_CACHE_BYTES = 256 * 2**20
+_COORD_CACHE_BYTES = 64 * 2**20
 
 
 def check_mode(mode: str | None) -> str:
@@ -158,8 +157,6 @@ class _Stencil:
         self.index = index
         self.fine = index.fine
         self.coarse = index.coarse
-        same = self.fine.srs.IsSame(self.coarse.srs)
-        self._ct = None if same else osr.CoordinateTransformation(self.fine.srs, self.coarse.srs)
         self._cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._bytes = 0
 
@@ -168,16 +165,9 @@ class _Stencil:
         hit = self._cache.get(key)
         if hit is not None:
             return hit
-        cells = self.index.rows(row0, nrows)
-        x, y = self.fine.centers(row0, nrows)
-        if self._ct is not None:
-            pts = np.asarray(self._ct.TransformPoints(np.column_stack([x.ravel(), y.ravel()])), dtype=np.float64)
-            x = pts[:, 0].reshape(x.shape)
-            y = pts[:, 1].reshape(y.shape)
-        cx0, cdx, _, cy0, _, cdy = self.coarse.transform
-        with np.errstate(invalid="ignore"):
-            u = (x - cx0) / cdx
-            v = (y - cy0) / cdy
+        # the cells exactly, the positions from the index's interpolated lattice (about 1/16 of the transforms)
+        _, u, v = self.index.positions(row0, nrows)
+        cells = self.index.rows(row0, nrows)  # the same cells, shared with the index's own cache
         inside = cells >= 0
         fx = np.where(inside, np.clip(u - np.floor(u), 0.0, 1.0), 0.5).astype(np.float32)
         fy = np.where(inside, np.clip(v - np.floor(v), 0.0, 1.0), 0.5).astype(np.float32)
