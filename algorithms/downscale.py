@@ -74,7 +74,7 @@ from .units import (
     is_index,
     is_lst,
     read_soil_moisture,
-    sample_band,
+    sample_bands,
 )
 
 __all__ = ["RESIDUAL_MODES", "DownscaleResult", "check_detail", "downscale", "reuse_models"]
@@ -445,12 +445,10 @@ def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: 
     """
     bands = raster.band_names(ds, stack_path)
     ranges = meta.get("feature_ranges") or {}
-    for spec in specs:
-        if spec.kind == "categorical" or spec.name in derived or spec.name not in bands:
-            continue
-        if not (is_index(spec.name) or (is_lst(spec.name) and spec.name in ranges)):
-            continue
-        values = sample_band(ds, bands.index(spec.name) + 1)
+    checked = [spec for spec in specs if spec.kind != "categorical" and spec.name not in derived
+               and spec.name in bands and (is_index(spec.name) or (is_lst(spec.name) and spec.name in ranges))]
+    samples = sample_bands(ds, [bands.index(spec.name) + 1 for spec in checked])  # one read for all
+    for spec, values in zip(checked, samples):
         if is_index(spec.name):
             check_index_factor(spec.name, values, stack_path)
         if is_lst(spec.name) and spec.name in ranges:

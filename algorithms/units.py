@@ -329,17 +329,43 @@ def sample_band(ds: gdal.Dataset, band: int = 1, max_pixels: int = SAMPLE_PIXELS
     numpy.ndarray
         float64 array (rows/step, cols/step), NaN for nodata and non-finite values.
     """
-    b = ds.GetRasterBand(band)
+    return sample_bands(ds, [band], max_pixels)[0]
+
+
+def sample_bands(ds: gdal.Dataset, bands: list[int], max_pixels: int = SAMPLE_PIXELS) -> list[np.ndarray]:
+    """:func:`sample_band` of several bands in one read (a pixel-interleaved raster's tiles are decoded once).
+
+    Parameters
+    ----------
+    ds : gdal.Dataset
+        An open raster.
+    bands : list[int]
+        The 1-based band numbers.
+    max_pixels : int
+        About how many values to read per band.
+
+    Returns
+    -------
+    list[numpy.ndarray]
+        One float64 array (rows/step, cols/step) per band, NaN for nodata and non-finite values.
+    """
+    if not bands:
+        return []
     w, h = ds.RasterXSize, ds.RasterYSize
     step = max(1, int(math.ceil(math.sqrt(w * h / max(1, max_pixels)))))
     bw, bh = max(1, w // step), max(1, h // step)
-    arr = b.ReadAsArray(0, 0, w, h, buf_xsize=bw, buf_ysize=bh).astype(np.float64)
+    arr = np.asarray(ds.ReadAsArray(0, 0, w, h, buf_xsize=bw, buf_ysize=bh, band_list=list(bands)),
+                     dtype=np.float64).reshape(len(bands), bh, bw)
     ds.FlushCache()  # the read pulled every tile (of every band, when pixel-interleaved) into the block cache
-    nd = b.GetNoDataValue()
-    if nd is not None and not np.isnan(nd):
-        arr[arr == nd] = np.nan
-    arr[~np.isfinite(arr)] = np.nan
-    return arr
+    out = []
+    for k, band in enumerate(bands):
+        a = arr[k].copy()
+        nd = ds.GetRasterBand(band).GetNoDataValue()
+        if nd is not None and not np.isnan(nd):
+            a[a == nd] = np.nan
+        a[~np.isfinite(a)] = np.nan
+        out.append(a)
+    return out
 
 
 def check_soil_moisture_sample(ds: gdal.Dataset, path: str, reading: SmReading = AS_IS,
