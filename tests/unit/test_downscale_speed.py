@@ -128,11 +128,17 @@ def test_blocks_end_on_tile_rows(tmp_path):
     assert ds_mod._tile_unit(odd) == 768
 
 
-@pytest.mark.parametrize("residual", ["none", "constant"])
-def test_gdal_block_cache_holds_one_tile_row(tmp_path, forest, residual, monkeypatch):
+@pytest.mark.parametrize("residual,gaps", [("none", "one"), ("constant", "one"), ("constant", "every tile row")])
+def test_gdal_block_cache_holds_one_tile_row(tmp_path, forest, residual, gaps, monkeypatch):
     model, est = forest
     h, w = 1024, 64  # four tile rows of 256
     stack = _stack(tmp_path / "factors.tif", h, w, seed=3)
+    if gaps != "one":  # a cloud in every tile row: gap filling reads, predicts and writes every block again
+        fields = _fields(h, w, seed=3)
+        for row0 in range(0, h, 256):
+            fields[1, row0 + 100:row0 + 140, 10:30] = np.nan
+        write_raster(stack, Grid(UTM, (400000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), w, h), fields,
+                     names=["ndvi", "lst", "landcover"], kinds=["continuous", "continuous", "categorical"])
     coarse = Grid(UTM, (396500.0, 9000.0, 0.0, 4602500.0, 0.0, -9000.0), 9, 116)
     write_raster(str(tmp_path / "smap.tif"), coarse, np.full((116, 9), 0.2))
     base = gdal.GetCacheUsed()
