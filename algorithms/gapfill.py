@@ -162,6 +162,8 @@ class GapFiller:
         #: Moments of the deviations from the cell means (:meth:`learn`): pixels, sums (bands,) and sums of
         #: products (bands, bands), of all pixels (key None) and per class index of the first categorical factor.
         self._moments: dict[int | None, tuple[int, Any, Any]] = {}
+        #: The regressions :meth:`_conditional` solved from the moments, by stratum and pattern (:meth:`_regression`).
+        self._solved: dict[tuple[int | None, bytes, bytes], tuple[np.ndarray, np.ndarray | None]] = {}
         #: Bands missing at some pixel inside the coarse grid (:meth:`observe`).
         self.gap_bands = np.zeros(nbands, bool)
         #: Bands of continuous factors.
@@ -280,6 +282,7 @@ class GapFiller:
             dk = d[:, m]
             n, s1, s2 = self._moments.get(key, (0, 0.0, 0.0))
             self._moments[key] = (n + dk.shape[1], s1 + dk.sum(axis=1), s2 + dk @ dk.T)
+        self._solved.clear()  # the regressions of the previous moments
 
     def _continuous_bands(self) -> np.ndarray:
         """(bands,) bool: the bands of continuous factors."""
@@ -376,6 +379,26 @@ class GapFiller:
             b += len(spec.classes) if spec.kind == CATEGORICAL else 1
         return out
 
+    def _regression(self, moments: dict[int | None, tuple[int, Any, Any]], stratum: int | None, obs: np.ndarray,
+                    target: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The mean deviations and the (ridge) regression of the ``target`` bands' deviations on the ``obs`` bands'
+        in a stratum (None: all pixels): solved once per stratum and pattern, then reused (every block and row of
+        the filling and calibration passes asks again)."""
+        key = (stratum, obs.tobytes(), target.tobytes())
+        hit = self._solved.get(key)
+        if hit is not None:
+            return hit
+        n, s1, s2 = moments[stratum]
+        mu = s1 / n
+        beta = None
+        if obs.any():
+            cov = s2 / n - np.outer(mu, mu)
+            c_oo = cov[np.ix_(obs, obs)]
+            ridge = _RIDGE * max(float(np.trace(c_oo)) / c_oo.shape[0], 1e-12)
+            beta = np.linalg.solve(c_oo + ridge * np.eye(c_oo.shape[0]), cov[np.ix_(obs, target)])
+        self._solved[key] = (mu, beta)
+        return mu, beta
+
     def _conditional(self, bands: np.ndarray, fill: np.ndarray) -> np.ndarray:
         """(bands, n) with the missing continuous bands at their conditional mean given the pixel's class and
         observed bands (the moments of the deviations from the cell means, :meth:`learn`; a class with fewer
@@ -413,15 +436,10 @@ class GapFiller:
             obs = ~pattern
             if not target.any():
                 continue
-            n, s1, s2 = moments[None if group_stratum < 0 else group_stratum]
-            mu = s1 / n
-            cov = s2 / n - np.outer(mu, mu)
+            mu, beta = self._regression(moments, None if group_stratum < 0 else group_stratum, obs, target)
             cols = np.flatnonzero(inverse == g)
             shift = np.repeat(mu[target][:, None], cols.size, axis=1)
-            if obs.any():
-                c_oo = cov[np.ix_(obs, obs)]
-                ridge = _RIDGE * max(float(np.trace(c_oo)) / c_oo.shape[0], 1e-12)
-                beta = np.linalg.solve(c_oo + ridge * np.eye(c_oo.shape[0]), cov[np.ix_(obs, target)])
+            if beta is not None:
                 dev = bands[np.ix_(obs, cols)] - fill[np.ix_(obs, cols)] - mu[obs][:, None]
                 shift += beta.T @ dev
             out[np.ix_(target, cols)] = fill[np.ix_(target, cols)] + shift
