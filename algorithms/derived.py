@@ -299,6 +299,9 @@ class StackReader:
         #: Optional ``fill(row0, nrows, band_names, raw)`` changing each block of raw bands in place before derived
         #: factors are computed (temporal filling: :class:`.gapfill.TemporalFill`).
         self.fill: Callable[[int, int, list[str], np.ndarray], None] | None = None
+        #: Optional (len(raw_names),) bool: set it to zeros and every :meth:`read_raw` marks the bands it found missing
+        #: at some pixel (before :attr:`fill`), so one pass over the stack tells which bands have gaps.
+        self.missing: np.ndarray | None = None
         self.kinds = ["continuous" if n in self.derived else
                       ("categorical" if all_kinds[bands.index(n)] == "categorical" else "continuous")
                       for n in self.names]
@@ -320,6 +323,18 @@ class StackReader:
             parts_t.append(block[1, take])
         return fit_dry_edge(np.concatenate(parts_n), np.concatenate(parts_t))
 
+    @property
+    def raw_names(self) -> list[str]:
+        """The stack bands read (the direct factors and the inputs of derived ones, each once), in the order of
+        :meth:`read_raw`'s array.
+
+        Returns
+        -------
+        list of str
+            Band names.
+        """
+        return list(self._wanted)
+
     def read(self, row0: int, nrows: int, dtype: type = np.float32) -> np.ndarray:
         """(factors, rows, cols) array of the named factors in order, NaN for nodata.
 
@@ -337,9 +352,51 @@ class StackReader:
         numpy.ndarray
             Shape (len(names), nrows, width), NaN for nodata.
         """
+        return self.derive(self.read_raw(row0, nrows, dtype), nrows, dtype)
+
+    def read_raw(self, row0: int, nrows: int, dtype: type = np.float32) -> np.ndarray | None:
+        """The stack bands of a block as read (:attr:`raw_names`), changed by :attr:`fill` when set; with
+        :attr:`missing` set, the bands found missing at some pixel (before :attr:`fill`) are added to it.
+
+        Parameters
+        ----------
+        row0 : int
+            The first row.
+        nrows : int
+            The number of rows.
+        dtype : type
+            The array's numpy type.
+
+        Returns
+        -------
+        numpy.ndarray or None
+            (len(raw_names), nrows, width), NaN for nodata; None when no band is read.
+        """
         raw = raster.read_block(self.ds, row0, nrows, self._bands, dtype) if self._bands else None
+        if raw is not None and self.missing is not None:
+            self.missing |= np.isnan(raw).any(axis=(1, 2))
         if raw is not None and self.fill is not None:
             self.fill(row0, nrows, self._wanted, raw)
+        return raw
+
+    def derive(self, raw: np.ndarray | None, nrows: int, dtype: type = np.float32) -> np.ndarray:
+        """The named factors of a block from its raw bands (:meth:`read_raw`): the direct ones copied, the derived
+        ones computed.
+
+        Parameters
+        ----------
+        raw : numpy.ndarray or None
+            (len(raw_names), nrows, width) as :meth:`read_raw` returns it (None: no band is read).
+        nrows : int
+            The number of rows.
+        dtype : type
+            The array's numpy type.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (len(names), nrows, width), NaN for nodata.
+        """
         out = np.empty((len(self.names), nrows, self.ds.RasterXSize), dtype=dtype)
         for k, n in enumerate(self.names):
             if n not in self.derived:
@@ -356,6 +413,36 @@ class StackReader:
                 out[k] = api([(int(API_BAND.match(b).group(1)), v)  # type: ignore[union-attr]
                               for b, v in zip(self.derived[n], need)])
         return out
+
+    def combine(self, raw_bits: np.ndarray) -> np.ndarray:
+        """Per factor, the bitwise OR of an integer array given per raw band over the bands it is read or derived
+        from (e.g. which neighbouring dates gave a factor's inputs).
+
+        Parameters
+        ----------
+        raw_bits : numpy.ndarray
+            (len(raw_names), rows, cols) unsigned integers.
+
+        Returns
+        -------
+        numpy.ndarray
+            (len(names), rows, cols) of the same type.
+        """
+        out = np.zeros((len(self.names),) + raw_bits.shape[1:], dtype=raw_bits.dtype)
+        for k, inputs in enumerate(self.inputs()):
+            for b in inputs:
+                out[k] |= raw_bits[b]
+        return out
+
+    def inputs(self) -> list[list[int]]:
+        """Per factor, the positions in :attr:`raw_names` of the bands it is read (one) or derived from.
+
+        Returns
+        -------
+        list of list of int
+            One list per name of :attr:`names`.
+        """
+        return [[self._pos[b] for b in self.derived.get(n, [n])] for n in self.names]
 
     def info(self) -> dict[str, Any]:
         """What was derived, from which bands (and the TVDI edges): JSON types.

@@ -129,7 +129,8 @@ class DownscaleResult:
     n_coarse_only: int = 0
     filled_factors: dict[str, int] = field(default_factory=dict)
     #: Temporal filling: pixels whose factors came partly from a neighbouring date, the values taken per factor
-    #: and the dates that gave them (ISO).
+    #: and the dates that gave them (ISO): only values that entered the map (with gap filling, with a weight above
+    #: 0; without it, completing a pixel).
     n_from_other_date: int = 0
     other_date_factors: dict[str, int] = field(default_factory=dict)
     other_dates: list[str] = field(default_factory=list)
@@ -639,6 +640,10 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
         filler = GapFiller(index, specs, np.isfinite(sm), fill_method)
     fuse = temporal is not None and filler is not None
     reader.fill = temporal if not fuse else None
+    if fuse:
+        assert filler is not None
+        filler.outside = True  # pixels outside the SMAP raster: the neighbouring dates' values alone, as without it
+        reader.missing = np.zeros(len(reader.raw_names), bool)  # pass 1 finds the bands with gaps (set_gappy)
 
     nfeat = len(feature_names(specs))
     # ~64 MB of factors + design matrix per block (sorting for prediction and the residual pass take about
@@ -688,6 +693,11 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     def predict(row0: int, nrows: int) -> np.ndarray:
         block = reader.read(row0, nrows)
         x, valid = fine_design(block, specs)
+        if temporal is not None and not fuse and temporal.origin is not None:
+            # the neighbouring dates' values count where they completed a pixel (one still missing a factor is empty)
+            origin = reader.combine(temporal.origin)
+            temporal.credit(reader.names, origin, valid)
+            temporal.mask = np.any(origin != 0, axis=0) & valid
         if filler is not None:
             filler.observe(row0, block, valid)
         pred = np.full(valid.shape, np.nan, dtype=np.float32)
@@ -909,11 +919,14 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     result.n_coarse_only = int(counts[COARSE_ONLY])
     result.n_from_other_date = int(counts[FROM_OTHER_DATE])
     if temporal is not None:
-        taken = filler.from_other if fuse and filler is not None else temporal.taken
-        result.other_date_factors = dict(taken)
-        result.other_dates = sorted(d.isoformat() for d in temporal.used) if taken else []
+        # only the values that entered the map: weighed in with a weight above 0, or completing a pixel
         if fuse and filler is not None:
+            result.other_date_factors = dict(filler.from_other)
+            result.other_dates = [d.isoformat() for d in temporal.dates(filler.origin_used)]
             result.other_date_weights = filler.factor_weights()
+        else:
+            result.other_date_factors = dict(temporal.taken)
+            result.other_dates = sorted(d.isoformat() for d in temporal.used)
     result.quality = quality or ""
     result.n_valid = stats.n
     result.mean, result.std, result.min, result.max = stats.result()
@@ -988,23 +1001,26 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
         if flush is not None:
             flush(row0, nrows)
     if temporal is not None:  # how well each fill recovers hidden factors, on rows learn did not use
+        if reader.missing is not None:  # pass 1 read every row: the bands with gaps, without reading them again
+            temporal.set_gappy([n for n, m in zip(reader.raw_names, reader.missing) if m])
         for row0, nrows in filler.blocks:
             if is_canceled():
                 raise Canceled()
             for r in range(row0 + (CALIBRATION_OFFSET - row0) % LEARN_STRIDE, row0 + nrows, LEARN_STRIDE):
-                row = reader.read(r, 1)
-                filler.calibrate(r, row, np.all(np.isfinite(row), axis=0), temporal.evidence(reader, r, 1))
+                bands = reader.read_raw(r, 1)  # one read for the row and its evidence
+                row = reader.derive(bands, 1)
+                filler.calibrate(r, row, np.all(np.isfinite(row), axis=0), temporal.evidence(reader, r, 1, bands))
             if flush is not None:
                 flush(row0, nrows)
-        temporal.taken.clear()
-        temporal.used.clear()
     for i, (row0, nrows) in enumerate(filler.pending):
         if is_canceled():
             raise Canceled()
-        block = reader.read(row0, nrows)
+        bands = reader.read_raw(row0, nrows)  # one read for the block and its evidence
+        block = reader.derive(bands, nrows)
         valid = np.all(np.isfinite(block), axis=0)
-        evidence = temporal.evidence(reader, row0, nrows) if temporal is not None else None
-        x, sel, codes = filler.design(row0, block, valid, evidence)
+        # the neighbours' values where a factor misses: all design weighs
+        evidence = temporal.evidence(reader, row0, nrows, bands, everywhere=False) if temporal is not None else None
+        x, sel, codes = filler.design(row0, block, valid, evidence, temporal.origin if temporal is not None else None)
         cur = raster.read_block(raw.ds, row0, nrows, [1], np.float32)[0]
         moved = other_date(valid.shape) if other_date is not None else np.zeros(valid.shape, bool)
         q = np.where(np.isfinite(cur), np.where(moved, FROM_OTHER_DATE, ALL_FACTORS), QUALITY_NODATA).astype(np.uint8)

@@ -25,7 +25,12 @@ class code) is taken as it is. Only dynamic factors (LST, NDVI, SAR) miss in pra
 land cover) are the same on every date. Without gap filling, such pixels are flagged :data:`FROM_OTHER_DATE` when
 all their factors were then known (a pixel that still misses one stays empty); with it, the neighbouring dates'
 values are weighed against the fill above (:meth:`GapFiller.calibrate`) and a pixel where any of them entered with
-a weight above 0 is flagged :data:`FROM_OTHER_DATE`, the others as above.
+a weight above 0 is flagged :data:`FROM_OTHER_DATE`, the others as above. A categorical factor is weighed the same
+way, as a whole: the neighbour's class (its class bands 0 or 1) against the cells' class fractions, by their
+Brier scores on hidden observed classes; class codes are never averaged. A pixel outside the coarse grid (a SMAP
+raster smaller than the stack) has no cell mean to weigh against: it takes the neighbouring dates' values alone,
+as without gap filling. Only the values that entered the map count in the reports: the dates listed and the
+pixels per factor are those of values weighed in above 0 (or completing a pixel without a fill).
 
 Every pixel's path is written to the quality raster (:data:`QUALITY_CLASSES`). The bench
 (``bench/accuracy.py``, gap-filling table) measured this against other fallbacks on cloud masks of tens of
@@ -64,7 +69,7 @@ QUALITY_CLASSES = {
 LEVEL_TILE = 16
 #: Temporal filling takes at most this many of the nearest dates within the window (a daily series has up to 2 x
 #: window of them; a pixel missing on all of them, e.g. water, would make each one be read in full for its level).
-MAX_NEIGHBOUR_DATES = 6
+MAX_NEIGHBOUR_DATES = 6  # at most 8: TemporalFill.origin holds one bit per date in a byte
 #: Largest temporal filling window (days).
 MAX_FILL_WINDOW_DAYS = 366
 QUALITY_BAND = "quality"
@@ -173,8 +178,17 @@ class GapFiller:
         #: Per pattern of missing bands and band, over the calibration pixels (:meth:`calibrate`): pixels, sum of
         #: squared errors of this fill, of the neighbouring dates' values, and of their product.
         self._cal: dict[bytes, np.ndarray] = {}
+        #: The same sums for the class bands of categorical factors (:meth:`calibrate`: the class hidden everywhere;
+        #: a class does not depend on which continuous factors miss).
+        self._cal_cat = np.zeros((nbands, 4))
         #: Pixels whose missing factors took a neighbouring date's values (with a weight > 0), per factor name.
         self.from_other: dict[str, int] = {}
+        #: The neighbouring dates whose values entered some pixel with a weight > 0 (bits of
+        #: :attr:`TemporalFill.origin`, given to :meth:`design`).
+        self.origin_used = 0
+        #: Set when :meth:`design` will be given the neighbouring dates' values: a block where a pixel outside the
+        #: coarse grid misses a factor is then pending too (those values alone can complete it).
+        self.outside = False
 
     def _bands(self, block: np.ndarray) -> np.ndarray:
         out = []
@@ -211,7 +225,7 @@ class GapFiller:
         if miss.size:
             for p in np.unique(miss, axis=1).T:
                 self._patterns.setdefault(_key(p), p.copy())
-        if np.any(~valid & (cells >= 0)):
+        if np.any(~valid & ((cells >= 0) | self.outside)):
             self.pending.append((row0, block.shape[1]))
 
     def solve(self) -> None:
@@ -312,7 +326,8 @@ class GapFiller:
         evidence : numpy.ndarray
             (factors, rows, cols) the factors from the neighbouring dates, NaN where they have none.
         """
-        if not self._patterns:
+        cat = self.gap_bands & ~self._cont  # class bands of categorical factors that miss somewhere
+        if not self._patterns and not cat.any():
             return
         keys = list(self._patterns)
         first = row0 + (CALIBRATION_OFFSET - row0) % LEARN_STRIDE
@@ -323,6 +338,12 @@ class GapFiller:
             truth = self._bands(block[:, r - row0:r - row0 + 1])[:, sel].astype(np.float64)
             ev = self._bands(evidence[:, r - row0:r - row0 + 1])[:, sel].astype(np.float64)
             fill = self._fill_values(r, 1, sel)
+            for b in np.flatnonzero(cat):  # a hidden class: its cell fractions (the fill) or the neighbour's class
+                ok = np.isfinite(ev[b]) & np.isfinite(fill[b]) & np.isfinite(truth[b])
+                dc, de = truth[b, ok] - fill[b, ok], truth[b, ok] - ev[b, ok]
+                self._cal_cat[b] += (ok.sum(), dc @ dc, de @ de, dc @ de)
+            if not keys:
+                continue
             n = truth.shape[1]
             hidden = np.tile(truth, (1, len(keys)))  # every pattern's copy of the row, side by side
             for i, key in enumerate(keys):
@@ -341,7 +362,9 @@ class GapFiller:
         ``(1 - w) fill + w neighbour`` on the calibration pixels (:meth:`calibrate`; the errors' correlation
         included), in [0, 1], for the pixels missing the bands ``pattern``; a band with fewer than
         :data:`_MIN_LEARN_PER_BAND` such pixels takes the weight of all patterns together, 0 with fewer than that
-        over all patterns, and for categorical bands.
+        over all patterns. The class bands of a categorical factor share one weight whatever the pattern: that of
+        the neighbour's class (0 or 1 per class band) against the fill's class fractions, their squared errors
+        summed over the factor's classes (the Brier score).
 
         Parameters
         ----------
@@ -360,11 +383,22 @@ class GapFiller:
             own = self._cal.get(_key(np.asarray(pattern, bool)))
             if own is not None:
                 w = np.where(own[:, 0] >= _MIN_LEARN_PER_BAND, _mix_weights(own), w)
+        b = 0
+        for spec in self.specs:
+            if spec.kind == CATEGORICAL and spec.classes:
+                span = slice(b, b + len(spec.classes))
+                cal = self._cal_cat[span]
+                # one pixel per class band: the pixels once, the errors summed over the classes
+                summed = np.concatenate([cal[:1, 0], cal[:, 1:].sum(axis=0)])[None]
+                w[span] = _mix_weights(summed)[0]
+                b += len(spec.classes)
+            else:
+                b += len(spec.classes) if spec.kind == CATEGORICAL else 1
         return w
 
     def factor_weights(self) -> dict[str, float]:
-        """:meth:`evidence_weights` of the continuous factors that miss somewhere, by factor name (all patterns
-        of missing factors together).
+        """:meth:`evidence_weights` of the factors that miss somewhere, by factor name (all patterns of missing
+        factors together).
 
         Returns
         -------
@@ -374,9 +408,10 @@ class GapFiller:
         w = self.evidence_weights()
         out, b = {}, 0
         for spec in self.specs:
-            if spec.kind != CATEGORICAL and self.gap_bands[b]:
+            span = len(spec.classes) if spec.kind == CATEGORICAL else 1
+            if self.gap_bands[b:b + span].any():
                 out[spec.name] = round(float(w[b]), 3)
-            b += len(spec.classes) if spec.kind == CATEGORICAL else 1
+            b += span
         return out
 
     def _regression(self, moments: dict[int | None, tuple[int, Any, Any]], stratum: int | None, obs: np.ndarray,
@@ -445,17 +480,19 @@ class GapFiller:
             out[np.ix_(target, cols)] = fill[np.ix_(target, cols)] + shift
         return out
 
-    def design(self, row0: int, block: np.ndarray, valid: np.ndarray, evidence: np.ndarray | None = None
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def design(self, row0: int, block: np.ndarray, valid: np.ndarray, evidence: np.ndarray | None = None,
+               origin: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Design matrix of the block's pixels that miss a factor and can be filled.
 
         A missing factor takes its cell mean (:attr:`method`), a missing continuous one plus the deviation the
         pixel's known factors predict (after :meth:`learn`; see the module docstring). With ``evidence`` (after
-        :meth:`calibrate`), a missing continuous band with a neighbouring date's value takes
-        ``(1 - w) fill + w neighbour``, ``w`` from :meth:`evidence_weights` for the pixel's pattern of missing
-        bands; such pixels are coded
-        :data:`FROM_OTHER_DATE`. A pixel without any observed factor in a cell without SMAP (no coarse field) is
-        filled only when the evidence gives every factor, from the evidence alone.
+        :meth:`calibrate`), a missing band with a neighbouring date's value takes ``(1 - w) fill + w neighbour``,
+        ``w`` from :meth:`evidence_weights` for the pixel's pattern of missing bands (a categorical factor: its
+        class fractions and the neighbour's class, one weight for its class bands); pixels where such a value
+        entered with ``w`` > 0 are coded :data:`FROM_OTHER_DATE`. A pixel without any observed factor in a cell
+        without SMAP (no coarse field), and a pixel outside the coarse grid (no cell, so no cell mean: :attr:`outside`
+        puts its block in :attr:`pending`), is filled only when the evidence gives every factor it misses, from the
+        evidence alone: the values it gets without gap filling.
 
         Parameters
         ----------
@@ -468,6 +505,10 @@ class GapFiller:
         evidence : numpy.ndarray or None
             (factors, rows, fine width) the factors from the neighbouring dates (:meth:`TemporalFill.evidence`),
             NaN where they have none; None: none.
+        origin : numpy.ndarray or None
+            (factors, rows, fine width) uint8: which neighbouring dates gave each factor of ``evidence`` at the
+            pixels missing it (:attr:`TemporalFill.origin` after :meth:`TemporalFill.evidence`); the dates of the
+            values used are added to :attr:`origin_used`. None: not recorded.
 
         Returns
         -------
@@ -481,28 +522,33 @@ class GapFiller:
         n_obs = finite.sum(axis=0)
         inside = cells >= 0
         safe = np.where(inside, cells, 0)
-        has_sm = self.cell_has_sm[safe] if self.cell_has_sm is not None else np.zeros(cells.shape, bool)
+        has_sm = (self.cell_has_sm[safe] & inside) if self.cell_has_sm is not None else np.zeros(cells.shape, bool)
         all_bands = self._bands(block)
         ev_bands = self._bands(evidence) if evidence is not None else None
         # a pixel without any factor in a cell without SMAP has no coarse field to fall back on: it is mapped only
         # when the neighbouring dates give every factor it misses, from their values alone (as without gap filling)
         complete = (np.all(np.isfinite(all_bands) | np.isfinite(ev_bands), axis=0) if ev_bands is not None
                     else np.zeros(cells.shape, bool))
-        sel = ~valid & inside & ((n_obs > 0) | has_sm | complete)
+        # outside the coarse grid only the evidence can complete a pixel
+        sel = ~valid & ((inside & ((n_obs > 0) | has_sm)) | complete)
         bands = all_bands[:, sel].astype(np.float64)
+        org = origin[:, sel] if origin is not None else None
         out = self._conditional(bands, self._fill_values(row0, block.shape[1], sel))
         used = np.zeros(bands.shape, bool)
         if ev_bands is not None:
             # each pixel's weights: those measured for its own pattern of missing continuous bands
             miss = ~np.isfinite(bands) & self._cont[:, None]
             w = np.zeros(bands.shape)
+            w[~self._cont] = self.evidence_weights()[~self._cont][:, None]  # a class: whatever else misses
             if miss.any():
                 patterns, inverse = np.unique(miss, axis=1, return_inverse=True)
                 inverse = np.asarray(inverse).ravel()
                 for g, p in enumerate(patterns.T):
                     w[:, inverse == g] = self.evidence_weights(p)[:, None]
             ev = ev_bands[:, sel].astype(np.float64)
-            out[:, (n_obs[sel] == 0) & ~has_sm[sel]] = np.nan  # the fill is no value there: the evidence alone
+            # the fill is no value there (no coarse field, or no cell at all): the evidence alone for the missing bands
+            nofill = ((n_obs[sel] == 0) & ~has_sm[sel]) | ~inside[sel]
+            out = np.where(nofill[None, :] & ~np.isfinite(bands), np.nan, out)
             used = ~np.isfinite(bands) & np.isfinite(ev) & ((w > 0) | ~np.isfinite(out))
             mixed = np.where(np.isfinite(out), (1.0 - w) * out + w * ev, ev)
             out = np.where(used, mixed, out)
@@ -510,6 +556,7 @@ class GapFiller:
         ok = np.all(np.isfinite(x), axis=1)  # a factor observed nowhere cannot be filled
         if not ok.all():
             x, used = x[ok], used[:, ok]
+            org = org[:, ok] if org is not None else None
             flat = np.flatnonzero(sel.ravel())
             sel = np.zeros(sel.shape, bool)
             sel.ravel()[flat[ok]] = True
@@ -517,9 +564,11 @@ class GapFiller:
         for k, spec in enumerate(self.specs):
             self.filled[spec.name] += int(np.count_nonzero(sel & ~finite[k]))
             span = len(spec.classes) if spec.kind == CATEGORICAL else 1
-            took = int(np.count_nonzero(used[b:b + span].any(axis=0)))
-            if took:
-                self.from_other[spec.name] = self.from_other.get(spec.name, 0) + took
+            took = used[b:b + span].any(axis=0)
+            if took.any():
+                self.from_other[spec.name] = self.from_other.get(spec.name, 0) + int(np.count_nonzero(took))
+                if org is not None:
+                    self.origin_used |= int(np.bitwise_or.reduce(org[k][took]))
             b += span
         codes = np.where(used.any(axis=0), FROM_OTHER_DATE,
                          np.where(n_obs[sel] > 0, FILLED, COARSE_ONLY)).astype(np.uint8)
@@ -598,13 +647,13 @@ class TemporalFill:
     tile of :data:`LEVEL_TILE` x :data:`LEVEL_TILE` pixels, interpolated bilinearly between the tile centres
     (tiles without a common pixel take the nearest tile's); a categorical band of the stack is taken as it is
     (a class code has no level). A neighbour with no pixel valid on both dates in a
-    band gives nothing for it. When the filler is made, one read of the stack finds its bands with missing pixels
-    (only they are filled); a neighbour's level in a band is computed the first time that band is taken from it
+    band gives nothing for it. A neighbour's level in a band is computed the first time that band is taken from it
     (one read of the band in both; per tile one number), so neighbours never consulted cost nothing. Otherwise
     only the rows of the block are read from each neighbour, one band at a time, and only while pixels are
     missing: memory does not depend on the extent or the number of dates. :attr:`mask` is the last block's pixels
-    where some factor came from another date; :attr:`taken` counts the values taken per factor and
-    :attr:`used` the dates that gave any. ``day``: the stack's date when its name has none (e.g. the SMAP
+    where some factor came from another date and :attr:`origin` which dates gave them; :meth:`credit` counts the
+    values that entered the map per factor (:attr:`taken`) and the dates that gave them (:attr:`used`). ``day``:
+    the stack's date when its name has none (e.g. the SMAP
     raster's).
     """
 
@@ -645,64 +694,146 @@ class TemporalFill:
             names = raster.band_names(ds, p)
             self.sources.append(_Source(d, p, ds, {n: i + 1 for i, n in enumerate(names)}))
         self.grid = grid
-        #: (source index, band name) -> the level of the stack minus the source's, per :data:`LEVEL_TILE` tile
         self._stack_path = stack_path
         self._is_canceled = is_canceled
         #: (source index, band name) -> the level of the stack minus the source's per :data:`LEVEL_TILE` tile, or
         #: None (no pixel valid on both); computed when first needed (:meth:`_level`)
         self._levels: dict[tuple[int, str], np.ndarray | None] = {}
+        ds = raster.open_raster(stack_path)
+        names = raster.band_names(ds, stack_path)
         #: The stack's categorical bands (land cover): taken as they are, a class code has no level.
-        self._categorical: set[str] = set()
-        self._gappy = self._missing_bands() if self.sources else set()
+        self._categorical = {n for n, kind in zip(names, raster.band_kinds(ds)) if kind == "categorical"}
+        ds = None
+        #: The stack's bands with a missing pixel (:attr:`gappy`): given by :meth:`set_gappy` after a pass that read
+        #: the whole stack anyway, else found by one read of the stack when :meth:`evidence` first needs it.
+        self._gappy: set[str] | None = None if self.sources else set()
+        #: The last block filled: per band, the sources that gave its counted pixels' values (bit k: source k)
+        self.origin: np.ndarray | None = None
+        #: The last block filled: its counted pixels where some band took a neighbouring date's value.
         self.mask: np.ndarray | None = None
+        #: The values used, per name, and the dates that gave them (:meth:`credit`).
         self.taken: dict[str, int] = {}
         self.used: set[dt.date] = set()
 
-    def evidence(self, reader: Any, row0: int, nrows: int) -> np.ndarray:
+    @property
+    def gappy(self) -> set[str]:
+        """The stack's bands with a missing pixel (only they are given by :meth:`evidence`)."""
+        if self._gappy is None:
+            self._gappy = self._missing_bands()
+        return self._gappy
+
+    def set_gappy(self, names: Sequence[str]) -> None:
+        """Say which of the stack's bands miss somewhere, found by a pass over the whole stack (e.g.
+        :attr:`.derived.StackReader.missing` over pass 1 of downscale), so that :meth:`evidence` need not read the
+        stack once more to find them.
+
+        Parameters
+        ----------
+        names : Sequence[str]
+            The bands with a missing pixel (bands that are never read need not be listed: they are never filled).
+        """
+        self._gappy = set(names)
+
+    def dates(self, bits: int) -> list[dt.date]:
+        """The dates of the sources whose bits are set (as in :attr:`origin`).
+
+        Parameters
+        ----------
+        bits : int
+            Bit k set: source k.
+
+        Returns
+        -------
+        list[datetime.date]
+            Their dates, in order.
+        """
+        return sorted(src.day for k, src in enumerate(self.sources) if bits >> k & 1)
+
+    def credit(self, names: Sequence[str], origin: np.ndarray, keep: np.ndarray) -> None:
+        """Count the values taken from neighbouring dates that were really used: per name, the pixels of ``keep``
+        where ``origin`` has a source; :attr:`used` gets those sources' dates.
+
+        Parameters
+        ----------
+        names : Sequence[str]
+            The names of ``origin``'s first axis (factor or band names).
+        origin : numpy.ndarray
+            (len(names), rows, cols) unsigned: the sources that gave each value (:attr:`origin`, or
+            :meth:`.derived.StackReader.combine` of it per factor), 0: none.
+        keep : numpy.ndarray
+            Bool, (rows, cols) or (len(names), rows, cols): the values that entered the map.
+        """
+        keep = np.broadcast_to(keep, origin.shape)
+        bits = 0
+        for k, name in enumerate(names):
+            m = keep[k] & (origin[k] != 0)
+            if m.any():
+                self.taken[name] = self.taken.get(name, 0) + int(np.count_nonzero(m))
+                bits |= int(np.bitwise_or.reduce(origin[k][m]))
+        self.used.update(self.dates(bits))
+
+    def evidence(self, reader: Any, row0: int, nrows: int, raw: np.ndarray | None = None,
+                 everywhere: bool = True) -> np.ndarray:
         """The factors of a block as the neighbouring dates give them (moved to the stack's level), for
         :meth:`GapFiller.design` to weigh against its own fill (:meth:`GapFiller.calibrate`).
 
-        Every pixel of a band that misses somewhere in the stack takes the nearest date's value where that date has
-        one, NaN elsewhere; bands that miss nowhere keep the stack's own values, so a derived factor combines the
-        neighbours' values of its missing inputs with the stack's complete ones (lst_diff from a neighbour's
-        lst_day and this date's lst_night). :attr:`taken`,
-        :attr:`used` and :attr:`mask` count the pixels missing in the stack only.
+        Every pixel of a band that misses somewhere in the stack (:attr:`gappy`) takes the nearest date's value
+        where that date has one, NaN elsewhere; bands that miss nowhere keep the stack's own values, so a derived
+        factor combines the neighbours' values of its missing inputs with the stack's complete ones (lst_diff from
+        a neighbour's lst_day and this date's lst_night). :attr:`origin` (per factor, after the call) and
+        :attr:`mask` cover the pixels missing in the stack only; nothing is counted (:meth:`credit` does, for the
+        values used). With ``everywhere`` False only the factors missing in the stack are given (the others are
+        the stack's own): the same values there, read from fewer dates once those pixels are filled.
 
         Parameters
         ----------
         reader : StackReader
-            The stack's reader (:class:`.derived.StackReader`); its own ``fill`` is restored afterwards.
+            The stack's reader (:class:`.derived.StackReader`), without a ``fill`` of its own.
         row0 : int
             The block's first row.
         nrows : int
             Its number of rows.
+        raw : numpy.ndarray or None
+            The block's raw bands as ``reader.read_raw`` gave them (not changed), so the stack is not read again;
+            None: read here.
+        everywhere : bool
+            True: every pixel of the gappy bands (to compare with observed values, :meth:`GapFiller.calibrate`);
+            False: only where a factor misses (:meth:`GapFiller.design` uses nothing else).
 
         Returns
         -------
         numpy.ndarray
             (factors, rows, cols) as ``reader.read`` returns them.
         """
-        before = reader.fill
-        reader.fill = self._replace
-        try:
-            return reader.read(row0, nrows)
-        finally:
-            reader.fill = before
-
-    def _replace(self, row0: int, nrows: int, names: Sequence[str], raw: np.ndarray) -> None:
-        # only the bands that miss somewhere are the neighbours' to give: the others (e.g. lst_night beside a
-        # cloudy lst_day) stay the stack's own, so derived factors combine the neighbour's value with them
-        missing = ~np.isfinite(raw)
+        if raw is None:
+            raw = reader.read_raw(row0, nrows)
+        if raw is None:
+            return reader.derive(raw, nrows)
+        names = reader.raw_names
+        own = raw.copy()
+        missing = ~np.isfinite(own)
+        gappy = self.gappy
+        blank = np.ones(own.shape, bool)
+        if not everywhere:  # a band is the neighbours' where a factor read or derived from it misses
+            blank[:] = False
+            for inputs in reader.inputs():
+                gone = missing[inputs].any(axis=0)
+                for b in inputs:
+                    blank[b] |= gone
         for k, name in enumerate(names):
-            if name in self._gappy:
-                raw[k] = np.nan
-        self(row0, nrows, names, raw, missing)
+            if name in gappy:  # the others (e.g. lst_night beside a cloudy lst_day) stay the stack's own
+                own[k][blank[k]] = np.nan
+        self(row0, nrows, names, own, missing)
+        assert self.origin is not None
+        self.origin = reader.combine(self.origin)
+        return reader.derive(own, nrows)
 
     def __call__(self, row0: int, nrows: int, names: Sequence[str], raw: np.ndarray,
                  counted: np.ndarray | None = None) -> None:
         """Fill the missing values of ``raw`` ((bands, rows, cols), the bands ``names``) in place; ``counted``:
-        the pixels :attr:`taken` counts (default: the missing ones)."""
+        the pixels :attr:`origin` and :attr:`mask` cover (default: the missing ones)."""
         mask = np.zeros(raw.shape[1:], dtype=bool)
+        origin = np.zeros(raw.shape, dtype=np.uint8)
         for k, name in enumerate(names):
             miss = ~np.isfinite(raw[k])
             count = miss.copy() if counted is None else counted[k]
@@ -722,16 +853,15 @@ class TemporalFill:
                     mine = take & count
                     if mine.any():
                         mask |= mine
-                        self.taken[name] = self.taken.get(name, 0) + int(np.count_nonzero(mine))
-                        self.used.add(src.day)
+                        origin[k][mine] = 1 << k_src
+        self.origin = origin
         self.mask = mask
 
     def _missing_bands(self) -> set[str]:
-        """The stack's bands with a missing pixel (one read of the stack); only they are ever filled."""
+        """The stack's bands with a missing pixel (one read of the stack)."""
         ds = raster.open_raster(self._stack_path)
         try:
             names = raster.band_names(ds, self._stack_path)
-            self._categorical = {n for n, kind in zip(names, raster.band_kinds(ds)) if kind == "categorical"}
             missing = np.zeros(len(names), bool)
             for row0 in range(0, self.grid.height, LEVEL_TILE * 8):
                 if self._is_canceled is not None and self._is_canceled():
@@ -746,13 +876,13 @@ class TemporalFill:
     def _level(self, k: int, src: _Source, name: str) -> np.ndarray | None:
         """The mean of (stack - source ``k``) in band ``name`` over the pixels valid in both, per tile of
         :data:`LEVEL_TILE` x :data:`LEVEL_TILE` pixels (tiles without such pixels take the nearest tile's); None for
-        a band missing nowhere in the stack or valid on no common pixel (not filled). Computed on first use (one
+        a band the source lacks or valid on no common pixel (not filled). Computed on first use (one
         read of the band in the stack and in the source), so dates never consulted cost nothing."""
         key = (k, name)
         if key in self._levels:
             return self._levels[key]
         band = src.bands.get(name)
-        if name not in self._gappy or band is None:
+        if band is None:
             self._levels[key] = None
             return None
         if name in self._categorical:  # a class is taken as it is: no level to compute

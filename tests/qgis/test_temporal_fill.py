@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 from osgeo import gdal
-from qgis.core import QgsProcessingException, QgsProcessingParameterDefinition
+from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsProcessingParameterDefinition
 
 from smdownscale.algorithms import options
 from smdownscale.algorithms.raster import read_all, write_raster
@@ -82,3 +82,34 @@ def test_default_window_is_the_engine_option():
     assert alg.parameterDefinition(A.FILL_WINDOW_DAYS).defaultValue() == options.FILL_WINDOW_DAYS == 12
     for name in (A.FILL_WINDOW_DAYS, A.NEIGHBOUR_FACTORS):
         assert alg.parameterDefinition(name).flags() & QgsProcessingParameterDefinition.Flag.FlagAdvanced
+
+
+class _Log(QgsProcessingFeedback):
+    def __init__(self):
+        super().__init__()
+        self.lines: list[str] = []
+
+    def pushInfo(self, info):
+        self.lines.append(info)
+
+
+def test_the_log_lists_only_dates_whose_values_were_used(run, scene, tmp_path):
+    """A neighbouring date whose NDVI is this date's mirrored (0.9 - NDVI: low where it is high) errs by twice
+    the fill's error at every hidden observed pixel: the gap filling weighs it 0, so none of its values enters the
+    map and the log names no date and no factor taken from one, only the weight."""
+    folder = tmp_path / "mirror"
+    folder.mkdir()
+    lst, _, ndvi = read_all(scene["stack"], dtype=np.float64)
+    mirrored = str(folder / "factors_20230603.tif")
+    write_raster(mirrored, RS_FINE, np.stack([np.where(np.isfinite(ndvi), 0.9 - ndvi, 0.5), lst]),
+                 names=["ndvi", "lst"])
+    log = _Log()
+    qual = str(tmp_path / "q.tif")
+    run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS: scene["stack"], A.SOIL_MOISTURE: scene["smap"],
+                                  A.RESIDUAL_CORRECTION: 1, A.NEIGHBOUR_FACTORS: [mirrored],
+                                  A.OUTPUT: str(tmp_path / "sm.tif"), A.QUALITY: qual}, feedback=log)
+    assert (gdal.Open(qual).ReadAsArray()[HOLE] == 2).all()
+    assert "2023-06-01: 0 pixels with factors from a neighbouring date within 12 days (dates used: none)." in log.lines
+    assert not [line for line in log.lines if "taken from a neighbouring date" in line]
+    assert ("Weight of the neighbouring dates' values against the gap filling's own, measured on observed pixels: "
+            "ndvi 0.00.") in log.lines

@@ -13,7 +13,7 @@ from smdownscale.algorithms import model_io
 from smdownscale.algorithms.aggregate import CellIndex
 from smdownscale.algorithms.downscale import downscale
 from smdownscale.algorithms.errors import Canceled, InputError
-from smdownscale.algorithms.features import FactorSpec
+from smdownscale.algorithms.features import CATEGORICAL, FactorSpec
 from smdownscale.algorithms.gapfill import (
     ALL_FACTORS,
     COARSE_ONLY,
@@ -443,3 +443,45 @@ def test_the_weight_of_a_neighbouring_date_is_measured_for_the_factors_a_pixel_m
     assert rmse(err[lst_only]) < 1.1 * rmse(err_plain[lst_only]) < 0.7, (rmse(err[lst_only]), rmse(err_plain[lst_only]))
     # both missing: the neighbour's LST is far better than the fill's, and it is used
     assert rmse(err[~lst_only]) < 0.5 * rmse(err_plain[~lst_only]), (rmse(err[~lst_only]), rmse(err_plain[~lst_only]))
+
+
+def _class_scene(neighbour_class):
+    """The 90 x 90 scene with NDVI and a land-cover class (10 or 20, random per pixel), the class missing over a
+    block; the filler calibrated against a neighbouring date whose class is ``neighbour_class(true class, rng)``."""
+    rng = np.random.default_rng(12)
+    fine = Grid(UTM, (400000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), BIG, BIG)
+    coarse = Grid(UTM, (400000.0, 9000.0, 0.0, 4600000.0, 0.0, -9000.0), BIG // 9, BIG // 9)
+    ndvi = rng.uniform(0.1, 0.8, (BIG, BIG))
+    lc_true = rng.choice([10.0, 20.0], (BIG, BIG))
+    lc = lc_true.copy()
+    lc[20:50, 30:60] = np.nan
+    block = np.stack([ndvi, lc]).astype(np.float32)
+    evidence = np.stack([ndvi, neighbour_class(lc_true, rng)]).astype(np.float32)
+    valid = np.all(np.isfinite(block), axis=0)
+    filler = GapFiller(CellIndex(fine, coarse), [FactorSpec("ndvi"), FactorSpec("landcover", CATEGORICAL, [10, 20])],
+                       np.ones((BIG // 9, BIG // 9), bool))
+    filler.observe(0, block, valid)
+    filler.solve()
+    filler.learn(0, block, valid)
+    filler.calibrate(0, block, valid, evidence)
+    x, sel, codes = filler.design(0, block, valid, evidence)
+    return filler, x, lc_true[sel], codes
+
+
+def test_a_neighbouring_date_s_class_that_agrees_gets_all_the_weight():
+    """A land-cover class from two days away is the class of this date: it beats the cells' class fractions on
+    every hidden observed pixel (Brier score 0 against about 0.5), takes weight 1, and the filled pixels get their
+    true class, never a mix of codes."""
+    filler, x, truth, codes = _class_scene(lambda t, rng: t)
+    assert filler.factor_weights() == {"landcover": 1.0}
+    np.testing.assert_array_equal(x[:, 1], truth == 10)
+    np.testing.assert_array_equal(x[:, 2], truth == 20)
+    assert (codes == FROM_OTHER_DATE).all() and filler.from_other == {"landcover": 900}
+
+
+def test_a_neighbouring_date_s_class_that_knows_nothing_gets_no_weight():
+    """A class drawn at random (independent of this date's): its Brier score (about 1) is twice the fractions'
+    (about 0.5) and its errors are correlated with theirs, so it gets no weight and the fill keeps the fractions."""
+    filler, x, truth, codes = _class_scene(lambda t, rng: rng.choice([10.0, 20.0], t.shape))
+    assert filler.factor_weights()["landcover"] < 0.1
+    assert 0.2 < float(np.mean(x[:, 1])) < 0.8 and np.all((x[:, 1] > 0.0) & (x[:, 1] < 1.0))

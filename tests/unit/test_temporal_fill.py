@@ -186,11 +186,15 @@ def test_temporal_fill_reads_the_block_rows_only(tmp_path, scene):
     raw[1, 0, 4] = np.nan   # row 3: valid on 2023-06-08 too
     fill(3, 3, ["ndvi", "lst"], raw)
     assert raw[1, 1, 4] == _taken("20230608") and raw[1, 0, 4] == LST["20230610"]  # row 3: no bump there
-    assert fill.mask.sum() == 2 and fill.mask[1, 4] and fill.taken == {"lst": 2}
+    # origin: bit k for the k-th nearest date (2023-06-08 first); nothing is counted before a value is used
+    assert fill.mask.sum() == 2 and fill.mask[1, 4] and (fill.origin[1] == 1).sum() == 2 and not fill.origin[0].any()
+    assert fill.dates(1) == [dt.date(2023, 6, 8)] and fill.taken == {}
     raw = np.full((2, 3, W), 1.0, dtype=np.float32)
     raw[1, 0, 20] = np.nan  # Q (row 15): missing on 2023-06-08, from 2023-06-01
     fill(15, 3, ["ndvi", "lst"], raw)
-    assert raw[1, 0, 20] == _taken("20230601") and fill.mask.sum() == 1
+    assert raw[1, 0, 20] == _taken("20230601") and fill.mask.sum() == 1 and fill.origin[1, 0, 20] == 2
+    fill.credit(["ndvi", "lst"], fill.origin, fill.mask)
+    assert fill.taken == {"lst": 1} and fill.used == {dt.date(2023, 6, 1)}
 
 
 def test_series_fills_from_the_other_dates(tmp_path, model, scene):
@@ -380,7 +384,7 @@ def test_neighbour_moved_to_the_level_of_the_date_by_tiles(tmp_path):
     truth = 300.0 + 0.2 * 15 + pattern[hole]
     assert raw[0, 0, 15] == pytest.approx(truth, abs=0.005)
     assert abs(other[hole] - truth) > 10.0  # the neighbour's own value is far off: the test can fail
-    assert fill.taken == {"lst": 1}
+    assert fill.origin[0, 0, 15] == 1 and fill.origin.sum() == 1
 
 
 def test_neighbour_without_a_common_valid_pixel_gives_nothing(tmp_path):
@@ -393,7 +397,7 @@ def test_neighbour_without_a_common_valid_pixel_gives_nothing(tmp_path):
     fill = TemporalFill(str(tmp_path / "f_20230610.tif"), FINE, [str(tmp_path / "f_20230608.tif")], 3)
     raw = today[None, :4].copy()
     fill(0, 4, ["lst"], raw)
-    assert np.isnan(raw[0, :, :18]).all() and fill.taken == {} and not fill.mask.any()
+    assert np.isnan(raw[0, :, :18]).all() and not fill.origin.any() and not fill.mask.any()
 
 
 def test_a_farther_date_not_needed_is_never_read(tmp_path, model, scene, monkeypatch):
@@ -461,7 +465,7 @@ def test_a_categorical_band_is_taken_as_it_is_not_moved_to_a_level(tmp_path):
     fill = TemporalFill(target, FINE, [other], 3)
     raw = lc_today[None, 10:11].copy()
     fill(10, 1, ["landcover"], raw)
-    assert raw[0, 0, 5] == 10.0 and fill.taken == {"landcover": 1}
+    assert raw[0, 0, 5] == 10.0 and fill.origin[0, 0, 5] == 1 and fill.origin.sum() == 1
 
 
 def test_a_pixel_without_any_factor_in_a_cell_without_smap_still_takes_the_neighbouring_date(tmp_path, model):
@@ -516,3 +520,244 @@ def test_at_most_the_nearest_dates_are_used(tmp_path):
     raw = today[None, 5:7].copy()
     fill(5, 2, ["lst"], raw)
     assert raw[0, 0, 5] == pytest.approx(301.0) and np.isnan(raw[0, 1, 6])
+
+
+#: A SMAP raster covering only the first 3 of the 4 cell columns: fine columns 27-35 lie outside it.
+SMALL_COARSE = Grid(UTM, (400000.0, 9000.0, 0.0, 4600000.0, 0.0, -9000.0), 3, 3)
+
+
+def test_a_pixel_outside_the_smap_raster_takes_the_neighbouring_date_with_gap_filling_on(tmp_path, model):
+    """With gap filling on, a pixel outside a SMAP raster smaller than the stack that misses a factor gets the
+    neighbouring date's value, as with gap filling off: there is no cell there, so no cell mean to weigh it against,
+    and the neighbour's value moved to this date's level is the best the pixel has."""
+    path, est = model
+    out_pix = (4, 31)  # column 31: outside the SMAP raster; LST missing there, valid on 2023-06-08
+    target = _stack(tmp_path, "20230610", holes=[P, out_pix])
+    other = _stack(tmp_path, "20230608")
+    smap = str(tmp_path / "smap_20230610.tif")
+    write_raster(smap, SMALL_COARSE, np.full((3, 3), 0.25))
+    got = {}
+    for fill in (False, True):
+        out, qual = str(tmp_path / f"sm_{fill}.tif"), str(tmp_path / f"q_{fill}.tif")
+        res = downscale(path, target, out, coarse_sm=smap, residual="smooth", quality=qual, n_jobs=1, clip=(-5, 5),
+                        fill_gaps=fill, neighbours=[other], fill_window_days=3)
+        got[fill] = (read_all(out)[0], gdal.Open(qual).ReadAsArray(), res)
+    # level moved: 2023-06-08's LST (295) plus the mean difference of the two dates (5 K); outside the SMAP raster
+    # residual correction leaves the prediction as it is
+    expected = _expected(est, LST["20230610"], out_pix)
+    assert got[False][0][out_pix] == pytest.approx(expected, abs=1e-7) and got[False][1][out_pix] == FROM_OTHER_DATE
+    assert got[True][0][out_pix] == got[False][0][out_pix] and got[True][1][out_pix] == FROM_OTHER_DATE
+    res = got[True][2]
+    assert (res.n_from_other_date, res.other_date_factors, res.other_dates) == (2, {"lst": 2}, ["2023-06-08"])
+    assert res.filled_factors == {"lst": 2}
+
+
+def _no_pattern_neighbour(tmp_path, holes=((10, 10), (11, 11), (12, 12))):
+    """LST = 310 - 20 NDVI + a pattern of its own (3 K) on 2023-06-10, missing at ``holes``; 2023-06-08 has the same
+    relation to NDVI with the opposite pattern, valid everywhere: its errors (twice the pattern) are those of the
+    gap filler's own LST (the pattern) doubled, so no mix beats the fill alone and it gets weight 0."""
+    rng = np.random.default_rng(21)
+    ndvi, lc = _statics()
+    own = rng.normal(0.0, 3.0, (H, W))
+    today = 310.0 - 20.0 * ndvi + own
+    for r, c in holes:
+        today[r, c] = np.nan
+    kinds = ["continuous", "continuous", "categorical"]
+    target = str(tmp_path / "factors_20230610.tif")
+    write_raster(target, FINE, np.stack([ndvi, today, lc]), names=["ndvi", "lst", "landcover"], kinds=kinds)
+    other = str(tmp_path / "factors_20230608.tif")
+    write_raster(other, FINE, np.stack([ndvi, 310.0 - 20.0 * ndvi - own, lc]), names=["ndvi", "lst", "landcover"],
+                 kinds=kinds)
+    smap = str(tmp_path / "smap_20230610.tif")
+    write_raster(smap, COARSE, np.full((3, 4), 0.25))
+    return target, other, smap
+
+
+def test_a_date_whose_values_had_weight_0_is_not_listed(tmp_path, model):
+    """The neighbouring date gave LST at every hole, but the gap filler weighed it 0 everywhere: no value of it
+    entered the map, so the result lists no date and no factor taken from one."""
+    path, _ = model
+    target, other, smap = _no_pattern_neighbour(tmp_path)
+    out, qual = str(tmp_path / "sm.tif"), str(tmp_path / "q.tif")
+    res = downscale(path, target, out, coarse_sm=smap, quality=qual, n_jobs=1, clip=(-5, 5), neighbours=[other],
+                    fill_window_days=3)
+    assert res.other_date_weights == {"lst": 0.0}
+    assert (res.n_from_other_date, res.n_filled) == (0, 3)
+    assert (res.other_date_factors, res.other_dates) == ({}, [])
+    assert (gdal.Open(qual).ReadAsArray() == FROM_OTHER_DATE).sum() == 0
+
+
+def test_a_date_that_gave_values_only_with_weight_0_is_not_listed(tmp_path, model):
+    """2023-06-08 gives LST at P (weight above 0) and its land cover is the other class everywhere (a class that is
+    always wrong: weight 0); land cover missing at X on this date and on 2023-06-08 comes from 2023-06-01, with
+    the class weight of 0. 2023-06-01's values entered no pixel: only 2023-06-08 is listed, and only LST counted."""
+    path, _ = model
+    ndvi, lc = _statics()
+    kinds = ["continuous", "continuous", "categorical"]
+    xs = [(10, 10), (20, 22)]
+    lst = np.full((H, W), LST["20230610"])
+    lst[P] = np.nan
+    lc_today = lc.copy()
+    for pix in xs:
+        lc_today[pix] = np.nan
+    target = str(tmp_path / "factors_20230610.tif")
+    write_raster(target, FINE, np.stack([ndvi, lst, lc_today]), names=["ndvi", "lst", "landcover"], kinds=kinds)
+    flipped = 30.0 - lc
+    for pix in xs:
+        flipped[pix] = np.nan
+    near = str(tmp_path / "factors_20230608.tif")
+    write_raster(near, FINE, np.stack([ndvi, np.full((H, W), LST["20230608"]), flipped]),
+                 names=["ndvi", "lst", "landcover"], kinds=kinds)
+    far = _stack(tmp_path, "20230601")
+    smap = str(tmp_path / "smap_20230610.tif")
+    write_raster(smap, COARSE, np.full((3, 4), 0.25))
+    out, qual = str(tmp_path / "sm.tif"), str(tmp_path / "q.tif")
+    res = downscale(path, target, out, coarse_sm=smap, residual="none", quality=qual, n_jobs=1, clip=(-5, 5),
+                    neighbours=[near, far], fill_window_days=10)
+    q = gdal.Open(qual).ReadAsArray()
+    assert (res.n_from_other_date, res.other_date_factors, res.other_dates) == (1, {"lst": 1}, ["2023-06-08"])
+    assert q[P] == FROM_OTHER_DATE and all(q[pix] == FILLED for pix in xs)
+    assert res.other_date_weights["landcover"] == 0.0 and res.other_date_weights["lst"] > 0.0
+
+
+def test_without_gap_filling_a_value_that_did_not_complete_its_pixel_is_not_counted(tmp_path, model, scene):
+    """Gap filling off: at R the neighbouring date gives LST but not NDVI, so R stays empty and that LST never
+    entered the map; at P it completed the pixel. Only P is counted, and only its date listed."""
+    path, _ = model
+    _, others = scene
+    r_pix = (20, 5)
+    ndvi, lc = _statics()
+    lst = np.full((H, W), LST["20230610"])
+    lst[P] = lst[r_pix] = np.nan
+    ndvi = ndvi.copy()
+    ndvi[r_pix] = np.nan
+    target = str(tmp_path / "t" / "factors_20230610.tif")
+    os.makedirs(os.path.dirname(target))
+    write_raster(target, FINE, np.stack([ndvi, lst, lc]), names=["ndvi", "lst", "landcover"],
+                 kinds=["continuous", "continuous", "categorical"])
+    ndvi8, lc8 = _statics()
+    ndvi8[r_pix] = np.nan  # 2023-06-08 misses NDVI at R
+    lst8 = np.full((H, W), LST["20230608"])
+    far = str(tmp_path / "t" / "factors_20230608.tif")
+    write_raster(far, FINE, np.stack([ndvi8, lst8, lc8]), names=["ndvi", "lst", "landcover"],
+                 kinds=["continuous", "continuous", "categorical"])
+    out, qual = str(tmp_path / "sm.tif"), str(tmp_path / "q.tif")
+    res = downscale(path, target, out, residual="none", quality=qual, n_jobs=1, clip=(-5, 5), neighbours=[far],
+                    fill_window_days=3)
+    got = read_all(out)[0]
+    assert np.isfinite(got[P]) and np.isnan(got[r_pix])
+    assert (res.n_from_other_date, res.other_date_factors, res.other_dates) == (1, {"lst": 1}, ["2023-06-08"])
+    # R's only neighbouring value unused: nothing listed at all
+    lst[P] = LST["20230610"]
+    write_raster(target, FINE, np.stack([ndvi, lst, lc]), names=["ndvi", "lst", "landcover"],
+                 kinds=["continuous", "continuous", "categorical"])
+    res = downscale(path, target, out, residual="none", n_jobs=1, clip=(-5, 5), neighbours=[far], fill_window_days=3)
+    assert (res.n_from_other_date, res.other_date_factors, res.other_dates) == (0, {}, [])
+
+
+def test_a_missing_land_cover_class_takes_the_neighbouring_date_s_class_with_gap_filling_on(tmp_path, model):
+    """Land cover missing at a few pixels (with LST elsewhere): the neighbouring date's class agrees with every
+    hidden observed class (land cover does not change in two days), so it gets all the weight and the pixels are
+    predicted with their true class, as with gap filling off, not with their cells' class fractions."""
+    path, est = model
+    ndvi, lc = _statics()
+    lst = np.full((H, W), LST["20230610"])
+    lst[P] = np.nan
+    holes = [(10, 10), (11, 14), (20, 22)]
+    lc_today = lc.copy()
+    for pix in holes:
+        lc_today[pix] = np.nan
+    kinds = ["continuous", "continuous", "categorical"]
+    target = str(tmp_path / "factors_20230610.tif")
+    write_raster(target, FINE, np.stack([ndvi, lst, lc_today]), names=["ndvi", "lst", "landcover"], kinds=kinds)
+    other = _stack(tmp_path, "20230608")
+    smap = str(tmp_path / "smap_20230610.tif")
+    write_raster(smap, COARSE, np.full((3, 4), 0.25))
+    out, qual = str(tmp_path / "sm.tif"), str(tmp_path / "q.tif")
+    res = downscale(path, target, out, coarse_sm=smap, residual="none", quality=qual, n_jobs=1, clip=(-5, 5),
+                    neighbours=[other], fill_window_days=3)
+    got, q = read_all(out)[0], gdal.Open(qual).ReadAsArray()
+    expected = [_expected(est, LST["20230610"], pix) for pix in holes]
+    for pix, value in zip(holes, expected):
+        assert got[pix] == pytest.approx(value, abs=1e-7) and q[pix] == FROM_OTHER_DATE
+    assert res.other_date_weights["landcover"] == 1.0
+    assert res.other_date_factors == {"lst": 1, "landcover": 3} and res.other_dates == ["2023-06-08"]
+    # the cells' class fractions (the gap filling alone) give other values: the test can fail
+    downscale(path, target, out, coarse_sm=smap, residual="none", n_jobs=1, clip=(-5, 5), fill_window_days=0)
+    alone = read_all(out)[0]
+    assert max(abs(float(alone[pix]) - value) for pix, value in zip(holes, expected)) > 1e-3
+
+
+def test_one_read_per_row_gives_the_same_maps(tmp_path, model, scene, monkeypatch):
+    """The rows that calibration and pass 1b read are read once for the stack's own factors and the neighbouring
+    dates' evidence, and the bands with gaps come from pass 1: the maps and numbers are those of reading the stack
+    again for the evidence and once more in full for its gappy bands (the code before that change), with fewer
+    reads of the stack."""
+    from smdownscale.algorithms import raster
+
+    path, _ = model
+    target, others = scene
+    smap = str(tmp_path / "smap_20230610.tif")
+    write_raster(smap, COARSE, np.full((3, 4), 0.25) + np.arange(12).reshape(3, 4) * 0.01)
+    real_read = raster.read_block
+    real_evidence = TemporalFill.evidence
+
+    def run(tag):
+        reads = []
+
+        def spy(ds, row0, nrows, bands=None, dtype=np.float32, sources=None):
+            if (sources and os.path.basename(sources[0]) == "factors_20230610.tif") or \
+                    os.path.basename(ds.GetDescription()) == "factors_20230610.tif":
+                reads.append(nrows)
+            return real_read(ds, row0, nrows, bands, dtype, sources)
+
+        monkeypatch.setattr(raster, "read_block", spy)
+        out, qual = str(tmp_path / f"sm_{tag}.tif"), str(tmp_path / f"q_{tag}.tif")
+        res = downscale(path, target, out, coarse_sm=smap, quality=qual, n_jobs=1, block_rows=5, clip=(-5, 5),
+                        neighbours=list(others.values()), fill_window_days=10)
+        monkeypatch.setattr(raster, "read_block", real_read)
+        return read_all(out)[0], gdal.Open(qual).ReadAsArray(), res, reads
+
+    new = run("new")
+    # as before: the evidence reads its rows again, and the gappy bands are found by a read of the whole stack
+    monkeypatch.setattr(TemporalFill, "evidence", lambda self, reader, row0, nrows, raw=None, everywhere=True:
+                        real_evidence(self, reader, row0, nrows))
+    monkeypatch.setattr(TemporalFill, "set_gappy", lambda self, names: None)
+    old = run("old")
+    np.testing.assert_array_equal(new[0], old[0])
+    np.testing.assert_array_equal(new[1], old[1])
+    assert new[2].as_dict() | {"output": "", "quality": ""} == old[2].as_dict() | {"output": "", "quality": ""}
+    assert new[2].n_from_other_date == 2 and new[2].other_dates == ["2023-06-01", "2023-06-08"]
+    assert sum(new[3]) < sum(old[3]) - H  # at least the whole stack's read fewer
+
+
+def test_evidence_only_where_a_factor_misses_gives_the_same_values_there(tmp_path):
+    """lst_diff and lst_day from a stack where lst_day misses at A and lst_night at B (both bands gappy): the
+    evidence asked only where a factor misses equals the full evidence at those pixels (lst_diff at B takes the
+    neighbour's lst_day too, as in full), and keeps the stack's own values elsewhere."""
+    from smdownscale.algorithms.derived import StackReader
+
+    rng = np.random.default_rng(9)
+    pattern = rng.normal(0.0, 2.0, (H, W))
+    day, night = 300.0 + pattern, 280.0 + rng.normal(0.0, 1.0, (H, W))
+    other = str(tmp_path / "f_20230608.tif")
+    write_raster(other, FINE, np.stack([295.0 + pattern, night - 3.0 + rng.normal(0.0, 0.5, (H, W))]),
+                 names=["lst_day", "lst_night"])
+    a, b = (8, 15), (9, 3)
+    day[a] = np.nan
+    night[b] = np.nan
+    target = str(tmp_path / "f_20230610.tif")
+    write_raster(target, FINE, np.stack([day, night]), names=["lst_day", "lst_night"])
+    fill = TemporalFill(target, FINE, [other], 3)
+    reader = StackReader(gdal.Open(target), ["lst_diff", "lst_day"], target)
+    raw = reader.read_raw(8, 2)
+    full = fill.evidence(reader, 8, 2, raw)
+    origin_full = fill.origin.copy()
+    part = fill.evidence(reader, 8, 2, raw, everywhere=False)
+    own = reader.derive(raw, 2)
+    missing = ~np.isfinite(own)
+    np.testing.assert_array_equal(part[missing], full[missing])
+    np.testing.assert_array_equal(part[~missing], own[~missing])
+    np.testing.assert_array_equal(fill.origin, origin_full)
+    assert missing.sum() == 3 and np.isfinite(part[missing]).all()  # lst_diff at A and B, lst_day at A
+    assert not np.allclose(full[~missing], own[~missing])  # the full evidence differs elsewhere: the test can fail
