@@ -26,7 +26,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 class LinearBoostRegressor(RegressorMixin, BaseEstimator):
     """A ridge trend on standardized factors plus histogram gradient boosting of its residuals.
 
-    ``predict(X) = trend(X) + boost_.predict(X)``. Early stopping is off (every fit runs ``max_iter``
+    ``predict(x) = trend(x) + boost_.predict(x)``. Early stopping is off (every fit runs ``max_iter``
     iterations: the same model for the same rows and seed). Parameters other than ``ridge_alpha`` are
     :class:`~sklearn.ensemble.HistGradientBoostingRegressor`'s.
 
@@ -65,12 +65,12 @@ class LinearBoostRegressor(RegressorMixin, BaseEstimator):
         self.max_bins = max_bins
         self.random_state = random_state
 
-    def fit(self, X: Any, y: Any) -> LinearBoostRegressor:
+    def fit(self, x: Any, y: Any) -> LinearBoostRegressor:
         """Fit the ridge trend to ``y``, then the boosting to what it leaves.
 
         Parameters
         ----------
-        X : array-like
+        x : array-like
             Shape (samples, features), finite.
         y : array-like
             Shape (samples,): the target.
@@ -83,57 +83,57 @@ class LinearBoostRegressor(RegressorMixin, BaseEstimator):
         Raises
         ------
         ValueError
-            ``X`` or ``y`` is empty, not finite, of mismatched length, or a parameter is invalid.
+            ``x`` or ``y`` is empty, not finite, of mismatched length, or a parameter is invalid.
         """
         from sklearn.ensemble import HistGradientBoostingRegressor
         from sklearn.linear_model import Ridge
         from sklearn.preprocessing import StandardScaler
         from sklearn.utils.validation import check_X_y
 
-        X, y = check_X_y(X, y, dtype=np.float64, y_numeric=True)
+        x, y = check_X_y(x, y, dtype=np.float64, y_numeric=True)
         y = np.asarray(y, dtype=np.float64)
         alpha = float(self.ridge_alpha)
         if not (np.isfinite(alpha) and alpha >= 0):
             raise ValueError(f"ridge_alpha must be a finite number >= 0, got {self.ridge_alpha!r}")
-        scaler = StandardScaler().fit(X)
-        ridge = Ridge(alpha=alpha).fit(scaler.transform(X), y)
+        scaler = StandardScaler().fit(x)
+        ridge = Ridge(alpha=alpha).fit(scaler.transform(x), y)
         # trend = intercept + sum_j coef_j (x_j - mean_j) / scale_j, folded into one weight per feature
         coef = np.asarray(ridge.coef_, dtype=np.float64).reshape(-1) / scaler.scale_
         self.coef_ = coef
         self.intercept_ = float(ridge.intercept_) - float(np.sum(coef * scaler.mean_))
-        self.n_features_in_ = int(X.shape[1])
+        self.n_features_in_ = int(x.shape[1])
         boost = HistGradientBoostingRegressor(
             max_iter=self.max_iter, learning_rate=self.learning_rate, max_leaf_nodes=self.max_leaf_nodes,
             min_samples_leaf=self.min_samples_leaf, l2_regularization=self.l2_regularization,
             max_depth=self.max_depth, max_bins=self.max_bins, early_stopping=False, random_state=self.random_state)
-        self.boost_ = boost.fit(X, y - self._linear(X))
+        self.boost_ = boost.fit(x, y - self._linear(x))
         return self
 
-    def _rows(self, X: Any) -> np.ndarray:
-        """``X`` as a 2-D float32 or float64 array of the fitted width (float32 rows are not copied)."""
+    def _rows(self, x: Any) -> np.ndarray:
+        """``x`` as a 2-D float32 or float64 array of the fitted width (float32 rows are not copied)."""
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self, ("coef_", "boost_"))
-        X = np.asarray(X)
-        if X.dtype not in (np.float32, np.float64):
-            X = X.astype(np.float64)
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has shape {X.shape}; this model takes {self.n_features_in_} features per row")
-        return X
+        x = np.asarray(x)
+        if x.dtype not in (np.float32, np.float64):
+            x = x.astype(np.float64)
+        if x.ndim != 2 or x.shape[1] != self.n_features_in_:
+            raise ValueError(f"x has shape {x.shape}; this model takes {self.n_features_in_} features per row")
+        return x
 
-    def _linear(self, X: np.ndarray) -> np.ndarray:
+    def _linear(self, x: np.ndarray) -> np.ndarray:
         # feature by feature in float64: a row's value never depends on the other rows (unlike a BLAS product)
-        out = np.full(X.shape[0], self.intercept_, dtype=np.float64)
+        out = np.full(x.shape[0], self.intercept_, dtype=np.float64)
         for j, w in enumerate(np.asarray(self.coef_, dtype=np.float64)):
-            out += np.asarray(X[:, j], dtype=np.float64) * w
+            out += np.asarray(x[:, j], dtype=np.float64) * w
         return out
 
-    def trend(self, X: Any) -> np.ndarray:
-        """The ridge trend of every row of ``X`` (what the boosting adds to).
+    def trend(self, x: Any) -> np.ndarray:
+        """The ridge trend of every row of ``x`` (what the boosting adds to).
 
         Parameters
         ----------
-        X : array-like
+        x : array-like
             Shape (rows, features).
 
         Returns
@@ -144,16 +144,16 @@ class LinearBoostRegressor(RegressorMixin, BaseEstimator):
         Raises
         ------
         ValueError
-            ``X`` is not a matrix of the fitted width.
+            ``x`` is not a matrix of the fitted width.
         """
-        return self._linear(self._rows(X))
+        return self._linear(self._rows(x))
 
-    def predict(self, X: Any) -> np.ndarray:
-        """The trend plus the boosted trees for every row of ``X``.
+    def predict(self, x: Any) -> np.ndarray:
+        """The trend plus the boosted trees for every row of ``x``.
 
         Parameters
         ----------
-        X : array-like
+        x : array-like
             Shape (rows, features).
 
         Returns
@@ -164,7 +164,7 @@ class LinearBoostRegressor(RegressorMixin, BaseEstimator):
         Raises
         ------
         ValueError
-            ``X`` is not a matrix of the fitted width.
+            ``x`` is not a matrix of the fitted width.
         """
-        X = self._rows(X)
-        return self._linear(X) + self.boost_.predict(X)
+        x = self._rows(x)
+        return self._linear(x) + self.boost_.predict(x)

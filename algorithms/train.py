@@ -17,9 +17,9 @@ Cross-validation (``cv_mode``)
 
 Models: random forest, SVR (standardized factors), CART, histogram gradient boosting, extra trees, and
 a linear trend + gradient boosting hybrid (ridge regression on standardized factors, then histogram
-boosting of its residuals: :class:`.hybrid.LinearBoostRegressor`), which extrapolates linearly beyond the range of the coarse factors (1 km
-factors span a wider range than their 9 km means). ``auto`` trains several and keeps the one with
-the lowest pooled spatial-CV RMSE.
+boosting of its residuals: :class:`.hybrid.LinearBoostRegressor`), which extrapolates linearly beyond the
+range of the coarse factors (1 km factors span a wider range than their 9 km means). ``auto`` trains several
+and keeps the one with the lowest pooled spatial-CV RMSE.
 
 Hyperparameter search (``search_seconds`` > 0): for each model, the default configuration and then
 configurations drawn at random without replacement from a grid of sensible values are scored by the
