@@ -52,9 +52,9 @@ class LinearBoostRegressor(RegressorMixin, BaseEstimator):
         The seed (binning subsamples more than 200,000 rows).
     """
 
-    def __init__(self, ridge_alpha: float = 1.0, max_iter: int = 100, learning_rate: float = 0.1,
-                 max_leaf_nodes: int | None = 15, min_samples_leaf: int = 20, l2_regularization: float = 0.0,
-                 max_depth: int | None = None, max_bins: int = 255, random_state: int | None = None) -> None:
+    def __init__(self, ridge_alpha: float = 1.0, max_iter: int = 50, learning_rate: float = 0.1,
+                 max_leaf_nodes: int | None = None, min_samples_leaf: int = 5, l2_regularization: float = 0.0,
+                 max_depth: int | None = 3, max_bins: int = 255, random_state: int | None = None) -> None:
         self.ridge_alpha = ridge_alpha
         self.max_iter = max_iter
         self.learning_rate = learning_rate

@@ -42,18 +42,15 @@ PREVIOUS = "GB 50 stages, lr 0.1, depth 3 (previous)"
 #: Settings tried: the previous construction, then histogram boosting over train.DEFAULT_PARAMS['linear_gbr'].
 CONFIGS: dict[str, dict[str, Any] | None] = {
     PREVIOUS: None,
-    "HGB 50 it, lr 0.1, depth 3, leaf 5": {"max_iter": 50, "learning_rate": 0.1, "max_leaf_nodes": None,
-                                           "max_depth": 3, "min_samples_leaf": 5, "l2_regularization": 0.0},
-    "HGB 100 it, lr 0.1, 15 leaves, leaf 20": {"max_iter": 100, "learning_rate": 0.1, "max_leaf_nodes": 15,
-                                               "min_samples_leaf": 20, "l2_regularization": 0.0},
-    "HGB 100 it, lr 0.1, 15 leaves, leaf 20, l2 1": {"max_iter": 100, "learning_rate": 0.1, "max_leaf_nodes": 15,
-                                                     "min_samples_leaf": 20, "l2_regularization": 1.0},
-    "HGB 100 it, lr 0.1, 7 leaves, leaf 10": {"max_iter": 100, "learning_rate": 0.1, "max_leaf_nodes": 7,
-                                              "min_samples_leaf": 10, "l2_regularization": 0.0},
-    "HGB 100 it, lr 0.1, 31 leaves, leaf 20": {"max_iter": 100, "learning_rate": 0.1, "max_leaf_nodes": 31,
-                                               "min_samples_leaf": 20, "l2_regularization": 0.0},
-    "HGB 200 it, lr 0.05, 15 leaves, leaf 20": {"max_iter": 200, "learning_rate": 0.05, "max_leaf_nodes": 15,
-                                                "min_samples_leaf": 20, "l2_regularization": 0.0},
+    "HGB 50 it, lr 0.1, depth 3, leaf 5 (now)": {},
+    "HGB 100 it, lr 0.05, depth 3, leaf 5": {"max_iter": 100, "learning_rate": 0.05},
+    "HGB 50 it, lr 0.1, depth 3, leaf 5, l2 1": {"l2_regularization": 1.0},
+    "HGB 100 it, lr 0.1, 7 leaves, leaf 10": {"max_iter": 100, "max_depth": None, "max_leaf_nodes": 7,
+                                              "min_samples_leaf": 10},
+    "HGB 100 it, lr 0.1, 15 leaves, leaf 20": {"max_iter": 100, "max_depth": None, "max_leaf_nodes": 15,
+                                               "min_samples_leaf": 20},
+    "HGB 100 it, lr 0.1, 31 leaves, leaf 20": {"max_iter": 100, "max_depth": None, "max_leaf_nodes": 31,
+                                               "min_samples_leaf": 20},
 }
 
 
