@@ -75,8 +75,8 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
             "l2_regularization": 1.0, "early_stopping": False},
     "extratrees": {"n_estimators": 200, "min_samples_leaf": 2, "max_features": 1.0},
     # histogram boosting of the ridge trend's residuals (hybrid.LinearBoostRegressor), with the previous exact-split
-    # boosting's shape (50 trees of depth 3 at learning rate 0.1, leaves of 5): a fit costs an eighth, spatial-CV and
-    # transfer RMSE within 2 % on the accuracy-bench scenes, the same picks (bench/hybrid_tradeoff.py,
+    # boosting's shape (50 trees of depth 3 at learning rate 0.1, leaves of 5): a fit costs a fifth to a twentieth,
+    # spatial-CV and transfer RMSE within 2.1 % on the accuracy-bench scenes, the same picks (bench/hybrid_tradeoff.py,
     # bench/README.md); larger trees (15-31 leaves of 20) score worse there
     "linear_gbr": {"max_iter": 50, "learning_rate": 0.1, "max_depth": 3, "max_leaf_nodes": None,
                    "min_samples_leaf": 5, "l2_regularization": 0.0, "ridge_alpha": 1.0},
