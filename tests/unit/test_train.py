@@ -235,8 +235,7 @@ def test_hybrid_with_histogram_boosting_scores_as_the_previous_construction(scen
     # boosting starting from the ridge trend, 50 stages of depth 3 at 0.1) on this nonlinear scene of 5 features,
     # every fit made as train makes it: within 5 % in scale transfer (what Auto ranks by first); in spatial CV and
     # random K-fold, whose errors on this smooth, nearly noise-free scene are about 0.003 m3/m3, within 0.0005 m3/m3
-    # (6 % and 12 % here: binned splits fit the last thousandths less closely; on the accuracy-bench scenes the
-    # spatial-CV RMSE is within 1.1 %, bench/README.md)
+    # (6 % and 12 % higher here; on the accuracy-bench scenes the spatial-CV RMSE is within 1.1 %, bench/README.md)
     from smdownscale.algorithms import inference
     from smdownscale.algorithms.hybrid import LinearBoostRegressor
     from smdownscale.tests.scenes import previous_hybrid
