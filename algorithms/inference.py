@@ -358,7 +358,7 @@ class Predictor:
     def has_spread(self) -> bool:
         """True for an averaging tree ensemble (random forest, extra trees): :meth:`spread` is defined."""
         if self.compiled is not None:
-            return self.compiled.roots.size > 1
+            return self.compiled.averaged
         if self.trees is not None:
             return len(self.trees.trees) > 1
         return _averaged_trees(self.estimator) is not None

@@ -47,7 +47,10 @@ ALLOWED_TYPES: frozenset[tuple[str, str]] = frozenset({
     ("sklearn.preprocessing._data", "StandardScaler"),
     ("sklearn.dummy", "DummyRegressor"),
     ("sklearn.ensemble._hist_gradient_boosting.gradient_boosting", "HistGradientBoostingRegressor"),
-    ("sklearn.linear_model._ridge", "Ridge"),  # the linear trend of the 'linear_gbr' hybrid
+    # the 'linear_gbr' hybrid: ridge trend + histogram boosting (hybrid.py; the module path of the plugin package)
+    ("smdownscale.algorithms.hybrid", "LinearBoostRegressor"),
+    # model files written before it: GradientBoostingRegressor with Pipeline(StandardScaler, Ridge) as its init
+    ("sklearn.linear_model._ridge", "Ridge"),
     # their internals
     ("sklearn.tree._tree", "Tree"),
     ("sklearn.ensemble._hist_gradient_boosting.binning", "_BinMapper"),

@@ -8,6 +8,14 @@ scikit-learn's sequential ``predict`` (tested against it). Where the library is 
 installed from a zip on a machine without a C compiler), could not be loaded, or is switched off
 with ``SMDOWNSCALE_NATIVE=0``, :func:`available` is False and callers use scikit-learn.
 
+Boosted models are walked too (:func:`compile_forest`): histogram gradient boosting with its baseline as a
+first one-leaf tree; gradient boosting with its initial estimate as each row's starting value
+(``CompiledForest.init``); the linear + boosting hybrid (:class:`.hybrid.LinearBoostRegressor`) as its histogram
+boosting, its ridge trend added to each row's sum (``CompiledForest.offset``), as its own ``predict`` adds them.
+Histogram boosting compares float64 rows with float64 thresholds; the walker compares float32 rows with each
+threshold rounded down to float32, which picks the same side for every float32 value: for float32 rows (the
+design matrices of downscale) the walk equals scikit-learn's bit for bit.
+
 The arrays are checked before the library sees them (every child id points to a later node or to a
 leaf, every feature id is a column), so a damaged model can never make the walk read outside them
 or loop.
@@ -260,7 +268,7 @@ def _trees_of(estimator: Any) -> list[Any] | None:
 
 def supports(estimator: Any) -> bool:
     """True for the models the compiled walker predicts (single-output forests, extra trees, regression trees,
-    squared-error gradient boosting of both kinds).
+    squared-error gradient boosting of both kinds, the linear + boosting hybrid).
 
     Parameters
     ----------
@@ -277,11 +285,23 @@ def supports(estimator: Any) -> bool:
 
 def _boosted_of(estimator: Any) -> tuple[str, Any] | None:
     """('hist', predictors) for a single-output, squared-error HistGradientBoostingRegressor without
-    categorical splits; ('gb', trees) for a squared-error GradientBoostingRegressor; else None."""
+    categorical splits; ('gb', trees) for a squared-error GradientBoostingRegressor; ('linear+hist', predictors)
+    for the linear + boosting hybrid whose boosting is such a HistGradientBoostingRegressor; else None."""
     from sklearn.ensemble import GradientBoostingRegressor, HistGradientBoostingRegressor
     from sklearn.tree import DecisionTreeRegressor
 
+    from .hybrid import LinearBoostRegressor
+
     kind = type(estimator)
+    if kind is LinearBoostRegressor:
+        boost = getattr(estimator, "boost_", None)
+        coef = getattr(estimator, "coef_", None)
+        if type(boost) is not HistGradientBoostingRegressor or coef is None \
+                or np.shape(coef) != (int(estimator.n_features_in_),) \
+                or int(getattr(boost, "n_features_in_", -1)) != int(estimator.n_features_in_):
+            return None
+        found = _boosted_of(boost)
+        return None if found is None else ("linear+hist", found[1])
     if kind is HistGradientBoostingRegressor:
         predictors = getattr(estimator, "_predictors", None)
         if (not predictors or getattr(estimator, "loss", None) != "squared_error"
@@ -377,7 +397,15 @@ class CompiledForest:
         self.kind = ""  # the scikit-learn class it was made from, when known
         #: gradient boosting's initial estimate per row (a function of the float32 rows), added first; or None
         self.init: Any = None
+        #: a term per row (a function of the float32 rows) added to the walk's result last, as the linear + boosting
+        #: hybrid adds its ridge trend to its boosting's prediction; or None
+        self.offset: Any = None
         self._check()
+
+    @property
+    def averaged(self) -> bool:
+        """True when the prediction is the mean of several trees' leaf values alone (a forest, extra trees)."""
+        return self.roots.size > 1 and self.divisor == self.roots.size and self.init is None and self.offset is None
 
     @property
     def nbytes(self) -> int:
@@ -454,6 +482,11 @@ class CompiledForest:
                CHUNK_ROWS, None if init is None else init[a:].ctypes.data, out[a:].ctypes.data)
 
         in_row_parts(x.shape[0], threads, run)
+        if self.offset is not None:
+            extra = np.asarray(self.offset(x), dtype=np.float64).reshape(-1)
+            if extra.size != x.shape[0]:
+                raise ValueError(f"offsets: {extra.size} values for {x.shape[0]} rows")
+            out += extra
         return out
 
 
@@ -462,6 +495,13 @@ def _compile_boosted(estimator: Any) -> CompiledForest | None:
     if found is None:
         return None
     kind, parts = found
+    if kind == "linear+hist":
+        # the hybrid: its boosting's walk (exactly HistGradientBoostingRegressor.predict), then its ridge trend
+        # added, as LinearBoostRegressor.predict adds them
+        compiled = _compile_boosted(estimator.boost_)
+        if compiled is not None:
+            compiled.offset = estimator.trend
+        return compiled
     n_features = int(estimator.n_features_in_)
     if kind == "hist":
         # scikit-learn: raw = 0 + baseline, then each iteration's tree value added in order (divisor 1)
@@ -487,8 +527,8 @@ def _compile_boosted(estimator: Any) -> CompiledForest | None:
 
 
 def compile_forest(estimator: Any) -> CompiledForest | None:
-    """Flat arrays of a fitted RandomForestRegressor / ExtraTreesRegressor / DecisionTreeRegressor, or of a
-    squared-error (Hist)GradientBoostingRegressor, else None.
+    """Flat arrays of a fitted RandomForestRegressor / ExtraTreesRegressor / DecisionTreeRegressor, of a
+    squared-error (Hist)GradientBoostingRegressor or of the linear + boosting hybrid, else None.
 
     Parameters
     ----------

@@ -16,10 +16,10 @@ Cross-validation (``cv_mode``)
     per-fold n, R, MAE, RMSE, bias and ubRMSD go into the model metadata.
 
 Models: random forest, SVR (standardized factors), CART, histogram gradient boosting, extra trees, and
-a linear trend + gradient boosting hybrid (ridge regression on standardized factors, then boosted
-trees on its residuals), which extrapolates linearly beyond the range of the coarse factors (1 km
-factors span a wider range than their 9 km means). ``auto`` trains several and keeps the one with
-the lowest pooled spatial-CV RMSE.
+a linear trend + gradient boosting hybrid (ridge regression on standardized factors, then histogram
+boosting of its residuals: :class:`.hybrid.LinearBoostRegressor`), which extrapolates linearly beyond the
+range of the coarse factors (1 km factors span a wider range than their 9 km means). ``auto`` trains several
+and keeps the one with the lowest pooled spatial-CV RMSE.
 
 Hyperparameter search (``search_seconds`` > 0): for each model, the default configuration and then
 configurations drawn at random without replacement from a grid of sensible values are scored by the
@@ -74,12 +74,12 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "gbr": {"max_iter": 300, "learning_rate": 0.05, "max_leaf_nodes": 15, "min_samples_leaf": 10,
             "l2_regularization": 1.0, "early_stopping": False},
     "extratrees": {"n_estimators": 200, "min_samples_leaf": 2, "max_features": 1.0},
-    # 50 stages at learning rate 0.1: half the fit time of 100 stages at 0.05 (the bulk of Auto's training when it
-    # keeps the hybrid), the same spatial-CV and transfer RMSE within 1 % on the accuracy-bench scenes, the same
-    # picks and 1 km skill (bench/hybrid_tradeoff.py, bench/README.md); subsampling half the rows or half the
-    # features per split is cheaper still but worse at 1 km or on few factors
-    "linear_gbr": {"n_estimators": 50, "learning_rate": 0.1, "max_depth": 3, "subsample": 0.8,
-                   "min_samples_leaf": 5, "ridge_alpha": 1.0},
+    # histogram boosting of the ridge trend's residuals (hybrid.LinearBoostRegressor), with the previous exact-split
+    # boosting's shape (50 trees of depth 3 at learning rate 0.1, leaves of 5): a fit costs a fifth to a twentieth,
+    # spatial-CV and transfer RMSE within 2.1 % on the accuracy-bench scenes, the same picks (bench/hybrid_tradeoff.py,
+    # bench/README.md); larger trees (15-31 leaves of 20) score worse there
+    "linear_gbr": {"max_iter": 50, "learning_rate": 0.1, "max_depth": 3, "max_leaf_nodes": None,
+                   "min_samples_leaf": 5, "l2_regularization": 0.0, "ridge_alpha": 1.0},
 }
 #: Grids the hyperparameter search draws from (the defaults are always tried first).
 SEARCH_SPACES: dict[str, dict[str, list[Any]]] = {
@@ -88,8 +88,8 @@ SEARCH_SPACES: dict[str, dict[str, list[Any]]] = {
                    "max_features": [0.33, 0.5, 0.7, 1.0]},
     "gbr": {"max_iter": [100, 200, 400], "learning_rate": [0.03, 0.05, 0.1], "max_leaf_nodes": [7, 15, 31],
             "min_samples_leaf": [5, 10, 20], "l2_regularization": [0.0, 1.0]},
-    "linear_gbr": {"n_estimators": [30, 50, 100, 200], "learning_rate": [0.03, 0.05, 0.1], "max_depth": [2, 3],
-                   "min_samples_leaf": [5, 10, 20], "ridge_alpha": [0.1, 1.0, 10.0]},
+    "linear_gbr": {"max_iter": [30, 50, 100, 200], "learning_rate": [0.03, 0.05, 0.1], "max_depth": [2, 3, 4],
+                   "min_samples_leaf": [5, 10, 20], "l2_regularization": [0.0, 1.0], "ridge_alpha": [0.1, 1.0, 10.0]},
     "svr": {"C": [0.1, 0.3, 1.0, 3.0, 10.0], "epsilon": [0.005, 0.01, 0.02, 0.03], "gamma": ["scale", 0.03, 0.1, 0.3]},
     "cart": {"max_depth": [4, 6, 8, 12, 16], "min_samples_leaf": [2, 5, 10, 20]},
 }
@@ -154,31 +154,27 @@ def make_estimator(model_type: str, params: dict[str, Any] | None = None, seed: 
     Returns
     -------
     Any
-        The unfitted estimator (a Pipeline for 'svr'; boosting with a ridge start for 'linear_gbr').
+        The unfitted estimator (a Pipeline for 'svr'; a :class:`.hybrid.LinearBoostRegressor` for 'linear_gbr').
 
     Raises
     ------
     InputError
         A parameter the model does not have, or a bad value.
     """
-    from sklearn.ensemble import (
-        ExtraTreesRegressor,
-        GradientBoostingRegressor,
-        HistGradientBoostingRegressor,
-        RandomForestRegressor,
-    )
-    from sklearn.linear_model import Ridge
+    from sklearn.ensemble import ExtraTreesRegressor, HistGradientBoostingRegressor, RandomForestRegressor
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVR
     from sklearn.tree import DecisionTreeRegressor
 
+    from .hybrid import LinearBoostRegressor
+
     model_type = _check_type(model_type)
     full = dict(DEFAULT_PARAMS[model_type])
     full.update(params or {})
     cls = {"rf": RandomForestRegressor, "svr": SVR, "cart": DecisionTreeRegressor, "gbr": HistGradientBoostingRegressor,
-           "extratrees": ExtraTreesRegressor, "linear_gbr": GradientBoostingRegressor}[model_type]
-    valid = set(cls().get_params()) | ({"ridge_alpha"} if model_type == "linear_gbr" else set())
+           "extratrees": ExtraTreesRegressor, "linear_gbr": LinearBoostRegressor}[model_type]
+    valid = set(cls().get_params())
     unknown = sorted(set(full) - valid)
     if unknown:
         raise InputError(f"The {MODEL_LABELS[model_type]} has no parameter(s) {', '.join(unknown)}; valid ones are "
@@ -186,19 +182,15 @@ def make_estimator(model_type: str, params: dict[str, Any] | None = None, seed: 
     try:
         if model_type in ("rf", "extratrees"):
             return cls(random_state=seed, n_jobs=n_jobs, **full)
-        if model_type in ("cart", "gbr"):
+        if model_type in ("cart", "gbr", "linear_gbr"):
             return cls(random_state=seed, **full)
-        if model_type == "linear_gbr":
-            alpha = float(full.pop("ridge_alpha"))
-            trend = Pipeline([("scale", StandardScaler()), ("ridge", Ridge(alpha=alpha))])
-            return GradientBoostingRegressor(init=trend, random_state=seed, **full)
         return Pipeline([("scale", StandardScaler()), ("svr", SVR(**full))])
     except (TypeError, ValueError) as exc:
         raise InputError(f"Invalid {MODEL_LABELS[model_type]} parameters {full}: {exc}.") from exc
 
 
 def model_params(estimator: Any, model_type: str) -> dict[str, Any]:
-    """The estimator's own settings as JSON values (the SVR step of the pipeline; the ridge alpha of the hybrid).
+    """The estimator's own settings as JSON values (the SVR step of the pipeline).
 
     Parameters
     ----------
@@ -210,16 +202,13 @@ def model_params(estimator: Any, model_type: str) -> dict[str, Any]:
     Returns
     -------
     dict[str, Any]
-        Setting name -> value (numbers, strings, booleans, None); 'ridge_alpha' added for 'linear_gbr'.
+        Setting name -> value (numbers, strings, booleans, None); the hybrid's include 'ridge_alpha'.
     """
     if model_type == "svr":
         raw = estimator.named_steps["svr"].get_params(deep=False)
     else:
         raw = estimator.get_params(deep=False)
-    out = {k: v for k, v in raw.items() if isinstance(v, (int, float, str, bool)) or v is None}
-    if model_type == "linear_gbr":
-        out["ridge_alpha"] = float(estimator.init.named_steps["ridge"].alpha)
-    return out
+    return {k: v for k, v in raw.items() if isinstance(v, (int, float, str, bool)) or v is None}
 
 
 def prepare_for_saving(estimator: Any) -> Any:
@@ -239,7 +228,7 @@ def prepare_for_saving(estimator: Any) -> Any:
     Any
         ``estimator``.
     """
-    steps = [estimator] + list(getattr(estimator, "named_steps", {}).values())
+    steps = [estimator] + list(getattr(estimator, "named_steps", {}).values()) + [getattr(estimator, "boost_", None)]
     for step in steps:
         if hasattr(step, "_feature_subsample_rng"):
             del step._feature_subsample_rng
@@ -295,8 +284,10 @@ def date_groups(dates: np.ndarray) -> np.ndarray:
 
 def _threads(model_type: str, n: int) -> Any:
     """Histogram gradient boosting on small sets runs single-threaded: OpenMP start-up and, on a busy
-    machine, spinning threads dominate fits of a few thousand samples."""
-    if model_type == "gbr" and n < HGB_SINGLE_THREAD_BELOW:
+    machine, spinning threads dominate fits of a few thousand samples. The hybrid's boosting always does: its fits
+    run side by side (:func:`_single_threaded`), each on one core. Entered in the thread that fits or predicts
+    (OpenMP's thread count is a setting of the calling thread)."""
+    if model_type == "linear_gbr" or (model_type == "gbr" and n < HGB_SINGLE_THREAD_BELOW):
         from threadpoolctl import threadpool_limits
 
         return threadpool_limits(1, user_api="openmp")

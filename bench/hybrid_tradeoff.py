@@ -8,11 +8,13 @@ Usage::
 For each scene of ``bench/accuracy.py`` (generated once, cached in ``<out>/scenes``, the same files as
 ``make bench-accuracy``; ``--folds`` 3 as there) and each training-dates folder of a ``bench/run.py`` run
 (``--dates-dir``, 5 folds as its ``train/auto`` row), the scale-aware training pairs are built as ``train`` builds
-them (factor-noise copies included) and every configuration of the hybrid (:data:`CONFIGS`, over
-``train.DEFAULT_PARAMS['linear_gbr']``) is scored as Auto scores it: pooled spatial-CV RMSE, pooled
-scale-transfer RMSE, and whether it beats the random forest by Auto's rule (better on every transfer fold beyond
-their spread and in spatial CV). The fit CPU seconds are those of one fit on every sample (this thread's time).
-The 1 km skill of the chosen settings is the accuracy bench's (``bench/accuracy.py --models rf,linear_gbr``).
+them (factor-noise copies included) and every configuration of the hybrid (:data:`CONFIGS`: the previous
+construction, exact-split gradient boosting with the ridge trend as its start, then histogram boosting of the
+ridge trend's residuals over ``train.DEFAULT_PARAMS['linear_gbr']``) is scored as Auto scores it: pooled
+spatial-CV RMSE, pooled scale-transfer RMSE, and whether it beats the random forest by Auto's rule (better on
+every transfer fold beyond their spread and in spatial CV). The fit CPU seconds are those of one fit on every
+sample (this thread's time; the hybrid's fits run on one core). The 1 km skill of the chosen settings is the
+accuracy bench's (``bench/accuracy.py --models rf,linear_gbr``).
 
 Outputs: a table on stdout and ``<out>/hybrid_tradeoff.json``.
 """
@@ -34,19 +36,34 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 import accuracy  # noqa: E402
 
-#: Settings tried, over the defaults of train.DEFAULT_PARAMS['linear_gbr'] (the previous defaults first).
-CONFIGS: dict[str, dict[str, Any]] = {
-    "100 stages, lr 0.05 (previous)": {"n_estimators": 100, "learning_rate": 0.05, "subsample": 0.8,
-                                       "max_features": None},
-    "50 stages, lr 0.1": {"n_estimators": 50, "learning_rate": 0.1, "subsample": 0.8, "max_features": None},
-    "50 stages, lr 0.1, subsample 0.6": {"n_estimators": 50, "learning_rate": 0.1, "subsample": 0.6,
-                                         "max_features": None},
-    "50 stages, lr 0.1, subsample 0.5": {"n_estimators": 50, "learning_rate": 0.1, "subsample": 0.5,
-                                         "max_features": None},
-    "50 stages, lr 0.1, max_features 0.5": {"n_estimators": 50, "learning_rate": 0.1, "subsample": 0.8,
-                                            "max_features": 0.5},
-    "40 stages, lr 0.125": {"n_estimators": 40, "learning_rate": 0.125, "subsample": 0.8, "max_features": None},
+#: The previous construction of the hybrid (model files written before hold it): exact-split gradient boosting,
+#: 50 stages at learning rate 0.1, starting from the ridge trend on standardized factors.
+PREVIOUS = "GB 50 stages, lr 0.1, depth 3 (previous)"
+#: Settings tried: the previous construction, then histogram boosting over train.DEFAULT_PARAMS['linear_gbr'].
+CONFIGS: dict[str, dict[str, Any] | None] = {
+    PREVIOUS: None,
+    "HGB 50 it, lr 0.1, depth 3, leaf 5 (now)": {},
+    "HGB 100 it, lr 0.05, depth 3, leaf 5": {"max_iter": 100, "learning_rate": 0.05},
+    "HGB 50 it, lr 0.1, depth 3, leaf 5, l2 1": {"l2_regularization": 1.0},
+    "HGB 100 it, lr 0.1, 7 leaves, leaf 10": {"max_iter": 100, "max_depth": None, "max_leaf_nodes": 7,
+                                              "min_samples_leaf": 10},
+    "HGB 100 it, lr 0.1, 15 leaves, leaf 20": {"max_iter": 100, "max_depth": None, "max_leaf_nodes": 15,
+                                               "min_samples_leaf": 20},
+    "HGB 100 it, lr 0.1, 31 leaves, leaf 20": {"max_iter": 100, "max_depth": None, "max_leaf_nodes": 31,
+                                               "min_samples_leaf": 20},
 }
+
+
+def previous_hybrid(seed: int) -> Any:
+    """The hybrid as it was built before histogram boosting (as train.make_estimator made it)."""
+    from sklearn.ensemble import GradientBoostingRegressor
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    trend = Pipeline([("scale", StandardScaler()), ("ridge", Ridge(alpha=1.0))])
+    return GradientBoostingRegressor(init=trend, n_estimators=50, learning_rate=0.1, max_depth=3, subsample=0.8,
+                                     min_samples_leaf=5, random_state=seed)
 
 
 def _pairs(smaps: list[str], stacks: list[str], folds: int) -> Any:
@@ -69,7 +86,7 @@ def score_scene(name: str, smaps: list[str], stacks: list[str], folds: int) -> l
     rows = [{"scene": name, "config": "random forest (Auto's baseline)", "samples": int(pairs.y.size),
              "cv_rmse": rf_cv, "transfer_rmse": rf_tr["pooled"]["rmse"], "fit_cpu_s": None, "beats_rf": None}]
     for label, params in CONFIGS.items():
-        est = tr.make_estimator("linear_gbr", params, 0, 1)
+        est = previous_hybrid(0) if params is None else tr.make_estimator("linear_gbr", params, 0, 1)
         c0 = time.thread_time()
         tr._fit(est, pairs.X, pairs.y, "linear_gbr", 0)
         fit_cpu = time.thread_time() - c0
@@ -79,7 +96,7 @@ def score_scene(name: str, smaps: list[str], stacks: list[str], folds: int) -> l
         rows.append({"scene": name, "config": label, "samples": int(pairs.y.size), "cv_rmse": cv,
                      "transfer_rmse": res["pooled"]["rmse"], "fit_cpu_s": round(fit_cpu, 3),
                      "beats_rf": bool(clear and res["pooled"]["rmse"] < rf_tr["pooled"]["rmse"] and cv < rf_cv)})
-        print(f"  {name:<14s} {label:<52s} fit {fit_cpu:6.2f} s CPU  CV RMSE {cv:.5f}  transfer RMSE "
+        print(f"  {name:<14s} {label:<46s} fit {fit_cpu:6.2f} s CPU  CV RMSE {cv:.5f}  transfer RMSE "
               f"{res['pooled']['rmse']:.5f}  beats RF {rows[-1]['beats_rf']}", flush=True)
     return rows
 

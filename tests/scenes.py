@@ -9,6 +9,7 @@ tests assert against the truth the scene was built from.
 * :func:`build_scene`: the sample scene aligned into stacks and a quickly trained model (series, reports);
 * the downscale scene (``DS_*``, :func:`save_ds_model`, :func:`ds_fields`, :func:`write_ds_stack`): a model
   that reproduces :func:`ds_relation` exactly (downscale, residual correction);
+* :func:`previous_hybrid`: the linear + boosting hybrid as model files written before histogram boosting hold it;
 * :func:`residual_scene`: a two-factor model, a stack and aligned SMAP cells (Processing downscale tests);
 * :func:`export_configs`: Earth Engine export tasks of constant images (task and monitor tests);
 * :func:`request_objects`, :func:`downscale_objects`: keyword arguments as the Earth Engine chain's request
@@ -178,6 +179,21 @@ DS_FEATURES = ["ndvi", "lst", "landcover=10", "landcover=20"]
 DS_FACTORS = [{"name": "ndvi", "kind": "continuous", "classes": []},
            {"name": "lst", "kind": "continuous", "classes": []},
            {"name": "landcover", "kind": "categorical", "classes": [10, 20]}]
+
+
+def previous_hybrid(seed: int = 0, **params: Any) -> Any:
+    """The linear + boosting hybrid as train built it before histogram boosting (the model files written then hold
+    it): exact-split gradient boosting, 50 stages at learning rate 0.1, starting from a ridge trend on standardized
+    factors; ``params`` override the boosting's settings."""
+    from sklearn.ensemble import GradientBoostingRegressor
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    settings = {"n_estimators": 50, "learning_rate": 0.1, "max_depth": 3, "subsample": 0.8, "min_samples_leaf": 5}
+    settings.update(params)
+    trend = Pipeline([("scale", StandardScaler()), ("ridge", Ridge(alpha=1.0))])
+    return GradientBoostingRegressor(init=trend, random_state=seed, **settings)
 
 
 def ds_relation(ndvi, lst, lc):

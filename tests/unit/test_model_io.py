@@ -19,9 +19,10 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
 from sklearn.tree import DecisionTreeRegressor
 
-from smdownscale.algorithms import model_io
+from smdownscale.algorithms import inference, model_io, native, train
 from smdownscale.algorithms.errors import ModelFileError
 from smdownscale.algorithms.model_io import ALLOWED_TYPES, load_model, read_meta, save_model
+from smdownscale.tests.scenes import previous_hybrid
 
 META = {"model_type": "rf", "features": ["ndvi", "lst_day"], "n_samples": 200, "cv": {"r": float("nan")}}
 
@@ -38,6 +39,8 @@ MODELS = {
     "cart": lambda: DecisionTreeRegressor(min_samples_leaf=5, max_depth=12),
     "svr": lambda: Pipeline([("scale", StandardScaler()), ("svr", SVR(epsilon=0.005))]),
     "gbr": lambda: GradientBoostingRegressor(n_estimators=5, random_state=0),
+    "linear_gbr": lambda: train.make_estimator("linear_gbr", {"max_iter": 20}, 0, 1),
+    "linear_gbr-previous": lambda: previous_hybrid(0, n_estimators=10),
 }
 
 
@@ -63,7 +66,7 @@ def _schema_types(path):
 @pytest.mark.parametrize("kind", sorted(MODELS))
 def test_round_trip_predicts_identically(tmp_path, kind):
     x, y = _xy()
-    est = MODELS[kind]().fit(x, y)
+    est = train.prepare_for_saving(MODELS[kind]().fit(x, y))
     path = str(tmp_path / f"{kind}.smdmodel")
     save_model(path, est, dict(META, array=np.arange(3), scalar=np.float32(0.5)))
     # every type skops writes for the supported models is on the allowlist
@@ -77,6 +80,44 @@ def test_round_trip_predicts_identically(tmp_path, kind):
     assert np.isnan(meta["cv"]["r"])
     assert read_meta(path)["n_samples"] == 200
     assert [f for f in os.listdir(tmp_path)] == [f"{kind}.smdmodel"]
+
+
+def test_hybrid_files_name_its_class_by_the_plugin_package(tmp_path):
+    # the hybrid is our own class: its files name it as smdownscale.algorithms.hybrid, which the allowlist holds
+    # (and nothing else of ours); its boosting and the previous construction's pieces are scikit-learn's
+    x, y = _xy()
+    path = str(tmp_path / "h.smdmodel")
+    save_model(path, train.prepare_for_saving(MODELS["linear_gbr"]().fit(x, y)), META)
+    types = _schema_types(path)
+    assert ("smdownscale.algorithms.hybrid", "LinearBoostRegressor") in types
+    assert ("sklearn.ensemble._hist_gradient_boosting.gradient_boosting", "HistGradientBoostingRegressor") in types
+    assert [t for t in ALLOWED_TYPES if t[0].startswith("smdownscale")] == [
+        ("smdownscale.algorithms.hybrid", "LinearBoostRegressor")]
+    assert not {("sklearn.ensemble._gb", "GradientBoostingRegressor"), ("sklearn.linear_model._ridge", "Ridge")} & types
+
+
+def test_hybrid_files_written_before_histogram_boosting_load_and_predict_as_before(tmp_path):
+    # a model file of the previous hybrid (gradient boosting with the ridge pipeline as its init), written as train
+    # wrote it, loads and predicts exactly what the fitted estimator predicted, with scikit-learn and the walker
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3000, 6))
+    y = 0.2 + 0.05 * x[:, 0] - 0.03 * x[:, 1] + 0.04 * np.sin(2 * x[:, 2]) + 0.01 * rng.normal(size=3000)
+    fitted = train.prepare_for_saving(previous_hybrid(0).fit(x, y))
+    path = str(tmp_path / "previous.smdmodel")
+    save_model(path, fitted, {"model_type": "linear_gbr", "params": {"n_estimators": 50, "ridge_alpha": 1.0}})
+    assert {("sklearn.ensemble._gb", "GradientBoostingRegressor"), ("sklearn.linear_model._ridge", "Ridge"),
+            ("sklearn.pipeline", "Pipeline")} <= _schema_types(path)
+    assert model_io.load_compiled(path) is None and model_io.load_trees(path) is None  # not a forest: skops loads it
+    loaded, meta = load_model(path)
+    assert type(loaded) is GradientBoostingRegressor and type(loaded.init_).__name__ == "Pipeline"
+    assert meta["params"]["n_estimators"] == 50 and len(loaded.estimators_) == 50
+    xt = rng.normal(size=(20000, 6)).astype(np.float32)
+    expected = fitted.predict(xt)
+    assert expected.std() > 0.03
+    np.testing.assert_array_equal(loaded.predict(xt), expected)
+    predictor = inference.Predictor(loaded)
+    assert predictor.backend == ("compiled tree walker" if native.available() else "scikit-learn")
+    np.testing.assert_array_equal(predictor.predict(xt), expected)
 
 
 def test_save_refuses_non_json_meta_and_leaves_nothing(tmp_path):

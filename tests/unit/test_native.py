@@ -24,6 +24,8 @@ from sklearn.tree import DecisionTreeRegressor, ExtraTreeRegressor
 
 from smdownscale.algorithms import inference, model_io, native
 from smdownscale.algorithms.errors import ModelFileError
+from smdownscale.algorithms.hybrid import LinearBoostRegressor
+from smdownscale.tests.scenes import previous_hybrid
 
 
 def _data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -191,11 +193,17 @@ def test_load_compiled_predicts_what_load_model_predicts(tmp_path, name):
 def test_load_compiled_leaves_other_models_to_skops(tmp_path):
     x, y = _data(500)
     for est in (HistGradientBoostingRegressor(max_iter=5, random_state=0).fit(x, y),
-                Pipeline([("s", StandardScaler()), ("m", SVR())]).fit(x, y)):
+                Pipeline([("s", StandardScaler()), ("m", SVR())]).fit(x, y),
+                LinearBoostRegressor(max_iter=5, random_state=0).fit(x, y)):
         path = _save(tmp_path, est, f"{type(est).__name__}.smdmodel")
         assert model_io.load_compiled(path) is None
         assert model_io.load_trees(path) is None
-        assert hasattr(model_io.load_model(path)[0], "predict")
+        loaded = model_io.load_model(path)[0]
+        np.testing.assert_array_equal(loaded.predict(x), est.predict(x))
+        if type(est) is LinearBoostRegressor:  # loaded with skops, then walked
+            predictor = inference.Predictor(loaded)
+            assert predictor.backend == "compiled tree walker"
+            np.testing.assert_array_equal(predictor.predict(x), est.predict(x))
 
 
 @pytest.mark.parametrize("name", ["rf", "et", "cart", "stumps"])
@@ -335,6 +343,9 @@ BOOSTED = {
     "hgb-deep": lambda: HistGradientBoostingRegressor(max_iter=60, max_leaf_nodes=63, learning_rate=0.2,
                                                       random_state=0),
     "linear_gbr": lambda: __import__("smdownscale.algorithms.train", fromlist=["x"]).make_estimator("linear_gbr"),
+    "linear_gbr-deep": lambda: LinearBoostRegressor(max_iter=60, max_leaf_nodes=63, min_samples_leaf=3,
+                                                    l2_regularization=1.0, ridge_alpha=10.0, random_state=0),
+    "linear_gbr-previous": lambda: previous_hybrid(0),  # model files written before histogram boosting
     "gb-plain": lambda: GradientBoostingRegressor(n_estimators=40, max_depth=4, learning_rate=0.1, random_state=0),
 }
 
@@ -354,6 +365,46 @@ def test_boosted_trees_bit_identical_to_scikit_learn(name):
     predictor = inference.Predictor(est)
     assert predictor.backend == "compiled tree walker" and predictor.estimator is None
     np.testing.assert_array_equal(predictor.predict(xt), expected)
+    # a boosted model's trees are summed, not averaged: it has no spread (downscale's uncertainty refuses it)
+    assert not compiled.averaged and not predictor.has_spread
+
+
+def test_hybrid_walk_is_its_boosting_walk_plus_its_trend():
+    # the walk of the hybrid is exactly its HistGradientBoostingRegressor's (baseline first, then every tree in
+    # order), and its ridge trend is added last, as LinearBoostRegressor.predict adds them
+    x, y = _data(4000)
+    est = LinearBoostRegressor(max_iter=30, random_state=0).fit(x, y)
+    assert est.boost_.n_iter_ == 30  # early stopping off, even above 10,000 rows
+    compiled = native.compile_forest(est)
+    assert compiled.init is None and compiled.offset is not None and compiled.roots.size == 31
+    xt, _ = _data(20000, seed=5)
+    trend = est.trend(xt)
+    boost = est.boost_.predict(xt)
+    np.testing.assert_array_equal(compiled.predict(xt, 2), boost + trend)
+    np.testing.assert_array_equal(est.predict(xt), trend + boost)
+    assert np.corrcoef(trend, est.predict(xt))[0, 1] > 0.3 and boost.std() > 0.1  # both parts carry signal
+    # the trend of a row does not depend on the rows predicted with it (no BLAS product over the block)
+    parts = np.concatenate([est.trend(xt[:1]), est.trend(xt[1:4097]), est.trend(xt[4097:])])
+    np.testing.assert_array_equal(parts, trend)
+    np.testing.assert_array_equal(native.compile_forest(est).predict(xt[7:8], 1), est.predict(xt[7:8]))
+
+
+def test_hybrid_walk_on_float64_rows_is_the_prediction_of_their_float32_values():
+    # the walker reads float32 rows (downscale's design matrices are float32, and there it equals the estimator bit
+    # for bit); float64 rows are rounded to float32 first, as for every tree model it walks: its values are then the
+    # estimator's on the rounded rows, and within the model's change over one float32 step of the exact ones
+    x, y = _data(4000)
+    est = LinearBoostRegressor(random_state=0).fit(x, y)
+    rng = np.random.default_rng(9)
+    x64 = rng.normal(size=(20000, 5))
+    x64[:, 4] = rng.integers(0, 2, x64.shape[0])
+    compiled = native.compile_forest(est)
+    walked = compiled.predict(x64, 2)
+    np.testing.assert_array_equal(walked, est.predict(x64.astype(np.float32)))
+    gap = np.abs(walked - est.predict(x64))
+    assert gap.max() > 0  # float64 rows are not walked exactly ...
+    # ... the rounding moves the trend (by less than 1e-6 here) and, for a few rows, crosses a split
+    assert np.mean(gap < 1e-6) > 0.99
 
 
 def test_boosted_models_the_walker_cannot_sum_stay_with_scikit_learn():

@@ -125,3 +125,39 @@ def test_cancel_during_side_by_side_folds_stops_them_and_writes_nothing(scene, t
     assert all(name.startswith("smd-fit") for _, _, name in fits)
     assert not any(t.name.startswith("smd-fit") for t in threading.enumerate())  # no thread left running
     assert not os.path.exists(out) and os.listdir(tmp_path) == []
+
+
+def test_hybrid_fits_side_by_side_use_one_openmp_thread_each(scene, tmp_path, monkeypatch):
+    # the hybrid's histogram boosting would use every core through OpenMP; beside each other, its fits and fold
+    # predictions take one each (OpenMP's thread count is set in the thread that fits, never in the caller's)
+    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+    from smdownscale.algorithms.hybrid import LinearBoostRegressor
+
+    seen: list[tuple[str, str, int]] = []
+    real_fit, real_predict = LinearBoostRegressor.fit, LinearBoostRegressor.predict
+
+    def fit(self, x, y):
+        seen.append(("fit", threading.current_thread().name, _openmp_effective_n_threads()))
+        return real_fit(self, x, y)
+
+    def predict(self, x):
+        seen.append(("predict", threading.current_thread().name, _openmp_effective_n_threads()))
+        return real_predict(self, x)
+
+    monkeypatch.setattr(LinearBoostRegressor, "fit", fit)
+    monkeypatch.setattr(LinearBoostRegressor, "predict", predict)
+    before = _openmp_effective_n_threads()
+    train_model(TrainRequest(scene["sm"], scene["stacks"], str(tmp_path / "h.smdmodel"), "linear_gbr", cv_folds=3,
+                             n_jobs=2))
+    # 3 spatial + 3 random folds, 6 transfer folds and the final fit; a prediction per fold
+    assert sum(kind == "fit" for kind, _, _ in seen) == 13 and sum(kind == "predict" for kind, _, _ in seen) == 12
+    assert {name.rsplit("_", 1)[0] for _, name, _ in seen} == {"smd-fit"}
+    assert {threads for _, _, threads in seen} == {1}
+    assert _openmp_effective_n_threads() == before
+    unlimited: list[int] = []
+    probe = threading.Thread(target=lambda: unlimited.append(_openmp_effective_n_threads()))
+    probe.start()
+    probe.join()
+    if (os.cpu_count() or 1) > 1 and "OMP_NUM_THREADS" not in os.environ:
+        assert unlimited[0] > 1  # a thread of its own would have used every core

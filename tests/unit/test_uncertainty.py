@@ -4,13 +4,15 @@ import os
 
 import numpy as np
 import pytest
-from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
+from sklearn.ensemble import ExtraTreesRegressor, HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.tree import DecisionTreeRegressor
 
 from smdownscale.algorithms import model_io
 from smdownscale.algorithms.downscale import SPREAD_BAND_NAME, downscale
 from smdownscale.algorithms.errors import Canceled, InputError
+from smdownscale.algorithms.hybrid import LinearBoostRegressor
 from smdownscale.algorithms.raster import Grid, read_all, srs_from_user, write_raster
+from smdownscale.algorithms.train import prepare_for_saving
 
 UTM = srs_from_user("EPSG:32650").ExportToWkt()
 W, H = 50, 40
@@ -27,12 +29,14 @@ def _fit(kind="rf", seed=0):
     y = 0.1 + 0.3 * x[:, 0] + noise
     est = {"rf": RandomForestRegressor(n_estimators=40, min_samples_leaf=1, random_state=0, n_jobs=1),
            "extratrees": ExtraTreesRegressor(n_estimators=40, bootstrap=True, random_state=0, n_jobs=1),
-           "cart": DecisionTreeRegressor(random_state=0)}[kind]
+           "cart": DecisionTreeRegressor(random_state=0),
+           "gbr": HistGradientBoostingRegressor(max_iter=20, random_state=0),
+           "linear_gbr": LinearBoostRegressor(max_iter=20, random_state=0)}[kind]
     return est.fit(x, y)
 
 
 def _model(path, kind="rf"):
-    est = _fit(kind)
+    est = prepare_for_saving(_fit(kind))
     model_io.save_model(str(path), est, {"features": ["ndvi", "lst"], "factors": FACTORS, "model_type": kind,
                                          "units": "m3/m3"})
     return str(path), est
@@ -90,8 +94,9 @@ def test_calibration_on_a_synthetic_case(tmp_path):
     assert 0.55 < inside.mean() < 0.95
 
 
-def test_other_models_are_refused_before_writing(tmp_path):
-    model, _ = _model(tmp_path / "m.smdmodel", "cart")
+@pytest.mark.parametrize("kind", ["cart", "gbr", "linear_gbr"])  # boosted trees are summed, not averaged
+def test_other_models_are_refused_before_writing(tmp_path, kind):
+    model, _ = _model(tmp_path / "m.smdmodel", kind)
     stack, _, _ = _stack(tmp_path / "factors.tif")
     with pytest.raises(InputError, match="spread of a forest's trees.*random forest or extra trees"):
         downscale(model, stack, str(tmp_path / "sm.tif"), residual="none", uncertainty=str(tmp_path / "sd.tif"))
