@@ -876,8 +876,9 @@ class TemporalFill:
     def _level(self, k: int, src: _Source, name: str) -> np.ndarray | None:
         """The mean of (stack - source ``k``) in band ``name`` over the pixels valid in both, per tile of
         :data:`LEVEL_TILE` x :data:`LEVEL_TILE` pixels (tiles without such pixels take the nearest tile's); None for
-        a band the source lacks or valid on no common pixel (not filled). Computed on first use (one
-        read of the band in the stack and in the source), so dates never consulted cost nothing."""
+        a band the source lacks or valid on no common pixel (not filled). Computed on first use, with those of the
+        stack's other bands with gaps (:attr:`gappy`, when known) in the same read of the stack and of the source,
+        so dates never consulted cost nothing."""
         key = (k, name)
         if key in self._levels:
             return self._levels[key]
@@ -888,30 +889,41 @@ class TemporalFill:
         if name in self._categorical:  # a class is taken as it is: no level to compute
             self._levels[key] = np.zeros((1, 1))
             return self._levels[key]
+        # every band with gaps that this source can give is levelled in the same pass (one read of the stack and of
+        # the source, however many bands: a pixel-interleaved file decodes all its bands' tiles at each read)
+        names = [name] + sorted(n for n in (self._gappy or ()) if n != name and n in src.bands
+                                and n not in self._categorical and (k, n) not in self._levels)
         h, w = self.grid.height, self.grid.width
         th, tw = -(-h // LEVEL_TILE), -(-w // LEVEL_TILE)
-        sums, counts = np.zeros(th * tw), np.zeros(th * tw)
+        sums, counts = np.zeros((len(names), th * tw)), np.zeros((len(names), th * tw))
         ds = raster.open_raster(self._stack_path)
         try:
-            own_band = raster.band_names(ds, self._stack_path).index(name) + 1
+            own_names = raster.band_names(ds, self._stack_path)
+            names = [n for n in names if n in own_names]
+            own_bands = [own_names.index(n) + 1 for n in names]
+            src_bands = [src.bands[n] for n in names]
             for row0 in range(0, h, LEVEL_TILE * 8):
                 if self._is_canceled is not None and self._is_canceled():
                     raise Canceled()
                 nrows = min(LEVEL_TILE * 8, h - row0)
-                own = raster.read_block(ds, row0, nrows, [own_band], np.float64, sources=[self._stack_path])[0]
-                v = raster.read_block(src.ds, row0, nrows, [band], np.float64, sources=[src.path])[0]
-                d = own - v
-                ok = np.isfinite(d)
+                own = raster.read_block(ds, row0, nrows, own_bands, np.float64, sources=[self._stack_path])
+                v = raster.read_block(src.ds, row0, nrows, src_bands, np.float64, sources=[src.path])
                 tile = (np.arange(row0, row0 + nrows) // LEVEL_TILE)[:, None] * tw + np.arange(w)[None, :] // LEVEL_TILE
-                sums += np.bincount(tile[ok], d[ok], th * tw)
-                counts += np.bincount(tile[ok], None, th * tw)
+                for b in range(len(names)):
+                    d = own[b] - v[b]
+                    ok = np.isfinite(d)
+                    sums[b] += np.bincount(tile[ok], d[ok], th * tw)
+                    counts[b] += np.bincount(tile[ok], None, th * tw)
         finally:
             ds = None
-        level = None
-        if (counts > 0).any():
-            level = _nearest_fill(np.where(counts > 0, sums / np.maximum(counts, 1), np.nan).reshape(th, tw))
-        self._levels[key] = level
-        return level
+        self._levels[key] = None  # the band is not in the stack
+        for b, n in enumerate(names):
+            level = None
+            if (counts[b] > 0).any():
+                level = _nearest_fill(np.where(counts[b] > 0, sums[b] / np.maximum(counts[b], 1),
+                                               np.nan).reshape(th, tw))
+            self._levels[(k, n)] = level
+        return self._levels[key]
 
     def _surface(self, level: np.ndarray, row0: int, nrows: int) -> np.ndarray:
         """(nrows, width) the tile levels interpolated bilinearly between the tile centres."""

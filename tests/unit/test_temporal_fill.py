@@ -761,3 +761,37 @@ def test_evidence_only_where_a_factor_misses_gives_the_same_values_there(tmp_pat
     np.testing.assert_array_equal(fill.origin, origin_full)
     assert missing.sum() == 3 and np.isfinite(part[missing]).all()  # lst_diff at A and B, lst_day at A
     assert not np.allclose(full[~missing], own[~missing])  # the full evidence differs elsewhere: the test can fail
+
+
+def test_levels_of_every_gappy_band_come_from_one_read_of_each_file(tmp_path, monkeypatch):
+    """Two bands with holes: the neighbour's levels of both are computed in the same pass (one multi-band read of
+    the stack and of the neighbour per block of rows, not one pass per band), with the values of one band at a
+    time."""
+    from smdownscale.algorithms import raster
+
+    rng = np.random.default_rng(3)
+    ndvi, lst = rng.uniform(0.2, 0.7, (H, W)), rng.uniform(285.0, 300.0, (H, W))
+    today = np.stack([ndvi, lst])
+    today[0, 2, 3] = np.nan
+    today[1, 10, 11] = np.nan
+    # the neighbour: NDVI 0.05 lower on the left half, 0.02 higher on the right; LST 4 K cooler everywhere
+    other = np.stack([ndvi + np.where(np.arange(W) < W // 2, -0.05, 0.02)[None, :], lst - 4.0])
+    write_raster(str(tmp_path / "f_20230610.tif"), FINE, today, names=["ndvi", "lst"])
+    write_raster(str(tmp_path / "f_20230608.tif"), FINE, other, names=["ndvi", "lst"])
+    reads = []
+    real = raster.read_block
+
+    def spy(ds, row0, nrows, bands=None, dtype=np.float32, sources=None):
+        reads.append((os.path.basename(sources[0]) if sources else "", tuple(bands or ()), nrows))
+        return real(ds, row0, nrows, bands, dtype, sources)
+
+    monkeypatch.setattr(raster, "read_block", spy)
+    fill = TemporalFill(str(tmp_path / "f_20230610.tif"), FINE, [str(tmp_path / "f_20230608.tif")], 3)
+    fill.set_gappy(["ndvi", "lst"])
+    raw = today.copy()
+    fill(0, H, ["ndvi", "lst"], raw)
+    # moved to today's level: the hole's true value wherever the tile's difference is the same everywhere
+    assert raw[0, 2, 3] == pytest.approx(ndvi[2, 3], abs=1e-6)  # float32 files
+    assert raw[1, 10, 11] == pytest.approx(lst[10, 11], abs=1e-4)
+    levelling = [(name, bands) for name, bands, nrows in reads if nrows == H and len(bands) > 1]
+    assert sorted(levelling) == [("f_20230608.tif", (1, 2)), ("f_20230610.tif", (1, 2))]
