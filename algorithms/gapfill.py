@@ -648,7 +648,8 @@ class TemporalFill:
     (tiles without a common pixel take the nearest tile's); a categorical band of the stack is taken as it is
     (a class code has no level). A neighbour with no pixel valid on both dates in a
     band gives nothing for it. A neighbour's level in a band is computed the first time that band is taken from it
-    (one read of the band in both; per tile one number), so neighbours never consulted cost nothing. Otherwise
+    (with those of the other bands with gaps, in one read of the stack and of the neighbour; per tile one number), so
+    neighbours never consulted cost nothing. Otherwise
     only the rows of the block are read from each neighbour, one band at a time, and only while pixels are
     missing: memory does not depend on the extent or the number of dates. :attr:`mask` is the last block's pixels
     where some factor came from another date and :attr:`origin` which dates gave them; :meth:`credit` counts the
@@ -808,6 +809,7 @@ class TemporalFill:
         if raw is None:
             raw = reader.read_raw(row0, nrows)
         if raw is None:
+            self.origin = None
             return reader.derive(raw, nrows)
         names = reader.raw_names
         own = raw.copy()
@@ -820,10 +822,14 @@ class TemporalFill:
                 gone = missing[inputs].any(axis=0)
                 for b in inputs:
                     blank[b] |= gone
+        replaced = np.zeros(own.shape, bool)
         for k, name in enumerate(names):
             if name in gappy:  # the others (e.g. lst_night beside a cloudy lst_day) stay the stack's own
                 own[k][blank[k]] = np.nan
-        self(row0, nrows, names, own, missing)
+                replaced[k] = blank[k]
+        # counted: the missing values and, where a factor misses, the observed ones the neighbours replace (their
+        # dates enter the map too, e.g. lst_night's beside a missing lst_day in lst_diff)
+        self(row0, nrows, names, own, missing | (replaced if not everywhere else False))
         assert self.origin is not None
         self.origin = reader.combine(self.origin)
         return reader.derive(own, nrows)

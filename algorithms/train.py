@@ -177,11 +177,22 @@ def make_estimator(model_type: str, params: dict[str, Any] | None = None, seed: 
     valid = set(cls().get_params())
     unknown = sorted(set(full) - valid)
     if unknown:
+        hint = ""
+        if model_type == "linear_gbr" and set(unknown) & {"n_estimators", "subsample"}:
+            hint = (" Its boosting is histogram gradient boosting now: 'n_estimators' is 'max_iter', and "
+                    "'subsample' has no equivalent (leave it out).")
         raise InputError(f"The {MODEL_LABELS[model_type]} has no parameter(s) {', '.join(unknown)}; valid ones are "
-                         f"{', '.join(sorted(valid))}.")
+                         f"{', '.join(sorted(valid))}.{hint}")
+    if model_type == "linear_gbr":
+        alpha = full.get("ridge_alpha")
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not (np.isfinite(alpha) and alpha >= 0):
+            raise InputError(f"Invalid {MODEL_LABELS[model_type]} parameter ridge_alpha={alpha!r}: give a number of 0 "
+                             "or more (the ridge penalty of the linear trend, e.g. 1.0).")
     try:
         if model_type in ("rf", "extratrees"):
             return cls(random_state=seed, n_jobs=n_jobs, **full)
+        if model_type == "linear_gbr":  # its boosting's settings checked now, not after pairing in fit
+            HistGradientBoostingRegressor(**{k: v for k, v in full.items() if k != "ridge_alpha"})._validate_params()
         if model_type in ("cart", "gbr", "linear_gbr"):
             return cls(random_state=seed, **full)
         return Pipeline([("scale", StandardScaler()), ("svr", SVR(**full))])

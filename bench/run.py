@@ -938,10 +938,10 @@ def run(args: argparse.Namespace) -> dict:
         "scaling": curve, "year": year,
         "targets": targets,
     }
-    table = _table(rows) + "\n\nEvery model type (train on the pooled coarse pairs; one day of the scene with " \
-        "residual correction; peak RSS of each):\n\n" + _models_md(model_table)
+    table = _table(rows) + "\n\nEvery model type (train on the pooled coarse pairs; one day of the scene as by " \
+        "default: gap filling, contrast detail, residual correction; peak RSS of each):\n\n" + _models_md(model_table)
     table += "\n" + _extras_md(auto_cmp, search, _svr_summary(bench))
-    lines = [table, "", "Scaling (downscale with residual correction, model already loaded; the peak includes "
+    lines = [table, "", "Scaling (downscale as by default, model already loaded; the peak includes "
              "loading it):", "", "| Mpx | wall s | s per Mpx | peak RSS MB |", "|---:|---:|---:|---:|"]
     lines += [f"| {c['mpx']:.3f} | {c['wall_s']:.2f} | {c['s_per_mpx']:.2f} | {c['peak_rss_mb']:.0f} |" for c in curve]
     lines += ["", f"365 dates: first date {first:.1f} s, then {steady:.1f} s per date -> downscale "

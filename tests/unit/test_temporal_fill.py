@@ -758,7 +758,8 @@ def test_evidence_only_where_a_factor_misses_gives_the_same_values_there(tmp_pat
     missing = ~np.isfinite(own)
     np.testing.assert_array_equal(part[missing], full[missing])
     np.testing.assert_array_equal(part[~missing], own[~missing])
-    np.testing.assert_array_equal(fill.origin, origin_full)
+    # every date the full evidence credits, and also those of observed inputs replaced where a factor misses
+    np.testing.assert_array_equal(fill.origin & origin_full, origin_full)
     assert missing.sum() == 3 and np.isfinite(part[missing]).all()  # lst_diff at A and B, lst_day at A
     assert not np.allclose(full[~missing], own[~missing])  # the full evidence differs elsewhere: the test can fail
 
@@ -795,3 +796,33 @@ def test_levels_of_every_gappy_band_come_from_one_read_of_each_file(tmp_path, mo
     assert raw[1, 10, 11] == pytest.approx(lst[10, 11], abs=1e-4)
     levelling = [(name, bands) for name, bands, nrows in reads if nrows == H and len(bands) > 1]
     assert sorted(levelling) == [("f_20230608.tif", (1, 2)), ("f_20230610.tif", (1, 2))]
+
+
+def test_a_date_that_replaced_an_observed_input_of_a_derived_factor_is_credited(tmp_path):
+    """lst_diff at A misses because lst_day does; the nearer date has lst_day but not lst_night there, the farther
+    one both. Gap filling takes lst_day from the nearer date and lst_night from the farther one (the stack's own
+    lst_night is replaced so both come from the same neighbouring days): lst_diff at A credits both dates."""
+    from smdownscale.algorithms.derived import StackReader
+
+    rng = np.random.default_rng(11)
+    day, night = 300.0 + rng.normal(0.0, 2.0, (H, W)), 280.0 + rng.normal(0.0, 1.0, (H, W))
+    a = (8, 15)
+    near_night = night - 2.0
+    near_night[a] = np.nan
+    near, far = str(tmp_path / "f_20230609.tif"), str(tmp_path / "f_20230606.tif")
+    write_raster(near, FINE, np.stack([day - 1.0, near_night]), names=["lst_day", "lst_night"])
+    write_raster(far, FINE, np.stack([day - 3.0, night - 4.0]), names=["lst_day", "lst_night"])
+    own_day = day.copy()
+    own_day[a] = np.nan
+    target = str(tmp_path / "f_20230610.tif")
+    write_raster(target, FINE, np.stack([own_day, night]), names=["lst_day", "lst_night"])
+    fill = TemporalFill(target, FINE, [near, far], 5)
+    fill.set_gappy(["lst_day", "lst_night"])
+    reader = StackReader(gdal.Open(target), ["lst_diff", "lst_day"], target)
+    raw = reader.read_raw(8, 1)
+    part = fill.evidence(reader, 8, 1, raw, everywhere=False)
+    assert np.isfinite(part[0, 0, a[1]])
+    bits = {os.path.basename(src.path): 1 << k for k, src in enumerate(fill.sources)}
+    near_bit, far_bit = bits["f_20230609.tif"], bits["f_20230606.tif"]
+    assert int(fill.origin[0, 0, a[1]]) == near_bit | far_bit  # lst_diff: lst_day from near, lst_night from far
+    assert int(fill.origin[1, 0, a[1]]) == near_bit  # lst_day itself from the nearer date

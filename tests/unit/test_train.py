@@ -12,7 +12,7 @@ from smdownscale.algorithms import model_io
 from smdownscale.algorithms import train as train_mod
 from smdownscale.algorithms.errors import Canceled, InputError
 from smdownscale.algorithms.features import FactorSpec, coarse_pairs, fine_design
-from smdownscale.algorithms.train import TrainRequest, cv_table, spatial_groups, train_model
+from smdownscale.algorithms.train import TrainRequest, cv_table, make_estimator, spatial_groups, train_model
 from smdownscale.tests.scenes import DATES, MORE_DATES, make_scene, nonlinear_sm, smooth_field
 
 
@@ -139,6 +139,19 @@ def test_selected_factors_and_params(scene, tmp_path):
         train_model(TrainRequest(scene["sm"], scene["stacks"], out, "xgb"))
     with pytest.raises(InputError, match="must be 0 \\(none\\) or at least 2"):
         train_model(TrainRequest(scene["sm"], scene["stacks"], out, "rf", cv_folds=1))
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"ridge_alpha": None}, "ridge_alpha=None: give a number of 0 or more"),
+    ({"ridge_alpha": -1.0}, "ridge_alpha=-1.0: give a number of 0 or more"),
+    ({"max_iter": 0}, "'max_iter' parameter of HistGradientBoostingRegressor must be an int in the range"),
+    ({"n_estimators": 100}, "no parameter.*n_estimators.*'n_estimators' is 'max_iter'"),
+])
+def test_bad_hybrid_settings_are_refused_before_any_pairing(params, message):
+    """Caught when the estimator is made (TrainRequest.check), with the setting named; not after pairing, as a fit
+    failure blamed on the factors."""
+    with pytest.raises(InputError, match=message):
+        make_estimator("linear_gbr", params)
 
 
 def test_cancel_and_errors_leave_no_file(scene, tmp_path):
