@@ -301,15 +301,28 @@ _reuse = threading.local()
 @contextlib.contextmanager
 def reuse_models() -> Iterator[None]:
     """Within this block (in this thread), each model file is loaded once and reused by every
-    :func:`downscale` call while the file is unchanged: a series of dates pays the load once."""
+    :func:`downscale` call while the file is unchanged: a series of dates pays the load once. Likewise a factor
+    stack whose units passed :func:`check_factor_units` is not sampled again while unchanged (in a series each
+    stack is checked as its own date and as a neighbouring date of up to :data:`.gapfill.MAX_NEIGHBOUR_DATES`
+    others; each check reads a sample spread over the whole file)."""
     outer = getattr(_reuse, "models", None)
     if outer is None:
         _reuse.models = {}
+        _reuse.units = set()
     try:
         yield
     finally:
         if outer is None:
             _reuse.models = None
+            _reuse.units = None
+
+
+def _file_key(path: str) -> tuple[str, int, int] | None:
+    """The identity of a file while unchanged (real path, size, modification time); None when it is not a file."""
+    if not os.path.isfile(path):
+        return None
+    st = os.stat(path)
+    return os.path.realpath(path), st.st_size, st.st_mtime_ns
 
 
 def _load_predictor(model_path: str) -> tuple[inference.Predictor, dict[str, Any]]:
@@ -331,10 +344,9 @@ def _load_predictor(model_path: str) -> tuple[inference.Predictor, dict[str, Any
 def _load(model_path: str) -> tuple[inference.Predictor, dict[str, Any]]:
     """The model ready to predict, and its metadata (loaded once per file within :func:`reuse_models`)."""
     cache = getattr(_reuse, "models", None)
-    if cache is None or not os.path.isfile(model_path):
+    key = _file_key(model_path) if cache is not None else None
+    if cache is None or key is None:
         return _load_predictor(model_path)
-    st = os.stat(model_path)
-    key = (os.path.realpath(model_path), st.st_size, st.st_mtime_ns)
     if key not in cache:
         cache.clear()  # one model at a time
         cache[key] = _load_predictor(model_path)
@@ -429,7 +441,8 @@ def check_model_target(meta: dict[str, Any], model_path: str) -> None:
 
 def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: dict[str, Any],
                        derived: dict[str, Any]) -> None:
-    """Refuse NDVI-like factors outside -1..1 and LST in other units than the model was trained on.
+    """Refuse NDVI-like factors outside -1..1 and LST in other units than the model was trained on (within
+    :func:`reuse_models`, once per unchanged stack and set of factors).
 
     Parameters
     ----------
@@ -446,6 +459,11 @@ def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: 
     """
     bands = raster.band_names(ds, stack_path)
     ranges = meta.get("feature_ranges") or {}
+    passed = getattr(_reuse, "units", None)  # within reuse_models: stacks already checked for these factors
+    file_key = _file_key(stack_path) if passed is not None else None
+    key = (file_key, tuple((s.name, tuple(ranges.get(s.name) or ())) for s in specs), tuple(sorted(derived)))
+    if file_key is not None and key in passed:
+        return
     checked = [spec for spec in specs if spec.kind != "categorical" and spec.name not in derived
                and spec.name in bands and (is_index(spec.name) or (is_lst(spec.name) and spec.name in ranges))]
     samples = sample_bands(ds, [bands.index(spec.name) + 1 for spec in checked])  # one read for all
@@ -454,6 +472,8 @@ def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: 
             check_index_factor(spec.name, values, stack_path)
         if is_lst(spec.name) and spec.name in ranges:
             check_lst_factor(spec.name, values, stack_path, ranges[spec.name])
+    if file_key is not None:
+        passed.add(key)
 
 
 @gdal_exceptions()

@@ -198,3 +198,23 @@ def test_tree_models_never_go_through_a_full_skops_load(tmp_path, forest, monkey
     assert calls == [model] and res.prediction_backend == backend
     assert res.prediction_note == ("" if not switch else "switched off (SMDOWNSCALE_NATIVE=0)")
     np.testing.assert_array_equal(read_all(str(tmp_path / "sm.tif"))[0], _plain(est, stack))
+
+
+def test_series_samples_each_stack_once_for_its_units(tmp_path, forest, monkeypatch):
+    """Each date's stack is also a neighbouring date of the others (temporal filling): its NDVI is sampled for the
+    unit check once per series, not once per date that reads it; outside a series every call checks again."""
+    from smdownscale.algorithms.series import downscale_series
+
+    model, _ = forest
+    stacks = [_stack(tmp_path / f"factors_2023060{d}.tif", 30, 20, seed=d) for d in (1, 2, 3)]
+    sampled = []
+    real = ds_mod.sample_bands
+    monkeypatch.setattr(ds_mod, "sample_bands", lambda ds, bands, *a: sampled.append(ds.GetDescription()) or
+                        real(ds, bands, *a))
+    results = downscale_series(model, stacks, None, str(tmp_path / "out"), residual="none", n_jobs=1)
+    assert len(results) == 3  # each date opened the other two as neighbouring dates and checked their units
+    assert sorted(os.path.basename(p) for p in sampled) == [os.path.basename(s) for s in stacks]
+    sampled.clear()
+    for k in range(2):
+        downscale(model, stacks[0], str(tmp_path / f"again{k}.tif"), residual="none", n_jobs=1)
+    assert [os.path.basename(p) for p in sampled] == [os.path.basename(stacks[0])] * 2
