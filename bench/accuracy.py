@@ -868,7 +868,7 @@ def gap_section(results: list[dict[str, Any]]) -> list[str]:
         items = ("\n" + para.strip()).split("\n* ")
         lines += ([" ".join(items[0].split())] if items[0].strip() else []) + \
             [f"- {' '.join(i.split())}" for i in items[1:]] + [""]
-    return lines + gaps.gap_table(results)
+    return lines + gaps.gap_table(results) + gaps.pattern_table(results)
 
 
 def scene_selection(args: argparse.Namespace) -> tuple[tuple[Any, ...], int, int, int]:

@@ -112,6 +112,78 @@ def test_temporal_verdict_and_table_from_hand_made_results():
     assert gaps.temporal_table([{"scene": "x"}]) == []  # results without the temporal run
 
 
+def test_missing_groups_of_a_tiny_stack():
+    # bands in an unusual order, so nothing rests on band positions
+    names = ["elevation", "lst_night", "ndvi", "vv", "lst_day"]
+    stack = np.ones((5, 3, 4))
+    nan = np.nan
+    # pixel -> bands missing there
+    gaps_at = {(0, 1): ["lst_day"], (0, 2): ["lst_night"], (0, 3): ["lst_day", "lst_night"],  # LST only
+               (1, 0): ["lst_day", "ndvi"], (1, 1): ["lst_day", "lst_night", "ndvi"],  # LST and NDVI
+               (1, 2): ["ndvi"], (1, 3): ["vv"], (2, 0): ["lst_day", "vv"],  # other
+               (2, 1): ["lst_day", "lst_night", "ndvi", "vv"], (2, 2): ["elevation"]}  # other; (0, 0), (2, 3) clear
+    for (r, c), bands in gaps_at.items():
+        for b in bands:
+            stack[names.index(b), r, c] = nan
+    g = gaps.missing_groups(stack, names)
+    assert sorted(g) == ["lst", "lst_ndvi", "other"]
+    assert np.argwhere(g["lst"]).tolist() == [[0, 1], [0, 2], [0, 3]]
+    assert np.argwhere(g["lst_ndvi"]).tolist() == [[1, 0], [1, 1]]
+    assert np.argwhere(g["other"]).tolist() == [[1, 2], [1, 3], [2, 0], [2, 1], [2, 2]]
+    # the same stack with its bands reordered gives the same masks
+    order = [4, 2, 0, 3, 1]
+    again = gaps.missing_groups(stack[order], [names[i] for i in order])
+    assert all((again[k] == g[k]).all() for k in g)
+    # a stack without an NDVI band: an LST gap with the rest present is "LST only", the NDVI-only pixel is clear
+    no_ndvi = gaps.missing_groups(stack[[0, 1, 3, 4]], ["elevation", "lst_night", "vv", "lst_day"])
+    assert np.argwhere(no_ndvi["lst"]).tolist() == [[0, 1], [0, 2], [0, 3], [1, 0], [1, 1]]
+    assert not no_ndvi["lst_ndvi"].any()
+    assert np.argwhere(no_ndvi["other"]).tolist() == [[1, 3], [2, 0], [2, 1], [2, 2]]
+    with pytest.raises(ValueError, match="a stack of 5 bands with 4 band names"):
+        gaps.missing_groups(stack, names[:4])
+
+
+def _patterns(lst, lst_ndvi, observed=0.02, other=0.0):
+    """Per-pattern results as gap_scene gives them: ubRMSD of fill/smooth ``observed`` x the given ratios."""
+    def p(share, ratio, pixels=100.0):
+        return {"share": share, "pixels": pixels, **{v: {"r": 0.7, "ubrmsd": ratio * observed}
+                                                      for v in gaps.PATTERN_VARIANTS}}
+    return {"lst": p(0.15, lst), "lst_ndvi": p(0.08, lst_ndvi), "other": p(other, 1.1, 100.0 * other)}
+
+
+def test_lst_only_verdict_apart_from_the_lumped_one():
+    def scene(name, lst, lst_ndvi, filled, other=0.0):
+        v = {k: _variant(1.0, 0.02, filled, 1.0, 0.021) for k in gaps.VARIANTS}
+        return {"scene": name, "cloud_fractions": [0.1], "truth_seam": 1.0, "variants": v,
+                "patterns": _patterns(lst, lst_ndvi, other=other)}
+
+    # the LST-only pixels meet the target on both scenes while all filled pixels together do not
+    meets = [scene("a", 1.08, 1.54, 0.0288), scene("b", 1.01, 1.65, 0.0294)]
+    t = gaps.gap_targets(meets)
+    assert t["lst_only_ok"] and not t["filled_ok"]
+    assert t["per_scene"]["a"]["lst_only_ratio"] == pytest.approx(1.08)
+    assert t["per_scene"]["b"]["filled_ratio"] == pytest.approx(1.47)
+    fails = meets + [scene("c", 1.55, 1.25, 0.0302, other=0.01)]
+    t = gaps.gap_targets(fails)
+    assert not t["lst_only_ok"] and not t["per_scene"]["c"]["lst_only_ok"] and t["per_scene"]["a"]["lst_only_ok"]
+    # without the per-pattern results (older runs) there is no LST-only verdict to pass
+    assert not gaps.gap_targets([{k: x for k, x in meets[0].items() if k != "patterns"}])["lst_only_ok"]
+    table = "\n".join(gaps.pattern_table(fails))
+    assert "| a | LST only | 15.0 % | 0.0200 | 0.700 / 0.0216 | 1.08 | 1.08 | 1.08 |" in table
+    assert "| c | LST and NDVI | 8.0 % | 0.0200 | 0.700 / 0.0250 | 1.25 | 1.25 | 1.25 |" in table
+    assert "| a | any (all filled) | 30.0 % | 0.0200 | 0.800 / 0.0288 | 1.44 | 1.44 | 1.44 |" in table
+    # "other" only where there is some
+    assert "| c | other | 1.0 % |" in table and "| a | other |" not in table
+    assert ("on the pixels missing LST only, on every scene: no (ratios a 1.08, b 1.01, c 1.55); on the pixels "
+            "missing LST and NDVI it holds on c only (ratios a 1.54, b 1.65, c 1.25); on all filled pixels "
+            "together, on every scene: no (ratios a 1.44, b 1.47, c 1.51).") in table
+    assert "LST only, on every scene: yes (ratios a 1.08, b 1.01); on the pixels missing LST and NDVI it holds on " \
+           "no scene" in "\n".join(gaps.pattern_table(meets))
+    # the README's summary carries both ratios
+    assert "| 1.44 (n/a) | 1.08 / 1.54 |" in "\n".join(gaps.summary_table(meets))
+    assert gaps.pattern_table([{k: x for k, x in meets[0].items() if k != "patterns"}]) == []
+
+
 @pytest.fixture(scope="module")
 def small_scene(tmp_path_factory):
     out = tmp_path_factory.mktemp("gaps")
@@ -142,6 +214,24 @@ def test_small_scene_is_complete_and_seamless(small_scene):
     # bring that date's within-cell detail, about twice the observed pixels' ubRMSD on this two-date scene
     # (temporal filling is off by default; bench/GAPS.md)
     assert 0.0 < t["temporal_ubrmsd"] < min(2.5 * t["observed_ubrmsd"], v["holes+bilinear"]["filled_ubrmsd"])
+    # the filled pixels split by the factors they miss: the added clouds take LST alone and LST with NDVI, nothing
+    # else misses; the patterns split the filled pixels exactly
+    p = res["patterns"]
+    assert sorted(p) == ["lst", "lst_ndvi", "other"] and p["other"]["pixels"] == 0.0
+    assert p["lst"]["share"] > 0.05 and p["lst_ndvi"]["share"] > 0.01
+    assert p["lst"]["share"] + p["lst_ndvi"]["share"] == pytest.approx(v["fill/smooth"]["filled_share"])
+    for key in ("lst", "lst_ndvi"):
+        for variant in gaps.PATTERN_VARIANTS:
+            assert 0.0 < p[key][variant]["ubrmsd"] < 0.2 and math.isfinite(p[key][variant]["r"])
+        # a clear sky on the same pixels is closer to the truth than the fill
+        assert p[key]["clear/smooth"]["ubrmsd"] < p[key]["fill/smooth"]["ubrmsd"]
+    assert all(math.isnan(p["other"][variant]["ubrmsd"]) for variant in gaps.PATTERN_VARIANTS)
+    tg = gaps.gap_targets([res])["per_scene"]["default"]
+    assert tg["lst_only_ratio"] == pytest.approx(p["lst"]["fill/smooth"]["ubrmsd"]
+                                                 / v["fill/smooth"]["observed_ubrmsd"])
+    table = "\n".join(gaps.pattern_table([res]))
+    assert "| default | LST only |" in table and "| default | LST and NDVI |" in table and "| default | other |" \
+        not in table
 
 
 def test_cells_without_smap_are_measured_against_the_plain_prediction():
