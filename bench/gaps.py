@@ -2,10 +2,10 @@
 
 Cloud masks of realistic size are laid over each scene's aligned stacks: per date a share of
 :data:`CLOUD_FRACTIONS` of the pixels (spatially correlated blobs, a smoothed random field cut at its
-quantile) loses its LST bands (``lst_day``, ``lst_night``), and about two thirds of those pixels their NDVI
-too (16-day composites are gapped less often; the LST clouds cut by a second blob field covering two thirds of
-the pixels), on top of the scene's own small cloud gaps. An RF (scale-aware) is trained on the cloudy stacks and
-applied to every date:
+quantile) loses its LST bands (``lst_day``, ``lst_night``), and about a third of those pixels their NDVI
+too (16-day composites are gapped less often; the LST clouds cut by a second, independent blob field covering a
+third of the pixels), on top of the scene's own small cloud gaps. An RF (scale-aware) is trained on the cloudy
+stacks and applied to every date:
 
 * ``holes``: residual correction constant, gap filling off (the behaviour before issue 15);
 * ``fill/constant`` and ``fill/smooth``: gap filling on (:mod:`gapfill`, missing factors from the cell
@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 
 #: Share of the pixels losing LST per date (cycled over the dates). NDVI is lost where the LST clouds meet a
-#: second blob field covering ``2 * NDVI_SHARE`` of the pixels: about two thirds of the LST clouds' pixels.
+#: second, independent blob field covering ``NDVI_SHARE`` of the pixels: about a third of the LST clouds' pixels.
 CLOUD_FRACTIONS = (0.1, 0.35, 0.6, 0.2)
 NDVI_SHARE = 1.0 / 3.0
 LST_BANDS = ("lst_day", "lst_night")
@@ -120,8 +120,8 @@ def cloudy_stacks(prep: Any) -> tuple[list[str], list[float]]:
             ds = None
             data = raster.read_all(stack)
             lst = cloud_mask(data.shape[1:], frac, prep.scene.seed * 100 + t)
-            # NDVI gaps: the LST clouds where a second, independent blob field covers them (about 2/3 of them)
-            ndvi = lst & cloud_mask(data.shape[1:], min(1.0, 2.0 * NDVI_SHARE), prep.scene.seed * 100 + t + 50)
+            # NDVI gaps: the LST clouds where a second, independent blob field covers them (about a third of them)
+            ndvi = lst & cloud_mask(data.shape[1:], NDVI_SHARE, prep.scene.seed * 100 + t + 50)
             for b, n in enumerate(names):
                 if n in LST_BANDS:
                     data[b][lst] = np.nan

@@ -234,6 +234,28 @@ def test_small_scene_is_complete_and_seamless(small_scene):
         not in table
 
 
+def test_cloudy_stacks_take_ndvi_on_a_third_of_the_lst_clouds(small_scene):
+    """The added clouds: LST on the date's share of the pixels, NDVI on about a third of those (16-day composites are
+    gapped less often than a day's LST), nothing else."""
+    from smdownscale.algorithms import raster
+
+    prep = small_scene[0]
+    stacks, shares = gaps.cloudy_stacks(prep)  # cached by gap_scene
+    ndvi_of_lst = []
+    for t, stack in enumerate(stacks):
+        names = raster.band_names(raster.open_raster(stack), stack)
+        cloudy, clear = raster.read_all(stack), raster.read_all(prep.stacks[t])
+        added = ~np.isfinite(cloudy) & np.isfinite(clear)
+        lst = added[names.index("lst_day")]
+        assert (added[names.index("lst_night")] == lst).all()
+        assert lst.mean() == pytest.approx(shares[t], abs=0.03)
+        ndvi = added[names.index("ndvi")]
+        assert not (ndvi & ~lst).any()
+        assert not added[[b for b, n in enumerate(names) if n not in ("lst_day", "lst_night", "ndvi")]].any()
+        ndvi_of_lst.append(ndvi.sum() / lst.sum())
+    assert 0.15 < np.mean(ndvi_of_lst) < 0.5
+
+
 def test_cells_without_smap_are_measured_against_the_plain_prediction():
     def scene(name, smooth_rmse):
         v = {k: _variant(1.0, 0.02, 0.025, 1.0, 0.021) for k in gaps.VARIANTS}
