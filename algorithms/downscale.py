@@ -46,11 +46,9 @@ from .errors import Canceled, InputError, ModelFileError
 from .features import FactorSpec, feature_names, fine_design
 from .gapfill import (
     ALL_FACTORS,
-    CALIBRATION_OFFSET,
     COARSE_ONLY,
     FILLED,
     FROM_OTHER_DATE,
-    LEARN_STRIDE,
     QUALITY_BAND,
     QUALITY_CLASSES,
     QUALITY_NODATA,
@@ -1015,7 +1013,7 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
     for row0, nrows in filler.blocks:  # how factors co-vary in their cells: fully observed pixels of the learn rows
         if is_canceled():
             raise Canceled()
-        for r in range(row0 + (-row0) % LEARN_STRIDE, row0 + nrows, LEARN_STRIDE):  # only the rows learn uses
+        for r in filler.learn_rows(row0, nrows):  # only the rows learn uses
             row = reader.read(r, 1)
             filler.learn(r, row, np.all(np.isfinite(row), axis=0))
         if flush is not None:
@@ -1026,7 +1024,7 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
         for row0, nrows in filler.blocks:
             if is_canceled():
                 raise Canceled()
-            for r in range(row0 + (CALIBRATION_OFFSET - row0) % LEARN_STRIDE, row0 + nrows, LEARN_STRIDE):
+            for r in filler.calibration_rows(row0, nrows):
                 bands = reader.read_raw(r, 1)  # one read for the row and its evidence
                 row = reader.derive(bands, 1)
                 filler.calibrate(r, row, np.all(np.isfinite(row), axis=0), temporal.evidence(reader, r, 1, bands))

@@ -81,11 +81,34 @@ FILL_METHODS = ("bilinear", "cell")
 #: (fewer: a land-cover class takes all classes' moments; all classes, the cell means alone).
 _MIN_LEARN_PER_BAND = 20
 #: :meth:`GapFiller.learn` takes every LEARN_STRIDE-th row of the raster, :meth:`GapFiller.calibrate` every
-#: LEARN_STRIDE-th row from CALIBRATION_OFFSET (rows the moments did not see).
+#: LEARN_STRIDE-th row from CALIBRATION_OFFSET (rows the moments did not see), on a raster of up to
+#: LEARN_STRIDE x SAMPLE_PIXELS pixels; on a larger one the stride grows by whole multiples of LEARN_STRIDE so each
+#: takes about SAMPLE_PIXELS pixels (:func:`sample_stride`): a few hundred thousand pixels pin the moments and the
+#: weights down, and every further row sampled costs a read of the stack (and, to calibrate, of its neighbours).
 LEARN_STRIDE = 4
 CALIBRATION_OFFSET = 2
+SAMPLE_PIXELS = 250_000
 #: Ridge of the conditional mean's solve, relative to the mean variance of the observed bands.
 _RIDGE = 1e-6
+
+
+def sample_stride(height: int, width: int) -> int:
+    """The row stride of :meth:`GapFiller.learn` and :meth:`GapFiller.calibrate` on a raster of this size.
+
+    Parameters
+    ----------
+    height : int
+        Rows of the raster.
+    width : int
+        Columns of the raster.
+
+    Returns
+    -------
+    int
+        :data:`LEARN_STRIDE` up to ``LEARN_STRIDE * SAMPLE_PIXELS`` pixels, else the multiple of it that samples
+        about :data:`SAMPLE_PIXELS` pixels.
+    """
+    return LEARN_STRIDE * max(1, -(-int(height) * int(width) // (LEARN_STRIDE * SAMPLE_PIXELS)))
 
 
 def check_method(method: str) -> str:
@@ -153,6 +176,9 @@ class GapFiller:
         self.method = check_method(method)
         self._stencil = _Stencil(index) if self.method == "bilinear" else None
         self.index = index
+        #: Row stride of :meth:`learn` and :meth:`calibrate` (:func:`sample_stride`); calibration rows are offset
+        #: by half of it from the learning rows.
+        self.stride = sample_stride(index.fine.height, index.fine.width)
         self.specs = list(specs)
         self.nfeat = len(feature_names(self.specs))
         nbands = sum(len(s.classes) if s.kind == CATEGORICAL else 1 for s in self.specs)
@@ -189,6 +215,42 @@ class GapFiller:
         #: Set when :meth:`design` will be given the neighbouring dates' values: a block where a pixel outside the
         #: coarse grid misses a factor is then pending too (those values alone can complete it).
         self.outside = False
+
+    def learn_rows(self, row0: int, nrows: int) -> range:
+        """The rows of a block :meth:`learn` uses: every :attr:`stride`-th row of the raster.
+
+        Parameters
+        ----------
+        row0 : int
+            The block's first row.
+        nrows : int
+            Its number of rows.
+
+        Returns
+        -------
+        range
+            Raster rows.
+        """
+        return range(row0 + (-row0) % self.stride, row0 + nrows, self.stride)
+
+    def calibration_rows(self, row0: int, nrows: int) -> range:
+        """The rows of a block :meth:`calibrate` uses: every :attr:`stride`-th row of the raster, half a stride
+        after the learning rows (:data:`CALIBRATION_OFFSET` at the smallest stride).
+
+        Parameters
+        ----------
+        row0 : int
+            The block's first row.
+        nrows : int
+            Its number of rows.
+
+        Returns
+        -------
+        range
+            Raster rows.
+        """
+        offset = CALIBRATION_OFFSET * self.stride // LEARN_STRIDE
+        return range(row0 + (offset - row0) % self.stride, row0 + nrows, self.stride)
 
     def _bands(self, block: np.ndarray) -> np.ndarray:
         out = []
@@ -280,7 +342,7 @@ class GapFiller:
             (rows, cols) the pixels where every factor is known.
         """
         parts: list[tuple[np.ndarray, np.ndarray]] = []
-        for r in range(row0 + (-row0) % LEARN_STRIDE, row0 + block.shape[1], LEARN_STRIDE):
+        for r in self.learn_rows(row0, block.shape[1]):
             sel = valid[r - row0][None, :] & (self.index.rows(r, 1) >= 0)
             if sel.any():
                 bands = self._bands(block[:, r - row0:r - row0 + 1])[:, sel].astype(np.float64)
@@ -330,8 +392,7 @@ class GapFiller:
         if not self._patterns and not cat.any():
             return
         keys = list(self._patterns)
-        first = row0 + (CALIBRATION_OFFSET - row0) % LEARN_STRIDE
-        for r in range(first, row0 + block.shape[1], LEARN_STRIDE):
+        for r in self.calibration_rows(row0, block.shape[1]):
             sel = valid[r - row0][None, :] & (self.index.rows(r, 1) >= 0)
             if not sel.any():
                 continue

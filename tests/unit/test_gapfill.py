@@ -21,7 +21,9 @@ from smdownscale.algorithms.gapfill import (
     FROM_OTHER_DATE,
     LEARN_STRIDE,
     QUALITY_CLASSES,
+    SAMPLE_PIXELS,
     GapFiller,
+    sample_stride,
 )
 from smdownscale.algorithms.raster import Grid, read_all, srs_from_user, write_raster
 
@@ -485,3 +487,28 @@ def test_a_neighbouring_date_s_class_that_knows_nothing_gets_no_weight():
     filler, x, truth, codes = _class_scene(lambda t, rng: rng.choice([10.0, 20.0], t.shape))
     assert filler.factor_weights()["landcover"] < 0.1
     assert 0.2 < float(np.mean(x[:, 1])) < 0.8 and np.all((x[:, 1] > 0.0) & (x[:, 1] < 1.0))
+
+
+def test_learning_and_calibration_rows_thin_out_on_large_rasters():
+    """Up to 4 x SAMPLE_PIXELS pixels every 4th row learns and every 4th row from row 2 calibrates; on a larger
+    raster the stride grows in multiples of 4 so each samples about SAMPLE_PIXELS pixels, the calibration rows half
+    a stride after the learning ones, whatever the blocks."""
+    assert sample_stride(27, 36) == sample_stride(1000, 1000) == LEARN_STRIDE
+    assert sample_stride(2000, 2000) == 16 and sample_stride(2000, 2001) == 20
+    for h, w in ((2000, 2000), (2000, 2001), (5000, 3000), (1001, 1000)):
+        stride = sample_stride(h, w)
+        assert stride % LEARN_STRIDE == 0
+        assert (h // stride) * w <= SAMPLE_PIXELS <= (-(-h // (stride - LEARN_STRIDE))) * w
+    assert sample_stride(1001, 1000) == 8
+    big = Grid(UTM, (400000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), 2000, 2000)
+    coarse = Grid(UTM, (400000.0, 9000.0, 0.0, 4600000.0, 0.0, -9000.0), 223, 223)
+    filler = GapFiller(CellIndex(big, coarse), [FactorSpec("lst")], None)
+    assert filler.stride == 16
+    whole_learn, whole_cal = list(filler.learn_rows(0, 2000)), list(filler.calibration_rows(0, 2000))
+    assert whole_learn == list(range(0, 2000, 16)) and whole_cal == list(range(8, 2000, 16))
+    for size in (5, 16, 53, 256):  # the same rows whatever the block size
+        blocks = [(r, min(size, 2000 - r)) for r in range(0, 2000, size)]
+        assert [r for b in blocks for r in filler.learn_rows(*b)] == whole_learn
+        assert [r for b in blocks for r in filler.calibration_rows(*b)] == whole_cal
+    small = GapFiller(CellIndex(FINE, COARSE), [FactorSpec("lst")], None)
+    assert small.stride == 4 and list(small.calibration_rows(0, H)) == list(range(2, H, 4))
