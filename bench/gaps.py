@@ -106,8 +106,9 @@ def cloudy_stacks(prep: Any) -> tuple[list[str], list[float]]:
         frac = CLOUD_FRACTIONS[t % len(CLOUD_FRACTIONS)]
         path = os.path.join(folder, os.path.basename(stack))
         stamp = path + ".json"
-        key = {"fraction": frac, "ndvi": NDVI_SHARE, "sigma": CLOUD_SIGMA, "seed": prep.scene.seed, "t": t,
-               "stack_mtime": os.path.getmtime(stack)}
+        # the cover of the NDVI field is in the key: masks cached when it covered twice NDVI_SHARE are drawn again
+        key = {"fraction": frac, "ndvi": NDVI_SHARE, "ndvi_field_cover": NDVI_SHARE, "sigma": CLOUD_SIGMA,
+               "seed": prep.scene.seed, "t": t, "stack_mtime": os.path.getmtime(stack)}
         fresh = os.path.exists(path) and os.path.exists(stamp)
         if fresh:
             with open(stamp, encoding="utf-8") as fh:
