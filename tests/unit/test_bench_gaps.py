@@ -104,11 +104,23 @@ def test_temporal_verdict_and_table_from_hand_made_results():
     assert v["better_everywhere"] and v["per_scene"]["a"]["difference"] == pytest.approx(-0.003)
     table = "\n".join(gaps.temporal_table(better))
     assert "| a | 25.0 % | 0.900 / 0.0150 | 0.800 / 0.0180 | 0.950 / 0.0150 | 0.960 / 0.0125 | 1.20 |" in table
-    assert "on every scene: yes (ubRMSD difference a -0.0030, b -0.0010). It is on by default." in table
-    mixed = better + [scene("c", 0.022, 0.021)]
-    assert not gaps.temporal_verdict(mixed)["better_everywhere"]
-    assert "on every scene: no (ubRMSD difference a -0.0030, b -0.0010, c +0.0010). It stays off by default" in \
-        "\n".join(gaps.temporal_table(mixed))
+    assert ("on every scene: yes (ubRMSD difference a -0.0030, b -0.0010); never worse by more than 1 % of the "
+            "cell-mean fill's ubRMSD and better on average: yes. By that rule it belongs on by default; it is on "
+            "(FILL_WINDOW_DAYS 12).") in table
+    assert "(FILL_WINDOW_DAYS 0): the default disagrees with the bench." in "\n".join(gaps.temporal_table(better, 0))
+    tie = better + [scene("c", 0.02101, 0.021)]  # worse in the fifth decimal: a tie
+    v = gaps.temporal_verdict(tie)
+    assert not v["better_everywhere"] and v["not_worse_everywhere"] and v["on"]
+    assert "c +0.0000); never worse by more than 1 % of the cell-mean fill's ubRMSD and better on average: yes" in \
+        "\n".join(gaps.temporal_table(tie, 12))
+    worse = better + [scene("c", 0.022, 0.021)]  # 4.8 % worse
+    v = gaps.temporal_verdict(worse)
+    assert not v["better_everywhere"] and not v["not_worse_everywhere"] and not v["on"]
+    assert ("on every scene: no (ubRMSD difference a -0.0030, b -0.0010, c +0.0010); never worse by more than 1 % "
+            "of the cell-mean fill's ubRMSD and better on average: no. By that rule it belongs off by default; it is "
+            "on (FILL_WINDOW_DAYS 12): the default disagrees with the bench.") in \
+        "\n".join(gaps.temporal_table(worse, 12))
+    assert not gaps.temporal_verdict([scene("a", 0.0181, 0.018), scene("b", 0.0302, 0.030)])["on"]  # ties only
     assert gaps.temporal_table([{"scene": "x"}]) == []  # results without the temporal run
 
 
