@@ -50,6 +50,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import sys
 import time
@@ -863,6 +864,8 @@ def gap_section(results: list[dict[str, Any]]) -> list[str]:
         return []
     text = (gaps.__doc__ or "").replace("``", "`").replace(":data:`CLOUD_FRACTIONS`", ", ".join(
         f"{100 * c:.0f} %" for c in gaps.CLOUD_FRACTIONS)).replace(":mod:`gapfill`", "algorithms/gapfill.py")
+    text = text.replace(":data:`TEMPORAL_WINDOW_DAYS` days", f"{gaps.TEMPORAL_WINDOW_DAYS} days")
+    text = re.sub(r":(?:data|func|meth|class|mod):`~?([^`]+)`", r"`\1`", text)  # the rest: plain code
     lines = ["", "## Complete maps: cloud gaps filled, seams", ""]
     for para in text.split("\n\n")[1:]:
         items = ("\n" + para.strip()).split("\n* ")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 
 import numpy as np
@@ -308,3 +309,10 @@ def test_oracle_ratio_of_a_known_relation():
     same = gaps.oracle_ratio(truth, clear, clear, ["f1", "f2", "lc"], ["continuous", "continuous",
                                                                            "categorical"], cells, observed, ~observed)
     assert same == pytest.approx(1.0, abs=0.08)
+
+
+def test_gaps_markdown_has_no_sphinx_roles(small_scene):
+    """GAPS.md is read on GitHub: the module docstring's roles become plain code, the window its days."""
+    md = "\n".join(accuracy.gap_section([small_scene[1]]))
+    assert re.search(r":(data|func|meth|class|mod):`", md) is None
+    assert f"within {gaps.TEMPORAL_WINDOW_DAYS} days" in md and "(`oracle_ratio`:" in md
