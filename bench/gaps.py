@@ -42,8 +42,10 @@ alone, apart from the target on all filled pixels.
 
 Temporal filling is measured on the pixels it fills (quality 4 of ``tfill/smooth``): their ubRMSD with the
 factors of the neighbouring date, next to the same pixels filled from the coarse-cell means (``fill/smooth``),
-under a clear sky (``clear/smooth``), and the fully observed pixels. Temporal filling is on by default only if
-it beats the cell-mean fill on those pixels on every scene.
+under a clear sky (``clear/smooth``), and the fully observed pixels. Temporal filling belongs on by default only if,
+on those pixels, it is never worse than the cell-mean fill by more than 1 % of that fill's ubRMSD on any scene (a
+difference in the fourth decimal is a tie) and better on average; the table says whether ``FILL_WINDOW_DAYS``
+agrees.
 """
 
 from __future__ import annotations
