@@ -405,6 +405,17 @@ class Grid:
         return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
+def _north_up(grid: Grid, path: str) -> Grid:
+    """The grid, refused when its rows run south to north (a positive pixel height): extents, cells and outputs
+    are computed for north-up grids."""
+    if grid.transform[5] > 0:
+        name = os.path.basename(path)
+        raise InputError(f"{name} is stored south-up (its first row is the southernmost, the pixel height "
+                         f"{grid.transform[5]:g} is positive); warp it to a north-up grid first (gdalwarp {name} "
+                         "north_up.tif, or QGIS Raster > Projections > Warp) and give that raster.")
+    return grid
+
+
 def stack_grid(ds: gdal.Dataset, path: str) -> Grid:
     """The grid of a fine factor stack, size-checked (the grid the 1 km outputs are written on).
 
@@ -423,9 +434,9 @@ def stack_grid(ds: gdal.Dataset, path: str) -> Grid:
     Raises
     ------
     InputError
-        The raster has no CRS, is rotated or damaged, or its grid is larger than the limit.
+        The raster has no CRS, is rotated, south-up or damaged, or its grid is larger than the limit.
     """
-    return Grid.from_dataset(ds, path).check_size(
+    return _north_up(Grid.from_dataset(ds, path), path).check_size(
         f"The factor stack {os.path.basename(path)}",
         "Align the factors onto the 1 km grid of the area (smdownscale:align) and use that stack.")
 
@@ -448,9 +459,9 @@ def coarse_grid(ds: gdal.Dataset, path: str) -> Grid:
     Raises
     ------
     InputError
-        The raster has no CRS, is rotated or damaged, or its grid is larger than the limit.
+        The raster has no CRS, is rotated, south-up or damaged, or its grid is larger than the limit.
     """
-    return Grid.from_dataset(ds, path).check_size(
+    return _north_up(Grid.from_dataset(ds, path), path).check_size(
         f"The soil moisture raster {os.path.basename(path)}", "Give the coarse (~9 km) SMAP raster of the area.",
         MAX_COARSE_PIXELS)
 

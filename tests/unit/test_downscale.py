@@ -291,3 +291,44 @@ def test_bad_options(tmp_path, model):
     with pytest.raises(InputError, match=r"The output raster \(.*s\.tif\) is the same file as the input factor stack"):
         downscale(model, stack, stack, residual="none")
 
+
+
+def _band_file(path, grid, data, dtype, nodata, scale=None, offset=None, north_up=True):
+    """A one-band GeoTIFF storing ``data`` as ``dtype`` (NaN as ``nodata``), with a declared scale and offset."""
+    gt = list(grid.transform)
+    if not north_up:  # rows stored south to north: the first row is the southernmost
+        gt[3], gt[5] = gt[3] + gt[5] * grid.height, -gt[5]
+        data = data[::-1]
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), grid.width, grid.height, 1, dtype)
+    ds.SetGeoTransform(gt)
+    ds.SetProjection(grid.crs_wkt)
+    band = ds.GetRasterBand(1)
+    band.SetNoDataValue(nodata)
+    if scale is not None:
+        band.SetScale(scale)
+        band.SetOffset(offset)
+    band.WriteArray(np.where(np.isfinite(data), data, nodata))
+    ds = None
+    return str(path)
+
+
+@pytest.mark.bad_input("downscale: a south-up SMAP raster or factor stack")
+def test_south_up_rasters_are_refused_naming_the_fix(tmp_path, model):
+    f = ds_fields()
+    stack = write_ds_stack(tmp_path / "factors_20230601.tif", f)
+    coarse = _coarse_grid()
+    smap = _band_file(tmp_path / "smap_20230601.tif", coarse, np.full((6, 8), 0.2), gdal.GDT_Float32, -9999,
+                      north_up=False)
+    # not "do not overlap": the raster covers the stack, its rows only run the other way
+    with pytest.raises(InputError, match=r"smap_20230601.tif is stored south-up .*pixel height 9000 is positive.*"
+                                         r"warp it to a north-up grid first \(gdalwarp smap_20230601.tif"):
+        downscale(model, stack, str(tmp_path / "o.tif"), coarse_sm=smap)
+    south = _band_file(tmp_path / "south.tif", DS_FINE, f["ndvi"], gdal.GDT_Float32, -9999, north_up=False)
+    with pytest.raises(InputError, match=r"south.tif is stored south-up \(.*pixel height 1000 is positive"):
+        downscale(model, south, str(tmp_path / "o.tif"), residual="none")
+    assert _files(tmp_path) == ["factors_20230601.tif", "smap_20230601.tif", "south.tif"]
+    north = str(tmp_path / "north" / "smap_20230601.tif")  # the fix the message gives
+    os.makedirs(os.path.dirname(north))
+    gdal.Warp(north, smap)
+    res = downscale(model, stack, str(tmp_path / "north" / "o.tif"), coarse_sm=north)
+    assert res.n_cells_corrected > 20
