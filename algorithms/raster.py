@@ -804,7 +804,8 @@ def read_block(ds: gdal.Dataset, row0: int, nrows: int, bands: Sequence[int] | N
     Returns
     -------
     numpy.ndarray
-        Shape (len(bands), nrows, width); nodata and non-finite values are NaN.
+        Shape (len(bands), nrows, width); nodata and non-finite values are NaN, the others scaled by the band's
+        declared scale and offset (:func:`band_scaling`).
     """
     bands = list(bands) if bands is not None else list(range(1, ds.RasterCount + 1))
     out = np.empty((len(bands), nrows, ds.RasterXSize), dtype=dtype)
@@ -816,8 +817,32 @@ def read_block(ds: gdal.Dataset, row0: int, nrows: int, bands: Sequence[int] | N
             if nd is not None and not np.isnan(nd):
                 arr[arr == nd] = np.nan
             arr[~np.isfinite(arr)] = np.nan
+            scaling = band_scaling(band)
+            if scaling is not None:  # stored values (e.g. MODIS LST x 50) to the values they stand for
+                arr = arr * scaling[0] + scaling[1]
             out[k] = arr
     return out
+
+
+def band_scaling(band: gdal.Band) -> tuple[float, float] | None:
+    """The scale and offset a band declares (value = stored value x scale + offset), None when it declares none.
+
+    Parameters
+    ----------
+    band : gdal.Band
+        A raster band.
+
+    Returns
+    -------
+    tuple of float or None
+        (scale, offset), or None when both are absent or 1 and 0.
+    """
+    scale, offset = band.GetScale(), band.GetOffset()
+    scale = 1.0 if scale is None or scale == 0 else float(scale)  # GDAL reports 0 for "not set" in some drivers
+    offset = 0.0 if offset is None else float(offset)
+    if scale == 1.0 and offset == 0.0:
+        return None
+    return scale, offset
 
 
 @gdal_exceptions()

@@ -312,6 +312,27 @@ def _band_file(path, grid, data, dtype, nodata, scale=None, offset=None, north_u
     return str(path)
 
 
+@pytest.mark.bad_input("downscale: factors stored as MODIS-style scaled integers with scale/offset in the file")
+def test_scaled_integer_factors_are_read_as_the_values_they_stand_for(tmp_path, model):
+    f = ds_fields(6)
+    floats = downscale(model, write_ds_stack(tmp_path / "float.tif", f), str(tmp_path / "a.tif"), residual="none")
+    # LST as UInt16 Kelvin x 50 with an offset in the file's metadata, NDVI as Int16 x 10000 with the fill -3000
+    lst = _band_file(tmp_path / "lst.tif", DS_FINE, np.round((f["lst"] - 10.0) / 0.02), gdal.GDT_UInt16, 0,
+                     0.02, 10.0)
+    ndvi = _band_file(tmp_path / "ndvi.tif", DS_FINE, np.round(f["ndvi"] / 1e-4), gdal.GDT_Int16, -3000, 1e-4, 0.0)
+    lc = _band_file(tmp_path / "lc.tif", DS_FINE, f["landcover"], gdal.GDT_Float32, -9999)
+    stack = gdal.BuildVRT(str(tmp_path / "scaled.vrt"), [ndvi, lst, lc], separate=True)
+    for i, name in enumerate(["ndvi", "lst", "landcover"], 1):
+        stack.GetRasterBand(i).SetDescription(name)
+    stack.GetRasterBand(3).SetMetadataItem("SMD_KIND", "categorical")
+    stack = None
+    out = str(tmp_path / "b.tif")
+    res = downscale(model, str(tmp_path / "scaled.vrt"), out, residual="none")
+    np.testing.assert_allclose(read_all(out)[0], read_all(str(tmp_path / "a.tif"))[0], atol=1e-6)
+    assert res.n_valid == floats.n_valid == DS_W * DS_H - 13  # the NDVI fill is nodata, not NDVI -0.3
+    assert res.mean == pytest.approx(floats.mean, abs=1e-6)
+
+
 @pytest.mark.bad_input("downscale: a south-up SMAP raster or factor stack")
 def test_south_up_rasters_are_refused_naming_the_fix(tmp_path, model):
     f = ds_fields()
