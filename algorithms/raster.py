@@ -405,6 +405,17 @@ class Grid:
         return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
+def _north_up(grid: Grid, path: str) -> Grid:
+    """The grid, refused when its rows run south to north (a positive pixel height): extents, cells and outputs
+    are computed for north-up grids."""
+    if grid.transform[5] > 0:
+        name = os.path.basename(path)
+        raise InputError(f"{name} is stored south-up (its first row is the southernmost, the pixel height "
+                         f"{grid.transform[5]:g} is positive); warp it to a north-up grid first (gdalwarp {name} "
+                         "north_up.tif, or QGIS Raster > Projections > Warp) and give that raster.")
+    return grid
+
+
 def stack_grid(ds: gdal.Dataset, path: str) -> Grid:
     """The grid of a fine factor stack, size-checked (the grid the 1 km outputs are written on).
 
@@ -423,9 +434,9 @@ def stack_grid(ds: gdal.Dataset, path: str) -> Grid:
     Raises
     ------
     InputError
-        The raster has no CRS, is rotated or damaged, or its grid is larger than the limit.
+        The raster has no CRS, is rotated, south-up or damaged, or its grid is larger than the limit.
     """
-    return Grid.from_dataset(ds, path).check_size(
+    return _north_up(Grid.from_dataset(ds, path), path).check_size(
         f"The factor stack {os.path.basename(path)}",
         "Align the factors onto the 1 km grid of the area (smdownscale:align) and use that stack.")
 
@@ -448,9 +459,9 @@ def coarse_grid(ds: gdal.Dataset, path: str) -> Grid:
     Raises
     ------
     InputError
-        The raster has no CRS, is rotated or damaged, or its grid is larger than the limit.
+        The raster has no CRS, is rotated, south-up or damaged, or its grid is larger than the limit.
     """
-    return Grid.from_dataset(ds, path).check_size(
+    return _north_up(Grid.from_dataset(ds, path), path).check_size(
         f"The soil moisture raster {os.path.basename(path)}", "Give the coarse (~9 km) SMAP raster of the area.",
         MAX_COARSE_PIXELS)
 
@@ -793,7 +804,8 @@ def read_block(ds: gdal.Dataset, row0: int, nrows: int, bands: Sequence[int] | N
     Returns
     -------
     numpy.ndarray
-        Shape (len(bands), nrows, width); nodata and non-finite values are NaN.
+        Shape (len(bands), nrows, width); nodata and non-finite values are NaN, the others scaled by the band's
+        declared scale and offset (:func:`band_scaling`).
     """
     bands = list(bands) if bands is not None else list(range(1, ds.RasterCount + 1))
     out = np.empty((len(bands), nrows, ds.RasterXSize), dtype=dtype)
@@ -805,8 +817,32 @@ def read_block(ds: gdal.Dataset, row0: int, nrows: int, bands: Sequence[int] | N
             if nd is not None and not np.isnan(nd):
                 arr[arr == nd] = np.nan
             arr[~np.isfinite(arr)] = np.nan
+            scaling = band_scaling(band)
+            if scaling is not None:  # stored values (e.g. MODIS LST x 50) to the values they stand for
+                arr = arr * scaling[0] + scaling[1]
             out[k] = arr
     return out
+
+
+def band_scaling(band: gdal.Band) -> tuple[float, float] | None:
+    """The scale and offset a band declares (value = stored value x scale + offset), None when it declares none.
+
+    Parameters
+    ----------
+    band : gdal.Band
+        A raster band.
+
+    Returns
+    -------
+    tuple of float or None
+        (scale, offset), or None when both are absent or 1 and 0.
+    """
+    scale, offset = band.GetScale(), band.GetOffset()
+    scale = 1.0 if scale is None or scale == 0 else float(scale)  # GDAL reports 0 for "not set" in some drivers
+    offset = 0.0 if offset is None else float(offset)
+    if scale == 1.0 and offset == 0.0:
+        return None
+    return scale, offset
 
 
 @gdal_exceptions()

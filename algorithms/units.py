@@ -347,8 +347,11 @@ def sample_bands(ds: gdal.Dataset, bands: list[int], max_pixels: int = SAMPLE_PI
     Returns
     -------
     list[numpy.ndarray]
-        One float64 array (rows/step, cols/step) per band, NaN for nodata and non-finite values.
+        One float64 array (rows/step, cols/step) per band, NaN for nodata and non-finite values, scaled as
+        :func:`.raster.read_block` does.
     """
+    from .raster import band_scaling
+
     if not bands:
         return []
     w, h = ds.RasterXSize, ds.RasterYSize
@@ -364,6 +367,9 @@ def sample_bands(ds: gdal.Dataset, bands: list[int], max_pixels: int = SAMPLE_PI
         if nd is not None and not np.isnan(nd):
             a[a == nd] = np.nan
         a[~np.isfinite(a)] = np.nan
+        scaling = band_scaling(ds.GetRasterBand(band))
+        if scaling is not None:
+            a = a * scaling[0] + scaling[1]
         out.append(a)
     return out
 

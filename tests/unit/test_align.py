@@ -464,3 +464,32 @@ def test_aggregate_stack_errors_and_cancel(tmp_path, monkeypatch):
         align.aggregate_stack(path, _grid(UTM33, 500000, 5000000, 400, 10, 10), out, is_canceled=canceled)
     assert len(calls) == 2
     assert not os.path.exists(out) and _leftovers(tmp_path) == []
+
+
+@pytest.mark.bad_input("align: inputs stored as scaled integers with scale/offset in the file (MODIS LST, NDVI)")
+def test_declared_scale_and_offset_are_applied(tmp_path):
+    grid = Grid(srs_from_user("EPSG:32650").ExportToWkt(), (400000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), 6, 4)
+    lst = np.arange(24, dtype=np.float64).reshape(4, 6) * 50 + 14000  # Kelvin x 50
+    ndvi = np.arange(24, dtype=np.float64).reshape(4, 6) * 300 - 2000  # NDVI x 10000, -3000 the fill
+    ndvi[0, 0] = -3000
+    paths = []
+    for name, data, dtype, nodata, scale, offset in (("lst_day", lst, gdal.GDT_UInt16, 0, 0.02, 0.0),
+                                                     ("ndvi", ndvi, gdal.GDT_Int16, -3000, 1e-4, 0.0)):
+        path = str(tmp_path / f"{name}.tif")
+        ds = gdal.GetDriverByName("GTiff").Create(path, 6, 4, 1, dtype)
+        ds.SetGeoTransform(grid.transform)
+        ds.SetProjection(grid.crs_wkt)
+        band = ds.GetRasterBand(1)
+        band.SetNoDataValue(nodata)
+        band.SetScale(scale)
+        band.SetOffset(offset)
+        band.WriteArray(data)
+        ds = None
+        paths.append(path)
+    out = str(tmp_path / "stack.tif")
+    align.align_rasters(paths, grid, out)
+    got = raster.read_all(out, dtype=np.float64)
+    np.testing.assert_allclose(got[0], lst * 0.02, rtol=1e-6)
+    assert np.isnan(got[1][0, 0]) and np.isfinite(got[1]).sum() == 23
+    np.testing.assert_allclose(got[1].ravel()[1:], ndvi.ravel()[1:] * 1e-4, atol=1e-6)
+    assert gdal.Open(out).GetRasterBand(1).GetScale() in (None, 1.0)  # written as values: not scaled again

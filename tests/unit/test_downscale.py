@@ -291,3 +291,65 @@ def test_bad_options(tmp_path, model):
     with pytest.raises(InputError, match=r"The output raster \(.*s\.tif\) is the same file as the input factor stack"):
         downscale(model, stack, stack, residual="none")
 
+
+
+def _band_file(path, grid, data, dtype, nodata, scale=None, offset=None, north_up=True):
+    """A one-band GeoTIFF storing ``data`` as ``dtype`` (NaN as ``nodata``), with a declared scale and offset."""
+    gt = list(grid.transform)
+    if not north_up:  # rows stored south to north: the first row is the southernmost
+        gt[3], gt[5] = gt[3] + gt[5] * grid.height, -gt[5]
+        data = data[::-1]
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), grid.width, grid.height, 1, dtype)
+    ds.SetGeoTransform(gt)
+    ds.SetProjection(grid.crs_wkt)
+    band = ds.GetRasterBand(1)
+    band.SetNoDataValue(nodata)
+    if scale is not None:
+        band.SetScale(scale)
+        band.SetOffset(offset)
+    band.WriteArray(np.where(np.isfinite(data), data, nodata))
+    ds = None
+    return str(path)
+
+
+@pytest.mark.bad_input("downscale: factors stored as MODIS-style scaled integers with scale/offset in the file")
+def test_scaled_integer_factors_are_read_as_the_values_they_stand_for(tmp_path, model):
+    f = ds_fields(6)
+    floats = downscale(model, write_ds_stack(tmp_path / "float.tif", f), str(tmp_path / "a.tif"), residual="none")
+    # LST as UInt16 Kelvin x 50 with an offset in the file's metadata, NDVI as Int16 x 10000 with the fill -3000
+    lst = _band_file(tmp_path / "lst.tif", DS_FINE, np.round((f["lst"] - 10.0) / 0.02), gdal.GDT_UInt16, 0,
+                     0.02, 10.0)
+    ndvi = _band_file(tmp_path / "ndvi.tif", DS_FINE, np.round(f["ndvi"] / 1e-4), gdal.GDT_Int16, -3000, 1e-4, 0.0)
+    lc = _band_file(tmp_path / "lc.tif", DS_FINE, f["landcover"], gdal.GDT_Float32, -9999)
+    stack = gdal.BuildVRT(str(tmp_path / "scaled.vrt"), [ndvi, lst, lc], separate=True)
+    for i, name in enumerate(["ndvi", "lst", "landcover"], 1):
+        stack.GetRasterBand(i).SetDescription(name)
+    stack.GetRasterBand(3).SetMetadataItem("SMD_KIND", "categorical")
+    stack = None
+    out = str(tmp_path / "b.tif")
+    res = downscale(model, str(tmp_path / "scaled.vrt"), out, residual="none")
+    np.testing.assert_allclose(read_all(out)[0], read_all(str(tmp_path / "a.tif"))[0], atol=1e-6)
+    assert res.n_valid == floats.n_valid == DS_W * DS_H - 13  # the NDVI fill is nodata, not NDVI -0.3
+    assert res.mean == pytest.approx(floats.mean, abs=1e-6)
+
+
+@pytest.mark.bad_input("downscale: a south-up SMAP raster or factor stack")
+def test_south_up_rasters_are_refused_naming_the_fix(tmp_path, model):
+    f = ds_fields()
+    stack = write_ds_stack(tmp_path / "factors_20230601.tif", f)
+    coarse = _coarse_grid()
+    smap = _band_file(tmp_path / "smap_20230601.tif", coarse, np.full((6, 8), 0.2), gdal.GDT_Float32, -9999,
+                      north_up=False)
+    # not "do not overlap": the raster covers the stack, its rows only run the other way
+    with pytest.raises(InputError, match=r"smap_20230601.tif is stored south-up .*pixel height 9000 is positive.*"
+                                         r"warp it to a north-up grid first \(gdalwarp smap_20230601.tif"):
+        downscale(model, stack, str(tmp_path / "o.tif"), coarse_sm=smap)
+    south = _band_file(tmp_path / "south.tif", DS_FINE, f["ndvi"], gdal.GDT_Float32, -9999, north_up=False)
+    with pytest.raises(InputError, match=r"south.tif is stored south-up \(.*pixel height 1000 is positive"):
+        downscale(model, south, str(tmp_path / "o.tif"), residual="none")
+    assert _files(tmp_path) == ["factors_20230601.tif", "smap_20230601.tif", "south.tif"]
+    north = str(tmp_path / "north" / "smap_20230601.tif")  # the fix the message gives
+    os.makedirs(os.path.dirname(north))
+    gdal.Warp(north, smap)
+    res = downscale(model, stack, str(tmp_path / "north" / "o.tif"), coarse_sm=north)
+    assert res.n_cells_corrected > 20
