@@ -24,14 +24,26 @@ from .units import is_fill
 SM_RANGE = (0.0, 1.0)
 
 # Accepted column names (lower case, spaces/dashes folded to '_'), in order of preference.
+# Chinese headers as station tables of Chinese agencies name them (区站号 station number, 经度 longitude, ...).
 COLUMNS = {
-    "station": ("station", "station_id", "stationid", "id", "site", "site_id", "name", "station_name"),
-    "x": ("lon", "lng", "long", "longitude", "x"),
-    "y": ("lat", "latitude", "y"),
-    "date": ("date", "datetime", "date_time", "time", "timestamp", "day"),
-    "value": ("value", "sm", "soil_moisture", "soilmoisture", "vsm", "swc", "theta"),
+    "station": ("station", "station_id", "stationid", "id", "site", "site_id", "name", "station_name",
+                "区站号", "站号", "站点", "站名", "台站", "站点名称", "台站名称", "站点编号"),
+    "x": ("lon", "lng", "long", "longitude", "x", "经度"),
+    "y": ("lat", "latitude", "y", "纬度"),
+    "date": ("date", "datetime", "date_time", "time", "timestamp", "day", "日期", "观测日期", "时间", "观测时间"),
+    # (not 土壤相对湿度, relative soil moisture: percent of field capacity, not m3/m3)
+    "value": ("value", "sm", "soil_moisture", "soilmoisture", "vsm", "swc", "theta", "土壤湿度", "土壤水分",
+              "土壤含水量", "体积含水量", "土壤体积含水量"),
     "crs": ("crs", "epsg", "srs"),
 }
+# Column names that may carry units after them, e.g. 'lat_deg', 'Longitude (deg)', '经度(°)', 'sm_m3m3'.
+_PREFIXES = {
+    "x": ("lon", "lng", "longitude", "经度"),
+    "y": ("lat", "latitude", "纬度"),
+    "value": ("sm", "soil_moisture", "vsm", "swc", "土壤湿度", "土壤水分", "土壤含水量", "体积含水量",
+              "土壤体积含水量"),
+}
+_UNIT_START = "_([（"
 _LABELS = {"x": "longitude/x", "y": "latitude/y", "date": "date", "value": "soil moisture value",
            "station": "station id", "crs": "CRS"}
 _MISSING = {"", "na", "nan", "null", "none", "-"}
@@ -126,17 +138,39 @@ def _find_column(header: list[str], key: str, given: str | None) -> int | None:
     for cand in COLUMNS[key]:
         if cand in norm:
             return norm.index(cand)
-    # units in the name, e.g. 'sm_m3m3' or 'soil_moisture_(m3/m3)'
-    if key == "value":
+    # units in the name, e.g. 'sm_m3m3', 'soil_moisture_(m3/m3)', 'lat_deg', '经度(°)'
+    for prefix in _PREFIXES.get(key, ()):
         for i, n in enumerate(norm):
-            if re.match(r"^(sm|soil_moisture|vsm|swc)[_(\[]", n):
+            if len(n) > len(prefix) and n.startswith(prefix) and n[len(prefix)] in _UNIT_START:
                 return i
-    if key == "date":  # 'obs_date', 'date_utc', 'measurement_time'
+    if key == "date":  # 'obs_date', 'date_utc', 'measurement_time', '观测日期(北京时)'
         for part in ("date", "time"):
             for i, n in enumerate(norm):
                 if part in n.split("_"):
                     return i
+        for part in ("日期", "时间"):
+            for i, n in enumerate(norm):
+                if part in n:
+                    return i
     return None
+
+
+def _decode(raw: bytes) -> str:
+    """A station table's text: UTF-8 (with or without a BOM); else GB18030 (Chinese Excel saves GBK) when that
+    makes a Chinese column name of the header readable; else Latin-1 (every byte a character)."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = raw.decode("gb18030")
+    except UnicodeDecodeError:
+        text = ""
+    header = next((ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")), "")
+    chinese = {n for names in COLUMNS.values() for n in names if not n.isascii()}
+    if any(n in header for n in chinese):
+        return text
+    return raw.decode("latin-1")
 
 
 def _check_range(value: float, where: str) -> None:
@@ -247,12 +281,8 @@ def read_csv(path: str, value_col: str | None = None, station_col: str | None = 
     """
     if not os.path.isfile(path):
         raise InputError(f"Station file not found: {path}. Check the path.")
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            text = f.read()
-    except UnicodeDecodeError:
-        with open(path, newline="", encoding="latin-1") as f:
-            text = f.read()
+    with open(path, "rb") as fb:
+        text = _decode(fb.read())
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         raise InputError(f"The station table {os.path.basename(path)} is empty; give a CSV with a header row "

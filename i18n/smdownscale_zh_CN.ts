@@ -3511,232 +3511,227 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
             <translation>站点观测 (*.csv *.txt *.stm)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="155" />
+            <location filename="../processing_provider/algs/validate.py" line="156" />
             <source>Folder of ISMN .stm files</source>
             <translation>ISMN .stm 文件所在文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="159" />
+            <location filename="../processing_provider/algs/validate.py" line="160" />
             <source>Maximum sensor depth for ISMN files (m)</source>
             <translation>ISMN 文件的最大传感器深度（m）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="159" />
+            <location filename="../processing_provider/algs/validate.py" line="160" />
             <source>ISMN sensors whose top is deeper are ignored (SMAP surface soil moisture is 0-5 cm).</source>
             <translation>顶部深于此值的 ISMN 传感器将被忽略（SMAP 表层土壤水分为 0-5 cm）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="164" />
+            <location filename="../processing_provider/algs/validate.py" line="165" />
             <source>Day compared with the stations; empty: the date in the estimate's file name.</source>
             <translation>与站点比较的日期；留空：使用估算结果文件名中的日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="166" />
+            <location filename="../processing_provider/algs/validate.py" line="167" />
             <source>Metrics</source>
             <translation>精度指标</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="168" />
+            <location filename="../processing_provider/algs/validate.py" line="169" />
             <source>CSV files (*.csv)</source>
             <translation>CSV 文件 (*.csv)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="166" />
+            <location filename="../processing_provider/algs/validate.py" line="167" />
             <source>CSV with one row per source and the metrics n, r, mae, rmse, bias, ubrmsd.</source>
             <translation>CSV，每个数据源一行，包含指标 n、r、mae、rmse、bias、ubrmsd。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="168" />
+            <location filename="../processing_provider/algs/validate.py" line="169" />
             <source>Station pairs</source>
             <translation>站点配对</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="168" />
+            <location filename="../processing_provider/algs/validate.py" line="169" />
             <source>CSV with each station's observed daily mean and the estimate at its pixel.</source>
             <translation>CSV，包含每个站点观测的日均值及其所在像元的估算值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="172" />
+            <location filename="../processing_provider/algs/validate.py" line="173" />
             <source>Estimates of several dates, each with its date in the file name (YYYYMMDD or YYYY-MM-DD), instead of one estimate.</source>
             <translation>多个日期的估算结果，文件名中带有各自的日期（YYYYMMDD 或 YYYY-MM-DD），用于代替单个估算结果。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="176" />
+            <location filename="../processing_provider/algs/validate.py" line="177" />
             <source>Time series: reference rasters</source>
             <translation>时间序列：参考栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="176" />
+            <location filename="../processing_provider/algs/validate.py" line="177" />
             <source>Reference rasters of the same dates, paired with the estimates by the date in the file names.</source>
             <translation>相同日期的参考栅格，按文件名中的日期与估算结果配对。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="180" />
+            <location filename="../processing_provider/algs/validate.py" line="181" />
             <source>Report</source>
             <translation>报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="180" />
+            <location filename="../processing_provider/algs/validate.py" line="181" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="180" />
+            <location filename="../processing_provider/algs/validate.py" line="181" />
             <source>HTML report with the metrics and plots (estimate against reference with the 1:1 line, stations over time); shown in the Processing results viewer.</source>
             <translation>包含精度指标和图表（带 1:1 线的估算值对参考值图、站点随时间变化图）的 HTML 报告；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="184" />
+            <location filename="../processing_provider/algs/validate.py" line="185" />
             <source>Number of pairs</source>
             <translation>配对数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="184" />
+            <location filename="../processing_provider/algs/validate.py" line="185" />
             <source>Correlation R</source>
             <translation>相关系数 R</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="184" />
+            <location filename="../processing_provider/algs/validate.py" line="185" />
             <source>MAE (m3/m3)</source>
             <translation>MAE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="185" />
+            <location filename="../processing_provider/algs/validate.py" line="186" />
             <source>RMSE (m3/m3)</source>
             <translation>RMSE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="185" />
+            <location filename="../processing_provider/algs/validate.py" line="186" />
             <source>Bias (m3/m3)</source>
             <translation>偏差（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="186" />
+            <location filename="../processing_provider/algs/validate.py" line="187" />
             <source>ubRMSD (m3/m3)</source>
             <translation>ubRMSD（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="196" />
+            <location filename="../processing_provider/algs/validate.py" line="197" />
             <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
             <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="213" />
+            <location filename="../processing_provider/algs/validate.py" line="214" />
             <source>Give either one soil moisture estimate or a time series of estimates (not both).</source>
             <translation>请给定一个土壤水分估算结果或一个估算结果时间序列（不能同时给定两者）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="219" />
+            <location filename="../processing_provider/algs/validate.py" line="220" />
             <source>A time series of estimates is compared with a time series of reference rasters: give them under 'Time series: reference rasters'.</source>
             <translation>估算结果时间序列需要与参考栅格时间序列比较：请在“时间序列：参考栅格”中给定参考栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="227" />
+            <location filename="../processing_provider/algs/validate.py" line="228" />
             <source>Nothing to validate against: give a reference raster, station points, a station file or a folder of ISMN files.</source>
             <translation>没有可用于验证的参照：请给定参考栅格、站点点图层、站点文件或 ISMN 文件所在文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="324" />
+            <location filename="../processing_provider/algs/validate.py" line="325" />
             <source>The date '{}' is not a date; write it as YYYY-MM-DD.</source>
             <translation>日期“{}”不是日期；请写成 YYYY-MM-DD。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="246" />
+            <location filename="../processing_provider/algs/validate.py" line="247" />
             <source>The station layer</source>
             <translation>站点图层</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="252" />
+            <location filename="../processing_provider/algs/validate.py" line="253" />
             <source>date</source>
             <translation>日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="252" />
+            <location filename="../processing_provider/algs/validate.py" line="253" />
             <source>soil moisture</source>
             <translation>土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="253" />
+            <location filename="../processing_provider/algs/validate.py" line="254" />
             <source>The station layer {} has no {} field that could be recognised; its fields are: {}. Choose the field in the algorithm's parameters.</source>
             <translation>站点图层 {} 中没有可识别的{}字段；其字段为：{}。请在算法参数中选择该字段。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="261" />
+            <location filename="../processing_provider/algs/validate.py" line="262" />
             <source>Station fields: id {}, date {}, soil moisture {}</source>
             <translation>站点字段：ID {}，日期 {}，土壤水分 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="261" />
+            <location filename="../processing_provider/algs/validate.py" line="262" />
             <source>(coordinates)</source>
             <translation>（坐标）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="265" />
+            <location filename="../processing_provider/algs/validate.py" line="266" />
             <source>The station layer {} has no coordinate reference system; set one (Layer Properties &gt; Source) and run again.</source>
             <translation>站点图层 {} 没有坐标参考系；请设置一个（图层属性 &gt; 源）后重新运行。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="299" />
+            <location filename="../processing_provider/algs/validate.py" line="300" />
             <source>{} station observations from {} stations</source>
             <translation>{} 条站点观测，来自 {} 个站点</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="343" />
+            <location filename="../processing_provider/algs/validate.py" line="344" />
             <source>Reference resampled onto the estimate's grid with '{}'.</source>
             <translation>已使用“{}”将参考数据重采样到估算结果的格网上。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="359" />
+            <location filename="../processing_provider/algs/validate.py" line="360" />
             <source>Estimate</source>
             <translation>估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="361" />
+            <location filename="../processing_provider/algs/validate.py" line="362" />
             <source>Reference</source>
             <translation>参考数据</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="401" />
+            <location filename="../processing_provider/algs/validate.py" line="402" />
             <source>The date parameter is ignored for a time series: each estimate's date comes from its file name.</source>
             <translation>时间序列忽略日期参数：每个估算结果的日期取自其文件名。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="412" />
+            <location filename="../processing_provider/algs/validate.py" line="413" />
             <source>Stations skipped on {}</source>
             <translation>以下日期的站点被跳过：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="413" />
+            <location filename="../processing_provider/algs/validate.py" line="414" />
             <source>Per date:</source>
             <translation>逐日期：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="416" />
+            <location filename="../processing_provider/algs/validate.py" line="417" />
             <source>All dates pooled:</source>
             <translation>所有日期合并：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="425" />
+            <location filename="../processing_provider/algs/validate.py" line="426" />
             <source>Estimates</source>
             <translation>估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="427" />
+            <location filename="../processing_provider/algs/validate.py" line="428" />
             <source>References</source>
             <translation>参考数据</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="150" />
-            <source>A CSV table with columns station, lon, lat, date, value (EPSG:4326, or a crs column), or one ISMN .stm file ('Header+values' or 'CEOP formatted').</source>
-            <translation>包含 station、lon、lat、date、value 列的 CSV 表（EPSG:4326，或带 crs 列），或一个 ISMN .stm 文件（“Header+values”或“CEOP formatted”格式）。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/validate.py" line="155" />
+            <location filename="../processing_provider/algs/validate.py" line="156" />
             <source>An unzipped ISMN download ('Header+values' or 'CEOP formatted'); its soil moisture files are read, other files are listed in the log.</source>
             <translation>解压后的 ISMN 下载数据（“Header+values”或“CEOP formatted”格式）；读取其中的土壤水分文件，其他文件在日志中列出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="374" />
+            <location filename="../processing_provider/algs/validate.py" line="375" />
             <source>Reference values read with {}.</source>
             <translation>参考值按 {} 读取。</translation>
         </message>
@@ -3746,17 +3741,17 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
             <translation>站点文件（CSV、ISMN .stm）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="164" />
+            <location filename="../processing_provider/algs/validate.py" line="165" />
             <source>Date of the estimate</source>
             <translation>估算结果的日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="172" />
+            <location filename="../processing_provider/algs/validate.py" line="173" />
             <source>Time series: estimates</source>
             <translation>时间序列：估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="222" />
+            <location filename="../processing_provider/algs/validate.py" line="223" />
             <source>Reference rasters of a time series need a time series of estimates: give the estimates under 'Time series: estimates'.</source>
             <translation>时间序列的参考栅格需要估算结果时间序列：请在“时间序列：估算结果”中给定估算结果。</translation>
         </message>
@@ -3771,12 +3766,12 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
             <translation>估算结果降尺度所用的 SMAP 栅格：双线性重采样后与同一参考值比较，使报告显示降尺度带来的增益。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="216" />
+            <location filename="../processing_provider/algs/validate.py" line="217" />
             <source>A baseline is compared with the reference raster of one estimate: give a reference raster too, or leave the baseline empty.</source>
             <translation>基线要与单个估算结果的参考栅格比较：请同时给出参考栅格，或将基线留空。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="363" />
+            <location filename="../processing_provider/algs/validate.py" line="364" />
             <source>Baseline</source>
             <translation>基线</translation>
         </message>
@@ -3829,14 +3824,19 @@ HTML 报告包含精度指标表、估算值对参考值的密度散点图（带
             <translation>或时间序列</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="176" />
+            <location filename="../processing_provider/algs/validate.py" line="177" />
             <source>or stations</source>
             <translation>或站点</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="172" />
+            <location filename="../processing_provider/algs/validate.py" line="173" />
             <source>or one estimate</source>
             <translation>或单个估算结果</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/validate.py" line="150" />
+            <source>A CSV table with columns station, lon, lat, date, value (EPSG:4326, or a crs column; Chinese headers such as 区站号, 经度, 纬度, 日期, 土壤水分 too, in UTF-8 or GBK), or one ISMN .stm file ('Header+values' or 'CEOP formatted').</source>
+            <translation>包含 station、lon、lat、date、value 列的 CSV 表（EPSG:4326，或带 crs 列；也可用中文表头，如 区站号、经度、纬度、日期、土壤水分，UTF-8 或 GBK 编码），或一个 ISMN .stm 文件（“Header+values”或“CEOP formatted”格式）。</translation>
         </message>
     </context>
     <context>

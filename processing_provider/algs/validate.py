@@ -151,7 +151,8 @@ class ValidateAlgorithm(SmdAlgorithm):
                                             behavior=QgsProcessingParameterFile.Behavior.File, optional=True,
                                             fileFilter=self.tr("Station observations (*.csv *.txt *.stm)")),
                  self.tr("A CSV table with columns station, lon, lat, date, value (EPSG:4326, or a crs "
-                         "column), or one ISMN .stm file ('Header+values' or 'CEOP formatted')."))
+                         "column; Chinese headers such as 区站号, 经度, 纬度, 日期, 土壤水分 too, in UTF-8 or GBK), "
+                         "or one ISMN .stm file ('Header+values' or 'CEOP formatted')."))
         self.add(QgsProcessingParameterFile(self.STATIONS_FOLDER, self.tr("Folder of ISMN .stm files"),
                                             behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True),
                  self.tr("An unzipped ISMN download ('Header+values' or 'CEOP formatted'); its soil "

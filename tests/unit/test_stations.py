@@ -418,3 +418,42 @@ def test_folder_lists_files_without_good_values_or_with_impossible_positions(tmp
         "NET_NET_C_sm_0.050000_0.050000_X_20230601_20230601.stm, line 1 (header): invalid station coordinates: "
         "latitude 200 is outside -90 to 90 (longitude 116.3, latitude 200). Give the station's position in degrees "
         "or remove the row."]
+
+
+CHINESE = ("区站号,站名,经度,纬度,观测日期,土壤水分(m3/m3),土壤相对湿度(%)\n"
+           "53463,呼和浩特,111.68,40.82,2023-06-01,0.21,55\n"
+           "53463,呼和浩特,111.68,40.82,2023/06/02,0.19,50\n")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk"])
+def test_csv_with_chinese_headers_in_utf8_or_gbk(tmp_path, encoding):
+    """A Chinese agency's table: Chinese column names (units after them), saved as UTF-8 or, by Excel, as GBK. The
+    relative soil moisture (percent of field capacity) is not taken for the volumetric value."""
+    p = tmp_path / "stations.csv"
+    p.write_bytes(CHINESE.encode(encoding))
+    obs = read_csv(str(p))
+    assert [(o.station, o.x, o.y, o.date, o.value) for o in obs] == [
+        ("53463", 111.68, 40.82, D1, 0.21), ("53463", 111.68, 40.82, D2, 0.19)]
+
+
+def test_csv_relative_soil_moisture_is_not_a_volumetric_value(tmp_path):
+    p = tmp_path / "stations.csv"
+    p.write_bytes("区站号,经度,纬度,日期,土壤相对湿度\n53463,111.68,40.82,2023-06-01,55\n".encode("gbk"))
+    with pytest.raises(InputError, match=r"has no soil moisture value column; found columns: 区站号, 经度, 纬度, 日期, "
+                                         r"土壤相对湿度"):
+        read_csv(str(p))
+
+
+def test_csv_latin1_names_are_not_read_as_chinese(tmp_path):
+    """A Western table saved as Latin-1 (not UTF-8) keeps its accented names: GB18030 would decode 'ü' and the next
+    letter as one Chinese character, so it is used only when it makes a Chinese column name readable."""
+    p = tmp_path / "stations.csv"
+    p.write_bytes("station,lon,lat,date,value\nMüncheberg,14.12,52.52,2023-06-01,0.2\n".encode("latin-1"))
+    assert [o.station for o in read_csv(str(p))] == ["Müncheberg"]
+
+
+def test_csv_coordinates_with_units_in_the_name(tmp_path):
+    p = _write(tmp_path / "obs.csv", "site,long_term_mean,Longitude (deg),lat_deg,date,sm_m3m3\n"
+               "S1,0.3,116.1,42.1,2023-06-01,0.21\n")
+    obs = read_csv(p)
+    assert (obs[0].station, obs[0].x, obs[0].y, obs[0].value) == ("S1", 116.1, 42.1, 0.21)
