@@ -805,44 +805,44 @@ def read_block(ds: gdal.Dataset, row0: int, nrows: int, bands: Sequence[int] | N
     -------
     numpy.ndarray
         Shape (len(bands), nrows, width); nodata and non-finite values are NaN, the others scaled by the band's
-        declared scale and offset (:func:`band_scaling`).
+        declared scale and offset (:func:`band_values`).
     """
     bands = list(bands) if bands is not None else list(range(1, ds.RasterCount + 1))
     out = np.empty((len(bands), nrows, ds.RasterXSize), dtype=dtype)
     with reading(*(sources if sources is not None else [ds.GetDescription()])):
         for k, b in enumerate(bands):
             band = ds.GetRasterBand(b)
-            arr = band.ReadAsArray(0, row0, ds.RasterXSize, nrows).astype(dtype, copy=False)
-            nd = band.GetNoDataValue()
-            if nd is not None and not np.isnan(nd):
-                arr[arr == nd] = np.nan
-            arr[~np.isfinite(arr)] = np.nan
-            scaling = band_scaling(band)
-            if scaling is not None:  # stored values (e.g. MODIS LST x 50) to the values they stand for
-                arr = arr * scaling[0] + scaling[1]
-            out[k] = arr
+            out[k] = band_values(band, band.ReadAsArray(0, row0, ds.RasterXSize, nrows).astype(dtype, copy=False))
     return out
 
 
-def band_scaling(band: gdal.Band) -> tuple[float, float] | None:
-    """The scale and offset a band declares (value = stored value x scale + offset), None when it declares none.
+def band_values(band: gdal.Band, stored: np.ndarray) -> np.ndarray:
+    """The values a band's stored values stand for: nodata and non-finite values NaN, the others scaled by the
+    band's declared scale and offset (value = stored x scale + offset; MODIS LST stored x 50, NDVI x 10000). Every
+    reader of factor, soil moisture and reference values goes through here.
 
     Parameters
     ----------
     band : gdal.Band
-        A raster band.
+        The band the values were read from.
+    stored : numpy.ndarray
+        Its stored values as a float array (changed in place where masked).
 
     Returns
     -------
-    tuple of float or None
-        (scale, offset), or None when both are absent or 1 and 0.
+    numpy.ndarray
+        The values, NaN where missing.
     """
+    nd = band.GetNoDataValue()
+    if nd is not None and not np.isnan(nd):
+        stored[stored == nd] = np.nan
+    stored[~np.isfinite(stored)] = np.nan
     scale, offset = band.GetScale(), band.GetOffset()
     scale = 1.0 if scale is None or scale == 0 else float(scale)  # GDAL reports 0 for "not set" in some drivers
     offset = 0.0 if offset is None else float(offset)
     if scale == 1.0 and offset == 0.0:
-        return None
-    return scale, offset
+        return stored
+    return stored * scale + offset
 
 
 @gdal_exceptions()

@@ -350,7 +350,7 @@ def sample_bands(ds: gdal.Dataset, bands: list[int], max_pixels: int = SAMPLE_PI
         One float64 array (rows/step, cols/step) per band, NaN for nodata and non-finite values, scaled as
         :func:`.raster.read_block` does.
     """
-    from .raster import band_scaling
+    from .raster import band_values
 
     if not bands:
         return []
@@ -360,18 +360,7 @@ def sample_bands(ds: gdal.Dataset, bands: list[int], max_pixels: int = SAMPLE_PI
     arr = np.asarray(ds.ReadAsArray(0, 0, w, h, buf_xsize=bw, buf_ysize=bh, band_list=list(bands)),
                      dtype=np.float64).reshape(len(bands), bh, bw)
     ds.FlushCache()  # the read pulled every tile (of every band, when pixel-interleaved) into the block cache
-    out = []
-    for k, band in enumerate(bands):
-        a = arr[k].copy()
-        nd = ds.GetRasterBand(band).GetNoDataValue()
-        if nd is not None and not np.isnan(nd):
-            a[a == nd] = np.nan
-        a[~np.isfinite(a)] = np.nan
-        scaling = band_scaling(ds.GetRasterBand(band))
-        if scaling is not None:
-            a = a * scaling[0] + scaling[1]
-        out.append(a)
-    return out
+    return [band_values(ds.GetRasterBand(band), arr[k].copy()) for k, band in enumerate(bands)]
 
 
 def check_soil_moisture_sample(ds: gdal.Dataset, path: str, reading: SmReading = AS_IS,

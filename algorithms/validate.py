@@ -28,6 +28,7 @@ from .raster import (
     IsCanceled,
     Progress,
     atomic_path,
+    band_values,
     block_rows_for,
     check_output_path,
     gdal_exceptions,
@@ -275,7 +276,6 @@ def sample_stations(estimate: str, observations: Sequence[Observation], date: dt
     ds = open_raster(estimate)
     grid = Grid.from_dataset(ds, estimate)
     band = ds.GetRasterBand(1)
-    nd = band.GetNoDataValue()
     x0, dx, _, y0, _, dy = grid.transform
     transforms: dict[str, osr.CoordinateTransformation | None] = {}
     pairs = []
@@ -293,8 +293,8 @@ def sample_stations(estimate: str, observations: Sequence[Observation], date: dt
         value, status = math.nan, "outside"
         if 0 <= col < grid.width and 0 <= row < grid.height:
             with reading(estimate):
-                v = float(band.ReadAsArray(col, row, 1, 1)[0, 0])
-            if math.isfinite(v) and (nd is None or v != nd):
+                v = float(band_values(band, band.ReadAsArray(col, row, 1, 1).astype(np.float64))[0, 0])
+            if math.isfinite(v):
                 value, status = v, "ok"
             else:
                 status = "nodata"

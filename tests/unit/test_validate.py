@@ -290,3 +290,32 @@ def test_baseline_errors(tmp_path, estimate):
     with pytest.raises(InputError, match=r"The baseline smap.tif does not overlap the estimate sm_1km_20230601.tif; "
                                          "give the SMAP raster the estimate was downscaled from."):
         validate(path, reference=ref, baseline=base)
+
+
+def test_an_estimate_stored_as_scaled_integers_is_compared_as_its_values(tmp_path, estimate):
+    """A product stored as Int16 x 10000 with its scale and a -9999 fill in the file (as public products are): the
+    stations and the reference meet the values it stands for, not the stored integers, and its fill is nodata."""
+    from osgeo import gdal
+
+    path, est = estimate
+    scaled = str(tmp_path / "product_20230601.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(scaled, W, H, 1, gdal.GDT_Int16)
+    ds.SetGeoTransform(GRID.transform)
+    ds.SetProjection(GRID.crs_wkt)
+    band = ds.GetRasterBand(1)
+    band.SetNoDataValue(-9999)
+    band.SetScale(1e-4)
+    band.SetOffset(0.0)
+    stored = np.where(np.isfinite(est), np.round(est * 1e4), -9999).astype(np.int16)
+    band.WriteArray(stored)
+    ds = band = None
+    values = np.where(stored == -9999, np.nan, stored * 1e-4)
+    ref = str(tmp_path / "ref.tif")
+    write_raster(ref, GRID, values - 0.02)
+    res = validate(scaled, reference=ref, stations=_observations(values), pairs_csv=str(tmp_path / "pairs.csv"))
+    assert res["reference"]["n"] == W * H - 13 and res["reference"]["bias"] == pytest.approx(0.02, abs=1e-6)
+    assert res["stations"]["n"] == 4 and res["stations"]["bias"] == pytest.approx(-0.01, abs=1e-6)
+    with open(str(tmp_path / "pairs.csv"), newline="") as f:
+        prow = {r["station"]: r for r in csv.DictReader(f)}
+    assert float(prow["B"]["estimated"]) == pytest.approx(values[20, 10], abs=1e-6)
+    assert prow["N"]["status"] == "nodata"
