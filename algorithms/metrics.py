@@ -65,6 +65,7 @@ class MetricsAccumulator:
         self.sxx = 0.0  # sum (x - mx)^2
         self.syy = 0.0  # sum (y - my)^2
         self.sxy = 0.0  # sum (x - mx)(y - my)
+        self.sdd = 0.0  # sum (d - md)^2, d = x - y: the ubRMSD without sxx + syy - 2 sxy cancelling when x ~ y
         self.sabs = 0.0  # sum |x - y|
         self.lo = np.array([np.inf, np.inf])  # min x, min y (a constant side has no R)
         self.hi = np.array([-np.inf, -np.inf])
@@ -84,12 +85,15 @@ class MetricsAccumulator:
         mxb, myb = float(x.mean()), float(y.mean())
         xa, ya = x - mxb, y - myb
         sxx, syy, sxy = float(np.dot(xa, xa)), float(np.dot(ya, ya)), float(np.dot(xa, ya))
+        da = xa - ya
+        sdd = float(np.dot(da, da))
         n = self.n + nb
         dx, dy = mxb - self.mx, myb - self.my
         w = self.n * nb / n
         self.sxx += sxx + dx * dx * w
         self.syy += syy + dy * dy * w
         self.sxy += sxy + dx * dy * w
+        self.sdd += sdd + (dx - dy) * (dx - dy) * w
         self.mx += dx * nb / n
         self.my += dy * nb / n
         self.sabs += float(np.abs(x - y).sum())
@@ -109,7 +113,7 @@ class MetricsAccumulator:
         if n == 0:
             return {"n": 0, "r": math.nan, "mae": math.nan, "rmse": math.nan, "bias": math.nan, "ubrmsd": math.nan}
         bias = self.mx - self.my
-        ub2 = max(0.0, (self.sxx + self.syy - 2.0 * self.sxy) / n)
+        ub2 = max(0.0, self.sdd / n)
         den = math.sqrt(self.sxx) * math.sqrt(self.syy)
         varies = bool(np.all(self.hi > self.lo))
         r = self.sxy / den if n >= 2 and den > 0 and varies else math.nan

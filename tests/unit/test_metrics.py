@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -129,6 +129,8 @@ def test_symmetry(xy):
 
 @settings(max_examples=80, deadline=None)
 @given(paired(), st.lists(st.integers(min_value=0, max_value=60), max_size=6), st.integers(0, 5))
+# estimate and reference nearly equal: sxx + syy - 2 sxy cancelled to an RMSE of 2.3e-9 instead of 3.3e-9
+@example(xy=(np.array([1.0, 0.0]), np.array([1.0, 4.61605628e-09])), cuts=[], n_nan=0)
 def test_accumulator_equals_metrics(xy, cuts, n_nan):
     x, y = xy
     x = x.copy()
