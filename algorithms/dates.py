@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import calendar
+import contextlib
 import datetime as dt
 import os
 import re
@@ -10,10 +12,35 @@ from typing import Sequence
 from .errors import InputError
 
 _DATE_RE = re.compile(r"(?<!\d)(\d{4})[-_]?(\d{2})[-_]?(\d{2})(?!\d)")
+# Dates as data providers name their files: year and day of year after 'A' or 'doy' (NASA's MODIS
+# 'MOD11A1.A2023156...', AppEEARS' '..._doy2023156_...'), and dotted dates (CHIRPS 'chirps-v2.0.2023.06.05').
+# Removed by strip_date together with the separator before them, so 'MOD11A1.A2023156.LST_Day_1km' gives the
+# same factor name on every date.
+_DOY_RE = re.compile(r"(?:(?<=[._-])|^)(?:A|doy)(\d{4})(\d{3})(?!\d)", re.IGNORECASE)
+_DOTTED_RE = re.compile(r"(?<!\d)(\d{4})\.(\d{2})\.(\d{2})(?!\d)")
+
+
+def _matches(name: str) -> list[tuple[int, int, dt.date, bool]]:
+    """Every valid date in ``name``: (start, end, date, provider form) in order of position."""
+    found = []
+    for m in _DATE_RE.finditer(name):
+        with contextlib.suppress(ValueError):
+            found.append((m.start(), m.end(), dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))), False))
+    for m in _DOTTED_RE.finditer(name):
+        with contextlib.suppress(ValueError):
+            found.append((m.start(), m.end(), dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))), True))
+    for m in _DOY_RE.finditer(name):
+        year, doy = int(m.group(1)), int(m.group(2))
+        if 1 <= doy <= (366 if calendar.isleap(year) else 365) and year >= 1:
+            found.append((m.start(), m.end(), dt.date(year, 1, 1) + dt.timedelta(days=doy - 1), True))
+    return sorted(found, key=lambda f: f[0])
 
 
 def date_from_name(path: str) -> dt.date | None:
-    """The first valid YYYYMMDD / YYYY-MM-DD / YYYY_MM_DD date in a file name, or None.
+    """The first valid date in a file name, or None.
+
+    YYYYMMDD, YYYY-MM-DD, YYYY_MM_DD and YYYY.MM.DD; year and day of year after 'A' or 'doy' as NASA and
+    AppEEARS name MODIS files (MOD11A1.A2023156..., ..._doy2023156_...).
 
     Parameters
     ----------
@@ -25,17 +52,15 @@ def date_from_name(path: str) -> dt.date | None:
     datetime.date or None
         The date, or None when the name carries no valid date.
     """
-    name = os.path.basename(path)
-    for m in _DATE_RE.finditer(name):
-        try:
-            return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        except ValueError:
-            continue
-    return None
+    found = _matches(os.path.basename(path))
+    return found[0][2] if found else None
 
 
 def strip_date(stem: str) -> str:
     """A file stem without its date and the separators around it ('ndvi_20230601' -> 'ndvi').
+
+    A year and day of year or a dotted date goes with the separator before it
+    ('MOD11A1.A2023156.LST_Day_1km' -> 'MOD11A1.LST_Day_1km', 'chirps-v2.0.2023.06.05' -> 'chirps-v2.0').
 
     Parameters
     ----------
@@ -47,6 +72,10 @@ def strip_date(stem: str) -> str:
     str
         The stem without its date (every date-like match removed).
     """
+    for start, end, _, _ in reversed([f for f in _matches(stem) if f[3]]):
+        if start > 0 and stem[start - 1] in "._-":
+            start -= 1
+        stem = stem[:start] + stem[end:]
     return _DATE_RE.sub("", stem).strip("_- .")
 
 

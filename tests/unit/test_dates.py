@@ -15,6 +15,15 @@ from smdownscale.algorithms.errors import InputError
         ("elevation.tif", None),
         ("tile_123456789.tif", None),
         ("bad_20231341.tif", None),
+        # as data providers name their files: MODIS year + day of year, CHIRPS dotted dates
+        ("MOD11A1.A2023156.LST_Day_1km.tif", dt.date(2023, 6, 5)),
+        ("MOD11A1.A2024366.h26v04.061.2025003094512.hdf", dt.date(2024, 12, 31)),
+        ("MOD13A2.061__1_km_16_days_NDVI_doy2023177_aid0001.tif", dt.date(2023, 6, 26)),
+        ("chirps-v2.0.2023.06.05.tif", dt.date(2023, 6, 5)),
+        ("MOD11A1.A2023366.LST_Day_1km.tif", None),  # 2023 has 365 days
+        ("smap_v1.2023.tif", None),
+        ("ANDVI2023156.tif", None),  # 'A' inside a word is no MODIS date
+        ("x_2023.13.01.tif", None),
     ],
 )
 def test_date_from_name(name, expected):
@@ -25,6 +34,18 @@ def test_strip_date():
     assert strip_date("ndvi_20230601") == "ndvi"
     assert strip_date("2023-06-01_lst_day") == "lst_day"
     assert strip_date("elevation") == "elevation"
+
+
+@pytest.mark.parametrize("stems, name", [
+    (["MOD11A1.A2023156.LST_Day_1km", "MOD11A1.A2023164.LST_Day_1km"], "MOD11A1.LST_Day_1km"),
+    (["chirps-v2.0.2023.06.05", "chirps-v2.0.2023.06.13"], "chirps-v2.0"),
+    (["MOD13A2.061__1_km_16_days_NDVI_doy2023177_aid0001", "MOD13A2.061__1_km_16_days_NDVI_doy2023193_aid0001"],
+     "MOD13A2.061__1_km_16_days_NDVI_aid0001"),
+    (["MCD12Q1.A2023001.LC_Type1"], "MCD12Q1.LC_Type1"),
+])
+def test_strip_date_of_provider_names_gives_one_name_for_every_date(stems, name):
+    # a factor is named after its file without the date: every date must give the same name
+    assert {strip_date(s) for s in stems} == {name}
 
 
 def test_pair_by_date_sorts_and_pairs():
