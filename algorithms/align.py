@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -40,6 +41,14 @@ CATEGORICAL = "categorical"
 CONTINUOUS = "continuous"
 #: Resampling per kind and direction: (target finer than source, target coarser or equal).
 RESAMPLING = {CONTINUOUS: ("bilinear", "average"), CATEGORICAL: ("near", "mode")}
+#: Factor names that are land cover whatever their file says (a name token, case-insensitive): MODIS MCD12Q1's
+#: layers (LC_Type1..5, LC_Prop1..3), ESA CCI's lccs_class, ESA WorldCover, China's CLCD, GLC_FCS30, IGBP,
+#: Dynamic World, and the usual words (landcover, land_cover, landuse, lulc; 土地利用, 土地覆盖, 地表覆盖).
+#: Such rasters usually come as plain integers without a colour table, and averaging class codes makes a
+#: number that is no class.
+_LAND_COVER_RE = re.compile(
+    r"(?<![a-z0-9])(landcover|land_cover|land_use|landuse|lulc|lc_type[1-5]|lc_prop[1-3]|lccs_class|worldcover|"
+    r"clcd|glc_?fcs30d?|igbp|dynamic_?world)(?![a-z])|土地利用|土地覆盖|土地覆被|地表覆盖")
 _VRT_BLOCK_ROWS = 128  # block height of GDAL's warped VRT: read whole multiples of it
 _TILE_ROWS = 256  # tile height of the output GeoTIFF
 
@@ -70,6 +79,22 @@ class AlignResult:
             if method not in methods:
                 methods.append(method)
         return {src: "+".join(methods) for src, methods in out.items()}
+
+
+def is_land_cover(name: str) -> bool:
+    """True for a factor name that is a land cover product's (treated as classes by :func:`align_rasters`).
+
+    Parameters
+    ----------
+    name : str
+        A factor name (band description or file stem), e.g. 'MCD12Q1.LC_Type1', 'ESA_WorldCover_10m_Map'.
+
+    Returns
+    -------
+    bool
+        Whether the name holds a land cover token (:data:`_LAND_COVER_RE`).
+    """
+    return _LAND_COVER_RE.search(name.lower().replace(" ", "_").replace("-", "_")) is not None
 
 
 # -- target grid ------------------------------------------------------------------------------------
@@ -212,7 +237,7 @@ def _open_sources(inputs: Sequence[str], grid: Grid, categorical: set[str]) -> l
                              f"{_describe_extent(grid.extent)} (xmin, ymin, xmax, ymax). Give rasters that cover "
                              "the area, or choose another reference/extent.")
         names = raster.band_names(ds, path)
-        kinds = [CATEGORICAL if (k == CATEGORICAL or n.lower() in categorical) else CONTINUOUS
+        kinds = [CATEGORICAL if (k == CATEGORICAL or n.lower() in categorical or is_land_cover(n)) else CONTINUOUS
                  for n, k in zip(names, raster.band_kinds(ds))]
         tgt_size = math.sqrt(grid.res[0] * grid.res[1])
         refine = tgt_size < _source_pixel_size(sgrid, grid) * (1 - 1e-6)
@@ -269,7 +294,8 @@ def align_rasters(inputs: Sequence[str], grid: Grid, output: str, categorical: s
     """Write every band of ``inputs`` as one band of a float32 GeoTIFF on ``grid``.
 
     ``categorical`` names factors to treat as classes (besides bands marked SMD_KIND=categorical or
-    carrying a colour table / attribute table). Raises InputError for missing, CRS-less or
+    carrying a colour table / attribute table, and bands named like a land cover product, :func:`is_land_cover`).
+    Raises InputError for missing, CRS-less or
     non-overlapping inputs, duplicate factor names and bands left without any valid pixel.
 
     Parameters

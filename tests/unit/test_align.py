@@ -202,9 +202,42 @@ def test_categorical_by_name_uses_nearest_when_refining(tmp_path):
     assert np.mean(got == lc[row, col]) > 0.97  # the approximate transformer may shift a pixel at class edges
     assert raster.band_kinds(gdal.Open(out)) == ["categorical"]
     # the same raster without the name hint is continuous (bilinear): values between classes appear
-    res = align.align_rasters([str(tmp_path / "landcover_2023-06-01.tif")], target, str(tmp_path / "c.tif"))
+    raster.write_raster(str(tmp_path / "classes_2023-06-01.tif"), SRC, lc)
+    res = align.align_rasters([str(tmp_path / "classes_2023-06-01.tif")], target, str(tmp_path / "c.tif"))
     assert res.resampling == ["bilinear"]
     assert len(np.unique(raster.read_all(str(tmp_path / "c.tif"))[0])) > 3
+
+
+def test_land_cover_products_are_classes_by_their_names(tmp_path):
+    # MODIS MCD12Q1 as downloaded: IGBP codes 1-17 as Byte, 255 the fill, no colour table, no SMD_KIND,
+    # in MODIS sinusoidal at 463 m; aligned onto a 1 km UTM grid without naming it under 'categorical'
+    sinu = srs_from_user("+proj=sinu +lon_0=0 +x_0=0 +y_0=0 +R=6371007.181 +units=m +no_defs").ExportToWkt()
+    res = 463.312716528
+    src = _grid(sinu, 8996000.0, 4690000.0, res, 80, 80)
+    rng = np.random.default_rng(11)
+    codes = np.repeat(np.repeat(rng.choice([7, 10, 12, 16], (20, 20)), 4, 0), 4, 1).astype(np.uint8)
+    codes[:3] = 255
+    path = str(tmp_path / "MCD12Q1.A2023001.LC_Type1.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(path, 80, 80, 1, gdal.GDT_Byte)
+    ds.SetGeoTransform(src.transform)
+    ds.SetProjection(sinu)
+    ds.GetRasterBand(1).SetNoDataValue(255)
+    ds.GetRasterBand(1).WriteArray(codes)
+    ds = None
+    xmin, ymin, xmax, ymax = _grid(sinu, 8996000.0 + 3000, 4690000.0 - 3000, 80 * res - 6000, 1, 1).extent_in(UTM33)
+    target = _grid(UTM33, xmin // 1000 * 1000 + 1000, ymax // 1000 * 1000 - 1000, 1000.0,
+                   int((xmax - xmin) // 1000) - 2, int((ymax - ymin) // 1000) - 2)
+    out = str(tmp_path / "stack.tif")
+    got = align.align_rasters([path], target, out)
+    assert got.names == ["MCD12Q1.LC_Type1"] and got.kinds == ["categorical"] and got.resampling == ["mode"]
+    values = raster.read_all(out)[0]
+    assert set(np.unique(values[np.isfinite(values)]).tolist()) <= {7.0, 10.0, 12.0, 16.0}  # no averaged codes
+    assert raster.band_kinds(gdal.Open(out)) == ["categorical"]
+    for name in ("ESA_WorldCover_10m_2021_v200_N42E111_Map", "CLCD_v01_2022", "lccs_class", "土地利用_2020",
+                 "LULC", "MCD12Q1.LC_Prop2"):
+        assert align.is_land_cover(name), name
+    for name in ("elevation", "ndvi", "lst_day", "clay_content", "S1_VV"):
+        assert not align.is_land_cover(name), name
 
 
 def test_nodata_stays_nodata_not_zero(tmp_path):
