@@ -22,8 +22,8 @@ Rules (after the declared nodata, and the user's nodata value, are set aside):
 
 Factors: an NDVI-like index (a name token ndvi, evi, evi2, savi, msavi, osavi, ndwi, ndmi) must lie
 within -1..1; more than 1 % of its values outside -1.5..1.5 is refused (MODIS stores NDVI as integers
-x 10000). Land surface temperature (a name starting with ``lst``, except differences such as
-``lst_diff``) is compared at downscale with the range the model was trained on: a Kelvin-trained model
+x 10000). Land surface temperature (a name token ``lst``, as in ``lst_day`` or ``MOD11A1.LST_Day_1km``,
+except differences such as ``lst_diff``) is compared at downscale with the range the model was trained on: a Kelvin-trained model
 refuses a stack whose LST median lies within -60..60 (degrees Celsius), and the reverse; in training,
 every date must give an LST factor in the same unit (:class:`LstUnits`). Converting
 silently would hide the mistake in the inputs, so both are refused with the exact conversion.
@@ -72,6 +72,7 @@ KELVIN_OFFSET = 273.15
 WARN_CLIPPED = 0.05
 REFUSE_CLIPPED = 0.5
 
+_LST_RE = re.compile(r"(?<![a-z])(lst(?![a-z])|land_surface_temp)|地表温度")
 _INDEX_RE = re.compile(r"(?<![a-z])(" + "|".join(sorted(INDEX_TOKENS, key=len, reverse=True)) + r")(?![a-z])")
 
 
@@ -400,7 +401,10 @@ def is_index(name: str) -> bool:
 
 
 def is_lst(name: str) -> bool:
-    """True for a land surface temperature factor ('lst_day', 'lst_landsat'), not for differences ('lst_diff').
+    """True for a land surface temperature factor, not for differences ('lst_diff').
+
+    'lst' as a token anywhere in the name ('lst_day', 'LST_Day_1km', 'MOD11A1.LST_Day_1km' as a MODIS file's name
+    gives it, 'landsat_lst'), 'land_surface_temperature' or 地表温度.
 
     Parameters
     ----------
@@ -413,7 +417,7 @@ def is_lst(name: str) -> bool:
         True when it names a land surface temperature.
     """
     low = name.lower()
-    return low.startswith("lst") and "diff" not in low and "delta" not in low and "range" not in low
+    return bool(_LST_RE.search(low)) and "diff" not in low and "delta" not in low and "range" not in low
 
 
 def check_index_factor(name: str, values: np.ndarray, path: str) -> None:

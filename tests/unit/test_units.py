@@ -137,7 +137,11 @@ def test_index_names(name, index):
 
 
 @pytest.mark.parametrize("name,lst", [("lst_day", True), ("lst_night", True), ("lst_landsat", True),
-                                      ("LST_Day_1km", True), ("lst_diff", False), ("elevation", False)])
+                                      ("LST_Day_1km", True), ("lst_diff", False), ("elevation", False),
+                                      # named after MODIS / Landsat files, or in Chinese
+                                      ("MOD11A1.LST_Day_1km", True), ("MYD11A2_LST_Night_1km", True),
+                                      ("landsat_lst", True), ("land_surface_temperature", True), ("地表温度", True),
+                                      ("MOD11A1.LST_diff", False), ("blst", False), ("lstm_output", False)])
 def test_lst_names(name, lst):
     assert units.is_lst(name) is lst
 
@@ -237,6 +241,20 @@ def test_train_refuses_lst_in_kelvin_on_one_date_and_celsius_on_another(tmp_path
         with pytest.raises(InputError, match=expect):
             train_model(TrainRequest(scene["sm"], scene["stacks"], str(tmp_path / "m.smdmodel"), "cart", cv_folds=0,
                                      training_mode=mode))
+
+
+def test_train_refuses_lst_named_after_its_modis_file_in_two_units(tmp_path):
+    # the band name a MODIS file gives through align (MOD11A1.A2023152.LST_Day_1km.tif -> MOD11A1.LST_Day_1km)
+    scene = make_scene(str(tmp_path / "s"), dates=DATES2)
+    names = ["ndvi", "MOD11A1.LST_Day_1km", "landcover"]
+    for i, path in enumerate(scene["stacks"]):
+        stack = read_all(path, dtype=np.float64)
+        if i == 1:
+            stack[1] -= 273.15
+        write_raster(path, scene["fine"], stack, names=names, kinds=["continuous", "continuous", "categorical"])
+    with pytest.raises(InputError, match=r"The factor MOD11A1\.LST_Day_1km is in Kelvin in factors_20230601\.tif "
+                                         r"\(median 3\d\d\) but in degrees Celsius in factors_20230609\.tif"):
+        train_model(TrainRequest(scene["sm"], scene["stacks"], str(tmp_path / "m.smdmodel"), "cart", cv_folds=0))
 
 
 @pytest.fixture(scope="module")
