@@ -62,9 +62,12 @@ from .paths import check_apart
 from .raster import Grid, IsCanceled, Progress, gdal_exceptions, never_canceled, no_progress
 from .residual import RESIDUAL_MODES, ResidualCorrector, check_mode
 from .units import (
+    READING_NODATA_KEY,
+    READING_SCALE_KEY,
     REFUSE_CLIPPED,
     SM_HARD_MAX,
     SM_HARD_MIN,
+    SOURCE_KEY,
     WARN_CLIPPED,
     SmReading,
     check_index_factor,
@@ -684,9 +687,13 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     metadata["detail"] = detail_mode
     metadata["gap_filling"] = f"coarse-cell means of missing factors ({filler.method})" if filler else "off"
     if coarse_sm and (residual != "none" or filler is not None or beta is not None):
-        metadata["coarse_soil_moisture"] = os.path.basename(coarse_sm)
+        metadata[SOURCE_KEY] = os.path.basename(coarse_sm)
         if not reading.default:
             metadata["coarse_soil_moisture_reading"] = reading.describe()
+            # machine-readable, so validate reads this file as a baseline the same way
+            metadata[READING_SCALE_KEY] = repr(float(reading.scale))
+            if reading.nodata is not None:
+                metadata[READING_NODATA_KEY] = repr(float(reading.nodata))
     if day is not None:
         metadata["date"] = day.isoformat()
     if temporal is not None:

@@ -23,10 +23,10 @@ Rules (after the declared nodata, and the user's nodata value, are set aside):
 Factors: an NDVI-like index (a name token ndvi, evi, evi2, savi, msavi, osavi, ndwi, ndmi) must lie
 within -1..1; more than 1 % of its values outside -1.5..1.5 is refused (MODIS stores NDVI as integers
 x 10000). Land surface temperature (a name token ``lst``, as in ``lst_day`` or ``MOD11A1.LST_Day_1km``,
-except differences such as ``lst_diff``) is compared at downscale with the range the model was trained on: a Kelvin-trained model
-refuses a stack whose LST median lies within -60..60 (degrees Celsius), and the reverse; in training,
-every date must give an LST factor in the same unit (:class:`LstUnits`). Converting
-silently would hide the mistake in the inputs, so both are refused with the exact conversion.
+except differences such as ``lst_diff``) is compared at downscale with the range the model was trained on: a
+Kelvin-trained model refuses a stack whose LST median lies within -60..60 (degrees Celsius), and the reverse;
+in training, every date must give an LST factor in the same unit (:class:`LstUnits`). Converting silently
+would hide the mistake in the inputs, so both are refused with the exact conversion.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 from osgeo import gdal
@@ -136,6 +136,37 @@ class SmReading:
 
 #: Values read as they are (m3/m3, the file's own nodata).
 AS_IS = SmReading()
+
+#: Metadata items of a downscaled map: the SMAP raster it was corrected with and how it was read.
+SOURCE_KEY = "coarse_soil_moisture"
+READING_SCALE_KEY = "coarse_soil_moisture_scale"
+READING_NODATA_KEY = "coarse_soil_moisture_nodata"
+
+
+def recorded_reading(metadata: Mapping[str, str], path: str) -> SmReading | None:
+    """How downscale read ``path`` as its SMAP raster, from the downscaled map's metadata, or None.
+
+    Parameters
+    ----------
+    metadata : Mapping[str, str]
+        The downscaled map's metadata (``gdal.Dataset.GetMetadata()``).
+    path : str
+        A soil moisture raster (compared by file name with the one the map records).
+
+    Returns
+    -------
+    SmReading or None
+        The scale and nodata value downscale used when ``path`` is the map's SMAP raster and was not read as it
+        is; None otherwise (read ``path`` as it is).
+    """
+    if metadata.get(SOURCE_KEY) != os.path.basename(path) or READING_SCALE_KEY not in metadata:
+        return None
+    try:
+        scale = float(metadata[READING_SCALE_KEY])
+        nodata = float(metadata[READING_NODATA_KEY]) if READING_NODATA_KEY in metadata else None
+        return SmReading(scale, nodata, "", "")
+    except (ValueError, InputError):
+        return None
 
 
 def _num(v: float) -> str:

@@ -41,7 +41,7 @@ from .raster import (
     srs_from_wkt,
 )
 from .stations import Observation, daily_means
-from .units import SmReading, check_soil_moisture_sample
+from .units import AS_IS, SmReading, check_soil_moisture_sample, recorded_reading
 
 RESAMPLING = ("auto", "bilinear", "average", "nearest", "cubic")
 CSV_COLUMNS = ("source", "estimate", "date") + METRIC_NAMES
@@ -93,7 +93,9 @@ def compare_reference(estimate: str, reference: str, resampling: str = "auto", p
     onto the estimate's grid and compared with the reference where the estimate, the reference and the
     baseline all hold a value; its metrics are returned under ``"baseline"`` (a dict of the same metrics,
     whose ``"estimate"`` holds the estimate's metrics on those same pixels), so the estimate can be judged
-    against plain resampling.
+    against plain resampling. When the estimate's metadata names the baseline as the SMAP raster it was
+    downscaled from, read with a scale or nodata value (downscale's SM_SCALE / SM_NODATA), the baseline is read
+    the same way (:func:`.units.recorded_reading`).
 
     Parameters
     ----------
@@ -153,12 +155,15 @@ def compare_reference(estimate: str, reference: str, resampling: str = "auto", p
     check_soil_moisture_sample(ref_ds, reference, reading, "reference")
     check_soil_moisture_sample(est_ds, estimate, SmReading(1.0, None, "", ""), "estimate")
     base_ds = None
+    base_reading = AS_IS
     if baseline:
         base_ds = open_raster(baseline)
         if not grid.overlaps(Grid.from_dataset(base_ds, baseline)):
             raise InputError(f"The baseline {os.path.basename(baseline)} does not overlap the estimate "
                              f"{os.path.basename(estimate)}; give the SMAP raster the estimate was downscaled from.")
-        check_soil_moisture_sample(base_ds, baseline, SmReading(1.0, None, "", ""), "baseline")
+        # the SMAP raster the estimate was downscaled from is read as downscale read it (SM_SCALE, SM_NODATA)
+        base_reading = recorded_reading(est_ds.GetMetadata() or {}, baseline) or AS_IS
+        check_soil_moisture_sample(base_ds, baseline, base_reading, "baseline")
     if resampling == "auto":
         finer = _resolution_in(rgrid, grid.crs_wkt) < 0.999 * math.sqrt(grid.res[0] * grid.res[1])
         resampling = "average" if finer else "bilinear"
@@ -180,9 +185,10 @@ def compare_reference(estimate: str, reference: str, resampling: str = "auto", p
             raise InputError(f"Cannot resample {os.path.basename(reference)} onto the estimate's grid.")
         base_warp = None
         if base_ds is not None:
+            base_nodata = {} if base_reading.nodata is None else {"srcNodata": base_reading.nodata}
             base_warp = gdal.Warp(base_path, base_ds, format="VRT", outputBounds=grid.extent, width=grid.width,
                                   height=grid.height, dstSRS=grid.crs_wkt, resampleAlg="bilinear",
-                                  outputType=gdal.GDT_Float32, dstNodata=-9999.0)
+                                  outputType=gdal.GDT_Float32, dstNodata=-9999.0, **base_nodata)
             if base_warp is None:
                 raise InputError(f"Cannot resample {os.path.basename(baseline)} onto the estimate's grid.")
         acc = MetricsAccumulator()
@@ -204,6 +210,8 @@ def compare_reference(estimate: str, reference: str, resampling: str = "auto", p
                 sink(e, r)
             if base_warp is not None:
                 b = read_block(base_warp, row0, nrows, [1], sources=[baseline])[0]
+                if base_reading.scale != 1.0:
+                    b *= base_reading.scale
                 base_acc.add(np.where(np.isfinite(e), b, np.nan), r)
                 same_acc.add(np.where(np.isfinite(b), e, np.nan), r)
         warp = base_warp = None

@@ -3416,374 +3416,389 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
             <translation>验证土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="117" />
+            <location filename="../processing_provider/algs/validate.py" line="118" />
             <source>Soil moisture estimate</source>
             <translation>土壤水分估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="117" />
+            <location filename="../processing_provider/algs/validate.py" line="118" />
             <source>The raster to validate (band 1, m3/m3); leave empty for a time series.</source>
             <translation>待验证的栅格（波段 1，m3/m3）；时间序列请留空。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="120" />
+            <location filename="../processing_provider/algs/validate.py" line="121" />
             <source>Reference raster</source>
             <translation>参考栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="120" />
+            <location filename="../processing_provider/algs/validate.py" line="121" />
             <source>A soil moisture raster of the same date, e.g. SMAP.</source>
             <translation>同一日期的土壤水分栅格，例如 SMAP。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="130" />
+            <location filename="../processing_provider/algs/validate.py" line="132" />
             <source>Reference resampling</source>
             <translation>参考数据重采样</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="130" />
+            <location filename="../processing_provider/algs/validate.py" line="132" />
             <source>Automatic (average if finer, bilinear if coarser)</source>
             <translation>自动（更精细时取均值，更粗时双线性插值）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="130" />
+            <location filename="../processing_provider/algs/validate.py" line="132" />
             <source>Bilinear</source>
             <translation>双线性插值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="130" />
+            <location filename="../processing_provider/algs/validate.py" line="132" />
             <source>Average</source>
             <translation>均值</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="130" />
+            <location filename="../processing_provider/algs/validate.py" line="132" />
             <source>Nearest</source>
             <translation>最邻近</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="130" />
+            <location filename="../processing_provider/algs/validate.py" line="132" />
             <source>How the reference is brought onto the estimate's grid.</source>
             <translation>如何将参考数据转换到估算结果的格网上。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="136" />
+            <location filename="../processing_provider/algs/validate.py" line="138" />
             <source>Station points</source>
             <translation>站点（点图层）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="136" />
+            <location filename="../processing_provider/algs/validate.py" line="138" />
             <source>Point layer of in-situ observations, one feature per station and time.</source>
             <translation>地面实测观测的点图层，每个站点每个时间一个要素。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="139" />
+            <location filename="../processing_provider/algs/validate.py" line="141" />
             <source>Station id field</source>
             <translation>站点 ID 字段</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="139" />
+            <location filename="../processing_provider/algs/validate.py" line="141" />
             <source>Field identifying the station; empty: found by name (station, id, name), else stations are told apart by their coordinates.</source>
             <translation>标识站点的字段；留空：按名称查找（station、id、name），否则按坐标区分站点。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="143" />
+            <location filename="../processing_provider/algs/validate.py" line="145" />
             <source>Date field</source>
             <translation>日期字段</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="143" />
+            <location filename="../processing_provider/algs/validate.py" line="145" />
             <source>Date or date-time field (or text YYYY-MM-DD); empty: found by name.</source>
             <translation>日期或日期时间字段（或 YYYY-MM-DD 格式的文本）；留空：按名称查找。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="146" />
+            <location filename="../processing_provider/algs/validate.py" line="148" />
             <source>Soil moisture field (m3/m3)</source>
             <translation>土壤水分字段（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="146" />
+            <location filename="../processing_provider/algs/validate.py" line="148" />
             <source>Observed volumetric soil moisture in m3/m3; empty: found by name (value, sm, soil_moisture).</source>
             <translation>观测的体积土壤水分，单位 m3/m3；留空：按名称查找（value、sm、soil_moisture）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="150" />
+            <location filename="../processing_provider/algs/validate.py" line="152" />
             <source>Station observations (*.csv *.txt *.stm)</source>
             <translation>站点观测 (*.csv *.txt *.stm)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="156" />
+            <location filename="../processing_provider/algs/validate.py" line="158" />
             <source>Folder of ISMN .stm files</source>
             <translation>ISMN .stm 文件所在文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="160" />
+            <location filename="../processing_provider/algs/validate.py" line="162" />
             <source>Maximum sensor depth for ISMN files (m)</source>
             <translation>ISMN 文件的最大传感器深度（m）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="160" />
+            <location filename="../processing_provider/algs/validate.py" line="162" />
             <source>ISMN sensors whose top is deeper are ignored (SMAP surface soil moisture is 0-5 cm).</source>
             <translation>顶部深于此值的 ISMN 传感器将被忽略（SMAP 表层土壤水分为 0-5 cm）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="165" />
+            <location filename="../processing_provider/algs/validate.py" line="167" />
             <source>Day compared with the stations; empty: the date in the estimate's file name.</source>
             <translation>与站点比较的日期；留空：使用估算结果文件名中的日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="167" />
+            <location filename="../processing_provider/algs/validate.py" line="169" />
             <source>Metrics</source>
             <translation>精度指标</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="169" />
+            <location filename="../processing_provider/algs/validate.py" line="171" />
             <source>CSV files (*.csv)</source>
             <translation>CSV 文件 (*.csv)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="167" />
+            <location filename="../processing_provider/algs/validate.py" line="169" />
             <source>CSV with one row per source and the metrics n, r, mae, rmse, bias, ubrmsd.</source>
             <translation>CSV，每个数据源一行，包含指标 n、r、mae、rmse、bias、ubrmsd。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="169" />
+            <location filename="../processing_provider/algs/validate.py" line="171" />
             <source>Station pairs</source>
             <translation>站点配对</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="169" />
+            <location filename="../processing_provider/algs/validate.py" line="171" />
             <source>CSV with each station's observed daily mean and the estimate at its pixel.</source>
             <translation>CSV，包含每个站点观测的日均值及其所在像元的估算值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="173" />
+            <location filename="../processing_provider/algs/validate.py" line="175" />
             <source>Estimates of several dates, each with its date in the file name (YYYYMMDD or YYYY-MM-DD), instead of one estimate.</source>
             <translation>多个日期的估算结果，文件名中带有各自的日期（YYYYMMDD 或 YYYY-MM-DD），用于代替单个估算结果。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="177" />
+            <location filename="../processing_provider/algs/validate.py" line="179" />
             <source>Time series: reference rasters</source>
             <translation>时间序列：参考栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="177" />
+            <location filename="../processing_provider/algs/validate.py" line="179" />
             <source>Reference rasters of the same dates, paired with the estimates by the date in the file names.</source>
             <translation>相同日期的参考栅格，按文件名中的日期与估算结果配对。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="181" />
+            <location filename="../processing_provider/algs/validate.py" line="183" />
             <source>Report</source>
             <translation>报告</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="181" />
+            <location filename="../processing_provider/algs/validate.py" line="183" />
             <source>HTML files (*.html)</source>
             <translation>HTML 文件 (*.html)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="181" />
+            <location filename="../processing_provider/algs/validate.py" line="183" />
             <source>HTML report with the metrics and plots (estimate against reference with the 1:1 line, stations over time); shown in the Processing results viewer.</source>
             <translation>包含精度指标和图表（带 1:1 线的估算值对参考值图、站点随时间变化图）的 HTML 报告；显示在处理结果查看器中。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="185" />
+            <location filename="../processing_provider/algs/validate.py" line="187" />
             <source>Number of pairs</source>
             <translation>配对数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="185" />
+            <location filename="../processing_provider/algs/validate.py" line="187" />
             <source>Correlation R</source>
             <translation>相关系数 R</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="185" />
+            <location filename="../processing_provider/algs/validate.py" line="187" />
             <source>MAE (m3/m3)</source>
             <translation>MAE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="186" />
+            <location filename="../processing_provider/algs/validate.py" line="188" />
             <source>RMSE (m3/m3)</source>
             <translation>RMSE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="186" />
+            <location filename="../processing_provider/algs/validate.py" line="188" />
             <source>Bias (m3/m3)</source>
             <translation>偏差（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="187" />
+            <location filename="../processing_provider/algs/validate.py" line="189" />
             <source>ubRMSD (m3/m3)</source>
             <translation>ubRMSD（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="197" />
+            <location filename="../processing_provider/algs/validate.py" line="199" />
             <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
             <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="214" />
+            <location filename="../processing_provider/algs/validate.py" line="216" />
             <source>Give either one soil moisture estimate or a time series of estimates (not both).</source>
             <translation>请给定一个土壤水分估算结果或一个估算结果时间序列（不能同时给定两者）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="220" />
+            <location filename="../processing_provider/algs/validate.py" line="222" />
             <source>A time series of estimates is compared with a time series of reference rasters: give them under 'Time series: reference rasters'.</source>
             <translation>估算结果时间序列需要与参考栅格时间序列比较：请在“时间序列：参考栅格”中给定参考栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="228" />
+            <location filename="../processing_provider/algs/validate.py" line="230" />
             <source>Nothing to validate against: give a reference raster, station points, a station file or a folder of ISMN files.</source>
             <translation>没有可用于验证的参照：请给定参考栅格、站点点图层、站点文件或 ISMN 文件所在文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="325" />
+            <location filename="../processing_provider/algs/validate.py" line="327" />
             <source>The date '{}' is not a date; write it as YYYY-MM-DD.</source>
             <translation>日期“{}”不是日期；请写成 YYYY-MM-DD。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="247" />
+            <location filename="../processing_provider/algs/validate.py" line="249" />
             <source>The station layer</source>
             <translation>站点图层</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="253" />
+            <location filename="../processing_provider/algs/validate.py" line="255" />
             <source>date</source>
             <translation>日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="253" />
+            <location filename="../processing_provider/algs/validate.py" line="255" />
             <source>soil moisture</source>
             <translation>土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="254" />
+            <location filename="../processing_provider/algs/validate.py" line="256" />
             <source>The station layer {} has no {} field that could be recognised; its fields are: {}. Choose the field in the algorithm's parameters.</source>
             <translation>站点图层 {} 中没有可识别的{}字段；其字段为：{}。请在算法参数中选择该字段。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="262" />
+            <location filename="../processing_provider/algs/validate.py" line="264" />
             <source>Station fields: id {}, date {}, soil moisture {}</source>
             <translation>站点字段：ID {}，日期 {}，土壤水分 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="262" />
+            <location filename="../processing_provider/algs/validate.py" line="264" />
             <source>(coordinates)</source>
             <translation>（坐标）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="266" />
+            <location filename="../processing_provider/algs/validate.py" line="268" />
             <source>The station layer {} has no coordinate reference system; set one (Layer Properties &gt; Source) and run again.</source>
             <translation>站点图层 {} 没有坐标参考系；请设置一个（图层属性 &gt; 源）后重新运行。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="300" />
+            <location filename="../processing_provider/algs/validate.py" line="302" />
             <source>{} station observations from {} stations</source>
             <translation>{} 条站点观测，来自 {} 个站点</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="344" />
+            <location filename="../processing_provider/algs/validate.py" line="346" />
             <source>Reference resampled onto the estimate's grid with '{}'.</source>
             <translation>已使用“{}”将参考数据重采样到估算结果的格网上。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="360" />
+            <location filename="../processing_provider/algs/validate.py" line="362" />
             <source>Estimate</source>
             <translation>估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="362" />
+            <location filename="../processing_provider/algs/validate.py" line="364" />
             <source>Reference</source>
             <translation>参考数据</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="402" />
+            <location filename="../processing_provider/algs/validate.py" line="404" />
             <source>The date parameter is ignored for a time series: each estimate's date comes from its file name.</source>
             <translation>时间序列忽略日期参数：每个估算结果的日期取自其文件名。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="413" />
+            <location filename="../processing_provider/algs/validate.py" line="415" />
             <source>Stations skipped on {}</source>
             <translation>以下日期的站点被跳过：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="414" />
+            <location filename="../processing_provider/algs/validate.py" line="416" />
             <source>Per date:</source>
             <translation>逐日期：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="417" />
+            <location filename="../processing_provider/algs/validate.py" line="419" />
             <source>All dates pooled:</source>
             <translation>所有日期合并：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="426" />
+            <location filename="../processing_provider/algs/validate.py" line="428" />
             <source>Estimates</source>
             <translation>估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="428" />
+            <location filename="../processing_provider/algs/validate.py" line="430" />
             <source>References</source>
             <translation>参考数据</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="156" />
+            <location filename="../processing_provider/algs/validate.py" line="158" />
             <source>An unzipped ISMN download ('Header+values' or 'CEOP formatted'); its soil moisture files are read, other files are listed in the log.</source>
             <translation>解压后的 ISMN 下载数据（“Header+values”或“CEOP formatted”格式）；读取其中的土壤水分文件，其他文件在日志中列出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="375" />
+            <location filename="../processing_provider/algs/validate.py" line="377" />
             <source>Reference values read with {}.</source>
             <translation>参考值按 {} 读取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="150" />
+            <location filename="../processing_provider/algs/validate.py" line="152" />
             <source>Station file (CSV, ISMN .stm)</source>
             <translation>站点文件（CSV、ISMN .stm）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="165" />
+            <location filename="../processing_provider/algs/validate.py" line="167" />
             <source>Date of the estimate</source>
             <translation>估算结果的日期</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="173" />
+            <location filename="../processing_provider/algs/validate.py" line="175" />
             <source>Time series: estimates</source>
             <translation>时间序列：估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="223" />
+            <location filename="../processing_provider/algs/validate.py" line="225" />
             <source>Reference rasters of a time series need a time series of estimates: give the estimates under 'Time series: estimates'.</source>
             <translation>时间序列的参考栅格需要估算结果时间序列：请在“时间序列：估算结果”中给定估算结果。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="122" />
+            <location filename="../processing_provider/algs/validate.py" line="123" />
             <source>Baseline: coarse SMAP</source>
             <translation>基线：粗分辨率 SMAP</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="122" />
-            <source>The SMAP raster the estimate was downscaled from: resampled bilinearly and compared with the same reference, so the report shows what downscaling adds.</source>
-            <translation>估算结果降尺度所用的 SMAP 栅格：双线性重采样后与同一参考值比较，使报告显示降尺度带来的增益。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/validate.py" line="217" />
+            <location filename="../processing_provider/algs/validate.py" line="219" />
             <source>A baseline is compared with the reference raster of one estimate: give a reference raster too, or leave the baseline empty.</source>
             <translation>基线要与单个估算结果的参考栅格比较：请同时给出参考栅格，或将基线留空。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="364" />
+            <location filename="../processing_provider/algs/validate.py" line="366" />
             <source>Baseline</source>
             <translation>基线</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="125" />
+            <location filename="../processing_provider/algs/validate.py" line="127" />
             <source>Quality raster of the estimate</source>
             <translation>估算结果的质量栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="125" />
+            <location filename="../processing_provider/algs/validate.py" line="127" />
             <source>The quality raster 'Downscale soil moisture' wrote with the estimate: the reference comparison is also reported for fully observed, filled and coarse-only pixels (one date).</source>
             <translation>“降尺度土壤水分”随估算结果写出的质量栅格：与参考栅格的比较还会分别报告所有因子均有观测、已填补和仅粗分辨率场的像元（单一日期）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/validate.py" line="118" />
+            <source>or a time series</source>
+            <translation>或时间序列</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/validate.py" line="179" />
+            <source>or stations</source>
+            <translation>或站点</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/validate.py" line="175" />
+            <source>or one estimate</source>
+            <translation>或单个估算结果</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/validate.py" line="152" />
+            <source>A CSV table with columns station, lon, lat, date, value (EPSG:4326, or a crs column; Chinese headers such as 区站号, 经度, 纬度, 日期, 土壤水分 too, in UTF-8 or GBK), or one ISMN .stm file ('Header+values' or 'CEOP formatted').</source>
+            <translation>包含 station、lon、lat、date、value 列的 CSV 表（EPSG:4326，或带 crs 列；也可用中文表头，如 区站号、经度、纬度、日期、土壤水分，UTF-8 或 GBK 编码），或一个 ISMN .stm 文件（“Header+values”或“CEOP formatted”格式）。</translation>
         </message>
         <message>
             <location filename="../processing_provider/algs/validate.py" line="82" />
@@ -3799,7 +3814,7 @@ Time series: give several estimates (dates in the file names, e.g. the sm_1km_&l
 
 The HTML report holds the metrics table, a density plot of the estimate against the reference with the 1:1 line, a map of the estimate minus the reference, the station comparison and, when stations cover several dates, their time series.
 
-Baseline (optional): the coarse SMAP raster the estimate was downscaled from. It is resampled bilinearly onto the estimate's grid and compared with the same reference on the same pixels; its metrics ('baseline' in the CSV) stand next to the estimate's in the report, showing what downscaling adds.
+Baseline (optional): the coarse SMAP raster the estimate was downscaled from. It is resampled bilinearly onto the estimate's grid and compared with the same reference on the same pixels; its metrics ('baseline' in the CSV) stand next to the estimate's in the report, showing what downscaling adds. It is read as downscale read it (SM_SCALE and SM_NODATA, recorded in the estimate), so SMAP in percent or with an undeclared fill value needs nothing more.
 
 Units: the estimate and the reference must be in m3/m3; percent, scaled integers or an undeclared fill value (e.g. -9999) stop the run with the fix. The advanced parameters REF_SCALE (factor to m3/m3, 0.01 for percent) and REF_NODATA (a fill value the file does not declare) say how to read the reference. Station values must lie within 0-1 m3/m3.</source>
             <translation>将土壤水分栅格（例如“土壤水分降尺度”的 1 km 结果）与参考栅格和/或地面站点进行比较，报告 n、R、MAE、RMSE、偏差（估算值减参考值）和 ubRMSD（无偏均方根差，sqrt(RMSE^2 - bias^2)），单位均为 m3/m3。
@@ -3814,29 +3829,14 @@ CSV 输出每个数据源一行：“reference”、“stations”（合并）�
 
 HTML 报告包含精度指标表、估算值对参考值的密度散点图（带 1:1 线）、估算值减参考值的误差图、站点比较，以及站点覆盖多个日期时的时间序列图。
 
-基线（可选）：估算结果降尺度所用的粗分辨率 SMAP 栅格。它被双线性重采样到估算结果的格网上，并在相同像元上与同一参考值比较；其指标（CSV 中的“baseline”）在报告中与估算结果的指标并列，显示降尺度带来的增益。
+基线（可选）：估算结果降尺度所用的粗分辨率 SMAP 栅格。它被双线性重采样到估算结果的格网上，并在相同像元上与同一参考值比较；其指标（CSV 中的“baseline”）在报告中与估算结果的指标并列，显示降尺度带来的增益。它按降尺度时的方式读取（SM_SCALE 和 SM_NODATA，记录在估算结果中），因此百分比或带有未声明填充值的 SMAP 无需另行设置。
 
 单位：估算结果和参考栅格必须为 m3/m3；百分比、缩放后的整数或未声明的填充值（如 -9999）会使运行停止，并给出修正方法。高级参数 REF_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 REF_NODATA（文件未声明的填充值）说明如何读取参考栅格。站点值必须位于 0-1 m3/m3 之间。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="117" />
-            <source>or a time series</source>
-            <translation>或时间序列</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/validate.py" line="177" />
-            <source>or stations</source>
-            <translation>或站点</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/validate.py" line="173" />
-            <source>or one estimate</source>
-            <translation>或单个估算结果</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/validate.py" line="150" />
-            <source>A CSV table with columns station, lon, lat, date, value (EPSG:4326, or a crs column; Chinese headers such as 区站号, 经度, 纬度, 日期, 土壤水分 too, in UTF-8 or GBK), or one ISMN .stm file ('Header+values' or 'CEOP formatted').</source>
-            <translation>包含 station、lon、lat、date、value 列的 CSV 表（EPSG:4326，或带 crs 列；也可用中文表头，如 区站号、经度、纬度、日期、土壤水分，UTF-8 或 GBK 编码），或一个 ISMN .stm 文件（“Header+values”或“CEOP formatted”格式）。</translation>
+            <location filename="../processing_provider/algs/validate.py" line="123" />
+            <source>The SMAP raster the estimate was downscaled from (read with the SM_SCALE and SM_NODATA downscale used): resampled bilinearly and compared with the same reference, so the report shows what downscaling adds.</source>
+            <translation>估算结果降尺度所用的 SMAP 栅格（按降尺度时使用的 SM_SCALE 和 SM_NODATA 读取）：双线性重采样后与同一参考值比较，使报告显示降尺度带来的增益。</translation>
         </message>
     </context>
     <context>

@@ -107,7 +107,8 @@ class ValidateAlgorithm(SmdAlgorithm):
             "Baseline (optional): the coarse SMAP raster the estimate was downscaled from. It is resampled "
             "bilinearly onto the estimate's grid and compared with the same reference on the same pixels; its "
             "metrics ('baseline' in the CSV) stand next to the estimate's in the report, showing what downscaling "
-            "adds.\n\n"
+            "adds. It is read as downscale read it (SM_SCALE and SM_NODATA, recorded in the estimate), so SMAP in "
+            "percent or with an undeclared fill value needs nothing more.\n\n"
             "Units: the estimate and the reference must be in m3/m3; percent, scaled integers or an undeclared fill "
             "value (e.g. -9999) stop the run with the fix. The advanced parameters REF_SCALE (factor to m3/m3, 0.01 "
             "for percent) and REF_NODATA (a fill value the file does not declare) say how to read the reference. "
@@ -120,8 +121,9 @@ class ValidateAlgorithm(SmdAlgorithm):
         self.add(QgsProcessingParameterRasterLayer(self.REFERENCE, self.tr("Reference raster"), optional=True),
                  self.tr("A soil moisture raster of the same date, e.g. SMAP."), choice=self.tr("or stations"))
         self.add(QgsProcessingParameterRasterLayer(self.BASELINE, self.tr("Baseline: coarse SMAP"), optional=True),
-                 self.tr("The SMAP raster the estimate was downscaled from: resampled bilinearly and compared "
-                         "with the same reference, so the report shows what downscaling adds."))
+                 self.tr("The SMAP raster the estimate was downscaled from (read with the SM_SCALE and SM_NODATA "
+                         "downscale used): resampled bilinearly and compared with the same reference, so the report "
+                         "shows what downscaling adds."))
         self.add(QgsProcessingParameterRasterLayer(self.QUALITY, self.tr("Quality raster of the estimate"),
                                                    optional=True),
                  self.tr("The quality raster 'Downscale soil moisture' wrote with the estimate: the "

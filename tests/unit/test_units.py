@@ -352,6 +352,35 @@ def test_validate_reference_in_percent(kelvin, tmp_path):
     assert res["reference"]["n"] < np.isfinite(truth).sum() and abs(res["reference"]["bias"]) < 1e-6
 
 
+def test_validate_reads_the_baseline_as_downscale_read_it(tmp_path):
+    # SMAP as exported from Earth Engine by a user: percent, -9999 fill not declared as nodata; trained and
+    # downscaled with SM_SCALE=0.01 and SM_NODATA=-9999, then validated with that same SMAP as the baseline
+    pct = _percent_scene(tmp_path / "pct")
+    g = pct["coarse"]
+    m3m3 = []
+    for path in pct["sm"]:
+        v = read_all(path, dtype=np.float64)[0]
+        holes = np.arange(v.size).reshape(v.shape) % 7 == 0
+        m3m3.append(write_raster(path.replace("smap_", "smap_m3m3_"), g, np.where(holes, np.nan, v / 100.0)))
+        write_raster(path, g, np.where(holes, -9999.0, v), names=["sm_surface"], nodata=-1.0)
+    model = str(tmp_path / "pct.smdmodel")
+    train_model(TrainRequest(pct["sm"], pct["stacks"], model, "cart", cv_folds=0, sm_scale=0.01, sm_nodata=-9999))
+    est = str(tmp_path / "sm_1km_20230601.tif")
+    downscale(model, pct["stacks"][0], est, pct["sm"][0])
+    ref = write_raster(str(tmp_path / "ref_20230601.tif"), g, 0.9 * read_all(m3m3[0], dtype=np.float64)[0] + 0.03)
+    res = validate(est, reference=ref, baseline=pct["sm"][0])
+    # the same comparison with the baseline converted to m3/m3 beforehand: identical metrics
+    want = validate(est, reference=ref, baseline=m3m3[0])
+    for key in ("n", "r", "rmse", "bias", "ubrmsd"):
+        assert res["baseline"][key] == pytest.approx(want["baseline"][key], rel=1e-5, abs=1e-7), key  # float32 files
+    assert 0 < res["baseline"]["n"] < np.isfinite(read_all(est)[0]).sum()  # the fill cells left out
+    # another raster than the map's own SMAP is read as it is
+    other = write_raster(str(tmp_path / "other_20230601.tif"), g, read_all(pct["sm"][0], dtype=np.float64)[0],
+                         nodata=-1.0)
+    with pytest.raises(InputError, match=r"The baseline other_20230601\.tif holds \d+ pixel\(s\) .* equal to -9999"):
+        validate(est, reference=ref, baseline=other)
+
+
 def test_station_fill_value_hint(tmp_path):
     p = tmp_path / "obs.csv"
     p.write_text("station,lon,lat,date,value\nS1,116,42,2023-06-01,0.2\nS1,116,42,2023-06-02,-9999\n")
