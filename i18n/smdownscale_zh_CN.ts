@@ -9,191 +9,191 @@
             <translation>将栅格对齐到格网</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="60" />
-            <source>Puts factor rasters (any number, single- or multi-band, in any coordinate system) on one grid and writes them as one multiband float32 GeoTIFF: every input band becomes one band, named after its band description or, failing that, the file name without its date (ndvi_20230601.tif gives 'ndvi'). Factor names must be unique.
-
-The grid comes from a reference raster (e.g. a 1 km DEM), or from a CRS, an extent and a resolution (the extent is snapped outward to whole multiples of the resolution). Given together with a reference raster, CRS, extent or resolution override the reference's own.
-
-Resampling is chosen per input from the change of scale: continuous factors use bilinear interpolation when the grid is finer than the input and the average when it is coarser; categorical factors (land cover: bands marked SMD_KIND=categorical, with a colour table, or listed under 'Categorical factors') use the nearest pixel and the majority class. Nodata stays nodata and is ignored by averages.
-
-With a coarse reference raster (the SMAP soil moisture raster), the aligned factors are also aggregated onto its grid: each coarse cell gets the mean of the fine pixels whose centers fall in it (the majority class for categorical factors), or nodata when fewer than the minimum valid fraction of its pixels are valid. Models are trained on this coarse stack and applied to the fine one.</source>
-            <translation>将任意数量的因子栅格（单波段或多波段，任意坐标系）放到同一格网上，并写出为一个多波段 float32 GeoTIFF：每个输入波段成为一个波段，以其波段描述命名；若无波段描述，则以去掉日期的文件名命名（ndvi_20230601.tif 命名为“ndvi”）。因子名称必须唯一。
-
-格网取自参考栅格（例如 1 km DEM），或由坐标参考系、范围和分辨率给定（范围向外对齐到分辨率的整数倍）。若与参考栅格同时给定，坐标参考系、范围或分辨率将覆盖参考栅格自身的设置。
-
-每个输入的重采样方法按尺度变化选择：连续型因子在格网比输入更精细时使用双线性插值，更粗时使用均值；类别型因子（土地覆盖：标记为 SMD_KIND=categorical 的波段、带颜色表的波段，或列于“类别型因子”中的因子）使用最邻近像元和众数类别。无数据值保持为无数据值，计算均值时忽略。
-
-若给定粗分辨率参考栅格（SMAP 土壤水分栅格），对齐后的因子还会聚合到其格网上：每个粗像元取中心落在其中的精细像元的均值（类别型因子取众数类别）；若有效像元比例低于最小有效比例，则设为无数据值。模型在该粗分辨率堆栈上训练，并应用于精细分辨率堆栈。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/align.py" line="79" />
+            <location filename="../processing_provider/algs/align.py" line="81" />
             <source>Factor rasters</source>
             <translation>因子栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="82" />
+            <location filename="../processing_provider/algs/align.py" line="84" />
             <source>Rasters to align. Each band becomes one factor of the output stack.</source>
             <translation>待对齐的栅格。每个波段成为输出堆栈中的一个因子。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="83" />
+            <location filename="../processing_provider/algs/align.py" line="85" />
             <source>Reference raster (target grid)</source>
             <translation>参考栅格（目标格网）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="83" />
+            <location filename="../processing_provider/algs/align.py" line="85" />
             <source>The output takes this raster's CRS, extent and pixel size. Leave empty to give a CRS, an extent and a resolution instead.</source>
             <translation>输出采用该栅格的坐标参考系、范围和像元大小。留空则改为给定坐标参考系、范围和分辨率。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="87" />
+            <location filename="../processing_provider/algs/align.py" line="89" />
             <source>Target CRS</source>
             <translation>目标坐标参考系</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="87" />
+            <location filename="../processing_provider/algs/align.py" line="89" />
             <source>CRS of the output grid (e.g. EPSG:6933, the SMAP EASE-Grid 2.0).</source>
             <translation>输出格网的坐标参考系（例如 EPSG:6933，即 SMAP 所用的 EASE-Grid 2.0）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="89" />
+            <location filename="../processing_provider/algs/align.py" line="91" />
             <source>Target extent</source>
             <translation>目标范围</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="89" />
+            <location filename="../processing_provider/algs/align.py" line="91" />
             <source>Area of the output grid, transformed into the target CRS if needed and snapped outward to whole multiples of the resolution.</source>
             <translation>输出格网的区域，必要时转换到目标坐标参考系，并向外对齐到分辨率的整数倍。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="92" />
+            <location filename="../processing_provider/algs/align.py" line="94" />
             <source>Pixel size of the output grid in units of the target CRS (metres for a projected CRS, degrees for EPSG:4326).</source>
             <translation>输出格网的像元大小，以目标坐标参考系的单位表示（投影坐标系为米，EPSG:4326 为度）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="96" />
-            <source>Factor names to treat as classes (nearest / majority resampling), besides bands already marked categorical.</source>
-            <translation>除已标记为类别型的波段外，另需按类别处理的因子名称（最邻近 / 众数重采样）。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/align.py" line="100" />
+            <location filename="../processing_provider/algs/align.py" line="102" />
             <source>Aligned factors (fine grid)</source>
             <translation>对齐后的因子（精细格网）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="100" />
+            <location filename="../processing_provider/algs/align.py" line="102" />
             <source>Multiband GeoTIFF on the target grid, one named band per factor.</source>
             <translation>目标格网上的多波段 GeoTIFF，每个因子一个命名波段。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="102" />
+            <location filename="../processing_provider/algs/align.py" line="104" />
             <source>When given, the aligned factors are also aggregated onto this raster's grid (training data for the models).</source>
             <translation>给定时，对齐后的因子还会聚合到该栅格的格网上（作为模型的训练数据）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="107" />
+            <location filename="../processing_provider/algs/align.py" line="109" />
             <source>Minimum valid fraction per coarse cell</source>
             <translation>每个粗像元的最小有效比例</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="107" />
+            <location filename="../processing_provider/algs/align.py" line="109" />
             <source>A coarse cell with a smaller share of valid fine pixels becomes nodata.</source>
             <translation>有效精细像元比例低于该值的粗像元设为无数据值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="112" />
+            <location filename="../processing_provider/algs/align.py" line="114" />
             <source>Aggregated factors (coarse grid)</source>
             <translation>聚合后的因子（粗格网）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="112" />
+            <location filename="../processing_provider/algs/align.py" line="114" />
             <source>The factors aggregated onto the coarse reference grid; written only when a coarse reference raster is given.</source>
             <translation>聚合到粗分辨率参考格网上的因子；仅在给定粗分辨率参考栅格时写出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="117" />
+            <location filename="../processing_provider/algs/align.py" line="119" />
             <source>Factor names (comma-separated)</source>
             <translation>因子名称（以逗号分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="139" />
+            <location filename="../processing_provider/algs/align.py" line="141" />
             <source>target CRS</source>
             <translation>目标坐标参考系</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="141" />
+            <location filename="../processing_provider/algs/align.py" line="143" />
             <source>target extent</source>
             <translation>目标范围</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="143" />
+            <location filename="../processing_provider/algs/align.py" line="145" />
             <source>target resolution</source>
             <translation>目标分辨率</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="158" />
+            <location filename="../processing_provider/algs/align.py" line="160" />
             <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
             <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="187" />
+            <location filename="../processing_provider/algs/align.py" line="189" />
             <source>Give a reference raster, or a target CRS, extent and resolution (missing: {}).</source>
             <translation>请给定参考栅格，或给定目标坐标参考系、范围和分辨率（缺少：{}）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="191" />
+            <location filename="../processing_provider/algs/align.py" line="193" />
             <source>The target resolution must be greater than 0.</source>
             <translation>目标分辨率必须大于 0。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="218" />
+            <location filename="../processing_provider/algs/align.py" line="220" />
             <source>Target grid: {} x {} pixels of {:g} x {:g}, extent {:.6g}, {:.6g}, {:.6g}, {:.6g}</source>
             <translation>目标格网：{} x {} 个像元，像元大小 {:g} x {:g}，范围 {:.6g}, {:.6g}, {:.6g}, {:.6g}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="228" />
+            <location filename="../processing_provider/algs/align.py" line="230" />
             <source>{}: {}, {} resampling, {:.1%} valid</source>
             <translation>{}：{}，{} 重采样，有效 {:.1%}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="233" />
+            <location filename="../processing_provider/algs/align.py" line="235" />
             <source>Aggregating onto the coarse grid ({} x {} cells)...</source>
             <translation>正在聚合到粗格网（{} x {} 个像元）...</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="244" />
+            <location filename="../processing_provider/algs/align.py" line="246" />
             <source>Aggregated factors (coarse grid) {}</source>
             <translation>聚合后的因子（粗格网） {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="250" />
+            <location filename="../processing_provider/algs/align.py" line="252" />
             <source>Aligned factors (fine grid) {}</source>
             <translation>对齐后的因子（精细格网） {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="212" />
+            <location filename="../processing_provider/algs/align.py" line="214" />
             <source>The coarse reference raster {}</source>
             <translation>粗分辨率参考栅格 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="212" />
+            <location filename="../processing_provider/algs/align.py" line="214" />
             <source>Give the coarse (~9 km) SMAP raster of the area.</source>
             <translation>请给定该区域的粗分辨率（约 9 km）SMAP 栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="92" />
+            <location filename="../processing_provider/algs/align.py" line="94" />
             <source>Resolution (target CRS units)</source>
             <translation>分辨率（目标 CRS 单位）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="96" />
+            <location filename="../processing_provider/algs/align.py" line="98" />
             <source>Categorical factors (names)</source>
             <translation>分类因子（名称）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="102" />
+            <location filename="../processing_provider/algs/align.py" line="104" />
             <source>Coarse grid raster (e.g. SMAP)</source>
             <translation>粗网格栅格（例如 SMAP）</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/align.py" line="60" />
+            <source>Puts factor rasters (any number, single- or multi-band, in any coordinate system) on one grid and writes them as one multiband float32 GeoTIFF: every input band becomes one band, named after its band description or, failing that, the file name without its date (ndvi_20230601.tif gives 'ndvi', MOD11A1.A2023156.LST_Day_1km.tif 'MOD11A1.LST_Day_1km', chirps-v2.0.2023.06.05.tif 'chirps-v2.0'). Factor names must be unique.
+
+The grid comes from a reference raster (e.g. a 1 km DEM), or from a CRS, an extent and a resolution (the extent is snapped outward to whole multiples of the resolution). Given together with a reference raster, CRS, extent or resolution override the reference's own.
+
+Resampling is chosen per input from the change of scale: continuous factors use bilinear interpolation when the grid is finer than the input and the average when it is coarser; categorical factors (land cover: bands marked SMD_KIND=categorical, with a colour table, named like a land cover product (LC_Type1, landcover, lulc, lccs_class, WorldCover, CLCD, 土地利用 ...), or listed under 'Categorical factors') use the nearest pixel and the majority class. Nodata stays nodata and is ignored by averages.
+
+With a coarse reference raster (the SMAP soil moisture raster), the aligned factors are also aggregated onto its grid: each coarse cell gets the mean of the fine pixels whose centers fall in it (the majority class for categorical factors), or nodata when fewer than the minimum valid fraction of its pixels are valid. Models are trained on this coarse stack and applied to the fine one.</source>
+            <translation>将任意数量的因子栅格（单波段或多波段，任意坐标系）放到同一格网上，并写出为一个多波段 float32 GeoTIFF：每个输入波段成为一个波段，以其波段描述命名；若无波段描述，则以去掉日期的文件名命名（ndvi_20230601.tif 命名为“ndvi”，MOD11A1.A2023156.LST_Day_1km.tif 命名为“MOD11A1.LST_Day_1km”，chirps-v2.0.2023.06.05.tif 命名为“chirps-v2.0”）。因子名称必须唯一。
+
+格网取自参考栅格（例如 1 km DEM），或由坐标参考系、范围和分辨率给定（范围向外对齐到分辨率的整数倍）。若与参考栅格同时给定，坐标参考系、范围或分辨率将覆盖参考栅格自身的设置。
+
+每个输入的重采样方法按尺度变化选择：连续型因子在格网比输入更精细时使用双线性插值，更粗时使用均值；类别型因子（土地覆盖：标记为 SMD_KIND=categorical 的波段、带颜色表的波段、名称与土地覆盖产品相符的波段（LC_Type1、landcover、lulc、lccs_class、WorldCover、CLCD、土地利用等），或列于“类别型因子”中的因子）使用最邻近像元和众数类别。无数据值保持为无数据值，计算均值时忽略。
+
+若给定粗分辨率参考栅格（SMAP 土壤水分栅格），对齐后的因子还会聚合到其格网上：每个粗像元取中心落在其中的精细像元的均值（类别型因子取众数类别）；若有效像元比例低于最小有效比例，则设为无数据值。模型在该粗分辨率堆栈上训练，并应用于精细分辨率堆栈。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/align.py" line="98" />
+            <source>Factor names to treat as classes (nearest / majority resampling), besides bands already marked categorical and bands named like a land cover product.</source>
+            <translation>除已标记为类别型的波段和名称与土地覆盖产品相符的波段外，另需按类别处理的因子名称（最邻近 / 众数重采样）。</translation>
         </message>
     </context>
     <context>

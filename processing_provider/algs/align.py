@@ -60,14 +60,16 @@ class AlignAlgorithm(SmdAlgorithm):
         return self.tr(
             "Puts factor rasters (any number, single- or multi-band, in any coordinate system) on one grid and "
             "writes them as one multiband float32 GeoTIFF: every input band becomes one band, named after its band "
-            "description or, failing that, the file name without its date (ndvi_20230601.tif gives 'ndvi'). "
+            "description or, failing that, the file name without its date (ndvi_20230601.tif gives 'ndvi', "
+            "MOD11A1.A2023156.LST_Day_1km.tif 'MOD11A1.LST_Day_1km', chirps-v2.0.2023.06.05.tif 'chirps-v2.0'). "
             "Factor names must be unique.\n\n"
             "The grid comes from a reference raster (e.g. a 1 km DEM), or from a CRS, an extent and a resolution "
             "(the extent is snapped outward to whole multiples of the resolution). Given together with a "
             "reference raster, CRS, extent or resolution override the reference's own.\n\n"
             "Resampling is chosen per input from the change of scale: continuous factors use bilinear "
             "interpolation when the grid is finer than the input and the average when it is coarser; "
-            "categorical factors (land cover: bands marked SMD_KIND=categorical, with a colour table, or listed "
+            "categorical factors (land cover: bands marked SMD_KIND=categorical, with a colour table, named like a "
+            "land cover product (LC_Type1, landcover, lulc, lccs_class, WorldCover, CLCD, 土地利用 ...), or listed "
             "under 'Categorical factors') use the nearest pixel and the majority class. Nodata stays nodata "
             "and is ignored by averages.\n\n"
             "With a coarse reference raster (the SMAP soil moisture raster), the aligned factors are also "
@@ -96,7 +98,7 @@ class AlignAlgorithm(SmdAlgorithm):
         self.add(QgsProcessingParameterString(self.CATEGORICAL, self.tr("Categorical factors (names)"),
                                               defaultValue="landcover", optional=True),
                  self.tr("Factor names to treat as classes (nearest / majority resampling), besides bands "
-                         "already marked categorical."))
+                         "already marked categorical and bands named like a land cover product."))
         self.add(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Aligned factors (fine grid)")),
                  self.tr("Multiband GeoTIFF on the target grid, one named band per factor."))
         self.add(QgsProcessingParameterRasterLayer(self.COARSE_REFERENCE,
