@@ -42,12 +42,12 @@ CONTINUOUS = "continuous"
 #: Resampling per kind and direction: (target finer than source, target coarser or equal).
 RESAMPLING = {CONTINUOUS: ("bilinear", "average"), CATEGORICAL: ("near", "mode")}
 #: Factor names that are land cover whatever their file says (a name token, case-insensitive): MODIS MCD12Q1's
-#: layers (LC_Type1..5, LC_Prop1..3), ESA CCI's lccs_class, ESA WorldCover, China's CLCD, GLC_FCS30, IGBP,
-#: Dynamic World, and the usual words (landcover, land_cover, landuse, lulc; 土地利用, 土地覆盖, 地表覆盖).
-#: Such rasters usually come as plain integers without a colour table, and averaging class codes makes a
-#: number that is no class.
+#: layers (LC_Type1..5, LC_Prop1..3), ESA CCI's lccs_class and its files (ESACCI-LC-L4-LCCS-Map-300m-...), ESA
+#: WorldCover, China's CLCD, GLC_FCS30, IGBP, Dynamic World, and the usual words (landcover, land_cover,
+#: landuse, lulc; 土地利用, 土地覆盖, 地表覆盖). Such rasters usually come as plain integers without a colour
+#: table, and averaging class codes makes a number that is no class.
 _LAND_COVER_RE = re.compile(
-    r"(?<![a-z0-9])(landcover|land_cover|land_use|landuse|lulc|lc_type[1-5]|lc_prop[1-3]|lccs_class|worldcover|"
+    r"(?<![a-z0-9])(landcover|land_cover|land_use|landuse|lulc|lc_type[1-5]|lc_prop[1-3]|lccs(_class)?|worldcover|"
     r"clcd|glc_?fcs30d?|igbp|dynamic_?world)(?![a-z])|土地利用|土地覆盖|土地覆被|地表覆盖")
 _VRT_BLOCK_ROWS = 128  # block height of GDAL's warped VRT: read whole multiples of it
 _TILE_ROWS = 256  # tile height of the output GeoTIFF

@@ -234,6 +234,7 @@ def test_land_cover_products_are_classes_by_their_names(tmp_path):
     assert set(np.unique(values[np.isfinite(values)]).tolist()) <= {7.0, 10.0, 12.0, 16.0}  # no averaged codes
     assert raster.band_kinds(gdal.Open(out)) == ["categorical"]
     for name in ("ESA_WorldCover_10m_2021_v200_N42E111_Map", "CLCD_v01_2022", "lccs_class", "土地利用_2020",
+                 "ESACCI-LC-L4-LCCS-Map-300m-P1Y-2020-v2.1.1", "C3S-LC-L4-LCCS-Map-300m-P1Y-2022-v2.1.1",
                  "LULC", "MCD12Q1.LC_Prop2"):
         assert align.is_land_cover(name), name
     for name in ("elevation", "ndvi", "lst_day", "clay_content", "S1_VV"):
