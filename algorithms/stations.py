@@ -48,7 +48,10 @@ _LABELS = {"x": "longitude/x", "y": "latitude/y", "date": "date", "value": "soil
            "station": "station id", "crs": "CRS"}
 _MISSING = {"", "na", "nan", "null", "none", "-"}
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%d.%m.%Y", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M",
-                 "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
+                 "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M",
+                 # Chinese Excel's long date (2023年6月5日) and dotted dates (2023.6.5), with or without a time
+                 "%Y年%m月%d日", "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日%H:%M", "%Y.%m.%d",
+                 "%Y.%m.%d %H:%M:%S", "%Y.%m.%d %H:%M")
 _FLOAT_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 _NONFINITE_RE = re.compile(r"^[-+]?(nan|inf|infinity)$", re.IGNORECASE)
 _DATE_TOKEN = re.compile(r"^\d{4}[/-]\d{1,2}[/-]\d{1,2}$")
@@ -92,7 +95,7 @@ def crs_wkt(text: str = "EPSG:4326") -> str:
 
 
 def parse_date(text: str) -> dt.date:
-    """The day of an ISO-like date or date-time ('2023-06-01', '2023/06/01 06:00', '20230601', ...).
+    """The day of an ISO-like date or date-time ('2023-06-01', '2023/06/01 06:00', '20230601', '2023年6月1日', ...).
 
     Parameters
     ----------

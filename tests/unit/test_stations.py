@@ -113,7 +113,8 @@ def test_csv_only_missing_values(tmp_path):
 
 def test_parse_date_variants():
     for text in ("2023-06-01", "2023/06/01", "20230601", "2023-06-01T23:30:00Z", "2023-06-01 06:00",
-                 "2023-06-01T06:00:00+08:00", "01.06.2023"):
+                 "2023-06-01T06:00:00+08:00", "01.06.2023", "2023/6/1", "2023年6月1日", "2023年06月01日 08:00",
+                 "2023.6.1", "2023.06.01 08:00"):
         assert parse_date(text) == D1, text
     with pytest.raises(ValueError):
         parse_date("2023-13-01")
@@ -431,6 +432,17 @@ def test_csv_with_chinese_headers_in_utf8_or_gbk(tmp_path, encoding):
     relative soil moisture (percent of field capacity) is not taken for the volumetric value."""
     p = tmp_path / "stations.csv"
     p.write_bytes(CHINESE.encode(encoding))
+    obs = read_csv(str(p))
+    assert [(o.station, o.x, o.y, o.date, o.value) for o in obs] == [
+        ("53463", 111.68, 40.82, D1, 0.21), ("53463", 111.68, 40.82, D2, 0.19)]
+
+
+def test_csv_as_a_chinese_excel_saves_it(tmp_path):
+    """Excel in a Chinese office: a BOM, semicolons and decimal commas (a European locale's list separator), and
+    dates in Excel's long form or dotted."""
+    p = tmp_path / "墒情站 2023年6月.csv"
+    p.write_text("站号;经度;纬度;日期;SM_10cm\r\n53463;111,68;40,82;2023年6月1日;0,21\r\n"
+                 "53463;111,68;40,82;2023.6.2;0,19\r\n", encoding="utf-8-sig")
     obs = read_csv(str(p))
     assert [(o.station, o.x, o.y, o.date, o.value) for o in obs] == [
         ("53463", 111.68, 40.82, D1, 0.21), ("53463", 111.68, 40.82, D2, 0.19)]
