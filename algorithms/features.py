@@ -304,7 +304,20 @@ def _names_for(st_ds: gdal.Dataset, stack_path: str, factors: list[str] | None,
     return names + add, skipped
 
 
-def _reader(st_ds: gdal.Dataset, stack_path: str, names: list[str], is_canceled: IsCanceled) -> StackReader:
+def _reader(st_ds: gdal.Dataset, stack_path: str, names: list[str], is_canceled: IsCanceled,
+            first: tuple[str, list[str]] | None = None) -> StackReader:
+    """The reader of one date's stack; ``first`` (the first date's stack path and band names) names a factor
+    that this stack lacks as a difference between the dates' stacks, not as a factor of some model."""
+    if first is not None:
+        bands = raster.band_names(st_ds, stack_path)
+        missing = [n for n in names if n in first[1] and n not in bands]
+        if missing:
+            raise InputError(
+                f"The factor stacks of the dates do not hold the same factors: {os.path.basename(stack_path)} lacks "
+                f"{', '.join(missing)}, which {os.path.basename(first[0])} holds; its bands are {', '.join(bands)}. "
+                "Build every date's stack from the same factors with smdownscale:align, which names a band after "
+                "its file without the date, so the files of one factor must differ only by their dates "
+                "(or give the bands the same descriptions).")
     return StackReader(st_ds, names, stack_path, is_canceled)
 
 
@@ -386,6 +399,7 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
     index_cache: dict[tuple, CellIndex | AreaIndex] = {}
     samples: list[_DateSample] = []
     first_grid: Grid | None = None
+    first: tuple[str, list[str]] | None = None  # the first date's stack and its bands
     lst_units = LstUnits()
     ndates = len(pairs)
     for i, (label, sm_path, stack_path) in enumerate(pairs):
@@ -399,7 +413,8 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
         fine = raster.stack_grid(st_ds, stack_path)
         if names is None:
             names, skipped = _names_for(st_ds, stack_path, given, derived)
-        reader = _reader(st_ds, stack_path, names, is_canceled)
+            first = (stack_path, raster.band_names(st_ds, stack_path))
+        reader = _reader(st_ds, stack_path, names, is_canceled, first)
         _merge_derived(derived_info, label, reader)
         these = [CATEGORICAL if k == CATEGORICAL else CONTINUOUS for k in reader.kinds]
         kinds = _check_kinds(names, kinds, these, stack_path)
@@ -663,6 +678,7 @@ def fine_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: Seq
     derived_info: dict[str, Any] = {}
     kinds: list[str] | None = None
     first_grid: Grid | None = None
+    first: tuple[str, list[str]] | None = None  # the first date's stack and its bands
     # fine pixels over all dates, to set the sampling rate before reading
     total = 0
     for _, _, stack_path in pairs:
@@ -684,7 +700,8 @@ def fine_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: Seq
         fine = raster.stack_grid(st_ds, stack_path)
         if names is None:
             names, skipped = _names_for(st_ds, stack_path, given, derived)
-        reader = _reader(st_ds, stack_path, names, is_canceled)
+            first = (stack_path, raster.band_names(st_ds, stack_path))
+        reader = _reader(st_ds, stack_path, names, is_canceled, first)
         _merge_derived(derived_info, label, reader)
         kinds = _check_kinds(names, kinds, [CATEGORICAL if k == CATEGORICAL else CONTINUOUS for k in reader.kinds],
                              stack_path)

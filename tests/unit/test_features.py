@@ -19,6 +19,7 @@ from smdownscale.algorithms.features import (
     coarse_pairs,
     feature_names,
     fine_design,
+    fine_pairs,
 )
 from smdownscale.algorithms.raster import select_bands
 from smdownscale.tests.scenes import (
@@ -170,6 +171,21 @@ def test_coarse_pairs_missing_factor_and_disjoint_rasters(tmp_path):
     with pytest.raises(InputError) as err:
         coarse_pairs([str(tmp_path / "far_20230601.tif")], sc["stacks"])
     assert "far_20230601.tif and the factor stack factors_20230601.tif do not overlap" in str(err.value)
+
+
+def test_stacks_of_dates_with_other_factor_names_are_named_as_such(tmp_path):
+    # the stacks a provider's file names gave before their dates were recognised: one LST band name per date
+    sc = make_scene(str(tmp_path), dates=DATES[:2])
+    stack = raster.read_all(sc["stacks"][1], dtype=np.float64)
+    raster.write_raster(sc["stacks"][1], sc["fine"], stack, names=["ndvi", "MOD11A1.A2023160.LST_Day_1km", "landcover"],
+                        kinds=["continuous", "continuous", "categorical"])
+    expect = (r"The factor stacks of the dates do not hold the same factors: factors_20230609\.tif lacks lst_day, "
+              r"which factors_20230601\.tif holds; its bands are ndvi, MOD11A1\.A2023160\.LST_Day_1km, landcover\. "
+              r"Build every date's stack from the same factors with smdownscale:align")
+    with pytest.raises(InputError, match=expect):
+        coarse_pairs(sc["sm"], sc["stacks"])
+    with pytest.raises(InputError, match=expect):
+        fine_pairs(sc["sm"], sc["stacks"])
 
 
 def test_coarse_pairs_all_nodata_soil_moisture(tmp_path):
