@@ -2541,47 +2541,47 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
             <translation>{} 个粗分辨率样本，共 {} 个日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="182" />
+            <location filename="../processing_provider/algs/screen.py" line="184" />
             <source>yes</source>
             <translation>是</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="182" />
+            <location filename="../processing_provider/algs/screen.py" line="184" />
             <source>no</source>
             <translation>否</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="185" />
+            <location filename="../processing_provider/algs/screen.py" line="187" />
             <source>Selected factors: {}</source>
             <translation>已选因子：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="189" />
+            <location filename="../processing_provider/algs/screen.py" line="191" />
             <source>Maximum collinearity</source>
             <translation>最大共线性</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="191" />
+            <location filename="../processing_provider/algs/screen.py" line="193" />
             <source>Minimum |r|</source>
             <translation>最小 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="192" />
+            <location filename="../processing_provider/algs/screen.py" line="194" />
             <source>Maximum number of factors</source>
             <translation>最大因子数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="193" />
+            <location filename="../processing_provider/algs/screen.py" line="195" />
             <source>no limit</source>
             <translation>不限</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="194" />
+            <location filename="../processing_provider/algs/screen.py" line="196" />
             <source>Maximum VIF</source>
             <translation>最大 VIF</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="194" />
+            <location filename="../processing_provider/algs/screen.py" line="196" />
             <source>off</source>
             <translation>关闭</translation>
         </message>
@@ -2621,7 +2621,7 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
             <translation>SMAP 值按 {} 读取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="198" />
+            <location filename="../processing_provider/algs/screen.py" line="200" />
             <source>SMAP values</source>
             <translation>SMAP 值</translation>
         </message>
@@ -2641,7 +2641,7 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
             <translation>最大 VIF（0 = 关闭）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="195" />
+            <location filename="../processing_provider/algs/screen.py" line="197" />
             <source>Collinearity filter</source>
             <translation>共线性筛选</translation>
         </message>
@@ -2697,6 +2697,11 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
 输出：CSV 表（factor、kind、n、pearson_r、pearson_p、spearman_r、spearman_p、rank、selected、reason，启用诊断时还有 vif、mutual_info、perm_importance），以及以逗号分隔的已选因子名称，可直接用作模型中 smdownscale:train 的“要使用的因子”输入。相邻像元存在自相关，因此 p 值偏乐观：请用于排序，而不要作为证明。
 
 单位：SMAP 土壤水分必须为 m3/m3；百分比、缩放后的整数或未声明的填充值（如 -9999）会使运行停止，并给出修正方法。高级参数 SM_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 SM_NODATA（文件未声明的填充值）说明如何读取 SMAP。类 NDVI 因子必须位于 -1 到 1 之间。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/screen.py" line="180" />
+            <source>Derived factor {} was not computed: it {}.</source>
+            <translation>派生因子 {} 未计算：{}。</translation>
         </message>
     </context>
     <context>

@@ -176,6 +176,8 @@ class ScreenAlgorithm(SmdAlgorithm):
             return "   n/a" if not math.isfinite(v) else f"{v:6.3f}"
 
         feedback.pushInfo(self.tr("{} coarse samples over {} date(s).").format(result.n_samples, len(result.dates)))
+        for name, why in (result.pairs.derived_skipped if result.pairs is not None else {}).items():
+            feedback.pushWarning(self.tr("Derived factor {} was not computed: it {}.").format(name, why))
         feedback.pushInfo(f"{self.tr('rank'):>4s} {self.tr('factor'):24s} {self.tr('r/eta'):>6s} "
                           f"{self.tr('rho'):>6s}  {self.tr('kept'):4s} {self.tr('reason')}")
         for row in result.rows:

@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 import pytest
-from qgis.core import QgsProcessingException
+from qgis.core import QgsProcessingException, QgsProcessingFeedback
 
 from smdownscale.processing_provider.algs.screen import ScreenAlgorithm as S
 from smdownscale.tests.scenes import DATES, make_scene
@@ -52,6 +52,25 @@ def test_screen_max_factors_and_min_r(run, scene, tmp_path):
                                      S.MAX_COLLINEARITY: 1.0, S.MIN_ABS_R: 0.99,
                                      S.OUTPUT: str(tmp_path / "strong.csv")})
     assert res[S.SELECTED] == "ndvi,ndvi_copy"
+
+
+def test_screen_says_which_derived_factors_it_could_not_compute(run, scene, tmp_path):
+    # the stacks hold ndvi and lst_day but no lst_night: TVDI is screened, the day-night difference is named as skipped
+    class Warnings(QgsProcessingFeedback):
+        def __init__(self):
+            super().__init__()
+            self.lines: list[str] = []
+
+        def pushWarning(self, warning):
+            self.lines.append(warning)
+
+    feedback = Warnings()
+    out = str(tmp_path / "derived.csv")
+    run("smdownscale:screen", {S.SOIL_MOISTURE: scene["sm"], S.FACTORS: scene["stacks"], S.DERIVED_FACTORS: [0, 1],
+                               S.OUTPUT: out}, feedback=feedback)
+    with open(out, newline="") as fh:
+        assert "tvdi" in {r["factor"] for r in csv.DictReader(fh)}
+    assert feedback.lines == ["Derived factor lst_diff was not computed: it needs the bands lst_day and lst_night."]
 
 
 def test_screen_date_mismatch(run, scene, tmp_path):
