@@ -18,6 +18,10 @@ _DATE_RE = re.compile(r"(?<!\d)(\d{4})[-_]?(\d{2})[-_]?(\d{2})(?!\d)")
 # same factor name on every date.
 _DOY_RE = re.compile(r"(?:(?<=[._-])|^)(?:A|doy)(\d{4})(\d{3})(?!\d)", re.IGNORECASE)
 _DOTTED_RE = re.compile(r"(?<!\d)(\d{4})\.(\d{2})\.(\d{2})(?!\d)")
+# A month (monthly products: 'NDVI_2023-06', 'chirps-v2.0.2023.06', 'smap_2023_06'), taken as its first day
+# when the name holds no day: a year 19xx/20xx and a month joined by '-', '_' or '.', followed by neither a
+# digit nor a letter ('2023_10km' is no month).
+_MONTH_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})[-_.](0[1-9]|1[0-2])(?![-_.]?\d)(?![A-Za-z])")
 
 
 def _matches(name: str) -> list[tuple[int, int, dt.date, bool]]:
@@ -33,6 +37,9 @@ def _matches(name: str) -> list[tuple[int, int, dt.date, bool]]:
         year, doy = int(m.group(1)), int(m.group(2))
         if 1 <= doy <= (366 if calendar.isleap(year) else 365) and year >= 1:
             found.append((m.start(), m.end(), dt.date(year, 1, 1) + dt.timedelta(days=doy - 1), True))
+    if not found:
+        found = [(m.start(), m.end(), dt.date(int(m.group(1)), int(m.group(2)), 1), True)
+                 for m in _MONTH_RE.finditer(name)]
     return sorted(found, key=lambda f: f[0])
 
 
@@ -40,7 +47,8 @@ def date_from_name(path: str) -> dt.date | None:
     """The first valid date in a file name, or None.
 
     YYYYMMDD, YYYY-MM-DD, YYYY_MM_DD and YYYY.MM.DD; year and day of year after 'A' or 'doy' as NASA and
-    AppEEARS name MODIS files (MOD11A1.A2023156..., ..._doy2023156_...).
+    AppEEARS name MODIS files (MOD11A1.A2023156..., ..._doy2023156_...); in a name without a day, a month
+    (YYYY-MM, YYYY_MM, YYYY.MM: monthly products) stands for its first day.
 
     Parameters
     ----------

@@ -24,6 +24,13 @@ from smdownscale.algorithms.errors import InputError
         ("smap_v1.2023.tif", None),
         ("ANDVI2023156.tif", None),  # 'A' inside a word is no MODIS date
         ("x_2023.13.01.tif", None),
+        # monthly products: the month's first day, in a name without a day
+        ("NDVI_2023-06.tif", dt.date(2023, 6, 1)),
+        ("chirps-v2.0.2023.06.tif", dt.date(2023, 6, 1)),
+        ("smap_monthly_2023_07.tif", dt.date(2023, 7, 1)),
+        ("SMAP_2023_10km.tif", None),
+        ("S1_2023-13.tif", None),
+        ("tile_12023-06.tif", None),
     ],
 )
 def test_date_from_name(name, expected):
@@ -42,6 +49,8 @@ def test_strip_date():
     (["MOD13A2.061__1_km_16_days_NDVI_doy2023177_aid0001", "MOD13A2.061__1_km_16_days_NDVI_doy2023193_aid0001"],
      "MOD13A2.061__1_km_16_days_NDVI_aid0001"),
     (["MCD12Q1.A2023001.LC_Type1"], "MCD12Q1.LC_Type1"),
+    (["NDVI_2023-06", "NDVI_2023-07"], "NDVI"),
+    (["chirps-v2.0.2023.06", "chirps-v2.0.2023.07"], "chirps-v2.0"),
 ])
 def test_strip_date_of_provider_names_gives_one_name_for_every_date(stems, name):
     # a factor is named after its file without the date: every date must give the same name
@@ -72,6 +81,13 @@ def test_pair_by_order_without_dates():
 def test_mixed_dated_and_undated_is_an_error():
     with pytest.raises(InputError, match="have no date"):
         pair_by_date(["a_20230601.tif", "b.tif"], ["c_20230601.tif", "d_20230602.tif"], "x", "y")
+
+
+def test_monthly_files_pair_by_month():
+    pairs = pair_by_date(["SMAP_monthly_2023-07.tif", "SMAP_monthly_2023-06.tif"],
+                         ["factors_2023_06.tif", "factors_2023_07.tif"], "soil moisture", "factor stack")
+    assert [p[0] for p in pairs] == ["2023-06-01", "2023-07-01"]
+    assert pairs[0][1:] == ("SMAP_monthly_2023-06.tif", "factors_2023_06.tif")
 
 
 def test_duplicate_date_is_an_error():
