@@ -72,6 +72,7 @@ from .units import (
     SmReading,
     check_index_factor,
     check_lst_factor,
+    check_lst_fill,
     is_index,
     is_lst,
     read_soil_moisture,
@@ -466,11 +467,13 @@ def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: 
     if file_key is not None and key in passed:
         return
     checked = [spec for spec in specs if spec.kind != "categorical" and spec.name not in derived
-               and spec.name in bands and (is_index(spec.name) or (is_lst(spec.name) and spec.name in ranges))]
+               and spec.name in bands and (is_index(spec.name) or is_lst(spec.name))]
     samples = sample_bands(ds, [bands.index(spec.name) + 1 for spec in checked])  # one read for all
     for spec, values in zip(checked, samples):
         if is_index(spec.name):
             check_index_factor(spec.name, values, stack_path)
+        if is_lst(spec.name):
+            check_lst_fill(spec.name, values, stack_path)
         if is_lst(spec.name) and spec.name in ranges:
             check_lst_factor(spec.name, values, stack_path, ranges[spec.name])
     if file_key is not None:

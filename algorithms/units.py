@@ -490,6 +490,48 @@ def check_index_factor(name: str, values: np.ndarray, path: str) -> None:
         "then rebuild the factor stack with smdownscale:align.")
 
 
+#: Share of an LST factor's values below the Kelvin range (while its median is in Kelvin) that makes them a fill.
+LST_FILL_SHARE = 0.001
+
+
+def check_lst_fill(name: str, values: np.ndarray, path: str) -> None:
+    """Refuse an LST factor in Kelvin that holds values no land surface has (0, from masked pixels exported as 0).
+
+    Earth Engine writes masked pixels of a GeoTIFF export as 0 unless the export sets a nodata value; cloud gaps in
+    LST then arrive as 0 K, which would be used as temperatures (and, after resampling, blend into their
+    neighbours).
+
+    Parameters
+    ----------
+    name : str
+        The factor (band) name.
+    values : numpy.ndarray
+        Its values, any shape (nodata NaN; non-finite values are ignored).
+    path : str
+        The file, named in the error.
+
+    Raises
+    ------
+    InputError
+        The median is in Kelvin and more than :data:`LST_FILL_SHARE` of the values lie below the Kelvin range.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if not v.size or lst_unit(float(np.median(v))) != "K":
+        return
+    low = v < KELVIN_RANGE[0]
+    if low.mean() <= LST_FILL_SHARE:
+        return
+    fill = float(np.median(v[low]))
+    raise InputError(
+        f"The factor {name} in {os.path.basename(path)} is in Kelvin (median {_num(float(np.median(v)))}) but "
+        f"{100.0 * float(low.mean()):.1f} % of its values lie below {_num(KELVIN_RANGE[0])} K (most often "
+        f"{_num(fill)}): no land surface is that cold, so they are missing pixels stored as a value (Earth Engine "
+        "writes masked pixels as 0 unless the export sets noData). Declare that value as nodata in the LST file "
+        f"(gdal_edit.py -a_nodata {_num(fill)} <file>, or QGIS Raster > Conversion > Translate with 'Assign a "
+        "specified nodata value to output bands'), then align the factors again (smdownscale:align).")
+
+
 def lst_unit(values_median: float) -> str | None:
     """'K' or 'C' when a temperature median is clearly in Kelvin or degrees Celsius, else None.
 
@@ -584,12 +626,14 @@ class LstUnits:
         Raises
         ------
         InputError
-            The factor is in Kelvin in one file and in degrees Celsius in another.
+            The factor is in Kelvin in one file and in degrees Celsius in another, or holds a fill value
+            (:func:`check_lst_fill`).
         """
         v = np.asarray(values, dtype=np.float64)
         v = v[np.isfinite(v)]
         if not v.size or not is_lst(name):
             return
+        check_lst_fill(name, v, path)
         median = float(np.median(v))
         unit = lst_unit(median)
         if unit is None:

@@ -241,6 +241,29 @@ def test_land_cover_products_are_classes_by_their_names(tmp_path):
         assert not align.is_land_cover(name), name
 
 
+def test_lst_with_masked_pixels_exported_as_zero_is_refused_naming_the_file(tmp_path):
+    # an Earth Engine export of cloud-masked LST without noData: the gaps are 0 K, and no nodata is declared
+    grid = Grid(srs_from_user("EPSG:32649").ExportToWkt(), (511000.0, 1000.0, 0.0, 4713000.0, 0.0, -1000.0), 30, 30)
+    lst = 290.0 + np.arange(900, dtype=np.float64).reshape(30, 30) / 100.0
+    lst[5:12, 8:20] = 0.0
+    path = str(tmp_path / "LST_Day_1km_2023-06-05.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(path, 30, 30, 1, gdal.GDT_Float32)
+    ds.SetGeoTransform(grid.transform)
+    ds.SetProjection(grid.crs_wkt)
+    ds.GetRasterBand(1).WriteArray(lst)
+    ds = None
+    with pytest.raises(InputError, match=r"The factor LST_Day_1km in LST_Day_1km_2023-06-05\.tif is in Kelvin "
+                                         r"\(median 29\d\) but 9\.3 % of its values lie below 150 K \(most often 0\)"
+                                         r".*\(gdal_edit\.py -a_nodata 0 <file>"):
+        align.align_rasters([path], grid, str(tmp_path / "stack.tif"))
+    assert not (tmp_path / "stack.tif").exists()
+    ds = gdal.Open(path, gdal.GA_Update)
+    ds.GetRasterBand(1).SetNoDataValue(0)
+    ds = None
+    align.align_rasters([path], grid, str(tmp_path / "stack.tif"))  # declared: the gaps are nodata
+    assert int(np.isnan(raster.read_all(str(tmp_path / "stack.tif"))[0]).sum()) == 7 * 12
+
+
 def test_nodata_stays_nodata_not_zero(tmp_path):
     data = np.full((60, 60), 0.3)
     data[20:40, 20:40] = np.nan  # written as -9999 with the band's nodata set

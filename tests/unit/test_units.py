@@ -157,6 +157,23 @@ def test_ndvi_times_10000_is_refused():
     units.check_index_factor("ndvi", v * 1e-4, "f.tif")  # scaled: accepted
 
 
+def test_lst_in_kelvin_with_masked_pixels_as_zero_is_refused():
+    v = np.linspace(285.0, 318.0, 1000)
+    v[:40] = 0.0  # cloud gaps exported as 0
+    with pytest.raises(InputError) as err:
+        units.check_lst_fill("LST_Day_1km", v, "/d/LST_Day_2023-06-05.tif")
+    assert str(err.value) == (
+        "The factor LST_Day_1km in LST_Day_2023-06-05.tif is in Kelvin (median 302) but 4.0 % of its values lie below "
+        "150 K (most often 0): no land surface is that cold, so they are missing pixels stored as a value (Earth "
+        "Engine writes masked pixels as 0 unless the export sets noData). Declare that value as nodata in the LST "
+        "file (gdal_edit.py -a_nodata 0 <file>, or QGIS Raster > Conversion > Translate with 'Assign a specified "
+        "nodata value to output bands'), then align the factors again (smdownscale:align).")
+    units.check_lst_fill("LST_Day_1km", v[40:], "f.tif")  # without the fill: accepted
+    units.check_lst_fill("LST_Day_1km", np.where(v > 0, v - 273.15, 0.0), "f.tif")  # 0 degrees Celsius is a value
+    with pytest.raises(InputError, match="below 150 K"):
+        units.LstUnits().check("lst_day", v, "f.tif")
+
+
 def test_lst_celsius_for_a_kelvin_model_and_the_reverse():
     with pytest.raises(InputError) as err:
         units.check_lst_factor("lst_day", np.linspace(5.0, 38.0, 100), "/d/factors_20230601.tif", [285.2, 318.4])
@@ -277,6 +294,18 @@ def test_downscale_refuses_lst_in_celsius(kelvin, tmp_path):
                                          r"degrees Celsius, but the model was trained on lst_day in Kelvin \(training "
                                          r"range 2\d\d to 3\d\d\)\. Convert it: add 273\.15"):
         downscale(model, celsius, out, scene["sm"][0])
+    assert not (tmp_path / "sm.tif").exists()
+
+
+def test_downscale_refuses_lst_with_cloud_gaps_as_zero(kelvin, tmp_path):
+    scene, model, _ = kelvin
+    stack = read_all(scene["stacks"][0], dtype=np.float64)
+    stack[1, :5] = 0.0  # the first rows' LST masked and exported as 0
+    zeros = write_raster(str(tmp_path / "factors_20230601.tif"), scene["fine"], stack,
+                         names=["ndvi", "lst_day", "landcover"], kinds=["continuous", "continuous", "categorical"])
+    with pytest.raises(InputError, match=r"The factor lst_day in factors_20230601\.tif is in Kelvin \(median \d{3}\) "
+                                         r"but \d+\.\d % of its values lie below 150 K \(most often 0\)"):
+        downscale(model, zeros, str(tmp_path / "sm.tif"), scene["sm"][0])
     assert not (tmp_path / "sm.tif").exists()
 
 
