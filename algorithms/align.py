@@ -36,7 +36,7 @@ from .aggregate import CellIndex, CoarseMean
 from .errors import Canceled, InputError
 from .paths import check_apart
 from .raster import Grid, IsCanceled, Progress, never_canceled, no_progress
-from .units import check_lst_fill, is_lst, sample_bands
+from .units import check_index_factor, check_lst_fill, is_index, is_lst, sample_bands
 
 CATEGORICAL = "categorical"
 CONTINUOUS = "continuous"
@@ -238,9 +238,14 @@ def _open_sources(inputs: Sequence[str], grid: Grid, categorical: set[str]) -> l
                              f"{_describe_extent(grid.extent)} (xmin, ymin, xmax, ymax). Give rasters that cover "
                              "the area, or choose another reference/extent.")
         names = raster.band_names(ds, path)
+        # units that would be refused later (train, screen, downscale) are named here, with the file to fix
         lst = [i for i, n in enumerate(names, start=1) if is_lst(n)]
-        for i, values in zip(lst, sample_bands(ds, lst)):
-            check_lst_fill(names[i - 1], values, path)
+        index = [i for i, n in enumerate(names, start=1) if is_index(n)]
+        for i, values in zip(lst + index, sample_bands(ds, lst + index)):
+            if i in lst:
+                check_lst_fill(names[i - 1], values, path)
+            else:
+                check_index_factor(names[i - 1], values, path)
         kinds = [CATEGORICAL if (k == CATEGORICAL or n.lower() in categorical or is_land_cover(n)) else CONTINUOUS
                  for n, k in zip(names, raster.band_kinds(ds))]
         tgt_size = math.sqrt(grid.res[0] * grid.res[1])

@@ -477,7 +477,8 @@ def check_index_factor(name: str, values: np.ndarray, path: str) -> None:
         return
     hi = float(np.percentile(np.abs(v), 99))
     if hi > 1000:
-        hint = "stored as integers x 10000 (as MODIS MOD13 NDVI/EVI): multiply the band by 0.0001"
+        hint = ("stored as integers x 10000 (as MODIS MOD13 NDVI/EVI): declare its scale in the file it came from "
+                "(gdal_edit.py -scale 0.0001; the values it stands for are then read) or multiply the band by 0.0001")
     elif hi > 100:
         hint = "stored as integers x 1000 or x 255: bring it to -1..1"
     else:

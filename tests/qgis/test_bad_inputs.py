@@ -939,7 +939,8 @@ CASES = [
          lambda d, o: {**_sm(d, "ndvi10k", 1), "MODEL_TYPE": 2, "CV_FOLDS": 0, "OUTPUT": str(o / "m.smdmodel")},
          r"The factor ndvi in factors_20230601\.tif looks like a vegetation index but holds values \d+ to \d+, median "
          r"\d+, 100\.0 % of them outside -1 to 1\. It is probably stored as integers x 10000 \(as MODIS MOD13 "
-         r"NDVI/EVI\): multiply the band by 0\.0001"),
+         r"NDVI/EVI\): declare its scale in the file it came from \(gdal_edit\.py -scale 0\.0001; the values it "
+         r"stands for are then read\) or multiply the band by 0\.0001"),
     Case("validate: reference in percent", "validate",
          lambda d, o: {"INPUT": d["estimate"], "REFERENCE": d["reference_pct"], "OUTPUT": str(o / "v.csv")},
          r"The reference reference_pct\.tif is not in m3/m3: values [\d.]+ to [\d.]+, median [\d.]+\. These look like "

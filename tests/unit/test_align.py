@@ -264,6 +264,33 @@ def test_lst_with_masked_pixels_exported_as_zero_is_refused_naming_the_file(tmp_
     assert int(np.isnan(raster.read_all(str(tmp_path / "stack.tif"))[0]).sum()) == 7 * 12
 
 
+def test_ndvi_stored_as_integers_is_refused_naming_its_file_and_read_once_its_scale_is_declared(tmp_path):
+    # MODIS NDVI x 10000 as Int16 with -3000 the fill, without scale metadata (an Earth Engine or AppEEARS export)
+    grid = Grid(srs_from_user("EPSG:4326").ExportToWkt(), (111.0, 1 / 120, 0.0, 42.5, 0.0, -1 / 120), 40, 30)
+    ndvi = np.round(np.linspace(-0.1, 0.8, 1200).reshape(30, 40) * 10000)
+    ndvi[:3] = -3000
+    path = str(tmp_path / "NDVI_2023-06-05.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(path, 40, 30, 1, gdal.GDT_Int16)
+    ds.SetGeoTransform(grid.transform)
+    ds.SetProjection(grid.crs_wkt)
+    ds.GetRasterBand(1).SetNoDataValue(-3000)
+    ds.GetRasterBand(1).WriteArray(ndvi)
+    ds = None
+    out = str(tmp_path / "stack.tif")
+    with pytest.raises(InputError, match=r"The factor NDVI in NDVI_2023-06-05\.tif looks like a vegetation index but "
+                                         r"holds values .* outside -1 to 1\. .* declare its scale in the file it "
+                                         r"came from \(gdal_edit\.py -scale 0\.0001"):
+        align.align_rasters([path], grid, out)
+    assert not os.path.exists(out)
+    ds = gdal.Open(path, gdal.GA_Update)
+    ds.GetRasterBand(1).SetScale(0.0001)
+    ds = None
+    align.align_rasters([path], grid, out)
+    got = raster.read_all(out, dtype=np.float64)[0]
+    assert np.isnan(got[:3]).all()
+    np.testing.assert_allclose(got[3:], ndvi[3:] * 1e-4, atol=1e-6)
+
+
 def test_nodata_stays_nodata_not_zero(tmp_path):
     data = np.full((60, 60), 0.3)
     data[20:40, 20:40] = np.nan  # written as -9999 with the band's nodata set

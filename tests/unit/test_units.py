@@ -153,7 +153,9 @@ def test_ndvi_times_10000_is_refused():
     assert str(err.value) == (
         "The factor ndvi in factors_20230601.tif looks like a vegetation index but holds values -200 to 9000, median "
         "4400, 100.0 % of them outside -1 to 1. It is probably stored as integers x 10000 (as MODIS MOD13 NDVI/EVI): "
-        "multiply the band by 0.0001 (Raster calculator), then rebuild the factor stack with smdownscale:align.")
+        "declare its scale in the file it came from (gdal_edit.py -scale 0.0001; the values it stands for are then "
+        "read) or multiply the band by 0.0001 (Raster calculator), then rebuild the factor stack with "
+        "smdownscale:align.")
     units.check_index_factor("ndvi", v * 1e-4, "f.tif")  # scaled: accepted
 
 
