@@ -243,8 +243,14 @@ def check_coordinates(x: float, y: float, where: str, geographic: bool = True) -
     if abs(x) > 180.0:
         problems.append(f"longitude {x:g} is outside -180 to 180")
     if problems:
-        hint = (" Longitude and latitude look swapped." if abs(x) <= 90.0 < abs(y) <= 180.0
-                else " Give the station's position in degrees or remove the row.")
+        if abs(x) <= 90.0 < abs(y) <= 180.0:
+            hint = " Longitude and latitude look swapped."
+        elif abs(x) > 1000.0 and abs(y) > 1000.0:
+            hint = (" They look like projected coordinates (metres), not degrees: give their CRS (in a CSV a column "
+                    "named crs with the EPSG code, e.g. EPSG:32649 for UTM zone 49N; for a point layer, the layer's "
+                    "CRS), or convert them to longitude and latitude.")
+        else:
+            hint = " Give the station's position in degrees or remove the row."
         raise CoordinateError(f"{where}: invalid station coordinates: {' and '.join(problems)} "
                          f"(longitude {x:g}, latitude {y:g}).{hint}")
 

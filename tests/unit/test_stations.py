@@ -437,6 +437,18 @@ def test_csv_with_chinese_headers_in_utf8_or_gbk(tmp_path, encoding):
         ("53463", 111.68, 40.82, D1, 0.21), ("53463", 111.68, 40.82, D2, 0.19)]
 
 
+def test_csv_with_projected_coordinates_and_no_crs_says_how_to_give_it(tmp_path):
+    p = tmp_path / "utm.csv"
+    p.write_text("station,x,y,date,sm\nA,555000,4690000,2023-06-01,0.21\n")
+    with pytest.raises(InputError, match=r"utm\.csv, row 2: invalid station coordinates: .* They look like projected "
+                                         r"coordinates \(metres\), not degrees: give their CRS \(in a CSV a column "
+                                         r"named crs with the EPSG code"):
+        read_csv(str(p))
+    p.write_text("station,x,y,date,sm,crs\nA,555000,4690000,2023-06-01,0.21,32649\n")
+    (obs,) = read_csv(str(p))
+    assert (obs.x, obs.y, obs.value) == (555000.0, 4690000.0, 0.21)
+
+
 def test_csv_as_a_chinese_excel_saves_it(tmp_path):
     """Excel in a Chinese office: a BOM, semicolons and decimal commas (a European locale's list separator), and
     dates in Excel's long form or dotted."""
