@@ -479,16 +479,20 @@ def check_index_factor(name: str, values: np.ndarray, path: str) -> None:
     if hi > 1000:
         hint = ("stored as integers x 10000 (as MODIS MOD13 NDVI/EVI): declare its scale in the file it came from "
                 "(gdal_edit.py -scale 0.0001; the values it stands for are then read) or multiply the band by 0.0001")
+        lowest = -2000.0  # MODIS MOD13's valid range starts at -2000 (-0.2); its fill is -3000
     elif hi > 100:
         hint = "stored as integers x 1000 or x 255: bring it to -1..1"
+        lowest = -1000.0
     else:
         hint = "in percent: multiply the band by 0.01"
-    if (v <= FILL_BELOW).any():
-        hint += (f", and declare its fill value ({_num(float(v.min()))}) as nodata (gdal_edit.py -a_nodata)")
+        lowest = -100.0
+    fix = ""
+    if (v <= FILL_BELOW).any() and float(v.min()) < lowest:  # below any index value in those units: a fill
+        fix = f", and declare its fill value ({_num(float(v.min()))}) as nodata (gdal_edit.py -a_nodata)"
     raise InputError(
         f"The factor {name} in {os.path.basename(path)} looks like a vegetation index but holds {_summary(v)}, "
-        f"{100.0 * float(outside.mean()):.1f} % of them outside -1 to 1. It is probably {hint} (Raster calculator), "
-        "then rebuild the factor stack with smdownscale:align.")
+        f"{100.0 * float(outside.mean()):.1f} % of them outside -1 to 1. It is probably {hint} (Raster "
+        f"calculator){fix}, then rebuild the factor stack with smdownscale:align.")
 
 
 #: Share of an LST factor's values below the Kelvin range (while its median is in Kelvin) that makes them a fill.

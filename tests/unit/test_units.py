@@ -159,6 +159,22 @@ def test_ndvi_times_10000_is_refused():
     units.check_index_factor("ndvi", v * 1e-4, "f.tif")  # scaled: accepted
 
 
+def test_ndvi_times_10000_names_a_fill_value_only_below_any_ndvi():
+    # water at -0.15 (-1500 stored) is a value; MODIS's fill -3000 (below its valid -2000) is not
+    v = np.concatenate([np.full(50, -1500.0), np.linspace(500, 8000, 450)])
+    with pytest.raises(InputError) as err:
+        units.check_index_factor("NDVI", v, "NDVI_2023-06-05.tif")
+    assert "fill value" not in str(err.value)
+    assert str(err.value).endswith("or multiply the band by 0.0001 (Raster calculator), then rebuild the factor "
+                                   "stack with smdownscale:align.")
+    v[:10] = -3000.0
+    with pytest.raises(InputError) as err:
+        units.check_index_factor("NDVI", v, "NDVI_2023-06-05.tif")
+    assert str(err.value).endswith("or multiply the band by 0.0001 (Raster calculator), and declare its fill value "
+                                   "(-3000) as nodata (gdal_edit.py -a_nodata), then rebuild the factor stack with "
+                                   "smdownscale:align.")
+
+
 def test_lst_in_kelvin_with_masked_pixels_as_zero_is_refused():
     v = np.linspace(285.0, 318.0, 1000)
     v[:40] = 0.0  # cloud gaps exported as 0
