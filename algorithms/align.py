@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -35,21 +34,13 @@ from . import raster
 from .aggregate import CellIndex, CoarseMean
 from .errors import Canceled, InputError
 from .paths import check_apart
-from .raster import Grid, IsCanceled, Progress, never_canceled, no_progress
+from .raster import Grid, IsCanceled, Progress, is_land_cover, never_canceled, no_progress
 from .units import check_index_factor, check_lst_fill, is_index, is_lst, sample_bands
 
 CATEGORICAL = "categorical"
 CONTINUOUS = "continuous"
 #: Resampling per kind and direction: (target finer than source, target coarser or equal).
 RESAMPLING = {CONTINUOUS: ("bilinear", "average"), CATEGORICAL: ("near", "mode")}
-#: Factor names that are land cover whatever their file says (a name token, case-insensitive): MODIS MCD12Q1's
-#: layers (LC_Type1..5, LC_Prop1..3), ESA CCI's lccs_class and its files (ESACCI-LC-L4-LCCS-Map-300m-...), ESA
-#: WorldCover, China's CLCD, GLC_FCS30, IGBP, Dynamic World, and the usual words (landcover, land_cover,
-#: landuse, lulc; 土地利用, 土地覆盖, 地表覆盖). Such rasters usually come as plain integers without a colour
-#: table, and averaging class codes makes a number that is no class.
-_LAND_COVER_RE = re.compile(
-    r"(?<![a-z0-9])(landcover|land_cover|land_use|landuse|lulc|lc_type[1-5]|lc_prop[1-3]|lccs(_class)?|worldcover|"
-    r"clcd|glc_?fcs30d?|igbp|dynamic_?world)(?![a-z])|土地利用|土地覆盖|土地覆被|地表覆盖")
 _VRT_BLOCK_ROWS = 128  # block height of GDAL's warped VRT: read whole multiples of it
 _TILE_ROWS = 256  # tile height of the output GeoTIFF
 
@@ -80,22 +71,6 @@ class AlignResult:
             if method not in methods:
                 methods.append(method)
         return {src: "+".join(methods) for src, methods in out.items()}
-
-
-def is_land_cover(name: str) -> bool:
-    """True for a factor name that is a land cover product's (treated as classes by :func:`align_rasters`).
-
-    Parameters
-    ----------
-    name : str
-        A factor name (band description or file stem), e.g. 'MCD12Q1.LC_Type1', 'ESA_WorldCover_10m_Map'.
-
-    Returns
-    -------
-    bool
-        Whether the name holds a land cover token (:data:`_LAND_COVER_RE`).
-    """
-    return _LAND_COVER_RE.search(name.lower().replace(" ", "_").replace("-", "_")) is not None
 
 
 # -- target grid ------------------------------------------------------------------------------------

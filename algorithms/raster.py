@@ -714,8 +714,38 @@ def _clean_stem(path: str) -> str:
     return strip_date(stem) or stem
 
 
+#: Factor names that are land cover whatever their file says (a name token, case-insensitive): MODIS MCD12Q1's
+#: layers (LC_Type1..5, LC_Prop1..3), ESA CCI's lccs_class and its files (ESACCI-LC-L4-LCCS-Map-300m-...), ESA
+#: WorldCover, China's CLCD, GLC_FCS30, IGBP, and the usual words (landcover, land_cover, landuse, lulc;
+#: 土地利用, 土地覆盖, 地表覆盖). Such rasters usually come as plain integers without a colour table, and
+#: averaging class codes makes a number that is no class. A name that also says fraction, percent, probability
+#: or share ('landcover_crop_fraction', Copernicus' 'crops-coverfraction') is a continuous quantity.
+_LAND_COVER_RE = re.compile(
+    r"(?<![a-z0-9])(landcover|land_cover|land_use|landuse|lulc|lc_type[1-5]|lc_prop[1-3]|lccs(_class)?|worldcover|"
+    r"clcd|glc_?fcs30d?|igbp)(?![a-z])|土地利用|土地覆盖|土地覆被|地表覆盖")
+_AMOUNT_RE = re.compile(r"frac|percent|pct|prob|share|density|比例|概率|百分比")
+
+
+def is_land_cover(name: str) -> bool:
+    """True for a factor name that is a land cover product's (a categorical band when its file says nothing).
+
+    Parameters
+    ----------
+    name : str
+        A factor name (band description or file stem), e.g. 'MCD12Q1.LC_Type1', 'ESA_WorldCover_10m_Map'.
+
+    Returns
+    -------
+    bool
+        Whether the name holds a land cover token (:data:`_LAND_COVER_RE`).
+    """
+    low = name.lower().replace(" ", "_").replace("-", "_")
+    return _LAND_COVER_RE.search(low) is not None and _AMOUNT_RE.search(low) is None
+
+
 def band_kinds(ds: gdal.Dataset) -> list[str]:
-    """'categorical' or 'continuous' per band (from the SMD_KIND metadata item, or a colour table/RAT).
+    """'categorical' or 'continuous' per band (the SMD_KIND metadata item, else a colour table/RAT or a land cover
+    product's name, :func:`is_land_cover`).
 
     Parameters
     ----------
@@ -728,11 +758,13 @@ def band_kinds(ds: gdal.Dataset) -> list[str]:
         One kind per band, 'categorical' or 'continuous' (an unknown ``SMD_KIND`` value is returned lowercased).
     """
     kinds = []
+    names = band_names(ds)
     for i in range(1, ds.RasterCount + 1):
         b = ds.GetRasterBand(i)
         kind = (b.GetMetadataItem(KIND_KEY) or "").lower()
         if not kind:
-            kind = "categorical" if (b.GetColorTable() is not None or b.GetDefaultRAT() is not None) else "continuous"
+            classes = b.GetColorTable() is not None or b.GetDefaultRAT() is not None or is_land_cover(names[i - 1])
+            kind = "categorical" if classes else "continuous"
         kinds.append(kind)
     return kinds
 

@@ -237,7 +237,8 @@ def test_land_cover_products_are_classes_by_their_names(tmp_path):
                  "ESACCI-LC-L4-LCCS-Map-300m-P1Y-2020-v2.1.1", "C3S-LC-L4-LCCS-Map-300m-P1Y-2022-v2.1.1",
                  "LULC", "MCD12Q1.LC_Prop2"):
         assert align.is_land_cover(name), name
-    for name in ("elevation", "ndvi", "lst_day", "clay_content", "S1_VV"):
+    for name in ("elevation", "ndvi", "lst_day", "clay_content", "S1_VV", "landcover_crop_fraction",
+                 "PROBAV_LC100_global_v3.0.1_2019-nrt_Crops-CoverFraction-layer_EPSG-4326", "lulc_tree_percent"):
         assert not align.is_land_cover(name), name
 
 

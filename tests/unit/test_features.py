@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 import pytest
+from osgeo import gdal
 
 from smdownscale.algorithms import raster
 from smdownscale.algorithms.aggregate import AreaIndex, CoarseMean
@@ -126,6 +127,19 @@ def test_coarse_pairs_all_factors_and_min_valid_fraction(tmp_path):
     fewer = coarse_pairs(sc["sm"], [half], min_valid_fraction=0.5)
     assert 40 <= fewer.X.shape[0] <= 70
     assert coarse_pairs(sc["sm"], [half], min_valid_fraction=0.01).X.shape[0] > fewer.X.shape[0]
+
+
+def test_a_stack_not_built_by_align_keeps_its_land_cover_as_classes(tmp_path):
+    # a multiband stack exported from Earth Engine: band descriptions, no SMD_KIND, no colour table
+    sc = make_scene(str(tmp_path), dates=DATES[:1])
+    data = raster.read_all(sc["stacks"][0], dtype=np.float64)
+    gee = str(tmp_path / "gee_stack_20230601.tif")
+    raster.write_raster(gee, sc["fine"], data, names=["NDVI", "LST_Day_1km", "LC_Type1"])
+    assert raster.band_kinds(gdal.Open(gee)) == ["continuous", "continuous", "categorical"]
+    pairs = coarse_pairs(sc["sm"], [gee])
+    assert [(s.name, s.kind) for s in pairs.specs] == [("NDVI", "continuous"), ("LST_Day_1km", "continuous"),
+                                                      ("LC_Type1", "categorical")]
+    assert pairs.feature_names[2:] == ["LC_Type1=10", "LC_Type1=20", "LC_Type1=30"]  # class fractions
 
 
 def test_coarse_pairs_same_grid_uses_values_directly(tmp_path):
