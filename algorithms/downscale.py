@@ -443,8 +443,9 @@ def check_model_target(meta: dict[str, Any], model_path: str) -> None:
 
 def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: dict[str, Any],
                        derived: dict[str, Any]) -> None:
-    """Refuse NDVI-like factors outside -1..1 and LST in other units than the model was trained on (within
-    :func:`reuse_models`, once per unchanged stack and set of factors).
+    """Refuse NDVI-like factors outside -1..1, LST in other units than the model was trained on or with a fill value,
+    and land cover mostly in classes the model never saw (within :func:`reuse_models`, once per unchanged stack and
+    set of factors).
 
     Parameters
     ----------
@@ -466,10 +467,13 @@ def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: 
     key = (file_key, tuple((s.name, tuple(ranges.get(s.name) or ())) for s in specs), tuple(sorted(derived)))
     if file_key is not None and key in passed:
         return
-    checked = [spec for spec in specs if spec.kind != "categorical" and spec.name not in derived
-               and spec.name in bands and (is_index(spec.name) or is_lst(spec.name))]
+    checked = [spec for spec in specs if spec.name not in derived and spec.name in bands and (
+        spec.kind == "categorical" or is_index(spec.name) or is_lst(spec.name))]
     samples = sample_bands(ds, [bands.index(spec.name) + 1 for spec in checked])  # one read for all
     for spec, values in zip(checked, samples):
+        if spec.kind == "categorical":
+            _check_classes(spec, values, stack_path)
+            continue
         if is_index(spec.name):
             check_index_factor(spec.name, values, stack_path)
         if is_lst(spec.name):
@@ -478,6 +482,28 @@ def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: 
             check_lst_factor(spec.name, values, stack_path, ranges[spec.name])
     if file_key is not None:
         passed.add(key)
+
+
+#: Share of a land cover band's pixels in classes the model was not trained on that stops downscaling.
+UNSEEN_CLASSES_REFUSED = 0.5
+
+
+def _check_classes(spec: FactorSpec, values: np.ndarray, stack_path: str) -> None:
+    """Refuse a land cover band whose pixels are mostly in classes the model never saw (another product's legend:
+    each such pixel would get no class at all)."""
+    codes = np.rint(values[np.isfinite(values)])
+    if not codes.size or not spec.classes:
+        return
+    unseen = ~np.isin(codes, np.asarray(spec.classes, dtype=np.float64))
+    if unseen.mean() <= UNSEEN_CLASSES_REFUSED:
+        return
+    found = ", ".join(f"{int(c)}" for c in np.unique(codes[unseen])[:12])
+    known = ", ".join(str(int(c)) for c in spec.classes)
+    raise InputError(
+        f"The land cover factor {spec.name} in {os.path.basename(stack_path)} has {100.0 * float(unseen.mean()):.0f} % "
+        f"of its pixels in classes the model was not trained on ({found}); the model knows the classes {known}. "
+        "It was probably trained on another land cover product or legend (e.g. MODIS IGBP 1-17 against ESA CCI "
+        "10-220): align the land cover the model was trained with into the stack, or retrain the model on this one.")
 
 
 @gdal_exceptions()

@@ -327,6 +327,25 @@ def test_downscale_refuses_lst_with_cloud_gaps_as_zero(kelvin, tmp_path):
     assert not (tmp_path / "sm.tif").exists()
 
 
+def test_downscale_refuses_land_cover_of_another_legend(kelvin, tmp_path):
+    # the model learnt classes 10/20/30; the stack's land cover comes from a product coded 1/2/3
+    scene, model, _ = kelvin
+    stack = read_all(scene["stacks"][0], dtype=np.float64)
+    stack[2] = stack[2] / 10.0
+    other = write_raster(str(tmp_path / "factors_20230601.tif"), scene["fine"], stack,
+                         names=["ndvi", "lst_day", "landcover"], kinds=["continuous", "continuous", "categorical"])
+    with pytest.raises(InputError, match=r"The land cover factor landcover in factors_20230601\.tif has 100 % of its "
+                                         r"pixels in classes the model was not trained on \(1, 2, 3\); the model knows "
+                                         r"the classes 10, 20, 30\. It was probably trained on another land cover"):
+        downscale(model, other, str(tmp_path / "sm.tif"), scene["sm"][0])
+    # a class of its own on a few pixels is no other legend
+    stack = read_all(scene["stacks"][0], dtype=np.float64)
+    stack[2, :2] = 40.0
+    few = write_raster(str(tmp_path / "few_20230601.tif"), scene["fine"], stack,
+                       names=["ndvi", "lst_day", "landcover"], kinds=["continuous", "continuous", "categorical"])
+    assert downscale(model, few, str(tmp_path / "sm2.tif"), scene["sm"][0]).mean > 0
+
+
 def test_downscale_reads_percent_smap_with_the_models_scale(kelvin, tmp_path):
     scene, model, base = kelvin
     pct = _percent_scene(base / "pct")
