@@ -114,13 +114,17 @@ def inputs_of(name: str, bands: Sequence[str]) -> list[str] | None:
     Returns
     -------
     list of str or None
-        The input bands, or None.
+        The input bands as the stack names them (matched regardless of capitals, an exact name first), or None.
     """
     if name == "api":
         series = api_series(bands)
         return [b for _, b in series] if len(series) >= 2 else None
-    need = INPUTS[name]
-    return list(need) if all(n in bands for n in need) else None
+    # a band named with other capitals ('NDVI' from NDVI_20230605.tif, 'LST_Day') is the same input
+    lower: dict[str, str] = {}
+    for b in bands:
+        lower.setdefault(b.lower(), b)
+    found = [n if n in bands else lower.get(n) for n in INPUTS[name]]
+    return [b for b in found if b is not None] if all(b is not None for b in found) else None
 
 
 def missing_inputs_text(name: str) -> str:
@@ -310,7 +314,7 @@ class StackReader:
             self.dry_edge = self._fit_tvdi(is_canceled)
 
     def _fit_tvdi(self, is_canceled: IsCanceled) -> DryEdge:
-        idx = [self._bands[self._pos["ndvi"]], self._bands[self._pos["lst_day"]]]
+        idx = [self._bands[self._pos[b]] for b in self.derived["tvdi"]]  # ndvi, lst_day as the stack names them
         width, height = self.ds.RasterXSize, self.ds.RasterYSize
         stride = max(1, int(math.ceil(width * height / TVDI_MAX_FIT_PIXELS)))
         parts_n, parts_t = [], []

@@ -65,7 +65,7 @@ def _stack(tmp_path, names=("ndvi", "lst_day", "lst_night", "precipitation_lag0"
         fields[f"precipitation_lag{lag}"] = 10.0 * smooth_field(fine, rng)
     fields["ndvi"][5, 5:9] = np.nan
     path = str(tmp_path / "factors_20230601.tif")
-    raster.write_raster(path, fine, np.stack([fields[n] for n in names]), names=list(names))
+    raster.write_raster(path, fine, np.stack([fields[n.lower()] for n in names]), names=list(names))
     return path, fields, fine, coarse
 
 
@@ -91,6 +91,23 @@ def test_stack_reader_computes_lst_diff_tvdi_and_api(tmp_path):
     assert info["lst_diff"] == {"inputs": ["lst_day", "lst_night"]}
     assert info["api"]["inputs"] == ["precipitation_lag0", "precipitation_lag1", "precipitation_lag3"]
     assert info["tvdi"]["dry_edge"]["b"] == pytest.approx(edge.b, abs=1e-6)
+
+
+def test_inputs_named_with_other_capitals_are_found(tmp_path):
+    # bands named after users' files: NDVI_20230601.tif -> 'NDVI', LST_Day_20230601.tif -> 'LST_Day'
+    names = ("NDVI", "LST_Day", "LST_Night", "precipitation_lag0", "precipitation_lag1", "precipitation_lag3")
+    path, f, fine, _ = _stack(tmp_path, names=names)
+    ds = raster.open_raster(path)
+    assert resolve(["lst_diff", "tvdi"], list(names), ["NDVI"]) == (["lst_diff", "tvdi"], {})
+    reader = StackReader(ds, ["NDVI", "lst_diff", "tvdi"], path)
+    assert reader.derived == {"lst_diff": ["LST_Day", "LST_Night"], "tvdi": ["NDVI", "LST_Day"]}
+    whole = reader.read(0, fine.height, np.float64)
+    np.testing.assert_allclose(whole[1], f["lst_day"] - f["lst_night"], atol=1e-4)
+    edge = reader.dry_edge
+    assert isinstance(edge, DryEdge) and edge.b < 0
+    np.testing.assert_allclose(whole[2], tvdi(f["ndvi"], f["lst_day"].astype(np.float32), edge), atol=1e-5)
+    # an exact name is taken before one with other capitals
+    assert derived.inputs_of("tvdi", ["NDVI", "ndvi", "lst_day"]) == ["ndvi", "lst_day"]
 
 
 def test_missing_inputs_are_named(tmp_path):
