@@ -662,6 +662,14 @@ def open_raster(path: str) -> gdal.Dataset:
     if ds is None or ds.RasterCount == 0:
         if plain_file:
             _check_readable(path)
+        layers = [name for name, _ in (ds.GetSubDatasets() if ds is not None else [])]
+        ds = None
+        if layers:
+            smap = os.path.basename(path).upper().startswith("SMAP_L")
+            hint = ("An NSIDC SMAP granule is turned into soil moisture rasters by smdownscale:importsmap (Import "
+                    "SMAP granules). " if smap else "")
+            raise InputError(f"{path} is a container of {len(layers)} layers (e.g. {layers[0]}), not one raster. "
+                             f"{hint}Give one layer by its GDAL name, or export the layer to a GeoTIFF.")
         raise InputError(f"{path} is not a raster GDAL can read. Give a GeoTIFF or another GDAL raster.")
     damage = next((w for w in warnings if _OPEN_DAMAGE.search(w)), None) or _damage(ds)
     if damage:

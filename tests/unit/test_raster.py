@@ -1,3 +1,4 @@
+import datetime as dt
 import os
 
 import numpy as np
@@ -7,6 +8,7 @@ from osgeo import gdal
 from smdownscale.algorithms import raster
 from smdownscale.algorithms.errors import Canceled, InputError
 from smdownscale.algorithms.raster import Grid, srs_from_user
+from smdownscale.tests import nsidc
 
 
 def _grid(w=20, h=10, res=1000.0, epsg="EPSG:6933"):
@@ -68,6 +70,15 @@ def test_iter_blocks_covers_rows_reports_progress_and_cancels():
     with pytest.raises(Canceled):
         for _ in raster.iter_blocks(10, 3, is_canceled=lambda: next(calls)):
             pass
+
+
+def test_a_smap_granule_given_as_a_raster_names_importsmap(tmp_path):
+    # an NSIDC SPL3SMP_E granule (HDF5 of many layers) given where a soil moisture raster is expected
+    granule = nsidc.write_l3(str(tmp_path), dt.date(2023, 6, 5), {(100, 3000): 0.2}, {(100, 3000): 0.21})
+    with pytest.raises(InputError, match=r"SMAP_L3_SM_P_E_20230605_R19240_001\.h5 is a container of \d+ layers "
+                                         r"\(e\.g\. HDF5:.*\), not one raster\. An NSIDC SMAP granule is turned "
+                                         r"into soil moisture rasters by smdownscale:importsmap"):
+        raster.open_raster(granule)
 
 
 def test_open_raster_errors(tmp_path):
