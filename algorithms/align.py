@@ -33,7 +33,7 @@ from osgeo import gdal, osr
 from . import raster
 from .aggregate import CellIndex, CoarseMean
 from .errors import Canceled, InputError
-from .paths import check_apart
+from .paths import GEOTIFF, check_apart, check_file_name
 from .raster import Grid, IsCanceled, Progress, never_canceled, no_progress
 
 CATEGORICAL = "categorical"
@@ -302,6 +302,7 @@ def align_rasters(inputs: Sequence[str], grid: Grid, output: str, categorical: s
     """
     if not inputs:
         raise InputError("No input rasters were given; choose at least one factor raster.")
+    check_file_name("raster", output, *GEOTIFF)
     check_apart({"raster": output}, {"raster": list(inputs), **(protected or {})})
     grid.check_size("The target grid")
     cats = {c.strip().lower() for c in (categorical or set()) if c.strip()}
@@ -450,6 +451,7 @@ def aggregate_stack(fine_stack: str, coarse_grid: Grid, output: str, min_valid_f
     """
     if not 0.0 <= min_valid_fraction <= 1.0:
         raise InputError(f"The minimum valid fraction must lie between 0 and 1 (got {min_valid_fraction}).")
+    check_file_name("coarse raster", output, *GEOTIFF)
     check_apart({"coarse raster": output}, {"fine stack": fine_stack, **(protected or {})})
     coarse_grid.check_size("The coarse grid", "Give the coarse raster (e.g. SMAP at 9 km) as the coarse reference.",
                            raster.MAX_COARSE_PIXELS)

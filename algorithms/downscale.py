@@ -58,7 +58,7 @@ from .gapfill import (
     check_window,
 )
 from .model_io import load_compiled, load_model, load_trees
-from .paths import check_apart
+from .paths import GEOTIFF, check_apart, check_file_name
 from .raster import Grid, IsCanceled, Progress, gdal_exceptions, never_canceled, no_progress
 from .residual import RESIDUAL_MODES, ResidualCorrector, check_mode
 from .units import (
@@ -583,6 +583,9 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
         raise InputError(f"The clip range must have its minimum below its maximum (got {lo:g}, {hi:g}).")
     raster.check_output_path(output)
     outputs = {"raster": output, "quality raster": quality or None}
+    for label, path in (("raster", output), ("quality raster", quality), ("uncertainty raster", uncertainty)):
+        if path:
+            check_file_name(label, path, *GEOTIFF)
     if quality:
         raster.check_output_path(quality)
     if uncertainty:

@@ -945,10 +945,14 @@ def check_output_path(path: str) -> None:
     Raises
     ------
     InputError
-        No path, or its folder cannot be created or is not writable.
+        No path, the path names a folder (ends with '/' or is an existing folder), or its folder cannot be
+        created or is not writable.
     """
     if not path:
         raise InputError("No output path was given; choose where to save the result.")
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        raise InputError(f"The output {path} is a folder, not a file name; give a file name (inside it, or "
+                         "beside it); nothing was written.")
     folder = os.path.dirname(os.path.abspath(path)) or "."
     if not os.path.isdir(folder):
         try:
