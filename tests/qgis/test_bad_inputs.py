@@ -453,6 +453,18 @@ def _build_inputs(base: pathlib.Path) -> dict[str, Any]:
     d["modis_lst_alone"] = modis_files.write_geotiff(str(base / "modis"), "MOD11A1", "LST_Day_1km",
                                                      _dt.date(2023, 6, 1), gt, np.full((h, w), 15000, np.uint16))
 
+    # -- inputs: files of the wrong kind, names QGIS cannot load as text, a station id at two places
+    (base / "kinds").mkdir()
+    import joblib
+
+    d["joblib_model"] = str(base / "kinds" / "soil_rf.joblib")  # what a scikit-learn script saves
+    joblib.dump({"trees": np.arange(5)}, d["joblib_model"])
+    d["zipped_stack"] = str(base / "kinds" / "factors_20230601.zip")
+    with zipfile.ZipFile(d["zipped_stack"], "w") as zf:
+        zf.write(scene["stacks"][0], "factors_20230601.tif")
+    d["csv_two_places"] = table("two_places.csv", f"station,lon,lat,date,value\nA,{slon},{slat},2023-06-01,0.21\n"
+                                                  f"A,{float(lon[30, 10])},{float(lat[30, 10])},2023-06-01,0.30\n")
+
     # -- inputs: end
     escaping_manifest(d)  # written now, so every later run finds its inputs complete and unchanged
     return d
@@ -1050,6 +1062,93 @@ CASES = [
                        "EXTENT": EXTENT, "CACHE_FOLDER": str(o / "earthdata_cache"), "OUTPUT": str(o / "smap_import")},
          r"No Earthdata Login credentials \(No .netrc found at /nonexistent/smd-no-netrc\)\. .*for qgis_process the "
          r"environment variables EARTHDATA_USERNAME and EARTHDATA_PASSWORD, or EARTHDATA_TOKEN; or a netrc file"),
+
+    # -- cases: names of outputs, values QGIS refuses, inputs of the wrong kind
+    Case("align: output named .jpg (a GeoTIFF under a JPEG name)", "align",
+         lambda d, o: {"INPUTS": [d["scene"]["stacks"][0]], "REFERENCE": d["scene"]["stacks"][0],
+                       "OUTPUT": str(o / "aligned.jpg")},
+         r"The output 'Aligned factors \(fine grid\)' \(OUTPUT\) \(.*aligned\.jpg\) is written as a GeoTIFF file, but "
+         r"its name ends in \.jpg; give a name ending in \.tif, such as .*aligned\.tif; nothing was written\."),
+    Case("downscale: output named .nc", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "OUTPUT": str(o / "sm.nc")},
+         r"\(OUTPUT\) \(.*sm\.nc\) is written as a GeoTIFF file, but its name ends in \.nc; give a name ending in \.tif"),
+    Case("downscale: quality output without extension", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "OUTPUT": str(o / "sm.tif"), "QUALITY": str(o / "quality")},
+         r"\(QUALITY\) \(.*quality\) is written as a GeoTIFF file, but its name has no extension; give a name ending "
+         r"in \.tif, such as .*quality\.tif", outputs=("OUTPUT",)),
+    Case("downscale: output path ending in '/'", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "OUTPUT": str(o / "sm.tif") + "/"},
+         r"\(OUTPUT\) \(.*sm\.tif/\) is a folder, not a file name; give a file name such as .*sm\.tif/<name>\.tif"),
+    Case("downscale: output is an existing folder", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "OUTPUT": str(o)},
+         r"\(OUTPUT\) \(.*\) is a folder, not a file name; give a file name such as .*/<name>\.tif", outputs=()),
+    Case("train: model file named .pkl (downscale reads .smdmodel only)", "train",
+         lambda d, o: {**_sm(d), "MODEL_TYPE": 2, "CV_FOLDS": 0, "OUTPUT": str(o / "model.pkl")},
+         r"\(OUTPUT\) \(.*model\.pkl\) is written as a smdownscale model file, but its name ends in \.pkl; give a name "
+         r"ending in \.smdmodel"),
+    Case("train: model path ending in '/'", "train",
+         lambda d, o: {**_sm(d), "MODEL_TYPE": 2, "CV_FOLDS": 0, "OUTPUT": str(o / "model.smdmodel") + "/"},
+         r"\(OUTPUT\) \(.*model\.smdmodel/\) is a folder, not a file name"),
+    Case("validate: metrics CSV named .xlsx", "validate",
+         lambda d, o: {"INPUT": d["estimate"], "REFERENCE": d["reference_ll"], "OUTPUT": str(o / "metrics.xlsx")},
+         r"\(OUTPUT\) \(.*metrics\.xlsx\) is written as a CSV file, but its name ends in \.xlsx; give a name ending "
+         r"in \.csv"),
+    Case("screen: report named .txt", "screen",
+         lambda d, o: {**_sm(d), "OUTPUT": str(o / "screen.csv"), "REPORT": str(o / "report.txt")},
+         r"'Screening report' \(REPORT\) \(.*report\.txt\) is written as a HTML file, but its name ends in \.txt",
+         outputs=("OUTPUT",)),
+    Case("downscale: a joblib model file", "downscale",
+         lambda d, o: {"MODEL": d["joblib_model"], "FACTORS": d["scene"]["stacks"][0],
+                       "SOIL_MOISTURE": d["scene"]["sm"][0], "OUTPUT": str(o / "sm.tif")},
+         r"'Model file' \(MODEL\) is .*soil_rf\.joblib, not a \.smdmodel file; give a \.smdmodel file\."),
+    Case("train: model type index out of range", "train",
+         lambda d, o: {**_sm(d), "MODEL_TYPE": 99, "OUTPUT": str(o / "m.smdmodel")},
+         r"'Model' \(MODEL_TYPE\) is 99, which is not one of its choices; give one of: 0 = .*; 1 = "),
+    Case("downscale: residual correction choice out of range", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "RESIDUAL_CORRECTION": 7, "OUTPUT": str(o / "sm.tif")},
+         r"\(RESIDUAL_CORRECTION\) is 7, which is not one of its choices; give one of: 0 = Constant per coarse cell; "),
+    Case("align: negative resolution", "align",
+         lambda d, o: {"INPUTS": [d["scene"]["stacks"][0]], "TARGET_CRS": "EPSG:32650", "RESOLUTION": -1000,
+                       "OUTPUT": str(o / "f.tif")},
+         r"'Resolution \(target CRS units\)' \(RESOLUTION\) is -1000; give a value of at least 0\."),
+    Case("sampledata: scene size given as text", "sampledata",
+         lambda d, o: {"SIZE_KM": "twenty", "N_DATES": 1, "OUTPUT": str(o / "sample")},
+         r"'Scene size \(km\)' \(SIZE_KM\) must be a number; got 'twenty'\."),
+    Case("downscale: fill window negative", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "FILL_WINDOW_DAYS": -3, "NEIGHBOUR_FACTORS": [d["scene"]["stacks"][1]],
+                       "OUTPUT": str(o / "sm.tif")},
+         r"\(FILL_WINDOW_DAYS\) is -3; give a value from 0 to 366\."),
+    Case("align: raster inside a zip given as /vsizip/ text", "align",
+         lambda d, o: {"INPUTS": [f"/vsizip/{d['zipped_stack']}/factors_20230601.tif"],
+                       "REFERENCE": d["scene"]["stacks"][0], "OUTPUT": str(o / "f.tif")},
+         r"'Factor rasters' \(INPUTS\): QGIS cannot load /vsizip/.*factors_20230601\.zip/factors_20230601\.tif given as "
+         r"text \(a file inside an archive, or a GDAL driver prefix\); extract the raster to a GeoTIFF file"),
+    Case("downscale: factor stack given with a GTIFF_RAW: prefix", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": "GTIFF_RAW:" + d["scene"]["stacks"][0],
+                       "SOIL_MOISTURE": d["scene"]["sm"][0], "OUTPUT": str(o / "sm.tif")},
+         r"'Factor stack \(1 km\)' \(FACTORS\): QGIS cannot load GTIFF_RAW:.*factors_20230601\.tif given as text"),
+    Case("validate: one station id at two places", "validate",
+         lambda d, o: {"INPUT": d["estimate"], "STATIONS_FILE": d["csv_two_places"], "OUTPUT": str(o / "v.csv")},
+         r"Station 'A' is given at two places, \d+\.\d km apart: \(longitude [\d.]+, latitude [\d.]+\) on 2023-06-01 and "
+         r"\(longitude [\d.]+, latitude [\d.]+\) on 2023-06-01\. One id must mean one place"),
+    Case("validate: a factor stack as the reference", "validate",
+         lambda d, o: {"INPUT": d["estimate"], "REFERENCE": d["scene"]["stacks"][0], "OUTPUT": str(o / "v.csv")},
+         r"The reference factors_20230601\.tif is a factor stack \(bands: ndvi, lst_day, landcover\), not soil moisture"),
+    Case("downscale: a factor stack as the SMAP raster", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0], "SOIL_MOISTURE": d["scene"]["stacks"][0],
+                       "OUTPUT": str(o / "sm.tif")},
+         r"The soil moisture raster factors_20230601\.tif is a factor stack \(bands: ndvi, lst_day, landcover\), not "
+         r"soil moisture; its band 1 would be read as m3/m3"),
+    Case("train: factor stacks given as the SMAP rasters", "train",
+         lambda d, o: {"SOIL_MOISTURE": d["scene"]["stacks"][:2], "FACTORS": d["scene"]["stacks"][:2], "MODEL_TYPE": 2,
+                       "CV_FOLDS": 0, "OUTPUT": str(o / "m.smdmodel")},
+         r"The soil moisture raster factors_20230601\.tif is a factor stack"),
 
     # -- cases: end
 ]
