@@ -1072,7 +1072,8 @@ CASES = [
     Case("downscale: output named .nc", "downscale",
          lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0], "SOIL_MOISTURE": d["scene"]["sm"][0],
                        "OUTPUT": str(o / "sm.nc")},
-         r"\(OUTPUT\) \(.*sm\.nc\) is written as a GeoTIFF file, but its name ends in \.nc; give a name ending in \.tif"),
+         r"\(OUTPUT\) \(.*sm\.nc\) is written as a GeoTIFF file, but its name ends in \.nc; give a name ending in "
+         r"\.tif"),
     Case("downscale: quality output without extension", "downscale",
          lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0], "SOIL_MOISTURE": d["scene"]["sm"][0],
                        "OUTPUT": str(o / "sm.tif"), "QUALITY": str(o / "quality")},
@@ -1127,22 +1128,23 @@ CASES = [
     Case("align: raster inside a zip given as /vsizip/ text", "align",
          lambda d, o: {"INPUTS": [f"/vsizip/{d['zipped_stack']}/factors_20230601.tif"],
                        "REFERENCE": d["scene"]["stacks"][0], "OUTPUT": str(o / "f.tif")},
-         r"'Factor rasters' \(INPUTS\): QGIS cannot load /vsizip/.*factors_20230601\.zip/factors_20230601\.tif given as "
-         r"text \(a file inside an archive, or a GDAL driver prefix\); extract the raster to a GeoTIFF file"),
+         r"'Factor rasters' \(INPUTS\): QGIS cannot load /vsizip/.*factors_20230601\.zip/factors_20230601\.tif "
+         r"given as text \(a file inside an archive, or a GDAL driver prefix\); extract the raster to a GeoTIFF file"),
     Case("downscale: factor stack given with a GTIFF_RAW: prefix", "downscale",
          lambda d, o: {"MODEL": d["model"], "FACTORS": "GTIFF_RAW:" + d["scene"]["stacks"][0],
                        "SOIL_MOISTURE": d["scene"]["sm"][0], "OUTPUT": str(o / "sm.tif")},
          r"'Factor stack \(1 km\)' \(FACTORS\): QGIS cannot load GTIFF_RAW:.*factors_20230601\.tif given as text"),
     Case("validate: one station id at two places", "validate",
          lambda d, o: {"INPUT": d["estimate"], "STATIONS_FILE": d["csv_two_places"], "OUTPUT": str(o / "v.csv")},
-         r"Station 'A' is given at two places, \d+\.\d km apart: \(longitude [\d.]+, latitude [\d.]+\) on 2023-06-01 and "
-         r"\(longitude [\d.]+, latitude [\d.]+\) on 2023-06-01\. One id must mean one place"),
+         r"Station 'A' is given at two places, \d+\.\d km apart: \(longitude [\d.]+, latitude [\d.]+\) on "
+         r"2023-06-01 and \(longitude [\d.]+, latitude [\d.]+\) on 2023-06-01\. One id must mean one place"),
     Case("validate: a factor stack as the reference", "validate",
          lambda d, o: {"INPUT": d["estimate"], "REFERENCE": d["scene"]["stacks"][0], "OUTPUT": str(o / "v.csv")},
-         r"The reference factors_20230601\.tif is a factor stack \(bands: ndvi, lst_day, landcover\), not soil moisture"),
+         r"The reference factors_20230601\.tif is a factor stack \(bands: ndvi, lst_day, landcover\), not soil "
+         r"moisture"),
     Case("downscale: a factor stack as the SMAP raster", "downscale",
-         lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0], "SOIL_MOISTURE": d["scene"]["stacks"][0],
-                       "OUTPUT": str(o / "sm.tif")},
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0],
+                       "SOIL_MOISTURE": d["scene"]["stacks"][0], "OUTPUT": str(o / "sm.tif")},
          r"The soil moisture raster factors_20230601\.tif is a factor stack \(bands: ndvi, lst_day, landcover\), not "
          r"soil moisture; its band 1 would be read as m3/m3"),
     Case("train: factor stacks given as the SMAP rasters", "train",

@@ -457,3 +457,21 @@ def test_csv_coordinates_with_units_in_the_name(tmp_path):
                "S1,0.3,116.1,42.1,2023-06-01,0.21\n")
     obs = read_csv(p)
     assert (obs[0].station, obs[0].x, obs[0].y, obs[0].value) == ("S1", 116.1, 42.1, 0.21)
+
+
+@pytest.mark.bad_input("validate: station table giving one id at two places (engine)")
+def test_one_station_id_at_two_places_is_refused(tmp_path):
+    p = _write(tmp_path / "s.csv", "station,lon,lat,date,value\nA,116.0,42.0,2023-06-01,0.2\n"
+                                   "A,116.2,42.1,2023-06-02,0.3\n")
+    with pytest.raises(InputError, match=r"Station 'A' is given at two places, 19\.9 km apart: \(longitude 116\.00000, "
+                                         r"latitude 42\.00000\) on 2023-06-01 and \(longitude 116\.20000, latitude "
+                                         r"42\.10000\) on 2023-06-02\. One id must mean one place"):
+        daily_means(read_csv(p))
+
+
+def test_one_station_a_few_metres_apart_stays_one_station(tmp_path):
+    # sensors of one station whose positions differ in the last decimals (ISMN metadata does that)
+    p = _write(tmp_path / "s.csv", "station,lon,lat,date,value\nA,116.0,42.0,2023-06-01,0.2\n"
+                                   "A,116.0003,42.0002,2023-06-01,0.3\n")
+    (one,) = daily_means(read_csv(p))
+    assert (one.station, one.x, one.y, one.value) == ("A", 116.0, 42.0, pytest.approx(0.25))

@@ -351,3 +351,53 @@ def test_one_wet_cell_in_a_small_window_is_no_unit_error():
     values[[3, 11]] = 1.02
     with pytest.raises(InputError, match=r"The soil moisture raster smap_small\.tif is not in m3/m3"):
         check_soil_moisture(values, "smap_small.tif")
+
+
+# -- a factor stack where soil moisture belongs ------------------------------------------------------
+
+@pytest.mark.bad_input("train: factor stacks given as the SMAP rasters (engine)")
+def test_train_refuses_factor_stacks_as_soil_moisture(tmp_path):
+    # NDVI (0.1-0.8) passes every units check: without the band names the model would learn ndvi from ndvi
+    scene = make_scene(str(tmp_path / "s"), dates=DATES2)
+    with pytest.raises(InputError, match=r"^The soil moisture raster factors_20230601\.tif is a factor stack \(bands: "
+                                         r"ndvi, lst_day, landcover\), not soil moisture; its band 1 would be read as "
+                                         r"m3/m3\. Give the soil moisture raster here"):
+        train_model(TrainRequest(scene["stacks"], scene["stacks"], str(tmp_path / "m.smdmodel"), "cart", cv_folds=0))
+    assert not (tmp_path / "m.smdmodel").exists()
+
+
+@pytest.mark.bad_input("validate: a factor stack as the estimate (engine)")
+def test_validate_refuses_a_factor_stack_as_estimate_reference_or_baseline(tmp_path):
+    scene = make_scene(str(tmp_path / "s"), dates=DATES2[:1])
+    stack, smap = scene["stacks"][0], scene["sm"][0]
+    single = write_raster(str(tmp_path / "lst_day_20230601.tif"), scene["fine"], read_all(stack)[1], names=["lst_day"])
+    for kwargs, role in (({"estimate": stack, "reference": smap}, "estimate"),
+                         ({"estimate": smap, "reference": stack}, "reference"),
+                         ({"estimate": smap, "reference": smap, "baseline": stack}, "baseline"),
+                         ({"estimate": single, "reference": smap}, "estimate")):
+        with pytest.raises(InputError, match=rf"^The {role} \w+_20230601\.tif is a factor stack \(bands: "):
+            validate(**kwargs, output_csv=str(tmp_path / "v.csv"))
+    assert not (tmp_path / "v.csv").exists()
+    # the SMAP raster itself (band 'sm_surface') is soil moisture
+    assert validate(smap, smap, output_csv=str(tmp_path / "v.csv"))["reference"]["r"] == pytest.approx(1.0)
+
+
+@pytest.mark.bad_input("downscale: output path naming an existing folder (engine)")
+def test_downscale_refuses_a_folder_or_another_type_as_output_before_predicting(tmp_path):
+    # a folder used to be found out only when the finished file was moved into place (IsADirectoryError)
+    scene = make_scene(str(tmp_path / "s"), dates=DATES2[:1])
+    model = str(tmp_path / "m.smdmodel")
+    train_model(TrainRequest(scene["sm"], scene["stacks"], model, "cart", cv_folds=0))
+    (tmp_path / "out").mkdir()
+    cases = ((str(tmp_path / "out"), r"The output .*/out is a folder, not a file name"),
+             (str(tmp_path / "out" / "sm.tif") + "/", r"The output .*/out/sm\.tif/ is a folder, not a file name"),
+             (str(tmp_path / "out" / "sm.nc"), r"The output raster \(.*sm\.nc\) is written as a GeoTIFF file, but its "
+                                               r"name ends in \.nc"))
+    for output, fragment in cases:
+        with pytest.raises(InputError, match=fragment):
+            downscale(model, scene["stacks"][0], output, scene["sm"][0])
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []
+    quality = str(tmp_path / "out" / "quality.jpg")
+    with pytest.raises(InputError, match=r"The output quality raster \(.*quality\.jpg\) is written as a GeoTIFF"):
+        downscale(model, scene["stacks"][0], str(tmp_path / "out" / "sm.tif"), scene["sm"][0], quality=quality)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []
