@@ -19,6 +19,7 @@ from smdownscale.algorithms.features import (
     coarse_pairs,
     feature_names,
     fine_design,
+    fine_pairs,
 )
 from smdownscale.algorithms.raster import select_bands
 from smdownscale.tests.scenes import (
@@ -163,13 +164,27 @@ def test_coarse_pairs_too_few_samples(tmp_path):
 
 def test_coarse_pairs_missing_factor_and_disjoint_rasters(tmp_path):
     sc = make_scene(str(tmp_path), dates=DATES[:1])
-    with pytest.raises(InputError, match=r"lacks the factor\(s\) albedo"):
+    with pytest.raises(InputError, match=r"^The factor\(s\) albedo chosen to train on are not bands of the "
+                                         r"factor stack factors_20230601\.tif \(its bands: ndvi, lst_day, "
+                                         r"landcover\)\. Write"):
         coarse_pairs(sc["sm"], sc["stacks"], factors=["ndvi", "albedo"])
     far = ease_grid(12, 10, col0=100, row0=100)
     raster.write_raster(str(tmp_path / "far_20230601.tif"), far, np.full((10, 12), 0.2))
     with pytest.raises(InputError) as err:
         coarse_pairs([str(tmp_path / "far_20230601.tif")], sc["stacks"])
     assert "far_20230601.tif and the factor stack factors_20230601.tif do not overlap" in str(err.value)
+
+
+@pytest.mark.bad_input("train: chosen factors misspelt (NDVI, lst) (engine)")
+def test_chosen_factors_misspelt_name_the_band_meant(tmp_path):
+    sc = make_scene(str(tmp_path), dates=DATES[:1])
+    for pairs in (coarse_pairs, fine_pairs):
+        with pytest.raises(InputError, match=r"^The factor\(s\) NDVI, lst chosen to train on are not bands of the "
+                                             r"factor stack factors_20230601\.tif \(its bands: ndvi, lst_day, "
+                                             r"landcover; did you mean ndvi for NDVI, lst_day for lst\?\)\. Write each "
+                                             r"factor as its band name, exactly as screen's "
+                                             r"'Selected factors' lists them"):
+            pairs(sc["sm"], sc["stacks"], ["NDVI", "lst", "landcover"])
 
 
 def test_coarse_pairs_all_nodata_soil_moisture(tmp_path):
