@@ -166,7 +166,11 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
 
     def _bad_destination_name(self, parameters) -> str | None:
         """A message when a file destination names a folder, or a file type other than the one written."""
-        from qgis.core import QgsProcessingParameterFileDestination, QgsProcessingParameterRasterDestination
+        from qgis.core import (
+            QgsProcessingParameterFileDestination,
+            QgsProcessingParameterFolderDestination,
+            QgsProcessingParameterRasterDestination,
+        )
 
         from ..algorithms.errors import InputError
         from ..algorithms.paths import GEOTIFF, check_file_name
@@ -175,6 +179,11 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
             path = _destination_path(parameters.get(definition.name()))
             if not path or _GDAL_PREFIX.match(path):
                 continue  # a temporary output, or a provider's URI: QGIS says what it makes of it
+            if isinstance(definition, QgsProcessingParameterFolderDestination):
+                if os.path.isfile(path):
+                    return self.tr("The output folder {} ({}) is a file; choose a folder (a new name creates it); "
+                                   "nothing was written.").format(self._label(definition.name()), path)
+                continue
             if isinstance(definition, QgsProcessingParameterRasterDestination):
                 extensions, kind = GEOTIFF
             elif isinstance(definition, QgsProcessingParameterFileDestination):
@@ -206,12 +215,17 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
 
         for definition in self.parameterDefinitions():
             name = definition.name()
-            if definition.isDestination() or name not in parameters or parameters[name] is None:
+            label = f"'{definition.description()}' ({name})"
+            if definition.isDestination():
+                if parameters.get(name) in (None, "") and not definition.checkValueIsAcceptable(
+                        parameters.get(name), context):
+                    return self.tr("No value for {}; give a file or folder name.").format(label)
+                continue
+            if name not in parameters or parameters[name] is None:
                 continue
             value = parameters[name]
             if definition.checkValueIsAcceptable(value, context):
                 continue
-            label = f"'{definition.description()}' ({name})"
             if isinstance(definition, QgsProcessingParameterNumber):
                 return self._number_problem(definition, label, value)
             if isinstance(definition, QgsProcessingParameterEnum):
