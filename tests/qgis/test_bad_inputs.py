@@ -1152,6 +1152,23 @@ CASES = [
                        "CV_FOLDS": 0, "OUTPUT": str(o / "m.smdmodel")},
          r"The soil moisture raster factors_20230601\.tif is a factor stack"),
 
+    Case("fetchgee: a lon/lat extent labelled EPSG:3857", "fetchgee",
+         lambda d, o: {**FETCH, "EXTENT": "115.55,116.35,41.65,42.25 [EPSG:3857]", "OUTPUT": str(o / "gee")},
+         r"The area \(115\.55, 41\.65, 116\.35, 42\.25\) is given in EPSG:3857, a projected CRS, so it covers only "
+         r"0\.8 m x 0\.6 m; its numbers look like longitudes and latitudes\. Give the extent in EPSG:4326"),
+    Case("fetchgee: output folder is an existing file", "fetchgee",
+         lambda d, o: {**FETCH, "OUTPUT": d["clash_csv"]},
+         r"The output folder 'Output folder' \(OUTPUT\) \(.*clash/stations\.csv\) is a file; choose a folder"),
+    Case("downscalegee: no task manifest file given", "downscalegee",
+         lambda d, o: {**FETCH, "PLAN_ONLY": True},
+         r"No value for 'Task manifest' \(OUTPUT_MANIFEST\); give a file or folder name\.|"
+         r"mandatory parameters were not specified\s+OUTPUT_MANIFEST:\s+Task manifest"),  # qgis_process's own check
+    Case("train: chosen factors misspelt (NDVI, lst)", "train",
+         lambda d, o: {**_sm(d), "SELECTED_FACTORS": "NDVI, lst", "MODEL_TYPE": 2, "CV_FOLDS": 0,
+                       "OUTPUT": str(o / "m.smdmodel")},
+         r"The factor\(s\) NDVI, lst chosen to train on are not bands of the factor stack factors_20230601\.tif \(its "
+         r"bands: ndvi, lst_day, landcover; did you mean ndvi for NDVI, lst_day for lst\?\)"),
+
     # -- cases: end
 ]
 
@@ -1369,7 +1386,7 @@ def test_bad_input(case, inputs, input_files, fake_ee, qgis_process_results, run
 def test_matrix_covers_every_algorithm():
     assert len(CASES) >= 30
     assert {c.alg for c in CASES} == {"sampledata", "align", "screen", "train", "downscale", "validate", "fetchgee",
-                                      "importsmap", *MODELS}
+                                      "downscalegee", "importsmap", *MODELS}
 
 
 @pytest.mark.bad_input("manifest: entry pointing outside its folder (engine)")
