@@ -233,6 +233,23 @@ def _check_duplicates(sources: Sequence[_Source]) -> None:
                          "a distinct name (or band descriptions), and do not give the same raster twice.")
 
 
+#: Categorical factor names the align form proposes; they may match no input (a scene without land cover).
+DEFAULT_CATEGORICAL = ("landcover",)
+
+
+def _check_categorical_names(cats: set[str], sources: Sequence[_Source]) -> None:
+    """Refuse categorical names matching no factor: the factor meant (e.g. 'LC_Type1' written 'lc') would be
+    resampled as a continuous value, averaging class codes."""
+    names = [n for s in sources for n in s.names]
+    lowered = {n.lower() for n in names}
+    unknown = sorted(c for c in cats if c not in lowered and c not in DEFAULT_CATEGORICAL)
+    if unknown:
+        raise InputError(f"The categorical factor name(s) {', '.join(unknown)} match no factor of the inputs (their "
+                         f"names: {', '.join(names)}). Write the names as listed (a band description, or the file name "
+                         "without its date), or leave them out; a class band not named here is resampled as a "
+                         "continuous value, averaging its class codes.")
+
+
 def _nodata_spec(band: gdal.Band) -> str | None:
     nd = band.GetNoDataValue()
     if nd is not None:
@@ -295,8 +312,8 @@ def align_rasters(inputs: Sequence[str], grid: Grid, output: str, categorical: s
     Raises
     ------
     InputError
-        No input, an unreadable or CRS-less input, a warp that fails, or a band that holds no valid pixel on
-        the grid.
+        No input, an unreadable or CRS-less input, a categorical name matching no factor, a warp that fails, or
+        a band that holds no valid pixel on the grid.
     Canceled
         ``is_canceled()`` became true; nothing is left under the output's name.
     """
@@ -308,6 +325,7 @@ def align_rasters(inputs: Sequence[str], grid: Grid, output: str, categorical: s
     cats = {c.strip().lower() for c in (categorical or set()) if c.strip()}
     sources = _open_sources(inputs, grid, cats)
     _check_duplicates(sources)
+    _check_categorical_names(cats, sources)
 
     names: list[str] = []
     kinds: list[str] = []
