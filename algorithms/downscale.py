@@ -437,6 +437,29 @@ def check_model_target(meta: dict[str, Any], model_path: str) -> None:
                          "fill value).")
 
 
+#: Above this share of a categorical factor's pixels in classes the model never saw, the stack is refused.
+MAX_UNSEEN_CLASS_SHARE = 0.5
+
+
+def _check_known_classes(spec: FactorSpec, values: np.ndarray, stack_path: str) -> None:
+    """Refuse a categorical factor mostly of classes unknown to the model: each such pixel gets no class at all."""
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return
+    codes = np.rint(values).astype(np.int64)
+    unseen = ~np.isin(codes, np.asarray(list(spec.classes), dtype=np.int64))
+    share = float(unseen.mean())
+    if share <= MAX_UNSEEN_CLASS_SHARE:
+        return
+    found, counts = np.unique(codes[unseen], return_counts=True)
+    top = ", ".join(str(int(c)) for c in found[np.argsort(-counts)][:8]) + (", ..." if found.size > 8 else "")
+    raise InputError(f"The factor {spec.name} in {os.path.basename(stack_path)} holds classes the model was not "
+                     f"trained with ({top}) in {100.0 * share:.1f} % of its pixels; the model knows the classes "
+                     f"{', '.join(str(int(c)) for c in spec.classes)}. It is probably another land-cover product or "
+                     "legend than in the training stacks: give the same product (recode the classes), or train a "
+                     "model on stacks like this one.")
+
+
 def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: dict[str, Any],
                        derived: dict[str, Any]) -> None:
     """Refuse NDVI-like factors outside -1..1 and LST in other units than the model was trained on (within
@@ -454,6 +477,12 @@ def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: 
         The model's metadata (``feature_ranges``).
     derived : dict[str, Any]
         The derived factors computed from the stack (not checked: their inputs are).
+
+    Raises
+    ------
+    InputError
+        An NDVI-like factor outside -1..1, LST in other units than in training, or a categorical factor whose
+        pixels are mostly of classes the model never saw (another land-cover product or legend).
     """
     bands = raster.band_names(ds, stack_path)
     ranges = meta.get("feature_ranges") or {}
@@ -464,9 +493,12 @@ def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: 
         return
     checked = [spec for spec in specs if spec.kind != "categorical" and spec.name not in derived
                and spec.name in bands and (is_index(spec.name) or (is_lst(spec.name) and spec.name in ranges))]
+    checked += [spec for spec in specs if spec.kind == "categorical" and spec.classes and spec.name in bands]
     samples = sample_bands(ds, [bands.index(spec.name) + 1 for spec in checked])  # one read for all
     for spec, values in zip(checked, samples):
-        if is_index(spec.name):
+        if spec.kind == "categorical":
+            _check_known_classes(spec, values, stack_path)
+        elif is_index(spec.name):
             check_index_factor(spec.name, values, stack_path)
         if is_lst(spec.name) and spec.name in ranges:
             check_lst_factor(spec.name, values, stack_path, ranges[spec.name])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -401,3 +402,27 @@ def test_downscale_refuses_a_folder_or_another_type_as_output_before_predicting(
     with pytest.raises(InputError, match=r"The output quality raster \(.*quality\.jpg\) is written as a GeoTIFF"):
         downscale(model, scene["stacks"][0], str(tmp_path / "out" / "sm.tif"), scene["sm"][0], quality=quality)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.bad_input("downscale: land cover of another product or legend than in training")
+def test_downscale_refuses_land_cover_of_unknown_classes(tmp_path):
+    # IGBP-like codes 1/2/3 for a model trained on 10/20/30: every pixel had no class at all, predicted silently
+    scene = make_scene(str(tmp_path / "s"), dates=DATES2[:1])
+    model = str(tmp_path / "m.smdmodel")
+    train_model(TrainRequest(scene["sm"], scene["stacks"], model, "cart", cv_folds=0))
+    stack = read_all(scene["stacks"][0], dtype=np.float64)
+    names, kinds = ["ndvi", "lst_day", "landcover"], ["continuous", "continuous", "categorical"]
+    other = stack.copy()
+    other[2] = other[2] / 10.0
+    path = write_raster(str(tmp_path / "igbp" / "factors_20230601.tif"), scene["fine"], other, names=names, kinds=kinds)
+    out = str(tmp_path / "sm.tif")
+    with pytest.raises(InputError, match=r"^The factor landcover in factors_20230601\.tif holds classes the model was "
+                                         r"not trained with \([123], [123], [123]\) in 100\.0 % of its pixels; the "
+                                         r"model knows the classes 10, 20, 30\. It is probably another land-cover"):
+        downscale(model, path, out, scene["sm"][0])
+    assert not os.path.exists(out)
+    # a new class on a minority of pixels (a changed landscape) is predicted as before
+    some = stack.copy()
+    some[2][(some[2] == 30) & (np.arange(some[2].size).reshape(some[2].shape) % 3 == 0)] = 40
+    path = write_raster(str(tmp_path / "new" / "factors_20230601.tif"), scene["fine"], some, names=names, kinds=kinds)
+    assert downscale(model, path, out, scene["sm"][0]).mean > 0
