@@ -156,8 +156,14 @@ def _find_column(header: list[str], key: str, given: str | None) -> int | None:
 
 
 def _decode(raw: bytes) -> str:
-    """A station table's text: UTF-8 (with or without a BOM); else GB18030 (Chinese Excel saves GBK) when that
-    makes a Chinese column name of the header readable; else Latin-1 (every byte a character)."""
+    """A station table's text: UTF-16 with its BOM (Excel's "Unicode Text"); UTF-8 (with or without a BOM); else
+    GB18030 (Chinese Excel saves GBK) when that makes a Chinese column name of the header readable; else Latin-1
+    (every byte a character)."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -287,8 +293,14 @@ def read_csv(path: str, value_col: str | None = None, station_col: str | None = 
     if not lines:
         raise InputError(f"The station table {os.path.basename(path)} is empty; give a CSV with a header row "
                          "(station, lon, lat, date, value) and one row per observation.")
+    declared = re.fullmatch(r'\s*"?sep=(.)"?\s*', lines[0], re.IGNORECASE)  # Excel's "sep=;" line
+    if declared:
+        lines = lines[1:]
+        if not lines:
+            raise InputError(f"The station table {os.path.basename(path)} holds only its 'sep=' line; give a CSV with "
+                             "a header row (station, lon, lat, date, value) and one row per observation.")
     first = lines[0]
-    delim = max([",", ";", "\t"], key=first.count)
+    delim = declared.group(1) if declared else max([",", ";", "\t"], key=first.count)
     if first.count(delim) == 0:
         delim = ","
     rows = list(csv.reader(lines, delimiter=delim))

@@ -475,3 +475,24 @@ def test_one_station_a_few_metres_apart_stays_one_station(tmp_path):
                                    "A,116.0003,42.0002,2023-06-01,0.3\n")
     (one,) = daily_means(read_csv(p))
     assert (one.station, one.x, one.y, one.value) == ("A", 116.0, 42.0, pytest.approx(0.25))
+
+
+@pytest.mark.parametrize("name, encode", [
+    pytest.param("unicode.txt", lambda t: b"\xff\xfe" + t.replace(",", "\t").encode("utf-16-le"),
+                 marks=pytest.mark.bad_input("validate: station table saved as Excel 'Unicode Text' (UTF-16)"),
+                 id="utf16-tab"),
+    pytest.param("excel.csv", lambda t: ("sep=;\r\n" + t.replace(",", ";")).encode("utf-8"),
+                 marks=pytest.mark.bad_input("validate: station table with Excel's 'sep=;' first line"), id="sep-line"),
+])
+def test_excel_station_tables_are_read(tmp_path, name, encode):
+    # both used to be refused with "found columns: ÿþs" / "found columns: sep=": a header the user never wrote
+    text = "station,lon,lat,date,value\r\nA,116.0,42.0,2023-06-01,0.21\r\nB,116.5,42.25,2023-06-01,0.3\r\n"
+    path = tmp_path / name
+    path.write_bytes(encode(text))
+    obs = read_csv(str(path))
+    assert [(o.station, o.x, o.y, o.date, o.value) for o in obs] == [("A", 116.0, 42.0, D1, 0.21),
+                                                                      ("B", 116.5, 42.25, D1, 0.3)]
+    only = tmp_path / "only.csv"
+    only.write_text("sep=;\n")
+    with pytest.raises(InputError, match=r"only\.csv holds only its 'sep=' line"):
+        read_csv(str(only))
