@@ -242,6 +242,27 @@ def check_apart(outputs: Mapping[str, Paths], inputs: Mapping[str, Paths]) -> No
         seen.append((out_label, out_path))
 
 
+def check_not_compared_with_itself(estimate: str, reference: str | None) -> None:
+    """Refuse an estimate compared with itself (the same layer picked twice): every metric would be perfect.
+
+    Parameters
+    ----------
+    estimate : str
+        The estimate raster.
+    reference : str or None
+        The reference raster (None: no reference).
+
+    Raises
+    ------
+    InputError
+        ``reference`` is the same file as ``estimate`` (however the two paths are written).
+    """
+    if reference and same_file(estimate, reference):
+        raise InputError(f"The reference {reference} is the estimate itself ({estimate}): the comparison would be "
+                         "perfect whatever the estimate holds. Give another raster as the reference (e.g. SMAP or "
+                         "in-situ data of the same date).")
+
+
 #: What the engine writes for each kind of file destination: the extensions a name may end in (the first is
 #: the one to suggest) and how the file type is called in messages.
 GEOTIFF = (("tif", "tiff"), "GeoTIFF")

@@ -14,6 +14,7 @@ from smdownscale.algorithms.downscale import downscale
 from smdownscale.algorithms.errors import InputError
 from smdownscale.algorithms.raster import read_all, write_raster
 from smdownscale.algorithms.screen import screen_factors
+from smdownscale.algorithms.series import validate_series
 from smdownscale.algorithms.stations import read_csv
 from smdownscale.algorithms.train import TrainRequest, train_model
 from smdownscale.algorithms.units import SmReading, check_soil_moisture
@@ -372,15 +373,32 @@ def test_validate_refuses_a_factor_stack_as_estimate_reference_or_baseline(tmp_p
     scene = make_scene(str(tmp_path / "s"), dates=DATES2[:1])
     stack, smap = scene["stacks"][0], scene["sm"][0]
     single = write_raster(str(tmp_path / "lst_day_20230601.tif"), scene["fine"], read_all(stack)[1], names=["lst_day"])
+    copy = write_raster(str(tmp_path / "copy" / "smap_20230601.tif"), scene["coarse"], read_all(smap)[0],
+                        names=["sm_surface"])
     for kwargs, role in (({"estimate": stack, "reference": smap}, "estimate"),
                          ({"estimate": smap, "reference": stack}, "reference"),
-                         ({"estimate": smap, "reference": smap, "baseline": stack}, "baseline"),
+                         ({"estimate": smap, "reference": copy, "baseline": stack}, "baseline"),
                          ({"estimate": single, "reference": smap}, "estimate")):
         with pytest.raises(InputError, match=rf"^The {role} \w+_20230601\.tif is a factor stack \(bands: "):
             validate(**kwargs, output_csv=str(tmp_path / "v.csv"))
     assert not (tmp_path / "v.csv").exists()
-    # the SMAP raster itself (band 'sm_surface') is soil moisture
-    assert validate(smap, smap, output_csv=str(tmp_path / "v.csv"))["reference"]["r"] == pytest.approx(1.0)
+    # the SMAP raster (band 'sm_surface') is soil moisture
+    assert validate(smap, copy, output_csv=str(tmp_path / "v.csv"))["reference"]["r"] == pytest.approx(1.0)
+
+
+@pytest.mark.bad_input("validate: the estimate given as its own reference")
+def test_validate_refuses_the_estimate_as_its_own_reference(tmp_path, monkeypatch):
+    # the same layer picked twice reported R 1, RMSE 0 as a result
+    scene = make_scene(str(tmp_path / "s"), dates=DATES2[:1])
+    smap = scene["sm"][0]
+    monkeypatch.chdir(tmp_path / "s")
+    for reference in (smap, "./smap_20230601.tif", os.path.join("..", "s", "smap_20230601.tif")):
+        with pytest.raises(InputError, match=r"^The reference .*smap_20230601\.tif is the estimate itself \(.*"
+                                             r"smap_20230601\.tif\): the comparison would be perfect"):
+            validate(smap, reference, output_csv=str(tmp_path / "v.csv"))
+        with pytest.raises(InputError, match=r"is the estimate itself"):
+            validate_series([smap], [reference], output_csv=str(tmp_path / "v.csv"))
+    assert not (tmp_path / "v.csv").exists()
 
 
 @pytest.mark.bad_input("downscale: output path naming an existing folder (engine)")
