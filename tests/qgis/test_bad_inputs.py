@@ -465,6 +465,12 @@ def _build_inputs(base: pathlib.Path) -> dict[str, Any]:
     d["csv_two_places"] = table("two_places.csv", f"station,lon,lat,date,value\nA,{slon},{slat},2023-06-01,0.21\n"
                                                   f"A,{float(lon[30, 10])},{float(lat[30, 10])},2023-06-01,0.30\n")
 
+    legend = read_all(scene["stacks"][0], dtype=np.float64)
+    legend[2] = legend[2] / 10.0  # land cover coded 1/2/3 where the model learnt 10/20/30
+    d["other_legend_stack"] = write_raster(str(base / "kinds" / "factors_20230601.tif"), fine, legend,
+                                           names=["ndvi", "lst_day", "landcover"],
+                                           kinds=["continuous", "continuous", "categorical"])
+
     # -- inputs: end
     escaping_manifest(d)  # written now, so every later run finds its inputs complete and unchanged
     return d
@@ -1168,6 +1174,27 @@ CASES = [
                        "OUTPUT": str(o / "m.smdmodel")},
          r"The factor\(s\) NDVI, lst chosen to train on are not bands of the factor stack factors_20230601\.tif \(its "
          r"bands: ndvi, lst_day, landcover; did you mean ndvi for NDVI, lst_day for lst\?\)"),
+
+    Case("validate: the estimate given as its own reference", "validate",
+         lambda d, o: {"INPUT": d["estimate"], "REFERENCE": d["estimate"], "OUTPUT": str(o / "v.csv")},
+         r"The reference .*validate/sm_1km_20230601\.tif is the estimate itself \(.*\): the comparison would be "
+         r"perfect whatever the estimate holds"),
+    Case("align: categorical name matching no input (a typo)", "align",
+         lambda d, o: {"INPUTS": [d["scene"]["stacks"][0]], "REFERENCE": d["scene"]["stacks"][0],
+                       "CATEGORICAL": "land_cover", "OUTPUT": str(o / "f.tif")},
+         r"The categorical factor name\(s\) land_cover match no factor of the inputs \(their names: ndvi, lst_day, "
+         r"landcover\)"),
+    Case("downscale: neighbouring stacks all outside the temporal filling window", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "FILL_WINDOW_DAYS": 3, "NEIGHBOUR_FACTORS": [d["scene"]["stacks"][1]],
+                       "OUTPUT": str(o / "sm.tif")},
+         r"None of the neighbouring factor stacks lies within the 3-day temporal filling window of 2023-06-01 \(the "
+         r"date of factors_20230601\.tif\): their dates are 2023-06-09, the nearest 8 days away"),
+    Case("downscale: land cover of another legend than in training", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["other_legend_stack"], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "OUTPUT": str(o / "sm.tif")},
+         r"The factor landcover in factors_20230601\.tif holds classes the model was not trained with \(.*\) in "
+         r"100\.0 % of its pixels; the model knows the classes 10, 20, 30"),
 
     # -- cases: end
 ]
