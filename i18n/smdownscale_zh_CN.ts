@@ -2972,82 +2972,82 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <translation>验证</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="473" />
+            <location filename="../processing_provider/base.py" line="478" />
             <source>Canceled: no output was written.</source>
             <translation>已取消：未写出任何输出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="477" />
+            <location filename="../processing_provider/base.py" line="482" />
             <source>Out of memory; process a smaller extent or close other programs.</source>
             <translation>内存不足；请处理更小的范围或关闭其他程序。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="424" />
+            <location filename="../processing_provider/base.py" line="429" />
             <source>No value for '{}' ({}); give one.</source>
             <translation>“{}”（{}）没有值；请给定一个值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="409" />
+            <location filename="../processing_provider/base.py" line="414" />
             <source>'{}' ({}) is not a number (nan); give a finite value.</source>
             <translation>“{}”（{}）不是数值（nan）；请给定一个有限值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="411" />
+            <location filename="../processing_provider/base.py" line="416" />
             <source>'{}' ({}) is infinite ({}); give a finite value.</source>
             <translation>“{}”（{}）为无穷大（{}）；请给定一个有限值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="238" />
+            <location filename="../processing_provider/base.py" line="243" />
             <source>{} is {}, not a {} file; give a {} file.</source>
             <translation>{} 为 {}，不是 {} 文件；请给定 {} 文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="251" />
+            <location filename="../processing_provider/base.py" line="256" />
             <source>{} must be a number; got '{}'.</source>
             <translation>{} 必须是数值；收到的是“{}”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="256" />
+            <location filename="../processing_provider/base.py" line="261" />
             <source>{} is {}; give a value from {} to {}.</source>
             <translation>{} 为 {}；请给定 {} 到 {} 之间的值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="258" />
+            <location filename="../processing_provider/base.py" line="263" />
             <source>{} is {}; give a value of at least {}.</source>
             <translation>{} 为 {}；请给定不小于 {} 的值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="260" />
+            <location filename="../processing_provider/base.py" line="265" />
             <source>{} is {}; give a value of at most {}.</source>
             <translation>{} 为 {}；请给定不大于 {} 的值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="262" />
+            <location filename="../processing_provider/base.py" line="267" />
             <source>{} is {}; give a whole number.</source>
             <translation>{} 为 {}；请给定整数。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="268" />
+            <location filename="../processing_provider/base.py" line="273" />
             <source>{} is {}, which is not one of its choices; give one of: {}.</source>
             <translation>{} 为 {}，不是可选项之一；请给定以下之一：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="279" />
+            <location filename="../processing_provider/base.py" line="284" />
             <source>{}: QGIS cannot load {} given as text (a file inside an archive, or a GDAL driver prefix); extract the raster to a GeoTIFF file (e.g. unzip it, or Export &gt; Save As in QGIS) and give that file.</source>
             <translation>{}：QGIS 无法加载以文本形式给出的 {}（压缩包内的文件，或带 GDAL 驱动前缀）；请将栅格提取为 GeoTIFF 文件（例如解压，或在 QGIS 中使用 导出 &gt; 另存为），然后给定该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="282" />
+            <location filename="../processing_provider/base.py" line="287" />
             <source>{}: QGIS cannot load {} as a layer; give the path of a raster file (e.g. a GeoTIFF).</source>
             <translation>{}：QGIS 无法将 {} 加载为图层；请给定栅格文件（例如 GeoTIFF）的路径。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="184" />
+            <location filename="../processing_provider/base.py" line="189" />
             <source>The output folder {} ({}) is a file; choose a folder (a new name creates it); nothing was written.</source>
             <translation>输出文件夹 {}（{}）是一个文件；请选择文件夹（给定新名称即可创建）；未写入任何内容。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="222" />
+            <location filename="../processing_provider/base.py" line="227" />
             <source>No value for {}; give a file or folder name.</source>
             <translation>{} 没有值；请给定文件或文件夹名称。</translation>
         </message>

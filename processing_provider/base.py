@@ -174,11 +174,16 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
 
         from ..algorithms.errors import InputError
         from ..algorithms.paths import GEOTIFF, check_file_name
+        from ..algorithms.raster import check_plain_path
 
         for definition in self.destinationParameterDefinitions():
             path = _destination_path(parameters.get(definition.name()))
-            if not path or _GDAL_PREFIX.match(path):
-                continue  # a temporary output, or a provider's URI: QGIS says what it makes of it
+            if not path:
+                continue  # a temporary output, or a provider's URI (memory:, ogr:): QGIS says what it makes of it
+            try:
+                check_plain_path(path)
+            except InputError as exc:
+                return str(exc)
             if isinstance(definition, QgsProcessingParameterFolderDestination):
                 if os.path.isfile(path):
                     return self.tr("The output folder {} ({}) is a file; choose a folder (a new name creates it); "
