@@ -1196,6 +1196,15 @@ CASES = [
          r"The factor landcover in factors_20230601\.tif holds classes the model was not trained with \(.*\) in "
          r"100\.0 % of its pixels; the model knows the classes 10, 20, 30"),
 
+    Case("downscale: output inside a zip given as /vsizip/", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "OUTPUT": f"/vsizip/{o}/results.zip/sm.tif"},
+         r"The output /vsizip/.*/results\.zip/sm\.tif is a GDAL virtual path or driver prefix .*; results are written "
+         r"as plain files\. Give a path on disk, e\.g\. .*/sm\.tif; nothing was written\."),
+    Case("validate: metrics path with a GDAL driver prefix (CSV:)", "validate",
+         lambda d, o: {"INPUT": d["estimate"], "REFERENCE": d["reference_ll"], "OUTPUT": f"CSV:{o}/metrics.csv"},
+         r"The output CSV:.*/metrics\.csv is a GDAL virtual path or driver prefix"),
+
     # -- cases: end
 ]
 
