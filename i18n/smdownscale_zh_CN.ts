@@ -2972,12 +2972,12 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <translation>验证</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="478" />
+            <location filename="../processing_provider/base.py" line="491" />
             <source>Canceled: no output was written.</source>
             <translation>已取消：未写出任何输出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="482" />
+            <location filename="../processing_provider/base.py" line="495" />
             <source>Out of memory; process a smaller extent or close other programs.</source>
             <translation>内存不足；请处理更小的范围或关闭其他程序。</translation>
         </message>
@@ -3050,6 +3050,11 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <location filename="../processing_provider/base.py" line="227" />
             <source>No value for {}; give a file or folder name.</source>
             <translation>{} 没有值；请给定文件或文件夹名称。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/base.py" line="462" />
+            <source>'{}' ({}) holds {} file paths joined by '{}' in one value; give each file as its own value: in qgis_process repeat --{}=&lt;file&gt; once per file, in Python pass a list.</source>
+            <translation>“{}”（{}）在一个值中包含 {} 个以“{}”连接的文件路径；请把每个文件作为单独的值给出：在 qgis_process 中每个文件重复一次 --{}=&lt;文件&gt;，在 Python 中传入列表。</translation>
         </message>
     </context>
     <context>

@@ -445,10 +445,23 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
             raw = parameters.get(definition.name())
             for value in raw if isinstance(raw, (list, tuple)) else [raw]:
                 if isinstance(value, str) and ("/" in value or os.sep in value or "." in value):
+                    joined = self._joined_paths(definition, value)
+                    if joined:
+                        return joined
                     try:
                         open_raster(value)
                     except InputError as exc:
                         return str(exc)
+        return None
+
+    def _joined_paths(self, definition, value: str) -> str | None:
+        """A message when one value holds several existing files joined by ',' or ';' (one --NAME= for all)."""
+        for sep in (";", ","):
+            parts = [p.strip() for p in value.split(sep)]
+            if len(parts) > 1 and not os.path.exists(value) and all(p and os.path.isfile(p) for p in parts):
+                text = self.tr("'{}' ({}) holds {} file paths joined by '{}' in one value; give each file as its own "
+                               "value: in qgis_process repeat --{}=<file> once per file, in Python pass a list.")
+                return text.format(definition.description(), definition.name(), len(parts), sep, definition.name())
         return None
 
     # -- engine glue -------------------------------------------------------------------------

@@ -103,7 +103,8 @@ def area_geometry(area: Any, area_crs: str | None = None) -> tuple[ogr.Geometry,
     Raises
     ------
     InputError
-        An extent that is not four finite numbers or is empty, a polygon without CRS, not GeoJSON, not a
+        An extent that is not four finite numbers, is empty or has latitudes beyond 90 degrees (xmin,ymin,xmax,ymax
+        order), a polygon without CRS, not GeoJSON, not a
         polygon, empty, invalid or without area; an area in a projected CRS whose numbers are degrees (less than
         :data:`DEGREES_MISTAKE_M` across, every coordinate within -180..180 and -90..90).
     """
@@ -118,6 +119,11 @@ def area_geometry(area: Any, area_crs: str | None = None) -> tuple[ogr.Geometry,
             raise InputError(f"The extent ({xmin}, {ymin}, {xmax}, {ymax}) is empty: its maximum must be greater than "
                              "its minimum. Draw the extent again.")
         srs = _srs(str(area[4]))
+        if srs.IsGeographic() and (ymin < -90.0 or ymax > 90.0):
+            raise InputError(f"The extent's latitudes run from {ymin:g} to {ymax:g}, beyond 90 degrees (its longitudes "
+                             f"from {xmin:g} to {xmax:g}). An extent is written xmin,xmax,ymin,ymax, both longitudes "
+                             "first: e.g. 115.55,116.35,41.65,42.25 [EPSG:4326] for 115.55-116.35 E, 41.65-42.25 N. "
+                             "Check the order of the numbers.")
         ring = ogr.Geometry(ogr.wkbLinearRing)
         for x, y in ((xmin, ymin), (xmax, ymin), (xmax, ymax), (xmin, ymax), (xmin, ymin)):
             ring.AddPoint_2D(x, y)

@@ -1205,6 +1205,16 @@ CASES = [
          lambda d, o: {"INPUT": d["estimate"], "REFERENCE": d["reference_ll"], "OUTPUT": f"CSV:{o}/metrics.csv"},
          r"The output CSV:.*/metrics\.csv is a GDAL virtual path or driver prefix"),
 
+    Case("fetchgee: extent typed xmin,ymin,xmax,ymax", "fetchgee",
+         lambda d, o: {**FETCH, "EXTENT": "115.55,41.65,116.35,42.25 [EPSG:4326]", "OUTPUT": str(o / "gee")},
+         r"The extent's latitudes run from 42\.25 to 116\.35, beyond 90 degrees .* An extent is written "
+         r"xmin,xmax,ymin,ymax, both longitudes first"),
+    Case("align: several rasters joined by ',' in one value", "align",
+         lambda d, o: {"INPUTS": ",".join(d["scene"]["stacks"][:2]), "REFERENCE": d["scene"]["stacks"][0],
+                       "OUTPUT": str(o / "f.tif")},
+         r"'Factor rasters' \(INPUTS\) holds 2 file paths joined by ',' in one value; give each file as its own "
+         r"value: in qgis_process repeat --INPUTS=<file> once per file"),
+
     # -- cases: end
 ]
 

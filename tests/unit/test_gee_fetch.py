@@ -512,3 +512,13 @@ def test_degrees_labelled_with_a_projected_crs_are_refused():
     # the same numbers in degrees, and a real metre extent near the origin, are areas
     assert area_geometry((115.55, 41.65, 116.35, 42.25, "EPSG:4326"))[0].GetArea() == pytest.approx(0.48)
     assert area_geometry((0.0, 0.0, 5000.0, 5000.0, "EPSG:3857"))[0].GetArea() == pytest.approx(25e6)
+
+
+@pytest.mark.bad_input("fetchgee: extent typed xmin,ymin,xmax,ymax (latitudes beyond 90)")
+def test_extent_with_latitudes_beyond_90_names_the_order():
+    # '115.55,41.65,116.35,42.25 [EPSG:4326]' read as xmin,xmax,ymin,ymax: latitudes 42.25..116.35; the error was
+    # PROJ's ("Full reprojection failed ... OGR_ENABLE_PARTIAL_REPROJECTION"), naming no fix
+    with pytest.raises(InputError, match=r"^The extent's latitudes run from 42\.25 to 116\.35, beyond 90 degrees \(its "
+                                         r"longitudes from 41\.65 to 115\.55\)\. An extent is written xmin,xmax,ymin,"
+                                         r"ymax, both longitudes first"):
+        area_geometry((41.65, 42.25, 115.55, 116.35, "EPSG:4326"))
