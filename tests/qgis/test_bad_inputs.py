@@ -713,7 +713,8 @@ CASES = [
          r"has several bands named ndvi, so the factor cannot be identified"),
     Case("train: a factor missing from the stacks", "train",
          lambda d, o: {**_sm(d), "SELECTED_FACTORS": "ndvi,albedo", "OUTPUT": str(o / "m.smdmodel")},
-         r"lacks the factor\(s\) albedo that the model needs; its bands are ndvi, lst_day, landcover"),
+         r"The factor\(s\) albedo chosen to train on are not bands of the factor stack factors_20230601\.tif \(its "
+         r"bands: ndvi, lst_day, landcover\)"),
     Case("train: nodata-only SMAP raster", "train",
          lambda d, o: {"SOIL_MOISTURE": [d["nodata_smap"]],
                        "FACTORS": [str(d["base"] / "nodata_smap/factors_20230601.tif")],
