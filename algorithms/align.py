@@ -319,8 +319,8 @@ def align_rasters(inputs: Sequence[str], grid: Grid, output: str, categorical: s
     """
     if not inputs:
         raise InputError("No input rasters were given; choose at least one factor raster.")
-    check_file_name("raster", output, *GEOTIFF)
     check_apart({"raster": output}, {"raster": list(inputs), **(protected or {})})
+    check_file_name("raster", output, *GEOTIFF)
     grid.check_size("The target grid")
     cats = {c.strip().lower() for c in (categorical or set()) if c.strip()}
     sources = _open_sources(inputs, grid, cats)
@@ -469,8 +469,8 @@ def aggregate_stack(fine_stack: str, coarse_grid: Grid, output: str, min_valid_f
     """
     if not 0.0 <= min_valid_fraction <= 1.0:
         raise InputError(f"The minimum valid fraction must lie between 0 and 1 (got {min_valid_fraction}).")
-    check_file_name("coarse raster", output, *GEOTIFF)
     check_apart({"coarse raster": output}, {"fine stack": fine_stack, **(protected or {})})
+    check_file_name("coarse raster", output, *GEOTIFF)
     coarse_grid.check_size("The coarse grid", "Give the coarse raster (e.g. SMAP at 9 km) as the coarse reference.",
                            raster.MAX_COARSE_PIXELS)
     ds = raster.open_raster(fine_stack)

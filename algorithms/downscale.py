@@ -615,9 +615,6 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
         raise InputError(f"The clip range must have its minimum below its maximum (got {lo:g}, {hi:g}).")
     raster.check_output_path(output)
     outputs = {"raster": output, "quality raster": quality or None}
-    for label, path in (("raster", output), ("quality raster", quality), ("uncertainty raster", uncertainty)):
-        if path:
-            check_file_name(label, path, *GEOTIFF)
     if quality:
         raster.check_output_path(quality)
     if uncertainty:
@@ -626,6 +623,9 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     neighbours = list(neighbours or []) if fill_window_days else []
     check_apart(outputs, {"factor stack": stack_path, "soil moisture raster": coarse_sm, "model file": model_path,
                           "neighbouring factor stack": neighbours})
+    for label, path in (("raster", output), ("quality raster", quality), ("uncertainty raster", uncertainty)):
+        if path:
+            check_file_name(label, path, *GEOTIFF)
 
     predictor, meta = _load(model_path)
     specs = _specs_of(meta, model_path)

@@ -137,17 +137,16 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
         not_finite = self._not_finite_number(parameters)
         if not_finite:
             return False, not_finite
-        bad_name = self._bad_destination_name(parameters)
-        if bad_name:
-            return False, bad_name
         ok, msg = super().checkParameterValues(parameters, context)
         if not ok:
             return False, (self._unopenable_raster(parameters) or self._missing_value(parameters)
+                           or self._bad_destination_name(parameters)
                            or self._unacceptable_value(parameters, context) or msg)
         unloadable = self._unloadable_layer_text(parameters, context)
         if unloadable:
             return False, unloadable
-        clash = self._destination_clash(parameters, context)
+        # an output naming an input first (the worse mistake), then one naming a folder or another file type
+        clash = self._destination_clash(parameters, context) or self._bad_destination_name(parameters)
         if clash:
             return False, clash
         return ok, msg
@@ -155,7 +154,7 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
     def prepareAlgorithm(self, parameters, context, feedback):
         """Runs before every execution, also as a step of a model, where QGIS does not call
         checkParameterValues: the file-name and same-file rules must hold there too."""
-        clash = self._bad_destination_name(parameters) or self._destination_clash(parameters, context)
+        clash = self._destination_clash(parameters, context) or self._bad_destination_name(parameters)
         if clash:
             raise QgsProcessingException(clash)
         return True
