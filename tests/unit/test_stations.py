@@ -496,3 +496,27 @@ def test_excel_station_tables_are_read(tmp_path, name, encode):
     only.write_text("sep=;\n")
     with pytest.raises(InputError, match=r"only\.csv holds only its 'sep=' line"):
         read_csv(str(only))
+
+
+@pytest.mark.parametrize("rows, fragment", [
+    pytest.param("", r"^The station table s\.csv holds no soil moisture value \(every value is empty or missing\)\.$",
+                 marks=pytest.mark.bad_input("validate: station table with only its header row"), id="header-only"),
+    pytest.param("A,42.0,116.0,2023-06-01,0.21\n", r"^s\.csv, row 2: invalid station coordinates: latitude 116 is "
+                 r"outside -90 to 90 \(longitude 42, latitude 116\)\. Longitude and latitude look swapped\.$",
+                 marks=pytest.mark.bad_input("validate: station longitude and latitude swapped"), id="swapped"),
+    pytest.param("A,440500,4622500,2023-06-01,0.21\n", r"^s\.csv, row 2: invalid station coordinates: latitude "
+                 r"4\.6225e\+06 is outside -90 to 90 and longitude 440500 is outside -180 to 180 .* Give the station's "
+                 r"position in degrees or remove the row\.$",
+                 marks=pytest.mark.bad_input("validate: projected station coordinates in the lon/lat columns"),
+                 id="projected"),
+    pytest.param("A,116.0,42.0,2023-06-01,21.5\n", r"^s\.csv, row 2: soil moisture 21\.5 is outside 0-1 m3/m3\. The "
+                 r"values look like percent: divide them by 100\.$",
+                 marks=pytest.mark.bad_input("validate: station soil moisture in percent"), id="percent"),
+    pytest.param("A,116.0,42.0,2023-06-01,-0.21\n", r"^s\.csv, row 2: soil moisture -0\.21 is outside 0-1 m3/m3\. "
+                 r"Remove the row or mark it as missing",
+                 marks=pytest.mark.bad_input("validate: negative station soil moisture"), id="negative"),
+])
+def test_station_table_mistakes_are_named(tmp_path, rows, fragment):
+    path = _write(tmp_path / "s.csv", "station,lon,lat,date,value\n" + rows)
+    with pytest.raises(InputError, match=fragment):
+        read_csv(path)
