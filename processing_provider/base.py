@@ -134,7 +134,7 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
 
         A number parameter given as NaN or infinity is refused first, by name, whatever QGIS makes of it.
         """
-        not_finite = self._not_finite_number(parameters)
+        not_finite = self._not_finite_number(parameters) or self._unknown_parameter(parameters)
         if not_finite:
             return False, not_finite
         ok, msg = super().checkParameterValues(parameters, context)
@@ -394,6 +394,26 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
             check_apart(outputs, inputs)
         except InputError as exc:
             return str(exc)
+        return None
+
+    def _unknown_parameter(self, parameters) -> str | None:
+        """A message naming a parameter the algorithm does not have (a typo in a script: QGIS would ignore it and
+        run with the default), or None."""
+        import difflib
+
+        known = [d.name() for d in self.parameterDefinitions()]
+        outputs = {o.name() for o in self.outputDefinitions()}
+        for name in parameters:
+            if not isinstance(name, str) or name in known or name in outputs:
+                continue
+            guess = next(iter(difflib.get_close_matches(name.upper(), known, 1, 0.6)), None)
+            if guess:
+                text = self.tr("Unknown parameter {} (did you mean {}?) for smdownscale:{}; its parameters are {}. An "
+                               "unknown name would be ignored and the default used instead: correct its spelling.")
+                return text.format(name, guess, self.name(), ", ".join(known))
+            return self.tr("Unknown parameter {} for smdownscale:{}; its parameters are {}. An unknown name would be "
+                           "ignored and the default used instead: correct its spelling.").format(
+                name, self.name(), ", ".join(known))
         return None
 
     def _not_finite_number(self, parameters) -> str | None:

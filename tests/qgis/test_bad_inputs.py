@@ -1216,6 +1216,11 @@ CASES = [
          r"'Factor rasters' \(INPUTS\) holds 2 file paths joined by ',' in one value; give each file as its own "
          r"value: in qgis_process repeat --INPUTS=<file> once per file"),
 
+    Case("sampledata: a parameter name misspelt (N_DATE)", "sampledata",
+         lambda d, o: {"SIZE_KM": 20, "N_DATE": 1, "OUTPUT": str(o / "sample")},
+         r"Unknown parameter N_DATE \(did you mean N_DATES\?\) for smdownscale:sampledata; its parameters are SEED, "
+         r"SIZE_KM, N_DATES, .* An unknown name would be ignored and the default used instead"),
+
     # -- cases: end
 ]
 
