@@ -33,7 +33,7 @@ from osgeo import gdal, osr
 from . import raster
 from .aggregate import CellIndex, CoarseMean
 from .errors import Canceled, InputError
-from .paths import check_apart
+from .paths import GEOTIFF, check_apart, check_file_name
 from .raster import Grid, IsCanceled, Progress, is_land_cover, never_canceled, no_progress
 from .units import check_index_factor, check_lst_fill, is_index, is_lst, sample_bands
 
@@ -242,6 +242,23 @@ def _check_duplicates(sources: Sequence[_Source]) -> None:
                          "a distinct name (or band descriptions), and do not give the same raster twice.")
 
 
+#: Categorical factor names the align form proposes; they may match no input (a scene without land cover).
+DEFAULT_CATEGORICAL = ("landcover",)
+
+
+def _check_categorical_names(cats: set[str], sources: Sequence[_Source]) -> None:
+    """Refuse categorical names matching no factor: the factor meant (e.g. 'LC_Type1' written 'lc') would be
+    resampled as a continuous value, averaging class codes."""
+    names = [n for s in sources for n in s.names]
+    lowered = {n.lower() for n in names}
+    unknown = sorted(c for c in cats if c not in lowered and c not in DEFAULT_CATEGORICAL)
+    if unknown:
+        raise InputError(f"The categorical factor name(s) {', '.join(unknown)} match no factor of the inputs (their "
+                         f"names: {', '.join(names)}). Write the names as listed (a band description, or the file name "
+                         "without its date), or leave them out; a class band not named here is resampled as a "
+                         "continuous value, averaging its class codes.")
+
+
 def _nodata_spec(band: gdal.Band) -> str | None:
     nd = band.GetNoDataValue()
     if nd is not None:
@@ -305,18 +322,20 @@ def align_rasters(inputs: Sequence[str], grid: Grid, output: str, categorical: s
     Raises
     ------
     InputError
-        No input, an unreadable or CRS-less input, a warp that fails, or a band that holds no valid pixel on
-        the grid.
+        No input, an unreadable or CRS-less input, a categorical name matching no factor, a warp that fails, or
+        a band that holds no valid pixel on the grid.
     Canceled
         ``is_canceled()`` became true; nothing is left under the output's name.
     """
     if not inputs:
         raise InputError("No input rasters were given; choose at least one factor raster.")
     check_apart({"raster": output}, {"raster": list(inputs), **(protected or {})})
+    check_file_name("raster", output, *GEOTIFF)
     grid.check_size("The target grid")
     cats = {c.strip().lower() for c in (categorical or set()) if c.strip()}
     sources = _open_sources(inputs, grid, cats)
     _check_duplicates(sources)
+    _check_categorical_names(cats, sources)
 
     names: list[str] = []
     kinds: list[str] = []
@@ -461,6 +480,7 @@ def aggregate_stack(fine_stack: str, coarse_grid: Grid, output: str, min_valid_f
     if not 0.0 <= min_valid_fraction <= 1.0:
         raise InputError(f"The minimum valid fraction must lie between 0 and 1 (got {min_valid_fraction}).")
     check_apart({"coarse raster": output}, {"fine stack": fine_stack, **(protected or {})})
+    check_file_name("coarse raster", output, *GEOTIFF)
     coarse_grid.check_size("The coarse grid", "Give the coarse raster (e.g. SMAP at 9 km) as the coarse reference.",
                            raster.MAX_COARSE_PIXELS)
     ds = raster.open_raster(fine_stack)

@@ -58,7 +58,7 @@ from .gapfill import (
     check_window,
 )
 from .model_io import load_compiled, load_model, load_trees
-from .paths import check_apart
+from .paths import GEOTIFF, check_apart, check_file_name
 from .raster import Grid, IsCanceled, Progress, gdal_exceptions, never_canceled, no_progress
 from .residual import RESIDUAL_MODES, ResidualCorrector, check_mode
 from .units import (
@@ -459,6 +459,12 @@ def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: 
         The model's metadata (``feature_ranges``).
     derived : dict[str, Any]
         The derived factors computed from the stack (not checked: their inputs are).
+
+    Raises
+    ------
+    InputError
+        An NDVI-like factor outside -1..1, LST in other units than in training, or a categorical factor whose
+        pixels are mostly of classes the model never saw (another land-cover product or legend).
     """
     bands = raster.band_names(ds, stack_path)
     ranges = meta.get("feature_ranges") or {}
@@ -623,6 +629,9 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     neighbours = list(neighbours or []) if fill_window_days else []
     check_apart(outputs, {"factor stack": stack_path, "soil moisture raster": coarse_sm, "model file": model_path,
                           "neighbouring factor stack": neighbours})
+    for label, path in (("raster", output), ("quality raster", quality), ("uncertainty raster", uncertainty)):
+        if path:
+            check_file_name(label, path, *GEOTIFF)
 
     predictor, meta = _load(model_path)
     specs = _specs_of(meta, model_path)

@@ -12,6 +12,7 @@ residual correction) and paired with the SMAP value of each cell.
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
@@ -300,8 +301,26 @@ def _names_for(st_ds: gdal.Dataset, stack_path: str, factors: list[str] | None,
     """Factor names for a stack: the given ones (None: all bands) plus requested derived factors."""
     bands = raster.band_names(st_ds, stack_path)
     names = list(factors) if factors is not None else list(bands)
+    if factors is not None:
+        _check_chosen(names, bands, stack_path)
     add, skipped = derived_mod.resolve(derived, bands, names)
     return names + add, skipped
+
+
+def _check_chosen(names: list[str], bands: list[str], stack_path: str) -> None:
+    """Refuse chosen factor names that are not bands of the stack (a typo, another case), naming the likely band."""
+    missing = [n for n in names if n not in bands and n not in derived_mod.DERIVED_FACTORS]
+    if not missing:
+        return
+    lowered = {b.lower(): b for b in bands}
+    guesses = [lowered.get(n.lower()) or next(iter(difflib.get_close_matches(n, bands, 1, 0.6)), None)
+               for n in missing]
+    hint = ", ".join(f"{g} for {n}" for n, g in zip(missing, guesses) if g)
+    hint = f"; did you mean {hint}?" if hint else ""
+    raise InputError(f"The factor(s) {', '.join(missing)} chosen to train on are not bands of the factor stack "
+                     f"{os.path.basename(stack_path)} (its bands: {', '.join(bands)}{hint}). Write each factor as its "
+                     "band name, exactly as screen's 'Selected factors' lists them, or leave the choice empty to use "
+                     "every band.")
 
 
 def _reader(st_ds: gdal.Dataset, stack_path: str, names: list[str], is_canceled: IsCanceled,

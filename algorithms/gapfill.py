@@ -743,6 +743,13 @@ class TemporalFill:
             raise InputError(f"These neighbouring factor stacks have no date (YYYYMMDD or YYYY-MM-DD) in their name: "
                              f"{', '.join(undated)}. Temporal filling takes the nearest date; rename them.")
         self.sources: list[_Source] = []
+        if dated and not nearest_dates(day, dated, self.window):
+            shown = ", ".join(sorted(d.isoformat() for d, _ in dated)[:8]) + (", ..." if len(dated) > 8 else "")
+            nearest = min(abs((d - day).days) for d, _ in dated)
+            raise InputError(f"None of the neighbouring factor stacks lies within the {self.window}-day temporal "
+                             f"filling window of {day.isoformat()} (the date of {os.path.basename(stack_path)}): their "
+                             f"dates are {shown}, the nearest {nearest} days away. Give stacks of dates within the "
+                             "window, widen the window, or set it to 0.")
         for d, p in nearest_dates(day, dated, self.window):
             ds = raster.open_raster(p)
             other = raster.Grid.from_dataset(ds, p)

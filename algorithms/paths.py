@@ -242,6 +242,73 @@ def check_apart(outputs: Mapping[str, Paths], inputs: Mapping[str, Paths]) -> No
         seen.append((out_label, out_path))
 
 
+def check_not_compared_with_itself(estimate: str, reference: str | None) -> None:
+    """Refuse an estimate compared with itself (the same layer picked twice): every metric would be perfect.
+
+    Parameters
+    ----------
+    estimate : str
+        The estimate raster.
+    reference : str or None
+        The reference raster (None: no reference).
+
+    Raises
+    ------
+    InputError
+        ``reference`` is the same file as ``estimate`` (however the two paths are written).
+    """
+    if reference and same_file(estimate, reference):
+        raise InputError(f"The reference {reference} is the estimate itself ({estimate}): the comparison would be "
+                         "perfect whatever the estimate holds. Give another raster as the reference (e.g. SMAP or "
+                         "in-situ data of the same date).")
+
+
+#: What the engine writes for each kind of file destination: the extensions a name may end in (the first is
+#: the one to suggest) and how the file type is called in messages.
+GEOTIFF = (("tif", "tiff"), "GeoTIFF")
+
+
+def check_file_name(label: str, path: str, extensions: Sequence[str], kind: str) -> None:
+    """Refuse a file destination that names a folder, or a file type other than the one written.
+
+    A name ending in ``.jpg``, ``.nc``, ``.gpkg`` or without extension would receive a file of another type
+    under a misleading name (a GeoTIFF called ``.jpg``, a CSV called ``.xlsx``, a model that ``downscale``
+    then refuses to read); a name ending in ``/`` or naming an existing folder would be found out only when
+    the finished file is moved into place.
+
+    Parameters
+    ----------
+    label : str
+        The destination as the user knows it (e.g. ``"'Soil moisture 1 km' (OUTPUT)"``).
+    path : str
+        The destination path.
+    extensions : Sequence[str]
+        The extensions (without dot, lower case) the file may have; the first is suggested.
+    kind : str
+        What the file is, named in the message (e.g. ``"GeoTIFF"``, ``"CSV"``).
+
+    Raises
+    ------
+    InputError
+        The path ends with a folder separator or is an existing folder, or its extension is not one of
+        ``extensions``.
+    """
+    ext = extensions[0]
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        inside = os.path.join(path.rstrip("/" + os.sep) or path, f"<name>.{ext}")
+        raise InputError(f"The output {label} ({path}) is a folder, not a file name; give a file name such as "
+                         f"{inside}; nothing was written.")
+    stem, given = os.path.splitext(os.path.basename(path))
+    if given.lower().lstrip(".") in extensions and stem:
+        return
+    suggestion = os.path.join(os.path.dirname(path), f"{stem or 'output'}.{ext}")
+    if not given or not stem:
+        raise InputError(f"The output {label} ({path}) is written as a {kind} file, but its name has no extension; "
+                         f"give a name ending in .{ext}, such as {suggestion}; nothing was written.")
+    raise InputError(f"The output {label} ({path}) is written as a {kind} file, but its name ends in {given}; "
+                     f"give a name ending in .{ext}, such as {suggestion}; nothing was written.")
+
+
 def inputs_of(labelled: Iterable[tuple[str, Paths]]) -> dict[str, list[str]]:
     """Merge (label, paths) pairs into the mapping :func:`check_apart` takes (labels may repeat).
 

@@ -974,6 +974,40 @@ def iter_blocks(height: int, block_rows: int, progress: Progress = no_progress,
         raise Canceled()
 
 
+#: A driver or provider prefix before a path (``GTIFF_RAW:``, ``CSV:``, ``NETCDF:``), not a drive letter (``C:``).
+_DRIVER_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9_]+:")
+
+
+def check_plain_path(path: str) -> None:
+    """Refuse an output named as a GDAL virtual path or with a driver prefix: the engine writes plain files, and
+    such a name would become folders named '/vsizip' or 'CSV:' on disk.
+
+    Parameters
+    ----------
+    path : str
+        The output file or folder.
+
+    Raises
+    ------
+    InputError
+        ``path`` starts with ``/vsi`` (``/vsizip/``, ``/vsimem/``, ...) or a driver prefix (``GTIFF_RAW:``, ``CSV:``).
+    """
+    if path.lower().startswith("/vsi") or _DRIVER_PREFIX.match(path):
+        rest = re.sub(r"^/vsi[A-Za-z0-9_]*/+", "/", path) if path.lower().startswith("/vsi") else \
+            path[_DRIVER_PREFIX.match(path).end():]
+        archive = re.match(r"^(.*?\.(?:zip|tar|tgz|gz|7z|rar))/", rest, re.IGNORECASE)
+        name = os.path.basename(path.rstrip("/")) or "output"
+        if archive:
+            plain = os.path.join(os.path.dirname(archive.group(1)), name)
+        elif not path.lower().startswith("/vsi") and os.path.isabs(rest) and os.path.isdir(os.path.dirname(rest)):
+            plain = rest
+        else:
+            plain = os.path.join(os.path.expanduser("~"), name)
+        raise InputError(f"The output {path} is a GDAL virtual path or driver prefix (/vsizip/, /vsimem/, GTIFF_RAW:, "
+                         "CSV:, ...); results are written as plain files. Give a path on disk, e.g. "
+                         f"{os.path.join(os.path.expanduser('~'), plain)}; nothing was written.")
+
+
 def check_output_path(path: str) -> None:
     """Fail early, with a fix, when an output cannot be written.
 
@@ -985,10 +1019,15 @@ def check_output_path(path: str) -> None:
     Raises
     ------
     InputError
-        No path, or its folder cannot be created or is not writable.
+        No path, a GDAL virtual path or driver prefix (``/vsizip/...``, ``GTIFF_RAW:...``), the path names a
+        folder (ends with '/' or is an existing folder), or its folder cannot be created or is not writable.
     """
     if not path:
         raise InputError("No output path was given; choose where to save the result.")
+    check_plain_path(path)
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        raise InputError(f"The output {path} is a folder, not a file name; give a file name (inside it, or "
+                         "beside it); nothing was written.")
     folder = os.path.dirname(os.path.abspath(path)) or "."
     if not os.path.isdir(folder):
         try:

@@ -38,7 +38,7 @@ from .downscale import DownscaleResult, check_detail, downscale, reuse_models
 from .errors import Canceled, InputError
 from .gapfill import check_window, nearest_dates
 from .metrics import METRIC_NAMES, MetricsAccumulator, csv_value
-from .paths import FolderOutput, check_apart
+from .paths import FolderOutput, check_apart, check_not_compared_with_itself
 from .raster import IsCanceled, Progress, atomic_path, check_output_path, gdal_exceptions, never_canceled, no_progress
 from .report import PairSampler
 from .stations import Observation
@@ -524,8 +524,8 @@ def validate_series(estimates: Sequence[str], references: Sequence[str] | None =
     Raises
     ------
     InputError
-        No estimate, nothing to validate against, estimates without dates for stations, or no station
-        comparable on any date.
+        No estimate, nothing to validate against, a reference that is its estimate itself, estimates without
+        dates for stations, or no station comparable on any date.
     Canceled
         ``is_canceled()`` became true.
     """
@@ -541,6 +541,8 @@ def validate_series(estimates: Sequence[str], references: Sequence[str] | None =
     if references:
         steps = [(label, est, ref) for label, est, ref in
                  pair_by_date(list(estimates), list(references), "estimate", "reference")]
+        for _, est, ref in steps:
+            check_not_compared_with_itself(est, ref)
     else:
         steps = [(d.isoformat(), est, None) for d, est, _ in pair_series(estimates)]
     days: list[dt.date | None] = [None if label.startswith("#") else dt.date.fromisoformat(label)

@@ -159,8 +159,14 @@ def _find_column(header: list[str], key: str, given: str | None) -> int | None:
 
 
 def _decode(raw: bytes) -> str:
-    """A station table's text: UTF-8 (with or without a BOM); else GB18030 (Chinese Excel saves GBK) when that
-    makes a Chinese column name of the header readable; else Latin-1 (every byte a character)."""
+    """A station table's text: UTF-16 with its BOM (Excel's "Unicode Text"); UTF-8 (with or without a BOM); else
+    GB18030 (Chinese Excel saves GBK) when that makes a Chinese column name of the header readable; else Latin-1
+    (every byte a character)."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -296,8 +302,14 @@ def read_csv(path: str, value_col: str | None = None, station_col: str | None = 
     if not lines:
         raise InputError(f"The station table {os.path.basename(path)} is empty; give a CSV with a header row "
                          "(station, lon, lat, date, value) and one row per observation.")
+    declared = re.fullmatch(r'\s*"?sep=(.)"?\s*', lines[0], re.IGNORECASE)  # Excel's "sep=;" line
+    if declared:
+        lines = lines[1:]
+        if not lines:
+            raise InputError(f"The station table {os.path.basename(path)} holds only its 'sep=' line; give a CSV with "
+                             "a header row (station, lon, lat, date, value) and one row per observation.")
     first = lines[0]
-    delim = max([",", ";", "\t"], key=first.count)
+    delim = declared.group(1) if declared else max([",", ";", "\t"], key=first.count)
     if first.count(delim) == 0:
         delim = ","
     rows = list(csv.reader(lines, delimiter=delim))
@@ -876,6 +888,55 @@ def read_stations(path: str, max_depth: float | None = None, warn: Callable[[str
     return read_csv(path, **csv_options)
 
 
+#: Positions of one station id farther apart than this (metres) are two places, not one station's records.
+SAME_PLACE_M = 100.0
+
+
+def _distance_m(a: Observation, b: Observation, geographic: bool) -> float:
+    if not geographic:
+        return math.hypot(a.x - b.x, a.y - b.y)
+    lat = math.radians(0.5 * (a.y + b.y))
+    dlon = (a.x - b.x + 180.0) % 360.0 - 180.0
+    return 111_195.0 * math.hypot(dlon * math.cos(lat), a.y - b.y)
+
+
+def _place(ob: Observation, geographic: bool) -> str:
+    if geographic:
+        return f"longitude {ob.x:.5f}, latitude {ob.y:.5f}"
+    return f"x {ob.x:.1f}, y {ob.y:.1f}"
+
+
+def check_one_place_per_station(observations: Sequence[Observation]) -> None:
+    """Refuse a station id given at two places (more than :data:`SAME_PLACE_M` apart).
+
+    Parameters
+    ----------
+    observations : Sequence[Observation]
+        The observations of every station.
+
+    Raises
+    ------
+    InputError
+        A station id has records at places more than :data:`SAME_PLACE_M` apart; the message names the id,
+        both places and their distance.
+    """
+    first: dict[str, Observation] = {}
+    geographic: dict[str, bool] = {}
+    for ob in observations:
+        seen = first.setdefault(ob.station, ob)
+        if seen is ob or seen.crs_wkt != ob.crs_wkt:
+            continue
+        if ob.crs_wkt not in geographic:
+            geographic[ob.crs_wkt] = is_geographic(ob.crs_wkt)
+        geo = geographic[ob.crs_wkt]
+        far = _distance_m(seen, ob, geo)
+        if far > SAME_PLACE_M:
+            raise InputError(f"Station '{ob.station}' is given at two places, {far / 1000.0:.1f} km apart: "
+                             f"({_place(seen, geo)}) on {seen.date.isoformat()} and ({_place(ob, geo)}) on "
+                             f"{ob.date.isoformat()}. One id must mean one place: give each station its own id, or "
+                             "correct the coordinates.")
+
+
 def daily_means(observations: Iterable[Observation]) -> list[Observation]:
     """One observation per station and day: the mean of its values (coordinates of the first record).
 
@@ -888,7 +949,15 @@ def daily_means(observations: Iterable[Observation]) -> list[Observation]:
     -------
     list of Observation
         One per station and day, sorted by day then station.
+
+    Raises
+    ------
+    InputError
+        One station id is given at places more than :data:`SAME_PLACE_M` apart (two stations sharing an id,
+        or a mistyped coordinate): its values would be averaged and compared with one pixel.
     """
+    observations = list(observations)
+    check_one_place_per_station(observations)
     groups: dict[tuple[str, dt.date], list[Observation]] = {}
     for ob in observations:
         groups.setdefault((ob.station, ob.date), []).append(ob)

@@ -44,6 +44,7 @@ import functools
 import itertools
 import json
 import math
+import os
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
@@ -1216,6 +1217,20 @@ def _train_pairs(request: TrainRequest, pairs: Pairs, constant: list[str], augme
                        {k: (math.nan if v is None else v) for k, v in pooled.items()})
 
 
+def _check_target_varies(pairs: Pairs) -> None:
+    """Refuse soil moisture that holds one value in every training sample (a fill value, a failed export): any model
+    would learn a constant, and its cross-validation would report no error."""
+    y = np.asarray(pairs.y, dtype=np.float64)
+    if y.size and float(np.ptp(y)) <= 1e-6:  # bilinear SMAP (paper mode) varies in the last digits
+        names = [os.path.basename(p) for p in pairs.sm_paths]
+        files = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        value = float(np.median(y))
+        raise InputError(f"Every soil moisture value paired for training is {value:.6g} ({y.size} samples over "
+                         f"{len(pairs.date_labels)} date(s), from {files}): a model cannot learn anything from one "
+                         "value. Check the soil moisture rasters (a fill value or a failed export gives one value "
+                         "everywhere) and give rasters that vary.")
+
+
 def _training_pairs(request: TrainRequest, progress: Progress,
                     is_canceled: IsCanceled) -> tuple[Pairs, list[str], dict[str, Any] | None]:
     """The training pairs of the request's mode (constant factors dropped, their names), with the factor-noise
@@ -1227,6 +1242,7 @@ def _training_pairs(request: TrainRequest, progress: Progress,
     else:
         pairs = coarse_pairs(request.sm_paths, request.stack_paths, request.factors, request.min_valid_fraction,
                              progress, is_canceled, derived=request.derived, sm_reading=request.sm_reading)
+    _check_target_varies(pairs)
     pairs, constant = drop_constant_factors(pairs)
     augmentation_meta = None
     if request.training_mode == "coarse":

@@ -72,7 +72,14 @@ KELVIN_OFFSET = 273.15
 WARN_CLIPPED = 0.05
 REFUSE_CLIPPED = 0.5
 
+#: Factor names (besides NDVI-like indices and LST) that band 1 of a soil moisture raster never carries: a raster
+#: whose first band is one of them is a factor stack given where soil moisture belongs.
+FACTOR_NAMES = frozenset({"landcover", "elevation", "slope", "aspect", "precipitation", "antecedent_precipitation",
+                          "vv", "vh", "vv_minus_vh", "s1_angle", "albedo", "albedo_landsat", "sand", "clay",
+                          "lst_diff", "tvdi", "dem"})
+
 _LST_RE = re.compile(r"(?<![a-z])(lst(?![a-z])|land_surface_temp)|地表温度")
+
 _INDEX_RE = re.compile(r"(?<![a-z])(" + "|".join(sorted(INDEX_TOKENS, key=len, reverse=True)) + r")(?![a-z])")
 
 
@@ -338,8 +345,40 @@ def read_soil_moisture(ds: gdal.Dataset, path: str, reading: SmReading = AS_IS,
     """
     from .raster import read_block
 
+    check_not_factor_stack(ds, path, role)
     raw = read_block(ds, 0, ds.RasterYSize, [1], np.float64)[0]
     return check_soil_moisture(raw, path, reading, role, is_byte(ds))
+
+
+def check_not_factor_stack(ds: gdal.Dataset, path: str, role: str = "soil moisture raster") -> None:
+    """Refuse a factor stack given where soil moisture belongs (its band 1 named after a factor: ndvi, lst_day,
+    landcover, ..., or a band marked categorical): its values would be read as m3/m3 without complaint.
+
+    Parameters
+    ----------
+    ds : gdal.Dataset
+        The open raster.
+    path : str
+        Its path, named in errors.
+    role : str
+        What the file should be, for the message.
+
+    Raises
+    ------
+    InputError
+        Band 1 is named after a factor, or a band carries ``SMD_KIND=categorical``.
+    """
+    names = [(ds.GetRasterBand(k + 1).GetDescription() or "").strip() for k in range(ds.RasterCount)]
+    first = names[0].lower() if names else ""
+    base = first.split("=")[0]
+    categorical = any(ds.GetRasterBand(k + 1).GetMetadataItem("SMD_KIND") == "categorical"
+                      for k in range(ds.RasterCount))
+    if not (categorical or base in FACTOR_NAMES or (base and (is_index(base) or is_lst(base)))):
+        return
+    shown = ", ".join(n or "(unnamed)" for n in names[:8]) + (", ..." if len(names) > 8 else "")
+    raise InputError(f"The {role} {os.path.basename(path)} is a factor stack (bands: {shown}), not soil moisture; "
+                     f"its band 1 would be read as m3/m3. Give the soil moisture raster here (e.g. the SMAP raster of "
+                     "that date, or the estimate downscale wrote), and the factor stack where factors are asked for.")
 
 
 def sample_band(ds: gdal.Dataset, band: int = 1, max_pixels: int = SAMPLE_PIXELS) -> np.ndarray:
@@ -410,6 +449,7 @@ def check_soil_moisture_sample(ds: gdal.Dataset, path: str, reading: SmReading =
     role : str
         What the file is, for the messages.
     """
+    check_not_factor_stack(ds, path, role)
     check_soil_moisture(sample_band(ds), path, reading, role, is_byte(ds))
 
 

@@ -22,7 +22,7 @@ from osgeo import gdal, osr
 from .dates import date_from_name
 from .errors import Canceled, InputError
 from .metrics import METRIC_NAMES, MetricsAccumulator, csv_value, metrics
-from .paths import check_apart
+from .paths import check_apart, check_not_compared_with_itself
 from .raster import (
     Grid,
     IsCanceled,
@@ -451,8 +451,8 @@ def validate(estimate: str, reference: str | None = None, stations: Sequence[Obs
     Raises
     ------
     InputError
-        Nothing to validate against, or stations without a known date; also from :func:`compare_reference` and
-        :func:`sample_stations`.
+        Nothing to validate against, the reference is the estimate itself, or stations without a known date;
+        also from :func:`compare_reference` and :func:`sample_stations`.
     Canceled
         ``is_canceled()`` became true.
     """
@@ -467,6 +467,7 @@ def validate(estimate: str, reference: str | None = None, stations: Sequence[Obs
     check_apart({"metrics table": output_csv, "pairs table": pairs_csv},
                 {"estimate": estimate, "reference raster": reference, "baseline": baseline,
                  "quality raster": quality})
+    check_not_compared_with_itself(estimate, reference)
     open_raster(estimate)
     results: dict[str, dict] = {}
     if stations:

@@ -2977,29 +2977,99 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <translation>验证</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="327" />
+            <location filename="../processing_provider/base.py" line="510" />
             <source>Canceled: no output was written.</source>
             <translation>已取消：未写出任何输出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="331" />
+            <location filename="../processing_provider/base.py" line="514" />
             <source>Out of memory; process a smaller extent or close other programs.</source>
             <translation>内存不足；请处理更小的范围或关闭其他程序。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="278" />
+            <location filename="../processing_provider/base.py" line="448" />
             <source>No value for '{}' ({}); give one.</source>
             <translation>“{}”（{}）没有值；请给定一个值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="263" />
+            <location filename="../processing_provider/base.py" line="433" />
             <source>'{}' ({}) is not a number (nan); give a finite value.</source>
             <translation>“{}”（{}）不是数值（nan）；请给定一个有限值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="265" />
+            <location filename="../processing_provider/base.py" line="435" />
             <source>'{}' ({}) is infinite ({}); give a finite value.</source>
             <translation>“{}”（{}）为无穷大（{}）；请给定一个有限值。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/base.py" line="242" />
+            <source>{} is {}, not a {} file; give a {} file.</source>
+            <translation>{} 为 {}，不是 {} 文件；请给定 {} 文件。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/base.py" line="255" />
+            <source>{} must be a number; got '{}'.</source>
+            <translation>{} 必须是数值；收到的是“{}”。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/base.py" line="260" />
+            <source>{} is {}; give a value from {} to {}.</source>
+            <translation>{} 为 {}；请给定 {} 到 {} 之间的值。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/base.py" line="262" />
+            <source>{} is {}; give a value of at least {}.</source>
+            <translation>{} 为 {}；请给定不小于 {} 的值。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/base.py" line="264" />
+            <source>{} is {}; give a value of at most {}.</source>
+            <translation>{} 为 {}；请给定不大于 {} 的值。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/base.py" line="266" />
+            <source>{} is {}; give a whole number.</source>
+            <translation>{} 为 {}；请给定整数。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/base.py" line="272" />
+            <source>{} is {}, which is not one of its choices; give one of: {}.</source>
+            <translation>{} 为 {}，不是可选项之一；请给定以下之一：{}。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/base.py" line="283" />
+            <source>{}: QGIS cannot load {} given as text (a file inside an archive, or a GDAL driver prefix); extract the raster to a GeoTIFF file (e.g. unzip it, or Export &gt; Save As in QGIS) and give that file.</source>
+            <translation>{}：QGIS 无法加载以文本形式给出的 {}（压缩包内的文件，或带 GDAL 驱动前缀）；请将栅格提取为 GeoTIFF 文件（例如解压，或在 QGIS 中使用 导出 &gt; 另存为），然后给定该文件。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/base.py" line="286" />
+            <source>{}: QGIS cannot load {} as a layer; give the path of a raster file (e.g. a GeoTIFF).</source>
+            <translation>{}：QGIS 无法将 {} 加载为图层；请给定栅格文件（例如 GeoTIFF）的路径。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/base.py" line="188" />
+            <source>The output folder {} ({}) is a file; choose a folder (a new name creates it); nothing was written.</source>
+            <translation>输出文件夹 {}（{}）是一个文件；请选择文件夹（给定新名称即可创建）；未写入任何内容。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/base.py" line="226" />
+            <source>No value for {}; give a file or folder name.</source>
+            <translation>{} 没有值；请给定文件或文件夹名称。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/base.py" line="481" />
+            <source>'{}' ({}) holds {} file paths joined by '{}' in one value; give each file as its own value: in qgis_process repeat --{}=&lt;file&gt; once per file, in Python pass a list.</source>
+            <translation>“{}”（{}）在一个值中包含 {} 个以“{}”连接的文件路径；请把每个文件作为单独的值给出：在 qgis_process 中每个文件重复一次 --{}=&lt;文件&gt;，在 Python 中传入列表。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/base.py" line="411" />
+            <source>Unknown parameter {} (did you mean {}?) for smdownscale:{}; its parameters are {}. An unknown name would be ignored and the default used instead: correct its spelling.</source>
+            <translation>未知参数 {}（是否想用 {}？），算法 smdownscale:{} 的参数为 {}。未知的名称会被忽略并改用默认值：请更正其拼写。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/base.py" line="414" />
+            <source>Unknown parameter {} for smdownscale:{}; its parameters are {}. An unknown name would be ignored and the default used instead: correct its spelling.</source>
+            <translation>未知参数 {}，算法 smdownscale:{} 的参数为 {}。未知的名称会被忽略并改用默认值：请更正其拼写。</translation>
         </message>
     </context>
     <context>

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from typing import Any, Callable
 
 from qgis.core import (
@@ -39,6 +40,8 @@ CHOICE_WRAPPER = f"{__package__}.widgets.ChoiceWrapper"
 CHOICE_KEY = "choice"
 #: The dialog wrapper of a mandatory layer input whose picker starts empty (``widgets.StartsEmptyWrapper``).
 STARTS_EMPTY_WRAPPER = f"{__package__}.widgets.StartsEmptyWrapper"
+#: A driver or provider prefix before a path (``GTIFF_RAW:``, ``NETCDF:``, ``ogr:``); not a drive letter (``C:``).
+_GDAL_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9_]+:")
 
 
 def tr(context: str, text: str) -> str:
@@ -131,24 +134,171 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
 
         A number parameter given as NaN or infinity is refused first, by name, whatever QGIS makes of it.
         """
-        not_finite = self._not_finite_number(parameters)
+        not_finite = self._not_finite_number(parameters) or self._unknown_parameter(parameters)
         if not_finite:
             return False, not_finite
         ok, msg = super().checkParameterValues(parameters, context)
         if not ok:
-            return False, self._unopenable_raster(parameters) or self._missing_value(parameters) or msg
-        clash = self._destination_clash(parameters, context)
+            return False, (self._unopenable_raster(parameters) or self._missing_value(parameters)
+                           or self._bad_destination_name(parameters)
+                           or self._unacceptable_value(parameters, context) or msg)
+        unloadable = self._unloadable_layer_text(parameters, context)
+        if unloadable:
+            return False, unloadable
+        # an output naming an input first (the worse mistake), then one naming a folder or another file type
+        clash = self._destination_clash(parameters, context) or self._bad_destination_name(parameters)
         if clash:
             return False, clash
         return ok, msg
 
     def prepareAlgorithm(self, parameters, context, feedback):
         """Runs before every execution, also as a step of a model, where QGIS does not call
-        checkParameterValues: the same-file rule must hold there too."""
-        clash = self._destination_clash(parameters, context)
+        checkParameterValues: the file-name and same-file rules must hold there too."""
+        clash = self._destination_clash(parameters, context) or self._bad_destination_name(parameters)
         if clash:
             raise QgsProcessingException(clash)
         return True
+
+    # -- destinations name files of the type written -------------------------------------------
+    #: What a file destination holds, by the extension its file filter names (messages say "a CSV file").
+    FILE_KINDS = {"csv": "CSV", "html": "HTML", "json": "JSON", "smdmodel": "smdownscale model"}
+
+    def _bad_destination_name(self, parameters) -> str | None:
+        """A message when a file destination names a folder, or a file type other than the one written."""
+        from qgis.core import (
+            QgsProcessingParameterFileDestination,
+            QgsProcessingParameterFolderDestination,
+            QgsProcessingParameterRasterDestination,
+        )
+
+        from ..algorithms.errors import InputError
+        from ..algorithms.paths import GEOTIFF, check_file_name
+        from ..algorithms.raster import check_plain_path
+
+        for definition in self.destinationParameterDefinitions():
+            path = _destination_path(parameters.get(definition.name()))
+            if not path:
+                continue  # a temporary output, or a provider's URI (memory:, ogr:): QGIS says what it makes of it
+            try:
+                check_plain_path(path)
+            except InputError as exc:
+                return str(exc)
+            if isinstance(definition, QgsProcessingParameterFolderDestination):
+                if os.path.isfile(path):
+                    return self.tr("The output folder {} ({}) is a file; choose a folder (a new name creates it); "
+                                   "nothing was written.").format(self._label(definition.name()), path)
+                continue
+            if isinstance(definition, QgsProcessingParameterRasterDestination):
+                extensions, kind = GEOTIFF
+            elif isinstance(definition, QgsProcessingParameterFileDestination):
+                extensions = [e.lower() for e in re.findall(r"\*\.([A-Za-z0-9]+)", definition.fileFilter())]
+                if not extensions:
+                    continue
+                if "html" in extensions:
+                    extensions.append("htm")
+                kind = self.FILE_KINDS.get(extensions[0], extensions[0].upper())
+                if not os.path.splitext(os.path.basename(path))[1] and not path.endswith(("/", os.sep)):
+                    continue  # QGIS adds the extension
+            else:
+                continue
+            try:
+                check_file_name(self._label(definition.name()), path, extensions, kind)
+            except InputError as exc:
+                return str(exc)
+        return None
+
+    # -- values QGIS refuses, explained ----------------------------------------------------------
+    def _unacceptable_value(self, parameters, context) -> str | None:
+        """What is wrong with the first value QGIS refuses (a number out of range or not a number, a choice
+        index past the list, a file of another type, a layer QGIS cannot load), or None."""
+        from qgis.core import (
+            QgsProcessingParameterEnum,
+            QgsProcessingParameterFile,
+            QgsProcessingParameterMultipleLayers,
+        )
+
+        for definition in self.parameterDefinitions():
+            name = definition.name()
+            label = f"'{definition.description()}' ({name})"
+            if definition.isDestination():
+                if parameters.get(name) in (None, "") and not definition.checkValueIsAcceptable(
+                        parameters.get(name), context):
+                    return self.tr("No value for {}; give a file or folder name.").format(label)
+                continue
+            if name not in parameters or parameters[name] is None:
+                continue
+            value = parameters[name]
+            if definition.checkValueIsAcceptable(value, context):
+                continue
+            if isinstance(definition, QgsProcessingParameterNumber):
+                return self._number_problem(definition, label, value)
+            if isinstance(definition, QgsProcessingParameterEnum):
+                return self._choice_problem(definition, label, value)
+            if isinstance(definition, QgsProcessingParameterFile):
+                extensions = [definition.extension()] if definition.extension() else \
+                    re.findall(r"\*\.([A-Za-z0-9]+)", definition.fileFilter())
+                if extensions:
+                    wanted = ", ".join(f".{e}" for e in extensions)
+                    return self.tr("{} is {}, not a {} file; give a {} file.").format(label, value, wanted, wanted)
+            if isinstance(definition, QgsProcessingParameterMultipleLayers) or definition.type() in (
+                    "raster", "vector", "source", "layer"):
+                items = value if isinstance(value, (list, tuple)) else [value]
+                for item in items:
+                    if isinstance(item, str) and not self._loads(item, context):
+                        return self._unloadable_message(label, item)
+        return None
+
+    def _number_problem(self, definition, label: str, value) -> str | None:
+        try:
+            number = float(str(value).strip()) if isinstance(value, str) else float(value)
+        except (TypeError, ValueError):
+            return self.tr("{} must be a number; got '{}'.").format(label, value)
+        low, high = definition.minimum(), definition.maximum()
+        whole = definition.dataType() == QgsProcessingParameterNumber.Type.Integer
+        shown = [f"{int(b)}" if whole or float(b).is_integer() else f"{b:g}" for b in (low, high)]
+        if number < low and abs(high) < 1e300:
+            return self.tr("{} is {}; give a value from {} to {}.").format(label, value, shown[0], shown[1])
+        if number < low:
+            return self.tr("{} is {}; give a value of at least {}.").format(label, value, shown[0])
+        if number > high:
+            return self.tr("{} is {}; give a value of at most {}.").format(label, value, shown[1])
+        if whole and not number.is_integer():
+            return self.tr("{} is {}; give a whole number.").format(label, value)
+        return None
+
+    def _choice_problem(self, definition, label: str, value) -> str:
+        options = definition.options()
+        listed = "; ".join(f"{k} = {o}" for k, o in enumerate(options))
+        return self.tr("{} is {}, which is not one of its choices; give one of: {}.").format(
+            label, value if not isinstance(value, (list, tuple)) else ",".join(str(v) for v in value), listed)
+
+    @staticmethod
+    def _loads(text: str, context) -> bool:
+        from qgis.core import QgsProcessingUtils
+
+        return QgsProcessingUtils.mapLayerFromString(text, context) is not None
+
+    def _unloadable_message(self, label: str, text: str) -> str:
+        if text.lower().startswith("/vsi") or _GDAL_PREFIX.match(text):
+            return self.tr("{}: QGIS cannot load {} given as text (a file inside an archive, or a GDAL driver "
+                           "prefix); extract the raster to a GeoTIFF file (e.g. unzip it, or Export > Save As in "
+                           "QGIS) and give that file.").format(label, text)
+        return self.tr("{}: QGIS cannot load {} as a layer; give the path of a raster file (e.g. a GeoTIFF).").format(
+            label, text)
+
+    def _unloadable_layer_text(self, parameters, context) -> str | None:
+        """A message for a raster given as a GDAL string QGIS accepts as text but cannot load (``/vsizip/...``,
+        ``GTIFF_RAW:...``): QGIS's own error would call the file missing."""
+        from qgis.core import QgsProcessingParameterRasterLayer
+
+        for definition in self.parameterDefinitions():
+            if not isinstance(definition, QgsProcessingParameterRasterLayer):
+                continue
+            value = parameters.get(definition.name())
+            gdal_string = isinstance(value, str) and (value.lower().startswith("/vsi") or _GDAL_PREFIX.match(value))
+            if gdal_string and not self._loads(value, context):
+                return self._unloadable_message(f"'{definition.description()}' ({definition.name()})", value)
+        return None
 
     # -- outputs never replace inputs ---------------------------------------------------------
     def folder_output(self, name: str, folder: str, parameters, context):
@@ -246,6 +396,26 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
             return str(exc)
         return None
 
+    def _unknown_parameter(self, parameters) -> str | None:
+        """A message naming a parameter the algorithm does not have (a typo in a script: QGIS would ignore it and
+        run with the default), or None."""
+        import difflib
+
+        known = [d.name() for d in self.parameterDefinitions()]
+        outputs = {o.name() for o in self.outputDefinitions()}
+        for name in parameters:
+            if not isinstance(name, str) or name in known or name in outputs:
+                continue
+            guess = next(iter(difflib.get_close_matches(name.upper(), known, 1, 0.6)), None)
+            if guess:
+                text = self.tr("Unknown parameter {} (did you mean {}?) for smdownscale:{}; its parameters are {}. An "
+                               "unknown name would be ignored and the default used instead: correct its spelling.")
+                return text.format(name, guess, self.name(), ", ".join(known))
+            return self.tr("Unknown parameter {} for smdownscale:{}; its parameters are {}. An unknown name would be "
+                           "ignored and the default used instead: correct its spelling.").format(
+                name, self.name(), ", ".join(known))
+        return None
+
     def _not_finite_number(self, parameters) -> str | None:
         """A message naming the first number parameter whose value is NaN or infinite, or None."""
         for definition in self.parameterDefinitions():
@@ -294,10 +464,23 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
             raw = parameters.get(definition.name())
             for value in raw if isinstance(raw, (list, tuple)) else [raw]:
                 if isinstance(value, str) and ("/" in value or os.sep in value or "." in value):
+                    joined = self._joined_paths(definition, value)
+                    if joined:
+                        return joined
                     try:
                         open_raster(value)
                     except InputError as exc:
                         return str(exc)
+        return None
+
+    def _joined_paths(self, definition, value: str) -> str | None:
+        """A message when one value holds several existing files joined by ',' or ';' (one --NAME= for all)."""
+        for sep in (";", ","):
+            parts = [p.strip() for p in value.split(sep)]
+            if len(parts) > 1 and not os.path.exists(value) and all(p and os.path.isfile(p) for p in parts):
+                text = self.tr("'{}' ({}) holds {} file paths joined by '{}' in one value; give each file as its own "
+                               "value: in qgis_process repeat --{}=<file> once per file, in Python pass a list.")
+                return text.format(definition.description(), definition.name(), len(parts), sep, definition.name())
         return None
 
     # -- engine glue -------------------------------------------------------------------------

@@ -37,6 +37,10 @@ class SmDownscaleProvider(QgsProcessingProvider):
     def icon(self) -> QIcon:
         return QIcon(os.path.join(PLUGIN_DIR, "icons", "smdownscale.svg"))
 
+    def supportedOutputRasterLayerExtensions(self) -> list[str]:
+        """The algorithms write GeoTIFF only: the output file dialog offers .tif, not every GDAL format."""
+        return ["tif", "tiff"]
+
     def loadAlgorithms(self) -> None:
         import importlib
 

@@ -103,8 +103,10 @@ def area_geometry(area: Any, area_crs: str | None = None) -> tuple[ogr.Geometry,
     Raises
     ------
     InputError
-        An extent that is not four finite numbers or is empty, a polygon without CRS, not GeoJSON, not a
-        polygon, empty, invalid or without area.
+        An extent that is not four finite numbers, is empty or has latitudes beyond 90 degrees (xmin,ymin,xmax,ymax
+        order), a polygon without CRS, not GeoJSON, not a
+        polygon, empty, invalid or without area; an area in a projected CRS whose numbers are degrees (less than
+        :data:`DEGREES_MISTAKE_M` across, every coordinate within -180..180 and -90..90).
     """
     if isinstance(area, (tuple, list)) and len(area) == 5:
         try:
@@ -117,11 +119,17 @@ def area_geometry(area: Any, area_crs: str | None = None) -> tuple[ogr.Geometry,
             raise InputError(f"The extent ({xmin}, {ymin}, {xmax}, {ymax}) is empty: its maximum must be greater than "
                              "its minimum. Draw the extent again.")
         srs = _srs(str(area[4]))
+        if srs.IsGeographic() and (ymin < -90.0 or ymax > 90.0):
+            raise InputError(f"The extent's latitudes run from {ymin:g} to {ymax:g}, beyond 90 degrees (its longitudes "
+                             f"from {xmin:g} to {xmax:g}). An extent is written xmin,xmax,ymin,ymax, both longitudes "
+                             "first: e.g. 115.55,116.35,41.65,42.25 [EPSG:4326] for 115.55-116.35 E, 41.65-42.25 N. "
+                             "Check the order of the numbers.")
         ring = ogr.Geometry(ogr.wkbLinearRing)
         for x, y in ((xmin, ymin), (xmax, ymin), (xmax, ymax), (xmin, ymax), (xmin, ymin)):
             ring.AddPoint_2D(x, y)
         geom = ogr.Geometry(ogr.wkbPolygon)
         geom.AddGeometry(ring)
+        _check_not_degrees(geom, srs, str(area[4]))
         return geom, srs
     if isinstance(area, (tuple, list)) and len(area) == 2:
         area, area_crs = area
@@ -144,7 +152,30 @@ def area_geometry(area: Any, area_crs: str | None = None) -> tuple[ogr.Geometry,
                          "Processing > Vector geometry > Fix geometries and run again.")
     if geom.GetArea() <= 0:
         raise InputError("The area polygon has no area (its vertices are on a line); choose a real polygon.")
-    return geom, _srs(str(area_crs))
+    srs = _srs(str(area_crs))
+    _check_not_degrees(geom, srs, str(area_crs))
+    return geom, srs
+
+
+#: An area in a projected CRS whose coordinates all look like degrees and that spans less than this (metres)
+#: is degrees labelled with the wrong CRS (a lon/lat extent typed with [EPSG:3857] or a UTM code).
+DEGREES_MISTAKE_M = 1000.0
+
+
+def _check_not_degrees(geom: ogr.Geometry, srs: osr.SpatialReference, crs: str) -> None:
+    if not srs.IsProjected():
+        return
+    xmin, xmax, ymin, ymax = geom.GetEnvelope()
+    if not (-180.0 <= xmin <= xmax <= 180.0 and -90.0 <= ymin <= ymax <= 90.0):
+        return
+    metres = srs.GetLinearUnits() or 1.0
+    wide, high = (xmax - xmin) * metres, (ymax - ymin) * metres
+    if max(wide, high) >= DEGREES_MISTAKE_M:
+        return
+    raise InputError(f"The area ({xmin:g}, {ymin:g}, {xmax:g}, {ymax:g}) is given in {crs}, a projected CRS, so it "
+                     f"covers only {wide:.3g} m x {high:.3g} m; its numbers look like longitudes and latitudes. Give "
+                     "the extent in EPSG:4326 (e.g. 'xmin,xmax,ymin,ymax [EPSG:4326]'), or assign the area layer its "
+                     "real CRS.")
 
 
 def _envelope_in(geom: ogr.Geometry, srs: osr.SpatialReference, target: osr.SpatialReference) -> tuple[float, ...]:

@@ -453,6 +453,24 @@ def _build_inputs(base: pathlib.Path) -> dict[str, Any]:
     d["modis_lst_alone"] = modis_files.write_geotiff(str(base / "modis"), "MOD11A1", "LST_Day_1km",
                                                      _dt.date(2023, 6, 1), gt, np.full((h, w), 15000, np.uint16))
 
+    # -- inputs: files of the wrong kind, names QGIS cannot load as text, a station id at two places
+    (base / "kinds").mkdir()
+    import joblib
+
+    d["joblib_model"] = str(base / "kinds" / "soil_rf.joblib")  # what a scikit-learn script saves
+    joblib.dump({"trees": np.arange(5)}, d["joblib_model"])
+    d["zipped_stack"] = str(base / "kinds" / "factors_20230601.zip")
+    with zipfile.ZipFile(d["zipped_stack"], "w") as zf:
+        zf.write(scene["stacks"][0], "factors_20230601.tif")
+    d["csv_two_places"] = table("two_places.csv", f"station,lon,lat,date,value\nA,{slon},{slat},2023-06-01,0.21\n"
+                                                  f"A,{float(lon[30, 10])},{float(lat[30, 10])},2023-06-01,0.30\n")
+
+    legend = read_all(scene["stacks"][0], dtype=np.float64)
+    legend[2] = legend[2] / 10.0  # land cover coded 1/2/3 where the model learnt 10/20/30
+    d["other_legend_stack"] = write_raster(str(base / "kinds" / "factors_20230601.tif"), fine, legend,
+                                           names=["ndvi", "lst_day", "landcover"],
+                                           kinds=["continuous", "continuous", "categorical"])
+
     # -- inputs: end
     escaping_manifest(d)  # written now, so every later run finds its inputs complete and unchanged
     return d
@@ -695,7 +713,8 @@ CASES = [
          r"has several bands named ndvi, so the factor cannot be identified"),
     Case("train: a factor missing from the stacks", "train",
          lambda d, o: {**_sm(d), "SELECTED_FACTORS": "ndvi,albedo", "OUTPUT": str(o / "m.smdmodel")},
-         r"lacks the factor\(s\) albedo that the model needs; its bands are ndvi, lst_day, landcover"),
+         r"The factor\(s\) albedo chosen to train on are not bands of the factor stack factors_20230601\.tif \(its "
+         r"bands: ndvi, lst_day, landcover\)"),
     Case("train: nodata-only SMAP raster", "train",
          lambda d, o: {"SOIL_MOISTURE": [d["nodata_smap"]],
                        "FACTORS": [str(d["base"] / "nodata_smap/factors_20230601.tif")],
@@ -1052,6 +1071,157 @@ CASES = [
          r"No Earthdata Login credentials \(No .netrc found at /nonexistent/smd-no-netrc\)\. .*for qgis_process the "
          r"environment variables EARTHDATA_USERNAME and EARTHDATA_PASSWORD, or EARTHDATA_TOKEN; or a netrc file"),
 
+    # -- cases: names of outputs, values QGIS refuses, inputs of the wrong kind
+    Case("align: output named .jpg (a GeoTIFF under a JPEG name)", "align",
+         lambda d, o: {"INPUTS": [d["scene"]["stacks"][0]], "REFERENCE": d["scene"]["stacks"][0],
+                       "OUTPUT": str(o / "aligned.jpg")},
+         r"The output 'Aligned factors \(fine grid\)' \(OUTPUT\) \(.*aligned\.jpg\) is written as a GeoTIFF file, but "
+         r"its name ends in \.jpg; give a name ending in \.tif, such as .*aligned\.tif; nothing was written\."),
+    Case("downscale: output named .nc", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "OUTPUT": str(o / "sm.nc")},
+         r"\(OUTPUT\) \(.*sm\.nc\) is written as a GeoTIFF file, but its name ends in \.nc; give a name ending in "
+         r"\.tif"),
+    Case("downscale: quality output without extension", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "OUTPUT": str(o / "sm.tif"), "QUALITY": str(o / "quality")},
+         r"\(QUALITY\) \(.*quality\) is written as a GeoTIFF file, but its name has no extension; give a name ending "
+         r"in \.tif, such as .*quality\.tif", outputs=("OUTPUT",)),
+    Case("downscale: output path ending in '/'", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "OUTPUT": str(o / "sm.tif") + "/"},
+         r"\(OUTPUT\) \(.*sm\.tif/\) is a folder, not a file name; give a file name such as .*sm\.tif/<name>\.tif"),
+    Case("downscale: output is an existing folder", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "OUTPUT": str(o)},
+         r"\(OUTPUT\) \(.*\) is a folder, not a file name; give a file name such as .*/<name>\.tif", outputs=()),
+    Case("train: model file named .pkl (downscale reads .smdmodel only)", "train",
+         lambda d, o: {**_sm(d), "MODEL_TYPE": 2, "CV_FOLDS": 0, "OUTPUT": str(o / "model.pkl")},
+         r"\(OUTPUT\) \(.*model\.pkl\) is written as a smdownscale model file, but its name ends in \.pkl; give a name "
+         r"ending in \.smdmodel"),
+    Case("train: model path ending in '/'", "train",
+         lambda d, o: {**_sm(d), "MODEL_TYPE": 2, "CV_FOLDS": 0, "OUTPUT": str(o / "model.smdmodel") + "/"},
+         r"\(OUTPUT\) \(.*model\.smdmodel/\) is a folder, not a file name"),
+    Case("validate: metrics CSV named .xlsx", "validate",
+         lambda d, o: {"INPUT": d["estimate"], "REFERENCE": d["reference_ll"], "OUTPUT": str(o / "metrics.xlsx")},
+         r"\(OUTPUT\) \(.*metrics\.xlsx\) is written as a CSV file, but its name ends in \.xlsx; give a name ending "
+         r"in \.csv"),
+    Case("screen: report named .txt", "screen",
+         lambda d, o: {**_sm(d), "OUTPUT": str(o / "screen.csv"), "REPORT": str(o / "report.txt")},
+         r"'Screening report' \(REPORT\) \(.*report\.txt\) is written as a HTML file, but its name ends in \.txt",
+         outputs=("OUTPUT",)),
+    Case("downscale: a joblib model file", "downscale",
+         lambda d, o: {"MODEL": d["joblib_model"], "FACTORS": d["scene"]["stacks"][0],
+                       "SOIL_MOISTURE": d["scene"]["sm"][0], "OUTPUT": str(o / "sm.tif")},
+         r"'Model file' \(MODEL\) is .*soil_rf\.joblib, not a \.smdmodel file; give a \.smdmodel file\."),
+    Case("train: model type index out of range", "train",
+         lambda d, o: {**_sm(d), "MODEL_TYPE": 99, "OUTPUT": str(o / "m.smdmodel")},
+         r"'Model' \(MODEL_TYPE\) is 99, which is not one of its choices; give one of: 0 = .*; 1 = "),
+    Case("downscale: residual correction choice out of range", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "RESIDUAL_CORRECTION": 7, "OUTPUT": str(o / "sm.tif")},
+         r"\(RESIDUAL_CORRECTION\) is 7, which is not one of its choices; give one of: 0 = Constant per coarse cell; "),
+    Case("align: negative resolution", "align",
+         lambda d, o: {"INPUTS": [d["scene"]["stacks"][0]], "TARGET_CRS": "EPSG:32650", "RESOLUTION": -1000,
+                       "OUTPUT": str(o / "f.tif")},
+         r"'Resolution \(target CRS units\)' \(RESOLUTION\) is -1000; give a value of at least 0\."),
+    Case("sampledata: scene size given as text", "sampledata",
+         lambda d, o: {"SIZE_KM": "twenty", "N_DATES": 1, "OUTPUT": str(o / "sample")},
+         r"'Scene size \(km\)' \(SIZE_KM\) must be a number; got 'twenty'\."),
+    Case("downscale: fill window negative", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "FILL_WINDOW_DAYS": -3, "NEIGHBOUR_FACTORS": [d["scene"]["stacks"][1]],
+                       "OUTPUT": str(o / "sm.tif")},
+         r"\(FILL_WINDOW_DAYS\) is -3; give a value from 0 to 366\."),
+    Case("align: raster inside a zip given as /vsizip/ text", "align",
+         lambda d, o: {"INPUTS": [f"/vsizip/{d['zipped_stack']}/factors_20230601.tif"],
+                       "REFERENCE": d["scene"]["stacks"][0], "OUTPUT": str(o / "f.tif")},
+         r"'Factor rasters' \(INPUTS\): QGIS cannot load /vsizip/.*factors_20230601\.zip/factors_20230601\.tif "
+         r"given as text \(a file inside an archive, or a GDAL driver prefix\); extract the raster to a GeoTIFF file"),
+    Case("downscale: factor stack given with a GTIFF_RAW: prefix", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": "GTIFF_RAW:" + d["scene"]["stacks"][0],
+                       "SOIL_MOISTURE": d["scene"]["sm"][0], "OUTPUT": str(o / "sm.tif")},
+         r"'Factor stack \(1 km\)' \(FACTORS\): QGIS cannot load GTIFF_RAW:.*factors_20230601\.tif given as text"),
+    Case("validate: one station id at two places", "validate",
+         lambda d, o: {"INPUT": d["estimate"], "STATIONS_FILE": d["csv_two_places"], "OUTPUT": str(o / "v.csv")},
+         r"Station 'A' is given at two places, \d+\.\d km apart: \(longitude [\d.]+, latitude [\d.]+\) on "
+         r"2023-06-01 and \(longitude [\d.]+, latitude [\d.]+\) on 2023-06-01\. One id must mean one place"),
+    Case("validate: a factor stack as the reference", "validate",
+         lambda d, o: {"INPUT": d["estimate"], "REFERENCE": d["scene"]["stacks"][0], "OUTPUT": str(o / "v.csv")},
+         r"The reference factors_20230601\.tif is a factor stack \(bands: ndvi, lst_day, landcover\), not soil "
+         r"moisture"),
+    Case("downscale: a factor stack as the SMAP raster", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0],
+                       "SOIL_MOISTURE": d["scene"]["stacks"][0], "OUTPUT": str(o / "sm.tif")},
+         r"The soil moisture raster factors_20230601\.tif is a factor stack \(bands: ndvi, lst_day, landcover\), not "
+         r"soil moisture; its band 1 would be read as m3/m3"),
+    Case("train: factor stacks given as the SMAP rasters", "train",
+         lambda d, o: {"SOIL_MOISTURE": d["scene"]["stacks"][:2], "FACTORS": d["scene"]["stacks"][:2], "MODEL_TYPE": 2,
+                       "CV_FOLDS": 0, "OUTPUT": str(o / "m.smdmodel")},
+         r"The soil moisture raster factors_20230601\.tif is a factor stack"),
+
+    Case("fetchgee: a lon/lat extent labelled EPSG:3857", "fetchgee",
+         lambda d, o: {**FETCH, "EXTENT": "115.55,116.35,41.65,42.25 [EPSG:3857]", "OUTPUT": str(o / "gee")},
+         r"The area \(115\.55, 41\.65, 116\.35, 42\.25\) is given in EPSG:3857, a projected CRS, so it covers only "
+         r"0\.8 m x 0\.6 m; its numbers look like longitudes and latitudes\. Give the extent in EPSG:4326"),
+    Case("fetchgee: output folder is an existing file", "fetchgee",
+         lambda d, o: {**FETCH, "OUTPUT": d["clash_csv"]},
+         r"The output folder 'Output folder' \(OUTPUT\) \(.*clash/stations\.csv\) is a file; choose a folder"),
+    Case("downscalegee: no task manifest file given", "downscalegee",
+         lambda d, o: {**FETCH, "PLAN_ONLY": True},
+         r"No value for 'Task manifest' \(OUTPUT_MANIFEST\); give a file or folder name\.|"
+         r"mandatory parameters were not specified\s+OUTPUT_MANIFEST:\s+Task manifest"),  # qgis_process's own check
+    Case("train: chosen factors misspelt (NDVI, lst)", "train",
+         lambda d, o: {**_sm(d), "SELECTED_FACTORS": "NDVI, lst", "MODEL_TYPE": 2, "CV_FOLDS": 0,
+                       "OUTPUT": str(o / "m.smdmodel")},
+         r"The factor\(s\) NDVI, lst chosen to train on are not bands of the factor stack factors_20230601\.tif \(its "
+         r"bands: ndvi, lst_day, landcover; did you mean ndvi for NDVI, lst_day for lst\?\)"),
+
+    Case("validate: the estimate given as its own reference", "validate",
+         lambda d, o: {"INPUT": d["estimate"], "REFERENCE": d["estimate"], "OUTPUT": str(o / "v.csv")},
+         r"The reference .*validate/sm_1km_20230601\.tif is the estimate itself \(.*\): the comparison would be "
+         r"perfect whatever the estimate holds"),
+    Case("align: categorical name matching no input (a typo)", "align",
+         lambda d, o: {"INPUTS": [d["scene"]["stacks"][0]], "REFERENCE": d["scene"]["stacks"][0],
+                       "CATEGORICAL": "land_cover", "OUTPUT": str(o / "f.tif")},
+         r"The categorical factor name\(s\) land_cover match no factor of the inputs \(their names: ndvi, lst_day, "
+         r"landcover\)"),
+    Case("downscale: neighbouring stacks all outside the temporal filling window", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "FILL_WINDOW_DAYS": 3, "NEIGHBOUR_FACTORS": [d["scene"]["stacks"][1]],
+                       "OUTPUT": str(o / "sm.tif")},
+         r"None of the neighbouring factor stacks lies within the 3-day temporal filling window of 2023-06-01 \(the "
+         r"date of factors_20230601\.tif\): their dates are 2023-06-09, the nearest 8 days away"),
+    Case("downscale: land cover of another legend than in training", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["other_legend_stack"], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "OUTPUT": str(o / "sm.tif")},
+         r"The land cover factor landcover in factors_20230601\.tif has 100 % of its pixels in classes the model "
+         r"was not trained on \(1, 2, 3\); the model knows the classes 10, 20, 30"),
+
+    Case("downscale: output inside a zip given as /vsizip/", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "OUTPUT": f"/vsizip/{o}/results.zip/sm.tif"},
+         r"The output /vsizip/.*/results\.zip/sm\.tif is a GDAL virtual path or driver prefix .*; results are written "
+         r"as plain files\. Give a path on disk, e\.g\. .*/sm\.tif; nothing was written\."),
+    Case("validate: metrics path with a GDAL driver prefix (CSV:)", "validate",
+         lambda d, o: {"INPUT": d["estimate"], "REFERENCE": d["reference_ll"], "OUTPUT": f"CSV:{o}/metrics.csv"},
+         r"The output CSV:.*/metrics\.csv is a GDAL virtual path or driver prefix"),
+
+    Case("fetchgee: extent typed xmin,ymin,xmax,ymax", "fetchgee",
+         lambda d, o: {**FETCH, "EXTENT": "115.55,41.65,116.35,42.25 [EPSG:4326]", "OUTPUT": str(o / "gee")},
+         r"The extent's latitudes run from 42\.25 to 116\.35, beyond 90 degrees .* An extent is written "
+         r"xmin,xmax,ymin,ymax, both longitudes first"),
+    Case("align: several rasters joined by ',' in one value", "align",
+         lambda d, o: {"INPUTS": ",".join(d["scene"]["stacks"][:2]), "REFERENCE": d["scene"]["stacks"][0],
+                       "OUTPUT": str(o / "f.tif")},
+         r"'Factor rasters' \(INPUTS\) holds 2 file paths joined by ',' in one value; give each file as its own "
+         r"value: in qgis_process repeat --INPUTS=<file> once per file"),
+
+    Case("sampledata: a parameter name misspelt (N_DATE)", "sampledata",
+         lambda d, o: {"SIZE_KM": 20, "N_DATE": 1, "OUTPUT": str(o / "sample")},
+         r"Unknown parameter N_DATE \(did you mean N_DATES\?\) for smdownscale:sampledata; its parameters are SEED, "
+         r"SIZE_KM, N_DATES, .* An unknown name would be ignored and the default used instead"),
+
     # -- cases: end
 ]
 
@@ -1269,7 +1439,7 @@ def test_bad_input(case, inputs, input_files, fake_ee, qgis_process_results, run
 def test_matrix_covers_every_algorithm():
     assert len(CASES) >= 30
     assert {c.alg for c in CASES} == {"sampledata", "align", "screen", "train", "downscale", "validate", "fetchgee",
-                                      "importsmap", *MODELS}
+                                      "downscalegee", "importsmap", *MODELS}
 
 
 @pytest.mark.bad_input("manifest: entry pointing outside its folder (engine)")

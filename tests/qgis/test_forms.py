@@ -366,3 +366,13 @@ def test_batch_dialog_keeps_qgis_own_widgets_and_values(plugin, dialog_iface, qg
         assert (columns["SOIL_MOISTURE"].parameterValue(), columns["FACTORS"].parameterValue()) == (smap, stacks)
     finally:
         dialog.close()
+
+
+@pytest.mark.parametrize("alg_id", ["align", "downscale"])
+def test_raster_outputs_offer_geotiff_only(plugin, alg_id):
+    # the save dialog offered every GDAL format (.jpg, .nc, .gpkg, ...) for files that are always GeoTIFF
+    alg = QgsApplication.processingRegistry().algorithmById(f"smdownscale:{alg_id}")
+    for definition in alg.destinationParameterDefinitions():
+        if definition.type() == "rasterDestination":
+            assert definition.defaultFileExtension() == "tif"
+            assert definition.createFileFilter() == "TIF files (*.tif);;TIFF files (*.tiff);;All files (*.*)"

@@ -57,13 +57,19 @@ def test_window_zero_or_no_neighbours_fills_from_cell_means(run, scene, tmp_path
         assert (q[HOLE] == 2).all() and (q == 4).sum() == 0
 
 
-def test_window_beyond_the_neighbour_leaves_cell_means(run, scene, tmp_path):
-    qual = str(tmp_path / "q.tif")
-    run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS: scene["stack"], A.SOIL_MOISTURE: scene["smap"],
-                                  A.RESIDUAL_CORRECTION: 1, A.FILL_WINDOW_DAYS: 1,
-                                  A.NEIGHBOUR_FACTORS: [scene["neighbour"]], A.OUTPUT: str(tmp_path / "sm.tif"),
-                                  A.QUALITY: qual})
-    assert (gdal.Open(qual).ReadAsArray()[HOLE] == 2).all()  # 2023-06-03 is 2 days away
+@pytest.mark.bad_input("downscale: the only neighbouring stack beyond the window (processing.run)")
+def test_window_beyond_the_only_neighbour_is_refused(run, scene, tmp_path):
+    # 2023-06-03 is 2 days away: with a 1-day window the run used to fill from cell means, saying nothing
+    params = {A.MODEL: scene["model"], A.FACTORS: scene["stack"], A.SOIL_MOISTURE: scene["smap"],
+              A.RESIDUAL_CORRECTION: 1, A.NEIGHBOUR_FACTORS: [scene["neighbour"]], A.OUTPUT: str(tmp_path / "sm.tif"),
+              A.QUALITY: str(tmp_path / "q.tif")}
+    with pytest.raises(QgsProcessingException, match=r"None of the neighbouring factor stacks lies within the 1-day "
+                                                     r"temporal filling window of 2023-06-01 .*: their dates are "
+                                                     r"2023-06-03, the nearest 2 days away"):
+        run("smdownscale:downscale", {**params, A.FILL_WINDOW_DAYS: 1})
+    assert os.listdir(tmp_path) == []
+    run("smdownscale:downscale", {**params, A.FILL_WINDOW_DAYS: 2})  # the window reaches it
+    assert (gdal.Open(params[A.QUALITY]).ReadAsArray()[HOLE] == 4).all()
 
 
 @pytest.mark.bad_input("downscale: neighbouring factor stacks given with a time series")

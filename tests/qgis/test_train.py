@@ -77,7 +77,7 @@ def test_train_bad_inputs_leave_no_file(run, scene, tmp_path):
     out = str(tmp_path / "m.smdmodel")
     with pytest.raises(QgsProcessingException, match="2023-07-03 only among the soil moisture rasters"):
         run("smdownscale:train", {T.SOIL_MOISTURE: scene["sm"], T.FACTORS: scene["stacks"][:4], T.OUTPUT: out})
-    with pytest.raises(QgsProcessingException, match=r"lacks the factor\(s\) albedo that the model needs"):
+    with pytest.raises(QgsProcessingException, match=r"The factor\(s\) albedo chosen to train on are not bands of"):
         run("smdownscale:train", {T.SOIL_MOISTURE: scene["sm"], T.FACTORS: scene["stacks"],
                                   T.SELECTED_FACTORS: "ndvi,albedo", T.OUTPUT: out})
     os.makedirs(tmp_path / "few")

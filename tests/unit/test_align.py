@@ -578,3 +578,20 @@ def test_declared_scale_and_offset_are_applied(tmp_path):
     assert np.isnan(got[1][0, 0]) and np.isfinite(got[1]).sum() == 23
     np.testing.assert_allclose(got[1].ravel()[1:], ndvi.ravel()[1:] * 1e-4, atol=1e-6)
     assert gdal.Open(out).GetRasterBand(1).GetScale() in (None, 1.0)  # written as values: not scaled again
+
+
+@pytest.mark.bad_input("align: categorical factor name matching no input (a typo)")
+def test_categorical_name_matching_no_factor_is_refused(tmp_path):
+    # 'lc' for the band 'MCD12Q1_LC_Type1' left it continuous: class codes averaged bilinearly, without a word
+    rng = np.random.default_rng(6)
+    path = str(tmp_path / "MCD12Q1_LC_Type1_2023-06-01.tif")
+    raster.write_raster(path, SRC, rng.choice([1.0, 2.0, 5.0], (60, 60)))
+    target = _inner_laea_grid(40.0)
+    out = str(tmp_path / "out.tif")
+    with pytest.raises(InputError, match=r"^The categorical factor name\(s\) lc match no factor of the inputs \(their "
+                                         r"names: MCD12Q1_LC_Type1\)\. Write the names as listed"):
+        align.align_rasters([path], target, out, categorical={"lc", "landcover"})
+    assert not os.path.exists(out)
+    # the form's default 'landcover' may match nothing; the right name makes the band categorical
+    res = align.align_rasters([path], target, out, categorical={"landcover", "mcd12q1_lc_type1"})
+    assert res.kinds == ["categorical"] and set(np.unique(raster.read_all(out)[0]).tolist()) == {1.0, 2.0, 5.0}

@@ -178,7 +178,9 @@ def test_coarse_pairs_too_few_samples(tmp_path):
 
 def test_coarse_pairs_missing_factor_and_disjoint_rasters(tmp_path):
     sc = make_scene(str(tmp_path), dates=DATES[:1])
-    with pytest.raises(InputError, match=r"lacks the factor\(s\) albedo"):
+    with pytest.raises(InputError, match=r"^The factor\(s\) albedo chosen to train on are not bands of the "
+                                         r"factor stack factors_20230601\.tif \(its bands: ndvi, lst_day, "
+                                         r"landcover\)\. Write"):
         coarse_pairs(sc["sm"], sc["stacks"], factors=["ndvi", "albedo"])
     far = ease_grid(12, 10, col0=100, row0=100)
     raster.write_raster(str(tmp_path / "far_20230601.tif"), far, np.full((10, 12), 0.2))
@@ -200,6 +202,18 @@ def test_stacks_of_dates_with_other_factor_names_are_named_as_such(tmp_path):
         coarse_pairs(sc["sm"], sc["stacks"])
     with pytest.raises(InputError, match=expect):
         fine_pairs(sc["sm"], sc["stacks"])
+
+
+@pytest.mark.bad_input("train: chosen factors misspelt (NDVI, lst) (engine)")
+def test_chosen_factors_misspelt_name_the_band_meant(tmp_path):
+    sc = make_scene(str(tmp_path), dates=DATES[:1])
+    for pairs in (coarse_pairs, fine_pairs):
+        with pytest.raises(InputError, match=r"^The factor\(s\) NDVI, lst chosen to train on are not bands of the "
+                                             r"factor stack factors_20230601\.tif \(its bands: ndvi, lst_day, "
+                                             r"landcover; did you mean ndvi for NDVI, lst_day for lst\?\)\. Write each "
+                                             r"factor as its band name, exactly as screen's "
+                                             r"'Selected factors' lists them"):
+            pairs(sc["sm"], sc["stacks"], ["NDVI", "lst", "landcover"])
 
 
 def test_coarse_pairs_all_nodata_soil_moisture(tmp_path):

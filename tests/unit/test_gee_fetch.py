@@ -496,3 +496,29 @@ def test_cancel_while_waiting_cancels_every_export_task(fake, tmp_path):
         _run(fake, tmp_path, export="drive", step="monthly", end="2023-06-30", wait_exports=True,
              export_poll=0.01, is_canceled=cancel_after_start)
     assert len(fake.requests_to("cancel")) == len(fake.operations) == 2
+
+
+@pytest.mark.bad_input("fetchgee: a lon/lat extent labelled with a projected CRS (engine)")
+def test_degrees_labelled_with_a_projected_crs_are_refused():
+    # 115.55..116.35 x 41.65..42.25 read as EPSG:3857 metres is a 0.8 m x 0.6 m patch in the Gulf of Guinea
+    for crs in ("EPSG:3857", "EPSG:32650"):
+        with pytest.raises(InputError, match=rf"^The area \(115\.55, 41\.65, 116\.35, 42\.25\) is given in {crs}, a "
+                                             r"projected CRS, so it covers only 0\.8 m x 0\.6 m; its numbers look like "
+                                             r"longitudes and latitudes\. Give the extent in EPSG:4326"):
+            area_geometry((115.55, 41.65, 116.35, 42.25, crs))
+    square = {"type": "Polygon", "coordinates": [[[115.5, 41.5], [116.5, 41.5], [116.5, 42.5], [115.5, 41.5]]]}
+    with pytest.raises(InputError, match=r"or assign the area layer its real CRS"):
+        area_geometry(square, "EPSG:3857")
+    # the same numbers in degrees, and a real metre extent near the origin, are areas
+    assert area_geometry((115.55, 41.65, 116.35, 42.25, "EPSG:4326"))[0].GetArea() == pytest.approx(0.48)
+    assert area_geometry((0.0, 0.0, 5000.0, 5000.0, "EPSG:3857"))[0].GetArea() == pytest.approx(25e6)
+
+
+@pytest.mark.bad_input("fetchgee: extent typed xmin,ymin,xmax,ymax (latitudes beyond 90)")
+def test_extent_with_latitudes_beyond_90_names_the_order():
+    # '115.55,41.65,116.35,42.25 [EPSG:4326]' read as xmin,xmax,ymin,ymax: latitudes 42.25..116.35; the error was
+    # PROJ's ("Full reprojection failed ... OGR_ENABLE_PARTIAL_REPROJECTION"), naming no fix
+    with pytest.raises(InputError, match=r"^The extent's latitudes run from 42\.25 to 116\.35, beyond 90 degrees \(its "
+                                         r"longitudes from 41\.65 to 115\.55\)\. An extent is written xmin,xmax,ymin,"
+                                         r"ymax, both longitudes first"):
+        area_geometry((41.65, 42.25, 115.55, 116.35, "EPSG:4326"))

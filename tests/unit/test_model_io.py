@@ -7,6 +7,7 @@ import json
 import os
 import pathlib
 import pickle
+import re
 import zipfile
 
 import numpy as np
@@ -188,6 +189,7 @@ def test_function_and_type_nodes_outside_allowlist_are_refused(tmp_path):
         load_model(evaltype)
 
 
+@pytest.mark.bad_input("downscale: a plain pickle given as the model (engine)")
 def test_plain_pickle_is_refused_and_not_executed(tmp_path):
     marker = tmp_path / "marker"
     path = tmp_path / "model.smdmodel"
@@ -199,6 +201,20 @@ def test_plain_pickle_is_refused_and_not_executed(tmp_path):
     assert not marker.exists()
     pickle.loads(path.read_bytes())  # control: the payload is live
     assert marker.exists()
+
+
+@pytest.mark.bad_input("downscale: an empty (0-byte) model file or an empty zip (engine)")
+def test_empty_model_file_and_empty_zip(tmp_path):
+    zero = tmp_path / "zero.smdmodel"
+    zero.write_bytes(b"")
+    empty_zip = tmp_path / "empty.smdmodel"
+    zipfile.ZipFile(empty_zip, "w").close()
+    for path, why in ((zero, "not a zip archive"), (empty_zip, "no skops schema inside")):
+        for read in (load_model, read_meta):
+            with pytest.raises(ModelFileError, match=rf"^{re.escape(str(path))} is not a smdownscale model file "
+                                                     rf"\({why}\)\. Choose a \.smdmodel file written by "
+                                                     r"smdownscale:train\.$"):
+                read(str(path))
 
 
 def test_text_zip_truncated_and_corrupt_files(tmp_path):
@@ -234,6 +250,7 @@ def test_text_zip_truncated_and_corrupt_files(tmp_path):
         load_model(str(tmp_path / "missing.smdmodel"))
 
 
+@pytest.mark.bad_input("downscale: a skops file of a foreign estimator given as the model (engine)")
 def test_skops_file_without_our_metadata(tmp_path):
     x, y = _xy()
     path = str(tmp_path / "bare.skops")

@@ -8,7 +8,15 @@ import re
 import pytest
 
 from smdownscale.algorithms.errors import InputError
-from smdownscale.algorithms.paths import FolderOutput, check_apart, file_of, folder_files, same_file
+from smdownscale.algorithms.paths import (
+    GEOTIFF,
+    FolderOutput,
+    check_apart,
+    check_file_name,
+    file_of,
+    folder_files,
+    same_file,
+)
 
 
 @pytest.fixture
@@ -139,3 +147,32 @@ def test_folder_output_patterns(files):
     # the same name in another folder is no clash
     check_apart({"OUTPUT_FOLDER": FolderOutput(str(base / "out"), ["sm_1km_series.csv"], patterns=["sm_1km_*.tif"])},
                 {"SOIL_MOISTURE_SERIES": [named]})
+
+
+# -- file destinations name a file of the type written ----------------------------------------------
+
+@pytest.mark.parametrize("name, fragment", [
+    pytest.param("sm.jpg", r"is written as a GeoTIFF file, but its name ends in \.jpg; give a name ending in \.tif, "
+                           r"such as .*/sm\.tif; nothing was written\.",
+                 marks=pytest.mark.bad_input("engine: GeoTIFF output named .jpg"), id="jpg"),
+    pytest.param("sm.gpkg", r"its name ends in \.gpkg; give a name ending in \.tif",
+                 marks=pytest.mark.bad_input("engine: GeoTIFF output named .gpkg"), id="gpkg"),
+    pytest.param("sm_1km", r"its name has no extension; give a name ending in \.tif, such as .*/sm_1km\.tif",
+                 marks=pytest.mark.bad_input("engine: GeoTIFF output without extension"), id="no-extension"),
+    pytest.param("out/", r"\(.*out/\) is a folder, not a file name; give a file name such as .*/out/<name>\.tif",
+                 marks=pytest.mark.bad_input("engine: output path ending in '/'"), id="trailing-slash"),
+])
+def test_check_file_name_refuses_other_types_and_folders(tmp_path, name, fragment):
+    with pytest.raises(InputError, match=fragment):
+        check_file_name("raster", str(tmp_path / name) + ("/" if name.endswith("/") else ""), *GEOTIFF)
+
+
+def test_check_file_name_accepts_the_type_written_in_any_case(tmp_path):
+    for name in ("sm.tif", "SM.TIF", "sm.tiff", "sm.v2.tif"):
+        check_file_name("raster", str(tmp_path / name), *GEOTIFF)  # no error
+    (tmp_path / "results.tif").mkdir()
+    with pytest.raises(InputError, match=r"results\.tif\) is a folder, not a file name"):
+        check_file_name("raster", str(tmp_path / "results.tif"), *GEOTIFF)
+    with pytest.raises(InputError, match=r"written as a CSV file, but its name ends in \.xlsx; give a name ending in "
+                                         r"\.csv, such as .*/metrics\.csv"):
+        check_file_name("metrics", str(tmp_path / "metrics.xlsx"), ("csv",), "CSV")

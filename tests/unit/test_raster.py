@@ -1,5 +1,6 @@
 import datetime as dt
 import os
+import re
 
 import numpy as np
 import pytest
@@ -157,3 +158,26 @@ def test_grid_size_is_checked_before_anything_is_written(tmp_path):
         coarse.check_size("The soil moisture raster smap.tif", max_pixels=raster.MAX_COARSE_PIXELS)
     with pytest.raises(InputError, match="defines an empty grid"):
         Grid(huge.crs_wkt, huge.transform, 0, 5).check_size("The reference")
+
+
+@pytest.mark.parametrize("name, suggested", [
+    pytest.param("/vsizip/{d}/results.zip/sm.tif", "{d}/sm.tif",
+                 marks=pytest.mark.bad_input("engine: output inside a zip given as /vsizip/"), id="vsizip"),
+    pytest.param("/vsimem/sm.tif", "~/sm.tif", marks=pytest.mark.bad_input("engine: output in /vsimem/"), id="vsimem"),
+    pytest.param("CSV:{d}/metrics.csv", "{d}/metrics.csv",
+                 marks=pytest.mark.bad_input("engine: output with a GDAL driver prefix (CSV:)"), id="driver-prefix"),
+])
+def test_virtual_and_prefixed_output_paths_are_refused_and_nothing_is_created(tmp_path, monkeypatch, name, suggested):
+    # they used to become folders named '/vsizip', '/vsimem' or 'CSV:' on disk, the result written inside
+    monkeypatch.chdir(tmp_path)
+    roots = {p: os.path.exists(p) for p in ("/vsizip", "/vsimem")}
+    path = name.format(d=tmp_path)
+    shown = os.path.expanduser(suggested) if suggested.startswith("~") else suggested.format(d=tmp_path)
+    with pytest.raises(InputError, match=rf"^The output {re.escape(path)} is a GDAL virtual path or driver prefix "
+                                         rf".*Give a path on disk, e\.g\. {re.escape(shown)}; nothing was written\.$"):
+        raster.check_output_path(path)
+    with pytest.raises(InputError, match="is a GDAL virtual path or driver prefix"):
+        with raster.atomic_path(path):
+            pass
+    assert os.listdir(tmp_path) == []
+    assert {p: os.path.exists(p) for p in roots} == roots

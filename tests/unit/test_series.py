@@ -250,7 +250,7 @@ def _station_observations(estimates, evil: str):
             y = grid.transform[3] + (row + 0.5) * grid.transform[5]
             lon, lat, _ = ct.TransformPoint(x, y)
             obs.append(Observation(name, lon, lat, wkt, day, float(values[row, col]) - offset))
-    obs.append(Observation("B", 116.0, 43.5, wkt, dt.date(2023, 5, 1), 0.2))  # a day without estimate
+    obs.append(Observation("B", obs[-1].x, obs[-1].y, wkt, dt.date(2023, 5, 1), 0.2))  # a day without estimate
     return obs
 
 

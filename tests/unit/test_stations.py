@@ -481,3 +481,66 @@ def test_csv_coordinates_with_units_in_the_name(tmp_path):
                "S1,0.3,116.1,42.1,2023-06-01,0.21\n")
     obs = read_csv(p)
     assert (obs[0].station, obs[0].x, obs[0].y, obs[0].value) == ("S1", 116.1, 42.1, 0.21)
+
+
+@pytest.mark.bad_input("validate: station table giving one id at two places (engine)")
+def test_one_station_id_at_two_places_is_refused(tmp_path):
+    p = _write(tmp_path / "s.csv", "station,lon,lat,date,value\nA,116.0,42.0,2023-06-01,0.2\n"
+                                   "A,116.2,42.1,2023-06-02,0.3\n")
+    with pytest.raises(InputError, match=r"Station 'A' is given at two places, 19\.9 km apart: \(longitude 116\.00000, "
+                                         r"latitude 42\.00000\) on 2023-06-01 and \(longitude 116\.20000, latitude "
+                                         r"42\.10000\) on 2023-06-02\. One id must mean one place"):
+        daily_means(read_csv(p))
+
+
+def test_one_station_a_few_metres_apart_stays_one_station(tmp_path):
+    # sensors of one station whose positions differ in the last decimals (ISMN metadata does that)
+    p = _write(tmp_path / "s.csv", "station,lon,lat,date,value\nA,116.0,42.0,2023-06-01,0.2\n"
+                                   "A,116.0003,42.0002,2023-06-01,0.3\n")
+    (one,) = daily_means(read_csv(p))
+    assert (one.station, one.x, one.y, one.value) == ("A", 116.0, 42.0, pytest.approx(0.25))
+
+
+@pytest.mark.parametrize("name, encode", [
+    pytest.param("unicode.txt", lambda t: b"\xff\xfe" + t.replace(",", "\t").encode("utf-16-le"),
+                 marks=pytest.mark.bad_input("validate: station table saved as Excel 'Unicode Text' (UTF-16)"),
+                 id="utf16-tab"),
+    pytest.param("excel.csv", lambda t: ("sep=;\r\n" + t.replace(",", ";")).encode("utf-8"),
+                 marks=pytest.mark.bad_input("validate: station table with Excel's 'sep=;' first line"), id="sep-line"),
+])
+def test_excel_station_tables_are_read(tmp_path, name, encode):
+    # both used to be refused with "found columns: ÿþs" / "found columns: sep=": a header the user never wrote
+    text = "station,lon,lat,date,value\r\nA,116.0,42.0,2023-06-01,0.21\r\nB,116.5,42.25,2023-06-01,0.3\r\n"
+    path = tmp_path / name
+    path.write_bytes(encode(text))
+    obs = read_csv(str(path))
+    assert [(o.station, o.x, o.y, o.date, o.value) for o in obs] == [("A", 116.0, 42.0, D1, 0.21),
+                                                                      ("B", 116.5, 42.25, D1, 0.3)]
+    only = tmp_path / "only.csv"
+    only.write_text("sep=;\n")
+    with pytest.raises(InputError, match=r"only\.csv holds only its 'sep=' line"):
+        read_csv(str(only))
+
+
+@pytest.mark.parametrize("rows, fragment", [
+    pytest.param("", r"^The station table s\.csv holds no soil moisture value \(every value is empty or missing\)\.$",
+                 marks=pytest.mark.bad_input("validate: station table with only its header row"), id="header-only"),
+    pytest.param("A,42.0,116.0,2023-06-01,0.21\n", r"^s\.csv, row 2: invalid station coordinates: latitude 116 is "
+                 r"outside -90 to 90 \(longitude 42, latitude 116\)\. Longitude and latitude look swapped\.$",
+                 marks=pytest.mark.bad_input("validate: station longitude and latitude swapped"), id="swapped"),
+    pytest.param("A,440500,4622500,2023-06-01,0.21\n", r"^s\.csv, row 2: invalid station coordinates: latitude "
+                 r"4\.6225e\+06 is outside -90 to 90 and longitude 440500 is outside -180 to 180 .* Give the station's "
+                 r"position in degrees or remove the row\.$",
+                 marks=pytest.mark.bad_input("validate: projected station coordinates in the lon/lat columns"),
+                 id="projected"),
+    pytest.param("A,116.0,42.0,2023-06-01,21.5\n", r"^s\.csv, row 2: soil moisture 21\.5 is outside 0-1 m3/m3\. The "
+                 r"values look like percent: divide them by 100\.$",
+                 marks=pytest.mark.bad_input("validate: station soil moisture in percent"), id="percent"),
+    pytest.param("A,116.0,42.0,2023-06-01,-0.21\n", r"^s\.csv, row 2: soil moisture -0\.21 is outside 0-1 m3/m3\. "
+                 r"Remove the row or mark it as missing",
+                 marks=pytest.mark.bad_input("validate: negative station soil moisture"), id="negative"),
+])
+def test_station_table_mistakes_are_named(tmp_path, rows, fragment):
+    path = _write(tmp_path / "s.csv", "station,lon,lat,date,value\n" + rows)
+    with pytest.raises(InputError, match=fragment):
+        read_csv(path)

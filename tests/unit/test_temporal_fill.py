@@ -826,3 +826,21 @@ def test_a_date_that_replaced_an_observed_input_of_a_derived_factor_is_credited(
     near_bit, far_bit = bits["f_20230609.tif"], bits["f_20230606.tif"]
     assert int(fill.origin[0, 0, a[1]]) == near_bit | far_bit  # lst_diff: lst_day from near, lst_night from far
     assert int(fill.origin[1, 0, a[1]]) == near_bit  # lst_day itself from the nearer date
+
+
+@pytest.mark.bad_input("downscale: every neighbouring stack outside the temporal filling window")
+def test_neighbours_all_outside_the_window_are_refused(tmp_path, model, scene):
+    # filling used to be silently off: stacks of 2023-06-01 and 2023-06-20 given with a 3-day window around 06-10
+    path, _ = model
+    target, others = scene
+    out = str(tmp_path / "sm.tif")
+    with pytest.raises(InputError, match=r"^None of the neighbouring factor stacks lies within the 3-day temporal "
+                                         r"filling window of 2023-06-10 \(the date of factors_20230610\.tif\): their "
+                                         r"dates are 2023-06-01, 2023-06-20, the nearest 9 days away\. Give stacks"):
+        downscale(path, target, out, residual="none", neighbours=[others["20230601"], others["20230620"]],
+                  fill_window_days=3)
+    assert not os.path.exists(out)
+    # one neighbour inside the window is enough (the others are simply not consulted)
+    downscale(path, target, out, residual="none", neighbours=[others["20230601"], others["20230608"]],
+              fill_window_days=3)
+    assert os.path.exists(out)

@@ -593,3 +593,16 @@ def test_auto_keeps_rf_unless_another_model_transfers_better_beyond_the_fold_spr
     del per_model["svr"]
     pick = train_mod._rank_by_transfer(per_model, ("rf", "extratrees"), pairs, 4, 4, 0, 1, lambda: False)
     assert pick == "extratrees"
+
+
+@pytest.mark.bad_input("train: soil moisture of one value everywhere (a fill value, a failed export)")
+def test_soil_moisture_of_one_value_is_refused(tmp_path):
+    # trained before, with a cross-validation R of nan and an RMSE of 0 reported as a result
+    scene = make_scene(str(tmp_path / "s"), sm_func=lambda m: np.full(m["ndvi"].shape, 0.25), dates=DATES[:2])
+    out = str(tmp_path / "m.smdmodel")
+    for mode in ("coarse", "paper"):
+        with pytest.raises(InputError, match=r"^Every soil moisture value paired for training is 0\.25 \(\d+ samples "
+                                             r"over 2 date\(s\), from smap_20230601\.tif, smap_20230609\.tif\): a "
+                                             r"model cannot learn anything from one value\."):
+            train_model(TrainRequest(scene["sm"], scene["stacks"], out, "rf", cv_folds=2, training_mode=mode))
+    assert not os.path.exists(out)

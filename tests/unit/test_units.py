@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -13,6 +14,7 @@ from smdownscale.algorithms.downscale import downscale
 from smdownscale.algorithms.errors import InputError
 from smdownscale.algorithms.raster import read_all, write_raster
 from smdownscale.algorithms.screen import screen_factors
+from smdownscale.algorithms.series import validate_series
 from smdownscale.algorithms.stations import read_csv
 from smdownscale.algorithms.train import TrainRequest, train_model
 from smdownscale.algorithms.units import SmReading, check_soil_moisture
@@ -327,6 +329,7 @@ def test_downscale_refuses_lst_with_cloud_gaps_as_zero(kelvin, tmp_path):
     assert not (tmp_path / "sm.tif").exists()
 
 
+@pytest.mark.bad_input("downscale: land cover of another product or legend than in training")
 def test_downscale_refuses_land_cover_of_another_legend(kelvin, tmp_path):
     # the model learnt classes 10/20/30; the stack's land cover comes from a product coded 1/2/3
     scene, model, _ = kelvin
@@ -338,6 +341,7 @@ def test_downscale_refuses_land_cover_of_another_legend(kelvin, tmp_path):
                                          r"pixels in classes the model was not trained on \(1, 2, 3\); the model knows "
                                          r"the classes 10, 20, 30\. It was probably trained on another land cover"):
         downscale(model, other, str(tmp_path / "sm.tif"), scene["sm"][0])
+    assert not os.path.exists(tmp_path / "sm.tif")
     # a class of its own on a few pixels is no other legend
     stack = read_all(scene["stacks"][0], dtype=np.float64)
     stack[2, :2] = 40.0
@@ -464,3 +468,70 @@ def test_one_wet_cell_in_a_small_window_is_no_unit_error():
     values[[3, 11]] = 1.02
     with pytest.raises(InputError, match=r"The soil moisture raster smap_small\.tif is not in m3/m3"):
         check_soil_moisture(values, "smap_small.tif")
+
+
+# -- a factor stack where soil moisture belongs ------------------------------------------------------
+
+@pytest.mark.bad_input("train: factor stacks given as the SMAP rasters (engine)")
+def test_train_refuses_factor_stacks_as_soil_moisture(tmp_path):
+    # NDVI (0.1-0.8) passes every units check: without the band names the model would learn ndvi from ndvi
+    scene = make_scene(str(tmp_path / "s"), dates=DATES2)
+    with pytest.raises(InputError, match=r"^The soil moisture raster factors_20230601\.tif is a factor stack \(bands: "
+                                         r"ndvi, lst_day, landcover\), not soil moisture; its band 1 would be read as "
+                                         r"m3/m3\. Give the soil moisture raster here"):
+        train_model(TrainRequest(scene["stacks"], scene["stacks"], str(tmp_path / "m.smdmodel"), "cart", cv_folds=0))
+    assert not (tmp_path / "m.smdmodel").exists()
+
+
+@pytest.mark.bad_input("validate: a factor stack as the estimate (engine)")
+def test_validate_refuses_a_factor_stack_as_estimate_reference_or_baseline(tmp_path):
+    scene = make_scene(str(tmp_path / "s"), dates=DATES2[:1])
+    stack, smap = scene["stacks"][0], scene["sm"][0]
+    single = write_raster(str(tmp_path / "lst_day_20230601.tif"), scene["fine"], read_all(stack)[1], names=["lst_day"])
+    copy = write_raster(str(tmp_path / "copy" / "smap_20230601.tif"), scene["coarse"], read_all(smap)[0],
+                        names=["sm_surface"])
+    for kwargs, role in (({"estimate": stack, "reference": smap}, "estimate"),
+                         ({"estimate": smap, "reference": stack}, "reference"),
+                         ({"estimate": smap, "reference": copy, "baseline": stack}, "baseline"),
+                         ({"estimate": single, "reference": smap}, "estimate")):
+        with pytest.raises(InputError, match=rf"^The {role} \w+_20230601\.tif is a factor stack \(bands: "):
+            validate(**kwargs, output_csv=str(tmp_path / "v.csv"))
+    assert not (tmp_path / "v.csv").exists()
+    # the SMAP raster (band 'sm_surface') is soil moisture
+    assert validate(smap, copy, output_csv=str(tmp_path / "v.csv"))["reference"]["r"] == pytest.approx(1.0)
+
+
+@pytest.mark.bad_input("validate: the estimate given as its own reference")
+def test_validate_refuses_the_estimate_as_its_own_reference(tmp_path, monkeypatch):
+    # the same layer picked twice reported R 1, RMSE 0 as a result
+    scene = make_scene(str(tmp_path / "s"), dates=DATES2[:1])
+    smap = scene["sm"][0]
+    monkeypatch.chdir(tmp_path / "s")
+    for reference in (smap, "./smap_20230601.tif", os.path.join("..", "s", "smap_20230601.tif")):
+        with pytest.raises(InputError, match=r"^The reference .*smap_20230601\.tif is the estimate itself \(.*"
+                                             r"smap_20230601\.tif\): the comparison would be perfect"):
+            validate(smap, reference, output_csv=str(tmp_path / "v.csv"))
+        with pytest.raises(InputError, match=r"is the estimate itself"):
+            validate_series([smap], [reference], output_csv=str(tmp_path / "v.csv"))
+    assert not (tmp_path / "v.csv").exists()
+
+
+@pytest.mark.bad_input("downscale: output path naming an existing folder (engine)")
+def test_downscale_refuses_a_folder_or_another_type_as_output_before_predicting(tmp_path):
+    # a folder used to be found out only when the finished file was moved into place (IsADirectoryError)
+    scene = make_scene(str(tmp_path / "s"), dates=DATES2[:1])
+    model = str(tmp_path / "m.smdmodel")
+    train_model(TrainRequest(scene["sm"], scene["stacks"], model, "cart", cv_folds=0))
+    (tmp_path / "out").mkdir()
+    cases = ((str(tmp_path / "out"), r"The output .*/out is a folder, not a file name"),
+             (str(tmp_path / "out" / "sm.tif") + "/", r"The output .*/out/sm\.tif/ is a folder, not a file name"),
+             (str(tmp_path / "out" / "sm.nc"), r"The output raster \(.*sm\.nc\) is written as a GeoTIFF file, but its "
+                                               r"name ends in \.nc"))
+    for output, fragment in cases:
+        with pytest.raises(InputError, match=fragment):
+            downscale(model, scene["stacks"][0], output, scene["sm"][0])
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []
+    quality = str(tmp_path / "out" / "quality.jpg")
+    with pytest.raises(InputError, match=r"The output quality raster \(.*quality\.jpg\) is written as a GeoTIFF"):
+        downscale(model, scene["stacks"][0], str(tmp_path / "out" / "sm.tif"), scene["sm"][0], quality=quality)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []
