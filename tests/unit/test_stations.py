@@ -529,8 +529,9 @@ def test_excel_station_tables_are_read(tmp_path, name, encode):
                  r"outside -90 to 90 \(longitude 42, latitude 116\)\. Longitude and latitude look swapped\.$",
                  marks=pytest.mark.bad_input("validate: station longitude and latitude swapped"), id="swapped"),
     pytest.param("A,440500,4622500,2023-06-01,0.21\n", r"^s\.csv, row 2: invalid station coordinates: latitude "
-                 r"4\.6225e\+06 is outside -90 to 90 and longitude 440500 is outside -180 to 180 .* Give the station's "
-                 r"position in degrees or remove the row\.$",
+                 r"4\.6225e\+06 is outside -90 to 90 and longitude 440500 is outside -180 to 180 .* They look like "
+                 r"projected coordinates \(metres\), not degrees: give their CRS .* or convert them to longitude and "
+                 r"latitude\.$",
                  marks=pytest.mark.bad_input("validate: projected station coordinates in the lon/lat columns"),
                  id="projected"),
     pytest.param("A,116.0,42.0,2023-06-01,21.5\n", r"^s\.csv, row 2: soil moisture 21\.5 is outside 0-1 m3/m3\. The "
