@@ -2977,27 +2977,27 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <translation>验证</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="510" />
+            <location filename="../processing_provider/base.py" line="518" />
             <source>Canceled: no output was written.</source>
             <translation>已取消：未写出任何输出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="514" />
+            <location filename="../processing_provider/base.py" line="522" />
             <source>Out of memory; process a smaller extent or close other programs.</source>
             <translation>内存不足；请处理更小的范围或关闭其他程序。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="448" />
+            <location filename="../processing_provider/base.py" line="456" />
             <source>No value for '{}' ({}); give one.</source>
             <translation>“{}”（{}）没有值；请给定一个值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="433" />
+            <location filename="../processing_provider/base.py" line="441" />
             <source>'{}' ({}) is not a number (nan); give a finite value.</source>
             <translation>“{}”（{}）不是数值（nan）；请给定一个有限值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="435" />
+            <location filename="../processing_provider/base.py" line="443" />
             <source>'{}' ({}) is infinite ({}); give a finite value.</source>
             <translation>“{}”（{}）为无穷大（{}）；请给定一个有限值。</translation>
         </message>
@@ -3057,19 +3057,24 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <translation>{} 没有值；请给定文件或文件夹名称。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="481" />
+            <location filename="../processing_provider/base.py" line="489" />
             <source>'{}' ({}) holds {} file paths joined by '{}' in one value; give each file as its own value: in qgis_process repeat --{}=&lt;file&gt; once per file, in Python pass a list.</source>
             <translation>“{}”（{}）在一个值中包含 {} 个以“{}”连接的文件路径；请把每个文件作为单独的值给出：在 qgis_process 中每个文件重复一次 --{}=&lt;文件&gt;，在 Python 中传入列表。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="411" />
+            <location filename="../processing_provider/base.py" line="419" />
             <source>Unknown parameter {} (did you mean {}?) for smdownscale:{}; its parameters are {}. An unknown name would be ignored and the default used instead: correct its spelling.</source>
             <translation>未知参数 {}（是否想用 {}？），算法 smdownscale:{} 的参数为 {}。未知的名称会被忽略并改用默认值：请更正其拼写。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="414" />
+            <location filename="../processing_provider/base.py" line="422" />
             <source>Unknown parameter {} for smdownscale:{}; its parameters are {}. An unknown name would be ignored and the default used instead: correct its spelling.</source>
             <translation>未知参数 {}，算法 smdownscale:{} 的参数为 {}。未知的名称会被忽略并改用默认值：请更正其拼写。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/base.py" line="302" />
+            <source>{}: {} is a file inside an archive or a GDAL virtual path; smdownscale reads rasters from files on disk only (reading through an archive can write into it). Extract the raster to a GeoTIFF file (e.g. unzip it, or Export &gt; Save As in QGIS) and give that file.</source>
+            <translation>{}：{} 是压缩包内的文件或 GDAL 虚拟路径；smdownscale 只读取磁盘上的栅格文件（通过压缩包读取可能会写入压缩包）。请将栅格提取为 GeoTIFF 文件（例如解压，或在 QGIS 中使用 导出 &gt; 另存为）并给出该文件。</translation>
         </message>
     </context>
     <context>

@@ -132,19 +132,18 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
     def checkParameterValues(self, parameters, context):
         """QGIS's checks; when a raster given by path fails them, the engine's message naming the problem.
 
-        A number parameter given as NaN or infinity is refused first, by name, whatever QGIS makes of it.
+        A number parameter given as NaN or infinity, an unknown parameter name and a raster given as a GDAL virtual
+        path are refused first, whatever QGIS makes of them.
         """
-        not_finite = self._not_finite_number(parameters) or self._unknown_parameter(parameters)
-        if not_finite:
-            return False, not_finite
+        first = (self._not_finite_number(parameters) or self._unknown_parameter(parameters)
+                 or self._unloadable_layer_text(parameters, context))
+        if first:
+            return False, first
         ok, msg = super().checkParameterValues(parameters, context)
         if not ok:
             return False, (self._unopenable_raster(parameters) or self._missing_value(parameters)
                            or self._bad_destination_name(parameters)
                            or self._unacceptable_value(parameters, context) or msg)
-        unloadable = self._unloadable_layer_text(parameters, context)
-        if unloadable:
-            return False, unloadable
         # an output naming an input first (the worse mistake), then one naming a folder or another file type
         clash = self._destination_clash(parameters, context) or self._bad_destination_name(parameters)
         if clash:
@@ -287,17 +286,25 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
             label, text)
 
     def _unloadable_layer_text(self, parameters, context) -> str | None:
-        """A message for a raster given as a GDAL string QGIS accepts as text but cannot load (``/vsizip/...``,
-        ``GTIFF_RAW:...``): QGIS's own error would call the file missing."""
-        from qgis.core import QgsProcessingParameterRasterLayer
+        """A message for a raster given as a GDAL string: ``/vsizip/...`` and other virtual paths always (GDAL can
+        write statistics into the archive it reads, so an input would change), ``GTIFF_RAW:...`` where this QGIS
+        cannot load it (QGIS's own error would call the file missing)."""
+        from qgis.core import QgsProcessingParameterMultipleLayers, QgsProcessingParameterRasterLayer
 
         for definition in self.parameterDefinitions():
-            if not isinstance(definition, QgsProcessingParameterRasterLayer):
+            if not isinstance(definition, (QgsProcessingParameterRasterLayer, QgsProcessingParameterMultipleLayers)):
                 continue
             value = parameters.get(definition.name())
-            gdal_string = isinstance(value, str) and (value.lower().startswith("/vsi") or _GDAL_PREFIX.match(value))
-            if gdal_string and not self._loads(value, context):
-                return self._unloadable_message(f"'{definition.description()}' ({definition.name()})", value)
+            label = f"'{definition.description()}' ({definition.name()})"
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                if isinstance(item, str) and item.lower().startswith("/vsi"):
+                    return self.tr("{}: {} is a file inside an archive or a GDAL virtual path; smdownscale reads "
+                                   "rasters from files on disk only (reading through an archive can write into it). "
+                                   "Extract the raster to a GeoTIFF file (e.g. unzip it, or Export > Save As in QGIS) "
+                                   "and give that file.").format(label, item)
+                if isinstance(definition, QgsProcessingParameterRasterLayer) and isinstance(item, str) \
+                        and _GDAL_PREFIX.match(item) and not self._loads(item, context):
+                    return self._unloadable_message(label, item)
         return None
 
     # -- outputs never replace inputs ---------------------------------------------------------
