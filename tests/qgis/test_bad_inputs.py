@@ -1154,12 +1154,6 @@ CASES = [
                        "FILL_WINDOW_DAYS": -3, "NEIGHBOUR_FACTORS": [d["scene"]["stacks"][1]],
                        "OUTPUT": str(o / "sm.tif")},
          r"\(FILL_WINDOW_DAYS\) is -3; give a value from 0 to 366\."),
-    Case("align: raster inside a zip given as /vsizip/ text", "align",
-         lambda d, o: {"INPUTS": [f"/vsizip/{d['zipped_stack']}/factors_20230601.tif"],
-                       "REFERENCE": d["scene"]["stacks"][0], "OUTPUT": str(o / "f.tif")},
-         r"'Factor rasters' \(INPUTS\): /vsizip/.*factors_20230601\.zip/factors_20230601\.tif is a file inside an "
-         r"archive or a GDAL virtual path; smdownscale reads rasters from files on disk only \(reading through an "
-         r"archive can write into it\)\. Extract the raster to a GeoTIFF file"),
     Case("downscale: factor stack given with a GTIFF_RAW: prefix", "downscale",
          lambda d, o: {"MODEL": d["model"], "FACTORS": "GTIFF_RAW:" + d["scene"]["stacks"][0],
                        "SOIL_MOISTURE": d["scene"]["sm"][0], "OUTPUT": str(o / "sm.tif")},
@@ -1465,6 +1459,24 @@ def test_matrix_covers_every_algorithm():
     assert len(CASES) >= 30
     assert {c.alg for c in CASES} == {"sampledata", "align", "screen", "train", "downscale", "validate", "fetchgee",
                                       "downscalegee", "importsmap", *MODELS}
+
+
+@pytest.mark.bad_input("align: raster inside a zip given as /vsizip/ text")
+def test_raster_inside_a_zip_is_refused(inputs, run, tmp_path, reliability):
+    """Refused before QGIS loads it, the archive unchanged. Through processing.run only: qgis_process of QGIS 3.40
+    opens a layer given as text while it parses the command line, before any algorithm code runs, and GDAL then
+    writes its statistics into the archive."""
+    archive = tmp_path / "factors_20230601.zip"
+    shutil.copyfile(inputs["zipped_stack"], archive)
+    reliability.watch(str(archive), label="the archive")
+    out = tmp_path / "out" / "f.tif"
+    with pytest.raises(QgsProcessingException, match=r"'Factor rasters' \(INPUTS\): /vsizip/.*factors_20230601\.zip/"
+                       r"factors_20230601\.tif is a file inside an archive or a GDAL virtual path; smdownscale reads "
+                       r"rasters from files on disk only \(reading through an archive can write into it\)\. Extract "
+                       r"the raster to a GeoTIFF file"):
+        run("smdownscale:align", {"INPUTS": [f"/vsizip/{archive}/factors_20230601.tif"],
+                                  "REFERENCE": inputs["scene"]["stacks"][0], "OUTPUT": str(out)})
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []
 
 
 @pytest.mark.bad_input("manifest: entry pointing outside its folder (engine)")
