@@ -118,7 +118,7 @@ def reference_grid(reference_path: str | None = None, crs: str | None = None,
     ------
     InputError
         The grid is incomplete (no reference and no CRS, extent or resolution), the resolution is not
-        positive, the extent is empty, or a reference's resolution is reused in another CRS; also from
+        positive or is below 1 m in a projected CRS (typed in degrees), the extent is empty, or a reference's resolution is reused in another CRS; also from
         :func:`.raster.open_raster`.
     """
     ref: Grid | None = Grid.from_path(reference_path) if reference_path else None
@@ -148,6 +148,7 @@ def reference_grid(reference_path: str | None = None, crs: str | None = None,
     res = float(resolution)
     if not res > 0 or not math.isfinite(res):
         raise InputError(f"The resolution must be a positive number (got {resolution}).")
+    raster.check_resolution_units(res, srs, "The resolution (RESOLUTION)")
     xmin, ymin, xmax, ymax = (float(v) for v in extent)
     if not (xmax > xmin and ymax > ymin):
         raise InputError(f"The extent ({xmin}, {ymin}, {xmax}, {ymax}) is empty: give xmin < xmax and ymin < ymax.")

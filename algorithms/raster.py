@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import os
 import re
 import threading
@@ -20,6 +21,7 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from .errors import Canceled, InputError
+from .grids import NOMINAL_METRES_PER_DEGREE
 
 try:
     from osgeo import gdal_array
@@ -403,6 +405,101 @@ class Grid:
         a = self.extent
         b = other.extent_in(self.crs_wkt)
         return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+    @property
+    def units(self) -> str:
+        """The CRS's unit of length as people name it: 'degrees', 'metre', 'US survey foot', ..."""
+        srs = self.srs
+        if srs.IsGeographic():
+            return "degrees"
+        return srs.GetLinearUnitsName() or "CRS units"
+
+    @gdal_exceptions()
+    def ground_res(self) -> tuple[float, float]:
+        """The ground size of one pixel at the grid's centre, in metres (degrees converted at its latitude).
+
+        Returns
+        -------
+        tuple of float
+            (x, y) sides in metres: great-circle distances from the centre pixel to its neighbours; the nominal
+            size (CRS unit x pixel size, 111 319.49 m per degree) when the CRS cannot be transformed to lon/lat.
+        """
+        srs = self.srs
+        x0, dx, _rx, y0, _ry, dy = self.transform
+        unit = srs.GetLinearUnits() if srs.IsProjected() else NOMINAL_METRES_PER_DEGREE
+        nx, ny = abs(dx) * unit, abs(dy) * unit
+        cx, cy = x0 + dx * self.width / 2.0, y0 + dy * self.height / 2.0
+        try:
+            ct = osr.CoordinateTransformation(srs, srs_from_user("EPSG:4326"))
+            (lon0, lat0, _), (lon1, lat1, _), (lon2, lat2, _) = (ct.TransformPoint(x, y) for x, y in
+                                                                 ((cx, cy), (cx + dx, cy), (cx, cy + dy)))
+            gx, gy = ground_distance(lon0, lat0, lon1, lat1), ground_distance(lon0, lat0, lon2, lat2)
+        except (RuntimeError, InputError):
+            return nx, ny
+        if not (math.isfinite(gx) and math.isfinite(gy) and gx > 0 and gy > 0):
+            return nx, ny
+        return gx, gy
+
+
+#: The mean Earth radius (m), for ground distances.
+EARTH_RADIUS = 6371008.8
+
+
+def ground_distance(lon0: float, lat0: float, lon1: float, lat1: float) -> float:
+    """Great-circle distance in metres (haversine on the mean Earth sphere, ample for pixel sizes).
+
+    Parameters
+    ----------
+    lon0, lat0, lon1, lat1 : float
+        The two points, in degrees.
+
+    Returns
+    -------
+    float
+        The distance in metres.
+    """
+    p0, p1 = math.radians(lat0), math.radians(lat1)
+    a = (math.sin((p1 - p0) / 2) ** 2
+         + math.cos(p0) * math.cos(p1) * math.sin(math.radians(lon1 - lon0) / 2) ** 2)
+    return 2 * EARTH_RADIUS * math.asin(min(1.0, math.sqrt(a)))
+
+
+#: A pixel size below this many metres in a projected CRS was typed in degrees (no soil moisture product is that fine).
+SMALLEST_METRES = 1.0
+
+
+def check_resolution_units(resolution: float, srs: osr.SpatialReference, what: str) -> None:
+    """Refuse a pixel size in a projected CRS that is below 1 m: a value such as 0.01 was meant in degrees.
+
+    Such a grid would be refused as too large anyway, by a message that does not name the unit.
+
+    Parameters
+    ----------
+    resolution : float
+        The pixel size as given, in the CRS's units.
+    srs : osr.SpatialReference
+        The CRS it is in (a geographic CRS is not checked).
+    what : str
+        The parameter as the user gave it, e.g. "The fine resolution (FINE_RESOLUTION)".
+
+    Raises
+    ------
+    InputError
+        The CRS is projected and the pixel size is below :data:`SMALLEST_METRES`.
+    """
+    if not srs.IsProjected() or not resolution > 0:
+        return
+    metres = resolution * (srs.GetLinearUnits() or 1.0)
+    if metres >= SMALLEST_METRES:
+        return
+    name = srs.GetLinearUnitsName() or "CRS units"
+    units = "metres" if name.lower() in ("metre", "meter") else name
+    per_unit = srs.GetLinearUnits() or 1.0
+    as_degrees = resolution * NOMINAL_METRES_PER_DEGREE / per_unit
+    raise InputError(f"{what} is {resolution:g}, in the units of the target CRS ({units}): pixels of {metres:.3g} m. "
+                     f"{resolution:g} looks like a value in degrees ({resolution:g} degree is about "
+                     f"{as_degrees:.0f} {units}). Give the pixel size in {units}: about {1000.0 / per_unit:.0f} "
+                     "for 1 km.")
 
 
 def _north_up(grid: Grid, path: str) -> Grid:

@@ -370,17 +370,6 @@ def smap_grid(geom: ogr.Geometry, srs: osr.SpatialReference) -> Grid:
                                      -EASE_CELL), col1 - col0, row1 - row0)
 
 
-_EARTH_RADIUS = 6371008.8  # mean radius (m), for ground distances
-
-
-def _ground_distance(lon0: float, lat0: float, lon1: float, lat1: float) -> float:
-    """Great-circle distance in metres (haversine on the mean Earth sphere, ample for pixel sizes)."""
-    p0, p1 = math.radians(lat0), math.radians(lat1)
-    a = (math.sin((p1 - p0) / 2) ** 2
-         + math.cos(p0) * math.cos(p1) * math.sin(math.radians(lon1 - lon0) / 2) ** 2)
-    return 2 * _EARTH_RADIUS * math.asin(min(1.0, math.sqrt(a)))
-
-
 @dataclass(frozen=True)
 class PixelSize:
     """A grid's pixel in metres at the grid's centre: ground size along x and y, and Earth Engine's nominal
@@ -416,23 +405,8 @@ def pixel_size(grid: Grid) -> PixelSize:
         The ground sides along x and y and Earth Engine's nominal size, in metres.
     """
     srs = grid.srs
-    x0, dx, _rx, y0, _ry, dy = grid.transform
     unit = srs.GetLinearUnits() if srs.IsProjected() else NOMINAL_METRES_PER_DEGREE
-    nominal = abs(dx) * unit
-    wgs = osr.SpatialReference()
-    wgs.ImportFromEPSG(4326)
-    wgs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    cx, cy = x0 + dx * grid.width / 2.0, y0 + dy * grid.height / 2.0
-    try:
-        ct = osr.CoordinateTransformation(srs, wgs)
-        (lon0, lat0, _), (lon1, lat1, _), (lon2, lat2, _) = (ct.TransformPoint(x, y) for x, y in
-                                                             ((cx, cy), (cx + dx, cy), (cx, cy + dy)))
-        gx, gy = _ground_distance(lon0, lat0, lon1, lat1), _ground_distance(lon0, lat0, lon2, lat2)
-    except RuntimeError:
-        gx = gy = nominal
-    if not (math.isfinite(gx) and math.isfinite(gy) and gx > 0 and gy > 0):
-        gx = gy = nominal
-    return PixelSize(gx, gy, nominal)
+    return PixelSize(*grid.ground_res(), abs(grid.transform[1]) * unit)
 
 
 @raster.gdal_exceptions()
@@ -461,6 +435,7 @@ def fine_grid(coarse: Grid, target_crs: str, resolution: float) -> Grid:
     if not resolution or resolution <= 0 or not math.isfinite(resolution):
         raise InputError(f"The fine resolution must be a positive number (got {resolution}).")
     target = _srs(target_crs)
+    raster.check_resolution_units(resolution, target, "The fine resolution (FINE_RESOLUTION)")
     xmin, ymin, xmax, ymax = coarse.extent_in(target.ExportToWkt())
     cx, cy = (xmin + xmax) / 2.0, (ymin + ymax) / 2.0
     probe = Grid(target.ExportToWkt(), (cx, resolution, 0.0, cy, 0.0, -resolution), 1, 1)

@@ -1013,6 +1013,16 @@ CASES = [
                        "TARGET_EXTENT": "100,125,38,53 [EPSG:4326]", "RESOLUTION": 0.0001, "OUTPUT": str(o / "f.tif")},
          r"The target grid \(resolution 0\.0001 over the extent \(100, 38, 125, 53\)\) is a 250000 x 150000 pixel "
          r"grid of 0\.0001 degrees .*Check the resolution: it is in the units of the target CRS \(degrees\)"),
+    Case("align: RESOLUTION 0.01 (degrees) for a metric CRS", "align",
+         lambda d, o: {"INPUTS": [d["scene"]["stacks"][0]], "TARGET_CRS": "EPSG:32650",
+                       "TARGET_EXTENT": "100,125,38,53 [EPSG:4326]", "RESOLUTION": 0.01, "OUTPUT": str(o / "f.tif")},
+         r"The resolution \(RESOLUTION\) is 0\.01, in the units of the target CRS \(metres\): pixels of 0\.01 m\. "
+         r"0\.01 looks like a value in degrees \(0\.01 degree is about 1113 metres\)\. Give the pixel size in "
+         r"metres: about 1000 for 1 km\."),
+    Case("fetchgee: FINE_RESOLUTION 0.01 (degrees) for EPSG:6933", "fetchgee",
+         lambda d, o: {**FETCH, "FINE_RESOLUTION": 0.01, "OUTPUT": str(o / "gee")},
+         r"The fine resolution \(FINE_RESOLUTION\) is 0\.01, in the units of the target CRS \(metres\).* 0\.01 looks "
+         r"like a value in degrees .*Give the pixel size in metres: about 1000 for 1 km\."),
     Case("align: coarse reference far too large for a coarse grid", "align",
          lambda d, o: {"INPUTS": [d["scene"]["stacks"][0]], "REFERENCE": d["scene"]["stacks"][0],
                        "OUTPUT": str(o / "f.tif"), "COARSE_REFERENCE": d["huge_smap"],

@@ -108,6 +108,23 @@ def test_reference_grid_missing_pieces():
         align.reference_grid(crs="EPSG:4326", extent=(0, 0, 100, 60), resolution=0.0001)
 
 
+def test_reference_grid_resolution_typed_in_degrees_for_a_metric_crs():
+    # 0.01 for a UTM grid: the message names the unit and the value meant, not only the grid's size
+    with pytest.raises(InputError) as err:
+        align.reference_grid(crs="EPSG:32650", extent=(400000.0, 4500000.0, 500000.0, 4600000.0), resolution=0.01)
+    assert str(err.value) == (
+        "The resolution (RESOLUTION) is 0.01, in the units of the target CRS (metres): pixels of 0.01 m. 0.01 looks "
+        "like a value in degrees (0.01 degree is about 1113 metres). Give the pixel size in metres: about 1000 for "
+        "1 km.")
+    # a foot-based CRS: the suggestion is in feet
+    with pytest.raises(InputError, match=r"0\.5 looks like a value in degrees .*about 3281 for 1 km"):
+        align.reference_grid(crs="EPSG:2227", extent=(6000000.0, 2000000.0, 6100000.0, 2100000.0), resolution=0.5)
+    # 1 m and more pass (a small extent), and degrees in a geographic CRS are what it asks for
+    assert align.reference_grid(crs="EPSG:32650", extent=(400000.0, 4500000.0, 400100.0, 4500100.0),
+                                resolution=1.0).width == 100
+    assert align.reference_grid(crs="EPSG:4326", extent=(115.0, 41.0, 116.0, 42.0), resolution=0.01).width == 100
+
+
 # -- align_rasters: values --------------------------------------------------------------------------
 
 def test_linear_ramp_and_constant_survive_reprojection(tmp_path):

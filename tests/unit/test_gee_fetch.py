@@ -424,6 +424,12 @@ def test_grids_snap_numerically():
     assert fg.extent[2] == math.ceil(sm.extent[2] / 1000) * 1000
     with pytest.raises(InputError, match="not finer than SMAP's cells"):
         fine_grid(sm, "EPSG:6933", 10000.0)
+    # degrees typed for a metric CRS: named as such (before, the grid was refused as an area too large)
+    with pytest.raises(InputError, match=r"^The fine resolution \(FINE_RESOLUTION\) is 0\.01, in the units of the "
+                                         r"target CRS \(metres\): pixels of 0\.01 m\. 0\.01 looks like a value in "
+                                         r"degrees \(0\.01 degree is about 1113 metres\)\. Give the pixel size in "
+                                         r"metres: about 1000 for 1 km\.$"):
+        fine_grid(sm, "EPSG:6933", 0.01)
 
 
 # -- bad inputs: nothing is requested, nothing is written ---------------------------------------
