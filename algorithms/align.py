@@ -118,7 +118,8 @@ def reference_grid(reference_path: str | None = None, crs: str | None = None,
     ------
     InputError
         The grid is incomplete (no reference and no CRS, extent or resolution), the resolution is not
-        positive or is below 1 m in a projected CRS (typed in degrees), the extent is empty, or a reference's resolution is reused in another CRS; also from
+        positive or is below 1 m in a projected CRS (typed in degrees), the extent is empty, or a reference's
+        resolution is reused in another CRS; also from
         :func:`.raster.open_raster`.
     """
     ref: Grid | None = Grid.from_path(reference_path) if reference_path else None
