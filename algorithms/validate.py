@@ -241,6 +241,52 @@ def compare_reference(estimate: str, reference: str, resampling: str = "auto", p
     return res
 
 
+#: Fewer pairs than this give no meaningful correlation R (none from 1 pair, always +1 or -1 from 2).
+MIN_PAIRS_FOR_R = 3
+
+
+def few_pairs_notes(results: dict[str, dict], estimate: str, reference: str | None) -> list[str]:
+    """Warnings for the sources of a validation that compare fewer than :data:`MIN_PAIRS_FOR_R` pairs.
+
+    Parameters
+    ----------
+    results : dict[str, dict]
+        The metrics per source (:func:`validate`); 'reference' and 'stations' are looked at (one station on one
+        date is always 1 pair, so 'station:<id>' is not).
+    estimate : str
+        The estimate, named in the warning (with its size in pixels).
+    reference : str or None
+        The reference raster, named in the warning.
+
+    Returns
+    -------
+    list[str]
+        One warning per source with fewer pairs (none when every source has enough).
+    """
+    notes = []
+    for source in ("reference", "stations"):
+        res = results.get(source)
+        if not res or not 0 < int(res["n"]) < MIN_PAIRS_FOR_R:
+            continue
+        n = int(res["n"])
+        r = float(res["r"])
+        if source == "reference":
+            ds = gdal.OpenEx(estimate, gdal.OF_RASTER | gdal.OF_READONLY)
+            size = f"{ds.RasterXSize} x {ds.RasterYSize} pixels" if ds is not None else "small"
+            problem = (f"The estimate {os.path.basename(estimate)} ({size}) and the reference "
+                       f"{os.path.basename(str(reference))} have only {n} pixel pair(s) where both hold a value")
+            fix = "Validate an estimate of a larger area, or with a reference covering more of it"
+        else:
+            problem = (f"Only {n} station observation(s) fall on valid pixels of the estimate "
+                       f"{os.path.basename(estimate)}")
+            fix = "Add stations inside the estimate, or compare with a reference raster"
+        message = (f"{problem}: R needs at least {MIN_PAIRS_FOR_R} pairs (from 1 pair it cannot be computed, from 2 it "
+                   f"is always +1 or -1), so R ({'nan' if math.isnan(r) else f'{r:g}'}) says nothing, and MAE, RMSE "
+                   f"and bias rest on {n} value(s). {fix}.")
+        notes.append(message)
+    return notes
+
+
 def _dates_summary(dates: Sequence[dt.date]) -> str:
     ds = sorted(set(dates))
     if not ds:
@@ -408,7 +454,7 @@ def validate(estimate: str, reference: str | None = None, stations: Sequence[Obs
              is_canceled: IsCanceled = never_canceled,
              sink: Callable[[np.ndarray, np.ndarray], None] | None = None, ref_scale: float = 1.0,
              ref_nodata: float | None = None, baseline: str | None = None,
-             quality: str | None = None) -> dict[str, dict]:
+             quality: str | None = None, warn: Callable[[str], None] | None = None) -> dict[str, dict]:
     """Compare an estimate with a reference raster and/or station observations.
 
     Returns ``{source: metrics}`` with sources 'reference', 'stations' (pooled) and 'station:<id>';
@@ -442,6 +488,9 @@ def validate(estimate: str, reference: str | None = None, stations: Sequence[Obs
         How to read the reference.
     baseline, quality
         The coarse SMAP raster and the estimate's quality raster (see above), or None.
+    warn
+        Receives a warning when the reference comparison or the stations give fewer than :data:`MIN_PAIRS_FOR_R`
+        pairs (R cannot be computed from 1 pair and is always +1 or -1 from 2), or None.
 
     Returns
     -------
@@ -492,6 +541,9 @@ def validate(estimate: str, reference: str | None = None, stations: Sequence[Obs
         assert date is not None
         pairs = sample_stations(estimate, stations, date)
         results.update(station_metrics(pairs))
+    if warn is not None:
+        for note in few_pairs_notes(results, estimate, reference):
+            warn(note)
     if output_csv:
         write_metrics_csv(output_csv, results, estimate, date)
     if pairs_csv and pairs:

@@ -340,7 +340,8 @@ class ValidateAlgorithm(SmdAlgorithm):
                                   date=day, output_csv=output, reference_resampling=resampling, pairs_csv=pairs,
                                   progress=progress, is_canceled=is_canceled,
                                   sink=Sinks(sampler, error_map) if sampler else None, ref_scale=ref_scale,
-                                  ref_nodata=ref_nodata, baseline=baseline, quality=quality)
+                                  ref_nodata=ref_nodata, baseline=baseline, quality=quality,
+                                  warn=feedback.pushWarning)
 
         if "reference" in results:
             feedback.pushInfo(self.tr("Reference resampled onto the estimate's grid with '{}'.")

@@ -319,3 +319,47 @@ def test_an_estimate_stored_as_scaled_integers_is_compared_as_its_values(tmp_pat
         prow = {r["station"]: r for r in csv.DictReader(f)}
     assert float(prow["B"]["estimated"]) == pytest.approx(values[20, 10], abs=1e-6)
     assert prow["N"]["status"] == "nodata"
+
+
+def test_fewer_than_three_pairs_are_named_with_why_r_needs_three(tmp_path):
+    # an estimate of 1 x 1 pixel: n 1 and R nan, and now a warning saying why
+    one = Grid(UTM, (400000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), 1, 1)
+    est = write_raster(str(tmp_path / "sm_1km_20230601.tif"), one, np.array([[0.25]]))
+    ref = write_raster(str(tmp_path / "ref.tif"), GRID, np.full((H, W), 0.2))
+    notes = []
+    res = validate(est, reference=ref, warn=notes.append)["reference"]
+    assert res["n"] == 1 and math.isnan(res["r"])
+    assert notes == ["The estimate sm_1km_20230601.tif (1 x 1 pixels) and the reference ref.tif have only 1 pixel "
+                     "pair(s) where both hold a value: R needs at least 3 pairs (from 1 pair it cannot be computed, "
+                     "from 2 it is always +1 or -1), so R (nan) says nothing, and MAE, RMSE and bias rest on 1 "
+                     "value(s). Validate an estimate of a larger area, or with a reference covering more of it."]
+    # two pairs: R is +1 or -1 whatever the values
+    two = Grid(UTM, (400000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), 2, 1)
+    est2 = write_raster(str(tmp_path / "sm_1km_20230602.tif"), two, np.array([[0.25, 0.3]]))
+    ref2 = write_raster(str(tmp_path / "ref2.tif"), two, np.array([[0.1, 0.35]]))
+    notes.clear()
+    res = validate(est2, reference=ref2, warn=notes.append)["reference"]
+    assert res["n"] == 2 and res["r"] == pytest.approx(1.0)
+    assert len(notes) == 1 and "(2 x 1 pixels)" in notes[0] and "only 2 pixel pair(s)" in notes[0] \
+        and "so R (1) says nothing" in notes[0]
+
+
+def test_fewer_than_three_stations_are_named(tmp_path, estimate):
+    path, est = estimate
+    x, y = GRID.centers(0, GRID.height)
+    obs = [Observation("A", float(x[20, 20]), float(y[20, 20]), UTM, D1, 0.25)]
+    notes = []
+    res = validate(path, stations=obs, warn=notes.append)
+    assert res["stations"]["n"] == 1
+    assert notes == ["Only 1 station observation(s) fall on valid pixels of the estimate sm_1km_20230601.tif: R needs "
+                     "at least 3 pairs (from 1 pair it cannot be computed, from 2 it is always +1 or -1), so R (nan) "
+                     "says nothing, and MAE, RMSE and bias rest on 1 value(s). Add stations inside the estimate, or "
+                     "compare with a reference raster."]
+    # three stations and a whole reference: nothing to say
+    obs += [Observation(s, float(x[r, c]), float(y[r, c]), UTM, D1, 0.2 + 0.01 * r)
+            for s, r, c in (("B", 10, 10), ("C", 25, 35))]
+    ref = str(tmp_path / "ref.tif")
+    write_raster(ref, GRID, est)
+    notes.clear()
+    res = validate(path, reference=ref, stations=obs, warn=notes.append)
+    assert res["stations"]["n"] == 3 and res["reference"]["n"] > 1000 and notes == []
