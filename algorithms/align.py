@@ -21,6 +21,7 @@ coarse cell (the majority class for categorical bands).
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections import defaultdict
@@ -83,6 +84,10 @@ def _snap_down(value: float, res: float) -> float:
 def _snap_up(value: float, res: float) -> float:
     k = value / res
     return (round(k) if abs(k - round(k)) < 1e-6 else math.ceil(k)) * res
+
+
+#: The resolution as the form names it, in messages.
+RESOLUTION_LABEL = "The target resolution (RESOLUTION)"
 
 
 @raster.gdal_exceptions()
@@ -149,7 +154,7 @@ def reference_grid(reference_path: str | None = None, crs: str | None = None,
     res = float(resolution)
     if not res > 0 or not math.isfinite(res):
         raise InputError(f"The resolution must be a positive number (got {resolution}).")
-    raster.check_resolution_units(res, srs, "The resolution (RESOLUTION)")
+    raster.check_resolution_units(res, srs, RESOLUTION_LABEL)
     xmin, ymin, xmax, ymax = (float(v) for v in extent)
     if not (xmax > xmin and ymax > ymin):
         raise InputError(f"The extent ({xmin}, {ymin}, {xmax}, {ymax}) is empty: give xmin < xmax and ymin < ymax.")
@@ -449,7 +454,8 @@ def aggregate_stack(fine_stack: str, coarse_grid: Grid, output: str, min_valid_f
 
     Per coarse cell: the mean of the valid fine pixels whose centers fall in the cell (the majority
     class for categorical bands), or nodata where the valid fraction is below ``min_valid_fraction``.
-    Band names and SMD_KIND are kept.
+    Band names and SMD_KIND are kept; the fine stack's resolution is recorded (``SMD_FINE_RESOLUTION``), so a model
+    trained on the coarse stack knows the resolution it is to be applied at.
 
     Parameters
     ----------
@@ -520,6 +526,7 @@ def aggregate_stack(fine_stack: str, coarse_grid: Grid, output: str, min_valid_f
     if is_canceled():
         raise Canceled()
     raster.write_raster(output, coarse_grid, data, names=names, kinds=kinds,
-                        metadata={"SMD_MIN_VALID_FRACTION": f"{min_valid_fraction:g}"})
+                        metadata={"SMD_MIN_VALID_FRACTION": f"{min_valid_fraction:g}",
+                                  raster.FINE_RESOLUTION_KEY: json.dumps(raster.resolution_record(fine))})
     progress(1.0)
     return output

@@ -57,7 +57,7 @@ from .gapfill import (
     check_method,
     check_window,
 )
-from .model_io import load_compiled, load_model, load_trees
+from .model_io import FACTOR_SUMMARY_META, FINE_RESOLUTION_META, load_compiled, load_model, load_trees
 from .paths import GEOTIFF, check_apart, check_file_name
 from .raster import Grid, IsCanceled, Progress, gdal_exceptions, never_canceled, no_progress
 from .residual import RESIDUAL_MODES, ResidualCorrector, check_mode
@@ -70,6 +70,7 @@ from .units import (
     SOURCE_KEY,
     WARN_CLIPPED,
     SmReading,
+    check_factor_scale,
     check_index_factor,
     check_lst_factor,
     check_lst_fill,
@@ -310,7 +311,7 @@ def reuse_models() -> Iterator[None]:
     outer = getattr(_reuse, "models", None)
     if outer is None:
         _reuse.models = {}
-        _reuse.units = set()
+        _reuse.units = {}
     try:
         yield
     finally:
@@ -442,10 +443,11 @@ def check_model_target(meta: dict[str, Any], model_path: str) -> None:
 
 
 def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: dict[str, Any],
-                       derived: dict[str, Any]) -> None:
+                       derived: dict[str, Any]) -> list[str]:
     """Refuse NDVI-like factors outside -1..1, LST in other units than the model was trained on or with a fill value,
-    and land cover mostly in classes the model never saw (within :func:`reuse_models`, once per unchanged stack and
-    set of factors).
+    any continuous factor in other units or scaled otherwise than in training (:func:`.units.check_factor_scale`, for
+    models that record their factors' percentiles), and land cover mostly in classes the model never saw; warn of a
+    minority of such classes (within :func:`reuse_models`, once per unchanged stack and set of factors).
 
     Parameters
     ----------
@@ -456,29 +458,42 @@ def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: 
     specs : list[FactorSpec]
         The model's factors.
     meta : dict[str, Any]
-        The model's metadata (``feature_ranges``).
+        The model's metadata (``feature_ranges``, ``factor_percentiles``).
     derived : dict[str, Any]
         The derived factors computed from the stack (not checked: their inputs are).
+
+    Returns
+    -------
+    list[str]
+        Warnings for the log: land cover pixels in classes the model never saw (fewer than
+        :data:`UNSEEN_CLASSES_REFUSED`).
 
     Raises
     ------
     InputError
-        An NDVI-like factor outside -1..1, LST in other units than in training, or a categorical factor whose
-        pixels are mostly of classes the model never saw (another land-cover product or legend).
+        An NDVI-like factor outside -1..1, LST in other units than in training, a factor whose values are far from
+        the training values (units, scaling), or a categorical factor whose pixels are mostly of classes the model
+        never saw (another land-cover product or legend).
     """
     bands = raster.band_names(ds, stack_path)
     ranges = meta.get("feature_ranges") or {}
+    summary = meta.get(FACTOR_SUMMARY_META)
+    summary = summary if isinstance(summary, dict) else {}
     passed = getattr(_reuse, "units", None)  # within reuse_models: stacks already checked for these factors
     file_key = _file_key(stack_path) if passed is not None else None
-    key = (file_key, tuple((s.name, tuple(ranges.get(s.name) or ())) for s in specs), tuple(sorted(derived)))
+    key = (file_key, tuple((s.name, tuple(ranges.get(s.name) or ()), tuple(summary.get(s.name) or ()))
+                           for s in specs), tuple(sorted(derived)))
     if file_key is not None and key in passed:
-        return
+        return list(passed[key])
     checked = [spec for spec in specs if spec.name not in derived and spec.name in bands and (
-        spec.kind == "categorical" or is_index(spec.name) or is_lst(spec.name))]
+        spec.kind == "categorical" or is_index(spec.name) or is_lst(spec.name) or spec.name in summary)]
     samples = sample_bands(ds, [bands.index(spec.name) + 1 for spec in checked])  # one read for all
+    warnings: list[str] = []
     for spec, values in zip(checked, samples):
         if spec.kind == "categorical":
-            _check_classes(spec, values, stack_path)
+            note = _check_classes(spec, values, stack_path)
+            if note:
+                warnings.append(note)
             continue
         if is_index(spec.name):
             check_index_factor(spec.name, values, stack_path)
@@ -486,30 +501,104 @@ def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: 
             check_lst_fill(spec.name, values, stack_path)
         if is_lst(spec.name) and spec.name in ranges:
             check_lst_factor(spec.name, values, stack_path, ranges[spec.name])
+        if spec.name in summary:
+            check_factor_scale(spec.name, values, stack_path, summary[spec.name])
     if file_key is not None:
-        passed.add(key)
+        passed[key] = list(warnings)
+    return warnings
 
 
 #: Share of a land cover band's pixels in classes the model was not trained on that stops downscaling.
 UNSEEN_CLASSES_REFUSED = 0.5
 
 
-def _check_classes(spec: FactorSpec, values: np.ndarray, stack_path: str) -> None:
+def _check_classes(spec: FactorSpec, values: np.ndarray, stack_path: str) -> str:
     """Refuse a land cover band whose pixels are mostly in classes the model never saw (another product's legend:
-    each such pixel would get no class at all)."""
+    each such pixel would get no class at all); a warning naming them when they are fewer."""
     codes = np.rint(values[np.isfinite(values)])
     if not codes.size or not spec.classes:
-        return
+        return ""
     unseen = ~np.isin(codes, np.asarray(spec.classes, dtype=np.float64))
-    if unseen.mean() <= UNSEEN_CLASSES_REFUSED:
-        return
-    found = ", ".join(f"{int(c)}" for c in np.unique(codes[unseen])[:12])
+    if not unseen.any():
+        return ""
+    found_codes, counts = np.unique(codes[unseen], return_counts=True)
     known = ", ".join(str(int(c)) for c in spec.classes)
+    share = float(unseen.mean())
+    if share <= UNSEEN_CLASSES_REFUSED:
+        order = np.argsort(-counts, kind="stable")[:12]
+        each = ", ".join(f"{int(found_codes[k])} ({100.0 * counts[k] / codes.size:.1f} %)" for k in order)
+        detail = f" and {found_codes.size - 12} more" if found_codes.size > 12 else ""
+        message = (f"The land cover factor {spec.name} in {os.path.basename(stack_path)} has {_share(share)} % of its "
+                   f"pixels in classes the model was not trained on: {each}{detail}; the model knows the classes "
+                   f"{known}. Those pixels are predicted as belonging to none of the model's classes (every class "
+                   "fraction 0), a case the model never saw, so their estimates are less reliable. Align the land "
+                   "cover the model was trained with into the stack, or retrain the model on data holding these "
+                   "classes.")
+        return message
+    found = ", ".join(f"{int(c)}" for c in found_codes[:12])
     raise InputError(
-        f"The land cover factor {spec.name} in {os.path.basename(stack_path)} has {100.0 * float(unseen.mean()):.0f} % "
+        f"The land cover factor {spec.name} in {os.path.basename(stack_path)} has {100.0 * share:.0f} % "
         f"of its pixels in classes the model was not trained on ({found}); the model knows the classes {known}. "
         "It was probably trained on another land cover product or legend (e.g. MODIS IGBP 1-17 against ESA CCI "
         "10-220): align the land cover the model was trained with into the stack, or retrain the model on this one.")
+
+
+def _share(fraction: float) -> str:
+    """A share in percent, with a decimal below 10 % (and never 0 for a non-zero share)."""
+    pct = 100.0 * fraction
+    return f"{pct:.0f}" if pct >= 10 else f"{max(pct, 0.1):.1f}"
+
+
+#: A stack whose pixels are this many times larger or smaller (ground size, metres) than the training stacks' is
+#: refused.
+RESOLUTION_TOLERANCE = 1.5
+
+
+def check_resolution(meta: dict[str, Any], grid: Grid, stack_path: str, model_path: str) -> None:
+    """Refuse a factor stack at another resolution than the stacks the model was trained on (compared in metres at
+    each grid's centre, degrees converted at its latitude; older models record none and are not checked).
+
+    Parameters
+    ----------
+    meta : dict[str, Any]
+        The model's metadata (``fine_resolution``, :func:`.raster.resolution_record`).
+    grid : Grid
+        The stack's grid.
+    stack_path : str
+        The stack, named in the error.
+    model_path : str
+        The model file, named in the error.
+
+    Raises
+    ------
+    InputError
+        The stack's pixels are more than :data:`RESOLUTION_TOLERANCE` times larger or smaller than the training
+        stacks'.
+    """
+    trained = meta.get(FINE_RESOLUTION_META)
+    try:
+        model_m = math.sqrt(float(trained["metres"][0]) * float(trained["metres"][1]))  # type: ignore[index]
+        shown = raster.describe_resolution(trained)  # type: ignore[arg-type]
+    except (TypeError, ValueError, KeyError, IndexError):
+        return
+    if not (math.isfinite(model_m) and model_m > 0):
+        return
+    record = raster.resolution_record(grid)
+    stack_m = math.sqrt(record["metres"][0] * record["metres"][1])
+    ratio = stack_m / model_m
+    if 1.0 / RESOLUTION_TOLERANCE <= ratio <= RESOLUTION_TOLERANCE:
+        return
+    detail = f"{ratio:.3g} times coarser" if ratio > 1 else f"{1.0 / ratio:.3g} times finer"
+    units = str(trained.get("units") or "")  # type: ignore[union-attr]
+    metric = units.lower() in ("metre", "meter", "metres")
+    size = f"{float(trained['x']):g} {'m' if metric else units}"  # type: ignore[index]
+    raise InputError(
+        f"The factor stack {os.path.basename(stack_path)} has pixels of {raster.describe_resolution(record)}, but the "
+        f"model {os.path.basename(model_path)} was trained on factor stacks of {shown} ({detail}). A model learns the "
+        "factors at the resolution it was trained at (their averages and spread change with the pixel size), so its "
+        f"estimates at another would be wrong without any error. Align the factors at the model's resolution "
+        f"(smdownscale:align with a resolution of {size} in the model's CRS, or a reference raster at that "
+        "resolution), or retrain the model on factor stacks at this resolution.")
 
 
 @gdal_exceptions()
@@ -661,9 +750,10 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
 
     ds = raster.open_raster(stack_path)
     grid = raster.stack_grid(ds, stack_path)
+    check_resolution(meta, grid, stack_path, model_path)
     # factors by band name; derived factors the model uses (lst_diff, tvdi, ...) are computed from the stack
     reader = StackReader(ds, [s.name for s in specs], stack_path, is_canceled)
-    check_factor_units(ds, stack_path, specs, meta, reader.derived)
+    stack_warnings = check_factor_units(ds, stack_path, specs, meta, reader.derived)
     day = date_from_name(stack_path)
     # the date being filled: the stack's, else that of the SMAP raster of the same date (e.g. a temporary stack)
     temporal = TemporalFill(stack_path, grid, neighbours, fill_window_days,
@@ -788,6 +878,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     if predictor.compiled is None and (predictor.trees is not None or native.supports(predictor.estimator)
                                        or (predictor.svr is not None and not native.available())):
         result.prediction_note = native.status()
+    result.warnings.extend(stack_warnings)
     if detail_note:
         result.warnings.append(detail_note)
 

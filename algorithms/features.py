@@ -13,6 +13,7 @@ residual correction) and paired with the SMAP value of each cell.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
@@ -112,6 +113,9 @@ class Pairs:
     derived_skipped: dict[str, str] = field(default_factory=dict)
     #: 'coarse' (factors aggregated to the SMAP grid) or 'paper' (1 km pixels, SMAP resampled bilinearly).
     mode: str = "coarse"
+    #: The factor stacks' resolution (:func:`.raster.resolution_record`; for stacks on the SMAP grid, that of the fine
+    #: stack align averaged them from), or None when unknown.
+    fine_resolution: dict[str, Any] | None = None
 
 
 def feature_names(specs: Sequence[FactorSpec]) -> list[str]:
@@ -358,6 +362,19 @@ def _merge_derived(info: dict[str, Any], label: str, reader: StackReader) -> Non
 
 
 @raster.gdal_exceptions()
+def _stack_resolution(ds: gdal.Dataset, fine: Grid, coarse: Grid) -> dict[str, Any] | None:
+    """The resolution the stack's model is to be applied at: the stack's own, or, for a stack on the SMAP grid, that of
+    the fine stack align averaged it from (None when it does not say)."""
+    if not coarse.same_as(fine):
+        return raster.resolution_record(fine)
+    text = ds.GetMetadataItem(raster.FINE_RESOLUTION_KEY)
+    try:
+        record = json.loads(text) if text else None
+        return record if record and float(record["x"]) > 0 and len(record["metres"]) == 2 else None
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
 def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: Sequence[str] | None = None,
                  min_valid_fraction: float = 0.5, progress: Progress = no_progress,
                  is_canceled: IsCanceled = never_canceled, derived: Sequence[str] | None = None,
@@ -420,6 +437,7 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
     first_grid: Grid | None = None
     first: tuple[str, list[str]] | None = None  # the first date's stack and its bands
     lst_units = LstUnits()
+    resolution: dict[str, Any] | None = None
     ndates = len(pairs)
     for i, (label, sm_path, stack_path) in enumerate(pairs):
         if is_canceled():
@@ -433,6 +451,7 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
         if names is None:
             names, skipped = _names_for(st_ds, stack_path, given, derived)
             first = (stack_path, raster.band_names(st_ds, stack_path))
+            resolution = _stack_resolution(st_ds, fine, coarse)
         reader = _reader(st_ds, stack_path, names, is_canceled, first)
         _merge_derived(derived_info, label, reader)
         these = [CATEGORICAL if k == CATEGORICAL else CONTINUOUS for k in reader.kinds]
@@ -517,7 +536,7 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
         r0 = r1
     progress(1.0)
     return Pairs(xs, y, fnames, specs, dates.astype(str), cells_all, [s.label for s in samples], first_grid,
-                 [p[1] for p in pairs], [p[2] for p in pairs], derived_info, skipped, "coarse")
+                 [p[1] for p in pairs], [p[2] for p in pairs], derived_info, skipped, "coarse", resolution)
 
 
 def drop_constant_factors(pairs: Pairs) -> tuple[Pairs, list[str]]:
@@ -708,6 +727,7 @@ def fine_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: Seq
     y_parts: list[np.ndarray] = []
     date_parts: list[np.ndarray] = []
     cell_parts: list[np.ndarray] = []
+    resolution: dict[str, Any] | None = None
     ndates = len(pairs)
     for i, (label, sm_path, stack_path) in enumerate(pairs):
         if is_canceled():
@@ -720,6 +740,7 @@ def fine_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: Seq
         if names is None:
             names, skipped = _names_for(st_ds, stack_path, given, derived)
             first = (stack_path, raster.band_names(st_ds, stack_path))
+            resolution = raster.resolution_record(fine)
         reader = _reader(st_ds, stack_path, names, is_canceled, first)
         _merge_derived(derived_info, label, reader)
         kinds = _check_kinds(names, kinds, [CATEGORICAL if k == CATEGORICAL else CONTINUOUS for k in reader.kinds],
@@ -774,4 +795,4 @@ def fine_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: Seq
     progress(1.0)
     return Pairs(xs.astype(np.float64), y, feature_names(specs), specs, dates.astype(str), cells.astype(np.int64),
                  [p[0] for p in pairs], first_grid, [p[1] for p in pairs], [p[2] for p in pairs], derived_info,
-                 skipped, "paper")
+                 skipped, "paper", resolution)

@@ -22,6 +22,11 @@ from .raster import atomic_path
 
 FORMAT = "smdownscale-model"
 FORMAT_VERSION = 1
+#: Metadata of the factors' training values that downscale checks a stack against (a file without them, written before,
+#: is not checked): the factor stacks' resolution (:func:`.raster.resolution_record`) ...
+FINE_RESOLUTION_META = "fine_resolution"
+#: ... and the 1st, 50th and 99th percentiles of each continuous factor (:func:`.units.check_factor_scale`).
+FACTOR_SUMMARY_META = "factor_percentiles"
 
 _HINT = "Choose a .smdmodel file written by smdownscale:train."
 _MAX_SCHEMA_BYTES = 256 * 2**20

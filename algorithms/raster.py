@@ -15,7 +15,7 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 from osgeo import gdal, ogr, osr
@@ -462,6 +462,50 @@ def ground_distance(lon0: float, lat0: float, lon1: float, lat1: float) -> float
     a = (math.sin((p1 - p0) / 2) ** 2
          + math.cos(p0) * math.cos(p1) * math.sin(math.radians(lon1 - lon0) / 2) ** 2)
     return 2 * EARTH_RADIUS * math.asin(min(1.0, math.sqrt(a)))
+
+
+#: Dataset metadata of a coarse stack (align's aggregate_stack): the resolution record of the fine stack it averages.
+FINE_RESOLUTION_KEY = "SMD_FINE_RESOLUTION"
+
+
+def resolution_record(grid: Grid) -> dict[str, Any]:
+    """What a model file records of the resolution of the factor stacks it was trained on.
+
+    Parameters
+    ----------
+    grid : Grid
+        A factor stack's grid.
+
+    Returns
+    -------
+    dict
+        ``x``, ``y`` (pixel size in the CRS's units), ``units`` ('metre', 'degrees', ...) and ``metres`` (the ground
+        sides at the grid's centre, :meth:`Grid.ground_res`).
+    """
+    gx, gy = grid.ground_res()
+    return {"x": abs(float(grid.transform[1])), "y": abs(float(grid.transform[5])), "units": grid.units,
+            "metres": [float(gx), float(gy)]}
+
+
+def describe_resolution(record: Mapping[str, Any]) -> str:
+    """A resolution record as people read it: '1000 m', '0.01 degrees (about 890 m)'.
+
+    Parameters
+    ----------
+    record : Mapping[str, Any]
+        A :func:`resolution_record`.
+
+    Returns
+    -------
+    str
+        The pixel size in the CRS's units, with its size in metres when the units are not metres.
+    """
+    x, y, units = float(record["x"]), float(record["y"]), str(record.get("units") or "")
+    metres = math.sqrt(float(record["metres"][0]) * float(record["metres"][1]))
+    size = f"{x:g}" if math.isclose(x, y, rel_tol=1e-6) else f"{x:g} x {y:g}"
+    if units.lower() in ("metre", "meter", "metres"):
+        return f"{size} m"
+    return f"{size} {units} (about {metres:.0f} m)"
 
 
 #: A pixel size below this many metres in a projected CRS was typed in degrees (no soil moisture product is that fine).

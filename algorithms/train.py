@@ -1406,6 +1406,9 @@ def _metadata(request: TrainRequest, pairs: Pairs, constant: list[str], final: A
         "auto": choice.auto,
         "noise_augmentation": augmentation_meta,
     }
+    if pairs.fine_resolution is not None:
+        meta[model_io.FINE_RESOLUTION_META] = pairs.fine_resolution
+    meta[model_io.FACTOR_SUMMARY_META] = factor_summary(pairs)
     if request.training_mode == "paper":
         meta["paper_max_samples"] = int(request.paper_max_samples)
     if chosen == "svr":
@@ -1414,6 +1417,38 @@ def _metadata(request: TrainRequest, pairs: Pairs, constant: list[str], final: A
     if hasattr(final, "feature_importances_"):
         meta["feature_importances"] = {n: float(v) for n, v in zip(pairs.feature_names, final.feature_importances_)}
     return meta
+
+
+#: The percentiles :func:`factor_summary` records.
+SUMMARY_PERCENTILES = (1.0, 50.0, 99.0)
+
+
+def factor_summary(pairs: Pairs) -> dict[str, list[float]]:
+    """The 1st, 50th and 99th percentiles of each continuous factor read from the stacks, over the training samples.
+
+    Downscale compares a stack's values with them (:func:`.units.check_factor_scale`) to refuse a factor in other
+    units or scaled otherwise (mm against m, dB against linear power). Derived factors are left out: their inputs
+    are checked.
+
+    Parameters
+    ----------
+    pairs : Pairs
+        The training samples (coarse cell means, or 1 km pixels in the paper mode).
+
+    Returns
+    -------
+    dict[str, list[float]]
+        Factor name -> [p1, p50, p99], for factors with finite samples.
+    """
+    out: dict[str, list[float]] = {}
+    for spec in pairs.specs:
+        if spec.kind == CATEGORICAL or spec.name in pairs.derived or spec.name not in pairs.feature_names:
+            continue
+        col = pairs.X[:, pairs.feature_names.index(spec.name)]
+        col = col[np.isfinite(col)]
+        if col.size:
+            out[spec.name] = [float(v) for v in np.percentile(col, SUMMARY_PERCENTILES)]
+    return out
 
 
 #: A province-day: the 1 km pixels of Inner Mongolia's bounding box (the bench's scene).

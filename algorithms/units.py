@@ -691,3 +691,91 @@ class LstUnits:
                 f"but in {units[unit]} in {os.path.basename(path)} (median {_num(median)}); give every date in the "
                 f"same unit (Kelvin = degrees Celsius + 273.15, Raster calculator), then rebuild the stacks with "
                 "smdownscale:align.")
+
+
+# -- any continuous factor against the values it was trained on ----------------------------------------
+
+#: A stack's median beyond the training's 1st-99th percentile range widened by this many times its width (at least half
+#: the largest magnitude) is refused (data with negative values).
+SCALE_MARGIN = 1.0
+#: Non-negative factors: a 99th percentile this many times larger or smaller than in training is refused.
+SCALE_RATIO = 100.0
+
+
+def _percentiles(trained: Any) -> tuple[float, float, float] | None:
+    try:
+        p1, p50, p99 = (float(trained[0]), float(trained[1]), float(trained[2]))
+    except (TypeError, ValueError, IndexError):
+        return None
+    if not all(math.isfinite(p) for p in (p1, p50, p99)) or not p1 <= p50 <= p99:
+        return None
+    return p1, p50, p99
+
+
+def check_factor_scale(name: str, values: np.ndarray, path: str, trained: Any) -> None:
+    """Refuse a continuous factor whose values are in other units or scaled otherwise than the model's training values.
+
+    ``trained`` holds the 1st, 50th and 99th percentiles of the factor over the training samples
+    (``meta['factor_percentiles']``; s1, s50, s99 are the stack's). Rules, chosen so that another date or season, a
+    drier or wetter one, passes:
+
+    * scale (non-negative data, in training and in the stack: p1 >= 0 and s1 >= 0): s99 is at least
+      :data:`SCALE_RATIO` times p99, or at most 1 / :data:`SCALE_RATIO` of it (mm against m, m against km, x 10000
+      integers; the 99th percentile, as precipitation's median may be 0). Nothing else is asked of such data: a
+      colder season or a lower area shifts them, another unit multiplies them;
+    * sign: the training values are all negative (p99 < 0, decibels) and the stack's non-negative and smaller
+      than the training's median magnitude (s1 >= 0, s99 < abs(p50): linear power);
+    * range (data with negative values): s50 lies outside [p1 - w, p99 + w], w = :data:`SCALE_MARGIN` x
+      max(p99 - p1, max(abs(p1), abs(p99)) / 2) (linear power given for decibels, an offset).
+
+    Parameters
+    ----------
+    name : str
+        The factor (band) name.
+    values : numpy.ndarray
+        Its values in the stack, any shape (a decimated sample; non-finite values are ignored).
+    path : str
+        The stack, named in the error.
+    trained : Any
+        [p1, p50, p99] of the factor in training; anything else skips the check (older models).
+
+    Raises
+    ------
+    InputError
+        One of the rules above holds: the message names the factor, the stack's typical values, the training range,
+        the likely cause and the fix.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    pct = _percentiles(trained)
+    if pct is None or not v.size:
+        return
+    p1, p50, p99 = pct
+    median = float(np.median(v))
+    s1, s99 = (float(x) for x in np.percentile(v, [1.0, 99.0]))
+    if p1 >= 0.0 and s1 >= 0.0:
+        if not (p99 > 0.0 and s99 > 0.0) or 1.0 / SCALE_RATIO < s99 / p99 < SCALE_RATIO:
+            return
+        ratio = s99 / p99
+        detail = (f"its 99th percentile is {_num(ratio)} times larger than in training" if ratio > 1 else
+                  f"its 99th percentile is {_num(1.0 / ratio)} times smaller than in training")
+        hint = "e.g. mm against m or m against km (x 1000), percent against fractions (x 100), integers x 10000"
+    elif p99 < 0.0 and s1 >= 0.0 and s99 < abs(p50):
+        detail = ("the training values are all negative (as in decibels) and these are small non-negative values (as "
+                  "in linear power)")
+        hint = "decibels against linear power: dB = 10 x log10(linear), Raster calculator 10 * log10(band)"
+    else:
+        width = SCALE_MARGIN * max(p99 - p1, 0.5 * max(abs(p1), abs(p99)))
+        lo, hi = p1 - width, p99 + width
+        if lo <= median <= hi:
+            return
+        detail = f"the median lies outside {_num(lo)} to {_num(hi)}, the training range widened on each side"
+        hint = "linear power against decibels, another unit, an offset or scaled integers"
+    raise InputError(
+        f"The factor {name} in {os.path.basename(path)} holds values of about {_num(median)} (median; 1st to 99th "
+        f"percentile {_num(s1)} to {_num(s99)}), but the model was trained on {name} from {_num(p1)} to {_num(p99)} "
+        f"(1st to 99th percentile, median {_num(p50)}): {detail}. The factor is probably in other units or scaled "
+        f"otherwise than in training ({hint}). Convert the band to the units of the training stacks (Raster "
+        "calculator), then rebuild the factor stack with smdownscale:align, or retrain the model on factors in these "
+        "units. If the units are the same, the area or date lies far outside what the model was trained on: retrain "
+        "it on data covering them.")

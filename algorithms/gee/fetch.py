@@ -409,6 +409,10 @@ def pixel_size(grid: Grid) -> PixelSize:
     return PixelSize(*grid.ground_res(), abs(grid.transform[1]) * unit)
 
 
+#: The fine resolution as the forms name it, in messages.
+FINE_RESOLUTION_LABEL = "The fine resolution (FINE_RESOLUTION)"
+
+
 @raster.gdal_exceptions()
 def fine_grid(coarse: Grid, target_crs: str, resolution: float) -> Grid:
     """The fine grid in ``target_crs`` covering the SMAP window, edges on whole multiples of ``resolution``.
@@ -435,7 +439,7 @@ def fine_grid(coarse: Grid, target_crs: str, resolution: float) -> Grid:
     if not resolution or resolution <= 0 or not math.isfinite(resolution):
         raise InputError(f"The fine resolution must be a positive number (got {resolution}).")
     target = _srs(target_crs)
-    raster.check_resolution_units(resolution, target, "The fine resolution (FINE_RESOLUTION)")
+    raster.check_resolution_units(resolution, target, FINE_RESOLUTION_LABEL)
     xmin, ymin, xmax, ymax = coarse.extent_in(target.ExportToWkt())
     cx, cy = (xmin + xmax) / 2.0, (ymin + ymax) / 2.0
     probe = Grid(target.ExportToWkt(), (cx, resolution, 0.0, cy, 0.0, -resolution), 1, 1)

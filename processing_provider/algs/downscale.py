@@ -22,6 +22,7 @@ from qgis.core import (
 )
 
 from ...algorithms import options
+from ...algorithms.i18n import translate as translate_engine
 from ..base import SmdAlgorithm
 from ..inputs import add_sm_reading, optional_number, raster_paths
 from ..layers import style_output
@@ -324,7 +325,7 @@ class DownscaleAlgorithm(SmdAlgorithm):
             if res.n_uncorrected:
                 feedback.pushWarning(self.uncorrected_note(mode, res.n_uncorrected))
         for warning in res.warnings:
-            feedback.pushWarning(warning)
+            feedback.pushWarning(translate_engine(warning))
         if res.n_clipped and not res.warnings:
             feedback.pushInfo(self.tr("{} pixels were clipped to {:g}-{:g} m3/m3.")
                               .format(res.n_clipped, clip[0], clip[1]))
@@ -487,7 +488,7 @@ class DownscaleAlgorithm(SmdAlgorithm):
             if res.n_uncorrected:
                 feedback.pushWarning(f"{res.date}: {self.uncorrected_note(mode, res.n_uncorrected)}")
             for warning in res.warnings:
-                feedback.pushWarning(f"{res.date}: {warning}")
+                feedback.pushWarning(f"{res.date}: {translate_engine(warning)}")
         entries = self.run_engine(engine.read_series_list, os.path.join(out_dir, engine.LIST_NAME))
         first, last = entries[0].date.isoformat(), entries[-1].date.isoformat()
         group = self.tr("Soil moisture 1 km {}").format(first) if first == last else \

@@ -1,0 +1,291 @@
+"""A model applied to stacks unlike its training stacks: another resolution, unseen land cover classes, factors in
+other units or scaled otherwise. Refused or warned, by message; normal other dates pass."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+from smdownscale.algorithms import align, model_io, units
+from smdownscale.algorithms.downscale import check_factor_units, check_resolution, downscale
+from smdownscale.algorithms.errors import InputError
+from smdownscale.algorithms.raster import Grid, read_all, srs_from_user, write_raster
+from smdownscale.algorithms.train import TrainRequest, train_model
+from smdownscale.tests.scenes import build_scene, make_scene
+
+NAMES = ["ndvi", "lst_day", "landcover"]
+KINDS = ["continuous", "continuous", "categorical"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """The small scene (1 km UTM stacks, 3 dates) and a model trained on its first two dates."""
+    base = tmp_path_factory.mktemp("transfer")
+    scene = make_scene(str(base / "scene"))
+    model = str(base / "cart.smdmodel")
+    train_model(TrainRequest(scene["sm"][:2], scene["stacks"][:2], model, "cart", cv_folds=0))
+    return scene, model, base
+
+
+def _regrid(scene: dict, path: str, res: float) -> str:
+    """The first date's stack on a grid of ``res`` metres over the same area (pixels repeated or picked)."""
+    fine = scene["fine"]
+    data = read_all(scene["stacks"][0], dtype=np.float64)
+    k = fine.res[0] / res
+    if k >= 1:
+        data = np.repeat(np.repeat(data, int(k), axis=1), int(k), axis=2)
+    else:
+        step = int(round(1 / k))
+        data = data[:, ::step, ::step]
+    x0, _, _, y0, _, _ = fine.transform
+    grid = Grid(fine.crs_wkt, (x0, res, 0.0, y0, 0.0, -res), data.shape[2], data.shape[1])
+    return write_raster(path, grid, data, names=NAMES, kinds=KINDS)
+
+
+# -- 1. resolution ------------------------------------------------------------------------------------
+
+def test_the_model_records_the_resolution_of_its_training_stacks(trained):
+    _, model, _ = trained
+    _, meta = model_io.load_model(model)
+    rec = meta["fine_resolution"]
+    assert (rec["x"], rec["y"], rec["units"]) == (1000.0, 1000.0, "metre")
+    assert rec["metres"] == pytest.approx([1000.0, 1000.0], rel=0.01)  # UTM at the scene: ground size ~ pixel size
+
+
+@pytest.mark.bad_input("downscale: factor stack at another resolution than the model's training stacks")
+@pytest.mark.parametrize("res, how", [(250.0, "4 times finer"), (5000.0, "5 times coarser")])
+def test_downscale_refuses_a_stack_at_another_resolution(trained, tmp_path, res, how):
+    scene, model, _ = trained
+    stack = _regrid(scene, str(tmp_path / "factors_20230601.tif"), res)
+    with pytest.raises(InputError) as err:
+        downscale(model, stack, str(tmp_path / "sm.tif"), scene["sm"][0])
+    msg = str(err.value)
+    assert re.match(rf"The factor stack factors_20230601\.tif has pixels of {res:g} m, but the model cart\.smdmodel "
+                    rf"was trained on factor stacks of 1000 m \({re.escape(how)}\)\. A model learns the factors at the "
+                    r"resolution it was trained at", msg), msg
+    assert msg.endswith("Align the factors at the model's resolution (smdownscale:align with a resolution of 1000 m in "
+                        "the model's CRS, or a reference raster at that resolution), or retrain the model on factor "
+                        "stacks at this resolution.")
+    assert not (tmp_path / "sm.tif").exists()
+
+
+def test_resolution_is_compared_in_metres_at_the_stacks_latitude(trained):
+    _, model, _ = trained
+    _, meta = model_io.load_model(model)
+    wkt = srs_from_user("EPSG:4326").ExportToWkt()
+    # 0.01 degree at 42 N: 826 x 1112 m, about 960 m: the same resolution as 1 km
+    check_resolution(meta, Grid(wkt, (115.5, 0.01, 0.0, 42.5, 0.0, -0.01), 80, 60), "factors_20230601.tif",
+                     "m.smdmodel")
+    # 0.05 degree: about 4.8 km
+    with pytest.raises(InputError, match=r"has pixels of 0\.05 degrees \(about 4\d\d\d m\), but the model m\.smdmodel "
+                                         r"was trained on factor stacks of 1000 m \(4\.\d+ times coarser\)"):
+        check_resolution(meta, Grid(wkt, (115.5, 0.05, 0.0, 42.5, 0.0, -0.05), 16, 12), "factors_20230601.tif",
+                         "m.smdmodel")
+    # within a factor 1.5 either way: accepted (a 1.4 km stack)
+    utm = srs_from_user("EPSG:32650").ExportToWkt()
+    check_resolution(meta, Grid(utm, (400000.0, 1400.0, 0.0, 4700000.0, 0.0, -1400.0), 10, 10), "f.tif", "m.smdmodel")
+
+
+def test_a_model_without_a_recorded_resolution_is_not_checked(trained, tmp_path):
+    scene, model, _ = trained
+    est, meta = model_io.load_model(model)
+    old = str(tmp_path / "old.smdmodel")
+    model_io.save_model(old, est, {k: v for k, v in meta.items()
+                                   if k not in (model_io.FINE_RESOLUTION_META, model_io.FACTOR_SUMMARY_META)})
+    stack = _regrid(scene, str(tmp_path / "factors_20230601.tif"), 250.0)
+    res = downscale(old, stack, str(tmp_path / "sm.tif"), scene["sm"][0])
+    assert res.n_valid > 16 * 0.9 * scene["fine"].size  # 250 m pixels: 16 per 1 km pixel
+
+
+def test_a_model_trained_on_coarse_stacks_knows_the_fine_resolution(trained, tmp_path):
+    # align's coarse stacks (on the SMAP grid) carry the resolution of the fine stack they average
+    scene, _, _ = trained
+    coarse_stacks = []
+    for path in scene["stacks"][:2]:
+        out = str(tmp_path / "coarse" / os.path.basename(path))
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        coarse_stacks.append(align.aggregate_stack(path, scene["coarse"], out, min_valid_fraction=0.0))
+    model = str(tmp_path / "coarse.smdmodel")
+    train_model(TrainRequest(scene["sm"][:2], coarse_stacks, model, "cart", cv_folds=0))
+    _, meta = model_io.load_model(model)
+    assert (meta["fine_resolution"]["x"], meta["fine_resolution"]["units"]) == (1000.0, "metre")
+    assert downscale(model, scene["stacks"][2], str(tmp_path / "sm.tif"), scene["sm"][2]).n_valid > 0
+    with pytest.raises(InputError, match=r"has pixels of 5000 m, but the model coarse\.smdmodel was trained on factor "
+                                         r"stacks of 1000 m"):
+        downscale(model, _regrid(scene, str(tmp_path / "factors_20230601.tif"), 5000.0), str(tmp_path / "sm5.tif"),
+                  scene["sm"][0])
+
+
+# -- 2. a minority of land cover pixels in classes the model never saw ---------------------------------
+
+def test_downscale_warns_of_a_minority_of_unseen_land_cover_classes(trained, tmp_path):
+    scene, model, _ = trained
+    stack = read_all(scene["stacks"][0], dtype=np.float64)
+    lc = stack[2]
+    lc[:20] = np.where(np.isfinite(lc[:20]), 40.0, np.nan)  # 20 rows of a class of its own
+    lc[20:25] = np.where(np.isfinite(lc[20:25]), 50.0, np.nan)  # 5 rows of another
+    path = write_raster(str(tmp_path / "factors_20230601.tif"), scene["fine"], stack, names=NAMES, kinds=KINDS)
+    res = downscale(model, path, str(tmp_path / "sm.tif"), scene["sm"][0])
+    valid = lc[np.isfinite(lc)]
+    share = {c: 100.0 * float((valid == c).mean()) for c in (40.0, 50.0)}
+    total = share[40.0] + share[50.0]
+    assert 10 < total < 50
+    expected = (f"The land cover factor landcover in factors_20230601.tif has {total:.0f} % of its pixels in classes "
+                f"the model was not trained on: 40 ({share[40.0]:.1f} %), 50 ({share[50.0]:.1f} %); the model knows "
+                "the classes 10, 20, 30. Those pixels are predicted as belonging to none of the model's classes (every "
+                "class fraction 0), a case the model never saw, so their estimates are less reliable. Align the land "
+                "cover the model was trained with into the stack, or retrain the model on data holding these classes.")
+    assert res.warnings == [expected]
+    # the stack as trained: no warning
+    assert downscale(model, scene["stacks"][2], str(tmp_path / "sm2.tif"), scene["sm"][2]).warnings == []
+
+
+# -- 3. factors in other units or scaled otherwise -------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sample_model(tmp_path_factory):
+    """The bundled sample scene (3 dates: elevation, slope, land cover, NDVI, LST day/night, VV/VH in dB,
+    precipitation in mm), a forest trained on the first two dates, and the third date's stack."""
+    built = build_scene(str(tmp_path_factory.mktemp("sample")), size_km=60, n_dates=3)
+    model = os.path.join(os.path.dirname(built["model"]), "two_dates.smdmodel")
+    train_model(TrainRequest(built["smap"][:2], built["stacks"][:2], model, "rf", params={"n_estimators": 10},
+                             cv_folds=0, n_jobs=1))
+    _, meta = model_io.load_model(model)
+    return built, model, meta
+
+
+def _samples(stack: str) -> dict[str, np.ndarray]:
+    ds = gdal.Open(stack)
+    names = [ds.GetRasterBand(k + 1).GetDescription() for k in range(ds.RasterCount)]
+    return dict(zip(names, units.sample_bands(ds, list(range(1, ds.RasterCount + 1)))))
+
+
+def test_the_model_records_its_factors_percentiles(sample_model):
+    _, _, meta = sample_model
+    pct = meta["factor_percentiles"]
+    assert set(pct) == {"elevation", "slope", "ndvi", "lst_day", "lst_night", "vv", "vh", "precipitation"}
+    for p1, p50, p99 in pct.values():
+        assert p1 <= p50 <= p99
+    assert pct["vv"][2] < 0 and 250 < pct["lst_day"][1] < 330 and pct["precipitation"][0] >= 0
+
+
+#: Other dates and seasons in the same units: drier, wetter, greener, hotter, colder, another backscatter level.
+NORMAL = {
+    "third date": {},
+    "drier (precipitation x 0.1)": {"precipitation": lambda v: v * 0.1},
+    "much wetter (precipitation x 8)": {"precipitation": lambda v: v * 8.0},
+    "no rain in most of the area": {"precipitation": lambda v: np.where(v < np.nanpercentile(v, 80), 0.0, v)},
+    "dry season (NDVI - 0.2, LST + 12 K)": {"ndvi": lambda v: v - 0.2, "lst_day": lambda v: v + 12.0,
+                                            "lst_night": lambda v: v + 8.0},
+    "cold season (LST - 25 K)": {"lst_day": lambda v: v - 25.0, "lst_night": lambda v: v - 25.0},
+    "wet soil (VV, VH + 4 dB)": {"vv": lambda v: v + 4.0, "vh": lambda v: v + 4.0},
+    "dry soil (VV, VH - 5 dB)": {"vv": lambda v: v - 5.0, "vh": lambda v: v - 5.0},
+}
+
+
+@pytest.mark.parametrize("case", list(NORMAL), ids=list(NORMAL))
+def test_other_dates_and_seasons_in_the_same_units_pass(sample_model, case):
+    built, _, meta = sample_model
+    values = _samples(built["stacks"][2])
+    for name, change in NORMAL[case].items():
+        values[name] = change(values[name])
+    for name, trained in meta["factor_percentiles"].items():
+        units.check_factor_scale(name, values[name], built["stacks"][2], trained)  # no error
+
+
+SCALED = r"\(e\.g\. mm against m or m against km \(x 1000\), percent against fractions \(x 100\), integers x 10000\)"
+#: Wrong units: the factor, how the values were changed, and what the message must say.
+WRONG = {
+    "precipitation in m": ("precipitation", lambda v: v / 1000.0,
+                           r"its 99th percentile is \d+ times smaller than in training\. .*" + SCALED),
+    "VV in linear power": ("vv", lambda v: 10.0 ** (v / 10.0),
+                           r"the training values are all negative \(as in decibels\) and these are small non-negative "
+                           r"values \(as in linear power\)\. .*\(decibels against linear power: dB = 10 x "
+                           r"log10\(linear\), Raster calculator 10 \* log10\(band\)\)"),
+    "elevation in km": ("elevation", lambda v: v / 1000.0, r"its 99th percentile is \d+ times smaller"),
+    "NDVI as integers x 10000": ("ndvi", lambda v: np.round(v * 10000.0), r"its 99th percentile is \d+ times larger"),
+}
+
+
+@pytest.mark.parametrize("case", list(WRONG), ids=list(WRONG))
+def test_a_factor_in_other_units_is_refused(sample_model, case):
+    built, _, meta = sample_model
+    name, change, says = WRONG[case]
+    values = _samples(built["stacks"][2])
+    with pytest.raises(InputError) as err:
+        units.check_factor_scale(name, change(values[name]), built["stacks"][2], meta["factor_percentiles"][name])
+    msg = str(err.value)
+    p1, p50, p99 = meta["factor_percentiles"][name]
+    assert msg.startswith(f"The factor {name} in {os.path.basename(built['stacks'][2])} holds values of about "), msg
+    assert f"but the model was trained on {name} from {units._num(p1)} to {units._num(p99)} (1st to 99th " \
+           f"percentile, median {units._num(p50)})" in msg, msg
+    assert re.search(says, msg), msg
+    assert msg.endswith("Convert the band to the units of the training stacks (Raster calculator), then rebuild the "
+                        "factor stack with smdownscale:align, or retrain the model on factors in these units. If the "
+                        "units are the same, the area or date lies far outside what the model was trained on: retrain "
+                        "it on data covering them.")
+
+
+def test_millimetres_for_a_model_trained_on_metres_are_refused(sample_model):
+    built, _, meta = sample_model
+    in_metres = [p / 1000.0 for p in meta["factor_percentiles"]["precipitation"]]
+    mm = _samples(built["stacks"][2])["precipitation"]
+    with pytest.raises(InputError, match=r"its 99th percentile is \d+ times larger than in training\. .*" + SCALED):
+        units.check_factor_scale("precipitation", mm, built["stacks"][2], in_metres)
+    units.check_factor_scale("precipitation", mm / 1000.0, built["stacks"][2], in_metres)  # in metres: passes
+
+
+def test_decibels_for_a_model_trained_on_linear_power_are_refused(sample_model):
+    # the range rule: a model trained on backscatter in linear power, given a stack in dB
+    built, _, _ = sample_model
+    trained = np.nanpercentile(10.0 ** (_samples(built["stacks"][0])["vv"] / 10.0), [1, 50, 99]).tolist()
+    db = _samples(built["stacks"][2])["vv"]
+    with pytest.raises(InputError, match=r"holds values of about -1\d\.\d .*the median lies outside -0\.\d+ to "
+                                         r"0\.\d+, the training range widened on each side\. .*\(linear power against "
+                                         r"decibels, another unit, an offset or scaled integers\)"):
+        units.check_factor_scale("vv", db, built["stacks"][2], trained)
+    units.check_factor_scale("vv", 10.0 ** (db / 10.0), built["stacks"][2], trained)  # linear: passes
+
+
+@pytest.mark.bad_input("downscale: precipitation in m for a model trained on mm")
+def test_downscale_refuses_precipitation_in_metres(sample_model, tmp_path):
+    built, model, _ = sample_model
+    ds = gdal.Open(built["stacks"][2])
+    names = [ds.GetRasterBand(k + 1).GetDescription() for k in range(ds.RasterCount)]
+    kinds = [ds.GetRasterBand(k + 1).GetMetadataItem("SMD_KIND") or "continuous" for k in range(ds.RasterCount)]
+    data = read_all(built["stacks"][2], dtype=np.float64)
+    data[names.index("precipitation")] /= 1000.0
+    grid = Grid.from_dataset(ds)
+    stack = write_raster(str(tmp_path / os.path.basename(built["stacks"][2])), grid, data, names=names, kinds=kinds)
+    with pytest.raises(InputError, match=r"The factor precipitation in factors_\d{8}\.tif holds values of about "
+                                         r"0\.\d+ \(median; .*its 99th percentile is \d+ times smaller than in "
+                                         r"training"):
+        downscale(model, stack, str(tmp_path / "sm.tif"), built["smap"][2])
+    assert not (tmp_path / "sm.tif").exists()
+    # the third date as it is: accepted, and check_factor_units reads the stack's factors once
+    # (its land cover holds a class on 1.7 % of the pixels that no training cell held: a warning, no refusal)
+    notes = check_factor_units(ds, built["stacks"][2], *_specs_meta(model), {})
+    assert len(notes) == 1 and re.match(r"The land cover factor landcover in factors_\d{8}\.tif has \d\.\d % of its "
+                                        r"pixels in classes the model was not trained on: 80 \(\d\.\d %\); the model "
+                                        r"knows the classes 10, 20, 30, 40, 50\.", notes[0]), notes
+    assert downscale(model, built["stacks"][2], str(tmp_path / "ok.tif"), built["smap"][2]).n_valid > 0
+
+
+def _specs_meta(model: str):
+    from smdownscale.algorithms.features import FactorSpec
+
+    _, meta = model_io.load_model(model)
+    return [FactorSpec.from_dict(d) for d in meta["factors"]], meta
+
+
+def test_a_model_without_percentiles_is_not_checked():
+    values = np.full(100, 0.003)
+    units.check_factor_scale("precipitation", values, "f.tif", None)
+    units.check_factor_scale("precipitation", values, "f.tif", [1.0, 2.0])  # damaged: skipped
+    with pytest.raises(InputError, match="1000 times smaller"):
+        units.check_factor_scale("precipitation", values, "f.tif", [0.0, 1.0, 3.0])
+    units.check_factor_scale("precipitation", values * 20.0, "f.tif", [0.0, 1.0, 3.0])  # 50 times smaller: passes
