@@ -334,462 +334,462 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
     <context>
         <name>DownscaleAlgorithm</name>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="66" />
+            <location filename="../processing_provider/algs/downscale.py" line="67" />
             <source>Downscale soil moisture</source>
             <translation>土壤水分降尺度</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="130" />
+            <location filename="../processing_provider/algs/downscale.py" line="131" />
             <source>Model file</source>
             <translation>模型文件</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="130" />
+            <location filename="../processing_provider/algs/downscale.py" line="131" />
             <source>smdownscale model (*.smdmodel)</source>
             <translation>smdownscale 模型 (*.smdmodel)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="130" />
+            <location filename="../processing_provider/algs/downscale.py" line="131" />
             <source>A .smdmodel file written by 'Train downscaling model'.</source>
             <translation>由“训练降尺度模型”写出的 .smdmodel 文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="134" />
+            <location filename="../processing_provider/algs/downscale.py" line="135" />
             <source>Factor stack (1 km)</source>
             <translation>因子堆栈（1 km）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="134" />
+            <location filename="../processing_provider/algs/downscale.py" line="135" />
             <source>Multiband raster with one named band per factor, on the 1 km grid (one date; leave empty for a time series).</source>
             <translation>1 km 格网上的多波段栅格，每个因子一个命名波段（单一日期；时间序列请留空）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="137" />
+            <location filename="../processing_provider/algs/downscale.py" line="138" />
             <source>SMAP soil moisture of the factor stack's date; needed for residual correction.</source>
             <translation>与因子堆栈同一日期的 SMAP 土壤水分；残差校正需要此项。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="141" />
+            <location filename="../processing_provider/algs/downscale.py" line="142" />
             <source>Residual correction</source>
             <translation>残差校正</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="127" />
+            <location filename="../processing_provider/algs/downscale.py" line="128" />
             <source>Constant per coarse cell</source>
             <translation>每个粗像元取常数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="127" />
+            <location filename="../processing_provider/algs/downscale.py" line="128" />
             <source>None</source>
             <translation>无</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="162" />
+            <location filename="../processing_provider/algs/downscale.py" line="163" />
             <source>Minimum soil moisture (m3/m3)</source>
             <translation>土壤水分最小值（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="162" />
+            <location filename="../processing_provider/algs/downscale.py" line="163" />
             <source>Lower end of the physical range; smaller values are raised to it.</source>
             <translation>物理范围的下限；低于该值的结果被提高到该值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="165" />
+            <location filename="../processing_provider/algs/downscale.py" line="166" />
             <source>Maximum soil moisture (m3/m3)</source>
             <translation>土壤水分最大值（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="165" />
+            <location filename="../processing_provider/algs/downscale.py" line="166" />
             <source>Upper end of the physical range (about the porosity); larger values are lowered to it.</source>
             <translation>物理范围的上限（约为土壤孔隙度）；高于该值的结果被降低到该值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="189" />
+            <location filename="../processing_provider/algs/downscale.py" line="190" />
             <source>Factor stacks of several dates, each with its date in the file name (YYYYMMDD or YYYY-MM-DD); one output file per date.</source>
             <translation>多个日期的因子堆栈，文件名中带有各自的日期（YYYYMMDD 或 YYYY-MM-DD）；每个日期输出一个文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="194" />
+            <location filename="../processing_provider/algs/downscale.py" line="195" />
             <source>The SMAP rasters of the same dates (paired by the date in the file names), for residual correction.</source>
             <translation>相同日期的 SMAP 栅格（按文件名中的日期配对），用于残差校正。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="199" />
+            <location filename="../processing_provider/algs/downscale.py" line="200" />
             <source>smdownscale manifest (*.json)</source>
             <translation>smdownscale 清单 (*.json)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="199" />
+            <location filename="../processing_provider/algs/downscale.py" line="200" />
             <source>The manifest.json written by 'Fetch data from Earth Engine': every date it lists is downscaled.</source>
             <translation>由“从 Earth Engine 获取数据”写出的 manifest.json：对其中列出的每个日期进行降尺度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="204" />
+            <location filename="../processing_provider/algs/downscale.py" line="205" />
             <source>Time series: input folder</source>
             <translation>时间序列：输入文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="204" />
+            <location filename="../processing_provider/algs/downscale.py" line="205" />
             <source>A folder holding factors_&lt;date&gt;.tif and smap_&lt;date&gt;.tif (also in factors/ and smap/ subfolders, or listed by a manifest.json in the folder).</source>
             <translation>包含 factors_&lt;date&gt;.tif 和 smap_&lt;date&gt;.tif 的文件夹（也可位于 factors/ 和 smap/ 子文件夹中，或由文件夹中的 manifest.json 列出）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="209" />
+            <location filename="../processing_provider/algs/downscale.py" line="210" />
             <source>Soil moisture 1 km</source>
             <translation>1 km 土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="209" />
+            <location filename="../processing_provider/algs/downscale.py" line="210" />
             <source>Float32 GeoTIFF of soil moisture in m3/m3 (one date).</source>
             <translation>土壤水分的 Float32 GeoTIFF，单位 m3/m3（单一日期）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="223" />
+            <location filename="../processing_provider/algs/downscale.py" line="224" />
             <source>Time series: output folder</source>
             <translation>时间序列：输出文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="223" />
+            <location filename="../processing_provider/algs/downscale.py" line="224" />
             <source>Folder for sm_1km_&lt;YYYYMMDD&gt;.tif per date and the list sm_1km_series.csv; empty: a temporary folder.</source>
             <translation>存放每个日期的 sm_1km_&lt;YYYYMMDD&gt;.tif 及列表 sm_1km_series.csv 的文件夹；留空则使用临时文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="227" />
+            <location filename="../processing_provider/algs/downscale.py" line="228" />
             <source>Mean soil moisture (m3/m3)</source>
             <translation>土壤水分均值（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="228" />
+            <location filename="../processing_provider/algs/downscale.py" line="229" />
             <source>Time series: output files (';'-separated)</source>
             <translation>时间序列：输出文件（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="236" />
+            <location filename="../processing_provider/algs/downscale.py" line="237" />
             <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
             <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="255" />
+            <location filename="../processing_provider/algs/downscale.py" line="256" />
             <source>The minimum soil moisture must be below the maximum.</source>
             <translation>土壤水分最小值必须小于最大值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="270" />
+            <location filename="../processing_provider/algs/downscale.py" line="271" />
             <source>Residual correction needs the coarse soil moisture: give the coarse SMAP raster of the same date, or set residual correction to None.</source>
             <translation>残差校正需要粗分辨率土壤水分：请给定同一日期的粗分辨率 SMAP 栅格，或将残差校正设为“无”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="302" />
+            <location filename="../processing_provider/algs/downscale.py" line="303" />
             <source>Residual correction is off: the coarse soil moisture raster is not used.</source>
             <translation>残差校正已关闭：不使用粗分辨率土壤水分栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="314" />
+            <location filename="../processing_provider/algs/downscale.py" line="315" />
             <source>Model: {} ({}); date: {}</source>
             <translation>模型：{}（{}）；日期：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="316" />
+            <location filename="../processing_provider/algs/downscale.py" line="317" />
             <source>{} valid pixels: mean {:.4f}, std {:.4f}, min {:.4f}, max {:.4f} m3/m3</source>
             <translation>{} 个有效像元：均值 {:.4f}，标准差 {:.4f}，最小值 {:.4f}，最大值 {:.4f} m3/m3</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="319" />
+            <location filename="../processing_provider/algs/downscale.py" line="320" />
             <source>Residual correction: {} coarse cells, mean |residual| {:.4f} m3/m3, largest cell mean deviation {:.2g} m3/m3 (before clipping)</source>
             <translation>残差校正：{} 个粗像元，平均 |残差| {:.4f} m3/m3，像元均值最大偏差 {:.2g} m3/m3（截断前）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="329" />
+            <location filename="../processing_provider/algs/downscale.py" line="330" />
             <source>{} pixels were clipped to {:g}-{:g} m3/m3.</source>
             <translation>{} 个像元被截断到 {:g}-{:g} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="495" />
+            <location filename="../processing_provider/algs/downscale.py" line="496" />
             <source>Soil moisture 1 km {}</source>
             <translation>1 km 土壤水分 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="424" />
+            <location filename="../processing_provider/algs/downscale.py" line="425" />
             <source>Give either one factor stack (one date) or a time series (factor stacks, a manifest or an input folder), not both.</source>
             <translation>请给定一个因子堆栈（单一日期）或一个时间序列（因子堆栈、清单或输入文件夹），不能同时给定两者。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="427" />
+            <location filename="../processing_provider/algs/downscale.py" line="428" />
             <source>Give a factor stack, or a time series: factor stacks of several dates, a manifest or an input folder.</source>
             <translation>请给定一个因子堆栈，或一个时间序列：多个日期的因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="431" />
+            <location filename="../processing_provider/algs/downscale.py" line="432" />
             <source>Give the time series one way: factor stacks, a manifest or an input folder.</source>
             <translation>时间序列只能以一种方式给定：因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="433" />
+            <location filename="../processing_provider/algs/downscale.py" line="434" />
             <source>Residual correction needs the SMAP rasters of the same dates: add them under 'Time series: SMAP soil moisture rasters', or set residual correction to None.</source>
             <translation>残差校正需要相同日期的 SMAP 栅格：请在“时间序列：SMAP 土壤水分栅格”中添加，或将残差校正设为“无”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="462" />
+            <location filename="../processing_provider/algs/downscale.py" line="463" />
             <source>Residual correction is off: the SMAP rasters are not used.</source>
             <translation>残差校正已关闭：不使用 SMAP 栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="480" />
+            <location filename="../processing_provider/algs/downscale.py" line="481" />
             <source>{}: {} valid pixels, mean {:.4f} m3/m3 -&gt; {}</source>
             <translation>{}：{} 个有效像元，均值 {:.4f} m3/m3 -&gt; {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="494" />
+            <location filename="../processing_provider/algs/downscale.py" line="495" />
             <source>Soil moisture 1 km {} to {}</source>
             <translation>1 km 土壤水分 {} 至 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="498" />
+            <location filename="../processing_provider/algs/downscale.py" line="499" />
             <source>{} dates written to {}; mean soil moisture {:.4f} m3/m3.</source>
             <translation>已将 {} 个日期写入 {}；土壤水分均值 {:.4f} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="395" />
+            <location filename="../processing_provider/algs/downscale.py" line="396" />
             <source>Prediction: compiled tree walker (same values as scikit-learn, faster).</source>
             <translation>预测：编译版决策树遍历器（与 scikit-learn 结果相同，速度更快）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="402" />
+            <location filename="../processing_provider/algs/downscale.py" line="403" />
             <source>Prediction: scikit-learn; the compiled tree walker is {}.</source>
             <translation>预测：scikit-learn；编译版决策树遍历器{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="405" />
+            <location filename="../processing_provider/algs/downscale.py" line="406" />
             <source>Prediction: scikit-learn.</source>
             <translation>预测：scikit-learn。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="478" />
+            <location filename="../processing_provider/algs/downscale.py" line="479" />
             <source>SMAP values read with {}.</source>
             <translation>SMAP 值按 {} 读取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="137" />
+            <location filename="../processing_provider/algs/downscale.py" line="138" />
             <source>SMAP of the same date</source>
             <translation>同一日期的 SMAP</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="128" />
+            <location filename="../processing_provider/algs/downscale.py" line="129" />
             <source>Smooth (mass-conserving)</source>
             <translation>平滑（质量守恒）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="189" />
+            <location filename="../processing_provider/algs/downscale.py" line="190" />
             <source>Time series: factor stacks</source>
             <translation>时间序列：因子堆栈</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="194" />
+            <location filename="../processing_provider/algs/downscale.py" line="195" />
             <source>Time series: SMAP rasters</source>
             <translation>时间序列：SMAP 栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="199" />
+            <location filename="../processing_provider/algs/downscale.py" line="200" />
             <source>Time series: fetch manifest</source>
             <translation>时间序列：数据获取清单</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="169" />
+            <location filename="../processing_provider/algs/downscale.py" line="170" />
             <source>Fill gaps (complete maps)</source>
             <translation>填补空缺（完整地图）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="169" />
+            <location filename="../processing_provider/algs/downscale.py" line="170" />
             <source>Predict pixels with missing factors from the coarse-cell means of those factors, and give pixels without any factor the coarse field; off: they stay nodata.</source>
             <translation>用缺失因子的粗像元均值预测因子缺失的像元，并为没有任何因子的像元赋予粗分辨率场；关闭时这些像元保持为无数据值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="212" />
+            <location filename="../processing_provider/algs/downscale.py" line="213" />
             <source>Quality (path of each pixel)</source>
             <translation>质量（各像元的来源路径）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="302" />
+            <location filename="../processing_provider/algs/downscale.py" line="303" />
             <source>Residual correction is off: the coarse soil moisture raster serves gap filling only.</source>
             <translation>残差校正已关闭：粗分辨率土壤水分栅格仅用于填补空缺。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="336" />
+            <location filename="../processing_provider/algs/downscale.py" line="337" />
             <source>Quality {}</source>
             <translation>质量 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="353" />
+            <location filename="../processing_provider/algs/downscale.py" line="354" />
             <source>Gap filling is off (or no SMAP raster was given): pixels where a factor is missing stay nodata.</source>
             <translation>填补空缺已关闭（或未给定 SMAP 栅格）：因子缺失的像元保持为无数据值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="356" />
+            <location filename="../processing_provider/algs/downscale.py" line="357" />
             <source>Pixels: {} with all factors observed, {} with missing factors filled from coarse-cell means, {} from the coarse field only.</source>
             <translation>像元：{} 个所有因子均有观测，{} 个缺失因子由粗像元均值填补，{} 个仅来自粗分辨率场。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="360" />
+            <location filename="../processing_provider/algs/downscale.py" line="361" />
             <source>Factor {} filled at {} pixels.</source>
             <translation>因子 {} 在 {} 个像元处已填补。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="483" />
+            <location filename="../processing_provider/algs/downscale.py" line="484" />
             <source>{}: {} pixels with missing factors filled, {} from the coarse field only.</source>
             <translation>{}：{} 个像元的缺失因子已填补，{} 个仅来自粗分辨率场。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="397" />
+            <location filename="../processing_provider/algs/downscale.py" line="398" />
             <source>Prediction: compiled SVR kernel (scikit-learn's values within 1e-9, faster).</source>
             <translation>预测：编译版 SVR 核函数（与 scikit-learn 的值相差不超过 1e-9，速度更快）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="399" />
+            <location filename="../processing_provider/algs/downscale.py" line="400" />
             <source>Prediction: SVR kernel in numpy blocks (scikit-learn's values within 1e-9); the compiled library is {}.</source>
             <translation>预测：numpy 分块计算的 SVR 核函数（与 scikit-learn 的值相差不超过 1e-9）；编译库{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="218" />
+            <location filename="../processing_provider/algs/downscale.py" line="219" />
             <source>Uncertainty (tree spread)</source>
             <translation>不确定性（树间离散度）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="218" />
+            <location filename="../processing_provider/algs/downscale.py" line="219" />
             <source>Optional, one date, random forest or extra trees models: the standard deviation of the trees' predictions per pixel (m3/m3). A relative measure, not a calibrated interval: how often the truth lies within it is measured in bench/ACCURACY.md.</source>
             <translation>可选，单一日期，仅随机森林或极端随机树模型：每个像元各棵树预测值的标准差（m3/m3）。这是相对度量，不是经过校准的区间：真值落入其中的比例见 bench/ACCURACY.md 中的测量。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="266" />
+            <location filename="../processing_provider/algs/downscale.py" line="267" />
             <source>The uncertainty output is written for one date: leave it empty for a time series, or downscale the date alone.</source>
             <translation>不确定性输出只针对单一日期：时间序列请将其留空，或单独对该日期进行降尺度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="338" />
+            <location filename="../processing_provider/algs/downscale.py" line="339" />
             <source>Uncertainty: mean standard deviation across the trees {:.4f} m3/m3.</source>
             <translation>不确定性：各树预测的平均标准差 {:.4f} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="340" />
+            <location filename="../processing_provider/algs/downscale.py" line="341" />
             <source>Soil moisture uncertainty {}</source>
             <translation>土壤水分不确定性 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="172" />
+            <location filename="../processing_provider/algs/downscale.py" line="173" />
             <source>Fill factors from neighbouring dates within (days)</source>
             <translation>用相邻日期填补因子的时间窗口（天）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="182" />
+            <location filename="../processing_provider/algs/downscale.py" line="183" />
             <source>Neighbouring factor stacks (one date, temporal filling)</source>
             <translation>相邻因子堆栈（单一日期，时间填补）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="182" />
+            <location filename="../processing_provider/algs/downscale.py" line="183" />
             <source>Factor stacks of other dates on the same grid, each with its date in the file name, for temporal filling of a single date (a time series fills from its own dates).</source>
             <translation>同一格网上其他日期的因子堆栈，文件名中各带其日期，用于单一日期的时间填补（时间序列从其自身的日期填补）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="212" />
+            <location filename="../processing_provider/algs/downscale.py" line="213" />
             <source>Byte GeoTIFF: 1 all factors observed, 2 missing factors filled from coarse-cell means, 3 coarse field only, 4 factors partly from a neighbouring date, 0 nodata (one date; a time series writes quality_&lt;YYYYMMDD&gt;.tif next to the soil moisture files).</source>
             <translation>Byte GeoTIFF：1 所有因子均有观测，2 缺失因子由粗像元均值填补，3 仅粗分辨率场，4 部分因子取自相邻日期，0 无数据值（单一日期；时间序列在土壤水分文件旁写出 quality_&lt;YYYYMMDD&gt;.tif）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="262" />
+            <location filename="../processing_provider/algs/downscale.py" line="263" />
             <source>Neighbouring factor stacks are for one date: a time series fills from its own dates. Leave them empty.</source>
             <translation>相邻因子堆栈用于单一日期：时间序列从其自身的日期填补。请将其留空。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="366" />
+            <location filename="../processing_provider/algs/downscale.py" line="367" />
             <source>{}: {} pixels with factors from a neighbouring date within {} days (dates used: {}).</source>
             <translation>{}：{} 个像元的因子取自 {} 天内的相邻日期（所用日期：{}）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="366" />
+            <location filename="../processing_provider/algs/downscale.py" line="367" />
             <source>none</source>
             <translation>无</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="370" />
+            <location filename="../processing_provider/algs/downscale.py" line="371" />
             <source>Factor {} taken from a neighbouring date at {} pixels.</source>
             <translation>因子 {} 在 {} 个像元处取自相邻日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="129" />
+            <location filename="../processing_provider/algs/downscale.py" line="130" />
             <source>Area-to-point kriging</source>
             <translation>面到点克里金</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="134" />
+            <location filename="../processing_provider/algs/downscale.py" line="135" />
             <source>or a time series</source>
             <translation>或时间序列</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="194" />
+            <location filename="../processing_provider/algs/downscale.py" line="195" />
             <source>for residual correction</source>
             <translation>用于残差校正</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="141" />
+            <location filename="../processing_provider/algs/downscale.py" line="142" />
             <source>Smooth (default): the residual is spread as an interpolated surface, without steps at cell edges, and each SMAP cell's 1 km mean equals SMAP. Constant per coarse cell: the same cell means, with steps at cell edges. None: the plain model prediction. Area-to-point kriging: the residuals are kriged from the cells around each pixel with a variogram fitted to them, with the same cell means.</source>
             <translation>平滑（默认）：残差以插值曲面的形式分配，像元边界处没有阶跃，且每个 SMAP 像元内 1 km 结果的均值等于 SMAP。每个粗像元取常数：像元均值相同，但像元边界处有阶跃。无：直接使用模型预测值。面到点克里金：以对残差拟合的变异函数，由每个像元周围的粗像元对残差进行克里金插值，像元均值相同。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="189" />
+            <location filename="../processing_provider/algs/downscale.py" line="190" />
             <source>or a manifest or folder</source>
             <translation>或清单、文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="199" />
+            <location filename="../processing_provider/algs/downscale.py" line="200" />
             <source>or factor stacks or folder</source>
             <translation>或因子堆栈、文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="204" />
+            <location filename="../processing_provider/algs/downscale.py" line="205" />
             <source>or factor stacks or manifest</source>
             <translation>或因子堆栈、清单</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="380" />
+            <location filename="../processing_provider/algs/downscale.py" line="381" />
             <source>{} pixels lie in cells without a SMAP value or outside the SMAP raster and keep the uncorrected prediction.</source>
             <translation>{} 个像元位于没有 SMAP 值的粗像元内或 SMAP 栅格范围之外，保留未经校正的预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="382" />
+            <location filename="../processing_provider/algs/downscale.py" line="383" />
             <source>{} pixels lie in cells without a SMAP value or outside the SMAP raster: nothing to conserve there. The correction of the neighbouring cells continues into cells without a value and fades out; pixels outside the raster keep the prediction.</source>
             <translation>{} 个像元位于没有 SMAP 值的粗像元内或 SMAP 栅格范围之外：此处无需守恒。相邻像元的校正延伸到没有值的像元中并逐渐减弱；栅格范围之外的像元保留预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="149" />
+            <location filename="../processing_provider/algs/downscale.py" line="150" />
             <source>The model's own prediction</source>
             <translation>模型自身的预测</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="150" />
+            <location filename="../processing_provider/algs/downscale.py" line="151" />
             <source>Linear model of local contrasts</source>
             <translation>局部对比的线性模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="151" />
+            <location filename="../processing_provider/algs/downscale.py" line="152" />
             <source>Detail within SMAP cells</source>
             <translation>SMAP 像元内的细节</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="151" />
+            <location filename="../processing_provider/algs/downscale.py" line="152" />
             <source>Linear model of local contrasts (default): the model gives each SMAP cell's level (interpolated between cell centres) and a linear model of the factors, fitted in training on how each SMAP cell differs from its 3 x 3 neighbours, gives the 1 km detail inside the cells; sharper on farmland mosaics. With the smooth correction the map then does not depend on the model type where SMAP has a value. It needs the SMAP raster and a model trained in the scale-aware mode (retrain older models). The model's own prediction: the 1 km map is the model's prediction, residual-corrected (the study's method; choose it to compare models).</source>
             <translation>局部对比的线性模型（默认）：模型给出每个 SMAP 像元的水平（在像元中心之间插值），而一个关于各因子的线性模型（在训练时依据每个 SMAP 像元与其 3 x 3 邻域的差异拟合）给出像元内部的 1 km 细节；在农田镶嵌景观上更清晰。配合平滑校正时，在 SMAP 有值之处，结果不再取决于模型类型。它需要 SMAP 栅格和以尺度感知模式训练的模型（较旧的模型请重新训练）。模型自身的预测：1 km 结果即模型的预测，并经残差校正（即研究的方法；比较模型时请选用）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="372" />
+            <location filename="../processing_provider/algs/downscale.py" line="373" />
             <source>Weight of the neighbouring dates' values against the gap filling's own, measured on observed pixels: {}.</source>
             <translation>相邻日期的值相对于空缺填补自身的值的权重（在已观测像元上测得）：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="172" />
+            <location filename="../processing_provider/algs/downscale.py" line="173" />
             <source>0: off. A factor missing at a pixel (cloud, swath gap) takes its value on the nearest other date within this many days where the pixel is valid (a tie: the earlier date), moved to this date's level and weighed against the gap filling's own value; quality 4. Dynamic factors only miss in practice (LST, NDVI, SAR); static bands such as elevation are the same on every date. A time series uses its own dates; one date the neighbouring factor stacks below.</source>
             <translation>0：关闭。像元缺失的因子（云、条带空缺）取该像元在此天数内最近的、有效的其他日期上的值（同样近时取较早日期），并调整到本日期的水平，再与空缺填补自身的值加权组合；质量值为 4。实际上只有动态因子（LST、NDVI、SAR）会缺失；高程等静态波段在各日期相同。时间序列使用其自身的日期；单一日期使用下方的相邻因子堆栈。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="69" />
+            <location filename="../processing_provider/algs/downscale.py" line="70" />
             <source>Applies a model trained with 'Train downscaling model' to a 1 km factor stack (from 'Align rasters to a grid') and writes 1 km soil moisture (m3/m3, float32 GeoTIFF, nodata -9999).
 
 Factors are matched to the model by band name, so the stack may hold its bands in any order and extra bands; a factor the model needs but the stack lacks is an error. The raster is processed in blocks, so any extent fits in memory.
@@ -2977,102 +2977,102 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <translation>验证</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="518" />
+            <location filename="../processing_provider/base.py" line="517" />
             <source>Canceled: no output was written.</source>
             <translation>已取消：未写出任何输出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="522" />
+            <location filename="../processing_provider/base.py" line="521" />
             <source>Out of memory; process a smaller extent or close other programs.</source>
             <translation>内存不足；请处理更小的范围或关闭其他程序。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="456" />
+            <location filename="../processing_provider/base.py" line="455" />
             <source>No value for '{}' ({}); give one.</source>
             <translation>“{}”（{}）没有值；请给定一个值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="441" />
+            <location filename="../processing_provider/base.py" line="440" />
             <source>'{}' ({}) is not a number (nan); give a finite value.</source>
             <translation>“{}”（{}）不是数值（nan）；请给定一个有限值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="443" />
+            <location filename="../processing_provider/base.py" line="442" />
             <source>'{}' ({}) is infinite ({}); give a finite value.</source>
             <translation>“{}”（{}）为无穷大（{}）；请给定一个有限值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="242" />
+            <location filename="../processing_provider/base.py" line="241" />
             <source>{} is {}, not a {} file; give a {} file.</source>
             <translation>{} 为 {}，不是 {} 文件；请给定 {} 文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="255" />
+            <location filename="../processing_provider/base.py" line="254" />
             <source>{} must be a number; got '{}'.</source>
             <translation>{} 必须是数值；收到的是“{}”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="260" />
+            <location filename="../processing_provider/base.py" line="259" />
             <source>{} is {}; give a value from {} to {}.</source>
             <translation>{} 为 {}；请给定 {} 到 {} 之间的值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="262" />
+            <location filename="../processing_provider/base.py" line="261" />
             <source>{} is {}; give a value of at least {}.</source>
             <translation>{} 为 {}；请给定不小于 {} 的值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="264" />
+            <location filename="../processing_provider/base.py" line="263" />
             <source>{} is {}; give a value of at most {}.</source>
             <translation>{} 为 {}；请给定不大于 {} 的值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="266" />
+            <location filename="../processing_provider/base.py" line="265" />
             <source>{} is {}; give a whole number.</source>
             <translation>{} 为 {}；请给定整数。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="272" />
+            <location filename="../processing_provider/base.py" line="271" />
             <source>{} is {}, which is not one of its choices; give one of: {}.</source>
             <translation>{} 为 {}，不是可选项之一；请给定以下之一：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="283" />
+            <location filename="../processing_provider/base.py" line="282" />
             <source>{}: QGIS cannot load {} given as text (a file inside an archive, or a GDAL driver prefix); extract the raster to a GeoTIFF file (e.g. unzip it, or Export &gt; Save As in QGIS) and give that file.</source>
             <translation>{}：QGIS 无法加载以文本形式给出的 {}（压缩包内的文件，或带 GDAL 驱动前缀）；请将栅格提取为 GeoTIFF 文件（例如解压，或在 QGIS 中使用 导出 &gt; 另存为），然后给定该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="286" />
+            <location filename="../processing_provider/base.py" line="285" />
             <source>{}: QGIS cannot load {} as a layer; give the path of a raster file (e.g. a GeoTIFF).</source>
             <translation>{}：QGIS 无法将 {} 加载为图层；请给定栅格文件（例如 GeoTIFF）的路径。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="188" />
+            <location filename="../processing_provider/base.py" line="187" />
             <source>The output folder {} ({}) is a file; choose a folder (a new name creates it); nothing was written.</source>
             <translation>输出文件夹 {}（{}）是一个文件；请选择文件夹（给定新名称即可创建）；未写入任何内容。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="226" />
+            <location filename="../processing_provider/base.py" line="225" />
             <source>No value for {}; give a file or folder name.</source>
             <translation>{} 没有值；请给定文件或文件夹名称。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="489" />
+            <location filename="../processing_provider/base.py" line="488" />
             <source>'{}' ({}) holds {} file paths joined by '{}' in one value; give each file as its own value: in qgis_process repeat --{}=&lt;file&gt; once per file, in Python pass a list.</source>
             <translation>“{}”（{}）在一个值中包含 {} 个以“{}”连接的文件路径；请把每个文件作为单独的值给出：在 qgis_process 中每个文件重复一次 --{}=&lt;文件&gt;，在 Python 中传入列表。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="419" />
+            <location filename="../processing_provider/base.py" line="418" />
             <source>Unknown parameter {} (did you mean {}?) for smdownscale:{}; its parameters are {}. An unknown name would be ignored and the default used instead: correct its spelling.</source>
             <translation>未知参数 {}（是否想用 {}？），算法 smdownscale:{} 的参数为 {}。未知的名称会被忽略并改用默认值：请更正其拼写。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="422" />
+            <location filename="../processing_provider/base.py" line="421" />
             <source>Unknown parameter {} for smdownscale:{}; its parameters are {}. An unknown name would be ignored and the default used instead: correct its spelling.</source>
             <translation>未知参数 {}，算法 smdownscale:{} 的参数为 {}。未知的名称会被忽略并改用默认值：请更正其拼写。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="302" />
+            <location filename="../processing_provider/base.py" line="301" />
             <source>{}: {} is a file inside an archive or a GDAL virtual path; smdownscale reads rasters from files on disk only (reading through an archive can write into it). Extract the raster to a GeoTIFF file (e.g. unzip it, or Export &gt; Save As in QGIS) and give that file.</source>
             <translation>{}：{} 是压缩包内的文件或 GDAL 虚拟路径；smdownscale 只读取磁盘上的栅格文件（通过压缩包读取可能会写入压缩包）。请将栅格提取为 GeoTIFF 文件（例如解压，或在 QGIS 中使用 导出 &gt; 另存为）并给出该文件。</translation>
         </message>
@@ -3761,47 +3761,47 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
             <translation>{} 条站点观测，来自 {} 个站点</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="346" />
+            <location filename="../processing_provider/algs/validate.py" line="347" />
             <source>Reference resampled onto the estimate's grid with '{}'.</source>
             <translation>已使用“{}”将参考数据重采样到估算结果的格网上。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="362" />
+            <location filename="../processing_provider/algs/validate.py" line="363" />
             <source>Estimate</source>
             <translation>估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="364" />
+            <location filename="../processing_provider/algs/validate.py" line="365" />
             <source>Reference</source>
             <translation>参考数据</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="404" />
+            <location filename="../processing_provider/algs/validate.py" line="405" />
             <source>The date parameter is ignored for a time series: each estimate's date comes from its file name.</source>
             <translation>时间序列忽略日期参数：每个估算结果的日期取自其文件名。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="415" />
+            <location filename="../processing_provider/algs/validate.py" line="416" />
             <source>Stations skipped on {}</source>
             <translation>以下日期的站点被跳过：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="416" />
+            <location filename="../processing_provider/algs/validate.py" line="417" />
             <source>Per date:</source>
             <translation>逐日期：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="419" />
+            <location filename="../processing_provider/algs/validate.py" line="420" />
             <source>All dates pooled:</source>
             <translation>所有日期合并：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="428" />
+            <location filename="../processing_provider/algs/validate.py" line="429" />
             <source>Estimates</source>
             <translation>估算结果</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="430" />
+            <location filename="../processing_provider/algs/validate.py" line="431" />
             <source>References</source>
             <translation>参考数据</translation>
         </message>
@@ -3811,7 +3811,7 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
             <translation>解压后的 ISMN 下载数据（“Header+values”或“CEOP formatted”格式）；读取其中的土壤水分文件，其他文件在日志中列出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="377" />
+            <location filename="../processing_provider/algs/validate.py" line="378" />
             <source>Reference values read with {}.</source>
             <translation>参考值按 {} 读取。</translation>
         </message>
@@ -3846,7 +3846,7 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
             <translation>基线要与单个估算结果的参考栅格比较：请同时给出参考栅格，或将基线留空。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/validate.py" line="366" />
+            <location filename="../processing_provider/algs/validate.py" line="367" />
             <source>Baseline</source>
             <translation>基线</translation>
         </message>

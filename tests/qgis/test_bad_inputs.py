@@ -1016,9 +1016,9 @@ CASES = [
     Case("align: RESOLUTION 0.01 (degrees) for a metric CRS", "align",
          lambda d, o: {"INPUTS": [d["scene"]["stacks"][0]], "TARGET_CRS": "EPSG:32650",
                        "TARGET_EXTENT": "100,125,38,53 [EPSG:4326]", "RESOLUTION": 0.01, "OUTPUT": str(o / "f.tif")},
-         r"The resolution \(RESOLUTION\) is 0\.01, in the units of the target CRS \(metres\): pixels of 0\.01 m\. "
-         r"0\.01 looks like a value in degrees \(0\.01 degree is about 1113 metres\)\. Give the pixel size in "
-         r"metres: about 1000 for 1 km\."),
+         r"The target resolution \(RESOLUTION\) is 0\.01, in the units of the target CRS \(metres\): pixels of "
+         r"0\.01 m\. 0\.01 looks like a value in degrees \(0\.01 degree is about 1113 metres\)\. Give the pixel size "
+         r"in metres: about 1000 for 1 km\."),
     Case("fetchgee: FINE_RESOLUTION 0.01 (degrees) for EPSG:6933", "fetchgee",
          lambda d, o: {**FETCH, "FINE_RESOLUTION": 0.01, "OUTPUT": str(o / "gee")},
          r"The fine resolution \(FINE_RESOLUTION\) is 0\.01, in the units of the target CRS \(metres\).* 0\.01 looks "

@@ -113,9 +113,9 @@ def test_reference_grid_resolution_typed_in_degrees_for_a_metric_crs():
     with pytest.raises(InputError) as err:
         align.reference_grid(crs="EPSG:32650", extent=(400000.0, 4500000.0, 500000.0, 4600000.0), resolution=0.01)
     assert str(err.value) == (
-        "The resolution (RESOLUTION) is 0.01, in the units of the target CRS (metres): pixels of 0.01 m. 0.01 looks "
-        "like a value in degrees (0.01 degree is about 1113 metres). Give the pixel size in metres: about 1000 for "
-        "1 km.")
+        "The target resolution (RESOLUTION) is 0.01, in the units of the target CRS (metres): pixels of 0.01 m. 0.01 "
+        "looks like a value in degrees (0.01 degree is about 1113 metres). Give the pixel size in metres: about 1000 "
+        "for 1 km.")
     # a foot-based CRS: the suggestion is in feet
     with pytest.raises(InputError, match=r"0\.5 looks like a value in degrees .*about 3281 for 1 km"):
         align.reference_grid(crs="EPSG:2227", extent=(6000000.0, 2000000.0, 6100000.0, 2100000.0), resolution=0.5)
