@@ -272,6 +272,29 @@ def _build_inputs(base: pathlib.Path) -> dict[str, Any]:
     d["celsius_stack"] = write_raster(str(base / "celsius" / "factors_20230601.tif"), fine, celsius,
                                       names=["ndvi", "lst_day", "landcover"],
                                       kinds=["continuous", "continuous", "categorical"])
+    # the model's factors at 250 m instead of 1 km (each pixel repeated 4 x 4)
+    fine250 = Grid(fine.crs_wkt, (fine.transform[0], 250.0, 0.0, fine.transform[3], 0.0, -250.0), fine.width * 4,
+                   fine.height * 4)
+    stack = read_all(scene["stacks"][0], dtype=np.float64)
+    d["stack_250m"] = write_raster(str(base / "res250" / "factors_20230601.tif"), fine250,
+                                   np.repeat(np.repeat(stack, 4, axis=1), 4, axis=2),
+                                   names=["ndvi", "lst_day", "landcover"],
+                                   kinds=["continuous", "continuous", "categorical"])
+    # precipitation in mm in training, in m in the stack given to downscale
+    rain = make_scene(str(base / "rain"), dates=DATES, seed=11,
+                      extra=lambda fields, sm, *_: {"precipitation": 2.0 + 40.0 * fields["ndvi"] ** 2})
+    d["rain"] = rain
+    d["rain_model"] = str(base / "models" / "rain.smdmodel")
+    train_model(TrainRequest(rain["sm"], rain["stacks"], d["rain_model"], "cart", cv_folds=0))
+    metres = read_all(rain["stacks"][0], dtype=np.float64)
+    metres[3] /= 1000.0
+    d["rain_in_m"] = write_raster(str(base / "rain_m" / "factors_20230601.tif"), fine, metres,
+                                  names=["ndvi", "lst_day", "landcover", "precipitation"],
+                                  kinds=["continuous", "continuous", "categorical", "continuous"])
+    # an estimate of one pixel
+    x0, y0 = fine.transform[0] + 20000.0, fine.transform[3] - 20000.0
+    one = Grid(fine.crs_wkt, (x0, 1000.0, 0.0, y0, 0.0, -1000.0), 1, 1)
+    d["estimate_1px"] = write_raster(str(base / "validate" / "one" / "sm_1km_20230601.tif"), one, np.array([[0.25]]))
     lon_f, _ = _lonlat(fine)
     d["reference_pct"] = write_raster(str(base / "validate" / "reference_pct.tif"), fine,
                                       100.0 * (0.2 + 0.1 * np.sin((lon_f - lon_f.min()) * 20.0)))
@@ -612,6 +635,13 @@ def check_downscale_mixed_crs(d, params, results, log):
     assert float(results["MEAN"]) == pytest.approx(float(np.nanmean(got)), abs=1e-6)
 
 
+def check_validate_one_pixel(d, params, results, log):
+    assert int(results["N"]) == 1 and str(results["R"]).lower() in ("nan", "none", "")
+    assert ("The estimate sm_1km_20230601.tif (1 x 1 pixels) and the reference sm_1km_20230601.tif have only 1 pixel "
+            "pair(s) where both hold a value: R needs at least 3 pairs (from 1 pair it cannot be computed, from 2 it "
+            "is always +1 or -1), so R (nan) says nothing") in log, log[-3000:]
+
+
 def check_validate_mixed_crs(d, params, results, log):
     assert int(results["N"]) > 0.9 * d["fine"].size
     assert float(results["R"]) > 0.999
@@ -807,6 +837,9 @@ CASES = [
     Case("validate: reference in lon/lat, estimate in UTM", "validate",
          lambda d, o: {"INPUT": d["estimate"], "REFERENCE": d["reference_ll"], "OUTPUT": str(o / "v.csv")},
          check=check_validate_mixed_crs),
+    Case("validate: an estimate of 1 x 1 pixel is scored with a warning that R needs 3 pairs", "validate",
+         lambda d, o: {"INPUT": d["estimate_1px"], "REFERENCE": d["estimate"], "OUTPUT": str(o / "v.csv")},
+         check=check_validate_one_pixel),
     # fetchgee (the fake Earth Engine server stands by; none of these may reach it for pixels)
     Case("fetchgee: area layer without polygons", "fetchgee",
          lambda d, o: {**FETCH, "EXTENT": None, "AREA": d["area_empty"], "OUTPUT": str(o / "gee")},
@@ -991,6 +1024,19 @@ CASES = [
          r"The factor lst_day in factors_20230601\.tif holds values [\d.]+ to [\d.]+, median [\d.]+, which is in "
          r"degrees Celsius, but the model was trained on lst_day in Kelvin \(training range 2\d\d to 3\d\d\)\. "
          r"Convert it: add 273\.15 to the band"),
+    Case("downscale: factor stack at 250 m for a model trained at 1 km", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["stack_250m"], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "OUTPUT": str(o / "sm.tif")},
+         r"The factor stack factors_20230601\.tif has pixels of 250 m, but the model cart\.smdmodel was trained on "
+         r"factor stacks of 1000 m \(4 times finer\)\. .*Align the factors at the model's resolution "
+         r"\(smdownscale:align with a resolution of 1000 m in the model's CRS"),
+    Case("downscale: precipitation in m for a model trained on mm", "downscale",
+         lambda d, o: {"MODEL": d["rain_model"], "FACTORS": d["rain_in_m"], "SOIL_MOISTURE": d["rain"]["sm"][0],
+                       "OUTPUT": str(o / "sm.tif")},
+         r"The factor precipitation in factors_20230601\.tif holds values of about 0\.0\d+ \(median; .*but the model "
+         r"was trained on precipitation from [\d.]+ to [\d.]+ \(1st to 99th percentile, median [\d.]+\): its 99th "
+         r"percentile is \d+ times smaller than in training\. The factor is probably in other units or scaled "
+         r"otherwise than in training \(e\.g\. mm against m"),
     Case("downscale: SMAP in percent for residual correction", "downscale",
          lambda d, o: {"MODEL": d["model"], "FACTORS": d["pct"]["stacks"][0], "SOIL_MOISTURE": d["pct"]["sm"][0],
                        "OUTPUT": str(o / "sm.tif")},
