@@ -466,7 +466,8 @@ def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: 
     -------
     list[str]
         Warnings for the log: land cover pixels in classes the model never saw (fewer than
-        :data:`UNSEEN_CLASSES_REFUSED`).
+        :data:`UNSEEN_CLASSES_REFUSED`), a factor whose scale differs from training's by 100 to 300 times
+        (:func:`.units.check_factor_scale`).
 
     Raises
     ------
@@ -502,7 +503,9 @@ def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: 
         if is_lst(spec.name) and spec.name in ranges:
             check_lst_factor(spec.name, values, stack_path, ranges[spec.name])
         if spec.name in summary:
-            check_factor_scale(spec.name, values, stack_path, summary[spec.name])
+            note = check_factor_scale(spec.name, values, stack_path, summary[spec.name])
+            if note:
+                warnings.append(note)
     if file_key is not None:
         passed[key] = list(warnings)
     return warnings

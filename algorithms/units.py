@@ -698,8 +698,10 @@ class LstUnits:
 #: A stack's median beyond the training's 1st-99th percentile range widened by this many times its width (at least half
 #: the largest magnitude) is refused (data with negative values).
 SCALE_MARGIN = 1.0
-#: Non-negative factors: a 99th percentile this many times larger or smaller than in training is refused.
-SCALE_RATIO = 100.0
+#: Non-negative factors: a 99th percentile this many times larger or smaller than in training is refused ...
+SCALE_RATIO = 300.0
+#: ... and this many times, a warning (a date far drier or wetter than the training dates can come this far).
+SCALE_RATIO_WARN = 100.0
 
 
 def _percentiles(trained: Any) -> tuple[float, float, float] | None:
@@ -712,7 +714,7 @@ def _percentiles(trained: Any) -> tuple[float, float, float] | None:
     return p1, p50, p99
 
 
-def check_factor_scale(name: str, values: np.ndarray, path: str, trained: Any) -> None:
+def check_factor_scale(name: str, values: np.ndarray, path: str, trained: Any) -> str:
     """Refuse a continuous factor whose values are in other units or scaled otherwise than the model's training values.
 
     ``trained`` holds the 1st, 50th and 99th percentiles of the factor over the training samples
@@ -721,8 +723,10 @@ def check_factor_scale(name: str, values: np.ndarray, path: str, trained: Any) -
 
     * scale (non-negative data, in training and in the stack: p1 >= 0 and s1 >= 0): s99 is at least
       :data:`SCALE_RATIO` times p99, or at most 1 / :data:`SCALE_RATIO` of it (mm against m, m against km, x 10000
-      integers; the 99th percentile, as precipitation's median may be 0). Nothing else is asked of such data: a
-      colder season or a lower area shifts them, another unit multiplies them;
+      integers; the 99th percentile, as precipitation's median may be 0); from :data:`SCALE_RATIO_WARN` times on, a
+      warning (percent against fractions, or a date far drier or wetter than the training dates: the values cannot
+      tell them apart). Nothing else is asked of such data: a colder season or a lower area shifts them, another unit
+      multiplies them;
     * sign: the training values are all negative (p99 < 0, decibels) and the stack's non-negative and smaller
       than the training's median magnitude (s1 >= 0, s99 < abs(p50): linear power);
     * range (data with negative values): s50 lies outside [p1 - w, p99 + w], w = :data:`SCALE_MARGIN` x
@@ -739,6 +743,12 @@ def check_factor_scale(name: str, values: np.ndarray, path: str, trained: Any) -
     trained : Any
         [p1, p50, p99] of the factor in training; anything else skips the check (older models).
 
+    Returns
+    -------
+    str
+        A warning for the log when the scale differs between :data:`SCALE_RATIO_WARN` and :data:`SCALE_RATIO` times;
+        '' otherwise.
+
     Raises
     ------
     InputError
@@ -749,14 +759,16 @@ def check_factor_scale(name: str, values: np.ndarray, path: str, trained: Any) -
     v = v[np.isfinite(v)]
     pct = _percentiles(trained)
     if pct is None or not v.size:
-        return
+        return ""
     p1, p50, p99 = pct
     median = float(np.median(v))
     s1, s99 = (float(x) for x in np.percentile(v, [1.0, 99.0]))
+    refuse = True
     if p1 >= 0.0 and s1 >= 0.0:
-        if not (p99 > 0.0 and s99 > 0.0) or 1.0 / SCALE_RATIO < s99 / p99 < SCALE_RATIO:
-            return
+        if not (p99 > 0.0 and s99 > 0.0) or 1.0 / SCALE_RATIO_WARN < s99 / p99 < SCALE_RATIO_WARN:
+            return ""
         ratio = s99 / p99
+        refuse = not 1.0 / SCALE_RATIO < ratio < SCALE_RATIO
         detail = (f"its 99th percentile is {_num(ratio)} times larger than in training" if ratio > 1 else
                   f"its 99th percentile is {_num(1.0 / ratio)} times smaller than in training")
         hint = "e.g. mm against m or m against km (x 1000), percent against fractions (x 100), integers x 10000"
@@ -768,14 +780,19 @@ def check_factor_scale(name: str, values: np.ndarray, path: str, trained: Any) -
         width = SCALE_MARGIN * max(p99 - p1, 0.5 * max(abs(p1), abs(p99)))
         lo, hi = p1 - width, p99 + width
         if lo <= median <= hi:
-            return
+            return ""
         detail = f"the median lies outside {_num(lo)} to {_num(hi)}, the training range widened on each side"
         hint = "linear power against decibels, another unit, an offset or scaled integers"
+    problem = (f"The factor {name} in {os.path.basename(path)} holds values of about {_num(median)} (median; 1st to "
+               f"99th percentile {_num(s1)} to {_num(s99)}), but the model was trained on {name} from {_num(p1)} to "
+               f"{_num(p99)} (1st to 99th percentile, median {_num(p50)}): {detail}")
+    if not refuse:
+        message = (f"{problem}. The factor may be in other units or scaled otherwise than in training ({hint}), or the "
+                   "date far drier or wetter than the training dates; it is used as it is. If its units differ, "
+                   "convert the band (Raster calculator) and rebuild the factor stack with smdownscale:align.")
+        return message
     raise InputError(
-        f"The factor {name} in {os.path.basename(path)} holds values of about {_num(median)} (median; 1st to 99th "
-        f"percentile {_num(s1)} to {_num(s99)}), but the model was trained on {name} from {_num(p1)} to {_num(p99)} "
-        f"(1st to 99th percentile, median {_num(p50)}): {detail}. The factor is probably in other units or scaled "
-        f"otherwise than in training ({hint}). Convert the band to the units of the training stacks (Raster "
-        "calculator), then rebuild the factor stack with smdownscale:align, or retrain the model on factors in these "
-        "units. If the units are the same, the area or date lies far outside what the model was trained on: retrain "
-        "it on data covering them.")
+        f"{problem}. The factor is probably in other units or scaled otherwise than in training ({hint}). Convert the "
+        "band to the units of the training stacks (Raster calculator), then rebuild the factor stack with "
+        "smdownscale:align, or retrain the model on factors in these units. If the units are the same, the area or "
+        "date lies far outside what the model was trained on: retrain it on data covering them.")

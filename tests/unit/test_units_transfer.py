@@ -231,9 +231,9 @@ def test_a_factor_in_other_units_is_refused(sample_model, case):
 
 
 def test_millimetres_for_a_model_trained_on_metres_are_refused(sample_model):
-    built, _, meta = sample_model
-    in_metres = [p / 1000.0 for p in meta["factor_percentiles"]["precipitation"]]
+    built, _, _ = sample_model
     mm = _samples(built["stacks"][2])["precipitation"]
+    in_metres = (np.nanpercentile(mm, [1, 50, 99]) / 1000.0).tolist()  # the same values, in m
     with pytest.raises(InputError, match=r"its 99th percentile is \d+ times larger than in training\. .*" + SCALED):
         units.check_factor_scale("precipitation", mm, built["stacks"][2], in_metres)
     units.check_factor_scale("precipitation", mm / 1000.0, built["stacks"][2], in_metres)  # in metres: passes
@@ -280,6 +280,23 @@ def _specs_meta(model: str):
 
     _, meta = model_io.load_model(model)
     return [FactorSpec.from_dict(d) for d in meta["factors"]], meta
+
+
+def test_a_scale_100_to_300_times_off_is_a_warning():
+    # percent against fractions, or a date far drier than the training dates: the values cannot tell them apart
+    trained = [0.0, 1.0, 3.0]
+    assert units.check_factor_scale("precipitation", np.linspace(0.0, 0.02, 101), "factors_20230601.tif",
+                                    trained) == (
+        "The factor precipitation in factors_20230601.tif holds values of about 0.01 (median; 1st to 99th percentile "
+        "0.0002 to 0.0198), but the model was trained on precipitation from 0 to 3 (1st to 99th percentile, median "
+        "1): its 99th percentile is 152 times smaller than in training. The factor may be in other units or scaled "
+        "otherwise than in training (e.g. mm against m or m against km (x 1000), percent against fractions (x 100), "
+        "integers x 10000), or the date far drier or wetter than the training dates; it is used as it is. If its "
+        "units differ, convert the band (Raster calculator) and rebuild the factor stack with smdownscale:align.")
+    assert "times larger than in training" in units.check_factor_scale("p", np.linspace(0.0, 600.0, 101), "f.tif",
+                                                                       trained)
+    with pytest.raises(InputError, match="337 times smaller than in training. The factor is probably"):
+        units.check_factor_scale("p", np.linspace(0.0, 0.009, 101), "f.tif", trained)
 
 
 def test_a_model_without_percentiles_is_not_checked():
