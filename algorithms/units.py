@@ -27,6 +27,10 @@ except differences such as ``lst_diff``) is compared at downscale with the range
 Kelvin-trained model refuses a stack whose LST median lies within -60..60 (degrees Celsius), and the reverse;
 in training, every date must give an LST factor in the same unit (:class:`LstUnits`). Converting silently
 would hide the mistake in the inputs, so both are refused with the exact conversion.
+
+Any continuous factor is compared at downscale with the 1st/50th/99th percentiles the model recorded of it
+(:func:`check_factor_scale`): mm against m, dB against linear power, km against m are refused; another date or
+season in the same units passes.
 """
 
 from __future__ import annotations
