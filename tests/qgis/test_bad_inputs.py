@@ -280,6 +280,13 @@ def _build_inputs(base: pathlib.Path) -> dict[str, Any]:
                                    np.repeat(np.repeat(stack, 4, axis=1), 4, axis=2),
                                    names=["ndvi", "lst_day", "landcover"],
                                    kinds=["continuous", "continuous", "categorical"])
+    # a fifth of the land cover pixels in a class the model never saw (40)
+    minority = read_all(scene["stacks"][0], dtype=np.float64)
+    rows = fine.height // 5
+    minority[2, :rows] = np.where(np.isfinite(minority[2, :rows]), 40.0, np.nan)
+    d["lc_minority_stack"] = write_raster(str(base / "lc_minority" / "factors_20230601.tif"), fine, minority,
+                                          names=["ndvi", "lst_day", "landcover"],
+                                          kinds=["continuous", "continuous", "categorical"])
     # precipitation in mm in training, in m in the stack given to downscale
     rain = make_scene(str(base / "rain"), dates=DATES, seed=11,
                       extra=lambda fields, sm, *_: {"precipitation": 2.0 + 40.0 * fields["ndvi"] ** 2})
@@ -633,6 +640,14 @@ def check_downscale_mixed_crs(d, params, results, log):
     assert has.sum() >= 100
     np.testing.assert_allclose(sums[has] / counts[has], sm[has], atol=1e-5)
     assert float(results["MEAN"]) == pytest.approx(float(np.nanmean(got)), abs=1e-6)
+
+
+def check_downscale_lc_minority(d, params, results, log):
+    got = read_all(params["OUTPUT"], dtype=np.float64)[0]
+    assert np.isfinite(got).mean() > 0.9 and float(results["MEAN"]) == pytest.approx(float(np.nanmean(got)), abs=1e-6)
+    assert re.search(r"The land cover factor landcover in factors_20230601\.tif has \d+ % of its pixels in classes the "
+                     r"model was not trained on: 40 \(\d+\.\d %\); the model knows the classes 10, 20, 30\. Those "
+                     r"pixels are predicted as belonging to none of the model's classes", log), log[-3000:]
 
 
 def check_validate_one_pixel(d, params, results, log):
@@ -1024,6 +1039,9 @@ CASES = [
          r"The factor lst_day in factors_20230601\.tif holds values [\d.]+ to [\d.]+, median [\d.]+, which is in "
          r"degrees Celsius, but the model was trained on lst_day in Kelvin \(training range 2\d\d to 3\d\d\)\. "
          r"Convert it: add 273\.15 to the band"),
+    Case("downscale: a fifth of the land cover in a class the model never saw runs with a warning", "downscale",
+         lambda d, o: {"MODEL": d["model"], "FACTORS": d["lc_minority_stack"], "SOIL_MOISTURE": d["scene"]["sm"][0],
+                       "OUTPUT": str(o / "sm.tif")}, check=check_downscale_lc_minority),
     Case("downscale: factor stack at 250 m for a model trained at 1 km", "downscale",
          lambda d, o: {"MODEL": d["model"], "FACTORS": d["stack_250m"], "SOIL_MOISTURE": d["scene"]["sm"][0],
                        "OUTPUT": str(o / "sm.tif")},
