@@ -729,8 +729,9 @@ def check_factor_scale(name: str, values: np.ndarray, path: str, trained: Any) -
       :data:`SCALE_RATIO` times p99, or at most 1 / :data:`SCALE_RATIO` of it (mm against m, m against km, x 10000
       integers; the 99th percentile, as precipitation's median may be 0); from :data:`SCALE_RATIO_WARN` times on, a
       warning (percent against fractions, or a date far drier or wetter than the training dates: the values cannot
-      tell them apart). Nothing else is asked of such data: a colder season or a lower area shifts them, another unit
-      multiplies them;
+      tell them apart). Data with zeros (p1 or s1 is 0: rain, snow) are only ever warned of: a dry spell against a
+      stormy training period is as far off as another unit, and a drought service must map its dry days. Nothing
+      else is asked of such data: a colder season or a lower area shifts them, another unit multiplies them;
     * sign: the training values are all negative (p99 < 0, decibels) and the stack's non-negative and smaller
       than the training's median magnitude (s1 >= 0, s99 < abs(p50): linear power);
     * range (data with negative values): s50 lies outside [p1 - w, p99 + w], w = :data:`SCALE_MARGIN` x
@@ -772,7 +773,9 @@ def check_factor_scale(name: str, values: np.ndarray, path: str, trained: Any) -
         if not (p99 > 0.0 and s99 > 0.0) or 1.0 / SCALE_RATIO_WARN < s99 / p99 < SCALE_RATIO_WARN:
             return ""
         ratio = s99 / p99
-        refuse = not 1.0 / SCALE_RATIO < ratio < SCALE_RATIO
+        # data with zeros (rain, snow: p1 or s1 is 0) come in any amount on any date: a dry spell against a storm
+        # is no evidence of units, so they are never refused
+        refuse = not 1.0 / SCALE_RATIO < ratio < SCALE_RATIO and p1 > 0.0 and s1 > 0.0
         detail = (f"its 99th percentile is {_num(ratio)} times larger than in training" if ratio > 1 else
                   f"its 99th percentile is {_num(1.0 / ratio)} times smaller than in training")
         hint = "e.g. mm against m or m against km (x 1000), percent against fractions (x 100), integers x 10000"
