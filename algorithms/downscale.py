@@ -1152,9 +1152,11 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
     for row0, nrows in filler.blocks:  # how factors co-vary in their cells: fully observed pixels of the learn rows
         if is_canceled():
             raise Canceled()
-        for r in filler.learn_rows(row0, nrows):  # only the rows learn uses
-            row = reader.read(r, 1)
-            filler.learn(r, row, np.all(np.isfinite(row), axis=0))
+        for r in filler.learn_rows(row0, nrows):  # only the rows learn uses, with their context's rows
+            first, n = filler.context_rows(r, 1)
+            rows = reader.read(first, n)
+            row = rows[:, r - first:r - first + 1]
+            filler.learn(r, row, np.all(np.isfinite(row), axis=0), filler.context(rows, r - first, 1))
         if flush is not None:
             flush(row0, nrows)
     if temporal is not None:  # how well each fill recovers hidden factors, on rows learn did not use
@@ -1164,20 +1166,29 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
             if is_canceled():
                 raise Canceled()
             for r in filler.calibration_rows(row0, nrows):
-                bands = reader.read_raw(r, 1)  # one read for the row and its evidence
-                row = reader.derive(bands, 1)
-                filler.calibrate(r, row, np.all(np.isfinite(row), axis=0), temporal.evidence(reader, r, 1, bands))
+                first, n = filler.context_rows(r, 1)
+                raw_rows = reader.read_raw(first, n)  # one read for the row, its context and its evidence
+                rows = reader.derive(raw_rows, n)
+                bands = None if raw_rows is None else raw_rows[:, r - first:r - first + 1]
+                row = rows[:, r - first:r - first + 1]
+                filler.calibrate(r, row, np.all(np.isfinite(row), axis=0), temporal.evidence(reader, r, 1, bands),
+                                 filler.context(rows, r - first, 1))
             if flush is not None:
                 flush(row0, nrows)
     for i, (row0, nrows) in enumerate(filler.pending):
         if is_canceled():
             raise Canceled()
-        bands = reader.read_raw(row0, nrows)  # one read for the block and its evidence
-        block = reader.derive(bands, nrows)
+        first, n = filler.context_rows(row0, nrows)
+        raw_rows = reader.read_raw(first, n)  # one read for the block, its context and its evidence
+        rows = reader.derive(raw_rows, n)
+        top = row0 - first
+        bands = None if raw_rows is None else raw_rows[:, top:top + nrows]
+        block = rows[:, top:top + nrows]
         valid = np.all(np.isfinite(block), axis=0)
         # the neighbours' values where a factor misses: all design weighs
         evidence = temporal.evidence(reader, row0, nrows, bands, everywhere=False) if temporal is not None else None
-        x, sel, codes = filler.design(row0, block, valid, evidence, temporal.origin if temporal is not None else None)
+        x, sel, codes = filler.design(row0, block, valid, evidence, temporal.origin if temporal is not None else None,
+                                      filler.context(rows, top, nrows))
         cur = raster.read_block(raw.ds, row0, nrows, [1], np.float32)[0]
         moved = other_date(valid.shape) if other_date is not None else np.zeros(valid.shape, bool)
         q = np.where(np.isfinite(cur), np.where(moved, FROM_OTHER_DATE, ALL_FACTORS), QUALITY_NODATA).astype(np.uint8)

@@ -17,12 +17,14 @@ from smdownscale.algorithms.features import CATEGORICAL, FactorSpec
 from smdownscale.algorithms.gapfill import (
     ALL_FACTORS,
     COARSE_ONLY,
+    CONTEXT_HALO,
     FILLED,
     FROM_OTHER_DATE,
     LEARN_STRIDE,
     QUALITY_CLASSES,
     SAMPLE_PIXELS,
     GapFiller,
+    local_means,
     sample_stride,
 )
 from smdownscale.algorithms.raster import Grid, read_all, srs_from_user, write_raster
@@ -91,17 +93,24 @@ def _bilinear(m, i, j):
     return ((1 - ty) * ((1 - tx) * m[r0, c0] + tx * m[r0, c1]) + ty * ((1 - tx) * m[r1, c0] + tx * m[r1, c1]))
 
 
+def _window_mean(v, r, c):
+    """Mean of the finite values of ``v`` in the 3 x 3 window around (r, c), clipped at the raster's edges."""
+    w = v[max(0, r - 1):r + 2, max(0, c - 1):c + 2]
+    return float(np.nanmean(w))
+
+
 def _conditional_lst(f, means, fill_at, i, j):
     """The LST the gap filler gives pixel (i, j): its filled cell mean ``fill_at(means['lst'], i, j)`` plus the
-    conditional mean of the deviation given the pixel's NDVI and land-cover deviations, from the moments of the
-    deviations over the fully observed pixels of the pixel's land-cover class on every 4th row
-    (:data:`LEARN_STRIDE`; ridge 1e-6 of the mean variance)."""
-    assert LEARN_STRIDE == 4
+    conditional mean of the deviation given the pixel's NDVI and land-cover deviations and its context (the mean NDVI
+    of its 3 x 3 window minus the NDVI fill), from the moments of the deviations over the fully observed pixels of
+    the pixel's land-cover class on every 4th row (:data:`LEARN_STRIDE`; ridge 1e-6 of the mean variance)."""
+    assert LEARN_STRIDE == 4 and CONTEXT_HALO == 1
     ndvi, lst, lc = (f[k].astype(np.float32).astype(np.float64) for k in ("ndvi", "lst", "lc"))
 
     def dev(r, c):
-        b = [ndvi[r, c], lst[r, c], float(lc[r, c] == 10), float(lc[r, c] == 20)]
-        return np.array([b[k] - fill_at(means[n], r, c) for k, n in enumerate(("ndvi", "lst", "lc10", "lc20"))])
+        b = [ndvi[r, c], lst[r, c], float(lc[r, c] == 10), float(lc[r, c] == 20), _window_mean(ndvi, r, c)]
+        return np.array([b[k] - fill_at(means[n], r, c)
+                         for k, n in enumerate(("ndvi", "lst", "lc10", "lc20", "ndvi"))])
 
     full = np.isfinite(ndvi) & np.isfinite(lst) & np.isfinite(lc)
     full[np.arange(H) % 4 != 0] = False  # learnt on every 4th row
@@ -110,9 +119,9 @@ def _conditional_lst(f, means, fill_at, i, j):
     d = np.array([dev(r, c) for r, c in zip(*np.nonzero(same_class))]).T
     mu = d.mean(axis=1)
     cov = d @ d.T / d.shape[1] - np.outer(mu, mu)
-    obs = [0, 2, 3]
+    obs = [0, 2, 3, 4]
     c_oo = cov[np.ix_(obs, obs)]
-    beta = np.linalg.solve(c_oo + 1e-6 * np.trace(c_oo) / 3 * np.eye(3), cov[obs, 1])
+    beta = np.linalg.solve(c_oo + 1e-6 * np.trace(c_oo) / 4 * np.eye(4), cov[obs, 1])
     return fill_at(means["lst"], i, j) + mu[1] + beta @ (dev(i, j)[obs] - mu[obs])
 
 
@@ -512,3 +521,56 @@ def test_learning_and_calibration_rows_thin_out_on_large_rasters():
         assert [r for b in blocks for r in filler.calibration_rows(*b)] == whole_cal
     small = GapFiller(CellIndex(FINE, COARSE), [FactorSpec("lst")], None)
     assert small.stride == 4 and list(small.calibration_rows(0, H)) == list(range(2, H, 4))
+
+
+def _context_scene(speckle):
+    """90 x 90 pixels: a radar band that sees a smooth soil moisture pattern through pixel noise of sd ``speckle``
+    (speckle), an LST band that follows the pattern closely, LST hidden over a 30 x 30 block (a cloud); the
+    true LST there."""
+    rng = np.random.default_rng(3)
+    i, j = np.mgrid[0:BIG, 0:BIG]
+    pattern = np.sin(2 * np.pi * i / 9.0) * np.cos(2 * np.pi * j / 9.0) + np.sin(2 * np.pi * (i + j) / 18.0)
+    sar = -12.0 + 2.0 * pattern + rng.normal(0.0, speckle, (BIG, BIG))
+    truth = 300.0 - 3.0 * pattern + rng.normal(0.0, 0.3, (BIG, BIG))
+    lst = truth.copy()
+    lst[30:60, 30:60] = np.nan
+    return np.stack([sar, lst]).astype(np.float32), truth
+
+
+def _lst_filled(block, with_context):
+    """The LST the gap filler gives the hidden pixels (flat, in row-major order), with or without the context."""
+    fine = Grid(UTM, (400000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), BIG, BIG)
+    coarse = Grid(UTM, (400000.0, 9000.0, 0.0, 4600000.0, 0.0, -9000.0), BIG // 9, BIG // 9)
+    valid = np.all(np.isfinite(block), axis=0)
+    filler = GapFiller(CellIndex(fine, coarse), [FactorSpec("vv"), FactorSpec("lst")], np.ones((10, 10), bool))
+    filler.observe(0, block, valid)
+    filler.solve()
+    context = filler.context(block, 0, BIG) if with_context else None
+    filler.learn(0, block, valid, context)
+    x, sel, _ = filler.design(0, block, valid, context=context)
+    assert sel.sum() == 900
+    return x[:, 1].astype(np.float64)
+
+
+@pytest.mark.parametrize("speckle, gain, most", [(2.0, 0.75, 2.0), (0.0, 1.01, 1.2)])
+def test_the_context_of_a_noisy_factor_fills_better(speckle, gain, most):
+    """A pixel's radar value carries speckle; the mean of its 3 x 3 window carries much less of it, so with the
+    context the filled LST comes closer to the truth (RMSE 1.68 K against 2.44 K without it, of an LST spread of
+    2.65 K). Without speckle the context adds nothing but costs nothing either (1.05 K both)."""
+    block, truth = _context_scene(speckle)
+    hidden = truth[30:60, 30:60].ravel()
+    rmse = {c: float(np.sqrt(np.mean((_lst_filled(block, c) - hidden) ** 2))) for c in (False, True)}
+    assert rmse[True] <= gain * rmse[False], rmse
+    assert rmse[True] < most, rmse
+
+
+def test_local_means_over_the_observed_pixels_of_the_window():
+    v = np.arange(20, dtype=np.float64).reshape(1, 4, 5)
+    v[0, 1, 1] = np.nan
+    got = local_means(v, 1, 2)  # rows 1 and 2, with rows 0 and 3 as their context
+    assert got.shape == (1, 2, 5)
+    # (1, 0): rows 0-2, cols 0-1 without the NaN at (1, 1): 0, 1, 5, 10, 11
+    assert got[0, 0, 0] == pytest.approx(np.mean([0, 1, 5, 10, 11]))
+    # (2, 2): rows 1-3, cols 1-3 without (1, 1)
+    assert got[0, 1, 2] == pytest.approx(np.mean([7, 8, 11, 12, 13, 16, 17, 18]))
+    assert np.isnan(local_means(np.full((1, 3, 3), np.nan), 0, 3)).all()
