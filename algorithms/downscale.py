@@ -1133,6 +1133,23 @@ def _quality_metadata(out: _Writer, counts: np.ndarray, filled: dict[str, int] |
         out.ds.SetMetadataItem("filled_factors", ", ".join(f"{k} {v}" for k, v in filled.items()))
 
 
+def _read_with_halo(reader: StackReader, first: int, count: int, row0: int, nrows: int) -> np.ndarray | None:
+    """The raw bands of rows ``first`` .. ``first + count`` (a block's rows and the halo of its pixels' context,
+    :meth:`GapFiller.context_rows`), where the block being worked on holds rows ``row0`` .. ``row0 + nrows``: rows
+    outside it (the previous or the next tile row) are read on their own, each followed by dropping GDAL's cache of
+    the stack, so the cache still holds one tile row of it."""
+    parts = []
+    for a, b in ((first, row0), (max(first, row0), min(first + count, row0 + nrows)), (row0 + nrows, first + count)):
+        if b <= a:
+            continue
+        parts.append(reader.read_raw(a, b - a))
+        if not row0 <= a < row0 + nrows:
+            reader.ds.FlushCache()
+    if any(p is None for p in parts):
+        return None
+    return np.concatenate(parts, axis=1)
+
+
 def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Predictor, raw: _Writer,
                codes_file: _QualityWriter, corrector: ResidualCorrector | None, progress: Progress,
                is_canceled: IsCanceled, start: float, end: float,
@@ -1153,8 +1170,8 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
         if is_canceled():
             raise Canceled()
         for r in filler.learn_rows(row0, nrows):  # only the rows learn uses, with their context's rows
-            first, n = filler.context_rows(r, 1)
-            rows = reader.read(first, n)
+            first, count = filler.context_rows(r, 1)
+            rows = reader.derive(_read_with_halo(reader, first, count, row0, nrows), count)
             row = rows[:, r - first:r - first + 1]
             filler.learn(r, row, np.all(np.isfinite(row), axis=0), filler.context(rows, r - first, 1))
         if flush is not None:
@@ -1166,9 +1183,10 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
             if is_canceled():
                 raise Canceled()
             for r in filler.calibration_rows(row0, nrows):
-                first, n = filler.context_rows(r, 1)
-                raw_rows = reader.read_raw(first, n)  # one read for the row, its context and its evidence
-                rows = reader.derive(raw_rows, n)
+                first, count = filler.context_rows(r, 1)
+                # one read for the row, its context and its evidence
+                raw_rows = _read_with_halo(reader, first, count, row0, nrows)
+                rows = reader.derive(raw_rows, count)
                 bands = None if raw_rows is None else raw_rows[:, r - first:r - first + 1]
                 row = rows[:, r - first:r - first + 1]
                 filler.calibrate(r, row, np.all(np.isfinite(row), axis=0), temporal.evidence(reader, r, 1, bands),
@@ -1178,9 +1196,10 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
     for i, (row0, nrows) in enumerate(filler.pending):
         if is_canceled():
             raise Canceled()
-        first, n = filler.context_rows(row0, nrows)
-        raw_rows = reader.read_raw(first, n)  # one read for the block, its context and its evidence
-        rows = reader.derive(raw_rows, n)
+        first, count = filler.context_rows(row0, nrows)
+        # one read for the block, its context and its evidence
+        raw_rows = _read_with_halo(reader, first, count, row0, nrows)
+        rows = reader.derive(raw_rows, count)
         top = row0 - first
         bands = None if raw_rows is None else raw_rows[:, top:top + nrows]
         block = rows[:, top:top + nrows]

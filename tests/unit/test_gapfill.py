@@ -574,3 +574,16 @@ def test_local_means_over_the_observed_pixels_of_the_window():
     # (2, 2): rows 1-3, cols 1-3 without (1, 1)
     assert got[0, 1, 2] == pytest.approx(np.mean([7, 8, 11, 12, 13, 16, 17, 18]))
     assert np.isnan(local_means(np.full((1, 3, 3), np.nan), 0, 3)).all()
+
+
+def test_the_filling_pass_reports_its_progress_block_by_block(tmp_path, model):
+    """Every block with gaps moves the progress by its share of the filling pass (0.5 to 0.6 of the run): 3 blocks
+    of 9 rows, each with a gap, report 0.5333, 0.5667 and 0.6."""
+    path, _ = model
+    stack, smap, _ = _scene(tmp_path)
+    seen = []
+    downscale(path, stack, str(tmp_path / "sm.tif"), coarse_sm=smap, residual="none", n_jobs=1, block_rows=9,
+              progress=seen.append)
+    fill_pass = [round(v, 4) for v in seen if 0.5 < v <= 0.6]
+    assert fill_pass == [0.5333, 0.5667, 0.6], seen
+    assert seen == sorted(seen) and seen[-1] == 1.0
