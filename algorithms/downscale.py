@@ -1148,13 +1148,13 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
     neighbouring dates, weighed against the filler's own values (:meth:`GapFiller.calibrate` on the calibration
     rows, then :meth:`GapFiller.design`)."""
     filler.solve()
-    n = len(filler.pending)
+    n_pending = len(filler.pending)
     for row0, nrows in filler.blocks:  # how factors co-vary in their cells: fully observed pixels of the learn rows
         if is_canceled():
             raise Canceled()
         for r in filler.learn_rows(row0, nrows):  # only the rows learn uses, with their context's rows
-            first, n = filler.context_rows(r, 1)
-            rows = reader.read(first, n)
+            first, count = filler.context_rows(r, 1)
+            rows = reader.read(first, count)
             row = rows[:, r - first:r - first + 1]
             filler.learn(r, row, np.all(np.isfinite(row), axis=0), filler.context(rows, r - first, 1))
         if flush is not None:
@@ -1166,9 +1166,9 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
             if is_canceled():
                 raise Canceled()
             for r in filler.calibration_rows(row0, nrows):
-                first, n = filler.context_rows(r, 1)
-                raw_rows = reader.read_raw(first, n)  # one read for the row, its context and its evidence
-                rows = reader.derive(raw_rows, n)
+                first, count = filler.context_rows(r, 1)
+                raw_rows = reader.read_raw(first, count)  # one read for the row, its context and its evidence
+                rows = reader.derive(raw_rows, count)
                 bands = None if raw_rows is None else raw_rows[:, r - first:r - first + 1]
                 row = rows[:, r - first:r - first + 1]
                 filler.calibrate(r, row, np.all(np.isfinite(row), axis=0), temporal.evidence(reader, r, 1, bands),
@@ -1178,9 +1178,9 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
     for i, (row0, nrows) in enumerate(filler.pending):
         if is_canceled():
             raise Canceled()
-        first, n = filler.context_rows(row0, nrows)
-        raw_rows = reader.read_raw(first, n)  # one read for the block, its context and its evidence
-        rows = reader.derive(raw_rows, n)
+        first, count = filler.context_rows(row0, nrows)
+        raw_rows = reader.read_raw(first, count)  # one read for the block, its context and its evidence
+        rows = reader.derive(raw_rows, count)
         top = row0 - first
         bands = None if raw_rows is None else raw_rows[:, top:top + nrows]
         block = rows[:, top:top + nrows]
@@ -1214,6 +1214,6 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
         codes_file.write(row0, q)
         if flush is not None:
             flush(row0, nrows)
-        progress(start + (end - start) * (i + 1) / n)
+        progress(start + (end - start) * (i + 1) / n_pending)
     if is_canceled():
         raise Canceled()
