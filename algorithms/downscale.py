@@ -558,8 +558,9 @@ RESOLUTION_TOLERANCE = 1.5
 
 
 def check_resolution(meta: dict[str, Any], grid: Grid, stack_path: str, model_path: str) -> None:
-    """Refuse a factor stack at another resolution than the stacks the model was trained on (compared in metres at
-    each grid's centre, degrees converted at its latitude; older models record none and are not checked).
+    """Refuse a factor stack at another resolution than the stacks the model was trained on (compared by the side of a
+    pixel's ground area at each grid's centre, :meth:`.raster.Grid.ground_side`: degrees converted at its latitude,
+    a sheared grid such as MODIS's sinusoidal one by its area; older models record none and are not checked).
 
     Parameters
     ----------
@@ -580,14 +581,14 @@ def check_resolution(meta: dict[str, Any], grid: Grid, stack_path: str, model_pa
     """
     trained = meta.get(FINE_RESOLUTION_META)
     try:
-        model_m = math.sqrt(float(trained["metres"][0]) * float(trained["metres"][1]))  # type: ignore[index]
+        model_m = raster.resolution_side(trained)  # type: ignore[arg-type]
         shown = raster.describe_resolution(trained)  # type: ignore[arg-type]
-    except (TypeError, ValueError, KeyError, IndexError):
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError):
         return
     if not (math.isfinite(model_m) and model_m > 0):
         return
     record = raster.resolution_record(grid)
-    stack_m = math.sqrt(record["metres"][0] * record["metres"][1])
+    stack_m = raster.resolution_side(record)
     ratio = stack_m / model_m
     if 1.0 / RESOLUTION_TOLERANCE <= ratio <= RESOLUTION_TOLERANCE:
         return

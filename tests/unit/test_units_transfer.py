@@ -8,12 +8,19 @@ import re
 
 import numpy as np
 import pytest
-from osgeo import gdal
+from osgeo import gdal, osr
 
 from smdownscale.algorithms import align, model_io, units
 from smdownscale.algorithms.downscale import check_factor_units, check_resolution, downscale
 from smdownscale.algorithms.errors import InputError
-from smdownscale.algorithms.raster import Grid, read_all, srs_from_user, write_raster
+from smdownscale.algorithms.raster import (
+    Grid,
+    describe_resolution,
+    read_all,
+    resolution_record,
+    srs_from_user,
+    write_raster,
+)
 from smdownscale.algorithms.train import TrainRequest, train_model
 from smdownscale.tests.scenes import build_scene, make_scene
 
@@ -88,6 +95,36 @@ def test_resolution_is_compared_in_metres_at_the_stacks_latitude(trained):
     # within a factor 1.5 either way: accepted (a 1.4 km stack)
     utm = srs_from_user("EPSG:32650").ExportToWkt()
     check_resolution(meta, Grid(utm, (400000.0, 1400.0, 0.0, 4700000.0, 0.0, -1400.0), 10, 10), "f.tif", "m.smdmodel")
+
+
+#: MODIS's sinusoidal grid (SR-ORG:6974), whose "1 km" pixels are 926.6 m on a side and equal in area everywhere.
+SINUSOIDAL = "+proj=sinu +lon_0=0 +x_0=0 +y_0=0 +R=6371007.181 +units=m +no_defs"
+
+
+def test_a_sheared_grid_is_measured_by_the_area_of_its_pixels():
+    """Far from its central meridian a sinusoidal grid's pixels are parallelograms: the neighbour above the centre
+    pixel lies 1550-1800 m away at 45-50 N, but the pixel still covers 926.6 x 926.6 m. A model trained on 30 arc
+    second stacks (0.0083333 degrees, 594 x 927 m at 50 N) applied to MODIS 1 km stacks is at the same resolution
+    (1.25 times coarser): it ran into a refusal at 1.62-1.74 times."""
+    sinu = srs_from_user(SINUSOIDAL)
+    to_sinu = osr.CoordinateTransformation(srs_from_user("EPSG:4326"), sinu)
+    arc = Grid(srs_from_user("EPSG:4326").ExportToWkt(), (120.0, 0.0083333, 0.0, 50.4, 0.0, -0.0083333), 100, 100)
+    arc_meta = {"fine_resolution": resolution_record(arc)}
+    for lon, lat in ((110.0, 45.0), (125.0, 50.0)):
+        x, y, _ = to_sinu.TransformPoint(lon, lat)
+        modis = Grid(sinu.ExportToWkt(), (x, 926.625433, 0.0, y, 0.0, -926.625433), 100, 100)
+        record = resolution_record(modis)
+        assert record["side"] == pytest.approx(926.6, rel=0.002)
+        assert describe_resolution(record) == "926.625 m"
+        check_resolution(arc_meta, modis, "factors_20240601.tif", "m.smdmodel")  # no error
+        check_resolution({"fine_resolution": record}, arc, "factors_20240601.tif", "m.smdmodel")
+    assert resolution_record(arc)["side"] == pytest.approx(742.0, rel=0.002)
+    # a stack at 500 m in the sinusoidal grid is still refused for a 1 km model: 1.85 times finer
+    x, y, _ = to_sinu.TransformPoint(125.0, 50.0)
+    half = Grid(sinu.ExportToWkt(), (x, 463.3127, 0.0, y, 0.0, -463.3127), 200, 200)
+    with pytest.raises(InputError, match=r"has pixels of 463\.313 m, but the model m\.smdmodel was trained on factor "
+                                         r"stacks of 0\.0083333 degrees \(about 74\d m\) \(1\.6 times finer\)"):
+        check_resolution(arc_meta, half, "factors_20240601.tif", "m.smdmodel")
 
 
 def test_a_model_without_a_recorded_resolution_is_not_checked(trained, tmp_path):
