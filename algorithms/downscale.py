@@ -445,9 +445,10 @@ def check_model_target(meta: dict[str, Any], model_path: str) -> None:
 def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: dict[str, Any],
                        derived: dict[str, Any]) -> list[str]:
     """Refuse NDVI-like factors outside -1..1, LST in other units than the model was trained on or with a fill value,
-    any continuous factor in other units or scaled otherwise than in training (:func:`.units.check_factor_scale`, for
-    models that record their factors' percentiles), and land cover mostly in classes the model never saw; warn of a
-    minority of such classes (within :func:`reuse_models`, once per unchanged stack and set of factors).
+    any other continuous factor in decibels for a model trained on linear power or the reverse, and land cover mostly
+    in classes the model never saw; warn of a minority of such classes, and of a continuous factor whose values lie
+    far from the training values (:func:`.units.check_factor_scale`, for models that record their factors'
+    percentiles) (within :func:`reuse_models`, once per unchanged stack and set of factors).
 
     Parameters
     ----------
@@ -466,15 +467,15 @@ def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: 
     -------
     list[str]
         Warnings for the log: land cover pixels in classes the model never saw (fewer than
-        :data:`UNSEEN_CLASSES_REFUSED`), a factor whose scale differs from training's by 100 to 300 times
-        (:func:`.units.check_factor_scale`).
+        :data:`UNSEEN_CLASSES_REFUSED`), a factor whose values lie far from the training values (other units,
+        another area or season: :func:`.units.check_factor_scale`).
 
     Raises
     ------
     InputError
-        An NDVI-like factor outside -1..1, LST in other units than in training, a factor whose values are far from
-        the training values (units, scaling), or a categorical factor whose pixels are mostly of classes the model
-        never saw (another land-cover product or legend).
+        An NDVI-like factor outside -1..1, LST in other units than in training, a factor in decibels against linear
+        power, or a categorical factor whose pixels are mostly of classes the model never saw (another land-cover
+        product or legend).
     """
     bands = raster.band_names(ds, stack_path)
     ranges = meta.get("feature_ranges") or {}
@@ -502,7 +503,8 @@ def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: 
             check_lst_fill(spec.name, values, stack_path)
         if is_lst(spec.name) and spec.name in ranges:
             check_lst_factor(spec.name, values, stack_path, ranges[spec.name])
-        if spec.name in summary:
+        if spec.name in summary and not is_index(spec.name) and not is_lst(spec.name):
+            # (the units of indices and LST are checked above; their values move with the season)
             note = check_factor_scale(spec.name, values, stack_path, summary[spec.name])
             if note:
                 warnings.append(note)

@@ -235,61 +235,129 @@ def test_other_dates_and_seasons_in_the_same_units_pass(sample_model, case):
 
 
 SCALED = r"\(e\.g\. mm against m or m against km \(x 1000\), percent against fractions \(x 100\), integers x 10000\)"
-#: Wrong units: the factor, how the values were changed, and what the message must say.
-WRONG = {
-    "precipitation in m": ("precipitation", lambda v: v / 1000.0,
-                           r"its 99th percentile is \d+ times smaller than in training\. .*" + SCALED),
-    "VV in linear power": ("vv", lambda v: 10.0 ** (v / 10.0),
-                           r"the training values are all negative \(as in decibels\) and these are small non-negative "
-                           r"values \(as in linear power\)\. .*\(decibels against linear power: dB = 10 x "
-                           r"log10\(linear\), Raster calculator 10 \* log10\(band\)\)"),
+#: The end of every warning of a factor far from its training values.
+FAR_OFF = ("The factor may be in other units or scaled otherwise than in training ({hint}), or the date or area lie "
+           "far from those the model was trained on (a far drier or wetter, colder or warmer date, a lower or flatter "
+           "area); it is used as it is. If its units differ, convert the band (Raster calculator) and rebuild the "
+           "factor stack with smdownscale:align; if not, the estimates rest on values the model never saw: retrain it "
+           "on data covering them.")
+#: Far off, in other units or in the same: the factor, how the values were changed, and what the warning says.
+FAR = {
+    "precipitation in m": ("precipitation", lambda v: v / 1000.0, r"its 99th percentile is \d+ times smaller"),
     "elevation in km": ("elevation", lambda v: v / 1000.0, r"its 99th percentile is \d+ times smaller"),
     "NDVI as integers x 10000": ("ndvi", lambda v: np.round(v * 10000.0), r"its 99th percentile is \d+ times larger"),
+    "VV as integers x 100": ("vv", lambda v: np.round(v * 100.0), r"the median lies outside -\d+\.\d to -?\d+\.\d+, "
+                                                                   r"the training range widened on each side"),
 }
 
 
-@pytest.mark.parametrize("case", list(WRONG), ids=list(WRONG))
-def test_a_factor_in_other_units_is_refused(sample_model, case):
+@pytest.mark.parametrize("case", list(FAR), ids=list(FAR))
+def test_a_factor_far_from_its_training_values_is_warned_of(sample_model, case):
     built, _, meta = sample_model
-    name, change, says = WRONG[case]
+    name, change, says = FAR[case]
     values = _samples(built["stacks"][2])
-    with pytest.raises(InputError) as err:
-        units.check_factor_scale(name, change(values[name]), built["stacks"][2], meta["factor_percentiles"][name])
-    msg = str(err.value)
+    msg = units.check_factor_scale(name, change(values[name]), built["stacks"][2], meta["factor_percentiles"][name])
     p1, p50, p99 = meta["factor_percentiles"][name]
     assert msg.startswith(f"The factor {name} in {os.path.basename(built['stacks'][2])} holds values of about "), msg
     assert f"but the model was trained on {name} from {units._num(p1)} to {units._num(p99)} (1st to 99th " \
-           f"percentile, median {units._num(p50)})" in msg, msg
+           f"percentile, median {units._num(p50)}): " in msg, msg
     assert re.search(says, msg), msg
-    assert msg.endswith("Convert the band to the units of the training stacks (Raster calculator), then rebuild the "
-                        "factor stack with smdownscale:align, or retrain the model on factors in these units. If the "
-                        "units are the same, the area or date lies far outside what the model was trained on: retrain "
-                        "it on data covering them.")
+    hint = ("e.g. mm against m or m against km (x 1000), percent against fractions (x 100), integers x 10000"
+            if "percentile is" in msg else "e.g. another unit, an offset or scaled integers")
+    assert msg.endswith(". " + FAR_OFF.format(hint=hint)), msg
 
 
-def test_millimetres_for_a_model_trained_on_metres_are_refused(sample_model):
+#: Real differences in the same units that come as far off as a unit error (the values cannot tell them apart): a
+#: warning, never a refusal. The factor, its training values, the stack's.
+SAME_UNITS = {
+    "air temperature (degrees C), winter after a summer training": ("t2m", (15.0, 30.0), (-35.0, -15.0)),
+    "VV (dB) on frozen soil, training on a narrow summer range": ("vv", (-12.0, -9.0), (-26.0, -20.0)),
+    "elevation (m) of a coast below sea level, training on a plateau": ("elevation", (1000.0, 1500.0), (-3.0, 20.0)),
+    "elevation (m) of a plateau, training on a coast": ("elevation", (-2.0, 30.0), (1000.0, 1500.0)),
+    "elevation (m) of a coastal plain, training on a plateau": ("elevation", (1000.0, 1500.0), (0.5, 4.0)),
+    "slope (degrees) of a flat plain, training on hills": ("slope", (0.5, 20.0), (0.01, 0.05)),
+    "light drizzle everywhere (mm), training on monthly sums": ("precipitation", (9.0, 100.0), (0.01, 0.1)),
+}
+
+
+@pytest.mark.parametrize("case", list(SAME_UNITS), ids=list(SAME_UNITS))
+def test_another_area_or_season_in_the_same_units_is_warned_of_not_refused(case):
+    name, train, given = SAME_UNITS[case]
+    trained = np.percentile(np.linspace(*train, 1001), [1, 50, 99]).tolist()
+    msg = units.check_factor_scale(name, np.linspace(*given, 1001), "factors_20240115.tif", trained)
+    assert msg.startswith(f"The factor {name} in factors_20240115.tif holds values of about ") and \
+        msg.endswith("it is used as it is. If its units differ, convert the band (Raster calculator) and rebuild the "
+                     "factor stack with smdownscale:align; if not, the estimates rest on values the model never saw: "
+                     "retrain it on data covering them."), msg
+
+
+def test_lst_and_ndvi_of_a_winter_date_give_no_warning(tmp_path):
+    """LST and NDVI-like indices have their own unit checks (Kelvin or Celsius, -1 to 1); a winter date's values far
+    from a summer training's (LST -30 to -12 C against 18 to 48 C, NDVI of snow -0.1 to 0.35 against a forest's 0.7 to
+    0.9) are no sign of other units: downscale neither refuses nor warns of them."""
+    from smdownscale.algorithms.features import FactorSpec
+
+    grid = Grid(srs_from_user("EPSG:32650").ExportToWkt(), (400000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), 40, 25)
+    rng = np.random.default_rng(2)
+    winter = np.stack([rng.uniform(-0.1, 0.35, (25, 40)), rng.uniform(-30.0, -12.0, (25, 40))])
+    stack = write_raster(str(tmp_path / "factors_20240115.tif"), grid, winter, names=["ndvi", "lst_day"])
+    meta = {"feature_ranges": {"ndvi": [0.68, 0.92], "lst_day": [15.0, 50.0]},
+            "factor_percentiles": {"ndvi": [0.7, 0.8, 0.9], "lst_day": [18.0, 33.0, 48.0]}}
+    specs = [FactorSpec("ndvi"), FactorSpec("lst_day")]
+    assert check_factor_units(gdal.Open(stack), stack, specs, meta, {}) == []
+    # the same values under other names: warned of
+    other = write_raster(str(tmp_path / "other_20240115.tif"), grid, winter, names=["greenness", "t_surface"])
+    notes = check_factor_units(gdal.Open(other), other, [FactorSpec("greenness"), FactorSpec("t_surface")],
+                               {"factor_percentiles": {"greenness": [0.7, 0.8, 0.9], "t_surface": [18.0, 33.0, 48.0]}},
+                               {})
+    assert [n.split(" in other_20240115.tif")[0] for n in notes] == ["The factor greenness", "The factor t_surface"]
+
+
+DB_FIX = ("Convert the band to decibels, dB = 10 x log10(linear) (Raster calculator 10 * log10(band)), then rebuild "
+          "the factor stack with smdownscale:align, or retrain the model on factors in linear power.")
+
+
+def test_linear_power_for_a_model_trained_on_decibels_is_refused(sample_model):
+    built, _, meta = sample_model
+    values = _samples(built["stacks"][2])
+    with pytest.raises(InputError) as err:
+        units.check_factor_scale("vv", 10.0 ** (values["vv"] / 10.0), built["stacks"][2],
+                                 meta["factor_percentiles"]["vv"])
+    msg = str(err.value)
+    assert re.match(r"The factor vv in factors_\d{8}\.tif holds values of about 0\.\d+ \(median; 1st to 99th "
+                    r"percentile 0\.\d+ to 0\.\d+\), but the model was trained on vv from -\d+\.\d to -\d+\.\d+ "
+                    r"\(1st to 99th percentile, median -\d+\.\d\): the training values are all negative \(as in "
+                    r"decibels\) and these are small non-negative values \(as in linear power\)\. ", msg), msg
+    assert msg.endswith(DB_FIX), msg
+
+
+def test_millimetres_for_a_model_trained_on_metres_are_warned_of(sample_model):
     built, _, _ = sample_model
     mm = _samples(built["stacks"][2])["precipitation"]
     in_metres = (np.nanpercentile(mm, [1, 50, 99]) / 1000.0).tolist()  # the same values, in m
-    with pytest.raises(InputError, match=r"its 99th percentile is \d+ times larger than in training\. .*" + SCALED):
-        units.check_factor_scale("precipitation", mm, built["stacks"][2], in_metres)
-    units.check_factor_scale("precipitation", mm / 1000.0, built["stacks"][2], in_metres)  # in metres: passes
+    assert re.search(r"its 99th percentile is \d+ times larger than in training\. .*" + SCALED,
+                     units.check_factor_scale("precipitation", mm, built["stacks"][2], in_metres))
+    assert units.check_factor_scale("precipitation", mm / 1000.0, built["stacks"][2], in_metres) == ""  # in metres
 
 
 def test_decibels_for_a_model_trained_on_linear_power_are_refused(sample_model):
-    # the range rule: a model trained on backscatter in linear power, given a stack in dB
     built, _, _ = sample_model
     trained = np.nanpercentile(10.0 ** (_samples(built["stacks"][0])["vv"] / 10.0), [1, 50, 99]).tolist()
     db = _samples(built["stacks"][2])["vv"]
-    with pytest.raises(InputError, match=r"holds values of about -1\d\.\d .*the median lies outside -0\.\d+ to "
-                                         r"0\.\d+, the training range widened on each side\. .*\(linear power against "
-                                         r"decibels, another unit, an offset or scaled integers\)"):
+    with pytest.raises(InputError, match=r"holds values of about -1\d\.\d .*: the training values are small "
+                                         r"non-negative values \(as in linear power\) and these are all negative \(as "
+                                         r"in decibels\)\. Convert the band to linear power, linear = 10 \^ \(dB / "
+                                         r"10\) \(Raster calculator 10 \^ \(band / 10\)\), then rebuild the factor "
+                                         r"stack with smdownscale:align, or retrain the model on factors in "
+                                         r"decibels\.$"):
         units.check_factor_scale("vv", db, built["stacks"][2], trained)
-    units.check_factor_scale("vv", 10.0 ** (db / 10.0), built["stacks"][2], trained)  # linear: passes
+    assert units.check_factor_scale("vv", 10.0 ** (db / 10.0), built["stacks"][2], trained) == ""  # linear: passes
+    # NDVI, albedo, fractions (0 to 1 in training) never that negative: no refusal of a snowy winter's NDVI
+    assert units.check_factor_scale("albedo", np.linspace(-0.2, 0.3, 101), "f.tif", [0.05, 0.2, 0.4]) == ""
 
 
-@pytest.mark.bad_input("downscale: precipitation in m for a model trained on mm")
-def test_downscale_refuses_precipitation_in_metres(sample_model, tmp_path):
+@pytest.mark.bad_input("downscale: precipitation in m for a model trained on mm runs with a warning")
+def test_downscale_warns_of_precipitation_in_metres(sample_model, tmp_path):
     built, model, _ = sample_model
     ds = gdal.Open(built["stacks"][2])
     names = [ds.GetRasterBand(k + 1).GetDescription() for k in range(ds.RasterCount)]
@@ -298,11 +366,12 @@ def test_downscale_refuses_precipitation_in_metres(sample_model, tmp_path):
     data[names.index("precipitation")] /= 1000.0
     grid = Grid.from_dataset(ds)
     stack = write_raster(str(tmp_path / os.path.basename(built["stacks"][2])), grid, data, names=names, kinds=kinds)
-    with pytest.raises(InputError, match=r"The factor precipitation in factors_\d{8}\.tif holds values of about "
-                                         r"0\.\d+ \(median; .*its 99th percentile is \d+ times smaller than in "
-                                         r"training"):
-        downscale(model, stack, str(tmp_path / "sm.tif"), built["smap"][2])
-    assert not (tmp_path / "sm.tif").exists()
+    res = downscale(model, stack, str(tmp_path / "sm.tif"), built["smap"][2])
+    far = [w for w in res.warnings if w.startswith("The factor precipitation")]
+    assert len(far) == 1 and re.match(r"The factor precipitation in factors_\d{8}\.tif holds values of about 0\.\d+ "
+                                      r"\(median; .*its 99th percentile is \d+ times smaller than in training",
+                                      far[0]), res.warnings
+    assert res.n_valid > 0
     # the third date as it is: accepted, and check_factor_units reads the stack's factors once
     # (its land cover holds a class on 1.7 % of the pixels that no training cell held: a warning, no refusal)
     notes = check_factor_units(ds, built["stacks"][2], *_specs_meta(model), {})
@@ -319,31 +388,28 @@ def _specs_meta(model: str):
     return [FactorSpec.from_dict(d) for d in meta["factors"]], meta
 
 
-def test_a_scale_100_to_300_times_off_is_a_warning():
+def test_a_scale_100_times_off_or_more_is_a_warning():
     # percent against fractions, or a date far drier than the training dates: the values cannot tell them apart
     trained = [0.0, 1.0, 3.0]
     assert units.check_factor_scale("precipitation", np.linspace(0.0, 0.02, 101), "factors_20230601.tif",
                                     trained) == (
         "The factor precipitation in factors_20230601.tif holds values of about 0.01 (median; 1st to 99th percentile "
         "0.0002 to 0.0198), but the model was trained on precipitation from 0 to 3 (1st to 99th percentile, median "
-        "1): its 99th percentile is 152 times smaller than in training. The factor may be in other units or scaled "
-        "otherwise than in training (e.g. mm against m or m against km (x 1000), percent against fractions (x 100), "
-        "integers x 10000), or the date far drier or wetter than the training dates; it is used as it is. If its "
-        "units differ, convert the band (Raster calculator) and rebuild the factor stack with smdownscale:align.")
+        "1): its 99th percentile is 152 times smaller than in training. " + FAR_OFF.format(hint=(
+            "e.g. mm against m or m against km (x 1000), percent against fractions (x 100), integers x 10000")))
     assert "times larger than in training" in units.check_factor_scale("p", np.linspace(0.0, 600.0, 101), "f.tif",
                                                                        trained)
-    # data with zeros (rain): 337 and 3000 times off are still only a warning, a dry date is no evidence of units
-    for values in (np.linspace(0.0, 0.009, 101), np.linspace(0.0, 0.001, 101), np.linspace(0.0, 9000.0, 101)):
+    # with zeros (rain) or without (elevation, a rain sum that is never 0), 337 and 3000 times off: a warning
+    for values in (np.linspace(0.0, 0.009, 101), np.linspace(0.0, 0.001, 101), np.linspace(0.0, 9000.0, 101),
+                   np.linspace(0.001, 0.009, 101)):
         assert "The factor may be in other units" in units.check_factor_scale("p", values, "f.tif", trained)
-    # without zeros (elevation, a rain sum that is never 0) 337 times off is refused
-    with pytest.raises(InputError, match="336 times smaller than in training. The factor is probably"):
-        units.check_factor_scale("p", np.linspace(0.001, 0.009, 101), "f.tif", [0.5, 1.0, 3.0])
+    assert "336 times smaller than in training" in units.check_factor_scale("p", np.linspace(0.001, 0.009, 101),
+                                                                            "f.tif", [0.5, 1.0, 3.0])
 
 
 def test_a_model_without_percentiles_is_not_checked():
     values = np.full(100, 0.003)
-    units.check_factor_scale("precipitation", values, "f.tif", None)
-    units.check_factor_scale("precipitation", values, "f.tif", [1.0, 2.0])  # damaged: skipped
-    with pytest.raises(InputError, match="1000 times smaller"):
-        units.check_factor_scale("precipitation", values, "f.tif", [0.5, 1.0, 3.0])
-    units.check_factor_scale("precipitation", values * 20.0, "f.tif", [0.5, 1.0, 3.0])  # 50 times smaller: passes
+    assert units.check_factor_scale("precipitation", values, "f.tif", None) == ""
+    assert units.check_factor_scale("precipitation", values, "f.tif", [1.0, 2.0]) == ""  # damaged: skipped
+    assert "1000 times smaller" in units.check_factor_scale("precipitation", values, "f.tif", [0.5, 1.0, 3.0])
+    assert units.check_factor_scale("precipitation", values * 20.0, "f.tif", [0.5, 1.0, 3.0]) == ""  # 50 times
