@@ -446,7 +446,8 @@ def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: 
                        derived: dict[str, Any]) -> list[str]:
     """Refuse NDVI-like factors outside -1..1, LST in other units than the model was trained on or with a fill value,
     any other continuous factor in decibels for a model trained on linear power or the reverse, and land cover mostly
-    in classes the model never saw; warn of a minority of such classes, and of a continuous factor whose values lie
+    in classes the model never saw (on the pixels where every factor read from the stack is observed, as training
+    counts them); warn of a minority of such classes, and of a continuous factor whose values lie
     far from the training values (:func:`.units.check_factor_scale`, for models that record their factors'
     percentiles) (within :func:`reuse_models`, once per unchanged stack and set of factors).
 
@@ -487,13 +488,17 @@ def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: 
                            for s in specs), tuple(sorted(derived)))
     if file_key is not None and key in passed:
         return list(passed[key])
-    checked = [spec for spec in specs if spec.name not in derived and spec.name in bands and (
+    # every factor read from the stack (one read for all): a class counts where all of them are observed, as in
+    # training, so water whose NDVI or LST is always masked is no unseen class
+    present = [spec for spec in specs if spec.name not in derived and spec.name in bands]
+    read = sample_bands(ds, [bands.index(spec.name) + 1 for spec in present])
+    observed = np.all(np.isfinite(np.stack(read)), axis=0) if read else None
+    checked = [(spec, values) for spec, values in zip(present, read) if (
         spec.kind == "categorical" or is_index(spec.name) or is_lst(spec.name) or spec.name in summary)]
-    samples = sample_bands(ds, [bands.index(spec.name) + 1 for spec in checked])  # one read for all
     warnings: list[str] = []
-    for spec, values in zip(checked, samples):
+    for spec, values in checked:
         if spec.kind == "categorical":
-            note = _check_classes(spec, values, stack_path)
+            note = _check_classes(spec, values[observed], stack_path)
             if note:
                 warnings.append(note)
             continue

@@ -167,7 +167,7 @@ def test_downscale_warns_of_a_minority_of_unseen_land_cover_classes(trained, tmp
     lc[20:25] = np.where(np.isfinite(lc[20:25]), 50.0, np.nan)  # 5 rows of another
     path = write_raster(str(tmp_path / "factors_20230601.tif"), scene["fine"], stack, names=NAMES, kinds=KINDS)
     res = downscale(model, path, str(tmp_path / "sm.tif"), scene["sm"][0])
-    valid = lc[np.isfinite(lc)]
+    valid = lc[np.all(np.isfinite(stack), axis=0)]  # shares of the pixels with every factor, as training counts
     share = {c: 100.0 * float((valid == c).mean()) for c in (40.0, 50.0)}
     total = share[40.0] + share[50.0]
     assert 10 < total < 50
@@ -179,6 +179,27 @@ def test_downscale_warns_of_a_minority_of_unseen_land_cover_classes(trained, tmp
     assert res.warnings == [expected]
     # the stack as trained: no warning
     assert downscale(model, scene["stacks"][2], str(tmp_path / "sm2.tif"), scene["sm"][2]).warnings == []
+
+
+def test_a_class_only_where_the_other_factors_are_masked_is_no_unseen_class(trained, tmp_path):
+    """Water or sea: a land cover class whose pixels never have the other factors (NDVI, LST masked there) is never
+    in training, which counts only fully observed pixels. On the training dates themselves it is no sign of another
+    legend: neither a warning on every run nor, where it covers most of the stack (a coastal tile), a refusal."""
+    scene, model, _ = trained
+    stack = read_all(scene["stacks"][0], dtype=np.float64)
+    sea = np.zeros(stack.shape[1:], bool)
+    sea[:int(0.6 * sea.shape[0])] = True  # 60 % of the stack
+    stack[2][sea] = 80.0
+    stack[0][sea] = stack[1][sea] = np.nan
+    path = write_raster(str(tmp_path / "factors_20230601.tif"), scene["fine"], stack, names=NAMES, kinds=KINDS)
+    assert check_factor_units(gdal.Open(path), path, *_specs_meta(model), {}) == []
+    # the same class on observed pixels is unseen: refused when most pixels hold it
+    stack[0][sea], stack[1][sea] = 0.5, 300.0
+    seen = write_raster(str(tmp_path / "observed" / "factors_20230601.tif"), scene["fine"], stack, names=NAMES,
+                        kinds=KINDS)
+    with pytest.raises(InputError, match=r"The land cover factor landcover in factors_20230601\.tif has 6\d % of its "
+                                         r"pixels in classes the model was not trained on \(80\)"):
+        check_factor_units(gdal.Open(seen), seen, *_specs_meta(model), {})
 
 
 # -- 3. factors in other units or scaled otherwise -------------------------------------------------------
@@ -372,13 +393,11 @@ def test_downscale_warns_of_precipitation_in_metres(sample_model, tmp_path):
                                       r"\(median; .*its 99th percentile is \d+ times smaller than in training",
                                       far[0]), res.warnings
     assert res.n_valid > 0
-    # the third date as it is: accepted, and check_factor_units reads the stack's factors once
-    # (its land cover holds a class on 1.7 % of the pixels that no training cell held: a warning, no refusal)
-    notes = check_factor_units(ds, built["stacks"][2], *_specs_meta(model), {})
-    assert len(notes) == 1 and re.match(r"The land cover factor landcover in factors_\d{8}\.tif has \d\.\d % of its "
-                                        r"pixels in classes the model was not trained on: 80 \(\d\.\d %\); the model "
-                                        r"knows the classes 10, 20, 30, 40, 50\.", notes[0]), notes
-    assert downscale(model, built["stacks"][2], str(tmp_path / "ok.tif"), built["smap"][2]).n_valid > 0
+    # the third date as it is: accepted without a warning (its land cover holds water, class 80, on 1.7 % of the
+    # pixels, where no other factor is observed: never in training, and no sign of another legend)
+    assert check_factor_units(ds, built["stacks"][2], *_specs_meta(model), {}) == []
+    ok = downscale(model, built["stacks"][2], str(tmp_path / "ok.tif"), built["smap"][2])
+    assert ok.n_valid > 0 and ok.warnings == []
 
 
 def _specs_meta(model: str):
