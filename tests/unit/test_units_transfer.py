@@ -157,6 +157,26 @@ def test_a_model_trained_on_coarse_stacks_knows_the_fine_resolution(trained, tmp
                   scene["sm"][0])
 
 
+def test_a_model_trained_on_stacks_as_coarse_as_the_smap_cells_is_not_checked(trained, tmp_path):
+    """Factor stacks already at about the SMAP cells' size (9 km here; 0.1 degree archives) train the same cell means
+    as 1 km stacks would: such a model says nothing of the resolution it is to be applied at, and runs at 1 km (it was
+    refused as trained on 9000 m stacks, with the advice to align the factors at 9 km)."""
+    scene, _, _ = trained
+    stacks = []
+    for k in range(2):
+        fine = scene["fine"]
+        data = read_all(scene["stacks"][k], dtype=np.float64)[:, ::9, ::9]
+        x0, _, _, y0, _, _ = fine.transform
+        grid = Grid(fine.crs_wkt, (x0, 9000.0, 0.0, y0, 0.0, -9000.0), data.shape[2], data.shape[1])
+        stacks.append(write_raster(str(tmp_path / "9km" / os.path.basename(scene["stacks"][k])), grid, data,
+                                   names=NAMES, kinds=KINDS))
+    model = str(tmp_path / "coarse9.smdmodel")
+    train_model(TrainRequest(scene["sm"][:2], stacks, model, "cart", cv_folds=0, min_valid_fraction=0.0))
+    _, meta = model_io.load_model(model)
+    assert model_io.FINE_RESOLUTION_META not in meta
+    assert downscale(model, scene["stacks"][2], str(tmp_path / "sm.tif"), scene["sm"][2]).n_valid > 0
+
+
 # -- 2. a minority of land cover pixels in classes the model never saw ---------------------------------
 
 def test_downscale_warns_of_a_minority_of_unseen_land_cover_classes(trained, tmp_path):
