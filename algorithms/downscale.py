@@ -445,9 +445,11 @@ def check_model_target(meta: dict[str, Any], model_path: str) -> None:
 def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: dict[str, Any],
                        derived: dict[str, Any]) -> list[str]:
     """Refuse NDVI-like factors outside -1..1, LST in other units than the model was trained on or with a fill value,
-    any continuous factor in other units or scaled otherwise than in training (:func:`.units.check_factor_scale`, for
-    models that record their factors' percentiles), and land cover mostly in classes the model never saw; warn of a
-    minority of such classes (within :func:`reuse_models`, once per unchanged stack and set of factors).
+    any other continuous factor in decibels for a model trained on linear power or the reverse, and land cover mostly
+    in classes the model never saw (on the pixels where every factor read from the stack is observed, as training
+    counts them); warn of a minority of such classes, and of a continuous factor whose values lie
+    far from the training values (:func:`.units.check_factor_scale`, for models that record their factors'
+    percentiles) (within :func:`reuse_models`, once per unchanged stack and set of factors).
 
     Parameters
     ----------
@@ -466,15 +468,15 @@ def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: 
     -------
     list[str]
         Warnings for the log: land cover pixels in classes the model never saw (fewer than
-        :data:`UNSEEN_CLASSES_REFUSED`), a factor whose scale differs from training's by 100 to 300 times
-        (:func:`.units.check_factor_scale`).
+        :data:`UNSEEN_CLASSES_REFUSED`), a factor whose values lie far from the training values (other units,
+        another area or season: :func:`.units.check_factor_scale`).
 
     Raises
     ------
     InputError
-        An NDVI-like factor outside -1..1, LST in other units than in training, a factor whose values are far from
-        the training values (units, scaling), or a categorical factor whose pixels are mostly of classes the model
-        never saw (another land-cover product or legend).
+        An NDVI-like factor outside -1..1, LST in other units than in training, a factor in decibels against linear
+        power, or a categorical factor whose pixels are mostly of classes the model never saw (another land-cover
+        product or legend).
     """
     bands = raster.band_names(ds, stack_path)
     ranges = meta.get("feature_ranges") or {}
@@ -486,13 +488,17 @@ def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: 
                            for s in specs), tuple(sorted(derived)))
     if file_key is not None and key in passed:
         return list(passed[key])
-    checked = [spec for spec in specs if spec.name not in derived and spec.name in bands and (
+    # every factor read from the stack (one read for all): a class counts where all of them are observed, as in
+    # training, so water whose NDVI or LST is always masked is no unseen class
+    present = [spec for spec in specs if spec.name not in derived and spec.name in bands]
+    read = sample_bands(ds, [bands.index(spec.name) + 1 for spec in present])
+    observed = np.all(np.isfinite(np.stack(read)), axis=0) if read else None
+    checked = [(spec, values) for spec, values in zip(present, read) if (
         spec.kind == "categorical" or is_index(spec.name) or is_lst(spec.name) or spec.name in summary)]
-    samples = sample_bands(ds, [bands.index(spec.name) + 1 for spec in checked])  # one read for all
     warnings: list[str] = []
-    for spec, values in zip(checked, samples):
+    for spec, values in checked:
         if spec.kind == "categorical":
-            note = _check_classes(spec, values, stack_path)
+            note = _check_classes(spec, values[observed], stack_path)
             if note:
                 warnings.append(note)
             continue
@@ -502,7 +508,8 @@ def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: 
             check_lst_fill(spec.name, values, stack_path)
         if is_lst(spec.name) and spec.name in ranges:
             check_lst_factor(spec.name, values, stack_path, ranges[spec.name])
-        if spec.name in summary:
+        if spec.name in summary and not is_index(spec.name) and not is_lst(spec.name):
+            # (the units of indices and LST are checked above; their values move with the season)
             note = check_factor_scale(spec.name, values, stack_path, summary[spec.name])
             if note:
                 warnings.append(note)
@@ -558,8 +565,9 @@ RESOLUTION_TOLERANCE = 1.5
 
 
 def check_resolution(meta: dict[str, Any], grid: Grid, stack_path: str, model_path: str) -> None:
-    """Refuse a factor stack at another resolution than the stacks the model was trained on (compared in metres at
-    each grid's centre, degrees converted at its latitude; older models record none and are not checked).
+    """Refuse a factor stack at another resolution than the stacks the model was trained on (compared by the side of a
+    pixel's ground area at each grid's centre, :meth:`.raster.Grid.ground_side`: degrees converted at its latitude,
+    a sheared grid such as MODIS's sinusoidal one by its area; older models record none and are not checked).
 
     Parameters
     ----------
@@ -580,14 +588,14 @@ def check_resolution(meta: dict[str, Any], grid: Grid, stack_path: str, model_pa
     """
     trained = meta.get(FINE_RESOLUTION_META)
     try:
-        model_m = math.sqrt(float(trained["metres"][0]) * float(trained["metres"][1]))  # type: ignore[index]
+        model_m = raster.resolution_side(trained)  # type: ignore[arg-type]
         shown = raster.describe_resolution(trained)  # type: ignore[arg-type]
-    except (TypeError, ValueError, KeyError, IndexError):
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError):
         return
     if not (math.isfinite(model_m) and model_m > 0):
         return
     record = raster.resolution_record(grid)
-    stack_m = math.sqrt(record["metres"][0] * record["metres"][1])
+    stack_m = raster.resolution_side(record)
     ratio = stack_m / model_m
     if 1.0 / RESOLUTION_TOLERANCE <= ratio <= RESOLUTION_TOLERANCE:
         return
@@ -1165,7 +1173,7 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
     neighbouring dates, weighed against the filler's own values (:meth:`GapFiller.calibrate` on the calibration
     rows, then :meth:`GapFiller.design`)."""
     filler.solve()
-    n = len(filler.pending)
+    n_pending = len(filler.pending)
     for row0, nrows in filler.blocks:  # how factors co-vary in their cells: fully observed pixels of the learn rows
         if is_canceled():
             raise Canceled()
@@ -1233,6 +1241,6 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
         codes_file.write(row0, q)
         if flush is not None:
             flush(row0, nrows)
-        progress(start + (end - start) * (i + 1) / n)
+        progress(start + (end - start) * (i + 1) / n_pending)
     if is_canceled():
         raise Canceled()

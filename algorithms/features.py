@@ -361,12 +361,19 @@ def _merge_derived(info: dict[str, Any], label: str, reader: StackReader) -> Non
             entry.setdefault("per_date", {})[label] = extra
 
 
+#: A factor stack whose pixels are at least this share of the SMAP cells' side (9 or fewer pixels per cell) is coarse
+#: itself: a model trained on it records no resolution to be applied at (:func:`_stack_resolution`).
+COARSE_STACK_SHARE = 1.0 / 3.0
+
+
 @raster.gdal_exceptions()
 def _stack_resolution(ds: gdal.Dataset, fine: Grid, coarse: Grid) -> dict[str, Any] | None:
     """The resolution the stack's model is to be applied at: the stack's own, or, for a stack on the SMAP grid, that of
-    the fine stack align averaged it from (None when it does not say)."""
+    the fine stack align averaged it from (None when it does not say, or when the stack's pixels are nearly as large
+    as the SMAP cells, :data:`COARSE_STACK_SHARE`: the cell means it trains on say nothing of a finer resolution)."""
     if not coarse.same_as(fine):
-        return raster.resolution_record(fine)
+        record = raster.resolution_record(fine)
+        return None if record["side"] >= COARSE_STACK_SHARE * coarse.ground_side() else record
     text = ds.GetMetadataItem(raster.FINE_RESOLUTION_KEY)
     try:
         record = json.loads(text) if text else None

@@ -414,6 +414,23 @@ class Grid:
             return "degrees"
         return srs.GetLinearUnitsName() or "CRS units"
 
+    def _centre_lonlat(self) -> list[tuple[float, float]] | None:
+        """Lon/lat of the centre pixel's corner and of its neighbours along x and y (None: no transformation)."""
+        x0, dx, _rx, y0, _ry, dy = self.transform
+        cx, cy = x0 + dx * self.width / 2.0, y0 + dy * self.height / 2.0
+        try:
+            ct = osr.CoordinateTransformation(self.srs, srs_from_user("EPSG:4326"))
+            points = [ct.TransformPoint(x, y)[:2] for x, y in ((cx, cy), (cx + dx, cy), (cx, cy + dy))]
+        except (RuntimeError, InputError):
+            return None
+        return points if all(math.isfinite(v) for p in points for v in p) else None
+
+    def _nominal_res(self) -> tuple[float, float]:
+        """The pixel size in metres from the CRS's unit (111 319.49 m per degree)."""
+        srs = self.srs
+        unit = srs.GetLinearUnits() if srs.IsProjected() else NOMINAL_METRES_PER_DEGREE
+        return abs(self.transform[1]) * unit, abs(self.transform[5]) * unit
+
     @gdal_exceptions()
     def ground_res(self) -> tuple[float, float]:
         """The ground size of one pixel at the grid's centre, in metres (degrees converted at its latitude).
@@ -424,21 +441,39 @@ class Grid:
             (x, y) sides in metres: great-circle distances from the centre pixel to its neighbours; the nominal
             size (CRS unit x pixel size, 111 319.49 m per degree) when the CRS cannot be transformed to lon/lat.
         """
-        srs = self.srs
-        x0, dx, _rx, y0, _ry, dy = self.transform
-        unit = srs.GetLinearUnits() if srs.IsProjected() else NOMINAL_METRES_PER_DEGREE
-        nx, ny = abs(dx) * unit, abs(dy) * unit
-        cx, cy = x0 + dx * self.width / 2.0, y0 + dy * self.height / 2.0
-        try:
-            ct = osr.CoordinateTransformation(srs, srs_from_user("EPSG:4326"))
-            (lon0, lat0, _), (lon1, lat1, _), (lon2, lat2, _) = (ct.TransformPoint(x, y) for x, y in
-                                                                 ((cx, cy), (cx + dx, cy), (cx, cy + dy)))
-            gx, gy = ground_distance(lon0, lat0, lon1, lat1), ground_distance(lon0, lat0, lon2, lat2)
-        except (RuntimeError, InputError):
-            return nx, ny
+        points = self._centre_lonlat()
+        if points is None:
+            return self._nominal_res()
+        (lon0, lat0), (lon1, lat1), (lon2, lat2) = points
+        gx, gy = ground_distance(lon0, lat0, lon1, lat1), ground_distance(lon0, lat0, lon2, lat2)
         if not (math.isfinite(gx) and math.isfinite(gy) and gx > 0 and gy > 0):
-            return nx, ny
+            return self._nominal_res()
         return gx, gy
+
+    @gdal_exceptions()
+    def ground_side(self) -> float:
+        """The side of a square of the ground area of one pixel at the grid's centre, in metres.
+
+        Unlike :meth:`ground_res` it is right for sheared pixels too: far from its central meridian a sinusoidal
+        grid's (MODIS) pixels are parallelograms whose neighbour along y lies much further than the pixel's height,
+        though each covers its nominal area.
+
+        Returns
+        -------
+        float
+            sqrt(area) in metres: the cross product of the centre pixel's sides along x and y as east and north
+            components on the mean Earth sphere; the nominal size when the CRS cannot be transformed to lon/lat.
+        """
+        points = self._centre_lonlat()
+        nx, ny = self._nominal_res()
+        if points is None:
+            return math.sqrt(nx * ny)
+        (lon0, lat0), *others = points
+        k = math.radians(1.0) * EARTH_RADIUS
+        (e1, n1), (e2, n2) = ((((lon - lon0 + 180.0) % 360.0 - 180.0) * k * math.cos(math.radians(lat0)),
+                               (lat - lat0) * k) for lon, lat in others)
+        area = abs(e1 * n2 - e2 * n1)
+        return math.sqrt(area) if math.isfinite(area) and area > 0 else math.sqrt(nx * ny)
 
 
 #: The mean Earth radius (m), for ground distances.
@@ -479,12 +514,38 @@ def resolution_record(grid: Grid) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``x``, ``y`` (pixel size in the CRS's units), ``units`` ('metre', 'degrees', ...) and ``metres`` (the ground
-        sides at the grid's centre, :meth:`Grid.ground_res`).
+        ``x``, ``y`` (pixel size in the CRS's units), ``units`` ('metre', 'degrees', ...), ``metres`` (the ground
+        sides at the grid's centre, :meth:`Grid.ground_res`) and ``side`` (the side of the pixel's ground area there,
+        :meth:`Grid.ground_side`: what resolutions are compared by).
     """
     gx, gy = grid.ground_res()
     return {"x": abs(float(grid.transform[1])), "y": abs(float(grid.transform[5])), "units": grid.units,
-            "metres": [float(gx), float(gy)]}
+            "metres": [float(gx), float(gy)], "side": float(grid.ground_side())}
+
+
+def resolution_side(record: Mapping[str, Any]) -> float:
+    """The pixel size of a resolution record in metres: its ``side``, or for a record without one (written before
+    it was recorded) the geometric mean of its ``metres``.
+
+    Parameters
+    ----------
+    record : Mapping[str, Any]
+        A :func:`resolution_record`.
+
+    Returns
+    -------
+    float
+        Metres.
+
+    Raises
+    ------
+    KeyError, TypeError, ValueError, IndexError, AttributeError
+        The record is damaged.
+    """
+    side = record.get("side")
+    if side is not None:
+        return float(side)
+    return math.sqrt(float(record["metres"][0]) * float(record["metres"][1]))
 
 
 def describe_resolution(record: Mapping[str, Any]) -> str:
@@ -501,7 +562,7 @@ def describe_resolution(record: Mapping[str, Any]) -> str:
         The pixel size in the CRS's units, with its size in metres when the units are not metres.
     """
     x, y, units = float(record["x"]), float(record["y"]), str(record.get("units") or "")
-    metres = math.sqrt(float(record["metres"][0]) * float(record["metres"][1]))
+    metres = resolution_side(record)
     size = f"{x:g}" if math.isclose(x, y, rel_tol=1e-6) else f"{x:g} x {y:g}"
     if units.lower() in ("metre", "meter", "metres"):
         return f"{size} m"

@@ -1426,9 +1426,9 @@ SUMMARY_PERCENTILES = (1.0, 50.0, 99.0)
 def factor_summary(pairs: Pairs) -> dict[str, list[float]]:
     """The 1st, 50th and 99th percentiles of each continuous factor read from the stacks, over the training samples.
 
-    Downscale compares a stack's values with them (:func:`.units.check_factor_scale`) to refuse a factor in other
-    units or scaled otherwise (mm against m, dB against linear power). Derived factors are left out: their inputs
-    are checked.
+    Downscale compares a stack's values with them (:func:`.units.check_factor_scale`) to refuse a factor in decibels
+    against linear power and warn of one far from them (mm against m, another area or season). Derived factors are
+    left out: their inputs are checked.
 
     Parameters
     ----------

@@ -28,9 +28,10 @@ Kelvin-trained model refuses a stack whose LST median lies within -60..60 (degre
 in training, every date must give an LST factor in the same unit (:class:`LstUnits`). Converting silently
 would hide the mistake in the inputs, so both are refused with the exact conversion.
 
-Any continuous factor is compared at downscale with the 1st/50th/99th percentiles the model recorded of it
-(:func:`check_factor_scale`): mm against m, dB against linear power, km against m are refused; another date or
-season in the same units passes.
+Any other continuous factor is compared at downscale with the 1st/50th/99th percentiles the model recorded of it
+(:func:`check_factor_scale`): dB against linear power is refused (the signs tell them apart); mm against m, km
+against m, an offset give a warning, since a far drier or wetter date, a coastal plain against a plateau or a flat
+plain against hills come as far off in the same units; another date or season passes.
 """
 
 from __future__ import annotations
@@ -700,12 +701,15 @@ class LstUnits:
 # -- any continuous factor against the values it was trained on ----------------------------------------
 
 #: A stack's median beyond the training's 1st-99th percentile range widened by this many times its width (at least half
-#: the largest magnitude) is refused (data with negative values).
+#: the largest magnitude) gives a warning (data with negative values).
 SCALE_MARGIN = 1.0
-#: Non-negative factors: a 99th percentile this many times larger or smaller than in training is refused ...
-SCALE_RATIO = 300.0
-#: ... and this many times, a warning (a date far drier or wetter than the training dates can come this far).
+#: Non-negative factors: a 99th percentile this many times larger or smaller than in training gives a warning.
 SCALE_RATIO_WARN = 100.0
+#: Decibels: a model trained on a factor whose median is below this (dB) refuses small non-negative values (linear
+#: power), and one trained on small non-negative values refuses a median below it.
+DB_BELOW = -1.0
+#: Linear power: the largest 99th percentile of a backscatter in linear power (1 = 0 dB).
+LINEAR_AT_MOST = 1.0
 
 
 def _percentiles(trained: Any) -> tuple[float, float, float] | None:
@@ -719,23 +723,25 @@ def _percentiles(trained: Any) -> tuple[float, float, float] | None:
 
 
 def check_factor_scale(name: str, values: np.ndarray, path: str, trained: Any) -> str:
-    """Refuse a continuous factor whose values are in other units or scaled otherwise than the model's training values.
+    """Refuse a continuous factor in decibels for a model trained on linear power, and the reverse; warn of one whose
+    values lie far from the model's training values (other units, scaled otherwise, or another area or season).
 
     ``trained`` holds the 1st, 50th and 99th percentiles of the factor over the training samples
-    (``meta['factor_percentiles']``; s1, s50, s99 are the stack's). Rules, chosen so that another date or season, a
-    drier or wetter one, passes:
+    (``meta['factor_percentiles']``; s1, s50, s99 are the stack's). Refused, as the values tell the units apart:
+
+    * the training values are all negative with a median below :data:`DB_BELOW` (decibels: p99 < 0, p50 < -1) and the
+      stack's non-negative and at most :data:`LINEAR_AT_MOST` (linear power: s1 >= 0, s99 <= 1);
+    * the reverse: training values from 0 to at most 1 (p1 >= 0, p99 <= 1), the stack's all negative with a median
+      below -1 (s99 < 0, s50 < -1).
+
+    A warning, as a real difference comes as far off in the same units (a far drier or wetter date, a coastal plain
+    against a plateau, a flat plain against hills, winter against summer):
 
     * scale (non-negative data, in training and in the stack: p1 >= 0 and s1 >= 0): s99 is at least
-      :data:`SCALE_RATIO` times p99, or at most 1 / :data:`SCALE_RATIO` of it (mm against m, m against km, x 10000
-      integers; the 99th percentile, as precipitation's median may be 0); from :data:`SCALE_RATIO_WARN` times on, a
-      warning (percent against fractions, or a date far drier or wetter than the training dates: the values cannot
-      tell them apart). Data with zeros (p1 or s1 is 0: rain, snow) are only ever warned of: a dry spell against a
-      stormy training period is as far off as another unit, and a drought service must map its dry days. Nothing
-      else is asked of such data: a colder season or a lower area shifts them, another unit multiplies them;
-    * sign: the training values are all negative (p99 < 0, decibels) and the stack's non-negative and smaller
-      than the training's median magnitude (s1 >= 0, s99 < abs(p50): linear power);
+      :data:`SCALE_RATIO_WARN` times p99, or at most 1 / :data:`SCALE_RATIO_WARN` of it (mm against m, m against km,
+      percent against fractions, x 10000 integers; the 99th percentile, as precipitation's median may be 0);
     * range (data with negative values): s50 lies outside [p1 - w, p99 + w], w = :data:`SCALE_MARGIN` x
-      max(p99 - p1, max(abs(p1), abs(p99)) / 2) (linear power given for decibels, an offset).
+      max(p99 - p1, max(abs(p1), abs(p99)) / 2) (an offset, another unit).
 
     Parameters
     ----------
@@ -744,21 +750,21 @@ def check_factor_scale(name: str, values: np.ndarray, path: str, trained: Any) -
     values : numpy.ndarray
         Its values in the stack, any shape (a decimated sample; non-finite values are ignored).
     path : str
-        The stack, named in the error.
+        The stack, named in the message.
     trained : Any
         [p1, p50, p99] of the factor in training; anything else skips the check (older models).
 
     Returns
     -------
     str
-        A warning for the log when the scale differs between :data:`SCALE_RATIO_WARN` and :data:`SCALE_RATIO` times;
-        '' otherwise.
+        A warning for the log when the values lie far from the training values (the scale or range rule above); ''
+        otherwise.
 
     Raises
     ------
     InputError
-        One of the rules above holds: the message names the factor, the stack's typical values, the training range,
-        the likely cause and the fix.
+        Decibels against linear power, either way: the message names the factor, the stack's typical values, the
+        training range and the conversion.
     """
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
@@ -768,38 +774,42 @@ def check_factor_scale(name: str, values: np.ndarray, path: str, trained: Any) -
     p1, p50, p99 = pct
     median = float(np.median(v))
     s1, s99 = (float(x) for x in np.percentile(v, [1.0, 99.0]))
-    refuse = True
+    def problem_message(detail: str) -> str:
+        return (f"The factor {name} in {os.path.basename(path)} holds values of about {_num(median)} (median; 1st to "
+                f"99th percentile {_num(s1)} to {_num(s99)}), but the model was trained on {name} from {_num(p1)} to "
+                f"{_num(p99)} (1st to 99th percentile, median {_num(p50)}): {detail}")
+    if p99 < 0.0 and p50 < DB_BELOW and s1 >= 0.0 and s99 <= LINEAR_AT_MOST:
+        detail = ("the training values are all negative (as in decibels) and these are small non-negative values (as "
+                  "in linear power)")
+        shown = problem_message(detail)
+        raise InputError(
+            f"{shown}. Convert the band to decibels, dB = 10 x log10(linear) (Raster calculator 10 * log10(band)), "
+            "then rebuild the factor stack with smdownscale:align, or retrain the model on factors in linear power.")
+    if p1 >= 0.0 and p99 <= LINEAR_AT_MOST and s99 < 0.0 and median < DB_BELOW:
+        detail = ("the training values are small non-negative values (as in linear power) and these are all negative "
+                  "(as in decibels)")
+        shown = problem_message(detail)
+        raise InputError(
+            f"{shown}. Convert the band to linear power, linear = 10 ^ (dB / 10) (Raster calculator 10 ^ (band / 10)), "
+            "then rebuild the factor stack with smdownscale:align, or retrain the model on factors in decibels.")
     if p1 >= 0.0 and s1 >= 0.0:
         if not (p99 > 0.0 and s99 > 0.0) or 1.0 / SCALE_RATIO_WARN < s99 / p99 < SCALE_RATIO_WARN:
             return ""
         ratio = s99 / p99
-        # data with zeros (rain, snow: p1 or s1 is 0) come in any amount on any date: a dry spell against a storm
-        # is no evidence of units, so they are never refused
-        refuse = not 1.0 / SCALE_RATIO < ratio < SCALE_RATIO and p1 > 0.0 and s1 > 0.0
         detail = (f"its 99th percentile is {_num(ratio)} times larger than in training" if ratio > 1 else
                   f"its 99th percentile is {_num(1.0 / ratio)} times smaller than in training")
         hint = "e.g. mm against m or m against km (x 1000), percent against fractions (x 100), integers x 10000"
-    elif p99 < 0.0 and s1 >= 0.0 and s99 < abs(p50):
-        detail = ("the training values are all negative (as in decibels) and these are small non-negative values (as "
-                  "in linear power)")
-        hint = "decibels against linear power: dB = 10 x log10(linear), Raster calculator 10 * log10(band)"
     else:
         width = SCALE_MARGIN * max(p99 - p1, 0.5 * max(abs(p1), abs(p99)))
         lo, hi = p1 - width, p99 + width
         if lo <= median <= hi:
             return ""
         detail = f"the median lies outside {_num(lo)} to {_num(hi)}, the training range widened on each side"
-        hint = "linear power against decibels, another unit, an offset or scaled integers"
-    problem = (f"The factor {name} in {os.path.basename(path)} holds values of about {_num(median)} (median; 1st to "
-               f"99th percentile {_num(s1)} to {_num(s99)}), but the model was trained on {name} from {_num(p1)} to "
-               f"{_num(p99)} (1st to 99th percentile, median {_num(p50)}): {detail}")
-    if not refuse:
-        message = (f"{problem}. The factor may be in other units or scaled otherwise than in training ({hint}), or the "
-                   "date far drier or wetter than the training dates; it is used as it is. If its units differ, "
-                   "convert the band (Raster calculator) and rebuild the factor stack with smdownscale:align.")
-        return message
-    raise InputError(
-        f"{problem}. The factor is probably in other units or scaled otherwise than in training ({hint}). Convert the "
-        "band to the units of the training stacks (Raster calculator), then rebuild the factor stack with "
-        "smdownscale:align, or retrain the model on factors in these units. If the units are the same, the area or "
-        "date lies far outside what the model was trained on: retrain it on data covering them.")
+        hint = "e.g. another unit, an offset or scaled integers"
+    shown = problem_message(detail)
+    message = (f"{shown}. The factor may be in other units or scaled otherwise than in training ({hint}), or the date "
+               "or area lie far from those the model was trained on (a far drier or wetter, colder or warmer date, a "
+               "lower or flatter area); it is used as it is. If its units differ, convert the band (Raster calculator) "
+               "and rebuild the factor stack with smdownscale:align; if not, the estimates rest on values the model "
+               "never saw: retrain it on data covering them.")
+    return message

@@ -286,6 +286,23 @@ def test_without_smap_quality_marks_predicted_pixels(tmp_path, model):
     assert res.n_all_factors == int((~holes).sum()) and res.quality == qual
 
 
+@pytest.mark.parametrize("block_rows", [1, 2, 5])
+def test_the_fill_and_its_progress_do_not_depend_on_the_block_rows(tmp_path, model, block_rows):
+    """Each block of the filling pass reads its context's rows around it: the map is the same whatever the block
+    size, and the progress only moves forward, up to 1 (it went up to 3.5 with one-row blocks, counted in the rows
+    read rather than in the blocks to fill)."""
+    path, _ = model
+    stack, smap, _ = _scene(tmp_path)
+    whole = downscale(path, stack, str(tmp_path / "whole.tif"), coarse_sm=smap, n_jobs=1)
+    steps: list[float] = []
+    res = downscale(path, stack, str(tmp_path / "sm.tif"), coarse_sm=smap, block_rows=block_rows, n_jobs=1,
+                    progress=steps.append)
+    assert res.n_filled == whole.n_filled > 0
+    np.testing.assert_array_equal(read_all(str(tmp_path / "sm.tif")), read_all(str(tmp_path / "whole.tif")))
+    assert max(steps) == 1.0 and min(steps) >= 0.0
+    assert all(a <= b for a, b in zip(steps, steps[1:])), [round(v, 3) for v in steps]
+
+
 @pytest.mark.parametrize("after", [0, 2, 4, 7])
 def test_cancel_leaves_no_partial_quality_file(tmp_path, model, after):
     path, _ = model
