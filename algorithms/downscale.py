@@ -880,8 +880,19 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
             spread_out.add(row0, valid, sd)
         return pred
 
-    no_valid = InputError(f"No pixel of {os.path.basename(stack_path)} has all factors valid "
-                          f"({', '.join(s.name for s in specs)}); check the stack's nodata and extent.")
+    def no_valid() -> InputError:
+        label = os.path.basename(stack_path)
+        empty = _observed_nowhere(reader, grid.height, rows)
+        if not empty:
+            return InputError(f"No pixel of {label} has all factors valid ({', '.join(s.name for s in specs)}); "
+                              "check the stack's nodata and extent.")
+        if len(empty) == len(specs):
+            return InputError(f"Every factor ({', '.join(empty)}) is missing at every pixel of {label}; check the "
+                              "stack's nodata and extent.")
+        return InputError(f"Missing at every pixel of {label}: {', '.join(empty)}, so no pixel has all factors. Give "
+                          "the factor stacks of neighbouring dates (NEIGHBOUR_FACTORS, with gap filling on and a "
+                          "filling window that reaches them) so the factor is taken from the nearest date, or leave it "
+                          "out (smdownscale:screen, then retrain).")
     stats = _Stats()
     result = DownscaleResult(output, 0, math.nan, math.nan, math.nan, math.nan, residual, model_type,
                              day.isoformat() if day else None, detail=detail_mode, prediction_backend=predictor.backend,
@@ -961,7 +972,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                     write_quality(qout, row0, written, codes)
                     flush(row0, nrows, ds, out.ds, qout.ds if qout else None)
                 if n_valid == 0:
-                    raise no_valid
+                    raise no_valid()
                 check_clipping(out)
                 _quality_metadata(out, counts, None)
             finally:
@@ -1007,19 +1018,22 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                 if corrector is not None:
                     corrector.add(row0, pred)
                 flush(row0, nrows, ds, raw.ds, detail_file.ds if detail_file else None)
-            if n_valid == 0:
-                raise no_valid
+            if n_valid == 0 and (filler is None or not filler.pending):
+                raise no_valid()
             if filler is not None:
                 if filler.pending:  # the quality codes of the blocks with gaps (the others: all factors or nodata)
                     if codes_file is None:
                         codes_file = _QualityWriter(codes_path, grid)
-                    _fill_gaps(filler, reader, predictor, raw, codes_file, corrector, progress, is_canceled, split,
-                               0.6, other_date,
-                               lambda r, n: flush(r, n, ds, raw.ds, codes_file.ds,
-                                                  detail_file.ds if detail_file else None), anchors, detail_file,
-                               temporal if fuse else None)
+                    # a factor missing at every pixel (no overpass that day) can still come from a neighbouring date
+                    n_valid += _fill_gaps(filler, reader, predictor, raw, codes_file, corrector, progress,
+                                          is_canceled, split, 0.6, other_date,
+                                          lambda r, n: flush(r, n, ds, raw.ds, codes_file.ds,
+                                                             detail_file.ds if detail_file else None), anchors,
+                                          detail_file, temporal if fuse else None)
                     coded.update(filler.pending)
                 result.filled_factors = {k: v for k, v in filler.filled.items() if v}
+            if n_valid == 0:
+                raise no_valid()
             raw.ds.FlushCache()
             if detail_file is not None:
                 detail_file.ds.FlushCache()
@@ -1141,6 +1155,16 @@ def _quality_metadata(out: _Writer, counts: np.ndarray, filled: dict[str, int] |
         out.ds.SetMetadataItem("filled_factors", ", ".join(f"{k} {v}" for k, v in filled.items()))
 
 
+def _observed_nowhere(reader: StackReader, height: int, rows: int) -> list[str]:
+    """The factors of the stack without a single valid pixel (read only to explain a stack without any valid pixel)."""
+    seen = np.zeros(len(reader.names), bool)
+    for row0, nrows in raster.iter_blocks(height, rows):
+        seen |= np.isfinite(reader.read(row0, nrows)).any(axis=(1, 2))
+        if seen.all():
+            break
+    return [n for n, s in zip(reader.names, seen) if not s]
+
+
 def _read_with_halo(reader: StackReader, first: int, count: int, row0: int, nrows: int) -> np.ndarray | None:
     """The raw bands of rows ``first`` .. ``first + count`` (a block's rows and the halo of its pixels' context,
     :meth:`GapFiller.context_rows`), where the block being worked on holds rows ``row0`` .. ``row0 + nrows``: rows
@@ -1162,10 +1186,11 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
                codes_file: _QualityWriter, corrector: ResidualCorrector | None, progress: Progress,
                is_canceled: IsCanceled, start: float, end: float,
                other_date: Any = None, flush: Any = None, anchors: contrast_detail.ContrastAnchors | None = None,
-               detail_file: _Writer | None = None, temporal: TemporalFill | None = None) -> None:
+               detail_file: _Writer | None = None, temporal: TemporalFill | None = None) -> int:
     """Pass 1b: predict the pixels missing factors (blocks listed by the filler) into the raw file, write the
     quality codes of those blocks to ``codes_file`` and add the filled pixels to the residual correction's
-    cell means. ``other_date(shape)``: the pixels of the block just read with a factor from another date;
+    cell means; returns the number of pixels it gave a value. ``other_date(shape)``: the pixels of the block just
+    read with a factor from another date;
     ``flush(row0, nrows)``: called after each block of the learning pass (every block in order; only the rows
     :meth:`GapFiller.learn` uses are read) and of the filling pass, to keep GDAL's cache at one tile row.
     ``anchors`` and ``detail_file`` (the contrast detail): ``f`` of the filled pixels (none for those without any
@@ -1174,6 +1199,7 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
     rows, then :meth:`GapFiller.design`)."""
     filler.solve()
     n_pending = len(filler.pending)
+    n_filled = 0
     for row0, nrows in filler.blocks:  # how factors co-vary in their cells: fully observed pixels of the learn rows
         if is_canceled():
             raise Canceled()
@@ -1221,6 +1247,7 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
         q = np.where(np.isfinite(cur), np.where(moved, FROM_OTHER_DATE, ALL_FACTORS), QUALITY_NODATA).astype(np.uint8)
         if x.shape[0]:
             y = predictor.predict(x).astype(np.float32)
+            n_filled += int(np.isfinite(y).sum())
             cur[sel] = y
             q[sel] = codes
             raw.write(row0, cur)
@@ -1244,3 +1271,4 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
         progress(start + (end - start) * (i + 1) / n_pending)
     if is_canceled():
         raise Canceled()
+    return n_filled

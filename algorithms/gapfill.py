@@ -832,10 +832,11 @@ class TemporalFill:
     tile of :data:`LEVEL_TILE` x :data:`LEVEL_TILE` pixels, interpolated bilinearly between the tile centres
     (tiles without a common pixel take the nearest tile's); a categorical band of the stack is taken as it is
     (a class code has no level). A neighbour with no pixel valid on both dates in a
-    band gives nothing for it. A neighbour's level in a band is computed the first time that band is taken from it
-    (with those of the other bands with gaps, in one read of the stack and of the neighbour; per tile one number), so
-    neighbours never consulted cost nothing. Otherwise
-    only the rows of the block are read from each neighbour, one band at a time, and only while pixels are
+    band gives nothing for it, unless the stack misses that band at every pixel (a date without an overpass): then
+    the neighbour's values are taken as they are. A neighbour's level in a band is computed the first time that
+    band is taken from it (with those of the other bands with gaps, in one read of the stack and of the neighbour;
+    per tile one number), so neighbours never consulted cost nothing. Otherwise only the rows of the block are read
+    from each neighbour, one band at a time, and only while pixels are
     missing: memory does not depend on the extent or the number of dates. :attr:`mask` is the last block's pixels
     where some factor came from another date and :attr:`origin` which dates gave them; :meth:`credit` counts the
     values that entered the map per factor (:attr:`taken`) and the dates that gave them (:attr:`used`). ``day``:
@@ -1074,7 +1075,9 @@ class TemporalFill:
     def _level(self, k: int, src: _Source, name: str) -> np.ndarray | None:
         """The mean of (stack - source ``k``) in band ``name`` over the pixels valid in both, per tile of
         :data:`LEVEL_TILE` x :data:`LEVEL_TILE` pixels (tiles without such pixels take the nearest tile's); None for
-        a band the source lacks or valid on no common pixel (not filled). Computed on first use, with those of the
+        a band the source lacks or valid on no common pixel (not filled), 0 for a band the stack misses at every
+        pixel (a date without an overpass: the neighbour's values as they are, the residual correction then sets
+        each cell's level). Computed on first use, with those of the
         stack's other bands with gaps (:attr:`gappy`, when known) in the same read of the stack and of the source,
         so dates never consulted cost nothing."""
         key = (k, name)
@@ -1094,6 +1097,7 @@ class TemporalFill:
         h, w = self.grid.height, self.grid.width
         th, tw = -(-h // LEVEL_TILE), -(-w // LEVEL_TILE)
         sums, counts = np.zeros((len(names), th * tw)), np.zeros((len(names), th * tw))
+        own_valid = np.zeros(len(names))
         ds = raster.open_raster(self._stack_path)
         try:
             own_names = raster.band_names(ds, self._stack_path)
@@ -1108,6 +1112,7 @@ class TemporalFill:
                 v = raster.read_block(src.ds, row0, nrows, src_bands, np.float64, sources=[src.path])
                 tile = (np.arange(row0, row0 + nrows) // LEVEL_TILE)[:, None] * tw + np.arange(w)[None, :] // LEVEL_TILE
                 for b in range(len(names)):
+                    own_valid[b] += np.count_nonzero(np.isfinite(own[b]))
                     d = own[b] - v[b]
                     ok = np.isfinite(d)
                     sums[b] += np.bincount(tile[ok], d[ok], th * tw)
@@ -1120,6 +1125,8 @@ class TemporalFill:
             if (counts[b] > 0).any():
                 level = _nearest_fill(np.where(counts[b] > 0, sums[b] / np.maximum(counts[b], 1),
                                                np.nan).reshape(th, tw))
+            elif own_valid[b] == 0:  # the band is missing at every pixel of the date (no overpass): no level can
+                level = np.zeros((1, 1))  # be measured, the neighbour's values are taken as they are
             self._levels[(k, n)] = level
         return self._levels[key]
 

@@ -828,7 +828,8 @@ CASES = [
     Case("downscale: all-nodata factor stack", "downscale",
          lambda d, o: {"MODEL": d["model"], "FACTORS": d["nodata_stack"], "SOIL_MOISTURE": d["scene"]["sm"][0],
                        "OUTPUT": str(o / "sm.tif")},
-         r"No pixel of factors_20230601\.tif has all factors valid \(ndvi, lst_day, landcover\)"),
+         r"Every factor \(ndvi, lst_day, landcover\) is missing at every pixel of factors_20230601\.tif; check the "
+         r"stack's nodata and extent"),
     Case("downscale: SMAP in EPSG:6933, factors in UTM", "downscale",
          lambda d, o: {"MODEL": d["model"], "FACTORS": d["scene"]["stacks"][0], "SOIL_MOISTURE": d["scene"]["sm"][0],
                        "OUTPUT": str(o / "sm.tif")}, check=check_downscale_mixed_crs),

@@ -259,9 +259,16 @@ def test_all_nodata_stack(tmp_path, model):
     stack = write_ds_stack(tmp_path / "s.tif", f)
     smap = str(tmp_path / "smap.tif")
     write_raster(smap, _coarse_grid(), np.full((6, 8), 0.2))
-    for kwargs in ({"residual": "none"}, {"coarse_sm": smap}):
-        with pytest.raises(InputError, match="No pixel of s.tif has all factors valid"):
+    for kwargs in ({"residual": "none"}, {"coarse_sm": smap}):  # without SMAP and with gap filling alike
+        with pytest.raises(InputError, match=r"^Missing at every pixel of s\.tif: lst, so no pixel has all factors"):
             downscale(model, stack, str(tmp_path / "o.tif"), **kwargs)
+    f["ndvi"][:] = np.nan
+    f["lst"][:] = 300.0
+    f["ndvi"][0, 0] = 0.3  # each factor somewhere, never together
+    f["lst"][0, 0] = np.nan
+    stack = write_ds_stack(tmp_path / "s.tif", f)
+    with pytest.raises(InputError, match=r"^No pixel of s\.tif has all factors valid"):
+        downscale(model, stack, str(tmp_path / "o.tif"), residual="none")
     assert _files(tmp_path) == ["s.tif", "smap.tif"]
 
 

@@ -844,3 +844,39 @@ def test_neighbours_all_outside_the_window_are_refused(tmp_path, model, scene):
     downscale(path, target, out, residual="none", neighbours=[others["20230601"], others["20230608"]],
               fill_window_days=3)
     assert os.path.exists(out)
+
+
+def test_a_date_missing_a_factor_everywhere_takes_it_from_its_neighbour(tmp_path, model):
+    """A date without any LST (no overpass that day) is mapped from its neighbour's LST where gap filling and
+    temporal filling are on: every pixel is coded FROM_OTHER_DATE and gets the neighbour's value (no level can be
+    measured without a pixel valid on both dates, so the value is taken as it is)."""
+    path, est = model
+    every = [(r, c) for r in range(H) for c in range(W)]
+    target = _stack(tmp_path, "20230610", holes=every)
+    near = _stack(tmp_path, "20230608")
+    smap = str(tmp_path / "smap_20230610.tif")
+    write_raster(smap, COARSE, np.full((3, 4), 0.25))
+    out, qual = str(tmp_path / "sm.tif"), str(tmp_path / "q.tif")
+    res = downscale(path, target, out, coarse_sm=smap, residual="none", quality=qual, n_jobs=1, neighbours=[near],
+                    fill_window_days=12)
+    q = gdal.Open(qual).ReadAsArray()
+    assert (q == FROM_OTHER_DATE).all(), np.unique(q, return_counts=True)
+    got = read_all(out)[0]
+    ndvi, lc = _statics()
+    lst = np.full((H, W), LST["20230608"])
+    lst[P] += BUMP["20230608"]
+    lst[Q] += BUMP["20230608"]
+    x = np.column_stack([ndvi.ravel(), lst.ravel(), (lc == 10).ravel(), (lc == 20).ravel()]).astype(np.float32)
+    np.testing.assert_allclose(got.ravel(), est.predict(x), atol=1e-6)
+    assert res.other_date_factors == {"lst": H * W}
+
+
+def test_a_date_missing_a_factor_everywhere_without_neighbours_names_it(tmp_path, model):
+    path, _ = model
+    target = _stack(tmp_path, "20230610", holes=[(r, c) for r in range(H) for c in range(W)])
+    smap = str(tmp_path / "smap_20230610.tif")
+    write_raster(smap, COARSE, np.full((3, 4), 0.25))
+    with pytest.raises(InputError, match=r"^Missing at every pixel of factors_20230610\.tif: lst, so no pixel has all "
+                       r"factors\. Give the factor stacks of neighbouring dates \(NEIGHBOUR_FACTORS"):
+        downscale(path, target, str(tmp_path / "sm.tif"), coarse_sm=smap, n_jobs=1)
+    assert not os.path.exists(tmp_path / "sm.tif")
