@@ -23,6 +23,7 @@ from qgis.core import (
 
 from ...algorithms import options
 from ...algorithms.i18n import translate as translate_engine
+from ...algorithms.units import WARN_CLIPPED
 from ..base import SmdAlgorithm
 from ..inputs import add_sm_reading, optional_number, raster_paths
 from ..layers import style_output
@@ -326,7 +327,7 @@ class DownscaleAlgorithm(SmdAlgorithm):
                 feedback.pushWarning(self.uncorrected_note(mode, res.n_uncorrected))
         for warning in res.warnings:
             feedback.pushWarning(translate_engine(warning))
-        if res.n_clipped and not res.warnings:
+        if res.n_clipped and res.clipped_fraction <= WARN_CLIPPED:  # above it, a warning of the engine says it
             feedback.pushInfo(self.tr("{} pixels were clipped to {:g}-{:g} m3/m3.")
                               .format(res.n_clipped, clip[0], clip[1]))
         self.report_gaps(res, feedback, fill and bool(coarse))
