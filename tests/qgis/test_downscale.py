@@ -333,3 +333,22 @@ def test_contrast_detail_parameter(run, scene, tmp_path):
     run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS: scene["stack"], A.SOIL_MOISTURE: scene["smap"],
                                   A.OUTPUT: old})
     assert gdal.Open(old).GetMetadataItem("detail") == "model"
+
+
+def test_the_log_counts_clipped_pixels_next_to_other_warnings(run, scene, tmp_path):
+    """Under 5 % of the pixels clipped: no clipping warning, so the log counts them, also when the run has other
+    warnings (here: the model has no contrast coefficients and falls back to its own detail)."""
+    values = scene["raw"][np.isfinite(scene["raw"])].astype(np.float64)
+    # the highest value with at least 1 % of the pixels above it (the predictions have ties)
+    top = next(float(u) for u in np.unique(values)[::-1] if (values > u).mean() >= 0.01)
+    n = int((values > top).sum())
+    assert 0.01 <= n / values.size <= 0.05
+    log = _Lines()
+    warnings = []
+    log.feedback.pushWarning = warnings.append
+    out = str(tmp_path / "clipped.tif")
+    run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS: scene["stack"], A.RESIDUAL_CORRECTION: 1,
+                                  A.CLIP_MIN: -1.0, A.CLIP_MAX: top, A.OUTPUT: out}, feedback=log.feedback)
+    assert warnings, "the scene's run gives no warning: the case needs one"
+    assert f"{n} pixels were clipped to -1-{top:g} m3/m3." in log.lines, (warnings, log.lines[-8:])
+    assert float(np.nanmax(read_all(out)[0])) == pytest.approx(top, abs=1e-6)
