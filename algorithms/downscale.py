@@ -601,8 +601,7 @@ def check_resolution(meta: dict[str, Any], grid: Grid, stack_path: str, model_pa
         return
     detail = f"{ratio:.3g} times coarser" if ratio > 1 else f"{1.0 / ratio:.3g} times finer"
     units = str(trained.get("units") or "")  # type: ignore[union-attr]
-    metric = units.lower() in ("metre", "meter", "metres")
-    size = f"{float(trained['x']):g} {'m' if metric else units}"  # type: ignore[index]
+    size = f"{float(trained['x']):g} {'m' if raster.is_metres(units) else units}"  # type: ignore[index]
     raise InputError(
         f"The factor stack {os.path.basename(stack_path)} has pixels of {raster.describe_resolution(record)}, but the "
         f"model {os.path.basename(model_path)} was trained on factor stacks of {shown} ({detail}). A model learns the "
@@ -1182,6 +1181,19 @@ def _read_with_halo(reader: StackReader, first: int, count: int, row0: int, nrow
     return np.concatenate(parts, axis=1)
 
 
+def _read_in_context(reader: StackReader, filler: GapFiller, first: int, nrows: int, row0: int,
+                     block_rows: int) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Rows ``first`` .. ``first + nrows`` of the stack, inside the block ``row0`` .. ``row0 + block_rows`` being worked
+    on, with their pixels' context (:meth:`GapFiller.context`): (raw bands or None, factors, context), each of those
+    rows only; one read (:func:`_read_with_halo`) for the rows and their halo."""
+    start, count = filler.context_rows(first, nrows)
+    raw_rows = _read_with_halo(reader, start, count, row0, block_rows)
+    rows = reader.derive(raw_rows, count)
+    top = first - start
+    raw = None if raw_rows is None else raw_rows[:, top:top + nrows]
+    return raw, rows[:, top:top + nrows], filler.context(rows, top, nrows)
+
+
 def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Predictor, raw: _Writer,
                codes_file: _QualityWriter, corrector: ResidualCorrector | None, progress: Progress,
                is_canceled: IsCanceled, start: float, end: float,
@@ -1204,10 +1216,8 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
         if is_canceled():
             raise Canceled()
         for r in filler.learn_rows(row0, nrows):  # only the rows learn uses, with their context's rows
-            first, count = filler.context_rows(r, 1)
-            rows = reader.derive(_read_with_halo(reader, first, count, row0, nrows), count)
-            row = rows[:, r - first:r - first + 1]
-            filler.learn(r, row, np.all(np.isfinite(row), axis=0), filler.context(rows, r - first, 1))
+            _, row, context = _read_in_context(reader, filler, r, 1, row0, nrows)
+            filler.learn(r, row, np.all(np.isfinite(row), axis=0), context)
         if flush is not None:
             flush(row0, nrows)
     if temporal is not None:  # how well each fill recovers hidden factors, on rows learn did not use
@@ -1217,31 +1227,20 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
             if is_canceled():
                 raise Canceled()
             for r in filler.calibration_rows(row0, nrows):
-                first, count = filler.context_rows(r, 1)
-                # one read for the row, its context and its evidence
-                raw_rows = _read_with_halo(reader, first, count, row0, nrows)
-                rows = reader.derive(raw_rows, count)
-                bands = None if raw_rows is None else raw_rows[:, r - first:r - first + 1]
-                row = rows[:, r - first:r - first + 1]
+                bands, row, context = _read_in_context(reader, filler, r, 1, row0, nrows)  # also for the evidence
                 filler.calibrate(r, row, np.all(np.isfinite(row), axis=0), temporal.evidence(reader, r, 1, bands),
-                                 filler.context(rows, r - first, 1))
+                                 context)
             if flush is not None:
                 flush(row0, nrows)
     for i, (row0, nrows) in enumerate(filler.pending):
         if is_canceled():
             raise Canceled()
-        first, count = filler.context_rows(row0, nrows)
-        # one read for the block, its context and its evidence
-        raw_rows = _read_with_halo(reader, first, count, row0, nrows)
-        rows = reader.derive(raw_rows, count)
-        top = row0 - first
-        bands = None if raw_rows is None else raw_rows[:, top:top + nrows]
-        block = rows[:, top:top + nrows]
+        bands, block, context = _read_in_context(reader, filler, row0, nrows, row0, nrows)  # also for the evidence
         valid = np.all(np.isfinite(block), axis=0)
         # the neighbours' values where a factor misses: all design weighs
         evidence = temporal.evidence(reader, row0, nrows, bands, everywhere=False) if temporal is not None else None
         x, sel, codes = filler.design(row0, block, valid, evidence, temporal.origin if temporal is not None else None,
-                                      filler.context(rows, top, nrows))
+                                      context)
         cur = raster.read_block(raw.ds, row0, nrows, [1], np.float32)[0]
         moved = other_date(valid.shape) if other_date is not None else np.zeros(valid.shape, bool)
         q = np.where(np.isfinite(cur), np.where(moved, FROM_OTHER_DATE, ALL_FACTORS), QUALITY_NODATA).astype(np.uint8)

@@ -548,6 +548,22 @@ def resolution_side(record: Mapping[str, Any]) -> float:
     return math.sqrt(float(record["metres"][0]) * float(record["metres"][1]))
 
 
+def is_metres(units: str) -> bool:
+    """Whether a CRS's unit name (:attr:`Grid.units`, GDAL's linear unit name) is the metre.
+
+    Parameters
+    ----------
+    units : str
+        The unit's name.
+
+    Returns
+    -------
+    bool
+        True for 'metre', 'meter' or 'metres' in any case.
+    """
+    return units.lower() in ("metre", "meter", "metres")
+
+
 def describe_resolution(record: Mapping[str, Any]) -> str:
     """A resolution record as people read it: '1000 m', '0.01 degrees (about 890 m)'.
 
@@ -564,7 +580,7 @@ def describe_resolution(record: Mapping[str, Any]) -> str:
     x, y, units = float(record["x"]), float(record["y"]), str(record.get("units") or "")
     metres = resolution_side(record)
     size = f"{x:g}" if math.isclose(x, y, rel_tol=1e-6) else f"{x:g} x {y:g}"
-    if units.lower() in ("metre", "meter", "metres"):
+    if is_metres(units):
         return f"{size} m"
     return f"{size} {units} (about {metres:.0f} m)"
 
@@ -598,7 +614,7 @@ def check_resolution_units(resolution: float, srs: osr.SpatialReference, what: s
     if metres >= SMALLEST_METRES:
         return
     name = srs.GetLinearUnitsName() or "CRS units"
-    units = "metres" if name.lower() in ("metre", "meter") else name
+    units = "metres" if is_metres(name) else name
     per_unit = srs.GetLinearUnits() or 1.0
     as_degrees = resolution * NOMINAL_METRES_PER_DEGREE / per_unit
     raise InputError(f"{what} is {resolution:g}, in the units of the target CRS ({units}): pixels of {metres:.3g} m. "
