@@ -1182,16 +1182,20 @@ def _read_with_halo(reader: StackReader, first: int, count: int, row0: int, nrow
 
 
 def _read_in_context(reader: StackReader, filler: GapFiller, first: int, nrows: int, row0: int,
-                     block_rows: int) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+                     block_rows: int, missing_only: bool = False) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Rows ``first`` .. ``first + nrows`` of the stack, inside the block ``row0`` .. ``row0 + block_rows`` being worked
     on, with their pixels' context (:meth:`GapFiller.context`): (raw bands or None, factors, context), each of those
-    rows only; one read (:func:`_read_with_halo`) for the rows and their halo."""
+    rows only; one read (:func:`_read_with_halo`) for the rows and their halo. ``missing_only``: the context of the
+    pixels missing a factor alone, (bands, n) as :meth:`GapFiller.design` takes it (a block's context in full is as
+    large as the block itself)."""
     start, count = filler.context_rows(first, nrows)
     raw_rows = _read_with_halo(reader, start, count, row0, block_rows)
     rows = reader.derive(raw_rows, count)
     top = first - start
     raw = None if raw_rows is None else raw_rows[:, top:top + nrows]
-    return raw, rows[:, top:top + nrows], filler.context(rows, top, nrows)
+    wanted = rows[:, top:top + nrows]
+    mask = ~np.all(np.isfinite(wanted), axis=0) if missing_only else None
+    return raw, wanted, filler.context(rows, top, nrows, mask)
 
 
 def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Predictor, raw: _Writer,
@@ -1235,7 +1239,8 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
     for i, (row0, nrows) in enumerate(filler.pending):
         if is_canceled():
             raise Canceled()
-        bands, block, context = _read_in_context(reader, filler, row0, nrows, row0, nrows)  # also for the evidence
+        bands, block, context = _read_in_context(reader, filler, row0, nrows, row0, nrows,  # also for the evidence
+                                                 missing_only=True)
         valid = np.all(np.isfinite(block), axis=0)
         # the neighbours' values where a factor misses: all design weighs
         evidence = temporal.evidence(reader, row0, nrows, bands, everywhere=False) if temporal is not None else None

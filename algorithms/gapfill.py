@@ -121,8 +121,9 @@ def sample_stride(height: int, width: int) -> int:
     return LEARN_STRIDE * max(1, -(-int(height) * int(width) // (LEARN_STRIDE * SAMPLE_PIXELS)))
 
 
-def local_means(block: np.ndarray, top: int, nrows: int, halo: int = CONTEXT_HALO) -> np.ndarray:
-    """Mean of the finite values in the window around each pixel of some rows of a block.
+def local_means(block: np.ndarray, top: int, nrows: int, halo: int = CONTEXT_HALO,
+                mask: np.ndarray | None = None) -> np.ndarray:
+    """Mean of the finite values in the window around each pixel of some rows of a block (or of some of their pixels).
 
     Parameters
     ----------
@@ -135,25 +136,43 @@ def local_means(block: np.ndarray, top: int, nrows: int, halo: int = CONTEXT_HAL
         Number of rows wanted.
     halo : int
         Rows and columns on each side of a pixel in its window.
+    mask : numpy.ndarray or None
+        (nrows, cols) bool: only these pixels (the same values as without it, at a fraction of the cost where
+        they are few, e.g. the pixels missing a factor); None: every pixel of the rows.
 
     Returns
     -------
     numpy.ndarray
-        (bands, nrows, cols) float64, NaN where the window holds no finite value.
+        (bands, nrows, cols) float64, or (bands, n) at the ``mask`` pixels in row-major order; NaN where the
+        window holds no finite value.
     """
-    ok = np.isfinite(block)
-    pad = ((0, 0), (halo, halo), (halo, halo))
-    v = np.pad(np.where(ok, block, 0.0).astype(np.float64), pad)
-    w = np.pad(ok.astype(np.float64), pad)
     cols = block.shape[2]
-    total = np.zeros((block.shape[0], nrows, cols))
-    count = np.zeros((block.shape[0], nrows, cols))
-    for dy in range(2 * halo + 1):
-        for dx in range(2 * halo + 1):
-            total += v[:, top + dy:top + dy + nrows, dx:dx + cols]
-            count += w[:, top + dy:top + dy + nrows, dx:dx + cols]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / count, np.nan)
+    if mask is None:
+        shape, rows, cc = (nrows, cols), None, None
+    else:
+        rows, cc = np.nonzero(mask)
+        shape = (rows.size,)
+    out = np.empty((block.shape[0],) + shape)
+    total = np.empty(shape)
+    count = np.empty(shape)
+    for b in range(block.shape[0]):  # band by band: the temporaries hold one band (a block has dozens)
+        ok = np.isfinite(block[b])
+        v = np.pad(np.where(ok, block[b], 0.0).astype(np.float64), halo)
+        w = np.pad(ok.astype(np.float64), halo)
+        total.fill(0.0)
+        count.fill(0.0)
+        for dy in range(2 * halo + 1):
+            for dx in range(2 * halo + 1):
+                if rows is None:
+                    total += v[top + dy:top + dy + nrows, dx:dx + cols]
+                    count += w[top + dy:top + dy + nrows, dx:dx + cols]
+                else:
+                    total += v[top + dy + rows, dx + cc]
+                    count += w[top + dy + rows, dx + cc]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            np.divide(total, count, out=out[b])
+        out[b][count == 0] = np.nan
+    return out
 
 
 def check_method(method: str) -> str:
@@ -319,7 +338,7 @@ class GapFiller:
         first = max(0, row0 - CONTEXT_HALO)
         return first, min(self.index.fine.height, row0 + nrows + CONTEXT_HALO) - first
 
-    def context(self, block: np.ndarray, top: int, nrows: int) -> np.ndarray:
+    def context(self, block: np.ndarray, top: int, nrows: int, mask: np.ndarray | None = None) -> np.ndarray:
         """The context of some rows' pixels: per continuous factor band, its mean over the observed pixels of the
         window around each pixel (:func:`local_means`); NaN for the class bands of categorical factors.
 
@@ -332,16 +351,24 @@ class GapFiller:
             Index in ``block`` of the first row wanted.
         nrows : int
             Number of rows wanted.
+        mask : numpy.ndarray or None
+            (nrows, cols) bool: only these pixels (:meth:`design` takes the context of the pixels missing a
+            factor alone); None: every pixel.
 
         Returns
         -------
         numpy.ndarray
-            (bands, nrows, cols) float64.
+            (bands, nrows, cols) float64, or (bands, n) at the ``mask`` pixels in row-major order.
         """
-        out = np.full((self._cont.size, nrows, block.shape[2]), np.nan)
-        cont = [k for k, spec in enumerate(self.specs) if spec.kind != CATEGORICAL]
-        if cont:
-            out[self._cont] = local_means(block[cont], top, nrows)
+        shape = (nrows, block.shape[2]) if mask is None else (int(np.count_nonzero(mask)),)
+        out = np.full((self._cont.size,) + shape, np.nan)
+        b = 0
+        for k, spec in enumerate(self.specs):  # factor by factor, into the output (no second array of all of them)
+            if spec.kind == CATEGORICAL:
+                b += len(spec.classes)
+                continue
+            out[b] = local_means(block[k:k + 1], top, nrows, mask=mask)[0]
+            b += 1
         return out
 
     def _with_context(self, bands: np.ndarray, fill: np.ndarray, ctx: np.ndarray | None) -> np.ndarray:
@@ -692,7 +719,9 @@ class GapFiller:
             pixels missing it (:attr:`TemporalFill.origin` after :meth:`TemporalFill.evidence`); the dates of the
             values used are added to :attr:`origin_used`. None: not recorded.
         context : numpy.ndarray or None
-            (bands, rows, fine width) the pixels' context (:meth:`context`), given when :meth:`learn` had it.
+            (bands, rows, fine width) the pixels' context (:meth:`context`), or (bands, n) that of the pixels
+            missing a factor alone (``~valid``, row-major: :meth:`context` with that mask); given when :meth:`learn`
+            had it.
 
         Returns
         -------
@@ -718,7 +747,8 @@ class GapFiller:
         bands = all_bands[:, sel].astype(np.float64)
         org = origin[:, sel] if origin is not None else None
         out = self._conditional(bands, self._fill_values(row0, block.shape[1], sel),
-                                None if context is None else context[:, sel])
+                                None if context is None else context[:, sel[~valid]] if context.ndim == 2
+                                else context[:, sel])
         used = np.zeros(bands.shape, bool)
         if ev_bands is not None:
             # each pixel's weights: those measured for its own pattern of missing continuous bands

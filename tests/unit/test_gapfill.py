@@ -593,6 +593,33 @@ def test_local_means_over_the_observed_pixels_of_the_window():
     assert np.isnan(local_means(np.full((1, 3, 3), np.nan), 0, 3)).all()
 
 
+def test_the_context_of_the_pixels_missing_a_factor_alone_is_the_same():
+    """The filling pass takes the context of the pixels it fills alone (a block's context in full is as large as
+    the block): the same window means, bit for bit, and the same filled values."""
+    block, _ = _context_scene(2.0)
+    block[0, 28:31, 40:70] = np.nan  # a radar swath gap too, crossing the cloud's edge (20 pixels in both)
+    rng = np.random.default_rng(5)
+    v = rng.normal(0.0, 1.0, (2, 12, 7))
+    v[rng.random(v.shape) < 0.3] = np.nan
+    mask = rng.random((10, 7)) < 0.4
+    assert np.array_equal(local_means(v, 1, 10, mask=mask), local_means(v, 1, 10)[:, mask], equal_nan=True)
+    assert local_means(v, 1, 10, mask=np.zeros((10, 7), bool)).shape == (2, 0)
+    fine = Grid(UTM, (400000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), BIG, BIG)
+    coarse = Grid(UTM, (400000.0, 9000.0, 0.0, 4600000.0, 0.0, -9000.0), BIG // 9, BIG // 9)
+    valid = np.all(np.isfinite(block), axis=0)
+    filler = GapFiller(CellIndex(fine, coarse), [FactorSpec("vv"), FactorSpec("lst")], np.ones((10, 10), bool))
+    filler.observe(0, block, valid)
+    filler.solve()
+    full = filler.context(block, 0, BIG)
+    filler.learn(0, block, valid, full)
+    part = filler.context(block, 0, BIG, ~valid)
+    assert part.shape == (2, int((~valid).sum())) and np.array_equal(part, full[:, ~valid], equal_nan=True)
+    x_full, sel_full, q_full = filler.design(0, block, valid, context=full)
+    x_part, sel_part, q_part = filler.design(0, block, valid, context=part)
+    assert sel_full.sum() == 900 + 90 - 20 and np.array_equal(sel_full, sel_part)
+    assert np.array_equal(x_full, x_part) and np.array_equal(q_full, q_part)
+
+
 def test_the_filling_pass_reports_its_progress_block_by_block(tmp_path, model):
     """Every block with gaps moves the progress by its share of the filling pass (0.5 to 0.6 of the run): 3 blocks
     of 9 rows, each with a gap, report 0.5333, 0.5667 and 0.6."""
