@@ -865,6 +865,7 @@ def gap_section(results: list[dict[str, Any]]) -> list[str]:
     text = (gaps.__doc__ or "").replace("``", "`").replace(":data:`CLOUD_FRACTIONS`", ", ".join(
         f"{100 * c:.0f} %" for c in gaps.CLOUD_FRACTIONS)).replace(":mod:`gapfill`", "algorithms/gapfill.py")
     text = text.replace(":data:`TEMPORAL_WINDOW_DAYS` days", f"{gaps.TEMPORAL_WINDOW_DAYS} days")
+    text = text.replace(":data:`CLOUD_DRAWS` times", f"{results[0].get('draws', 1)} times")
     text = re.sub(r":(?:data|func|meth|class|mod):`~?([^`]+)`", r"`\1`", text)  # the rest: plain code
     lines = ["", "## Complete maps: cloud gaps filled, seams", ""]
     for para in text.split("\n\n")[1:]:
@@ -891,6 +892,17 @@ def scene_selection(args: argparse.Namespace) -> tuple[tuple[Any, ...], int, int
     return tuple(scenes), size, ndates, mosaic_size
 
 
+def cloud_draws(args: argparse.Namespace) -> int:
+    """Cloud draws per scene of the gap-filling measurements: ``--cloud-draws``, else 1 in a quick run and
+    :data:`gaps.CLOUD_DRAWS` otherwise."""
+    n = getattr(args, "cloud_draws", None)
+    if n is None:
+        return 1 if args.quick else gaps.CLOUD_DRAWS
+    if n < 1:
+        raise SystemExit(f"--cloud-draws must be at least 1, not {n}")
+    return n
+
+
 def run_gaps_only(args: argparse.Namespace) -> int:
     """``--gaps-only``: the gap-filling and seam measurements alone (scenes cached as for the full run)."""
     import_engine()
@@ -904,7 +916,8 @@ def run_gaps_only(args: argparse.Namespace) -> int:
         prep = prepare(s, os.path.join(out, "scenes", s.name), mosaic_size if s.generator == "mosaic" else size,
                        ndates)
         results.append(gaps.gap_scene(prep, gap_train, log=lambda m: print(m, flush=True),
-                                      figure_path=os.path.join(out, FIGURE) if not results else None))
+                                      figure_path=os.path.join(out, FIGURE) if not results else None,
+                                      draws=cloud_draws(args)))
     seconds = time.perf_counter() - t0
     with open(os.path.join(out, "gaps.json"), "w", encoding="utf-8") as fh:
         json.dump({"results": results, "targets": gaps.gap_targets(results), "seconds": round(seconds, 1)}, fh,
@@ -947,7 +960,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rows += r
         if not args.no_gaps:
             gap_results.append(gaps.gap_scene(prep, gap_train, log=lambda m: print(m, flush=True),
-                                              figure_path=os.path.join(out, FIGURE) if not gap_results else None))
+                                              figure_path=os.path.join(out, FIGURE) if not gap_results else None,
+                                              draws=cloud_draws(args)))
         preps.append(prep)
         files.append(f)
         print(f"  {time.perf_counter() - ts:.0f} s", flush=True)
@@ -1042,6 +1056,8 @@ def main(argv: list[str] | None = None) -> int:
                     "bench/ACCURACY.md, and the before/after maps complete_maps.png next to it")
     ap.add_argument("--no-gaps", action="store_true", help="skip the gap-filling and seam measurements (cloud masks)")
     ap.add_argument("--gaps-only", action="store_true", help="only the gap-filling and seam measurements")
+    ap.add_argument("--cloud-draws", type=int, default=None, help="cloud masks drawn per scene for the gap-filling "
+                    f"measurements, averaged (default {gaps.CLOUD_DRAWS}, quick 1)")
     ap.add_argument("--only", default=None, help="comma-separated scene names (default: every scene)")
     ap.add_argument("--detail", default=None, help="downscale's within-cell detail for every product (model, "
                     "contrast; default: downscale's default)")

@@ -93,6 +93,41 @@ def test_gap_targets_and_table_from_hand_made_results():
             "no (ratios a 1.25, b 1.30, c 1.35).") in table
 
 
+def test_cloud_draws_are_averaged_and_their_range_reported():
+    """Two draws of one scene: every number is the mean of the draws' (NaN left out), settings they share stay as
+    they are, and the tables give the range of the filled-to-observed ratio over the draws."""
+    def draw(filled, tfilled, observed):
+        v = {k: _variant(1.0, observed, filled, 1.0, 0.021) for k in gaps.VARIANTS}
+        v["tfill/smooth"] = _variant(1.0, observed, tfilled, 1.0, 0.021)
+        v["holes"] = _variant(0.67, observed, math.nan, 1.4, 0.02)
+        return {"scene": "a", "cloud_fractions": [0.1, 0.6], "truth_seam": 1.02, "variants": v, "window_days": 12,
+                "temporal": {"share": 0.2, "temporal_ubrmsd": tfilled, "cell_mean_ubrmsd": filled,
+                             "clear_ubrmsd": observed, "observed_ubrmsd": observed, "temporal_r": 0.9,
+                             "cell_mean_r": 0.9, "clear_r": 0.9, "observed_r": 0.9}}
+
+    per = [draw(0.024, 0.022, 0.02), draw(0.028, 0.026, 0.02)]
+    res = gaps._average(per)
+    res["draws"], res["draw_ratios"] = 2, [gaps.draw_ratios(r) for r in per]
+    assert res["variants"]["fill/smooth"]["filled_ubrmsd"] == pytest.approx(0.026)
+    assert math.isnan(res["variants"]["holes"]["filled_ubrmsd"]) and res["window_days"] == 12
+    assert res["cloud_fractions"] == [0.1, 0.6] and res["scene"] == "a"
+    assert [d["fill"] for d in res["draw_ratios"]] == pytest.approx([1.2, 1.4])
+    assert gaps.draw_range(res) == pytest.approx((1.2, 1.4))
+    assert gaps.draw_range(res, "tfill") == pytest.approx((1.1, 1.3))
+    assert math.isnan(res["draw_ratios"][0]["lst_only"])  # no split by missing factors in these results
+    table = "\n".join(gaps.gap_table([res]))
+    assert "| 1.30 (n/a); draws 1.20–1.40 |" in table
+    assert "| 20.0 % | 0.0240 / 0.0210 (1.20; draws 1.10–1.30) |" in table
+    assert "over the 2 cloud draws (lowest–highest; the target above is judged on the mean over the draws): " \
+        "a 1.20–1.40." in table
+    # a single draw: no range anywhere
+    one = gaps._average(per[:1])
+    one["draws"], one["draw_ratios"] = 1, [gaps.draw_ratios(per[0])]
+    assert gaps.draw_range(one) is None
+    single = "\n".join(gaps.summary_table([one]))
+    assert "| 1.20 (n/a) |" in single and "; draws" not in single
+
+
 def test_temporal_verdict_and_table_from_hand_made_results():
     def scene(name, temporal, cell_mean):
         t = {"share": 0.25, "temporal_r": 0.9, "temporal_ubrmsd": temporal, "cell_mean_r": 0.8,
@@ -202,7 +237,7 @@ def small_scene(tmp_path_factory):
     out = tmp_path_factory.mktemp("gaps")
     prep = accuracy.prepare(accuracy.Scene("default", 42), str(out / "default"), size_km=81, n_dates=2)
     return prep, gaps.gap_scene(prep, accuracy.gap_train, log=lambda m: None,
-                                figure_path=str(out / accuracy.FIGURE)), out
+                                figure_path=str(out / accuracy.FIGURE), draws=2), out
 
 
 def test_small_scene_is_complete_and_seamless(small_scene):
@@ -220,6 +255,12 @@ def test_small_scene_is_complete_and_seamless(small_scene):
     assert v["fill/constant"]["seam"] > 1.15 * res["truth_seam"]
     assert abs(v["fill/smooth"]["seam"] - res["truth_seam"]) < abs(v["fill/constant"]["seam"] - res["truth_seam"])
     assert (out / accuracy.FIGURE).stat().st_size > 10000
+    # two cloud draws, each scored on its own masks: their ratios differ, the result is their mean
+    assert res["draws"] == 2 and len(res["draw_ratios"]) == 2
+    lo, hi = gaps.draw_range(res)
+    assert 0.9 < lo < hi < 1.6
+    ratio = v["fill/smooth"]["filled_ubrmsd"] / v["fill/smooth"]["observed_ubrmsd"]
+    assert lo - 0.05 < ratio < hi + 0.05
     # temporal filling: a share of the cloud gaps taken from the other date (8 days away), all of them predicted
     t = res["temporal"]
     assert v["tfill/smooth"]["coverage"] == 1.0 and 0.05 < t["share"] < v["tfill/smooth"]["filled_share"]
@@ -267,6 +308,21 @@ def test_cloudy_stacks_take_ndvi_on_a_third_of_the_lst_clouds(small_scene):
         assert not added[[b for b, n in enumerate(names) if n not in ("lst_day", "lst_night", "ndvi")]].any()
         ndvi_of_lst.append(ndvi.sum() / lst.sum())
     assert 0.15 < np.mean(ndvi_of_lst) < 0.5
+
+
+def test_cloud_draws_lay_other_masks_of_the_same_share(small_scene):
+    from smdownscale.algorithms import raster
+
+    prep = small_scene[0]
+    first, shares = gaps.cloudy_stacks(prep)
+    second, shares2 = gaps.cloudy_stacks(prep, 1)  # both cached by gap_scene
+    assert shares == shares2 and all(os.path.dirname(a) != os.path.dirname(b) for a, b in zip(first, second))
+    for a, b in zip(first, second):
+        names = raster.band_names(raster.open_raster(a), a)
+        lst = names.index("lst_day")
+        ma, mb = ~np.isfinite(raster.read_all(a)[lst]), ~np.isfinite(raster.read_all(b)[lst])
+        assert abs(ma.mean() - mb.mean()) < 0.03
+        assert (ma & mb).sum() < 0.7 * ma.sum()  # other places: the overlap is about what chance gives
 
 
 def test_cells_without_smap_are_measured_against_the_plain_prediction():
