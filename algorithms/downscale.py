@@ -1212,6 +1212,18 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
     filler.solve()
     n_pending = len(filler.pending)
     n_filled = 0
+    if temporal is not None and reader.missing is not None:  # pass 1 read every row: the bands with gaps
+        temporal.set_gappy([n for n, m in zip(reader.raw_names, reader.missing) if m])
+    if temporal is not None and filler.empty_bands().any():
+        # a factor missing at every pixel (no overpass that day): its cell means from the neighbouring dates' values,
+        # for the pixels where those dates miss it too (their own swath edge, water); one read of the stack
+        for row0, nrows in filler.blocks:
+            if is_canceled():
+                raise Canceled()
+            filler.borrow(row0, temporal.evidence(reader, row0, nrows), temporal.origin)
+            if flush is not None:
+                flush(row0, nrows)
+        filler.solve_borrowed()
     for row0, nrows in filler.blocks:  # how factors co-vary in their cells: fully observed pixels of the learn rows
         if is_canceled():
             raise Canceled()
@@ -1221,8 +1233,6 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
         if flush is not None:
             flush(row0, nrows)
     if temporal is not None:  # how well each fill recovers hidden factors, on rows learn did not use
-        if reader.missing is not None:  # pass 1 read every row: the bands with gaps, without reading them again
-            temporal.set_gappy([n for n, m in zip(reader.raw_names, reader.missing) if m])
         for row0, nrows in filler.blocks:
             if is_canceled():
                 raise Canceled()

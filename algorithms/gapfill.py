@@ -263,6 +263,13 @@ class GapFiller:
         #: Set when :meth:`design` will be given the neighbouring dates' values: a block where a pixel outside the
         #: coarse grid misses a factor is then pending too (those values alone can complete it).
         self.outside = False
+        #: Bands observed at no pixel of the stack (a date without a radar overpass) whose cell means were taken from
+        #: the neighbouring dates' values (:meth:`borrow`, :meth:`solve_borrowed`): their pixels take the neighbour's
+        #: value where it has one, else that cell mean.
+        self.borrowed = np.zeros(nbands, bool)
+        self._borrow_acc: CoarseMean | None = None
+        #: The neighbouring dates (bits of :attr:`TemporalFill.origin`) that gave the borrowed cell means.
+        self._borrow_origin = 0
 
     def learn_rows(self, row0: int, nrows: int) -> range:
         """The rows of a block :meth:`learn` uses: every :attr:`stride`-th row of the raster.
@@ -394,6 +401,63 @@ class GapFiller:
         """Cell means of every factor band; cells without any observation take the nearest cell's mean."""
         m = self._acc.mean()
         self.means = np.stack([_nearest_fill(b) for b in m]).reshape(m.shape[0], -1)
+
+    def empty_bands(self) -> np.ndarray:
+        """The factor bands observed at no pixel of the coarse grid (after :meth:`solve`): they have no cell mean.
+
+        Returns
+        -------
+        numpy.ndarray
+            (bands,) bool.
+        """
+        assert self.means is not None, "solve() must run first"
+        return ~np.isfinite(self.means).any(axis=1) & ~self.borrowed
+
+    def borrow(self, row0: int, evidence: np.ndarray, origin: np.ndarray | None = None) -> None:
+        """Accumulate the cell means of the :meth:`empty_bands` from the neighbouring dates' values of a block (after
+        :meth:`solve`; then :meth:`solve_borrowed`). A date that misses a factor everywhere takes it from its
+        neighbour as it is (:class:`TemporalFill`); where the neighbour misses it too (its own swath edge, water),
+        the pixel takes the cell mean of the neighbour's values instead of staying empty.
+
+        Parameters
+        ----------
+        row0 : int
+            The block's first fine row.
+        evidence : numpy.ndarray
+            (factors, rows, fine width) the factors as the neighbouring dates give them
+            (:meth:`TemporalFill.evidence`), NaN where they have none.
+        origin : numpy.ndarray or None
+            (factors, rows, fine width) uint8: which neighbouring dates gave each value (:attr:`TemporalFill.origin`).
+        """
+        empty = self.empty_bands()
+        if self._borrow_acc is None:
+            self._borrow_acc = CoarseMean(self.index, len(empty))
+        bands = self._bands(evidence)
+        bands[~empty] = np.nan
+        self._borrow_acc.add(row0, bands)
+        if origin is not None:
+            b = 0
+            for k, spec in enumerate(self.specs):
+                span = len(spec.classes) if spec.kind == CATEGORICAL else 1
+                took = np.isfinite(evidence[k]) & (origin[k] != 0)
+                if empty[b:b + span].any() and took.any():
+                    self._borrow_origin |= int(np.bitwise_or.reduce(origin[k][took]))
+                b += span
+
+    def solve_borrowed(self) -> None:
+        """Cell means of the :meth:`empty_bands` from the values :meth:`borrow` accumulated (cells without any take the
+        nearest cell's mean); a band the neighbouring dates do not give either stays without a mean."""
+        assert self.means is not None, "solve() must run first"
+        if self._borrow_acc is None:
+            return
+        empty = self.empty_bands()
+        m = self._borrow_acc.mean()
+        for b in np.flatnonzero(empty):
+            filled = _nearest_fill(m[b])
+            if np.isfinite(filled).any():
+                self.means[b] = filled.ravel()
+                self.borrowed[b] = True
+        self._borrow_acc = None
 
     def _fill_values(self, row0: int, nrows: int, sel: np.ndarray) -> np.ndarray:
         """(bands, n) cell means of every factor band at the ``sel`` pixels of the block (interpolated
@@ -730,6 +794,7 @@ class GapFiller:
                 inverse = np.asarray(inverse).ravel()
                 for g, p in enumerate(patterns.T):
                     w[:, inverse == g] = self.evidence_weights(p)[:, None]
+            w[self.borrowed] = 1.0  # a band the date misses everywhere: the neighbour's value wherever it has one
             ev = ev_bands[:, sel].astype(np.float64)
             # the fill is no value there (no coarse field, or no cell at all): the evidence alone for the missing bands
             nofill = ((n_obs[sel] == 0) & ~has_sm[sel]) | ~inside[sel]
@@ -737,6 +802,11 @@ class GapFiller:
             used = ~np.isfinite(bands) & np.isfinite(ev) & ((w > 0) | ~np.isfinite(out))
             mixed = np.where(np.isfinite(out), (1.0 - w) * out + w * ev, ev)
             out = np.where(used, mixed, out)
+            # elsewhere such a band took the cell mean of the neighbour's values (:meth:`borrow`): from another date too
+            means_of_other = self.borrowed[:, None] & ~np.isfinite(bands) & np.isfinite(out) & ~used
+            if means_of_other.any():
+                used |= means_of_other
+                self.origin_used |= self._borrow_origin
         x = out.T.astype(np.float32)
         ok = np.all(np.isfinite(x), axis=1)  # a factor observed nowhere cannot be filled
         if not ok.all():

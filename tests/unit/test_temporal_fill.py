@@ -880,3 +880,38 @@ def test_a_date_missing_a_factor_everywhere_without_neighbours_names_it(tmp_path
                        r"factors\. Give the factor stacks of neighbouring dates \(NEIGHBOUR_FACTORS"):
         downscale(path, target, str(tmp_path / "sm.tif"), coarse_sm=smap, n_jobs=1)
     assert not os.path.exists(tmp_path / "sm.tif")
+
+
+def test_a_date_missing_a_factor_everywhere_leaves_no_hole_where_its_neighbour_misses_it_too(tmp_path, model):
+    """A date without any LST whose neighbour misses LST too in places (its own swath edge, water): those pixels take
+    the cell means of the neighbour's LST (a cell without any, the nearest cell's) instead of staying empty under a
+    valid SMAP cell, coded FROM_OTHER_DATE like the pixels that took the neighbour's own value."""
+    path, est = model
+    target = _stack(tmp_path, "20230610", holes=[(r, c) for r in range(H) for c in range(W)])
+    edge = [(r, c) for r in range(H) for c in range(27, W)]  # the neighbour's swath ends at cell column 3
+    near = _stack(tmp_path, "20230608", holes=edge)
+    smap = str(tmp_path / "smap_20230610.tif")
+    write_raster(smap, COARSE, np.full((3, 4), 0.25))
+    out, qual = str(tmp_path / "sm.tif"), str(tmp_path / "q.tif")
+    res = downscale(path, target, out, coarse_sm=smap, residual="none", quality=qual, n_jobs=1, neighbours=[near],
+                    fill_window_days=12)
+    got = read_all(out)[0]
+    q = gdal.Open(qual).ReadAsArray()
+    assert np.isfinite(got).all(), f"{np.isnan(got).sum()} pixels left empty under valid SMAP cells"
+    assert (q == FROM_OTHER_DATE).all(), np.unique(q, return_counts=True)
+    ndvi, lc = _statics()
+    # the neighbour's LST: 295 K, with its bump of -5 K at P (cell (0, 0)) and Q (cell (1, 2)); cell column 3 takes
+    # column 2's means, so the swath's pixels get LST between 295 - 5/81 and 295 K
+    for lst in (LST["20230608"], LST["20230608"] + BUMP["20230608"] / 81):
+        x = np.column_stack([ndvi[:, 27:].ravel(), np.full(H * (W - 27), lst), (lc[:, 27:] == 10).ravel(),
+                             (lc[:, 27:] == 20).ravel()]).astype(np.float32)
+        np.testing.assert_allclose(got[:, 27:].ravel(), est.predict(x), atol=1e-6)
+    # elsewhere the neighbour's own value, as before
+    lst = np.full((H, W), LST["20230608"])
+    lst[P] += BUMP["20230608"]
+    lst[Q] += BUMP["20230608"]
+    x = np.column_stack([ndvi[:, :27].ravel(), lst[:, :27].ravel(), (lc[:, :27] == 10).ravel(),
+                         (lc[:, :27] == 20).ravel()]).astype(np.float32)
+    np.testing.assert_allclose(got[:, :27].ravel(), est.predict(x), atol=1e-6)
+    assert res.other_date_factors == {"lst": H * W}
+    assert res.other_dates == ["2023-06-08"]
