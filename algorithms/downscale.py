@@ -698,7 +698,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
         A bad input: residual correction without SMAP, an empty clip range, SMAP that does not overlap the
         stack or is of another date or holds only nodata, a
         factor the model needs missing, an uncertainty raster asked of a model that is not a forest, temporal
-        filling with a bad window, without neighbouring stacks, or with one undated or on another grid, an unknown
+        filling with a bad window, without neighbouring stacks, or with one undated, on another grid or without any
+        of the stack's bands read (matched by name), an unknown
         detail, the contrast detail without SMAP or with a model that has no contrast coefficients.
     ModelFileError
         The model file is not a smdownscale model or is damaged.
@@ -772,6 +773,13 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     # Without gap filling a missing factor simply takes the nearest neighbouring date's value (moved to this date's
     # level) as each block is read; with it, the neighbouring dates' values are weighed against the gap filler's
     # own (GapFiller.calibrate) for the pixels it fills: `fuse`, set once the filler exists.
+    for src in temporal.sources if temporal is not None else []:
+        if not set(reader.raw_names) & set(src.bands):  # bands are matched by name: it could give nothing
+            raise InputError(f"The neighbouring factor stack {os.path.basename(src.path)} has none of the bands "
+                             f"{os.path.basename(stack_path)} is read for ({', '.join(reader.raw_names)}); its bands "
+                             f"are {', '.join(src.bands)}. Temporal filling matches bands by name: give the stacks of "
+                             "the other dates with the same band names (smdownscale:align them as this one), or leave "
+                             "it out.")
     for src in temporal.sources if temporal is not None else []:  # their values enter the map: the same units
         check_factor_units(src.ds, src.path, specs, meta, reader.derived)
 

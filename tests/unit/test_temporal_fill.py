@@ -915,3 +915,28 @@ def test_a_date_missing_a_factor_everywhere_leaves_no_hole_where_its_neighbour_m
     np.testing.assert_allclose(got[:, :27].ravel(), est.predict(x), atol=1e-6)
     assert res.other_date_factors == {"lst": H * W}
     assert res.other_dates == ["2023-06-08"]
+
+
+@pytest.mark.bad_input("downscale: neighbouring stack without any of the stack's band names")
+def test_a_neighbour_without_any_band_of_the_stack_is_refused(tmp_path, model):
+    """Bands are matched by name: a neighbouring stack whose bands are named otherwise (another tool's names) could
+    give nothing, so it is refused naming both sets of names instead of filling nothing without a word."""
+    path, _ = model
+    target = _stack(tmp_path, "20230610", holes=[P])
+    other = _stack(tmp_path, "20230608")
+    ds = gdal.Open(other, gdal.GA_Update)
+    for k, name in enumerate(("NDVI", "LST_Day_1km", "LC_Type1")):
+        ds.GetRasterBand(k + 1).SetDescription(name)
+    ds = None
+    out = str(tmp_path / "sm.tif")
+    with pytest.raises(InputError, match=r"^The neighbouring factor stack factors_20230608\.tif has none of the bands "
+                       r"factors_20230610\.tif is read for \(ndvi, lst, landcover\); its bands are NDVI, LST_Day_1km, "
+                       r"LC_Type1\. Temporal filling matches bands by name"):
+        downscale(path, target, out, residual="none", n_jobs=1, neighbours=[other], fill_window_days=3)
+    assert not os.path.exists(out)
+    # one band in common is enough (the others are simply not filled from it)
+    ds = gdal.Open(other, gdal.GA_Update)
+    ds.GetRasterBand(2).SetDescription("lst")
+    ds = None
+    res = downscale(path, target, out, residual="none", n_jobs=1, neighbours=[other], fill_window_days=3)
+    assert res.other_date_factors == {"lst": 1}
