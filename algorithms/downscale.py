@@ -16,9 +16,9 @@ outside the SMAP raster) have nothing to conserve; their count is reported. 'con
 residual to each of its pixels (seams at cell edges) and leaves pixels in cells without SMAP as predicted;
 'smooth', the default, an interpolated residual surface (no seams: the bench's seam ratio is close to the
 truth's), solved so that every cell's mean still equals SMAP, which continues into cells without SMAP and
-fades out over a cell or two, so no step bounds them (:mod:`residual`). Pixels outside the SMAP raster keep
-the prediction in every mode. Derived factors the model uses (:mod:`derived`) are
-recomputed from the stack.
+fades out over a cell or two, so no step bounds them (:mod:`residual`). Beyond a SMAP raster smaller than the
+stack the SMAP lattice continues with cells without a value (:func:`cover_stack`), so they are treated alike.
+Derived factors the model uses (:mod:`derived`) are recomputed from the stack.
 
 The within-cell detail is the contrast detail by default (:mod:`detail`, ``detail='contrast'``): pass 1 also keeps
 the linear contrast model's field in a second temporary raster and accumulates its cell means; pass 2 writes the
@@ -105,9 +105,9 @@ class DownscaleResult:
     #: Largest |mean of the corrected 1 km values of a cell - SMAP| (before clipping): rounding only.
     max_cell_deviation: float = math.nan
     n_cells_corrected: int = 0
-    #: Valid pixels whose cell has no SMAP value or that lie outside the SMAP raster (nothing to conserve): left as
-    #: predicted by 'constant'; 'smooth' and 'atpk' give those in cells without a value the fading surface of the
-    #: neighbouring cells and leave those outside the raster as predicted.
+    #: Valid pixels whose cell has no SMAP value, also beyond a SMAP raster smaller than the stack (nothing to
+    #: conserve): left as predicted by 'constant'; 'smooth' and 'atpk' give them the fading surface of the
+    #: neighbouring cells.
     n_uncorrected: int = 0
     #: Pixels moved to the clip range.
     n_clipped: int = 0
@@ -801,6 +801,9 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
             raise InputError(f"The soil moisture raster {os.path.basename(coarse_sm)} holds only nodata; "
                              "check the file, or set residual correction off.")
         sm_ds = None
+        # beyond a SMAP raster smaller than the stack, cells without a value, as its own nodata cells: the same map
+        # whether a SMAP raster's nodata border was cropped or not (no step at its edge, gaps filled alike)
+        cgrid, sm = cover_stack(cgrid, sm, grid, coarse_sm)
         index = _BlockCellIndex(grid, cgrid)
     filler = None
     if fill_gaps and index is not None and sm is not None:
@@ -809,7 +812,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     reader.fill = temporal if not fuse else None
     if fuse:
         assert filler is not None
-        filler.outside = True  # pixels outside the SMAP raster: the neighbouring dates' values alone, as without it
+        filler.outside = True  # pixels outside the SMAP cells (none once cover_stack extended them): the neighbouring
+        # dates' values alone, as without gap filling
         reader.missing = np.zeros(len(reader.raw_names), bool)  # pass 1 finds the bands with gaps (set_gappy)
 
     nfeat = len(feature_names(specs))
@@ -1123,6 +1127,54 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
         temporal.close()
     progress(1.0)
     return result
+
+
+def cover_stack(coarse: Grid, sm: np.ndarray, fine: Grid, path: str = "") -> tuple[Grid, np.ndarray]:
+    """The SMAP lattice extended, with cells without a value, over the whole factor stack: a pixel beyond a SMAP raster
+    smaller than the stack lies in a cell without SMAP, as if the raster's nodata border had not been cropped (the
+    smooth correction continues into it and fades out, gaps are filled as in any cell without SMAP).
+
+    Parameters
+    ----------
+    coarse : Grid
+        The SMAP raster's grid.
+    sm : numpy.ndarray
+        (coarse.height, coarse.width) its soil moisture, NaN for nodata.
+    fine : Grid
+        The factor stack's grid, in any CRS.
+    path : str
+        The SMAP raster, named in errors.
+
+    Returns
+    -------
+    tuple[Grid, numpy.ndarray]
+        The extended grid (the same cells, more of them; ``coarse`` itself when it covers the stack) and its values
+        (NaN in the added cells).
+
+    Raises
+    ------
+    InputError
+        The extended grid would be larger than :data:`.raster.MAX_COARSE_PIXELS`.
+    """
+    xmin, ymin, xmax, ymax = fine.extent_in(coarse.crs_wkt)
+    cx0, cy0, cx1, cy1 = coarse.extent
+    rx, ry = coarse.res
+    eps = 1e-6  # of a cell: an edge on the lattice adds no cell
+    left = max(0, math.ceil((cx0 - xmin) / rx - eps))
+    right = max(0, math.ceil((xmax - cx1) / rx - eps))
+    top = max(0, math.ceil((ymax - cy1) / ry - eps))
+    bottom = max(0, math.ceil((cy0 - ymin) / ry - eps))
+    if not (left or right or top or bottom):
+        return coarse, sm
+    x0, dx, _, y0, _, dy = coarse.transform
+    grid = Grid(coarse.crs_wkt, (x0 - left * dx, dx, 0.0, y0 - top * dy, 0.0, dy), coarse.width + left + right,
+                coarse.height + top + bottom)
+    grid.check_size(f"The soil moisture raster {os.path.basename(path)} extended over the factor stack",
+                    "Give the SMAP raster of the stack's area (a stack far larger than the SMAP raster is read with it "
+                    "whole).", raster.MAX_COARSE_PIXELS)
+    out = np.full((grid.height, grid.width), np.nan)
+    out[top:top + coarse.height, left:left + coarse.width] = sm
+    return grid, out
 
 
 def check_detail(detail: str | None) -> tuple[str, bool]:

@@ -30,10 +30,11 @@ all their factors were then known (a pixel that still misses one stays empty); w
 values are weighed against the fill above (:meth:`GapFiller.calibrate`) and a pixel where any of them entered with
 a weight above 0 is flagged :data:`FROM_OTHER_DATE`, the others as above. A categorical factor is weighed the same
 way, as a whole: the neighbour's class (its class bands 0 or 1) against the cells' class fractions, by their
-Brier scores on hidden observed classes; class codes are never averaged. A pixel outside the coarse grid (a SMAP
-raster smaller than the stack) has no cell mean to weigh against: it takes the neighbouring dates' values alone,
-as without gap filling. Only the values that entered the map count in the reports: the dates listed and the
-pixels per factor are those of values weighed in above 0 (or completing a pixel without a fill).
+Brier scores on hidden observed classes; class codes are never averaged. A pixel outside the coarse grid has no
+cell mean to weigh against: it takes the neighbouring dates' values alone, as without gap filling (downscale
+extends a SMAP raster smaller than the stack with cells without a value, :func:`.downscale.cover_stack`, so there
+such pixels lie in cells without SMAP). Only the values that entered the map count in the reports: the dates listed
+and the pixels per factor are those of values weighed in above 0 (or completing a pixel without a fill).
 
 Every pixel's path is written to the quality raster (:data:`QUALITY_CLASSES`). The bench
 (``bench/accuracy.py``, gap-filling table) measured this against other fallbacks on cloud masks of tens of

@@ -526,30 +526,35 @@ def test_at_most_the_nearest_dates_are_used(tmp_path):
 SMALL_COARSE = Grid(UTM, (400000.0, 9000.0, 0.0, 4600000.0, 0.0, -9000.0), 3, 3)
 
 
-def test_a_pixel_outside_the_smap_raster_takes_the_neighbouring_date_with_gap_filling_on(tmp_path, model):
-    """With gap filling on, a pixel outside a SMAP raster smaller than the stack that misses a factor gets the
-    neighbouring date's value, as with gap filling off: there is no cell there, so no cell mean to weigh it against,
-    and the neighbour's value moved to this date's level is the best the pixel has."""
+def test_a_pixel_beyond_a_smaller_smap_raster_is_mapped_as_in_a_cell_without_smap(tmp_path, model):
+    """A SMAP raster smaller than the stack is read as if its nodata border had not been cropped: a pixel beyond it
+    that misses a factor gets the neighbouring date's value (weighed against the gap filling's own when that is on),
+    and the smooth correction continues into it, exactly as with the full raster whose last cell column is nodata, so
+    cropping a SMAP raster changes nothing and no step marks its edge."""
     path, est = model
-    out_pix = (4, 31)  # column 31: outside the SMAP raster; LST missing there, valid on 2023-06-08
+    out_pix = (4, 31)  # column 31: beyond the small SMAP raster; LST missing there, valid on 2023-06-08
     target = _stack(tmp_path, "20230610", holes=[P, out_pix])
     other = _stack(tmp_path, "20230608")
-    smap = str(tmp_path / "smap_20230610.tif")
-    write_raster(smap, SMALL_COARSE, np.full((3, 3), 0.25))
-    got = {}
+    small = str(tmp_path / "small" / "smap_20230610.tif")
+    full = str(tmp_path / "full" / "smap_20230610.tif")
+    os.makedirs(os.path.dirname(small))
+    os.makedirs(os.path.dirname(full))
+    cells = 0.22 + 0.02 * np.arange(9.0).reshape(3, 3)
+    write_raster(small, SMALL_COARSE, cells)
+    write_raster(full, COARSE, np.column_stack([cells, np.full(3, np.nan)]))
     for fill in (False, True):
-        out, qual = str(tmp_path / f"sm_{fill}.tif"), str(tmp_path / f"q_{fill}.tif")
-        res = downscale(path, target, out, coarse_sm=smap, residual="smooth", quality=qual, n_jobs=1, clip=(-5, 5),
-                        fill_gaps=fill, neighbours=[other], fill_window_days=3)
-        got[fill] = (read_all(out)[0], gdal.Open(qual).ReadAsArray(), res)
-    # level moved: 2023-06-08's LST (295) plus the mean difference of the two dates (5 K); outside the SMAP raster
-    # residual correction leaves the prediction as it is
-    expected = _expected(est, LST["20230610"], out_pix)
-    assert got[False][0][out_pix] == pytest.approx(expected, abs=1e-7) and got[False][1][out_pix] == FROM_OTHER_DATE
-    assert got[True][0][out_pix] == got[False][0][out_pix] and got[True][1][out_pix] == FROM_OTHER_DATE
-    res = got[True][2]
-    assert (res.n_from_other_date, res.other_date_factors, res.other_dates) == (2, {"lst": 2}, ["2023-06-08"])
-    assert res.filled_factors == {"lst": 2}
+        got = {}
+        for label, smap in (("small", small), ("full", full)):
+            out, qual = str(tmp_path / f"sm_{label}_{fill}.tif"), str(tmp_path / f"q_{label}_{fill}.tif")
+            res = downscale(path, target, out, coarse_sm=smap, residual="smooth", quality=qual, n_jobs=1,
+                            clip=(-5, 5), fill_gaps=fill, neighbours=[other], fill_window_days=3)
+            got[label] = (read_all(out)[0], gdal.Open(qual).ReadAsArray(), res)
+        np.testing.assert_allclose(got["small"][0], got["full"][0], atol=1e-7)
+        np.testing.assert_array_equal(got["small"][1], got["full"][1])
+        values, codes, res = got["small"]
+        assert np.isfinite(values).all() and codes[out_pix] == FROM_OTHER_DATE
+        assert res.n_uncorrected == got["full"][2].n_uncorrected == 3 * 9 * 9  # the cells without SMAP
+    assert res.other_date_factors == {"lst": 2} and res.other_dates == ["2023-06-08"]
 
 
 def _no_pattern_neighbour(tmp_path, holes=((10, 10), (11, 11), (12, 12))):
