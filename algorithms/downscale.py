@@ -16,9 +16,9 @@ outside the SMAP raster) have nothing to conserve; their count is reported. 'con
 residual to each of its pixels (seams at cell edges) and leaves pixels in cells without SMAP as predicted;
 'smooth', the default, an interpolated residual surface (no seams: the bench's seam ratio is close to the
 truth's), solved so that every cell's mean still equals SMAP, which continues into cells without SMAP and
-fades out over a cell or two, so no step bounds them (:mod:`residual`). Pixels outside the SMAP raster keep
-the prediction in every mode. Derived factors the model uses (:mod:`derived`) are
-recomputed from the stack.
+fades out over a cell or two, so no step bounds them (:mod:`residual`). Beyond a SMAP raster smaller than the
+stack the SMAP lattice continues with cells without a value (:func:`cover_stack`), so they are treated alike.
+Derived factors the model uses (:mod:`derived`) are recomputed from the stack.
 
 The within-cell detail is the contrast detail by default (:mod:`detail`, ``detail='contrast'``): pass 1 also keeps
 the linear contrast model's field in a second temporary raster and accumulates its cell means; pass 2 writes the
@@ -105,9 +105,9 @@ class DownscaleResult:
     #: Largest |mean of the corrected 1 km values of a cell - SMAP| (before clipping): rounding only.
     max_cell_deviation: float = math.nan
     n_cells_corrected: int = 0
-    #: Valid pixels whose cell has no SMAP value or that lie outside the SMAP raster (nothing to conserve): left as
-    #: predicted by 'constant'; 'smooth' and 'atpk' give those in cells without a value the fading surface of the
-    #: neighbouring cells and leave those outside the raster as predicted.
+    #: Valid pixels whose cell has no SMAP value, also beyond a SMAP raster smaller than the stack (nothing to
+    #: conserve): left as predicted by 'constant'; 'smooth' and 'atpk' give them the fading surface of the
+    #: neighbouring cells.
     n_uncorrected: int = 0
     #: Pixels moved to the clip range.
     n_clipped: int = 0
@@ -698,7 +698,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
         A bad input: residual correction without SMAP, an empty clip range, SMAP that does not overlap the
         stack or is of another date or holds only nodata, a
         factor the model needs missing, an uncertainty raster asked of a model that is not a forest, temporal
-        filling with a bad window, without neighbouring stacks, or with one undated or on another grid, an unknown
+        filling with a bad window, without neighbouring stacks, or with one undated, on another grid or without any
+        of the stack's bands read (matched by name), an unknown
         detail, the contrast detail without SMAP or with a model that has no contrast coefficients.
     ModelFileError
         The model file is not a smdownscale model or is damaged.
@@ -772,6 +773,13 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     # Without gap filling a missing factor simply takes the nearest neighbouring date's value (moved to this date's
     # level) as each block is read; with it, the neighbouring dates' values are weighed against the gap filler's
     # own (GapFiller.calibrate) for the pixels it fills: `fuse`, set once the filler exists.
+    for src in temporal.sources if temporal is not None else []:
+        if not set(reader.raw_names) & set(src.bands):  # bands are matched by name: it could give nothing
+            raise InputError(f"The neighbouring factor stack {os.path.basename(src.path)} has none of the bands "
+                             f"{os.path.basename(stack_path)} is read for ({', '.join(reader.raw_names)}); its bands "
+                             f"are {', '.join(src.bands)}. Temporal filling matches bands by name: give the stacks of "
+                             "the other dates with the same band names (smdownscale:align them as this one), or leave "
+                             "it out.")
     for src in temporal.sources if temporal is not None else []:  # their values enter the map: the same units
         check_factor_units(src.ds, src.path, specs, meta, reader.derived)
 
@@ -793,6 +801,9 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
             raise InputError(f"The soil moisture raster {os.path.basename(coarse_sm)} holds only nodata; "
                              "check the file, or set residual correction off.")
         sm_ds = None
+        # beyond a SMAP raster smaller than the stack, cells without a value, as its own nodata cells: the same map
+        # whether a SMAP raster's nodata border was cropped or not (no step at its edge, gaps filled alike)
+        cgrid, sm = cover_stack(cgrid, sm, grid, coarse_sm)
         index = _BlockCellIndex(grid, cgrid)
     filler = None
     if fill_gaps and index is not None and sm is not None:
@@ -801,7 +812,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     reader.fill = temporal if not fuse else None
     if fuse:
         assert filler is not None
-        filler.outside = True  # pixels outside the SMAP raster: the neighbouring dates' values alone, as without it
+        filler.outside = True  # pixels outside the SMAP cells (none once cover_stack extended them): the neighbouring
+        # dates' values alone, as without gap filling
         reader.missing = np.zeros(len(reader.raw_names), bool)  # pass 1 finds the bands with gaps (set_gappy)
 
     nfeat = len(feature_names(specs))
@@ -1117,6 +1129,54 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     return result
 
 
+def cover_stack(coarse: Grid, sm: np.ndarray, fine: Grid, path: str = "") -> tuple[Grid, np.ndarray]:
+    """The SMAP lattice extended, with cells without a value, over the whole factor stack: a pixel beyond a SMAP raster
+    smaller than the stack lies in a cell without SMAP, as if the raster's nodata border had not been cropped (the
+    smooth correction continues into it and fades out, gaps are filled as in any cell without SMAP).
+
+    Parameters
+    ----------
+    coarse : Grid
+        The SMAP raster's grid.
+    sm : numpy.ndarray
+        (coarse.height, coarse.width) its soil moisture, NaN for nodata.
+    fine : Grid
+        The factor stack's grid, in any CRS.
+    path : str
+        The SMAP raster, named in errors.
+
+    Returns
+    -------
+    tuple[Grid, numpy.ndarray]
+        The extended grid (the same cells, more of them; ``coarse`` itself when it covers the stack) and its values
+        (NaN in the added cells).
+
+    Raises
+    ------
+    InputError
+        The extended grid would be larger than :data:`.raster.MAX_COARSE_PIXELS`.
+    """
+    xmin, ymin, xmax, ymax = fine.extent_in(coarse.crs_wkt)
+    cx0, cy0, cx1, cy1 = coarse.extent
+    rx, ry = coarse.res
+    eps = 1e-6  # of a cell: an edge on the lattice adds no cell
+    left = max(0, math.ceil((cx0 - xmin) / rx - eps))
+    right = max(0, math.ceil((xmax - cx1) / rx - eps))
+    top = max(0, math.ceil((ymax - cy1) / ry - eps))
+    bottom = max(0, math.ceil((cy0 - ymin) / ry - eps))
+    if not (left or right or top or bottom):
+        return coarse, sm
+    x0, dx, _, y0, _, dy = coarse.transform
+    grid = Grid(coarse.crs_wkt, (x0 - left * dx, dx, 0.0, y0 - top * dy, 0.0, dy), coarse.width + left + right,
+                coarse.height + top + bottom)
+    grid.check_size(f"The soil moisture raster {os.path.basename(path)} extended over the factor stack",
+                    "Give the SMAP raster of the stack's area (a stack far larger than the SMAP raster is read with it "
+                    "whole).", raster.MAX_COARSE_PIXELS)
+    out = np.full((grid.height, grid.width), np.nan)
+    out[top:top + coarse.height, left:left + coarse.width] = sm
+    return grid, out
+
+
 def check_detail(detail: str | None) -> tuple[str, bool]:
     """The within-cell detail in lower case, and whether it was chosen (not the default).
 
@@ -1216,6 +1276,18 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
     filler.solve()
     n_pending = len(filler.pending)
     n_filled = 0
+    if temporal is not None and reader.missing is not None:  # pass 1 read every row: the bands with gaps
+        temporal.set_gappy([n for n, m in zip(reader.raw_names, reader.missing) if m])
+    if temporal is not None and filler.empty_bands().any():
+        # a factor missing at every pixel (no overpass that day): its cell means from the neighbouring dates' values,
+        # for the pixels where those dates miss it too (their own swath edge, water); one read of the stack
+        for row0, nrows in filler.blocks:
+            if is_canceled():
+                raise Canceled()
+            filler.borrow(row0, temporal.evidence(reader, row0, nrows), temporal.origin)
+            if flush is not None:
+                flush(row0, nrows)
+        filler.solve_borrowed()
     for row0, nrows in filler.blocks:  # how factors co-vary in their cells: fully observed pixels of the learn rows
         if is_canceled():
             raise Canceled()
@@ -1225,8 +1297,6 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
         if flush is not None:
             flush(row0, nrows)
     if temporal is not None:  # how well each fill recovers hidden factors, on rows learn did not use
-        if reader.missing is not None:  # pass 1 read every row: the bands with gaps, without reading them again
-            temporal.set_gappy([n for n, m in zip(reader.raw_names, reader.missing) if m])
         for row0, nrows in filler.blocks:
             if is_canceled():
                 raise Canceled()

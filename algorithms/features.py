@@ -250,16 +250,20 @@ def _grid_key(g: Grid) -> tuple:
 
 def _aggregate_date(reader: StackReader, fine: Grid, kinds: list[str], index: CellIndex | AreaIndex,
                     min_valid_fraction: float, progress: Progress, is_canceled: IsCanceled, start: float,
-                    end: float) -> tuple[np.ndarray, list[dict[int, np.ndarray] | None], np.ndarray]:
-    """Coarse means (factors, cells), class fractions per categorical factor, and the kept-cell mask."""
+                    end: float) -> tuple[np.ndarray, list[dict[int, np.ndarray] | None], np.ndarray, np.ndarray]:
+    """Coarse means (factors, cells), class fractions per categorical factor, the kept-cell mask, and the share of
+    the stack's pixels where each factor is observed (factors,) followed by the share where all are (for messages)."""
     n = index.coarse.size
     nf = len(reader.names)
     acc = CoarseMean(index, nf)
     counts: list[dict[int, np.ndarray] | None] = [{} if k == CATEGORICAL else None for k in kinds]
+    observed = np.zeros(nf + 1)
     rows = raster.block_rows_for(fine.width, nf + len(reader.derived))
     for row0, nrows in raster.iter_blocks(fine.height, rows, progress, is_canceled, start, end):
         block = reader.read(row0, nrows)
-        bad = ~np.all(np.isfinite(block), axis=0)
+        finite = np.isfinite(block)
+        bad = ~np.all(finite, axis=0)
+        observed += np.append(finite.sum(axis=(1, 2)), np.count_nonzero(~bad))
         block[:, bad] = np.nan  # a fine pixel counts only when all its factors are valid
         acc.add(row0, block)
         if any(c is not None for c in counts):
@@ -290,7 +294,13 @@ def _aggregate_date(reader: StackReader, fine: Grid, kinds: list[str], index: Ce
             continue
         with np.errstate(invalid="ignore", divide="ignore"):
             fracs.append({c: np.where(valid > 0, a / np.maximum(valid, 1), np.nan) for c, a in cnt.items()})
-    return means, fracs, keep
+    return means, fracs, keep, observed / max(fine.size, 1)
+
+
+def _percent(share: float) -> str:
+    """A share as a percentage for messages: whole percents, one decimal below 10 % (never 0 for a non-zero share)."""
+    pct = 100.0 * float(share)
+    return f"{pct:.0f}" if pct >= 10 else f"{max(pct, 0.1):.1f}"
 
 
 def _factor_names(factors: Sequence[str] | None) -> list[str] | None:
@@ -483,6 +493,7 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
                 codes = np.where(ok, np.rint(data[k]), np.nan)
                 fracs.append({int(c): (codes == c).astype(np.float64) for c in np.unique(codes[ok])})
             keep = ok
+            shares = np.append(np.isfinite(data).mean(axis=1), ok.mean())
         else:
             key = (_grid_key(fine), _grid_key(coarse))
             index = index_cache.get(key)
@@ -490,13 +501,20 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
                 area = AREA_WEIGHTED_PAIRS if area_weighted is None else area_weighted
                 index = index_cache[key] = AreaIndex(fine, coarse, make=_area_part) if area \
                     else _CachedCellIndex(fine, coarse)
-            means, fracs, keep = _aggregate_date(reader, fine, kinds, index, min_valid_fraction,
-                                                 progress, is_canceled, start, end)
+            means, fracs, keep, shares = _aggregate_date(reader, fine, kinds, index, min_valid_fraction,
+                                                         progress, is_canceled, start, end)
         for k, n in enumerate(names):
             if kinds[k] != CATEGORICAL and is_index(n):
                 check_index_factor(n, means[k], stack_path)
             if kinds[k] != CATEGORICAL:
                 lst_units.check(n, means[k], stack_path)
+        if not keep.any() and shares[-1] > 0:  # valid pixels, but no cell holds enough of them (a cloudy date)
+            each = ", ".join(f"{n} {_percent(shares[k])} %" for k, n in enumerate(names))
+            raise InputError(f"No soil moisture cell of {os.path.basename(sm_path)} has at least "
+                             f"{_percent(min_valid_fraction)} % of its pixels valid in every factor of "
+                             f"{os.path.basename(stack_path)} (the minimum valid fraction): all factors are valid at "
+                             f"only {_percent(shares[-1])} % of its pixels (each factor: {each}). Leave this date out "
+                             "of training (e.g. a cloudy day), or lower the minimum valid fraction.")
         if not keep.any():
             raise InputError(f"The factor stack {os.path.basename(stack_path)} has no valid pixels with all factors "
                              f"({', '.join(names)}) inside the soil moisture cells of {os.path.basename(sm_path)}; "

@@ -30,10 +30,11 @@ all their factors were then known (a pixel that still misses one stays empty); w
 values are weighed against the fill above (:meth:`GapFiller.calibrate`) and a pixel where any of them entered with
 a weight above 0 is flagged :data:`FROM_OTHER_DATE`, the others as above. A categorical factor is weighed the same
 way, as a whole: the neighbour's class (its class bands 0 or 1) against the cells' class fractions, by their
-Brier scores on hidden observed classes; class codes are never averaged. A pixel outside the coarse grid (a SMAP
-raster smaller than the stack) has no cell mean to weigh against: it takes the neighbouring dates' values alone,
-as without gap filling. Only the values that entered the map count in the reports: the dates listed and the
-pixels per factor are those of values weighed in above 0 (or completing a pixel without a fill).
+Brier scores on hidden observed classes; class codes are never averaged. A pixel outside the coarse grid has no
+cell mean to weigh against: it takes the neighbouring dates' values alone, as without gap filling (downscale
+extends a SMAP raster smaller than the stack with cells without a value, :func:`.downscale.cover_stack`, so there
+such pixels lie in cells without SMAP). Only the values that entered the map count in the reports: the dates listed
+and the pixels per factor are those of values weighed in above 0 (or completing a pixel without a fill).
 
 Every pixel's path is written to the quality raster (:data:`QUALITY_CLASSES`). The bench
 (``bench/accuracy.py``, gap-filling table) measured this against other fallbacks on cloud masks of tens of
@@ -282,6 +283,13 @@ class GapFiller:
         #: Set when :meth:`design` will be given the neighbouring dates' values: a block where a pixel outside the
         #: coarse grid misses a factor is then pending too (those values alone can complete it).
         self.outside = False
+        #: Bands observed at no pixel of the stack (a date without a radar overpass) whose cell means were taken from
+        #: the neighbouring dates' values (:meth:`borrow`, :meth:`solve_borrowed`): their pixels take the neighbour's
+        #: value where it has one, else that cell mean.
+        self.borrowed = np.zeros(nbands, bool)
+        self._borrow_acc: CoarseMean | None = None
+        #: The neighbouring dates (bits of :attr:`TemporalFill.origin`) that gave the borrowed cell means.
+        self._borrow_origin = 0
 
     def learn_rows(self, row0: int, nrows: int) -> range:
         """The rows of a block :meth:`learn` uses: every :attr:`stride`-th row of the raster.
@@ -421,6 +429,63 @@ class GapFiller:
         """Cell means of every factor band; cells without any observation take the nearest cell's mean."""
         m = self._acc.mean()
         self.means = np.stack([_nearest_fill(b) for b in m]).reshape(m.shape[0], -1)
+
+    def empty_bands(self) -> np.ndarray:
+        """The factor bands observed at no pixel of the coarse grid (after :meth:`solve`): they have no cell mean.
+
+        Returns
+        -------
+        numpy.ndarray
+            (bands,) bool.
+        """
+        assert self.means is not None, "solve() must run first"
+        return ~np.isfinite(self.means).any(axis=1) & ~self.borrowed
+
+    def borrow(self, row0: int, evidence: np.ndarray, origin: np.ndarray | None = None) -> None:
+        """Accumulate the cell means of the :meth:`empty_bands` from the neighbouring dates' values of a block (after
+        :meth:`solve`; then :meth:`solve_borrowed`). A date that misses a factor everywhere takes it from its
+        neighbour as it is (:class:`TemporalFill`); where the neighbour misses it too (its own swath edge, water),
+        the pixel takes the cell mean of the neighbour's values instead of staying empty.
+
+        Parameters
+        ----------
+        row0 : int
+            The block's first fine row.
+        evidence : numpy.ndarray
+            (factors, rows, fine width) the factors as the neighbouring dates give them
+            (:meth:`TemporalFill.evidence`), NaN where they have none.
+        origin : numpy.ndarray or None
+            (factors, rows, fine width) uint8: which neighbouring dates gave each value (:attr:`TemporalFill.origin`).
+        """
+        empty = self.empty_bands()
+        if self._borrow_acc is None:
+            self._borrow_acc = CoarseMean(self.index, len(empty))
+        bands = self._bands(evidence)
+        bands[~empty] = np.nan
+        self._borrow_acc.add(row0, bands)
+        if origin is not None:
+            b = 0
+            for k, spec in enumerate(self.specs):
+                span = len(spec.classes) if spec.kind == CATEGORICAL else 1
+                took = np.isfinite(evidence[k]) & (origin[k] != 0)
+                if empty[b:b + span].any() and took.any():
+                    self._borrow_origin |= int(np.bitwise_or.reduce(origin[k][took]))
+                b += span
+
+    def solve_borrowed(self) -> None:
+        """Cell means of the :meth:`empty_bands` from the values :meth:`borrow` accumulated (cells without any take the
+        nearest cell's mean); a band the neighbouring dates do not give either stays without a mean."""
+        assert self.means is not None, "solve() must run first"
+        if self._borrow_acc is None:
+            return
+        empty = self.empty_bands()
+        m = self._borrow_acc.mean()
+        for b in np.flatnonzero(empty):
+            filled = _nearest_fill(m[b])
+            if np.isfinite(filled).any():
+                self.means[b] = filled.ravel()
+                self.borrowed[b] = True
+        self._borrow_acc = None
 
     def _fill_values(self, row0: int, nrows: int, sel: np.ndarray) -> np.ndarray:
         """(bands, n) cell means of every factor band at the ``sel`` pixels of the block (interpolated
@@ -760,6 +825,7 @@ class GapFiller:
                 inverse = np.asarray(inverse).ravel()
                 for g, p in enumerate(patterns.T):
                     w[:, inverse == g] = self.evidence_weights(p)[:, None]
+            w[self.borrowed] = 1.0  # a band the date misses everywhere: the neighbour's value wherever it has one
             ev = ev_bands[:, sel].astype(np.float64)
             # the fill is no value there (no coarse field, or no cell at all): the evidence alone for the missing bands
             nofill = ((n_obs[sel] == 0) & ~has_sm[sel]) | ~inside[sel]
@@ -767,6 +833,11 @@ class GapFiller:
             used = ~np.isfinite(bands) & np.isfinite(ev) & ((w > 0) | ~np.isfinite(out))
             mixed = np.where(np.isfinite(out), (1.0 - w) * out + w * ev, ev)
             out = np.where(used, mixed, out)
+            # elsewhere such a band took the cell mean of the neighbour's values (:meth:`borrow`): from another date too
+            means_of_other = self.borrowed[:, None] & ~np.isfinite(bands) & np.isfinite(out) & ~used
+            if means_of_other.any():
+                used |= means_of_other
+                self.origin_used |= self._borrow_origin
         x = out.T.astype(np.float32)
         ok = np.all(np.isfinite(x), axis=1)  # a factor observed nowhere cannot be filled
         if not ok.all():

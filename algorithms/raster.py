@@ -1070,12 +1070,39 @@ def read_block(ds: gdal.Dataset, row0: int, nrows: int, bands: Sequence[int] | N
     with reading(*(sources if sources is not None else [ds.GetDescription()])):
         for k, b in enumerate(bands):
             band = ds.GetRasterBand(b)
-            out[k] = band_values(band, band.ReadAsArray(0, row0, ds.RasterXSize, nrows).astype(dtype, copy=False))
+            out[k] = band_values(band, band.ReadAsArray(0, row0, ds.RasterXSize, nrows).astype(dtype, copy=False),
+                                 band_mask(band, 0, row0, ds.RasterXSize, nrows))
     return out
 
 
-def band_values(band: gdal.Band, stored: np.ndarray) -> np.ndarray:
-    """The values a band's stored values stand for: nodata and non-finite values NaN, the others scaled by the
+def band_mask(band: gdal.Band, xoff: int, yoff: int, xsize: int, ysize: int, buf_xsize: int | None = None,
+              buf_ysize: int | None = None) -> np.ndarray | None:
+    """The validity mask of a window of a band whose missing pixels are marked by a mask rather than a nodata value (a
+    GeoTIFF's internal or ``.msk`` mask, e.g. written by rasterio or ``gdal_translate -mask``, or an alpha band): 0
+    where a pixel is missing. None for a band without such a mask (nodata values or all valid), so only such files
+    cost the extra read.
+
+    Parameters
+    ----------
+    band : gdal.Band
+        The band.
+    xoff, yoff, xsize, ysize : int
+        The window read, in pixels.
+    buf_xsize, buf_ysize : int or None
+        The size it was read at (a decimated read); None: the window's.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        (rows, cols) uint8 mask (0: missing), or None.
+    """
+    if band.GetMaskFlags() & (gdal.GMF_ALL_VALID | gdal.GMF_NODATA):
+        return None
+    return band.GetMaskBand().ReadAsArray(xoff, yoff, xsize, ysize, buf_xsize=buf_xsize, buf_ysize=buf_ysize)
+
+
+def band_values(band: gdal.Band, stored: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """The values a band's stored values stand for: nodata, masked and non-finite values NaN, the others scaled by the
     band's declared scale and offset (value = stored x scale + offset; MODIS LST stored x 50, NDVI x 10000). Every
     reader of factor, soil moisture and reference values goes through here.
 
@@ -1085,12 +1112,16 @@ def band_values(band: gdal.Band, stored: np.ndarray) -> np.ndarray:
         The band the values were read from.
     stored : numpy.ndarray
         Its stored values as a float array (changed in place where masked).
+    mask : numpy.ndarray or None
+        The band's mask over the same pixels (:func:`band_mask`; 0: missing), or None.
 
     Returns
     -------
     numpy.ndarray
         The values, NaN where missing.
     """
+    if mask is not None:
+        stored[mask == 0] = np.nan
     nd = band.GetNoDataValue()
     if nd is not None and not np.isnan(nd):
         stored[stored == nd] = np.nan

@@ -48,8 +48,9 @@ region without SMAP (with rho > 0): smooth, the whole first cell and the half of
 surface falls to 0 at that cell's centre); atpk, four cells (the continued knots two cells deep, then kriging
 weights that reach two cells further, small beyond the third); one cell more each with ``area``. On the bench
 (bench/GAPS.md) that step was most of the seam excess of the smooth correction (the default's seam ratio was
-4.8-10.1 % off the truth's on the nine scenes, 0.0-4.0 % since). Pixels outside the SMAP raster keep the
-prediction in every mode.
+4.8-10.1 % off the truth's on the nine scenes, 0.0-4.0 % since). Pixels outside the coarse grid keep the
+prediction in every mode (downscale first extends a SMAP raster smaller than the stack with cells without a value,
+:func:`.downscale.cover_stack`, so its pixels beyond that raster get the continuation too).
 
 Knots and seams: the knots invert the cell-mean operator of the interpolation, which damps a checkerboard of
 cell values most (by (41/81)**2 for 9 x 9 pixels per cell), so cell-level noise in the residuals (retrieval

@@ -426,7 +426,7 @@ def sample_bands(ds: gdal.Dataset, bands: list[int], max_pixels: int = SAMPLE_PI
         One float64 array (rows/step, cols/step) per band, NaN for nodata and non-finite values, scaled as
         :func:`.raster.read_block` does.
     """
-    from .raster import band_values
+    from .raster import band_mask, band_values
 
     if not bands:
         return []
@@ -436,7 +436,8 @@ def sample_bands(ds: gdal.Dataset, bands: list[int], max_pixels: int = SAMPLE_PI
     arr = np.asarray(ds.ReadAsArray(0, 0, w, h, buf_xsize=bw, buf_ysize=bh, band_list=list(bands)),
                      dtype=np.float64).reshape(len(bands), bh, bw)
     ds.FlushCache()  # the read pulled every tile (of every band, when pixel-interleaved) into the block cache
-    return [band_values(ds.GetRasterBand(band), arr[k].copy()) for k, band in enumerate(bands)]
+    return [band_values(ds.GetRasterBand(band), arr[k].copy(), band_mask(ds.GetRasterBand(band), 0, 0, w, h, bw, bh))
+            for k, band in enumerate(bands)]
 
 
 def check_soil_moisture_sample(ds: gdal.Dataset, path: str, reading: SmReading = AS_IS,

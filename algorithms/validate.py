@@ -28,6 +28,7 @@ from .raster import (
     IsCanceled,
     Progress,
     atomic_path,
+    band_mask,
     band_values,
     block_rows_for,
     check_output_path,
@@ -347,7 +348,8 @@ def sample_stations(estimate: str, observations: Sequence[Observation], date: dt
         value, status = math.nan, "outside"
         if 0 <= col < grid.width and 0 <= row < grid.height:
             with reading(estimate):
-                v = float(band_values(band, band.ReadAsArray(col, row, 1, 1).astype(np.float64))[0, 0])
+                v = float(band_values(band, band.ReadAsArray(col, row, 1, 1).astype(np.float64),
+                                      band_mask(band, col, row, 1, 1))[0, 0])
             if math.isfinite(v):
                 value, status = v, "ok"
             else:

@@ -334,462 +334,457 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
     <context>
         <name>DownscaleAlgorithm</name>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="67" />
+            <location filename="../processing_provider/algs/downscale.py" line="68" />
             <source>Downscale soil moisture</source>
             <translation>土壤水分降尺度</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="131" />
+            <location filename="../processing_provider/algs/downscale.py" line="132" />
             <source>Model file</source>
             <translation>模型文件</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="131" />
+            <location filename="../processing_provider/algs/downscale.py" line="132" />
             <source>smdownscale model (*.smdmodel)</source>
             <translation>smdownscale 模型 (*.smdmodel)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="131" />
+            <location filename="../processing_provider/algs/downscale.py" line="132" />
             <source>A .smdmodel file written by 'Train downscaling model'.</source>
             <translation>由“训练降尺度模型”写出的 .smdmodel 文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="135" />
+            <location filename="../processing_provider/algs/downscale.py" line="136" />
             <source>Factor stack (1 km)</source>
             <translation>因子堆栈（1 km）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="135" />
+            <location filename="../processing_provider/algs/downscale.py" line="136" />
             <source>Multiband raster with one named band per factor, on the 1 km grid (one date; leave empty for a time series).</source>
             <translation>1 km 格网上的多波段栅格，每个因子一个命名波段（单一日期；时间序列请留空）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="138" />
+            <location filename="../processing_provider/algs/downscale.py" line="139" />
             <source>SMAP soil moisture of the factor stack's date; needed for residual correction.</source>
             <translation>与因子堆栈同一日期的 SMAP 土壤水分；残差校正需要此项。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="142" />
+            <location filename="../processing_provider/algs/downscale.py" line="143" />
             <source>Residual correction</source>
             <translation>残差校正</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="128" />
+            <location filename="../processing_provider/algs/downscale.py" line="129" />
             <source>Constant per coarse cell</source>
             <translation>每个粗像元取常数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="128" />
+            <location filename="../processing_provider/algs/downscale.py" line="129" />
             <source>None</source>
             <translation>无</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="163" />
+            <location filename="../processing_provider/algs/downscale.py" line="164" />
             <source>Minimum soil moisture (m3/m3)</source>
             <translation>土壤水分最小值（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="163" />
+            <location filename="../processing_provider/algs/downscale.py" line="164" />
             <source>Lower end of the physical range; smaller values are raised to it.</source>
             <translation>物理范围的下限；低于该值的结果被提高到该值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="166" />
+            <location filename="../processing_provider/algs/downscale.py" line="167" />
             <source>Maximum soil moisture (m3/m3)</source>
             <translation>土壤水分最大值（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="166" />
+            <location filename="../processing_provider/algs/downscale.py" line="167" />
             <source>Upper end of the physical range (about the porosity); larger values are lowered to it.</source>
             <translation>物理范围的上限（约为土壤孔隙度）；高于该值的结果被降低到该值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="190" />
+            <location filename="../processing_provider/algs/downscale.py" line="191" />
             <source>Factor stacks of several dates, each with its date in the file name (YYYYMMDD or YYYY-MM-DD); one output file per date.</source>
             <translation>多个日期的因子堆栈，文件名中带有各自的日期（YYYYMMDD 或 YYYY-MM-DD）；每个日期输出一个文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="195" />
+            <location filename="../processing_provider/algs/downscale.py" line="196" />
             <source>The SMAP rasters of the same dates (paired by the date in the file names), for residual correction.</source>
             <translation>相同日期的 SMAP 栅格（按文件名中的日期配对），用于残差校正。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="200" />
+            <location filename="../processing_provider/algs/downscale.py" line="201" />
             <source>smdownscale manifest (*.json)</source>
             <translation>smdownscale 清单 (*.json)</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="200" />
+            <location filename="../processing_provider/algs/downscale.py" line="201" />
             <source>The manifest.json written by 'Fetch data from Earth Engine': every date it lists is downscaled.</source>
             <translation>由“从 Earth Engine 获取数据”写出的 manifest.json：对其中列出的每个日期进行降尺度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="205" />
+            <location filename="../processing_provider/algs/downscale.py" line="206" />
             <source>Time series: input folder</source>
             <translation>时间序列：输入文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="205" />
+            <location filename="../processing_provider/algs/downscale.py" line="206" />
             <source>A folder holding factors_&lt;date&gt;.tif and smap_&lt;date&gt;.tif (also in factors/ and smap/ subfolders, or listed by a manifest.json in the folder).</source>
             <translation>包含 factors_&lt;date&gt;.tif 和 smap_&lt;date&gt;.tif 的文件夹（也可位于 factors/ 和 smap/ 子文件夹中，或由文件夹中的 manifest.json 列出）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="210" />
+            <location filename="../processing_provider/algs/downscale.py" line="211" />
             <source>Soil moisture 1 km</source>
             <translation>1 km 土壤水分</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="210" />
+            <location filename="../processing_provider/algs/downscale.py" line="211" />
             <source>Float32 GeoTIFF of soil moisture in m3/m3 (one date).</source>
             <translation>土壤水分的 Float32 GeoTIFF，单位 m3/m3（单一日期）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="224" />
+            <location filename="../processing_provider/algs/downscale.py" line="225" />
             <source>Time series: output folder</source>
             <translation>时间序列：输出文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="224" />
+            <location filename="../processing_provider/algs/downscale.py" line="225" />
             <source>Folder for sm_1km_&lt;YYYYMMDD&gt;.tif per date and the list sm_1km_series.csv; empty: a temporary folder.</source>
             <translation>存放每个日期的 sm_1km_&lt;YYYYMMDD&gt;.tif 及列表 sm_1km_series.csv 的文件夹；留空则使用临时文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="228" />
+            <location filename="../processing_provider/algs/downscale.py" line="229" />
             <source>Mean soil moisture (m3/m3)</source>
             <translation>土壤水分均值（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="229" />
+            <location filename="../processing_provider/algs/downscale.py" line="230" />
             <source>Time series: output files (';'-separated)</source>
             <translation>时间序列：输出文件（以“;”分隔）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="237" />
+            <location filename="../processing_provider/algs/downscale.py" line="238" />
             <source>{} is not a raster file (provider '{}'); save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
             <translation>{} 不是栅格文件（数据提供程序为“{}”）；请将其另存为 GeoTIFF（导出 &gt; 另存为...）后使用该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="256" />
+            <location filename="../processing_provider/algs/downscale.py" line="257" />
             <source>The minimum soil moisture must be below the maximum.</source>
             <translation>土壤水分最小值必须小于最大值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="271" />
+            <location filename="../processing_provider/algs/downscale.py" line="272" />
             <source>Residual correction needs the coarse soil moisture: give the coarse SMAP raster of the same date, or set residual correction to None.</source>
             <translation>残差校正需要粗分辨率土壤水分：请给定同一日期的粗分辨率 SMAP 栅格，或将残差校正设为“无”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="303" />
+            <location filename="../processing_provider/algs/downscale.py" line="304" />
             <source>Residual correction is off: the coarse soil moisture raster is not used.</source>
             <translation>残差校正已关闭：不使用粗分辨率土壤水分栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="315" />
+            <location filename="../processing_provider/algs/downscale.py" line="316" />
             <source>Model: {} ({}); date: {}</source>
             <translation>模型：{}（{}）；日期：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="317" />
+            <location filename="../processing_provider/algs/downscale.py" line="318" />
             <source>{} valid pixels: mean {:.4f}, std {:.4f}, min {:.4f}, max {:.4f} m3/m3</source>
             <translation>{} 个有效像元：均值 {:.4f}，标准差 {:.4f}，最小值 {:.4f}，最大值 {:.4f} m3/m3</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="320" />
+            <location filename="../processing_provider/algs/downscale.py" line="321" />
             <source>Residual correction: {} coarse cells, mean |residual| {:.4f} m3/m3, largest cell mean deviation {:.2g} m3/m3 (before clipping)</source>
             <translation>残差校正：{} 个粗像元，平均 |残差| {:.4f} m3/m3，像元均值最大偏差 {:.2g} m3/m3（截断前）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="330" />
+            <location filename="../processing_provider/algs/downscale.py" line="331" />
             <source>{} pixels were clipped to {:g}-{:g} m3/m3.</source>
             <translation>{} 个像元被截断到 {:g}-{:g} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="496" />
+            <location filename="../processing_provider/algs/downscale.py" line="497" />
             <source>Soil moisture 1 km {}</source>
             <translation>1 km 土壤水分 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="425" />
+            <location filename="../processing_provider/algs/downscale.py" line="426" />
             <source>Give either one factor stack (one date) or a time series (factor stacks, a manifest or an input folder), not both.</source>
             <translation>请给定一个因子堆栈（单一日期）或一个时间序列（因子堆栈、清单或输入文件夹），不能同时给定两者。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="428" />
+            <location filename="../processing_provider/algs/downscale.py" line="429" />
             <source>Give a factor stack, or a time series: factor stacks of several dates, a manifest or an input folder.</source>
             <translation>请给定一个因子堆栈，或一个时间序列：多个日期的因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="432" />
+            <location filename="../processing_provider/algs/downscale.py" line="433" />
             <source>Give the time series one way: factor stacks, a manifest or an input folder.</source>
             <translation>时间序列只能以一种方式给定：因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="434" />
+            <location filename="../processing_provider/algs/downscale.py" line="435" />
             <source>Residual correction needs the SMAP rasters of the same dates: add them under 'Time series: SMAP soil moisture rasters', or set residual correction to None.</source>
             <translation>残差校正需要相同日期的 SMAP 栅格：请在“时间序列：SMAP 土壤水分栅格”中添加，或将残差校正设为“无”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="463" />
+            <location filename="../processing_provider/algs/downscale.py" line="464" />
             <source>Residual correction is off: the SMAP rasters are not used.</source>
             <translation>残差校正已关闭：不使用 SMAP 栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="481" />
+            <location filename="../processing_provider/algs/downscale.py" line="482" />
             <source>{}: {} valid pixels, mean {:.4f} m3/m3 -&gt; {}</source>
             <translation>{}：{} 个有效像元，均值 {:.4f} m3/m3 -&gt; {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="495" />
+            <location filename="../processing_provider/algs/downscale.py" line="496" />
             <source>Soil moisture 1 km {} to {}</source>
             <translation>1 km 土壤水分 {} 至 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="499" />
+            <location filename="../processing_provider/algs/downscale.py" line="500" />
             <source>{} dates written to {}; mean soil moisture {:.4f} m3/m3.</source>
             <translation>已将 {} 个日期写入 {}；土壤水分均值 {:.4f} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="396" />
+            <location filename="../processing_provider/algs/downscale.py" line="397" />
             <source>Prediction: compiled tree walker (same values as scikit-learn, faster).</source>
             <translation>预测：编译版决策树遍历器（与 scikit-learn 结果相同，速度更快）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="403" />
+            <location filename="../processing_provider/algs/downscale.py" line="404" />
             <source>Prediction: scikit-learn; the compiled tree walker is {}.</source>
             <translation>预测：scikit-learn；编译版决策树遍历器{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="406" />
+            <location filename="../processing_provider/algs/downscale.py" line="407" />
             <source>Prediction: scikit-learn.</source>
             <translation>预测：scikit-learn。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="479" />
+            <location filename="../processing_provider/algs/downscale.py" line="480" />
             <source>SMAP values read with {}.</source>
             <translation>SMAP 值按 {} 读取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="138" />
+            <location filename="../processing_provider/algs/downscale.py" line="139" />
             <source>SMAP of the same date</source>
             <translation>同一日期的 SMAP</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="129" />
+            <location filename="../processing_provider/algs/downscale.py" line="130" />
             <source>Smooth (mass-conserving)</source>
             <translation>平滑（质量守恒）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="190" />
+            <location filename="../processing_provider/algs/downscale.py" line="191" />
             <source>Time series: factor stacks</source>
             <translation>时间序列：因子堆栈</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="195" />
+            <location filename="../processing_provider/algs/downscale.py" line="196" />
             <source>Time series: SMAP rasters</source>
             <translation>时间序列：SMAP 栅格</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="200" />
+            <location filename="../processing_provider/algs/downscale.py" line="201" />
             <source>Time series: fetch manifest</source>
             <translation>时间序列：数据获取清单</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="170" />
+            <location filename="../processing_provider/algs/downscale.py" line="171" />
             <source>Fill gaps (complete maps)</source>
             <translation>填补空缺（完整地图）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="170" />
+            <location filename="../processing_provider/algs/downscale.py" line="171" />
             <source>Predict pixels with missing factors from the coarse-cell means of those factors, and give pixels without any factor the coarse field; off: they stay nodata.</source>
             <translation>用缺失因子的粗像元均值预测因子缺失的像元，并为没有任何因子的像元赋予粗分辨率场；关闭时这些像元保持为无数据值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="213" />
+            <location filename="../processing_provider/algs/downscale.py" line="214" />
             <source>Quality (path of each pixel)</source>
             <translation>质量（各像元的来源路径）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="303" />
+            <location filename="../processing_provider/algs/downscale.py" line="304" />
             <source>Residual correction is off: the coarse soil moisture raster serves gap filling only.</source>
             <translation>残差校正已关闭：粗分辨率土壤水分栅格仅用于填补空缺。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="337" />
+            <location filename="../processing_provider/algs/downscale.py" line="338" />
             <source>Quality {}</source>
             <translation>质量 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="354" />
+            <location filename="../processing_provider/algs/downscale.py" line="355" />
             <source>Gap filling is off (or no SMAP raster was given): pixels where a factor is missing stay nodata.</source>
             <translation>填补空缺已关闭（或未给定 SMAP 栅格）：因子缺失的像元保持为无数据值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="357" />
+            <location filename="../processing_provider/algs/downscale.py" line="358" />
             <source>Pixels: {} with all factors observed, {} with missing factors filled from coarse-cell means, {} from the coarse field only.</source>
             <translation>像元：{} 个所有因子均有观测，{} 个缺失因子由粗像元均值填补，{} 个仅来自粗分辨率场。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="361" />
+            <location filename="../processing_provider/algs/downscale.py" line="362" />
             <source>Factor {} filled at {} pixels.</source>
             <translation>因子 {} 在 {} 个像元处已填补。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="484" />
+            <location filename="../processing_provider/algs/downscale.py" line="485" />
             <source>{}: {} pixels with missing factors filled, {} from the coarse field only.</source>
             <translation>{}：{} 个像元的缺失因子已填补，{} 个仅来自粗分辨率场。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="398" />
+            <location filename="../processing_provider/algs/downscale.py" line="399" />
             <source>Prediction: compiled SVR kernel (scikit-learn's values within 1e-9, faster).</source>
             <translation>预测：编译版 SVR 核函数（与 scikit-learn 的值相差不超过 1e-9，速度更快）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="400" />
+            <location filename="../processing_provider/algs/downscale.py" line="401" />
             <source>Prediction: SVR kernel in numpy blocks (scikit-learn's values within 1e-9); the compiled library is {}.</source>
             <translation>预测：numpy 分块计算的 SVR 核函数（与 scikit-learn 的值相差不超过 1e-9）；编译库{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="219" />
+            <location filename="../processing_provider/algs/downscale.py" line="220" />
             <source>Uncertainty (tree spread)</source>
             <translation>不确定性（树间离散度）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="219" />
+            <location filename="../processing_provider/algs/downscale.py" line="220" />
             <source>Optional, one date, random forest or extra trees models: the standard deviation of the trees' predictions per pixel (m3/m3). A relative measure, not a calibrated interval: how often the truth lies within it is measured in bench/ACCURACY.md.</source>
             <translation>可选，单一日期，仅随机森林或极端随机树模型：每个像元各棵树预测值的标准差（m3/m3）。这是相对度量，不是经过校准的区间：真值落入其中的比例见 bench/ACCURACY.md 中的测量。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="267" />
+            <location filename="../processing_provider/algs/downscale.py" line="268" />
             <source>The uncertainty output is written for one date: leave it empty for a time series, or downscale the date alone.</source>
             <translation>不确定性输出只针对单一日期：时间序列请将其留空，或单独对该日期进行降尺度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="339" />
+            <location filename="../processing_provider/algs/downscale.py" line="340" />
             <source>Uncertainty: mean standard deviation across the trees {:.4f} m3/m3.</source>
             <translation>不确定性：各树预测的平均标准差 {:.4f} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="341" />
+            <location filename="../processing_provider/algs/downscale.py" line="342" />
             <source>Soil moisture uncertainty {}</source>
             <translation>土壤水分不确定性 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="173" />
+            <location filename="../processing_provider/algs/downscale.py" line="174" />
             <source>Fill factors from neighbouring dates within (days)</source>
             <translation>用相邻日期填补因子的时间窗口（天）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="183" />
+            <location filename="../processing_provider/algs/downscale.py" line="184" />
             <source>Neighbouring factor stacks (one date, temporal filling)</source>
             <translation>相邻因子堆栈（单一日期，时间填补）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="183" />
+            <location filename="../processing_provider/algs/downscale.py" line="184" />
             <source>Factor stacks of other dates on the same grid, each with its date in the file name, for temporal filling of a single date (a time series fills from its own dates).</source>
             <translation>同一格网上其他日期的因子堆栈，文件名中各带其日期，用于单一日期的时间填补（时间序列从其自身的日期填补）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="213" />
+            <location filename="../processing_provider/algs/downscale.py" line="214" />
             <source>Byte GeoTIFF: 1 all factors observed, 2 missing factors filled from coarse-cell means, 3 coarse field only, 4 factors partly from a neighbouring date, 0 nodata (one date; a time series writes quality_&lt;YYYYMMDD&gt;.tif next to the soil moisture files).</source>
             <translation>Byte GeoTIFF：1 所有因子均有观测，2 缺失因子由粗像元均值填补，3 仅粗分辨率场，4 部分因子取自相邻日期，0 无数据值（单一日期；时间序列在土壤水分文件旁写出 quality_&lt;YYYYMMDD&gt;.tif）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="263" />
+            <location filename="../processing_provider/algs/downscale.py" line="264" />
             <source>Neighbouring factor stacks are for one date: a time series fills from its own dates. Leave them empty.</source>
             <translation>相邻因子堆栈用于单一日期：时间序列从其自身的日期填补。请将其留空。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="367" />
+            <location filename="../processing_provider/algs/downscale.py" line="368" />
             <source>{}: {} pixels with factors from a neighbouring date within {} days (dates used: {}).</source>
             <translation>{}：{} 个像元的因子取自 {} 天内的相邻日期（所用日期：{}）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="367" />
+            <location filename="../processing_provider/algs/downscale.py" line="368" />
             <source>none</source>
             <translation>无</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="371" />
+            <location filename="../processing_provider/algs/downscale.py" line="372" />
             <source>Factor {} taken from a neighbouring date at {} pixels.</source>
             <translation>因子 {} 在 {} 个像元处取自相邻日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="130" />
+            <location filename="../processing_provider/algs/downscale.py" line="131" />
             <source>Area-to-point kriging</source>
             <translation>面到点克里金</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="135" />
+            <location filename="../processing_provider/algs/downscale.py" line="136" />
             <source>or a time series</source>
             <translation>或时间序列</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="195" />
+            <location filename="../processing_provider/algs/downscale.py" line="196" />
             <source>for residual correction</source>
             <translation>用于残差校正</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="142" />
+            <location filename="../processing_provider/algs/downscale.py" line="143" />
             <source>Smooth (default): the residual is spread as an interpolated surface, without steps at cell edges, and each SMAP cell's 1 km mean equals SMAP. Constant per coarse cell: the same cell means, with steps at cell edges. None: the plain model prediction. Area-to-point kriging: the residuals are kriged from the cells around each pixel with a variogram fitted to them, with the same cell means.</source>
             <translation>平滑（默认）：残差以插值曲面的形式分配，像元边界处没有阶跃，且每个 SMAP 像元内 1 km 结果的均值等于 SMAP。每个粗像元取常数：像元均值相同，但像元边界处有阶跃。无：直接使用模型预测值。面到点克里金：以对残差拟合的变异函数，由每个像元周围的粗像元对残差进行克里金插值，像元均值相同。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="190" />
+            <location filename="../processing_provider/algs/downscale.py" line="191" />
             <source>or a manifest or folder</source>
             <translation>或清单、文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="200" />
+            <location filename="../processing_provider/algs/downscale.py" line="201" />
             <source>or factor stacks or folder</source>
             <translation>或因子堆栈、文件夹</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="205" />
+            <location filename="../processing_provider/algs/downscale.py" line="206" />
             <source>or factor stacks or manifest</source>
             <translation>或因子堆栈、清单</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="381" />
+            <location filename="../processing_provider/algs/downscale.py" line="382" />
             <source>{} pixels lie in cells without a SMAP value or outside the SMAP raster and keep the uncorrected prediction.</source>
             <translation>{} 个像元位于没有 SMAP 值的粗像元内或 SMAP 栅格范围之外，保留未经校正的预测值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="383" />
-            <source>{} pixels lie in cells without a SMAP value or outside the SMAP raster: nothing to conserve there. The correction of the neighbouring cells continues into cells without a value and fades out; pixels outside the raster keep the prediction.</source>
-            <translation>{} 个像元位于没有 SMAP 值的粗像元内或 SMAP 栅格范围之外：此处无需守恒。相邻像元的校正延伸到没有值的像元中并逐渐减弱；栅格范围之外的像元保留预测值。</translation>
-        </message>
-        <message>
-            <location filename="../processing_provider/algs/downscale.py" line="150" />
+            <location filename="../processing_provider/algs/downscale.py" line="151" />
             <source>The model's own prediction</source>
             <translation>模型自身的预测</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="151" />
+            <location filename="../processing_provider/algs/downscale.py" line="152" />
             <source>Linear model of local contrasts</source>
             <translation>局部对比的线性模型</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="152" />
+            <location filename="../processing_provider/algs/downscale.py" line="153" />
             <source>Detail within SMAP cells</source>
             <translation>SMAP 像元内的细节</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="152" />
+            <location filename="../processing_provider/algs/downscale.py" line="153" />
             <source>Linear model of local contrasts (default): the model gives each SMAP cell's level (interpolated between cell centres) and a linear model of the factors, fitted in training on how each SMAP cell differs from its 3 x 3 neighbours, gives the 1 km detail inside the cells; sharper on farmland mosaics. With the smooth correction the map then does not depend on the model type where SMAP has a value. It needs the SMAP raster and a model trained in the scale-aware mode (retrain older models). The model's own prediction: the 1 km map is the model's prediction, residual-corrected (the study's method; choose it to compare models).</source>
             <translation>局部对比的线性模型（默认）：模型给出每个 SMAP 像元的水平（在像元中心之间插值），而一个关于各因子的线性模型（在训练时依据每个 SMAP 像元与其 3 x 3 邻域的差异拟合）给出像元内部的 1 km 细节；在农田镶嵌景观上更清晰。配合平滑校正时，在 SMAP 有值之处，结果不再取决于模型类型。它需要 SMAP 栅格和以尺度感知模式训练的模型（较旧的模型请重新训练）。模型自身的预测：1 km 结果即模型的预测，并经残差校正（即研究的方法；比较模型时请选用）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="373" />
+            <location filename="../processing_provider/algs/downscale.py" line="374" />
             <source>Weight of the neighbouring dates' values against the gap filling's own, measured on observed pixels: {}.</source>
             <translation>相邻日期的值相对于空缺填补自身的值的权重（在已观测像元上测得）：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="173" />
+            <location filename="../processing_provider/algs/downscale.py" line="174" />
             <source>0: off. A factor missing at a pixel (cloud, swath gap) takes its value on the nearest other date within this many days where the pixel is valid (a tie: the earlier date), moved to this date's level and weighed against the gap filling's own value; quality 4. Dynamic factors only miss in practice (LST, NDVI, SAR); static bands such as elevation are the same on every date. A time series uses its own dates; one date the neighbouring factor stacks below.</source>
             <translation>0：关闭。像元缺失的因子（云、条带空缺）取该像元在此天数内最近的、有效的其他日期上的值（同样近时取较早日期），并调整到本日期的水平，再与空缺填补自身的值加权组合；质量值为 4。实际上只有动态因子（LST、NDVI、SAR）会缺失；高程等静态波段在各日期相同。时间序列使用其自身的日期；单一日期使用下方的相邻因子堆栈。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="70" />
+            <location filename="../processing_provider/algs/downscale.py" line="71" />
             <source>Applies a model trained with 'Train downscaling model' to a 1 km factor stack (from 'Align rasters to a grid') and writes 1 km soil moisture (m3/m3, float32 GeoTIFF, nodata -9999).
 
 Factors are matched to the model by band name, so the stack may hold its bands in any order and extra bands; a factor the model needs but the stack lacks is an error. The raster is processed in blocks, so any extent fits in memory.
@@ -820,6 +815,11 @@ Units: the SMAP of residual correction is read as the model was trained (its SM_
 时间序列：不给定单个因子堆栈，而是给定多个日期的因子堆栈（以及相同日期的 SMAP 栅格）、“从 Earth Engine 获取数据”写出的 manifest.json，或包含 factors_&lt;date&gt;.tif 和 smap_&lt;date&gt;.tif 的文件夹（文件名中的日期为 YYYYMMDD 或 YYYY-MM-DD）。每个日期的降尺度方式与单一日期完全相同，以 sm_1km_&lt;YYYYMMDD&gt;.tif 写入输出文件夹，并由 sm_1km_series.csv 列出日期、起始、结束和文件。在 QGIS 中，这些文件加载到同一个图层组，每个图层从其日期显示到下一个日期，因此时间控制器可以播放该序列。
 
 单位：除非在高级参数中另行给定，残差校正所用的 SMAP 按模型训练时的方式读取（其 SM_SCALE 和 SM_NODATA）；不可能是 m3/m3 的值（百分比、未声明的填充值如 -9999）会使运行停止，并给出修正方法。若模型以开尔文训练而 LST 因子为摄氏度（或相反），或类 NDVI 因子超出 -1 到 1，将被拒绝并给出应做的换算。超过 5% 的像元被截断到物理范围时，会在日志和输出的元数据中给出警告；超过一半时运行停止，因为此时输入采用了其他单位。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="384" />
+            <source>{} pixels lie in cells without a SMAP value or outside the SMAP raster: nothing to conserve there. The correction of the neighbouring cells continues into them (beyond the raster's edge as into its cells without a value) and fades out.</source>
+            <translation>{} 个像元位于没有 SMAP 值的粗像元内或 SMAP 栅格范围之外：此处无需守恒。相邻像元的校正延伸到这些像元中（在栅格边缘之外与在其无值像元中一样）并逐渐减弱。</translation>
         </message>
     </context>
     <context>

@@ -382,8 +382,8 @@ class DownscaleAlgorithm(SmdAlgorithm):
             return self.tr("{} pixels lie in cells without a SMAP value or outside the SMAP raster and keep the "
                            "uncorrected prediction.").format(n)
         return self.tr("{} pixels lie in cells without a SMAP value or outside the SMAP raster: nothing to conserve "
-                       "there. The correction of the neighbouring cells continues into cells without a value and "
-                       "fades out; pixels outside the raster keep the prediction.").format(n)
+                       "there. The correction of the neighbouring cells continues into them (beyond the raster's edge "
+                       "as into its cells without a value) and fades out.").format(n)
 
     def _sm_reading(self, parameters, context) -> tuple[float | None, float | None]:
         """(scale, nodata) of the SMAP of residual correction; None: as the model was trained."""

@@ -123,14 +123,14 @@ def test_log_says_what_each_mode_does_with_pixels_without_smap(run, scene, tmp_p
         assert len(notes) == 1 and notes[0].startswith(f"{n} pixels ")
         got[mode + " note"] = notes[0]
     assert got["constant note"].endswith("and keep the uncorrected prediction.")
-    assert "continues into cells without a value and fades out; pixels outside the raster keep the prediction" in (
-        got["smooth note"])
-    # what the notes say: constant keeps the prediction in both; smooth continues into the cell without SMAP only
+    assert got["smooth note"].endswith("The correction of the neighbouring cells continues into them (beyond the "
+                                       "raster's edge as into its cells without a value) and fades out.")
+    # what the notes say: constant keeps the prediction in both; smooth continues into both, beyond the raster's edge
+    # as into the cell without SMAP (no step at the edge of a SMAP raster smaller than the stack)
     valid = np.isfinite(raw)
-    for mode in ("constant", "smooth"):
-        np.testing.assert_allclose(got[mode][outside & valid], raw[outside & valid], atol=1e-6)
-    np.testing.assert_allclose(got["constant"][hole & valid], raw[hole & valid], atol=1e-6)
-    assert np.abs(got["smooth"] - raw)[hole & valid].max() > 0.01
+    for where in (outside, hole):
+        np.testing.assert_allclose(got["constant"][where & valid], raw[where & valid], atol=1e-6)
+        assert np.abs(got["smooth"] - raw)[where & valid].max() > 0.01
 
 
 def test_downscale_without_correction_gives_the_model(run, scene, tmp_path):

@@ -9,7 +9,7 @@ from osgeo import gdal, osr
 from sklearn.tree import DecisionTreeRegressor
 
 from smdownscale.algorithms import model_io
-from smdownscale.algorithms.downscale import downscale
+from smdownscale.algorithms.downscale import cover_stack, downscale
 from smdownscale.algorithms.errors import Canceled, InputError, ModelFileError
 from smdownscale.algorithms.raster import Grid, read_all, write_raster
 from smdownscale.tests.scenes import (
@@ -360,3 +360,26 @@ def test_south_up_rasters_are_refused_naming_the_fix(tmp_path, model):
     gdal.Warp(north, smap)
     res = downscale(model, stack, str(tmp_path / "north" / "o.tif"), coarse_sm=north)
     assert res.n_cells_corrected > 20
+
+
+def test_cover_stack_extends_the_smap_lattice_over_the_stack_with_cells_without_a_value():
+    """A SMAP raster smaller than the stack: its lattice continues over the whole stack (cells without a value), so
+    every pixel lies in a cell; one that covers the stack is returned as it is."""
+    coarse = _coarse_grid()  # 396500 .. 468500 x 4548500 .. 4602500: covers DS_FINE (400000 .. 460000)
+    sm = np.arange(48.0).reshape(6, 8)
+    same, values = cover_stack(coarse, sm, DS_FINE)
+    assert same is coarse and values is sm
+    part = Grid(UTM, (414500.0, 9000.0, 0.0, 4593500.0, 0.0, -9000.0), 3, 2)  # columns 2-4, rows 1-2 of the above
+    grid, values = cover_stack(part, sm[1:3, 2:5], DS_FINE)
+    # on the same lattice: x from 396500 (2 cells to the left), y from 4602500 (1 row up), to cover 460000 / 4555000
+    assert grid.same_as(Grid(UTM, (396500.0, 9000.0, 0.0, 4602500.0, 0.0, -9000.0), 8, 6))
+    np.testing.assert_array_equal(values[1:3, 2:5], sm[1:3, 2:5])
+    assert np.isnan(values).sum() == 48 - 6
+    # in another CRS (the stack in degrees): the lattice in SMAP's own CRS still covers every pixel
+    geo = Grid(WGS84, (115.9, 0.01, 0.0, 41.55, 0.0, -0.01), 60, 40)  # around the small raster
+    grid, values = cover_stack(part, sm[1:3, 2:5], geo)
+    xmin, ymin, xmax, ymax = geo.extent_in(UTM)
+    gx0, gy0, gx1, gy1 = grid.extent
+    assert gx0 <= xmin and gy0 <= ymin and gx1 >= xmax and gy1 >= ymax
+    assert (gx0 - 396500.0) % 9000.0 == pytest.approx(0.0) and (4602500.0 - gy1) % 9000.0 == pytest.approx(0.0)
+    assert gx0 > xmin - 9000.0 and gx1 < xmax + 9000.0  # no more than needed

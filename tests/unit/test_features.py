@@ -232,6 +232,29 @@ def test_coarse_pairs_all_nodata_soil_moisture(tmp_path):
                               "nodata or lower the minimum valid fraction.")
 
 
+@pytest.mark.bad_input("train: a cloudy date without any cell valid enough")
+def test_a_date_whose_cells_are_all_too_cloudy_is_named_with_its_shares(tmp_path):
+    """A date with valid pixels, but too few in every cell (LST under cloud at 95 % of the pixels): the message says
+    what is valid and how much, and how to go on, instead of claiming the stack has no valid pixel."""
+    sc = make_scene(str(tmp_path), dates=DATES[:1])
+    ndvi, lst, lc = raster.read_all(sc["stacks"][0], dtype=np.float64)
+    cloud = np.ones(lst.shape, bool)
+    cloud.ravel()[::20] = False  # LST observed at every 20th pixel
+    lst[cloud] = np.nan
+    raster.write_raster(sc["stacks"][0], sc["fine"], np.stack([ndvi, lst, lc]), names=["ndvi", "lst_day", "landcover"],
+                        kinds=["continuous", "continuous", "categorical"])
+    both = np.isfinite(ndvi) & np.isfinite(lst) & np.isfinite(lc)
+    with pytest.raises(InputError) as err:
+        coarse_pairs(sc["sm"], sc["stacks"])
+    assert str(err.value) == (
+        "No soil moisture cell of smap_20230601.tif has at least 50 % of its pixels valid in every factor of "
+        f"factors_20230601.tif (the minimum valid fraction): all factors are valid at only {100 * both.mean():.1f} % "
+        f"of its pixels (each factor: ndvi {100 * np.isfinite(ndvi).mean():.0f} %, lst_day "
+        f"{100 * np.isfinite(lst).mean():.1f} %, landcover 100 %). Leave this date out of training (e.g. a cloudy "
+        "day), or lower the minimum valid fraction.")
+    assert 4.5 < 100 * both.mean() < 5.0  # a few NDVI holes of the scene as well
+
+
 def test_coarse_pairs_cancel(tmp_path):
     from smdownscale.algorithms.errors import Canceled
 

@@ -264,6 +264,44 @@ def test_filled_pixels_are_residual_corrected_and_conserve_cell_means(tmp_path, 
         assert res.n_cells_corrected == 11 and res.n_filled == 251 and res.n_coarse_only == 1
 
 
+def test_pixels_under_a_mask_band_are_filled_like_nodata(tmp_path, model):
+    """A stack without a nodata value whose missing pixels are marked by a GDAL mask (a lake masked by rasterio or
+    ``gdal_translate -mask``, 0 in every band underneath): those pixels are missing factors, mapped from the coarse
+    field and coded COARSE_ONLY exactly as the same pixels stored as nodata, not predicted from NDVI 0 and LST 0."""
+    path, _ = model
+    stack, smap, f = _scene(tmp_path)
+    lake = np.zeros((H, W), bool)
+    lake[11:16, 3:7] = True  # in cell (1, 0), which has SMAP
+    values = np.stack([f["ndvi"], f["lst"], f["lc"]])
+    plain = str(tmp_path / "nodata" / "factors_20230601.tif")
+    os.makedirs(os.path.dirname(plain))
+    write_raster(plain, FINE, np.where(lake, np.nan, values), names=["ndvi", "lst", "landcover"],
+                 kinds=["continuous", "continuous", "categorical"])
+    masked = str(tmp_path / "mask" / "factors_20230601.tif")
+    os.makedirs(os.path.dirname(masked))
+    ds = gdal.GetDriverByName("GTiff").Create(masked, W, H, 3, gdal.GDT_Float32)
+    ds.SetGeoTransform(FINE.transform)
+    ds.SetProjection(FINE.crs_wkt)
+    ds.CreateMaskBand(gdal.GMF_PER_DATASET)
+    for b, (name, v) in enumerate(zip(["ndvi", "lst", "landcover"], values)):
+        band = ds.GetRasterBand(b + 1)
+        band.SetDescription(name)
+        if name == "landcover":
+            band.SetMetadataItem("SMD_KIND", "categorical")
+        band.WriteArray(np.where(lake, 0.0, v))  # the scene's other gaps stay NaN
+    ds.GetRasterBand(1).GetMaskBand().WriteArray(np.where(lake, 0, 255).astype(np.uint8))
+    ds = None
+    got = {}
+    for label, st in (("nodata", plain), ("mask", masked)):
+        out, qual = str(tmp_path / label / "sm.tif"), str(tmp_path / label / "q.tif")
+        res = downscale(path, st, out, coarse_sm=smap, quality=qual, n_jobs=1)
+        got[label] = (read_all(out)[0], gdal.Open(qual).ReadAsArray(), res.n_coarse_only)
+    assert (got["mask"][1][lake] == COARSE_ONLY).all(), np.unique(got["mask"][1][lake], return_counts=True)
+    np.testing.assert_array_equal(got["mask"][1], got["nodata"][1])
+    np.testing.assert_array_equal(got["mask"][0], got["nodata"][0])
+    assert got["mask"][2] == int(lake.sum()) + 1  # the lake and the scene's own pixel without any factor
+
+
 def test_fill_gaps_off_keeps_holes(tmp_path, model):
     path, _ = model
     stack, smap, f = _scene(tmp_path)

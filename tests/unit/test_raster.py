@@ -32,6 +32,39 @@ def test_write_and_read_roundtrip_keeps_nodata(tmp_path):
     assert [f for f in os.listdir(tmp_path) if "partial" in f] == []
 
 
+def test_pixels_under_a_mask_band_are_nodata(tmp_path):
+    """A raster whose missing pixels are marked by a GDAL mask (a GeoTIFF's internal or .msk mask, as rasterio and
+    ``gdal_translate -mask`` write them) and hold a fill such as 0 underneath, without a nodata value: those pixels
+    are NaN in every read (block reads, the decimated samples of the unit checks), the others scaled as usual."""
+    from smdownscale.algorithms import units
+
+    g = _grid()
+    out = str(tmp_path / "masked.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(out, 20, 10, 2, gdal.GDT_Int16)
+    ds.SetGeoTransform(g.transform)
+    ds.SetProjection(g.crs_wkt)
+    ds.CreateMaskBand(gdal.GMF_PER_DATASET)
+    stored = np.arange(1, 201, dtype=np.int16).reshape(10, 20)
+    stored[3:6, 4:9] = 0  # the fill under the mask
+    for b in (1, 2):
+        band = ds.GetRasterBand(b)
+        band.SetScale(0.01)
+        band.WriteArray(stored)
+    mask = np.full((10, 20), 255, np.uint8)
+    mask[3:6, 4:9] = 0
+    ds.GetRasterBand(1).GetMaskBand().WriteArray(mask)  # one mask for every band
+    ds = None
+    ds = raster.open_raster(out)
+    assert ds.GetRasterBand(2).GetMaskFlags() == gdal.GMF_PER_DATASET  # the file holds such a mask: the test can fail
+    back = raster.read_block(ds, 0, 10, [1, 2])
+    assert np.isnan(back[:, 3:6, 4:9]).all()
+    assert np.isfinite(back).sum() == 2 * (200 - 15)
+    np.testing.assert_allclose(back[0, 7], stored[7] * 0.01, rtol=1e-6)
+    sample = units.sample_bands(ds, [1, 2], max_pixels=10_000)
+    assert np.isnan(sample[0][3:6, 4:9]).all() and np.isfinite(sample[0]).sum() == 200 - 15
+    ds = None
+
+
 def test_band_names_fall_back_to_file_stem_without_date(tmp_path):
     g = _grid()
     out = str(tmp_path / "lst_day_20230601.tif")

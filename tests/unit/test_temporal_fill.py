@@ -526,30 +526,35 @@ def test_at_most_the_nearest_dates_are_used(tmp_path):
 SMALL_COARSE = Grid(UTM, (400000.0, 9000.0, 0.0, 4600000.0, 0.0, -9000.0), 3, 3)
 
 
-def test_a_pixel_outside_the_smap_raster_takes_the_neighbouring_date_with_gap_filling_on(tmp_path, model):
-    """With gap filling on, a pixel outside a SMAP raster smaller than the stack that misses a factor gets the
-    neighbouring date's value, as with gap filling off: there is no cell there, so no cell mean to weigh it against,
-    and the neighbour's value moved to this date's level is the best the pixel has."""
+def test_a_pixel_beyond_a_smaller_smap_raster_is_mapped_as_in_a_cell_without_smap(tmp_path, model):
+    """A SMAP raster smaller than the stack is read as if its nodata border had not been cropped: a pixel beyond it
+    that misses a factor gets the neighbouring date's value (weighed against the gap filling's own when that is on),
+    and the smooth correction continues into it, exactly as with the full raster whose last cell column is nodata, so
+    cropping a SMAP raster changes nothing and no step marks its edge."""
     path, est = model
-    out_pix = (4, 31)  # column 31: outside the SMAP raster; LST missing there, valid on 2023-06-08
+    out_pix = (4, 31)  # column 31: beyond the small SMAP raster; LST missing there, valid on 2023-06-08
     target = _stack(tmp_path, "20230610", holes=[P, out_pix])
     other = _stack(tmp_path, "20230608")
-    smap = str(tmp_path / "smap_20230610.tif")
-    write_raster(smap, SMALL_COARSE, np.full((3, 3), 0.25))
-    got = {}
+    small = str(tmp_path / "small" / "smap_20230610.tif")
+    full = str(tmp_path / "full" / "smap_20230610.tif")
+    os.makedirs(os.path.dirname(small))
+    os.makedirs(os.path.dirname(full))
+    cells = 0.22 + 0.02 * np.arange(9.0).reshape(3, 3)
+    write_raster(small, SMALL_COARSE, cells)
+    write_raster(full, COARSE, np.column_stack([cells, np.full(3, np.nan)]))
     for fill in (False, True):
-        out, qual = str(tmp_path / f"sm_{fill}.tif"), str(tmp_path / f"q_{fill}.tif")
-        res = downscale(path, target, out, coarse_sm=smap, residual="smooth", quality=qual, n_jobs=1, clip=(-5, 5),
-                        fill_gaps=fill, neighbours=[other], fill_window_days=3)
-        got[fill] = (read_all(out)[0], gdal.Open(qual).ReadAsArray(), res)
-    # level moved: 2023-06-08's LST (295) plus the mean difference of the two dates (5 K); outside the SMAP raster
-    # residual correction leaves the prediction as it is
-    expected = _expected(est, LST["20230610"], out_pix)
-    assert got[False][0][out_pix] == pytest.approx(expected, abs=1e-7) and got[False][1][out_pix] == FROM_OTHER_DATE
-    assert got[True][0][out_pix] == got[False][0][out_pix] and got[True][1][out_pix] == FROM_OTHER_DATE
-    res = got[True][2]
-    assert (res.n_from_other_date, res.other_date_factors, res.other_dates) == (2, {"lst": 2}, ["2023-06-08"])
-    assert res.filled_factors == {"lst": 2}
+        got = {}
+        for label, smap in (("small", small), ("full", full)):
+            out, qual = str(tmp_path / f"sm_{label}_{fill}.tif"), str(tmp_path / f"q_{label}_{fill}.tif")
+            res = downscale(path, target, out, coarse_sm=smap, residual="smooth", quality=qual, n_jobs=1,
+                            clip=(-5, 5), fill_gaps=fill, neighbours=[other], fill_window_days=3)
+            got[label] = (read_all(out)[0], gdal.Open(qual).ReadAsArray(), res)
+        np.testing.assert_allclose(got["small"][0], got["full"][0], atol=1e-7)
+        np.testing.assert_array_equal(got["small"][1], got["full"][1])
+        values, codes, res = got["small"]
+        assert np.isfinite(values).all() and codes[out_pix] == FROM_OTHER_DATE
+        assert res.n_uncorrected == got["full"][2].n_uncorrected == 3 * 9 * 9  # the cells without SMAP
+    assert res.other_date_factors == {"lst": 2} and res.other_dates == ["2023-06-08"]
 
 
 def _no_pattern_neighbour(tmp_path, holes=((10, 10), (11, 11), (12, 12))):
@@ -880,3 +885,63 @@ def test_a_date_missing_a_factor_everywhere_without_neighbours_names_it(tmp_path
                        r"factors\. Give the factor stacks of neighbouring dates \(NEIGHBOUR_FACTORS"):
         downscale(path, target, str(tmp_path / "sm.tif"), coarse_sm=smap, n_jobs=1)
     assert not os.path.exists(tmp_path / "sm.tif")
+
+
+def test_a_date_missing_a_factor_everywhere_leaves_no_hole_where_its_neighbour_misses_it_too(tmp_path, model):
+    """A date without any LST whose neighbour misses LST too in places (its own swath edge, water): those pixels take
+    the cell means of the neighbour's LST (a cell without any, the nearest cell's) instead of staying empty under a
+    valid SMAP cell, coded FROM_OTHER_DATE like the pixels that took the neighbour's own value."""
+    path, est = model
+    target = _stack(tmp_path, "20230610", holes=[(r, c) for r in range(H) for c in range(W)])
+    edge = [(r, c) for r in range(H) for c in range(27, W)]  # the neighbour's swath ends at cell column 3
+    near = _stack(tmp_path, "20230608", holes=edge)
+    smap = str(tmp_path / "smap_20230610.tif")
+    write_raster(smap, COARSE, np.full((3, 4), 0.25))
+    out, qual = str(tmp_path / "sm.tif"), str(tmp_path / "q.tif")
+    res = downscale(path, target, out, coarse_sm=smap, residual="none", quality=qual, n_jobs=1, neighbours=[near],
+                    fill_window_days=12)
+    got = read_all(out)[0]
+    q = gdal.Open(qual).ReadAsArray()
+    assert np.isfinite(got).all(), f"{np.isnan(got).sum()} pixels left empty under valid SMAP cells"
+    assert (q == FROM_OTHER_DATE).all(), np.unique(q, return_counts=True)
+    ndvi, lc = _statics()
+    # the neighbour's LST: 295 K, with its bump of -5 K at P (cell (0, 0)) and Q (cell (1, 2)); cell column 3 takes
+    # column 2's means, so the swath's pixels get LST between 295 - 5/81 and 295 K
+    for lst in (LST["20230608"], LST["20230608"] + BUMP["20230608"] / 81):
+        x = np.column_stack([ndvi[:, 27:].ravel(), np.full(H * (W - 27), lst), (lc[:, 27:] == 10).ravel(),
+                             (lc[:, 27:] == 20).ravel()]).astype(np.float32)
+        np.testing.assert_allclose(got[:, 27:].ravel(), est.predict(x), atol=1e-6)
+    # elsewhere the neighbour's own value, as before
+    lst = np.full((H, W), LST["20230608"])
+    lst[P] += BUMP["20230608"]
+    lst[Q] += BUMP["20230608"]
+    x = np.column_stack([ndvi[:, :27].ravel(), lst[:, :27].ravel(), (lc[:, :27] == 10).ravel(),
+                         (lc[:, :27] == 20).ravel()]).astype(np.float32)
+    np.testing.assert_allclose(got[:, :27].ravel(), est.predict(x), atol=1e-6)
+    assert res.other_date_factors == {"lst": H * W}
+    assert res.other_dates == ["2023-06-08"]
+
+
+@pytest.mark.bad_input("downscale: neighbouring stack without any of the stack's band names")
+def test_a_neighbour_without_any_band_of_the_stack_is_refused(tmp_path, model):
+    """Bands are matched by name: a neighbouring stack whose bands are named otherwise (another tool's names) could
+    give nothing, so it is refused naming both sets of names instead of filling nothing without a word."""
+    path, _ = model
+    target = _stack(tmp_path, "20230610", holes=[P])
+    other = _stack(tmp_path, "20230608")
+    ds = gdal.Open(other, gdal.GA_Update)
+    for k, name in enumerate(("NDVI", "LST_Day_1km", "LC_Type1")):
+        ds.GetRasterBand(k + 1).SetDescription(name)
+    ds = None
+    out = str(tmp_path / "sm.tif")
+    with pytest.raises(InputError, match=r"^The neighbouring factor stack factors_20230608\.tif has none of the bands "
+                       r"factors_20230610\.tif is read for \(ndvi, lst, landcover\); its bands are NDVI, LST_Day_1km, "
+                       r"LC_Type1\. Temporal filling matches bands by name"):
+        downscale(path, target, out, residual="none", n_jobs=1, neighbours=[other], fill_window_days=3)
+    assert not os.path.exists(out)
+    # one band in common is enough (the others are simply not filled from it)
+    ds = gdal.Open(other, gdal.GA_Update)
+    ds.GetRasterBand(2).SetDescription("lst")
+    ds = None
+    res = downscale(path, target, out, residual="none", n_jobs=1, neighbours=[other], fill_window_days=3)
+    assert res.other_date_factors == {"lst": 1}
