@@ -10,10 +10,10 @@ its conditional mean given what the pixel has: its cell mean plus the deviation 
 observed factors, their *context* (each observed continuous factor's mean over the 3 x 3 window around the pixel:
 less pixel noise such as radar speckle, and the pattern around it; :func:`local_means`) and its land-cover class
 predict (a linear regression of the deviations from the cell means, learnt on the fully observed pixels, per class
-of the first categorical factor: :meth:`GapFiller.learn`). On the bench (bench/GAPS.md, one date) filled pixels
-score 1.04-1.49x the ubRMSD of fully observed ones; the context brought that down by 0.01-0.06 on the five
-grassland scenes (1.32 to 1.26 on `default`, 1.31 to 1.26 on `mixed`) and left the mosaics unchanged (within
-0.01). A pixel where no factor at all was observed gets the prediction of the cell means alone, i.e. the
+of the first categorical factor: :meth:`GapFiller.learn`). On the bench (bench/GAPS.md, one date, the mean of 4
+cloud draws) filled pixels score 1.06-1.43x the ubRMSD of fully observed ones; on one draw the context brought that
+down by 0.01-0.06 on the five grassland scenes (1.32 to 1.26 on `default`, 1.31 to 1.26 on `mixed`) and left the
+mosaics unchanged (within 0.01). A pixel where no factor at all was observed gets the prediction of the cell means alone, i.e. the
 coarse field: after residual correction it carries the cell's SMAP value (smoothly in the smooth mode). That
 path is taken only where the cell has a SMAP value (or, without SMAP, never), so the map never extends beyond
 the coarse field.

@@ -87,6 +87,9 @@ def test_gap_targets_and_table_from_hand_made_results():
     assert "| a | 10 %, 60 % | fill/smooth | 100.00 % | 30.0 % | 0.900 / 0.0200 | 0.800 / 0.0250 | 1.25 |" in table
     assert "| a | 10 %, 60 % | holes | 67.00 % |" in table
     assert "filled ubRMSD at most 1.3 x observed on every scene: no (ratios a 1.25, b 1.30, c 1.35)" in table
+    # a ratio just over the target says so: 3 decimals where 2 would round it onto the target
+    assert gaps.ratio_text(1.304) == "1.304" and gaps.ratio_text(1.3) == "1.30" and gaps.ratio_text(1.296) == "1.30"
+    assert gaps.ratio_text(1.306) == "1.31" and gaps.ratio_text(math.nan) == "n/a"
     assert "off by a 5.0 %, b 5.0 %, c 12.0 %" in table
     # every variant here, tfill/smooth too, has filled 0.025-0.027 against observed 0.02
     assert ("With temporal filling (a series, `tfill/smooth`): filled ubRMSD at most 1.3 x observed on every scene: "
