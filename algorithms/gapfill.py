@@ -13,10 +13,10 @@ predict (a linear regression of the deviations from the cell means, learnt on th
 of the first categorical factor: :meth:`GapFiller.learn`). On the bench (bench/GAPS.md, one date, the mean of 4
 cloud draws) filled pixels score 1.06-1.43x the ubRMSD of fully observed ones; on one draw the context brought that
 down by 0.01-0.06 on the five grassland scenes (1.32 to 1.26 on `default`, 1.31 to 1.26 on `mixed`) and left the
-mosaics unchanged (within 0.01). A pixel where no factor at all was observed gets the prediction of the cell means alone, i.e. the
-coarse field: after residual correction it carries the cell's SMAP value (smoothly in the smooth mode). That
-path is taken only where the cell has a SMAP value (or, without SMAP, never), so the map never extends beyond
-the coarse field.
+mosaics unchanged (within 0.01). A pixel where no factor at all was observed gets the prediction of the cell means
+alone, i.e. the coarse field: after residual correction it carries the cell's SMAP value (smoothly in the smooth
+mode). That path is taken only where the cell has a SMAP value (or, without SMAP, never), so the map never extends
+beyond the coarse field.
 
 Temporal filling (optional, :class:`TemporalFill`): before any of this, a factor missing at a pixel takes its
 value at that pixel on the nearest date within a window of days (the factor stacks of neighbouring dates, bands
