@@ -592,14 +592,21 @@ def _context_scene(speckle):
     return np.stack([sar, lst]).astype(np.float32), truth
 
 
-def _lst_filled(block, with_context):
-    """The LST the gap filler gives the hidden pixels (flat, in row-major order), with or without the context."""
+def _context_filler(block):
+    """A gap filler of the context scene's (vv, lst) block on a 1 km UTM grid with 9 km cells, its cell means solved;
+    and the block's fully observed pixels."""
     fine = Grid(UTM, (400000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), BIG, BIG)
     coarse = Grid(UTM, (400000.0, 9000.0, 0.0, 4600000.0, 0.0, -9000.0), BIG // 9, BIG // 9)
     valid = np.all(np.isfinite(block), axis=0)
     filler = GapFiller(CellIndex(fine, coarse), [FactorSpec("vv"), FactorSpec("lst")], np.ones((10, 10), bool))
     filler.observe(0, block, valid)
     filler.solve()
+    return filler, valid
+
+
+def _lst_filled(block, with_context):
+    """The LST the gap filler gives the hidden pixels (flat, in row-major order), with or without the context."""
+    filler, valid = _context_filler(block)
     context = filler.context(block, 0, BIG) if with_context else None
     filler.learn(0, block, valid, context)
     x, sel, _ = filler.design(0, block, valid, context=context)
@@ -642,12 +649,7 @@ def test_the_context_of_the_pixels_missing_a_factor_alone_is_the_same():
     mask = rng.random((10, 7)) < 0.4
     assert np.array_equal(local_means(v, 1, 10, mask=mask), local_means(v, 1, 10)[:, mask], equal_nan=True)
     assert local_means(v, 1, 10, mask=np.zeros((10, 7), bool)).shape == (2, 0)
-    fine = Grid(UTM, (400000.0, 1000.0, 0.0, 4600000.0, 0.0, -1000.0), BIG, BIG)
-    coarse = Grid(UTM, (400000.0, 9000.0, 0.0, 4600000.0, 0.0, -9000.0), BIG // 9, BIG // 9)
-    valid = np.all(np.isfinite(block), axis=0)
-    filler = GapFiller(CellIndex(fine, coarse), [FactorSpec("vv"), FactorSpec("lst")], np.ones((10, 10), bool))
-    filler.observe(0, block, valid)
-    filler.solve()
+    filler, valid = _context_filler(block)
     full = filler.context(block, 0, BIG)
     filler.learn(0, block, valid, full)
     part = filler.context(block, 0, BIG, ~valid)
