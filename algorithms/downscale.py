@@ -780,8 +780,7 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                              f"are {', '.join(src.bands)}. Temporal filling matches bands by name: give the stacks of "
                              "the other dates with the same band names (smdownscale:align them as this one), or leave "
                              "it out.")
-    for src in temporal.sources if temporal is not None else []:  # their values enter the map: the same units
-        check_factor_units(src.ds, src.path, specs, meta, reader.derived)
+        check_factor_units(src.ds, src.path, specs, meta, reader.derived)  # its values enter the map: the same units
 
     sm = None
     index = None

@@ -306,14 +306,18 @@ def _average(items: list[Any]) -> Any:
     return first
 
 
+def filled_ratio(v: dict[str, Any] | None) -> float:
+    """A variant's ubRMSD of the filled pixels over its fully observed pixels' (NaN where not measured)."""
+    v = v or {}
+    return v["filled_ubrmsd"] / v["observed_ubrmsd"] if v.get("observed_ubrmsd") else math.nan
+
+
 def draw_ratios(result: dict[str, Any]) -> dict[str, float]:
     """One draw's filled-to-observed ubRMSD ratios: the default (``fill``), with temporal filling (``tfill``), a clear
     sky on the same pixels (``clear``) and the default on the pixels missing LST only (``lst_only``)."""
-    def ratio(variant: str) -> float:
-        v = result["variants"].get(variant) or {}
-        return v["filled_ubrmsd"] / v["observed_ubrmsd"] if v.get("observed_ubrmsd") else math.nan
-
-    return {"fill": ratio("fill/smooth"), "tfill": ratio("tfill/smooth"), "clear": ratio("clear/smooth"),
+    v = result["variants"]
+    return {"fill": filled_ratio(v.get("fill/smooth")), "tfill": filled_ratio(v.get("tfill/smooth")),
+            "clear": filled_ratio(v.get("clear/smooth")),
             "lst_only": pattern_ratio(result, "lst") if result.get("patterns") else math.nan}
 
 
@@ -524,7 +528,7 @@ def gap_targets(results: list[dict[str, Any]], default: str = "fill/smooth") -> 
     per = {}
     for g in results:
         d, c = g["variants"][default], g["variants"]["fill/constant"]
-        ratio = d["filled_ubrmsd"] / d["observed_ubrmsd"] if d["observed_ubrmsd"] else math.nan
+        ratio = filled_ratio(d)
         seam_off = abs(d["seam"] - g["truth_seam"]) / g["truth_seam"]
         per[g["scene"]] = {"coverage_100": d["coverage"] >= 1.0 - 1e-9, "filled_ratio": ratio,
                            "filled_ok": ratio <= FILLED_RATIO_TARGET, "seam_off": seam_off,
@@ -556,7 +560,7 @@ def gap_table(results: list[dict[str, Any]]) -> list[str]:
         clouds = ", ".join(f"{100 * c:.0f} %" for c in g["cloud_fractions"])
         for variant in VARIANTS:
             v = g["variants"][variant]
-            ratio = v["filled_ubrmsd"] / v["observed_ubrmsd"] if v["observed_ubrmsd"] else math.nan
+            ratio = filled_ratio(v)
             out.append(f"| {g['scene']} | {clouds} | {variant} | {100 * v['coverage']:.2f} % | "
                        f"{100 * v['filled_share']:.1f} % | {f(v['observed_r'], 3)} / {f(v['observed_ubrmsd'])} | "
                        f"{f(v['filled_r'], 3)} / {f(v['filled_ubrmsd'])} | {f(ratio, 2)} | {f(v['all_ubrmsd'])} | "
@@ -618,10 +622,10 @@ def pattern_table(results: list[dict[str, Any]]) -> list[str]:
                        f"{f(p['fill/smooth']['r'], 3)} / {f(p['fill/smooth']['ubrmsd'])} | "
                        f"{f(pattern_ratio(g, key), 2)} | {f(pattern_ratio(g, key, 'clear/smooth'), 2)} | "
                        f"{f(pattern_ratio(g, key, 'tfill/smooth'), 2)} |")
-        ratio = d["filled_ubrmsd"] / d["observed_ubrmsd"] if d["observed_ubrmsd"] else math.nan
+        ratio = filled_ratio(d)
         c, tv = g["variants"].get("clear/smooth") or {}, g["variants"].get("tfill/smooth") or {}
-        cratio = c["filled_ubrmsd"] / c["observed_ubrmsd"] if c.get("observed_ubrmsd") else math.nan
-        tratio = tv["filled_ubrmsd"] / tv["observed_ubrmsd"] if tv.get("observed_ubrmsd") else math.nan
+        cratio = filled_ratio(c)
+        tratio = filled_ratio(tv)
         out.append(f"| {g['scene']} | any (all filled) | {100 * d['filled_share']:.1f} % | {obs} | "
                    f"{f(d['filled_r'], 3)} / {f(d['filled_ubrmsd'])} | {f(ratio, 2)} | {f(cratio, 2)} | "
                    f"{f(tratio, 2)} |")
@@ -670,8 +674,8 @@ def summary_table(results: list[dict[str, Any]]) -> list[str]:
         v = g["variants"]
         h, d, c, clear = v["holes"], v["fill/smooth"], v["fill/constant"], v["clear/smooth"]
         t, tv = g.get("temporal") or {}, v.get("tfill/smooth") or {}
-        ratio = d["filled_ubrmsd"] / d["observed_ubrmsd"] if d["observed_ubrmsd"] else math.nan
-        tratio = tv["filled_ubrmsd"] / tv["observed_ubrmsd"] if tv and tv.get("observed_ubrmsd") else math.nan
+        ratio = filled_ratio(d)
+        tratio = filled_ratio(tv)
         span, tspan = draw_range(g), draw_range(g, "tfill")
         tdraws = f"; draws {tspan[0]:.2f}–{tspan[1]:.2f}" if tspan else ""
         series = (f"{100 * t['share']:.1f} % | {f(tv['filled_ubrmsd'])} / {f(tv['all_ubrmsd'])} "
