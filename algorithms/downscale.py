@@ -1292,7 +1292,7 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
             raise Canceled()
         for r in filler.learn_rows(row0, nrows):  # only the rows learn uses, with their context's rows
             _, row, context = _read_in_context(reader, filler, r, 1, row0, nrows)
-            filler.learn(r, row, np.all(np.isfinite(row), axis=0), context)
+            filler.learn(r, row, filler.complete(row), context)
         if flush is not None:
             flush(row0, nrows)
     if temporal is not None:  # how well each fill recovers hidden factors, on rows learn did not use
@@ -1301,7 +1301,7 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
                 raise Canceled()
             for r in filler.calibration_rows(row0, nrows):
                 bands, row, context = _read_in_context(reader, filler, r, 1, row0, nrows)  # also for the evidence
-                filler.calibrate(r, row, np.all(np.isfinite(row), axis=0), temporal.evidence(reader, r, 1, bands),
+                filler.calibrate(r, row, filler.complete(row), temporal.evidence(reader, r, 1, bands),
                                  context)
             if flush is not None:
                 flush(row0, nrows)

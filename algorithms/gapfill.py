@@ -290,6 +290,9 @@ class GapFiller:
         self._borrow_acc: CoarseMean | None = None
         #: The neighbouring dates (bits of :attr:`TemporalFill.origin`) that gave the borrowed cell means.
         self._borrow_origin = 0
+        #: Bands observed at no pixel inside the coarse grid (:meth:`solve`, before any borrowing): :meth:`learn` takes
+        #: their deviations as 0, so they neither predict nor are predicted (:meth:`complete`).
+        self.absent = np.zeros(nbands, bool)
 
     def learn_rows(self, row0: int, nrows: int) -> range:
         """The rows of a block :meth:`learn` uses: every :attr:`stride`-th row of the raster.
@@ -429,6 +432,26 @@ class GapFiller:
         """Cell means of every factor band; cells without any observation take the nearest cell's mean."""
         m = self._acc.mean()
         self.means = np.stack([_nearest_fill(b) for b in m]).reshape(m.shape[0], -1)
+        self.absent = ~np.isfinite(self.means).any(axis=1)
+
+    def complete(self, block: np.ndarray) -> np.ndarray:
+        """The pixels :meth:`learn` and :meth:`calibrate` learn from: every factor observed but those the stack misses
+        at every pixel (:attr:`absent`: a date without a radar overpass). Such a factor comes from the neighbouring
+        dates or nowhere; how the other factors deviate from their cell means together is still learnt on that date.
+
+        Parameters
+        ----------
+        block : numpy.ndarray
+            (factors, rows, cols) the factors as read, in ``specs`` order (after :meth:`solve`).
+
+        Returns
+        -------
+        numpy.ndarray
+            (rows, cols) bool.
+        """
+        assert self.means is not None, "solve() must run first"
+        first = np.cumsum([0] + [len(s.classes) if s.kind == CATEGORICAL else 1 for s in self.specs])[:-1]
+        return np.all(np.isfinite(block) | self.absent[first][:, None, None], axis=0)
 
     def empty_bands(self) -> np.ndarray:
         """The factor bands observed at no pixel of the coarse grid (after :meth:`solve`): they have no cell mean.
@@ -515,9 +538,9 @@ class GapFiller:
         return np.full(bands.shape[1], -1)
 
     def learn(self, row0: int, block: np.ndarray, valid: np.ndarray, context: np.ndarray | None = None) -> None:
-        """Accumulate, over a block's fully observed pixels inside the coarse grid (on every :data:`LEARN_STRIDE`-th
-        row of the raster, the same pixels whatever the block size), how the factor bands deviate
-        from their cell means together (after :meth:`solve`, before :meth:`design`), over all pixels and per
+        """Accumulate, over a block's fully observed pixels inside the coarse grid (:meth:`complete`; on every
+        :data:`LEARN_STRIDE`-th row of the raster, the same pixels whatever the block size), how the factor bands
+        deviate from their cell means together (after :meth:`solve`, before :meth:`design`), over all pixels and per
         class of the first categorical factor (land cover).
 
         With these moments a missing factor is filled with its cell mean plus what the pixel's class and
@@ -531,7 +554,7 @@ class GapFiller:
         block : numpy.ndarray
             (factors, rows, cols) the factors as read, in ``specs`` order.
         valid : numpy.ndarray
-            (rows, cols) the pixels where every factor is known.
+            (rows, cols) the pixels where every factor is known but those :attr:`absent` (:meth:`complete`).
         context : numpy.ndarray or None
             (bands, rows, cols) the pixels' context (:meth:`context`): the missing factors are then also regressed
             on the context of the observed ones. None: on the pixels' own values alone. Every call, and
@@ -551,6 +574,7 @@ class GapFiller:
             return
         bands = np.concatenate([b for b, _ in parts], axis=1)
         d = np.concatenate([z for _, z in parts], axis=1)
+        d[np.tile(self.absent, d.shape[0] // self.absent.size)] = 0.0  # (and their context's): no covariance
         ok = np.all(np.isfinite(d), axis=0)
         d, strata = d[:, ok], self._strata(bands[:, ok])
         for key, m in [(None, np.ones(d.shape[1], bool))] + [(int(k), strata == k) for k in np.unique(strata)
@@ -585,7 +609,7 @@ class GapFiller:
         block : numpy.ndarray
             (factors, rows, cols) the factors as read, in ``specs`` order.
         valid : numpy.ndarray
-            (rows, cols) the pixels where every factor is known.
+            (rows, cols) the pixels where every factor is known but those :attr:`absent` (:meth:`complete`).
         evidence : numpy.ndarray
             (factors, rows, cols) the factors from the neighbouring dates, NaN where they have none.
         context : numpy.ndarray or None

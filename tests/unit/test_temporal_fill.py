@@ -922,6 +922,59 @@ def test_a_date_missing_a_factor_everywhere_leaves_no_hole_where_its_neighbour_m
     assert res.other_dates == ["2023-06-08"]
 
 
+def test_a_date_without_radar_still_fills_its_cloud_gaps_from_its_other_factors(tmp_path):
+    """A date without a radar overpass (SAR missing at every pixel, taken from the neighbouring date) has no pixel with
+    every factor observed. Its LST cloud gaps are still filled from what the pixels have: how LST deviates from its
+    cell mean with NDVI is learnt on the pixels observing every factor but SAR, and the neighbour's LST (here a
+    pattern unrelated to the date's) is weighed against that fill on those pixels."""
+    rng = np.random.default_rng(5)
+    factors = [{"name": "ndvi", "kind": "continuous", "classes": []},
+               {"name": "lst", "kind": "continuous", "classes": []},
+               {"name": "sar", "kind": "continuous", "classes": []},
+               {"name": "landcover", "kind": "categorical", "classes": [10, 20]}]
+    x = np.column_stack([rng.uniform(0.05, 0.85, 6000), rng.uniform(280, 320, 6000), rng.uniform(-20, -5, 6000),
+                         rng.integers(0, 2, 6000)])
+    x = np.column_stack([x, 1.0 - x[:, 3]])
+    est = DecisionTreeRegressor(random_state=0, max_leaf_nodes=2000).fit(x, 0.3 - 0.01 * (x[:, 1] - 300.0)
+                                                                         + 0.002 * x[:, 2])
+    path = str(tmp_path / "sm.smdmodel")
+    model_io.save_model(path, est, {"features": ["ndvi", "lst", "sar", "landcover=10", "landcover=20"],
+                                    "factors": factors, "model_type": "cart", "units": "m3/m3"})
+    ndvi = rng.uniform(0.1, 0.8, (H, W))
+    lc = rng.choice([10.0, 20.0], (H, W))
+    lst = 300.0 - 30.0 * (ndvi - 0.45) + rng.normal(0.0, 0.3, (H, W))  # greener, cooler
+    cloud = rng.uniform(size=(H, W)) < 0.3
+    target = str(tmp_path / "factors_20230610.tif")
+    write_raster(target, FINE, np.stack([ndvi, np.where(cloud, np.nan, lst), np.full((H, W), np.nan), lc]),
+                 names=["ndvi", "lst", "sar", "landcover"], kinds=["continuous"] * 3 + ["categorical"])
+    sar = rng.uniform(-15, -8, (H, W))
+    near = str(tmp_path / "factors_20230608.tif")
+    write_raster(near, FINE, np.stack([ndvi, 295.0 + rng.normal(0.0, 6.0, (H, W)), sar, lc]),
+                 names=["ndvi", "lst", "sar", "landcover"], kinds=["continuous"] * 3 + ["categorical"])
+    smap = str(tmp_path / "smap_20230610.tif")
+    write_raster(smap, COARSE, np.full((3, 4), 0.25))
+    out, qual = str(tmp_path / "sm.tif"), str(tmp_path / "q.tif")
+    downscale(path, target, out, coarse_sm=smap, residual="none", quality=qual, n_jobs=1, neighbours=[near],
+              fill_window_days=12, clip=(-5, 5))
+    got = read_all(out)[0]
+    assert (gdal.Open(qual).ReadAsArray() == FROM_OTHER_DATE).all()  # SAR from the neighbour everywhere
+
+    def predicted(lst_values):
+        z = np.column_stack([ndvi[cloud], lst_values, sar[cloud], lc[cloud] == 10, lc[cloud] == 20])
+        return est.predict(z.astype(np.float32))
+
+    truth = predicted(lst[cloud])
+    np.testing.assert_allclose(got[~cloud], est.predict(np.column_stack(
+        [ndvi[~cloud], lst[~cloud], sar[~cloud], lc[~cloud] == 10, lc[~cloud] == 20]).astype(np.float32)), atol=1e-6)
+    err = np.sqrt(np.mean((got[cloud] - truth) ** 2))
+    # the cell mean of LST alone (what the gaps took before): NDVI's 6 K of LST deviation lost
+    means = np.array([[np.nanmean(np.where(cloud, np.nan, lst)[i:i + 9, j:j + 9]) for j in range(0, W, 9)]
+                      for i in range(0, H, 9)])
+    cell = np.sqrt(np.mean((predicted(np.kron(means, np.ones((9, 9)))[cloud]) - truth) ** 2))
+    assert cell > 0.04, cell
+    assert err < 0.25 * cell, (err, cell)
+
+
 @pytest.mark.bad_input("downscale: neighbouring stack without any of the stack's band names")
 def test_a_neighbour_without_any_band_of_the_stack_is_refused(tmp_path, model):
     """Bands are matched by name: a neighbouring stack whose bands are named otherwise (another tool's names) could
