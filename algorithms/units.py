@@ -83,7 +83,14 @@ FACTOR_NAMES = frozenset({"landcover", "elevation", "slope", "aspect", "precipit
                           "vv", "vh", "vv_minus_vh", "s1_angle", "albedo", "albedo_landsat", "sand", "clay",
                           "lst_diff", "tvdi", "dem"})
 
-_LST_RE = re.compile(r"(?<![a-z])(lst(?![a-z])|land_surface_temp)|地表温度")
+#: Temperature factors (checked as LST: Kelvin or degrees Celsius, no 0 K fill): LST by any name, and the other
+#: temperatures products give ('ST_B10' of Landsat Collection 2, 'surface_temp' of SMAP L4, ERA5's 'skin_temperature'
+#: and 'temperature_2m', GLDAS's 'AvgSurfT_inst'); not 'temporal'.
+_LST_RE = re.compile(r"(?<![a-z])(lst(?![a-z])|land_surface_temp|surface_temp|skin_temp|temperature|temp(?![a-z])"
+                     r"|st_b(?:10|6)(?![0-9])|avgsurft)|地表温度|温度")
+#: Landsat Collection 2 Level-2 surface temperature ('ST_B10', 'ST_B6') as stored: Kelvin = DN x scale + offset.
+LANDSAT_ST_SCALE, LANDSAT_ST_OFFSET = 0.00341802, 149.0
+_LANDSAT_ST_RE = re.compile(r"(?<![a-z])st_b(?:10|6)(?![0-9])")
 
 _INDEX_RE = re.compile(r"(?<![a-z])(" + "|".join(sorted(INDEX_TOKENS, key=len, reverse=True)) + r")(?![a-z])")
 
@@ -478,10 +485,12 @@ def is_index(name: str) -> bool:
 
 
 def is_lst(name: str) -> bool:
-    """True for a land surface temperature factor, not for differences ('lst_diff').
+    """True for a land surface temperature factor, or another temperature, not for differences ('lst_diff').
 
     'lst' as a token anywhere in the name ('lst_day', 'LST_Day_1km', 'MOD11A1.LST_Day_1km' as a MODIS file's name
-    gives it, 'landsat_lst'), 'land_surface_temperature' or 地表温度.
+    gives it, 'landsat_lst'), 'land_surface_temperature' or 地表温度; and other temperatures, whose units are checked
+    alike: 'ST_B10' (Landsat), 'surface_temp' (SMAP L4), 'skin_temperature', 'temperature_2m', 'AvgSurfT_inst', 'temp'
+    as a token, 温度.
 
     Parameters
     ----------
@@ -639,6 +648,10 @@ def check_lst_factor(name: str, values: np.ndarray, path: str, trained: Any) -> 
     if model_unit is not None and given is None:
         scaled = (" MODIS stores LST as integers x 50: multiply the band by 0.02 to get Kelvin."
                   if 5000.0 <= median <= 20000.0 else "")
+        if _LANDSAT_ST_RE.search(name.lower()) and 20000.0 <= median <= 65535.0:
+            scaled = (f" Landsat Collection 2 stores surface temperature as integers: Kelvin = band x "
+                      f"{LANDSAT_ST_SCALE} + {LANDSAT_ST_OFFSET:.0f} (here a median of "
+                      f"{_num(median * LANDSAT_ST_SCALE + LANDSAT_ST_OFFSET)} K).")
         raise InputError(
             f"The factor {name} in {os.path.basename(path)} holds {_summary(v)}, which is neither Kelvin nor "
             f"degrees Celsius, but the model was trained on {name} in {units[model_unit]} (training range "

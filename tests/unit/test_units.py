@@ -143,7 +143,12 @@ def test_index_names(name, index):
                                       # named after MODIS / Landsat files, or in Chinese
                                       ("MOD11A1.LST_Day_1km", True), ("MYD11A2_LST_Night_1km", True),
                                       ("landsat_lst", True), ("land_surface_temperature", True), ("地表温度", True),
-                                      ("MOD11A1.LST_diff", False), ("blst", False), ("lstm_output", False)])
+                                      ("MOD11A1.LST_diff", False), ("blst", False), ("lstm_output", False),
+                                      # other temperatures, whose units are checked alike
+                                      ("ST_B10", True), ("LC08_ST_B10", True), ("ST_B6", True), ("ST_B1", False),
+                                      ("surface_temp", True), ("skin_temperature", True), ("temperature_2m", True),
+                                      ("AvgSurfT_inst", True), ("temp_day", True), ("土壤温度", True),
+                                      ("temporal_mean", False), ("temperature_range", False), ("st_b100", False)])
 def test_lst_names(name, lst):
     assert units.is_lst(name) is lst
 
@@ -216,6 +221,20 @@ def test_lst_as_raw_modis_integers_for_a_kelvin_model():
                                          r"MODIS stores LST as integers x 50: multiply the band by 0\.02"):
         units.check_lst_factor("lst_day", np.linspace(14000.0, 16000.0, 100), "/d/factors_20230601.tif",
                                [285.2, 318.4])
+
+
+def test_landsat_surface_temperature_as_stored_for_a_kelvin_model():
+    with pytest.raises(InputError, match=r"The factor ST_B10 in factors_20230601\.tif holds .*, which is neither "
+                                         r"Kelvin nor degrees Celsius, but the model was trained on ST_B10 in "
+                                         r"Kelvin .* Landsat Collection 2 stores surface temperature as integers: "
+                                         r"Kelvin = band x 0\.00341802 \+ 149 \(here a median of 299 K\)\."):
+        units.check_lst_factor("ST_B10", np.linspace(42000.0, 46000.0, 101), "/d/factors_20230601.tif",
+                               [285.2, 318.4])
+    # in Kelvin it passes; in degrees Celsius for a Kelvin model it is refused as any LST
+    units.check_lst_factor("ST_B10", np.linspace(290.0, 310.0, 101), "f.tif", [285.2, 318.4])
+    with pytest.raises(InputError, match=r"ST_B10 .* which is in degrees Celsius, but the model was trained on "
+                                         r"ST_B10 in Kelvin"):
+        units.check_lst_factor("ST_B10", np.linspace(17.0, 37.0, 101), "f.tif", [285.2, 318.4])
 
 
 # -- through the algorithms -------------------------------------------------------------------------
