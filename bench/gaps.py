@@ -21,7 +21,10 @@ scenes and 0.33 on the mosaics):
 * ``tfill/smooth``: as ``fill/smooth``, with temporal filling (a missing factor's value on the nearest other
   date within :data:`TEMPORAL_WINDOW_DAYS` days where the pixel is clear, moved to the date's level, weighed
   against the gap filling's own by how well each recovers factors hidden at observed pixels; the scenes' dates
-  are 8 or 12 days apart, so every date has a neighbour).
+  are 8 or 12 days apart, so every date has a neighbour);
+* ``noradar/tfill``: as ``tfill/smooth`` on a date without a radar overpass: the radar bands (``vv``, ``vh``)
+  missing at every pixel of the date being mapped (its neighbours keep theirs), so no pixel observes every factor;
+  the radar comes from the neighbouring dates and the cloud gaps are filled from what the pixels have.
 
 Per scene: coverage (share of the pixels with a known truth, in cells with a SMAP value, that got a
 value), R / ubRMSD (m3/m3) on the fully observed pixels and on the filled ones (quality 2 and 3),
@@ -66,6 +69,8 @@ CLOUD_FRACTIONS = (0.1, 0.35, 0.6, 0.2)
 NDVI_SHARE = 1.0 / 3.0
 LST_BANDS = ("lst_day", "lst_night")
 NDVI_BANDS = ("ndvi",)
+#: The radar bands ``noradar/tfill`` removes from the date being mapped.
+SAR_BANDS = ("vv", "vh")
 #: Correlation length of the cloud field (1 km pixels).
 CLOUD_SIGMA = 6.0
 #: Cloud masks drawn per scene: each draw lays its own masks (seeds :data:`DRAW_SEED_STEP` apart) and trains its own
@@ -85,7 +90,7 @@ TEMPORAL_TIE = 0.01
 RUNS = (("holes", "cloudy", "constant", None), ("fill-cell/smooth", "cloudy", "smooth", "cell"),
         ("fill/constant", "cloudy", "constant", "bilinear"), ("fill/smooth", "cloudy", "smooth", "bilinear"),
         ("clear/constant", "clear", "constant", "bilinear"), ("clear/smooth", "clear", "smooth", "bilinear"),
-        ("tfill/smooth", "cloudy", "smooth", "bilinear"))
+        ("tfill/smooth", "cloudy", "smooth", "bilinear"), ("noradar/tfill", "noradar", "smooth", "bilinear"))
 #: The patterns of missing factors the filled pixels are split by (key, label), from the cloudy stack: an LST band
 #: missing with NDVI and every other band present; LST and NDVI missing with every other band present; anything else
 #: (reported only where there is some).
@@ -93,9 +98,9 @@ PATTERNS = (("lst", "LST only"), ("lst_ndvi", "LST and NDVI"), ("other", "other"
 #: The runs scored per pattern of missing factors.
 PATTERN_VARIANTS = ("fill/smooth", "tfill/smooth", "clear/smooth")
 VARIANTS = ("holes", "holes+bilinear", "fill-cell/smooth", "fill/constant", "fill/smooth", "clear/constant",
-            "clear/smooth", "tfill/smooth")
+            "clear/smooth", "tfill/smooth", "noradar/tfill")
 #: Runs with temporal filling: variant -> window (days).
-TEMPORAL = {"tfill/smooth": TEMPORAL_WINDOW_DAYS}
+TEMPORAL = {"tfill/smooth": TEMPORAL_WINDOW_DAYS, "noradar/tfill": TEMPORAL_WINDOW_DAYS}
 
 
 def cloud_mask(shape: tuple[int, int], fraction: float, seed: int) -> np.ndarray:
@@ -358,6 +363,27 @@ def gap_scene(prep: Any, train: Any, log: Any = print, figure_path: str | None =
     return result
 
 
+def radarless(stack: str, folder: str) -> str:
+    """A copy of ``stack`` in ``folder`` with its radar bands (:data:`SAR_BANDS`) missing at every pixel (cached)."""
+    from smdownscale.algorithms import raster
+
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, os.path.basename(stack))
+    if os.path.exists(path) and os.path.getmtime(path) >= os.path.getmtime(stack):
+        return path
+    ds = raster.open_raster(stack)
+    names, kinds = raster.band_names(ds, stack), raster.band_kinds(ds)
+    ds = None
+    data = raster.read_all(stack)
+    for b, n in enumerate(names):
+        if n in SAR_BANDS:
+            data[b] = np.nan
+    tmp = path + ".part.tif"
+    raster.write_raster(tmp, raster.Grid.from_path(stack), data, names=names, kinds=kinds)
+    os.replace(tmp, path)
+    return path
+
+
 def _gap_draw(prep: Any, train: Any, draw: int, figure_path: str | None) -> dict[str, Any]:
     """:func:`gap_scene` on the cloud masks of one draw."""
     from smdownscale.algorithms import raster
@@ -386,7 +412,8 @@ def _gap_draw(prep: Any, train: Any, draw: int, figure_path: str | None) -> dict
             path = os.path.join(work, f"sm_{t}.tif")
             qpath = os.path.join(work, f"q_{t}.tif")
             window = TEMPORAL.get(variant, 0)
-            downscale(model, stack if which == "cloudy" else prep.stacks[t], path, coarse_sm=prep.smap[t],
+            source = {"cloudy": stack, "clear": prep.stacks[t]}.get(which) or radarless(stack, work)
+            downscale(model, source, path, coarse_sm=prep.smap[t],
                       residual=residual, n_jobs=2, fill_gaps=fill is not None, fill_method=fill or "bilinear",
                       quality=qpath, neighbours=[s for s in stacks if s != stack] if window else None,
                       fill_window_days=window)
@@ -591,6 +618,18 @@ def gap_table(results: list[dict[str, Any]]) -> list[str]:
         out += ["", f"With temporal filling (a series, `tfill/smooth`): filled ubRMSD at most {FILLED_RATIO_TARGET} x "
                 f"observed on every scene: {'yes' if ts['filled_ok'] else 'no'} (ratios "
                 + ", ".join(f"{k} {ratio_text(v['filled_ratio'])}" for k, v in ts["per_scene"].items()) + ")."]
+    if all("noradar/tfill" in g["variants"] for g in results):
+        nr = gap_targets(results, "noradar/tfill")
+        out += ["", "A date without a radar overpass (`noradar/tfill`: the radar from the neighbouring dates, the "
+                "cloud gaps filled from what the pixels have): ubRMSD observed / filled, against `tfill/smooth` with "
+                "the radar: " + ", ".join(
+                    f"{g['scene']} {g['variants']['noradar/tfill']['observed_ubrmsd']:.4f} / "
+                    f"{g['variants']['noradar/tfill']['filled_ubrmsd']:.4f} "
+                    f"({g['variants']['tfill/smooth']['observed_ubrmsd']:.4f} / "
+                    f"{g['variants']['tfill/smooth']['filled_ubrmsd']:.4f})" for g in results)
+                + f"; filled at most {FILLED_RATIO_TARGET} x observed on every scene: "
+                f"{'yes' if nr['filled_ok'] else 'no'} (ratios "
+                + ", ".join(f"{k} {ratio_text(v['filled_ratio'])}" for k, v in nr["per_scene"].items()) + ")."]
     return out + temporal_table(results) + summary_table(results)
 
 
