@@ -306,6 +306,9 @@ class StackReader:
         #: Optional (len(raw_names),) bool: set it to zeros and every :meth:`read_raw` marks the bands it found missing
         #: at some pixel (before :attr:`fill`), so one pass over the stack tells which bands have gaps.
         self.missing: np.ndarray | None = None
+        #: Optional class codes per categorical band name (a model's classes): every :meth:`read_raw` reads a code
+        #: outside them as missing, before :attr:`missing` and again after :attr:`fill` (a neighbouring date's copy).
+        self.classes: dict[str, Sequence[int]] = {}
         self.kinds = ["continuous" if n in self.derived else
                       ("categorical" if all_kinds[bands.index(n)] == "categorical" else "continuous")
                       for n in self.names]
@@ -377,11 +380,23 @@ class StackReader:
             (len(raw_names), nrows, width), NaN for nodata; None when no band is read.
         """
         raw = raster.read_block(self.ds, row0, nrows, self._bands, dtype) if self._bands else None
+        self._unseen_as_missing(raw)
         if raw is not None and self.missing is not None:
             self.missing |= np.isnan(raw).any(axis=(1, 2))
         if raw is not None and self.fill is not None:
             self.fill(row0, nrows, self._wanted, raw)
+            self._unseen_as_missing(raw)
         return raw
+
+    def _unseen_as_missing(self, raw: np.ndarray | None) -> None:
+        """Set the codes of categorical bands outside :attr:`classes` to NaN, in place."""
+        for name, classes in self.classes.items():
+            k = self._pos.get(name)
+            if raw is None or k is None:
+                continue
+            band = raw[k]
+            ok = np.isfinite(band)
+            band[ok & ~np.isin(np.rint(np.where(ok, band, 0)), np.asarray(classes, dtype=np.float64))] = np.nan
 
     def derive(self, raw: np.ndarray | None, nrows: int, dtype: type = np.float32) -> np.ndarray:
         """The named factors of a block from its raw bands (:meth:`read_raw`): the direct ones copied, the derived

@@ -43,7 +43,7 @@ from .aggregate import CellIndex
 from .dates import date_from_name
 from .derived import StackReader
 from .errors import Canceled, InputError, ModelFileError
-from .features import FactorSpec, feature_names, fine_design
+from .features import CATEGORICAL, FactorSpec, feature_names, fine_design
 from .gapfill import (
     ALL_FACTORS,
     COARSE_ONLY,
@@ -540,10 +540,10 @@ def _check_classes(spec: FactorSpec, values: np.ndarray, stack_path: str) -> str
         detail = f" and {found_codes.size - 12} more" if found_codes.size > 12 else ""
         message = (f"The land cover factor {spec.name} in {os.path.basename(stack_path)} has {_share(share)} % of its "
                    f"pixels in classes the model was not trained on: {each}{detail}; the model knows the classes "
-                   f"{known}. Those pixels are predicted as belonging to none of the model's classes (every class "
-                   "fraction 0), a case the model never saw, so their estimates are less reliable. Align the land "
-                   "cover the model was trained with into the stack, or retrain the model on data holding these "
-                   "classes.")
+                   f"{known}. Those pixels are read as missing land cover (a nodata code such as ESA WorldCover's 0 "
+                   "is one): with gap filling they take the class fractions of their coarse cell and are coded "
+                   "'missing factors filled', without it they stay empty. If these are real classes, align the land "
+                   "cover the model was trained with into the stack, or retrain the model on data holding them.")
         return message
     found = ", ".join(f"{int(c)}" for c in found_codes[:12])
     raise InputError(
@@ -765,6 +765,9 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
     # factors by band name; derived factors the model uses (lst_diff, tvdi, ...) are computed from the stack
     reader = StackReader(ds, [s.name for s in specs], stack_path, is_canceled)
     stack_warnings = check_factor_units(ds, stack_path, specs, meta, reader.derived)
+    # a land cover code the model never saw (a nodata code such as ESA WorldCover's 0, another legend's class) has no
+    # class to put the pixel in: it is read as missing land cover, which gap filling takes from the cell's fractions
+    reader.classes = {s.name: s.classes for s in specs if s.kind == CATEGORICAL and s.classes}
     day = date_from_name(stack_path)
     # the date being filled: the stack's, else that of the SMAP raster of the same date (e.g. a temporary stack)
     temporal = TemporalFill(stack_path, grid, neighbours, fill_window_days,

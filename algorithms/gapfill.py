@@ -394,9 +394,9 @@ class GapFiller:
         out = []
         for k, spec in enumerate(self.specs):
             v = block[k]
-            if spec.kind == CATEGORICAL:
-                ok = np.isfinite(v)
-                codes = np.rint(np.where(ok, v, -1)).astype(np.int64)
+            if spec.kind == CATEGORICAL:  # a code outside the classes (a neighbour's unseen class): missing
+                codes = np.rint(np.where(np.isfinite(v), v, -1)).astype(np.int64)
+                ok = np.isfinite(v) & np.isin(codes, np.asarray(spec.classes, dtype=np.int64))
                 for c in spec.classes:
                     out.append(np.where(ok, (codes == c).astype(np.float32), np.nan))
             else:

@@ -13,6 +13,7 @@ from osgeo import gdal, osr
 from smdownscale.algorithms import align, model_io, units
 from smdownscale.algorithms.downscale import check_factor_units, check_resolution, downscale
 from smdownscale.algorithms.errors import InputError
+from smdownscale.algorithms.gapfill import FILLED
 from smdownscale.algorithms.raster import (
     Grid,
     describe_resolution,
@@ -193,12 +194,55 @@ def test_downscale_warns_of_a_minority_of_unseen_land_cover_classes(trained, tmp
     assert 10 < total < 50
     expected = (f"The land cover factor landcover in factors_20230601.tif has {total:.0f} % of its pixels in classes "
                 f"the model was not trained on: 40 ({share[40.0]:.1f} %), 50 ({share[50.0]:.1f} %); the model knows "
-                "the classes 10, 20, 30. Those pixels are predicted as belonging to none of the model's classes (every "
-                "class fraction 0), a case the model never saw, so their estimates are less reliable. Align the land "
-                "cover the model was trained with into the stack, or retrain the model on data holding these classes.")
+                "the classes 10, 20, 30. Those pixels are read as missing land cover (a nodata code such as ESA "
+                "WorldCover's 0 is one): with gap filling they take the class fractions of their coarse cell and are "
+                "coded 'missing factors filled', without it they stay empty. If these are real classes, align the "
+                "land cover the model was trained with into the stack, or retrain the model on data holding them.")
     assert res.warnings == [expected]
     # the stack as trained: no warning
     assert downscale(model, scene["stacks"][2], str(tmp_path / "sm2.tif"), scene["sm"][2]).warnings == []
+
+
+def test_unseen_land_cover_codes_are_filled_as_missing_land_cover(trained, tmp_path):
+    """Code 0, the nodata of ESA WorldCover and CCI (e.g. masked pixels exported without a nodata value), in a model
+    trained on classes 10-30: those pixels are mapped exactly as if their land cover were nodata, the class fractions
+    of their cell standing in (coded 'missing factors filled'), not as a pixel of none of the classes; without gap
+    filling they stay empty, as any pixel missing a factor."""
+    scene, model, _ = trained
+    stack = read_all(scene["stacks"][0], dtype=np.float64)
+    lc = stack[2]
+    zero = np.zeros(lc.shape, bool)
+    zero[5:9, 3:30] = True
+    zero &= np.isfinite(lc)
+    lc[zero] = 0.0
+    coded = write_raster(str(tmp_path / "zero" / "factors_20230601.tif"), scene["fine"], stack, names=NAMES,
+                         kinds=KINDS)
+    lc[zero] = np.nan
+    nodata = write_raster(str(tmp_path / "nan" / "factors_20230601.tif"), scene["fine"], stack, names=NAMES,
+                          kinds=KINDS)
+    runs = {}
+    for label, path in (("zero", coded), ("nan", nodata)):
+        out, q = str(tmp_path / f"sm_{label}.tif"), str(tmp_path / f"q_{label}.tif")
+        res = downscale(model, path, out, scene["sm"][0], quality=q)
+        runs[label] = (read_all(out, dtype=np.float64)[0], read_all(q)[0], res)
+    (got, quality, res), (want, want_q, _) = runs["zero"], runs["nan"]
+    assert zero.sum() > 50 and np.isfinite(got[zero]).all()
+    np.testing.assert_array_equal(quality, want_q)
+    assert (quality[zero] == FILLED).all()
+    np.testing.assert_allclose(got, want, atol=1e-7, equal_nan=True)
+    assert len(res.warnings) == 1 and "0 (" in res.warnings[0]
+    # a neighbouring date with the same code there gives no class either (its code is no class of the model)
+    other = read_all(scene["stacks"][1], dtype=np.float64)
+    other[2][zero] = 0.0
+    near = write_raster(str(tmp_path / "near" / os.path.basename(scene["stacks"][1])), scene["fine"], other,
+                        names=NAMES, kinds=KINDS)
+    out, q = str(tmp_path / "sm_near.tif"), str(tmp_path / "q_near.tif")
+    downscale(model, coded, out, scene["sm"][0], quality=q, neighbours=[near], fill_window_days=366)
+    assert (read_all(q)[0][zero] == FILLED).all() and np.isfinite(read_all(out)[0][zero]).all()
+    # without gap filling: empty, as a pixel whose land cover is nodata
+    before = downscale(model, coded, str(tmp_path / "sm_off.tif"), scene["sm"][0], fill_gaps=False)
+    off = read_all(str(tmp_path / "sm_off.tif"), dtype=np.float64)[0]
+    assert np.isnan(off[zero]).all() and before.n_valid == int(np.isfinite(off).sum())
 
 
 def test_a_class_only_where_the_other_factors_are_masked_is_no_unseen_class(trained, tmp_path):
