@@ -83,11 +83,15 @@ FACTOR_NAMES = frozenset({"landcover", "elevation", "slope", "aspect", "precipit
                           "vv", "vh", "vv_minus_vh", "s1_angle", "albedo", "albedo_landsat", "sand", "clay",
                           "lst_diff", "tvdi", "dem"})
 
-#: Temperature factors (checked as LST: Kelvin or degrees Celsius, no 0 K fill): LST by any name, and the other
-#: temperatures products give ('ST_B10' of Landsat Collection 2, 'surface_temp' of SMAP L4, ERA5's 'skin_temperature'
-#: and 'temperature_2m', GLDAS's 'AvgSurfT_inst'); not 'temporal'.
-_LST_RE = re.compile(r"(?<![a-z])(lst(?![a-z])|land_surface_temp|surface_temp|skin_temp|temperature|temp(?![a-z])"
-                     r"|st_b(?:10|6)(?![0-9])|avgsurft)|地表温度|温度")
+#: Temperature factors (checked as LST: Kelvin or degrees Celsius, no 0 K fill): LST by any name, and the surface,
+#: skin, soil and air temperatures products give ('ST_B10' of Landsat Collection 2, 'surface_temp' of SMAP L4, ERA5's
+#: 'skin_temperature', 'soil_temperature_level_1' and 'temperature_2m', GLDAS's 'AvgSurfT_inst'), by name only: a
+#: bare 'temperature' or 'temp' may be anything (degree-days, an anomaly, 'temporary').
+_LST_RE = re.compile(r"(?<![a-z])(lst(?![a-z])|land_surface_temp|surface_temp|skin_temp|soil_temp|temperature_2m"
+                     r"|st_b(?:10|6)(?![0-9a-z])|avgsurft)|地表温度|地温")
+#: Names of differences and statistics of a temperature, which are not temperatures themselves.
+_NOT_A_TEMPERATURE = re.compile(r"diff|delta|range|anomaly|trend|accum|(?<![a-z])(std|sum)(?![a-z])"
+                                r"|差|距平|指数|积")
 #: Landsat Collection 2 Level-2 surface temperature ('ST_B10', 'ST_B6') as stored: Kelvin = DN x scale + offset.
 LANDSAT_ST_SCALE, LANDSAT_ST_OFFSET = 0.00341802, 149.0
 _LANDSAT_ST_RE = re.compile(r"(?<![a-z])st_b(?:10|6)(?![0-9])")
@@ -488,9 +492,10 @@ def is_lst(name: str) -> bool:
     """True for a land surface temperature factor, or another temperature, not for differences ('lst_diff').
 
     'lst' as a token anywhere in the name ('lst_day', 'LST_Day_1km', 'MOD11A1.LST_Day_1km' as a MODIS file's name
-    gives it, 'landsat_lst'), 'land_surface_temperature' or 地表温度; and other temperatures, whose units are checked
-    alike: 'ST_B10' (Landsat), 'surface_temp' (SMAP L4), 'skin_temperature', 'temperature_2m', 'AvgSurfT_inst', 'temp'
-    as a token, 温度.
+    gives it, 'landsat_lst'), 'land_surface_temperature' or 地表温度; and other temperatures products name, whose units
+    are checked alike: 'ST_B10' (Landsat), 'surface_temp' (SMAP L4), 'skin_temperature', 'soil_temperature_level_1',
+    'temperature_2m', 'AvgSurfT_inst', 地温. Not differences or statistics of one ('lst_diff', 'temperature_2m_std',
+    昼夜温差).
 
     Parameters
     ----------
@@ -503,7 +508,7 @@ def is_lst(name: str) -> bool:
         True when it names a land surface temperature.
     """
     low = name.lower()
-    return bool(_LST_RE.search(low)) and "diff" not in low and "delta" not in low and "range" not in low
+    return bool(_LST_RE.search(low)) and not _NOT_A_TEMPERATURE.search(low)
 
 
 def check_index_factor(name: str, values: np.ndarray, path: str) -> None:

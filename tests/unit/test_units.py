@@ -147,8 +147,12 @@ def test_index_names(name, index):
                                       # other temperatures, whose units are checked alike
                                       ("ST_B10", True), ("LC08_ST_B10", True), ("ST_B6", True), ("ST_B1", False),
                                       ("surface_temp", True), ("skin_temperature", True), ("temperature_2m", True),
-                                      ("AvgSurfT_inst", True), ("temp_day", True), ("土壤温度", True),
-                                      ("temporal_mean", False), ("temperature_range", False), ("st_b100", False)])
+                                      ("AvgSurfT_inst", True), ("soil_temperature_level_1", True), ("地温", True),
+                                      ("temporal_mean", False), ("temperature_2m_range", False), ("st_b100", False),
+                                      ("st_b10x", False), ("temp", False), ("accumulated_temperature", False),
+                                      ("temp_anomaly", False), ("temperature_2m_std", False), ("lst_sum", False),
+                                      ("lst_summer", True),
+                                      ("昼夜地表温度差", False), ("温度植被干旱指数", False)])
 def test_lst_names(name, lst):
     assert units.is_lst(name) is lst
 
