@@ -489,10 +489,14 @@ def check_factor_units(ds: Any, stack_path: str, specs: list[FactorSpec], meta: 
     if file_key is not None and key in passed:
         return list(passed[key])
     # every factor read from the stack (one read for all): a class counts where all of them are observed, as in
-    # training, so water whose NDVI or LST is always masked is no unseen class
+    # training, so water whose NDVI or LST is always masked is no unseen class; a factor missing at every pixel (the
+    # radar of a date without an overpass, taken from the neighbouring dates) is left out of that
     present = [spec for spec in specs if spec.name not in derived and spec.name in bands]
     read = sample_bands(ds, [bands.index(spec.name) + 1 for spec in present])
-    observed = np.all(np.isfinite(np.stack(read)), axis=0) if read else None
+    observed = None
+    if read:
+        has = np.isfinite(np.stack(read))
+        observed = np.all(has | ~has.any(axis=tuple(range(1, has.ndim)), keepdims=True), axis=0)
     checked = [(spec, values) for spec, values in zip(present, read) if (
         spec.kind == "categorical" or is_index(spec.name) or is_lst(spec.name) or spec.name in summary)]
     warnings: list[str] = []
@@ -1290,14 +1294,18 @@ def _fill_gaps(filler: GapFiller, reader: StackReader, predictor: inference.Pred
             if flush is not None:
                 flush(row0, nrows)
         filler.solve_borrowed()
-    for row0, nrows in filler.blocks:  # how factors co-vary in their cells: fully observed pixels of the learn rows
-        if is_canceled():
-            raise Canceled()
-        for r in filler.learn_rows(row0, nrows):  # only the rows learn uses, with their context's rows
-            _, row, context = _read_in_context(reader, filler, r, 1, row0, nrows)
-            filler.learn(r, row, filler.complete(row), context)
-        if flush is not None:
-            flush(row0, nrows)
+    while True:  # how factors co-vary in their cells: fully observed pixels of the learn rows
+        for row0, nrows in filler.blocks:
+            if is_canceled():
+                raise Canceled()
+            for r in filler.learn_rows(row0, nrows):  # only the rows learn uses, with their context's rows
+                _, row, context = _read_in_context(reader, filler, r, 1, row0, nrows)
+                filler.learn(r, row, filler.complete(row), context)
+            if flush is not None:
+                flush(row0, nrows)
+        # too few pixels with every factor (a band observed at a few pixels only): learn again without that band
+        if filler.learnt() or not filler.leave_out_sparsest():
+            break
     if temporal is not None:  # how well each fill recovers hidden factors, on rows learn did not use
         for row0, nrows in filler.blocks:
             if is_canceled():

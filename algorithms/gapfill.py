@@ -450,8 +450,43 @@ class GapFiller:
             (rows, cols) bool.
         """
         assert self.means is not None, "solve() must run first"
-        first = np.cumsum([0] + [len(s.classes) if s.kind == CATEGORICAL else 1 for s in self.specs])[:-1]
-        return np.all(np.isfinite(block) | self.absent[first][:, None, None], axis=0)
+        out = np.ones(block.shape[1:], bool)
+        b = 0
+        for k, spec in enumerate(self.specs):
+            span = len(spec.classes) if spec.kind == CATEGORICAL else 1
+            if not (span and self.absent[b:b + span].all()):
+                out &= np.isfinite(block[k])
+            b += span
+        return out
+
+    def learnt(self) -> bool:
+        """Whether :meth:`learn` saw enough pixels to fill by the conditional mean (else: the cell means alone).
+
+        Returns
+        -------
+        bool
+            True with at least :data:`_MIN_LEARN_PER_BAND` pixels per band.
+        """
+        return self._moments.get(None, (0,))[0] >= _MIN_LEARN_PER_BAND * self._cont.size
+
+    def leave_out_sparsest(self) -> bool:
+        """After :meth:`learn` saw too few pixels (:meth:`learnt`): count the continuous band with gaps observed at the
+        fewest pixels as :attr:`absent` too (a radar swath's corner: hardly a pixel has it and every other factor) and
+        forget what was learnt, to learn again without it.
+
+        Returns
+        -------
+        bool
+            False when no such band is left.
+        """
+        candidates = np.flatnonzero(self._cont & self.gap_bands & ~self.absent)
+        if not candidates.size:
+            return False
+        seen = self._acc.valid.sum(axis=1)
+        self.absent[candidates[np.argmin(seen[candidates])]] = True
+        self._moments.clear()
+        self._solved.clear()
+        return True
 
     def empty_bands(self) -> np.ndarray:
         """The factor bands observed at no pixel of the coarse grid (after :meth:`solve`): they have no cell mean.

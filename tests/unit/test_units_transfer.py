@@ -203,6 +203,26 @@ def test_downscale_warns_of_a_minority_of_unseen_land_cover_classes(trained, tmp
     assert downscale(model, scene["stacks"][2], str(tmp_path / "sm2.tif"), scene["sm"][2]).warnings == []
 
 
+def test_unseen_land_cover_classes_are_checked_on_a_date_missing_a_factor_everywhere(trained, tmp_path):
+    """A date without LST at all (taken from the neighbouring dates) has no pixel with every factor: the land cover
+    classes are counted where every factor the date has is observed, so another legend is still refused and a
+    minority of unseen classes still named."""
+    scene, model, _ = trained
+    stack = read_all(scene["stacks"][0], dtype=np.float64)
+    stack[1] = np.nan
+    lc = stack[2]
+    lc[:20] = np.where(np.isfinite(lc[:20]), 40.0, np.nan)
+    path = write_raster(str(tmp_path / "factors_20230601.tif"), scene["fine"], stack, names=NAMES, kinds=KINDS)
+    notes = check_factor_units(gdal.Open(path), path, *_specs_meta(model), {})
+    assert len(notes) == 1 and notes[0].startswith("The land cover factor landcover in factors_20230601.tif has ")
+    assert "classes the model was not trained on: 40 (" in notes[0]
+    lc[np.isfinite(lc)] = lc[np.isfinite(lc)] * 10.0 + 1.0  # another legend everywhere
+    other = write_raster(str(tmp_path / "legend" / "factors_20230601.tif"), scene["fine"], stack, names=NAMES,
+                         kinds=KINDS)
+    with pytest.raises(InputError, match=r"has 100 % of its pixels in classes the model was not trained on"):
+        check_factor_units(gdal.Open(other), other, *_specs_meta(model), {})
+
+
 def test_unseen_land_cover_codes_are_filled_as_missing_land_cover(trained, tmp_path):
     """Code 0, the nodata of ESA WorldCover and CCI (e.g. masked pixels exported without a nodata value), in a model
     trained on classes 10-30: those pixels are mapped exactly as if their land cover were nodata, the class fractions
