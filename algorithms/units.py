@@ -651,16 +651,16 @@ def check_lst_factor(name: str, values: np.ndarray, path: str, trained: Any) -> 
     given = lst_unit(median)
     units = {"K": "Kelvin", "C": "degrees Celsius"}
     if model_unit is not None and given is None:
-        scaled = (" MODIS stores LST as integers x 50: multiply the band by 0.02 to get Kelvin."
+        hint = (" MODIS stores LST as integers x 50: multiply the band by 0.02 to get Kelvin."
                   if 5000.0 <= median <= 20000.0 else "")
         if _LANDSAT_ST_RE.search(name.lower()) and 20000.0 <= median <= 65535.0:
-            scaled = (f" Landsat Collection 2 stores surface temperature as integers: Kelvin = band x "
+            hint = (f" Landsat Collection 2 stores surface temperature as integers: Kelvin = band x "
                       f"{LANDSAT_ST_SCALE} + {LANDSAT_ST_OFFSET:.0f} (here a median of "
                       f"{_num(median * LANDSAT_ST_SCALE + LANDSAT_ST_OFFSET)} K).")
         raise InputError(
             f"The factor {name} in {os.path.basename(path)} holds {_summary(v)}, which is neither Kelvin nor "
             f"degrees Celsius, but the model was trained on {name} in {units[model_unit]} (training range "
-            f"{_num(lo)} to {_num(hi)}).{scaled} Convert it, then rebuild the factor stack with smdownscale:align.")
+            f"{_num(lo)} to {_num(hi)}).{hint} Convert it, then rebuild the factor stack with smdownscale:align.")
     if model_unit is None or given is None or given == model_unit:
         return
     fix = ("add 273.15 to the band (Raster calculator: band + 273.15)" if model_unit == "K"
