@@ -1,22 +1,24 @@
 """Gap-free prediction: pixels where factors are missing (cloud gaps, swath gaps, water) still get a value.
 
-The model is trained on coarse cells, i.e. on the cell means of every factor (class fractions for a
-categorical factor: :mod:`features`). So where a pixel misses a factor, the best value the model knows for it
-is the mean of that factor over the observed pixels of the pixel's own coarse cell: the pixel is predicted
-from its observed factors plus the cell means of the missing ones, interpolated bilinearly between the cell
-centers ('bilinear', the default: no steps at cell edges in filled areas) or taken from its own cell ('cell').
-A cell where a factor was observed nowhere takes the nearest cell's mean. A missing continuous factor then takes
-its conditional mean given what the pixel has: its cell mean plus the deviation from it that the pixel's
-observed factors, their *context* (each observed continuous factor's mean over the 3 x 3 window around the pixel:
-less pixel noise such as radar speckle, and the pattern around it; :func:`local_means`) and its land-cover class
-predict (a linear regression of the deviations from the cell means, learnt on the fully observed pixels, per class
-of the first categorical factor: :meth:`GapFiller.learn`). On the bench (bench/GAPS.md, one date, the mean of 4
-cloud draws) filled pixels score 1.06-1.43x the ubRMSD of fully observed ones; on one draw the context brought that
-down by 0.01-0.06 on the five grassland scenes (1.32 to 1.26 on `default`, 1.31 to 1.26 on `mixed`) and left the
-mosaics unchanged (within 0.01). A pixel where no factor at all was observed gets the prediction of the cell means
-alone, i.e. the coarse field: after residual correction it carries the cell's SMAP value (smoothly in the smooth
-mode). That path is taken only where the cell has a SMAP value (or, without SMAP, never), so the map never extends
-beyond the coarse field.
+The model is trained on coarse cells, i.e. on the cell means of every factor (class fractions for a categorical
+factor: :mod:`features`). So where a pixel misses a factor, the best value the model knows for it is the mean of
+that factor over the observed pixels of the pixel's own coarse cell: the pixel is predicted from its observed
+factors plus the cell means of the missing ones, interpolated bilinearly between the cell centers ('bilinear', the
+default: no steps at cell edges in filled areas) or taken from its own cell ('cell'). A cell where a factor was
+observed nowhere takes the nearest cell's mean. A missing continuous factor then takes its conditional mean given
+what the pixel has: its cell mean plus the deviation from it that the pixel's observed factors, their *context*
+(each observed continuous factor's mean over the 3 x 3 window around the pixel: less pixel noise such as radar
+speckle, and the pattern around it; :func:`local_means`) and its land-cover class predict (a linear regression of
+the deviations from the cell means, learnt on the fully observed pixels, per class of the first categorical factor:
+:meth:`GapFiller.learn`; on a date missing a factor at every pixel, such as the radar without an overpass, on the
+pixels observing every other factor, and where too few pixels have every factor, without the band observed at the
+fewest: :meth:`GapFiller.complete`, :meth:`GapFiller.leave_out_sparsest`). On the bench (bench/GAPS.md, one date,
+the mean of 4 cloud draws) filled pixels score 1.06-1.43x the ubRMSD of fully observed ones; on one draw the context
+brought that down by 0.01-0.06 on the five grassland scenes (1.32 to 1.26 on `default`, 1.31 to 1.26 on `mixed`) and
+left the mosaics unchanged (within 0.01). A pixel where no factor at all was observed gets the prediction of the
+cell means alone, i.e. the coarse field: after residual correction it carries the cell's SMAP value (smoothly in the
+smooth mode). That path is taken only where the cell has a SMAP value (or, without SMAP, never), so the map never
+extends beyond the coarse field.
 
 Temporal filling (optional, :class:`TemporalFill`): before any of this, a factor missing at a pixel takes its
 value at that pixel on the nearest date within a window of days (the factor stacks of neighbouring dates, bands
