@@ -13,7 +13,7 @@ the deviations from the cell means, learnt on the fully observed pixels, per cla
 :meth:`GapFiller.learn`; on a date missing a factor at every pixel, such as the radar without an overpass, on the
 pixels observing every other factor, and where too few pixels have every factor, without the band observed at the
 fewest: :meth:`GapFiller.complete`, :meth:`GapFiller.leave_out_sparsest`). On the bench (bench/GAPS.md, one date,
-the mean of 4 cloud draws) filled pixels score 1.06-1.43x the ubRMSD of fully observed ones; on one draw the context
+the mean of 4 cloud draws) filled pixels score 1.06-1.42x the ubRMSD of fully observed ones; on one draw the context
 brought that down by 0.01-0.06 on the five grassland scenes (1.32 to 1.26 on `default`, 1.31 to 1.26 on `mixed`) and
 left the mosaics unchanged (within 0.01). A pixel where no factor at all was observed gets the prediction of the
 cell means alone, i.e. the coarse field: after residual correction it carries the cell's SMAP value (smoothly in the
