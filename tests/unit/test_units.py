@@ -216,29 +216,23 @@ def test_lst_celsius_for_a_kelvin_model_and_the_reverse():
         units.check_lst_factor("lst_night", np.linspace(280.0, 300.0, 100), "f.tif", [5.0, 30.0])
     units.check_lst_factor("lst_day", np.linspace(280.0, 320.0, 100), "f.tif", [285.2, 318.4])
     units.check_lst_factor("lst_day", np.linspace(5.0, 38.0, 100), "f.tif", [2.0, 40.0])
-
-
-def test_lst_as_raw_modis_integers_for_a_kelvin_model():
-    with pytest.raises(InputError, match=r"The factor lst_day in factors_20230601\.tif holds .*, which is neither "
-                                         r"Kelvin nor degrees Celsius, but the model was trained on lst_day in "
-                                         r"Kelvin .*"
-                                         r"MODIS stores LST as integers x 50: multiply the band by 0\.02"):
-        units.check_lst_factor("lst_day", np.linspace(14000.0, 16000.0, 100), "/d/factors_20230601.tif",
-                               [285.2, 318.4])
-
-
-def test_landsat_surface_temperature_as_stored_for_a_kelvin_model():
-    with pytest.raises(InputError, match=r"The factor ST_B10 in factors_20230601\.tif holds .*, which is neither "
-                                         r"Kelvin nor degrees Celsius, but the model was trained on ST_B10 in "
-                                         r"Kelvin .* Landsat Collection 2 stores surface temperature as integers: "
-                                         r"Kelvin = band x 0\.00341802 \+ 149 \(here a median of 299 K\)\."):
-        units.check_lst_factor("ST_B10", np.linspace(42000.0, 46000.0, 101), "/d/factors_20230601.tif",
-                               [285.2, 318.4])
-    # in Kelvin it passes; in degrees Celsius for a Kelvin model it is refused as any LST
+    # another temperature (Landsat's, here converted to Kelvin) alike
     units.check_lst_factor("ST_B10", np.linspace(290.0, 310.0, 101), "f.tif", [285.2, 318.4])
     with pytest.raises(InputError, match=r"ST_B10 .* which is in degrees Celsius, but the model was trained on "
                                          r"ST_B10 in Kelvin"):
         units.check_lst_factor("ST_B10", np.linspace(17.0, 37.0, 101), "f.tif", [285.2, 318.4])
+
+
+@pytest.mark.parametrize("name,low,high,hint", [
+    ("lst_day", 14000.0, 16000.0, r"MODIS stores LST as integers x 50: multiply the band by 0\.02"),
+    ("ST_B10", 42000.0, 46000.0, r"Landsat Collection 2 stores surface temperature as integers: Kelvin = band x "
+                                 r"0\.00341802 \+ 149 \(here a median of 299 K\)\."),
+])
+def test_lst_as_stored_integers_for_a_kelvin_model(name, low, high, hint):
+    with pytest.raises(InputError, match=rf"The factor {name} in factors_20230601\.tif holds .*, which is neither "
+                                         rf"Kelvin nor degrees Celsius, but the model was trained on {name} in "
+                                         r"Kelvin .*" + hint):
+        units.check_lst_factor(name, np.linspace(low, high, 101), "/d/factors_20230601.tif", [285.2, 318.4])
 
 
 # -- through the algorithms -------------------------------------------------------------------------
