@@ -28,7 +28,17 @@ from .dates import pair_by_date
 from .derived import StackReader
 from .errors import Canceled, InputError
 from .raster import Grid, IsCanceled, Progress, never_canceled, no_progress
-from .units import AS_IS, LstUnits, SmReading, check_index_factor, is_index, read_soil_moisture
+from .units import (
+    AS_IS,
+    LstUnits,
+    SmReading,
+    check_index_factor,
+    check_lst_fill,
+    is_index,
+    is_lst,
+    read_soil_moisture,
+    sample_bands,
+)
 
 CONTINUOUS = "continuous"
 CATEGORICAL = "categorical"
@@ -354,6 +364,15 @@ def _reader(st_ds: gdal.Dataset, stack_path: str, names: list[str], is_canceled:
     return StackReader(st_ds, names, stack_path, is_canceled)
 
 
+def _check_lst_fills(ds: gdal.Dataset, path: str, names: Sequence[str], kinds: Sequence[str]) -> None:
+    """Refuse a temperature factor holding a fill as a value (0 K, a stored product's 0) on a sample of the stack's
+    pixels: in the coarse cells' means such zeros vanish into lower temperatures (:func:`.units.check_lst_fill`)."""
+    bands = raster.band_names(ds, path)
+    wanted = [n for n, k in zip(names, kinds) if k != CATEGORICAL and n in bands and is_lst(n)]
+    for n, values in zip(wanted, sample_bands(ds, [bands.index(n) + 1 for n in wanted])):
+        check_lst_fill(n, values, path)
+
+
 def _check_kinds(names: list[str], kinds: list[str] | None, these: list[str], stack_path: str) -> list[str]:
     if kinds is None or these == kinds:
         return these
@@ -473,6 +492,7 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
         _merge_derived(derived_info, label, reader)
         these = [CATEGORICAL if k == CATEGORICAL else CONTINUOUS for k in reader.kinds]
         kinds = _check_kinds(names, kinds, these, stack_path)
+        _check_lst_fills(st_ds, stack_path, names, kinds)
         if not coarse.overlaps(fine):
             raise InputError(f"The soil moisture raster {os.path.basename(sm_path)} and the factor stack "
                              f"{os.path.basename(stack_path)} do not overlap; give rasters of the same area.")

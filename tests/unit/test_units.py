@@ -297,6 +297,24 @@ def test_train_refuses_lst_in_kelvin_on_one_date_and_celsius_on_another(tmp_path
                                      training_mode=mode))
 
 
+
+@pytest.mark.bad_input("train: LST in Kelvin with masked pixels as 0 in a stack not built by align")
+@pytest.mark.parametrize("mode", ["coarse", "paper"])
+def test_train_refuses_lst_with_masked_pixels_as_zero(tmp_path, mode):
+    """Stacks built by another tool (not through align, which checks its inputs): 5 % of LST's pixels 0 (Earth
+    Engine's masked pixels). In the scale-aware mode the zeros vanish into the cells' means (lower temperatures, none
+    below 150 K), so the stack's own pixels are checked, as the study's mode does on its pixels."""
+    scene = make_scene(str(tmp_path / "s"), dates=DATES2)
+    for i, path in enumerate(scene["stacks"]):
+        stack = read_all(path, dtype=np.float64)
+        stack[1][np.random.default_rng(i).uniform(size=stack[1].shape) < 0.05] = 0.0
+        write_raster(path, scene["fine"], stack, names=["ndvi", "lst_day", "landcover"],
+                     kinds=["continuous", "continuous", "categorical"])
+    with pytest.raises(InputError, match=r"The factor lst_day in factors_20230601\.tif is in Kelvin \(median \d{3}\) "
+                                         r"but [4-6]\.\d % of its values lie below 150 K \(most often 0\)"):
+        train_model(TrainRequest(scene["sm"], scene["stacks"], str(tmp_path / "m.smdmodel"), "cart", cv_folds=0,
+                                 training_mode=mode))
+
 def test_train_refuses_lst_named_after_its_modis_file_in_two_units(tmp_path):
     # the band name a MODIS file gives through align (MOD11A1.A2023152.LST_Day_1km.tif -> MOD11A1.LST_Day_1km)
     scene = make_scene(str(tmp_path / "s"), dates=DATES2)
