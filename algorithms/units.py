@@ -557,6 +557,9 @@ def check_index_factor(name: str, values: np.ndarray, path: str) -> None:
 
 #: Share of an LST factor's values below the Kelvin range (while its median is in Kelvin) that makes them a fill.
 LST_FILL_SHARE = 0.001
+#: Medians of a temperature stored as integers (MODIS: Kelvin x 50; Landsat Collection 2: (Kelvin - 149) / 0.00341802),
+#: where 0 is the products' fill value.
+STORED_LST_RANGE = (5000.0, 65535.0)
 
 
 def check_lst_fill(name: str, values: np.ndarray, path: str) -> None:
@@ -578,11 +581,24 @@ def check_lst_fill(name: str, values: np.ndarray, path: str) -> None:
     Raises
     ------
     InputError
-        The median is in Kelvin and more than :data:`LST_FILL_SHARE` of the values lie below the Kelvin range.
+        The median is in Kelvin and more than :data:`LST_FILL_SHARE` of the values lie below the Kelvin range, or
+        it is in :data:`STORED_LST_RANGE` (integers as MODIS and Landsat store them) and more than that share is 0.
     """
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
-    if not v.size or lst_unit(float(np.median(v))) != "K":
+    if not v.size:
+        return
+    median = float(np.median(v))
+    zeros = float(np.mean(v == 0.0))
+    if STORED_LST_RANGE[0] <= median <= STORED_LST_RANGE[1] and zeros > LST_FILL_SHARE:
+        raise InputError(
+            f"The factor {name} in {os.path.basename(path)} holds stored integers (median {_num(median)}) but "
+            f"{100.0 * zeros:.1f} % of its values are 0, the fill value of these products (no data; Earth Engine "
+            "also writes masked pixels as 0 unless the export sets noData): they would be read as a temperature. "
+            "Declare 0 as nodata in the file (gdal_edit.py -a_nodata 0 <file>, or QGIS Raster > Conversion > "
+            "Translate with 'Assign a specified nodata value to output bands') and convert the band to Kelvin, then "
+            f"align the factors again (smdownscale:align).{_stored_hint(name, float(np.median(v[v != 0.0])))}")
+    if lst_unit(median) != "K":
         return
     low = v < KELVIN_RANGE[0]
     if low.mean() <= LST_FILL_SHARE:
@@ -595,6 +611,18 @@ def check_lst_fill(name: str, values: np.ndarray, path: str) -> None:
         "writes masked pixels as 0 unless the export sets noData). Declare that value as nodata in the LST file "
         f"(gdal_edit.py -a_nodata {_num(fill)} <file>, or QGIS Raster > Conversion > Translate with 'Assign a "
         "specified nodata value to output bands'), then align the factors again (smdownscale:align).")
+
+
+def _stored_hint(name: str, median: float) -> str:
+    """' <how the product stores it as integers, and its conversion to Kelvin>.' for a median in MODIS's or Landsat's
+    stored range, else ''."""
+    if _LANDSAT_ST_RE.search(name.lower()) and 20000.0 <= median <= 65535.0:
+        return (f" Landsat Collection 2 stores surface temperature as integers: Kelvin = band x "
+                f"{LANDSAT_ST_SCALE} + {LANDSAT_ST_OFFSET:.0f} (here a median of "
+                f"{_num(median * LANDSAT_ST_SCALE + LANDSAT_ST_OFFSET)} K).")
+    if 5000.0 <= median <= 20000.0:
+        return " MODIS stores LST as integers x 50: multiply the band by 0.02 to get Kelvin."
+    return ""
 
 
 def lst_unit(values_median: float) -> str | None:
@@ -651,16 +679,19 @@ def check_lst_factor(name: str, values: np.ndarray, path: str, trained: Any) -> 
     given = lst_unit(median)
     units = {"K": "Kelvin", "C": "degrees Celsius"}
     if model_unit is not None and given is None:
-        hint = (" MODIS stores LST as integers x 50: multiply the band by 0.02 to get Kelvin."
-                  if 5000.0 <= median <= 20000.0 else "")
-        if _LANDSAT_ST_RE.search(name.lower()) and 20000.0 <= median <= 65535.0:
-            hint = (f" Landsat Collection 2 stores surface temperature as integers: Kelvin = band x "
-                      f"{LANDSAT_ST_SCALE} + {LANDSAT_ST_OFFSET:.0f} (here a median of "
-                      f"{_num(median * LANDSAT_ST_SCALE + LANDSAT_ST_OFFSET)} K).")
+        hint = _stored_hint(name, median)
         raise InputError(
             f"The factor {name} in {os.path.basename(path)} holds {_summary(v)}, which is neither Kelvin nor "
             f"degrees Celsius, but the model was trained on {name} in {units[model_unit]} (training range "
             f"{_num(lo)} to {_num(hi)}).{hint} Convert it, then rebuild the factor stack with smdownscale:align.")
+    if model_unit is None and given is not None and not lo <= median <= hi:
+        # trained on stored integers (or another unit): the generic scale check is skipped for temperatures
+        hint = _stored_hint(name, 0.5 * (lo + hi))
+        raise InputError(
+            f"The factor {name} in {os.path.basename(path)} holds {_summary(v)}, which is in {units[given]}, but the "
+            f"model was trained on {name} in neither Kelvin nor degrees Celsius (training range {_num(lo)} to "
+            f"{_num(hi)}). Retrain the model on factors in {units[given]} (convert the training stacks' band, then "
+            f"rebuild them with smdownscale:align), or give this stack in the units of training.{hint}")
     if model_unit is None or given is None or given == model_unit:
         return
     fix = ("add 273.15 to the band (Raster calculator: band + 273.15)" if model_unit == "K"

@@ -516,3 +516,55 @@ def test_a_model_without_percentiles_is_not_checked():
     assert units.check_factor_scale("precipitation", values, "f.tif", [1.0, 2.0]) == ""  # damaged: skipped
     assert "1000 times smaller" in units.check_factor_scale("precipitation", values, "f.tif", [0.5, 1.0, 3.0])
     assert units.check_factor_scale("precipitation", values * 20.0, "f.tif", [0.5, 1.0, 3.0]) == ""  # 50 times
+
+
+def _landsat_dn(kelvin: np.ndarray) -> np.ndarray:
+    """Landsat Collection 2 surface temperature as stored: the integers whose x 0.00341802 + 149 is Kelvin."""
+    return np.round((kelvin - units.LANDSAT_ST_OFFSET) / units.LANDSAT_ST_SCALE)
+
+
+def _st_b10_stacks(scene: dict, folder: str, conv, dates=(0, 1), zeros: float = 0.0) -> list[str]:
+    """The scene's stacks with LST as Landsat's ST_B10 converted by ``conv``; ``zeros`` of its pixels 0 (masked
+    pixels as Earth Engine exports them without a nodata value)."""
+    out = []
+    for i in dates:
+        stack = read_all(scene["stacks"][i], dtype=np.float64)
+        stack[1] = conv(stack[1])
+        stack[1][np.random.default_rng(i).uniform(size=stack[1].shape) < zeros] = 0.0
+        out.append(write_raster(os.path.join(folder, os.path.basename(scene["stacks"][i])), scene["fine"], stack,
+                                names=["ndvi", "ST_B10", "landcover"], kinds=KINDS))
+    return out
+
+
+@pytest.mark.bad_input("downscale: ST_B10 in Kelvin for a model trained on Landsat's stored integers")
+def test_a_model_trained_on_landsat_stored_integers_refuses_kelvin_and_celsius(trained, tmp_path):
+    """A model trained on ST_B10 as Landsat stores it (integers 39000-49000), applied to ST_B10 converted to Kelvin or
+    degrees Celsius: every value lies far outside the training range. Named a temperature, ST_B10 skips the generic
+    scale check; its unit check refuses it, naming the conversion, instead of predicting silently."""
+    scene, _, _ = trained
+    model = str(tmp_path / "dn.smdmodel")
+    train_model(TrainRequest(scene["sm"][:2], _st_b10_stacks(scene, str(tmp_path / "dn"), _landsat_dn), model, "cart",
+                             cv_folds=0))
+    for unit, conv in (("Kelvin", lambda k: k), ("degrees Celsius", lambda k: k - 273.15)):
+        stack = _st_b10_stacks(scene, str(tmp_path / unit), conv, dates=(2,))[0]
+        with pytest.raises(InputError, match=rf"The factor ST_B10 in factors_20230617\.tif holds .*, which is in "
+                                             rf"{unit}, but the model was trained on ST_B10 in neither Kelvin nor "
+                                             r"degrees Celsius \(training range 3\d{4} to 4\d{4}\)\. Retrain the "
+                                             rf"model on factors in {unit} .* Landsat Collection 2 stores surface "
+                                             r"temperature as integers: Kelvin = band x 0\.00341802 \+ 149"):
+            downscale(model, stack, str(tmp_path / "sm.tif"), scene["sm"][2])
+        assert not (tmp_path / "sm.tif").exists()
+    # the same stored integers as in training: mapped
+    same = _st_b10_stacks(scene, str(tmp_path / "same"), _landsat_dn, dates=(2,))[0]
+    assert downscale(model, same, str(tmp_path / "sm.tif"), scene["sm"][2]).warnings == []
+
+
+@pytest.mark.bad_input("train: Landsat ST_B10 stored integers with masked pixels as 0")
+def test_landsat_stored_integers_with_masked_pixels_as_zero_are_refused(trained, tmp_path):
+    """ST_B10 as stored, its cloud-masked pixels exported as 0 (Landsat's fill value): the zeros would be learnt as a
+    temperature of 149 K. Training refuses them, as it does LST in Kelvin with zeros."""
+    scene, _, _ = trained
+    stacks = _st_b10_stacks(scene, str(tmp_path / "dn0"), _landsat_dn, zeros=0.15)
+    with pytest.raises(InputError, match=r"The factor ST_B10 in factors_20230601\.tif holds stored integers \(median "
+                                         r"\d{5}\) but 1\d\.\d % of its values are 0"):
+        train_model(TrainRequest(scene["sm"][:2], stacks, str(tmp_path / "m.smdmodel"), "cart", cv_folds=0))
