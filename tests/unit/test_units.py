@@ -151,7 +151,10 @@ def test_index_names(name, index):
                                       ("temporal_mean", False), ("temperature_2m_range", False), ("st_b100", False),
                                       ("st_b10x", False), ("temp", False), ("accumulated_temperature", False),
                                       ("temp_anomaly", False), ("temperature_2m_std", False), ("lst_sum", False),
-                                      ("lst_summer", True),
+                                      ("lst_summer", True), ("mean_2m_air_temperature", True), ("Tair_f_inst", True),
+                                      ("LST_Day_1km_stdDev", False), ("LST_Day_1km_count", False),
+                                      ("lst_stddev", False), ("lst_var", False), ("tairport", False),
+                                      ("近地面气温", True),
                                       ("昼夜地表温度差", False), ("温度植被干旱指数", False)])
 def test_lst_names(name, lst):
     assert units.is_lst(name) is lst
