@@ -300,7 +300,6 @@ def test_train_refuses_lst_in_kelvin_on_one_date_and_celsius_on_another(tmp_path
                                      training_mode=mode))
 
 
-
 @pytest.mark.bad_input("train: LST in Kelvin with masked pixels as 0 in a stack not built by align")
 @pytest.mark.parametrize("mode", ["coarse", "paper"])
 def test_train_refuses_lst_with_masked_pixels_as_zero(tmp_path, mode):
@@ -317,6 +316,7 @@ def test_train_refuses_lst_with_masked_pixels_as_zero(tmp_path, mode):
                                          r"but [4-6]\.\d % of its values lie below 150 K \(most often 0\)"):
         train_model(TrainRequest(scene["sm"], scene["stacks"], str(tmp_path / "m.smdmodel"), "cart", cv_folds=0,
                                  training_mode=mode))
+
 
 def test_train_refuses_lst_named_after_its_modis_file_in_two_units(tmp_path):
     # the band name a MODIS file gives through align (MOD11A1.A2023152.LST_Day_1km.tif -> MOD11A1.LST_Day_1km)
