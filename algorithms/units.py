@@ -83,19 +83,22 @@ FACTOR_NAMES = frozenset({"landcover", "elevation", "slope", "aspect", "precipit
                           "vv", "vh", "vv_minus_vh", "s1_angle", "albedo", "albedo_landsat", "sand", "clay",
                           "lst_diff", "tvdi", "dem"})
 
+#: Landsat Collection 2 Level-2 surface temperature ('ST_B10', 'ST_B6'), lower-case, as a pattern to embed.
+_LANDSAT_ST = r"st_b(?:10|6)(?![0-9a-z])"
+
 #: Temperature factors (checked as LST: Kelvin or degrees Celsius, no 0 K fill): LST by any name, and the surface,
 #: skin, soil and air temperatures products give ('ST_B10' of Landsat Collection 2, 'surface_temp' of SMAP L4, ERA5's
 #: 'skin_temperature', 'soil_temperature_level_1' and 'temperature_2m', ERA5 daily's 'mean_2m_air_temperature', GLDAS's
 #: 'AvgSurfT_inst' and 'Tair_f_inst'), by name only: a
 #: bare 'temperature' or 'temp' may be anything (degree-days, an anomaly, 'temporary').
 _LST_RE = re.compile(r"(?<![a-z])(lst(?![a-z])|land_surface_temp|surface_temp|skin_temp|soil_temp|temperature_2m"
-                     r"|air_temp|tair(?![a-z])|st_b(?:10|6)(?![0-9a-z])|avgsurft)|地表温度|地温|气温")
+                     r"|air_temp|tair(?![a-z])|" + _LANDSAT_ST + r"|avgsurft)|地表温度|地温|气温")
 #: Names of differences and statistics of a temperature, which are not temperatures themselves.
 _NOT_A_TEMPERATURE = re.compile(r"diff|delta|range|anomaly|trend|accum|(?<![a-z])(std|stddev|stdev|sum|count|var"
                                 r"|variance)(?![a-z])|差|距平|指数|积")
 #: Landsat Collection 2 Level-2 surface temperature ('ST_B10', 'ST_B6') as stored: Kelvin = DN x scale + offset.
 LANDSAT_ST_SCALE, LANDSAT_ST_OFFSET = 0.00341802, 149.0
-_LANDSAT_ST_RE = re.compile(r"(?<![a-z])st_b(?:10|6)(?![0-9])")
+_LANDSAT_ST_RE = re.compile(r"(?<![a-z])" + _LANDSAT_ST)
 
 _INDEX_RE = re.compile(r"(?<![a-z])(" + "|".join(sorted(INDEX_TOKENS, key=len, reverse=True)) + r")(?![a-z])")
 
