@@ -30,6 +30,7 @@ from .errors import Canceled, InputError
 from .raster import Grid, IsCanceled, Progress, never_canceled, no_progress
 from .units import (
     AS_IS,
+    SAMPLE_PIXELS,
     LstUnits,
     SmReading,
     check_index_factor,
@@ -37,7 +38,6 @@ from .units import (
     is_index,
     is_lst,
     read_soil_moisture,
-    sample_bands,
 )
 
 CONTINUOUS = "continuous"
@@ -260,17 +260,24 @@ def _grid_key(g: Grid) -> tuple:
 
 def _aggregate_date(reader: StackReader, fine: Grid, kinds: list[str], index: CellIndex | AreaIndex,
                     min_valid_fraction: float, progress: Progress, is_canceled: IsCanceled, start: float,
-                    end: float) -> tuple[np.ndarray, list[dict[int, np.ndarray] | None], np.ndarray, np.ndarray]:
-    """Coarse means (factors, cells), class fractions per categorical factor, the kept-cell mask, and the share of
-    the stack's pixels where each factor is observed (factors,) followed by the share where all are (for messages)."""
+                    end: float, temps: Sequence[int] = (),
+                    ) -> tuple[np.ndarray, list[dict[int, np.ndarray] | None], np.ndarray, np.ndarray,
+                               dict[int, np.ndarray]]:
+    """Coarse means (factors, cells), class fractions per categorical factor, the kept-cell mask, the share of
+    the stack's pixels where each factor is observed (factors,) followed by the share where all are (for messages),
+    and, for the factors at ``temps``, a sample of their pixels as read (about :data:`.units.SAMPLE_PIXELS`)."""
     n = index.coarse.size
     nf = len(reader.names)
     acc = CoarseMean(index, nf)
     counts: list[dict[int, np.ndarray] | None] = [{} if k == CATEGORICAL else None for k in kinds]
     observed = np.zeros(nf + 1)
+    every = max(1, fine.size // SAMPLE_PIXELS)
+    parts: dict[int, list[np.ndarray]] = {k: [] for k in temps}
     rows = raster.block_rows_for(fine.width, nf + len(reader.derived))
     for row0, nrows in raster.iter_blocks(fine.height, rows, progress, is_canceled, start, end):
         block = reader.read(row0, nrows)
+        for k, part in parts.items():
+            part.append(block[k].ravel()[::every].copy())
         finite = np.isfinite(block)
         bad = ~np.all(finite, axis=0)
         observed += np.append(finite.sum(axis=(1, 2)), np.count_nonzero(~bad))
@@ -304,7 +311,7 @@ def _aggregate_date(reader: StackReader, fine: Grid, kinds: list[str], index: Ce
             continue
         with np.errstate(invalid="ignore", divide="ignore"):
             fracs.append({c: np.where(valid > 0, a / np.maximum(valid, 1), np.nan) for c, a in cnt.items()})
-    return means, fracs, keep, observed / max(fine.size, 1)
+    return means, fracs, keep, observed / max(fine.size, 1), {k: np.concatenate(p) for k, p in parts.items()}
 
 
 def _percent(share: float) -> str:
@@ -362,15 +369,6 @@ def _reader(st_ds: gdal.Dataset, stack_path: str, names: list[str], is_canceled:
                 "its file without the date, so the files of one factor must differ only by their dates "
                 "(or give the bands the same descriptions).")
     return StackReader(st_ds, names, stack_path, is_canceled)
-
-
-def _check_lst_fills(ds: gdal.Dataset, path: str, names: Sequence[str], kinds: Sequence[str]) -> None:
-    """Refuse a temperature factor holding a fill as a value (0 K, a stored product's 0) on a sample of the stack's
-    pixels: in the coarse cells' means such zeros vanish into lower temperatures (:func:`.units.check_lst_fill`)."""
-    bands = raster.band_names(ds, path)
-    wanted = [n for n, k in zip(names, kinds) if k != CATEGORICAL and n in bands and is_lst(n)]
-    for n, values in zip(wanted, sample_bands(ds, [bands.index(n) + 1 for n in wanted])):
-        check_lst_fill(n, values, path)
 
 
 def _check_kinds(names: list[str], kinds: list[str] | None, these: list[str], stack_path: str) -> list[str]:
@@ -492,7 +490,6 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
         _merge_derived(derived_info, label, reader)
         these = [CATEGORICAL if k == CATEGORICAL else CONTINUOUS for k in reader.kinds]
         kinds = _check_kinds(names, kinds, these, stack_path)
-        _check_lst_fills(st_ds, stack_path, names, kinds)
         if not coarse.overlaps(fine):
             raise InputError(f"The soil moisture raster {os.path.basename(sm_path)} and the factor stack "
                              f"{os.path.basename(stack_path)} do not overlap; give rasters of the same area.")
@@ -500,9 +497,13 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
         if not np.isfinite(sm).any():
             raise InputError(f"The soil moisture raster {os.path.basename(sm_path)} holds only nodata; "
                              "check the file or remove this date.")
+        # temperatures are checked for a fill stored as a value (0 K, a stored product's 0) on the pixels as read: in
+        # the coarse cells' means such zeros vanish into lower temperatures (:func:`.units.check_lst_fill`)
+        temps = [k for k, n in enumerate(names) if kinds[k] != CATEGORICAL and n not in reader.derived and is_lst(n)]
         if coarse.same_as(fine):
             data = reader.read(0, fine.height, np.float64).reshape(len(names), -1)
             progress(end)
+            pixels = {k: data[k] for k in temps}
             ok = np.all(np.isfinite(data), axis=0)
             means = np.where(ok, data, np.nan)
             fracs: list[dict[int, np.ndarray] | None] = []
@@ -521,8 +522,10 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
                 area = AREA_WEIGHTED_PAIRS if area_weighted is None else area_weighted
                 index = index_cache[key] = AreaIndex(fine, coarse, make=_area_part) if area \
                     else _CachedCellIndex(fine, coarse)
-            means, fracs, keep, shares = _aggregate_date(reader, fine, kinds, index, min_valid_fraction,
-                                                         progress, is_canceled, start, end)
+            means, fracs, keep, shares, pixels = _aggregate_date(reader, fine, kinds, index, min_valid_fraction,
+                                                                 progress, is_canceled, start, end, temps)
+        for k, values in pixels.items():
+            check_lst_fill(names[k], values, stack_path)
         for k, n in enumerate(names):
             if kinds[k] != CATEGORICAL and is_index(n):
                 check_index_factor(n, means[k], stack_path)

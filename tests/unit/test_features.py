@@ -285,3 +285,38 @@ def test_coarse_pairs_area_weighted_match_an_area_mean_product(tmp_path):
     assert np.abs(center.y - (0.1 + 0.5 * center.X[:, 0])).max() > 1e-3
     np.testing.assert_allclose(weighted.X[:, 1:].sum(axis=1), 1.0, atol=1e-9)  # class fractions by area
     assert np.abs(weighted.X[:, 1] - center.X[:, 1]).max() > 1e-3
+
+
+def test_coarse_pairs_checks_temperatures_on_the_pixels_its_pass_reads(tmp_path, monkeypatch):
+    """The temperature fill check (0 K stored as a value) looks at the pixels the aggregation pass reads: every row of
+    a stack is read once, and no stack is read a second time as a decimated sample. The check still refuses zeros."""
+    scene = make_scene(str(tmp_path / "s"), dates=DATES[:2])
+    sampled, rows = [], {}
+    real_sample = gdal.Dataset.ReadAsArray
+    real_block = raster.read_block
+
+    def sample(ds, *args, **kwargs):
+        sampled.append(os.path.basename(ds.GetDescription()))
+        return real_sample(ds, *args, **kwargs)
+
+    def block(ds, row0, nrows, *args, **kwargs):
+        name = os.path.basename(ds.GetDescription())
+        rows[name] = rows.get(name, 0) + nrows
+        return real_block(ds, row0, nrows, *args, **kwargs)
+
+    monkeypatch.setattr(gdal.Dataset, "ReadAsArray", sample)
+    monkeypatch.setattr(raster, "read_block", block)
+    pairs = coarse_pairs(scene["sm"], scene["stacks"])
+    height = gdal.Open(scene["stacks"][0]).RasterYSize
+    assert {os.path.basename(p): rows.get(os.path.basename(p)) for p in scene["stacks"]} == \
+        {os.path.basename(p): height for p in scene["stacks"]}
+    assert not [s for s in sampled if s.startswith("factors_")]
+    assert pairs.X.shape[0] > 0
+    monkeypatch.undo()
+    stack = raster.read_all(scene["stacks"][1], dtype=np.float64)
+    stack[1][np.random.default_rng(3).uniform(size=stack[1].shape) < 0.05] = 0.0
+    raster.write_raster(scene["stacks"][1], scene["fine"], stack, names=["ndvi", "lst_day", "landcover"],
+                        kinds=["continuous", "continuous", "categorical"])
+    with pytest.raises(InputError, match=r"The factor lst_day in factors_20230609\.tif is in Kelvin \(median \d{3}\) "
+                                         r"but [4-6]\.\d % of its values lie below 150 K \(most often 0\)"):
+        coarse_pairs(scene["sm"], scene["stacks"])
