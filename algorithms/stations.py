@@ -35,6 +35,10 @@ COLUMNS = {
     "value": ("value", "sm", "soil_moisture", "soilmoisture", "vsm", "swc", "theta", "土壤湿度", "土壤水分",
               "土壤含水量", "体积含水量", "土壤体积含水量"),
     "crs": ("crs", "epsg", "srs"),
+    # the sensor's depth (a table with several depths per station: ISMN exports, CMA's 10/20/40 cm layers)
+    "depth": ("depth", "depth_from", "sensor_depth", "depth_cm", "depth_m", "深度", "土层深度", "观测深度"),
+    # ISMN's quality flag (G good, D01-D10 dubious, C01-C03 out of range, M missing); not the provider's own flag
+    "flag": ("flag", "flags", "ismn_flag", "quality_flag", "qc_flag", "soil_moisture_flag", "sm_flag"),
 }
 # Column names that may carry units after them, e.g. 'lat_deg', 'Longitude (deg)', '经度(°)', 'sm_m3m3'.
 _PREFIXES = {
@@ -42,10 +46,11 @@ _PREFIXES = {
     "y": ("lat", "latitude", "纬度"),
     "value": ("sm", "soil_moisture", "vsm", "swc", "土壤湿度", "土壤水分", "土壤含水量", "体积含水量",
               "土壤体积含水量"),
+    "depth": ("depth", "深度", "土层深度", "观测深度"),
 }
 _UNIT_START = "_([（"
 _LABELS = {"x": "longitude/x", "y": "latitude/y", "date": "date", "value": "soil moisture value",
-           "station": "station id", "crs": "CRS"}
+           "station": "station id", "crs": "CRS", "depth": "depth", "flag": "quality flag"}
 _MISSING = {"", "na", "nan", "null", "none", "-"}
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%d.%m.%Y", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M",
                  "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M",
@@ -144,7 +149,8 @@ def _find_column(header: list[str], key: str, given: str | None) -> int | None:
     # units in the name, e.g. 'sm_m3m3', 'soil_moisture_(m3/m3)', 'lat_deg', '经度(°)'
     for prefix in _PREFIXES.get(key, ()):
         for i, n in enumerate(norm):
-            if len(n) > len(prefix) and n.startswith(prefix) and n[len(prefix)] in _UNIT_START:
+            if (len(n) > len(prefix) and n.startswith(prefix) and n[len(prefix)] in _UNIT_START
+                    and "flag" not in n):  # 'sm_flag' is the flag of 'sm', not a value
                 return i
     if key == "date":  # 'obs_date', 'date_utc', 'measurement_time', '观测日期(北京时)'
         for part in ("date", "time"):
@@ -263,7 +269,7 @@ def check_coordinates(x: float, y: float, where: str, geographic: bool = True) -
 
 def read_csv(path: str, value_col: str | None = None, station_col: str | None = None, x_col: str | None = None,
              y_col: str | None = None, date_col: str | None = None, crs: str | None = None,
-             nodata: float | None = None) -> list[Observation]:
+             nodata: float | None = None, warn: Callable[[str], None] | None = None) -> list[Observation]:
     """Observations from a CSV table (comma, semicolon or tab separated).
 
     Columns are found case-insensitively (station/id/name, lon/longitude/x, lat/latitude/y,
@@ -271,6 +277,8 @@ def read_csv(path: str, value_col: str | None = None, station_col: str | None = 
     in ``crs`` (or the table's CRS column; default EPSG:4326, x = longitude). Without a station
     column, a station is identified by its coordinates. Empty, 'NA' and ``nodata`` values are skipped;
     coordinates that are NaN/inf, or beyond +-90/180 in a geographic CRS, are errors naming the row.
+    A flag column holding ISMN quality flags keeps only values flagged 'G' (good); with a depth column
+    (several sensors per station), only each station's shallowest sensor is kept.
 
     Parameters
     ----------
@@ -282,17 +290,19 @@ def read_csv(path: str, value_col: str | None = None, station_col: str | None = 
         The CRS of the coordinates (None: the table's CRS column, else EPSG:4326).
     nodata : float or None
         A value meaning "no measurement" (None: only empty and 'NA'-like cells are missing).
+    warn : Callable[[str], None] or None
+        Receives a message when deeper sensors are left out (None: no messages).
 
     Returns
     -------
     list of Observation
-        One observation per row with a value (values in m3/m3, dates as days), in file order.
+        One observation per kept row (values in m3/m3, dates as days), in file order.
 
     Raises
     ------
     InputError
-        The file is missing or empty, lacks a needed column, or a row has an unreadable value, date or
-        coordinates, or no row has a value.
+        The file is missing or empty, lacks a needed column, or a row has an unreadable value, date, depth or
+        coordinates, or no row has a value (or none flagged 'G' in an ISMN flag column).
     """
     if not os.path.isfile(path):
         raise InputError(f"Station file not found: {path}. Check the path.")
@@ -319,7 +329,9 @@ def read_csv(path: str, value_col: str | None = None, station_col: str | None = 
             "y": _find_column(header, "y", y_col),
             "date": _find_column(header, "date", date_col),
             "value": _find_column(header, "value", value_col),
-            "crs": _find_column(header, "crs", None)}
+            "crs": _find_column(header, "crs", None),
+            "depth": _find_column(header, "depth", None),
+            "flag": _find_column(header, "flag", None)}
     missing = [_LABELS[k] for k in ("x", "y", "date", "value") if cols[k] is None]
     if missing:
         raise InputError(f"The station table {os.path.basename(path)} has no {', '.join(missing)} column; "
@@ -329,6 +341,12 @@ def read_csv(path: str, value_col: str | None = None, station_col: str | None = 
     wkts: dict[str, str] = {}
     geographic: dict[str, bool] = {}
     out: list[Observation] = []
+    depths: list[float] = []
+    name = os.path.basename(path)
+    flag_col = cols["flag"]
+    ismn_flags = flag_col is not None and _holds_ismn_flags(row[flag_col] for row in rows[1:] if len(row) > flag_col)
+    flags_seen: Counter = Counter()
+    flagged = 0
     for lineno, row in enumerate(rows[1:], start=2):
         if len(row) < len(header):
             row = row + [""] * (len(header) - len(row))
@@ -348,6 +366,11 @@ def read_csv(path: str, value_col: str | None = None, station_col: str | None = 
                              "fix it or leave it empty to skip the row.") from None
         if math.isnan(value) or (nodata is not None and value == nodata):
             continue
+        if ismn_flags:
+            flagged += 1
+            flags_seen.update(cell("flag").split(","))
+            if cell("flag") != "G":
+                continue
         _check_range(value, where)
         try:
             day = parse_date(cell("date"))
@@ -372,11 +395,42 @@ def read_csv(path: str, value_col: str | None = None, station_col: str | None = 
         station = cell("station") if cols["station"] is not None else ""
         if not station:
             station = f"{x:.5f},{y:.5f}"
+        if cols["depth"] is not None:
+            try:
+                depths.append(float(cell("depth").replace(",", ".") if delim != "," else cell("depth")))
+            except ValueError:
+                raise InputError(f"{where}: the sensor depth '{cell('depth')}' is not a number; give each "
+                                 "value's depth.") from None
         out.append(Observation(station, x, y, wkt, day, value))
+    if not out and flagged:
+        raise _no_kept_values([name], flagged, flags_seen, {"G"})
     if not out:
-        raise InputError(f"The station table {os.path.basename(path)} holds no soil moisture value "
+        raise InputError(f"The station table {name} holds no soil moisture value "
                          "(every value is empty or missing).")
+    if depths:
+        out = _shallowest(out, depths, name, header[cols["depth"]], warn)
     return out
+
+
+def _holds_ismn_flags(cells: Iterable[str]) -> bool:
+    """Whether a flag column holds ISMN quality flags (every filled cell 'G', 'D06', 'C01,D07', 'M', ...)."""
+    filled = [c.strip() for c in cells if c.strip()]
+    return bool(filled) and all(_ISMN_FLAG.match(c) for c in filled)
+
+
+def _shallowest(obs: list[Observation], depths: list[float], name: str, column: str,
+                warn: Callable[[str], None] | None) -> list[Observation]:
+    """Each station's values at its shallowest sensor depth: deeper layers are not compared with surface soil
+    moisture (SMAP's top 5 cm), nor averaged into the same day with it."""
+    top: dict[str, float] = {}
+    for ob, d in zip(obs, depths):
+        top[ob.station] = min(d, top.get(ob.station, d))
+    kept = [ob for ob, d in zip(obs, depths) if d <= top[ob.station] + 1e-9]
+    if len(kept) < len(obs) and warn is not None:
+        found = ", ".join(f"{d:g}" for d in sorted(set(depths)))
+        warn(f"{name}: soil moisture at several depths ({column}: {found}); each station's shallowest sensor is "
+             f"compared with the estimate, {len(obs) - len(kept)} deeper value(s) left out.")
+    return kept
 
 
 def find_column(names: Sequence[str], key: str) -> str | None:
@@ -868,7 +922,7 @@ def read_stations(path: str, max_depth: float | None = None, warn: Callable[[str
     max_depth : float or None
         For ISMN files: the deepest sensor start kept, in metres (None: every depth).
     warn : Callable[[str], None] or None
-        For ISMN files: receives a message for each file skipped.
+        Receives a message for each ISMN file skipped, and for a table's deeper sensors left out.
     **csv_options
         For a CSV table: the keyword arguments of :func:`read_csv`.
 
@@ -885,7 +939,7 @@ def read_stations(path: str, max_depth: float | None = None, warn: Callable[[str
         return read_ismn_stm(files, max_depth=max_depth, warn=warn)
     if path.lower().endswith(".stm"):
         return read_ismn_stm([path], max_depth=max_depth, warn=warn)
-    return read_csv(path, **csv_options)
+    return read_csv(path, warn=warn, **csv_options)
 
 
 #: Positions of one station id farther apart than this (metres) are two places, not one station's records.

@@ -545,3 +545,45 @@ def test_station_table_mistakes_are_named(tmp_path, rows, fragment):
     path = _write(tmp_path / "s.csv", "station,lon,lat,date,value\n" + rows)
     with pytest.raises(InputError, match=fragment):
         read_csv(path)
+
+
+@pytest.mark.bad_input("validate: ISMN table with quality flags (C03, D06) as a CSV")
+def test_csv_with_ismn_flags_keeps_only_good_values(tmp_path):
+    # as ISMN's CSV download and the ismn package's exports write them: the value, its ISMN flag, the provider's flag
+    head = "date_time,soil_moisture,soil_moisture_flag,soil_moisture_orig_flag,station,latitude,longitude\n"
+    p = _write(tmp_path / "ismn.csv", head +
+               "2023-06-01 00:00:00,0.21,G,M,Canizal,41.19603,-5.35997\n"
+               "2023-06-01 01:00:00,0.22,G,M,Canizal,41.19603,-5.35997\n"
+               "2023-06-01 02:00:00,0.90,C03,M,Canizal,41.19603,-5.35997\n"
+               "2023-06-01 03:00:00,0.05,D06,M,Canizal,41.19603,-5.35997\n")
+    (one,) = daily_means(read_csv(p))
+    assert (one.station, one.date, one.value) == ("Canizal", D1, pytest.approx(0.215))
+    bad = _write(tmp_path / "bad.csv", head + "2023-06-01 02:00:00,1.2,C03,M,Canizal,41.19603,-5.35997\n"
+                 "2023-06-01 03:00:00,0.05,D06,M,Canizal,41.19603,-5.35997\n")
+    with pytest.raises(InputError, match=r"^None of the 2 values in bad\.csv is flagged 'G' \(good\); flags found: "
+                                         r"C03, D06\."):
+        read_csv(bad)
+    # a flag column of the table's own codes is not ISMN's: every value is kept, as before
+    own = _write(tmp_path / "own.csv", "station,lon,lat,date,sm,flag\nA,116,42,2023-06-01,0.2,0\n"
+                 "A,116,42,2023-06-01,0.3,1\n")
+    assert [o.value for o in read_csv(own)] == [0.2, 0.3]
+
+
+@pytest.mark.bad_input("validate: station table with several sensor depths per station")
+@pytest.mark.parametrize("head, depths", [
+    ("station,lat,lon,date,depth_from,depth_to,sm", ("0.0,0.05", "0.25,0.25", "0.5,0.5")),  # ISMN, metres
+    ("站号,纬度,经度,日期,深度(cm),土壤体积含水量", ("10", "20", "50")),  # a CMA automatic station's layers
+])
+def test_csv_with_several_depths_keeps_each_stations_shallowest(tmp_path, head, depths):
+    rows = [head]
+    for station, d0, values in (("A", depths[0], (0.21, 0.25)), ("A", depths[1], (0.30, 0.31)),
+                                ("A", depths[2], (0.35, 0.35)), ("B", depths[1], (0.18, 0.2))):
+        rows += [f"{station},42.0,116.0,2023-06-01 {h:02d}:00,{d0},{v}" for h, v in enumerate(values)]
+    p = tmp_path / "depths.csv"
+    p.write_bytes(("\n".join(rows) + "\n").encode("gbk"))
+    warnings = []
+    obs = read_stations(str(p), warn=warnings.append)
+    assert [(o.station, o.date, round(o.value, 6)) for o in daily_means(obs)] == [("A", D1, 0.23), ("B", D1, 0.19)]
+    assert len(warnings) == 1 and warnings[0].startswith("depths.csv: soil moisture at several depths (")
+    assert warnings[0].endswith("); each station's shallowest sensor is compared with the estimate, 4 deeper "
+                                "value(s) left out.")
