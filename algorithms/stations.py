@@ -224,6 +224,24 @@ class CoordinateError(InputError):
     """A station position that cannot be one (NaN/inf, latitude beyond 90, longitude beyond 180 in degrees)."""
 
 
+def _degrees_minutes(v: float, limit: int) -> float | None:
+    """Decimal degrees of a coordinate written as degrees and minutes together (11130: 111°30'), or None when ``v``
+    cannot be one (a fraction of a minute kept: 11130.5)."""
+    a = abs(v)
+    if not math.isfinite(a):
+        return None
+    deg, minutes = divmod(a, 100.0)
+    if minutes >= 60.0 or deg > limit or (deg == limit and minutes > 0):
+        return None
+    return math.copysign(deg + minutes / 60.0, v)
+
+
+def _dm_text(v: float, spelled: bool = False) -> str:
+    deg, minutes = divmod(abs(v), 100.0)
+    sign = "-" if v < 0 else ""
+    return f"{sign}{deg:.0f}°{minutes:g}'" if spelled else f"{v:g}"
+
+
 def check_coordinates(x: float, y: float, where: str, geographic: bool = True) -> None:
     """Refuse a station position that cannot be one: NaN/inf in any CRS; |lat| > 90 or |lon| > 180 in degrees.
 
@@ -257,6 +275,12 @@ def check_coordinates(x: float, y: float, where: str, geographic: bool = True) -
     if problems:
         if abs(x) <= 90.0 < abs(y) <= 180.0:
             hint = " Longitude and latitude look swapped."
+        elif (abs(x) > 180.0 and abs(y) > 90.0 and _degrees_minutes(x, 180) is not None
+              and _degrees_minutes(y, 90) is not None):
+            hint = (" They look like degrees and minutes written together (as China Meteorological Administration "
+                    f"tables write them: {_dm_text(x)} for {_dm_text(x, True)}): convert them to decimal degrees, "
+                    f"degrees + minutes / 60 (longitude {_degrees_minutes(x, 180):.4f}, latitude "
+                    f"{_degrees_minutes(y, 90):.4f}).")
         elif abs(x) > 1000.0 and abs(y) > 1000.0:
             hint = (" They look like projected coordinates (metres), not degrees: give their CRS (in a CSV a column "
                     "named crs with the EPSG code, e.g. EPSG:32649 for UTM zone 49N; for a point layer, the layer's "

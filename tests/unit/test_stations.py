@@ -587,3 +587,16 @@ def test_csv_with_several_depths_keeps_each_stations_shallowest(tmp_path, head, 
     assert len(warnings) == 1 and warnings[0].startswith("depths.csv: soil moisture at several depths (")
     assert warnings[0].endswith("); each station's shallowest sensor is compared with the estimate, 4 deeper "
                                 "value(s) left out.")
+
+
+@pytest.mark.bad_input("validate: station coordinates in degrees and minutes (CMA's 11130 for 111°30')")
+def test_csv_degrees_minutes_coordinates_are_named_as_such(tmp_path):
+    p = tmp_path / "cma.csv"
+    p.write_bytes("站号,站名,纬度,经度,日期,土壤体积含水量\n53772,太原,3747,11230,2023-06-01,0.235\n".encode("gbk"))
+    with pytest.raises(InputError, match=r"^cma\.csv, row 2: invalid station coordinates: latitude 3747 is outside "
+                                         r"-90 to 90 and longitude 11230 is outside -180 to 180 \(longitude 11230, "
+                                         r"latitude 3747\)\. They look like degrees and minutes written together \(as "
+                                         r"China Meteorological Administration tables write them: 11230 for "
+                                         r"112°30'\): convert them to decimal degrees, degrees \+ minutes / 60 "
+                                         r"\(longitude 112\.5000, latitude 37\.7833\)\.$"):
+        read_csv(str(p))
