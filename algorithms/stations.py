@@ -57,6 +57,7 @@ _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%d.%m.%Y", "%Y-%m-%dT%H:%M:%
                  # Chinese Excel's long date (2023年6月5日) and dotted dates (2023.6.5), with or without a time
                  "%Y年%m月%d日", "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日%H:%M", "%Y.%m.%d",
                  "%Y.%m.%d %H:%M:%S", "%Y.%m.%d %H:%M")
+_PERCENT_IN_NAME = re.compile(r"%|percent|(?<![a-z])pct(?![a-z])|百分")
 _FLOAT_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 _NONFINITE_RE = re.compile(r"^[-+]?(nan|inf|infinity)$", re.IGNORECASE)
 _DATE_TOKEN = re.compile(r"^\d{4}[/-]\d{1,2}[/-]\d{1,2}$")
@@ -118,6 +119,7 @@ def parse_date(text: str) -> dt.date:
         ``text`` is not a date.
     """
     s = text.strip()
+    s = re.sub(r"\s*(UTC|GMT)$", "", s, flags=re.IGNORECASE)  # '2023-06-01 00:00:00 UTC'
     if s.endswith("Z"):
         s = s[:-1]
     s = re.sub(r"([+-]\d{2}:?\d{2})$", "", s) if "T" in s or " " in s else s
@@ -199,6 +201,15 @@ def _check_range(value: float, where: str) -> None:
         else:
             hint = " Remove the row or mark it as missing (leave the value empty)."
         raise InputError(f"{where}: soil moisture {value:g} is outside {lo:g}-{hi:g} m3/m3.{hint}")
+
+
+def _check_percent(value: float, where: str) -> None:
+    """A value of a column declaring percent, in the file's own unit (a 999.9 must not be called 9.999 m3/m3)."""
+    if value < 0.0 or value > 100.0:
+        fill = is_fill(value) or value >= 999.0  # 999.9, 9999: missing-value codes of percent tables
+        hint = (" It is a fill value for missing data: leave the value empty (or NA) to skip the record." if fill
+                else " Remove the row or mark it as missing (leave the value empty).")
+        raise InputError(f"{where}: soil moisture {value:g} % is outside 0-100 %.{hint}")
 
 
 def is_geographic(wkt: str) -> bool:
@@ -301,7 +312,8 @@ def read_csv(path: str, value_col: str | None = None, station_col: str | None = 
     in ``crs`` (or the table's CRS column; default EPSG:4326, x = longitude). Without a station
     column, a station is identified by its coordinates. Empty, 'NA' and ``nodata`` values are skipped;
     coordinates that are NaN/inf, or beyond +-90/180 in a geographic CRS, are errors naming the row.
-    A flag column holding ISMN quality flags keeps only values flagged 'G' (good); with a depth column
+    A value column whose name declares percent ('土壤体积含水量(%)', 'VWC (%)') is divided by 100. A flag
+    column holding ISMN quality flags keeps only values flagged 'G' (good); with a depth column
     (several sensors per station), only each station's shallowest sensor is kept.
 
     Parameters
@@ -326,7 +338,8 @@ def read_csv(path: str, value_col: str | None = None, station_col: str | None = 
     ------
     InputError
         The file is missing or empty, lacks a needed column, or a row has an unreadable value, date, depth or
-        coordinates, or no row has a value (or none flagged 'G' in an ISMN flag column).
+        coordinates, or no row has a value (or none flagged 'G' in an ISMN flag column), or a column declaring
+        percent holds values in m3/m3.
     """
     if not os.path.isfile(path):
         raise InputError(f"Station file not found: {path}. Check the path.")
@@ -371,6 +384,9 @@ def read_csv(path: str, value_col: str | None = None, station_col: str | None = 
     ismn_flags = flag_col is not None and _holds_ismn_flags(row[flag_col] for row in rows[1:] if len(row) > flag_col)
     flags_seen: Counter = Counter()
     flagged = 0
+    # a value column declaring percent ('土壤体积含水量(%)', 'VWC (%)', 'sm_percent'): values / 100, checked after
+    percent = bool(_PERCENT_IN_NAME.search(header[cols["value"]].lower()))
+    largest = -math.inf
     for lineno, row in enumerate(rows[1:], start=2):
         if len(row) < len(header):
             row = row + [""] * (len(header) - len(row))
@@ -395,6 +411,10 @@ def read_csv(path: str, value_col: str | None = None, station_col: str | None = 
             flags_seen.update(cell("flag").split(","))
             if cell("flag") != "G":
                 continue
+        if percent:
+            _check_percent(value, where)
+            largest = max(largest, value)
+            value /= 100.0
         _check_range(value, where)
         try:
             day = parse_date(cell("date"))
@@ -431,6 +451,10 @@ def read_csv(path: str, value_col: str | None = None, station_col: str | None = 
     if not out:
         raise InputError(f"The station table {name} holds no soil moisture value "
                          "(every value is empty or missing).")
+    if percent and largest <= 1.0:
+        raise InputError(f"The column '{header[cols['value']]}' of {name} declares percent, but every value is at most "
+                         f"{largest:g}: they look like m3/m3. Correct the column name (e.g. '土壤体积含水量(m3/m3)' or "
+                         "'sm'), or give the values in percent.")
     if depths:
         out = _shallowest(out, depths, name, header[cols["depth"]], warn)
     return out

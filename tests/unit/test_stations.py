@@ -600,3 +600,27 @@ def test_csv_degrees_minutes_coordinates_are_named_as_such(tmp_path):
                                          r"112°30'\): convert them to decimal degrees, degrees \+ minutes / 60 "
                                          r"\(longitude 112\.5000, latitude 37\.7833\)\.$"):
         read_csv(str(p))
+
+
+@pytest.mark.bad_input("validate: station table whose value column declares percent (CMA's 土壤体积含水量(%))")
+def test_csv_value_column_in_percent_is_converted_in_its_own_unit(tmp_path):
+    head = "站号,纬度,经度,日期,土壤体积含水量(%)\n"
+    p = tmp_path / "cma.csv"
+    p.write_bytes((head + "53772,37.78,112.5,2023-06-01 08:00,23.5\n53772,37.78,112.5,2023-06-01 09:00,23.1\n"
+                   "53772,37.78,112.5,2023-06-01 10:00,\n").encode("gbk"))
+    (one,) = daily_means(read_csv(str(p)))
+    assert (one.station, one.date, one.value) == ("53772", D1, pytest.approx(0.233))
+    p.write_bytes((head + "53772,37.78,112.5,2023-06-01 08:00,23.5\n53772,37.78,112.5,2023-06-01 09:00,999.9\n")
+                  .encode("gbk"))
+    with pytest.raises(InputError, match=r"^cma\.csv, row 3: soil moisture 999\.9 % is outside 0-100 %\. It is a fill "
+                                         r"value for missing data"):
+        read_csv(str(p))
+    p.write_bytes((head + "53772,37.78,112.5,2023-06-01 08:00,0.235\n").encode("gbk"))
+    with pytest.raises(InputError, match=r"^The column '土壤体积含水量\(%\)' of cma\.csv declares percent, but every "
+                                         r"value is at most 0\.235: they look like m3/m3\."):
+        read_csv(str(p))
+
+
+def test_dates_with_a_utc_suffix():
+    assert parse_date("2023-06-01 00:00:00 UTC") == D1
+    assert parse_date("2023-06-01T23:00:00 GMT") == D1
