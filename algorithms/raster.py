@@ -195,13 +195,19 @@ class Grid:
         Raises
         ------
         InputError
-            The raster has no CRS or is rotated, or its header is damaged.
+            The raster has no CRS (or no georeferencing at all) or is rotated, or its header is damaged.
         """
         wkt = ds.GetProjection()
         if not wkt:
             damage = _damage(ds)  # a header cut short loses the CRS tags: not a file without CRS
             if damage:
                 raise damaged_error(path or ds.GetDescription() or "The raster", _detail(damage, path))
+            if ds.GetGeoTransform(can_return_null=True) is None:  # a layer of an HDF5/netCDF granule, a plain image
+                raise InputError(f"{path or 'The raster'} has no georeferencing (neither a coordinate reference "
+                                 "system nor a geotransform), so its pixels have no place on the Earth. For a layer of "
+                                 "an NSIDC SMAP granule, use smdownscale:importsmap (Import SMAP granules), which "
+                                 "places it on SMAP's EASE-Grid 2.0; otherwise georeference the raster (gdal_translate "
+                                 "-a_srs -a_ullr, or the Georeferencer in QGIS) and run again.")
             raise InputError(f"{path or 'The raster'} has no coordinate reference system; "
                              "assign one (e.g. with 'Assign projection' in QGIS or gdal_edit.py -a_srs) and run again.")
         gt = tuple(ds.GetGeoTransform())

@@ -115,6 +115,20 @@ def test_a_smap_granule_given_as_a_raster_names_importsmap(tmp_path):
         raster.open_raster(granule)
 
 
+@pytest.mark.bad_input("downscale: a layer of an NSIDC SMAP granule given by its GDAL name (HDF5:...://sm_surface)")
+def test_a_smap_granule_layer_without_georeferencing_names_importsmap(tmp_path):
+    # GDAL opens the layer, but NSIDC's HDF5 carries no geotransform: assigning a CRS alone would not place it
+    granule = nsidc.write_l4(str(tmp_path), dt.datetime(2023, 6, 1, 1, 30), {(500, 3000): 0.25})
+    layer = f'HDF5:"{granule}"://Geophysical_Data/sm_surface'
+    with pytest.raises(InputError) as err:
+        Grid.from_path(layer)
+    assert str(err.value) == (
+        f"{layer} has no georeferencing (neither a coordinate reference system nor a geotransform), so its pixels "
+        "have no place on the Earth. For a layer of an NSIDC SMAP granule, use smdownscale:importsmap (Import SMAP "
+        "granules), which places it on SMAP's EASE-Grid 2.0; otherwise georeference the raster (gdal_translate -a_srs "
+        "-a_ullr, or the Georeferencer in QGIS) and run again.")
+
+
 def test_open_raster_errors(tmp_path):
     with pytest.raises(InputError, match="not found"):
         raster.open_raster(str(tmp_path / "missing.tif"))
