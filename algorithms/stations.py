@@ -166,6 +166,25 @@ def _find_column(header: list[str], key: str, given: str | None) -> int | None:
     return None
 
 
+_DEPTH_IN_NAME = re.compile(r"(\d+(?:\.\d+)?)_?(cm|mm|m)(?![a-z0-9])")
+
+
+def _layer_columns(header: list[str]) -> list[tuple[float, int]]:
+    """(depth in metres, index) of the soil moisture columns naming a depth ('土壤体积含水量_10cm', 'sm_0_5cm',
+    'vwc (20 cm)'), shallowest first: one row per station and day holding each layer in its own column."""
+    scale = {"cm": 0.01, "mm": 0.001, "m": 1.0}
+    found = []
+    for i, h in enumerate(header):
+        n = _norm(h)
+        if "flag" in n:
+            continue
+        named = any(n.startswith(p) for p in _PREFIXES["value"]) or any(c in n for c in COLUMNS["value"] if len(c) > 3)
+        depth = _DEPTH_IN_NAME.search(n.replace("_(", "(").replace("(", "_").replace(")", ""))
+        if named and depth:
+            found.append((float(depth.group(1)) * scale[depth.group(2)], i))
+    return sorted(found)
+
+
 def _decode(raw: bytes) -> str:
     """A station table's text: UTF-16 with its BOM (Excel's "Unicode Text"); UTF-8 (with or without a BOM); else
     GB18030 (Chinese Excel saves GBK) when that makes a Chinese column name of the header readable; else Latin-1
@@ -369,6 +388,13 @@ def read_csv(path: str, value_col: str | None = None, station_col: str | None = 
             "crs": _find_column(header, "crs", None),
             "depth": _find_column(header, "depth", None),
             "flag": _find_column(header, "flag", None)}
+    layers = _layer_columns(header) if value_col is None else []
+    if len(layers) > 1:  # a column per depth: SMAP's surface soil moisture is compared with the shallowest layer
+        cols["value"] = layers[0][1]
+        if warn is not None:
+            warn(f"{os.path.basename(path)}: soil moisture at several depths, one column each "
+                 f"({', '.join(header[i] for _, i in layers)}); the shallowest, {header[layers[0][1]]}, is compared "
+                 "with the estimate (to compare another, give it as the soil moisture field).")
     missing = [_LABELS[k] for k in ("x", "y", "date", "value") if cols[k] is None]
     if missing:
         raise InputError(f"The station table {os.path.basename(path)} has no {', '.join(missing)} column; "

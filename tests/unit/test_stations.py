@@ -624,3 +624,24 @@ def test_csv_value_column_in_percent_is_converted_in_its_own_unit(tmp_path):
 def test_dates_with_a_utc_suffix():
     assert parse_date("2023-06-01 00:00:00 UTC") == D1
     assert parse_date("2023-06-01T23:00:00 GMT") == D1
+
+
+@pytest.mark.bad_input("validate: station table with one column per depth (CMA's 土壤体积含水量_20cm, _10cm)")
+@pytest.mark.parametrize("layers", [("土壤体积含水量_20cm", "土壤体积含水量_10cm", "土壤体积含水量_40cm"),
+                                    ("20cm土壤体积含水量", "10cm土壤体积含水量", "40cm土壤体积含水量"),
+                                    ("soil_moisture (0.2 m)", "soil_moisture (0.1 m)", "soil_moisture (400 mm)")])
+def test_csv_with_a_column_per_depth_compares_the_shallowest(tmp_path, layers):
+    """One row per station and day, each layer in its own column, the deeper first: the shallowest layer (10 cm) is
+    the one compared with surface soil moisture, whatever the columns' order, and the choice is said."""
+    p = tmp_path / "layers.csv"
+    p.write_bytes((f"站号,纬度,经度,日期,{','.join(layers)}\n53772,37.78,112.5,2023-06-01,0.31,0.22,0.35\n"
+                   "53772,37.78,112.5,2023-06-02,0.30,0.20,0.35\n").encode("gbk"))
+    warnings = []
+    obs = read_stations(str(p), warn=warnings.append)
+    assert [(o.date, o.value) for o in obs] == [(D1, 0.22), (D1 + dt.timedelta(days=1), 0.20)]
+    by_depth = ", ".join((layers[1], layers[0], layers[2]))
+    assert warnings == [f"layers.csv: soil moisture at several depths, one column each ({by_depth}); the "
+                        f"shallowest, {layers[1]}, is compared with the estimate (to compare another, give it as "
+                        "the soil moisture field)."]
+    # the value column given: that one, as asked
+    assert [o.value for o in read_csv(str(p), value_col=layers[2])] == [0.35, 0.35]
