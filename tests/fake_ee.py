@@ -573,6 +573,8 @@ def masks_fill(node: Any, fill: float = SMAP_FILL) -> bool:
 
 
 _SIGNATURES: dict = {}
+#: name -> (return type, {argument name: type}) from the same file.
+_TYPES: dict = {}
 
 
 def signatures() -> dict:
@@ -582,14 +584,74 @@ def signatures() -> dict:
         with open(ALGORITHMS_PATH, encoding="utf-8") as fh:
             for alg in json.load(fh)["algorithms"]:
                 args = alg.get("arguments", [])
-                _SIGNATURES[alg["name"].split("/", 1)[-1]] = (
+                name = alg["name"].split("/", 1)[-1]
+                _SIGNATURES[name] = (
                     {a["argumentName"] for a in args}, {a["argumentName"] for a in args if not a.get("optional")})
+                _TYPES[name] = (alg.get("returnType"), {a["argumentName"]: a.get("type") for a in args})
     return _SIGNATURES
+
+
+#: Families of Earth Engine types a value of one member may be given for another (numbers of any width, the
+#: collections); ``Object``, ``Element`` and ``<any>`` hold anything (the client casts them).
+_TYPE_FAMILIES = [{"Number", "Integer", "Float", "Long", "Short", "Byte", "Boolean"},
+                  {"ImageCollection", "FeatureCollection", "Collection"}, {"Array", "List"},
+                  {"Geometry", "Feature", "Rectangle"}]
+#: Types the server builds from a number or a string given for them.
+_FROM_NUMBER = {"Date", "ErrorMargin", "Projection", "PixelType"}
+_ANY_TYPE = {"Object", "Element", "<any>", None}
+
+
+def _base_type(t: Optional[str]) -> Optional[str]:
+    return t.split("<", 1)[0] if t else t
+
+
+def _types_meet(want: Optional[str], got: Optional[str]) -> bool:
+    """Whether a value Earth Engine types ``got`` may be given for an argument of type ``want``."""
+    w, g = _base_type(want), _base_type(got)
+    if w in _ANY_TYPE or g in _ANY_TYPE or w == g:
+        return True
+    if w in _FROM_NUMBER and g in ("Number", "Integer", "Float", "Long", "String"):
+        return True
+    return any(w in fam and g in fam for fam in _TYPE_FAMILIES)
+
+
+def _constant_type(value: Any) -> Optional[str]:
+    if isinstance(value, bool):
+        return "Boolean"
+    if isinstance(value, (int, float)):
+        return "Number"
+    if isinstance(value, str):
+        return "String"
+    if isinstance(value, list):
+        return "List"
+    if isinstance(value, dict):
+        return "Dictionary"
+    return None
+
+
+def _value_type(node: Any) -> Optional[str]:
+    """The type of a serialized value: a constant's, or the return type of the function it invokes (None: unknown,
+    e.g. a mapped function's argument)."""
+    if not isinstance(node, dict):
+        return None
+    if "constantValue" in node:
+        return _constant_type(node["constantValue"])
+    if "arrayValue" in node:
+        return "List"
+    if "dictionaryValue" in node:
+        return "Dictionary"
+    if "functionDefinitionValue" in node:
+        return "Algorithm"
+    call = node.get("functionInvocationValue")
+    if call and call.get("functionName") in _TYPES:
+        return _TYPES[call["functionName"]][0]
+    return None
 
 
 def signature_errors(expression: Any) -> list[str]:
     """Calls of an expression that Earth Engine would reject: unknown functions, unknown arguments, missing
-    required arguments (checked against :func:`signatures`)."""
+    required arguments, arguments of another type (a constant's, or the return type of the function giving it;
+    checked against :func:`signatures`)."""
     known = signatures()
     problems = []
     for call in _calls(expression):
@@ -603,6 +665,12 @@ def signature_errors(expression: Any) -> list[str]:
         given = set(call.get("arguments", {}))
         problems += [f"{name}: unknown argument '{a}'." for a in sorted(given - allowed)]
         problems += [f"{name}: missing required argument '{a}'." for a in sorted(required - given)]
+        types = _TYPES[name][1]
+        for arg, value in sorted(call.get("arguments", {}).items()):
+            got = _value_type(value)
+            if arg in types and not _types_meet(types[arg], got):
+                problems.append(f"{name}, argument '{arg}': Invalid type. Expected type: {types[arg]}. "
+                                f"Actual type: {got}.")
     return problems
 
 

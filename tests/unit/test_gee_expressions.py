@@ -305,7 +305,42 @@ def test_signature_check_catches_unknown_functions_and_arguments():
 
     assert signature_errors(expr("Image.sharpen", {"image": 1})) == ["Unknown algorithm: Image.sharpen."]
     assert signature_errors(expr("Image.select", {"input": 1, "bands": ["a"]})) == [
-        "Image.select: unknown argument 'bands'.", "Image.select: missing required argument 'bandSelectors'."]
+        "Image.select: unknown argument 'bands'.", "Image.select: missing required argument 'bandSelectors'.",
+        "Image.select, argument 'input': Invalid type. Expected type: Image<unknown bands>. Actual type: Number."]
+
+
+def test_signature_check_catches_arguments_of_another_type():
+    """Earth Engine refuses an argument of another type than its published one: a collection where an image is
+    expected, a number where a string is. The client's casts (Collection.first's Element taken as an Image), numbers
+    of any width, and an image collection for a collection argument are accepted, as the server accepts them."""
+    import ee
+
+    from smdownscale.tests.fake_ee import signature_errors
+
+    def errors(obj):
+        return signature_errors(json.loads(obj.serialize(for_cloud_api=True)))
+
+    col = ee.ImageCollection("NASA/SMAP/SPL4SMGP/008")
+    assert errors(ee.Image(col).select(["sm_surface"])) == [
+        "Image.select, argument 'input': Invalid type. Expected type: Image<unknown bands>. Actual type: "
+        "ImageCollection."]
+    assert errors(ee.Image(col.first()).select(["sm_surface"]).multiply(0.5).toFloat()) == []
+    assert errors(col.filterDate("2023-06-01", "2023-06-02").mean().reproject("EPSG:4326", None, 1000)) == []
+    assert errors(ee.Image(5).rename(ee.String("a").cat("b"))) == []
+
+    def call(name, **args):
+        return {"functionInvocationValue": {"functionName": name, "arguments": args}}
+
+    image = call("Image.constant", value={"constantValue": 5})
+    assert signature_errors({"result": "0", "values": {"0": call("Collection.filter", collection=image,
+                                                                  filter={"constantValue": None})}}) == [
+        "Collection.filter, argument 'collection': Invalid type. Expected type: FeatureCollection. Actual type: "
+        "Image<unknown bands>."]
+    assert signature_errors({"result": "0", "values": {"0": call("Image.rename", input=image,
+                                                                  names={"constantValue": 5})}}) == [
+        "Image.rename, argument 'names': Invalid type. Expected type: List<String>. Actual type: Number."]
+    assert signature_errors({"result": "0", "values": {"0": call("Image.rename", input=image,
+                                                                  names={"constantValue": ["a"]})}}) == []
 
 
 def test_sentinel1_angle_is_used_at_its_own_20_km_scale_not_averaged_from_10_m():
