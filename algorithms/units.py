@@ -63,6 +63,10 @@ SM_HARD_MIN = -0.5
 SM_HARD_MAX = 1.5
 #: With a scale factor other than 1, a 99th percentile below this means the values were scaled twice.
 SM_TOO_SMALL = 0.01
+#: Coarse soil moisture holding more than this share of exact zeros (and at least SM_OUTSIDE_MIN_COUNT), among other
+#: values whose median is at least SM_ZERO_MEDIAN, holds masked pixels written as 0: SMAP reports no dry soil as 0.
+SM_ZERO_SHARE = 0.001
+SM_ZERO_MEDIAN = 0.02
 #: Pixels read to check a large raster (a decimated read; SMAP rasters are read whole).
 SAMPLE_PIXELS = 250_000
 #: NDVI-like indices: names holding one of these tokens; their values lie within -1..1.
@@ -271,8 +275,8 @@ def check_soil_moisture(raw: np.ndarray, path: str, reading: SmReading = AS_IS, 
     Raises
     ------
     InputError
-        Undeclared fill values, percent instead of m3/m3, values outside the range, or values already scaled
-        too small.
+        Undeclared fill values (exact zeros in the coarse soil moisture among them), percent instead of m3/m3,
+        values outside the range, or values already scaled too small.
     """
     name = os.path.basename(path) or path
     values = reading.apply(raw)
@@ -294,6 +298,18 @@ def check_soil_moisture(raw: np.ndarray, path: str, reading: SmReading = AS_IS, 
             f"value that is not declared as nodata{rest}. They would be used as soil moisture. Declare the "
             f"nodata value: {param}mark it in the file (gdal_edit.py -a_nodata {_exact(top)} {name}, or QGIS "
             "Raster > Conversion > Translate with 'Assign a specified nodata value to output bands').")
+    zero = raw_ok == 0.0
+    nzero = int(zero.sum())
+    if role == "soil moisture raster" and nzero >= SM_OUTSIDE_MIN_COUNT and zero.mean() > SM_ZERO_SHARE \
+            and nzero < zero.size and float(np.median(values[ok][~zero])) >= SM_ZERO_MEDIAN:
+        param = f"set {npar}=0 (advanced parameter), or " if npar else ""
+        raise InputError(
+            f"The {role} {name} holds {nzero} pixel(s) ({100.0 * nzero / zero.size:.1f} %) equal to 0, while the other "
+            f"pixels hold {_summary(values[ok][~zero])}: SMAP reports no soil as 0 m3/m3, so these are missing "
+            "pixels stored as 0 (Earth Engine writes masked pixels, e.g. water, as 0 unless the export sets noData). "
+            "Declare 0 as "
+            f"nodata: {param}mark it in the file (gdal_edit.py -a_nodata 0 {name}, or QGIS Raster > Conversion > "
+            "Translate with 'Assign a specified nodata value to output bands').")
     v = values[ok]
     median = float(np.median(v))
     found = _summary(v) + (f" after {sp}={reading.scale:g}" if reading.scale != 1.0 else "")

@@ -75,6 +75,32 @@ def test_undeclared_fill_is_refused_naming_the_value():
     assert np.isnan(out[:4]).all() and np.isfinite(out[4:]).all()
 
 
+@pytest.mark.bad_input("train: SMAP exported by Earth Engine with masked pixels (water) as 0")
+def test_masked_smap_pixels_written_as_zero_are_refused():
+    """An Earth Engine export without noData writes masked SMAP cells (lakes, the sea) as 0: SMAP reports no soil at
+    0 m3/m3, so a share of exact zeros among wetter values is missing data, refused with the fix. Declared as nodata,
+    the same values are read; a reference raster (another product, possibly clipped at 0) is not judged by SMAP."""
+    v = _field(0.05, 0.45)
+    v[0, :6] = 0.0
+    with pytest.raises(InputError) as err:
+        check_soil_moisture(v, "/data/smap_20230601.tif")
+    assert str(err.value) == (
+        "The soil moisture raster smap_20230601.tif holds 6 pixel(s) (1.0 %) equal to 0, while the other pixels hold "
+        "values 0.0501 to 0.45, median 0.268: SMAP reports no soil as 0 m3/m3, so these are missing pixels stored as 0 "
+        "(Earth Engine writes masked pixels, e.g. water, as 0 unless the export sets noData). Declare 0 as nodata: "
+        "set SM_NODATA=0 (advanced parameter), or mark it in the file (gdal_edit.py -a_nodata 0 smap_20230601.tif, "
+        "or QGIS Raster > Conversion > Translate with 'Assign a specified nodata value to output bands').")
+    out = check_soil_moisture(v, "smap.tif", SmReading(nodata=0.0))
+    assert np.isnan(out[0, :6]).all() and np.isfinite(out[1:]).all()
+    assert np.array_equal(check_soil_moisture(v, "ref.tif", role="reference"), v)
+    v[0, :6] = 0.05
+    v[0, :2] = 0.0  # two zeros: below the count a stray value may reach
+    assert np.count_nonzero(check_soil_moisture(v, "smap.tif") == 0.0) == 2
+    dry = np.where(v > 0, 0.01, 0.0)  # a desert at 0.01 m3/m3: zeros beside it are not read as a fill
+    dry[0, :6] = 0.0
+    assert np.count_nonzero(check_soil_moisture(dry, "smap.tif") == 0.0) == 6
+
+
 @pytest.mark.parametrize("fill", [65535.0, 32767.0, -32768.0, -999.0, -9998.0, 9.96921e36, -3.4028235e38, -1234.0])
 def test_every_fill_like_value_is_refused(fill):
     v = _field(0.05, 0.45)
