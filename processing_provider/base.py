@@ -8,10 +8,13 @@ How outputs look once loaded is ``layers.py``'s.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
-from typing import Any, Callable
+import signal
+import threading
+from typing import Any, Callable, Iterator
 
 from qgis.core import (
     QgsProcessingAlgorithm,
@@ -493,10 +496,12 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
     # -- engine glue -------------------------------------------------------------------------
     @staticmethod
     def callbacks(feedback) -> tuple[Callable[[float], None], Callable[[], bool]]:
-        """``progress(fraction)`` and ``is_canceled()`` for the engine, bound to the feedback."""
+        """``progress(fraction)`` and ``is_canceled()`` for the engine, bound to the feedback; SIGTERM received
+        during :meth:`run_engine` cancels too."""
         if feedback is None:
-            return (lambda f: None), (lambda: False)
-        return (lambda f: feedback.setProgress(100.0 * max(0.0, min(1.0, f)))), feedback.isCanceled
+            return (lambda f: None), (lambda: bool(_STOP_SIGNALS))
+        return ((lambda f: feedback.setProgress(100.0 * max(0.0, min(1.0, f)))),
+                (lambda: bool(_STOP_SIGNALS) or feedback.isCanceled()))
 
     def run_engine(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call an engine function, turning engine errors into QgsProcessingException.
@@ -511,15 +516,67 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
         kwargs = {k: translating(v) if isinstance(getattr(v, "__self__", None), QgsProcessingFeedback)
                   and getattr(v, "__name__", "") in FEEDBACK_TEXT_METHODS else v for k, v in kwargs.items()}
         try:
-            with gdal_exceptions():
+            with stop_signals_cancel(), gdal_exceptions():
                 return func(*args, **kwargs)
         except Canceled as exc:
+            if _STOP_SIGNALS:
+                raise QgsProcessingException(self.tr(
+                    "Stopped by {}: the run was canceled and no output was written; files already at the output "
+                    "paths are unchanged.").format(signal.Signals(_STOP_SIGNALS[0]).name)) from exc
             raise QgsProcessingException(self.tr("Canceled: no output was written.")) from exc
         except SmdError as exc:
             raise QgsProcessingException(translate(exc)) from exc
         except MemoryError as exc:
             raise QgsProcessingException(self.tr(
                 "Out of memory; process a smaller extent or close other programs.")) from exc
+
+
+#: Stop signals received during the engine call under way: schedulers (systemd, cron wrappers, timeout)
+#: stop qgis_process with SIGTERM, which would kill it mid-write; the engine sees it as a cancel and removes
+#: its temporary files. (qgis_process itself turns SIGINT, Ctrl+C, into a cancel.)
+_STOP_SIGNALS: list[int] = []
+_HANDLED = (signal.SIGTERM,)
+
+
+@contextlib.contextmanager
+def stop_signals_cancel() -> Iterator[None]:
+    """While an engine call runs in qgis_process, SIGTERM cancels it instead of killing the process mid-write;
+    a second SIGTERM stops at once. The previous handlers are restored after; the signals received stay in
+    ``_STOP_SIGNALS`` until the next call, for the message. QGIS Desktop keeps its own handling (a terminated
+    QGIS must not carry on)."""
+    from qgis.core import QgsApplication
+
+    if QgsApplication.platform() != "qgis_process" or threading.current_thread() is not threading.main_thread() \
+            or _INSTALLED:
+        yield
+        return
+    _STOP_SIGNALS.clear()
+    previous: dict[int, Any] = {}
+
+    def handler(signum, frame) -> None:
+        if _STOP_SIGNALS:  # asked twice: stop now, as without this handler
+            signal.signal(signum, previous.get(signum) or signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        _STOP_SIGNALS.append(signum)
+
+    try:
+        for sig in _HANDLED:
+            previous[sig] = signal.signal(sig, handler)
+    except (ValueError, OSError):  # not the interpreter's main thread after all: signals stay as they were
+        for sig, old in previous.items():
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
+        previous.clear()
+    _INSTALLED.append(True)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
+        _INSTALLED.clear()
+
+
+_INSTALLED: list[bool] = []
 
 
 #: QgsProcessingFeedback methods taking a text the user reads (translated when the engine is given them).

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import glob
 import os
+import signal
+import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                                 "scripts"))
+import qgisproc
 from qgisproc import QgisProcess
 
 from smdownscale.algorithms import raster
@@ -105,3 +109,48 @@ def test_earth_engine_without_sign_in_says_how_to_sign_in_and_never_prompts(qp, 
             ) in text
     assert "Enter verification code" not in text and "accounts.google.com" not in text
     assert not (home / ".config" / "earthengine").exists() and not out.exists()
+
+
+@pytest.fixture(scope="module")
+def big_stack(qp, chain, tmp_path_factory):
+    """A 700 x 700 pixel factor stack and its SMAP: downscaling it takes seconds, time to stop it midway."""
+    out = tmp_path_factory.mktemp("big")
+    sample = str(out / "sample")
+    qp.check("sampledata", {"SEED": 3, "SIZE_KM": 700, "N_DATES": 1, "OUTPUT": sample})
+    rasters = sorted(glob.glob(os.path.join(sample, "static", "*.tif")) +
+                     glob.glob(os.path.join(sample, "dynamic", "*.tif")))
+    stack = str(out / "factors_20230601.tif")
+    qp.check("align", {"INPUTS": rasters, "REFERENCE": os.path.join(sample, "static", "elevation.tif"),
+                       "OUTPUT": stack})
+    return stack, glob.glob(os.path.join(sample, "smap", "smap_*.tif"))[0]
+
+
+@pytest.mark.fault("downscale: qgis_process stopped by a scheduler or Ctrl+C while writing")
+@pytest.mark.parametrize("sig, message", [
+    (signal.SIGTERM, "Stopped by SIGTERM: the run was canceled and no output was written; files already at the "
+                     "output paths are unchanged."),
+    (signal.SIGINT, "Canceled: no output was written."),  # qgis_process's own handler cancels the feedback
+], ids=["SIGTERM", "SIGINT"])
+def test_stop_signal_midway_cancels_and_leaves_nothing(qp, chain, big_stack, tmp_path, sig, message):
+    """A stop signal while the outputs are being written cancels the run: non-zero exit with a message, no
+    temporary file left, the previous results at the output paths unchanged."""
+    stack, smap = big_stack
+    out, quality = tmp_path / "sm.tif", tmp_path / "quality.tif"
+    out.write_bytes(b"previous result")
+    quality.write_bytes(b"previous quality")
+    args = [qgisproc.QGIS_PROCESS, "run", "smdownscale:downscale", "--", f"MODEL={chain['model']}",
+            f"FACTORS={stack}", f"SOIL_MOISTURE={smap}", f"OUTPUT={out}", f"QUALITY={quality}"]
+    proc = subprocess.Popen(args, env=qp.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        while proc.poll() is None and not any(".raw-" in f or ".partial-" in f for f in os.listdir(tmp_path)):
+            time.sleep(0.02)
+        assert proc.poll() is None, "the run ended before its outputs were being written"
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1
+    assert message in stdout + stderr
+    assert out.read_bytes() == b"previous result" and quality.read_bytes() == b"previous quality"
+    assert sorted(os.listdir(tmp_path)) == ["quality.tif", "sm.tif"]
