@@ -291,14 +291,24 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
     def _unloadable_layer_text(self, parameters, context) -> str | None:
         """A message for a raster given as a GDAL string: ``/vsizip/...`` and other virtual paths always (GDAL can
         write statistics into the archive it reads, so an input would change), ``GTIFF_RAW:...`` where this QGIS
-        cannot load it (QGIS's own error would call the file missing)."""
-        from qgis.core import QgsProcessingParameterMultipleLayers, QgsProcessingParameterRasterLayer
+        cannot load it (QGIS's own error would call the file missing); for a file parameter (model, manifest,
+        station file) given as a virtual path, which the engine would call missing."""
+        from qgis.core import (
+            QgsProcessingParameterFile,
+            QgsProcessingParameterMultipleLayers,
+            QgsProcessingParameterRasterLayer,
+        )
 
         for definition in self.parameterDefinitions():
-            if not isinstance(definition, (QgsProcessingParameterRasterLayer, QgsProcessingParameterMultipleLayers)):
-                continue
             value = parameters.get(definition.name())
             label = f"'{definition.description()}' ({definition.name()})"
+            if isinstance(definition, QgsProcessingParameterFile) and isinstance(value, str) \
+                    and value.strip().lower().startswith("/vsi"):  # a model, manifest or station file in a zip
+                return self.tr("{}: {} is a file inside an archive or a GDAL virtual path; smdownscale reads files "
+                               "on disk only. Extract it (e.g. unzip the archive) and give the extracted file or "
+                               "folder.").format(label, value.strip())
+            if not isinstance(definition, (QgsProcessingParameterRasterLayer, QgsProcessingParameterMultipleLayers)):
+                continue
             for item in value if isinstance(value, (list, tuple)) else [value]:
                 if isinstance(item, str) and item.lower().startswith("/vsi"):
                     return self.tr("{}: {} is a file inside an archive or a GDAL virtual path; smdownscale reads "

@@ -177,6 +177,9 @@ def _build_inputs(base: pathlib.Path) -> dict[str, Any]:
     pathlib.Path(d["truncated_model"]).write_bytes(data[: len(data) // 2])
     d["text_model"] = str(base / "models" / "readme.smdmodel")
     pathlib.Path(d["text_model"]).write_text("model: random forest, 100 trees\n")
+    d["zipped_model"] = str(base / "models" / "cart.zip")
+    with zipfile.ZipFile(d["zipped_model"], "w") as zf:
+        zf.write(d["model"], "cart.smdmodel")
     d["marker"] = str(base / "models" / "payload_ran")
     d["payload_model"] = str(base / "models" / "crafted.smdmodel")
     sio.dump({"meta": meta, "estimator": Payload(d["marker"])}, d["payload_model"])
@@ -1303,6 +1306,12 @@ CASES = [
                        "OUTPUT": f"/vsizip/{o}/results.zip/sm.tif"},
          r"The output /vsizip/.*/results\.zip/sm\.tif is a GDAL virtual path or driver prefix .*; results are written "
          r"as plain files\. Give a path on disk, e\.g\. .*/sm\.tif; nothing was written\."),
+    Case("downscale: model file inside a zip given as /vsizip/ text", "downscale",
+         lambda d, o: {"MODEL": f"/vsizip/{d['zipped_model']}/cart.smdmodel", "FACTORS": d["scene"]["stacks"][0],
+                       "SOIL_MOISTURE": d["scene"]["sm"][0], "OUTPUT": str(o / "sm.tif")},
+         r"'Model file' \(MODEL\): /vsizip/.*/cart\.zip/cart\.smdmodel is a file inside an archive or a GDAL virtual "
+         r"path; smdownscale reads files on disk only\. Extract it \(e\.g\. unzip the archive\) and give the "
+         r"extracted file or folder\."),
     Case("validate: metrics path with a GDAL driver prefix (CSV:)", "validate",
          lambda d, o: {"INPUT": d["estimate"], "REFERENCE": d["reference_ll"], "OUTPUT": f"CSV:{o}/metrics.csv"},
          r"The output CSV:.*/metrics\.csv is a GDAL virtual path or driver prefix"),
