@@ -2977,27 +2977,27 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <translation>验证</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="536" />
+            <location filename="../processing_provider/base.py" line="553" />
             <source>Canceled: no output was written.</source>
             <translation>已取消：未写出任何输出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="540" />
+            <location filename="../processing_provider/base.py" line="557" />
             <source>Out of memory; process a smaller extent or close other programs.</source>
             <translation>内存不足；请处理更小的范围或关闭其他程序。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="468" />
+            <location filename="../processing_provider/base.py" line="485" />
             <source>No value for '{}' ({}); give one.</source>
             <translation>“{}”（{}）没有值；请给定一个值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="453" />
+            <location filename="../processing_provider/base.py" line="470" />
             <source>'{}' ({}) is not a number (nan); give a finite value.</source>
             <translation>“{}”（{}）不是数值（nan）；请给定一个有限值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="455" />
+            <location filename="../processing_provider/base.py" line="472" />
             <source>'{}' ({}) is infinite ({}); give a finite value.</source>
             <translation>“{}”（{}）为无穷大（{}）；请给定一个有限值。</translation>
         </message>
@@ -3007,42 +3007,42 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <translation>{} 为 {}，不是 {} 文件；请给定 {} 文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="257" />
+            <location filename="../processing_provider/base.py" line="274" />
             <source>{} must be a number; got '{}'.</source>
             <translation>{} 必须是数值；收到的是“{}”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="262" />
+            <location filename="../processing_provider/base.py" line="279" />
             <source>{} is {}; give a value from {} to {}.</source>
             <translation>{} 为 {}；请给定 {} 到 {} 之间的值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="264" />
+            <location filename="../processing_provider/base.py" line="281" />
             <source>{} is {}; give a value of at least {}.</source>
             <translation>{} 为 {}；请给定不小于 {} 的值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="266" />
+            <location filename="../processing_provider/base.py" line="283" />
             <source>{} is {}; give a value of at most {}.</source>
             <translation>{} 为 {}；请给定不大于 {} 的值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="268" />
+            <location filename="../processing_provider/base.py" line="285" />
             <source>{} is {}; give a whole number.</source>
             <translation>{} 为 {}；请给定整数。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="274" />
+            <location filename="../processing_provider/base.py" line="291" />
             <source>{} is {}, which is not one of its choices; give one of: {}.</source>
             <translation>{} 为 {}，不是可选项之一；请给定以下之一：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="285" />
+            <location filename="../processing_provider/base.py" line="302" />
             <source>{}: QGIS cannot load {} given as text (a file inside an archive, or a GDAL driver prefix); extract the raster to a GeoTIFF file (e.g. unzip it, or Export &gt; Save As in QGIS) and give that file.</source>
             <translation>{}：QGIS 无法加载以文本形式给出的 {}（压缩包内的文件，或带 GDAL 驱动前缀）；请将栅格提取为 GeoTIFF 文件（例如解压，或在 QGIS 中使用 导出 &gt; 另存为），然后给定该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="288" />
+            <location filename="../processing_provider/base.py" line="305" />
             <source>{}: QGIS cannot load {} as a layer; give the path of a raster file (e.g. a GeoTIFF).</source>
             <translation>{}：QGIS 无法将 {} 加载为图层；请给定栅格文件（例如 GeoTIFF）的路径。</translation>
         </message>
@@ -3057,32 +3057,32 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <translation>{} 没有值；请给定文件或文件夹名称。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="501" />
+            <location filename="../processing_provider/base.py" line="518" />
             <source>'{}' ({}) holds {} file paths joined by '{}' in one value; give each file as its own value: in qgis_process repeat --{}=&lt;file&gt; once per file, in Python pass a list.</source>
             <translation>“{}”（{}）在一个值中包含 {} 个以“{}”连接的文件路径；请把每个文件作为单独的值给出：在 qgis_process 中每个文件重复一次 --{}=&lt;文件&gt;，在 Python 中传入列表。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="431" />
+            <location filename="../processing_provider/base.py" line="448" />
             <source>Unknown parameter {} (did you mean {}?) for smdownscale:{}; its parameters are {}. An unknown name would be ignored and the default used instead: correct its spelling.</source>
             <translation>未知参数 {}（是否想用 {}？），算法 smdownscale:{} 的参数为 {}。未知的名称会被忽略并改用默认值：请更正其拼写。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="434" />
+            <location filename="../processing_provider/base.py" line="451" />
             <source>Unknown parameter {} for smdownscale:{}; its parameters are {}. An unknown name would be ignored and the default used instead: correct its spelling.</source>
             <translation>未知参数 {}，算法 smdownscale:{} 的参数为 {}。未知的名称会被忽略并改用默认值：请更正其拼写。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="314" />
+            <location filename="../processing_provider/base.py" line="331" />
             <source>{}: {} is a file inside an archive or a GDAL virtual path; smdownscale reads rasters from files on disk only (reading through an archive can write into it). Extract the raster to a GeoTIFF file (e.g. unzip it, or Export &gt; Save As in QGIS) and give that file.</source>
             <translation>{}：{} 是压缩包内的文件或 GDAL 虚拟路径；smdownscale 只读取磁盘上的栅格文件（通过压缩包读取可能会写入压缩包）。请将栅格提取为 GeoTIFF 文件（例如解压，或在 QGIS 中使用 导出 &gt; 另存为）并给出该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="533" />
+            <location filename="../processing_provider/base.py" line="550" />
             <source>Stopped by {}: the run was canceled and no output was written; files already at the output paths are unchanged.</source>
             <translation>已被 {} 停止：运行已取消，未写出任何输出；输出路径上已有的文件保持不变。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="307" />
+            <location filename="../processing_provider/base.py" line="324" />
             <source>{}: {} is a file inside an archive or a GDAL virtual path; smdownscale reads files on disk only. Extract it (e.g. unzip the archive) and give the extracted file or folder.</source>
             <translation>{}：{} 是压缩包内的文件或 GDAL 虚拟路径；smdownscale 只读取磁盘上的文件。请先解压（例如解压该压缩包），再给出解压后的文件或文件夹。</translation>
         </message>

@@ -138,8 +138,8 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
         A number parameter given as NaN or infinity, an unknown parameter name and a raster given as a GDAL virtual
         path are refused first, whatever QGIS makes of them.
         """
-        first = (self._not_finite_number(parameters) or self._unknown_parameter(parameters)
-                 or self._unloadable_layer_text(parameters, context))
+        first = (self._not_finite_number(parameters) or self._fractional_whole_number(parameters)
+                 or self._unknown_parameter(parameters) or self._unloadable_layer_text(parameters, context))
         if first:
             return False, first
         ok, msg = super().checkParameterValues(parameters, context)
@@ -248,6 +248,23 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
                 for item in items:
                     if isinstance(item, str) and not self._loads(item, context):
                         return self._unloadable_message(label, item)
+        return None
+
+    def _fractional_whole_number(self, parameters) -> str | None:
+        """A message for a whole-number parameter given a fraction (QGIS would round 2.5 trees to 3 silently)."""
+        for definition in self.parameterDefinitions():
+            if not isinstance(definition, QgsProcessingParameterNumber) \
+                    or definition.dataType() != QgsProcessingParameterNumber.Type.Integer:
+                continue
+            value = parameters.get(definition.name())
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                continue
+            try:
+                number = float(value.strip()) if isinstance(value, str) else float(value)
+            except ValueError:
+                continue  # not a number at all: QGIS's check and _number_problem say so
+            if math.isfinite(number) and not number.is_integer():
+                return self._number_problem(definition, f"'{definition.description()}' ({definition.name()})", value)
         return None
 
     def _number_problem(self, definition, label: str, value) -> str | None:

@@ -1312,6 +1312,9 @@ CASES = [
          r"'Model file' \(MODEL\): /vsizip/.*/cart\.zip/cart\.smdmodel is a file inside an archive or a GDAL virtual "
          r"path; smdownscale reads files on disk only\. Extract it \(e\.g\. unzip the archive\) and give the "
          r"extracted file or folder\."),
+    Case("train: number of trees given as 2.5", "train",
+         lambda d, o: {**_sm(d), "N_ESTIMATORS": "2.5", "OUTPUT": str(o / "m.smdmodel")},
+         r"'Number of trees \(random forest\)' \(N_ESTIMATORS\) is 2\.5; give a whole number\."),
     Case("validate: metrics path with a GDAL driver prefix (CSV:)", "validate",
          lambda d, o: {"INPUT": d["estimate"], "REFERENCE": d["reference_ll"], "OUTPUT": f"CSV:{o}/metrics.csv"},
          r"The output CSV:.*/metrics\.csv is a GDAL virtual path or driver prefix"),
