@@ -129,8 +129,13 @@ def pair_by_date(left: Sequence[str], right: Sequence[str], left_label: str,
                              "file names carry no date (YYYYMMDD or YYYY-MM-DD), so they cannot be paired; "
                              "give the same number of each in the same order, or put the date in the file names.")
         return [(f"#{i + 1}", a, b) for i, (a, b) in enumerate(zip(left, right))]
-    for paths, dates, label in ((left, ldates, left_label), (right, rdates, right_label)):
+    for paths, dates, label, other in ((left, ldates, left_label, right_label),
+                                       (right, rdates, right_label, left_label)):
         missing = [os.path.basename(p) for p, d in zip(paths, dates) if d is None]
+        if missing and len(missing) == len(paths):  # the dates are all on the other side
+            raise InputError(f"None of the {label} files has a date (YYYYMMDD or YYYY-MM-DD) in its name, while the "
+                             f"{other} files do: {', '.join(missing)}. The files are paired by date: rename them so "
+                             "every file carries its date.")
         if missing:
             raise InputError(f"These {label} files have no date (YYYYMMDD or YYYY-MM-DD) in their name while others "
                              f"do: {', '.join(missing)}. Rename them so every file carries its date.")

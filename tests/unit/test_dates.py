@@ -83,6 +83,15 @@ def test_mixed_dated_and_undated_is_an_error():
         pair_by_date(["a_20230601.tif", "b.tif"], ["c_20230601.tif", "d_20230602.tif"], "x", "y")
 
 
+def test_dates_on_one_side_only_say_which_side_lacks_them():
+    with pytest.raises(InputError) as err:
+        pair_by_date(["smap.tif", "smap_b.tif"], ["factors_20230601.tif", "factors_20230609.tif"],
+                     "soil moisture", "factor stack")
+    assert str(err.value) == ("None of the soil moisture files has a date (YYYYMMDD or YYYY-MM-DD) in its name, while "
+                              "the factor stack files do: smap.tif, smap_b.tif. The files are paired by date: rename "
+                              "them so every file carries its date.")
+
+
 def test_monthly_files_pair_by_month():
     pairs = pair_by_date(["SMAP_monthly_2023-07.tif", "SMAP_monthly_2023-06.tif"],
                          ["factors_2023_06.tif", "factors_2023_07.tif"], "soil moisture", "factor stack")
