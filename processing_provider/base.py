@@ -568,9 +568,9 @@ _HANDLED = (signal.SIGTERM,)
 @contextlib.contextmanager
 def stop_signals_cancel() -> Iterator[None]:
     """While an engine call runs in qgis_process, SIGTERM cancels it instead of killing the process mid-write;
-    a second SIGTERM stops at once. The previous handlers are restored after; the signals received stay in
-    ``_STOP_SIGNALS`` until the next call, for the message. QGIS Desktop keeps its own handling (a terminated
-    QGIS must not carry on)."""
+    a second SIGTERM stops at once. Only the default disposition is replaced (never a handler or an ignore set
+    by someone else), and restored after; the signals received stay in ``_STOP_SIGNALS`` until the next call,
+    for the message. QGIS Desktop keeps its own handling (a terminated QGIS must not carry on)."""
     from qgis.core import QgsApplication
 
     if QgsApplication.platform() != "qgis_process" or threading.current_thread() is not threading.main_thread() \
@@ -578,28 +578,30 @@ def stop_signals_cancel() -> Iterator[None]:
         yield
         return
     _STOP_SIGNALS.clear()
-    previous: dict[int, Any] = {}
+    replaced: list[int] = []
 
     def handler(signum, frame) -> None:
         if _STOP_SIGNALS:  # asked twice: stop now, as without this handler
-            signal.signal(signum, previous.get(signum) or signal.SIG_DFL)
+            signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
         _STOP_SIGNALS.append(signum)
 
     try:
         for sig in _HANDLED:
-            previous[sig] = signal.signal(sig, handler)
+            if signal.getsignal(sig) is signal.SIG_DFL:
+                signal.signal(sig, handler)
+                replaced.append(sig)
     except (ValueError, OSError):  # not the interpreter's main thread after all: signals stay as they were
-        for sig, old in previous.items():
-            signal.signal(sig, old if old is not None else signal.SIG_DFL)
-        previous.clear()
+        for sig in replaced:
+            signal.signal(sig, signal.SIG_DFL)
+        replaced.clear()
     _INSTALLED.append(True)
     try:
         yield
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old if old is not None else signal.SIG_DFL)
+        for sig in replaced:
+            signal.signal(sig, signal.SIG_DFL)
         _INSTALLED.clear()
 
 
