@@ -2977,12 +2977,12 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <translation>验证</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="553" />
+            <location filename="../processing_provider/base.py" line="554" />
             <source>Canceled: no output was written.</source>
             <translation>已取消：未写出任何输出。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="557" />
+            <location filename="../processing_provider/base.py" line="558" />
             <source>Out of memory; process a smaller extent or close other programs.</source>
             <translation>内存不足；请处理更小的范围或关闭其他程序。</translation>
         </message>
@@ -3057,7 +3057,7 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <translation>{} 没有值；请给定文件或文件夹名称。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="518" />
+            <location filename="../processing_provider/base.py" line="519" />
             <source>'{}' ({}) holds {} file paths joined by '{}' in one value; give each file as its own value: in qgis_process repeat --{}=&lt;file&gt; once per file, in Python pass a list.</source>
             <translation>“{}”（{}）在一个值中包含 {} 个以“{}”连接的文件路径；请把每个文件作为单独的值给出：在 qgis_process 中每个文件重复一次 --{}=&lt;文件&gt;，在 Python 中传入列表。</translation>
         </message>
@@ -3077,7 +3077,7 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <translation>{}：{} 是压缩包内的文件或 GDAL 虚拟路径；smdownscale 只读取磁盘上的栅格文件（通过压缩包读取可能会写入压缩包）。请将栅格提取为 GeoTIFF 文件（例如解压，或在 QGIS 中使用 导出 &gt; 另存为）并给出该文件。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/base.py" line="550" />
+            <location filename="../processing_provider/base.py" line="551" />
             <source>Stopped by {}: the run was canceled and no output was written; files already at the output paths are unchanged.</source>
             <translation>已被 {} 停止：运行已取消，未写出任何输出；输出路径上已有的文件保持不变。</translation>
         </message>

@@ -500,7 +500,8 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
                 continue
             raw = parameters.get(definition.name())
             for value in raw if isinstance(raw, (list, tuple)) else [raw]:
-                if isinstance(value, str) and ("/" in value or os.sep in value or "." in value):
+                if isinstance(value, str) and ("/" in value or os.sep in value or "." in value
+                                               or os.path.isdir(value)):  # a folder named without a '/'
                     joined = self._joined_paths(definition, value)
                     if joined:
                         return joined

@@ -1573,6 +1573,18 @@ def test_raster_inside_a_zip_is_refused(inputs, run, tmp_path, reliability):
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
 
 
+@pytest.mark.bad_input("validate: a folder named without a '/' as the estimate")
+def test_folder_named_without_a_slash_is_called_a_folder(inputs, run, tmp_path, monkeypatch):
+    """'INPUT=out' from the folder holding out/: the message says it is a folder, as for 'out/' or a list."""
+    (tmp_path / "out").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(QgsProcessingException, match=r"(^|\n)out is a folder, not a raster file GDAL can read\. "
+                       r"Choose the raster file itself\.$"):
+        run("smdownscale:validate", {"INPUT": "out", "REFERENCE": inputs["reference_ll"],
+                                     "OUTPUT": str(tmp_path / "metrics.csv")})
+    assert sorted(os.listdir(tmp_path)) == ["out"] and os.listdir(tmp_path / "out") == []
+
+
 @pytest.mark.bad_input("manifest: entry pointing outside its folder (engine)")
 def test_manifest_entry_pointing_outside_its_folder(tmp_path):
     """The manifest reader refuses every kind of escape (train and screen take manifests: see the matrix)."""
