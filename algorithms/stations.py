@@ -394,7 +394,8 @@ def read_csv(path: str, value_col: str | None = None, station_col: str | None = 
         if warn is not None:
             warn(f"{os.path.basename(path)}: soil moisture at several depths, one column each "
                  f"({', '.join(header[i] for _, i in layers)}); the shallowest, {header[layers[0][1]]}, is compared "
-                 "with the estimate (to compare another, give it as the soil moisture field).")
+                 "with the estimate (to compare another, load the table as a point layer and choose that column as "
+                 "the soil moisture field).")
     missing = [_LABELS[k] for k in ("x", "y", "date", "value") if cols[k] is None]
     if missing:
         raise InputError(f"The station table {os.path.basename(path)} has no {', '.join(missing)} column; "

@@ -641,7 +641,7 @@ def test_csv_with_a_column_per_depth_compares_the_shallowest(tmp_path, layers):
     assert [(o.date, o.value) for o in obs] == [(D1, 0.22), (D1 + dt.timedelta(days=1), 0.20)]
     by_depth = ", ".join((layers[1], layers[0], layers[2]))
     assert warnings == [f"layers.csv: soil moisture at several depths, one column each ({by_depth}); the "
-                        f"shallowest, {layers[1]}, is compared with the estimate (to compare another, give it as "
-                        "the soil moisture field)."]
+                        f"shallowest, {layers[1]}, is compared with the estimate (to compare another, load the table "
+                        "as a point layer and choose that column as the soil moisture field)."]
     # the value column given: that one, as asked
     assert [o.value for o in read_csv(str(p), value_col=layers[2])] == [0.35, 0.35]
