@@ -209,10 +209,15 @@ def _decode(raw: bytes) -> str:
     return raw.decode("latin-1")
 
 
+def _missing_code(value: float) -> bool:
+    """A fill value (-9999, ...) or a table's missing-value code (999.9, 9999: CMA's and others' tables)."""
+    return is_fill(value) or value >= 999.0
+
+
 def _check_range(value: float, where: str) -> None:
     lo, hi = SM_RANGE
     if value < lo or value > hi:
-        if is_fill(value):
+        if _missing_code(value):
             hint = (" It is a fill value for missing data: leave the value empty (or NA) to skip the record, as for "
                     "a raster's nodata.")
         elif 1.0 < value <= 100.0:
@@ -225,7 +230,7 @@ def _check_range(value: float, where: str) -> None:
 def _check_percent(value: float, where: str) -> None:
     """A value of a column declaring percent, in the file's own unit (a 999.9 must not be called 9.999 m3/m3)."""
     if value < 0.0 or value > 100.0:
-        fill = is_fill(value) or value >= 999.0  # 999.9, 9999: missing-value codes of percent tables
+        fill = _missing_code(value)
         hint = (" It is a fill value for missing data: leave the value empty (or NA) to skip the record." if fill
                 else " Remove the row or mark it as missing (leave the value empty).")
         raise InputError(f"{where}: soil moisture {value:g} % is outside 0-100 %.{hint}")

@@ -540,6 +540,9 @@ def test_excel_station_tables_are_read(tmp_path, name, encode):
     pytest.param("A,116.0,42.0,2023-06-01,-0.21\n", r"^s\.csv, row 2: soil moisture -0\.21 is outside 0-1 m3/m3\. "
                  r"Remove the row or mark it as missing",
                  marks=pytest.mark.bad_input("validate: negative station soil moisture"), id="negative"),
+    pytest.param("A,116.0,42.0,2023-06-01,999.9\n", r"^s\.csv, row 2: soil moisture 999\.9 is outside 0-1 m3/m3\. "
+                 r"It is a fill value for missing data: leave the value empty \(or NA\) to skip the record",
+                 marks=pytest.mark.bad_input("validate: station table with 999.9 for a missing value"), id="999.9"),
 ])
 def test_station_table_mistakes_are_named(tmp_path, rows, fragment):
     path = _write(tmp_path / "s.csv", "station,lon,lat,date,value\n" + rows)
