@@ -977,7 +977,8 @@ def is_land_cover(name: str) -> bool:
 
 def band_kinds(ds: gdal.Dataset) -> list[str]:
     """'categorical' or 'continuous' per band (the SMD_KIND metadata item, else a colour table/RAT or a land cover
-    product's name, :func:`is_land_cover`).
+    product's name, :func:`is_land_cover`: the band's, or for a single-band raster also its file's, since a land cover
+    file often names its one band after the product's band ('Map' in ESA WorldCover from Earth Engine) or 'b1').
 
     Parameters
     ----------
@@ -991,11 +992,13 @@ def band_kinds(ds: gdal.Dataset) -> list[str]:
     """
     kinds = []
     names = band_names(ds)
+    named_file = ds.RasterCount == 1 and is_land_cover(_clean_stem(ds.GetDescription()))
     for i in range(1, ds.RasterCount + 1):
         b = ds.GetRasterBand(i)
         kind = (b.GetMetadataItem(KIND_KEY) or "").lower()
         if not kind:
-            classes = b.GetColorTable() is not None or b.GetDefaultRAT() is not None or is_land_cover(names[i - 1])
+            classes = (b.GetColorTable() is not None or b.GetDefaultRAT() is not None or is_land_cover(names[i - 1])
+                       or named_file)
             kind = "categorical" if classes else "continuous"
         kinds.append(kind)
     return kinds

@@ -259,6 +259,38 @@ def test_land_cover_products_are_classes_by_their_names(tmp_path):
         assert not align.is_land_cover(name), name
 
 
+@pytest.mark.parametrize("file_name, description", [
+    ("ESA_WorldCover_2021.tif", "Map"),  # Earth Engine's ESA/WorldCover/v200 band, exported (no colour table)
+    ("CLCD_v01_2020_albert.tif", "b1"),
+    ("lc_2020.tif", "LC_Type1"),  # the band's own name still counts
+])
+def test_land_cover_file_with_a_generic_band_description_is_classes(tmp_path, file_name, description):
+    # a single-band land cover file whose band description is the product's band name ('Map') or a generic one:
+    # its file name says what it is, and averaging its class codes would make numbers that are no class
+    rng = np.random.default_rng(12)
+    lc, dom = _dominant_classes(rng, 10, 4, [10, 20, 30, 80])
+    path = str(tmp_path / file_name)
+    ds = gdal.GetDriverByName("GTiff").Create(path, 40, 40, 1, gdal.GDT_Byte)
+    ds.SetGeoTransform(_grid(UTM33, 500000, 5000000, 100, 40, 40).transform)
+    ds.SetProjection(UTM33)
+    ds.GetRasterBand(1).SetDescription(description)
+    ds.GetRasterBand(1).SetNoDataValue(0)
+    ds.GetRasterBand(1).WriteArray(lc.astype(np.uint8))
+    ds = None
+    out = str(tmp_path / "out.tif")
+    res = align.align_rasters([path], _grid(UTM33, 500000, 5000000, 400, 10, 10), out)
+    assert res.names == [description] and res.kinds == ["categorical"] and res.resampling == ["mode"]
+    np.testing.assert_array_equal(raster.read_all(out)[0], dom)
+    # a file name that says nothing keeps the band continuous; so does a multiband file named like land cover
+    plain = str(tmp_path / "classes.tif")
+    gdal.Translate(plain, path)
+    assert raster.band_kinds(gdal.Open(plain)) == (["categorical"] if description == "LC_Type1" else ["continuous"])
+    multi = str(tmp_path / "landcover_and_more.tif")
+    gdal.Translate(multi, path, bandList=[1, 1])
+    assert raster.band_kinds(gdal.Open(multi)) == (["categorical"] * 2 if description == "LC_Type1"
+                                                   else ["continuous"] * 2)
+
+
 def test_lst_with_masked_pixels_exported_as_zero_is_refused_naming_the_file(tmp_path):
     # an Earth Engine export of cloud-masked LST without noData: the gaps are 0 K, and no nodata is declared
     grid = Grid(srs_from_user("EPSG:32649").ExportToWkt(), (511000.0, 1000.0, 0.0, 4713000.0, 0.0, -1000.0), 30, 30)
