@@ -252,10 +252,11 @@ def test_land_cover_products_are_classes_by_their_names(tmp_path):
     assert raster.band_kinds(gdal.Open(out)) == ["categorical"]
     for name in ("ESA_WorldCover_10m_2021_v200_N42E111_Map", "CLCD_v01_2022", "lccs_class", "土地利用_2020",
                  "ESACCI-LC-L4-LCCS-Map-300m-P1Y-2020-v2.1.1", "C3S-LC-L4-LCCS-Map-300m-P1Y-2022-v2.1.1",
-                 "LULC", "MCD12Q1.LC_Prop2"):
+                 "LULC", "MCD12Q1.LC_Prop2", "discrete_classification", "Land_Cover_Type_1"):
         assert align.is_land_cover(name), name
     for name in ("elevation", "ndvi", "lst_day", "clay_content", "S1_VV", "landcover_crop_fraction",
-                 "PROBAV_LC100_global_v3.0.1_2019-nrt_Crops-CoverFraction-layer_EPSG-4326", "lulc_tree_percent"):
+                 "PROBAV_LC100_global_v3.0.1_2019-nrt_Crops-CoverFraction-layer_EPSG-4326", "lulc_tree_percent",
+                 "ESACCI-SOILMOISTURE-L3S-SSMV-COMBINED-20230601"):
         assert not align.is_land_cover(name), name
 
 
