@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -42,6 +43,9 @@ CATEGORICAL = "categorical"
 CONTINUOUS = "continuous"
 #: Resampling per kind and direction: (target finer than source, target coarser or equal).
 RESAMPLING = {CONTINUOUS: ("bilinear", "average"), CATEGORICAL: ("near", "mode")}
+#: Radar backscatter by band name (Sentinel-1's VV/VH, HH/HV, sigma0/gamma0): like LST (clouds) and vegetation
+#: indices, a factor a date may miss at every pixel (no overpass), :func:`may_miss_a_whole_date`.
+_RADAR_RE = re.compile(r"(?<![a-z])(vv|vh|hh|hv|sigma0|gamma0|backscatter)(?![a-z])")
 _VRT_BLOCK_ROWS = 128  # block height of GDAL's warped VRT: read whole multiples of it
 _TILE_ROWS = 256  # tile height of the output GeoTIFF
 
@@ -398,12 +402,33 @@ def align_rasters(inputs: Sequence[str], grid: Grid, output: str, categorical: s
             out.FlushCache()
         finally:
             out = None  # closed before the temporary file is renamed or removed
-        empty = [f"'{n}' ({os.path.basename(p)})" for n, p, v in zip(names, paths, valid) if v == 0]
+        # a date's LST under cloud, or radar without an overpass, is missing everywhere and stays so in the stack
+        # (downscale takes it from neighbouring dates; training leaves the date's cells out); a static factor, or
+        # every band, missing everywhere is the wrong file or extent
+        empty = [f"'{n}' ({os.path.basename(p)})" for n, p, v in zip(names, paths, valid)
+                 if v == 0 and (not may_miss_a_whole_date(n) or not valid.any())]
         if empty:
             raise InputError(f"After alignment these bands hold no valid pixel on the target grid: {', '.join(empty)}. "
                              "They are all nodata over the grid's extent; remove them or choose another extent.")
     fractions = [float(v) / grid.size for v in valid]
     return AlignResult(output, grid, names, kinds, methods, paths, fractions)
+
+
+def may_miss_a_whole_date(name: str) -> bool:
+    """Whether a factor is an observation a date may lack at every pixel of an area: a temperature (clouds), a
+    vegetation index (clouds) or radar backscatter (no overpass that day), by its name.
+
+    Parameters
+    ----------
+    name : str
+        The factor (band) name.
+
+    Returns
+    -------
+    bool
+        True for LST and other temperatures, vegetation indices and radar backscatter.
+    """
+    return is_lst(name) or is_index(name) or bool(_RADAR_RE.search(name.lower()))
 
 
 # -- fine to coarse ---------------------------------------------------------------------------------

@@ -134,17 +134,17 @@
             <translation>{}：{}，{} 重采样，有效 {:.1%}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="235" />
+            <location filename="../processing_provider/algs/align.py" line="241" />
             <source>Aggregating onto the coarse grid ({} x {} cells)...</source>
             <translation>正在聚合到粗格网（{} x {} 个像元）...</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="246" />
+            <location filename="../processing_provider/algs/align.py" line="252" />
             <source>Aggregated factors (coarse grid) {}</source>
             <translation>聚合后的因子（粗格网） {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/align.py" line="252" />
+            <location filename="../processing_provider/algs/align.py" line="258" />
             <source>Aligned factors (fine grid) {}</source>
             <translation>对齐后的因子（精细格网） {}</translation>
         </message>
@@ -194,6 +194,11 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <location filename="../processing_provider/algs/align.py" line="98" />
             <source>Factor names to treat as classes (nearest / majority resampling), besides bands already marked categorical and bands named like a land cover product.</source>
             <translation>除已标记为类别型的波段和名称与土地覆盖产品相符的波段外，另需按类别处理的因子名称（最邻近 / 众数重采样）。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/align.py" line="232" />
+            <source>{} holds no valid pixel on the target grid (cloud all day, or no radar overpass): it stays missing everywhere in the stack. To downscale this date, give the stacks of neighbouring dates (NEIGHBOUR_FACTORS) so the factor is taken from them; leave the date out of training.</source>
+            <translation>{} 在目标网格上没有有效像元（整天有云，或当天没有雷达过境）：它在堆栈中各处均保持缺失。要对该日期降尺度，请给出相邻日期的因子堆栈（NEIGHBOUR_FACTORS），从中取得该因子；训练时请略去该日期。</translation>
         </message>
     </context>
     <context>

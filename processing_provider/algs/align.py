@@ -228,6 +228,12 @@ class AlignAlgorithm(SmdAlgorithm):
                                  protected={self._label(self.INPUTS): paths, **protected})
         for name, kind, method, frac in zip(result.names, result.kinds, result.resampling, result.valid_fraction):
             feedback.pushInfo(self.tr("{}: {}, {} resampling, {:.1%} valid").format(name, kind, method, frac))
+            if frac == 0.0:  # a date's LST all under cloud, radar without an overpass: kept, missing everywhere
+                feedback.pushWarning(self.tr(
+                    "{} holds no valid pixel on the target grid (cloud all day, or no radar overpass): it stays "
+                    "missing everywhere in the stack. To downscale this date, give the stacks of neighbouring dates "
+                    "(NEIGHBOUR_FACTORS) so the factor is taken from them; leave the date out of training.")
+                    .format(name))
 
         results = {self.OUTPUT: output, self.FACTOR_NAMES: ",".join(result.names), self.COARSE_OUTPUT: None}
         day = single_date(paths)  # the date the inputs share, for the layer names

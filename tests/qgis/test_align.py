@@ -85,6 +85,34 @@ def test_align_to_crs_extent_resolution(run, scene):
     np.testing.assert_allclose(raster.read_all(out)[0], expected, atol=1e-3)
 
 
+def test_a_date_s_lst_all_under_cloud_stays_missing_with_a_warning(run, scene):
+    """An LST file of a date clouded over the whole area aligns into the stack as a band missing everywhere, with a
+    warning saying how downscale takes it from neighbouring dates."""
+    from qgis.core import QgsProcessingFeedback
+
+    class Warnings(QgsProcessingFeedback):
+        def __init__(self):
+            super().__init__()
+            self.lines = []
+
+        def pushWarning(self, warning):
+            self.lines.append(warning)
+
+    tmp, paths, ramp, _ = scene
+    lst = raster.write_raster(str(tmp / "lst_day_20230601.tif"), SRC, np.full(ramp.shape, np.nan))
+    out = str(tmp / "factors_20230601.tif")
+    feedback = Warnings()
+    res = run("smdownscale:align", {A.INPUTS: [paths["ramp"], lst], A.REFERENCE: paths["ref"], A.OUTPUT: out},
+              feedback=feedback)
+    assert res[A.FACTOR_NAMES] == "ramp,lst_day"
+    stack = raster.read_all(out)
+    assert np.isnan(stack[1]).all() and np.isfinite(stack[0]).mean() > 0.9
+    assert feedback.lines == [
+        "lst_day holds no valid pixel on the target grid (cloud all day, or no radar overpass): it stays missing "
+        "everywhere in the stack. To downscale this date, give the stacks of neighbouring dates (NEIGHBOUR_FACTORS) "
+        "so the factor is taken from them; leave the date out of training."]
+
+
 def test_bad_inputs_raise_and_write_nothing(run, scene):
     tmp, paths, _, _ = scene
     far = raster.write_raster(str(tmp / "far.tif"), Grid(UTM33, (800000.0, 100.0, 0.0, 4000000.0, 0.0, -100.0),

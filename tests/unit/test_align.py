@@ -489,6 +489,29 @@ def test_band_all_nodata_after_alignment_is_an_error(tmp_path):
     assert not os.path.exists(out) and _leftovers(tmp_path) == []
 
 
+@pytest.mark.bad_input("align: a date's LST all cloud, its radar without an overpass")
+def test_a_date_missing_an_observation_everywhere_keeps_it_missing(tmp_path):
+    """LST under cloud all day, or Sentinel-1 with no overpass, is missing at every pixel of the area: the stack keeps
+    the band, all nodata (downscale takes it from neighbouring dates), instead of refusing the date. A static factor
+    missing everywhere, or every band, is still the wrong file or extent."""
+    ones = np.ones((60, 60))
+    for name, values in (("ndvi", 0.4 * ones), ("lst_day", np.full((60, 60), np.nan)),
+                         ("S1_VV", np.full((60, 60), np.nan)), ("elevation", 900.0 * ones)):
+        raster.write_raster(str(tmp_path / f"{name}_20230601.tif"), SRC, values)
+    paths = [str(tmp_path / f"{n}_20230601.tif") for n in ("ndvi", "lst_day", "S1_VV", "elevation")]
+    target = _grid(UTM33, 500500, 5000000, 100, 20, 20)
+    got = align.align_rasters(paths, target, str(tmp_path / "stack.tif"))
+    assert got.names == ["ndvi", "lst_day", "S1_VV", "elevation"] and got.valid_fraction == [1.0, 0.0, 0.0, 1.0]
+    stack = raster.read_all(got.path)
+    assert np.isnan(stack[1:3]).all() and np.allclose(stack[0], 0.4) and np.allclose(stack[3], 900.0)
+    assert [align.may_miss_a_whole_date(n) for n in ("LST_Day_1km", "NDVI", "VH", "sigma0_vv", "elevation",
+                                                      "landcover", "vvh")] == [True] * 4 + [False] * 3
+    with pytest.raises(InputError, match=r"hold no valid pixel on the target grid: 'lst_day' "
+                                         r"\(lst_day_20230601\.tif\), 'S1_VV' \(S1_VV_20230601\.tif\)\. "):
+        align.align_rasters(paths[1:3], target, str(tmp_path / "none.tif"))
+    assert not os.path.exists(str(tmp_path / "none.tif"))
+
+
 def test_cancel_after_first_block_leaves_nothing(tmp_path, monkeypatch):
     raster.write_raster(str(tmp_path / "a.tif"), SRC, np.ones((60, 60)))
     monkeypatch.setattr(raster, "block_rows_for", lambda *a, **k: 10)
