@@ -531,6 +531,11 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
                 check_index_factor(n, means[k], stack_path)
             if kinds[k] != CATEGORICAL:
                 lst_units.check(n, means[k], stack_path)
+        absent = [n for k, n in enumerate(names) if shares[k] == 0]
+        if not keep.any() and absent and len(absent) < len(names):  # LST all under cloud, no radar overpass
+            raise InputError(f"{', '.join(absent)} missing at every pixel of {os.path.basename(stack_path)} (a date "
+                             "all under cloud, or without a radar overpass), so no cell of that date pairs soil "
+                             "moisture with every factor: leave this date out of training.")
         if not keep.any() and shares[-1] > 0:  # valid pixels, but no cell holds enough of them (a cloudy date)
             each = ", ".join(f"{n} {_percent(shares[k])} %" for k, n in enumerate(names))
             raise InputError(f"No soil moisture cell of {os.path.basename(sm_path)} has at least "

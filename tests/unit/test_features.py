@@ -320,3 +320,16 @@ def test_coarse_pairs_checks_temperatures_on_the_pixels_its_pass_reads(tmp_path,
     with pytest.raises(InputError, match=r"The factor lst_day in factors_20230609\.tif is in Kelvin \(median \d{3}\) "
                                          r"but [4-6]\.\d % of its values lie below 150 K \(most often 0\)"):
         coarse_pairs(scene["sm"], scene["stacks"])
+
+
+@pytest.mark.bad_input("train: a date whose LST is missing at every pixel (all under cloud)")
+def test_a_date_missing_a_factor_everywhere_is_named_for_leaving_out(tmp_path):
+    scene = make_scene(str(tmp_path / "s"), dates=DATES[:2])
+    stack = raster.read_all(scene["stacks"][1], dtype=np.float64)
+    stack[1] = np.nan
+    raster.write_raster(scene["stacks"][1], scene["fine"], stack, names=["ndvi", "lst_day", "landcover"],
+                        kinds=["continuous", "continuous", "categorical"])
+    with pytest.raises(InputError, match=r"^lst_day missing at every pixel of factors_20230609\.tif \(a date all under "
+                                         r"cloud, or without a radar overpass\), so no cell of that date pairs soil "
+                                         r"moisture with every factor: leave this date out of training\.$"):
+        coarse_pairs(scene["sm"], scene["stacks"])
