@@ -949,9 +949,10 @@ def _clean_stem(path: str) -> str:
 #: Factor names that are land cover whatever their file says (a name token, case-insensitive): MODIS MCD12Q1's
 #: layers (LC_Type1..5, LC_Prop1..3), ESA CCI's lccs_class and its files (ESACCI-LC-L4-LCCS-Map-300m-...), ESA
 #: WorldCover, China's CLCD, GLC_FCS30, IGBP, Copernicus Global Land Cover's discrete_classification, and the usual
-#: words (landcover, land_cover, landuse, lulc; 土地利用, 土地覆盖, 地表覆盖). Such rasters usually come as plain integers without a colour table, and
-#: averaging class codes makes a number that is no class. A name that also says fraction, percent, probability
-#: or share ('landcover_crop_fraction', Copernicus' 'crops-coverfraction') is a continuous quantity.
+#: words (landcover, land_cover, landuse, lulc; 土地利用, 土地覆盖, 地表覆盖). Such rasters usually come as plain
+#: integers without a colour table, and averaging class codes makes a number that is no class. A name that also says
+#: fraction, percent, probability or share ('landcover_crop_fraction', Copernicus' 'crops-coverfraction') is a
+#: continuous quantity.
 _LAND_COVER_RE = re.compile(
     r"(?<![a-z0-9])(landcover|land_cover|land_use|landuse|lulc|lc_type[1-5]|lc_prop[1-3]|lccs(_class)?|worldcover|"
     r"clcd|glc_?fcs30d?|igbp|discrete_classification)(?![a-z])|土地利用|土地覆盖|土地覆被|地表覆盖")
