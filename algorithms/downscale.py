@@ -104,6 +104,10 @@ class DownscaleResult:
     mean_abs_residual: float = math.nan
     #: Largest |mean of the corrected 1 km values of a cell - SMAP| (before clipping): rounding only.
     max_cell_deviation: float = math.nan
+    #: The same for the values written, after clipping to the physical range, and the cells clipping moved more than
+    #: :data:`.residual.CLIPPED_CELL_TOLERANCE` off SMAP (clipped pixels keep the clipped amount off their cell).
+    max_cell_deviation_written: float = math.nan
+    n_cells_off_after_clipping: int = 0
     n_cells_corrected: int = 0
     #: Valid pixels whose cell has no SMAP value, also beyond a SMAP raster smaller than the stack (nothing to
     #: conserve): left as predicted by 'constant'; 'smooth' and 'atpk' give them the fading surface of the
@@ -1076,12 +1080,17 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                             codes = np.where(np.isfinite(values), ALL_FACTORS, np.nan)
                         corrected = corrector.apply(row0, values) if corrector is not None else values
                         written = finish(out, row0, corrected)
+                        if corrector is not None:
+                            corrector.written(row0, written)
                         write_quality(qout, row0, written, codes)
                         flush(row0, nrows, raw.ds, out.ds, qout.ds if qout else None,
                               codes_file.ds if codes_file else None, detail_file.ds if detail_file else None)
                     summary = corrector.finish() if corrector is not None else None
                     if summary is not None:
                         out.ds.SetMetadataItem("max_cell_deviation", f"{summary.max_cell_deviation:.3g}")
+                        out.ds.SetMetadataItem("max_cell_deviation_after_clipping",
+                                               f"{summary.max_cell_deviation_written:.3g}")
+                        out.ds.SetMetadataItem("cells_off_after_clipping", str(summary.n_cells_off_after_clipping))
                     check_clipping(out)
                     _quality_metadata(out, counts, result.filled_factors)
                 finally:
@@ -1092,6 +1101,8 @@ def downscale(model_path: str, stack_path: str, output: str, coarse_sm: str | No
                 result.n_cells_corrected = summary.n_cells_corrected
                 result.mean_abs_residual = summary.mean_abs_residual
                 result.max_cell_deviation = summary.max_cell_deviation
+                result.max_cell_deviation_written = summary.max_cell_deviation_written
+                result.n_cells_off_after_clipping = summary.n_cells_off_after_clipping
                 result.n_uncorrected = summary.n_uncorrected
                 result.smooth_iterations = summary.iterations
                 result.smooth_max_leftover = summary.max_leftover

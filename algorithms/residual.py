@@ -127,6 +127,10 @@ class ResidualSummary:
     mean_abs_residual: float = math.nan
     #: Mass-conservation check: largest |mean of the corrected values of a cell - SMAP| (before clipping).
     max_cell_deviation: float = math.nan
+    #: The same for the values written (after clipping to the physical range, :meth:`ResidualCorrector.written`), and
+    #: the cells whose written mean is more than :data:`CLIPPED_CELL_TOLERANCE` off SMAP (NaN/0 when not measured).
+    max_cell_deviation_written: float = math.nan
+    n_cells_off_after_clipping: int = 0
     #: Valid pixels whose cell has no SMAP value or that lie outside the SMAP grid (nothing to conserve): constant
     #: mode leaves them uncorrected; smooth and atpk continue their surface into cells without SMAP, fading out within
     #: two to five cells (see the module docstring), and leave pixels outside the grid as predicted.
@@ -144,6 +148,10 @@ class ResidualSummary:
             The fields by name.
         """
         return asdict(self)
+
+
+#: A cell whose mean of the written (clipped) values is more than this off SMAP (m3/m3) counts as moved by clipping.
+CLIPPED_CELL_TOLERANCE = 0.001
 
 
 class _Stencil:
@@ -402,6 +410,7 @@ class ResidualCorrector:
         means_by = area if area is not None else index
         self._acc = CoarseMean(means_by, 1)
         self._check = CoarseMean(means_by, 1)
+        self._written: CoarseMean | None = None
         #: knots are solved unless constant mode with the center rule (each cell's residual is its knot)
         self._solved = self.mode != "constant" or area is not None
         #: the surface modes continue into cells without a residual (fading out), so no step bounds them
@@ -702,8 +711,24 @@ class ResidualCorrector:
         self._check.add(row0, corrected.astype(np.float32))
         return corrected
 
+    def written(self, row0: int, values: np.ndarray) -> None:
+        """Count a block of the values as written (after clipping to the physical range) in the mass-conservation
+        check of :meth:`finish` (``max_cell_deviation_written``, ``n_cells_off_after_clipping``).
+
+        Parameters
+        ----------
+        row0 : int
+            The block's first fine row.
+        values : numpy.ndarray
+            (rows, fine width) values as written, NaN for none.
+        """
+        if self._written is None:
+            self._written = CoarseMean(self.area if self.area is not None else self.index, 1)
+        self._written.add(row0, np.asarray(values, dtype=np.float32))
+
     def finish(self) -> ResidualSummary:
-        """Mass-conservation check over the applied blocks: fills ``max_cell_deviation``.
+        """Mass-conservation check over the applied blocks: fills ``max_cell_deviation`` (and, for the values given
+        to :meth:`written`, ``max_cell_deviation_written`` and ``n_cells_off_after_clipping``).
 
         Returns
         -------
@@ -715,6 +740,11 @@ class ResidualCorrector:
         dev = np.abs(self._check.mean()[0] - self.smap)[has]
         dev = dev[np.isfinite(dev)]
         self.summary.max_cell_deviation = float(dev.max()) if dev.size else math.nan
+        if self._written is not None:
+            dev = np.abs(self._written.mean()[0] - self.smap)[has]
+            dev = dev[np.isfinite(dev)]
+            self.summary.max_cell_deviation_written = float(dev.max()) if dev.size else math.nan
+            self.summary.n_cells_off_after_clipping = int(np.count_nonzero(dev > CLIPPED_CELL_TOLERANCE))
         return self.summary
 
 

@@ -504,72 +504,72 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>残差校正：{} 个粗像元，平均 |残差| {:.4f} m3/m3，像元均值最大偏差 {:.2g} m3/m3（截断前）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="331" />
+            <location filename="../processing_provider/algs/downscale.py" line="336" />
             <source>{} pixels were clipped to {:g}-{:g} m3/m3.</source>
             <translation>{} 个像元被截断到 {:g}-{:g} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="497" />
+            <location filename="../processing_provider/algs/downscale.py" line="502" />
             <source>Soil moisture 1 km {}</source>
             <translation>1 km 土壤水分 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="426" />
+            <location filename="../processing_provider/algs/downscale.py" line="431" />
             <source>Give either one factor stack (one date) or a time series (factor stacks, a manifest or an input folder), not both.</source>
             <translation>请给定一个因子堆栈（单一日期）或一个时间序列（因子堆栈、清单或输入文件夹），不能同时给定两者。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="429" />
+            <location filename="../processing_provider/algs/downscale.py" line="434" />
             <source>Give a factor stack, or a time series: factor stacks of several dates, a manifest or an input folder.</source>
             <translation>请给定一个因子堆栈，或一个时间序列：多个日期的因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="433" />
+            <location filename="../processing_provider/algs/downscale.py" line="438" />
             <source>Give the time series one way: factor stacks, a manifest or an input folder.</source>
             <translation>时间序列只能以一种方式给定：因子堆栈、清单或输入文件夹。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="435" />
+            <location filename="../processing_provider/algs/downscale.py" line="440" />
             <source>Residual correction needs the SMAP rasters of the same dates: add them under 'Time series: SMAP soil moisture rasters', or set residual correction to None.</source>
             <translation>残差校正需要相同日期的 SMAP 栅格：请在“时间序列：SMAP 土壤水分栅格”中添加，或将残差校正设为“无”。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="464" />
+            <location filename="../processing_provider/algs/downscale.py" line="469" />
             <source>Residual correction is off: the SMAP rasters are not used.</source>
             <translation>残差校正已关闭：不使用 SMAP 栅格。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="482" />
+            <location filename="../processing_provider/algs/downscale.py" line="487" />
             <source>{}: {} valid pixels, mean {:.4f} m3/m3 -&gt; {}</source>
             <translation>{}：{} 个有效像元，均值 {:.4f} m3/m3 -&gt; {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="496" />
+            <location filename="../processing_provider/algs/downscale.py" line="501" />
             <source>Soil moisture 1 km {} to {}</source>
             <translation>1 km 土壤水分 {} 至 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="500" />
+            <location filename="../processing_provider/algs/downscale.py" line="505" />
             <source>{} dates written to {}; mean soil moisture {:.4f} m3/m3.</source>
             <translation>已将 {} 个日期写入 {}；土壤水分均值 {:.4f} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="397" />
+            <location filename="../processing_provider/algs/downscale.py" line="402" />
             <source>Prediction: compiled tree walker (same values as scikit-learn, faster).</source>
             <translation>预测：编译版决策树遍历器（与 scikit-learn 结果相同，速度更快）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="404" />
+            <location filename="../processing_provider/algs/downscale.py" line="409" />
             <source>Prediction: scikit-learn; the compiled tree walker is {}.</source>
             <translation>预测：scikit-learn；编译版决策树遍历器{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="407" />
+            <location filename="../processing_provider/algs/downscale.py" line="412" />
             <source>Prediction: scikit-learn.</source>
             <translation>预测：scikit-learn。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="480" />
+            <location filename="../processing_provider/algs/downscale.py" line="485" />
             <source>SMAP values read with {}.</source>
             <translation>SMAP 值按 {} 读取。</translation>
         </message>
@@ -619,37 +619,37 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>残差校正已关闭：粗分辨率土壤水分栅格仅用于填补空缺。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="338" />
+            <location filename="../processing_provider/algs/downscale.py" line="343" />
             <source>Quality {}</source>
             <translation>质量 {}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="355" />
+            <location filename="../processing_provider/algs/downscale.py" line="360" />
             <source>Gap filling is off (or no SMAP raster was given): pixels where a factor is missing stay nodata.</source>
             <translation>填补空缺已关闭（或未给定 SMAP 栅格）：因子缺失的像元保持为无数据值。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="358" />
+            <location filename="../processing_provider/algs/downscale.py" line="363" />
             <source>Pixels: {} with all factors observed, {} with missing factors filled from coarse-cell means, {} from the coarse field only.</source>
             <translation>像元：{} 个所有因子均有观测，{} 个缺失因子由粗像元均值填补，{} 个仅来自粗分辨率场。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="362" />
+            <location filename="../processing_provider/algs/downscale.py" line="367" />
             <source>Factor {} filled at {} pixels.</source>
             <translation>因子 {} 在 {} 个像元处已填补。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="485" />
+            <location filename="../processing_provider/algs/downscale.py" line="490" />
             <source>{}: {} pixels with missing factors filled, {} from the coarse field only.</source>
             <translation>{}：{} 个像元的缺失因子已填补，{} 个仅来自粗分辨率场。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="399" />
+            <location filename="../processing_provider/algs/downscale.py" line="404" />
             <source>Prediction: compiled SVR kernel (scikit-learn's values within 1e-9, faster).</source>
             <translation>预测：编译版 SVR 核函数（与 scikit-learn 的值相差不超过 1e-9，速度更快）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="401" />
+            <location filename="../processing_provider/algs/downscale.py" line="406" />
             <source>Prediction: SVR kernel in numpy blocks (scikit-learn's values within 1e-9); the compiled library is {}.</source>
             <translation>预测：numpy 分块计算的 SVR 核函数（与 scikit-learn 的值相差不超过 1e-9）；编译库{}。</translation>
         </message>
@@ -669,12 +669,12 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>不确定性输出只针对单一日期：时间序列请将其留空，或单独对该日期进行降尺度。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="340" />
+            <location filename="../processing_provider/algs/downscale.py" line="345" />
             <source>Uncertainty: mean standard deviation across the trees {:.4f} m3/m3.</source>
             <translation>不确定性：各树预测的平均标准差 {:.4f} m3/m3。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="342" />
+            <location filename="../processing_provider/algs/downscale.py" line="347" />
             <source>Soil moisture uncertainty {}</source>
             <translation>土壤水分不确定性 {}</translation>
         </message>
@@ -704,17 +704,17 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>相邻因子堆栈用于单一日期：时间序列从其自身的日期填补。请将其留空。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="368" />
+            <location filename="../processing_provider/algs/downscale.py" line="373" />
             <source>{}: {} pixels with factors from a neighbouring date within {} days (dates used: {}).</source>
             <translation>{}：{} 个像元的因子取自 {} 天内的相邻日期（所用日期：{}）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="368" />
+            <location filename="../processing_provider/algs/downscale.py" line="373" />
             <source>none</source>
             <translation>无</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="372" />
+            <location filename="../processing_provider/algs/downscale.py" line="377" />
             <source>Factor {} taken from a neighbouring date at {} pixels.</source>
             <translation>因子 {} 在 {} 个像元处取自相邻日期。</translation>
         </message>
@@ -754,7 +754,7 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>或因子堆栈、清单</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="382" />
+            <location filename="../processing_provider/algs/downscale.py" line="387" />
             <source>{} pixels lie in cells without a SMAP value or outside the SMAP raster and keep the uncorrected prediction.</source>
             <translation>{} 个像元位于没有 SMAP 值的粗像元内或 SMAP 栅格范围之外，保留未经校正的预测值。</translation>
         </message>
@@ -779,7 +779,7 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
             <translation>局部对比的线性模型（默认）：模型给出每个 SMAP 像元的水平（在像元中心之间插值），而一个关于各因子的线性模型（在训练时依据每个 SMAP 像元与其 3 x 3 邻域的差异拟合）给出像元内部的 1 km 细节；在农田镶嵌景观上更清晰。配合平滑校正时，在 SMAP 有值之处，结果不再取决于模型类型。它需要 SMAP 栅格和以尺度感知模式训练的模型（较旧的模型请重新训练）。模型自身的预测：1 km 结果即模型的预测，并经残差校正（即研究的方法；比较模型时请选用）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="374" />
+            <location filename="../processing_provider/algs/downscale.py" line="379" />
             <source>Weight of the neighbouring dates' values against the gap filling's own, measured on observed pixels: {}.</source>
             <translation>相邻日期的值相对于空缺填补自身的值的权重（在已观测像元上测得）：{}。</translation>
         </message>
@@ -822,9 +822,14 @@ Units: the SMAP of residual correction is read as the model was trained (its SM_
 单位：除非在高级参数中另行给定，残差校正所用的 SMAP 按模型训练时的方式读取（其 SM_SCALE 和 SM_NODATA）；不可能是 m3/m3 的值（百分比、未声明的填充值如 -9999）会使运行停止，并给出修正方法。若模型以开尔文训练而 LST 因子为摄氏度（或相反），或类 NDVI 因子超出 -1 到 1，将被拒绝并给出应做的换算。超过 5% 的像元被截断到物理范围时，会在日志和输出的元数据中给出警告；超过一半时运行停止，因为此时输入采用了其他单位。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/downscale.py" line="384" />
+            <location filename="../processing_provider/algs/downscale.py" line="389" />
             <source>{} pixels lie in cells without a SMAP value or outside the SMAP raster: nothing to conserve there. The correction of the neighbouring cells continues into them (beyond the raster's edge as into its cells without a value) and fades out.</source>
             <translation>{} 个像元位于没有 SMAP 值的粗像元内或 SMAP 栅格范围之外：此处无需守恒。相邻像元的校正延伸到这些像元中（在栅格边缘之外与在其无值像元中一样）并逐渐减弱。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/downscale.py" line="325" />
+            <source>Clipping to the physical range moved the mean of {} coarse cells more than 0.001 m3/m3 off SMAP (at most {:.3f} m3/m3): their clipped pixels keep the clipped amount off the cell.</source>
+            <translation>裁剪到物理范围使 {} 个粗网格单元的均值偏离 SMAP 超过 0.001 m3/m3（最多 {:.3f} m3/m3）：被裁剪像元的裁剪量不再计入该单元。</translation>
         </message>
     </context>
     <context>

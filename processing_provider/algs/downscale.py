@@ -321,6 +321,11 @@ class DownscaleAlgorithm(SmdAlgorithm):
             feedback.pushInfo(self.tr("Residual correction: {} coarse cells, mean |residual| {:.4f} m3/m3, largest "
                                       "cell mean deviation {:.2g} m3/m3 (before clipping)")
                               .format(res.n_cells_corrected, res.mean_abs_residual, res.max_cell_deviation))
+            if res.n_cells_off_after_clipping:
+                feedback.pushInfo(self.tr("Clipping to the physical range moved the mean of {} coarse cells more than "
+                                          "0.001 m3/m3 off SMAP (at most {:.3f} m3/m3): their clipped pixels keep the "
+                                          "clipped amount off the cell.")
+                                  .format(res.n_cells_off_after_clipping, res.max_cell_deviation_written))
             if res.sm_reading:
                 feedback.pushInfo(self.tr("SMAP values read with {}.").format(res.sm_reading))
             if res.n_uncorrected:

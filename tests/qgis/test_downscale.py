@@ -352,3 +352,24 @@ def test_the_log_counts_clipped_pixels_next_to_other_warnings(run, scene, tmp_pa
     assert warnings, "the scene's run gives no warning: the case needs one"
     assert f"{n} pixels were clipped to -1-{top:g} m3/m3." in log.lines, (warnings, log.lines[-8:])
     assert float(np.nanmax(read_all(out)[0])) == pytest.approx(top, abs=1e-6)
+
+
+def test_the_log_counts_the_cells_clipping_moves_off_smap(run, scene, tmp_path):
+    """Residual correction conserves each cell's mean; clipping to a narrow range then moves some cells off SMAP:
+    the log says how many and how far, as the output's metadata records them."""
+    from osgeo import gdal
+
+    log = _Lines()
+    out = str(tmp_path / "narrow.tif")
+    run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS: scene["stack"], A.SOIL_MOISTURE: scene["smap"],
+                                  A.CLIP_MIN: 0.1, A.CLIP_MAX: 0.3, A.OUTPUT: out}, feedback=log.feedback)
+    meta = gdal.Open(out).GetMetadata()
+    n, largest = int(meta["cells_off_after_clipping"]), float(meta["max_cell_deviation_after_clipping"])
+    assert n > 0 and largest > 0.001
+    assert (f"Clipping to the physical range moved the mean of {n} coarse cells more than 0.001 m3/m3 off SMAP (at "
+            f"most {largest:.3f} m3/m3): their clipped pixels keep the clipped amount off the cell.") in log.lines
+    log = _Lines()
+    run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS: scene["stack"], A.SOIL_MOISTURE: scene["smap"],
+                                  A.CLIP_MIN: -1.0, A.CLIP_MAX: 2.0, A.OUTPUT: str(tmp_path / "wide.tif")},
+        feedback=log.feedback)
+    assert not [line for line in log.lines if line.startswith("Clipping to the physical range moved")]

@@ -209,6 +209,38 @@ def test_clip_range_bounds_values(tmp_path, model):
     assert res.n_clipped == int(((exp[ok] < 0.15) | (exp[ok] > 0.3)).sum()) > 0
 
 
+def test_cells_clipping_moves_off_smap_are_measured(tmp_path, model):
+    """Each cell's mean equals SMAP before clipping; the values written after clipping to the range are measured
+    too: the cells whose written mean is more than 0.001 off SMAP, and the largest deviation, checked here cell by
+    cell on the output (metadata and result)."""
+    f = ds_fields(7)
+    stack = write_ds_stack(tmp_path / "factors_20230601.tif", f)
+    coarse = _coarse_grid()
+    sm = np.random.default_rng(4).uniform(0.1, 0.4, (coarse.height, coarse.width))
+    smap = str(tmp_path / "smap_20230601.tif")
+    write_raster(smap, coarse, sm)
+    out = str(tmp_path / "sm_1km_20230601.tif")
+    res = downscale(model, stack, out, coarse_sm=smap, residual="constant", clip=(0.1, 0.4), fill_gaps=False)
+    got = read_all(out)[0].astype(np.float64)
+    cells = _cell_of_pixels(coarse)
+    devs = []
+    for cell in np.unique(cells[cells >= 0]):
+        member = (cells == cell) & np.isfinite(got)
+        if member.any() and np.isfinite(sm.ravel()[cell]):
+            devs.append(abs(got[member].mean() - sm.ravel()[cell]))
+    devs = np.array(devs)
+    assert res.max_cell_deviation < 1e-6 and res.n_clipped > 0
+    assert res.max_cell_deviation_written == pytest.approx(devs.max(), abs=1e-6) and devs.max() > 0.01
+    assert res.n_cells_off_after_clipping == int(np.count_nonzero(devs > 0.001)) > 0
+    meta = gdal.Open(out).GetMetadata()
+    assert meta["cells_off_after_clipping"] == str(res.n_cells_off_after_clipping)
+    assert float(meta["max_cell_deviation_after_clipping"]) == pytest.approx(devs.max(), rel=1e-2)
+    # a clip range the values fit in moves no cell
+    res = downscale(model, stack, str(tmp_path / "wide.tif"), coarse_sm=smap, residual="constant", clip=(-5.0, 5.0),
+                    fill_gaps=False)
+    assert res.n_clipped == 0 and res.n_cells_off_after_clipping == 0 and res.max_cell_deviation_written < 1e-6
+
+
 @pytest.mark.parametrize("after", [0, 3, 9])
 def test_cancel_removes_temporary_and_output(tmp_path, model, after):
     f = ds_fields()
