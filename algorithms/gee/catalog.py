@@ -13,6 +13,7 @@ Engine expressions; nothing here talks to a server.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import functools
 import json
 import os
@@ -220,6 +221,32 @@ def collections_for(entry: dict[str, Any]) -> list[dict[str, str]]:
     return [{"id": entry["collection"]}]
 
 
+def check_record(entry: dict[str, Any], start: dt.date) -> None:
+    """Refuse a date range that starts before a SMAP product's record on Earth Engine (``available_from``).
+
+    Earth Engine holds no SMAP image before the record starts (2015-03-31 for L4 and L3 enhanced): steps before it
+    would be requested, and written, empty.
+
+    Parameters
+    ----------
+    entry : dict[str, Any]
+        The SMAP catalog entry (an entry without ``available_from`` is not checked).
+    start : datetime.date
+        The first day of the request.
+
+    Raises
+    ------
+    InputError
+        ``start`` is before the first day of the product's record.
+    """
+    first = entry.get("available_from")
+    if entry.get("role") != "smap" or not first or start >= dt.date.fromisoformat(first):
+        return
+    oldest = collections_for(entry)[0]["id"]  # the version whose record starts first
+    raise InputError(f"SMAP {entry.get('product', '')} ({oldest}) starts on {first}: Earth Engine has no "
+                     f"SMAP data for {start.isoformat()}. Choose a start date on or after {first}.")
+
+
 def validate_entry(entry: Any) -> list[str]:
     """Problems with one entry (empty list when it is valid).
 
@@ -305,6 +332,11 @@ def validate_entry(entry: Any) -> list[str]:
     for col in collections_for(entry):
         if not col.get("id"):
             bad("a collection has no id")
+    if "available_from" in entry:
+        try:
+            dt.date.fromisoformat(str(entry["available_from"]))
+        except ValueError:
+            bad(f"available_from '{entry['available_from']}' is not an ISO date (YYYY-MM-DD)")
     if entry["role"] == "smap" and (not entry.get("product") or not entry.get("layer")):
         bad("a SMAP entry needs product and layer")
     if entry["kind"] == "categorical" and entry["reducer"] in ("mean", "median", "sum"):

@@ -39,7 +39,7 @@ from ..grids import EASE_CELL, EASE_COLS, EASE_CRS, EASE_ROWS, EASE_X0, EASE_Y0,
 from ..manifest import StepFiles, remove_written, utc_now, write_manifest
 from ..raster import Grid, IsCanceled, Progress, never_canceled, no_progress
 from . import GeeError, auth, expressions
-from .catalog import collections_for, load_catalog
+from .catalog import check_record, collections_for, load_catalog
 from .expressions import BuildOptions
 from .plan import RunPlan
 from .request import Connection, FetchOptions, FetchRequest
@@ -542,6 +542,7 @@ def _check_request(request: FetchRequest, options: FetchOptions, out_dir: str) -
     sources = dict(request.sources or {})
     entries = cat.factors(list(request.factors), sources)
     smap_entry = cat.smap(request.smap_product, request.smap_layer)
+    check_record(smap_entry, steps[0][0])
     build = BuildOptions(window_days=request.window_days, orbit_pass=request.orbit_pass,
                          antecedent_days=request.antecedent_days, sources=sources)
     geom, srs = area_geometry(request.area, request.area_crs)

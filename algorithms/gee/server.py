@@ -60,7 +60,7 @@ from ..grids import EASE_CELL, EASE_CRS, EASE_X0, EASE_Y0
 from ..options import EE_MODELS, EE_RESIDUAL_MODES
 from ..raster import Grid
 from . import auth
-from .catalog import load_catalog
+from .catalog import check_record, load_catalog
 from .expressions import (
     MAX_REDUCE_PIXELS,
     STEPS,
@@ -1287,6 +1287,7 @@ def _check_request(request: DownscaleRequest) -> _Checked:
                       sources=dict(request.sources or {}))
     entries = load_catalog().factors(list(request.factors), request.sources)
     smap_entry = load_catalog().smap(request.smap_product, request.smap_layer)
+    check_record(smap_entry, steps[0][0])
     if request.classifier_asset and request.save_classifier_asset:
         raise InputError("A reused classifier is already saved; leave 'save classifier as asset' empty when a "
                          "classifier asset is reused.")

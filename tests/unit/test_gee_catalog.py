@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 
 import pytest
@@ -133,3 +134,23 @@ def test_broken_catalog_file_is_reported(tmp_path):
         load_catalog(str(path))
     with pytest.raises(InputError, match="is missing; reinstall"):
         load_catalog(str(tmp_path / "nope.json"))
+
+
+def test_smap_products_name_the_first_day_of_their_record_on_earth_engine():
+    # NASA/SMAP/SPL4SMGP/008 and SPL3SMP_E/005 start on 2015-03-31 (earthengine-catalog extents)
+    cat = load_catalog()
+    for product, layer in (("L4", "sm_surface"), ("L4", "sm_rootzone"), ("L3E", "sm_surface")):
+        entry = cat.smap(product, layer)
+        assert entry["available_from"] == "2015-03-31"
+        catalog.check_record(entry, dt.date(2015, 3, 31))  # the first day is served
+        with pytest.raises(InputError) as err:
+            catalog.check_record(entry, dt.date(2015, 3, 30))
+        oldest = catalog.collections_for(entry)[0]["id"]
+        assert oldest in ("NASA/SMAP/SPL4SMGP/008", "NASA/SMAP/SPL3SMP_E/005")
+        assert str(err.value) == (f"SMAP {product} ({oldest}) starts on 2015-03-31: Earth Engine has no SMAP data for "
+                                  "2015-03-30. Choose a start date on or after 2015-03-31.")
+    # a factor's available_from (land cover: the first year used for earlier steps) refuses nothing
+    catalog.check_record(cat.get("landcover"), dt.date(1990, 1, 1))
+    bad = copy.deepcopy(cat.smap("L4", "sm_surface"))
+    bad["available_from"] = "31.03.2015"
+    assert validate_entry(bad) == ["sm_surface: available_from '31.03.2015' is not an ISO date (YYYY-MM-DD)"]

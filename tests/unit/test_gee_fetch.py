@@ -451,6 +451,12 @@ def test_grids_snap_numerically():
     ({"area": (100.0, 38.0, 125.0, 53.0, "EPSG:4326"), "fine_resolution": 100.0},
      "too large for interactive download.*set the export option"),
     ({"export": "gcs"}, "needs a bucket name"),
+    # Earth Engine holds no SMAP before its record starts: the steps would be requested and written empty
+    ({"start": "2015-03-20", "end": "2015-04-05"},
+     r"^SMAP L4 \(NASA/SMAP/SPL4SMGP/008\) starts on 2015-03-31: Earth Engine has no SMAP data for 2015-03-20\. "
+     r"Choose a start date on or after 2015-03-31\.$"),
+    ({"start": "2014-06-01", "end": "2014-06-02", "smap_product": "L3E"},
+     r"^SMAP L3E \(NASA/SMAP/SPL3SMP_E/005\) starts on 2015-03-31"),
 ])
 def test_bad_inputs_are_named_and_nothing_is_requested(fake, tmp_path, kwargs, fragment):
     with pytest.raises(InputError, match=fragment):

@@ -527,12 +527,15 @@ def test_plan_builds_one_export_per_date_plus_the_classifier(fake):
     ({"fine_resolution": 20000.0}, "is not finer than SMAP's cells"),
     ({"fine_resolution": 20.0}, "too fine for Earth Engine to average"),
     ({"residual": "bilinear"}, "Unknown residual correction 'bilinear'"),
+    ({"start": dt.date(2015, 1, 1)}, "starts on 2015-03-31: Earth Engine has no SMAP data for 2015-01-01. Choose a "
+                                     "start date on or after 2015-03-31."),
 ])
 def test_plan_input_errors_send_nothing(kwargs, fragment):
     with FakeEarthEngine() as fake_:
         args = {"project": fake_.project, "url": fake_.url, **kwargs}
         with pytest.raises(InputError) as err:
-            _plan(EXTENT, dt.date(2023, 6, 1), dt.date(2023, 6, 2), "daily", ["ndvi"], **args)
+            start = args.pop("start", dt.date(2023, 6, 1))
+            _plan(EXTENT, start, dt.date(2023, 6, 2), "daily", ["ndvi"], **args)
         assert fragment in str(err.value)
         assert not [r for r in fake_.requests if r.endpoint not in ("discovery", "algorithms")]
 
