@@ -4,7 +4,8 @@ One entry per product or factor. The entry id is the band name written to the ou
 entry names its collection (or image) id, the bands it reads, the per-band ``scale``/``offset``
 that turn stored numbers into physical units, the quality ``mask`` rules, the band ``math`` that
 makes one band out of the selected ones, the temporal ``reducer``, unit, kind (continuous or
-categorical), native resolution and dataset version. ``alternatives`` hold overrides for another
+categorical), native resolution and dataset version, and an optional ``min_value``: physical values below it
+(ERA5-Land's occasional negative precipitation) are raised to it. ``alternatives`` hold overrides for another
 source of the same factor (MODIS Aqua instead of Terra, NASADEM instead of SRTM, CHIRPS instead of
 ERA5-Land, ESA WorldCover instead of MCD12Q1). :mod:`expressions` turns entries into Earth
 Engine expressions; nothing here talks to a server.
@@ -289,6 +290,9 @@ def validate_entry(entry: Any) -> list[str]:
     for key in ("scale", "offset", "native_resolution"):
         if not isinstance(entry[key], (int, float)) or isinstance(entry[key], bool):
             bad(f"{key} must be a number")
+    floor = entry.get("min_value", 0.0)
+    if not isinstance(floor, (int, float)) or isinstance(floor, bool):
+        bad("min_value must be a number")
     if isinstance(entry["native_resolution"], (int, float)) and entry["native_resolution"] <= 0:
         bad("native_resolution must be positive")
     if not isinstance(entry["unit"], str) or not entry["unit"]:

@@ -3,8 +3,8 @@
 Every factor becomes one float band named after its entry id, in physical units, masked by the
 entry's quality rules and reduced over the time step with the entry's reducer:
 
-* per image: select the entry's bands, ``x * scale + offset``, mask with the quality rules (computed
-  on the raw image), apply the band math, rename to the entry id;
+* per image: select the entry's bands, ``x * scale + offset`` (raised to the entry's ``min_value`` where it has
+  one), mask with the quality rules (computed on the raw image), apply the band math, rename to the entry id;
 * over the step ``[start, end)``: filter the collection(s) by date, bounds and properties (Sentinel-1
   instrument mode, polarisation, orbit pass) and reduce (mean / median / sum / first / latest);
   static datasets ignore the dates;
@@ -257,6 +257,7 @@ def _image_fn(entry: dict[str, Any], bands: Sequence[str], masks: Sequence[dict[
     """A function ee.Image -> one float band named ``entry['id']`` (select, scale, mask, math)."""
     scale = float(entry["scale"])
     offset = float(entry["offset"])
+    floor = float(entry["min_value"]) if entry.get("min_value") is not None else None
     resample = _interpolates(entry, options)
 
     def prepare(image: Any) -> ee.Image:
@@ -266,6 +267,8 @@ def _image_fn(entry: dict[str, Any], bands: Sequence[str], masks: Sequence[dict[
             value = value.multiply(scale)
         if offset != 0.0:
             value = value.add(offset)
+        if floor is not None:  # physically impossible values (ERA5-Land's negative precipitation) set to the floor
+            value = value.max(floor)
         for rule in masks:
             value = value.updateMask(_mask_condition(img, rule))
         out = _band_math(value, bands, entry["math"]).rename([entry["id"]]).toFloat()

@@ -115,6 +115,7 @@ def test_validation_catches_broken_entries():
     for mutate, fragment in [
         (lambda e: e.pop("unit"), "missing key 'unit'"),
         (lambda e: e.update(kind="ordinal"), "kind 'ordinal'"),
+        (lambda e: e.update(min_value="0"), "min_value must be a number"),
         (lambda e: e.update(reducer="max"), "reducer 'max'"),
         (lambda e: e.update(bands=["SR_B5"]), "takes 2 band(s), got 1"),
         (lambda e: e["mask"].append({"type": "bits_zero", "band": "QA_PIXEL", "bits": [40]}), "bit numbers 0-31"),

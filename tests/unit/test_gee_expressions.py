@@ -194,6 +194,27 @@ def test_lst_difference_masks_both_qc_bands_and_subtracts_night_from_day():
     assert loaded(tree) == {"MODIS/061/MYD11A1"}
 
 
+@pytest.mark.parametrize("entry_id, source", [("precipitation", None), ("antecedent_precipitation", None),
+                                              ("precipitation", "chirps")])
+def test_negative_precipitation_is_set_to_zero_in_mm_before_the_reduction(entry_id, source):
+    # ERA5-Land's accumulated bands hold occasional small negative values (GRIB packing; the Earth Engine catalog's
+    # note on ECMWF/ERA5_LAND/DAILY_AGGR): a negative daily total would enter the step's mean or antecedent sum
+    entry = load_catalog().get(entry_id, source)
+    tree = graph(ex.build_factor(entry, D(2023, 6, 1), D(2023, 6, 9), area(), ex.BuildOptions(window_days=0)))
+    (floor,) = calls(tree, "Image.max")
+    assert floor["image2"] == {"fn": "Image.constant", "args": {"value": 0.0}}
+    # on the value in mm (after x 1000 for ERA5-Land), per image, inside the reduction
+    scaled = floor["image1"]
+    if entry["scale"] != 1.0:
+        assert scaled["fn"] == "Image.multiply" and scaled["args"]["image2"]["args"]["value"] == entry["scale"]
+    assert calls(scaled, "Image.select")[0]["bandSelectors"] == entry["bands"]
+    reducer = calls(tree, "reduce.sum" if entry_id == "antecedent_precipitation" else "reduce.mean")
+    assert reducer and calls(reducer, "Image.max")
+    # no other factor is floored (a temperature or a backscatter in dB may be negative)
+    for other in ("lst_day", "vv", "ndvi"):
+        assert not calls(graph(ex.build_factor(other, D(2023, 6, 1), D(2023, 6, 2), area())), "Image.max")
+
+
 def test_antecedent_precipitation_sums_the_days_before_the_step_end():
     opts = ex.BuildOptions(antecedent_days=10)
     tree = graph(ex.build_factor("antecedent_precipitation", D(2023, 6, 1), D(2023, 6, 9), area(), opts))
