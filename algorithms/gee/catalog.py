@@ -4,8 +4,9 @@ One entry per product or factor. The entry id is the band name written to the ou
 entry names its collection (or image) id, the bands it reads, the per-band ``scale``/``offset``
 that turn stored numbers into physical units, the quality ``mask`` rules, the band ``math`` that
 makes one band out of the selected ones, the temporal ``reducer``, unit, kind (continuous or
-categorical), native resolution and dataset version, and an optional ``min_value``: physical values below it
-(ERA5-Land's occasional negative precipitation) are raised to it. ``alternatives`` hold overrides for another
+categorical), native resolution and dataset version, an optional ``min_value`` (physical values below it,
+ERA5-Land's occasional negative precipitation, are raised to it) and optional ``latitudes`` ([south, north]: the
+dataset covers only that band, e.g. SRTM 56 S to 60 N). ``alternatives`` hold overrides for another
 source of the same factor (MODIS Aqua instead of Terra, NASADEM instead of SRTM, CHIRPS instead of
 ERA5-Land, ESA WorldCover instead of MCD12Q1). :mod:`expressions` turns entries into Earth
 Engine expressions; nothing here talks to a server.
@@ -336,6 +337,11 @@ def validate_entry(entry: Any) -> list[str]:
     for col in collections_for(entry):
         if not col.get("id"):
             bad("a collection has no id")
+    band = entry.get("latitudes")
+    if band is not None and not (isinstance(band, list) and len(band) == 2
+                                 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in band)
+                                 and -90.0 <= band[0] < band[1] <= 90.0):
+        bad(f"latitudes {band!r} must be [south, north] in degrees, south < north")
     if "available_from" in entry:
         try:
             dt.date.fromisoformat(str(entry["available_from"]))

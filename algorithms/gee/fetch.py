@@ -193,6 +193,51 @@ def _envelope_in(geom: ogr.Geometry, srs: osr.SpatialReference, target: osr.Spat
     return xmin, ymin, xmax, ymax
 
 
+def _lat(value: float) -> str:
+    return f"{abs(value):g} {'S' if value < 0 else 'N'}"
+
+
+@raster.gdal_exceptions()
+def check_coverage(entries: Sequence[dict[str, Any]], geom: ogr.Geometry, srs: osr.SpatialReference) -> None:
+    """Refuse a factor whose dataset does not reach the area at all (catalog ``latitudes``: SRTM and NASADEM cover
+    56 S to 60 N, CHIRPS 50 S to 50 N): Earth Engine would return it empty on every step.
+
+    Parameters
+    ----------
+    entries : Sequence[dict[str, Any]]
+        The factors' catalog entries (sources applied).
+    geom, srs
+        The area and its CRS.
+
+    Raises
+    ------
+    InputError
+        The area lies wholly north or south of a factor's dataset; the message names the factor, its coverage and
+        another source that covers the area, if the factor has one.
+    """
+    limited = [e for e in entries if e.get("latitudes")]
+    if not limited:
+        return
+    _xmin, south, _xmax, north = _envelope_in(geom, srs, _srs("EPSG:4326"))
+    for entry in limited:
+        lo, hi = (float(v) for v in entry["latitudes"])
+        if south < hi and north > lo:
+            continue
+        base = load_catalog().get(entry["id"])
+        others = [s for s in ["default", *base.get("alternatives", {})] if s != entry.get("source", "default")]
+        covering = []
+        for source in others:
+            alt = load_catalog().get(entry["id"], source)
+            band = alt.get("latitudes")
+            if not band or (south < float(band[1]) and north > float(band[0])):
+                covering.append(f"'{source}' ({alt['version']})")
+        fix = (f"choose the source {' or '.join(covering)} for {entry['id']}, or leave it out" if covering
+               else f"leave {entry['id']} out")
+        raise InputError(f"The factor {entry['id']} comes from {entry['collection']}, which covers latitudes "
+                         f"{_lat(lo)} to {_lat(hi)} only; the area ({_lat(south)} to {_lat(north)}) lies outside it, "
+                         f"so the factor would be empty on every step. Choose another area, or {fix}.")
+
+
 def smap_collection_for(entry: dict[str, Any], day: dt.date) -> str:
     """The collection (dataset version) of a SMAP entry that covers ``day`` (else the newest).
 
@@ -546,6 +591,7 @@ def _check_request(request: FetchRequest, options: FetchOptions, out_dir: str) -
     build = BuildOptions(window_days=request.window_days, orbit_pass=request.orbit_pass,
                          antecedent_days=request.antecedent_days, sources=sources)
     geom, srs = area_geometry(request.area, request.area_crs)
+    check_coverage(entries, geom, srs)
     setup = _Setup(request, options, steps, entries, smap_entry, build, geom, srs)
     ease = smap_grid(geom, srs)
     setup.check_size(ease, fine_grid(ease, request.target_crs, float(request.fine_resolution)))

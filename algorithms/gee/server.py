@@ -70,7 +70,7 @@ from .expressions import (
     input_pixels_per_pixel,
     time_steps,
 )
-from .fetch import area_geometry, fine_grid, pixel_size, smap_grid, smap_native_grid
+from .fetch import area_geometry, check_coverage, fine_grid, pixel_size, smap_grid, smap_native_grid
 from .plan import RunPlan
 from .request import DEFAULT_CLIP, DEFAULT_MAX_PIXELS, Connection, DownscaleRequest
 from .tasks import TaskConfig, task_description
@@ -1298,6 +1298,7 @@ def _check_request(request: DownscaleRequest) -> _Checked:
                                                                   len(feature_names(entries)), request.seed)
     train_steps = training_steps(steps, request.max_training_steps)
     geom, srs = area_geometry(request.area, request.area_crs)
+    check_coverage(entries, geom, srs)
     ease = smap_grid(geom, srs)  # input checks on the EASE-Grid 2.0 lattice before anything is sent
     cell_max_pixels(fine_grid(ease, request.target_crs, float(request.fine_resolution)), ease)
     return _Checked(request, steps, entries, smap_entry, ee_args, train_steps, geom, srs)

@@ -155,3 +155,20 @@ def test_smap_products_name_the_first_day_of_their_record_on_earth_engine():
     bad = copy.deepcopy(cat.smap("L4", "sm_surface"))
     bad["available_from"] = "31.03.2015"
     assert validate_entry(bad) == ["sm_surface: available_from '31.03.2015' is not an ISO date (YYYY-MM-DD)"]
+
+
+def test_latitude_coverage_of_the_datasets_that_do_not_cover_smaps_record():
+    # earthengine-catalog extents: SRTMGL1_003 and NASADEM_HGT/001 56 S to 60 N, CHIRPS/DAILY 50 S to 50 N;
+    # the other factors are global
+    cat = load_catalog()
+    got = {(e, s): cat.get(e, s).get("latitudes") for e in cat.factor_ids()
+           for s in [None, *cat.get(e).get("alternatives", {})]}
+    assert {k: v for k, v in got.items() if v} == {
+        ("elevation", None): [-56.0, 60.0], ("elevation", "nasadem"): [-56.0, 60.0],
+        ("slope", None): [-56.0, 60.0], ("slope", "nasadem"): [-56.0, 60.0],
+        ("aspect", None): [-56.0, 60.0], ("aspect", "nasadem"): [-56.0, 60.0],
+        ("precipitation", "chirps"): [-50.0, 50.0], ("antecedent_precipitation", "chirps"): [-50.0, 50.0]}
+    bad = cat.get("elevation")
+    bad["latitudes"] = [60.0, -56.0]
+    assert validate_entry(bad) == [
+        "elevation: latitudes [60.0, -56.0] must be [south, north] in degrees, south < north"]

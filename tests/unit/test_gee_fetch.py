@@ -455,6 +455,19 @@ def test_grids_snap_numerically():
     ({"start": "2015-03-20", "end": "2015-04-05"},
      r"^SMAP L4 \(NASA/SMAP/SPL4SMGP/008\) starts on 2015-03-31: Earth Engine has no SMAP data for 2015-03-20\. "
      r"Choose a start date on or after 2015-03-31\.$"),
+    # a factor whose dataset does not reach the area would be empty on every step (earthengine-catalog extents)
+    ({"area": (25.0, 61.5, 26.0, 62.5, "EPSG:4326"), "factors": ["ndvi", "slope"]},
+     r"^The factor slope comes from USGS/SRTMGL1_003, which covers latitudes 56 S to 60 N only; the area "
+     r"\(61\.5 N to 62\.5 N\) lies outside it, so the factor would be empty on every step\. Choose another area, "
+     r"or leave slope out\.$"),
+    ({"area": (25.0, 61.5, 26.0, 62.5, "EPSG:4326"), "factors": ["elevation"], "sources": {"elevation": "nasadem"}},
+     r"^The factor elevation comes from NASA/NASADEM_HGT/001, which covers latitudes 56 S to 60 N only;.*"
+     r"or leave elevation out\.$"),
+    ({"area": (25.0, 51.0, 26.0, 52.0, "EPSG:4326"), "factors": ["precipitation"],
+      "sources": {"precipitation": "chirps"}},
+     r"^The factor precipitation comes from UCSB-CHG/CHIRPS/DAILY, which covers latitudes 50 S to 50 N only; the "
+     r"area \(51 N to 52 N\) lies outside it, so the factor would be empty on every step\. Choose another area, or "
+     r"choose the source 'default' \(ERA5-Land daily aggregates\) for precipitation, or leave it out\.$"),
     ({"start": "2014-06-01", "end": "2014-06-02", "smap_product": "L3E"},
      r"^SMAP L3E \(NASA/SMAP/SPL3SMP_E/005\) starts on 2015-03-31"),
 ])
@@ -464,6 +477,12 @@ def test_bad_inputs_are_named_and_nothing_is_requested(fake, tmp_path, kwargs, f
     assert not fake.requests_to("computePixels") and not fake.requests_to("export")
     assert not os.path.exists(tmp_path / "out" / "manifest.json")
     assert not os.path.exists(tmp_path / "out" / "smap")
+
+
+def test_an_area_partly_inside_a_factors_coverage_is_fetched(fake, tmp_path):
+    # SRTM reaches 60 N: an area across it is served (pixels north of 60 N are nodata, as on Earth Engine)
+    res = _run(fake, tmp_path, area=(25.0, 59.6, 25.6, 60.3, "EPSG:4326"), factors=["elevation"])
+    assert res.files and fake.requests_to("computePixels")
 
 
 def test_missing_project_is_explained(tmp_path, monkeypatch):

@@ -527,6 +527,10 @@ def test_plan_builds_one_export_per_date_plus_the_classifier(fake):
     ({"fine_resolution": 20000.0}, "is not finer than SMAP's cells"),
     ({"fine_resolution": 20.0}, "too fine for Earth Engine to average"),
     ({"residual": "bilinear"}, "Unknown residual correction 'bilinear'"),
+    ({"area": (25.0, 61.5, 26.0, 62.5, "EPSG:4326"), "factors": ["ndvi", "elevation"]},
+     "The factor elevation comes from USGS/SRTMGL1_003, which covers latitudes 56 S to 60 N only; the area (61.5 N to "
+     "62.5 N) lies outside it, so the factor would be empty on every step. Choose another area, or leave elevation "
+     "out."),
     ({"start": dt.date(2015, 1, 1)}, "starts on 2015-03-31: Earth Engine has no SMAP data for 2015-01-01. Choose a "
                                      "start date on or after 2015-03-31."),
 ])
@@ -535,7 +539,8 @@ def test_plan_input_errors_send_nothing(kwargs, fragment):
         args = {"project": fake_.project, "url": fake_.url, **kwargs}
         with pytest.raises(InputError) as err:
             start = args.pop("start", dt.date(2023, 6, 1))
-            _plan(EXTENT, start, dt.date(2023, 6, 2), "daily", ["ndvi"], **args)
+            area, factors = args.pop("area", EXTENT), args.pop("factors", ["ndvi"])
+            _plan(area, start, dt.date(2023, 6, 2), "daily", factors, **args)
         assert fragment in str(err.value)
         assert not [r for r in fake_.requests if r.endpoint not in ("discovery", "algorithms")]
 
