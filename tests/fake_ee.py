@@ -20,6 +20,10 @@ chain's cell means (``reduceResolution``), bilinear spreading (``resample``), ma
 regressor (``Classifier.load`` of ``fake.classifiers``) on test images (``Image.load`` of ``fake.images``) and the
 fake's own collections; any other function is refused (HTTP 400), and signatures are checked first as always.
 
+The fake serves the datasets of :data:`EE_DATASETS` (asset ids and bands as google/earthengine-catalog publishes them,
+written down apart from the plugin's catalog): a request loading another asset, or selecting a band the loaded
+datasets do not have, is refused with Earth Engine's message.
+
 Faults are injected per endpoint (``fake.inject(Fault.http(503), times=2)``): HTTP errors in
 Earth Engine's JSON shape (optionally with ``Retry-After``), slow answers, connections dropped
 mid-body and corrupt payloads. Every request is logged (time, endpoint, path, JSON body, headers).
@@ -1321,6 +1325,10 @@ class _Handler(BaseHTTPRequestHandler):
             return 400, "application/json", _error_json(
                 400, f"ImageCollection.load: ImageCollection asset '{unknown[0]}' not found (does not exist or caller "
                      "does not have access).", "INVALID_ARGUMENT")
+        absent = unknown_bands(expression, fake.images)
+        if absent:
+            return 400, "application/json", _error_json(
+                400, f"Image.select: Pattern '{absent[0]}' did not match any bands.", "INVALID_ARGUMENT")
         windows = [(c.get("arguments", {}).get("maxPixels") or {}).get("constantValue") or 0
                    for c in _calls(expression) if c.get("functionName") == "Image.reduceResolution"]
         input_pixels = width * height * (sum(float(w) for w in windows) + len(bands))
@@ -1546,23 +1554,78 @@ def _valid_crs(crs: str) -> bool:
         return False
 
 
-#: Asset ids the fake serves: every collection of the plugin's catalog (any version listed there).
 def _known_asset(asset_id: str) -> bool:
-    return asset_id in _catalog_ids() or asset_id in SMAP_PROJECTIONS
+    """An asset the fake serves: one of :data:`EE_DATASETS` (written down independently of the plugin's catalog)."""
+    return asset_id in EE_DATASETS or asset_id in SMAP_PROJECTIONS
 
 
-_CATALOG_IDS: set = set()
+def unknown_bands(expression: Any, images: Optional[dict] = None) -> list:
+    """Bands an expression selects that neither the datasets it loads (:data:`EE_DATASETS`, ``images``) have nor
+    the expression itself makes (renames, constants, band math), as Earth Engine refuses them."""
+    images = images or {}
+    ids = loaded_ids(expression)
+    if not any(i in EE_DATASETS for i in ids):
+        return []
+    have = set(_MADE_BANDS)
+    for i in ids:
+        have.update(EE_DATASETS.get(i, ()))
+        if i in images:
+            have.update(images[i].names)
+    selected = []
+    for call in _calls(expression):
+        name, args = call.get("functionName"), call.get("arguments", {})
+        if name == "Image.rename":
+            have.update(n for n in (_const(args.get("names")) or []) if isinstance(n, str))
+        elif name == "Image.select":
+            have.update(n for n in (_const(args.get("newNames")) or []) if isinstance(n, str))
+            selected += [n for n in (_const(args.get("bandSelectors")) or []) if isinstance(n, str)]
+    return [b for b in dict.fromkeys(selected) if b not in have]
 
 
-def _catalog_ids() -> set:
-    if not _CATALOG_IDS:
-        from smdownscale.algorithms.gee.catalog import collections_for, load_catalog, with_source
+#: Band names Earth Engine's own operations give their outputs.
+_MADE_BANDS = ("constant", "nd", "slope", "aspect", "classification", "mean", "mode", "sum", "median")
 
-        for entry in load_catalog().entries:
-            for source in [None, *entry.get("alternatives", {})]:
-                e = with_source(entry, source)
-                _CATALOG_IDS.update(c["id"] for c in collections_for(e))
-    return _CATALOG_IDS
+#: The Earth Engine datasets the plugin reads and their bands, as google/earthengine-catalog publishes them
+#: (catalog/<provider>/<id>.jsonnet; SMAP L4 and ERA5-Land: the bands of interest among many). Kept apart from the
+#: plugin's catalog so that an asset id or band name that Earth Engine does not have is refused by the fake as Earth
+#: Engine refuses it. Deprecated versions (MODIS/006, SPL4SMGP/007, Landsat Collection 1) are absent.
+EE_DATASETS: dict[str, tuple[str, ...]] = {
+    "NASA/SMAP/SPL4SMGP/008": ("sm_surface", "sm_rootzone", "sm_profile", "sm_surface_wetness", "sm_rootzone_wetness",
+                               "sm_profile_wetness", "surface_temp", "soil_temp_layer1"),
+    "NASA/SMAP/SPL3SMP_E/005": ("soil_moisture_am", "tb_h_corrected_am", "tb_v_corrected_am",
+                                "vegetation_water_content_am", "retrieval_qual_flag_am", "tb_qual_flag_h_am",
+                                "tb_qual_flag_v_am", "soil_moisture_pm", "tb_h_corrected_pm", "tb_v_corrected_pm",
+                                "vegetation_water_content_pm", "retrieval_qual_flag_pm", "tb_qual_flag_h_pm",
+                                "tb_qual_flag_v_pm", "soil_moisture_am_anomaly", "soil_moisture_pm_anomaly"),
+    "COPERNICUS/S1_GRD": ("HH", "HV", "VV", "VH", "angle"),
+    "MODIS/061/MOD11A1": ("LST_Day_1km", "QC_Day", "Day_view_time", "Day_view_angle", "LST_Night_1km", "QC_Night",
+                          "Night_view_time", "Night_view_angle", "Emis_31", "Emis_32", "Clear_day_cov",
+                          "Clear_night_cov"),
+    "MODIS/061/MOD13A2": ("NDVI", "EVI", "DetailedQA", "sur_refl_b01", "sur_refl_b02", "sur_refl_b03", "sur_refl_b07",
+                          "ViewZenith", "SolarZenith", "RelativeAzimuth", "DayOfYear", "SummaryQA"),
+    "MODIS/061/MCD43A3": tuple(f"Albedo_{k}_{b}" for k in ("BSA", "WSA")
+                               for b in ("Band1", "Band2", "Band3", "Band4", "Band5", "Band6", "Band7", "vis", "nir",
+                                         "shortwave"))
+                         + tuple(f"BRDF_Albedo_Band_Mandatory_Quality_{b}"
+                                 for b in ("Band1", "Band2", "Band3", "Band4", "Band5", "Band6", "Band7", "vis", "nir",
+                                           "shortwave")),
+    "MODIS/061/MCD12Q1": ("LC_Type1", "LC_Type2", "LC_Type3", "LC_Type4", "LC_Type5", "LC_Prop1_Assessment",
+                          "LC_Prop2_Assessment", "LC_Prop3_Assessment", "LC_Prop1", "LC_Prop2", "LC_Prop3", "QC", "LW"),
+    "USGS/SRTMGL1_003": ("elevation",),
+    "NASA/NASADEM_HGT/001": ("elevation", "num", "swb"),
+    "ECMWF/ERA5_LAND/DAILY_AGGR": ("total_precipitation_sum", "temperature_2m", "skin_temperature",
+                                   "volumetric_soil_water_layer_1", "total_evaporation_sum"),
+    "UCSB-CHG/CHIRPS/DAILY": ("precipitation",),
+    "OpenLandMap/SOL/SOL_SAND-WFRACTION_USDA-3A1A1A_M/v02": ("b0", "b10", "b30", "b60", "b100", "b200"),
+    "OpenLandMap/SOL/SOL_CLAY-WFRACTION_USDA-3A1A1A_M/v02": ("b0", "b10", "b30", "b60", "b100", "b200"),
+    "ESA/WorldCover/v200": ("Map",),
+}
+_LANDSAT_L2 = tuple(f"SR_B{k}" for k in range(1, 8)) + ("SR_QA_AEROSOL", "ST_B10", "ST_ATRAN", "ST_CDIST", "ST_DRAD",
+                                                        "ST_EMIS", "ST_EMSD", "ST_QA", "ST_TRAD", "ST_URAD",
+                                                        "QA_PIXEL", "QA_RADSAT")
+EE_DATASETS.update({"LANDSAT/LC08/C02/T1_L2": _LANDSAT_L2, "LANDSAT/LC09/C02/T1_L2": _LANDSAT_L2,
+                    "MODIS/061/MYD11A1": EE_DATASETS["MODIS/061/MOD11A1"],
+                    "NASA/SMAP/SPL3SMP_E/006": EE_DATASETS["NASA/SMAP/SPL3SMP_E/005"]})
 
 
 def _error_json(code: int, message: str, status: str) -> bytes:

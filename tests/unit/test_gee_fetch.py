@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import math
 import os
+import re
 
 import numpy as np
 import pytest
@@ -17,16 +18,19 @@ from osgeo import gdal
 from smdownscale.algorithms import raster
 from smdownscale.algorithms.errors import Canceled, InputError, SmdError
 from smdownscale.algorithms.gee import GeeError, auth
+from smdownscale.algorithms.gee.catalog import load_catalog
 from smdownscale.algorithms.gee.fetch import area_geometry, fetch, fine_grid, smap_grid
 from smdownscale.algorithms.gee.request import Connection, FetchRequest
 from smdownscale.algorithms.gee.transport import RetryPolicy
 from smdownscale.algorithms.grids import EASE_CELL, EASE_X0, EASE_Y0
 from smdownscale.algorithms.manifest import manifest_inputs, read_manifest
 from smdownscale.tests.fake_ee import (
+    EE_DATASETS,
     FakeEarthEngine,
     Fault,
     answer_dtype,
     field,
+    loaded_ids,
     output_bands,
     smap_cells,
     smap_is_fill,
@@ -407,6 +411,37 @@ def test_the_fake_checks_band_ids_and_answers_in_the_expressions_type(fake, tmp_
         transport.fetch_image(image, grid, ["sm_rootzone"], str(tmp_path / "x.tif"), str(tmp_path / "c"), retry=FAST)
     assert answer_dtype(json.loads(image.toDouble().serialize(for_cloud_api=True))) == "<f8"
     assert answer_dtype(json.loads(image.multiply(2).serialize(for_cloud_api=True))) == "<f8"  # not cast: double
+
+
+def test_every_factor_and_source_asks_for_assets_and_bands_earth_engine_has(fake, tmp_path):
+    # the fake knows Earth Engine's datasets apart from the plugin's catalog (fake_ee.EE_DATASETS, from
+    # google/earthengine-catalog): every factor of every source is requested once, and served
+    cat = load_catalog()
+    pairs = [(f, s) for f in cat.factor_ids() for s in [None, *cat.get(f).get("alternatives", {})]]
+    for k, (factor, source) in enumerate(pairs):
+        res = _run(fake, tmp_path, factors=[factor], sources={factor: source} if source else None,
+                   end="2023-06-01", window_days=0, out_dir=str(tmp_path / f"o{k}"))
+        assert len(res.smap_files) == 1, (factor, source)
+    loaded = {i for r in fake.requests_to("computePixels") for i in loaded_ids(r.body["expression"])}
+    assert loaded == set(EE_DATASETS) - {"NASA/SMAP/SPL3SMP_E/005", "NASA/SMAP/SPL3SMP_E/006"}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"bands": ["LST_Day"]}, "Image.select: Pattern 'LST_Day' did not match any bands."),
+    ({"mask": [{"type": "bits_zero", "band": "QC_Day_1km", "bits": [0, 1]}]},
+     "Image.select: Pattern 'QC_Day_1km' did not match any bands."),
+    ({"collection": "MODIS/006/MOD11A1"},  # deprecated: superseded by MODIS/061
+     "ImageCollection.load: ImageCollection asset 'MODIS/006/MOD11A1' not found"),
+])
+def test_the_fake_refuses_asset_ids_and_bands_earth_engine_does_not_have(fake, tmp_path, change, message):
+    from smdownscale.algorithms.gee import expressions, transport
+
+    entry = {**load_catalog().get("lst_day"), **change}
+    image = expressions.build_stack([entry], dt.date(2023, 6, 1), dt.date(2023, 6, 2))
+    grid = raster.Grid(raster.srs_from_user("EPSG:4326").ExportToWkt(), (116.0, 0.01, 0.0, 42.0, 0.0, -0.01), 4, 4)
+    auth.initialize(project=fake.project, url=fake.url, credentials=fake.key, force=True)
+    with pytest.raises(GeeError, match=re.escape(message)):
+        transport.fetch_image(image, grid, ["lst_day"], str(tmp_path / "x.tif"), str(tmp_path / "c"), retry=FAST)
 
 
 def test_grids_snap_numerically():
