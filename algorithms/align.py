@@ -43,9 +43,12 @@ CATEGORICAL = "categorical"
 CONTINUOUS = "continuous"
 #: Resampling per kind and direction: (target finer than source, target coarser or equal).
 RESAMPLING = {CONTINUOUS: ("bilinear", "average"), CATEGORICAL: ("near", "mode")}
-#: Radar backscatter by band name (Sentinel-1's VV/VH, HH/HV, sigma0/gamma0): like LST (clouds) and vegetation
-#: indices, a factor a date may miss at every pixel (no overpass), :func:`may_miss_a_whole_date`.
-_RADAR_RE = re.compile(r"(?<![a-z])(vv|vh|hh|hv|sigma0|gamma0|backscatter)(?![a-z])")
+#: Factors of an overpass by band name, besides temperatures and vegetation indices: radar backscatter (Sentinel-1's
+#: VV/VH, HH/HV, sigma0/gamma0) and its incidence angle ('angle' as Earth Engine's S1_GRD names it, 's1_angle'),
+#: albedo, and what is computed from an LST ('lst_diff'): a date may miss them at every pixel (no overpass, cloud),
+#: :func:`may_miss_a_whole_date`.
+_OVERPASS_RE = re.compile(r"(?<![a-z])(vv|vh|hh|hv|sigma0|gamma0|backscatter|albedo|lst)(?![a-z])"
+                          r"|^(angle|s1_angle|incidence_angle)$")
 _VRT_BLOCK_ROWS = 128  # block height of GDAL's warped VRT: read whole multiples of it
 _TILE_ROWS = 256  # tile height of the output GeoTIFF
 
@@ -415,8 +418,9 @@ def align_rasters(inputs: Sequence[str], grid: Grid, output: str, categorical: s
 
 
 def may_miss_a_whole_date(name: str) -> bool:
-    """Whether a factor is an observation a date may lack at every pixel of an area: a temperature (clouds), a
-    vegetation index (clouds) or radar backscatter (no overpass that day), by its name.
+    """Whether a factor is an observation a date may lack at every pixel of an area: a temperature or what is computed
+    from one (clouds), a vegetation index or albedo (clouds), radar backscatter or its incidence angle (no overpass
+    that day), by its name.
 
     Parameters
     ----------
@@ -426,9 +430,9 @@ def may_miss_a_whole_date(name: str) -> bool:
     Returns
     -------
     bool
-        True for LST and other temperatures, vegetation indices and radar backscatter.
+        True for LST and other temperatures, vegetation indices, albedo, radar backscatter and its angle.
     """
-    return is_lst(name) or is_index(name) or bool(_RADAR_RE.search(name.lower()))
+    return is_lst(name) or is_index(name) or bool(_OVERPASS_RE.search(name.lower()))
 
 
 # -- fine to coarse ---------------------------------------------------------------------------------

@@ -504,8 +504,9 @@ def test_a_date_missing_an_observation_everywhere_keeps_it_missing(tmp_path):
     assert got.names == ["ndvi", "lst_day", "S1_VV", "elevation"] and got.valid_fraction == [1.0, 0.0, 0.0, 1.0]
     stack = raster.read_all(got.path)
     assert np.isnan(stack[1:3]).all() and np.allclose(stack[0], 0.4) and np.allclose(stack[3], 900.0)
-    assert [align.may_miss_a_whole_date(n) for n in ("LST_Day_1km", "NDVI", "VH", "sigma0_vv", "elevation",
-                                                      "landcover", "vvh")] == [True] * 4 + [False] * 3
+    assert [align.may_miss_a_whole_date(n) for n in ("LST_Day_1km", "NDVI", "VH", "sigma0_vv", "angle", "s1_angle",
+                                                      "albedo_landsat", "lst_diff", "elevation", "landcover", "vvh",
+                                                      "slope_angle")] == [True] * 8 + [False] * 4
     with pytest.raises(InputError, match=r"hold no valid pixel on the target grid: 'lst_day' "
                                          r"\(lst_day_20230601\.tif\), 'S1_VV' \(S1_VV_20230601\.tif\)\. "):
         align.align_rasters(paths[1:3], target, str(tmp_path / "none.tif"))
