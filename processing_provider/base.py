@@ -559,9 +559,10 @@ class SmdAlgorithm(QgsProcessingAlgorithm):
                 "Out of memory; process a smaller extent or close other programs.")) from exc
 
 
-#: Stop signals received during the engine call under way: schedulers (systemd, cron wrappers, timeout)
-#: stop qgis_process with SIGTERM, which would kill it mid-write; the engine sees it as a cancel and removes
-#: its temporary files. (qgis_process itself turns SIGINT, Ctrl+C, into a cancel.)
+#: Stop signals received during an engine call: schedulers (systemd, cron wrappers, timeout) stop qgis_process
+#: with SIGTERM, which would kill it mid-write; the engine sees it as a cancel and removes its temporary files.
+#: Kept for the rest of the process: a later engine call (the next algorithm of a model) is canceled at its first
+#: check. (qgis_process itself turns SIGINT, Ctrl+C, into a cancel.)
 _STOP_SIGNALS: list[int] = []
 _HANDLED = (signal.SIGTERM,)
 
@@ -570,15 +571,15 @@ _HANDLED = (signal.SIGTERM,)
 def stop_signals_cancel() -> Iterator[None]:
     """While an engine call runs in qgis_process, SIGTERM cancels it instead of killing the process mid-write;
     a second SIGTERM stops at once. Only the default disposition is replaced (never a handler or an ignore set
-    by someone else), and restored after; the signals received stay in ``_STOP_SIGNALS`` until the next call,
-    for the message. QGIS Desktop keeps its own handling (a terminated QGIS must not carry on)."""
+    by someone else), and restored after; the signals received stay in ``_STOP_SIGNALS`` for the message and for
+    any later engine call, which is canceled too. A signal after the engine's last cancel check lets that run end
+    with its outputs complete. QGIS Desktop keeps its own handling (a terminated QGIS must not carry on)."""
     from qgis.core import QgsApplication
 
     if QgsApplication.platform() != "qgis_process" or threading.current_thread() is not threading.main_thread() \
             or _INSTALLED:
         yield
         return
-    _STOP_SIGNALS.clear()
     replaced: list[int] = []
 
     def handler(signum, frame) -> None:

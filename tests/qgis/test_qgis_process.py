@@ -154,3 +154,25 @@ def test_stop_signal_midway_cancels_and_leaves_nothing(qp, chain, big_stack, tmp
     assert message in stdout + stderr
     assert out.read_bytes() == b"previous result" and quality.read_bytes() == b"previous quality"
     assert sorted(os.listdir(tmp_path)) == ["quality.tif", "sm.tif"]
+
+
+def test_a_stop_signal_also_cancels_the_next_engine_call(monkeypatch):
+    """In qgis_process, a SIGTERM received during one engine call (a model's first algorithm) cancels it and every
+    later one (the next algorithm of the model), instead of being forgotten when the next call starts; outside the
+    calls SIGTERM keeps its default disposition."""
+    from qgis.core import QgsApplication
+
+    from smdownscale.processing_provider import base
+
+    monkeypatch.setattr(QgsApplication, "platform", staticmethod(lambda: "qgis_process"))
+    monkeypatch.setattr(base, "_STOP_SIGNALS", [])
+    _, is_canceled = base.SmdAlgorithm.callbacks(None)
+    with base.stop_signals_cancel():
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL and not is_canceled()
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)  # the handler runs between bytecodes of the main thread
+        assert is_canceled()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    with base.stop_signals_cancel():  # the next call: canceled at its first check
+        assert is_canceled()
+    assert base._STOP_SIGNALS == [signal.SIGTERM]
