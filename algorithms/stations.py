@@ -32,7 +32,7 @@ COLUMNS = {
     "y": ("lat", "latitude", "y", "纬度"),
     "date": ("date", "datetime", "date_time", "time", "timestamp", "day", "日期", "观测日期", "时间", "观测时间"),
     # (not 土壤相对湿度, relative soil moisture: percent of field capacity, not m3/m3)
-    "value": ("value", "sm", "soil_moisture", "soilmoisture", "vsm", "swc", "theta", "土壤湿度", "土壤水分",
+    "value": ("value", "sm", "soil_moisture", "soilmoisture", "vsm", "vwc", "swc", "theta", "土壤湿度", "土壤水分",
               "土壤含水量", "体积含水量", "土壤体积含水量"),
     "crs": ("crs", "epsg", "srs"),
     # the sensor's depth (a table with several depths per station: ISMN exports, CMA's 10/20/40 cm layers)
@@ -44,7 +44,7 @@ COLUMNS = {
 _PREFIXES = {
     "x": ("lon", "lng", "longitude", "经度"),
     "y": ("lat", "latitude", "纬度"),
-    "value": ("sm", "soil_moisture", "vsm", "swc", "土壤湿度", "土壤水分", "土壤含水量", "体积含水量",
+    "value": ("sm", "soil_moisture", "vsm", "vwc", "swc", "土壤湿度", "土壤水分", "土壤含水量", "体积含水量",
               "土壤体积含水量"),
     "depth": ("depth", "深度", "土层深度", "观测深度"),
 }

@@ -632,7 +632,8 @@ def test_dates_with_a_utc_suffix():
 @pytest.mark.bad_input("validate: station table with one column per depth (CMA's 土壤体积含水量_20cm, _10cm)")
 @pytest.mark.parametrize("layers", [("土壤体积含水量_20cm", "土壤体积含水量_10cm", "土壤体积含水量_40cm"),
                                     ("20cm土壤体积含水量", "10cm土壤体积含水量", "40cm土壤体积含水量"),
-                                    ("soil_moisture (0.2 m)", "soil_moisture (0.1 m)", "soil_moisture (400 mm)")])
+                                    ("soil_moisture (0.2 m)", "soil_moisture (0.1 m)", "soil_moisture (400 mm)"),
+                                    ("VWC (20 cm)", "VWC (10 cm)", "VWC (40 cm)")])
 def test_csv_with_a_column_per_depth_compares_the_shallowest(tmp_path, layers):
     """One row per station and day, each layer in its own column, the deeper first: the shallowest layer (10 cm) is
     the one compared with surface soil moisture, whatever the columns' order, and the choice is said."""
@@ -648,3 +649,11 @@ def test_csv_with_a_column_per_depth_compares_the_shallowest(tmp_path, layers):
                         "as a point layer and choose that column as the soil moisture field)."]
     # the value column given: that one, as asked
     assert [o.value for o in read_csv(str(p), value_col=layers[2])] == [0.35, 0.35]
+
+
+def test_a_vwc_column_in_percent_is_read_in_percent(tmp_path):
+    """'VWC (%)', volumetric water content as many loggers name it, is the value column, in percent."""
+    p = tmp_path / "logger.csv"
+    p.write_text("station,lat,lon,date,VWC (%)\nA,42.0,116.0,2023-06-01,23.5\n", encoding="utf-8")
+    (one,) = read_csv(str(p))
+    assert (one.station, one.date, one.value) == ("A", D1, pytest.approx(0.235))
