@@ -126,6 +126,9 @@ class Pairs:
     #: The factor stacks' resolution (:func:`.raster.resolution_record`; for stacks on the SMAP grid, that of the fine
     #: stack align averaged them from), or None when unknown.
     fine_resolution: dict[str, Any] | None = None
+    #: Dates left out because their stack misses a factor at every pixel (LST all under cloud, no radar overpass):
+    #: date label -> those factors.
+    dates_left_out: dict[str, list[str]] = field(default_factory=dict)
 
 
 def feature_names(specs: Sequence[FactorSpec]) -> list[str]:
@@ -422,7 +425,8 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
     with all factors valid is at least ``min_valid_fraction``; continuous factors are averaged (derived
     ones computed at 1 km first), categorical factors become class fractions over the union of classes
     seen on all dates. SMAP is read with ``sm_reading`` (nodata value, scale to m3/m3) and checked
-    (:mod:`units`), as are NDVI-like factors (within -1..1).
+    (:mod:`units`), as are NDVI-like factors (within -1..1). A date whose stack misses a factor at every pixel (LST
+    all under cloud, no radar overpass) is left out (``Pairs.dates_left_out``).
 
     Parameters
     ----------
@@ -453,7 +457,8 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
     ------
     InputError
         The valid fraction is outside 0..1, files do not pair by date, a SMAP raster does not overlap its
-        stack or holds only nodata, a stack has no valid pixel, or too few samples remain.
+        stack or holds only nodata, a stack has no valid pixel, every date misses a factor everywhere, or too few
+        samples remain.
     Canceled
         ``is_canceled()`` became true.
     """
@@ -472,6 +477,7 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
     first: tuple[str, list[str]] | None = None  # the first date's stack and its bands
     lst_units = LstUnits()
     resolution: dict[str, Any] | None = None
+    left_out: dict[str, list[str]] = {}
     ndates = len(pairs)
     for i, (label, sm_path, stack_path) in enumerate(pairs):
         if is_canceled():
@@ -533,9 +539,8 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
                 lst_units.check(n, means[k], stack_path)
         absent = [n for k, n in enumerate(names) if shares[k] == 0]
         if not keep.any() and absent and len(absent) < len(names):  # LST all under cloud, no radar overpass
-            raise InputError(f"{', '.join(absent)} missing at every pixel of {os.path.basename(stack_path)} (a date "
-                             "all under cloud, or without a radar overpass), so no cell of that date pairs soil "
-                             "moisture with every factor: leave this date out of training.")
+            left_out[label] = absent
+            continue
         if not keep.any() and shares[-1] > 0:  # valid pixels, but no cell holds enough of them (a cloudy date)
             each = ", ".join(f"{n} {_percent(shares[k])} %" for k, n in enumerate(names))
             raise InputError(f"No soil moisture cell of {os.path.basename(sm_path)} has at least "
@@ -554,6 +559,11 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
                 if kinds[k] == CATEGORICAL and fracs[k] is not None}
         samples.append(_DateSample(label, cells, sm[cells], cont, frac))
     assert names is not None and kinds is not None and first_grid is not None
+    if not samples:
+        each = "; ".join(f"{label}: {', '.join(absent)}" for label, absent in left_out.items())
+        raise InputError(f"Every date's factor stack misses a factor at every pixel ({each}: all under cloud, or "
+                         "without a radar overpass), so no date pairs soil moisture with every factor. Add dates "
+                         "whose stacks observe every factor, or leave the missing factor out (smdownscale:screen).")
     specs = []
     for n, kind in zip(names, kinds):
         if kind == CATEGORICAL:
@@ -589,7 +599,7 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
         r0 = r1
     progress(1.0)
     return Pairs(xs, y, fnames, specs, dates.astype(str), cells_all, [s.label for s in samples], first_grid,
-                 [p[1] for p in pairs], [p[2] for p in pairs], derived_info, skipped, "coarse", resolution)
+                 [p[1] for p in pairs], [p[2] for p in pairs], derived_info, skipped, "coarse", resolution, left_out)
 
 
 def drop_constant_factors(pairs: Pairs) -> tuple[Pairs, list[str]]:

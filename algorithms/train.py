@@ -1383,6 +1383,7 @@ def _metadata(request: TrainRequest, pairs: Pairs, constant: list[str], final: A
         "dropped_factors": {name: "constant over the training samples" for name in constant},
         "derived_factors": {"used": derived_used, "definitions": {n: pairs.derived[n] for n in derived_used},
                             "skipped": dict(pairs.derived_skipped)},
+        "dates_left_out": {label: list(absent) for label, absent in pairs.dates_left_out.items()},
         "target": "soil_moisture",
         "units": {"soil_moisture": "m3/m3"},
         "soil_moisture_input": {"scale": reading.scale, "nodata": reading.nodata},

@@ -197,8 +197,8 @@ With a coarse reference raster (the SMAP soil moisture raster), the aligned fact
         </message>
         <message>
             <location filename="../processing_provider/algs/align.py" line="232" />
-            <source>{} holds no valid pixel on the target grid (cloud all day, or no radar overpass): it stays missing everywhere in the stack. To downscale this date, give the stacks of neighbouring dates (NEIGHBOUR_FACTORS) so the factor is taken from them; leave the date out of training.</source>
-            <translation>{} 在目标网格上没有有效像元（整天有云，或当天没有雷达过境）：它在堆栈中各处均保持缺失。要对该日期降尺度，请给出相邻日期的因子堆栈（NEIGHBOUR_FACTORS），从中取得该因子；训练时请略去该日期。</translation>
+            <source>{} holds no valid pixel on the target grid (cloud all day, or no radar overpass): it stays missing everywhere in the stack. To downscale this date, give the stacks of neighbouring dates (NEIGHBOUR_FACTORS) so the factor is taken from them; training leaves the date out.</source>
+            <translation>{} 在目标网格上没有有效像元（整天有云，或当天没有雷达过境）：它在堆栈中各处均保持缺失。要对该日期降尺度，请给出相邻日期的因子堆栈（NEIGHBOUR_FACTORS），从中取得该因子；训练会略去该日期。</translation>
         </message>
     </context>
     <context>
@@ -2551,47 +2551,47 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
             <translation>{} 个粗分辨率样本，共 {} 个日期。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="184" />
+            <location filename="../processing_provider/algs/screen.py" line="187" />
             <source>yes</source>
             <translation>是</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="184" />
+            <location filename="../processing_provider/algs/screen.py" line="187" />
             <source>no</source>
             <translation>否</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="187" />
+            <location filename="../processing_provider/algs/screen.py" line="190" />
             <source>Selected factors: {}</source>
             <translation>已选因子：{}</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="191" />
+            <location filename="../processing_provider/algs/screen.py" line="194" />
             <source>Maximum collinearity</source>
             <translation>最大共线性</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="193" />
+            <location filename="../processing_provider/algs/screen.py" line="196" />
             <source>Minimum |r|</source>
             <translation>最小 |r|</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="194" />
+            <location filename="../processing_provider/algs/screen.py" line="197" />
             <source>Maximum number of factors</source>
             <translation>最大因子数</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="195" />
+            <location filename="../processing_provider/algs/screen.py" line="198" />
             <source>no limit</source>
             <translation>不限</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="196" />
+            <location filename="../processing_provider/algs/screen.py" line="199" />
             <source>Maximum VIF</source>
             <translation>最大 VIF</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="196" />
+            <location filename="../processing_provider/algs/screen.py" line="199" />
             <source>off</source>
             <translation>关闭</translation>
         </message>
@@ -2631,7 +2631,7 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
             <translation>SMAP 值按 {} 读取。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="200" />
+            <location filename="../processing_provider/algs/screen.py" line="203" />
             <source>SMAP values</source>
             <translation>SMAP 值</translation>
         </message>
@@ -2651,7 +2651,7 @@ SM = 0.195 + date offset + 0.18 (NDVI - 0.3) + 0.025 (P - 10)/10 - 0.045 (LSTday
             <translation>最大 VIF（0 = 关闭）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/screen.py" line="197" />
+            <location filename="../processing_provider/algs/screen.py" line="200" />
             <source>Collinearity filter</source>
             <translation>共线性筛选</translation>
         </message>
@@ -2712,6 +2712,11 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <location filename="../processing_provider/algs/screen.py" line="180" />
             <source>Derived factor {} was not computed: it {}.</source>
             <translation>派生因子 {} 未计算：{}。</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/screen.py" line="182" />
+            <source>Date {} was left out: {} missing at every pixel of its factor stack (all under cloud, or without a radar overpass).</source>
+            <translation>日期 {} 已略去：其因子堆栈的所有像元上都缺少 {}（整天有云，或没有雷达过境）。</translation>
         </message>
     </context>
     <context>
@@ -3391,12 +3396,12 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <translation>因子 {} 未纳入模型：{}。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="261" />
+            <location filename="../processing_provider/algs/train.py" line="264" />
             <source>Cross-validation (soil moisture in m3/m3):</source>
             <translation>交叉验证（土壤水分单位 m3/m3）：</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="266" />
+            <location filename="../processing_provider/algs/train.py" line="269" />
             <source>Feature importances: {}</source>
             <translation>特征重要性：{}</translation>
         </message>
@@ -3461,7 +3466,7 @@ Units: SMAP soil moisture must be in m3/m3; percent, scaled integers or an undec
             <translation>尺度迁移检验 RMSE（m3/m3）</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="254" />
+            <location filename="../processing_provider/algs/train.py" line="257" />
             <source>Factor noise augmentation: {} noisy copies, {:g} x the 1 km noise of each factor ({})</source>
             <translation>因子噪声增强：{} 个加噪副本，噪声为每个因子 1 km 噪声的 {:g} 倍（{}）</translation>
         </message>
@@ -3503,9 +3508,14 @@ Units: SMAP soil moisture must be in m3/m3. Values that cannot be (percent, scal
 单位：SMAP 土壤水分必须为 m3/m3。不可能是 m3/m3 的值（百分比、缩放后的整数、文件未声明为无数据值的填充值如 -9999）会使运行停止，并给出指明文件和修正方法的消息。高级参数 SM_SCALE（换算为 m3/m3 的系数，百分比为 0.01）和 SM_NODATA（文件未声明的填充值；文件不会被修改）说明如何读取 SMAP；模型会保存它们，因此 smdownscale:downscale 以相同方式读取 SMAP。类 NDVI 因子（ndvi、evi、savi、ndwi）必须位于 -1 到 1 之间（MODIS 以整数 x 10000 存储：请先乘以 0.0001）。</translation>
         </message>
         <message>
-            <location filename="../processing_provider/algs/train.py" line="259" />
+            <location filename="../processing_provider/algs/train.py" line="262" />
             <source>Contrast detail (downscale's detail 'contrast'): {}</source>
             <translation>对比细节（降尺度的细节选项“contrast”）：{}</translation>
+        </message>
+        <message>
+            <location filename="../processing_provider/algs/train.py" line="253" />
+            <source>Date {} was left out: {} missing at every pixel of its factor stack (all under cloud, or without a radar overpass).</source>
+            <translation>日期 {} 已略去：其因子堆栈的所有像元上都缺少 {}（整天有云，或没有雷达过境）。</translation>
         </message>
     </context>
     <context>

@@ -232,7 +232,7 @@ class AlignAlgorithm(SmdAlgorithm):
                 feedback.pushWarning(self.tr(
                     "{} holds no valid pixel on the target grid (cloud all day, or no radar overpass): it stays "
                     "missing everywhere in the stack. To downscale this date, give the stacks of neighbouring dates "
-                    "(NEIGHBOUR_FACTORS) so the factor is taken from them; leave the date out of training.")
+                    "(NEIGHBOUR_FACTORS) so the factor is taken from them; training leaves the date out.")
                     .format(name))
 
         results = {self.OUTPUT: output, self.FACTOR_NAMES: ",".join(result.names), self.COARSE_OUTPUT: None}

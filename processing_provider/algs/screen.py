@@ -178,6 +178,9 @@ class ScreenAlgorithm(SmdAlgorithm):
         feedback.pushInfo(self.tr("{} coarse samples over {} date(s).").format(result.n_samples, len(result.dates)))
         for name, why in (result.pairs.derived_skipped if result.pairs is not None else {}).items():
             feedback.pushWarning(self.tr("Derived factor {} was not computed: it {}.").format(name, why))
+        for label, absent in (result.pairs.dates_left_out if result.pairs is not None else {}).items():
+            feedback.pushWarning(self.tr("Date {} was left out: {} missing at every pixel of its factor stack (all "
+                                         "under cloud, or without a radar overpass).").format(label, ", ".join(absent)))
         feedback.pushInfo(f"{self.tr('rank'):>4s} {self.tr('factor'):24s} {self.tr('r/eta'):>6s} "
                           f"{self.tr('rho'):>6s}  {self.tr('kept'):4s} {self.tr('reason')}")
         for row in result.rows:

@@ -249,6 +249,9 @@ class TrainAlgorithm(SmdAlgorithm):
             feedback.pushWarning(self.tr("Derived factor {} was not computed: it {}.").format(name, why))
         for name, reason in (meta.get("dropped_factors") or {}).items():
             feedback.pushWarning(self.tr("Factor {} was left out of the model: {}.").format(name, reason))
+        for label, absent in (meta.get("dates_left_out") or {}).items():
+            feedback.pushWarning(self.tr("Date {} was left out: {} missing at every pixel of its factor stack (all "
+                                         "under cloud, or without a radar overpass).").format(label, ", ".join(absent)))
         aug = meta.get("noise_augmentation")
         if aug:
             feedback.pushInfo(self.tr("Factor noise augmentation: {} noisy copies, {:g} x the 1 km noise of each "

@@ -110,7 +110,7 @@ def test_a_date_s_lst_all_under_cloud_stays_missing_with_a_warning(run, scene):
     assert feedback.lines == [
         "lst_day holds no valid pixel on the target grid (cloud all day, or no radar overpass): it stays missing "
         "everywhere in the stack. To downscale this date, give the stacks of neighbouring dates (NEIGHBOUR_FACTORS) "
-        "so the factor is taken from them; leave the date out of training."]
+        "so the factor is taken from them; training leaves the date out."]
 
 
 def test_bad_inputs_raise_and_write_nothing(run, scene):

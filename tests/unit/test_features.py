@@ -323,13 +323,24 @@ def test_coarse_pairs_checks_temperatures_on_the_pixels_its_pass_reads(tmp_path,
 
 
 @pytest.mark.bad_input("train: a date whose LST is missing at every pixel (all under cloud)")
-def test_a_date_missing_a_factor_everywhere_is_named_for_leaving_out(tmp_path):
-    scene = make_scene(str(tmp_path / "s"), dates=DATES[:2])
-    stack = raster.read_all(scene["stacks"][1], dtype=np.float64)
-    stack[1] = np.nan
-    raster.write_raster(scene["stacks"][1], scene["fine"], stack, names=["ndvi", "lst_day", "landcover"],
-                        kinds=["continuous", "continuous", "categorical"])
-    with pytest.raises(InputError, match=r"^lst_day missing at every pixel of factors_20230609\.tif \(a date all under "
-                                         r"cloud, or without a radar overpass\), so no cell of that date pairs soil "
-                                         r"moisture with every factor: leave this date out of training\.$"):
-        coarse_pairs(scene["sm"], scene["stacks"])
+def test_a_date_missing_a_factor_everywhere_is_left_out(tmp_path):
+    """A date whose LST is all under cloud (a stack align keeps with the band missing everywhere) is left out of the
+    pairs, named with the factor; the other dates pair as without it. When every date misses it, nothing is left:
+    refused, naming each date."""
+    scene = make_scene(str(tmp_path / "s"), dates=DATES)
+    alone = coarse_pairs([scene["sm"][0], scene["sm"][2]], [scene["stacks"][0], scene["stacks"][2]])
+    for path in scene["stacks"][1:]:
+        stack = raster.read_all(path, dtype=np.float64)
+        stack[1] = np.nan
+        raster.write_raster(path, scene["fine"], stack, names=["ndvi", "lst_day", "landcover"],
+                            kinds=["continuous", "continuous", "categorical"])
+    pairs = coarse_pairs(scene["sm"], scene["stacks"])
+    assert pairs.dates_left_out == {"2023-06-09": ["lst_day"], "2023-06-17": ["lst_day"]}
+    assert pairs.date_labels == ["2023-06-01"] and alone.date_labels == ["2023-06-01", "2023-06-17"]
+    first = alone.dates == "2023-06-01"
+    np.testing.assert_array_equal(pairs.X, alone.X[first])
+    np.testing.assert_array_equal(pairs.y, alone.y[first])
+    with pytest.raises(InputError, match=r"^Every date's factor stack misses a factor at every pixel \(2023-06-09: "
+                                         r"lst_day; 2023-06-17: lst_day: all under cloud, or without a radar "
+                                         r"overpass\), so no date pairs soil moisture with every factor\."):
+        coarse_pairs(scene["sm"][1:], scene["stacks"][1:])
