@@ -65,3 +65,19 @@ def handle_results(plugin, qgis_iface, monkeypatch):
         return handleAlgorithmResults(alg, context, feedback, results)
 
     return _handle
+
+
+@pytest.fixture(scope="session")
+def warnings_feedback():
+    """A QgsProcessingFeedback class whose instances keep the warnings pushed to them in ``lines``."""
+    from qgis.core import QgsProcessingFeedback
+
+    class Warnings(QgsProcessingFeedback):
+        def __init__(self):
+            super().__init__()
+            self.lines: list[str] = []
+
+        def pushWarning(self, warning):
+            self.lines.append(warning)
+
+    return Warnings

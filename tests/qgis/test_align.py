@@ -85,23 +85,13 @@ def test_align_to_crs_extent_resolution(run, scene):
     np.testing.assert_allclose(raster.read_all(out)[0], expected, atol=1e-3)
 
 
-def test_a_date_s_lst_all_under_cloud_stays_missing_with_a_warning(run, scene):
+def test_a_date_s_lst_all_under_cloud_stays_missing_with_a_warning(run, scene, warnings_feedback):
     """An LST file of a date clouded over the whole area aligns into the stack as a band missing everywhere, with a
     warning saying how downscale takes it from neighbouring dates."""
-    from qgis.core import QgsProcessingFeedback
-
-    class Warnings(QgsProcessingFeedback):
-        def __init__(self):
-            super().__init__()
-            self.lines = []
-
-        def pushWarning(self, warning):
-            self.lines.append(warning)
-
     tmp, paths, ramp, _ = scene
     lst = raster.write_raster(str(tmp / "lst_day_20230601.tif"), SRC, np.full(ramp.shape, np.nan))
     out = str(tmp / "factors_20230601.tif")
-    feedback = Warnings()
+    feedback = warnings_feedback()
     res = run("smdownscale:align", {A.INPUTS: [paths["ramp"], lst], A.REFERENCE: paths["ref"], A.OUTPUT: out},
               feedback=feedback)
     assert res[A.FACTOR_NAMES] == "ramp,lst_day"

@@ -90,16 +90,7 @@ def test_default_is_complete_smooth_and_flags_each_pixel(run, scene, tmp_path):
     assert quality_labels()[4] == "Factors partly from a neighbouring date"
 
 
-class _Warnings(QgsProcessingFeedback):
-    def __init__(self):
-        super().__init__()
-        self.lines: list[str] = []
-
-    def pushWarning(self, warning):
-        self.lines.append(warning)
-
-
-def test_log_says_what_each_mode_does_with_pixels_without_smap(run, scene, tmp_path):
+def test_log_says_what_each_mode_does_with_pixels_without_smap(run, scene, tmp_path, warnings_feedback):
     # SMAP missing on one cell, and on the last cell column by a SMAP raster one column short of the stack
     sm = scene["sm"][:, :4].copy()
     sm[1, 2] = np.nan
@@ -113,7 +104,7 @@ def test_log_says_what_each_mode_does_with_pixels_without_smap(run, scene, tmp_p
     n = int((np.isfinite(raw) & (hole | outside)).sum())
     got = {}
     for mode, index in (("constant", 0), ("smooth", 2)):
-        feedback = _Warnings()
+        feedback = warnings_feedback()
         out = str(tmp_path / f"{mode}.tif")
         run("smdownscale:downscale", {A.MODEL: scene["model"], A.FACTORS: scene["stack"], A.SOIL_MOISTURE: smap,
                                       A.RESIDUAL_CORRECTION: index, A.FILL_GAPS: False, A.CLIP_MIN: -1.0,
@@ -174,7 +165,6 @@ class _Lines:
     """Processing feedback keeping the info lines."""
 
     def __init__(self):
-        from qgis.core import QgsProcessingFeedback
 
         self.feedback = QgsProcessingFeedback()
         self.lines = []
@@ -203,7 +193,6 @@ def test_quality_layer_loads_with_its_categorical_style(plugin, scene, tmp_path,
     from qgis.core import (
         QgsApplication,
         QgsProcessingContext,
-        QgsProcessingFeedback,
         QgsProcessingOutputLayerDefinition,
         QgsProject,
     )

@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 import pytest
-from qgis.core import QgsProcessingException, QgsProcessingFeedback
+from qgis.core import QgsProcessingException
 
 from smdownscale.processing_provider.algs.screen import ScreenAlgorithm as S
 from smdownscale.tests.scenes import DATES, make_scene
@@ -54,17 +54,9 @@ def test_screen_max_factors_and_min_r(run, scene, tmp_path):
     assert res[S.SELECTED] == "ndvi,ndvi_copy"
 
 
-def test_screen_says_which_derived_factors_it_could_not_compute(run, scene, tmp_path):
+def test_screen_says_which_derived_factors_it_could_not_compute(run, scene, tmp_path, warnings_feedback):
     # the stacks hold ndvi and lst_day but no lst_night: TVDI is screened, the day-night difference is named as skipped
-    class Warnings(QgsProcessingFeedback):
-        def __init__(self):
-            super().__init__()
-            self.lines: list[str] = []
-
-        def pushWarning(self, warning):
-            self.lines.append(warning)
-
-    feedback = Warnings()
+    feedback = warnings_feedback()
     out = str(tmp_path / "derived.csv")
     run("smdownscale:screen", {S.SOIL_MOISTURE: scene["sm"], S.FACTORS: scene["stacks"], S.DERIVED_FACTORS: [0, 1],
                                S.OUTPUT: out}, feedback=feedback)

@@ -110,20 +110,10 @@ def test_train_reports_the_scale_transfer_check_and_the_noise_augmentation(run, 
             assert meta["noise_augmentation"] is None
 
 
-def test_train_and_screen_leave_out_a_date_whose_lst_is_all_under_cloud(run, tmp_path):
+def test_train_and_screen_leave_out_a_date_whose_lst_is_all_under_cloud(run, tmp_path, warnings_feedback):
     """A date whose stack has LST missing at every pixel (as align keeps a clouded date) is left out of screening and
     training with a warning naming it; the model says which dates it was trained on and which were left out."""
-    from qgis.core import QgsProcessingFeedback
-
     from smdownscale.algorithms.raster import read_all, write_raster
-
-    class Warnings(QgsProcessingFeedback):
-        def __init__(self):
-            super().__init__()
-            self.lines = []
-
-        def pushWarning(self, warning):
-            self.lines.append(warning)
 
     scene = make_scene(str(tmp_path / "s"), dates=DATES, seed=5)
     stack = read_all(scene["stacks"][1], dtype=np.float64)
@@ -133,13 +123,13 @@ def test_train_and_screen_leave_out_a_date_whose_lst_is_all_under_cloud(run, tmp
     warning = ("Date 2023-06-09 was left out: lst_day missing at every pixel of its factor stack (all under cloud, or "
                "without a radar overpass).")
     out = str(tmp_path / "cart.smdmodel")
-    feedback = Warnings()
+    feedback = warnings_feedback()
     run("smdownscale:train", {T.SOIL_MOISTURE: scene["sm"], T.FACTORS: scene["stacks"], T.MODEL_TYPE: 2,
                               T.CV_FOLDS: 0, T.OUTPUT: out}, feedback=feedback)
     assert warning in feedback.lines
     _, meta = model_io.load_model(out)
     assert meta["dates"] == ["2023-06-01", "2023-06-17"] and meta["dates_left_out"] == {"2023-06-09": ["lst_day"]}
-    feedback = Warnings()
+    feedback = warnings_feedback()
     run("smdownscale:screen", {S.SOIL_MOISTURE: scene["sm"], S.FACTORS: scene["stacks"],
                                S.OUTPUT: str(tmp_path / "screen.csv")}, feedback=feedback)
     assert warning in feedback.lines
