@@ -374,6 +374,14 @@ def _reader(st_ds: gdal.Dataset, stack_path: str, names: list[str], is_canceled:
     return StackReader(st_ds, names, stack_path, is_canceled)
 
 
+def _every_date_left_out(left_out: dict[str, list[str]]) -> InputError:
+    """The error for pairs where every date's stack misses a factor at every pixel (date label -> those factors)."""
+    each = "; ".join(f"{label}: {', '.join(absent)}" for label, absent in left_out.items())
+    return InputError(f"Every date's factor stack misses a factor at every pixel ({each}: all under cloud, or "
+                      "without a radar overpass), so no date pairs soil moisture with every factor. Add dates whose "
+                      "stacks observe every factor, or leave the missing factor out (smdownscale:screen).")
+
+
 def _check_kinds(names: list[str], kinds: list[str] | None, these: list[str], stack_path: str) -> list[str]:
     if kinds is None or these == kinds:
         return these
@@ -560,10 +568,7 @@ def coarse_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: S
         samples.append(_DateSample(label, cells, sm[cells], cont, frac))
     assert names is not None and kinds is not None and first_grid is not None
     if not samples:
-        each = "; ".join(f"{label}: {', '.join(absent)}" for label, absent in left_out.items())
-        raise InputError(f"Every date's factor stack misses a factor at every pixel ({each}: all under cloud, or "
-                         "without a radar overpass), so no date pairs soil moisture with every factor. Add dates "
-                         "whose stacks observe every factor, or leave the missing factor out (smdownscale:screen).")
+        raise _every_date_left_out(left_out)
     specs = []
     for n, kind in zip(names, kinds):
         if kind == CATEGORICAL:
@@ -791,6 +796,7 @@ def fine_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: Seq
     date_parts: list[np.ndarray] = []
     cell_parts: list[np.ndarray] = []
     resolution: dict[str, Any] | None = None
+    left_out: dict[str, list[str]] = {}
     ndates = len(pairs)
     for i, (label, sm_path, stack_path) in enumerate(pairs):
         if is_canceled():
@@ -817,8 +823,10 @@ def fine_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: Seq
                              "check the file or remove this date.")
         index = CellIndex(fine, coarse)
         rows = raster.block_rows_for(fine.width, len(names) + len(reader.derived) + 4)
+        observed = np.zeros(len(names), dtype=np.int64)
         for row0, nrows in raster.iter_blocks(fine.height, rows, progress, is_canceled, i / ndates, (i + 1) / ndates):
             block = reader.read(row0, nrows, np.float64)
+            observed += np.isfinite(block).sum(axis=(1, 2))
             target = resample_bilinear(sm, coarse, _block_grid(fine, row0, nrows))
             ok = np.all(np.isfinite(block), axis=0) & np.isfinite(target)
             ok &= rng.random(ok.shape) < rate
@@ -828,7 +836,12 @@ def fine_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: Seq
             y_parts.append(target[ok])
             cell_parts.append(index.rows(row0, nrows)[ok])
             date_parts.append(np.full(int(ok.sum()), label, dtype=object))
+        absent = [n for n, count in zip(names, observed) if count == 0]
+        if absent and len(absent) < len(names):  # LST all under cloud, no radar overpass: no pixel of the date
+            left_out[label] = absent
     assert names is not None and kinds is not None and first_grid is not None
+    if not y_parts and left_out:
+        raise _every_date_left_out(left_out)
     raw = np.concatenate(xs_parts) if xs_parts else np.empty((0, len(names)))
     y = np.concatenate(y_parts) if y_parts else np.empty(0)
     cells = np.concatenate(cell_parts) if cell_parts else np.empty(0, dtype=np.int64)
@@ -857,5 +870,5 @@ def fine_pairs(sm_paths: Sequence[str], stack_paths: Sequence[str], factors: Seq
     xs, _ = fine_design(raw.T[:, :, None], specs)
     progress(1.0)
     return Pairs(xs.astype(np.float64), y, feature_names(specs), specs, dates.astype(str), cells.astype(np.int64),
-                 [p[0] for p in pairs], first_grid, [p[1] for p in pairs], [p[2] for p in pairs], derived_info,
-                 skipped, "paper", resolution)
+                 [p[0] for p in pairs if p[0] not in left_out], first_grid, [p[1] for p in pairs],
+                 [p[2] for p in pairs], derived_info, skipped, "paper", resolution, left_out)

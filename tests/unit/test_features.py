@@ -340,7 +340,12 @@ def test_a_date_missing_a_factor_everywhere_is_left_out(tmp_path):
     first = alone.dates == "2023-06-01"
     np.testing.assert_array_equal(pairs.X, alone.X[first])
     np.testing.assert_array_equal(pairs.y, alone.y[first])
-    with pytest.raises(InputError, match=r"^Every date's factor stack misses a factor at every pixel \(2023-06-09: "
-                                         r"lst_day; 2023-06-17: lst_day: all under cloud, or without a radar "
-                                         r"overpass\), so no date pairs soil moisture with every factor\."):
-        coarse_pairs(scene["sm"][1:], scene["stacks"][1:])
+    for make in (coarse_pairs, fine_pairs):
+        with pytest.raises(InputError, match=r"^Every date's factor stack misses a factor at every pixel \(2023-06-09: "
+                                             r"lst_day; 2023-06-17: lst_day: all under cloud, or without a radar "
+                                             r"overpass\), so no date pairs soil moisture with every factor\."):
+            make(scene["sm"][1:], scene["stacks"][1:])
+    # the study's mode (1 km pixels) leaves them out too, and says so
+    fine = fine_pairs(scene["sm"], scene["stacks"])
+    assert fine.date_labels == ["2023-06-01"] and set(fine.dates.tolist()) == {"2023-06-01"}
+    assert fine.dates_left_out == {"2023-06-09": ["lst_day"], "2023-06-17": ["lst_day"]}
